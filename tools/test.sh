@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The full test suite: bootstrap, every Bazel test, then the unit tests again under ASan+UBSan.
+# Usage: tools/test.sh            (what .ci/run calls)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+tools/bootstrap.sh || { echo "bootstrap failed"; exit 1; }
+
+log_dir=$(mktemp -d)
+status=0
+run() {  # run <label> <bazel args...>
+  local label=$1; shift
+  echo "== $label: bazel test $*"
+  bazel test --test_summary=short "$@" 2>&1 | grep -v '^[0-9]\{10\}\.[0-9]*: src/main/tools/' | tee "$log_dir/$label.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+run plain //...
+# Sanitizers on everything but the tests tagged no_asan (those drive external npm tools and
+# processes, which gain nothing from an instrumented build and double the CI time).
+run asan --config=asan --test_tag_filters=-no_asan //...
+
+passed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(\(cached\) )?PASSED')
+failed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)')
+echo "test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
