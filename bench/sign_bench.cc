@@ -1,0 +1,69 @@
+// EIP-1559 signing of a typical addComposeHash transaction next to the raw libsecp256k1 call
+// it is built on.
+#include <benchmark/benchmark.h>
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+
+#include "chain/dstack_calls.h"
+#include "chain/hex.h"
+#include "chain/keccak.h"
+#include "chain/transaction.h"
+
+namespace {
+
+const chain::Bytes kKey =
+    *chain::FromHex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+
+chain::Eip1559Transaction AddComposeHashTx() {
+  chain::Eip1559Transaction tx;
+  tx.chain_id = 8453;
+  tx.nonce = 42;
+  tx.max_priority_fee_per_gas = chain::U256(1000000);
+  tx.max_fee_per_gas = chain::U256(2000000000);
+  tx.gas_limit = 60000;
+  tx.to = *chain::Address::Parse("0x2f83172A49584C017F2B256F0FB2Dca14126Ba9C");
+  tx.data = chain::EncodeAddComposeHash(*chain::Hash32::FromHex(std::string(64, '1')));
+  return tx;
+}
+
+// What a signer does per request: payload, signing hash, sign, raw bytes, tx hash.
+void BM_Eip1559SignAndEncode(benchmark::State& state) {
+  const chain::Eip1559Transaction tx = AddComposeHashTx();
+  for (auto _ : state) {
+    auto sig = chain::SignHash(kKey, tx.SigningHash());
+    chain::Bytes raw = tx.EncodeSigned(*sig);
+    chain::Hash32 hash = chain::TxHash(raw);
+    benchmark::DoNotOptimize(raw);
+    benchmark::DoNotOptimize(hash);
+  }
+}
+
+// The convenience call: the above plus deriving the sender address (a second EC multiplication).
+void BM_SignEip1559WithFrom(benchmark::State& state) {
+  const chain::Eip1559Transaction tx = AddComposeHashTx();
+  for (auto _ : state) {
+    auto signed_tx = chain::SignEip1559(kKey, tx);
+    benchmark::DoNotOptimize(signed_tx);
+  }
+}
+
+// Baseline: libsecp256k1 alone on a fixed hash with its own randomized context.
+void BM_RawSecp256k1SignRecoverable(benchmark::State& state) {
+  secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+  unsigned char seed[32] = {1};
+  (void)secp256k1_context_randomize(ctx, seed);
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  secp256k1_ecdsa_recoverable_signature sig;
+  for (auto _ : state) {
+    int ok = secp256k1_ecdsa_sign_recoverable(ctx, &sig, hash.data(), kKey.data(), nullptr, nullptr);
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(sig);
+  }
+  secp256k1_context_destroy(ctx);
+}
+
+BENCHMARK(BM_Eip1559SignAndEncode);
+BENCHMARK(BM_SignEip1559WithFrom);
+BENCHMARK(BM_RawSecp256k1SignRecoverable);
+
+}  // namespace
