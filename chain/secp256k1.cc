@@ -1,0 +1,188 @@
+#include "chain/secp256k1.h"
+
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+#include <sys/random.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "chain/keccak.h"
+
+namespace chain {
+namespace {
+
+// One context for the process. After randomization (blinding against side channels) it is
+// only read, which libsecp256k1 documents as safe from many threads at once.
+const secp256k1_context* Context() {
+  static const secp256k1_context* const ctx = [] {
+    secp256k1_context* c = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    unsigned char seed[32];
+    // Blinding is hardening, not correctness: if the kernel cannot give randomness now, the
+    // context still signs correctly.
+    if (getrandom(seed, sizeof(seed), 0) == static_cast<ssize_t>(sizeof(seed))) {
+      (void)secp256k1_context_randomize(c, seed);
+    }
+    std::memset(seed, 0, sizeof(seed));
+    return c;
+  }();
+  return ctx;
+}
+
+// secp256k1 group order n / 2, big-endian: s must not exceed it (EIP-2).
+constexpr std::array<uint8_t, 32> kHalfOrder = {
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0};
+
+absl::StatusOr<secp256k1_pubkey> PubkeyFromSecret(ByteView secret) {
+  absl::Status st = ValidateSecret(secret);
+  if (!st.ok()) return st;
+  secp256k1_pubkey pub;
+  if (!secp256k1_ec_pubkey_create(Context(), &pub, secret.data())) {
+    return absl::InternalError("secp256k1: public key derivation failed");
+  }
+  return pub;
+}
+
+std::array<uint8_t, 65> Serialize(const secp256k1_pubkey& pub) {
+  std::array<uint8_t, 65> out;
+  size_t len = out.size();
+  secp256k1_ec_pubkey_serialize(Context(), out.data(), &len, &pub, SECP256K1_EC_UNCOMPRESSED);
+  return out;
+}
+
+Address AddressOf(const std::array<uint8_t, 65>& uncompressed) {
+  const Hash32 h = Keccak256(ByteView(uncompressed).subspan(1));
+  return *Address::FromBytes(h.bytes().subspan(12));
+}
+
+}  // namespace
+
+std::array<uint8_t, 65> RecoverableSignature::ToBytes() const {
+  std::array<uint8_t, 65> out;
+  std::memcpy(out.data(), r.data(), 32);
+  std::memcpy(out.data() + 32, s.data(), 32);
+  out[64] = recovery_id;
+  return out;
+}
+
+absl::StatusOr<RecoverableSignature> RecoverableSignature::FromBytes(ByteView rsv) {
+  if (rsv.size() != 65) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signature: want 65 bytes r||s||v, got ", rsv.size()));
+  }
+  uint8_t v = rsv[64];
+  if (v == 27 || v == 28) v -= 27;
+  if (v > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signature: v must be 0, 1, 27 or 28, got ", rsv[64]));
+  }
+  RecoverableSignature sig;
+  std::memcpy(sig.r.data(), rsv.data(), 32);
+  std::memcpy(sig.s.data(), rsv.data() + 32, 32);
+  sig.recovery_id = v;
+  return sig;
+}
+
+bool RecoverableSignature::IsLowS() const {
+  return std::memcmp(s.data(), kHalfOrder.data(), 32) <= 0;
+}
+
+absl::Status ValidateSecret(ByteView secret) {
+  if (secret.size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secret key: want 32 bytes, got ", secret.size()));
+  }
+  if (!secp256k1_ec_seckey_verify(Context(), secret.data())) {
+    return absl::InvalidArgumentError("secret key: not in [1, n-1] of secp256k1");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& hash) {
+  absl::Status st = ValidateSecret(secret);
+  if (!st.ok()) return st;
+  secp256k1_ecdsa_recoverable_signature rsig;
+  // nullptr nonce function = RFC 6979; libsecp256k1 always produces low-s.
+  if (!secp256k1_ecdsa_sign_recoverable(Context(), &rsig, hash.data(), secret.data(), nullptr,
+                                        nullptr)) {
+    return absl::InternalError("secp256k1: signing failed");
+  }
+  RecoverableSignature sig;
+  uint8_t compact[64];
+  int recid = 0;
+  secp256k1_ecdsa_recoverable_signature_serialize_compact(Context(), compact, &recid, &rsig);
+  std::memcpy(sig.r.data(), compact, 32);
+  std::memcpy(sig.s.data(), compact + 32, 32);
+  // r < n < p, so R.x never overflowed and the id is the parity alone.
+  if (recid < 0 || recid > 1) return absl::InternalError("secp256k1: unexpected recovery id");
+  sig.recovery_id = static_cast<uint8_t>(recid);
+  return sig;
+}
+
+absl::StatusOr<std::array<uint8_t, 65>> PublicKeyFromSecret(ByteView secret) {
+  absl::StatusOr<secp256k1_pubkey> pub = PubkeyFromSecret(secret);
+  if (!pub.ok()) return pub.status();
+  return Serialize(*pub);
+}
+
+absl::StatusOr<Address> AddressFromSecret(ByteView secret) {
+  absl::StatusOr<std::array<uint8_t, 65>> pub = PublicKeyFromSecret(secret);
+  if (!pub.ok()) return pub.status();
+  return AddressOf(*pub);
+}
+
+Address AddressFromPublicKey(const std::array<uint8_t, 64>& xy) {
+  const Hash32 h = Keccak256(ByteView(xy));
+  return *Address::FromBytes(h.bytes().subspan(12));
+}
+
+absl::StatusOr<Address> AddressFromPublicKey(ByteView uncompressed) {
+  std::array<uint8_t, 65> buf;
+  if (uncompressed.size() == 64) {
+    buf[0] = 0x04;
+    std::memcpy(buf.data() + 1, uncompressed.data(), 64);
+  } else if (uncompressed.size() == 65 && uncompressed[0] == 0x04) {
+    std::memcpy(buf.data(), uncompressed.data(), 65);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "public key: want 64 bytes X||Y or 65 bytes 0x04||X||Y, got ", uncompressed.size()));
+  }
+  secp256k1_pubkey pub;
+  if (!secp256k1_ec_pubkey_parse(Context(), &pub, buf.data(), buf.size())) {
+    return absl::InvalidArgumentError("public key: not a point on secp256k1");
+  }
+  return AddressOf(buf);
+}
+
+absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash,
+                                                         const RecoverableSignature& sig) {
+  if (sig.recovery_id > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signature: recovery id must be 0 or 1, got ", sig.recovery_id));
+  }
+  if (!sig.IsLowS()) {
+    return absl::InvalidArgumentError("signature: s is in the upper half of the order (EIP-2)");
+  }
+  uint8_t compact[64];
+  std::memcpy(compact, sig.r.data(), 32);
+  std::memcpy(compact + 32, sig.s.data(), 32);
+  secp256k1_ecdsa_recoverable_signature rsig;
+  if (!secp256k1_ecdsa_recoverable_signature_parse_compact(Context(), &rsig, compact,
+                                                           sig.recovery_id)) {
+    return absl::InvalidArgumentError("signature: r or s is not below the group order");
+  }
+  secp256k1_pubkey pub;
+  if (!secp256k1_ecdsa_recover(Context(), &pub, &rsig, hash.data())) {
+    return absl::InvalidArgumentError("signature: no public key recovers from it");
+  }
+  return Serialize(pub);
+}
+
+absl::StatusOr<Address> Recover(const Hash32& hash, const RecoverableSignature& sig) {
+  absl::StatusOr<std::array<uint8_t, 65>> pub = RecoverPublicKey(hash, sig);
+  if (!pub.ok()) return pub.status();
+  return AddressOf(*pub);
+}
+
+}  // namespace chain

@@ -1,0 +1,58 @@
+// ECDSA over secp256k1 through libsecp256k1: deterministic (RFC 6979) low-s recoverable
+// signatures, public key -> address, and recovery.
+//
+// Secrets are passed as a 32-byte view; this module never copies them (the caller owns storage
+// and wiping, see crypto/).
+#ifndef ONCHAIN_KMS_CHAIN_SECP256K1_H_
+#define ONCHAIN_KMS_CHAIN_SECP256K1_H_
+
+#include <array>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "chain/address.h"
+#include "chain/bytes.h"
+#include "chain/hash32.h"
+
+namespace chain {
+
+struct RecoverableSignature {
+  std::array<uint8_t, 32> r{};
+  std::array<uint8_t, 32> s{};
+  uint8_t recovery_id = 0;  // 0 or 1: parity of R.y (Ethereum's y_parity; v = 27 + id in EIP-191)
+
+  // r || s || recovery_id.
+  std::array<uint8_t, 65> ToBytes() const;
+  // r || s || v with v in {0, 1, 27, 28}.
+  static absl::StatusOr<RecoverableSignature> FromBytes(ByteView rsv);
+  // s <= n/2 (EIP-2).
+  bool IsLowS() const;
+
+  friend bool operator==(const RecoverableSignature&, const RecoverableSignature&) = default;
+};
+
+// OK if `secret` is 32 bytes encoding a scalar in [1, n-1]; InvalidArgument otherwise.
+absl::Status ValidateSecret(ByteView secret);
+
+// RFC 6979 deterministic signature of a 32-byte digest, low-s, recovery id 0 or 1.
+absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& hash);
+
+// 65-byte uncompressed public key 0x04 || X || Y.
+absl::StatusOr<std::array<uint8_t, 65>> PublicKeyFromSecret(ByteView secret);
+absl::StatusOr<Address> AddressFromSecret(ByteView secret);
+
+// keccak256(X || Y)[12:]. The point is not validated.
+Address AddressFromPublicKey(const std::array<uint8_t, 64>& xy);
+// 64 bytes X || Y, or 65 bytes 0x04 || X || Y; the point must be on the curve.
+absl::StatusOr<Address> AddressFromPublicKey(ByteView uncompressed);
+
+// Signer of `hash`. Rejects high-s (EIP-2), a recovery id other than 0/1, and r or s out of
+// [1, n-1].
+absl::StatusOr<Address> Recover(const Hash32& hash, const RecoverableSignature& sig);
+absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash,
+                                                         const RecoverableSignature& sig);
+
+}  // namespace chain
+
+#endif  // ONCHAIN_KMS_CHAIN_SECP256K1_H_

@@ -1,0 +1,141 @@
+#include "chain/secp256k1.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "chain/hex.h"
+#include "chain/keccak.h"
+#include "chain/u256.h"
+
+namespace chain {
+namespace {
+
+Bytes H(absl::string_view hex) { return *FromHex(hex); }
+
+// anvil / hardhat default account #0 (a public test key).
+const Bytes kAnvilKey = H("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+constexpr char kAnvilAddress[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+// secp256k1 group order n.
+constexpr char kOrder[] = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+
+TEST(Secp256k1, AnvilKeyAddress) {
+  auto addr = AddressFromSecret(kAnvilKey);
+  ASSERT_TRUE(addr.ok()) << addr.status();
+  EXPECT_EQ(addr->Checksummed(), kAnvilAddress);
+  // Public key from `cast wallet public-key`.
+  auto pub = PublicKeyFromSecret(kAnvilKey);
+  ASSERT_TRUE(pub.ok());
+  EXPECT_EQ(ToHex(*pub),
+            "0x048318535b54105d4a7aae60c08fc45f9687181b4fdfc625bd1a753fa7397fed753547f11ca8696646f2"
+            "f3acb08e31016afac23e630c5d11f59f61fef57b0d2aa5");
+  std::array<uint8_t, 64> xy;
+  std::copy(pub->begin() + 1, pub->end(), xy.begin());
+  EXPECT_EQ(AddressFromPublicKey(xy).Checksummed(), kAnvilAddress);
+  EXPECT_EQ(AddressFromPublicKey(ByteView(*pub))->Checksummed(), kAnvilAddress);
+  EXPECT_EQ(AddressFromPublicKey(ByteView(xy))->Checksummed(), kAnvilAddress);
+}
+
+TEST(Secp256k1, EdgeSecrets) {
+  // 1 and n-1 are the extreme valid scalars (`cast wallet address`).
+  EXPECT_EQ(AddressFromSecret(H(std::string(63, '0') + "1"))->Checksummed(),
+            "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
+  EXPECT_EQ(AddressFromSecret(H("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140"))
+                ->Checksummed(),
+            "0x80C0dbf239224071c59dD8970ab9d542E3414aB2");
+  for (const std::string& bad : {std::string(64, '0'), std::string(kOrder), std::string(64, 'f')}) {
+    absl::Status st = ValidateSecret(H(bad));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(st.message(), "secret key: not in [1, n-1] of secp256k1");
+    EXPECT_FALSE(SignHash(H(bad), Hash32()).ok());
+    EXPECT_FALSE(AddressFromSecret(H(bad)).ok());
+  }
+  EXPECT_EQ(ValidateSecret(Bytes(31, 1)).message(), "secret key: want 32 bytes, got 31");
+  EXPECT_EQ(SignHash(Bytes(33, 1), Hash32()).status().message(),
+            "secret key: want 32 bytes, got 33");
+}
+
+TEST(Secp256k1, SignIsDeterministicLowSAndRecovers) {
+  for (int i = 0; i < 50; ++i) {
+    const Hash32 h = Keccak256(absl::string_view(std::to_string(i)));
+    auto a = SignHash(kAnvilKey, h);
+    auto b = SignHash(kAnvilKey, h);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(*a, *b);  // RFC 6979: same key and digest, same signature
+    EXPECT_TRUE(a->IsLowS());
+    EXPECT_LE(a->recovery_id, 1);
+    auto who = Recover(h, *a);
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(who->Checksummed(), kAnvilAddress);
+    // Another digest recovers someone else.
+    auto other = Recover(Keccak256(absl::string_view("x")), *a);
+    if (other.ok()) EXPECT_NE(other->Checksummed(), kAnvilAddress);
+  }
+}
+
+TEST(Secp256k1, HighSRejected) {
+  const Hash32 h = Keccak256(absl::string_view("high s"));
+  RecoverableSignature sig = *SignHash(kAnvilKey, h);
+  // (r, n - s, id ^ 1) is the same signature in high-s form: valid ECDSA, rejected by EIP-2.
+  const U256 n = *U256::FromHex(std::string("0x") + kOrder);
+  sig.s = U256::CheckedSub(n, U256::FromBytes32(sig.s))->ToBytes32();
+  sig.recovery_id ^= 1;
+  EXPECT_FALSE(sig.IsLowS());
+  EXPECT_EQ(Recover(h, sig).status().message(),
+            "signature: s is in the upper half of the order (EIP-2)");
+}
+
+TEST(Secp256k1, MalformedSignatures) {
+  const Hash32 h = Keccak256(absl::string_view("m"));
+  RecoverableSignature sig = *SignHash(kAnvilKey, h);
+  RecoverableSignature bad = sig;
+  bad.recovery_id = 2;
+  EXPECT_EQ(Recover(h, bad).status().message(), "signature: recovery id must be 0 or 1, got 2");
+  bad = sig;
+  bad.r = U256::Max().ToBytes32();  // r >= n
+  EXPECT_EQ(Recover(h, bad).status().message(), "signature: r or s is not below the group order");
+  bad = sig;
+  bad.r = {};
+  EXPECT_EQ(Recover(h, bad).status().message(), "signature: no public key recovers from it");
+  EXPECT_EQ(RecoverableSignature::FromBytes(Bytes(64)).status().message(),
+            "signature: want 65 bytes r||s||v, got 64");
+  Bytes rsv(65);
+  rsv[64] = 29;
+  EXPECT_EQ(RecoverableSignature::FromBytes(rsv).status().message(),
+            "signature: v must be 0, 1, 27 or 28, got 29");
+  const auto bytes = sig.ToBytes();
+  EXPECT_EQ(*RecoverableSignature::FromBytes(bytes), sig);
+}
+
+TEST(Secp256k1, PublicKeyValidation) {
+  EXPECT_EQ(AddressFromPublicKey(ByteView(Bytes(33, 2))).status().message(),
+            "public key: want 64 bytes X||Y or 65 bytes 0x04||X||Y, got 33");
+  Bytes not_on_curve(65, 1);
+  not_on_curve[0] = 0x04;
+  EXPECT_EQ(AddressFromPublicKey(ByteView(not_on_curve)).status().message(),
+            "public key: not a point on secp256k1");
+  Bytes wrong_prefix(65, 1);
+  wrong_prefix[0] = 0x02;
+  EXPECT_FALSE(AddressFromPublicKey(ByteView(wrong_prefix)).ok());
+}
+
+TEST(Secp256k1, SharedContextIsThreadSafe) {
+  const Hash32 h = Keccak256(absl::string_view("threads"));
+  const RecoverableSignature want = *SignHash(kAnvilKey, h);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto s = SignHash(kAnvilKey, h);
+        if (!s.ok() || !(*s == want) || !Recover(h, *s).ok()) ++mismatches;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+}  // namespace
+}  // namespace chain
