@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "cloudapi/hex.h"
+#include "chain/hex.h"
 #include "cloudapi/js_json.h"
 #include "cloudapi/js_text.h"
 #include "crypto/sha256.h"
@@ -135,13 +135,13 @@ absl::StatusOr<std::string> ComposeHashInput(absl::string_view app_compose_json,
 absl::StatusOr<std::string> ComposeHash(const json::object& app_compose, ComposeHashForm form) {
   absl::StatusOr<std::string> input = ComposeHashInput(app_compose, form);
   if (!input.ok()) return input.status();
-  return HexEncode(crypto::Sha256(*input));
+  return chain::ToHex(crypto::Sha256(*input), /*prefix=*/false);
 }
 
 absl::StatusOr<std::string> ComposeHash(absl::string_view app_compose_json, ComposeHashForm form) {
   absl::StatusOr<std::string> input = ComposeHashInput(app_compose_json, form);
   if (!input.ok()) return input.status();
-  return HexEncode(crypto::Sha256(*input));
+  return chain::ToHex(crypto::Sha256(*input), /*prefix=*/false);
 }
 
 }  // namespace cloudapi

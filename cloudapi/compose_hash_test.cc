@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "cloudapi/hex.h"
+#include "chain/hex.h"
 #include "cloudapi/js_json.h"
 #include "crypto/sha256.h"
 
@@ -59,7 +59,7 @@ TEST(ComposeHash, FactsFullExample) {
   absl::StatusOr<std::string> dump = DumpAppCompose(doc->get_object());
   ASSERT_TRUE(dump.ok());
   EXPECT_NE(dump->find("\"pre_launch_script\":\"\""), std::string::npos);
-  EXPECT_EQ(HexEncode(crypto::Sha256(*dump)),
+  EXPECT_EQ(chain::ToHex(crypto::Sha256(*dump), false),
             "2797d5040bc16a55b84e59b0157517057b8e0c1fe093e3b1d3d2972e2ea9bfee");
 }
 

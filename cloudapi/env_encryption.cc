@@ -6,7 +6,8 @@
 #include <boost/json/value.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "cloudapi/hex.h"
+#include "absl/strings/strip.h"
+#include "chain/hex.h"
 #include "cloudapi/js_json.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/random.h"
@@ -62,11 +63,10 @@ absl::StatusOr<std::string> EnvVarsPlaintext(const std::vector<EnvVar>& vars) {
 }
 
 absl::StatusOr<crypto::X25519PublicKey> ParseX25519PublicKeyHex(absl::string_view hex) {
-  absl::StatusOr<crypto::Bytes> raw =
-      HexDecodeExact(hex, crypto::kX25519KeySize, "env encryption public key");
-  if (!raw.ok()) return raw.status();
   crypto::X25519PublicKey key{};
-  std::copy(raw->begin(), raw->end(), key.begin());
+  absl::Status st = chain::FromHexInto(hex, absl::MakeSpan(key), chain::HexPrefix::kOptional,
+                                       "env encryption public key");
+  if (!st.ok()) return st;
   return key;
 }
 
@@ -94,7 +94,7 @@ absl::StatusOr<std::string> EncryptEnvVarsDeterministic(const std::vector<EnvVar
   out.insert(out.end(), ephemeral_public->begin(), ephemeral_public->end());
   out.insert(out.end(), iv.begin(), iv.end());
   out.insert(out.end(), sealed->begin(), sealed->end());
-  return HexEncode(out);
+  return chain::ToHex(out, /*prefix=*/false);
 }
 
 }  // namespace internal
@@ -113,8 +113,11 @@ absl::StatusOr<std::string> EncryptEnvVars(const std::vector<EnvVar>& vars,
 
 absl::StatusOr<std::vector<EnvVar>> DecryptEnvVars(absl::string_view ciphertext_hex,
                                                    const crypto::X25519PrivateKey& app_private_key) {
-  absl::StatusOr<crypto::Bytes> raw = HexDecode(ciphertext_hex, "encrypted env");
-  if (!raw.ok()) return raw.status();
+  absl::StatusOr<crypto::Bytes> raw = chain::FromHex(ciphertext_hex);
+  if (!raw.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("encrypted env: ", absl::StripPrefix(raw.status().message(), "hex: ")));
+  }
   if (raw->size() < kHeaderSize + crypto::kAesGcmTagSize) {
     return absl::InvalidArgumentError(absl::StrCat("encrypted env: ", raw->size(),
                                                    " bytes is shorter than the 60-byte minimum"));

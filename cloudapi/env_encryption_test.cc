@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "cloudapi/hex.h"
+#include "chain/hex.h"
 #include "crypto/aes_gcm.h"
 
 namespace cloudapi {
@@ -49,7 +49,7 @@ TEST(EnvEncryption, FactsKnownAnswer) {
 TEST(EnvEncryption, RoundTripWithRandomEphemeral) {
   absl::StatusOr<crypto::X25519KeyPair> app = crypto::GenerateX25519KeyPair();
   ASSERT_TRUE(app.ok());
-  const std::string pub_hex = "0x" + HexEncode(app->public_key);
+  const std::string pub_hex = "0x" + chain::ToHex(app->public_key, false);
   std::vector<EnvVar> vars = {{"A", ""}, {"B", "multi\nline \xF0\x9F\x98\x80"}, {"A", "dup"}};
   absl::StatusOr<std::string> c1 = EncryptEnvVars(vars, pub_hex);
   absl::StatusOr<std::string> c2 = EncryptEnvVars(vars, pub_hex);
@@ -91,10 +91,10 @@ TEST(EnvEncryption, DecryptChecksPlaintextShape) {
         crypto::ByteView(reinterpret_cast<const uint8_t*>(doc.data()), doc.size()));
     ASSERT_TRUE(sealed.ok());
     crypto::Bytes blob(kVector.size() / 2);
-    blob = *HexDecode(kVector.substr(0, 64), "x");
+    blob = *chain::FromHex(kVector.substr(0, 64));
     blob.insert(blob.end(), iv.begin(), iv.end());
     blob.insert(blob.end(), sealed->begin(), sealed->end());
-    absl::StatusOr<std::vector<EnvVar>> got = DecryptEnvVars(HexEncode(blob), Key(0x01));
+    absl::StatusOr<std::vector<EnvVar>> got = DecryptEnvVars(chain::ToHex(blob, false), Key(0x01));
     EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << doc;
   }
 }

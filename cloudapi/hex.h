@@ -1,26 +1,18 @@
-// Hex helpers for cloudapi/. chain/hex.h will replace them once cloudapi may depend on chain/.
+// DEPRECATED shim, kept only because //test/sdk_oracle still includes it: use chain/hex.h
+// (chain::ToHex(bytes, /*prefix=*/false), chain::FromHex, chain::FromHexInto). Delete this file
+// and the //cloudapi:hex target once test/sdk_oracle has switched.
 #ifndef ONCHAIN_KMS_CLOUDAPI_HEX_H_
 #define ONCHAIN_KMS_CLOUDAPI_HEX_H_
 
 #include <string>
 
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "chain/hex.h"
 #include "crypto/bytes.h"
 
 namespace cloudapi {
 
 // Lowercase, no prefix.
-std::string HexEncode(crypto::ByteView bytes);
-
-// Digits of either case, an optional "0x"/"0X" prefix, an even count. `what` names the field in
-// errors ("<what>: odd number of hex digits (N)", "<what>: bad hex character at position N").
-// The input is never echoed (it may be secret).
-absl::StatusOr<crypto::Bytes> HexDecode(absl::string_view hex, absl::string_view what);
-
-// As HexDecode, and exactly `size` bytes ("<what>: want N hex digits, got M").
-absl::StatusOr<crypto::Bytes> HexDecodeExact(absl::string_view hex, size_t size,
-                                             absl::string_view what);
+inline std::string HexEncode(crypto::ByteView bytes) { return chain::ToHex(bytes, false); }
 
 }  // namespace cloudapi
 

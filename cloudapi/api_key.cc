@@ -1,0 +1,114 @@
+#include "cloudapi/api_key.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace cloudapi {
+namespace {
+
+constexpr size_t kMaxKeyBytes = 4096;
+
+crypto::ByteView AsBytes(absl::string_view s) {
+  return crypto::ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+}  // namespace
+
+absl::StatusOr<ApiKey> ApiKey::FromString(absl::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("api key: empty");
+  if (key.size() > kMaxKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("api key: longer than ", kMaxKeyBytes, " bytes"));
+  }
+  for (size_t i = 0; i < key.size(); ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "api key: character ", i + 1, " is not visible ASCII (whitespace or control)"));
+    }
+  }
+  return ApiKey(crypto::SecretBytes(AsBytes(key)));
+}
+
+absl::StatusOr<ApiKey> ApiKey::FromFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return absl::NotFoundError(absl::StrCat("api key file ", path, ": not found"));
+    if (err == EACCES) {
+      return absl::PermissionDeniedError(absl::StrCat("api key file ", path, ": not readable"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("api key file ", path, ": ", std::strerror(err)));
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("api key file ", path, ": cannot stat"));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("api key file ", path, ": not a regular file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "api key file %s: mode %04o lets group or others read it; chmod 600 it", path,
+        st.st_mode & 07777));
+  }
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("api key file ", path, ": owned by uid ", st.st_uid, ", not by this user"));
+  }
+  if (st.st_size > static_cast<off_t>(kMaxKeyBytes + 64)) {
+    return absl::InvalidArgumentError(absl::StrCat("api key file ", path, ": too large"));
+  }
+  crypto::SecretBytes buf(kMaxKeyBytes + 65);
+  size_t len = 0;
+  while (len < buf.size()) {
+    const ssize_t n = ::read(fd, buf.data() + len, buf.size() - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::FailedPreconditionError(absl::StrCat("api key file ", path, ": read failed"));
+    }
+    if (n == 0) break;
+    len += static_cast<size_t>(n);
+  }
+  if (len == buf.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("api key file ", path, ": too large"));
+  }
+  absl::string_view text(reinterpret_cast<const char*>(buf.data()), len);
+  absl::StatusOr<ApiKey> key = FromString(absl::StripAsciiWhitespace(text));
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("api key file ", path, ": ", key.status().message()));
+  }
+  return key;
+}
+
+absl::StatusOr<ApiKey> ApiKey::FromEnvironment() {
+  if (const char* file = std::getenv("PHALA_CLOUD_API_KEY_FILE"); file != nullptr && *file != 0) {
+    return FromFile(file);
+  }
+  if (const char* key = std::getenv("PHALA_CLOUD_API_KEY"); key != nullptr && *key != 0) {
+    absl::StatusOr<ApiKey> k = FromString(key);
+    if (!k.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("PHALA_CLOUD_API_KEY: ", k.status().message()));
+    }
+    return k;
+  }
+  return absl::FailedPreconditionError(
+      "no phala cloud api key: set PHALA_CLOUD_API_KEY or PHALA_CLOUD_API_KEY_FILE");
+}
+
+ApiKey ApiKey::Clone() const { return ApiKey(bytes_.Clone()); }
+
+}  // namespace cloudapi

@@ -1,0 +1,76 @@
+#include "cloudapi/api_key.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace cloudapi {
+namespace {
+
+std::string TempFile(const std::string& name, const std::string& content, mode_t mode) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = absl::StrCat(dir ? dir : "/tmp", "/", name);
+  std::ofstream(path, std::ios::trunc) << content;
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+TEST(ApiKey, FromStringValidates) {
+  absl::StatusOr<ApiKey> k = ApiKey::FromString("phak_abc-123");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->value(), "phak_abc-123");
+  EXPECT_EQ(k->Clone().value(), "phak_abc-123");
+  EXPECT_EQ(ApiKey::FromString("").status().code(), absl::StatusCode::kInvalidArgument);
+  absl::Status bad = ApiKey::FromString("secret\r\nX-Evil: 1").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.message(), "api key: character 7 is not visible ASCII (whitespace or control)");
+  EXPECT_FALSE(ApiKey::FromString(std::string(5000, 'a')).ok());
+  EXPECT_TRUE(ApiKey().empty());
+}
+
+TEST(ApiKey, FileMustBePrivate) {
+  const std::string ok = TempFile("key_ok", "phak_filekey\n", 0600);
+  absl::StatusOr<ApiKey> k = ApiKey::FromFile(ok);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->value(), "phak_filekey");
+  EXPECT_TRUE(ApiKey::FromFile(TempFile("key_ro", "phak_ro", 0400)).ok());
+
+  const std::string open = TempFile("key_open", "phak_filekey\n", 0644);
+  absl::Status s = ApiKey::FromFile(open).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(s.message(), "mode 0644")) << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "phak_filekey"));
+  EXPECT_EQ(ApiKey::FromFile(TempFile("key_group", "k", 0640)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  EXPECT_EQ(ApiKey::FromFile("/nonexistent/key").status().code(), absl::StatusCode::kNotFound);
+  const char* dir = std::getenv("TEST_TMPDIR");
+  EXPECT_EQ(ApiKey::FromFile(dir ? dir : "/tmp").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::Status empty = ApiKey::FromFile(TempFile("key_empty", "\n", 0600)).status();
+  EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
+  absl::Status inner = ApiKey::FromFile(TempFile("key_space", "two words\n", 0600)).status();
+  EXPECT_FALSE(absl::StrContains(inner.message(), "words"));
+}
+
+TEST(ApiKey, Environment) {
+  unsetenv("PHALA_CLOUD_API_KEY_FILE");
+  unsetenv("PHALA_CLOUD_API_KEY");
+  EXPECT_EQ(ApiKey::FromEnvironment().status().code(), absl::StatusCode::kFailedPrecondition);
+  setenv("PHALA_CLOUD_API_KEY", "phak_env", 1);
+  EXPECT_EQ(ApiKey::FromEnvironment()->value(), "phak_env");
+  setenv("PHALA_CLOUD_API_KEY_FILE", TempFile("key_env", "phak_from_file", 0600).c_str(), 1);
+  EXPECT_EQ(ApiKey::FromEnvironment()->value(), "phak_from_file");
+  unsetenv("PHALA_CLOUD_API_KEY_FILE");
+  unsetenv("PHALA_CLOUD_API_KEY");
+}
+
+}  // namespace
+}  // namespace cloudapi
