@@ -23,7 +23,7 @@
 #include "cloudapi/compose_hash.h"
 #include "cloudapi/env_encryption.h"
 #include "cloudapi/env_vars.h"
-#include "cloudapi/hex.h"
+#include "chain/hex.h"
 #include "cloudapi/js_json.h"
 #include "crypto/x25519.h"
 #include "test/support/node_tools.h"
@@ -251,7 +251,7 @@ class SdkOracleTest : public ::testing::Test {
       // (a) the SDK encrypts to a key pair we generate (with and without 0x).
       absl::StatusOr<crypto::X25519KeyPair> kp = crypto::GenerateX25519KeyPair();
       ASSERT_TRUE(kp.ok());
-      const std::string pub = cloudapi::HexEncode(kp->public_key);
+      const std::string pub = chain::ToHex(kp->public_key, /*prefix=*/false);
       encrypt.push_back(json::object{{"vars", VarsToJson(kVarSets[i])},
                                      {"public_key", i % 2 == 0 ? pub : "0x" + pub}});
       sdk_keys_->push_back(std::move(kp->private_key));
@@ -259,11 +259,11 @@ class SdkOracleTest : public ::testing::Test {
       absl::StatusOr<crypto::X25519KeyPair> app = crypto::GenerateX25519KeyPair();
       ASSERT_TRUE(app.ok());
       absl::StatusOr<std::string> ct =
-          cloudapi::EncryptEnvVars(kVarSets[i], cloudapi::HexEncode(app->public_key));
+          cloudapi::EncryptEnvVars(kVarSets[i], chain::ToHex(app->public_key, /*prefix=*/false));
       ASSERT_TRUE(ct.ok()) << ct.status();
       our_ciphertexts_->push_back(*ct);
       decrypt.push_back(json::object{{"ciphertext", *ct},
-                                     {"private_key", cloudapi::HexEncode(app->private_key.bytes())}});
+                                     {"private_key", chain::ToHex(app->private_key.bytes(), /*prefix=*/false)}});
     }
     in["env_texts"] = std::move(env_texts);
     in["compose_docs"] = std::move(compose_docs);
