@@ -1,0 +1,86 @@
+// Test-only network doubles for the JSON-RPC client:
+// - FakeHttpServer: an HTTP or HTTPS server on 127.0.0.1 whose answers a test scripts (status,
+//   body, delay, dropped connection), with keep-alive and counters.
+// - TcpProxy: forwards a local port to an upstream (e.g. anvil) and can refuse, hang or stop
+//   listening, to play "endpoint down, then back".
+#ifndef ONCHAIN_KMS_CHAIN_JSONRPC_TESTING_FAKE_SERVER_H_
+#define ONCHAIN_KMS_CHAIN_JSONRPC_TESTING_FAKE_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace chain::jsonrpc::testing {
+
+struct FakeReply {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  absl::Duration delay = absl::ZeroDuration();  // before answering
+  bool close_after = false;  // "Connection: close" and close
+  bool drop = false;         // close the connection without answering
+};
+
+struct FakeServerOptions {
+  bool tls = false;
+  std::string cert_file;  // PEM, for tls
+  std::string key_file;
+  // > 0: after this many answers on one connection, the next request on it is read and the
+  // connection closed without an answer, as when a server drops an idle keep-alive connection.
+  int requests_per_connection = 0;
+};
+
+class FakeHttpServer {
+ public:
+  using Handler = std::function<FakeReply(const std::string& request_body)>;
+  static absl::StatusOr<std::unique_ptr<FakeHttpServer>> Start(Handler handler,
+                                                               const FakeServerOptions& options = {});
+  ~FakeHttpServer();
+
+  uint16_t port() const;
+  std::string url(const std::string& host = "127.0.0.1") const;
+  uint64_t connections() const;  // accepted so far
+  uint64_t requests() const;     // requests read so far
+  void set_handler(Handler handler);
+
+  class Impl;
+
+ private:
+  explicit FakeHttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class TcpProxy {
+ public:
+  enum class Mode {
+    kForward,  // pass bytes both ways
+    kHang,     // accept, read, never answer (a frozen node)
+    kReset,    // accept and close at once
+  };
+  static absl::StatusOr<std::unique_ptr<TcpProxy>> Start(uint16_t upstream_port);
+  ~TcpProxy();
+
+  uint16_t port() const;
+  std::string url() const;
+  void set_mode(Mode mode);
+  // Close the listening socket and every open connection (connect then fails with
+  // "connection refused"); Listen() reopens the same port.
+  void StopListening();
+  absl::Status Listen();
+  uint64_t connections() const;
+
+  class Impl;
+
+ private:
+  explicit TcpProxy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chain::jsonrpc::testing
+
+#endif  // ONCHAIN_KMS_CHAIN_JSONRPC_TESTING_FAKE_SERVER_H_

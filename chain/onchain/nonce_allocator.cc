@@ -1,0 +1,522 @@
+#include "chain/onchain/nonce_allocator.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "chain/hex.h"
+#include "chain/jsonrpc/errors.h"
+
+namespace chain::onchain {
+namespace {
+
+namespace json = boost::json;
+using jsonrpc::CallOptions;
+using jsonrpc::GetRpcErrorKind;
+using jsonrpc::RpcErrorKind;
+
+// What a failed eth_sendRawTransaction means for a transaction we keep tracking.
+enum class SendOutcome {
+  kAccepted,    // the node has it (or had it: decided by polling receipts)
+  kUnderpriced, // below the node's floor or base fee: bump
+  kFatal,       // will not go through as is: stop and report
+};
+
+SendOutcome Classify(const absl::Status& s) {
+  if (s.ok()) return SendOutcome::kAccepted;
+  if (jsonrpc::IsRetryable(s)) return SendOutcome::kAccepted;  // outcome unknown: poll by hash
+  const std::optional<RpcErrorKind> kind = GetRpcErrorKind(s);
+  if (!kind.has_value()) return SendOutcome::kFatal;
+  switch (*kind) {
+    case RpcErrorKind::kAlreadyKnown:
+    case RpcErrorKind::kNonceTooLow:              // ours mined, or another's: polling decides
+    case RpcErrorKind::kReplacementUnderpriced:   // another version of ours holds the slot
+    case RpcErrorKind::kNonceTooHigh:             // some nodes refuse gaps: a heal fills them
+      return SendOutcome::kAccepted;
+    case RpcErrorKind::kUnderpriced:
+      return SendOutcome::kUnderpriced;
+    default:
+      return SendOutcome::kFatal;
+  }
+}
+
+// Newest first = highest fees first.
+void SortVersions(std::vector<SignedTx>& v) {
+  std::stable_sort(v.begin(), v.end(), [](const SignedTx& a, const SignedTx& b) {
+    return a.max_fee_per_gas < b.max_fee_per_gas;
+  });
+}
+
+constexpr char kNonceConflictPayload[] = "type.onchain-kms/chain.onchain.NonceConflict";
+
+}  // namespace
+
+bool IsNonceConflict(const absl::Status& status) {
+  return absl::IsAborted(status) && status.GetPayload(kNonceConflictPayload).has_value();
+}
+
+NonceAllocator::NonceAllocator(jsonrpc::Client& rpc, TxSigner& signer, uint64_t chain_id, const Address& sender,
+                               NonceAllocatorOptions options)
+    : rpc_(rpc), signer_(signer), chain_id_(chain_id), sender_(sender), options_(std::move(options)) {}
+
+NonceAllocator::~NonceAllocator() = default;
+
+absl::StatusOr<SignedTx> NonceAllocator::SignNext(const TxIntent& intent, TxEnvelope envelope, JournalFn journal,
+                                                  const CallOptions& opts) {
+  uint64_t nonce = 0;
+  SignedTx tx;
+  {
+    absl::MutexLock sign_lock(&sign_mu_);
+    bool need_read = false;
+    {
+      absl::MutexLock l(&mu_);
+      need_read = !next_nonce_.has_value() || records_.empty();
+    }
+    if (need_read) {
+      absl::StatusOr<uint64_t> pending = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Pending(), opts);
+      if (!pending.ok()) return pending.status();
+      absl::MutexLock l(&mu_);
+      const uint64_t floor = records_.empty() ? 0 : records_.rbegin()->first + 1;
+      next_nonce_ = std::max(*pending, floor);
+    }
+    {
+      absl::MutexLock l(&mu_);
+      nonce = *next_nonce_;
+    }
+    envelope.chain_id = chain_id_;
+    envelope.from = sender_;
+    envelope.nonce = nonce;
+    absl::StatusOr<SignedTx> signed_tx = SignIntent(signer_, envelope, intent);
+    if (!signed_tx.ok()) return signed_tx.status();  // nothing signed: the nonce stays free
+    tx = *std::move(signed_tx);
+    absl::MutexLock l(&mu_);
+    Record& r = records_[nonce];
+    r.intent = intent;
+    r.request_id = envelope.request_id;
+    r.versions = {tx};
+    r.last_signed = absl::Now();
+    r.waiters = 1;
+    r.journal = std::move(journal);
+    next_nonce_ = nonce + 1;
+    ++stats_.signed_first;
+  }
+  if (absl::Status s = CallJournal(nonce); !s.ok()) {
+    // The signature exists and owns the nonce: keep it tracked so Maintain can still fill the
+    // gap after journal_grace, but the caller stops here, before any broadcast of its own.
+    Release(nonce);
+    return absl::Status(s.code(), absl::StrCat("journal of ", tx.hash.Hex(), " (nonce ", nonce, "): ", s.message()));
+  }
+  {
+    absl::MutexLock l(&mu_);
+    if (auto it = records_.find(nonce); it != records_.end()) it->second.journaled = true;
+  }
+  return tx;
+}
+
+absl::Status NonceAllocator::Adopt(const TxJournal& journal, JournalFn journal_fn) {
+  if (journal.versions.empty()) return absl::InvalidArgumentError("adopt: empty journal");
+  if (journal.chain_id != chain_id_ || journal.from != sender_) {
+    return absl::InvalidArgumentError(absl::StrCat("adopt: journal of chain ", journal.chain_id, " sender ",
+                                                   journal.from.Checksummed(), ", this allocator is chain ", chain_id_,
+                                                   " sender ", sender_.Checksummed()));
+  }
+  absl::MutexLock l(&mu_);
+  auto it = records_.find(journal.nonce);
+  if (it == records_.end()) {
+    Record& r = records_[journal.nonce];
+    r.intent = journal.intent;
+    r.versions = journal.versions;
+    SortVersions(r.versions);
+    r.last_signed = absl::Now();
+    r.waiters = 1;
+    r.journal = std::move(journal_fn);
+    r.journaled = true;  // it comes from a journal
+  } else {
+    Record& r = it->second;
+    if (r.intent.to != journal.intent.to || r.intent.Calldata() != journal.intent.Calldata()) {
+      return absl::InvalidArgumentError(absl::StrCat("adopt: nonce ", journal.nonce, " is tracked for another call"));
+    }
+    for (const SignedTx& v : journal.versions) {
+      const bool have = std::any_of(r.versions.begin(), r.versions.end(), [&](const SignedTx& x) { return x.hash == v.hash; });
+      if (!have) r.versions.push_back(v);
+    }
+    SortVersions(r.versions);
+    ++r.waiters;
+    if (journal_fn) r.journal = std::move(journal_fn);
+  }
+  if (next_nonce_.has_value() && *next_nonce_ <= journal.nonce) next_nonce_ = journal.nonce + 1;
+  return absl::OkStatus();
+}
+
+void NonceAllocator::Release(uint64_t nonce, bool mined) {
+  absl::MutexLock l(&mu_);
+  auto it = records_.find(nonce);
+  if (it == records_.end()) return;
+  if (it->second.waiters > 0) --it->second.waiters;
+  if (mined && it->second.waiters == 0) records_.erase(it);
+}
+
+void NonceAllocator::ForgetConflicted(uint64_t nonce) {
+  absl::MutexLock l(&mu_);
+  records_.erase(nonce);
+  next_nonce_.reset();
+}
+
+std::vector<SignedTx> NonceAllocator::Versions(uint64_t nonce) const {
+  absl::MutexLock l(&mu_);
+  auto it = records_.find(nonce);
+  return it == records_.end() ? std::vector<SignedTx>() : it->second.versions;
+}
+
+std::optional<TxJournal> NonceAllocator::Journal(uint64_t nonce) const {
+  absl::MutexLock l(&mu_);
+  auto it = records_.find(nonce);
+  if (it == records_.end()) return std::nullopt;
+  TxJournal j;
+  j.chain_id = chain_id_;
+  j.from = sender_;
+  j.nonce = nonce;
+  j.intent = it->second.intent;
+  j.versions = it->second.versions;
+  return j;
+}
+
+absl::Status NonceAllocator::CallJournal(uint64_t nonce, const SignedTx* extra) {
+  JournalFn fn;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = records_.find(nonce);
+    if (it == records_.end() || !it->second.journal) return absl::OkStatus();
+    fn = it->second.journal;
+  }
+  std::optional<TxJournal> j = Journal(nonce);
+  if (!j.has_value()) return absl::OkStatus();
+  if (extra != nullptr) {
+    j->versions.push_back(*extra);
+    SortVersions(j->versions);
+  }
+  return fn(*j);
+}
+
+NonceAllocator::Stats NonceAllocator::stats() const {
+  absl::MutexLock l(&mu_);
+  Stats s = stats_;
+  s.in_flight = records_.size();
+  s.next_nonce = next_nonce_;
+  return s;
+}
+
+absl::StatusOr<Hash32> NonceAllocator::Broadcast(const SignedTx& tx, const CallOptions& opts) {
+  {
+    absl::MutexLock l(&mu_);
+    if (auto it = records_.find(tx.nonce); it != records_.end()) it->second.last_broadcast = absl::Now();
+  }
+  return rpc_.SendRawTransaction(tx.raw, opts);
+}
+
+absl::StatusOr<std::optional<std::pair<jsonrpc::Receipt, SignedTx>>> NonceAllocator::FindReceipt(
+    const std::vector<SignedTx>& versions, const CallOptions& opts) {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    absl::StatusOr<std::optional<jsonrpc::Receipt>> r = rpc_.GetTransactionReceipt(it->hash, opts);
+    if (!r.ok()) return r.status();
+    if (r->has_value()) return std::optional<std::pair<jsonrpc::Receipt, SignedTx>>(std::make_pair(**r, *it));
+  }
+  return std::optional<std::pair<jsonrpc::Receipt, SignedTx>>();
+}
+
+absl::StatusOr<bool> NonceAllocator::AnyKnown(const std::vector<SignedTx>& versions, const CallOptions& opts) {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    absl::StatusOr<std::optional<jsonrpc::TransactionInfo>> t = rpc_.GetTransactionByHash(it->hash, opts);
+    if (!t.ok()) return t.status();
+    if (t->has_value()) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<SignedTx> NonceAllocator::BumpFees(uint64_t nonce, const CallOptions& opts) {
+  SignedTx bumped;
+  {
+    absl::MutexLock sign_lock(&sign_mu_);
+    TxIntent intent;
+    SignedTx newest;
+    std::string request_id;
+    size_t count = 0;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = records_.find(nonce);
+      if (it == records_.end()) return absl::NotFoundError(absl::StrCat("fee bump: nonce ", nonce, " is not tracked"));
+      it->second.last_bump_attempt = absl::Now();
+      intent = it->second.intent;
+      newest = it->second.versions.back();
+      request_id = it->second.request_id;
+      count = it->second.versions.size();
+    }
+    absl::StatusOr<Fees> market = EstimateFees(rpc_, options_.fees, opts);
+    if (!market.ok()) return market.status();
+    absl::StatusOr<Fees> fees = onchain::BumpFees(
+        Fees{newest.max_fee_per_gas, newest.max_priority_fee_per_gas, U256()}, *market, options_.fees);
+    if (!fees.ok()) return fees.status();
+    TxEnvelope env;
+    env.request_id = request_id.empty() ? "" : absl::StrCat(request_id, "/bump", count);
+    env.chain_id = chain_id_;
+    env.from = sender_;
+    env.nonce = nonce;
+    env.gas_limit = newest.gas_limit;
+    env.max_fee_per_gas = fees->max_fee_per_gas;
+    env.max_priority_fee_per_gas = fees->max_priority_fee_per_gas;
+    absl::StatusOr<SignedTx> s = SignIntent(signer_, env, intent);
+    if (!s.ok()) return s.status();
+    bumped = *std::move(s);
+    // Journaled before anyone can broadcast it: the version joins the record only afterwards.
+    if (absl::Status j = CallJournal(nonce, &bumped); !j.ok()) {
+      return absl::Status(j.code(), absl::StrCat("journal of fee bump ", bumped.hash.Hex(), ": ", j.message()));
+    }
+    absl::MutexLock l(&mu_);
+    auto it = records_.find(nonce);
+    if (it == records_.end()) return absl::NotFoundError(absl::StrCat("fee bump: nonce ", nonce, " was mined meanwhile"));
+    it->second.versions.push_back(bumped);
+    SortVersions(it->second.versions);
+    it->second.last_signed = absl::Now();
+    ++stats_.fee_bumps;
+  }
+  absl::StatusOr<Hash32> sent = Broadcast(bumped, opts);
+  if (Classify(sent.status()) == SendOutcome::kFatal) return sent.status();
+  return bumped;
+}
+
+void NonceAllocator::Maintain(const CallOptions& opts) {
+  {
+    absl::MutexLock l(&mu_);
+    if (absl::Now() - last_maintain_ < options_.maintain_interval) return;
+  }
+  if (!maintain_mu_.TryLock()) return;
+  {
+    absl::MutexLock l(&mu_);
+    last_maintain_ = absl::Now();
+  }
+  MaintainLocked(opts);
+  maintain_mu_.Unlock();
+}
+
+void NonceAllocator::MaintainLocked(const CallOptions& opts) {
+  absl::StatusOr<uint64_t> latest = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Latest(), opts);
+  if (!latest.ok()) return;
+  struct Pending {
+    uint64_t nonce;
+    std::vector<SignedTx> versions;
+    absl::Time stuck_since;  // last signature or failed bump attempt
+    bool may_broadcast;
+  };
+  std::vector<Pending> pending;
+  {
+    absl::MutexLock l(&mu_);
+    for (auto it = records_.begin(); it != records_.end();) {
+      if (it->first < *latest) {
+        if (it->second.waiters == 0) {
+          it = records_.erase(it);
+          continue;
+        }
+      } else {
+        // Not before its journal returned (within the grace), and not while its own operation
+        // is broadcasting it (nothing sent for the last maintain_interval).
+        const absl::Time now = absl::Now();
+        const bool may_broadcast =
+            (it->second.journaled || now - it->second.last_signed >= options_.journal_grace) &&
+            now - std::max(it->second.last_signed, it->second.last_broadcast) >= options_.maintain_interval;
+        pending.push_back({it->first, it->second.versions,
+                           std::max(it->second.last_signed, it->second.last_bump_attempt), may_broadcast});
+      }
+      ++it;
+    }
+  }
+  if (pending.empty()) return;
+
+  // Which versions does the node know? One batch for all of them.
+  std::vector<jsonrpc::Client::BatchCall> calls;
+  for (const Pending& p : pending) {
+    for (const SignedTx& v : p.versions) calls.push_back({"eth_getTransactionByHash", {json::string(v.hash.Hex())}});
+  }
+  absl::StatusOr<std::vector<absl::StatusOr<json::value>>> answers = rpc_.Batch(calls, opts);
+  if (!answers.ok()) return;
+  size_t k = 0;
+  for (const Pending& p : pending) {
+    bool known = false;
+    bool unsure = false;
+    for (size_t i = 0; i < p.versions.size(); ++i, ++k) {
+      const absl::StatusOr<json::value>& a = (*answers)[k];
+      if (!a.ok()) {
+        unsure = true;
+      } else if (!a->is_null()) {
+        known = true;
+      }
+    }
+    if (unsure || !p.may_broadcast) continue;
+    if (!known) {
+      // Dropped, evicted, never sent (its operation was cancelled), or removed by a reorg:
+      // the same bytes again.
+      absl::StatusOr<Hash32> sent = Broadcast(p.versions.back(), opts);
+      const SendOutcome outcome = Classify(sent.status());
+      if (outcome == SendOutcome::kUnderpriced) {
+        // The market moved above its max fee (anvil even evicts such transactions from its
+        // pool): the same bytes cannot come back, a fee bump of the same call can.
+        (void)BumpFees(p.nonce, opts);
+      } else if (outcome == SendOutcome::kAccepted) {
+        absl::MutexLock l(&mu_);
+        ++stats_.rebroadcasts;
+      }
+      continue;
+    }
+    if (p.nonce == *latest && absl::Now() - p.stuck_since >= options_.stuck_after) {
+      (void)BumpFees(p.nonce, opts);  // errors (caps, signer) leave the transaction as it is
+    }
+  }
+}
+
+absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const WaitOptions& wait, const CallOptions& opts) {
+  const CallOptions call{std::min(opts.deadline, absl::Now() + wait.timeout), opts.cancel};
+  MinedTx out;
+  std::vector<SignedTx> versions = Versions(nonce);
+  if (versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is not tracked"));
+  const std::string what = absl::StrCat("transaction ",
+                                        versions.back().hash.Hex(), " (nonce ", nonce, ")");
+
+  auto send_newest = [&]() -> absl::Status {
+    const std::vector<SignedTx> now = Versions(nonce);
+    if (now.empty()) return absl::OkStatus();
+    absl::StatusOr<Hash32> sent = Broadcast(now.back(), call);
+    ++out.broadcasts;
+    switch (Classify(sent.status())) {
+      case SendOutcome::kAccepted:
+        return absl::OkStatus();
+      case SendOutcome::kUnderpriced:
+        (void)BumpFees(nonce, call);  // market moved above our fee: replace now
+        return absl::OkStatus();
+      case SendOutcome::kFatal:
+        break;
+    }
+    return absl::Status(sent.status().code(),
+                        absl::StrCat("broadcast of ", now.back().hash.Hex(), " (nonce ", nonce, "): ", sent.status().message(),
+                                     "; the signed transaction stays tracked and is re-sent by later operations "
+                                     "of this key: resume with its journal to follow it"));
+  };
+  if (absl::Status s = send_newest(); !s.ok()) return s;
+
+  bool seen_receipt = false;
+  int conflict_polls = 0;
+  absl::Status last_error;
+  absl::Duration sleep = std::min(wait.first_poll, wait.poll_interval);
+  while (true) {
+    versions = Versions(nonce);
+    if (versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is no longer tracked"));
+    absl::StatusOr<std::optional<std::pair<jsonrpc::Receipt, SignedTx>>> found = FindReceipt(versions, call);
+    if (!found.ok()) {
+      last_error = found.status();
+    } else if (found->has_value()) {
+      const jsonrpc::Receipt& receipt = (*found)->first;
+      const SignedTx& tx = (*found)->second;
+      if (!receipt.success) {
+        // Replay the call on the parent block for a reason (best effort).
+        std::string reason = "no revert reason";
+        jsonrpc::CallRequest c{.from = sender_, .to = tx.to, .data = tx.data, .gas = tx.gas_limit};
+        absl::StatusOr<Bytes> replay = rpc_.EthCall(
+            c, jsonrpc::BlockId::Number(receipt.block_number == 0 ? 0 : receipt.block_number - 1), call);
+        if (!replay.ok()) {
+          if (std::optional<jsonrpc::RpcError> e = jsonrpc::GetRpcError(replay.status());
+              e.has_value() && e->kind == RpcErrorKind::kExecutionReverted) {
+            reason = jsonrpc::DescribeRevert(*e);
+          }
+        }
+        return absl::AbortedError(absl::StrCat("transaction ", tx.hash.Hex(), " (nonce ", nonce,
+                                               ") reverted on chain in block ", receipt.block_number, ", gas used ",
+                                               receipt.gas_used, " of ", tx.gas_limit, ": ", reason));
+      }
+      seen_receipt = true;
+      bool confirmed = wait.confirmations <= 1;
+      if (!confirmed) {
+        absl::StatusOr<uint64_t> head = rpc_.BlockNumber(call);
+        if (!head.ok()) {
+          last_error = head.status();
+        } else {
+          confirmed = *head + 1 >= receipt.block_number + wait.confirmations;
+        }
+      }
+      if (confirmed) {
+        out.receipt = receipt;
+        out.tx = tx;
+        out.versions = static_cast<int>(versions.size());
+        return out;
+      }
+    } else {
+      if (seen_receipt) {
+        ++out.receipt_vanished;  // reorg or revert: the block with our receipt is gone
+        seen_receipt = false;
+      }
+      absl::StatusOr<bool> known = AnyKnown(versions, call);
+      if (!known.ok()) {
+        last_error = known.status();
+      } else if (!*known) {
+        absl::StatusOr<uint64_t> latest = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Latest(), call);
+        if (!latest.ok()) {
+          last_error = latest.status();
+        } else if (*latest > nonce) {
+          // The nonce is used, yet none of our versions has a receipt. Two polls in a row, so a
+          // receipt that is merely late to be indexed does not count.
+          if (++conflict_polls >= 2) {
+            absl::Status conflict = absl::AbortedError(absl::StrCat(
+                "nonce ", nonce, " of ", sender_.Checksummed(), " was used by a transaction that is none of our ",
+                versions.size(), " signed version(s); ", what, " can never be mined"));
+            conflict.SetPayload(kNonceConflictPayload, absl::Cord(absl::StrCat(nonce)));
+            return conflict;
+          }
+        } else {
+          conflict_polls = 0;
+          absl::StatusOr<Hash32> sent = Broadcast(versions.back(), call);
+          ++out.broadcasts;
+          const SendOutcome outcome = Classify(sent.status());
+          if (outcome == SendOutcome::kUnderpriced) {
+            (void)BumpFees(nonce, call);
+          } else if (outcome == SendOutcome::kAccepted) {
+            absl::MutexLock l(&mu_);
+            ++stats_.rebroadcasts;
+          } else {
+            last_error = sent.status();
+            if (GetRpcErrorKind(sent.status()) == RpcErrorKind::kInsufficientFunds) {
+              return absl::Status(sent.status().code(), absl::StrCat("re-broadcast of ", what, ": ", sent.status().message()));
+            }
+          }
+        }
+      } else {
+        conflict_polls = 0;
+      }
+    }
+    Maintain(call);
+    if (!call.Sleep(sleep)) {
+      absl::Status s = call.Check("wait");
+      const absl::StatusCode code = s.ok() ? absl::StatusCode::kDeadlineExceeded : s.code();
+      return absl::Status(code, absl::StrCat("waiting for ", what, ": ",
+                                             code == absl::StatusCode::kCancelled ? "cancelled" : "timed out",
+                                             "; it stays tracked and can be resumed",
+                                             last_error.ok() ? "" : absl::StrCat("; last error: ", last_error.message())));
+    }
+    sleep = std::min(sleep * 2, wait.poll_interval);
+  }
+}
+
+// ---- registry ----
+
+NonceRegistry::NonceRegistry(jsonrpc::Client& rpc, TxSigner& signer, NonceAllocatorOptions options)
+    : rpc_(rpc), signer_(signer), options_(std::move(options)) {}
+
+NonceAllocator& NonceRegistry::For(uint64_t chain_id, const Address& sender) {
+  absl::MutexLock l(&mu_);
+  std::unique_ptr<NonceAllocator>& a = allocators_[{chain_id, sender}];
+  if (a == nullptr) a = std::make_unique<NonceAllocator>(rpc_, signer_, chain_id, sender, options_);
+  return *a;
+}
+
+}  // namespace chain::onchain

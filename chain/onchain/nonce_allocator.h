@@ -1,0 +1,198 @@
+// Nonces and in-flight transactions of one sender on one chain.
+//
+// - Allocation: SignNext picks the next nonce and signs under one lock per sender, so a nonce is
+//   consumed only by a signed transaction (a failed signature leaves no gap) and concurrent
+//   operations get contiguous, distinct nonces. The first allocation, and any allocation while
+//   nothing is in flight, reads eth_getTransactionCount(pending); otherwise a local counter.
+// - Tracking: every signed transaction is kept (all its versions) until it is mined and no
+//   operation waits for it any more.
+// - Healing (Maintain): a tracked transaction the node no longer knows (dropped, evicted, or
+//   removed by a reorg) is broadcast again, byte for byte; so is one whose operation was
+//   cancelled, so a gap never blocks later nonces.
+// - Fee bumps (Maintain): the lowest unmined nonce (the one everything waits for) is re-signed
+//   with both fees raised (FeePolicy::bump_percent, >= 10%) once it has been pending for
+//   `stuck_after`: the same call, the same nonce; the signer's anti-equivocation rule allows
+//   exactly this. Earlier versions stay tracked: whichever lands wins.
+// - Waiting (SubmitAndWait): broadcast, then poll receipts of every version until one is mined
+//   with the requested confirmations; notices a receipt that vanished (reorg, snapshot revert)
+//   and re-broadcasts; cancellable; the transaction stays tracked on return so a later resume
+//   (Adopt + SubmitAndWait) continues with the same bytes.
+//
+// One NonceAllocator per (chain, sender) per process: two processes sharing a key would race
+// on nonces (detected as "nonce used by another transaction", ABORTED).
+#ifndef ONCHAIN_KMS_CHAIN_ONCHAIN_NONCE_ALLOCATOR_H_
+#define ONCHAIN_KMS_CHAIN_ONCHAIN_NONCE_ALLOCATOR_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "chain/jsonrpc/cancel.h"
+#include "chain/jsonrpc/client.h"
+#include "chain/onchain/fees.h"
+#include "chain/onchain/tx_journal.h"
+#include "chain/onchain/tx_signer.h"
+
+namespace chain::onchain {
+
+struct WaitOptions {
+  // 1: the receipt alone is enough (the SDK's choice). n: the receipt's block and n-1 on top.
+  uint32_t confirmations = 1;
+  // Receipt polling starts at first_poll after the broadcast and doubles up to poll_interval
+  // (a fast chain or a dev node answers within one block; a slow one is not polled hard).
+  absl::Duration first_poll = absl::Milliseconds(250);
+  absl::Duration poll_interval = absl::Seconds(2);
+  // Overall limit of SubmitAndWait (also bounded by CallOptions::deadline).
+  absl::Duration timeout = absl::Minutes(3);
+};
+
+struct NonceAllocatorOptions {
+  // Pending at the head this long since its last signature: replaced with a fee bump.
+  absl::Duration stuck_after = absl::Seconds(60);
+  // At most one maintenance pass per interval (they cost one RPC batch).
+  absl::Duration maintain_interval = absl::Seconds(1);
+  // A signed transaction whose journal call has not returned is not healed by Maintain for
+  // this long (its operation broadcasts it right after journaling); after that it is, so a
+  // failed journal cannot leave a nonce gap behind.
+  absl::Duration journal_grace = absl::Seconds(30);
+  FeePolicy fees;
+};
+
+// A mined transaction.
+struct MinedTx {
+  jsonrpc::Receipt receipt;
+  SignedTx tx;          // the version that landed
+  int versions = 0;     // signed for this nonce (1 + fee bumps)
+  int broadcasts = 0;   // eth_sendRawTransaction calls made by this wait
+  int receipt_vanished = 0;  // times a seen receipt disappeared (reorg / revert)
+};
+
+class NonceAllocator {
+ public:
+  NonceAllocator(jsonrpc::Client& rpc, TxSigner& signer, uint64_t chain_id, const Address& sender,
+                 NonceAllocatorOptions options = {});
+  ~NonceAllocator();
+  NonceAllocator(const NonceAllocator&) = delete;
+  NonceAllocator& operator=(const NonceAllocator&) = delete;
+
+  uint64_t chain_id() const { return chain_id_; }
+  const Address& sender() const { return sender_; }
+
+  // Takes the next nonce, signs `intent` with the given gas and fees (envelope.nonce, chain_id
+  // and from are filled in), verifies the signature, tracks the transaction and calls
+  // `journal` (outside the lock). The caller is attached to the nonce: call Release() when done.
+  absl::StatusOr<SignedTx> SignNext(const TxIntent& intent, TxEnvelope envelope, JournalFn journal,
+                                    const jsonrpc::CallOptions& opts = {});
+
+  // Tracks a transaction signed before (a resumed operation) and attaches the caller. Versions
+  // already tracked are merged. INVALID_ARGUMENT if it belongs to another chain or sender, or
+  // conflicts with what is tracked for that nonce.
+  absl::Status Adopt(const TxJournal& journal, JournalFn journal_fn);
+
+  // Detaches a caller from `nonce`; the record goes once mined (at once when `mined` says so
+  // and nobody else waits: then the next SignNext re-reads the chain's nonce if nothing else is
+  // in flight, which picks up transactions sent with this key elsewhere).
+  void Release(uint64_t nonce, bool mined = false);
+
+  // After SubmitAndWait reported a nonce conflict (IsNonceConflict): forgets `nonce` (its
+  // transactions can never be mined) and re-reads the chain's nonce at the next SignNext.
+  // Detaches the caller.
+  void ForgetConflicted(uint64_t nonce);
+
+  // All versions signed for `nonce`, oldest first; empty when not tracked.
+  std::vector<SignedTx> Versions(uint64_t nonce) const;
+  std::optional<TxJournal> Journal(uint64_t nonce) const;
+
+  // Broadcasts the newest version of `nonce` and waits until a version is mined with
+  // `wait.confirmations`. Errors: CANCELLED / DEADLINE_EXCEEDED (tracked, resumable),
+  // ABORTED (a version reverted on chain; or, with IsNonceConflict, the nonce was used by a
+  // transaction that is none of ours, checked on two polls: none of our versions can ever be
+  // mined), FAILED_PRECONDITION (e.g. insufficient funds at send).
+  absl::StatusOr<MinedTx> SubmitAndWait(uint64_t nonce, const WaitOptions& wait, const jsonrpc::CallOptions& opts);
+
+  // Re-signs `nonce` with bumped fees (the market now, at least +bump_percent) and broadcasts
+  // it. RESOURCE_EXHAUSTED when the caps leave no room.
+  absl::StatusOr<SignedTx> BumpFees(uint64_t nonce, const jsonrpc::CallOptions& opts);
+
+  // One healing / fee-bump pass (see the header comment); returns at once if a pass ran less
+  // than maintain_interval ago or is running on another thread.
+  void Maintain(const jsonrpc::CallOptions& opts);
+
+  struct Stats {
+    uint64_t signed_first = 0;
+    uint64_t fee_bumps = 0;
+    uint64_t rebroadcasts = 0;   // by Maintain and SubmitAndWait, of transactions the node forgot
+    uint64_t in_flight = 0;      // tracked now
+    std::optional<uint64_t> next_nonce;
+  };
+  Stats stats() const;
+
+ private:
+  struct Record {
+    TxIntent intent;
+    std::string request_id;
+    std::vector<SignedTx> versions;
+    absl::Time last_signed;
+    absl::Time last_broadcast = absl::InfinitePast();
+    absl::Time last_bump_attempt = absl::InfinitePast();
+    int waiters = 0;
+    JournalFn journal;
+    // False until the journal of the first version returned: Maintain does not broadcast it
+    // before then (within journal_grace), so nothing reaches the chain unrecorded.
+    bool journaled = false;
+  };
+
+  absl::StatusOr<Hash32> Broadcast(const SignedTx& tx, const jsonrpc::CallOptions& opts);
+  // Calls the record's journal with its versions plus `extra` (a fee bump not yet added).
+  absl::Status CallJournal(uint64_t nonce, const SignedTx* extra = nullptr);
+  // Receipt of any version of `nonce`, newest first.
+  absl::StatusOr<std::optional<std::pair<jsonrpc::Receipt, SignedTx>>> FindReceipt(
+      const std::vector<SignedTx>& versions, const jsonrpc::CallOptions& opts);
+  // Whether the node knows any of `versions` (pending or mined).
+  absl::StatusOr<bool> AnyKnown(const std::vector<SignedTx>& versions, const jsonrpc::CallOptions& opts);
+  void MaintainLocked(const jsonrpc::CallOptions& opts);
+
+  jsonrpc::Client& rpc_;
+  TxSigner& signer_;
+  const uint64_t chain_id_;
+  const Address sender_;
+  const NonceAllocatorOptions options_;
+
+  // Serializes nonce choice + signing (and fee-bump signing) for this sender.
+  absl::Mutex sign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::Mutex maintain_mu_;
+  mutable absl::Mutex mu_;
+  std::optional<uint64_t> next_nonce_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Record> records_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_maintain_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+// True for SubmitAndWait's "nonce used by another transaction" (ABORTED with a marker payload).
+bool IsNonceConflict(const absl::Status& status);
+
+// One NonceAllocator per (chain id, sender), created on first use. Thread-safe.
+class NonceRegistry {
+ public:
+  NonceRegistry(jsonrpc::Client& rpc, TxSigner& signer, NonceAllocatorOptions options = {});
+  NonceAllocator& For(uint64_t chain_id, const Address& sender);
+
+ private:
+  jsonrpc::Client& rpc_;
+  TxSigner& signer_;
+  const NonceAllocatorOptions options_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::pair<uint64_t, Address>, std::unique_ptr<NonceAllocator>> allocators_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace chain::onchain
+
+#endif  // ONCHAIN_KMS_CHAIN_ONCHAIN_NONCE_ALLOCATOR_H_

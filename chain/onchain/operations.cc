@@ -1,0 +1,284 @@
+#include "chain/onchain/operations.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "chain/abi.h"
+#include "chain/jsonrpc/errors.h"
+#include "chain/onchain/receipts.h"
+
+namespace chain::onchain {
+namespace {
+
+using jsonrpc::BlockId;
+using jsonrpc::CallOptions;
+using jsonrpc::CallRequest;
+
+constexpr abi::Selector kOwnerSelector = {0x8d, 0xa5, 0xcb, 0x5b};                 // owner()
+constexpr abi::Selector kAllowedComposeHashesSelector = {0x2f, 0x66, 0x22, 0xe5};  // allowedComposeHashes(bytes32)
+
+// `s` with `prefix` in front of its message, payloads kept.
+absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
+  absl::Status out(s.code(), absl::StrCat(prefix, s.message()));
+  s.ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
+  return out;
+}
+
+// "0.000123 ETH" (exact, trailing zeros trimmed).
+std::string Ether(const U256& wei) {
+  std::string d = wei.ToDecimal();
+  if (d.size() <= 18) d.insert(0, 19 - d.size(), '0');
+  std::string whole = d.substr(0, d.size() - 18);
+  std::string frac = d.substr(d.size() - 18);
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return absl::StrCat(whole, frac.empty() ? "" : ".", frac, " ETH");
+}
+
+}  // namespace
+
+OnchainOperations::OnchainOperations(jsonrpc::Client& rpc, TxSigner& signer, OperationOptions options)
+    : rpc_(rpc), options_(std::move(options)), registry_(rpc, signer, options_.nonces) {}
+
+OnchainOperations::~OnchainOperations() = default;
+
+absl::Status OnchainOperations::CheckChain(uint64_t chain_id, const CallOptions& call) {
+  if (chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
+  absl::StatusOr<uint64_t> id = rpc_.ChainId(call);
+  if (!id.ok()) return Prefixed(id.status(), "chain id check: ");
+  if (*id != chain_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("wrong network: the RPC endpoint serves chain ", *id, ", the KMS is on chain ", chain_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxIntent& intent, const Address& sender,
+                                                                       const CallOptions& call) {
+  Prepared p;
+  CallRequest req{.from = sender, .to = intent.to, .data = intent.Calldata()};
+  absl::StatusOr<uint64_t> estimate = rpc_.EstimateGas(req, call);
+  if (!estimate.ok()) {
+    if (jsonrpc::GetRpcErrorKind(estimate.status()) == jsonrpc::RpcErrorKind::kExecutionReverted) {
+      return Prefixed(estimate.status(), absl::StrCat(intent.Name(), " would revert: "));
+    }
+    return Prefixed(estimate.status(), absl::StrCat(intent.Name(), ": gas estimate: "));
+  }
+  const unsigned __int128 scaled =
+      (static_cast<unsigned __int128>(*estimate) * (100 + options_.gas_margin_percent) + 99) / 100;
+  if (scaled > options_.max_gas_limit) {
+    return absl::FailedPreconditionError(absl::StrCat(intent.Name(), ": estimated gas ", *estimate, " plus ",
+                                                      options_.gas_margin_percent, "% exceeds the gas limit cap ",
+                                                      options_.max_gas_limit));
+  }
+  p.gas_limit = static_cast<uint64_t>(scaled);
+
+  absl::StatusOr<Fees> fees = EstimateFees(rpc_, options_.nonces.fees, call);
+  if (!fees.ok()) return Prefixed(fees.status(), absl::StrCat(intent.Name(), ": "));
+  p.fees = *fees;
+
+  absl::StatusOr<Wei> balance = rpc_.GetBalance(sender, BlockId::Latest(), call);
+  if (!balance.ok()) return balance.status();
+  absl::StatusOr<U256> cost = U256::CheckedMul(U256(p.gas_limit), p.fees.max_fee_per_gas);
+  if (cost.ok()) cost = U256::CheckedAdd(*cost, options_.min_balance_reserve);
+  if (!cost.ok()) return absl::OutOfRangeError("cost overflow");
+  if (*balance < *cost) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "insufficient funds: ", sender.Checksummed(), " has ", Ether(*balance), ", ", intent.Name(),
+        " may cost up to ", Ether(*cost), " (gas limit ", p.gas_limit, " x max fee ",
+        p.fees.max_fee_per_gas.ToDecimal(), " wei",
+        options_.min_balance_reserve.IsZero() ? "" : absl::StrCat(" + reserve ", Ether(options_.min_balance_reserve)),
+        ")"));
+  }
+  return p;
+}
+
+absl::StatusOr<MinedTx> OnchainOperations::Execute(uint64_t chain_id, const Address& sender, const TxIntent& intent,
+                                                   const std::string& request_id, const RunControl& control) {
+  NonceAllocator& nonces = registry_.For(chain_id, sender);
+  bool adopt = control.resume.has_value();
+  for (int resigns = 0;; ++resigns) {
+    uint64_t nonce = 0;
+    if (adopt) {
+      adopt = false;
+      const TxJournal& j = *control.resume;
+      if (j.intent.to != intent.to || j.intent.Calldata() != intent.Calldata()) {
+        return absl::InvalidArgumentError(absl::StrCat("resume: the journal holds another call (", j.intent.Name(),
+                                                       " to ", j.intent.to.Checksummed(), ")"));
+      }
+      if (absl::Status s = nonces.Adopt(j, control.on_signed); !s.ok()) return s;
+      nonce = j.nonce;
+    } else {
+      absl::StatusOr<Prepared> p = Prepare(intent, sender, control.call);
+      if (!p.ok()) return p.status();
+      TxEnvelope env;
+      env.request_id = resigns == 0 ? request_id : absl::StrCat(request_id, "/resign", resigns);
+      env.gas_limit = p->gas_limit;
+      env.max_fee_per_gas = p->fees.max_fee_per_gas;
+      env.max_priority_fee_per_gas = p->fees.max_priority_fee_per_gas;
+      absl::StatusOr<SignedTx> tx = nonces.SignNext(intent, env, control.on_signed, control.call);
+      if (!tx.ok()) return tx.status();
+      nonce = tx->nonce;
+    }
+    absl::StatusOr<MinedTx> mined = nonces.SubmitAndWait(nonce, options_.wait, control.call);
+    if (IsNonceConflict(mined.status())) {
+      // None of the versions for `nonce` can be mined any more: the step has not happened.
+      nonces.ForgetConflicted(nonce);
+      if (resigns < options_.max_nonce_conflict_resigns) continue;
+      return mined.status();
+    }
+    nonces.Release(nonce, /*mined=*/mined.ok());
+    return mined;
+  }
+}
+
+absl::StatusOr<DeployAppAuthResult> OnchainOperations::DeployAppAuth(const DeployAppAuthRequest& request,
+                                                                     const RunControl& control) {
+  if (request.kms.IsZero()) return absl::InvalidArgumentError("kms: required");
+  if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
+  DeployAndRegisterAppParams params = request.params;
+  if (params.initial_owner.IsZero()) params.initial_owner = request.sender;
+  // As the SDK does: a specific initial device means "only allowed devices".
+  if (!params.initial_device_id.IsZero()) params.allow_any_device = false;
+  const TxIntent intent = TxIntent::Deploy(request.kms, params);
+
+  if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
+  if (!control.resume.has_value()) {
+    absl::StatusOr<Bytes> code = rpc_.GetCode(request.kms, BlockId::Latest(), control.call);
+    if (!code.ok()) return code.status();
+    if (code->empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no contract at the KMS address ", request.kms.Checksummed(), " on chain ", request.chain_id));
+    }
+  }
+  absl::StatusOr<MinedTx> mined = Execute(request.chain_id, request.sender, intent, request.request_id, control);
+  if (!mined.ok()) return mined.status();
+
+  absl::StatusOr<AppDeployedEvent> event = FindAppDeployed(mined->receipt, request.kms);
+  if (!event.ok()) return event.status();
+  if (event->deployer != request.sender) {
+    return absl::FailedPreconditionError(absl::StrCat("transaction ", mined->tx.hash.Hex(),
+                                                      ": AppDeployedViaFactory names deployer ",
+                                                      event->deployer.Checksummed(), ", we sent it from ",
+                                                      request.sender.Checksummed()));
+  }
+  DeployAppAuthResult r;
+  r.app_id = event->app_id;
+  r.app_contract = event->app_id;
+  r.deployer = event->deployer;
+  r.tx_hash = mined->tx.hash;
+  r.block_number = mined->receipt.block_number;
+  r.block_hash = mined->receipt.block_hash;
+  r.gas_used = mined->receipt.gas_used;
+  r.effective_gas_price = mined->receipt.effective_gas_price;
+  r.nonce = mined->tx.nonce;
+  r.versions_signed = mined->versions;
+  r.broadcasts = mined->broadcasts;
+  r.receipt_vanished = mined->receipt_vanished;
+  return r;
+}
+
+absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const AddComposeHashRequest& request,
+                                                                       const RunControl& control) {
+  if (request.app.IsZero()) return absl::InvalidArgumentError("app: required");
+  if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
+  if (request.compose_hash.IsZero()) return absl::InvalidArgumentError("compose_hash: must be non-zero");
+  AddComposeHashResult result;
+  result.compose_hash = request.compose_hash;
+  result.app = request.app;
+  const CallOptions& call = control.call;
+
+  if (absl::Status s = CheckChain(request.chain_id, call); !s.ok()) return s;
+  if (!control.resume.has_value()) {
+    absl::StatusOr<Bytes> code = rpc_.GetCode(request.app, BlockId::Latest(), call);
+    if (!code.ok()) return code.status();
+    if (code->empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no contract at the app address ", request.app.Checksummed(), " on chain ", request.chain_id));
+    }
+    absl::StatusOr<Bytes> owner_word = rpc_.EthCall({.to = request.app, .data = abi::EncodeCall(kOwnerSelector, {})},
+                                                    BlockId::Latest(), call);
+    if (!owner_word.ok()) return Prefixed(owner_word.status(), "owner(): ");
+    absl::StatusOr<Address> owner = DecodeAddressWord(*owner_word);
+    if (!owner.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
+                                                        ": owner() did not return an address (not a DstackApp?)"));
+    }
+    if (*owner != request.sender) {
+      return absl::FailedPreconditionError(absl::StrCat("sender ", request.sender.Checksummed(),
+                                                        " is not the owner of app ", request.app.Checksummed(),
+                                                        " (owner: ", owner->Checksummed(), ")"));
+    }
+    absl::StatusOr<Bytes> allowed_word = rpc_.EthCall(
+        {.to = request.app,
+         .data = abi::EncodeCall(kAllowedComposeHashesSelector, {abi::Value::FromBytes32(request.compose_hash)})},
+        BlockId::Latest(), call);
+    if (!allowed_word.ok()) return Prefixed(allowed_word.status(), "allowedComposeHashes(): ");
+    absl::StatusOr<bool> allowed = DecodeBoolWord(*allowed_word);
+    if (!allowed.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
+                                                        ": allowedComposeHashes() did not return a bool"));
+    }
+    if (*allowed) {
+      // Already allowed: report the transaction that did it instead of paying again.
+      result.already_allowed = true;
+      absl::StatusOr<uint64_t> head = rpc_.BlockNumber(call);
+      if (!head.ok()) return head.status();
+      const uint64_t from = std::min(request.log_search_from_block, *head);
+      uint64_t window = options_.log_search_window == 0 ? *head - from + 1 : options_.log_search_window;
+      std::optional<jsonrpc::Log> best;
+      for (uint64_t hi = *head;;) {
+        const uint64_t lo = hi - from + 1 > window ? hi - window + 1 : from;
+        jsonrpc::LogFilter f;
+        f.from_block = BlockId::Number(lo);
+        f.to_block = BlockId::Number(hi);
+        f.addresses = {request.app};
+        f.topics = {std::vector<Hash32>{ComposeHashAddedTopic()}};
+        absl::StatusOr<std::vector<jsonrpc::Log>> logs = rpc_.GetLogs(f, call);
+        if (!logs.ok()) {
+          const std::optional<jsonrpc::RpcErrorKind> k = jsonrpc::GetRpcErrorKind(logs.status());
+          const bool too_wide = k == jsonrpc::RpcErrorKind::kLimitExceeded || k == jsonrpc::RpcErrorKind::kInvalidParams;
+          if (too_wide && window > 1000) {
+            window = std::max<uint64_t>(window / 4, 1000);  // the provider caps the range: narrow it
+            continue;
+          }
+          return Prefixed(logs.status(), "looking for the earlier ComposeHashAdded: ");
+        }
+        for (const jsonrpc::Log& log : *logs) {
+          if (log.removed || !IsComposeHashAdded(log, request.app, request.compose_hash)) continue;
+          if (!best.has_value() || std::make_pair(log.block_number, log.log_index) >
+                                       std::make_pair(best->block_number, best->log_index)) {
+            best = log;
+          }
+        }
+        if (best.has_value() || lo == from) break;
+        hi = lo - 1;
+      }
+      if (best.has_value()) {
+        result.tx_hash = best->transaction_hash;
+        result.block_number = best->block_number;
+        absl::StatusOr<std::optional<jsonrpc::Receipt>> receipt = rpc_.GetTransactionReceipt(best->transaction_hash, call);
+        if (receipt.ok() && receipt->has_value()) result.gas_used = (*receipt)->gas_used;
+      }
+      return result;
+    }
+  }
+
+  const TxIntent intent = TxIntent::AddComposeHash(request.app, request.compose_hash);
+  absl::StatusOr<MinedTx> mined = Execute(request.chain_id, request.sender, intent, request.request_id, control);
+  if (!mined.ok()) return mined.status();
+  if (absl::Status s = VerifyComposeHashAdded(mined->receipt, request.app, request.compose_hash); !s.ok()) return s;
+  result.tx_hash = mined->tx.hash;
+  result.block_number = mined->receipt.block_number;
+  result.gas_used = mined->receipt.gas_used;
+  result.nonce = mined->tx.nonce;
+  result.versions_signed = mined->versions;
+  result.broadcasts = mined->broadcasts;
+  result.receipt_vanished = mined->receipt_vanished;
+  return result;
+}
+
+}  // namespace chain::onchain

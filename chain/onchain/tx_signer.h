@@ -1,0 +1,94 @@
+// The signing interface of the on-chain operations. It mirrors the signer service's intent RPCs
+// (proto/onchainkms/signer/v1/signer.proto: SignDeployAndRegisterApp, SignAddComposeHash): the
+// caller names the call and the envelope, the signer builds the calldata itself and returns
+// the signed EIP-1559 transaction. Implementations: LocalKeySigner (in-process, tests) and the
+// gRPC client of the signer service (orchestrator/).
+//
+// The anti-equivocation rule every implementation enforces, per (chain_id, from, nonce):
+// the same transaction again is a REPEAT (same bytes); the same to/value/data with BOTH fees
+// raised by at least 10% over the highest signed so far is a FEE_BUMP; anything else is
+// FAILED_PRECONDITION.
+#ifndef ONCHAIN_KMS_CHAIN_ONCHAIN_TX_SIGNER_H_
+#define ONCHAIN_KMS_CHAIN_ONCHAIN_TX_SIGNER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "chain/address.h"
+#include "chain/bytes.h"
+#include "chain/dstack_calls.h"
+#include "chain/hash32.h"
+#include "chain/u256.h"
+
+namespace chain::onchain {
+
+enum class NonceUse { kUnspecified, kFirst, kRepeat, kFeeBump };
+
+// signer.proto fields 1-8 of both intent requests.
+struct TxEnvelope {
+  std::string request_id;  // audit-log tag, e.g. "<operation id>/deploy"
+  uint64_t chain_id = 0;
+  Address from;
+  uint64_t nonce = 0;
+  uint64_t gas_limit = 0;
+  U256 max_fee_per_gas;
+  U256 max_priority_fee_per_gas;
+};
+
+// signer.proto SignedTransaction, typed.
+struct SignedTx {
+  Bytes raw;  // 0x02 || rlp([...]): what eth_sendRawTransaction takes
+  Hash32 hash;
+  Address from;
+  uint64_t chain_id = 0;
+  uint64_t nonce = 0;
+  Address to;
+  Wei value;
+  Bytes data;
+  uint64_t gas_limit = 0;
+  U256 max_fee_per_gas;
+  U256 max_priority_fee_per_gas;
+  NonceUse nonce_use = NonceUse::kUnspecified;
+  std::optional<Hash32> replaced_transaction_hash;  // for kFeeBump
+};
+
+class TxSigner {
+ public:
+  virtual ~TxSigner() = default;
+  // DstackKms.deployAndRegisterApp (5-arg, or 6-arg when params.require_tcb_up_to_date is set).
+  virtual absl::StatusOr<SignedTx> SignDeployAndRegisterApp(const TxEnvelope& envelope, const Address& kms,
+                                                            const DeployAndRegisterAppParams& params) = 0;
+  // DstackApp.addComposeHash(bytes32).
+  virtual absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& envelope, const Address& app,
+                                                      const Hash32& compose_hash) = 0;
+};
+
+// What a transaction does: one of the two intents. Kept with every in-flight transaction so the
+// same call can be signed again with higher fees.
+struct TxIntent {
+  enum class Kind { kDeployAndRegisterApp, kAddComposeHash };
+  Kind kind = Kind::kDeployAndRegisterApp;
+  Address to;                         // the KMS factory or the app contract
+  DeployAndRegisterAppParams deploy;  // kDeployAndRegisterApp
+  Hash32 compose_hash;                // kAddComposeHash
+
+  static TxIntent Deploy(const Address& kms, const DeployAndRegisterAppParams& params);
+  static TxIntent AddComposeHash(const Address& app, const Hash32& hash);
+  Bytes Calldata() const;
+  const char* Name() const;  // "deployAndRegisterApp" / "addComposeHash"
+};
+
+// Signs `intent` through `signer` and checks the answer with VerifySignedTx.
+absl::StatusOr<SignedTx> SignIntent(TxSigner& signer, const TxEnvelope& envelope, const TxIntent& intent);
+
+// Never trust a signer's word: decodes `tx.raw` (strict EIP-1559), recovers the sender, recomputes
+// the hash, and compares chain id, nonce, gas, fees, to, value (0) and data with what was asked,
+// and the reported fields with the decoded ones. INTERNAL naming the first mismatch.
+absl::Status VerifySignedTx(const SignedTx& tx, const TxEnvelope& envelope, const Address& to, ByteView data);
+
+}  // namespace chain::onchain
+
+#endif  // ONCHAIN_KMS_CHAIN_ONCHAIN_TX_SIGNER_H_
