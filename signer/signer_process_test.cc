@@ -1,117 +1,601 @@
-// Runs the real signer binary as a child process on a Unix socket in a temp dir.
+// Process-level tests of the real signer binary: key import, serving on a unix socket, every
+// kind of decision, reload, restart, audit verification, a caller from another uid, mTLS — and
+// a grep of everything the signer wrote for the private key and the password.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "chain/hex.h"
+#include "chain/secp256k1.h"
+#include "chain/transaction.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "onchainkms/signer/v1/config.pb.h"
-#include "onchainkms/signer/v1/policy.pb.h"
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
+#include "onchainkms/signer/v1/config.pb.h"
 #include "rpc/config_file.h"
 #include "rpc/testing/server_process.h"
+#include "signer/policy/policy.h"
+#include "test/support/node_tools.h"
+
+extern char** environ;
 
 namespace {
 
 namespace v1 = onchainkms::signer::v1;
-using rpc::testing::RunfilePath;
-using rpc::testing::ServerProcess;
-using rpc::testing::ShortTempDir;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using rpc::testing::RunfilePath;
+using rpc::testing::ShortTempDir;
 
 const std::string& SignerBinary() {
   static const std::string path = RunfilePath("signer/signer");
   return path;
 }
 
-TEST(SignerProcessTest, ServesHealthAndAnswersUnimplementedThenStopsOnSigterm) {
-  ShortTempDir dir;
-  const std::string socket = dir.path() + "/signer.sock";
-  const std::string address = "unix:" + socket;
-  absl::StatusOr<std::unique_ptr<ServerProcess>> signer =
-      ServerProcess::Start(SignerBinary(), {"--listen=" + address});
-  ASSERT_TRUE(signer.ok()) << signer.status();
-  ASSERT_TRUE((*signer)->WaitUntilServing(address).ok());
-  EXPECT_EQ(*rpc::testing::CheckHealth(address, "onchainkms.signer.v1.Signer"), "SERVING");
+constexpr char kPassword[] = "correct horse battery staple #42";
+constexpr char kFactory[] = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
 
-  struct stat st;
-  ASSERT_EQ(::stat(socket.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u) << "default socket mode";
-
-  {
-    auto stub = v1::Signer::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    v1::ListKeysResponse response;
-    const grpc::Status status = stub->ListKeys(&context, v1::ListKeysRequest(), &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-    EXPECT_THAT(status.error_message(), HasSubstr("ListKeys"));
-    EXPECT_THAT(status.error_message(), HasSubstr("issue #4"));
-  }  // Close the channel: an idle sync client notices the server's GOAWAY only at gRPC's 5 s
-     // backup poll, and a graceful shutdown waits (up to its grace) for connections to close.
-
-  absl::StatusOr<int> exit_code = (*signer)->Stop(SIGTERM);
-  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
-  EXPECT_EQ(*exit_code, 0);
-  EXPECT_NE(::access(socket.c_str(), F_OK), 0) << "socket removed on shutdown";
+std::string Read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
-TEST(SignerProcessTest, ConfigFileListenSectionAndModeFlag) {
-  ShortTempDir dir;
-  const std::string socket = dir.path() + "/cfg.sock";
-  const std::string config = dir.path() + "/signer.json";
-  std::FILE* f = std::fopen(config.c_str(), "w");
-  std::fprintf(f, R"({"listen": {"unix": {"path": "%s", "mode": "0640"}}, "keystoreDir": "/nonexistent"})",
-               socket.c_str());
-  std::fclose(f);
-  absl::StatusOr<std::unique_ptr<ServerProcess>> signer =
-      ServerProcess::Start(SignerBinary(), {"--config=" + config, "--socket_mode=0660"});
-  ASSERT_TRUE(signer.ok());
-  ASSERT_TRUE((*signer)->WaitUntilServing("unix:" + socket).ok());
-  struct stat st;
-  ASSERT_EQ(::stat(socket.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0660u) << "the flag wins over the file";
-  EXPECT_EQ(*(*signer)->Stop(SIGINT), 0);
+void Write(const std::string& path, const std::string& content, mode_t mode = 0600) {
+  { std::ofstream(path, std::ios::binary | std::ios::trunc) << content; }
+  ::chmod(path.c_str(), mode);
 }
 
-TEST(SignerProcessTest, RefusesPlaintextTcpOffLoopbackAndBadConfig) {
-  ShortTempDir dir;
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--listen=0.0.0.0:0"},
-           {"--listen=127.0.0.1:0"},  // loopback, but without --insecure_loopback
-           {"--listen=0.0.0.0:0", "--insecure_loopback"},
-           {"--listen=unix:" + dir.path() + "/x.sock", "--socket_mode=999"},
-           {"--config=/nonexistent/signer.textproto"},
-       }) {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> signer = ServerProcess::Start(SignerBinary(), args);
-    ASSERT_TRUE(signer.ok());
-    absl::StatusOr<int> code = (*signer)->Stop(0 /* no signal: just wait */, absl::Seconds(15));
-    ASSERT_TRUE(code.ok()) << code.status();
-    EXPECT_EQ(*code, 2) << args[0];
+// Spawns `binary args` with stdin from `in` (or /dev/null), stdout/stderr appended to files.
+pid_t Spawn(const std::string& binary, const std::vector<std::string>& args, const std::vector<std::string>& env,
+            const std::string& in, const std::string& out, const std::string& err) {
+  std::vector<std::string> argv_s = {binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& s : env_s) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in.empty() ? "/dev/null" : in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, binary.c_str(), &fa, &attr, argv.data(), envp.data()) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  return pid;
+}
+
+int WaitExit(pid_t pid, absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time until = absl::Now() + timeout;
+  for (;;) {
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (absl::Now() > until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-TEST(SignerProcessTest, PlaintextLoopbackTcpWithTheExplicitFlag) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> signer =
-      ServerProcess::Start(SignerBinary(), {"--listen=127.0.0.1:0", "--insecure_loopback"});
-  ASSERT_TRUE(signer.ok());
-  // Port 0: the real port is only in the log; here it is enough that it starts and stays up.
-  absl::SleepFor(absl::Milliseconds(500));
-  EXPECT_FALSE((*signer)->Exited());
-  EXPECT_EQ(*(*signer)->Stop(SIGTERM), 0);
+int RunSigner(const std::string& dir, const std::string& name, const std::vector<std::string>& args,
+        const std::vector<std::string>& env = {}, const std::string& in = "") {
+  return WaitExit(Spawn(SignerBinary(), args, env, in, dir + "/" + name + ".stdout", dir + "/" + name + ".stderr"));
 }
 
-TEST(SignerExamplesTest, ExampleConfigAndPolicyParse) {
+std::string Popen(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  socklen_t len = sizeof(sa);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    ::close(fd);
+    return "";
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  ::send(fd, req.data(), req.size(), 0);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+absl::Status WaitServing(pid_t pid, const std::string& address) {
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < until) {
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) return absl::FailedPreconditionError("signer exited before serving");
+    absl::StatusOr<std::string> h = rpc::testing::CheckHealth(address, "onchainkms.signer.v1.Signer", absl::Milliseconds(500));
+    if (h.ok() && *h == "SERVING") return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError("not serving");
+}
+
+std::string RandomKeyHex() {
+  std::random_device rd;
+  for (;;) {
+    chain::Bytes k(32);
+    for (auto& b : k) b = static_cast<uint8_t>(rd());
+    if (chain::ValidateSecret(k).ok()) return chain::ToHex(k, false);
+  }
+}
+
+std::string PolicyText(bool allow_anvil) {
+  return absl::StrCat(R"pb(
+chains {
+  chain_id: )pb", allow_anvil ? "31337" : "8453", R"pb(
+  kms_contract_addresses: "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+  app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
+  max_fee_per_gas_wei: "100000000000"
+  max_priority_fee_per_gas_wei: "10000000000"
+  max_gas_limit: 2000000
+}
+default_key_limits { rate_limit { requests_per_second: 1000 burst: 1000 } fee_budget_24h_wei: "1000000000000000000" }
+message_signing { enabled: false }
+)pb");
+}
+
+v1::SignAddComposeHashRequest AddHash(const std::string& from, uint64_t nonce, char hash_digit = 'a') {
+  v1::SignAddComposeHashRequest r;
+  r.set_request_id(absl::StrCat("test:", nonce));
+  r.set_chain_id(31337);
+  r.set_app_contract_address(kApp);
+  r.set_from_address(from);
+  r.set_nonce(nonce);
+  r.set_gas_limit(60000);
+  r.set_max_fee_per_gas_wei("2000000000");
+  r.set_max_priority_fee_per_gas_wei("1000000");
+  r.set_compose_hash(std::string(64, hash_digit));
+  return r;
+}
+
+// Decodes the raw tx with `cast decode-transaction` (an independent implementation).
+boost::json::object CastDecode(const std::string& raw) {
+  absl::StatusOr<std::string> cast = testsupport::CastBinary();
+  EXPECT_TRUE(cast.ok()) << cast.status();
+  const std::string out = Popen(*cast + " decode-transaction " + raw);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(out, ec);
+  if (!ec && v.is_string()) v = boost::json::parse(v.as_string().c_str(), ec);  // cast prints a JSON string of JSON
+  EXPECT_FALSE(ec) << out;
+  return ec || !v.is_object() ? boost::json::object() : v.as_object();
+}
+
+class SignerProcess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    in_ = dir_.path() + "/in";   // the test's own inputs (hold the secrets by design)
+    out_ = dir_.path() + "/out";  // everything the signer writes
+    ::mkdir(in_.c_str(), 0700);
+    ::mkdir(out_.c_str(), 0755);
+    key_hex_ = RandomKeyHex();
+    Write(in_ + "/key", "0x" + key_hex_ + "\n");
+    Write(in_ + "/pw", std::string(kPassword) + "\n");
+    address_ = chain::AddressFromSecret(*chain::FromHex(key_hex_))->Checksummed();
+    socket_ = out_ + "/s.sock";
+    metrics_port_ = FreePort();
+    Write(out_ + "/policy.textproto", PolicyText(true), 0644);
+    Write(out_ + "/signer.json",
+          absl::StrCat(R"({"listen": {"unix": {"path": ")", socket_, R"("}}, "keystoreDir": ")", out_,
+                       R"(/ks", "password": {"envVar": "SIGNER_TEST_PASSWORD"}, "policyFile": ")", out_,
+                       R"(/policy.textproto", "antiEquivocationDbPath": ")", out_, R"(/ae.sqlite", "auditLogPath": ")", out_,
+                       R"(/audit.jsonl", "metricsPort": )", metrics_port_, "}"),
+          0644);
+  }
+
+  void ImportKeys() {
+    ASSERT_EQ(RunSigner(out_, "import", {"keys", "import", "--keystore_dir=" + out_ + "/ks", "--password_file=" + in_ + "/pw",
+                                   "--scrypt_n=4096"},
+                  {}, in_ + "/key"),
+              0)
+        << Read(out_ + "/import.stderr");
+    EXPECT_THAT(Read(out_ + "/import.stdout"), HasSubstr(address_));
+    ASSERT_EQ(RunSigner(out_, "new", {"keys", "new", "--keystore_dir=" + out_ + "/ks", "--password_env=SIGNER_TEST_PASSWORD",
+                                "--kdf=pbkdf2"},
+                  {std::string("SIGNER_TEST_PASSWORD=") + kPassword}),
+              0)
+        << Read(out_ + "/new.stderr");
+    ASSERT_EQ(RunSigner(out_, "list", {"keys", "list", "--keystore_dir=" + out_ + "/ks"}), 0);
+    EXPECT_THAT(Read(out_ + "/list.stdout"), HasSubstr(address_));
+    for (const auto& e : std::filesystem::directory_iterator(out_ + "/ks")) {
+      struct stat st;
+      ASSERT_EQ(::stat(e.path().c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << e.path();
+    }
+  }
+
+  pid_t StartSigner(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"--config=" + out_ + "/signer.json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_t pid = Spawn(SignerBinary(), args, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/signer.stdout",
+                      out_ + "/signer.stderr");
+    EXPECT_TRUE(WaitServing(pid, "unix:" + socket_).ok()) << Read(out_ + "/signer.stderr");
+    return pid;
+  }
+
+  std::unique_ptr<v1::Signer::Stub> Stub() {
+    return v1::Signer::NewStub(grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  }
+
+  ShortTempDir dir_;
+  std::string in_, out_, key_hex_, address_, socket_;
+  int metrics_port_ = 0;
+};
+
+TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
+  ImportKeys();
+  pid_t pid = StartSigner();
+  {
+    auto stub = Stub();
+    {
+      grpc::ClientContext ctx;
+      v1::ListKeysResponse keys;
+      ASSERT_TRUE(stub->ListKeys(&ctx, {}, &keys).ok());
+      EXPECT_EQ(keys.keys_size(), 2);
+    }
+    // deployAndRegisterApp: signed, recovers to the key, decodes with cast to what was asked.
+    v1::SignDeployAndRegisterAppRequest deploy;
+    deploy.set_chain_id(31337);
+    deploy.set_kms_contract_address(kFactory);
+    deploy.set_from_address(absl::AsciiStrToLower(address_));
+    deploy.set_nonce(0);
+    deploy.set_gas_limit(300000);
+    deploy.set_max_fee_per_gas_wei("2000000000");
+    deploy.set_max_priority_fee_per_gas_wei("1000000000");
+    deploy.set_initial_owner(address_);
+    deploy.set_initial_compose_hash(std::string(64, '1'));
+    v1::SignedTransaction tx;
+    {
+      grpc::ClientContext ctx;
+      grpc::Status s = stub->SignDeployAndRegisterApp(&ctx, deploy, &tx);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    absl::StatusOr<chain::SignedEip1559Transaction> decoded = chain::DecodeSignedEip1559(*chain::FromHex(tx.raw_transaction()));
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(decoded->Sender()->Checksummed(), address_);
+    boost::json::object cast = CastDecode(tx.raw_transaction());
+    EXPECT_EQ(absl::AsciiStrToLower(cast["signer"].as_string().c_str()), absl::AsciiStrToLower(address_));
+    EXPECT_EQ(cast["type"].as_string(), "0x2");
+    EXPECT_EQ(cast["chainId"].as_string(), "0x7a69");
+    EXPECT_EQ(cast["nonce"].as_string(), "0x0");
+    EXPECT_EQ(cast["gas"].as_string(), "0x493e0");
+    EXPECT_EQ(cast["maxFeePerGas"].as_string(), "0x77359400");
+    EXPECT_EQ(cast["maxPriorityFeePerGas"].as_string(), "0x3b9aca00");
+    EXPECT_EQ(absl::AsciiStrToLower(cast["to"].as_string().c_str()), absl::AsciiStrToLower(kFactory));
+    EXPECT_EQ(cast["value"].as_string(), "0x0");
+    EXPECT_EQ(std::string(cast["input"].as_string().c_str()).substr(0, 10), "0x8618169d");
+    EXPECT_EQ(cast["hash"].as_string(), tx.transaction_hash());
+
+    // addComposeHash: first, repeat, conflict, fee bump.
+    v1::SignedTransaction first, again, other;
+    {
+      grpc::ClientContext ctx;
+      ASSERT_TRUE(stub->SignAddComposeHash(&ctx, AddHash(address_, 1), &first).ok());
+    }
+    EXPECT_EQ(std::string(CastDecode(first.raw_transaction())["input"].as_string().c_str()),
+              "0xdfc77223" + std::string(64, 'a'));
+    {
+      grpc::ClientContext ctx;
+      ASSERT_TRUE(stub->SignAddComposeHash(&ctx, AddHash(address_, 1), &again).ok());
+      EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
+      EXPECT_EQ(again.raw_transaction(), first.raw_transaction());
+    }
+    {
+      grpc::ClientContext ctx;
+      grpc::Status s = stub->SignAddComposeHash(&ctx, AddHash(address_, 1, 'b'), &other);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+      EXPECT_TRUE(other.raw_transaction().empty()) << "a denied request signs nothing";
+    }
+    // Refusals of every kind.
+    struct Refusal {
+      std::function<grpc::Status(grpc::ClientContext*)> call;
+      grpc::StatusCode code;
+      std::string needle;
+    };
+    v1::SignedTransaction sink;
+    v1::SignMessageResponse msg_sink;
+    std::vector<Refusal> refusals = {
+        {[&](grpc::ClientContext* c) {
+           auto r = AddHash(address_, 2);
+           r.set_chain_id(1);
+           return stub->SignAddComposeHash(c, r, &sink);
+         },
+         grpc::StatusCode::PERMISSION_DENIED, "chains"},
+        {[&](grpc::ClientContext* c) {
+           auto r = AddHash(address_, 2);
+           r.set_gas_limit(3000000);
+           return stub->SignAddComposeHash(c, r, &sink);
+         },
+         grpc::StatusCode::PERMISSION_DENIED, "chains[chain_id=31337].max_gas_limit"},
+        {[&](grpc::ClientContext* c) {
+           v1::SignTransactionRequest r;
+           r.set_chain_id(31337);
+           r.set_from_address(address_);
+           r.set_to(kApp);
+           r.set_data("0xf2fde38b");
+           r.set_gas_limit(50000);
+           r.set_max_fee_per_gas_wei("1");
+           r.set_max_priority_fee_per_gas_wei("1");
+           return stub->SignTransaction(c, r, &sink);
+         },
+         grpc::StatusCode::PERMISSION_DENIED, "generic_transaction_rules"},
+        {[&](grpc::ClientContext* c) {
+           v1::SignMessageRequest r;
+           r.set_from_address(address_);
+           r.set_message("0x00");
+           return stub->SignMessage(c, r, &msg_sink);
+         },
+         grpc::StatusCode::PERMISSION_DENIED, "message_signing.enabled"},
+        {[&](grpc::ClientContext* c) {
+           return stub->SignAddComposeHash(c, AddHash("0x1111111111111111111111111111111111111111", 2), &sink);
+         },
+         grpc::StatusCode::NOT_FOUND, "0x1111111111111111111111111111111111111111"},
+        {[&](grpc::ClientContext* c) {
+           auto r = AddHash(address_, 2);
+           r.set_max_fee_per_gas_wei("12.5");
+           return stub->SignAddComposeHash(c, r, &sink);
+         },
+         grpc::StatusCode::INVALID_ARGUMENT, "max_fee_per_gas_wei"},
+    };
+    for (const Refusal& r : refusals) {
+      grpc::ClientContext ctx;
+      grpc::Status s = r.call(&ctx);
+      EXPECT_EQ(s.error_code(), r.code) << r.needle << ": " << s.error_message();
+      EXPECT_THAT(s.error_message(), HasSubstr(r.needle));
+    }
+    EXPECT_TRUE(sink.raw_transaction().empty());
+    EXPECT_TRUE(msg_sink.signature().empty());
+
+    // Metrics on their own port.
+    const std::string metrics = HttpGet(metrics_port_, "/metrics");
+    Write(out_ + "/metrics.txt", metrics, 0644);
+    EXPECT_THAT(metrics, HasSubstr("signer_requests_total{method=\"SignAddComposeHash\",outcome=\"ok\"} 2"));
+    EXPECT_THAT(metrics, HasSubstr("signer_policy_denials_total{rule=\"message_signing.enabled\"} 1"));
+    EXPECT_THAT(metrics, HasSubstr("signer_request_duration_seconds_bucket"));
+
+    // SIGHUP with an invalid policy: rejected, the old one stays (chain 31337 still allowed).
+    Write(out_ + "/policy.textproto", "chains { chain_id: 0 }", 0644);
+    ::kill(pid, SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    {
+      grpc::ClientContext ctx;
+      grpc::Status s = stub->SignAddComposeHash(&ctx, AddHash(address_, 2), &sink);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    EXPECT_THAT(Read(out_ + "/signer.stderr"), HasSubstr("policy reload rejected"));
+    // A valid policy without chain 31337 takes effect.
+    Write(out_ + "/policy.textproto", PolicyText(false), 0644);
+    ::kill(pid, SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    {
+      grpc::ClientContext ctx;
+      grpc::Status s = stub->SignAddComposeHash(&ctx, AddHash(address_, 3), &sink);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    }
+  }
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0) << "graceful SIGTERM";
+  EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "socket removed";
+
+  // Restart: the anti-equivocation record survived.
+  Write(out_ + "/policy.textproto", PolicyText(true), 0644);
+  pid = StartSigner();
+  {
+    auto stub = Stub();
+    v1::SignedTransaction again;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->SignAddComposeHash(&ctx, AddHash(address_, 1), &again).ok());
+    EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
+    grpc::ClientContext ctx2;
+    EXPECT_EQ(stub->SignAddComposeHash(&ctx2, AddHash(address_, 1, 'c'), &again).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+
+  // The audit log verifies with the CLI, and a tampered copy does not.
+  EXPECT_EQ(RunSigner(out_, "verify", {"audit", "verify", out_ + "/audit.jsonl"}), 0) << Read(out_ + "/verify.stderr");
+  std::string audit = Read(out_ + "/audit.jsonl");
+  EXPECT_GE(std::count(audit.begin(), audit.end(), '\n'), 14);
+  EXPECT_THAT(audit, HasSubstr("\"transport\":\"unix\""));
+  EXPECT_THAT(audit, HasSubstr("\"rule\":\"chains[chain_id=31337].max_gas_limit\""));
+  const size_t pos = audit.find("\"decision\":\"deny\"");
+  ASSERT_NE(pos, std::string::npos);
+  std::string tampered = audit;
+  tampered.replace(pos, 17, "\"decision\":\"allo\"");
+  Write(in_ + "/tampered.jsonl", tampered);
+  EXPECT_EQ(RunSigner(in_, "verify-tampered", {"audit", "verify", in_ + "/tampered.jsonl"}), 1);
+  EXPECT_THAT(Read(in_ + "/verify-tampered.stderr"), HasSubstr("line "));
+
+  // Finally: nothing the signer wrote contains the key (any case, with or without 0x, or raw)
+  // or the password.
+  const chain::Bytes raw_key = *chain::FromHex(key_hex_);
+  const std::vector<std::string> needles = {key_hex_, absl::AsciiStrToUpper(key_hex_), std::string(raw_key.begin(), raw_key.end()),
+                                            kPassword};
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(out_)) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    const std::string content = Read(e.path());
+    for (const std::string& n : needles) {
+      EXPECT_EQ(content.find(n), std::string::npos) << "secret found in " << e.path();
+    }
+  }
+  EXPECT_GE(files, 10) << "keystore files, db (+wal), audit log, stdout/stderr of every run, metrics";
+}
+
+TEST_F(SignerProcess, RefusesACallerFromAnotherUid) {
+  ImportKeys();
+  ::chmod(dir_.path().c_str(), 0755);
+  const std::string probe = dir_.path() + "/probe";
+  std::filesystem::copy_file(RunfilePath("signer/server/testing/probe_client"), probe);
+  ::chmod(probe.c_str(), 0755);
+  pid_t pid = StartSigner({"--socket_mode=0666"});  // the file system lets anyone connect; SO_PEERCRED decides
+  const std::string target = "unix:" + socket_;
+  const std::string ours = Popen(probe + " " + target);
+  EXPECT_EQ(ours.substr(0, 2), "0 ") << ours;
+  const std::string theirs = Popen("setpriv --reuid=65534 --regid=65534 --clear-groups " + probe + " " + target + " 2>&1");
+  // UNAVAILABLE (14): the connection was closed at accept; or PERMISSION_DENIED (7).
+  EXPECT_TRUE(absl::StartsWith(theirs, "14 ") || absl::StartsWith(theirs, "7 ")) << theirs;
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+  EXPECT_THAT(Read(out_ + "/signer.stderr"), HasSubstr("\"peer_uid\":65534"));
+}
+
+TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist) {
+  ImportKeys();
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--listen=0.0.0.0:0"}, {"--listen=0.0.0.0:0", "--insecure"}, {"--listen=127.0.0.1:0"}}) {
+    std::vector<std::string> a = {"--config=" + out_ + "/signer.json"};
+    a.insert(a.end(), args.begin(), args.end());
+    EXPECT_EQ(RunSigner(out_, "tcp", a, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}), 2) << args[0];
+  }
+  {  // Plaintext on loopback with the explicit flag works (development only).
+    const int port = FreePort();
+    pid_t pid = Spawn(SignerBinary(), {"--config=" + out_ + "/signer.json", absl::StrCat("--listen=127.0.0.1:", port), "--insecure"},
+                      {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/loopback.stdout", out_ + "/loopback.stderr");
+    ASSERT_TRUE(WaitServing(pid, absl::StrCat("127.0.0.1:", port)).ok()) << Read(out_ + "/loopback.stderr");
+    auto stub = v1::Signer::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::ListKeysResponse keys;
+    EXPECT_TRUE(stub->ListKeys(&ctx, {}, &keys).ok());
+    EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+    EXPECT_THAT(Read(out_ + "/audit.jsonl"), HasSubstr("\"transport\":\"insecure-loopback\""));
+  }
+  // Test PKI: a CA, a server cert for 127.0.0.1, an allowed and a not-allowed client.
+  const std::string d = in_;
+  const std::string script = absl::StrCat(
+      "set -e; cd ", d, "; exec 2>/dev/null; ",
+      "openssl ecparam -name prime256v1 -genkey -noout -out ca.key; ",
+      "openssl req -x509 -new -key ca.key -subj /CN=test-ca -days 2 -out ca.pem; ",
+      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext; ",
+      "for n in server alice mallory; do openssl ecparam -name prime256v1 -genkey -noout -out $n.key; ",
+      "openssl req -new -key $n.key -subj /CN=$n -out $n.csr; ",
+      "if [ $n = server ]; then e='-extfile san.ext'; else e=''; fi; ",
+      "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 $e -out $n.pem; done; ",
+      "openssl x509 -in alice.pem -noout -fingerprint -sha256 | cut -d= -f2");
+  const std::string alice_fp = std::string(absl::StripAsciiWhitespace(Popen(script)));
+  ASSERT_EQ(alice_fp.size(), 95u) << alice_fp;
+  const int port = FreePort();
+  Write(out_ + "/tls.json",
+        absl::StrCat(R"({"listen": {"tcp": {"address": "127.0.0.1:)", port, R"(", "tls": {"certFile": ")", d,
+                     R"(/server.pem", "keyFile": ")", d, R"(/server.key", "clientCaFile": ")", d,
+                     R"(/ca.pem", "allowedClientCertSha256": [")", alice_fp, R"("]}}}, "keystoreDir": ")", out_,
+                     R"(/ks", "password": {"envVar": "SIGNER_TEST_PASSWORD"}, "policyFile": ")", out_,
+                     R"(/policy.textproto", "antiEquivocationDbPath": ")", out_, R"(/ae.sqlite", "auditLogPath": ")", out_,
+                     R"(/audit.jsonl"})"),
+        0644);
+  pid_t pid = Spawn(SignerBinary(), {"--config=" + out_ + "/tls.json"}, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "",
+                    out_ + "/tls.stdout", out_ + "/tls.stderr");
+  auto call = [&](const std::string& who) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = Read(d + "/ca.pem");
+    if (!who.empty()) {
+      o.pem_private_key = Read(d + "/" + who + ".key");
+      o.pem_cert_chain = Read(d + "/" + who + ".pem");
+    }
+    auto stub = v1::Signer::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(o)));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ListKeysResponse resp;
+    return stub->ListKeys(&ctx, {}, &resp);
+  };
+  grpc::Status alice;
+  for (int i = 0; i < 100; ++i) {  // wait for the keys to load and the port to open
+    alice = call("alice");
+    if (alice.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(alice.ok()) << alice.error_message() << Read(out_ + "/tls.stderr");
+  grpc::Status mallory = call("mallory");
+  EXPECT_EQ(mallory.error_code(), grpc::StatusCode::PERMISSION_DENIED) << mallory.error_message();
+  EXPECT_THAT(mallory.error_message(), HasSubstr("allowlist"));
+  EXPECT_NE(call("").error_code(), grpc::StatusCode::OK) << "no client certificate";
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+  EXPECT_THAT(Read(out_ + "/audit.jsonl"), HasSubstr("\"transport\":\"mtls\""));
+}
+
+TEST(SignerExamplesTest, ExampleConfigAndPolicyParseAndCompile) {
   v1::SignerConfig config;
   ASSERT_TRUE(rpc::LoadConfigFile(RunfilePath("signer/signer.example.textproto"), &config).ok());
   EXPECT_EQ(config.listen().unix().mode(), "0660");
-  v1::Policy policy;
-  absl::Status s = rpc::LoadConfigFile(RunfilePath("signer/policy.example.textproto"), &policy);
-  ASSERT_TRUE(s.ok()) << s;
-  EXPECT_EQ(policy.chains_size(), 2);
-  EXPECT_TRUE(policy.chains(0).any_app());
+  absl::StatusOr<std::shared_ptr<const signer::policy::CompiledPolicy>> policy =
+      signer::policy::LoadPolicyFile(RunfilePath("signer/policy.example.textproto"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+}
+
+TEST(SignerCommandLineTest, BadCommandsAndConfigsExitWithTwo) {
+  ShortTempDir dir;
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--config=/nonexistent/signer.textproto"},
+           {"frobnicate"},
+           {"keys"},
+           {"audit", "verify"},
+           {"--listen=unix:" + dir.path() + "/x.sock"},  // no keystore_dir, policy, db, audit log
+       }) {
+    EXPECT_EQ(RunSigner(dir.path(), "bad", args), 2) << args[0];
+  }
 }
 
 }  // namespace

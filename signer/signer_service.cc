@@ -1,47 +1,98 @@
 #include "signer/signer_service.h"
 
-#include "rpc/reactors.h"
+#include "rpc/status.h"
 
 namespace signer {
 
 namespace v1 = onchainkms::signer::v1;
 
-namespace {
-constexpr char kIssue[] = "issue #4, the signer";
-}  // namespace
-
-grpc::ServerUnaryReactor* SignerService::ListKeys(grpc::CallbackServerContext* context,
-                                                  const v1::ListKeysRequest*, v1::ListKeysResponse*) {
-  return rpc::FinishUnary(context, rpc::Unimplemented("ListKeys", kIssue));
+boost::json::object CallerJson(const transport::CallerIdentity& id) {
+  boost::json::object o;
+  switch (id.kind) {
+    case transport::CallerIdentity::Kind::kUnixPeer:
+      o["transport"] = "unix";
+      o["uid"] = static_cast<int64_t>(id.uid);
+      o["gid"] = static_cast<int64_t>(id.gid);
+      o["pid"] = static_cast<int64_t>(id.pid);
+      break;
+    case transport::CallerIdentity::Kind::kTlsClient:
+      o["transport"] = "mtls";
+      o["cert_sha256"] = id.cert_sha256;
+      o["subject"] = id.subject;
+      o["peer"] = id.peer;
+      break;
+    case transport::CallerIdentity::Kind::kInsecureLoopback:
+      o["transport"] = "insecure-loopback";
+      o["peer"] = id.peer;
+      break;
+  }
+  return o;
 }
 
-grpc::ServerUnaryReactor* SignerService::GetKey(grpc::CallbackServerContext* context,
-                                                const v1::GetKeyRequest*, v1::Key*) {
-  return rpc::FinishUnary(context, rpc::Unimplemented("GetKey", kIssue));
+template <typename Call>
+grpc::ServerUnaryReactor* SignerService::Serve(grpc::CallbackServerContext* context, const char* method, Call call) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const transport::Transport* t = transport_.load();
+  if (t == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the signer is starting"));
+    return reactor;
+  }
+  absl::StatusOr<transport::CallerIdentity> who = t->Authorize(*context);
+  if (!who.ok()) {
+    boost::json::object caller;
+    caller["peer"] = context->peer();
+    engine_->RecordRefusedCall(caller, method, who.status());
+    reactor->Finish(rpc::ToGrpcStatus(who.status()));
+    return reactor;
+  }
+  call(CallerJson(*who), [reactor](absl::Status s) { reactor->Finish(rpc::ToGrpcStatus(s)); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SignerService::ListKeys(grpc::CallbackServerContext* context,
+                                                      const v1::ListKeysRequest* request, v1::ListKeysResponse* response) {
+  return Serve(context, "ListKeys", [&](const engine::Caller& c, engine::Done done) {
+    engine_->ListKeys(c, *request, response, std::move(done));
+  });
+}
+
+grpc::ServerUnaryReactor* SignerService::GetKey(grpc::CallbackServerContext* context, const v1::GetKeyRequest* request,
+                                                    v1::Key* response) {
+  return Serve(context, "GetKey", [&](const engine::Caller& c, engine::Done done) {
+    engine_->GetKey(c, *request, response, std::move(done));
+  });
 }
 
 grpc::ServerUnaryReactor* SignerService::SignDeployAndRegisterApp(grpc::CallbackServerContext* context,
-                                                                  const v1::SignDeployAndRegisterAppRequest*,
-                                                                  v1::SignedTransaction*) {
-  return rpc::FinishUnary(context, rpc::Unimplemented("SignDeployAndRegisterApp", kIssue));
+                                                                      const v1::SignDeployAndRegisterAppRequest* request,
+                                                                      v1::SignedTransaction* response) {
+  return Serve(context, "SignDeployAndRegisterApp", [&](const engine::Caller& c, engine::Done done) {
+    engine_->SignDeployAndRegisterApp(c, *request, response, std::move(done));
+  });
 }
 
 grpc::ServerUnaryReactor* SignerService::SignAddComposeHash(grpc::CallbackServerContext* context,
-                                                            const v1::SignAddComposeHashRequest*,
-                                                            v1::SignedTransaction*) {
-  return rpc::FinishUnary(context, rpc::Unimplemented("SignAddComposeHash", kIssue));
+                                                                const v1::SignAddComposeHashRequest* request,
+                                                                v1::SignedTransaction* response) {
+  return Serve(context, "SignAddComposeHash", [&](const engine::Caller& c, engine::Done done) {
+    engine_->SignAddComposeHash(c, *request, response, std::move(done));
+  });
 }
 
 grpc::ServerUnaryReactor* SignerService::SignTransaction(grpc::CallbackServerContext* context,
-                                                         const v1::SignTransactionRequest*,
-                                                         v1::SignedTransaction*) {
-  return rpc::FinishUnary(context, rpc::Unimplemented("SignTransaction", kIssue));
+                                                             const v1::SignTransactionRequest* request,
+                                                             v1::SignedTransaction* response) {
+  return Serve(context, "SignTransaction", [&](const engine::Caller& c, engine::Done done) {
+    engine_->SignTransaction(c, *request, response, std::move(done));
+  });
 }
 
 grpc::ServerUnaryReactor* SignerService::SignMessage(grpc::CallbackServerContext* context,
-                                                     const v1::SignMessageRequest*,
-                                                     v1::SignMessageResponse*) {
-  return rpc::FinishUnary(context, rpc::Unimplemented("SignMessage", kIssue));
+                                                         const v1::SignMessageRequest* request,
+                                                         v1::SignMessageResponse* response) {
+  return Serve(context, "SignMessage", [&](const engine::Caller& c, engine::Done done) {
+    engine_->SignMessage(c, *request, response, std::move(done));
+  });
 }
 
 }  // namespace signer

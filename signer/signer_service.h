@@ -1,16 +1,26 @@
-// The Signer gRPC service (onchainkms.signer.v1.Signer). For now a skeleton: every RPC answers
-// UNIMPLEMENTED naming the issue that implements it (#4: key store, policy, anti-equivocation,
-// audit log, signing). Dependencies (key store, policy, ...) will be handed to the constructor.
+// The transport edge of the signer (onchainkms.signer.v1.Signer):
+// The gRPC face of the signer: onchainkms.signer.v1.Signer on the callback API. Each handler
+// authorises the caller through the transport (SO_PEERCRED uid or mTLS allowlist), then hands
+// the request to the engine, which finishes the call — possibly from the group-commit thread, so
+// no gRPC thread ever waits on an fsync.
 #ifndef ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 #define ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 
+#include <atomic>
+
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
+#include "signer/engine/engine.h"
+#include "signer/transport/transport.h"
 
 namespace signer {
 
 class SignerService final : public onchainkms::signer::v1::Signer::CallbackService {
  public:
-  SignerService() = default;
+  explicit SignerService(engine::Engine* engine) : engine_(engine) {}
+
+  // The transport that serves this service (it authorises callers). Until set, calls are
+  // refused with UNAVAILABLE.
+  void set_transport(const transport::Transport* t) { transport_.store(t); }
 
   grpc::ServerUnaryReactor* ListKeys(grpc::CallbackServerContext* context,
                                      const onchainkms::signer::v1::ListKeysRequest* request,
@@ -19,19 +29,29 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
                                    const onchainkms::signer::v1::GetKeyRequest* request,
                                    onchainkms::signer::v1::Key* response) override;
   grpc::ServerUnaryReactor* SignDeployAndRegisterApp(
-      grpc::CallbackServerContext* context,
-      const onchainkms::signer::v1::SignDeployAndRegisterAppRequest* request,
+      grpc::CallbackServerContext* context, const onchainkms::signer::v1::SignDeployAndRegisterAppRequest* request,
       onchainkms::signer::v1::SignedTransaction* response) override;
-  grpc::ServerUnaryReactor* SignAddComposeHash(
-      grpc::CallbackServerContext* context, const onchainkms::signer::v1::SignAddComposeHashRequest* request,
-      onchainkms::signer::v1::SignedTransaction* response) override;
+  grpc::ServerUnaryReactor* SignAddComposeHash(grpc::CallbackServerContext* context,
+                                               const onchainkms::signer::v1::SignAddComposeHashRequest* request,
+                                               onchainkms::signer::v1::SignedTransaction* response) override;
   grpc::ServerUnaryReactor* SignTransaction(grpc::CallbackServerContext* context,
                                             const onchainkms::signer::v1::SignTransactionRequest* request,
                                             onchainkms::signer::v1::SignedTransaction* response) override;
   grpc::ServerUnaryReactor* SignMessage(grpc::CallbackServerContext* context,
                                         const onchainkms::signer::v1::SignMessageRequest* request,
                                         onchainkms::signer::v1::SignMessageResponse* response) override;
+
+ private:
+  // Runs `call(caller, done)` if the caller is authorised, else finishes with the refusal.
+  template <typename Call>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const char* method, Call call);
+
+  engine::Engine* engine_;
+  std::atomic<const transport::Transport*> transport_{nullptr};
 };
+
+// The audit-log form of a caller identity.
+boost::json::object CallerJson(const transport::CallerIdentity& id);
 
 }  // namespace signer
 

@@ -1,7 +1,10 @@
 // Starts the real signer and orchestrator binaries on Unix sockets, then runs
 // reflection_test.js with Node (@grpc/grpc-js, grpc-js-reflection-client, @grpc/proto-loader
 // from tools/node/node_modules) against them.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include <cstdlib>
 #include <string>
@@ -43,8 +46,15 @@ TEST(GrpcNodeTest, ReflectionAndProtoLoaderAgainstTheRealBinaries) {
   ShortTempDir dir;
   const std::string signer_address = "unix:" + dir.path() + "/signer.sock";
   const std::string orchestrator_address = "unix:" + dir.path() + "/orchestrator.sock";
-  absl::StatusOr<std::unique_ptr<ServerProcess>> signer =
-      ServerProcess::Start(RunfilePath("signer/signer"), {"--listen=" + signer_address});
+  // The real signer needs its files: an empty keystore (no keys: every Sign* call is NOT_FOUND or
+  // INVALID_ARGUMENT), an empty policy (deny everything), its database and audit log.
+  ASSERT_EQ(::mkdir((dir.path() + "/keystore").c_str(), 0700), 0);
+  { std::ofstream(dir.path() + "/policy.textproto") << "# deny everything\n"; }
+  absl::StatusOr<std::unique_ptr<ServerProcess>> signer = ServerProcess::Start(
+      RunfilePath("signer/signer"),
+      {"--listen=" + signer_address, "--keystore_dir=" + dir.path() + "/keystore",
+       "--policy_file=" + dir.path() + "/policy.textproto", "--anti_equivocation_db=" + dir.path() + "/ae.sqlite",
+       "--audit_log=" + dir.path() + "/audit.jsonl"});
   ASSERT_TRUE(signer.ok()) << signer.status();
   absl::StatusOr<std::unique_ptr<ServerProcess>> orchestrator =
       ServerProcess::Start(RunfilePath("orchestrator/orchestrator"), {"--listen=" + orchestrator_address});

@@ -109,10 +109,10 @@ test('orchestrator: describe the streaming method through reflection', async () 
   assert.equal(watch.responseType.type.name, 'OperationEvent');
 });
 
-test('signer: a service RPC called through reflection answers UNIMPLEMENTED', async () => {
+test('signer: a service RPC called through reflection answers (NOT_FOUND: no keys loaded)', async () => {
   const signer = await clientFromReflection(SIGNER, 'onchainkms.signer.v1.Signer');
   await assert.rejects(unary(signer, 'GetKey', { address: '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266' }),
-    (err) => err.code === grpc.status.UNIMPLEMENTED && /GetKey.*issue #4/.test(err.details));
+    (err) => err.code === grpc.status.NOT_FOUND && /0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266/.test(err.details));
 });
 
 // --- our proto files, loaded the ordinary way ---
@@ -132,7 +132,7 @@ test('proto-loader: the signer package loads on its own and calls the server', a
   closers.push(() => client.close());
   await assert.rejects(unary(client, 'SignAddComposeHash', {
     chain_id: '8453', app_contract_address: '0x' + 'ab'.repeat(20), compose_hash: 'cd'.repeat(32),
-  }), (err) => err.code === grpc.status.UNIMPLEMENTED);
+  }), (err) => err.code === grpc.status.INVALID_ARGUMENT && /from_address/.test(err.details));
 });
 
 test('proto-loader: the orchestrator package loads on its own; unary and streaming calls work', async () => {

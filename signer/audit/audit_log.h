@@ -1,0 +1,85 @@
+// The audit trail: append-only JSON Lines, one record per request, hash-chained.
+//
+// Each line is one JSON object whose first fields are "seq" (1, 2, ...), "time" (UTC, ms) and
+// "prev" (the "hash" of the previous line; 64 zeros for the first), then the event's fields,
+// and last "hash": the SHA-256 of the line's own bytes up to that field with the closing brace,
+// i.e. of `line[0 : index(',"hash":"')] + "}"`. Editing any record breaks its own hash; removing,
+// inserting or reordering records breaks the next record's "prev" and the seq sequence.
+// `signer audit verify FILE` (VerifyAuditLog) reports the first bad line.
+//
+// Limits (stated, not hidden): a chain without a secret or an external anchor cannot detect a
+// rewrite of the whole tail by someone with write access, nor the removal of the last records;
+// ship the log (or at least its head hash, logged at start and stop) somewhere append-only.
+//
+// Durability: every Append() is written (one write(2) on an O_APPEND descriptor) before it
+// returns, so it survives a crash of this process; fdatasync runs every `fsync_interval`
+// (0 = after every record). The anti-equivocation database, not this log, is the durable record
+// of what was signed.
+#ifndef ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
+#define ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
+
+#include <boost/json/object.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace signer::audit {
+
+class AuditLog {
+ public:
+  // Opens (creating with mode 0600) and recovers seq and prev from the last line, whose own hash
+  // must verify. FailedPrecondition if the file ends in a partial or corrupt record.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const std::string& path,
+                                                        absl::Duration fsync_interval = absl::Milliseconds(10));
+  ~AuditLog();  // final fdatasync
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Appends one record made of `event`'s fields (which must not use the reserved names seq,
+  // time, prev, hash). UNAVAILABLE if the write fails. Returns the record's hash.
+  absl::StatusOr<std::string> Append(const boost::json::object& event);
+
+  uint64_t seq() const;
+  std::string head_hash() const;
+
+ private:
+  AuditLog() = default;
+  void FlusherLoop();
+
+  int fd_ = -1;
+  absl::Duration fsync_interval_;
+  mutable absl::Mutex mu_;
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string prev_ ABSL_GUARDED_BY(mu_);
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by stop_mu_
+  std::thread flusher_;
+};
+
+// Result of verifying a log file.
+struct VerifyResult {
+  bool ok = false;
+  uint64_t records = 0;
+  uint64_t bad_line = 0;  // 1-based; 0 when ok or the file could not be read
+  std::string message;    // "line 7: ..." or the head on success
+  std::string head_hash;
+};
+
+VerifyResult VerifyAuditLog(const std::string& path);
+
+// The hash of a record line as defined above; InvalidArgument if it has no trailing hash field.
+absl::StatusOr<std::string> ComputeLineHash(const std::string& line, std::string* claimed_hash);
+
+}  // namespace signer::audit
+
+#endif  // ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_

@@ -1,0 +1,539 @@
+#include "signer/engine/engine.h"
+
+#include <boost/json/value.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "chain/dstack_calls.h"
+#include "chain/eip191.h"
+#include "chain/hex.h"
+#include "chain/keccak.h"
+#include "chain/transaction.h"
+#include "signer/logging/json_log.h"
+
+namespace signer::engine {
+
+namespace v1 = onchainkms::signer::v1;
+namespace json = boost::json;
+using policy::TxIntent;
+
+// One request in flight: what the audit record and the metrics need at the end.
+struct Engine::Request {
+  std::string method;
+  absl::Time start;
+  Done done;
+  json::object audit;  // the event, filled as the request progresses
+  std::string rule;    // the rule that decided (allow or deny)
+  bool policy_refusal = false;
+  bool signed_something = false;
+};
+
+struct Engine::Prepared {
+  TxIntent intent;
+  chain::Eip1559Transaction tx;
+};
+
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+absl::StatusOr<chain::Address> AddressField(const std::string& text, absl::string_view field, bool allow_zero = true) {
+  if (text.empty()) return Invalid(field, "required");
+  absl::StatusOr<chain::Address> a = chain::Address::Parse(text);
+  if (!a.ok()) return Invalid(field, a.status().message());
+  if (!allow_zero && a->IsZero()) return Invalid(field, "must not be the zero address");
+  return a;
+}
+
+absl::StatusOr<chain::Hash32> Hash32Field(const std::string& text, absl::string_view field, bool empty_is_zero) {
+  if (text.empty()) {
+    if (empty_is_zero) return chain::Hash32();
+    return Invalid(field, "required");
+  }
+  absl::StatusOr<chain::Hash32> h = chain::Hash32::FromHex(text);
+  if (!h.ok()) return Invalid(field, "want 64 hex digits (\"0x\" optional)");
+  return h;
+}
+
+absl::StatusOr<chain::U256> WeiField(const std::string& text, absl::string_view field, bool empty_is_zero) {
+  if (text.empty() && empty_is_zero) return chain::U256();
+  absl::StatusOr<chain::U256> v = policy::ParseWei(text);
+  if (!v.ok()) return Invalid(field, v.status().message());
+  return v;
+}
+
+absl::Status RequestIdField(const std::string& id) {
+  if (id.empty()) return absl::OkStatus();
+  if (id.size() > 128) return Invalid("request_id", "longer than 128 characters");
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != ':' && c != '-') {
+      return Invalid("request_id", "only [A-Za-z0-9._:-] allowed");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The common envelope of the three transaction RPCs.
+struct Envelope {
+  uint64_t chain_id;
+  const std::string* from;
+  uint64_t nonce;
+  uint64_t gas_limit;
+  const std::string* max_fee;
+  const std::string* max_tip;
+};
+
+absl::Status ParseEnvelope(const Envelope& e, TxIntent* intent, chain::Eip1559Transaction* tx) {
+  if (e.chain_id == 0) return Invalid("chain_id", "required, non-zero");
+  absl::StatusOr<chain::Address> from = AddressField(*e.from, "from_address");
+  if (!from.ok()) return from.status();
+  if (e.gas_limit == 0) return Invalid("gas_limit", "required, non-zero");
+  absl::StatusOr<chain::U256> fee = WeiField(*e.max_fee, "max_fee_per_gas_wei", false);
+  if (!fee.ok()) return fee.status();
+  absl::StatusOr<chain::U256> tip = WeiField(*e.max_tip, "max_priority_fee_per_gas_wei", false);
+  if (!tip.ok()) return tip.status();
+  if (*tip > *fee) return Invalid("max_priority_fee_per_gas_wei", "exceeds max_fee_per_gas_wei");
+  intent->chain_id = tx->chain_id = e.chain_id;
+  intent->from = *from;
+  tx->nonce = e.nonce;
+  intent->gas_limit = tx->gas_limit = e.gas_limit;
+  intent->max_fee_per_gas = tx->max_fee_per_gas = *fee;
+  intent->max_priority_fee_per_gas = tx->max_priority_fee_per_gas = *tip;
+  return absl::OkStatus();
+}
+
+std::string Outcome(absl::StatusCode code) { return absl::AsciiStrToLower(absl::StatusCodeToString(code)); }
+
+const char* NonceUseName(equivocation::NonceUse u) {
+  switch (u) {
+    case equivocation::NonceUse::kFirst:
+      return "first";
+    case equivocation::NonceUse::kRepeat:
+      return "repeat";
+    case equivocation::NonceUse::kFeeBump:
+      return "fee_bump";
+  }
+  return "first";
+}
+
+void FillSigned(const equivocation::Record& r, equivocation::NonceUse use, v1::SignedTransaction* out) {
+  out->set_raw_transaction(chain::ToHex(r.raw));
+  out->set_transaction_hash(r.tx_hash.Hex());
+  out->set_from_address(r.key.sender.Checksummed());
+  out->set_chain_id(r.key.chain_id);
+  out->set_nonce(r.key.nonce);
+  out->set_to(r.to.Checksummed());
+  out->set_value_wei(r.value.ToDecimal());
+  out->set_data(chain::ToHex(r.data));
+  out->set_gas_limit(r.gas_limit);
+  out->set_max_fee_per_gas_wei(r.max_fee_per_gas.ToDecimal());
+  out->set_max_priority_fee_per_gas_wei(r.max_priority_fee_per_gas.ToDecimal());
+  out->set_nonce_use(static_cast<v1::NonceUse>(static_cast<int>(use)));
+  if (use == equivocation::NonceUse::kFeeBump && r.replaced_tx_hash.has_value()) {
+    out->set_replaced_transaction_hash(r.replaced_tx_hash->Hex());
+  } else {
+    out->clear_replaced_transaction_hash();
+  }
+}
+
+chain::U256 Cost(uint64_t gas, const chain::U256& fee) {
+  absl::StatusOr<chain::U256> c = chain::U256::CheckedMul(chain::U256(gas), fee);
+  return c.ok() ? *c : chain::U256::Max();
+}
+
+}  // namespace
+
+absl::Status Engine::ReplayFeeLedger() {
+  return d_.store->ForEachSince(absl::Now() - absl::Hours(24), [this](const equivocation::Record& r) {
+    d_.usage->Record(r.key.sender, r.signed_at, r.budget_charge);
+  });
+}
+
+void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
+  json::object& a = req->audit;
+  if (status.ok()) {
+    a["decision"] = "allow";
+  } else {
+    const bool invalid = status.code() == absl::StatusCode::kInvalidArgument || status.code() == absl::StatusCode::kNotFound;
+    a["decision"] = req->signed_something ? "error" : (invalid ? "invalid" : "deny");
+    a["code"] = absl::StatusCodeToString(status.code());
+    a["reason"] = std::string(status.message());
+  }
+  if (!req->rule.empty()) a["rule"] = req->rule;
+  absl::StatusOr<std::string> audited = d_.audit->Append(a);
+  if (!audited.ok()) {
+    logging::Log(logging::Level::kError, "audit log write failed; withholding the response",
+                 {{"method", req->method}, {"error", std::string(audited.status().message())}});
+    if (status.ok()) status = absl::UnavailableError("the audit log cannot be written; nothing is released, retry later");
+  }
+  if (d_.metrics != nullptr) {
+    d_.metrics->ObserveRequest(req->method, Outcome(status.code()), absl::Now() - req->start);
+    if (req->policy_refusal) d_.metrics->PolicyDenial(req->rule);
+  }
+  if (!status.ok() && status.code() != absl::StatusCode::kNotFound && status.code() != absl::StatusCode::kInvalidArgument) {
+    logging::Log(logging::Level::kInfo, "request refused",
+                 {{"method", req->method}, {"code", absl::StatusCodeToString(status.code())}, {"rule", req->rule},
+                  {"reason", std::string(status.message())}});
+  }
+  req->done(std::move(status));
+}
+
+void Engine::RecordRefusedCall(const Caller& caller, const std::string& method, const absl::Status& status) {
+  auto req = std::make_shared<Request>();
+  req->method = method;
+  req->start = absl::Now();
+  req->done = [](absl::Status) {};
+  req->audit["method"] = method;
+  req->audit["caller"] = caller;
+  Finish(req, status);
+}
+
+void Engine::FillKey(const chain::Address& address, const std::string& label, v1::Key* key) {
+  key->set_address(address.Checksummed());
+  key->set_label(label);
+  key->set_fees_committed_24h_wei(d_.usage->Committed24h(address).ToDecimal());
+  const policy::KeyLimits& limits = d_.policy->Get()->LimitsFor(address);
+  if (limits.fee_budget_24h.has_value()) key->set_fee_budget_24h_wei(limits.fee_budget_24h->ToDecimal());
+}
+
+void Engine::ListKeys(const Caller& caller, const v1::ListKeysRequest&, v1::ListKeysResponse* response, Done done) {
+  auto req = std::make_shared<Request>();
+  req->method = "ListKeys";
+  req->start = absl::Now();
+  req->done = std::move(done);
+  req->audit["method"] = req->method;
+  req->audit["caller"] = caller;
+  for (const keystore::KeyInfo& k : d_.keys->List()) FillKey(k.address, k.label, response->add_keys());
+  Finish(req, absl::OkStatus());
+}
+
+void Engine::GetKey(const Caller& caller, const v1::GetKeyRequest& request, v1::Key* response, Done done) {
+  auto req = std::make_shared<Request>();
+  req->method = "GetKey";
+  req->start = absl::Now();
+  req->done = std::move(done);
+  req->audit["method"] = req->method;
+  req->audit["caller"] = caller;
+  absl::StatusOr<chain::Address> address = AddressField(request.address(), "address");
+  if (!address.ok()) return Finish(req, address.status());
+  req->audit["key"] = address->Checksummed();
+  for (const keystore::KeyInfo& k : d_.keys->List()) {
+    if (k.address == *address) {
+      FillKey(k.address, k.label, response);
+      return Finish(req, absl::OkStatus());
+    }
+  }
+  Finish(req, absl::NotFoundError(absl::StrCat("key ", address->Checksummed(), " is not held by this signer")));
+}
+
+void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeployAndRegisterAppRequest& r,
+                                      v1::SignedTransaction* out, Done done) {
+  auto req = std::make_shared<Request>();
+  req->method = "SignDeployAndRegisterApp";
+  req->start = absl::Now();
+  req->done = std::move(done);
+  req->audit["method"] = req->method;
+  req->audit["caller"] = caller;
+  if (!r.request_id().empty()) req->audit["request_id"] = r.request_id();
+  Prepared p;
+  p.intent.kind = TxIntent::Kind::kDeployAndRegisterApp;
+  auto parse = [&]() -> absl::Status {
+    if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return s;
+    if (absl::Status s = ParseEnvelope({r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
+                                        &r.max_priority_fee_per_gas_wei()},
+                                       &p.intent, &p.tx);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
+    if (!kms.ok()) return kms.status();
+    chain::DeployAndRegisterAppParams params;
+    absl::StatusOr<chain::Address> owner = AddressField(r.initial_owner(), "initial_owner", false);
+    if (!owner.ok()) return owner.status();
+    params.initial_owner = *owner;
+    params.disable_upgrades = r.disable_upgrades();
+    params.allow_any_device = r.allow_any_device();
+    absl::StatusOr<chain::Hash32> device = Hash32Field(r.initial_device_id(), "initial_device_id", true);
+    if (!device.ok()) return device.status();
+    absl::StatusOr<chain::Hash32> compose = Hash32Field(r.initial_compose_hash(), "initial_compose_hash", true);
+    if (!compose.ok()) return compose.status();
+    params.initial_device_id = *device;
+    params.initial_compose_hash = *compose;
+    if (r.has_require_tcb_up_to_date()) params.require_tcb_up_to_date = r.require_tcb_up_to_date();
+    p.intent.to = *kms;
+    p.tx.to = *kms;
+    p.tx.data = chain::EncodeDeployAndRegisterApp(params);
+    p.intent.data = p.tx.data;
+    json::object intent;
+    intent["kind"] = "deployAndRegisterApp";
+    intent["kms_contract"] = kms->Checksummed();
+    intent["initial_owner"] = owner->Checksummed();
+    intent["disable_upgrades"] = params.disable_upgrades;
+    intent["allow_any_device"] = params.allow_any_device;
+    intent["initial_device_id"] = device->Hex();
+    intent["initial_compose_hash"] = compose->Hex();
+    if (params.require_tcb_up_to_date.has_value()) intent["require_tcb_up_to_date"] = *params.require_tcb_up_to_date;
+    intent["selector"] = chain::ToHex(chain::ByteView(p.tx.data).subspan(0, 4));
+    req->audit["intent"] = std::move(intent);
+    return absl::OkStatus();
+  };
+  if (absl::Status s = parse(); !s.ok()) return Finish(req, s);
+  SignPrepared(req, std::move(p), out);
+}
+
+void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHashRequest& r, v1::SignedTransaction* out,
+                                Done done) {
+  auto req = std::make_shared<Request>();
+  req->method = "SignAddComposeHash";
+  req->start = absl::Now();
+  req->done = std::move(done);
+  req->audit["method"] = req->method;
+  req->audit["caller"] = caller;
+  if (!r.request_id().empty()) req->audit["request_id"] = r.request_id();
+  Prepared p;
+  p.intent.kind = TxIntent::Kind::kAddComposeHash;
+  auto parse = [&]() -> absl::Status {
+    if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return s;
+    if (absl::Status s = ParseEnvelope({r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
+                                        &r.max_priority_fee_per_gas_wei()},
+                                       &p.intent, &p.tx);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
+    if (!app.ok()) return app.status();
+    absl::StatusOr<chain::Hash32> hash = Hash32Field(r.compose_hash(), "compose_hash", false);
+    if (!hash.ok()) return hash.status();
+    if (hash->IsZero()) return Invalid("compose_hash", "must not be zero");
+    p.intent.to = *app;
+    p.tx.to = *app;
+    p.tx.data = chain::EncodeAddComposeHash(*hash);
+    p.intent.data = p.tx.data;
+    json::object intent;
+    intent["kind"] = "addComposeHash";
+    intent["app_contract"] = app->Checksummed();
+    intent["compose_hash"] = hash->Hex();
+    intent["selector"] = chain::ToHex(chain::ByteView(p.tx.data).subspan(0, 4));
+    req->audit["intent"] = std::move(intent);
+    return absl::OkStatus();
+  };
+  if (absl::Status s = parse(); !s.ok()) return Finish(req, s);
+  SignPrepared(req, std::move(p), out);
+}
+
+void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequest& r, v1::SignedTransaction* out,
+                             Done done) {
+  auto req = std::make_shared<Request>();
+  req->method = "SignTransaction";
+  req->start = absl::Now();
+  req->done = std::move(done);
+  req->audit["method"] = req->method;
+  req->audit["caller"] = caller;
+  if (!r.request_id().empty()) req->audit["request_id"] = r.request_id();
+  Prepared p;
+  p.intent.kind = TxIntent::Kind::kGeneric;
+  auto parse = [&]() -> absl::Status {
+    if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return s;
+    if (absl::Status s = ParseEnvelope({r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
+                                        &r.max_priority_fee_per_gas_wei()},
+                                       &p.intent, &p.tx);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
+    if (!to.ok()) return to.status();
+    absl::StatusOr<chain::U256> value = WeiField(r.value_wei(), "value_wei", true);
+    if (!value.ok()) return value.status();
+    chain::Bytes data;
+    if (!r.data().empty()) {
+      if (r.data().size() > 2 * 128 * 1024 + 2) return Invalid("data", "longer than 128 KiB");
+      absl::StatusOr<chain::Bytes> d = chain::FromHex(r.data(), chain::HexPrefix::kRequired);
+      if (!d.ok()) return Invalid("data", d.status().message());
+      data = *std::move(d);
+    }
+    p.intent.to = *to;
+    p.intent.value = *value;
+    p.intent.data = data;
+    p.tx.to = *to;
+    p.tx.value = *value;
+    p.tx.data = std::move(data);
+    json::object intent;
+    intent["kind"] = "generic";
+    intent["to"] = to->Checksummed();
+    intent["value_wei"] = value->ToDecimal();
+    intent["selector"] = p.tx.data.size() >= 4 ? chain::ToHex(chain::ByteView(p.tx.data).subspan(0, 4)) : std::string("");
+    intent["data_bytes"] = static_cast<uint64_t>(p.tx.data.size());
+    intent["data_keccak256"] = chain::Keccak256(p.tx.data).Hex();
+    req->audit["intent"] = std::move(intent);
+    return absl::OkStatus();
+  };
+  if (absl::Status s = parse(); !s.ok()) return Finish(req, s);
+  SignPrepared(req, std::move(p), out);
+}
+
+void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTransaction* out) {
+  json::object& a = req->audit;
+  const chain::Address from = p.intent.from;
+  a["key"] = from.Checksummed();
+  a["chain_id"] = p.tx.chain_id;
+  a["nonce"] = p.tx.nonce;
+  a["gas_limit"] = p.tx.gas_limit;
+  a["max_fee_per_gas_wei"] = p.tx.max_fee_per_gas.ToDecimal();
+  a["max_priority_fee_per_gas_wei"] = p.tx.max_priority_fee_per_gas.ToDecimal();
+  a["value_wei"] = p.tx.value.ToDecimal();
+
+  if (!d_.keys->Has(from)) {
+    return Finish(req, absl::NotFoundError(absl::StrCat("from_address: key ", from.Checksummed(), " is not held by this signer")));
+  }
+  std::shared_ptr<const policy::CompiledPolicy> pol = d_.policy->Get();
+  a["policy"] = pol->fingerprint();
+  policy::Decision decision = pol->CheckTransaction(p.intent);
+  req->rule = decision.rule;
+  if (!decision.allowed()) {
+    req->policy_refusal = decision.status.code() == absl::StatusCode::kPermissionDenied;
+    return Finish(req, decision.status);
+  }
+  const policy::KeyLimits& limits = pol->LimitsFor(from);
+  policy::Decision rate = d_.usage->TakeRequest(from, limits);
+  if (!rate.allowed()) {
+    req->rule = rate.rule;
+    req->policy_refusal = true;
+    return Finish(req, rate.status);
+  }
+
+  const chain::Hash32 signing_hash = p.tx.SigningHash();
+  equivocation::Candidate c;
+  c.key = equivocation::SlotKey{p.tx.chain_id, from, p.tx.nonce};
+  c.signing_hash = signing_hash;
+  c.to = *p.tx.to;
+  c.value = p.tx.value;
+  c.data = p.tx.data;
+  c.gas_limit = p.tx.gas_limit;
+  c.max_fee_per_gas = p.tx.max_fee_per_gas;
+  c.max_priority_fee_per_gas = p.tx.max_priority_fee_per_gas;
+  std::shared_ptr<equivocation::Store::Slot> slot = d_.store->Acquire(c.key);
+  absl::StatusOr<equivocation::Verdict> verdict = d_.store->Classify(*slot, c);
+  if (!verdict.ok()) return Finish(req, absl::UnavailableError(verdict.status().message()));
+  switch (verdict->kind) {
+    case equivocation::Verdict::Kind::kConflict:
+      a["nonce_use"] = "conflict";
+      a["allowed_by"] = req->rule;
+      req->rule = "anti_equivocation";
+      return Finish(req, verdict->conflict);
+    case equivocation::Verdict::Kind::kRepeat:
+      FillSigned(*verdict->repeat, equivocation::NonceUse::kRepeat, out);
+      a["nonce_use"] = "repeat";
+      a["tx_hash"] = verdict->repeat->tx_hash.Hex();
+      return Finish(req, absl::OkStatus());
+    case equivocation::Verdict::Kind::kFirst:
+    case equivocation::Verdict::Kind::kFeeBump:
+      break;
+  }
+  const bool bump = verdict->kind == equivocation::Verdict::Kind::kFeeBump;
+  const chain::U256 cost = Cost(p.tx.gas_limit, p.tx.max_fee_per_gas);
+  chain::U256 charge = cost;
+  if (bump) {
+    absl::StatusOr<chain::U256> diff = chain::U256::CheckedSub(cost, verdict->replaced_cost);
+    charge = diff.ok() ? *diff : chain::U256();
+  }
+  std::string budget_rule;
+  absl::StatusOr<uint64_t> charge_id = d_.usage->Charge(from, charge, limits, &budget_rule);
+  if (!charge_id.ok()) {
+    req->rule = budget_rule;
+    req->policy_refusal = true;
+    return Finish(req, charge_id.status());
+  }
+  absl::StatusOr<chain::SignedTransaction> signed_tx = d_.keys->SignEip1559(from, p.tx);
+  if (!signed_tx.ok()) {
+    d_.usage->Refund(from, *charge_id);
+    return Finish(req, absl::InternalError("signing failed"));
+  }
+  req->signed_something = true;
+  equivocation::Record record;
+  record.key = c.key;
+  record.signing_hash = signing_hash;
+  record.to = c.to;
+  record.value = c.value;
+  record.data = std::move(c.data);
+  record.gas_limit = c.gas_limit;
+  record.max_fee_per_gas = c.max_fee_per_gas;
+  record.max_priority_fee_per_gas = c.max_priority_fee_per_gas;
+  record.raw = std::move(signed_tx->raw);
+  record.tx_hash = signed_tx->hash;
+  record.nonce_use = bump ? equivocation::NonceUse::kFeeBump : equivocation::NonceUse::kFirst;
+  record.replaced_tx_hash = verdict->replaced;
+  record.budget_charge = charge;
+  record.signed_at = absl::Now();
+  a["nonce_use"] = NonceUseName(record.nonce_use);
+  a["tx_hash"] = record.tx_hash.Hex();
+  if (bump) a["replaced_tx_hash"] = verdict->replaced->Hex();
+  a["fee_charged_wei"] = charge.ToDecimal();
+  auto shared = std::make_shared<equivocation::Record>(std::move(record));
+  d_.store->RecordAsync(*shared, [this, req, shared, slot, out, from, id = *charge_id](absl::Status s) mutable {
+    if (!s.ok()) {
+      d_.usage->Refund(from, id);
+      req->audit["reason_detail"] = "the signature was not recorded durably and was discarded";
+      slot.reset();
+      return Finish(req, absl::UnavailableError(absl::StrCat("cannot record the signature durably (nothing was released): ",
+                                                             s.message())));
+    }
+    req->signed_something = false;  // recorded: the outcome is a plain allow
+    FillSigned(*shared, shared->nonce_use, out);
+    slot.reset();  // the next request for this nonce may now look at the record
+    Finish(req, absl::OkStatus());
+  });
+}
+
+void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, v1::SignMessageResponse* out, Done done) {
+  auto req = std::make_shared<Request>();
+  req->method = "SignMessage";
+  req->start = absl::Now();
+  req->done = std::move(done);
+  req->audit["method"] = req->method;
+  req->audit["caller"] = caller;
+  if (!r.request_id().empty()) req->audit["request_id"] = r.request_id();
+  if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return Finish(req, s);
+  absl::StatusOr<chain::Address> from = AddressField(r.from_address(), "from_address");
+  if (!from.ok()) return Finish(req, from.status());
+  req->audit["key"] = from->Checksummed();
+  if (r.message().size() > 2 * (1u << 20) + 2) return Finish(req, Invalid("message", "longer than 1 MiB"));
+  absl::StatusOr<chain::Bytes> message =
+      r.message().empty() ? absl::StatusOr<chain::Bytes>(chain::Bytes()) : chain::FromHex(r.message(), chain::HexPrefix::kRequired);
+  if (!message.ok()) return Finish(req, Invalid("message", message.status().message()));
+  const chain::Hash32 hash = chain::PersonalMessageHash(*message);
+  json::object intent;
+  intent["kind"] = "personal_sign";
+  intent["message_bytes"] = static_cast<uint64_t>(message->size());
+  intent["message_hash"] = hash.Hex();
+  req->audit["intent"] = std::move(intent);
+  if (!d_.keys->Has(*from)) {
+    return Finish(req, absl::NotFoundError(absl::StrCat("from_address: key ", from->Checksummed(), " is not held by this signer")));
+  }
+  std::shared_ptr<const policy::CompiledPolicy> pol = d_.policy->Get();
+  req->audit["policy"] = pol->fingerprint();
+  policy::Decision decision = pol->CheckMessage(*from, message->size());
+  req->rule = decision.rule;
+  if (!decision.allowed()) {
+    req->policy_refusal = decision.status.code() == absl::StatusCode::kPermissionDenied;
+    return Finish(req, decision.status);
+  }
+  policy::Decision rate = d_.usage->TakeRequest(*from, pol->LimitsFor(*from));
+  if (!rate.allowed()) {
+    req->rule = rate.rule;
+    req->policy_refusal = true;
+    return Finish(req, rate.status);
+  }
+  absl::StatusOr<chain::RecoverableSignature> sig = d_.keys->SignHash(*from, hash);
+  if (!sig.ok()) return Finish(req, absl::InternalError("signing failed"));
+  std::array<uint8_t, 65> rsv = sig->ToBytes();
+  rsv[64] = static_cast<uint8_t>(27 + sig->recovery_id);
+  out->set_signature(chain::ToHex(rsv));
+  out->set_message_hash(hash.Hex());
+  out->set_from_address(from->Checksummed());
+  Finish(req, absl::OkStatus());
+}
+
+}  // namespace signer::engine

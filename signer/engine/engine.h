@@ -1,0 +1,85 @@
+// The signing engine: everything between the transport and the key store, for every RPC of
+// onchainkms.signer.v1.Signer. Per request, in this order (a refused request signs nothing):
+//
+//   1. validate the request            -> INVALID_ARGUMENT naming the field
+//   2. find the key                    -> NOT_FOUND
+//   3. build the calldata + tx itself  (a caller cannot smuggle a different call)
+//   4. policy (snapshot)               -> PERMISSION_DENIED naming the rule
+//   5. per-key rate limit              -> RESOURCE_EXHAUSTED naming the rule
+//   6. anti-equivocation (slot held)   -> FAILED_PRECONDITION; a repeat returns the stored tx
+//   7. rolling 24 h fee budget         -> RESOURCE_EXHAUSTED naming the rule
+//   8. sign, self-verify (recover)
+//   9. durable record (group commit)   -> UNAVAILABLE if it fails (nothing released)
+//  10. audit record                    -> UNAVAILABLE if it fails (fail closed)
+//
+// Every request, allowed or not, gets exactly one audit record and one metrics observation.
+// The completion callback may run on another thread (the group-commit writer).
+#ifndef ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
+#define ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
+
+#include <boost/json/object.hpp>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "onchainkms/signer/v1/signer.pb.h"
+#include "signer/audit/audit_log.h"
+#include "signer/equivocation/store.h"
+#include "signer/keystore/key_store.h"
+#include "signer/metrics/metrics.h"
+#include "signer/policy/policy_holder.h"
+#include "signer/policy/usage_tracker.h"
+
+namespace signer::engine {
+
+struct EngineDeps {
+  const keystore::KeyStore* keys = nullptr;
+  policy::PolicyHolder* policy = nullptr;
+  policy::UsageTracker* usage = nullptr;
+  equivocation::Store* store = nullptr;
+  audit::AuditLog* audit = nullptr;
+  metrics::Metrics* metrics = nullptr;  // optional
+};
+
+// Who called, as the audit log records it (from the transport): e.g.
+// {"transport":"unix","uid":1000,"gid":1000,"pid":42}.
+using Caller = boost::json::object;
+using Done = std::function<void(absl::Status)>;
+
+class Engine {
+ public:
+  explicit Engine(EngineDeps deps) : d_(deps) {}
+
+  // Replays the fees of the last 24 h from the durable record into the usage tracker, so a
+  // restart does not reset the budgets. Call once at start-up.
+  absl::Status ReplayFeeLedger();
+
+  // An RPC refused before it reached the engine (an unauthorised caller): audit and metrics.
+  void RecordRefusedCall(const Caller& caller, const std::string& method, const absl::Status& status);
+
+  void ListKeys(const Caller& caller, const onchainkms::signer::v1::ListKeysRequest& request,
+                onchainkms::signer::v1::ListKeysResponse* response, Done done);
+  void GetKey(const Caller& caller, const onchainkms::signer::v1::GetKeyRequest& request,
+              onchainkms::signer::v1::Key* response, Done done);
+  void SignDeployAndRegisterApp(const Caller& caller, const onchainkms::signer::v1::SignDeployAndRegisterAppRequest& request,
+                                onchainkms::signer::v1::SignedTransaction* response, Done done);
+  void SignAddComposeHash(const Caller& caller, const onchainkms::signer::v1::SignAddComposeHashRequest& request,
+                          onchainkms::signer::v1::SignedTransaction* response, Done done);
+  void SignTransaction(const Caller& caller, const onchainkms::signer::v1::SignTransactionRequest& request,
+                       onchainkms::signer::v1::SignedTransaction* response, Done done);
+  void SignMessage(const Caller& caller, const onchainkms::signer::v1::SignMessageRequest& request,
+                   onchainkms::signer::v1::SignMessageResponse* response, Done done);
+
+ private:
+  struct Prepared;
+  struct Request;
+  void SignPrepared(std::shared_ptr<Request> req, Prepared prepared, onchainkms::signer::v1::SignedTransaction* out);
+  void Finish(const std::shared_ptr<Request>& req, absl::Status status);
+  void FillKey(const chain::Address& address, const std::string& label, onchainkms::signer::v1::Key* key);
+
+  EngineDeps d_;
+};
+
+}  // namespace signer::engine
+
+#endif  // ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_

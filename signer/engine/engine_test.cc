@@ -1,0 +1,298 @@
+#include "signer/engine/engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "chain/dstack_calls.h"
+#include "chain/eip191.h"
+#include "chain/hex.h"
+#include "chain/transaction.h"
+#include "google/protobuf/text_format.h"
+
+namespace signer::engine {
+namespace {
+
+namespace v1 = onchainkms::signer::v1;
+using ::testing::HasSubstr;
+
+// anvil's well-known test key #0 (never a real key).
+constexpr char kSecret[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+constexpr char kFrom[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+constexpr char kFactory[] = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+
+constexpr char kPolicy[] = R"pb(
+  chains {
+    chain_id: 31337
+    kms_contract_addresses: "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
+    max_fee_per_gas_wei: "100000000000"
+    max_priority_fee_per_gas_wei: "10000000000"
+    max_gas_limit: 2000000
+  }
+  default_key_limits { fee_budget_24h_wei: "1000000000000000" }
+  generic_transaction_rules {
+    name: "transfer-ownership"
+    chain_id: 31337
+    to: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
+    selector: "0xf2fde38b"
+  }
+  message_signing { enabled: true }
+)pb";
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::string(getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::create_directories(dir_);
+    keys_ = *keystore::KeyStore::FromSecrets({{"anvil0", *chain::FromHex(kSecret)}});
+    SetPolicy(kPolicy);
+    Restart();
+  }
+  void SetPolicy(const std::string& text) {
+    v1::Policy p;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &p));
+    auto compiled = policy::CompiledPolicy::Compile(p);
+    ASSERT_TRUE(compiled.ok()) << compiled.status();
+    if (holder_ == nullptr) {
+      holder_ = std::make_unique<policy::PolicyHolder>(*compiled);
+    } else {
+      holder_->Set(*compiled);
+    }
+  }
+  // A new engine on the same files: what a process restart sees.
+  void Restart() {
+    engine_.reset();
+    store_.reset();
+    audit_.reset();
+    usage_ = std::make_unique<policy::UsageTracker>();
+    store_ = *equivocation::Store::Open(dir_ + "/ae.sqlite");
+    audit_ = *audit::AuditLog::Open(dir_ + "/audit.jsonl", absl::ZeroDuration());
+    engine_ = std::make_unique<Engine>(EngineDeps{keys_.get(), holder_.get(), usage_.get(), store_.get(), audit_.get(), &metrics_});
+    ASSERT_TRUE(engine_->ReplayFeeLedger().ok());
+  }
+
+  template <typename Fn>
+  absl::Status Call(Fn fn) {
+    std::promise<absl::Status> p;
+    fn([&p](absl::Status s) { p.set_value(std::move(s)); });
+    return p.get_future().get();
+  }
+
+  v1::SignAddComposeHashRequest AddHash(uint64_t nonce = 0) {
+    v1::SignAddComposeHashRequest r;
+    r.set_chain_id(31337);
+    r.set_app_contract_address(kApp);
+    r.set_from_address(kFrom);
+    r.set_nonce(nonce);
+    r.set_gas_limit(60000);
+    r.set_max_fee_per_gas_wei("2000000000");
+    r.set_max_priority_fee_per_gas_wei("1000000");
+    r.set_compose_hash(std::string(64, 'a'));
+    return r;
+  }
+  absl::Status Sign(const v1::SignAddComposeHashRequest& r, v1::SignedTransaction* out) {
+    return Call([&](Done d) { engine_->SignAddComposeHash(caller_, r, out, std::move(d)); });
+  }
+
+  std::string dir_;
+  Caller caller_{{"transport", "test"}};
+  std::unique_ptr<keystore::KeyStore> keys_;
+  std::unique_ptr<policy::PolicyHolder> holder_;
+  std::unique_ptr<policy::UsageTracker> usage_;
+  std::unique_ptr<equivocation::Store> store_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  metrics::Metrics metrics_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, DeployAndRegisterAppSignsTheCallItBuilt) {
+  v1::SignDeployAndRegisterAppRequest r;
+  r.set_chain_id(31337);
+  r.set_kms_contract_address(kFactory);
+  r.set_from_address(kFrom);
+  r.set_nonce(3);
+  r.set_gas_limit(300000);
+  r.set_max_fee_per_gas_wei("1000000000");
+  r.set_max_priority_fee_per_gas_wei("1000000000");
+  r.set_initial_owner(kFrom);
+  r.set_initial_compose_hash("0x" + std::string(64, '1'));
+  v1::SignedTransaction out;
+  ASSERT_TRUE(Call([&](Done d) { engine_->SignDeployAndRegisterApp(caller_, r, &out, std::move(d)); }).ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_FIRST);
+  absl::StatusOr<chain::Bytes> raw = chain::FromHex(out.raw_transaction());
+  absl::StatusOr<chain::SignedEip1559Transaction> tx = chain::DecodeSignedEip1559(*raw);
+  ASSERT_TRUE(tx.ok()) << tx.status();
+  EXPECT_EQ(tx->Sender()->Checksummed(), kFrom) << "the signature recovers to the key";
+  EXPECT_EQ(tx->tx.to->Checksummed(), kFactory);
+  EXPECT_EQ(tx->tx.nonce, 3u);
+  EXPECT_TRUE(tx->tx.value.IsZero());
+  chain::DeployAndRegisterAppParams params;
+  params.initial_owner = *chain::Address::Parse(kFrom);
+  params.initial_compose_hash = *chain::Hash32::FromHex(std::string(64, '1'));
+  EXPECT_EQ(tx->tx.data, chain::EncodeDeployAndRegisterApp(params));
+  EXPECT_EQ(out.transaction_hash(), chain::TxHash(*raw).Hex());
+  EXPECT_EQ(out.data(), chain::ToHex(tx->tx.data));
+  // 6-argument overload when require_tcb_up_to_date is set.
+  r.set_require_tcb_up_to_date(true);
+  r.set_nonce(4);
+  ASSERT_TRUE(Call([&](Done d) { engine_->SignDeployAndRegisterApp(caller_, r, &out, std::move(d)); }).ok());
+  EXPECT_EQ(out.data().substr(0, 10), "0x9cb9c31f");
+  // Denied factory: nothing signed.
+  r.set_kms_contract_address("0x2222222222222222222222222222222222222222");
+  r.set_nonce(5);
+  absl::Status s = Call([&](Done d) { engine_->SignDeployAndRegisterApp(caller_, r, &out, std::move(d)); });
+  EXPECT_TRUE(absl::IsPermissionDenied(s));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("chains[chain_id=31337].kms_contract_addresses"));
+  EXPECT_TRUE(store_->RecordsFor({31337, *chain::Address::Parse(kFrom), 5})->empty());
+}
+
+TEST_F(EngineTest, RepeatFeeBumpAndConflictAcrossRestart) {
+  v1::SignedTransaction first, again, bumped;
+  ASSERT_TRUE(Sign(AddHash(7), &first).ok());
+  Restart();
+  ASSERT_TRUE(Sign(AddHash(7), &again).ok());
+  EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(again.raw_transaction(), first.raw_transaction());
+  v1::SignAddComposeHashRequest other = AddHash(7);
+  other.set_compose_hash(std::string(64, 'b'));
+  absl::Status s = Sign(other, &bumped);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr(first.transaction_hash()));
+  v1::SignAddComposeHashRequest bump = AddHash(7);
+  bump.set_max_fee_per_gas_wei("2200000000");
+  bump.set_max_priority_fee_per_gas_wei("1100000");
+  ASSERT_TRUE(Sign(bump, &bumped).ok());
+  EXPECT_EQ(bumped.nonce_use(), v1::NONCE_USE_FEE_BUMP);
+  EXPECT_EQ(bumped.replaced_transaction_hash(), first.transaction_hash());
+  Restart();
+  bump.set_max_fee_per_gas_wei("2300000000");  // +4.5% over the bump: refused
+  bump.set_max_priority_fee_per_gas_wei("1300000");
+  EXPECT_TRUE(absl::IsFailedPrecondition(Sign(bump, &bumped)));
+  audit_.reset();
+  audit::VerifyResult v = audit::VerifyAuditLog(dir_ + "/audit.jsonl");
+  EXPECT_TRUE(v.ok) << v.message;
+  EXPECT_EQ(v.records, 5u) << "one record per request";
+}
+
+TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {
+  v1::SignedTransaction out;
+  struct Case {
+    std::function<void(v1::SignAddComposeHashRequest&)> edit;
+    absl::StatusCode code;
+    std::string needle;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& r) { r.set_chain_id(0); }, absl::StatusCode::kInvalidArgument, "chain_id"},
+      {[](auto& r) { r.set_from_address("0x123"); }, absl::StatusCode::kInvalidArgument, "from_address"},
+      {[](auto& r) { r.set_from_address("0xF39fd6e51aad88f6f4ce6ab8827279cfffb92266"); },  // bad EIP-55
+       absl::StatusCode::kInvalidArgument, "from_address"},
+      {[](auto& r) { r.set_app_contract_address(""); }, absl::StatusCode::kInvalidArgument, "app_contract_address"},
+      {[](auto& r) { r.set_gas_limit(0); }, absl::StatusCode::kInvalidArgument, "gas_limit"},
+      {[](auto& r) { r.set_max_fee_per_gas_wei("1e9"); }, absl::StatusCode::kInvalidArgument, "max_fee_per_gas_wei"},
+      {[](auto& r) { r.set_max_fee_per_gas_wei("0100"); }, absl::StatusCode::kInvalidArgument, "max_fee_per_gas_wei"},
+      {[](auto& r) { r.set_max_priority_fee_per_gas_wei("3000000000"); }, absl::StatusCode::kInvalidArgument,
+       "max_priority_fee_per_gas_wei"},
+      {[](auto& r) { r.set_compose_hash(std::string(64, '0')); }, absl::StatusCode::kInvalidArgument, "compose_hash"},
+      {[](auto& r) { r.set_compose_hash("0x12"); }, absl::StatusCode::kInvalidArgument, "compose_hash"},
+      {[](auto& r) { r.set_request_id("bad id!"); }, absl::StatusCode::kInvalidArgument, "request_id"},
+      {[](auto& r) { r.set_from_address("0x1111111111111111111111111111111111111111"); }, absl::StatusCode::kNotFound,
+       "0x1111111111111111111111111111111111111111"},
+      {[](auto& r) { r.set_chain_id(1); }, absl::StatusCode::kPermissionDenied, "rule chains"},
+      {[](auto& r) { r.set_app_contract_address("0x3333333333333333333333333333333333333333"); },
+       absl::StatusCode::kPermissionDenied, "chains[chain_id=31337].app_contract_addresses"},
+      {[](auto& r) { r.set_max_fee_per_gas_wei("100000000001"); }, absl::StatusCode::kPermissionDenied,
+       "chains[chain_id=31337].max_fee_per_gas_wei"},
+      {[](auto& r) { r.set_gas_limit(2000001); }, absl::StatusCode::kPermissionDenied, "chains[chain_id=31337].max_gas_limit"},
+  };
+  uint64_t nonce = 100;
+  for (const Case& c : cases) {
+    v1::SignAddComposeHashRequest r = AddHash(nonce++);
+    c.edit(r);
+    absl::Status s = Sign(r, &out);
+    EXPECT_EQ(s.code(), c.code) << c.needle << ": " << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.needle));
+  }
+  int seen = 0;
+  ASSERT_TRUE(store_->ForEachSince(absl::Now() - absl::Hours(1), [&](const equivocation::Record&) { ++seen; }).ok());
+  EXPECT_EQ(seen, 0) << "no refused request signed anything";
+  EXPECT_THAT(metrics_.Render(), HasSubstr("signer_policy_denials_total{rule=\"chains[chain_id=31337].max_gas_limit\"} 1"));
+}
+
+TEST_F(EngineTest, FeeBudgetAndRateLimit) {
+  // Budget 1e15 wei; each tx costs 60000 * 2e9 = 1.2e14 -> 8 fit, the 9th does not.
+  v1::SignedTransaction out;
+  for (uint64_t n = 0; n < 8; ++n) ASSERT_TRUE(Sign(AddHash(n), &out).ok()) << n;
+  absl::Status s = Sign(AddHash(8), &out);
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("default_key_limits.fee_budget_24h_wei"));
+  EXPECT_TRUE(Sign(AddHash(3), &out).ok()) << "a repeat costs nothing";
+  Restart();  // the ledger is replayed from the database
+  EXPECT_TRUE(absl::IsResourceExhausted(Sign(AddHash(8), &out)));
+  v1::Key key;
+  v1::GetKeyRequest get;
+  get.set_address(kFrom);
+  ASSERT_TRUE(Call([&](Done d) { engine_->GetKey(caller_, get, &key, std::move(d)); }).ok());
+  EXPECT_EQ(key.fees_committed_24h_wei(), "960000000000000");
+  EXPECT_EQ(key.fee_budget_24h_wei(), "1000000000000000");
+
+  SetPolicy(std::string(kPolicy) + R"pb(keys { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+                                              limits { rate_limit { requests_per_second: 0.001 burst: 2 } } })pb");
+  EXPECT_TRUE(Sign(AddHash(20), &out).ok());
+  EXPECT_TRUE(Sign(AddHash(21), &out).ok());
+  s = Sign(AddHash(22), &out);
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("keys[address=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266].limits.rate_limit"));
+}
+
+TEST_F(EngineTest, GenericTransactionNeedsARule) {
+  v1::SignTransactionRequest r;
+  r.set_chain_id(31337);
+  r.set_from_address(kFrom);
+  r.set_to(kApp);
+  r.set_data("0xf2fde38b000000000000000000000000f39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+  r.set_gas_limit(50000);
+  r.set_max_fee_per_gas_wei("1000000000");
+  r.set_max_priority_fee_per_gas_wei("1000000000");
+  v1::SignedTransaction out;
+  ASSERT_TRUE(Call([&](Done d) { engine_->SignTransaction(caller_, r, &out, std::move(d)); }).ok());
+  EXPECT_EQ(out.data(), r.data());
+  r.set_nonce(1);
+  r.set_data("0xa9059cbb");
+  absl::Status s = Call([&](Done d) { engine_->SignTransaction(caller_, r, &out, std::move(d)); });
+  EXPECT_TRUE(absl::IsPermissionDenied(s));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("generic_transaction_rules"));
+  r.set_data("0xzz");
+  EXPECT_TRUE(absl::IsInvalidArgument(Call([&](Done d) { engine_->SignTransaction(caller_, r, &out, std::move(d)); })));
+}
+
+TEST_F(EngineTest, MessageSigningIsGated) {
+  v1::SignMessageRequest r;
+  r.set_from_address(kFrom);
+  r.set_message("0x68656c6c6f");
+  v1::SignMessageResponse out;
+  ASSERT_TRUE(Call([&](Done d) { engine_->SignMessage(caller_, r, &out, std::move(d)); }).ok());
+  absl::StatusOr<chain::Address> who =
+      chain::RecoverPersonalMessage(*chain::FromHex("0x68656c6c6f"), *chain::FromHex(out.signature()));
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->Checksummed(), kFrom);
+  SetPolicy(R"pb(message_signing { enabled: false })pb");
+  absl::Status s = Call([&](Done d) { engine_->SignMessage(caller_, r, &out, std::move(d)); });
+  EXPECT_TRUE(absl::IsPermissionDenied(s));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("message_signing.enabled"));
+}
+
+TEST_F(EngineTest, ListKeys) {
+  v1::ListKeysResponse resp;
+  ASSERT_TRUE(Call([&](Done d) { engine_->ListKeys(caller_, {}, &resp, std::move(d)); }).ok());
+  ASSERT_EQ(resp.keys_size(), 1);
+  EXPECT_EQ(resp.keys(0).address(), kFrom);
+  EXPECT_EQ(resp.keys(0).label(), "anvil0");
+}
+
+}  // namespace
+}  // namespace signer::engine

@@ -1,0 +1,74 @@
+// The signer's keys: every keystore V3 file of a directory, decrypted once at start-up into
+// locked memory, addressed by Ethereum address. Immutable after loading, so concurrent signing
+// needs no lock. Knows nothing of policy; it signs what it is handed.
+#ifndef ONCHAIN_KMS_SIGNER_KEYSTORE_KEY_STORE_H_
+#define ONCHAIN_KMS_SIGNER_KEYSTORE_KEY_STORE_H_
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "chain/address.h"
+#include "chain/hash32.h"
+#include "chain/secp256k1.h"
+#include "chain/transaction.h"
+#include "crypto/locked_buffer.h"
+#include "signer/keystore/keystore_v3.h"
+
+namespace signer::keystore {
+
+// A key as callers see it: never its secret.
+struct KeyInfo {
+  chain::Address address;
+  std::string label;  // file name without directory
+};
+
+// The password for a file, chosen by the address its "address" field declares (nullopt when
+// the file has none). Returns a pointer valid for the duration of the Load call.
+using PasswordLookup = std::function<absl::StatusOr<const crypto::LockedBuffer*>(const std::optional<chain::Address>&)>;
+
+class KeyStore {
+ public:
+  // Loads every regular file in `dir` whose name does not start with '.'. Fails (and holds no
+  // key) if any file is readable by group/others, malformed, has hostile KDF parameters, does
+  // not decrypt, or repeats an address. Errors name the file, never a secret.
+  static absl::StatusOr<std::unique_ptr<KeyStore>> Load(const std::string& dir, const PasswordLookup& passwords,
+                                                        const KdfLimits& limits = KdfLimits());
+
+  // For tests and tools: a store holding the given raw secrets (32 bytes each), labelled.
+  static absl::StatusOr<std::unique_ptr<KeyStore>> FromSecrets(
+      const std::vector<std::pair<std::string, chain::Bytes>>& labelled_secrets);
+
+  KeyStore(const KeyStore&) = delete;
+  KeyStore& operator=(const KeyStore&) = delete;
+
+  // Sorted by address.
+  std::vector<KeyInfo> List() const;
+  bool Has(const chain::Address& address) const { return keys_.contains(address); }
+  size_t size() const { return keys_.size(); }
+
+  // Signs a 32-byte digest (RFC 6979, low-s) and checks that the signature recovers to the
+  // key's address before returning it. NotFound for an unknown key.
+  absl::StatusOr<chain::RecoverableSignature> SignHash(const chain::Address& address, const chain::Hash32& hash) const;
+
+  // Signs and encodes an EIP-1559 transaction (raw bytes, hash, sender).
+  absl::StatusOr<chain::SignedTransaction> SignEip1559(const chain::Address& address,
+                                                       const chain::Eip1559Transaction& tx) const;
+
+ private:
+  struct Key {
+    std::string label;
+    crypto::LockedBuffer secret;
+  };
+  KeyStore() = default;
+  absl::flat_hash_map<chain::Address, Key> keys_;
+};
+
+}  // namespace signer::keystore
+
+#endif  // ONCHAIN_KMS_SIGNER_KEYSTORE_KEY_STORE_H_

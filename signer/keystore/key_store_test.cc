@@ -1,0 +1,143 @@
+#include "signer/keystore/key_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "chain/hex.h"
+#include "chain/keccak.h"
+#include "signer/keystore/password.h"
+#include "signer/keystore/process_hardening.h"
+#include "signer/keystore/secret_file.h"
+
+namespace signer::keystore {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kKey0[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+constexpr char kKey1[] = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+chain::Bytes Pw(absl::string_view s) { return chain::Bytes(s.begin(), s.end()); }
+
+std::string NewDir(const std::string& name) {
+  const std::string d = std::string(getenv("TEST_TMPDIR")) + "/" + name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+std::string Light(absl::string_view secret_hex, absl::string_view password) {
+  EncryptParams p;
+  p.scrypt_n = 1024;
+  return *EncryptKeystore(*chain::FromHex(secret_hex), Pw(password), p);
+}
+
+absl::StatusOr<crypto::LockedBuffer> Buffer(absl::string_view s) {
+  absl::StatusOr<crypto::LockedBuffer> b = crypto::LockedBuffer::Allocate(s.size());
+  if (b.ok()) std::memcpy(b->data(), s.data(), s.size());
+  return b;
+}
+
+TEST(KeyStore, LoadsSeveralKeysWithPerKeyPasswordsAndSigns) {
+  const std::string dir = NewDir("multi");
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "a.json", Light(kKey0, "one")).ok());
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "b.json", Light(kKey1, "two")).ok());
+  { std::ofstream(dir + "/.hidden") << "ignored"; }
+  const chain::Address a0 = *chain::AddressFromSecret(*chain::FromHex(kKey0));
+  const chain::Address a1 = *chain::AddressFromSecret(*chain::FromHex(kKey1));
+  auto one = *Buffer("one");
+  auto two = *Buffer("two");
+  absl::StatusOr<std::unique_ptr<KeyStore>> store =
+      KeyStore::Load(dir, [&](const std::optional<chain::Address>& a) -> absl::StatusOr<const crypto::LockedBuffer*> {
+        return a == a1 ? &two : &one;
+      });
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_EQ((*store)->size(), 2u);
+  std::vector<KeyInfo> keys = (*store)->List();
+  EXPECT_EQ(keys[0].address, std::min(a0, a1));
+  const chain::Hash32 h = chain::Keccak256("hello");
+  absl::StatusOr<chain::RecoverableSignature> sig = (*store)->SignHash(a1, h);
+  ASSERT_TRUE(sig.ok());
+  EXPECT_EQ(*chain::Recover(h, *sig), a1);
+  EXPECT_TRUE(absl::IsNotFound((*store)->SignHash(chain::Address(), h).status()));
+}
+
+TEST(KeyStore, RefusesGroupOrOtherReadableFilesAndBadOnes) {
+  const std::string dir = NewDir("perm");
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "a.json", Light(kKey0, "pw")).ok());
+  auto pw = *Buffer("pw");
+  auto lookup = [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> { return &pw; };
+  ASSERT_TRUE(KeyStore::Load(dir, lookup).ok());
+  ::chmod((dir + "/a.json").c_str(), 0640);
+  absl::Status s = KeyStore::Load(dir, lookup).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("group or others"));
+  ::chmod((dir + "/a.json").c_str(), 0604);
+  EXPECT_FALSE(KeyStore::Load(dir, lookup).ok());
+  ::chmod((dir + "/a.json").c_str(), 0600);
+  // A second copy of the same key is an error, as is a wrong password.
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "b.json", Light(kKey0, "pw")).ok());
+  EXPECT_THAT(std::string(KeyStore::Load(dir, lookup).status().message()), HasSubstr("already loaded"));
+  std::filesystem::remove(dir + "/b.json");
+  auto wrong = *Buffer("not-the-pw-xyz");
+  s = KeyStore::Load(dir, [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> {
+        return &wrong;
+      }).status();
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("a.json"));
+  EXPECT_THAT(std::string(s.message()), Not(HasSubstr("not-the-pw-xyz")));
+}
+
+TEST(SecretFile, AtomicPrivateWritesAndPasswordFiles) {
+  const std::string dir = NewDir("files");
+  ::umask(022);
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "k", "content").ok());
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/k").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(absl::IsAlreadyExists(WritePrivateFileAtomically(dir, "k", "other")));
+  EXPECT_EQ(*ReadPrivateFile(dir + "/k", 100), "content");
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(entries, 1u) << "no temp file left behind";
+
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "pw", "s3cret\r\n").ok());
+  absl::StatusOr<crypto::LockedBuffer> pw = PasswordFromFile(dir + "/pw");
+  ASSERT_TRUE(pw.ok());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(pw->data()), pw->size()), "s3cret");
+  ::chmod((dir + "/pw").c_str(), 0644);
+  EXPECT_TRUE(absl::IsFailedPrecondition(PasswordFromFile(dir + "/pw").status()));
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "empty", "\n").ok());
+  EXPECT_FALSE(PasswordFromFile(dir + "/empty").ok());
+}
+
+TEST(Password, EnvironmentVariableIsWipedAndRemoved) {
+  ::setenv("SIGNER_TEST_PW", "hunter2", 1);
+  char* raw = std::getenv("SIGNER_TEST_PW");
+  absl::StatusOr<crypto::LockedBuffer> pw = PasswordFromEnv("SIGNER_TEST_PW");
+  ASSERT_TRUE(pw.ok());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(pw->data()), pw->size()), "hunter2");
+  EXPECT_EQ(std::getenv("SIGNER_TEST_PW"), nullptr);
+  EXPECT_EQ(raw[0], '\0') << "the environment's copy was overwritten";
+  EXPECT_TRUE(absl::IsNotFound(PasswordFromEnv("SIGNER_TEST_PW").status()));
+}
+
+TEST(ProcessHardening, NotDumpableAndNoCoreFiles) {
+  ASSERT_TRUE(HardenProcess().ok());
+  EXPECT_FALSE(ProcessIsDumpable());
+  struct rlimit rl;
+  ASSERT_EQ(::getrlimit(RLIMIT_CORE, &rl), 0);
+  EXPECT_EQ(rl.rlim_cur, 0u);
+  EXPECT_EQ(rl.rlim_max, 0u);
+}
+
+}  // namespace
+}  // namespace signer::keystore

@@ -1,0 +1,272 @@
+#include "signer/policy/policy.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "chain/hex.h"
+#include "crypto/sha256.h"
+#include "rpc/config_file.h"
+
+namespace signer::policy {
+namespace {
+
+namespace v1 = onchainkms::signer::v1;
+
+absl::Status Field(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("policy: ", field, ": ", why));
+}
+
+absl::StatusOr<chain::Address> ParseAddress(absl::string_view text, absl::string_view field) {
+  absl::StatusOr<chain::Address> a = chain::Address::Parse(text);
+  if (!a.ok()) return Field(field, a.status().message());
+  return a;
+}
+
+absl::StatusOr<chain::U256> ParseWeiField(absl::string_view text, absl::string_view field) {
+  absl::StatusOr<chain::U256> v = ParseWei(text);
+  if (!v.ok()) return Field(field, v.status().message());
+  return v;
+}
+
+absl::StatusOr<KeyLimits> CompileLimits(const v1::KeyLimits& limits, const std::string& prefix) {
+  KeyLimits out;
+  out.rule_prefix = prefix;
+  if (limits.has_rate_limit()) {
+    const double rps = limits.rate_limit().requests_per_second();
+    if (!(rps > 0) || rps > 1e9) return Field(absl::StrCat(prefix, ".rate_limit.requests_per_second"), "must be > 0");
+    if (limits.rate_limit().burst() < 1) return Field(absl::StrCat(prefix, ".rate_limit.burst"), "must be >= 1");
+    out.requests_per_second = rps;
+    out.burst = limits.rate_limit().burst();
+  }
+  if (!limits.fee_budget_24h_wei().empty()) {
+    absl::StatusOr<chain::U256> budget = ParseWeiField(limits.fee_budget_24h_wei(), absl::StrCat(prefix, ".fee_budget_24h_wei"));
+    if (!budget.ok()) return budget.status();
+    out.fee_budget_24h = *budget;
+  }
+  return out;
+}
+
+Decision Deny(std::string rule, absl::string_view why) {
+  return Decision{absl::PermissionDeniedError(absl::StrCat("denied by policy rule ", rule, ": ", why)), std::move(rule)};
+}
+
+}  // namespace
+
+absl::StatusOr<chain::U256> ParseWei(absl::string_view text) {
+  if (text.empty()) return absl::InvalidArgumentError("empty (want a decimal wei amount)");
+  if (text.size() > 78) return absl::InvalidArgumentError("more than 78 digits");
+  for (char c : text) {
+    if (!absl::ascii_isdigit(c)) return absl::InvalidArgumentError(absl::StrCat("not a decimal number: \"", text, "\""));
+  }
+  if (text.size() > 1 && text[0] == '0') return absl::InvalidArgumentError(absl::StrCat("leading zero in \"", text, "\""));
+  absl::StatusOr<chain::U256> v = chain::U256::FromDecimal(text);
+  if (!v.ok()) return absl::InvalidArgumentError("does not fit in 256 bits");
+  return v;
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(const v1::Policy& policy) {
+  std::shared_ptr<CompiledPolicy> out(new CompiledPolicy());
+  for (int i = 0; i < policy.chains_size(); ++i) {
+    const v1::ChainPolicy& c = policy.chains(i);
+    const std::string f = absl::StrCat("chains[", i, "]");
+    if (c.chain_id() == 0) return Field(absl::StrCat(f, ".chain_id"), "required, non-zero");
+    if (out->chains_.contains(c.chain_id())) return Field(absl::StrCat(f, ".chain_id"), absl::StrCat("duplicate chain id ", c.chain_id()));
+    Chain chain;
+    chain.chain_id = c.chain_id();
+    chain.rule = absl::StrCat("chains[chain_id=", c.chain_id(), "]");
+    for (int j = 0; j < c.kms_contract_addresses_size(); ++j) {
+      absl::StatusOr<chain::Address> a = ParseAddress(c.kms_contract_addresses(j), absl::StrCat(f, ".kms_contract_addresses[", j, "]"));
+      if (!a.ok()) return a.status();
+      chain.factories.insert(*a);
+    }
+    for (int j = 0; j < c.app_contract_addresses_size(); ++j) {
+      absl::StatusOr<chain::Address> a = ParseAddress(c.app_contract_addresses(j), absl::StrCat(f, ".app_contract_addresses[", j, "]"));
+      if (!a.ok()) return a.status();
+      chain.apps.insert(*a);
+    }
+    chain.any_app = c.any_app();
+    absl::StatusOr<chain::U256> max_fee = ParseWeiField(c.max_fee_per_gas_wei(), absl::StrCat(f, ".max_fee_per_gas_wei"));
+    if (!max_fee.ok()) return max_fee.status();
+    absl::StatusOr<chain::U256> max_tip = ParseWeiField(c.max_priority_fee_per_gas_wei(), absl::StrCat(f, ".max_priority_fee_per_gas_wei"));
+    if (!max_tip.ok()) return max_tip.status();
+    if (c.max_gas_limit() == 0) return Field(absl::StrCat(f, ".max_gas_limit"), "required, non-zero");
+    chain.max_fee = *max_fee;
+    chain.max_priority_fee = *max_tip;
+    chain.max_gas_limit = c.max_gas_limit();
+    out->chains_.emplace(c.chain_id(), std::move(chain));
+  }
+
+  absl::StatusOr<KeyLimits> defaults = CompileLimits(policy.default_key_limits(), "default_key_limits");
+  if (!defaults.ok()) return defaults.status();
+  out->default_limits_ = *std::move(defaults);
+  for (int i = 0; i < policy.keys_size(); ++i) {
+    const std::string f = absl::StrCat("keys[", i, "]");
+    absl::StatusOr<chain::Address> a = ParseAddress(policy.keys(i).address(), absl::StrCat(f, ".address"));
+    if (!a.ok()) return a.status();
+    if (out->key_limits_.contains(*a)) return Field(absl::StrCat(f, ".address"), "duplicate key");
+    absl::StatusOr<KeyLimits> limits =
+        CompileLimits(policy.keys(i).limits(), absl::StrCat("keys[address=", a->Checksummed(), "].limits"));
+    if (!limits.ok()) return limits.status();
+    out->key_limits_.emplace(*a, *std::move(limits));
+  }
+
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < policy.generic_transaction_rules_size(); ++i) {
+    const v1::GenericTransactionRule& r = policy.generic_transaction_rules(i);
+    const std::string f = absl::StrCat("generic_transaction_rules[", i, "]");
+    if (r.name().empty()) return Field(absl::StrCat(f, ".name"), "required");
+    if (!names.insert(r.name()).second) return Field(absl::StrCat(f, ".name"), absl::StrCat("duplicate name \"", r.name(), "\""));
+    GenericRule rule;
+    rule.name = r.name();
+    rule.rule = absl::StrCat("generic_transaction_rules[name=\"", r.name(), "\"]");
+    if (!out->chains_.contains(r.chain_id())) {
+      return Field(absl::StrCat(f, ".chain_id"), absl::StrCat("chain ", r.chain_id(), " has no entry in chains"));
+    }
+    rule.chain_id = r.chain_id();
+    absl::StatusOr<chain::Address> to = ParseAddress(r.to(), absl::StrCat(f, ".to"));
+    if (!to.ok()) return to.status();
+    rule.to = *to;
+    if (!r.selector().empty()) {
+      std::array<uint8_t, 4> sel;
+      if (absl::Status s = chain::FromHexInto(r.selector(), absl::MakeSpan(sel), chain::HexPrefix::kRequired, "selector"); !s.ok()) {
+        return Field(absl::StrCat(f, ".selector"), "want \"0x\" + 8 hex digits");
+      }
+      rule.selector = sel;
+    }
+    if (!r.max_value_wei().empty()) {
+      absl::StatusOr<chain::U256> v = ParseWeiField(r.max_value_wei(), absl::StrCat(f, ".max_value_wei"));
+      if (!v.ok()) return v.status();
+      rule.max_value = *v;
+    }
+    for (int j = 0; j < r.from_addresses_size(); ++j) {
+      absl::StatusOr<chain::Address> a = ParseAddress(r.from_addresses(j), absl::StrCat(f, ".from_addresses[", j, "]"));
+      if (!a.ok()) return a.status();
+      rule.from.insert(*a);
+    }
+    out->generic_.push_back(std::move(rule));
+  }
+
+  out->messages_enabled_ = policy.message_signing().enabled();
+  for (int j = 0; j < policy.message_signing().from_addresses_size(); ++j) {
+    absl::StatusOr<chain::Address> a =
+        ParseAddress(policy.message_signing().from_addresses(j), absl::StrCat("message_signing.from_addresses[", j, "]"));
+    if (!a.ok()) return a.status();
+    out->message_keys_.insert(*a);
+  }
+  if (policy.message_signing().max_message_bytes() != 0) {
+    if (policy.message_signing().max_message_bytes() > (1u << 20)) {
+      return Field("message_signing.max_message_bytes", "at most 1048576");
+    }
+    out->max_message_bytes_ = policy.message_signing().max_message_bytes();
+  }
+
+  std::string serialized;
+  policy.SerializeToString(&serialized);
+  const crypto::Sha256Digest digest = crypto::Sha256(absl::string_view(serialized));
+  out->fingerprint_ = chain::ToHex(digest, false).substr(0, 16);
+  return std::shared_ptr<const CompiledPolicy>(std::move(out));
+}
+
+Decision CompiledPolicy::CheckTransaction(const TxIntent& in) const {
+  auto it = chains_.find(in.chain_id);
+  if (it == chains_.end()) return Deny("chains", absl::StrCat("chain ", in.chain_id, " is not allowed"));
+  const Chain& c = it->second;
+  std::string allowed_by;
+  switch (in.kind) {
+    case TxIntent::Kind::kDeployAndRegisterApp:
+      if (!c.factories.contains(in.to)) {
+        return Deny(absl::StrCat(c.rule, ".kms_contract_addresses"),
+                    absl::StrCat("KMS factory ", in.to.Checksummed(), " is not allowed on chain ", in.chain_id));
+      }
+      allowed_by = absl::StrCat(c.rule, ".kms_contract_addresses");
+      break;
+    case TxIntent::Kind::kAddComposeHash:
+      if (c.any_app) {
+        allowed_by = absl::StrCat(c.rule, ".any_app");
+      } else if (c.apps.contains(in.to)) {
+        allowed_by = absl::StrCat(c.rule, ".app_contract_addresses");
+      } else {
+        return Deny(absl::StrCat(c.rule, ".app_contract_addresses"),
+                    absl::StrCat("app contract ", in.to.Checksummed(), " is not allowed on chain ", in.chain_id));
+      }
+      break;
+    case TxIntent::Kind::kGeneric: {
+      std::optional<std::array<uint8_t, 4>> selector;
+      if (!in.data.empty()) {
+        if (in.data.size() < 4) return Deny("generic_transaction_rules", "calldata shorter than a 4-byte selector");
+        selector = std::array<uint8_t, 4>{in.data[0], in.data[1], in.data[2], in.data[3]};
+      }
+      const GenericRule* near = nullptr;  // matched chain+to+selector but not the rest
+      std::string near_field, near_why;
+      for (const GenericRule& r : generic_) {
+        if (r.chain_id != in.chain_id || r.to != in.to || r.selector != selector) continue;
+        if (!r.from.empty() && !r.from.contains(in.from)) {
+          near = &r;
+          near_field = ".from_addresses";
+          near_why = absl::StrCat("key ", in.from.Checksummed(), " may not use this rule");
+          continue;
+        }
+        if (in.value > r.max_value) {
+          near = &r;
+          near_field = ".max_value_wei";
+          near_why = absl::StrCat("value ", in.value.ToDecimal(), " exceeds ", r.max_value.ToDecimal());
+          continue;
+        }
+        allowed_by = r.rule;
+        break;
+      }
+      if (allowed_by.empty()) {
+        if (near != nullptr) return Deny(absl::StrCat(near->rule, near_field), near_why);
+        return Deny("generic_transaction_rules",
+                    absl::StrCat("no rule allows chain ", in.chain_id, ", to ", in.to.Checksummed(), ", selector ",
+                                 selector ? chain::ToHex(*selector) : std::string("(none: plain transfer)")));
+      }
+      break;
+    }
+  }
+  if (in.kind != TxIntent::Kind::kGeneric && !in.value.IsZero()) {
+    return Deny(allowed_by, "value must be 0 for a contract call");
+  }
+  if (in.max_fee_per_gas > c.max_fee) {
+    return Deny(absl::StrCat(c.rule, ".max_fee_per_gas_wei"),
+                absl::StrCat("max_fee_per_gas ", in.max_fee_per_gas.ToDecimal(), " exceeds the cap ", c.max_fee.ToDecimal()));
+  }
+  if (in.max_priority_fee_per_gas > c.max_priority_fee) {
+    return Deny(absl::StrCat(c.rule, ".max_priority_fee_per_gas_wei"),
+                absl::StrCat("max_priority_fee_per_gas ", in.max_priority_fee_per_gas.ToDecimal(), " exceeds the cap ",
+                             c.max_priority_fee.ToDecimal()));
+  }
+  if (in.gas_limit > c.max_gas_limit) {
+    return Deny(absl::StrCat(c.rule, ".max_gas_limit"),
+                absl::StrCat("gas_limit ", in.gas_limit, " exceeds the cap ", c.max_gas_limit));
+  }
+  return Decision{absl::OkStatus(), std::move(allowed_by)};
+}
+
+Decision CompiledPolicy::CheckMessage(const chain::Address& from, size_t message_size) const {
+  if (!messages_enabled_) return Deny("message_signing.enabled", "message signing is disabled");
+  if (!message_keys_.empty() && !message_keys_.contains(from)) {
+    return Deny("message_signing.from_addresses", absl::StrCat("key ", from.Checksummed(), " may not sign messages"));
+  }
+  if (message_size > max_message_bytes_) {
+    return Decision{absl::InvalidArgumentError(absl::StrCat("message: ", message_size, " bytes, more than message_signing.max_message_bytes (",
+                                                            max_message_bytes_, ")")),
+                    "message_signing.max_message_bytes"};
+  }
+  return Decision{absl::OkStatus(), message_keys_.empty() ? "message_signing.enabled" : "message_signing.from_addresses"};
+}
+
+const KeyLimits& CompiledPolicy::LimitsFor(const chain::Address& key) const {
+  auto it = key_limits_.find(key);
+  return it == key_limits_.end() ? default_limits_ : it->second;
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(const std::string& path) {
+  v1::Policy policy;
+  if (absl::Status s = rpc::LoadConfigFile(path, &policy); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> out = CompiledPolicy::Compile(policy);
+  if (!out.ok()) return absl::Status(out.status().code(), absl::StrCat(path, ": ", out.status().message()));
+  return out;
+}
+
+}  // namespace signer::policy

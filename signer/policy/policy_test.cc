@@ -1,0 +1,306 @@
+#include "signer/policy/policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "chain/dstack_calls.h"
+#include "chain/hex.h"
+#include "google/protobuf/text_format.h"
+#include "signer/policy/policy_holder.h"
+#include "signer/policy/usage_tracker.h"
+
+namespace signer::policy {
+namespace {
+
+using ::testing::HasSubstr;
+namespace v1 = onchainkms::signer::v1;
+
+constexpr char kPolicy[] = R"pb(
+  chains {
+    chain_id: 8453
+    name: "base"
+    kms_contract_addresses: "0x2222222222222222222222222222222222222222"
+    any_app: true
+    max_fee_per_gas_wei: "50000000000"
+    max_priority_fee_per_gas_wei: "5000000000"
+    max_gas_limit: 1000000
+  }
+  chains {
+    chain_id: 31337
+    kms_contract_addresses: "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
+    max_fee_per_gas_wei: "100000000000"
+    max_priority_fee_per_gas_wei: "10000000000"
+    max_gas_limit: 2000000
+  }
+  default_key_limits {
+    rate_limit { requests_per_second: 1 burst: 2 }
+    fee_budget_24h_wei: "1000000"
+  }
+  keys {
+    address: "0x1111111111111111111111111111111111111111"
+    limits { fee_budget_24h_wei: "5000000" }
+  }
+  generic_transaction_rules {
+    name: "transfer-ownership"
+    chain_id: 31337
+    to: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
+    selector: "0xf2fde38b"
+  }
+  generic_transaction_rules {
+    name: "pay-treasury"
+    chain_id: 31337
+    to: "0x3333333333333333333333333333333333333333"
+    max_value_wei: "1000"
+    from_addresses: "0x1111111111111111111111111111111111111111"
+  }
+  message_signing { enabled: true from_addresses: "0x1111111111111111111111111111111111111111" max_message_bytes: 10 }
+)pb";
+
+chain::Address A(absl::string_view s) { return *chain::Address::Parse(s); }
+const chain::Address kKey = A("0x1111111111111111111111111111111111111111");
+const chain::Address kOther = A("0x4444444444444444444444444444444444444444");
+
+std::shared_ptr<const CompiledPolicy> Compile(absl::string_view text) {
+  v1::Policy p;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(std::string(text), &p));
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> c = CompiledPolicy::Compile(p);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? *c : nullptr;
+}
+
+TxIntent Deploy() {
+  TxIntent t;
+  t.kind = TxIntent::Kind::kDeployAndRegisterApp;
+  t.chain_id = 8453;
+  t.from = kKey;
+  t.to = A("0x2222222222222222222222222222222222222222");
+  t.gas_limit = 300000;
+  t.max_fee_per_gas = chain::U256(1000000000);
+  t.max_priority_fee_per_gas = chain::U256(1000000);
+  return t;
+}
+
+TxIntent Generic(absl::string_view to, absl::string_view data_hex, uint64_t value = 0) {
+  TxIntent t = Deploy();
+  t.kind = TxIntent::Kind::kGeneric;
+  t.chain_id = 31337;
+  t.to = A(to);
+  t.data = *chain::FromHex(data_hex);
+  t.value = chain::U256(value);
+  return t;
+}
+
+void ExpectDenied(const Decision& d, absl::string_view rule) {
+  EXPECT_TRUE(absl::IsPermissionDenied(d.status)) << d.status;
+  EXPECT_EQ(d.rule, rule);
+  EXPECT_THAT(std::string(d.status.message()), HasSubstr(std::string(rule)));
+}
+
+TEST(Policy, ChainsRule) {
+  auto p = Compile(kPolicy);
+  EXPECT_TRUE(p->CheckTransaction(Deploy()).allowed());
+  TxIntent t = Deploy();
+  t.chain_id = 1;
+  ExpectDenied(p->CheckTransaction(t), "chains");
+}
+
+TEST(Policy, KmsFactoryRule) {
+  auto p = Compile(kPolicy);
+  Decision ok = p->CheckTransaction(Deploy());
+  EXPECT_EQ(ok.rule, "chains[chain_id=8453].kms_contract_addresses");
+  TxIntent t = Deploy();
+  t.to = kOther;
+  ExpectDenied(p->CheckTransaction(t), "chains[chain_id=8453].kms_contract_addresses");
+}
+
+TEST(Policy, AppContractRuleAndAnyApp) {
+  auto p = Compile(kPolicy);
+  TxIntent t = Deploy();
+  t.kind = TxIntent::Kind::kAddComposeHash;
+  t.to = kOther;
+  EXPECT_EQ(p->CheckTransaction(t).rule, "chains[chain_id=8453].any_app");  // any app on base
+  t.chain_id = 31337;
+  ExpectDenied(p->CheckTransaction(t), "chains[chain_id=31337].app_contract_addresses");
+  t.to = A("0xa16e02e87b7454126e5e10d957a927a7f5b5d2be");
+  EXPECT_EQ(p->CheckTransaction(t).rule, "chains[chain_id=31337].app_contract_addresses");
+  // any_app never opens the factory.
+  TxIntent d = Deploy();
+  d.to = kOther;
+  EXPECT_FALSE(p->CheckTransaction(d).allowed());
+}
+
+TEST(Policy, FeeAndGasCaps) {
+  auto p = Compile(kPolicy);
+  TxIntent t = Deploy();
+  t.max_fee_per_gas = chain::U256(50000000000);
+  EXPECT_TRUE(p->CheckTransaction(t).allowed()) << "the cap itself is allowed";
+  t.max_fee_per_gas = chain::U256(50000000001);
+  ExpectDenied(p->CheckTransaction(t), "chains[chain_id=8453].max_fee_per_gas_wei");
+  t = Deploy();
+  t.max_priority_fee_per_gas = chain::U256(5000000001);
+  ExpectDenied(p->CheckTransaction(t), "chains[chain_id=8453].max_priority_fee_per_gas_wei");
+  t = Deploy();
+  t.gas_limit = 1000001;
+  ExpectDenied(p->CheckTransaction(t), "chains[chain_id=8453].max_gas_limit");
+  // Caps apply to generic transactions too.
+  TxIntent g = Generic("0xa16E02E87b7454126E5E10d957A927A7F5B5d2be", "0xf2fde38b00");
+  g.gas_limit = 2000001;
+  ExpectDenied(p->CheckTransaction(g), "chains[chain_id=31337].max_gas_limit");
+}
+
+TEST(Policy, IntentsCarryNoValue) {
+  auto p = Compile(kPolicy);
+  TxIntent t = Deploy();
+  t.value = chain::U256(1);
+  ExpectDenied(p->CheckTransaction(t), "chains[chain_id=8453].kms_contract_addresses");
+}
+
+TEST(Policy, GenericRules) {
+  auto p = Compile(kPolicy);
+  const std::string app = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+  Decision ok = p->CheckTransaction(Generic(app, "0xf2fde38b0000"));
+  EXPECT_TRUE(ok.allowed()) << ok.status;
+  EXPECT_EQ(ok.rule, "generic_transaction_rules[name=\"transfer-ownership\"]");
+  ExpectDenied(p->CheckTransaction(Generic(app, "0xdeadbeef")), "generic_transaction_rules");  // other selector
+  ExpectDenied(p->CheckTransaction(Generic(app, "0x")), "generic_transaction_rules");          // plain transfer
+  ExpectDenied(p->CheckTransaction(Generic(app, "0xf2fd")), "generic_transaction_rules");      // short data
+  ExpectDenied(p->CheckTransaction(Generic(app, "0xf2fde38b", 1)),
+               "generic_transaction_rules[name=\"transfer-ownership\"].max_value_wei");
+  TxIntent other_chain = Generic(app, "0xf2fde38b");
+  other_chain.chain_id = 8453;
+  ExpectDenied(p->CheckTransaction(other_chain), "generic_transaction_rules");
+  // Plain transfer rule with a value cap and a key list.
+  const std::string treasury = "0x3333333333333333333333333333333333333333";
+  EXPECT_TRUE(p->CheckTransaction(Generic(treasury, "0x", 1000)).allowed());
+  ExpectDenied(p->CheckTransaction(Generic(treasury, "0x", 1001)), "generic_transaction_rules[name=\"pay-treasury\"].max_value_wei");
+  ExpectDenied(p->CheckTransaction(Generic(treasury, "0x12345678")), "generic_transaction_rules");
+  TxIntent stranger = Generic(treasury, "0x", 1);
+  stranger.from = kOther;
+  ExpectDenied(p->CheckTransaction(stranger), "generic_transaction_rules[name=\"pay-treasury\"].from_addresses");
+}
+
+TEST(Policy, MessageSigning) {
+  auto p = Compile(kPolicy);
+  EXPECT_TRUE(p->CheckMessage(kKey, 10).allowed());
+  ExpectDenied(p->CheckMessage(kOther, 1), "message_signing.from_addresses");
+  EXPECT_TRUE(absl::IsInvalidArgument(p->CheckMessage(kKey, 11).status));
+  auto off = Compile(R"pb(message_signing { enabled: false })pb");
+  ExpectDenied(off->CheckMessage(kKey, 1), "message_signing.enabled");
+  auto none = Compile("");
+  ExpectDenied(none->CheckMessage(kKey, 1), "message_signing.enabled");
+  ExpectDenied(none->CheckTransaction(Deploy()), "chains");
+}
+
+TEST(Policy, KeyLimitsSelection) {
+  auto p = Compile(kPolicy);
+  EXPECT_EQ(p->LimitsFor(kKey).rule_prefix, "keys[address=0x1111111111111111111111111111111111111111].limits");
+  EXPECT_FALSE(p->LimitsFor(kKey).requests_per_second.has_value()) << "replaces the defaults as a whole";
+  EXPECT_EQ(p->LimitsFor(kOther).rule_prefix, "default_key_limits");
+  EXPECT_EQ(*p->LimitsFor(kOther).requests_per_second, 1.0);
+}
+
+TEST(Policy, InvalidPoliciesNameTheField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"pb(chains { chain_id: 0 })pb", "chains[0].chain_id"},
+      {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" max_gas_limit: 1 }
+            chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" max_gas_limit: 1 })pb",
+       "chains[1].chain_id"},
+      {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "01" max_priority_fee_per_gas_wei: "1" max_gas_limit: 1 })pb",
+       "chains[0].max_fee_per_gas_wei"},
+      {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "-1" max_gas_limit: 1 })pb",
+       "chains[0].max_priority_fee_per_gas_wei"},
+      {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" })pb", "chains[0].max_gas_limit"},
+      {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" max_gas_limit: 1
+                     kms_contract_addresses: "0x5fbdb2315678afecb367f032d93F642f64180aa3" })pb",
+       "chains[0].kms_contract_addresses[0]"},
+      {R"pb(default_key_limits { rate_limit { requests_per_second: 0 burst: 1 } })pb",
+       "default_key_limits.rate_limit.requests_per_second"},
+      {R"pb(default_key_limits { rate_limit { requests_per_second: 1 burst: 0 } })pb", "default_key_limits.rate_limit.burst"},
+      {R"pb(keys { address: "0x1" })pb", "keys[0].address"},
+      {R"pb(generic_transaction_rules { name: "x" chain_id: 5 to: "0x3333333333333333333333333333333333333333" })pb",
+       "generic_transaction_rules[0].chain_id"},
+      {R"pb(generic_transaction_rules { chain_id: 5 })pb", "generic_transaction_rules[0].name"},
+  };
+  for (const auto& [text, field] : cases) {
+    v1::Policy policy;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &policy)) << text;
+    absl::Status s = CompiledPolicy::Compile(policy).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << text;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(field)) << text;
+  }
+}
+
+TEST(UsageTracker, RateLimitTokenBucket) {
+  absl::Time now = absl::FromUnixSeconds(1000);
+  UsageTracker tracker([&] { return now; });
+  auto p = Compile(kPolicy);
+  const KeyLimits& limits = p->LimitsFor(kOther);  // 1/s, burst 2
+  EXPECT_TRUE(tracker.TakeRequest(kOther, limits).allowed());
+  EXPECT_TRUE(tracker.TakeRequest(kOther, limits).allowed());
+  Decision d = tracker.TakeRequest(kOther, limits);
+  EXPECT_TRUE(absl::IsResourceExhausted(d.status));
+  EXPECT_EQ(d.rule, "default_key_limits.rate_limit");
+  EXPECT_THAT(std::string(d.status.message()), HasSubstr("default_key_limits.rate_limit"));
+  now += absl::Seconds(1);
+  EXPECT_TRUE(tracker.TakeRequest(kOther, limits).allowed());
+  EXPECT_FALSE(tracker.TakeRequest(kOther, limits).allowed());
+  // A key without a rate limit is never limited.
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(tracker.TakeRequest(kKey, p->LimitsFor(kKey)).allowed());
+}
+
+TEST(UsageTracker, RollingFeeBudget) {
+  absl::Time now = absl::FromUnixSeconds(100000);
+  UsageTracker tracker([&] { return now; });
+  auto p = Compile(kPolicy);
+  const KeyLimits& limits = p->LimitsFor(kOther);  // budget 1,000,000
+  std::string rule;
+  absl::StatusOr<uint64_t> c1 = tracker.Charge(kOther, chain::U256(600000), limits, &rule);
+  ASSERT_TRUE(c1.ok());
+  now += absl::Hours(12);
+  absl::StatusOr<uint64_t> c2 = tracker.Charge(kOther, chain::U256(400000), limits, &rule);
+  ASSERT_TRUE(c2.ok()) << "exactly the budget";
+  absl::StatusOr<uint64_t> c3 = tracker.Charge(kOther, chain::U256(1), limits, &rule);
+  EXPECT_TRUE(absl::IsResourceExhausted(c3.status()));
+  EXPECT_EQ(rule, "default_key_limits.fee_budget_24h_wei");
+  EXPECT_THAT(std::string(c3.status().message()), HasSubstr("default_key_limits.fee_budget_24h_wei"));
+  tracker.Refund(kOther, *c2);
+  EXPECT_EQ(tracker.Committed24h(kOther), chain::U256(600000));
+  EXPECT_TRUE(tracker.Charge(kOther, chain::U256(400000), limits, &rule).ok());
+  now += absl::Hours(12) + absl::Seconds(1);  // the first charge leaves the window
+  EXPECT_EQ(tracker.Committed24h(kOther), chain::U256(400000));
+  EXPECT_TRUE(tracker.Charge(kOther, chain::U256(600000), limits, &rule).ok());
+  // Replayed history counts.
+  UsageTracker fresh([&] { return now; });
+  fresh.Record(kOther, now - absl::Hours(1), chain::U256(999999));
+  fresh.Record(kOther, now - absl::Hours(25), chain::U256(999999));  // too old
+  EXPECT_EQ(fresh.Committed24h(kOther), chain::U256(999999));
+  EXPECT_FALSE(fresh.Charge(kOther, chain::U256(2), limits, &rule).ok());
+}
+
+TEST(PolicyHolder, InvalidReloadKeepsTheOldPolicy) {
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/policy.textproto";
+  { std::ofstream(path) << kPolicy; }
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> first = LoadPolicyFile(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  PolicyHolder holder(*first);
+  auto snapshot = holder.Get();
+  { std::ofstream(path) << "chains { chain_id: 0 }"; }
+  absl::Status s = holder.Reload(path);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("chains[0].chain_id"));
+  EXPECT_EQ(holder.Get(), snapshot) << "old policy kept";
+  { std::ofstream(path) << "not a policy {"; }
+  EXPECT_FALSE(holder.Reload(path).ok());
+  EXPECT_EQ(holder.Get(), snapshot);
+  { std::ofstream(path) << R"pb(message_signing { enabled: true })pb"; }
+  ASSERT_TRUE(holder.Reload(path).ok());
+  EXPECT_NE(holder.Get(), snapshot);
+  EXPECT_TRUE(holder.Get()->CheckMessage(kOther, 1).allowed());
+  EXPECT_TRUE(snapshot->CheckTransaction(Deploy()).allowed()) << "a request's snapshot stays valid";
+}
+
+}  // namespace
+}  // namespace signer::policy

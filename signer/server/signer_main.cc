@@ -1,0 +1,281 @@
+#include "signer/server/signer_main.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "onchainkms/signer/v1/config.pb.h"
+#include "rpc/config_file.h"
+#include "rpc/listen_flags.h"
+#include "rpc/signals.h"
+#include "signer/audit/audit_log.h"
+#include "signer/cli/keys_command.h"
+#include "signer/engine/engine.h"
+#include "signer/equivocation/store.h"
+#include "signer/keystore/key_store.h"
+#include "signer/keystore/password.h"
+#include "signer/keystore/process_hardening.h"
+#include "signer/logging/json_log.h"
+#include "signer/metrics/metrics.h"
+#include "signer/policy/policy_holder.h"
+#include "signer/policy/usage_tracker.h"
+#include "signer/signer_service.h"
+#include "signer/transport/transport.h"
+
+ABSL_FLAG(std::string, config, "",
+          "config file (onchainkms.signer.v1.SignerConfig as text proto, or JSON if it ends in .json)");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "on SIGTERM/SIGINT, how long calls in flight may take to finish");
+ABSL_FLAG(bool, insecure, false, "same as --insecure_loopback: allow plaintext TCP on a loopback address only");
+ABSL_FLAG(std::string, keystore_dir, "", "directory of keystore V3 files (overrides keystore_dir)");
+ABSL_FLAG(std::string, password_file, "", "file holding the keystore password, mode 0600 (overrides password)");
+ABSL_FLAG(std::string, password_env, "",
+          "NAME of an environment variable holding the keystore password (overrides password); never the password itself");
+ABSL_FLAG(std::string, policy_file, "", "policy file (overrides policy_file)");
+ABSL_FLAG(std::string, anti_equivocation_db, "", "anti-equivocation SQLite database (overrides anti_equivocation_db_path)");
+ABSL_FLAG(std::string, audit_log, "", "audit log, JSON Lines (overrides audit_log_path)");
+ABSL_FLAG(int, metrics_port, -1, "Prometheus metrics port (overrides metrics_port; 0 disables)");
+ABSL_FLAG(std::string, metrics_bind_address, "", "metrics bind address (overrides metrics_bind_address)");
+ABSL_FLAG(std::vector<std::string>, allowed_peer_uids, {}, "extra unix-socket peer uids allowed to call (comma-separated)");
+ABSL_FLAG(std::string, kdf, "scrypt", "keys new/import: scrypt (n=2^18, r=8, p=1) or pbkdf2 (c=262144)");
+ABSL_FLAG(uint64_t, scrypt_n, uint64_t{1} << 18, "keys new/import: scrypt n (a power of two; below 2^18 for tests only)");
+
+namespace signer::server {
+namespace {
+
+namespace v1 = onchainkms::signer::v1;
+using logging::Level;
+using logging::Log;
+
+constexpr char kDefaultListen[] = "unix:/run/onchain-kms/signer.sock";
+
+int Fail(int code, absl::string_view what, const absl::Status& s) {
+  Log(Level::kError, std::string_view(what.data(), what.size()),
+      {{"error", std::string(s.message())}, {"code", absl::StatusCodeToString(s.code())}});
+  return code;
+}
+
+void ApplyFlagOverrides(v1::SignerConfig* c) {
+  if (auto v = absl::GetFlag(FLAGS_keystore_dir); !v.empty()) c->set_keystore_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_password_file); !v.empty()) c->mutable_password()->set_file(v);
+  if (auto v = absl::GetFlag(FLAGS_password_env); !v.empty()) c->mutable_password()->set_env_var(v);
+  if (auto v = absl::GetFlag(FLAGS_policy_file); !v.empty()) c->set_policy_file(v);
+  if (auto v = absl::GetFlag(FLAGS_anti_equivocation_db); !v.empty()) c->set_anti_equivocation_db_path(v);
+  if (auto v = absl::GetFlag(FLAGS_audit_log); !v.empty()) c->set_audit_log_path(v);
+  if (int v = absl::GetFlag(FLAGS_metrics_port); v >= 0) c->set_metrics_port(static_cast<uint32_t>(v));
+  if (auto v = absl::GetFlag(FLAGS_metrics_bind_address); !v.empty()) c->set_metrics_bind_address(v);
+}
+
+int RunKeys(const std::vector<std::string>& args, const v1::SignerConfig& config) {
+  cli::KeysOptions o;
+  o.keystore_dir = config.keystore_dir();
+  o.password = config.password();
+  const std::string kdf = absl::GetFlag(FLAGS_kdf);
+  if (kdf == "pbkdf2") {
+    o.encrypt.kdf = keystore::EncryptParams::Kdf::kPbkdf2;
+  } else if (kdf != "scrypt") {
+    std::fprintf(stderr, "signer keys: --kdf must be scrypt or pbkdf2\n");
+    return 2;
+  }
+  o.encrypt.scrypt_n = absl::GetFlag(FLAGS_scrypt_n);
+  return cli::RunKeysCommand(args, o, stdout, stderr);
+}
+
+int Serve(const v1::SignerConfig& config, rpc::ShutdownSignals& signals) {
+  for (const auto& [field, value] : std::vector<std::pair<const char*, std::string>>{
+           {"keystore_dir", config.keystore_dir()},
+           {"policy_file", config.policy_file()},
+           {"anti_equivocation_db_path", config.anti_equivocation_db_path()},
+           {"audit_log_path", config.audit_log_path()}}) {
+    if (value.empty()) {
+      return Fail(2, "bad configuration", absl::InvalidArgumentError(absl::StrCat(field, ": required (config file or flag)")));
+    }
+  }
+  // Listener.
+  rpc::ListenOptions defaults;
+  defaults.address = kDefaultListen;
+  absl::StatusOr<rpc::ListenOptions> listen = rpc::ListenOptionsFromConfig(config.listen(), defaults);
+  if (listen.ok()) listen = rpc::ApplyListenFlags(*std::move(listen));
+  if (!listen.ok()) return Fail(2, "bad listen configuration", listen.status());
+  if (absl::GetFlag(FLAGS_insecure)) listen->insecure_loopback = true;
+  transport::TransportOptions topts;
+  topts.listen = *listen;
+  for (uint32_t uid : config.listen().unix().allowed_peer_uids()) topts.allowed_peer_uids.push_back(uid);
+  for (const std::string& s : absl::GetFlag(FLAGS_allowed_peer_uids)) {
+    uint32_t uid = 0;
+    if (!absl::SimpleAtoi(s, &uid)) return Fail(2, "bad flag", absl::InvalidArgumentError("--allowed_peer_uids: not a uid"));
+    topts.allowed_peer_uids.push_back(uid);
+  }
+  for (const std::string& s : config.listen().tcp().tls().allowed_client_cert_sha256()) topts.allowed_client_cert_sha256.push_back(s);
+  for (const std::string& s : config.listen().tcp().tls().allowed_client_names()) topts.allowed_client_names.push_back(s);
+  {
+    absl::StatusOr<rpc::ListenAddress> parsed = rpc::ParseListenAddress(listen->address);
+    if (!parsed.ok()) return Fail(2, "bad listen address", parsed.status());
+    if (absl::Status s = rpc::ValidateListenOptions(*parsed, *listen); !s.ok()) return Fail(2, "refused listen configuration", s);
+    if (parsed->kind == rpc::ListenAddress::Kind::kTcp && listen->tls.has_value() && listen->tls->client_ca_file.empty()) {
+      return Fail(2, "refused listen configuration",
+                  absl::InvalidArgumentError("TCP with TLS needs a client CA: the signer requires client certificates"));
+    }
+  }
+
+  // Keys: passwords into locked memory, every file decrypted once, passwords wiped.
+  std::unique_ptr<keystore::KeyStore> keys;
+  {
+    std::optional<crypto::LockedBuffer> default_password;
+    if (config.has_password()) {
+      absl::StatusOr<crypto::LockedBuffer> p = keystore::ReadPassword(config.password(), "password");
+      if (!p.ok()) return Fail(1, "cannot read the keystore password", p.status());
+      default_password = *std::move(p);
+    }
+    absl::flat_hash_map<chain::Address, crypto::LockedBuffer> per_key;
+    for (int i = 0; i < config.key_passwords_size(); ++i) {
+      const std::string field = absl::StrCat("key_passwords[", i, "]");
+      absl::StatusOr<chain::Address> a = chain::Address::Parse(config.key_passwords(i).address());
+      if (!a.ok()) return Fail(2, "bad configuration", absl::InvalidArgumentError(absl::StrCat(field, ".address: ", a.status().message())));
+      absl::StatusOr<crypto::LockedBuffer> p = keystore::ReadPassword(config.key_passwords(i).password(), field + ".password");
+      if (!p.ok()) return Fail(1, "cannot read a keystore password", p.status());
+      per_key.emplace(*a, *std::move(p));
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::unique_ptr<keystore::KeyStore>> loaded = keystore::KeyStore::Load(
+        config.keystore_dir(), [&](const std::optional<chain::Address>& a) -> absl::StatusOr<const crypto::LockedBuffer*> {
+          if (a.has_value()) {
+            auto it = per_key.find(*a);
+            if (it != per_key.end()) return &it->second;
+          }
+          if (default_password.has_value()) return &*default_password;
+          return absl::InvalidArgumentError("no password configured for this key (password or key_passwords)");
+        });
+    if (!loaded.ok()) return Fail(1, "cannot load the keys", loaded.status());
+    keys = *std::move(loaded);
+    Log(Level::kInfo, "keys loaded",
+        {{"keys", static_cast<uint64_t>(keys->size())}, {"seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
+  }  // passwords wiped here
+
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> initial = policy::LoadPolicyFile(config.policy_file());
+  if (!initial.ok()) return Fail(2, "cannot load the policy", initial.status());
+  policy::PolicyHolder policy(*initial);
+  policy::UsageTracker usage;
+  absl::StatusOr<std::unique_ptr<equivocation::Store>> store = equivocation::Store::Open(config.anti_equivocation_db_path());
+  if (!store.ok()) return Fail(1, "cannot open the anti-equivocation database", store.status());
+  const absl::Duration fsync_interval =
+      config.audit_fsync_every_record()
+          ? absl::ZeroDuration()
+          : absl::Milliseconds(config.audit_fsync_interval_ms() == 0 ? 10 : config.audit_fsync_interval_ms());
+  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit = audit::AuditLog::Open(config.audit_log_path(), fsync_interval);
+  if (!audit.ok()) return Fail(1, "cannot open the audit log", audit.status());
+
+  metrics::Metrics metrics;
+  metrics.SetKeysLoaded(static_cast<int64_t>(keys->size()));
+  metrics.SetGroupCommitFns([s = store->get()] { return s->commits(); }, [s = store->get()] { return s->records_written(); });
+  engine::Engine engine(engine::EngineDeps{keys.get(), &policy, &usage, store->get(), audit->get(), &metrics});
+  if (absl::Status s = engine.ReplayFeeLedger(); !s.ok()) return Fail(1, "cannot replay the fee ledger", s);
+
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
+  if (config.metrics_port() != 0) {
+    absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> m = metrics::MetricsHttpServer::Start(
+        config.metrics_bind_address().empty() ? "127.0.0.1" : config.metrics_bind_address(),
+        static_cast<int>(config.metrics_port()), &metrics);
+    if (!m.ok()) return Fail(1, "cannot start the metrics endpoint", m.status());
+    metrics_server = *std::move(m);
+  }
+
+  SignerService service(&engine);
+  absl::StatusOr<std::unique_ptr<transport::Transport>> server =
+      transport::Transport::Start(topts, {{onchainkms::signer::v1::Signer::service_full_name(), &service}});
+  if (!server.ok()) {
+    return Fail(server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1, "cannot start the server", server.status());
+  }
+  service.set_transport(server->get());
+  metrics.SetRefusedConnectionsFn([t = server->get()] { return t->refused_connections(); });
+  (*server)->health().SetAll(rpc::HealthService::kServing);
+  Log(Level::kInfo, "serving",
+      {{"address", (*server)->address()},
+       {"metrics_port", metrics_server ? metrics_server->port() : 0},
+       {"keys", static_cast<uint64_t>(keys->size())},
+       {"policy", (*initial)->fingerprint()},
+       {"audit_seq", (*audit)->seq()},
+       {"audit_head", (*audit)->head_hash()}});
+
+  for (;;) {
+    const int sig = signals.Wait();
+    if (sig != SIGHUP) {
+      Log(Level::kInfo, "shutting down", {{"signal", sig}});
+      break;
+    }
+    boost::json::object event;
+    event["event"] = "policy_reload";
+    if (absl::Status s = policy.Reload(config.policy_file()); s.ok()) {
+      metrics.PolicyReload(true);
+      event["result"] = "ok";
+      event["policy"] = policy.Get()->fingerprint();
+      Log(Level::kInfo, "policy reloaded", {{"policy", policy.Get()->fingerprint()}});
+    } else {
+      metrics.PolicyReload(false);
+      event["result"] = "rejected";
+      event["reason"] = std::string(s.message());
+      event["policy"] = policy.Get()->fingerprint();
+      Log(Level::kError, "policy reload rejected; the previous policy stays in force",
+          {{"error", std::string(s.message())}, {"policy", policy.Get()->fingerprint()}});
+    }
+    (void)(*audit)->Append(event);
+  }
+  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));  // calls in flight finish first
+  server->reset();
+  if (metrics_server) metrics_server->Stop();
+  store->reset();  // drains queued records
+  Log(Level::kInfo, "stopped", {{"audit_seq", (*audit)->seq()}, {"audit_head", (*audit)->head_hash()}});
+  audit->reset();
+  return 0;
+}
+
+}  // namespace
+
+int SignerMain(int argc, char** argv) {
+  // Before any secret is read and before any thread exists.
+  if (absl::Status s = keystore::HardenProcess(); !s.ok()) return Fail(1, "cannot harden the process", s);
+  rpc::ShutdownSignals signals({SIGTERM, SIGINT, SIGHUP});
+  absl::SetProgramUsageMessage(
+      "The onchain-kms signer: holds the keys, signs what its policy allows.\n"
+      "  signer --config=FILE [--listen=unix:/path | host:port] [--socket_mode=0660 --socket_group=G]\n"
+      "  signer keys new|import|list --keystore_dir=DIR [--password_file=F | --password_env=VAR]\n"
+      "  signer audit verify FILE");
+  absl::FlagsUsageConfig usage;  // --help lists our flags (signer/'s and rpc/'s), not gRPC's
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "signer/") || absl::StrContains(file, "rpc/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+
+  if (!args.empty() && args[0] == "audit") return cli::RunAuditCommand({args.begin() + 1, args.end()}, stdout, stderr);
+
+  v1::SignerConfig config;
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    if (absl::Status s = rpc::LoadConfigFile(path, &config); !s.ok()) return Fail(2, "cannot load the config file", s);
+  }
+  ApplyFlagOverrides(&config);
+  if (!args.empty() && args[0] == "keys") return RunKeys({args.begin() + 1, args.end()}, config);
+  if (!args.empty()) {
+    std::fprintf(stderr, "signer: unknown command \"%s\" (serve by default; or keys, audit)\n", args[0].c_str());
+    return 2;
+  }
+  return Serve(config, signals);
+}
+
+}  // namespace signer::server
