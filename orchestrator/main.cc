@@ -1,39 +1,46 @@
-// orchestrator: deploys and updates Phala Cloud CVMs governed by an on-chain KMS. See
-// orchestrator/README.md.
+// orchestrator: deploys and updates Phala Cloud CVMs governed by an on-chain KMS, as durable
+// operations over gRPC. See orchestrator/README.md.
 //
 //   orchestrator --config=/etc/onchain-kms/orchestrator.textproto
-//   orchestrator --listen=unix:/run/onchain-kms/orchestrator.sock
+//   orchestrator --config=FILE --listen=unix:/run/onchain-kms/orchestrator.sock --journal_path=...
 //
-// Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 1 if it cannot start, 2 for a bad
-// command line or config file.
+// Flags given on the command line override the config file. Exit codes: 0 after a graceful
+// shutdown (SIGTERM/SIGINT), 1 if it cannot start, 2 for a bad command line or config file.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
-#include "orchestrator/orchestrator_service.h"
+#include "orchestrator/common/log.h"
+#include "orchestrator/server/app.h"
 #include "rpc/config_file.h"
 #include "rpc/listen_flags.h"
-#include "rpc/server.h"
 #include "rpc/signals.h"
 
 ABSL_FLAG(std::string, config, "",
-          "config file (onchainkms.orchestrator.v1.OrchestratorConfig as text proto, or JSON if it "
-          "ends in .json)");
+          "config file (onchainkms.orchestrator.v1.OrchestratorConfig as text proto, or JSON if it ends in .json)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
-          "on SIGTERM/SIGINT, how long calls in flight may take to finish");
+          "on SIGTERM/SIGINT, how long in-flight steps may take to reach a checkpoint");
+ABSL_FLAG(std::string, journal_path, "", "overrides journal_path");
+ABSL_FLAG(std::string, phala_cloud_base_url, "", "overrides phala_cloud.base_url");
+ABSL_FLAG(std::string, phala_cloud_api_key_file, "", "overrides phala_cloud.api_key_file");
+ABSL_FLAG(std::string, signer_address, "", "overrides signer.address (unix:/path or host:port)");
+ABSL_FLAG(std::string, default_signer_key_address, "", "overrides default_signer_key_address");
+ABSL_FLAG(std::string, bearer_tokens_file, "", "overrides listen.tcp.bearer_tokens_file");
 
 namespace {
 
 constexpr char kDefaultListen[] = "unix:/run/onchain-kms/orchestrator.sock";
+namespace v1 = onchainkms::orchestrator::v1;
 
 int Fail(int code, const std::string& message) {
+  orchestrator::log::Error("cannot start", {{"error", message}});
   std::fprintf(stderr, "orchestrator: %s\n", message.c_str());
   return code;
 }
@@ -43,39 +50,56 @@ int Fail(int code, const std::string& message) {
 int main(int argc, char** argv) {
   rpc::ShutdownSignals signals;  // before any thread exists
   absl::SetProgramUsageMessage(
-      "The onchain-kms orchestrator: deploys and updates Phala Cloud CVMs with an on-chain KMS.\n"
-      "  orchestrator --config=FILE [--listen=unix:/path | host:port] [--socket_mode=0660 --socket_group=G]");
-  absl::FlagsUsageConfig usage;  // --help lists our flags (main.cc's and rpc/'s), not gRPC's
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "orchestrator/") || absl::StrContains(file, "rpc/");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+      "The onchain-kms orchestrator: deploys and updates Phala Cloud CVMs governed by a KMS.\n"
+      "  orchestrator --config=FILE [--listen=unix:/path | host:port] [--journal_path=F] [--signer_address=A]");
   absl::ParseCommandLine(argc, argv);
 
-  onchainkms::orchestrator::v1::OrchestratorConfig config;
+  v1::OrchestratorConfig config;
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     if (absl::Status s = rpc::LoadConfigFile(path, &config); !s.ok()) return Fail(2, s.ToString());
   }
+  if (std::string v = absl::GetFlag(FLAGS_journal_path); !v.empty()) config.set_journal_path(v);
+  if (std::string v = absl::GetFlag(FLAGS_phala_cloud_base_url); !v.empty()) config.mutable_phala_cloud()->set_base_url(v);
+  if (std::string v = absl::GetFlag(FLAGS_phala_cloud_api_key_file); !v.empty()) {
+    config.mutable_phala_cloud()->set_api_key_file(v);
+  }
+  if (std::string v = absl::GetFlag(FLAGS_signer_address); !v.empty()) config.mutable_signer()->set_address(v);
+  if (std::string v = absl::GetFlag(FLAGS_default_signer_key_address); !v.empty()) {
+    config.set_default_signer_key_address(v);
+  }
+
   rpc::ListenOptions defaults;
   defaults.address = kDefaultListen;
   absl::StatusOr<rpc::ListenOptions> listen = rpc::ListenOptionsFromConfig(config.listen(), defaults);
   if (listen.ok()) listen = rpc::ApplyListenFlags(*std::move(listen));
   if (!listen.ok()) return Fail(2, listen.status().ToString());
-
-  orchestrator::OrchestratorService service;
-  absl::StatusOr<std::unique_ptr<rpc::Server>> server = rpc::Server::Start(
-      *listen, {{onchainkms::orchestrator::v1::Orchestrator::service_full_name(), &service}});
-  if (!server.ok()) {
-    return Fail(server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1,
-                server.status().ToString());
+  orchestrator::transport::TransportOptions topts;
+  topts.listen = *listen;
+  if (config.listen().has_tcp()) {
+    topts.bearer_tokens_file = config.listen().tcp().bearer_tokens_file();
+    if (config.listen().tcp().has_tls()) {
+      const v1::ServerTls& tls = config.listen().tcp().tls();
+      topts.allowed_client_cert_sha256.assign(tls.allowed_client_cert_sha256().begin(),
+                                              tls.allowed_client_cert_sha256().end());
+      topts.allowed_client_names.assign(tls.allowed_client_names().begin(), tls.allowed_client_names().end());
+    }
   }
-  (*server)->health().SetAll(rpc::HealthService::kServing);
-  std::fprintf(stderr, "orchestrator: serving on %s\n", (*server)->address().c_str());
+  if (std::string v = absl::GetFlag(FLAGS_bearer_tokens_file); !v.empty()) topts.bearer_tokens_file = v;
+
+  absl::StatusOr<std::unique_ptr<orchestrator::server::App>> app = orchestrator::server::App::Start(config, topts);
+  if (!app.ok()) {
+    return Fail(app.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1, app.status().ToString());
+  }
+  std::fprintf(stderr, "orchestrator: serving on %s\n", (*app)->address().c_str());
 
   const int signal = signals.Wait();
-  std::fprintf(stderr, "orchestrator: signal %d, shutting down\n", signal);
-  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  orchestrator::log::Info("signal received, shutting down", {{"signal", absl::StrCat(signal)}});
+  if (!(*app)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace))) {
+    // A worker is still blocked in a network call; every step is checkpointed in the journal.
+    std::fflush(stderr);
+    ::_exit(0);
+  }
+  app->reset();
   std::fprintf(stderr, "orchestrator: stopped\n");
   return 0;
 }

@@ -1,7 +1,10 @@
-// Runs the real orchestrator binary as a child process on a Unix socket in a temp dir.
+// Runs the real orchestrator binary as a child process on a Unix socket, with a journal but no
+// chains and an unreachable Phala Cloud: health, validation, NOT_FOUND, the journal lock,
+// graceful shutdown.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -25,12 +28,23 @@ class OrchestratorProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     address_ = "unix:" + dir_.path() + "/orchestrator.sock";
-    absl::StatusOr<std::unique_ptr<ServerProcess>> p =
-        ServerProcess::Start(RunfilePath("orchestrator/orchestrator"), {"--listen=" + address_});
-    ASSERT_TRUE(p.ok()) << p.status();
-    process_ = *std::move(p);
+    {
+      std::ofstream(dir_.path() + "/api-key") << "phak_test_key\n";
+    }
+    ::chmod((dir_.path() + "/api-key").c_str(), 0600);
+    process_ = Start(address_);
+    ASSERT_NE(process_, nullptr);
     ASSERT_TRUE(process_->WaitUntilServing(address_).ok());
     stub_ = v1::Orchestrator::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<ServerProcess> Start(const std::string& address) {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Start(
+        RunfilePath("orchestrator/orchestrator"),
+        {"--listen=" + address, "--journal_path=" + dir_.path() + "/journal.sqlite",
+         "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir_.path() + "/api-key"});
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *std::move(p) : nullptr;
   }
 
   ShortTempDir dir_;
@@ -41,52 +55,62 @@ class OrchestratorProcessTest : public ::testing::Test {
 
 TEST_F(OrchestratorProcessTest, HealthOfTheServiceIsServing) {
   EXPECT_EQ(*rpc::testing::CheckHealth(address_, "onchainkms.orchestrator.v1.Orchestrator"), "SERVING");
-  EXPECT_EQ(rpc::testing::CheckHealth(address_, "onchainkms.signer.v1.Signer").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(*rpc::testing::CheckHealth(address_, ""), "SERVING");
 }
 
-TEST_F(OrchestratorProcessTest, UnaryRpcIsUnimplementedNamingTheIssue) {
+TEST_F(OrchestratorProcessTest, BadRequestNamesTheField) {
   grpc::ClientContext context;
-  v1::DeployCvmRequest request;
+  v1::UpdateDockerComposeRequest request;
   request.set_request_id("r-1");
+  request.set_cvm_id("app_0000000000000000000000000000000000000001");
   v1::Operation operation;
-  const grpc::Status status = stub_->DeployCvm(&context, request, &operation);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("DeployCvm"));
-  EXPECT_THAT(status.error_message(), HasSubstr("issue #7"));
+  const grpc::Status status = stub_->UpdateDockerCompose(&context, request, &operation);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("docker_compose_file: required"));
 }
 
-TEST_F(OrchestratorProcessTest, StreamingRpcIsUnimplementedNamingTheIssue) {
+TEST_F(OrchestratorProcessTest, UnknownOperationIsNotFound) {
+  {
+    grpc::ClientContext context;
+    v1::GetOperationRequest request;
+    request.set_operation_id("op_missing");
+    v1::Operation operation;
+    EXPECT_EQ(stub_->GetOperation(&context, request, &operation).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
   grpc::ClientContext context;
   v1::WatchOperationRequest request;
-  request.set_operation_id("op_1");
+  request.set_operation_id("op_missing");
   auto reader = stub_->WatchOperation(&context, request);
   v1::OperationEvent event;
   EXPECT_FALSE(reader->Read(&event));
-  const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("WatchOperation"));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(OrchestratorProcessTest, ListOnAnEmptyJournal) {
+  grpc::ClientContext context;
+  v1::ListOperationsResponse response;
+  ASSERT_TRUE(stub_->ListOperations(&context, v1::ListOperationsRequest(), &response).ok());
+  EXPECT_EQ(response.operations_size(), 0);
+  EXPECT_TRUE(response.next_page_token().empty());
 }
 
 TEST_F(OrchestratorProcessTest, GracefulShutdownOnSigintAndSigterm) {
   EXPECT_EQ(*process_->Stop(SIGINT), 0);
   EXPECT_NE(::access((dir_.path() + "/orchestrator.sock").c_str(), F_OK), 0);
-  // And again with SIGTERM on a fresh process over the same (now free) path.
-  absl::StatusOr<std::unique_ptr<ServerProcess>> again =
-      ServerProcess::Start(RunfilePath("orchestrator/orchestrator"), {"--listen=" + address_});
-  ASSERT_TRUE(again.ok());
-  ASSERT_TRUE((*again)->WaitUntilServing(address_).ok());
-  EXPECT_EQ(*(*again)->Stop(SIGTERM), 0);
+  std::unique_ptr<ServerProcess> again = Start(address_);
+  ASSERT_NE(again, nullptr);
+  ASSERT_TRUE(again->WaitUntilServing(address_).ok());
+  EXPECT_EQ(*again->Stop(SIGTERM), 0);
 }
 
-TEST_F(OrchestratorProcessTest, SecondInstanceOnTheSameSocketIsRefused) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> second =
-      ServerProcess::Start(RunfilePath("orchestrator/orchestrator"), {"--listen=" + address_});
-  ASSERT_TRUE(second.ok());
-  absl::StatusOr<int> code = (*second)->Stop(0, absl::Seconds(15));
+TEST_F(OrchestratorProcessTest, SecondInstanceIsRefused) {
+  // Same journal, another socket: the journal lock refuses it.
+  std::unique_ptr<ServerProcess> second = Start("unix:" + dir_.path() + "/other.sock");
+  ASSERT_NE(second, nullptr);
+  absl::StatusOr<int> code = second->Stop(0, absl::Seconds(15));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 1);
-  EXPECT_EQ(*rpc::testing::CheckHealth(address_, ""), "SERVING") << "the first one keeps its socket";
+  EXPECT_EQ(*rpc::testing::CheckHealth(address_, ""), "SERVING") << "the first one keeps running";
 }
 
 TEST(OrchestratorExamplesTest, ExampleConfigParses) {

@@ -109,10 +109,14 @@ test('orchestrator: describe the streaming method through reflection', async () 
   assert.equal(watch.responseType.type.name, 'OperationEvent');
 });
 
-test('signer: a service RPC called through reflection answers (NOT_FOUND: no keys loaded)', async () => {
+test('signer: service RPCs called through reflection alone answer', async () => {
   const signer = await clientFromReflection(SIGNER, 'onchainkms.signer.v1.Signer');
-  await assert.rejects(unary(signer, 'GetKey', { address: '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266' }),
-    (err) => err.code === grpc.status.NOT_FOUND && /0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266/.test(err.details));
+  // The stack's signer holds anvil's public test key #0 and nothing else.
+  const key = await unary(signer, 'GetKey', { address: '0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266' });
+  assert.equal(key.address, '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266', 'addresses come back EIP-55');
+  const other = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+  await assert.rejects(unary(signer, 'GetKey', { address: other }),
+    (err) => err.code === grpc.status.NOT_FOUND && err.details.includes(other));
 });
 
 // --- our proto files, loaded the ordinary way ---
@@ -141,19 +145,22 @@ test('proto-loader: the orchestrator package loads on its own; unary and streami
   assert.ok(!('signer' in pkg.onchainkms), 'the orchestrator package must not pull in the signer');
   const client = new v1.Orchestrator(ORCHESTRATOR, insecure());
   closers.push(() => client.close());
-  await assert.rejects(unary(client, 'ListKmsInstances', { kms_type: 'KMS_TYPE_BASE', onchain_only: true }),
-    (err) => err.code === grpc.status.UNIMPLEMENTED && /issue #7/.test(err.details));
+  // The simulator lists one centralized and two on-chain KMS entries on the local chain.
+  const kms = await unary(client, 'ListKmsInstances', { onchain_only: true });
+  assert.ok(kms.kms_instances.length >= 1, 'at least one on-chain KMS');
+  for (const k of kms.kms_instances) assert.match(k.kms_contract_address, /^0x[0-9a-fA-F]{40}$/);
+  // A bad request names the field and starts nothing.
   await assert.rejects(unary(client, 'DeployCvm', {
-    request_id: 'r-1', name: 'my-app', kms_type: 'KMS_TYPE_ETHEREUM',
+    request_id: 'r-1', name: 'x', kms_type: 'KMS_TYPE_ETHEREUM',
     compose: { docker_compose_file: 'services: {}\n', gateway_enabled: true },
     env_vars: [{ key: 'FOO', value: 'bar' }],
-  }), (err) => err.code === grpc.status.UNIMPLEMENTED);
+  }), (err) => err.code === grpc.status.INVALID_ARGUMENT && /name/.test(err.details));
   const status = await new Promise((resolve) => {
-    const call = client.WatchOperation({ operation_id: 'op_1' });
+    const call = client.WatchOperation({ operation_id: 'op_does_not_exist' });
     call.on('data', () => assert.fail('no event expected'));
     call.on('error', (err) => resolve(err.code));
   });
-  assert.equal(status, grpc.status.UNIMPLEMENTED);
+  assert.ok([grpc.status.NOT_FOUND, grpc.status.INVALID_ARGUMENT].includes(status), `watch of an unknown id: ${status}`);
 });
 
 test('proto-loader: health.proto as shipped with the repository', async () => {

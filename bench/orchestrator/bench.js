@@ -1,0 +1,163 @@
+// N concurrent on-chain deploys (kms BASE on the local anvil chain, through the simulator), two
+// ways in the same run against the same stack:
+//   1. through the orchestrator: N DeployCvm calls at once, each followed with WatchOperation;
+//   2. with the @phala/cloud SDK (0.2.9) from this Node process, the seed's flow per CVM:
+//      provisionCvm -> deployAppAuth -> getAppEnvEncryptPubKey -> encryptEnvVars ->
+//      commitCvmProvision, N at once. All N send from the one test key, as the orchestrator does,
+//      so the SDK gets a viem nonceManager account (without it, concurrent sends reuse nonces).
+// Reports operations/second (N / wall time from the first call to the last success) and CPU time
+// per operation: the orchestrator's and the signer's from /proc/<pid>/stat, and this Node
+// process's (process.cpuUsage), which for the SDK is everything the client side did.
+//
+//   node bench.js --n=100 [--warmup=2] [--order=orchestrator,sdk | sdk,orchestrator | sdk | orchestrator]
+//       [--json-out=FILE]
+// Environment: tools/demo/stack.sh's stack.env, PROTO_DIR, TOOLS_DEMO_DIR, NODE_PATH.
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const crypto = require('crypto');
+const {OrchestratorClient, registeredInKms} = require(path.join(process.env.TOOLS_DEMO_DIR, 'stack_client.js'));
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => {
+  const m = /^--([^=]+)=(.*)$/.exec(a);
+  if (!m) throw new Error(`bad argument ${a}`);
+  return [m[1], m[2]];
+}));
+const N = Number(args.n || 100);
+const WARMUP = Number(args.warmup || 2);
+const ORDER = (args.order || 'orchestrator,sdk').split(',');
+if (!ORDER.length || ORDER.some((x) => !['orchestrator', 'sdk'].includes(x))) throw new Error('--order: orchestrator and/or sdk');
+const E = process.env;
+const TEST_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';  // anvil #0, public
+const COMPOSE = 'services:\n  app:\n    image: nginx:1.27-alpine\n    environment:\n      - API_KEY=${API_KEY}\n';
+const envVars = (i) => [{key: 'API_KEY', value: `bench-${i}`}, {key: 'LOG_LEVEL', value: 'info'}];
+
+const CLK_TCK = 100;  // USER_HZ on Linux x86-64
+function procCpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;  // utime + stime (fields 14, 15)
+}
+const selfCpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+
+async function measure(label, fn) {
+  const pids = {orchestrator: E.ORCHESTRATOR_PID, signer: E.SIGNER_PID, cloudsim: E.CLOUDSIM_PID};
+  const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p)]));
+  const self0 = selfCpuSeconds();
+  const t0 = process.hrtime.bigint();
+  const results = await fn();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p) - before[k]]));
+  cpu.node_client = selfCpuSeconds() - self0;
+  return {label, n: results.length, wall_seconds: wall, ops_per_second: results.length / wall, cpu_seconds: cpu, results};
+}
+
+async function orchestratorDeploys(orch, tag, n) {
+  return Promise.all(Array.from({length: n}, async (_, i) => {
+    const op = await orch.call('DeployCvm', {
+      request_id: `bench-${tag}-${i}-${crypto.randomUUID()}`, name: `bench-o${tag}-${i}`, kms_type: 'KMS_TYPE_BASE',
+      compose: {docker_compose_file: COMPOSE}, env_vars: envVars(i),
+    }, 120000);
+    const done = await orch.wait(op.id, 600000);
+    if (done.state !== 'OPERATION_STATE_SUCCEEDED') {
+      throw new Error(`operation ${done.id}: ${done.state} ${JSON.stringify(done.error)}`);
+    }
+    return done.deploy.app_auth_contract_address;
+  }));
+}
+
+function sdkSetup() {
+  const sdk = require('@phala/cloud');
+  const viem = require('viem');
+  const {privateKeyToAccount, nonceManager} = require('viem/accounts');
+  const {anvil} = require('viem/chains');
+  const client = sdk.createClient({apiKey: fs.readFileSync(E.PHALA_CLOUD_API_KEY_FILE, 'utf8').trim(), baseURL: E.CLOUDSIM_BASE_URL});
+  const account = privateKeyToAccount(TEST_KEY, {nonceManager});
+  const chain = {...anvil, id: Number(E.CHAIN_ID)};
+  const transport = viem.http(E.RPC_URL);
+  return {
+    sdk, client, chain,
+    walletClient: viem.createWalletClient({account, chain, transport}),
+    publicClient: viem.createPublicClient({chain, transport}),
+  };
+}
+
+async function sdkDeploys(s, tag, n) {
+  return Promise.all(Array.from({length: n}, async (_, i) => {
+    const prov = await s.client.provisionCvm({
+      name: `bench-s${tag}-${i}`, compose_file: {docker_compose_file: COMPOSE, allowed_envs: ['API_KEY', 'LOG_LEVEL']},
+      kms: 'BASE', kms_contract: E.KMS_ADDRESS,
+    });
+    const dep = await s.sdk.deployAppAuth({
+      chain: s.chain, rpcUrl: E.RPC_URL, kmsContractAddress: prov.kms_info.kms_contract_address,
+      walletClient: s.walletClient, publicClient: s.publicClient, deviceId: prov.device_id, composeHash: prov.compose_hash,
+    });
+    const kms = prov.kms_info.slug || prov.kms_info.id;
+    const pub = await s.client.getAppEnvEncryptPubKey({app_id: dep.appId, kms});
+    const encrypted = await s.sdk.encryptEnvVars(envVars(i), pub.public_key);
+    await s.client.commitCvmProvision({
+      app_id: dep.appId, encrypted_env: encrypted, compose_hash: prov.compose_hash, kms_id: kms,
+      contract_address: dep.appAuthAddress, deployer_address: dep.deployer,
+    });
+    return dep.appAuthAddress;
+  }));
+}
+
+async function verify(m) {
+  const unique = new Set(m.results.map((a) => a.toLowerCase()));
+  if (unique.size !== m.n) throw new Error(`${m.label}: ${unique.size} distinct apps for ${m.n} deploys`);
+  const sample = [...unique].slice(0, 5);
+  for (const app of sample) {
+    if (!(await registeredInKms(E.RPC_URL, E.KMS_ADDRESS, app))) throw new Error(`${m.label}: ${app} not registered`);
+  }
+}
+
+function row(m) {
+  const per = (s) => `${((s / m.n) * 1000).toFixed(2)} ms`;
+  return {
+    label: m.label, n: m.n, wall_seconds: +m.wall_seconds.toFixed(3), ops_per_second: +m.ops_per_second.toFixed(2),
+    cpu_ms_per_op: Object.fromEntries(Object.entries(m.cpu_seconds).map(([k, v]) => [k, +((v / m.n) * 1000).toFixed(2)])),
+    text: `${m.label.padEnd(14)} ${String(m.n).padStart(4)} deploys  ${m.wall_seconds.toFixed(2).padStart(7)} s  ` +
+        `${m.ops_per_second.toFixed(2).padStart(7)} ops/s  CPU/op: orchestrator ${per(m.cpu_seconds.orchestrator)}, ` +
+        `signer ${per(m.cpu_seconds.signer)}, node client ${per(m.cpu_seconds.node_client)}, ` +
+        `simulator ${per(m.cpu_seconds.cloudsim)}`,
+  };
+}
+
+async function main() {
+  // The SDK logs receipts on the console; keep the report readable.
+  const log = console.log;
+  console.log = () => {};
+  const orch = new OrchestratorClient(E.ORCHESTRATOR_ADDRESS, E.PROTO_DIR);
+  const s = sdkSetup();
+  log(`bench: ${N} concurrent on-chain deploys, ${ORDER.join(' then ')}; ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const runs = [];
+  for (const what of ORDER) {
+    const deploys = what === 'orchestrator' ? (tag, n) => orchestratorDeploys(orch, tag, n) : (tag, n) => sdkDeploys(s, tag, n);
+    if (WARMUP > 0) await deploys('w', WARMUP);  // connections, JIT, the first blocks
+    const m = await measure(what, () => deploys('m', N));
+    await verify(m);
+    runs.push(m);
+  }
+  orch.close();
+  const rows = runs.map(row);
+  for (const r of rows) log(r.text);
+  const o = runs.find((m) => m.label === 'orchestrator');
+  const k = runs.find((m) => m.label === 'sdk');
+  if (o && k) {
+    const ms = (x) => `${((x / N) * 1000).toFixed(2)} ms`;
+    log(`bench: throughput orchestrator/SDK ${(o.ops_per_second / k.ops_per_second).toFixed(2)}x; CPU per deploy: ` +
+        `orchestrator ${ms(o.cpu_seconds.orchestrator)} (+ signer: ${ms(o.cpu_seconds.orchestrator + o.cpu_seconds.signer)}) ` +
+        `vs SDK client ${ms(k.cpu_seconds.node_client)}`);
+  }
+  const report = {n: N, order: ORDER, cpus: os.cpus().length, loadavg: os.loadavg(), rows: rows.map(({text, ...r}) => r)};
+  if (args['json-out']) fs.writeFileSync(args['json-out'], JSON.stringify(report, null, 2) + '\n');
+  log(JSON.stringify(report));
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.stack || e}`);
+  process.exit(1);
+});

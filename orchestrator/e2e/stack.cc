@@ -1,0 +1,438 @@
+#include "orchestrator/e2e/stack.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+extern char** environ;
+
+namespace orchestrator::e2e {
+namespace {
+
+namespace json = boost::json;
+using rpc::testing::RunfilePath;
+
+constexpr char kPassword[] = "e2e keystore password";
+constexpr char kAppDeployedTopic[] = "0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee";
+constexpr char kComposeHashAddedTopic[] = "0xfecb34306dd9d8b785b54d65489d06afc8822a0893ddacedff40c50a4942d0af";
+
+absl::Status Write(const std::string& path, const std::string& content, mode_t mode = 0600) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+    out << content;
+  }
+  ::chmod(path.c_str(), mode);
+  return absl::OkStatus();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string DurationText(absl::Duration d) {
+  const int64_t ns = absl::ToInt64Nanoseconds(d);
+  return absl::StrCat("{ seconds: ", ns / 1000000000, " nanos: ", ns % 1000000000, " }");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(const std::string& binary, const std::vector<std::string>& args,
+                                                    const std::vector<std::string>& extra_env,
+                                                    const std::string& log_path, const std::string& stdin_path) {
+  std::vector<std::string> argv_s = {binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (absl::StartsWith(*e, "ORCHESTRATOR_CRASH_AT=")) continue;
+    env_s.emplace_back(*e);
+  }
+  env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> argv, envp;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (auto& s : env_s) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const int in = ::open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY);
+    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in >= 0) ::dup2(in, 0);
+    if (log >= 0) {
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
+    ::execve(binary.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  return std::unique_ptr<Child>(new Child(pid));
+}
+
+Child::~Child() {
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool Child::Exited() {
+  if (reaped_) return true;
+  int st = 0;
+  if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+    reaped_ = true;
+    code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  return reaped_;
+}
+
+absl::StatusOr<int> Child::Wait(absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  while (!Exited()) {
+    if (absl::Now() > until) return absl::DeadlineExceededError(absl::StrCat("process ", pid_, " still running"));
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return code_;
+}
+
+absl::StatusOr<int> Child::Stop(int sig, absl::Duration timeout) {
+  if (!Exited()) ::kill(pid_, sig);
+  absl::StatusOr<int> code = Wait(timeout);
+  if (!code.ok()) {
+    ::kill(pid_, SIGKILL);
+    return Wait(absl::Seconds(5));
+  }
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options) {
+  std::unique_ptr<Stack> s(new Stack());
+  s->options_ = options;
+  anvil::Options ao;
+  ao.chain_id = options.chain_id;
+  absl::StatusOr<std::unique_ptr<anvil::Anvil>> a = anvil::Anvil::Start(ao);
+  if (!a.ok()) return a.status();
+  s->anvil_ = *std::move(a);
+
+  absl::StatusOr<std::unique_ptr<cloudsim::testing::SimProcess>> sim = cloudsim::testing::SimProcess::Start(
+      RunfilePath("test/cloudsim/cloudsim"),
+      {"--db=" + s->dir() + "/sim.sqlite", "--rpc_url=" + s->anvil_->chain().rpc_url,
+       "--kms_contract=" + s->anvil_->chain().kms_address, absl::StrCat("--chain_id=", options.chain_id),
+       "--rpc_timeout_ms=2000"},
+      s->dir() + "/sim.log");
+  if (!sim.ok()) return sim.status();
+  s->sim_ = *std::move(sim);
+  s->sim_http_ = std::make_unique<cloudsim::testing::HttpClient>("127.0.0.1", static_cast<uint16_t>(s->sim_port()));
+
+  if (absl::Status st = s->WriteFiles(); !st.ok()) return st;
+  // The signer's keystore: anvil's funded key #0 (a public test key), imported from stdin.
+  absl::StatusOr<std::unique_ptr<Child>> import = Child::Spawn(
+      RunfilePath("signer/signer"),
+      {"keys", "import", "--keystore_dir=" + s->dir() + "/ks", "--password_file=" + s->dir() + "/pw",
+       "--scrypt_n=4096"},
+      {}, s->dir() + "/signer-import.log", s->dir() + "/key");
+  if (!import.ok()) return import.status();
+  absl::StatusOr<int> code = (*import)->Wait(absl::Seconds(60));
+  if (!code.ok() || *code != 0) {
+    return absl::InternalError(absl::StrCat("signer keys import failed: ", ReadFile(s->dir() + "/signer-import.log")));
+  }
+  ::unlink((s->dir() + "/key").c_str());
+  if (absl::Status st = s->StartSigner(); !st.ok()) return st;
+  s->address_ = "unix:" + s->dir() + "/o.sock";
+  s->stub_ = v1::Orchestrator::NewStub(grpc::CreateChannel(s->address_, grpc::InsecureChannelCredentials()));
+  return s;
+}
+
+Stack::~Stack() {
+  if (orchestrator_ != nullptr) (void)orchestrator_->Stop(SIGKILL);
+  if (signer_ != nullptr) (void)signer_->Stop(SIGTERM);
+}
+
+int Stack::sim_port() const {
+  const json::value& p = sim_->ready().at("port");
+  return static_cast<int>(p.is_int64() ? p.as_int64() : static_cast<int64_t>(p.as_uint64()));
+}
+
+absl::Status Stack::WriteFiles() {
+  const std::string& d = dir();
+  if (::mkdir((d + "/ks").c_str(), 0700) != 0) return absl::InternalError("mkdir ks");
+  if (absl::Status s = Write(d + "/key", std::string(anvil::kDeployerPrivateKey) + "\n"); !s.ok()) return s;
+  if (absl::Status s = Write(d + "/pw", std::string(kPassword) + "\n"); !s.ok()) return s;
+  if (absl::Status s = Write(d + "/api-key", std::string(cloudsim::testing::SimInstance::kApiKey) + "\n"); !s.ok()) {
+    return s;
+  }
+  const std::string policy = absl::StrCat(R"pb(chains {
+  chain_id: )pb", options_.chain_id, R"pb(
+  name: "e2e"
+  kms_contract_addresses: ")pb", anvil_->chain().kms_address, R"pb("
+  any_app: true
+  max_fee_per_gas_wei: "100000000000"
+  max_priority_fee_per_gas_wei: "10000000000"
+  max_gas_limit: 2000000
+}
+default_key_limits { rate_limit { requests_per_second: 1000 burst: 1000 } fee_budget_24h_wei: "100000000000000000000" }
+message_signing { enabled: false }
+)pb");
+  if (absl::Status s = Write(d + "/policy.textproto", policy, 0644); !s.ok()) return s;
+  const std::string signer_config = absl::StrCat(R"pb(listen { unix { path: ")pb", d, R"pb(/s.sock" } }
+keystore_dir: ")pb", d, R"pb(/ks"
+password { file: ")pb", d, R"pb(/pw" }
+policy_file: ")pb", d, R"pb(/policy.textproto"
+anti_equivocation_db_path: ")pb", d, R"pb(/signer-ae.sqlite"
+audit_log_path: ")pb", d, R"pb(/signer-audit.jsonl"
+)pb");
+  if (absl::Status s = Write(d + "/signer.textproto", signer_config, 0644); !s.ok()) return s;
+  return WriteOrchestratorConfig();
+}
+
+absl::Status Stack::SetComposeHashWarnOnly(bool warn_only) {
+  options_.compose_hash_warn_only = warn_only;
+  return WriteOrchestratorConfig();
+}
+
+absl::Status Stack::SetExtraConfig(const std::string& extra) {
+  options_.extra_config = extra;
+  return WriteOrchestratorConfig();
+}
+
+absl::Status Stack::WriteOrchestratorConfig() {
+  const std::string& d = dir();
+  const std::string config = absl::StrCat(
+      "listen { unix { path: \"", d, "/o.sock\" } }\n",
+      "phala_cloud { base_url: \"", sim_->base_url(), "\" api_key_file: \"", d, "/api-key\" request_timeout ",
+      DurationText(options_.cloud_timeout), " }\n",
+      "chains {\n  chain_id: ", options_.chain_id, "\n  kms_type: KMS_TYPE_BASE\n  rpc_endpoints: \"",
+      anvil_->chain().rpc_url, "\"\n  max_fee_per_gas_wei: \"100000000000\"\n",
+      "  max_priority_fee_per_gas_wei: \"10000000000\"\n  receipt_poll_interval { nanos: 50000000 }\n",
+      "  receipt_timeout { seconds: 20 }\n  fee_bump_after { seconds: 30 }\n  rpc_timeout ",
+      DurationText(options_.rpc_timeout), "\n}\n",
+      "signer { address: \"unix:", d, "/s.sock\" timeout ", DurationText(options_.signer_timeout), " }\n",
+      "default_signer_key_address: \"", anvil::kDeployerAddress, "\"\n",
+      "journal_path: \"", d, "/journal.sqlite\"\n",
+      "transient_retry_timeout ", DurationText(options_.retry_timeout), "\n",
+      "health_check_interval { nanos: 200000000 }\n",
+      options_.compose_hash_warn_only ? "compose_hash_check_warn_only: true\n" : "", options_.extra_config, "\n");
+  return Write(d + "/orchestrator.textproto", config, 0644);
+}
+
+absl::Status Stack::StartSigner() {
+  absl::StatusOr<std::unique_ptr<Child>> c =
+      Child::Spawn(RunfilePath("signer/signer"), {"--config=" + dir() + "/signer.textproto"}, {}, dir() + "/signer.log");
+  if (!c.ok()) return c.status();
+  signer_ = *std::move(c);
+  const std::string addr = "unix:" + dir() + "/s.sock";
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < until) {
+    if (signer_->Exited()) return absl::InternalError(absl::StrCat("signer exited: ", ReadFile(dir() + "/signer.log")));
+    absl::StatusOr<std::string> h = rpc::testing::CheckHealth(addr, "", absl::Milliseconds(500));
+    if (h.ok() && *h == "SERVING") return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError("signer not serving");
+}
+
+absl::Status Stack::StopSigner() {
+  if (signer_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<int> code = signer_->Stop(SIGTERM);
+  signer_.reset();
+  return code.status();
+}
+
+absl::Status Stack::StartOrchestrator(const std::vector<std::string>& env, bool wait_serving) {
+  ++orchestrator_starts_;
+  absl::StatusOr<std::unique_ptr<Child>> c =
+      Child::Spawn(RunfilePath("orchestrator/orchestrator"), {"--config=" + dir() + "/orchestrator.textproto"}, env,
+                   dir() + "/orchestrator.log");
+  if (!c.ok()) return c.status();
+  orchestrator_ = *std::move(c);
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < until) {
+    if (orchestrator_->Exited()) {
+      return absl::InternalError(absl::StrCat("orchestrator exited early:\n", orchestrator_log()));
+    }
+    absl::StatusOr<std::string> h = rpc::testing::CheckHealth(address_, "", absl::Milliseconds(500));
+    if (h.ok() && (*h == "SERVING" || !wait_serving)) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("orchestrator not serving:\n", orchestrator_log()));
+}
+
+absl::Status Stack::KillOrchestrator() {
+  if (orchestrator_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<int> code = orchestrator_->Stop(SIGKILL);
+  orchestrator_.reset();
+  return code.status();
+}
+
+absl::StatusOr<int> Stack::WaitOrchestratorExit(absl::Duration timeout) {
+  if (orchestrator_ == nullptr) return absl::FailedPreconditionError("not running");
+  absl::StatusOr<int> code = orchestrator_->Wait(timeout);
+  if (code.ok()) orchestrator_.reset();
+  return code;
+}
+
+absl::StatusOr<int> Stack::StopOrchestrator(int sig) {
+  if (orchestrator_ == nullptr) return absl::FailedPreconditionError("not running");
+  absl::StatusOr<int> code = orchestrator_->Stop(sig);
+  orchestrator_.reset();
+  return code;
+}
+
+bool Stack::OrchestratorRunning() { return orchestrator_ != nullptr && !orchestrator_->Exited(); }
+
+std::string Stack::orchestrator_log() const { return ReadFile(dir() + "/orchestrator.log"); }
+
+cloudsim::testing::Reply Stack::SimAdmin(const std::string& method, const std::string& path, const std::string& body) {
+  std::map<std::string, std::string> headers;
+  if (!body.empty()) headers["content-type"] = "application/json";
+  return sim_http_->Send(method, "/_sim" + path, body, headers);
+}
+
+std::vector<json::object> Stack::SimRequests(const std::string& method, const std::string& path_prefix) {
+  std::vector<json::object> out;
+  cloudsim::testing::Reply r = SimAdmin("GET", "/requests?limit=100000&path_prefix=" + path_prefix);
+  json::value v = r.json();
+  const json::array* items = nullptr;
+  if (v.is_array()) items = &v.as_array();
+  if (v.is_object()) {
+    for (const char* k : {"requests", "items"}) {
+      if (v.as_object().contains(k) && v.as_object().at(k).is_array()) items = &v.as_object().at(k).as_array();
+    }
+  }
+  if (items == nullptr) return out;
+  for (const json::value& e : *items) {
+    if (!e.is_object()) continue;
+    const json::object& o = e.as_object();
+    if (!method.empty() && (!o.contains("method") || o.at("method").as_string() != method)) continue;
+    out.push_back(o);
+  }
+  return out;
+}
+
+int Stack::CountSimRequests(const std::string& method, const std::string& path) {
+  int n = 0;
+  for (const json::object& o : SimRequests(method, path)) {
+    if (o.contains("path") && o.at("path").is_string() && o.at("path").as_string() == path) ++n;
+  }
+  return n;
+}
+
+absl::Status Stack::AddFault(const std::string& rule_json) {
+  cloudsim::testing::Reply r = SimAdmin("POST", "/faults", rule_json);
+  if (r.status / 100 != 2) return absl::InternalError(absl::StrCat("add fault: HTTP ", r.status, " ", r.body));
+  return absl::OkStatus();
+}
+
+absl::Status Stack::ClearFaults() {
+  cloudsim::testing::Reply r = SimAdmin("DELETE", "/faults");
+  if (r.status / 100 != 2) return absl::InternalError(absl::StrCat("clear faults: HTTP ", r.status));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<json::object> Stack::SimCvm(const std::string& cvm_id) {
+  cloudsim::testing::Reply r = SimAdmin("GET", "/cvms/" + cvm_id);
+  if (r.status != 200) return absl::NotFoundError(absl::StrCat("sim cvm ", cvm_id, ": HTTP ", r.status, " ", r.body));
+  json::value v = r.json();
+  if (!v.is_object()) return absl::InternalError("sim cvm: not an object");
+  return v.as_object();
+}
+
+absl::StatusOr<int> Stack::CountAppDeployed() {
+  json::object filter;
+  filter["fromBlock"] = "0x0";
+  filter["toBlock"] = "latest";
+  filter["address"] = anvil_->chain().kms_address;
+  filter["topics"] = json::array{kAppDeployedTopic};
+  absl::StatusOr<json::value> logs = anvil_->Call("eth_getLogs", json::array{filter});
+  if (!logs.ok()) return logs.status();
+  return static_cast<int>(logs->as_array().size());
+}
+
+absl::StatusOr<int> Stack::CountComposeHashAdded(const std::string& app, const std::string& hash) {
+  json::object filter;
+  filter["fromBlock"] = "0x0";
+  filter["toBlock"] = "latest";
+  filter["address"] = absl::AsciiStrToLower(app);
+  filter["topics"] = json::array{kComposeHashAddedTopic};
+  absl::StatusOr<json::value> logs = anvil_->Call("eth_getLogs", json::array{filter});
+  if (!logs.ok()) return logs.status();
+  int n = 0;
+  for (const json::value& l : logs->as_array()) {
+    const std::string data = absl::AsciiStrToLower(std::string(l.as_object().at("data").as_string()));
+    if (hash.empty() || data == absl::AsciiStrToLower(absl::StartsWith(hash, "0x") ? hash : "0x" + hash)) ++n;
+  }
+  return n;
+}
+
+absl::StatusOr<v1::Operation> Stack::Get(const std::string& id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::GetOperationRequest req;
+  req.set_operation_id(id);
+  v1::Operation op;
+  grpc::Status s = stub_->GetOperation(&ctx, req, &op);
+  if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  return op;
+}
+
+absl::StatusOr<v1::Operation> Stack::WaitFor(const std::string& id, absl::Duration timeout, v1::OperationState until) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<v1::Operation> op = absl::DeadlineExceededError("no answer");
+  while (absl::Now() < deadline) {
+    op = Get(id);
+    if (op.ok()) {
+      const v1::OperationState s = op->state();
+      if (s == v1::OPERATION_STATE_SUCCEEDED || s == v1::OPERATION_STATE_FAILED || s == v1::OPERATION_STATE_CANCELLED ||
+          (until != v1::OPERATION_STATE_UNSPECIFIED && s == until)) {
+        return op;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("operation ", id, " not finished in time; last: ",
+                                                  op.ok() ? op->DebugString() : op.status().ToString()));
+}
+
+v1::DeployCvmRequest Stack::DeployRequest(const std::string& request_id, const std::string& name) const {
+  v1::DeployCvmRequest r;
+  r.set_request_id(request_id);
+  r.set_name(name);
+  r.set_kms_type(v1::KMS_TYPE_BASE);
+  r.mutable_compose()->set_docker_compose_file("services:\n  app:\n    image: nginx:latest\n");
+  v1::EnvVar* e = r.add_env_vars();
+  e->set_key("API_TOKEN");
+  e->set_value("s3cr3t-value-for-" + request_id);
+  e = r.add_env_vars();
+  e->set_key("MODE");
+  e->set_value("production");
+  return r;
+}
+
+}  // namespace orchestrator::e2e

@@ -1,0 +1,138 @@
+// The end-to-end stack for the orchestrator's tests: anvil with the test DstackKms/DstackApp
+// (//test/anvil:harness), the Phala Cloud simulator process (//test/cloudsim:cloudsim), the
+// REAL signer process (//signer, keystore with anvil's funded key #0, a policy for the chain),
+// and the REAL orchestrator process (//orchestrator), all on Unix sockets in one temp dir. The
+// orchestrator can be started with a crash point (ORCHESTRATOR_CRASH_AT), killed with SIGKILL
+// and restarted on the same journal; the signer can be stopped and started again.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_H_
+
+#include <sys/types.h>
+
+#include <boost/json.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "rpc/testing/server_process.h"
+#include "test/anvil/harness.h"
+#include "test/cloudsim/test_util.h"
+
+namespace orchestrator::e2e {
+
+namespace v1 = ::onchainkms::orchestrator::v1;
+
+// A child process with its own environment additions, output appended to a log file, killed
+// with the test (PR_SET_PDEATHSIG).
+class Child {
+ public:
+  static absl::StatusOr<std::unique_ptr<Child>> Spawn(const std::string& binary, const std::vector<std::string>& args,
+                                                      const std::vector<std::string>& extra_env,
+                                                      const std::string& log_path, const std::string& stdin_path = "");
+  ~Child();
+  pid_t pid() const { return pid_; }
+  // The exit code (128 + signal when killed by one), waiting up to `timeout`.
+  absl::StatusOr<int> Wait(absl::Duration timeout);
+  bool Exited();
+  // Sends `sig` and waits.
+  absl::StatusOr<int> Stop(int sig, absl::Duration timeout = absl::Seconds(15));
+
+ private:
+  explicit Child(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+  int code_ = 0;
+};
+
+struct StackOptions {
+  uint64_t chain_id = 31337;
+  absl::Duration retry_timeout = absl::Seconds(20);
+  absl::Duration rpc_timeout = absl::Seconds(2);
+  absl::Duration cloud_timeout = absl::Seconds(5);
+  absl::Duration signer_timeout = absl::Seconds(2);
+  bool compose_hash_warn_only = false;
+  // Extra text-proto lines for the orchestrator's config.
+  std::string extra_config;
+};
+
+class Stack {
+ public:
+  // anvil + simulator + signer (the orchestrator is started separately).
+  static absl::StatusOr<std::unique_ptr<Stack>> Start(const StackOptions& options = {});
+  ~Stack();
+
+  // Starts the orchestrator on the stack's journal; `env` e.g. {"ORCHESTRATOR_CRASH_AT=commit:before"}.
+  // With wait_serving, waits until its health is SERVING.
+  absl::Status StartOrchestrator(const std::vector<std::string>& env = {}, bool wait_serving = true);
+  // SIGKILL (kill -9).
+  absl::Status KillOrchestrator();
+  // Waits for the orchestrator to exit by itself (a crash point); its exit code.
+  absl::StatusOr<int> WaitOrchestratorExit(absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<int> StopOrchestrator(int sig = SIGTERM);
+  bool OrchestratorRunning();
+
+  // Rewrites the orchestrator's config with compose_hash_check_warn_only / extra text-proto
+  // lines (restart to apply).
+  absl::Status SetComposeHashWarnOnly(bool warn_only);
+  absl::Status SetExtraConfig(const std::string& extra);
+
+  absl::Status StopSigner();
+  absl::Status StartSigner();
+
+  anvil::Anvil& anvil() { return *anvil_; }
+  const std::string& dir() const { return dir_.path(); }
+  const std::string& address() const { return address_; }
+  std::string orchestrator_log() const;
+  v1::Orchestrator::Stub& stub() { return *stub_; }
+  std::string kms_address() const { return anvil_->chain().kms_address; }
+  std::string signer_address() const { return anvil::kDeployerAddress; }
+
+  // The simulator: GET/POST/DELETE on /_sim.
+  cloudsim::testing::Reply SimAdmin(const std::string& method, const std::string& path, const std::string& body = "");
+  // Requests the simulator received (/_sim/requests), filtered.
+  std::vector<boost::json::object> SimRequests(const std::string& method, const std::string& path_prefix);
+  // How many requests with exactly this method and path (API-absolute, e.g. "/api/v1/cvms").
+  int CountSimRequests(const std::string& method, const std::string& path);
+  // Adds a fault rule (JSON); ClearFaults removes all.
+  absl::Status AddFault(const std::string& rule_json);
+  absl::Status ClearFaults();
+  // The simulator's record of a CVM (/_sim/cvms/{id}).
+  absl::StatusOr<boost::json::object> SimCvm(const std::string& cvm_id);
+  int sim_port() const;
+  std::string sim_base_url() const { return sim_->base_url(); }
+
+  // On chain: AppDeployedViaFactory logs of the KMS; ComposeHashAdded logs of `app`.
+  absl::StatusOr<int> CountAppDeployed();
+  absl::StatusOr<int> CountComposeHashAdded(const std::string& app, const std::string& hash = "");
+
+  // Polls GetOperation until the operation is terminal or in `until` state.
+  absl::StatusOr<v1::Operation> WaitFor(const std::string& id, absl::Duration timeout = absl::Seconds(40),
+                                        v1::OperationState until = v1::OPERATION_STATE_UNSPECIFIED);
+  absl::StatusOr<v1::Operation> Get(const std::string& id);
+
+  // Requests for the common cases.
+  v1::DeployCvmRequest DeployRequest(const std::string& request_id, const std::string& name) const;
+
+ private:
+  Stack() = default;
+  absl::Status WriteFiles();
+  absl::Status WriteOrchestratorConfig();
+
+  rpc::testing::ShortTempDir dir_;
+  StackOptions options_;
+  std::unique_ptr<anvil::Anvil> anvil_;
+  std::unique_ptr<cloudsim::testing::SimProcess> sim_;
+  std::unique_ptr<cloudsim::testing::HttpClient> sim_http_;
+  std::unique_ptr<Child> signer_;
+  std::unique_ptr<Child> orchestrator_;
+  std::string address_;
+  std::unique_ptr<v1::Orchestrator::Stub> stub_;
+  int orchestrator_starts_ = 0;
+};
+
+}  // namespace orchestrator::e2e
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_H_

@@ -1,0 +1,379 @@
+// The engine without processes or networks: the journaling signer's repair of interrupted
+// signatures, and the manager (idempotency, resume after a restart, retries, cancel, input,
+// watch) with a scripted flow.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "chain/onchain/local_key_signer.h"
+#include "chain/onchain/tx_journal.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orchestrator/engine/manager.h"
+#include "orchestrator/engine/signing.h"
+#include "orchestrator/engine/status_marks.h"
+#include "orchestrator/journal/sqlite_journal.h"
+
+namespace orchestrator::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using chain::onchain::SignedTx;
+using chain::onchain::TxEnvelope;
+
+constexpr char kKey[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = absl::StrCat(::testing::TempDir(), "/engineXXXXXX");
+    path_ = ::mkdtemp(t.data());
+  }
+  ~TempDir() { (void)::system(absl::StrCat("rm -rf '", path_, "'").c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Signs through LocalKeySigner but can lose the answer (the signature exists, the caller gets
+// UNAVAILABLE), as a crash between the signer's reply and the journal write would.
+class LossySigner final : public chain::onchain::TxSigner {
+ public:
+  explicit LossySigner(chain::onchain::TxSigner& inner) : inner_(inner) {}
+  absl::StatusOr<SignedTx> SignDeployAndRegisterApp(const TxEnvelope& e, const chain::Address& kms,
+                                                    const chain::DeployAndRegisterAppParams& p) override {
+    return Maybe(inner_.SignDeployAndRegisterApp(e, kms, p));
+  }
+  absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& e, const chain::Address& app,
+                                              const chain::Hash32& h) override {
+    return Maybe(inner_.SignAddComposeHash(e, app, h));
+  }
+  std::atomic<bool> lose_next{false};
+  std::optional<SignedTx> lost;
+
+ private:
+  absl::StatusOr<SignedTx> Maybe(absl::StatusOr<SignedTx> tx) {
+    if (tx.ok() && lose_next.exchange(false)) {
+      lost = *tx;
+      return absl::UnavailableError("reply lost");
+    }
+    return tx;
+  }
+  chain::onchain::TxSigner& inner_;
+};
+
+TxEnvelope Envelope(const chain::Address& from, uint64_t nonce, uint64_t fee) {
+  TxEnvelope e;
+  e.request_id = "op_1/register_compose_hash";
+  e.chain_id = 31337;
+  e.from = from;
+  e.nonce = nonce;
+  e.gas_limit = 60000;
+  e.max_fee_per_gas = chain::U256(fee);
+  e.max_priority_fee_per_gas = chain::U256(1);
+  return e;
+}
+
+TEST(JournalingSignerTest, RepairsASignatureWhoseAnswerWasLost) {
+  TempDir dir;
+  auto journal = *journal::SqliteJournal::Open(dir.path() + "/j.sqlite");
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  LossySigner lossy(*local);
+  JournalingSigner signer(lossy, *journal);
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  const chain::Hash32 hash = *chain::Hash32::FromHex(std::string(64, 'a'));
+
+  lossy.lose_next = true;
+  EXPECT_EQ(signer.SignAddComposeHash(Envelope(local->address(), 7, 1000), app, hash).status().code(),
+            absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(lossy.lost.has_value());
+  EXPECT_EQ(local->signatures(), 1);
+
+  // Another operation must not take a nonce of this sender until the repair.
+  signer.PrepareResume("op_1", {"register_compose_hash"}, {});
+  TxEnvelope other = Envelope(local->address(), 7, 2000);
+  other.request_id = "op_2/register_compose_hash";
+  absl::Status gated = signer.SignAddComposeHash(other, app, hash).status();
+  EXPECT_EQ(gated.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(gated.message()), HasSubstr("op_1"));
+
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> j = signer.Recover("op_1", "register_compose_hash");
+  ASSERT_TRUE(j.ok()) << j.status();
+  ASSERT_TRUE(j->has_value());
+  ASSERT_EQ((*j)->versions.size(), 1u);
+  EXPECT_EQ((*j)->versions[0].raw, lossy.lost->raw) << "the very same bytes (a REPEAT)";
+  EXPECT_EQ((*j)->nonce, 7u);
+  EXPECT_EQ(local->refusals(), 0);
+  // The repaired journal is persisted: recovering again signs nothing.
+  const int signatures = local->signatures();
+  ASSERT_TRUE(signer.Recover("op_1", "register_compose_hash").ok());
+  EXPECT_EQ(local->signatures(), signatures);
+  signer.ReleaseGates("op_1");
+  EXPECT_EQ(signer.SignAddComposeHash(other, app, hash).status().code(), absl::StatusCode::kUnavailable)
+      << "the signer's anti-equivocation still refuses nonce 7 for another call: retried, not failed";
+}
+
+TEST(JournalingSignerTest, RefusedIntentsAreNotRepaired) {
+  TempDir dir;
+  auto journal = *journal::SqliteJournal::Open(dir.path() + "/j.sqlite");
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  JournalingSigner signer(*local, *journal);
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  local->FailNext(absl::PermissionDeniedError("policy"));
+  const chain::Hash32 hash = *chain::Hash32::FromHex(std::string(64, 'b'));
+  EXPECT_EQ(signer.SignAddComposeHash(Envelope(local->address(), 1, 1000), app, hash).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> j = signer.Recover("op_1", "register_compose_hash");
+  ASSERT_TRUE(j.ok());
+  EXPECT_FALSE(j->has_value());
+  EXPECT_EQ(local->signatures(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// A flow of two steps whose behaviour the test scripts.
+struct Script {
+  absl::Mutex mu;
+  int transient_failures_b = 0;  // step "b" fails UNAVAILABLE this many times
+  bool b_irreversible = false;
+  bool need_env = false;        // step "b" encrypts env values (waits for them when lost)
+  absl::Notification* hold_a = nullptr;  // step "a" waits for this
+  std::atomic<int> b_runs{0};
+};
+
+class ScriptedFlow final : public Flow {
+ public:
+  explicit ScriptedFlow(Script& s) : s_(s) {}
+  std::vector<std::string> InitialSteps(const state::FlowState&) const override { return {"a", "b"}; }
+  absl::Status Run(OpContext& ctx) override {
+    if (absl::Status st = ctx.RunStep("a",
+                                      [&](StepRun&) {
+                                        if (s_.hold_a != nullptr) {
+                                          while (!s_.hold_a->WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
+                                            if (!ctx.Sleep(absl::ZeroDuration())) return absl::CancelledError("stop");
+                                          }
+                                        }
+                                        return absl::OkStatus();
+                                      });
+        !st.ok()) {
+      return st;
+    }
+    return ctx.RunStep("b", [&](StepRun& run) -> absl::Status {
+      ++s_.b_runs;
+      if (s_.b_irreversible) {
+        if (absl::Status st = ctx.MarkIrreversible(); !st.ok()) return st;
+      }
+      {
+        absl::MutexLock l(&s_.mu);
+        if (s_.transient_failures_b > 0) {
+          --s_.transient_failures_b;
+          return absl::UnavailableError("dependency down");
+        }
+      }
+      if (s_.need_env) {
+        absl::StatusOr<std::optional<std::string>> c =
+            ctx.EncryptEnvValues("a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c9df9dc2b4409f8a209");
+        if (!c.ok()) return c.status();
+        if (!c->has_value()) return ctx.WaitForInput("b", "lost");
+        ctx.ForgetEnvValues();
+      }
+      return run.Succeed([](v1::Operation& op, state::FlowState&) { op.mutable_update()->set_cvm_id("done"); });
+    });
+  }
+
+ private:
+  Script& s_;
+};
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  void Open() {
+    journal_ = *journal::SqliteJournal::Open(dir_.path() + "/j.sqlite");
+    FlowRegistry flows;
+    flows[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::make_unique<ScriptedFlow>(script_);
+    ManagerOptions o;
+    o.workers = 4;
+    o.run.retry_timeout = absl::Seconds(1);
+    o.run.initial_backoff = absl::Milliseconds(10);
+    manager_ = std::make_unique<OperationManager>(*journal_, deps_, std::move(flows), o);
+    ASSERT_TRUE(manager_->Start().ok());
+  }
+  void Close() {
+    manager_->Shutdown(absl::Seconds(5));
+    manager_.reset();
+    journal_.reset();
+  }
+  void TearDown() override {
+    if (manager_ != nullptr) Close();
+  }
+
+  Submission Sub(const std::string& rid, const std::string& body, const std::string& value = "v") {
+    Submission s;
+    s.caller = "uid:1";
+    s.request_id = rid;
+    s.kind = v1::OPERATION_KIND_UPDATE_ENV_VARS;
+    s.request = body;
+    s.request_digest = "digest-" + body;
+    s.env_keys = {"K"};
+    s.needs_env_values = script_.need_env;
+    s.env_values = {cloudapi::EnvVar{"K", value}};
+    s.cvm_id = "cvm-1";
+    return s;
+  }
+
+  v1::Operation Wait(const std::string& id, v1::OperationState until = v1::OPERATION_STATE_UNSPECIFIED) {
+    for (int i = 0; i < 500; ++i) {
+      absl::StatusOr<v1::Operation> op = manager_->Get(id);
+      if (op.ok() && (IsTerminal(op->state()) || op->state() == until)) return *op;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ADD_FAILURE() << "timeout";
+    return *manager_->Get(id);
+  }
+
+  TempDir dir_;
+  Script script_;
+  FlowDeps deps_;
+  std::unique_ptr<journal::SqliteJournal> journal_;
+  std::unique_ptr<OperationManager> manager_;
+};
+
+TEST_F(ManagerTest, IdempotentPerCallerAndRequestId) {
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(Wait(a->id()).state(), v1::OPERATION_STATE_SUCCEEDED);
+  absl::StatusOr<v1::Operation> again = manager_->Submit(Sub("r1", "body"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id(), a->id());
+  EXPECT_EQ(manager_->Submit(Sub("r1", "other body")).status().code(), absl::StatusCode::kAlreadyExists);
+  absl::Status values = manager_->Submit(Sub("r1", "body", "other value")).status();
+  EXPECT_EQ(values.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(values.message()), ::testing::Not(HasSubstr("other value")));
+  EXPECT_EQ(script_.b_runs.load(), 1);
+}
+
+TEST_F(ManagerTest, TransientFailuresAreRetriedThenGivenUp) {
+  Open();
+  script_.transient_failures_b = 2;  // within the 1 s retry window (backoff 10, 20 ms)
+  absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
+  v1::Operation done = Wait(a->id());
+  EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_EQ(done.steps(1).attempts(), 3u);
+  script_.transient_failures_b = 1 << 20;
+  absl::StatusOr<v1::Operation> b = manager_->Submit(Sub("r2", "body"));
+  done = Wait(b->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_EQ(done.error().step(), "b");
+  EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(done.error().message(), HasSubstr("gave up after"));
+  EXPECT_THAT(done.error().message(), HasSubstr("dependency down"));
+}
+
+TEST_F(ManagerTest, ResumesAfterARestartAndAsksForLostEnvValues) {
+  script_.need_env = true;
+  absl::Notification hold;
+  script_.hold_a = &hold;
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body", "secret"));
+  ASSERT_TRUE(a.ok());
+  absl::SleepFor(absl::Milliseconds(50));
+  Close();  // "crash": step a RUNNING, values only in memory
+  hold.Notify();
+  Open();
+  v1::Operation w = Wait(a->id(), v1::OPERATION_STATE_WAITING_FOR_INPUT);
+  ASSERT_EQ(w.state(), v1::OPERATION_STATE_WAITING_FOR_INPUT);
+  EXPECT_EQ(w.input_request().env_keys(0), "K");
+  EXPECT_GE(w.steps(0).attempts(), 2u);
+  // Wrong values or keys are refused; the right ones resume it.
+  EXPECT_EQ(manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"K", "nope"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"X", "secret"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"K", "secret"}}).ok());
+  EXPECT_EQ(Wait(a->id()).state(), v1::OPERATION_STATE_SUCCEEDED);
+  // The journal never saw the value.
+  absl::StatusOr<journal::OperationRecord> rec = journal_->Get(a->id());
+  ASSERT_TRUE(rec.ok());
+  EXPECT_THAT(rec->internal, ::testing::Not(HasSubstr("secret")));
+  EXPECT_THAT(rec->operation, ::testing::Not(HasSubstr("secret")));
+}
+
+TEST_F(ManagerTest, CancelOnlyBeforeAnIrreversibleEffect) {
+  absl::Notification hold;
+  script_.hold_a = &hold;
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
+  absl::SleepFor(absl::Milliseconds(30));
+  absl::StatusOr<v1::Operation> c = manager_->Cancel(a->id());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state(), v1::OPERATION_STATE_CANCELLED);
+  EXPECT_TRUE(manager_->Cancel(a->id()).ok()) << "cancelling again returns it unchanged";
+  hold.Notify();
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(Wait(a->id()).state(), v1::OPERATION_STATE_CANCELLED);
+  EXPECT_EQ(script_.b_runs.load(), 0);
+  script_.hold_a = nullptr;
+  script_.b_irreversible = true;
+  script_.transient_failures_b = 1 << 20;  // stays in b after marking it irreversible
+  absl::StatusOr<v1::Operation> b = manager_->Submit(Sub("r2", "body"));
+  while (script_.b_runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(manager_->Cancel(b->id()).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+class Collector final : public WatchSink {
+ public:
+  void Push(const v1::OperationEvent& e) override {
+    absl::MutexLock l(&mu);
+    events.push_back(e);
+  }
+  void Close(const absl::Status& s) override {
+    absl::MutexLock l(&mu);
+    closed = s;
+    done = true;
+  }
+  absl::Mutex mu;
+  std::vector<v1::OperationEvent> events;
+  absl::Status closed;
+  bool done = false;
+};
+
+TEST_F(ManagerTest, WatchSeesEveryStepAndEnds) {
+  absl::Notification hold;
+  script_.hold_a = &hold;
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
+  auto sink = std::make_shared<Collector>();
+  ASSERT_TRUE(manager_->Watch(a->id(), sink).ok());
+  hold.Notify();
+  Wait(a->id());
+  for (int i = 0; i < 100 && !sink->done; ++i) absl::SleepFor(absl::Milliseconds(10));
+  absl::MutexLock l(&sink->mu);
+  ASSERT_TRUE(sink->done);
+  EXPECT_TRUE(sink->closed.ok());
+  ASSERT_GE(sink->events.size(), 4u);
+  EXPECT_EQ(sink->events.front().type(), v1::OperationEvent::TYPE_SNAPSHOT);
+  EXPECT_EQ(sink->events.back().type(), v1::OperationEvent::TYPE_STATE_CHANGED);
+  EXPECT_EQ(sink->events.back().operation().state(), v1::OPERATION_STATE_SUCCEEDED);
+  int succeeded = 0;
+  for (const auto& e : sink->events) succeeded += e.type() == v1::OperationEvent::TYPE_STEP_SUCCEEDED;
+  EXPECT_EQ(succeeded, 2);
+  // A finished operation: a snapshot, then the end.
+  auto late = std::make_shared<Collector>();
+  ASSERT_TRUE(manager_->Watch(a->id(), late).ok());
+  absl::MutexLock l2(&late->mu);
+  EXPECT_EQ(late->events.size(), 1u);
+  EXPECT_TRUE(late->done);
+  EXPECT_EQ(manager_->Watch("op_nope", late).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace orchestrator::engine

@@ -1,0 +1,77 @@
+// A flow: the resumable state machine of one operation kind, run over journaled steps by the
+// OperationManager through an OpContext (op_context.h). Flows live in orchestrator/flows/.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_FLOW_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_FLOW_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "chain/jsonrpc/client.h"
+#include "chain/onchain/operations.h"
+#include "cloudapi/cloud_client.h"
+#include "onchainkms/orchestrator/v1/orchestrator.pb.h"
+#include "orchestrator/journal/journal.h"
+#include "orchestrator/state/flow_state.pb.h"
+
+namespace orchestrator::engine {
+
+namespace v1 = ::onchainkms::orchestrator::v1;
+namespace state = ::orchestrator::state::v1;
+
+class OpContext;
+class JournalingSigner;
+
+// One chain the orchestrator serves.
+struct ChainBackend {
+  uint64_t chain_id = 0;
+  v1::KmsType kms_type = v1::KMS_TYPE_UNSPECIFIED;
+  chain::jsonrpc::Client* rpc = nullptr;
+  chain::onchain::OnchainOperations* ops = nullptr;
+  // How long one on-chain step may wait for its receipt in one attempt.
+  absl::Duration receipt_timeout = absl::Minutes(10);
+};
+
+struct FlowOptions {
+  // compose_hash_check_warn_only of the config: a mismatch between the API's compose hash and
+  // ours is logged instead of failing the operation.
+  bool compose_hash_warn_only = false;
+  // Signer key used when a request names none (EIP-55); empty: requests must name one.
+  std::string default_signer_key_address;
+  // Trusted KMS keys (33-byte compressed secp256k1) that must have signed an app's
+  // env-encryption key, by KMS id or slug; a KMS not listed gets the signature checked for form
+  // and its signer recorded.
+  std::map<std::string, std::array<uint8_t, 33>> trusted_kms_signers;
+};
+
+// What every flow may use. Owned by the process; outlives the manager.
+struct FlowDeps {
+  cloudapi::CloudClient* cloud = nullptr;
+  std::map<uint64_t, ChainBackend> chains;
+  JournalingSigner* signer = nullptr;  // may be null when no chain is configured
+  journal::Journal* journal = nullptr;
+  FlowOptions options;
+};
+
+class Flow {
+ public:
+  virtual ~Flow() = default;
+  // The step names of a new operation, in order (all PENDING), from its request.
+  virtual std::vector<std::string> InitialSteps(const state::FlowState& state) const = 0;
+  // Runs (or resumes) the operation. OK: the manager marks it SUCCEEDED. An error from a failed
+  // step: the step and the operation are already FAILED. Statuses of status_marks.h: waiting
+  // for input, stopping, cancelled.
+  virtual absl::Status Run(OpContext& ctx) = 0;
+};
+
+// The flow of each operation kind.
+using FlowRegistry = std::map<v1::OperationKind, std::unique_ptr<Flow>>;
+
+}  // namespace orchestrator::engine
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_ENGINE_FLOW_H_

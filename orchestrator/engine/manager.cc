@@ -1,0 +1,460 @@
+#include "orchestrator/engine/manager.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/random.h"
+#include "crypto/secure_wipe.h"
+#include "google/protobuf/util/time_util.h"
+#include "orchestrator/common/hmac.h"
+#include "orchestrator/common/ids.h"
+#include "orchestrator/common/log.h"
+#include "orchestrator/engine/signing.h"
+#include "orchestrator/engine/status_marks.h"
+
+namespace orchestrator::engine {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+void Wipe(std::vector<cloudapi::EnvVar>& vars) {
+  for (cloudapi::EnvVar& v : vars) crypto::SecureWipe(v.value.data(), v.value.size());
+  vars.clear();
+}
+
+absl::StatusOr<std::pair<v1::Operation, state::FlowState>> Parse(const journal::OperationRecord& r) {
+  v1::Operation op;
+  state::FlowState st;
+  if (!op.ParseFromString(r.operation) || !st.ParseFromString(r.internal)) {
+    return absl::DataLossError(absl::StrCat("journal: operation ", r.id, " does not parse"));
+  }
+  return std::make_pair(std::move(op), std::move(st));
+}
+
+void AppendLengthPrefixed(std::string& out, absl::string_view s) {
+  const uint64_t n = s.size();
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(n >> (8 * i)));
+  out.append(s.data(), s.size());
+}
+
+}  // namespace
+
+OperationManager::OperationManager(journal::Journal& journal, const FlowDeps& deps, FlowRegistry flows,
+                                   ManagerOptions options)
+    : journal_(journal), deps_(deps), flows_(std::move(flows)), options_(std::move(options)) {}
+
+OperationManager::~OperationManager() { Shutdown(absl::Seconds(30)); }
+
+std::string OperationManager::EnvValuesMac(absl::string_view salt, const std::vector<cloudapi::EnvVar>& values) const {
+  const crypto::Sha256Digest k = HmacSha256(options_.env_digest_key, salt);
+  std::string canonical;
+  for (const cloudapi::EnvVar& v : values) {
+    AppendLengthPrefixed(canonical, v.key);
+    AppendLengthPrefixed(canonical, v.value);
+  }
+  const crypto::Sha256Digest mac =
+      HmacSha256(absl::string_view(reinterpret_cast<const char*>(k.data()), k.size()), canonical);
+  crypto::SecureWipe(canonical.data(), canonical.size());
+  return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
+}
+
+bool OperationManager::started() const {
+  absl::MutexLock l(&mu_);
+  return started_ && !stopping_;
+}
+
+size_t OperationManager::active_operations() const {
+  absl::MutexLock l(&mu_);
+  return active_.size();
+}
+
+absl::Status OperationManager::Start() {
+  absl::StatusOr<std::vector<journal::OperationRecord>> unfinished = journal_.ListUnfinished();
+  if (!unfinished.ok()) return unfinished.status();
+  std::vector<std::shared_ptr<OpRuntime>> runnable;
+  for (journal::OperationRecord& r : *unfinished) {
+    absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(r);
+    if (!parsed.ok()) {
+      log::Error("skipping an unreadable operation", {{"op", r.id}, {"error", std::string(parsed.status().message())}});
+      continue;
+    }
+    std::set<std::string> unfinished_steps;
+    for (const v1::Step& s : parsed->first.steps()) {
+      if (s.state() != v1::STEP_STATE_SUCCEEDED && s.state() != v1::STEP_STATE_SKIPPED) unfinished_steps.insert(s.name());
+    }
+    if (deps_.signer != nullptr) deps_.signer->PrepareResume(r.id, unfinished_steps, deps_.chains);
+    const v1::OperationState state = parsed->first.state();
+    auto rt = std::make_shared<OpRuntime>(r, std::move(parsed->first), std::move(parsed->second));
+    {
+      absl::MutexLock l(&mu_);
+      active_[rt->id()] = rt;
+    }
+    log::Info("resuming operation", {{"op", rt->id()}, {"state", v1::OperationState_Name(state)}});
+    if (state != v1::OPERATION_STATE_WAITING_FOR_INPUT) runnable.push_back(rt);
+  }
+  {
+    absl::MutexLock l(&mu_);
+    if (started_) return absl::FailedPreconditionError("already started");
+    started_ = true;
+  }
+  for (const auto& rt : runnable) Enqueue(rt);
+  const int n = std::max(1, options_.workers);
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  return absl::OkStatus();
+}
+
+bool OperationManager::Shutdown(absl::Duration grace) {
+  std::vector<std::shared_ptr<OpRuntime>> all;
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_ && workers_.empty()) return true;
+    stopping_ = true;
+    for (auto& [id, rt] : active_) all.push_back(rt);
+  }
+  for (const auto& rt : all) {
+    rt->stopping_.store(true);
+    rt->cancel_.Cancel();
+    std::vector<std::shared_ptr<WatchSink>> watchers;
+    {
+      absl::MutexLock l(&rt->mu_);
+      watchers.swap(rt->watchers_);
+    }
+    for (auto& w : watchers) w->Close(absl::UnavailableError("the orchestrator is shutting down; watch again"));
+  }
+  bool all_done = false;
+  {
+    absl::MutexLock l(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_workers_ == 0; };
+    all_done = mu_.AwaitWithTimeout(absl::Condition(&done), grace);
+  }
+  for (std::thread& t : workers_) {
+    if (all_done) {
+      t.join();
+    } else {
+      t.detach();
+    }
+  }
+  workers_.clear();
+  return all_done;
+}
+
+void OperationManager::Enqueue(const std::shared_ptr<OpRuntime>& rt) {
+  {
+    absl::MutexLock rl(&rt->mu_);
+    if (rt->queued_) return;
+    rt->queued_ = true;
+  }
+  absl::MutexLock l(&mu_);
+  queue_.push_back(rt);
+}
+
+void OperationManager::WorkerLoop() {
+  {
+    absl::MutexLock l(&mu_);
+    ++running_workers_;
+  }
+  for (;;) {
+    std::shared_ptr<OpRuntime> rt;
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) {
+        --running_workers_;
+        return;
+      }
+      rt = queue_.front();
+      queue_.pop_front();
+    }
+    RunOne(rt);
+  }
+}
+
+void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
+  OpContext ctx(*rt, journal_, deps_, options_.run);
+  auto flow = flows_.find(rt->kind());
+  absl::Status s;
+  bool skip = false;
+  {
+    absl::MutexLock l(&rt->mu_);
+    skip = IsTerminal(rt->op_.state()) || rt->cancel_requested_;
+  }
+  if (!skip) {
+    if (flow == flows_.end()) {
+      s = absl::InternalError(absl::StrCat("no flow for ", v1::OperationKind_Name(rt->kind())));
+      (void)ctx.Fail("", s);
+    } else {
+      if (rt->Snapshot().state() == v1::OPERATION_STATE_PENDING) {
+        s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_RUNNING); },
+                       {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "started"}});
+      }
+      if (s.ok()) s = flow->second->Run(ctx);
+      if (s.ok()) {
+        s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_SUCCEEDED); },
+                       {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "succeeded"}});
+        if (s.ok()) log::Info("operation succeeded", {{"op", rt->id()}});
+      }
+      if (!s.ok() && !IsWaitingForInput(s) && !IsStopping(s) && !IsCancelledByClient(s)) {
+        if (!IsTerminal(rt->Snapshot().state())) (void)ctx.Fail("", s);
+      }
+    }
+  }
+  bool terminal = false;
+  {
+    absl::MutexLock l(&rt->mu_);
+    rt->queued_ = false;
+    terminal = IsTerminal(rt->op_.state());
+  }
+  if (terminal) Retire(rt);
+}
+
+void OperationManager::Retire(const std::shared_ptr<OpRuntime>& rt) {
+  if (deps_.signer != nullptr) deps_.signer->ReleaseGates(rt->id());
+  {
+    absl::MutexLock rl(&rt->mu_);
+    if (rt->env_values_.has_value()) Wipe(*rt->env_values_);
+    rt->env_values_.reset();
+  }
+  absl::MutexLock l(&mu_);
+  active_.erase(rt->id());
+}
+
+std::shared_ptr<OpRuntime> OperationManager::Find(absl::string_view id) const {
+  absl::MutexLock l(&mu_);
+  auto it = active_.find(id);
+  return it == active_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<v1::Operation> OperationManager::SameRequest(const journal::OperationRecord& existing,
+                                                            Submission& sub) {
+  absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(existing);
+  if (!parsed.ok()) return parsed.status();
+  const state::FlowState& st = parsed->second;
+  const bool same = existing.kind == sub.kind && existing.request_digest == sub.request_digest &&
+                    EnvValuesMac(st.env_salt(), sub.env_values) == st.env_mac();
+  if (!same) {
+    Wipe(sub.env_values);
+    return absl::AlreadyExistsError(absl::StrCat("request_id ", sub.request_id,
+                                                 " was already used for a different request (operation ",
+                                                 existing.id, ")"));
+  }
+  if (std::shared_ptr<OpRuntime> rt = Find(existing.id)) {
+    bool supply = false;
+    {
+      absl::MutexLock l(&rt->mu_);
+      supply = rt->op_.state() == v1::OPERATION_STATE_WAITING_FOR_INPUT && !rt->env_values_.has_value();
+    }
+    if (supply) {
+      OpContext ctx(*rt, journal_, deps_, options_.run);
+      if (ctx.SupplyEnvValues(sub.request_id, sub.env_values).ok()) {
+        log::Info("env var values supplied by a retry of the request", {{"op", rt->id()}});
+        Enqueue(rt);
+      }
+    }
+    Wipe(sub.env_values);
+    return rt->Snapshot();
+  }
+  Wipe(sub.env_values);
+  return parsed->first;
+}
+
+absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
+  {
+    absl::MutexLock l(&mu_);
+    if (!started_ || stopping_) {
+      Wipe(sub.env_values);
+      return absl::UnavailableError("the orchestrator is starting or shutting down; retry");
+    }
+  }
+  absl::StatusOr<std::optional<journal::OperationRecord>> existing = journal_.FindByRequestId(sub.caller, sub.request_id);
+  if (!existing.ok()) {
+    Wipe(sub.env_values);
+    return existing.status();
+  }
+  if (existing->has_value()) return SameRequest(**existing, sub);
+
+  auto flow = flows_.find(sub.kind);
+  if (flow == flows_.end()) return absl::InternalError(absl::StrCat("no flow for ", v1::OperationKind_Name(sub.kind)));
+  const absl::Time now = absl::Now();
+  state::FlowState st;
+  st.set_request(sub.request);
+  for (const std::string& k : sub.env_keys) st.add_env_keys(k);
+  st.set_needs_env_values(sub.needs_env_values);
+  absl::StatusOr<crypto::Bytes> salt = crypto::RandomBytes(16);
+  if (!salt.ok()) return salt.status();
+  st.set_env_salt(std::string(salt->begin(), salt->end()));
+  st.set_env_mac(EnvValuesMac(st.env_salt(), sub.env_values));
+  st.set_signer_key_address(sub.signer_key_address);
+
+  v1::Operation op;
+  op.set_id(NewOperationId(now));
+  op.set_request_id(sub.request_id);
+  op.set_kind(sub.kind);
+  op.set_state(v1::OPERATION_STATE_PENDING);
+  op.set_caller(sub.caller);
+  *op.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  *op.mutable_update_time() = op.create_time();
+  op.set_cvm_id(sub.cvm_id);
+  for (const std::string& name : flow->second->InitialSteps(st)) {
+    v1::Step* s = op.add_steps();
+    s->set_name(name);
+    s->set_state(v1::STEP_STATE_PENDING);
+  }
+  journal::OperationRecord rec;
+  rec.id = op.id();
+  rec.caller = sub.caller;
+  rec.request_id = sub.request_id;
+  rec.kind = sub.kind;
+  rec.create_time = absl::FromUnixMicros(absl::ToUnixMicros(now));
+  rec.request_digest = sub.request_digest;
+  rec.owner = options_.owner_id;
+  FillRecord(op, st, rec);
+  absl::StatusOr<journal::CreateResult> created = journal_.Create(rec);
+  if (!created.ok()) {
+    Wipe(sub.env_values);
+    return created.status();
+  }
+  if (!created->created) return SameRequest(created->record, sub);  // lost a race with a retry
+  auto rt = std::make_shared<OpRuntime>(created->record, op, std::move(st));
+  {
+    absl::MutexLock rl(&rt->mu_);
+    if (sub.needs_env_values) rt->env_values_ = std::move(sub.env_values);
+  }
+  Wipe(sub.env_values);
+  {
+    absl::MutexLock l(&mu_);
+    active_[rt->id()] = rt;
+  }
+  log::Info("operation accepted", {{"op", op.id()},
+                                   {"kind", v1::OperationKind_Name(sub.kind)},
+                                   {"caller", sub.caller},
+                                   {"request_id", sub.request_id}});
+  Enqueue(rt);
+  return op;
+}
+
+absl::StatusOr<v1::Operation> OperationManager::Get(absl::string_view id) {
+  if (std::shared_ptr<OpRuntime> rt = Find(id)) return rt->Snapshot();
+  absl::StatusOr<journal::OperationRecord> r = journal_.Get(id);
+  if (!r.ok()) return r.status();
+  absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(*r);
+  if (!parsed.ok()) return parsed.status();
+  return parsed->first;
+}
+
+absl::StatusOr<ListResult> OperationManager::List(const journal::ListQuery& query) {
+  absl::StatusOr<std::vector<journal::OperationRecord>> records = journal_.List(query);
+  if (!records.ok()) return records.status();
+  ListResult out;
+  for (const journal::OperationRecord& r : *records) {
+    absl::StatusOr<v1::Operation> op = Get(r.id);  // the live view when running
+    if (!op.ok()) continue;
+    out.operations.push_back(*std::move(op));
+  }
+  if (!records->empty() && records->size() >= query.limit) {
+    out.next = journal::ListCursor{records->back().create_time, records->back().id};
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Operation> OperationManager::Cancel(absl::string_view id) {
+  std::shared_ptr<OpRuntime> rt = Find(id);
+  if (rt == nullptr) {
+    absl::StatusOr<v1::Operation> op = Get(id);
+    if (!op.ok()) return op.status();
+    if (op->state() == v1::OPERATION_STATE_CANCELLED) return op;
+    if (IsTerminal(op->state())) {
+      return absl::FailedPreconditionError(absl::StrCat("operation ", id, " already ",
+                                                        v1::OperationState_Name(op->state()).substr(16)));
+    }
+    return absl::UnavailableError(absl::StrCat("operation ", id, " is not loaded in this process"));
+  }
+  OpContext ctx(*rt, journal_, deps_, options_.run);
+  if (absl::Status s = ctx.CancelByClient(); !s.ok()) return s;
+  bool idle = false;
+  {
+    absl::MutexLock l(&rt->mu_);
+    idle = !rt->queued_;
+  }
+  if (idle) Retire(rt);
+  return rt->Snapshot();
+}
+
+absl::StatusOr<v1::Operation> OperationManager::SupplyEnvVars(absl::string_view id, absl::string_view request_id,
+                                                              std::vector<cloudapi::EnvVar> values) {
+  std::shared_ptr<OpRuntime> rt = Find(id);
+  if (rt == nullptr) {
+    Wipe(values);
+    absl::StatusOr<journal::OperationRecord> rec = journal_.Get(id);
+    if (!rec.ok()) return rec.status();
+    absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(*rec);
+    if (!parsed.ok()) return parsed.status();
+    if (!request_id.empty() && parsed->second.last_supply_request_id() == request_id) return parsed->first;
+    return absl::FailedPreconditionError(absl::StrCat("operation ", id, " is not waiting for input (state ",
+                                                      v1::OperationState_Name(parsed->first.state()).substr(16), ")"));
+  }
+  state::FlowState st = rt->State();
+  if (!request_id.empty() && st.last_supply_request_id() == request_id) {
+    Wipe(values);
+    return rt->Snapshot();  // a retry of the same SupplyEnvVars
+  }
+  std::vector<std::string> keys;
+  for (const cloudapi::EnvVar& v : values) keys.push_back(v.key);
+  if (keys != std::vector<std::string>(st.env_keys().begin(), st.env_keys().end())) {
+    Wipe(values);
+    return absl::InvalidArgumentError(
+        "env_vars: the keys must be exactly Operation.input_request.env_keys, in that order");
+  }
+  if (EnvValuesMac(st.env_salt(), values) != st.env_mac()) {
+    Wipe(values);
+    return absl::InvalidArgumentError("env_vars: the values differ from those of the original request");
+  }
+  OpContext ctx(*rt, journal_, deps_, options_.run);
+  absl::Status s = ctx.SupplyEnvValues(request_id, values);
+  Wipe(values);
+  if (!s.ok()) return s;
+  log::Info("env var values supplied", {{"op", rt->id()}});
+  Enqueue(rt);
+  return rt->Snapshot();
+}
+
+absl::Status OperationManager::Watch(absl::string_view id, std::shared_ptr<WatchSink> sink) {
+  auto snapshot = [&](const v1::Operation& op) {
+    v1::OperationEvent ev;
+    ev.set_operation_id(op.id());
+    *ev.mutable_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
+    ev.set_type(v1::OperationEvent::TYPE_SNAPSHOT);
+    *ev.mutable_operation() = op;
+    return ev;
+  };
+  if (std::shared_ptr<OpRuntime> rt = Find(id)) {
+    absl::MutexLock l(&rt->mu_);
+    sink->Push(snapshot(rt->op_));
+    if (IsTerminal(rt->op_.state())) {
+      sink->Close(absl::OkStatus());
+    } else if (rt->stopping_.load()) {
+      sink->Close(absl::UnavailableError("the orchestrator is shutting down; watch again"));
+    } else {
+      rt->watchers_.push_back(std::move(sink));
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::Operation> op = Get(id);
+  if (!op.ok()) return op.status();
+  sink->Push(snapshot(*op));
+  sink->Close(IsTerminal(op->state()) ? absl::OkStatus()
+                                      : absl::UnavailableError("the operation is not running in this process"));
+  return absl::OkStatus();
+}
+
+void OperationManager::Unwatch(absl::string_view id, const WatchSink* sink) {
+  std::shared_ptr<OpRuntime> rt = Find(id);
+  if (rt == nullptr) return;
+  absl::MutexLock l(&rt->mu_);
+  rt->watchers_.erase(std::remove_if(rt->watchers_.begin(), rt->watchers_.end(),
+                                     [&](const std::shared_ptr<WatchSink>& w) { return w.get() == sink; }),
+                      rt->watchers_.end());
+}
+
+}  // namespace orchestrator::engine

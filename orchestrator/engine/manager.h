@@ -1,0 +1,117 @@
+// The OperationManager: accepts operations (idempotently per caller and request_id), journals
+// them, runs them on a pool of workers, resumes every unfinished one at start-up, and serves
+// Get / List / Watch / Cancel / SupplyEnvVars. The gRPC service (orchestrator/service) is a thin
+// layer of validation and mapping over it.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "cloudapi/env_vars.h"
+#include "orchestrator/engine/flow.h"
+#include "orchestrator/engine/op_context.h"
+#include "orchestrator/journal/journal.h"
+
+namespace orchestrator::engine {
+
+struct ManagerOptions {
+  int workers = 64;  // operations run at once
+  RunOptions run;
+  std::string owner_id = "local";  // journal owner column (one process)
+  // Optional secret mixed into the env-value digests (see EnvValuesMac); empty: the per-operation
+  // salt alone keys them.
+  std::string env_digest_key;
+};
+
+// A new operation as the service accepted it.
+struct Submission {
+  std::string caller;
+  std::string request_id;
+  v1::OperationKind kind = v1::OPERATION_KIND_UNSPECIFIED;
+  // The normalized request, env var values cleared, serialized; and its digest (hex).
+  std::string request;
+  std::string request_digest;
+  std::vector<std::string> env_keys;
+  bool needs_env_values = false;
+  std::vector<cloudapi::EnvVar> env_values;  // secret; moved in, wiped when no longer needed
+  std::string cvm_id;
+  std::string signer_key_address;  // resolved, EIP-55; empty if not needed
+};
+
+struct ListResult {
+  std::vector<v1::Operation> operations;
+  std::optional<journal::ListCursor> next;  // set when there may be more
+};
+
+class OperationManager {
+ public:
+  OperationManager(journal::Journal& journal, const FlowDeps& deps, FlowRegistry flows, ManagerOptions options);
+  ~OperationManager();
+  OperationManager(const OperationManager&) = delete;
+  OperationManager& operator=(const OperationManager&) = delete;
+
+  // Loads every unfinished operation, prepares the repair of interrupted signatures, queues the
+  // runnable ones and starts the workers.
+  absl::Status Start();
+  // Stops taking work, interrupts waits (steps stay RUNNING in the journal, checkpointed), ends
+  // watch streams with UNAVAILABLE, waits up to `grace` for the workers. False if some worker was
+  // still busy (a blocking call) when the grace ran out.
+  bool Shutdown(absl::Duration grace);
+
+  // The operation for this (caller, request_id): a new one, or the existing one when the request
+  // is the same (ALREADY_EXISTS when it differs). A same-request retry of an operation waiting
+  // for input also supplies the env var values it carries.
+  absl::StatusOr<v1::Operation> Submit(Submission submission);
+  absl::StatusOr<v1::Operation> Get(absl::string_view id);
+  absl::StatusOr<ListResult> List(const journal::ListQuery& query);
+  absl::StatusOr<v1::Operation> Cancel(absl::string_view id);
+  // NOT_FOUND, FAILED_PRECONDITION (not waiting), INVALID_ARGUMENT (keys or values differ from
+  // the original request's).
+  absl::StatusOr<v1::Operation> SupplyEnvVars(absl::string_view id, absl::string_view request_id,
+                                              std::vector<cloudapi::EnvVar> values);
+  // Pushes a SNAPSHOT event, then every change; closes the sink after the terminal event (at
+  // once for a finished operation). NOT_FOUND when unknown.
+  absl::Status Watch(absl::string_view id, std::shared_ptr<WatchSink> sink);
+  void Unwatch(absl::string_view id, const WatchSink* sink);
+
+  // Keyed digest of env var values for idempotency (never stored in clear):
+  // HMAC-SHA256(HMAC-SHA256(env_digest_key, salt), canonical(values)).
+  std::string EnvValuesMac(absl::string_view salt, const std::vector<cloudapi::EnvVar>& values) const;
+
+  size_t active_operations() const;
+  bool started() const;
+
+ private:
+  void WorkerLoop();
+  void RunOne(const std::shared_ptr<OpRuntime>& rt);
+  void Enqueue(const std::shared_ptr<OpRuntime>& rt);
+  void Retire(const std::shared_ptr<OpRuntime>& rt);
+  std::shared_ptr<OpRuntime> Find(absl::string_view id) const;
+  absl::StatusOr<v1::Operation> SameRequest(const journal::OperationRecord& existing, Submission& submission);
+
+  journal::Journal& journal_;
+  const FlowDeps& deps_;
+  const FlowRegistry flows_;
+  const ManagerOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<OpRuntime>, std::less<>> active_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<OpRuntime>> queue_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int running_workers_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace orchestrator::engine
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_

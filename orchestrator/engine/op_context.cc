@@ -1,0 +1,394 @@
+#include "orchestrator/engine/op_context.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "cloudapi/env_encryption.h"
+#include "crypto/secure_wipe.h"
+#include "google/protobuf/util/time_util.h"
+#include "orchestrator/common/crash_points.h"
+#include "orchestrator/common/log.h"
+#include "orchestrator/engine/status_marks.h"
+
+namespace orchestrator::engine {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp Now() { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now())); }
+
+void Wipe(std::vector<cloudapi::EnvVar>& vars) {
+  for (cloudapi::EnvVar& v : vars) crypto::SecureWipe(v.value.data(), v.value.size());
+  vars.clear();
+}
+
+std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToDoubleSeconds(d), "s"); }
+
+}  // namespace
+
+bool IsTerminal(v1::OperationState s) {
+  return s == v1::OPERATION_STATE_SUCCEEDED || s == v1::OPERATION_STATE_FAILED || s == v1::OPERATION_STATE_CANCELLED;
+}
+
+v1::Step* FindStep(v1::Operation& op, absl::string_view name) {
+  for (v1::Step& s : *op.mutable_steps()) {
+    if (s.name() == name) return &s;
+  }
+  return nullptr;
+}
+
+const v1::Step* FindStep(const v1::Operation& op, absl::string_view name) {
+  for (const v1::Step& s : op.steps()) {
+    if (s.name() == name) return &s;
+  }
+  return nullptr;
+}
+
+void FillRecord(const v1::Operation& op, const state::FlowState& st, journal::OperationRecord& record) {
+  record.state = op.state();
+  record.cvm_id = op.cvm_id();
+  record.update_time = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(op.update_time()));
+  op.SerializeToString(&record.operation);
+  st.SerializeToString(&record.internal);
+}
+
+void PublishLocked(std::vector<std::shared_ptr<WatchSink>>& watchers, const v1::Operation& op,
+                   const std::vector<Event>& events) {
+  if (watchers.empty()) return;
+  for (const Event& e : events) {
+    v1::OperationEvent ev;
+    ev.set_operation_id(op.id());
+    *ev.mutable_time() = Now();
+    ev.set_type(e.type);
+    ev.set_step(e.step);
+    ev.set_transaction_hash(e.transaction_hash);
+    ev.set_detail(e.detail);
+    *ev.mutable_operation() = op;
+    for (const std::shared_ptr<WatchSink>& w : watchers) w->Push(ev);
+  }
+  if (IsTerminal(op.state())) {
+    for (const std::shared_ptr<WatchSink>& w : watchers) w->Close(absl::OkStatus());
+    watchers.clear();
+  }
+}
+
+OpRuntime::OpRuntime(journal::OperationRecord record, v1::Operation op, state::FlowState st)
+    : id_(record.id), kind_(static_cast<v1::OperationKind>(record.kind)) {
+  for (const v1::Step& s : op.steps()) {
+    if (s.state() == v1::STEP_STATE_RUNNING) resumed_steps_.insert(s.name());
+  }
+  record_ = std::move(record);
+  op_ = std::move(op);
+  st_ = std::move(st);
+}
+
+v1::Operation OpRuntime::Snapshot() const {
+  absl::MutexLock l(&mu_);
+  return op_;
+}
+
+state::FlowState OpRuntime::State() const {
+  absl::MutexLock l(&mu_);
+  return st_;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+absl::Status StepRun::Progress(absl::string_view detail, absl::string_view transaction_hash, uint64_t block_number) {
+  const std::string step = name_;
+  return ctx_->Update(
+      [&](v1::Operation& op, state::FlowState&) {
+        if (v1::Step* s = FindStep(op, step)) {
+          s->set_detail(std::string(detail));
+          if (!transaction_hash.empty()) s->set_transaction_hash(std::string(transaction_hash));
+          if (block_number != 0) s->set_block_number(block_number);
+        }
+      },
+      {Event{v1::OperationEvent::TYPE_STEP_PROGRESS, step, std::string(transaction_hash), std::string(detail)}});
+}
+
+absl::Status StepRun::Succeed(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                              absl::string_view detail) {
+  CrashPoint(name_, "after");
+  const std::string step = name_;
+  std::string tx;
+  absl::Status s = ctx_->Update(
+      [&](v1::Operation& op, state::FlowState& st) {
+        if (fn) fn(op, st);
+        if (v1::Step* s = FindStep(op, step)) {
+          s->set_state(v1::STEP_STATE_SUCCEEDED);
+          *s->mutable_finish_time() = Now();
+          if (!detail.empty()) s->set_detail(std::string(detail));
+          tx = s->transaction_hash();
+        }
+      },
+      {Event{v1::OperationEvent::TYPE_STEP_SUCCEEDED, step, "", std::string(detail)}});
+  if (s.ok()) succeeded_ = true;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+OpContext::OpContext(OpRuntime& runtime, journal::Journal& journal, const FlowDeps& deps, const RunOptions& options)
+    : rt_(runtime), journal_(journal), deps_(deps), options_(options) {}
+
+absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                                     std::vector<Event> events, bool allow_terminal) {
+  if (!allow_terminal && IsTerminal(rt_.op_.state())) {
+    return rt_.op_.state() == v1::OPERATION_STATE_CANCELLED
+               ? CancelledByClientStatus()
+               : absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is already finished"));
+  }
+  v1::Operation op = rt_.op_;
+  state::FlowState st = rt_.st_;
+  if (fn) fn(op, st);
+  *op.mutable_update_time() = Now();
+  journal::OperationRecord rec = rt_.record_;
+  FillRecord(op, st, rec);
+  absl::StatusOr<int64_t> version = journal_.Update(rec);
+  // The journal may be briefly busy (another process reading it, an I/O hiccup): retry a little.
+  for (int i = 0; !version.ok() && absl::IsUnavailable(version.status()) && i < 20; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    version = journal_.Update(rec);
+  }
+  if (!version.ok()) {
+    log::Error("journal write failed", {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
+    return version.status();
+  }
+  rec.version = *version;
+  rec.operation.clear();
+  rec.internal.clear();
+  rt_.record_ = std::move(rec);
+  rt_.op_ = std::move(op);
+  rt_.st_ = std::move(st);
+  PublishLocked(rt_.watchers_, rt_.op_, events);
+  return absl::OkStatus();
+}
+
+absl::Status OpContext::Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                               std::vector<Event> events) {
+  absl::MutexLock l(&rt_.mu_);
+  return UpdateLocked(fn, std::move(events), /*allow_terminal=*/false);
+}
+
+bool OpContext::StepFinished(absl::string_view name) const {
+  absl::MutexLock l(&rt_.mu_);
+  const v1::Step* s = FindStep(rt_.op_, name);
+  return s != nullptr && (s->state() == v1::STEP_STATE_SUCCEEDED || s->state() == v1::STEP_STATE_SKIPPED);
+}
+
+absl::Status OpContext::Skip(absl::string_view name, absl::string_view detail) {
+  if (StepFinished(name)) return absl::OkStatus();
+  const std::string step(name);
+  return Update(
+      [&](v1::Operation& op, state::FlowState&) {
+        v1::Step* s = FindStep(op, step);
+        if (s == nullptr) {
+          s = op.add_steps();
+          s->set_name(step);
+        }
+        s->set_state(v1::STEP_STATE_SKIPPED);
+        *s->mutable_finish_time() = Now();
+        s->set_detail(std::string(detail));
+      },
+      {Event{v1::OperationEvent::TYPE_STEP_SKIPPED, step, "", std::string(detail)}});
+}
+
+absl::Status OpContext::Fail(absl::string_view step, const absl::Status& status) {
+  absl::MutexLock l(&rt_.mu_);
+  const std::string name(step);
+  std::vector<Event> events;
+  if (!name.empty()) events.push_back(Event{v1::OperationEvent::TYPE_STEP_FAILED, name, "", std::string(status.message())});
+  events.push_back(Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", std::string(status.message())});
+  log::Warn("operation failed", {{"op", rt_.id()}, {"step", name}, {"error", std::string(status.message())}});
+  return UpdateLocked(
+      [&](v1::Operation& op, state::FlowState&) {
+        if (v1::Step* s = FindStep(op, name)) {
+          s->set_state(v1::STEP_STATE_FAILED);
+          *s->mutable_finish_time() = Now();
+          s->set_detail(std::string(status.message()));
+        }
+        op.set_state(v1::OPERATION_STATE_FAILED);
+        op.mutable_error()->set_code(static_cast<int32_t>(status.code()));
+        op.mutable_error()->set_message(std::string(status.message()));
+        op.mutable_error()->set_step(name);
+      },
+      std::move(events), /*allow_terminal=*/false);
+}
+
+absl::Status OpContext::RunStep(absl::string_view name_view, const std::function<absl::Status(StepRun&)>& body) {
+  const std::string name(name_view);
+  if (StepFinished(name)) return absl::OkStatus();
+  bool resumed = rt_.resumed_steps_.count(name) > 0;
+  std::optional<absl::Time> first_failure;
+  absl::Duration backoff = options_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    if (stopping()) return StoppingStatus(name);
+    absl::Status s = Update(
+        [&](v1::Operation& op, state::FlowState&) {
+          op.set_state(v1::OPERATION_STATE_RUNNING);
+          op.clear_input_request();
+          v1::Step* st = FindStep(op, name);
+          if (st == nullptr) {
+            st = op.add_steps();
+            st->set_name(name);
+          }
+          st->set_state(v1::STEP_STATE_RUNNING);
+          st->set_attempts(st->attempts() + 1);
+          *st->mutable_start_time() = Now();
+          st->clear_finish_time();
+        },
+        {Event{v1::OperationEvent::TYPE_STEP_STARTED, name, "", resumed ? "resumed" : ""}});
+    if (!s.ok()) return s;
+    log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", absl::StrCat(attempt)}});
+    CrashPoint(name, "before");
+    StepRun run(this, name, attempt, resumed);
+    s = body(run);
+    if (s.ok()) {
+      if (!run.succeeded()) s = run.Succeed(nullptr);
+      if (s.ok()) {
+        log::Info("step succeeded", {{"op", id()}, {"step", name}});
+        return s;
+      }
+    }
+    if (IsWaitingForInput(s) || IsCancelledByClient(s)) return s;
+    if (stopping()) {
+      // Checkpoint: the step stays RUNNING and resumes after the restart.
+      (void)Update(
+          [&](v1::Operation& op, state::FlowState&) {
+            if (v1::Step* st = FindStep(op, name)) st->set_detail("interrupted by shutdown; resumes on restart");
+          });
+      return StoppingStatus(name);
+    }
+    {
+      absl::MutexLock l(&rt_.mu_);
+      if (rt_.cancel_requested_) return CancelledByClientStatus();
+    }
+    if (IsTransient(s)) {
+      const absl::Time now = absl::Now();
+      if (!first_failure.has_value()) first_failure = now;
+      if (now - *first_failure < options_.retry_timeout) {
+        const std::string detail = absl::StrCat("retrying in ", Seconds(backoff), " after: ", s.message());
+        log::Warn("step retrying", {{"op", id()}, {"step", name}, {"error", std::string(s.message())}});
+        (void)Update(
+            [&](v1::Operation& op, state::FlowState&) {
+              if (v1::Step* st = FindStep(op, name)) st->set_detail(detail);
+            },
+            {Event{v1::OperationEvent::TYPE_STEP_RETRYING, name, "", detail}});
+        Sleep(backoff);
+        backoff = std::min(backoff * 2, options_.max_backoff);
+        resumed = true;
+        continue;
+      }
+      s = absl::Status(s.code(), absl::StrCat("gave up after ", Seconds(now - *first_failure),
+                                              " of transient errors; last: ", s.message()));
+    }
+    (void)Fail(name, s);
+    return s;
+  }
+}
+
+absl::Status OpContext::MarkIrreversible() {
+  absl::MutexLock l(&rt_.mu_);
+  if (rt_.cancel_requested_ || rt_.op_.state() == v1::OPERATION_STATE_CANCELLED) return CancelledByClientStatus();
+  if (rt_.st_.irreversible()) return absl::OkStatus();
+  return UpdateLocked([](v1::Operation&, state::FlowState& st) { st.set_irreversible(true); }, {},
+                      /*allow_terminal=*/false);
+}
+
+absl::Status OpContext::WaitForInput(absl::string_view step, absl::string_view reason) {
+  const std::string name(step);
+  absl::Status s = Update(
+      [&](v1::Operation& op, state::FlowState& st) {
+        op.set_state(v1::OPERATION_STATE_WAITING_FOR_INPUT);
+        op.mutable_input_request()->set_reason(std::string(reason));
+        op.mutable_input_request()->clear_env_keys();
+        for (const std::string& k : st.env_keys()) op.mutable_input_request()->add_env_keys(k);
+        if (v1::Step* s = FindStep(op, name)) s->set_detail("waiting for SupplyEnvVars");
+      },
+      {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", std::string(reason)}});
+  if (!s.ok()) return s;
+  log::Info("operation waits for env var values", {{"op", id()}, {"step", name}});
+  return WaitingForInputStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> OpContext::EncryptEnvValues(absl::string_view public_key_hex) const {
+  absl::MutexLock l(&rt_.mu_);
+  if (!rt_.env_values_.has_value()) return std::optional<std::string>();
+  absl::StatusOr<std::string> c = cloudapi::EncryptEnvVars(*rt_.env_values_, public_key_hex);
+  if (!c.ok()) return c.status();
+  return std::optional<std::string>(*std::move(c));
+}
+
+void OpContext::ForgetEnvValues() {
+  absl::MutexLock l(&rt_.mu_);
+  if (rt_.env_values_.has_value()) Wipe(*rt_.env_values_);
+  rt_.env_values_.reset();
+}
+
+absl::Status OpContext::CancelByClient() {
+  absl::MutexLock l(&rt_.mu_);
+  const v1::OperationState state = rt_.op_.state();
+  if (state == v1::OPERATION_STATE_CANCELLED) return absl::OkStatus();
+  if (IsTerminal(state)) {
+    return absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " already ",
+                                                      v1::OperationState_Name(state).substr(16)));
+  }
+  if (rt_.st_.irreversible()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("operation ", rt_.id(),
+                     " cannot be cancelled: an on-chain transaction or a Phala Cloud commit was already sent"));
+  }
+  absl::Status s = UpdateLocked(
+      [](v1::Operation& op, state::FlowState&) {
+        op.set_state(v1::OPERATION_STATE_CANCELLED);
+        op.clear_input_request();
+        for (v1::Step& st : *op.mutable_steps()) {
+          if (st.state() == v1::STEP_STATE_RUNNING) {
+            st.set_state(v1::STEP_STATE_SKIPPED);
+            st.set_detail("cancelled");
+            *st.mutable_finish_time() = Now();
+          }
+        }
+      },
+      {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "cancelled by the client"}}, /*allow_terminal=*/false);
+  if (!s.ok()) return s;
+  rt_.cancel_requested_ = true;
+  if (rt_.env_values_.has_value()) Wipe(*rt_.env_values_);
+  rt_.env_values_.reset();
+  rt_.cancel_.Cancel();
+  log::Info("operation cancelled", {{"op", rt_.id()}});
+  return absl::OkStatus();
+}
+
+absl::Status OpContext::SupplyEnvValues(absl::string_view request_id, std::vector<cloudapi::EnvVar>& values) {
+  absl::MutexLock l(&rt_.mu_);
+  if (rt_.op_.state() != v1::OPERATION_STATE_WAITING_FOR_INPUT) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("operation ", rt_.id(), " is not waiting for input (state ",
+                     v1::OperationState_Name(rt_.op_.state()).substr(16), ")"));
+  }
+  const std::string rid(request_id);
+  absl::Status s = UpdateLocked(
+      [&](v1::Operation& op, state::FlowState& st) {
+        op.set_state(v1::OPERATION_STATE_RUNNING);
+        op.clear_input_request();
+        st.set_last_supply_request_id(rid);
+      },
+      {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "env var values supplied"}}, /*allow_terminal=*/false);
+  if (!s.ok()) return s;
+  if (rt_.env_values_.has_value()) Wipe(*rt_.env_values_);
+  rt_.env_values_ = std::move(values);
+  values.clear();
+  return absl::OkStatus();
+}
+
+chain::jsonrpc::CallOptions OpContext::Call(absl::Duration timeout) const {
+  chain::jsonrpc::CallOptions o;
+  o.deadline = absl::Now() + timeout;
+  o.cancel = &rt_.cancel_;
+  return o;
+}
+
+}  // namespace orchestrator::engine

@@ -1,0 +1,196 @@
+// The in-memory runtime of one operation and the API its flow runs against.
+//
+// Every change of an operation goes through OpContext::Update: the new public view and private
+// state are journaled first (durable on return), then the in-memory copy is replaced, then the
+// events are published to watchers, in that order, under the operation's lock. So a watcher
+// never sees a change that a crash could take back.
+//
+// Steps (RunStep): the step is marked RUNNING (attempts + 1) and journaled before its body runs
+// ("the intent"); the body does the side effect and records its result together with SUCCEEDED
+// in one journal write (StepRun::Succeed). A transient failure (status_marks.h IsTransient) is
+// retried with exponential backoff until `retry_timeout` has passed since the first failure,
+// then the step and the operation fail with a final message naming the last error.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "chain/jsonrpc/cancel.h"
+#include "cloudapi/env_vars.h"
+#include "orchestrator/engine/flow.h"
+#include "orchestrator/journal/journal.h"
+#include "orchestrator/state/flow_state.pb.h"
+
+namespace orchestrator::engine {
+
+// Receives the events of one operation (a WatchOperation stream). Push must not block.
+class WatchSink {
+ public:
+  virtual ~WatchSink() = default;
+  virtual void Push(const v1::OperationEvent& event) = 0;
+  // No more events will come: `status` OK after a terminal event, UNAVAILABLE on shutdown.
+  virtual void Close(const absl::Status& status) = 0;
+};
+
+// One event to publish (OperationEvent without the operation, the time and the sequence).
+struct Event {
+  v1::OperationEvent::Type type = v1::OperationEvent::TYPE_UNSPECIFIED;
+  std::string step;
+  std::string transaction_hash;
+  std::string detail;
+};
+
+struct RunOptions {
+  absl::Duration retry_timeout = absl::Minutes(10);
+  absl::Duration initial_backoff = absl::Milliseconds(500);
+  absl::Duration max_backoff = absl::Seconds(15);
+};
+
+// The live state of one non-terminal operation. Owned by the manager (shared with workers).
+class OpRuntime {
+ public:
+  OpRuntime(journal::OperationRecord record, v1::Operation op, state::FlowState st);
+
+  const std::string& id() const { return id_; }
+  v1::OperationKind kind() const { return kind_; }
+
+  v1::Operation Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+  state::FlowState State() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  friend class OpContext;
+  friend class OperationManager;
+
+  const std::string id_;
+  const v1::OperationKind kind_;
+  mutable absl::Mutex mu_;
+  journal::OperationRecord record_ ABSL_GUARDED_BY(mu_);  // columns + version; blobs are stale
+  v1::Operation op_ ABSL_GUARDED_BY(mu_);
+  state::FlowState st_ ABSL_GUARDED_BY(mu_);
+  // Secret: plaintext env var values, until encrypted. Never journaled or logged.
+  std::optional<std::vector<cloudapi::EnvVar>> env_values_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<WatchSink>> watchers_ ABSL_GUARDED_BY(mu_);
+  bool queued_ ABSL_GUARDED_BY(mu_) = false;   // in the run queue or running
+  bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
+  // Steps that were RUNNING when this process loaded the operation (they may have partly run).
+  std::set<std::string> resumed_steps_;
+  chain::jsonrpc::CancelToken cancel_;  // CancelOperation or shutdown
+  std::atomic<bool> stopping_{false};   // shutdown (as opposed to a client's cancel)
+};
+
+class OpContext;
+
+// Passed to a step's body.
+class StepRun {
+ public:
+  const std::string& name() const { return name_; }
+  int attempt() const { return attempt_; }
+  // True when the step may already have produced its effect before this attempt: it was
+  // RUNNING when the process restarted, or an earlier attempt failed.
+  bool may_have_run() const { return resumed_ || attempt_ > 1; }
+  // Journals progress and publishes STEP_PROGRESS.
+  absl::Status Progress(absl::string_view detail, absl::string_view transaction_hash = "",
+                        uint64_t block_number = 0);
+  // Journals the step's results (applied by `fn`) and SUCCEEDED in one write. Fires the
+  // "<step>:after" crash point first.
+  absl::Status Succeed(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                       absl::string_view detail = "");
+  bool succeeded() const { return succeeded_; }
+
+ private:
+  friend class OpContext;
+  StepRun(OpContext* ctx, std::string name, int attempt, bool resumed)
+      : ctx_(ctx), name_(std::move(name)), attempt_(attempt), resumed_(resumed) {}
+  OpContext* ctx_;
+  std::string name_;
+  int attempt_;
+  bool resumed_;
+  bool succeeded_ = false;
+};
+
+class OpContext {
+ public:
+  OpContext(OpRuntime& runtime, journal::Journal& journal, const FlowDeps& deps, const RunOptions& options);
+
+  const std::string& id() const { return rt_.id(); }
+  v1::OperationKind kind() const { return rt_.kind(); }
+  const FlowDeps& deps() const { return deps_; }
+
+  // Copies of the current state.
+  state::FlowState State() const { return rt_.State(); }
+  v1::Operation Operation() const { return rt_.Snapshot(); }
+
+  // Applies `fn`, journals, publishes `events`. CancelledByClientStatus when the operation was
+  // cancelled meanwhile (nothing written).
+  absl::Status Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                      std::vector<Event> events = {});
+
+  // Runs a step unless it already SUCCEEDED or was SKIPPED (see the file comment).
+  absl::Status RunStep(absl::string_view name, const std::function<absl::Status(StepRun&)>& body);
+  // Marks a step SKIPPED (not needed), unless finished.
+  absl::Status Skip(absl::string_view name, absl::string_view detail);
+  bool StepFinished(absl::string_view name) const;
+
+  // Before the first effect that cannot be undone: from now on CancelOperation is refused.
+  // CancelledByClientStatus when the cancel came first.
+  absl::Status MarkIrreversible();
+  // Puts the operation in WAITING_FOR_INPUT for the env var values and returns
+  // WaitingForInputStatus() for the flow to return.
+  absl::Status WaitForInput(absl::string_view step, absl::string_view reason);
+
+  // Encrypts the held env var values to `public_key_hex` (cloudapi::EncryptEnvVars) without
+  // copying them; nullopt when they are not held (lost in a restart before encryption).
+  absl::StatusOr<std::optional<std::string>> EncryptEnvValues(absl::string_view public_key_hex) const;
+  // Wipes and drops them (after the ciphertext is journaled).
+  void ForgetEnvValues();
+
+  // Call options for network waits: cancelled by CancelOperation or shutdown.
+  chain::jsonrpc::CallOptions Call(absl::Duration timeout) const;
+  bool stopping() const { return rt_.stopping_.load(); }
+  // Sleeps `d`; false when cancelled or stopping.
+  bool Sleep(absl::Duration d) const { return !rt_.cancel_.SleepFor(d); }
+
+  // Marks the operation FAILED with `status` at `step` (journaled, published).
+  absl::Status Fail(absl::string_view step, const absl::Status& status);
+
+  // CancelOperation: CANCELLED unless an irreversible effect was sent (FAILED_PRECONDITION) or
+  // the operation already finished otherwise. Wakes the worker.
+  absl::Status CancelByClient();
+  // SupplyEnvVars: hands the values over (moved from `values`) and sets the operation RUNNING.
+  // FAILED_PRECONDITION unless it is WAITING_FOR_INPUT. The caller checked the keys.
+  absl::Status SupplyEnvValues(absl::string_view request_id, std::vector<cloudapi::EnvVar>& values);
+
+ private:
+  friend class StepRun;
+  absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                            std::vector<Event> events, bool allow_terminal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
+
+  OpRuntime& rt_;
+  journal::Journal& journal_;
+  const FlowDeps& deps_;
+  const RunOptions options_;
+};
+
+// Helpers on the public view.
+v1::Step* FindStep(v1::Operation& op, absl::string_view name);
+const v1::Step* FindStep(const v1::Operation& op, absl::string_view name);
+// Publishes to every watcher of `rt` (caller holds rt's lock): builds the OperationEvent.
+void PublishLocked(std::vector<std::shared_ptr<WatchSink>>& watchers, const v1::Operation& op,
+                   const std::vector<Event>& events);
+// Serializes the op + state into `record` (state, cvm_id, times, blobs).
+void FillRecord(const v1::Operation& op, const state::FlowState& st, journal::OperationRecord& record);
+bool IsTerminal(v1::OperationState s);
+
+}  // namespace orchestrator::engine
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_

@@ -1,0 +1,341 @@
+#include "orchestrator/engine/signing.h"
+
+#include <boost/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "chain/dstack_calls.h"
+#include "chain/hex.h"
+#include "orchestrator/common/crash_points.h"
+#include "orchestrator/common/log.h"
+#include "orchestrator/engine/op_context.h"
+
+namespace orchestrator::engine {
+namespace {
+
+namespace json = boost::json;
+using chain::onchain::SignedTx;
+using chain::onchain::TxEnvelope;
+using chain::onchain::TxIntent;
+using chain::onchain::TxJournal;
+
+std::string IntentKey(absl::string_view step, const TxEnvelope& e) {
+  return absl::StrCat(step, "/intent/", absl::StrFormat("%020d", e.nonce), "/",
+                      std::string(78 - std::min<size_t>(78, e.max_fee_per_gas.ToDecimal().size()), '0'),
+                      e.max_fee_per_gas.ToDecimal(), "/", e.max_priority_fee_per_gas.ToDecimal(), "/", e.gas_limit);
+}
+
+std::string TxKey(absl::string_view step) { return absl::StrCat(step, "/tx"); }
+
+std::string EncodeIntent(const TxEnvelope& e, const TxIntent& intent) {
+  json::object o;
+  o["v"] = 1;
+  o["request_id"] = e.request_id;
+  o["chain_id"] = e.chain_id;
+  o["from"] = e.from.Checksummed();
+  o["nonce"] = e.nonce;
+  o["gas_limit"] = e.gas_limit;
+  o["max_fee_per_gas"] = e.max_fee_per_gas.ToDecimal();
+  o["max_priority_fee_per_gas"] = e.max_priority_fee_per_gas.ToDecimal();
+  o["to"] = intent.to.Checksummed();
+  o["data"] = chain::ToHex(intent.Calldata());
+  return json::serialize(o);
+}
+
+absl::StatusOr<std::pair<TxEnvelope, TxIntent>> DecodeIntent(absl::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(json::string_view(text.data(), text.size()), ec);
+  if (ec || !v.is_object()) return absl::DataLossError("journal: malformed signing intent");
+  const json::object& o = v.as_object();
+  auto str = [&](const char* k) -> std::string {
+    const json::value* x = o.if_contains(k);
+    return x != nullptr && x->is_string() ? std::string(x->as_string()) : std::string();
+  };
+  auto num = [&](const char* k) -> uint64_t {
+    const json::value* x = o.if_contains(k);
+    if (x == nullptr) return 0;
+    if (x->is_uint64()) return x->as_uint64();
+    if (x->is_int64()) return static_cast<uint64_t>(x->as_int64());
+    return 0;
+  };
+  TxEnvelope e;
+  e.request_id = str("request_id");
+  e.chain_id = num("chain_id");
+  e.nonce = num("nonce");
+  e.gas_limit = num("gas_limit");
+  absl::StatusOr<chain::Address> from = chain::Address::Parse(str("from"));
+  absl::StatusOr<chain::U256> fee = chain::U256::FromDecimal(str("max_fee_per_gas"));
+  absl::StatusOr<chain::U256> prio = chain::U256::FromDecimal(str("max_priority_fee_per_gas"));
+  absl::StatusOr<chain::Address> to = chain::Address::Parse(str("to"));
+  absl::StatusOr<chain::Bytes> data = chain::FromHex(str("data"));
+  if (!from.ok() || !fee.ok() || !prio.ok() || !to.ok() || !data.ok()) {
+    return absl::DataLossError("journal: malformed signing intent fields");
+  }
+  e.from = *from;
+  e.max_fee_per_gas = *fee;
+  e.max_priority_fee_per_gas = *prio;
+  TxIntent intent;
+  if (absl::StatusOr<chain::DeployAndRegisterAppParams> d = chain::DecodeDeployAndRegisterApp(*data); d.ok()) {
+    intent = TxIntent::Deploy(*to, *d);
+  } else if (absl::StatusOr<chain::Hash32> h = chain::DecodeAddComposeHash(*data); h.ok()) {
+    intent = TxIntent::AddComposeHash(*to, *h);
+  } else {
+    return absl::DataLossError("journal: signing intent holds an unknown call");
+  }
+  return std::make_pair(e, intent);
+}
+
+// The signer refused for good: "A refused request never yields a signature" (signer.proto).
+bool DefinitiveRefusal(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kFailedPrecondition:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool Covers(const SignedTx& v, const TxEnvelope& e) {
+  return v.nonce == e.nonce && v.gas_limit == e.gas_limit && v.max_fee_per_gas == e.max_fee_per_gas &&
+         v.max_priority_fee_per_gas == e.max_priority_fee_per_gas;
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> SplitRequestId(absl::string_view request_id) {
+  std::vector<absl::string_view> parts = absl::StrSplit(request_id, '/');
+  if (parts.size() < 2 || parts[0].empty() || parts[1].empty()) return {};
+  return {std::string(parts[0]), std::string(parts[1])};
+}
+
+absl::Status SignHook::BeforeSign() {
+  absl::MutexLock l(&mu_);
+  if (ctx_ == nullptr) return absl::OkStatus();
+  return ctx_->MarkIrreversible();
+}
+
+void SignHook::Signed(const TxJournal& journal) {
+  absl::MutexLock l(&mu_);
+  if (ctx_ == nullptr || journal.versions.empty()) return;
+  const std::string hash = journal.newest().hash.Hex();
+  const std::string step = step_;
+  const std::string detail = journal.versions.size() == 1
+                                 ? absl::StrCat("transaction signed (nonce ", journal.nonce, "), sending")
+                                 : absl::StrCat("fee bump ", journal.versions.size() - 1, " signed (nonce ",
+                                                journal.nonce, "), sending");
+  (void)ctx_->Update(
+      [&](v1::Operation& op, state::FlowState&) {
+        if (v1::Step* s = FindStep(op, step)) {
+          s->set_transaction_hash(hash);
+          s->set_detail(detail);
+        }
+      },
+      {Event{v1::OperationEvent::TYPE_STEP_PROGRESS, step, hash, detail}});
+}
+
+void SignHook::Detach() {
+  absl::MutexLock l(&mu_);
+  ctx_ = nullptr;
+}
+
+void JournalingSigner::AttachHook(absl::string_view operation_id, std::shared_ptr<SignHook> hook) {
+  absl::MutexLock l(&mu_);
+  hooks_[std::string(operation_id)] = std::move(hook);
+}
+
+void JournalingSigner::DetachHook(absl::string_view operation_id) {
+  std::shared_ptr<SignHook> hook;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = hooks_.find(operation_id);
+    if (it == hooks_.end()) return;
+    hook = std::move(it->second);
+    hooks_.erase(it);
+  }
+  hook->Detach();
+}
+
+std::shared_ptr<SignHook> JournalingSigner::Hook(absl::string_view operation_id) {
+  absl::MutexLock l(&mu_);
+  auto it = hooks_.find(operation_id);
+  return it == hooks_.end() ? nullptr : it->second;
+}
+
+JournalingSigner::JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal)
+    : inner_(inner), journal_(journal) {}
+
+absl::Status JournalingSigner::CheckGate(const TxEnvelope& envelope, absl::string_view operation_id) {
+  absl::MutexLock l(&mu_);
+  auto it = gates_.find({envelope.chain_id, envelope.from});
+  if (it == gates_.end()) return absl::OkStatus();
+  for (const std::string& holder : it->second) {
+    if (holder != operation_id) {
+      return absl::UnavailableError(absl::StrCat("signing for ", envelope.from.Checksummed(), " on chain ",
+                                                 envelope.chain_id, " waits until operation ", holder,
+                                                 " has repaired a signature interrupted by a restart"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, const TxIntent& intent) {
+  const auto [op, step] = SplitRequestId(envelope.request_id);
+  if (op.empty()) {
+    return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
+  }
+  if (absl::Status s = CheckGate(envelope, op); !s.ok()) return s;
+  if (std::shared_ptr<SignHook> hook = Hook(op)) {
+    if (absl::Status s = hook->BeforeSign(); !s.ok()) return s;
+  }
+  const std::string key = IntentKey(step, envelope);
+  if (absl::Status s = journal_.PutArtifact(op, key, EncodeIntent(envelope, intent)); !s.ok()) return s;
+  absl::StatusOr<SignedTx> tx = intent.kind == TxIntent::Kind::kDeployAndRegisterApp
+                                    ? inner_.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
+                                    : inner_.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
+  if (!tx.ok()) {
+    // Nothing was signed: forget the intent so that a resume does not ask for it again.
+    if (DefinitiveRefusal(tx.status())) (void)journal_.PutArtifact(op, key, "");
+    if (absl::IsFailedPrecondition(tx.status())) {
+      // Anti-equivocation: another transaction holds this nonce at the signer (e.g. one whose
+      // answer was lost and that its operation will repair). Our view of the nonce is stale:
+      // retry later rather than fail.
+      return absl::UnavailableError(absl::StrCat("nonce ", envelope.nonce, " of ", envelope.from.Checksummed(),
+                                                 " is taken by another signed transaction: ", tx.status().message()));
+    }
+    return tx.status();
+  }
+  CrashPoint(step, "intent");
+  return tx;
+}
+
+absl::StatusOr<SignedTx> JournalingSigner::SignDeployAndRegisterApp(const TxEnvelope& envelope,
+                                                                    const chain::Address& kms,
+                                                                    const chain::DeployAndRegisterAppParams& params) {
+  return Sign(envelope, TxIntent::Deploy(kms, params));
+}
+
+absl::StatusOr<SignedTx> JournalingSigner::SignAddComposeHash(const TxEnvelope& envelope, const chain::Address& app,
+                                                              const chain::Hash32& compose_hash) {
+  return Sign(envelope, TxIntent::AddComposeHash(app, compose_hash));
+}
+
+absl::Status JournalingSigner::SaveTxJournal(absl::string_view operation_id, absl::string_view step,
+                                             const TxJournal& journal) {
+  absl::Status s = journal_.PutArtifact(operation_id, TxKey(step), journal.Serialize());
+  if (!s.ok()) return s;
+  CrashPoint(step, "signed");
+  if (std::shared_ptr<SignHook> hook = Hook(operation_id)) hook->Signed(journal);
+  return s;
+}
+
+absl::StatusOr<JournalingSigner::StepRecords> JournalingSigner::Load(absl::string_view operation_id,
+                                                                     absl::string_view step) {
+  StepRecords out;
+  absl::StatusOr<std::optional<std::string>> tx = journal_.GetArtifact(operation_id, TxKey(step));
+  if (!tx.ok()) return tx.status();
+  if (tx->has_value()) {
+    absl::StatusOr<TxJournal> j = TxJournal::Parse(**tx);
+    if (!j.ok()) return absl::DataLossError(absl::StrCat("journal: ", step, " transaction: ", j.status().message()));
+    out.journal = *std::move(j);
+  }
+  absl::StatusOr<std::map<std::string, std::string>> raw =
+      journal_.ListArtifacts(operation_id, absl::StrCat(step, "/intent/"));
+  if (!raw.ok()) return raw.status();
+  std::vector<Intent> intents;
+  uint64_t newest = out.journal.has_value() ? out.journal->nonce : 0;
+  for (const auto& [key, value] : *raw) {
+    if (value.empty()) continue;  // refused: nothing was signed
+    absl::StatusOr<std::pair<TxEnvelope, TxIntent>> d = DecodeIntent(value);
+    if (!d.ok()) return d.status();
+    intents.push_back(Intent{key, d->first, d->second});
+    newest = std::max(newest, d->first.nonce);
+  }
+  if (out.journal.has_value() && out.journal->nonce != newest) out.journal.reset();  // superseded by a re-sign
+  for (Intent& i : intents) {
+    if (i.envelope.nonce != newest) continue;
+    bool covered = false;
+    if (out.journal.has_value()) {
+      for (const SignedTx& v : out.journal->versions) covered = covered || Covers(v, i.envelope);
+    }
+    if (!covered) out.uncovered.push_back(std::move(i));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_view operation_id,
+                                                                   absl::string_view step) {
+  absl::StatusOr<StepRecords> rec = Load(operation_id, step);
+  if (!rec.ok()) return rec.status();
+  std::vector<chain::Bytes> raws;
+  if (rec->journal.has_value()) {
+    for (const SignedTx& v : rec->journal->versions) raws.push_back(v.raw);
+  }
+  bool repaired = false;
+  for (const Intent& i : rec->uncovered) {
+    absl::StatusOr<SignedTx> tx = chain::onchain::SignIntent(inner_, i.envelope, i.intent);
+    if (!tx.ok()) {
+      if (DefinitiveRefusal(tx.status())) {
+        // Had it been signed, the signer would have answered REPEAT: it never was.
+        (void)journal_.PutArtifact(operation_id, i.key, "");
+        continue;
+      }
+      return tx.status();
+    }
+    log::Info("re-obtained a signature interrupted by a restart",
+              {{"op", std::string(operation_id)}, {"step", std::string(step)}, {"tx", tx->hash.Hex()}});
+    raws.push_back(tx->raw);
+    repaired = true;
+  }
+  std::optional<TxJournal> out;
+  if (!raws.empty()) {
+    absl::StatusOr<TxJournal> j = TxJournal::FromVersions(std::move(raws));
+    if (!j.ok()) return absl::DataLossError(absl::StrCat("journal: ", step, " transaction: ", j.status().message()));
+    out = *std::move(j);
+    if (repaired) {
+      if (absl::Status s = journal_.PutArtifact(operation_id, TxKey(step), out->Serialize()); !s.ok()) return s;
+    }
+  }
+  return out;
+}
+
+void JournalingSigner::PrepareResume(absl::string_view operation_id, const std::set<std::string>& unfinished_steps,
+                                     const std::map<uint64_t, ChainBackend>& chains) {
+  for (const std::string& step : unfinished_steps) {
+    absl::StatusOr<StepRecords> rec = Load(operation_id, step);
+    if (!rec.ok()) {
+      log::Error("cannot read the transaction records of a step",
+                 {{"op", std::string(operation_id)}, {"step", step}, {"error", std::string(rec.status().message())}});
+      continue;
+    }
+    if (rec->journal.has_value()) {
+      const TxJournal& j = *rec->journal;
+      auto it = chains.find(j.chain_id);
+      if (it != chains.end() && it->second.ops != nullptr) {
+        chain::onchain::NonceAllocator& n = it->second.ops->nonces(j.chain_id, j.from);
+        if (n.Adopt(j, nullptr).ok()) n.Release(j.nonce);
+      }
+    }
+    if (!rec->uncovered.empty()) {
+      const TxEnvelope& e = rec->uncovered.front().envelope;
+      absl::MutexLock l(&mu_);
+      gates_[{e.chain_id, e.from}].insert(std::string(operation_id));
+      log::Info("sender gated until a signature is repaired",
+                {{"op", std::string(operation_id)}, {"step", step}, {"from", e.from.Checksummed()}});
+    }
+  }
+}
+
+void JournalingSigner::ReleaseGates(absl::string_view operation_id) {
+  absl::MutexLock l(&mu_);
+  for (auto it = gates_.begin(); it != gates_.end();) {
+    it->second.erase(std::string(operation_id));
+    it = it->second.empty() ? gates_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace orchestrator::engine

@@ -1,0 +1,120 @@
+// Signing with the journal in front of the signer.
+//
+// Every signature request is written to the journal (artifact "<step>/intent/<nonce>/<fees>")
+// before it reaches the signer, and every signed transaction (all versions of its nonce) is
+// written ("<step>/tx", a chain::onchain::TxJournal) before it is broadcast. A crash between the
+// signer's answer and that second write is repaired on restart by asking the signer again for
+// exactly the same transaction: the signer answers REPEAT with the same bytes (signing is
+// deterministic), where a fresh request with other fees for the same nonce would be refused as
+// equivocation.
+//
+// Until such a repair has happened, no other operation may take a nonce of the same sender on
+// the same chain (it could take the unbroadcast nonce, and the signer would refuse it): the
+// sender is "gated" and other operations' requests fail with UNAVAILABLE (they retry). Signed but
+// unmined transactions of unfinished steps are adopted into the nonce allocators at start-up for
+// the same reason.
+//
+// Request ids: every envelope's request_id is "<operation id>/<step>[/...]"; that is how a fee
+// bump signed on another operation's thread finds its journal.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_SIGNING_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_SIGNING_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "chain/onchain/tx_journal.h"
+#include "chain/onchain/tx_signer.h"
+#include "orchestrator/engine/flow.h"
+#include "orchestrator/journal/journal.h"
+
+namespace orchestrator::engine {
+
+class OpContext;
+
+// Connects a running transaction step to its operation while it waits: before each signature
+// request of the operation the operation is marked irreversible (so a CancelOperation racing
+// with it loses), and each journaled signature is published as step progress (the transaction
+// hash, before it is mined). Detached when the step returns; a fee bump signed later (on
+// another operation's thread) then only reaches the journal.
+class SignHook {
+ public:
+  SignHook(OpContext* ctx, std::string step) : ctx_(ctx), step_(std::move(step)) {}
+  absl::Status BeforeSign();
+  void Signed(const chain::onchain::TxJournal& journal);
+  void Detach();
+
+ private:
+  absl::Mutex mu_;
+  OpContext* ctx_ ABSL_GUARDED_BY(mu_);
+  const std::string step_;
+};
+
+class JournalingSigner final : public chain::onchain::TxSigner {
+ public:
+  JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal);
+
+  absl::StatusOr<chain::onchain::SignedTx> SignDeployAndRegisterApp(
+      const chain::onchain::TxEnvelope& envelope, const chain::Address& kms,
+      const chain::DeployAndRegisterAppParams& params) override;
+  absl::StatusOr<chain::onchain::SignedTx> SignAddComposeHash(const chain::onchain::TxEnvelope& envelope,
+                                                              const chain::Address& app,
+                                                              const chain::Hash32& compose_hash) override;
+
+  // Persists the transaction journal of a step (the on_signed callback of a transaction step).
+  absl::Status SaveTxJournal(absl::string_view operation_id, absl::string_view step,
+                             const chain::onchain::TxJournal& journal);
+
+  // The transaction journal of a step, repaired: the journaled versions plus every recorded
+  // intent of the same (newest) nonce that they lack, signed again. nullopt when nothing was
+  // ever signed for the step. UNAVAILABLE (retry) when the signer cannot be reached. The caller
+  // adopts the result into the nonce allocator and then calls ReleaseGates.
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> Recover(absl::string_view operation_id,
+                                                                   absl::string_view step);
+
+  // Start-up: for the unfinished steps of an unfinished operation, adopts journaled transactions
+  // into the allocators of `chains` and gates the senders of intents that need re-signing.
+  void PrepareResume(absl::string_view operation_id, const std::set<std::string>& unfinished_steps,
+                     const std::map<uint64_t, ChainBackend>& chains);
+  // Drops the gates an operation holds (when it ends).
+  void ReleaseGates(absl::string_view operation_id);
+
+  void AttachHook(absl::string_view operation_id, std::shared_ptr<SignHook> hook);
+  void DetachHook(absl::string_view operation_id);
+
+ private:
+  struct Intent {
+    std::string key;  // artifact key
+    chain::onchain::TxEnvelope envelope;
+    chain::onchain::TxIntent intent;
+  };
+  struct StepRecords {
+    std::optional<chain::onchain::TxJournal> journal;
+    std::vector<Intent> uncovered;  // intents of the newest nonce missing from `journal`
+  };
+  absl::StatusOr<StepRecords> Load(absl::string_view operation_id, absl::string_view step);
+  absl::Status CheckGate(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
+  absl::StatusOr<chain::onchain::SignedTx> Sign(const chain::onchain::TxEnvelope& envelope,
+                                                const chain::onchain::TxIntent& intent);
+
+  chain::onchain::TxSigner& inner_;
+  journal::Journal& journal_;
+  absl::Mutex mu_;
+  // (chain id, sender) -> operations that must repair a signature first.
+  std::map<std::pair<uint64_t, chain::Address>, std::set<std::string>> gates_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<SignHook>, std::less<>> hooks_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<SignHook> Hook(absl::string_view operation_id);
+};
+
+// "<operation id>/<step>" of a request id; empty parts when it has another shape.
+std::pair<std::string, std::string> SplitRequestId(absl::string_view request_id);
+
+}  // namespace orchestrator::engine
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_ENGINE_SIGNING_H_

@@ -1,0 +1,291 @@
+#include "orchestrator/flows/common.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "chain/hex.h"
+#include "cloudapi/compose_hash.h"
+#include "cloudapi/env_encryption.h"
+#include "orchestrator/common/log.h"
+#include "orchestrator/engine/signing.h"
+#include "orchestrator/engine/status_marks.h"
+
+namespace orchestrator::flows {
+namespace {
+
+bool IsHex(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isxdigit(c); });
+}
+
+bool IsUuidWithDashes(absl::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !absl::ascii_isxdigit(s[i])) return false;
+  }
+  return true;
+}
+
+// Runs a transaction with the step's journal: repairs/adopts what an earlier run signed, keeps
+// the operation's hook attached while waiting.
+template <typename Fn>
+auto RunTx(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, const chain::Address& sender, Fn&& fn)
+    -> decltype(fn(std::declval<chain::onchain::RunControl&>())) {
+  engine::JournalingSigner* signer = ctx.deps().signer;
+  if (signer == nullptr) return absl::FailedPreconditionError("no signer is configured");
+  const std::string op = ctx.id();
+  const std::string step = run.name();
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> recovered = signer->Recover(op, step);
+  if (!recovered.ok()) return recovered.status();
+  chain::onchain::RunControl control;
+  control.call = ctx.Call(chain.receipt_timeout);
+  control.on_signed = [signer, op, step](const chain::onchain::TxJournal& j) {
+    return signer->SaveTxJournal(op, step, j);
+  };
+  if (recovered->has_value()) {
+    const chain::onchain::TxJournal& j = **recovered;
+    if (j.chain_id != chain.chain_id || j.from != sender) {
+      return absl::DataLossError(absl::StrCat("journal: the transaction of ", step, " belongs to chain ", j.chain_id,
+                                              " sender ", j.from.Checksummed()));
+    }
+    // Known to the allocator before the gate opens, so no other operation takes its nonce.
+    chain::onchain::NonceAllocator& nonces = chain.ops->nonces(chain.chain_id, sender);
+    if (absl::Status s = nonces.Adopt(j, control.on_signed); !s.ok()) return s;
+    nonces.Release(j.nonce);
+    control.resume = j;
+    log::Info("resuming a journaled transaction", {{"op", op}, {"step", step}, {"tx", j.newest().hash.Hex()},
+                                                   {"nonce", absl::StrCat(j.nonce)}});
+    (void)run.Progress(absl::StrCat("resuming transaction ", j.newest().hash.Hex(), " (nonce ", j.nonce, ")"),
+                       j.newest().hash.Hex());
+  }
+  signer->ReleaseGates(op);
+  auto hook = std::make_shared<engine::SignHook>(&ctx, step);
+  signer->AttachHook(op, hook);
+  auto result = fn(control);
+  signer->DetachHook(op);
+  return result;
+}
+
+}  // namespace
+
+state::KmsInfo ToState(const cloudapi::KmsInfo& k) {
+  state::KmsInfo s;
+  s.set_id(k.id);
+  s.set_slug(k.slug.value_or(""));
+  s.set_url(k.url);
+  s.set_version(k.version);
+  s.set_chain_id(k.chain_id.has_value() && *k.chain_id > 0 ? static_cast<uint64_t>(*k.chain_id) : 0);
+  s.set_kms_contract_address(absl::AsciiStrToLower(k.kms_contract_address.value_or("")));
+  s.set_gateway_app_id(k.gateway_app_id.value_or(""));
+  return s;
+}
+
+absl::StatusOr<cloudapi::CvmRef> CvmRefFor(absl::string_view cvm_id) {
+  if (absl::StartsWith(cvm_id, "app_")) return cloudapi::CvmRef::AppId(cvm_id.substr(4));
+  if (absl::StartsWith(cvm_id, "instance_")) return cloudapi::CvmRef::InstanceId(cvm_id.substr(9));
+  absl::string_view bare = cvm_id;
+  const bool prefixed = absl::ConsumePrefix(&bare, "0x") || absl::ConsumePrefix(&bare, "0X");
+  if (bare.size() == 40 && IsHex(bare)) return cloudapi::CvmRef::AppId(bare);
+  if (prefixed) return absl::InvalidArgumentError("cvm_id: an app id is 0x + 40 hex digits");
+  if (IsUuidWithDashes(cvm_id)) return cloudapi::CvmRef::Uuid(cvm_id);
+  return cloudapi::CvmRef::Id(cvm_id);
+}
+
+std::string HashBare(absl::string_view hex) {
+  absl::string_view h = hex;
+  if (!absl::ConsumePrefix(&h, "0x")) absl::ConsumePrefix(&h, "0X");
+  return absl::AsciiStrToLower(h);
+}
+
+std::string Hash0x(absl::string_view hex) { return absl::StrCat("0x", HashBare(hex)); }
+
+absl::StatusOr<std::string> ServiceComposeHash(const boost::json::object& app_compose) {
+  return cloudapi::ComposeHash(app_compose, cloudapi::ComposeHashForm::kIndented);
+}
+
+absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, absl::string_view api_hash,
+                              absl::string_view expected_hash) {
+  if (HashBare(api_hash) == HashBare(expected_hash)) return absl::OkStatus();
+  const std::string msg =
+      absl::StrCat("compose hash mismatch on ", what, ": the Phala Cloud API returned ", Hash0x(api_hash),
+                   ", but the app compose we sent hashes to ", Hash0x(expected_hash),
+                   " (service form); nothing was signed or committed");
+  if (ctx.deps().options.compose_hash_warn_only) {
+    log::Warn("compose hash mismatch (compose_hash_check_warn_only: using the API's hash)",
+              {{"op", ctx.id()}, {"api", Hash0x(api_hash)}, {"computed", Hash0x(expected_hash)}});
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(msg);
+}
+
+absl::StatusOr<const engine::ChainBackend*> ChainFor(OpContext& ctx, uint64_t chain_id, bool check_rpc) {
+  if (chain_id == 0) return absl::FailedPreconditionError("the KMS reports no chain id");
+  auto it = ctx.deps().chains.find(chain_id);
+  if (it == ctx.deps().chains.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the KMS is on chain ", chain_id, ", which this orchestrator is not configured for (chains)"));
+  }
+  const engine::ChainBackend* b = &it->second;
+  if (check_rpc) {
+    absl::StatusOr<uint64_t> id = b->rpc->ChainId(ctx.Call(absl::Seconds(30)));
+    if (!id.ok()) {
+      return absl::Status(id.status().code(), absl::StrCat("chain ", chain_id, " RPC: ", id.status().message()));
+    }
+    if (*id != chain_id) {
+      return absl::FailedPreconditionError(absl::StrCat("the RPC endpoint of chain ", chain_id, " serves chain ", *id,
+                                                        ": the KMS's chain and the RPC's differ"));
+    }
+  }
+  return b;
+}
+
+absl::StatusOr<state::EnvPubkey> FetchEnvPubkey(OpContext& ctx, absl::string_view kms_ref, absl::string_view app_id,
+                                                const std::vector<std::string>& trust_names) {
+  cloudapi::PubkeyVerification verification;
+  const auto& trusted = ctx.deps().options.trusted_kms_signers;
+  for (const std::string& name : trust_names) {
+    if (name.empty()) continue;
+    if (auto it = trusted.find(name); it != trusted.end()) {
+      verification.trusted_signer = it->second;
+      break;
+    }
+  }
+  absl::StatusOr<cloudapi::AppEnvEncryptPubkey> key =
+      ctx.deps().cloud->GetAppEnvEncryptPubkey(kms_ref, app_id, verification);
+  if (!key.ok()) return key.status();
+  state::EnvPubkey out;
+  out.set_public_key(absl::AsciiStrToLower(HashBare(key->public_key_hex)));
+  if (key->signer.has_value()) out.set_signer(chain::ToHex(chain::ByteView(key->signer->data(), key->signer->size())));
+  out.set_verified(key->verified);
+  return out;
+}
+
+absl::Status EncryptEnvStep(OpContext& ctx, StepRun& run, absl::string_view public_key, bool encrypt_empty) {
+  const state::FlowState st = ctx.State();
+  if (st.env_encrypted()) return absl::OkStatus();
+  std::optional<std::string> ciphertext;
+  if (st.needs_env_values()) {
+    absl::StatusOr<std::optional<std::string>> c = ctx.EncryptEnvValues(public_key);
+    if (!c.ok()) return c.status();
+    if (!c->has_value()) {
+      return ctx.WaitForInput(run.name(),
+                              "the env var values were lost in a restart before they were encrypted; send them "
+                              "again with SupplyEnvVars (or retry the original request)");
+    }
+    ciphertext = **c;
+  } else if (encrypt_empty) {
+    absl::StatusOr<std::string> c = cloudapi::EncryptEnvVars({}, public_key);
+    if (!c.ok()) return c.status();
+    ciphertext = *c;
+  }
+  absl::Status s = run.Succeed(
+      [&](v1::Operation&, state::FlowState& st) {
+        st.set_env_encrypted(true);
+        if (ciphertext.has_value()) st.set_encrypted_env(*ciphertext);
+      },
+      ciphertext.has_value() ? absl::StrCat(st.env_keys_size(), " env var(s) encrypted to the app's key")
+                             : "no env vars");
+  if (s.ok()) ctx.ForgetEnvValues();
+  return s;
+}
+
+absl::StatusOr<chain::Address> SignerKey(OpContext& ctx) {
+  const state::FlowState st = ctx.State();
+  if (st.signer_key_address().empty()) {
+    return absl::FailedPreconditionError(
+        "no signer key: the request names none (signer_key_address) and the config has no "
+        "default_signer_key_address");
+  }
+  return chain::Address::Parse(st.signer_key_address());
+}
+
+bool EffectSent(const state::FlowState& st, absl::string_view step) {
+  return std::find(st.effect_sent().begin(), st.effect_sent().end(), step) != st.effect_sent().end();
+}
+
+absl::Status MarkEffectSent(OpContext& ctx, absl::string_view step) {
+  if (EffectSent(ctx.State(), step)) return absl::OkStatus();
+  const std::string name(step);
+  return ctx.Update([&](v1::Operation&, state::FlowState& st) { st.add_effect_sent(name); });
+}
+
+absl::StatusOr<chain::onchain::DeployAppAuthResult> RunDeployAppAuth(OpContext& ctx, StepRun& run,
+                                                                     const engine::ChainBackend& chain,
+                                                                     chain::onchain::DeployAppAuthRequest request) {
+  request.request_id = absl::StrCat(ctx.id(), "/", run.name());
+  return RunTx(ctx, run, chain, request.sender, [&](chain::onchain::RunControl& control) {
+    return chain.ops->DeployAppAuth(request, control);
+  });
+}
+
+absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext& ctx, StepRun& run,
+                                                                       const engine::ChainBackend& chain,
+                                                                       chain::onchain::AddComposeHashRequest request) {
+  request.request_id = absl::StrCat(ctx.id(), "/", run.name());
+  return RunTx(ctx, run, chain, request.sender, [&](chain::onchain::RunControl& control) {
+    return chain.ops->AddComposeHash(request, control);
+  });
+}
+
+absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, absl::string_view app_id_hex,
+                                     absl::string_view app_contract, absl::string_view compose_hash) {
+  absl::StatusOr<const engine::ChainBackend*> chain = ChainFor(ctx, chain_id, /*check_rpc=*/true);
+  if (!chain.ok()) return chain.status();
+  absl::StatusOr<chain::Address> sender = SignerKey(ctx);
+  if (!sender.ok()) return sender.status();
+  absl::StatusOr<chain::Address> app =
+      chain::Address::Parse(app_contract.empty() ? absl::StrCat("0x", HashBare(app_id_hex)) : std::string(app_contract));
+  if (!app.ok()) return absl::FailedPreconditionError(absl::StrCat("app contract address: ", app.status().message()));
+  absl::StatusOr<chain::Hash32> hash = chain::Hash32::FromHex(compose_hash);
+  if (!hash.ok()) return absl::FailedPreconditionError(absl::StrCat("compose hash: ", hash.status().message()));
+  chain::onchain::AddComposeHashRequest req;
+  req.chain_id = chain_id;
+  req.app = *app;
+  req.sender = *sender;
+  req.compose_hash = *hash;
+  absl::StatusOr<chain::onchain::AddComposeHashResult> r = RunAddComposeHash(ctx, run, **chain, req);
+  if (!r.ok()) return r.status();
+  if (r->already_allowed && !r->tx_hash.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "compose hash ", hash->Hex(), " is already allowed by ", app->Checksummed(),
+        " but no ComposeHashAdded log was found to prove it to the API"));
+  }
+  state::Registration reg;
+  reg.set_chain_id(chain_id);
+  reg.set_app_contract_address(app->Checksummed());
+  reg.set_compose_hash(hash->Hex());
+  reg.set_sender(sender->Checksummed());
+  if (r->tx_hash.has_value()) reg.set_transaction_hash(r->tx_hash->Hex());
+  reg.set_block_number(r->block_number);
+  reg.set_already_registered(r->already_allowed);
+  const std::string detail = r->already_allowed
+                                 ? absl::StrCat("already allowed on chain (by ", reg.transaction_hash(), ")")
+                                 : absl::StrCat("mined in block ", r->block_number);
+  return run.Succeed(
+      [&](v1::Operation& op, state::FlowState& st) {
+        *st.mutable_registration() = reg;
+        if (v1::Step* s = engine::FindStep(op, run.name())) {
+          s->set_transaction_hash(reg.transaction_hash());
+          s->set_block_number(reg.block_number());
+        }
+        if (op.has_update() || op.kind() != v1::OPERATION_KIND_ADD_COMPOSE_HASH) {
+          op.mutable_update()->set_register_transaction_hash(reg.transaction_hash());
+          op.mutable_update()->set_register_block_number(reg.block_number());
+          op.mutable_update()->set_compose_hash_already_registered(reg.already_registered());
+        }
+      },
+      detail);
+}
+
+absl::StatusOr<cloudapi::CvmInfo> ReadCvm(OpContext& ctx, absl::string_view cvm_id) {
+  absl::StatusOr<cloudapi::CvmRef> ref = CvmRefFor(cvm_id);
+  if (!ref.ok()) return ref.status();
+  return ctx.deps().cloud->GetCvmInfo(*ref);
+}
+
+}  // namespace orchestrator::flows

@@ -1,0 +1,107 @@
+// Pieces shared by the flows: converting API values, the compose-hash and chain checks the SDK
+// does not make, the env-encryption key, and the transaction steps (journaled signing, resume).
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_FLOWS_COMMON_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_FLOWS_COMMON_H_
+
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "absl/status/statusor.h"
+#include "chain/address.h"
+#include "chain/hash32.h"
+#include "chain/onchain/operations.h"
+#include "cloudapi/types.h"
+#include "orchestrator/engine/flow.h"
+#include "orchestrator/engine/op_context.h"
+
+namespace orchestrator::flows {
+
+namespace v1 = ::onchainkms::orchestrator::v1;
+namespace state = ::orchestrator::state::v1;
+using engine::OpContext;
+using engine::StepRun;
+
+// Step names (proto/onchainkms/orchestrator/v1/orchestrator.proto, message Step).
+inline constexpr char kProvision[] = "provision";
+inline constexpr char kCheckKms[] = "check_kms";
+inline constexpr char kDeployAppAuth[] = "deploy_app_auth";
+inline constexpr char kGetEnvPubkey[] = "get_env_pubkey";
+inline constexpr char kEncryptEnv[] = "encrypt_env";
+inline constexpr char kCommit[] = "commit";
+inline constexpr char kGetCvm[] = "get_cvm";
+inline constexpr char kUpdateEnvVars[] = "update_env_vars";
+inline constexpr char kUpdateDockerCompose[] = "update_docker_compose";
+inline constexpr char kRegisterComposeHash[] = "register_compose_hash";
+inline constexpr char kConfirmUpdate[] = "confirm_update";
+inline constexpr char kGetComposeFile[] = "get_compose_file";
+inline constexpr char kProvisionUpdate[] = "provision_update";
+inline constexpr char kCommitUpdate[] = "commit_update";
+
+state::KmsInfo ToState(const cloudapi::KmsInfo& k);
+
+// The CVM reference of a request's cvm_id: "app_<hex>", "instance_<hex>", an app id ("0x"+40
+// hex or 40 hex), a UUID with dashes, or anything else verbatim (the API's id, a number, a name).
+absl::StatusOr<cloudapi::CvmRef> CvmRefFor(absl::string_view cvm_id);
+
+// "0x" + 64 lowercase hex of a 64-hex compose hash (with or without 0x).
+std::string Hash0x(absl::string_view hex);
+// 64 lowercase hex without 0x.
+std::string HashBare(absl::string_view hex);
+
+// The check the SDK does not make: the compose hash the API returned for what we sent must equal
+// the one computed from it in the service's form (cloudapi::ComposeHashForm::kIndented), or
+// nothing is signed: FAILED_PRECONDITION. With compose_hash_warn_only, a mismatch is logged and
+// OK is returned (the API's hash is used).
+absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, absl::string_view api_hash,
+                              absl::string_view expected_hash);
+
+// The service-form hash of an app compose object.
+absl::StatusOr<std::string> ServiceComposeHash(const boost::json::object& app_compose);
+
+// The chain of an on-chain KMS: FAILED_PRECONDITION when the orchestrator is not configured for
+// it. Also checks that the chain's RPC endpoint reports that chain id (eth_chainId), the other
+// check the SDK does not make.
+absl::StatusOr<const engine::ChainBackend*> ChainFor(OpContext& ctx, uint64_t chain_id, bool check_rpc);
+
+// The env-encryption public key of an app from GET /kms/{kms_ref}/pubkey/{app_id}, its signature
+// verified against the trusted KMS key configured under any of `trust_names` (KMS id, slug; the
+// CVM's kms_type for updates), or at least checked for form.
+absl::StatusOr<state::EnvPubkey> FetchEnvPubkey(OpContext& ctx, absl::string_view kms_ref, absl::string_view app_id,
+                                                const std::vector<std::string>& trust_names);
+
+// The encrypt_env step: encrypts the held values to `public_key` (or the empty list when the
+// request had none and `encrypt_empty`), journals the ciphertext, wipes the values. When the
+// values were lost in a restart, puts the operation in WAITING_FOR_INPUT.
+absl::Status EncryptEnvStep(OpContext& ctx, StepRun& run, absl::string_view public_key, bool encrypt_empty);
+
+// Transaction steps: the journaled, resumable DstackKms.deployAndRegisterApp and
+// DstackApp.addComposeHash. On resume the step's journaled transaction (repaired if a
+// signature was interrupted) is adopted and waited for instead of sending a new one.
+absl::StatusOr<chain::onchain::DeployAppAuthResult> RunDeployAppAuth(OpContext& ctx, StepRun& run,
+                                                                     const engine::ChainBackend& chain,
+                                                                     chain::onchain::DeployAppAuthRequest request);
+absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext& ctx, StepRun& run,
+                                                                       const engine::ChainBackend& chain,
+                                                                       chain::onchain::AddComposeHashRequest request);
+
+// The signer key of the operation (FlowState.signer_key_address). FAILED_PRECONDITION if none.
+absl::StatusOr<chain::Address> SignerKey(OpContext& ctx);
+
+// Whether `step` was recorded in FlowState.effect_sent.
+bool EffectSent(const state::FlowState& st, absl::string_view step);
+// Records (journals) that the effect of `step` is about to be sent.
+absl::Status MarkEffectSent(OpContext& ctx, absl::string_view step);
+
+// The register_compose_hash step of the update flows, from st.precondition (or the compose-file
+// provision) and st.cvm.
+absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, absl::string_view app_id_hex,
+                                     absl::string_view app_contract, absl::string_view compose_hash);
+
+// Current state of a CVM as seen again (for the "did my call take effect" checks on resume).
+absl::StatusOr<cloudapi::CvmInfo> ReadCvm(OpContext& ctx, absl::string_view cvm_id);
+
+}  // namespace orchestrator::flows
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_FLOWS_COMMON_H_

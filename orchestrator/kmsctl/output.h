@@ -1,0 +1,67 @@
+// kmsctl's output: text for people, proto3 JSON for scripts. Pure functions of the messages (no
+// clock, no terminal), so that tests can pin them. Env var values never reach here: the API
+// never returns them.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_KMSCTL_OUTPUT_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_KMSCTL_OUTPUT_H_
+
+#include <map>
+#include <string>
+
+#include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "onchainkms/orchestrator/v1/orchestrator.pb.h"
+
+namespace kmsctl {
+
+namespace v1 = ::onchainkms::orchestrator::v1;
+
+// Proto3 JSON on one line: field names as in the .proto (snake_case), enums by name, 64-bit
+// integers as strings, fields with default values included (so `jq .state` always finds one).
+std::string ToJson(const google::protobuf::Message& message);
+
+// "KMS_TYPE_BASE" -> "base", "OPERATION_STATE_WAITING_FOR_INPUT" -> "waiting_for_input".
+std::string ShortName(v1::KmsType v);
+std::string ShortName(v1::OperationKind v);
+std::string ShortName(v1::OperationState v);
+std::string ShortName(v1::StepState v);
+
+// A duration for people: "850ms", "2.41s", "1m05s".
+std::string FormatSeconds(double seconds);
+
+// Seconds from `from` to `to`; 0 if either is unset.
+double SecondsBetween(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to);
+
+// The whole operation: header, steps with their transactions, then the result or the error.
+std::string FormatOperation(const v1::Operation& op);
+
+// The end of a followed operation, for people: its outcome line, then the result fields, the
+// error, or what input it waits for.
+std::string FormatOutcome(const v1::Operation& op);
+
+// A table of operations (ListOperations), with the next-page hint.
+std::string FormatOperationList(const v1::ListOperationsResponse& response);
+
+// A table of KMS instances.
+std::string FormatKmsList(const v1::ListKmsInstancesResponse& response);
+
+// Renders a WatchOperation stream as progress lines, one per event, for people. After a
+// reconnect the new SNAPSHOT repeats nothing already printed.
+class ProgressPrinter {
+ public:
+  // The lines for one event (possibly empty), each ending in '\n'.
+  std::string OnEvent(const v1::OperationEvent& event);
+
+ private:
+  std::string StepLine(const v1::Step& step, const std::string& verb, const std::string& extra) const;
+  std::string Elapsed(const google::protobuf::Timestamp& t) const;
+
+  bool header_printed_ = false;
+  google::protobuf::Timestamp start_;
+  v1::OperationState last_state_ = v1::OPERATION_STATE_UNSPECIFIED;
+  // What has been printed per step: its state and the transaction hash last shown.
+  std::map<std::string, std::pair<v1::StepState, std::string>> shown_;
+};
+
+}  // namespace kmsctl
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_KMSCTL_OUTPUT_H_

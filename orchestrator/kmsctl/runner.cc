@@ -1,0 +1,347 @@
+#include "orchestrator/kmsctl/runner.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "orchestrator/kmsctl/exit_codes.h"
+#include "orchestrator/kmsctl/output.h"
+
+namespace kmsctl {
+
+void Interrupter::SetCall(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  call_ = context;
+  if (interrupted_ && call_ != nullptr) call_->TryCancel();
+}
+
+void Interrupter::Interrupt() {
+  absl::MutexLock lock(&mu_);
+  interrupted_ = true;
+  if (call_ != nullptr) call_->TryCancel();
+}
+
+bool Interrupter::interrupted() const {
+  absl::MutexLock lock(&mu_);
+  return interrupted_;
+}
+
+bool Interrupter::Sleep(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&interrupted_), d);
+  return !interrupted_;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Connection& c, Io& io) {
+  grpc::ChannelArguments args;
+  args.SetUserAgentPrefix("kmsctl/1");
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (c.tls) {
+    grpc::SslCredentialsOptions ssl;
+    auto read = [&](const std::string& path, const char* flag, std::string* into) -> absl::Status {
+      if (path.empty()) return absl::OkStatus();
+      absl::StatusOr<std::string> content = io.ReadFile(path);
+      if (!content.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path, ": ", content.status().message()));
+      }
+      *into = *std::move(content);
+      return absl::OkStatus();
+    };
+    if (absl::Status s = read(c.tls_ca_file, "--tls-ca", &ssl.pem_root_certs); !s.ok()) return s;
+    if (absl::Status s = read(c.tls_cert_file, "--tls-cert", &ssl.pem_cert_chain); !s.ok()) return s;
+    if (absl::Status s = read(c.tls_key_file, "--tls-key", &ssl.pem_private_key); !s.ok()) return s;
+    credentials = grpc::SslCredentials(ssl);
+    if (!c.tls_server_name.empty()) args.SetSslTargetNameOverride(c.tls_server_name);
+    if (!c.token_file.empty()) {
+      std::string token;
+      if (absl::Status s = read(c.token_file, "--token-file", &token); !s.ok()) return s;
+      token = std::string(absl::StripAsciiWhitespace(token));
+      if (token.empty() || token.find_first_of(" \t\r\n") != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat("--token-file: ", c.token_file, " must hold one token"));
+      }
+      credentials = grpc::CompositeChannelCredentials(credentials, grpc::AccessTokenCredentials(token));
+    }
+  }
+  return grpc::CreateCustomChannel(c.address, credentials, args);
+}
+
+namespace {
+
+bool IsTerminal(v1::OperationState s) {
+  return s == v1::OPERATION_STATE_SUCCEEDED || s == v1::OPERATION_STATE_FAILED || s == v1::OPERATION_STATE_CANCELLED;
+}
+
+class Runner {
+ public:
+  Runner(const Invocation& inv, v1::Orchestrator::StubInterface& stub, std::FILE* out, std::FILE* err,
+         Interrupter& interrupter, const RetryPolicy& retry)
+      : inv_(inv), stub_(stub), out_(out), err_(err), interrupter_(interrupter), retry_(retry) {}
+
+  int Run() {
+    using S = v1::Orchestrator::StubInterface;
+    switch (inv_.command) {
+      case Command::kKmsList: {
+        v1::ListKmsInstancesResponse response;
+        grpc::Status s = Unary(&S::ListKmsInstances, inv_.kms_list, &response);
+        if (!s.ok()) return Fail(s, "listing KMS instances");
+        Print(response, FormatKmsList(response));
+        return kExitOk;
+      }
+      case Command::kDeploy:
+        return Start(&S::DeployCvm, inv_.deploy, "deploy");
+      case Command::kEnvsUpdate:
+        return Start(&S::UpdateEnvVars, inv_.envs_update, "env update");
+      case Command::kComposeUpdate:
+        return Start(&S::UpdateDockerCompose, inv_.compose_update, "docker-compose update");
+      case Command::kComposeFileUpdate:
+        return Start(&S::UpdateComposeFile, inv_.compose_file_update, "compose-file update");
+      case Command::kComposeHashAdd:
+        return Start(&S::AddComposeHash, inv_.compose_hash_add, "compose-hash registration");
+      case Command::kOpsSupplyEnvs:
+        return Start(&S::SupplyEnvVars, inv_.supply_envs, "supplying env vars");
+      case Command::kOpsGet: {
+        v1::GetOperationRequest request;
+        request.set_operation_id(inv_.operation_id);
+        v1::Operation op;
+        grpc::Status s = Unary(&S::GetOperation, request, &op);
+        if (!s.ok()) return Fail(s, "getting operation " + inv_.operation_id);
+        Print(op, FormatOperation(op));
+        return kExitOk;
+      }
+      case Command::kOpsCancel: {
+        v1::CancelOperationRequest request;
+        request.set_operation_id(inv_.operation_id);
+        v1::Operation op;
+        grpc::Status s = Unary(&S::CancelOperation, request, &op);
+        if (!s.ok()) return Fail(s, "cancelling operation " + inv_.operation_id);
+        Print(op, FormatOperation(op));
+        return kExitOk;
+      }
+      case Command::kOpsWatch:
+        return Follow(inv_.operation_id, std::nullopt);
+      case Command::kOpsList:
+        return ListOperations();
+      case Command::kHelp:
+        break;
+    }
+    return kExitUsage;
+  }
+
+ private:
+  template <typename Request, typename Response>
+  using Method = grpc::Status (v1::Orchestrator::StubInterface::*)(grpc::ClientContext*, const Request&, Response*);
+
+  // A unary call with the rpc deadline, retried on UNAVAILABLE (safe: reads have no effect, and
+  // a mutating call carries its request id).
+  template <typename Request, typename Response>
+  grpc::Status Unary(Method<Request, Response> method, const Request& request, Response* response) {
+    absl::Duration backoff = retry_.first_backoff;
+    for (int attempt = 1;; ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + inv_.rpc_timeout));
+      interrupter_.SetCall(&context);
+      grpc::Status s = (stub_.*method)(&context, request, response);
+      interrupter_.SetCall(nullptr);
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= retry_.unary_attempts) return s;
+      if (!interrupter_.Sleep(backoff)) return grpc::Status(grpc::StatusCode::CANCELLED, "interrupted");
+      backoff = std::min(backoff * 2, retry_.max_backoff);
+    }
+  }
+
+  // Prints a response: its JSON, or the text.
+  void Print(const google::protobuf::Message& m, const std::string& text) {
+    if (inv_.json) {
+      std::fprintf(out_, "%s\n", ToJson(m).c_str());
+    } else {
+      std::fputs(text.c_str(), out_);
+    }
+    std::fflush(out_);
+  }
+
+  int Fail(const grpc::Status& s, const std::string& what) {
+    if (interrupter_.interrupted()) {
+      std::fprintf(err_, "kmsctl: %s: interrupted\n", what.c_str());
+      if (IsMutating(inv_.command)) RetryHint("the request may or may not have been accepted; to find out, ");
+      return kExitInterrupted;
+    }
+    std::string message = s.error_message();
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      message = absl::StrCat("cannot reach the orchestrator at ", inv_.connection.address, ": ", message);
+    }
+    std::fprintf(err_, "kmsctl: %s: %s: %s\n", what.c_str(), StatusCodeName(s.error_code()).c_str(),
+                 message.c_str());
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && IsMutating(inv_.command)) {
+      RetryHint("when it is back, ");
+    } else if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+      std::fprintf(err_, "kmsctl: request id %s belongs to a different request; use a new --request-id\n",
+                   inv_.request_id.c_str());
+    }
+    return ExitCodeForStatus(s.error_code());
+  }
+
+  void RetryHint(const char* lead) {
+    std::fprintf(err_, "kmsctl: %sretry with --request-id=%s (it never starts a second operation)\n", lead,
+                 inv_.request_id.c_str());
+  }
+
+  template <typename Request>
+  int Start(Method<Request, v1::Operation> method, const Request& request, const std::string& what) {
+    if (inv_.request_id_generated) {
+      std::fprintf(err_, "kmsctl: request id %s (retry with --request-id=%s)\n", inv_.request_id.c_str(),
+                   inv_.request_id.c_str());
+    }
+    v1::Operation op;
+    grpc::Status s = Unary(method, request, &op);
+    if (!s.ok()) return Fail(s, what);
+    if (!inv_.wait) {
+      Print(op, absl::StrCat(FormatOperation(op), "follow it: kmsctl ops watch ", op.id(), "\n"));
+      return kExitOk;
+    }
+    if (IsTerminal(op.state())) {
+      Print(op, FormatOperation(op));
+      return ExitCodeForState(op.state());
+    }
+    return Follow(op.id(), inv_.env_vars);
+  }
+
+  // Follows an operation with WatchOperation until it ends, reconnecting while the orchestrator
+  // is unavailable. With `env_vars` (the command's own), a WAITING_FOR_INPUT operation gets them
+  // through SupplyEnvVars once, and is followed on.
+  int Follow(const std::string& id, const std::optional<std::vector<v1::EnvVar>>& env_vars) {
+    const bool json_events = inv_.json && inv_.command == Command::kOpsWatch;
+    const absl::Time deadline = inv_.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                                         : absl::Now() + inv_.timeout;
+    ProgressPrinter printer;
+    std::optional<v1::Operation> last;
+    bool supplied = false;
+    absl::Duration backoff = retry_.first_backoff;
+    v1::WatchOperationRequest request;
+    request.set_operation_id(id);
+    for (;;) {
+      grpc::ClientContext context;
+      if (deadline != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline));
+      interrupter_.SetCall(&context);
+      std::unique_ptr<grpc::ClientReaderInterface<v1::OperationEvent>> reader = stub_.WatchOperation(&context, request);
+      v1::OperationEvent event;
+      bool got_event = false;
+      while (reader->Read(&event)) {
+        got_event = true;
+        last = event.operation();
+        if (json_events) {
+          std::fprintf(out_, "%s\n", ToJson(event).c_str());
+        } else if (!inv_.json) {
+          std::fputs(printer.OnEvent(event).c_str(), out_);
+        }
+        std::fflush(out_);
+        if (last->state() == v1::OPERATION_STATE_WAITING_FOR_INPUT) {
+          context.TryCancel();  // stop here: supply the values, or report
+          break;
+        }
+      }
+      const grpc::Status status = reader->Finish();
+      interrupter_.SetCall(nullptr);
+      if (got_event) backoff = retry_.first_backoff;
+
+      if (interrupter_.interrupted()) {
+        std::fprintf(err_, "kmsctl: interrupted; operation %s goes on in the orchestrator: kmsctl ops watch %s\n",
+                     id.c_str(), id.c_str());
+        return kExitInterrupted;
+      }
+      if (last.has_value() && IsTerminal(last->state())) return Finish(*last, json_events);
+      if (last.has_value() && last->state() == v1::OPERATION_STATE_WAITING_FOR_INPUT) {
+        if (!env_vars.has_value() || supplied) return Finish(*last, json_events);
+        if (int code = Supply(*last, *env_vars); code != kExitOk) return code;
+        supplied = true;
+        continue;
+      }
+      if (!status.ok() && status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+        if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && absl::Now() >= deadline) {
+          return TimedOut(id, last);
+        }
+        return Fail(status, "watching operation " + id);
+      }
+      // UNAVAILABLE (the orchestrator restarting), or a stream that ended early: watch again.
+      if (absl::Now() + backoff >= deadline) return TimedOut(id, last);
+      if (!inv_.json) {
+        std::fprintf(err_, "kmsctl: lost the watch of %s (%s); reconnecting in %s\n", id.c_str(),
+                     status.ok() ? "stream ended" : status.error_message().c_str(),
+                     absl::FormatDuration(backoff).c_str());
+      }
+      if (!interrupter_.Sleep(backoff)) continue;  // reported at the top of the next round
+      backoff = std::min(backoff * 2, retry_.max_backoff);
+    }
+  }
+
+  int Supply(const v1::Operation& op, const std::vector<v1::EnvVar>& env_vars) {
+    v1::SupplyEnvVarsRequest request;
+    // Derived from the command's request id, so that a retried kmsctl supplies idempotently.
+    request.set_request_id(absl::StrCat(inv_.request_id.substr(0, 121), ":supply"));
+    request.set_operation_id(op.id());
+    for (const v1::EnvVar& v : env_vars) *request.add_env_vars() = v;
+    if (!inv_.json) {
+      std::fprintf(out_, "  the orchestrator lost the env values in a restart (%s); sending them again\n",
+                   op.input_request().reason().c_str());
+      std::fflush(out_);
+    }
+    v1::Operation response;
+    grpc::Status s = Unary(&v1::Orchestrator::StubInterface::SupplyEnvVars, request, &response);
+    if (!s.ok()) return Fail(s, "supplying env vars to " + op.id());
+    return kExitOk;
+  }
+
+  int TimedOut(const std::string& id, const std::optional<v1::Operation>& last) {
+    std::fprintf(err_, "kmsctl: timed out following operation %s (%s); it goes on: kmsctl ops watch %s\n",
+                 id.c_str(), last.has_value() ? ShortName(last->state()).c_str() : "state unknown", id.c_str());
+    if (inv_.json && !(inv_.command == Command::kOpsWatch) && last.has_value()) {
+      std::fprintf(out_, "%s\n", ToJson(*last).c_str());
+    }
+    return kExitTimeout;
+  }
+
+  int Finish(const v1::Operation& op, bool json_events) {
+    if (inv_.json) {
+      if (!json_events) std::fprintf(out_, "%s\n", ToJson(op).c_str());
+    } else {
+      std::fputs(FormatOutcome(op).c_str(), out_);
+    }
+    std::fflush(out_);
+    return ExitCodeForState(op.state());
+  }
+
+  int ListOperations() {
+    v1::ListOperationsRequest request = inv_.ops_list;
+    v1::ListOperationsResponse all;
+    for (;;) {
+      v1::ListOperationsResponse page;
+      grpc::Status s = Unary(&v1::Orchestrator::StubInterface::ListOperations, request, &page);
+      if (!s.ok()) return Fail(s, "listing operations");
+      for (v1::Operation& op : *page.mutable_operations()) *all.add_operations() = std::move(op);
+      all.set_next_page_token(page.next_page_token());
+      if (!inv_.ops_list_all || page.next_page_token().empty()) break;
+      request.set_page_token(page.next_page_token());
+    }
+    Print(all, FormatOperationList(all));
+    return kExitOk;
+  }
+
+  const Invocation& inv_;
+  v1::Orchestrator::StubInterface& stub_;
+  std::FILE* out_;
+  std::FILE* err_;
+  Interrupter& interrupter_;
+  const RetryPolicy retry_;
+};
+
+}  // namespace
+
+int Run(const Invocation& invocation, v1::Orchestrator::StubInterface& stub, std::FILE* out, std::FILE* err,
+        Interrupter& interrupter, const RetryPolicy& retry) {
+  return Runner(invocation, stub, out, err, interrupter, retry).Run();
+}
+
+}  // namespace kmsctl

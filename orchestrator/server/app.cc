@@ -1,0 +1,259 @@
+#include "orchestrator/server/app.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "chain/address.h"
+#include "chain/hex.h"
+#include "chain/u256.h"
+#include "cloudapi/api_key.h"
+#include "google/protobuf/util/time_util.h"
+#include "orchestrator/common/log.h"
+#include "orchestrator/flows/flows.h"
+#include "orchestrator/journal/sqlite_journal.h"
+
+namespace orchestrator::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kServiceName[] = "onchainkms.orchestrator.v1.Orchestrator";
+
+absl::Duration Dur(const google::protobuf::Duration& d, absl::Duration dflt) {
+  if (d.seconds() == 0 && d.nanos() == 0) return dflt;
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+// The transport, known only after the service exists (the service is registered with it).
+class ForwardingAuthenticator final : public service::Authenticator {
+ public:
+  absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* context) override {
+    if (target_ == nullptr) return absl::UnavailableError("starting");
+    return target_->Authenticate(context);
+  }
+  service::Authenticator* target_ = nullptr;
+};
+
+ForwardingAuthenticator& Forwarder() {
+  static ForwardingAuthenticator* f = new ForwardingAuthenticator();
+  return *f;
+}
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& config,
+                                                const transport::TransportOptions& listen) {
+  std::unique_ptr<App> app(new App());
+  // --- journal ---
+  if (config.journal_path().empty()) return absl::InvalidArgumentError("journal_path: required");
+  absl::StatusOr<std::unique_ptr<journal::SqliteJournal>> j = journal::SqliteJournal::Open(config.journal_path());
+  if (!j.ok()) return j.status();
+  app->journal_ = *std::move(j);
+
+  // --- Phala Cloud ---
+  cloudapi::CloudClientOptions co;
+  co.base_url = !config.phala_cloud().base_url().empty() ? config.phala_cloud().base_url()
+                : ::getenv("PHALA_CLOUD_API_PREFIX") != nullptr ? ::getenv("PHALA_CLOUD_API_PREFIX")
+                                                                : cloudapi::kDefaultBaseUrl;
+  absl::StatusOr<cloudapi::ApiKey> key = config.phala_cloud().api_key_file().empty()
+                                             ? cloudapi::ApiKey::FromEnvironment()
+                                             : cloudapi::ApiKey::FromFile(config.phala_cloud().api_key_file());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("phala_cloud.api_key_file: ", key.status().message()));
+  }
+  co.api_key = *std::move(key);
+  co.transport.request_timeout = Dur(config.phala_cloud().request_timeout(), absl::Seconds(30));
+  co.transport.extra_ca_file = config.phala_cloud().ca_file();
+  co.retry.total_timeout = std::max(absl::Minutes(1), 3 * co.transport.request_timeout);
+  absl::StatusOr<std::unique_ptr<cloudapi::CloudClient>> cloud = cloudapi::CloudClient::Create(std::move(co));
+  if (!cloud.ok()) return absl::InvalidArgumentError(absl::StrCat("phala_cloud: ", cloud.status().message()));
+  app->cloud_ = *std::move(cloud);
+  app->deps_.cloud = app->cloud_.get();
+  app->deps_.journal = app->journal_.get();
+
+  // --- signer ---
+  if (!config.signer().address().empty()) {
+    SignerClientOptions so;
+    so.address = config.signer().address();
+    so.timeout = Dur(config.signer().timeout(), absl::Seconds(10));
+    if (config.signer().has_tls()) {
+      so.tls = SignerClientOptions::Tls{config.signer().tls().ca_file(), config.signer().tls().cert_file(),
+                                        config.signer().tls().key_file(), config.signer().tls().server_name()};
+    }
+    absl::StatusOr<std::unique_ptr<SignerClient>> sc = SignerClient::Create(so);
+    if (!sc.ok()) return sc.status();
+    app->signer_client_ = *std::move(sc);
+    app->signer_ = std::make_unique<engine::JournalingSigner>(*app->signer_client_, *app->journal_);
+    app->deps_.signer = app->signer_.get();
+  } else if (config.chains_size() > 0) {
+    return absl::InvalidArgumentError("signer.address: required when chains are configured");
+  }
+
+  // --- chains ---
+  std::map<uint64_t, v1::KmsType> chain_types;
+  for (int i = 0; i < config.chains_size(); ++i) {
+    const v1::ChainConfig& c = config.chains(i);
+    const std::string f = absl::StrCat("chains[", i, "]");
+    if (c.chain_id() == 0) return absl::InvalidArgumentError(absl::StrCat(f, ".chain_id: required"));
+    if (app->deps_.chains.count(c.chain_id()) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(f, ".chain_id: chain ", c.chain_id(), " listed twice"));
+    }
+    if (c.rpc_endpoints_size() == 0) return absl::InvalidArgumentError(absl::StrCat(f, ".rpc_endpoints: at least one"));
+    absl::StatusOr<chain::U256> max_fee = chain::U256::FromDecimal(c.max_fee_per_gas_wei());
+    if (!max_fee.ok()) return absl::InvalidArgumentError(absl::StrCat(f, ".max_fee_per_gas_wei: required decimal wei"));
+    absl::StatusOr<chain::U256> max_prio = chain::U256::FromDecimal(c.max_priority_fee_per_gas_wei());
+    if (!max_prio.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(f, ".max_priority_fee_per_gas_wei: required decimal wei"));
+    }
+    chain::jsonrpc::ClientOptions ro;
+    ro.endpoints.assign(c.rpc_endpoints().begin(), c.rpc_endpoints().end());
+    ro.expected_chain_id = c.chain_id();
+    ro.endpoint_cooldown = absl::Seconds(2);
+    ro.transport.request_timeout = Dur(c.rpc_timeout(), absl::Seconds(30));
+    ro.transport.connect_timeout = std::min(ro.transport.connect_timeout, ro.transport.request_timeout);
+    absl::StatusOr<std::unique_ptr<chain::jsonrpc::Client>> rpc = chain::jsonrpc::Client::Create(ro);
+    if (!rpc.ok()) return absl::InvalidArgumentError(absl::StrCat(f, ".rpc_endpoints: ", rpc.status().message()));
+    chain::onchain::OperationOptions oo;
+    oo.gas_margin_percent = c.gas_limit_margin_percent() == 0 ? 20 : std::max(100u, c.gas_limit_margin_percent()) - 100;
+    oo.wait.confirmations = std::max(1u, c.confirmations());
+    oo.wait.poll_interval = Dur(c.receipt_poll_interval(), absl::Seconds(2));
+    oo.wait.timeout = Dur(c.receipt_timeout(), absl::Minutes(10));
+    oo.nonces.stuck_after = Dur(c.fee_bump_after(), absl::Seconds(60));
+    oo.nonces.fees.max_fee_per_gas_cap = *max_fee;
+    oo.nonces.fees.max_priority_fee_per_gas = *max_prio;
+    auto ops = std::make_unique<chain::onchain::OnchainOperations>(**rpc, *app->signer_, oo);
+    v1::KmsType type = c.kms_type();
+    if (type == v1::KMS_TYPE_UNSPECIFIED) {
+      type = c.chain_id() == 1 ? v1::KMS_TYPE_ETHEREUM : c.chain_id() == 8453 ? v1::KMS_TYPE_BASE : type;
+    }
+    if (type != v1::KMS_TYPE_ETHEREUM && type != v1::KMS_TYPE_BASE) {
+      return absl::InvalidArgumentError(absl::StrCat(f, ".kms_type: ETHEREUM or BASE required for chain ", c.chain_id()));
+    }
+    engine::ChainBackend b;
+    b.chain_id = c.chain_id();
+    b.kms_type = type;
+    b.rpc = rpc->get();
+    b.ops = ops.get();
+    b.receipt_timeout = oo.wait.timeout;
+    app->deps_.chains[c.chain_id()] = b;
+    chain_types[c.chain_id()] = type;
+    app->rpcs_.push_back(*std::move(rpc));
+    app->ops_.push_back(std::move(ops));
+  }
+
+  // --- flow options ---
+  if (!config.default_signer_key_address().empty()) {
+    absl::StatusOr<chain::Address> a = chain::Address::Parse(config.default_signer_key_address());
+    if (!a.ok()) return absl::InvalidArgumentError(absl::StrCat("default_signer_key_address: ", a.status().message()));
+    app->deps_.options.default_signer_key_address = a->Checksummed();
+  }
+  app->deps_.options.compose_hash_warn_only = config.compose_hash_check_warn_only();
+  for (int i = 0; i < config.trusted_kms_signers_size(); ++i) {
+    const v1::TrustedKmsSigner& t = config.trusted_kms_signers(i);
+    absl::StatusOr<chain::Bytes> k = chain::FromHex(t.public_key());
+    if (t.kms_id().empty() || !k.ok() || k->size() != 33 || ((*k)[0] != 2 && (*k)[0] != 3)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("trusted_kms_signers[", i, "]: kms_id and a 33-byte compressed public key are required"));
+    }
+    std::array<uint8_t, 33> arr;
+    std::copy(k->begin(), k->end(), arr.begin());
+    app->deps_.options.trusted_kms_signers[t.kms_id()] = arr;
+  }
+
+  // --- manager ---
+  engine::ManagerOptions mo;
+  mo.workers = config.max_concurrent_operations() == 0 ? 64 : static_cast<int>(config.max_concurrent_operations());
+  mo.run.retry_timeout = Dur(config.transient_retry_timeout(), absl::Minutes(10));
+  if (!config.env_digest_key_file().empty()) {
+    absl::StatusOr<std::string> k = ReadSecretFile(config.env_digest_key_file(), "env_digest_key_file");
+    if (!k.ok()) return k.status();
+    if (k->size() < 32) return absl::InvalidArgumentError("env_digest_key_file: at least 32 bytes");
+    mo.env_digest_key = *std::move(k);
+  }
+  app->manager_ = std::make_unique<engine::OperationManager>(*app->journal_, app->deps_, flows::AllFlows(), mo);
+  if (absl::Status s = app->manager_->Start(); !s.ok()) return s;
+
+  // --- service + transport ---
+  app->kms_ = std::make_unique<service::KmsDirectory>(*app->cloud_, absl::Minutes(1));
+  service::ServiceOptions so;
+  so.chains = chain_types;
+  so.default_signer_key = app->deps_.options.default_signer_key_address;
+  app->service_ = std::make_unique<service::OrchestratorServiceImpl>(*app->manager_, *app->kms_, Forwarder(), so);
+  absl::StatusOr<std::unique_ptr<transport::Transport>> t =
+      transport::Transport::Start(listen, {{kServiceName, app->service_.get()}});
+  if (!t.ok()) return t.status();
+  app->transport_ = *std::move(t);
+  Forwarder().target_ = app->transport_.get();
+
+  const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
+  app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
+  log::Info("orchestrator started", {{"address", app->transport_->address()},
+                                     {"journal", config.journal_path()},
+                                     {"phala_cloud", app->cloud_->origin()},
+                                     {"chains", absl::StrCat(app->deps_.chains.size())}});
+  return app;
+}
+
+absl::Status App::CheckDependencies() {
+  if (absl::Status s = journal_->Ping(); !s.ok()) return s;
+  if (!deps_.chains.empty()) {
+    absl::StatusOr<std::vector<chain::Address>> keys = signer_client_->ListKeys();
+    if (!keys.ok()) return keys.status();
+  }
+  for (const auto& [id, b] : deps_.chains) {
+    chain::jsonrpc::CallOptions o;
+    o.deadline = absl::Now() + absl::Seconds(5);
+    absl::StatusOr<uint64_t> got = b.rpc->ChainId(o);
+    if (!got.ok()) return absl::Status(got.status().code(), absl::StrCat("chain ", id, ": ", got.status().message()));
+    if (*got != id) return absl::FailedPreconditionError(absl::StrCat("chain ", id, ": the RPC serves chain ", *got));
+  }
+  return absl::OkStatus();
+}
+
+void App::HealthLoop(absl::Duration interval) {
+  bool serving = false;
+  bool first = true;
+  do {
+    const absl::Status s = CheckDependencies();
+    const bool now = s.ok();
+    if (now != serving || first) {
+      transport_->health().SetServingStatus("", now ? rpc::HealthService::kServing : rpc::HealthService::kNotServing);
+      transport_->health().SetServingStatus(kServiceName,
+                                            now ? rpc::HealthService::kServing : rpc::HealthService::kNotServing);
+      if (now) {
+        log::Info("health: serving (journal, signer and chain RPCs reachable)");
+      } else {
+        log::Warn("health: not serving", {{"reason", std::string(s.message())}});
+      }
+      serving = now;
+      first = false;
+    }
+  } while (!stop_health_.WaitForNotificationWithTimeout(serving ? interval : std::min(interval, absl::Seconds(1))));
+}
+
+bool App::Shutdown(absl::Duration grace) {
+  if (shut_down_) return true;
+  shut_down_ = true;
+  if (!stop_health_.HasBeenNotified()) stop_health_.Notify();
+  if (health_thread_.joinable()) health_thread_.join();
+  if (transport_ != nullptr) transport_->health().SetAll(rpc::HealthService::kNotServing);
+  const bool done = manager_ == nullptr || manager_->Shutdown(grace);
+  if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
+  Forwarder().target_ = nullptr;
+  log::Info("orchestrator stopped", {{"clean", done ? "true" : "false"}});
+  return done;
+}
+
+App::~App() { Shutdown(absl::Seconds(5)); }
+
+}  // namespace orchestrator::server

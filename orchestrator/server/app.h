@@ -1,0 +1,70 @@
+// The orchestrator process assembled from its configuration: journal, Phala Cloud client, one
+// JSON-RPC client + on-chain operations per chain, the signer client behind the journaling
+// signer, the operation manager with every flow, the gRPC service on its transport, and the
+// health monitor. main.cc only parses flags and waits for a signal.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_SERVER_APP_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_SERVER_APP_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "chain/jsonrpc/client.h"
+#include "chain/onchain/operations.h"
+#include "cloudapi/cloud_client.h"
+#include "onchainkms/orchestrator/v1/config.pb.h"
+#include "orchestrator/engine/manager.h"
+#include "orchestrator/engine/signing.h"
+#include "orchestrator/journal/journal.h"
+#include "orchestrator/service/orchestrator_service_impl.h"
+#include "orchestrator/signer_client/signer_client.h"
+#include "orchestrator/transport/transport.h"
+
+namespace orchestrator::server {
+
+namespace v1 = ::onchainkms::orchestrator::v1;
+
+class App {
+ public:
+  // Everything from `config` (flags already applied) and the listener options. Fails with
+  // INVALID_ARGUMENT for a bad configuration, FAILED_PRECONDITION when the journal is held by
+  // another process, UNAVAILABLE when it cannot listen.
+  static absl::StatusOr<std::unique_ptr<App>> Start(const v1::OrchestratorConfig& config,
+                                                    const transport::TransportOptions& listen);
+  ~App();
+
+  const std::string& address() const { return transport_->address(); }
+  // Graceful: health NOT_SERVING, no new operations, in-flight steps checkpointed (they resume
+  // on restart), watch streams ended, the listener closed. False if a worker was still blocked
+  // in a network call when `grace` ran out (the caller should then exit without destructors).
+  bool Shutdown(absl::Duration grace);
+
+ private:
+  App() = default;
+  void HealthLoop(absl::Duration interval);
+  absl::Status CheckDependencies();
+
+  std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<cloudapi::CloudClient> cloud_;
+  std::unique_ptr<SignerClient> signer_client_;
+  std::unique_ptr<engine::JournalingSigner> signer_;
+  std::vector<std::unique_ptr<chain::jsonrpc::Client>> rpcs_;
+  std::vector<std::unique_ptr<chain::onchain::OnchainOperations>> ops_;
+  engine::FlowDeps deps_;
+  std::unique_ptr<engine::OperationManager> manager_;
+  std::unique_ptr<service::KmsDirectory> kms_;
+  std::unique_ptr<transport::Transport> transport_;
+  std::unique_ptr<service::OrchestratorServiceImpl> service_;
+  std::thread health_thread_;
+  absl::Notification stop_health_;
+  bool shut_down_ = false;
+};
+
+}  // namespace orchestrator::server
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_SERVER_APP_H_

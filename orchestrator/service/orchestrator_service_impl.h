@@ -1,0 +1,106 @@
+// The Orchestrator gRPC service (onchainkms.orchestrator.v1.Orchestrator) over the
+// OperationManager: authenticates the caller, validates and normalizes the request (nothing is
+// journaled for a bad one), submits it, and maps absl::Status to gRPC status at the edge.
+// WatchOperation is a callback-API server stream fed by the manager's events.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_SERVICE_ORCHESTRATOR_SERVICE_IMPL_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_SERVICE_ORCHESTRATOR_SERVICE_IMPL_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cloudapi/cloud_client.h"
+#include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "orchestrator/engine/manager.h"
+#include "orchestrator/service/validation.h"
+
+namespace orchestrator::service {
+
+// Who is calling: "uid:<n>", "cert:<name>", "token:<name>" or "insecure"; UNAUTHENTICATED /
+// PERMISSION_DENIED otherwise. Implemented by the transport (orchestrator/transport).
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* context) = 0;
+};
+
+// The KMS instances the Phala Cloud account can use, cached for validation.
+class KmsDirectory {
+ public:
+  KmsDirectory(cloudapi::CloudClient& cloud, absl::Duration max_age) : cloud_(cloud), max_age_(max_age) {}
+  // All instances (every page of GET /kms). Refreshed when older than max_age or `refresh`.
+  // UNAVAILABLE when the API cannot be reached and nothing is cached.
+  absl::StatusOr<std::vector<cloudapi::KmsInfo>> Get(bool refresh = false, bool onchain_only = false);
+
+ private:
+  cloudapi::CloudClient& cloud_;
+  const absl::Duration max_age_;
+  absl::Mutex mu_;
+  std::vector<cloudapi::KmsInfo> cached_ ABSL_GUARDED_BY(mu_);
+  absl::Time fetched_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+struct ServiceOptions {
+  std::map<uint64_t, v1::KmsType> chains;  // configured chains and their KMS type
+  std::string default_signer_key;          // EIP-55 or empty
+};
+
+class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
+ public:
+  OrchestratorServiceImpl(engine::OperationManager& manager, KmsDirectory& kms, Authenticator& auth,
+                          ServiceOptions options);
+
+  grpc::ServerUnaryReactor* ListKmsInstances(grpc::CallbackServerContext* context,
+                                             const v1::ListKmsInstancesRequest* request,
+                                             v1::ListKmsInstancesResponse* response) override;
+  grpc::ServerUnaryReactor* DeployCvm(grpc::CallbackServerContext* context, const v1::DeployCvmRequest* request,
+                                      v1::Operation* response) override;
+  grpc::ServerUnaryReactor* UpdateEnvVars(grpc::CallbackServerContext* context, const v1::UpdateEnvVarsRequest* request,
+                                          v1::Operation* response) override;
+  grpc::ServerUnaryReactor* UpdateDockerCompose(grpc::CallbackServerContext* context,
+                                                const v1::UpdateDockerComposeRequest* request,
+                                                v1::Operation* response) override;
+  grpc::ServerUnaryReactor* UpdateComposeFile(grpc::CallbackServerContext* context,
+                                              const v1::UpdateComposeFileRequest* request,
+                                              v1::Operation* response) override;
+  grpc::ServerUnaryReactor* AddComposeHash(grpc::CallbackServerContext* context,
+                                           const v1::AddComposeHashRequest* request, v1::Operation* response) override;
+  grpc::ServerUnaryReactor* SupplyEnvVars(grpc::CallbackServerContext* context, const v1::SupplyEnvVarsRequest* request,
+                                          v1::Operation* response) override;
+  grpc::ServerUnaryReactor* GetOperation(grpc::CallbackServerContext* context, const v1::GetOperationRequest* request,
+                                         v1::Operation* response) override;
+  grpc::ServerUnaryReactor* ListOperations(grpc::CallbackServerContext* context,
+                                           const v1::ListOperationsRequest* request,
+                                           v1::ListOperationsResponse* response) override;
+  grpc::ServerWriteReactor<v1::OperationEvent>* WatchOperation(grpc::CallbackServerContext* context,
+                                                               const v1::WatchOperationRequest* request) override;
+  grpc::ServerUnaryReactor* CancelOperation(grpc::CallbackServerContext* context,
+                                            const v1::CancelOperationRequest* request,
+                                            v1::Operation* response) override;
+
+ private:
+  absl::StatusOr<ValidationContext> Context(bool need_kms);
+  template <typename Request>
+  absl::StatusOr<v1::Operation> Submit(grpc::CallbackServerContext* context, const Request& request,
+                                       v1::OperationKind kind);
+
+  engine::OperationManager& manager_;
+  KmsDirectory& kms_;
+  Authenticator& auth_;
+  const ServiceOptions options_;
+};
+
+// Page tokens of ListOperations: opaque, bound to the filters they were issued for.
+std::string EncodePageToken(const journal::ListCursor& cursor, const v1::ListOperationsRequest& filters);
+absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, const v1::ListOperationsRequest& filters);
+
+}  // namespace orchestrator::service
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_SERVICE_ORCHESTRATOR_SERVICE_IMPL_H_

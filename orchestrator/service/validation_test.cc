@@ -1,0 +1,164 @@
+#include "orchestrator/service/validation.h"
+
+#include <string>
+
+#include "absl/strings/ascii.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace orchestrator::service {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kKms[] = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+constexpr char kKey[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+ValidationContext Ctx() {
+  ValidationContext c;
+  cloudapi::KmsInfo phala;
+  phala.id = "kms-phala";
+  phala.slug = "phala";
+  cloudapi::KmsInfo base;
+  base.id = "kms-base";
+  base.slug = "base";
+  base.chain_id = 31337;
+  base.kms_contract_address = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+  c.kms = {phala, base};
+  c.chains = {31337};
+  c.default_signer_key = kKey;
+  return c;
+}
+
+v1::DeployCvmRequest Deploy() {
+  v1::DeployCvmRequest r;
+  r.set_request_id("r-1");
+  r.set_name("my-app-1");
+  r.set_kms_type(v1::KMS_TYPE_BASE);
+  r.mutable_compose()->set_docker_compose_file("services: {}\n");
+  v1::EnvVar* e = r.add_env_vars();
+  e->set_key("A");
+  e->set_value("secret-a");
+  return r;
+}
+
+std::string Error(const v1::DeployCvmRequest& r) {
+  std::string key;
+  absl::StatusOr<v1::DeployCvmRequest> out = ValidateDeploy(r, Ctx(), &key);
+  EXPECT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(out.status().message()), ::testing::Not(HasSubstr("secret-a")));
+  return std::string(out.status().message());
+}
+
+TEST(ValidationTest, GoodDeployIsNormalized) {
+  v1::DeployCvmRequest r = Deploy();
+  r.set_kms_contract_address(absl::AsciiStrToLower(kKms));
+  r.set_device_id("AB" + std::string(62, 'c'));
+  std::string key;
+  absl::StatusOr<v1::DeployCvmRequest> out = ValidateDeploy(r, Ctx(), &key);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->kms_contract_address(), kKms);
+  EXPECT_EQ(out->device_id(), "0xab" + std::string(62, 'c'));
+  EXPECT_EQ(key, kKey) << "the default signer key";
+}
+
+TEST(ValidationTest, DeployErrorsNameTheField) {
+  v1::DeployCvmRequest r = Deploy();
+  r.clear_request_id();
+  EXPECT_THAT(Error(r), HasSubstr("request_id: required"));
+  r = Deploy();
+  r.set_request_id("has space");
+  EXPECT_THAT(Error(r), HasSubstr("request_id:"));
+  r = Deploy();
+  r.set_name("a--bc");
+  EXPECT_THAT(Error(r), HasSubstr("name:"));
+  r = Deploy();
+  r.clear_compose();
+  EXPECT_THAT(Error(r), HasSubstr("compose: required"));
+  r = Deploy();
+  r.mutable_compose()->set_pre_launch_script(std::string(200 * 1024, 'x'));
+  EXPECT_THAT(Error(r), HasSubstr("200 KiB"));
+  r = Deploy();
+  r.set_kms_id("nope");
+  EXPECT_THAT(Error(r), HasSubstr("kms_id: unknown KMS"));
+  r = Deploy();
+  r.set_kms_id("kms-phala");
+  EXPECT_THAT(Error(r), HasSubstr("off-chain"));
+  r = Deploy();
+  r.set_kms_contract_address("0x0000000000000000000000000000000000000001");
+  EXPECT_THAT(Error(r), HasSubstr("kms_contract_address: unknown"));
+  r = Deploy();
+  r.set_kms_contract_address("0x5FbDB2315678afecb367f032d93F642f64180aA3");  // bad checksum
+  EXPECT_THAT(Error(r), HasSubstr("kms_contract_address"));
+  r = Deploy();
+  r.set_device_id("0x12");
+  EXPECT_THAT(Error(r), HasSubstr("device_id"));
+  r = Deploy();
+  r.mutable_compose()->add_allowed_envs("B");
+  EXPECT_THAT(Error(r), HasSubstr("env_vars[0].key: A is not in compose.allowed_envs"));
+  r = Deploy();
+  r.add_env_vars()->set_key("A");
+  EXPECT_THAT(Error(r), HasSubstr("env_vars[1].key: duplicate key A"));
+  r = Deploy();
+  r.mutable_env_vars(0)->set_value(std::string(64 * 1024 + 1, 'v'));
+  EXPECT_THAT(Error(r), HasSubstr("env_vars[0].value"));
+  r = Deploy();
+  r.mutable_env_vars(0)->set_value("\xff\xfe");
+  EXPECT_THAT(Error(r), HasSubstr("UTF-8"));
+  r = Deploy();
+  r.set_kms_type(v1::KMS_TYPE_PHALA);
+  r.set_nonce(3);
+  EXPECT_THAT(Error(r), HasSubstr("app_id: required with nonce"));
+}
+
+TEST(ValidationTest, OnChainNeedsASignerKey) {
+  ValidationContext c = Ctx();
+  c.default_signer_key.clear();
+  std::string key;
+  absl::StatusOr<v1::DeployCvmRequest> out = ValidateDeploy(Deploy(), c, &key);
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("signer_key_address: required"));
+  v1::DeployCvmRequest phala = Deploy();
+  phala.set_kms_type(v1::KMS_TYPE_PHALA);
+  EXPECT_TRUE(ValidateDeploy(phala, c, &key).ok());
+}
+
+TEST(ValidationTest, AddComposeHash) {
+  v1::AddComposeHashRequest r;
+  r.set_request_id("x");
+  r.set_compose_hash(std::string(64, 'A'));
+  std::string key;
+  EXPECT_THAT(std::string(ValidateAddComposeHash(r, Ctx(), &key).status().message()), HasSubstr("target"));
+  r.mutable_app()->set_chain_id(8453);
+  r.mutable_app()->set_app_contract_address(kKms);
+  EXPECT_THAT(std::string(ValidateAddComposeHash(r, Ctx(), &key).status().message()),
+              HasSubstr("app.chain_id: chain 8453 is not configured"));
+  r.mutable_app()->set_chain_id(31337);
+  absl::StatusOr<v1::AddComposeHashRequest> ok = ValidateAddComposeHash(r, Ctx(), &key);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->compose_hash(), "0x" + std::string(64, 'a'));
+  r.set_compose_hash(std::string(64, '0'));
+  EXPECT_THAT(std::string(ValidateAddComposeHash(r, Ctx(), &key).status().message()),
+              HasSubstr("compose_hash: must not be zero"));
+}
+
+TEST(ValidationTest, DigestIgnoresEnvValuesAndRequestIdButNotTheRest) {
+  v1::DeployCvmRequest a = Deploy();
+  v1::DeployCvmRequest b = Deploy();
+  b.set_request_id("other");
+  b.mutable_env_vars(0)->set_value("another secret");
+  EXPECT_EQ(RequestDigest(v1::OPERATION_KIND_DEPLOY_CVM, a), RequestDigest(v1::OPERATION_KIND_DEPLOY_CVM, b));
+  b.set_name("my-app-2");
+  EXPECT_NE(RequestDigest(v1::OPERATION_KIND_DEPLOY_CVM, a), RequestDigest(v1::OPERATION_KIND_DEPLOY_CVM, b));
+  const std::string stripped = StrippedRequest(a);
+  EXPECT_THAT(stripped, ::testing::Not(HasSubstr("secret-a")));
+  v1::DeployCvmRequest back;
+  ASSERT_TRUE(back.ParseFromString(stripped));
+  EXPECT_EQ(back.env_vars(0).key(), "A");
+  EXPECT_TRUE(back.env_vars(0).value().empty());
+}
+
+}  // namespace
+}  // namespace orchestrator::service

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# The local stack of the demo, the Node e2e test and the benchmark: anvil with the test
+# DstackKms/DstackApp contracts (//test/anvil:devchain), the Phala Cloud simulator
+# (//test/cloudsim), the signer with a demo keystore holding anvil's funded key #0 (a public test
+# key), and the orchestrator, all on one machine, each in its own process group.
+#
+#   tools/demo/stack.sh start DIR    start everything in DIR (created, mode 0700); returns once
+#                                    all four are ready; writes DIR/stack.env (below)
+#   tools/demo/stack.sh stop DIR     stop what `start` started there (SIGTERM to each process
+#                                    group, SIGKILL after 15 s), orchestrator first
+#   source tools/demo/stack.sh       for stack_start DIR / stack_stop DIR in a script (tools/demo.sh)
+#
+# Binaries: $STACK_BIN_DIR/{devchain,cloudsim,signer,orchestrator,health_probe}, or one by one
+# $STACK_DEVCHAIN, $STACK_CLOUDSIM, $STACK_SIGNER, $STACK_ORCHESTRATOR, $STACK_HEALTH_PROBE;
+# `stack_env_from_runfiles R` sets them (and STACK_NODE_MODULES) from a Bazel runfiles tree.
+# anvil: $STACK_ANVIL, else the pinned npm one under $STACK_NODE_MODULES (default
+# tools/node/node_modules of this checkout).
+# Other knobs: STACK_CHAIN_ID (31337), STACK_BLOCK_TIME (0 = mine each transaction at once),
+# STACK_MAX_CONCURRENT_OPERATIONS (the orchestrator's, default 128).
+#
+# DIR/stack.env (shell syntax, also read by the Node tests):
+#   STACK_DIR RPC_URL CHAIN_ID KMS_ADDRESS APP_IMPLEMENTATION DEPLOYER_ADDRESS
+#   CLOUDSIM_BASE_URL CLOUDSIM_ADMIN_URL PHALA_CLOUD_API_KEY_FILE SIGNER_ADDRESS
+#   ORCHESTRATOR_ADDRESS ORCHESTRATOR_PID SIGNER_PID CLOUDSIM_PID DEVCHAIN_PID
+# Logs: DIR/logs/<name>.log. Secrets (signer password, API key): DIR/secrets/, mode 0600.
+
+# anvil's default account #0: a public test key, funded on every anvil chain. Never a real key.
+STACK_TEST_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+STACK_TEST_ADDRESS=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+STACK_CLOUDSIM_API_KEY=phak_cloudsim_test_key
+
+_stack_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+_stack_root=$(cd "$_stack_here/../.." && pwd)
+
+_stack_log() { echo "stack: $*" >&2; }
+
+# The value at a dotted path of a JSON document (node: bootstrap guarantees it; jq it does not).
+stack_json() {  # stack_json <json text> <path, e.g. .deploy.app_id>
+  node -e 'let v = JSON.parse(process.argv[1]);
+    for (const k of process.argv[2].split(".").filter(Boolean)) v = v == null ? undefined : v[k];
+    process.stdout.write(v == null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));' "$1" "$2"
+}
+
+_stack_bin() {  # _stack_bin <name> <override var>
+  local override=${!2:-}
+  if [ -n "$override" ]; then echo "$override"; return; fi
+  echo "${STACK_BIN_DIR:?set STACK_BIN_DIR or $2}/$1"
+}
+
+# Starts "$@" in a new session (so: its own process group, away from the terminal's Ctrl-C,
+# which the caller handles), stdout to DIR/logs/<name>.out, stderr to DIR/logs/<name>.log.
+_stack_spawn() {  # _stack_spawn <dir> <name> <command...>
+  local dir=$1 name=$2
+  shift 2
+  setsid "$@" >"$dir/logs/$name.out" 2>"$dir/logs/$name.log" </dev/null &
+  echo $! >"$dir/pids/$name"
+}
+
+# True while the process lives (a zombie counts as gone).
+_stack_alive() {
+  local pid=$1 state
+  state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# Waits until DIR/logs/<name>.out holds a JSON line; prints it.
+_stack_ready_line() {  # _stack_ready_line <dir> <name> <seconds>
+  local dir=$1 name=$2 tries=$(($3 * 10)) pid line
+  pid=$(cat "$dir/pids/$name")
+  for ((i = 0; i < tries; i++)); do
+    line=$(head -n1 "$dir/logs/$name.out" 2>/dev/null)
+    if [[ $line == \{*\} ]]; then
+      echo "$line"
+      return 0
+    fi
+    _stack_alive "$pid" || break
+    sleep 0.1
+  done
+  _stack_log "$name did not become ready; its log:"
+  sed 's/^/  /' "$dir/logs/$name.log" >&2
+  return 1
+}
+
+_stack_wait_healthy() {  # _stack_wait_healthy <dir> <name> <address> <seconds>
+  local dir=$1 name=$2 address=$3 seconds=$4 probe pid
+  probe=$(_stack_bin health_probe STACK_HEALTH_PROBE)
+  pid=$(cat "$dir/pids/$name")
+  for ((i = 0; i < seconds * 2; i++)); do
+    if "$probe" --address="$address" --timeout=2s --quiet 2>/dev/null; then return 0; fi
+    _stack_alive "$pid" || break
+    sleep 0.5
+  done
+  _stack_log "$name did not become healthy at $address; its log:"
+  sed 's/^/  /' "$dir/logs/$name.log" >&2
+  return 1
+}
+
+# For Bazel tests and binaries whose data has the five binaries and //tools/node:package.json:
+# the binaries from the runfiles tree R (…/<name>.runfiles/onchain_kms), the npm tools from
+# beside package.json in the source tree (where tools/bootstrap.sh installed them).
+stack_env_from_runfiles() {  # stack_env_from_runfiles <R>
+  local r=$1
+  export STACK_DEVCHAIN="$r/test/anvil/devchain" STACK_CLOUDSIM="$r/test/cloudsim/cloudsim" \
+    STACK_SIGNER="$r/signer/signer" STACK_ORCHESTRATOR="$r/orchestrator/orchestrator" \
+    STACK_HEALTH_PROBE="$r/rpc/health_probe"
+  STACK_NODE_MODULES="$(dirname "$(readlink -f "$r/tools/node/package.json")")/node_modules"
+  export STACK_NODE_MODULES
+  [ -d "$STACK_NODE_MODULES/@grpc/grpc-js" ] || { _stack_log "npm tools missing: run tools/bootstrap.sh"; return 1; }
+}
+
+stack_start() {  # stack_start <dir>
+  local dir=$1 line
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  chmod 0700 "$dir"
+  mkdir -p "$dir/logs" "$dir/pids" "$dir/secrets" "$dir/keystore"
+  chmod 0700 "$dir/secrets" "$dir/keystore"
+  # Unix socket paths must fit in 107 bytes.
+  if [ ${#dir} -gt 80 ]; then _stack_log "directory path too long for Unix sockets: $dir"; return 1; fi
+
+  local chain_id=${STACK_CHAIN_ID:-31337}
+  local anvil=${STACK_ANVIL:-${STACK_NODE_MODULES:-$_stack_root/tools/node/node_modules}/@foundry-rs/anvil-linux-amd64/bin/anvil}
+  if [ ! -x "$anvil" ]; then _stack_log "anvil not found at $anvil: run tools/bootstrap.sh"; return 1; fi
+
+  # 1. The chain, with the KMS factory deployed.
+  _stack_spawn "$dir" devchain "$(_stack_bin devchain STACK_DEVCHAIN)" --anvil="$anvil" --chain_id="$chain_id" \
+    --block_time="${STACK_BLOCK_TIME:-0}"
+  line=$(_stack_ready_line "$dir" devchain 60) || return 1
+  local rpc_url kms_address app_implementation
+  rpc_url=$(stack_json "$line" .rpc_url)
+  kms_address=$(stack_json "$line" .kms_address)
+  app_implementation=$(stack_json "$line" .app_implementation)
+
+  # 2. The Phala Cloud simulator, listing the on-chain KMS on that chain.
+  (umask 077 && printf '%s\n' "$STACK_CLOUDSIM_API_KEY" >"$dir/secrets/phala-api-key")
+  _stack_spawn "$dir" cloudsim "$(_stack_bin cloudsim STACK_CLOUDSIM)" --db="$dir/cloudsim.sqlite" \
+    --rpc_url="$rpc_url" --chain_id="$chain_id" --kms_contract="$kms_address" \
+    --api_keys="$STACK_CLOUDSIM_API_KEY" --threads=8
+  line=$(_stack_ready_line "$dir" cloudsim 30) || return 1
+  local base_url admin_url
+  base_url=$(stack_json "$line" .base_url)
+  admin_url=$(stack_json "$line" .admin_url)
+
+  # 3. The signer: a keystore with the test key, imported from stdin (never argv), under a
+  #    random password in a 0600 file.
+  local signer signer_address="unix:$dir/signer.sock"
+  signer=$(_stack_bin signer STACK_SIGNER)
+  (umask 077 && head -c 24 /dev/urandom | base64 >"$dir/secrets/signer-password")
+  if ! printf '%s\n' "$STACK_TEST_KEY" | "$signer" keys import --keystore_dir="$dir/keystore" \
+    --password_file="$dir/secrets/signer-password" >"$dir/logs/keys-import.log" 2>&1; then
+    _stack_log "'signer keys import' failed:"
+    sed 's/^/  /' "$dir/logs/keys-import.log" >&2
+    return 1
+  fi
+  cat >"$dir/signer-policy.textproto" <<EOF
+# proto-message: onchainkms.signer.v1.Policy (generated by tools/demo/stack.sh)
+chains {
+  chain_id: $chain_id
+  name: "local"
+  kms_contract_addresses: "$kms_address"
+  any_app: true
+  max_fee_per_gas_wei: "100000000000"
+  max_priority_fee_per_gas_wei: "10000000000"
+  max_gas_limit: 2000000
+}
+default_key_limits {
+  rate_limit { requests_per_second: 1000 burst: 1000 }
+  fee_budget_24h_wei: "1000000000000000000000"
+}
+keys { address: "$STACK_TEST_ADDRESS" }
+message_signing { enabled: false }
+EOF
+  cat >"$dir/signer.textproto" <<EOF
+# proto-message: onchainkms.signer.v1.SignerConfig (generated by tools/demo/stack.sh)
+listen { unix { path: "$dir/signer.sock" mode: "0600" } }
+keystore_dir: "$dir/keystore"
+password { file: "$dir/secrets/signer-password" }
+policy_file: "$dir/signer-policy.textproto"
+anti_equivocation_db_path: "$dir/signer-equivocation.sqlite"
+audit_log_path: "$dir/signer-audit.jsonl"
+EOF
+  _stack_spawn "$dir" signer "$signer" --config="$dir/signer.textproto"
+  _stack_wait_healthy "$dir" signer "$signer_address" 30 || return 1
+
+  # 4. The orchestrator.
+  local orchestrator_address="unix:$dir/orchestrator.sock"
+  cat >"$dir/orchestrator.textproto" <<EOF
+# proto-message: onchainkms.orchestrator.v1.OrchestratorConfig (generated by tools/demo/stack.sh)
+listen { unix { path: "$dir/orchestrator.sock" mode: "0600" } }
+phala_cloud {
+  base_url: "$base_url"
+  api_key_file: "$dir/secrets/phala-api-key"
+  request_timeout { seconds: 30 }
+}
+chains {
+  chain_id: $chain_id
+  kms_type: KMS_TYPE_BASE
+  rpc_endpoints: "$rpc_url"
+  max_fee_per_gas_wei: "100000000000"
+  max_priority_fee_per_gas_wei: "10000000000"
+  receipt_timeout { seconds: 120 }
+}
+signer { address: "$signer_address" timeout { seconds: 10 } }
+default_signer_key_address: "$STACK_TEST_ADDRESS"
+journal_path: "$dir/orchestrator-journal.sqlite"
+max_concurrent_operations: ${STACK_MAX_CONCURRENT_OPERATIONS:-128}
+EOF
+  _stack_spawn "$dir" orchestrator "$(_stack_bin orchestrator STACK_ORCHESTRATOR)" --config="$dir/orchestrator.textproto"
+  _stack_wait_healthy "$dir" orchestrator "$orchestrator_address" 60 || return 1
+
+  cat >"$dir/stack.env" <<EOF
+STACK_DIR=$dir
+RPC_URL=$rpc_url
+CHAIN_ID=$chain_id
+KMS_ADDRESS=$kms_address
+APP_IMPLEMENTATION=$app_implementation
+DEPLOYER_ADDRESS=$STACK_TEST_ADDRESS
+CLOUDSIM_BASE_URL=$base_url
+CLOUDSIM_ADMIN_URL=$admin_url
+PHALA_CLOUD_API_KEY_FILE=$dir/secrets/phala-api-key
+SIGNER_ADDRESS=$signer_address
+ORCHESTRATOR_ADDRESS=$orchestrator_address
+ORCHESTRATOR_PID=$(cat "$dir/pids/orchestrator")
+SIGNER_PID=$(cat "$dir/pids/signer")
+CLOUDSIM_PID=$(cat "$dir/pids/cloudsim")
+DEVCHAIN_PID=$(cat "$dir/pids/devchain")
+EOF
+}
+
+# Stops the process groups started in DIR, the orchestrator first (it checkpoints its
+# operations), then the signer, the simulator and the chain. Reaps them when they are our
+# children. Safe to call twice, or after a partial start.
+stack_stop() {  # stack_stop <dir>
+  local dir=$1 name pid stopped=()
+  [ -d "$dir/pids" ] || return 0
+  for name in orchestrator signer cloudsim devchain; do
+    [ -f "$dir/pids/$name" ] || continue
+    pid=$(cat "$dir/pids/$name")
+    if _stack_alive "$pid"; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      for ((i = 0; i < 150; i++)); do
+        _stack_alive "$pid" || break
+        sleep 0.1
+      done
+      if _stack_alive "$pid"; then
+        _stack_log "$name (pid $pid) did not stop within 15 s; killing its process group"
+        kill -KILL -- "-$pid" 2>/dev/null || true
+      fi
+      stopped+=("$name")
+    fi
+    wait "$pid" 2>/dev/null || true
+    rm -f "$dir/pids/$name"
+  done
+  ((${#stopped[@]})) && _stack_log "stopped ${stopped[*]}"
+  return 0
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  case "${1:-}" in
+    start)
+      [ $# -eq 2 ] || { echo "usage: $0 start DIR" >&2; exit 2; }
+      if ! stack_start "$2"; then stack_stop "$2"; exit 1; fi
+      ;;
+    stop)
+      [ $# -eq 2 ] || { echo "usage: $0 stop DIR" >&2; exit 2; }
+      stack_stop "$2"
+      ;;
+    *)
+      sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+      exit 2
+      ;;
+  esac
+fi
