@@ -19,7 +19,8 @@ run() {  # run <label> <bazel args...>
 run plain //...
 # Sanitizers on everything but the tests tagged no_asan (those drive external npm tools and
 # processes, which gain nothing from an instrumented build and double the CI time).
-run asan --config=asan --test_tag_filters=-no_asan //...
+run asan --config=asan --test_env=LSAN_OPTIONS="suppressions=$root/tools/lsan.supp" \
+  --test_tag_filters=-no_asan //...
 
 passed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(\(cached\) )?PASSED')
 failed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)')
