@@ -73,6 +73,9 @@ class Engine {
  private:
   struct Prepared;
   struct Request;
+  // A request's audit record starts with the method, the caller and the client's request id.
+  static std::shared_ptr<Request> StartRequest(std::string method, const Caller& caller, Done done,
+                                               const std::string& request_id = "");
   void SignPrepared(std::shared_ptr<Request> req, Prepared prepared, onchainkms::signer::v1::SignedTransaction* out);
   void Finish(const std::shared_ptr<Request>& req, absl::Status status);
   void FillKey(const chain::Address& address, const std::string& label, onchainkms::signer::v1::Key* key);
