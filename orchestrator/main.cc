@@ -19,9 +19,9 @@
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "orchestrator/common/log.h"
 #include "orchestrator/server/app.h"
-#include "rpc/config_file.h"
-#include "rpc/listen_flags.h"
-#include "rpc/signals.h"
+#include "platform/config_file.h"
+#include "platform/listen_flags.h"
+#include "platform/signals.h"
 
 ABSL_FLAG(std::string, config, "",
           "config file (onchainkms.orchestrator.v1.OrchestratorConfig as text proto, or JSON if it ends in .json)");
@@ -48,7 +48,7 @@ int Fail(int code, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  rpc::ShutdownSignals signals;  // before any thread exists
+  platform::ShutdownSignals signals;  // before any thread exists
   absl::SetProgramUsageMessage(
       "The onchain-kms orchestrator: deploys and updates Phala Cloud CVMs governed by a KMS.\n"
       "  orchestrator --config=FILE [--listen=unix:/path | host:port] [--journal_path=F] [--signer_address=A]");
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
 
   v1::OrchestratorConfig config;
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
-    if (absl::Status s = rpc::LoadConfigFile(path, &config); !s.ok()) return Fail(2, s.ToString());
+    if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok()) return Fail(2, s.ToString());
   }
   if (std::string v = absl::GetFlag(FLAGS_journal_path); !v.empty()) config.set_journal_path(v);
   if (std::string v = absl::GetFlag(FLAGS_phala_cloud_base_url); !v.empty()) config.mutable_phala_cloud()->set_base_url(v);
@@ -68,10 +68,10 @@ int main(int argc, char** argv) {
     config.set_default_signer_key_address(v);
   }
 
-  rpc::ListenOptions defaults;
+  platform::ListenOptions defaults;
   defaults.address = kDefaultListen;
-  absl::StatusOr<rpc::ListenOptions> listen = rpc::ListenOptionsFromConfig(config.listen(), defaults);
-  if (listen.ok()) listen = rpc::ApplyListenFlags(*std::move(listen));
+  absl::StatusOr<platform::ListenOptions> listen = platform::ListenOptionsFromConfig(config.listen(), defaults);
+  if (listen.ok()) listen = platform::ApplyListenFlags(*std::move(listen));
   if (!listen.ok()) return Fail(2, listen.status().ToString());
   orchestrator::transport::TransportOptions topts;
   topts.listen = *listen;

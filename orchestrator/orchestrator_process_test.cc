@@ -13,15 +13,15 @@
 #include "gtest/gtest.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
-#include "rpc/config_file.h"
-#include "rpc/testing/server_process.h"
+#include "platform/config_file.h"
+#include "platform/testing/server_process.h"
 
 namespace {
 
 namespace v1 = onchainkms::orchestrator::v1;
-using rpc::testing::RunfilePath;
-using rpc::testing::ServerProcess;
-using rpc::testing::ShortTempDir;
+using platform::testing::RunfilePath;
+using platform::testing::ServerProcess;
+using platform::testing::ShortTempDir;
 using ::testing::HasSubstr;
 
 class OrchestratorProcessTest : public ::testing::Test {
@@ -54,8 +54,8 @@ class OrchestratorProcessTest : public ::testing::Test {
 };
 
 TEST_F(OrchestratorProcessTest, HealthOfTheServiceIsServing) {
-  EXPECT_EQ(*rpc::testing::CheckHealth(address_, "onchainkms.orchestrator.v1.Orchestrator"), "SERVING");
-  EXPECT_EQ(*rpc::testing::CheckHealth(address_, ""), "SERVING");
+  EXPECT_EQ(*platform::testing::CheckHealth(address_, "onchainkms.orchestrator.v1.Orchestrator"), "SERVING");
+  EXPECT_EQ(*platform::testing::CheckHealth(address_, ""), "SERVING");
 }
 
 TEST_F(OrchestratorProcessTest, BadRequestNamesTheField) {
@@ -110,12 +110,12 @@ TEST_F(OrchestratorProcessTest, SecondInstanceIsRefused) {
   absl::StatusOr<int> code = second->Stop(0, absl::Seconds(15));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 1);
-  EXPECT_EQ(*rpc::testing::CheckHealth(address_, ""), "SERVING") << "the first one keeps running";
+  EXPECT_EQ(*platform::testing::CheckHealth(address_, ""), "SERVING") << "the first one keeps running";
 }
 
 TEST(OrchestratorExamplesTest, ExampleConfigParses) {
   v1::OrchestratorConfig config;
-  absl::Status s = rpc::LoadConfigFile(RunfilePath("orchestrator/orchestrator.example.textproto"), &config);
+  absl::Status s = platform::LoadConfigFile(RunfilePath("orchestrator/orchestrator.example.textproto"), &config);
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(config.chains_size(), 2);
   EXPECT_EQ(config.chains(0).kms_type(), v1::KMS_TYPE_BASE);

@@ -35,8 +35,8 @@
 #include "gtest/gtest.h"
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
 #include "onchainkms/signer/v1/config.pb.h"
-#include "rpc/config_file.h"
-#include "rpc/testing/server_process.h"
+#include "platform/config_file.h"
+#include "platform/testing/server_process.h"
 #include "signer/policy/policy.h"
 #include "test/support/node_tools.h"
 
@@ -47,8 +47,8 @@ namespace {
 namespace v1 = onchainkms::signer::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using rpc::testing::RunfilePath;
-using rpc::testing::ShortTempDir;
+using platform::testing::RunfilePath;
+using platform::testing::ShortTempDir;
 
 const std::string& SignerBinary() {
   static const std::string path = RunfilePath("signer/signer");
@@ -168,7 +168,7 @@ absl::Status WaitServing(pid_t pid, const std::string& address) {
   while (absl::Now() < until) {
     int st = 0;
     if (::waitpid(pid, &st, WNOHANG) == pid) return absl::FailedPreconditionError("signer exited before serving");
-    absl::StatusOr<std::string> h = rpc::testing::CheckHealth(address, "onchainkms.signer.v1.Signer", absl::Milliseconds(500));
+    absl::StatusOr<std::string> h = platform::testing::CheckHealth(address, "onchainkms.signer.v1.Signer", absl::Milliseconds(500));
     if (h.ok() && *h == "SERVING") return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -578,7 +578,7 @@ TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist
 
 TEST(SignerExamplesTest, ExampleConfigAndPolicyParseAndCompile) {
   v1::SignerConfig config;
-  ASSERT_TRUE(rpc::LoadConfigFile(RunfilePath("signer/signer.example.textproto"), &config).ok());
+  ASSERT_TRUE(platform::LoadConfigFile(RunfilePath("signer/signer.example.textproto"), &config).ok());
   EXPECT_EQ(config.listen().unix().mode(), "0660");
   absl::StatusOr<std::shared_ptr<const signer::policy::CompiledPolicy>> policy =
       signer::policy::LoadPolicyFile(RunfilePath("signer/policy.example.textproto"));

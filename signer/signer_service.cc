@@ -1,6 +1,6 @@
 #include "signer/signer_service.h"
 
-#include "rpc/status.h"
+#include "platform/status.h"
 
 namespace signer {
 
@@ -42,10 +42,10 @@ grpc::ServerUnaryReactor* SignerService::Serve(grpc::CallbackServerContext* cont
     boost::json::object caller;
     caller["peer"] = context->peer();
     engine_->RecordRefusedCall(caller, method, who.status());
-    reactor->Finish(rpc::ToGrpcStatus(who.status()));
+    reactor->Finish(platform::ToGrpcStatus(who.status()));
     return reactor;
   }
-  call(CallerJson(*who), [reactor](absl::Status s) { reactor->Finish(rpc::ToGrpcStatus(s)); });
+  call(CallerJson(*who), [reactor](absl::Status s) { reactor->Finish(platform::ToGrpcStatus(s)); });
   return reactor;
 }
 

@@ -17,13 +17,13 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "orchestrator/e2e/stack.h"
-#include "rpc/testing/server_process.h"
+#include "platform/testing/server_process.h"
 
 namespace orchestrator::e2e {
 namespace {
 
 using ::testing::HasSubstr;
-using rpc::testing::RunfilePath;
+using platform::testing::RunfilePath;
 
 std::string Read(const std::string& path) {
   std::ifstream in(path);
@@ -46,7 +46,7 @@ std::string Hex(const crypto::Sha256Digest& d) {
 class AuthE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new rpc::testing::ShortTempDir();
+    dir_ = new platform::testing::ShortTempDir();
     const std::string d = dir_->path();
     const std::string script = absl::StrCat(
         "set -e; cd ", d, "\n",
@@ -122,11 +122,11 @@ class AuthE2eTest : public ::testing::Test {
     return stub.UpdateDockerCompose(&ctx, r, op);
   }
 
-  static rpc::testing::ShortTempDir* dir_;
+  static platform::testing::ShortTempDir* dir_;
   std::unique_ptr<Child> child_;
 };
 
-rpc::testing::ShortTempDir* AuthE2eTest::dir_ = nullptr;
+platform::testing::ShortTempDir* AuthE2eTest::dir_ = nullptr;
 
 TEST_F(AuthE2eTest, BearerTokensOverTls) {
   const std::string d = dir_->path();

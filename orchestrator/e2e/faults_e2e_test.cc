@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/e2e/stack.h"
-#include "rpc/testing/server_process.h"
+#include "platform/testing/server_process.h"
 
 namespace orchestrator::e2e {
 namespace {
@@ -65,7 +65,7 @@ class FaultsE2eTest : public ::testing::Test {
   }
 
   static std::string Health() {
-    absl::StatusOr<std::string> h = rpc::testing::CheckHealth(stack_->address(), "onchainkms.orchestrator.v1.Orchestrator");
+    absl::StatusOr<std::string> h = platform::testing::CheckHealth(stack_->address(), "onchainkms.orchestrator.v1.Orchestrator");
     return h.ok() ? *h : h.status().ToString();
   }
 

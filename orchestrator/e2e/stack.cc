@@ -24,7 +24,7 @@ namespace orchestrator::e2e {
 namespace {
 
 namespace json = boost::json;
-using rpc::testing::RunfilePath;
+using platform::testing::RunfilePath;
 
 constexpr char kPassword[] = "e2e keystore password";
 constexpr char kAppDeployedTopic[] = "0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee";
@@ -251,7 +251,7 @@ absl::Status Stack::StartSigner() {
   const absl::Time until = absl::Now() + absl::Seconds(60);
   while (absl::Now() < until) {
     if (signer_->Exited()) return absl::InternalError(absl::StrCat("signer exited: ", ReadFile(dir() + "/signer.log")));
-    absl::StatusOr<std::string> h = rpc::testing::CheckHealth(addr, "", absl::Milliseconds(500));
+    absl::StatusOr<std::string> h = platform::testing::CheckHealth(addr, "", absl::Milliseconds(500));
     if (h.ok() && *h == "SERVING") return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -277,7 +277,7 @@ absl::Status Stack::StartOrchestrator(const std::vector<std::string>& env, bool 
     if (orchestrator_->Exited()) {
       return absl::InternalError(absl::StrCat("orchestrator exited early:\n", orchestrator_log()));
     }
-    absl::StatusOr<std::string> h = rpc::testing::CheckHealth(address_, "", absl::Milliseconds(500));
+    absl::StatusOr<std::string> h = platform::testing::CheckHealth(address_, "", absl::Milliseconds(500));
     if (h.ok() && (*h == "SERVING" || !wait_serving)) return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(20));
   }

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
-#include "rpc/testing/server_process.h"
+#include "platform/testing/server_process.h"
 #include "test/anvil/harness.h"
 #include "test/cloudsim/test_util.h"
 
@@ -121,7 +121,7 @@ class Stack {
   absl::Status WriteFiles();
   absl::Status WriteOrchestratorConfig();
 
-  rpc::testing::ShortTempDir dir_;
+  platform::testing::ShortTempDir dir_;
   StackOptions options_;
   std::unique_ptr<anvil::Anvil> anvil_;
   std::unique_ptr<cloudsim::testing::SimProcess> sim_;

@@ -227,9 +227,9 @@ void App::HealthLoop(absl::Duration interval) {
     const absl::Status s = CheckDependencies();
     const bool now = s.ok();
     if (now != serving || first) {
-      transport_->health().SetServingStatus("", now ? rpc::HealthService::kServing : rpc::HealthService::kNotServing);
+      transport_->health().SetServingStatus("", now ? platform::HealthService::kServing : platform::HealthService::kNotServing);
       transport_->health().SetServingStatus(kServiceName,
-                                            now ? rpc::HealthService::kServing : rpc::HealthService::kNotServing);
+                                            now ? platform::HealthService::kServing : platform::HealthService::kNotServing);
       if (now) {
         log::Info("health: serving (journal, signer and chain RPCs reachable)");
       } else {
@@ -246,7 +246,7 @@ bool App::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   if (!stop_health_.HasBeenNotified()) stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
-  if (transport_ != nullptr) transport_->health().SetAll(rpc::HealthService::kNotServing);
+  if (transport_ != nullptr) transport_->health().SetAll(platform::HealthService::kNotServing);
   const bool done = manager_ == nullptr || manager_->Shutdown(grace);
   if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
   Forwarder().target_ = nullptr;

@@ -11,8 +11,8 @@
 #include "absl/strings/str_split.h"
 #include "crypto/sha256.h"
 #include "orchestrator/common/log.h"
-#include "rpc/reactors.h"
-#include "rpc/status.h"
+#include "platform/reactors.h"
+#include "platform/status.h"
 
 namespace orchestrator::service {
 namespace {
@@ -76,7 +76,7 @@ const char* MethodOf(v1::OperationKind k) {
 }
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& s) {
-  return rpc::FinishUnary(context, s);
+  return platform::FinishUnary(context, s);
 }
 
 // ---- WatchOperation ----
@@ -171,7 +171,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::OperationEvent> {
       }
     }
     if (do_finish) {
-      Finish(rpc::ToGrpcStatus(finish));
+      Finish(platform::ToGrpcStatus(finish));
     } else {
       StartWrite(&current_);
     }
@@ -440,9 +440,9 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListOperations(grpc::Callback
 grpc::ServerWriteReactor<v1::OperationEvent>* OrchestratorServiceImpl::WatchOperation(
     grpc::CallbackServerContext* context, const v1::WatchOperationRequest* request) {
   absl::StatusOr<std::string> caller = auth_.Authenticate(context);
-  if (!caller.ok()) return rpc::FinishStream<v1::OperationEvent>(rpc::ToGrpcStatus(caller.status()));
+  if (!caller.ok()) return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(caller.status()));
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) {
-    return rpc::FinishStream<v1::OperationEvent>(rpc::ToGrpcStatus(s));
+    return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(s));
   }
   auto* stream = new WatchStream(manager_, request->operation_id());
   stream->Begin();

@@ -11,7 +11,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
-#include "rpc/status.h"
+#include "platform/status.h"
 
 namespace orchestrator {
 namespace {
@@ -146,7 +146,7 @@ void SignerClient::Prepare(grpc::ClientContext* context) const {
 }
 
 absl::Status SignerClient::CallError(const grpc::Status& status, absl::string_view method) const {
-  absl::Status s = rpc::FromGrpcStatus(status);
+  absl::Status s = platform::FromGrpcStatus(status);
   return absl::Status(s.code(), absl::StrCat("signer at ", options_.address, ": ", method, ": ", s.message()));
 }
 

@@ -29,14 +29,14 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "orchestrator/service/orchestrator_service_impl.h"
-#include "rpc/health_service.h"
-#include "rpc/listen.h"
-#include "rpc/server.h"
+#include "platform/health_service.h"
+#include "platform/listen.h"
+#include "platform/server.h"
 
 namespace orchestrator::transport {
 
 struct TransportOptions {
-  rpc::ListenOptions listen;
+  platform::ListenOptions listen;
   // mTLS allowlists (with listen.tls.client_ca_file).
   std::vector<std::string> allowed_client_cert_sha256;
   std::vector<std::string> allowed_client_names;
@@ -54,12 +54,12 @@ class Transport final : public service::Authenticator {
   // authentication, ...), listens, serves `services` + health + reflection. Health starts
   // NOT_SERVING.
   static absl::StatusOr<std::unique_ptr<Transport>> Start(const TransportOptions& options,
-                                                          const std::vector<rpc::ServiceBinding>& services);
+                                                          const std::vector<platform::ServiceBinding>& services);
   ~Transport() override;
 
   absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* context) override;
 
-  rpc::HealthService& health() { return health_; }
+  platform::HealthService& health() { return health_; }
   const std::string& address() const { return address_; }
   // Stops accepting, ends health watches, gives calls in flight `grace`, removes the socket file.
   void Shutdown(absl::Duration grace);
@@ -68,7 +68,7 @@ class Transport final : public service::Authenticator {
   Transport() = default;
   void AcceptLoop();
 
-  rpc::HealthService health_;  // must outlive server_
+  platform::HealthService health_;  // must outlive server_
   std::unique_ptr<grpc::Server> server_;
   TransportOptions options_;
   std::string address_;

@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
   topts.listen.address = "unix:" + dir + "/s.sock";
   auto transport = *signer::transport::Transport::Start(topts, {{v1::Signer::service_full_name(), &service}});
   service.set_transport(transport.get());
-  transport->health().SetAll(rpc::HealthService::kServing);
+  transport->health().SetAll(platform::HealthService::kServing);
 
   const double raw_seconds = absl::GetFlag(FLAGS_raw_seconds);
   const double raw1 = raw_seconds > 0 ? RawSecp256k1PerSecond(1, raw_seconds) : 1;

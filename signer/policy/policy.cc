@@ -5,7 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "chain/hex.h"
 #include "crypto/sha256.h"
-#include "rpc/config_file.h"
+#include "platform/config_file.h"
 
 namespace signer::policy {
 namespace {
@@ -263,7 +263,7 @@ const KeyLimits& CompiledPolicy::LimitsFor(const chain::Address& key) const {
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(const std::string& path) {
   v1::Policy policy;
-  if (absl::Status s = rpc::LoadConfigFile(path, &policy); !s.ok()) return s;
+  if (absl::Status s = platform::LoadConfigFile(path, &policy); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> out = CompiledPolicy::Compile(policy);
   if (!out.ok()) return absl::Status(out.status().code(), absl::StrCat(path, ": ", out.status().message()));
   return out;

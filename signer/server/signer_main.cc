@@ -19,9 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "onchainkms/signer/v1/config.pb.h"
-#include "rpc/config_file.h"
-#include "rpc/listen_flags.h"
-#include "rpc/signals.h"
+#include "platform/config_file.h"
+#include "platform/listen_flags.h"
+#include "platform/signals.h"
 #include "signer/audit/audit_log.h"
 #include "signer/cli/keys_command.h"
 #include "signer/engine/engine.h"
@@ -95,7 +95,7 @@ int RunKeys(const std::vector<std::string>& args, const v1::SignerConfig& config
   return cli::RunKeysCommand(args, o, stdout, stderr);
 }
 
-int Serve(const v1::SignerConfig& config, rpc::ShutdownSignals& signals) {
+int Serve(const v1::SignerConfig& config, platform::ShutdownSignals& signals) {
   for (const auto& [field, value] : std::vector<std::pair<const char*, std::string>>{
            {"keystore_dir", config.keystore_dir()},
            {"policy_file", config.policy_file()},
@@ -106,10 +106,10 @@ int Serve(const v1::SignerConfig& config, rpc::ShutdownSignals& signals) {
     }
   }
   // Listener.
-  rpc::ListenOptions defaults;
+  platform::ListenOptions defaults;
   defaults.address = kDefaultListen;
-  absl::StatusOr<rpc::ListenOptions> listen = rpc::ListenOptionsFromConfig(config.listen(), defaults);
-  if (listen.ok()) listen = rpc::ApplyListenFlags(*std::move(listen));
+  absl::StatusOr<platform::ListenOptions> listen = platform::ListenOptionsFromConfig(config.listen(), defaults);
+  if (listen.ok()) listen = platform::ApplyListenFlags(*std::move(listen));
   if (!listen.ok()) return Fail(2, "bad listen configuration", listen.status());
   if (absl::GetFlag(FLAGS_insecure)) listen->insecure_loopback = true;
   transport::TransportOptions topts;
@@ -123,10 +123,10 @@ int Serve(const v1::SignerConfig& config, rpc::ShutdownSignals& signals) {
   for (const std::string& s : config.listen().tcp().tls().allowed_client_cert_sha256()) topts.allowed_client_cert_sha256.push_back(s);
   for (const std::string& s : config.listen().tcp().tls().allowed_client_names()) topts.allowed_client_names.push_back(s);
   {
-    absl::StatusOr<rpc::ListenAddress> parsed = rpc::ParseListenAddress(listen->address);
+    absl::StatusOr<platform::ListenAddress> parsed = platform::ParseListenAddress(listen->address);
     if (!parsed.ok()) return Fail(2, "bad listen address", parsed.status());
-    if (absl::Status s = rpc::ValidateListenOptions(*parsed, *listen); !s.ok()) return Fail(2, "refused listen configuration", s);
-    if (parsed->kind == rpc::ListenAddress::Kind::kTcp && listen->tls.has_value() && listen->tls->client_ca_file.empty()) {
+    if (absl::Status s = platform::ValidateListenOptions(*parsed, *listen); !s.ok()) return Fail(2, "refused listen configuration", s);
+    if (parsed->kind == platform::ListenAddress::Kind::kTcp && listen->tls.has_value() && listen->tls->client_ca_file.empty()) {
       return Fail(2, "refused listen configuration",
                   absl::InvalidArgumentError("TCP with TLS needs a client CA: the signer requires client certificates"));
     }
@@ -202,7 +202,7 @@ int Serve(const v1::SignerConfig& config, rpc::ShutdownSignals& signals) {
   }
   service.set_transport(server->get());
   metrics.SetRefusedConnectionsFn([t = server->get()] { return t->refused_connections(); });
-  (*server)->health().SetAll(rpc::HealthService::kServing);
+  (*server)->health().SetAll(platform::HealthService::kServing);
   Log(Level::kInfo, "serving",
       {{"address", (*server)->address()},
        {"metrics_port", metrics_server ? metrics_server->port() : 0},
@@ -248,15 +248,15 @@ int Serve(const v1::SignerConfig& config, rpc::ShutdownSignals& signals) {
 int SignerMain(int argc, char** argv) {
   // Before any secret is read and before any thread exists.
   if (absl::Status s = keystore::HardenProcess(); !s.ok()) return Fail(1, "cannot harden the process", s);
-  rpc::ShutdownSignals signals({SIGTERM, SIGINT, SIGHUP});
+  platform::ShutdownSignals signals({SIGTERM, SIGINT, SIGHUP});
   absl::SetProgramUsageMessage(
       "The onchain-kms signer: holds the keys, signs what its policy allows.\n"
       "  signer --config=FILE [--listen=unix:/path | host:port] [--socket_mode=0660 --socket_group=G]\n"
       "  signer keys new|import|list --keystore_dir=DIR [--password_file=F | --password_env=VAR]\n"
       "  signer audit verify FILE");
-  absl::FlagsUsageConfig usage;  // --help lists our flags (signer/'s and rpc/'s), not gRPC's
+  absl::FlagsUsageConfig usage;  // --help lists our flags (signer/'s and platform/'s), not gRPC's
   usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "signer/") || absl::StrContains(file, "rpc/");
+    return absl::StrContains(file, "signer/") || absl::StrContains(file, "platform/");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
@@ -267,7 +267,7 @@ int SignerMain(int argc, char** argv) {
 
   v1::SignerConfig config;
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
-    if (absl::Status s = rpc::LoadConfigFile(path, &config); !s.ok()) return Fail(2, "cannot load the config file", s);
+    if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok()) return Fail(2, "cannot load the config file", s);
   }
   ApplyFlagOverrides(&config);
   if (!args.empty() && args[0] == "keys") return RunKeys({args.begin() + 1, args.end()}, config);

@@ -79,14 +79,14 @@ std::string CallerIdentity::ToString() const {
 }
 
 absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(const TransportOptions& options,
-                                                           const std::vector<rpc::ServiceBinding>& services) {
-  absl::StatusOr<rpc::ListenAddress> address = rpc::ParseListenAddress(options.listen.address);
+                                                           const std::vector<platform::ServiceBinding>& services) {
+  absl::StatusOr<platform::ListenAddress> address = platform::ParseListenAddress(options.listen.address);
   if (!address.ok()) return address.status();
-  if (absl::Status s = rpc::ValidateListenOptions(*address, options.listen); !s.ok()) return s;
+  if (absl::Status s = platform::ValidateListenOptions(*address, options.listen); !s.ok()) return s;
   std::unique_ptr<Transport> t(new Transport());
   t->options_ = options;
   t->own_uid_ = ::geteuid();
-  t->unix_ = address->kind == rpc::ListenAddress::Kind::kUnix;
+  t->unix_ = address->kind == platform::ListenAddress::Kind::kUnix;
   for (const std::string& h : options.allowed_client_cert_sha256) {
     std::string norm = absl::AsciiStrToLower(h);
     norm.erase(std::remove(norm.begin(), norm.end(), ':'), norm.end());
@@ -116,7 +116,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(const TransportOptio
       t->group_gid_ = *gid;
     }
     t->unix_path_ = address->unix_path;
-    if (absl::Status s = rpc::RemoveStaleUnixSocket(t->unix_path_); !s.ok()) return s;
+    if (absl::Status s = platform::RemoveStaleUnixSocket(t->unix_path_); !s.ok()) return s;
     t->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (t->listen_fd_ < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
     sockaddr_un sa{};
@@ -128,21 +128,21 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(const TransportOptio
     const int err = errno;
     ::umask(old_umask);
     if (rc != 0) return absl::UnavailableError(absl::StrCat("bind ", t->unix_path_, ": ", std::strerror(err)));
-    if (absl::Status s = rpc::ApplyUnixSocketPermissions(t->unix_path_, options.listen.unix_mode, options.listen.unix_group);
+    if (absl::Status s = platform::ApplyUnixSocketPermissions(t->unix_path_, options.listen.unix_mode, options.listen.unix_group);
         !s.ok()) {
       ::unlink(t->unix_path_.c_str());
       return s;
     }
     if (::listen(t->listen_fd_, 512) != 0) return absl::UnavailableError(absl::StrCat("listen: ", std::strerror(errno)));
   } else {
-    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = rpc::MakeServerCredentials(*address, options.listen);
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = platform::MakeServerCredentials(*address, options.listen);
     if (!creds.ok()) return creds.status();
     builder.AddListeningPort(address->GrpcUri(), *creds, &selected_port);
   }
-  t->health_.SetServingStatus("", rpc::HealthService::kNotServing);
-  for (const rpc::ServiceBinding& b : services) {
+  t->health_.SetServingStatus("", platform::HealthService::kNotServing);
+  for (const platform::ServiceBinding& b : services) {
     builder.RegisterService(b.service);
-    t->health_.SetServingStatus(b.name, rpc::HealthService::kNotServing);
+    t->health_.SetServingStatus(b.name, platform::HealthService::kNotServing);
   }
   builder.RegisterService(&t->health_);
   builder.SetMaxReceiveMessageSize(1 << 20);
@@ -155,7 +155,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(const TransportOptio
     t->address_ = address->GrpcUri();
     t->acceptor_ = std::thread([p = t.get()] { p->AcceptLoop(); });
   } else {
-    rpc::ListenAddress actual = *address;
+    platform::ListenAddress actual = *address;
     actual.port = selected_port;
     t->address_ = actual.GrpcUri();
   }

@@ -29,9 +29,9 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "grpcpp/support/server_callback.h"
-#include "rpc/health_service.h"
-#include "rpc/listen.h"
-#include "rpc/server.h"
+#include "platform/health_service.h"
+#include "platform/listen.h"
+#include "platform/server.h"
 
 namespace signer::transport {
 
@@ -55,7 +55,7 @@ struct CallerIdentity {
 };
 
 struct TransportOptions {
-  rpc::ListenOptions listen;
+  platform::ListenOptions listen;
   // Unix socket: uids allowed besides our own uid (and members of listen.unix_group).
   std::vector<uid_t> allowed_peer_uids;
   // mTLS: allowed client certificates by SHA-256 (hex) or by subject CN / SAN.
@@ -69,12 +69,12 @@ class Transport {
   // CA or without an allowlist, ...), listens and starts serving `services` plus health and
   // reflection. Health starts NOT_SERVING.
   static absl::StatusOr<std::unique_ptr<Transport>> Start(const TransportOptions& options,
-                                                          const std::vector<rpc::ServiceBinding>& services);
+                                                          const std::vector<platform::ServiceBinding>& services);
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
-  rpc::HealthService& health() { return health_; }
+  platform::HealthService& health() { return health_; }
   // "unix:/path" or "host:port" (the real port).
   const std::string& address() const { return address_; }
 
@@ -94,7 +94,7 @@ class Transport {
   bool PeerAllowed(uid_t uid, gid_t gid) const;
 
   TransportOptions options_;
-  rpc::HealthService health_;  // outlives server_
+  platform::HealthService health_;  // outlives server_
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool unix_ = false;

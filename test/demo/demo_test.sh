@@ -13,7 +13,7 @@ export STACK_NODE_MODULES="$(dirname "$(readlink -f "$r/tools/node/package.json"
 bin=$(mktemp -d /tmp/okt.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
 ln -s "$r/test/anvil/devchain" "$r/test/cloudsim/cloudsim" "$r/signer/signer" "$r/orchestrator/orchestrator" \
-  "$r/rpc/health_probe" "$r/orchestrator/kmsctl/kmsctl" "$bin/"
+  "$r/platform/health_probe" "$r/orchestrator/kmsctl/kmsctl" "$bin/"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 

@@ -46,13 +46,13 @@ mkdir "$tmp/bin" "$tmp/run"
 if [ -z "$bin_dir" ]; then
   tools/bootstrap.sh
   targets=(//test/anvil:devchain //test/cloudsim:cloudsim //signer:signer //orchestrator:orchestrator
-           //rpc:health_probe //orchestrator/kmsctl:kmsctl)
+           //platform:health_probe //orchestrator/kmsctl:kmsctl)
   echo "demo: building ${targets[*]}"
   bazel build "${targets[@]}"
   bin_dir=$(bazel info bazel-bin 2>/dev/null)
   # Run copies, so that another build in this workspace cannot swap the binaries under us.
   for t in test/anvil/devchain test/cloudsim/cloudsim signer/signer orchestrator/orchestrator \
-           rpc/health_probe orchestrator/kmsctl/kmsctl; do
+           platform/health_probe orchestrator/kmsctl/kmsctl; do
     cp "$bin_dir/$t" "$tmp/bin/"
   done
 else

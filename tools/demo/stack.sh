@@ -102,7 +102,7 @@ stack_env_from_runfiles() {  # stack_env_from_runfiles <R>
   local r=$1
   export STACK_DEVCHAIN="$r/test/anvil/devchain" STACK_CLOUDSIM="$r/test/cloudsim/cloudsim" \
     STACK_SIGNER="$r/signer/signer" STACK_ORCHESTRATOR="$r/orchestrator/orchestrator" \
-    STACK_HEALTH_PROBE="$r/rpc/health_probe"
+    STACK_HEALTH_PROBE="$r/platform/health_probe"
   STACK_NODE_MODULES="$(dirname "$(readlink -f "$r/tools/node/package.json")")/node_modules"
   export STACK_NODE_MODULES
   [ -d "$STACK_NODE_MODULES/@grpc/grpc-js" ] || { _stack_log "npm tools missing: run tools/bootstrap.sh"; return 1; }

@@ -1,4 +1,4 @@
-#include "rpc/server.h"
+#include "platform/server.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/server_builder.h"
 
-namespace rpc {
+namespace platform {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ListenOptions& listen,
                                                       const std::vector<ServiceBinding>& services) {
@@ -84,4 +84,4 @@ void Server::Shutdown(absl::Duration grace) {
   if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
 }
 
-}  // namespace rpc
+}  // namespace platform

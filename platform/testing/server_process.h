@@ -1,6 +1,6 @@
 // Test support: run a real server binary as a child process and talk to it.
-#ifndef ONCHAIN_KMS_RPC_TESTING_SERVER_PROCESS_H_
-#define ONCHAIN_KMS_RPC_TESTING_SERVER_PROCESS_H_
+#ifndef ONCHAIN_KMS_PLATFORM_TESTING_SERVER_PROCESS_H_
+#define ONCHAIN_KMS_PLATFORM_TESTING_SERVER_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace rpc::testing {
+namespace platform::testing {
 
 // Absolute path of a file in the test's runfiles, e.g. "signer/signer".
 std::string RunfilePath(const std::string& workspace_relative);
@@ -73,6 +73,6 @@ absl::StatusOr<int> RunProgram(const std::string& binary, const std::vector<std:
                                const std::vector<std::string>& extra_env,
                                absl::Duration timeout = absl::Seconds(120));
 
-}  // namespace rpc::testing
+}  // namespace platform::testing
 
-#endif  // ONCHAIN_KMS_RPC_TESTING_SERVER_PROCESS_H_
+#endif  // ONCHAIN_KMS_PLATFORM_TESTING_SERVER_PROCESS_H_

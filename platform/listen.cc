@@ -1,4 +1,4 @@
-#include "rpc/listen.h"
+#include "platform/listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include "absl/strings/strip.h"
 #include "grpcpp/security/server_credentials.h"
 
-namespace rpc {
+namespace platform {
 namespace {
 
 constexpr size_t kMaxUnixPath = sizeof(sockaddr_un{}.sun_path) - 1;  // 107 on Linux
@@ -251,4 +251,4 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
   return grpc::SslServerCredentials(ssl);
 }
 
-}  // namespace rpc
+}  // namespace platform

@@ -1,4 +1,4 @@
-#include "rpc/config_file.h"
+#include "platform/config_file.h"
 
 #include <fstream>
 #include <sstream>
@@ -11,7 +11,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 
-namespace rpc {
+namespace platform {
 namespace {
 
 constexpr size_t kMaxConfigBytes = 4 << 20;
@@ -62,4 +62,4 @@ absl::Status LoadConfigFile(const std::string& path, google::protobuf::Message* 
   return absl::OkStatus();
 }
 
-}  // namespace rpc
+}  // namespace platform

@@ -1,4 +1,4 @@
-#include "rpc/listen_flags.h"
+#include "platform/listen_flags.h"
 
 #include "absl/flags/flag.h"
 
@@ -13,7 +13,7 @@ ABSL_FLAG(std::string, tls_cert_file, "", "TCP: server certificate chain (PEM)")
 ABSL_FLAG(std::string, tls_key_file, "", "TCP: server private key (PEM)");
 ABSL_FLAG(std::string, tls_client_ca_file, "", "TCP: CA bundle for client certificates (enables mTLS)");
 
-namespace rpc {
+namespace platform {
 
 absl::StatusOr<ListenOptions> ApplyListenFlags(ListenOptions base) {
   ListenOptions out = std::move(base);
@@ -41,4 +41,4 @@ absl::StatusOr<ListenOptions> ApplyListenFlags(ListenOptions base) {
   return out;
 }
 
-}  // namespace rpc
+}  // namespace platform

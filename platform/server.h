@@ -1,15 +1,15 @@
 // Builds and runs one of our gRPC servers: the given services plus grpc.health.v1.Health and
-// server reflection, on a listener checked by rpc/listen.h. Typical main():
+// server reflection, on a listener checked by platform/listen.h. Typical main():
 //
-//   rpc::ShutdownSignals signals;                       // first: before any thread exists
+//   platform::ShutdownSignals signals;                       // first: before any thread exists
 //   MyService service;
-//   auto server = rpc::Server::Start(listen, {{MyService::service_full_name(), &service}});
+//   auto server = platform::Server::Start(listen, {{MyService::service_full_name(), &service}});
 //   if (!server.ok()) { ...; return 1; }
-//   (*server)->health().SetAll(rpc::HealthService::kServing);
+//   (*server)->health().SetAll(platform::HealthService::kServing);
 //   signals.Wait();
 //   (*server)->Shutdown(absl::Seconds(10));
-#ifndef ONCHAIN_KMS_RPC_SERVER_H_
-#define ONCHAIN_KMS_RPC_SERVER_H_
+#ifndef ONCHAIN_KMS_PLATFORM_SERVER_H_
+#define ONCHAIN_KMS_PLATFORM_SERVER_H_
 
 #include <memory>
 #include <string>
@@ -18,10 +18,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
-#include "rpc/health_service.h"
-#include "rpc/listen.h"
+#include "platform/health_service.h"
+#include "platform/listen.h"
 
-namespace rpc {
+namespace platform {
 
 // A service to register, with its full name ("onchainkms.signer.v1.Signer", i.e. the generated
 // class's service_full_name()) under which its health status is kept.
@@ -63,6 +63,6 @@ class Server {
   bool shut_down_ = false;
 };
 
-}  // namespace rpc
+}  // namespace platform
 
-#endif  // ONCHAIN_KMS_RPC_SERVER_H_
+#endif  // ONCHAIN_KMS_PLATFORM_SERVER_H_

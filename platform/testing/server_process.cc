@@ -1,4 +1,4 @@
-#include "rpc/testing/server_process.h"
+#include "platform/testing/server_process.h"
 
 #include <signal.h>
 #include <spawn.h>
@@ -18,7 +18,7 @@
 
 extern char** environ;
 
-namespace rpc::testing {
+namespace platform::testing {
 namespace {
 
 absl::StatusOr<pid_t> Spawn(const std::string& binary, const std::vector<std::string>& args,
@@ -34,7 +34,7 @@ absl::StatusOr<pid_t> Spawn(const std::string& binary, const std::vector<std::st
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  // The parent may block signals (rpc::ShutdownSignals); the child starts with none blocked.
+  // The parent may block signals (platform::ShutdownSignals); the child starts with none blocked.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t empty;
@@ -190,4 +190,4 @@ absl::StatusOr<int> RunProgram(const std::string& binary, const std::vector<std:
   return ExitCode(binary, *status);
 }
 
-}  // namespace rpc::testing
+}  // namespace platform::testing

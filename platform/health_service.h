@@ -3,8 +3,8 @@
 //
 // Statuses are per service name; "" is the whole server. A name nobody set is unknown: Check
 // answers NOT_FOUND and Watch sends SERVICE_UNKNOWN until the name is set, as the protocol says.
-#ifndef ONCHAIN_KMS_RPC_HEALTH_SERVICE_H_
-#define ONCHAIN_KMS_RPC_HEALTH_SERVICE_H_
+#ifndef ONCHAIN_KMS_PLATFORM_HEALTH_SERVICE_H_
+#define ONCHAIN_KMS_PLATFORM_HEALTH_SERVICE_H_
 
 #include <map>
 #include <set>
@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
-namespace rpc {
+namespace platform {
 
 class HealthService final : public grpc::health::v1::Health::CallbackService {
  public:
@@ -55,6 +55,6 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace rpc
+}  // namespace platform
 
-#endif  // ONCHAIN_KMS_RPC_HEALTH_SERVICE_H_
+#endif  // ONCHAIN_KMS_PLATFORM_HEALTH_SERVICE_H_

@@ -1,10 +1,10 @@
-#include "rpc/signals.h"
+#include "platform/signals.h"
 
 #include <pthread.h>
 
 #include <cerrno>
 
-namespace rpc {
+namespace platform {
 
 ShutdownSignals::ShutdownSignals(std::initializer_list<int> signals) {
   sigemptyset(&set_);
@@ -25,4 +25,4 @@ int ShutdownSignals::Wait() {
   return signal;
 }
 
-}  // namespace rpc
+}  // namespace platform

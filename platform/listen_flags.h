@@ -5,16 +5,16 @@
 //   --insecure_loopback               allow plaintext TCP on a loopback address
 //   --tls_cert_file --tls_key_file --tls_client_ca_file
 // A flag given on the command line wins over the file.
-#ifndef ONCHAIN_KMS_RPC_LISTEN_FLAGS_H_
-#define ONCHAIN_KMS_RPC_LISTEN_FLAGS_H_
+#ifndef ONCHAIN_KMS_PLATFORM_LISTEN_FLAGS_H_
+#define ONCHAIN_KMS_PLATFORM_LISTEN_FLAGS_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "rpc/listen.h"
+#include "platform/listen.h"
 
-namespace rpc {
+namespace platform {
 
 // `base` (from the config file or the binary's default) with the listen flags applied.
 // INVALID_ARGUMENT for a bad --socket_mode or an incomplete set of TLS flags.
@@ -51,6 +51,6 @@ absl::StatusOr<ListenOptions> ListenOptionsFromConfig(const ListenConfig& listen
   return defaults;
 }
 
-}  // namespace rpc
+}  // namespace platform
 
-#endif  // ONCHAIN_KMS_RPC_LISTEN_FLAGS_H_
+#endif  // ONCHAIN_KMS_PLATFORM_LISTEN_FLAGS_H_

@@ -5,8 +5,8 @@
 //   host:port            TCP ("127.0.0.1:7443", "[::1]:7443", "0.0.0.0:7443"). Plaintext TCP is
 //                        refused unless the host is a loopback address and the operator said
 //                        insecure_loopback explicitly; anything else needs TLS.
-#ifndef ONCHAIN_KMS_RPC_LISTEN_H_
-#define ONCHAIN_KMS_RPC_LISTEN_H_
+#ifndef ONCHAIN_KMS_PLATFORM_LISTEN_H_
+#define ONCHAIN_KMS_PLATFORM_LISTEN_H_
 
 #include <sys/types.h>
 
@@ -19,7 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/security/server_credentials.h"
 
-namespace rpc {
+namespace platform {
 
 // A parsed listen address.
 struct ListenAddress {
@@ -77,6 +77,6 @@ absl::Status ApplyUnixSocketPermissions(const std::string& path, mode_t mode, co
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ListenAddress& address,
                                                                                const ListenOptions& options);
 
-}  // namespace rpc
+}  // namespace platform
 
-#endif  // ONCHAIN_KMS_RPC_LISTEN_H_
+#endif  // ONCHAIN_KMS_PLATFORM_LISTEN_H_

@@ -1,10 +1,10 @@
-#include "rpc/health_service.h"
+#include "platform/health_service.h"
 
 #include <cstdlib>
 #include <optional>
 #include <utility>
 
-namespace rpc {
+namespace platform {
 
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
@@ -172,4 +172,4 @@ void HealthService::Unregister(WatchReactor* watcher) {
   watchers_.erase(watcher);
 }
 
-}  // namespace rpc
+}  // namespace platform

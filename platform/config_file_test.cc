@@ -1,13 +1,13 @@
-#include "rpc/config_file.h"
+#include "platform/config_file.h"
 
 #include <fstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onchainkms/signer/v1/config.pb.h"
-#include "rpc/testing/server_process.h"
+#include "platform/testing/server_process.h"
 
-namespace rpc {
+namespace platform {
 namespace {
 
 using ::onchainkms::signer::v1::SignerConfig;
@@ -62,4 +62,4 @@ TEST(LoadConfigFileTest, MissingFile) {
 }
 
 }  // namespace
-}  // namespace rpc
+}  // namespace platform

@@ -1,4 +1,4 @@
-#include "rpc/server.h"
+#include "platform/server.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,9 +11,9 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "rpc/testing/server_process.h"
+#include "platform/testing/server_process.h"
 
-namespace rpc {
+namespace platform {
 namespace {
 
 using grpc::health::v1::Health;
@@ -197,7 +197,7 @@ TEST(ServerTest, AnIdleConnectedClientDelaysShutdownAtMostByTheGrace) {
 
 TEST(HealthProbeTest, ExitCodes) {
   testing::ShortTempDir dir;
-  const std::string probe = testing::RunfilePath("rpc/health_probe");
+  const std::string probe = testing::RunfilePath("platform/health_probe");
   const std::string address = "unix:" + dir.path() + "/p.sock";
   EXPECT_EQ(*testing::RunProgram(probe, {"--address=" + address, "--timeout=200ms"}, {}), 2);
   std::unique_ptr<Server> server = StartOrDie({.address = address});
@@ -218,11 +218,11 @@ TEST(HealthProbeTest, WaitsUntilServing) {
     server = StartOrDie({.address = address});
     server->health().SetAll(HealthService::kServing);
   });
-  EXPECT_EQ(*testing::RunProgram(testing::RunfilePath("rpc/health_probe"),
+  EXPECT_EQ(*testing::RunProgram(testing::RunfilePath("platform/health_probe"),
                                  {"--address=" + address, "--wait=20s", "--timeout=500ms"}, {}),
             0);
   starter.join();
 }
 
 }  // namespace
-}  // namespace rpc
+}  // namespace platform

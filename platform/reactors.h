@@ -1,18 +1,18 @@
 // Small helpers for callback-API handlers that answer at once (validation errors, UNIMPLEMENTED).
-#ifndef ONCHAIN_KMS_RPC_REACTORS_H_
-#define ONCHAIN_KMS_RPC_REACTORS_H_
+#ifndef ONCHAIN_KMS_PLATFORM_REACTORS_H_
+#define ONCHAIN_KMS_PLATFORM_REACTORS_H_
 
 #include <utility>
 
 #include "absl/status/status.h"
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
-#include "rpc/status.h"
+#include "platform/status.h"
 
-namespace rpc {
+namespace platform {
 
 // Finishes a unary callback RPC with `status` and returns its reactor:
-//   return rpc::FinishUnary(context, absl::InvalidArgumentError("nonce: required"));
+//   return platform::FinishUnary(context, absl::InvalidArgumentError("nonce: required"));
 inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc::Status status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(std::move(status));
@@ -33,7 +33,7 @@ class FinishedWriteReactor final : public grpc::ServerWriteReactor<Response> {
 };
 
 // Ends a server-streaming callback RPC at once with `status`:
-//   return rpc::FinishStream<OperationEvent>(grpc::Status(grpc::StatusCode::NOT_FOUND, "..."));
+//   return platform::FinishStream<OperationEvent>(grpc::Status(grpc::StatusCode::NOT_FOUND, "..."));
 template <typename Response>
 grpc::ServerWriteReactor<Response>* FinishStream(grpc::Status status) {
   return new FinishedWriteReactor<Response>(std::move(status));
@@ -45,6 +45,6 @@ inline grpc::Status Unimplemented(const char* method, const char* where) {
                       std::string(method) + " is not implemented yet (" + where + ")");
 }
 
-}  // namespace rpc
+}  // namespace platform
 
-#endif  // ONCHAIN_KMS_RPC_REACTORS_H_
+#endif  // ONCHAIN_KMS_PLATFORM_REACTORS_H_

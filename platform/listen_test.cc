@@ -1,4 +1,4 @@
-#include "rpc/listen.h"
+#include "platform/listen.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,9 +11,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "rpc/testing/server_process.h"
+#include "platform/testing/server_process.h"
 
-namespace rpc {
+namespace platform {
 namespace {
 
 using ::testing::HasSubstr;
@@ -189,4 +189,4 @@ TEST(MakeServerCredentialsTest, MissingTlsFilesAreNamed) {
 }
 
 }  // namespace
-}  // namespace rpc
+}  // namespace platform

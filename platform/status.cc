@@ -1,8 +1,8 @@
-#include "rpc/status.h"
+#include "platform/status.h"
 
 #include <string>
 
-namespace rpc {
+namespace platform {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -25,4 +25,4 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(absl_code, status.error_message());
 }
 
-}  // namespace rpc
+}  // namespace platform

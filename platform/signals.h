@@ -3,14 +3,14 @@
 // The signals are blocked in the constructing thread and so in every thread created after it
 // (gRPC's included), and consumed synchronously with sigwait(): no async-signal-safety traps.
 // Construct it first thing in main(), before anything starts a thread.
-#ifndef ONCHAIN_KMS_RPC_SIGNALS_H_
-#define ONCHAIN_KMS_RPC_SIGNALS_H_
+#ifndef ONCHAIN_KMS_PLATFORM_SIGNALS_H_
+#define ONCHAIN_KMS_PLATFORM_SIGNALS_H_
 
 #include <signal.h>
 
 #include <initializer_list>
 
-namespace rpc {
+namespace platform {
 
 class ShutdownSignals {
  public:
@@ -26,6 +26,6 @@ class ShutdownSignals {
   sigset_t set_;
 };
 
-}  // namespace rpc
+}  // namespace platform
 
-#endif  // ONCHAIN_KMS_RPC_SIGNALS_H_
+#endif  // ONCHAIN_KMS_PLATFORM_SIGNALS_H_

@@ -1,8 +1,8 @@
-#include "rpc/status.h"
+#include "platform/status.h"
 
 #include "gtest/gtest.h"
 
-namespace rpc {
+namespace platform {
 namespace {
 
 TEST(StatusTest, OkMapsToOk) {
@@ -43,4 +43,4 @@ TEST(StatusTest, OutOfRangeCodeBecomesUnknown) {
 }
 
 }  // namespace
-}  // namespace rpc
+}  // namespace platform
