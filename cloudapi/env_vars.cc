@@ -205,20 +205,67 @@ size_t LineOf(const Text& t, size_t pos) {
          1;
 }
 
+// lines.replace(/\r\n?/gm, "\n")
+Text NormalizeNewlines(const Text& decoded) {
+  Text t;
+  t.reserve(decoded.size());
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    if (decoded[i] == '\r') {
+      t.push_back('\n');
+      if (i + 1 < decoded.size() && decoded[i + 1] == '\n') ++i;
+    } else {
+      t.push_back(decoded[i]);
+    }
+  }
+  return t;
+}
+
+// Strict mode: every line with something other than whitespace or a comment is touched by a
+// match (`covered`: [key_begin, match_end) of each); the SDK silently drops the others.
+absl::Status CheckEveryLineMatched(const Text& t, const std::vector<std::pair<size_t, size_t>>& covered) {
+  std::vector<size_t> line_starts = {0};
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '\n') line_starts.push_back(i + 1);
+  }
+  const auto line_index = [&](size_t pos) {
+    return static_cast<size_t>(
+        std::upper_bound(line_starts.begin(), line_starts.end(), pos) - line_starts.begin() - 1);
+  };
+  std::vector<bool> touched(line_starts.size(), false);
+  for (const auto& [begin, end] : covered) {
+    const size_t last = line_index(end > begin ? end - 1 : begin);
+    for (size_t l = line_index(begin); l <= last; ++l) touched[l] = true;
+  }
+  for (size_t l = 0; l < line_starts.size(); ++l) {
+    const size_t b = line_starts[l];
+    const size_t e = l + 1 < line_starts.size() ? line_starts[l + 1] - 1 : t.size();
+    size_t first = b;
+    while (first < e && IsJsWhitespace(t[first])) ++first;
+    const bool content = first < e && t[first] != '#';
+    if (content && !touched[l]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "env line ", l + 1, ": not a KEY=VALUE assignment (keys use letters, digits, '_', "
+          "'.', '-')"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Object.entries order: array-index keys ascending, then the rest in insertion order.
+void SortLikeObjectEntries(std::vector<EnvVar>& ordered) {
+  std::stable_partition(ordered.begin(), ordered.end(),
+                        [](const EnvVar& v) { return JsArrayIndex(v.key).has_value(); });
+  auto index_end = std::find_if(ordered.begin(), ordered.end(),
+                                [](const EnvVar& v) { return !JsArrayIndex(v.key).has_value(); });
+  std::stable_sort(ordered.begin(), index_end, [](const EnvVar& a, const EnvVar& b) {
+    return *JsArrayIndex(a.key) < *JsArrayIndex(b.key);
+  });
+}
+
 absl::StatusOr<std::vector<EnvVar>> Parse(absl::string_view text, bool strict) {
   absl::StatusOr<Text> decoded = DecodeUtf8(text, "env text");
   if (!decoded.ok()) return decoded.status();
-  // lines.replace(/\r\n?/gm, "\n")
-  Text t;
-  t.reserve(decoded->size());
-  for (size_t i = 0; i < decoded->size(); ++i) {
-    if ((*decoded)[i] == '\r') {
-      t.push_back('\n');
-      if (i + 1 < decoded->size() && (*decoded)[i + 1] == '\n') ++i;
-    } else {
-      t.push_back((*decoded)[i]);
-    }
-  }
+  const Text t = NormalizeNewlines(*decoded);
 
   // obj[key] = value on a fresh object: a repeated key keeps its first position.
   std::vector<EnvVar> ordered;
@@ -258,43 +305,10 @@ absl::StatusOr<std::vector<EnvVar>> Parse(absl::string_view text, bool strict) {
   }
 
   if (strict) {
-    // A line with something other than whitespace or a comment that no match touched was
-    // silently dropped by the SDK.
-    std::vector<size_t> line_starts = {0};
-    for (size_t i = 0; i < t.size(); ++i) {
-      if (t[i] == '\n') line_starts.push_back(i + 1);
-    }
-    const auto line_index = [&](size_t pos) {
-      return static_cast<size_t>(
-          std::upper_bound(line_starts.begin(), line_starts.end(), pos) - line_starts.begin() - 1);
-    };
-    std::vector<bool> touched(line_starts.size(), false);
-    for (const auto& [begin, end] : covered) {
-      const size_t last = line_index(end > begin ? end - 1 : begin);
-      for (size_t l = line_index(begin); l <= last; ++l) touched[l] = true;
-    }
-    for (size_t l = 0; l < line_starts.size(); ++l) {
-      const size_t b = line_starts[l];
-      const size_t e = l + 1 < line_starts.size() ? line_starts[l + 1] - 1 : t.size();
-      size_t first = b;
-      while (first < e && IsJsWhitespace(t[first])) ++first;
-      const bool content = first < e && t[first] != '#';
-      if (content && !touched[l]) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "env line ", l + 1, ": not a KEY=VALUE assignment (keys use letters, digits, '_', "
-            "'.', '-')"));
-      }
-    }
+    if (absl::Status s = CheckEveryLineMatched(t, covered); !s.ok()) return s;
   }
 
-  // Object.entries order: array-index keys ascending, then the rest in insertion order.
-  std::stable_partition(ordered.begin(), ordered.end(),
-                        [](const EnvVar& v) { return JsArrayIndex(v.key).has_value(); });
-  auto index_end = std::find_if(ordered.begin(), ordered.end(),
-                                [](const EnvVar& v) { return !JsArrayIndex(v.key).has_value(); });
-  std::stable_sort(ordered.begin(), index_end, [](const EnvVar& a, const EnvVar& b) {
-    return *JsArrayIndex(a.key) < *JsArrayIndex(b.key);
-  });
+  SortLikeObjectEntries(ordered);
   return ordered;
 }
 

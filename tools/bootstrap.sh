@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 APT_PACKAGES=(
-  bazel-bootstrap bazel-platforms clang-14 lld-14 pkg-config
+  bazel-bootstrap bazel-platforms clang-14 lld-14 clang-format-14 clang-tidy-14 pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libsecp256k1-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev

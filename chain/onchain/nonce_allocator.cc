@@ -377,134 +377,164 @@ void NonceAllocator::MaintainLocked(const CallOptions& opts) {
   }
 }
 
-absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const WaitOptions& wait, const CallOptions& opts) {
-  const CallOptions call{std::min(opts.deadline, absl::Now() + wait.timeout), opts.cancel};
+// One SubmitAndWait in progress: what it waits for, what it has seen so far.
+struct NonceAllocator::WaitState {
+  const uint64_t nonce;
+  const WaitOptions& wait;
+  const CallOptions call;
+  const std::string what;  // "transaction 0x.. (nonce N)", for errors
+  std::vector<SignedTx> versions;
   MinedTx out;
-  std::vector<SignedTx> versions = Versions(nonce);
-  if (versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is not tracked"));
-  const std::string what = absl::StrCat("transaction ",
-                                        versions.back().hash.Hex(), " (nonce ", nonce, ")");
-
-  auto send_newest = [&]() -> absl::Status {
-    const std::vector<SignedTx> now = Versions(nonce);
-    if (now.empty()) return absl::OkStatus();
-    absl::StatusOr<Hash32> sent = Broadcast(now.back(), call);
-    ++out.broadcasts;
-    switch (Classify(sent.status())) {
-      case SendOutcome::kAccepted:
-        return absl::OkStatus();
-      case SendOutcome::kUnderpriced:
-        (void)BumpFees(nonce, call);  // market moved above our fee: replace now
-        return absl::OkStatus();
-      case SendOutcome::kFatal:
-        break;
-    }
-    return absl::Status(sent.status().code(),
-                        absl::StrCat("broadcast of ", now.back().hash.Hex(), " (nonce ", nonce, "): ", sent.status().message(),
-                                     "; the signed transaction stays tracked and is re-sent by later operations "
-                                     "of this key: resume with its journal to follow it"));
-  };
-  if (absl::Status s = send_newest(); !s.ok()) return s;
-
   bool seen_receipt = false;
   int conflict_polls = 0;
   absl::Status last_error;
+};
+
+absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const WaitOptions& wait, const CallOptions& opts) {
+  const std::vector<SignedTx> versions = Versions(nonce);
+  if (versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is not tracked"));
+  WaitState w{.nonce = nonce,
+              .wait = wait,
+              .call = CallOptions{std::min(opts.deadline, absl::Now() + wait.timeout), opts.cancel},
+              .what = absl::StrCat("transaction ", versions.back().hash.Hex(), " (nonce ", nonce, ")")};
+  if (absl::Status s = SendNewest(w); !s.ok()) return s;
+
   absl::Duration sleep = std::min(wait.first_poll, wait.poll_interval);
   while (true) {
-    versions = Versions(nonce);
-    if (versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is no longer tracked"));
-    absl::StatusOr<std::optional<std::pair<jsonrpc::Receipt, SignedTx>>> found = FindReceipt(versions, call);
-    if (!found.ok()) {
-      last_error = found.status();
-    } else if (found->has_value()) {
-      const jsonrpc::Receipt& receipt = (*found)->first;
-      const SignedTx& tx = (*found)->second;
-      if (!receipt.success) {
-        // Replay the call on the parent block for a reason (best effort).
-        std::string reason = "no revert reason";
-        jsonrpc::CallRequest c{.from = sender_, .to = tx.to, .data = tx.data, .gas = tx.gas_limit};
-        absl::StatusOr<Bytes> replay = rpc_.EthCall(
-            c, jsonrpc::BlockId::Number(receipt.block_number == 0 ? 0 : receipt.block_number - 1), call);
-        if (!replay.ok()) {
-          if (std::optional<jsonrpc::RpcError> e = jsonrpc::GetRpcError(replay.status());
-              e.has_value() && e->kind == RpcErrorKind::kExecutionReverted) {
-            reason = jsonrpc::DescribeRevert(*e);
-          }
-        }
-        return absl::AbortedError(absl::StrCat("transaction ", tx.hash.Hex(), " (nonce ", nonce,
-                                               ") reverted on chain in block ", receipt.block_number, ", gas used ",
-                                               receipt.gas_used, " of ", tx.gas_limit, ": ", reason));
-      }
-      seen_receipt = true;
-      bool confirmed = wait.confirmations <= 1;
-      if (!confirmed) {
-        absl::StatusOr<uint64_t> head = rpc_.BlockNumber(call);
-        if (!head.ok()) {
-          last_error = head.status();
-        } else {
-          confirmed = *head + 1 >= receipt.block_number + wait.confirmations;
-        }
-      }
-      if (confirmed) {
-        out.receipt = receipt;
-        out.tx = tx;
-        out.versions = static_cast<int>(versions.size());
-        return out;
-      }
-    } else {
-      if (seen_receipt) {
-        ++out.receipt_vanished;  // reorg or revert: the block with our receipt is gone
-        seen_receipt = false;
-      }
-      absl::StatusOr<bool> known = AnyKnown(versions, call);
-      if (!known.ok()) {
-        last_error = known.status();
-      } else if (!*known) {
-        absl::StatusOr<uint64_t> latest = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Latest(), call);
-        if (!latest.ok()) {
-          last_error = latest.status();
-        } else if (*latest > nonce) {
-          // The nonce is used, yet none of our versions has a receipt. Two polls in a row, so a
-          // receipt that is merely late to be indexed does not count.
-          if (++conflict_polls >= 2) {
-            absl::Status conflict = absl::AbortedError(absl::StrCat(
-                "nonce ", nonce, " of ", sender_.Checksummed(), " was used by a transaction that is none of our ",
-                versions.size(), " signed version(s); ", what, " can never be mined"));
-            conflict.SetPayload(kNonceConflictPayload, absl::Cord(absl::StrCat(nonce)));
-            return conflict;
-          }
-        } else {
-          conflict_polls = 0;
-          absl::StatusOr<Hash32> sent = Broadcast(versions.back(), call);
-          ++out.broadcasts;
-          const SendOutcome outcome = Classify(sent.status());
-          if (outcome == SendOutcome::kUnderpriced) {
-            (void)BumpFees(nonce, call);
-          } else if (outcome == SendOutcome::kAccepted) {
-            absl::MutexLock l(&mu_);
-            ++stats_.rebroadcasts;
-          } else {
-            last_error = sent.status();
-            if (GetRpcErrorKind(sent.status()) == RpcErrorKind::kInsufficientFunds) {
-              return absl::Status(sent.status().code(), absl::StrCat("re-broadcast of ", what, ": ", sent.status().message()));
-            }
-          }
-        }
-      } else {
-        conflict_polls = 0;
-      }
-    }
-    Maintain(call);
-    if (!call.Sleep(sleep)) {
-      absl::Status s = call.Check("wait");
+    w.versions = Versions(nonce);
+    if (w.versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is no longer tracked"));
+    if (std::optional<absl::StatusOr<MinedTx>> done = Poll(w); done.has_value()) return *std::move(done);
+    Maintain(w.call);
+    if (!w.call.Sleep(sleep)) {
+      absl::Status s = w.call.Check("wait");
       const absl::StatusCode code = s.ok() ? absl::StatusCode::kDeadlineExceeded : s.code();
-      return absl::Status(code, absl::StrCat("waiting for ", what, ": ",
+      return absl::Status(code, absl::StrCat("waiting for ", w.what, ": ",
                                              code == absl::StatusCode::kCancelled ? "cancelled" : "timed out",
                                              "; it stays tracked and can be resumed",
-                                             last_error.ok() ? "" : absl::StrCat("; last error: ", last_error.message())));
+                                             w.last_error.ok() ? "" : absl::StrCat("; last error: ", w.last_error.message())));
     }
     sleep = std::min(sleep * 2, wait.poll_interval);
   }
+}
+
+absl::Status NonceAllocator::SendNewest(WaitState& w) {
+  const std::vector<SignedTx> now = Versions(w.nonce);
+  if (now.empty()) return absl::OkStatus();
+  absl::StatusOr<Hash32> sent = Broadcast(now.back(), w.call);
+  ++w.out.broadcasts;
+  switch (Classify(sent.status())) {
+    case SendOutcome::kAccepted:
+      return absl::OkStatus();
+    case SendOutcome::kUnderpriced:
+      (void)BumpFees(w.nonce, w.call);  // market moved above our fee: replace now
+      return absl::OkStatus();
+    case SendOutcome::kFatal:
+      break;
+  }
+  return absl::Status(sent.status().code(),
+                      absl::StrCat("broadcast of ", now.back().hash.Hex(), " (nonce ", w.nonce, "): ", sent.status().message(),
+                                   "; the signed transaction stays tracked and is re-sent by later operations "
+                                   "of this key: resume with its journal to follow it"));
+}
+
+std::optional<absl::StatusOr<MinedTx>> NonceAllocator::Poll(WaitState& w) {
+  absl::StatusOr<std::optional<std::pair<jsonrpc::Receipt, SignedTx>>> found = FindReceipt(w.versions, w.call);
+  if (!found.ok()) {
+    w.last_error = found.status();
+    return std::nullopt;
+  }
+  if (found->has_value()) return OnReceipt(w, (*found)->first, (*found)->second);
+  if (absl::Status s = OnNoReceipt(w); !s.ok()) return absl::StatusOr<MinedTx>(s);
+  return std::nullopt;
+}
+
+std::optional<absl::StatusOr<MinedTx>> NonceAllocator::OnReceipt(WaitState& w, const jsonrpc::Receipt& receipt,
+                                                                 const SignedTx& tx) {
+  if (!receipt.success) {
+    return absl::StatusOr<MinedTx>(absl::AbortedError(absl::StrCat(
+        "transaction ", tx.hash.Hex(), " (nonce ", w.nonce, ") reverted on chain in block ", receipt.block_number,
+        ", gas used ", receipt.gas_used, " of ", tx.gas_limit, ": ", RevertReason(receipt, tx, w.call))));
+  }
+  w.seen_receipt = true;
+  bool confirmed = w.wait.confirmations <= 1;
+  if (!confirmed) {
+    absl::StatusOr<uint64_t> head = rpc_.BlockNumber(w.call);
+    if (!head.ok()) {
+      w.last_error = head.status();
+    } else {
+      confirmed = *head + 1 >= receipt.block_number + w.wait.confirmations;
+    }
+  }
+  if (!confirmed) return std::nullopt;
+  w.out.receipt = receipt;
+  w.out.tx = tx;
+  w.out.versions = static_cast<int>(w.versions.size());
+  return absl::StatusOr<MinedTx>(std::move(w.out));
+}
+
+std::string NonceAllocator::RevertReason(const jsonrpc::Receipt& receipt, const SignedTx& tx, const CallOptions& call) {
+  // Replay the call on the parent block for a reason (best effort).
+  jsonrpc::CallRequest c{.from = sender_, .to = tx.to, .data = tx.data, .gas = tx.gas_limit};
+  absl::StatusOr<Bytes> replay = rpc_.EthCall(
+      c, jsonrpc::BlockId::Number(receipt.block_number == 0 ? 0 : receipt.block_number - 1), call);
+  if (!replay.ok()) {
+    if (std::optional<jsonrpc::RpcError> e = jsonrpc::GetRpcError(replay.status());
+        e.has_value() && e->kind == RpcErrorKind::kExecutionReverted) {
+      return jsonrpc::DescribeRevert(*e);
+    }
+  }
+  return "no revert reason";
+}
+
+absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
+  if (w.seen_receipt) {
+    ++w.out.receipt_vanished;  // reorg or revert: the block with our receipt is gone
+    w.seen_receipt = false;
+  }
+  absl::StatusOr<bool> known = AnyKnown(w.versions, w.call);
+  if (!known.ok()) {
+    w.last_error = known.status();
+    return absl::OkStatus();
+  }
+  if (*known) {
+    w.conflict_polls = 0;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> latest = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Latest(), w.call);
+  if (!latest.ok()) {
+    w.last_error = latest.status();
+    return absl::OkStatus();
+  }
+  if (*latest > w.nonce) {
+    // The nonce is used, yet none of our versions has a receipt. Two polls in a row, so a
+    // receipt that is merely late to be indexed does not count.
+    if (++w.conflict_polls < 2) return absl::OkStatus();
+    absl::Status conflict = absl::AbortedError(absl::StrCat(
+        "nonce ", w.nonce, " of ", sender_.Checksummed(), " was used by a transaction that is none of our ",
+        w.versions.size(), " signed version(s); ", w.what, " can never be mined"));
+    conflict.SetPayload(kNonceConflictPayload, absl::Cord(absl::StrCat(w.nonce)));
+    return conflict;
+  }
+  w.conflict_polls = 0;
+  return Rebroadcast(w);
+}
+
+absl::Status NonceAllocator::Rebroadcast(WaitState& w) {
+  absl::StatusOr<Hash32> sent = Broadcast(w.versions.back(), w.call);
+  ++w.out.broadcasts;
+  const SendOutcome outcome = Classify(sent.status());
+  if (outcome == SendOutcome::kUnderpriced) {
+    (void)BumpFees(w.nonce, w.call);
+  } else if (outcome == SendOutcome::kAccepted) {
+    absl::MutexLock l(&mu_);
+    ++stats_.rebroadcasts;
+  } else {
+    w.last_error = sent.status();
+    if (GetRpcErrorKind(sent.status()) == RpcErrorKind::kInsufficientFunds) {
+      return absl::Status(sent.status().code(), absl::StrCat("re-broadcast of ", w.what, ": ", sent.status().message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // ---- registry ----

@@ -159,6 +159,16 @@ class NonceAllocator {
   // Whether the node knows any of `versions` (pending or mined).
   absl::StatusOr<bool> AnyKnown(const std::vector<SignedTx>& versions, const jsonrpc::CallOptions& opts);
   void MaintainLocked(const jsonrpc::CallOptions& opts);
+  // The steps of SubmitAndWait; WaitState (in the .cc) is one wait in progress.
+  struct WaitState;
+  absl::Status SendNewest(WaitState& w);
+  // One poll of the receipts: the final result once mined (or failed), nullopt to keep waiting.
+  std::optional<absl::StatusOr<MinedTx>> Poll(WaitState& w);
+  std::optional<absl::StatusOr<MinedTx>> OnReceipt(WaitState& w, const jsonrpc::Receipt& receipt, const SignedTx& tx);
+  std::string RevertReason(const jsonrpc::Receipt& receipt, const SignedTx& tx, const jsonrpc::CallOptions& call);
+  // No receipt: notices a vanished one, a nonce used by another transaction, or re-broadcasts.
+  absl::Status OnNoReceipt(WaitState& w);
+  absl::Status Rebroadcast(WaitState& w);
 
   jsonrpc::Client& rpc_;
   TxSigner& signer_;

@@ -193,76 +193,12 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
 
   if (absl::Status s = CheckChain(request.chain_id, call); !s.ok()) return s;
   if (!control.resume.has_value()) {
-    absl::StatusOr<Bytes> code = rpc_.GetCode(request.app, BlockId::Latest(), call);
-    if (!code.ok()) return code.status();
-    if (code->empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("no contract at the app address ", request.app.Checksummed(), " on chain ", request.chain_id));
-    }
-    absl::StatusOr<Bytes> owner_word = rpc_.EthCall({.to = request.app, .data = abi::EncodeCall(kOwnerSelector, {})},
-                                                    BlockId::Latest(), call);
-    if (!owner_word.ok()) return Prefixed(owner_word.status(), "owner(): ");
-    absl::StatusOr<Address> owner = DecodeAddressWord(*owner_word);
-    if (!owner.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
-                                                        ": owner() did not return an address (not a DstackApp?)"));
-    }
-    if (*owner != request.sender) {
-      return absl::FailedPreconditionError(absl::StrCat("sender ", request.sender.Checksummed(),
-                                                        " is not the owner of app ", request.app.Checksummed(),
-                                                        " (owner: ", owner->Checksummed(), ")"));
-    }
-    absl::StatusOr<Bytes> allowed_word = rpc_.EthCall(
-        {.to = request.app,
-         .data = abi::EncodeCall(kAllowedComposeHashesSelector, {abi::Value::FromBytes32(request.compose_hash)})},
-        BlockId::Latest(), call);
-    if (!allowed_word.ok()) return Prefixed(allowed_word.status(), "allowedComposeHashes(): ");
-    absl::StatusOr<bool> allowed = DecodeBoolWord(*allowed_word);
-    if (!allowed.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
-                                                        ": allowedComposeHashes() did not return a bool"));
-    }
+    absl::StatusOr<bool> allowed = CheckOwnerAndAllowed(request, call);
+    if (!allowed.ok()) return allowed.status();
     if (*allowed) {
       // Already allowed: report the transaction that did it instead of paying again.
       result.already_allowed = true;
-      absl::StatusOr<uint64_t> head = rpc_.BlockNumber(call);
-      if (!head.ok()) return head.status();
-      const uint64_t from = std::min(request.log_search_from_block, *head);
-      uint64_t window = options_.log_search_window == 0 ? *head - from + 1 : options_.log_search_window;
-      std::optional<jsonrpc::Log> best;
-      for (uint64_t hi = *head;;) {
-        const uint64_t lo = hi - from + 1 > window ? hi - window + 1 : from;
-        jsonrpc::LogFilter f;
-        f.from_block = BlockId::Number(lo);
-        f.to_block = BlockId::Number(hi);
-        f.addresses = {request.app};
-        f.topics = {std::vector<Hash32>{ComposeHashAddedTopic()}};
-        absl::StatusOr<std::vector<jsonrpc::Log>> logs = rpc_.GetLogs(f, call);
-        if (!logs.ok()) {
-          const std::optional<jsonrpc::RpcErrorKind> k = jsonrpc::GetRpcErrorKind(logs.status());
-          const bool too_wide = k == jsonrpc::RpcErrorKind::kLimitExceeded || k == jsonrpc::RpcErrorKind::kInvalidParams;
-          if (too_wide && window > 1000) {
-            window = std::max<uint64_t>(window / 4, 1000);  // the provider caps the range: narrow it
-            continue;
-          }
-          return Prefixed(logs.status(), "looking for the earlier ComposeHashAdded: ");
-        }
-        for (const jsonrpc::Log& log : *logs) {
-          if (log.removed || !IsComposeHashAdded(log, request.app, request.compose_hash)) continue;
-          if (!best.has_value() || std::make_pair(log.block_number, log.log_index) >
-                                       std::make_pair(best->block_number, best->log_index)) {
-            best = log;
-          }
-        }
-        if (best.has_value() || lo == from) break;
-        hi = lo - 1;
-      }
-      if (best.has_value()) {
-        result.tx_hash = best->transaction_hash;
-        result.block_number = best->block_number;
-        absl::StatusOr<std::optional<jsonrpc::Receipt>> receipt = rpc_.GetTransactionReceipt(best->transaction_hash, call);
-        if (receipt.ok() && receipt->has_value()) result.gas_used = (*receipt)->gas_used;
-      }
+      if (absl::Status s = FindEarlierAddition(request, call, result); !s.ok()) return s;
       return result;
     }
   }
@@ -279,6 +215,83 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
   result.broadcasts = mined->broadcasts;
   result.receipt_vanished = mined->receipt_vanished;
   return result;
+}
+
+absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHashRequest& request,
+                                                            const CallOptions& call) {
+  absl::StatusOr<Bytes> code = rpc_.GetCode(request.app, BlockId::Latest(), call);
+  if (!code.ok()) return code.status();
+  if (code->empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no contract at the app address ", request.app.Checksummed(), " on chain ", request.chain_id));
+  }
+  absl::StatusOr<Bytes> owner_word = rpc_.EthCall({.to = request.app, .data = abi::EncodeCall(kOwnerSelector, {})},
+                                                  BlockId::Latest(), call);
+  if (!owner_word.ok()) return Prefixed(owner_word.status(), "owner(): ");
+  absl::StatusOr<Address> owner = DecodeAddressWord(*owner_word);
+  if (!owner.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
+                                                      ": owner() did not return an address (not a DstackApp?)"));
+  }
+  if (*owner != request.sender) {
+    return absl::FailedPreconditionError(absl::StrCat("sender ", request.sender.Checksummed(),
+                                                      " is not the owner of app ", request.app.Checksummed(),
+                                                      " (owner: ", owner->Checksummed(), ")"));
+  }
+  absl::StatusOr<Bytes> allowed_word = rpc_.EthCall(
+      {.to = request.app,
+       .data = abi::EncodeCall(kAllowedComposeHashesSelector, {abi::Value::FromBytes32(request.compose_hash)})},
+      BlockId::Latest(), call);
+  if (!allowed_word.ok()) return Prefixed(allowed_word.status(), "allowedComposeHashes(): ");
+  absl::StatusOr<bool> allowed = DecodeBoolWord(*allowed_word);
+  if (!allowed.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
+                                                      ": allowedComposeHashes() did not return a bool"));
+  }
+  return *allowed;
+}
+
+absl::Status OnchainOperations::FindEarlierAddition(const AddComposeHashRequest& request, const CallOptions& call,
+                                                    AddComposeHashResult& result) {
+  absl::StatusOr<uint64_t> head = rpc_.BlockNumber(call);
+  if (!head.ok()) return head.status();
+  const uint64_t from = std::min(request.log_search_from_block, *head);
+  uint64_t window = options_.log_search_window == 0 ? *head - from + 1 : options_.log_search_window;
+  std::optional<jsonrpc::Log> best;
+  for (uint64_t hi = *head;;) {
+    const uint64_t lo = hi - from + 1 > window ? hi - window + 1 : from;
+    jsonrpc::LogFilter f;
+    f.from_block = BlockId::Number(lo);
+    f.to_block = BlockId::Number(hi);
+    f.addresses = {request.app};
+    f.topics = {std::vector<Hash32>{ComposeHashAddedTopic()}};
+    absl::StatusOr<std::vector<jsonrpc::Log>> logs = rpc_.GetLogs(f, call);
+    if (!logs.ok()) {
+      const std::optional<jsonrpc::RpcErrorKind> k = jsonrpc::GetRpcErrorKind(logs.status());
+      const bool too_wide = k == jsonrpc::RpcErrorKind::kLimitExceeded || k == jsonrpc::RpcErrorKind::kInvalidParams;
+      if (too_wide && window > 1000) {
+        window = std::max<uint64_t>(window / 4, 1000);  // the provider caps the range: narrow it
+        continue;
+      }
+      return Prefixed(logs.status(), "looking for the earlier ComposeHashAdded: ");
+    }
+    for (const jsonrpc::Log& log : *logs) {
+      if (log.removed || !IsComposeHashAdded(log, request.app, request.compose_hash)) continue;
+      if (!best.has_value() || std::make_pair(log.block_number, log.log_index) >
+                                   std::make_pair(best->block_number, best->log_index)) {
+        best = log;
+      }
+    }
+    if (best.has_value() || lo == from) break;
+    hi = lo - 1;
+  }
+  if (best.has_value()) {
+    result.tx_hash = best->transaction_hash;
+    result.block_number = best->block_number;
+    absl::StatusOr<std::optional<jsonrpc::Receipt>> receipt = rpc_.GetTransactionReceipt(best->transaction_hash, call);
+    if (receipt.ok() && receipt->has_value()) result.gas_used = (*receipt)->gas_used;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace chain::onchain

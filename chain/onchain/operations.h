@@ -139,6 +139,12 @@ class OnchainOperations {
   absl::Status CheckChain(uint64_t chain_id, const jsonrpc::CallOptions& call);
   absl::StatusOr<Prepared> Prepare(const TxIntent& intent, const Address& sender, const jsonrpc::CallOptions& call);
   // Signs (or adopts, on resume), broadcasts and waits.
+  // The steps of AddComposeHash before signing: the app exists and `sender` owns it; whether the
+  // hash is allowed already.
+  absl::StatusOr<bool> CheckOwnerAndAllowed(const AddComposeHashRequest& request, const jsonrpc::CallOptions& call);
+  // The earlier ComposeHashAdded log of an allowed hash into `result` (left empty if not found).
+  absl::Status FindEarlierAddition(const AddComposeHashRequest& request, const jsonrpc::CallOptions& call,
+                                   AddComposeHashResult& result);
   absl::StatusOr<MinedTx> Execute(uint64_t chain_id, const Address& sender, const TxIntent& intent,
                                   const std::string& request_id, const RunControl& control);
 

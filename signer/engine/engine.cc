@@ -32,6 +32,31 @@ struct Engine::Request {
 struct Engine::Prepared {
   TxIntent intent;
   chain::Eip1559Transaction tx;
+
+  // A call to `to` with `data`, in both the intent the policy sees and the transaction signed.
+  void SetCall(const chain::Address& to, chain::Bytes data) {
+    intent.to = to;
+    tx.to = to;
+    intent.data = data;
+    tx.data = std::move(data);
+  }
+};
+
+// The common envelope of the three transaction RPCs.
+struct Engine::Envelope {
+  uint64_t chain_id;
+  const std::string* from;
+  uint64_t nonce;
+  uint64_t gas_limit;
+  const std::string* max_fee;
+  const std::string* max_tip;
+
+  template <typename SignRequest>
+  static Envelope Of(const SignRequest& r) {
+    return {r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
+            &r.max_priority_fee_per_gas_wei()};
+  }
+  absl::Status Parse(TxIntent* intent, chain::Eip1559Transaction* tx) const;
 };
 
 namespace {
@@ -76,34 +101,6 @@ absl::Status RequestIdField(const std::string& id) {
   return absl::OkStatus();
 }
 
-// The common envelope of the three transaction RPCs.
-struct Envelope {
-  uint64_t chain_id;
-  const std::string* from;
-  uint64_t nonce;
-  uint64_t gas_limit;
-  const std::string* max_fee;
-  const std::string* max_tip;
-};
-
-absl::Status ParseEnvelope(const Envelope& e, TxIntent* intent, chain::Eip1559Transaction* tx) {
-  if (e.chain_id == 0) return Invalid("chain_id", "required, non-zero");
-  absl::StatusOr<chain::Address> from = AddressField(*e.from, "from_address");
-  if (!from.ok()) return from.status();
-  if (e.gas_limit == 0) return Invalid("gas_limit", "required, non-zero");
-  absl::StatusOr<chain::U256> fee = WeiField(*e.max_fee, "max_fee_per_gas_wei", false);
-  if (!fee.ok()) return fee.status();
-  absl::StatusOr<chain::U256> tip = WeiField(*e.max_tip, "max_priority_fee_per_gas_wei", false);
-  if (!tip.ok()) return tip.status();
-  if (*tip > *fee) return Invalid("max_priority_fee_per_gas_wei", "exceeds max_fee_per_gas_wei");
-  intent->chain_id = tx->chain_id = e.chain_id;
-  intent->from = *from;
-  tx->nonce = e.nonce;
-  intent->gas_limit = tx->gas_limit = e.gas_limit;
-  intent->max_fee_per_gas = tx->max_fee_per_gas = *fee;
-  intent->max_priority_fee_per_gas = tx->max_priority_fee_per_gas = *tip;
-  return absl::OkStatus();
-}
 
 std::string Outcome(absl::StatusCode code) { return absl::AsciiStrToLower(absl::StatusCodeToString(code)); }
 
@@ -139,12 +136,89 @@ void FillSigned(const equivocation::Record& r, equivocation::NonceUse use, v1::S
   }
 }
 
+// The 4-byte function selector of a call's data, for the audit record ("" for a plain transfer).
+std::string Selector(const chain::Bytes& data) {
+  return data.size() >= 4 ? chain::ToHex(chain::ByteView(data).subspan(0, 4)) : std::string("");
+}
+
+void AuditEnvelope(const chain::Eip1559Transaction& tx, const chain::Address& from, json::object& a) {
+  a["key"] = from.Checksummed();
+  a["chain_id"] = tx.chain_id;
+  a["nonce"] = tx.nonce;
+  a["gas_limit"] = tx.gas_limit;
+  a["max_fee_per_gas_wei"] = tx.max_fee_per_gas.ToDecimal();
+  a["max_priority_fee_per_gas_wei"] = tx.max_priority_fee_per_gas.ToDecimal();
+  a["value_wei"] = tx.value.ToDecimal();
+}
+
+equivocation::Candidate CandidateOf(const chain::Eip1559Transaction& tx, const chain::Address& from) {
+  equivocation::Candidate c;
+  c.key = equivocation::SlotKey{tx.chain_id, from, tx.nonce};
+  c.signing_hash = tx.SigningHash();
+  c.to = *tx.to;
+  c.value = tx.value;
+  c.data = tx.data;
+  c.gas_limit = tx.gas_limit;
+  c.max_fee_per_gas = tx.max_fee_per_gas;
+  c.max_priority_fee_per_gas = tx.max_priority_fee_per_gas;
+  return c;
+}
+
 chain::U256 Cost(uint64_t gas, const chain::U256& fee) {
   absl::StatusOr<chain::U256> c = chain::U256::CheckedMul(chain::U256(gas), fee);
   return c.ok() ? *c : chain::U256::Max();
 }
 
+// What a signature adds to the key's 24 h fee budget: its worst-case cost, or for a fee bump
+// only what it adds to the version it replaces.
+chain::U256 ChargeFor(const chain::Eip1559Transaction& tx, const equivocation::Verdict& verdict) {
+  const chain::U256 cost = Cost(tx.gas_limit, tx.max_fee_per_gas);
+  if (verdict.kind != equivocation::Verdict::Kind::kFeeBump) return cost;
+  absl::StatusOr<chain::U256> diff = chain::U256::CheckedSub(cost, verdict.replaced_cost);
+  return diff.ok() ? *diff : chain::U256();
+}
+
+equivocation::Record RecordOf(equivocation::Candidate c, chain::SignedTransaction signed_tx,
+                              const equivocation::Verdict& verdict, const chain::U256& charge) {
+  equivocation::Record record;
+  record.key = c.key;
+  record.signing_hash = c.signing_hash;
+  record.to = c.to;
+  record.value = c.value;
+  record.data = std::move(c.data);
+  record.gas_limit = c.gas_limit;
+  record.max_fee_per_gas = c.max_fee_per_gas;
+  record.max_priority_fee_per_gas = c.max_priority_fee_per_gas;
+  record.raw = std::move(signed_tx.raw);
+  record.tx_hash = signed_tx.hash;
+  const bool bump = verdict.kind == equivocation::Verdict::Kind::kFeeBump;
+  record.nonce_use = bump ? equivocation::NonceUse::kFeeBump : equivocation::NonceUse::kFirst;
+  record.replaced_tx_hash = verdict.replaced;
+  record.budget_charge = charge;
+  record.signed_at = absl::Now();
+  return record;
+}
+
 }  // namespace
+
+absl::Status Engine::Envelope::Parse(TxIntent* intent, chain::Eip1559Transaction* tx) const {
+  if (chain_id == 0) return Invalid("chain_id", "required, non-zero");
+  absl::StatusOr<chain::Address> sender = AddressField(*from, "from_address");
+  if (!sender.ok()) return sender.status();
+  if (gas_limit == 0) return Invalid("gas_limit", "required, non-zero");
+  absl::StatusOr<chain::U256> fee = WeiField(*max_fee, "max_fee_per_gas_wei", false);
+  if (!fee.ok()) return fee.status();
+  absl::StatusOr<chain::U256> tip = WeiField(*max_tip, "max_priority_fee_per_gas_wei", false);
+  if (!tip.ok()) return tip.status();
+  if (*tip > *fee) return Invalid("max_priority_fee_per_gas_wei", "exceeds max_fee_per_gas_wei");
+  intent->chain_id = tx->chain_id = chain_id;
+  intent->from = *sender;
+  tx->nonce = nonce;
+  intent->gas_limit = tx->gas_limit = gas_limit;
+  intent->max_fee_per_gas = tx->max_fee_per_gas = *fee;
+  intent->max_priority_fee_per_gas = tx->max_priority_fee_per_gas = *tip;
+  return absl::OkStatus();
+}
 
 absl::Status Engine::ReplayFeeLedger() {
   return d_.store->ForEachSince(absl::Now() - absl::Hours(24), [this](const equivocation::Record& r) {
@@ -229,173 +303,115 @@ void Engine::GetKey(const Caller& caller, const v1::GetKeyRequest& request, v1::
 void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeployAndRegisterAppRequest& r,
                                       v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignDeployAndRegisterApp", caller, std::move(done), r.request_id());
-  Prepared p;
-  p.intent.kind = TxIntent::Kind::kDeployAndRegisterApp;
-  auto parse = [&]() -> absl::Status {
-    if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return s;
-    if (absl::Status s = ParseEnvelope({r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
-                                        &r.max_priority_fee_per_gas_wei()},
-                                       &p.intent, &p.tx);
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
-    if (!kms.ok()) return kms.status();
-    chain::DeployAndRegisterAppParams params;
-    absl::StatusOr<chain::Address> owner = AddressField(r.initial_owner(), "initial_owner", false);
-    if (!owner.ok()) return owner.status();
-    params.initial_owner = *owner;
-    params.disable_upgrades = r.disable_upgrades();
-    params.allow_any_device = r.allow_any_device();
-    absl::StatusOr<chain::Hash32> device = Hash32Field(r.initial_device_id(), "initial_device_id", true);
-    if (!device.ok()) return device.status();
-    absl::StatusOr<chain::Hash32> compose = Hash32Field(r.initial_compose_hash(), "initial_compose_hash", true);
-    if (!compose.ok()) return compose.status();
-    params.initial_device_id = *device;
-    params.initial_compose_hash = *compose;
-    if (r.has_require_tcb_up_to_date()) params.require_tcb_up_to_date = r.require_tcb_up_to_date();
-    p.intent.to = *kms;
-    p.tx.to = *kms;
-    p.tx.data = chain::EncodeDeployAndRegisterApp(params);
-    p.intent.data = p.tx.data;
-    json::object intent;
-    intent["kind"] = "deployAndRegisterApp";
-    intent["kms_contract"] = kms->Checksummed();
-    intent["initial_owner"] = owner->Checksummed();
-    intent["disable_upgrades"] = params.disable_upgrades;
-    intent["allow_any_device"] = params.allow_any_device;
-    intent["initial_device_id"] = device->Hex();
-    intent["initial_compose_hash"] = compose->Hex();
-    if (params.require_tcb_up_to_date.has_value()) intent["require_tcb_up_to_date"] = *params.require_tcb_up_to_date;
-    intent["selector"] = chain::ToHex(chain::ByteView(p.tx.data).subspan(0, 4));
-    req->audit["intent"] = std::move(intent);
-    return absl::OkStatus();
-  };
-  if (absl::Status s = parse(); !s.ok()) return Finish(req, s);
-  SignPrepared(req, std::move(p), out);
+  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kDeployAndRegisterApp, out,
+           [&](Prepared& p) -> absl::StatusOr<json::object> {
+             absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
+             if (!kms.ok()) return kms.status();
+             chain::DeployAndRegisterAppParams params;
+             absl::StatusOr<chain::Address> owner = AddressField(r.initial_owner(), "initial_owner", false);
+             if (!owner.ok()) return owner.status();
+             params.initial_owner = *owner;
+             params.disable_upgrades = r.disable_upgrades();
+             params.allow_any_device = r.allow_any_device();
+             absl::StatusOr<chain::Hash32> device = Hash32Field(r.initial_device_id(), "initial_device_id", true);
+             if (!device.ok()) return device.status();
+             absl::StatusOr<chain::Hash32> compose = Hash32Field(r.initial_compose_hash(), "initial_compose_hash", true);
+             if (!compose.ok()) return compose.status();
+             params.initial_device_id = *device;
+             params.initial_compose_hash = *compose;
+             if (r.has_require_tcb_up_to_date()) params.require_tcb_up_to_date = r.require_tcb_up_to_date();
+             p.SetCall(*kms, chain::EncodeDeployAndRegisterApp(params));
+             json::object intent;
+             intent["kind"] = "deployAndRegisterApp";
+             intent["kms_contract"] = kms->Checksummed();
+             intent["initial_owner"] = owner->Checksummed();
+             intent["disable_upgrades"] = params.disable_upgrades;
+             intent["allow_any_device"] = params.allow_any_device;
+             intent["initial_device_id"] = device->Hex();
+             intent["initial_compose_hash"] = compose->Hex();
+             if (params.require_tcb_up_to_date.has_value()) {
+               intent["require_tcb_up_to_date"] = *params.require_tcb_up_to_date;
+             }
+             intent["selector"] = Selector(p.tx.data);
+             return intent;
+           });
 }
 
 void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHashRequest& r, v1::SignedTransaction* out,
                                 Done done) {
   auto req = StartRequest("SignAddComposeHash", caller, std::move(done), r.request_id());
-  Prepared p;
-  p.intent.kind = TxIntent::Kind::kAddComposeHash;
-  auto parse = [&]() -> absl::Status {
-    if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return s;
-    if (absl::Status s = ParseEnvelope({r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
-                                        &r.max_priority_fee_per_gas_wei()},
-                                       &p.intent, &p.tx);
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
-    if (!app.ok()) return app.status();
-    absl::StatusOr<chain::Hash32> hash = Hash32Field(r.compose_hash(), "compose_hash", false);
-    if (!hash.ok()) return hash.status();
-    if (hash->IsZero()) return Invalid("compose_hash", "must not be zero");
-    p.intent.to = *app;
-    p.tx.to = *app;
-    p.tx.data = chain::EncodeAddComposeHash(*hash);
-    p.intent.data = p.tx.data;
-    json::object intent;
-    intent["kind"] = "addComposeHash";
-    intent["app_contract"] = app->Checksummed();
-    intent["compose_hash"] = hash->Hex();
-    intent["selector"] = chain::ToHex(chain::ByteView(p.tx.data).subspan(0, 4));
-    req->audit["intent"] = std::move(intent);
-    return absl::OkStatus();
-  };
-  if (absl::Status s = parse(); !s.ok()) return Finish(req, s);
-  SignPrepared(req, std::move(p), out);
+  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
+           [&](Prepared& p) -> absl::StatusOr<json::object> {
+             absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
+             if (!app.ok()) return app.status();
+             absl::StatusOr<chain::Hash32> hash = Hash32Field(r.compose_hash(), "compose_hash", false);
+             if (!hash.ok()) return hash.status();
+             if (hash->IsZero()) return Invalid("compose_hash", "must not be zero");
+             p.SetCall(*app, chain::EncodeAddComposeHash(*hash));
+             json::object intent;
+             intent["kind"] = "addComposeHash";
+             intent["app_contract"] = app->Checksummed();
+             intent["compose_hash"] = hash->Hex();
+             intent["selector"] = Selector(p.tx.data);
+             return intent;
+           });
 }
 
 void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequest& r, v1::SignedTransaction* out,
                              Done done) {
   auto req = StartRequest("SignTransaction", caller, std::move(done), r.request_id());
+  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kGeneric, out,
+           [&](Prepared& p) -> absl::StatusOr<json::object> {
+             absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
+             if (!to.ok()) return to.status();
+             absl::StatusOr<chain::U256> value = WeiField(r.value_wei(), "value_wei", true);
+             if (!value.ok()) return value.status();
+             chain::Bytes data;
+             if (!r.data().empty()) {
+               if (r.data().size() > 2 * 128 * 1024 + 2) return Invalid("data", "longer than 128 KiB");
+               absl::StatusOr<chain::Bytes> d = chain::FromHex(r.data(), chain::HexPrefix::kRequired);
+               if (!d.ok()) return Invalid("data", d.status().message());
+               data = *std::move(d);
+             }
+             p.intent.value = *value;
+             p.tx.value = *value;
+             p.SetCall(*to, std::move(data));
+             json::object intent;
+             intent["kind"] = "generic";
+             intent["to"] = to->Checksummed();
+             intent["value_wei"] = value->ToDecimal();
+             intent["selector"] = Selector(p.tx.data);
+             intent["data_bytes"] = static_cast<uint64_t>(p.tx.data.size());
+             intent["data_keccak256"] = chain::Keccak256(p.tx.data).Hex();
+             return intent;
+           });
+}
+
+void Engine::SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
+                      TxIntent::Kind kind, v1::SignedTransaction* out,
+                      absl::FunctionRef<absl::StatusOr<json::object>(Prepared&)> parse_call) {
   Prepared p;
-  p.intent.kind = TxIntent::Kind::kGeneric;
-  auto parse = [&]() -> absl::Status {
-    if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return s;
-    if (absl::Status s = ParseEnvelope({r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
-                                        &r.max_priority_fee_per_gas_wei()},
-                                       &p.intent, &p.tx);
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
-    if (!to.ok()) return to.status();
-    absl::StatusOr<chain::U256> value = WeiField(r.value_wei(), "value_wei", true);
-    if (!value.ok()) return value.status();
-    chain::Bytes data;
-    if (!r.data().empty()) {
-      if (r.data().size() > 2 * 128 * 1024 + 2) return Invalid("data", "longer than 128 KiB");
-      absl::StatusOr<chain::Bytes> d = chain::FromHex(r.data(), chain::HexPrefix::kRequired);
-      if (!d.ok()) return Invalid("data", d.status().message());
-      data = *std::move(d);
-    }
-    p.intent.to = *to;
-    p.intent.value = *value;
-    p.intent.data = data;
-    p.tx.to = *to;
-    p.tx.value = *value;
-    p.tx.data = std::move(data);
-    json::object intent;
-    intent["kind"] = "generic";
-    intent["to"] = to->Checksummed();
-    intent["value_wei"] = value->ToDecimal();
-    intent["selector"] = p.tx.data.size() >= 4 ? chain::ToHex(chain::ByteView(p.tx.data).subspan(0, 4)) : std::string("");
-    intent["data_bytes"] = static_cast<uint64_t>(p.tx.data.size());
-    intent["data_keccak256"] = chain::Keccak256(p.tx.data).Hex();
-    req->audit["intent"] = std::move(intent);
-    return absl::OkStatus();
-  };
-  if (absl::Status s = parse(); !s.ok()) return Finish(req, s);
+  p.intent.kind = kind;
+  if (absl::Status s = RequestIdField(request_id); !s.ok()) return Finish(req, s);
+  if (absl::Status s = envelope.Parse(&p.intent, &p.tx); !s.ok()) return Finish(req, s);
+  absl::StatusOr<json::object> intent = parse_call(p);
+  if (!intent.ok()) return Finish(req, intent.status());
+  req->audit["intent"] = *std::move(intent);
   SignPrepared(req, std::move(p), out);
 }
 
 void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTransaction* out) {
-  json::object& a = req->audit;
+  AuditEnvelope(p.tx, p.intent.from, req->audit);
   const chain::Address from = p.intent.from;
-  a["key"] = from.Checksummed();
-  a["chain_id"] = p.tx.chain_id;
-  a["nonce"] = p.tx.nonce;
-  a["gas_limit"] = p.tx.gas_limit;
-  a["max_fee_per_gas_wei"] = p.tx.max_fee_per_gas.ToDecimal();
-  a["max_priority_fee_per_gas_wei"] = p.tx.max_priority_fee_per_gas.ToDecimal();
-  a["value_wei"] = p.tx.value.ToDecimal();
-
-  if (!d_.keys->Has(from)) {
-    return Finish(req, absl::NotFoundError(absl::StrCat("from_address: key ", from.Checksummed(), " is not held by this signer")));
-  }
   std::shared_ptr<const policy::CompiledPolicy> pol = d_.policy->Get();
-  a["policy"] = pol->fingerprint();
-  policy::Decision decision = pol->CheckTransaction(p.intent);
-  req->rule = decision.rule;
-  if (!decision.allowed()) {
-    req->policy_refusal = decision.status.code() == absl::StatusCode::kPermissionDenied;
-    return Finish(req, decision.status);
-  }
+  if (absl::Status s = Admit(*req, *pol, p.intent); !s.ok()) return Finish(req, s);
   const policy::KeyLimits& limits = pol->LimitsFor(from);
-  policy::Decision rate = d_.usage->TakeRequest(from, limits);
-  if (!rate.allowed()) {
-    req->rule = rate.rule;
-    req->policy_refusal = true;
-    return Finish(req, rate.status);
-  }
 
-  const chain::Hash32 signing_hash = p.tx.SigningHash();
-  equivocation::Candidate c;
-  c.key = equivocation::SlotKey{p.tx.chain_id, from, p.tx.nonce};
-  c.signing_hash = signing_hash;
-  c.to = *p.tx.to;
-  c.value = p.tx.value;
-  c.data = p.tx.data;
-  c.gas_limit = p.tx.gas_limit;
-  c.max_fee_per_gas = p.tx.max_fee_per_gas;
-  c.max_priority_fee_per_gas = p.tx.max_priority_fee_per_gas;
+  equivocation::Candidate c = CandidateOf(p.tx, from);
   std::shared_ptr<equivocation::Store::Slot> slot = d_.store->Acquire(c.key);
   absl::StatusOr<equivocation::Verdict> verdict = d_.store->Classify(*slot, c);
   if (!verdict.ok()) return Finish(req, absl::UnavailableError(verdict.status().message()));
+  json::object& a = req->audit;
   switch (verdict->kind) {
     case equivocation::Verdict::Kind::kConflict:
       a["nonce_use"] = "conflict";
@@ -411,13 +427,7 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
     case equivocation::Verdict::Kind::kFeeBump:
       break;
   }
-  const bool bump = verdict->kind == equivocation::Verdict::Kind::kFeeBump;
-  const chain::U256 cost = Cost(p.tx.gas_limit, p.tx.max_fee_per_gas);
-  chain::U256 charge = cost;
-  if (bump) {
-    absl::StatusOr<chain::U256> diff = chain::U256::CheckedSub(cost, verdict->replaced_cost);
-    charge = diff.ok() ? *diff : chain::U256();
-  }
+  const chain::U256 charge = ChargeFor(p.tx, *verdict);
   std::string budget_rule;
   absl::StatusOr<uint64_t> charge_id = d_.usage->Charge(from, charge, limits, &budget_rule);
   if (!charge_id.ok()) {
@@ -431,36 +441,48 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
     return Finish(req, absl::InternalError("signing failed"));
   }
   req->signed_something = true;
-  equivocation::Record record;
-  record.key = c.key;
-  record.signing_hash = signing_hash;
-  record.to = c.to;
-  record.value = c.value;
-  record.data = std::move(c.data);
-  record.gas_limit = c.gas_limit;
-  record.max_fee_per_gas = c.max_fee_per_gas;
-  record.max_priority_fee_per_gas = c.max_priority_fee_per_gas;
-  record.raw = std::move(signed_tx->raw);
-  record.tx_hash = signed_tx->hash;
-  record.nonce_use = bump ? equivocation::NonceUse::kFeeBump : equivocation::NonceUse::kFirst;
-  record.replaced_tx_hash = verdict->replaced;
-  record.budget_charge = charge;
-  record.signed_at = absl::Now();
-  a["nonce_use"] = NonceUseName(record.nonce_use);
-  a["tx_hash"] = record.tx_hash.Hex();
-  if (bump) a["replaced_tx_hash"] = verdict->replaced->Hex();
+  auto record = std::make_shared<equivocation::Record>(RecordOf(std::move(c), *std::move(signed_tx), *verdict, charge));
+  a["nonce_use"] = NonceUseName(record->nonce_use);
+  a["tx_hash"] = record->tx_hash.Hex();
+  if (record->nonce_use == equivocation::NonceUse::kFeeBump) a["replaced_tx_hash"] = verdict->replaced->Hex();
   a["fee_charged_wei"] = charge.ToDecimal();
-  auto shared = std::make_shared<equivocation::Record>(std::move(record));
-  d_.store->RecordAsync(*shared, [this, req, shared, slot, out, from, id = *charge_id](absl::Status s) mutable {
+  RecordAndRelease(std::move(req), std::move(record), std::move(slot), *charge_id, out);
+}
+
+absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, const TxIntent& intent) {
+  if (!d_.keys->Has(intent.from)) {
+    return absl::NotFoundError(absl::StrCat("from_address: key ", intent.from.Checksummed(), " is not held by this signer"));
+  }
+  req.audit["policy"] = pol.fingerprint();
+  policy::Decision decision = pol.CheckTransaction(intent);
+  req.rule = decision.rule;
+  if (!decision.allowed()) {
+    req.policy_refusal = decision.status.code() == absl::StatusCode::kPermissionDenied;
+    return decision.status;
+  }
+  policy::Decision rate = d_.usage->TakeRequest(intent.from, pol.LimitsFor(intent.from));
+  if (!rate.allowed()) {
+    req.rule = rate.rule;
+    req.policy_refusal = true;
+    return rate.status;
+  }
+  return absl::OkStatus();
+}
+
+void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
+                              std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
+                              v1::SignedTransaction* out) {
+  const chain::Address from = record->key.sender;
+  d_.store->RecordAsync(*record, [this, req, record, slot, out, from, charge_id](absl::Status s) mutable {
     if (!s.ok()) {
-      d_.usage->Refund(from, id);
+      d_.usage->Refund(from, charge_id);
       req->audit["reason_detail"] = "the signature was not recorded durably and was discarded";
       slot.reset();
       return Finish(req, absl::UnavailableError(absl::StrCat("cannot record the signature durably (nothing was released): ",
                                                              s.message())));
     }
     req->signed_something = false;  // recorded: the outcome is a plain allow
-    FillSigned(*shared, shared->nonce_use, out);
+    FillSigned(*record, record->nonce_use, out);
     slot.reset();  // the next request for this nonce may now look at the record
     Finish(req, absl::OkStatus());
   });

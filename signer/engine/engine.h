@@ -21,7 +21,9 @@
 #include <functional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "onchainkms/signer/v1/signer.pb.h"
 #include "signer/audit/audit_log.h"
 #include "signer/equivocation/store.h"
@@ -73,10 +75,23 @@ class Engine {
  private:
   struct Prepared;
   struct Request;
+  struct Envelope;
   // A request's audit record starts with the method, the caller and the client's request id.
   static std::shared_ptr<Request> StartRequest(std::string method, const Caller& caller, Done done,
                                                const std::string& request_id = "");
+  // The steps of the three transaction RPCs: the request id and the envelope, the method's own
+  // fields (`parse_call` fills the call and returns the audit record's "intent"), then signing.
+  void SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
+                policy::TxIntent::Kind kind, onchainkms::signer::v1::SignedTransaction* out,
+                absl::FunctionRef<absl::StatusOr<boost::json::object>(Prepared&)> parse_call);
+  // Policy, rate limit, anti-equivocation, fee budget, signature, durable record.
   void SignPrepared(std::shared_ptr<Request> req, Prepared prepared, onchainkms::signer::v1::SignedTransaction* out);
+  // The key is held, the policy allows the intent, the rate limit has room (sets req's rule).
+  absl::Status Admit(Request& req, const policy::CompiledPolicy& pol, const policy::TxIntent& intent);
+  // Records the signature durably, then releases it (or refunds the budget and refuses).
+  void RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
+                        std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
+                        onchainkms::signer::v1::SignedTransaction* out);
   void Finish(const std::shared_ptr<Request>& req, absl::Status status);
   void FillKey(const chain::Address& address, const std::string& label, onchainkms::signer::v1::Key* key);
 

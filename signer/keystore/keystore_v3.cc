@@ -75,15 +75,8 @@ absl::StatusOr<chain::Bytes> GetHex(const json::object& o, absl::string_view key
   return b;
 }
 
-absl::StatusOr<Parsed> Parse(absl::string_view text, const KdfLimits& limits) {
-  if (text.size() > limits.max_file_bytes) return Bad("file", absl::StrCat("larger than ", limits.max_file_bytes, " bytes"));
-  boost::system::error_code ec;
-  json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
-  if (ec) return Bad("file", "not valid JSON");
-  if (!root.is_object()) return Bad("file", "not a JSON object");
-  const json::object& top = root.as_object();
-  Parsed out;
-
+// version (must be 3); id and address, both optional.
+absl::Status ParseIdentity(const json::object& top, Parsed& out) {
   absl::StatusOr<uint64_t> version = GetUint(top, "version", "version");
   if (!version.ok()) return version.status();
   if (*version != 3) return Bad("version", absl::StrCat("unsupported version ", *version, " (want 3)"));
@@ -98,12 +91,11 @@ absl::StatusOr<Parsed> Parse(absl::string_view text, const KdfLimits& limits) {
     if (!addr.ok()) return Bad("address", addr.status().message());
     out.info.address = *addr;
   }
+  return absl::OkStatus();
+}
 
-  const json::value* crypto_v = Get(top, "crypto");
-  if (crypto_v == nullptr) crypto_v = Get(top, "Crypto");  // legacy capitalisation (geth accepts it)
-  if (crypto_v == nullptr || !crypto_v->is_object()) return Bad("crypto", "missing or not an object");
-  const json::object& cr = crypto_v->as_object();
-
+// crypto.cipher (aes-128-ctr), its iv, the ciphertext and the MAC.
+absl::Status ParseCipher(const json::object& cr, Parsed& out) {
   absl::StatusOr<std::string> cipher = GetString(cr, "cipher", "crypto.cipher");
   if (!cipher.ok()) return cipher.status();
   if (*cipher != "aes-128-ctr") return Bad("crypto.cipher", absl::StrCat("unsupported cipher \"", *cipher, "\""));
@@ -119,7 +111,11 @@ absl::StatusOr<Parsed> Parse(absl::string_view text, const KdfLimits& limits) {
   absl::StatusOr<chain::Bytes> mac = GetHex(cr, "mac", "crypto.mac", 32, 32);
   if (!mac.ok()) return mac.status();
   out.mac = *std::move(mac);
+  return absl::OkStatus();
+}
 
+// crypto.kdf and crypto.kdfparams, within `limits` (a hostile file must not cost minutes of CPU).
+absl::Status ParseKdf(const json::object& cr, const KdfLimits& limits, Parsed& out) {
   absl::StatusOr<std::string> kdf = GetString(cr, "kdf", "crypto.kdf");
   if (!kdf.ok()) return kdf.status();
   const json::value* kp = Get(cr, "kdfparams");
@@ -162,6 +158,27 @@ absl::StatusOr<Parsed> Parse(absl::string_view text, const KdfLimits& limits) {
   } else {
     return Bad("crypto.kdf", absl::StrCat("unsupported kdf \"", *kdf, "\""));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Parsed> Parse(absl::string_view text, const KdfLimits& limits) {
+  if (text.size() > limits.max_file_bytes) return Bad("file", absl::StrCat("larger than ", limits.max_file_bytes, " bytes"));
+  boost::system::error_code ec;
+  json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
+  if (ec) return Bad("file", "not valid JSON");
+  if (!root.is_object()) return Bad("file", "not a JSON object");
+  const json::object& top = root.as_object();
+  Parsed out;
+
+  if (absl::Status s = ParseIdentity(top, out); !s.ok()) return s;
+
+  const json::value* crypto_v = Get(top, "crypto");
+  if (crypto_v == nullptr) crypto_v = Get(top, "Crypto");  // legacy capitalisation (geth accepts it)
+  if (crypto_v == nullptr || !crypto_v->is_object()) return Bad("crypto", "missing or not an object");
+  const json::object& cr = crypto_v->as_object();
+
+  if (absl::Status s = ParseCipher(cr, out); !s.ok()) return s;
+  if (absl::Status s = ParseKdf(cr, limits, out); !s.ok()) return s;
   return out;
 }
 

@@ -22,6 +22,17 @@ absl::StatusOr<chain::Address> ParseAddress(absl::string_view text, absl::string
   return a;
 }
 
+// Every address of a repeated field into `out`; errors name the element ("<field>[2]").
+absl::Status ParseAddresses(const google::protobuf::RepeatedPtrField<std::string>& texts, absl::string_view field,
+                            absl::flat_hash_set<chain::Address>& out) {
+  for (int j = 0; j < texts.size(); ++j) {
+    absl::StatusOr<chain::Address> a = ParseAddress(texts[j], absl::StrCat(field, "[", j, "]"));
+    if (!a.ok()) return a.status();
+    out.insert(*a);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<chain::U256> ParseWeiField(absl::string_view text, absl::string_view field) {
   absl::StatusOr<chain::U256> v = ParseWei(text);
   if (!v.ok()) return Field(field, v.status().message());
@@ -66,23 +77,33 @@ absl::StatusOr<chain::U256> ParseWei(absl::string_view text) {
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(const v1::Policy& policy) {
   std::shared_ptr<CompiledPolicy> out(new CompiledPolicy());
+  if (absl::Status s = out->CompileChains(policy); !s.ok()) return s;
+  if (absl::Status s = out->CompileKeyLimits(policy); !s.ok()) return s;
+  if (absl::Status s = out->CompileGenericRules(policy); !s.ok()) return s;
+  if (absl::Status s = out->CompileMessageSigning(policy.message_signing()); !s.ok()) return s;
+  std::string serialized;
+  policy.SerializeToString(&serialized);
+  const crypto::Sha256Digest digest = crypto::Sha256(absl::string_view(serialized));
+  out->fingerprint_ = chain::ToHex(digest, false).substr(0, 16);
+  return std::shared_ptr<const CompiledPolicy>(std::move(out));
+}
+
+absl::Status CompiledPolicy::CompileChains(const v1::Policy& policy) {
   for (int i = 0; i < policy.chains_size(); ++i) {
     const v1::ChainPolicy& c = policy.chains(i);
     const std::string f = absl::StrCat("chains[", i, "]");
     if (c.chain_id() == 0) return Field(absl::StrCat(f, ".chain_id"), "required, non-zero");
-    if (out->chains_.contains(c.chain_id())) return Field(absl::StrCat(f, ".chain_id"), absl::StrCat("duplicate chain id ", c.chain_id()));
+    if (chains_.contains(c.chain_id())) return Field(absl::StrCat(f, ".chain_id"), absl::StrCat("duplicate chain id ", c.chain_id()));
     Chain chain;
     chain.chain_id = c.chain_id();
     chain.rule = absl::StrCat("chains[chain_id=", c.chain_id(), "]");
-    for (int j = 0; j < c.kms_contract_addresses_size(); ++j) {
-      absl::StatusOr<chain::Address> a = ParseAddress(c.kms_contract_addresses(j), absl::StrCat(f, ".kms_contract_addresses[", j, "]"));
-      if (!a.ok()) return a.status();
-      chain.factories.insert(*a);
+    if (absl::Status s = ParseAddresses(c.kms_contract_addresses(), absl::StrCat(f, ".kms_contract_addresses"), chain.factories);
+        !s.ok()) {
+      return s;
     }
-    for (int j = 0; j < c.app_contract_addresses_size(); ++j) {
-      absl::StatusOr<chain::Address> a = ParseAddress(c.app_contract_addresses(j), absl::StrCat(f, ".app_contract_addresses[", j, "]"));
-      if (!a.ok()) return a.status();
-      chain.apps.insert(*a);
+    if (absl::Status s = ParseAddresses(c.app_contract_addresses(), absl::StrCat(f, ".app_contract_addresses"), chain.apps);
+        !s.ok()) {
+      return s;
     }
     chain.any_app = c.any_app();
     absl::StatusOr<chain::U256> max_fee = ParseWeiField(c.max_fee_per_gas_wei(), absl::StrCat(f, ".max_fee_per_gas_wei"));
@@ -93,23 +114,29 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(co
     chain.max_fee = *max_fee;
     chain.max_priority_fee = *max_tip;
     chain.max_gas_limit = c.max_gas_limit();
-    out->chains_.emplace(c.chain_id(), std::move(chain));
+    chains_.emplace(c.chain_id(), std::move(chain));
   }
+  return absl::OkStatus();
+}
 
+absl::Status CompiledPolicy::CompileKeyLimits(const v1::Policy& policy) {
   absl::StatusOr<KeyLimits> defaults = CompileLimits(policy.default_key_limits(), "default_key_limits");
   if (!defaults.ok()) return defaults.status();
-  out->default_limits_ = *std::move(defaults);
+  default_limits_ = *std::move(defaults);
   for (int i = 0; i < policy.keys_size(); ++i) {
     const std::string f = absl::StrCat("keys[", i, "]");
     absl::StatusOr<chain::Address> a = ParseAddress(policy.keys(i).address(), absl::StrCat(f, ".address"));
     if (!a.ok()) return a.status();
-    if (out->key_limits_.contains(*a)) return Field(absl::StrCat(f, ".address"), "duplicate key");
+    if (key_limits_.contains(*a)) return Field(absl::StrCat(f, ".address"), "duplicate key");
     absl::StatusOr<KeyLimits> limits =
         CompileLimits(policy.keys(i).limits(), absl::StrCat("keys[address=", a->Checksummed(), "].limits"));
     if (!limits.ok()) return limits.status();
-    out->key_limits_.emplace(*a, *std::move(limits));
+    key_limits_.emplace(*a, *std::move(limits));
   }
+  return absl::OkStatus();
+}
 
+absl::Status CompiledPolicy::CompileGenericRules(const v1::Policy& policy) {
   absl::flat_hash_set<std::string> names;
   for (int i = 0; i < policy.generic_transaction_rules_size(); ++i) {
     const v1::GenericTransactionRule& r = policy.generic_transaction_rules(i);
@@ -119,7 +146,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(co
     GenericRule rule;
     rule.name = r.name();
     rule.rule = absl::StrCat("generic_transaction_rules[name=\"", r.name(), "\"]");
-    if (!out->chains_.contains(r.chain_id())) {
+    if (!chains_.contains(r.chain_id())) {
       return Field(absl::StrCat(f, ".chain_id"), absl::StrCat("chain ", r.chain_id(), " has no entry in chains"));
     }
     rule.chain_id = r.chain_id();
@@ -138,33 +165,20 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(co
       if (!v.ok()) return v.status();
       rule.max_value = *v;
     }
-    for (int j = 0; j < r.from_addresses_size(); ++j) {
-      absl::StatusOr<chain::Address> a = ParseAddress(r.from_addresses(j), absl::StrCat(f, ".from_addresses[", j, "]"));
-      if (!a.ok()) return a.status();
-      rule.from.insert(*a);
-    }
-    out->generic_.push_back(std::move(rule));
+    if (absl::Status s = ParseAddresses(r.from_addresses(), absl::StrCat(f, ".from_addresses"), rule.from); !s.ok()) return s;
+    generic_.push_back(std::move(rule));
   }
+  return absl::OkStatus();
+}
 
-  out->messages_enabled_ = policy.message_signing().enabled();
-  for (int j = 0; j < policy.message_signing().from_addresses_size(); ++j) {
-    absl::StatusOr<chain::Address> a =
-        ParseAddress(policy.message_signing().from_addresses(j), absl::StrCat("message_signing.from_addresses[", j, "]"));
-    if (!a.ok()) return a.status();
-    out->message_keys_.insert(*a);
+absl::Status CompiledPolicy::CompileMessageSigning(const v1::MessageSigningPolicy& m) {
+  messages_enabled_ = m.enabled();
+  if (absl::Status s = ParseAddresses(m.from_addresses(), "message_signing.from_addresses", message_keys_); !s.ok()) return s;
+  if (m.max_message_bytes() != 0) {
+    if (m.max_message_bytes() > (1u << 20)) return Field("message_signing.max_message_bytes", "at most 1048576");
+    max_message_bytes_ = m.max_message_bytes();
   }
-  if (policy.message_signing().max_message_bytes() != 0) {
-    if (policy.message_signing().max_message_bytes() > (1u << 20)) {
-      return Field("message_signing.max_message_bytes", "at most 1048576");
-    }
-    out->max_message_bytes_ = policy.message_signing().max_message_bytes();
-  }
-
-  std::string serialized;
-  policy.SerializeToString(&serialized);
-  const crypto::Sha256Digest digest = crypto::Sha256(absl::string_view(serialized));
-  out->fingerprint_ = chain::ToHex(digest, false).substr(0, 16);
-  return std::shared_ptr<const CompiledPolicy>(std::move(out));
+  return absl::OkStatus();
 }
 
 Decision CompiledPolicy::CheckTransaction(const TxIntent& in) const {

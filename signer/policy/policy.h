@@ -94,6 +94,11 @@ class CompiledPolicy {
   };
 
   CompiledPolicy() = default;
+  // The steps of Compile, one per section of the policy.
+  absl::Status CompileChains(const onchainkms::signer::v1::Policy& policy);
+  absl::Status CompileKeyLimits(const onchainkms::signer::v1::Policy& policy);
+  absl::Status CompileGenericRules(const onchainkms::signer::v1::Policy& policy);
+  absl::Status CompileMessageSigning(const onchainkms::signer::v1::MessageSigningPolicy& message_signing);
   absl::flat_hash_map<uint64_t, Chain> chains_;
   std::vector<GenericRule> generic_;
   KeyLimits default_limits_;
