@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Connect(const std::string& p
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     absl::Status s = db == nullptr ? absl::ResourceExhaustedError(absl::StrCat("open ", path, ": out of memory"))
                                    : LastError(db, absl::StrCat("open ", path));
-    sqlite3_close(db);
+    sqlite3_close_v2(db);
     return s;
   }
   std::unique_ptr<Database> out(new Database(path, options, std::move(lock), db));
@@ -57,7 +57,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Connect(const std::string& p
   return out;
 }
 
-Database::~Database() { sqlite3_close(db_); }
+// close_v2: a statement still alive keeps the connection (as a zombie) until it is finalized,
+// instead of the close failing and the connection leaking.
+Database::~Database() { sqlite3_close_v2(db_); }
 
 absl::Status Database::Exec(absl::string_view sql) {
   const std::string text(sql);

@@ -89,9 +89,11 @@ TEST(DatabaseTest, ASecondOpenInThisProcessIsRefusedButConnectionsShareTheLock) 
   EXPECT_EQ(Database::Open(path).status().code(), absl::StatusCode::kFailedPrecondition);
   std::unique_ptr<Database> reader = *db->OpenConnection();
   ASSERT_TRUE(db->Exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (5);").ok());
-  Statement st = *reader->Prepare("SELECT v FROM t");
-  ASSERT_TRUE(*st.Step());
-  EXPECT_EQ(st.ColumnInt(0), 5);
+  {
+    Statement st = *reader->Prepare("SELECT v FROM t");
+    ASSERT_TRUE(*st.Step());
+    EXPECT_EQ(st.ColumnInt(0), 5);
+  }
   db.reset();
   EXPECT_EQ(Database::Open(path).status().code(), absl::StatusCode::kFailedPrecondition)
       << "the reader still holds the lock";
@@ -119,6 +121,14 @@ TEST(DatabaseTest, ACrashedHoldersLockIsReleased) {
   EXPECT_TRUE(db.ok()) << db.status();
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+TEST(DatabaseTest, AStatementMayOutliveItsDatabaseObject) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  Statement st = *db->Prepare("SELECT 1");
+  db.reset();  // the connection closes once the statement is finalized (no leak under ASan)
+  ASSERT_TRUE(*st.Step());
+  EXPECT_EQ(st.ColumnInt(0), 1);
 }
 
 TEST(DatabaseTest, ExecErrorNamesThePathAndSqlitesMessage) {
