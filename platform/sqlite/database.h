@@ -54,7 +54,6 @@ class Database {
   int64_t last_insert_rowid() const;
 
   const std::string& path() const { return path_; }
-  sqlite3* handle() const { return db_; }
 
  private:
   Database(std::string path, OpenOptions options, std::shared_ptr<const ProcessLock> lock, sqlite3* db)
