@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -38,11 +40,12 @@ class OrchestratorProcessTest : public ::testing::Test {
     stub_ = v1::Orchestrator::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
 
-  std::unique_ptr<ServerProcess> Start(const std::string& address) {
+  std::unique_ptr<ServerProcess> Start(const std::string& address, const std::string& output_path = "") {
     absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Start(
         RunfilePath("orchestrator/orchestrator"),
         {"--listen=" + address, "--journal_path=" + dir_.path() + "/journal.sqlite",
-         "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir_.path() + "/api-key"});
+         "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir_.path() + "/api-key"},
+        output_path);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *std::move(p) : nullptr;
   }
@@ -103,14 +106,22 @@ TEST_F(OrchestratorProcessTest, GracefulShutdownOnSigintAndSigterm) {
   EXPECT_EQ(*again->Stop(SIGTERM), 0);
 }
 
-TEST_F(OrchestratorProcessTest, SecondInstanceIsRefused) {
-  // Same journal, another socket: the journal lock refuses it.
-  std::unique_ptr<ServerProcess> second = Start("unix:" + dir_.path() + "/other.sock");
+TEST_F(OrchestratorProcessTest, SecondInstanceOnTheSameJournalIsRefused) {
+  // Same journal, another socket: the journal's process lock refuses it, naming the journal.
+  const std::string output = dir_.path() + "/second.out";
+  std::unique_ptr<ServerProcess> second = Start("unix:" + dir_.path() + "/other.sock", output);
   ASSERT_NE(second, nullptr);
   absl::StatusOr<int> code = second->Stop(0, absl::Seconds(15));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 1);
+  std::stringstream printed;
+  printed << std::ifstream(output).rdbuf();
+  EXPECT_THAT(printed.str(), HasSubstr(dir_.path() + "/journal.sqlite is in use by another process"));
+  EXPECT_THAT(printed.str(), HasSubstr(absl::StrCat("by pid ", process_->pid())));
   EXPECT_EQ(*platform::testing::CheckHealth(address_, ""), "SERVING") << "the first one keeps running";
+  grpc::ClientContext context;
+  v1::ListOperationsResponse response;
+  EXPECT_TRUE(stub_->ListOperations(&context, v1::ListOperationsRequest(), &response).ok()) << "and serves";
 }
 
 TEST(OrchestratorExamplesTest, ExampleConfigParses) {

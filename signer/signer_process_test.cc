@@ -503,6 +503,28 @@ TEST_F(SignerProcess, RefusesACallerFromAnotherUid) {
   EXPECT_THAT(Read(out_ + "/signer.stderr"), HasSubstr("\"peer_uid\":65534"));
 }
 
+TEST_F(SignerProcess, SecondSignerOnTheSameDatabaseIsRefused) {
+  ImportKeys();
+  const pid_t first = StartSigner();
+  // Another socket, the same anti-equivocation database: two signers could each sign a different
+  // transaction for one nonce, so the second must not start.
+  const int code = RunSigner(out_, "second", {"--config=" + out_ + "/signer.json", "--listen=unix:" + out_ + "/s2.sock"},
+                             {std::string("SIGNER_TEST_PASSWORD=") + kPassword});
+  EXPECT_EQ(code, 1);
+  const std::string printed = Read(out_ + "/second.stderr");
+  EXPECT_THAT(printed, HasSubstr("cannot open the anti-equivocation database"));
+  EXPECT_THAT(printed, HasSubstr(out_ + "/ae.sqlite is in use by another process"));
+  EXPECT_THAT(printed, HasSubstr(absl::StrCat("by pid ", first)));
+  EXPECT_NE(::access((out_ + "/s2.sock").c_str(), F_OK), 0) << "the second never listened";
+  // The first keeps serving.
+  EXPECT_EQ(*platform::testing::CheckHealth("unix:" + socket_, "onchainkms.signer.v1.Signer"), "SERVING");
+  grpc::ClientContext ctx;
+  v1::SignedTransaction signed_tx;
+  const grpc::Status status = Stub()->SignAddComposeHash(&ctx, AddHash(address_, 0), &signed_tx);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(WaitExit((::kill(first, SIGTERM), first)), 0);
+}
+
 TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist) {
   ImportKeys();
   for (const std::vector<std::string>& args :

@@ -1,19 +1,20 @@
 // The embedded journal: one SQLite file in WAL mode with synchronous=FULL, so every write is on
 // disk when the call returns (a step record survives kill -9 and power loss). One process owns
-// the file at a time: Open takes an exclusive lock on "<path>.lock" and fails with
-// FAILED_PRECONDITION if another orchestrator holds it (two processes resuming the same
-// operations would repeat their effects). Thread-safe; calls are serialized on one connection.
+// the file at a time: Open takes platform::sqlite's exclusive lock on "<path>.lock" and fails
+// with FAILED_PRECONDITION naming the path if another process holds it (two processes resuming
+// the same operations would repeat their effects). Thread-safe; calls are serialized on one
+// connection.
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "orchestrator/journal/journal.h"
-
-struct sqlite3;
+#include "platform/sqlite/database.h"
 
 namespace orchestrator::journal {
 
@@ -42,13 +43,17 @@ class SqliteJournal final : public Journal {
   const std::string& path() const { return path_; }
 
  private:
-  SqliteJournal(std::string path, sqlite3* db, int lock_fd);
-  absl::StatusOr<std::optional<OperationRecord>> GetLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  SqliteJournal(std::string path, std::unique_ptr<platform::sqlite::Database> db);
+  // The operation matching `where`, whose ?1, ?2, ... are the text `values`.
+  absl::StatusOr<std::optional<OperationRecord>> FindOne(absl::string_view where,
+                                                         std::initializer_list<absl::string_view> values)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<OperationRecord>> Select(platform::sqlite::Statement& statement)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
   absl::Mutex mu_;
-  sqlite3* db_ ABSL_GUARDED_BY(mu_);
-  int lock_fd_;
+  std::unique_ptr<platform::sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace orchestrator::journal

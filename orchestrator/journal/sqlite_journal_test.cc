@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "platform/sqlite/database.h"
 
 namespace orchestrator::journal {
 namespace {
@@ -147,6 +149,30 @@ TEST(SqliteJournalTest, ArtifactsAndReopen) {
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(SqliteJournalTest, OpensAJournalWrittenBeforeSchemaVersions) {
+  TempDir dir;
+  const std::string path = dir.path() + "/j.sqlite";
+  ASSERT_TRUE((*SqliteJournal::Open(path))->Create(Rec("op_old", "r1", 1)).ok());
+  {
+    // Journals written before platform/sqlite have user_version 0.
+    std::unique_ptr<platform::sqlite::Database> db = *platform::sqlite::Database::Open(path);
+    ASSERT_TRUE(db->Exec("PRAGMA user_version = 0").ok());
+  }
+  auto j = SqliteJournal::Open(path);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)->Get("op_old")->request_id, "r1");
+  EXPECT_TRUE((*j)->Ping().ok());
+}
+
+TEST(SqliteJournalTest, ASecondOpenIsRefusedNamingTheJournal) {
+  TempDir dir;
+  const std::string path = dir.path() + "/j.sqlite";
+  auto j = *SqliteJournal::Open(path);
+  absl::Status s = SqliteJournal::Open(path).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr(absl::StrCat("journal: open: database ", path, " is in use")));
 }
 
 TEST(SqliteJournalTest, ConcurrentWriters) {

@@ -1,5 +1,6 @@
 #include "platform/testing/server_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -21,8 +22,9 @@ extern char** environ;
 namespace platform::testing {
 namespace {
 
+// With `output_path`, the child's stdout and stderr are appended to that file.
 absl::StatusOr<pid_t> Spawn(const std::string& binary, const std::vector<std::string>& args,
-                            const std::vector<std::string>& extra_env) {
+                            const std::vector<std::string>& extra_env, const std::string& output_path = "") {
   std::vector<std::string> argv_strings = {binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -41,8 +43,15 @@ absl::StatusOr<pid_t> Spawn(const std::string& binary, const std::vector<std::st
   sigemptyset(&empty);
   posix_spawnattr_setsigmask(&attr, &empty);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  if (!output_path.empty()) {
+    posix_spawn_file_actions_addopen(&files, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+  }
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, binary.c_str(), nullptr, &attr, argv.data(), envp.data());
+  const int rc = posix_spawn(&pid, binary.c_str(), &files, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&files);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return absl::InternalError(absl::StrCat("posix_spawn ", binary, ": ", std::strerror(rc)));
   return pid;
@@ -116,8 +125,9 @@ absl::StatusOr<std::string> CheckHealth(const std::string& address, const std::s
 }
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& binary,
-                                                                    const std::vector<std::string>& args) {
-  absl::StatusOr<pid_t> pid = Spawn(binary, args, {});
+                                                                    const std::vector<std::string>& args,
+                                                                    const std::string& output_path) {
+  absl::StatusOr<pid_t> pid = Spawn(binary, args, {}, output_path);
   if (!pid.ok()) return pid.status();
   return std::unique_ptr<ServerProcess>(new ServerProcess(*pid));
 }

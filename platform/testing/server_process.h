@@ -38,9 +38,11 @@ absl::StatusOr<std::string> CheckHealth(const std::string& address, const std::s
 
 class ServerProcess {
  public:
-  // Starts `binary` with `args` (argv[0] is added); its stdout and stderr go to the test log.
+  // Starts `binary` with `args` (argv[0] is added); its stdout and stderr go to the test log, or
+  // are appended to `output_path` if given (for a test that checks what the process printed).
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(const std::string& binary,
-                                                              const std::vector<std::string>& args);
+                                                              const std::vector<std::string>& args,
+                                                              const std::string& output_path = "");
   // Kills the process (SIGKILL) if it is still running.
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;

@@ -1,16 +1,16 @@
 #include "signer/equivocation/store.h"
 
-#include <fcntl.h>
-#include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/sqlite/schema.h"
+#include "platform/sqlite/transaction.h"
+#include "platform/status_macros.h"
 
 namespace signer::equivocation {
 namespace {
+
+using platform::sqlite::Statement;
 
 // Durability. journal_mode=WAL with synchronous=FULL: every COMMIT fsyncs the WAL before it
 // returns, so a record survives a power loss once RecordAsync's callback says OK. (With
@@ -18,10 +18,12 @@ namespace {
 // process, but a power loss could roll back the last commits, and after a reboot the signer
 // could sign a *different* transaction for a nonce it already released a signature for — the
 // one thing this store exists to prevent. The cost of FULL is one fsync per group commit, not
-// per record, so it is paid once for a whole batch.)
+// per record, so it is paid once for a whole batch.) platform::sqlite::Database opens every
+// connection that way, and its process lock keeps a second signer off the file.
+//
+// Version 1 (user_version 1); stores written before versioning have user_version 0 and this
+// same schema, which the IF NOT EXISTS clauses leave as it is.
 constexpr char kSchema[] = R"sql(
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=FULL;
 CREATE TABLE IF NOT EXISTS signatures (
   id INTEGER PRIMARY KEY,
   chain_id INTEGER NOT NULL,
@@ -53,104 +55,86 @@ constexpr char kColumns[] =
     "chain_id, sender, nonce, signing_hash, to_address, value, data, gas_limit, max_fee_per_gas, "
     "max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, budget_charge, signed_at_ms";
 
-absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(absl::StrCat("anti-equivocation db: ", what, ": ", db ? sqlite3_errmsg(db) : "no handle"));
+// Every database error is UNAVAILABLE: the signer cannot decide or record now (it must not sign).
+absl::Status SqlError(const absl::Status& s, absl::string_view what) {
+  if (s.ok()) return s;
+  return absl::UnavailableError(absl::StrCat("anti-equivocation db: ", what, ": ", s.message()));
+}
+template <typename T>
+absl::StatusOr<T> SqlError(absl::StatusOr<T> v, absl::string_view what) {
+  if (v.ok()) return v;
+  return SqlError(v.status(), what);
 }
 
-int64_t AsInt(uint64_t v) {
-  int64_t out;
-  std::memcpy(&out, &v, sizeof(out));
-  return out;
-}
-uint64_t AsUint(int64_t v) {
-  uint64_t out;
-  std::memcpy(&out, &v, sizeof(out));
-  return out;
-}
-
-void BindBlob(sqlite3_stmt* s, int i, chain::ByteView b) {
-  sqlite3_bind_blob(s, i, b.empty() ? "" : reinterpret_cast<const void*>(b.data()), static_cast<int>(b.size()),
-                    SQLITE_TRANSIENT);
-}
-void BindText(sqlite3_stmt* s, int i, const std::string& t) {
-  sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
-}
-chain::Bytes ColumnBlob(sqlite3_stmt* s, int i) {
-  const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(s, i));
-  return chain::Bytes(p, p + sqlite3_column_bytes(s, i));
-}
-chain::U256 ColumnU256(sqlite3_stmt* s, int i) {
-  const char* t = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-  absl::StatusOr<chain::U256> v = chain::U256::FromDecimal(t ? t : "0");
+chain::U256 ColumnU256(const Statement& s, int i) {
+  absl::StatusOr<chain::U256> v = chain::U256::FromDecimal(s.IsNull(i) ? "0" : s.ColumnText(i));
   return v.ok() ? *v : chain::U256();
 }
 
-void BindRecord(sqlite3_stmt* s, const Record& r) {
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  sqlite3_bind_int64(s, 1, AsInt(r.key.chain_id));
-  BindBlob(s, 2, r.key.sender.bytes());
-  sqlite3_bind_int64(s, 3, AsInt(r.key.nonce));
-  BindBlob(s, 4, r.signing_hash.bytes());
-  BindBlob(s, 5, r.to.bytes());
-  BindText(s, 6, r.value.ToDecimal());
-  BindBlob(s, 7, r.data);
-  sqlite3_bind_int64(s, 8, AsInt(r.gas_limit));
-  BindText(s, 9, r.max_fee_per_gas.ToDecimal());
-  BindText(s, 10, r.max_priority_fee_per_gas.ToDecimal());
-  BindBlob(s, 11, r.raw);
-  BindBlob(s, 12, r.tx_hash.bytes());
-  sqlite3_bind_int(s, 13, static_cast<int>(r.nonce_use));
+void BindRecord(Statement& s, const Record& r) {
+  s.Reset();
+  s.BindUint(1, r.key.chain_id)
+      .BindBlob(2, r.key.sender.bytes())
+      .BindUint(3, r.key.nonce)
+      .BindBlob(4, r.signing_hash.bytes())
+      .BindBlob(5, r.to.bytes())
+      .BindText(6, r.value.ToDecimal())
+      .BindBlob(7, r.data)
+      .BindUint(8, r.gas_limit)
+      .BindText(9, r.max_fee_per_gas.ToDecimal())
+      .BindText(10, r.max_priority_fee_per_gas.ToDecimal())
+      .BindBlob(11, r.raw)
+      .BindBlob(12, r.tx_hash.bytes())
+      .BindInt(13, static_cast<int>(r.nonce_use))
+      .BindText(15, r.budget_charge.ToDecimal())
+      .BindInt(16, absl::ToUnixMillis(r.signed_at));
   if (r.replaced_tx_hash.has_value()) {
-    BindBlob(s, 14, r.replaced_tx_hash->bytes());
+    s.BindBlob(14, r.replaced_tx_hash->bytes());
   } else {
-    sqlite3_bind_null(s, 14);
+    s.BindNull(14);
   }
-  BindText(s, 15, r.budget_charge.ToDecimal());
-  sqlite3_bind_int64(s, 16, absl::ToUnixMillis(r.signed_at));
 }
 
-absl::StatusOr<Record> ReadRow(sqlite3_stmt* s) {
+absl::StatusOr<Record> ReadRow(const Statement& s) {
   Record r;
-  r.key.chain_id = AsUint(sqlite3_column_int64(s, 0));
-  absl::StatusOr<chain::Address> sender = chain::Address::FromBytes(ColumnBlob(s, 1));
-  absl::StatusOr<chain::Address> to = chain::Address::FromBytes(ColumnBlob(s, 4));
-  absl::StatusOr<chain::Hash32> signing = chain::Hash32::FromBytes(ColumnBlob(s, 3));
-  absl::StatusOr<chain::Hash32> tx_hash = chain::Hash32::FromBytes(ColumnBlob(s, 11));
+  r.key.chain_id = s.ColumnUint(0);
+  absl::StatusOr<chain::Address> sender = chain::Address::FromBytes(s.ColumnBytes(1));
+  absl::StatusOr<chain::Address> to = chain::Address::FromBytes(s.ColumnBytes(4));
+  absl::StatusOr<chain::Hash32> signing = chain::Hash32::FromBytes(s.ColumnBytes(3));
+  absl::StatusOr<chain::Hash32> tx_hash = chain::Hash32::FromBytes(s.ColumnBytes(11));
   if (!sender.ok() || !to.ok() || !signing.ok() || !tx_hash.ok()) {
     return absl::DataLossError("anti-equivocation db: malformed row");
   }
   r.key.sender = *sender;
-  r.key.nonce = AsUint(sqlite3_column_int64(s, 2));
+  r.key.nonce = s.ColumnUint(2);
   r.signing_hash = *signing;
   r.to = *to;
   r.value = ColumnU256(s, 5);
-  r.data = ColumnBlob(s, 6);
-  r.gas_limit = AsUint(sqlite3_column_int64(s, 7));
+  r.data = s.ColumnBytes(6);
+  r.gas_limit = s.ColumnUint(7);
   r.max_fee_per_gas = ColumnU256(s, 8);
   r.max_priority_fee_per_gas = ColumnU256(s, 9);
-  r.raw = ColumnBlob(s, 10);
+  r.raw = s.ColumnBytes(10);
   r.tx_hash = *tx_hash;
-  r.nonce_use = static_cast<NonceUse>(sqlite3_column_int(s, 12));
-  if (sqlite3_column_type(s, 13) != SQLITE_NULL) {
-    absl::StatusOr<chain::Hash32> replaced = chain::Hash32::FromBytes(ColumnBlob(s, 13));
+  r.nonce_use = static_cast<NonceUse>(s.ColumnInt(12));
+  if (!s.IsNull(13)) {
+    absl::StatusOr<chain::Hash32> replaced = chain::Hash32::FromBytes(s.ColumnBytes(13));
     if (replaced.ok()) r.replaced_tx_hash = *replaced;
   }
   r.budget_charge = ColumnU256(s, 14);
-  r.signed_at = absl::FromUnixMillis(sqlite3_column_int64(s, 15));
+  r.signed_at = absl::FromUnixMillis(s.ColumnInt(15));
   return r;
 }
 
-absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK) {
-    absl::Status s = SqlError(db, absl::StrCat("open ", path));
-    sqlite3_close(db);
-    return s;
+// Every row of `s`, in order.
+absl::StatusOr<std::vector<Record>> ReadRows(Statement& s, absl::string_view what) {
+  std::vector<Record> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, SqlError(s.Step(), what));
+    if (!row) return out;
+    ASSIGN_OR_RETURN(Record r, ReadRow(s));
+    out.push_back(std::move(r));
   }
-  sqlite3_busy_timeout(db, 5000);
-  return db;
 }
 
 chain::U256 Cost(uint64_t gas, const chain::U256& fee) {
@@ -170,58 +154,47 @@ bool RaisedByTenPercent(const chain::U256& prev, const chain::U256& next) {
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, size_t max_batch) {
-  // Create the file 0600 ourselves: SQLite would use 0644, and its -wal/-shm files copy the
-  // database's mode.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("anti-equivocation db ", path, ": ", std::strerror(errno)));
-  ::fchmod(fd, 0600);
-  ::close(fd);
-
   std::unique_ptr<Store> store(new Store());
   store->max_batch_ = max_batch == 0 ? 1 : max_batch;
-  absl::StatusOr<sqlite3*> w = OpenDb(path);
-  if (!w.ok()) return w.status();
-  store->write_db_ = *w;
-  char* err = nullptr;
-  if (sqlite3_exec(store->write_db_, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
-    absl::Status s = absl::UnavailableError(absl::StrCat("anti-equivocation db: schema: ", err ? err : "?"));
-    sqlite3_free(err);
-    return s;
-  }
-  if (sqlite3_prepare_v2(store->write_db_, kInsert, -1, &store->insert_, nullptr) != SQLITE_OK) {
-    return SqlError(store->write_db_, "prepare insert");
-  }
-  absl::StatusOr<sqlite3*> r = OpenDb(path);
-  if (!r.ok()) return r.status();
-  {
-    absl::MutexLock lock(&store->read_mu_);
-    store->read_db_ = *r;
-    const std::string select = absl::StrCat("SELECT ", kColumns,
-                                            " FROM signatures WHERE chain_id = ? AND sender = ? AND nonce = ? ORDER BY id");
-    if (sqlite3_prepare_v2(store->read_db_, select.c_str(), -1, &store->select_slot_, nullptr) != SQLITE_OK) {
-      return SqlError(store->read_db_, "prepare select");
-    }
-  }
-  {
-    sqlite3_stmt* scan = nullptr;
-    if (sqlite3_prepare_v2(store->write_db_, "SELECT DISTINCT chain_id, sender, nonce FROM signatures", -1, &scan, nullptr) !=
-        SQLITE_OK) {
-      return SqlError(store->write_db_, "prepare index scan");
-    }
-    absl::MutexLock lock(&store->slots_mu_);
-    while (sqlite3_step(scan) == SQLITE_ROW) {
-      absl::StatusOr<chain::Address> sender = chain::Address::FromBytes(ColumnBlob(scan, 1));
-      if (!sender.ok()) {
-        sqlite3_finalize(scan);
-        return absl::DataLossError("anti-equivocation db: malformed sender");
-      }
-      store->known_.insert(SlotKey{AsUint(sqlite3_column_int64(scan, 0)), *sender, AsUint(sqlite3_column_int64(scan, 2))});
-    }
-    sqlite3_finalize(scan);
-  }
+  RETURN_IF_ERROR(store->OpenDatabase(path));
+  RETURN_IF_ERROR(store->LoadKnownSlots());
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   store->completer_ = std::thread([s = store.get()] { s->CompleterLoop(); });
   return store;
+}
+
+// The writer's connection (which holds the process lock: a second signer on the same file is
+// refused) and a reader's, each with its long-lived statement.
+absl::Status Store::OpenDatabase(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<platform::sqlite::Database>> w = platform::sqlite::Database::Open(path);
+  if (!w.ok()) {
+    return absl::Status(w.status().code(), absl::StrCat("anti-equivocation db: ", w.status().message()));
+  }
+  write_db_ = *std::move(w);
+  RETURN_IF_ERROR(SqlError(platform::sqlite::ApplySchema(*write_db_, {kSchema}), "schema"));
+  ASSIGN_OR_RETURN(Statement insert, SqlError(write_db_->Prepare(kInsert), "prepare insert"));
+  insert_.emplace(std::move(insert));
+  ASSIGN_OR_RETURN(std::unique_ptr<platform::sqlite::Database> r, SqlError(write_db_->OpenConnection(), "open reader"));
+  absl::MutexLock lock(&read_mu_);
+  read_db_ = std::move(r);
+  const std::string select =
+      absl::StrCat("SELECT ", kColumns, " FROM signatures WHERE chain_id = ? AND sender = ? AND nonce = ? ORDER BY id");
+  ASSIGN_OR_RETURN(Statement select_slot, SqlError(read_db_->Prepare(select), "prepare select"));
+  select_slot_.emplace(std::move(select_slot));
+  return absl::OkStatus();
+}
+
+absl::Status Store::LoadKnownSlots() {
+  ASSIGN_OR_RETURN(Statement scan, SqlError(write_db_->Prepare("SELECT DISTINCT chain_id, sender, nonce FROM signatures"),
+                                            "prepare index scan"));
+  absl::MutexLock lock(&slots_mu_);
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, SqlError(scan.Step(), "index scan"));
+    if (!row) return absl::OkStatus();
+    absl::StatusOr<chain::Address> sender = chain::Address::FromBytes(scan.ColumnBytes(1));
+    if (!sender.ok()) return absl::DataLossError("anti-equivocation db: malformed sender");
+    known_.insert(SlotKey{scan.ColumnUint(0), *sender, scan.ColumnUint(2)});
+  }
 }
 
 Store::~Store() {
@@ -237,11 +210,12 @@ Store::~Store() {
   }
   done_cv_.notify_all();
   if (completer_.joinable()) completer_.join();
-  sqlite3_finalize(insert_);
-  sqlite3_close(write_db_);
+  // Statements before their connections; the writer's connection (the process lock) last.
   absl::MutexLock lock(&read_mu_);
-  sqlite3_finalize(select_slot_);
-  sqlite3_close(read_db_);
+  select_slot_.reset();
+  read_db_.reset();
+  insert_.reset();
+  write_db_.reset();
 }
 
 std::shared_ptr<Store::Slot> Store::Acquire(const SlotKey& key) {
@@ -258,30 +232,12 @@ void Store::Release(const SlotKey& key) {
 }
 
 absl::StatusOr<std::vector<Record>> Store::ReadSlot(const SlotKey& key) {
-  sqlite3_stmt* s = select_slot_;
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  sqlite3_bind_int64(s, 1, AsInt(key.chain_id));
-  BindBlob(s, 2, key.sender.bytes());
-  sqlite3_bind_int64(s, 3, AsInt(key.nonce));
-  std::vector<Record> out;
-  for (;;) {
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) {
-      absl::Status st = SqlError(read_db_, "select");
-      sqlite3_reset(s);
-      return st;
-    }
-    absl::StatusOr<Record> r = ReadRow(s);
-    if (!r.ok()) {
-      sqlite3_reset(s);
-      return r.status();
-    }
-    out.push_back(*std::move(r));
-  }
-  sqlite3_reset(s);
-  return out;
+  Statement& s = *select_slot_;
+  s.Reset();
+  s.BindUint(1, key.chain_id).BindBlob(2, key.sender.bytes()).BindUint(3, key.nonce);
+  absl::StatusOr<std::vector<Record>> rows = ReadRows(s, "select");
+  s.Reset();  // ends the read transaction, so the WAL can be checkpointed
+  return rows;
 }
 
 absl::StatusOr<std::vector<Record>> Store::RecordsFor(const SlotKey& key) {
@@ -385,20 +341,7 @@ void Store::WriterLoop() {
       }
     }
     std::vector<absl::Status> results(batch.size());
-    absl::Status txn = absl::OkStatus();
-    if (sqlite3_exec(write_db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      txn = SqlError(write_db_, "begin");
-    }
-    for (size_t i = 0; txn.ok() && i < batch.size(); ++i) {
-      BindRecord(insert_, batch[i].record);
-      // A failed statement (e.g. a constraint) is rolled back alone; the transaction goes on.
-      if (sqlite3_step(insert_) != SQLITE_DONE) results[i] = SqlError(write_db_, "insert");
-      sqlite3_reset(insert_);
-    }
-    if (txn.ok() && sqlite3_exec(write_db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      txn = SqlError(write_db_, "commit");
-      sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
+    const absl::Status txn = WriteBatch(batch, results);
     if (txn.ok()) {
       commits_.fetch_add(1);
       records_written_.fetch_add(batch.size());
@@ -421,6 +364,18 @@ void Store::WriterLoop() {
   }
 }
 
+// One transaction for the whole batch: one fsync (synchronous=FULL) at COMMIT.
+absl::Status Store::WriteBatch(const std::vector<Pending>& batch, std::vector<absl::Status>& results) {
+  ASSIGN_OR_RETURN(platform::sqlite::Transaction txn, SqlError(platform::sqlite::Transaction::Begin(*write_db_), "begin"));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    BindRecord(*insert_, batch[i].record);
+    // A failed statement (e.g. a constraint) is rolled back alone; the transaction goes on.
+    results[i] = SqlError(insert_->Run(), "insert");
+    insert_->Reset();
+  }
+  return SqlError(txn.Commit(), "commit");
+}
+
 void Store::CompleterLoop() {
   std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> work;
   for (;;) {
@@ -438,26 +393,14 @@ void Store::CompleterLoop() {
 absl::Status Store::ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) {
   absl::MutexLock lock(&read_mu_);
   const std::string q = absl::StrCat("SELECT ", kColumns, " FROM signatures WHERE signed_at_ms > ? ORDER BY id");
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(read_db_, q.c_str(), -1, &s, nullptr) != SQLITE_OK) return SqlError(read_db_, "prepare scan");
-  sqlite3_bind_int64(s, 1, absl::ToUnixMillis(since));
-  absl::Status status;
+  ASSIGN_OR_RETURN(Statement s, SqlError(read_db_->Prepare(q), "prepare scan"));
+  s.BindInt(1, absl::ToUnixMillis(since));
   for (;;) {
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) {
-      status = SqlError(read_db_, "scan");
-      break;
-    }
-    absl::StatusOr<Record> r = ReadRow(s);
-    if (!r.ok()) {
-      status = r.status();
-      break;
-    }
-    fn(*r);
+    ASSIGN_OR_RETURN(bool row, SqlError(s.Step(), "scan"));
+    if (!row) return absl::OkStatus();
+    ASSIGN_OR_RETURN(Record r, ReadRow(s));
+    fn(r);
   }
-  sqlite3_finalize(s);
-  return status;
 }
 
 }  // namespace signer::equivocation

@@ -33,9 +33,8 @@
 #include "chain/bytes.h"
 #include "chain/hash32.h"
 #include "chain/u256.h"
-
-struct sqlite3;
-struct sqlite3_stmt;
+#include "platform/sqlite/database.h"
+#include "platform/sqlite/statement.h"
 
 namespace signer::equivocation {
 
@@ -95,7 +94,8 @@ struct Verdict {
 class Store {
  public:
   // Opens or creates the database (file mode 0600), WAL mode, synchronous=FULL, and starts the
-  // writer thread. max_batch bounds one group commit.
+  // writer thread. max_batch bounds one group commit. FAILED_PRECONDITION naming the path if
+  // another process (another signer) holds the database.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path, size_t max_batch = 512);
   ~Store();  // drains the queue, then stops the writer
   Store(const Store&) = delete;
@@ -131,15 +131,18 @@ class Store {
     std::function<void(absl::Status)> done;
   };
   Store() = default;
+  absl::Status OpenDatabase(const std::string& path);
+  absl::Status LoadKnownSlots();
   void WriterLoop();
+  absl::Status WriteBatch(const std::vector<Pending>& batch, std::vector<absl::Status>& results);
   absl::StatusOr<std::vector<Record>> ReadSlot(const SlotKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   void Release(const SlotKey& key);
 
-  sqlite3* write_db_ = nullptr;
-  sqlite3_stmt* insert_ = nullptr;
+  std::unique_ptr<platform::sqlite::Database> write_db_;  // writer thread only (after Open)
+  std::optional<platform::sqlite::Statement> insert_;
   absl::Mutex read_mu_;
-  sqlite3* read_db_ ABSL_GUARDED_BY(read_mu_) = nullptr;
-  sqlite3_stmt* select_slot_ ABSL_GUARDED_BY(read_mu_) = nullptr;
+  std::unique_ptr<platform::sqlite::Database> read_db_ ABSL_GUARDED_BY(read_mu_);
+  std::optional<platform::sqlite::Statement> select_slot_ ABSL_GUARDED_BY(read_mu_);
 
   absl::Mutex slots_mu_;
   absl::flat_hash_set<SlotKey> busy_ ABSL_GUARDED_BY(slots_mu_);

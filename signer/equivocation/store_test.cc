@@ -145,5 +145,17 @@ TEST(Store, SameSlotRequestsAreSerialized) {
   EXPECT_EQ(conflict.load(), 15);
 }
 
+TEST(Store, ASecondOpenOfTheSameDatabaseIsRefused) {
+  const std::string path = DbPath("locked.sqlite");
+  auto store = *Store::Open(path);
+  absl::StatusOr<std::unique_ptr<Store>> second = Store::Open(path);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find(absl::StrCat("anti-equivocation db: database ", path, " is in use")),
+            std::string::npos)
+      << second.status();
+  store.reset();
+  EXPECT_TRUE(Store::Open(path).ok()) << "free again once the first is closed";
+}
+
 }  // namespace
 }  // namespace signer::equivocation

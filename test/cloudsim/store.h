@@ -1,6 +1,7 @@
-// The simulator's durable state: one SQLite file (WAL), so a restarted simulator still knows its
-// KMS signing keys, provisions, CVMs, app key pairs, applied compose hashes, pending two-phase
-// updates, the decrypted env values (test inspection) and the log of received requests.
+// The simulator's durable state: one SQLite file (//platform/sqlite: WAL, one process per file),
+// so a restarted simulator still knows its KMS signing keys, provisions, CVMs, app key pairs,
+// applied compose hashes, pending two-phase updates, the decrypted env values (test inspection)
+// and the log of received requests.
 //
 // Rows are small key columns plus a JSON document; the simulator owns the document shapes.
 // Thread-safe: every call takes the store's mutex.
@@ -10,6 +11,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,8 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-
-struct sqlite3;
+#include "platform/sqlite/database.h"
 
 namespace cloudsim {
 
@@ -94,11 +95,12 @@ class Store {
   void ClearRequests();
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
-  absl::Status Exec(absl::string_view sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  explicit Store(std::unique_ptr<platform::sqlite::Database> db) : db_(std::move(db)) {}
+  std::optional<std::pair<std::string, std::string>> GetAppKeyLocked(absl::string_view app_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
-  sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<platform::sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cloudsim
