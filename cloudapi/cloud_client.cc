@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cloudapi/api_error.h"
+#include "cloudapi/base_url.h"
 #include "cloudapi/env_encryption.h"
 #include "cloudapi/env_pubkey_signature.h"
 #include "cloudapi/js_json.h"
@@ -19,6 +20,7 @@ namespace cloudapi {
 namespace {
 
 namespace json = boost::json;
+using platform::http::Response;
 
 bool RetryableStatus(int status, bool idempotent) {
   if (status == 429 || status == 503) return true;  // not processed: safe for any method
@@ -54,7 +56,7 @@ absl::StatusOr<CloudClientOptions> CloudClientOptions::FromEnvironment() {
 }
 
 absl::StatusOr<std::unique_ptr<CloudClient>> CloudClient::Create(CloudClientOptions options) {
-  absl::StatusOr<BaseUrl> url = ParseBaseUrl(options.base_url);
+  absl::StatusOr<platform::http::Url> url = ParseBaseUrl(options.base_url);
   if (!url.ok()) return url.status();
   if (!url->tls && !url->IsLoopback() && !options.allow_insecure_http) {
     return absl::InvalidArgumentError(
@@ -69,13 +71,14 @@ absl::StatusOr<std::unique_ptr<CloudClient>> CloudClient::Create(CloudClientOpti
       return absl::InvalidArgumentError("user agent: control characters are not allowed");
     }
   }
-  absl::StatusOr<std::unique_ptr<HttpsTransport>> transport =
-      HttpsTransport::Create(*url, options.transport);
+  absl::StatusOr<std::unique_ptr<platform::http::Client>> transport =
+      platform::http::Client::Create(*url, options.transport);
   if (!transport.ok()) return transport.status();
   return std::unique_ptr<CloudClient>(new CloudClient(std::move(options), std::move(*transport)));
 }
 
-CloudClient::CloudClient(CloudClientOptions options, std::unique_ptr<HttpsTransport> transport)
+CloudClient::CloudClient(CloudClientOptions options,
+                         std::unique_ptr<platform::http::Client> transport)
     : options_(std::move(options)), transport_(std::move(transport)) {}
 
 CloudClient::~CloudClient() = default;
@@ -100,11 +103,11 @@ absl::Duration CloudClient::Backoff(int attempt) {
   return base * factor;
 }
 
-absl::StatusOr<HttpResponse> CloudClient::Execute(const Call& call) {
+absl::StatusOr<Response> CloudClient::Execute(const Call& call) {
   const bool idempotent = absl::string_view(call.method) == "GET";
-  HttpRequest req;
+  platform::http::Request req;
   req.method = call.method;
-  req.target = absl::StrCat(transport_->url().path_prefix, call.path);
+  req.target = absl::StrCat(transport_->url().path, call.path);
   req.headers = {
       {"X-Phala-Version", kApiVersion},
       {"Content-Type", call.content_type},
@@ -123,9 +126,11 @@ absl::StatusOr<HttpResponse> CloudClient::Execute(const Call& call) {
     ev.path = call.path;
     ev.attempt = attempt;
     ev.started = absl::Now();
-    HttpsTransport::SendInfo info;
-    absl::StatusOr<HttpResponse> res = transport_->Send(req, deadline, &info);
+    platform::http::SendInfo info;
+    absl::StatusOr<Response> res = transport_->Send(req, deadline, &info);
     ev.elapsed = absl::Now() - ev.started;
+    // The client reports a timeout as UNAVAILABLE; ours is DEADLINE_EXCEEDED (cloud_client.h).
+    if (!res.ok() && info.timed_out) res = absl::DeadlineExceededError(res.status().message());
 
     bool retry = false;
     std::optional<absl::Duration> retry_after;
@@ -140,7 +145,7 @@ absl::StatusOr<HttpResponse> CloudClient::Execute(const Call& call) {
       }
     } else {
       ev.error = absl::Status(res.status().code(), Redacted(res.status().message()));
-      retry = !info.permanent && (!info.request_written || idempotent);
+      retry = !info.certificate_rejected && (!info.request_written || idempotent);
     }
 
     if (retry && attempt < options_.retry.max_attempts) {
@@ -167,7 +172,7 @@ absl::StatusOr<HttpResponse> CloudClient::Execute(const Call& call) {
   }
 }
 
-absl::Status CloudClient::ErrorFor(const Call& call, const HttpResponse& response) const {
+absl::Status CloudClient::ErrorFor(const Call& call, const Response& response) const {
   ApiError error = ParseApiError(response.status, response.body);
   std::optional<absl::Duration> retry_after;
   if (response.status == 429 || response.status == 503) {
@@ -179,7 +184,7 @@ absl::Status CloudClient::ErrorFor(const Call& call, const HttpResponse& respons
 }
 
 absl::StatusOr<json::value> CloudClient::JsonResult(const Call& call) {
-  absl::StatusOr<HttpResponse> res = Execute(call);
+  absl::StatusOr<Response> res = Execute(call);
   if (!res.ok()) return res.status();
   if (res->status < 200 || res->status >= 300) return ErrorFor(call, *res);
   json::error_code ec;
@@ -312,7 +317,7 @@ absl::StatusOr<CvmInfo> CloudClient::GetCvmInfo(const CvmRef& cvm) {
 absl::StatusOr<AppCompose> CloudClient::GetCvmComposeFile(const CvmRef& cvm) {
   Call call{"get cvm compose file", "GET",
             absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file")};
-  absl::StatusOr<HttpResponse> res = Execute(call);
+  absl::StatusOr<Response> res = Execute(call);
   if (!res.ok()) return res.status();
   if (res->status < 200 || res->status >= 300) return ErrorFor(call, *res);
   // JSON.parse semantics (numbers, duplicate keys), so ComposeHash sees what the SDK sees.
@@ -330,7 +335,7 @@ absl::StatusOr<AppCompose> CloudClient::GetCvmComposeFile(const CvmRef& cvm) {
 }
 
 absl::StatusOr<UpdateResult> CloudClient::UpdateCall(const Call& call, bool envs) {
-  absl::StatusOr<HttpResponse> res = Execute(call);
+  absl::StatusOr<Response> res = Execute(call);
   if (!res.ok()) return res.status();
   if (res->status >= 200 && res->status < 300) {
     json::error_code ec;
@@ -412,7 +417,7 @@ absl::StatusOr<CommitComposeFileUpdateResponse> CloudClient::CommitComposeFileUp
   }
   Call call{kOp, "PATCH", absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file"),
             json::serialize(wire::CommitComposeFileUpdateBody(request))};
-  absl::StatusOr<HttpResponse> res = Execute(call);
+  absl::StatusOr<Response> res = Execute(call);
   if (!res.ok()) return res.status();
   if (res->status < 200 || res->status >= 300) return ErrorFor(call, *res);
   // The SDK ignores the body (z.any()); take the correlation id when there is one.

@@ -1,5 +1,7 @@
 // The typed Phala Cloud client: one method per API call the deploy/update flows use
-// (facts/phala-cloud-api.md §1-§5), over HttpsTransport (https_transport.h).
+// (facts/phala-cloud-api.md §1-§5), over the platform HTTP(S) client (platform/http/client.h:
+// verified TLS, keep-alive pool, timeouts). What is Phala's stays here: the headers and the API
+// key's redaction, the retry policy with Retry-After, the 465 value.
 //
 // Every call blocks, and the client is thread-safe: share one instance.
 //
@@ -42,13 +44,17 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cloudapi/api_key.h"
-#include "cloudapi/https_transport.h"
 #include "cloudapi/types.h"
+#include "platform/http/client.h"
+#include "platform/http/message.h"
 
 namespace cloudapi {
 
 inline constexpr char kDefaultBaseUrl[] = "https://cloud-api.phala.com/api/v1";
 inline constexpr char kApiVersion[] = "2026-01-21";
+
+// Timeouts, pool size, response limit and extra CA file of the HTTP(S) connection to the API.
+using TransportOptions = platform::http::ClientOptions;
 
 struct RetryPolicy {
   int max_attempts = 4;  // including the first
@@ -138,7 +144,7 @@ class CloudClient {
   absl::StatusOr<CommitComposeFileUpdateResponse> CommitComposeFileUpdate(
       const CvmRef& cvm, const CommitComposeFileUpdateRequest& request);
 
-  HttpsTransport::Stats transport_stats() const { return transport_->stats(); }
+  platform::http::Client::Stats transport_stats() const { return transport_->stats(); }
   // scheme://host:port of the API, for logs.
   std::string origin() const { return transport_->url().Origin(); }
 
@@ -159,20 +165,20 @@ class CloudClient {
     std::vector<std::pair<std::string, std::string>> headers;
   };
 
-  CloudClient(CloudClientOptions options, std::unique_ptr<HttpsTransport> transport);
+  CloudClient(CloudClientOptions options, std::unique_ptr<platform::http::Client> transport);
 
   // The final response (any status) after the retries, or the transport failure.
-  absl::StatusOr<HttpResponse> Execute(const Call& call);
+  absl::StatusOr<platform::http::Response> Execute(const Call& call);
   // A 2xx body as JSON; the mapped error status otherwise.
   absl::StatusOr<boost::json::value> JsonResult(const Call& call);
-  absl::Status ErrorFor(const Call& call, const HttpResponse& response) const;
+  absl::Status ErrorFor(const Call& call, const platform::http::Response& response) const;
   absl::StatusOr<UpdateResult> UpdateCall(const Call& call, bool envs);
   absl::Duration Backoff(int attempt);
   void Notify(const CallEvent& event) const;
   std::string Redacted(absl::string_view text) const;
 
   const CloudClientOptions options_;
-  const std::unique_ptr<HttpsTransport> transport_;
+  const std::unique_ptr<platform::http::Client> transport_;
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
 };

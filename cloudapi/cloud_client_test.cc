@@ -630,7 +630,7 @@ TEST(CloudClientConcurrency, OneClientManyThreads) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(ok.load(), 20);
-  HttpsTransport::Stats st = client->transport_stats();
+  platform::http::Client::Stats st = client->transport_stats();
   EXPECT_EQ(st.requests, 40u);
   EXPECT_LE(st.connections_opened, 8u);  // pooled, not one per request
 }

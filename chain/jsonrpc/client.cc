@@ -11,12 +11,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
 #include "chain/jsonrpc/errors.h"
 #include "chain/jsonrpc/json_codec.h"
 #include "chain/keccak.h"
+#include "platform/http/url.h"
 
 namespace chain::jsonrpc {
 namespace {
@@ -49,8 +51,19 @@ bool LooksLikeRpcResponse(const json::value& v) {
 
 }  // namespace
 
+TransportOptions::TransportOptions() {
+  connect_timeout = absl::Seconds(5);
+  idle_timeout = absl::Seconds(20);
+  max_idle_connections = 8;
+  max_response_bytes = size_t{32} << 20;
+}
+
+// One URL of ClientOptions::endpoints: its HTTP client and what every POST to it carries.
 struct Client::Endpoint {
-  std::unique_ptr<HttpTransport> transport;
+  std::unique_ptr<platform::http::Client> http;
+  std::string target;         // path + query: providers put API keys there
+  std::string authorization;  // "Basic ..." from the URL's user info, or ""
+  std::string redacted_url;   // scheme://host:port, safe to log
   // Guarded by Client::mu_.
   uint64_t failures = 0;
   absl::Time cooldown_until = absl::InfinitePast();
@@ -63,16 +76,28 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.retry.max_attempts < 1) return absl::InvalidArgumentError("client: retry.max_attempts < 1");
   std::vector<std::unique_ptr<Endpoint>> endpoints;
   for (size_t i = 0; i < options.endpoints.size(); ++i) {
-    absl::StatusOr<std::unique_ptr<HttpTransport>> t =
-        HttpTransport::Create(options.endpoints[i], options.transport);
-    if (!t.ok()) {
-      return absl::Status(t.status().code(), absl::StrCat("endpoints[", i, "]: ", t.status().message()));
+    absl::StatusOr<std::unique_ptr<Endpoint>> e = OpenEndpoint(options.endpoints[i], options.transport);
+    if (!e.ok()) {
+      return absl::Status(e.status().code(), absl::StrCat("endpoints[", i, "]: ", e.status().message()));
     }
-    auto e = std::make_unique<Endpoint>();
-    e->transport = *std::move(t);
-    endpoints.push_back(std::move(e));
+    endpoints.push_back(*std::move(e));
   }
   return std::unique_ptr<Client>(new Client(std::move(options), std::move(endpoints)));
+}
+
+absl::StatusOr<std::unique_ptr<Client::Endpoint>> Client::OpenEndpoint(absl::string_view url,
+                                                                        const TransportOptions& options) {
+  absl::StatusOr<platform::http::Url> parsed = platform::http::ParseUrl(url);
+  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("endpoint url: ", parsed.status().message()));
+  auto e = std::make_unique<Endpoint>();
+  e->target = parsed->Target();
+  if (parsed->has_userinfo) e->authorization = "Basic " + absl::Base64Escape(parsed->userinfo);
+  e->redacted_url = parsed->Origin();
+  absl::StatusOr<std::unique_ptr<platform::http::Client>> http =
+      platform::http::Client::Create(*std::move(parsed), options);
+  if (!http.ok()) return http.status();
+  e->http = *std::move(http);
+  return e;
 }
 
 Client::Client(ClientOptions options, std::vector<std::unique_ptr<Endpoint>> endpoints)
@@ -129,17 +154,33 @@ absl::Duration Client::Backoff(int attempt) {
   return absl::Seconds(base * (1.0 + r.jitter * (2.0 * u - 1.0)));
 }
 
+absl::StatusOr<platform::http::Response> Client::Post(const Endpoint& e, std::string body,
+                                                     const CallOptions& opts, bool idempotent) {
+  platform::http::Request req{.method = "POST", .target = e.target, .body = std::move(body),
+                              .idempotent = idempotent};
+  req.headers = {{"User-Agent", options_.transport.user_agent},
+                 {"Content-Type", "application/json"},
+                 {"Accept", "application/json"}};
+  if (!e.authorization.empty()) req.headers.emplace_back("Authorization", e.authorization);
+  for (const auto& h : options_.transport.headers) req.headers.push_back(h);
+  platform::http::SendInfo info;
+  absl::StatusOr<platform::http::Response> res = e.http->Send(req, opts.deadline, &info);
+  if (res.ok()) return res;
+  return TransportError(absl::StatusCode::kUnavailable, res.status().message(),
+                        {.maybe_sent = info.write_started, .endpoint = e.redacted_url});
+}
+
 absl::StatusOr<json::value> Client::PostJson(size_t index, const json::value& request,
                                              absl::string_view what, const CallOptions& opts,
                                              bool idempotent) {
-  HttpTransport& t = *endpoints_[index]->transport;
-  absl::StatusOr<HttpResponse> res = t.Post(json::serialize(request), opts.deadline, idempotent);
+  const Endpoint& e = *endpoints_[index];
+  absl::StatusOr<platform::http::Response> res = Post(e, json::serialize(request), opts, idempotent);
   if (!res.ok()) return res.status();
-  const TransportDetail detail{.maybe_sent = true, .endpoint = t.redacted_url()};
+  const TransportDetail detail{.maybe_sent = true, .endpoint = e.redacted_url};
   boost::system::error_code ec;
   json::value v = json::parse(res->body, ec);
   if (!ec && LooksLikeRpcResponse(v)) return v;  // JSON-RPC answers count whatever the HTTP status
-  const std::string text = absl::StrCat(t.redacted_url(), ": ", what, ": http ", res->status,
+  const std::string text = absl::StrCat(e.redacted_url, ": ", what, ": http ", res->status,
                                         ec ? ", body is not JSON: " : ", not a JSON-RPC response: ",
                                         Excerpt(res->body));
   if (res->status == 429) return TransportError(absl::StatusCode::kResourceExhausted, text, detail);
@@ -160,7 +201,7 @@ absl::StatusOr<json::value> Client::CallOn(size_t index, absl::string_view metho
   request["params"] = params;
   absl::StatusOr<json::value> v = PostJson(index, request, method, opts, idempotent);
   if (!v.ok()) return v.status();
-  const std::string& where = endpoints_[index]->transport->redacted_url();
+  const std::string& where = endpoints_[index]->redacted_url;
   if (!v->is_object()) {
     return TransportError(absl::StatusCode::kUnavailable,
                           absl::StrCat(where, ": ", method, ": response is not an object"),
@@ -192,7 +233,7 @@ absl::Status Client::EnsureChain(size_t index, const CallOptions& opts) {
   absl::MutexLock lock(&mu_);
   if (*id != *options_.expected_chain_id) {
     endpoints_[index]->wrong_chain = true;
-    return absl::FailedPreconditionError(absl::StrCat(endpoints_[index]->transport->redacted_url(),
+    return absl::FailedPreconditionError(absl::StrCat(endpoints_[index]->redacted_url,
                                                       " serves chain ", *id, ", want chain ",
                                                       *options_.expected_chain_id, "; endpoint disabled"));
   }
@@ -453,8 +494,7 @@ std::vector<Client::EndpointState> Client::endpoint_states() const {
   std::vector<EndpointState> out;
   const absl::Time now = absl::Now();
   for (const auto& e : endpoints_) {
-    out.push_back({e->transport->redacted_url(), e->failures, e->cooldown_until > now, e->wrong_chain,
-                   e->transport->stats()});
+    out.push_back({e->redacted_url, e->failures, e->cooldown_until > now, e->wrong_chain, e->http->stats()});
   }
   return out;
 }

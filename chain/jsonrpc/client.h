@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -39,11 +40,20 @@
 #include "chain/bytes.h"
 #include "chain/hash32.h"
 #include "chain/jsonrpc/cancel.h"
-#include "chain/jsonrpc/http_transport.h"
 #include "chain/jsonrpc/types.h"
 #include "chain/u256.h"
+#include "platform/http/client.h"
 
 namespace chain::jsonrpc {
+
+// Each endpoint's HTTP(S) client (//platform/http) with JSON-RPC defaults, plus what this
+// client adds to every request.
+struct TransportOptions : platform::http::ClientOptions {
+  TransportOptions();
+  // Extra request headers, e.g. {"Authorization", "Bearer ..."}. Never logged.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string user_agent = "onchain-kms-jsonrpc/1";
+};
 
 struct RetryPolicy {
   int max_attempts = 4;  // total tries of a read, across endpoints
@@ -120,7 +130,7 @@ class Client {
     uint64_t failures = 0;   // transport failures so far
     bool cooling_down = false;
     bool wrong_chain = false;
-    HttpTransport::Stats transport;
+    platform::http::Client::Stats transport;
   };
   std::vector<EndpointState> endpoint_states() const;
 
@@ -134,6 +144,11 @@ class Client {
   void MarkSuccess(size_t index);
   // Verifies the endpoint's chain id once (when expected_chain_id is set).
   absl::Status EnsureChain(size_t index, const CallOptions& opts);
+  static absl::StatusOr<std::unique_ptr<Endpoint>> OpenEndpoint(absl::string_view url,
+                                                                const TransportOptions& options);
+  // One HTTP POST to one endpoint; transport failures carry a TransportDetail.
+  absl::StatusOr<platform::http::Response> Post(const Endpoint& e, std::string body,
+                                                const CallOptions& opts, bool idempotent);
   // One HTTP exchange with one endpoint; parses the JSON body.
   absl::StatusOr<boost::json::value> PostJson(size_t index, const boost::json::value& request,
                                               absl::string_view what, const CallOptions& opts,

@@ -15,16 +15,16 @@
 #include "absl/time/clock.h"
 #include "chain/hex.h"
 #include "chain/jsonrpc/errors.h"
-#include "chain/jsonrpc/testing/fake_server.h"
+#include "platform/http/testing/fake_server.h"
 #include "chain/keccak.h"
 
 namespace chain::jsonrpc {
 namespace {
 
 namespace json = boost::json;
-using testing_fake = ::chain::jsonrpc::testing::FakeHttpServer;
-using ::chain::jsonrpc::testing::FakeReply;
-using ::chain::jsonrpc::testing::FakeServerOptions;
+using testing_fake = ::platform::http::testing::FakeHttpServer;
+using ::platform::http::testing::FakeReply;
+using ::platform::http::testing::FakeServerOptions;
 
 constexpr char kTestData[] = "chain/jsonrpc/testdata/";
 
@@ -97,7 +97,7 @@ TEST(Client, TypedCallsAndKeepAlive) {
   }
   EXPECT_EQ(server->requests(), 10u);
   EXPECT_EQ(server->connections(), 1u) << "keep-alive: one connection for sequential calls";
-  EXPECT_EQ(c->endpoint_states()[0].transport.reused, 9u);
+  EXPECT_EQ(c->endpoint_states()[0].transport.connections_reused, 9u);
 }
 
 TEST(Client, ConcurrentCallsUseAPoolOfConnections) {
@@ -117,7 +117,7 @@ TEST(Client, ConcurrentCallsUseAPoolOfConnections) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 200);
   EXPECT_LE(server->connections(), 8u + 200u / 4u) << "connections are reused";
-  EXPECT_GE(c->endpoint_states()[0].transport.reused, 100u);
+  EXPECT_GE(c->endpoint_states()[0].transport.connections_reused, 100u);
 }
 
 TEST(Client, BatchMatchesById) {
@@ -401,22 +401,19 @@ TEST(ClientTls, BadCaFileIsAConfigurationError) {
 
 // ---- URLs ----
 
-TEST(EndpointUrlTest, Parses) {
-  absl::StatusOr<EndpointUrl> u = ParseEndpointUrl("https://user:p%40ss@rpc.example.com/v2/KEY?x=1");
-  ASSERT_TRUE(u.ok()) << u.status();
-  EXPECT_TRUE(u->tls);
-  EXPECT_EQ(u->host, "rpc.example.com");
-  EXPECT_EQ(u->port, 443);
-  EXPECT_EQ(u->target, "/v2/KEY?x=1");
-  EXPECT_EQ(u->basic_auth, "user:p@ss");
-  EXPECT_EQ(u->Redacted(), "https://rpc.example.com:443");
-  absl::StatusOr<EndpointUrl> v6 = ParseEndpointUrl("http://[::1]:8545");
-  ASSERT_TRUE(v6.ok()) << v6.status();
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->target, "/");
-  EXPECT_EQ(v6->Redacted(), "http://[::1]:8545");
-  EXPECT_FALSE(ParseEndpointUrl("ws://x").ok());
-  EXPECT_FALSE(ParseEndpointUrl("not a url").ok());
+TEST(EndpointUrlTest, UserInfoBecomesBasicAuthAndPathAndQueryAreSent) {
+  auto server = MustStart(Echo(ChainIdResult));
+  auto c = MustClient(Fast({absl::StrCat("http://user:p%40ss@127.0.0.1:", server->port(), "/v2/KEY?x=1")}));
+  ASSERT_TRUE(c->ChainId().ok());
+  const ::platform::http::testing::ReceivedRequest got = server->last_request();
+  EXPECT_EQ(got.method, "POST");
+  EXPECT_EQ(got.target, "/v2/KEY?x=1");
+  bool basic = false;
+  for (const auto& [name, value] : got.headers) basic |= name == "Authorization" && value == "Basic dXNlcjpwQHNz";
+  EXPECT_TRUE(basic);
+  EXPECT_EQ(c->endpoint_states()[0].redacted_url, absl::StrCat("http://127.0.0.1:", server->port()));
+  EXPECT_EQ(Client::Create(Fast({"ws://x"})).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Client::Create(Fast({"not a url"})).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(Client::Create({}).ok());
 }
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "chain/dstack_calls.h"
 #include "chain/hex.h"
-#include "chain/jsonrpc/testing/fake_server.h"
+#include "platform/http/testing/fake_server.h"
 #include "chain/onchain/fees.h"
 #include "chain/onchain/local_key_signer.h"
 #include "chain/onchain/nonce_allocator.h"
@@ -244,7 +244,7 @@ TEST(Receipts, ComposeHashAdded) {
 
 TEST(NonceAllocator, ConcurrentCallersGetContiguousNoncesAndAFailedSignatureLeavesNoGap) {
   std::atomic<int> count_reads{0};
-  auto server = *jsonrpc::testing::FakeHttpServer::Start([&](const std::string& body) {
+  auto server = *::platform::http::testing::FakeHttpServer::Start([&](const std::string& body) {
     json::object req = json::parse(body).as_object();
     json::object res{{"jsonrpc", "2.0"}, {"id", req.at("id")}};
     if (req.at("method") == "eth_getTransactionCount") {
@@ -253,7 +253,7 @@ TEST(NonceAllocator, ConcurrentCallersGetContiguousNoncesAndAFailedSignatureLeav
     } else {
       res["result"] = nullptr;
     }
-    return jsonrpc::testing::FakeReply{.body = json::serialize(res)};
+    return ::platform::http::testing::FakeReply{.body = json::serialize(res)};
   });
   jsonrpc::ClientOptions co;
   co.endpoints = {server->url()};

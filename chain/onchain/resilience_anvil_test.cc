@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
-#include "chain/jsonrpc/testing/fake_server.h"
+#include "platform/http/testing/fake_server.h"
 #include "chain/onchain/operations.h"
 #include "chain/onchain/testing/anvil_env.h"
 
@@ -26,7 +26,7 @@ namespace json = boost::json;
 using testing::AnvilEnv;
 using testing::Miner;
 using testing::TestHash;
-using Proxy = jsonrpc::testing::TcpProxy;
+using Proxy = ::platform::http::testing::TcpProxy;
 
 std::unique_ptr<AnvilEnv> MustStart(const anvil::Options& o = {}, const OperationOptions& ops = testing::FastOptions()) {
   absl::StatusOr<std::unique_ptr<AnvilEnv>> env = AnvilEnv::Start(o, ops);

@@ -1,7 +1,7 @@
 // Test-only: a throwaway certificate authority and a server certificate it signed, made with
 // OpenSSL's API (no `openssl` binary needed), for TLS tests against a loopback server.
-#ifndef ONCHAIN_KMS_CLOUDAPI_TESTING_TEST_CERTS_H_
-#define ONCHAIN_KMS_CLOUDAPI_TESTING_TEST_CERTS_H_
+#ifndef ONCHAIN_KMS_PLATFORM_HTTP_TESTING_TEST_CERTS_H_
+#define ONCHAIN_KMS_PLATFORM_HTTP_TESTING_TEST_CERTS_H_
 
 #include <string>
 #include <vector>
@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace cloudapi::testing {
+namespace platform::http::testing {
 
 struct TestPki {
   std::string ca_cert_pem;      // self-signed root, unknown to the system store
@@ -24,6 +24,6 @@ absl::StatusOr<TestPki> MakeTestPki(const std::vector<std::string>& dns_names,
 
 absl::Status WriteTextFile(const std::string& path, const std::string& content);
 
-}  // namespace cloudapi::testing
+}  // namespace platform::http::testing
 
-#endif  // ONCHAIN_KMS_CLOUDAPI_TESTING_TEST_CERTS_H_
+#endif  // ONCHAIN_KMS_PLATFORM_HTTP_TESTING_TEST_CERTS_H_

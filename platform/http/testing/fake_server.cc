@@ -1,4 +1,4 @@
-#include "chain/jsonrpc/testing/fake_server.h"
+#include "platform/http/testing/fake_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,14 +26,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 
-namespace chain::jsonrpc::testing {
+namespace platform::http::testing {
 namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using asio::ssl::context;
 
 // Open sockets that Stop() must unblock.
 class FdSet {
@@ -56,6 +56,17 @@ class FdSet {
   std::set<int> fds_ ABSL_GUARDED_BY(mu_);
 };
 
+ReceivedRequest Received(const http::request<http::string_body>& req) {
+  ReceivedRequest out;
+  out.method = std::string(req.method_string());
+  out.target = std::string(req.target());
+  for (const auto& field : req) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  out.body = req.body();
+  return out;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- FakeHttpServer
@@ -67,9 +78,9 @@ class FakeHttpServer::Impl {
   absl::Status Start() {
     try {
       if (options_.tls) {
-        ctx_.emplace(ssl::context::tls_server);
+        ctx_.emplace(context::tls_server);
         ctx_->use_certificate_chain_file(options_.cert_file);
-        ctx_->use_private_key_file(options_.key_file, ssl::context::pem);
+        ctx_->use_private_key_file(options_.key_file, context::pem);
       }
       acceptor_.emplace(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
       port_ = acceptor_->local_endpoint().port();
@@ -102,6 +113,10 @@ class FakeHttpServer::Impl {
   void set_handler(Handler h) {
     absl::MutexLock l(&mu_);
     handler_ = std::move(h);
+  }
+  ReceivedRequest last_request() {
+    absl::MutexLock l(&mu_);
+    return last_;
   }
 
  private:
@@ -136,12 +151,14 @@ class FakeHttpServer::Impl {
       {
         absl::MutexLock l(&mu_);
         h = handler_;
+        last_ = Received(req);
       }
       FakeReply reply = h(req.body());
       if (reply.delay > absl::ZeroDuration() && stop_.WaitForNotificationWithTimeout(reply.delay)) return;
       if (reply.drop) return;
       http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
       res.set(http::field::content_type, reply.content_type);
+      for (const auto& [name, value] : reply.headers) res.set(name, value);
       res.keep_alive(!reply.close_after && req.keep_alive());
       res.body() = reply.body;
       res.prepare_payload();
@@ -155,9 +172,9 @@ class FakeHttpServer::Impl {
     fds_.Add(fd);
     try {
       if (ctx_.has_value()) {
-        ssl::stream<tcp::socket> stream(std::move(sock), *ctx_);
+        asio::ssl::stream<tcp::socket> stream(std::move(sock), *ctx_);
         beast::error_code ec;
-        stream.handshake(ssl::stream_base::server, ec);
+        stream.handshake(asio::ssl::stream_base::server, ec);
         if (!ec) ServeStream(stream);
         fds_.Remove(fd);
         stream.lowest_layer().close(ec);
@@ -173,10 +190,11 @@ class FakeHttpServer::Impl {
 
   absl::Mutex mu_;
   Handler handler_ ABSL_GUARDED_BY(mu_);
+  ReceivedRequest last_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   const FakeServerOptions options_;
   asio::io_context ioc_;
-  std::optional<ssl::context> ctx_;
+  std::optional<context> ctx_;
   std::optional<tcp::acceptor> acceptor_;
   uint16_t port_ = 0;
   std::thread accept_thread_;
@@ -199,6 +217,7 @@ std::string FakeHttpServer::url(const std::string& host) const {
 }
 uint64_t FakeHttpServer::connections() const { return impl_->connections.load(); }
 uint64_t FakeHttpServer::requests() const { return impl_->requests.load(); }
+ReceivedRequest FakeHttpServer::last_request() const { return impl_->last_request(); }
 void FakeHttpServer::set_handler(Handler handler) { impl_->set_handler(std::move(handler)); }
 
 // ---------------------------------------------------------------- TcpProxy
@@ -360,4 +379,4 @@ void TcpProxy::StopListening() { impl_->StopListening(); }
 absl::Status TcpProxy::Listen() { return impl_->Listen(); }
 uint64_t TcpProxy::connections() const { return impl_->connections.load(); }
 
-}  // namespace chain::jsonrpc::testing
+}  // namespace platform::http::testing

@@ -1,4 +1,4 @@
-#include "cloudapi/testing/test_certs.h"
+#include "platform/http/testing/test_certs.h"
 
 #include <fstream>
 #include <memory>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace cloudapi::testing {
+namespace platform::http::testing {
 namespace {
 
 struct Free {
@@ -117,4 +117,4 @@ absl::Status WriteTextFile(const std::string& path, const std::string& content) 
   return absl::OkStatus();
 }
 
-}  // namespace cloudapi::testing
+}  // namespace platform::http::testing

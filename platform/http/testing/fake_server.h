@@ -1,26 +1,29 @@
-// Test-only network doubles for the JSON-RPC client:
+// Test-only network doubles for HTTP clients (//platform/http, chain/jsonrpc, chain/onchain):
 // - FakeHttpServer: an HTTP or HTTPS server on 127.0.0.1 whose answers a test scripts (status,
-//   body, delay, dropped connection), with keep-alive and counters.
+//   headers, body, delay, dropped connection), with keep-alive, counters and the last request.
 // - TcpProxy: forwards a local port to an upstream (e.g. anvil) and can refuse, hang or stop
 //   listening, to play "endpoint down, then back".
-#ifndef ONCHAIN_KMS_CHAIN_JSONRPC_TESTING_FAKE_SERVER_H_
-#define ONCHAIN_KMS_CHAIN_JSONRPC_TESTING_FAKE_SERVER_H_
+#ifndef ONCHAIN_KMS_PLATFORM_HTTP_TESTING_FAKE_SERVER_H_
+#define ONCHAIN_KMS_PLATFORM_HTTP_TESTING_FAKE_SERVER_H_
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace chain::jsonrpc::testing {
+namespace platform::http::testing {
 
 struct FakeReply {
   unsigned status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // more response headers
   absl::Duration delay = absl::ZeroDuration();  // before answering
   bool close_after = false;  // "Connection: close" and close
   bool drop = false;         // close the connection without answering
@@ -35,6 +38,14 @@ struct FakeServerOptions {
   int requests_per_connection = 0;
 };
 
+// What the server read, for tests that check what a client sent.
+struct ReceivedRequest {
+  std::string method;
+  std::string target;
+  std::vector<std::pair<std::string, std::string>> headers;  // as sent
+  std::string body;
+};
+
 class FakeHttpServer {
  public:
   using Handler = std::function<FakeReply(const std::string& request_body)>;
@@ -46,6 +57,7 @@ class FakeHttpServer {
   std::string url(const std::string& host = "127.0.0.1") const;
   uint64_t connections() const;  // accepted so far
   uint64_t requests() const;     // requests read so far
+  ReceivedRequest last_request() const;
   void set_handler(Handler handler);
 
   class Impl;
@@ -81,6 +93,6 @@ class TcpProxy {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace chain::jsonrpc::testing
+}  // namespace platform::http::testing
 
-#endif  // ONCHAIN_KMS_CHAIN_JSONRPC_TESTING_FAKE_SERVER_H_
+#endif  // ONCHAIN_KMS_PLATFORM_HTTP_TESTING_FAKE_SERVER_H_

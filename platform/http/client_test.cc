@@ -1,0 +1,231 @@
+// The client against a real loopback HTTP and HTTPS server (testing/fake_server.h) with a
+// throwaway CA made in the test (testing/test_certs.h).
+#include "platform/http/client.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "platform/http/testing/fake_server.h"
+#include "platform/http/testing/test_certs.h"
+
+namespace platform::http {
+namespace {
+
+using testing::FakeHttpServer;
+using testing::FakeReply;
+using testing::FakeServerOptions;
+
+std::string TmpPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(dir ? dir : "/tmp", "/", name);
+}
+
+FakeHttpServer::Handler Answer(std::string body) {
+  return [body](const std::string&) { return FakeReply{.body = body}; };
+}
+
+std::unique_ptr<FakeHttpServer> MustStart(FakeHttpServer::Handler h,
+                                          const FakeServerOptions& o = {}) {
+  absl::StatusOr<std::unique_ptr<FakeHttpServer>> s = FakeHttpServer::Start(std::move(h), o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+std::unique_ptr<Client> MustClient(const std::string& url, ClientOptions o = {}) {
+  absl::StatusOr<Url> u = ParseUrl(url);
+  EXPECT_TRUE(u.ok()) << u.status();
+  o.connect_timeout = std::min(o.connect_timeout, absl::Seconds(2));
+  o.request_timeout = std::min(o.request_timeout, absl::Seconds(2));
+  absl::StatusOr<std::unique_ptr<Client>> c = Client::Create(*u, std::move(o));
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? *std::move(c) : nullptr;
+}
+
+// A TLS server with a certificate for `dns` / `ips` signed by a fresh test CA.
+struct TlsServer {
+  TlsServer(const std::string& tag, const std::vector<std::string>& dns,
+            const std::vector<std::string>& ips) {
+    absl::StatusOr<testing::TestPki> pki = testing::MakeTestPki(dns, ips);
+    EXPECT_TRUE(pki.ok()) << pki.status();
+    ca_file = TmpPath(tag + "_ca.pem");
+    FakeServerOptions o{.tls = true,
+                        .cert_file = TmpPath(tag + "_cert.pem"),
+                        .key_file = TmpPath(tag + "_key.pem")};
+    EXPECT_TRUE(testing::WriteTextFile(ca_file, pki->ca_cert_pem).ok());
+    EXPECT_TRUE(testing::WriteTextFile(o.cert_file, pki->server_cert_pem).ok());
+    EXPECT_TRUE(testing::WriteTextFile(o.key_file, pki->server_key_pem).ok());
+    server = MustStart(Answer("tls ok"), o);
+  }
+  std::string url(const std::string& host) const {
+    return absl::StrCat("https://", host, ":", server->port(), "/");
+  }
+  std::string ca_file;
+  std::unique_ptr<FakeHttpServer> server;
+};
+
+TEST(Client, SendsTheRequestAndReturnsTheResponseAsValues) {
+  auto server = MustStart([](const std::string& body) {
+    return FakeReply{.status = 201, .body = "got " + body, .headers = {{"Retry-After", "7"}}};
+  });
+  auto client = MustClient(server->url());
+  Request req{
+      .method = "POST", .target = "/api/v1/x?y=1", .headers = {{"X-Test", "1"}}, .body = "hi"};
+  absl::StatusOr<Response> res = client->Send(req);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 201);
+  EXPECT_EQ(res->body, "got hi");
+  ASSERT_NE(res->Header("retry-after"), nullptr);
+  EXPECT_EQ(*res->Header("retry-after"), "7");
+  EXPECT_EQ(*res->Header("content-type"), "application/json");
+  EXPECT_EQ(res->Header("x-none"), nullptr);
+  const testing::ReceivedRequest got = server->last_request();
+  EXPECT_EQ(got.method, "POST");
+  EXPECT_EQ(got.target, "/api/v1/x?y=1");
+  EXPECT_EQ(got.body, "hi");
+  bool host = false, custom = false;
+  for (const auto& [name, value] : got.headers) {
+    host |= name == "Host" && value == absl::StrCat("127.0.0.1:", server->port());
+    custom |= name == "X-Test" && value == "1";
+  }
+  EXPECT_TRUE(host);
+  EXPECT_TRUE(custom);
+}
+
+TEST(Client, ReusesKeepAliveConnectionsUpToTheBound) {
+  auto server = MustStart(Answer("{}"));
+  auto client = MustClient(server->url(), {.max_idle_connections = 2});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->Send({}).ok());
+  EXPECT_EQ(server->connections(), 1u);
+  EXPECT_EQ(client->stats().requests, 5u);
+  EXPECT_EQ(client->stats().connections_reused, 4u);
+
+  server->set_handler(
+      [](const std::string&) { return FakeReply{.delay = absl::Milliseconds(100)}; });
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) threads.emplace_back([&] { EXPECT_TRUE(client->Send({}).ok()); });
+  for (auto& t : threads) t.join();
+  const uint64_t after_burst = server->connections();
+  EXPECT_GE(after_burst, 3u) << "concurrent calls use separate connections";
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->Send({}).ok());
+  EXPECT_EQ(server->connections(), after_burst) << "at most two kept, and they are reused";
+}
+
+TEST(Client, AConnectionTheServerClosedIsNotReused) {
+  auto server = MustStart([](const std::string&) { return FakeReply{.close_after = true}; });
+  auto client = MustClient(server->url());
+  ASSERT_TRUE(client->Send({.method = "POST"}).ok());
+  ASSERT_TRUE(client->Send({.method = "POST"}).ok());
+  EXPECT_EQ(server->connections(), 2u);
+  EXPECT_EQ(client->stats().connections_reused, 0u);
+}
+
+TEST(Client, AnIdleConnectionDroppedByTheServerIsRepeatedOnlyWhenIdempotent) {
+  auto server = MustStart(Answer("{}"), {.requests_per_connection = 1});
+  auto client = MustClient(server->url());
+  ASSERT_TRUE(client->Send({}).ok());
+  SendInfo info;
+  absl::StatusOr<Response> post = client->Send({.method = "POST"}, absl::InfiniteFuture(), &info);
+  EXPECT_EQ(post.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(info.request_written);
+  ASSERT_TRUE(client->Send({}).ok());
+  absl::StatusOr<Response> get = client->Send({.idempotent = true}, absl::InfiniteFuture(), &info);
+  ASSERT_TRUE(get.ok()) << get.status();
+}
+
+TEST(Client, TimeoutsAreUnavailableAndSaySo) {
+  auto server = MustStart([](const std::string&) { return FakeReply{.delay = absl::Seconds(5)}; });
+  auto client = MustClient(server->url(), {.request_timeout = absl::Milliseconds(200)});
+  SendInfo info;
+  const absl::Time t0 = absl::Now();
+  absl::Status s = client->Send({}, absl::InfiniteFuture(), &info).status();
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(2));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), absl::StrCat("http://127.0.0.1:", server->port(), ": read: timed out"));
+  EXPECT_TRUE(info.timed_out);
+  EXPECT_TRUE(info.request_written);
+
+  s = client->Send({}, absl::Now() + absl::Milliseconds(100), &info).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(info.timed_out);
+  EXPECT_FALSE(client->Send({}, absl::Now() - absl::Seconds(1), &info).ok());
+  EXPECT_FALSE(info.write_started);
+}
+
+TEST(Client, ConnectFailureNamesTheOriginButNeverThePathOrHeaders) {
+  std::string url;
+  {
+    auto gone = MustStart(Answer("{}"));
+    url = absl::StrCat("http://127.0.0.1:", gone->port());
+  }
+  auto client = MustClient(url + "/secret-path");
+  SendInfo info;
+  absl::Status s = client
+                       ->Send({.target = "/secret-path", .headers = {{"X-API-Key", "secret-key"}}},
+                              absl::InfiniteFuture(), &info)
+                       .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StartsWith(s.message(), url + ": connect failed: ")) << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "secret")) << s;
+  EXPECT_FALSE(info.write_started);
+}
+
+TEST(Client, AnOversizedResponseIsRefused) {
+  auto server = MustStart(Answer(std::string(4096, 'x')));
+  auto client = MustClient(server->url(), {.max_response_bytes = 1024});
+  absl::Status s = client->Send({}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(s.message(), "larger than 1024 bytes")) << s;
+}
+
+TEST(ClientTls, VerifiesTheChainAndTheNameAndReusesConnections) {
+  TlsServer tls("ok", {"localhost"}, {"127.0.0.1"});
+  auto by_name = MustClient(tls.url("localhost"), {.extra_ca_file = tls.ca_file});
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<Response> r = by_name->Send({});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->body, "tls ok");
+  }
+  EXPECT_EQ(by_name->stats().connections_opened, 1u);
+  auto by_ip = MustClient(tls.url("127.0.0.1"), {.extra_ca_file = tls.ca_file});
+  EXPECT_TRUE(by_ip->Send({}).ok());
+}
+
+TEST(ClientTls, AnUnknownCaIsRejectedAsPermanent) {
+  TlsServer tls("unknown", {"localhost"}, {"127.0.0.1"});
+  auto client = MustClient(tls.url("localhost"));  // system store only
+  SendInfo info;
+  absl::Status s = client->Send({}, absl::InfiniteFuture(), &info).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(s.message(), "tls handshake failed: certificate verify failed"))
+      << s;
+  EXPECT_TRUE(info.certificate_rejected);
+  EXPECT_FALSE(info.write_started);
+  EXPECT_EQ(tls.server->requests(), 0u);
+}
+
+TEST(ClientTls, TheNameOrAddressMustMatch) {
+  TlsServer tls("mismatch", {"api.example.invalid"}, {});
+  absl::Status ip =
+      MustClient(tls.url("127.0.0.1"), {.extra_ca_file = tls.ca_file})->Send({}).status();
+  EXPECT_TRUE(absl::StrContains(ip.message(), "IP address mismatch")) << ip;
+  absl::Status name =
+      MustClient(tls.url("localhost"), {.extra_ca_file = tls.ca_file})->Send({}).status();
+  EXPECT_TRUE(absl::StrContains(name.message(), "hostname mismatch")) << name;
+}
+
+TEST(ClientTls, AnUnreadableCaFileIsAConfigurationError) {
+  absl::StatusOr<Url> u = ParseUrl("https://localhost:1/");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(Client::Create(*u, {.extra_ca_file = "/nonexistent/ca.pem"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace platform::http

@@ -1,0 +1,73 @@
+// One keep-alive HTTP/1.1 connection to one origin (private to //platform/http). It owns its
+// io_context: the calling thread drives each operation to completion or to its time limit, so
+// no I/O thread is needed and connections run in parallel without a shared event loop.
+#ifndef ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
+#define ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "platform/http/message.h"
+#include "platform/http/url.h"
+
+namespace platform::http {
+
+class Connection {
+ public:
+  // Resolves, connects and (https) handshakes by `until`. `tls` is null for http. Failures are
+  // UNAVAILABLE "<origin>: <phase> failed: <why>" or "<origin>: <phase>: timed out" (phases:
+  // resolve, connect, tls handshake).
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(const Url& url,
+                                                          boost::asio::ssl::context* tls,
+                                                          absl::Time until, SendInfo* info);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Writes `request` and reads the whole response by `until`. Failures are UNAVAILABLE, named
+  // as above (phases: write, read). `*stale` tells that the peer closed the connection before
+  // any byte of an answer: the symptom of a keep-alive connection the server dropped.
+  absl::StatusOr<Response> Exchange(const Request& request, absl::Time until,
+                                    size_t max_response_bytes, SendInfo* info, bool* stale);
+
+  // The last exchange left the connection usable for another request.
+  bool reusable() const { return reusable_; }
+  // An idle keep-alive connection has nothing to read: readable means the peer closed it (EOF,
+  // close_notify, reset) or sent something unexpected. Either way it must not be reused.
+  bool LooksAlive();
+
+  absl::Time last_used = absl::InfinitePast();
+  bool reused = false;
+
+ private:
+  explicit Connection(const Url& url) : url_(url) {}
+  absl::Status Connect(boost::asio::ip::tcp::resolver::results_type endpoints, absl::Time until,
+                       SendInfo* info);
+  absl::Status Handshake(absl::Time until, SendInfo* info);
+  // Runs the io_context until `done` or `until`; on timeout aborts the pending operation.
+  bool RunUntil(const bool& done, absl::Time until);
+  absl::Status Failure(const char* phase, const std::string& why) const;
+  absl::Status Timeout(const char* phase, SendInfo* info) const;
+  boost::beast::tcp_stream& tcp();
+
+  const Url& url_;
+  boost::asio::io_context ioc_;  // declared before the streams: destroyed after them
+  std::optional<boost::beast::tcp_stream> plain_;
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> secure_;
+  boost::beast::flat_buffer buffer_;
+  boost::asio::ip::tcp::resolver* resolver_ = nullptr;  // while Open resolves
+  bool reusable_ = false;
+};
+
+}  // namespace platform::http
+
+#endif  // ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
