@@ -31,7 +31,7 @@
 #include "orchestrator/service/orchestrator_service_impl.h"
 #include "platform/health_service.h"
 #include "platform/listen.h"
-#include "platform/server.h"
+#include "platform/transport/transport.h"
 
 namespace orchestrator::transport {
 

@@ -31,7 +31,7 @@
 #include "grpcpp/support/server_callback.h"
 #include "platform/health_service.h"
 #include "platform/listen.h"
-#include "platform/server.h"
+#include "platform/transport/transport.h"
 
 namespace signer::transport {
 
