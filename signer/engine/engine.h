@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "onchainkms/signer/v1/signer.pb.h"
+#include "platform/transport/caller.h"
 #include "signer/audit/audit_log.h"
 #include "signer/equivocation/store.h"
 #include "signer/keystore/key_store.h"
@@ -41,9 +42,9 @@ struct EngineDeps {
   metrics::Metrics* metrics = nullptr;  // optional
 };
 
-// Who called, as the audit log records it (from the transport): e.g.
+// Who called (from the transport); the audit log records Caller::AuditJson(), e.g.
 // {"transport":"unix","uid":1000,"gid":1000,"pid":42}.
-using Caller = boost::json::object;
+using Caller = ::platform::Caller;
 using Done = std::function<void(absl::Status)>;
 
 class Engine {
@@ -54,8 +55,9 @@ class Engine {
   // restart does not reset the budgets. Call once at start-up.
   absl::Status ReplayFeeLedger();
 
-  // An RPC refused before it reached the engine (an unauthorised caller): audit and metrics.
-  void RecordRefusedCall(const Caller& caller, const std::string& method, const absl::Status& status);
+  // An RPC refused before it reached the engine (an unauthorised caller, known only by its gRPC
+  // peer): audit and metrics.
+  void RecordRefusedCall(const std::string& peer, const std::string& method, const absl::Status& status);
 
   void ListKeys(const Caller& caller, const onchainkms::signer::v1::ListKeysRequest& request,
                 onchainkms::signer::v1::ListKeysResponse* response, Done done);
@@ -73,8 +75,9 @@ class Engine {
  private:
   struct Prepared;
   struct Request;
-  // A request's audit record starts with the method, the caller and the client's request id.
-  static std::shared_ptr<Request> StartRequest(std::string method, const Caller& caller, Done done,
+  // A request's audit record starts with the method, the caller (its audit form) and the
+  // client's request id.
+  static std::shared_ptr<Request> StartRequest(std::string method, boost::json::object caller, Done done,
                                                const std::string& request_id = "");
   void SignPrepared(std::shared_ptr<Request> req, Prepared prepared, onchainkms::signer::v1::SignedTransaction* out);
   void Finish(const std::shared_ptr<Request>& req, absl::Status status);
