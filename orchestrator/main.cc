@@ -22,6 +22,7 @@
 #include "platform/config_file.h"
 #include "platform/listen_flags.h"
 #include "platform/signals.h"
+#include "platform/transport/transport.h"
 
 ABSL_FLAG(std::string, config, "",
           "config file (onchainkms.orchestrator.v1.OrchestratorConfig as text proto, or JSON if it ends in .json)");
@@ -43,6 +44,32 @@ int Fail(int code, const std::string& message) {
   orchestrator::log::Error("cannot start", {{"error", message}});
   std::fprintf(stderr, "orchestrator: %s\n", message.c_str());
   return code;
+}
+
+// Who may call, from the config's listen section (the listener itself comes from
+// platform::ListenOptionsFromConfig and the flags).
+platform::TransportOptions TransportOptionsFrom(const v1::OrchestratorConfig& config) {
+  platform::TransportOptions topts;
+  const v1::UnixSocketListen& unix_socket = config.listen().unix();
+  topts.allowed_peer_uids.assign(unix_socket.allowed_peer_uids().begin(), unix_socket.allowed_peer_uids().end());
+  topts.allowed_peer_gids.assign(unix_socket.allowed_peer_gids().begin(), unix_socket.allowed_peer_gids().end());
+  topts.restrict_unix_peers = !topts.allowed_peer_uids.empty() || !topts.allowed_peer_gids.empty();
+  if (config.listen().has_tcp()) {
+    topts.bearer_tokens_file = config.listen().tcp().bearer_tokens_file();
+    const v1::ServerTls& tls = config.listen().tcp().tls();
+    topts.allowed_client_cert_sha256.assign(tls.allowed_client_cert_sha256().begin(),
+                                            tls.allowed_client_cert_sha256().end());
+    topts.allowed_client_names.assign(tls.allowed_client_names().begin(), tls.allowed_client_names().end());
+  }
+  topts.on_refused_connection = [](const platform::Caller::UnixPeer& peer) {
+    orchestrator::log::Warn("refused a unix socket connection from a uid that is not allowed",
+                            {{"peer_uid", absl::StrCat(peer.uid)}, {"peer_gid", absl::StrCat(peer.gid)},
+                             {"peer_pid", absl::StrCat(peer.pid)}});
+  };
+  topts.on_accept_failure = [](const absl::Status& s) {
+    orchestrator::log::Error("unix socket accept failed", {{"error", std::string(s.message())}});
+  };
+  return topts;
 }
 
 }  // namespace
@@ -73,17 +100,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<platform::ListenOptions> listen = platform::ListenOptionsFromConfig(config.listen(), defaults);
   if (listen.ok()) listen = platform::ApplyListenFlags(*std::move(listen));
   if (!listen.ok()) return Fail(2, listen.status().ToString());
-  orchestrator::transport::TransportOptions topts;
+  platform::TransportOptions topts = TransportOptionsFrom(config);
   topts.listen = *listen;
-  if (config.listen().has_tcp()) {
-    topts.bearer_tokens_file = config.listen().tcp().bearer_tokens_file();
-    if (config.listen().tcp().has_tls()) {
-      const v1::ServerTls& tls = config.listen().tcp().tls();
-      topts.allowed_client_cert_sha256.assign(tls.allowed_client_cert_sha256().begin(),
-                                              tls.allowed_client_cert_sha256().end());
-      topts.allowed_client_names.assign(tls.allowed_client_names().begin(), tls.allowed_client_names().end());
-    }
-  }
   if (std::string v = absl::GetFlag(FLAGS_bearer_tokens_file); !v.empty()) topts.bearer_tokens_file = v;
 
   absl::StatusOr<std::unique_ptr<orchestrator::server::App>> app = orchestrator::server::App::Start(config, topts);

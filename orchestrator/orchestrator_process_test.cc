@@ -1,9 +1,10 @@
 // Runs the real orchestrator binary as a child process on a Unix socket, with a journal but no
 // chains and an unreachable Phala Cloud: health, validation, NOT_FOUND, the journal lock,
-// graceful shutdown.
+// graceful shutdown, the unix peer allowlist.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -122,6 +123,35 @@ TEST_F(OrchestratorProcessTest, SecondInstanceOnTheSameJournalIsRefused) {
   grpc::ClientContext context;
   v1::ListOperationsResponse response;
   EXPECT_TRUE(stub_->ListOperations(&context, v1::ListOperationsRequest(), &response).ok()) << "and serves";
+}
+
+// listen.unix.allowed_peer_uids: the socket file lets anyone connect, SO_PEERCRED decides; a
+// health probe run as nobody (setpriv) is refused, our own uid is not.
+TEST(OrchestratorPeerAllowlistTest, RefusesAUidNotOnTheList) {
+  if (::geteuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs root and setpriv";
+  ShortTempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  const std::string probe = dir.path() + "/probe";
+  std::filesystem::copy_file(RunfilePath("platform/health_probe"), probe);
+  ::chmod(probe.c_str(), 0755);
+  std::ofstream(dir.path() + "/api-key") << "phak_test_key\n";
+  ::chmod((dir.path() + "/api-key").c_str(), 0600);
+  const std::string socket = dir.path() + "/peers.sock";
+  std::ofstream(dir.path() + "/config.textproto")
+      << "listen { unix { path: \"" << socket << "\" mode: \"0666\" allowed_peer_uids: 4242 } }\n";
+  absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Start(
+      RunfilePath("orchestrator/orchestrator"),
+      {"--config=" + dir.path() + "/config.textproto", "--journal_path=" + dir.path() + "/journal.sqlite",
+       "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir.path() + "/api-key"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE((*p)->WaitUntilServing("unix:" + socket).ok());
+  EXPECT_EQ(*platform::testing::RunProgram(probe, {"--address=unix:" + socket}, {}), 0);
+  EXPECT_NE(*platform::testing::RunProgram("/usr/bin/setpriv",
+                                           {"--reuid=65534", "--regid=65534", "--clear-groups", probe,
+                                            "--address=unix:" + socket, "--timeout=1s"},
+                                           {}),
+            0);
+  EXPECT_EQ(*(*p)->Stop(SIGTERM), 0);
 }
 
 TEST(OrchestratorExamplesTest, ExampleConfigParses) {

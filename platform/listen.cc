@@ -208,24 +208,23 @@ absl::Status RemoveStaleUnixSocket(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<gid_t> ResolveGroup(const std::string& name) {
+  uint32_t numeric = 0;
+  if (absl::SimpleAtoi(name, &numeric)) return static_cast<gid_t>(numeric);
+  std::vector<char> buf(16384);
+  struct group g;
+  struct group* found = nullptr;
+  if (::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unix socket group \"", name, "\" does not exist"));
+  }
+  return found->gr_gid;
+}
+
 absl::Status ApplyUnixSocketPermissions(const std::string& path, mode_t mode, const std::string& group_name) {
   if (!group_name.empty()) {
-    gid_t gid = 0;
-    uint32_t numeric = 0;
-    if (absl::SimpleAtoi(group_name, &numeric)) {
-      gid = static_cast<gid_t>(numeric);
-    } else {
-      std::vector<char> buf(16384);
-      struct group g;
-      struct group* found = nullptr;
-      const int rc = ::getgrnam_r(group_name.c_str(), &g, buf.data(), buf.size(), &found);
-      if (rc != 0 || found == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unix socket group \"", group_name, "\" does not exist"));
-      }
-      gid = found->gr_gid;
-    }
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) return Errno("cannot chgrp", path, errno);
+    absl::StatusOr<gid_t> gid = ResolveGroup(group_name);
+    if (!gid.ok()) return gid.status();
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) return Errno("cannot chgrp", path, errno);
   }
   if (::chmod(path.c_str(), mode) != 0) return Errno("cannot chmod", path, errno);
   return absl::OkStatus();

@@ -70,6 +70,9 @@ absl::StatusOr<mode_t> ParseFileMode(absl::string_view mode);
 // if a server answers there or the path is not a socket; OK if nothing is there.
 absl::Status RemoveStaleUnixSocket(const std::string& path);
 
+// A group name or numeric gid. INVALID_ARGUMENT if no such group exists.
+absl::StatusOr<gid_t> ResolveGroup(const std::string& name);
+
 // After bind: chmod(path, mode) and, with a non-empty group, chown to that group.
 absl::Status ApplyUnixSocketPermissions(const std::string& path, mode_t mode, const std::string& group_name);
 

@@ -179,6 +179,14 @@ TEST(UnixSocketFileTest, PermissionsAndGroup) {
   ::close(fd);
 }
 
+TEST(ResolveGroupTest, NamesAndNumbers) {
+  EXPECT_EQ(*ResolveGroup("4242"), 4242u);
+  EXPECT_EQ(*ResolveGroup("root"), 0u);  // group 0 is "root" wherever we run
+  absl::StatusOr<gid_t> unknown = ResolveGroup("no-such-group-okms");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.status().message(), HasSubstr("no-such-group-okms"));
+}
+
 TEST(MakeServerCredentialsTest, MissingTlsFilesAreNamed) {
   ListenOptions options;
   options.tls = TlsFiles{"/nonexistent/cert.pem", "/nonexistent/key.pem", ""};

@@ -6,46 +6,16 @@ namespace signer {
 
 namespace v1 = onchainkms::signer::v1;
 
-boost::json::object CallerJson(const transport::CallerIdentity& id) {
-  boost::json::object o;
-  switch (id.kind) {
-    case transport::CallerIdentity::Kind::kUnixPeer:
-      o["transport"] = "unix";
-      o["uid"] = static_cast<int64_t>(id.uid);
-      o["gid"] = static_cast<int64_t>(id.gid);
-      o["pid"] = static_cast<int64_t>(id.pid);
-      break;
-    case transport::CallerIdentity::Kind::kTlsClient:
-      o["transport"] = "mtls";
-      o["cert_sha256"] = id.cert_sha256;
-      o["subject"] = id.subject;
-      o["peer"] = id.peer;
-      break;
-    case transport::CallerIdentity::Kind::kInsecureLoopback:
-      o["transport"] = "insecure-loopback";
-      o["peer"] = id.peer;
-      break;
-  }
-  return o;
-}
-
 template <typename Call>
 grpc::ServerUnaryReactor* SignerService::Serve(grpc::CallbackServerContext* context, const char* method, Call call) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const transport::Transport* t = transport_.load();
-  if (t == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the signer is starting"));
-    return reactor;
-  }
-  absl::StatusOr<transport::CallerIdentity> who = t->Authorize(*context);
+  absl::StatusOr<platform::Caller> who = auth_.Authenticate(*context);
   if (!who.ok()) {
-    boost::json::object caller;
-    caller["peer"] = context->peer();
-    engine_->RecordRefusedCall(caller, method, who.status());
+    engine_->RecordRefusedCall(context->peer(), method, who.status());
     reactor->Finish(platform::ToGrpcStatus(who.status()));
     return reactor;
   }
-  call(CallerJson(*who), [reactor](absl::Status s) { reactor->Finish(platform::ToGrpcStatus(s)); });
+  call(*who, [reactor](absl::Status s) { reactor->Finish(platform::ToGrpcStatus(s)); });
   return reactor;
 }
 

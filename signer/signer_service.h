@@ -1,4 +1,3 @@
-// The transport edge of the signer (onchainkms.signer.v1.Signer):
 // The gRPC face of the signer: onchainkms.signer.v1.Signer on the callback API. Each handler
 // authorises the caller through the transport (SO_PEERCRED uid or mTLS allowlist), then hands
 // the request to the engine, which finishes the call — possibly from the group-commit thread, so
@@ -6,21 +5,16 @@
 #ifndef ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 #define ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 
-#include <atomic>
-
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
 #include "signer/engine/engine.h"
-#include "signer/transport/transport.h"
+#include "platform/transport/authenticator.h"
 
 namespace signer {
 
 class SignerService final : public onchainkms::signer::v1::Signer::CallbackService {
  public:
-  explicit SignerService(engine::Engine* engine) : engine_(engine) {}
-
-  // The transport that serves this service (it authorises callers). Until set, calls are
-  // refused with UNAVAILABLE.
-  void set_transport(const transport::Transport* t) { transport_.store(t); }
+  // `auth` (the transport that serves this service) authorises every caller.
+  SignerService(engine::Engine* engine, const platform::Authenticator& auth) : engine_(engine), auth_(auth) {}
 
   grpc::ServerUnaryReactor* ListKeys(grpc::CallbackServerContext* context,
                                      const onchainkms::signer::v1::ListKeysRequest* request,
@@ -47,11 +41,8 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const char* method, Call call);
 
   engine::Engine* engine_;
-  std::atomic<const transport::Transport*> transport_{nullptr};
+  const platform::Authenticator& auth_;
 };
-
-// The audit-log form of a caller identity.
-boost::json::object CallerJson(const transport::CallerIdentity& id);
 
 }  // namespace signer
 

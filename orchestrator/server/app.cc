@@ -26,21 +26,6 @@ absl::Duration Dur(const google::protobuf::Duration& d, absl::Duration dflt) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// The transport, known only after the service exists (the service is registered with it).
-class ForwardingAuthenticator final : public service::Authenticator {
- public:
-  absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* context) override {
-    if (target_ == nullptr) return absl::UnavailableError("starting");
-    return target_->Authenticate(context);
-  }
-  service::Authenticator* target_ = nullptr;
-};
-
-ForwardingAuthenticator& Forwarder() {
-  static ForwardingAuthenticator* f = new ForwardingAuthenticator();
-  return *f;
-}
-
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read"));
@@ -52,15 +37,44 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& config,
-                                                const transport::TransportOptions& listen) {
+                                                const platform::TransportOptions& listen) {
   std::unique_ptr<App> app(new App());
-  // --- journal ---
+  // The listener's options are checked before anything is opened; it listens last.
+  absl::StatusOr<std::unique_ptr<platform::Transport>> t = platform::Transport::Create(listen);
+  if (!t.ok()) return t.status();
+  app->transport_ = *std::move(t);
+  if (absl::Status s = app->OpenJournal(config); !s.ok()) return s;
+  if (absl::Status s = app->ConnectPhalaCloud(config); !s.ok()) return s;
+  if (absl::Status s = app->ConnectSigner(config); !s.ok()) return s;
+  std::map<uint64_t, v1::KmsType> chain_types;
+  for (int i = 0; i < config.chains_size(); ++i) {
+    absl::StatusOr<v1::KmsType> type = app->AddChain(config.chains(i), absl::StrCat("chains[", i, "]"));
+    if (!type.ok()) return type.status();
+    chain_types[config.chains(i).chain_id()] = *type;
+  }
+  if (absl::Status s = app->SetFlowOptions(config); !s.ok()) return s;
+  if (absl::Status s = app->StartManager(config); !s.ok()) return s;
+  if (absl::Status s = app->Serve(chain_types); !s.ok()) return s;
+
+  const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
+  app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
+  log::Info("orchestrator started", {{"address", app->transport_->address()},
+                                     {"journal", config.journal_path()},
+                                     {"phala_cloud", app->cloud_->origin()},
+                                     {"chains", absl::StrCat(app->deps_.chains.size())}});
+  return app;
+}
+
+absl::Status App::OpenJournal(const v1::OrchestratorConfig& config) {
   if (config.journal_path().empty()) return absl::InvalidArgumentError("journal_path: required");
   absl::StatusOr<std::unique_ptr<journal::SqliteJournal>> j = journal::SqliteJournal::Open(config.journal_path());
   if (!j.ok()) return j.status();
-  app->journal_ = *std::move(j);
+  journal_ = *std::move(j);
+  deps_.journal = journal_.get();
+  return absl::OkStatus();
+}
 
-  // --- Phala Cloud ---
+absl::Status App::ConnectPhalaCloud(const v1::OrchestratorConfig& config) {
   cloudapi::CloudClientOptions co;
   co.base_url = !config.phala_cloud().base_url().empty() ? config.phala_cloud().base_url()
                 : ::getenv("PHALA_CLOUD_API_PREFIX") != nullptr ? ::getenv("PHALA_CLOUD_API_PREFIX")
@@ -77,87 +91,86 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
   co.retry.total_timeout = std::max(absl::Minutes(1), 3 * co.transport.request_timeout);
   absl::StatusOr<std::unique_ptr<cloudapi::CloudClient>> cloud = cloudapi::CloudClient::Create(std::move(co));
   if (!cloud.ok()) return absl::InvalidArgumentError(absl::StrCat("phala_cloud: ", cloud.status().message()));
-  app->cloud_ = *std::move(cloud);
-  app->deps_.cloud = app->cloud_.get();
-  app->deps_.journal = app->journal_.get();
+  cloud_ = *std::move(cloud);
+  deps_.cloud = cloud_.get();
+  return absl::OkStatus();
+}
 
-  // --- signer ---
-  if (!config.signer().address().empty()) {
-    SignerClientOptions so;
-    so.address = config.signer().address();
-    so.timeout = Dur(config.signer().timeout(), absl::Seconds(10));
-    if (config.signer().has_tls()) {
-      so.tls = SignerClientOptions::Tls{config.signer().tls().ca_file(), config.signer().tls().cert_file(),
-                                        config.signer().tls().key_file(), config.signer().tls().server_name()};
-    }
-    absl::StatusOr<std::unique_ptr<SignerClient>> sc = SignerClient::Create(so);
-    if (!sc.ok()) return sc.status();
-    app->signer_client_ = *std::move(sc);
-    app->signer_ = std::make_unique<engine::JournalingSigner>(*app->signer_client_, *app->journal_);
-    app->deps_.signer = app->signer_.get();
-  } else if (config.chains_size() > 0) {
-    return absl::InvalidArgumentError("signer.address: required when chains are configured");
+absl::Status App::ConnectSigner(const v1::OrchestratorConfig& config) {
+  if (config.signer().address().empty()) {
+    if (config.chains_size() > 0) return absl::InvalidArgumentError("signer.address: required when chains are configured");
+    return absl::OkStatus();
   }
-
-  // --- chains ---
-  std::map<uint64_t, v1::KmsType> chain_types;
-  for (int i = 0; i < config.chains_size(); ++i) {
-    const v1::ChainConfig& c = config.chains(i);
-    const std::string f = absl::StrCat("chains[", i, "]");
-    if (c.chain_id() == 0) return absl::InvalidArgumentError(absl::StrCat(f, ".chain_id: required"));
-    if (app->deps_.chains.count(c.chain_id()) > 0) {
-      return absl::InvalidArgumentError(absl::StrCat(f, ".chain_id: chain ", c.chain_id(), " listed twice"));
-    }
-    if (c.rpc_endpoints_size() == 0) return absl::InvalidArgumentError(absl::StrCat(f, ".rpc_endpoints: at least one"));
-    absl::StatusOr<chain::U256> max_fee = chain::U256::FromDecimal(c.max_fee_per_gas_wei());
-    if (!max_fee.ok()) return absl::InvalidArgumentError(absl::StrCat(f, ".max_fee_per_gas_wei: required decimal wei"));
-    absl::StatusOr<chain::U256> max_prio = chain::U256::FromDecimal(c.max_priority_fee_per_gas_wei());
-    if (!max_prio.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(f, ".max_priority_fee_per_gas_wei: required decimal wei"));
-    }
-    chain::jsonrpc::ClientOptions ro;
-    ro.endpoints.assign(c.rpc_endpoints().begin(), c.rpc_endpoints().end());
-    ro.expected_chain_id = c.chain_id();
-    ro.endpoint_cooldown = absl::Seconds(2);
-    ro.transport.request_timeout = Dur(c.rpc_timeout(), absl::Seconds(30));
-    ro.transport.connect_timeout = std::min(ro.transport.connect_timeout, ro.transport.request_timeout);
-    absl::StatusOr<std::unique_ptr<chain::jsonrpc::Client>> rpc = chain::jsonrpc::Client::Create(ro);
-    if (!rpc.ok()) return absl::InvalidArgumentError(absl::StrCat(f, ".rpc_endpoints: ", rpc.status().message()));
-    chain::onchain::OperationOptions oo;
-    oo.gas_margin_percent = c.gas_limit_margin_percent() == 0 ? 20 : std::max(100u, c.gas_limit_margin_percent()) - 100;
-    oo.wait.confirmations = std::max(1u, c.confirmations());
-    oo.wait.poll_interval = Dur(c.receipt_poll_interval(), absl::Seconds(2));
-    oo.wait.timeout = Dur(c.receipt_timeout(), absl::Minutes(10));
-    oo.nonces.stuck_after = Dur(c.fee_bump_after(), absl::Seconds(60));
-    oo.nonces.fees.max_fee_per_gas_cap = *max_fee;
-    oo.nonces.fees.max_priority_fee_per_gas = *max_prio;
-    auto ops = std::make_unique<chain::onchain::OnchainOperations>(**rpc, *app->signer_, oo);
-    v1::KmsType type = c.kms_type();
-    if (type == v1::KMS_TYPE_UNSPECIFIED) {
-      type = c.chain_id() == 1 ? v1::KMS_TYPE_ETHEREUM : c.chain_id() == 8453 ? v1::KMS_TYPE_BASE : type;
-    }
-    if (type != v1::KMS_TYPE_ETHEREUM && type != v1::KMS_TYPE_BASE) {
-      return absl::InvalidArgumentError(absl::StrCat(f, ".kms_type: ETHEREUM or BASE required for chain ", c.chain_id()));
-    }
-    engine::ChainBackend b;
-    b.chain_id = c.chain_id();
-    b.kms_type = type;
-    b.rpc = rpc->get();
-    b.ops = ops.get();
-    b.receipt_timeout = oo.wait.timeout;
-    app->deps_.chains[c.chain_id()] = b;
-    chain_types[c.chain_id()] = type;
-    app->rpcs_.push_back(*std::move(rpc));
-    app->ops_.push_back(std::move(ops));
+  SignerClientOptions so;
+  so.address = config.signer().address();
+  so.timeout = Dur(config.signer().timeout(), absl::Seconds(10));
+  if (config.signer().has_tls()) {
+    so.tls = SignerClientOptions::Tls{config.signer().tls().ca_file(), config.signer().tls().cert_file(),
+                                      config.signer().tls().key_file(), config.signer().tls().server_name()};
   }
+  absl::StatusOr<std::unique_ptr<SignerClient>> sc = SignerClient::Create(so);
+  if (!sc.ok()) return sc.status();
+  signer_client_ = *std::move(sc);
+  signer_ = std::make_unique<engine::JournalingSigner>(*signer_client_, *journal_);
+  deps_.signer = signer_.get();
+  return absl::OkStatus();
+}
 
-  // --- flow options ---
+absl::StatusOr<v1::KmsType> App::AddChain(const v1::ChainConfig& c, const std::string& f) {
+  if (c.chain_id() == 0) return absl::InvalidArgumentError(absl::StrCat(f, ".chain_id: required"));
+  if (deps_.chains.count(c.chain_id()) > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(f, ".chain_id: chain ", c.chain_id(), " listed twice"));
+  }
+  if (c.rpc_endpoints_size() == 0) return absl::InvalidArgumentError(absl::StrCat(f, ".rpc_endpoints: at least one"));
+  absl::StatusOr<chain::U256> max_fee = chain::U256::FromDecimal(c.max_fee_per_gas_wei());
+  if (!max_fee.ok()) return absl::InvalidArgumentError(absl::StrCat(f, ".max_fee_per_gas_wei: required decimal wei"));
+  absl::StatusOr<chain::U256> max_prio = chain::U256::FromDecimal(c.max_priority_fee_per_gas_wei());
+  if (!max_prio.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(f, ".max_priority_fee_per_gas_wei: required decimal wei"));
+  }
+  chain::jsonrpc::ClientOptions ro;
+  ro.endpoints.assign(c.rpc_endpoints().begin(), c.rpc_endpoints().end());
+  ro.expected_chain_id = c.chain_id();
+  ro.endpoint_cooldown = absl::Seconds(2);
+  ro.transport.request_timeout = Dur(c.rpc_timeout(), absl::Seconds(30));
+  ro.transport.connect_timeout = std::min(ro.transport.connect_timeout, ro.transport.request_timeout);
+  absl::StatusOr<std::unique_ptr<chain::jsonrpc::Client>> rpc = chain::jsonrpc::Client::Create(ro);
+  if (!rpc.ok()) return absl::InvalidArgumentError(absl::StrCat(f, ".rpc_endpoints: ", rpc.status().message()));
+  chain::onchain::OperationOptions oo;
+  oo.gas_margin_percent = c.gas_limit_margin_percent() == 0 ? 20 : std::max(100u, c.gas_limit_margin_percent()) - 100;
+  oo.wait.confirmations = std::max(1u, c.confirmations());
+  oo.wait.poll_interval = Dur(c.receipt_poll_interval(), absl::Seconds(2));
+  oo.wait.timeout = Dur(c.receipt_timeout(), absl::Minutes(10));
+  oo.nonces.stuck_after = Dur(c.fee_bump_after(), absl::Seconds(60));
+  oo.nonces.fees.max_fee_per_gas_cap = *max_fee;
+  oo.nonces.fees.max_priority_fee_per_gas = *max_prio;
+  auto ops = std::make_unique<chain::onchain::OnchainOperations>(**rpc, *signer_, oo);
+  v1::KmsType type = c.kms_type();
+  if (type == v1::KMS_TYPE_UNSPECIFIED) {
+    type = c.chain_id() == 1 ? v1::KMS_TYPE_ETHEREUM : c.chain_id() == 8453 ? v1::KMS_TYPE_BASE : type;
+  }
+  if (type != v1::KMS_TYPE_ETHEREUM && type != v1::KMS_TYPE_BASE) {
+    return absl::InvalidArgumentError(absl::StrCat(f, ".kms_type: ETHEREUM or BASE required for chain ", c.chain_id()));
+  }
+  engine::ChainBackend b;
+  b.chain_id = c.chain_id();
+  b.kms_type = type;
+  b.rpc = rpc->get();
+  b.ops = ops.get();
+  b.receipt_timeout = oo.wait.timeout;
+  deps_.chains[c.chain_id()] = b;
+  rpcs_.push_back(*std::move(rpc));
+  ops_.push_back(std::move(ops));
+  return type;
+}
+
+absl::Status App::SetFlowOptions(const v1::OrchestratorConfig& config) {
   if (!config.default_signer_key_address().empty()) {
     absl::StatusOr<chain::Address> a = chain::Address::Parse(config.default_signer_key_address());
     if (!a.ok()) return absl::InvalidArgumentError(absl::StrCat("default_signer_key_address: ", a.status().message()));
-    app->deps_.options.default_signer_key_address = a->Checksummed();
+    deps_.options.default_signer_key_address = a->Checksummed();
   }
-  app->deps_.options.compose_hash_warn_only = config.compose_hash_check_warn_only();
+  deps_.options.compose_hash_warn_only = config.compose_hash_check_warn_only();
   for (int i = 0; i < config.trusted_kms_signers_size(); ++i) {
     const v1::TrustedKmsSigner& t = config.trusted_kms_signers(i);
     absl::StatusOr<chain::Bytes> k = chain::FromHex(t.public_key());
@@ -167,10 +180,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
     }
     std::array<uint8_t, 33> arr;
     std::copy(k->begin(), k->end(), arr.begin());
-    app->deps_.options.trusted_kms_signers[t.kms_id()] = arr;
+    deps_.options.trusted_kms_signers[t.kms_id()] = arr;
   }
+  return absl::OkStatus();
+}
 
-  // --- manager ---
+absl::Status App::StartManager(const v1::OrchestratorConfig& config) {
   engine::ManagerOptions mo;
   mo.workers = config.max_concurrent_operations() == 0 ? 64 : static_cast<int>(config.max_concurrent_operations());
   mo.run.retry_timeout = Dur(config.transient_retry_timeout(), absl::Minutes(10));
@@ -180,28 +195,17 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
     if (k->size() < 32) return absl::InvalidArgumentError("env_digest_key_file: at least 32 bytes");
     mo.env_digest_key = *std::move(k);
   }
-  app->manager_ = std::make_unique<engine::OperationManager>(*app->journal_, app->deps_, flows::AllFlows(), mo);
-  if (absl::Status s = app->manager_->Start(); !s.ok()) return s;
+  manager_ = std::make_unique<engine::OperationManager>(*journal_, deps_, flows::AllFlows(), mo);
+  return manager_->Start();
+}
 
-  // --- service + transport ---
-  app->kms_ = std::make_unique<service::KmsDirectory>(*app->cloud_, absl::Minutes(1));
+absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
+  kms_ = std::make_unique<service::KmsDirectory>(*cloud_, absl::Minutes(1));
   service::ServiceOptions so;
   so.chains = chain_types;
-  so.default_signer_key = app->deps_.options.default_signer_key_address;
-  app->service_ = std::make_unique<service::OrchestratorServiceImpl>(*app->manager_, *app->kms_, Forwarder(), so);
-  absl::StatusOr<std::unique_ptr<transport::Transport>> t =
-      transport::Transport::Start(listen, {{kServiceName, app->service_.get()}});
-  if (!t.ok()) return t.status();
-  app->transport_ = *std::move(t);
-  Forwarder().target_ = app->transport_.get();
-
-  const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
-  app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
-  log::Info("orchestrator started", {{"address", app->transport_->address()},
-                                     {"journal", config.journal_path()},
-                                     {"phala_cloud", app->cloud_->origin()},
-                                     {"chains", absl::StrCat(app->deps_.chains.size())}});
-  return app;
+  so.default_signer_key = deps_.options.default_signer_key_address;
+  service_ = std::make_unique<service::OrchestratorServiceImpl>(*manager_, *kms_, *transport_, so);
+  return transport_->Serve({{kServiceName, service_.get()}});
 }
 
 absl::Status App::CheckDependencies() {
@@ -249,7 +253,6 @@ bool App::Shutdown(absl::Duration grace) {
   if (transport_ != nullptr) transport_->health().SetAll(platform::HealthService::kNotServing);
   const bool done = manager_ == nullptr || manager_->Shutdown(grace);
   if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
-  Forwarder().target_ = nullptr;
   log::Info("orchestrator stopped", {{"clean", done ? "true" : "false"}});
   return done;
 }

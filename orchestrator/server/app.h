@@ -6,6 +6,7 @@
 #define ONCHAIN_KMS_ORCHESTRATOR_SERVER_APP_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,7 +24,7 @@
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/service/orchestrator_service_impl.h"
 #include "orchestrator/signer_client/signer_client.h"
-#include "orchestrator/transport/transport.h"
+#include "platform/transport/transport.h"
 
 namespace orchestrator::server {
 
@@ -35,7 +36,7 @@ class App {
   // INVALID_ARGUMENT for a bad configuration, FAILED_PRECONDITION when the journal is held by
   // another process, UNAVAILABLE when it cannot listen.
   static absl::StatusOr<std::unique_ptr<App>> Start(const v1::OrchestratorConfig& config,
-                                                    const transport::TransportOptions& listen);
+                                                    const platform::TransportOptions& listen);
   ~App();
 
   const std::string& address() const { return transport_->address(); }
@@ -46,6 +47,16 @@ class App {
 
  private:
   App() = default;
+  // Start()'s steps, in order.
+  absl::Status OpenJournal(const v1::OrchestratorConfig& config);
+  absl::Status ConnectPhalaCloud(const v1::OrchestratorConfig& config);
+  absl::Status ConnectSigner(const v1::OrchestratorConfig& config);
+  // One chain's JSON-RPC client and on-chain operations; its KMS type. `field` names it in errors.
+  absl::StatusOr<v1::KmsType> AddChain(const v1::ChainConfig& chain, const std::string& field);
+  absl::Status SetFlowOptions(const v1::OrchestratorConfig& config);
+  absl::Status StartManager(const v1::OrchestratorConfig& config);
+  // The gRPC service on the transport, listening.
+  absl::Status Serve(const std::map<uint64_t, v1::KmsType>& chain_types);
   void HealthLoop(absl::Duration interval);
   absl::Status CheckDependencies();
 
@@ -58,7 +69,7 @@ class App {
   engine::FlowDeps deps_;
   std::unique_ptr<engine::OperationManager> manager_;
   std::unique_ptr<service::KmsDirectory> kms_;
-  std::unique_ptr<transport::Transport> transport_;
+  std::unique_ptr<platform::Transport> transport_;
   std::unique_ptr<service::OrchestratorServiceImpl> service_;
   std::thread health_thread_;
   absl::Notification stop_health_;

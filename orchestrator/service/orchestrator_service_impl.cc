@@ -272,7 +272,7 @@ absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, con
 }
 
 OrchestratorServiceImpl::OrchestratorServiceImpl(engine::OperationManager& manager, KmsDirectory& kms,
-                                                 Authenticator& auth, ServiceOptions options)
+                                                 const platform::Authenticator& auth, ServiceOptions options)
     : manager_(manager), kms_(kms), auth_(auth), options_(std::move(options)) {}
 
 absl::StatusOr<ValidationContext> OrchestratorServiceImpl::Context(bool need_kms) {
@@ -290,7 +290,7 @@ absl::StatusOr<ValidationContext> OrchestratorServiceImpl::Context(bool need_kms
 template <typename Request>
 absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServerContext* context,
                                                               const Request& request, v1::OperationKind kind) {
-  absl::StatusOr<std::string> caller = auth_.Authenticate(context);
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return caller.status();
   absl::StatusOr<ValidationContext> vctx = Context(NeedsKms(request));
   if (!vctx.ok()) return vctx.status();
@@ -305,12 +305,12 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
     }
   }
   if (!normalized.ok()) {
-    log::Info("request refused", {{"method", MethodOf(kind)}, {"caller", *caller},
+    log::Info("request refused", {{"method", MethodOf(kind)}, {"caller", caller->JournalKey()},
                                   {"error", std::string(normalized.status().message())}});
     return normalized.status();
   }
   engine::Submission sub;
-  sub.caller = *caller;
+  sub.caller = caller->JournalKey();
   sub.request_id = request.request_id();
   sub.kind = kind;
   sub.request = StrippedRequest(*normalized);
@@ -345,7 +345,7 @@ ORCH_UNARY_SUBMIT(AddComposeHash, AddComposeHashRequest, OPERATION_KIND_ADD_COMP
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::CallbackServerContext* context,
                                                                     const v1::ListKmsInstancesRequest* request,
                                                                     v1::ListKmsInstancesResponse* response) {
-  absl::StatusOr<std::string> caller = auth_.Authenticate(context);
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return Done(context, caller.status());
   if (!v1::KmsType_IsValid(request->kms_type())) return Done(context, absl::InvalidArgumentError("kms_type: unknown value"));
   absl::StatusOr<std::vector<cloudapi::KmsInfo>> kms = kms_.Get(/*refresh=*/true, request->onchain_only());
@@ -388,7 +388,7 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::Callba
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::SupplyEnvVars(grpc::CallbackServerContext* context,
                                                                  const v1::SupplyEnvVarsRequest* request,
                                                                  v1::Operation* response) {
-  absl::StatusOr<std::string> caller = auth_.Authenticate(context);
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return Done(context, caller.status());
   if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) return Done(context, s);
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
@@ -404,7 +404,7 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::SupplyEnvVars(grpc::CallbackS
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::GetOperation(grpc::CallbackServerContext* context,
                                                                 const v1::GetOperationRequest* request,
                                                                 v1::Operation* response) {
-  absl::StatusOr<std::string> caller = auth_.Authenticate(context);
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return Done(context, caller.status());
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
   absl::StatusOr<v1::Operation> op = manager_.Get(request->operation_id());
@@ -415,7 +415,7 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::GetOperation(grpc::CallbackSe
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListOperations(grpc::CallbackServerContext* context,
                                                                   const v1::ListOperationsRequest* request,
                                                                   v1::ListOperationsResponse* response) {
-  absl::StatusOr<std::string> caller = auth_.Authenticate(context);
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return Done(context, caller.status());
   if (!v1::OperationKind_IsValid(request->kind())) return Done(context, absl::InvalidArgumentError("kind: unknown value"));
   if (!v1::OperationState_IsValid(request->state())) return Done(context, absl::InvalidArgumentError("state: unknown value"));
@@ -439,7 +439,7 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListOperations(grpc::Callback
 
 grpc::ServerWriteReactor<v1::OperationEvent>* OrchestratorServiceImpl::WatchOperation(
     grpc::CallbackServerContext* context, const v1::WatchOperationRequest* request) {
-  absl::StatusOr<std::string> caller = auth_.Authenticate(context);
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(caller.status()));
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) {
     return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(s));
@@ -452,7 +452,7 @@ grpc::ServerWriteReactor<v1::OperationEvent>* OrchestratorServiceImpl::WatchOper
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::CancelOperation(grpc::CallbackServerContext* context,
                                                                    const v1::CancelOperationRequest* request,
                                                                    v1::Operation* response) {
-  absl::StatusOr<std::string> caller = auth_.Authenticate(context);
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return Done(context, caller.status());
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
   absl::StatusOr<v1::Operation> op = manager_.Cancel(request->operation_id());

@@ -20,16 +20,9 @@
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "orchestrator/engine/manager.h"
 #include "orchestrator/service/validation.h"
+#include "platform/transport/authenticator.h"
 
 namespace orchestrator::service {
-
-// Who is calling: "uid:<n>", "cert:<name>", "token:<name>" or "insecure"; UNAUTHENTICATED /
-// PERMISSION_DENIED otherwise. Implemented by the transport (orchestrator/transport).
-class Authenticator {
- public:
-  virtual ~Authenticator() = default;
-  virtual absl::StatusOr<std::string> Authenticate(grpc::CallbackServerContext* context) = 0;
-};
 
 // The KMS instances the Phala Cloud account can use, cached for validation.
 class KmsDirectory {
@@ -54,7 +47,9 @@ struct ServiceOptions {
 
 class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
  public:
-  OrchestratorServiceImpl(engine::OperationManager& manager, KmsDirectory& kms, Authenticator& auth,
+  // `auth` (the transport) names the caller of every call; operations are journaled under its
+  // Caller::JournalKey() ("uid:<n>", "cert:<name>", "token:<name>", "insecure").
+  OrchestratorServiceImpl(engine::OperationManager& manager, KmsDirectory& kms, const platform::Authenticator& auth,
                           ServiceOptions options);
 
   grpc::ServerUnaryReactor* ListKmsInstances(grpc::CallbackServerContext* context,
@@ -93,7 +88,7 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
 
   engine::OperationManager& manager_;
   KmsDirectory& kms_;
-  Authenticator& auth_;
+  const platform::Authenticator& auth_;
   const ServiceOptions options_;
 };
 

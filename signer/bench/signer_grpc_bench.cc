@@ -35,6 +35,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
+#include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
 #include "signer/engine/engine.h"
 #include "signer/equivocation/store.h"
@@ -42,7 +43,6 @@
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
 #include "signer/signer_service.h"
-#include "signer/transport/transport.h"
 
 ABSL_FLAG(double, seconds, 5.0, "duration of each measured run");
 ABSL_FLAG(std::string, concurrency, "1,8,64", "client counts to measure");
@@ -201,7 +201,7 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
       r.set_max_fee_per_gas_wei("2000000000");
       r.set_max_priority_fee_per_gas_wei("1000000");
       r.set_compose_hash(std::string(64, 'a'));
-      boost::json::object caller{{"transport", "bench"}};
+      const platform::Caller caller(platform::Caller::InsecureLoopback{"bench"});
       uint64_t i = 0;
       auto& lat = latencies[static_cast<size_t>(c)];
       while (absl::Now() < end) {
@@ -264,11 +264,15 @@ int main(int argc, char** argv) {
   auto audit = *signer::audit::AuditLog::Open(
       dir + "/audit.jsonl", absl::GetFlag(FLAGS_audit_fsync_every_record) ? absl::ZeroDuration() : absl::Milliseconds(10));
   signer::engine::Engine engine({keys.get(), &policy, &usage, store.get(), audit.get(), nullptr});
-  signer::SignerService service(&engine);
-  signer::transport::TransportOptions topts;
+  platform::TransportOptions topts;
   topts.listen.address = "unix:" + dir + "/s.sock";
-  auto transport = *signer::transport::Transport::Start(topts, {{v1::Signer::service_full_name(), &service}});
-  service.set_transport(transport.get());
+  topts.restrict_unix_peers = true;
+  auto transport = *platform::Transport::Create(topts);
+  signer::SignerService service(&engine, *transport);
+  if (absl::Status s = transport->Serve({{v1::Signer::service_full_name(), &service}}); !s.ok()) {
+    std::fprintf(stderr, "cannot serve: %s\n", s.ToString().c_str());
+    return 1;
+  }
   transport->health().SetAll(platform::HealthService::kServing);
 
   const double raw_seconds = absl::GetFlag(FLAGS_raw_seconds);

@@ -226,14 +226,14 @@ absl::Status Engine::ReplayFeeLedger() {
   });
 }
 
-std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, const Caller& caller, Done done,
+std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, json::object caller, Done done,
                                                      const std::string& request_id) {
   auto req = std::make_shared<Request>();
   req->method = std::move(method);
   req->start = absl::Now();
   req->done = std::move(done);
   req->audit["method"] = req->method;
-  req->audit["caller"] = caller;
+  req->audit["caller"] = std::move(caller);
   if (!request_id.empty()) req->audit["request_id"] = request_id;
   return req;
 }
@@ -267,8 +267,8 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
   req->done(std::move(status));
 }
 
-void Engine::RecordRefusedCall(const Caller& caller, const std::string& method, const absl::Status& status) {
-  auto req = StartRequest(method, caller, [](absl::Status) {});
+void Engine::RecordRefusedCall(const std::string& peer, const std::string& method, const absl::Status& status) {
+  auto req = StartRequest(method, json::object{{"peer", peer}}, [](absl::Status) {});
   Finish(req, status);
 }
 
@@ -281,13 +281,13 @@ void Engine::FillKey(const chain::Address& address, const std::string& label, v1
 }
 
 void Engine::ListKeys(const Caller& caller, const v1::ListKeysRequest&, v1::ListKeysResponse* response, Done done) {
-  auto req = StartRequest("ListKeys", caller, std::move(done));
+  auto req = StartRequest("ListKeys", caller.AuditJson(), std::move(done));
   for (const keystore::KeyInfo& k : d_.keys->List()) FillKey(k.address, k.label, response->add_keys());
   Finish(req, absl::OkStatus());
 }
 
 void Engine::GetKey(const Caller& caller, const v1::GetKeyRequest& request, v1::Key* response, Done done) {
-  auto req = StartRequest("GetKey", caller, std::move(done));
+  auto req = StartRequest("GetKey", caller.AuditJson(), std::move(done));
   absl::StatusOr<chain::Address> address = AddressField(request.address(), "address");
   if (!address.ok()) return Finish(req, address.status());
   req->audit["key"] = address->Checksummed();
@@ -302,7 +302,7 @@ void Engine::GetKey(const Caller& caller, const v1::GetKeyRequest& request, v1::
 
 void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeployAndRegisterAppRequest& r,
                                       v1::SignedTransaction* out, Done done) {
-  auto req = StartRequest("SignDeployAndRegisterApp", caller, std::move(done), r.request_id());
+  auto req = StartRequest("SignDeployAndRegisterApp", caller.AuditJson(), std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kDeployAndRegisterApp, out,
            [&](Prepared& p) -> absl::StatusOr<json::object> {
              absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
@@ -339,7 +339,7 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
 
 void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHashRequest& r, v1::SignedTransaction* out,
                                 Done done) {
-  auto req = StartRequest("SignAddComposeHash", caller, std::move(done), r.request_id());
+  auto req = StartRequest("SignAddComposeHash", caller.AuditJson(), std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
            [&](Prepared& p) -> absl::StatusOr<json::object> {
              absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
@@ -359,7 +359,7 @@ void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHa
 
 void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequest& r, v1::SignedTransaction* out,
                              Done done) {
-  auto req = StartRequest("SignTransaction", caller, std::move(done), r.request_id());
+  auto req = StartRequest("SignTransaction", caller.AuditJson(), std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kGeneric, out,
            [&](Prepared& p) -> absl::StatusOr<json::object> {
              absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
@@ -489,7 +489,7 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
 }
 
 void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, v1::SignMessageResponse* out, Done done) {
-  auto req = StartRequest("SignMessage", caller, std::move(done), r.request_id());
+  auto req = StartRequest("SignMessage", caller.AuditJson(), std::move(done), r.request_id());
   if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return Finish(req, s);
   absl::StatusOr<chain::Address> from = AddressField(r.from_address(), "from_address");
   if (!from.ok()) return Finish(req, from.status());

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "onchainkms/signer/v1/signer.pb.h"
+#include "platform/transport/caller.h"
 #include "signer/audit/audit_log.h"
 #include "signer/equivocation/store.h"
 #include "signer/keystore/key_store.h"
@@ -43,9 +44,9 @@ struct EngineDeps {
   metrics::Metrics* metrics = nullptr;  // optional
 };
 
-// Who called, as the audit log records it (from the transport): e.g.
+// Who called (from the transport); the audit log records Caller::AuditJson(), e.g.
 // {"transport":"unix","uid":1000,"gid":1000,"pid":42}.
-using Caller = boost::json::object;
+using Caller = ::platform::Caller;
 using Done = std::function<void(absl::Status)>;
 
 class Engine {
@@ -56,8 +57,9 @@ class Engine {
   // restart does not reset the budgets. Call once at start-up.
   absl::Status ReplayFeeLedger();
 
-  // An RPC refused before it reached the engine (an unauthorised caller): audit and metrics.
-  void RecordRefusedCall(const Caller& caller, const std::string& method, const absl::Status& status);
+  // An RPC refused before it reached the engine (an unauthorised caller, known only by its gRPC
+  // peer): audit and metrics.
+  void RecordRefusedCall(const std::string& peer, const std::string& method, const absl::Status& status);
 
   void ListKeys(const Caller& caller, const onchainkms::signer::v1::ListKeysRequest& request,
                 onchainkms::signer::v1::ListKeysResponse* response, Done done);
@@ -76,8 +78,9 @@ class Engine {
   struct Prepared;
   struct Request;
   struct Envelope;
-  // A request's audit record starts with the method, the caller and the client's request id.
-  static std::shared_ptr<Request> StartRequest(std::string method, const Caller& caller, Done done,
+  // A request's audit record starts with the method, the caller (its audit form) and the
+  // client's request id.
+  static std::shared_ptr<Request> StartRequest(std::string method, boost::json::object caller, Done done,
                                                const std::string& request_id = "");
   // The steps of the three transaction RPCs: the request id and the envelope, the method's own
   // fields (`parse_call` fills the call and returns the audit record's "intent"), then signing.

@@ -100,7 +100,7 @@ class EngineTest : public ::testing::Test {
   }
 
   std::string dir_;
-  Caller caller_{{"transport", "test"}};
+  Caller caller_{platform::Caller::InsecureLoopback{"test"}};
   std::unique_ptr<keystore::KeyStore> keys_;
   std::unique_ptr<policy::PolicyHolder> holder_;
   std::unique_ptr<policy::UsageTracker> usage_;

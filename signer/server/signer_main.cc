@@ -22,6 +22,7 @@
 #include "platform/config_file.h"
 #include "platform/listen_flags.h"
 #include "platform/signals.h"
+#include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
 #include "signer/cli/keys_command.h"
 #include "signer/engine/engine.h"
@@ -34,7 +35,6 @@
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
 #include "signer/signer_service.h"
-#include "signer/transport/transport.h"
 
 ABSL_FLAG(std::string, config, "",
           "config file (onchainkms.signer.v1.SignerConfig as text proto, or JSON if it ends in .json)");
@@ -95,151 +95,207 @@ int RunKeys(const std::vector<std::string>& args, const v1::SignerConfig& config
   return cli::RunKeysCommand(args, o, stdout, stderr);
 }
 
-int Serve(const v1::SignerConfig& config, platform::ShutdownSignals& signals) {
+absl::Status CheckRequiredPaths(const v1::SignerConfig& config) {
   for (const auto& [field, value] : std::vector<std::pair<const char*, std::string>>{
            {"keystore_dir", config.keystore_dir()},
            {"policy_file", config.policy_file()},
            {"anti_equivocation_db_path", config.anti_equivocation_db_path()},
            {"audit_log_path", config.audit_log_path()}}) {
-    if (value.empty()) {
-      return Fail(2, "bad configuration", absl::InvalidArgumentError(absl::StrCat(field, ": required (config file or flag)")));
-    }
+    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required (config file or flag)"));
   }
-  // Listener.
+  return absl::OkStatus();
+}
+
+// The listener from the config file and flags: a unix socket only our uid, allowed_peer_uids and
+// the socket's group may use; TCP only with mTLS and an allowlist.
+absl::StatusOr<platform::TransportOptions> TransportOptionsFrom(const v1::SignerConfig& config) {
   platform::ListenOptions defaults;
   defaults.address = kDefaultListen;
   absl::StatusOr<platform::ListenOptions> listen = platform::ListenOptionsFromConfig(config.listen(), defaults);
   if (listen.ok()) listen = platform::ApplyListenFlags(*std::move(listen));
-  if (!listen.ok()) return Fail(2, "bad listen configuration", listen.status());
+  if (!listen.ok()) return listen.status();
   if (absl::GetFlag(FLAGS_insecure)) listen->insecure_loopback = true;
-  transport::TransportOptions topts;
+  platform::TransportOptions topts;
   topts.listen = *listen;
+  topts.restrict_unix_peers = true;
+  topts.require_client_certificate = true;
+  topts.max_receive_message_bytes = 1 << 20;
   for (uint32_t uid : config.listen().unix().allowed_peer_uids()) topts.allowed_peer_uids.push_back(uid);
   for (const std::string& s : absl::GetFlag(FLAGS_allowed_peer_uids)) {
     uint32_t uid = 0;
-    if (!absl::SimpleAtoi(s, &uid)) return Fail(2, "bad flag", absl::InvalidArgumentError("--allowed_peer_uids: not a uid"));
+    if (!absl::SimpleAtoi(s, &uid)) return absl::InvalidArgumentError("--allowed_peer_uids: not a uid");
     topts.allowed_peer_uids.push_back(uid);
   }
   for (const std::string& s : config.listen().tcp().tls().allowed_client_cert_sha256()) topts.allowed_client_cert_sha256.push_back(s);
   for (const std::string& s : config.listen().tcp().tls().allowed_client_names()) topts.allowed_client_names.push_back(s);
-  {
-    absl::StatusOr<platform::ListenAddress> parsed = platform::ParseListenAddress(listen->address);
-    if (!parsed.ok()) return Fail(2, "bad listen address", parsed.status());
-    if (absl::Status s = platform::ValidateListenOptions(*parsed, *listen); !s.ok()) return Fail(2, "refused listen configuration", s);
-    if (parsed->kind == platform::ListenAddress::Kind::kTcp && listen->tls.has_value() && listen->tls->client_ca_file.empty()) {
-      return Fail(2, "refused listen configuration",
-                  absl::InvalidArgumentError("TCP with TLS needs a client CA: the signer requires client certificates"));
+  topts.on_refused_connection = [](const platform::Caller::UnixPeer& peer) {
+    Log(Level::kWarning, "refused a unix socket connection from a uid that is not allowed",
+        {{"peer_uid", static_cast<int64_t>(peer.uid)}, {"peer_gid", static_cast<int64_t>(peer.gid)},
+         {"peer_pid", static_cast<int64_t>(peer.pid)}});
+  };
+  topts.on_accept_failure = [](const absl::Status& s) {
+    Log(Level::kError, "unix socket accept failed", {{"error", std::string(s.message())}});
+  };
+  return topts;
+}
+
+// Passwords into locked memory, every key file decrypted once; the passwords are wiped on return.
+// Sets *exit_code (1 or 2) on failure.
+std::unique_ptr<keystore::KeyStore> LoadKeys(const v1::SignerConfig& config, int* exit_code) {
+  std::optional<crypto::LockedBuffer> default_password;
+  if (config.has_password()) {
+    absl::StatusOr<crypto::LockedBuffer> p = keystore::ReadPassword(config.password(), "password");
+    if (!p.ok()) {
+      *exit_code = Fail(1, "cannot read the keystore password", p.status());
+      return nullptr;
     }
+    default_password = *std::move(p);
   }
+  absl::flat_hash_map<chain::Address, crypto::LockedBuffer> per_key;
+  for (int i = 0; i < config.key_passwords_size(); ++i) {
+    const std::string field = absl::StrCat("key_passwords[", i, "]");
+    absl::StatusOr<chain::Address> a = chain::Address::Parse(config.key_passwords(i).address());
+    if (!a.ok()) {
+      *exit_code = Fail(2, "bad configuration", absl::InvalidArgumentError(absl::StrCat(field, ".address: ", a.status().message())));
+      return nullptr;
+    }
+    absl::StatusOr<crypto::LockedBuffer> p = keystore::ReadPassword(config.key_passwords(i).password(), field + ".password");
+    if (!p.ok()) {
+      *exit_code = Fail(1, "cannot read a keystore password", p.status());
+      return nullptr;
+    }
+    per_key.emplace(*a, *std::move(p));
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<keystore::KeyStore>> loaded = keystore::KeyStore::Load(
+      config.keystore_dir(), [&](const std::optional<chain::Address>& a) -> absl::StatusOr<const crypto::LockedBuffer*> {
+        if (a.has_value()) {
+          auto it = per_key.find(*a);
+          if (it != per_key.end()) return &it->second;
+        }
+        if (default_password.has_value()) return &*default_password;
+        return absl::InvalidArgumentError("no password configured for this key (password or key_passwords)");
+      });
+  if (!loaded.ok()) {
+    *exit_code = Fail(1, "cannot load the keys", loaded.status());
+    return nullptr;
+  }
+  Log(Level::kInfo, "keys loaded",
+      {{"keys", static_cast<uint64_t>((*loaded)->size())}, {"seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
+  return *std::move(loaded);
+}
 
-  // Keys: passwords into locked memory, every file decrypted once, passwords wiped.
+// Everything behind the gRPC edge, built by OpenSigner() in this order.
+struct SignerCore {
   std::unique_ptr<keystore::KeyStore> keys;
-  {
-    std::optional<crypto::LockedBuffer> default_password;
-    if (config.has_password()) {
-      absl::StatusOr<crypto::LockedBuffer> p = keystore::ReadPassword(config.password(), "password");
-      if (!p.ok()) return Fail(1, "cannot read the keystore password", p.status());
-      default_password = *std::move(p);
-    }
-    absl::flat_hash_map<chain::Address, crypto::LockedBuffer> per_key;
-    for (int i = 0; i < config.key_passwords_size(); ++i) {
-      const std::string field = absl::StrCat("key_passwords[", i, "]");
-      absl::StatusOr<chain::Address> a = chain::Address::Parse(config.key_passwords(i).address());
-      if (!a.ok()) return Fail(2, "bad configuration", absl::InvalidArgumentError(absl::StrCat(field, ".address: ", a.status().message())));
-      absl::StatusOr<crypto::LockedBuffer> p = keystore::ReadPassword(config.key_passwords(i).password(), field + ".password");
-      if (!p.ok()) return Fail(1, "cannot read a keystore password", p.status());
-      per_key.emplace(*a, *std::move(p));
-    }
-    const absl::Time start = absl::Now();
-    absl::StatusOr<std::unique_ptr<keystore::KeyStore>> loaded = keystore::KeyStore::Load(
-        config.keystore_dir(), [&](const std::optional<chain::Address>& a) -> absl::StatusOr<const crypto::LockedBuffer*> {
-          if (a.has_value()) {
-            auto it = per_key.find(*a);
-            if (it != per_key.end()) return &it->second;
-          }
-          if (default_password.has_value()) return &*default_password;
-          return absl::InvalidArgumentError("no password configured for this key (password or key_passwords)");
-        });
-    if (!loaded.ok()) return Fail(1, "cannot load the keys", loaded.status());
-    keys = *std::move(loaded);
-    Log(Level::kInfo, "keys loaded",
-        {{"keys", static_cast<uint64_t>(keys->size())}, {"seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
-  }  // passwords wiped here
+  std::unique_ptr<policy::PolicyHolder> policy;
+  policy::UsageTracker usage;
+  std::unique_ptr<equivocation::Store> store;
+  std::unique_ptr<audit::AuditLog> audit;
+  metrics::Metrics metrics;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
+};
 
+// Keys, policy, anti-equivocation database, audit log, engine (fee ledger replayed), metrics
+// endpoint. 0, or the exit code after logging why.
+int OpenSigner(const v1::SignerConfig& config, SignerCore& core) {
+  int code = 0;
+  core.keys = LoadKeys(config, &code);
+  if (core.keys == nullptr) return code;
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> initial = policy::LoadPolicyFile(config.policy_file());
   if (!initial.ok()) return Fail(2, "cannot load the policy", initial.status());
-  policy::PolicyHolder policy(*initial);
-  policy::UsageTracker usage;
+  core.policy = std::make_unique<policy::PolicyHolder>(*initial);
   absl::StatusOr<std::unique_ptr<equivocation::Store>> store = equivocation::Store::Open(config.anti_equivocation_db_path());
   if (!store.ok()) return Fail(1, "cannot open the anti-equivocation database", store.status());
+  core.store = *std::move(store);
   const absl::Duration fsync_interval =
       config.audit_fsync_every_record()
           ? absl::ZeroDuration()
           : absl::Milliseconds(config.audit_fsync_interval_ms() == 0 ? 10 : config.audit_fsync_interval_ms());
   absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit = audit::AuditLog::Open(config.audit_log_path(), fsync_interval);
   if (!audit.ok()) return Fail(1, "cannot open the audit log", audit.status());
+  core.audit = *std::move(audit);
 
-  metrics::Metrics metrics;
-  metrics.SetKeysLoaded(static_cast<int64_t>(keys->size()));
-  metrics.SetGroupCommitFns([s = store->get()] { return s->commits(); }, [s = store->get()] { return s->records_written(); });
-  engine::Engine engine(engine::EngineDeps{keys.get(), &policy, &usage, store->get(), audit->get(), &metrics});
-  if (absl::Status s = engine.ReplayFeeLedger(); !s.ok()) return Fail(1, "cannot replay the fee ledger", s);
-
-  std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
+  core.metrics.SetKeysLoaded(static_cast<int64_t>(core.keys->size()));
+  core.metrics.SetGroupCommitFns([s = core.store.get()] { return s->commits(); },
+                                 [s = core.store.get()] { return s->records_written(); });
+  core.engine = std::make_unique<engine::Engine>(
+      engine::EngineDeps{core.keys.get(), core.policy.get(), &core.usage, core.store.get(), core.audit.get(), &core.metrics});
+  if (absl::Status s = core.engine->ReplayFeeLedger(); !s.ok()) return Fail(1, "cannot replay the fee ledger", s);
   if (config.metrics_port() != 0) {
     absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> m = metrics::MetricsHttpServer::Start(
         config.metrics_bind_address().empty() ? "127.0.0.1" : config.metrics_bind_address(),
-        static_cast<int>(config.metrics_port()), &metrics);
+        static_cast<int>(config.metrics_port()), &core.metrics);
     if (!m.ok()) return Fail(1, "cannot start the metrics endpoint", m.status());
-    metrics_server = *std::move(m);
+    core.metrics_server = *std::move(m);
   }
+  return 0;
+}
 
-  SignerService service(&engine);
-  absl::StatusOr<std::unique_ptr<transport::Transport>> server =
-      transport::Transport::Start(topts, {{onchainkms::signer::v1::Signer::service_full_name(), &service}});
-  if (!server.ok()) {
-    return Fail(server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1, "cannot start the server", server.status());
+// SIGHUP: an invalid policy is rejected and the old one kept; both outcomes are audited.
+void ReloadPolicy(const v1::SignerConfig& config, SignerCore& core) {
+  policy::PolicyHolder& policy = *core.policy;
+  boost::json::object event;
+  event["event"] = "policy_reload";
+  if (absl::Status s = policy.Reload(config.policy_file()); s.ok()) {
+    core.metrics.PolicyReload(true);
+    event["result"] = "ok";
+    event["policy"] = policy.Get()->fingerprint();
+    Log(Level::kInfo, "policy reloaded", {{"policy", policy.Get()->fingerprint()}});
+  } else {
+    core.metrics.PolicyReload(false);
+    event["result"] = "rejected";
+    event["reason"] = std::string(s.message());
+    event["policy"] = policy.Get()->fingerprint();
+    Log(Level::kError, "policy reload rejected; the previous policy stays in force",
+        {{"error", std::string(s.message())}, {"policy", policy.Get()->fingerprint()}});
   }
-  service.set_transport(server->get());
-  metrics.SetRefusedConnectionsFn([t = server->get()] { return t->refused_connections(); });
-  (*server)->health().SetAll(platform::HealthService::kServing);
+  (void)core.audit->Append(event);
+}
+
+// Health SERVING until SIGTERM/SIGINT; SIGHUP reloads the policy.
+void ServeUntilShutdown(const v1::SignerConfig& config, platform::ShutdownSignals& signals, SignerCore& core,
+                        platform::Transport& transport) {
+  transport.health().SetAll(platform::HealthService::kServing);
   Log(Level::kInfo, "serving",
-      {{"address", (*server)->address()},
-       {"metrics_port", metrics_server ? metrics_server->port() : 0},
-       {"keys", static_cast<uint64_t>(keys->size())},
-       {"policy", (*initial)->fingerprint()},
-       {"audit_seq", (*audit)->seq()},
-       {"audit_head", (*audit)->head_hash()}});
-
+      {{"address", transport.address()},
+       {"metrics_port", core.metrics_server ? core.metrics_server->port() : 0},
+       {"keys", static_cast<uint64_t>(core.keys->size())},
+       {"policy", core.policy->Get()->fingerprint()},
+       {"audit_seq", core.audit->seq()},
+       {"audit_head", core.audit->head_hash()}});
   for (;;) {
     const int sig = signals.Wait();
     if (sig != SIGHUP) {
       Log(Level::kInfo, "shutting down", {{"signal", sig}});
-      break;
+      return;
     }
-    boost::json::object event;
-    event["event"] = "policy_reload";
-    if (absl::Status s = policy.Reload(config.policy_file()); s.ok()) {
-      metrics.PolicyReload(true);
-      event["result"] = "ok";
-      event["policy"] = policy.Get()->fingerprint();
-      Log(Level::kInfo, "policy reloaded", {{"policy", policy.Get()->fingerprint()}});
-    } else {
-      metrics.PolicyReload(false);
-      event["result"] = "rejected";
-      event["reason"] = std::string(s.message());
-      event["policy"] = policy.Get()->fingerprint();
-      Log(Level::kError, "policy reload rejected; the previous policy stays in force",
-          {{"error", std::string(s.message())}, {"policy", policy.Get()->fingerprint()}});
-    }
-    (void)(*audit)->Append(event);
+    ReloadPolicy(config, core);
   }
-  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));  // calls in flight finish first
-  server->reset();
-  if (metrics_server) metrics_server->Stop();
-  store->reset();  // drains queued records
-  Log(Level::kInfo, "stopped", {{"audit_seq", (*audit)->seq()}, {"audit_head", (*audit)->head_hash()}});
-  audit->reset();
+}
+
+int Serve(const v1::SignerConfig& config, platform::ShutdownSignals& signals) {
+  if (absl::Status s = CheckRequiredPaths(config); !s.ok()) return Fail(2, "bad configuration", s);
+  absl::StatusOr<platform::TransportOptions> topts = TransportOptionsFrom(config);
+  if (!topts.ok()) return Fail(2, "bad listen configuration", topts.status());
+  // Checked before the keys are decrypted (slow); it listens once everything is open.
+  absl::StatusOr<std::unique_ptr<platform::Transport>> transport = platform::Transport::Create(*std::move(topts));
+  if (!transport.ok()) return Fail(2, "refused listen configuration", transport.status());
+  SignerCore core;
+  if (int code = OpenSigner(config, core); code != 0) return code;
+
+  SignerService service(core.engine.get(), **transport);
+  if (absl::Status s = (*transport)->Serve({{v1::Signer::service_full_name(), &service}}); !s.ok()) {
+    return Fail(s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1, "cannot start the server", s);
+  }
+  core.metrics.SetRefusedConnectionsFn([t = transport->get()] { return t->refused_connections(); });
+  ServeUntilShutdown(config, signals, core, **transport);
+  (*transport)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));  // calls in flight finish first
+  if (core.metrics_server) core.metrics_server->Stop();
+  core.store.reset();  // drains queued records
+  Log(Level::kInfo, "stopped", {{"audit_seq", core.audit->seq()}, {"audit_head", core.audit->head_hash()}});
+  core.audit.reset();
   return 0;
 }
 
