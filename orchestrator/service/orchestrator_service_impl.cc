@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "crypto/sha256.h"
-#include "orchestrator/common/log.h"
+#include "platform/log/log.h"
 #include "platform/reactors.h"
 #include "platform/status.h"
 
@@ -231,7 +231,7 @@ absl::StatusOr<std::vector<cloudapi::KmsInfo>> KmsDirectory::Get(bool refresh, b
     if (!list.ok()) {
       absl::MutexLock l(&mu_);
       if (fetched_ != absl::InfinitePast()) {
-        log::Warn("KMS list refresh failed; using the cached list", {{"error", std::string(list.status().message())}});
+        platform::log::Warn("KMS list refresh failed; using the cached list", {{"error", std::string(list.status().message())}});
         return cached_;
       }
       return absl::UnavailableError(absl::StrCat("Phala Cloud KMS list: ", list.status().message()));
@@ -305,7 +305,7 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
     }
   }
   if (!normalized.ok()) {
-    log::Info("request refused", {{"method", MethodOf(kind)}, {"caller", *caller},
+    platform::log::Info("request refused", {{"method", MethodOf(kind)}, {"caller", *caller},
                                   {"error", std::string(normalized.status().message())}});
     return normalized.status();
   }

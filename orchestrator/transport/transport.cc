@@ -21,7 +21,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_posix.h"
-#include "orchestrator/common/log.h"
+#include "platform/log/log.h"
 
 namespace orchestrator::transport {
 namespace {
@@ -156,7 +156,7 @@ void Transport::AcceptLoop() {
         ::usleep(10000);
         continue;
       }
-      log::Error("unix socket accept failed", {{"error", std::strerror(errno)}});
+      platform::log::Error("unix socket accept failed", {{"error", std::strerror(errno)}});
       return;
     }
     struct ucred cred {};

@@ -21,6 +21,8 @@
 #include "onchainkms/signer/v1/config.pb.h"
 #include "platform/config_file.h"
 #include "platform/listen_flags.h"
+#include "platform/log/level_flag.h"
+#include "platform/log/log.h"
 #include "platform/signals.h"
 #include "signer/audit/audit_log.h"
 #include "signer/cli/keys_command.h"
@@ -29,7 +31,6 @@
 #include "signer/keystore/key_store.h"
 #include "signer/keystore/password.h"
 #include "signer/keystore/process_hardening.h"
-#include "signer/logging/json_log.h"
 #include "signer/metrics/metrics.h"
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
@@ -58,13 +59,13 @@ namespace signer::server {
 namespace {
 
 namespace v1 = onchainkms::signer::v1;
-using logging::Level;
-using logging::Log;
+using platform::log::Level;
+using platform::log::Log;
 
 constexpr char kDefaultListen[] = "unix:/run/onchain-kms/signer.sock";
 
 int Fail(int code, absl::string_view what, const absl::Status& s) {
-  Log(Level::kError, std::string_view(what.data(), what.size()),
+  Log(Level::kError, what,
       {{"error", std::string(s.message())}, {"code", absl::StatusCodeToString(s.code())}});
   return code;
 }
@@ -270,6 +271,7 @@ int SignerMain(int argc, char** argv) {
     if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok()) return Fail(2, "cannot load the config file", s);
   }
   ApplyFlagOverrides(&config);
+  if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok()) return Fail(2, "bad configuration", s);
   if (!args.empty() && args[0] == "keys") return RunKeys({args.begin() + 1, args.end()}, config);
   if (!args.empty()) {
     std::fprintf(stderr, "signer: unknown command \"%s\" (serve by default; or keys, audit)\n", args[0].c_str());

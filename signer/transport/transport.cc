@@ -20,7 +20,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_posix.h"
-#include "signer/logging/json_log.h"
+#include "platform/log/log.h"
 
 namespace signer::transport {
 namespace {
@@ -182,16 +182,16 @@ void Transport::AcceptLoop() {
         ::usleep(10000);
         continue;
       }
-      logging::Log(logging::Level::kError, "unix socket accept failed", {{"error", std::strerror(errno)}});
+      platform::log::Error("unix socket accept failed", {{"error", std::strerror(errno)}});
       return;
     }
     struct ucred cred {};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || !PeerAllowed(cred.uid, cred.gid)) {
       refused_.fetch_add(1);
-      logging::Log(logging::Level::kWarning, "refused a unix socket connection from a uid that is not allowed",
-                   {{"peer_uid", static_cast<int64_t>(cred.uid)}, {"peer_gid", static_cast<int64_t>(cred.gid)},
-                    {"peer_pid", static_cast<int64_t>(cred.pid)}});
+      platform::log::Warn("refused a unix socket connection from a uid that is not allowed",
+                          {{"peer_uid", static_cast<int64_t>(cred.uid)}, {"peer_gid", static_cast<int64_t>(cred.gid)},
+                          {"peer_pid", static_cast<int64_t>(cred.pid)}});
       ::close(fd);
       continue;
     }
