@@ -4,10 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "crypto/hmac.h"
 #include "crypto/random.h"
 #include "crypto/secure_wipe.h"
 #include "google/protobuf/util/time_util.h"
-#include "orchestrator/common/hmac.h"
 #include "orchestrator/common/ids.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
@@ -47,14 +47,14 @@ OperationManager::OperationManager(journal::Journal& journal, const FlowDeps& de
 OperationManager::~OperationManager() { Shutdown(absl::Seconds(30)); }
 
 std::string OperationManager::EnvValuesMac(absl::string_view salt, const std::vector<cloudapi::EnvVar>& values) const {
-  const crypto::Sha256Digest k = HmacSha256(options_.env_digest_key, salt);
+  const crypto::Sha256Digest k = crypto::HmacSha256(options_.env_digest_key, salt);
   std::string canonical;
   for (const cloudapi::EnvVar& v : values) {
     AppendLengthPrefixed(canonical, v.key);
     AppendLengthPrefixed(canonical, v.value);
   }
   const crypto::Sha256Digest mac =
-      HmacSha256(absl::string_view(reinterpret_cast<const char*>(k.data()), k.size()), canonical);
+      crypto::HmacSha256(absl::string_view(reinterpret_cast<const char*>(k.data()), k.size()), canonical);
   crypto::SecureWipe(canonical.data(), canonical.size());
   return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }

@@ -23,7 +23,8 @@ absl::Status ApplyLogLevel(absl::string_view config_value) {
   }
   absl::StatusOr<Level> level = ParseLevel(name);
   if (!level.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(from_flag ? "--log_level: " : "log_level: ", level.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(from_flag ? "--log_level: " : "log_level: ", level.status().message()));
   }
   SetMinLevel(*level);
   return absl::OkStatus();

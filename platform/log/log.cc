@@ -79,8 +79,8 @@ absl::StatusOr<Level> ParseLevel(absl::string_view name) {
   for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
     if (name == LevelName(l)) return l;
   }
-  return absl::InvalidArgumentError(absl::StrCat("must be one of debug, info, warn, error (got \"",
-                                                 absl::CHexEscape(name), "\")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("must be one of debug, info, warn, error (got \"", absl::CHexEscape(name), "\")"));
 }
 
 void SetMinLevel(Level level) { min_level.store(static_cast<int>(level), std::memory_order_relaxed); }

@@ -38,18 +38,17 @@ bool Enabled(Level level);
 // Like absl::AlphaNum it only views a string argument: build fields inside the Log call.
 class Value {
  public:
-  Value(const char* s) : v_(std::string_view(s)) {}                // NOLINT(google-explicit-constructor)
-  Value(std::string_view s) : v_(s) {}                               // NOLINT(google-explicit-constructor)
+  Value(const char* s) : v_(std::string_view(s)) {}                         // NOLINT(google-explicit-constructor)
+  Value(std::string_view s) : v_(s) {}                                      // NOLINT(google-explicit-constructor)
   Value(absl::string_view s) : v_(std::string_view(s.data(), s.size())) {}  // NOLINT(google-explicit-constructor)
-  Value(const std::string& s) : v_(std::string_view(s)) {}          // NOLINT(google-explicit-constructor)
-  Value(bool b) : v_(b) {}                                           // NOLINT(google-explicit-constructor)
+  Value(const std::string& s) : v_(std::string_view(s)) {}                  // NOLINT(google-explicit-constructor)
+  Value(bool b) : v_(b) {}                                                  // NOLINT(google-explicit-constructor)
   template <std::signed_integral T>
-  Value(T i) : v_(static_cast<int64_t>(i)) {}                        // NOLINT(google-explicit-constructor)
-  template <std::unsigned_integral T>
-    requires(!std::same_as<T, bool>)
-  Value(T u) : v_(static_cast<uint64_t>(u)) {}                       // NOLINT(google-explicit-constructor)
+  Value(T i) : v_(static_cast<int64_t>(i)) {}   // NOLINT(google-explicit-constructor)
+  template <std::unsigned_integral T>           // bool takes the exact-match constructor above
+  Value(T u) : v_(static_cast<uint64_t>(u)) {}  // NOLINT(google-explicit-constructor)
   template <std::floating_point T>
-  Value(T d) : v_(static_cast<double>(d)) {}                         // NOLINT(google-explicit-constructor)
+  Value(T d) : v_(static_cast<double>(d)) {}  // NOLINT(google-explicit-constructor)
 
   // Appends the JSON text of this value to `out`.
   void AppendJson(std::string* out) const;

@@ -79,8 +79,14 @@ TEST_F(LogTest, LevelNamesRoundTrip) {
 TEST_F(LogTest, FormatsOneJsonObjectWithTypedFields) {
   const std::string s = "op_1";
   EXPECT_EQ(FormatLine(Level::kWarn, kNoon, "step retrying",
-                       {{"op", s}, {"attempt", 2}, {"neg", int64_t{-7}}, {"big", std::numeric_limits<uint64_t>::max()},
-                        {"ok", true}, {"no", false}, {"seconds", 1.5}, {"nan", std::nan("")}}),
+                       {{"op", s},
+                        {"attempt", 2},
+                        {"neg", int64_t{-7}},
+                        {"big", std::numeric_limits<uint64_t>::max()},
+                        {"ok", true},
+                        {"no", false},
+                        {"seconds", 1.5},
+                        {"nan", std::nan("")}}),
             "{\"ts\":\"2026-08-01T12:00:00.123Z\",\"level\":\"warn\",\"msg\":\"step retrying\",\"op\":\"op_1\","
             "\"attempt\":2,\"neg\":-7,\"big\":18446744073709551615,\"ok\":true,\"no\":false,\"seconds\":1.5,"
             "\"nan\":null}\n");
