@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "chain/hex.h"
 #include "crypto/sha256.h"
 #include "platform/log/log.h"
 #include "platform/reactors.h"
@@ -203,7 +204,7 @@ void StreamSink::Close(const absl::Status& status) {
 std::string FilterKey(const v1::ListOperationsRequest& f) {
   const std::string s = absl::StrCat(f.kind(), "|", f.state(), "|", f.cvm_id());
   const crypto::Sha256Digest d = crypto::Sha256(absl::string_view(s));
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d.data()), 8));
+  return chain::ToHex(chain::ByteView(d.data(), 8), false);
 }
 
 }  // namespace

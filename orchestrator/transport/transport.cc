@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "chain/hex.h"
 #include "crypto/sha256.h"
 #include "crypto/x509_fingerprint.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -26,15 +27,7 @@
 namespace orchestrator::transport {
 namespace {
 
-std::string Hex(const crypto::Sha256Digest& d) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : d) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
+std::string Hex(const crypto::Sha256Digest& d) { return chain::ToHex(d, false); }
 
 bool IsLowerHex64(absl::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); });

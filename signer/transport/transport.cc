@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "chain/hex.h"
 #include "crypto/x509_fingerprint.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/server_builder.h"
@@ -24,16 +25,6 @@
 
 namespace signer::transport {
 namespace {
-
-std::string HexLower(const crypto::Sha256Digest& d) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : d) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
 
 absl::StatusOr<gid_t> ResolveGroup(const std::string& name) {
   uint32_t numeric = 0;
@@ -239,7 +230,7 @@ absl::StatusOr<CallerIdentity> Transport::Authorize(const grpc::CallbackServerCo
   for (const grpc::string_ref& v : auth->FindPropertyValues("x509_pem_cert")) {
     absl::StatusOr<crypto::CertificateIdentity> cert = crypto::IdentifyPemCertificate(absl::string_view(v.data(), v.size()));
     if (cert.ok()) {
-      id.cert_sha256 = HexLower(cert->sha256);
+      id.cert_sha256 = chain::ToHex(cert->sha256, false);
       id.subject = cert->subject;
     }
     break;
