@@ -1,4 +1,6 @@
-// Test-only hex helpers for crypto/ tests (crypto/ must not depend on chain/).
+// Test-only hex helpers for crypto/'s own tests. crypto/ sits below chain/ and may not depend on
+// it, so this is the one hex codec outside chain/hex.h; it is testonly and private to crypto/, and
+// production code everywhere formats and parses hex through chain/hex.h.
 #ifndef ONCHAIN_KMS_CRYPTO_TEST_HEX_H_
 #define ONCHAIN_KMS_CRYPTO_TEST_HEX_H_
 

@@ -4,7 +4,7 @@
 //   orchestrator --config=/etc/onchain-kms/orchestrator.textproto
 //   orchestrator --config=FILE --listen=unix:/run/onchain-kms/orchestrator.sock --journal_path=...
 //
-// Flags given on the command line override the config file. Exit codes: 0 after a graceful
+// Flags given on the command line override the config file (--log_level its log_level). Exit codes: 0 after a graceful
 // shutdown (SIGTERM/SIGINT), 1 if it cannot start, 2 for a bad command line or config file.
 #include <unistd.h>
 
@@ -17,10 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
-#include "orchestrator/common/log.h"
 #include "orchestrator/server/app.h"
 #include "platform/config_file.h"
 #include "platform/listen_flags.h"
+#include "platform/log/level_flag.h"
+#include "platform/log/log.h"
 #include "platform/signals.h"
 #include "platform/transport/transport.h"
 
@@ -41,7 +42,7 @@ constexpr char kDefaultListen[] = "unix:/run/onchain-kms/orchestrator.sock";
 namespace v1 = onchainkms::orchestrator::v1;
 
 int Fail(int code, const std::string& message) {
-  orchestrator::log::Error("cannot start", {{"error", message}});
+  platform::log::Error("cannot start", {{"error", message}});
   std::fprintf(stderr, "orchestrator: %s\n", message.c_str());
   return code;
 }
@@ -61,14 +62,6 @@ platform::TransportOptions TransportOptionsFrom(const v1::OrchestratorConfig& co
                                             tls.allowed_client_cert_sha256().end());
     topts.allowed_client_names.assign(tls.allowed_client_names().begin(), tls.allowed_client_names().end());
   }
-  topts.on_refused_connection = [](const platform::Caller::UnixPeer& peer) {
-    orchestrator::log::Warn("refused a unix socket connection from a uid that is not allowed",
-                            {{"peer_uid", absl::StrCat(peer.uid)}, {"peer_gid", absl::StrCat(peer.gid)},
-                             {"peer_pid", absl::StrCat(peer.pid)}});
-  };
-  topts.on_accept_failure = [](const absl::Status& s) {
-    orchestrator::log::Error("unix socket accept failed", {{"error", std::string(s.message())}});
-  };
   return topts;
 }
 
@@ -85,6 +78,7 @@ int main(int argc, char** argv) {
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok()) return Fail(2, s.ToString());
   }
+  if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok()) return Fail(2, s.ToString());
   if (std::string v = absl::GetFlag(FLAGS_journal_path); !v.empty()) config.set_journal_path(v);
   if (std::string v = absl::GetFlag(FLAGS_phala_cloud_base_url); !v.empty()) config.mutable_phala_cloud()->set_base_url(v);
   if (std::string v = absl::GetFlag(FLAGS_phala_cloud_api_key_file); !v.empty()) {
@@ -111,7 +105,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "orchestrator: serving on %s\n", (*app)->address().c_str());
 
   const int signal = signals.Wait();
-  orchestrator::log::Info("signal received, shutting down", {{"signal", absl::StrCat(signal)}});
+  platform::log::Info("signal received, shutting down", {{"signal", signal}});
   if (!(*app)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace))) {
     // A worker is still blocked in a network call; every step is checkpointed in the journal.
     std::fflush(stderr);

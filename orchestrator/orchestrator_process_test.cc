@@ -162,6 +162,14 @@ TEST(OrchestratorExamplesTest, ExampleConfigParses) {
   EXPECT_EQ(config.chains(0).kms_type(), v1::KMS_TYPE_BASE);
   EXPECT_EQ(config.chains(0).rpc_endpoints_size(), 2);
   EXPECT_EQ(config.signer().address(), "unix:/run/onchain-kms/signer.sock");
+  EXPECT_EQ(config.log_level(), "info");
+}
+
+TEST(OrchestratorStartTest, BadLogLevelIsABadCommandLine) {
+  absl::StatusOr<int> code =
+      platform::testing::RunProgram(RunfilePath("orchestrator/orchestrator"), {"--log_level=loud"}, {}, absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2);
 }
 
 }  // namespace

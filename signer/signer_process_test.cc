@@ -602,6 +602,7 @@ TEST(SignerExamplesTest, ExampleConfigAndPolicyParseAndCompile) {
   v1::SignerConfig config;
   ASSERT_TRUE(platform::LoadConfigFile(RunfilePath("signer/signer.example.textproto"), &config).ok());
   EXPECT_EQ(config.listen().unix().mode(), "0660");
+  EXPECT_EQ(config.log_level(), "info");
   absl::StatusOr<std::shared_ptr<const signer::policy::CompiledPolicy>> policy =
       signer::policy::LoadPolicyFile(RunfilePath("signer/policy.example.textproto"));
   ASSERT_TRUE(policy.ok()) << policy.status();
@@ -614,6 +615,7 @@ TEST(SignerCommandLineTest, BadCommandsAndConfigsExitWithTwo) {
            {"frobnicate"},
            {"keys"},
            {"audit", "verify"},
+           {"--log_level=loud"},
            {"--listen=unix:" + dir.path() + "/x.sock"},  // no keystore_dir, policy, db, audit log
        }) {
     EXPECT_EQ(RunSigner(dir.path(), "bad", args), 2) << args[0];

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "orchestrator/common/log.h"
+#include "platform/log/log.h"
 
 namespace orchestrator {
 namespace {
@@ -32,7 +32,7 @@ void CrashPoint(absl::string_view step, absl::string_view point) {
   if (armed.empty()) return;
   const std::string key = absl::StrCat(step, ":", point);
   if (armed.count(key) == 0) return;
-  log::Error("crash point reached: killing the process with SIGKILL", {{"crash_point", key}});
+  platform::log::Error("crash point reached: killing the process with SIGKILL", {{"crash_point", key}});
   ::kill(::getpid(), SIGKILL);
   ::_exit(137);
 }

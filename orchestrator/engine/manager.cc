@@ -4,14 +4,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "crypto/hmac.h"
 #include "crypto/random.h"
 #include "crypto/secure_wipe.h"
 #include "google/protobuf/util/time_util.h"
-#include "orchestrator/common/hmac.h"
 #include "orchestrator/common/ids.h"
-#include "orchestrator/common/log.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
+#include "platform/log/log.h"
 
 namespace orchestrator::engine {
 namespace {
@@ -47,14 +47,14 @@ OperationManager::OperationManager(journal::Journal& journal, const FlowDeps& de
 OperationManager::~OperationManager() { Shutdown(absl::Seconds(30)); }
 
 std::string OperationManager::EnvValuesMac(absl::string_view salt, const std::vector<cloudapi::EnvVar>& values) const {
-  const crypto::Sha256Digest k = HmacSha256(options_.env_digest_key, salt);
+  const crypto::Sha256Digest k = crypto::HmacSha256(options_.env_digest_key, salt);
   std::string canonical;
   for (const cloudapi::EnvVar& v : values) {
     AppendLengthPrefixed(canonical, v.key);
     AppendLengthPrefixed(canonical, v.value);
   }
   const crypto::Sha256Digest mac =
-      HmacSha256(absl::string_view(reinterpret_cast<const char*>(k.data()), k.size()), canonical);
+      crypto::HmacSha256(absl::string_view(reinterpret_cast<const char*>(k.data()), k.size()), canonical);
   crypto::SecureWipe(canonical.data(), canonical.size());
   return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
@@ -76,7 +76,7 @@ absl::Status OperationManager::Start() {
   for (journal::OperationRecord& r : *unfinished) {
     absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(r);
     if (!parsed.ok()) {
-      log::Error("skipping an unreadable operation", {{"op", r.id}, {"error", std::string(parsed.status().message())}});
+      platform::log::Error("skipping an unreadable operation", {{"op", r.id}, {"error", std::string(parsed.status().message())}});
       continue;
     }
     std::set<std::string> unfinished_steps;
@@ -90,7 +90,7 @@ absl::Status OperationManager::Start() {
       absl::MutexLock l(&mu_);
       active_[rt->id()] = rt;
     }
-    log::Info("resuming operation", {{"op", rt->id()}, {"state", v1::OperationState_Name(state)}});
+    platform::log::Info("resuming operation", {{"op", rt->id()}, {"state", v1::OperationState_Name(state)}});
     if (state != v1::OPERATION_STATE_WAITING_FOR_INPUT) runnable.push_back(rt);
   }
   {
@@ -193,7 +193,7 @@ void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
       if (s.ok()) {
         s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_SUCCEEDED); },
                        {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "succeeded"}});
-        if (s.ok()) log::Info("operation succeeded", {{"op", rt->id()}});
+        if (s.ok()) platform::log::Info("operation succeeded", {{"op", rt->id()}});
       }
       if (!s.ok() && !IsWaitingForInput(s) && !IsStopping(s) && !IsCancelledByClient(s)) {
         if (!IsTerminal(rt->Snapshot().state())) (void)ctx.Fail("", s);
@@ -248,7 +248,7 @@ absl::StatusOr<v1::Operation> OperationManager::SameRequest(const journal::Opera
     if (supply) {
       OpContext ctx(*rt, journal_, deps_, options_.run);
       if (ctx.SupplyEnvValues(sub.request_id, sub.env_values).ok()) {
-        log::Info("env var values supplied by a retry of the request", {{"op", rt->id()}});
+        platform::log::Info("env var values supplied by a retry of the request", {{"op", rt->id()}});
         Enqueue(rt);
       }
     }
@@ -326,7 +326,7 @@ absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
     absl::MutexLock l(&mu_);
     active_[rt->id()] = rt;
   }
-  log::Info("operation accepted", {{"op", op.id()},
+  platform::log::Info("operation accepted", {{"op", op.id()},
                                    {"kind", v1::OperationKind_Name(sub.kind)},
                                    {"caller", sub.caller},
                                    {"request_id", sub.request_id}});
@@ -414,7 +414,7 @@ absl::StatusOr<v1::Operation> OperationManager::SupplyEnvVars(absl::string_view 
   absl::Status s = ctx.SupplyEnvValues(request_id, values);
   Wipe(values);
   if (!s.ok()) return s;
-  log::Info("env var values supplied", {{"op", rt->id()}});
+  platform::log::Info("env var values supplied", {{"op", rt->id()}});
   Enqueue(rt);
   return rt->Snapshot();
 }

@@ -8,8 +8,8 @@
 #include "crypto/secure_wipe.h"
 #include "google/protobuf/util/time_util.h"
 #include "orchestrator/common/crash_points.h"
-#include "orchestrator/common/log.h"
 #include "orchestrator/engine/status_marks.h"
+#include "platform/log/log.h"
 
 namespace orchestrator::engine {
 namespace {
@@ -153,7 +153,7 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
     version = journal_.Update(rec);
   }
   if (!version.ok()) {
-    log::Error("journal write failed", {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
+    platform::log::Error("journal write failed", {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
     return version.status();
   }
   rec.version = *version;
@@ -201,7 +201,7 @@ absl::Status OpContext::Fail(absl::string_view step, const absl::Status& status)
   std::vector<Event> events;
   if (!name.empty()) events.push_back(Event{v1::OperationEvent::TYPE_STEP_FAILED, name, "", std::string(status.message())});
   events.push_back(Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", std::string(status.message())});
-  log::Warn("operation failed", {{"op", rt_.id()}, {"step", name}, {"error", std::string(status.message())}});
+  platform::log::Warn("operation failed", {{"op", rt_.id()}, {"step", name}, {"error", std::string(status.message())}});
   return UpdateLocked(
       [&](v1::Operation& op, state::FlowState&) {
         if (v1::Step* s = FindStep(op, name)) {
@@ -241,14 +241,14 @@ absl::Status OpContext::RunStep(absl::string_view name_view, const std::function
         },
         {Event{v1::OperationEvent::TYPE_STEP_STARTED, name, "", resumed ? "resumed" : ""}});
     if (!s.ok()) return s;
-    log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", absl::StrCat(attempt)}});
+    platform::log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", attempt}});
     CrashPoint(name, "before");
     StepRun run(this, name, attempt, resumed);
     s = body(run);
     if (s.ok()) {
       if (!run.succeeded()) s = run.Succeed(nullptr);
       if (s.ok()) {
-        log::Info("step succeeded", {{"op", id()}, {"step", name}});
+        platform::log::Info("step succeeded", {{"op", id()}, {"step", name}});
         return s;
       }
     }
@@ -270,7 +270,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, const std::function
       if (!first_failure.has_value()) first_failure = now;
       if (now - *first_failure < options_.retry_timeout) {
         const std::string detail = absl::StrCat("retrying in ", Seconds(backoff), " after: ", s.message());
-        log::Warn("step retrying", {{"op", id()}, {"step", name}, {"error", std::string(s.message())}});
+        platform::log::Warn("step retrying", {{"op", id()}, {"step", name}, {"error", std::string(s.message())}});
         (void)Update(
             [&](v1::Operation& op, state::FlowState&) {
               if (v1::Step* st = FindStep(op, name)) st->set_detail(detail);
@@ -309,7 +309,7 @@ absl::Status OpContext::WaitForInput(absl::string_view step, absl::string_view r
       },
       {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", std::string(reason)}});
   if (!s.ok()) return s;
-  log::Info("operation waits for env var values", {{"op", id()}, {"step", name}});
+  platform::log::Info("operation waits for env var values", {{"op", id()}, {"step", name}});
   return WaitingForInputStatus();
 }
 
@@ -358,7 +358,7 @@ absl::Status OpContext::CancelByClient() {
   if (rt_.env_values_.has_value()) Wipe(*rt_.env_values_);
   rt_.env_values_.reset();
   rt_.cancel_.Cancel();
-  log::Info("operation cancelled", {{"op", rt_.id()}});
+  platform::log::Info("operation cancelled", {{"op", rt_.id()}});
   return absl::OkStatus();
 }
 

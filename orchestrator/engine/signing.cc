@@ -8,8 +8,8 @@
 #include "chain/dstack_calls.h"
 #include "chain/hex.h"
 #include "orchestrator/common/crash_points.h"
-#include "orchestrator/common/log.h"
 #include "orchestrator/engine/op_context.h"
+#include "platform/log/log.h"
 
 namespace orchestrator::engine {
 namespace {
@@ -286,7 +286,7 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
       }
       return tx.status();
     }
-    log::Info("re-obtained a signature interrupted by a restart",
+    platform::log::Info("re-obtained a signature interrupted by a restart",
               {{"op", std::string(operation_id)}, {"step", std::string(step)}, {"tx", tx->hash.Hex()}});
     raws.push_back(tx->raw);
     repaired = true;
@@ -308,7 +308,7 @@ void JournalingSigner::PrepareResume(absl::string_view operation_id, const std::
   for (const std::string& step : unfinished_steps) {
     absl::StatusOr<StepRecords> rec = Load(operation_id, step);
     if (!rec.ok()) {
-      log::Error("cannot read the transaction records of a step",
+      platform::log::Error("cannot read the transaction records of a step",
                  {{"op", std::string(operation_id)}, {"step", step}, {"error", std::string(rec.status().message())}});
       continue;
     }
@@ -324,7 +324,7 @@ void JournalingSigner::PrepareResume(absl::string_view operation_id, const std::
       const TxEnvelope& e = rec->uncovered.front().envelope;
       absl::MutexLock l(&mu_);
       gates_[{e.chain_id, e.from}].insert(std::string(operation_id));
-      log::Info("sender gated until a signature is repaired",
+      platform::log::Info("sender gated until a signature is repaired",
                 {{"op", std::string(operation_id)}, {"step", step}, {"from", e.from.Checksummed()}});
     }
   }

@@ -11,9 +11,9 @@
 #include "chain/hex.h"
 #include "cloudapi/compose_hash.h"
 #include "cloudapi/env_encryption.h"
-#include "orchestrator/common/log.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
+#include "platform/log/log.h"
 
 namespace orchestrator::flows {
 namespace {
@@ -58,7 +58,7 @@ auto RunTx(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, cons
     if (absl::Status s = nonces.Adopt(j, control.on_signed); !s.ok()) return s;
     nonces.Release(j.nonce);
     control.resume = j;
-    log::Info("resuming a journaled transaction", {{"op", op}, {"step", step}, {"tx", j.newest().hash.Hex()},
+    platform::log::Info("resuming a journaled transaction", {{"op", op}, {"step", step}, {"tx", j.newest().hash.Hex()},
                                                    {"nonce", absl::StrCat(j.nonce)}});
     (void)run.Progress(absl::StrCat("resuming transaction ", j.newest().hash.Hex(), " (nonce ", j.nonce, ")"),
                        j.newest().hash.Hex());
@@ -116,7 +116,7 @@ absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, absl::stri
                    ", but the app compose we sent hashes to ", Hash0x(expected_hash),
                    " (service form); nothing was signed or committed");
   if (ctx.deps().options.compose_hash_warn_only) {
-    log::Warn("compose hash mismatch (compose_hash_check_warn_only: using the API's hash)",
+    platform::log::Warn("compose hash mismatch (compose_hash_check_warn_only: using the API's hash)",
               {{"op", ctx.id()}, {"api", Hash0x(api_hash)}, {"computed", Hash0x(expected_hash)}});
     return absl::OkStatus();
   }

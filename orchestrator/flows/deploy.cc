@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "cloudapi/api_error.h"
-#include "orchestrator/common/log.h"
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
 

@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "chain/hex.h"
 #include "cloudapi/env_vars.h"
 #include "google/protobuf/descriptor.h"
 #include "orchestrator/kmsctl/exit_codes.h"
@@ -803,8 +804,8 @@ class SystemIoImpl final : public Io {
     }
     b[6] = (b[6] & 0x0f) | 0x40;  // version 4
     b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
-    return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-                           b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    const std::string h = chain::ToHex(b, false);
+    return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-", h.substr(16, 4), "-", h.substr(20));
   }
 };
 

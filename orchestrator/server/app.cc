@@ -10,9 +10,9 @@
 #include "chain/u256.h"
 #include "cloudapi/api_key.h"
 #include "google/protobuf/util/time_util.h"
-#include "orchestrator/common/log.h"
 #include "orchestrator/flows/flows.h"
 #include "orchestrator/journal/sqlite_journal.h"
+#include "platform/log/log.h"
 
 namespace orchestrator::server {
 namespace {
@@ -58,7 +58,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
 
   const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
   app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
-  log::Info("orchestrator started", {{"address", app->transport_->address()},
+  platform::log::Info("orchestrator started", {{"address", app->transport_->address()},
                                      {"journal", config.journal_path()},
                                      {"phala_cloud", app->cloud_->origin()},
                                      {"chains", absl::StrCat(app->deps_.chains.size())}});
@@ -235,9 +235,9 @@ void App::HealthLoop(absl::Duration interval) {
       transport_->health().SetServingStatus(kServiceName,
                                             now ? platform::HealthService::kServing : platform::HealthService::kNotServing);
       if (now) {
-        log::Info("health: serving (journal, signer and chain RPCs reachable)");
+        platform::log::Info("health: serving (journal, signer and chain RPCs reachable)");
       } else {
-        log::Warn("health: not serving", {{"reason", std::string(s.message())}});
+        platform::log::Warn("health: not serving", {{"reason", std::string(s.message())}});
       }
       serving = now;
       first = false;
@@ -253,7 +253,7 @@ bool App::Shutdown(absl::Duration grace) {
   if (transport_ != nullptr) transport_->health().SetAll(platform::HealthService::kNotServing);
   const bool done = manager_ == nullptr || manager_->Shutdown(grace);
   if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
-  log::Info("orchestrator stopped", {{"clean", done ? "true" : "false"}});
+  platform::log::Info("orchestrator stopped", {{"clean", done}});
   return done;
 }
 

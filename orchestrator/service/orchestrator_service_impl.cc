@@ -9,8 +9,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "chain/hex.h"
 #include "crypto/sha256.h"
-#include "orchestrator/common/log.h"
+#include "platform/log/log.h"
 #include "platform/reactors.h"
 #include "platform/status.h"
 
@@ -203,7 +204,7 @@ void StreamSink::Close(const absl::Status& status) {
 std::string FilterKey(const v1::ListOperationsRequest& f) {
   const std::string s = absl::StrCat(f.kind(), "|", f.state(), "|", f.cvm_id());
   const crypto::Sha256Digest d = crypto::Sha256(absl::string_view(s));
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d.data()), 8));
+  return chain::ToHex(chain::ByteView(d.data(), 8), false);
 }
 
 }  // namespace
@@ -231,7 +232,7 @@ absl::StatusOr<std::vector<cloudapi::KmsInfo>> KmsDirectory::Get(bool refresh, b
     if (!list.ok()) {
       absl::MutexLock l(&mu_);
       if (fetched_ != absl::InfinitePast()) {
-        log::Warn("KMS list refresh failed; using the cached list", {{"error", std::string(list.status().message())}});
+        platform::log::Warn("KMS list refresh failed; using the cached list", {{"error", std::string(list.status().message())}});
         return cached_;
       }
       return absl::UnavailableError(absl::StrCat("Phala Cloud KMS list: ", list.status().message()));
@@ -305,7 +306,7 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
     }
   }
   if (!normalized.ok()) {
-    log::Info("request refused", {{"method", MethodOf(kind)}, {"caller", caller->JournalKey()},
+    platform::log::Info("request refused", {{"method", MethodOf(kind)}, {"caller", caller->JournalKey()},
                                   {"error", std::string(normalized.status().message())}});
     return normalized.status();
   }

@@ -9,6 +9,7 @@
 #include "crypto/x509_fingerprint.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/server_posix.h"
+#include "platform/log/log.h"
 #include "platform/status_macros.h"
 
 namespace platform {
@@ -118,7 +119,16 @@ absl::Status Transport::Serve(const std::vector<ServiceBinding>& services) {
   if (acceptor_ != nullptr) {
     acceptor_->Start(
         peers_, [server = server_.get()](int fd) { grpc::AddInsecureChannelFromFd(server, fd); },
-        options_.on_refused_connection, options_.on_accept_failure);
+        [extra = options_.on_refused_connection](const Caller::UnixPeer& peer) {
+          log::Warn("refused a unix socket connection from a peer that is not allowed",
+                    {{"peer_uid", static_cast<int64_t>(peer.uid)}, {"peer_gid", static_cast<int64_t>(peer.gid)},
+                     {"peer_pid", static_cast<int64_t>(peer.pid)}});
+          if (extra) extra(peer);
+        },
+        [extra = options_.on_accept_failure](const absl::Status& s) {
+          log::Error("unix socket accept failed", {{"error", std::string(s.message())}});
+          if (extra) extra(s);
+        });
   } else {
     actual.port = selected_port;
   }

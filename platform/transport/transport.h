@@ -67,8 +67,7 @@ struct TransportOptions {
   // TLS must verify client certificates (no bearer-token-only listener).
   bool require_client_certificate = false;
   int max_receive_message_bytes = 4 << 20;
-  // Told about each refused unix connection and about an accept loop that stopped on an error,
-  // so the service logs them its way. May be empty.
+  // Both are logged (WARN, ERROR); these are told as well, e.g. a test counting refusals. May be empty.
   UnixAcceptor::Refused on_refused_connection;
   UnixAcceptor::Failed on_accept_failure;
 };

@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "chain/hex.h"
 #include "crypto/sha256.h"
 
 namespace signer::audit {
@@ -22,16 +23,7 @@ namespace json = boost::json;
 constexpr char kHashField[] = ",\"hash\":\"";
 const std::string kZeroHash(64, '0');
 
-std::string Hex(const crypto::Sha256Digest& d) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (uint8_t b : d) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
+std::string Hex(const crypto::Sha256Digest& d) { return chain::ToHex(d, false); }
 
 bool IsLowerHex64(absl::string_view s) {
   if (s.size() != 64) return false;

@@ -10,7 +10,7 @@
 #include "chain/hex.h"
 #include "chain/keccak.h"
 #include "chain/transaction.h"
-#include "signer/logging/json_log.h"
+#include "platform/log/log.h"
 
 namespace signer::engine {
 
@@ -251,8 +251,8 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
   if (!req->rule.empty()) a["rule"] = req->rule;
   absl::StatusOr<std::string> audited = d_.audit->Append(a);
   if (!audited.ok()) {
-    logging::Log(logging::Level::kError, "audit log write failed; withholding the response",
-                 {{"method", req->method}, {"error", std::string(audited.status().message())}});
+    platform::log::Error("audit log write failed; withholding the response",
+                         {{"method", req->method}, {"error", std::string(audited.status().message())}});
     if (status.ok()) status = absl::UnavailableError("the audit log cannot be written; nothing is released, retry later");
   }
   if (d_.metrics != nullptr) {
@@ -260,9 +260,9 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
     if (req->policy_refusal) d_.metrics->PolicyDenial(req->rule);
   }
   if (!status.ok() && status.code() != absl::StatusCode::kNotFound && status.code() != absl::StatusCode::kInvalidArgument) {
-    logging::Log(logging::Level::kInfo, "request refused",
-                 {{"method", req->method}, {"code", absl::StatusCodeToString(status.code())}, {"rule", req->rule},
-                  {"reason", std::string(status.message())}});
+    platform::log::Info("request refused",
+                        {{"method", req->method}, {"code", absl::StatusCodeToString(status.code())}, {"rule", req->rule},
+                         {"reason", std::string(status.message())}});
   }
   req->done(std::move(status));
 }

@@ -21,6 +21,8 @@
 #include "onchainkms/signer/v1/config.pb.h"
 #include "platform/config_file.h"
 #include "platform/listen_flags.h"
+#include "platform/log/level_flag.h"
+#include "platform/log/log.h"
 #include "platform/signals.h"
 #include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
@@ -30,7 +32,6 @@
 #include "signer/keystore/key_store.h"
 #include "signer/keystore/password.h"
 #include "signer/keystore/process_hardening.h"
-#include "signer/logging/json_log.h"
 #include "signer/metrics/metrics.h"
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
@@ -58,13 +59,13 @@ namespace signer::server {
 namespace {
 
 namespace v1 = onchainkms::signer::v1;
-using logging::Level;
-using logging::Log;
+using platform::log::Level;
+using platform::log::Log;
 
 constexpr char kDefaultListen[] = "unix:/run/onchain-kms/signer.sock";
 
 int Fail(int code, absl::string_view what, const absl::Status& s) {
-  Log(Level::kError, std::string_view(what.data(), what.size()),
+  Log(Level::kError, what,
       {{"error", std::string(s.message())}, {"code", absl::StatusCodeToString(s.code())}});
   return code;
 }
@@ -128,14 +129,6 @@ absl::StatusOr<platform::TransportOptions> TransportOptionsFrom(const v1::Signer
   }
   for (const std::string& s : config.listen().tcp().tls().allowed_client_cert_sha256()) topts.allowed_client_cert_sha256.push_back(s);
   for (const std::string& s : config.listen().tcp().tls().allowed_client_names()) topts.allowed_client_names.push_back(s);
-  topts.on_refused_connection = [](const platform::Caller::UnixPeer& peer) {
-    Log(Level::kWarning, "refused a unix socket connection from a uid that is not allowed",
-        {{"peer_uid", static_cast<int64_t>(peer.uid)}, {"peer_gid", static_cast<int64_t>(peer.gid)},
-         {"peer_pid", static_cast<int64_t>(peer.pid)}});
-  };
-  topts.on_accept_failure = [](const absl::Status& s) {
-    Log(Level::kError, "unix socket accept failed", {{"error", std::string(s.message())}});
-  };
   return topts;
 }
 
@@ -326,6 +319,7 @@ int SignerMain(int argc, char** argv) {
     if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok()) return Fail(2, "cannot load the config file", s);
   }
   ApplyFlagOverrides(&config);
+  if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok()) return Fail(2, "bad configuration", s);
   if (!args.empty() && args[0] == "keys") return RunKeys({args.begin() + 1, args.end()}, config);
   if (!args.empty()) {
     std::fprintf(stderr, "signer: unknown command \"%s\" (serve by default; or keys, audit)\n", args[0].c_str());

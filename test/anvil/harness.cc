@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "chain/u256.h"
 #include "test/anvil/artifacts.h"
 #include "test/support/node_tools.h"
 
@@ -518,13 +519,9 @@ absl::Status Anvil::SetBalance(absl::string_view address, absl::string_view wei_
 }
 
 absl::Status Anvil::FundEther(absl::string_view address, uint64_t ether) {
-  unsigned __int128 wei = static_cast<unsigned __int128>(ether) * 1000000000000000000ULL;
-  std::string hex;
-  do {
-    hex.insert(hex.begin(), "0123456789abcdef"[static_cast<int>(wei & 0xf)]);
-    wei >>= 4;
-  } while (wei != 0);
-  return SetBalance(address, "0x" + hex);
+  absl::StatusOr<chain::U256> wei = chain::U256::CheckedMul(chain::U256(ether), chain::U256(1000000000000000000ULL));
+  if (!wei.ok()) return wei.status();
+  return SetBalance(address, wei->ToQuantityHex());
 }
 
 absl::StatusOr<uint64_t> Anvil::BlockNumber() const {

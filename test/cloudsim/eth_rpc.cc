@@ -13,7 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "test/cloudsim/hex.h"
+#include "test/cloudsim/eth_forms.h"
 
 namespace cloudsim {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "test/cloudsim/hex.h"
+#include "test/cloudsim/eth_forms.h"
 #include "test/cloudsim/sim_crypto.h"
 
 namespace cloudsim {
@@ -17,9 +17,9 @@ TEST(Hex, AddressHelpers) {
             "f39fd6e51aad88f6f4ce6ab8827279cfffb92266");
   EXPECT_FALSE(NormalizeAddress("0x1234").has_value());
   EXPECT_EQ(*NormalizeBytes32("0x" + std::string(64, 'A')), std::string(64, 'a'));
-  EXPECT_FALSE(HexDecode("abc").has_value());
-  EXPECT_FALSE(HexDecode("zz").has_value());
-  EXPECT_EQ(HexEncode(*HexDecode("0xA0ff")), "a0ff");
+  EXPECT_TRUE(IsHexOfSize("0xA0ff", 2));
+  EXPECT_FALSE(IsHexOfSize("abc", 1));
+  EXPECT_FALSE(IsHexOfSize("zz", 1));
   EXPECT_EQ(Keccak256Hex(Bytes{}),
             "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 }

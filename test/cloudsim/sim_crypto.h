@@ -10,8 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "chain/hex.h"
 #include "cloudapi/env_vars.h"
-#include "test/cloudsim/hex.h"
+#include "test/cloudsim/eth_forms.h"
 
 namespace cloudsim {
 
@@ -38,7 +39,7 @@ class KmsSigner {
   // 130 lower-case hex digits. app_id: 40 hex (optional 0x), public_key: 64 hex.
   absl::StatusOr<std::string> SignEnvPubkey(absl::string_view app_id_hex,
                                             absl::string_view public_key_hex) const;
-  std::string SecretHex() const { return HexEncode(secret_); }
+  std::string SecretHex() const { return chain::ToHex(secret_, false); }
   std::string CompressedPublicKeyHex() const;  // "0x" + 33 bytes
   std::string Address() const;                 // EIP-55
 

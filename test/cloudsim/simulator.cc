@@ -14,8 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "chain/hex.h"
 #include "test/cloudsim/api_util.h"
-#include "test/cloudsim/hex.h"
+#include "test/cloudsim/eth_forms.h"
 
 namespace cloudsim {
 
@@ -172,7 +173,7 @@ std::pair<std::string, std::string> Simulator::AppKey(const std::string& app_id)
 // keccak256(rlp([deployer, nonce]))[12:], the CREATE address rule.
 std::string Simulator::PhalaAppId(int64_t nonce) const {
   Bytes item = {0x94};
-  Bytes addr = *HexDecode(phala_deployer_);
+  Bytes addr = *chain::FromHex(phala_deployer_);
   item.insert(item.end(), addr.begin(), addr.end());
   if (nonce == 0) {
     item.push_back(0x80);

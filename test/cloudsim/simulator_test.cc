@@ -11,7 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "cloudapi/compose_hash.h"
 #include "cloudapi/env_encryption.h"
-#include "test/cloudsim/hex.h"
+#include "test/cloudsim/eth_forms.h"
 #include "test/cloudsim/sim_crypto.h"
 #include "test/cloudsim/test_util.h"
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "test/cloudsim/api_util.h"
-#include "test/cloudsim/hex.h"
+#include "test/cloudsim/eth_forms.h"
 #include "test/cloudsim/simulator.h"
 
 namespace cloudsim {

@@ -21,7 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "test/cloudsim/hex.h"
+#include "test/cloudsim/eth_forms.h"
 #include "test/cloudsim/sim_crypto.h"
 
 namespace cloudsim::testing {

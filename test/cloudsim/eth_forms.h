@@ -1,6 +1,7 @@
-// Hex and address helpers shared by the simulator's modules.
-#ifndef ONCHAIN_KMS_TEST_CLOUDSIM_HEX_H_
-#define ONCHAIN_KMS_TEST_CLOUDSIM_HEX_H_
+// The text forms of addresses and 32-byte hashes the simulator's modules accept and answer with
+// (hex itself is chain/hex.h).
+#ifndef ONCHAIN_KMS_TEST_CLOUDSIM_ETH_FORMS_H_
+#define ONCHAIN_KMS_TEST_CLOUDSIM_ETH_FORMS_H_
 
 #include <cstdint>
 #include <optional>
@@ -8,17 +9,10 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "absl/types/span.h"
 
 namespace cloudsim {
 
 using Bytes = std::vector<uint8_t>;
-
-// Lower-case hex without a prefix.
-std::string HexEncode(absl::Span<const uint8_t> data);
-
-// Decodes hex with an optional 0x/0X prefix. nullopt on an odd length or a non-hex character.
-std::optional<Bytes> HexDecode(absl::string_view hex);
 
 // True if `s` (optional 0x prefix) is exactly `nbytes` bytes of hex.
 bool IsHexOfSize(absl::string_view s, size_t nbytes);
@@ -35,4 +29,4 @@ std::string ChecksumAddress(absl::string_view addr);
 
 }  // namespace cloudsim
 
-#endif  // ONCHAIN_KMS_TEST_CLOUDSIM_HEX_H_
+#endif  // ONCHAIN_KMS_TEST_CLOUDSIM_ETH_FORMS_H_
