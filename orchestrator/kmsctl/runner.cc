@@ -7,8 +7,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpc/grpc.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "orchestrator/kmsctl/backoff.h"
 #include "orchestrator/kmsctl/exit_codes.h"
 #include "orchestrator/kmsctl/output.h"
 
@@ -40,6 +42,11 @@ bool Interrupter::Sleep(absl::Duration d) {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Connection& c, Io& io) {
   grpc::ChannelArguments args;
   args.SetUserAgentPrefix("kmsctl/1");
+  // gRPC's own reconnect back-off (1 s growing to 120 s by default) would leave kmsctl failing
+  // fast long after a restarted orchestrator is back; cap it like kmsctl's (RetryPolicy).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (c.tls) {
     grpc::SslCredentialsOptions ssl;
@@ -136,21 +143,53 @@ class Runner {
   template <typename Request, typename Response>
   using Method = grpc::Status (v1::Orchestrator::StubInterface::*)(grpc::ClientContext*, const Request&, Response*);
 
-  // A unary call with the rpc deadline, retried on UNAVAILABLE (safe: reads have no effect, and
-  // a mutating call carries its request id).
+  // One unary call, with the rpc deadline (not past `deadline`).
+  template <typename Request, typename Response>
+  grpc::Status CallOnce(Method<Request, Response> method, const Request& request, Response* response,
+                        absl::Time deadline = absl::InfiniteFuture()) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + inv_.rpc_timeout)));
+    interrupter_.SetCall(&context);
+    grpc::Status s = (stub_.*method)(&context, request, response);
+    interrupter_.SetCall(nullptr);
+    return s;
+  }
+
+  // A unary call retried on UNAVAILABLE a few times (safe: reads have no effect, and a mutating
+  // call carries its request id).
   template <typename Request, typename Response>
   grpc::Status Unary(Method<Request, Response> method, const Request& request, Response* response) {
     absl::Duration backoff = retry_.first_backoff;
     for (int attempt = 1;; ++attempt) {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + inv_.rpc_timeout));
-      interrupter_.SetCall(&context);
-      grpc::Status s = (stub_.*method)(&context, request, response);
-      interrupter_.SetCall(nullptr);
+      grpc::Status s = CallOnce(method, request, response);
       if (s.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= retry_.unary_attempts) return s;
       if (!interrupter_.Sleep(backoff)) return grpc::Status(grpc::StatusCode::CANCELLED, "interrupted");
       backoff = std::min(backoff * 2, retry_.max_backoff);
     }
+  }
+
+  // A unary call made while following an operation: retried on UNAVAILABLE (the orchestrator
+  // restarting) with back-off; nullopt once `deadline` (the --timeout) leaves no time to retry.
+  template <typename Request, typename Response>
+  std::optional<grpc::Status> UnaryUntil(Method<Request, Response> method, const Request& request,
+                                         Response* response, absl::Time deadline, const std::string& what) {
+    Backoff backoff(retry_.follow_first_backoff, retry_.follow_max_backoff);
+    for (;;) {
+      grpc::Status s = CallOnce(method, request, response, deadline);
+      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && absl::Now() >= deadline) return std::nullopt;
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return s;
+      const absl::Duration delay = backoff.Next();
+      if (absl::Now() + delay >= deadline) return std::nullopt;
+      if (!inv_.json) {
+        std::fprintf(err_, "kmsctl: lost the orchestrator while %s (%s); retrying in %s\n", what.c_str(),
+                     s.error_message().c_str(), FormatDelay(delay).c_str());
+      }
+      if (!interrupter_.Sleep(delay)) return grpc::Status(grpc::StatusCode::CANCELLED, "interrupted");
+    }
+  }
+
+  static std::string FormatDelay(absl::Duration d) {
+    return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
   }
 
   // Prints a response: its JSON, or the text.
@@ -219,7 +258,7 @@ class Runner {
     ProgressPrinter printer;
     std::optional<v1::Operation> last;
     bool supplied = false;
-    absl::Duration backoff = retry_.first_backoff;
+    Backoff backoff(retry_.follow_first_backoff, retry_.follow_max_backoff);
     v1::WatchOperationRequest request;
     request.set_operation_id(id);
     for (;;) {
@@ -245,7 +284,7 @@ class Runner {
       }
       const grpc::Status status = reader->Finish();
       interrupter_.SetCall(nullptr);
-      if (got_event) backoff = retry_.first_backoff;
+      if (got_event) backoff.Reset();
 
       if (interrupter_.interrupted()) {
         std::fprintf(err_, "kmsctl: interrupted; operation %s goes on in the orchestrator: kmsctl ops watch %s\n",
@@ -255,7 +294,7 @@ class Runner {
       if (last.has_value() && IsTerminal(last->state())) return Finish(*last, json_events);
       if (last.has_value() && last->state() == v1::OPERATION_STATE_WAITING_FOR_INPUT) {
         if (!env_vars.has_value() || supplied) return Finish(*last, json_events);
-        if (int code = Supply(*last, *env_vars); code != kExitOk) return code;
+        if (int code = Supply(*last, *env_vars, deadline); code != kExitOk) return code;
         supplied = true;
         continue;
       }
@@ -266,18 +305,19 @@ class Runner {
         return Fail(status, "watching operation " + id);
       }
       // UNAVAILABLE (the orchestrator restarting), or a stream that ended early: watch again.
-      if (absl::Now() + backoff >= deadline) return TimedOut(id, last);
+      const absl::Duration delay = backoff.Next();
+      if (absl::Now() + delay >= deadline) return TimedOut(id, last);
       if (!inv_.json) {
         std::fprintf(err_, "kmsctl: lost the watch of %s (%s); reconnecting in %s\n", id.c_str(),
-                     status.ok() ? "stream ended" : status.error_message().c_str(),
-                     absl::FormatDuration(backoff).c_str());
+                     status.ok() ? "stream ended" : status.error_message().c_str(), FormatDelay(delay).c_str());
       }
-      if (!interrupter_.Sleep(backoff)) continue;  // reported at the top of the next round
-      backoff = std::min(backoff * 2, retry_.max_backoff);
+      interrupter_.Sleep(delay);  // an interrupt is reported at the top of the next round
     }
   }
 
-  int Supply(const v1::Operation& op, const std::vector<v1::EnvVar>& env_vars) {
+  // Sends the command's own env values to an operation that waits for them (the orchestrator
+  // restarted and lost them), retrying while it is still restarting, until `deadline`.
+  int Supply(const v1::Operation& op, const std::vector<v1::EnvVar>& env_vars, absl::Time deadline) {
     v1::SupplyEnvVarsRequest request;
     // Derived from the command's request id, so that a retried kmsctl supplies idempotently.
     request.set_request_id(absl::StrCat(inv_.request_id.substr(0, 121), ":supply"));
@@ -289,8 +329,11 @@ class Runner {
       std::fflush(out_);
     }
     v1::Operation response;
-    grpc::Status s = Unary(&v1::Orchestrator::StubInterface::SupplyEnvVars, request, &response);
-    if (!s.ok()) return Fail(s, "supplying env vars to " + op.id());
+    const std::string what = "supplying env vars to " + op.id();
+    std::optional<grpc::Status> s =
+        UnaryUntil(&v1::Orchestrator::StubInterface::SupplyEnvVars, request, &response, deadline, what);
+    if (!s.has_value()) return TimedOut(op.id(), op);
+    if (!s->ok()) return Fail(*s, what);
     return kExitOk;
   }
 

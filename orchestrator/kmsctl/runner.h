@@ -40,9 +40,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Connection& con
 
 // Back-off between attempts when the orchestrator is unavailable.
 struct RetryPolicy {
-  int unary_attempts = 4;                                // per unary call, on UNAVAILABLE
+  // A call that starts an operation, or a query: a few attempts on UNAVAILABLE, then exit 6.
+  int unary_attempts = 4;
   absl::Duration first_backoff = absl::Milliseconds(250);  // doubled per attempt
   absl::Duration max_backoff = absl::Seconds(5);
+  // While following an operation (the watch, and handing env values back with SupplyEnvVars), a
+  // lost orchestrator is retried for as long as --timeout allows: exponential with jitter
+  // (backoff.h) between these.
+  absl::Duration follow_first_backoff = absl::Milliseconds(100);
+  absl::Duration follow_max_backoff = absl::Seconds(2);
 };
 
 // Runs the command (not kHelp); results to `out`, diagnostics to `err`. Returns the exit code.
