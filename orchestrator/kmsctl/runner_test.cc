@@ -15,6 +15,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "orchestrator/kmsctl/cli.h"
 #include "orchestrator/kmsctl/exit_codes.h"
 
 namespace kmsctl {
