@@ -2,8 +2,9 @@
 // with exactly one AppAuth per deploy, one commit, and one compose-hash transaction (and one
 // accepted proof) per update, on chain and in the simulator's records.
 //
-// The crash points are compiled into the orchestrator and armed by ORCHESTRATOR_CRASH_AT
-// (orchestrator/common/crash_points.h). One test target per flow keeps each run short:
+// The crash points are armed by ORCHESTRATOR_CRASH_AT in the test build of the orchestrator
+// (//orchestrator:orchestrator_crash_points; orchestrator/common/crash_points.h), which the
+// stack runs here instead of the shipped binary. One test target per flow keeps each run short:
 // CRASH_FLOW is "deploy", "env" or "compose".
 #include <set>
 #include <string>
@@ -64,7 +65,9 @@ std::string Slug(const std::string& point) {
 class CrashE2eTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<Stack>> s = Stack::Start();
+    StackOptions options;
+    options.crash_points = true;
+    absl::StatusOr<std::unique_ptr<Stack>> s = Stack::Start(options);
     ASSERT_TRUE(s.ok()) << s.status();
     stack_ = s->release();
   }

@@ -268,8 +268,9 @@ absl::Status Stack::StopSigner() {
 absl::Status Stack::StartOrchestrator(const std::vector<std::string>& env, bool wait_serving) {
   ++orchestrator_starts_;
   absl::StatusOr<std::unique_ptr<Child>> c =
-      Child::Spawn(RunfilePath("orchestrator/orchestrator"), {"--config=" + dir() + "/orchestrator.textproto"}, env,
-                   dir() + "/orchestrator.log");
+      Child::Spawn(RunfilePath(options_.crash_points ? "orchestrator/orchestrator_crash_points"
+                                                     : "orchestrator/orchestrator"),
+                   {"--config=" + dir() + "/orchestrator.textproto"}, env, dir() + "/orchestrator.log");
   if (!c.ok()) return c.status();
   orchestrator_ = *std::move(c);
   const absl::Time until = absl::Now() + absl::Seconds(30);

@@ -56,6 +56,9 @@ struct StackOptions {
   bool compose_hash_warn_only = false;
   // Extra text-proto lines for the orchestrator's config.
   std::string extra_config;
+  // Run //orchestrator:orchestrator_crash_points (the test build whose crash points
+  // ORCHESTRATOR_CRASH_AT arms) instead of the shipped binary, which has none.
+  bool crash_points = false;
 };
 
 class Stack {

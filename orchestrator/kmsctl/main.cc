@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     return error->exit_code;
   }
   const kmsctl::Invocation& invocation = std::get<kmsctl::Invocation>(parsed);
-  if (invocation.command == kmsctl::Command::kHelp) {
+  if (invocation.command == nullptr) {  // help
     std::fputs(invocation.help_text.c_str(), stdout);
     return kmsctl::kExitOk;
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -266,6 +268,78 @@ std::string ProgressPrinter::StepLine(const v1::Step& step, const std::string& v
   return absl::StrCat(absl::StripTrailingAsciiWhitespace(line), "\n");
 }
 
+namespace {
+
+// "1.00s  tx 0x…  block 7": how long a finished step took and what it sent.
+std::string DoneExtra(const v1::Step& s) {
+  std::vector<std::string> parts;
+  if (IsSet(s.start_time()) && IsSet(s.finish_time())) {
+    parts.push_back(FormatSeconds(SecondsBetween(s.start_time(), s.finish_time())));
+  }
+  if (!s.transaction_hash().empty()) parts.push_back("tx " + s.transaction_hash());
+  if (s.block_number() != 0) parts.push_back(absl::StrCat("block ", s.block_number()));
+  return absl::StrJoin(parts, "  ");
+}
+
+std::string AttemptExtra(const v1::Step& s) {
+  return s.attempts() > 1 ? absl::StrCat("attempt ", s.attempts()) : "";
+}
+
+// The verb and the rest of a snapshot's line for a step in `state` (no verb: nothing to print).
+std::pair<std::string, std::string> SnapshotVerb(const v1::Step& s) {
+  switch (s.state()) {
+    case v1::STEP_STATE_RUNNING:
+      return {"running", AttemptExtra(s)};
+    case v1::STEP_STATE_SUCCEEDED:
+      return {"done", DoneExtra(s)};
+    case v1::STEP_STATE_SKIPPED:
+      return {"skipped", s.detail()};
+    case v1::STEP_STATE_FAILED:
+      return {"FAILED", s.detail()};
+    default:
+      return {"", ""};
+  }
+}
+
+// The verb and the rest of the line for a step event; nullopt for other events.
+std::optional<std::pair<std::string, std::string>> StepEventVerb(const v1::OperationEvent& event,
+                                                                 const v1::Step& step) {
+  const std::string& detail = event.detail().empty() ? step.detail() : event.detail();
+  switch (event.type()) {
+    case v1::OperationEvent::TYPE_STEP_STARTED:
+      return std::make_pair("started", AttemptExtra(step));
+    case v1::OperationEvent::TYPE_STEP_PROGRESS: {
+      std::vector<std::string> parts;
+      if (!event.detail().empty()) parts.push_back(event.detail());
+      if (!event.transaction_hash().empty()) parts.push_back("tx " + event.transaction_hash());
+      return std::make_pair("...", absl::StrJoin(parts, "  "));
+    }
+    case v1::OperationEvent::TYPE_STEP_SUCCEEDED:
+      return std::make_pair("done", DoneExtra(step));
+    case v1::OperationEvent::TYPE_STEP_FAILED:
+      return std::make_pair("FAILED", detail);
+    case v1::OperationEvent::TYPE_STEP_RETRYING:
+      return std::make_pair("retrying", event.detail());
+    case v1::OperationEvent::TYPE_STEP_SKIPPED:
+      return std::make_pair("skipped", detail);
+    default:
+      return std::nullopt;
+  }
+}
+
+// The event's step as the operation reports it, or one made of the event alone.
+v1::Step EventStep(const v1::OperationEvent& event) {
+  for (const v1::Step& s : event.operation().steps()) {
+    if (s.name() == event.step()) return s;
+  }
+  v1::Step fallback;
+  fallback.set_name(event.step());
+  *fallback.mutable_start_time() = event.time();
+  return fallback;
+}
+
+}  // namespace
+
 std::string ProgressPrinter::OnEvent(const v1::OperationEvent& event) {
   const v1::Operation& op = event.operation();
   std::string out;
@@ -276,106 +350,52 @@ std::string ProgressPrinter::OnEvent(const v1::OperationEvent& event) {
                     "): ", ShortName(op.state()), "\n");
     last_state_ = op.state();
   }
-  const v1::Step* step = nullptr;
-  for (const v1::Step& s : op.steps()) {
-    if (s.name() == event.step()) step = &s;
+  if (event.type() == v1::OperationEvent::TYPE_SNAPSHOT) return out + SnapshotLines(op);
+  if (event.type() == v1::OperationEvent::TYPE_STATE_CHANGED) return out + StateLine(event);
+  const v1::Step step = EventStep(event);
+  if (auto verb = StepEventVerb(event, step)) {
+    shown_[step.name()] = {step.state(), step.transaction_hash()};
+    return out + EventLine(event, verb->first, verb->second);
   }
-  v1::Step fallback;
-  if (step == nullptr) {
-    fallback.set_name(event.step());
-    *fallback.mutable_start_time() = event.time();
-    step = &fallback;
-  }
-  auto line_at_event = [&](const std::string& verb, const std::string& extra) {
-    std::string line = absl::StrFormat("  %8s  %-24s %-9s %s", Elapsed(event.time()), event.step(), verb, extra);
-    return absl::StrCat(absl::StripTrailingAsciiWhitespace(line), "\n");
-  };
-  auto remember = [&](const v1::Step& s) { shown_[s.name()] = {s.state(), s.transaction_hash()}; };
-  auto done_extra = [](const v1::Step& s) {
-    std::vector<std::string> parts;
-    if (IsSet(s.start_time()) && IsSet(s.finish_time())) {
-      parts.push_back(FormatSeconds(SecondsBetween(s.start_time(), s.finish_time())));
-    }
-    if (!s.transaction_hash().empty()) parts.push_back("tx " + s.transaction_hash());
-    if (s.block_number() != 0) parts.push_back(absl::StrCat("block ", s.block_number()));
-    return absl::StrJoin(parts, "  ");
-  };
+  if (!event.detail().empty()) absl::StrAppend(&out, EventLine(event, "", event.detail()));
+  return out;
+}
 
-  switch (event.type()) {
-    case v1::OperationEvent::TYPE_SNAPSHOT:
-      // Steps that got somewhere before this stream began (or while disconnected).
-      for (const v1::Step& s : op.steps()) {
-        if (s.state() == v1::STEP_STATE_PENDING || s.state() == v1::STEP_STATE_UNSPECIFIED) continue;
-        auto it = shown_.find(s.name());
-        if (it != shown_.end() && it->second.first == s.state()) continue;
-        switch (s.state()) {
-          case v1::STEP_STATE_RUNNING:
-            absl::StrAppend(&out, StepLine(s, "running", s.attempts() > 1 ? absl::StrCat("attempt ", s.attempts()) : ""));
-            break;
-          case v1::STEP_STATE_SUCCEEDED:
-            absl::StrAppend(&out, StepLine(s, "done", done_extra(s)));
-            break;
-          case v1::STEP_STATE_SKIPPED:
-            absl::StrAppend(&out, StepLine(s, "skipped", s.detail()));
-            break;
-          case v1::STEP_STATE_FAILED:
-            absl::StrAppend(&out, StepLine(s, "FAILED", s.detail()));
-            break;
-          default:
-            break;
-        }
-        remember(s);
-      }
-      if (op.state() != last_state_) {
-        absl::StrAppend(&out, "  state: ", ShortName(op.state()), "\n");
-        last_state_ = op.state();
-      }
-      break;
-    case v1::OperationEvent::TYPE_STEP_STARTED:
-      absl::StrAppend(&out, line_at_event("started", step->attempts() > 1 ? absl::StrCat("attempt ", step->attempts()) : ""));
-      remember(*step);
-      break;
-    case v1::OperationEvent::TYPE_STEP_PROGRESS: {
-      std::vector<std::string> parts;
-      if (!event.detail().empty()) parts.push_back(event.detail());
-      if (!event.transaction_hash().empty()) parts.push_back("tx " + event.transaction_hash());
-      absl::StrAppend(&out, line_at_event("...", absl::StrJoin(parts, "  ")));
-      remember(*step);
-      break;
-    }
-    case v1::OperationEvent::TYPE_STEP_SUCCEEDED:
-      absl::StrAppend(&out, line_at_event("done", done_extra(*step)));
-      remember(*step);
-      break;
-    case v1::OperationEvent::TYPE_STEP_FAILED:
-      absl::StrAppend(&out, line_at_event("FAILED", event.detail().empty() ? step->detail() : event.detail()));
-      remember(*step);
-      break;
-    case v1::OperationEvent::TYPE_STEP_RETRYING:
-      absl::StrAppend(&out, line_at_event("retrying", event.detail()));
-      remember(*step);
-      break;
-    case v1::OperationEvent::TYPE_STEP_SKIPPED:
-      absl::StrAppend(&out, line_at_event("skipped", event.detail().empty() ? step->detail() : event.detail()));
-      remember(*step);
-      break;
-    case v1::OperationEvent::TYPE_STATE_CHANGED: {
-      last_state_ = op.state();
-      std::string extra;
-      if (op.state() == v1::OPERATION_STATE_WAITING_FOR_INPUT) extra = ": " + op.input_request().reason();
-      if (op.state() == v1::OPERATION_STATE_SUCCEEDED || op.state() == v1::OPERATION_STATE_FAILED ||
-          op.state() == v1::OPERATION_STATE_CANCELLED) {
-        extra = absl::StrCat(" after ", FormatSeconds(SecondsBetween(op.create_time(), event.time())));
-      }
-      absl::StrAppend(&out, absl::StrFormat("  %8s  ", Elapsed(event.time())), "state: ", ShortName(op.state()),
-                      extra, "\n");
-      break;
-    }
-    default:
-      if (!event.detail().empty()) absl::StrAppend(&out, line_at_event("", event.detail()));
-      break;
+std::string ProgressPrinter::EventLine(const v1::OperationEvent& event, const std::string& verb,
+                                       const std::string& extra) const {
+  std::string line = absl::StrFormat("  %8s  %-24s %-9s %s", Elapsed(event.time()), event.step(), verb, extra);
+  return absl::StrCat(absl::StripTrailingAsciiWhitespace(line), "\n");
+}
+
+// Steps that got somewhere before this stream began (or while disconnected), unless shown.
+std::string ProgressPrinter::SnapshotLines(const v1::Operation& op) {
+  std::string out;
+  for (const v1::Step& s : op.steps()) {
+    if (s.state() == v1::STEP_STATE_PENDING || s.state() == v1::STEP_STATE_UNSPECIFIED) continue;
+    auto it = shown_.find(s.name());
+    if (it != shown_.end() && it->second.first == s.state()) continue;
+    const auto [verb, extra] = SnapshotVerb(s);
+    if (!verb.empty()) absl::StrAppend(&out, StepLine(s, verb, extra));
+    shown_[s.name()] = {s.state(), s.transaction_hash()};
+  }
+  if (op.state() != last_state_) {
+    absl::StrAppend(&out, "  state: ", ShortName(op.state()), "\n");
+    last_state_ = op.state();
   }
   return out;
+}
+
+std::string ProgressPrinter::StateLine(const v1::OperationEvent& event) {
+  const v1::Operation& op = event.operation();
+  last_state_ = op.state();
+  std::string extra;
+  if (op.state() == v1::OPERATION_STATE_WAITING_FOR_INPUT) extra = ": " + op.input_request().reason();
+  if (op.state() == v1::OPERATION_STATE_SUCCEEDED || op.state() == v1::OPERATION_STATE_FAILED ||
+      op.state() == v1::OPERATION_STATE_CANCELLED) {
+    extra = absl::StrCat(" after ", FormatSeconds(SecondsBetween(op.create_time(), event.time())));
+  }
+  return absl::StrCat(absl::StrFormat("  %8s  ", Elapsed(event.time())), "state: ", ShortName(op.state()), extra,
+                      "\n");
 }
 
 }  // namespace kmsctl

@@ -53,6 +53,9 @@ class ProgressPrinter {
 
  private:
   std::string StepLine(const v1::Step& step, const std::string& verb, const std::string& extra) const;
+  std::string EventLine(const v1::OperationEvent& event, const std::string& verb, const std::string& extra) const;
+  std::string SnapshotLines(const v1::Operation& op);
+  std::string StateLine(const v1::OperationEvent& event);
   std::string Elapsed(const google::protobuf::Timestamp& t) const;
 
   bool header_printed_ = false;

@@ -1,19 +1,26 @@
-// kmsctl's calls: the channel to the orchestrator, and running one parsed command against a stub
-// (the real one, or an in-process fake in tests) to an exit code.
+// kmsctl's calls: the channel to the orchestrator, the `Session` through which each command's run
+// function (commands.cc) talks to it, and running one parsed command against a stub (the real
+// one, or an in-process fake in tests) to an exit code.
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_KMSCTL_RUNNER_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_KMSCTL_RUNNER_H_
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
-#include "orchestrator/kmsctl/cli.h"
+#include "orchestrator/kmsctl/invocation.h"
 
 namespace kmsctl {
 
@@ -40,12 +47,99 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Connection& con
 
 // Back-off between attempts when the orchestrator is unavailable.
 struct RetryPolicy {
-  int unary_attempts = 4;                                // per unary call, on UNAVAILABLE
+  // A call that starts an operation, or a query: a few attempts on UNAVAILABLE, then exit 6.
+  int unary_attempts = 4;
   absl::Duration first_backoff = absl::Milliseconds(250);  // doubled per attempt
   absl::Duration max_backoff = absl::Seconds(5);
+  // While following an operation (the watch, and handing env values back with SupplyEnvVars), a
+  // lost orchestrator is retried for as long as --timeout allows: exponential with jitter
+  // (backoff.h) between these.
+  absl::Duration follow_first_backoff = absl::Milliseconds(100);
+  absl::Duration follow_max_backoff = absl::Seconds(2);
 };
 
-// Runs the command (not kHelp); results to `out`, diagnostics to `err`. Returns the exit code.
+class ProgressPrinter;  // output.h
+
+// One command's conversation with the orchestrator: calls with deadlines and retries, following
+// an operation, printing results (text or JSON) to `out` and diagnostics to `err`, and the exit
+// code for a failed call.
+class Session {
+ public:
+  template <typename Request, typename Response>
+  using Method = grpc::Status (v1::Orchestrator::StubInterface::*)(grpc::ClientContext*, const Request&, Response*);
+
+  Session(const Invocation& invocation, v1::Orchestrator::StubInterface& stub, std::FILE* out, std::FILE* err,
+          Interrupter& interrupter, const RetryPolicy& retry)
+      : inv_(invocation), stub_(stub), out_(out), err_(err), interrupter_(interrupter), retry_(retry) {}
+
+  const Invocation& invocation() const { return inv_; }
+
+  // A unary call retried on UNAVAILABLE a few times (safe: reads have no effect, and a mutating
+  // call carries its request id).
+  template <typename Request, typename Response>
+  grpc::Status Unary(Method<Request, Response> method, const Request& request, Response* response) {
+    absl::Duration backoff = retry_.first_backoff;
+    for (int attempt = 1;; ++attempt) {
+      grpc::Status s = CallOnce(method, request, response);
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= retry_.unary_attempts) return s;
+      if (!interrupter_.Sleep(backoff)) return grpc::Status(grpc::StatusCode::CANCELLED, "interrupted");
+      backoff = std::min(backoff * 2, retry_.max_backoff);
+    }
+  }
+
+  // Starts an operation (`what` names it in errors), then follows it unless --no-wait.
+  template <typename Request>
+  int Start(Method<Request, v1::Operation> method, const Request& request, const std::string& what) {
+    PrintRequestId();
+    v1::Operation op;
+    grpc::Status s = Unary(method, request, &op);
+    if (!s.ok()) return Fail(s, what);
+    return Started(op);
+  }
+
+  // Follows an operation (ops watch): with --json, one OperationEvent per line.
+  int Watch(const std::string& id) { return Follow(id, std::nullopt, inv_.json); }
+
+  // Prints a response: its JSON, or the text.
+  void Print(const google::protobuf::Message& m, const std::string& text);
+  // Reports a failed call (`what` names it); returns the exit code.
+  int Fail(const grpc::Status& s, const std::string& what);
+
+ private:
+  // One unary call, with the rpc deadline (not past `deadline`).
+  template <typename Request, typename Response>
+  grpc::Status CallOnce(Method<Request, Response> method, const Request& request, Response* response,
+                        absl::Time deadline = absl::InfiniteFuture()) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + inv_.rpc_timeout)));
+    interrupter_.SetCall(&context);
+    grpc::Status s = (stub_.*method)(&context, request, response);
+    interrupter_.SetCall(nullptr);
+    return s;
+  }
+
+  struct WatchRound;
+  void PrintRequestId();
+  int Started(const v1::Operation& op);
+  int Follow(const std::string& id, const std::optional<std::vector<v1::EnvVar>>& env_vars, bool json_events);
+  WatchRound WatchOnce(const v1::WatchOperationRequest& request, absl::Time deadline, bool json_events,
+                       ProgressPrinter& printer);
+  std::optional<grpc::Status> SupplyUntil(const v1::SupplyEnvVarsRequest& request, absl::Time deadline);
+  int Supply(const v1::Operation& op, const std::vector<v1::EnvVar>& env_vars, absl::Time deadline);
+  int TimedOut(const std::string& id, const std::optional<v1::Operation>& last, bool json_events);
+  int Finish(const v1::Operation& op, bool json_events);
+  void RetryHint(const char* lead);
+
+  const Invocation& inv_;
+  v1::Orchestrator::StubInterface& stub_;
+  std::FILE* out_;
+  std::FILE* err_;
+  Interrupter& interrupter_;
+  const RetryPolicy retry_;
+};
+
+// Runs the command (not help) through its table entry's run function; results to `out`,
+// diagnostics to `err`. Returns the exit code.
 int Run(const Invocation& invocation, v1::Orchestrator::StubInterface& stub, std::FILE* out, std::FILE* err,
         Interrupter& interrupter, const RetryPolicy& retry = RetryPolicy());
 

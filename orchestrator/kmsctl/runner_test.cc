@@ -1,16 +1,21 @@
 // The runner against an in-process fake Orchestrator whose handlers each test scripts.
 #include "orchestrator/kmsctl/runner.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <functional>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "orchestrator/kmsctl/cli.h"
 #include "orchestrator/kmsctl/exit_codes.h"
 
 namespace kmsctl {
@@ -518,6 +523,152 @@ TEST_F(RunnerTest, GetCancelAndLists) {
   };
   EXPECT_EQ(RunCommand(Inv({"kms", "list", "--onchain"})), kExitOk);
   EXPECT_THAT(out_.text(), HasSubstr("kms-base-sim  base  31337"));
+}
+
+// A real gRPC server on a Unix socket, as the orchestrator is: it can go away (a restart) and come
+// back on the same path, with a fresh service.
+class SocketServer {
+ public:
+  SocketServer() : path_(absl::StrCat("/tmp/kmsctl_runner_test_", ::getpid(), ".sock")) {}
+  ~SocketServer() { Stop(); }
+  std::string address() const { return "unix:" + path_; }
+
+  void Start(FakeOrchestrator* service) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(address(), grpc::InsecureServerCredentials());
+    builder.RegisterService(service);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void Stop() {
+    if (server_ == nullptr) return;
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+    server_.reset();
+  }
+
+ private:
+  std::string path_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// Longer than the four unary attempts kmsctl used to make (about 4 s with gRPC's own reconnects).
+constexpr absl::Duration kOutage = absl::Milliseconds(4500);
+
+class OrchestratorRestartTest : public ::testing::Test {
+ protected:
+  OrchestratorRestartTest() {
+    before_.deploy = [](const v1::DeployCvmRequest&, v1::Operation* o) {
+      *o = Op(v1::OPERATION_STATE_RUNNING);
+      return grpc::Status::OK;
+    };
+    // The orchestrator lost the env values; it goes down as kmsctl sends them again.
+    before_.watch = [](grpc::ServerContext* c, int, Writer* w) {
+      v1::Operation op = Op(v1::OPERATION_STATE_WAITING_FOR_INPUT);
+      op.mutable_input_request()->set_reason("restarted before encryption");
+      w->Write(Ev(v1::OperationEvent::TYPE_SNAPSHOT, "", op));
+      while (!c->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
+      return grpc::Status::CANCELLED;
+    };
+    before_.supply = [this](const v1::SupplyEnvVarsRequest&, v1::Operation*) {
+      absl::MutexLock l(&mu_);
+      supply_reached_before_ = true;
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
+    };
+    after_.supply = [this](const v1::SupplyEnvVarsRequest& r, v1::Operation* o) {
+      absl::MutexLock l(&mu_);
+      supplied_after_ = r;
+      *o = Op(v1::OPERATION_STATE_RUNNING);
+      return grpc::Status::OK;
+    };
+    after_.watch = [](grpc::ServerContext*, int, Writer* w) {
+      return WriteAll(w, DeployEvents(v1::OPERATION_STATE_SUCCEEDED));
+    };
+    server_.Start(&before_);
+  }
+
+  // Stops the orchestrator once the supply reached it, and (with `come_back`) starts it again on
+  // the same socket after kOutage.
+  std::thread Restart(bool come_back) {
+    return std::thread([this, come_back] {
+      {
+        absl::MutexLock l(&mu_);
+        mu_.Await(absl::Condition(&supply_reached_before_));
+      }
+      server_.Stop();
+      absl::SleepFor(kOutage);
+      if (come_back) server_.Start(&after_);
+    });
+  }
+
+  int RunDeploy(std::vector<std::string> extra) {
+    const std::string env = ::testing::TempDir() + "/restart_test.env";
+    const std::string compose = ::testing::TempDir() + "/restart_test.yml";
+    std::FILE* f = std::fopen(env.c_str(), "w");
+    std::fputs("A=1\nB=secret-two\n", f);
+    std::fclose(f);
+    f = std::fopen(compose.c_str(), "w");
+    std::fputs("services: {}\n", f);
+    std::fclose(f);
+    std::vector<std::string> args = {"--orchestrator=" + server_.address(), "deploy", "--name=my-app", "--kms=base",
+                                     "--compose=" + compose, "--env-file=" + env, "--request-id=req-1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto parsed = ParseCommandLine(args, SystemIo());
+    EXPECT_TRUE(std::holds_alternative<Invocation>(parsed));
+    const Invocation& inv = std::get<Invocation>(parsed);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(inv.connection, SystemIo());
+    EXPECT_TRUE(channel.ok());
+    std::unique_ptr<v1::Orchestrator::Stub> stub = v1::Orchestrator::NewStub(*channel);
+    return ::kmsctl::Run(inv, *stub, out_.file(), err_.file(), interrupter_);  // the shipped retry policy
+  }
+
+  SocketServer server_;
+  FakeOrchestrator before_;
+  FakeOrchestrator after_;
+  absl::Mutex mu_;
+  bool supply_reached_before_ ABSL_GUARDED_BY(mu_) = false;
+  v1::SupplyEnvVarsRequest supplied_after_ ABSL_GUARDED_BY(mu_);
+  Capture out_;
+  Capture err_;
+  Interrupter interrupter_;
+};
+
+TEST_F(OrchestratorRestartTest, HandsTheEnvValuesBackAcrossAnOutageLongerThanFourTries) {
+  std::thread restart = Restart(/*come_back=*/true);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(RunDeploy({}), kExitOk) << err_.text();
+  restart.join();
+  EXPECT_GE(absl::Now() - start, kOutage);
+  absl::MutexLock l(&mu_);
+  EXPECT_EQ(supplied_after_.request_id(), "req-1:supply");
+  EXPECT_EQ(supplied_after_.env_vars_size(), 2);
+  EXPECT_THAT(out_.text(), HasSubstr("succeeded: deploy_cvm op_1"));
+  EXPECT_THAT(out_.text() + err_.text(), Not(HasSubstr("secret-two")));
+}
+
+TEST_F(OrchestratorRestartTest, TimeoutShorterThanTheOutageExits12) {
+  std::thread restart = Restart(/*come_back=*/false);
+  EXPECT_EQ(RunDeploy({"--timeout=2s"}), kExitTimeout) << err_.text();
+  restart.join();
+  EXPECT_THAT(err_.text(), HasSubstr("timed out following operation op_1 (waiting_for_input); it goes on"));
+}
+
+TEST_F(OrchestratorRestartTest, FollowsTheWatchAcrossAnOutage) {
+  before_.watch = [](grpc::ServerContext* c, int, Writer* w) {
+    const std::vector<v1::OperationEvent> events = DeployEvents(v1::OPERATION_STATE_SUCCEEDED);
+    w->Write(events[0]);
+    while (!c->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));  // until the server goes away
+    return grpc::Status::CANCELLED;
+  };
+  std::thread restart([this] {
+    absl::SleepFor(absl::Milliseconds(300));
+    server_.Stop();
+    absl::SleepFor(kOutage);
+    server_.Start(&after_);
+  });
+  EXPECT_EQ(RunDeploy({}), kExitOk) << err_.text();
+  restart.join();
+  EXPECT_THAT(err_.text(), HasSubstr("lost the watch of op_1"));
+  EXPECT_THAT(out_.text(), HasSubstr("succeeded: deploy_cvm op_1"));
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+// The armed crash points (test builds only; see crash_points.h).
 #include "orchestrator/common/crash_points.h"
 
 #include <signal.h>
@@ -12,9 +13,10 @@
 #include "platform/log/log.h"
 
 namespace orchestrator {
-namespace {
 
-const std::set<std::string>& Armed() {
+// The points ORCHESTRATOR_CRASH_AT names, read once. External linkage on purpose: the symbol
+// tells //orchestrator:shipped_binary_test that a binary holds crash-point code.
+const std::set<std::string>& ArmedCrashPoints() {
   static const std::set<std::string>* armed = [] {
     auto* s = new std::set<std::string>();
     if (const char* v = ::getenv("ORCHESTRATOR_CRASH_AT"); v != nullptr) {
@@ -25,10 +27,8 @@ const std::set<std::string>& Armed() {
   return *armed;
 }
 
-}  // namespace
-
 void CrashPoint(absl::string_view step, absl::string_view point) {
-  const std::set<std::string>& armed = Armed();
+  const std::set<std::string>& armed = ArmedCrashPoints();
   if (armed.empty()) return;
   const std::string key = absl::StrCat(step, ":", point);
   if (armed.count(key) == 0) return;

@@ -1,0 +1,575 @@
+// The command table. Each command is one function below: its words, arguments, help texts and
+// flags, whether it starts an operation, its request builder and its runner.
+#include "orchestrator/kmsctl/commands.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "orchestrator/kmsctl/exit_codes.h"
+#include "orchestrator/kmsctl/flag_reader.h"
+#include "orchestrator/kmsctl/invocation.h"
+#include "orchestrator/kmsctl/output.h"
+#include "orchestrator/kmsctl/runner.h"
+
+namespace kmsctl {
+namespace {
+
+std::vector<FlagSpec> MutatingFlags() {
+  return {
+      {"request-id", FlagType::kString, "ID",
+       "idempotency key, 1-128 of [A-Za-z0-9._:-] (default: a fresh UUID, printed on stderr); "
+       "retrying with the same id never starts a second operation"},
+      {"no-wait", FlagType::kBool, "", "return as soon as the operation is accepted"},
+      {"timeout", FlagType::kDuration, "DURATION",
+       "stop following the operation after this long (exit 12; it goes on)"},
+  };
+}
+
+std::vector<FlagSpec> EnvFileFlag(const std::string& what) {
+  return {{"env-file", FlagType::kString, "FILE",
+           what + " from a .env file (KEY=VALUE lines, as the Phala Cloud SDK parses them); '-' reads "
+                  "standard input"}};
+}
+
+std::vector<FlagSpec> SignerKeyFlag() {
+  return {{"signer-key", FlagType::kString, "ADDRESS",
+           "signer key that sends the on-chain transaction (default: the orchestrator's)"}};
+}
+
+std::vector<FlagSpec> ComposeFlags() {
+  return {
+      {"compose", FlagType::kString, "FILE", "docker-compose YAML file ('-' = standard input)"},
+      {"pre-launch-script", FlagType::kString, "FILE", "shell script run before the containers start"},
+      {"app-name", FlagType::kString, "NAME", "app name inside the compose (deploy default: --name)"},
+      {"allowed-env", FlagType::kList, "KEY,...", "env var names the CVM accepts (repeatable)"},
+      {"kms-enabled", FlagType::kBool, "[=false]", "keys derived by the KMS (API default true)"},
+      {"gateway-enabled", FlagType::kBool, "[=false]", "expose the app through the dstack gateway (API default true)"},
+      {"public-logs", FlagType::kBool, "[=false]", "make container logs public"},
+      {"public-sysinfo", FlagType::kBool, "[=false]", "make system information public"},
+      {"public-tcbinfo", FlagType::kBool, "[=false]", "make the TCB info public"},
+      {"local-key-provider", FlagType::kBool, "[=false]", "use a local key provider instead of the KMS"},
+      {"key-provider-id", FlagType::kString, "ID", "key provider id (with --local-key-provider)"},
+      {"no-instance-id", FlagType::kBool, "[=false]", "do not bind the app's keys to the instance id"},
+      {"secure-time", FlagType::kBool, "[=false]", "require a secure time source before start"},
+      {"storage-fs", FlagType::kString, "ext4|zfs", "file system of the data disk"},
+      {"feature", FlagType::kList, "NAME,...", "legacy feature flags (manifest version 1; repeatable)"},
+      {"manifest-version", FlagType::kUint, "N", "app-compose manifest version (API default 2)"},
+      {"runner", FlagType::kString, "NAME", "runner (default docker-compose)"},
+  };
+}
+
+template <typename... Lists>
+std::vector<FlagSpec> Concat(Lists... lists) {
+  std::vector<FlagSpec> out;
+  (out.insert(out.end(), lists.begin(), lists.end()), ...);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces of the builders
+
+void ReadCompose(FlagReader& r, v1::AppCompose* c) {
+  if (auto v = r.File("compose")) c->set_docker_compose_file(*v);
+  if (auto v = r.File("pre-launch-script")) c->set_pre_launch_script(*v);
+  if (r.Has("app-name")) c->set_name(r.Str("app-name"));
+  for (const std::string& k : r.List("allowed-env")) c->add_allowed_envs(k);
+  if (auto v = r.Bool("kms-enabled")) c->set_kms_enabled(*v);
+  if (auto v = r.Bool("gateway-enabled")) c->set_gateway_enabled(*v);
+  if (auto v = r.Bool("public-logs")) c->set_public_logs(*v);
+  if (auto v = r.Bool("public-sysinfo")) c->set_public_sysinfo(*v);
+  if (auto v = r.Bool("public-tcbinfo")) c->set_public_tcbinfo(*v);
+  if (auto v = r.Bool("local-key-provider")) c->set_local_key_provider_enabled(*v);
+  if (r.Has("key-provider-id")) c->set_key_provider_id(r.Str("key-provider-id"));
+  if (auto v = r.Bool("no-instance-id")) c->set_no_instance_id(*v);
+  if (auto v = r.Bool("secure-time")) c->set_secure_time(*v);
+  if (r.Has("storage-fs")) {
+    auto fs = r.Enum<v1::StorageFs>("storage-fs", v1::StorageFs_descriptor(), "STORAGE_FS_");
+    if (fs.has_value()) c->set_storage_fs(*fs);
+  }
+  for (const std::string& f : r.List("feature")) c->add_features(f);
+  if (auto v = r.Uint("manifest-version", UINT32_MAX)) c->set_manifest_version(static_cast<uint32_t>(*v));
+  if (r.Has("runner")) c->set_runner(r.Str("runner"));
+}
+
+std::optional<v1::KmsType> KmsTypeFlag(FlagReader& r, const std::string& name) {
+  return r.Enum<v1::KmsType>(name, v1::KmsType_descriptor(), "KMS_TYPE_");
+}
+
+// The env vars of --env-file, kept in the invocation (to answer WAITING_FOR_INPUT) and set on
+// the request.
+template <typename Request>
+void ReadEnvFile(FlagReader& r, Invocation* inv, Request* request) {
+  inv->env_vars = r.EnvFile("env-file");
+  if (!inv->env_vars.has_value()) return;
+  for (const v1::EnvVar& v : *inv->env_vars) *request->add_env_vars() = v;
+}
+
+using S = v1::Orchestrator::StubInterface;
+
+// ---------------------------------------------------------------------------------------------
+// kms list
+
+void BuildKmsList(FlagReader& r, Invocation* inv) {
+  if (r.Has("type")) {
+    if (auto t = KmsTypeFlag(r, "type")) inv->kms_list.set_kms_type(*t);
+  }
+  if (auto v = r.Uint("chain-id")) inv->kms_list.set_chain_id(*v);
+  inv->kms_list.set_onchain_only(r.Flag("onchain"));
+}
+
+int RunKmsList(Session& s) {
+  v1::ListKmsInstancesResponse response;
+  grpc::Status status = s.Unary(&S::ListKmsInstances, s.invocation().kms_list, &response);
+  if (!status.ok()) return s.Fail(status, "listing KMS instances");
+  s.Print(response, FormatKmsList(response));
+  return kExitOk;
+}
+
+CommandSpec KmsListCommand() {
+  return {.words = {"kms", "list"},
+          .summary = "list the KMS instances the Phala Cloud account can use",
+          .usage = "[--type=TYPE] [--chain-id=N] [--onchain]",
+          .description =
+              "Lists the KMS instances (all pages of the API's GET /kms), filtered; the filters combine\n"
+              "with AND. TYPE is the kind of KMS as the orchestrator's config maps chains to it.",
+          .flags =
+              {
+                  {"type", FlagType::kString, "phala|ethereum|base", "only this KMS type"},
+                  {"chain-id", FlagType::kUint, "N", "only this chain id"},
+                  {"onchain", FlagType::kBool, "", "only on-chain KMS instances"},
+              },
+          .build = &BuildKmsList,
+          .run = &RunKmsList};
+}
+
+// ---------------------------------------------------------------------------------------------
+// deploy
+
+void BuildDeploy(FlagReader& r, Invocation* inv) {
+  r.Require({"name", "compose", "kms"});
+  if (r.error()) return;
+  v1::DeployCvmRequest& d = inv->deploy;
+  d.set_name(r.Str("name"));
+  if (auto t = KmsTypeFlag(r, "kms")) d.set_kms_type(*t);
+  d.set_kms_id(r.Str("kms-id"));
+  d.set_kms_contract_address(r.Str("kms-contract"));
+  d.set_instance_type(r.Str("instance-type"));
+  if (auto v = r.Uint("vcpu", UINT32_MAX)) d.set_vcpu(static_cast<uint32_t>(*v));
+  if (auto v = r.Uint("memory-mb", UINT32_MAX)) d.set_memory_mb(static_cast<uint32_t>(*v));
+  if (auto v = r.Uint("disk-size-gb", UINT32_MAX)) d.set_disk_size_gb(static_cast<uint32_t>(*v));
+  d.set_image(r.Str("image"));
+  if (auto v = r.Uint("node-id")) d.set_node_id(*v);
+  d.set_region(r.Str("region"));
+  if (auto v = r.Bool("listed")) d.set_listed(*v);
+  ReadCompose(r, d.mutable_compose());
+  d.set_signer_key_address(r.Str("signer-key"));
+  d.set_app_owner_address(r.Str("app-owner"));
+  d.set_device_id(r.Str("device-id"));
+  d.set_allow_any_device(r.Flag("allow-any-device"));
+  d.set_disable_upgrades(r.Flag("disable-upgrades"));
+  if (auto v = r.Bool("require-tcb-up-to-date")) d.set_require_tcb_up_to_date(*v);
+  if (auto v = r.Uint("nonce")) d.set_nonce(*v);
+  d.set_app_id(r.Str("app-id"));
+  if (r.Has("env-file")) ReadEnvFile(r, inv, &d);
+  d.set_request_id(inv->request_id);
+}
+
+int RunDeploy(Session& s) { return s.Start(&S::DeployCvm, s.invocation().deploy, "deploy"); }
+
+CommandSpec DeployCommand() {
+  return {
+      .words = {"deploy"},
+      .summary = "deploy a new CVM (on an on-chain KMS: with its AppAuth contract)",
+      .usage = "--name=NAME --compose=FILE --kms=TYPE [--env-file=FILE|-] [flags]",
+      .description =
+          "Starts a DEPLOY_CVM operation and follows it: provision, deploy the app's AppAuth\n"
+          "contract through the KMS factory (on-chain KMS, signed by the signer), fetch the app's\n"
+          "env-encryption key, encrypt the env vars, commit. Env values are encrypted to the app's\n"
+          "key inside the orchestrator and are never printed.",
+      .flags = Concat(
+          std::vector<FlagSpec>{
+              {"name", FlagType::kString, "NAME",
+               "CVM name: 5-63 characters, a letter first, letters/digits/hyphens (required)"},
+              {"kms", FlagType::kString, "phala|ethereum|base", "KMS type (required)"},
+              {"kms-id", FlagType::kString, "ID", "a specific KMS instance (see 'kmsctl kms list')"},
+              {"kms-contract", FlagType::kString, "ADDRESS", "the DstackKms contract to use"},
+              {"instance-type", FlagType::kString, "TYPE", "e.g. tdx.small (the API's default)"},
+              {"vcpu", FlagType::kUint, "N", "vCPUs (default: from the instance type)"},
+              {"memory-mb", FlagType::kUint, "N", "memory in MB (default: from the instance type)"},
+              {"disk-size-gb", FlagType::kUint, "N", "data disk size in GB"},
+              {"image", FlagType::kString, "NAME", "OS image, e.g. dstack-0.5.3"},
+              {"node-id", FlagType::kUint, "N", "node (TEE host) to place the CVM on"},
+              {"region", FlagType::kString, "REGION", "region preference, e.g. us-west"},
+              {"listed", FlagType::kBool, "[=false]", "list the CVM publicly"},
+          },
+          EnvFileFlag("env vars"), ComposeFlags(), SignerKeyFlag(),
+          std::vector<FlagSpec>{
+              {"app-owner", FlagType::kString, "ADDRESS", "owner of the AppAuth contract (default: the signer key)"},
+              {"device-id", FlagType::kString, "HEX32",
+               "device id allowed by the contract (default: the provisioned one)"},
+              {"allow-any-device", FlagType::kBool, "", "let the app boot on any device"},
+              {"disable-upgrades", FlagType::kBool, "", "make the AppAuth contract non-upgradeable"},
+              {"require-tcb-up-to-date", FlagType::kBool, "[=false]",
+               "set requireTcbUpToDate (uses the factory's 6-argument overload)"},
+              {"nonce", FlagType::kUint, "N", "PHALA KMS: the API's nonce, for a deterministic app id"},
+              {"app-id", FlagType::kString, "HEX20", "PHALA KMS: the app id matching --nonce"},
+          },
+          MutatingFlags()),
+      .mutating = true,
+      .build = &BuildDeploy,
+      .run = &RunDeploy};
+}
+
+// ---------------------------------------------------------------------------------------------
+// envs update
+
+void BuildEnvsUpdate(FlagReader& r, Invocation* inv) {
+  r.Require({"env-file"});
+  if (r.error()) return;
+  v1::UpdateEnvVarsRequest& u = inv->envs_update;
+  u.set_cvm_id(r.Arg(0));
+  ReadEnvFile(r, inv, &u);
+  u.set_signer_key_address(r.Str("signer-key"));
+  u.set_request_id(inv->request_id);
+}
+
+int RunEnvsUpdate(Session& s) { return s.Start(&S::UpdateEnvVars, s.invocation().envs_update, "env update"); }
+
+CommandSpec EnvsUpdateCommand() {
+  return {.words = {"envs", "update"},
+          .args = "CVM",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "replace a CVM's env vars",
+          .usage = "CVM --env-file=FILE|- [--signer-key=ADDRESS]",
+          .description =
+              "Starts an UPDATE_ENV_VARS operation and follows it. The file holds the complete new set\n"
+              "(use /dev/null to remove them all). Same keys: one call. Changed keys: the compose hash\n"
+              "changes, so on an on-chain KMS it is registered on chain first (two-phase). CVM is the\n"
+              "CVM id, app id, instance id or name.",
+          .flags = Concat(EnvFileFlag("the new env vars (required)"), SignerKeyFlag(), MutatingFlags()),
+          .mutating = true,
+          .build = &BuildEnvsUpdate,
+          .run = &RunEnvsUpdate};
+}
+
+// ---------------------------------------------------------------------------------------------
+// compose update
+
+void BuildComposeUpdate(FlagReader& r, Invocation* inv) {
+  r.Require({"compose"});
+  if (r.error()) return;
+  v1::UpdateDockerComposeRequest& u = inv->compose_update;
+  u.set_cvm_id(r.Arg(0));
+  if (auto v = r.File("compose")) u.set_docker_compose_file(*v);
+  u.set_signer_key_address(r.Str("signer-key"));
+  u.set_request_id(inv->request_id);
+}
+
+int RunComposeUpdate(Session& s) {
+  return s.Start(&S::UpdateDockerCompose, s.invocation().compose_update, "docker-compose update");
+}
+
+CommandSpec ComposeUpdateCommand() {
+  return {.words = {"compose", "update"},
+          .args = "CVM",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "replace a CVM's docker-compose file",
+          .usage = "CVM --compose=FILE|- [--signer-key=ADDRESS]",
+          .description =
+              "Starts an UPDATE_DOCKER_COMPOSE operation and follows it; on an on-chain KMS the new\n"
+              "compose hash is registered on chain first (two-phase).",
+          .flags = Concat(std::vector<FlagSpec>{{"compose", FlagType::kString, "FILE",
+                                                 "the new docker-compose YAML ('-' = standard input; required)"}},
+                          SignerKeyFlag(), MutatingFlags()),
+          .mutating = true,
+          .build = &BuildComposeUpdate,
+          .run = &RunComposeUpdate};
+}
+
+// ---------------------------------------------------------------------------------------------
+// compose-file update
+
+void BuildComposeFileUpdate(FlagReader& r, Invocation* inv) {
+  v1::UpdateComposeFileRequest& u = inv->compose_file_update;
+  u.set_cvm_id(r.Arg(0));
+  ReadCompose(r, u.mutable_compose());
+  for (const std::string& field : r.List("update-mask")) {
+    if (v1::AppCompose::descriptor()->FindFieldByName(field) == nullptr) {
+      r.Fail(Usage(absl::StrCat("--update-mask: '", field, "' is not a field of AppCompose")));
+    }
+    u.mutable_update_mask()->add_paths(field);
+  }
+  if (r.Has("env-file")) {
+    u.set_update_env_vars(true);
+    ReadEnvFile(r, inv, &u);
+  }
+  if (!r.error() && u.update_mask().paths().empty() && !u.update_env_vars() && u.compose().ByteSizeLong() == 0) {
+    r.Fail(
+        Usage("kmsctl compose-file update: nothing to change (give compose flags, --update-mask or "
+              "--env-file)"));
+  }
+  u.set_signer_key_address(r.Str("signer-key"));
+  u.set_request_id(inv->request_id);
+}
+
+int RunComposeFileUpdate(Session& s) {
+  return s.Start(&S::UpdateComposeFile, s.invocation().compose_file_update, "compose-file update");
+}
+
+CommandSpec ComposeFileUpdateCommand() {
+  return {.words = {"compose-file", "update"},
+          .args = "CVM",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "change fields of a CVM's app compose (the compose-file API)",
+          .usage = "CVM [compose flags] [--update-mask=FIELD,...] [--env-file=FILE|-]",
+          .description =
+              "Starts an UPDATE_COMPOSE_FILE operation and follows it: get the app compose, apply the\n"
+              "changes, provision the update, register the new hash on chain unless it is already,\n"
+              "commit. Without --update-mask, every compose flag given replaces its field; with it,\n"
+              "exactly the listed AppCompose fields (proto names, e.g. docker_compose_file,\n"
+              "allowed_envs) are replaced, and a listed field without a flag is cleared. --env-file also\n"
+              "replaces the env vars in the same commit.",
+          .flags = Concat(ComposeFlags(),
+                          std::vector<FlagSpec>{{"update-mask", FlagType::kList, "FIELD,...",
+                                                 "AppCompose fields to replace (repeatable)"}},
+                          EnvFileFlag("also replace the env vars"), SignerKeyFlag(), MutatingFlags()),
+          .mutating = true,
+          .build = &BuildComposeFileUpdate,
+          .run = &RunComposeFileUpdate};
+}
+
+// ---------------------------------------------------------------------------------------------
+// compose-hash add
+
+void BuildComposeHashAdd(FlagReader& r, Invocation* inv) {
+  v1::AddComposeHashRequest& a = inv->compose_hash_add;
+  a.set_compose_hash(r.Arg(0));
+  const bool by_cvm = r.Has("cvm");
+  const bool by_app = r.Has("chain-id") || r.Has("app-contract");
+  if (by_cvm == by_app) {
+    r.Fail(Usage("kmsctl compose-hash add: give either --cvm or --chain-id with --app-contract"));
+    return;
+  }
+  if (by_cvm) {
+    a.set_cvm_id(r.Str("cvm"));
+  } else {
+    r.Require({"chain-id", "app-contract"});
+    if (auto v = r.Uint("chain-id")) a.mutable_app()->set_chain_id(*v);
+    a.mutable_app()->set_app_contract_address(r.Str("app-contract"));
+  }
+  a.set_signer_key_address(r.Str("signer-key"));
+  a.set_request_id(inv->request_id);
+}
+
+int RunComposeHashAdd(Session& s) {
+  return s.Start(&S::AddComposeHash, s.invocation().compose_hash_add, "compose-hash registration");
+}
+
+CommandSpec ComposeHashAddCommand() {
+  return {.words = {"compose-hash", "add"},
+          .args = "HASH",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "allow a compose hash on an app's contract (addComposeHash)",
+          .usage = "HASH (--cvm=CVM | --chain-id=N --app-contract=ADDRESS) [--signer-key=ADDRESS]",
+          .description =
+              "Starts an ADD_COMPOSE_HASH operation and follows it. If the hash is already allowed, the\n"
+              "earlier registration is reported and nothing is sent. HASH is 64 hex digits, 0x optional.",
+          .flags = Concat(
+              std::vector<FlagSpec>{
+                  {"cvm", FlagType::kString, "CVM", "the app of this CVM"},
+                  {"chain-id", FlagType::kUint, "N", "chain of the app contract (with --app-contract)"},
+                  {"app-contract", FlagType::kString, "ADDRESS", "the app's DstackApp contract"},
+              },
+              SignerKeyFlag(), MutatingFlags()),
+          .mutating = true,
+          .build = &BuildComposeHashAdd,
+          .run = &RunComposeHashAdd};
+}
+
+// ---------------------------------------------------------------------------------------------
+// ops list
+
+void BuildOpsList(FlagReader& r, Invocation* inv) {
+  v1::ListOperationsRequest& l = inv->ops_list;
+  if (r.Has("kind")) {
+    auto k = r.Enum<v1::OperationKind>("kind", v1::OperationKind_descriptor(), "OPERATION_KIND_");
+    if (k.has_value()) l.set_kind(*k);
+  }
+  if (r.Has("state")) {
+    auto st = r.Enum<v1::OperationState>("state", v1::OperationState_descriptor(), "OPERATION_STATE_");
+    if (st.has_value()) l.set_state(*st);
+  }
+  l.set_cvm_id(r.Str("cvm"));
+  if (auto v = r.Uint("page-size", UINT32_MAX)) l.set_page_size(static_cast<uint32_t>(*v));
+  l.set_page_token(r.Str("page-token"));
+  inv->ops_list_all = r.Flag("all");
+  if (inv->ops_list_all && r.Has("page-token")) r.Fail(Usage("--all and --page-token exclude each other"));
+}
+
+// One page, or with --all every page merged into one response.
+int RunOpsList(Session& s) {
+  v1::ListOperationsRequest request = s.invocation().ops_list;
+  v1::ListOperationsResponse all;
+  for (;;) {
+    v1::ListOperationsResponse page;
+    grpc::Status status = s.Unary(&S::ListOperations, request, &page);
+    if (!status.ok()) return s.Fail(status, "listing operations");
+    for (v1::Operation& op : *page.mutable_operations()) *all.add_operations() = std::move(op);
+    all.set_next_page_token(page.next_page_token());
+    if (!s.invocation().ops_list_all || page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  s.Print(all, FormatOperationList(all));
+  return kExitOk;
+}
+
+CommandSpec OpsListCommand() {
+  return {.words = {"ops", "list"},
+          .summary = "list operations, newest first",
+          .usage = "[--kind=KIND] [--state=STATE] [--cvm=CVM] [--page-size=N] [--page-token=T | --all]",
+          .description =
+              "KIND: deploy-cvm, update-env-vars, update-docker-compose, update-compose-file,\n"
+              "add-compose-hash. STATE: pending, running, waiting-for-input, succeeded, failed,\n"
+              "cancelled.",
+          .flags =
+              {
+                  {"kind", FlagType::kString, "KIND", "only this kind"},
+                  {"state", FlagType::kString, "STATE", "only this state"},
+                  {"cvm", FlagType::kString, "CVM", "only operations on this CVM id"},
+                  {"page-size", FlagType::kUint, "N", "operations per page (default 50, at most 500)"},
+                  {"page-token", FlagType::kString, "TOKEN", "the next page of an earlier listing"},
+                  {"all", FlagType::kBool, "", "fetch every page"},
+              },
+          .build = &BuildOpsList,
+          .run = &RunOpsList};
+}
+
+// ---------------------------------------------------------------------------------------------
+// ops get | watch | cancel | supply-envs
+
+void BuildOperationId(FlagReader& r, Invocation* inv) { inv->operation_id = r.Arg(0); }
+
+// GetOperation or CancelOperation of the operation named on the command line.
+template <typename Request>
+int RunOperationCall(Session& s, Session::Method<Request, v1::Operation> method, const std::string& what) {
+  Request request;
+  request.set_operation_id(s.invocation().operation_id);
+  v1::Operation op;
+  grpc::Status status = s.Unary(method, request, &op);
+  if (!status.ok()) return s.Fail(status, what + " " + s.invocation().operation_id);
+  s.Print(op, FormatOperation(op));
+  return kExitOk;
+}
+
+int RunOpsGet(Session& s) { return RunOperationCall(s, &S::GetOperation, "getting operation"); }
+int RunOpsCancel(Session& s) { return RunOperationCall(s, &S::CancelOperation, "cancelling operation"); }
+int RunOpsWatch(Session& s) { return s.Watch(s.invocation().operation_id); }
+
+void BuildOpsSupplyEnvs(FlagReader& r, Invocation* inv) {
+  r.Require({"env-file"});
+  if (r.error()) return;
+  inv->operation_id = r.Arg(0);
+  inv->supply_envs.set_operation_id(r.Arg(0));
+  ReadEnvFile(r, inv, &inv->supply_envs);
+  inv->supply_envs.set_request_id(inv->request_id);
+}
+
+int RunOpsSupplyEnvs(Session& s) {
+  return s.Start(&S::SupplyEnvVars, s.invocation().supply_envs, "supplying env vars");
+}
+
+CommandSpec OpsGetCommand() {
+  return {.words = {"ops", "get"},
+          .args = "OPERATION",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "show an operation",
+          .usage = "OPERATION",
+          .description = "Prints the operation: state, steps with their transactions, result or error.",
+          .build = &BuildOperationId,
+          .run = &RunOpsGet};
+}
+
+CommandSpec OpsWatchCommand() {
+  return {.words = {"ops", "watch"},
+          .args = "OPERATION",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "follow an operation's progress until it ends",
+          .usage = "OPERATION [--timeout=DURATION]",
+          .description =
+              "Streams the operation's step events (WatchOperation) and reconnects if the orchestrator\n"
+              "restarts. Exits with the operation's outcome: 0 succeeded, 5 failed, 10 cancelled,\n"
+              "11 waiting for input. With --json: one OperationEvent per line.",
+          .flags = {{"timeout", FlagType::kDuration, "DURATION", "stop following after this long (exit 12)"}},
+          .build = &BuildOperationId,
+          .run = &RunOpsWatch};
+}
+
+CommandSpec OpsCancelCommand() {
+  return {.words = {"ops", "cancel"},
+          .args = "OPERATION",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "cancel an operation where that is safe",
+          .usage = "OPERATION",
+          .description =
+              "Cancels an operation before any on-chain transaction or the Phala Cloud commit was sent;\n"
+              "afterwards the orchestrator refuses (exit 8) and the operation goes on.",
+          .build = &BuildOperationId,
+          .run = &RunOpsCancel};
+}
+
+CommandSpec OpsSupplyEnvsCommand() {
+  return {.words = {"ops", "supply-envs"},
+          .args = "OPERATION",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "send the env values an operation waits for",
+          .usage = "OPERATION --env-file=FILE|-",
+          .description =
+              "An operation is WAITING_FOR_INPUT when the orchestrator restarted after accepting env\n"
+              "values but before encrypting them (they are never written to disk). Send them again, with\n"
+              "exactly the keys 'kmsctl ops get' lists, then follow the operation.",
+          .flags = Concat(EnvFileFlag("the env vars (required)"), MutatingFlags()),
+          .mutating = true,
+          .build = &BuildOpsSupplyEnvs,
+          .run = &RunOpsSupplyEnvs};
+}
+
+}  // namespace
+
+const std::vector<FlagSpec>& GlobalFlags() {
+  static const auto* flags = new std::vector<FlagSpec>{
+      {"orchestrator", FlagType::kString, "ADDRESS",
+       "unix:/path or host:port (default: $KMSCTL_ORCHESTRATOR, else " + std::string(kDefaultAddress) + ")"},
+      {"json", FlagType::kBool, "", "print proto3 JSON on stdout (one document per line) instead of text"},
+      {"tls", FlagType::kBool, "", "use TLS (implied by the --tls-* files); server verified by the system roots"},
+      {"tls-ca", FlagType::kString, "FILE", "PEM CA bundle to verify the orchestrator's certificate"},
+      {"tls-cert", FlagType::kString, "FILE", "client certificate (PEM) for mTLS; with --tls-key"},
+      {"tls-key", FlagType::kString, "FILE", "client private key (PEM) for mTLS; with --tls-cert"},
+      {"tls-server-name", FlagType::kString, "NAME", "expected name in the server certificate"},
+      {"token-file", FlagType::kString, "FILE", "bearer token file (sent as 'authorization: Bearer'); needs TLS"},
+      {"rpc-timeout", FlagType::kDuration, "DURATION", "deadline of one call (default 30s)"},
+  };
+  return *flags;
+}
+
+const std::vector<CommandSpec>& Commands() {
+  static const auto* commands = new std::vector<CommandSpec>{
+      KmsListCommand(),           DeployCommand(),         EnvsUpdateCommand(),    ComposeUpdateCommand(),
+      ComposeFileUpdateCommand(), ComposeHashAddCommand(), OpsListCommand(),       OpsGetCommand(),
+      OpsWatchCommand(),          OpsCancelCommand(),      OpsSupplyEnvsCommand(),
+  };
+  return *commands;
+}
+
+}  // namespace kmsctl
