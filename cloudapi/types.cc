@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "chain/hex.h"
 
 namespace cloudapi {
 namespace {
@@ -101,10 +102,20 @@ absl::StatusOr<CvmRef> CvmRef::AppId(absl::string_view app_id) {
   return CvmRef(absl::StrCat("app_", *hex));
 }
 
+CvmRef CvmRef::App(const chain::Address& app_id) {
+  return CvmRef(absl::StrCat("app_", chain::ToHex(app_id.bytes(), /*prefix=*/false)));
+}
+
 absl::StatusOr<CvmRef> CvmRef::InstanceId(absl::string_view instance_id) {
   absl::StatusOr<std::string> hex = Hex40(instance_id, "instance id");
   if (!hex.ok()) return hex.status();
   return CvmRef(absl::StrCat("instance_", *hex));
+}
+
+absl::StatusOr<chain::Address> ParseAppId(absl::string_view text) {
+  if (text.size() == 40) return chain::Address::Parse(absl::StrCat("0x", text));
+  if (text.size() == 42 && text[0] == '0' && text[1] == 'X') return chain::Address::Parse(absl::StrCat("0x", text.substr(2)));
+  return chain::Address::Parse(text);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "orchestrator/common/log.h"
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::flows {
 namespace {
@@ -29,7 +30,6 @@ const char* KmsName(v1::KmsType t) {
   }
 }
 
-std::string Lower40(absl::string_view app_id) { return HashBare(app_id); }
 
 class DeployFlow final : public engine::Flow {
  public:
@@ -58,9 +58,11 @@ class DeployFlow final : public engine::Flow {
                                        [&](StepRun& run) -> absl::Status {
                                          const state::FlowState st = ctx.State();
                                          const state::KmsInfo& k = st.provision().kms_info();
+                                         ASSIGN_OR_RETURN(const chain::Address app,
+                                                          AddressField("app_auth.app_id", st.app_auth().app_id()));
                                          absl::StatusOr<state::EnvPubkey> key =
                                              FetchEnvPubkey(ctx, k.slug().empty() ? k.id() : k.slug(),
-                                                            st.app_auth().app_id(), {k.id(), k.slug()});
+                                                            app.Checksummed(), {k.id(), k.slug()});
                                          if (!key.ok()) return key.status();
                                          return run.Succeed(
                                              [&](v1::Operation&, state::FlowState& st) {
@@ -134,8 +136,7 @@ class DeployFlow final : public engine::Flow {
 
   static absl::Status Provision(OpContext& ctx, StepRun& run, const v1::DeployCvmRequest& req) {
     const json::object compose = BuildAppCompose(req);
-    absl::StatusOr<std::string> expected = ServiceComposeHash(compose);
-    if (!expected.ok()) return expected.status();
+    ASSIGN_OR_RETURN(const chain::Hash32 expected, ServiceComposeHash(compose));
     cloudapi::ProvisionCvmRequest p;
     p.name = req.name();
     if (!req.instance_type().empty()) p.instance_type = req.instance_type();
@@ -149,44 +150,46 @@ class DeployFlow final : public engine::Flow {
     p.compose_file = cloudapi::AppCompose::FromJson(compose);
     p.kms = KmsName(req.kms_type());
     if (!req.kms_id().empty()) p.kms_id = req.kms_id();
-    if (!req.kms_contract_address().empty()) p.kms_contract = req.kms_contract_address();
+    if (!req.kms_contract_address().empty()) {
+      ASSIGN_OR_RETURN(p.kms_contract, chain::Address::Parse(req.kms_contract_address()));
+    }
     if (req.env_vars_size() > 0) {
       std::vector<std::string> keys;
       for (const v1::EnvVar& e : req.env_vars()) keys.push_back(e.key());
       p.env_keys = keys;
     }
     if (req.has_nonce()) p.nonce = static_cast<int64_t>(req.nonce());
-    if (!req.app_id().empty()) p.app_id = Lower40(req.app_id());
+    if (!req.app_id().empty()) {
+      ASSIGN_OR_RETURN(p.app_id, cloudapi::ParseAppId(req.app_id()));
+    }
 
     absl::StatusOr<cloudapi::ProvisionCvmResponse> r = ctx.deps().cloud->ProvisionCvm(p);
     if (!r.ok()) return r.status();
-    if (absl::Status s = CheckComposeHash(ctx, "provision", r->compose_hash, *expected); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckComposeHash(ctx, "provision", r->compose_hash, expected));
     const bool onchain = OnChain(req.kms_type());
     if (onchain) {
       if (!r->kms_info.has_value() || !r->kms_info->chain_id.has_value() || !r->kms_info->kms_contract_address) {
         return absl::FailedPreconditionError(
             "provision: the API did not say which chain and KMS contract the app's KMS uses (kms_info)");
       }
-      if (!req.kms_contract_address().empty() &&
-          absl::AsciiStrToLower(*r->kms_info->kms_contract_address) !=
-              absl::AsciiStrToLower(req.kms_contract_address())) {
-        return absl::FailedPreconditionError(absl::StrCat("provision: the API chose KMS contract ",
-                                                          *r->kms_info->kms_contract_address, ", not the requested ",
-                                                          req.kms_contract_address()));
+      if (p.kms_contract.has_value() && *r->kms_info->kms_contract_address != *p.kms_contract) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("provision: the API chose KMS contract ", r->kms_info->kms_contract_address->Checksummed(),
+                         ", not the requested ", p.kms_contract->Checksummed()));
       }
-    } else if (!r->app_id.has_value() || r->app_id->empty()) {
+    } else if (!r->app_id.has_value()) {
       return absl::FailedPreconditionError("provision: the API returned no app id for the PHALA KMS");
     }
     state::Provision prov;
-    prov.set_compose_hash(HashBare(r->compose_hash));
-    prov.set_device_id(r->device_id.has_value() ? HashBare(*r->device_id) : "");
-    prov.set_app_id(r->app_id.has_value() ? Lower40(*r->app_id) : "");
+    prov.set_compose_hash(ToField(r->compose_hash));
+    prov.set_device_id(ToField(r->device_id));
+    prov.set_app_id(ToField(r->app_id));
     prov.set_app_env_encrypt_pubkey(r->app_env_encrypt_pubkey.value_or(""));
     if (r->kms_info.has_value()) *prov.mutable_kms_info() = ToState(*r->kms_info);
     prov.set_kms_id(r->kms_id.value_or(""));
     prov.set_node_id(r->node_id.value_or(0));
     prov.set_sent_app_compose_json(json::serialize(compose));
-    prov.set_expected_compose_hash(*expected);
+    prov.set_expected_compose_hash(ToField(expected));
     return run.Succeed(
         [&](v1::Operation& op, state::FlowState& st) {
           *st.mutable_provision() = prov;
@@ -195,10 +198,10 @@ class DeployFlow final : public engine::Flow {
           d->set_kms_type(req.kms_type());
           d->set_kms_id(prov.kms_info().id().empty() ? prov.kms_id() : prov.kms_info().id());
           d->set_chain_id(prov.kms_info().chain_id());
-          d->set_compose_hash(Hash0x(prov.compose_hash()));
-          if (!onchain) d->set_app_id(absl::StrCat("0x", prov.app_id()));
+          d->set_compose_hash(r->compose_hash.Hex());
+          if (!onchain) d->set_app_id(r->app_id->Hex());  // the API's lowercase form, 0x-prefixed
         },
-        absl::StrCat("compose hash ", Hash0x(prov.compose_hash())));
+        absl::StrCat("compose hash ", r->compose_hash.Hex()));
   }
 
   static absl::Status CheckKms(OpContext& ctx, StepRun& run) {
@@ -208,7 +211,9 @@ class DeployFlow final : public engine::Flow {
     absl::StatusOr<cloudapi::KmsInfo> info = ctx.deps().cloud->GetKmsInfo(k.id().empty() ? k.slug() : k.id());
     if (!info.ok()) return info.status();
     const state::KmsInfo fresh = ToState(*info);
-    if (fresh.chain_id() != k.chain_id() || fresh.kms_contract_address() != k.kms_contract_address()) {
+    ASSIGN_OR_RETURN(const std::optional<chain::Address> contract,
+                     OptionalAddressField("provision.kms_info.kms_contract_address", k.kms_contract_address()));
+    if (fresh.chain_id() != k.chain_id() || info->kms_contract_address != contract) {
       return absl::FailedPreconditionError(absl::StrCat(
           "KMS ", k.id(), ": the provision named chain ", k.chain_id(), " contract ", k.kms_contract_address(),
           ", GET /kms says chain ", fresh.chain_id(), " contract ", fresh.kms_contract_address()));
@@ -226,7 +231,8 @@ class DeployFlow final : public engine::Flow {
     if (!chain.ok()) return chain.status();
     absl::StatusOr<chain::Address> sender = SignerKey(ctx);
     if (!sender.ok()) return sender.status();
-    absl::StatusOr<chain::Address> kms = chain::Address::Parse(prov.kms_info().kms_contract_address());
+    absl::StatusOr<chain::Address> kms =
+        AddressField("provision.kms_info.kms_contract_address", prov.kms_info().kms_contract_address());
     if (!kms.ok()) return absl::FailedPreconditionError(absl::StrCat("kms contract: ", kms.status().message()));
     chain::onchain::DeployAppAuthRequest d;
     d.chain_id = prov.kms_info().chain_id();
@@ -239,32 +245,28 @@ class DeployFlow final : public engine::Flow {
     } else {
       d.params.initial_owner = *sender;
     }
-    const std::string device = !req.device_id().empty() ? HashBare(req.device_id()) : prov.device_id();
-    if (!device.empty()) {
-      absl::StatusOr<chain::Hash32> dev = chain::Hash32::FromHex(device);
-      if (!dev.ok()) return absl::FailedPreconditionError(absl::StrCat("device id: ", dev.status().message()));
-      d.params.initial_device_id = *dev;
-    }
+    ASSIGN_OR_RETURN(const std::optional<chain::Hash32> device,
+                     OptionalHashField("device_id", !req.device_id().empty() ? req.device_id() : prov.device_id()));
+    if (device.has_value()) d.params.initial_device_id = *device;
     // As the SDK: a specific device id forces allowAnyDevice off.
     d.params.allow_any_device = req.allow_any_device() && d.params.initial_device_id.IsZero();
     d.params.disable_upgrades = req.disable_upgrades();
     if (req.has_require_tcb_up_to_date()) d.params.require_tcb_up_to_date = req.require_tcb_up_to_date();
-    absl::StatusOr<chain::Hash32> hash = chain::Hash32::FromHex(prov.compose_hash());
-    if (!hash.ok()) return absl::FailedPreconditionError(absl::StrCat("compose hash: ", hash.status().message()));
-    d.params.initial_compose_hash = *hash;
+    ASSIGN_OR_RETURN(const chain::Hash32 hash, HashField("provision.compose_hash", prov.compose_hash()));
+    d.params.initial_compose_hash = hash;
 
     absl::StatusOr<chain::onchain::DeployAppAuthResult> r = RunDeployAppAuth(ctx, run, **chain, d);
     if (!r.ok()) return r.status();
     state::AppAuth a;
     a.set_chain_id(d.chain_id);
-    a.set_kms_contract_address(kms->Hex());
-    a.set_sender(sender->Checksummed());
-    a.set_app_id(r->app_id.Checksummed());
-    a.set_deployer(r->deployer.Checksummed());
-    a.set_transaction_hash(r->tx_hash.Hex());
+    a.set_kms_contract_address(ToField(*kms));
+    a.set_sender(ToField(*sender));
+    a.set_app_id(ToField(r->app_id));
+    a.set_deployer(ToField(r->deployer));
+    a.set_transaction_hash(ToField(r->tx_hash));
     a.set_block_number(r->block_number);
-    a.set_device_id(d.params.initial_device_id.Hex());
-    a.set_compose_hash(hash->Hex());
+    a.set_device_id(ToField(d.params.initial_device_id));
+    a.set_compose_hash(ToField(hash));
     return run.Succeed(
         [&](v1::Operation& op, state::FlowState& st) {
           *st.mutable_app_auth() = a;
@@ -274,7 +276,7 @@ class DeployFlow final : public engine::Flow {
           res->set_deployer_address(a.deployer());
           res->set_deploy_transaction_hash(a.transaction_hash());
           res->set_deploy_block_number(a.block_number());
-          res->set_device_id(device.empty() ? "" : Hash0x(device));
+          res->set_device_id(device.has_value() ? device->Hex() : "");
           if (v1::Step* s = engine::FindStep(op, kDeployAppAuth)) {
             s->set_transaction_hash(a.transaction_hash());
             s->set_block_number(a.block_number());
@@ -284,10 +286,8 @@ class DeployFlow final : public engine::Flow {
   }
 
   // The CVM already exists for this app id: our commit went through before a restart.
-  static absl::StatusOr<std::optional<cloudapi::CvmInfo>> FindCommitted(OpContext& ctx, absl::string_view app_id) {
-    absl::StatusOr<cloudapi::CvmRef> ref = cloudapi::CvmRef::AppId(app_id);
-    if (!ref.ok()) return ref.status();
-    absl::StatusOr<cloudapi::CvmInfo> info = ctx.deps().cloud->GetCvmInfo(*ref);
+  static absl::StatusOr<std::optional<cloudapi::CvmInfo>> FindCommitted(OpContext& ctx, const chain::Address& app_id) {
+    absl::StatusOr<cloudapi::CvmInfo> info = ctx.deps().cloud->GetCvmInfo(cloudapi::CvmRef::App(app_id));
     if (absl::IsNotFound(info.status())) return std::optional<cloudapi::CvmInfo>();
     if (!info.ok()) return info.status();
     return std::optional<cloudapi::CvmInfo>(*std::move(info));
@@ -306,23 +306,23 @@ class DeployFlow final : public engine::Flow {
   static absl::Status Commit(OpContext& ctx, StepRun& run, const v1::DeployCvmRequest& req, bool onchain) {
     const state::FlowState st = ctx.State();
     const state::Provision& prov = st.provision();
-    const std::string app_id = onchain ? st.app_auth().app_id() : absl::StrCat("0x", prov.app_id());
+    ASSIGN_OR_RETURN(const chain::Address app_id, onchain ? AddressField("app_auth.app_id", st.app_auth().app_id())
+                                                          : AddressField("provision.app_id", prov.app_id()));
     if (run.may_have_run() || EffectSent(st, kCommit)) {
       absl::StatusOr<std::optional<cloudapi::CvmInfo>> found = FindCommitted(ctx, app_id);
       if (!found.ok()) return found.status();
       if (found->has_value()) return AdoptCommitted(run, **found, "was committed before a restart");
     }
     cloudapi::CommitCvmProvisionRequest c;
-    // The CLI sends the checksummed 0x form for an on-chain app id, the API's own form otherwise.
-    c.app_id = onchain ? app_id : prov.app_id();
-    c.compose_hash = prov.compose_hash();
+    c.app_id = app_id;
+    ASSIGN_OR_RETURN(c.compose_hash, HashField("provision.compose_hash", prov.compose_hash()));
     if (st.env_encrypted() && !st.encrypted_env().empty()) c.encrypted_env = st.encrypted_env();
     const state::KmsInfo& k = prov.kms_info();
     const std::string kms_ref = !k.slug().empty() ? k.slug() : !k.id().empty() ? k.id() : prov.kms_id();
     if (!kms_ref.empty()) c.kms_id = kms_ref;
     if (onchain) {
-      c.contract_address = st.app_auth().app_id();
-      c.deployer_address = st.app_auth().deployer();
+      c.contract_address = app_id;
+      ASSIGN_OR_RETURN(c.deployer_address, AddressField("app_auth.deployer", st.app_auth().deployer()));
     }
     if (req.env_vars_size() > 0) c.env_keys = std::vector<std::string>(st.env_keys().begin(), st.env_keys().end());
     if (absl::Status s = ctx.MarkIrreversible(); !s.ok()) return s;

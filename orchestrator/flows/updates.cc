@@ -16,8 +16,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "chain/hex.h"
+#include "cloudapi/wire.h"
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::flows {
 namespace {
@@ -32,22 +35,10 @@ absl::Status GetCvmStep(OpContext& ctx, StepRun& run, absl::string_view cvm_id, 
   if (!ref.ok()) return ref.status();
   absl::StatusOr<cloudapi::CvmInfo> info = ctx.deps().cloud->GetCvmInfo(*ref);
   if (!info.ok()) return info.status();
-  if (!info->app_id.has_value() || info->app_id->empty()) {
+  if (!info->app_id.has_value()) {
     return absl::FailedPreconditionError(absl::StrCat("CVM ", cvm_id, " has no app id"));
   }
-  state::Cvm c;
-  c.set_id(info->id);
-  c.set_name(info->name);
-  c.set_app_id(HashBare(*info->app_id));
-  c.set_kms_type(info->kms_type.value_or(""));
-  if (info->kms_info.has_value()) {
-    const cloudapi::CvmKmsInfo& k = *info->kms_info;
-    c.set_chain_id(k.chain_id.has_value() && *k.chain_id > 0 ? static_cast<uint64_t>(*k.chain_id) : 0);
-    c.set_app_contract_address(absl::AsciiStrToLower(k.dstack_app_address.value_or("")));
-    c.set_kms_contract_address(absl::AsciiStrToLower(k.dstack_kms_address.value_or("")));
-    c.set_encrypted_env_pubkey(k.encrypted_env_pubkey.value_or(""));
-  }
-  c.set_compose_hash(HashBare(info->compose_hash.value_or("")));
+  state::Cvm c = ToState(*info);
   if (need_compose) {
     absl::StatusOr<cloudapi::AppCompose> compose = ctx.deps().cloud->GetCvmComposeFile(*ref);
     if (!compose.ok()) return compose.status();
@@ -68,14 +59,17 @@ absl::Status EnvPubkeyStep(OpContext& ctx, StepRun& run) {
   if (c.chain_id() != 0) {
     // As the CLI: the KMS named by the CVM's kms_type, the app id as the API prints it.
     const std::string kms = c.kms_type().empty() ? "base" : c.kms_type();
-    absl::StatusOr<state::EnvPubkey> k = FetchEnvPubkey(ctx, kms, c.app_id(), {kms});
+    ASSIGN_OR_RETURN(const chain::Address app, AddressField("cvm.app_id", c.app_id()));
+    absl::StatusOr<state::EnvPubkey> k = FetchEnvPubkey(ctx, kms, cloudapi::wire::HexOf(app), {kms});
     if (!k.ok()) return k.status();
     key = *k;
   } else {
     if (c.encrypted_env_pubkey().empty()) {
       return absl::FailedPreconditionError("the API reports no env-encryption public key for the CVM");
     }
-    key.set_public_key(HashBare(c.encrypted_env_pubkey()));
+    absl::StatusOr<chain::Bytes> pubkey = chain::FromHex(c.encrypted_env_pubkey());
+    if (!pubkey.ok()) return absl::FailedPreconditionError("the API's env-encryption public key is not hex");
+    key.set_public_key(chain::ToHex(*pubkey, /*prefix=*/false));
   }
   return run.Succeed([&](v1::Operation&, state::FlowState& st) { *st.mutable_env_pubkey() = key; },
                      key.verified() ? "signature verified against the trusted KMS key" : "");
@@ -98,14 +92,14 @@ std::set<std::string> KeySet(const json::value* v) {
 
 // Outcome of the first call of a two-phase update.
 absl::Status RecordFirstCall(OpContext& ctx, StepRun& run, const cloudapi::UpdateResult& r,
-                             const std::string& expected_hash) {
+                             const chain::Hash32& expected_hash) {
   const state::Cvm c = ctx.State().cvm();
   if (const auto* ok = std::get_if<cloudapi::UpdateAccepted>(&r)) {
     absl::Status s = run.Succeed(
         [&](v1::Operation& op, state::FlowState&) {
           v1::UpdateResult* u = op.mutable_update();
           u->set_cvm_id(c.id());
-          u->set_compose_hash(Hash0x(expected_hash));
+          u->set_compose_hash(expected_hash.Hex());
           u->set_two_phase(false);
           u->set_correlation_id(ok->correlation_id);
           u->set_allowed_envs_changed(ok->allowed_envs_changed.value_or(false));
@@ -118,18 +112,16 @@ absl::Status RecordFirstCall(OpContext& ctx, StepRun& run, const cloudapi::Updat
     return ctx.Skip(kConfirmUpdate, "not needed: the API accepted the update at once");
   }
   const auto& pre = std::get<cloudapi::PreconditionRequired>(r);
-  if (absl::Status s = CheckComposeHash(ctx, "the precondition_required answer", pre.compose_hash, expected_hash);
-      !s.ok()) {
-    return s;
-  }
-  if (!pre.app_id.empty() && HashBare(pre.app_id) != c.app_id()) {
-    return absl::FailedPreconditionError(absl::StrCat("the precondition_required answer names app ", pre.app_id,
-                                                      ", the CVM's app is ", c.app_id()));
+  RETURN_IF_ERROR(CheckComposeHash(ctx, "the precondition_required answer", pre.compose_hash, expected_hash));
+  ASSIGN_OR_RETURN(const chain::Address app, AddressField("cvm.app_id", c.app_id()));
+  if (pre.app_id != app) {
+    return absl::FailedPreconditionError(absl::StrCat("the precondition_required answer names app ",
+                                                      pre.app_id.Checksummed(), ", the CVM's app is ", app.Checksummed()));
   }
   state::Precondition p;
-  p.set_compose_hash(HashBare(pre.compose_hash));
-  p.set_app_id(HashBare(pre.app_id.empty() ? c.app_id() : pre.app_id));
-  p.set_device_id(pre.device_id);
+  p.set_compose_hash(ToField(pre.compose_hash));
+  p.set_app_id(ToField(pre.app_id));
+  p.set_device_id(ToField(pre.device_id));
   *p.mutable_kms_info() = ToState(pre.kms_info);
   p.set_message(pre.message);
   return run.Succeed(
@@ -137,28 +129,35 @@ absl::Status RecordFirstCall(OpContext& ctx, StepRun& run, const cloudapi::Updat
         *st.mutable_precondition() = p;
         v1::UpdateResult* u = op.mutable_update();
         u->set_cvm_id(c.id());
-        u->set_compose_hash(Hash0x(p.compose_hash()));
+        u->set_compose_hash(pre.compose_hash.Hex());
         u->set_two_phase(true);
       },
-      absl::StrCat("compose hash ", Hash0x(p.compose_hash()), " must be registered on chain first"));
+      absl::StrCat("compose hash ", pre.compose_hash.Hex(), " must be registered on chain first"));
 }
 
 absl::Status RegisterFromPrecondition(OpContext& ctx, StepRun& run) {
   const state::FlowState st = ctx.State();
   const uint64_t chain_id =
       st.precondition().kms_info().chain_id() != 0 ? st.precondition().kms_info().chain_id() : st.cvm().chain_id();
-  return RegisterComposeHashStep(ctx, run, chain_id, st.precondition().app_id(), st.cvm().app_contract_address(),
-                                 st.precondition().compose_hash());
+  // The CVM's app contract, else the app id (which is the DstackApp address on chain).
+  ASSIGN_OR_RETURN(std::optional<chain::Address> app,
+                   OptionalAddressField("cvm.app_contract_address", st.cvm().app_contract_address()));
+  if (!app.has_value()) {
+    ASSIGN_OR_RETURN(app, AddressField("precondition.app_id", st.precondition().app_id()));
+  }
+  ASSIGN_OR_RETURN(const chain::Hash32 hash, HashField("precondition.compose_hash", st.precondition().compose_hash()));
+  return RegisterComposeHashStep(ctx, run, chain_id, *app, hash);
 }
 
 // Before repeating a call that changes the CVM: did the earlier one (before a restart or a lost
 // answer) take effect? Then the CVM already has the expected compose hash.
 absl::StatusOr<bool> AlreadyApplied(OpContext& ctx, StepRun& run, const state::FlowState& st) {
   if (!run.may_have_run() && !EffectSent(st, run.name())) return false;
-  absl::StatusOr<cloudapi::CvmInfo> info = ReadCvm(ctx, st.cvm().id());
-  if (!info.ok()) return info.status();
-  return HashBare(info->compose_hash.value_or("")) == st.expected_compose_hash() &&
-         st.expected_compose_hash() != st.cvm().compose_hash();
+  ASSIGN_OR_RETURN(const chain::Hash32 expected, HashField("expected_compose_hash", st.expected_compose_hash()));
+  ASSIGN_OR_RETURN(const std::optional<chain::Hash32> before,
+                   OptionalHashField("cvm.compose_hash", st.cvm().compose_hash()));
+  ASSIGN_OR_RETURN(const cloudapi::CvmInfo info, ReadCvm(ctx, st.cvm().id()));
+  return info.compose_hash == expected && before != expected;
 }
 
 absl::Status RecordConfirm(StepRun& run, const cloudapi::UpdateResult& r) {
@@ -225,11 +224,11 @@ class UpdateEnvVarsFlow final : public engine::Flow {
     for (const std::string& k : st.env_keys()) keys.emplace_back(k);
     json::value wanted = keys;
     if (KeySet(compose.if_contains("allowed_envs")) != KeySet(&wanted)) compose["allowed_envs"] = keys;
-    absl::StatusOr<std::string> expected = ServiceComposeHash(compose);
+    absl::StatusOr<chain::Hash32> expected = ServiceComposeHash(compose);
     if (!expected.ok()) return expected.status();
     if (absl::Status s = ctx.Update([&](v1::Operation&, state::FlowState& st) {
           st.set_expected_app_compose_json(json::serialize(compose));
-          st.set_expected_compose_hash(*expected);
+          st.set_expected_compose_hash(ToField(*expected));
         });
         !s.ok()) {
       return s;
@@ -256,8 +255,9 @@ class UpdateEnvVarsFlow final : public engine::Flow {
     cloudapi::UpdateCvmEnvsRequest u;
     u.encrypted_env = st.encrypted_env();
     u.env_keys = std::vector<std::string>(st.env_keys().begin(), st.env_keys().end());
-    u.compose_hash = st.precondition().compose_hash();
-    u.transaction_hash = st.registration().transaction_hash();
+    ASSIGN_OR_RETURN(u.compose_hash, HashField("precondition.compose_hash", st.precondition().compose_hash()));
+    ASSIGN_OR_RETURN(u.transaction_hash,
+                     OptionalHashField("registration.transaction_hash", st.registration().transaction_hash()));
     if (absl::Status s = MarkEffectSent(ctx, run.name()); !s.ok()) return s;
     absl::StatusOr<cloudapi::UpdateResult> r = ctx.deps().cloud->UpdateCvmEnvs(*ref, u);
     if (!r.ok()) return r.status();
@@ -295,16 +295,14 @@ class UpdateDockerComposeFlow final : public engine::Flow {
  private:
   static absl::Status Call(OpContext& ctx, StepRun& run, const v1::UpdateDockerComposeRequest& req, bool confirm) {
     state::FlowState st = ctx.State();
-    std::string expected = st.expected_compose_hash();
+    chain::Hash32 expected;
     if (!confirm) {
       json::object compose = ParseObject(st.cvm().app_compose_json());
       compose["docker_compose_file"] = req.docker_compose_file();
-      absl::StatusOr<std::string> h = ServiceComposeHash(compose);
-      if (!h.ok()) return h.status();
-      expected = *h;
+      ASSIGN_OR_RETURN(expected, ServiceComposeHash(compose));
       if (absl::Status s = ctx.Update([&](v1::Operation&, state::FlowState& st) {
             st.set_expected_app_compose_json(json::serialize(compose));
-            st.set_expected_compose_hash(expected);
+            st.set_expected_compose_hash(ToField(expected));
           });
           !s.ok()) {
         return s;
@@ -319,8 +317,9 @@ class UpdateDockerComposeFlow final : public engine::Flow {
     cloudapi::UpdateDockerComposeRequest u;
     u.docker_compose_file = req.docker_compose_file();
     if (confirm) {
-      u.compose_hash = st.precondition().compose_hash();
-      u.transaction_hash = st.registration().transaction_hash();
+      ASSIGN_OR_RETURN(u.compose_hash, HashField("precondition.compose_hash", st.precondition().compose_hash()));
+      ASSIGN_OR_RETURN(u.transaction_hash,
+                       OptionalHashField("registration.transaction_hash", st.registration().transaction_hash()));
     }
     if (absl::Status s = ctx.MarkIrreversible(); !s.ok()) return s;
     if (absl::Status s = MarkEffectSent(ctx, run.name()); !s.ok()) return s;
@@ -455,19 +454,7 @@ class UpdateComposeFileFlow final : public engine::Flow {
     absl::StatusOr<cloudapi::AppCompose> compose = ctx.deps().cloud->GetCvmComposeFile(*ref);
     if (!compose.ok()) return compose.status();
     json::object o = compose->ToJson();
-    state::Cvm c;
-    c.set_id(info->id);
-    c.set_name(info->name);
-    c.set_app_id(HashBare(info->app_id.value_or("")));
-    c.set_kms_type(info->kms_type.value_or(""));
-    if (info->kms_info.has_value()) {
-      const cloudapi::CvmKmsInfo& k = *info->kms_info;
-      c.set_chain_id(k.chain_id.has_value() && *k.chain_id > 0 ? static_cast<uint64_t>(*k.chain_id) : 0);
-      c.set_app_contract_address(absl::AsciiStrToLower(k.dstack_app_address.value_or("")));
-      c.set_kms_contract_address(absl::AsciiStrToLower(k.dstack_kms_address.value_or("")));
-      c.set_encrypted_env_pubkey(k.encrypted_env_pubkey.value_or(""));
-    }
-    c.set_compose_hash(HashBare(info->compose_hash.value_or("")));
+    state::Cvm c = ToState(*info);
     c.set_app_compose_json(json::serialize(o));
     if (absl::Status s = ApplyMask(req, o); !s.ok()) return s;
     if (req.update_env_vars()) {
@@ -484,16 +471,15 @@ class UpdateComposeFileFlow final : public engine::Flow {
         }
       }
     }
-    absl::StatusOr<std::string> expected = ServiceComposeHash(o);
-    if (!expected.ok()) return expected.status();
+    ASSIGN_OR_RETURN(const chain::Hash32 expected, ServiceComposeHash(o));
     return run.Succeed(
         [&](v1::Operation& op, state::FlowState& st) {
           *st.mutable_cvm() = c;
           st.set_expected_app_compose_json(json::serialize(o));
-          st.set_expected_compose_hash(*expected);
+          st.set_expected_compose_hash(ToField(expected));
           op.mutable_update()->set_cvm_id(c.id());
         },
-        absl::StrCat("CVM ", c.id(), ": new compose hash will be ", Hash0x(*expected)));
+        absl::StrCat("CVM ", c.id(), ": new compose hash will be ", expected.Hex()));
   }
 
   static absl::Status ProvisionUpdate(OpContext& ctx, StepRun& run, const v1::UpdateComposeFileRequest& req) {
@@ -505,23 +491,21 @@ class UpdateComposeFileFlow final : public engine::Flow {
     if (req.update_env_vars()) p.update_env_vars = true;
     absl::StatusOr<cloudapi::ComposeFileUpdateProvision> r = ctx.deps().cloud->ProvisionComposeFileUpdate(*ref, p);
     if (!r.ok()) return r.status();
-    if (absl::Status s = CheckComposeHash(ctx, "compose_file/provision", r->compose_hash, st.expected_compose_hash());
-        !s.ok()) {
-      return s;
-    }
+    ASSIGN_OR_RETURN(const chain::Hash32 expected, HashField("expected_compose_hash", st.expected_compose_hash()));
+    RETURN_IF_ERROR(CheckComposeHash(ctx, "compose_file/provision", r->compose_hash, expected));
     state::Precondition pre;
-    pre.set_compose_hash(HashBare(r->compose_hash));
-    pre.set_app_id(HashBare(r->app_id.value_or(st.cvm().app_id())));
-    pre.set_device_id(r->device_id.value_or(""));
+    pre.set_compose_hash(ToField(r->compose_hash));
+    pre.set_app_id(r->app_id.has_value() ? ToField(*r->app_id) : st.cvm().app_id());
+    pre.set_device_id(ToField(r->device_id));
     if (r->kms_info.has_value()) *pre.mutable_kms_info() = ToState(*r->kms_info);
     return run.Succeed(
         [&](v1::Operation& op, state::FlowState& st) {
           *st.mutable_precondition() = pre;
           st.set_compose_hash_registered(r->compose_hash_registered);
-          op.mutable_update()->set_compose_hash(Hash0x(pre.compose_hash()));
+          op.mutable_update()->set_compose_hash(r->compose_hash.Hex());
           op.mutable_update()->set_two_phase(!r->compose_hash_registered && pre.kms_info().chain_id() != 0);
         },
-        absl::StrCat("compose hash ", Hash0x(pre.compose_hash()),
+        absl::StrCat("compose hash ", r->compose_hash.Hex(),
                      r->compose_hash_registered ? " (already registered on chain)" : ""));
   }
 
@@ -533,7 +517,7 @@ class UpdateComposeFileFlow final : public engine::Flow {
     absl::StatusOr<cloudapi::CvmRef> ref = CvmRefFor(st.cvm().id());
     if (!ref.ok()) return ref.status();
     cloudapi::CommitComposeFileUpdateRequest c;
-    c.compose_hash = st.precondition().compose_hash();
+    ASSIGN_OR_RETURN(c.compose_hash, HashField("precondition.compose_hash", st.precondition().compose_hash()));
     if (req.update_env_vars()) {
       c.encrypted_env = st.encrypted_env();
       c.env_keys = std::vector<std::string>(st.env_keys().begin(), st.env_keys().end());
@@ -567,7 +551,7 @@ class AddComposeHashFlow final : public engine::Flow {
     v1::AddComposeHashRequest req;
     if (!req.ParseFromString(ctx.State().request())) return absl::DataLossError("journal: request does not parse");
     uint64_t chain_id = 0;
-    std::string app;
+    std::string app;  // EIP-55 (the normalized request) or as journaled
     if (req.has_app()) {
       chain_id = req.app().chain_id();
       app = req.app().app_contract_address();
@@ -584,11 +568,18 @@ class AddComposeHashFlow final : public engine::Flow {
         return s;
       }
       chain_id = c.chain_id();
-      app = c.app_contract_address().empty() ? absl::StrCat("0x", c.app_id()) : c.app_contract_address();
+      app = c.app_contract_address().empty() ? c.app_id() : c.app_contract_address();
     }
     if (absl::Status s = ctx.RunStep(kRegisterComposeHash,
-                                     [&](StepRun& run) {
-                                       return RegisterComposeHashStep(ctx, run, chain_id, "", app, req.compose_hash());
+                                     [&](StepRun& run) -> absl::Status {
+                                       absl::StatusOr<chain::Address> a = AddressField("app", app);
+                                       if (!a.ok()) {
+                                         return absl::FailedPreconditionError(
+                                             absl::StrCat("app contract address: ", a.status().message()));
+                                       }
+                                       ASSIGN_OR_RETURN(const chain::Hash32 hash,
+                                                        chain::Hash32::FromHex(req.compose_hash()));
+                                       return RegisterComposeHashStep(ctx, run, chain_id, *a, hash);
                                      });
         !s.ok()) {
       return s;

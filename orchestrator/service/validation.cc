@@ -11,10 +11,12 @@
 #include "chain/address.h"
 #include "chain/hash32.h"
 #include "chain/hex.h"
+#include "cloudapi/wire.h"
 #include "crypto/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::service {
 namespace {
@@ -84,11 +86,16 @@ bool PrintableAscii(absl::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-absl::StatusOr<std::string> NormalizeAddress(absl::string_view field, absl::string_view text) {
+absl::StatusOr<chain::Address> ParseAddress(absl::string_view field, absl::string_view text) {
   absl::StatusOr<chain::Address> a = chain::Address::Parse(text);
   if (!a.ok()) return Bad(field, absl::StrCat("not an address (0x + 40 hex, EIP-55 if mixed case): ", a.status().message()));
   if (a->IsZero()) return Bad(field, "the zero address is not allowed");
-  return a->Checksummed();
+  return *a;
+}
+
+absl::StatusOr<std::string> NormalizeAddress(absl::string_view field, absl::string_view text) {
+  ASSIGN_OR_RETURN(const chain::Address a, ParseAddress(field, text));
+  return a.Checksummed();
 }
 
 absl::StatusOr<std::string> NormalizeHash(absl::string_view field, absl::string_view text, bool nonzero) {
@@ -261,15 +268,13 @@ absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& 
   }
   if (!r.kms_contract_address().empty()) {
     if (!onchain) return Bad("kms_contract_address", "only for an on-chain KMS");
-    absl::StatusOr<std::string> a = NormalizeAddress("kms_contract_address", r.kms_contract_address());
-    if (!a.ok()) return a.status();
+    ASSIGN_OR_RETURN(const chain::Address a, ParseAddress("kms_contract_address", r.kms_contract_address()));
     bool known = false;
     for (const cloudapi::KmsInfo& k : ctx.kms) {
-      known = known || (k.kms_contract_address.has_value() && absl::EqualsIgnoreCase(*k.kms_contract_address, *a) &&
-                        (r.kms_id().empty() || k.id == r.kms_id() || k.slug == r.kms_id()));
+      known = known || (k.kms_contract_address == a && (r.kms_id().empty() || k.id == r.kms_id() || k.slug == r.kms_id()));
     }
-    if (!known) return Bad("kms_contract_address", absl::StrCat("unknown KMS contract ", *a));
-    r.set_kms_contract_address(*a);
+    if (!known) return Bad("kms_contract_address", absl::StrCat("unknown KMS contract ", a.Checksummed()));
+    r.set_kms_contract_address(a.Checksummed());
   }
   if (r.instance_type().size() > 64 || !PrintableAscii(r.instance_type())) return Bad("instance_type", "not an instance type");
   if (r.image().size() > 128 || !PrintableAscii(r.image())) return Bad("image", "not an image name");
@@ -293,10 +298,9 @@ absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& 
     return Bad(r.has_nonce() ? "nonce" : "app_id", "only for the PHALA KMS");
   }
   if (!r.app_id().empty()) {
-    absl::string_view a = r.app_id();
-    absl::ConsumePrefix(&a, "0x");
-    if (a.size() != 40 || !chain::FromHex(a).ok()) return Bad("app_id", "want 40 hex digits (0x optional)");
-    r.set_app_id(absl::AsciiStrToLower(a));
+    absl::StatusOr<chain::Address> a = cloudapi::ParseAppId(r.app_id());
+    if (!a.ok()) return Bad("app_id", "want 40 hex digits (0x optional)");
+    r.set_app_id(cloudapi::wire::HexOf(*a));  // the API's form, as the journal has always held it
     if (!r.has_nonce()) return Bad("nonce", "required with app_id");
   } else if (r.has_nonce()) {
     return Bad("app_id", "required with nonce");
