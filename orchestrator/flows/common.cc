@@ -37,6 +37,9 @@ bool IsUuidWithDashes(absl::string_view s) {
 template <typename Fn>
 auto RunTx(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, const chain::Address& sender, Fn&& fn)
     -> decltype(fn(std::declval<chain::onchain::RunControl&>())) {
+  if (run.before() != engine::BeforeEffect::kTransaction) {
+    return absl::InternalError(absl::StrCat("step ", run.name(), " sends a transaction it does not declare"));
+  }
   engine::JournalingSigner* signer = ctx.deps().signer;
   if (signer == nullptr) return absl::FailedPreconditionError("no signer is configured");
   const std::string op = ctx.id();
@@ -214,16 +217,6 @@ absl::StatusOr<chain::Address> SignerKey(OpContext& ctx) {
         "default_signer_key_address");
   }
   return AddressField("signer_key_address", st.signer_key_address());
-}
-
-bool EffectSent(const state::FlowState& st, absl::string_view step) {
-  return std::find(st.effect_sent().begin(), st.effect_sent().end(), step) != st.effect_sent().end();
-}
-
-absl::Status MarkEffectSent(OpContext& ctx, absl::string_view step) {
-  if (EffectSent(ctx.State(), step)) return absl::OkStatus();
-  const std::string name(step);
-  return ctx.Update([&](v1::Operation&, state::FlowState& st) { st.add_effect_sent(name); });
 }
 
 absl::StatusOr<chain::onchain::DeployAppAuthResult> RunDeployAppAuth(OpContext& ctx, StepRun& run,

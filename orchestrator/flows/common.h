@@ -94,11 +94,6 @@ absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext
 // The signer key of the operation (FlowState.signer_key_address). FAILED_PRECONDITION if none.
 absl::StatusOr<chain::Address> SignerKey(OpContext& ctx);
 
-// Whether `step` was recorded in FlowState.effect_sent.
-bool EffectSent(const state::FlowState& st, absl::string_view step);
-// Records (journals) that the effect of `step` is about to be sent.
-absl::Status MarkEffectSent(OpContext& ctx, absl::string_view step);
-
 // The register_compose_hash step: DstackApp(app).addComposeHash(compose_hash) on `chain_id`.
 absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, const chain::Address& app,
                                      const chain::Hash32& compose_hash);

@@ -225,30 +225,10 @@ absl::Status ValidateEnvVars(const google::protobuf::RepeatedPtrField<v1::EnvVar
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& in, const ValidationContext& ctx,
-                                                    std::string* signer_key) {
-  v1::DeployCvmRequest r = in;
-  if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
-  if (r.name().empty()) return Bad("name", "required");
-  if (!ValidCvmName(r.name())) {
-    return Bad("name", "5-63 characters, starting with a letter, letters/digits/hyphens, no \"--\"");
-  }
-  if (!r.has_compose()) return Bad("compose", "required");
-  if (absl::Status s = ValidateCompose(r.compose(), "compose", /*require_docker=*/true); !s.ok()) return s;
-  if (absl::Status s = ValidateEnvVars(r.env_vars(), "env_vars"); !s.ok()) return s;
-  if (r.compose().allowed_envs_size() > 0) {
-    std::set<std::string> allowed(r.compose().allowed_envs().begin(), r.compose().allowed_envs().end());
-    for (int i = 0; i < r.env_vars_size(); ++i) {
-      if (allowed.count(r.env_vars(i).key()) == 0) {
-        return Bad(absl::StrCat("env_vars[", i, "].key"),
-                   absl::StrCat(r.env_vars(i).key(), " is not in compose.allowed_envs"));
-      }
-    }
-  }
+// The KMS must be one the API lists, of the right kind, on a chain we serve. Normalizes
+// kms_contract_address.
+absl::Status ValidateDeployKms(v1::DeployCvmRequest& r, const ValidationContext& ctx, bool onchain) {
   const v1::KmsType t = r.kms_type();
-  if (t == v1::KMS_TYPE_UNSPECIFIED || !v1::KmsType_IsValid(t)) return Bad("kms_type", "required (PHALA, ETHEREUM or BASE)");
-  const bool onchain = t != v1::KMS_TYPE_PHALA;
-  // The KMS must be one the API lists, of the right kind, on a chain we serve.
   if (!r.kms_id().empty()) {
     if (r.kms_id().size() > 128 || !PrintableAscii(r.kms_id())) return Bad("kms_id", "not a KMS id");
     const cloudapi::KmsInfo* k = FindKms(ctx, r.kms_id());
@@ -276,12 +256,12 @@ absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& 
     if (!known) return Bad("kms_contract_address", absl::StrCat("unknown KMS contract ", a.Checksummed()));
     r.set_kms_contract_address(a.Checksummed());
   }
-  if (r.instance_type().size() > 64 || !PrintableAscii(r.instance_type())) return Bad("instance_type", "not an instance type");
-  if (r.image().size() > 128 || !PrintableAscii(r.image())) return Bad("image", "not an image name");
-  if (r.region().size() > 64 || !PrintableAscii(r.region())) return Bad("region", "not a region");
-  if (r.vcpu() > 1024) return Bad("vcpu", "too large");
-  if (r.memory_mb() > 16 * 1024 * 1024) return Bad("memory_mb", "too large");
-  if (r.disk_size_gb() > 1024 * 1024) return Bad("disk_size_gb", "too large");
+  return absl::OkStatus();
+}
+
+// The fields that belong to one kind of KMS: the AppAuth options on chain, app_id + nonce for
+// PHALA. Normalizes them.
+absl::Status ValidateDeployKmsFields(v1::DeployCvmRequest& r, bool onchain) {
   if (!r.app_owner_address().empty()) {
     if (!onchain) return Bad("app_owner_address", "only for an on-chain KMS");
     absl::StatusOr<std::string> a = NormalizeAddress("app_owner_address", r.app_owner_address());
@@ -308,6 +288,40 @@ absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& 
   if (!onchain && (r.allow_any_device() || r.disable_upgrades() || r.has_require_tcb_up_to_date())) {
     return Bad("kms_type", "allow_any_device, disable_upgrades and require_tcb_up_to_date need an on-chain KMS");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& in, const ValidationContext& ctx,
+                                                    std::string* signer_key) {
+  v1::DeployCvmRequest r = in;
+  if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
+  if (r.name().empty()) return Bad("name", "required");
+  if (!ValidCvmName(r.name())) {
+    return Bad("name", "5-63 characters, starting with a letter, letters/digits/hyphens, no \"--\"");
+  }
+  if (!r.has_compose()) return Bad("compose", "required");
+  if (absl::Status s = ValidateCompose(r.compose(), "compose", /*require_docker=*/true); !s.ok()) return s;
+  if (absl::Status s = ValidateEnvVars(r.env_vars(), "env_vars"); !s.ok()) return s;
+  if (r.compose().allowed_envs_size() > 0) {
+    std::set<std::string> allowed(r.compose().allowed_envs().begin(), r.compose().allowed_envs().end());
+    for (int i = 0; i < r.env_vars_size(); ++i) {
+      if (allowed.count(r.env_vars(i).key()) == 0) {
+        return Bad(absl::StrCat("env_vars[", i, "].key"),
+                   absl::StrCat(r.env_vars(i).key(), " is not in compose.allowed_envs"));
+      }
+    }
+  }
+  const v1::KmsType t = r.kms_type();
+  if (t == v1::KMS_TYPE_UNSPECIFIED || !v1::KmsType_IsValid(t)) return Bad("kms_type", "required (PHALA, ETHEREUM or BASE)");
+  const bool onchain = t != v1::KMS_TYPE_PHALA;
+  RETURN_IF_ERROR(ValidateDeployKms(r, ctx, onchain));
+  if (r.instance_type().size() > 64 || !PrintableAscii(r.instance_type())) return Bad("instance_type", "not an instance type");
+  if (r.image().size() > 128 || !PrintableAscii(r.image())) return Bad("image", "not an image name");
+  if (r.region().size() > 64 || !PrintableAscii(r.region())) return Bad("region", "not a region");
+  if (r.vcpu() > 1024) return Bad("vcpu", "too large");
+  if (r.memory_mb() > 16 * 1024 * 1024) return Bad("memory_mb", "too large");
+  if (r.disk_size_gb() > 1024 * 1024) return Bad("disk_size_gb", "too large");
+  RETURN_IF_ERROR(ValidateDeployKmsFields(r, onchain));
   absl::StatusOr<std::string> signer = ResolveSigner(r.signer_key_address(), ctx);
   if (!signer.ok()) return signer.status();
   if (onchain && signer->empty()) {
