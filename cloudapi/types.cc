@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "chain/hex.h"
+#include "cloudapi/js_json.h"
 
 namespace cloudapi {
 namespace {
@@ -48,21 +49,6 @@ absl::StatusOr<std::string> Hex40(absl::string_view text, absl::string_view what
     return absl::InvalidArgumentError(absl::StrCat(what, ": want 40 hex digits (optional 0x)"));
   }
   return absl::AsciiStrToLower(text);
-}
-
-// JS numbers read by ParseJsonLikeJs are doubles; integral ones count as integers.
-std::optional<int64_t> AsInt(const json::value& v) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return static_cast<int64_t>(v.get_uint64());
-  }
-  if (v.is_double()) {
-    const double d = v.get_double();
-    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.007199254740992e15) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return std::nullopt;
 }
 
 std::optional<std::vector<std::string>> AsStringList(const json::value& v) {
@@ -149,7 +135,7 @@ AppCompose AppCompose::FromJson(const json::object& object) {
     };
     bool typed = false;
     if (key == "manifest_version") {
-      c.manifest_version = AsInt(v);
+      c.manifest_version = JsonAsInt(v);
       typed = c.manifest_version.has_value();
     } else if (key == "name") {
       typed = str(c.name);

@@ -29,20 +29,6 @@ const char* TypeName(const json::value& v) {
   return "value";
 }
 
-std::optional<int64_t> AsInt(const json::value& v) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return static_cast<int64_t>(v.get_uint64());
-  }
-  if (v.is_double()) {
-    const double d = v.get_double();
-    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.007199254740992e15) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return std::nullopt;
-}
-
 // Reads the fields of one JSON object; the first problem is kept, with its path, and later
 // reads return defaults.
 class Reader {
@@ -113,7 +99,7 @@ class Reader {
   std::optional<int64_t> OptInt(absl::string_view key) {
     const json::value* v = Get(key);
     if (v == nullptr) return std::nullopt;
-    std::optional<int64_t> i = AsInt(*v);
+    std::optional<int64_t> i = JsonAsInt(*v);
     if (!i) Wrong(key, "integer", *v);
     return i;
   }
