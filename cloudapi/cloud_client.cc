@@ -294,9 +294,6 @@ absl::StatusOr<ProvisionCvmResponse> CloudClient::ProvisionCvm(const ProvisionCv
 absl::StatusOr<CommitCvmProvisionResponse> CloudClient::CommitCvmProvision(
     const CommitCvmProvisionRequest& request) {
   constexpr char kOp[] = "commit cvm provision";
-  if (request.app_id.empty() || request.compose_hash.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(kOp, ": app_id and compose_hash are required"));
-  }
   Call call{kOp, "POST", "/cvms", json::serialize(wire::CommitCvmProvisionBody(request))};
   absl::StatusOr<json::value> v = JsonResult(call);
   if (!v.ok()) return v.status();
@@ -381,17 +378,8 @@ absl::StatusOr<UpdateResult> CloudClient::UpdateDockerCompose(
   }
   Call call{kOp, "PATCH", absl::StrCat("/cvms/", cvm.path_segment(), "/docker-compose"),
             request.docker_compose_file, "text/yaml"};
-  for (const auto& [name, value] : {std::pair{"X-Compose-Hash", &request.compose_hash},
-                                    std::pair{"X-Transaction-Hash", &request.transaction_hash}}) {
-    if (!value->has_value()) continue;
-    for (char c : **value) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(kOp, ": ", name, ": control characters are not allowed"));
-      }
-    }
-    call.headers.emplace_back(name, **value);
-  }
+  if (request.compose_hash) call.headers.emplace_back("X-Compose-Hash", wire::HexOf(*request.compose_hash));
+  if (request.transaction_hash) call.headers.emplace_back("X-Transaction-Hash", request.transaction_hash->Hex());
   return UpdateCall(call, /*envs=*/false);
 }
 
@@ -412,9 +400,6 @@ absl::StatusOr<ComposeFileUpdateProvision> CloudClient::ProvisionComposeFileUpda
 absl::StatusOr<CommitComposeFileUpdateResponse> CloudClient::CommitComposeFileUpdate(
     const CvmRef& cvm, const CommitComposeFileUpdateRequest& request) {
   constexpr char kOp[] = "commit compose file update";
-  if (request.compose_hash.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(kOp, ": Compose hash is required"));
-  }
   Call call{kOp, "PATCH", absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file"),
             json::serialize(wire::CommitComposeFileUpdateBody(request))};
   absl::StatusOr<Response> res = Execute(call);

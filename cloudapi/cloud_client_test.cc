@@ -22,6 +22,7 @@
 #include "cloudapi/api_error.h"
 #include "cloudapi/compose_hash.h"
 #include "cloudapi/env_encryption.h"
+#include "cloudapi/wire.h"
 #include "test/cloudsim/test_util.h"
 
 namespace cloudapi {
@@ -39,6 +40,10 @@ constexpr char kApp[] = "a16e02e87b7454126e5e10d957a927a7f5b5d2be";
 std::string Checksummed(const std::string& hex40) {
   return chain::Address::Parse("0x" + hex40)->Checksummed();
 }
+
+chain::Address Addr(const std::string& hex40) { return *chain::Address::Parse("0x" + hex40); }
+
+chain::Hash32 Repeated(char digit) { return *chain::Hash32::FromHex(std::string(64, digit)); }
 
 SimConfig OnchainConfig(const FakeChain& chain) {
   SimConfig c;
@@ -129,7 +134,7 @@ std::array<uint8_t, 33> SimKmsSigner(SimInstance& s, const std::string& kms_id) 
 
 struct Deployed {
   CvmRef ref;
-  std::string compose_hash;
+  chain::Hash32 compose_hash;
   crypto::X25519PublicKey pubkey;
   std::string pubkey_hex;
 };
@@ -139,14 +144,14 @@ Deployed DeployOnchain(CloudClient& client, SimInstance& s, FakeChain& chain) {
   absl::StatusOr<ProvisionCvmResponse> p = client.ProvisionCvm(Provision("chain-app", "BASE"));
   EXPECT_TRUE(p.ok()) << p.status();
   EXPECT_FALSE(p->app_id.has_value());
-  EXPECT_EQ(p->compose_hash.size(), 64u);
-  EXPECT_EQ(p->device_id->size(), 64u);
-  EXPECT_EQ(p->kms_info->kms_contract_address, Checksummed(kKms));
+  EXPECT_FALSE(p->compose_hash.IsZero());
+  EXPECT_TRUE(p->device_id.has_value());
+  EXPECT_EQ(p->kms_info->kms_contract_address, Addr(kKms));
   EXPECT_EQ(p->kms_info->chain_id, 31337);
   EXPECT_TRUE(p->kms_info->HasSdkSupportedChain());
   EXPECT_EQ(p->node_id, 1);
   chain.RegisterApp(kKms, kApp, kDeployer);
-  chain.AllowHash(kApp, p->compose_hash);
+  chain.AllowHash(kApp, wire::HexOf(p->compose_hash));
 
   PubkeyVerification verify;
   verify.trusted_signer = SimKmsSigner(s, p->kms_info->id);
@@ -157,17 +162,17 @@ Deployed DeployOnchain(CloudClient& client, SimInstance& s, FakeChain& chain) {
   EXPECT_EQ(key->signer, verify.trusted_signer);
 
   CommitCvmProvisionRequest commit;
-  commit.app_id = Checksummed(kApp);
+  commit.app_id = Addr(kApp);
   commit.compose_hash = p->compose_hash;
   commit.encrypted_env = *EncryptEnvVars({{"FOO", "1"}, {"BAR", "two=2"}}, key->public_key_hex);
   commit.kms_id = p->kms_info->Ref();
-  commit.contract_address = Checksummed(kApp);
-  commit.deployer_address = Checksummed(kDeployer);
+  commit.contract_address = Addr(kApp);
+  commit.deployer_address = Addr(kDeployer);
   absl::StatusOr<CommitCvmProvisionResponse> c = client.CommitCvmProvision(commit);
   EXPECT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->app_id, kApp);
+  EXPECT_EQ(c->app_id, Addr(kApp));
   EXPECT_EQ(c->name, "chain-app");
-  EXPECT_EQ(c->app_auth_contract_address, Checksummed(kApp));
+  EXPECT_EQ(c->app_auth_contract_address, Addr(kApp));
   EXPECT_EQ(c->encrypted_env_pubkey, key->public_key_hex);
 
   // Again: the SDK's isAppIdConflictError.
@@ -196,7 +201,7 @@ TEST(CloudClient, AuthAndKms) {
   ASSERT_EQ(list->items.size(), 2u);
   for (const KmsInfo& k : list->items) {
     EXPECT_EQ(k.chain_id, 31337);
-    EXPECT_EQ(k.kms_contract_address, Checksummed(kKms));
+    EXPECT_EQ(k.kms_contract_address, Addr(kKms));
   }
   EXPECT_EQ(client->ListKms()->total, 3);
   absl::StatusOr<KmsInfo> base = client->GetKmsInfo("base");
@@ -264,13 +269,13 @@ TEST(CloudClient, OnchainDeployEnvAndComposeUpdates) {
   absl::StatusOr<CvmInfo> info = client->GetCvmInfo(d.ref);
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->kms_type, "base");
-  EXPECT_EQ(info->kms_info->dstack_app_address, Checksummed(kApp));
+  EXPECT_EQ(info->kms_info->dstack_app_address, Addr(kApp));
   EXPECT_EQ(info->kms_info->chain_id, 31337);
   EXPECT_EQ(info->compose_hash, d.compose_hash);
   EXPECT_EQ(client->GetCvmInfo(*CvmRef::AppId("0x" + Checksummed(kApp).substr(2)))->id, info->id);
   absl::StatusOr<AppCompose> compose = client->GetCvmComposeFile(d.ref);
   ASSERT_TRUE(compose.ok()) << compose.status();
-  EXPECT_EQ(*ComposeHash(compose->ToJson(), ComposeHashForm::kIndented), d.compose_hash);
+  EXPECT_EQ(*ComposeHash(compose->ToJson(), ComposeHashForm::kIndented), wire::HexOf(d.compose_hash));
   json::value insp = s.Admin("GET", "/cvms/" + info->id).json();
   EXPECT_EQ(json::serialize(insp.at("env").at("values")), R"({"FOO":"1","BAR":"two=2"})");
 
@@ -292,23 +297,23 @@ TEST(CloudClient, OnchainDeployEnvAndComposeUpdates) {
   ASSERT_TRUE(std::holds_alternative<PreconditionRequired>(*pre));
   const PreconditionRequired p = std::get<PreconditionRequired>(*pre);
   EXPECT_EQ(p.error_code, "ERR-01-005");
-  EXPECT_EQ(p.app_id, kApp);
-  EXPECT_EQ(p.device_id.size(), 64u);
+  EXPECT_EQ(p.app_id, Addr(kApp));
+  EXPECT_TRUE(p.device_id.has_value());
   EXPECT_EQ(p.kms_info.id, "kms-base-sim");
   EXPECT_NE(p.compose_hash, d.compose_hash);
 
   // A bad proof: the phase-2 failures are errors, not values.
   envs.compose_hash = p.compose_hash;
-  envs.transaction_hash = "0x" + std::string(64, 'd');
+  envs.transaction_hash = Repeated('d');
   absl::Status bad = client->UpdateCvmEnvs(d.ref, envs).status();
   EXPECT_EQ(bad.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Info(bad).http_status, 467);
   EXPECT_EQ(Info(bad).error_code, "ERR-01-007");
 
   // addComposeHash mined (faked), then the same call with the proof in the body.
-  chain.AddComposeHashTx(std::string(64, 'a'), kApp, p.compose_hash);
-  chain.AllowHash(kApp, p.compose_hash);
-  envs.transaction_hash = "0x" + std::string(64, 'a');
+  chain.AddComposeHashTx(std::string(64, 'a'), kApp, wire::HexOf(p.compose_hash));
+  chain.AllowHash(kApp, wire::HexOf(p.compose_hash));
+  envs.transaction_hash = Repeated('a');
   absl::StatusOr<UpdateResult> done = client->UpdateCvmEnvs(d.ref, envs);
   ASSERT_TRUE(done.ok()) << done.status();
   ASSERT_TRUE(std::holds_alternative<UpdateAccepted>(*done));
@@ -321,11 +326,11 @@ TEST(CloudClient, OnchainDeployEnvAndComposeUpdates) {
   absl::StatusOr<UpdateResult> dpre = client->UpdateDockerCompose(d.ref, dc);
   ASSERT_TRUE(dpre.ok()) << dpre.status();
   ASSERT_TRUE(std::holds_alternative<PreconditionRequired>(*dpre));
-  const std::string dh = std::get<PreconditionRequired>(*dpre).compose_hash;
-  chain.AddComposeHashTx(std::string(64, 'e'), kApp, dh);
-  chain.AllowHash(kApp, dh);
+  const chain::Hash32 dh = std::get<PreconditionRequired>(*dpre).compose_hash;
+  chain.AddComposeHashTx(std::string(64, 'e'), kApp, wire::HexOf(dh));
+  chain.AllowHash(kApp, wire::HexOf(dh));
   dc.compose_hash = dh;
-  dc.transaction_hash = "0x" + std::string(64, 'e');
+  dc.transaction_hash = Repeated('e');
   absl::StatusOr<UpdateResult> ddone = client->UpdateDockerCompose(d.ref, dc);
   ASSERT_TRUE(ddone.ok()) << ddone.status();
   ASSERT_TRUE(std::holds_alternative<UpdateAccepted>(*ddone));
@@ -333,7 +338,7 @@ TEST(CloudClient, OnchainDeployEnvAndComposeUpdates) {
   json::array dlog = Logged(s, "/api/v1/cvms/" + info->id + "/docker-compose");
   ASSERT_EQ(dlog.size(), 2u);
   EXPECT_EQ(dlog[1].at("headers").at("content-type").as_string(), "text/yaml");
-  EXPECT_EQ(dlog[1].at("headers").at("x-compose-hash").as_string(), dh);
+  EXPECT_EQ(dlog[1].at("headers").at("x-compose-hash").as_string(), wire::HexOf(dh));
   EXPECT_EQ(dlog[1].at("headers").at("x-transaction-hash").as_string(), "0x" + std::string(64, 'e'));
   EXPECT_EQ(dlog[1].at("body").as_string(), dc.docker_compose_file);
 
@@ -347,15 +352,15 @@ TEST(CloudClient, OnchainDeployEnvAndComposeUpdates) {
   absl::StatusOr<ComposeFileUpdateProvision> prov = client->ProvisionComposeFileUpdate(d.ref, up);
   ASSERT_TRUE(prov.ok()) << prov.status();
   EXPECT_FALSE(prov->compose_hash_registered);
-  EXPECT_EQ(prov->app_id, kApp);
+  EXPECT_EQ(prov->app_id, Addr(kApp));
   EXPECT_EQ(prov->kms_info->slug, "base");
-  EXPECT_EQ(*ComposeHash(up.app_compose.ToJson(), ComposeHashForm::kIndented), prov->compose_hash);
+  EXPECT_EQ(*ComposeHash(up.app_compose.ToJson(), ComposeHashForm::kIndented), wire::HexOf(prov->compose_hash));
   CommitComposeFileUpdateRequest cc;
   cc.compose_hash = prov->compose_hash;
   cc.encrypted_env = *EncryptEnvVars({{"FOO", "cf"}}, d.pubkey_hex);
   absl::Status not_allowed = client->CommitComposeFileUpdate(d.ref, cc).status();
   EXPECT_EQ(Info(not_allowed).http_status, 468);
-  chain.AllowHash(kApp, prov->compose_hash);
+  chain.AllowHash(kApp, wire::HexOf(prov->compose_hash));
   absl::StatusOr<CommitComposeFileUpdateResponse> committed = client->CommitComposeFileUpdate(d.ref, cc);
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_TRUE(committed->correlation_id.has_value());
@@ -512,7 +517,8 @@ TEST(CloudClientSecrets, TheApiKeyNeverAppearsInErrorsOrEvents) {
       r.status = 465;
       r.body = absl::StrCat(
           R"({"detail":{"error_code":"ERR-01-005","message":"register, )", echoed,
-          R"(","details":[{"field":"compose_hash","value":"ab"},{"field":"app_id","value":"11"},)"
+          R"(","details":[{"field":"compose_hash","value":")", std::string(64, 'a'), R"("},)",
+          R"({"field":"app_id","value":")", std::string(40, '1'), R"("},)"
           R"({"field":"kms_info","value":{"id":"k","slug":null,"url":"u","version":"v","chain_id":null,)"
           R"("kms_contract_address":null,"gateway_app_id":null}}]}})");
     } else {

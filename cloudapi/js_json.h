@@ -7,6 +7,8 @@
 #ifndef ONCHAIN_KMS_CLOUDAPI_JS_JSON_H_
 #define ONCHAIN_KMS_CLOUDAPI_JS_JSON_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,10 @@ absl::StatusOr<std::string> StringifyLikeJs(const boost::json::value& value, int
 // Number.prototype.toString() (shortest round-trip digits, JS exponent rules): 2, 1.5, 1e+21,
 // 1e-7, -0 -> "0", NaN, Infinity.
 std::string JsNumberToString(double value);
+
+// An integer-valued JSON number: int64, uint64 within range, or an integral double below 2^53
+// (JS numbers read by ParseJsonLikeJs are doubles). nullopt otherwise.
+std::optional<int64_t> JsonAsInt(const boost::json::value& value);
 
 // Appends JSON.stringify(text) (with the quotes). text must be valid UTF-8.
 absl::Status AppendJsJsonString(absl::string_view text, std::string& out);

@@ -159,5 +159,15 @@ TEST(JsText, WhitespaceAndUtf8) {
   EXPECT_EQ(d.status().message(), "x: invalid UTF-8 at byte 1");
 }
 
+TEST(JsonAsInt, IntegersAndIntegralDoublesOnly) {
+  EXPECT_EQ(JsonAsInt(boost::json::value(int64_t{-3})), -3);
+  EXPECT_EQ(JsonAsInt(boost::json::value(uint64_t{7})), 7);
+  EXPECT_EQ(JsonAsInt(boost::json::value(2.0)), 2);
+  EXPECT_FALSE(JsonAsInt(boost::json::value(2.5)).has_value());
+  EXPECT_FALSE(JsonAsInt(boost::json::value(1e300)).has_value());
+  EXPECT_FALSE(JsonAsInt(boost::json::value(UINT64_MAX)).has_value());
+  EXPECT_FALSE(JsonAsInt(boost::json::value("1")).has_value());
+}
+
 }  // namespace
 }  // namespace cloudapi

@@ -6,6 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "chain/hex.h"
+#include "cloudapi/js_json.h"
 
 namespace cloudapi {
 namespace {
@@ -49,21 +51,6 @@ absl::StatusOr<std::string> Hex40(absl::string_view text, absl::string_view what
   return absl::AsciiStrToLower(text);
 }
 
-// JS numbers read by ParseJsonLikeJs are doubles; integral ones count as integers.
-std::optional<int64_t> AsInt(const json::value& v) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return static_cast<int64_t>(v.get_uint64());
-  }
-  if (v.is_double()) {
-    const double d = v.get_double();
-    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.007199254740992e15) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return std::nullopt;
-}
-
 std::optional<std::vector<std::string>> AsStringList(const json::value& v) {
   if (!v.is_array()) return std::nullopt;
   std::vector<std::string> out;
@@ -101,10 +88,20 @@ absl::StatusOr<CvmRef> CvmRef::AppId(absl::string_view app_id) {
   return CvmRef(absl::StrCat("app_", *hex));
 }
 
+CvmRef CvmRef::App(const chain::Address& app_id) {
+  return CvmRef(absl::StrCat("app_", chain::ToHex(app_id.bytes(), /*prefix=*/false)));
+}
+
 absl::StatusOr<CvmRef> CvmRef::InstanceId(absl::string_view instance_id) {
   absl::StatusOr<std::string> hex = Hex40(instance_id, "instance id");
   if (!hex.ok()) return hex.status();
   return CvmRef(absl::StrCat("instance_", *hex));
+}
+
+absl::StatusOr<chain::Address> ParseAppId(absl::string_view text) {
+  if (text.size() == 40) return chain::Address::Parse(absl::StrCat("0x", text));
+  if (text.size() == 42 && text[0] == '0' && text[1] == 'X') return chain::Address::Parse(absl::StrCat("0x", text.substr(2)));
+  return chain::Address::Parse(text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,7 +135,7 @@ AppCompose AppCompose::FromJson(const json::object& object) {
     };
     bool typed = false;
     if (key == "manifest_version") {
-      c.manifest_version = AsInt(v);
+      c.manifest_version = JsonAsInt(v);
       typed = c.manifest_version.has_value();
     } else if (key == "name") {
       typed = str(c.name);

@@ -3,6 +3,10 @@
 // real schemas are passthrough), optional/nullable fields are std::optional. Requests carry only
 // what the SDK sends; unset optionals are omitted from the wire body, as JSON.stringify omits
 // undefined.
+//
+// Addresses and app ids are chain::Address, compose hashes, device ids and transaction hashes
+// chain::Hash32: wire.cc parses them at the edge (a malformed one is an unexpected response)
+// and writes each in the form the SDK sends (wire.h says which), so they compare by value.
 #ifndef ONCHAIN_KMS_CLOUDAPI_TYPES_H_
 #define ONCHAIN_KMS_CLOUDAPI_TYPES_H_
 
@@ -17,6 +21,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "chain/address.h"
+#include "chain/hash32.h"
 #include "crypto/x25519.h"
 
 namespace cloudapi {
@@ -35,6 +41,7 @@ class CvmRef {
   static absl::StatusOr<CvmRef> Uuid(absl::string_view uuid);
   // An app id (40 hex, optional 0x): "app_<40 lower-case hex>".
   static absl::StatusOr<CvmRef> AppId(absl::string_view app_id);
+  static CvmRef App(const chain::Address& app_id);
   // An instance id (40 hex, optional 0x): "instance_<40 lower-case hex>".
   static absl::StatusOr<CvmRef> InstanceId(absl::string_view instance_id);
 
@@ -45,6 +52,10 @@ class CvmRef {
   explicit CvmRef(std::string segment) : segment_(std::move(segment)) {}
   std::string segment_;
 };
+
+// An app id or address as the API and its callers write it: 40 hex digits, 0x optional, either
+// case (mixed case with 0x must be EIP-55). INVALID_ARGUMENT otherwise.
+absl::StatusOr<chain::Address> ParseAppId(absl::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // Auth
@@ -72,7 +83,7 @@ struct KmsInfo {
   std::string url;
   std::string version;
   std::optional<int64_t> chain_id;
-  std::optional<std::string> kms_contract_address;
+  std::optional<chain::Address> kms_contract_address;
   std::optional<std::string> gateway_app_id;
 
   // The reference the CLI uses in KMS paths and commit bodies: slug, else id.
@@ -165,19 +176,19 @@ struct ProvisionCvmRequest {
   std::optional<bool> listed;
   std::optional<std::string> kms_id;
   std::optional<std::string> kms;  // "PHALA" | "ETHEREUM" | "BASE"
-  std::optional<std::string> kms_contract;
+  std::optional<chain::Address> kms_contract;
   std::optional<std::vector<std::string>> env_keys;
   std::optional<int64_t> nonce;
-  std::optional<std::string> app_id;
+  std::optional<chain::Address> app_id;
 };
 
 struct ProvisionCvmResponse {
-  std::optional<std::string> app_id;  // null for on-chain KMS
+  std::optional<chain::Address> app_id;  // null for on-chain KMS
   std::optional<std::string> app_env_encrypt_pubkey;
-  std::string compose_hash;
+  chain::Hash32 compose_hash;
   std::optional<KmsInfo> kms_info;
   std::optional<std::string> fmspc;
-  std::optional<std::string> device_id;
+  std::optional<chain::Hash32> device_id;
   std::optional<std::string> os_image_hash;
   std::optional<std::string> instance_type;
   std::optional<int64_t> node_id;  // teepod_id or node_id
@@ -185,12 +196,14 @@ struct ProvisionCvmResponse {
 };
 
 struct CommitCvmProvisionRequest {
-  std::string app_id;
-  std::string compose_hash;
+  // Sent EIP-55 with 0x when contract_address is set (on-chain KMS, as the CLI), else as the
+  // API prints app ids (40 lowercase hex).
+  chain::Address app_id;
+  chain::Hash32 compose_hash;
   std::optional<std::string> encrypted_env;  // hex (EncryptEnvVars)
   std::optional<std::string> kms_id;
-  std::optional<std::string> contract_address;  // the app's DstackApp contract
-  std::optional<std::string> deployer_address;
+  std::optional<chain::Address> contract_address;  // the app's DstackApp contract
+  std::optional<chain::Address> deployer_address;
   std::optional<std::vector<std::string>> env_keys;
 };
 
@@ -200,7 +213,7 @@ struct CommitCvmProvisionResponse {
   std::string status;
   std::optional<int64_t> node_id;  // teepod_id
   std::optional<std::string> node_name;
-  std::optional<std::string> app_id;
+  std::optional<chain::Address> app_id;
   std::optional<std::string> vm_uuid;
   std::optional<std::string> instance_id;
   std::optional<std::string> app_url;
@@ -209,8 +222,8 @@ struct CommitCvmProvisionResponse {
   std::optional<int64_t> memory;
   std::optional<int64_t> disk_size;
   std::optional<std::string> encrypted_env_pubkey;
-  std::optional<std::string> app_auth_contract_address;
-  std::optional<std::string> deployer_address;
+  std::optional<chain::Address> app_auth_contract_address;
+  std::optional<chain::Address> deployer_address;
   std::optional<std::string> created_at;
 };
 
@@ -219,9 +232,9 @@ struct CommitCvmProvisionResponse {
 
 struct CvmKmsInfo {
   std::optional<int64_t> chain_id;
-  std::optional<std::string> dstack_kms_address;
-  std::optional<std::string> dstack_app_address;  // the app contract for on-chain updates
-  std::optional<std::string> deployer_address;
+  std::optional<chain::Address> dstack_kms_address;
+  std::optional<chain::Address> dstack_app_address;  // the app contract for on-chain updates
+  std::optional<chain::Address> deployer_address;
   std::optional<std::string> rpc_endpoint;
   std::optional<std::string> encrypted_env_pubkey;
 };
@@ -230,15 +243,15 @@ struct CvmInfo {
   std::string id;  // hashed uuid
   std::string name;
   std::string status;
-  std::optional<std::string> app_id;
+  std::optional<chain::Address> app_id;
   std::optional<std::string> vm_uuid;
   std::optional<std::string> instance_id;
   std::optional<std::string> kms_type;  // "phala" | "ethereum" | "base" | "legacy"
   std::optional<CvmKmsInfo> kms_info;
-  std::optional<std::string> compose_hash;
+  std::optional<chain::Hash32> compose_hash;
   std::optional<std::string> instance_type;  // resource.instance_type
   std::optional<std::string> node_name;      // node_info.name
-  std::optional<std::string> device_id;      // node_info.device_id
+  std::optional<chain::Hash32> device_id;    // node_info.device_id
   std::optional<std::string> os_image_hash;  // os.os_image_hash
   std::optional<std::string> gateway_base_domain;
   std::optional<std::string> progress_target;
@@ -258,9 +271,9 @@ struct CvmInfo {
 struct PreconditionRequired {
   std::string message;
   std::string error_code;  // "ERR-01-005" expected; the SDK does not check it
-  std::string compose_hash;
-  std::string app_id;
-  std::string device_id;  // "" when the server sent none
+  chain::Hash32 compose_hash;
+  chain::Address app_id;
+  std::optional<chain::Hash32> device_id;
   KmsInfo kms_info;
 };
 
@@ -278,15 +291,15 @@ struct UpdateCvmEnvsRequest {
   std::string encrypted_env;  // hex, required
   std::optional<std::vector<std::string>> env_keys;
   // Phase 2 (after precondition_required): proof in the JSON body.
-  std::optional<std::string> compose_hash;
-  std::optional<std::string> transaction_hash;
+  std::optional<chain::Hash32> compose_hash;
+  std::optional<chain::Hash32> transaction_hash;
 };
 
 struct UpdateDockerComposeRequest {
   std::string docker_compose_file;  // raw YAML, sent as text/yaml
   // Phase 2: proof in the X-Compose-Hash / X-Transaction-Hash headers.
-  std::optional<std::string> compose_hash;
-  std::optional<std::string> transaction_hash;
+  std::optional<chain::Hash32> compose_hash;
+  std::optional<chain::Hash32> transaction_hash;
 };
 
 // POST /cvms/{id}/compose_file/provision: the full new app compose at the top level.
@@ -296,16 +309,16 @@ struct ProvisionComposeFileUpdateRequest {
 };
 
 struct ComposeFileUpdateProvision {
-  std::optional<std::string> app_id;
-  std::optional<std::string> device_id;
-  std::string compose_hash;
+  std::optional<chain::Address> app_id;
+  std::optional<chain::Hash32> device_id;
+  chain::Hash32 compose_hash;
   std::optional<KmsInfo> kms_info;
   bool compose_hash_registered = false;
 };
 
 // PATCH /cvms/{id}/compose_file.
 struct CommitComposeFileUpdateRequest {
-  std::string compose_hash;
+  chain::Hash32 compose_hash;
   std::optional<std::string> encrypted_env;
   std::optional<std::vector<std::string>> env_keys;
   std::optional<bool> update_env_vars;

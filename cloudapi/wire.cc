@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "chain/hex.h"
 #include "cloudapi/js_json.h"
 
 namespace cloudapi::wire {
@@ -26,20 +27,6 @@ const char* TypeName(const json::value& v) {
     case json::kind::object: return "object";
   }
   return "value";
-}
-
-std::optional<int64_t> AsInt(const json::value& v) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return static_cast<int64_t>(v.get_uint64());
-  }
-  if (v.is_double()) {
-    const double d = v.get_double();
-    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.007199254740992e15) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return std::nullopt;
 }
 
 // Reads the fields of one JSON object; the first problem is kept, with its path, and later
@@ -89,10 +76,30 @@ class Reader {
     if (!v) Missing(key, "integer");
     return v.value_or(0);
   }
+  // A 20-byte value (address, app id): 40 hex digits, 0x optional. "" counts as absent.
+  std::optional<chain::Address> OptAddress(absl::string_view key) {
+    std::optional<std::string> text = OptStr(key);
+    if (!text || text->empty()) return std::nullopt;
+    absl::StatusOr<chain::Address> a = ParseAppId(*text);
+    if (!a.ok()) Invalid(key, "40 hex digits (an address)");
+    return a.ok() ? std::optional<chain::Address>(*a) : std::nullopt;
+  }
+  // A 32-byte value: 64 hex digits, 0x optional. "" counts as absent.
+  std::optional<chain::Hash32> OptHash(absl::string_view key) {
+    std::optional<std::string> text = OptStr(key);
+    if (!text || text->empty()) return std::nullopt;
+    absl::StatusOr<chain::Hash32> h = chain::Hash32::FromHex(*text);
+    if (!h.ok()) Invalid(key, "64 hex digits (a hash)");
+    return h.ok() ? std::optional<chain::Hash32>(*h) : std::nullopt;
+  }
+  chain::Hash32 Hash(absl::string_view key) {
+    if (Get(key) == nullptr) Missing(key, "string");
+    return OptHash(key).value_or(chain::Hash32());
+  }
   std::optional<int64_t> OptInt(absl::string_view key) {
     const json::value* v = Get(key);
     if (v == nullptr) return std::nullopt;
-    std::optional<int64_t> i = AsInt(*v);
+    std::optional<int64_t> i = JsonAsInt(*v);
     if (!i) Wrong(key, "integer", *v);
     return i;
   }
@@ -154,6 +161,9 @@ class Reader {
   void Wrong(absl::string_view key, absl::string_view want, const json::value& got) {
     Fail(Path(key), want, got);
   }
+  void Invalid(absl::string_view key, absl::string_view want) {
+    if (error_.empty()) error_ = absl::StrCat(Path(key), ": want ", want);
+  }
   bool ok() const { return error_.empty(); }
   absl::Status status() const {
     if (error_.empty()) return absl::OkStatus();
@@ -175,7 +185,7 @@ KmsInfo ReadKmsInfo(Reader& r) {
   k.url = r.Str("url");
   k.version = r.Str("version");
   k.chain_id = r.OptInt("chain_id");
-  k.kms_contract_address = r.OptStr("kms_contract_address");
+  k.kms_contract_address = r.OptAddress("kms_contract_address");
   k.gateway_app_id = r.OptStr("gateway_app_id");
   return k;
 }
@@ -213,6 +223,9 @@ absl::Status CheckComposePayload(const AppCompose& c) {
 
 // ---------------------------------------------------------------------------------------------
 // Requests
+
+std::string HexOf(const chain::Hash32& hash) { return chain::ToHex(hash.bytes(), /*prefix=*/false); }
+std::string HexOf(const chain::Address& app_id) { return chain::ToHex(app_id.bytes(), /*prefix=*/false); }
 
 bool IsValidCvmName(absl::string_view name) {
   if (name.size() < 5 || name.size() > 63) return false;
@@ -257,21 +270,21 @@ absl::StatusOr<json::object> ProvisionCvmBody(const ProvisionCvmRequest& r) {
   if (r.listed) o["listed"] = *r.listed;
   if (r.kms_id) o["kms_id"] = *r.kms_id;
   if (r.kms) o["kms"] = *r.kms;
-  if (r.kms_contract) o["kms_contract"] = *r.kms_contract;
+  if (r.kms_contract) o["kms_contract"] = r.kms_contract->Checksummed();
   if (r.env_keys) o["env_keys"] = ToArray(*r.env_keys);
   if (r.nonce) o["nonce"] = *r.nonce;
-  if (r.app_id) o["app_id"] = *r.app_id;
+  if (r.app_id) o["app_id"] = HexOf(*r.app_id);
   return o;
 }
 
 json::object CommitCvmProvisionBody(const CommitCvmProvisionRequest& r) {
   json::object o;
-  o["app_id"] = r.app_id;
-  o["compose_hash"] = r.compose_hash;
+  o["app_id"] = r.contract_address ? r.app_id.Checksummed() : HexOf(r.app_id);
+  o["compose_hash"] = HexOf(r.compose_hash);
   if (r.encrypted_env) o["encrypted_env"] = *r.encrypted_env;
   if (r.kms_id) o["kms_id"] = *r.kms_id;
-  if (r.contract_address) o["contract_address"] = *r.contract_address;
-  if (r.deployer_address) o["deployer_address"] = *r.deployer_address;
+  if (r.contract_address) o["contract_address"] = r.contract_address->Checksummed();
+  if (r.deployer_address) o["deployer_address"] = r.deployer_address->Checksummed();
   if (r.env_keys) o["env_keys"] = ToArray(*r.env_keys);
   return o;
 }
@@ -280,8 +293,8 @@ json::object UpdateCvmEnvsBody(const UpdateCvmEnvsRequest& r) {
   json::object o;
   o["encrypted_env"] = r.encrypted_env;
   if (r.env_keys) o["env_keys"] = ToArray(*r.env_keys);
-  if (r.compose_hash) o["compose_hash"] = *r.compose_hash;
-  if (r.transaction_hash) o["transaction_hash"] = *r.transaction_hash;
+  if (r.compose_hash) o["compose_hash"] = HexOf(*r.compose_hash);
+  if (r.transaction_hash) o["transaction_hash"] = r.transaction_hash->Hex();
   return o;
 }
 
@@ -299,7 +312,7 @@ absl::StatusOr<json::object> ProvisionComposeFileUpdateBody(
 
 json::object CommitComposeFileUpdateBody(const CommitComposeFileUpdateRequest& r) {
   json::object o;
-  o["compose_hash"] = r.compose_hash;
+  o["compose_hash"] = HexOf(r.compose_hash);
   if (r.encrypted_env) o["encrypted_env"] = *r.encrypted_env;
   if (r.env_keys) o["env_keys"] = ToArray(*r.env_keys);
   if (r.update_env_vars) o["update_env_vars"] = *r.update_env_vars;
@@ -372,12 +385,12 @@ absl::StatusOr<KmsList> ParseKmsList(const json::value& v) {
 absl::StatusOr<ProvisionCvmResponse> ParseProvisionCvmResponse(const json::value& v) {
   Reader r(v, "provision cvm", "");
   ProvisionCvmResponse p;
-  p.app_id = r.OptStr("app_id");
+  p.app_id = r.OptAddress("app_id");
   p.app_env_encrypt_pubkey = r.OptStr("app_env_encrypt_pubkey");
-  p.compose_hash = r.Str("compose_hash");
+  p.compose_hash = r.Hash("compose_hash");
   p.kms_info = ReadOptKmsInfo(r, "kms_info");
   p.fmspc = r.OptStr("fmspc");
-  p.device_id = r.OptStr("device_id");
+  p.device_id = r.OptHash("device_id");
   p.os_image_hash = r.OptStr("os_image_hash");
   p.instance_type = r.OptStr("instance_type");
   p.node_id = r.OptInt("teepod_id");
@@ -398,7 +411,7 @@ absl::StatusOr<CommitCvmProvisionResponse> ParseCommitCvmProvisionResponse(const
     Reader tr(r, *teepod, "teepod");
     c.node_name = tr.OptStr("name");
   }
-  c.app_id = r.OptStr("app_id");
+  c.app_id = r.OptAddress("app_id");
   c.vm_uuid = r.OptStr("vm_uuid");
   c.instance_id = r.OptStr("instance_id");
   c.app_url = r.OptStr("app_url");
@@ -407,8 +420,8 @@ absl::StatusOr<CommitCvmProvisionResponse> ParseCommitCvmProvisionResponse(const
   c.memory = r.OptInt("memory");
   c.disk_size = r.OptInt("disk_size");
   c.encrypted_env_pubkey = r.OptStr("encrypted_env_pubkey");
-  c.app_auth_contract_address = r.OptStr("app_auth_contract_address");
-  c.deployer_address = r.OptStr("deployer_address");
+  c.app_auth_contract_address = r.OptAddress("app_auth_contract_address");
+  c.deployer_address = r.OptAddress("deployer_address");
   c.created_at = r.OptStr("created_at");
   if (!r.ok()) return r.status();
   return c;
@@ -420,7 +433,7 @@ absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
   c.id = r.Str("id");
   c.name = r.Str("name");
   c.status = r.Str("status");
-  c.app_id = r.OptStr("app_id");
+  c.app_id = r.OptAddress("app_id");
   c.vm_uuid = r.OptStr("vm_uuid");
   c.instance_id = r.OptStr("instance_id");
   c.kms_type = r.OptStr("kms_type");
@@ -428,14 +441,14 @@ absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
     Reader kr(r, *ki, "kms_info");
     CvmKmsInfo k;
     k.chain_id = kr.OptInt("chain_id");
-    k.dstack_kms_address = kr.OptStr("dstack_kms_address");
-    k.dstack_app_address = kr.OptStr("dstack_app_address");
-    k.deployer_address = kr.OptStr("deployer_address");
+    k.dstack_kms_address = kr.OptAddress("dstack_kms_address");
+    k.dstack_app_address = kr.OptAddress("dstack_app_address");
+    k.deployer_address = kr.OptAddress("deployer_address");
     k.rpc_endpoint = kr.OptStr("rpc_endpoint");
     k.encrypted_env_pubkey = kr.OptStr("encrypted_env_pubkey");
     c.kms_info = std::move(k);
   }
-  c.compose_hash = r.OptStr("compose_hash");
+  c.compose_hash = r.OptHash("compose_hash");
   if (const json::value* res = r.Obj("resource", false)) {
     Reader rr(r, *res, "resource");
     c.instance_type = rr.OptStr("instance_type");
@@ -443,7 +456,7 @@ absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
   if (const json::value* node = r.Obj("node_info", false)) {
     Reader nr(r, *node, "node_info");
     c.node_name = nr.OptStr("name");
-    c.device_id = nr.OptStr("device_id");
+    c.device_id = nr.OptHash("device_id");
   }
   if (const json::value* os = r.Obj("os", false)) {
     Reader orr(r, *os, "os");
@@ -469,9 +482,9 @@ absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
 absl::StatusOr<ComposeFileUpdateProvision> ParseComposeFileUpdateProvision(const json::value& v) {
   Reader r(v, "compose file provision", "");
   ComposeFileUpdateProvision p;
-  p.app_id = r.OptStr("app_id");
-  p.device_id = r.OptStr("device_id");
-  p.compose_hash = r.Str("compose_hash");
+  p.app_id = r.OptAddress("app_id");
+  p.device_id = r.OptHash("device_id");
+  p.compose_hash = r.Hash("compose_hash");
   p.kms_info = ReadOptKmsInfo(r, "kms_info");
   p.compose_hash_registered = r.Bool("compose_hash_registered", false);
   if (!r.ok()) return r.status();
@@ -513,9 +526,19 @@ absl::StatusOr<std::optional<PreconditionRequired>> BuildPrecondition(
   PreconditionRequired p;
   p.message = message.empty() ? "Compose hash verification required" : std::move(message);
   p.error_code = std::move(error_code);
-  p.compose_hash = std::string(compose_hash->get_string());
-  p.app_id = std::string(app_id->get_string());
-  if (device_id != nullptr && device_id->is_string()) p.device_id = std::string(device_id->get_string());
+  absl::StatusOr<chain::Hash32> hash = chain::Hash32::FromHex(std::string(compose_hash->get_string()));
+  absl::StatusOr<chain::Address> app = ParseAppId(std::string(app_id->get_string()));
+  if (!hash.ok() || !app.ok()) {
+    return absl::InternalError(absl::StrCat("unexpected precondition_required response: ",
+                                            hash.ok() ? "app_id: want 40 hex digits" : "compose_hash: want 64 hex digits"));
+  }
+  p.compose_hash = *hash;
+  p.app_id = *app;
+  if (device_id != nullptr && device_id->is_string() && !device_id->get_string().empty()) {
+    absl::StatusOr<chain::Hash32> device = chain::Hash32::FromHex(std::string(device_id->get_string()));
+    if (!device.ok()) return absl::InternalError("unexpected precondition_required response: device_id: want 64 hex digits");
+    p.device_id = *device;
+  }
   static const json::value kNull;
   Reader kr(kms_info != nullptr ? *kms_info : kNull, "precondition_required", "kms_info");
   p.kms_info = ReadKmsInfo(kr);

@@ -22,6 +22,14 @@
 namespace cloudapi::wire {
 
 // --- Requests ---------------------------------------------------------------------------------
+//
+// Typed values go on the wire as the SDK sends them: compose hashes and app ids in the API's
+// own form (lowercase hex without 0x; an on-chain commit's app id EIP-55, as the CLI),
+// transaction hashes as 0x + lowercase hex, addresses EIP-55.
+
+// The API's own form of a compose hash or app id: lowercase hex without 0x.
+std::string HexOf(const chain::Hash32& hash);
+std::string HexOf(const chain::Address& app_id);
 
 // MAX_COMPOSE_PAYLOAD_BYTES: UTF-8 bytes of docker_compose_file + pre_launch_script.
 inline constexpr size_t kMaxComposePayloadBytes = 200 * 1024;

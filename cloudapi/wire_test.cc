@@ -16,7 +16,14 @@ namespace json = boost::json;
 
 constexpr char kKmsInfo[] =
     R"({"id":"kms-1","slug":"base","url":"https://kms","version":"v0.5","chain_id":8453,)"
-    R"("kms_contract_address":"0x22","gateway_app_id":"0x33","future_field":{"x":1}})";
+    R"("kms_contract_address":"0x2222222222222222222222222222222222222222","gateway_app_id":"0x33",)"
+    R"("future_field":{"x":1}})";
+
+// 64 (a hash) or 40 (an app id) copies of one hex digit.
+std::string Hex64(char digit) { return std::string(64, digit); }
+std::string Hex40(char digit) { return std::string(40, digit); }
+chain::Hash32 Hash(char digit) { return *chain::Hash32::FromHex(Hex64(digit)); }
+chain::Address Addr(char digit) { return *chain::Address::Parse("0x" + Hex40(digit)); }
 
 TEST(CvmRef, PathSegments) {
   EXPECT_EQ(CvmRef::Id("my-app").path_segment(), "my-app");
@@ -98,18 +105,27 @@ TEST(Requests, ProvisionBodyLikeTheSdk) {
 
 TEST(Requests, OtherBodies) {
   CommitCvmProvisionRequest c;
-  c.app_id = "0xAbC";
-  c.compose_hash = "ab";
+  c.app_id = Addr('a');
+  c.compose_hash = Hash('b');
   c.kms_id = "base";
+  // The API's form of the app id (PHALA KMS) ...
   EXPECT_EQ(json::serialize(CommitCvmProvisionBody(c)),
-            R"({"app_id":"0xAbC","compose_hash":"ab","kms_id":"base"})");
+            R"({"app_id":")" + Hex40('a') + R"(","compose_hash":")" + Hex64('b') + R"(","kms_id":"base"})");
+  // ... EIP-55 with the app contract (on-chain KMS), as the CLI.
+  const chain::Address app = *chain::Address::Parse("0x5fbdb2315678afecb367f032d93f642f64180aa3");
+  c.app_id = app;
+  c.contract_address = app;
+  EXPECT_EQ(json::serialize(CommitCvmProvisionBody(c)),
+            R"({"app_id":"0x5FbDB2315678afecb367f032d93F642f64180aa3","compose_hash":")" + Hex64('b') +
+                R"(","kms_id":"base","contract_address":"0x5FbDB2315678afecb367f032d93F642f64180aa3"})");
   UpdateCvmEnvsRequest u;
   u.encrypted_env = "00";
   u.env_keys = std::vector<std::string>{};
-  u.compose_hash = "cc";
-  u.transaction_hash = "0xdd";
-  EXPECT_EQ(json::serialize(UpdateCvmEnvsBody(u)),
-            R"({"encrypted_env":"00","env_keys":[],"compose_hash":"cc","transaction_hash":"0xdd"})");
+  u.compose_hash = Hash('c');
+  u.transaction_hash = Hash('d');
+  EXPECT_EQ(json::serialize(UpdateCvmEnvsBody(u)), R"({"encrypted_env":"00","env_keys":[],"compose_hash":")" +
+                                                       Hex64('c') + R"(","transaction_hash":"0x)" + Hex64('d') +
+                                                       R"("})");
   ProvisionComposeFileUpdateRequest p;
   p.app_compose.docker_compose_file = "x";
   p.app_compose.extra["update_env_vars"] = "stale";
@@ -117,8 +133,8 @@ TEST(Requests, OtherBodies) {
   EXPECT_EQ(json::serialize(*ProvisionComposeFileUpdateBody(p)),
             R"({"docker_compose_file":"x","update_env_vars":false})");
   CommitComposeFileUpdateRequest cc;
-  cc.compose_hash = "h";
-  EXPECT_EQ(json::serialize(CommitComposeFileUpdateBody(cc)), R"({"compose_hash":"h"})");
+  cc.compose_hash = Hash('e');
+  EXPECT_EQ(json::serialize(CommitComposeFileUpdateBody(cc)), R"({"compose_hash":")" + Hex64('e') + R"("})");
   EXPECT_EQ(ListKmsQuery({}), "");
   ListKmsRequest l;
   l.is_onchain = true;
@@ -138,12 +154,14 @@ TEST(Responses, TolerantOfUnknownFields) {
   EXPECT_EQ(list->items.size(), 1u);
 
   absl::StatusOr<ProvisionCvmResponse> p = ParseProvisionCvmResponse(json::parse(
-      std::string(R"({"app_id":null,"compose_hash":"ab","teepod_id":3,"kms_info":)") + kKmsInfo +
+      R"({"app_id":null,"compose_hash":"0x)" + Hex64('A') + R"(","teepod_id":3,"kms_info":)" + kKmsInfo +
       R"(,"new":1})"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_FALSE(p->app_id.has_value());
   EXPECT_EQ(p->node_id, 3);
   EXPECT_EQ(p->kms_info->id, "kms-1");
+  EXPECT_EQ(p->compose_hash, Hash('a'));
+  EXPECT_EQ(p->kms_info->kms_contract_address, Addr('2'));
 
   // Integral doubles count as integers (JS numbers).
   EXPECT_EQ(ParseKmsList(json::parse(R"({"items":[],"total":1.0,"page":1,"page_size":1,"pages":1})"))->total, 1);
@@ -154,6 +172,13 @@ TEST(Responses, PreciseErrorsForBadShapes) {
             "unexpected provision cvm response: compose_hash: want string, got number");
   EXPECT_EQ(ParseProvisionCvmResponse(json::parse(R"({})")).status().message(),
             "unexpected provision cvm response: compose_hash: missing string");
+  // Hashes and addresses are parsed at the edge.
+  EXPECT_EQ(ParseProvisionCvmResponse(json::parse(R"({"compose_hash":"abab"})")).status().message(),
+            "unexpected provision cvm response: compose_hash: want 64 hex digits (a hash)");
+  EXPECT_EQ(ParseProvisionCvmResponse(json::parse(R"({"compose_hash":")" + Hex64('a') + R"(","app_id":"0x12"})"))
+                .status()
+                .message(),
+            "unexpected provision cvm response: app_id: want 40 hex digits (an address)");
   EXPECT_EQ(ParseKmsList(json::parse(R"({"items":[{"id":"x"}],"total":1,"page":1,"page_size":1,"pages":1})"))
                 .status().message(),
             "unexpected kms list response: items[0].url: missing string");
@@ -167,15 +192,15 @@ TEST(Responses, PreciseErrorsForBadShapes) {
 TEST(Precondition, FromThe465BodyOfTheFacts) {
   const std::string body =
       std::string(R"({"detail":{"error_code":"ERR-01-005","message":"Compose hash registration required",)"
-                  R"("details":[{"field":"compose_hash","value":"abab"},{"field":"app_id","value":"1111"},)"
-                  R"({"field":"device_id","value":"cdcd"},{"field":"kms_info","value":)") +
-      kKmsInfo + "}]}}";
+                  R"("details":[{"field":"compose_hash","value":")") +
+      Hex64('a') + R"("},{"field":"app_id","value":")" + Hex40('1') + R"("},{"field":"device_id","value":")" +
+      Hex64('c') + R"("},{"field":"kms_info","value":)" + kKmsInfo + "}]}}";
   absl::StatusOr<std::optional<PreconditionRequired>> p = PreconditionFromError(ParseApiError(465, body));
   ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_TRUE(p->has_value());
-  EXPECT_EQ((*p)->compose_hash, "abab");
-  EXPECT_EQ((*p)->app_id, "1111");
-  EXPECT_EQ((*p)->device_id, "cdcd");
+  EXPECT_EQ((*p)->compose_hash, Hash('a'));
+  EXPECT_EQ((*p)->app_id, Addr('1'));
+  EXPECT_EQ((*p)->device_id, Hash('c'));
   EXPECT_EQ((*p)->kms_info.slug, "base");
   EXPECT_EQ((*p)->error_code, "ERR-01-005");
   EXPECT_EQ((*p)->message, "Compose hash registration required");
@@ -190,28 +215,36 @@ TEST(Precondition, FromThe465BodyOfTheFacts) {
             absl::StatusCode::kInternal);
 
   absl::StatusOr<std::optional<PreconditionRequired>> b = PreconditionFromBody(json::parse(
-      std::string(R"({"status":"precondition_required","compose_hash":"ab","app_id":"11","kms_info":)") +
-      kKmsInfo + "}"));
+      R"({"status":"precondition_required","compose_hash":")" + Hex64('a') + R"(","app_id":"0x)" + Hex40('1') +
+      R"(","kms_info":)" + kKmsInfo + "}"));
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_TRUE(b->has_value());
   EXPECT_EQ((*b)->message, "Compose hash verification required");
-  EXPECT_EQ((*b)->device_id, "");
+  EXPECT_FALSE((*b)->device_id.has_value());
+  // A malformed hash is an unexpected response, not a precondition.
+  EXPECT_EQ(PreconditionFromBody(json::parse(R"({"status":"precondition_required","compose_hash":"ab","app_id":")" +
+                                             Hex40('1') + R"(","kms_info":)" + kKmsInfo + "}"))
+                .status()
+                .code(),
+            absl::StatusCode::kInternal);
   EXPECT_FALSE(PreconditionFromBody(json::parse(R"({"status":"in_progress"})"))->has_value());
 }
 
 TEST(Responses, CvmInfo) {
   absl::StatusOr<CvmInfo> c = ParseCvmInfo(json::parse(R"({
-    "id":"0a1b","name":"n","status":"running","app_id":"aa","kms_type":"base",
+    "id":"0a1b","name":"n","status":"running","app_id":")" + Hex40('a') + R"(","kms_type":"base",
     "resource":{"instance_type":"tdx.small","vcpu":1},"gateway":{"base_domain":"d","cname":null},
-    "node_info":{"object_type":"node","id":1,"name":"node","device_id":"dd"},
+    "node_info":{"object_type":"node","id":1,"name":"node","device_id":")" + Hex64('d') + R"("},
     "os":{"os_image_hash":"oo"},"progress":{"target":null,"correlation_id":"cc"},
-    "kms_info":{"chain_id":31337,"dstack_app_address":"0xAA","encrypted_env_pubkey":null},
-    "compose_hash":"hh","listed":false,"public_logs":true,"services":[],"whatever":[1]})"));
+    "kms_info":{"chain_id":31337,"dstack_app_address":"0x)" + Hex40('A') + R"(","encrypted_env_pubkey":null},
+    "compose_hash":")" + Hex64('e') + R"(","listed":false,"public_logs":true,"services":[],"whatever":[1]})"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->kms_info->chain_id, 31337);
-  EXPECT_EQ(c->kms_info->dstack_app_address, "0xAA");
+  EXPECT_EQ(c->kms_info->dstack_app_address, Addr('a'));
   EXPECT_FALSE(c->kms_info->encrypted_env_pubkey.has_value());
-  EXPECT_EQ(c->device_id, "dd");
+  EXPECT_EQ(c->device_id, Hash('d'));
+  EXPECT_EQ(c->app_id, Addr('a'));
+  EXPECT_EQ(c->compose_hash, Hash('e'));
   EXPECT_EQ(c->progress_correlation_id, "cc");
   EXPECT_EQ(c->public_logs, true);
 }

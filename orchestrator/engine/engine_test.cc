@@ -18,6 +18,7 @@
 #include "orchestrator/engine/manager.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
+#include "orchestrator/engine/step_table.h"
 #include "orchestrator/journal/sqlite_journal.h"
 
 namespace orchestrator::engine {
@@ -192,12 +193,53 @@ class ScriptedFlow final : public Flow {
   Script& s_;
 };
 
+// A step table over AddComposeHashRequest: "first" only without `app`; "maybe" skipped once
+// "first" ran; "sends" declares and sends an effect, refused when compose_hash is "refuse";
+// "undeclared" (only when compose_hash is "undeclared") sends one it does not declare.
+std::unique_ptr<Flow> TableFlow() {
+  using Req = v1::AddComposeHashRequest;
+  auto succeed = [](OpContext&, StepRun& run, const Req&) { return run.Succeed(nullptr, "ran"); };
+  return std::make_unique<StepTable<Req>>(
+      std::vector<Step<Req>>{
+          {.name = "first",
+           .effect = [](OpContext&, StepRun& run,
+                        const Req&) { return run.Succeed([](v1::Operation&, state::FlowState& st) {
+                                                           st.set_compose_hash_registered(true);
+                                                         }); },
+           .included = [](const Req& r) { return !r.has_app(); }},
+          {.name = "maybe",
+           .effect = succeed,
+           .skip_when = [](const state::FlowState& st, const Req&) -> std::optional<std::string> {
+             if (st.compose_hash_registered()) return "first ran";
+             return std::nullopt;
+           }},
+          {.name = "sends",
+           .before = BeforeEffect::kEffectSent,
+           .effect = [](OpContext&, StepRun& run,
+                        const Req&) -> absl::Status {
+             if (absl::Status s = run.SendingEffect(); !s.ok()) return s;
+             return run.Succeed(nullptr, "sent");
+           },
+           .precondition = [](const state::FlowState&, const Req& r) {
+             return r.compose_hash() == "refuse" ? absl::FailedPreconditionError("refused") : absl::OkStatus();
+           }},
+          {.name = "undeclared",
+           .effect = [](OpContext&, StepRun& run, const Req&) { return run.SendingEffect(); },
+           .included = [](const Req& r) { return r.compose_hash() == "undeclared"; }},
+      },
+      [](OpContext& ctx, const Req&) {
+        return ctx.Update(
+            [](v1::Operation& op, state::FlowState&) { op.mutable_add_compose_hash()->set_compose_hash("finished"); });
+      });
+}
+
 class ManagerTest : public ::testing::Test {
  protected:
   void Open() {
     journal_ = *journal::SqliteJournal::Open(dir_.path() + "/j.sqlite");
     FlowRegistry flows;
     flows[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::make_unique<ScriptedFlow>(script_);
+    flows[v1::OPERATION_KIND_ADD_COMPOSE_HASH] = TableFlow();
     ManagerOptions o;
     o.workers = 4;
     o.run.retry_timeout = absl::Seconds(1);
@@ -225,6 +267,19 @@ class ManagerTest : public ::testing::Test {
     s.needs_env_values = script_.need_env;
     s.env_values = {cloudapi::EnvVar{"K", value}};
     s.cvm_id = "cvm-1";
+    return s;
+  }
+
+  Submission TableSub(const std::string& rid, bool with_app, const std::string& compose_hash) {
+    v1::AddComposeHashRequest r;
+    if (with_app) r.mutable_app()->set_chain_id(1);
+    r.set_compose_hash(compose_hash);
+    Submission s;
+    s.caller = "uid:1";
+    s.request_id = rid;
+    s.kind = v1::OPERATION_KIND_ADD_COMPOSE_HASH;
+    s.request = r.SerializeAsString();
+    s.request_digest = "digest-" + rid;
     return s;
   }
 
@@ -373,6 +428,54 @@ TEST_F(ManagerTest, WatchSeesEveryStepAndEnds) {
   EXPECT_EQ(late->events.size(), 1u);
   EXPECT_TRUE(late->done);
   EXPECT_EQ(manager_->Watch("op_nope", late).code(), absl::StatusCode::kNotFound);
+}
+
+std::vector<std::string> StepNames(const v1::Operation& op) {
+  std::vector<std::string> names;
+  for (const v1::Step& s : op.steps()) names.push_back(s.name());
+  return names;
+}
+
+TEST_F(ManagerTest, StepTableDerivesTheStepListAndSkipsWhatItSays) {
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(TableSub("t1", /*with_app=*/false, "h"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(StepNames(*a), ::testing::ElementsAre("first", "maybe", "sends"));
+  v1::Operation done = Wait(a->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.steps(1).state(), v1::STEP_STATE_SKIPPED);
+  EXPECT_EQ(done.steps(1).detail(), "first ran");
+  EXPECT_EQ(done.steps(2).detail(), "sent");
+  EXPECT_EQ(done.add_compose_hash().compose_hash(), "finished");
+
+  absl::StatusOr<v1::Operation> b = manager_->Submit(TableSub("t2", /*with_app=*/true, "h"));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(StepNames(*b), ::testing::ElementsAre("maybe", "sends"));
+  done = Wait(b->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_EQ(done.steps(0).state(), v1::STEP_STATE_SUCCEEDED);
+  EXPECT_EQ(done.steps(0).detail(), "ran");
+}
+
+TEST_F(ManagerTest, StepTablePreconditionFailsTheStepWithoutRunningIt) {
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(TableSub("t1", /*with_app=*/true, "refuse"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  v1::Operation done = Wait(a->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_EQ(done.error().step(), "sends");
+  EXPECT_EQ(done.error().message(), "refused");
+  EXPECT_EQ(done.steps(1).attempts(), 0u);
+}
+
+TEST_F(ManagerTest, StepTableRefusesAnEffectTheStepDoesNotDeclare) {
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(TableSub("t1", /*with_app=*/true, "undeclared"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  v1::Operation done = Wait(a->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_FAILED);
+  EXPECT_EQ(done.error().step(), "undeclared");
+  EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kInternal));
 }
 
 }  // namespace

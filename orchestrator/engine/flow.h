@@ -27,6 +27,20 @@ namespace state = ::orchestrator::state::v1;
 class OpContext;
 class JournalingSigner;
 
+// What a step journals before its effect, besides its RUNNING intent (OpContext::RunStep).
+// After the effect, the step journals its result with SUCCEEDED in one write (StepRun::Succeed).
+enum class BeforeEffect {
+  // Reads and computations: repeating them after a crash is harmless.
+  kNothing,
+  // A cloud call that changes state: `irreversible` and the step in `effect_sent` are journaled
+  // right before the call (StepRun::SendingEffect), so a resumed step first checks whether the
+  // call took effect (StepRun::effect_may_have_happened).
+  kEffectSent,
+  // An on-chain transaction: the signer journals each signed version (signing.h); a resumed
+  // step adopts and waits for it instead of sending another.
+  kTransaction,
+};
+
 // One chain the orchestrator serves.
 struct ChainBackend {
   uint64_t chain_id = 0;
@@ -58,6 +72,7 @@ struct FlowDeps {
   FlowOptions options;
 };
 
+// Flows are declared as step tables (step_table.h), which implement this.
 class Flow {
  public:
   virtual ~Flow() = default;

@@ -142,7 +142,12 @@ bool OperationManager::Shutdown(absl::Duration grace) {
 void OperationManager::Enqueue(const std::shared_ptr<OpRuntime>& rt) {
   {
     absl::MutexLock rl(&rt->mu_);
-    if (rt->queued_) return;
+    if (rt->queued_) {
+      // A worker may be finishing a run that just stopped (e.g. waiting for input that this
+      // wake-up supplied): it queues the operation again when it is done (RunOne).
+      rt->wake_again_ = true;
+      return;
+    }
     rt->queued_ = true;
   }
   absl::MutexLock l(&mu_);
@@ -201,12 +206,17 @@ void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
     }
   }
   bool terminal = false;
+  bool again = false;
   {
     absl::MutexLock l(&rt->mu_);
     rt->queued_ = false;
     terminal = IsTerminal(rt->op_.state());
+    const v1::OperationState state = rt->op_.state();
+    again = rt->wake_again_ && (state == v1::OPERATION_STATE_RUNNING || state == v1::OPERATION_STATE_PENDING);
+    rt->wake_again_ = false;
   }
   if (terminal) Retire(rt);
+  if (again) Enqueue(rt);
 }
 
 void OperationManager::Retire(const std::shared_ptr<OpRuntime>& rt) {

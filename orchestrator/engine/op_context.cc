@@ -10,6 +10,7 @@
 #include "orchestrator/common/crash_points.h"
 #include "orchestrator/engine/status_marks.h"
 #include "platform/log/log.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::engine {
 namespace {
@@ -106,6 +107,25 @@ absl::Status StepRun::Progress(absl::string_view detail, absl::string_view trans
         }
       },
       {Event{v1::OperationEvent::TYPE_STEP_PROGRESS, step, std::string(transaction_hash), std::string(detail)}});
+}
+
+bool StepRun::effect_may_have_happened() const {
+  if (may_have_run()) return true;
+  const state::FlowState st = ctx_->State();
+  return std::find(st.effect_sent().begin(), st.effect_sent().end(), name_) != st.effect_sent().end();
+}
+
+absl::Status StepRun::SendingEffect() {
+  if (before_ != BeforeEffect::kEffectSent) {
+    return absl::InternalError(absl::StrCat("step ", name_, " sends an effect it does not declare (kEffectSent)"));
+  }
+  RETURN_IF_ERROR(ctx_->MarkIrreversible());
+  const state::FlowState st = ctx_->State();
+  if (std::find(st.effect_sent().begin(), st.effect_sent().end(), name_) != st.effect_sent().end()) {
+    return absl::OkStatus();
+  }
+  const std::string step = name_;
+  return ctx_->Update([&](v1::Operation&, state::FlowState& st) { st.add_effect_sent(step); });
 }
 
 absl::Status StepRun::Succeed(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
@@ -217,7 +237,8 @@ absl::Status OpContext::Fail(absl::string_view step, const absl::Status& status)
       std::move(events), /*allow_terminal=*/false);
 }
 
-absl::Status OpContext::RunStep(absl::string_view name_view, const std::function<absl::Status(StepRun&)>& body) {
+absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before,
+                                const std::function<absl::Status(StepRun&)>& body) {
   const std::string name(name_view);
   if (StepFinished(name)) return absl::OkStatus();
   bool resumed = rt_.resumed_steps_.count(name) > 0;
@@ -243,7 +264,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, const std::function
     if (!s.ok()) return s;
     platform::log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", attempt}});
     CrashPoint(name, "before");
-    StepRun run(this, name, attempt, resumed);
+    StepRun run(this, name, before, attempt, resumed);
     s = body(run);
     if (s.ok()) {
       if (!run.succeeded()) s = run.Succeed(nullptr);

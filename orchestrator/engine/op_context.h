@@ -81,6 +81,7 @@ class OpRuntime {
   std::optional<std::vector<cloudapi::EnvVar>> env_values_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<WatchSink>> watchers_ ABSL_GUARDED_BY(mu_);
   bool queued_ ABSL_GUARDED_BY(mu_) = false;   // in the run queue or running
+  bool wake_again_ ABSL_GUARDED_BY(mu_) = false;  // woken while queued: run again if runnable
   bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
   // Steps that were RUNNING when this process loaded the operation (they may have partly run).
   std::set<std::string> resumed_steps_;
@@ -98,6 +99,13 @@ class StepRun {
   // True when the step may already have produced its effect before this attempt: it was
   // RUNNING when the process restarted, or an earlier attempt failed.
   bool may_have_run() const { return resumed_ || attempt_ > 1; }
+  // What the step declared it journals before its effect.
+  BeforeEffect before() const { return before_; }
+  // may_have_run(), or the step's effect was journaled as sent (FlowState.effect_sent).
+  bool effect_may_have_happened() const;
+  // For a kEffectSent step, right before its call: journals `irreversible` (CancelOperation is
+  // refused from then on) and the step in effect_sent, each once. INTERNAL for other steps.
+  absl::Status SendingEffect();
   // Journals progress and publishes STEP_PROGRESS.
   absl::Status Progress(absl::string_view detail, absl::string_view transaction_hash = "",
                         uint64_t block_number = 0);
@@ -109,10 +117,11 @@ class StepRun {
 
  private:
   friend class OpContext;
-  StepRun(OpContext* ctx, std::string name, int attempt, bool resumed)
-      : ctx_(ctx), name_(std::move(name)), attempt_(attempt), resumed_(resumed) {}
+  StepRun(OpContext* ctx, std::string name, BeforeEffect before, int attempt, bool resumed)
+      : ctx_(ctx), name_(std::move(name)), before_(before), attempt_(attempt), resumed_(resumed) {}
   OpContext* ctx_;
   std::string name_;
+  BeforeEffect before_;
   int attempt_;
   bool resumed_;
   bool succeeded_ = false;
@@ -136,7 +145,10 @@ class OpContext {
                       std::vector<Event> events = {});
 
   // Runs a step unless it already SUCCEEDED or was SKIPPED (see the file comment).
-  absl::Status RunStep(absl::string_view name, const std::function<absl::Status(StepRun&)>& body);
+  absl::Status RunStep(absl::string_view name, BeforeEffect before, const std::function<absl::Status(StepRun&)>& body);
+  absl::Status RunStep(absl::string_view name, const std::function<absl::Status(StepRun&)>& body) {
+    return RunStep(name, BeforeEffect::kNothing, body);
+  }
   // Marks a step SKIPPED (not needed), unless finished.
   absl::Status Skip(absl::string_view name, absl::string_view detail);
   bool StepFinished(absl::string_view name) const;

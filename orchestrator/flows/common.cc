@@ -14,6 +14,7 @@
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
 #include "platform/log/log.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::flows {
 namespace {
@@ -36,6 +37,9 @@ bool IsUuidWithDashes(absl::string_view s) {
 template <typename Fn>
 auto RunTx(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, const chain::Address& sender, Fn&& fn)
     -> decltype(fn(std::declval<chain::onchain::RunControl&>())) {
+  if (run.before() != engine::BeforeEffect::kTransaction) {
+    return absl::InternalError(absl::StrCat("step ", run.name(), " sends a transaction it does not declare"));
+  }
   engine::JournalingSigner* signer = ctx.deps().signer;
   if (signer == nullptr) return absl::FailedPreconditionError("no signer is configured");
   const std::string op = ctx.id();
@@ -80,9 +84,26 @@ state::KmsInfo ToState(const cloudapi::KmsInfo& k) {
   s.set_url(k.url);
   s.set_version(k.version);
   s.set_chain_id(k.chain_id.has_value() && *k.chain_id > 0 ? static_cast<uint64_t>(*k.chain_id) : 0);
-  s.set_kms_contract_address(absl::AsciiStrToLower(k.kms_contract_address.value_or("")));
+  s.set_kms_contract_address(ToField(k.kms_contract_address));
   s.set_gateway_app_id(k.gateway_app_id.value_or(""));
   return s;
+}
+
+state::Cvm ToState(const cloudapi::CvmInfo& info) {
+  state::Cvm c;
+  c.set_id(info.id);
+  c.set_name(info.name);
+  c.set_app_id(ToField(info.app_id));
+  c.set_kms_type(info.kms_type.value_or(""));
+  if (info.kms_info.has_value()) {
+    const cloudapi::CvmKmsInfo& k = *info.kms_info;
+    c.set_chain_id(k.chain_id.has_value() && *k.chain_id > 0 ? static_cast<uint64_t>(*k.chain_id) : 0);
+    c.set_app_contract_address(ToField(k.dstack_app_address));
+    c.set_kms_contract_address(ToField(k.dstack_kms_address));
+    c.set_encrypted_env_pubkey(k.encrypted_env_pubkey.value_or(""));
+  }
+  c.set_compose_hash(ToField(info.compose_hash));
+  return c;
 }
 
 absl::StatusOr<cloudapi::CvmRef> CvmRefFor(absl::string_view cvm_id) {
@@ -96,28 +117,22 @@ absl::StatusOr<cloudapi::CvmRef> CvmRefFor(absl::string_view cvm_id) {
   return cloudapi::CvmRef::Id(cvm_id);
 }
 
-std::string HashBare(absl::string_view hex) {
-  absl::string_view h = hex;
-  if (!absl::ConsumePrefix(&h, "0x")) absl::ConsumePrefix(&h, "0X");
-  return absl::AsciiStrToLower(h);
+absl::StatusOr<chain::Hash32> ServiceComposeHash(const boost::json::object& app_compose) {
+  absl::StatusOr<std::string> hex = cloudapi::ComposeHash(app_compose, cloudapi::ComposeHashForm::kIndented);
+  if (!hex.ok()) return hex.status();
+  return chain::Hash32::FromHex(*hex);
 }
 
-std::string Hash0x(absl::string_view hex) { return absl::StrCat("0x", HashBare(hex)); }
-
-absl::StatusOr<std::string> ServiceComposeHash(const boost::json::object& app_compose) {
-  return cloudapi::ComposeHash(app_compose, cloudapi::ComposeHashForm::kIndented);
-}
-
-absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, absl::string_view api_hash,
-                              absl::string_view expected_hash) {
-  if (HashBare(api_hash) == HashBare(expected_hash)) return absl::OkStatus();
+absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, const chain::Hash32& api_hash,
+                              const chain::Hash32& expected_hash) {
+  if (api_hash == expected_hash) return absl::OkStatus();
   const std::string msg =
-      absl::StrCat("compose hash mismatch on ", what, ": the Phala Cloud API returned ", Hash0x(api_hash),
-                   ", but the app compose we sent hashes to ", Hash0x(expected_hash),
+      absl::StrCat("compose hash mismatch on ", what, ": the Phala Cloud API returned ", api_hash.Hex(),
+                   ", but the app compose we sent hashes to ", expected_hash.Hex(),
                    " (service form); nothing was signed or committed");
   if (ctx.deps().options.compose_hash_warn_only) {
     platform::log::Warn("compose hash mismatch (compose_hash_check_warn_only: using the API's hash)",
-              {{"op", ctx.id()}, {"api", Hash0x(api_hash)}, {"computed", Hash0x(expected_hash)}});
+              {{"op", ctx.id()}, {"api", api_hash.Hex()}, {"computed", expected_hash.Hex()}});
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(msg);
@@ -159,7 +174,7 @@ absl::StatusOr<state::EnvPubkey> FetchEnvPubkey(OpContext& ctx, absl::string_vie
       ctx.deps().cloud->GetAppEnvEncryptPubkey(kms_ref, app_id, verification);
   if (!key.ok()) return key.status();
   state::EnvPubkey out;
-  out.set_public_key(absl::AsciiStrToLower(HashBare(key->public_key_hex)));
+  out.set_public_key(chain::ToHex(chain::ByteView(key->public_key.data(), key->public_key.size()), /*prefix=*/false));
   if (key->signer.has_value()) out.set_signer(chain::ToHex(chain::ByteView(key->signer->data(), key->signer->size())));
   out.set_verified(key->verified);
   return out;
@@ -201,17 +216,7 @@ absl::StatusOr<chain::Address> SignerKey(OpContext& ctx) {
         "no signer key: the request names none (signer_key_address) and the config has no "
         "default_signer_key_address");
   }
-  return chain::Address::Parse(st.signer_key_address());
-}
-
-bool EffectSent(const state::FlowState& st, absl::string_view step) {
-  return std::find(st.effect_sent().begin(), st.effect_sent().end(), step) != st.effect_sent().end();
-}
-
-absl::Status MarkEffectSent(OpContext& ctx, absl::string_view step) {
-  if (EffectSent(ctx.State(), step)) return absl::OkStatus();
-  const std::string name(step);
-  return ctx.Update([&](v1::Operation&, state::FlowState& st) { st.add_effect_sent(name); });
+  return AddressField("signer_key_address", st.signer_key_address());
 }
 
 absl::StatusOr<chain::onchain::DeployAppAuthResult> RunDeployAppAuth(OpContext& ctx, StepRun& run,
@@ -232,35 +237,28 @@ absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext
   });
 }
 
-absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, absl::string_view app_id_hex,
-                                     absl::string_view app_contract, absl::string_view compose_hash) {
-  absl::StatusOr<const engine::ChainBackend*> chain = ChainFor(ctx, chain_id, /*check_rpc=*/true);
-  if (!chain.ok()) return chain.status();
-  absl::StatusOr<chain::Address> sender = SignerKey(ctx);
-  if (!sender.ok()) return sender.status();
-  absl::StatusOr<chain::Address> app =
-      chain::Address::Parse(app_contract.empty() ? absl::StrCat("0x", HashBare(app_id_hex)) : std::string(app_contract));
-  if (!app.ok()) return absl::FailedPreconditionError(absl::StrCat("app contract address: ", app.status().message()));
-  absl::StatusOr<chain::Hash32> hash = chain::Hash32::FromHex(compose_hash);
-  if (!hash.ok()) return absl::FailedPreconditionError(absl::StrCat("compose hash: ", hash.status().message()));
+absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, const chain::Address& app,
+                                     const chain::Hash32& compose_hash) {
+  ASSIGN_OR_RETURN(const engine::ChainBackend* backend, ChainFor(ctx, chain_id, /*check_rpc=*/true));
+  ASSIGN_OR_RETURN(const chain::Address sender, SignerKey(ctx));
   chain::onchain::AddComposeHashRequest req;
   req.chain_id = chain_id;
-  req.app = *app;
-  req.sender = *sender;
-  req.compose_hash = *hash;
-  absl::StatusOr<chain::onchain::AddComposeHashResult> r = RunAddComposeHash(ctx, run, **chain, req);
+  req.app = app;
+  req.sender = sender;
+  req.compose_hash = compose_hash;
+  absl::StatusOr<chain::onchain::AddComposeHashResult> r = RunAddComposeHash(ctx, run, *backend, req);
   if (!r.ok()) return r.status();
   if (r->already_allowed && !r->tx_hash.has_value()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "compose hash ", hash->Hex(), " is already allowed by ", app->Checksummed(),
+        "compose hash ", compose_hash.Hex(), " is already allowed by ", app.Checksummed(),
         " but no ComposeHashAdded log was found to prove it to the API"));
   }
   state::Registration reg;
   reg.set_chain_id(chain_id);
-  reg.set_app_contract_address(app->Checksummed());
-  reg.set_compose_hash(hash->Hex());
-  reg.set_sender(sender->Checksummed());
-  if (r->tx_hash.has_value()) reg.set_transaction_hash(r->tx_hash->Hex());
+  reg.set_app_contract_address(ToField(app));
+  reg.set_compose_hash(ToField(compose_hash));
+  reg.set_sender(ToField(sender));
+  if (r->tx_hash.has_value()) reg.set_transaction_hash(ToField(*r->tx_hash));
   reg.set_block_number(r->block_number);
   reg.set_already_registered(r->already_allowed);
   const std::string detail = r->already_allowed

@@ -15,6 +15,7 @@
 #include "cloudapi/types.h"
 #include "orchestrator/engine/flow.h"
 #include "orchestrator/engine/op_context.h"
+#include "orchestrator/state/fields.h"
 
 namespace orchestrator::flows {
 
@@ -22,6 +23,12 @@ namespace v1 = ::onchainkms::orchestrator::v1;
 namespace state = ::orchestrator::state::v1;
 using engine::OpContext;
 using engine::StepRun;
+// The journaled hex forms (orchestrator/state/fields.h).
+using ::orchestrator::state::AddressField;
+using ::orchestrator::state::HashField;
+using ::orchestrator::state::OptionalAddressField;
+using ::orchestrator::state::OptionalHashField;
+using ::orchestrator::state::ToField;
 
 // Step names (proto/onchainkms/orchestrator/v1/orchestrator.proto, message Step).
 inline constexpr char kProvision[] = "provision";
@@ -40,32 +47,30 @@ inline constexpr char kProvisionUpdate[] = "provision_update";
 inline constexpr char kCommitUpdate[] = "commit_update";
 
 state::KmsInfo ToState(const cloudapi::KmsInfo& k);
+// What the API said about a CVM (GET /cvms/{id}); app_compose_json is left to the caller.
+state::Cvm ToState(const cloudapi::CvmInfo& info);
 
 // The CVM reference of a request's cvm_id: "app_<hex>", "instance_<hex>", an app id ("0x"+40
 // hex or 40 hex), a UUID with dashes, or anything else verbatim (the API's id, a number, a name).
 absl::StatusOr<cloudapi::CvmRef> CvmRefFor(absl::string_view cvm_id);
 
-// "0x" + 64 lowercase hex of a 64-hex compose hash (with or without 0x).
-std::string Hash0x(absl::string_view hex);
-// 64 lowercase hex without 0x.
-std::string HashBare(absl::string_view hex);
-
 // The check the SDK does not make: the compose hash the API returned for what we sent must equal
 // the one computed from it in the service's form (cloudapi::ComposeHashForm::kIndented), or
 // nothing is signed: FAILED_PRECONDITION. With compose_hash_warn_only, a mismatch is logged and
 // OK is returned (the API's hash is used).
-absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, absl::string_view api_hash,
-                              absl::string_view expected_hash);
+absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, const chain::Hash32& api_hash,
+                              const chain::Hash32& expected_hash);
 
 // The service-form hash of an app compose object.
-absl::StatusOr<std::string> ServiceComposeHash(const boost::json::object& app_compose);
+absl::StatusOr<chain::Hash32> ServiceComposeHash(const boost::json::object& app_compose);
 
 // The chain of an on-chain KMS: FAILED_PRECONDITION when the orchestrator is not configured for
 // it. Also checks that the chain's RPC endpoint reports that chain id (eth_chainId), the other
 // check the SDK does not make.
 absl::StatusOr<const engine::ChainBackend*> ChainFor(OpContext& ctx, uint64_t chain_id, bool check_rpc);
 
-// The env-encryption public key of an app from GET /kms/{kms_ref}/pubkey/{app_id}, its signature
+// The env-encryption public key of an app from GET /kms/{kms_ref}/pubkey/{app_id} (`app_id` in
+// the form the CLI puts in that path: EIP-55 after a deploy, the API's form for updates), its signature
 // verified against the trusted KMS key configured under any of `trust_names` (KMS id, slug; the
 // CVM's kms_type for updates), or at least checked for form.
 absl::StatusOr<state::EnvPubkey> FetchEnvPubkey(OpContext& ctx, absl::string_view kms_ref, absl::string_view app_id,
@@ -89,15 +94,9 @@ absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext
 // The signer key of the operation (FlowState.signer_key_address). FAILED_PRECONDITION if none.
 absl::StatusOr<chain::Address> SignerKey(OpContext& ctx);
 
-// Whether `step` was recorded in FlowState.effect_sent.
-bool EffectSent(const state::FlowState& st, absl::string_view step);
-// Records (journals) that the effect of `step` is about to be sent.
-absl::Status MarkEffectSent(OpContext& ctx, absl::string_view step);
-
-// The register_compose_hash step of the update flows, from st.precondition (or the compose-file
-// provision) and st.cvm.
-absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, absl::string_view app_id_hex,
-                                     absl::string_view app_contract, absl::string_view compose_hash);
+// The register_compose_hash step: DstackApp(app).addComposeHash(compose_hash) on `chain_id`.
+absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, const chain::Address& app,
+                                     const chain::Hash32& compose_hash);
 
 // Current state of a CVM as seen again (for the "did my call take effect" checks on resume).
 absl::StatusOr<cloudapi::CvmInfo> ReadCvm(OpContext& ctx, absl::string_view cvm_id);

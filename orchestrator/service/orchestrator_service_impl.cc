@@ -376,10 +376,7 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::Callba
     out->set_url(k.url);
     out->set_version(k.version);
     out->set_chain_id(chain);
-    if (k.kms_contract_address.has_value()) {
-      absl::StatusOr<chain::Address> a = chain::Address::Parse(absl::AsciiStrToLower(*k.kms_contract_address));
-      out->set_kms_contract_address(a.ok() ? a->Checksummed() : *k.kms_contract_address);
-    }
+    if (k.kms_contract_address.has_value()) out->set_kms_contract_address(k.kms_contract_address->Checksummed());
     out->set_gateway_app_id(k.gateway_app_id.value_or(""));
     out->set_kms_type(type);
   }

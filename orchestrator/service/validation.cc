@@ -11,10 +11,12 @@
 #include "chain/address.h"
 #include "chain/hash32.h"
 #include "chain/hex.h"
+#include "cloudapi/wire.h"
 #include "crypto/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::service {
 namespace {
@@ -84,11 +86,16 @@ bool PrintableAscii(absl::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-absl::StatusOr<std::string> NormalizeAddress(absl::string_view field, absl::string_view text) {
+absl::StatusOr<chain::Address> ParseAddress(absl::string_view field, absl::string_view text) {
   absl::StatusOr<chain::Address> a = chain::Address::Parse(text);
   if (!a.ok()) return Bad(field, absl::StrCat("not an address (0x + 40 hex, EIP-55 if mixed case): ", a.status().message()));
   if (a->IsZero()) return Bad(field, "the zero address is not allowed");
-  return a->Checksummed();
+  return *a;
+}
+
+absl::StatusOr<std::string> NormalizeAddress(absl::string_view field, absl::string_view text) {
+  ASSIGN_OR_RETURN(const chain::Address a, ParseAddress(field, text));
+  return a.Checksummed();
 }
 
 absl::StatusOr<std::string> NormalizeHash(absl::string_view field, absl::string_view text, bool nonzero) {
@@ -218,6 +225,72 @@ absl::Status ValidateEnvVars(const google::protobuf::RepeatedPtrField<v1::EnvVar
   return absl::OkStatus();
 }
 
+// The KMS must be one the API lists, of the right kind, on a chain we serve. Normalizes
+// kms_contract_address.
+absl::Status ValidateDeployKms(v1::DeployCvmRequest& r, const ValidationContext& ctx, bool onchain) {
+  const v1::KmsType t = r.kms_type();
+  if (!r.kms_id().empty()) {
+    if (r.kms_id().size() > 128 || !PrintableAscii(r.kms_id())) return Bad("kms_id", "not a KMS id");
+    const cloudapi::KmsInfo* k = FindKms(ctx, r.kms_id());
+    if (k == nullptr) return Bad("kms_id", absl::StrCat("unknown KMS '", r.kms_id(), "' (see ListKmsInstances)"));
+    if (IsOnchain(*k) != onchain) {
+      return Bad("kms_id", absl::StrCat("KMS '", r.kms_id(), "' is ", IsOnchain(*k) ? "on-chain" : "off-chain (PHALA)",
+                                        ", kms_type says ", v1::KmsType_Name(t)));
+    }
+    if (onchain && ctx.chains.count(static_cast<uint64_t>(*k->chain_id)) == 0) {
+      return Bad("kms_id", absl::StrCat("KMS '", r.kms_id(), "' is on chain ", *k->chain_id,
+                                        ", which this orchestrator is not configured for"));
+    }
+  } else if (onchain) {
+    bool any = false;
+    for (const cloudapi::KmsInfo& k : ctx.kms) any = any || (IsOnchain(k) && ctx.chains.count(*k.chain_id) > 0);
+    if (!any) return Bad("kms_type", "no on-chain KMS on a configured chain is available");
+  }
+  if (!r.kms_contract_address().empty()) {
+    if (!onchain) return Bad("kms_contract_address", "only for an on-chain KMS");
+    ASSIGN_OR_RETURN(const chain::Address a, ParseAddress("kms_contract_address", r.kms_contract_address()));
+    bool known = false;
+    for (const cloudapi::KmsInfo& k : ctx.kms) {
+      known = known || (k.kms_contract_address == a && (r.kms_id().empty() || k.id == r.kms_id() || k.slug == r.kms_id()));
+    }
+    if (!known) return Bad("kms_contract_address", absl::StrCat("unknown KMS contract ", a.Checksummed()));
+    r.set_kms_contract_address(a.Checksummed());
+  }
+  return absl::OkStatus();
+}
+
+// The fields that belong to one kind of KMS: the AppAuth options on chain, app_id + nonce for
+// PHALA. Normalizes them.
+absl::Status ValidateDeployKmsFields(v1::DeployCvmRequest& r, bool onchain) {
+  if (!r.app_owner_address().empty()) {
+    if (!onchain) return Bad("app_owner_address", "only for an on-chain KMS");
+    absl::StatusOr<std::string> a = NormalizeAddress("app_owner_address", r.app_owner_address());
+    if (!a.ok()) return a.status();
+    r.set_app_owner_address(*a);
+  }
+  if (!r.device_id().empty()) {
+    if (!onchain) return Bad("device_id", "only for an on-chain KMS");
+    absl::StatusOr<std::string> h = NormalizeHash("device_id", r.device_id(), false);
+    if (!h.ok()) return h.status();
+    r.set_device_id(*h);
+  }
+  if (onchain && (r.has_nonce() || !r.app_id().empty())) {
+    return Bad(r.has_nonce() ? "nonce" : "app_id", "only for the PHALA KMS");
+  }
+  if (!r.app_id().empty()) {
+    absl::StatusOr<chain::Address> a = cloudapi::ParseAppId(r.app_id());
+    if (!a.ok()) return Bad("app_id", "want 40 hex digits (0x optional)");
+    r.set_app_id(cloudapi::wire::HexOf(*a));  // the API's form, as the journal has always held it
+    if (!r.has_nonce()) return Bad("nonce", "required with app_id");
+  } else if (r.has_nonce()) {
+    return Bad("app_id", "required with nonce");
+  }
+  if (!onchain && (r.allow_any_device() || r.disable_upgrades() || r.has_require_tcb_up_to_date())) {
+    return Bad("kms_type", "allow_any_device, disable_upgrades and require_tcb_up_to_date need an on-chain KMS");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& in, const ValidationContext& ctx,
                                                     std::string* signer_key) {
   v1::DeployCvmRequest r = in;
@@ -241,69 +314,14 @@ absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& 
   const v1::KmsType t = r.kms_type();
   if (t == v1::KMS_TYPE_UNSPECIFIED || !v1::KmsType_IsValid(t)) return Bad("kms_type", "required (PHALA, ETHEREUM or BASE)");
   const bool onchain = t != v1::KMS_TYPE_PHALA;
-  // The KMS must be one the API lists, of the right kind, on a chain we serve.
-  if (!r.kms_id().empty()) {
-    if (r.kms_id().size() > 128 || !PrintableAscii(r.kms_id())) return Bad("kms_id", "not a KMS id");
-    const cloudapi::KmsInfo* k = FindKms(ctx, r.kms_id());
-    if (k == nullptr) return Bad("kms_id", absl::StrCat("unknown KMS '", r.kms_id(), "' (see ListKmsInstances)"));
-    if (IsOnchain(*k) != onchain) {
-      return Bad("kms_id", absl::StrCat("KMS '", r.kms_id(), "' is ", IsOnchain(*k) ? "on-chain" : "off-chain (PHALA)",
-                                        ", kms_type says ", v1::KmsType_Name(t)));
-    }
-    if (onchain && ctx.chains.count(static_cast<uint64_t>(*k->chain_id)) == 0) {
-      return Bad("kms_id", absl::StrCat("KMS '", r.kms_id(), "' is on chain ", *k->chain_id,
-                                        ", which this orchestrator is not configured for"));
-    }
-  } else if (onchain) {
-    bool any = false;
-    for (const cloudapi::KmsInfo& k : ctx.kms) any = any || (IsOnchain(k) && ctx.chains.count(*k.chain_id) > 0);
-    if (!any) return Bad("kms_type", "no on-chain KMS on a configured chain is available");
-  }
-  if (!r.kms_contract_address().empty()) {
-    if (!onchain) return Bad("kms_contract_address", "only for an on-chain KMS");
-    absl::StatusOr<std::string> a = NormalizeAddress("kms_contract_address", r.kms_contract_address());
-    if (!a.ok()) return a.status();
-    bool known = false;
-    for (const cloudapi::KmsInfo& k : ctx.kms) {
-      known = known || (k.kms_contract_address.has_value() && absl::EqualsIgnoreCase(*k.kms_contract_address, *a) &&
-                        (r.kms_id().empty() || k.id == r.kms_id() || k.slug == r.kms_id()));
-    }
-    if (!known) return Bad("kms_contract_address", absl::StrCat("unknown KMS contract ", *a));
-    r.set_kms_contract_address(*a);
-  }
+  RETURN_IF_ERROR(ValidateDeployKms(r, ctx, onchain));
   if (r.instance_type().size() > 64 || !PrintableAscii(r.instance_type())) return Bad("instance_type", "not an instance type");
   if (r.image().size() > 128 || !PrintableAscii(r.image())) return Bad("image", "not an image name");
   if (r.region().size() > 64 || !PrintableAscii(r.region())) return Bad("region", "not a region");
   if (r.vcpu() > 1024) return Bad("vcpu", "too large");
   if (r.memory_mb() > 16 * 1024 * 1024) return Bad("memory_mb", "too large");
   if (r.disk_size_gb() > 1024 * 1024) return Bad("disk_size_gb", "too large");
-  if (!r.app_owner_address().empty()) {
-    if (!onchain) return Bad("app_owner_address", "only for an on-chain KMS");
-    absl::StatusOr<std::string> a = NormalizeAddress("app_owner_address", r.app_owner_address());
-    if (!a.ok()) return a.status();
-    r.set_app_owner_address(*a);
-  }
-  if (!r.device_id().empty()) {
-    if (!onchain) return Bad("device_id", "only for an on-chain KMS");
-    absl::StatusOr<std::string> h = NormalizeHash("device_id", r.device_id(), false);
-    if (!h.ok()) return h.status();
-    r.set_device_id(*h);
-  }
-  if (onchain && (r.has_nonce() || !r.app_id().empty())) {
-    return Bad(r.has_nonce() ? "nonce" : "app_id", "only for the PHALA KMS");
-  }
-  if (!r.app_id().empty()) {
-    absl::string_view a = r.app_id();
-    absl::ConsumePrefix(&a, "0x");
-    if (a.size() != 40 || !chain::FromHex(a).ok()) return Bad("app_id", "want 40 hex digits (0x optional)");
-    r.set_app_id(absl::AsciiStrToLower(a));
-    if (!r.has_nonce()) return Bad("nonce", "required with app_id");
-  } else if (r.has_nonce()) {
-    return Bad("app_id", "required with nonce");
-  }
-  if (!onchain && (r.allow_any_device() || r.disable_upgrades() || r.has_require_tcb_up_to_date())) {
-    return Bad("kms_type", "allow_any_device, disable_upgrades and require_tcb_up_to_date need an on-chain KMS");
-  }
+  RETURN_IF_ERROR(ValidateDeployKmsFields(r, onchain));
   absl::StatusOr<std::string> signer = ResolveSigner(r.signer_key_address(), ctx);
   if (!signer.ok()) return signer.status();
   if (onchain && signer->empty()) {

@@ -24,7 +24,7 @@ ValidationContext Ctx() {
   base.id = "kms-base";
   base.slug = "base";
   base.chain_id = 31337;
-  base.kms_contract_address = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+  base.kms_contract_address = *chain::Address::Parse("0x5fbdb2315678afecb367f032d93f642f64180aa3");
   c.kms = {phala, base};
   c.chains = {31337};
   c.default_signer_key = kKey;
