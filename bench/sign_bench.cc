@@ -11,8 +11,7 @@
 
 namespace {
 
-const chain::Bytes kKey =
-    *chain::FromHex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+const chain::Bytes kKey = *chain::FromHex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
 
 chain::Eip1559Transaction AddComposeHashTx() {
   chain::Eip1559Transaction tx;

@@ -16,9 +16,7 @@ constexpr size_t kWord = 32;
 constexpr Selector kErrorSelector = {0x08, 0xc3, 0x79, 0xa0};
 constexpr Selector kPanicSelector = {0x4e, 0x48, 0x7b, 0x71};
 
-absl::Status Invalid(absl::string_view msg) {
-  return absl::InvalidArgumentError(absl::StrCat("abi: ", msg));
-}
+absl::Status Invalid(absl::string_view msg) { return absl::InvalidArgumentError(absl::StrCat("abi: ", msg)); }
 
 uint32_t SelectorKey(const Selector& s) {
   return (uint32_t{s[0]} << 24) | (uint32_t{s[1]} << 16) | (uint32_t{s[2]} << 8) | s[3];
@@ -121,8 +119,8 @@ class Decoder {
         absl::StatusOr<uint64_t> offset = SmallWord(region, head, "offset");
         if (!offset.ok()) return offset.status();
         if (*offset > region.size()) {
-          return Invalid(absl::StrCat("offset ", *offset, " of item ", i, " points past the ",
-                                      region.size(), " bytes of its tuple"));
+          return Invalid(absl::StrCat("offset ", *offset, " of item ", i, " points past the ", region.size(),
+                                      " bytes of its tuple"));
         }
         v = Dynamic(t, region.subspan(*offset));
       } else {
@@ -146,8 +144,7 @@ class Decoder {
 
   static absl::StatusOr<ByteView> WordAt(ByteView region, size_t pos) {
     if (pos > region.size() || region.size() - pos < kWord) {
-      return Invalid(absl::StrCat("data too short: need a word at byte ", pos, ", have ",
-                                  region.size(), " bytes"));
+      return Invalid(absl::StrCat("data too short: need a word at byte ", pos, ", have ", region.size(), " bytes"));
     }
     return region.subspan(pos, kWord);
   }
@@ -207,8 +204,7 @@ class Decoder {
         absl::StatusOr<uint64_t> len = SmallWord(at, 0, "length");
         if (!len.ok()) return len.status();
         if (*len > at.size() - kWord) {
-          return Invalid(absl::StrCat("length ", *len, " exceeds the ", at.size() - kWord,
-                                      " bytes that follow it"));
+          return Invalid(absl::StrCat("length ", *len, " exceeds the ", at.size() - kWord, " bytes that follow it"));
         }
         absl::Status st = Spend(*len);
         if (!st.ok()) return st;
@@ -224,8 +220,8 @@ class Decoder {
         // (an empty tuple) still counts as one word, so the count stays bounded by the input.
         const size_t elem_head = std::max(element.HeadSize(), kWord);
         if (*count > (at.size() - kWord) / elem_head) {
-          return Invalid(absl::StrCat("array length ", *count, " exceeds the ",
-                                      at.size() - kWord, " bytes that follow it"));
+          return Invalid(
+              absl::StrCat("array length ", *count, " exceeds the ", at.size() - kWord, " bytes that follow it"));
         }
         absl::Status st = Spend(*count * kWord);
         if (!st.ok()) return st;
@@ -303,8 +299,7 @@ absl::StatusOr<Type> ParseTypeAt(absl::string_view text, size_t& pos, int depth)
     pos += 2;
   }
   if (pos < text.size() && text[pos] == '[') {
-    return Invalid(absl::StrCat("only dynamic arrays T[] are supported, at position ", pos,
-                                " of '", text, "'"));
+    return Invalid(absl::StrCat("only dynamic arrays T[] are supported, at position ", pos, " of '", text, "'"));
   }
   return t;
 }
@@ -333,9 +328,7 @@ Selector FunctionSelector(absl::string_view canonical_signature) {
   return {h.data()[0], h.data()[1], h.data()[2], h.data()[3]};
 }
 
-Hash32 EventTopic(absl::string_view canonical_signature) {
-  return Keccak256(canonical_signature);
-}
+Hash32 EventTopic(absl::string_view canonical_signature) { return Keccak256(canonical_signature); }
 
 std::string SelectorHex(const Selector& selector) { return ToHex(selector); }
 
@@ -364,10 +357,9 @@ std::string Type::Canonical() const {
     case Kind::kString:
       return "string";
     case Kind::kTuple:
-      return absl::StrCat("(", absl::StrJoin(components, ",", [](std::string* out, const Type& t) {
-                            out->append(t.Canonical());
-                          }),
-                          ")");
+      return absl::StrCat(
+          "(", absl::StrJoin(components, ",", [](std::string* out, const Type& t) { out->append(t.Canonical()); }),
+          ")");
     case Kind::kArray:
       return absl::StrCat(components[0].Canonical(), "[]");
   }
@@ -399,9 +391,7 @@ size_t Type::HeadSize() const {
   return kWord;
 }
 
-std::string Signature::Canonical() const {
-  return absl::StrCat(name, Type::Tuple(inputs).Canonical());
-}
+std::string Signature::Canonical() const { return absl::StrCat(name, Type::Tuple(inputs).Canonical()); }
 
 absl::StatusOr<Signature> ParseSignature(absl::string_view text) {
   const size_t open = text.find('(');
@@ -411,8 +401,7 @@ absl::StatusOr<Signature> ParseSignature(absl::string_view text) {
   Signature sig;
   sig.name = std::string(text.substr(0, open));
   for (char c : sig.name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '$';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
     if (!ok) return Invalid(absl::StrCat("bad character in name of signature '", text, "'"));
   }
   absl::StatusOr<Type> args = Type::Parse(text.substr(open));
@@ -445,12 +434,8 @@ std::string FormatValue(const Value& value) {
     std::string operator()(const U256& u) { return u.ToDecimal(); }
     std::string operator()(const Bytes& b) { return ToHex(b); }
     std::string operator()(const std::string& s) { return EscapeString(s); }
-    std::string operator()(const TupleValue& t) {
-      return absl::StrCat("(", absl::StrJoin(t.items, ",", Fmt), ")");
-    }
-    std::string operator()(const ArrayValue& a) {
-      return absl::StrCat("[", absl::StrJoin(a.items, ",", Fmt), "]");
-    }
+    std::string operator()(const TupleValue& t) { return absl::StrCat("(", absl::StrJoin(t.items, ",", Fmt), ")"); }
+    std::string operator()(const ArrayValue& a) { return absl::StrCat("[", absl::StrJoin(a.items, ",", Fmt), "]"); }
     static void Fmt(std::string* out, const Value& v) { out->append(FormatValue(v)); }
   };
   return std::visit(Visitor{}, value.v);
@@ -469,9 +454,7 @@ Bytes EncodeCall(const Selector& selector, absl::Span<const Value> args) {
 }
 
 absl::Status CheckType(const Type& type, const Value& value) {
-  auto mismatch = [&] {
-    return Invalid(absl::StrCat("value ", FormatValue(value), " is not a ", type.Canonical()));
-  };
+  auto mismatch = [&] { return Invalid(absl::StrCat("value ", FormatValue(value), " is not a ", type.Canonical())); };
   switch (type.kind) {
     case Type::Kind::kAddress:
       return value.AsAddress() ? absl::OkStatus() : mismatch();
@@ -507,13 +490,11 @@ absl::Status CheckType(const Type& type, const Value& value) {
   return mismatch();
 }
 
-absl::StatusOr<Bytes> EncodeCall(absl::string_view canonical_signature,
-                                 absl::Span<const Value> args) {
+absl::StatusOr<Bytes> EncodeCall(absl::string_view canonical_signature, absl::Span<const Value> args) {
   absl::StatusOr<Signature> sig = ParseSignature(canonical_signature);
   if (!sig.ok()) return sig.status();
   if (sig->inputs.size() != args.size()) {
-    return Invalid(absl::StrCat(sig->Canonical(), " takes ", sig->inputs.size(),
-                                " arguments, got ", args.size()));
+    return Invalid(absl::StrCat(sig->Canonical(), " takes ", sig->inputs.size(), " arguments, got ", args.size()));
   }
   for (size_t i = 0; i < args.size(); ++i) {
     absl::Status st = CheckType(sig->inputs[i], args[i]);
@@ -566,9 +547,8 @@ absl::Status ErrorRegistry::Add(absl::string_view signature) {
   const Selector sel = FunctionSelector(sig->Canonical());
   auto [it, inserted] = entries_.try_emplace(SelectorKey(sel), Entry{*sig, sel});
   if (!inserted && it->second.signature.Canonical() != sig->Canonical()) {
-    return absl::AlreadyExistsError(absl::StrCat("abi: selector ", SelectorHex(sel), " of ",
-                                                 sig->Canonical(), " clashes with ",
-                                                 it->second.signature.Canonical()));
+    return absl::AlreadyExistsError(absl::StrCat("abi: selector ", SelectorHex(sel), " of ", sig->Canonical(),
+                                                 " clashes with ", it->second.signature.Canonical()));
   }
   return absl::OkStatus();
 }
@@ -622,8 +602,7 @@ Revert DecodeRevert(ByteView data, const ErrorRegistry& registry) {
   auto malformed = [&](absl::string_view what, const absl::Status& st) {
     r.kind = Revert::Kind::kMalformed;
     r.args.clear();
-    r.text = absl::StrCat(what, " with malformed arguments (", args.size(), " bytes): ",
-                          st.message());
+    r.text = absl::StrCat(what, " with malformed arguments (", args.size(), " bytes): ", st.message());
     return r;
   };
   if (r.selector == kErrorSelector) {
@@ -651,9 +630,8 @@ Revert DecodeRevert(ByteView data, const ErrorRegistry& registry) {
     r.kind = Revert::Kind::kCustom;
     r.args = *std::move(v);
     r.reason = e->signature.Canonical();
-    r.text = absl::StrCat(e->signature.name, "(", absl::StrJoin(r.args, ",", [](std::string* o, const Value& x) {
-                            o->append(FormatValue(x));
-                          }),
+    r.text = absl::StrCat(e->signature.name, "(",
+                          absl::StrJoin(r.args, ",", [](std::string* o, const Value& x) { o->append(FormatValue(x)); }),
                           ")");
     return r;
   }

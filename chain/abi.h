@@ -112,8 +112,7 @@ Bytes EncodeArgs(absl::Span<const Value> args);
 // selector || EncodeArgs(args).
 Bytes EncodeCall(const Selector& selector, absl::Span<const Value> args);
 // Computes the selector from the signature and checks args against its types.
-absl::StatusOr<Bytes> EncodeCall(absl::string_view canonical_signature,
-                                 absl::Span<const Value> args);
+absl::StatusOr<Bytes> EncodeCall(absl::string_view canonical_signature, absl::Span<const Value> args);
 // OK if `value` fits `type`.
 absl::Status CheckType(const Type& type, const Value& value);
 
@@ -134,15 +133,15 @@ struct Revert {
     kMalformed,    // 1-3 bytes, or a known selector whose arguments do not decode
   };
   Kind kind = Kind::kEmpty;
-  Selector selector{};        // valid when data has at least 4 bytes
-  std::string reason;         // Error(string): the string; Panic: the code's meaning
-  std::vector<Value> args;    // decoded arguments (kErrorString, kPanic, kCustom)
-  std::string text;           // one human-readable line, e.g.
-                              //   Error("Invalid owner address")
-                              //   Panic(0x11: arithmetic underflow or overflow)
-                              //   OwnableUnauthorizedAccount(0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266)
-                              //   custom error 0x12345678 (32 bytes)   <- N = bytes after the selector
-                              //   empty revert data
+  Selector selector{};      // valid when data has at least 4 bytes
+  std::string reason;       // Error(string): the string; Panic: the code's meaning
+  std::vector<Value> args;  // decoded arguments (kErrorString, kPanic, kCustom)
+  std::string text;         // one human-readable line, e.g.
+                            //   Error("Invalid owner address")
+                            //   Panic(0x11: arithmetic underflow or overflow)
+                            //   OwnableUnauthorizedAccount(0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266)
+                            //   custom error 0x12345678 (32 bytes)   <- N = bytes after the selector
+                            //   empty revert data
 };
 
 // Custom errors known by signature.

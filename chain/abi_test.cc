@@ -27,8 +27,7 @@ TEST(AbiSelector, MatchesFactsAndSpec) {
       {"upgradeToAndCall(address,bytes)", "0x4f1ef286"},
       {"setGatewayAppId(string)", "0x3971db27"},
       {"setKmsInfo((bytes,bytes,bytes,bytes))", "0x7d025352"},
-      {"isAppAllowed((address,bytes32,address,bytes32,bytes32,bytes32,bytes32,string,string[]))",
-       "0x1e079198"},
+      {"isAppAllowed((address,bytes32,address,bytes32,bytes32,bytes32,bytes32,string,string[]))", "0x1e079198"},
       {"Error(string)", "0x08c379a0"},
       {"Panic(uint256)", "0x4e487b71"},
       // Solidity ABI specification examples.
@@ -43,8 +42,8 @@ TEST(AbiSelector, MatchesFactsAndSpec) {
 }
 
 TEST(AbiType, ParseAndCanonical) {
-  for (const char* s : {"address", "bool", "bytes32", "uint256", "bytes", "string", "()",
-                        "(address,bool)", "string[]", "uint256[][]", "(bytes,(bool,string[]))[]"}) {
+  for (const char* s : {"address", "bool", "bytes32", "uint256", "bytes", "string", "()", "(address,bool)", "string[]",
+                        "uint256[][]", "(bytes,(bool,string[]))[]"}) {
     auto t = Type::Parse(s);
     ASSERT_TRUE(t.ok()) << s << ": " << t.status();
     EXPECT_EQ(t->Canonical(), s);
@@ -59,10 +58,8 @@ TEST(AbiType, ParseAndCanonical) {
             "abi: only dynamic arrays T[] are supported, at position 7 of 'uint256[3]'");
   EXPECT_EQ(Type::Parse("(address,bool").status().message(),
             "abi: expected ',' or ')' at position 13 of '(address,bool'");
-  EXPECT_EQ(Type::Parse("(address,)").status().message(),
-            "abi: missing type at position 9 of '(address,)'");
-  EXPECT_EQ(Type::Parse("address)").status().message(),
-            "abi: unexpected ')' after type in 'address)'");
+  EXPECT_EQ(Type::Parse("(address,)").status().message(), "abi: missing type at position 9 of '(address,)'");
+  EXPECT_EQ(Type::Parse("address)").status().message(), "abi: unexpected ')' after type in 'address)'");
   EXPECT_FALSE(Type::Parse("").ok());
 }
 
@@ -83,30 +80,26 @@ TEST(AbiSignature, Parse) {
 TEST(AbiEncode, SpecExampleSam) {
   auto got = EncodeCall("sam(bytes,bool,uint256[])",
                         {Value::FromBytes(Bytes{'d', 'a', 'v', 'e'}), Value::FromBool(true),
-                         Value::FromArray({Value::FromUint(1), Value::FromUint(2),
-                                           Value::FromUint(3)})});
+                         Value::FromArray({Value::FromUint(1), Value::FromUint(2), Value::FromUint(3)})});
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(ToHex(*got),
-            "0xa5643bf2" + Word(0x60) + Word(1) + Word(0xa0) + Word(4) +
-                "6461766500000000000000000000000000000000000000000000000000000000" + Word(3) +
-                Word(1) + Word(2) + Word(3));
+  EXPECT_EQ(ToHex(*got), "0xa5643bf2" + Word(0x60) + Word(1) + Word(0xa0) + Word(4) +
+                             "6461766500000000000000000000000000000000000000000000000000000000" + Word(3) + Word(1) +
+                             Word(2) + Word(3));
 }
 
 // Solidity ABI spec example: g([[1,2],[3]], ["one","two","three"]).
 TEST(AbiEncode, SpecExampleNestedDynamic) {
   std::vector<Value> args = {
-      Value::FromArray({Value::FromArray({Value::FromUint(1), Value::FromUint(2)}),
-                        Value::FromArray({Value::FromUint(3)})}),
       Value::FromArray(
-          {Value::FromString("one"), Value::FromString("two"), Value::FromString("three")})};
+          {Value::FromArray({Value::FromUint(1), Value::FromUint(2)}), Value::FromArray({Value::FromUint(3)})}),
+      Value::FromArray({Value::FromString("one"), Value::FromString("two"), Value::FromString("three")})};
   auto got = EncodeCall("g(uint256[][],string[])", args);
   ASSERT_TRUE(got.ok());
-  const std::string want =
-      "0x2289b18c" + Word(0x40) + Word(0x140) + Word(2) + Word(0x40) + Word(0xa0) + Word(2) +
-      Word(1) + Word(2) + Word(1) + Word(3) + Word(3) + Word(0x60) + Word(0xa0) + Word(0xe0) +
-      Word(3) + "6f6e650000000000000000000000000000000000000000000000000000000000" + Word(3) +
-      "74776f0000000000000000000000000000000000000000000000000000000000" + Word(5) +
-      "7468726565000000000000000000000000000000000000000000000000000000";
+  const std::string want = "0x2289b18c" + Word(0x40) + Word(0x140) + Word(2) + Word(0x40) + Word(0xa0) + Word(2) +
+                           Word(1) + Word(2) + Word(1) + Word(3) + Word(3) + Word(0x60) + Word(0xa0) + Word(0xe0) +
+                           Word(3) + "6f6e650000000000000000000000000000000000000000000000000000000000" + Word(3) +
+                           "74776f0000000000000000000000000000000000000000000000000000000000" + Word(5) +
+                           "7468726565000000000000000000000000000000000000000000000000000000";
   EXPECT_EQ(ToHex(*got), want);
   // And back.
   auto types = ParseSignature("g(uint256[][],string[])")->inputs;
@@ -122,29 +115,24 @@ TEST(AbiEncode, NestedTuplesMatchCast) {
   std::vector<Value> args = {
       Value::FromTuple({Value::FromUint(7), Value::FromBool(true)}),
       Value::FromAddress(A("0x0000000000000000000000000000000000000002")),
-      Value::FromTuple(
-          {Value::FromString("hi"),
-           Value::FromTuple({Value::FromBytes32(H32(std::string(64, '1'))),
-                             Value::FromBytes(H("0xdeadbeef"))})})};
+      Value::FromTuple({Value::FromString("hi"), Value::FromTuple({Value::FromBytes32(H32(std::string(64, '1'))),
+                                                                   Value::FromBytes(H("0xdeadbeef"))})})};
   auto got = EncodeCall(sig, args);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(ToHex(*got),
-            "0x96c8e18f" + Word(7) + Word(1) + Word(2) + Word(0x80) + Word(0x40) + Word(0x80) +
-                Word(2) + "6869000000000000000000000000000000000000000000000000000000000000" +
-                std::string(64, '1') + Word(0x40) + Word(4) +
-                "deadbeef00000000000000000000000000000000000000000000000000000000");
+  EXPECT_EQ(ToHex(*got), "0x96c8e18f" + Word(7) + Word(1) + Word(2) + Word(0x80) + Word(0x40) + Word(0x80) + Word(2) +
+                             "6869000000000000000000000000000000000000000000000000000000000000" + std::string(64, '1') +
+                             Word(0x40) + Word(4) + "deadbeef00000000000000000000000000000000000000000000000000000000");
   auto decoded = DecodeArgs(ParseSignature(sig)->inputs, ByteView(*got).subspan(4));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
-  EXPECT_EQ(FormatValue(Value::FromTuple(*decoded)),
-            "((7,true),0x0000000000000000000000000000000000000002,(\"hi\",(0x" +
-                std::string(64, '1') + ",0xdeadbeef)))");
+  EXPECT_EQ(
+      FormatValue(Value::FromTuple(*decoded)),
+      "((7,true),0x0000000000000000000000000000000000000002,(\"hi\",(0x" + std::string(64, '1') + ",0xdeadbeef)))");
 }
 
 TEST(AbiEncode, TypeChecks) {
   EXPECT_EQ(EncodeCall("f(address)", {Value::FromBool(true)}).status().message(),
             "argument 0: abi: value true is not a address");
-  EXPECT_EQ(EncodeCall("f(address)", {}).status().message(),
-            "abi: f(address) takes 1 arguments, got 0");
+  EXPECT_EQ(EncodeCall("f(address)", {}).status().message(), "abi: f(address) takes 1 arguments, got 0");
   EXPECT_FALSE(EncodeCall("f((bool,bool))", {Value::FromTuple({Value::FromBool(true)})}).ok());
   EXPECT_FALSE(EncodeCall("f(bool[])", {Value::FromArray({Value::FromUint(1)})}).ok());
   EXPECT_TRUE(EncodeCall("f(bool[])", {Value::FromArray({})}).ok());
@@ -181,8 +169,7 @@ TEST(AbiDecode, BoundsAndCanonicalForm) {
   EXPECT_EQ(DecodeArgs(str, H(Word(0x40))).status().message(),
             "abi: offset 64 of item 0 points past the 32 bytes of its tuple");
   // Offset that does not fit 64 bits.
-  EXPECT_EQ(DecodeArgs(str, H("ff" + std::string(62, '0'))).status().message(),
-            "abi: offset at byte 0 is too large");
+  EXPECT_EQ(DecodeArgs(str, H("ff" + std::string(62, '0'))).status().message(), "abi: offset at byte 0 is too large");
   // Offset at the very end: no room for the length word.
   EXPECT_EQ(DecodeArgs(str, H(Word(0x20))).status().message(),
             "abi: data too short: need a word at byte 0, have 0 bytes");
@@ -196,13 +183,9 @@ TEST(AbiDecode, BoundsAndCanonicalForm) {
   EXPECT_EQ(DecodeArgs(str, H(Word(0x20) + Word(~0ULL))).status().message(),
             "abi: length 18446744073709551615 exceeds the 0 bytes that follow it");
   // Array count too large for the data (checked before allocating).
-  EXPECT_EQ(DecodeArgs({Type::Array(Type::Uint256())}, H(Word(0x20) + Word(1000000) + Word(1)))
-                .status()
-                .message(),
+  EXPECT_EQ(DecodeArgs({Type::Array(Type::Uint256())}, H(Word(0x20) + Word(1000000) + Word(1))).status().message(),
             "abi: array length 1000000 exceeds the 32 bytes that follow it");
-  EXPECT_EQ(DecodeArgs({Type::Array(Type::Uint256())}, H(Word(0x20) + Word(~0ULL)))
-                .status()
-                .message(),
+  EXPECT_EQ(DecodeArgs({Type::Array(Type::Uint256())}, H(Word(0x20) + Word(~0ULL))).status().message(),
             "abi: array length 18446744073709551615 exceeds the 0 bytes that follow it");
   // Empty tuples as array elements occupy no head: the count is still bounded.
   EXPECT_FALSE(DecodeArgs({*Type::Parse("()[]")}, H(Word(0x20) + Word(~0ULL))).ok());
@@ -213,8 +196,7 @@ TEST(AbiDecode, BoundsAndCanonicalForm) {
   // Dirty address and bool words.
   EXPECT_EQ(DecodeArgs({Type::Address()}, H("01" + std::string(62, '0'))).status().message(),
             "abi: address at byte 0 has non-zero upper bytes");
-  EXPECT_EQ(DecodeArgs({Type::Bool()}, H(Word(2))).status().message(),
-            "abi: bool at byte 0 is not 0 or 1");
+  EXPECT_EQ(DecodeArgs({Type::Bool()}, H(Word(2))).status().message(), "abi: bool at byte 0 is not 0 or 1");
   EXPECT_EQ(DecodeArgs({Type::Bool()}, H("01" + std::string(62, '0'))).status().message(),
             "abi: bool at byte 0 is not 0 or 1");
   // Trailing bytes are ignored, as Solidity does.
@@ -234,9 +216,8 @@ TEST(AbiDecode, OverlappingOffsetsCannotAmplify) {
 
 TEST(Revert, ErrorString) {
   // `cast calldata "Error(string)" "Invalid owner address"`.
-  const Bytes data = H(
-      "0x08c379a0" + Word(0x20) + Word(21) +
-      "496e76616c6964206f776e657220616464726573730000000000000000000000");
+  const Bytes data =
+      H("0x08c379a0" + Word(0x20) + Word(21) + "496e76616c6964206f776e657220616464726573730000000000000000000000");
   Revert r = DecodeRevert(data);
   EXPECT_EQ(r.kind, Revert::Kind::kErrorString);
   EXPECT_EQ(r.reason, "Invalid owner address");
@@ -254,8 +235,7 @@ TEST(Revert, Panic) {
   EXPECT_EQ(r.kind, Revert::Kind::kPanic);
   EXPECT_EQ(r.reason, "arithmetic underflow or overflow");
   EXPECT_EQ(r.text, "Panic(0x11: arithmetic underflow or overflow)");
-  EXPECT_EQ(DecodeRevert(H("0x4e487b71" + Word(0x32))).text,
-            "Panic(0x32: array index out of bounds)");
+  EXPECT_EQ(DecodeRevert(H("0x4e487b71" + Word(0x32))).text, "Panic(0x32: array index out of bounds)");
   EXPECT_EQ(DecodeRevert(H("0x4e487b71" + Word(0x99))).text, "Panic(0x99: unknown panic code)");
   EXPECT_EQ(PanicMeaning(U256(0x01)), "assertion failed");
   EXPECT_EQ(PanicMeaning(U256(0x12)), "division or modulo by zero");
@@ -330,10 +310,8 @@ TEST(Revert, CustomRegistry) {
   ASSERT_TRUE(reg.Add("AppNotAllowed(address,string)").ok());
   EXPECT_TRUE(reg.Add("AppNotAllowed(address,string)").ok());  // same again is fine
   EXPECT_FALSE(reg.Add("Bad(uint8)").ok());
-  Bytes data = *EncodeCall("AppNotAllowed(address,string)",
-                           {Value::FromAddress(Address()), Value::FromString("no")});
-  EXPECT_EQ(DecodeRevert(data, reg).text,
-            "AppNotAllowed(0x0000000000000000000000000000000000000000,\"no\")");
+  Bytes data = *EncodeCall("AppNotAllowed(address,string)", {Value::FromAddress(Address()), Value::FromString("no")});
+  EXPECT_EQ(DecodeRevert(data, reg).text, "AppNotAllowed(0x0000000000000000000000000000000000000000,\"no\")");
   // Not in the default registry.
   EXPECT_EQ(DecodeRevert(data).kind, Revert::Kind::kUnknown);
 }

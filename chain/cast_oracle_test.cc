@@ -10,12 +10,11 @@
 //
 // The seed is fixed and printed with every failure; override with CAST_ORACLE_SEED=<n>.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -117,8 +116,8 @@ std::vector<RunResult> RunAll(const std::vector<std::vector<std::string>>& comma
 }
 
 std::string Describe(const std::vector<std::string>& argv, const RunResult& r) {
-  return absl::StrCat("command: ", absl::StrJoin(argv, " "), "\nexit ", r.exit_code, "\nstdout: ",
-                      r.out, "\nstderr: ", r.err);
+  return absl::StrCat("command: ", absl::StrJoin(argv, " "), "\nexit ", r.exit_code, "\nstdout: ", r.out,
+                      "\nstderr: ", r.err);
 }
 
 // ---- random inputs ----
@@ -197,8 +196,8 @@ std::string AccessListJson(const AccessList& list) {
   for (const AccessListEntry& e : list) {
     std::vector<std::string> keys;
     for (const Hash32& k : e.storage_keys) keys.push_back(absl::StrCat("\"", k.Hex(), "\""));
-    entries.push_back(absl::StrCat("{\"address\":\"", e.address.Hex(), "\",\"storageKeys\":[",
-                                   absl::StrJoin(keys, ","), "]}"));
+    entries.push_back(
+        absl::StrCat("{\"address\":\"", e.address.Hex(), "\",\"storageKeys\":[", absl::StrJoin(keys, ","), "]}"));
   }
   return absl::StrCat("[", absl::StrJoin(entries, ","), "]");
 }
@@ -311,8 +310,7 @@ TEST_F(CastOracle, Eip1559TransactionsMatchMktxAndKeccak) {
     }
     if (mktx[i].out != ToHex(c.ours.raw)) {
       ++mismatches;
-      ADD_FAILURE() << "raw transaction differs\nours: " << ToHex(c.ours.raw) << "\n"
-                    << Describe(commands[i], mktx[i]);
+      ADD_FAILURE() << "raw transaction differs\nours: " << ToHex(c.ours.raw) << "\n" << Describe(commands[i], mktx[i]);
     }
     ASSERT_EQ(keccak[i].exit_code, 0) << Describe(keccak_commands[i], keccak[i]);
     EXPECT_EQ(keccak[i].out, c.ours.hash.Hex());
@@ -343,11 +341,22 @@ TEST_F(CastOracle, LegacyEip155TransactionsMatchMktx) {
     tx.to = gen.RandomAddress();
     tx.data = gen.Calldata();
     ours.push_back(*SignLegacy(secret, tx));
-    std::vector<std::string> cmd = {
-        cast_,      "mktx",    "--legacy",  "--private-key", ToHex(secret),
-        "--chain",  absl::StrCat(*tx.chain_id), "--nonce", absl::StrCat(tx.nonce),
-        "--gas-limit", absl::StrCat(tx.gas_limit), "--gas-price", tx.gas_price.ToDecimal(),
-        "--value",  tx.value.ToDecimal(), tx.to->Checksummed()};
+    std::vector<std::string> cmd = {cast_,
+                                    "mktx",
+                                    "--legacy",
+                                    "--private-key",
+                                    ToHex(secret),
+                                    "--chain",
+                                    absl::StrCat(*tx.chain_id),
+                                    "--nonce",
+                                    absl::StrCat(tx.nonce),
+                                    "--gas-limit",
+                                    absl::StrCat(tx.gas_limit),
+                                    "--gas-price",
+                                    tx.gas_price.ToDecimal(),
+                                    "--value",
+                                    tx.value.ToDecimal(),
+                                    tx.to->Checksummed()};
     if (!tx.data.empty()) cmd.push_back(ToHex(tx.data));
     commands.push_back(std::move(cmd));
   }
@@ -379,14 +388,12 @@ TEST_F(CastOracle, DstackCalldataMatchesCastCalldata) {
     if (i % 3 == 2) p.require_tcb_up_to_date = gen.Chance(50);
     ours.push_back(EncodeDeployAndRegisterApp(p));
     if (p.require_tcb_up_to_date.has_value()) {
-      commands.push_back({cast_, "calldata", kDeployAndRegisterApp6Signature,
-                          p.initial_owner.Checksummed(), b(p.disable_upgrades),
-                          b(*p.require_tcb_up_to_date), b(p.allow_any_device),
+      commands.push_back({cast_, "calldata", kDeployAndRegisterApp6Signature, p.initial_owner.Checksummed(),
+                          b(p.disable_upgrades), b(*p.require_tcb_up_to_date), b(p.allow_any_device),
                           p.initial_device_id.Hex(), p.initial_compose_hash.Hex()});
     } else {
-      commands.push_back({cast_, "calldata", kDeployAndRegisterApp5Signature,
-                          p.initial_owner.Checksummed(), b(p.disable_upgrades),
-                          b(p.allow_any_device), p.initial_device_id.Hex(),
+      commands.push_back({cast_, "calldata", kDeployAndRegisterApp5Signature, p.initial_owner.Checksummed(),
+                          b(p.disable_upgrades), b(p.allow_any_device), p.initial_device_id.Hex(),
                           p.initial_compose_hash.Hex()});
     }
     EXPECT_EQ(*DecodeDeployAndRegisterApp(ours.back()), p);

@@ -36,18 +36,14 @@ Bytes EncodeDeployAndRegisterApp(const DeployAndRegisterAppParams& p) {
   if (p.require_tcb_up_to_date.has_value()) {
     // (owner, disableUpgrades, requireTcbUpToDate, allowAnyDevice, deviceId, composeHash)
     return abi::EncodeCall(kDeployAndRegisterApp6Selector,
-                           {Value::FromAddress(p.initial_owner),
-                            Value::FromBool(p.disable_upgrades),
-                            Value::FromBool(*p.require_tcb_up_to_date),
-                            Value::FromBool(p.allow_any_device),
-                            Value::FromBytes32(p.initial_device_id),
-                            Value::FromBytes32(p.initial_compose_hash)});
+                           {Value::FromAddress(p.initial_owner), Value::FromBool(p.disable_upgrades),
+                            Value::FromBool(*p.require_tcb_up_to_date), Value::FromBool(p.allow_any_device),
+                            Value::FromBytes32(p.initial_device_id), Value::FromBytes32(p.initial_compose_hash)});
   }
-  return abi::EncodeCall(kDeployAndRegisterApp5Selector,
-                         {Value::FromAddress(p.initial_owner), Value::FromBool(p.disable_upgrades),
-                          Value::FromBool(p.allow_any_device),
-                          Value::FromBytes32(p.initial_device_id),
-                          Value::FromBytes32(p.initial_compose_hash)});
+  return abi::EncodeCall(
+      kDeployAndRegisterApp5Selector,
+      {Value::FromAddress(p.initial_owner), Value::FromBool(p.disable_upgrades), Value::FromBool(p.allow_any_device),
+       Value::FromBytes32(p.initial_device_id), Value::FromBytes32(p.initial_compose_hash)});
 }
 
 Bytes EncodeAddComposeHash(const Hash32& compose_hash) {
@@ -62,16 +58,14 @@ absl::StatusOr<DeployAndRegisterAppParams> DecodeDeployAndRegisterApp(ByteView c
   }
   const size_t want = 4 + 32 * (five ? 5 : 6);
   if (calldata.size() != want) {
-    return absl::InvalidArgumentError(absl::StrCat("deployAndRegisterApp: want ", want,
-                                                   " bytes of calldata, got ", calldata.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("deployAndRegisterApp: want ", want, " bytes of calldata, got ", calldata.size()));
   }
-  std::vector<Type> types = {Type::Address(), Type::Bool(), Type::Bool(), Type::Bytes32(),
-                             Type::Bytes32()};
+  std::vector<Type> types = {Type::Address(), Type::Bool(), Type::Bool(), Type::Bytes32(), Type::Bytes32()};
   if (six) types.insert(types.begin() + 1, Type::Bool());
   absl::StatusOr<std::vector<Value>> v = abi::DecodeArgs(types, calldata.subspan(4));
   if (!v.ok()) {
-    return absl::Status(v.status().code(),
-                        absl::StrCat("deployAndRegisterApp: ", v.status().message()));
+    return absl::Status(v.status().code(), absl::StrCat("deployAndRegisterApp: ", v.status().message()));
   }
   const std::vector<Value>& a = *v;
   DeployAndRegisterAppParams p;
@@ -90,8 +84,7 @@ absl::StatusOr<Hash32> DecodeAddComposeHash(ByteView calldata) {
     return absl::InvalidArgumentError("addComposeHash: calldata has another selector");
   }
   if (calldata.size() != 36) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("addComposeHash: want 36 bytes of calldata, got ", calldata.size()));
+    return absl::InvalidArgumentError(absl::StrCat("addComposeHash: want 36 bytes of calldata, got ", calldata.size()));
   }
   return *Hash32::FromBytes(calldata.subspan(4));
 }

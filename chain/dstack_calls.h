@@ -14,8 +14,7 @@
 namespace chain {
 
 // DstackKms factory (permissionless).
-inline constexpr char kDeployAndRegisterApp5Signature[] =
-    "deployAndRegisterApp(address,bool,bool,bytes32,bytes32)";
+inline constexpr char kDeployAndRegisterApp5Signature[] = "deployAndRegisterApp(address,bool,bool,bytes32,bytes32)";
 inline constexpr char kDeployAndRegisterApp6Signature[] =
     "deployAndRegisterApp(address,bool,bool,bool,bytes32,bytes32)";
 inline constexpr abi::Selector kDeployAndRegisterApp5Selector = {0x86, 0x18, 0x16, 0x9d};
@@ -42,8 +41,7 @@ struct DeployAndRegisterAppParams {
   // Unset: the 5-argument overload every version has.
   std::optional<bool> require_tcb_up_to_date;
 
-  friend bool operator==(const DeployAndRegisterAppParams&,
-                         const DeployAndRegisterAppParams&) = default;
+  friend bool operator==(const DeployAndRegisterAppParams&, const DeployAndRegisterAppParams&) = default;
 };
 
 // 164 bytes (5-arg) or 196 bytes (6-arg).

@@ -24,12 +24,9 @@ TEST(DstackCalls, SelectorsAreKeccakOfSignatures) {
 }
 
 TEST(DstackCalls, EventTopicsMatchFacts) {
-  EXPECT_EQ(AppDeployedViaFactoryTopic().Hex(),
-            "0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee");
-  EXPECT_EQ(AppRegisteredTopic().Hex(),
-            "0x0d540ad8f39e07d19909687352b9fa017405d93c91a6760981fbae9cf28bfef7");
-  EXPECT_EQ(ComposeHashAddedTopic().Hex(),
-            "0xfecb34306dd9d8b785b54d65489d06afc8822a0893ddacedff40c50a4942d0af");
+  EXPECT_EQ(AppDeployedViaFactoryTopic().Hex(), "0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee");
+  EXPECT_EQ(AppRegisteredTopic().Hex(), "0x0d540ad8f39e07d19909687352b9fa017405d93c91a6760981fbae9cf28bfef7");
+  EXPECT_EQ(ComposeHashAddedTopic().Hex(), "0xfecb34306dd9d8b785b54d65489d06afc8822a0893ddacedff40c50a4942d0af");
 }
 
 // facts §9: deployAndRegisterApp(0xf39F…2266, false, false, 0xdd…dd, 0x11…11), 164 bytes.
@@ -40,8 +37,8 @@ TEST(DstackCalls, DeployFiveArgsFactsVector) {
   p.initial_compose_hash = H32('1');
   const Bytes data = EncodeDeployAndRegisterApp(p);
   ASSERT_EQ(data.size(), 164u);
-  EXPECT_EQ(ToHex(data), "0x8618169d" + std::string(kOwnerWord) + kZero + kZero +
-                             std::string(64, 'd') + std::string(64, '1'));
+  EXPECT_EQ(ToHex(data),
+            "0x8618169d" + std::string(kOwnerWord) + kZero + kZero + std::string(64, 'd') + std::string(64, '1'));
   EXPECT_EQ(*DecodeDeployAndRegisterApp(data), p);
 }
 
@@ -54,15 +51,13 @@ TEST(DstackCalls, DeploySixArgsFactsVector) {
   p.initial_compose_hash = H32('1');
   const Bytes data = EncodeDeployAndRegisterApp(p);
   ASSERT_EQ(data.size(), 196u);
-  EXPECT_EQ(ToHex(data), "0x9cb9c31f" + std::string(kOwnerWord) + kZero + kZero + kOne + kZero +
-                             std::string(64, '1'));
+  EXPECT_EQ(ToHex(data), "0x9cb9c31f" + std::string(kOwnerWord) + kZero + kZero + kOne + kZero + std::string(64, '1'));
   EXPECT_EQ(*DecodeDeployAndRegisterApp(data), p);
   // Argument order: requireTcbUpToDate is the third argument.
   p.require_tcb_up_to_date = true;
   p.allow_any_device = false;
   EXPECT_EQ(ToHex(EncodeDeployAndRegisterApp(p)),
-            "0x9cb9c31f" + std::string(kOwnerWord) + kZero + kOne + kZero + kZero +
-                std::string(64, '1'));
+            "0x9cb9c31f" + std::string(kOwnerWord) + kZero + kOne + kZero + kZero + std::string(64, '1'));
 }
 
 TEST(DstackCalls, AddComposeHashFactsVector) {
@@ -93,12 +88,10 @@ TEST(DstackCalls, DecodersAreStrict) {
   dirty_addr[4] = 1;
   EXPECT_EQ(DecodeDeployAndRegisterApp(dirty_addr).status().message(),
             "deployAndRegisterApp: abi: address at byte 0 has non-zero upper bytes");
-  EXPECT_EQ(DecodeAddComposeHash(data).status().message(),
-            "addComposeHash: calldata has another selector");
+  EXPECT_EQ(DecodeAddComposeHash(data).status().message(), "addComposeHash: calldata has another selector");
   Bytes add = EncodeAddComposeHash(Hash32());
   add.pop_back();
-  EXPECT_EQ(DecodeAddComposeHash(add).status().message(),
-            "addComposeHash: want 36 bytes of calldata, got 35");
+  EXPECT_EQ(DecodeAddComposeHash(add).status().message(), "addComposeHash: want 36 bytes of calldata, got 35");
 }
 
 }  // namespace

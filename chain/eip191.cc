@@ -9,7 +9,9 @@ namespace chain {
 
 Hash32 PersonalMessageHash(ByteView message) {
   Keccak256Hasher h;
-  h.Update(absl::string_view("\x19" "Ethereum Signed Message:\n"));
+  h.Update(
+      absl::string_view("\x19"
+                        "Ethereum Signed Message:\n"));
   h.Update(absl::string_view(std::to_string(message.size())));
   h.Update(message);
   return h.Final();

@@ -9,16 +9,14 @@ namespace chain {
 
 absl::StatusOr<Hash32> Hash32::FromHex(absl::string_view hex) {
   Hash32 h;
-  absl::Status st =
-      FromHexInto(hex, absl::MakeSpan(h.bytes_), HexPrefix::kOptional, "hash32");
+  absl::Status st = FromHexInto(hex, absl::MakeSpan(h.bytes_), HexPrefix::kOptional, "hash32");
   if (!st.ok()) return st;
   return h;
 }
 
 absl::StatusOr<Hash32> Hash32::FromBytes(ByteView bytes) {
   if (bytes.size() != kSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hash32: want 32 bytes, got ", bytes.size()));
+    return absl::InvalidArgumentError(absl::StrCat("hash32: want 32 bytes, got ", bytes.size()));
   }
   Hash32 h;
   std::memcpy(h.bytes_.data(), bytes.data(), kSize);

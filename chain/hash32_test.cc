@@ -28,8 +28,7 @@ TEST(Hash32, UppercaseInputLowercaseOutput) {
 
 TEST(Hash32, RejectsWrongLengthAndBadDigits) {
   EXPECT_EQ(Hash32::FromHex("0x1234").status().message(), "hash32: want 64 hex digits, got 4");
-  EXPECT_EQ(Hash32::FromHex(std::string(kHex) + "00").status().message(),
-            "hash32: want 64 hex digits, got 66");
+  EXPECT_EQ(Hash32::FromHex(std::string(kHex) + "00").status().message(), "hash32: want 64 hex digits, got 66");
   std::string bad = kHex;
   bad[10] = 'x';
   EXPECT_EQ(Hash32::FromHex(bad).status().message(), "hash32: bad character 'x' at position 10");

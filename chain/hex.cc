@@ -23,8 +23,8 @@ std::string Printable(char c) {
 }
 
 // Strips the prefix according to the policy; `offset` receives the prefix length.
-absl::StatusOr<absl::string_view> StripPrefix(absl::string_view hex, HexPrefix prefix,
-                                              absl::string_view what, size_t& offset) {
+absl::StatusOr<absl::string_view> StripPrefix(absl::string_view hex, HexPrefix prefix, absl::string_view what,
+                                              size_t& offset) {
   const bool has = HasHexPrefix(hex);
   if (prefix == HexPrefix::kRequired && !has) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": missing 0x prefix"));
@@ -36,16 +36,14 @@ absl::StatusOr<absl::string_view> StripPrefix(absl::string_view hex, HexPrefix p
   return hex.substr(offset);
 }
 
-absl::Status DecodeDigits(absl::string_view digits, size_t offset, uint8_t* out,
-                          absl::string_view what) {
+absl::Status DecodeDigits(absl::string_view digits, size_t offset, uint8_t* out, absl::string_view what) {
   for (size_t i = 0; i < digits.size(); i += 2) {
     const int hi = Nibble(digits[i]);
     const int lo = Nibble(digits[i + 1]);
     if (hi < 0 || lo < 0) {
       const size_t bad = hi < 0 ? i : i + 1;
-      return absl::InvalidArgumentError(absl::StrCat(what, ": bad character '",
-                                                     Printable(digits[bad]), "' at position ",
-                                                     offset + bad));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": bad character '", Printable(digits[bad]), "' at position ", offset + bad));
     }
     out[i / 2] = static_cast<uint8_t>((hi << 4) | lo);
   }
@@ -54,9 +52,7 @@ absl::Status DecodeDigits(absl::string_view digits, size_t offset, uint8_t* out,
 
 }  // namespace
 
-bool HasHexPrefix(absl::string_view s) {
-  return s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-}
+bool HasHexPrefix(absl::string_view s) { return s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'); }
 
 std::string ToHex(ByteView bytes, bool prefix) {
   std::string out;
@@ -78,8 +74,7 @@ absl::StatusOr<Bytes> FromHex(absl::string_view hex, HexPrefix prefix) {
   absl::StatusOr<absl::string_view> digits = StripPrefix(hex, prefix, "hex", offset);
   if (!digits.ok()) return digits.status();
   if (digits->size() % 2 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hex: odd number of digits (", digits->size(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("hex: odd number of digits (", digits->size(), ")"));
   }
   Bytes out(digits->size() / 2);
   absl::Status st = DecodeDigits(*digits, offset, out.data(), "hex");
@@ -87,14 +82,13 @@ absl::StatusOr<Bytes> FromHex(absl::string_view hex, HexPrefix prefix) {
   return out;
 }
 
-absl::Status FromHexInto(absl::string_view hex, absl::Span<uint8_t> out, HexPrefix prefix,
-                         absl::string_view what) {
+absl::Status FromHexInto(absl::string_view hex, absl::Span<uint8_t> out, HexPrefix prefix, absl::string_view what) {
   size_t offset = 0;
   absl::StatusOr<absl::string_view> digits = StripPrefix(hex, prefix, what, offset);
   if (!digits.ok()) return digits.status();
   if (digits->size() != out.size() * 2) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": want ", out.size() * 2,
-                                                   " hex digits, got ", digits->size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": want ", out.size() * 2, " hex digits, got ", digits->size()));
   }
   return DecodeDigits(*digits, offset, out.data(), what);
 }

@@ -27,8 +27,7 @@ absl::StatusOr<Bytes> FromHex(absl::string_view hex, HexPrefix prefix = HexPrefi
 
 // Decodes exactly out.size() bytes worth of digits into `out` (no allocation). `what` names the
 // field in error messages, e.g. "hash32: want 64 hex digits, got 3".
-absl::Status FromHexInto(absl::string_view hex, absl::Span<uint8_t> out, HexPrefix prefix,
-                         absl::string_view what);
+absl::Status FromHexInto(absl::string_view hex, absl::Span<uint8_t> out, HexPrefix prefix, absl::string_view what);
 
 // True if s starts with "0x" or "0X".
 bool HasHexPrefix(absl::string_view s);

@@ -47,8 +47,7 @@ TEST(Hex, BadCharacterPositionCountsPrefix) {
 
 TEST(Hex, PrefixPolicy) {
   EXPECT_EQ(FromHex("abcd", HexPrefix::kRequired).status().message(), "hex: missing 0x prefix");
-  EXPECT_EQ(FromHex("0xabcd", HexPrefix::kForbidden).status().message(),
-            "hex: unexpected 0x prefix");
+  EXPECT_EQ(FromHex("0xabcd", HexPrefix::kForbidden).status().message(), "hex: unexpected 0x prefix");
   EXPECT_TRUE(FromHex("abcd", HexPrefix::kForbidden).ok());
   EXPECT_TRUE(FromHex("0xabcd", HexPrefix::kRequired).ok());
 }

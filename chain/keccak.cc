@@ -7,11 +7,10 @@ namespace chain {
 namespace {
 
 constexpr uint64_t kRoundConstants[24] = {
-    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
-    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
-    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
-    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
-    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL, 0x000000000000808bULL,
+    0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL, 0x000000000000008aULL, 0x0000000000000088ULL,
+    0x0000000080008009ULL, 0x000000008000000aULL, 0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL,
+    0x8000000000008003ULL, 0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
     0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 
@@ -48,69 +47,69 @@ inline void AbsorbBlock(uint64_t st[25], const uint8_t* block) {
 // "Lane complementing" (the Keccak team's implementation note, also used by OpenSSL's
 // assembly): six lanes (be, bi, go, ki, mi, sa) are kept bitwise inverted, which turns most of
 // chi's `~a & b` into a single AND or OR and leaves 8 NOTs per round instead of 25.
-#define KECCAK_ROUND(A, E, rc)                                                      \
-  do {                                                                              \
-    const uint64_t Ca = A##ba ^ A##ga ^ A##ka ^ A##ma ^ A##sa;                      \
-    const uint64_t Ce = A##be ^ A##ge ^ A##ke ^ A##me ^ A##se;                      \
-    const uint64_t Ci = A##bi ^ A##gi ^ A##ki ^ A##mi ^ A##si;                      \
-    const uint64_t Co = A##bo ^ A##go ^ A##ko ^ A##mo ^ A##so;                      \
-    const uint64_t Cu = A##bu ^ A##gu ^ A##ku ^ A##mu ^ A##su;                      \
-    const uint64_t Da = Cu ^ Rol(Ce, 1);                                            \
-    const uint64_t De = Ca ^ Rol(Ci, 1);                                            \
-    const uint64_t Di = Ce ^ Rol(Co, 1);                                            \
-    const uint64_t Do = Ci ^ Rol(Cu, 1);                                            \
-    const uint64_t Du = Co ^ Rol(Ca, 1);                                            \
-    uint64_t Ba, Be, Bi, Bo, Bu;                                                    \
-    Ba = A##ba ^ Da;                                                                \
-    Be = Rol(A##ge ^ De, 44);                                                       \
-    Bi = Rol(A##ki ^ Di, 43);                                                       \
-    Bo = Rol(A##mo ^ Do, 21);                                                       \
-    Bu = Rol(A##su ^ Du, 14);                                                       \
-    E##ba = Ba ^ (Be | Bi) ^ (rc);                                                  \
-    E##be = Be ^ (~Bi | Bo);                                                        \
-    E##bi = Bi ^ (Bo & Bu);                                                         \
-    E##bo = Bo ^ (Bu | Ba);                                                         \
-    E##bu = Bu ^ (Ba & Be);                                                         \
-    Ba = Rol(A##bo ^ Do, 28);                                                       \
-    Be = Rol(A##gu ^ Du, 20);                                                       \
-    Bi = Rol(A##ka ^ Da, 3);                                                        \
-    Bo = Rol(A##me ^ De, 45);                                                       \
-    Bu = Rol(A##si ^ Di, 61);                                                       \
-    E##ga = Ba ^ (Be | Bi);                                                         \
-    E##ge = Be ^ (Bi & Bo);                                                         \
-    E##gi = Bi ^ (Bo | ~Bu);                                                        \
-    E##go = Bo ^ (Bu | Ba);                                                         \
-    E##gu = Bu ^ (Ba & Be);                                                         \
-    Ba = Rol(A##be ^ De, 1);                                                        \
-    Be = Rol(A##gi ^ Di, 6);                                                        \
-    Bi = Rol(A##ko ^ Do, 25);                                                       \
-    Bo = Rol(A##mu ^ Du, 8);                                                        \
-    Bu = Rol(A##sa ^ Da, 18);                                                       \
-    E##ka = Ba ^ (Be | Bi);                                                         \
-    E##ke = Be ^ (Bi & Bo);                                                         \
-    E##ki = Bi ^ (~Bo & Bu);                                                        \
-    E##ko = ~Bo ^ (Bu | Ba);                                                        \
-    E##ku = Bu ^ (Ba & Be);                                                         \
-    Ba = Rol(A##bu ^ Du, 27);                                                       \
-    Be = Rol(A##ga ^ Da, 36);                                                       \
-    Bi = Rol(A##ke ^ De, 10);                                                       \
-    Bo = Rol(A##mi ^ Di, 15);                                                       \
-    Bu = Rol(A##so ^ Do, 56);                                                       \
-    E##ma = Ba ^ (Be & Bi);                                                         \
-    E##me = Be ^ (Bi | Bo);                                                         \
-    E##mi = Bi ^ (~Bo | Bu);                                                        \
-    E##mo = ~Bo ^ (Bu & Ba);                                                        \
-    E##mu = Bu ^ (Ba | Be);                                                         \
-    Ba = Rol(A##bi ^ Di, 62);                                                       \
-    Be = Rol(A##go ^ Do, 55);                                                       \
-    Bi = Rol(A##ku ^ Du, 39);                                                       \
-    Bo = Rol(A##ma ^ Da, 41);                                                       \
-    Bu = Rol(A##se ^ De, 2);                                                        \
-    E##sa = Ba ^ (~Be & Bi);                                                        \
-    E##se = ~Be ^ (Bi | Bo);                                                        \
-    E##si = Bi ^ (Bo & Bu);                                                         \
-    E##so = Bo ^ (Bu | Ba);                                                         \
-    E##su = Bu ^ (Ba & Be);                                                         \
+#define KECCAK_ROUND(A, E, rc)                                 \
+  do {                                                         \
+    const uint64_t Ca = A##ba ^ A##ga ^ A##ka ^ A##ma ^ A##sa; \
+    const uint64_t Ce = A##be ^ A##ge ^ A##ke ^ A##me ^ A##se; \
+    const uint64_t Ci = A##bi ^ A##gi ^ A##ki ^ A##mi ^ A##si; \
+    const uint64_t Co = A##bo ^ A##go ^ A##ko ^ A##mo ^ A##so; \
+    const uint64_t Cu = A##bu ^ A##gu ^ A##ku ^ A##mu ^ A##su; \
+    const uint64_t Da = Cu ^ Rol(Ce, 1);                       \
+    const uint64_t De = Ca ^ Rol(Ci, 1);                       \
+    const uint64_t Di = Ce ^ Rol(Co, 1);                       \
+    const uint64_t Do = Ci ^ Rol(Cu, 1);                       \
+    const uint64_t Du = Co ^ Rol(Ca, 1);                       \
+    uint64_t Ba, Be, Bi, Bo, Bu;                               \
+    Ba = A##ba ^ Da;                                           \
+    Be = Rol(A##ge ^ De, 44);                                  \
+    Bi = Rol(A##ki ^ Di, 43);                                  \
+    Bo = Rol(A##mo ^ Do, 21);                                  \
+    Bu = Rol(A##su ^ Du, 14);                                  \
+    E##ba = Ba ^ (Be | Bi) ^ (rc);                             \
+    E##be = Be ^ (~Bi | Bo);                                   \
+    E##bi = Bi ^ (Bo & Bu);                                    \
+    E##bo = Bo ^ (Bu | Ba);                                    \
+    E##bu = Bu ^ (Ba & Be);                                    \
+    Ba = Rol(A##bo ^ Do, 28);                                  \
+    Be = Rol(A##gu ^ Du, 20);                                  \
+    Bi = Rol(A##ka ^ Da, 3);                                   \
+    Bo = Rol(A##me ^ De, 45);                                  \
+    Bu = Rol(A##si ^ Di, 61);                                  \
+    E##ga = Ba ^ (Be | Bi);                                    \
+    E##ge = Be ^ (Bi & Bo);                                    \
+    E##gi = Bi ^ (Bo | ~Bu);                                   \
+    E##go = Bo ^ (Bu | Ba);                                    \
+    E##gu = Bu ^ (Ba & Be);                                    \
+    Ba = Rol(A##be ^ De, 1);                                   \
+    Be = Rol(A##gi ^ Di, 6);                                   \
+    Bi = Rol(A##ko ^ Do, 25);                                  \
+    Bo = Rol(A##mu ^ Du, 8);                                   \
+    Bu = Rol(A##sa ^ Da, 18);                                  \
+    E##ka = Ba ^ (Be | Bi);                                    \
+    E##ke = Be ^ (Bi & Bo);                                    \
+    E##ki = Bi ^ (~Bo & Bu);                                   \
+    E##ko = ~Bo ^ (Bu | Ba);                                   \
+    E##ku = Bu ^ (Ba & Be);                                    \
+    Ba = Rol(A##bu ^ Du, 27);                                  \
+    Be = Rol(A##ga ^ Da, 36);                                  \
+    Bi = Rol(A##ke ^ De, 10);                                  \
+    Bo = Rol(A##mi ^ Di, 15);                                  \
+    Bu = Rol(A##so ^ Do, 56);                                  \
+    E##ma = Ba ^ (Be & Bi);                                    \
+    E##me = Be ^ (Bi | Bo);                                    \
+    E##mi = Bi ^ (~Bo | Bu);                                   \
+    E##mo = ~Bo ^ (Bu & Ba);                                   \
+    E##mu = Bu ^ (Ba | Be);                                    \
+    Ba = Rol(A##bi ^ Di, 62);                                  \
+    Be = Rol(A##go ^ Do, 55);                                  \
+    Bi = Rol(A##ku ^ Du, 39);                                  \
+    Bo = Rol(A##ma ^ Da, 41);                                  \
+    Bu = Rol(A##se ^ De, 2);                                   \
+    E##sa = Ba ^ (~Be & Bi);                                   \
+    E##se = ~Be ^ (Bi | Bo);                                   \
+    E##si = Bi ^ (Bo & Bu);                                    \
+    E##so = Bo ^ (Bu | Ba);                                    \
+    E##su = Bu ^ (Ba & Be);                                    \
   } while (0)
 
 void KeccakF1600(uint64_t st[25]) {

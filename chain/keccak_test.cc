@@ -21,8 +21,7 @@ TEST(Keccak256, PublishedVectors) {
   EXPECT_EQ(Keccak256(absl::string_view("abc")).Hex(),
             "0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
   // Not SHA3-256("abc") = 3a985da7...: the padding byte differs.
-  EXPECT_EQ(Keccak256(ByteView()).Hex(),
-            "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+  EXPECT_EQ(Keccak256(ByteView()).Hex(), "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 }
 
 // Values from `cast keccak 0x6161...` (cast 1.7.1), around the 136-byte rate boundary.

@@ -13,9 +13,7 @@ void AppendBigEndian(Bytes& out, uint64_t v, int len) {
   for (int i = len - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
-absl::Status Invalid(absl::string_view msg) {
-  return absl::InvalidArgumentError(absl::StrCat("rlp: ", msg));
-}
+absl::Status Invalid(absl::string_view msg) { return absl::InvalidArgumentError(absl::StrCat("rlp: ", msg)); }
 
 absl::StatusOr<ByteView> DecodeString(ByteView& from) {
   absl::StatusOr<Header> h = DecodeHeader(from);
@@ -27,13 +25,11 @@ absl::StatusOr<ByteView> DecodeString(ByteView& from) {
 }
 
 // Canonical integer payload: no leading zero byte.
-absl::StatusOr<ByteView> DecodeIntegerBytes(ByteView& from, size_t max_bytes,
-                                            absl::string_view type) {
+absl::StatusOr<ByteView> DecodeIntegerBytes(ByteView& from, size_t max_bytes, absl::string_view type) {
   absl::StatusOr<ByteView> s = DecodeString(from);
   if (!s.ok()) return s.status();
   if (!s->empty() && (*s)[0] == 0) {
-    return Invalid(s->size() == 1 ? "integer zero must be encoded as 0x80"
-                                  : "integer has a leading zero byte");
+    return Invalid(s->size() == 1 ? "integer zero must be encoded as 0x80" : "integer has a leading zero byte");
   }
   if (s->size() > max_bytes) {
     return Invalid(absl::StrCat("integer of ", s->size(), " bytes overflows ", type));
@@ -197,15 +193,15 @@ absl::StatusOr<Header> DecodeHeader(ByteView& from) {
     if (!h.list && h.payload_length == 1) {
       if (from.empty()) return Invalid("input too short: string of 1 byte, 0 bytes left");
       if (from[0] < 0x80) {
-        return Invalid(absl::StrFormat(
-            "non-canonical size: single byte 0x%02x below 0x80 must be its own encoding", from[0]));
+        return Invalid(
+            absl::StrFormat("non-canonical size: single byte 0x%02x below 0x80 must be its own encoding", from[0]));
       }
     }
   } else {
     const size_t len_len = b - long_base;  // 1..8
     if (from.size() - 1 < len_len) {
-      return Invalid(absl::StrCat("input too short: header needs ", len_len,
-                                  " length bytes, ", from.size() - 1, " left"));
+      return Invalid(
+          absl::StrCat("input too short: header needs ", len_len, " length bytes, ", from.size() - 1, " left"));
     }
     if (from[1] == 0) return Invalid("non-canonical size: leading zero byte in length");
     uint64_t len = 0;
@@ -217,8 +213,8 @@ absl::StatusOr<Header> DecodeHeader(ByteView& from) {
     from.remove_prefix(1 + len_len);
   }
   if (h.payload_length > from.size()) {
-    return Invalid(absl::StrCat("input too short: ", h.list ? "list" : "string", " of ",
-                                h.payload_length, " bytes, ", from.size(), " left"));
+    return Invalid(absl::StrCat("input too short: ", h.list ? "list" : "string", " of ", h.payload_length, " bytes, ",
+                                from.size(), " left"));
   }
   return h;
 }
@@ -259,8 +255,7 @@ absl::StatusOr<std::optional<Address>> DecodeOptionalAddress(ByteView& from) {
   if (!s.ok()) return s.status();
   if (s->empty()) return std::optional<Address>();
   if (s->size() != Address::kSize) {
-    return Invalid(absl::StrCat("want an empty string or a 20-byte address, got ", s->size(),
-                                " bytes"));
+    return Invalid(absl::StrCat("want an empty string or a 20-byte address, got ", s->size(), " bytes"));
   }
   return std::optional<Address>(*Address::FromBytes(*s));
 }

@@ -72,16 +72,15 @@ std::vector<Valid> ValidVectors() {
       {"mediumint1", U(128), "0x8180"},
       {"mediumint2", U(1000), "0x8203e8"},
       {"mediumint3", U(100000), "0x830186a0"},
-      {"mediumint4", BigDec("83729609699884896815286331701780722"),
-       "0x8f102030405060708090a0b0c0d0e0f2"},
+      {"mediumint4", BigDec("83729609699884896815286331701780722"), "0x8f102030405060708090a0b0c0d0e0f2"},
       {"mediumint5", BigDec("105315505618206987246253880190783558935785933862974822347068935681"),
        "0x9c0100020003000400050006000700080009000a000b000c000d000e01"},
       {"emptylist", L({}), "0xc0"},
       {"stringlist", L({S("dog"), S("god"), S("cat")}), "0xcc83646f6783676f6483636174"},
       {"multilist", L({S("zw"), L({U(4)}), U(1)}), "0xc6827a77c10401"},
       {"shortListMax1",
-       L({S("asdf"), S("qwer"), S("zxcv"), S("asdf"), S("qwer"), S("zxcv"), S("asdf"), S("qwer"),
-          S("zxcv"), S("asdf"), S("qwer")}),
+       L({S("asdf"), S("qwer"), S("zxcv"), S("asdf"), S("qwer"), S("zxcv"), S("asdf"), S("qwer"), S("zxcv"), S("asdf"),
+          S("qwer")}),
        "0xf784617364668471776572847a78637684617364668471776572847a78637684617364668471776572847a"
        "78637684617364668471776572"},
       {"longList1", L(four), nullptr},
@@ -89,8 +88,7 @@ std::vector<Valid> ValidVectors() {
       {"listsoflists", L({L({L({}), L({})}), L({})}), "0xc4c2c0c0c0"},
       {"listsoflists2", L({L({}), L({L({})}), L({L({}), L({L({})})})}), "0xc7c0c1c0c3c0c1c0"},
       {"dictTest1",
-       L({L({S("key1"), S("val1")}), L({S("key2"), S("val2")}), L({S("key3"), S("val3")}),
-          L({S("key4"), S("val4")})}),
+       L({L({S("key1"), S("val1")}), L({S("key2"), S("val2")}), L({S("key3"), S("val3")}), L({S("key4"), S("val4")})}),
        "0xecca846b6579318476616c31ca846b6579328476616c32ca846b6579338476616c33ca846b6579348476616c"
        "34"},
       {"bigint", B(H("0x010000000000000000000000000000000000000000000000000000000000000000")),
@@ -134,14 +132,11 @@ TEST(RlpVectors, InvalidRejectedWithPreciseReason) {
     const char* in;
     const char* error;
   } cases[] = {
-      {"int32Overflow", "bf0f000000000000021111",
-       "rlp: input too short: string of 1080863910568919042 bytes, 2 left"},
-      {"int32Overflow2", "ff0f000000000000021111",
-       "rlp: input too short: list of 1080863910568919042 bytes, 2 left"},
+      {"int32Overflow", "bf0f000000000000021111", "rlp: input too short: string of 1080863910568919042 bytes, 2 left"},
+      {"int32Overflow2", "ff0f000000000000021111", "rlp: input too short: list of 1080863910568919042 bytes, 2 left"},
       {"wrongSizeList", "f80180", "rlp: non-canonical size: long form for length 1 < 56"},
       {"wrongSizeList2", "f80100", "rlp: non-canonical size: long form for length 1 < 56"},
-      {"incorrectLengthInArray",
-       "b9002100dc2b275d0f74e8a53e6f4ec61b27f24278820be3f82ea2110e582081b0565df0",
+      {"incorrectLengthInArray", "b9002100dc2b275d0f74e8a53e6f4ec61b27f24278820be3f82ea2110e582081b0565df0",
        "rlp: non-canonical size: leading zero byte in length"},
       {"randomRLP",
        "f861f83eb9002100dc2b275d0f74e8a53e6f4ec61b27f24278820be3f82ea2110e582081b0565df027b90015"
@@ -158,22 +153,18 @@ TEST(RlpVectors, InvalidRejectedWithPreciseReason) {
        "b90040000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223242526272829"
        "2a2b2c2d2e2f303132333435363738393a3b3c3d3e3f",
        "rlp: non-canonical size: leading zero byte in length"},
-      {"leadingZerosInLongLengthArray2", "b800",
-       "rlp: non-canonical size: leading zero byte in length"},
+      {"leadingZerosInLongLengthArray2", "b800", "rlp: non-canonical size: leading zero byte in length"},
       {"leadingZerosInLongLengthList1",
        "fb00000040000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223242526"
        "2728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f",
        "rlp: non-canonical size: leading zero byte in length"},
-      {"leadingZerosInLongLengthList2", "f800",
-       "rlp: non-canonical size: leading zero byte in length"},
+      {"leadingZerosInLongLengthList2", "f800", "rlp: non-canonical size: leading zero byte in length"},
       {"nonOptimalLongLengthArray1", "b81000112233445566778899aabbccddeeff",
        "rlp: non-canonical size: long form for length 16 < 56"},
-      {"nonOptimalLongLengthArray2", "b801ff",
-       "rlp: non-canonical size: long form for length 1 < 56"},
+      {"nonOptimalLongLengthArray2", "b801ff", "rlp: non-canonical size: long form for length 1 < 56"},
       {"nonOptimalLongLengthList1", "f810000102030405060708090a0b0c0d0e0f",
        "rlp: non-canonical size: long form for length 16 < 56"},
-      {"nonOptimalLongLengthList2", "f803112233",
-       "rlp: non-canonical size: long form for length 3 < 56"},
+      {"nonOptimalLongLengthList2", "f803112233", "rlp: non-canonical size: long form for length 3 < 56"},
   };
   for (const Invalid& c : cases) {
     const Bytes wire = H(c.in);
@@ -186,8 +177,7 @@ TEST(RlpVectors, InvalidRejectedWithPreciseReason) {
 
 TEST(RlpDecode, TruncatedAndEmpty) {
   ByteView empty;
-  EXPECT_EQ(DecodeHeader(empty).status().message(),
-            "rlp: input too short: want an item, got 0 bytes");
+  EXPECT_EQ(DecodeHeader(empty).status().message(), "rlp: input too short: want an item, got 0 bytes");
   Bytes b = H("83646f");  // "dog" missing its last byte
   ByteView v(b);
   EXPECT_EQ(DecodeBytes(v).status().message(), "rlp: input too short: string of 3 bytes, 2 left");
@@ -196,12 +186,10 @@ TEST(RlpDecode, TruncatedAndEmpty) {
   EXPECT_EQ(DecodeBytes(v).status().message(), "rlp: input too short: string of 1 byte, 0 bytes left");
   b = H("b9");
   v = ByteView(b);
-  EXPECT_EQ(DecodeBytes(v).status().message(),
-            "rlp: input too short: header needs 2 length bytes, 0 left");
+  EXPECT_EQ(DecodeBytes(v).status().message(), "rlp: input too short: header needs 2 length bytes, 0 left");
   b = H("bf01020304050607");  // 8 length bytes announced, 7 present
   v = ByteView(b);
-  EXPECT_EQ(DecodeBytes(v).status().message(),
-            "rlp: input too short: header needs 8 length bytes, 7 left");
+  EXPECT_EQ(DecodeBytes(v).status().message(), "rlp: input too short: header needs 8 length bytes, 7 left");
   b = H("c3c1");  // list payload shorter than announced
   v = ByteView(b);
   EXPECT_EQ(DecodeList(v).status().message(), "rlp: input too short: list of 3 bytes, 1 left");
@@ -216,12 +204,10 @@ TEST(RlpDecode, LengthOverflowNeverWraps) {
   // 2^64-1 announced: must fail on the comparison with what is left, not wrap.
   Bytes b = H("bfffffffffffffffff00");
   ByteView v(b);
-  EXPECT_EQ(DecodeBytes(v).status().message(),
-            "rlp: input too short: string of 18446744073709551615 bytes, 1 left");
+  EXPECT_EQ(DecodeBytes(v).status().message(), "rlp: input too short: string of 18446744073709551615 bytes, 1 left");
   b = H("ffffffffffffffffff");
   v = ByteView(b);
-  EXPECT_EQ(DecodeList(v).status().message(),
-            "rlp: input too short: list of 18446744073709551615 bytes, 0 left");
+  EXPECT_EQ(DecodeList(v).status().message(), "rlp: input too short: list of 18446744073709551615 bytes, 0 left");
 }
 
 TEST(RlpDecode, TypeMismatchAndTrailing) {
@@ -318,8 +304,7 @@ TEST(RlpEncode, BuilderAndHeaders) {
   inner.AddUint(4);
   const Bytes got = ListBuilder().AddBytes(Bytes{'z', 'w'}).AddList(inner).AddUint(1).Finish();
   EXPECT_EQ(ToHex(got), "0xc6827a77c10401");
-  EXPECT_EQ(ToHex(EncodeList({EncodeBytes(Bytes{'z', 'w'}), inner.Finish(), EncodeUint(1)})),
-            "0xc6827a77c10401");
+  EXPECT_EQ(ToHex(EncodeList({EncodeBytes(Bytes{'z', 'w'}), inner.Finish(), EncodeUint(1)})), "0xc6827a77c10401");
   EXPECT_EQ(ToHex(ListBuilder().AddOptionalAddress(std::nullopt).AddHash(Hash32()).Finish()),
             "0xe280a00000000000000000000000000000000000000000000000000000000000000000");
 }

@@ -30,9 +30,9 @@ const secp256k1_context* Context() {
 }
 
 // secp256k1 group order n / 2, big-endian: s must not exceed it (EIP-2).
-constexpr std::array<uint8_t, 32> kHalfOrder = {
-    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0};
+constexpr std::array<uint8_t, 32> kHalfOrder = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                0xff, 0xff, 0xff, 0xff, 0xff, 0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4,
+                                                0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0};
 
 absl::StatusOr<secp256k1_pubkey> PubkeyFromSecret(ByteView secret) {
   absl::Status st = ValidateSecret(secret);
@@ -68,14 +68,12 @@ std::array<uint8_t, 65> RecoverableSignature::ToBytes() const {
 
 absl::StatusOr<RecoverableSignature> RecoverableSignature::FromBytes(ByteView rsv) {
   if (rsv.size() != 65) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("signature: want 65 bytes r||s||v, got ", rsv.size()));
+    return absl::InvalidArgumentError(absl::StrCat("signature: want 65 bytes r||s||v, got ", rsv.size()));
   }
   uint8_t v = rsv[64];
   if (v == 27 || v == 28) v -= 27;
   if (v > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("signature: v must be 0, 1, 27 or 28, got ", rsv[64]));
+    return absl::InvalidArgumentError(absl::StrCat("signature: v must be 0, 1, 27 or 28, got ", rsv[64]));
   }
   RecoverableSignature sig;
   std::memcpy(sig.r.data(), rsv.data(), 32);
@@ -84,14 +82,11 @@ absl::StatusOr<RecoverableSignature> RecoverableSignature::FromBytes(ByteView rs
   return sig;
 }
 
-bool RecoverableSignature::IsLowS() const {
-  return std::memcmp(s.data(), kHalfOrder.data(), 32) <= 0;
-}
+bool RecoverableSignature::IsLowS() const { return std::memcmp(s.data(), kHalfOrder.data(), 32) <= 0; }
 
 absl::Status ValidateSecret(ByteView secret) {
   if (secret.size() != 32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("secret key: want 32 bytes, got ", secret.size()));
+    return absl::InvalidArgumentError(absl::StrCat("secret key: want 32 bytes, got ", secret.size()));
   }
   if (!secp256k1_ec_seckey_verify(Context(), secret.data())) {
     return absl::InvalidArgumentError("secret key: not in [1, n-1] of secp256k1");
@@ -104,8 +99,7 @@ absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& has
   if (!st.ok()) return st;
   secp256k1_ecdsa_recoverable_signature rsig;
   // nullptr nonce function = RFC 6979; libsecp256k1 always produces low-s.
-  if (!secp256k1_ecdsa_sign_recoverable(Context(), &rsig, hash.data(), secret.data(), nullptr,
-                                        nullptr)) {
+  if (!secp256k1_ecdsa_sign_recoverable(Context(), &rsig, hash.data(), secret.data(), nullptr, nullptr)) {
     return absl::InternalError("secp256k1: signing failed");
   }
   RecoverableSignature sig;
@@ -145,8 +139,8 @@ absl::StatusOr<Address> AddressFromPublicKey(ByteView uncompressed) {
   } else if (uncompressed.size() == 65 && uncompressed[0] == 0x04) {
     std::memcpy(buf.data(), uncompressed.data(), 65);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "public key: want 64 bytes X||Y or 65 bytes 0x04||X||Y, got ", uncompressed.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("public key: want 64 bytes X||Y or 65 bytes 0x04||X||Y, got ", uncompressed.size()));
   }
   secp256k1_pubkey pub;
   if (!secp256k1_ec_pubkey_parse(Context(), &pub, buf.data(), buf.size())) {
@@ -155,11 +149,9 @@ absl::StatusOr<Address> AddressFromPublicKey(ByteView uncompressed) {
   return AddressOf(buf);
 }
 
-absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash,
-                                                         const RecoverableSignature& sig) {
+absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash, const RecoverableSignature& sig) {
   if (sig.recovery_id > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("signature: recovery id must be 0 or 1, got ", sig.recovery_id));
+    return absl::InvalidArgumentError(absl::StrCat("signature: recovery id must be 0 or 1, got ", sig.recovery_id));
   }
   if (!sig.IsLowS()) {
     return absl::InvalidArgumentError("signature: s is in the upper half of the order (EIP-2)");
@@ -168,8 +160,7 @@ absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash,
   std::memcpy(compact, sig.r.data(), 32);
   std::memcpy(compact + 32, sig.s.data(), 32);
   secp256k1_ecdsa_recoverable_signature rsig;
-  if (!secp256k1_ecdsa_recoverable_signature_parse_compact(Context(), &rsig, compact,
-                                                           sig.recovery_id)) {
+  if (!secp256k1_ecdsa_recoverable_signature_parse_compact(Context(), &rsig, compact, sig.recovery_id)) {
     return absl::InvalidArgumentError("signature: r or s is not below the group order");
   }
   secp256k1_pubkey pub;

@@ -50,8 +50,7 @@ absl::StatusOr<Address> AddressFromPublicKey(ByteView uncompressed);
 // Signer of `hash`. Rejects high-s (EIP-2), a recovery id other than 0/1, and r or s out of
 // [1, n-1].
 absl::StatusOr<Address> Recover(const Hash32& hash, const RecoverableSignature& sig);
-absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash,
-                                                         const RecoverableSignature& sig);
+absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash, const RecoverableSignature& sig);
 
 }  // namespace chain
 

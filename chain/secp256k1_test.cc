@@ -41,8 +41,7 @@ TEST(Secp256k1, EdgeSecrets) {
   // 1 and n-1 are the extreme valid scalars (`cast wallet address`).
   EXPECT_EQ(AddressFromSecret(H(std::string(63, '0') + "1"))->Checksummed(),
             "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
-  EXPECT_EQ(AddressFromSecret(H("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140"))
-                ->Checksummed(),
+  EXPECT_EQ(AddressFromSecret(H("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140"))->Checksummed(),
             "0x80C0dbf239224071c59dD8970ab9d542E3414aB2");
   for (const std::string& bad : {std::string(64, '0'), std::string(kOrder), std::string(64, 'f')}) {
     absl::Status st = ValidateSecret(H(bad));
@@ -52,8 +51,7 @@ TEST(Secp256k1, EdgeSecrets) {
     EXPECT_FALSE(AddressFromSecret(H(bad)).ok());
   }
   EXPECT_EQ(ValidateSecret(Bytes(31, 1)).message(), "secret key: want 32 bytes, got 31");
-  EXPECT_EQ(SignHash(Bytes(33, 1), Hash32()).status().message(),
-            "secret key: want 32 bytes, got 33");
+  EXPECT_EQ(SignHash(Bytes(33, 1), Hash32()).status().message(), "secret key: want 32 bytes, got 33");
 }
 
 TEST(Secp256k1, SignIsDeterministicLowSAndRecovers) {
@@ -82,8 +80,7 @@ TEST(Secp256k1, HighSRejected) {
   sig.s = U256::CheckedSub(n, U256::FromBytes32(sig.s))->ToBytes32();
   sig.recovery_id ^= 1;
   EXPECT_FALSE(sig.IsLowS());
-  EXPECT_EQ(Recover(h, sig).status().message(),
-            "signature: s is in the upper half of the order (EIP-2)");
+  EXPECT_EQ(Recover(h, sig).status().message(), "signature: s is in the upper half of the order (EIP-2)");
 }
 
 TEST(Secp256k1, MalformedSignatures) {
@@ -98,12 +95,10 @@ TEST(Secp256k1, MalformedSignatures) {
   bad = sig;
   bad.r = {};
   EXPECT_EQ(Recover(h, bad).status().message(), "signature: no public key recovers from it");
-  EXPECT_EQ(RecoverableSignature::FromBytes(Bytes(64)).status().message(),
-            "signature: want 65 bytes r||s||v, got 64");
+  EXPECT_EQ(RecoverableSignature::FromBytes(Bytes(64)).status().message(), "signature: want 65 bytes r||s||v, got 64");
   Bytes rsv(65);
   rsv[64] = 29;
-  EXPECT_EQ(RecoverableSignature::FromBytes(rsv).status().message(),
-            "signature: v must be 0, 1, 27 or 28, got 29");
+  EXPECT_EQ(RecoverableSignature::FromBytes(rsv).status().message(), "signature: v must be 0, 1, 27 or 28, got 29");
   const auto bytes = sig.ToBytes();
   EXPECT_EQ(*RecoverableSignature::FromBytes(bytes), sig);
 }
@@ -113,8 +108,7 @@ TEST(Secp256k1, PublicKeyValidation) {
             "public key: want 64 bytes X||Y or 65 bytes 0x04||X||Y, got 33");
   Bytes not_on_curve(65, 1);
   not_on_curve[0] = 0x04;
-  EXPECT_EQ(AddressFromPublicKey(ByteView(not_on_curve)).status().message(),
-            "public key: not a point on secp256k1");
+  EXPECT_EQ(AddressFromPublicKey(ByteView(not_on_curve)).status().message(), "public key: not a point on secp256k1");
   Bytes wrong_prefix(65, 1);
   wrong_prefix[0] = 0x02;
   EXPECT_FALSE(AddressFromPublicKey(ByteView(wrong_prefix)).ok());

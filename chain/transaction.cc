@@ -133,9 +133,7 @@ absl::StatusOr<ByteView> OuterList(absl::string_view what, ByteView raw) {
 
 }  // namespace
 
-Bytes Eip1559Transaction::SigningPayload() const {
-  return Typed(kEip1559Type, Eip1559Fields(*this));
-}
+Bytes Eip1559Transaction::SigningPayload() const { return Typed(kEip1559Type, Eip1559Fields(*this)); }
 
 Hash32 Eip1559Transaction::SigningHash() const { return Keccak256(SigningPayload()); }
 
@@ -147,17 +145,14 @@ Bytes Eip1559Transaction::EncodeSigned(const RecoverableSignature& sig) const {
   return Typed(kEip1559Type, b);
 }
 
-absl::StatusOr<Address> SignedEip1559Transaction::Sender() const {
-  return Recover(tx.SigningHash(), signature);
-}
+absl::StatusOr<Address> SignedEip1559Transaction::Sender() const { return Recover(tx.SigningHash(), signature); }
 
 absl::StatusOr<SignedEip1559Transaction> DecodeSignedEip1559(ByteView raw) {
   constexpr absl::string_view kWhat = "eip1559 transaction";
   if (raw.empty()) return absl::InvalidArgumentError("eip1559 transaction: empty input");
   if (raw[0] != kEip1559Type) {
     return absl::InvalidArgumentError(
-        absl::StrCat("eip1559 transaction: want type byte 0x02, got 0x",
-                     absl::Hex(raw[0], absl::kZeroPad2)));
+        absl::StrCat("eip1559 transaction: want type byte 0x02, got 0x", absl::Hex(raw[0], absl::kZeroPad2)));
   }
   absl::StatusOr<ByteView> fields = OuterList(kWhat, raw.subspan(1));
   if (!fields.ok()) return fields.status();
@@ -177,8 +172,7 @@ absl::StatusOr<SignedEip1559Transaction> DecodeSignedEip1559(ByteView raw) {
   if (!(st = r.ReadAccessList(tx.access_list)).ok()) return st;
   if (!(st = r.Read("y_parity", &rlp::DecodeUint64, y_parity)).ok()) return st;
   if (y_parity > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("eip1559 transaction: y_parity: must be 0 or 1, got ", y_parity));
+    return absl::InvalidArgumentError(absl::StrCat("eip1559 transaction: y_parity: must be 0 or 1, got ", y_parity));
   }
   out.signature.recovery_id = static_cast<uint8_t>(y_parity);
   if (!(st = r.ReadScalar("r", out.signature.r)).ok()) return st;
@@ -199,8 +193,7 @@ Bytes LegacyTransaction::EncodeSigned(const RecoverableSignature& sig) const {
   rlp::ListBuilder b = LegacyFields(*this);
   if (chain_id.has_value()) {
     // chain_id * 2 + 35 + id can exceed 64 bits for huge chain ids: compute in 256 bits.
-    const U256 v = *U256::CheckedAdd(*U256::CheckedMul(U256(*chain_id), U256(2)),
-                                     U256(35 + uint64_t{sig.recovery_id}));
+    const U256 v = *U256::CheckedAdd(*U256::CheckedMul(U256(*chain_id), U256(2)), U256(35 + uint64_t{sig.recovery_id}));
     b.AddUint(v);
   } else {
     b.AddUint(27 + uint64_t{sig.recovery_id});
@@ -210,9 +203,7 @@ Bytes LegacyTransaction::EncodeSigned(const RecoverableSignature& sig) const {
   return b.Finish();
 }
 
-absl::StatusOr<Address> SignedLegacyTransaction::Sender() const {
-  return Recover(tx.SigningHash(), signature);
-}
+absl::StatusOr<Address> SignedLegacyTransaction::Sender() const { return Recover(tx.SigningHash(), signature); }
 
 absl::StatusOr<SignedLegacyTransaction> DecodeSignedLegacy(ByteView raw) {
   constexpr absl::string_view kWhat = "legacy transaction";

@@ -32,8 +32,7 @@ TEST(LegacyTransaction, Eip155Example) {
   EXPECT_EQ(ToHex(tx.SigningPayload()),
             "0xec098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a7640000"
             "80018080");
-  EXPECT_EQ(tx.SigningHash().Hex(),
-            "0xdaf5a779ae972f972197303d7b574746c7ef83eadac0f2791ad23db92e4c8e53");
+  EXPECT_EQ(tx.SigningHash().Hex(), "0xdaf5a779ae972f972197303d7b574746c7ef83eadac0f2791ad23db92e4c8e53");
   const Bytes secret(32, 0x46);  // the EIP's key 0x4646...46
   auto signed_tx = SignLegacy(secret, tx);
   ASSERT_TRUE(signed_tx.ok()) << signed_tx.status();
@@ -49,8 +48,7 @@ TEST(LegacyTransaction, Eip155Example) {
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->tx, tx);
   EXPECT_EQ(decoded->signature.recovery_id, 0);  // v = 37 = 0 + 1*2 + 35
-  EXPECT_EQ(ToHex(decoded->signature.r),
-            "0x28ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276");
+  EXPECT_EQ(ToHex(decoded->signature.r), "0x28ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276");
   EXPECT_EQ(decoded->Sender()->Checksummed(), "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F");
   EXPECT_EQ(ToHex(decoded->Encode()), want_raw);
 }
@@ -117,8 +115,9 @@ TEST(Eip1559Transaction, MainnetVectorFromReth) {
   tx.nonce = 0x42;
   tx.gas_limit = 44386;
   tx.to = A("0x6069a6c32cf691f5982febae4faf8a6f3ab2f0f6");
-  tx.data = H("a22cb4650000000000000000000000005eee75727d804a2b13038928d36f8b188945a57a0000000000000"
-              "000000000000000000000000000000000000000000000000000");
+  tx.data =
+      H("a22cb4650000000000000000000000005eee75727d804a2b13038928d36f8b188945a57a0000000000000"
+        "000000000000000000000000000000000000000000000000000");
   tx.max_fee_per_gas = U256(0x4a817c800);
   tx.max_priority_fee_per_gas = U256(0x3b9aca00);
   RecoverableSignature sig;
@@ -198,8 +197,7 @@ TEST(Eip1559Transaction, ExtremesAndAccessListMatchCast) {
   al.max_fee_per_gas = U256(100);
   al.max_priority_fee_per_gas = U256(1);
   al.to = A("0x0000000000000000000000000000000000000003");
-  al.access_list = {{A("0x0000000000000000000000000000000000000001"),
-                     {*Hash32::FromHex(std::string(63, '0') + "2")}}};
+  al.access_list = {{A("0x0000000000000000000000000000000000000001"), {*Hash32::FromHex(std::string(63, '0') + "2")}}};
   auto s = SignEip1559(kAnvilKey, al);
   EXPECT_EQ(ToHex(s->raw),
             "0x02f89b0101016482c3509400000000000000000000000000000000000000038080f838f79400000000"
@@ -220,17 +218,16 @@ Bytes Type2(const std::vector<Bytes>& fields) {
 }
 
 std::vector<Bytes> GoodFields() {
-  return {rlp::EncodeUint(1),     rlp::EncodeUint(0),       rlp::EncodeUint(1),
-          rlp::EncodeUint(2),     rlp::EncodeUint(21000),   rlp::EncodeBytes(Bytes(20, 0x11)),
-          rlp::EncodeUint(0),     rlp::EncodeBytes({}),     rlp::EncodeList({}),
-          rlp::EncodeUint(1),     rlp::EncodeUint(12345),   rlp::EncodeUint(6789)};
+  return {rlp::EncodeUint(1), rlp::EncodeUint(0),     rlp::EncodeUint(1),
+          rlp::EncodeUint(2), rlp::EncodeUint(21000), rlp::EncodeBytes(Bytes(20, 0x11)),
+          rlp::EncodeUint(0), rlp::EncodeBytes({}),   rlp::EncodeList({}),
+          rlp::EncodeUint(1), rlp::EncodeUint(12345), rlp::EncodeUint(6789)};
 }
 
 TEST(Eip1559Transaction, DecodeErrorsNameTheField) {
   ASSERT_TRUE(DecodeSignedEip1559(Type2(GoodFields())).ok());
   EXPECT_EQ(DecodeSignedEip1559({}).status().message(), "eip1559 transaction: empty input");
-  EXPECT_EQ(DecodeSignedEip1559(H("01c0")).status().message(),
-            "eip1559 transaction: want type byte 0x02, got 0x01");
+  EXPECT_EQ(DecodeSignedEip1559(H("01c0")).status().message(), "eip1559 transaction: want type byte 0x02, got 0x01");
   EXPECT_EQ(DecodeSignedEip1559(H("0280")).status().message(),
             "eip1559 transaction: rlp: unexpected string, want list");
   Bytes trailing = Type2(GoodFields());
@@ -249,8 +246,9 @@ TEST(Eip1559Transaction, DecodeErrorsNameTheField) {
       {2, H("c0"), "eip1559 transaction: max_priority_fee_per_gas: rlp: unexpected list, want string"},
       {3, rlp::EncodeBytes(Bytes(33, 1)),
        "eip1559 transaction: max_fee_per_gas: rlp: integer of 33 bytes overflows 256 bits"},
-      {4, H("8100"), "eip1559 transaction: gas_limit: rlp: non-canonical size: single byte 0x00 "
-                     "below 0x80 must be its own encoding"},
+      {4, H("8100"),
+       "eip1559 transaction: gas_limit: rlp: non-canonical size: single byte 0x00 "
+       "below 0x80 must be its own encoding"},
       {5, rlp::EncodeBytes(Bytes(19, 1)),
        "eip1559 transaction: to: rlp: want an empty string or a 20-byte address, got 19 bytes"},
       {6, H("8200"), "eip1559 transaction: value: rlp: integer has a leading zero byte"},
@@ -259,7 +257,9 @@ TEST(Eip1559Transaction, DecodeErrorsNameTheField) {
       {8, rlp::EncodeList({rlp::EncodeList({rlp::EncodeBytes(Bytes(20, 1))})}),
        "eip1559 transaction: access_list storage_keys: rlp: input too short: want an item, got 0 "
        "bytes"},
-      {8, rlp::EncodeList({rlp::EncodeList({rlp::EncodeBytes(Bytes(20, 1)), rlp::EncodeList({rlp::EncodeBytes(Bytes(31, 1))})})}),
+      {8,
+       rlp::EncodeList(
+           {rlp::EncodeList({rlp::EncodeBytes(Bytes(20, 1)), rlp::EncodeList({rlp::EncodeBytes(Bytes(31, 1))})})}),
        "eip1559 transaction: access_list storage key: rlp: want 32 bytes, got 31"},
       {8, rlp::EncodeList({rlp::EncodeList({rlp::EncodeBytes(Bytes(20, 1)), rlp::EncodeList({}), rlp::EncodeUint(1)})}),
        "eip1559 transaction: access_list entry: rlp: 1 trailing bytes after address and storage "
@@ -309,8 +309,7 @@ TEST(Eip1559Transaction, HighSSignatureDecodesButHasNoSender) {
   signed_tx->signature.recovery_id ^= 1;
   auto redecoded = DecodeSignedEip1559(signed_tx->Encode());
   ASSERT_TRUE(redecoded.ok());
-  EXPECT_EQ(redecoded->Sender().status().message(),
-            "signature: s is in the upper half of the order (EIP-2)");
+  EXPECT_EQ(redecoded->Sender().status().message(), "signature: s is in the upper half of the order (EIP-2)");
 }
 
 TEST(Eip1559Transaction, InvalidSecret) {

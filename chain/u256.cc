@@ -47,8 +47,7 @@ absl::StatusOr<U256> U256::FromDecimal(absl::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c < '0' || c > '9') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("u256: bad character '", Printable(c), "' at position ", i));
+      return absl::InvalidArgumentError(absl::StrCat("u256: bad character '", Printable(c), "' at position ", i));
     }
     if (!MulSmallAdd(r.limbs_, 10, static_cast<uint64_t>(c - '0'))) {
       return absl::OutOfRangeError("u256: decimal value overflows 256 bits");
@@ -73,8 +72,7 @@ absl::StatusOr<U256> U256::FromHex(absl::string_view text) {
     } else if (c >= 'A' && c <= 'F') {
       v = c - 'A' + 10;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("u256: bad character '", Printable(c), "' at position ", i + 2));
+      return absl::InvalidArgumentError(absl::StrCat("u256: bad character '", Printable(c), "' at position ", i + 2));
     }
     if (significant == 0 && v == 0) continue;  // leading zero
     if (++significant > 64) return absl::OutOfRangeError("u256: hex value overflows 256 bits");
@@ -88,8 +86,7 @@ absl::StatusOr<U256> U256::FromHex(absl::string_view text) {
 
 absl::StatusOr<U256> U256::FromBigEndian(ByteView bytes) {
   if (bytes.size() > 32) {
-    return absl::OutOfRangeError(
-        absl::StrCat("u256: ", bytes.size(), " bytes do not fit in 256 bits"));
+    return absl::OutOfRangeError(absl::StrCat("u256: ", bytes.size(), " bytes do not fit in 256 bits"));
   }
   U256 r;
   for (uint8_t b : bytes) {

@@ -7,13 +7,11 @@
 namespace chain {
 namespace {
 
-constexpr char kMaxDec[] =
-    "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+constexpr char kMaxDec[] = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 
 TEST(U256, DecimalRoundTrip) {
-  for (const char* s : {"0", "1", "9", "10", "18446744073709551615", "18446744073709551616",
-                        "10000000000000000000", "1000000000000000000000000000000000000000",
-                        kMaxDec}) {
+  for (const char* s : {"0", "1", "9", "10", "18446744073709551615", "18446744073709551616", "10000000000000000000",
+                        "1000000000000000000000000000000000000000", kMaxDec}) {
     auto v = U256::FromDecimal(s);
     ASSERT_TRUE(v.ok()) << s << v.status();
     EXPECT_EQ(v->ToDecimal(), s);
@@ -26,8 +24,7 @@ TEST(U256, DecimalErrors) {
   EXPECT_EQ(U256::FromDecimal("").status().message(), "u256: empty decimal string");
   EXPECT_EQ(U256::FromDecimal("12a").status().message(), "u256: bad character 'a' at position 2");
   EXPECT_EQ(U256::FromDecimal("-1").status().message(), "u256: bad character '-' at position 0");
-  auto over = U256::FromDecimal(
-      "115792089237316195423570985008687907853269984665640564039457584007913129639936");
+  auto over = U256::FromDecimal("115792089237316195423570985008687907853269984665640564039457584007913129639936");
   EXPECT_EQ(over.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(over.status().message(), "u256: decimal value overflows 256 bits");
 }
@@ -78,12 +75,10 @@ TEST(U256, CheckedArithmetic) {
   EXPECT_EQ(U256::CheckedMul(U256(1000000000000000000ULL), U256(1000000000000000000ULL))->ToDecimal(),
             "1000000000000000000000000000000000000");
   EXPECT_EQ(*U256::CheckedMul(max, U256(1)), max);
-  EXPECT_EQ(U256::CheckedMul(max, U256(2)).status().message(),
-            "u256: multiplication overflows 256 bits");
+  EXPECT_EQ(U256::CheckedMul(max, U256(2)).status().message(), "u256: multiplication overflows 256 bits");
   EXPECT_EQ(U256::CheckedMul(U256::FromLimbs(0, 0, 1, 0), U256::FromLimbs(0, 0, 1, 0)).status().code(),
             absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(*U256::CheckedMul(U256::FromLimbs(0, 1, 0, 0), U256::FromLimbs(0, 0, 1, 0)),
-            U256::FromLimbs(0, 0, 0, 1));
+  EXPECT_EQ(*U256::CheckedMul(U256::FromLimbs(0, 1, 0, 0), U256::FromLimbs(0, 0, 1, 0)), U256::FromLimbs(0, 0, 0, 1));
 }
 
 TEST(U256, CompareAndBits) {

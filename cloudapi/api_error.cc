@@ -73,8 +73,7 @@ void ReadValidationIssues(const json::array& issues, ApiError& e) {
   if (issues.size() == 1) {
     e.message = absl::StrCat("validation failed: ", parts.empty() ? "" : parts[0]);
   } else {
-    e.message = absl::StrCat("validation failed (", issues.size(), " issues): ",
-                             absl::StrJoin(parts, "; "));
+    e.message = absl::StrCat("validation failed (", issues.size(), " issues): ", absl::StrJoin(parts, "; "));
   }
 }
 
@@ -130,9 +129,8 @@ absl::StatusCode StatusCodeForApiError(const ApiError& e) {
     case 408:
       return absl::StatusCode::kDeadlineExceeded;
     case 409:
-      return e.error_code == "ERR-03-007" || e.error_code == "ERR-01-004"
-                 ? absl::StatusCode::kAlreadyExists
-                 : absl::StatusCode::kAborted;
+      return e.error_code == "ERR-03-007" || e.error_code == "ERR-01-004" ? absl::StatusCode::kAlreadyExists
+                                                                          : absl::StatusCode::kAborted;
     case 429:
       return absl::StatusCode::kResourceExhausted;
     case 501:
@@ -154,14 +152,13 @@ std::string Redact(absl::string_view text, absl::string_view secret) {
   return absl::StrReplaceAll(text, {{secret, "[REDACTED]"}});
 }
 
-absl::Status ApiErrorStatus(absl::string_view operation, const ApiError& e,
-                            absl::string_view secret, std::optional<absl::Duration> retry_after) {
+absl::Status ApiErrorStatus(absl::string_view operation, const ApiError& e, absl::string_view secret,
+                            std::optional<absl::Duration> retry_after) {
   // Redact before cutting, so no prefix of the secret survives the cut.
   std::string message = Sanitize(Redact(e.message, secret));
   if (message.empty()) message = "(no message)";
-  std::string text = absl::StrCat(operation, ": HTTP ", e.http_status,
-                                  e.error_code.empty() ? "" : " ", Sanitize(Redact(e.error_code, secret)),
-                                  ": ", message);
+  std::string text = absl::StrCat(operation, ": HTTP ", e.http_status, e.error_code.empty() ? "" : " ",
+                                  Sanitize(Redact(e.error_code, secret)), ": ", message);
   if (retry_after) {
     absl::StrAppend(&text, " (retry after ", absl::FormatDuration(*retry_after), ")");
   }

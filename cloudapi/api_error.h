@@ -62,8 +62,8 @@ std::string Redact(absl::string_view text, absl::string_view secret);
 
 // The status for an error response: code from StatusCodeForApiError, message as described at the
 // top of this file with `secret` redacted, ApiErrorInfo payload attached.
-absl::Status ApiErrorStatus(absl::string_view operation, const ApiError& error,
-                            absl::string_view secret, std::optional<absl::Duration> retry_after);
+absl::Status ApiErrorStatus(absl::string_view operation, const ApiError& error, absl::string_view secret,
+                            std::optional<absl::Duration> retry_after);
 
 // The structured part of a status made by ApiErrorStatus.
 struct ApiErrorInfo {

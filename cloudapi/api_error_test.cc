@@ -9,8 +9,7 @@ namespace cloudapi {
 namespace {
 
 TEST(ParseApiError, NestedStructuredError) {
-  ApiError e = ParseApiError(
-      409, R"({"detail":{"error_code":"ERR-03-007","message":"App ID conflict","details":[]}})");
+  ApiError e = ParseApiError(409, R"({"detail":{"error_code":"ERR-03-007","message":"App ID conflict","details":[]}})");
   EXPECT_EQ(e.error_code, "ERR-03-007");
   EXPECT_EQ(e.message, "App ID conflict");
   EXPECT_TRUE(e.details.is_array());
@@ -18,8 +17,8 @@ TEST(ParseApiError, NestedStructuredError) {
 }
 
 TEST(ParseApiError, TopLevelStructuredError) {
-  ApiError e = ParseApiError(
-      465, R"({"error_code":"ERR-01-005","message":"register it","details":[{"field":"a","value":1}]})");
+  ApiError e =
+      ParseApiError(465, R"({"error_code":"ERR-01-005","message":"register it","details":[{"field":"a","value":1}]})");
   EXPECT_EQ(e.error_code, "ERR-01-005");
   EXPECT_EQ(e.message, "register it");
   ASSERT_TRUE(e.details.is_array());
@@ -90,8 +89,8 @@ TEST(StatusMapping, Table) {
 
 TEST(ApiErrorStatus, MessagePayloadAndRedaction) {
   const std::string key = "phak_SECRET123";
-  ApiError e = ParseApiError(
-      409, R"({"detail":{"error_code":"ERR-03-007","message":"key phak_SECRET123 conflicts\nagain"}})");
+  ApiError e =
+      ParseApiError(409, R"({"detail":{"error_code":"ERR-03-007","message":"key phak_SECRET123 conflicts\nagain"}})");
   absl::Status s = ApiErrorStatus("commit cvm provision", e, key, std::nullopt);
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(s.message(), "commit cvm provision: HTTP 409 ERR-03-007: key [REDACTED] conflicts again");

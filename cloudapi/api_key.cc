@@ -31,8 +31,8 @@ absl::StatusOr<ApiKey> ApiKey::FromString(absl::string_view key) {
   for (size_t i = 0; i < key.size(); ++i) {
     const auto c = static_cast<unsigned char>(key[i]);
     if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "api key: character ", i + 1, " is not visible ASCII (whitespace or control)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("api key: character ", i + 1, " is not visible ASCII (whitespace or control)"));
     }
   }
   return ApiKey(crypto::SecretBytes(AsBytes(key)));
@@ -46,8 +46,7 @@ absl::StatusOr<ApiKey> ApiKey::FromFile(const std::string& path) {
     if (err == EACCES) {
       return absl::PermissionDeniedError(absl::StrCat("api key file ", path, ": not readable"));
     }
-    return absl::FailedPreconditionError(
-        absl::StrCat("api key file ", path, ": ", std::strerror(err)));
+    return absl::FailedPreconditionError(absl::StrCat("api key file ", path, ": ", std::strerror(err)));
   }
   struct FdCloser {
     int fd;
@@ -62,8 +61,7 @@ absl::StatusOr<ApiKey> ApiKey::FromFile(const std::string& path) {
   }
   if ((st.st_mode & 077) != 0) {
     return absl::PermissionDeniedError(absl::StrFormat(
-        "api key file %s: mode %04o lets group or others read it; chmod 600 it", path,
-        st.st_mode & 07777));
+        "api key file %s: mode %04o lets group or others read it; chmod 600 it", path, st.st_mode & 07777));
   }
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
     return absl::PermissionDeniedError(
@@ -105,8 +103,7 @@ absl::StatusOr<ApiKey> ApiKey::FromEnvironment() {
     }
     return k;
   }
-  return absl::FailedPreconditionError(
-      "no phala cloud api key: set PHALA_CLOUD_API_KEY or PHALA_CLOUD_API_KEY_FILE");
+  return absl::FailedPreconditionError("no phala cloud api key: set PHALA_CLOUD_API_KEY or PHALA_CLOUD_API_KEY_FILE");
 }
 
 ApiKey ApiKey::Clone() const { return ApiKey(bytes_.Clone()); }

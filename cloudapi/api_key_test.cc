@@ -1,12 +1,11 @@
 #include "cloudapi/api_key.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -47,13 +46,11 @@ TEST(ApiKey, FileMustBePrivate) {
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(absl::StrContains(s.message(), "mode 0644")) << s;
   EXPECT_FALSE(absl::StrContains(s.message(), "phak_filekey"));
-  EXPECT_EQ(ApiKey::FromFile(TempFile("key_group", "k", 0640)).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ApiKey::FromFile(TempFile("key_group", "k", 0640)).status().code(), absl::StatusCode::kPermissionDenied);
 
   EXPECT_EQ(ApiKey::FromFile("/nonexistent/key").status().code(), absl::StatusCode::kNotFound);
   const char* dir = std::getenv("TEST_TMPDIR");
-  EXPECT_EQ(ApiKey::FromFile(dir ? dir : "/tmp").status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ApiKey::FromFile(dir ? dir : "/tmp").status().code(), absl::StatusCode::kFailedPrecondition);
   absl::Status empty = ApiKey::FromFile(TempFile("key_empty", "\n", 0600)).status();
   EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
   absl::Status inner = ApiKey::FromFile(TempFile("key_space", "two words\n", 0600)).status();

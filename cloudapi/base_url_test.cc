@@ -27,8 +27,7 @@ TEST(BaseUrl, Parsing) {
   EXPECT_FALSE(ParseBaseUrl("https://h/?q=1").ok());
   EXPECT_FALSE(ParseBaseUrl("https://h/#f").ok());
   EXPECT_FALSE(ParseBaseUrl("https://k:secret@host/").ok());
-  EXPECT_EQ(ParseBaseUrl("https://k:secret@host/").status().message(),
-            "base url: user info is not allowed");
+  EXPECT_EQ(ParseBaseUrl("https://k:secret@host/").status().message(), "base url: user info is not allowed");
 }
 
 }  // namespace

@@ -24,8 +24,7 @@ using platform::http::Response;
 
 bool RetryableStatus(int status, bool idempotent) {
   if (status == 429 || status == 503) return true;  // not processed: safe for any method
-  return idempotent &&
-         (status == 408 || status == 425 || status == 500 || status == 502 || status == 504);
+  return idempotent && (status == 408 || status == 425 || status == 500 || status == 502 || status == 504);
 }
 
 // Keeps the code, puts "<operation>: " in front of the message.
@@ -38,8 +37,7 @@ std::string Segment(absl::string_view s) { return CvmRef::Id(s).path_segment(); 
 bool IsHex40(absl::string_view s) {
   if (s.size() == 42 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
   if (s.size() != 40) return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); });
+  return std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); });
 }
 
 }  // namespace
@@ -77,15 +75,12 @@ absl::StatusOr<std::unique_ptr<CloudClient>> CloudClient::Create(CloudClientOpti
   return std::unique_ptr<CloudClient>(new CloudClient(std::move(options), std::move(*transport)));
 }
 
-CloudClient::CloudClient(CloudClientOptions options,
-                         std::unique_ptr<platform::http::Client> transport)
+CloudClient::CloudClient(CloudClientOptions options, std::unique_ptr<platform::http::Client> transport)
     : options_(std::move(options)), transport_(std::move(transport)) {}
 
 CloudClient::~CloudClient() = default;
 
-std::string CloudClient::Redacted(absl::string_view text) const {
-  return Redact(text, options_.api_key.value());
-}
+std::string CloudClient::Redacted(absl::string_view text) const { return Redact(text, options_.api_key.value()); }
 
 void CloudClient::Notify(const CallEvent& event) const {
   if (options_.observer) options_.observer(event);
@@ -163,8 +158,7 @@ absl::StatusOr<Response> CloudClient::Execute(const Call& call) {
 
     std::string message = absl::StrCat(call.operation, ": ", Redacted(res.status().message()));
     if (info.request_written && !idempotent) {
-      absl::StrAppend(&message, "; the request may have been applied (a ", call.method,
-                      " is not retried once sent)");
+      absl::StrAppend(&message, "; the request may have been applied (a ", call.method, " is not retried once sent)");
     } else if (attempt > 1) {
       absl::StrAppend(&message, " (after ", attempt, " attempts)");
     }
@@ -190,8 +184,7 @@ absl::StatusOr<json::value> CloudClient::JsonResult(const Call& call) {
   json::error_code ec;
   json::value v = json::parse(res->body, ec);
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat(call.operation, ": response (HTTP ", res->status, ") is not JSON"));
+    return absl::InternalError(absl::StrCat(call.operation, ": response (HTTP ", res->status, ") is not JSON"));
   }
   return v;
 }
@@ -230,13 +223,12 @@ absl::StatusOr<KmsInfo> CloudClient::GetKmsInfo(absl::string_view kms_id) {
   return info;
 }
 
-absl::StatusOr<AppEnvEncryptPubkey> CloudClient::GetAppEnvEncryptPubkey(
-    absl::string_view kms, absl::string_view app_id, const PubkeyVerification& verification) {
+absl::StatusOr<AppEnvEncryptPubkey> CloudClient::GetAppEnvEncryptPubkey(absl::string_view kms, absl::string_view app_id,
+                                                                        const PubkeyVerification& verification) {
   constexpr char kOp[] = "get app env encrypt pubkey";
   if (kms.empty()) return absl::InvalidArgumentError(absl::StrCat(kOp, ": kms is required"));
   if (!IsHex40(app_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kOp, ": app_id: want 40 hex digits, optionally 0x-prefixed"));
+    return absl::InvalidArgumentError(absl::StrCat(kOp, ": app_id: want 40 hex digits, optionally 0x-prefixed"));
   }
   Call call{kOp, "GET", absl::StrCat("/kms/", Segment(kms), "/pubkey/", app_id)};
   absl::StatusOr<json::value> v = JsonResult(call);
@@ -254,9 +246,10 @@ absl::StatusOr<AppEnvEncryptPubkey> CloudClient::GetAppEnvEncryptPubkey(
   out.public_key = *key;
   if (raw->signature.empty()) {
     if (verification.trusted_signer) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          kOp, ": the server sent no kms signature over the env encryption key, and a trusted "
-               "kms signer is configured"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(kOp,
+                       ": the server sent no kms signature over the env encryption key, and a trusted "
+                       "kms signer is configured"));
     }
     return out;
   }
@@ -264,15 +257,14 @@ absl::StatusOr<AppEnvEncryptPubkey> CloudClient::GetAppEnvEncryptPubkey(
   if (!sig.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(kOp, ": ", sig.status().message()));
   }
-  absl::StatusOr<std::array<uint8_t, 33>> signer =
-      RecoverEnvEncryptPubkeySigner(app_id, out.public_key, *sig);
+  absl::StatusOr<std::array<uint8_t, 33>> signer = RecoverEnvEncryptPubkeySigner(app_id, out.public_key, *sig);
   if (!signer.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(kOp, ": ", signer.status().message()));
   }
   out.signer = *signer;
   if (verification.trusted_signer) {
-    absl::Status st = VerifyEnvEncryptPubkey(app_id, out.public_key, *sig,
-                                             crypto::ByteView(*verification.trusted_signer));
+    absl::Status st =
+        VerifyEnvEncryptPubkey(app_id, out.public_key, *sig, crypto::ByteView(*verification.trusted_signer));
     if (!st.ok()) return WithOperation(kOp, st);
     out.verified = true;
   }
@@ -291,8 +283,7 @@ absl::StatusOr<ProvisionCvmResponse> CloudClient::ProvisionCvm(const ProvisionCv
   return out;
 }
 
-absl::StatusOr<CommitCvmProvisionResponse> CloudClient::CommitCvmProvision(
-    const CommitCvmProvisionRequest& request) {
+absl::StatusOr<CommitCvmProvisionResponse> CloudClient::CommitCvmProvision(const CommitCvmProvisionRequest& request) {
   constexpr char kOp[] = "commit cvm provision";
   Call call{kOp, "POST", "/cvms", json::serialize(wire::CommitCvmProvisionBody(request))};
   absl::StatusOr<json::value> v = JsonResult(call);
@@ -312,8 +303,7 @@ absl::StatusOr<CvmInfo> CloudClient::GetCvmInfo(const CvmRef& cvm) {
 }
 
 absl::StatusOr<AppCompose> CloudClient::GetCvmComposeFile(const CvmRef& cvm) {
-  Call call{"get cvm compose file", "GET",
-            absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file")};
+  Call call{"get cvm compose file", "GET", absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file")};
   absl::StatusOr<Response> res = Execute(call);
   if (!res.ok()) return res.status();
   if (res->status < 200 || res->status >= 300) return ErrorFor(call, *res);
@@ -325,8 +315,8 @@ absl::StatusOr<AppCompose> CloudClient::GetCvmComposeFile(const CvmRef& cvm) {
   }
   const json::value* dcf = v->get_object().if_contains("docker_compose_file");
   if (dcf == nullptr || !dcf->is_string()) {
-    return absl::InternalError(absl::StrCat(
-        call.operation, ": unexpected response: docker_compose_file: missing string"));
+    return absl::InternalError(
+        absl::StrCat(call.operation, ": unexpected response: docker_compose_file: missing string"));
   }
   return AppCompose::FromJson(v->get_object());
 }
@@ -360,8 +350,7 @@ absl::StatusOr<UpdateResult> CloudClient::UpdateCall(const Call& call, bool envs
   return ErrorFor(call, *res);
 }
 
-absl::StatusOr<UpdateResult> CloudClient::UpdateCvmEnvs(const CvmRef& cvm,
-                                                        const UpdateCvmEnvsRequest& request) {
+absl::StatusOr<UpdateResult> CloudClient::UpdateCvmEnvs(const CvmRef& cvm, const UpdateCvmEnvsRequest& request) {
   if (request.encrypted_env.empty()) {
     return absl::InvalidArgumentError("update cvm envs: encrypted_env is required");
   }
@@ -370,14 +359,14 @@ absl::StatusOr<UpdateResult> CloudClient::UpdateCvmEnvs(const CvmRef& cvm,
   return UpdateCall(call, /*envs=*/true);
 }
 
-absl::StatusOr<UpdateResult> CloudClient::UpdateDockerCompose(
-    const CvmRef& cvm, const UpdateDockerComposeRequest& request) {
+absl::StatusOr<UpdateResult> CloudClient::UpdateDockerCompose(const CvmRef& cvm,
+                                                              const UpdateDockerComposeRequest& request) {
   constexpr char kOp[] = "update docker compose";
   if (request.docker_compose_file.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(kOp, ": docker_compose_file is required"));
   }
-  Call call{kOp, "PATCH", absl::StrCat("/cvms/", cvm.path_segment(), "/docker-compose"),
-            request.docker_compose_file, "text/yaml"};
+  Call call{kOp, "PATCH", absl::StrCat("/cvms/", cvm.path_segment(), "/docker-compose"), request.docker_compose_file,
+            "text/yaml"};
   if (request.compose_hash) call.headers.emplace_back("X-Compose-Hash", wire::HexOf(*request.compose_hash));
   if (request.transaction_hash) call.headers.emplace_back("X-Transaction-Hash", request.transaction_hash->Hex());
   return UpdateCall(call, /*envs=*/false);
@@ -388,8 +377,7 @@ absl::StatusOr<ComposeFileUpdateProvision> CloudClient::ProvisionComposeFileUpda
   constexpr char kOp[] = "provision compose file update";
   absl::StatusOr<json::object> body = wire::ProvisionComposeFileUpdateBody(request);
   if (!body.ok()) return WithOperation(kOp, body.status());
-  Call call{kOp, "POST", absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file/provision"),
-            json::serialize(*body)};
+  Call call{kOp, "POST", absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file/provision"), json::serialize(*body)};
   absl::StatusOr<json::value> v = JsonResult(call);
   if (!v.ok()) return v.status();
   absl::StatusOr<ComposeFileUpdateProvision> out = wire::ParseComposeFileUpdateProvision(*v);

@@ -74,8 +74,8 @@ struct CallEvent {
   int attempt = 1;
   absl::Time started;
   absl::Duration elapsed;
-  int http_status = 0;  // 0: no response
-  absl::Status error;   // the transport failure of this attempt (redacted), OK otherwise
+  int http_status = 0;                     // 0: no response
+  absl::Status error;                      // the transport failure of this attempt (redacted), OK otherwise
   std::optional<absl::Duration> retry_in;  // set when another attempt follows after this wait
 };
 
@@ -116,14 +116,13 @@ class CloudClient {
   // the checksummed 0x form). The signature, when the server sends one, is checked (see
   // PubkeyVerification): PERMISSION_DENIED when it is malformed, not recoverable, absent while
   // a trusted signer is configured, or made by another key.
-  absl::StatusOr<AppEnvEncryptPubkey> GetAppEnvEncryptPubkey(
-      absl::string_view kms, absl::string_view app_id, const PubkeyVerification& verification = {});
+  absl::StatusOr<AppEnvEncryptPubkey> GetAppEnvEncryptPubkey(absl::string_view kms, absl::string_view app_id,
+                                                             const PubkeyVerification& verification = {});
 
   // POST /cvms/provision.
   absl::StatusOr<ProvisionCvmResponse> ProvisionCvm(const ProvisionCvmRequest& request);
   // POST /cvms. An app id already committed: ALREADY_EXISTS (IsAppIdConflict).
-  absl::StatusOr<CommitCvmProvisionResponse> CommitCvmProvision(
-      const CommitCvmProvisionRequest& request);
+  absl::StatusOr<CommitCvmProvisionResponse> CommitCvmProvision(const CommitCvmProvisionRequest& request);
 
   // GET /cvms/{id}.
   absl::StatusOr<CvmInfo> GetCvmInfo(const CvmRef& cvm);
@@ -135,8 +134,7 @@ class CloudClient {
   absl::StatusOr<UpdateResult> UpdateCvmEnvs(const CvmRef& cvm, const UpdateCvmEnvsRequest& request);
   // PATCH /cvms/{id}/docker-compose (raw YAML; the proof goes in X-Compose-Hash /
   // X-Transaction-Hash).
-  absl::StatusOr<UpdateResult> UpdateDockerCompose(const CvmRef& cvm,
-                                                   const UpdateDockerComposeRequest& request);
+  absl::StatusOr<UpdateResult> UpdateDockerCompose(const CvmRef& cvm, const UpdateDockerComposeRequest& request);
 
   // POST /cvms/{id}/compose_file/provision, then PATCH /cvms/{id}/compose_file.
   absl::StatusOr<ComposeFileUpdateProvision> ProvisionComposeFileUpdate(

@@ -3,6 +3,8 @@
 // API key back, to prove redaction.
 #include "cloudapi/cloud_client.h"
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,9 +38,7 @@ constexpr char kKms[] = "5fbdb2315678afecb367f032d93f642f64180aa3";
 constexpr char kDeployer[] = "f39fd6e51aad88f6f4ce6ab8827279cfffb92266";
 constexpr char kApp[] = "a16e02e87b7454126e5e10d957a927a7f5b5d2be";
 
-std::string Checksummed(const std::string& hex40) {
-  return chain::Address::Parse("0x" + hex40)->Checksummed();
-}
+std::string Checksummed(const std::string& hex40) { return chain::Address::Parse("0x" + hex40)->Checksummed(); }
 
 chain::Address Addr(const std::string& hex40) { return *chain::Address::Parse("0x" + hex40); }
 
@@ -235,18 +234,15 @@ TEST(CloudClient, ErrorsMapToStatusCodes) {
   absl::Status invalid = client->ListKms(big).status();
   EXPECT_EQ(invalid.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Info(invalid).field, "page_size");
-  EXPECT_TRUE(absl::StrContains(invalid.message(), "HTTP 422: validation failed: page_size: "))
-      << invalid;
+  EXPECT_TRUE(absl::StrContains(invalid.message(), "HTTP 422: validation failed: page_size: ")) << invalid;
 
   absl::Status missing = client->GetCvmInfo(*CvmRef::AppId(std::string(40, 'e'))).status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Info(missing).error_code, "ERR-03-001");
 
   // Refused before sending, as the SDK does.
-  EXPECT_EQ(client->ProvisionCvm(Provision("bad--name", "PHALA")).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(client->GetAppEnvEncryptPubkey("base", "0x1234").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->ProvisionCvm(Provision("bad--name", "PHALA")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->GetAppEnvEncryptPubkey("base", "0x1234").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CloudClient, BadApiKeyIsUnauthenticatedAndNotRetried) {
@@ -365,8 +361,7 @@ TEST(CloudClient, OnchainDeployEnvAndComposeUpdates) {
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_TRUE(committed->correlation_id.has_value());
   EXPECT_EQ(client->GetCvmInfo(d.ref)->public_logs, false);
-  EXPECT_EQ(json::serialize(s.Admin("GET", "/cvms/" + info->id).json().at("env").at("values")),
-            R"({"FOO":"cf"})");
+  EXPECT_EQ(json::serialize(s.Admin("GET", "/cvms/" + info->id).json().at("env").at("values")), R"({"FOO":"cf"})");
 }
 
 TEST(CloudClient, PubkeySignatureFromAnotherKmsIsRefused) {
@@ -515,12 +510,13 @@ TEST(CloudClientSecrets, TheApiKeyNeverAppearsInErrorsOrEvents) {
       r.body = absl::StrCat(R"({"detail":[{"loc":["header",")", echoed, R"("],"msg":"bad )", echoed, R"("}]})");
     } else if (absl::EndsWith(req.path, "/envs")) {
       r.status = 465;
-      r.body = absl::StrCat(
-          R"({"detail":{"error_code":"ERR-01-005","message":"register, )", echoed,
-          R"(","details":[{"field":"compose_hash","value":")", std::string(64, 'a'), R"("},)",
-          R"({"field":"app_id","value":")", std::string(40, '1'), R"("},)"
-          R"({"field":"kms_info","value":{"id":"k","slug":null,"url":"u","version":"v","chain_id":null,)"
-          R"("kms_contract_address":null,"gateway_app_id":null}}]}})");
+      r.body =
+          absl::StrCat(R"({"detail":{"error_code":"ERR-01-005","message":"register, )", echoed,
+                       R"(","details":[{"field":"compose_hash","value":")", std::string(64, 'a'), R"("},)",
+                       R"({"field":"app_id","value":")", std::string(40, '1'),
+                       R"("},)"
+                       R"({"field":"kms_info","value":{"id":"k","slug":null,"url":"u","version":"v","chain_id":null,)"
+                       R"("kms_contract_address":null,"gateway_app_id":null}}]}})");
     } else {
       r.status = 409;
       r.body = absl::StrCat(R"({"detail":{"error_code":")", echoed, R"(","message":")", echoed, R"("}})");
@@ -531,8 +527,7 @@ TEST(CloudClientSecrets, TheApiKeyNeverAppearsInErrorsOrEvents) {
       cloudsim::HttpServer::Start(cloudsim::ServerOptions{}, handler);
   ASSERT_TRUE(server.ok()) << server.status();
   Events events;
-  std::unique_ptr<CloudClient> client =
-      *CloudClient::Create(Options((*server)->port(), key, &events));
+  std::unique_ptr<CloudClient> client = *CloudClient::Create(Options((*server)->port(), key, &events));
 
   std::vector<absl::Status> errors = {
       client->GetCurrentUser().status(),
@@ -577,15 +572,14 @@ TEST(CloudClientConfig, PlainHttpOnlyForLoopbackAndAKeyIsRequired) {
   CloudClientOptions plain;
   plain.api_key = o.api_key.Clone();
   plain.base_url = o.base_url;
-  EXPECT_EQ(CloudClient::Create(std::move(plain)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CloudClient::Create(std::move(plain)).status().code(), absl::StatusCode::kInvalidArgument);
   CloudClientOptions insecure;
   insecure.api_key = o.api_key.Clone();
   insecure.base_url = o.base_url;
   insecure.allow_insecure_http = true;
   EXPECT_TRUE(CloudClient::Create(std::move(insecure)).ok());
-  for (const char* url : {"http://localhost:1/api/v1", "http://127.0.0.2/x", "http://[::1]:8/",
-                          "https://cloud-api.phala.com/api/v1"}) {
+  for (const char* url :
+       {"http://localhost:1/api/v1", "http://127.0.0.2/x", "http://[::1]:8/", "https://cloud-api.phala.com/api/v1"}) {
     CloudClientOptions c;
     c.api_key = o.api_key.Clone();
     c.base_url = url;
@@ -596,13 +590,11 @@ TEST(CloudClientConfig, PlainHttpOnlyForLoopbackAndAKeyIsRequired) {
     CloudClientOptions c;
     c.api_key = o.api_key.Clone();
     c.base_url = url;
-    EXPECT_EQ(CloudClient::Create(std::move(c)).status().code(), absl::StatusCode::kInvalidArgument)
-        << url;
+    EXPECT_EQ(CloudClient::Create(std::move(c)).status().code(), absl::StatusCode::kInvalidArgument) << url;
   }
   CloudClientOptions no_key;
   no_key.base_url = "https://cloud-api.phala.com/api/v1";
-  EXPECT_EQ(CloudClient::Create(std::move(no_key)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CloudClient::Create(std::move(no_key)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CloudClientConfig, FromTheSdkEnvironmentVariables) {
@@ -618,8 +610,7 @@ TEST(CloudClientConfig, FromTheSdkEnvironmentVariables) {
   absl::StatusOr<CloudClientOptions> d = CloudClientOptions::FromEnvironment();
   EXPECT_EQ(d->base_url, "https://cloud-api.phala.com/api/v1");
   unsetenv("PHALA_CLOUD_API_KEY");
-  EXPECT_EQ(CloudClientOptions::FromEnvironment().status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CloudClientOptions::FromEnvironment().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(CloudClientConcurrency, OneClientManyThreads) {

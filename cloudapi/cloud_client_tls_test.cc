@@ -1,9 +1,9 @@
 // TLS and connection handling of the platform HTTP client as CloudClient uses it, against the
 // simulator's TLS listener with a throwaway CA made in the test (platform/http/testing).
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,17 +24,16 @@ std::string TmpPath(const std::string& name) {
 
 // A simulator behind TLS with a certificate for `dns` / `ips`, signed by a fresh test CA.
 struct TlsSim {
-  TlsSim(const std::string& tag, const std::vector<std::string>& dns,
-         const std::vector<std::string>& ips) {
+  TlsSim(const std::string& tag, const std::vector<std::string>& dns, const std::vector<std::string>& ips) {
     absl::StatusOr<platform::http::testing::TestPki> pki = platform::http::testing::MakeTestPki(dns, ips);
     if (!pki.ok()) throw std::runtime_error(std::string(pki.status().message()));
     ca_file = TmpPath(tag + "_ca.pem");
     cloudsim::ServerOptions options;
     options.tls_cert_file = TmpPath(tag + "_cert.pem");
     options.tls_key_file = TmpPath(tag + "_key.pem");
-    for (const auto& [path, pem] : {std::pair{ca_file, pki->ca_cert_pem},
-                                    std::pair{options.tls_cert_file, pki->server_cert_pem},
-                                    std::pair{options.tls_key_file, pki->server_key_pem}}) {
+    for (const auto& [path, pem] :
+         {std::pair{ca_file, pki->ca_cert_pem}, std::pair{options.tls_cert_file, pki->server_cert_pem},
+          std::pair{options.tls_key_file, pki->server_key_pem}}) {
       absl::Status st = platform::http::testing::WriteTextFile(path, pem);
       if (!st.ok()) throw std::runtime_error(std::string(st.message()));
     }
@@ -44,8 +43,7 @@ struct TlsSim {
   std::unique_ptr<SimInstance> sim;
 };
 
-absl::StatusOr<std::unique_ptr<CloudClient>> Client(const std::string& host, uint16_t port,
-                                                    const std::string& ca_file,
+absl::StatusOr<std::unique_ptr<CloudClient>> Client(const std::string& host, uint16_t port, const std::string& ca_file,
                                                     int* attempts = nullptr) {
   CloudClientOptions o;
   o.base_url = absl::StrCat("https://", host, ":", port, "/api/v1");
@@ -67,8 +65,7 @@ TEST(Tls, AnUnknownCaIsRejectedByDefaultAndAcceptedWhenGiven) {
   EXPECT_EQ(attempts, 1);  // a rejected certificate is not retried
   EXPECT_EQ((*strict)->transport_stats().connections_opened, 0u);
 
-  absl::StatusOr<std::unique_ptr<CloudClient>> trusting =
-      Client("127.0.0.1", tls.sim->port(), tls.ca_file);
+  absl::StatusOr<std::unique_ptr<CloudClient>> trusting = Client("127.0.0.1", tls.sim->port(), tls.ca_file);
   ASSERT_TRUE(trusting.ok()) << trusting.status();
   for (int i = 0; i < 3; ++i) {
     absl::StatusOr<CurrentUser> me = (*trusting)->GetCurrentUser();
@@ -96,8 +93,7 @@ TEST(Tls, TheNameOrAddressMustMatchTheCertificate) {
 }
 
 TEST(Tls, AnUnreadableCaFileIsAConfigurationError) {
-  EXPECT_EQ(Client("127.0.0.1", 1, "/nonexistent/ca.pem").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Client("127.0.0.1", 1, "/nonexistent/ca.pem").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Transport, ConnectionsTheServerClosedAreNotReused) {

@@ -58,9 +58,8 @@ json::value SortObjectLikeSdk(const json::value& value) {
   std::vector<const json::key_value_pair*> props;
   props.reserve(in.size());
   for (const json::key_value_pair& kv : in) props.push_back(&kv);
-  std::stable_sort(props.begin(), props.end(), [](const auto* a, const auto* b) {
-    return JsStringLess(View(a->key()), View(b->key()));
-  });
+  std::stable_sort(props.begin(), props.end(),
+                   [](const auto* a, const auto* b) { return JsStringLess(View(a->key()), View(b->key())); });
   json::object out;
   out.reserve(props.size());
   for (const json::key_value_pair* kv : props) {
@@ -106,8 +105,7 @@ absl::StatusOr<std::string> DumpAppCompose(const json::object& app_compose) {
   return out;
 }
 
-absl::StatusOr<std::string> ComposeHashInput(const json::object& app_compose,
-                                             ComposeHashForm form) {
+absl::StatusOr<std::string> ComposeHashInput(const json::object& app_compose, ComposeHashForm form) {
   switch (form) {
     case ComposeHashForm::kCompact:
       return StringifyLikeJs(SortObjectLikeSdk(app_compose));
@@ -119,12 +117,10 @@ absl::StatusOr<std::string> ComposeHashInput(const json::object& app_compose,
   return absl::InvalidArgumentError("compose hash: unknown form");
 }
 
-absl::StatusOr<std::string> ComposeHashInput(absl::string_view app_compose_json,
-                                             ComposeHashForm form) {
+absl::StatusOr<std::string> ComposeHashInput(absl::string_view app_compose_json, ComposeHashForm form) {
   absl::StatusOr<json::value> parsed = ParseJsonLikeJs(app_compose_json);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("app compose: ", parsed.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("app compose: ", parsed.status().message()));
   }
   if (!parsed->is_object()) {
     return absl::InvalidArgumentError("app compose: not a JSON object");

@@ -29,14 +29,11 @@ enum class ComposeHashForm {
 };
 
 // The exact string that is hashed.
-absl::StatusOr<std::string> ComposeHashInput(const boost::json::object& app_compose,
-                                             ComposeHashForm form);
-absl::StatusOr<std::string> ComposeHashInput(absl::string_view app_compose_json,
-                                             ComposeHashForm form);
+absl::StatusOr<std::string> ComposeHashInput(const boost::json::object& app_compose, ComposeHashForm form);
+absl::StatusOr<std::string> ComposeHashInput(absl::string_view app_compose_json, ComposeHashForm form);
 
 // Lowercase hex SHA-256 of ComposeHashInput.
-absl::StatusOr<std::string> ComposeHash(const boost::json::object& app_compose,
-                                        ComposeHashForm form);
+absl::StatusOr<std::string> ComposeHash(const boost::json::object& app_compose, ComposeHashForm form);
 // InvalidArgument if the text is not JSON or not an object.
 absl::StatusOr<std::string> ComposeHash(absl::string_view app_compose_json, ComposeHashForm form);
 

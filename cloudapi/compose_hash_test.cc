@@ -21,8 +21,7 @@ constexpr absl::string_view kFull = R"({"manifest_version":2,"name":"my-app","ru
   "gateway_enabled":true,"public_logs":true,"public_sysinfo":true,"public_tcbinfo":true,
   "local_key_provider_enabled":false,"key_provider_id":"","allowed_envs":["FOO","BAR"],
   "no_instance_id":false,"secure_time":false,"pre_launch_script":"","features":["kms","tproxy-net"]})";
-constexpr absl::string_view kMinimal =
-    R"({"docker_compose_file":"services: {}\n","name":"a","manifest_version":2})";
+constexpr absl::string_view kMinimal = R"({"docker_compose_file":"services: {}\n","name":"a","manifest_version":2})";
 constexpr absl::string_view kEscaping =
     "{\"name\":\"\xC3\xA9\xE2\x9C\x93\",\"s\":\"a\\\"b\\\\c\\n\\t/</script>\",\"n\":1.5,\"z\":null,"
     "\"arr\":[{\"b\":1,\"a\":2}]}";
@@ -40,18 +39,17 @@ std::string Input(absl::string_view doc, ComposeHashForm form) {
 }
 
 TEST(ComposeHash, FactsFullExample) {
-  EXPECT_EQ(Input(kFull, ComposeHashForm::kCompact),
-            R"({"allowed_envs":["FOO","BAR"],"docker_compose_file":"services:\n  app:\n    image: nginx:latest\n","features":["kms","tproxy-net"],"gateway_enabled":true,"key_provider_id":"","kms_enabled":true,"local_key_provider_enabled":false,"manifest_version":2,"name":"my-app","no_instance_id":false,"pre_launch_script":"","public_logs":true,"public_sysinfo":true,"public_tcbinfo":true,"runner":"docker-compose","secure_time":false})");
-  EXPECT_EQ(Hash(kFull, ComposeHashForm::kCompact),
-            "53584c9405387210aab9b46b92259ff2a99b9ffd30cd3aaf97e2b10cff7ba33c");
+  EXPECT_EQ(
+      Input(kFull, ComposeHashForm::kCompact),
+      R"({"allowed_envs":["FOO","BAR"],"docker_compose_file":"services:\n  app:\n    image: nginx:latest\n","features":["kms","tproxy-net"],"gateway_enabled":true,"key_provider_id":"","kms_enabled":true,"local_key_provider_enabled":false,"manifest_version":2,"name":"my-app","no_instance_id":false,"pre_launch_script":"","public_logs":true,"public_sysinfo":true,"public_tcbinfo":true,"runner":"docker-compose","secure_time":false})");
+  EXPECT_EQ(Hash(kFull, ComposeHashForm::kCompact), "53584c9405387210aab9b46b92259ff2a99b9ffd30cd3aaf97e2b10cff7ba33c");
   EXPECT_EQ(Hash(kFull, ComposeHashForm::kCompactNormalized),
             "cc428391b2cf95f4bdeb4147d29be7a27886fb29d8bf2884841e920e5676ba3b");
   EXPECT_EQ(Hash(kFull, ComposeHashForm::kIndented),
             "e163df3cf0b85c0dc1ab2f791fc929df14a7ab57d594d608f42cb673f4b7309c");
   const std::string indented = Input(kFull, ComposeHashForm::kIndented);
   EXPECT_TRUE(absl::StartsWith(
-      indented,
-      "{\n    \"allowed_envs\":[\n        \"FOO\",\n        \"BAR\"\n    ],\n    \"docker_compose_file\""));
+      indented, "{\n    \"allowed_envs\":[\n        \"FOO\",\n        \"BAR\"\n    ],\n    \"docker_compose_file\""));
   EXPECT_TRUE(absl::EndsWith(indented, "\n    \"secure_time\":false\n}"));
   // (b) without preprocessing: dumpAppCompose directly.
   absl::StatusOr<json::value> doc = ParseJsonLikeJs(kFull);
@@ -89,13 +87,12 @@ TEST(ComposeHash, FactsEscapingExample) {
 TEST(ComposeHash, ConstructorKeyLeavesObjectUnsorted) {
   constexpr absl::string_view kDoc = R"({"constructor":"x","b":{"d":1,"c":2},"a":1})";
   EXPECT_EQ(Input(kDoc, ComposeHashForm::kCompact), kDoc);
-  EXPECT_EQ(Hash(kDoc, ComposeHashForm::kCompact),
-            "314ee0bace3a0f9c2c1a31e9318fe2176be4f6735961f5a8dd0872d071ed180b");
+  EXPECT_EQ(Hash(kDoc, ComposeHashForm::kCompact), "314ee0bace3a0f9c2c1a31e9318fe2176be4f6735961f5a8dd0872d071ed180b");
 }
 
 TEST(ComposeHash, ProtoKeysVanishAndIndexKeysGoFirst) {
-  absl::StatusOr<json::value> doc = ParseJsonLikeJs(
-      R"({"b":1,"__proto__":{"x":1},"a":{"__proto__":"s","z":1,"10":1,"9":2}})");
+  absl::StatusOr<json::value> doc =
+      ParseJsonLikeJs(R"({"b":1,"__proto__":{"x":1},"a":{"__proto__":"s","z":1,"10":1,"9":2}})");
   ASSERT_TRUE(doc.ok());
   absl::StatusOr<std::string> parsed = StringifyLikeJs(*doc);
   ASSERT_TRUE(parsed.ok());
@@ -110,8 +107,7 @@ TEST(ComposeHash, PreprocessAndColonSpaceReplacement) {
       R"({"k":"a\": b","pre_launch_script":0,"runner":"bash","docker_compose_file":"x","bash_script":"y"})";
   EXPECT_EQ(Input(kDoc, ComposeHashForm::kIndented),
             "{\n    \"bash_script\":\"y\",\n    \"k\":\"a\\\":b\",\n    \"runner\":\"bash\"\n}");
-  EXPECT_EQ(Hash(kDoc, ComposeHashForm::kIndented),
-            "122e2eb2f6d486bf1faf0465e263959ec0e7e4dbe870953ff3cf04685ab1e49b");
+  EXPECT_EQ(Hash(kDoc, ComposeHashForm::kIndented), "122e2eb2f6d486bf1faf0465e263959ec0e7e4dbe870953ff3cf04685ab1e49b");
 }
 
 TEST(PreprocessAppCompose, Rules) {
@@ -129,8 +125,7 @@ TEST(PreprocessAppCompose, Rules) {
   EXPECT_EQ(pre(R"({"runner":["bash"],"docker_compose_file":"d"})"),
             R"({"runner":["bash"],"docker_compose_file":"d"})");
   for (absl::string_view falsy : {"\"\"", "null", "false", "0", "-0", "0.0"}) {
-    EXPECT_EQ(pre(absl::StrCat(R"({"a":1,"pre_launch_script":)", falsy, R"(,"z":2})")),
-              R"({"a":1,"z":2})") << falsy;
+    EXPECT_EQ(pre(absl::StrCat(R"({"a":1,"pre_launch_script":)", falsy, R"(,"z":2})")), R"({"a":1,"z":2})") << falsy;
   }
   for (absl::string_view truthy : {"\"x\"", "true", "1", "[]", "{}", "\"0\""}) {
     EXPECT_NE(pre(absl::StrCat(R"({"pre_launch_script":)", truthy, "}")), "{}") << truthy;
@@ -138,16 +133,15 @@ TEST(PreprocessAppCompose, Rules) {
 }
 
 TEST(ComposeHash, RejectsNonObjects) {
-  EXPECT_EQ(ComposeHash("[1]", ComposeHashForm::kCompact).status().message(),
-            "app compose: not a JSON object");
+  EXPECT_EQ(ComposeHash("[1]", ComposeHashForm::kCompact).status().message(), "app compose: not a JSON object");
   EXPECT_FALSE(ComposeHash("{", ComposeHashForm::kIndented).ok());
 }
 
 TEST(ComposeHash, ObjectAndTextAgree) {
   absl::StatusOr<json::value> doc = ParseJsonLikeJs(kFull);
   ASSERT_TRUE(doc.ok());
-  for (ComposeHashForm form : {ComposeHashForm::kCompact, ComposeHashForm::kCompactNormalized,
-                               ComposeHashForm::kIndented}) {
+  for (ComposeHashForm form :
+       {ComposeHashForm::kCompact, ComposeHashForm::kCompactNormalized, ComposeHashForm::kIndented}) {
     EXPECT_EQ(*ComposeHash(doc->get_object(), form), Hash(kFull, form));
   }
 }

@@ -53,8 +53,7 @@ absl::StatusOr<std::string> EnvVarsPlaintext(const std::vector<EnvVar>& vars) {
     out += ",\"value\":";
     if (!AppendJsJsonString(vars[i].value, out).ok()) {
       crypto::SecureWipe(out.data(), out.size());
-      return absl::InvalidArgumentError(
-          absl::StrCat("env var ", vars[i].key, ": value is not valid UTF-8"));
+      return absl::InvalidArgumentError(absl::StrCat("env var ", vars[i].key, ": value is not valid UTF-8"));
     }
     out.push_back('}');
   }
@@ -64,8 +63,8 @@ absl::StatusOr<std::string> EnvVarsPlaintext(const std::vector<EnvVar>& vars) {
 
 absl::StatusOr<crypto::X25519PublicKey> ParseX25519PublicKeyHex(absl::string_view hex) {
   crypto::X25519PublicKey key{};
-  absl::Status st = chain::FromHexInto(hex, absl::MakeSpan(key), chain::HexPrefix::kOptional,
-                                       "env encryption public key");
+  absl::Status st =
+      chain::FromHexInto(hex, absl::MakeSpan(key), chain::HexPrefix::kOptional, "env encryption public key");
   if (!st.ok()) return st;
   return key;
 }
@@ -83,11 +82,9 @@ absl::StatusOr<std::string> EncryptEnvVarsDeterministic(const std::vector<EnvVar
   if (!ephemeral_public.ok()) return ephemeral_public.status();
   absl::StatusOr<crypto::SecretBytes> shared = crypto::X25519SharedSecret(ephemeral, app_public_key);
   if (!shared.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("env encryption public key: ", shared.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("env encryption public key: ", shared.status().message()));
   }
-  absl::StatusOr<crypto::Bytes> sealed =
-      crypto::AesGcmEncrypt(shared->view(), iv, AsBytes(*plaintext));
+  absl::StatusOr<crypto::Bytes> sealed = crypto::AesGcmEncrypt(shared->view(), iv, AsBytes(*plaintext));
   if (!sealed.ok()) return sealed.status();
   crypto::Bytes out;
   out.reserve(kHeaderSize + sealed->size());
@@ -99,10 +96,8 @@ absl::StatusOr<std::string> EncryptEnvVarsDeterministic(const std::vector<EnvVar
 
 }  // namespace internal
 
-absl::StatusOr<std::string> EncryptEnvVars(const std::vector<EnvVar>& vars,
-                                           absl::string_view app_public_key_hex) {
-  absl::StatusOr<crypto::X25519PublicKey> app_public_key =
-      ParseX25519PublicKeyHex(app_public_key_hex);
+absl::StatusOr<std::string> EncryptEnvVars(const std::vector<EnvVar>& vars, absl::string_view app_public_key_hex) {
+  absl::StatusOr<crypto::X25519PublicKey> app_public_key = ParseX25519PublicKeyHex(app_public_key_hex);
   if (!app_public_key.ok()) return app_public_key.status();
   absl::StatusOr<crypto::X25519PrivateKey> ephemeral = crypto::X25519PrivateKey::Generate();
   if (!ephemeral.ok()) return ephemeral.status();
@@ -119,30 +114,26 @@ absl::StatusOr<std::vector<EnvVar>> DecryptEnvVars(absl::string_view ciphertext_
         absl::StrCat("encrypted env: ", absl::StripPrefix(raw.status().message(), "hex: ")));
   }
   if (raw->size() < kHeaderSize + crypto::kAesGcmTagSize) {
-    return absl::InvalidArgumentError(absl::StrCat("encrypted env: ", raw->size(),
-                                                   " bytes is shorter than the 60-byte minimum"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("encrypted env: ", raw->size(), " bytes is shorter than the 60-byte minimum"));
   }
   crypto::X25519PublicKey ephemeral_public{};
   std::copy_n(raw->begin(), crypto::kX25519KeySize, ephemeral_public.begin());
-  absl::StatusOr<crypto::SecretBytes> shared =
-      crypto::X25519SharedSecret(app_private_key, ephemeral_public);
+  absl::StatusOr<crypto::SecretBytes> shared = crypto::X25519SharedSecret(app_private_key, ephemeral_public);
   if (!shared.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("encrypted env: ephemeral key: ", shared.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("encrypted env: ephemeral key: ", shared.status().message()));
   }
   const crypto::ByteView all(*raw);
-  absl::StatusOr<crypto::Bytes> plaintext =
-      crypto::AesGcmDecrypt(shared->view(), all.subspan(crypto::kX25519KeySize, crypto::kAesGcmIvSize),
-                            all.subspan(kHeaderSize));
+  absl::StatusOr<crypto::Bytes> plaintext = crypto::AesGcmDecrypt(
+      shared->view(), all.subspan(crypto::kX25519KeySize, crypto::kAesGcmIvSize), all.subspan(kHeaderSize));
   if (!plaintext.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("encrypted env: ", plaintext.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("encrypted env: ", plaintext.status().message()));
   }
   crypto::SecretBytes secret(*plaintext);
   crypto::SecureWipe(plaintext->data(), plaintext->size());
 
-  absl::StatusOr<json::value> doc = ParseJsonLikeJs(absl::string_view(
-      reinterpret_cast<const char*>(secret.data()), secret.size()));
+  absl::StatusOr<json::value> doc =
+      ParseJsonLikeJs(absl::string_view(reinterpret_cast<const char*>(secret.data()), secret.size()));
   // The parser's message names only a byte offset, never content.
   if (!doc.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("encrypted env: ", doc.status().message()));
@@ -158,8 +149,8 @@ absl::StatusOr<std::vector<EnvVar>> DecryptEnvVars(absl::string_view ciphertext_
     const json::value* key = item.is_object() ? item.get_object().if_contains("key") : nullptr;
     const json::value* value = item.is_object() ? item.get_object().if_contains("value") : nullptr;
     if (key == nullptr || value == nullptr || !key->is_string() || !value->is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "encrypted env: entry #", i + 1, " is not {\"key\": string, \"value\": string}"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("encrypted env: entry #", i + 1, " is not {\"key\": string, \"value\": string}"));
     }
     out.push_back(EnvVar{std::string(View(key->get_string())), std::string(View(value->get_string()))});
   }

@@ -21,8 +21,7 @@ namespace cloudapi {
 // Encrypts to the app's env-encryption public key (64 hex digits, optional 0x: the `public_key`
 // of GET /kms/{kms}/pubkey/{app_id} or `app_env_encrypt_pubkey`). InvalidArgument for a malformed
 // or small-order key and for keys/values that are not valid UTF-8 (named by key, never by value).
-absl::StatusOr<std::string> EncryptEnvVars(const std::vector<EnvVar>& vars,
-                                           absl::string_view app_public_key_hex);
+absl::StatusOr<std::string> EncryptEnvVars(const std::vector<EnvVar>& vars, absl::string_view app_public_key_hex);
 
 // The inverse, with the app's private key (the simulator, tests). InvalidArgument when the
 // input is malformed, too short, fails authentication, or does not hold {"env":[{key,value}...]}.
@@ -40,8 +39,7 @@ namespace internal {
 // with the same ephemeral key breaks AES-GCM.
 absl::StatusOr<std::string> EncryptEnvVarsDeterministic(const std::vector<EnvVar>& vars,
                                                         const crypto::X25519PublicKey& app_public_key,
-                                                        const crypto::X25519PrivateKey& ephemeral,
-                                                        crypto::ByteView iv);
+                                                        const crypto::X25519PrivateKey& ephemeral, crypto::ByteView iv);
 }  // namespace internal
 
 }  // namespace cloudapi

@@ -25,8 +25,8 @@ struct EnvPubkeySignature {
 };
 
 // The signed message (before keccak256). app_id: 40 hex digits, optional 0x.
-absl::StatusOr<crypto::Bytes> EnvEncryptPubkeySignedMessage(
-    absl::string_view app_id_hex, const crypto::X25519PublicKey& public_key);
+absl::StatusOr<crypto::Bytes> EnvEncryptPubkeySignedMessage(absl::string_view app_id_hex,
+                                                            const crypto::X25519PublicKey& public_key);
 
 // 130 hex digits (optional 0x), the last byte 0 or 1. InvalidArgument otherwise.
 absl::StatusOr<EnvPubkeySignature> ParseEnvPubkeySignature(absl::string_view signature_hex);
@@ -35,17 +35,15 @@ absl::StatusOr<EnvPubkeySignature> ParseEnvPubkeySignature(absl::string_view sig
 // SDK's verifyEnvEncryptPublicKey returns it (without its "0x"). Like noble's recovery, a
 // high-s signature is accepted (it recovers the same key as its low-s twin). InvalidArgument
 // for a malformed app id or a signature from which no key recovers.
-absl::StatusOr<std::array<uint8_t, 33>> RecoverEnvEncryptPubkeySigner(
-    absl::string_view app_id_hex, const crypto::X25519PublicKey& public_key,
-    const EnvPubkeySignature& signature);
+absl::StatusOr<std::array<uint8_t, 33>> RecoverEnvEncryptPubkeySigner(absl::string_view app_id_hex,
+                                                                      const crypto::X25519PublicKey& public_key,
+                                                                      const EnvPubkeySignature& signature);
 
 // OK iff the signer is `trusted_kms_signer` (33-byte compressed key). PermissionDenied
 // "kms signature over the env encryption key: signed by 0x02..., not by the trusted kms key
 // 0x03..." otherwise (public keys are not secret); InvalidArgument for malformed input.
-absl::Status VerifyEnvEncryptPubkey(absl::string_view app_id_hex,
-                                    const crypto::X25519PublicKey& public_key,
-                                    const EnvPubkeySignature& signature,
-                                    crypto::ByteView trusted_kms_signer);
+absl::Status VerifyEnvEncryptPubkey(absl::string_view app_id_hex, const crypto::X25519PublicKey& public_key,
+                                    const EnvPubkeySignature& signature, crypto::ByteView trusted_kms_signer);
 
 }  // namespace cloudapi
 

@@ -25,14 +25,13 @@ struct Match {
   size_t match_end;   // lastIndex after the match
   size_t name_begin;  // group 1
   size_t name_end;
-  bool has_value;     // group 2 participated
+  bool has_value;  // group 2 participated
   size_t value_begin;
   size_t value_end;
 };
 
 bool IsWordChar(char32_t c) {  // [\w.-]
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
 size_t WsRun(const Text& t, size_t p) {
@@ -111,14 +110,13 @@ std::optional<Match> MatchFromKey(const Text& t, size_t p) {
   size_t key_end = p;
   while (key_end < t.size() && IsWordChar(t[key_end])) ++key_end;
   if (key_end == p) return std::nullopt;  // the key run is maximal: backtracking cannot help
-  size_t first_q;  // the lazy \s*? / \s+? tries the shortest separator first
+  size_t first_q;                         // the lazy \s*? / \s+? tries the shortest separator first
   size_t last_q;
   const size_t after_ws = key_end + WsRun(t, key_end);
   if (after_ws < t.size() && t[after_ws] == '=') {
     first_q = after_ws + 1;
     last_q = first_q + WsRun(t, first_q);
-  } else if (key_end < t.size() && t[key_end] == ':' && key_end + 1 < t.size() &&
-             IsJsWhitespace(t[key_end + 1])) {
+  } else if (key_end < t.size() && t[key_end] == ':' && key_end + 1 < t.size() && IsJsWhitespace(t[key_end + 1])) {
     first_q = key_end + 2;
     last_q = key_end + 1 + WsRun(t, key_end + 1);
   } else {
@@ -201,8 +199,7 @@ std::string ValueOf(const Text& t, const Match& m) {
 }
 
 size_t LineOf(const Text& t, size_t pos) {
-  return static_cast<size_t>(std::count(t.begin(), t.begin() + static_cast<long>(pos), U'\n')) +
-         1;
+  return static_cast<size_t>(std::count(t.begin(), t.begin() + static_cast<long>(pos), U'\n')) + 1;
 }
 
 // lines.replace(/\r\n?/gm, "\n")
@@ -228,8 +225,7 @@ absl::Status CheckEveryLineMatched(const Text& t, const std::vector<std::pair<si
     if (t[i] == '\n') line_starts.push_back(i + 1);
   }
   const auto line_index = [&](size_t pos) {
-    return static_cast<size_t>(
-        std::upper_bound(line_starts.begin(), line_starts.end(), pos) - line_starts.begin() - 1);
+    return static_cast<size_t>(std::upper_bound(line_starts.begin(), line_starts.end(), pos) - line_starts.begin() - 1);
   };
   std::vector<bool> touched(line_starts.size(), false);
   for (const auto& [begin, end] : covered) {
@@ -243,9 +239,9 @@ absl::Status CheckEveryLineMatched(const Text& t, const std::vector<std::pair<si
     while (first < e && IsJsWhitespace(t[first])) ++first;
     const bool content = first < e && t[first] != '#';
     if (content && !touched[l]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "env line ", l + 1, ": not a KEY=VALUE assignment (keys use letters, digits, '_', "
-          "'.', '-')"));
+      return absl::InvalidArgumentError(absl::StrCat("env line ", l + 1,
+                                                     ": not a KEY=VALUE assignment (keys use letters, digits, '_', "
+                                                     "'.', '-')"));
     }
   }
   return absl::OkStatus();
@@ -255,11 +251,10 @@ absl::Status CheckEveryLineMatched(const Text& t, const std::vector<std::pair<si
 void SortLikeObjectEntries(std::vector<EnvVar>& ordered) {
   std::stable_partition(ordered.begin(), ordered.end(),
                         [](const EnvVar& v) { return JsArrayIndex(v.key).has_value(); });
-  auto index_end = std::find_if(ordered.begin(), ordered.end(),
-                                [](const EnvVar& v) { return !JsArrayIndex(v.key).has_value(); });
-  std::stable_sort(ordered.begin(), index_end, [](const EnvVar& a, const EnvVar& b) {
-    return *JsArrayIndex(a.key) < *JsArrayIndex(b.key);
-  });
+  auto index_end =
+      std::find_if(ordered.begin(), ordered.end(), [](const EnvVar& v) { return !JsArrayIndex(v.key).has_value(); });
+  std::stable_sort(ordered.begin(), index_end,
+                   [](const EnvVar& a, const EnvVar& b) { return *JsArrayIndex(a.key) < *JsArrayIndex(b.key); });
 }
 
 absl::StatusOr<std::vector<EnvVar>> Parse(absl::string_view text, bool strict) {
@@ -284,15 +279,14 @@ absl::StatusOr<std::vector<EnvVar>> Parse(absl::string_view text, bool strict) {
       continue;
     }
     covered.emplace_back(m->key_begin, m->match_end);
-    std::string key = EncodeUtf8(
-        std::u32string_view(t.data() + m->name_begin, m->name_end - m->name_begin));
+    std::string key = EncodeUtf8(std::u32string_view(t.data() + m->name_begin, m->name_end - m->name_begin));
     std::string value = ValueOf(t, *m);
     last_index = m->match_end;
-    s = last_index - 1;  // the loop's ++s
+    s = last_index - 1;        // the loop's ++s
     if (key == "__proto__") {  // the __proto__ setter ignores a string
       if (strict) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "env line ", LineOf(t, m->name_begin), ": key __proto__ cannot be used"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("env line ", LineOf(t, m->name_begin), ": key __proto__ cannot be used"));
       }
       continue;
     }
@@ -314,12 +308,8 @@ absl::StatusOr<std::vector<EnvVar>> Parse(absl::string_view text, bool strict) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<EnvVar>> ParseEnvVars(absl::string_view text) {
-  return Parse(text, /*strict=*/true);
-}
+absl::StatusOr<std::vector<EnvVar>> ParseEnvVars(absl::string_view text) { return Parse(text, /*strict=*/true); }
 
-absl::StatusOr<std::vector<EnvVar>> ParseEnvVarsAsSdk(absl::string_view text) {
-  return Parse(text, /*strict=*/false);
-}
+absl::StatusOr<std::vector<EnvVar>> ParseEnvVarsAsSdk(absl::string_view text) { return Parse(text, /*strict=*/false); }
 
 }  // namespace cloudapi

@@ -44,8 +44,7 @@ double ParseJsonNumber(absl::string_view text) {
   }
   size_t dot = mantissa.find('.');
   absl::string_view int_part = mantissa.substr(0, dot);
-  absl::string_view frac_part =
-      dot == absl::string_view::npos ? absl::string_view() : mantissa.substr(dot + 1);
+  absl::string_view frac_part = dot == absl::string_view::npos ? absl::string_view() : mantissa.substr(dot + 1);
   long long magnitude = 0;
   size_t nz = int_part.find_first_not_of('0');
   if (nz != absl::string_view::npos) {
@@ -160,11 +159,9 @@ class JsHandler {
   json::value root_;
 };
 
-absl::Status Write(const json::value& v, const std::string& gap, std::string& indent,
-                   std::string& out);
+absl::Status Write(const json::value& v, const std::string& gap, std::string& indent, std::string& out);
 
-absl::Status WriteChildren(bool is_object, size_t count, const std::string& gap,
-                           std::string& indent, std::string& out,
+absl::Status WriteChildren(bool is_object, size_t count, const std::string& gap, std::string& indent, std::string& out,
                            const auto& write_child /* (size_t i) -> absl::Status */) {
   const char open = is_object ? '{' : '[';
   const char close = is_object ? '}' : ']';
@@ -193,8 +190,7 @@ absl::Status WriteChildren(bool is_object, size_t count, const std::string& gap,
   return absl::OkStatus();
 }
 
-absl::Status Write(const json::value& v, const std::string& gap, std::string& indent,
-                   std::string& out) {
+absl::Status Write(const json::value& v, const std::string& gap, std::string& indent, std::string& out) {
   switch (v.kind()) {
     case json::kind::null:
       out += "null";
@@ -219,8 +215,7 @@ absl::Status Write(const json::value& v, const std::string& gap, std::string& in
     }
     case json::kind::array: {
       const json::array& a = v.get_array();
-      return WriteChildren(false, a.size(), gap, indent, out,
-                           [&](size_t i) { return Write(a[i], gap, indent, out); });
+      return WriteChildren(false, a.size(), gap, indent, out, [&](size_t i) { return Write(a[i], gap, indent, out); });
     }
     case json::kind::object: {
       std::vector<const json::key_value_pair*> props = JsPropertyOrder(v.get_object());
@@ -245,8 +240,7 @@ absl::StatusOr<json::value> ParseJsonLikeJs(absl::string_view text) {
   json::error_code ec;
   const size_t n = parser.write_some(false, text.data(), text.size(), ec);
   if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("json: ", ec.message(), " at byte ", n));
+    return absl::InvalidArgumentError(absl::StrCat("json: ", ec.message(), " at byte ", n));
   }
   if (!parser.done()) return absl::InvalidArgumentError("json: incomplete document");
   if (n != text.size()) {
@@ -285,8 +279,7 @@ std::string JsNumberToString(double value) {
   const int n = exponent + 1;  // value = 0.digits * 10^n
   if (k <= n && n <= 21) return digits + std::string(static_cast<size_t>(n - k), '0');
   if (0 < n && n <= 21) {
-    return absl::StrCat(digits.substr(0, static_cast<size_t>(n)), ".",
-                        digits.substr(static_cast<size_t>(n)));
+    return absl::StrCat(digits.substr(0, static_cast<size_t>(n)), ".", digits.substr(static_cast<size_t>(n)));
   }
   if (-6 < n && n <= 0) return absl::StrCat("0.", std::string(static_cast<size_t>(-n), '0'), digits);
   const int e = n - 1;
@@ -302,13 +295,27 @@ absl::Status AppendJsJsonString(absl::string_view text, std::string& out) {
   for (char ch : text) {
     const auto c = static_cast<uint8_t>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -334,8 +341,7 @@ std::vector<const json::key_value_pair*> JsPropertyOrder(const json::object& obj
       others.push_back(&kv);
     }
   }
-  std::sort(indices.begin(), indices.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(indices.begin(), indices.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<const json::key_value_pair*> out;
   out.reserve(object.size());
   for (const auto& [i, kv] : indices) out.push_back(kv);

@@ -144,8 +144,8 @@ TEST(JsText, ArrayIndex) {
 }
 
 TEST(JsText, WhitespaceAndUtf8) {
-  for (char32_t c : {U'\t', U'\n', U'\v', U'\f', U'\r', U' ', U'\u00a0', U'\u1680', U'\u2000',
-                     U'\u200a', U'\u2028', U'\u2029', U'\u202f', U'\u205f', U'\u3000', U'\ufeff'}) {
+  for (char32_t c : {U'\t', U'\n', U'\v', U'\f', U'\r', U' ', U'\u00a0', U'\u1680', U'\u2000', U'\u200a', U'\u2028',
+                     U'\u2029', U'\u202f', U'\u205f', U'\u3000', U'\ufeff'}) {
     EXPECT_TRUE(IsJsWhitespace(c)) << static_cast<uint32_t>(c);
   }
   for (char32_t c : {U'a', U'\u180e', U'\u200b', U'\u0085'}) EXPECT_FALSE(IsJsWhitespace(c));

@@ -115,18 +115,27 @@ std::string EncodeUtf8(std::u32string_view code_points) {
 
 bool IsJsWhitespace(char32_t c) {
   switch (c) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20:
-    case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
-    case 0x3000: case 0xFEFF:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x20:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+    case 0xFEFF:
       return true;
     default:
       return c >= 0x2000 && c <= 0x200A;
   }
 }
 
-bool IsJsLineTerminator(char32_t c) {
-  return c == 0x0A || c == 0x0D || c == 0x2028 || c == 0x2029;
-}
+bool IsJsLineTerminator(char32_t c) { return c == 0x0A || c == 0x0D || c == 0x2028 || c == 0x2029; }
 
 std::u32string_view JsTrim(std::u32string_view s) {
   size_t b = 0, e = s.size();

@@ -15,8 +15,7 @@ namespace {
 namespace json = boost::json;
 
 bool IsUnreserved(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 std::string PercentEncode(absl::string_view s) {
@@ -100,7 +99,8 @@ absl::StatusOr<CvmRef> CvmRef::InstanceId(absl::string_view instance_id) {
 
 absl::StatusOr<chain::Address> ParseAppId(absl::string_view text) {
   if (text.size() == 40) return chain::Address::Parse(absl::StrCat("0x", text));
-  if (text.size() == 42 && text[0] == '0' && text[1] == 'X') return chain::Address::Parse(absl::StrCat("0x", text.substr(2)));
+  if (text.size() == 42 && text[0] == '0' && text[1] == 'X')
+    return chain::Address::Parse(absl::StrCat("0x", text.substr(2)));
   return chain::Address::Parse(text);
 }
 

@@ -94,7 +94,7 @@ struct KmsInfo {
 };
 
 struct ListKmsRequest {
-  std::optional<bool> is_onchain;  // ?is_onchain=true|false
+  std::optional<bool> is_onchain;    // ?is_onchain=true|false
   std::optional<int64_t> page;       // >= 1
   std::optional<int64_t> page_size;  // >= 1
 };

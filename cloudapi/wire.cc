@@ -17,14 +17,20 @@ namespace json = boost::json;
 
 const char* TypeName(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
   }
   return "value";
 }
@@ -33,16 +39,14 @@ const char* TypeName(const json::value& v) {
 // reads return defaults.
 class Reader {
  public:
-  Reader(const json::value& v, std::string what, std::string path)
-      : what_(std::move(what)), path_(std::move(path)) {
+  Reader(const json::value& v, std::string what, std::string path) : what_(std::move(what)), path_(std::move(path)) {
     if (v.is_object()) {
       obj_ = &v.get_object();
     } else {
       Fail(path_.empty() ? "(body)" : path_, "object", v);
     }
   }
-  Reader(Reader& parent, const json::value& v, absl::string_view key)
-      : Reader(v, parent.what_, parent.Path(key)) {
+  Reader(Reader& parent, const json::value& v, absl::string_view key) : Reader(v, parent.what_, parent.Path(key)) {
     if (!parent.error_.empty()) error_ = parent.error_;
     parent_ = &parent;
   }
@@ -158,9 +162,7 @@ class Reader {
   void Missing(absl::string_view key, absl::string_view want) {
     if (error_.empty() && obj_ != nullptr) error_ = absl::StrCat(Path(key), ": missing ", want);
   }
-  void Wrong(absl::string_view key, absl::string_view want, const json::value& got) {
-    Fail(Path(key), want, got);
-  }
+  void Wrong(absl::string_view key, absl::string_view want, const json::value& got) { Fail(Path(key), want, got); }
   void Invalid(absl::string_view key, absl::string_view want) {
     if (error_.empty()) error_ = absl::StrCat(Path(key), ": want ", want);
   }
@@ -211,10 +213,10 @@ size_t ComposePayloadBytes(const AppCompose& c) {
 absl::Status CheckComposePayload(const AppCompose& c) {
   const size_t bytes = ComposePayloadBytes(c);
   if (bytes > kMaxComposePayloadBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Combined size of docker_compose_file and pre_launch_script must not exceed 200KB "
-        "(current: ",
-        (bytes + 1023) / 1024, "KB)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Combined size of docker_compose_file and pre_launch_script must not exceed 200KB "
+                     "(current: ",
+                     (bytes + 1023) / 1024, "KB)"));
   }
   return absl::OkStatus();
 }
@@ -298,8 +300,7 @@ json::object UpdateCvmEnvsBody(const UpdateCvmEnvsRequest& r) {
   return o;
 }
 
-absl::StatusOr<json::object> ProvisionComposeFileUpdateBody(
-    const ProvisionComposeFileUpdateRequest& r) {
+absl::StatusOr<json::object> ProvisionComposeFileUpdateBody(const ProvisionComposeFileUpdateRequest& r) {
   if (!r.app_compose.docker_compose_file) {
     return absl::InvalidArgumentError("app_compose.docker_compose_file is required");
   }
@@ -516,12 +517,12 @@ namespace {
 
 // compose_hash and app_id must be non-empty strings (the SDK's truthiness check); otherwise
 // nullopt. kms_info must be a full KmsInfo.
-absl::StatusOr<std::optional<PreconditionRequired>> BuildPrecondition(
-    std::string message, std::string error_code, const json::value* compose_hash,
-    const json::value* app_id, const json::value* device_id, const json::value* kms_info) {
-  auto nonempty = [](const json::value* v) {
-    return v != nullptr && v->is_string() && !v->get_string().empty();
-  };
+absl::StatusOr<std::optional<PreconditionRequired>> BuildPrecondition(std::string message, std::string error_code,
+                                                                      const json::value* compose_hash,
+                                                                      const json::value* app_id,
+                                                                      const json::value* device_id,
+                                                                      const json::value* kms_info) {
+  auto nonempty = [](const json::value* v) { return v != nullptr && v->is_string() && !v->get_string().empty(); };
   if (!nonempty(compose_hash) || !nonempty(app_id)) return std::nullopt;
   PreconditionRequired p;
   p.message = message.empty() ? "Compose hash verification required" : std::move(message);
@@ -529,14 +530,16 @@ absl::StatusOr<std::optional<PreconditionRequired>> BuildPrecondition(
   absl::StatusOr<chain::Hash32> hash = chain::Hash32::FromHex(std::string(compose_hash->get_string()));
   absl::StatusOr<chain::Address> app = ParseAppId(std::string(app_id->get_string()));
   if (!hash.ok() || !app.ok()) {
-    return absl::InternalError(absl::StrCat("unexpected precondition_required response: ",
-                                            hash.ok() ? "app_id: want 40 hex digits" : "compose_hash: want 64 hex digits"));
+    return absl::InternalError(
+        absl::StrCat("unexpected precondition_required response: ",
+                     hash.ok() ? "app_id: want 40 hex digits" : "compose_hash: want 64 hex digits"));
   }
   p.compose_hash = *hash;
   p.app_id = *app;
   if (device_id != nullptr && device_id->is_string() && !device_id->get_string().empty()) {
     absl::StatusOr<chain::Hash32> device = chain::Hash32::FromHex(std::string(device_id->get_string()));
-    if (!device.ok()) return absl::InternalError("unexpected precondition_required response: device_id: want 64 hex digits");
+    if (!device.ok())
+      return absl::InternalError("unexpected precondition_required response: device_id: want 64 hex digits");
     p.device_id = *device;
   }
   static const json::value kNull;
@@ -550,8 +553,7 @@ absl::StatusOr<std::optional<PreconditionRequired>> BuildPrecondition(
 
 absl::StatusOr<std::optional<PreconditionRequired>> PreconditionFromError(const ApiError& e) {
   if (!e.details.is_array()) return std::nullopt;
-  const json::value *compose_hash = nullptr, *app_id = nullptr, *device_id = nullptr,
-                    *kms_info = nullptr;
+  const json::value *compose_hash = nullptr, *app_id = nullptr, *device_id = nullptr, *kms_info = nullptr;
   for (const json::value& d : e.details.get_array()) {
     if (!d.is_object()) continue;
     const json::value* field = d.get_object().if_contains("field");
@@ -581,8 +583,7 @@ absl::StatusOr<std::optional<PreconditionRequired>> PreconditionFromBody(const j
       BuildPrecondition(std::move(message), "", o.if_contains("compose_hash"), o.if_contains("app_id"),
                         o.if_contains("device_id"), o.if_contains("kms_info"));
   if (p.ok() && !p->has_value()) {
-    return absl::InternalError(
-        "unexpected precondition_required response: compose_hash and app_id are required");
+    return absl::InternalError("unexpected precondition_required response: compose_hash and app_id are required");
   }
   return p;
 }

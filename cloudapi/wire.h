@@ -40,8 +40,7 @@ bool IsValidCvmName(absl::string_view name);
 absl::StatusOr<boost::json::object> ProvisionCvmBody(const ProvisionCvmRequest& request);
 boost::json::object CommitCvmProvisionBody(const CommitCvmProvisionRequest& request);
 boost::json::object UpdateCvmEnvsBody(const UpdateCvmEnvsRequest& request);
-absl::StatusOr<boost::json::object> ProvisionComposeFileUpdateBody(
-    const ProvisionComposeFileUpdateRequest& request);
+absl::StatusOr<boost::json::object> ProvisionComposeFileUpdateBody(const ProvisionComposeFileUpdateRequest& request);
 boost::json::object CommitComposeFileUpdateBody(const CommitComposeFileUpdateRequest& request);
 // "?is_onchain=true&page=1" or "".
 std::string ListKmsQuery(const ListKmsRequest& request);
@@ -52,11 +51,9 @@ absl::StatusOr<CurrentUser> ParseCurrentUser(const boost::json::value& v);
 absl::StatusOr<KmsInfo> ParseKmsInfo(const boost::json::value& v);
 absl::StatusOr<KmsList> ParseKmsList(const boost::json::value& v);
 absl::StatusOr<ProvisionCvmResponse> ParseProvisionCvmResponse(const boost::json::value& v);
-absl::StatusOr<CommitCvmProvisionResponse> ParseCommitCvmProvisionResponse(
-    const boost::json::value& v);
+absl::StatusOr<CommitCvmProvisionResponse> ParseCommitCvmProvisionResponse(const boost::json::value& v);
 absl::StatusOr<CvmInfo> ParseCvmInfo(const boost::json::value& v);
-absl::StatusOr<ComposeFileUpdateProvision> ParseComposeFileUpdateProvision(
-    const boost::json::value& v);
+absl::StatusOr<ComposeFileUpdateProvision> ParseComposeFileUpdateProvision(const boost::json::value& v);
 // {status, message, correlation_id[, allowed_envs_changed]}; `envs` requires the last one, as
 // the SDK's schema does.
 absl::StatusOr<UpdateAccepted> ParseUpdateAccepted(const boost::json::value& v, bool envs);
@@ -73,8 +70,7 @@ absl::StatusOr<RawPubkey> ParseAppEnvEncryptPubkey(const boost::json::value& v);
 absl::StatusOr<std::optional<PreconditionRequired>> PreconditionFromError(const ApiError& error);
 // A 2xx body {status: "precondition_required", message, compose_hash, app_id, device_id,
 // kms_info}; nullopt when status is something else.
-absl::StatusOr<std::optional<PreconditionRequired>> PreconditionFromBody(
-    const boost::json::value& v);
+absl::StatusOr<std::optional<PreconditionRequired>> PreconditionFromBody(const boost::json::value& v);
 
 }  // namespace cloudapi::wire
 

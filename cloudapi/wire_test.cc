@@ -1,9 +1,10 @@
 #include "cloudapi/wire.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "cloudapi/api_error.h"
 #include "cloudapi/compose_hash.h"
@@ -28,15 +29,13 @@ chain::Address Addr(char digit) { return *chain::Address::Parse("0x" + Hex40(dig
 TEST(CvmRef, PathSegments) {
   EXPECT_EQ(CvmRef::Id("my-app").path_segment(), "my-app");
   EXPECT_EQ(CvmRef::Id("a b/c").path_segment(), "a%20b%2Fc");
-  EXPECT_EQ(CvmRef::Uuid("0A1B2C3D-0000-1111-2222-333344445555")->path_segment(),
-            "0a1b2c3d000011112222333344445555");
+  EXPECT_EQ(CvmRef::Uuid("0A1B2C3D-0000-1111-2222-333344445555")->path_segment(), "0a1b2c3d000011112222333344445555");
   EXPECT_FALSE(CvmRef::Uuid("xyz").ok());
   const std::string app(40, 'A');
   EXPECT_EQ(CvmRef::AppId("0x" + app)->path_segment(), "app_" + std::string(40, 'a'));
   EXPECT_EQ(CvmRef::AppId(app)->path_segment(), "app_" + std::string(40, 'a'));
   EXPECT_FALSE(CvmRef::AppId("app_" + app).ok());
-  EXPECT_EQ(CvmRef::InstanceId(std::string(40, '1'))->path_segment(),
-            "instance_" + std::string(40, '1'));
+  EXPECT_EQ(CvmRef::InstanceId(std::string(40, '1'))->path_segment(), "instance_" + std::string(40, '1'));
 }
 
 TEST(AppCompose, RoundTripKeepsEveryKeyAndTheHash) {
@@ -87,8 +86,7 @@ TEST(Requests, ProvisionBodyLikeTheSdk) {
   r.vcpu = 2;
   EXPECT_FALSE(ProvisionCvmBody(r)->contains("instance_type"));
 
-  for (const std::string& bad :
-       std::vector<std::string>{"abcd", "1abcde", "ab--cd", "abcd-", std::string(64, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{"abcd", "1abcde", "ab--cd", "abcd-", std::string(64, 'a')}) {
     r.name = bad;
     EXPECT_EQ(ProvisionCvmBody(r).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
@@ -153,9 +151,9 @@ TEST(Responses, TolerantOfUnknownFields) {
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ(list->items.size(), 1u);
 
-  absl::StatusOr<ProvisionCvmResponse> p = ParseProvisionCvmResponse(json::parse(
-      R"({"app_id":null,"compose_hash":"0x)" + Hex64('A') + R"(","teepod_id":3,"kms_info":)" + kKmsInfo +
-      R"(,"new":1})"));
+  absl::StatusOr<ProvisionCvmResponse> p =
+      ParseProvisionCvmResponse(json::parse(R"({"app_id":null,"compose_hash":"0x)" + Hex64('A') +
+                                            R"(","teepod_id":3,"kms_info":)" + kKmsInfo + R"(,"new":1})"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_FALSE(p->app_id.has_value());
   EXPECT_EQ(p->node_id, 3);
@@ -180,11 +178,13 @@ TEST(Responses, PreciseErrorsForBadShapes) {
                 .message(),
             "unexpected provision cvm response: app_id: want 40 hex digits (an address)");
   EXPECT_EQ(ParseKmsList(json::parse(R"({"items":[{"id":"x"}],"total":1,"page":1,"page_size":1,"pages":1})"))
-                .status().message(),
+                .status()
+                .message(),
             "unexpected kms list response: items[0].url: missing string");
   EXPECT_EQ(ParseCurrentUser(json::parse("[]")).status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(ParseUpdateAccepted(json::parse(R"({"status":"in_progress","message":"m","correlation_id":"c"})"), true)
-                .status().message(),
+                .status()
+                .message(),
             "unexpected update cvm envs response: allowed_envs_changed: missing boolean");
   EXPECT_TRUE(ParseUpdateAccepted(json::parse(R"({"status":"in_progress","correlation_id":"c"})"), false).ok());
 }
@@ -206,17 +206,24 @@ TEST(Precondition, FromThe465BodyOfTheFacts) {
   EXPECT_EQ((*p)->message, "Compose hash registration required");
 
   // No app_id: not a precondition value (the SDK rethrows the error).
-  EXPECT_FALSE(PreconditionFromError(ParseApiError(
-      465, R"({"detail":{"error_code":"E","message":"m","details":[{"field":"compose_hash","value":"ab"}]}})"))->has_value());
+  EXPECT_FALSE(
+      PreconditionFromError(
+          ParseApiError(
+              465, R"({"detail":{"error_code":"E","message":"m","details":[{"field":"compose_hash","value":"ab"}]}})"))
+          ->has_value());
   // kms_info missing: the SDK's zod parse fails; so do we.
-  EXPECT_EQ(PreconditionFromError(ParseApiError(465,
-      R"({"error_code":"E","message":"m","details":[{"field":"compose_hash","value":"ab"},{"field":"app_id","value":"11"}]})"))
-                .status().code(),
-            absl::StatusCode::kInternal);
+  EXPECT_EQ(
+      PreconditionFromError(
+          ParseApiError(
+              465,
+              R"({"error_code":"E","message":"m","details":[{"field":"compose_hash","value":"ab"},{"field":"app_id","value":"11"}]})"))
+          .status()
+          .code(),
+      absl::StatusCode::kInternal);
 
-  absl::StatusOr<std::optional<PreconditionRequired>> b = PreconditionFromBody(json::parse(
-      R"({"status":"precondition_required","compose_hash":")" + Hex64('a') + R"(","app_id":"0x)" + Hex40('1') +
-      R"(","kms_info":)" + kKmsInfo + "}"));
+  absl::StatusOr<std::optional<PreconditionRequired>> b =
+      PreconditionFromBody(json::parse(R"({"status":"precondition_required","compose_hash":")" + Hex64('a') +
+                                       R"(","app_id":"0x)" + Hex40('1') + R"(","kms_info":)" + kKmsInfo + "}"));
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_TRUE(b->has_value());
   EXPECT_EQ((*b)->message, "Compose hash verification required");
@@ -232,11 +239,14 @@ TEST(Precondition, FromThe465BodyOfTheFacts) {
 
 TEST(Responses, CvmInfo) {
   absl::StatusOr<CvmInfo> c = ParseCvmInfo(json::parse(R"({
-    "id":"0a1b","name":"n","status":"running","app_id":")" + Hex40('a') + R"(","kms_type":"base",
+    "id":"0a1b","name":"n","status":"running","app_id":")" +
+                                                       Hex40('a') + R"(","kms_type":"base",
     "resource":{"instance_type":"tdx.small","vcpu":1},"gateway":{"base_domain":"d","cname":null},
-    "node_info":{"object_type":"node","id":1,"name":"node","device_id":")" + Hex64('d') + R"("},
+    "node_info":{"object_type":"node","id":1,"name":"node","device_id":")" +
+                                                       Hex64('d') + R"("},
     "os":{"os_image_hash":"oo"},"progress":{"target":null,"correlation_id":"cc"},
-    "kms_info":{"chain_id":31337,"dstack_app_address":"0x)" + Hex40('A') + R"(","encrypted_env_pubkey":null},
+    "kms_info":{"chain_id":31337,"dstack_app_address":"0x)" +
+                                                       Hex40('A') + R"(","encrypted_env_pubkey":null},
     "compose_hash":")" + Hex64('e') + R"(","listed":false,"public_logs":true,"services":[],"whatever":[1]})"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->kms_info->chain_id, 31337);

@@ -26,8 +26,7 @@ absl::Status Aes128Ctr(ByteView key, ByteView iv, ByteView in, absl::Span<uint8_
     return internal::OpenSslError(absl::StatusCode::kInternal, "aes-128-ctr failed");
   }
   int tail = 0;
-  if (EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &tail) != 1 ||
-      static_cast<size_t>(len + tail) != in.size()) {
+  if (EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &tail) != 1 || static_cast<size_t>(len + tail) != in.size()) {
     return internal::OpenSslError(absl::StatusCode::kInternal, "aes-128-ctr final failed");
   }
   return absl::OkStatus();

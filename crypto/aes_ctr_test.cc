@@ -31,7 +31,8 @@ TEST(Aes128Ctr, Sp80038aF51) {
 TEST(Aes128Ctr, KeystoreVector) {
   Bytes out(32);
   ASSERT_TRUE(Aes128Ctr(FromHex("f06d69cdc7da0faffb1008270bca38f5"), FromHex("6087dab2f9fdbbfaddc31a909735c1e6"),
-                        FromHex("5318b4d5bcd28de64ee5559e671353e16f075ecae9f99c7a79a38af5f869aa46"), absl::MakeSpan(out))
+                        FromHex("5318b4d5bcd28de64ee5559e671353e16f075ecae9f99c7a79a38af5f869aa46"),
+                        absl::MakeSpan(out))
                   .ok());
   EXPECT_EQ(ToHex(out), "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d");
 }

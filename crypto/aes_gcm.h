@@ -15,13 +15,11 @@ inline constexpr size_t kAesGcmTagSize = 16;
 
 // ciphertext || tag. The key is 16 (AES-128) or 32 (AES-256) bytes, the IV 12 bytes and must
 // never repeat under one key. InvalidArgument on bad sizes.
-absl::StatusOr<Bytes> AesGcmEncrypt(ByteView key, ByteView iv, ByteView plaintext,
-                                    ByteView aad = {});
+absl::StatusOr<Bytes> AesGcmEncrypt(ByteView key, ByteView iv, ByteView plaintext, ByteView aad = {});
 
 // The plaintext of ciphertext || tag. InvalidArgument on bad sizes and when the tag does not
 // verify ("aes-gcm: authentication failed"); no unauthenticated plaintext is ever returned.
-absl::StatusOr<Bytes> AesGcmDecrypt(ByteView key, ByteView iv, ByteView ciphertext_and_tag,
-                                    ByteView aad = {});
+absl::StatusOr<Bytes> AesGcmDecrypt(ByteView key, ByteView iv, ByteView ciphertext_and_tag, ByteView aad = {});
 
 }  // namespace crypto
 

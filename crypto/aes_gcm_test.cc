@@ -26,9 +26,8 @@ struct GcmVector {
 const GcmVector kVectors[] = {
     {"TC1", "00000000000000000000000000000000", "000000000000000000000000", "", "", "",
      "58e2fccefa7e3061367f1d57a4e7455a"},
-    {"TC2", "00000000000000000000000000000000", "000000000000000000000000",
-     "00000000000000000000000000000000", "", "0388dace60b6a392f328c2b971b2fe78",
-     "ab6e47d42cec13bdf53a67b21257bddf"},
+    {"TC2", "00000000000000000000000000000000", "000000000000000000000000", "00000000000000000000000000000000", "",
+     "0388dace60b6a392f328c2b971b2fe78", "ab6e47d42cec13bdf53a67b21257bddf"},
     {"TC3", "feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6"
      "b525b16aedf5aa0de657ba637b391aafd255",
@@ -43,18 +42,16 @@ const GcmVector kVectors[] = {
      "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84"
      "aa051ba30b396a0aac973d58e091",
      "5bc94fbc3221a5db94fae95ae7121a47"},
-    {"TC13", "0000000000000000000000000000000000000000000000000000000000000000",
-     "000000000000000000000000", "", "", "", "530f8afbc74536b9a963b4f1c4cb738b"},
-    {"TC15", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-     "cafebabefacedbaddecaf888",
+    {"TC13", "0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000", "", "", "",
+     "530f8afbc74536b9a963b4f1c4cb738b"},
+    {"TC15", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6"
      "b525b16aedf5aa0de657ba637b391aafd255",
      "",
      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b105682"
      "8838c5f61e6393ba7a0abcc9f662898015ad",
      "b094dac5d93471bdec1a502270e3cc6c"},
-    {"TC16", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-     "cafebabefacedbaddecaf888",
+    {"TC16", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6"
      "b525b16aedf5aa0de657ba637b39",
      "feedfacedeadbeeffeedfacedeadbeefabaddad2",
@@ -66,8 +63,7 @@ const GcmVector kVectors[] = {
 TEST(AesGcm, PublishedVectors) {
   for (const GcmVector& v : kVectors) {
     SCOPED_TRACE(v.name);
-    absl::StatusOr<Bytes> ct =
-        AesGcmEncrypt(FromHex(v.key), FromHex(v.iv), FromHex(v.plaintext), FromHex(v.aad));
+    absl::StatusOr<Bytes> ct = AesGcmEncrypt(FromHex(v.key), FromHex(v.iv), FromHex(v.plaintext), FromHex(v.aad));
     ASSERT_TRUE(ct.ok()) << ct.status();
     EXPECT_EQ(ToHex(*ct), std::string(v.ciphertext) + v.tag);
     absl::StatusOr<Bytes> pt = AesGcmDecrypt(FromHex(v.key), FromHex(v.iv), *ct, FromHex(v.aad));
@@ -98,8 +94,7 @@ TEST(AesGcm, RejectsBadSizes) {
   Bytes key16(16), key24(24), iv12(12), iv16(16);
   EXPECT_EQ(AesGcmEncrypt(key24, iv12, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(AesGcmEncrypt(key16, iv16, {}).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AesGcmDecrypt(key16, iv12, Bytes(15)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AesGcmDecrypt(key16, iv12, Bytes(15)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

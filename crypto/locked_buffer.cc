@@ -21,8 +21,8 @@ absl::StatusOr<LockedBuffer> LockedBuffer::Allocate(size_t n) {
   if (::mlock(p, mapped) != 0) {
     const int err = errno;
     ::munmap(p, mapped);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "locked buffer: mlock: ", std::strerror(err), " (raise RLIMIT_MEMLOCK / ulimit -l or grant CAP_IPC_LOCK)"));
+    return absl::ResourceExhaustedError(absl::StrCat("locked buffer: mlock: ", std::strerror(err),
+                                                     " (raise RLIMIT_MEMLOCK / ulimit -l or grant CAP_IPC_LOCK)"));
   }
   // Best effort: not every kernel knows these; the memory is locked either way.
   (void)::madvise(p, mapped, MADV_DONTDUMP);

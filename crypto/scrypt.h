@@ -30,8 +30,8 @@ struct ScryptLimits {
 absl::Status ValidateScryptParams(uint64_t n, uint32_t r, uint32_t p, const ScryptLimits& limits);
 
 // Derives out.size() bytes (1..1024). Validates first (nothing is allocated for hostile input).
-absl::Status Scrypt(ByteView password, ByteView salt, uint64_t n, uint32_t r, uint32_t p,
-                    absl::Span<uint8_t> out, const ScryptLimits& limits = ScryptLimits());
+absl::Status Scrypt(ByteView password, ByteView salt, uint64_t n, uint32_t r, uint32_t p, absl::Span<uint8_t> out,
+                    const ScryptLimits& limits = ScryptLimits());
 
 }  // namespace crypto
 

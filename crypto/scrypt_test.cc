@@ -43,11 +43,11 @@ TEST(Scrypt, OpensOpenSslRefusedParameters) {
 
 TEST(Scrypt, RejectsHostileParametersBeforeWork) {
   Bytes out(32);
-  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1000, 1, 1, absl::MakeSpan(out)).ok());          // not a power of 2
-  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1, 1, 1, absl::MakeSpan(out)).ok());             // n < 2
+  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1000, 1, 1, absl::MakeSpan(out)).ok());  // not a power of 2
+  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1, 1, 1, absl::MakeSpan(out)).ok());     // n < 2
   EXPECT_FALSE(Scrypt(Text("p"), Text("s"), uint64_t{1} << 40, 8, 1, absl::MakeSpan(out)).ok());
-  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1024, 1, 1u << 30, absl::MakeSpan(out)).ok());  // huge p
-  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1024, 1u << 30, 1, absl::MakeSpan(out)).ok());  // huge r
+  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1024, 1, 1u << 30, absl::MakeSpan(out)).ok());         // huge p
+  EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1024, 1u << 30, 1, absl::MakeSpan(out)).ok());         // huge r
   EXPECT_FALSE(Scrypt(Text("p"), Text("s"), uint64_t{1} << 20, 32, 1, absl::MakeSpan(out)).ok());  // 4 GiB
   EXPECT_FALSE(Scrypt(Text("p"), Text("s"), 1024, 0, 1, absl::MakeSpan(out)).ok());
   absl::Status s = ValidateScryptParams(uint64_t{1} << 21, 8, 1, ScryptLimits());

@@ -10,8 +10,7 @@ namespace crypto {
 Sha256Digest Sha256(ByteView data) {
   Sha256Digest out{};
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 ||
-      len != out.size()) {
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 || len != out.size()) {
     std::fputs("crypto::Sha256: EVP_Digest failed (out of memory?)\n", stderr);
     std::abort();
   }

@@ -18,14 +18,12 @@ TEST(Sha256, Abc) {
 }
 
 TEST(Sha256, TwoBlockMessage) {
-  EXPECT_EQ(ToHex(Sha256(absl::string_view(
-                "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))),
+  EXPECT_EQ(ToHex(Sha256(absl::string_view("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 TEST(Sha256, Empty) {
-  EXPECT_EQ(ToHex(Sha256(ByteView())),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(ToHex(Sha256(ByteView())), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 TEST(Sha256, MillionAs) {

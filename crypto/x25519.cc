@@ -33,8 +33,7 @@ bool AllZero(ByteView b) {
 
 absl::StatusOr<X25519PrivateKey> X25519PrivateKey::FromBytes(ByteView raw) {
   if (raw.size() != kX25519KeySize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("x25519: private key must be 32 bytes, got ", raw.size()));
+    return absl::InvalidArgumentError(absl::StrCat("x25519: private key must be 32 bytes, got ", raw.size()));
   }
   return X25519PrivateKey(SecretBytes(raw));
 }
@@ -69,14 +68,13 @@ absl::StatusOr<SecretBytes> X25519SharedSecret(const X25519PrivateKey& private_k
                                                const X25519PublicKey& peer_public_key) {
   absl::StatusOr<EvpPkeyPtr> priv = PrivatePkey(private_key.bytes());
   if (!priv.ok()) return priv.status();
-  EvpPkeyPtr peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public_key.data(),
-                                              peer_public_key.size()));
+  EvpPkeyPtr peer(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public_key.data(), peer_public_key.size()));
   if (peer == nullptr) {
     return OpenSslError(absl::StatusCode::kInvalidArgument, "x25519: cannot load peer public key");
   }
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(priv->get(), nullptr));
-  if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1 ||
-      EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1) {
+  if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "x25519: derive setup failed");
   }
   SecretBytes shared(kX25519KeySize);
@@ -84,15 +82,13 @@ absl::StatusOr<SecretBytes> X25519SharedSecret(const X25519PrivateKey& private_k
   if (EVP_PKEY_derive(ctx.get(), shared.data(), &len) != 1) {
     // OpenSSL refuses exactly the all-zero result (a small-order peer point).
     internal::ClearOpenSslErrors();
-    return absl::InvalidArgumentError(
-        "x25519: peer public key is of small order (all-zero shared secret)");
+    return absl::InvalidArgumentError("x25519: peer public key is of small order (all-zero shared secret)");
   }
   if (len != kX25519KeySize) {
     return absl::InternalError("x25519: unexpected shared secret length");
   }
   if (AllZero(shared.view())) {
-    return absl::InvalidArgumentError(
-        "x25519: peer public key is of small order (all-zero shared secret)");
+    return absl::InvalidArgumentError("x25519: peer public key is of small order (all-zero shared secret)");
   }
   return shared;
 }

@@ -18,16 +18,11 @@ X25519PublicKey Pub(absl::string_view hex) {
 }
 
 // RFC 7748 §6.1.
-constexpr absl::string_view kAlicePriv =
-    "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
-constexpr absl::string_view kAlicePub =
-    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
-constexpr absl::string_view kBobPriv =
-    "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";
-constexpr absl::string_view kBobPub =
-    "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
-constexpr absl::string_view kShared =
-    "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+constexpr absl::string_view kAlicePriv = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+constexpr absl::string_view kAlicePub = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+constexpr absl::string_view kBobPriv = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";
+constexpr absl::string_view kBobPub = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
+constexpr absl::string_view kShared = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
 
 TEST(X25519, Rfc7748AliceAndBob) {
   absl::StatusOr<X25519PrivateKey> alice = X25519PrivateKey::FromBytes(FromHex(kAlicePriv));
@@ -58,8 +53,7 @@ TEST(X25519, UnclampedScalarsLikeNoble) {
   ASSERT_TRUE(eph.ok());
   absl::StatusOr<SecretBytes> shared = X25519SharedSecret(*eph, *pub);
   ASSERT_TRUE(shared.ok());
-  EXPECT_EQ(ToHex(shared->view()),
-            "2ed76ab549b1e73c031eb49c9448f0798aea81b698279a0c3dc3e49fbfc4b953");
+  EXPECT_EQ(ToHex(shared->view()), "2ed76ab549b1e73c031eb49c9448f0798aea81b698279a0c3dc3e49fbfc4b953");
 }
 
 TEST(X25519, GeneratedPairsAgree) {
@@ -80,10 +74,9 @@ TEST(X25519, RejectsSmallOrderPeers) {
   absl::StatusOr<X25519PrivateKey> alice = X25519PrivateKey::FromBytes(FromHex(kAlicePriv));
   ASSERT_TRUE(alice.ok());
   // u = 0, u = 1 and the order-8 point from the curve25519 "bad points" list.
-  for (absl::string_view u :
-       {"0000000000000000000000000000000000000000000000000000000000000000",
-        "0100000000000000000000000000000000000000000000000000000000000000",
-        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"}) {
+  for (absl::string_view u : {"0000000000000000000000000000000000000000000000000000000000000000",
+                              "0100000000000000000000000000000000000000000000000000000000000000",
+                              "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"}) {
     absl::StatusOr<SecretBytes> k = X25519SharedSecret(*alice, Pub(u));
     ASSERT_FALSE(k.ok()) << u;
     EXPECT_EQ(k.status().code(), absl::StatusCode::kInvalidArgument);
@@ -91,8 +84,7 @@ TEST(X25519, RejectsSmallOrderPeers) {
 }
 
 TEST(X25519, RejectsBadPrivateKeyLength) {
-  EXPECT_EQ(X25519PrivateKey::FromBytes(Bytes(31)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(X25519PrivateKey::FromBytes(Bytes(31)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -27,8 +27,7 @@ absl::StatusOr<CertificateIdentity> IdentifyPemCertificate(absl::string_view pem
   out.sha256 = Sha256(ByteView(der, static_cast<size_t>(len)));
   OPENSSL_free(der);
   std::unique_ptr<BIO, decltype(&BIO_free)> mem(BIO_new(BIO_s_mem()), &BIO_free);
-  if (mem != nullptr &&
-      X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253) >= 0) {
+  if (mem != nullptr && X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253) >= 0) {
     char* data = nullptr;
     const long n = BIO_get_mem_data(mem.get(), &data);
     if (n > 0) out.subject.assign(data, static_cast<size_t>(n));

@@ -16,10 +16,11 @@ namespace {
 
 TEST(X509Fingerprint, MatchesOpenSslCli) {
   const std::string dir = std::string(getenv("TEST_TMPDIR"));
-  const std::string cmd = "cd " + dir +
-                          " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout k.pem "
-                          "-out c.pem -subj /CN=client-1/O=example -days 1 2>/dev/null && openssl x509 -in c.pem -noout "
-                          "-fingerprint -sha256";
+  const std::string cmd =
+      "cd " + dir +
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout k.pem "
+      "-out c.pem -subj /CN=client-1/O=example -days 1 2>/dev/null && openssl x509 -in c.pem -noout "
+      "-fingerprint -sha256";
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   char buf[256] = {};

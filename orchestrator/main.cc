@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
   }
   if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok()) return Fail(2, s.ToString());
   if (std::string v = absl::GetFlag(FLAGS_journal_path); !v.empty()) config.set_journal_path(v);
-  if (std::string v = absl::GetFlag(FLAGS_phala_cloud_base_url); !v.empty()) config.mutable_phala_cloud()->set_base_url(v);
+  if (std::string v = absl::GetFlag(FLAGS_phala_cloud_base_url); !v.empty())
+    config.mutable_phala_cloud()->set_base_url(v);
   if (std::string v = absl::GetFlag(FLAGS_phala_cloud_api_key_file); !v.empty()) {
     config.mutable_phala_cloud()->set_api_key_file(v);
   }

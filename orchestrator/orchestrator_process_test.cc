@@ -31,9 +31,7 @@ class OrchestratorProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     address_ = "unix:" + dir_.path() + "/orchestrator.sock";
-    {
-      std::ofstream(dir_.path() + "/api-key") << "phak_test_key\n";
-    }
+    { std::ofstream(dir_.path() + "/api-key") << "phak_test_key\n"; }
     ::chmod((dir_.path() + "/api-key").c_str(), 0600);
     process_ = Start(address_);
     ASSERT_NE(process_, nullptr);
@@ -146,11 +144,11 @@ TEST(OrchestratorPeerAllowlistTest, RefusesAUidNotOnTheList) {
   ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_TRUE((*p)->WaitUntilServing("unix:" + socket).ok());
   EXPECT_EQ(*platform::testing::RunProgram(probe, {"--address=unix:" + socket}, {}), 0);
-  EXPECT_NE(*platform::testing::RunProgram("/usr/bin/setpriv",
-                                           {"--reuid=65534", "--regid=65534", "--clear-groups", probe,
-                                            "--address=unix:" + socket, "--timeout=1s"},
-                                           {}),
-            0);
+  EXPECT_NE(
+      *platform::testing::RunProgram(
+          "/usr/bin/setpriv",
+          {"--reuid=65534", "--regid=65534", "--clear-groups", probe, "--address=unix:" + socket, "--timeout=1s"}, {}),
+      0);
   EXPECT_EQ(*(*p)->Stop(SIGTERM), 0);
 }
 
@@ -166,8 +164,8 @@ TEST(OrchestratorExamplesTest, ExampleConfigParses) {
 }
 
 TEST(OrchestratorStartTest, BadLogLevelIsABadCommandLine) {
-  absl::StatusOr<int> code =
-      platform::testing::RunProgram(RunfilePath("orchestrator/orchestrator"), {"--log_level=loud"}, {}, absl::Seconds(30));
+  absl::StatusOr<int> code = platform::testing::RunProgram(RunfilePath("orchestrator/orchestrator"),
+                                                           {"--log_level=loud"}, {}, absl::Seconds(30));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 2);
 }

@@ -47,8 +47,7 @@ TEST(LoadConfigFileTest, Json) {
 TEST(LoadConfigFileTest, UnknownFieldIsAnErrorWithItsPosition) {
   testing::ShortTempDir dir;
   SignerConfig config;
-  absl::Status s =
-      LoadConfigFile(Write(dir, "s.textproto", "keystore_dir: \"/k\"\nkeystore_dri: \"/k\"\n"), &config);
+  absl::Status s = LoadConfigFile(Write(dir, "s.textproto", "keystore_dir: \"/k\"\nkeystore_dri: \"/k\"\n"), &config);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("s.textproto:2:"));
   EXPECT_THAT(s.message(), HasSubstr("keystore_dri"));

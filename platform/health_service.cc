@@ -13,8 +13,7 @@ using grpc::health::v1::HealthCheckResponse;
 // and a change that arrives meanwhile replaces the pending one (only the latest status matters).
 class HealthService::WatchReactor final : public grpc::ServerWriteReactor<HealthCheckResponse> {
  public:
-  explicit WatchReactor(HealthService* service, std::string name)
-      : service_(service), name_(std::move(name)) {}
+  explicit WatchReactor(HealthService* service, std::string name) : service_(service), name_(std::move(name)) {}
 
   const std::string& name() const { return name_; }
 
@@ -141,14 +140,12 @@ void HealthService::Shutdown() {
   shut_down_ = true;
 }
 
-grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* context,
-                                               const HealthCheckRequest* request,
+grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* context, const HealthCheckRequest* request,
                                                HealthCheckResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const ServingStatus status = GetServingStatus(request->service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service \"" + request->service() + "\""));
+    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service \"" + request->service() + "\""));
   } else {
     response->set_status(status);
     reactor->Finish(grpc::Status::OK);

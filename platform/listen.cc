@@ -82,8 +82,7 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view address) {
     return out;
   }
   if (absl::StartsWith(address, "unix-abstract:") || absl::StrContains(address, "://") ||
-      absl::StartsWith(address, "dns:") || absl::StartsWith(address, "ipv4:") ||
-      absl::StartsWith(address, "ipv6:")) {
+      absl::StartsWith(address, "dns:") || absl::StartsWith(address, "ipv4:") || absl::StartsWith(address, "ipv6:")) {
     return absl::InvalidArgumentError(
         absl::StrCat("listen address: unsupported form \"", address, "\" (use unix:/path or host:port)"));
   }
@@ -92,8 +91,7 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view address) {
   if (absl::StartsWith(address, "[")) {
     const size_t close = address.find(']');
     if (close == absl::string_view::npos || close + 1 >= address.size() || address[close + 1] != ':') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("listen address: expected [ipv6]:port, got \"", address, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("listen address: expected [ipv6]:port, got \"", address, "\""));
     }
     host = address.substr(1, close - 1);
     port = address.substr(close + 2);
@@ -110,12 +108,12 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view address) {
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
     if (absl::StrContains(host, ':')) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "listen address: put an IPv6 address in brackets, e.g. [::1]:7443, got \"", address, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen address: put an IPv6 address in brackets, e.g. [::1]:7443, got \"", address, "\""));
     }
     if (host.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("listen address: missing host in \"", address,
-                                                     "\" (use 0.0.0.0:port for every interface)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen address: missing host in \"", address, "\" (use 0.0.0.0:port for every interface)"));
     }
     for (char c : host) {
       if (!IsHostChar(c)) {
@@ -177,8 +175,7 @@ absl::StatusOr<mode_t> ParseFileMode(absl::string_view mode) {
     out = out * 8 + static_cast<mode_t>(c - '0');
   }
   if (out > 0777) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("file mode \"", mode, "\": only permission bits (<= 0777)"));
+    return absl::InvalidArgumentError(absl::StrCat("file mode \"", mode, "\": only permission bits (<= 0777)"));
   }
   return out;
 }

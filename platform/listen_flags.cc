@@ -23,8 +23,7 @@ absl::StatusOr<ListenOptions> ApplyListenFlags(ListenOptions base) {
   }
   if (const std::string mode = absl::GetFlag(FLAGS_socket_mode); !mode.empty()) {
     absl::StatusOr<mode_t> parsed = ParseFileMode(mode);
-    if (!parsed.ok())
-      return absl::InvalidArgumentError(absl::StrCat("--socket_mode: ", parsed.status().message()));
+    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("--socket_mode: ", parsed.status().message()));
     out.unix_mode = *parsed;
   }
   if (const std::string group = absl::GetFlag(FLAGS_socket_group); !group.empty()) out.unix_group = group;

@@ -31,8 +31,7 @@ absl::StatusOr<ListenOptions> ListenOptionsFromConfig(const ListenConfig& listen
     out.address = absl::StrCat("unix:", listen.unix().path());
     if (!listen.unix().mode().empty()) {
       absl::StatusOr<mode_t> mode = ParseFileMode(listen.unix().mode());
-      if (!mode.ok())
-        return absl::InvalidArgumentError(absl::StrCat("listen.unix.mode: ", mode.status().message()));
+      if (!mode.ok()) return absl::InvalidArgumentError(absl::StrCat("listen.unix.mode: ", mode.status().message()));
       out.unix_mode = *mode;
     }
     out.unix_group = listen.unix().group();
@@ -43,8 +42,8 @@ absl::StatusOr<ListenOptions> ListenOptionsFromConfig(const ListenConfig& listen
     out.address = listen.tcp().address();
     out.insecure_loopback = listen.tcp().insecure_loopback();
     if (listen.tcp().has_tls()) {
-      out.tls = TlsFiles{listen.tcp().tls().cert_file(), listen.tcp().tls().key_file(),
-                         listen.tcp().tls().client_ca_file()};
+      out.tls =
+          TlsFiles{listen.tcp().tls().cert_file(), listen.tcp().tls().key_file(), listen.tcp().tls().client_ca_file()};
     }
     return out;
   }

@@ -70,9 +70,9 @@ TEST(ParseListenAddressTest, TcpForms) {
 }
 
 TEST(ParseListenAddressTest, TcpErrors) {
-  for (const char* in : {"", "7443", ":7443", "host:", "host:65536", "host:-1", "host:+80", "host:80x",
-                         "::1:7443", "[::1]", "[::1]7443", "[nope]:1", "[::1:1", "ho st:1", "dns:x:1",
-                         "http://x:1", "ipv4:1.2.3.4:5", "host:123456"}) {
+  for (const char* in :
+       {"", "7443", ":7443", "host:", "host:65536", "host:-1", "host:+80", "host:80x", "::1:7443", "[::1]", "[::1]7443",
+        "[nope]:1", "[::1:1", "ho st:1", "dns:x:1", "http://x:1", "ipv4:1.2.3.4:5", "host:123456"}) {
     EXPECT_EQ(ParseListenAddress(in).status().code(), absl::StatusCode::kInvalidArgument) << in;
   }
 }
@@ -91,9 +91,7 @@ TEST(IsLoopbackHostTest, Cases) {
 
 TEST(ValidateListenOptionsTest, PlaintextTcpNeedsLoopbackAndTheExplicitFlag) {
   ListenOptions options;
-  auto check = [&](const char* address) {
-    return ValidateListenOptions(*ParseListenAddress(address), options);
-  };
+  auto check = [&](const char* address) { return ValidateListenOptions(*ParseListenAddress(address), options); };
   EXPECT_THAT(check("0.0.0.0:7443").message(), HasSubstr("refused"));
   EXPECT_THAT(check("127.0.0.1:7443").message(), HasSubstr("insecure_loopback"));
   options.insecure_loopback = true;
@@ -174,8 +172,7 @@ TEST(UnixSocketFileTest, PermissionsAndGroup) {
   ASSERT_TRUE(ApplyUnixSocketPermissions(path, 0600, "").ok());
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(ApplyUnixSocketPermissions(path, 0600, "no-such-group-okms").code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ApplyUnixSocketPermissions(path, 0600, "no-such-group-okms").code(), absl::StatusCode::kInvalidArgument);
   ::close(fd);
 }
 

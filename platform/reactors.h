@@ -19,8 +19,7 @@ inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* contex
   return reactor;
 }
 
-inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
-                                             const absl::Status& status) {
+inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const absl::Status& status) {
   return FinishUnary(context, ToGrpcStatus(status));
 }
 
@@ -41,8 +40,7 @@ grpc::ServerWriteReactor<Response>* FinishStream(grpc::Status status) {
 
 // The UNIMPLEMENTED status of an RPC whose implementation is still to come, naming where.
 inline grpc::Status Unimplemented(const char* method, const char* where) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      std::string(method) + " is not implemented yet (" + where + ")");
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, std::string(method) + " is not implemented yet (" + where + ")");
 }
 
 }  // namespace platform

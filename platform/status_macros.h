@@ -26,12 +26,12 @@ const absl::Status& AsStatus(const absl::StatusOr<T>& status_or) {
 
 // Returns the status of `expr` (an absl::Status or absl::StatusOr) from the enclosing function
 // when it is not OK.
-#define RETURN_IF_ERROR(expr)                                                               \
-  do {                                                                                      \
-    if (const auto& platform_status_ = (expr);                                              \
+#define RETURN_IF_ERROR(expr)                                                                \
+  do {                                                                                       \
+    if (const auto& platform_status_ = (expr);                                               \
         ABSL_PREDICT_FALSE(!::platform::status_internal::AsStatus(platform_status_).ok())) { \
-      return ::platform::status_internal::AsStatus(platform_status_);                       \
-    }                                                                                       \
+      return ::platform::status_internal::AsStatus(platform_status_);                        \
+    }                                                                                        \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK, else moves the

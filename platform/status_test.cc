@@ -24,12 +24,10 @@ TEST(StatusTest, EveryCanonicalCodeKeepsItsNumberAndMessage) {
 TEST(StatusTest, NamedCodesAgree) {
   EXPECT_EQ(ToGrpcStatus(absl::InvalidArgumentError("")).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(ToGrpcStatus(absl::PermissionDeniedError("")).error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(ToGrpcStatus(absl::FailedPreconditionError("")).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ToGrpcStatus(absl::FailedPreconditionError("")).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("")).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("")).error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(ToGrpcStatus(absl::ResourceExhaustedError("")).error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ToGrpcStatus(absl::ResourceExhaustedError("")).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(ToGrpcStatus(absl::UnauthenticatedError("")).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
@@ -38,8 +36,7 @@ TEST(StatusTest, OutOfRangeCodeBecomesUnknown) {
   EXPECT_EQ(ToGrpcStatus(odd).error_code(), grpc::StatusCode::UNKNOWN);
   EXPECT_EQ(ToGrpcStatus(odd).error_message(), "strange");
   // grpc::StatusCode has no fixed underlying type, so only 0..31 are valid values; 20 names no code.
-  EXPECT_EQ(FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(20), "x")).code(),
-            absl::StatusCode::kUnknown);
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(20), "x")).code(), absl::StatusCode::kUnknown);
 }
 
 }  // namespace

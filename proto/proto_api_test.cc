@@ -211,24 +211,23 @@ TEST(ProtoApi, ServicesHaveTheAgreedMethods) {
     return out;
   };
   EXPECT_THAT(methods(onchainkms::signer::v1::Key::descriptor()->file()->FindServiceByName("Signer")),
-              ::testing::UnorderedElementsAre("ListKeys", "GetKey", "SignDeployAndRegisterApp",
-                                              "SignAddComposeHash", "SignTransaction", "SignMessage"));
+              ::testing::UnorderedElementsAre("ListKeys", "GetKey", "SignDeployAndRegisterApp", "SignAddComposeHash",
+                                              "SignTransaction", "SignMessage"));
   const pb::ServiceDescriptor* orch =
       onchainkms::orchestrator::v1::Operation::descriptor()->file()->FindServiceByName("Orchestrator");
   ASSERT_NE(orch, nullptr);
-  EXPECT_THAT(methods(orch), ::testing::UnorderedElementsAre(
-                                 "ListKmsInstances", "DeployCvm", "UpdateEnvVars", "UpdateDockerCompose",
-                                 "UpdateComposeFile", "AddComposeHash", "SupplyEnvVars", "GetOperation",
-                                 "ListOperations", "WatchOperation", "CancelOperation"));
+  EXPECT_THAT(methods(orch),
+              ::testing::UnorderedElementsAre("ListKmsInstances", "DeployCvm", "UpdateEnvVars", "UpdateDockerCompose",
+                                              "UpdateComposeFile", "AddComposeHash", "SupplyEnvVars", "GetOperation",
+                                              "ListOperations", "WatchOperation", "CancelOperation"));
   EXPECT_TRUE(orch->FindMethodByName("WatchOperation")->server_streaming());
   // Every mutating orchestrator call carries a request_id.
-  for (const char* name : {"DeployCvm", "UpdateEnvVars", "UpdateDockerCompose", "UpdateComposeFile",
-                           "AddComposeHash", "SupplyEnvVars"}) {
+  for (const char* name :
+       {"DeployCvm", "UpdateEnvVars", "UpdateDockerCompose", "UpdateComposeFile", "AddComposeHash", "SupplyEnvVars"}) {
     EXPECT_NE(orch->FindMethodByName(name)->input_type()->FindFieldByName("request_id"), nullptr) << name;
   }
   // So does every signing call of the signer (for the audit log).
-  const pb::ServiceDescriptor* signer =
-      onchainkms::signer::v1::Key::descriptor()->file()->FindServiceByName("Signer");
+  const pb::ServiceDescriptor* signer = onchainkms::signer::v1::Key::descriptor()->file()->FindServiceByName("Signer");
   for (int i = 0; i < signer->method_count(); ++i) {
     const pb::MethodDescriptor* m = signer->method(i);
     if (absl::StartsWith(m->name(), "Sign")) {

@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/json/parse.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/json/parse.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -33,8 +34,8 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "onchainkms/signer/v1/signer.grpc.pb.h"
 #include "onchainkms/signer/v1/config.pb.h"
+#include "onchainkms/signer/v1/signer.grpc.pb.h"
 #include "platform/config_file.h"
 #include "platform/testing/server_process.h"
 #include "signer/policy/policy.h"
@@ -45,10 +46,10 @@ extern char** environ;
 namespace {
 
 namespace v1 = onchainkms::signer::v1;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using platform::testing::RunfilePath;
 using platform::testing::ShortTempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string& SignerBinary() {
   static const std::string path = RunfilePath("signer/signer");
@@ -118,7 +119,7 @@ int WaitExit(pid_t pid, absl::Duration timeout = absl::Seconds(60)) {
 }
 
 int RunSigner(const std::string& dir, const std::string& name, const std::vector<std::string>& args,
-        const std::vector<std::string>& env = {}, const std::string& in = "") {
+              const std::vector<std::string>& env = {}, const std::string& in = "") {
   return WaitExit(Spawn(SignerBinary(), args, env, in, dir + "/" + name + ".stdout", dir + "/" + name + ".stderr"));
 }
 
@@ -168,7 +169,8 @@ absl::Status WaitServing(pid_t pid, const std::string& address) {
   while (absl::Now() < until) {
     int st = 0;
     if (::waitpid(pid, &st, WNOHANG) == pid) return absl::FailedPreconditionError("signer exited before serving");
-    absl::StatusOr<std::string> h = platform::testing::CheckHealth(address, "onchainkms.signer.v1.Signer", absl::Milliseconds(500));
+    absl::StatusOr<std::string> h =
+        platform::testing::CheckHealth(address, "onchainkms.signer.v1.Signer", absl::Milliseconds(500));
     if (h.ok() && *h == "SERVING") return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -187,7 +189,8 @@ std::string RandomKeyHex() {
 std::string PolicyText(bool allow_anvil) {
   return absl::StrCat(R"pb(
 chains {
-  chain_id: )pb", allow_anvil ? "31337" : "8453", R"pb(
+  chain_id: )pb",
+                      allow_anvil ? "31337" : "8453", R"pb(
   kms_contract_addresses: "0x5FbDB2315678afecb367f032d93F642f64180aa3"
   app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
   max_fee_per_gas_wei: "100000000000"
@@ -228,7 +231,7 @@ boost::json::object CastDecode(const std::string& raw) {
 class SignerProcess : public ::testing::Test {
  protected:
   void SetUp() override {
-    in_ = dir_.path() + "/in";   // the test's own inputs (hold the secrets by design)
+    in_ = dir_.path() + "/in";    // the test's own inputs (hold the secrets by design)
     out_ = dir_.path() + "/out";  // everything the signer writes
     ::mkdir(in_.c_str(), 0700);
     ::mkdir(out_.c_str(), 0755);
@@ -242,21 +245,23 @@ class SignerProcess : public ::testing::Test {
     Write(out_ + "/signer.json",
           absl::StrCat(R"({"listen": {"unix": {"path": ")", socket_, R"("}}, "keystoreDir": ")", out_,
                        R"(/ks", "password": {"envVar": "SIGNER_TEST_PASSWORD"}, "policyFile": ")", out_,
-                       R"(/policy.textproto", "antiEquivocationDbPath": ")", out_, R"(/ae.sqlite", "auditLogPath": ")", out_,
-                       R"(/audit.jsonl", "metricsPort": )", metrics_port_, "}"),
+                       R"(/policy.textproto", "antiEquivocationDbPath": ")", out_, R"(/ae.sqlite", "auditLogPath": ")",
+                       out_, R"(/audit.jsonl", "metricsPort": )", metrics_port_, "}"),
           0644);
   }
 
   void ImportKeys() {
-    ASSERT_EQ(RunSigner(out_, "import", {"keys", "import", "--keystore_dir=" + out_ + "/ks", "--password_file=" + in_ + "/pw",
-                                   "--scrypt_n=4096"},
-                  {}, in_ + "/key"),
+    ASSERT_EQ(RunSigner(out_, "import",
+                        {"keys", "import", "--keystore_dir=" + out_ + "/ks", "--password_file=" + in_ + "/pw",
+                         "--scrypt_n=4096"},
+                        {}, in_ + "/key"),
               0)
         << Read(out_ + "/import.stderr");
     EXPECT_THAT(Read(out_ + "/import.stdout"), HasSubstr(address_));
-    ASSERT_EQ(RunSigner(out_, "new", {"keys", "new", "--keystore_dir=" + out_ + "/ks", "--password_env=SIGNER_TEST_PASSWORD",
-                                "--kdf=pbkdf2"},
-                  {std::string("SIGNER_TEST_PASSWORD=") + kPassword}),
+    ASSERT_EQ(RunSigner(out_, "new",
+                        {"keys", "new", "--keystore_dir=" + out_ + "/ks", "--password_env=SIGNER_TEST_PASSWORD",
+                         "--kdf=pbkdf2"},
+                        {std::string("SIGNER_TEST_PASSWORD=") + kPassword}),
               0)
         << Read(out_ + "/new.stderr");
     ASSERT_EQ(RunSigner(out_, "list", {"keys", "list", "--keystore_dir=" + out_ + "/ks"}), 0);
@@ -271,8 +276,8 @@ class SignerProcess : public ::testing::Test {
   pid_t StartSigner(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"--config=" + out_ + "/signer.json"};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_t pid = Spawn(SignerBinary(), args, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/signer.stdout",
-                      out_ + "/signer.stderr");
+    pid_t pid = Spawn(SignerBinary(), args, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "",
+                      out_ + "/signer.stdout", out_ + "/signer.stderr");
     EXPECT_TRUE(WaitServing(pid, "unix:" + socket_).ok()) << Read(out_ + "/signer.stderr");
     return pid;
   }
@@ -314,7 +319,8 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
       grpc::Status s = stub->SignDeployAndRegisterApp(&ctx, deploy, &tx);
       ASSERT_TRUE(s.ok()) << s.error_message();
     }
-    absl::StatusOr<chain::SignedEip1559Transaction> decoded = chain::DecodeSignedEip1559(*chain::FromHex(tx.raw_transaction()));
+    absl::StatusOr<chain::SignedEip1559Transaction> decoded =
+        chain::DecodeSignedEip1559(*chain::FromHex(tx.raw_transaction()));
     ASSERT_TRUE(decoded.ok());
     EXPECT_EQ(decoded->Sender()->Checksummed(), address_);
     boost::json::object cast = CastDecode(tx.raw_transaction());
@@ -472,8 +478,8 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
   // Finally: nothing the signer wrote contains the key (any case, with or without 0x, or raw)
   // or the password.
   const chain::Bytes raw_key = *chain::FromHex(key_hex_);
-  const std::vector<std::string> needles = {key_hex_, absl::AsciiStrToUpper(key_hex_), std::string(raw_key.begin(), raw_key.end()),
-                                            kPassword};
+  const std::vector<std::string> needles = {key_hex_, absl::AsciiStrToUpper(key_hex_),
+                                            std::string(raw_key.begin(), raw_key.end()), kPassword};
   int files = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(out_)) {
     if (!e.is_regular_file()) continue;
@@ -496,7 +502,8 @@ TEST_F(SignerProcess, RefusesACallerFromAnotherUid) {
   const std::string target = "unix:" + socket_;
   const std::string ours = Popen(probe + " " + target);
   EXPECT_EQ(ours.substr(0, 2), "0 ") << ours;
-  const std::string theirs = Popen("setpriv --reuid=65534 --regid=65534 --clear-groups " + probe + " " + target + " 2>&1");
+  const std::string theirs =
+      Popen("setpriv --reuid=65534 --regid=65534 --clear-groups " + probe + " " + target + " 2>&1");
   // UNAVAILABLE (14): the connection was closed at accept; or PERMISSION_DENIED (7).
   EXPECT_TRUE(absl::StartsWith(theirs, "14 ") || absl::StartsWith(theirs, "7 ")) << theirs;
   EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
@@ -508,8 +515,9 @@ TEST_F(SignerProcess, SecondSignerOnTheSameDatabaseIsRefused) {
   const pid_t first = StartSigner();
   // Another socket, the same anti-equivocation database: two signers could each sign a different
   // transaction for one nonce, so the second must not start.
-  const int code = RunSigner(out_, "second", {"--config=" + out_ + "/signer.json", "--listen=unix:" + out_ + "/s2.sock"},
-                             {std::string("SIGNER_TEST_PASSWORD=") + kPassword});
+  const int code =
+      RunSigner(out_, "second", {"--config=" + out_ + "/signer.json", "--listen=unix:" + out_ + "/s2.sock"},
+                {std::string("SIGNER_TEST_PASSWORD=") + kPassword});
   EXPECT_EQ(code, 1);
   const std::string printed = Read(out_ + "/second.stderr");
   EXPECT_THAT(printed, HasSubstr("cannot open the anti-equivocation database"));
@@ -527,18 +535,20 @@ TEST_F(SignerProcess, SecondSignerOnTheSameDatabaseIsRefused) {
 
 TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist) {
   ImportKeys();
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"--listen=0.0.0.0:0"}, {"--listen=0.0.0.0:0", "--insecure"}, {"--listen=127.0.0.1:0"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--listen=0.0.0.0:0"}, {"--listen=0.0.0.0:0", "--insecure"}, {"--listen=127.0.0.1:0"}}) {
     std::vector<std::string> a = {"--config=" + out_ + "/signer.json"};
     a.insert(a.end(), args.begin(), args.end());
     EXPECT_EQ(RunSigner(out_, "tcp", a, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}), 2) << args[0];
   }
   {  // Plaintext on loopback with the explicit flag works (development only).
     const int port = FreePort();
-    pid_t pid = Spawn(SignerBinary(), {"--config=" + out_ + "/signer.json", absl::StrCat("--listen=127.0.0.1:", port), "--insecure"},
-                      {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/loopback.stdout", out_ + "/loopback.stderr");
+    pid_t pid = Spawn(
+        SignerBinary(), {"--config=" + out_ + "/signer.json", absl::StrCat("--listen=127.0.0.1:", port), "--insecure"},
+        {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/loopback.stdout", out_ + "/loopback.stderr");
     ASSERT_TRUE(WaitServing(pid, absl::StrCat("127.0.0.1:", port)).ok()) << Read(out_ + "/loopback.stderr");
-    auto stub = v1::Signer::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    auto stub =
+        v1::Signer::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
     v1::ListKeysResponse keys;
     EXPECT_TRUE(stub->ListKeys(&ctx, {}, &keys).ok());
@@ -548,8 +558,7 @@ TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist
   // Test PKI: a CA, a server cert for 127.0.0.1, an allowed and a not-allowed client.
   const std::string d = in_;
   const std::string script = absl::StrCat(
-      "set -e; cd ", d, "; exec 2>/dev/null; ",
-      "openssl ecparam -name prime256v1 -genkey -noout -out ca.key; ",
+      "set -e; cd ", d, "; exec 2>/dev/null; ", "openssl ecparam -name prime256v1 -genkey -noout -out ca.key; ",
       "openssl req -x509 -new -key ca.key -subj /CN=test-ca -days 2 -out ca.pem; ",
       "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext; ",
       "for n in server alice mallory; do openssl ecparam -name prime256v1 -genkey -noout -out $n.key; ",
@@ -565,11 +574,11 @@ TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist
                      R"(/server.pem", "keyFile": ")", d, R"(/server.key", "clientCaFile": ")", d,
                      R"(/ca.pem", "allowedClientCertSha256": [")", alice_fp, R"("]}}}, "keystoreDir": ")", out_,
                      R"(/ks", "password": {"envVar": "SIGNER_TEST_PASSWORD"}, "policyFile": ")", out_,
-                     R"(/policy.textproto", "antiEquivocationDbPath": ")", out_, R"(/ae.sqlite", "auditLogPath": ")", out_,
-                     R"(/audit.jsonl"})"),
+                     R"(/policy.textproto", "antiEquivocationDbPath": ")", out_, R"(/ae.sqlite", "auditLogPath": ")",
+                     out_, R"(/audit.jsonl"})"),
         0644);
-  pid_t pid = Spawn(SignerBinary(), {"--config=" + out_ + "/tls.json"}, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "",
-                    out_ + "/tls.stdout", out_ + "/tls.stderr");
+  pid_t pid = Spawn(SignerBinary(), {"--config=" + out_ + "/tls.json"},
+                    {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/tls.stdout", out_ + "/tls.stderr");
   auto call = [&](const std::string& who) {
     grpc::SslCredentialsOptions o;
     o.pem_root_certs = Read(d + "/ca.pem");

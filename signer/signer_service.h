@@ -6,8 +6,8 @@
 #define ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
-#include "signer/engine/engine.h"
 #include "platform/transport/authenticator.h"
+#include "signer/engine/engine.h"
 
 namespace signer {
 

@@ -92,9 +92,8 @@ absl::StatusOr<Point> RunSdk(AnvilEnv& env, int deploys, uint64_t salt) {
                     {"kms", env.kms.Checksummed()},
                     {"privateKey", anvil::kDeployerPrivateKey},
                     {"ops", std::move(ops)}};
-  absl::StatusOr<anvil::CommandResult> r =
-      anvil::RunCommand({"/usr/bin/env", "NODE_PATH=" + *modules, "node", script, json::serialize(args)},
-                        absl::Minutes(10));
+  absl::StatusOr<anvil::CommandResult> r = anvil::RunCommand(
+      {"/usr/bin/env", "NODE_PATH=" + *modules, "node", script, json::serialize(args)}, absl::Minutes(10));
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) return absl::InternalError(absl::StrCat("sdk_ops.js: ", r->err));
   const size_t at = r->out.rfind("SDK_RESULT ");
@@ -112,8 +111,8 @@ absl::StatusOr<Point> RunSdk(AnvilEnv& env, int deploys, uint64_t salt) {
 }
 
 void Print(const std::string& scenario, const std::string& who, const Point& p) {
-  std::printf("| %s | %s | %d | %.2f s | %.1f deploys/s | %d |\n", scenario.c_str(), who.c_str(), p.deploys,
-              p.seconds, p.per_second, p.failures);
+  std::printf("| %s | %s | %d | %.2f s | %.1f deploys/s | %d |\n", scenario.c_str(), who.c_str(), p.deploys, p.seconds,
+              p.per_second, p.failures);
   std::fflush(stdout);
 }
 
@@ -162,14 +161,14 @@ int main(int argc, char** argv) {
     if (absl::SimpleAtoi(s, &n) && n > 0) in_flight.push_back(n);
   }
   std::printf("| Chain | Client | Deploys | Time | Throughput | Failures |\n|---|---|---|---|---|---|\n");
-  int rc = Scenario("anvil automine", {}, absl::GetFlag(FLAGS_deploys), absl::GetFlag(FLAGS_sdk_deploys), in_flight,
-                    false);
+  int rc =
+      Scenario("anvil automine", {}, absl::GetFlag(FLAGS_deploys), absl::GetFlag(FLAGS_sdk_deploys), in_flight, false);
   const int block_ms = absl::GetFlag(FLAGS_block_time_ms);
   if (rc == 0 && block_ms > 0) {
     anvil::Options o;
     o.block_time = absl::Milliseconds(block_ms);
-    rc = Scenario(absl::StrCat("anvil, a block every ", block_ms, " ms"), o, absl::GetFlag(FLAGS_interval_deploys),
-                  4, in_flight, true);
+    rc = Scenario(absl::StrCat("anvil, a block every ", block_ms, " ms"), o, absl::GetFlag(FLAGS_interval_deploys), 4,
+                  in_flight, true);
   }
   return rc;
 }

@@ -86,7 +86,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
 }
 
 absl::StatusOr<std::unique_ptr<Client::Endpoint>> Client::OpenEndpoint(absl::string_view url,
-                                                                        const TransportOptions& options) {
+                                                                       const TransportOptions& options) {
   absl::StatusOr<platform::http::Url> parsed = platform::http::ParseUrl(url);
   if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("endpoint url: ", parsed.status().message()));
   auto e = std::make_unique<Endpoint>();
@@ -102,8 +102,8 @@ absl::StatusOr<std::unique_ptr<Client::Endpoint>> Client::OpenEndpoint(absl::str
 
 Client::Client(ClientOptions options, std::vector<std::unique_ptr<Endpoint>> endpoints)
     : options_(std::move(options)), endpoints_(std::move(endpoints)) {
-  rng_state_ = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^
-               reinterpret_cast<uintptr_t>(this) ^ 0x9e3779b97f4a7c15ULL;
+  rng_state_ =
+      static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ reinterpret_cast<uintptr_t>(this) ^ 0x9e3779b97f4a7c15ULL;
   if (rng_state_ == 0) rng_state_ = 1;
 }
 
@@ -119,9 +119,8 @@ std::vector<size_t> Client::Order() const {
     (e.cooldown_until > now ? cooling : healthy).push_back(i);
   }
   // Among cooling endpoints, the one that recovers first goes first.
-  std::stable_sort(cooling.begin(), cooling.end(), [&](size_t a, size_t b) {
-    return endpoints_[a]->cooldown_until < endpoints_[b]->cooldown_until;
-  });
+  std::stable_sort(cooling.begin(), cooling.end(),
+                   [&](size_t a, size_t b) { return endpoints_[a]->cooldown_until < endpoints_[b]->cooldown_until; });
   healthy.insert(healthy.end(), cooling.begin(), cooling.end());
   return healthy;
 }
@@ -154,10 +153,9 @@ absl::Duration Client::Backoff(int attempt) {
   return absl::Seconds(base * (1.0 + r.jitter * (2.0 * u - 1.0)));
 }
 
-absl::StatusOr<platform::http::Response> Client::Post(const Endpoint& e, std::string body,
-                                                     const CallOptions& opts, bool idempotent) {
-  platform::http::Request req{.method = "POST", .target = e.target, .body = std::move(body),
-                              .idempotent = idempotent};
+absl::StatusOr<platform::http::Response> Client::Post(const Endpoint& e, std::string body, const CallOptions& opts,
+                                                      bool idempotent) {
+  platform::http::Request req{.method = "POST", .target = e.target, .body = std::move(body), .idempotent = idempotent};
   req.headers = {{"User-Agent", options_.transport.user_agent},
                  {"Content-Type", "application/json"},
                  {"Accept", "application/json"}};
@@ -170,9 +168,8 @@ absl::StatusOr<platform::http::Response> Client::Post(const Endpoint& e, std::st
                         {.maybe_sent = info.write_started, .endpoint = e.redacted_url});
 }
 
-absl::StatusOr<json::value> Client::PostJson(size_t index, const json::value& request,
-                                             absl::string_view what, const CallOptions& opts,
-                                             bool idempotent) {
+absl::StatusOr<json::value> Client::PostJson(size_t index, const json::value& request, absl::string_view what,
+                                             const CallOptions& opts, bool idempotent) {
   const Endpoint& e = *endpoints_[index];
   absl::StatusOr<platform::http::Response> res = Post(e, json::serialize(request), opts, idempotent);
   if (!res.ok()) return res.status();
@@ -180,9 +177,9 @@ absl::StatusOr<json::value> Client::PostJson(size_t index, const json::value& re
   boost::system::error_code ec;
   json::value v = json::parse(res->body, ec);
   if (!ec && LooksLikeRpcResponse(v)) return v;  // JSON-RPC answers count whatever the HTTP status
-  const std::string text = absl::StrCat(e.redacted_url, ": ", what, ": http ", res->status,
-                                        ec ? ", body is not JSON: " : ", not a JSON-RPC response: ",
-                                        Excerpt(res->body));
+  const std::string text =
+      absl::StrCat(e.redacted_url, ": ", what, ": http ", res->status,
+                   ec ? ", body is not JSON: " : ", not a JSON-RPC response: ", Excerpt(res->body));
   if (res->status == 429) return TransportError(absl::StatusCode::kResourceExhausted, text, detail);
   if (res->status == 401 || res->status == 403) {
     return TransportError(absl::StatusCode::kPermissionDenied, text, detail);
@@ -190,9 +187,8 @@ absl::StatusOr<json::value> Client::PostJson(size_t index, const json::value& re
   return TransportError(absl::StatusCode::kUnavailable, text, detail);
 }
 
-absl::StatusOr<json::value> Client::CallOn(size_t index, absl::string_view method,
-                                           const json::array& params, const CallOptions& opts,
-                                           bool idempotent) {
+absl::StatusOr<json::value> Client::CallOn(size_t index, absl::string_view method, const json::array& params,
+                                           const CallOptions& opts, bool idempotent) {
   const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   json::object request;
   request["jsonrpc"] = "2.0";
@@ -233,16 +229,16 @@ absl::Status Client::EnsureChain(size_t index, const CallOptions& opts) {
   absl::MutexLock lock(&mu_);
   if (*id != *options_.expected_chain_id) {
     endpoints_[index]->wrong_chain = true;
-    return absl::FailedPreconditionError(absl::StrCat(endpoints_[index]->redacted_url,
-                                                      " serves chain ", *id, ", want chain ",
-                                                      *options_.expected_chain_id, "; endpoint disabled"));
+    return absl::FailedPreconditionError(absl::StrCat(endpoints_[index]->redacted_url, " serves chain ", *id,
+                                                      ", want chain ", *options_.expected_chain_id,
+                                                      "; endpoint disabled"));
   }
   endpoints_[index]->chain_verified = true;
   return absl::OkStatus();
 }
 
-absl::StatusOr<json::value> Client::Call(absl::string_view method, json::array params,
-                                         const CallOptions& opts, bool idempotent) {
+absl::StatusOr<json::value> Client::Call(absl::string_view method, json::array params, const CallOptions& opts,
+                                         bool idempotent) {
   absl::Status last;
   absl::Status wrong_chain;
   auto stopped = [&](const absl::Status& s) {
@@ -382,7 +378,8 @@ absl::StatusOr<T> Map(absl::StatusOr<json::value> v, F parse) {
 }  // namespace
 
 absl::StatusOr<uint64_t> Client::ChainId(const CallOptions& opts) {
-  return Map<uint64_t>(Call("eth_chainId", {}, opts), [](const json::value& v) { return ParseUint64(v, "eth_chainId"); });
+  return Map<uint64_t>(Call("eth_chainId", {}, opts),
+                       [](const json::value& v) { return ParseUint64(v, "eth_chainId"); });
 }
 
 absl::StatusOr<uint64_t> Client::BlockNumber(const CallOptions& opts) {
@@ -417,7 +414,8 @@ absl::StatusOr<FeeHistory> Client::GetFeeHistory(uint64_t block_count, const Blo
   json::array percentiles;
   for (double p : reward_percentiles) percentiles.push_back(p);
   return Map<FeeHistory>(
-      Call("eth_feeHistory", {Str(U256(block_count).ToQuantityHex()), Str(newest.ToParam()), std::move(percentiles)}, opts),
+      Call("eth_feeHistory", {Str(U256(block_count).ToQuantityHex()), Str(newest.ToParam()), std::move(percentiles)},
+           opts),
       [](const json::value& v) { return ParseFeeHistory(v); });
 }
 
@@ -441,8 +439,8 @@ absl::StatusOr<Hash32> Client::SendRawTransaction(ByteView raw, const CallOption
   absl::StatusOr<Hash32> h = ParseHash(*v, "eth_sendRawTransaction");
   if (!h.ok()) return h.status();
   if (*h != expected) {
-    return absl::InternalError(absl::StrCat("eth_sendRawTransaction: node reported hash ", h->Hex(),
-                                            ", the bytes hash to ", expected.Hex()));
+    return absl::InternalError(
+        absl::StrCat("eth_sendRawTransaction: node reported hash ", h->Hex(), ", the bytes hash to ", expected.Hex()));
   }
   return h;
 }
@@ -453,7 +451,8 @@ absl::StatusOr<std::optional<Receipt>> Client::GetTransactionReceipt(const Hash3
   if (v->is_null()) return std::optional<Receipt>();
   absl::StatusOr<Receipt> r = ParseReceipt(*v);
   if (!r.ok()) return r.status();
-  if (r->transaction_hash != hash) return absl::InternalError("eth_getTransactionReceipt: receipt of another transaction");
+  if (r->transaction_hash != hash)
+    return absl::InternalError("eth_getTransactionReceipt: receipt of another transaction");
   return std::optional<Receipt>(*std::move(r));
 }
 

@@ -93,8 +93,8 @@ class Client {
   };
   // One HTTP request carrying all calls (reads only). The outer status is the transport's;
   // each inner one is that call's result or JSON-RPC error, in request order.
-  absl::StatusOr<std::vector<absl::StatusOr<boost::json::value>>> Batch(
-      const std::vector<BatchCall>& calls, const CallOptions& opts = {});
+  absl::StatusOr<std::vector<absl::StatusOr<boost::json::value>>> Batch(const std::vector<BatchCall>& calls,
+                                                                        const CallOptions& opts = {});
 
   // ---- typed ----
   absl::StatusOr<uint64_t> ChainId(const CallOptions& opts = {});
@@ -107,8 +107,7 @@ class Client {
                                 const CallOptions& opts = {});
   absl::StatusOr<uint64_t> EstimateGas(const CallRequest& request, const CallOptions& opts = {});
   absl::StatusOr<FeeHistory> GetFeeHistory(uint64_t block_count, const BlockId& newest,
-                                           const std::vector<double>& reward_percentiles,
-                                           const CallOptions& opts = {});
+                                           const std::vector<double>& reward_percentiles, const CallOptions& opts = {});
   absl::StatusOr<U256> MaxPriorityFeePerGas(const CallOptions& opts = {});
   absl::StatusOr<Bytes> EthCall(const CallRequest& request, const BlockId& block = BlockId::Latest(),
                                 const CallOptions& opts = {});
@@ -116,18 +115,16 @@ class Client {
   // very bytes is success (the node holds them). Other errors per errors.h.
   absl::StatusOr<Hash32> SendRawTransaction(ByteView raw, const CallOptions& opts = {});
   // nullopt: no receipt (pending, unknown, or removed by a reorg).
-  absl::StatusOr<std::optional<Receipt>> GetTransactionReceipt(const Hash32& hash,
-                                                               const CallOptions& opts = {});
+  absl::StatusOr<std::optional<Receipt>> GetTransactionReceipt(const Hash32& hash, const CallOptions& opts = {});
   // nullopt: the node does not know the transaction.
-  absl::StatusOr<std::optional<TransactionInfo>> GetTransactionByHash(const Hash32& hash,
-                                                                      const CallOptions& opts = {});
+  absl::StatusOr<std::optional<TransactionInfo>> GetTransactionByHash(const Hash32& hash, const CallOptions& opts = {});
   absl::StatusOr<std::optional<BlockHeader>> GetBlockHeader(const BlockId& block, const CallOptions& opts = {});
   absl::StatusOr<std::vector<Log>> GetLogs(const LogFilter& filter, const CallOptions& opts = {});
 
   // Endpoint health, for logs and tests.
   struct EndpointState {
     std::string redacted_url;
-    uint64_t failures = 0;   // transport failures so far
+    uint64_t failures = 0;  // transport failures so far
     bool cooling_down = false;
     bool wrong_chain = false;
     platform::http::Client::Stats transport;
@@ -144,18 +141,15 @@ class Client {
   void MarkSuccess(size_t index);
   // Verifies the endpoint's chain id once (when expected_chain_id is set).
   absl::Status EnsureChain(size_t index, const CallOptions& opts);
-  static absl::StatusOr<std::unique_ptr<Endpoint>> OpenEndpoint(absl::string_view url,
-                                                                const TransportOptions& options);
+  static absl::StatusOr<std::unique_ptr<Endpoint>> OpenEndpoint(absl::string_view url, const TransportOptions& options);
   // One HTTP POST to one endpoint; transport failures carry a TransportDetail.
-  absl::StatusOr<platform::http::Response> Post(const Endpoint& e, std::string body,
-                                                const CallOptions& opts, bool idempotent);
+  absl::StatusOr<platform::http::Response> Post(const Endpoint& e, std::string body, const CallOptions& opts,
+                                                bool idempotent);
   // One HTTP exchange with one endpoint; parses the JSON body.
-  absl::StatusOr<boost::json::value> PostJson(size_t index, const boost::json::value& request,
-                                              absl::string_view what, const CallOptions& opts,
-                                              bool idempotent);
-  absl::StatusOr<boost::json::value> CallOn(size_t index, absl::string_view method,
-                                            const boost::json::array& params, const CallOptions& opts,
-                                            bool idempotent);
+  absl::StatusOr<boost::json::value> PostJson(size_t index, const boost::json::value& request, absl::string_view what,
+                                              const CallOptions& opts, bool idempotent);
+  absl::StatusOr<boost::json::value> CallOn(size_t index, absl::string_view method, const boost::json::array& params,
+                                            const CallOptions& opts, bool idempotent);
   absl::Duration Backoff(int attempt);
 
   const ClientOptions options_;

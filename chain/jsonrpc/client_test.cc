@@ -2,21 +2,22 @@
 // retries for reads only, timeouts, cancellation, TLS verification, chain-id guard.
 #include "chain/jsonrpc/client.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
 #include "chain/jsonrpc/errors.h"
-#include "platform/http/testing/fake_server.h"
 #include "chain/keccak.h"
+#include "platform/http/testing/fake_server.h"
 
 namespace chain::jsonrpc {
 namespace {
@@ -148,7 +149,9 @@ TEST(Client, BatchMatchesById) {
 }
 
 TEST(Client, FailsOverToTheNextEndpointAndRemembers) {
-  auto bad = MustStart([](const std::string&) { return FakeReply{.status = 503, .body = "upstream down", .content_type = "text/plain"}; });
+  auto bad = MustStart([](const std::string&) {
+    return FakeReply{.status = 503, .body = "upstream down", .content_type = "text/plain"};
+  });
   auto good = MustStart(Echo(ChainIdResult));
   auto c = MustClient(Fast({bad->url(), good->url()}));
   ASSERT_TRUE(c->ChainId().ok());
@@ -164,7 +167,8 @@ TEST(Client, ReadsRetryWithBackoffOnOneEndpoint) {
   std::atomic<int> n{0};
   auto inner = Echo(ChainIdResult);
   auto server = MustStart([&](const std::string& body) {
-    if (n.fetch_add(1) < 2) return FakeReply{.status = 502, .body = "<html>bad gateway</html>", .content_type = "text/html"};
+    if (n.fetch_add(1) < 2)
+      return FakeReply{.status = 502, .body = "<html>bad gateway</html>", .content_type = "text/html"};
     return inner(body);
   });
   auto c = MustClient(Fast({server->url()}));
@@ -194,8 +198,13 @@ TEST(Client, RateLimitIsRetried) {
 TEST(Client, JsonRpcErrorsAreNotRetried) {
   auto server = MustStart([](const std::string& body) {
     json::object r = json::parse(body).as_object();
-    json::object o{{"jsonrpc", "2.0"}, {"id", r.at("id")},
-                   {"error", json::object{{"code", 3}, {"message", "execution reverted"}, {"data", "0x118cdaa7000000000000000000000000f39fd6e51aad88f6f4ce6ab8827279cfffb92266"}}}};
+    json::object o{
+        {"jsonrpc", "2.0"},
+        {"id", r.at("id")},
+        {"error",
+         json::object{{"code", 3},
+                      {"message", "execution reverted"},
+                      {"data", "0x118cdaa7000000000000000000000000f39fd6e51aad88f6f4ce6ab8827279cfffb92266"}}}};
     // Some providers use HTTP 400/500 for JSON-RPC errors: the body decides.
     return FakeReply{.status = 500, .body = json::serialize(o)};
   });
@@ -304,7 +313,8 @@ TEST(Client, SendRawMovesOnWhenItCertainlyNeverLeft) {
 TEST(Client, SendRawAlreadyKnownIsSuccessAndWrongHashIsNot) {
   auto server = MustStart([](const std::string& body) {
     json::object r = json::parse(body).as_object();
-    json::object o{{"jsonrpc", "2.0"}, {"id", r.at("id")},
+    json::object o{{"jsonrpc", "2.0"},
+                   {"id", r.at("id")},
                    {"error", json::object{{"code", -32003}, {"message", "transaction already imported"}}}};
     return FakeReply{.body = json::serialize(o)};
   });
@@ -313,7 +323,8 @@ TEST(Client, SendRawAlreadyKnownIsSuccessAndWrongHashIsNot) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, Keccak256(kRaw));
 
-  server->set_handler(Echo([](const std::string&, const json::array&) -> json::value { return json::string(Hash32().Hex()); }));
+  server->set_handler(
+      Echo([](const std::string&, const json::array&) -> json::value { return json::string(Hash32().Hex()); }));
   EXPECT_EQ(c->SendRawTransaction(kRaw).status().code(), absl::StatusCode::kInternal);
 }
 

@@ -18,30 +18,44 @@ namespace json = boost::json;
 constexpr char kRpcErrorPayload[] = "type.onchain-kms/chain.jsonrpc.RpcError";
 constexpr char kTransportPayload[] = "type.onchain-kms/chain.jsonrpc.Transport";
 
-bool Has(absl::string_view lower_message, absl::string_view needle) {
-  return absl::StrContains(lower_message, needle);
-}
+bool Has(absl::string_view lower_message, absl::string_view needle) { return absl::StrContains(lower_message, needle); }
 
 }  // namespace
 
 absl::string_view RpcErrorKindName(RpcErrorKind kind) {
   switch (kind) {
-    case RpcErrorKind::kExecutionReverted: return "execution_reverted";
-    case RpcErrorKind::kInsufficientFunds: return "insufficient_funds";
-    case RpcErrorKind::kGasAllowanceExceeded: return "gas_allowance_exceeded";
-    case RpcErrorKind::kUnderpriced: return "underpriced";
-    case RpcErrorKind::kIntrinsicGas: return "intrinsic_gas";
-    case RpcErrorKind::kNonceTooLow: return "nonce_too_low";
-    case RpcErrorKind::kNonceTooHigh: return "nonce_too_high";
-    case RpcErrorKind::kReplacementUnderpriced: return "replacement_underpriced";
-    case RpcErrorKind::kAlreadyKnown: return "already_known";
-    case RpcErrorKind::kInvalidTransaction: return "invalid_transaction";
-    case RpcErrorKind::kInvalidParams: return "invalid_params";
-    case RpcErrorKind::kMethodNotFound: return "method_not_found";
-    case RpcErrorKind::kLimitExceeded: return "limit_exceeded";
-    case RpcErrorKind::kNodeBehind: return "node_behind";
-    case RpcErrorKind::kInternal: return "internal";
-    case RpcErrorKind::kOther: return "other";
+    case RpcErrorKind::kExecutionReverted:
+      return "execution_reverted";
+    case RpcErrorKind::kInsufficientFunds:
+      return "insufficient_funds";
+    case RpcErrorKind::kGasAllowanceExceeded:
+      return "gas_allowance_exceeded";
+    case RpcErrorKind::kUnderpriced:
+      return "underpriced";
+    case RpcErrorKind::kIntrinsicGas:
+      return "intrinsic_gas";
+    case RpcErrorKind::kNonceTooLow:
+      return "nonce_too_low";
+    case RpcErrorKind::kNonceTooHigh:
+      return "nonce_too_high";
+    case RpcErrorKind::kReplacementUnderpriced:
+      return "replacement_underpriced";
+    case RpcErrorKind::kAlreadyKnown:
+      return "already_known";
+    case RpcErrorKind::kInvalidTransaction:
+      return "invalid_transaction";
+    case RpcErrorKind::kInvalidParams:
+      return "invalid_params";
+    case RpcErrorKind::kMethodNotFound:
+      return "method_not_found";
+    case RpcErrorKind::kLimitExceeded:
+      return "limit_exceeded";
+    case RpcErrorKind::kNodeBehind:
+      return "node_behind";
+    case RpcErrorKind::kInternal:
+      return "internal";
+    case RpcErrorKind::kOther:
+      return "other";
   }
   return "other";
 }
@@ -67,23 +81,19 @@ RpcErrorKind ClassifyRpcError(int64_t code, absl::string_view message, bool has_
       Has(m, "replacement underpriced")) {
     return RpcErrorKind::kReplacementUnderpriced;
   }
-  if (Has(m, "higher than max fee") || Has(m, "tip higher than fee cap") ||
-      Has(m, "invalid chain id") || Has(m, "chain id mismatch") || Has(m, "invalid sender") ||
-      Has(m, "invalid signature") || Has(m, "rlp")) {
+  if (Has(m, "higher than max fee") || Has(m, "tip higher than fee cap") || Has(m, "invalid chain id") ||
+      Has(m, "chain id mismatch") || Has(m, "invalid sender") || Has(m, "invalid signature") || Has(m, "rlp")) {
     return RpcErrorKind::kInvalidTransaction;
   }
-  if (Has(m, "underpriced") || Has(m, "less than block base fee") ||
-      Has(m, "fee cap less than") || Has(m, "feecap too low") || Has(m, "fee too low") ||
-      Has(m, "max fee per gas less than")) {
+  if (Has(m, "underpriced") || Has(m, "less than block base fee") || Has(m, "fee cap less than") ||
+      Has(m, "feecap too low") || Has(m, "fee too low") || Has(m, "max fee per gas less than")) {
     return RpcErrorKind::kUnderpriced;
   }
-  if (Has(m, "intrinsic gas too low") || Has(m, "exceeds block gas limit") ||
-      Has(m, "gas limit reached")) {
+  if (Has(m, "intrinsic gas too low") || Has(m, "exceeds block gas limit") || Has(m, "gas limit reached")) {
     return RpcErrorKind::kIntrinsicGas;
   }
-  if (code == -32005 || Has(m, "rate limit") || Has(m, "too many requests") ||
-      Has(m, "txpool is full") || Has(m, "transaction pool is full") ||
-      Has(m, "limit exceeded") || Has(m, "capacity exceeded")) {
+  if (code == -32005 || Has(m, "rate limit") || Has(m, "too many requests") || Has(m, "txpool is full") ||
+      Has(m, "transaction pool is full") || Has(m, "limit exceeded") || Has(m, "capacity exceeded")) {
     return RpcErrorKind::kLimitExceeded;
   }
   if (Has(m, "header not found") || Has(m, "missing trie node") || Has(m, "unknown block") ||
@@ -91,12 +101,16 @@ RpcErrorKind ClassifyRpcError(int64_t code, absl::string_view message, bool has_
     return RpcErrorKind::kNodeBehind;
   }
   switch (code) {
-    case -32601: return RpcErrorKind::kMethodNotFound;
+    case -32601:
+      return RpcErrorKind::kMethodNotFound;
     case -32602:
-    case -32600: return RpcErrorKind::kInvalidParams;
+    case -32600:
+      return RpcErrorKind::kInvalidParams;
     case -32603:
-    case -32700: return RpcErrorKind::kInternal;
-    default: return RpcErrorKind::kOther;
+    case -32700:
+      return RpcErrorKind::kInternal;
+    default:
+      return RpcErrorKind::kOther;
   }
 }
 
@@ -112,15 +126,21 @@ absl::StatusCode StatusCodeFor(RpcErrorKind kind) {
     case RpcErrorKind::kNonceTooHigh:
     case RpcErrorKind::kReplacementUnderpriced:
       return absl::StatusCode::kAborted;
-    case RpcErrorKind::kAlreadyKnown: return absl::StatusCode::kAlreadyExists;
+    case RpcErrorKind::kAlreadyKnown:
+      return absl::StatusCode::kAlreadyExists;
     case RpcErrorKind::kInvalidTransaction:
     case RpcErrorKind::kInvalidParams:
       return absl::StatusCode::kInvalidArgument;
-    case RpcErrorKind::kMethodNotFound: return absl::StatusCode::kUnimplemented;
-    case RpcErrorKind::kLimitExceeded: return absl::StatusCode::kResourceExhausted;
-    case RpcErrorKind::kNodeBehind: return absl::StatusCode::kUnavailable;
-    case RpcErrorKind::kInternal: return absl::StatusCode::kInternal;
-    case RpcErrorKind::kOther: return absl::StatusCode::kUnknown;
+    case RpcErrorKind::kMethodNotFound:
+      return absl::StatusCode::kUnimplemented;
+    case RpcErrorKind::kLimitExceeded:
+      return absl::StatusCode::kResourceExhausted;
+    case RpcErrorKind::kNodeBehind:
+      return absl::StatusCode::kUnavailable;
+    case RpcErrorKind::kInternal:
+      return absl::StatusCode::kInternal;
+    case RpcErrorKind::kOther:
+      return absl::StatusCode::kUnknown;
   }
   return absl::StatusCode::kUnknown;
 }
@@ -137,8 +157,7 @@ absl::Status ToStatus(const RpcError& error, absl::string_view method) {
   } else {
     text = error.message;
   }
-  absl::Status status(StatusCodeFor(error.kind),
-                      absl::StrCat(method, ": ", text, " [json-rpc ", error.code, "]"));
+  absl::Status status(StatusCodeFor(error.kind), absl::StrCat(method, ": ", text, " [json-rpc ", error.code, "]"));
   json::object o;
   o["code"] = error.code;
   o["message"] = error.message;
@@ -180,8 +199,7 @@ std::optional<RpcErrorKind> GetRpcErrorKind(const absl::Status& status) {
   return e->kind;
 }
 
-absl::Status TransportError(absl::StatusCode code, absl::string_view message,
-                            const TransportDetail& detail) {
+absl::Status TransportError(absl::StatusCode code, absl::string_view message, const TransportDetail& detail) {
   absl::Status status(code, message);
   json::object o;
   o["maybe_sent"] = detail.maybe_sent;
@@ -210,8 +228,7 @@ std::optional<TransportDetail> GetTransportDetail(const absl::Status& status) {
 bool IsRetryable(const absl::Status& status) {
   if (GetTransportDetail(status).has_value()) return true;
   std::optional<RpcErrorKind> kind = GetRpcErrorKind(status);
-  return kind.has_value() &&
-         (*kind == RpcErrorKind::kLimitExceeded || *kind == RpcErrorKind::kNodeBehind);
+  return kind.has_value() && (*kind == RpcErrorKind::kLimitExceeded || *kind == RpcErrorKind::kNodeBehind);
 }
 
 }  // namespace chain::jsonrpc

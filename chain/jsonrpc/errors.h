@@ -62,8 +62,8 @@ absl::string_view RpcErrorKindName(RpcErrorKind kind);
 struct RpcError {
   int64_t code = 0;
   std::string message;
-  std::string data_json;              // the "data" member as compact JSON; empty when absent
-  std::optional<Bytes> revert_data;   // hex revert data found in "data" (string or {data: ...})
+  std::string data_json;             // the "data" member as compact JSON; empty when absent
+  std::optional<Bytes> revert_data;  // hex revert data found in "data" (string or {data: ...})
   RpcErrorKind kind = RpcErrorKind::kOther;
 };
 
@@ -91,8 +91,7 @@ struct TransportDetail {
   bool maybe_sent = true;
   std::string endpoint;  // redacted: scheme://host:port
 };
-absl::Status TransportError(absl::StatusCode code, absl::string_view message,
-                            const TransportDetail& detail);
+absl::Status TransportError(absl::StatusCode code, absl::string_view message, const TransportDetail& detail);
 std::optional<TransportDetail> GetTransportDetail(const absl::Status& status);
 
 // True for failures worth repeating on the same or another endpoint (reads): transport

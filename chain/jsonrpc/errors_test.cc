@@ -2,10 +2,11 @@
 // send; see ../shared/facts/dstack-contracts.md §3.3.
 #include "chain/jsonrpc/errors.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "chain/jsonrpc/json_codec.h"
@@ -66,7 +67,8 @@ TEST(RpcErrors, ImplementationNotSetRevert) {
       "0000000000000000000000000000000000000000000000000000000000000020"
       "0000000000000000000000000000000000000000000000000000000000000020"
       "44737461636b41707020696d706c656d656e746174696f6e206e6f7420736574";
-  RpcError e = Parse(R"({"code":3,"message":"execution reverted: DstackApp implementation not set","data":")" + data + R"("})");
+  RpcError e =
+      Parse(R"({"code":3,"message":"execution reverted: DstackApp implementation not set","data":")" + data + R"("})");
   EXPECT_EQ(DescribeRevert(e), "Error(\"DstackApp implementation not set\")");
 }
 
@@ -123,8 +125,8 @@ INSTANTIATE_TEST_SUITE_P(
                  absl::StatusCode::kAborted},
         KindCase{R"({"code":-32003,"message":"replacement transaction underpriced"})",
                  RpcErrorKind::kReplacementUnderpriced, absl::StatusCode::kAborted},
-        KindCase{R"({"code":-32003,"message":"max fee per gas less than block base fee"})",
-                 RpcErrorKind::kUnderpriced, absl::StatusCode::kFailedPrecondition},
+        KindCase{R"({"code":-32003,"message":"max fee per gas less than block base fee"})", RpcErrorKind::kUnderpriced,
+                 absl::StatusCode::kFailedPrecondition},
         KindCase{R"({"code":-32003,"message":"invalid chain id for signer"})", RpcErrorKind::kInvalidTransaction,
                  absl::StatusCode::kInvalidArgument},
         KindCase{R"({"code":-32000,"message":"intrinsic gas too low"})", RpcErrorKind::kIntrinsicGas,
@@ -140,10 +142,11 @@ INSTANTIATE_TEST_SUITE_P(
         // geth's wording of the same conditions
         KindCase{R"({"code":-32000,"message":"already known"})", RpcErrorKind::kAlreadyKnown,
                  absl::StatusCode::kAlreadyExists},
-        KindCase{R"({"code":-32000,"message":"nonce too low: next nonce 5, tx nonce 3"})",
-                 RpcErrorKind::kNonceTooLow, absl::StatusCode::kAborted},
-        KindCase{R"({"code":-32000,"message":"insufficient funds for gas * price + value: balance 0, tx cost 21000000000000, overshot 21000000000000"})",
-                 RpcErrorKind::kInsufficientFunds, absl::StatusCode::kFailedPrecondition},
+        KindCase{R"({"code":-32000,"message":"nonce too low: next nonce 5, tx nonce 3"})", RpcErrorKind::kNonceTooLow,
+                 absl::StatusCode::kAborted},
+        KindCase{
+            R"({"code":-32000,"message":"insufficient funds for gas * price + value: balance 0, tx cost 21000000000000, overshot 21000000000000"})",
+            RpcErrorKind::kInsufficientFunds, absl::StatusCode::kFailedPrecondition},
         KindCase{R"({"code":-32000,"message":"transaction underpriced: tip needed 1, tip permitted 0"})",
                  RpcErrorKind::kUnderpriced, absl::StatusCode::kFailedPrecondition},
         KindCase{R"({"code":-32000,"message":"max priority fee per gas higher than max fee per gas"})",
@@ -154,10 +157,8 @@ INSTANTIATE_TEST_SUITE_P(
                  RpcErrorKind::kLimitExceeded, absl::StatusCode::kResourceExhausted},
         KindCase{R"({"code":-32000,"message":"txpool is full"})", RpcErrorKind::kLimitExceeded,
                  absl::StatusCode::kResourceExhausted},
-        KindCase{R"({"code":-32603,"message":"internal error"})", RpcErrorKind::kInternal,
-                 absl::StatusCode::kInternal},
-        KindCase{R"({"code":-32099,"message":"something new"})", RpcErrorKind::kOther,
-                 absl::StatusCode::kUnknown},
+        KindCase{R"({"code":-32603,"message":"internal error"})", RpcErrorKind::kInternal, absl::StatusCode::kInternal},
+        KindCase{R"({"code":-32099,"message":"something new"})", RpcErrorKind::kOther, absl::StatusCode::kUnknown},
         // a non-object error member
         KindCase{R"("boom")", RpcErrorKind::kOther, absl::StatusCode::kUnknown}));
 
@@ -184,7 +185,8 @@ TEST(RpcErrors, ResultOrError) {
   ASSERT_TRUE(ResultOrError(null_result, "m").ok());
   json::object neither = json::parse(R"({"jsonrpc":"2.0","id":1})").as_object();
   EXPECT_EQ(ResultOrError(neither, "m").status().code(), absl::StatusCode::kInternal);
-  json::object err = json::parse(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}})").as_object();
+  json::object err =
+      json::parse(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}})").as_object();
   EXPECT_EQ(ResultOrError(err, "eth_fooBar").status().message(), "eth_fooBar: Method not found [json-rpc -32601]");
 }
 

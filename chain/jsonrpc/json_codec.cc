@@ -33,8 +33,7 @@ bool IsNull(const json::value* v) { return v == nullptr || v->is_null(); }
 
 // Helpers for required and optional object members.
 template <typename T, typename Parser>
-absl::Status Required(const json::object& o, absl::string_view key, absl::string_view ctx, T& out,
-                      Parser parse) {
+absl::Status Required(const json::object& o, absl::string_view key, absl::string_view ctx, T& out, Parser parse) {
   const std::string what = absl::StrCat(ctx, ".", key);
   const json::value* v = Get(o, key);
   if (IsNull(v)) return absl::InternalError(absl::StrCat(what, ": missing"));
@@ -45,8 +44,8 @@ absl::Status Required(const json::object& o, absl::string_view key, absl::string
 }
 
 template <typename T, typename Parser>
-absl::Status Optional(const json::object& o, absl::string_view key, absl::string_view ctx,
-                      std::optional<T>& out, Parser parse) {
+absl::Status Optional(const json::object& o, absl::string_view key, absl::string_view ctx, std::optional<T>& out,
+                      Parser parse) {
   const json::value* v = Get(o, key);
   if (IsNull(v)) {
     out.reset();
@@ -63,10 +62,10 @@ absl::StatusOr<const json::object*> AsObject(const json::value& v, absl::string_
   return &v.as_object();
 }
 
-#define RETURN_IF_ERROR_(expr)           \
-  do {                                   \
-    absl::Status s_ = (expr);            \
-    if (!s_.ok()) return s_;             \
+#define RETURN_IF_ERROR_(expr) \
+  do {                         \
+    absl::Status s_ = (expr);  \
+    if (!s_.ok()) return s_;   \
   } while (0)
 
 absl::StatusOr<uint8_t> ParseUint8(const json::value& v, absl::string_view what) {

@@ -37,8 +37,7 @@ RpcError ParseRpcError(const boost::json::value& error);
 
 // One response object of a (batch) answer: the result, or ToStatus(error, method).
 // INTERNAL if it is neither.
-absl::StatusOr<boost::json::value> ResultOrError(const boost::json::object& response,
-                                                 absl::string_view method);
+absl::StatusOr<boost::json::value> ResultOrError(const boost::json::object& response, absl::string_view method);
 
 }  // namespace chain::jsonrpc
 

@@ -1,9 +1,10 @@
 #include "chain/jsonrpc/json_codec.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "chain/hex.h"
@@ -93,10 +94,10 @@ TEST(JsonCodec, PendingTransaction) {
 }
 
 TEST(JsonCodec, FeeHistoryFromAnvil) {
-  absl::StatusOr<FeeHistory> h = ParseFeeHistory(json::parse(
-      R"({"baseFeePerGas":["0x3b9aca00","0x3b9aca00","0x342a1c58"],"gasUsedRatio":[0.0,0.0007],)"
-      R"("baseFeePerBlobGas":["0x1","0x1","0x1"],"blobGasUsedRatio":[0.0,0.0],"oldestBlock":"0x0",)"
-      R"("reward":[["0x0"],["0x3e95ba80"]]})"));
+  absl::StatusOr<FeeHistory> h = ParseFeeHistory(
+      json::parse(R"({"baseFeePerGas":["0x3b9aca00","0x3b9aca00","0x342a1c58"],"gasUsedRatio":[0.0,0.0007],)"
+                  R"("baseFeePerBlobGas":["0x1","0x1","0x1"],"blobGasUsedRatio":[0.0,0.0],"oldestBlock":"0x0",)"
+                  R"("reward":[["0x0"],["0x3e95ba80"]]})"));
   ASSERT_TRUE(h.ok()) << h.status();
   ASSERT_EQ(h->base_fee_per_gas.size(), 3u);
   EXPECT_EQ(h->base_fee_per_gas.back(), U256(0x342a1c58));

@@ -1,9 +1,9 @@
 // AddComposeHash against anvil: a new hash, an already-allowed one (the earlier transaction is
 // found with eth_getLogs, nothing is paid), the owner pre-check, a missing contract, a revert
 // mined on chain (decoded by replay).
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -32,7 +32,10 @@ class ComposeHash : public ::testing::Test {
   }
 
   AddComposeHashRequest Request(const Hash32& hash) const {
-    return {.chain_id = env_->chain_id, .app = deploy_.app_id, .sender = env_->sender, .compose_hash = hash,
+    return {.chain_id = env_->chain_id,
+            .app = deploy_.app_id,
+            .sender = env_->sender,
+            .compose_hash = hash,
             .request_id = "add"};
   }
   bool Allowed(const Hash32& h) const {
@@ -50,9 +53,9 @@ TEST_F(ComposeHash, AddsANewHashAndVerifiesTheEvent) {
   const int before = env_->signer->signatures();
   std::optional<TxJournal> journal;
   absl::StatusOr<AddComposeHashResult> r = env_->ops->AddComposeHash(Request(h), {.on_signed = [&](const TxJournal& j) {
-                                                                        journal = j;
-                                                                        return absl::OkStatus();
-                                                                      }});
+                                                                       journal = j;
+                                                                       return absl::OkStatus();
+                                                                     }});
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(journal.has_value());
   // Resuming from the journal (after a restart) finds the same transaction, signs nothing.
@@ -126,7 +129,8 @@ TEST_F(ComposeHash, RevertMinedOnChainIsDecodedByReplay) {
   absl::StatusOr<std::unique_ptr<LocalKeySigner>> stranger = LocalKeySigner::FromHex(anvil::kSecondPrivateKey);
   ASSERT_TRUE(stranger.ok());
   NonceAllocator nonces(*env_->rpc, **stranger, env_->chain_id, (*stranger)->address(), testing::FastOptions().nonces);
-  TxEnvelope env{.gas_limit = 100'000, .max_fee_per_gas = U256(10'000'000'000), .max_priority_fee_per_gas = U256(1'000'000'000)};
+  TxEnvelope env{
+      .gas_limit = 100'000, .max_fee_per_gas = U256(10'000'000'000), .max_priority_fee_per_gas = U256(1'000'000'000)};
   absl::StatusOr<SignedTx> tx = nonces.SignNext(TxIntent::AddComposeHash(deploy_.app_id, TestHash(5)), env, nullptr);
   ASSERT_TRUE(tx.ok()) << tx.status();
   absl::StatusOr<MinedTx> mined = nonces.SubmitAndWait(tx->nonce, testing::FastOptions().wait, {});

@@ -1,11 +1,11 @@
 // 50 concurrent deploys from one key: all land, 50 distinct appIds, 50 distinct contiguous
 // nonces, no signature refused or repeated. Then 50 concurrent addComposeHash, one per app.
+#include <gtest/gtest.h>
+
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -73,8 +73,8 @@ TEST(Concurrency, FiftyDeploysFromOneKey) {
     std::vector<std::thread> threads;
     for (int i = 0; i < kN; ++i) {
       threads.emplace_back([&, i] {
-        adds[i] = env.ops->AddComposeHash({.chain_id = env.chain_id, .app = app_list[i], .sender = env.sender,
-                                           .compose_hash = TestHash(i, 0xa0)});
+        adds[i] = env.ops->AddComposeHash(
+            {.chain_id = env.chain_id, .app = app_list[i], .sender = env.sender, .compose_hash = TestHash(i, 0xa0)});
       });
     }
     for (std::thread& t : threads) t.join();

@@ -1,9 +1,9 @@
 // DeployAppAuth against anvil with the dstack test contracts: chain ids 31337, 1 and 8453; the
 // factory event filtered by emitter; the pre-checks that fail before anything is signed
 // (revert decoding, insufficient funds, wrong chain, no contract).
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -71,10 +71,13 @@ TEST_P(DeployOnChain, DeploysRegistersAndReadsTheFactoryEvent) {
   absl::StatusOr<Bytes> code = env->rpc->GetCode(r->app_id);
   ASSERT_TRUE(code.ok());
   EXPECT_FALSE(code->empty());
-  EXPECT_TRUE(env->CallBool(env->kms, Call("registeredApps(address)", {abi::Value::FromAddress(r->app_id)})).value_or(false));
+  EXPECT_TRUE(
+      env->CallBool(env->kms, Call("registeredApps(address)", {abi::Value::FromAddress(r->app_id)})).value_or(false));
   EXPECT_EQ(env->CallAddress(r->app_id, Call("owner()", {})).value_or(Address()), env->sender);
-  EXPECT_TRUE(env->CallBool(r->app_id, Call("allowedComposeHashes(bytes32)", {abi::Value::FromBytes32(compose)})).value_or(false));
-  EXPECT_TRUE(env->CallBool(r->app_id, Call("allowedDeviceIds(bytes32)", {abi::Value::FromBytes32(device)})).value_or(false));
+  EXPECT_TRUE(env->CallBool(r->app_id, Call("allowedComposeHashes(bytes32)", {abi::Value::FromBytes32(compose)}))
+                  .value_or(false));
+  EXPECT_TRUE(
+      env->CallBool(r->app_id, Call("allowedDeviceIds(bytes32)", {abi::Value::FromBytes32(device)})).value_or(false));
 }
 
 INSTANTIATE_TEST_SUITE_P(ChainIds, DeployOnChain, ::testing::Values(31337, 1, 8453),
@@ -88,7 +91,9 @@ TEST(Deploy, IgnoresLookAlikeEventsFromOtherAddresses) {
   absl::StatusOr<std::string> decoy_addr = env->anvil->Deploy(decoy->bytecode);
   ASSERT_TRUE(decoy_addr.ok()) << decoy_addr.status();
   // A foreign AppDeployedViaFactory before the real one, a PolicyChanged, and the real event twice.
-  ASSERT_TRUE(env->KmsOwnerCall(CallHex("testSetDecoy(address)", {abi::Value::FromAddress(*Address::Parse(*decoy_addr))})).ok());
+  ASSERT_TRUE(
+      env->KmsOwnerCall(CallHex("testSetDecoy(address)", {abi::Value::FromAddress(*Address::Parse(*decoy_addr))}))
+          .ok());
   ASSERT_TRUE(env->KmsOwnerCall(CallHex("testSetExtraLogBeforeFactoryEvent(bool)", {abi::Value::FromBool(true)})).ok());
   ASSERT_TRUE(env->KmsOwnerCall(CallHex("testSetDoubleFactoryEvent(bool)", {abi::Value::FromBool(true)})).ok());
 
@@ -107,7 +112,8 @@ TEST(Deploy, IgnoresLookAlikeEventsFromOtherAddresses) {
   }
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(first->address.Hex(), *decoy_addr);
-  EXPECT_TRUE(env->CallBool(env->kms, Call("registeredApps(address)", {abi::Value::FromAddress(r->app_id)})).value_or(false));
+  EXPECT_TRUE(
+      env->CallBool(env->kms, Call("registeredApps(address)", {abi::Value::FromAddress(r->app_id)})).value_or(false));
 
   // And with no factory event at all, the operation says so instead of guessing.
   ASSERT_TRUE(env->KmsOwnerCall(CallHex("testSetSkipFactoryEvent(bool)", {abi::Value::FromBool(true)})).ok());
@@ -135,13 +141,17 @@ TEST(Deploy, FactoryWithoutImplementationFailsBeforeSigning) {
 TEST(Deploy, CustomErrorRevertIsDecoded) {
   auto env = MustStart();
   ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(env->KmsOwnerCall(ToHex(abi::EncodeCall(abi::FunctionSelector("testSetRevertMode(uint8)"), {abi::Value::FromUint(1)}))).ok());
+  ASSERT_TRUE(env->KmsOwnerCall(ToHex(abi::EncodeCall(abi::FunctionSelector("testSetRevertMode(uint8)"),
+                                                      {abi::Value::FromUint(1)})))
+                  .ok());
   absl::StatusOr<DeployAppAuthResult> r = env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   // TestKnobRevert(address) is no production error: shown as its selector and size.
   EXPECT_TRUE(absl::StrContains(r.status().message(), "custom error 0x")) << r.status();
   EXPECT_TRUE(absl::StrContains(r.status().message(), "(32 bytes)")) << r.status();
-  ASSERT_TRUE(env->KmsOwnerCall(ToHex(abi::EncodeCall(abi::FunctionSelector("testSetRevertMode(uint8)"), {abi::Value::FromUint(2)}))).ok());
+  ASSERT_TRUE(env->KmsOwnerCall(ToHex(abi::EncodeCall(abi::FunctionSelector("testSetRevertMode(uint8)"),
+                                                      {abi::Value::FromUint(2)})))
+                  .ok());
   r = env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)));
   EXPECT_TRUE(absl::StrContains(r.status().message(), "empty revert data")) << r.status();
   EXPECT_EQ(env->signer->signatures(), 0);
@@ -150,8 +160,8 @@ TEST(Deploy, CustomErrorRevertIsDecoded) {
 TEST(Deploy, InsufficientFundsFailsBeforeSigning) {
   auto env = MustStart();
   ASSERT_NE(env, nullptr);
-  absl::StatusOr<std::unique_ptr<LocalKeySigner>> poor = LocalKeySigner::FromHex(
-      "0x00000000000000000000000000000000000000000000000000000000000b0b01");
+  absl::StatusOr<std::unique_ptr<LocalKeySigner>> poor =
+      LocalKeySigner::FromHex("0x00000000000000000000000000000000000000000000000000000000000b0b01");
   ASSERT_TRUE(poor.ok());
   // A few wei short of one deploy at ~2 gwei: 1e12 wei.
   ASSERT_TRUE(env->anvil->SetBalance((*poor)->address().Hex(), "0xe8d4a51000").ok());
@@ -166,8 +176,12 @@ TEST(Deploy, InsufficientFundsFailsBeforeSigning) {
 
   // The node's own answer to an unfunded transaction, for the record (anvil's shape).
   ASSERT_TRUE(env->anvil->SetBalance((*poor)->address().Hex(), "0x0").ok());
-  TxEnvelope envl{.chain_id = env->chain_id, .from = (*poor)->address(), .nonce = 0, .gas_limit = 300000,
-                  .max_fee_per_gas = U256(3'000'000'000), .max_priority_fee_per_gas = U256(1'000'000'000)};
+  TxEnvelope envl{.chain_id = env->chain_id,
+                  .from = (*poor)->address(),
+                  .nonce = 0,
+                  .gas_limit = 300000,
+                  .max_fee_per_gas = U256(3'000'000'000),
+                  .max_priority_fee_per_gas = U256(1'000'000'000)};
   absl::StatusOr<SignedTx> tx = (*poor)->SignAddComposeHash(envl, env->kms, TestHash(1));
   ASSERT_TRUE(tx.ok());
   absl::Status send = env->rpc->SendRawTransaction(tx->raw).status();
@@ -190,7 +204,9 @@ TEST(Deploy, WrongChainAndMissingContract) {
   req.kms = *Address::Parse("0x000000000000000000000000000000000000dead");
   r = env->ops->DeployAppAuth(req);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(r.status().message(), "no contract at the KMS address 0x000000000000000000000000000000000000dEaD")) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(),
+                                "no contract at the KMS address 0x000000000000000000000000000000000000dEaD"))
+      << r.status();
   EXPECT_EQ(env->signer->signatures(), 0);
 
   // The client-level guard: an endpoint on another chain is refused outright.
@@ -208,8 +224,8 @@ TEST(Deploy, EstimateGasRevertShapeFromAnvil) {
   absl::StatusOr<DeployAppAuthResult> r = env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)));
   ASSERT_TRUE(r.ok()) << r.status();
   const Address stranger = *Address::Parse(anvil::kSecondAddress);
-  absl::StatusOr<uint64_t> gas = env->rpc->EstimateGas(
-      {.from = stranger, .to = r->app_id, .data = EncodeAddComposeHash(TestHash(2))});
+  absl::StatusOr<uint64_t> gas =
+      env->rpc->EstimateGas({.from = stranger, .to = r->app_id, .data = EncodeAddComposeHash(TestHash(2))});
   EXPECT_EQ(gas.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(gas.status().message(),
                                 "eth_estimateGas: execution reverted: "
@@ -218,8 +234,9 @@ TEST(Deploy, EstimateGasRevertShapeFromAnvil) {
   std::optional<jsonrpc::RpcError> e = jsonrpc::GetRpcError(gas.status());
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->code, 3);
-  EXPECT_EQ(e->message,
-            "execution reverted: custom error 0x118cdaa7: 00000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c8");
+  EXPECT_EQ(
+      e->message,
+      "execution reverted: custom error 0x118cdaa7: 00000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c8");
   EXPECT_EQ(ToHex(*e->revert_data), "0x118cdaa700000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c8");
 }
 

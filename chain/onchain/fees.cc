@@ -73,8 +73,8 @@ absl::StatusOr<Fees> EstimateFees(jsonrpc::Client& rpc, const FeePolicy& policy,
   if (!priority.ok()) {
     // Not every node has eth_maxPriorityFeePerGas: take the median of the non-zero rewards.
     const std::optional<jsonrpc::RpcErrorKind> kind = jsonrpc::GetRpcErrorKind(priority.status());
-    if (!kind.has_value() || (*kind != jsonrpc::RpcErrorKind::kMethodNotFound &&
-                              *kind != jsonrpc::RpcErrorKind::kInvalidParams)) {
+    if (!kind.has_value() ||
+        (*kind != jsonrpc::RpcErrorKind::kMethodNotFound && *kind != jsonrpc::RpcErrorKind::kInvalidParams)) {
       return priority.status();
     }
     std::vector<U256> rewards;
@@ -102,13 +102,14 @@ absl::StatusOr<Fees> BumpFees(const Fees& old, const Fees& market, const FeePoli
   if (f.max_priority_fee_per_gas > policy.max_priority_fee_per_gas) {
     f.max_priority_fee_per_gas = std::max(*min_priority, policy.max_priority_fee_per_gas);
   }
-  if (f.max_fee_per_gas > policy.max_fee_per_gas_cap) f.max_fee_per_gas = std::max(*min_max, policy.max_fee_per_gas_cap);
+  if (f.max_fee_per_gas > policy.max_fee_per_gas_cap)
+    f.max_fee_per_gas = std::max(*min_max, policy.max_fee_per_gas_cap);
   if (f.max_fee_per_gas < f.max_priority_fee_per_gas) f.max_fee_per_gas = f.max_priority_fee_per_gas;
   if (f.max_fee_per_gas > policy.max_fee_per_gas_cap || f.max_priority_fee_per_gas > policy.max_priority_fee_per_gas) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "fees: a bump of +", pct - 100, "% over max fee ", Gwei(old.max_fee_per_gas), " / priority ",
-        Gwei(old.max_priority_fee_per_gas), " exceeds the caps (", Gwei(policy.max_fee_per_gas_cap), " / ",
-        Gwei(policy.max_priority_fee_per_gas), ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("fees: a bump of +", pct - 100, "% over max fee ", Gwei(old.max_fee_per_gas), " / priority ",
+                     Gwei(old.max_priority_fee_per_gas), " exceeds the caps (", Gwei(policy.max_fee_per_gas_cap), " / ",
+                     Gwei(policy.max_priority_fee_per_gas), ")"));
   }
   return f;
 }

@@ -38,8 +38,7 @@ struct Fees {
 };
 
 // RESOURCE_EXHAUSTED when the market (next base fee + minimum priority) is above the cap.
-absl::StatusOr<Fees> EstimateFees(jsonrpc::Client& rpc, const FeePolicy& policy,
-                                  const jsonrpc::CallOptions& opts = {});
+absl::StatusOr<Fees> EstimateFees(jsonrpc::Client& rpc, const FeePolicy& policy, const jsonrpc::CallOptions& opts = {});
 
 // Pure: combines a next base fee and a suggested priority fee under the policy.
 absl::StatusOr<Fees> ComposeFees(const U256& next_base_fee, const U256& suggested_priority, const FeePolicy& policy);

@@ -73,7 +73,8 @@ absl::StatusOr<SignedTx> LocalKeySigner::SignAddComposeHash(const TxEnvelope& en
 }
 
 absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Address& to, Bytes data) {
-  if (env.from != address_) return absl::NotFoundError(absl::StrCat("from_address: key ", env.from.Checksummed(), " not held"));
+  if (env.from != address_)
+    return absl::NotFoundError(absl::StrCat("from_address: key ", env.from.Checksummed(), " not held"));
   if (env.chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
   if (env.gas_limit == 0) return absl::InvalidArgumentError("gas_limit: required");
   if (env.max_priority_fee_per_gas > env.max_fee_per_gas) {
@@ -93,8 +94,8 @@ absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Addre
     record = &it->second;
     if (record->to != to || record->data != data) {
       ++refusals_;
-      return absl::FailedPreconditionError(absl::StrCat("nonce ", env.nonce, " of chain ", env.chain_id,
-                                                        " already signed for a different call"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("nonce ", env.nonce, " of chain ", env.chain_id, " already signed for a different call"));
     }
     for (const auto& [e, tx] : record->signed_txs) {
       if (SameEnvelope(e, env)) {

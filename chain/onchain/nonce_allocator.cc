@@ -22,9 +22,9 @@ using jsonrpc::RpcErrorKind;
 
 // What a failed eth_sendRawTransaction means for a transaction we keep tracking.
 enum class SendOutcome {
-  kAccepted,    // the node has it (or had it: decided by polling receipts)
-  kUnderpriced, // below the node's floor or base fee: bump
-  kFatal,       // will not go through as is: stop and report
+  kAccepted,     // the node has it (or had it: decided by polling receipts)
+  kUnderpriced,  // below the node's floor or base fee: bump
+  kFatal,        // will not go through as is: stop and report
 };
 
 SendOutcome Classify(const absl::Status& s) {
@@ -34,9 +34,9 @@ SendOutcome Classify(const absl::Status& s) {
   if (!kind.has_value()) return SendOutcome::kFatal;
   switch (*kind) {
     case RpcErrorKind::kAlreadyKnown:
-    case RpcErrorKind::kNonceTooLow:              // ours mined, or another's: polling decides
-    case RpcErrorKind::kReplacementUnderpriced:   // another version of ours holds the slot
-    case RpcErrorKind::kNonceTooHigh:             // some nodes refuse gaps: a heal fills them
+    case RpcErrorKind::kNonceTooLow:             // ours mined, or another's: polling decides
+    case RpcErrorKind::kReplacementUnderpriced:  // another version of ours holds the slot
+    case RpcErrorKind::kNonceTooHigh:            // some nodes refuse gaps: a heal fills them
       return SendOutcome::kAccepted;
     case RpcErrorKind::kUnderpriced:
       return SendOutcome::kUnderpriced;
@@ -47,9 +47,8 @@ SendOutcome Classify(const absl::Status& s) {
 
 // Newest first = highest fees first.
 void SortVersions(std::vector<SignedTx>& v) {
-  std::stable_sort(v.begin(), v.end(), [](const SignedTx& a, const SignedTx& b) {
-    return a.max_fee_per_gas < b.max_fee_per_gas;
-  });
+  std::stable_sort(v.begin(), v.end(),
+                   [](const SignedTx& a, const SignedTx& b) { return a.max_fee_per_gas < b.max_fee_per_gas; });
 }
 
 constexpr char kNonceConflictPayload[] = "type.onchain-kms/chain.onchain.NonceConflict";
@@ -142,7 +141,8 @@ absl::Status NonceAllocator::Adopt(const TxJournal& journal, JournalFn journal_f
       return absl::InvalidArgumentError(absl::StrCat("adopt: nonce ", journal.nonce, " is tracked for another call"));
     }
     for (const SignedTx& v : journal.versions) {
-      const bool have = std::any_of(r.versions.begin(), r.versions.end(), [&](const SignedTx& x) { return x.hash == v.hash; });
+      const bool have =
+          std::any_of(r.versions.begin(), r.versions.end(), [&](const SignedTx& x) { return x.hash == v.hash; });
       if (!have) r.versions.push_back(v);
     }
     SortVersions(r.versions);
@@ -258,8 +258,8 @@ absl::StatusOr<SignedTx> NonceAllocator::BumpFees(uint64_t nonce, const CallOpti
     }
     absl::StatusOr<Fees> market = EstimateFees(rpc_, options_.fees, opts);
     if (!market.ok()) return market.status();
-    absl::StatusOr<Fees> fees = onchain::BumpFees(
-        Fees{newest.max_fee_per_gas, newest.max_priority_fee_per_gas, U256()}, *market, options_.fees);
+    absl::StatusOr<Fees> fees = onchain::BumpFees(Fees{newest.max_fee_per_gas, newest.max_priority_fee_per_gas, U256()},
+                                                  *market, options_.fees);
     if (!fees.ok()) return fees.status();
     TxEnvelope env;
     env.request_id = request_id.empty() ? "" : absl::StrCat(request_id, "/bump", count);
@@ -278,7 +278,8 @@ absl::StatusOr<SignedTx> NonceAllocator::BumpFees(uint64_t nonce, const CallOpti
     }
     absl::MutexLock l(&mu_);
     auto it = records_.find(nonce);
-    if (it == records_.end()) return absl::NotFoundError(absl::StrCat("fee bump: nonce ", nonce, " was mined meanwhile"));
+    if (it == records_.end())
+      return absl::NotFoundError(absl::StrCat("fee bump: nonce ", nonce, " was mined meanwhile"));
     it->second.versions.push_back(bumped);
     SortVersions(it->second.versions);
     it->second.last_signed = absl::Now();
@@ -390,7 +391,8 @@ struct NonceAllocator::WaitState {
   absl::Status last_error;
 };
 
-absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const WaitOptions& wait, const CallOptions& opts) {
+absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const WaitOptions& wait,
+                                                      const CallOptions& opts) {
   const std::vector<SignedTx> versions = Versions(nonce);
   if (versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is not tracked"));
   WaitState w{.nonce = nonce,
@@ -408,10 +410,11 @@ absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const Wait
     if (!w.call.Sleep(sleep)) {
       absl::Status s = w.call.Check("wait");
       const absl::StatusCode code = s.ok() ? absl::StatusCode::kDeadlineExceeded : s.code();
-      return absl::Status(code, absl::StrCat("waiting for ", w.what, ": ",
-                                             code == absl::StatusCode::kCancelled ? "cancelled" : "timed out",
-                                             "; it stays tracked and can be resumed",
-                                             w.last_error.ok() ? "" : absl::StrCat("; last error: ", w.last_error.message())));
+      return absl::Status(
+          code,
+          absl::StrCat("waiting for ", w.what, ": ", code == absl::StatusCode::kCancelled ? "cancelled" : "timed out",
+                       "; it stays tracked and can be resumed",
+                       w.last_error.ok() ? "" : absl::StrCat("; last error: ", w.last_error.message())));
     }
     sleep = std::min(sleep * 2, wait.poll_interval);
   }
@@ -431,10 +434,11 @@ absl::Status NonceAllocator::SendNewest(WaitState& w) {
     case SendOutcome::kFatal:
       break;
   }
-  return absl::Status(sent.status().code(),
-                      absl::StrCat("broadcast of ", now.back().hash.Hex(), " (nonce ", w.nonce, "): ", sent.status().message(),
-                                   "; the signed transaction stays tracked and is re-sent by later operations "
-                                   "of this key: resume with its journal to follow it"));
+  return absl::Status(
+      sent.status().code(),
+      absl::StrCat("broadcast of ", now.back().hash.Hex(), " (nonce ", w.nonce, "): ", sent.status().message(),
+                   "; the signed transaction stays tracked and is re-sent by later operations "
+                   "of this key: resume with its journal to follow it"));
 }
 
 std::optional<absl::StatusOr<MinedTx>> NonceAllocator::Poll(WaitState& w) {
@@ -475,8 +479,8 @@ std::optional<absl::StatusOr<MinedTx>> NonceAllocator::OnReceipt(WaitState& w, c
 std::string NonceAllocator::RevertReason(const jsonrpc::Receipt& receipt, const SignedTx& tx, const CallOptions& call) {
   // Replay the call on the parent block for a reason (best effort).
   jsonrpc::CallRequest c{.from = sender_, .to = tx.to, .data = tx.data, .gas = tx.gas_limit};
-  absl::StatusOr<Bytes> replay = rpc_.EthCall(
-      c, jsonrpc::BlockId::Number(receipt.block_number == 0 ? 0 : receipt.block_number - 1), call);
+  absl::StatusOr<Bytes> replay =
+      rpc_.EthCall(c, jsonrpc::BlockId::Number(receipt.block_number == 0 ? 0 : receipt.block_number - 1), call);
   if (!replay.ok()) {
     if (std::optional<jsonrpc::RpcError> e = jsonrpc::GetRpcError(replay.status());
         e.has_value() && e->kind == RpcErrorKind::kExecutionReverted) {
@@ -531,7 +535,8 @@ absl::Status NonceAllocator::Rebroadcast(WaitState& w) {
   } else {
     w.last_error = sent.status();
     if (GetRpcErrorKind(sent.status()) == RpcErrorKind::kInsufficientFunds) {
-      return absl::Status(sent.status().code(), absl::StrCat("re-broadcast of ", w.what, ": ", sent.status().message()));
+      return absl::Status(sent.status().code(),
+                          absl::StrCat("re-broadcast of ", w.what, ": ", sent.status().message()));
     }
   }
   return absl::OkStatus();

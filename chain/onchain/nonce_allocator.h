@@ -69,9 +69,9 @@ struct NonceAllocatorOptions {
 // A mined transaction.
 struct MinedTx {
   jsonrpc::Receipt receipt;
-  SignedTx tx;          // the version that landed
-  int versions = 0;     // signed for this nonce (1 + fee bumps)
-  int broadcasts = 0;   // eth_sendRawTransaction calls made by this wait
+  SignedTx tx;               // the version that landed
+  int versions = 0;          // signed for this nonce (1 + fee bumps)
+  int broadcasts = 0;        // eth_sendRawTransaction calls made by this wait
   int receipt_vanished = 0;  // times a seen receipt disappeared (reorg / revert)
 };
 
@@ -129,8 +129,8 @@ class NonceAllocator {
   struct Stats {
     uint64_t signed_first = 0;
     uint64_t fee_bumps = 0;
-    uint64_t rebroadcasts = 0;   // by Maintain and SubmitAndWait, of transactions the node forgot
-    uint64_t in_flight = 0;      // tracked now
+    uint64_t rebroadcasts = 0;  // by Maintain and SubmitAndWait, of transactions the node forgot
+    uint64_t in_flight = 0;     // tracked now
     std::optional<uint64_t> next_nonce;
   };
   Stats stats() const;

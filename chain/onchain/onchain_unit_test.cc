@@ -1,6 +1,8 @@
 // Unit tests without a chain (run under ASan too): fees and bumps, the journal, log parsing,
 // the in-process signer's anti-equivocation rule and the signer-answer check, and nonce
 // allocation under concurrency against a scripted JSON-RPC server.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <set>
 #include <string>
@@ -8,19 +10,18 @@
 #include <vector>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "chain/dstack_calls.h"
 #include "chain/hex.h"
-#include "platform/http/testing/fake_server.h"
 #include "chain/onchain/fees.h"
 #include "chain/onchain/local_key_signer.h"
 #include "chain/onchain/nonce_allocator.h"
 #include "chain/onchain/receipts.h"
 #include "chain/onchain/tx_journal.h"
 #include "chain/transaction.h"
+#include "platform/http/testing/fake_server.h"
 
 namespace chain::onchain {
 namespace {
@@ -86,8 +87,13 @@ TEST(Fees, BumpRaisesBothByTheMinimumOrToTheMarket) {
 // ---- signer ----
 
 TxEnvelope Env(uint64_t nonce, uint64_t max_fee, uint64_t prio) {
-  return {.request_id = "t", .chain_id = 31337, .from = *Address::Parse("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"),
-          .nonce = nonce, .gas_limit = 300000, .max_fee_per_gas = U256(max_fee), .max_priority_fee_per_gas = U256(prio)};
+  return {.request_id = "t",
+          .chain_id = 31337,
+          .from = *Address::Parse("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"),
+          .nonce = nonce,
+          .gas_limit = 300000,
+          .max_fee_per_gas = U256(max_fee),
+          .max_priority_fee_per_gas = U256(prio)};
 }
 
 TEST(LocalKeySigner, AntiEquivocation) {
@@ -291,16 +297,17 @@ TEST(NonceAllocator, ConcurrentCallersGetContiguousNoncesAndAFailedSignatureLeav
 
   // The journal callback sees every version; a failing journal stops the caller.
   std::vector<std::string> journal;
-  absl::StatusOr<SignedTx> tx = nonces.SignNext(TxIntent::AddComposeHash(kOther, H(0x99)), env,
-                                                [&](const TxJournal& j) {
-                                                  journal.push_back(j.Serialize());
-                                                  return absl::OkStatus();
-                                                });
+  absl::StatusOr<SignedTx> tx =
+      nonces.SignNext(TxIntent::AddComposeHash(kOther, H(0x99)), env, [&](const TxJournal& j) {
+        journal.push_back(j.Serialize());
+        return absl::OkStatus();
+      });
   ASSERT_TRUE(tx.ok());
   ASSERT_EQ(journal.size(), 1u);
   EXPECT_EQ(TxJournal::Parse(journal[0])->newest().hash, tx->hash);
-  absl::Status failed = nonces.SignNext(TxIntent::AddComposeHash(kOther, H(0x98)), env,
-                                        [](const TxJournal&) { return absl::DataLossError("disk full"); })
+  absl::Status failed = nonces
+                            .SignNext(TxIntent::AddComposeHash(kOther, H(0x98)), env,
+                                      [](const TxJournal&) { return absl::DataLossError("disk full"); })
                             .status();
   EXPECT_EQ(failed.code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(absl::StrContains(failed.message(), "disk full")) << failed;

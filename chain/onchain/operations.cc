@@ -87,9 +87,8 @@ absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxI
   if (!cost.ok()) return absl::OutOfRangeError("cost overflow");
   if (*balance < *cost) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "insufficient funds: ", sender.Checksummed(), " has ", Ether(*balance), ", ", intent.Name(),
-        " may cost up to ", Ether(*cost), " (gas limit ", p.gas_limit, " x max fee ",
-        p.fees.max_fee_per_gas.ToDecimal(), " wei",
+        "insufficient funds: ", sender.Checksummed(), " has ", Ether(*balance), ", ", intent.Name(), " may cost up to ",
+        Ether(*cost), " (gas limit ", p.gas_limit, " x max fee ", p.fees.max_fee_per_gas.ToDecimal(), " wei",
         options_.min_balance_reserve.IsZero() ? "" : absl::StrCat(" + reserve ", Ether(options_.min_balance_reserve)),
         ")"));
   }
@@ -160,10 +159,9 @@ absl::StatusOr<DeployAppAuthResult> OnchainOperations::DeployAppAuth(const Deplo
   absl::StatusOr<AppDeployedEvent> event = FindAppDeployed(mined->receipt, request.kms);
   if (!event.ok()) return event.status();
   if (event->deployer != request.sender) {
-    return absl::FailedPreconditionError(absl::StrCat("transaction ", mined->tx.hash.Hex(),
-                                                      ": AppDeployedViaFactory names deployer ",
-                                                      event->deployer.Checksummed(), ", we sent it from ",
-                                                      request.sender.Checksummed()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("transaction ", mined->tx.hash.Hex(), ": AppDeployedViaFactory names deployer ",
+                     event->deployer.Checksummed(), ", we sent it from ", request.sender.Checksummed()));
   }
   DeployAppAuthResult r;
   r.app_id = event->app_id;
@@ -218,20 +216,20 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
 }
 
 absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHashRequest& request,
-                                                            const CallOptions& call) {
+                                                             const CallOptions& call) {
   absl::StatusOr<Bytes> code = rpc_.GetCode(request.app, BlockId::Latest(), call);
   if (!code.ok()) return code.status();
   if (code->empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no contract at the app address ", request.app.Checksummed(), " on chain ", request.chain_id));
   }
-  absl::StatusOr<Bytes> owner_word = rpc_.EthCall({.to = request.app, .data = abi::EncodeCall(kOwnerSelector, {})},
-                                                  BlockId::Latest(), call);
+  absl::StatusOr<Bytes> owner_word =
+      rpc_.EthCall({.to = request.app, .data = abi::EncodeCall(kOwnerSelector, {})}, BlockId::Latest(), call);
   if (!owner_word.ok()) return Prefixed(owner_word.status(), "owner(): ");
   absl::StatusOr<Address> owner = DecodeAddressWord(*owner_word);
   if (!owner.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
-                                                      ": owner() did not return an address (not a DstackApp?)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("app ", request.app.Checksummed(), ": owner() did not return an address (not a DstackApp?)"));
   }
   if (*owner != request.sender) {
     return absl::FailedPreconditionError(absl::StrCat("sender ", request.sender.Checksummed(),
@@ -245,8 +243,8 @@ absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHas
   if (!allowed_word.ok()) return Prefixed(allowed_word.status(), "allowedComposeHashes(): ");
   absl::StatusOr<bool> allowed = DecodeBoolWord(*allowed_word);
   if (!allowed.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("app ", request.app.Checksummed(),
-                                                      ": allowedComposeHashes() did not return a bool"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("app ", request.app.Checksummed(), ": allowedComposeHashes() did not return a bool"));
   }
   return *allowed;
 }
@@ -277,8 +275,8 @@ absl::Status OnchainOperations::FindEarlierAddition(const AddComposeHashRequest&
     }
     for (const jsonrpc::Log& log : *logs) {
       if (log.removed || !IsComposeHashAdded(log, request.app, request.compose_hash)) continue;
-      if (!best.has_value() || std::make_pair(log.block_number, log.log_index) >
-                                   std::make_pair(best->block_number, best->log_index)) {
+      if (!best.has_value() ||
+          std::make_pair(log.block_number, log.log_index) > std::make_pair(best->block_number, best->log_index)) {
         best = log;
       }
     }

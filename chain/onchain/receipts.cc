@@ -34,8 +34,8 @@ absl::StatusOr<AppDeployedEvent> FindAppDeployed(const jsonrpc::Receipt& receipt
     absl::StatusOr<Address> app = AddressFromTopic(log.topics[1]);
     absl::StatusOr<Address> deployer = AddressFromTopic(log.topics[2]);
     if (!app.ok() || !deployer.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("transaction ", receipt.transaction_hash.Hex(),
-                                                        ": malformed AppDeployedViaFactory topics"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("transaction ", receipt.transaction_hash.Hex(), ": malformed AppDeployedViaFactory topics"));
     }
     if (found.has_value()) {
       if (found->app_id != *app || found->deployer != *deployer) {

@@ -2,22 +2,23 @@
 // dropped transaction, a gap left by a cancelled operation, a low-fee transaction stuck below the
 // market (fee bump), a snapshot revert that removes a mined transaction, the key used by
 // someone else, and resuming after a restart from the journal.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <future>
 #include <string>
 #include <thread>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
-#include "platform/http/testing/fake_server.h"
 #include "chain/onchain/operations.h"
 #include "chain/onchain/testing/anvil_env.h"
+#include "platform/http/testing/fake_server.h"
 
 namespace chain::onchain {
 namespace {
@@ -28,7 +29,8 @@ using testing::Miner;
 using testing::TestHash;
 using Proxy = ::platform::http::testing::TcpProxy;
 
-std::unique_ptr<AnvilEnv> MustStart(const anvil::Options& o = {}, const OperationOptions& ops = testing::FastOptions()) {
+std::unique_ptr<AnvilEnv> MustStart(const anvil::Options& o = {},
+                                    const OperationOptions& ops = testing::FastOptions()) {
   absl::StatusOr<std::unique_ptr<AnvilEnv>> env = AnvilEnv::Start(o, ops);
   EXPECT_TRUE(env.ok()) << env.status();
   return env.ok() ? *std::move(env) : nullptr;
@@ -170,12 +172,12 @@ TEST(Transactions, GapLeftByACancelledOperationIsHealed) {
   Journals ja, jb;
   jsonrpc::CancelToken cancel_a;
   auto a = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.call = {.cancel = &cancel_a}, .on_signed = ja.fn()});
+    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)),
+                                   {.call = {.cancel = &cancel_a}, .on_signed = ja.fn()});
   });
   ASSERT_TRUE(WaitFor([&] { return ja.last().has_value() && Known(*env, ja.last()->newest().hash); }));
-  auto b = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(2)), {.on_signed = jb.fn()});
-  });
+  auto b = std::async(std::launch::async,
+                      [&] { return env->ops->DeployAppAuth(env->DeployRequest(TestHash(2)), {.on_signed = jb.fn()}); });
   ASSERT_TRUE(WaitFor([&] { return jb.last().has_value() && Known(*env, jb.last()->newest().hash); }));
   const Hash32 ha = ja.last()->newest().hash;
   const Hash32 hb = jb.last()->newest().hash;
@@ -210,7 +212,8 @@ TEST(Transactions, PricedOutByTheMarketIsReplacedWithAFeeBump) {
   const SignedTx first = journals.last()->newest();
   // The market jumps: the next block's base fee is far above our max fee, so the block is
   // mined without us. Then blocks keep coming while the base fee decays.
-  ASSERT_TRUE(env->anvil->Call("anvil_setNextBlockBaseFeePerGas", {json::string(U256(60'000'000'000).ToQuantityHex())}).ok());
+  ASSERT_TRUE(
+      env->anvil->Call("anvil_setNextBlockBaseFeePerGas", {json::string(U256(60'000'000'000).ToQuantityHex())}).ok());
   ASSERT_TRUE(env->anvil->Mine().ok());
   EXPECT_FALSE(Mined(*env, first.hash));
   absl::StatusOr<DeployAppAuthResult> r;
@@ -248,8 +251,8 @@ TEST(Transactions, StuckPendingIsReplacedWithAFeeBumpAfterStuckAfter) {
   auto result = std::async(std::launch::async, [&] {
     return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.on_signed = journals.fn()});
   });
-  ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && journals.last()->versions.size() >= 2; },
-                      absl::Seconds(5)));
+  ASSERT_TRUE(
+      WaitFor([&] { return journals.last().has_value() && journals.last()->versions.size() >= 2; }, absl::Seconds(5)));
   const TxJournal j = *journals.last();
   EXPECT_FALSE(Known(*env, j.versions[0].hash)) << "replaced in the pool";
   EXPECT_TRUE(Known(*env, j.versions[1].hash));
@@ -312,12 +315,15 @@ TEST(Transactions, KeyUsedElsewhereTakesOurNonce) {
     JournalFn steal_once = [&](const TxJournal&) {
       if (!once) {
         once = true;
-        EXPECT_TRUE(env->anvil->SendTransaction({.to = anvil::kSecondAddress, .data = "0x", .value = "0x1", .gas = 21000}).ok());
+        EXPECT_TRUE(
+            env->anvil->SendTransaction({.to = anvil::kSecondAddress, .data = "0x", .value = "0x1", .gas = 21000})
+                .ok());
         EXPECT_TRUE(env->anvil->Mine().ok());
       }
       return absl::OkStatus();
     };
-    absl::StatusOr<DeployAppAuthResult> r = strict.DeployAppAuth(env->DeployRequest(TestHash(1)), {.on_signed = steal_once});
+    absl::StatusOr<DeployAppAuthResult> r =
+        strict.DeployAppAuth(env->DeployRequest(TestHash(1)), {.on_signed = steal_once});
     EXPECT_TRUE(IsNonceConflict(r.status())) << r.status();
     EXPECT_TRUE(absl::StrContains(r.status().message(), "was used by a transaction that is none of our 1 signed"))
         << r.status();
@@ -337,8 +343,8 @@ TEST(Transactions, KeyUsedElsewhereTakesOurNonce) {
     if (!stolen.exchange(true)) {
       stolen_nonce = j.nonce;
       // eth_sendTransaction from the same (unlocked) account takes nonce j.nonce first.
-      absl::StatusOr<std::string> h = env->anvil->SendTransaction(
-          {.to = anvil::kSecondAddress, .data = "0x", .value = "0x1", .gas = 21000});
+      absl::StatusOr<std::string> h =
+          env->anvil->SendTransaction({.to = anvil::kSecondAddress, .data = "0x", .value = "0x1", .gas = 21000});
       EXPECT_TRUE(h.ok()) << h.status();
       EXPECT_TRUE(env->anvil->Mine().ok());
       (void)j;
@@ -363,7 +369,8 @@ TEST(Resume, AfterARestartTheSameBytesAreSentAndAwaited) {
   Journals journals;
   jsonrpc::CancelToken cancel;
   auto first = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.call = {.cancel = &cancel}, .on_signed = journals.fn()});
+    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)),
+                                   {.call = {.cancel = &cancel}, .on_signed = journals.fn()});
   });
   ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && Known(*env, journals.last()->newest().hash); }));
   cancel.Cancel();
@@ -389,7 +396,8 @@ TEST(Resume, AfterARestartTheSameBytesAreSentAndAwaited) {
   EXPECT_EQ(env->signer->signatures(), signatures) << "no new signature on resume";
 
   // Resuming a finished step is instant and gives the same answer.
-  absl::StatusOr<DeployAppAuthResult> again = env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.resume = *journal});
+  absl::StatusOr<DeployAppAuthResult> again =
+      env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.resume = *journal});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->app_id, r->app_id);
 

@@ -81,7 +81,8 @@ absl::StatusOr<TxJournal> TxJournal::FromVersions(std::vector<Bytes> raws) {
       }
     } else if (s.chain_id != j.chain_id || s.from != j.from || s.nonce != j.nonce || s.to != j.intent.to ||
                s.data != j.versions[0].data) {
-      return Bad(absl::StrCat("raw[", i, "]: not a replacement of raw[0] (chain, sender, nonce, to and data must match)"));
+      return Bad(
+          absl::StrCat("raw[", i, "]: not a replacement of raw[0] (chain, sender, nonce, to and data must match)"));
     }
     j.versions.push_back(std::move(s));
   }

@@ -35,8 +35,8 @@ absl::StatusOr<SignedTx> SignIntent(TxSigner& signer, const TxEnvelope& envelope
                                     ? signer.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
                                     : signer.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
   if (!tx.ok()) {
-    return absl::Status(tx.status().code(), absl::StrCat("sign ", intent.Name(), " nonce ", envelope.nonce, ": ",
-                                                         tx.status().message()));
+    return absl::Status(tx.status().code(),
+                        absl::StrCat("sign ", intent.Name(), " nonce ", envelope.nonce, ": ", tx.status().message()));
   }
   if (absl::Status s = VerifySignedTx(*tx, envelope, intent.to, intent.Calldata()); !s.ok()) return s;
   return tx;

@@ -1,6 +1,4 @@
 // The armed crash points (test builds only; see crash_points.h).
-#include "orchestrator/common/crash_points.h"
-
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "orchestrator/common/crash_points.h"
 #include "platform/log/log.h"
 
 namespace orchestrator {

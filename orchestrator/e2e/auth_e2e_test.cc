@@ -22,8 +22,8 @@
 namespace orchestrator::e2e {
 namespace {
 
-using ::testing::HasSubstr;
 using platform::testing::RunfilePath;
+using ::testing::HasSubstr;
 
 std::string Read(const std::string& path) {
   std::ifstream in(path);
@@ -55,8 +55,7 @@ class AuthE2eTest : public ::testing::Test {
         "for n in server ci-client intruder; do\n",
         "  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $n.key -out $n.csr -subj /CN=$n "
         "2>/dev/null\n",
-        "done\n",
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext\n",
+        "done\n", "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext\n",
         "printf 'extendedKeyUsage=clientAuth\\n' > client.ext\n",
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 "
         "-extfile server.ext 2>/dev/null\n",
@@ -78,11 +77,13 @@ class AuthE2eTest : public ::testing::Test {
     ::unlink((d + "/o.log").c_str());
     Write(d + "/o.textproto",
           absl::StrCat(listen, "\nphala_cloud { base_url: \"http://127.0.0.1:9/api/v1\" api_key_file: \"", d,
-                       "/api-key\" }\njournal_path: \"", d, "/journal.sqlite\"\ntransient_retry_timeout { seconds: 1 }\n"),
+                       "/api-key\" }\njournal_path: \"", d,
+                       "/journal.sqlite\"\ntransient_retry_timeout { seconds: 1 }\n"),
           0644);
     std::vector<std::string> args = {"--config=" + d + "/o.textproto"};
     args.insert(args.end(), flags.begin(), flags.end());
-    absl::StatusOr<std::unique_ptr<Child>> c = Child::Spawn(RunfilePath("orchestrator/orchestrator"), args, {}, d + "/o.log");
+    absl::StatusOr<std::unique_ptr<Child>> c =
+        Child::Spawn(RunfilePath("orchestrator/orchestrator"), args, {}, d + "/o.log");
     EXPECT_TRUE(c.ok());
     child_ = *std::move(c);
     const std::regex serving("serving on ([^\\s]+)");
@@ -130,10 +131,10 @@ platform::testing::ShortTempDir* AuthE2eTest::dir_ = nullptr;
 
 TEST_F(AuthE2eTest, BearerTokensOverTls) {
   const std::string d = dir_->path();
-  const std::string addr = Start(absl::StrCat("listen { tcp { address: \"127.0.0.1:0\" tls { cert_file: \"", d,
-                                              "/server.pem\" key_file: \"", d, "/server.key\" } bearer_tokens_file: \"",
-                                              d, "/tokens\" } }"),
-                                 {});
+  const std::string addr =
+      Start(absl::StrCat("listen { tcp { address: \"127.0.0.1:0\" tls { cert_file: \"", d, "/server.pem\" key_file: \"",
+                         d, "/server.key\" } bearer_tokens_file: \"", d, "/tokens\" } }"),
+            {});
   ASSERT_FALSE(addr.empty());
   const std::string port = addr.substr(addr.rfind(':') + 1);
   auto stub = v1::Orchestrator::NewStub(grpc::CreateChannel("localhost:" + port, Tls()));
@@ -151,10 +152,10 @@ TEST_F(AuthE2eTest, BearerTokensOverTls) {
 
 TEST_F(AuthE2eTest, MutualTlsAllowlist) {
   const std::string d = dir_->path();
-  const std::string addr = Start(absl::StrCat("listen { tcp { address: \"127.0.0.1:0\" tls { cert_file: \"", d,
-                                              "/server.pem\" key_file: \"", d, "/server.key\" client_ca_file: \"", d,
-                                              "/ca.pem\" allowed_client_names: \"ci-client\" } } }"),
-                                 {});
+  const std::string addr = Start(
+      absl::StrCat("listen { tcp { address: \"127.0.0.1:0\" tls { cert_file: \"", d, "/server.pem\" key_file: \"", d,
+                   "/server.key\" client_ca_file: \"", d, "/ca.pem\" allowed_client_names: \"ci-client\" } } }"),
+      {});
   ASSERT_FALSE(addr.empty());
   const std::string port = addr.substr(addr.rfind(':') + 1);
   auto good = v1::Orchestrator::NewStub(grpc::CreateChannel("localhost:" + port, Tls("ci-client")));

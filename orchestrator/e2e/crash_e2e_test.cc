@@ -30,16 +30,29 @@ namespace json = boost::json;
 std::vector<std::string> Points() {
   const std::string flow = CRASH_FLOW;
   if (flow == "deploy") {
-    return {"provision:before",       "provision:after",       "check_kms:before",      "check_kms:after",
-            "deploy_app_auth:before", "deploy_app_auth:intent", "deploy_app_auth:signed", "deploy_app_auth:after",
-            "get_env_pubkey:before",  "get_env_pubkey:after",  "encrypt_env:before",    "encrypt_env:after",
+    return {"provision:before",       "provision:after",
+            "check_kms:before",       "check_kms:after",
+            "deploy_app_auth:before", "deploy_app_auth:intent",
+            "deploy_app_auth:signed", "deploy_app_auth:after",
+            "get_env_pubkey:before",  "get_env_pubkey:after",
+            "encrypt_env:before",     "encrypt_env:after",
             "commit:before",          "commit:after"};
   }
   if (flow == "env") {
-    return {"get_cvm:before",        "get_cvm:after",         "get_env_pubkey:before",         "get_env_pubkey:after",
-            "encrypt_env:before",    "encrypt_env:after",     "update_env_vars:before",        "update_env_vars:after",
-            "register_compose_hash:before", "register_compose_hash:intent", "register_compose_hash:signed",
-            "register_compose_hash:after",  "confirm_update:before",        "confirm_update:after"};
+    return {"get_cvm:before",
+            "get_cvm:after",
+            "get_env_pubkey:before",
+            "get_env_pubkey:after",
+            "encrypt_env:before",
+            "encrypt_env:after",
+            "update_env_vars:before",
+            "update_env_vars:after",
+            "register_compose_hash:before",
+            "register_compose_hash:intent",
+            "register_compose_hash:signed",
+            "register_compose_hash:after",
+            "confirm_update:before",
+            "confirm_update:after"};
   }
   return {"get_cvm:before",
           "update_docker_compose:before",
@@ -119,7 +132,8 @@ class CrashE2eTest : public ::testing::TestWithParam<std::string> {
     grpc::Status s = Send(r, &op);
     EXPECT_TRUE(s.ok()) << s.error_message();
     for (int round = 0; round < 3; ++round) {
-      absl::StatusOr<v1::Operation> done = stack_->WaitFor(op.id(), absl::Seconds(40), v1::OPERATION_STATE_WAITING_FOR_INPUT);
+      absl::StatusOr<v1::Operation> done =
+          stack_->WaitFor(op.id(), absl::Seconds(40), v1::OPERATION_STATE_WAITING_FOR_INPUT);
       EXPECT_TRUE(done.ok()) << done.status();
       if (!done.ok()) return op;
       if (done->state() != v1::OPERATION_STATE_WAITING_FOR_INPUT) return *done;
@@ -138,7 +152,8 @@ class CrashE2eTest : public ::testing::TestWithParam<std::string> {
       const int64_t status = r.at("status").is_int64() ? r.at("status").as_int64() : 0;
       std::string body = r.contains("body") ? json::serialize(r.at("body")) : "";
       std::string headers = r.contains("headers") ? json::serialize(r.at("headers")) : "";
-      if (status == 200 && (absl::StrContains(body, "transaction_hash") || absl::StrContains(headers, "x-transaction-hash"))) {
+      if (status == 200 &&
+          (absl::StrContains(body, "transaction_hash") || absl::StrContains(headers, "x-transaction-hash"))) {
         ++n;
       }
     }
@@ -218,8 +233,7 @@ TEST_P(CrashE2eTest, ResumesWithoutRepeatingAnEffect) {
     EXPECT_EQ(*stack_->CountComposeHashAdded(done.deploy().app_id()), 1);
     absl::StatusOr<json::object> cvm = stack_->SimCvm(done.deploy().cvm_id());
     ASSERT_TRUE(cvm.ok()) << cvm.status();
-    EXPECT_EQ(cvm->at("env").as_object().at("values").as_object().at("API_TOKEN").as_string(),
-              r.env_vars(0).value());
+    EXPECT_EQ(cvm->at("env").as_object().at("values").as_object().at("API_TOKEN").as_string(), r.env_vars(0).value());
     // The interrupted step ran again after the restart.
     const std::string step = point.substr(0, point.find(':'));
     for (const v1::Step& st : done.steps()) {

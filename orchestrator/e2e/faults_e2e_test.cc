@@ -65,7 +65,8 @@ class FaultsE2eTest : public ::testing::Test {
   }
 
   static std::string Health() {
-    absl::StatusOr<std::string> h = platform::testing::CheckHealth(stack_->address(), "onchainkms.orchestrator.v1.Orchestrator");
+    absl::StatusOr<std::string> h =
+        platform::testing::CheckHealth(stack_->address(), "onchainkms.orchestrator.v1.Orchestrator");
     return h.ok() ? *h : h.status().ToString();
   }
 
@@ -141,9 +142,16 @@ TEST_F(FaultsE2eTest, Simulator5xx429LatencyAndDropsAreRidden) {
   // 503 twice on provision (the client retries), a 500 on the commit (the step retries, after
   // checking that the CVM does not exist), a 429 with Retry-After on the env key, a dropped
   // connection on GET /kms/..., and a provision slower than the request timeout once.
-  ASSERT_TRUE(stack_->AddFault(R"({"kind":"error","status":503,"path_prefix":"/cvms/provision","method":"POST","times":2})").ok());
-  ASSERT_TRUE(stack_->AddFault(R"({"kind":"latency","latency_ms":1500,"path_prefix":"/cvms/provision","method":"POST","nth":3,"times":1})").ok());
-  ASSERT_TRUE(stack_->AddFault(R"({"kind":"rate_limit","retry_after":1,"path_prefix":"/kms/","method":"GET","times":1})").ok());
+  ASSERT_TRUE(
+      stack_->AddFault(R"({"kind":"error","status":503,"path_prefix":"/cvms/provision","method":"POST","times":2})")
+          .ok());
+  ASSERT_TRUE(
+      stack_
+          ->AddFault(
+              R"({"kind":"latency","latency_ms":1500,"path_prefix":"/cvms/provision","method":"POST","nth":3,"times":1})")
+          .ok());
+  ASSERT_TRUE(
+      stack_->AddFault(R"({"kind":"rate_limit","retry_after":1,"path_prefix":"/kms/","method":"GET","times":1})").ok());
   ASSERT_TRUE(stack_->AddFault(R"({"kind":"drop","path_prefix":"/kms/","method":"GET","nth":2,"times":1})").ok());
   const int commits_before = stack_->CountSimRequests("POST", "/api/v1/cvms");
   const v1::Operation op = Start("sim-faults", "e2e-sim-faults");
@@ -169,7 +177,9 @@ TEST_F(FaultsE2eTest, CommitAnswering500IsCheckedAndRetried) {
   // The commit answers 500: the step retries, first asking whether the CVM exists (it does not),
   // then commits once more; exactly one CVM, one AppAuth.
   const int apps = *stack_->CountAppDeployed();
-  ASSERT_TRUE(stack_->AddFault(R"({"kind":"error","status":500,"path_prefix":"/cvms","method":"POST","nth":2,"times":1})").ok());
+  ASSERT_TRUE(
+      stack_->AddFault(R"({"kind":"error","status":500,"path_prefix":"/cvms","method":"POST","nth":2,"times":1})")
+          .ok());
   const v1::Operation op = Start("commit-500", "e2e-commit-five-hundred");
   absl::StatusOr<v1::Operation> done = stack_->WaitFor(op.id());
   ASSERT_TRUE(done.ok()) << done.status();
@@ -214,7 +224,8 @@ TEST_F(FaultsE2eTest, GracefulShutdownCheckpointsAndResumes) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   ASSERT_TRUE(stack_->StartSigner().ok());
   ASSERT_TRUE(stack_->StartOrchestrator().ok());
-  absl::StatusOr<v1::Operation> done = stack_->WaitFor(op.id(), absl::Seconds(30), v1::OPERATION_STATE_WAITING_FOR_INPUT);
+  absl::StatusOr<v1::Operation> done =
+      stack_->WaitFor(op.id(), absl::Seconds(30), v1::OPERATION_STATE_WAITING_FOR_INPUT);
   ASSERT_TRUE(done.ok()) << done.status();
   // The env values were in memory only: the operation asks for them.
   ASSERT_EQ(done->state(), v1::OPERATION_STATE_WAITING_FOR_INPUT) << done->DebugString();

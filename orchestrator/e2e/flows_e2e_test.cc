@@ -205,7 +205,6 @@ TEST_F(FlowsE2eTest, ListPagesNewestFirst) {
   }
 }
 
-
 template <typename Request>
 grpc::Status Call(grpc::Status (v1::Orchestrator::Stub::*m)(grpc::ClientContext*, const Request&, v1::Operation*),
                   Stack& stack, const Request& r, v1::Operation* op) {
@@ -653,9 +652,10 @@ TEST_F(FlowsE2eTest, EnvKeySignatureVerifiedAgainstTheTrustedKmsKey) {
   ASSERT_FALSE(other_key.empty());
   auto restart_with = [&](const std::string& key) {
     ASSERT_TRUE(stack_->StopOrchestrator().ok());
-    ASSERT_TRUE(stack_->SetExtraConfig(key.empty() ? ""
-                                                   : absl::StrCat("trusted_kms_signers { kms_id: \"", base_id,
-                                                                  "\" public_key: \"", key, "\" }"))
+    ASSERT_TRUE(stack_
+                    ->SetExtraConfig(key.empty() ? ""
+                                                 : absl::StrCat("trusted_kms_signers { kms_id: \"", base_id,
+                                                                "\" public_key: \"", key, "\" }"))
                     .ok());
     ASSERT_TRUE(stack_->StartOrchestrator().ok());
   };

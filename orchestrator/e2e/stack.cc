@@ -153,11 +153,11 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
 
   if (absl::Status st = s->WriteFiles(); !st.ok()) return st;
   // The signer's keystore: anvil's funded key #0 (a public test key), imported from stdin.
-  absl::StatusOr<std::unique_ptr<Child>> import = Child::Spawn(
-      RunfilePath("signer/signer"),
-      {"keys", "import", "--keystore_dir=" + s->dir() + "/ks", "--password_file=" + s->dir() + "/pw",
-       "--scrypt_n=4096"},
-      {}, s->dir() + "/signer-import.log", s->dir() + "/key");
+  absl::StatusOr<std::unique_ptr<Child>> import =
+      Child::Spawn(RunfilePath("signer/signer"),
+                   {"keys", "import", "--keystore_dir=" + s->dir() + "/ks", "--password_file=" + s->dir() + "/pw",
+                    "--scrypt_n=4096"},
+                   {}, s->dir() + "/signer-import.log", s->dir() + "/key");
   if (!import.ok()) return import.status();
   absl::StatusOr<int> code = (*import)->Wait(absl::Seconds(60));
   if (!code.ok() || *code != 0) {
@@ -189,9 +189,11 @@ absl::Status Stack::WriteFiles() {
     return s;
   }
   const std::string policy = absl::StrCat(R"pb(chains {
-  chain_id: )pb", options_.chain_id, R"pb(
+  chain_id: )pb",
+                                          options_.chain_id, R"pb(
   name: "e2e"
-  kms_contract_addresses: ")pb", anvil_->chain().kms_address, R"pb("
+  kms_contract_addresses: ")pb",
+                                          anvil_->chain().kms_address, R"pb("
   any_app: true
   max_fee_per_gas_wei: "100000000000"
   max_priority_fee_per_gas_wei: "10000000000"
@@ -202,11 +204,16 @@ message_signing { enabled: false }
 )pb");
   if (absl::Status s = Write(d + "/policy.textproto", policy, 0644); !s.ok()) return s;
   const std::string signer_config = absl::StrCat(R"pb(listen { unix { path: ")pb", d, R"pb(/s.sock" } }
-keystore_dir: ")pb", d, R"pb(/ks"
-password { file: ")pb", d, R"pb(/pw" }
-policy_file: ")pb", d, R"pb(/policy.textproto"
-anti_equivocation_db_path: ")pb", d, R"pb(/signer-ae.sqlite"
-audit_log_path: ")pb", d, R"pb(/signer-audit.jsonl"
+keystore_dir: ")pb",
+                                                 d, R"pb(/ks"
+password { file: ")pb",
+                                                 d, R"pb(/pw" }
+policy_file: ")pb",
+                                                 d, R"pb(/policy.textproto"
+anti_equivocation_db_path: ")pb",
+                                                 d, R"pb(/signer-ae.sqlite"
+audit_log_path: ")pb",
+                                                 d, R"pb(/signer-audit.jsonl"
 )pb");
   if (absl::Status s = Write(d + "/signer.textproto", signer_config, 0644); !s.ok()) return s;
   return WriteOrchestratorConfig();
@@ -225,26 +232,23 @@ absl::Status Stack::SetExtraConfig(const std::string& extra) {
 absl::Status Stack::WriteOrchestratorConfig() {
   const std::string& d = dir();
   const std::string config = absl::StrCat(
-      "listen { unix { path: \"", d, "/o.sock\" } }\n",
-      "phala_cloud { base_url: \"", sim_->base_url(), "\" api_key_file: \"", d, "/api-key\" request_timeout ",
-      DurationText(options_.cloud_timeout), " }\n",
+      "listen { unix { path: \"", d, "/o.sock\" } }\n", "phala_cloud { base_url: \"", sim_->base_url(),
+      "\" api_key_file: \"", d, "/api-key\" request_timeout ", DurationText(options_.cloud_timeout), " }\n",
       "chains {\n  chain_id: ", options_.chain_id, "\n  kms_type: KMS_TYPE_BASE\n  rpc_endpoints: \"",
       anvil_->chain().rpc_url, "\"\n  max_fee_per_gas_wei: \"100000000000\"\n",
       "  max_priority_fee_per_gas_wei: \"10000000000\"\n  receipt_poll_interval { nanos: 50000000 }\n",
       "  receipt_timeout { seconds: 20 }\n  fee_bump_after { seconds: 30 }\n  rpc_timeout ",
-      DurationText(options_.rpc_timeout), "\n}\n",
-      "signer { address: \"unix:", d, "/s.sock\" timeout ", DurationText(options_.signer_timeout), " }\n",
-      "default_signer_key_address: \"", anvil::kDeployerAddress, "\"\n",
-      "journal_path: \"", d, "/journal.sqlite\"\n",
-      "transient_retry_timeout ", DurationText(options_.retry_timeout), "\n",
-      "health_check_interval { nanos: 200000000 }\n",
+      DurationText(options_.rpc_timeout), "\n}\n", "signer { address: \"unix:", d, "/s.sock\" timeout ",
+      DurationText(options_.signer_timeout), " }\n", "default_signer_key_address: \"", anvil::kDeployerAddress, "\"\n",
+      "journal_path: \"", d, "/journal.sqlite\"\n", "transient_retry_timeout ", DurationText(options_.retry_timeout),
+      "\n", "health_check_interval { nanos: 200000000 }\n",
       options_.compose_hash_warn_only ? "compose_hash_check_warn_only: true\n" : "", options_.extra_config, "\n");
   return Write(d + "/orchestrator.textproto", config, 0644);
 }
 
 absl::Status Stack::StartSigner() {
-  absl::StatusOr<std::unique_ptr<Child>> c =
-      Child::Spawn(RunfilePath("signer/signer"), {"--config=" + dir() + "/signer.textproto"}, {}, dir() + "/signer.log");
+  absl::StatusOr<std::unique_ptr<Child>> c = Child::Spawn(
+      RunfilePath("signer/signer"), {"--config=" + dir() + "/signer.textproto"}, {}, dir() + "/signer.log");
   if (!c.ok()) return c.status();
   signer_ = *std::move(c);
   const std::string addr = "unix:" + dir() + "/s.sock";
@@ -267,10 +271,9 @@ absl::Status Stack::StopSigner() {
 
 absl::Status Stack::StartOrchestrator(const std::vector<std::string>& env, bool wait_serving) {
   ++orchestrator_starts_;
-  absl::StatusOr<std::unique_ptr<Child>> c =
-      Child::Spawn(RunfilePath(options_.crash_points ? "orchestrator/orchestrator_crash_points"
-                                                     : "orchestrator/orchestrator"),
-                   {"--config=" + dir() + "/orchestrator.textproto"}, env, dir() + "/orchestrator.log");
+  absl::StatusOr<std::unique_ptr<Child>> c = Child::Spawn(
+      RunfilePath(options_.crash_points ? "orchestrator/orchestrator_crash_points" : "orchestrator/orchestrator"),
+      {"--config=" + dir() + "/orchestrator.textproto"}, env, dir() + "/orchestrator.log");
   if (!c.ok()) return c.status();
   orchestrator_ = *std::move(c);
   const absl::Time until = absl::Now() + absl::Seconds(30);
@@ -417,8 +420,8 @@ absl::StatusOr<v1::Operation> Stack::WaitFor(const std::string& id, absl::Durati
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::DeadlineExceededError(absl::StrCat("operation ", id, " not finished in time; last: ",
-                                                  op.ok() ? op->DebugString() : op.status().ToString()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "operation ", id, " not finished in time; last: ", op.ok() ? op->DebugString() : op.status().ToString()));
 }
 
 v1::DeployCvmRequest Stack::DeployRequest(const std::string& request_id, const std::string& name) const {

@@ -9,10 +9,11 @@
 
 #include <sys/types.h>
 
-#include <boost/json.hpp>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

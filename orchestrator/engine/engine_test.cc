@@ -24,9 +24,9 @@
 namespace orchestrator::engine {
 namespace {
 
-using ::testing::HasSubstr;
 using chain::onchain::SignedTx;
 using chain::onchain::TxEnvelope;
+using ::testing::HasSubstr;
 
 constexpr char kKey[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
@@ -144,7 +144,7 @@ struct Script {
   absl::Mutex mu;
   int transient_failures_b = 0;  // step "b" fails UNAVAILABLE this many times
   bool b_irreversible = false;
-  bool need_env = false;        // step "b" encrypts env values (waits for them when lost)
+  bool need_env = false;                 // step "b" encrypts env values (waits for them when lost)
   absl::Notification* hold_a = nullptr;  // step "a" waits for this
   std::atomic<int> b_runs{0};
 };
@@ -202,10 +202,10 @@ std::unique_ptr<Flow> TableFlow() {
   return std::make_unique<StepTable<Req>>(
       std::vector<Step<Req>>{
           {.name = "first",
-           .effect = [](OpContext&, StepRun& run,
-                        const Req&) { return run.Succeed([](v1::Operation&, state::FlowState& st) {
-                                                           st.set_compose_hash_registered(true);
-                                                         }); },
+           .effect =
+               [](OpContext&, StepRun& run, const Req&) {
+                 return run.Succeed([](v1::Operation&, state::FlowState& st) { st.set_compose_hash_registered(true); });
+               },
            .included = [](const Req& r) { return !r.has_app(); }},
           {.name = "maybe",
            .effect = succeed,
@@ -215,14 +215,14 @@ std::unique_ptr<Flow> TableFlow() {
            }},
           {.name = "sends",
            .before = BeforeEffect::kEffectSent,
-           .effect = [](OpContext&, StepRun& run,
-                        const Req&) -> absl::Status {
+           .effect = [](OpContext&, StepRun& run, const Req&) -> absl::Status {
              if (absl::Status s = run.SendingEffect(); !s.ok()) return s;
              return run.Succeed(nullptr, "sent");
            },
-           .precondition = [](const state::FlowState&, const Req& r) {
-             return r.compose_hash() == "refuse" ? absl::FailedPreconditionError("refused") : absl::OkStatus();
-           }},
+           .precondition =
+               [](const state::FlowState&, const Req& r) {
+                 return r.compose_hash() == "refuse" ? absl::FailedPreconditionError("refused") : absl::OkStatus();
+               }},
           {.name = "undeclared",
            .effect = [](OpContext&, StepRun& run, const Req&) { return run.SendingEffect(); },
            .included = [](const Req& r) { return r.compose_hash() == "undeclared"; }},

@@ -76,12 +76,14 @@ absl::Status OperationManager::Start() {
   for (journal::OperationRecord& r : *unfinished) {
     absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(r);
     if (!parsed.ok()) {
-      platform::log::Error("skipping an unreadable operation", {{"op", r.id}, {"error", std::string(parsed.status().message())}});
+      platform::log::Error("skipping an unreadable operation",
+                           {{"op", r.id}, {"error", std::string(parsed.status().message())}});
       continue;
     }
     std::set<std::string> unfinished_steps;
     for (const v1::Step& s : parsed->first.steps()) {
-      if (s.state() != v1::STEP_STATE_SUCCEEDED && s.state() != v1::STEP_STATE_SKIPPED) unfinished_steps.insert(s.name());
+      if (s.state() != v1::STEP_STATE_SUCCEEDED && s.state() != v1::STEP_STATE_SKIPPED)
+        unfinished_steps.insert(s.name());
     }
     if (deps_.signer != nullptr) deps_.signer->PrepareResume(r.id, unfinished_steps, deps_.chains);
     const v1::OperationState state = parsed->first.state();
@@ -236,8 +238,7 @@ std::shared_ptr<OpRuntime> OperationManager::Find(absl::string_view id) const {
   return it == active_.end() ? nullptr : it->second;
 }
 
-absl::StatusOr<v1::Operation> OperationManager::SameRequest(const journal::OperationRecord& existing,
-                                                            Submission& sub) {
+absl::StatusOr<v1::Operation> OperationManager::SameRequest(const journal::OperationRecord& existing, Submission& sub) {
   absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(existing);
   if (!parsed.ok()) return parsed.status();
   const state::FlowState& st = parsed->second;
@@ -245,9 +246,8 @@ absl::StatusOr<v1::Operation> OperationManager::SameRequest(const journal::Opera
                     EnvValuesMac(st.env_salt(), sub.env_values) == st.env_mac();
   if (!same) {
     Wipe(sub.env_values);
-    return absl::AlreadyExistsError(absl::StrCat("request_id ", sub.request_id,
-                                                 " was already used for a different request (operation ",
-                                                 existing.id, ")"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id ", sub.request_id, " was already used for a different request (operation ", existing.id, ")"));
   }
   if (std::shared_ptr<OpRuntime> rt = Find(existing.id)) {
     bool supply = false;
@@ -277,7 +277,8 @@ absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
       return absl::UnavailableError("the orchestrator is starting or shutting down; retry");
     }
   }
-  absl::StatusOr<std::optional<journal::OperationRecord>> existing = journal_.FindByRequestId(sub.caller, sub.request_id);
+  absl::StatusOr<std::optional<journal::OperationRecord>> existing =
+      journal_.FindByRequestId(sub.caller, sub.request_id);
   if (!existing.ok()) {
     Wipe(sub.env_values);
     return existing.status();
@@ -337,9 +338,9 @@ absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
     active_[rt->id()] = rt;
   }
   platform::log::Info("operation accepted", {{"op", op.id()},
-                                   {"kind", v1::OperationKind_Name(sub.kind)},
-                                   {"caller", sub.caller},
-                                   {"request_id", sub.request_id}});
+                                             {"kind", v1::OperationKind_Name(sub.kind)},
+                                             {"caller", sub.caller},
+                                             {"request_id", sub.request_id}});
   Enqueue(rt);
   return op;
 }
@@ -375,8 +376,8 @@ absl::StatusOr<v1::Operation> OperationManager::Cancel(absl::string_view id) {
     if (!op.ok()) return op.status();
     if (op->state() == v1::OPERATION_STATE_CANCELLED) return op;
     if (IsTerminal(op->state())) {
-      return absl::FailedPreconditionError(absl::StrCat("operation ", id, " already ",
-                                                        v1::OperationState_Name(op->state()).substr(16)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("operation ", id, " already ", v1::OperationState_Name(op->state()).substr(16)));
     }
     return absl::UnavailableError(absl::StrCat("operation ", id, " is not loaded in this process"));
   }

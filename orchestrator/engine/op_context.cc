@@ -173,7 +173,8 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
     version = journal_.Update(rec);
   }
   if (!version.ok()) {
-    platform::log::Error("journal write failed", {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
+    platform::log::Error("journal write failed",
+                         {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
     return version.status();
   }
   rec.version = *version;
@@ -219,7 +220,8 @@ absl::Status OpContext::Fail(absl::string_view step, const absl::Status& status)
   absl::MutexLock l(&rt_.mu_);
   const std::string name(step);
   std::vector<Event> events;
-  if (!name.empty()) events.push_back(Event{v1::OperationEvent::TYPE_STEP_FAILED, name, "", std::string(status.message())});
+  if (!name.empty())
+    events.push_back(Event{v1::OperationEvent::TYPE_STEP_FAILED, name, "", std::string(status.message())});
   events.push_back(Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", std::string(status.message())});
   platform::log::Warn("operation failed", {{"op", rt_.id()}, {"step", name}, {"error", std::string(status.message())}});
   return UpdateLocked(
@@ -276,10 +278,9 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
     if (IsWaitingForInput(s) || IsCancelledByClient(s)) return s;
     if (stopping()) {
       // Checkpoint: the step stays RUNNING and resumes after the restart.
-      (void)Update(
-          [&](v1::Operation& op, state::FlowState&) {
-            if (v1::Step* st = FindStep(op, name)) st->set_detail("interrupted by shutdown; resumes on restart");
-          });
+      (void)Update([&](v1::Operation& op, state::FlowState&) {
+        if (v1::Step* st = FindStep(op, name)) st->set_detail("interrupted by shutdown; resumes on restart");
+      });
       return StoppingStatus(name);
     }
     {
@@ -353,8 +354,8 @@ absl::Status OpContext::CancelByClient() {
   const v1::OperationState state = rt_.op_.state();
   if (state == v1::OPERATION_STATE_CANCELLED) return absl::OkStatus();
   if (IsTerminal(state)) {
-    return absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " already ",
-                                                      v1::OperationState_Name(state).substr(16)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("operation ", rt_.id(), " already ", v1::OperationState_Name(state).substr(16)));
   }
   if (rt_.st_.irreversible()) {
     return absl::FailedPreconditionError(
@@ -386,9 +387,8 @@ absl::Status OpContext::CancelByClient() {
 absl::Status OpContext::SupplyEnvValues(absl::string_view request_id, std::vector<cloudapi::EnvVar>& values) {
   absl::MutexLock l(&rt_.mu_);
   if (rt_.op_.state() != v1::OPERATION_STATE_WAITING_FOR_INPUT) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("operation ", rt_.id(), " is not waiting for input (state ",
-                     v1::OperationState_Name(rt_.op_.state()).substr(16), ")"));
+    return absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is not waiting for input (state ",
+                                                      v1::OperationState_Name(rt_.op_.state()).substr(16), ")"));
   }
   const std::string rid(request_id);
   absl::Status s = UpdateLocked(

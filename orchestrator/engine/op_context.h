@@ -80,7 +80,7 @@ class OpRuntime {
   // Secret: plaintext env var values, until encrypted. Never journaled or logged.
   std::optional<std::vector<cloudapi::EnvVar>> env_values_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<WatchSink>> watchers_ ABSL_GUARDED_BY(mu_);
-  bool queued_ ABSL_GUARDED_BY(mu_) = false;   // in the run queue or running
+  bool queued_ ABSL_GUARDED_BY(mu_) = false;      // in the run queue or running
   bool wake_again_ ABSL_GUARDED_BY(mu_) = false;  // woken while queued: run again if runnable
   bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
   // Steps that were RUNNING when this process loaded the operation (they may have partly run).
@@ -107,12 +107,10 @@ class StepRun {
   // refused from then on) and the step in effect_sent, each once. INTERNAL for other steps.
   absl::Status SendingEffect();
   // Journals progress and publishes STEP_PROGRESS.
-  absl::Status Progress(absl::string_view detail, absl::string_view transaction_hash = "",
-                        uint64_t block_number = 0);
+  absl::Status Progress(absl::string_view detail, absl::string_view transaction_hash = "", uint64_t block_number = 0);
   // Journals the step's results (applied by `fn`) and SUCCEEDED in one write. Fires the
   // "<step>:after" crash point first.
-  absl::Status Succeed(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
-                       absl::string_view detail = "");
+  absl::Status Succeed(const std::function<void(v1::Operation&, state::FlowState&)>& fn, absl::string_view detail = "");
   bool succeeded() const { return succeeded_; }
 
  private:
@@ -141,8 +139,7 @@ class OpContext {
 
   // Applies `fn`, journals, publishes `events`. CancelledByClientStatus when the operation was
   // cancelled meanwhile (nothing written).
-  absl::Status Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
-                      std::vector<Event> events = {});
+  absl::Status Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events = {});
 
   // Runs a step unless it already SUCCEEDED or was SKIPPED (see the file comment).
   absl::Status RunStep(absl::string_view name, BeforeEffect before, const std::function<absl::Status(StepRun&)>& body);
@@ -184,8 +181,8 @@ class OpContext {
 
  private:
   friend class StepRun;
-  absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
-                            std::vector<Event> events, bool allow_terminal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
+  absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
+                            bool allow_terminal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
 
   OpRuntime& rt_;
   journal::Journal& journal_;

@@ -124,10 +124,10 @@ void SignHook::Signed(const TxJournal& journal) {
   if (ctx_ == nullptr || journal.versions.empty()) return;
   const std::string hash = journal.newest().hash.Hex();
   const std::string step = step_;
-  const std::string detail = journal.versions.size() == 1
-                                 ? absl::StrCat("transaction signed (nonce ", journal.nonce, "), sending")
-                                 : absl::StrCat("fee bump ", journal.versions.size() - 1, " signed (nonce ",
-                                                journal.nonce, "), sending");
+  const std::string detail =
+      journal.versions.size() == 1
+          ? absl::StrCat("transaction signed (nonce ", journal.nonce, "), sending")
+          : absl::StrCat("fee bump ", journal.versions.size() - 1, " signed (nonce ", journal.nonce, "), sending");
   (void)ctx_->Update(
       [&](v1::Operation& op, state::FlowState&) {
         if (v1::Step* s = FindStep(op, step)) {
@@ -287,7 +287,7 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
       return tx.status();
     }
     platform::log::Info("re-obtained a signature interrupted by a restart",
-              {{"op", std::string(operation_id)}, {"step", std::string(step)}, {"tx", tx->hash.Hex()}});
+                        {{"op", std::string(operation_id)}, {"step", std::string(step)}, {"tx", tx->hash.Hex()}});
     raws.push_back(tx->raw);
     repaired = true;
   }
@@ -308,8 +308,9 @@ void JournalingSigner::PrepareResume(absl::string_view operation_id, const std::
   for (const std::string& step : unfinished_steps) {
     absl::StatusOr<StepRecords> rec = Load(operation_id, step);
     if (!rec.ok()) {
-      platform::log::Error("cannot read the transaction records of a step",
-                 {{"op", std::string(operation_id)}, {"step", step}, {"error", std::string(rec.status().message())}});
+      platform::log::Error(
+          "cannot read the transaction records of a step",
+          {{"op", std::string(operation_id)}, {"step", step}, {"error", std::string(rec.status().message())}});
       continue;
     }
     if (rec->journal.has_value()) {
@@ -325,7 +326,7 @@ void JournalingSigner::PrepareResume(absl::string_view operation_id, const std::
       absl::MutexLock l(&mu_);
       gates_[{e.chain_id, e.from}].insert(std::string(operation_id));
       platform::log::Info("sender gated until a signature is repaired",
-                {{"op", std::string(operation_id)}, {"step", step}, {"from", e.from.Checksummed()}});
+                          {{"op", std::string(operation_id)}, {"step", step}, {"from", e.from.Checksummed()}});
     }
   }
 }

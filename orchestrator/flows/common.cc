@@ -62,8 +62,8 @@ auto RunTx(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, cons
     if (absl::Status s = nonces.Adopt(j, control.on_signed); !s.ok()) return s;
     nonces.Release(j.nonce);
     control.resume = j;
-    platform::log::Info("resuming a journaled transaction", {{"op", op}, {"step", step}, {"tx", j.newest().hash.Hex()},
-                                                   {"nonce", absl::StrCat(j.nonce)}});
+    platform::log::Info("resuming a journaled transaction",
+                        {{"op", op}, {"step", step}, {"tx", j.newest().hash.Hex()}, {"nonce", absl::StrCat(j.nonce)}});
     (void)run.Progress(absl::StrCat("resuming transaction ", j.newest().hash.Hex(), " (nonce ", j.nonce, ")"),
                        j.newest().hash.Hex());
   }
@@ -126,13 +126,12 @@ absl::StatusOr<chain::Hash32> ServiceComposeHash(const boost::json::object& app_
 absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, const chain::Hash32& api_hash,
                               const chain::Hash32& expected_hash) {
   if (api_hash == expected_hash) return absl::OkStatus();
-  const std::string msg =
-      absl::StrCat("compose hash mismatch on ", what, ": the Phala Cloud API returned ", api_hash.Hex(),
-                   ", but the app compose we sent hashes to ", expected_hash.Hex(),
-                   " (service form); nothing was signed or committed");
+  const std::string msg = absl::StrCat("compose hash mismatch on ", what, ": the Phala Cloud API returned ",
+                                       api_hash.Hex(), ", but the app compose we sent hashes to ", expected_hash.Hex(),
+                                       " (service form); nothing was signed or committed");
   if (ctx.deps().options.compose_hash_warn_only) {
     platform::log::Warn("compose hash mismatch (compose_hash_check_warn_only: using the API's hash)",
-              {{"op", ctx.id()}, {"api", api_hash.Hex()}, {"computed", expected_hash.Hex()}});
+                        {{"op", ctx.id()}, {"api", api_hash.Hex()}, {"computed", expected_hash.Hex()}});
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(msg);
@@ -223,18 +222,16 @@ absl::StatusOr<chain::onchain::DeployAppAuthResult> RunDeployAppAuth(OpContext& 
                                                                      const engine::ChainBackend& chain,
                                                                      chain::onchain::DeployAppAuthRequest request) {
   request.request_id = absl::StrCat(ctx.id(), "/", run.name());
-  return RunTx(ctx, run, chain, request.sender, [&](chain::onchain::RunControl& control) {
-    return chain.ops->DeployAppAuth(request, control);
-  });
+  return RunTx(ctx, run, chain, request.sender,
+               [&](chain::onchain::RunControl& control) { return chain.ops->DeployAppAuth(request, control); });
 }
 
 absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext& ctx, StepRun& run,
                                                                        const engine::ChainBackend& chain,
                                                                        chain::onchain::AddComposeHashRequest request) {
   request.request_id = absl::StrCat(ctx.id(), "/", run.name());
-  return RunTx(ctx, run, chain, request.sender, [&](chain::onchain::RunControl& control) {
-    return chain.ops->AddComposeHash(request, control);
-  });
+  return RunTx(ctx, run, chain, request.sender,
+               [&](chain::onchain::RunControl& control) { return chain.ops->AddComposeHash(request, control); });
 }
 
 absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, const chain::Address& app,
@@ -249,9 +246,9 @@ absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chai
   absl::StatusOr<chain::onchain::AddComposeHashResult> r = RunAddComposeHash(ctx, run, *backend, req);
   if (!r.ok()) return r.status();
   if (r->already_allowed && !r->tx_hash.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "compose hash ", compose_hash.Hex(), " is already allowed by ", app.Checksummed(),
-        " but no ComposeHashAdded log was found to prove it to the API"));
+    return absl::FailedPreconditionError(absl::StrCat("compose hash ", compose_hash.Hex(), " is already allowed by ",
+                                                      app.Checksummed(),
+                                                      " but no ComposeHashAdded log was found to prove it to the API"));
   }
   state::Registration reg;
   reg.set_chain_id(chain_id);

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "cloudapi/api_error.h"
-#include "orchestrator/flows/common.h"
 #include "orchestrator/engine/step_table.h"
+#include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
 #include "platform/status_macros.h"
 
@@ -29,7 +29,6 @@ const char* KmsName(v1::KmsType t) {
       return "PHALA";
   }
 }
-
 
 // The app compose exactly as the service builds it (every field explicit, the API's defaults
 // filled in), so that its hash in the service's form is what the API must answer.
@@ -108,9 +107,9 @@ absl::Status Provision(OpContext& ctx, StepRun& run, const v1::DeployCvmRequest&
           "provision: the API did not say which chain and KMS contract the app's KMS uses (kms_info)");
     }
     if (p.kms_contract.has_value() && *r->kms_info->kms_contract_address != *p.kms_contract) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("provision: the API chose KMS contract ", r->kms_info->kms_contract_address->Checksummed(),
-                       ", not the requested ", p.kms_contract->Checksummed()));
+      return absl::FailedPreconditionError(absl::StrCat("provision: the API chose KMS contract ",
+                                                        r->kms_info->kms_contract_address->Checksummed(),
+                                                        ", not the requested ", p.kms_contract->Checksummed()));
     }
   } else if (!r->app_id.has_value()) {
     return absl::FailedPreconditionError("provision: the API returned no app id for the PHALA KMS");
@@ -149,9 +148,9 @@ absl::Status CheckKms(OpContext& ctx, StepRun& run, const v1::DeployCvmRequest&)
   ASSIGN_OR_RETURN(const std::optional<chain::Address> contract,
                    OptionalAddressField("provision.kms_info.kms_contract_address", k.kms_contract_address()));
   if (fresh.chain_id() != k.chain_id() || info->kms_contract_address != contract) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "KMS ", k.id(), ": the provision named chain ", k.chain_id(), " contract ", k.kms_contract_address(),
-        ", GET /kms says chain ", fresh.chain_id(), " contract ", fresh.kms_contract_address()));
+    return absl::FailedPreconditionError(absl::StrCat("KMS ", k.id(), ": the provision named chain ", k.chain_id(),
+                                                      " contract ", k.kms_contract_address(), ", GET /kms says chain ",
+                                                      fresh.chain_id(), " contract ", fresh.kms_contract_address()));
   }
   absl::StatusOr<const engine::ChainBackend*> chain = ChainFor(ctx, k.chain_id(), /*check_rpc=*/true);
   if (!chain.ok()) return chain.status();
@@ -312,7 +311,10 @@ std::unique_ptr<engine::Flow> NewDeployFlow() {
   return std::make_unique<engine::StepTable<v1::DeployCvmRequest>>(std::vector<engine::Step<v1::DeployCvmRequest>>{
       {.name = kProvision, .effect = Provision},
       {.name = kCheckKms, .effect = CheckKms, .included = OnChainRequest},
-      {.name = kDeployAppAuth, .before = BeforeEffect::kTransaction, .effect = DeployAppAuth, .included = OnChainRequest},
+      {.name = kDeployAppAuth,
+       .before = BeforeEffect::kTransaction,
+       .effect = DeployAppAuth,
+       .included = OnChainRequest},
       {.name = kGetEnvPubkey, .effect = GetEnvPubkey, .included = OnChainRequest},
       {.name = kEncryptEnv, .effect = EncryptEnv},
       {.name = kCommit, .before = BeforeEffect::kEffectSent, .effect = Commit},

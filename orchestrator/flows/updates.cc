@@ -119,7 +119,8 @@ absl::Status RecordFirstCall(OpContext& ctx, StepRun& run, const cloudapi::Updat
   ASSIGN_OR_RETURN(const chain::Address app, AddressField("cvm.app_id", c.app_id()));
   if (pre.app_id != app) {
     return absl::FailedPreconditionError(absl::StrCat("the precondition_required answer names app ",
-                                                      pre.app_id.Checksummed(), ", the CVM's app is ", app.Checksummed()));
+                                                      pre.app_id.Checksummed(), ", the CVM's app is ",
+                                                      app.Checksummed()));
   }
   state::Precondition p;
   p.set_compose_hash(ToField(pre.compose_hash));
@@ -171,7 +172,8 @@ absl::Status RecordConfirm(StepRun& run, const cloudapi::UpdateResult& r) {
   return run.Succeed(
       [&](v1::Operation& op, state::FlowState&) {
         op.mutable_update()->set_correlation_id(ok.correlation_id);
-        if (ok.allowed_envs_changed.has_value()) op.mutable_update()->set_allowed_envs_changed(*ok.allowed_envs_changed);
+        if (ok.allowed_envs_changed.has_value())
+          op.mutable_update()->set_allowed_envs_changed(*ok.allowed_envs_changed);
       },
       absl::StrCat("accepted with the on-chain proof (", ok.status, ")"));
 }
@@ -397,8 +399,9 @@ absl::Status CheckAllowedEnvs(const v1::UpdateComposeFileRequest& req, const jso
     if (have.count(e.key()) == 0) missing.push_back(e.key());
   }
   if (missing.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat("env_vars: keys not in the app compose's allowed_envs: ",
-                                                    absl::StrJoin(missing, ", "), " (add them with compose.allowed_envs)"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("env_vars: keys not in the app compose's allowed_envs: ", absl::StrJoin(missing, ", "),
+                   " (add them with compose.allowed_envs)"));
 }
 
 absl::Status GetComposeFile(OpContext& ctx, StepRun& run, const v1::UpdateComposeFileRequest& req) {
@@ -501,7 +504,7 @@ absl::Status HasAppContract(const state::FlowState& st, const v1::AddComposeHash
 absl::Status RegisterRequestedHash(OpContext& ctx, StepRun& run, const v1::AddComposeHashRequest& req) {
   const state::Cvm c = ctx.State().cvm();
   const uint64_t chain_id = req.has_app() ? req.app().chain_id() : c.chain_id();
-  const std::string& app_text = req.has_app()                        ? req.app().app_contract_address()
+  const std::string& app_text = req.has_app()                      ? req.app().app_contract_address()
                                 : c.app_contract_address().empty() ? c.app_id()
                                                                    : c.app_contract_address();
   absl::StatusOr<chain::Address> app = AddressField("app", app_text);

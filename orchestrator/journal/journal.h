@@ -94,13 +94,12 @@ class Journal {
   virtual absl::StatusOr<std::vector<OperationRecord>> ListUnfinished() = 0;
 
   // Artifacts. Put replaces; durable on return.
-  virtual absl::Status PutArtifact(absl::string_view operation_id, absl::string_view key,
-                                   absl::string_view value) = 0;
+  virtual absl::Status PutArtifact(absl::string_view operation_id, absl::string_view key, absl::string_view value) = 0;
   virtual absl::StatusOr<std::optional<std::string>> GetArtifact(absl::string_view operation_id,
                                                                  absl::string_view key) = 0;
   // Every artifact of the operation whose key starts with `prefix`, by key.
   virtual absl::StatusOr<std::map<std::string, std::string>> ListArtifacts(absl::string_view operation_id,
-                                                                            absl::string_view prefix) = 0;
+                                                                           absl::string_view prefix) = 0;
 
   // OK when the journal can be read and written now (for health).
   virtual absl::Status Ping() = 0;

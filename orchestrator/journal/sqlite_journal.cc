@@ -103,8 +103,8 @@ SqliteJournal::~SqliteJournal() {
   db_.reset();  // closes the file, then releases the process lock
 }
 
-absl::StatusOr<std::optional<OperationRecord>> SqliteJournal::FindOne(
-    absl::string_view where, std::initializer_list<absl::string_view> values) {
+absl::StatusOr<std::optional<OperationRecord>> SqliteJournal::FindOne(absl::string_view where,
+                                                                      std::initializer_list<absl::string_view> values) {
   ASSIGN_OR_RETURN(Statement st,
                    Context(db_->Prepare(absl::StrCat("SELECT ", kColumns, " FROM operations WHERE ", where)), "find"));
   int index = 0;
@@ -128,10 +128,11 @@ absl::StatusOr<CreateResult> SqliteJournal::Create(const OperationRecord& record
   ASSIGN_OR_RETURN(std::optional<OperationRecord> existing,
                    FindOne("caller = ?1 AND request_id = ?2", {record.caller, record.request_id}));
   if (existing.has_value()) return CreateResult{*std::move(existing), false};
-  ASSIGN_OR_RETURN(Statement ins,
-                   Context(db_->Prepare(absl::StrCat("INSERT INTO operations (", kColumns,
-                                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13)")),
-                           "create"));
+  ASSIGN_OR_RETURN(
+      Statement ins,
+      Context(db_->Prepare(absl::StrCat("INSERT INTO operations (", kColumns,
+                                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13)")),
+              "create"));
   ins.BindText(1, record.id)
       .BindText(2, record.caller)
       .BindText(3, record.request_id)
@@ -164,7 +165,7 @@ absl::StatusOr<OperationRecord> SqliteJournal::Get(absl::string_view id) {
 }
 
 absl::StatusOr<std::optional<OperationRecord>> SqliteJournal::FindByRequestId(absl::string_view caller,
-                                                                               absl::string_view request_id) {
+                                                                              absl::string_view request_id) {
   absl::MutexLock l(&mu_);
   return FindOne("caller = ?1 AND request_id = ?2", {caller, request_id});
 }
@@ -190,8 +191,8 @@ absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record) {
   if (db_->changes() == 1) return record.version + 1;
   ASSIGN_OR_RETURN(std::optional<OperationRecord> cur, FindOne("id = ?1", {record.id}));
   if (!cur.has_value()) return absl::NotFoundError(absl::StrCat("operation ", record.id, " not found"));
-  return absl::AbortedError(absl::StrCat("journal: operation ", record.id, " changed meanwhile (version ",
-                                         cur->version, ", expected ", record.version, ")"));
+  return absl::AbortedError(absl::StrCat("journal: operation ", record.id, " changed meanwhile (version ", cur->version,
+                                         ", expected ", record.version, ")"));
 }
 
 absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::List(const ListQuery& query) {
@@ -237,9 +238,9 @@ absl::Status SqliteJournal::PutArtifact(absl::string_view operation_id, absl::st
 absl::StatusOr<std::optional<std::string>> SqliteJournal::GetArtifact(absl::string_view operation_id,
                                                                       absl::string_view key) {
   absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   Context(db_->Prepare("SELECT value FROM artifacts WHERE operation_id = ?1 AND key = ?2"),
-                           "get artifact"));
+  ASSIGN_OR_RETURN(
+      Statement st,
+      Context(db_->Prepare("SELECT value FROM artifacts WHERE operation_id = ?1 AND key = ?2"), "get artifact"));
   st.BindText(1, operation_id).BindText(2, key);
   ASSIGN_OR_RETURN(bool row, Context(st.Step(), "get artifact"));
   if (!row) return std::optional<std::string>();
@@ -247,7 +248,7 @@ absl::StatusOr<std::optional<std::string>> SqliteJournal::GetArtifact(absl::stri
 }
 
 absl::StatusOr<std::map<std::string, std::string>> SqliteJournal::ListArtifacts(absl::string_view operation_id,
-                                                                                 absl::string_view prefix) {
+                                                                                absl::string_view prefix) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(Statement st, Context(db_->Prepare("SELECT key, value FROM artifacts WHERE operation_id = ?1 "
                                                       "AND substr(key, 1, ?3) = ?2 ORDER BY key"),

@@ -37,7 +37,7 @@ class SqliteJournal final : public Journal {
   absl::StatusOr<std::optional<std::string>> GetArtifact(absl::string_view operation_id,
                                                          absl::string_view key) override;
   absl::StatusOr<std::map<std::string, std::string>> ListArtifacts(absl::string_view operation_id,
-                                                                    absl::string_view prefix) override;
+                                                                   absl::string_view prefix) override;
   absl::Status Ping() override;
 
   const std::string& path() const { return path_; }

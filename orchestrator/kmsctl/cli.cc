@@ -50,8 +50,7 @@ std::string CommandHelp(const CommandSpec& c) {
   if (!c.usage.empty()) absl::StrAppend(&out, " ", c.usage);
   absl::StrAppend(&out, "\n\n", c.description, "\n");
   if (!c.flags.empty()) absl::StrAppend(&out, "\nFlags:\n", FlagLines(c.flags));
-  absl::StrAppend(&out, "\nGlobal flags:\n", FlagLines(GlobalFlags()),
-                  "\nExit codes: see 'kmsctl --help'.\n");
+  absl::StrAppend(&out, "\nGlobal flags:\n", FlagLines(GlobalFlags()), "\nExit codes: see 'kmsctl --help'.\n");
   return out;
 }
 
@@ -190,7 +189,8 @@ std::optional<CliError> ParseFlag(const std::vector<std::string>& args, size_t* 
   const FlagSpec* f = FindFlag(GlobalFlags(), name);
   if (f == nullptr && t->spec != nullptr) f = FindFlag(t->spec->flags, name);
   if (f == nullptr && t->spec == nullptr) {
-    return Usage(absl::StrCat("unknown flag --", name, t->words.empty() ? " (command flags go after the command)" : ""));
+    return Usage(
+        absl::StrCat("unknown flag --", name, t->words.empty() ? " (command flags go after the command)" : ""));
   }
   if (f == nullptr) {
     return Usage(absl::StrCat("unknown flag --", name, " for 'kmsctl ", t->spec->name(), "' (see 'kmsctl ",
@@ -323,7 +323,8 @@ class SystemIoImpl final : public Io {
     b[6] = (b[6] & 0x0f) | 0x40;  // version 4
     b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
     const std::string h = chain::ToHex(b, false);
-    return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-", h.substr(16, 4), "-", h.substr(20));
+    return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-", h.substr(16, 4), "-",
+                        h.substr(20));
   }
 };
 
@@ -340,29 +341,28 @@ std::string TopLevelHelp() {
       "onchain-kms orchestrator (gRPC).\n\n"
       "Usage: kmsctl [global flags] <command> [flags] [args]\n\nCommands:\n";
   for (const CommandSpec& c : Commands()) absl::StrAppendFormat(&out, "  %-24s%s\n", c.name(), c.summary);
-  absl::StrAppend(
-      &out, "\nGlobal flags:\n", FlagLines(GlobalFlags()),
-      "\nCommands that start an operation follow it to its end, printing each step (with --json:\n"
-      "only the final Operation). They take --request-id=ID (default: a fresh one, printed on\n"
-      "stderr; retrying with it never starts a second operation), --no-wait and --timeout.\n"
-      "Env var values come from --env-file=FILE or --env-file=- (stdin), never from the command\n"
-      "line, and are never printed.\n\n"
-      "Exit codes:\n"
-      "  0    done (operation succeeded; or accepted, with --no-wait)\n"
-      "  1    other error (internal, unimplemented, ...)\n"
-      "  2    usage: bad command line\n"
-      "  3    invalid argument: the orchestrator rejected the request, or an input file is bad\n"
-      "  4    not found\n"
-      "  5    the operation failed\n"
-      "  6    unavailable: cannot reach the orchestrator; retry with the same --request-id\n"
-      "  7    the --request-id is taken by a different request\n"
-      "  8    failed precondition (e.g. too late to cancel)\n"
-      "  9    unauthenticated or permission denied\n"
-      "  10   the operation was cancelled\n"
-      "  11   the operation waits for env values ('kmsctl ops supply-envs')\n"
-      "  12   timed out following the operation (it goes on)\n"
-      "  130  interrupted (Ctrl-C); a started operation goes on\n\n"
-      "'kmsctl <command> --help' for a command's flags.\n");
+  absl::StrAppend(&out, "\nGlobal flags:\n", FlagLines(GlobalFlags()),
+                  "\nCommands that start an operation follow it to its end, printing each step (with --json:\n"
+                  "only the final Operation). They take --request-id=ID (default: a fresh one, printed on\n"
+                  "stderr; retrying with it never starts a second operation), --no-wait and --timeout.\n"
+                  "Env var values come from --env-file=FILE or --env-file=- (stdin), never from the command\n"
+                  "line, and are never printed.\n\n"
+                  "Exit codes:\n"
+                  "  0    done (operation succeeded; or accepted, with --no-wait)\n"
+                  "  1    other error (internal, unimplemented, ...)\n"
+                  "  2    usage: bad command line\n"
+                  "  3    invalid argument: the orchestrator rejected the request, or an input file is bad\n"
+                  "  4    not found\n"
+                  "  5    the operation failed\n"
+                  "  6    unavailable: cannot reach the orchestrator; retry with the same --request-id\n"
+                  "  7    the --request-id is taken by a different request\n"
+                  "  8    failed precondition (e.g. too late to cancel)\n"
+                  "  9    unauthenticated or permission denied\n"
+                  "  10   the operation was cancelled\n"
+                  "  11   the operation waits for env values ('kmsctl ops supply-envs')\n"
+                  "  12   timed out following the operation (it goes on)\n"
+                  "  130  interrupted (Ctrl-C); a started operation goes on\n\n"
+                  "'kmsctl <command> --help' for a command's flags.\n");
   return out;
 }
 

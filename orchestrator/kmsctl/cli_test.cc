@@ -79,8 +79,8 @@ void ExpectProto(const M& actual, const std::string& text) {
 // Help and usage
 
 TEST_F(CliTest, HelpEverywhere) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"-h"}, {"help"}, {"--orchestrator=unix:/x", "--help"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"-h"}, {"help"}, {"--orchestrator=unix:/x", "--help"}}) {
     Invocation inv = Parse(args);
     EXPECT_EQ(inv.command, nullptr);
     EXPECT_THAT(inv.help_text, HasSubstr("Exit codes:"));
@@ -101,9 +101,14 @@ TEST_F(CliTest, HelpEverywhere) {
   EXPECT_THAT(Parse({"ops", "watch", "-h"}).help_text, HasSubstr("Usage: kmsctl ops watch OPERATION"));
   EXPECT_THAT(Parse({"compose-file", "update", "--help"}).help_text, HasSubstr("--update-mask=FIELD,..."));
   // Every command has its own help.
-  for (const auto& words : std::vector<std::vector<std::string>>{
-           {"kms", "list"}, {"envs", "update"}, {"compose", "update"}, {"compose-hash", "add"}, {"ops", "list"},
-           {"ops", "get"}, {"ops", "cancel"}, {"ops", "supply-envs"}}) {
+  for (const auto& words : std::vector<std::vector<std::string>>{{"kms", "list"},
+                                                                 {"envs", "update"},
+                                                                 {"compose", "update"},
+                                                                 {"compose-hash", "add"},
+                                                                 {"ops", "list"},
+                                                                 {"ops", "get"},
+                                                                 {"ops", "cancel"},
+                                                                 {"ops", "supply-envs"}}) {
     std::vector<std::string> args = words;
     args.push_back("--help");
     EXPECT_THAT(Parse(args).help_text, HasSubstr("Usage: kmsctl " + words[0] + " " + words[1]));
@@ -139,7 +144,8 @@ TEST_F(CliTest, UsageErrors) {
            {{"ops", "watch", "op", "--timeout=-5s"}, "not a positive duration"},
            {{"-x", "ops", "list"}, "unknown flag '-x'"},
            {{"deploy", "--compose=compose.yml", "--kms=base"}, "--name is required"},
-           {{"deploy", "--name=my-app", "--compose=compose.yml", "--kms=tdx"}, "--kms: 'tdx' is not one of phala, ethereum, base"},
+           {{"deploy", "--name=my-app", "--compose=compose.yml", "--kms=tdx"},
+            "--kms: 'tdx' is not one of phala, ethereum, base"},
            {{"deploy", "--name=my-app", "--compose=compose.yml", "--kms=base", "--storage-fs=ntfs"}, "ext4, zfs"},
            {{"deploy", "--name=my-app", "--compose=compose.yml", "--kms=base", "--request-id=a b"}, "--request-id"},
            {{"envs", "update", "cvm1"}, "--env-file is required"},
@@ -164,20 +170,54 @@ TEST_F(CliTest, UsageErrors) {
 // Requests
 
 TEST_F(CliTest, DeployWithEveryFlag) {
-  Invocation inv = Parse({"--orchestrator", "unix:/tmp/o.sock", "deploy", "--name=my-app", "--compose", "compose.yml",
-                          "--kms=BASE", "--kms-id=kms-base-sim", "--kms-contract=0x5FbDB2315678afecb367f032d93F642f64180aa3",
-                          "--instance-type=tdx.small", "--vcpu=2", "--memory-mb=2048", "--disk-size-gb=20",
-                          "--image=dstack-0.5.3", "--node-id=7", "--region=us-west", "--listed=false",
-                          "--env-file=app.env", "--pre-launch-script=pre.sh", "--app-name=inner",
-                          "--allowed-env=API_KEY,DB_URL", "--allowed-env", "EXTRA", "--kms-enabled",
-                          "--gateway-enabled=false", "--public-logs=true", "--public-sysinfo=0",
-                          "--public-tcbinfo=yes", "--local-key-provider=false", "--key-provider-id=kp",
-                          "--no-instance-id", "--secure-time=false", "--storage-fs=zfs", "--feature=kms,tproxy-net",
-                          "--manifest-version=2", "--runner=docker-compose",
+  Invocation inv = Parse({"--orchestrator",
+                          "unix:/tmp/o.sock",
+                          "deploy",
+                          "--name=my-app",
+                          "--compose",
+                          "compose.yml",
+                          "--kms=BASE",
+                          "--kms-id=kms-base-sim",
+                          "--kms-contract=0x5FbDB2315678afecb367f032d93F642f64180aa3",
+                          "--instance-type=tdx.small",
+                          "--vcpu=2",
+                          "--memory-mb=2048",
+                          "--disk-size-gb=20",
+                          "--image=dstack-0.5.3",
+                          "--node-id=7",
+                          "--region=us-west",
+                          "--listed=false",
+                          "--env-file=app.env",
+                          "--pre-launch-script=pre.sh",
+                          "--app-name=inner",
+                          "--allowed-env=API_KEY,DB_URL",
+                          "--allowed-env",
+                          "EXTRA",
+                          "--kms-enabled",
+                          "--gateway-enabled=false",
+                          "--public-logs=true",
+                          "--public-sysinfo=0",
+                          "--public-tcbinfo=yes",
+                          "--local-key-provider=false",
+                          "--key-provider-id=kp",
+                          "--no-instance-id",
+                          "--secure-time=false",
+                          "--storage-fs=zfs",
+                          "--feature=kms,tproxy-net",
+                          "--manifest-version=2",
+                          "--runner=docker-compose",
                           "--signer-key=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
-                          "--app-owner=0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--device-id=ab",
-                          "--allow-any-device", "--disable-upgrades", "--require-tcb-up-to-date=false", "--nonce=5",
-                          "--app-id=0x1234", "--request_id=req-1", "--no-wait", "--json", "--rpc-timeout=5s"});
+                          "--app-owner=0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                          "--device-id=ab",
+                          "--allow-any-device",
+                          "--disable-upgrades",
+                          "--require-tcb-up-to-date=false",
+                          "--nonce=5",
+                          "--app-id=0x1234",
+                          "--request_id=req-1",
+                          "--no-wait",
+                          "--json",
+                          "--rpc-timeout=5s"});
   ASSERT_NE(inv.command, nullptr);
   EXPECT_EQ(inv.command->name(), "deploy");
   EXPECT_EQ(inv.connection.address, "unix:/tmp/o.sock");
@@ -286,8 +326,8 @@ TEST_F(CliTest, BadInputFilesAreInvalidArgumentWithoutSecrets) {
 
 TEST_F(CliTest, EnvsUpdate) {
   io_.files["empty.env"] = "";
-  Invocation inv = Parse({"envs", "update", "app_0123", "--env-file=app.env", "--signer-key=0xabc",
-                          "--request-id=r:1.2_3-4"});
+  Invocation inv =
+      Parse({"envs", "update", "app_0123", "--env-file=app.env", "--signer-key=0xabc", "--request-id=r:1.2_3-4"});
   ASSERT_NE(inv.command, nullptr);
   EXPECT_EQ(inv.command->name(), "envs update");
   ExpectProto(inv.envs_update, R"pb(
@@ -343,7 +383,8 @@ TEST_F(CliTest, ComposeHashAdd) {
   ExpectProto(inv.compose_hash_add, R"pb(
     request_id: "generated-id" cvm_id: "my-app" compose_hash: "ab00000000000000000000000000000000000000000000000000000000000000"
   )pb");
-  inv = Parse({"compose-hash", "add", "0x01", "--chain-id=31337", "--app-contract=0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"});
+  inv = Parse(
+      {"compose-hash", "add", "0x01", "--chain-id=31337", "--app-contract=0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"});
   ExpectProto(inv.compose_hash_add, R"pb(
     request_id: "generated-id"
     app { chain_id: 31337 app_contract_address: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be" }
@@ -400,13 +441,13 @@ TEST_F(CliTest, Connection) {
 }
 
 TEST_F(CliTest, MutatingCommandsCarryRequestIds) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"deploy", "--name=my-app", "--compose=compose.yml", "--kms=base"},
-           {"envs", "update", "c", "--env-file=app.env"},
-           {"compose", "update", "c", "--compose=compose.yml"},
-           {"compose-file", "update", "c", "--runner=x"},
-           {"compose-hash", "add", "h", "--cvm=c"},
-           {"ops", "supply-envs", "op", "--env-file=app.env"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"deploy", "--name=my-app", "--compose=compose.yml", "--kms=base"},
+                                             {"envs", "update", "c", "--env-file=app.env"},
+                                             {"compose", "update", "c", "--compose=compose.yml"},
+                                             {"compose-file", "update", "c", "--runner=x"},
+                                             {"compose-hash", "add", "h", "--cvm=c"},
+                                             {"ops", "supply-envs", "op", "--env-file=app.env"}}) {
     Invocation inv = Parse(args);
     ASSERT_NE(inv.command, nullptr);
     EXPECT_TRUE(inv.command->mutating);

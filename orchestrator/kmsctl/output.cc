@@ -131,9 +131,7 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 std::string ShortName(v1::KmsType v) { return Short(v1::KmsType_descriptor(), v, "KMS_TYPE_"); }
 std::string ShortName(v1::OperationKind v) { return Short(v1::OperationKind_descriptor(), v, "OPERATION_KIND_"); }
-std::string ShortName(v1::OperationState v) {
-  return Short(v1::OperationState_descriptor(), v, "OPERATION_STATE_");
-}
+std::string ShortName(v1::OperationState v) { return Short(v1::OperationState_descriptor(), v, "OPERATION_STATE_"); }
 std::string ShortName(v1::StepState v) { return Short(v1::StepState_descriptor(), v, "STEP_STATE_"); }
 
 std::string FormatSeconds(double seconds) {
@@ -171,14 +169,14 @@ std::string FormatOperation(const v1::Operation& op) {
     absl::StrAppend(&out, "steps:\n", Table(rows));
   }
   if (op.state() == v1::OPERATION_STATE_WAITING_FOR_INPUT || op.has_input_request()) {
-    absl::StrAppend(&out, "waiting for input: ", op.input_request().reason(), "\n  env keys: ",
-                    absl::StrJoin(op.input_request().env_keys(), ", "), "\n  supply them: kmsctl ops supply-envs ",
-                    op.id(), " --env-file=FILE\n");
+    absl::StrAppend(&out, "waiting for input: ", op.input_request().reason(),
+                    "\n  env keys: ", absl::StrJoin(op.input_request().env_keys(), ", "),
+                    "\n  supply them: kmsctl ops supply-envs ", op.id(), " --env-file=FILE\n");
   }
   if (op.has_error()) {
     const v1::OperationError& e = op.error();
-    absl::StrAppend(&out, "error:\n  ", CodeWithNumber(e.code()), "  step ",
-                    e.step().empty() ? "-" : e.step(), "\n  ", e.message(), "\n");
+    absl::StrAppend(&out, "error:\n  ", CodeWithNumber(e.code()), "  step ", e.step().empty() ? "-" : e.step(), "\n  ",
+                    e.message(), "\n");
   }
   switch (op.result_case()) {
     case v1::Operation::kDeploy:
@@ -203,9 +201,9 @@ std::string FormatOutcome(const v1::Operation& op) {
   }
   absl::StrAppend(&out, "\n");
   if (op.state() == v1::OPERATION_STATE_WAITING_FOR_INPUT) {
-    absl::StrAppend(&out, "  waiting for input: ", op.input_request().reason(), "\n  env keys: ",
-                    absl::StrJoin(op.input_request().env_keys(), ", "), "\n  supply them: kmsctl ops supply-envs ",
-                    op.id(), " --env-file=FILE\n");
+    absl::StrAppend(&out, "  waiting for input: ", op.input_request().reason(),
+                    "\n  env keys: ", absl::StrJoin(op.input_request().env_keys(), ", "),
+                    "\n  supply them: kmsctl ops supply-envs ", op.id(), " --env-file=FILE\n");
   }
   if (op.has_error()) {
     absl::StrAppend(&out, "  error: ", CodeWithNumber(op.error().code()), " in step ",
@@ -281,9 +279,7 @@ std::string DoneExtra(const v1::Step& s) {
   return absl::StrJoin(parts, "  ");
 }
 
-std::string AttemptExtra(const v1::Step& s) {
-  return s.attempts() > 1 ? absl::StrCat("attempt ", s.attempts()) : "";
-}
+std::string AttemptExtra(const v1::Step& s) { return s.attempts() > 1 ? absl::StrCat("attempt ", s.attempts()) : ""; }
 
 // The verb and the rest of a snapshot's line for a step in `state` (no verb: nothing to print).
 std::pair<std::string, std::string> SnapshotVerb(const v1::Step& s) {
@@ -394,8 +390,7 @@ std::string ProgressPrinter::StateLine(const v1::OperationEvent& event) {
       op.state() == v1::OPERATION_STATE_CANCELLED) {
     extra = absl::StrCat(" after ", FormatSeconds(SecondsBetween(op.create_time(), event.time())));
   }
-  return absl::StrCat(absl::StrFormat("  %8s  ", Elapsed(event.time())), "state: ", ShortName(op.state()), extra,
-                      "\n");
+  return absl::StrCat(absl::StrFormat("  %8s  ", Elapsed(event.time())), "state: ", ShortName(op.state()), extra, "\n");
 }
 
 }  // namespace kmsctl

@@ -85,15 +85,17 @@ TEST(OutputTest, Operation) {
             "cvm         cvm-abc\n"
             "steps:\n"
             "  provision        succeeded  210ms\n"
-            "  deploy_app_auth  succeeded  1.02s  tx " + std::string(kTx) + "  block 5  2 attempts\n"
-            "  commit           skipped    not needed\n"
-            "  later            pending\n"
-            "result:\n"
-            "  cvm_id               cvm-abc\n"
-            "  app_id               0xAbC0000000000000000000000000000000000001\n"
-            "  kms_type             base\n"
-            "  chain_id             31337\n"
-            "  deploy_block_number  5\n");
+            "  deploy_app_auth  succeeded  1.02s  tx " +
+                std::string(kTx) +
+                "  block 5  2 attempts\n"
+                "  commit           skipped    not needed\n"
+                "  later            pending\n"
+                "result:\n"
+                "  cvm_id               cvm-abc\n"
+                "  app_id               0xAbC0000000000000000000000000000000000001\n"
+                "  kms_type             base\n"
+                "  chain_id             31337\n"
+                "  deploy_block_number  5\n");
 }
 
 TEST(OutputTest, FailedAndWaitingOperations) {

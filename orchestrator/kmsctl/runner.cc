@@ -148,8 +148,8 @@ struct Session::WatchRound {
   std::optional<v1::Operation> last;
 };
 
-Session::WatchRound Session::WatchOnce(const v1::WatchOperationRequest& request, absl::Time deadline,
-                                       bool json_events, ProgressPrinter& printer) {
+Session::WatchRound Session::WatchOnce(const v1::WatchOperationRequest& request, absl::Time deadline, bool json_events,
+                                       ProgressPrinter& printer) {
   WatchRound round;
   grpc::ClientContext context;
   if (deadline != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline));
@@ -178,8 +178,7 @@ Session::WatchRound Session::WatchOnce(const v1::WatchOperationRequest& request,
 // Follows an operation with WatchOperation until it ends, reconnecting while the orchestrator
 // is lost, for as long as --timeout allows. With `env_vars` (the command's own), a
 // WAITING_FOR_INPUT operation gets them through SupplyEnvVars once, and is followed on.
-int Session::Follow(const std::string& id, const std::optional<std::vector<v1::EnvVar>>& env_vars,
-                    bool json_events) {
+int Session::Follow(const std::string& id, const std::optional<std::vector<v1::EnvVar>>& env_vars, bool json_events) {
   const absl::Time deadline =
       inv_.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + inv_.timeout;
   ProgressPrinter printer;

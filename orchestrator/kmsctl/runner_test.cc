@@ -198,7 +198,9 @@ class RunnerTest : public ::testing::Test {
     return std::get<Invocation>(r);
   }
 
-  int RunCommand(const Invocation& inv) { return ::kmsctl::Run(inv, *stub_, out_.file(), err_.file(), interrupter_, retry_); }
+  int RunCommand(const Invocation& inv) {
+    return ::kmsctl::Run(inv, *stub_, out_.file(), err_.file(), interrupter_, retry_);
+  }
 
   // A deploy command with a fixed request id and the env file given.
   Invocation DeployInv(std::vector<std::string> extra = {}) {
@@ -210,8 +212,12 @@ class RunnerTest : public ::testing::Test {
     f = std::fopen(compose_path_.c_str(), "w");
     std::fputs("services: {}\n", f);
     std::fclose(f);
-    std::vector<std::string> args = {"deploy", "--name=my-app", "--kms=base", "--compose=" + compose_path_,
-                                     "--env-file=" + env_path_, "--request-id=req-1"};
+    std::vector<std::string> args = {"deploy",
+                                     "--name=my-app",
+                                     "--kms=base",
+                                     "--compose=" + compose_path_,
+                                     "--env-file=" + env_path_,
+                                     "--request-id=req-1"};
     args.insert(args.end(), extra.begin(), extra.end());
     return Inv(args);
   }
@@ -609,8 +615,13 @@ class OrchestratorRestartTest : public ::testing::Test {
     f = std::fopen(compose.c_str(), "w");
     std::fputs("services: {}\n", f);
     std::fclose(f);
-    std::vector<std::string> args = {"--orchestrator=" + server_.address(), "deploy", "--name=my-app", "--kms=base",
-                                     "--compose=" + compose, "--env-file=" + env, "--request-id=req-1"};
+    std::vector<std::string> args = {"--orchestrator=" + server_.address(),
+                                     "deploy",
+                                     "--name=my-app",
+                                     "--kms=base",
+                                     "--compose=" + compose,
+                                     "--env-file=" + env,
+                                     "--request-id=req-1"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto parsed = ParseCommandLine(args, SystemIo());
     EXPECT_TRUE(std::holds_alternative<Invocation>(parsed));

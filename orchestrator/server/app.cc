@@ -59,9 +59,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
   const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
   app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
   platform::log::Info("orchestrator started", {{"address", app->transport_->address()},
-                                     {"journal", config.journal_path()},
-                                     {"phala_cloud", app->cloud_->origin()},
-                                     {"chains", absl::StrCat(app->deps_.chains.size())}});
+                                               {"journal", config.journal_path()},
+                                               {"phala_cloud", app->cloud_->origin()},
+                                               {"chains", absl::StrCat(app->deps_.chains.size())}});
   return app;
 }
 
@@ -76,7 +76,7 @@ absl::Status App::OpenJournal(const v1::OrchestratorConfig& config) {
 
 absl::Status App::ConnectPhalaCloud(const v1::OrchestratorConfig& config) {
   cloudapi::CloudClientOptions co;
-  co.base_url = !config.phala_cloud().base_url().empty() ? config.phala_cloud().base_url()
+  co.base_url = !config.phala_cloud().base_url().empty()        ? config.phala_cloud().base_url()
                 : ::getenv("PHALA_CLOUD_API_PREFIX") != nullptr ? ::getenv("PHALA_CLOUD_API_PREFIX")
                                                                 : cloudapi::kDefaultBaseUrl;
   absl::StatusOr<cloudapi::ApiKey> key = config.phala_cloud().api_key_file().empty()
@@ -98,7 +98,8 @@ absl::Status App::ConnectPhalaCloud(const v1::OrchestratorConfig& config) {
 
 absl::Status App::ConnectSigner(const v1::OrchestratorConfig& config) {
   if (config.signer().address().empty()) {
-    if (config.chains_size() > 0) return absl::InvalidArgumentError("signer.address: required when chains are configured");
+    if (config.chains_size() > 0)
+      return absl::InvalidArgumentError("signer.address: required when chains are configured");
     return absl::OkStatus();
   }
   SignerClientOptions so;
@@ -231,9 +232,10 @@ void App::HealthLoop(absl::Duration interval) {
     const absl::Status s = CheckDependencies();
     const bool now = s.ok();
     if (now != serving || first) {
-      transport_->health().SetServingStatus("", now ? platform::HealthService::kServing : platform::HealthService::kNotServing);
-      transport_->health().SetServingStatus(kServiceName,
-                                            now ? platform::HealthService::kServing : platform::HealthService::kNotServing);
+      transport_->health().SetServingStatus(
+          "", now ? platform::HealthService::kServing : platform::HealthService::kNotServing);
+      transport_->health().SetServingStatus(
+          kServiceName, now ? platform::HealthService::kServing : platform::HealthService::kNotServing);
       if (now) {
         platform::log::Info("health: serving (journal, signer and chain RPCs reachable)");
       } else {

@@ -20,11 +20,15 @@ namespace {
 
 // ---- per-request-type pieces ----
 const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::DeployCvmRequest& r) { return &r.env_vars(); }
-const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateEnvVarsRequest& r) { return &r.env_vars(); }
+const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateEnvVarsRequest& r) {
+  return &r.env_vars();
+}
 const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateComposeFileRequest& r) {
   return r.update_env_vars() ? &r.env_vars() : nullptr;
 }
-const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateDockerComposeRequest&) { return nullptr; }
+const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateDockerComposeRequest&) {
+  return nullptr;
+}
 const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::AddComposeHashRequest&) { return nullptr; }
 
 std::string CvmIdOf(const v1::DeployCvmRequest&) { return ""; }
@@ -39,7 +43,8 @@ bool NeedsKms(const T&) {
   return false;
 }
 
-absl::StatusOr<v1::DeployCvmRequest> Validate(const v1::DeployCvmRequest& r, const ValidationContext& c, std::string* k) {
+absl::StatusOr<v1::DeployCvmRequest> Validate(const v1::DeployCvmRequest& r, const ValidationContext& c,
+                                              std::string* k) {
   return ValidateDeploy(r, c, k);
 }
 absl::StatusOr<v1::UpdateEnvVarsRequest> Validate(const v1::UpdateEnvVarsRequest& r, const ValidationContext& c,
@@ -232,7 +237,8 @@ absl::StatusOr<std::vector<cloudapi::KmsInfo>> KmsDirectory::Get(bool refresh, b
     if (!list.ok()) {
       absl::MutexLock l(&mu_);
       if (fetched_ != absl::InfinitePast()) {
-        platform::log::Warn("KMS list refresh failed; using the cached list", {{"error", std::string(list.status().message())}});
+        platform::log::Warn("KMS list refresh failed; using the cached list",
+                            {{"error", std::string(list.status().message())}});
         return cached_;
       }
       return absl::UnavailableError(absl::StrCat("Phala Cloud KMS list: ", list.status().message()));
@@ -306,8 +312,9 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
     }
   }
   if (!normalized.ok()) {
-    platform::log::Info("request refused", {{"method", MethodOf(kind)}, {"caller", caller->JournalKey()},
-                                  {"error", std::string(normalized.status().message())}});
+    platform::log::Info("request refused", {{"method", MethodOf(kind)},
+                                            {"caller", caller->JournalKey()},
+                                            {"error", std::string(normalized.status().message())}});
     return normalized.status();
   }
   engine::Submission sub;
@@ -328,12 +335,12 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
   return manager_.Submit(std::move(sub));
 }
 
-#define ORCH_UNARY_SUBMIT(Method, Request, Kind)                                                        \
-  grpc::ServerUnaryReactor* OrchestratorServiceImpl::Method(grpc::CallbackServerContext* context,      \
+#define ORCH_UNARY_SUBMIT(Method, Request, Kind)                                                                   \
+  grpc::ServerUnaryReactor* OrchestratorServiceImpl::Method(grpc::CallbackServerContext* context,                  \
                                                             const v1::Request* request, v1::Operation* response) { \
-    absl::StatusOr<v1::Operation> op = Submit(context, *request, v1::Kind);                            \
-    if (op.ok()) *response = *std::move(op);                                                           \
-    return Done(context, op.status());                                                                 \
+    absl::StatusOr<v1::Operation> op = Submit(context, *request, v1::Kind);                                        \
+    if (op.ok()) *response = *std::move(op);                                                                       \
+    return Done(context, op.status());                                                                             \
   }
 
 ORCH_UNARY_SUBMIT(DeployCvm, DeployCvmRequest, OPERATION_KIND_DEPLOY_CVM)
@@ -348,7 +355,8 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::Callba
                                                                     v1::ListKmsInstancesResponse* response) {
   absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return Done(context, caller.status());
-  if (!v1::KmsType_IsValid(request->kms_type())) return Done(context, absl::InvalidArgumentError("kms_type: unknown value"));
+  if (!v1::KmsType_IsValid(request->kms_type()))
+    return Done(context, absl::InvalidArgumentError("kms_type: unknown value"));
   absl::StatusOr<std::vector<cloudapi::KmsInfo>> kms = kms_.Get(/*refresh=*/true, request->onchain_only());
   if (!kms.ok()) {
     absl::Status s = kms.status();
@@ -362,10 +370,10 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::Callba
     v1::KmsType type = v1::KMS_TYPE_PHALA;
     if (chain != 0) {
       auto it = options_.chains.find(chain);
-      type = it != options_.chains.end()   ? it->second
-             : chain == 1                  ? v1::KMS_TYPE_ETHEREUM
-             : chain == 8453               ? v1::KMS_TYPE_BASE
-                                           : v1::KMS_TYPE_UNSPECIFIED;
+      type = it != options_.chains.end() ? it->second
+             : chain == 1                ? v1::KMS_TYPE_ETHEREUM
+             : chain == 8453             ? v1::KMS_TYPE_BASE
+                                         : v1::KMS_TYPE_UNSPECIFIED;
     }
     if (request->kms_type() != v1::KMS_TYPE_UNSPECIFIED && type != request->kms_type()) continue;
     if (request->chain_id() != 0 && chain != request->chain_id()) continue;
@@ -415,8 +423,10 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListOperations(grpc::Callback
                                                                   v1::ListOperationsResponse* response) {
   absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
   if (!caller.ok()) return Done(context, caller.status());
-  if (!v1::OperationKind_IsValid(request->kind())) return Done(context, absl::InvalidArgumentError("kind: unknown value"));
-  if (!v1::OperationState_IsValid(request->state())) return Done(context, absl::InvalidArgumentError("state: unknown value"));
+  if (!v1::OperationKind_IsValid(request->kind()))
+    return Done(context, absl::InvalidArgumentError("kind: unknown value"));
+  if (!v1::OperationState_IsValid(request->state()))
+    return Done(context, absl::InvalidArgumentError("state: unknown value"));
   if (request->cvm_id().size() > 128) return Done(context, absl::InvalidArgumentError("cvm_id: too long"));
   journal::ListQuery q;
   q.kind = request->kind();

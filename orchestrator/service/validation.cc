@@ -88,7 +88,8 @@ bool PrintableAscii(absl::string_view s) {
 
 absl::StatusOr<chain::Address> ParseAddress(absl::string_view field, absl::string_view text) {
   absl::StatusOr<chain::Address> a = chain::Address::Parse(text);
-  if (!a.ok()) return Bad(field, absl::StrCat("not an address (0x + 40 hex, EIP-55 if mixed case): ", a.status().message()));
+  if (!a.ok())
+    return Bad(field, absl::StrCat("not an address (0x + 40 hex, EIP-55 if mixed case): ", a.status().message()));
   if (a->IsZero()) return Bad(field, "the zero address is not allowed");
   return *a;
 }
@@ -193,9 +194,8 @@ std::string Deterministic(const google::protobuf::Message& m) {
 absl::Status ValidateRequestId(absl::string_view id) {
   if (id.empty()) return Bad("request_id", "required");
   if (id.size() > 128) return Bad("request_id", "longer than 128 characters");
-  if (!std::all_of(id.begin(), id.end(), [](char c) {
-        return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
-      })) {
+  if (!std::all_of(id.begin(), id.end(),
+                   [](char c) { return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; })) {
     return Bad("request_id", "only letters, digits, '.', '_', ':' and '-' are allowed");
   }
   return absl::OkStatus();
@@ -208,17 +208,20 @@ absl::Status ValidateOperationId(absl::string_view field, absl::string_view id) 
 }
 
 absl::Status ValidateEnvVars(const google::protobuf::RepeatedPtrField<v1::EnvVar>& vars, absl::string_view field) {
-  if (vars.size() > static_cast<int>(kMaxEnvVars)) return Bad(field, absl::StrCat("more than ", kMaxEnvVars, " entries"));
+  if (vars.size() > static_cast<int>(kMaxEnvVars))
+    return Bad(field, absl::StrCat("more than ", kMaxEnvVars, " entries"));
   std::set<std::string> seen;
   size_t total = 0;
   for (int i = 0; i < vars.size(); ++i) {
     const std::string f = absl::StrCat(field, "[", i, "]");
     if (absl::Status s = ValidEnvKey(absl::StrCat(f, ".key"), vars[i].key()); !s.ok()) return s;
-    if (!seen.insert(vars[i].key()).second) return Bad(absl::StrCat(f, ".key"), absl::StrCat("duplicate key ", vars[i].key()));
+    if (!seen.insert(vars[i].key()).second)
+      return Bad(absl::StrCat(f, ".key"), absl::StrCat("duplicate key ", vars[i].key()));
     if (vars[i].value().size() > kMaxEnvValue) {
       return Bad(absl::StrCat(f, ".value"), absl::StrCat("larger than 64 KiB (key ", vars[i].key(), ")"));
     }
-    if (!ValidUtf8(vars[i].value())) return Bad(absl::StrCat(f, ".value"), absl::StrCat("not valid UTF-8 (key ", vars[i].key(), ")"));
+    if (!ValidUtf8(vars[i].value()))
+      return Bad(absl::StrCat(f, ".value"), absl::StrCat("not valid UTF-8 (key ", vars[i].key(), ")"));
     total += vars[i].value().size() + vars[i].key().size();
   }
   if (total > kMaxEnvTotal) return Bad(field, "keys and values together exceed 1 MiB");
@@ -251,7 +254,8 @@ absl::Status ValidateDeployKms(v1::DeployCvmRequest& r, const ValidationContext&
     ASSIGN_OR_RETURN(const chain::Address a, ParseAddress("kms_contract_address", r.kms_contract_address()));
     bool known = false;
     for (const cloudapi::KmsInfo& k : ctx.kms) {
-      known = known || (k.kms_contract_address == a && (r.kms_id().empty() || k.id == r.kms_id() || k.slug == r.kms_id()));
+      known =
+          known || (k.kms_contract_address == a && (r.kms_id().empty() || k.id == r.kms_id() || k.slug == r.kms_id()));
     }
     if (!known) return Bad("kms_contract_address", absl::StrCat("unknown KMS contract ", a.Checksummed()));
     r.set_kms_contract_address(a.Checksummed());
@@ -312,10 +316,12 @@ absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& 
     }
   }
   const v1::KmsType t = r.kms_type();
-  if (t == v1::KMS_TYPE_UNSPECIFIED || !v1::KmsType_IsValid(t)) return Bad("kms_type", "required (PHALA, ETHEREUM or BASE)");
+  if (t == v1::KMS_TYPE_UNSPECIFIED || !v1::KmsType_IsValid(t))
+    return Bad("kms_type", "required (PHALA, ETHEREUM or BASE)");
   const bool onchain = t != v1::KMS_TYPE_PHALA;
   RETURN_IF_ERROR(ValidateDeployKms(r, ctx, onchain));
-  if (r.instance_type().size() > 64 || !PrintableAscii(r.instance_type())) return Bad("instance_type", "not an instance type");
+  if (r.instance_type().size() > 64 || !PrintableAscii(r.instance_type()))
+    return Bad("instance_type", "not an instance type");
   if (r.image().size() > 128 || !PrintableAscii(r.image())) return Bad("image", "not an image name");
   if (r.region().size() > 64 || !PrintableAscii(r.region())) return Bad("region", "not a region");
   if (r.vcpu() > 1024) return Bad("vcpu", "too large");
@@ -368,16 +374,30 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
   if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
   if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
   if (absl::Status s = ValidateCompose(r.compose(), "compose", /*require_docker=*/false); !s.ok()) return s;
-  static const std::set<std::string> kFields = {
-      "name",           "docker_compose_file", "pre_launch_script",          "allowed_envs",    "kms_enabled",
-      "gateway_enabled", "public_logs",        "public_sysinfo",             "public_tcbinfo",  "local_key_provider_enabled",
-      "key_provider_id", "no_instance_id",     "secure_time",                "storage_fs",      "features",
-      "manifest_version", "runner"};
+  static const std::set<std::string> kFields = {"name",
+                                                "docker_compose_file",
+                                                "pre_launch_script",
+                                                "allowed_envs",
+                                                "kms_enabled",
+                                                "gateway_enabled",
+                                                "public_logs",
+                                                "public_sysinfo",
+                                                "public_tcbinfo",
+                                                "local_key_provider_enabled",
+                                                "key_provider_id",
+                                                "no_instance_id",
+                                                "secure_time",
+                                                "storage_fs",
+                                                "features",
+                                                "manifest_version",
+                                                "runner"};
   std::set<std::string> seen;
   for (int i = 0; i < r.update_mask().paths_size(); ++i) {
     const std::string& p = r.update_mask().paths(i);
-    if (kFields.count(p) == 0) return Bad(absl::StrCat("update_mask.paths[", i, "]"), absl::StrCat("unknown AppCompose field '", p, "'"));
-    if (!seen.insert(p).second) return Bad(absl::StrCat("update_mask.paths[", i, "]"), absl::StrCat("duplicate '", p, "'"));
+    if (kFields.count(p) == 0)
+      return Bad(absl::StrCat("update_mask.paths[", i, "]"), absl::StrCat("unknown AppCompose field '", p, "'"));
+    if (!seen.insert(p).second)
+      return Bad(absl::StrCat("update_mask.paths[", i, "]"), absl::StrCat("duplicate '", p, "'"));
   }
   if (seen.count("docker_compose_file") > 0 && r.compose().docker_compose_file().empty()) {
     return Bad("compose.docker_compose_file", "cannot be cleared");
@@ -397,7 +417,8 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
 }
 
 absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddComposeHashRequest& in,
-                                                                 const ValidationContext& ctx, std::string* signer_key) {
+                                                                 const ValidationContext& ctx,
+                                                                 std::string* signer_key) {
   v1::AddComposeHashRequest r = in;
   if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
   switch (r.target_case()) {

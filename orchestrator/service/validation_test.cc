@@ -3,7 +3,6 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,8 +1,8 @@
 #include "orchestrator/state/fields.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "absl/strings/match.h"
 
@@ -25,7 +25,7 @@ TEST(Fields, ReadsEveryFormEarlierVersionsWrote) {
   const chain::Address a = *chain::Address::Parse(kChecksummed);
   EXPECT_EQ(*AddressField("app_id", kLower), a);                      // bare app id
   EXPECT_EQ(*AddressField("app_id", std::string("0x") + kLower), a);  // lowercase 0x
-  EXPECT_EQ(*AddressField("app_id", kChecksummed), a);                 // EIP-55
+  EXPECT_EQ(*AddressField("app_id", kChecksummed), a);                // EIP-55
   const chain::Hash32 h = *chain::Hash32::FromHex(std::string(64, 'b'));
   EXPECT_EQ(*HashField("compose_hash", std::string(64, 'b')), h);
   EXPECT_EQ(*HashField("compose_hash", "0x" + std::string(64, 'b')), h);

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/ssl/context.hpp>
 #include <exception>
 #include <utility>
+
+#include <boost/asio/ssl/context.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -32,8 +33,7 @@ struct Client::Impl {
   std::atomic<uint64_t> requests{0}, opened{0}, reused{0}, stale{0};
 };
 
-absl::StatusOr<std::unique_ptr<Connection>> Client::Impl::Acquire(absl::Time deadline,
-                                                                  SendInfo* info) {
+absl::StatusOr<std::unique_ptr<Connection>> Client::Impl::Acquire(absl::Time deadline, SendInfo* info) {
   uint64_t dropped = 0;
   std::unique_ptr<Connection> c = pool.Take(&dropped);
   stale += dropped;
@@ -41,14 +41,13 @@ absl::StatusOr<std::unique_ptr<Connection>> Client::Impl::Acquire(absl::Time dea
     ++reused;
     return c;
   }
-  absl::StatusOr<std::unique_ptr<Connection>> fresh = Connection::Open(
-      url, tls.get(), std::min(deadline, absl::Now() + options.connect_timeout), info);
+  absl::StatusOr<std::unique_ptr<Connection>> fresh =
+      Connection::Open(url, tls.get(), std::min(deadline, absl::Now() + options.connect_timeout), info);
   if (fresh.ok()) ++opened;
   return fresh;
 }
 
-absl::StatusOr<Response> Client::Impl::Send(const Request& request, absl::Time deadline,
-                                            SendInfo* info) {
+absl::StatusOr<Response> Client::Impl::Send(const Request& request, absl::Time deadline, SendInfo* info) {
   ++requests;
   for (int attempt = 0;; ++attempt) {
     *info = SendInfo{};
@@ -60,9 +59,8 @@ absl::StatusOr<Response> Client::Impl::Send(const Request& request, absl::Time d
     if (!c.ok()) return c.status();
     const bool was_reused = (*c)->reused;
     bool stale_connection = false;
-    absl::StatusOr<Response> res =
-        (*c)->Exchange(request, std::min(deadline, absl::Now() + options.request_timeout),
-                       options.max_response_bytes, info, &stale_connection);
+    absl::StatusOr<Response> res = (*c)->Exchange(request, std::min(deadline, absl::Now() + options.request_timeout),
+                                                  options.max_response_bytes, info, &stale_connection);
     if (res.ok() && (*c)->reusable()) pool.Put(*std::move(c));
     // A dropped keep-alive connection says nothing about the server: once more on a fresh one.
     const bool again = !res.ok() && stale_connection && was_reused && request.idempotent;
@@ -77,8 +75,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(Url origin, ClientOptions
   std::unique_ptr<boost::asio::ssl::context> tls;
   try {
     if (origin.tls) {
-      absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> ctx =
-          MakeTlsClientContext(options.extra_ca_file);
+      absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> ctx = MakeTlsClientContext(options.extra_ca_file);
       if (!ctx.ok()) return ctx.status();
       tls = *std::move(ctx);
     }

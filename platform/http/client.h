@@ -59,8 +59,7 @@ class Client {
 
   // One exchange, bounded by the options' timeouts and by `deadline`. `info` (optional) is
   // filled in on success and failure.
-  absl::StatusOr<Response> Send(const Request& request,
-                                absl::Time deadline = absl::InfiniteFuture(),
+  absl::StatusOr<Response> Send(const Request& request, absl::Time deadline = absl::InfiniteFuture(),
                                 SendInfo* info = nullptr);
 
   struct Stats {

@@ -31,8 +31,7 @@ FakeHttpServer::Handler Answer(std::string body) {
   return [body](const std::string&) { return FakeReply{.body = body}; };
 }
 
-std::unique_ptr<FakeHttpServer> MustStart(FakeHttpServer::Handler h,
-                                          const FakeServerOptions& o = {}) {
+std::unique_ptr<FakeHttpServer> MustStart(FakeHttpServer::Handler h, const FakeServerOptions& o = {}) {
   absl::StatusOr<std::unique_ptr<FakeHttpServer>> s = FakeHttpServer::Start(std::move(h), o);
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *std::move(s) : nullptr;
@@ -50,22 +49,17 @@ std::unique_ptr<Client> MustClient(const std::string& url, ClientOptions o = {})
 
 // A TLS server with a certificate for `dns` / `ips` signed by a fresh test CA.
 struct TlsServer {
-  TlsServer(const std::string& tag, const std::vector<std::string>& dns,
-            const std::vector<std::string>& ips) {
+  TlsServer(const std::string& tag, const std::vector<std::string>& dns, const std::vector<std::string>& ips) {
     absl::StatusOr<testing::TestPki> pki = testing::MakeTestPki(dns, ips);
     EXPECT_TRUE(pki.ok()) << pki.status();
     ca_file = TmpPath(tag + "_ca.pem");
-    FakeServerOptions o{.tls = true,
-                        .cert_file = TmpPath(tag + "_cert.pem"),
-                        .key_file = TmpPath(tag + "_key.pem")};
+    FakeServerOptions o{.tls = true, .cert_file = TmpPath(tag + "_cert.pem"), .key_file = TmpPath(tag + "_key.pem")};
     EXPECT_TRUE(testing::WriteTextFile(ca_file, pki->ca_cert_pem).ok());
     EXPECT_TRUE(testing::WriteTextFile(o.cert_file, pki->server_cert_pem).ok());
     EXPECT_TRUE(testing::WriteTextFile(o.key_file, pki->server_key_pem).ok());
     server = MustStart(Answer("tls ok"), o);
   }
-  std::string url(const std::string& host) const {
-    return absl::StrCat("https://", host, ":", server->port(), "/");
-  }
+  std::string url(const std::string& host) const { return absl::StrCat("https://", host, ":", server->port(), "/"); }
   std::string ca_file;
   std::unique_ptr<FakeHttpServer> server;
 };
@@ -75,8 +69,7 @@ TEST(Client, SendsTheRequestAndReturnsTheResponseAsValues) {
     return FakeReply{.status = 201, .body = "got " + body, .headers = {{"Retry-After", "7"}}};
   });
   auto client = MustClient(server->url());
-  Request req{
-      .method = "POST", .target = "/api/v1/x?y=1", .headers = {{"X-Test", "1"}}, .body = "hi"};
+  Request req{.method = "POST", .target = "/api/v1/x?y=1", .headers = {{"X-Test", "1"}}, .body = "hi"};
   absl::StatusOr<Response> res = client->Send(req);
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->status, 201);
@@ -106,8 +99,7 @@ TEST(Client, ReusesKeepAliveConnectionsUpToTheBound) {
   EXPECT_EQ(client->stats().requests, 5u);
   EXPECT_EQ(client->stats().connections_reused, 4u);
 
-  server->set_handler(
-      [](const std::string&) { return FakeReply{.delay = absl::Milliseconds(100)}; });
+  server->set_handler([](const std::string&) { return FakeReply{.delay = absl::Milliseconds(100)}; });
   std::vector<std::thread> threads;
   for (int i = 0; i < 6; ++i) threads.emplace_back([&] { EXPECT_TRUE(client->Send({}).ok()); });
   for (auto& t : threads) t.join();
@@ -166,10 +158,9 @@ TEST(Client, ConnectFailureNamesTheOriginButNeverThePathOrHeaders) {
   }
   auto client = MustClient(url + "/secret-path");
   SendInfo info;
-  absl::Status s = client
-                       ->Send({.target = "/secret-path", .headers = {{"X-API-Key", "secret-key"}}},
-                              absl::InfiniteFuture(), &info)
-                       .status();
+  absl::Status s =
+      client->Send({.target = "/secret-path", .headers = {{"X-API-Key", "secret-key"}}}, absl::InfiniteFuture(), &info)
+          .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StartsWith(s.message(), url + ": connect failed: ")) << s;
   EXPECT_FALSE(absl::StrContains(s.message(), "secret")) << s;
@@ -203,8 +194,7 @@ TEST(ClientTls, AnUnknownCaIsRejectedAsPermanent) {
   SendInfo info;
   absl::Status s = client->Send({}, absl::InfiniteFuture(), &info).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(absl::StrContains(s.message(), "tls handshake failed: certificate verify failed"))
-      << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "tls handshake failed: certificate verify failed")) << s;
   EXPECT_TRUE(info.certificate_rejected);
   EXPECT_FALSE(info.write_started);
   EXPECT_EQ(tls.server->requests(), 0u);
@@ -212,11 +202,9 @@ TEST(ClientTls, AnUnknownCaIsRejectedAsPermanent) {
 
 TEST(ClientTls, TheNameOrAddressMustMatch) {
   TlsServer tls("mismatch", {"api.example.invalid"}, {});
-  absl::Status ip =
-      MustClient(tls.url("127.0.0.1"), {.extra_ca_file = tls.ca_file})->Send({}).status();
+  absl::Status ip = MustClient(tls.url("127.0.0.1"), {.extra_ca_file = tls.ca_file})->Send({}).status();
   EXPECT_TRUE(absl::StrContains(ip.message(), "IP address mismatch")) << ip;
-  absl::Status name =
-      MustClient(tls.url("localhost"), {.extra_ca_file = tls.ca_file})->Send({}).status();
+  absl::Status name = MustClient(tls.url("localhost"), {.extra_ca_file = tls.ca_file})->Send({}).status();
   EXPECT_TRUE(absl::StrContains(name.message(), "hostname mismatch")) << name;
 }
 

@@ -2,15 +2,16 @@
 
 #include <poll.h>
 
+#include <chrono>
+#include <string>
+#include <utility>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <chrono>
-#include <string>
-#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -35,13 +36,11 @@ std::chrono::steady_clock::time_point ToSteady(absl::Time t) {
 // What a server's close of an idle keep-alive connection looks like on the next exchange.
 bool IsPeerClose(const beast::error_code& ec) {
   namespace error = boost::asio::error;
-  return ec == beast::http::error::end_of_stream || ec == error::eof ||
-         ec == error::connection_reset || ec == error::broken_pipe ||
-         ec == error::connection_aborted || ec == boost::asio::ssl::error::stream_truncated;
+  return ec == beast::http::error::end_of_stream || ec == error::eof || ec == error::connection_reset ||
+         ec == error::broken_pipe || ec == error::connection_aborted || ec == boost::asio::ssl::error::stream_truncated;
 }
 
-beast::http::request<beast::http::string_body> ToBeast(const Request& request,
-                                                       const std::string& host) {
+beast::http::request<beast::http::string_body> ToBeast(const Request& request, const std::string& host) {
   beast::http::request<beast::http::string_body> req;
   req.version(11);
   req.method_string(request.method);
@@ -58,8 +57,7 @@ Response FromBeast(beast::http::response<beast::http::string_body>&& res) {
   Response out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& field : res) {
-    out.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
-                             std::string(field.value()));
+    out.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())), std::string(field.value()));
   }
   out.body = std::move(res.body());
   return out;
@@ -75,9 +73,7 @@ Connection::~Connection() {
   }
 }
 
-beast::tcp_stream& Connection::tcp() {
-  return secure_ ? beast::get_lowest_layer(*secure_) : *plain_;
-}
+beast::tcp_stream& Connection::tcp() { return secure_ ? beast::get_lowest_layer(*secure_) : *plain_; }
 
 absl::Status Connection::Failure(const char* phase, const std::string& why) const {
   return absl::UnavailableError(absl::StrCat(url_.Origin(), ": ", phase, " failed: ", why));
@@ -111,8 +107,7 @@ bool Connection::LooksAlive() {
   return ::poll(&p, 1, 0) == 0;
 }
 
-absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Url& url,
-                                                             boost::asio::ssl::context* tls,
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Url& url, boost::asio::ssl::context* tls,
                                                              absl::Time until, SendInfo* info) {
   std::unique_ptr<Connection> c(new Connection(url));
   tcp::resolver resolver(c->ioc_);
@@ -140,8 +135,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Url& url,
   return c;
 }
 
-absl::Status Connection::Connect(tcp::resolver::results_type endpoints, absl::Time until,
-                                 SendInfo* info) {
+absl::Status Connection::Connect(tcp::resolver::results_type endpoints, absl::Time until, SendInfo* info) {
   beast::error_code ec;
   bool done = false;
   tcp().async_connect(endpoints, [&](const beast::error_code& e, const tcp::endpoint&) {
@@ -171,9 +165,8 @@ absl::Status Connection::Handshake(absl::Time until, SendInfo* info) {
   return Failure("tls handshake", ec.message());
 }
 
-absl::StatusOr<Response> Connection::Exchange(const Request& request, absl::Time until,
-                                              size_t max_response_bytes, SendInfo* info,
-                                              bool* stale) {
+absl::StatusOr<Response> Connection::Exchange(const Request& request, absl::Time until, size_t max_response_bytes,
+                                              SendInfo* info, bool* stale) {
   reusable_ = false;
   *stale = false;
   auto req = ToBeast(request, url_.HostHeader());
@@ -211,8 +204,7 @@ absl::StatusOr<Response> Connection::Exchange(const Request& request, absl::Time
   }
   if (ec) {
     *stale = IsPeerClose(ec) && !parser.got_some();
-    return Failure("read",
-                   IsPeerClose(ec) ? "connection closed before a complete response" : ec.message());
+    return Failure("read", IsPeerClose(ec) ? "connection closed before a complete response" : ec.message());
   }
   auto res = parser.release();
   reusable_ = res.keep_alive() && buffer_.size() == 0;

@@ -4,15 +4,16 @@
 #ifndef ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
 #define ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
 
+#include <cstddef>
+#include <memory>
+#include <optional>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <cstddef>
-#include <memory>
-#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -26,8 +27,7 @@ class Connection {
   // Resolves, connects and (https) handshakes by `until`. `tls` is null for http. Failures are
   // UNAVAILABLE "<origin>: <phase> failed: <why>" or "<origin>: <phase>: timed out" (phases:
   // resolve, connect, tls handshake).
-  static absl::StatusOr<std::unique_ptr<Connection>> Open(const Url& url,
-                                                          boost::asio::ssl::context* tls,
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(const Url& url, boost::asio::ssl::context* tls,
                                                           absl::Time until, SendInfo* info);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -36,8 +36,8 @@ class Connection {
   // Writes `request` and reads the whole response by `until`. Failures are UNAVAILABLE, named
   // as above (phases: write, read). `*stale` tells that the peer closed the connection before
   // any byte of an answer: the symptom of a keep-alive connection the server dropped.
-  absl::StatusOr<Response> Exchange(const Request& request, absl::Time until,
-                                    size_t max_response_bytes, SendInfo* info, bool* stale);
+  absl::StatusOr<Response> Exchange(const Request& request, absl::Time until, size_t max_response_bytes, SendInfo* info,
+                                    bool* stale);
 
   // The last exchange left the connection usable for another request.
   bool reusable() const { return reusable_; }
@@ -50,8 +50,7 @@ class Connection {
 
  private:
   explicit Connection(const Url& url) : url_(url) {}
-  absl::Status Connect(boost::asio::ip::tcp::resolver::results_type endpoints, absl::Time until,
-                       SendInfo* info);
+  absl::Status Connect(boost::asio::ip::tcp::resolver::results_type endpoints, absl::Time until, SendInfo* info);
   absl::Status Handshake(absl::Time until, SendInfo* info);
   // Runs the io_context until `done` or `until`; on timeout aborts the pending operation.
   bool RunUntil(const bool& done, absl::Time until);

@@ -18,8 +18,7 @@ namespace platform::http {
 
 class ConnectionPool {
  public:
-  ConnectionPool(size_t capacity, absl::Duration max_idle)
-      : capacity_(capacity), max_idle_(max_idle) {}
+  ConnectionPool(size_t capacity, absl::Duration max_idle) : capacity_(capacity), max_idle_(max_idle) {}
 
   // A live idle connection, or nullptr. `*dropped` counts the dead or expired ones discarded.
   std::unique_ptr<Connection> Take(uint64_t* dropped);

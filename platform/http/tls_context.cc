@@ -16,16 +16,13 @@ absl::StatusOr<std::unique_ptr<context>> MakeTlsClientContext(const std::string&
     return absl::InternalError("tls: cannot set the minimum protocol version");
   }
   boost::system::error_code ec;
-  ctx->set_options(context::default_workarounds | context::no_sslv2 | context::no_sslv3 |
-                       context::no_compression,
-                   ec);
+  ctx->set_options(context::default_workarounds | context::no_sslv2 | context::no_sslv3 | context::no_compression, ec);
   if (ec) return absl::InternalError(absl::StrCat("tls: ", ec.message()));
   ctx->set_default_verify_paths(ec);
   if (ec) return absl::InternalError("tls: cannot load the system CA store");
   if (!extra_ca_file.empty()) {
     ctx->load_verify_file(extra_ca_file, ec);
-    if (ec)
-      return absl::InvalidArgumentError(absl::StrCat("tls: cannot load CA file ", extra_ca_file));
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("tls: cannot load CA file ", extra_ca_file));
   }
   ctx->set_verify_mode(boost::asio::ssl::verify_peer, ec);
   if (ec) return absl::InternalError(absl::StrCat("tls: ", ec.message()));
@@ -37,8 +34,7 @@ absl::Status ExpectPeer(SSL* ssl, const Url& url) {
   if (url.IsIpLiteral()) {
     // RFC 6066: no SNI for IP literals; the certificate must carry the address in a SAN.
     if (X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str()) != 1) {
-      return absl::InternalError(
-          absl::StrCat(url.Origin(), ": cannot set the expected ip address"));
+      return absl::InternalError(absl::StrCat(url.Origin(), ": cannot set the expected ip address"));
     }
   } else {
     if (SSL_set_tlsext_host_name(ssl, url.host.c_str()) != 1) {

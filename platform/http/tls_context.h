@@ -8,9 +8,10 @@
 #ifndef ONCHAIN_KMS_PLATFORM_HTTP_TLS_CONTEXT_H_
 #define ONCHAIN_KMS_PLATFORM_HTTP_TLS_CONTEXT_H_
 
-#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
+
+#include <boost/asio/ssl/context.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,8 +20,7 @@
 namespace platform::http {
 
 // InvalidArgument for an unreadable extra_ca_file; Internal when OpenSSL cannot be set up.
-absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakeTlsClientContext(
-    const std::string& extra_ca_file);
+absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakeTlsClientContext(const std::string& extra_ca_file);
 
 // Sets SNI and the expected peer name or address on one connection before its handshake.
 absl::Status ExpectPeer(SSL* ssl, const Url& url);

@@ -33,9 +33,7 @@ absl::StatusOr<std::string> HostOf(const boost::urls::url_view& u) {
 
 }  // namespace
 
-std::string Url::Origin() const {
-  return absl::StrCat(tls ? "https" : "http", "://", Bracketed(host), ":", port);
-}
+std::string Url::Origin() const { return absl::StrCat(tls ? "https" : "http", "://", Bracketed(host), ":", port); }
 
 std::string Url::HostHeader() const {
   const bool default_port = port == (tls ? 443 : 80);

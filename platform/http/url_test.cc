@@ -39,8 +39,8 @@ TEST(Url, Ipv6AndPorts) {
 }
 
 TEST(Url, RejectsWithoutEchoingTheUrl) {
-  for (const char* bad : {"ws://secret-host/", "not a url", "http://secret-host:0/",
-                          "http://secret-host:70000/", "https:///path"}) {
+  for (const char* bad :
+       {"ws://secret-host/", "not a url", "http://secret-host:0/", "http://secret-host:70000/", "https:///path"}) {
     absl::StatusOr<Url> u = ParseUrl(bad);
     ASSERT_FALSE(u.ok()) << bad;
     EXPECT_EQ(u.status().code(), absl::StatusCode::kInvalidArgument);

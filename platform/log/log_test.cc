@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +10,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"

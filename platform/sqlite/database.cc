@@ -25,9 +25,9 @@ absl::Status CreatePrivateFile(const std::string& path) {
 }
 
 std::string Pragmas(const OpenOptions& options) {
-  return absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=",
-                      options.synchronous == Synchronous::kFull ? "FULL" : "NORMAL",
-                      "; PRAGMA foreign_keys=", options.foreign_keys ? "ON" : "OFF", ";");
+  return absl::StrCat(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=", options.synchronous == Synchronous::kFull ? "FULL" : "NORMAL",
+      "; PRAGMA foreign_keys=", options.foreign_keys ? "ON" : "OFF", ";");
 }
 
 }  // namespace

@@ -45,9 +45,9 @@ absl::StatusOr<ProcessLock> ProcessLock::Acquire(const std::string& database_pat
     if (err != EWOULDBLOCK) {
       return absl::FailedPreconditionError(absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(err)));
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database ", database_path, " is in use by another process (", lock_path, " is locked",
-        holder.empty() ? "" : absl::StrCat(" by pid ", holder), ")"));
+    return absl::FailedPreconditionError(absl::StrCat("database ", database_path, " is in use by another process (",
+                                                      lock_path, " is locked",
+                                                      holder.empty() ? "" : absl::StrCat(" by pid ", holder), ")"));
   }
   WritePid(fd);
   return ProcessLock(std::move(lock_path), fd);

@@ -35,7 +35,9 @@ TEST_F(StatementTest, BindsAndReadsEveryType) {
     ASSERT_TRUE(ins.ok()) << ins.status();
     EXPECT_TRUE(ins->BindText(1, "a").BindInt(2, -42).BindBlob(3, blob).BindNull(4).Run().ok());
     ins->Reset();
-    EXPECT_TRUE(ins->BindText(1, "b").BindUint(2, std::numeric_limits<uint64_t>::max()).BindBlob(3, bytes)
+    EXPECT_TRUE(ins->BindText(1, "b")
+                    .BindUint(2, std::numeric_limits<uint64_t>::max())
+                    .BindBlob(3, bytes)
                     .BindText(4, "text")
                     .Run()
                     .ok());

@@ -82,8 +82,7 @@ absl::StatusOr<int> ExitCode(const std::string& what, int wait_status) {
 std::string RunfilePath(const std::string& workspace_relative) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "onchain_kms", "/",
-                      workspace_relative);
+  return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "onchain_kms", "/", workspace_relative);
 }
 
 ShortTempDir::ShortTempDir() {
@@ -107,8 +106,8 @@ absl::StatusOr<std::string> CheckHealth(const std::string& address, const std::s
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  auto stub =
+      grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   // Wait for the connection within the deadline: a sync client only reads from a new connection
@@ -156,9 +155,8 @@ absl::Status ServerProcess::WaitUntilServing(const std::string& address, const s
   while (absl::Now() < until) {
     if (Exited()) {
       absl::StatusOr<int> code = ExitCode("server", wait_status_);
-      return absl::FailedPreconditionError(
-          absl::StrCat("server exited before serving: ",
-                       code.ok() ? absl::StrCat("exit code ", *code) : code.status().ToString()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "server exited before serving: ", code.ok() ? absl::StrCat("exit code ", *code) : code.status().ToString()));
     }
     absl::StatusOr<std::string> health = CheckHealth(address, service, absl::Milliseconds(500));
     if (health.ok() && *health == "SERVING") return absl::OkStatus();
@@ -194,8 +192,7 @@ absl::StatusOr<int> RunProgram(const std::string& binary, const std::vector<std:
   if (!status.has_value()) {
     ::kill(*pid, SIGKILL);
     ::waitpid(*pid, nullptr, 0);
-    return absl::DeadlineExceededError(
-        absl::StrCat(binary, " did not finish within ", absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(absl::StrCat(binary, " did not finish within ", absl::FormatDuration(timeout)));
   }
   return ExitCode(binary, *status);
 }

@@ -72,8 +72,7 @@ class ServerProcess {
 // Runs a program to completion (stdout/stderr to the test log) with extra environment entries
 // ("NAME=value"). Returns its exit code, or an error if it died of a signal or timed out.
 absl::StatusOr<int> RunProgram(const std::string& binary, const std::vector<std::string>& args,
-                               const std::vector<std::string>& extra_env,
-                               absl::Duration timeout = absl::Seconds(120));
+                               const std::vector<std::string>& extra_env, absl::Duration timeout = absl::Seconds(120));
 
 }  // namespace platform::testing
 

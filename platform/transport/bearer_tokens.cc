@@ -50,8 +50,8 @@ absl::StatusOr<BearerTokens> BearerTokens::Load(const std::string& path) {
 
 std::optional<std::string> BearerTokens::NameOf(absl::string_view token) const {
   const crypto::Sha256Digest digest = crypto::Sha256(token);
-  auto it = names_.find(absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size())));
+  auto it = names_.find(
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size())));
   if (it == names_.end()) return std::nullopt;
   return it->second;
 }

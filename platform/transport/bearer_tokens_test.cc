@@ -30,8 +30,9 @@ TEST(BearerTokensTest, ParsesNamesCommentsAndBlankLines) {
 
 TEST(BearerTokensTest, MalformedLinesAreNamedWithoutTheirContent) {
   const std::string upper = absl::AsciiStrToUpper(DigestHex("x"));
-  for (const std::string& text : {absl::StrCat("ok ", DigestHex("a"), "\nci ", upper), absl::StrCat("ok ", DigestHex("a"), "\nci s3cret-token"),
-                                  absl::StrCat("ok ", DigestHex("a"), "\nci ", DigestHex("b"), " extra")}) {
+  for (const std::string& text :
+       {absl::StrCat("ok ", DigestHex("a"), "\nci ", upper), absl::StrCat("ok ", DigestHex("a"), "\nci s3cret-token"),
+        absl::StrCat("ok ", DigestHex("a"), "\nci ", DigestHex("b"), " extra")}) {
     absl::StatusOr<BearerTokens> tokens = BearerTokens::Parse(text);
     ASSERT_EQ(tokens.status().code(), absl::StatusCode::kInvalidArgument) << text;
     EXPECT_THAT(tokens.status().message(), HasSubstr("line 2"));

@@ -21,8 +21,8 @@ std::string Caller::JournalKey() const {
   return std::visit(Overloaded{
                         [](const UnixPeer& p) { return absl::StrCat("uid:", p.uid); },
                         [](const TlsClient& c) {
-                          return absl::StrCat("cert:", c.allowed_name.empty() ? c.cert_sha256.substr(0, 16)
-                                                                               : c.allowed_name);
+                          return absl::StrCat("cert:",
+                                              c.allowed_name.empty() ? c.cert_sha256.substr(0, 16) : c.allowed_name);
                         },
                         [](const BearerToken& t) { return absl::StrCat("token:", t.name); },
                         [](const InsecureLoopback&) { return std::string("insecure"); },
@@ -31,15 +31,16 @@ std::string Caller::JournalKey() const {
 }
 
 std::string Caller::ToString() const {
-  return std::visit(Overloaded{
-                        [](const UnixPeer& p) { return absl::StrCat("unix uid=", p.uid, " gid=", p.gid, " pid=", p.pid); },
-                        [](const TlsClient& c) {
-                          return absl::StrCat("mtls cert_sha256=", c.cert_sha256, " subject=\"", c.subject, "\"");
-                        },
-                        [](const BearerToken& t) { return absl::StrCat("token name=", t.name); },
-                        [](const InsecureLoopback& l) { return absl::StrCat("insecure-loopback ", l.peer); },
-                    },
-                    identity_);
+  return std::visit(
+      Overloaded{
+          [](const UnixPeer& p) { return absl::StrCat("unix uid=", p.uid, " gid=", p.gid, " pid=", p.pid); },
+          [](const TlsClient& c) {
+            return absl::StrCat("mtls cert_sha256=", c.cert_sha256, " subject=\"", c.subject, "\"");
+          },
+          [](const BearerToken& t) { return absl::StrCat("token name=", t.name); },
+          [](const InsecureLoopback& l) { return absl::StrCat("insecure-loopback ", l.peer); },
+      },
+      identity_);
 }
 
 boost::json::object Caller::AuditJson() const {

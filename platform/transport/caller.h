@@ -15,10 +15,11 @@
 
 #include <sys/types.h>
 
-#include <boost/json/object.hpp>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 namespace platform {
 

@@ -16,8 +16,8 @@ TEST(CallerTest, UnixPeer) {
 }
 
 TEST(CallerTest, TlsClientByNameAndByFingerprint) {
-  Caller::TlsClient client{std::string(64, 'a'), "CN=ci-client", {"ci-client", "localhost"}, "ci-client",
-                           "ipv4:127.0.0.1:5555"};
+  Caller::TlsClient client{
+      std::string(64, 'a'), "CN=ci-client", {"ci-client", "localhost"}, "ci-client", "ipv4:127.0.0.1:5555"};
   const Caller by_name(client);
   EXPECT_EQ(by_name.JournalKey(), "cert:ci-client");
   EXPECT_EQ(by_name.ToString(), "mtls cert_sha256=" + std::string(64, 'a') + " subject=\"CN=ci-client\"");

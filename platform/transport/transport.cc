@@ -27,8 +27,7 @@ absl::StatusOr<PeerAllowlist> MakePeerAllowlist(const TransportOptions& options)
 
 // A TLS listener must authenticate its clients: verified certificates on an allowlist, bearer
 // tokens, or both.
-absl::StatusOr<BearerTokens> LoadClientAuthentication(const TransportOptions& options,
-                                                      const ClientAllowlist& clients) {
+absl::StatusOr<BearerTokens> LoadClientAuthentication(const TransportOptions& options, const ClientAllowlist& clients) {
   const bool mtls = !options.listen.tls->client_ca_file.empty();
   if (options.require_client_certificate && !mtls) {
     return absl::InvalidArgumentError(
@@ -121,7 +120,8 @@ absl::Status Transport::Serve(const std::vector<ServiceBinding>& services) {
         peers_, [server = server_.get()](int fd) { grpc::AddInsecureChannelFromFd(server, fd); },
         [extra = options_.on_refused_connection](const Caller::UnixPeer& peer) {
           log::Warn("refused a unix socket connection from a peer that is not allowed",
-                    {{"peer_uid", static_cast<int64_t>(peer.uid)}, {"peer_gid", static_cast<int64_t>(peer.gid)},
+                    {{"peer_uid", static_cast<int64_t>(peer.uid)},
+                     {"peer_gid", static_cast<int64_t>(peer.gid)},
                      {"peer_pid", static_cast<int64_t>(peer.pid)}});
           if (extra) extra(peer);
         },
@@ -140,7 +140,8 @@ absl::StatusOr<Caller> Transport::Authenticate(const grpc::CallbackServerContext
   std::string peer = context.peer();
   if (address_parsed_.kind == ListenAddress::Kind::kUnix) {
     int fd = -1;
-    if (acceptor_ != nullptr && absl::StartsWith(peer, "fd:") && absl::SimpleAtoi(absl::string_view(peer).substr(3), &fd)) {
+    if (acceptor_ != nullptr && absl::StartsWith(peer, "fd:") &&
+        absl::SimpleAtoi(absl::string_view(peer).substr(3), &fd)) {
       if (std::optional<Caller::UnixPeer> credentials = acceptor_->PeerOf(fd)) return Caller(*credentials);
     }
     return absl::UnauthenticatedError("caller identity unknown");
@@ -173,9 +174,9 @@ absl::StatusOr<Caller> Transport::CertificateCaller(const grpc::AuthContext& aut
   if (std::optional<std::string> name = clients_.AllowedName(client.names)) {
     client.allowed_name = *std::move(name);
   } else if (!clients_.AllowsFingerprint(client.cert_sha256)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("client certificate ", client.cert_sha256.empty() ? "(unreadable)" : client.cert_sha256, " (",
-                     client.subject, ") is not on the client allowlist"));
+    return absl::PermissionDeniedError(absl::StrCat("client certificate ",
+                                                    client.cert_sha256.empty() ? "(unreadable)" : client.cert_sha256,
+                                                    " (", client.subject, ") is not on the client allowlist"));
   }
   return Caller(std::move(client));
 }

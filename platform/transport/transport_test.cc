@@ -39,8 +39,8 @@ class WhoAmI final : public signer_v1::Signer::CallbackService {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     absl::StatusOr<Caller> caller = auth_.Authenticate(*context);
     if (!caller.ok()) {
-      reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(caller.status().code()),
-                                   std::string(caller.status().message())));
+      reactor->Finish(
+          grpc::Status(static_cast<grpc::StatusCode>(caller.status().code()), std::string(caller.status().message())));
       return reactor;
     }
     signer_v1::Key* key = response->add_keys();
@@ -80,10 +80,10 @@ std::unique_ptr<Transport> StartOrDie(const ListenOptions& listen) {
 }
 
 // Calls WhoAmI; the caller's journal key, or the error.
-absl::StatusOr<std::string> WhoAmICall(const std::string& address,
-                                       std::shared_ptr<grpc::ChannelCredentials> credentials =
-                                           grpc::InsecureChannelCredentials(),
-                                       const std::string& bearer = "") {
+absl::StatusOr<std::string> WhoAmICall(
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials(),
+    const std::string& bearer = "") {
   auto stub = signer_v1::Signer::NewStub(grpc::CreateChannel(address, credentials));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
@@ -149,8 +149,8 @@ TEST(TransportTest, RestrictedUnixSocketRefusesAnotherUid) {
   Served s = ServeOrDie(std::move(options));
   ASSERT_NE(s.transport, nullptr);
   s.transport->health().SetAll(HealthService::kServing);
-  const std::vector<std::string> as_nobody = {"--reuid=65534", "--regid=65534", "--clear-groups", probe,
-                                              "--address=" + s.transport->address(), "--timeout=1s"};
+  const std::vector<std::string> as_nobody = {
+      "--reuid=65534", "--regid=65534", "--clear-groups", probe, "--address=" + s.transport->address(), "--timeout=1s"};
   EXPECT_NE(*testing::RunProgram("/usr/bin/setpriv", as_nobody, {}), 0);
   EXPECT_EQ(*testing::RunProgram(probe, {"--address=" + s.transport->address()}, {}), 0) << "we still get in";
   EXPECT_GE(s.transport->refused_connections(), 1u);
@@ -268,10 +268,12 @@ TEST_F(TlsTransportTest, ClientCertificatesOnTheAllowlist) {
 
 TEST_F(TlsTransportTest, BearerTokens) {
   const crypto::Sha256Digest d = crypto::Sha256(absl::string_view("s3cret"));
-  std::ofstream(dir_.path() + "/tokens")
-      << "ci " << absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d.data()), d.size())) << "\n";
-  Served s = ServeOrDie({.listen = {.address = "127.0.0.1:0", .tls = Files(false)},
-                         .bearer_tokens_file = dir_.path() + "/tokens"});
+  std::ofstream(dir_.path() + "/tokens") << "ci "
+                                         << absl::BytesToHexString(
+                                                absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()))
+                                         << "\n";
+  Served s = ServeOrDie(
+      {.listen = {.address = "127.0.0.1:0", .tls = Files(false)}, .bearer_tokens_file = dir_.path() + "/tokens"});
   ASSERT_NE(s.transport, nullptr);
   EXPECT_EQ(*WhoAmICall(s.transport->address(), Client(""), "s3cret"), "token:ci");
   absl::StatusOr<std::string> wrong = WhoAmICall(s.transport->address(), Client(""), "wrong");

@@ -62,10 +62,9 @@ absl::StatusOr<std::unique_ptr<UnixAcceptor>> UnixAcceptor::Listen(const std::st
 UnixAcceptor::~UnixAcceptor() { Stop(); }
 
 void UnixAcceptor::Start(PeerAllowlist allowlist, HandOver hand_over, Refused on_refused, Failed on_failure) {
-  thread_ = std::thread([this, allowlist = std::move(allowlist), hand_over = std::move(hand_over),
-                         on_refused = std::move(on_refused), on_failure = std::move(on_failure)] {
-    AcceptLoop(allowlist, hand_over, on_refused, on_failure);
-  });
+  thread_ = std::thread(
+      [this, allowlist = std::move(allowlist), hand_over = std::move(hand_over), on_refused = std::move(on_refused),
+       on_failure = std::move(on_failure)] { AcceptLoop(allowlist, hand_over, on_refused, on_failure); });
 }
 
 absl::StatusOr<int> UnixAcceptor::AcceptOne() {

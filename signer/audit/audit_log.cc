@@ -5,10 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cstring>
 #include <fstream>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -79,8 +80,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
         std::string claimed;
         absl::StatusOr<std::string> h = ComputeLineHash(last, &claimed);
         if (!h.ok() || *h != claimed) {
-          return absl::FailedPreconditionError(absl::StrCat("audit log ", path,
-                                                            ": the last record does not verify; run `signer audit verify`"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("audit log ", path, ": the last record does not verify; run `signer audit verify`"));
         }
         boost::system::error_code ec;
         json::value v = json::parse(last, ec);
@@ -151,7 +152,8 @@ absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
     off += static_cast<size_t>(n);
   }
   if (fsync_interval_ <= absl::ZeroDuration()) {
-    if (::fdatasync(fd_) != 0) return absl::UnavailableError(absl::StrCat("audit log fdatasync: ", std::strerror(errno)));
+    if (::fdatasync(fd_) != 0)
+      return absl::UnavailableError(absl::StrCat("audit log fdatasync: ", std::strerror(errno)));
   } else {
     dirty_ = true;
   }

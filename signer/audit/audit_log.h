@@ -18,13 +18,14 @@
 #ifndef ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
 #define ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
 
-#include <boost/json/object.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include <boost/json/object.hpp>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"

@@ -16,10 +16,10 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -261,8 +261,9 @@ int main(int argc, char** argv) {
   signer::policy::PolicyHolder policy(*signer::policy::CompiledPolicy::Compile(p));
   signer::policy::UsageTracker usage;
   auto store = *signer::equivocation::Store::Open(dir + "/ae.sqlite");
-  auto audit = *signer::audit::AuditLog::Open(
-      dir + "/audit.jsonl", absl::GetFlag(FLAGS_audit_fsync_every_record) ? absl::ZeroDuration() : absl::Milliseconds(10));
+  auto audit = *signer::audit::AuditLog::Open(dir + "/audit.jsonl", absl::GetFlag(FLAGS_audit_fsync_every_record)
+                                                                        ? absl::ZeroDuration()
+                                                                        : absl::Milliseconds(10));
   signer::engine::Engine engine({keys.get(), &policy, &usage, store.get(), audit.get(), nullptr});
   platform::TransportOptions topts;
   topts.listen.address = "unix:" + dir + "/s.sock";
@@ -278,13 +279,18 @@ int main(int argc, char** argv) {
   const double raw_seconds = absl::GetFlag(FLAGS_raw_seconds);
   const double raw1 = raw_seconds > 0 ? RawSecp256k1PerSecond(1, raw_seconds) : 1;
   const double raw2 = raw_seconds > 0 ? RawSecp256k1PerSecond(2, raw_seconds) : 1;
-  if (raw_seconds > 0) std::printf("raw libsecp256k1 secp256k1_ecdsa_sign_recoverable: %.0f sig/s on 1 thread (%.1f us/sig), %.0f sig/s on 2 threads\n",
-              raw1, 1e6 / raw1, raw2);
+  if (raw_seconds > 0)
+    std::printf(
+        "raw libsecp256k1 secp256k1_ecdsa_sign_recoverable: %.0f sig/s on 1 thread (%.1f us/sig), %.0f sig/s on 2 "
+        "threads\n",
+        raw1, 1e6 / raw1, raw2);
   double load[3] = {0, 0, 0};
   ::getloadavg(load, 3);
   std::printf("load average at start: %.2f (2 vCPUs shared with other builds)\n", load[0]);
   std::printf("record and audit log in %s (SQLite WAL, synchronous=FULL: one fsync per group commit)\n", dir.c_str());
-  std::printf("\nOver gRPC on the unix socket:\n\n| clients | signed tx/s | p50 latency | p99 latency | records per group commit | CPU per tx (all threads) |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "\nOver gRPC on the unix socket:\n\n| clients | signed tx/s | p50 latency | p99 latency | records per group "
+      "commit | CPU per tx (all threads) |\n|---|---|---|---|---|---|\n");
   uint64_t base = 0;
   for (int c : counts) {
     Result r = RunClients(transport->address(), c, seconds, base, store.get());
@@ -293,8 +299,11 @@ int main(int argc, char** argv) {
                 r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0, r.cpu_us_per_tx);
     std::fflush(stdout);
   }
-  if (absl::GetFlag(FLAGS_engine_only_rows)) std::printf("\nSame requests straight into the engine, no gRPC:\n\n"
-              "| callers | signed tx/s | p50 latency | p99 latency | records per group commit | CPU per tx (all threads) |\n|---|---|---|---|---|---|\n");
+  if (absl::GetFlag(FLAGS_engine_only_rows))
+    std::printf(
+        "\nSame requests straight into the engine, no gRPC:\n\n"
+        "| callers | signed tx/s | p50 latency | p99 latency | records per group commit | CPU per tx (all threads) "
+        "|\n|---|---|---|---|---|---|\n");
   for (int c : absl::GetFlag(FLAGS_engine_only_rows) ? counts : std::vector<int>{}) {
     Result r = RunEngine(&engine, c, seconds, base, store.get());
     base += 1000000000ull;

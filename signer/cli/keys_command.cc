@@ -23,11 +23,12 @@ namespace signer::cli {
 namespace {
 
 int Usage(std::FILE* err) {
-  std::fprintf(err,
-               "usage:\n"
-               "  signer keys new    --keystore_dir=DIR (--password_file=F | --password_env=VAR) [--kdf=scrypt|pbkdf2]\n"
-               "  signer keys import --keystore_dir=DIR (--password_file=F | --password_env=VAR)  < hex key on stdin\n"
-               "  signer keys list   --keystore_dir=DIR\n");
+  std::fprintf(
+      err,
+      "usage:\n"
+      "  signer keys new    --keystore_dir=DIR (--password_file=F | --password_env=VAR) [--kdf=scrypt|pbkdf2]\n"
+      "  signer keys import --keystore_dir=DIR (--password_file=F | --password_env=VAR)  < hex key on stdin\n"
+      "  signer keys list   --keystore_dir=DIR\n");
   return 2;
 }
 
@@ -62,7 +63,9 @@ int Store(const KeysOptions& o, const crypto::LockedBuffer& secret, std::FILE* o
   absl::StatusOr<chain::Address> address = chain::AddressFromSecret(secret.view());
   if (!address.ok()) return Fail(err, absl::InvalidArgumentError("not a valid secp256k1 private key"));
   for (const chain::Address& a : ExistingAddresses(o.keystore_dir)) {
-    if (a == *address) return Fail(err, absl::AlreadyExistsError(absl::StrCat("key ", address->Checksummed(), " is already in ", o.keystore_dir)));
+    if (a == *address)
+      return Fail(err, absl::AlreadyExistsError(
+                           absl::StrCat("key ", address->Checksummed(), " is already in ", o.keystore_dir)));
   }
   if (!o.password.has_file() && !o.password.has_env_var()) {
     return Fail(err, absl::InvalidArgumentError("a password is required: --password_file=F or --password_env=VAR"));
@@ -76,8 +79,8 @@ int Store(const KeysOptions& o, const crypto::LockedBuffer& secret, std::FILE* o
   absl::StatusOr<std::string> json = keystore::EncryptKeystore(secret.view(), password->view(), o.encrypt);
   if (!json.ok()) return Fail(err, json.status());
   if (absl::Status s = EnsureDir(o.keystore_dir); !s.ok()) return Fail(err, s);
-  const std::string name = absl::StrCat(absl::FormatTime("UTC--%Y-%m-%dT%H-%M-%E9SZ", absl::Now(), absl::UTCTimeZone()), "--",
-                                        address->Hex().substr(2));
+  const std::string name = absl::StrCat(absl::FormatTime("UTC--%Y-%m-%dT%H-%M-%E9SZ", absl::Now(), absl::UTCTimeZone()),
+                                        "--", address->Hex().substr(2));
   if (absl::Status s = keystore::WritePrivateFileAtomically(o.keystore_dir, name, *json); !s.ok()) return Fail(err, s);
   std::fprintf(out, "{\"address\":\"%s\",\"file\":\"%s/%s\"}\n", address->Checksummed().c_str(), o.keystore_dir.c_str(),
                name.c_str());
@@ -111,7 +114,8 @@ int Import(const KeysOptions& o, std::FILE* out, std::FILE* err) {
   while (end > begin && absl::ascii_isspace(input->data()[end - 1])) --end;
   if (end - begin >= 2 && input->data()[begin] == '0' && (input->data()[begin + 1] | 0x20) == 'x') begin += 2;
   if (end - begin != 64) {
-    return Fail(err, absl::InvalidArgumentError("standard input: want a private key of 64 hex digits (\"0x\" optional)"));
+    return Fail(err,
+                absl::InvalidArgumentError("standard input: want a private key of 64 hex digits (\"0x\" optional)"));
   }
   absl::StatusOr<crypto::LockedBuffer> secret = crypto::LockedBuffer::Allocate(32);
   if (!secret.ok()) return Fail(err, secret.status());
@@ -142,7 +146,8 @@ int List(const KeysOptions& o, std::FILE* out, std::FILE* err) {
       continue;
     }
     std::fprintf(out, "{\"address\":\"%s\",\"label\":\"%s\",\"kdf\":\"%s\"}\n",
-                 info->address.has_value() ? info->address->Checksummed().c_str() : "", name.c_str(), info->kdf.c_str());
+                 info->address.has_value() ? info->address->Checksummed().c_str() : "", name.c_str(),
+                 info->kdf.c_str());
   }
   return rc;
 }

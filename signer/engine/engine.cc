@@ -53,8 +53,8 @@ struct Engine::Envelope {
 
   template <typename SignRequest>
   static Envelope Of(const SignRequest& r) {
-    return {r.chain_id(), &r.from_address(), r.nonce(), r.gas_limit(), &r.max_fee_per_gas_wei(),
-            &r.max_priority_fee_per_gas_wei()};
+    return {r.chain_id(),  &r.from_address(),        r.nonce(),
+            r.gas_limit(), &r.max_fee_per_gas_wei(), &r.max_priority_fee_per_gas_wei()};
   }
   absl::Status Parse(TxIntent* intent, chain::Eip1559Transaction* tx) const;
 };
@@ -100,7 +100,6 @@ absl::Status RequestIdField(const std::string& id) {
   }
   return absl::OkStatus();
 }
-
 
 std::string Outcome(absl::StatusCode code) { return absl::AsciiStrToLower(absl::StatusCodeToString(code)); }
 
@@ -227,7 +226,7 @@ absl::Status Engine::ReplayFeeLedger() {
 }
 
 std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, json::object caller, Done done,
-                                                     const std::string& request_id) {
+                                                      const std::string& request_id) {
   auto req = std::make_shared<Request>();
   req->method = std::move(method);
   req->start = absl::Now();
@@ -243,7 +242,8 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
   if (status.ok()) {
     a["decision"] = "allow";
   } else {
-    const bool invalid = status.code() == absl::StatusCode::kInvalidArgument || status.code() == absl::StatusCode::kNotFound;
+    const bool invalid =
+        status.code() == absl::StatusCode::kInvalidArgument || status.code() == absl::StatusCode::kNotFound;
     a["decision"] = req->signed_something ? "error" : (invalid ? "invalid" : "deny");
     a["code"] = absl::StatusCodeToString(status.code());
     a["reason"] = std::string(status.message());
@@ -253,16 +253,19 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
   if (!audited.ok()) {
     platform::log::Error("audit log write failed; withholding the response",
                          {{"method", req->method}, {"error", std::string(audited.status().message())}});
-    if (status.ok()) status = absl::UnavailableError("the audit log cannot be written; nothing is released, retry later");
+    if (status.ok())
+      status = absl::UnavailableError("the audit log cannot be written; nothing is released, retry later");
   }
   if (d_.metrics != nullptr) {
     d_.metrics->ObserveRequest(req->method, Outcome(status.code()), absl::Now() - req->start);
     if (req->policy_refusal) d_.metrics->PolicyDenial(req->rule);
   }
-  if (!status.ok() && status.code() != absl::StatusCode::kNotFound && status.code() != absl::StatusCode::kInvalidArgument) {
-    platform::log::Info("request refused",
-                        {{"method", req->method}, {"code", absl::StatusCodeToString(status.code())}, {"rule", req->rule},
-                         {"reason", std::string(status.message())}});
+  if (!status.ok() && status.code() != absl::StatusCode::kNotFound &&
+      status.code() != absl::StatusCode::kInvalidArgument) {
+    platform::log::Info("request refused", {{"method", req->method},
+                                            {"code", absl::StatusCodeToString(status.code())},
+                                            {"rule", req->rule},
+                                            {"reason", std::string(status.message())}});
   }
   req->done(std::move(status));
 }
@@ -315,7 +318,8 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
              params.allow_any_device = r.allow_any_device();
              absl::StatusOr<chain::Hash32> device = Hash32Field(r.initial_device_id(), "initial_device_id", true);
              if (!device.ok()) return device.status();
-             absl::StatusOr<chain::Hash32> compose = Hash32Field(r.initial_compose_hash(), "initial_compose_hash", true);
+             absl::StatusOr<chain::Hash32> compose =
+                 Hash32Field(r.initial_compose_hash(), "initial_compose_hash", true);
              if (!compose.ok()) return compose.status();
              params.initial_device_id = *device;
              params.initial_compose_hash = *compose;
@@ -337,8 +341,8 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
            });
 }
 
-void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHashRequest& r, v1::SignedTransaction* out,
-                                Done done) {
+void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHashRequest& r,
+                                v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignAddComposeHash", caller.AuditJson(), std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
            [&](Prepared& p) -> absl::StatusOr<json::object> {
@@ -451,7 +455,8 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
 
 absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, const TxIntent& intent) {
   if (!d_.keys->Has(intent.from)) {
-    return absl::NotFoundError(absl::StrCat("from_address: key ", intent.from.Checksummed(), " is not held by this signer"));
+    return absl::NotFoundError(
+        absl::StrCat("from_address: key ", intent.from.Checksummed(), " is not held by this signer"));
   }
   req.audit["policy"] = pol.fingerprint();
   policy::Decision decision = pol.CheckTransaction(intent);
@@ -478,8 +483,8 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
       d_.usage->Refund(from, charge_id);
       req->audit["reason_detail"] = "the signature was not recorded durably and was discarded";
       slot.reset();
-      return Finish(req, absl::UnavailableError(absl::StrCat("cannot record the signature durably (nothing was released): ",
-                                                             s.message())));
+      return Finish(req, absl::UnavailableError(absl::StrCat(
+                             "cannot record the signature durably (nothing was released): ", s.message())));
     }
     req->signed_something = false;  // recorded: the outcome is a plain allow
     FillSigned(*record, record->nonce_use, out);
@@ -488,15 +493,16 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
   });
 }
 
-void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, v1::SignMessageResponse* out, Done done) {
+void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, v1::SignMessageResponse* out,
+                         Done done) {
   auto req = StartRequest("SignMessage", caller.AuditJson(), std::move(done), r.request_id());
   if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return Finish(req, s);
   absl::StatusOr<chain::Address> from = AddressField(r.from_address(), "from_address");
   if (!from.ok()) return Finish(req, from.status());
   req->audit["key"] = from->Checksummed();
   if (r.message().size() > 2 * (1u << 20) + 2) return Finish(req, Invalid("message", "longer than 1 MiB"));
-  absl::StatusOr<chain::Bytes> message =
-      r.message().empty() ? absl::StatusOr<chain::Bytes>(chain::Bytes()) : chain::FromHex(r.message(), chain::HexPrefix::kRequired);
+  absl::StatusOr<chain::Bytes> message = r.message().empty() ? absl::StatusOr<chain::Bytes>(chain::Bytes())
+                                                             : chain::FromHex(r.message(), chain::HexPrefix::kRequired);
   if (!message.ok()) return Finish(req, Invalid("message", message.status().message()));
   const chain::Hash32 hash = chain::PersonalMessageHash(*message);
   json::object intent;
@@ -505,7 +511,8 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
   intent["message_hash"] = hash.Hex();
   req->audit["intent"] = std::move(intent);
   if (!d_.keys->Has(*from)) {
-    return Finish(req, absl::NotFoundError(absl::StrCat("from_address: key ", from->Checksummed(), " is not held by this signer")));
+    return Finish(req, absl::NotFoundError(
+                           absl::StrCat("from_address: key ", from->Checksummed(), " is not held by this signer")));
   }
   std::shared_ptr<const policy::CompiledPolicy> pol = d_.policy->Get();
   req->audit["policy"] = pol->fingerprint();

@@ -17,9 +17,10 @@
 #ifndef ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
 #define ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
 
-#include <boost/json/object.hpp>
 #include <functional>
 #include <string>
+
+#include <boost/json/object.hpp>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -65,7 +66,8 @@ class Engine {
                 onchainkms::signer::v1::ListKeysResponse* response, Done done);
   void GetKey(const Caller& caller, const onchainkms::signer::v1::GetKeyRequest& request,
               onchainkms::signer::v1::Key* response, Done done);
-  void SignDeployAndRegisterApp(const Caller& caller, const onchainkms::signer::v1::SignDeployAndRegisterAppRequest& request,
+  void SignDeployAndRegisterApp(const Caller& caller,
+                                const onchainkms::signer::v1::SignDeployAndRegisterAppRequest& request,
                                 onchainkms::signer::v1::SignedTransaction* response, Done done);
   void SignAddComposeHash(const Caller& caller, const onchainkms::signer::v1::SignAddComposeHashRequest& request,
                           onchainkms::signer::v1::SignedTransaction* response, Done done);

@@ -72,7 +72,8 @@ class EngineTest : public ::testing::Test {
     usage_ = std::make_unique<policy::UsageTracker>();
     store_ = *equivocation::Store::Open(dir_ + "/ae.sqlite");
     audit_ = *audit::AuditLog::Open(dir_ + "/audit.jsonl", absl::ZeroDuration());
-    engine_ = std::make_unique<Engine>(EngineDeps{keys_.get(), holder_.get(), usage_.get(), store_.get(), audit_.get(), &metrics_});
+    engine_ = std::make_unique<Engine>(
+        EngineDeps{keys_.get(), holder_.get(), usage_.get(), store_.get(), audit_.get(), &metrics_});
     ASSERT_TRUE(engine_->ReplayFeeLedger().ok());
   }
 
@@ -207,7 +208,8 @@ TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {
        absl::StatusCode::kPermissionDenied, "chains[chain_id=31337].app_contract_addresses"},
       {[](auto& r) { r.set_max_fee_per_gas_wei("100000000001"); }, absl::StatusCode::kPermissionDenied,
        "chains[chain_id=31337].max_fee_per_gas_wei"},
-      {[](auto& r) { r.set_gas_limit(2000001); }, absl::StatusCode::kPermissionDenied, "chains[chain_id=31337].max_gas_limit"},
+      {[](auto& r) { r.set_gas_limit(2000001); }, absl::StatusCode::kPermissionDenied,
+       "chains[chain_id=31337].max_gas_limit"},
   };
   uint64_t nonce = 100;
   for (const Case& c : cases) {
@@ -220,7 +222,8 @@ TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {
   int seen = 0;
   ASSERT_TRUE(store_->ForEachSince(absl::Now() - absl::Hours(1), [&](const equivocation::Record&) { ++seen; }).ok());
   EXPECT_EQ(seen, 0) << "no refused request signed anything";
-  EXPECT_THAT(metrics_.Render(), HasSubstr("signer_policy_denials_total{rule=\"chains[chain_id=31337].max_gas_limit\"} 1"));
+  EXPECT_THAT(metrics_.Render(),
+              HasSubstr("signer_policy_denials_total{rule=\"chains[chain_id=31337].max_gas_limit\"} 1"));
 }
 
 TEST_F(EngineTest, FeeBudgetAndRateLimit) {
@@ -246,7 +249,8 @@ TEST_F(EngineTest, FeeBudgetAndRateLimit) {
   EXPECT_TRUE(Sign(AddHash(21), &out).ok());
   s = Sign(AddHash(22), &out);
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
-  EXPECT_THAT(std::string(s.message()), HasSubstr("keys[address=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266].limits.rate_limit"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("keys[address=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266].limits.rate_limit"));
 }
 
 TEST_F(EngineTest, GenericTransactionNeedsARule) {

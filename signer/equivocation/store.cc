@@ -185,8 +185,9 @@ absl::Status Store::OpenDatabase(const std::string& path) {
 }
 
 absl::Status Store::LoadKnownSlots() {
-  ASSIGN_OR_RETURN(Statement scan, SqlError(write_db_->Prepare("SELECT DISTINCT chain_id, sender, nonce FROM signatures"),
-                                            "prepare index scan"));
+  ASSIGN_OR_RETURN(
+      Statement scan,
+      SqlError(write_db_->Prepare("SELECT DISTINCT chain_id, sender, nonce FROM signatures"), "prepare index scan"));
   absl::MutexLock lock(&slots_mu_);
   for (;;) {
     ASSIGN_OR_RETURN(bool row, SqlError(scan.Step(), "index scan"));
@@ -284,7 +285,8 @@ absl::StatusOr<Verdict> Store::Classify(const Slot& slot, const Candidate& c) {
         "anti-equivocation: ", where, " with a different to/value/data; refusing to sign a conflicting transaction"));
     return v;
   }
-  if (!RaisedByTenPercent(highest_fee, c.max_fee_per_gas) || !RaisedByTenPercent(highest_tip, c.max_priority_fee_per_gas)) {
+  if (!RaisedByTenPercent(highest_fee, c.max_fee_per_gas) ||
+      !RaisedByTenPercent(highest_tip, c.max_priority_fee_per_gas)) {
     v.kind = Verdict::Kind::kConflict;
     v.conflict = absl::FailedPreconditionError(absl::StrCat(
         "anti-equivocation: ", where, "; a replacement must raise both max_fee_per_gas (highest so far ",
@@ -366,7 +368,8 @@ void Store::WriterLoop() {
 
 // One transaction for the whole batch: one fsync (synchronous=FULL) at COMMIT.
 absl::Status Store::WriteBatch(const std::vector<Pending>& batch, std::vector<absl::Status>& results) {
-  ASSIGN_OR_RETURN(platform::sqlite::Transaction txn, SqlError(platform::sqlite::Transaction::Begin(*write_db_), "begin"));
+  ASSIGN_OR_RETURN(platform::sqlite::Transaction txn,
+                   SqlError(platform::sqlite::Transaction::Begin(*write_db_), "begin"));
   for (size_t i = 0; i < batch.size(); ++i) {
     BindRecord(*insert_, batch[i].record);
     // A failed statement (e.g. a constraint) is rolled back alone; the transaction goes on.

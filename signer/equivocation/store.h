@@ -85,10 +85,10 @@ struct Candidate {
 struct Verdict {
   enum class Kind { kFirst, kRepeat, kFeeBump, kConflict };
   Kind kind = Kind::kFirst;
-  std::optional<Record> repeat;                 // kRepeat: the stored record to return again
-  std::optional<chain::Hash32> replaced;        // kFeeBump: the latest signed tx for the nonce
-  chain::U256 replaced_cost;                    // kFeeBump: gas_limit * max_fee of `replaced`
-  absl::Status conflict;                        // kConflict: FAILED_PRECONDITION with the reason
+  std::optional<Record> repeat;           // kRepeat: the stored record to return again
+  std::optional<chain::Hash32> replaced;  // kFeeBump: the latest signed tx for the nonce
+  chain::U256 replaced_cost;              // kFeeBump: gas_limit * max_fee of `replaced`
+  absl::Status conflict;                  // kConflict: FAILED_PRECONDITION with the reason
 };
 
 class Store {

@@ -16,7 +16,8 @@ const chain::Address kTo = *chain::Address::Parse("0x222222222222222222222222222
 
 std::string DbPath(const std::string& name) { return std::string(getenv("TEST_TMPDIR")) + "/" + name; }
 
-Candidate Make(uint64_t nonce, uint64_t fee, uint64_t tip, chain::Bytes data = {0xdf, 0xc7, 0x72, 0x23}, uint64_t gas = 60000) {
+Candidate Make(uint64_t nonce, uint64_t fee, uint64_t tip, chain::Bytes data = {0xdf, 0xc7, 0x72, 0x23},
+               uint64_t gas = 60000) {
   Candidate c;
   c.key = SlotKey{8453, kSender, nonce};
   c.to = kTo;
@@ -83,7 +84,8 @@ TEST(Store, FirstRepeatFeeBumpConflictAcrossRestart) {
   EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1099, 110)).kind, Verdict::Kind::kConflict) << "fee +9.9%";
   EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1100, 100)).kind, Verdict::Kind::kConflict) << "tip not raised";
   EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 900, 90)).kind, Verdict::Kind::kConflict) << "lower fees";
-  EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1000, 100, {0xdf, 0xc7, 0x72, 0x23}, 70000)).kind, Verdict::Kind::kConflict)
+  EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1000, 100, {0xdf, 0xc7, 0x72, 0x23}, 70000)).kind,
+            Verdict::Kind::kConflict)
       << "only the gas limit changed";
   Verdict bump = ClassifyAndRecord(*store, Make(7, 1100, 110, {0xdf, 0xc7, 0x72, 0x23}, 70000));
   ASSERT_EQ(bump.kind, Verdict::Kind::kFeeBump);
@@ -117,7 +119,9 @@ TEST(Store, ConcurrentWritersShareCommits) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        if (ClassifyAndRecord(*store, Make(static_cast<uint64_t>(t * 1000 + i), 1000, 100)).kind == Verdict::Kind::kFirst) ++ok;
+        if (ClassifyAndRecord(*store, Make(static_cast<uint64_t>(t * 1000 + i), 1000, 100)).kind ==
+            Verdict::Kind::kFirst)
+          ++ok;
       }
     });
   }

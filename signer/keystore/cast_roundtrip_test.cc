@@ -63,12 +63,14 @@ TEST(CastRoundTrip, CastFilesOpenHere) {
   absl::StatusOr<std::string> cast = testsupport::CastBinary();
   ASSERT_TRUE(cast.ok()) << cast.status();
   const std::string dir = Dir("theirs");
-  const std::string out = Popen(absl::StrCat("CAST_UNSAFE_PASSWORD='", kPassword, "' ", *cast, " wallet import castkey -k ", dir,
-                                             " --private-key 0x", kSecret, " 2>&1"));
+  const std::string out = Popen(absl::StrCat("CAST_UNSAFE_PASSWORD='", kPassword, "' ", *cast,
+                                             " wallet import castkey -k ", dir, " --private-key 0x", kSecret, " 2>&1"));
   ASSERT_THAT(out, HasSubstr("0x70997970c51812dc3a010c7d01b50e0d17dc79c8"));
   absl::StatusOr<crypto::LockedBuffer> pw = crypto::LockedBuffer::Allocate(sizeof(kPassword) - 1);
   std::memcpy(pw->data(), kPassword, pw->size());
-  auto lookup = [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> { return &*pw; };
+  auto lookup = [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> {
+    return &*pw;
+  };
   struct stat st;
   ASSERT_EQ(::stat((dir + "/castkey").c_str(), &st), 0);
   if ((st.st_mode & 077) != 0) {

@@ -31,11 +31,13 @@ absl::StatusOr<std::unique_ptr<KeyStore>> KeyStore::Load(const std::string& dir,
     absl::StatusOr<KeystoreInfo> info = InspectKeystore(*text, limits);
     if (!info.ok()) return absl::Status(info.status().code(), absl::StrCat(path, ": ", info.status().message()));
     absl::StatusOr<const crypto::LockedBuffer*> password = passwords(info->address);
-    if (!password.ok()) return absl::Status(password.status().code(), absl::StrCat(path, ": ", password.status().message()));
+    if (!password.ok())
+      return absl::Status(password.status().code(), absl::StrCat(path, ": ", password.status().message()));
     absl::StatusOr<DecryptedKey> key = DecryptKeystore(*text, (*password)->view(), limits);
     if (!key.ok()) return absl::Status(key.status().code(), absl::StrCat(path, ": ", key.status().message()));
     if (store->keys_.contains(key->address)) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": key ", key->address.Checksummed(), " is already loaded from another file"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": key ", key->address.Checksummed(), " is already loaded from another file"));
     }
     store->keys_.emplace(key->address, Key{name, std::move(key->secret)});
   }
@@ -67,7 +69,8 @@ std::vector<KeyInfo> KeyStore::List() const {
 absl::StatusOr<chain::RecoverableSignature> KeyStore::SignHash(const chain::Address& address,
                                                                const chain::Hash32& hash) const {
   auto it = keys_.find(address);
-  if (it == keys_.end()) return absl::NotFoundError(absl::StrCat("key ", address.Checksummed(), " is not held by this signer"));
+  if (it == keys_.end())
+    return absl::NotFoundError(absl::StrCat("key ", address.Checksummed(), " is not held by this signer"));
   absl::StatusOr<chain::RecoverableSignature> sig = chain::SignHash(it->second.secret.view(), hash);
   if (!sig.ok()) return absl::InternalError("signing failed");
   // Defence against faults (bit flips, a miscompiled or corrupted library): never release a

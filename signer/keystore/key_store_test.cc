@@ -74,7 +74,9 @@ TEST(KeyStore, RefusesGroupOrOtherReadableFilesAndBadOnes) {
   const std::string dir = NewDir("perm");
   ASSERT_TRUE(WritePrivateFileAtomically(dir, "a.json", Light(kKey0, "pw")).ok());
   auto pw = *Buffer("pw");
-  auto lookup = [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> { return &pw; };
+  auto lookup = [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> {
+    return &pw;
+  };
   ASSERT_TRUE(KeyStore::Load(dir, lookup).ok());
   ::chmod((dir + "/a.json").c_str(), 0640);
   absl::Status s = KeyStore::Load(dir, lookup).status();

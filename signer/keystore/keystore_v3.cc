@@ -1,10 +1,11 @@
 #include "signer/keystore/keystore_v3.h"
 
 #include <array>
+#include <cstring>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -69,8 +70,10 @@ absl::StatusOr<chain::Bytes> GetHex(const json::object& o, absl::string_view key
   absl::StatusOr<chain::Bytes> b = chain::FromHex(*s, chain::HexPrefix::kOptional);
   if (!b.ok()) return Bad(field, b.status().message());
   if (b->size() < min_size || b->size() > max_size) {
-    return Bad(field, absl::StrCat("must be ", min_size == max_size ? absl::StrCat(min_size) : absl::StrCat(min_size, "..", max_size),
-                                   " bytes, got ", b->size()));
+    return Bad(
+        field,
+        absl::StrCat("must be ", min_size == max_size ? absl::StrCat(min_size) : absl::StrCat(min_size, "..", max_size),
+                     " bytes, got ", b->size()));
   }
   return b;
 }
@@ -138,7 +141,8 @@ absl::Status ParseKdf(const json::object& cr, const KdfLimits& limits, Parsed& o
     absl::StatusOr<uint64_t> p = GetUint(params, "p", "crypto.kdfparams.p");
     if (!p.ok()) return p.status();
     if (*r > UINT32_MAX || *p > UINT32_MAX) return Bad("crypto.kdfparams", "r or p out of range");
-    if (absl::Status s = crypto::ValidateScryptParams(*n, static_cast<uint32_t>(*r), static_cast<uint32_t>(*p), limits.scrypt);
+    if (absl::Status s =
+            crypto::ValidateScryptParams(*n, static_cast<uint32_t>(*r), static_cast<uint32_t>(*p), limits.scrypt);
         !s.ok()) {
       return Bad("crypto.kdfparams", s.message());
     }
@@ -162,7 +166,8 @@ absl::Status ParseKdf(const json::object& cr, const KdfLimits& limits, Parsed& o
 }
 
 absl::StatusOr<Parsed> Parse(absl::string_view text, const KdfLimits& limits) {
-  if (text.size() > limits.max_file_bytes) return Bad("file", absl::StrCat("larger than ", limits.max_file_bytes, " bytes"));
+  if (text.size() > limits.max_file_bytes)
+    return Bad("file", absl::StrCat("larger than ", limits.max_file_bytes, " bytes"));
   boost::system::error_code ec;
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
   if (ec) return Bad("file", "not valid JSON");
@@ -231,8 +236,10 @@ absl::StatusOr<DecryptedKey> DecryptKeystore(absl::string_view json_text, chain:
   return DecryptedKey{*address, *std::move(secret)};
 }
 
-absl::StatusOr<std::string> EncryptKeystore(chain::ByteView secret, chain::ByteView password, const EncryptParams& params) {
-  if (absl::Status s = chain::ValidateSecret(secret); !s.ok()) return absl::InvalidArgumentError("keystore: invalid secret key");
+absl::StatusOr<std::string> EncryptKeystore(chain::ByteView secret, chain::ByteView password,
+                                            const EncryptParams& params) {
+  if (absl::Status s = chain::ValidateSecret(secret); !s.ok())
+    return absl::InvalidArgumentError("keystore: invalid secret key");
   absl::StatusOr<chain::Address> address = chain::AddressFromSecret(secret);
   if (!address.ok()) return address.status();
   absl::StatusOr<crypto::Bytes> salt = crypto::RandomBytes(32);
@@ -288,7 +295,8 @@ absl::StatusOr<std::string> EncryptKeystore(chain::ByteView secret, chain::ByteV
   json::object root;
   root["address"] = address->Hex().substr(2);
   root["crypto"] = std::move(crypto_obj);
-  root["id"] = absl::StrCat(u.substr(0, 8), "-", u.substr(8, 4), "-", u.substr(12, 4), "-", u.substr(16, 4), "-", u.substr(20));
+  root["id"] =
+      absl::StrCat(u.substr(0, 8), "-", u.substr(8, 4), "-", u.substr(12, 4), "-", u.substr(16, 4), "-", u.substr(20));
   root["version"] = 3;
   return json::serialize(root);
 }

@@ -24,7 +24,7 @@ namespace signer::keystore {
 
 // Bounds on what a keystore file may ask of us. Checked before any derivation.
 struct KdfLimits {
-  crypto::ScryptLimits scrypt;       // n <= 2^20, r <= 32, p <= 16, <= 512 MiB, n*r*p <= 2^23
+  crypto::ScryptLimits scrypt;  // n <= 2^20, r <= 32, p <= 16, <= 512 MiB, n*r*p <= 2^23
   uint32_t max_pbkdf2_c = 10'000'000;
   size_t max_file_bytes = 64 * 1024;
 };

@@ -95,9 +95,11 @@ TEST(KeystoreV3, WrongPasswordAndTamperingAreRefused) {
 }
 
 TEST(KeystoreV3, AddressFieldMustMatch) {
-  std::string with_address = absl::StrReplaceAll(kPbkdf2Vector, {{R"("version":3)", R"("version":3,"address":"008aeeda4d805471df9b2a5b0f38a0c3bcba786b")"}});
+  std::string with_address = absl::StrReplaceAll(
+      kPbkdf2Vector, {{R"("version":3)", R"("version":3,"address":"008aeeda4d805471df9b2a5b0f38a0c3bcba786b")"}});
   ASSERT_TRUE(DecryptKeystore(with_address, Pw("testpassword")).ok());
-  std::string wrong = absl::StrReplaceAll(kPbkdf2Vector, {{R"("version":3)", R"("version":3,"address":"f39fd6e51aad88f6f4ce6ab8827279cfffb92266")"}});
+  std::string wrong = absl::StrReplaceAll(
+      kPbkdf2Vector, {{R"("version":3)", R"("version":3,"address":"f39fd6e51aad88f6f4ce6ab8827279cfffb92266")"}});
   absl::Status s = DecryptKeystore(wrong, Pw("testpassword")).status();
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_NE(s.message().find("address"), std::string::npos);
@@ -107,13 +109,13 @@ TEST(KeystoreV3, AddressFieldMustMatch) {
 // fast (a 2^30 n or 2^20 p would take minutes or gigabytes).
 TEST(KeystoreV3, HostileParametersAreRefusedBeforeAnyWork) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {R"("n":262144)", R"("n":1073741824)"},        // huge n
-      {R"("p":8)", R"("p":1048576)"},                // huge p
-      {R"("r":1)", R"("r":100000)"},                 // huge r
-      {R"("n":262144)", R"("n":262143)"},            // not a power of two
+      {R"("n":262144)", R"("n":1073741824)"},  // huge n
+      {R"("p":8)", R"("p":1048576)"},          // huge p
+      {R"("r":1)", R"("r":100000)"},           // huge r
+      {R"("n":262144)", R"("n":262143)"},      // not a power of two
       {R"("n":262144)", R"("n":-1)"},
       {R"("n":262144)", R"("n":"262144")"},
-      {R"("dklen":32)", R"("dklen":16)"},            // MAC key would be missing
+      {R"("dklen":32)", R"("dklen":16)"},  // MAC key would be missing
       {R"("dklen":32)", R"("dklen":100000)"},
       {R"("aes-128-ctr")", R"("aes-256-cbc")"},
       {R"("kdf":"scrypt")", R"("kdf":"argon2")"},

@@ -121,14 +121,17 @@ absl::Status WritePrivateFileAtomically(const std::string& dir, const std::strin
   while (status.ok() && off < content.size()) {
     const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) status = Errno("write", tmp);
-    else off += static_cast<size_t>(n);
+    if (n < 0)
+      status = Errno("write", tmp);
+    else
+      off += static_cast<size_t>(n);
   }
   if (status.ok() && ::fsync(fd) != 0) status = Errno("fsync", tmp);
   ::close(fd);
   // link() instead of rename(): it fails if the target appeared meanwhile, never overwriting a key.
   if (status.ok() && ::link(tmp.c_str(), final_path.c_str()) != 0) {
-    status = errno == EEXIST ? absl::AlreadyExistsError(absl::StrCat(final_path, ": exists")) : Errno("link", final_path);
+    status =
+        errno == EEXIST ? absl::AlreadyExistsError(absl::StrCat(final_path, ": exists")) : Errno("link", final_path);
   }
   ::unlink(tmp.c_str());
   if (!status.ok()) return status;

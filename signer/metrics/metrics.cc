@@ -60,16 +60,18 @@ std::string Metrics::Render() const {
   absl::StrAppend(&out, "# HELP signer_requests_total Signer RPCs by method and outcome (gRPC status).\n",
                   "# TYPE signer_requests_total counter\n");
   for (const auto& [k, v] : requests_) {
-    absl::StrAppend(&out, "signer_requests_total{method=\"", Escape(k.first), "\",outcome=\"", Escape(k.second), "\"} ", v, "\n");
+    absl::StrAppend(&out, "signer_requests_total{method=\"", Escape(k.first), "\",outcome=\"", Escape(k.second), "\"} ",
+                    v, "\n");
   }
   absl::StrAppend(&out, "# HELP signer_request_duration_seconds Signer RPC latency, from arrival to reply.\n",
                   "# TYPE signer_request_duration_seconds histogram\n");
   for (const auto& [method, h] : latency_) {
     for (size_t i = 0; i < kBuckets.size(); ++i) {
-      absl::StrAppend(&out, "signer_request_duration_seconds_bucket{method=\"", Escape(method), "\",le=\"", kBuckets[i], "\"} ",
-                      h.counts[i], "\n");
+      absl::StrAppend(&out, "signer_request_duration_seconds_bucket{method=\"", Escape(method), "\",le=\"", kBuckets[i],
+                      "\"} ", h.counts[i], "\n");
     }
-    absl::StrAppend(&out, "signer_request_duration_seconds_bucket{method=\"", Escape(method), "\",le=\"+Inf\"} ", h.count, "\n");
+    absl::StrAppend(&out, "signer_request_duration_seconds_bucket{method=\"", Escape(method), "\",le=\"+Inf\"} ",
+                    h.count, "\n");
     absl::StrAppend(&out, "signer_request_duration_seconds_sum{method=\"", Escape(method), "\"} ", h.sum, "\n");
     absl::StrAppend(&out, "signer_request_duration_seconds_count{method=\"", Escape(method), "\"} ", h.count, "\n");
   }
@@ -79,26 +81,28 @@ std::string Metrics::Render() const {
     absl::StrAppend(&out, "signer_policy_denials_total{rule=\"", Escape(rule), "\"} ", v, "\n");
   }
   absl::StrAppend(&out, "# HELP signer_policy_reloads_total Policy reloads (SIGHUP) by result.\n",
-                  "# TYPE signer_policy_reloads_total counter\n", "signer_policy_reloads_total{result=\"ok\"} ", reloads_ok_,
-                  "\n", "signer_policy_reloads_total{result=\"rejected\"} ", reloads_rejected_, "\n");
+                  "# TYPE signer_policy_reloads_total counter\n", "signer_policy_reloads_total{result=\"ok\"} ",
+                  reloads_ok_, "\n", "signer_policy_reloads_total{result=\"rejected\"} ", reloads_rejected_, "\n");
   absl::StrAppend(&out, "# HELP signer_keys_loaded Keys held by the signer.\n# TYPE signer_keys_loaded gauge\n",
                   "signer_keys_loaded ", keys_loaded_.load(), "\n");
   if (refused_fn_) {
-    absl::StrAppend(&out, "# HELP signer_refused_connections_total Unix socket connections refused (peer uid not allowed).\n",
-                    "# TYPE signer_refused_connections_total counter\n", "signer_refused_connections_total ", refused_fn_(), "\n");
+    absl::StrAppend(
+        &out, "# HELP signer_refused_connections_total Unix socket connections refused (peer uid not allowed).\n",
+        "# TYPE signer_refused_connections_total counter\n", "signer_refused_connections_total ", refused_fn_(), "\n");
   }
   if (commits_fn_ && records_fn_) {
-    absl::StrAppend(&out, "# HELP signer_equivocation_commits_total Group commits (fsyncs) of the anti-equivocation db.\n",
-                    "# TYPE signer_equivocation_commits_total counter\n", "signer_equivocation_commits_total ", commits_fn_(),
-                    "\n", "# HELP signer_equivocation_records_total Signatures recorded durably.\n",
-                    "# TYPE signer_equivocation_records_total counter\n", "signer_equivocation_records_total ", records_fn_(),
-                    "\n");
+    absl::StrAppend(&out,
+                    "# HELP signer_equivocation_commits_total Group commits (fsyncs) of the anti-equivocation db.\n",
+                    "# TYPE signer_equivocation_commits_total counter\n", "signer_equivocation_commits_total ",
+                    commits_fn_(), "\n", "# HELP signer_equivocation_records_total Signatures recorded durably.\n",
+                    "# TYPE signer_equivocation_records_total counter\n", "signer_equivocation_records_total ",
+                    records_fn_(), "\n");
   }
   return out;
 }
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(const std::string& bind_address, int port,
-                                                                             const Metrics* metrics) {
+                                                                            const Metrics* metrics) {
   std::unique_ptr<MetricsHttpServer> s(new MetricsHttpServer());
   s->metrics_ = metrics;
   sockaddr_storage ss{};
@@ -122,7 +126,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(cons
   const int one = 1;
   ::setsockopt(s->fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(s->fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(s->fd_, 16) != 0) {
-    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", host, ":", port, ": ", std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("metrics: cannot listen on ", host, ":", port, ": ", std::strerror(errno)));
   }
   sockaddr_storage bound{};
   socklen_t blen = sizeof(bound);
@@ -160,8 +165,8 @@ void MetricsHttpServer::Loop() {
     } else {
       body = "not found: try GET /metrics\n";
     }
-    const std::string resp = absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type, "\r\nContent-Length: ", body.size(),
-                                          "\r\nConnection: close\r\n\r\n", body);
+    const std::string resp = absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
+                                          "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
     size_t off = 0;
     while (off < resp.size()) {
       const ssize_t n = ::send(c, resp.data() + off, resp.size() - off, MSG_NOSIGNAL);

@@ -64,7 +64,7 @@ class MetricsHttpServer {
  public:
   // bind_address: an IPv4 or IPv6 literal ("127.0.0.1" by default); port 0 picks a free port.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& bind_address, int port,
-                                                                   const Metrics* metrics);
+                                                                  const Metrics* metrics);
   ~MetricsHttpServer();
   int port() const { return port_; }
   void Stop();

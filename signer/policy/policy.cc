@@ -50,7 +50,8 @@ absl::StatusOr<KeyLimits> CompileLimits(const v1::KeyLimits& limits, const std::
     out.burst = limits.rate_limit().burst();
   }
   if (!limits.fee_budget_24h_wei().empty()) {
-    absl::StatusOr<chain::U256> budget = ParseWeiField(limits.fee_budget_24h_wei(), absl::StrCat(prefix, ".fee_budget_24h_wei"));
+    absl::StatusOr<chain::U256> budget =
+        ParseWeiField(limits.fee_budget_24h_wei(), absl::StrCat(prefix, ".fee_budget_24h_wei"));
     if (!budget.ok()) return budget.status();
     out.fee_budget_24h = *budget;
   }
@@ -58,7 +59,8 @@ absl::StatusOr<KeyLimits> CompileLimits(const v1::KeyLimits& limits, const std::
 }
 
 Decision Deny(std::string rule, absl::string_view why) {
-  return Decision{absl::PermissionDeniedError(absl::StrCat("denied by policy rule ", rule, ": ", why)), std::move(rule)};
+  return Decision{absl::PermissionDeniedError(absl::StrCat("denied by policy rule ", rule, ": ", why)),
+                  std::move(rule)};
 }
 
 }  // namespace
@@ -67,9 +69,11 @@ absl::StatusOr<chain::U256> ParseWei(absl::string_view text) {
   if (text.empty()) return absl::InvalidArgumentError("empty (want a decimal wei amount)");
   if (text.size() > 78) return absl::InvalidArgumentError("more than 78 digits");
   for (char c : text) {
-    if (!absl::ascii_isdigit(c)) return absl::InvalidArgumentError(absl::StrCat("not a decimal number: \"", text, "\""));
+    if (!absl::ascii_isdigit(c))
+      return absl::InvalidArgumentError(absl::StrCat("not a decimal number: \"", text, "\""));
   }
-  if (text.size() > 1 && text[0] == '0') return absl::InvalidArgumentError(absl::StrCat("leading zero in \"", text, "\""));
+  if (text.size() > 1 && text[0] == '0')
+    return absl::InvalidArgumentError(absl::StrCat("leading zero in \"", text, "\""));
   absl::StatusOr<chain::U256> v = chain::U256::FromDecimal(text);
   if (!v.ok()) return absl::InvalidArgumentError("does not fit in 256 bits");
   return v;
@@ -93,22 +97,27 @@ absl::Status CompiledPolicy::CompileChains(const v1::Policy& policy) {
     const v1::ChainPolicy& c = policy.chains(i);
     const std::string f = absl::StrCat("chains[", i, "]");
     if (c.chain_id() == 0) return Field(absl::StrCat(f, ".chain_id"), "required, non-zero");
-    if (chains_.contains(c.chain_id())) return Field(absl::StrCat(f, ".chain_id"), absl::StrCat("duplicate chain id ", c.chain_id()));
+    if (chains_.contains(c.chain_id()))
+      return Field(absl::StrCat(f, ".chain_id"), absl::StrCat("duplicate chain id ", c.chain_id()));
     Chain chain;
     chain.chain_id = c.chain_id();
     chain.rule = absl::StrCat("chains[chain_id=", c.chain_id(), "]");
-    if (absl::Status s = ParseAddresses(c.kms_contract_addresses(), absl::StrCat(f, ".kms_contract_addresses"), chain.factories);
+    if (absl::Status s =
+            ParseAddresses(c.kms_contract_addresses(), absl::StrCat(f, ".kms_contract_addresses"), chain.factories);
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = ParseAddresses(c.app_contract_addresses(), absl::StrCat(f, ".app_contract_addresses"), chain.apps);
+    if (absl::Status s =
+            ParseAddresses(c.app_contract_addresses(), absl::StrCat(f, ".app_contract_addresses"), chain.apps);
         !s.ok()) {
       return s;
     }
     chain.any_app = c.any_app();
-    absl::StatusOr<chain::U256> max_fee = ParseWeiField(c.max_fee_per_gas_wei(), absl::StrCat(f, ".max_fee_per_gas_wei"));
+    absl::StatusOr<chain::U256> max_fee =
+        ParseWeiField(c.max_fee_per_gas_wei(), absl::StrCat(f, ".max_fee_per_gas_wei"));
     if (!max_fee.ok()) return max_fee.status();
-    absl::StatusOr<chain::U256> max_tip = ParseWeiField(c.max_priority_fee_per_gas_wei(), absl::StrCat(f, ".max_priority_fee_per_gas_wei"));
+    absl::StatusOr<chain::U256> max_tip =
+        ParseWeiField(c.max_priority_fee_per_gas_wei(), absl::StrCat(f, ".max_priority_fee_per_gas_wei"));
     if (!max_tip.ok()) return max_tip.status();
     if (c.max_gas_limit() == 0) return Field(absl::StrCat(f, ".max_gas_limit"), "required, non-zero");
     chain.max_fee = *max_fee;
@@ -142,7 +151,8 @@ absl::Status CompiledPolicy::CompileGenericRules(const v1::Policy& policy) {
     const v1::GenericTransactionRule& r = policy.generic_transaction_rules(i);
     const std::string f = absl::StrCat("generic_transaction_rules[", i, "]");
     if (r.name().empty()) return Field(absl::StrCat(f, ".name"), "required");
-    if (!names.insert(r.name()).second) return Field(absl::StrCat(f, ".name"), absl::StrCat("duplicate name \"", r.name(), "\""));
+    if (!names.insert(r.name()).second)
+      return Field(absl::StrCat(f, ".name"), absl::StrCat("duplicate name \"", r.name(), "\""));
     GenericRule rule;
     rule.name = r.name();
     rule.rule = absl::StrCat("generic_transaction_rules[name=\"", r.name(), "\"]");
@@ -155,7 +165,9 @@ absl::Status CompiledPolicy::CompileGenericRules(const v1::Policy& policy) {
     rule.to = *to;
     if (!r.selector().empty()) {
       std::array<uint8_t, 4> sel;
-      if (absl::Status s = chain::FromHexInto(r.selector(), absl::MakeSpan(sel), chain::HexPrefix::kRequired, "selector"); !s.ok()) {
+      if (absl::Status s =
+              chain::FromHexInto(r.selector(), absl::MakeSpan(sel), chain::HexPrefix::kRequired, "selector");
+          !s.ok()) {
         return Field(absl::StrCat(f, ".selector"), "want \"0x\" + 8 hex digits");
       }
       rule.selector = sel;
@@ -165,7 +177,8 @@ absl::Status CompiledPolicy::CompileGenericRules(const v1::Policy& policy) {
       if (!v.ok()) return v.status();
       rule.max_value = *v;
     }
-    if (absl::Status s = ParseAddresses(r.from_addresses(), absl::StrCat(f, ".from_addresses"), rule.from); !s.ok()) return s;
+    if (absl::Status s = ParseAddresses(r.from_addresses(), absl::StrCat(f, ".from_addresses"), rule.from); !s.ok())
+      return s;
     generic_.push_back(std::move(rule));
   }
   return absl::OkStatus();
@@ -173,7 +186,8 @@ absl::Status CompiledPolicy::CompileGenericRules(const v1::Policy& policy) {
 
 absl::Status CompiledPolicy::CompileMessageSigning(const v1::MessageSigningPolicy& m) {
   messages_enabled_ = m.enabled();
-  if (absl::Status s = ParseAddresses(m.from_addresses(), "message_signing.from_addresses", message_keys_); !s.ok()) return s;
+  if (absl::Status s = ParseAddresses(m.from_addresses(), "message_signing.from_addresses", message_keys_); !s.ok())
+    return s;
   if (m.max_message_bytes() != 0) {
     if (m.max_message_bytes() > (1u << 20)) return Field("message_signing.max_message_bytes", "at most 1048576");
     max_message_bytes_ = m.max_message_bytes();
@@ -242,8 +256,9 @@ Decision CompiledPolicy::CheckTransaction(const TxIntent& in) const {
     return Deny(allowed_by, "value must be 0 for a contract call");
   }
   if (in.max_fee_per_gas > c.max_fee) {
-    return Deny(absl::StrCat(c.rule, ".max_fee_per_gas_wei"),
-                absl::StrCat("max_fee_per_gas ", in.max_fee_per_gas.ToDecimal(), " exceeds the cap ", c.max_fee.ToDecimal()));
+    return Deny(
+        absl::StrCat(c.rule, ".max_fee_per_gas_wei"),
+        absl::StrCat("max_fee_per_gas ", in.max_fee_per_gas.ToDecimal(), " exceeds the cap ", c.max_fee.ToDecimal()));
   }
   if (in.max_priority_fee_per_gas > c.max_priority_fee) {
     return Deny(absl::StrCat(c.rule, ".max_priority_fee_per_gas_wei"),
@@ -263,11 +278,13 @@ Decision CompiledPolicy::CheckMessage(const chain::Address& from, size_t message
     return Deny("message_signing.from_addresses", absl::StrCat("key ", from.Checksummed(), " may not sign messages"));
   }
   if (message_size > max_message_bytes_) {
-    return Decision{absl::InvalidArgumentError(absl::StrCat("message: ", message_size, " bytes, more than message_signing.max_message_bytes (",
+    return Decision{absl::InvalidArgumentError(absl::StrCat("message: ", message_size,
+                                                            " bytes, more than message_signing.max_message_bytes (",
                                                             max_message_bytes_, ")")),
                     "message_signing.max_message_bytes"};
   }
-  return Decision{absl::OkStatus(), message_keys_.empty() ? "message_signing.enabled" : "message_signing.from_addresses"};
+  return Decision{absl::OkStatus(),
+                  message_keys_.empty() ? "message_signing.enabled" : "message_signing.from_addresses"};
 }
 
 const KeyLimits& CompiledPolicy::LimitsFor(const chain::Address& key) const {

@@ -175,7 +175,8 @@ TEST(Policy, GenericRules) {
   // Plain transfer rule with a value cap and a key list.
   const std::string treasury = "0x3333333333333333333333333333333333333333";
   EXPECT_TRUE(p->CheckTransaction(Generic(treasury, "0x", 1000)).allowed());
-  ExpectDenied(p->CheckTransaction(Generic(treasury, "0x", 1001)), "generic_transaction_rules[name=\"pay-treasury\"].max_value_wei");
+  ExpectDenied(p->CheckTransaction(Generic(treasury, "0x", 1001)),
+               "generic_transaction_rules[name=\"pay-treasury\"].max_value_wei");
   ExpectDenied(p->CheckTransaction(Generic(treasury, "0x12345678")), "generic_transaction_rules");
   TxIntent stranger = Generic(treasury, "0x", 1);
   stranger.from = kOther;
@@ -212,13 +213,15 @@ TEST(Policy, InvalidPoliciesNameTheField) {
        "chains[0].max_fee_per_gas_wei"},
       {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "-1" max_gas_limit: 1 })pb",
        "chains[0].max_priority_fee_per_gas_wei"},
-      {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" })pb", "chains[0].max_gas_limit"},
+      {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" })pb",
+       "chains[0].max_gas_limit"},
       {R"pb(chains { chain_id: 1 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" max_gas_limit: 1
                      kms_contract_addresses: "0x5fbdb2315678afecb367f032d93F642f64180aa3" })pb",
        "chains[0].kms_contract_addresses[0]"},
       {R"pb(default_key_limits { rate_limit { requests_per_second: 0 burst: 1 } })pb",
        "default_key_limits.rate_limit.requests_per_second"},
-      {R"pb(default_key_limits { rate_limit { requests_per_second: 1 burst: 0 } })pb", "default_key_limits.rate_limit.burst"},
+      {R"pb(default_key_limits { rate_limit { requests_per_second: 1 burst: 0 } })pb",
+       "default_key_limits.rate_limit.burst"},
       {R"pb(keys { address: "0x1" })pb", "keys[0].address"},
       {R"pb(generic_transaction_rules { name: "x" chain_id: 5 to: "0x3333333333333333333333333333333333333333" })pb",
        "generic_transaction_rules[0].chain_id"},

@@ -25,9 +25,10 @@ Decision UsageTracker::TakeRequest(const chain::Address& key, const KeyLimits& l
   b.tokens = std::min<double>(b.burst, b.tokens + elapsed * b.rate);
   b.last = now;
   if (b.tokens < 1.0) {
-    return Decision{absl::ResourceExhaustedError(absl::StrCat("rate limit ", rule, " reached for key ", key.Checksummed(),
-                                                              " (", b.rate, " requests/s, burst ", b.burst, "); retry later")),
-                    rule};
+    return Decision{
+        absl::ResourceExhaustedError(absl::StrCat("rate limit ", rule, " reached for key ", key.Checksummed(), " (",
+                                                  b.rate, " requests/s, burst ", b.burst, "); retry later")),
+        rule};
   }
   b.tokens -= 1.0;
   return Decision{absl::OkStatus(), rule};
@@ -51,10 +52,10 @@ absl::StatusOr<uint64_t> UsageTracker::Charge(const chain::Address& key, const c
   if (limits.fee_budget_24h.has_value()) {
     *rule = absl::StrCat(limits.rule_prefix, ".fee_budget_24h_wei");
     if (!total.ok() || *total > *limits.fee_budget_24h) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "fee budget ", *rule, " exhausted for key ", key.Checksummed(), ": ", ledger.sum.ToDecimal(),
-          " wei committed in the last 24 h, this transaction adds ", amount.ToDecimal(), ", budget ",
-          limits.fee_budget_24h->ToDecimal()));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("fee budget ", *rule, " exhausted for key ", key.Checksummed(), ": ", ledger.sum.ToDecimal(),
+                       " wei committed in the last 24 h, this transaction adds ", amount.ToDecimal(), ", budget ",
+                       limits.fee_budget_24h->ToDecimal()));
     }
   }
   if (amount.IsZero()) return 0;

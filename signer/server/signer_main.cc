@@ -44,16 +44,20 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 ABSL_FLAG(bool, insecure, false, "same as --insecure_loopback: allow plaintext TCP on a loopback address only");
 ABSL_FLAG(std::string, keystore_dir, "", "directory of keystore V3 files (overrides keystore_dir)");
 ABSL_FLAG(std::string, password_file, "", "file holding the keystore password, mode 0600 (overrides password)");
-ABSL_FLAG(std::string, password_env, "",
-          "NAME of an environment variable holding the keystore password (overrides password); never the password itself");
+ABSL_FLAG(
+    std::string, password_env, "",
+    "NAME of an environment variable holding the keystore password (overrides password); never the password itself");
 ABSL_FLAG(std::string, policy_file, "", "policy file (overrides policy_file)");
-ABSL_FLAG(std::string, anti_equivocation_db, "", "anti-equivocation SQLite database (overrides anti_equivocation_db_path)");
+ABSL_FLAG(std::string, anti_equivocation_db, "",
+          "anti-equivocation SQLite database (overrides anti_equivocation_db_path)");
 ABSL_FLAG(std::string, audit_log, "", "audit log, JSON Lines (overrides audit_log_path)");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus metrics port (overrides metrics_port; 0 disables)");
 ABSL_FLAG(std::string, metrics_bind_address, "", "metrics bind address (overrides metrics_bind_address)");
-ABSL_FLAG(std::vector<std::string>, allowed_peer_uids, {}, "extra unix-socket peer uids allowed to call (comma-separated)");
+ABSL_FLAG(std::vector<std::string>, allowed_peer_uids, {},
+          "extra unix-socket peer uids allowed to call (comma-separated)");
 ABSL_FLAG(std::string, kdf, "scrypt", "keys new/import: scrypt (n=2^18, r=8, p=1) or pbkdf2 (c=262144)");
-ABSL_FLAG(uint64_t, scrypt_n, uint64_t{1} << 18, "keys new/import: scrypt n (a power of two; below 2^18 for tests only)");
+ABSL_FLAG(uint64_t, scrypt_n, uint64_t{1} << 18,
+          "keys new/import: scrypt n (a power of two; below 2^18 for tests only)");
 
 namespace signer::server {
 namespace {
@@ -65,8 +69,7 @@ using platform::log::Log;
 constexpr char kDefaultListen[] = "unix:/run/onchain-kms/signer.sock";
 
 int Fail(int code, absl::string_view what, const absl::Status& s) {
-  Log(Level::kError, what,
-      {{"error", std::string(s.message())}, {"code", absl::StatusCodeToString(s.code())}});
+  Log(Level::kError, what, {{"error", std::string(s.message())}, {"code", absl::StatusCodeToString(s.code())}});
   return code;
 }
 
@@ -127,8 +130,10 @@ absl::StatusOr<platform::TransportOptions> TransportOptionsFrom(const v1::Signer
     if (!absl::SimpleAtoi(s, &uid)) return absl::InvalidArgumentError("--allowed_peer_uids: not a uid");
     topts.allowed_peer_uids.push_back(uid);
   }
-  for (const std::string& s : config.listen().tcp().tls().allowed_client_cert_sha256()) topts.allowed_client_cert_sha256.push_back(s);
-  for (const std::string& s : config.listen().tcp().tls().allowed_client_names()) topts.allowed_client_names.push_back(s);
+  for (const std::string& s : config.listen().tcp().tls().allowed_client_cert_sha256())
+    topts.allowed_client_cert_sha256.push_back(s);
+  for (const std::string& s : config.listen().tcp().tls().allowed_client_names())
+    topts.allowed_client_names.push_back(s);
   return topts;
 }
 
@@ -149,10 +154,12 @@ std::unique_ptr<keystore::KeyStore> LoadKeys(const v1::SignerConfig& config, int
     const std::string field = absl::StrCat("key_passwords[", i, "]");
     absl::StatusOr<chain::Address> a = chain::Address::Parse(config.key_passwords(i).address());
     if (!a.ok()) {
-      *exit_code = Fail(2, "bad configuration", absl::InvalidArgumentError(absl::StrCat(field, ".address: ", a.status().message())));
+      *exit_code = Fail(2, "bad configuration",
+                        absl::InvalidArgumentError(absl::StrCat(field, ".address: ", a.status().message())));
       return nullptr;
     }
-    absl::StatusOr<crypto::LockedBuffer> p = keystore::ReadPassword(config.key_passwords(i).password(), field + ".password");
+    absl::StatusOr<crypto::LockedBuffer> p =
+        keystore::ReadPassword(config.key_passwords(i).password(), field + ".password");
     if (!p.ok()) {
       *exit_code = Fail(1, "cannot read a keystore password", p.status());
       return nullptr;
@@ -161,7 +168,8 @@ std::unique_ptr<keystore::KeyStore> LoadKeys(const v1::SignerConfig& config, int
   }
   const absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<keystore::KeyStore>> loaded = keystore::KeyStore::Load(
-      config.keystore_dir(), [&](const std::optional<chain::Address>& a) -> absl::StatusOr<const crypto::LockedBuffer*> {
+      config.keystore_dir(),
+      [&](const std::optional<chain::Address>& a) -> absl::StatusOr<const crypto::LockedBuffer*> {
         if (a.has_value()) {
           auto it = per_key.find(*a);
           if (it != per_key.end()) return &it->second;
@@ -199,22 +207,24 @@ int OpenSigner(const v1::SignerConfig& config, SignerCore& core) {
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> initial = policy::LoadPolicyFile(config.policy_file());
   if (!initial.ok()) return Fail(2, "cannot load the policy", initial.status());
   core.policy = std::make_unique<policy::PolicyHolder>(*initial);
-  absl::StatusOr<std::unique_ptr<equivocation::Store>> store = equivocation::Store::Open(config.anti_equivocation_db_path());
+  absl::StatusOr<std::unique_ptr<equivocation::Store>> store =
+      equivocation::Store::Open(config.anti_equivocation_db_path());
   if (!store.ok()) return Fail(1, "cannot open the anti-equivocation database", store.status());
   core.store = *std::move(store);
   const absl::Duration fsync_interval =
       config.audit_fsync_every_record()
           ? absl::ZeroDuration()
           : absl::Milliseconds(config.audit_fsync_interval_ms() == 0 ? 10 : config.audit_fsync_interval_ms());
-  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit = audit::AuditLog::Open(config.audit_log_path(), fsync_interval);
+  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit =
+      audit::AuditLog::Open(config.audit_log_path(), fsync_interval);
   if (!audit.ok()) return Fail(1, "cannot open the audit log", audit.status());
   core.audit = *std::move(audit);
 
   core.metrics.SetKeysLoaded(static_cast<int64_t>(core.keys->size()));
   core.metrics.SetGroupCommitFns([s = core.store.get()] { return s->commits(); },
                                  [s = core.store.get()] { return s->records_written(); });
-  core.engine = std::make_unique<engine::Engine>(
-      engine::EngineDeps{core.keys.get(), core.policy.get(), &core.usage, core.store.get(), core.audit.get(), &core.metrics});
+  core.engine = std::make_unique<engine::Engine>(engine::EngineDeps{core.keys.get(), core.policy.get(), &core.usage,
+                                                                    core.store.get(), core.audit.get(), &core.metrics});
   if (absl::Status s = core.engine->ReplayFeeLedger(); !s.ok()) return Fail(1, "cannot replay the fee ledger", s);
   if (config.metrics_port() != 0) {
     absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> m = metrics::MetricsHttpServer::Start(
@@ -316,10 +326,12 @@ int SignerMain(int argc, char** argv) {
 
   v1::SignerConfig config;
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
-    if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok()) return Fail(2, "cannot load the config file", s);
+    if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok())
+      return Fail(2, "cannot load the config file", s);
   }
   ApplyFlagOverrides(&config);
-  if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok()) return Fail(2, "bad configuration", s);
+  if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok())
+    return Fail(2, "bad configuration", s);
   if (!args.empty() && args[0] == "keys") return RunKeys({args.begin() + 1, args.end()}, config);
   if (!args.empty()) {
     std::fprintf(stderr, "signer: unknown command \"%s\" (serve by default; or keys, audit)\n", args[0].c_str());

@@ -12,8 +12,7 @@ namespace {
 
 namespace json = boost::json;
 
-absl::StatusOr<std::string> StringField(const json::object& o, absl::string_view key,
-                                        absl::string_view name) {
+absl::StatusOr<std::string> StringField(const json::object& o, absl::string_view key, absl::string_view name) {
   const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
   if (v == nullptr || !v->is_string()) {
     return absl::InternalError(absl::StrCat("artifact ", name, ": field ", key, " missing or not a string"));

@@ -3,9 +3,10 @@
 #ifndef ONCHAIN_KMS_TEST_ANVIL_ARTIFACTS_H_
 #define ONCHAIN_KMS_TEST_ANVIL_ARTIFACTS_H_
 
-#include <boost/json.hpp>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

@@ -7,7 +7,6 @@
 //   bazel run //test/anvil:devchain -- --chain_id=8453 --fund=0xabc...,0xdef...
 #include <signal.h>
 
-#include <boost/json.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -15,14 +14,15 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/time/time.h"
 #include "test/anvil/harness.h"
 
 ABSL_FLAG(uint64_t, chain_id, 31337, "chain id: 31337 (anvil), 1 (Ethereum), 8453 (Base), ...");
-ABSL_FLAG(double, block_time, 0,
-          "seconds between blocks (interval mining); 0 mines every transaction at once");
+ABSL_FLAG(double, block_time, 0, "seconds between blocks (interval mining); 0 mines every transaction at once");
 ABSL_FLAG(bool, automine, true, "with --block_time=0: false mines only on request (anvil_mine)");
 ABSL_FLAG(std::vector<std::string>, fund, {}, "comma-separated addresses to fund with --fund_ether each");
 ABSL_FLAG(uint64_t, fund_ether, 1000, "ether given to each --fund address");

@@ -3,11 +3,12 @@
 // the KMS test knobs, and gas against the facts (dstack-contracts.md §2.3, §3.3, §6).
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -26,8 +27,7 @@ constexpr char kComposeHashAdded[] = "0xfecb34306dd9d8b785b54d65489d06afc8822a08
 constexpr char kOwnershipTransferred[] = "0x8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e0";
 constexpr char kInitialized[] = "0xc7f505b2f371ae2175ee4913f4499e1f2633a7b5936321eed1cdaeb6115181d2";
 constexpr char kAppRegistered[] = "0x0d540ad8f39e07d19909687352b9fa017405d93c91a6760981fbae9cf28bfef7";
-constexpr char kAppDeployedViaFactory[] =
-    "0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee";
+constexpr char kAppDeployedViaFactory[] = "0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee";
 constexpr char kPolicyChanged[] = "0x341d3bc64e32172fc5bcf27b0f7f69dc5adc19af64b7aa1dee361e5883c32375";
 constexpr char kRegisteredAppKey[] = "0x1a61f88f2e67632c1bf4321c88aec40bbf788e2b1a14b69f1186e6a3a31d9028";
 constexpr char kImplementationSlot[] = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
@@ -185,8 +185,7 @@ TEST_P(FactoryLogsTest, DeployEmitsFactsLogOrderAndSetsState) {
   EXPECT_EQ(logs[5].topics, (std::vector<std::string>{kAppRegistered}));
   EXPECT_EQ(logs[5].data, Word(app));
   EXPECT_EQ(logs[6].address, kms_);
-  EXPECT_EQ(logs[6].topics,
-            (std::vector<std::string>{kAppDeployedViaFactory, Word(app), Word(kDeployerAddress)}));
+  EXPECT_EQ(logs[6].topics, (std::vector<std::string>{kAppDeployedViaFactory, Word(app), Word(kDeployerAddress)}));
   EXPECT_EQ(logs[6].data, "0x");
 
   // State.
@@ -206,17 +205,14 @@ TEST_P(FactoryLogsTest, DeployEmitsFactsLogOrderAndSetsState) {
   json::object second = Deploy5(kDeployerAddress, "false", kZero32, kHash);
   EXPECT_EQ(AddressOf(Logs(second).back().topics.at(1)), KmsCreateAddress(2));
 
-  std::cout << "chain " << GetParam()
-            << ": deployAndRegisterApp 5-arg device+hash gasUsed=" << GasUsed(receipt)
+  std::cout << "chain " << GetParam() << ": deployAndRegisterApp 5-arg device+hash gasUsed=" << GasUsed(receipt)
             << " (facts 2026-02: 251,328)\n";
   EXPECT_GT(GasUsed(receipt), 200000u);
   EXPECT_LT(GasUsed(receipt), 300000u);
 }
 
 INSTANTIATE_TEST_SUITE_P(ChainIds, FactoryLogsTest, testing::Values(31337, 1, 8453),
-                         [](const testing::TestParamInfo<uint64_t>& i) {
-                           return absl::StrCat("chain", i.param);
-                         });
+                         [](const testing::TestParamInfo<uint64_t>& i) { return absl::StrCat("chain", i.param); });
 
 TEST_F(FactoryTest, ZeroDeviceAndHashAreSkippedWithoutLogs) {
   json::object any = Deploy5(kDeployerAddress, "true", kZero32, kHash);
@@ -233,8 +229,7 @@ TEST_F(FactoryTest, ZeroDeviceAndHashAreSkippedWithoutLogs) {
   EXPECT_EQ(logs[0].topics.at(0), kUpgraded);
   EXPECT_EQ(logs[1].topics.at(0), kOwnershipTransferred);
   EXPECT_EQ(logs[4].topics.at(0), kAppDeployedViaFactory);
-  std::cout << "deploy 5-arg device=0 hash set allowAny=true gasUsed=" << GasUsed(any)
-            << " (facts: 247,954)\n"
+  std::cout << "deploy 5-arg device=0 hash set allowAny=true gasUsed=" << GasUsed(any) << " (facts: 247,954)\n"
             << "deploy 5-arg both zero gasUsed=" << GasUsed(none) << " (facts: 224,665)\n";
 }
 
@@ -251,8 +246,7 @@ TEST_F(FactoryTest, SixArgOverloadSetsRequireTcbUpToDate) {
 }
 
 TEST_F(FactoryTest, AddComposeHashIsOwnerOnlyIdempotentAndAlwaysLogs) {
-  const std::string app =
-      AddressOf(Logs(Deploy5(kSecondAddress, "false", kZero32, kHash)).back().topics.at(1));
+  const std::string app = AddressOf(Logs(Deploy5(kSecondAddress, "false", kZero32, kHash)).back().topics.at(1));
   const std::string add = Calldata({"addComposeHash(bytes32)", kHash2});
   EXPECT_EQ(add, "0xdfc77223" + AbiWord(kHash2));
 
@@ -303,13 +297,11 @@ TEST_F(FactoryTest, AddComposeHashIsOwnerOnlyIdempotentAndAlwaysLogs) {
 TEST_F(FactoryTest, RevertEncodings) {
   // Zero owner: Error(string) "Invalid owner address".
   const std::string deploy_zero = Calldata({kDeploy5, kZeroAddress, "false", "false", kZero32, kHash});
-  EXPECT_EQ(RevertData(kms_, deploy_zero, kDeployerAddress),
-            Calldata({"Error(string)", "Invalid owner address"}));
+  EXPECT_EQ(RevertData(kms_, deploy_zero, kDeployerAddress), Calldata({"Error(string)", "Invalid owner address"}));
   // The implementation and the apps cannot be initialized again: InvalidInitialization().
-  const std::string app =
-      AddressOf(Logs(Deploy5(kDeployerAddress, "false", kZero32, kHash)).back().topics.at(1));
-  const std::string init = Calldata(
-      {"initialize(address,bool,bool,bytes32,bytes32)", kSecondAddress, "false", "false", kZero32, kHash});
+  const std::string app = AddressOf(Logs(Deploy5(kDeployerAddress, "false", kZero32, kHash)).back().topics.at(1));
+  const std::string init =
+      Calldata({"initialize(address,bool,bool,bytes32,bytes32)", kSecondAddress, "false", "false", kZero32, kHash});
   EXPECT_EQ(RevertData(app, init, kSecondAddress), "0xf92ee8a9");
   EXPECT_EQ(RevertData(anvil_->chain().app_implementation, init, kSecondAddress), "0xf92ee8a9");
   // KMS admin is owner-only too.
@@ -364,8 +356,7 @@ TEST_F(FactoryTest, KnobDecoyEmitsLookAlikeFromAnotherAddress) {
   ASSERT_EQ(logs.size(), 7u);
   // A topic-only parser (the JS SDK's) would take the decoy's "appId"; the KMS's log is last.
   EXPECT_EQ(logs[5].address, *decoy);
-  EXPECT_EQ(logs[5].topics,
-            (std::vector<std::string>{kAppDeployedViaFactory, Word(*decoy), Word(kDeployerAddress)}));
+  EXPECT_EQ(logs[5].topics, (std::vector<std::string>{kAppDeployedViaFactory, Word(*decoy), Word(kDeployerAddress)}));
   EXPECT_EQ(logs[6].address, kms_);
   EXPECT_EQ(logs[6].topics.at(0), kAppDeployedViaFactory);
   EXPECT_NE(logs[6].topics.at(1), logs[5].topics.at(1));

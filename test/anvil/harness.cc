@@ -67,8 +67,8 @@ std::optional<fs::path> NodeModulesFromRunfiles(const fs::path& runfiles) {
 }
 
 // Child side of fork(): only async-signal-safe calls until execv.
-[[noreturn]] void ExecChild(const std::vector<char*>& argv, int out_fd, int err_fd, pid_t parent,
-                            bool own_group, bool die_with_parent) {
+[[noreturn]] void ExecChild(const std::vector<char*>& argv, int out_fd, int err_fd, pid_t parent, bool own_group,
+                            bool die_with_parent) {
   if (own_group) ::setpgid(0, 0);
   if (die_with_parent) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -103,8 +103,7 @@ std::optional<uint16_t> ListeningPort(pid_t pid) {
   std::set<std::string> inodes;
   std::error_code ec;
   // increment(ec) rather than a range-for: entries vanish while we read, which must not throw.
-  for (fs::directory_iterator it(absl::StrCat("/proc/", pid, "/fd"), ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (fs::directory_iterator it(absl::StrCat("/proc/", pid, "/fd"), ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code lec;
     std::string target = fs::read_symlink(it->path(), lec).string();
     if (!lec && absl::StartsWith(target, "socket:[")) inodes.insert(target.substr(8, target.size() - 9));
@@ -131,8 +130,7 @@ std::optional<uint16_t> ListeningPort(pid_t pid) {
 bool AllThreadsStopped(pid_t pid) {
   std::error_code ec;
   bool any = false;
-  for (fs::directory_iterator it(absl::StrCat("/proc/", pid, "/task"), ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (fs::directory_iterator it(absl::StrCat("/proc/", pid, "/task"), ec), end; !ec && it != end; it.increment(ec)) {
     std::ifstream in(it->path() / "stat");
     std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // "tid (comm) S ...": the state follows the last ')', as comm may contain spaces.
@@ -185,8 +183,7 @@ absl::StatusOr<std::string> FindFoundryBinary(absl::string_view tool) {
   if (std::string ws = Getenv("BUILD_WORKSPACE_DIRECTORY"); !ws.empty()) {
     return ExecutableAt(FoundryPath(fs::path(ws) / "tools/node/node_modules", tool));
   }
-  return absl::NotFoundError(absl::StrCat("cannot locate ", tool, ": set $",
-                                          tool == "anvil" ? "ANVIL" : "CAST",
+  return absl::NotFoundError(absl::StrCat("cannot locate ", tool, ": set $", tool == "anvil" ? "ANVIL" : "CAST",
                                           "_BINARY or run through bazel (run|test)"));
 }
 
@@ -269,8 +266,8 @@ absl::StatusOr<std::string> RunCast(const std::vector<std::string>& args) {
   absl::StatusOr<CommandResult> r = RunCommand(argv);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
-    return absl::UnknownError(absl::StrCat("cast ", args.empty() ? "" : args[0], " exited ", r->exit_code,
-                                           ": ", absl::StripAsciiWhitespace(r->err)));
+    return absl::UnknownError(absl::StrCat("cast ", args.empty() ? "" : args[0], " exited ", r->exit_code, ": ",
+                                           absl::StripAsciiWhitespace(r->err)));
   }
   std::string out = std::move(r->out);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
@@ -370,11 +367,10 @@ absl::Status Anvil::WaitUntilReady(const Options& options) {
     if (Exited()) return absl::UnavailableError(absl::StrCat("anvil exited during start-up: ", LogTail()));
     absl::StatusOr<json::value> id = rpc_.Call("eth_chainId", {});
     if (id.ok()) {
-      absl::StatusOr<uint64_t> got =
-          id->is_string() ? ParseQuantity(Av(id->as_string())) : absl::InternalError("?");
+      absl::StatusOr<uint64_t> got = id->is_string() ? ParseQuantity(Av(id->as_string())) : absl::InternalError("?");
       if (!got.ok() || *got != options.chain_id) {
-        return absl::InternalError(absl::StrCat("anvil on port ", port_, " reports chain id ",
-                                                json::serialize(*id), ", want ", options.chain_id));
+        return absl::InternalError(absl::StrCat("anvil on port ", port_, " reports chain id ", json::serialize(*id),
+                                                ", want ", options.chain_id));
       }
       break;
     }
@@ -400,8 +396,7 @@ absl::Status Anvil::DeployContracts() {
   // constructor(address initialOwner, address appImplementation)
   absl::StatusOr<std::string> factory = Deploy(kms->bytecode + AbiWord(kDeployerAddress) + AbiWord(*impl));
   if (!factory.ok()) {
-    return absl::Status(factory.status().code(),
-                        absl::StrCat("deploying DstackKms: ", factory.status().message()));
+    return absl::Status(factory.status().code(), absl::StrCat("deploying DstackKms: ", factory.status().message()));
   }
   chain_.app_implementation = *impl;
   chain_.kms_address = *factory;
@@ -487,15 +482,13 @@ absl::StatusOr<json::object> Anvil::Transact(const TxRequest& tx) {
   absl::StatusOr<json::object> receipt = WaitForReceipt(*hash);
   if (!receipt.ok()) return receipt.status();
   if (StatusText(*receipt) != "0x1") {
-    return absl::AbortedError(
-        absl::StrCat("transaction ", *hash, " reverted (status ", StatusText(*receipt), ")"));
+    return absl::AbortedError(absl::StrCat("transaction ", *hash, " reverted (status ", StatusText(*receipt), ")"));
   }
   return receipt;
 }
 
 absl::StatusOr<std::string> Anvil::Deploy(absl::string_view creation_code_hex, absl::string_view from) {
-  absl::StatusOr<json::object> receipt =
-      Transact({.from = std::string(from), .data = std::string(creation_code_hex)});
+  absl::StatusOr<json::object> receipt = Transact({.from = std::string(from), .data = std::string(creation_code_hex)});
   if (!receipt.ok()) return receipt.status();
   const json::value* addr = receipt->if_contains("contractAddress");
   if (addr == nullptr || !addr->is_string()) {

@@ -19,12 +19,13 @@
 
 #include <sys/types.h>
 
-#include <boost/json.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,11 +38,9 @@ namespace anvil {
 // anvil's default accounts #0 and #1 (mnemonic "test test ... junk"). Public test keys: never
 // use them anywhere real. #0 deploys the contracts and owns the KMS; #1 is a handy second party.
 inline constexpr char kDeployerAddress[] = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
-inline constexpr char kDeployerPrivateKey[] =
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+inline constexpr char kDeployerPrivateKey[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 inline constexpr char kSecondAddress[] = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
-inline constexpr char kSecondPrivateKey[] =
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+inline constexpr char kSecondPrivateKey[] = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 struct Options {
   uint64_t chain_id = 31337;  // tests also use 1 (Ethereum) and 8453 (Base)

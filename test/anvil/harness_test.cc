@@ -44,8 +44,7 @@ TEST_P(StartTest, AnswersChainIdAndDeploysContracts) {
   const absl::Time t0 = absl::Now();
   std::unique_ptr<Anvil> a = MustStart({.chain_id = GetParam()});
   ASSERT_NE(a, nullptr);
-  std::cout << "start+deploy on chain " << GetParam() << ": " << absl::FormatDuration(absl::Now() - t0)
-            << "\n";
+  std::cout << "start+deploy on chain " << GetParam() << ": " << absl::FormatDuration(absl::Now() - t0) << "\n";
   const DevChain& c = a->chain();
   EXPECT_EQ(c.chain_id, GetParam());
   EXPECT_EQ(c.rpc_url, absl::StrCat("http://127.0.0.1:", a->port()));
@@ -78,9 +77,7 @@ TEST_P(StartTest, AnswersChainIdAndDeploysContracts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ChainIds, StartTest, testing::Values(31337, 1, 8453),
-                         [](const testing::TestParamInfo<uint64_t>& i) {
-                           return absl::StrCat("chain", i.param);
-                         });
+                         [](const testing::TestParamInfo<uint64_t>& i) { return absl::StrCat("chain", i.param); });
 
 TEST(Harness, DestructorStopsAnvilAndTwoInstancesCoexist) {
   std::unique_ptr<Anvil> first = MustStart({.deploy_contracts = false});
@@ -139,8 +136,7 @@ TEST(Harness, SetAutomineAndDropTransaction) {
 
   // Back to automine: a transaction is mined at once.
   ASSERT_TRUE(a->SetAutomine(true).ok());
-  absl::StatusOr<json::object> receipt =
-      a->Transact({.to = a->chain().kms_address, .data = RegisterAppCall(kSomeApp)});
+  absl::StatusOr<json::object> receipt = a->Transact({.to = a->chain().kms_address, .data = RegisterAppCall(kSomeApp)});
   ASSERT_TRUE(receipt.ok()) << receipt.status();
   EXPECT_EQ(*a->EthCall(a->chain().kms_address, RegisteredAppsCall(kSomeApp)), kTrueWord);
 }
@@ -151,8 +147,7 @@ TEST(Harness, SnapshotRevertRemovesMinedTransaction) {
   absl::StatusOr<std::string> snap = a->Snapshot();
   ASSERT_TRUE(snap.ok()) << snap.status();
   const uint64_t block = *a->BlockNumber();
-  absl::StatusOr<json::object> receipt =
-      a->Transact({.to = a->chain().kms_address, .data = RegisterAppCall(kSomeApp)});
+  absl::StatusOr<json::object> receipt = a->Transact({.to = a->chain().kms_address, .data = RegisterAppCall(kSomeApp)});
   ASSERT_TRUE(receipt.ok()) << receipt.status();
   const std::string hash = json::value_to<std::string>(receipt->at("transactionHash"));
   EXPECT_EQ(*a->EthCall(a->chain().kms_address, RegisteredAppsCall(kSomeApp)), kTrueWord);
@@ -232,8 +227,7 @@ TEST(Tools, HexHelpers) {
 }
 
 TEST(Artifacts, AllFourContractsEmbedded) {
-  EXPECT_EQ(ArtifactNames(),
-            (std::vector<std::string>{"DstackApp", "DstackAppProxy", "DstackKms", "KmsDecoy"}));
+  EXPECT_EQ(ArtifactNames(), (std::vector<std::string>{"DstackApp", "DstackAppProxy", "DstackKms", "KmsDecoy"}));
   absl::StatusOr<ContractArtifact> kms = LoadArtifact("DstackKms");
   ASSERT_TRUE(kms.ok()) << kms.status();
   EXPECT_TRUE(absl::StartsWith(kms->solc_version, "0.8.24+")) << kms->solc_version;

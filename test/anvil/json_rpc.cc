@@ -1,12 +1,13 @@
 #include "test/anvil/json_rpc.h"
 
 #include <atomic>
+#include <chrono>
+#include <utility>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <chrono>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -82,8 +83,7 @@ absl::StatusOr<RpcResponse> JsonRpcClient::CallRaw(absl::string_view method, jso
   }
   if (x.ec) return absl::UnavailableError(absl::StrCat(where, ": ", x.stage, ": ", x.ec.message()));
   if (x.response.result() != http::status::ok) {
-    return absl::UnavailableError(
-        absl::StrCat(where, ": http ", x.response.result_int(), ": ", x.response.body()));
+    return absl::UnavailableError(absl::StrCat(where, ": http ", x.response.result_int(), ": ", x.response.body()));
   }
 
   json::error_code parse_ec;

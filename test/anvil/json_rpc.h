@@ -3,10 +3,11 @@
 #ifndef ONCHAIN_KMS_TEST_ANVIL_JSON_RPC_H_
 #define ONCHAIN_KMS_TEST_ANVIL_JSON_RPC_H_
 
-#include <boost/json.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

@@ -1,6 +1,7 @@
 #include "test/cloudsim/api_util.h"
 
 #include <algorithm>
+
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse_query.hpp>
 
@@ -14,9 +15,7 @@
 
 namespace cloudsim::api {
 
-std::string NowIso() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
-}
+std::string NowIso() { return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()); }
 
 // JSON.stringify's output, as the real (JS-facing) service's JSON reads to the SDK.
 std::string ToJson(const json::value& v) {
@@ -33,8 +32,7 @@ HttpResponse JsonResponse(int status, const json::value& v) {
 
 // The compose hash as Phala Cloud computes it (facts §9 form b, the SDK's getHash()).
 std::string ServiceComposeHash(const json::object& app_compose) {
-  absl::StatusOr<std::string> h =
-      cloudapi::ComposeHash(app_compose, cloudapi::ComposeHashForm::kIndented);
+  absl::StatusOr<std::string> h = cloudapi::ComposeHash(app_compose, cloudapi::ComposeHashForm::kIndented);
   // Only invalid UTF-8 fails, and Boost.JSON rejected that when it parsed the request.
   return h.ok() ? *h : std::string(64, '0');
 }
@@ -46,8 +44,8 @@ HttpResponse Detail(int status, absl::string_view message) {
 }
 
 // {"detail": {"error_code", "message", "details", "suggestions", "links"}} -> SDK ResourceError.
-HttpResponse Structured(int status, absl::string_view code, absl::string_view message,
-                        json::array details, json::array suggestions) {
+HttpResponse Structured(int status, absl::string_view code, absl::string_view message, json::array details,
+                        json::array suggestions) {
   json::object d;
   d["error_code"] = std::string(code);
   d["message"] = std::string(message);
@@ -63,8 +61,7 @@ HttpResponse RpcUnavailable(const absl::Status& s) {
   return Detail(503, absl::StrCat("Blockchain RPC unavailable: ", s.message()));
 }
 
-json::object ErrItem(json::array loc, absl::string_view type, absl::string_view msg,
-                     const json::value& input) {
+json::object ErrItem(json::array loc, absl::string_view type, absl::string_view msg, const json::value& input) {
   json::object e;
   e["type"] = std::string(type);
   e["loc"] = std::move(loc);
@@ -80,8 +77,8 @@ std::optional<HttpResponse> ParseBodyObject(const HttpRequest& req, json::object
   if (ec) {
     json::object ctx;
     ctx["error"] = ec.message();
-    json::object e = ErrItem({json::value("body"), json::value(0)}, "json_invalid",
-                             "JSON decode error", json::object());
+    json::object e =
+        ErrItem({json::value("body"), json::value(0)}, "json_invalid", "JSON decode error", json::object());
     e["ctx"] = std::move(ctx);
     json::object o;
     o["detail"] = json::array{e};
@@ -89,20 +86,19 @@ std::optional<HttpResponse> ParseBodyObject(const HttpRequest& req, json::object
   }
   if (!v.is_object()) {
     json::object o;
-    o["detail"] = json::array{
-        ErrItem({json::value("body")}, "model_attributes_type",
-                "Input should be a valid dictionary or object to extract fields from", v)};
+    o["detail"] = json::array{ErrItem({json::value("body")}, "model_attributes_type",
+                                      "Input should be a valid dictionary or object to extract fields from", v)};
     return JsonResponse(422, o);
   }
   *out = std::move(v.get_object());
   return std::nullopt;
 }
 
-std::optional<HttpResponse> QueryError(const char* key, absl::string_view type,
-                                       absl::string_view msg, absl::string_view input) {
+std::optional<HttpResponse> QueryError(const char* key, absl::string_view type, absl::string_view msg,
+                                       absl::string_view input) {
   json::object o;
-  o["detail"] = json::array{ErrItem({json::value("query"), json::value(key)}, type, msg,
-                                    json::value(std::string(input)))};
+  o["detail"] =
+      json::array{ErrItem({json::value("query"), json::value(key)}, type, msg, json::value(std::string(input)))};
   return JsonResponse(422, o);
 }
 
@@ -141,9 +137,7 @@ int64_t Int(const json::object& o, const char* key, int64_t def) {
   return def;
 }
 
-json::value NullIfEmpty(const std::string& s) {
-  return s.empty() ? json::value(nullptr) : json::value(s);
-}
+json::value NullIfEmpty(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
 
 std::set<std::string> KeySet(const json::value* arr) {
   std::set<std::string> out;
@@ -160,8 +154,7 @@ bool IsDigits(absl::string_view s) {
 }
 
 bool IsHex(absl::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); });
+  return std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); });
 }
 
 std::string Pad32(absl::string_view hex40) { return std::string(24, '0') + std::string(hex40); }
@@ -206,8 +199,7 @@ std::optional<int64_t> Fields::Int(const char* key) {
   if (v == nullptr) return std::nullopt;
   if (v->is_int64()) return v->get_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double() &&
-      v->get_double() == static_cast<double>(static_cast<int64_t>(v->get_double()))) {
+  if (v->is_double() && v->get_double() == static_cast<double>(static_cast<int64_t>(v->get_double()))) {
     return static_cast<int64_t>(v->get_double());
   }
   Add(key, "int_type", "Input should be a valid integer", *v);
@@ -228,8 +220,7 @@ std::optional<json::array> Fields::StrList(const char* key) {
       json::array loc = prefix_;
       loc.push_back(json::value(key));
       loc.push_back(json::value(static_cast<int64_t>(i)));
-      errors_->push_back(
-          ErrItem(std::move(loc), "string_type", "Input should be a valid string", a[i]));
+      errors_->push_back(ErrItem(std::move(loc), "string_type", "Input should be a valid string", a[i]));
       ok = false;
     }
   }
@@ -244,15 +235,13 @@ const json::object* Fields::Obj(const char* key, bool required) {
     return nullptr;
   }
   if (!v->is_object()) {
-    Add(key, "model_attributes_type",
-        "Input should be a valid dictionary or object to extract fields from", *v);
+    Add(key, "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", *v);
     return nullptr;
   }
   return &v->get_object();
 }
 
-void Fields::Add(const char* key, absl::string_view type, absl::string_view msg,
-                 const json::value& input) {
+void Fields::Add(const char* key, absl::string_view type, absl::string_view msg, const json::value& input) {
   json::array loc = prefix_;
   loc.push_back(json::value(key));
   errors_->push_back(ErrItem(std::move(loc), type, msg, input));

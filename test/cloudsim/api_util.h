@@ -4,13 +4,14 @@
 #ifndef ONCHAIN_KMS_TEST_CLOUDSIM_API_UTIL_H_
 #define ONCHAIN_KMS_TEST_CLOUDSIM_API_UTIL_H_
 
-#include <boost/json.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -49,14 +50,14 @@ std::string ToJson(const json::value& v);  // JSON.stringify(v)
 HttpResponse JsonResponse(int status, const json::value& v);
 HttpResponse Detail(int status, absl::string_view message);  // {"detail": message}
 // {"detail": {"error_code", "message", "details", "suggestions", "links"}}: ResourceError.
-HttpResponse Structured(int status, absl::string_view code, absl::string_view message,
-                        json::array details = {}, json::array suggestions = {});
+HttpResponse Structured(int status, absl::string_view code, absl::string_view message, json::array details = {},
+                        json::array suggestions = {});
 HttpResponse RpcUnavailable(const absl::Status& s);  // 503
 HttpResponse CvmNotFound(absl::string_view ref);     // 404 ERR-03-001
 json::object ErrItem(json::array loc, absl::string_view type, absl::string_view msg,
                      const json::value& input);  // one pydantic error
-std::optional<HttpResponse> QueryError(const char* key, absl::string_view type,
-                                       absl::string_view msg, absl::string_view input);
+std::optional<HttpResponse> QueryError(const char* key, absl::string_view type, absl::string_view msg,
+                                       absl::string_view input);
 
 // ---- requests ----
 // The body as a JSON object, or the 422 FastAPI sends for an undecodable / non-object body.
@@ -80,8 +81,7 @@ class Fields {
   std::optional<int64_t> Int(const char* key);
   std::optional<json::array> StrList(const char* key);
   const json::object* Obj(const char* key, bool required = false);
-  void Add(const char* key, absl::string_view type, absl::string_view msg,
-           const json::value& input);
+  void Add(const char* key, absl::string_view type, absl::string_view msg, const json::value& input);
   void Missing(const char* key);
   // A value_error on a field, as pydantic reports a failed validator.
   void ValueError(const char* key, absl::string_view msg, const json::value& input);

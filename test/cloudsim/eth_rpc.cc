@@ -1,6 +1,9 @@
 #include "test/cloudsim/eth_rpc.h"
 
 #include <atomic>
+#include <chrono>
+#include <exception>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,8 +11,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <chrono>
-#include <exception>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -44,8 +45,7 @@ absl::StatusOr<EthRpc> EthRpc::Create(absl::string_view url, absl::Duration time
       boost::urls::parse_absolute_uri(std::string_view(url.data(), url.size()));
   if (!u) return absl::InvalidArgumentError(absl::StrCat("rpc url is not an absolute URI: ", url));
   if (u->scheme() != "http") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rpc url must be http:// (got ", std::string(u->scheme()), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("rpc url must be http:// (got ", std::string(u->scheme()), ")"));
   }
   std::string host = u->host();
   if (host.empty()) return absl::InvalidArgumentError("rpc url has no host");
@@ -102,11 +102,9 @@ absl::StatusOr<json::value> EthRpc::Call(absl::string_view method, json::array p
       });
     });
     ioc.run_for(deadline + std::chrono::seconds(1));
-    if (!ioc.stopped())
-      return absl::DeadlineExceededError(absl::StrCat("rpc ", method, " timed out"));
+    if (!ioc.stopped()) return absl::DeadlineExceededError(absl::StrCat("rpc ", method, " timed out"));
     if (failure) {
-      return absl::UnavailableError(
-          absl::StrCat("rpc ", method, " to ", url_, ": ", failure.message()));
+      return absl::UnavailableError(absl::StrCat("rpc ", method, " to ", url_, ": ", failure.message()));
     }
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("rpc ", method, ": ", e.what()));
@@ -142,8 +140,7 @@ absl::StatusOr<uint64_t> EthRpc::ChainId() const {
   return std::stoull(std::string(Strip0x(hex)), nullptr, 16);
 }
 
-absl::StatusOr<std::string> EthRpc::EthCall(absl::string_view to,
-                                            absl::string_view data_hex) const {
+absl::StatusOr<std::string> EthRpc::EthCall(absl::string_view to, absl::string_view data_hex) const {
   json::object call;
   call["to"] = absl::StrCat("0x", Strip0x(to));
   call["data"] = absl::StrCat("0x", Strip0x(data_hex));
@@ -154,14 +151,13 @@ absl::StatusOr<std::string> EthRpc::EthCall(absl::string_view to,
   return absl::AsciiStrToLower(Strip0x(hex));
 }
 
-absl::StatusOr<bool> EthRpc::CallBool(absl::string_view to, absl::string_view selector,
-                                      absl::string_view arg) const {
+absl::StatusOr<bool> EthRpc::CallBool(absl::string_view to, absl::string_view selector, absl::string_view arg) const {
   absl::StatusOr<std::string> out = EthCall(to, absl::StrCat(selector, Word(Strip0x(arg))));
   if (!out.ok()) return out.status();
   if (out->size() != 64) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("eth_call 0x", selector, " on 0x", Strip0x(to), " returned ", out->size() / 2,
-                     " bytes, expected a bool word (no contract there?)"));
+    return absl::FailedPreconditionError(absl::StrCat("eth_call 0x", selector, " on 0x", Strip0x(to), " returned ",
+                                                      out->size() / 2,
+                                                      " bytes, expected a bool word (no contract there?)"));
   }
   return (*out)[63] == '1' && out->find_first_not_of('0') == 63;
 }
@@ -177,8 +173,7 @@ absl::StatusOr<std::string> EthRpc::CallOwner(absl::string_view to) const {
 }
 
 absl::StatusOr<std::optional<json::object>> EthRpc::GetReceipt(absl::string_view tx_hash) const {
-  absl::StatusOr<json::value> r =
-      Call("eth_getTransactionReceipt", {absl::StrCat("0x", Strip0x(tx_hash))});
+  absl::StatusOr<json::value> r = Call("eth_getTransactionReceipt", {absl::StrCat("0x", Strip0x(tx_hash))});
   if (!r.ok()) return r.status();
   if (r->is_null()) return std::optional<json::object>();
   if (!r->is_object()) return absl::UnavailableError("eth_getTransactionReceipt: not an object");

@@ -16,8 +16,7 @@ absl::StatusOr<int64_t> IntField(const json::object& o, const char* key, int64_t
   if (v == nullptr || v->is_null()) return def;
   if (v->is_int64()) return v->get_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double() &&
-      v->get_double() == static_cast<double>(static_cast<int64_t>(v->get_double()))) {
+  if (v->is_double() && v->get_double() == static_cast<double>(static_cast<int64_t>(v->get_double()))) {
     return static_cast<int64_t>(v->get_double());
   }
   return absl::InvalidArgumentError(absl::StrCat("fault field '", key, "' must be an integer"));
@@ -45,8 +44,7 @@ absl::StatusOr<int64_t> FaultInjector::Add(const json::value& spec) {
   FaultRule r;
   const json::value* kind = o.if_contains("kind");
   if (kind == nullptr || !kind->is_string()) {
-    return absl::InvalidArgumentError(
-        "fault field 'kind' is required: latency|error|rate_limit|drop");
+    return absl::InvalidArgumentError("fault field 'kind' is required: latency|error|rate_limit|drop");
   }
   std::string k = absl::AsciiStrToLower(std::string(kind->get_string()));
   if (k == "latency") {
@@ -64,8 +62,7 @@ absl::StatusOr<int64_t> FaultInjector::Add(const json::value& spec) {
   for (const char* key : {"path_prefix", "method", "body"}) {
     const json::value* v = o.if_contains(key);
     if (v == nullptr || v->is_null()) continue;
-    if (!v->is_string())
-      return absl::InvalidArgumentError(absl::StrCat("fault field '", key, "' must be a string"));
+    if (!v->is_string()) return absl::InvalidArgumentError(absl::StrCat("fault field '", key, "' must be a string"));
     std::string s(v->get_string());
     if (std::string(key) == "path_prefix") r.path_prefix = s;
     if (std::string(key) == "method") r.method = absl::AsciiStrToUpper(s);
@@ -96,11 +93,9 @@ absl::StatusOr<int64_t> FaultInjector::Add(const json::value& spec) {
     return absl::InvalidArgumentError("fault counters must not be negative");
   }
   if (const json::value* rate = o.if_contains("rate"); rate != nullptr && !rate->is_null()) {
-    if (!rate->is_number())
-      return absl::InvalidArgumentError("fault field 'rate' must be a number");
+    if (!rate->is_number()) return absl::InvalidArgumentError("fault field 'rate' must be a number");
     r.rate = rate->to_number<double>();
-    if (r.rate < 0 || r.rate > 1)
-      return absl::InvalidArgumentError("fault 'rate' must be in [0, 1]");
+    if (r.rate < 0 || r.rate > 1) return absl::InvalidArgumentError("fault 'rate' must be in [0, 1]");
   }
   absl::MutexLock lock(&mu_);
   r.id = next_id_++;
@@ -147,8 +142,7 @@ json::array FaultInjector::List() {
   return out;
 }
 
-FaultDecision FaultInjector::Decide(absl::string_view method, absl::string_view full_path,
-                                    absl::string_view api_path) {
+FaultDecision FaultInjector::Decide(absl::string_view method, absl::string_view full_path, absl::string_view api_path) {
   FaultDecision d;
   absl::MutexLock lock(&mu_);
   for (FaultRule& r : rules_) {

@@ -16,13 +16,14 @@
 #ifndef ONCHAIN_KMS_TEST_CLOUDSIM_FAULTS_H_
 #define ONCHAIN_KMS_TEST_CLOUDSIM_FAULTS_H_
 
-#include <boost/json/array.hpp>
-#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -71,8 +72,7 @@ class FaultInjector {
   boost::json::array List();
 
   // `api_path` is the path relative to the API base ("/cvms/x"), `full_path` the request path.
-  FaultDecision Decide(absl::string_view method, absl::string_view full_path,
-                       absl::string_view api_path);
+  FaultDecision Decide(absl::string_view method, absl::string_view full_path, absl::string_view api_path);
 
  private:
   absl::Mutex mu_;

@@ -8,11 +8,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -24,23 +25,18 @@
 #include "test/cloudsim/simulator.h"
 #include "test/cloudsim/store.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1",
-          "address to listen on (admin endpoints answer loopback peers only)");
+ABSL_FLAG(std::string, listen, "127.0.0.1", "address to listen on (admin endpoints answer loopback peers only)");
 ABSL_FLAG(int, port, 0, "TCP port; 0 picks a free one (see the ready line)");
 ABSL_FLAG(int, threads, 4, "I/O threads");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; serve HTTPS when set with --tls_key");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
-ABSL_FLAG(std::string, db, "cloudsim.sqlite",
-          "SQLite state file (WAL); reuse it to keep state across restarts");
-ABSL_FLAG(std::string, api_keys, "phak_cloudsim_test_key",
-          "comma-separated accepted X-API-Key values");
+ABSL_FLAG(std::string, db, "cloudsim.sqlite", "SQLite state file (WAL); reuse it to keep state across restarts");
+ABSL_FLAG(std::string, api_keys, "phak_cloudsim_test_key", "comma-separated accepted X-API-Key values");
 ABSL_FLAG(std::string, base_path, "/api/v1", "API base path");
 ABSL_FLAG(std::string, rpc_url, "http://127.0.0.1:8545", "JSON-RPC endpoint of the chain (anvil)");
 ABSL_FLAG(int64_t, chain_id, 31337, "chain id reported in the on-chain KMS entries");
-ABSL_FLAG(std::string, kms_contract, "",
-          "DstackKms factory address; empty = no on-chain KMS entries");
-ABSL_FLAG(std::string, gateway_app_id, "",
-          "gateway_app_id of the on-chain KMS entries (empty = null)");
+ABSL_FLAG(std::string, kms_contract, "", "DstackKms factory address; empty = no on-chain KMS entries");
+ABSL_FLAG(std::string, gateway_app_id, "", "gateway_app_id of the on-chain KMS entries (empty = null)");
 ABSL_FLAG(std::string, onchain_kms, "BASE,ETHEREUM", "on-chain KMS entry types to list");
 ABSL_FLAG(bool, phala_kms, true, "list the PHALA (centralized) KMS entry");
 ABSL_FLAG(std::string, kms_version, "v0.5.3", "KMS version string");
@@ -49,14 +45,11 @@ ABSL_FLAG(std::string, kms_signing_key, "",
           "persisted in the db");
 ABSL_FLAG(int64_t, rpc_timeout_ms, 10000, "deadline of one JSON-RPC call");
 ABSL_FLAG(int64_t, node_id, 1, "the simulated node's (teepod) id");
-ABSL_FLAG(std::string, device_id, "",
-          "the node's device id (64 hex); empty = a fixed derived value");
+ABSL_FLAG(std::string, device_id, "", "the node's device id (64 hex); empty = a fixed derived value");
 ABSL_FLAG(std::string, os_image_hash, "", "OS image hash (64 hex); empty = a fixed derived value");
 ABSL_FLAG(std::string, gateway_domain, "sim.phala.invalid", "gateway base domain in CVM info");
-ABSL_FLAG(std::string, phala_app_deployer, "",
-          "account whose CREATE addresses are PHALA app ids; empty = derived");
-ABSL_FLAG(std::string, faults_json, "",
-          "fault rules at start: a JSON rule or array (same shape as POST /_sim/faults)");
+ABSL_FLAG(std::string, phala_app_deployer, "", "account whose CREATE addresses are PHALA app ids; empty = derived");
+ABSL_FLAG(std::string, faults_json, "", "fault rules at start: a JSON rule or array (same shape as POST /_sim/faults)");
 ABSL_FLAG(uint64_t, fault_seed, 1, "seed of the fault rate generator");
 ABSL_FLAG(bool, quiet, false, "no access log on stderr");
 
@@ -79,8 +72,7 @@ int main(int argc, char** argv) {
   config.chain_id = absl::GetFlag(FLAGS_chain_id);
   config.kms_contract = absl::GetFlag(FLAGS_kms_contract);
   config.gateway_app_id = absl::GetFlag(FLAGS_gateway_app_id);
-  config.onchain_kms_types =
-      absl::StrSplit(absl::GetFlag(FLAGS_onchain_kms), ',', absl::SkipEmpty());
+  config.onchain_kms_types = absl::StrSplit(absl::GetFlag(FLAGS_onchain_kms), ',', absl::SkipEmpty());
   config.phala_kms = absl::GetFlag(FLAGS_phala_kms);
   config.kms_version = absl::GetFlag(FLAGS_kms_version);
   config.kms_signing_key_hex = absl::GetFlag(FLAGS_kms_signing_key);
@@ -106,8 +98,7 @@ int main(int argc, char** argv) {
   if (std::string faults = absl::GetFlag(FLAGS_faults_json); !faults.empty()) {
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(faults, ec);
-    absl::Status s =
-        ec ? absl::InvalidArgumentError("--faults_json is not JSON") : (*sim)->faults().AddAll(v);
+    absl::Status s = ec ? absl::InvalidArgumentError("--faults_json is not JSON") : (*sim)->faults().AddAll(v);
     if (!s.ok()) {
       std::cerr << "cloudsim: " << s.message() << "\n";
       return 2;
@@ -125,25 +116,22 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<cloudsim::HttpServer>> server = cloudsim::HttpServer::Start(
       options, [s](const cloudsim::HttpRequest& r) { return s->Handle(r); },
       [s](const cloudsim::HttpRequest& r) { return s->DecideFault(r); },
-      [s, quiet](const cloudsim::HttpRequest& r, const cloudsim::HttpResponse* res,
-                 const std::string& fault, int64_t ms) {
+      [s, quiet](const cloudsim::HttpRequest& r, const cloudsim::HttpResponse* res, const std::string& fault,
+                 int64_t ms) {
         s->Record(r, res, fault, ms);
         if (!quiet) {
-          std::cerr << absl::StrCat(
-              "cloudsim: ", r.method, " ", r.path, " -> ",
-              res ? std::to_string(res->status) : std::string("dropped"), " ", ms, "ms",
-              fault.empty() ? "" : absl::StrCat(" [fault ", fault, "]"), "\n");
+          std::cerr << absl::StrCat("cloudsim: ", r.method, " ", r.path, " -> ",
+                                    res ? std::to_string(res->status) : std::string("dropped"), " ", ms, "ms",
+                                    fault.empty() ? "" : absl::StrCat(" [fault ", fault, "]"), "\n");
         }
       });
   if (!server.ok()) {
     std::cerr << "cloudsim: " << server.status().message() << "\n";
     return 2;
   }
-  std::string host = options.listen_address == "0.0.0.0" || options.listen_address == "::"
-                         ? "127.0.0.1"
-                         : options.listen_address;
-  std::string origin =
-      absl::StrCat((*server)->tls() ? "https" : "http", "://", host, ":", (*server)->port());
+  std::string host =
+      options.listen_address == "0.0.0.0" || options.listen_address == "::" ? "127.0.0.1" : options.listen_address;
+  std::string origin = absl::StrCat((*server)->tls() ? "https" : "http", "://", host, ":", (*server)->port());
   boost::json::object ready;
   ready["base_url"] = origin + config.base_path;
   ready["admin_url"] = origin + "/_sim";
@@ -152,8 +140,7 @@ int main(int argc, char** argv) {
   ready["db"] = db;
   ready["pid"] = static_cast<int64_t>(getpid());
   ready["kms"] = s->KmsSummary();
-  std::cout << cloudapi::StringifyLikeJs(ready).value_or(boost::json::serialize(ready))
-            << std::endl;
+  std::cout << cloudapi::StringifyLikeJs(ready).value_or(boost::json::serialize(ready)) << std::endl;
 
   int sig = 0;
   sigwait(&sigs, &sig);

@@ -3,8 +3,9 @@
 // records and the request log are all still there.
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <string>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -26,11 +27,9 @@ constexpr char kOwner[] = "f39fd6e51aad88f6f4ce6ab8827279cfffb92266";
 std::string S(const json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
 
 json::object Provision(const std::string& name, const std::string& kms) {
-  return json::
-      parse(absl::StrCat(
-                R"({"name":")", name, R"(","kms":")", kms,
-                R"(","compose_file":{"docker_compose_file":"services: {}\n","allowed_envs":["A"]}})"))
-          .as_object();
+  return json::parse(absl::StrCat(R"({"name":")", name, R"(","kms":")", kms,
+                                  R"(","compose_file":{"docker_compose_file":"services: {}\n","allowed_envs":["A"]}})"))
+      .as_object();
 }
 
 TEST(Persistence, StateSurvivesARestart) {
@@ -54,8 +53,7 @@ TEST(Persistence, StateSurvivesARestart) {
     json::object commit;
     commit["app_id"] = phala_app;
     commit["compose_hash"] = S(p.json(), "compose_hash");
-    commit["encrypted_env"] =
-        *cloudapi::EncryptEnvVars({{"A", "1"}}, S(p.json(), "app_env_encrypt_pubkey"));
+    commit["encrypted_env"] = *cloudapi::EncryptEnvVars({{"A", "1"}}, S(p.json(), "app_env_encrypt_pubkey"));
     ASSERT_EQ(s.Api("POST", "/cvms", json::serialize(commit)).status, 200);
     // An on-chain CVM with a pending (465) env change.
     Reply p2 = s.Api("POST", "/cvms/provision", json::serialize(Provision("chain-one", "BASE")));
@@ -117,9 +115,7 @@ TEST(Persistence, StateSurvivesARestart) {
   // Old requests are still in the log.
   EXPECT_GE(s.Admin("GET", "/requests").json().at("requests").as_array().size(), 8u);
   // A second CVM name clash survives too.
-  EXPECT_EQ(
-      s.Api("POST", "/cvms/provision", json::serialize(Provision("phala-one", "PHALA"))).status,
-      409);
+  EXPECT_EQ(s.Api("POST", "/cvms/provision", json::serialize(Provision("phala-one", "PHALA"))).status, 409);
 }
 
 }  // namespace

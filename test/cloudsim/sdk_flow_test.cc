@@ -5,9 +5,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <boost/json.hpp>
 #include <cstdlib>
 #include <string>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "test/anvil/harness.h"
@@ -45,8 +46,7 @@ TEST(SdkFlow, RealSdkAgainstSimulatorAndAnvil) {
   const std::string db = TempPath("sdk_flow.sqlite");
   const std::string log = TempPath("cloudsim.log");
   const std::string binary = Runfile("test/cloudsim/cloudsim");
-  absl::StatusOr<std::unique_ptr<SimProcess>> sim =
-      SimProcess::Start(binary, SimArgs(chain, db), log);
+  absl::StatusOr<std::unique_ptr<SimProcess>> sim = SimProcess::Start(binary, SimArgs(chain, db), log);
   ASSERT_TRUE(sim.ok()) << sim.status();
 
   setenv("SIM_BASE_URL", (*sim)->base_url().c_str(), 1);
@@ -55,8 +55,7 @@ TEST(SdkFlow, RealSdkAgainstSimulatorAndAnvil) {
   setenv("API_KEY", kApiKey, 1);
   setenv("PRIVATE_KEY", chain.deployer_private_key.c_str(), 1);
   absl::StatusOr<anvil::CommandResult> run = anvil::RunCommand(
-      {"/usr/bin/env", "node", Runfile("test/cloudsim/sdk_flow.js"), "--node-modules", *nm},
-      absl::Seconds(240));
+      {"/usr/bin/env", "node", Runfile("test/cloudsim/sdk_flow.js"), "--node-modules", *nm}, absl::Seconds(240));
   ASSERT_TRUE(run.ok()) << run.status();
   std::cout << run->out << run->err;
   EXPECT_EQ(run->exit_code, 0);

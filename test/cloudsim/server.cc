@@ -1,5 +1,10 @@
 #include "test/cloudsim/server.h"
 
+#include <chrono>
+#include <exception>
+#include <iostream>
+#include <optional>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -8,10 +13,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-#include <chrono>
-#include <exception>
-#include <iostream>
-#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -72,10 +73,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Start() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (!ec) self->DoRead();
-                              });
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (!ec) self->DoRead();
+      });
     } else {
       DoRead();
     }
@@ -87,9 +87,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_->body_limit(impl_->options.body_limit);
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::milliseconds(absl::ToInt64Milliseconds(impl_->options.idle_timeout)));
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -118,8 +117,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     boost::system::result<boost::urls::url_view> u = boost::urls::parse_origin_form(target);
     req_.path = u ? std::string(u->path()) : target.substr(0, q);
     for (const auto& field : msg) {
-      req_.headers[absl::AsciiStrToLower(std::string(field.name_string()))] =
-          std::string(field.value());
+      req_.headers[absl::AsciiStrToLower(std::string(field.name_string()))] = std::string(field.value());
     }
     req_.body = std::move(msg.body());
     keep_alive_ = msg.keep_alive();
@@ -183,9 +181,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // response always finds its request there.
     Record(&response_);
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-    http::async_write(
-        stream_, *res_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    http::async_write(stream_, *res_,
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -241,12 +238,10 @@ void HttpServer::Impl::DoAccept() {
     socket.set_option(tcp::no_delay(true), nd);
     if (ssl_ctx) {
       std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          this,
-          beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_ctx))
+          this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_ctx))
           ->Start();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)))
-          ->Start();
+      std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)))->Start();
     }
     DoAccept();
   });
@@ -254,9 +249,8 @@ void HttpServer::Impl::DoAccept() {
 
 HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options,
-                                                              Handler handler, FaultHook faults,
-                                                              Recorder recorder) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler handler,
+                                                              FaultHook faults, Recorder recorder) {
   auto impl = std::make_shared<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
@@ -268,17 +262,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
         return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
       }
       impl->ssl_ctx.emplace(ssl::context::tls_server);
-      impl->ssl_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                 ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                                 ssl::context::no_tlsv1_1);
+      impl->ssl_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                                 ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
       impl->ssl_ctx->use_certificate_chain_file(options.tls_cert_file);
       impl->ssl_ctx->use_private_key_file(options.tls_key_file, ssl::context::pem);
     }
     boost::system::error_code ec;
     asio::ip::address addr = asio::ip::make_address(options.listen_address, ec);
-    if (ec)
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad listen address: ", options.listen_address));
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("bad listen address: ", options.listen_address));
     tcp::endpoint ep(addr, options.port);
     impl->acceptor.emplace(impl->ioc);
     impl->acceptor->open(ep.protocol());
@@ -286,8 +277,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
     impl->acceptor->bind(ep);
     impl->acceptor->listen(asio::socket_base::max_listen_connections);
   } catch (const boost::system::system_error& e) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address, ":",
-                                               options.port, ": ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address, ":", options.port, ": ", e.what()));
   }
   std::unique_ptr<HttpServer> server(new HttpServer(impl));
   server->port_ = impl->acceptor->local_endpoint().port();
@@ -319,8 +310,7 @@ void HttpServer::Stop(absl::Duration grace) {
     if (impl->acceptor) impl->acceptor->close(ec);
   });
   absl::Time deadline = absl::Now() + grace;
-  while (impl_->in_flight.load() > 0 && absl::Now() < deadline)
-    absl::SleepFor(absl::Milliseconds(10));
+  while (impl_->in_flight.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
   impl_->ioc.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

@@ -35,13 +35,11 @@ class HttpServer {
   using FaultHook = std::function<FaultDecision(const HttpRequest&)>;
   // Called once per request just before its response is written (nullptr = dropped), so the
   // record exists by the time the client has the response.
-  using Recorder = std::function<void(const HttpRequest&, const HttpResponse*,
-                                      const std::string& fault, int64_t duration_ms)>;
+  using Recorder =
+      std::function<void(const HttpRequest&, const HttpResponse*, const std::string& fault, int64_t duration_ms)>;
 
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const ServerOptions& options,
-                                                           Handler handler,
-                                                           FaultHook faults = nullptr,
-                                                           Recorder recorder = nullptr);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const ServerOptions& options, Handler handler,
+                                                           FaultHook faults = nullptr, Recorder recorder = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -5,10 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <cstdlib>
 #include <string>
 #include <thread>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -157,8 +158,7 @@ TEST(Server, Tls) {
   ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", dir,
                                      " && openssl req -x509 -newkey ec -pkeyopt "
                                      "ec_paramgen_curve:P-256 -nodes -keyout ",
-                                     dir, "/key.pem -out ", dir,
-                                     "/cert.pem -days 1 -subj /CN=127.0.0.1 2>/dev/null")
+                                     dir, "/key.pem -out ", dir, "/cert.pem -days 1 -subj /CN=127.0.0.1 2>/dev/null")
                             .c_str()),
             0);
   ServerOptions o;

@@ -11,8 +11,7 @@ namespace cloudsim {
 namespace {
 
 TEST(Hex, AddressHelpers) {
-  EXPECT_EQ(ChecksumAddress("f39fd6e51aad88f6f4ce6ab8827279cfffb92266"),
-            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+  EXPECT_EQ(ChecksumAddress("f39fd6e51aad88f6f4ce6ab8827279cfffb92266"), "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
   EXPECT_EQ(*NormalizeAddress("0xF39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
             "f39fd6e51aad88f6f4ce6ab8827279cfffb92266");
   EXPECT_FALSE(NormalizeAddress("0x1234").has_value());
@@ -20,8 +19,7 @@ TEST(Hex, AddressHelpers) {
   EXPECT_TRUE(IsHexOfSize("0xA0ff", 2));
   EXPECT_FALSE(IsHexOfSize("abc", 1));
   EXPECT_FALSE(IsHexOfSize("zz", 1));
-  EXPECT_EQ(Keccak256Hex(Bytes{}),
-            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+  EXPECT_EQ(Keccak256Hex(Bytes{}), "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 }
 
 TEST(EnvCrypto, FactsVectorDecrypts) {
@@ -43,10 +41,9 @@ TEST(EnvCrypto, FactsVectorDecrypts) {
 
 TEST(KmsSigner, FactsVectorRecoversAndRoundTrips) {
   EXPECT_EQ(
-      *RecoverEnvPubkeySigner(
-          std::string(40, '0'), "e33a1832c6562067ff8f844a61e51ad051f1180b66ec2551fb0251735f3ee90a",
-          "8542c49081fbf4e03f62034f13fbf70630bdf256a53032e38465a27c36fd6bed7a5e7111652004aef37f7fd9"
-          "2fbfc1285212c4ae6a6154203a48f5e16cad2cef00"),
+      *RecoverEnvPubkeySigner(std::string(40, '0'), "e33a1832c6562067ff8f844a61e51ad051f1180b66ec2551fb0251735f3ee90a",
+                              "8542c49081fbf4e03f62034f13fbf70630bdf256a53032e38465a27c36fd6bed7a5e7111652004aef37f7fd9"
+                              "2fbfc1285212c4ae6a6154203a48f5e16cad2cef00"),
       "0x0217610d74cbd39b6143842c6d8bc310d79da1d82cc9d17f8876376221eda0c38f");
   KmsSigner signer = KmsSigner::Generate();
   auto [priv, pub] = NewAppKeyPair();

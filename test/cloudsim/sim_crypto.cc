@@ -30,8 +30,7 @@ std::string Compress(const std::array<uint8_t, 65>& uncompressed) {
   return "0x" + chain::ToHex(out, false);
 }
 
-absl::StatusOr<chain::Hash32> MessageHash(absl::string_view app_id_hex,
-                                          absl::string_view public_key_hex) {
+absl::StatusOr<chain::Hash32> MessageHash(absl::string_view app_id_hex, absl::string_view public_key_hex) {
   absl::StatusOr<crypto::X25519PublicKey> pub = cloudapi::ParseX25519PublicKeyHex(public_key_hex);
   if (!pub.ok()) return pub.status();
   absl::StatusOr<crypto::Bytes> msg = cloudapi::EnvEncryptPubkeySignedMessage(app_id_hex, *pub);
@@ -48,15 +47,13 @@ std::string RandomUuid4() {
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
   std::string h = chain::ToHex(b, false);
-  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-",
-                      h.substr(16, 4), "-", h.substr(20));
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-", h.substr(16, 4), "-",
+                      h.substr(20));
 }
 
 std::string Sha256Hex(absl::string_view data) { return chain::ToHex(crypto::Sha256(data), false); }
 
-std::string Keccak256Hex(absl::Span<const uint8_t> data) {
-  return chain::Keccak256(data).Hex().substr(2);
-}
+std::string Keccak256Hex(absl::Span<const uint8_t> data) { return chain::Keccak256(data).Hex().substr(2); }
 
 std::pair<std::string, std::string> NewAppKeyPair() {
   absl::StatusOr<crypto::X25519KeyPair> kp = crypto::GenerateX25519KeyPair();
@@ -97,14 +94,11 @@ absl::StatusOr<std::string> KmsSigner::SignEnvPubkey(absl::string_view app_id_he
   return chain::ToHex(sig->ToBytes(), false);
 }
 
-std::string KmsSigner::CompressedPublicKeyHex() const {
-  return Compress(*chain::PublicKeyFromSecret(secret_));
-}
+std::string KmsSigner::CompressedPublicKeyHex() const { return Compress(*chain::PublicKeyFromSecret(secret_)); }
 
 std::string KmsSigner::Address() const { return chain::AddressFromSecret(secret_)->Checksummed(); }
 
-absl::StatusOr<std::string> RecoverEnvPubkeySigner(absl::string_view app_id_hex,
-                                                   absl::string_view public_key_hex,
+absl::StatusOr<std::string> RecoverEnvPubkeySigner(absl::string_view app_id_hex, absl::string_view public_key_hex,
                                                    absl::string_view signature_hex) {
   absl::StatusOr<chain::Hash32> h = MessageHash(app_id_hex, public_key_hex);
   if (!h.ok()) return h.status();

@@ -37,8 +37,7 @@ class KmsSigner {
   static KmsSigner Generate();
 
   // 130 lower-case hex digits. app_id: 40 hex (optional 0x), public_key: 64 hex.
-  absl::StatusOr<std::string> SignEnvPubkey(absl::string_view app_id_hex,
-                                            absl::string_view public_key_hex) const;
+  absl::StatusOr<std::string> SignEnvPubkey(absl::string_view app_id_hex, absl::string_view public_key_hex) const;
   std::string SecretHex() const { return chain::ToHex(secret_, false); }
   std::string CompressedPublicKeyHex() const;  // "0x" + 33 bytes
   std::string Address() const;                 // EIP-55
@@ -49,8 +48,7 @@ class KmsSigner {
 };
 
 // "0x" + the compressed key that produced `signature_hex` over (app_id, public_key) (tests).
-absl::StatusOr<std::string> RecoverEnvPubkeySigner(absl::string_view app_id_hex,
-                                                   absl::string_view public_key_hex,
+absl::StatusOr<std::string> RecoverEnvPubkeySigner(absl::string_view app_id_hex, absl::string_view public_key_hex,
                                                    absl::string_view signature_hex);
 
 }  // namespace cloudsim

@@ -3,10 +3,11 @@
 #include "test/cloudsim/simulator.h"
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <functional>
 #include <map>
 #include <set>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -38,8 +39,7 @@ using api::Structured;
 // ---------------------------------------------------------------------------------------------
 // Construction: KMS entries (with persisted signing keys), the chain client, node identity.
 
-absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimConfig config,
-                                                             std::unique_ptr<Store> store,
+absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimConfig config, std::unique_ptr<Store> store,
                                                              uint64_t fault_seed) {
   std::unique_ptr<Simulator> sim(new Simulator(std::move(config), std::move(store), fault_seed));
   absl::Status s = sim->Init();
@@ -51,18 +51,15 @@ absl::Status Simulator::Init() {
   if (!absl::StartsWith(config_.base_path, "/") || absl::EndsWith(config_.base_path, "/")) {
     return absl::InvalidArgumentError("base_path must start with '/' and not end with it");
   }
-  device_id_ = config_.device_id.empty() ? Sha256Hex("cloudsim-device-1")
-                                         : absl::AsciiStrToLower(config_.device_id);
-  if (!NormalizeBytes32(device_id_))
-    return absl::InvalidArgumentError("device_id must be 32 bytes of hex");
+  device_id_ = config_.device_id.empty() ? Sha256Hex("cloudsim-device-1") : absl::AsciiStrToLower(config_.device_id);
+  if (!NormalizeBytes32(device_id_)) return absl::InvalidArgumentError("device_id must be 32 bytes of hex");
   device_id_ = *NormalizeBytes32(device_id_);
   os_image_hash_ = config_.os_image_hash.empty() ? Sha256Hex("cloudsim-os-" + config_.base_image)
                                                  : absl::AsciiStrToLower(config_.os_image_hash);
   if (config_.phala_app_deployer.empty()) {
     absl::string_view seed = "cloudsim-phala-kms";
-    phala_deployer_ = Keccak256Hex(absl::MakeConstSpan(
-                                       reinterpret_cast<const uint8_t*>(seed.data()), seed.size()))
-                          .substr(24);
+    phala_deployer_ =
+        Keccak256Hex(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(seed.data()), seed.size())).substr(24);
   } else {
     std::optional<std::string> a = NormalizeAddress(config_.phala_app_deployer);
     if (!a) return absl::InvalidArgumentError("phala_app_deployer must be an address");
@@ -201,9 +198,8 @@ std::optional<Row> Simulator::ResolveCvm(absl::string_view ref) {
   }
   std::string nodash = absl::StrReplaceAll(lower, {{"-", ""}});
   if (nodash.size() == 32 && IsHex(nodash) && (lower.size() == 32 || lower.size() == 36)) {
-    std::string dashed =
-        absl::StrCat(nodash.substr(0, 8), "-", nodash.substr(8, 4), "-", nodash.substr(12, 4), "-",
-                     nodash.substr(16, 4), "-", nodash.substr(20));
+    std::string dashed = absl::StrCat(nodash.substr(0, 8), "-", nodash.substr(8, 4), "-", nodash.substr(12, 4), "-",
+                                      nodash.substr(16, 4), "-", nodash.substr(20));
     if (std::optional<Row> r = store_->FindCvm("vm_uuid", dashed)) return r;
   }
   if (lower.size() == 40 && IsHex(lower)) {
@@ -296,8 +292,7 @@ HttpResponse Simulator::HandleApi(const HttpRequest& req, const std::string& api
     return path_known ? Detail(405, "Method Not Allowed") : Detail(404, "Not Found");
   }
   const std::string* key = req.Header("x-api-key");
-  if (key == nullptr ||
-      std::find(config_.api_keys.begin(), config_.api_keys.end(), *key) == config_.api_keys.end()) {
+  if (key == nullptr || std::find(config_.api_keys.begin(), config_.api_keys.end(), *key) == config_.api_keys.end()) {
     return Detail(401, "Invalid API key");
   }
   const std::string* version = req.Header("x-phala-version");
@@ -310,8 +305,7 @@ FaultDecision Simulator::DecideFault(const HttpRequest& req) {
   return faults_.Decide(req.method, req.path, req.path.substr(config_.base_path.size()));
 }
 
-void Simulator::Record(const HttpRequest& req, const HttpResponse* res, const std::string& fault,
-                       int64_t duration_ms) {
+void Simulator::Record(const HttpRequest& req, const HttpResponse* res, const std::string& fault, int64_t duration_ms) {
   if (absl::StartsWith(req.path, "/_sim")) return;
   RequestLogEntry e;
   e.method = req.method;
@@ -325,10 +319,8 @@ void Simulator::Record(const HttpRequest& req, const HttpResponse* res, const st
   } else if (const std::string* key = req.Header("x-api-key"); key == nullptr) {
     e.auth = "missing";
   } else {
-    e.auth =
-        std::find(config_.api_keys.begin(), config_.api_keys.end(), *key) != config_.api_keys.end()
-            ? "valid"
-            : "invalid";
+    e.auth = std::find(config_.api_keys.begin(), config_.api_keys.end(), *key) != config_.api_keys.end() ? "valid"
+                                                                                                         : "invalid";
   }
   // A fixed list of headers; X-API-Key is never among them.
   for (const char* h : {"content-type", "accept", "user-agent", "x-phala-version", "x-compose-hash",
@@ -355,8 +347,7 @@ void Simulator::Record(const HttpRequest& req, const HttpResponse* res, const st
 
 HttpResponse Simulator::AuthMe(const Ctx& c) {
   if (c.legacy) {
-    return JsonResponse(200,
-                        json::parse(R"({"username":"cloudsim","email":"cloudsim@example.invalid",
+    return JsonResponse(200, json::parse(R"({"username":"cloudsim","email":"cloudsim@example.invalid",
       "credits":100,"granted_credits":0,"avatar":"","team_name":"cloudsim","team_tier":"free"})"));
   }
   return JsonResponse(200, json::parse(R"({
@@ -372,32 +363,27 @@ HttpResponse Simulator::ListKms(const Ctx& c) {
   std::optional<bool> onchain;
   if (auto it = q.find("page"); it != q.end()) {
     if (!absl::SimpleAtoi(it->second, &page)) {
-      return *QueryError("page", "int_parsing",
-                         "Input should be a valid integer, unable to parse string as an integer",
+      return *QueryError("page", "int_parsing", "Input should be a valid integer, unable to parse string as an integer",
                          it->second);
     }
     if (page < 1)
-      return *QueryError("page", "greater_than_equal", "Input should be greater than or equal to 1",
-                         it->second);
+      return *QueryError("page", "greater_than_equal", "Input should be greater than or equal to 1", it->second);
   }
   if (auto it = q.find("page_size"); it != q.end()) {
     if (!absl::SimpleAtoi(it->second, &page_size)) {
       return *QueryError("page_size", "int_parsing",
-                         "Input should be a valid integer, unable to parse string as an integer",
-                         it->second);
+                         "Input should be a valid integer, unable to parse string as an integer", it->second);
     }
     if (page_size < 1)
-      return *QueryError("page_size", "greater_than_equal",
-                         "Input should be greater than or equal to 1", it->second);
+      return *QueryError("page_size", "greater_than_equal", "Input should be greater than or equal to 1", it->second);
     if (page_size > 100)
-      return *QueryError("page_size", "less_than_equal",
-                         "Input should be less than or equal to 100", it->second);
+      return *QueryError("page_size", "less_than_equal", "Input should be less than or equal to 100", it->second);
   }
   if (auto it = q.find("is_onchain"); it != q.end()) {
     onchain = ParseBool(it->second);
     if (!onchain)
-      return *QueryError("is_onchain", "bool_parsing",
-                         "Input should be a valid boolean, unable to interpret input", it->second);
+      return *QueryError("is_onchain", "bool_parsing", "Input should be a valid boolean, unable to interpret input",
+                         it->second);
   }
   json::array all;
   for (const Kms& k : kms_) {
@@ -407,8 +393,7 @@ HttpResponse Simulator::ListKms(const Ctx& c) {
   }
   int64_t total = static_cast<int64_t>(all.size());
   json::array items;
-  for (int64_t i = (page - 1) * page_size; i < std::min(total, page * page_size); ++i)
-    items.push_back(all[i]);
+  for (int64_t i = (page - 1) * page_size; i < std::min(total, page * page_size); ++i) items.push_back(all[i]);
   json::object o;  // exactly the five keys of the SDK's strict schema
   o["items"] = std::move(items);
   o["total"] = total;
@@ -420,8 +405,7 @@ HttpResponse Simulator::ListKms(const Ctx& c) {
 
 HttpResponse Simulator::GetKms(const Ctx& c) {
   const Kms* k = FindKms(c.params[1]);
-  if (k == nullptr)
-    return Structured(404, "ERR-02-011", absl::StrCat("KMS '", c.params[1], "' not found"));
+  if (k == nullptr) return Structured(404, "ERR-02-011", absl::StrCat("KMS '", c.params[1], "' not found"));
   return JsonResponse(200, k->info);
 }
 
@@ -431,16 +415,13 @@ HttpResponse Simulator::NextAppIds(const Ctx& c) {
   if (auto it = q.find("counts"); it != q.end()) {
     if (!absl::SimpleAtoi(it->second, &counts)) {
       return *QueryError("counts", "int_parsing",
-                         "Input should be a valid integer, unable to parse string as an integer",
-                         it->second);
+                         "Input should be a valid integer, unable to parse string as an integer", it->second);
     }
     if (counts < 1 || counts > 20)
-      return *QueryError("counts", "less_than_equal", "Input should be between 1 and 20",
-                         it->second);
+      return *QueryError("counts", "less_than_equal", "Input should be between 1 and 20", it->second);
   }
   int64_t next = 0;
-  if (std::optional<std::string> n = store_->GetMeta("phala_nonce"))
-    (void)absl::SimpleAtoi(*n, &next);
+  if (std::optional<std::string> n = store_->GetMeta("phala_nonce")) (void)absl::SimpleAtoi(*n, &next);
   json::array ids;
   for (int64_t i = 0; i < counts; ++i) {
     json::object o;
@@ -455,15 +436,13 @@ HttpResponse Simulator::NextAppIds(const Ctx& c) {
 
 HttpResponse Simulator::GetPubkey(const Ctx& c) {
   const Kms* k = FindKms(c.params[1]);
-  if (k == nullptr)
-    return Structured(404, "ERR-02-011", absl::StrCat("KMS '", c.params[1], "' not found"));
+  if (k == nullptr) return Structured(404, "ERR-02-011", absl::StrCat("KMS '", c.params[1], "' not found"));
   std::optional<std::string> app_id = NormalizeAddress(c.params[3]);
   if (!app_id) {
     json::object o;
-    o["detail"] =
-        json::array{ErrItem({json::value("path"), json::value("app_id")}, "value_error",
-                            "Value error, app_id must be 40 hex characters, optionally 0x-prefixed",
-                            json::value(c.params[3]))};
+    o["detail"] = json::array{ErrItem({json::value("path"), json::value("app_id")}, "value_error",
+                                      "Value error, app_id must be 40 hex characters, optionally 0x-prefixed",
+                                      json::value(c.params[3]))};
     return JsonResponse(422, o);
   }
   auto [priv, pub] = AppKey(*app_id);
@@ -544,8 +523,7 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req, const std::string& p
     for (const Row& r : store_->ListCvms()) {
       json::object s;
       s["id"] = r.id;
-      for (const char* k :
-           {"name", "app_id", "vm_uuid", "instance_id", "kms_type", "compose_hash", "status"}) {
+      for (const char* k : {"name", "app_id", "vm_uuid", "instance_id", "kms_type", "compose_hash", "status"}) {
         if (r.data.contains(k)) s[k] = r.data.at(k);
       }
       items.push_back(std::move(s));
@@ -565,8 +543,7 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req, const std::string& p
     o["env_records"] = std::move(records);
     o["compose_history"] = store_->ComposeHistory(cvm->id);
     o["pending_updates"] = store_->ListPending(cvm->id);
-    std::optional<std::pair<std::string, std::string>> key =
-        store_->GetAppKey(Str(cvm->data, "app_id"));
+    std::optional<std::pair<std::string, std::string>> key = store_->GetAppKey(Str(cvm->data, "app_id"));
     o["env_encrypt_public_key"] = key ? json::value(key->second) : json::value(nullptr);
     return JsonResponse(200, o);
   }

@@ -8,12 +8,13 @@
 #ifndef ONCHAIN_KMS_TEST_CLOUDSIM_SIMULATOR_H_
 #define ONCHAIN_KMS_TEST_CLOUDSIM_SIMULATOR_H_
 
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -58,8 +59,7 @@ struct SimConfig {
 
 class Simulator {
  public:
-  static absl::StatusOr<std::unique_ptr<Simulator>> Create(SimConfig config,
-                                                           std::unique_ptr<Store> store,
+  static absl::StatusOr<std::unique_ptr<Simulator>> Create(SimConfig config, std::unique_ptr<Store> store,
                                                            uint64_t fault_seed = 1);
 
   // Every request: the API under base_path, the admin API under /_sim.
@@ -67,8 +67,7 @@ class Simulator {
   // The fault decision for a request (admin requests are never faulted).
   FaultDecision DecideFault(const HttpRequest& req);
   // Appends to the request log (admin requests are not logged; the API key never is).
-  void Record(const HttpRequest& req, const HttpResponse* res, const std::string& fault,
-              int64_t duration_ms);
+  void Record(const HttpRequest& req, const HttpResponse* res, const std::string& fault, int64_t duration_ms);
 
   FaultInjector& faults() { return faults_; }
   Store& store() { return *store_; }
@@ -121,19 +120,14 @@ class Simulator {
   std::string PhalaAppId(int64_t nonce) const;
   HttpResponse RawTextUpdate(const Ctx& c, const char* field, const char* kind);
   // The common update path: 465 / proof verification / apply.
-  HttpResponse ApplyOrRequireProof(Row cvm, boost::json::object new_compose,
-                                   std::optional<std::string> encrypted_env,
+  HttpResponse ApplyOrRequireProof(Row cvm, boost::json::object new_compose, std::optional<std::string> encrypted_env,
                                    std::optional<boost::json::array> env_keys, const char* kind,
-                                   const std::string* claimed_hash, const std::string* tx_hash,
-                                   bool envs_endpoint);
-  std::optional<HttpResponse> VerifyProof(const boost::json::object& cvm,
-                                          const std::string& compose_hash,
+                                   const std::string* claimed_hash, const std::string* tx_hash, bool envs_endpoint);
+  std::optional<HttpResponse> VerifyProof(const boost::json::object& cvm, const std::string& compose_hash,
                                           const std::string& tx_hash);
-  std::string Apply(Row& cvm, const boost::json::object& new_compose,
-                    const std::optional<std::string>& encrypted_env, const char* source,
-                    const std::string& tx_hash);
-  void RecordEnv(int64_t cvm_id, const boost::json::object& cvm, const std::string& encrypted_env,
-                 const char* source);
+  std::string Apply(Row& cvm, const boost::json::object& new_compose, const std::optional<std::string>& encrypted_env,
+                    const char* source, const std::string& tx_hash);
+  void RecordEnv(int64_t cvm_id, const boost::json::object& cvm, const std::string& encrypted_env, const char* source);
   HttpResponse PreconditionRequired(const boost::json::object& cvm, const std::string& compose_hash,
                                     const boost::json::object* extra);
   boost::json::object CvmDetail(const Row& cvm, bool legacy);

@@ -1,8 +1,9 @@
 // Simulator: provision and commit (with the on-chain checks of a new app), and the CVM reads.
 #include <algorithm>
-#include <boost/json.hpp>
 #include <map>
 #include <set>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -63,10 +64,8 @@ HttpResponse Simulator::Provision(const Ctx& c) {
   (void)f.Str("image");
   (void)f.Str("region");
   if (name && !ValidHostname(*name)) {
-    f.ValueError(
-        "name",
-        "Name must be 5-63 characters, start with letter, and contain only letters/numbers/hyphens",
-        json::value(*name));
+    f.ValueError("name", "Name must be 5-63 characters, start with letter, and contain only letters/numbers/hyphens",
+                 json::value(*name));
   }
   if (kms && *kms != "PHALA" && *kms != "ETHEREUM" && *kms != "BASE") {
     f.Add("kms", "enum", "Input should be 'PHALA', 'ETHEREUM' or 'BASE'", json::value(*kms));
@@ -140,8 +139,7 @@ HttpResponse Simulator::Provision(const Ctx& c) {
     for (const InstanceType& it : kInstanceTypes) {
       if (itype == it.name) t = &it;
     }
-    if (t == nullptr)
-      return Structured(404, "ERR-02-001", absl::StrCat("Instance type '", itype, "' not found"));
+    if (t == nullptr) return Structured(404, "ERR-02-001", absl::StrCat("Instance type '", itype, "' not found"));
     cpu = t->vcpu;
     mem = t->memory_mb;
   } else {
@@ -156,11 +154,9 @@ HttpResponse Simulator::Provision(const Ctx& c) {
   const Kms* k = nullptr;
   if (kms_id) {
     k = FindKms(*kms_id);
-    if (k == nullptr)
-      return Structured(404, "ERR-02-011", absl::StrCat("KMS '", *kms_id, "' not found"));
+    if (k == nullptr) return Structured(404, "ERR-02-011", absl::StrCat("KMS '", *kms_id, "' not found"));
     if (kms && *kms != k->type) {
-      return Structured(400, "ERR-02-009",
-                        absl::StrCat("KMS '", *kms_id, "' is of type ", k->type, ", not ", *kms));
+      return Structured(400, "ERR-02-009", absl::StrCat("KMS '", *kms_id, "' is of type ", k->type, ", not ", *kms));
     }
   } else {
     std::string type = kms.value_or("PHALA");
@@ -170,14 +166,12 @@ HttpResponse Simulator::Provision(const Ctx& c) {
         break;
       }
     }
-    if (k == nullptr)
-      return Structured(404, "ERR-02-011", absl::StrCat("No ", type, " KMS is available"));
+    if (k == nullptr) return Structured(404, "ERR-02-011", absl::StrCat("No ", type, " KMS is available"));
   }
   if (kms_contract) {
     std::optional<std::string> want = NormalizeAddress(*kms_contract);
     if (k->type == "PHALA" || !want || *want != k->contract) {
-      return Structured(404, "ERR-02-011",
-                        absl::StrCat("KMS contract ", *kms_contract, " not found"));
+      return Structured(404, "ERR-02-011", absl::StrCat("KMS contract ", *kms_contract, " not found"));
     }
   }
 
@@ -189,12 +183,10 @@ HttpResponse Simulator::Provision(const Ctx& c) {
   json::value pubkey = nullptr;
   if (k->type == "PHALA") {
     int64_t next = 0;
-    if (std::optional<std::string> n = store_->GetMeta("phala_nonce"))
-      (void)absl::SimpleAtoi(*n, &next);
+    if (std::optional<std::string> n = store_->GetMeta("phala_nonce")) (void)absl::SimpleAtoi(*n, &next);
     int64_t use = next;
     if (nonce) {
-      if (!req_app_id)
-        return Structured(400, "ERR-02-008", "app_id is required when nonce is given");
+      if (!req_app_id) return Structured(400, "ERR-02-008", "app_id is required when nonce is given");
       if (*nonce < 0) return Structured(400, "ERR-02-008", "nonce must not be negative");
       use = *nonce;
     }
@@ -203,8 +195,7 @@ HttpResponse Simulator::Provision(const Ctx& c) {
       std::optional<std::string> want = NormalizeAddress(*req_app_id);
       if (!want || *want != id) {
         return Structured(400, "ERR-02-008",
-                          absl::StrCat("app_id ", *req_app_id, " does not match nonce ", use,
-                                       " (expected ", id, ")"));
+                          absl::StrCat("app_id ", *req_app_id, " does not match nonce ", use, " (expected ", id, ")"));
       }
     }
     if (store_->FindCvm("app_id", id)) {
@@ -261,20 +252,15 @@ HttpResponse Simulator::Commit(const Ctx& c) {
   std::optional<json::array> env_keys = f.StrList("env_keys");
   std::optional<std::string> app_id = app_id_raw ? NormalizeAddress(*app_id_raw) : std::nullopt;
   if (app_id_raw && !app_id) {
-    f.ValueError("app_id", "app_id must be 40 hex characters, optionally 0x-prefixed",
-                 json::value(*app_id_raw));
+    f.ValueError("app_id", "app_id must be 40 hex characters, optionally 0x-prefixed", json::value(*app_id_raw));
   }
-  std::optional<std::string> deployer =
-      deployer_raw ? NormalizeAddress(*deployer_raw) : std::nullopt;
+  std::optional<std::string> deployer = deployer_raw ? NormalizeAddress(*deployer_raw) : std::nullopt;
   if (deployer_raw && !deployer) {
-    f.ValueError("deployer_address", "deployer_address must be a 20-byte hex address",
-                 json::value(*deployer_raw));
+    f.ValueError("deployer_address", "deployer_address must be a 20-byte hex address", json::value(*deployer_raw));
   }
-  std::optional<std::string> contract =
-      contract_raw ? NormalizeAddress(*contract_raw) : std::nullopt;
+  std::optional<std::string> contract = contract_raw ? NormalizeAddress(*contract_raw) : std::nullopt;
   if (contract_raw && !contract) {
-    f.ValueError("contract_address", "contract_address must be a 20-byte hex address",
-                 json::value(*contract_raw));
+    f.ValueError("contract_address", "contract_address must be a 20-byte hex address", json::value(*contract_raw));
   }
   if (!f.ok()) return f.Error();
   std::string compose_hash = absl::AsciiStrToLower(absl::StripPrefix(*hash_raw, "0x"));
@@ -283,57 +269,51 @@ HttpResponse Simulator::Commit(const Ctx& c) {
   {
     absl::MutexLock lock(&state_mu_);
     if (store_->FindCvm("app_id", *app_id)) {
-      return Structured(409, "ERR-03-007",
-                        absl::StrCat("App ID ", *app_id, " is already in use by another CVM"));
+      return Structured(409, "ERR-03-007", absl::StrCat("App ID ", *app_id, " is already in use by another CVM"));
     }
     prov = store_->FindOpenProvision(compose_hash);
   }
   if (!prov) {
     return Structured(466, "ERR-01-006",
-                      absl::StrCat("Compose hash ", compose_hash,
-                                   " is invalid or expired: provision the CVM first"));
+                      absl::StrCat("Compose hash ", compose_hash, " is invalid or expired: provision the CVM first"));
   }
   const Kms* k = KmsById(Str(prov->data, "kms_id"));
-  if (k == nullptr)
-    return Structured(404, "ERR-02-011", "The provision's KMS is no longer configured");
+  if (k == nullptr) return Structured(404, "ERR-02-011", "The provision's KMS is no longer configured");
   if (kms_ref) {
     const Kms* named = FindKms(*kms_ref);
-    if (named == nullptr)
-      return Structured(404, "ERR-02-011", absl::StrCat("KMS '", *kms_ref, "' not found"));
+    if (named == nullptr) return Structured(404, "ERR-02-011", absl::StrCat("KMS '", *kms_ref, "' not found"));
     if (named != k) {
-      return Structured(400, "ERR-02-009",
-                        absl::StrCat("kms_id '", *kms_ref, "' does not match the provisioned KMS '",
-                                     Str(k->info, "id"), "'"));
+      return Structured(
+          400, "ERR-02-009",
+          absl::StrCat("kms_id '", *kms_ref, "' does not match the provisioned KMS '", Str(k->info, "id"), "'"));
     }
   }
   if (k->type == "PHALA") {
     if (Str(prov->data, "app_id") != *app_id) {
-      return Structured(400, "ERR-02-008",
-                        absl::StrCat("app_id ", *app_id, " does not match the provisioned app_id ",
-                                     Str(prov->data, "app_id")));
+      return Structured(
+          400, "ERR-02-008",
+          absl::StrCat("app_id ", *app_id, " does not match the provisioned app_id ", Str(prov->data, "app_id")));
     }
   } else {
     // The app must be an app of this KMS factory, owned/deployed by who the client says.
     if (contract && *contract != *app_id) {
       return Structured(400, "ERR-02-008",
-                        absl::StrCat("contract_address 0x", *contract, " differs from app_id 0x",
-                                     *app_id, " (the app id is the DstackApp address)"));
+                        absl::StrCat("contract_address 0x", *contract, " differs from app_id 0x", *app_id,
+                                     " (the app id is the DstackApp address)"));
     }
     absl::StatusOr<bool> registered = rpc_->CallBool(k->contract, kSelRegisteredApps, *app_id);
     if (!registered.ok()) {
       if (registered.status().code() == absl::StatusCode::kFailedPrecondition) {
         return Structured(400, "ERR-02-008",
                           absl::StrCat("KMS contract ", ChecksumAddress(k->contract),
-                                       " does not answer registeredApps(address): ",
-                                       registered.status().message()));
+                                       " does not answer registeredApps(address): ", registered.status().message()));
       }
       return RpcUnavailable(registered.status());
     }
     if (!*registered) {
-      return Structured(
-          400, "ERR-02-008",
-          absl::StrCat("App ", ChecksumAddress(*app_id), " is not registered with KMS contract ",
-                       ChecksumAddress(k->contract), " on chain ", config_.chain_id));
+      return Structured(400, "ERR-02-008",
+                        absl::StrCat("App ", ChecksumAddress(*app_id), " is not registered with KMS contract ",
+                                     ChecksumAddress(k->contract), " on chain ", config_.chain_id));
     }
     if (deployer) {
       json::object filter;
@@ -357,16 +337,14 @@ HttpResponse Simulator::Commit(const Ctx& c) {
           owner.status().code() != absl::StatusCode::kAborted) {
         return RpcUnavailable(owner.status());
       }
-      bool match = (!event_deployer.empty() && event_deployer == *deployer) ||
-                   (owner.ok() && *owner == *deployer);
+      bool match = (!event_deployer.empty() && event_deployer == *deployer) || (owner.ok() && *owner == *deployer);
       if (!match) {
         return Structured(
             400, "ERR-02-008",
             absl::StrCat("deployer_address ", ChecksumAddress(*deployer),
                          " is neither the AppDeployedViaFactory deployer (",
-                         event_deployer.empty() ? "no event" : ChecksumAddress(event_deployer),
-                         ") nor the owner (", owner.ok() ? ChecksumAddress(*owner) : "unknown",
-                         ") of app ", ChecksumAddress(*app_id)));
+                         event_deployer.empty() ? "no event" : ChecksumAddress(event_deployer), ") nor the owner (",
+                         owner.ok() ? ChecksumAddress(*owner) : "unknown", ") of app ", ChecksumAddress(*app_id)));
       }
     }
     absl::StatusOr<bool> allowed = rpc_->CallBool(*app_id, kSelAllowedComposeHashes, compose_hash);
@@ -375,27 +353,24 @@ HttpResponse Simulator::Commit(const Ctx& c) {
           allowed.status().code() == absl::StatusCode::kAborted) {
         return Structured(400, "ERR-02-008",
                           absl::StrCat("App ", ChecksumAddress(*app_id),
-                                       " does not answer allowedComposeHashes(bytes32): ",
-                                       allowed.status().message()));
+                                       " does not answer allowedComposeHashes(bytes32): ", allowed.status().message()));
       }
       return RpcUnavailable(allowed.status());
     }
     if (!*allowed) {
-      return Structured(468, "ERR-01-008",
-                        absl::StrCat("Compose hash ", compose_hash,
-                                     " is not allowed by app contract ", ChecksumAddress(*app_id)));
+      return Structured(
+          468, "ERR-01-008",
+          absl::StrCat("Compose hash ", compose_hash, " is not allowed by app contract ", ChecksumAddress(*app_id)));
     }
   }
 
   absl::MutexLock lock(&state_mu_);
   if (store_->FindCvm("app_id", *app_id)) {
-    return Structured(409, "ERR-03-007",
-                      absl::StrCat("App ID ", *app_id, " is already in use by another CVM"));
+    return Structured(409, "ERR-03-007", absl::StrCat("App ID ", *app_id, " is already in use by another CVM"));
   }
   std::optional<Row> still = store_->FindOpenProvision(compose_hash);
   if (!still || still->id != prov->id) {
-    return Structured(466, "ERR-01-006",
-                      absl::StrCat("Compose hash ", compose_hash, " was already committed"));
+    return Structured(466, "ERR-01-006", absl::StrCat("Compose hash ", compose_hash, " was already committed"));
   }
   const json::object& p = prov->data;
   json::object cvm;
@@ -408,13 +383,10 @@ HttpResponse Simulator::Commit(const Ctx& c) {
   cvm["app_compose"] = p.at("app_compose");
   cvm["compose_hash"] = compose_hash;
   cvm["encrypted_env"] = encrypted_env ? json::value(*encrypted_env) : json::value(nullptr);
-  cvm["contract_address"] =
-      k->type == "PHALA" ? json::value(nullptr) : json::value(ChecksumAddress(*app_id));
-  cvm["deployer_address"] =
-      deployer ? json::value(ChecksumAddress(*deployer)) : json::value(nullptr);
+  cvm["contract_address"] = k->type == "PHALA" ? json::value(nullptr) : json::value(ChecksumAddress(*app_id));
+  cvm["deployer_address"] = deployer ? json::value(ChecksumAddress(*deployer)) : json::value(nullptr);
   cvm["status"] = "running";
-  for (const char* key :
-       {"instance_type", "vcpu", "memory", "disk_size", "teepod_id", "device_id", "listed"}) {
+  for (const char* key : {"instance_type", "vcpu", "memory", "disk_size", "teepod_id", "device_id", "listed"}) {
     cvm[key] = p.at(key);
   }
   cvm["base_image"] = config_.base_image;
@@ -490,19 +462,16 @@ json::object Simulator::CommitBody(const Row& row) {
   o["app_id"] = cvm.at("app_id");
   o["vm_uuid"] = cvm.at("vm_uuid");
   o["instance_id"] = cvm.at("instance_id");
-  o["app_url"] =
-      absl::StrCat("https://", Str(cvm, "app_id"), "-8080.", config_.gateway_base_domain);
+  o["app_url"] = absl::StrCat("https://", Str(cvm, "app_id"), "-8080.", config_.gateway_base_domain);
   o["base_image"] = cvm.at("base_image");
   o["vcpu"] = cvm.at("vcpu");
   o["memory"] = cvm.at("memory");
   o["disk_size"] = cvm.at("disk_size");
-  o["manifest_version"] =
-      compose.contains("manifest_version") ? compose.at("manifest_version") : json::value(2);
+  o["manifest_version"] = compose.contains("manifest_version") ? compose.at("manifest_version") : json::value(2);
   o["version"] = "1.0.0";
   o["runner"] = compose.contains("runner") ? compose.at("runner") : json::value("docker-compose");
-  o["docker_compose_file"] = compose.contains("docker_compose_file")
-                                 ? compose.at("docker_compose_file")
-                                 : json::value(nullptr);
+  o["docker_compose_file"] =
+      compose.contains("docker_compose_file") ? compose.at("docker_compose_file") : json::value(nullptr);
   o["features"] = compose.contains("features") ? compose.at("features") : json::value(nullptr);
   o["created_at"] = cvm.at("created_at");
   std::optional<std::pair<std::string, std::string>> key = store_->GetAppKey(Str(cvm, "app_id"));
@@ -524,8 +493,7 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
   std::string app_id = Str(cvm, "app_id");
   json::object endpoint;
   endpoint["app"] = absl::StrCat("https://", app_id, "-8080.", config_.gateway_base_domain);
-  endpoint["instance"] =
-      absl::StrCat("https://", Str(cvm, "instance_id"), "-8080.", config_.gateway_base_domain);
+  endpoint["instance"] = absl::StrCat("https://", Str(cvm, "instance_id"), "-8080.", config_.gateway_base_domain);
   if (legacy) {
     json::object o;
     o["id"] = row.id;
@@ -605,8 +573,7 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
   json::object ki;
   bool onchain = type != "PHALA";
   ki["chain_id"] = onchain ? json::value(config_.chain_id) : json::value(nullptr);
-  ki["dstack_kms_address"] =
-      onchain && k ? json::value(ChecksumAddress(k->contract)) : json::value(nullptr);
+  ki["dstack_kms_address"] = onchain && k ? json::value(ChecksumAddress(k->contract)) : json::value(nullptr);
   ki["dstack_app_address"] = onchain ? json::value(ChecksumAddress(app_id)) : json::value(nullptr);
   ki["deployer_address"] = cvm.at("deployer_address");
   ki["rpc_endpoint"] = onchain ? json::value(config_.rpc_url) : json::value(nullptr);
@@ -631,8 +598,7 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
   o["gateway_enabled"] = BoolOf(compose, "gateway_enabled", false);
   o["secure_time"] = BoolOf(compose, "secure_time", false);
   o["listed"] = cvm.at("listed");
-  if (const json::value* fs = compose.if_contains("storage_fs"); fs && fs->is_string())
-    o["storage_fs"] = *fs;
+  if (const json::value* fs = compose.if_contains("storage_fs"); fs && fs->is_string()) o["storage_fs"] = *fs;
   json::object ws;
   ws["object_type"] = "workspace";
   ws["id"] = "ws_cloudsim";

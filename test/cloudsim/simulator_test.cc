@@ -4,8 +4,9 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <string>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -111,8 +112,7 @@ TEST(Kms, PubkeyIsSignedByTheKmsKey) {
   EXPECT_EQ(pub.size(), 64u);
   EXPECT_EQ(sig.size(), 130u);
   // Same key for the same app, through the id, the slug or without 0x.
-  EXPECT_EQ(S(s.Api("GET", absl::StrCat("/kms/kms-base-sim/pubkey/", kApp)).json(), "public_key"),
-            pub);
+  EXPECT_EQ(S(s.Api("GET", absl::StrCat("/kms/kms-base-sim/pubkey/", kApp)).json(), "public_key"), pub);
   std::string recovered = *RecoverEnvPubkeySigner(kApp, pub, sig);
   std::string signer;
   json::value kms_list = s.Admin("GET", "/kms").json();
@@ -125,12 +125,10 @@ TEST(Kms, PubkeyIsSignedByTheKmsKey) {
 }
 
 json::object ProvisionBody(const std::string& name, const std::string& kms) {
-  return json::
-      parse(absl::StrCat(
-                R"({"name":")", name, R"(","instance_type":"tdx.small","kms":")", kms,
-                R"(","compose_file":{"docker_compose_file":"services:\n  app:\n    image: nginx\n",)",
-                R"("allowed_envs":["FOO","BAR"],"gateway_enabled":true,"name":""}})"))
-          .as_object();
+  return json::parse(absl::StrCat(R"({"name":")", name, R"(","instance_type":"tdx.small","kms":")", kms,
+                                  R"(","compose_file":{"docker_compose_file":"services:\n  app:\n    image: nginx\n",)",
+                                  R"("allowed_envs":["FOO","BAR"],"gateway_enabled":true,"name":""}})"))
+      .as_object();
 }
 
 TEST(Provision, ValidationErrorsInFastApiShape) {
@@ -154,14 +152,10 @@ TEST(Provision, ValidationErrorsInFastApiShape) {
   EXPECT_EQ(S(no_kms.json().at("detail"), "error_code"), "ERR-02-011");
   b["kms"] = "PHALA";
   b["instance_type"] = "tdx.huge";
-  EXPECT_EQ(
-      S(s.Api("POST", "/cvms/provision", json::serialize(b)).json().at("detail"), "error_code"),
-      "ERR-02-001");
+  EXPECT_EQ(S(s.Api("POST", "/cvms/provision", json::serialize(b)).json().at("detail"), "error_code"), "ERR-02-001");
   b["instance_type"] = "tdx.small";
   b["teepod_id"] = 99;
-  EXPECT_EQ(
-      S(s.Api("POST", "/cvms/provision", json::serialize(b)).json().at("detail"), "error_code"),
-      "ERR-01-001");
+  EXPECT_EQ(S(s.Api("POST", "/cvms/provision", json::serialize(b)).json().at("detail"), "error_code"), "ERR-01-001");
 }
 
 TEST(PhalaFlow, ProvisionCommitReadUpdate) {
@@ -189,9 +183,8 @@ TEST(PhalaFlow, ProvisionCommitReadUpdate) {
   commit["kms_id"] = "phala";
   Reply c = s.Api("POST", "/cvms", json::serialize(commit));
   ASSERT_EQ(c.status, 200) << c.body;
-  for (const char* k : {"id", "name", "status", "teepod_id", "teepod", "user_id", "app_id",
-                        "vm_uuid", "instance_id", "base_image", "vcpu", "memory", "disk_size",
-                        "docker_compose_file", "created_at"}) {
+  for (const char* k : {"id", "name", "status", "teepod_id", "teepod", "user_id", "app_id", "vm_uuid", "instance_id",
+                        "base_image", "vcpu", "memory", "disk_size", "docker_compose_file", "created_at"}) {
     EXPECT_TRUE(c.json().as_object().contains(k)) << k;
   }
   EXPECT_EQ(S(c.json(), "encrypted_env_pubkey"), pub);
@@ -201,14 +194,12 @@ TEST(PhalaFlow, ProvisionCommitReadUpdate) {
   Reply again = s.Api("POST", "/cvms", json::serialize(commit));
   EXPECT_EQ(again.status, 409);
   EXPECT_EQ(S(again.json().at("detail"), "error_code"), "ERR-03-007");
-  EXPECT_EQ(
-      S(s.Api("POST", "/cvms/provision", json::serialize(body)).json().at("detail"), "error_code"),
-      "ERR-01-004");
+  EXPECT_EQ(S(s.Api("POST", "/cvms/provision", json::serialize(body)).json().at("detail"), "error_code"), "ERR-01-004");
 
   // Reads by every id form.
   std::string hashed = absl::StrReplaceAll(uuid, {{"-", ""}});
-  for (const std::string& ref : {hashed, uuid, "app_" + app_id, std::string("phala-app"),
-                                 std::to_string(c.json().at("id").as_int64())}) {
+  for (const std::string& ref :
+       {hashed, uuid, "app_" + app_id, std::string("phala-app"), std::to_string(c.json().at("id").as_int64())}) {
     Reply info = s.Api("GET", "/cvms/" + ref);
     ASSERT_EQ(info.status, 200) << ref;
     EXPECT_EQ(S(info.json(), "id"), hashed);
@@ -226,8 +217,7 @@ TEST(PhalaFlow, ProvisionCommitReadUpdate) {
 
   // The compose file hashes (service form) to the CVM's compose hash; allowed_envs merged env_keys.
   Reply cf = s.Api("GET", "/cvms/" + hashed + "/compose_file");
-  EXPECT_EQ(*cloudapi::ComposeHash(cf.json().as_object(), cloudapi::ComposeHashForm::kIndented),
-            hash);
+  EXPECT_EQ(*cloudapi::ComposeHash(cf.json().as_object(), cloudapi::ComposeHashForm::kIndented), hash);
   EXPECT_EQ(json::serialize(cf.json().at("allowed_envs")), R"(["FOO","BAR","BAZ"])");
   EXPECT_EQ(S(cf.json(), "name"), "phala-app");
   Reply yml = s.Api("GET", "/cvms/" + hashed + "/docker-compose.yml");
@@ -237,8 +227,7 @@ TEST(PhalaFlow, ProvisionCommitReadUpdate) {
   // What arrived, decrypted, is visible to tests only through /_sim.
   Reply insp = s.Admin("GET", "/cvms/" + hashed);
   ASSERT_EQ(insp.status, 200);
-  EXPECT_EQ(json::serialize(insp.json().at("env").at("values")),
-            R"({"FOO":"bar","BAZ":"q=\"1\""})");
+  EXPECT_EQ(json::serialize(insp.json().at("env").at("values")), R"({"FOO":"bar","BAZ":"q=\"1\""})");
   EXPECT_TRUE(insp.json().at("env").at("decrypt_error").is_null());
 
   // Env update, same keys: applied at once.
@@ -299,8 +288,7 @@ OnchainCvm DeployOnchain(SimInstance& s, FakeChain& chain) {
   EXPECT_EQ(s.Api("POST", "/cvms", json::serialize(commit)).status, 400);
   commit["contract_address"] = ChecksumAddress(kApp);
 
-  std::string pub = S(s.Api("GET", absl::StrCat("/kms/base/pubkey/", ChecksumAddress(kApp))).json(),
-                      "public_key");
+  std::string pub = S(s.Api("GET", absl::StrCat("/kms/base/pubkey/", ChecksumAddress(kApp))).json(), "public_key");
   commit["encrypted_env"] = Encrypt(pub, {{"FOO", "1"}, {"BAR", "2"}});
   Reply ok = s.Api("POST", "/cvms", json::serialize(commit));
   EXPECT_EQ(ok.status, 200) << ok.body;
@@ -404,21 +392,15 @@ TEST(OnchainFlow, DockerComposeAndComposeFileAndPatch) {
   EXPECT_FALSE(ok.json().as_object().contains("allowed_envs_changed"));
   EXPECT_EQ(s.Api("GET", "/cvms/" + cvm.hashed + "/docker-compose.yml").body, yaml);
   // The same compose again changes nothing: accepted without a proof.
-  EXPECT_EQ(s.Api("PATCH", "/cvms/" + cvm.hashed + "/docker-compose", yaml,
-                  {{"Content-Type", "text/yaml"}})
-                .status,
+  EXPECT_EQ(s.Api("PATCH", "/cvms/" + cvm.hashed + "/docker-compose", yaml, {{"Content-Type", "text/yaml"}}).status,
             200);
-  EXPECT_EQ(
-      s.Api("PATCH", "/cvms/" + cvm.hashed + "/docker-compose", "", {{"Content-Type", "text/yaml"}})
-          .status,
-      422);
+  EXPECT_EQ(s.Api("PATCH", "/cvms/" + cvm.hashed + "/docker-compose", "", {{"Content-Type", "text/yaml"}}).status, 422);
 
   // Compose-file API: provision says whether the hash is registered; commit checks on chain.
   json::object compose = s.Api("GET", "/cvms/" + cvm.hashed + "/compose_file").json().as_object();
   compose["public_logs"] = false;
   compose["update_env_vars"] = false;
-  Reply prov =
-      s.Api("POST", "/cvms/" + cvm.hashed + "/compose_file/provision", json::serialize(compose));
+  Reply prov = s.Api("POST", "/cvms/" + cvm.hashed + "/compose_file/provision", json::serialize(compose));
   ASSERT_EQ(prov.status, 200) << prov.body;
   std::string ch = S(prov.json(), "compose_hash");
   EXPECT_FALSE(prov.json().at("compose_hash_registered").as_bool());
@@ -428,19 +410,17 @@ TEST(OnchainFlow, DockerComposeAndComposeFileAndPatch) {
   Reply no = s.Api("PATCH", "/cvms/" + cvm.hashed + "/compose_file", json::serialize(commit));
   EXPECT_EQ(no.status, 468);
   chain.AllowHash(kApp, ch);
-  EXPECT_TRUE(
-      s.Api("POST", "/cvms/" + cvm.hashed + "/compose_file/provision", json::serialize(compose))
-          .json()
-          .at("compose_hash_registered")
-          .as_bool());
+  EXPECT_TRUE(s.Api("POST", "/cvms/" + cvm.hashed + "/compose_file/provision", json::serialize(compose))
+                  .json()
+                  .at("compose_hash_registered")
+                  .as_bool());
   commit["encrypted_env"] = Encrypt(cvm.pub, {{"FOO", "cf"}});
   Reply yes = s.Api("PATCH", "/cvms/" + cvm.hashed + "/compose_file", json::serialize(commit));
   ASSERT_EQ(yes.status, 200) << yes.body;
   EXPECT_FALSE(s.Api("GET", "/cvms/" + cvm.hashed).json().at("public_logs").as_bool());
   EXPECT_EQ(S(s.Admin("GET", "/cvms/" + cvm.hashed).json().at("env").at("values"), "FOO"), "cf");
   commit["compose_hash"] = std::string(64, '0');
-  EXPECT_EQ(s.Api("PATCH", "/cvms/" + cvm.hashed + "/compose_file", json::serialize(commit)).status,
-            466);
+  EXPECT_EQ(s.Api("PATCH", "/cvms/" + cvm.hashed + "/compose_file", json::serialize(commit)).status, 466);
 
   // patchCvm: 465 with a commit token, then commit-update with the proof.
   Reply pp = s.Api("PATCH", "/cvms/" + cvm.hashed, R"({"docker_compose_file":"services: {}\n"})",
@@ -470,9 +450,8 @@ TEST(OnchainFlow, DockerComposeAndComposeFileAndPatch) {
   std::string ph2 = S(pp2.json().at("detail").at("details").as_array()[0], "value");
   chain.AddComposeHashTx(std::string(63, 'f') + "1", kApp, ph2);
   chain.AllowHash(kApp, ph2);
-  Reply conf =
-      s.Api("PATCH", "/cvms/" + cvm.hashed, "{}",
-            {{"X-Compose-Hash", ph2}, {"X-Transaction-Hash", "0x" + std::string(63, 'f') + "1"}});
+  Reply conf = s.Api("PATCH", "/cvms/" + cvm.hashed, "{}",
+                     {{"X-Compose-Hash", ph2}, {"X-Transaction-Hash", "0x" + std::string(63, 'f') + "1"}});
   ASSERT_EQ(conf.status, 200) << conf.body;
   EXPECT_TRUE(conf.json().as_object().contains("correlation_id"));
   EXPECT_EQ(s.Api("GET", "/cvms/" + cvm.hashed + "/pre-launch-script").body, "echo hi");
@@ -484,8 +463,7 @@ TEST(OnchainFlow, ChainDownIsA503) {
   c.kms_contract = std::string("0x") + kKms;
   c.rpc_timeout = absl::Seconds(2);
   SimInstance s(c);
-  Reply p =
-      s.Api("POST", "/cvms/provision", json::serialize(ProvisionBody("down-app", "ETHEREUM")));
+  Reply p = s.Api("POST", "/cvms/provision", json::serialize(ProvisionBody("down-app", "ETHEREUM")));
   ASSERT_EQ(p.status, 200);
   json::object commit;
   commit["app_id"] = kApp;
@@ -498,10 +476,7 @@ TEST(OnchainFlow, ChainDownIsA503) {
 TEST(RequestLog, RecordsWhatArrivedButNeverTheKey) {
   SimInstance s(SimConfig{});
   json::object body = ProvisionBody("logged-app", "PHALA");
-  ASSERT_EQ(
-      s.Api("POST", "/cvms/provision", json::serialize(body), {{"X-Phala-Version", "2026-01-21"}})
-          .status,
-      200);
+  ASSERT_EQ(s.Api("POST", "/cvms/provision", json::serialize(body), {{"X-Phala-Version", "2026-01-21"}}).status, 200);
   s.Api("GET", "/auth/me", "", {{"X-API-Key", "some-wrong-key"}});
   Reply log = s.Admin("GET", "/requests");
   ASSERT_EQ(log.status, 200);
@@ -517,14 +492,8 @@ TEST(RequestLog, RecordsWhatArrivedButNeverTheKey) {
   EXPECT_EQ(log.body.find(SimInstance::kApiKey), std::string::npos);
   EXPECT_EQ(log.body.find("some-wrong-key"), std::string::npos);
   int64_t last = reqs[1].at("seq").as_int64();
-  EXPECT_TRUE(s.Admin("GET", absl::StrCat("/requests?since=", last))
-                  .json()
-                  .at("requests")
-                  .as_array()
-                  .empty());
-  EXPECT_EQ(
-      s.Admin("GET", "/requests?path_prefix=/api/v1/auth").json().at("requests").as_array().size(),
-      1u);
+  EXPECT_TRUE(s.Admin("GET", absl::StrCat("/requests?since=", last)).json().at("requests").as_array().empty());
+  EXPECT_EQ(s.Admin("GET", "/requests?path_prefix=/api/v1/auth").json().at("requests").as_array().size(), 1u);
   s.Admin("DELETE", "/requests");
   EXPECT_TRUE(s.Admin("GET", "/requests").json().at("requests").as_array().empty());
 }

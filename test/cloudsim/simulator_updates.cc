@@ -3,9 +3,10 @@
 // contract proves it (envs, docker-compose, pre-launch-script, patchCvm + confirm / commit-update,
 // and the compose-file API, which checks allowedComposeHashes itself).
 #include <algorithm>
-#include <boost/json.hpp>
 #include <map>
 #include <set>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -38,8 +39,7 @@ using api::Structured;
 // ---------------------------------------------------------------------------------------------
 // Updates: same compose -> applied; new compose on an on-chain KMS -> 465 until proven on chain.
 
-HttpResponse Simulator::PreconditionRequired(const json::object& cvm,
-                                             const std::string& compose_hash,
+HttpResponse Simulator::PreconditionRequired(const json::object& cvm, const std::string& compose_hash,
                                              const json::object* extra) {
   const Kms* k = KmsById(Str(cvm, "kms_id"));
   auto item = [](const char* field, json::value v) {
@@ -48,44 +48,37 @@ HttpResponse Simulator::PreconditionRequired(const json::object& cvm,
     o["value"] = std::move(v);
     return json::value(std::move(o));
   };
-  json::array details = {item("compose_hash", json::value(compose_hash)),
-                         item("app_id", cvm.at("app_id")),
+  json::array details = {item("compose_hash", json::value(compose_hash)), item("app_id", cvm.at("app_id")),
                          item("device_id", json::value(device_id_)),
                          item("kms_info", k ? json::value(k->info) : json::value(nullptr))};
   if (extra != nullptr) {
-    for (const json::key_value_pair& kv : *extra)
-      details.push_back(item(kv.key().data(), kv.value()));
+    for (const json::key_value_pair& kv : *extra) details.push_back(item(kv.key().data(), kv.value()));
   }
-  return Structured(
-      465, "ERR-01-005",
-      absl::StrCat("Compose hash registration required: add ", compose_hash, " to app contract ",
-                   ChecksumAddress(Str(cvm, "app_id")),
-                   " (addComposeHash), then retry with compose_hash and transaction_hash"),
-      std::move(details),
-      json::array{"Call addComposeHash on the app contract, then retry the request with the "
-                  "compose hash and the transaction hash"});
+  return Structured(465, "ERR-01-005",
+                    absl::StrCat("Compose hash registration required: add ", compose_hash, " to app contract ",
+                                 ChecksumAddress(Str(cvm, "app_id")),
+                                 " (addComposeHash), then retry with compose_hash and transaction_hash"),
+                    std::move(details),
+                    json::array{"Call addComposeHash on the app contract, then retry the request with the "
+                                "compose hash and the transaction hash"});
 }
 
-std::optional<HttpResponse> Simulator::VerifyProof(const json::object& cvm,
-                                                   const std::string& compose_hash,
+std::optional<HttpResponse> Simulator::VerifyProof(const json::object& cvm, const std::string& compose_hash,
                                                    const std::string& tx_hash_raw) {
   std::string app = Str(cvm, "app_id");
   std::optional<std::string> tx = NormalizeBytes32(tx_hash_raw);
   if (!tx) {
-    return Structured(467, "ERR-01-007",
-                      absl::StrCat("transaction_hash '", tx_hash_raw, "' is not 32 bytes of hex"));
+    return Structured(467, "ERR-01-007", absl::StrCat("transaction_hash '", tx_hash_raw, "' is not 32 bytes of hex"));
   }
   absl::StatusOr<std::optional<json::object>> receipt = rpc_->GetReceipt(*tx);
   if (!receipt.ok()) return RpcUnavailable(receipt.status());
   if (!receipt->has_value()) {
-    return Structured(467, "ERR-01-007",
-                      absl::StrCat("Transaction 0x", *tx, " not found or not yet mined"));
+    return Structured(467, "ERR-01-007", absl::StrCat("Transaction 0x", *tx, " not found or not yet mined"));
   }
   const json::object& r = **receipt;
   if (absl::AsciiStrToLower(Str(r, "status")) != "0x1") {
-    return Structured(
-        467, "ERR-01-007",
-        absl::StrCat("Transaction 0x", *tx, " reverted (status ", Str(r, "status"), ")"));
+    return Structured(467, "ERR-01-007",
+                      absl::StrCat("Transaction 0x", *tx, " reverted (status ", Str(r, "status"), ")"));
   }
   bool found = false, found_elsewhere = false;
   if (const json::value* logs = r.if_contains("logs"); logs && logs->is_array()) {
@@ -106,26 +99,23 @@ std::optional<HttpResponse> Simulator::VerifyProof(const json::object& cvm,
     }
   }
   if (!found) {
-    return Structured(
-        467, "ERR-01-007",
-        absl::StrCat("Transaction 0x", *tx, " has no ComposeHashAdded(0x", compose_hash,
-                     ") event emitted by app contract ", ChecksumAddress(app),
-                     found_elsewhere ? " (the event came from another contract)" : ""));
+    return Structured(467, "ERR-01-007",
+                      absl::StrCat("Transaction 0x", *tx, " has no ComposeHashAdded(0x", compose_hash,
+                                   ") event emitted by app contract ", ChecksumAddress(app),
+                                   found_elsewhere ? " (the event came from another contract)" : ""));
   }
   absl::StatusOr<bool> allowed = rpc_->CallBool(app, kSelAllowedComposeHashes, compose_hash);
   if (!allowed.ok()) return RpcUnavailable(allowed.status());
   if (!*allowed) {
-    return Structured(
-        468, "ERR-01-008",
-        absl::StrCat("Compose hash ", compose_hash, " is not allowed by app contract ",
-                     ChecksumAddress(app), " (removed after the transaction?)"));
+    return Structured(468, "ERR-01-008",
+                      absl::StrCat("Compose hash ", compose_hash, " is not allowed by app contract ",
+                                   ChecksumAddress(app), " (removed after the transaction?)"));
   }
   return std::nullopt;
 }
 
-std::string Simulator::Apply(Row& cvm, const json::object& new_compose,
-                             const std::optional<std::string>& encrypted_env, const char* source,
-                             const std::string& tx_hash) {
+std::string Simulator::Apply(Row& cvm, const json::object& new_compose, const std::optional<std::string>& encrypted_env,
+                             const char* source, const std::string& tx_hash) {
   std::string new_hash = ServiceComposeHash(new_compose);
   if (new_hash != Str(cvm.data, "compose_hash")) {
     store_->AddComposeHistory(cvm.id, new_hash, tx_hash, source);
@@ -142,11 +132,10 @@ std::string Simulator::Apply(Row& cvm, const json::object& new_compose,
   return corr;
 }
 
-HttpResponse Simulator::ApplyOrRequireProof(Row cvm, json::object new_compose,
-                                            std::optional<std::string> encrypted_env,
+HttpResponse Simulator::ApplyOrRequireProof(Row cvm, json::object new_compose, std::optional<std::string> encrypted_env,
                                             std::optional<json::array> env_keys, const char* kind,
-                                            const std::string* claimed_hash,
-                                            const std::string* tx_hash, bool envs_endpoint) {
+                                            const std::string* claimed_hash, const std::string* tx_hash,
+                                            bool envs_endpoint) {
   (void)env_keys;
   const Kms* k = KmsById(Str(cvm.data, "kms_id"));
   std::string new_hash = ServiceComposeHash(new_compose);
@@ -154,8 +143,7 @@ HttpResponse Simulator::ApplyOrRequireProof(Row cvm, json::object new_compose,
   auto accepted = [&](const std::string& corr) {
     json::object o;
     o["status"] = "in_progress";
-    o["message"] =
-        envs_endpoint ? "Environment variables update in progress" : "Update in progress";
+    o["message"] = envs_endpoint ? "Environment variables update in progress" : "Update in progress";
     o["correlation_id"] = corr;
     if (envs_endpoint) o["allowed_envs_changed"] = changed;
     return JsonResponse(200, o);
@@ -179,16 +167,14 @@ HttpResponse Simulator::ApplyOrRequireProof(Row cvm, json::object new_compose,
   std::string claimed = absl::AsciiStrToLower(absl::StripPrefix(*claimed_hash, "0x"));
   if (claimed != new_hash) {
     return Structured(466, "ERR-01-006",
-                      absl::StrCat("Compose hash ", claimed,
-                                   " is invalid or expired: this change has compose hash ",
+                      absl::StrCat("Compose hash ", claimed, " is invalid or expired: this change has compose hash ",
                                    new_hash, "; start the update again"));
   }
   if (std::optional<HttpResponse> err = VerifyProof(cvm.data, new_hash, *tx_hash)) return *err;
   absl::MutexLock lock(&state_mu_);
   std::optional<Row> fresh = store_->GetCvm(cvm.id);
   if (fresh) cvm = *fresh;
-  if (std::optional<Row> p = store_->FindPending(cvm.id, "compose_hash", new_hash))
-    store_->MarkPendingDone(p->id);
+  if (std::optional<Row> p = store_->FindPending(cvm.id, "compose_hash", new_hash)) store_->MarkPendingDone(p->id);
   return accepted(Apply(cvm, new_compose, encrypted_env, kind, *tx_hash));
 }
 
@@ -205,13 +191,12 @@ HttpResponse Simulator::UpdateEnvs(const Ctx& c) {
   if (!cvm) return CvmNotFound(c.params[1]);
   json::object compose = cvm->data.at("app_compose").as_object();
   if (env_keys) {
-    json::value current =
-        compose.contains("allowed_envs") ? compose.at("allowed_envs") : json::value(json::array());
+    json::value current = compose.contains("allowed_envs") ? compose.at("allowed_envs") : json::value(json::array());
     json::value wanted = *env_keys;
     if (KeySet(&current) != KeySet(&wanted)) compose["allowed_envs"] = *env_keys;
   }
-  return ApplyOrRequireProof(*cvm, compose, enc, env_keys, "envs", claimed ? &*claimed : nullptr,
-                             tx ? &*tx : nullptr, /*envs_endpoint=*/true);
+  return ApplyOrRequireProof(*cvm, compose, enc, env_keys, "envs", claimed ? &*claimed : nullptr, tx ? &*tx : nullptr,
+                             /*envs_endpoint=*/true);
 }
 
 HttpResponse Simulator::RawTextUpdate(const Ctx& c, const char* field, const char* kind) {
@@ -225,12 +210,11 @@ HttpResponse Simulator::RawTextUpdate(const Ctx& c, const char* field, const cha
   json::object compose = cvm->data.at("app_compose").as_object();
   compose[field] = c.req.body;
   if (ComposePayloadSize(compose) > kMaxComposePayload) {
-    return Structured(
-        400, "ERR-01-003",
-        "Combined size of docker_compose_file and pre_launch_script must not exceed 200KB");
+    return Structured(400, "ERR-01-003",
+                      "Combined size of docker_compose_file and pre_launch_script must not exceed 200KB");
   }
-  return ApplyOrRequireProof(*cvm, compose, std::nullopt, std::nullopt, kind,
-                             c.req.Header("x-compose-hash"), c.req.Header("x-transaction-hash"),
+  return ApplyOrRequireProof(*cvm, compose, std::nullopt, std::nullopt, kind, c.req.Header("x-compose-hash"),
+                             c.req.Header("x-transaction-hash"),
                              /*envs_endpoint=*/false);
 }
 
@@ -261,23 +245,20 @@ HttpResponse Simulator::ProvisionComposeFile(const Ctx& c) {
     compose[kv.key()] = kv.value();
   }
   if (ComposePayloadSize(compose) > kMaxComposePayload) {
-    return Structured(
-        400, "ERR-01-003",
-        "Combined size of docker_compose_file and pre_launch_script must not exceed 200KB");
+    return Structured(400, "ERR-01-003",
+                      "Combined size of docker_compose_file and pre_launch_script must not exceed 200KB");
   }
   std::string hash = ServiceComposeHash(compose);
   const Kms* k = KmsById(Str(cvm->data, "kms_id"));
   bool registered = false;
   if (k != nullptr && k->type != "PHALA") {
-    absl::StatusOr<bool> allowed =
-        rpc_->CallBool(Str(cvm->data, "app_id"), kSelAllowedComposeHashes, hash);
+    absl::StatusOr<bool> allowed = rpc_->CallBool(Str(cvm->data, "app_id"), kSelAllowedComposeHashes, hash);
     registered = allowed.ok() && *allowed;
   }
   json::object pending;
   pending["kind"] = "compose_file";
   pending["app_compose"] = compose;
-  pending["update_env_vars"] =
-      update_env_vars ? json::value(*update_env_vars) : json::value(nullptr);
+  pending["update_env_vars"] = update_env_vars ? json::value(*update_env_vars) : json::value(nullptr);
   {
     absl::MutexLock lock(&state_mu_);
     store_->InsertPending(cvm->id, hash, RandomHex(16), pending);
@@ -299,8 +280,7 @@ HttpResponse Simulator::CommitComposeFile(const Ctx& c) {
   std::optional<std::string> enc = f.Str("encrypted_env");
   (void)f.StrList("env_keys");
   (void)f.Bool("update_env_vars");
-  if (hash_raw && hash_raw->empty())
-    f.ValueError("compose_hash", "Compose hash is required", json::value(""));
+  if (hash_raw && hash_raw->empty()) f.ValueError("compose_hash", "Compose hash is required", json::value(""));
   if (!f.ok()) return f.Error();
   std::optional<Row> cvm = ResolveCvm(c.params[1]);
   if (!cvm) return CvmNotFound(c.params[1]);
@@ -308,27 +288,23 @@ HttpResponse Simulator::CommitComposeFile(const Ctx& c) {
   std::optional<Row> pending = store_->FindPending(cvm->id, "compose_hash", hash);
   if (!pending || Str(pending->data, "kind") != "compose_file") {
     return Structured(466, "ERR-01-006",
-                      absl::StrCat("Compose hash ", hash,
-                                   " is invalid or expired: call compose_file/provision first"));
+                      absl::StrCat("Compose hash ", hash, " is invalid or expired: call compose_file/provision first"));
   }
   const Kms* k = KmsById(Str(cvm->data, "kms_id"));
   if (k != nullptr && k->type != "PHALA") {
-    absl::StatusOr<bool> allowed =
-        rpc_->CallBool(Str(cvm->data, "app_id"), kSelAllowedComposeHashes, hash);
+    absl::StatusOr<bool> allowed = rpc_->CallBool(Str(cvm->data, "app_id"), kSelAllowedComposeHashes, hash);
     if (!allowed.ok()) return RpcUnavailable(allowed.status());
     if (!*allowed) {
-      return Structured(
-          468, "ERR-01-008",
-          absl::StrCat("Compose hash ", hash, " is not allowed by app contract ",
-                       ChecksumAddress(Str(cvm->data, "app_id")), ": call addComposeHash first"));
+      return Structured(468, "ERR-01-008",
+                        absl::StrCat("Compose hash ", hash, " is not allowed by app contract ",
+                                     ChecksumAddress(Str(cvm->data, "app_id")), ": call addComposeHash first"));
     }
   }
   absl::MutexLock lock(&state_mu_);
   std::optional<Row> fresh = store_->GetCvm(cvm->id);
   Row row = fresh ? *fresh : *cvm;
   store_->MarkPendingDone(pending->id);
-  std::string corr =
-      Apply(row, pending->data.at("app_compose").as_object(), enc, "compose_file", "");
+  std::string corr = Apply(row, pending->data.at("app_compose").as_object(), enc, "compose_file", "");
   json::object o;
   o["status"] = "in_progress";
   o["message"] = "Compose file update in progress";
@@ -368,8 +344,7 @@ HttpResponse Simulator::PatchCvm(const Ctx& c) {
     std::string hash = absl::AsciiStrToLower(absl::StripPrefix(*hdr_hash, "0x"));
     std::optional<Row> pending = store_->FindPending(cvm->id, "compose_hash", hash);
     if (!pending) {
-      return Structured(466, "ERR-01-006",
-                        absl::StrCat("Compose hash ", hash, " is invalid or expired: patch again"));
+      return Structured(466, "ERR-01-006", absl::StrCat("Compose hash ", hash, " is invalid or expired: patch again"));
     }
     if (std::optional<HttpResponse> err = VerifyProof(cvm->data, hash, *hdr_tx)) return *err;
     absl::MutexLock lock(&state_mu_);
@@ -380,8 +355,7 @@ HttpResponse Simulator::PatchCvm(const Ctx& c) {
     std::optional<std::string> pe;
     if (penc && penc->is_string()) pe = std::string(penc->get_string());
     json::object o;
-    o["correlation_id"] =
-        Apply(row, pending->data.at("app_compose").as_object(), pe, "patch", *hdr_tx);
+    o["correlation_id"] = Apply(row, pending->data.at("app_compose").as_object(), pe, "patch", *hdr_tx);
     return JsonResponse(200, o);
   }
 
@@ -393,9 +367,8 @@ HttpResponse Simulator::PatchCvm(const Ctx& c) {
   if (sysinfo) compose["public_sysinfo"] = *sysinfo;
   if (tcbinfo) compose["public_tcbinfo"] = *tcbinfo;
   if (ComposePayloadSize(compose) > kMaxComposePayload) {
-    return Structured(
-        400, "ERR-01-003",
-        "Combined size of docker_compose_file and pre_launch_script must not exceed 200KB");
+    return Structured(400, "ERR-01-003",
+                      "Combined size of docker_compose_file and pre_launch_script must not exceed 200KB");
   }
   // Settings outside the compose hash are applied as they come.
   Row row = *cvm;
@@ -427,8 +400,7 @@ HttpResponse Simulator::PatchCvm(const Ctx& c) {
     json::object status;
     status["compose_hash_allowed"] = hash_ok.ok() && *hash_ok;
     status["device_id_allowed"] = any_device || (dev_ok.ok() && *dev_ok);
-    status["is_allowed"] =
-        status["compose_hash_allowed"].as_bool() && status["device_id_allowed"].as_bool();
+    status["is_allowed"] = status["compose_hash_allowed"].as_bool() && status["device_id_allowed"].as_bool();
     {
       absl::MutexLock lock(&state_mu_);
       store_->UpdateCvm(row.id, row.data);
@@ -436,10 +408,8 @@ HttpResponse Simulator::PatchCvm(const Ctx& c) {
     }
     json::object extra;
     extra["commit_token"] = token;
-    extra["commit_url"] =
-        absl::StrCat("https://cloud.", config_.gateway_base_domain, "/commit/", token);
-    extra["api_commit_url"] =
-        absl::StrCat(config_.base_path, "/cvms/", c.params[1], "/commit-update");
+    extra["commit_url"] = absl::StrCat("https://cloud.", config_.gateway_base_domain, "/commit/", token);
+    extra["api_commit_url"] = absl::StrCat(config_.base_path, "/cvms/", c.params[1], "/commit-update");
     extra["onchain_status"] = std::move(status);
     return PreconditionRequired(row.data, hash, &extra);
   }
@@ -466,8 +436,7 @@ HttpResponse Simulator::CommitUpdate(const Ctx& c) {
     return Structured(466, "ERR-01-006", "Commit token is invalid or expired");
   }
   if (ServiceComposeHash(pending->data.at("app_compose").as_object()) != hash) {
-    return Structured(466, "ERR-01-006",
-                      absl::StrCat("Compose hash ", hash, " does not belong to this commit token"));
+    return Structured(466, "ERR-01-006", absl::StrCat("Compose hash ", hash, " does not belong to this commit token"));
   }
   if (std::optional<HttpResponse> err = VerifyProof(cvm->data, hash, *tx)) return *err;
   absl::MutexLock lock(&state_mu_);
@@ -478,8 +447,7 @@ HttpResponse Simulator::CommitUpdate(const Ctx& c) {
   std::optional<std::string> pe;
   if (penc && penc->is_string()) pe = std::string(penc->get_string());
   json::object o;
-  o["correlation_id"] =
-      Apply(row, pending->data.at("app_compose").as_object(), pe, "commit_update", *tx);
+  o["correlation_id"] = Apply(row, pending->data.at("app_compose").as_object(), pe, "commit_update", *tx);
   o["status"] = "in_progress";
   return JsonResponse(200, o);
 }

@@ -1,9 +1,10 @@
 #include "test/cloudsim/store.h"
 
-#include <boost/json.hpp>
 #include <functional>
 #include <initializer_list>
 #include <variant>
+
+#include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -54,9 +55,7 @@ json::value ParseValue(const std::string& s) {
   return ec ? json::value(s) : v;
 }
 
-std::string NowIso() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-}
+std::string NowIso() { return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()); }
 
 constexpr absl::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -147,8 +146,7 @@ int64_t Store::InsertProvision(absl::string_view compose_hash, const json::objec
 std::optional<Row> Store::FindOpenProvision(absl::string_view compose_hash) {
   absl::MutexLock lock(&mu_);
   std::optional<Row> out;
-  (void)Run(*db_,
-            "SELECT id, data FROM provisions WHERE compose_hash = ? AND committed = 0 ORDER BY id DESC LIMIT 1",
+  (void)Run(*db_, "SELECT id, data FROM provisions WHERE compose_hash = ? AND committed = 0 ORDER BY id DESC LIMIT 1",
             {compose_hash}, FirstRow(out));
   return out;
 }
@@ -167,9 +165,9 @@ std::string Col(const json::object& o, const char* key) {
 
 int64_t Store::InsertCvm(const json::object& data) {
   absl::MutexLock lock(&mu_);
-  (void)Run(*db_, "INSERT INTO cvms (vm_uuid, app_id, instance_id, name, data) VALUES (?, ?, ?, ?, ?)",
-            {Col(data, "vm_uuid"), Col(data, "app_id"), Col(data, "instance_id"), Col(data, "name"),
-             json::serialize(data)});
+  (void)Run(
+      *db_, "INSERT INTO cvms (vm_uuid, app_id, instance_id, name, data) VALUES (?, ?, ?, ?, ?)",
+      {Col(data, "vm_uuid"), Col(data, "app_id"), Col(data, "instance_id"), Col(data, "name"), json::serialize(data)});
   return db_->last_insert_rowid();
 }
 
@@ -218,18 +216,16 @@ std::optional<std::pair<std::string, std::string>> Store::GetAppKey(absl::string
   return GetAppKeyLocked(app_id);
 }
 
-std::pair<std::string, std::string> Store::PutAppKeyIfAbsent(absl::string_view app_id,
-                                                             absl::string_view private_hex,
+std::pair<std::string, std::string> Store::PutAppKeyIfAbsent(absl::string_view app_id, absl::string_view private_hex,
                                                              absl::string_view public_hex) {
   absl::MutexLock lock(&mu_);
-  (void)Run(*db_,
-            "INSERT OR IGNORE INTO app_keys (app_id, private_hex, public_hex, created_at) VALUES (?, ?, ?, ?)",
+  (void)Run(*db_, "INSERT OR IGNORE INTO app_keys (app_id, private_hex, public_hex, created_at) VALUES (?, ?, ?, ?)",
             {app_id, private_hex, public_hex, NowIso()});
   return GetAppKeyLocked(app_id).value_or(std::pair<std::string, std::string>());
 }
 
-void Store::AddComposeHistory(int64_t cvm_id, absl::string_view compose_hash,
-                              absl::string_view tx_hash, absl::string_view source) {
+void Store::AddComposeHistory(int64_t cvm_id, absl::string_view compose_hash, absl::string_view tx_hash,
+                              absl::string_view source) {
   absl::MutexLock lock(&mu_);
   (void)Run(*db_,
             "INSERT INTO compose_history (cvm_id, compose_hash, tx_hash, source, applied_at) "
@@ -240,8 +236,7 @@ void Store::AddComposeHistory(int64_t cvm_id, absl::string_view compose_hash,
 json::array Store::ComposeHistory(int64_t cvm_id) {
   absl::MutexLock lock(&mu_);
   json::array out;
-  (void)Run(*db_,
-            "SELECT compose_hash, tx_hash, source, applied_at FROM compose_history WHERE cvm_id = ? ORDER BY id",
+  (void)Run(*db_, "SELECT compose_hash, tx_hash, source, applied_at FROM compose_history WHERE cvm_id = ? ORDER BY id",
             {cvm_id}, [&](const Statement& st) {
               json::object o;
               o["compose_hash"] = st.ColumnText(0);
@@ -254,17 +249,15 @@ json::array Store::ComposeHistory(int64_t cvm_id) {
   return out;
 }
 
-int64_t Store::InsertPending(int64_t cvm_id, absl::string_view compose_hash,
-                             absl::string_view token, const json::object& data) {
+int64_t Store::InsertPending(int64_t cvm_id, absl::string_view compose_hash, absl::string_view token,
+                             const json::object& data) {
   absl::MutexLock lock(&mu_);
-  (void)Run(*db_,
-            "INSERT INTO pending_updates (cvm_id, compose_hash, token, data, created_at) VALUES (?, ?, ?, ?, ?)",
+  (void)Run(*db_, "INSERT INTO pending_updates (cvm_id, compose_hash, token, data, created_at) VALUES (?, ?, ?, ?, ?)",
             {cvm_id, compose_hash, token, json::serialize(data), NowIso()});
   return db_->last_insert_rowid();
 }
 
-std::optional<Row> Store::FindPending(int64_t cvm_id, absl::string_view column,
-                                      absl::string_view value) {
+std::optional<Row> Store::FindPending(int64_t cvm_id, absl::string_view column, absl::string_view value) {
   if (column != "compose_hash" && column != "token") return std::nullopt;
   absl::MutexLock lock(&mu_);
   std::optional<Row> out;

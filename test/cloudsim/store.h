@@ -8,13 +8,14 @@
 #ifndef ONCHAIN_KMS_TEST_CLOUDSIM_STORE_H_
 #define ONCHAIN_KMS_TEST_CLOUDSIM_STORE_H_
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -71,8 +72,7 @@ class Store {
   // X25519 key pair per app id (40 lower-case hex). Returns {private_hex, public_hex}.
   std::optional<std::pair<std::string, std::string>> GetAppKey(absl::string_view app_id);
   // Inserts unless present; returns what is stored afterwards.
-  std::pair<std::string, std::string> PutAppKeyIfAbsent(absl::string_view app_id,
-                                                        absl::string_view private_hex,
+  std::pair<std::string, std::string> PutAppKeyIfAbsent(absl::string_view app_id, absl::string_view private_hex,
                                                         absl::string_view public_hex);
 
   void AddComposeHistory(int64_t cvm_id, absl::string_view compose_hash, absl::string_view tx_hash,

@@ -9,14 +9,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <stdexcept>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <cstdlib>
-#include <stdexcept>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -88,8 +89,8 @@ HttpClient::HttpClient(std::string host, uint16_t port, bool tls) : impl_(new Im
 
 HttpClient::~HttpClient() { impl_->Close(); }
 
-Reply HttpClient::Send(const std::string& method, const std::string& target,
-                       const std::string& body, std::map<std::string, std::string> headers) {
+Reply HttpClient::Send(const std::string& method, const std::string& target, const std::string& body,
+                       std::map<std::string, std::string> headers) {
   Reply reply;
   try {
     if (!impl_->connected()) {
@@ -144,8 +145,7 @@ FakeChain::~FakeChain() { server_->Stop(absl::ZeroDuration()); }
 
 std::string FakeChain::url() const { return absl::StrCat("http://127.0.0.1:", server_->port()); }
 
-void FakeChain::RegisterApp(const std::string& kms, const std::string& app,
-                            const std::string& deployer) {
+void FakeChain::RegisterApp(const std::string& kms, const std::string& app, const std::string& deployer) {
   absl::MutexLock lock(&mu_);
   registered_[kms].insert(app);
   owner_[app] = deployer;
@@ -163,12 +163,11 @@ void FakeChain::DisallowHash(const std::string& app, const std::string& hash) {
   allowed_[app].erase(hash);
 }
 
-void FakeChain::AddComposeHashTx(const std::string& tx, const std::string& emitter,
-                                 const std::string& hash, bool success) {
+void FakeChain::AddComposeHashTx(const std::string& tx, const std::string& emitter, const std::string& hash,
+                                 bool success) {
   json::object log;
   log["address"] = ChecksumAddress(emitter);
-  log["topics"] = json::array{
-      json::value("0xfecb34306dd9d8b785b54d65489d06afc8822a0893ddacedff40c50a4942d0af")};
+  log["topics"] = json::array{json::value("0xfecb34306dd9d8b785b54d65489d06afc8822a0893ddacedff40c50a4942d0af")};
   log["data"] = "0x" + hash;
   json::object r;
   r["transactionHash"] = "0x" + tx;
@@ -223,9 +222,8 @@ json::value FakeChain::Dispatch(const std::string& method, const json::array& pa
     if (registered_[kms].count(app)) {
       json::object l;
       l["address"] = ChecksumAddress(kms);
-      l["topics"] = json::array{
-          json::value("0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee"),
-          json::value("0x" + Word(app)), json::value("0x" + Word(owner_[app]))};
+      l["topics"] = json::array{json::value("0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee"),
+                                json::value("0x" + Word(app)), json::value("0x" + Word(owner_[app]))};
       l["data"] = "0x";
       logs.push_back(l);
     }
@@ -246,8 +244,7 @@ SimInstance::SimInstance(SimConfig config, std::string db, ServerOptions options
     : db_(db.empty() ? TempPath("cloudsim.sqlite") : std::move(db)) {
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(db_);
   if (!store.ok()) throw std::runtime_error(std::string(store.status().message()));
-  absl::StatusOr<std::unique_ptr<Simulator>> sim =
-      Simulator::Create(std::move(config), *std::move(store));
+  absl::StatusOr<std::unique_ptr<Simulator>> sim = Simulator::Create(std::move(config), *std::move(store));
   if (!sim.ok()) throw std::runtime_error(std::string(sim.status().message()));
   sim_ = *std::move(sim);
   Simulator* s = sim_.get();
@@ -277,8 +274,7 @@ Reply SimInstance::Api(const std::string& method, const std::string& path, const
   return client_->Send(method, "/api/v1" + path, body, headers);
 }
 
-Reply SimInstance::Admin(const std::string& method, const std::string& path,
-                         const std::string& body) {
+Reply SimInstance::Admin(const std::string& method, const std::string& path, const std::string& body) {
   return client_->Send(method, "/_sim" + path, body);
 }
 
@@ -292,8 +288,7 @@ std::string Runfile(const std::string& workspace_relative) {
 
 absl::StatusOr<std::unique_ptr<SimProcess>> SimProcess::Start(const std::string& binary,
                                                               const std::vector<std::string>& args,
-                                                              const std::string& log_path,
-                                                              absl::Duration timeout) {
+                                                              const std::string& log_path, absl::Duration timeout) {
   int out[2];
   if (pipe(out) != 0) return absl::InternalError("pipe failed");
   pid_t parent = getpid();
@@ -345,9 +340,7 @@ SimProcess::~SimProcess() {
 }
 
 std::string SimProcess::base_url() const { return std::string(ready_.at("base_url").as_string()); }
-std::string SimProcess::admin_url() const {
-  return std::string(ready_.at("admin_url").as_string());
-}
+std::string SimProcess::admin_url() const { return std::string(ready_.at("admin_url").as_string()); }
 
 int SimProcess::Stop(int sig, absl::Duration timeout) {
   if (exited_) return -1;

@@ -4,13 +4,14 @@
 #ifndef ONCHAIN_KMS_TEST_CLOUDSIM_TEST_UTIL_H_
 #define ONCHAIN_KMS_TEST_CLOUDSIM_TEST_UTIL_H_
 
-#include <boost/json.hpp>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -104,9 +105,10 @@ std::string TempPath(const std::string& name);
 // waits for the ready line; its stderr goes to `log_path`.
 class SimProcess {
  public:
-  static absl::StatusOr<std::unique_ptr<SimProcess>> Start(
-      const std::string& binary, const std::vector<std::string>& args, const std::string& log_path,
-      absl::Duration timeout = absl::Seconds(20));
+  static absl::StatusOr<std::unique_ptr<SimProcess>> Start(const std::string& binary,
+                                                           const std::vector<std::string>& args,
+                                                           const std::string& log_path,
+                                                           absl::Duration timeout = absl::Seconds(20));
   ~SimProcess();
   const boost::json::object& ready() const { return ready_; }
   std::string base_url() const;

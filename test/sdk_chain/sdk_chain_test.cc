@@ -4,11 +4,12 @@
 // state (owner, allowed hash and device, registration, proxy code and implementation, log shape,
 // gas). Also shows where we differ on purpose: the SDK takes the first AppDeployedViaFactory log
 // of any emitter; we take the KMS's.
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "chain/abi.h"
@@ -73,7 +74,9 @@ absl::StatusOr<SdkRun> RunSdk(const AnvilEnv& env, json::array ops) {
   return run;
 }
 
-Bytes CallData(absl::string_view sig, std::vector<chain::abi::Value> args) { return *chain::abi::EncodeCall(sig, args); }
+Bytes CallData(absl::string_view sig, std::vector<chain::abi::Value> args) {
+  return *chain::abi::EncodeCall(sig, args);
+}
 
 // Everything an app's state and code say, as one comparable string.
 std::string AppState(AnvilEnv& env, const Address& app, const Hash32& compose, const Hash32& device,
@@ -81,15 +84,22 @@ std::string AppState(AnvilEnv& env, const Address& app, const Hash32& compose, c
   using V = chain::abi::Value;
   std::string s;
   absl::StrAppend(&s, "owner=", env.CallAddress(app, CallData("owner()", {})).value_or(Address()).Hex());
-  absl::StrAppend(&s, " compose=", env.CallBool(app, CallData("allowedComposeHashes(bytes32)", {V::FromBytes32(compose)})).value_or(false));
-  absl::StrAppend(&s, " compose2=", env.CallBool(app, CallData("allowedComposeHashes(bytes32)", {V::FromBytes32(compose2)})).value_or(false));
-  absl::StrAppend(&s, " device=", env.CallBool(app, CallData("allowedDeviceIds(bytes32)", {V::FromBytes32(device)})).value_or(false));
+  absl::StrAppend(
+      &s, " compose=",
+      env.CallBool(app, CallData("allowedComposeHashes(bytes32)", {V::FromBytes32(compose)})).value_or(false));
+  absl::StrAppend(
+      &s, " compose2=",
+      env.CallBool(app, CallData("allowedComposeHashes(bytes32)", {V::FromBytes32(compose2)})).value_or(false));
+  absl::StrAppend(&s, " device=",
+                  env.CallBool(app, CallData("allowedDeviceIds(bytes32)", {V::FromBytes32(device)})).value_or(false));
   absl::StrAppend(&s, " anyDevice=", env.CallBool(app, CallData("allowAnyDevice()", {})).value_or(true));
   absl::StrAppend(&s, " tcb=", env.CallBool(app, CallData("requireTcbUpToDate()", {})).value_or(true));
-  absl::StrAppend(&s, " registered=", env.CallBool(env.kms, CallData("registeredApps(address)", {V::FromAddress(app)})).value_or(false));
+  absl::StrAppend(&s, " registered=",
+                  env.CallBool(env.kms, CallData("registeredApps(address)", {V::FromAddress(app)})).value_or(false));
   absl::StatusOr<Bytes> code = env.rpc->GetCode(app);
   absl::StrAppend(&s, " code=", code.ok() ? chain::ToHex(chain::Keccak256(*code).bytes()) : "?");
-  absl::StatusOr<json::value> impl = env.anvil->Call("eth_getStorageAt", {json::string(app.Hex()), kImplementationSlot, "latest"});
+  absl::StatusOr<json::value> impl =
+      env.anvil->Call("eth_getStorageAt", {json::string(app.Hex()), kImplementationSlot, "latest"});
   absl::StrAppend(&s, " impl=", impl.ok() ? json::serialize(*impl) : "?");
   return s;
 }
@@ -125,9 +135,8 @@ TEST_P(SdkChain, SameCalldataAndSameStateAsTheSdk) {
 
   // ---- deployAppAuth ----
   // The Phala API prints hashes without 0x; the SDK adds it (asHex).
-  absl::StatusOr<SdkRun> sdk = RunSdk(env, {json::object{{"kind", "deploy"},
-                                                         {"composeHash", compose.Hex().substr(2)},
-                                                         {"deviceId", device.Hex()}}});
+  absl::StatusOr<SdkRun> sdk = RunSdk(
+      env, {json::object{{"kind", "deploy"}, {"composeHash", compose.Hex().substr(2)}, {"deviceId", device.Hex()}}});
   ASSERT_TRUE(sdk.ok()) << sdk.status();
   ASSERT_EQ(sdk->txs.size(), 1u);
   const chain::Eip1559Transaction& sdk_tx = sdk->txs[0].tx;
@@ -136,11 +145,11 @@ TEST_P(SdkChain, SameCalldataAndSameStateAsTheSdk) {
   const Hash32 sdk_hash = *Hash32::FromHex(std::string(sdk->results[0].at("transactionHash").as_string()));
 
   std::optional<chain::onchain::TxJournal> ours_journal;
-  absl::StatusOr<chain::onchain::DeployAppAuthResult> ours = env.ops->DeployAppAuth(
-      env.DeployRequest(compose, device), {.on_signed = [&](const chain::onchain::TxJournal& j) {
-        ours_journal = j;
-        return absl::OkStatus();
-      }});
+  absl::StatusOr<chain::onchain::DeployAppAuthResult> ours =
+      env.ops->DeployAppAuth(env.DeployRequest(compose, device), {.on_signed = [&](const chain::onchain::TxJournal& j) {
+                               ours_journal = j;
+                               return absl::OkStatus();
+                             }});
   ASSERT_TRUE(ours.ok()) << ours.status();
   ASSERT_TRUE(ours_journal.has_value());
   const chain::onchain::SignedTx& our_tx = ours_journal->newest();
@@ -172,9 +181,8 @@ TEST_P(SdkChain, SameCalldataAndSameStateAsTheSdk) {
 
   // ---- addComposeHash ----
   // The CLI passes the app id without 0x.
-  absl::StatusOr<SdkRun> sdk_add = RunSdk(env, {json::object{{"kind", "add"},
-                                                             {"appId", sdk_app->Hex().substr(2)},
-                                                             {"composeHash", compose2.Hex()}}});
+  absl::StatusOr<SdkRun> sdk_add = RunSdk(
+      env, {json::object{{"kind", "add"}, {"appId", sdk_app->Hex().substr(2)}, {"composeHash", compose2.Hex()}}});
   ASSERT_TRUE(sdk_add.ok()) << sdk_add.status();
   ASSERT_EQ(sdk_add->txs.size(), 1u);
   std::optional<chain::onchain::TxJournal> add_journal;

@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iterator>
 #include <random>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,10 +20,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "chain/hex.h"
 #include "cloudapi/compose_hash.h"
 #include "cloudapi/env_encryption.h"
 #include "cloudapi/env_vars.h"
-#include "chain/hex.h"
 #include "cloudapi/js_json.h"
 #include "crypto/x25519.h"
 #include "test/support/node_tools.h"
@@ -68,7 +68,8 @@ const std::vector<std::string> kEnvTexts = {
     "",
     "\n\n\n",
     "#A=1\n",
-    "\xEF\xBB\xBF" "BOM=1\n",
+    "\xEF\xBB\xBF"
+    "BOM=1\n",
     "PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n"
     "DATABASE_URL=postgres://user:p%40ss@db:5432/app?sslmode=require\n"
     "JSON={\"a\": [1, 2], \"b\": \"c\"}\n"
@@ -84,7 +85,8 @@ const std::vector<std::string> kEnvTexts = {
     "A=\"\\\"\"\nB=\"\\\\\"\"\n",
     // An unquoted value starting with a quote: the strip regex has the m flag, so a quote before
     // U+2028/U+2029 closes a segment.
-    "A='a' c'\xE2\x80\xA8" "b\n",
+    "A='a' c'\xE2\x80\xA8"
+    "b\n",
     "A=\"a\" c\"\xE2\x80\xA9\"x\" y\"\n",
     // An unterminated quote swallows the next line when that line ends with the same quote.
     "A=\"abc\nB=x\"\nC=1\n",
@@ -132,11 +134,27 @@ constexpr int kRandomEnvTexts = 3000;
 constexpr int kRandomComposeDocs = 600;
 
 std::vector<std::string> RandomEnvTexts() {
-  static const char* const kTokens[] = {
-      "A", "B", "k1", "x.y", "-", "_", "=", "=", "=", ":", " ", "  ", "\t", "\n", "\n", "\r\n",
-      "\r", "#", "'", "'", "\"", "\"", "`", "\\", "\\n", "\\r", "export ", "export", "v",
-      "val ue", "\xC3\xA9", "\xE2\x80\xA8", "\xC2\xA0", "\xEF\xBB\xBF", "1", "0", "__proto__",
-      "=\"", "='", "\\'", "\\\""};
+  static const char* const kTokens[] = {"A",         "B",
+                                        "k1",        "x.y",
+                                        "-",         "_",
+                                        "=",         "=",
+                                        "=",         ":",
+                                        " ",         "  ",
+                                        "\t",        "\n",
+                                        "\n",        "\r\n",
+                                        "\r",        "#",
+                                        "'",         "'",
+                                        "\"",        "\"",
+                                        "`",         "\\",
+                                        "\\n",       "\\r",
+                                        "export ",   "export",
+                                        "v",         "val ue",
+                                        "\xC3\xA9",  "\xE2\x80\xA8",
+                                        "\xC2\xA0",  "\xEF\xBB\xBF",
+                                        "1",         "0",
+                                        "__proto__", "=\"",
+                                        "='",        "\\'",
+                                        "\\\""};
   std::mt19937 rng(20260121);
   std::vector<std::string> out;
   for (int i = 0; i < kRandomEnvTexts; ++i) {
@@ -149,22 +167,53 @@ std::vector<std::string> RandomEnvTexts() {
 }
 
 std::vector<std::string> RandomComposeDocs() {
-  static const char* const kKeys[] = {
-      "a", "b", "B", "_", "0", "1", "10", "9", "01", "4294967294", "4294967295",
-      "\xC3\xA9", "\xF0\x9F\x98\x80", "\xEF\xBD\x9A", "", "constructor", "__proto__", "runner",
-      "pre_launch_script", "docker_compose_file", "bash_script", "a b", "\xE2\x80\xA8"};
-  static constexpr absl::string_view kStrings[] = {
-      "", "bash", "docker-compose", "x", "\": ", "a\": b", "\\", "\"", absl::string_view("\0", 1),
-      "\x1f", "\x7f", "\xC3\xA9\xE2\x9C\x93", "\xF0\x9F\x98\x80", "</script>", "\n\t", "\\u0041"};
+  static const char* const kKeys[] = {"a",
+                                      "b",
+                                      "B",
+                                      "_",
+                                      "0",
+                                      "1",
+                                      "10",
+                                      "9",
+                                      "01",
+                                      "4294967294",
+                                      "4294967295",
+                                      "\xC3\xA9",
+                                      "\xF0\x9F\x98\x80",
+                                      "\xEF\xBD\x9A",
+                                      "",
+                                      "constructor",
+                                      "__proto__",
+                                      "runner",
+                                      "pre_launch_script",
+                                      "docker_compose_file",
+                                      "bash_script",
+                                      "a b",
+                                      "\xE2\x80\xA8"};
+  static constexpr absl::string_view kStrings[] = {"",
+                                                   "bash",
+                                                   "docker-compose",
+                                                   "x",
+                                                   "\": ",
+                                                   "a\": b",
+                                                   "\\",
+                                                   "\"",
+                                                   absl::string_view("\0", 1),
+                                                   "\x1f",
+                                                   "\x7f",
+                                                   "\xC3\xA9\xE2\x9C\x93",
+                                                   "\xF0\x9F\x98\x80",
+                                                   "</script>",
+                                                   "\n\t",
+                                                   "\\u0041"};
   std::mt19937 rng(20251028);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
-  auto quote = [](absl::string_view s) {
-    return json::serialize(json::value(json::string_view(s.data(), s.size())));
-  };
+  auto quote = [](absl::string_view s) { return json::serialize(json::value(json::string_view(s.data(), s.size()))); };
   auto number = [&]() {
     std::string out = pick(2) ? "-" : "";
     if (pick(3) == 0) {
-      out += std::to_string(1 + pick(9)) + std::string(static_cast<size_t>(pick(25)), static_cast<char>('0' + pick(10)));
+      out +=
+          std::to_string(1 + pick(9)) + std::string(static_cast<size_t>(pick(25)), static_cast<char>('0' + pick(10)));
     } else {
       out += pick(3) == 0 ? "0" : std::to_string(pick(1000000000));
     }
@@ -187,8 +236,7 @@ std::vector<std::string> RandomComposeDocs() {
     const int n = pick(k == 7 ? 4 : 5);
     for (int i = 0; i < n; ++i) {
       parts.push_back(k == 7 ? value(depth + 1)
-                             : quote(kKeys[pick(static_cast<int>(std::size(kKeys)))]) + ":" +
-                                   value(depth + 1));
+                             : quote(kKeys[pick(static_cast<int>(std::size(kKeys)))]) + ":" + value(depth + 1));
     }
     return k == 7 ? "[" + absl::StrJoin(parts, ",") + "]" : "{" + absl::StrJoin(parts, ",") + "}";
   };
@@ -213,8 +261,7 @@ json::array VarsToJson(const std::vector<EnvVar>& vars) {
 std::vector<EnvVar> VarsFromJson(const json::value& v) {
   std::vector<EnvVar> out;
   for (const json::value& item : v.as_array()) {
-    out.push_back(EnvVar{std::string(item.at("key").as_string()),
-                         std::string(item.at("value").as_string())});
+    out.push_back(EnvVar{std::string(item.at("key").as_string()), std::string(item.at("value").as_string())});
   }
   return out;
 }
@@ -224,7 +271,6 @@ std::string Show(const std::vector<EnvVar>& vars) {
   for (const EnvVar& v : vars) absl::StrAppend(&out, "[", v.key, "=", v.value, "]");
   return out;
 }
-
 
 class SdkOracleTest : public ::testing::Test {
  protected:
@@ -252,8 +298,7 @@ class SdkOracleTest : public ::testing::Test {
       absl::StatusOr<crypto::X25519KeyPair> kp = crypto::GenerateX25519KeyPair();
       ASSERT_TRUE(kp.ok());
       const std::string pub = chain::ToHex(kp->public_key, /*prefix=*/false);
-      encrypt.push_back(json::object{{"vars", VarsToJson(kVarSets[i])},
-                                     {"public_key", i % 2 == 0 ? pub : "0x" + pub}});
+      encrypt.push_back(json::object{{"vars", VarsToJson(kVarSets[i])}, {"public_key", i % 2 == 0 ? pub : "0x" + pub}});
       sdk_keys_->push_back(std::move(kp->private_key));
       // (b) we encrypt, node decrypts.
       absl::StatusOr<crypto::X25519KeyPair> app = crypto::GenerateX25519KeyPair();
@@ -262,8 +307,8 @@ class SdkOracleTest : public ::testing::Test {
           cloudapi::EncryptEnvVars(kVarSets[i], chain::ToHex(app->public_key, /*prefix=*/false));
       ASSERT_TRUE(ct.ok()) << ct.status();
       our_ciphertexts_->push_back(*ct);
-      decrypt.push_back(json::object{{"ciphertext", *ct},
-                                     {"private_key", chain::ToHex(app->private_key.bytes(), /*prefix=*/false)}});
+      decrypt.push_back(
+          json::object{{"ciphertext", *ct}, {"private_key", chain::ToHex(app->private_key.bytes(), /*prefix=*/false)}});
     }
     in["env_texts"] = std::move(env_texts);
     in["compose_docs"] = std::move(compose_docs);
@@ -277,8 +322,7 @@ class SdkOracleTest : public ::testing::Test {
       f << json::serialize(in);
       ASSERT_TRUE(f.good());
     }
-    const std::string cmd = absl::StrCat("node '", script, "' '", *node_modules, "' '", in_path,
-                                         "' '", out_path, "'");
+    const std::string cmd = absl::StrCat("node '", script, "' '", *node_modules, "' '", in_path, "' '", out_path, "'");
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     std::ifstream f(out_path, std::ios::binary);
     std::stringstream ss;

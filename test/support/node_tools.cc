@@ -22,8 +22,8 @@ absl::StatusOr<fs::path> PackageJson() {
   std::error_code ec;
   fs::path real = fs::canonical(link, ec);
   if (ec) {
-    return absl::NotFoundError(absl::StrCat("cannot resolve ", link.string(),
-                                            ": add //tools/node:package.json to the test's data"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot resolve ", link.string(), ": add //tools/node:package.json to the test's data"));
   }
   return real;
 }

@@ -203,7 +203,7 @@ class FakeHttpServer::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<FakeHttpServer>> FakeHttpServer::Start(Handler handler,
-                                                                       const FakeServerOptions& options) {
+                                                                      const FakeServerOptions& options) {
   auto impl = std::make_unique<Impl>(std::move(handler), options);
   if (absl::Status s = impl->Start(); !s.ok()) return s;
   return std::unique_ptr<FakeHttpServer>(new FakeHttpServer(std::move(impl)));

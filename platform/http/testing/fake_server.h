@@ -24,9 +24,9 @@ struct FakeReply {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // more response headers
-  absl::Duration delay = absl::ZeroDuration();  // before answering
-  bool close_after = false;  // "Connection: close" and close
-  bool drop = false;         // close the connection without answering
+  absl::Duration delay = absl::ZeroDuration();               // before answering
+  bool close_after = false;                                  // "Connection: close" and close
+  bool drop = false;                                         // close the connection without answering
 };
 
 struct FakeServerOptions {
@@ -49,8 +49,7 @@ struct ReceivedRequest {
 class FakeHttpServer {
  public:
   using Handler = std::function<FakeReply(const std::string& request_body)>;
-  static absl::StatusOr<std::unique_ptr<FakeHttpServer>> Start(Handler handler,
-                                                               const FakeServerOptions& options = {});
+  static absl::StatusOr<std::unique_ptr<FakeHttpServer>> Start(Handler handler, const FakeServerOptions& options = {});
   ~FakeHttpServer();
 
   uint16_t port() const;

@@ -1,13 +1,13 @@
 #include "platform/http/testing/test_certs.h"
 
-#include <fstream>
-#include <memory>
-
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include <fstream>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -43,8 +43,7 @@ absl::StatusOr<Owned<X509>> MakeCert(EVP_PKEY* key, const char* cn, long serial,
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
   X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name);
   return cert;
 }
@@ -52,8 +51,7 @@ absl::StatusOr<Owned<X509>> MakeCert(EVP_PKEY* key, const char* cn, long serial,
 absl::StatusOr<std::string> Pem(X509* cert, EVP_PKEY* key) {
   Owned<BIO> bio(BIO_new(BIO_s_mem()));
   if (cert != nullptr && PEM_write_bio_X509(bio.get(), cert) != 1) return absl::InternalError("pem");
-  if (key != nullptr &&
-      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (key != nullptr && PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return absl::InternalError("pem key");
   }
   char* data = nullptr;
@@ -71,15 +69,14 @@ absl::StatusOr<TestPki> MakeTestPki(const std::vector<std::string>& dns_names,
 
   absl::StatusOr<Owned<X509>> ca = MakeCert(ca_key.get(), "cloudapi test ca", 1, nullptr);
   if (!ca.ok()) return ca.status();
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
-                            std::pair{NID_subject_key_identifier, "hash"}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_basic_constraints, "critical,CA:TRUE"}, std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
+        std::pair{NID_subject_key_identifier, "hash"}}) {
     if (absl::Status s = AddExt(ca->get(), ca->get(), nid, value); !s.ok()) return s;
   }
   if (X509_sign(ca->get(), ca_key.get(), EVP_sha256()) == 0) return absl::InternalError("sign ca");
 
-  absl::StatusOr<Owned<X509>> leaf =
-      MakeCert(server_key.get(), "cloudapi test server", 2, ca->get());
+  absl::StatusOr<Owned<X509>> leaf = MakeCert(server_key.get(), "cloudapi test server", 2, ca->get());
   if (!leaf.ok()) return leaf.status();
   std::vector<std::string> sans;
   for (const std::string& d : dns_names) sans.push_back(absl::StrCat("DNS:", d));
