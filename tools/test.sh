@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The full test suite: bootstrap, every Bazel test, then the unit tests again under ASan+UBSan.
+# The full test suite: bootstrap, the lint step (tools/lint.sh: clang-format, function size), every
+# Bazel test, then the unit tests again under ASan+UBSan.
 # Usage: tools/test.sh            (what .ci/run calls)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,9 @@ run() {  # run <label> <bazel args...>
   bazel test --nocache_test_results --test_summary=short "$@" 2>&1 | grep -v '^[0-9]\{10\}\.[0-9]*: src/main/tools/' | grep -v 'ld.gold: warning: Cannot export local symbol' | tee "$log_dir/$label.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 }
+echo "== lint: tools/lint.sh"
+tools/lint.sh 2>&1 | tee "$log_dir/lint.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; echo "lint FAILED (see above)"; }
 run plain //...
 # Sanitizers on everything but the tests tagged no_asan (those drive external npm tools and
 # processes, which gain nothing from an instrumented build and double the CI time).
@@ -24,5 +28,5 @@ run asan --config=asan --test_env=LSAN_OPTIONS="suppressions=$root/tools/lsan.su
 
 passed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(\(cached\) )?PASSED')
 failed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)')
-echo "test: $passed passed, $failed failed"
+echo "test: $passed passed, $failed failed$([ -f "$log_dir/lint.txt" ] && grep -q "^lint: OK" "$log_dir/lint.txt" || echo ", lint FAILED")"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
