@@ -293,6 +293,15 @@ class ManagerTest : public ::testing::Test {
     return *manager_->Get(id);
   }
 
+  // Starts the manager and submits an operation whose step "a" waits for `hold`.
+  std::string SubmitHeld(absl::Notification& hold) {
+    script_.hold_a = &hold;
+    Open();
+    absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? a->id() : "";
+  }
+
   TempDir dir_;
   Script script_;
   FlowDeps deps_;
@@ -401,33 +410,108 @@ class Collector final : public WatchSink {
   bool done = false;
 };
 
+// True once the sink was closed (within a second).
+template <typename Sink>
+bool WaitClosed(Sink& sink) {
+  for (int i = 0; i < 100; ++i) {
+    {
+      absl::MutexLock l(&sink.mu);
+      if (sink.done) return true;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
 TEST_F(ManagerTest, WatchSeesEveryStepAndEnds) {
   absl::Notification hold;
-  script_.hold_a = &hold;
-  Open();
-  absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
+  const std::string id = SubmitHeld(hold);
   auto sink = std::make_shared<Collector>();
-  ASSERT_TRUE(manager_->Watch(a->id(), sink).ok());
+  ASSERT_TRUE(manager_->Watch(id, sink).ok());
   hold.Notify();
-  Wait(a->id());
-  for (int i = 0; i < 100 && !sink->done; ++i) absl::SleepFor(absl::Milliseconds(10));
+  Wait(id);
+  ASSERT_TRUE(WaitClosed(*sink));
+  {
+    absl::MutexLock l(&sink->mu);
+    EXPECT_TRUE(sink->closed.ok());
+    ASSERT_GE(sink->events.size(), 4u);
+    EXPECT_EQ(sink->events.front().type(), v1::OperationEvent::TYPE_SNAPSHOT);
+    EXPECT_EQ(sink->events.back().type(), v1::OperationEvent::TYPE_STATE_CHANGED);
+    EXPECT_EQ(sink->events.back().operation().state(), v1::OPERATION_STATE_SUCCEEDED);
+    int succeeded = 0;
+    for (const auto& e : sink->events) succeeded += e.type() == v1::OperationEvent::TYPE_STEP_SUCCEEDED;
+    EXPECT_EQ(succeeded, 2);
+  }
+  // A finished operation: a snapshot, then the end, before Watch returns.
+  auto late = std::make_shared<Collector>();
+  ASSERT_TRUE(manager_->Watch(id, late).ok());
+  {
+    absl::MutexLock l(&late->mu);
+    EXPECT_EQ(late->events.size(), 1u);
+    EXPECT_TRUE(late->done);
+  }
+  EXPECT_EQ(manager_->Watch("op_nope", late).code(), absl::StatusCode::kNotFound);
+}
+
+// The flaky inversion of WatchSeesEveryStepAndEnds, made deterministic: the caller holds its
+// sink's lock while it calls the manager about a live operation. The manager must not hold the
+// operation's lock while it calls the sink, or the two orders form a cycle (Abseil's deadlock
+// detector aborts on it, and a real one could hang).
+TEST_F(ManagerTest, ASinkIsNotCalledUnderTheOperationsLock) {
+  absl::Notification hold;
+  const std::string id = SubmitHeld(hold);
+  auto sink = std::make_shared<Collector>();
+  ASSERT_TRUE(manager_->Watch(id, sink).ok());
+  {
+    absl::MutexLock l(&sink->mu);
+    ASSERT_TRUE(manager_->Get(id).ok());
+  }
+  hold.Notify();
+  EXPECT_EQ(Wait(id).state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_TRUE(WaitClosed(*sink));
+}
+
+// Looks the operation up on every event and unregisters itself when closed, under its own lock,
+// as a stream that enriches events or cleans up after itself would.
+class ReentrantSink final : public WatchSink {
+ public:
+  ReentrantSink(OperationManager& manager, std::string id) : manager_(manager), id_(std::move(id)) {}
+  void Push(const v1::OperationEvent& e) override {
+    absl::MutexLock l(&mu);
+    events.push_back(e);
+    looked_up += manager_.Get(id_).ok();
+  }
+  void Close(const absl::Status& s) override {
+    absl::MutexLock l(&mu);
+    manager_.Unwatch(id_, this);
+    closed = s;
+    done = true;
+  }
+  absl::Mutex mu;
+  std::vector<v1::OperationEvent> events;
+  int looked_up = 0;
+  absl::Status closed;
+  bool done = false;
+
+ private:
+  OperationManager& manager_;
+  const std::string id_;
+};
+
+TEST_F(ManagerTest, AWatchSinkMayCallBackIntoTheManager) {
+  absl::Notification hold;
+  const std::string id = SubmitHeld(hold);
+  auto sink = std::make_shared<ReentrantSink>(*manager_, id);
+  ASSERT_TRUE(manager_->Watch(id, sink).ok());
+  hold.Notify();
+  EXPECT_EQ(Wait(id).state(), v1::OPERATION_STATE_SUCCEEDED);
+  ASSERT_TRUE(WaitClosed(*sink));
   absl::MutexLock l(&sink->mu);
-  ASSERT_TRUE(sink->done);
   EXPECT_TRUE(sink->closed.ok());
   ASSERT_GE(sink->events.size(), 4u);
+  EXPECT_EQ(sink->looked_up, static_cast<int>(sink->events.size()));
   EXPECT_EQ(sink->events.front().type(), v1::OperationEvent::TYPE_SNAPSHOT);
-  EXPECT_EQ(sink->events.back().type(), v1::OperationEvent::TYPE_STATE_CHANGED);
   EXPECT_EQ(sink->events.back().operation().state(), v1::OPERATION_STATE_SUCCEEDED);
-  int succeeded = 0;
-  for (const auto& e : sink->events) succeeded += e.type() == v1::OperationEvent::TYPE_STEP_SUCCEEDED;
-  EXPECT_EQ(succeeded, 2);
-  // A finished operation: a snapshot, then the end.
-  auto late = std::make_shared<Collector>();
-  ASSERT_TRUE(manager_->Watch(a->id(), late).ok());
-  absl::MutexLock l2(&late->mu);
-  EXPECT_EQ(late->events.size(), 1u);
-  EXPECT_TRUE(late->done);
-  EXPECT_EQ(manager_->Watch("op_nope", late).code(), absl::StatusCode::kNotFound);
 }
 
 std::vector<std::string> StepNames(const v1::Operation& op) {

@@ -117,12 +117,8 @@ bool OperationManager::Shutdown(absl::Duration grace) {
   for (const auto& rt : all) {
     rt->stopping_.store(true);
     rt->cancel_.Cancel();
-    std::vector<std::shared_ptr<WatchSink>> watchers;
-    {
-      absl::MutexLock l(&rt->mu_);
-      watchers.swap(rt->watchers_);
-    }
-    for (auto& w : watchers) w->Close(absl::UnavailableError("the orchestrator is shutting down; watch again"));
+    OpRuntime::PublishingLock l(*rt);
+    rt->CloseWatchersLocked(absl::UnavailableError("the orchestrator is shutting down; watch again"));
   }
   bool all_done = false;
   {
@@ -439,23 +435,28 @@ absl::Status OperationManager::Watch(absl::string_view id, std::shared_ptr<Watch
     *ev.mutable_operation() = op;
     return ev;
   };
+  absl::StatusOr<v1::Operation> op;
+  absl::Status end;
   if (std::shared_ptr<OpRuntime> rt = Find(id)) {
-    absl::MutexLock l(&rt->mu_);
-    sink->Push(snapshot(rt->op_));
-    if (IsTerminal(rt->op_.state())) {
-      sink->Close(absl::OkStatus());
-    } else if (rt->stopping_.load()) {
-      sink->Close(absl::UnavailableError("the orchestrator is shutting down; watch again"));
-    } else {
+    OpRuntime::PublishingLock l(*rt);
+    if (!IsTerminal(rt->op_.state()) && !rt->stopping_.load()) {
+      // Queued, so that it comes before the events of changes that follow.
+      rt->PublishToLocked(sink, snapshot(rt->op_));
       rt->watchers_.push_back(std::move(sink));
+      return absl::OkStatus();
     }
-    return absl::OkStatus();
+    op = rt->op_;
+    end = IsTerminal(op->state()) ? absl::OkStatus()
+                                  : absl::UnavailableError("the orchestrator is shutting down; watch again");
+  } else {
+    op = Get(id);
+    if (!op.ok()) return op.status();
+    end = IsTerminal(op->state()) ? absl::OkStatus()
+                                  : absl::UnavailableError("the operation is not running in this process");
   }
-  absl::StatusOr<v1::Operation> op = Get(id);
-  if (!op.ok()) return op.status();
+  // Not watching (no events follow): told directly, outside the operation's lock.
   sink->Push(snapshot(*op));
-  sink->Close(IsTerminal(op->state()) ? absl::OkStatus()
-                                      : absl::UnavailableError("the operation is not running in this process"));
+  sink->Close(end);
   return absl::OkStatus();
 }
 

@@ -54,26 +54,6 @@ void FillRecord(const v1::Operation& op, const state::FlowState& st, journal::Op
   st.SerializeToString(&record.internal);
 }
 
-void PublishLocked(std::vector<std::shared_ptr<WatchSink>>& watchers, const v1::Operation& op,
-                   const std::vector<Event>& events) {
-  if (watchers.empty()) return;
-  for (const Event& e : events) {
-    v1::OperationEvent ev;
-    ev.set_operation_id(op.id());
-    *ev.mutable_time() = Now();
-    ev.set_type(e.type);
-    ev.set_step(e.step);
-    ev.set_transaction_hash(e.transaction_hash);
-    ev.set_detail(e.detail);
-    *ev.mutable_operation() = op;
-    for (const std::shared_ptr<WatchSink>& w : watchers) w->Push(ev);
-  }
-  if (IsTerminal(op.state())) {
-    for (const std::shared_ptr<WatchSink>& w : watchers) w->Close(absl::OkStatus());
-    watchers.clear();
-  }
-}
-
 OpRuntime::OpRuntime(journal::OperationRecord record, v1::Operation op, state::FlowState st)
     : id_(record.id), kind_(static_cast<v1::OperationKind>(record.kind)) {
   for (const v1::Step& s : op.steps()) {
@@ -92,6 +72,59 @@ v1::Operation OpRuntime::Snapshot() const {
 state::FlowState OpRuntime::State() const {
   absl::MutexLock l(&mu_);
   return st_;
+}
+
+void OpRuntime::PublishLocked(const std::vector<Event>& events) {
+  if (watchers_.empty()) return;
+  for (const Event& e : events) {
+    v1::OperationEvent ev;
+    ev.set_operation_id(op_.id());
+    *ev.mutable_time() = Now();
+    ev.set_type(e.type);
+    ev.set_step(e.step);
+    ev.set_transaction_hash(e.transaction_hash);
+    ev.set_detail(e.detail);
+    *ev.mutable_operation() = op_;
+    outbox_.push_back(Delivery{watchers_, std::move(ev), absl::OkStatus()});
+  }
+  if (IsTerminal(op_.state())) CloseWatchersLocked(absl::OkStatus());
+}
+
+void OpRuntime::PublishToLocked(std::shared_ptr<WatchSink> sink, v1::OperationEvent event) {
+  outbox_.push_back(Delivery{{std::move(sink)}, std::move(event), absl::OkStatus()});
+}
+
+void OpRuntime::CloseWatchersLocked(const absl::Status& status) {
+  if (watchers_.empty()) return;
+  outbox_.push_back(Delivery{std::move(watchers_), std::nullopt, status});
+  watchers_.clear();
+}
+
+void OpRuntime::Deliver() {
+  {
+    absl::MutexLock l(&mu_);
+    if (delivering_) return;
+    delivering_ = true;
+  }
+  for (;;) {
+    Delivery d;
+    {
+      absl::MutexLock l(&mu_);
+      if (outbox_.empty()) {
+        delivering_ = false;
+        return;
+      }
+      d = std::move(outbox_.front());
+      outbox_.pop_front();
+    }
+    for (const std::shared_ptr<WatchSink>& w : d.to) {
+      if (d.event.has_value()) {
+        w->Push(*d.event);
+      } else {
+        w->Close(d.close);
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,13 +216,13 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   rt_.record_ = std::move(rec);
   rt_.op_ = std::move(op);
   rt_.st_ = std::move(st);
-  PublishLocked(rt_.watchers_, rt_.op_, events);
+  rt_.PublishLocked(events);
   return absl::OkStatus();
 }
 
 absl::Status OpContext::Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
                                std::vector<Event> events) {
-  absl::MutexLock l(&rt_.mu_);
+  OpRuntime::PublishingLock l(rt_);
   return UpdateLocked(fn, std::move(events), /*allow_terminal=*/false);
 }
 
@@ -217,7 +250,7 @@ absl::Status OpContext::Skip(absl::string_view name, absl::string_view detail) {
 }
 
 absl::Status OpContext::Fail(absl::string_view step, const absl::Status& status) {
-  absl::MutexLock l(&rt_.mu_);
+  OpRuntime::PublishingLock l(rt_);
   const std::string name(step);
   std::vector<Event> events;
   if (!name.empty())
@@ -312,7 +345,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
 }
 
 absl::Status OpContext::MarkIrreversible() {
-  absl::MutexLock l(&rt_.mu_);
+  OpRuntime::PublishingLock l(rt_);
   if (rt_.cancel_requested_ || rt_.op_.state() == v1::OPERATION_STATE_CANCELLED) return CancelledByClientStatus();
   if (rt_.st_.irreversible()) return absl::OkStatus();
   return UpdateLocked([](v1::Operation&, state::FlowState& st) { st.set_irreversible(true); }, {},
@@ -350,7 +383,7 @@ void OpContext::ForgetEnvValues() {
 }
 
 absl::Status OpContext::CancelByClient() {
-  absl::MutexLock l(&rt_.mu_);
+  OpRuntime::PublishingLock l(rt_);
   const v1::OperationState state = rt_.op_.state();
   if (state == v1::OPERATION_STATE_CANCELLED) return absl::OkStatus();
   if (IsTerminal(state)) {
@@ -385,7 +418,7 @@ absl::Status OpContext::CancelByClient() {
 }
 
 absl::Status OpContext::SupplyEnvValues(absl::string_view request_id, std::vector<cloudapi::EnvVar>& values) {
-  absl::MutexLock l(&rt_.mu_);
+  OpRuntime::PublishingLock l(rt_);
   if (rt_.op_.state() != v1::OPERATION_STATE_WAITING_FOR_INPUT) {
     return absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is not waiting for input (state ",
                                                       v1::OperationState_Name(rt_.op_.state()).substr(16), ")"));

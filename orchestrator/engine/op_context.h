@@ -2,8 +2,10 @@
 //
 // Every change of an operation goes through OpContext::Update: the new public view and private
 // state are journaled first (durable on return), then the in-memory copy is replaced, then the
-// events are published to watchers, in that order, under the operation's lock. So a watcher
-// never sees a change that a crash could take back.
+// events are queued for the watchers, in that order, under the operation's lock. So a watcher
+// never sees a change that a crash could take back. The queued events are delivered, in order,
+// once the lock is released (OpRuntime::PublishingLock): a sink is never called under the
+// engine's locks, so it may take its own or call the manager without a lock-order cycle.
 //
 // Steps (RunStep): the step is marked RUNNING (attempts + 1) and journaled before its body runs
 // ("the intent"); the body does the side effect and records its result together with SUCCEEDED
@@ -14,6 +16,7 @@
 #define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -33,7 +36,11 @@
 
 namespace orchestrator::engine {
 
-// Receives the events of one operation (a WatchOperation stream). Push must not block.
+// Receives the events of one operation (a WatchOperation stream), in order, one call at a time.
+// Push must not block. It is called without the engine's locks held, so it may call the manager;
+// but whoever calls the manager must not hold a lock its sink takes: a call that changes an
+// operation (or Watch) may deliver queued events on the calling thread. After Unwatch a sink may
+// still receive the events queued before.
 class WatchSink {
  public:
   virtual ~WatchSink() = default;
@@ -71,6 +78,37 @@ class OpRuntime {
   friend class OpContext;
   friend class OperationManager;
 
+  // The lock for a change: releasing it delivers what the change queued for the watchers.
+  class ABSL_SCOPED_LOCKABLE PublishingLock {
+   public:
+    explicit PublishingLock(OpRuntime& rt) ABSL_EXCLUSIVE_LOCK_FUNCTION(rt.mu_) : rt_(rt) { rt_.mu_.Lock(); }
+    ~PublishingLock() ABSL_UNLOCK_FUNCTION() {
+      rt_.mu_.Unlock();
+      rt_.Deliver();
+    }
+    PublishingLock(const PublishingLock&) = delete;
+    PublishingLock& operator=(const PublishingLock&) = delete;
+
+   private:
+    OpRuntime& rt_;
+  };
+
+  // One call to sinks, queued under mu_ and made after it is released.
+  struct Delivery {
+    std::vector<std::shared_ptr<WatchSink>> to;
+    std::optional<v1::OperationEvent> event;  // Push it; nullopt: Close(close)
+    absl::Status close;
+  };
+  // Queues `events` (built from op_) for every watcher, then their Close when op_ is terminal.
+  void PublishLocked(const std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `event` for `sink` alone (a new watcher's snapshot).
+  void PublishToLocked(std::shared_ptr<WatchSink> sink, v1::OperationEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues Close(status) for every watcher and forgets them.
+  void CloseWatchersLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes the queued calls in order, without mu_ held. One thread at a time does: a thread that
+  // finds another delivering returns at once (its calls are made by that one).
+  void Deliver() ABSL_LOCKS_EXCLUDED(mu_);
+
   const std::string id_;
   const v1::OperationKind kind_;
   mutable absl::Mutex mu_;
@@ -80,6 +118,8 @@ class OpRuntime {
   // Secret: plaintext env var values, until encrypted. Never journaled or logged.
   std::optional<std::vector<cloudapi::EnvVar>> env_values_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<WatchSink>> watchers_ ABSL_GUARDED_BY(mu_);
+  std::deque<Delivery> outbox_ ABSL_GUARDED_BY(mu_);
+  bool delivering_ ABSL_GUARDED_BY(mu_) = false;
   bool queued_ ABSL_GUARDED_BY(mu_) = false;      // in the run queue or running
   bool wake_again_ ABSL_GUARDED_BY(mu_) = false;  // woken while queued: run again if runnable
   bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
@@ -193,9 +233,6 @@ class OpContext {
 // Helpers on the public view.
 v1::Step* FindStep(v1::Operation& op, absl::string_view name);
 const v1::Step* FindStep(const v1::Operation& op, absl::string_view name);
-// Publishes to every watcher of `rt` (caller holds rt's lock): builds the OperationEvent.
-void PublishLocked(std::vector<std::shared_ptr<WatchSink>>& watchers, const v1::Operation& op,
-                   const std::vector<Event>& events);
 // Serializes the op + state into `record` (state, cvm_id, times, blobs).
 void FillRecord(const v1::Operation& op, const state::FlowState& st, journal::OperationRecord& record);
 bool IsTerminal(v1::OperationState s);
