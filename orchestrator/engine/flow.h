@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "chain/address.h"
 #include "chain/jsonrpc/client.h"
 #include "chain/onchain/operations.h"
 #include "cloudapi/cloud_client.h"
@@ -56,7 +58,7 @@ struct FlowOptions {
   // ours is logged instead of failing the operation.
   bool compose_hash_warn_only = false;
   // Signer key used when a request names none (EIP-55); empty: requests must name one.
-  std::string default_signer_key_address;
+  std::optional<chain::Address> default_signer_key_address;
   // Trusted KMS keys (33-byte compressed secp256k1) that must have signed an app's
   // env-encryption key, by KMS id or slug; a KMS not listed gets the signature checked for form
   // and its signer recorded.

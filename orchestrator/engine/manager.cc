@@ -292,7 +292,7 @@ absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
   if (!salt.ok()) return salt.status();
   st.set_env_salt(std::string(salt->begin(), salt->end()));
   st.set_env_mac(EnvValuesMac(st.env_salt(), sub.env_values));
-  st.set_signer_key_address(sub.signer_key_address);
+  if (sub.signer_key.has_value()) st.set_signer_key_address(sub.signer_key->Checksummed());
 
   v1::Operation op;
   op.set_id(NewOperationId(now));

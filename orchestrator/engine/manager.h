@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "chain/address.h"
 #include "cloudapi/env_vars.h"
 #include "orchestrator/engine/flow.h"
 #include "orchestrator/engine/op_context.h"
@@ -44,7 +45,7 @@ struct Submission {
   bool needs_env_values = false;
   std::vector<cloudapi::EnvVar> env_values;  // secret; moved in, wiped when no longer needed
   std::string cvm_id;
-  std::string signer_key_address;  // resolved, EIP-55; empty if not needed
+  std::optional<chain::Address> signer_key;  // resolved; none if not needed
 };
 
 struct ListResult {

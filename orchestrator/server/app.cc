@@ -169,7 +169,7 @@ absl::Status App::SetFlowOptions(const v1::OrchestratorConfig& config) {
   if (!config.default_signer_key_address().empty()) {
     absl::StatusOr<chain::Address> a = chain::Address::Parse(config.default_signer_key_address());
     if (!a.ok()) return absl::InvalidArgumentError(absl::StrCat("default_signer_key_address: ", a.status().message()));
-    deps_.options.default_signer_key_address = a->Checksummed();
+    deps_.options.default_signer_key_address = *a;
   }
   deps_.options.compose_hash_warn_only = config.compose_hash_check_warn_only();
   for (int i = 0; i < config.trusted_kms_signers_size(); ++i) {

@@ -44,23 +44,23 @@ bool NeedsKms(const T&) {
 }
 
 absl::StatusOr<v1::DeployCvmRequest> Validate(const v1::DeployCvmRequest& r, const ValidationContext& c,
-                                              std::string* k) {
+                                              std::optional<chain::Address>* k) {
   return ValidateDeploy(r, c, k);
 }
 absl::StatusOr<v1::UpdateEnvVarsRequest> Validate(const v1::UpdateEnvVarsRequest& r, const ValidationContext& c,
-                                                  std::string* k) {
+                                                  std::optional<chain::Address>* k) {
   return ValidateUpdateEnvVars(r, c, k);
 }
 absl::StatusOr<v1::UpdateDockerComposeRequest> Validate(const v1::UpdateDockerComposeRequest& r,
-                                                        const ValidationContext& c, std::string* k) {
+                                                        const ValidationContext& c, std::optional<chain::Address>* k) {
   return ValidateUpdateDockerCompose(r, c, k);
 }
 absl::StatusOr<v1::UpdateComposeFileRequest> Validate(const v1::UpdateComposeFileRequest& r, const ValidationContext& c,
-                                                      std::string* k) {
+                                                      std::optional<chain::Address>* k) {
   return ValidateUpdateComposeFile(r, c, k);
 }
 absl::StatusOr<v1::AddComposeHashRequest> Validate(const v1::AddComposeHashRequest& r, const ValidationContext& c,
-                                                   std::string* k) {
+                                                   std::optional<chain::Address>* k) {
   return ValidateAddComposeHash(r, c, k);
 }
 
@@ -301,7 +301,7 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
   if (!caller.ok()) return caller.status();
   absl::StatusOr<ValidationContext> vctx = Context(NeedsKms(request));
   if (!vctx.ok()) return vctx.status();
-  std::string signer_key;
+  std::optional<chain::Address> signer_key;
   absl::StatusOr<Request> normalized = Validate(request, *vctx, &signer_key);
   if (!normalized.ok() && NeedsKms(request) && absl::IsInvalidArgument(normalized.status()) &&
       absl::StrContains(normalized.status().message(), "unknown KMS")) {
@@ -331,7 +331,7 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
     sub.needs_env_values = !vars->empty();
   }
   sub.cvm_id = CvmIdOf(*normalized);
-  sub.signer_key_address = signer_key;
+  sub.signer_key = signer_key;
   return manager_.Submit(std::move(sub));
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "chain/address.h"
 #include "cloudapi/cloud_client.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "orchestrator/engine/manager.h"
@@ -42,7 +44,7 @@ class KmsDirectory {
 
 struct ServiceOptions {
   std::map<uint64_t, v1::KmsType> chains;  // configured chains and their KMS type
-  std::string default_signer_key;          // EIP-55 or empty
+  std::optional<chain::Address> default_signer_key;
 };
 
 class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {

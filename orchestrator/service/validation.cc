@@ -116,9 +116,11 @@ absl::Status ValidateCvmId(absl::string_view cvm_id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ResolveSigner(const std::string& requested, const ValidationContext& ctx) {
-  if (!requested.empty()) return NormalizeAddress("signer_key_address", requested);
-  return ctx.default_signer_key;
+absl::StatusOr<std::optional<chain::Address>> ResolveSigner(const std::string& requested,
+                                                            const ValidationContext& ctx) {
+  if (requested.empty()) return ctx.default_signer_key;
+  ASSIGN_OR_RETURN(const chain::Address a, ParseAddress("signer_key_address", requested));
+  return a;
 }
 
 // docker_compose_file, pre_launch_script, allowed_envs, features and the small strings.
@@ -296,7 +298,7 @@ absl::Status ValidateDeployKmsFields(v1::DeployCvmRequest& r, bool onchain) {
 }
 
 absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& in, const ValidationContext& ctx,
-                                                    std::string* signer_key) {
+                                                    std::optional<chain::Address>* signer_key) {
   v1::DeployCvmRequest r = in;
   if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
   if (r.name().empty()) return Bad("name", "required");
@@ -328,48 +330,44 @@ absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& 
   if (r.memory_mb() > 16 * 1024 * 1024) return Bad("memory_mb", "too large");
   if (r.disk_size_gb() > 1024 * 1024) return Bad("disk_size_gb", "too large");
   RETURN_IF_ERROR(ValidateDeployKmsFields(r, onchain));
-  absl::StatusOr<std::string> signer = ResolveSigner(r.signer_key_address(), ctx);
-  if (!signer.ok()) return signer.status();
-  if (onchain && signer->empty()) {
+  ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
+  if (onchain && !signer_key->has_value()) {
     return Bad("signer_key_address", "required for an on-chain KMS (no default_signer_key_address is configured)");
   }
-  if (!r.signer_key_address().empty()) r.set_signer_key_address(*signer);
-  *signer_key = onchain ? *signer : "";
+  if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
+  if (!onchain) signer_key->reset();
   return r;
 }
 
 absl::StatusOr<v1::UpdateEnvVarsRequest> ValidateUpdateEnvVars(const v1::UpdateEnvVarsRequest& in,
-                                                               const ValidationContext& ctx, std::string* signer_key) {
+                                                               const ValidationContext& ctx,
+                                                               std::optional<chain::Address>* signer_key) {
   v1::UpdateEnvVarsRequest r = in;
   if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
   if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
   if (absl::Status s = ValidateEnvVars(r.env_vars(), "env_vars"); !s.ok()) return s;
-  absl::StatusOr<std::string> signer = ResolveSigner(r.signer_key_address(), ctx);
-  if (!signer.ok()) return signer.status();
-  if (!r.signer_key_address().empty()) r.set_signer_key_address(*signer);
-  *signer_key = *signer;
+  ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
+  if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
   return r;
 }
 
 absl::StatusOr<v1::UpdateDockerComposeRequest> ValidateUpdateDockerCompose(const v1::UpdateDockerComposeRequest& in,
                                                                            const ValidationContext& ctx,
-                                                                           std::string* signer_key) {
+                                                                           std::optional<chain::Address>* signer_key) {
   v1::UpdateDockerComposeRequest r = in;
   if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
   if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
   if (r.docker_compose_file().empty()) return Bad("docker_compose_file", "required");
   if (r.docker_compose_file().size() > kMaxComposePayload) return Bad("docker_compose_file", "larger than 200 KiB");
   if (!ValidUtf8(r.docker_compose_file())) return Bad("docker_compose_file", "not valid UTF-8");
-  absl::StatusOr<std::string> signer = ResolveSigner(r.signer_key_address(), ctx);
-  if (!signer.ok()) return signer.status();
-  if (!r.signer_key_address().empty()) r.set_signer_key_address(*signer);
-  *signer_key = *signer;
+  ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
+  if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
   return r;
 }
 
 absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1::UpdateComposeFileRequest& in,
                                                                        const ValidationContext& ctx,
-                                                                       std::string* signer_key) {
+                                                                       std::optional<chain::Address>* signer_key) {
   v1::UpdateComposeFileRequest r = in;
   if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
   if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
@@ -409,16 +407,14 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
   }
   if (!r.update_env_vars() && r.env_vars_size() > 0) return Bad("env_vars", "only with update_env_vars");
   if (absl::Status s = ValidateEnvVars(r.env_vars(), "env_vars"); !s.ok()) return s;
-  absl::StatusOr<std::string> signer = ResolveSigner(r.signer_key_address(), ctx);
-  if (!signer.ok()) return signer.status();
-  if (!r.signer_key_address().empty()) r.set_signer_key_address(*signer);
-  *signer_key = *signer;
+  ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
+  if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
   return r;
 }
 
 absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddComposeHashRequest& in,
                                                                  const ValidationContext& ctx,
-                                                                 std::string* signer_key) {
+                                                                 std::optional<chain::Address>* signer_key) {
   v1::AddComposeHashRequest r = in;
   if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
   switch (r.target_case()) {
@@ -443,13 +439,11 @@ absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddCo
   absl::StatusOr<std::string> h = NormalizeHash("compose_hash", r.compose_hash(), true);
   if (!h.ok()) return h.status();
   r.set_compose_hash(*h);
-  absl::StatusOr<std::string> signer = ResolveSigner(r.signer_key_address(), ctx);
-  if (!signer.ok()) return signer.status();
-  if (signer->empty()) {
+  ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
+  if (!signer_key->has_value()) {
     return Bad("signer_key_address", "required (no default_signer_key_address is configured)");
   }
-  if (!r.signer_key_address().empty()) r.set_signer_key_address(*signer);
-  *signer_key = *signer;
+  if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
   return r;
 }
 

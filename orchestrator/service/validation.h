@@ -9,12 +9,14 @@
 #define ONCHAIN_KMS_ORCHESTRATOR_SERVICE_VALIDATION_H_
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "chain/address.h"
 #include "cloudapi/types.h"
 #include "onchainkms/orchestrator/v1/orchestrator.pb.h"
 
@@ -35,8 +37,8 @@ struct ValidationContext {
   std::vector<cloudapi::KmsInfo> kms;
   // Chains the orchestrator is configured for.
   std::set<uint64_t> chains;
-  // default_signer_key_address (EIP-55) or empty.
-  std::string default_signer_key;
+  // default_signer_key_address, if configured.
+  std::optional<chain::Address> default_signer_key;
 };
 
 absl::Status ValidateRequestId(absl::string_view request_id);
@@ -44,19 +46,21 @@ absl::Status ValidateOperationId(absl::string_view field, absl::string_view id);
 absl::Status ValidateEnvVars(const google::protobuf::RepeatedPtrField<v1::EnvVar>& vars, absl::string_view field);
 
 // Each returns the normalized request (a copy) or INVALID_ARGUMENT. `signer_key` receives the
-// resolved signer key (the request's or the default), EIP-55, possibly empty.
+// resolved signer key (the request's or the default), if any.
 absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& r, const ValidationContext& ctx,
-                                                    std::string* signer_key);
+                                                    std::optional<chain::Address>* signer_key);
 absl::StatusOr<v1::UpdateEnvVarsRequest> ValidateUpdateEnvVars(const v1::UpdateEnvVarsRequest& r,
-                                                               const ValidationContext& ctx, std::string* signer_key);
+                                                               const ValidationContext& ctx,
+                                                               std::optional<chain::Address>* signer_key);
 absl::StatusOr<v1::UpdateDockerComposeRequest> ValidateUpdateDockerCompose(const v1::UpdateDockerComposeRequest& r,
                                                                            const ValidationContext& ctx,
-                                                                           std::string* signer_key);
+                                                                           std::optional<chain::Address>* signer_key);
 absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1::UpdateComposeFileRequest& r,
                                                                        const ValidationContext& ctx,
-                                                                       std::string* signer_key);
+                                                                       std::optional<chain::Address>* signer_key);
 absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddComposeHashRequest& r,
-                                                                 const ValidationContext& ctx, std::string* signer_key);
+                                                                 const ValidationContext& ctx,
+                                                                 std::optional<chain::Address>* signer_key);
 
 // The request digest stored with an operation: hex SHA-256 over the kind and the deterministic
 // serialization of the normalized request with request_id cleared and every env var value

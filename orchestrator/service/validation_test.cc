@@ -26,7 +26,7 @@ ValidationContext Ctx() {
   base.kms_contract_address = *chain::Address::Parse("0x5fbdb2315678afecb367f032d93f642f64180aa3");
   c.kms = {phala, base};
   c.chains = {31337};
-  c.default_signer_key = kKey;
+  c.default_signer_key = *chain::Address::Parse(kKey);
   return c;
 }
 
@@ -43,7 +43,7 @@ v1::DeployCvmRequest Deploy() {
 }
 
 std::string Error(const v1::DeployCvmRequest& r) {
-  std::string key;
+  std::optional<chain::Address> key;
   absl::StatusOr<v1::DeployCvmRequest> out = ValidateDeploy(r, Ctx(), &key);
   EXPECT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
@@ -55,12 +55,13 @@ TEST(ValidationTest, GoodDeployIsNormalized) {
   v1::DeployCvmRequest r = Deploy();
   r.set_kms_contract_address(absl::AsciiStrToLower(kKms));
   r.set_device_id("AB" + std::string(62, 'c'));
-  std::string key;
+  std::optional<chain::Address> key;
   absl::StatusOr<v1::DeployCvmRequest> out = ValidateDeploy(r, Ctx(), &key);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->kms_contract_address(), kKms);
   EXPECT_EQ(out->device_id(), "0xab" + std::string(62, 'c'));
-  EXPECT_EQ(key, kKey) << "the default signer key";
+  ASSERT_TRUE(key.has_value()) << "the default signer key";
+  EXPECT_EQ(key->Checksummed(), kKey);
 }
 
 TEST(ValidationTest, DeployErrorsNameTheField) {
@@ -114,21 +115,29 @@ TEST(ValidationTest, DeployErrorsNameTheField) {
 
 TEST(ValidationTest, OnChainNeedsASignerKey) {
   ValidationContext c = Ctx();
-  c.default_signer_key.clear();
-  std::string key;
+  c.default_signer_key.reset();
+  std::optional<chain::Address> key;
   absl::StatusOr<v1::DeployCvmRequest> out = ValidateDeploy(Deploy(), c, &key);
   ASSERT_FALSE(out.ok());
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("signer_key_address: required"));
   v1::DeployCvmRequest phala = Deploy();
   phala.set_kms_type(v1::KMS_TYPE_PHALA);
   EXPECT_TRUE(ValidateDeploy(phala, c, &key).ok());
+  EXPECT_FALSE(key.has_value()) << "the PHALA KMS signs nothing";
+  v1::DeployCvmRequest own = Deploy();
+  own.set_signer_key_address(absl::AsciiStrToLower(kKms));
+  absl::StatusOr<v1::DeployCvmRequest> with_own = ValidateDeploy(own, c, &key);
+  ASSERT_TRUE(with_own.ok()) << with_own.status();
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->Checksummed(), kKms) << "the request's own key, parsed";
+  EXPECT_EQ(with_own->signer_key_address(), kKms) << "normalized to EIP-55 in the request too";
 }
 
 TEST(ValidationTest, AddComposeHash) {
   v1::AddComposeHashRequest r;
   r.set_request_id("x");
   r.set_compose_hash(std::string(64, 'A'));
-  std::string key;
+  std::optional<chain::Address> key;
   EXPECT_THAT(std::string(ValidateAddComposeHash(r, Ctx(), &key).status().message()), HasSubstr("target"));
   r.mutable_app()->set_chain_id(8453);
   r.mutable_app()->set_app_contract_address(kKms);
