@@ -20,10 +20,6 @@ using testing::FakeChain;
 using testing::Reply;
 using testing::SimInstance;
 
-constexpr char kKms[] = "5fbdb2315678afecb367f032d93f642f64180aa3";
-constexpr char kApp[] = "a16e02e87b7454126e5e10d957a927a7f5b5d2be";
-constexpr char kOwner[] = "f39fd6e51aad88f6f4ce6ab8827279cfffb92266";
-
 std::string S(const json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
 
 json::object Provision(const std::string& name, const std::string& kms) {
@@ -36,7 +32,7 @@ TEST(Persistence, StateSurvivesARestart) {
   FakeChain chain;
   SimConfig config;
   config.rpc_url = chain.url();
-  config.kms_contract = kKms;
+  config.kms_contract = testing::kKms;
   const std::string db = testing::TempPath("persist.sqlite");
 
   std::string signer, pub, phala_app, open_hash, open_app, open_pub, pending_hash, hashed;
@@ -58,11 +54,11 @@ TEST(Persistence, StateSurvivesARestart) {
     // An on-chain CVM with a pending (465) env change.
     Reply p2 = s.Api("POST", "/cvms/provision", json::serialize(Provision("chain-one", "BASE")));
     std::string h2 = S(p2.json(), "compose_hash");
-    chain.RegisterApp(kKms, kApp, kOwner);
-    chain.AllowHash(kApp, h2);
-    pub = S(s.Api("GET", absl::StrCat("/kms/base/pubkey/", kApp)).json(), "public_key");
+    chain.RegisterApp(testing::kKms, testing::kApp, testing::kDeployer);
+    chain.AllowHash(testing::kApp, h2);
+    pub = S(s.Api("GET", absl::StrCat("/kms/base/pubkey/", testing::kApp)).json(), "public_key");
     commit = {};
-    commit["app_id"] = kApp;
+    commit["app_id"] = testing::kApp;
     commit["compose_hash"] = h2;
     Reply c2 = s.Api("POST", "/cvms", json::serialize(commit));
     ASSERT_EQ(c2.status, 200) << c2.body;
@@ -87,14 +83,14 @@ TEST(Persistence, StateSurvivesARestart) {
     if (S(k, "slug") == "base") signer_after = S(k, "signer_public_key");
   }
   EXPECT_EQ(signer_after, signer);
-  EXPECT_EQ(S(s.Api("GET", absl::StrCat("/kms/base/pubkey/", kApp)).json(), "public_key"), pub);
+  EXPECT_EQ(S(s.Api("GET", absl::StrCat("/kms/base/pubkey/", testing::kApp)).json(), "public_key"), pub);
   Reply info = s.Api("GET", "/cvms/app_" + phala_app);
   ASSERT_EQ(info.status, 200);
   EXPECT_EQ(S(s.Admin("GET", "/cvms/phala-one").json().at("env").at("values"), "A"), "1");
   EXPECT_EQ(s.Admin("GET", "/cvms/" + hashed).json().at("pending_updates").as_array().size(), 1u);
   // The pending change completes after the restart.
-  chain.AddComposeHashTx(std::string(64, '1'), kApp, pending_hash);
-  chain.AllowHash(kApp, pending_hash);
+  chain.AddComposeHashTx(std::string(64, '1'), testing::kApp, pending_hash);
+  chain.AllowHash(testing::kApp, pending_hash);
   json::object upd;
   upd["encrypted_env"] = *cloudapi::EncryptEnvVars({{"B", "2"}}, pub);
   upd["env_keys"] = json::array{"A", "B"};

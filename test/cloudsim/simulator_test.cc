@@ -21,26 +21,18 @@ namespace {
 
 namespace json = boost::json;
 using testing::FakeChain;
+using testing::kApp;
+using testing::kDeployer;
+using testing::kKms;
+using testing::OnchainConfig;
 using testing::Reply;
 using testing::SimInstance;
-
-constexpr char kKms[] = "5fbdb2315678afecb367f032d93f642f64180aa3";
-constexpr char kDeployer[] = "f39fd6e51aad88f6f4ce6ab8827279cfffb92266";
-constexpr char kApp[] = "a16e02e87b7454126e5e10d957a927a7f5b5d2be";
 
 std::string Encrypt(const std::string& pub_hex, const std::vector<cloudapi::EnvVar>& vars) {
   return *cloudapi::EncryptEnvVars(vars, pub_hex);
 }
 
 std::string S(const json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
-
-SimConfig OnchainConfig(const FakeChain& chain) {
-  SimConfig c;
-  c.rpc_url = chain.url();
-  c.kms_contract = std::string("0x") + kKms;
-  c.gateway_app_id = "0x1111111111111111111111111111111111111111";
-  return c;
-}
 
 TEST(Routing, AuthNotFoundAndMethods) {
   SimInstance s(SimConfig{});
