@@ -44,6 +44,7 @@
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
 #include "signer/signer_service.h"
+#include "signer/testing/anvil_fixtures.h"
 
 ABSL_FLAG(double, seconds, 5.0, "duration of each measured run");
 ABSL_FLAG(std::string, concurrency, "1,8,64", "client counts to measure");
@@ -56,9 +57,7 @@ namespace {
 
 namespace v1 = onchainkms::signer::v1;
 
-constexpr char kSecret[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";  // anvil test key #0
-constexpr char kFrom[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+using signer::fixtures::kSecret;
 
 double RawSecp256k1PerSecond(int threads, double seconds) {
   std::atomic<uint64_t> total{0};
@@ -99,19 +98,6 @@ struct Result {
   double p50_us, p99_us;
   uint64_t commits, records;
 };
-
-// The request every stream and caller sends, with its own nonce.
-v1::SignAddComposeHashRequest BenchRequest() {
-  v1::SignAddComposeHashRequest r;
-  r.set_chain_id(31337);
-  r.set_app_contract_address(kApp);
-  r.set_from_address(kFrom);
-  r.set_gas_limit(60000);
-  r.set_max_fee_per_gas_wei("2000000000");
-  r.set_max_priority_fee_per_gas_wei("1000000");
-  r.set_compose_hash(std::string(64, 'a'));
-  return r;
-}
 
 // What a run is measured against: the counters when it starts.
 struct RunStart {
@@ -184,7 +170,7 @@ Result RunClients(const std::string& address, int clients, double seconds, uint6
     Stream& s = streams[static_cast<size_t>(c)];
     s.stub = stubs[static_cast<size_t>(c % kChannels)].get();
     s.next_nonce = nonce_base + static_cast<uint64_t>(c) * 10000000ull;
-    s.request = BenchRequest();
+    s.request = signer::fixtures::AddComposeHashRequest();
     s.latencies.reserve(100000);
   }
   // Warm every connection up.
@@ -215,7 +201,7 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
   const absl::Time end = start.time + absl::Seconds(seconds);
   for (int c = 0; c < callers; ++c) {
     ts.emplace_back([&, c] {
-      v1::SignAddComposeHashRequest r = BenchRequest();
+      v1::SignAddComposeHashRequest r = signer::fixtures::AddComposeHashRequest();
       const platform::Caller caller(platform::Caller::InsecureLoopback{"bench"});
       uint64_t i = 0;
       auto& lat = latencies[static_cast<size_t>(c)];
