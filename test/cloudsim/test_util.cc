@@ -45,6 +45,8 @@ std::string TempPath(const std::string& name) {
   return absl::StrCat(dir ? dir : "/tmp", "/", name, "-", RandomHex(6));
 }
 
+std::string StringAt(const json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
+
 SimConfig OnchainConfig(const FakeChain& chain) {
   SimConfig c;
   c.rpc_url = chain.url();

@@ -21,6 +21,9 @@
 
 namespace cloudsim::testing {
 
+// The string member `key` of the JSON object `v` (throws if it is missing or not a string).
+std::string StringAt(const boost::json::value& v, const char* key);
+
 struct Reply {
   int status = 0;                              // 0 = connection closed without a response
   std::map<std::string, std::string> headers;  // lower-case names
