@@ -244,7 +244,11 @@ absl::StatusOr<SignedLegacyTransaction> DecodeSignedLegacy(ByteView raw) {
 
 Hash32 TxHash(ByteView raw) { return Keccak256(raw); }
 
-absl::StatusOr<SignedTransaction> SignEip1559(ByteView secret, const Eip1559Transaction& tx) {
+namespace {
+
+// Both transaction types sign the same way: the key signs SigningHash(), the raw bytes embed it.
+template <typename Tx>
+absl::StatusOr<SignedTransaction> Sign(ByteView secret, const Tx& tx) {
   absl::StatusOr<RecoverableSignature> sig = SignHash(secret, tx.SigningHash());
   if (!sig.ok()) return sig.status();
   absl::StatusOr<Address> from = AddressFromSecret(secret);
@@ -256,16 +260,12 @@ absl::StatusOr<SignedTransaction> SignEip1559(ByteView secret, const Eip1559Tran
   return out;
 }
 
-absl::StatusOr<SignedTransaction> SignLegacy(ByteView secret, const LegacyTransaction& tx) {
-  absl::StatusOr<RecoverableSignature> sig = SignHash(secret, tx.SigningHash());
-  if (!sig.ok()) return sig.status();
-  absl::StatusOr<Address> from = AddressFromSecret(secret);
-  if (!from.ok()) return from.status();
-  SignedTransaction out;
-  out.raw = tx.EncodeSigned(*sig);
-  out.hash = TxHash(out.raw);
-  out.from = *from;
-  return out;
+}  // namespace
+
+absl::StatusOr<SignedTransaction> SignEip1559(ByteView secret, const Eip1559Transaction& tx) {
+  return Sign(secret, tx);
 }
+
+absl::StatusOr<SignedTransaction> SignLegacy(ByteView secret, const LegacyTransaction& tx) { return Sign(secret, tx); }
 
 }  // namespace chain

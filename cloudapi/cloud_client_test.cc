@@ -32,25 +32,17 @@ namespace {
 namespace json = boost::json;
 using cloudsim::SimConfig;
 using cloudsim::testing::FakeChain;
+using cloudsim::testing::kApp;
+using cloudsim::testing::kDeployer;
+using cloudsim::testing::kKms;
+using cloudsim::testing::OnchainConfig;
 using cloudsim::testing::SimInstance;
-
-constexpr char kKms[] = "5fbdb2315678afecb367f032d93f642f64180aa3";
-constexpr char kDeployer[] = "f39fd6e51aad88f6f4ce6ab8827279cfffb92266";
-constexpr char kApp[] = "a16e02e87b7454126e5e10d957a927a7f5b5d2be";
 
 std::string Checksummed(const std::string& hex40) { return chain::Address::Parse("0x" + hex40)->Checksummed(); }
 
 chain::Address Addr(const std::string& hex40) { return *chain::Address::Parse("0x" + hex40); }
 
 chain::Hash32 Repeated(char digit) { return *chain::Hash32::FromHex(std::string(64, digit)); }
-
-SimConfig OnchainConfig(const FakeChain& chain) {
-  SimConfig c;
-  c.rpc_url = chain.url();
-  c.kms_contract = std::string("0x") + kKms;
-  c.gateway_app_id = "0x1111111111111111111111111111111111111111";
-  return c;
-}
 
 // Collects CallEvents from any thread.
 class Events {

@@ -37,8 +37,11 @@
 #include "onchainkms/signer/v1/config.pb.h"
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
 #include "platform/config_file.h"
+#include "platform/http/client.h"
+#include "platform/http/url.h"
 #include "platform/testing/server_process.h"
 #include "signer/policy/policy.h"
+#include "signer/testing/anvil_fixtures.h"
 #include "test/support/node_tools.h"
 
 extern char** environ;
@@ -57,8 +60,8 @@ const std::string& SignerBinary() {
 }
 
 constexpr char kPassword[] = "correct horse battery staple #42";
-constexpr char kFactory[] = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
-constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+using signer::fixtures::kApp;
+using signer::fixtures::kFactory;
 
 std::string Read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -145,23 +148,15 @@ int FreePort() {
   return ntohs(sa.sin_port);
 }
 
+// GET http://127.0.0.1:<port><path> through the project's HTTP client; the body, or "" if the
+// exchange failed.
 std::string HttpGet(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    ::close(fd);
-    return "";
-  }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
-  ::send(fd, req.data(), req.size(), 0);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
+  absl::StatusOr<platform::http::Url> url = platform::http::ParseUrl(absl::StrCat("http://127.0.0.1:", port));
+  if (!url.ok()) return "";
+  absl::StatusOr<std::unique_ptr<platform::http::Client>> client = platform::http::Client::Create(*url, {});
+  if (!client.ok()) return "";
+  absl::StatusOr<platform::http::Response> r = (*client)->Send({.method = "GET", .target = path});
+  return r.ok() ? r->body : "";
 }
 
 absl::Status WaitServing(pid_t pid, const std::string& address) {

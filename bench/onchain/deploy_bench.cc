@@ -25,7 +25,7 @@
 #include "chain/onchain/operations.h"
 #include "chain/onchain/testing/anvil_env.h"
 #include "test/anvil/harness.h"
-#include "test/support/node_tools.h"
+#include "test/sdk_chain/sdk_ops.h"
 
 ABSL_FLAG(int, deploys, 128, "deploys per measured point (automine)");
 ABSL_FLAG(int, sdk_deploys, 16, "sequential SDK deploys (automine)");
@@ -38,6 +38,7 @@ namespace {
 namespace json = boost::json;
 using chain::onchain::testing::AnvilEnv;
 using chain::onchain::testing::TestHash;
+using sdkchain::RunSdkOps;
 
 struct Point {
   double per_second = 0;
@@ -75,34 +76,14 @@ Point RunOurs(AnvilEnv& env, int n_in_flight, int deploys, uint64_t salt) {
 // The SDK, sequentially, in one Node process: per_second from the sum of the SDK calls' own
 // times (Node start-up excluded).
 absl::StatusOr<Point> RunSdk(AnvilEnv& env, int deploys, uint64_t salt) {
-  // `bazel run` sets BUILD_WORKSPACE_DIRECTORY; `bazel test`-style runs have runfiles.
-  std::string script = "test/sdk_chain/sdk_ops.js";
-  absl::StatusOr<std::string> modules = testsupport::NodeModulesDir();
-  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY"); ws != nullptr) {
-    modules = absl::StrCat(ws, "/tools/node/node_modules");
-    script = absl::StrCat(ws, "/", script);
-  }
-  if (!modules.ok()) return modules.status();
   json::array ops;
   for (int i = 0; i < deploys; ++i) {
     ops.push_back(json::object{{"kind", "deploy"}, {"composeHash", TestHash(salt + static_cast<uint64_t>(i)).Hex()}});
   }
-  json::object args{{"rpcUrl", env.anvil->chain().rpc_url},
-                    {"chainId", env.chain_id},
-                    {"kms", env.kms.Checksummed()},
-                    {"privateKey", anvil::kDeployerPrivateKey},
-                    {"ops", std::move(ops)}};
-  absl::StatusOr<anvil::CommandResult> r = anvil::RunCommand(
-      {"/usr/bin/env", "NODE_PATH=" + *modules, "node", script, json::serialize(args)}, absl::Minutes(10));
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) return absl::InternalError(absl::StrCat("sdk_ops.js: ", r->err));
-  const size_t at = r->out.rfind("SDK_RESULT ");
-  if (at == std::string::npos) return absl::InternalError("sdk_ops.js printed no result");
-  std::string line = r->out.substr(at + 11);
-  line = line.substr(0, line.find('\n'));
-  json::value out = json::parse(line);
+  absl::StatusOr<json::object> out = RunSdkOps(env, std::move(ops), absl::Minutes(10));
+  if (!out.ok()) return out.status();
   double ms = 0;
-  for (const json::value& res : out.at("results").as_array()) ms += res.at("ms").to_number<double>();
+  for (const json::value& res : out->at("results").as_array()) ms += res.at("ms").to_number<double>();
   Point p;
   p.deploys = deploys;
   p.seconds = ms / 1000;

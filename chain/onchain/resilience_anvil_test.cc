@@ -73,6 +73,21 @@ bool Mined(AnvilEnv& env, const Hash32& h) {
   return r.ok() && r->has_value();
 }
 
+// True once the newest transaction journaled in `journals` is in anvil's pool.
+bool NewestKnown(AnvilEnv& env, Journals& journals) {
+  std::optional<TxJournal> last = journals.last();
+  return last.has_value() && Known(env, last->newest().hash);
+}
+
+// DeployAppAuth of TestHash(n) through `ops` on another thread, journaling into `journals`.
+std::future<absl::StatusOr<DeployAppAuthResult>> DeployAsync(OnchainOperations& ops, AnvilEnv& env, uint64_t n,
+                                                             Journals& journals,
+                                                             const jsonrpc::CancelToken* cancel = nullptr) {
+  return std::async(std::launch::async, [&ops, &env, n, &journals, cancel] {
+    return ops.DeployAppAuth(env.DeployRequest(TestHash(n)), {.call = {.cancel = cancel}, .on_signed = journals.fn()});
+  });
+}
+
 std::unique_ptr<jsonrpc::Client> MakeClient(std::vector<std::string> endpoints, absl::Duration request_timeout,
                                             int attempts) {
   jsonrpc::ClientOptions o = testing::FastClientOptions(std::move(endpoints));
@@ -133,10 +148,8 @@ TEST(Endpoints, SingleEndpointDownThenBack) {
   // Down while waiting for the receipt: the wait rides it out too.
   ASSERT_TRUE(env->anvil->SetAutomine(false).ok());
   Journals journals;
-  auto second = std::async(std::launch::async, [&] {
-    return ops.DeployAppAuth(env->DeployRequest(TestHash(2)), {.on_signed = journals.fn()});
-  });
-  ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && Known(*env, journals.last()->newest().hash); }));
+  auto second = DeployAsync(ops, *env, 2, journals);
+  ASSERT_TRUE(WaitFor([&] { return NewestKnown(*env, journals); }));
   ASSERT_TRUE(env->anvil->Pause().ok());
   absl::SleepFor(absl::Seconds(1));
   ASSERT_TRUE(env->anvil->Resume().ok());
@@ -150,10 +163,8 @@ TEST(Transactions, DroppedTransactionIsBroadcastAgain) {
   auto env = MustStart({.automine = false});
   ASSERT_NE(env, nullptr);
   Journals journals;
-  auto result = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.on_signed = journals.fn()});
-  });
-  ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && Known(*env, journals.last()->newest().hash); }));
+  auto result = DeployAsync(*env->ops, *env, 1, journals);
+  ASSERT_TRUE(WaitFor([&] { return NewestKnown(*env, journals); }));
   const Hash32 h = journals.last()->newest().hash;
   ASSERT_TRUE(env->anvil->DropTransaction(h.Hex()).ok());  // NotFound unless anvil held it
   // The waiter notices and sends the same bytes again.
@@ -171,14 +182,10 @@ TEST(Transactions, GapLeftByACancelledOperationIsHealed) {
   ASSERT_NE(env, nullptr);
   Journals ja, jb;
   jsonrpc::CancelToken cancel_a;
-  auto a = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)),
-                                   {.call = {.cancel = &cancel_a}, .on_signed = ja.fn()});
-  });
-  ASSERT_TRUE(WaitFor([&] { return ja.last().has_value() && Known(*env, ja.last()->newest().hash); }));
-  auto b = std::async(std::launch::async,
-                      [&] { return env->ops->DeployAppAuth(env->DeployRequest(TestHash(2)), {.on_signed = jb.fn()}); });
-  ASSERT_TRUE(WaitFor([&] { return jb.last().has_value() && Known(*env, jb.last()->newest().hash); }));
+  auto a = DeployAsync(*env->ops, *env, 1, ja, &cancel_a);
+  ASSERT_TRUE(WaitFor([&] { return NewestKnown(*env, ja); }));
+  auto b = DeployAsync(*env->ops, *env, 2, jb);
+  ASSERT_TRUE(WaitFor([&] { return NewestKnown(*env, jb); }));
   const Hash32 ha = ja.last()->newest().hash;
   const Hash32 hb = jb.last()->newest().hash;
   EXPECT_EQ(jb.last()->nonce, ja.last()->nonce + 1);
@@ -205,10 +212,8 @@ TEST(Transactions, PricedOutByTheMarketIsReplacedWithAFeeBump) {
   auto env = MustStart({.automine = false});
   ASSERT_NE(env, nullptr);
   Journals journals;
-  auto result = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.on_signed = journals.fn()});
-  });
-  ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && Known(*env, journals.last()->newest().hash); }));
+  auto result = DeployAsync(*env->ops, *env, 1, journals);
+  ASSERT_TRUE(WaitFor([&] { return NewestKnown(*env, journals); }));
   const SignedTx first = journals.last()->newest();
   // The market jumps: the next block's base fee is far above our max fee, so the block is
   // mined without us. Then blocks keep coming while the base fee decays.
@@ -248,9 +253,7 @@ TEST(Transactions, StuckPendingIsReplacedWithAFeeBumpAfterStuckAfter) {
   auto env = MustStart({.automine = false});
   ASSERT_NE(env, nullptr);
   Journals journals;
-  auto result = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.on_signed = journals.fn()});
-  });
+  auto result = DeployAsync(*env->ops, *env, 1, journals);
   ASSERT_TRUE(
       WaitFor([&] { return journals.last().has_value() && journals.last()->versions.size() >= 2; }, absl::Seconds(5)));
   const TxJournal j = *journals.last();
@@ -277,9 +280,7 @@ TEST(Transactions, SnapshotRevertRemovesTheMinedTransaction) {
   absl::StatusOr<std::string> snapshot = env->anvil->Snapshot();
   ASSERT_TRUE(snapshot.ok());
   Journals journals;
-  auto result = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)), {.on_signed = journals.fn()});
-  });
+  auto result = DeployAsync(*env->ops, *env, 1, journals);
   ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && Mined(*env, journals.last()->newest().hash); }));
   const Hash32 h = journals.last()->newest().hash;
   absl::SleepFor(absl::Milliseconds(200));  // the waiter has seen the receipt (1 of 3 confirmations)
@@ -368,11 +369,8 @@ TEST(Resume, AfterARestartTheSameBytesAreSentAndAwaited) {
   ASSERT_NE(env, nullptr);
   Journals journals;
   jsonrpc::CancelToken cancel;
-  auto first = std::async(std::launch::async, [&] {
-    return env->ops->DeployAppAuth(env->DeployRequest(TestHash(1)),
-                                   {.call = {.cancel = &cancel}, .on_signed = journals.fn()});
-  });
-  ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && Known(*env, journals.last()->newest().hash); }));
+  auto first = DeployAsync(*env->ops, *env, 1, journals, &cancel);
+  ASSERT_TRUE(WaitFor([&] { return NewestKnown(*env, journals); }));
   cancel.Cancel();
   EXPECT_EQ(first.get().status().code(), absl::StatusCode::kCancelled);
   const std::string saved = journals.last()->Serialize();  // what the orchestrator persisted

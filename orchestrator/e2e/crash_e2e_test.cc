@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/e2e/stack.h"
+#include "orchestrator/e2e/stack_test.h"
 
 #ifndef CRASH_FLOW
 #define CRASH_FLOW "deploy"
@@ -75,22 +76,12 @@ std::string Slug(const std::string& point) {
   return s;
 }
 
-class CrashE2eTest : public ::testing::TestWithParam<std::string> {
+class CrashE2eTest : public StackTest<::testing::TestWithParam<std::string>> {
  protected:
-  static void SetUpTestSuite() {
-    StackOptions options;
-    options.crash_points = true;
-    absl::StatusOr<std::unique_ptr<Stack>> s = Stack::Start(options);
-    ASSERT_TRUE(s.ok()) << s.status();
-    stack_ = s->release();
-  }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+  // Each test starts (and kills) the orchestrator itself.
+  static void SetUpTestSuite() { StartStack({.crash_points = true}, /*start_orchestrator=*/false); }
   void TearDown() override {
-    if (HasFailure()) std::fprintf(stderr, "---- orchestrator log ----\n%s\n", stack_->orchestrator_log().c_str());
+    StackTest::TearDown();
     (void)stack_->KillOrchestrator();
   }
 
@@ -186,11 +177,9 @@ class CrashE2eTest : public ::testing::TestWithParam<std::string> {
   }
 
   size_t log_start_ = 0;
-  static Stack* stack_;
   static std::optional<v1::DeployResult> target_;
 };
 
-Stack* CrashE2eTest::stack_ = nullptr;
 std::optional<v1::DeployResult> CrashE2eTest::target_;
 
 template <>

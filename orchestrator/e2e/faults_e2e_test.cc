@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/e2e/stack.h"
+#include "orchestrator/e2e/stack_test.h"
 #include "platform/testing/server_process.h"
 
 namespace orchestrator::e2e {
@@ -16,7 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class FaultsE2eTest : public ::testing::Test {
+class FaultsE2eTest : public StackTest<> {
  protected:
   static void SetUpTestSuite() {
     StackOptions o;
@@ -24,21 +25,12 @@ class FaultsE2eTest : public ::testing::Test {
     o.rpc_timeout = absl::Milliseconds(400);
     o.cloud_timeout = absl::Seconds(1);
     o.signer_timeout = absl::Milliseconds(500);
-    absl::StatusOr<std::unique_ptr<Stack>> s = Stack::Start(o);
-    ASSERT_TRUE(s.ok()) << s.status();
-    stack_ = s->release();
-    absl::Status st = stack_->StartOrchestrator();
-    ASSERT_TRUE(st.ok()) << st;
+    StartStack(o);
   }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(stack_, nullptr); }
   void TearDown() override {
     (void)stack_->ClearFaults();
     (void)stack_->anvil().Resume();
-    if (HasFailure()) std::fprintf(stderr, "---- orchestrator log ----\n%s\n", stack_->orchestrator_log().c_str());
+    StackTest::TearDown();
   }
 
   static v1::Operation Start(const std::string& rid, const std::string& name) {
@@ -69,11 +61,7 @@ class FaultsE2eTest : public ::testing::Test {
         platform::testing::CheckHealth(stack_->address(), "onchainkms.orchestrator.v1.Orchestrator");
     return h.ok() ? *h : h.status().ToString();
   }
-
-  static Stack* stack_;
 };
-
-Stack* FaultsE2eTest::stack_ = nullptr;
 
 TEST_F(FaultsE2eTest, SignerDownThenBack) {
   const int apps = *stack_->CountAppDeployed();

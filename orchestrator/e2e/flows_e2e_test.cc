@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/e2e/stack.h"
+#include "orchestrator/e2e/stack_test.h"
 
 namespace orchestrator::e2e {
 namespace {
@@ -20,23 +21,9 @@ namespace {
 namespace json = boost::json;
 using ::testing::HasSubstr;
 
-class FlowsE2eTest : public ::testing::Test {
+class FlowsE2eTest : public StackTest<> {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<Stack>> s = Stack::Start();
-    ASSERT_TRUE(s.ok()) << s.status();
-    stack_ = s->release();
-    absl::Status st = stack_->StartOrchestrator();
-    ASSERT_TRUE(st.ok()) << st;
-  }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(stack_, nullptr); }
-  void TearDown() override {
-    if (HasFailure()) std::fprintf(stderr, "---- orchestrator log ----\n%s\n", stack_->orchestrator_log().c_str());
-  }
+  static void SetUpTestSuite() { StartStack(); }
 
   static grpc::Status Deploy(const v1::DeployCvmRequest& r, v1::Operation* op) {
     grpc::ClientContext ctx;
@@ -52,11 +39,7 @@ class FlowsE2eTest : public ::testing::Test {
     EXPECT_TRUE(done.ok()) << done.status();
     return done.ok() ? *done : op;
   }
-
-  static Stack* stack_;
 };
-
-Stack* FlowsE2eTest::stack_ = nullptr;
 
 std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
 

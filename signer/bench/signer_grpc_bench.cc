@@ -21,6 +21,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -43,6 +44,7 @@
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
 #include "signer/signer_service.h"
+#include "signer/testing/anvil_fixtures.h"
 
 ABSL_FLAG(double, seconds, 5.0, "duration of each measured run");
 ABSL_FLAG(std::string, concurrency, "1,8,64", "client counts to measure");
@@ -55,9 +57,7 @@ namespace {
 
 namespace v1 = onchainkms::signer::v1;
 
-constexpr char kSecret[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";  // anvil test key #0
-constexpr char kFrom[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+using signer::fixtures::kSecret;
 
 double RawSecp256k1PerSecond(int threads, double seconds) {
   std::atomic<uint64_t> total{0};
@@ -98,6 +98,34 @@ struct Result {
   double p50_us, p99_us;
   uint64_t commits, records;
 };
+
+// What a run is measured against: the counters when it starts.
+struct RunStart {
+  uint64_t commits = 0, records = 0;
+  double cpu_seconds = 0;
+  absl::Time time;
+
+  static RunStart Now(const signer::equivocation::Store& store) {
+    return {store.commits(), store.records_written(), ProcessCpuSeconds(), absl::Now()};
+  }
+};
+
+// The result of `clients` streams or callers that started at `start` and took `latencies` (µs).
+Result Summarize(const RunStart& start, const signer::equivocation::Store& store, int clients,
+                 std::vector<double> latencies) {
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start.time);
+  std::sort(latencies.begin(), latencies.end());
+  const size_t n = latencies.size();
+  Result r;
+  r.clients = clients;
+  r.tps = static_cast<double>(n) / elapsed;
+  r.p50_us = n == 0 ? 0 : latencies[n / 2];
+  r.p99_us = n == 0 ? 0 : latencies[std::min(n - 1, n * 99 / 100)];
+  r.commits = store.commits() - start.commits;
+  r.records = store.records_written() - start.records;
+  r.cpu_us_per_tx = n == 0 ? 0 : (ProcessCpuSeconds() - start.cpu_seconds) * 1e6 / static_cast<double>(n);
+  return r;
+}
 
 // `clients` concurrent request streams on the gRPC callback (async) client API: each stream sends
 // its next request from the previous one's completion. Streams are spread over 8 connections.
@@ -142,13 +170,7 @@ Result RunClients(const std::string& address, int clients, double seconds, uint6
     Stream& s = streams[static_cast<size_t>(c)];
     s.stub = stubs[static_cast<size_t>(c % kChannels)].get();
     s.next_nonce = nonce_base + static_cast<uint64_t>(c) * 10000000ull;
-    s.request.set_chain_id(31337);
-    s.request.set_app_contract_address(kApp);
-    s.request.set_from_address(kFrom);
-    s.request.set_gas_limit(60000);
-    s.request.set_max_fee_per_gas_wei("2000000000");
-    s.request.set_max_priority_fee_per_gas_wei("1000000");
-    s.request.set_compose_hash(std::string(64, 'a'));
+    s.request = signer::fixtures::AddComposeHashRequest();
     s.latencies.reserve(100000);
   }
   // Warm every connection up.
@@ -157,29 +179,17 @@ Result RunClients(const std::string& address, int clients, double seconds, uint6
     v1::ListKeysResponse keys;
     (void)stub->ListKeys(&ctx, {}, &keys);
   }
-  const uint64_t commits0 = store->commits(), records0 = store->records_written();
-  const double cpu0 = ProcessCpuSeconds();
-  const absl::Time start = absl::Now();
-  end = start + absl::Seconds(seconds);
+  const RunStart start = RunStart::Now(*store);
+  end = start.time + absl::Seconds(seconds);
   running = clients;
   for (auto& s : streams) issue(&s);
   {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return running == 0; });
   }
-  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   std::vector<double> all;
   for (auto& s : streams) all.insert(all.end(), s.latencies.begin(), s.latencies.end());
-  std::sort(all.begin(), all.end());
-  Result r;
-  r.clients = clients;
-  r.tps = static_cast<double>(all.size()) / elapsed;
-  r.p50_us = all.empty() ? 0 : all[all.size() / 2];
-  r.p99_us = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  r.commits = store->commits() - commits0;
-  r.records = store->records_written() - records0;
-  r.cpu_us_per_tx = all.empty() ? 0 : (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(all.size());
-  return r;
+  return Summarize(start, *store, clients, std::move(all));
 }
 
 // The same requests straight into the engine (no gRPC): what the signer itself costs.
@@ -187,20 +197,11 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
                  signer::equivocation::Store* store) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(callers));
   std::vector<std::thread> ts;
-  const uint64_t commits0 = store->commits(), records0 = store->records_written();
-  const double cpu0 = ProcessCpuSeconds();
-  const absl::Time start = absl::Now();
-  const absl::Time end = start + absl::Seconds(seconds);
+  const RunStart start = RunStart::Now(*store);
+  const absl::Time end = start.time + absl::Seconds(seconds);
   for (int c = 0; c < callers; ++c) {
     ts.emplace_back([&, c] {
-      v1::SignAddComposeHashRequest r;
-      r.set_chain_id(31337);
-      r.set_app_contract_address(kApp);
-      r.set_from_address(kFrom);
-      r.set_gas_limit(60000);
-      r.set_max_fee_per_gas_wei("2000000000");
-      r.set_max_priority_fee_per_gas_wei("1000000");
-      r.set_compose_hash(std::string(64, 'a'));
+      v1::SignAddComposeHashRequest r = signer::fixtures::AddComposeHashRequest();
       const platform::Caller caller(platform::Caller::InsecureLoopback{"bench"});
       uint64_t i = 0;
       auto& lat = latencies[static_cast<size_t>(c)];
@@ -223,19 +224,9 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
     });
   }
   for (auto& t : ts) t.join();
-  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  Result r;
-  r.clients = callers;
-  r.tps = static_cast<double>(all.size()) / elapsed;
-  r.p50_us = all.empty() ? 0 : all[all.size() / 2];
-  r.p99_us = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  r.commits = store->commits() - commits0;
-  r.records = store->records_written() - records0;
-  r.cpu_us_per_tx = all.empty() ? 0 : (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(all.size());
-  return r;
+  return Summarize(start, *store, callers, std::move(all));
 }
 
 }  // namespace

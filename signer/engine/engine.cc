@@ -180,14 +180,7 @@ chain::U256 ChargeFor(const chain::Eip1559Transaction& tx, const equivocation::V
 equivocation::Record RecordOf(equivocation::Candidate c, chain::SignedTransaction signed_tx,
                               const equivocation::Verdict& verdict, const chain::U256& charge) {
   equivocation::Record record;
-  record.key = c.key;
-  record.signing_hash = c.signing_hash;
-  record.to = c.to;
-  record.value = c.value;
-  record.data = std::move(c.data);
-  record.gas_limit = c.gas_limit;
-  record.max_fee_per_gas = c.max_fee_per_gas;
-  record.max_priority_fee_per_gas = c.max_priority_fee_per_gas;
+  static_cast<equivocation::Candidate&>(record) = std::move(c);
   record.raw = std::move(signed_tx.raw);
   record.tx_hash = signed_tx.hash;
   const bool bump = verdict.kind == equivocation::Verdict::Kind::kFeeBump;

@@ -12,6 +12,7 @@
 #include "chain/hex.h"
 #include "chain/transaction.h"
 #include "google/protobuf/text_format.h"
+#include "signer/testing/anvil_fixtures.h"
 
 namespace signer::engine {
 namespace {
@@ -19,11 +20,10 @@ namespace {
 namespace v1 = onchainkms::signer::v1;
 using ::testing::HasSubstr;
 
-// anvil's well-known test key #0 (never a real key).
-constexpr char kSecret[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-constexpr char kFrom[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-constexpr char kFactory[] = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
-constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+using fixtures::kApp;
+using fixtures::kFactory;
+using fixtures::kFrom;
+using fixtures::kSecret;
 
 constexpr char kPolicy[] = R"pb(
   chains {
@@ -84,18 +84,6 @@ class EngineTest : public ::testing::Test {
     return p.get_future().get();
   }
 
-  v1::SignAddComposeHashRequest AddHash(uint64_t nonce = 0) {
-    v1::SignAddComposeHashRequest r;
-    r.set_chain_id(31337);
-    r.set_app_contract_address(kApp);
-    r.set_from_address(kFrom);
-    r.set_nonce(nonce);
-    r.set_gas_limit(60000);
-    r.set_max_fee_per_gas_wei("2000000000");
-    r.set_max_priority_fee_per_gas_wei("1000000");
-    r.set_compose_hash(std::string(64, 'a'));
-    return r;
-  }
   absl::Status Sign(const v1::SignAddComposeHashRequest& r, v1::SignedTransaction* out) {
     return Call([&](Done d) { engine_->SignAddComposeHash(caller_, r, out, std::move(d)); });
   }
@@ -154,17 +142,17 @@ TEST_F(EngineTest, DeployAndRegisterAppSignsTheCallItBuilt) {
 
 TEST_F(EngineTest, RepeatFeeBumpAndConflictAcrossRestart) {
   v1::SignedTransaction first, again, bumped;
-  ASSERT_TRUE(Sign(AddHash(7), &first).ok());
+  ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(7), &first).ok());
   Restart();
-  ASSERT_TRUE(Sign(AddHash(7), &again).ok());
+  ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(7), &again).ok());
   EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
   EXPECT_EQ(again.raw_transaction(), first.raw_transaction());
-  v1::SignAddComposeHashRequest other = AddHash(7);
+  v1::SignAddComposeHashRequest other = fixtures::AddComposeHashRequest(7);
   other.set_compose_hash(std::string(64, 'b'));
   absl::Status s = Sign(other, &bumped);
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr(first.transaction_hash()));
-  v1::SignAddComposeHashRequest bump = AddHash(7);
+  v1::SignAddComposeHashRequest bump = fixtures::AddComposeHashRequest(7);
   bump.set_max_fee_per_gas_wei("2200000000");
   bump.set_max_priority_fee_per_gas_wei("1100000");
   ASSERT_TRUE(Sign(bump, &bumped).ok());
@@ -213,7 +201,7 @@ TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {
   };
   uint64_t nonce = 100;
   for (const Case& c : cases) {
-    v1::SignAddComposeHashRequest r = AddHash(nonce++);
+    v1::SignAddComposeHashRequest r = fixtures::AddComposeHashRequest(nonce++);
     c.edit(r);
     absl::Status s = Sign(r, &out);
     EXPECT_EQ(s.code(), c.code) << c.needle << ": " << s;
@@ -229,13 +217,13 @@ TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {
 TEST_F(EngineTest, FeeBudgetAndRateLimit) {
   // Budget 1e15 wei; each tx costs 60000 * 2e9 = 1.2e14 -> 8 fit, the 9th does not.
   v1::SignedTransaction out;
-  for (uint64_t n = 0; n < 8; ++n) ASSERT_TRUE(Sign(AddHash(n), &out).ok()) << n;
-  absl::Status s = Sign(AddHash(8), &out);
+  for (uint64_t n = 0; n < 8; ++n) ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(n), &out).ok()) << n;
+  absl::Status s = Sign(fixtures::AddComposeHashRequest(8), &out);
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("default_key_limits.fee_budget_24h_wei"));
-  EXPECT_TRUE(Sign(AddHash(3), &out).ok()) << "a repeat costs nothing";
+  EXPECT_TRUE(Sign(fixtures::AddComposeHashRequest(3), &out).ok()) << "a repeat costs nothing";
   Restart();  // the ledger is replayed from the database
-  EXPECT_TRUE(absl::IsResourceExhausted(Sign(AddHash(8), &out)));
+  EXPECT_TRUE(absl::IsResourceExhausted(Sign(fixtures::AddComposeHashRequest(8), &out)));
   v1::Key key;
   v1::GetKeyRequest get;
   get.set_address(kFrom);
@@ -245,9 +233,9 @@ TEST_F(EngineTest, FeeBudgetAndRateLimit) {
 
   SetPolicy(std::string(kPolicy) + R"pb(keys { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
                                               limits { rate_limit { requests_per_second: 0.001 burst: 2 } } })pb");
-  EXPECT_TRUE(Sign(AddHash(20), &out).ok());
-  EXPECT_TRUE(Sign(AddHash(21), &out).ok());
-  s = Sign(AddHash(22), &out);
+  EXPECT_TRUE(Sign(fixtures::AddComposeHashRequest(20), &out).ok());
+  EXPECT_TRUE(Sign(fixtures::AddComposeHashRequest(21), &out).ok());
+  s = Sign(fixtures::AddComposeHashRequest(22), &out);
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("keys[address=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266].limits.rate_limit"));

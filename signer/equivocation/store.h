@@ -52,8 +52,8 @@ struct SlotKey {
 // How a signature relates to earlier ones; numbered like signer.proto's NonceUse.
 enum class NonceUse { kFirst = 1, kRepeat = 2, kFeeBump = 3 };
 
-// One signed transaction as recorded.
-struct Record {
+// The unsigned transaction a request wants signed.
+struct Candidate {
   SlotKey key;
   chain::Hash32 signing_hash;  // identifies the unsigned payload
   chain::Address to;
@@ -62,24 +62,16 @@ struct Record {
   uint64_t gas_limit = 0;
   chain::U256 max_fee_per_gas;
   chain::U256 max_priority_fee_per_gas;
+};
+
+// One signed transaction as recorded: the candidate that was signed, and the signature's outcome.
+struct Record : Candidate {
   chain::Bytes raw;  // signed bytes
   chain::Hash32 tx_hash;
   NonceUse nonce_use = NonceUse::kFirst;
   std::optional<chain::Hash32> replaced_tx_hash;
   chain::U256 budget_charge;  // what this signature added to the key's 24 h fee ledger
   absl::Time signed_at;
-};
-
-// The unsigned transaction a request wants signed.
-struct Candidate {
-  SlotKey key;
-  chain::Hash32 signing_hash;
-  chain::Address to;
-  chain::U256 value;
-  chain::Bytes data;
-  uint64_t gas_limit = 0;
-  chain::U256 max_fee_per_gas;
-  chain::U256 max_priority_fee_per_gas;
 };
 
 struct Verdict {

@@ -34,14 +34,7 @@ Candidate Make(uint64_t nonce, uint64_t fee, uint64_t tip, chain::Bytes data = {
 
 Record ToRecord(const Candidate& c, NonceUse use) {
   Record r;
-  r.key = c.key;
-  r.signing_hash = c.signing_hash;
-  r.to = c.to;
-  r.value = c.value;
-  r.data = c.data;
-  r.gas_limit = c.gas_limit;
-  r.max_fee_per_gas = c.max_fee_per_gas;
-  r.max_priority_fee_per_gas = c.max_priority_fee_per_gas;
+  static_cast<Candidate&>(r) = c;
   r.raw = {0x02, 0xf8, static_cast<uint8_t>(c.key.nonce)};
   r.tx_hash = chain::Keccak256(chain::ByteView(c.signing_hash.bytes()));
   r.nonce_use = use;

@@ -74,6 +74,18 @@ async function expectError(promise, check) {
   throw new Error("expected an error");
 }
 
+// Registers, with the SDK, the compose hash that a precondition_required answer or a provision
+// names, on the app's KMS chain.
+function addComposeHashFor(answer) {
+  return sdk.addComposeHash({
+    chain: answer.kms_info.chain,
+    rpcUrl: RPC_URL,
+    appId: answer.app_id,
+    composeHash: answer.compose_hash,
+    privateKey: PRIVATE_KEY,
+  });
+}
+
 async function main() {
   const client = sdk.createClient({ apiKey: API_KEY, baseURL: BASE_URL });
 
@@ -234,13 +246,7 @@ async function main() {
     assert.equal(pre.device_id, prov.device_id);
     assert.equal(pre.kms_info.chain.id, 31337);
     assert.notEqual(pre.compose_hash, prov.compose_hash);
-    const added = await sdk.addComposeHash({
-      chain: pre.kms_info.chain,
-      rpcUrl: RPC_URL,
-      appId: pre.app_id,
-      composeHash: pre.compose_hash,
-      privateKey: PRIVATE_KEY,
-    });
+    const added = await addComposeHashFor(pre);
     envsTx = added.transactionHash;
     const r = await client.updateCvmEnvs({ ...request, compose_hash: pre.compose_hash, transaction_hash: added.transactionHash });
     assert.equal(r.status, "in_progress");
@@ -276,13 +282,7 @@ async function main() {
   await step("updateDockerCompose -> precondition_required -> addComposeHash -> retry (headers)", async () => {
     const pre = await client.updateDockerCompose({ ...cvmRef, docker_compose_file: compose2 });
     assert.equal(pre.status, "precondition_required");
-    const added = await sdk.addComposeHash({
-      chain: pre.kms_info.chain,
-      rpcUrl: RPC_URL,
-      appId: pre.app_id,
-      composeHash: pre.compose_hash,
-      privateKey: PRIVATE_KEY,
-    });
+    const added = await addComposeHashFor(pre);
     const r = await client.updateDockerCompose({
       ...cvmRef,
       docker_compose_file: compose2,
@@ -320,7 +320,7 @@ async function main() {
     await expectError(client.commitCvmComposeFileUpdate({ app_id: appId, compose_hash: p.compose_hash }), (e) => {
       assert.equal(e.errorCode, "ERR-01-008");
     });
-    await sdk.addComposeHash({ chain: p.kms_info.chain, rpcUrl: RPC_URL, appId: p.app_id, composeHash: p.compose_hash, privateKey: PRIVATE_KEY });
+    await addComposeHashFor(p);
     const again = await client.provisionCvmComposeFileUpdate({ id: info.id, app_compose: next });
     assert.equal(again.compose_hash, p.compose_hash);
     assert.equal(again.compose_hash_registered, true);

@@ -22,8 +22,7 @@ namespace json = boost::json;
 using testing::HttpClient;
 using testing::Reply;
 using testing::SimInstance;
-
-std::string S(const json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
+using testing::StringAt;
 
 void AddFault(SimInstance& s, const std::string& rule) {
   Reply r = s.Admin("POST", "/faults", rule);
@@ -42,7 +41,7 @@ TEST(Faults, ErrorOnTheNthCallOnlyAndLogged) {
   json::array reqs = s.Admin("GET", "/requests").json().at("requests").as_array();
   ASSERT_EQ(reqs.size(), 4u);
   EXPECT_EQ(reqs[1].at("status").as_int64(), 503);
-  EXPECT_EQ(S(reqs[1], "fault"), "error:503");
+  EXPECT_EQ(StringAt(reqs[1], "fault"), "error:503");
   EXPECT_TRUE(reqs[0].at("fault").is_null());
   json::array listed = s.Admin("GET", "/faults").json().at("faults").as_array();
   ASSERT_EQ(listed.size(), 1u);
@@ -86,7 +85,7 @@ TEST(Faults, LatencyByMethodAddsUp) {
   EXPECT_EQ(r.status, 422);
   EXPECT_GE(absl::Now() - t0, absl::Milliseconds(300));
   json::array reqs = s.Admin("GET", "/requests").json().at("requests").as_array();
-  EXPECT_EQ(S(reqs.back(), "fault"), "latency+latency");
+  EXPECT_EQ(StringAt(reqs.back(), "fault"), "latency+latency");
   EXPECT_GE(reqs.back().at("duration_ms").as_int64(), 300);
 }
 
@@ -101,7 +100,7 @@ TEST(Faults, DroppedConnection) {
   json::array reqs = s.Admin("GET", "/requests").json().at("requests").as_array();
   ASSERT_EQ(reqs.size(), 3u);
   EXPECT_EQ(reqs[1].at("status").as_int64(), 0);
-  EXPECT_EQ(S(reqs[1], "fault"), "drop");
+  EXPECT_EQ(StringAt(reqs[1], "fault"), "drop");
 }
 
 TEST(Faults, EveryAndRate) {

@@ -127,6 +127,9 @@ class Simulator {
                                           const std::string& tx_hash);
   std::string Apply(Row& cvm, const boost::json::object& new_compose, const std::optional<std::string>& encrypted_env,
                     const char* source, const std::string& tx_hash);
+  // Applies the change stored in `pending` (its proof checked) to the CVM as stored now, and marks
+  // it done. Returns the correlation id.
+  std::string ApplyPending(const Row& cvm, const Row& pending, const char* source, const std::string& tx_hash);
   void RecordEnv(int64_t cvm_id, const boost::json::object& cvm, const std::string& encrypted_env, const char* source);
   HttpResponse PreconditionRequired(const boost::json::object& cvm, const std::string& compose_hash,
                                     const boost::json::object* extra);

@@ -132,6 +132,18 @@ std::string Simulator::Apply(Row& cvm, const json::object& new_compose, const st
   return corr;
 }
 
+std::string Simulator::ApplyPending(const Row& cvm, const Row& pending, const char* source,
+                                    const std::string& tx_hash) {
+  absl::MutexLock lock(&state_mu_);
+  std::optional<Row> fresh = store_->GetCvm(cvm.id);
+  Row row = fresh ? *fresh : cvm;
+  store_->MarkPendingDone(pending.id);
+  const json::value* pending_env = pending.data.if_contains("encrypted_env");
+  std::optional<std::string> env;
+  if (pending_env && pending_env->is_string()) env = std::string(pending_env->get_string());
+  return Apply(row, pending.data.at("app_compose").as_object(), env, source, tx_hash);
+}
+
 HttpResponse Simulator::ApplyOrRequireProof(Row cvm, json::object new_compose, std::optional<std::string> encrypted_env,
                                             std::optional<json::array> env_keys, const char* kind,
                                             const std::string* claimed_hash, const std::string* tx_hash,
@@ -347,15 +359,8 @@ HttpResponse Simulator::PatchCvm(const Ctx& c) {
       return Structured(466, "ERR-01-006", absl::StrCat("Compose hash ", hash, " is invalid or expired: patch again"));
     }
     if (std::optional<HttpResponse> err = VerifyProof(cvm->data, hash, *hdr_tx)) return *err;
-    absl::MutexLock lock(&state_mu_);
-    std::optional<Row> fresh = store_->GetCvm(cvm->id);
-    Row row = fresh ? *fresh : *cvm;
-    store_->MarkPendingDone(pending->id);
-    const json::value* penc = pending->data.if_contains("encrypted_env");
-    std::optional<std::string> pe;
-    if (penc && penc->is_string()) pe = std::string(penc->get_string());
     json::object o;
-    o["correlation_id"] = Apply(row, pending->data.at("app_compose").as_object(), pe, "patch", *hdr_tx);
+    o["correlation_id"] = ApplyPending(*cvm, *pending, "patch", *hdr_tx);
     return JsonResponse(200, o);
   }
 
@@ -439,15 +444,8 @@ HttpResponse Simulator::CommitUpdate(const Ctx& c) {
     return Structured(466, "ERR-01-006", absl::StrCat("Compose hash ", hash, " does not belong to this commit token"));
   }
   if (std::optional<HttpResponse> err = VerifyProof(cvm->data, hash, *tx)) return *err;
-  absl::MutexLock lock(&state_mu_);
-  std::optional<Row> fresh = store_->GetCvm(cvm->id);
-  Row row = fresh ? *fresh : *cvm;
-  store_->MarkPendingDone(pending->id);
-  const json::value* penc = pending->data.if_contains("encrypted_env");
-  std::optional<std::string> pe;
-  if (penc && penc->is_string()) pe = std::string(penc->get_string());
   json::object o;
-  o["correlation_id"] = Apply(row, pending->data.at("app_compose").as_object(), pe, "commit_update", *tx);
+  o["correlation_id"] = ApplyPending(*cvm, *pending, "commit_update", *tx);
   o["status"] = "in_progress";
   return JsonResponse(200, o);
 }

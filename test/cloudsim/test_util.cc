@@ -45,6 +45,16 @@ std::string TempPath(const std::string& name) {
   return absl::StrCat(dir ? dir : "/tmp", "/", name, "-", RandomHex(6));
 }
 
+std::string StringAt(const json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
+
+SimConfig OnchainConfig(const FakeChain& chain) {
+  SimConfig c;
+  c.rpc_url = chain.url();
+  c.kms_contract = std::string("0x") + kKms;
+  c.gateway_app_id = "0x1111111111111111111111111111111111111111";
+  return c;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct HttpClient::Impl {

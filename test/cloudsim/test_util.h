@@ -21,6 +21,9 @@
 
 namespace cloudsim::testing {
 
+// The string member `key` of the JSON object `v` (throws if it is missing or not a string).
+std::string StringAt(const boost::json::value& v, const char* key);
+
 struct Reply {
   int status = 0;                              // 0 = connection closed without a response
   std::map<std::string, std::string> headers;  // lower-case names
@@ -46,6 +49,12 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
   int connects_ = 0;
 };
+
+// The addresses tests register on a FakeChain (40 lower-case hex, no 0x): where anvil puts the
+// DstackKms factory and the first DstackApp, and anvil's account #0 as their deployer.
+inline constexpr char kKms[] = "5fbdb2315678afecb367f032d93f642f64180aa3";
+inline constexpr char kApp[] = "a16e02e87b7454126e5e10d957a927a7f5b5d2be";
+inline constexpr char kDeployer[] = "f39fd6e51aad88f6f4ce6ab8827279cfffb92266";
 
 class FakeChain {
  public:
@@ -100,6 +109,9 @@ class SimInstance {
 };
 
 std::string TempPath(const std::string& name);
+
+// A simulator whose on-chain KMS is kKms on `chain` (and a fixed gateway app id).
+SimConfig OnchainConfig(const FakeChain& chain);
 
 // The cloudsim binary as a child process (killed with the test: PR_SET_PDEATHSIG). Start()
 // waits for the ready line; its stderr goes to `log_path`.

@@ -22,7 +22,7 @@
 #include "chain/transaction.h"
 #include "test/anvil/artifacts.h"
 #include "test/anvil/harness.h"
-#include "test/support/node_tools.h"
+#include "test/sdk_chain/sdk_ops.h"
 
 namespace sdkchain {
 namespace {
@@ -42,29 +42,11 @@ struct SdkRun {
 };
 
 absl::StatusOr<SdkRun> RunSdk(const AnvilEnv& env, json::array ops) {
-  absl::StatusOr<std::string> modules = testsupport::NodeModulesDir();
-  if (!modules.ok()) return modules.status();
-  json::object args{{"rpcUrl", env.anvil->chain().rpc_url},
-                    {"chainId", env.chain_id},
-                    {"kms", env.kms.Checksummed()},
-                    {"privateKey", anvil::kDeployerPrivateKey},
-                    {"ops", std::move(ops)}};
-  absl::StatusOr<anvil::CommandResult> r = anvil::RunCommand(
-      {"/usr/bin/env", "NODE_PATH=" + *modules, "node", "test/sdk_chain/sdk_ops.js", json::serialize(args)},
-      absl::Seconds(60));
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) return absl::InternalError(absl::StrCat("sdk_ops.js failed: ", r->err));
-  // The SDK logs to stdout too; the result is the line marked SDK_RESULT.
-  const size_t at = r->out.rfind("SDK_RESULT ");
-  if (at == std::string::npos) return absl::InternalError(absl::StrCat("sdk_ops.js printed no result: ", r->out));
-  std::string line = r->out.substr(at + 11);
-  line = line.substr(0, line.find('\n'));
-  boost::system::error_code ec;
-  json::value out = json::parse(line, ec);
-  if (ec || !out.is_object()) return absl::InternalError(absl::StrCat("sdk_ops.js: bad result line: ", line));
+  absl::StatusOr<json::object> out = RunSdkOps(env, std::move(ops), absl::Seconds(60));
+  if (!out.ok()) return out.status();
   SdkRun run;
-  run.results = out.at("results").as_array();
-  for (const json::value& raw : out.at("raws").as_array()) {
+  run.results = out->at("results").as_array();
+  for (const json::value& raw : out->at("raws").as_array()) {
     absl::StatusOr<Bytes> b = chain::FromHex(std::string(raw.as_string()));
     if (!b.ok()) return b.status();
     absl::StatusOr<chain::SignedEip1559Transaction> tx = chain::DecodeSignedEip1559(*b);

@@ -8,7 +8,8 @@
 #                                    all four are ready; writes DIR/stack.env (below)
 #   tools/demo/stack.sh stop DIR     stop what `start` started there (SIGTERM to each process
 #                                    group, SIGKILL after 15 s), orchestrator first
-#   source tools/demo/stack.sh       for stack_start DIR / stack_stop DIR in a script (tools/demo.sh)
+#   source tools/demo/stack.sh       for stack_start DIR / stack_stop DIR in a script (tools/demo.sh),
+#                                    stack_start_for_test R in a Bazel test
 #
 # Binaries: $STACK_BIN_DIR/{devchain,cloudsim,signer,orchestrator,health_probe}, or one by one
 # $STACK_DEVCHAIN, $STACK_CLOUDSIM, $STACK_SIGNER, $STACK_ORCHESTRATOR, $STACK_HEALTH_PROBE;
@@ -253,6 +254,31 @@ stack_stop() {  # stack_stop <dir>
   done
   ((${#stopped[@]})) && _stack_log "stopped ${stopped[*]}"
   return 0
+}
+
+# For Bazel tests (test/e2e_node, test/grpc_node): starts the stack from the runfiles tree R in
+# a new short-named directory $STACK_TEST_DIR (Unix socket paths stay short) and exports its
+# stack.env. On exit (also a failure, or bazel's timeout) stops the stack, keeps its logs in the
+# test's undeclared outputs, prints their last lines if the test failed, and removes the directory.
+stack_start_for_test() {  # stack_start_for_test <R>
+  stack_env_from_runfiles "$1"
+  STACK_TEST_DIR=$(mktemp -d /tmp/okt.XXXXXX)
+  trap _stack_test_finish EXIT
+  trap 'exit 143' TERM
+  stack_start "$STACK_TEST_DIR"
+  set -a
+  # shellcheck disable=SC1091
+  source "$STACK_TEST_DIR/stack.env"
+  set +a
+}
+
+_stack_test_finish() {
+  local status=$? logs="$STACK_TEST_DIR/logs"
+  stack_stop "$STACK_TEST_DIR"
+  if [ -n "${TEST_UNDECLARED_OUTPUTS_DIR:-}" ] && [ -d "$logs" ]; then cp -r "$logs" "$TEST_UNDECLARED_OUTPUTS_DIR/"; fi
+  if [ "$status" -ne 0 ] && [ -d "$logs" ]; then tail -n 40 "$logs"/*.log; fi
+  rm -rf "$STACK_TEST_DIR"
+  exit "$status"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

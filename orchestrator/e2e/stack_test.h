@@ -1,0 +1,49 @@
+// The gtest fixture of the e2e suites: one Stack for the whole suite (started in the derived
+// suite's SetUpTestSuite through StartStack, stopped after its last test), and the
+// orchestrator's log printed after a failed test.
+//
+//   class FlowsE2eTest : public StackTest<> {
+//    protected:
+//     static void SetUpTestSuite() { StartStack(); }
+//   };
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_TEST_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_TEST_H_
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+#include "orchestrator/e2e/stack.h"
+
+namespace orchestrator::e2e {
+
+// `Base`: ::testing::Test, or ::testing::TestWithParam<T> for a parameterized suite.
+template <typename Base = ::testing::Test>
+class StackTest : public Base {
+ protected:
+  // Starts the stack, and its orchestrator unless `start_orchestrator` is false.
+  static void StartStack(const StackOptions& options = {}, bool start_orchestrator = true) {
+    absl::StatusOr<std::unique_ptr<Stack>> s = Stack::Start(options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    stack_ = *std::move(s);
+    if (!start_orchestrator) return;
+    absl::Status st = stack_->StartOrchestrator();
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  static void TearDownTestSuite() { stack_.reset(); }
+
+  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+  void TearDown() override {
+    if (Base::HasFailure()) {
+      std::fprintf(stderr, "---- orchestrator log ----\n%s\n", stack_->orchestrator_log().c_str());
+    }
+  }
+
+  inline static std::unique_ptr<Stack> stack_;
+};
+
+}  // namespace orchestrator::e2e
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_TEST_H_
