@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cloudapi/js_text.h"
+#include "platform/status_macros.h"
 
 namespace cloudapi {
 namespace {
@@ -299,7 +300,7 @@ absl::StatusOr<std::vector<EnvVar>> Parse(absl::string_view text, bool strict) {
   }
 
   if (strict) {
-    if (absl::Status s = CheckEveryLineMatched(t, covered); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckEveryLineMatched(t, covered));
   }
 
   SortLikeObjectEntries(ordered);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "chain/hex.h"
 #include "cloudapi/js_json.h"
+#include "platform/status_macros.h"
 
 namespace cloudapi::wire {
 namespace {
@@ -245,7 +246,7 @@ absl::StatusOr<json::object> ProvisionCvmBody(const ProvisionCvmRequest& r) {
   if (!r.compose_file.docker_compose_file) {
     return absl::InvalidArgumentError("compose_file.docker_compose_file is required");
   }
-  if (absl::Status s = CheckComposePayload(r.compose_file); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckComposePayload(r.compose_file));
   if (r.kms && *r.kms != "PHALA" && *r.kms != "ETHEREUM" && *r.kms != "BASE") {
     return absl::InvalidArgumentError("kms: want PHALA, ETHEREUM or BASE");
   }
@@ -304,7 +305,7 @@ absl::StatusOr<json::object> ProvisionComposeFileUpdateBody(const ProvisionCompo
   if (!r.app_compose.docker_compose_file) {
     return absl::InvalidArgumentError("app_compose.docker_compose_file is required");
   }
-  if (absl::Status s = CheckComposePayload(r.app_compose); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckComposePayload(r.app_compose));
   json::object o = r.app_compose.ToJson();
   o.erase("update_env_vars");
   if (r.update_env_vars) o["update_env_vars"] = *r.update_env_vars;

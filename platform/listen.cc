@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/security/server_credentials.h"
+#include "platform/status_macros.h"
 
 namespace platform {
 namespace {
@@ -229,7 +230,7 @@ absl::Status ApplyUnixSocketPermissions(const std::string& path, mode_t mode, co
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ListenAddress& address,
                                                                                const ListenOptions& options) {
-  if (absl::Status s = ValidateListenOptions(address, options); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateListenOptions(address, options));
   if (!options.tls.has_value()) return grpc::InsecureServerCredentials();
 
   absl::StatusOr<std::string> cert = ReadFile(options.tls->cert_file, "TLS certificate");

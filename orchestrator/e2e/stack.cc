@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "platform/status_macros.h"
 
 extern char** environ;
 
@@ -151,7 +152,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
   s->sim_ = *std::move(sim);
   s->sim_http_ = std::make_unique<cloudsim::testing::HttpClient>("127.0.0.1", static_cast<uint16_t>(s->sim_port()));
 
-  if (absl::Status st = s->WriteFiles(); !st.ok()) return st;
+  RETURN_IF_ERROR(s->WriteFiles());
   // The signer's keystore: anvil's funded key #0 (a public test key), imported from stdin.
   absl::StatusOr<std::unique_ptr<Child>> import =
       Child::Spawn(RunfilePath("signer/signer"),
@@ -164,7 +165,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
     return absl::InternalError(absl::StrCat("signer keys import failed: ", ReadFile(s->dir() + "/signer-import.log")));
   }
   ::unlink((s->dir() + "/key").c_str());
-  if (absl::Status st = s->StartSigner(); !st.ok()) return st;
+  RETURN_IF_ERROR(s->StartSigner());
   s->address_ = "unix:" + s->dir() + "/o.sock";
   s->stub_ = v1::Orchestrator::NewStub(grpc::CreateChannel(s->address_, grpc::InsecureChannelCredentials()));
   return s;
@@ -183,8 +184,8 @@ int Stack::sim_port() const {
 absl::Status Stack::WriteFiles() {
   const std::string& d = dir();
   if (::mkdir((d + "/ks").c_str(), 0700) != 0) return absl::InternalError("mkdir ks");
-  if (absl::Status s = Write(d + "/key", std::string(anvil::kDeployerPrivateKey) + "\n"); !s.ok()) return s;
-  if (absl::Status s = Write(d + "/pw", std::string(kPassword) + "\n"); !s.ok()) return s;
+  RETURN_IF_ERROR(Write(d + "/key", std::string(anvil::kDeployerPrivateKey) + "\n"));
+  RETURN_IF_ERROR(Write(d + "/pw", std::string(kPassword) + "\n"));
   if (absl::Status s = Write(d + "/api-key", std::string(cloudsim::testing::SimInstance::kApiKey) + "\n"); !s.ok()) {
     return s;
   }
@@ -202,7 +203,7 @@ absl::Status Stack::WriteFiles() {
 default_key_limits { rate_limit { requests_per_second: 1000 burst: 1000 } fee_budget_24h_wei: "100000000000000000000" }
 message_signing { enabled: false }
 )pb");
-  if (absl::Status s = Write(d + "/policy.textproto", policy, 0644); !s.ok()) return s;
+  RETURN_IF_ERROR(Write(d + "/policy.textproto", policy, 0644));
   const std::string signer_config = absl::StrCat(R"pb(listen { unix { path: ")pb", d, R"pb(/s.sock" } }
 keystore_dir: ")pb",
                                                  d, R"pb(/ks"
@@ -215,7 +216,7 @@ anti_equivocation_db_path: ")pb",
 audit_log_path: ")pb",
                                                  d, R"pb(/signer-audit.jsonl"
 )pb");
-  if (absl::Status s = Write(d + "/signer.textproto", signer_config, 0644); !s.ok()) return s;
+  RETURN_IF_ERROR(Write(d + "/signer.textproto", signer_config, 0644));
   return WriteOrchestratorConfig();
 }
 

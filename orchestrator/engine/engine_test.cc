@@ -20,6 +20,7 @@
 #include "orchestrator/engine/status_marks.h"
 #include "orchestrator/engine/step_table.h"
 #include "orchestrator/journal/sqlite_journal.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::engine {
 namespace {
@@ -169,7 +170,7 @@ class ScriptedFlow final : public Flow {
     return ctx.RunStep("b", [&](StepRun& run) -> absl::Status {
       ++s_.b_runs;
       if (s_.b_irreversible) {
-        if (absl::Status st = ctx.MarkIrreversible(); !st.ok()) return st;
+        RETURN_IF_ERROR(ctx.MarkIrreversible());
       }
       {
         absl::MutexLock l(&s_.mu);
@@ -216,7 +217,7 @@ std::unique_ptr<Flow> TableFlow() {
           {.name = "sends",
            .before = BeforeEffect::kEffectSent,
            .effect = [](OpContext&, StepRun& run, const Req&) -> absl::Status {
-             if (absl::Status s = run.SendingEffect(); !s.ok()) return s;
+             RETURN_IF_ERROR(run.SendingEffect());
              return run.Succeed(nullptr, "sent");
            },
            .precondition =

@@ -12,6 +12,7 @@
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
 #include "platform/log/log.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::engine {
 namespace {
@@ -378,7 +379,7 @@ absl::StatusOr<v1::Operation> OperationManager::Cancel(absl::string_view id) {
     return absl::UnavailableError(absl::StrCat("operation ", id, " is not loaded in this process"));
   }
   OpContext ctx(*rt, journal_, deps_, options_.run);
-  if (absl::Status s = ctx.CancelByClient(); !s.ok()) return s;
+  RETURN_IF_ERROR(ctx.CancelByClient());
   bool idle = false;
   {
     absl::MutexLock l(&rt->mu_);

@@ -10,6 +10,7 @@
 #include "orchestrator/common/crash_points.h"
 #include "orchestrator/engine/op_context.h"
 #include "platform/log/log.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::engine {
 namespace {
@@ -188,12 +189,12 @@ absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, cons
   if (op.empty()) {
     return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
   }
-  if (absl::Status s = CheckGate(envelope, op); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckGate(envelope, op));
   if (std::shared_ptr<SignHook> hook = Hook(op)) {
-    if (absl::Status s = hook->BeforeSign(); !s.ok()) return s;
+    RETURN_IF_ERROR(hook->BeforeSign());
   }
   const std::string key = IntentKey(step, envelope);
-  if (absl::Status s = journal_.PutArtifact(op, key, EncodeIntent(envelope, intent)); !s.ok()) return s;
+  RETURN_IF_ERROR(journal_.PutArtifact(op, key, EncodeIntent(envelope, intent)));
   absl::StatusOr<SignedTx> tx = intent.kind == TxIntent::Kind::kDeployAndRegisterApp
                                     ? inner_.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
                                     : inner_.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
@@ -297,7 +298,7 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
     if (!j.ok()) return absl::DataLossError(absl::StrCat("journal: ", step, " transaction: ", j.status().message()));
     out = *std::move(j);
     if (repaired) {
-      if (absl::Status s = journal_.PutArtifact(operation_id, TxKey(step), out->Serialize()); !s.ok()) return s;
+      RETURN_IF_ERROR(journal_.PutArtifact(operation_id, TxKey(step), out->Serialize()));
     }
   }
   return out;

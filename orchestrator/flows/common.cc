@@ -59,7 +59,7 @@ auto RunTx(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, cons
     }
     // Known to the allocator before the gate opens, so no other operation takes its nonce.
     chain::onchain::NonceAllocator& nonces = chain.ops->nonces(chain.chain_id, sender);
-    if (absl::Status s = nonces.Adopt(j, control.on_signed); !s.ok()) return s;
+    RETURN_IF_ERROR(nonces.Adopt(j, control.on_signed));
     nonces.Release(j.nonce);
     control.resume = j;
     platform::log::Info("resuming a journaled transaction",

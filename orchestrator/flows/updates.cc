@@ -414,7 +414,7 @@ absl::Status GetComposeFile(OpContext& ctx, StepRun& run, const v1::UpdateCompos
   json::object o = compose->ToJson();
   state::Cvm c = ToState(*info);
   c.set_app_compose_json(json::serialize(o));
-  if (absl::Status s = ApplyMask(req, o); !s.ok()) return s;
+  RETURN_IF_ERROR(ApplyMask(req, o));
   if (req.update_env_vars()) RETURN_IF_ERROR(CheckAllowedEnvs(req, o));
   ASSIGN_OR_RETURN(const chain::Hash32 expected, ServiceComposeHash(o));
   return run.Succeed(

@@ -14,6 +14,7 @@
 #include "orchestrator/kmsctl/command_spec.h"
 #include "orchestrator/kmsctl/exit_codes.h"
 #include "orchestrator/kmsctl/output.h"
+#include "platform/status_macros.h"
 
 namespace kmsctl {
 
@@ -60,14 +61,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Connection& c, 
       *into = *std::move(content);
       return absl::OkStatus();
     };
-    if (absl::Status s = read(c.tls_ca_file, "--tls-ca", &ssl.pem_root_certs); !s.ok()) return s;
-    if (absl::Status s = read(c.tls_cert_file, "--tls-cert", &ssl.pem_cert_chain); !s.ok()) return s;
-    if (absl::Status s = read(c.tls_key_file, "--tls-key", &ssl.pem_private_key); !s.ok()) return s;
+    RETURN_IF_ERROR(read(c.tls_ca_file, "--tls-ca", &ssl.pem_root_certs));
+    RETURN_IF_ERROR(read(c.tls_cert_file, "--tls-cert", &ssl.pem_cert_chain));
+    RETURN_IF_ERROR(read(c.tls_key_file, "--tls-key", &ssl.pem_private_key));
     credentials = grpc::SslCredentials(ssl);
     if (!c.tls_server_name.empty()) args.SetSslTargetNameOverride(c.tls_server_name);
     if (!c.token_file.empty()) {
       std::string token;
-      if (absl::Status s = read(c.token_file, "--token-file", &token); !s.ok()) return s;
+      RETURN_IF_ERROR(read(c.token_file, "--token-file", &token));
       token = std::string(absl::StripAsciiWhitespace(token));
       if (token.empty() || token.find_first_of(" \t\r\n") != std::string::npos) {
         return absl::InvalidArgumentError(absl::StrCat("--token-file: ", c.token_file, " must hold one token"));

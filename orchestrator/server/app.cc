@@ -13,6 +13,7 @@
 #include "orchestrator/flows/flows.h"
 #include "orchestrator/journal/sqlite_journal.h"
 #include "platform/log/log.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::server {
 namespace {
@@ -43,18 +44,18 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
   absl::StatusOr<std::unique_ptr<platform::Transport>> t = platform::Transport::Create(listen);
   if (!t.ok()) return t.status();
   app->transport_ = *std::move(t);
-  if (absl::Status s = app->OpenJournal(config); !s.ok()) return s;
-  if (absl::Status s = app->ConnectPhalaCloud(config); !s.ok()) return s;
-  if (absl::Status s = app->ConnectSigner(config); !s.ok()) return s;
+  RETURN_IF_ERROR(app->OpenJournal(config));
+  RETURN_IF_ERROR(app->ConnectPhalaCloud(config));
+  RETURN_IF_ERROR(app->ConnectSigner(config));
   std::map<uint64_t, v1::KmsType> chain_types;
   for (int i = 0; i < config.chains_size(); ++i) {
     absl::StatusOr<v1::KmsType> type = app->AddChain(config.chains(i), absl::StrCat("chains[", i, "]"));
     if (!type.ok()) return type.status();
     chain_types[config.chains(i).chain_id()] = *type;
   }
-  if (absl::Status s = app->SetFlowOptions(config); !s.ok()) return s;
-  if (absl::Status s = app->StartManager(config); !s.ok()) return s;
-  if (absl::Status s = app->Serve(chain_types); !s.ok()) return s;
+  RETURN_IF_ERROR(app->SetFlowOptions(config));
+  RETURN_IF_ERROR(app->StartManager(config));
+  RETURN_IF_ERROR(app->Serve(chain_types));
 
   const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
   app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
@@ -210,7 +211,7 @@ absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
 }
 
 absl::Status App::CheckDependencies() {
-  if (absl::Status s = journal_->Ping(); !s.ok()) return s;
+  RETURN_IF_ERROR(journal_->Ping());
   if (!deps_.chains.empty()) {
     absl::StatusOr<std::vector<chain::Address>> keys = signer_client_->ListKeys();
     if (!keys.ok()) return keys.status();

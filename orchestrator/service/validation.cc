@@ -139,7 +139,7 @@ absl::Status ValidateCompose(const v1::AppCompose& c, absl::string_view prefix, 
   std::set<std::string> seen;
   for (int i = 0; i < c.allowed_envs_size(); ++i) {
     const std::string field = absl::StrCat(prefix, ".allowed_envs[", i, "]");
-    if (absl::Status s = ValidEnvKey(field, c.allowed_envs(i)); !s.ok()) return s;
+    RETURN_IF_ERROR(ValidEnvKey(field, c.allowed_envs(i)));
     if (!seen.insert(c.allowed_envs(i)).second) return Bad(field, absl::StrCat("duplicate key ", c.allowed_envs(i)));
   }
   if (c.features_size() > 16) return Bad(f("features"), "at most 16 entries");
@@ -216,7 +216,7 @@ absl::Status ValidateEnvVars(const google::protobuf::RepeatedPtrField<v1::EnvVar
   size_t total = 0;
   for (int i = 0; i < vars.size(); ++i) {
     const std::string f = absl::StrCat(field, "[", i, "]");
-    if (absl::Status s = ValidEnvKey(absl::StrCat(f, ".key"), vars[i].key()); !s.ok()) return s;
+    RETURN_IF_ERROR(ValidEnvKey(absl::StrCat(f, ".key"), vars[i].key()));
     if (!seen.insert(vars[i].key()).second)
       return Bad(absl::StrCat(f, ".key"), absl::StrCat("duplicate key ", vars[i].key()));
     if (vars[i].value().size() > kMaxEnvValue) {
@@ -300,14 +300,14 @@ absl::Status ValidateDeployKmsFields(v1::DeployCvmRequest& r, bool onchain) {
 absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& in, const ValidationContext& ctx,
                                                     std::optional<chain::Address>* signer_key) {
   v1::DeployCvmRequest r = in;
-  if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
   if (r.name().empty()) return Bad("name", "required");
   if (!ValidCvmName(r.name())) {
     return Bad("name", "5-63 characters, starting with a letter, letters/digits/hyphens, no \"--\"");
   }
   if (!r.has_compose()) return Bad("compose", "required");
-  if (absl::Status s = ValidateCompose(r.compose(), "compose", /*require_docker=*/true); !s.ok()) return s;
-  if (absl::Status s = ValidateEnvVars(r.env_vars(), "env_vars"); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateCompose(r.compose(), "compose", /*require_docker=*/true));
+  RETURN_IF_ERROR(ValidateEnvVars(r.env_vars(), "env_vars"));
   if (r.compose().allowed_envs_size() > 0) {
     std::set<std::string> allowed(r.compose().allowed_envs().begin(), r.compose().allowed_envs().end());
     for (int i = 0; i < r.env_vars_size(); ++i) {
@@ -343,9 +343,9 @@ absl::StatusOr<v1::UpdateEnvVarsRequest> ValidateUpdateEnvVars(const v1::UpdateE
                                                                const ValidationContext& ctx,
                                                                std::optional<chain::Address>* signer_key) {
   v1::UpdateEnvVarsRequest r = in;
-  if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
-  if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
-  if (absl::Status s = ValidateEnvVars(r.env_vars(), "env_vars"); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
+  RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
+  RETURN_IF_ERROR(ValidateEnvVars(r.env_vars(), "env_vars"));
   ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
   if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
   return r;
@@ -355,8 +355,8 @@ absl::StatusOr<v1::UpdateDockerComposeRequest> ValidateUpdateDockerCompose(const
                                                                            const ValidationContext& ctx,
                                                                            std::optional<chain::Address>* signer_key) {
   v1::UpdateDockerComposeRequest r = in;
-  if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
-  if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
+  RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
   if (r.docker_compose_file().empty()) return Bad("docker_compose_file", "required");
   if (r.docker_compose_file().size() > kMaxComposePayload) return Bad("docker_compose_file", "larger than 200 KiB");
   if (!ValidUtf8(r.docker_compose_file())) return Bad("docker_compose_file", "not valid UTF-8");
@@ -369,9 +369,9 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
                                                                        const ValidationContext& ctx,
                                                                        std::optional<chain::Address>* signer_key) {
   v1::UpdateComposeFileRequest r = in;
-  if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
-  if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
-  if (absl::Status s = ValidateCompose(r.compose(), "compose", /*require_docker=*/false); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
+  RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
+  RETURN_IF_ERROR(ValidateCompose(r.compose(), "compose", /*require_docker=*/false));
   static const std::set<std::string> kFields = {"name",
                                                 "docker_compose_file",
                                                 "pre_launch_script",
@@ -406,7 +406,7 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
     if (r.compose().SerializeAsString() == empty.SerializeAsString()) return Bad("compose", "nothing to update");
   }
   if (!r.update_env_vars() && r.env_vars_size() > 0) return Bad("env_vars", "only with update_env_vars");
-  if (absl::Status s = ValidateEnvVars(r.env_vars(), "env_vars"); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateEnvVars(r.env_vars(), "env_vars"));
   ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
   if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
   return r;
@@ -416,10 +416,10 @@ absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddCo
                                                                  const ValidationContext& ctx,
                                                                  std::optional<chain::Address>* signer_key) {
   v1::AddComposeHashRequest r = in;
-  if (absl::Status s = ValidateRequestId(r.request_id()); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
   switch (r.target_case()) {
     case v1::AddComposeHashRequest::kCvmId:
-      if (absl::Status s = ValidateCvmId(r.cvm_id()); !s.ok()) return s;
+      RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
       break;
     case v1::AddComposeHashRequest::kApp: {
       if (r.app().chain_id() == 0) return Bad("app.chain_id", "required");

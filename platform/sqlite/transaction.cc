@@ -2,10 +2,12 @@
 
 #include <utility>
 
+#include "platform/status_macros.h"
+
 namespace platform::sqlite {
 
 absl::StatusOr<Transaction> Transaction::Begin(Database& db) {
-  if (absl::Status s = db.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   return Transaction(&db);
 }
 

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/listen.h"
+#include "platform/status_macros.h"
 
 namespace platform {
 namespace {
@@ -43,8 +44,8 @@ absl::Status BindPrivately(int fd, const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<UnixAcceptor>> UnixAcceptor::Listen(const std::string& path, mode_t mode,
                                                                    const std::string& group) {
-  if (absl::Status s = CheckDirectory(path); !s.ok()) return s;
-  if (absl::Status s = RemoveStaleUnixSocket(path); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckDirectory(path));
+  RETURN_IF_ERROR(RemoveStaleUnixSocket(path));
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
   std::unique_ptr<UnixAcceptor> acceptor(new UnixAcceptor(path, fd));

@@ -18,6 +18,7 @@
 #include "crypto/pbkdf2.h"
 #include "crypto/random.h"
 #include "crypto/secure_wipe.h"
+#include "platform/status_macros.h"
 
 namespace signer::keystore {
 namespace {
@@ -175,15 +176,15 @@ absl::StatusOr<Parsed> Parse(absl::string_view text, const KdfLimits& limits) {
   const json::object& top = root.as_object();
   Parsed out;
 
-  if (absl::Status s = ParseIdentity(top, out); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseIdentity(top, out));
 
   const json::value* crypto_v = Get(top, "crypto");
   if (crypto_v == nullptr) crypto_v = Get(top, "Crypto");  // legacy capitalisation (geth accepts it)
   if (crypto_v == nullptr || !crypto_v->is_object()) return Bad("crypto", "missing or not an object");
   const json::object& cr = crypto_v->as_object();
 
-  if (absl::Status s = ParseCipher(cr, out); !s.ok()) return s;
-  if (absl::Status s = ParseKdf(cr, limits, out); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseCipher(cr, out));
+  RETURN_IF_ERROR(ParseKdf(cr, limits, out));
   return out;
 }
 
@@ -266,7 +267,7 @@ absl::StatusOr<std::string> EncryptKeystore(chain::ByteView secret, chain::ByteV
     kdfparams["p"] = params.scrypt_p;
     kdfparams["r"] = params.scrypt_r;
   } else {
-    if (absl::Status s = crypto::Pbkdf2HmacSha256(password, *salt, params.pbkdf2_c, dk->span()); !s.ok()) return s;
+    RETURN_IF_ERROR(crypto::Pbkdf2HmacSha256(password, *salt, params.pbkdf2_c, dk->span()));
     kdf = "pbkdf2";
     kdfparams["c"] = params.pbkdf2_c;
     kdfparams["dklen"] = 32;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "crypto/random.h"
 #include "crypto/secure_wipe.h"
+#include "platform/status_macros.h"
 
 namespace signer::keystore {
 namespace {
@@ -81,7 +82,7 @@ absl::StatusOr<std::string> ReadPrivateFile(const std::string& path, size_t max_
   Fd owner(*fd);
   std::string out(size, '\0');
   size_t got = 0;
-  if (absl::Status s = ReadAll(*fd, reinterpret_cast<uint8_t*>(out.data()), size, &got); !s.ok()) return s;
+  RETURN_IF_ERROR(ReadAll(*fd, reinterpret_cast<uint8_t*>(out.data()), size, &got));
   out.resize(got);
   return out;
 }
@@ -95,7 +96,7 @@ absl::StatusOr<crypto::LockedBuffer> ReadSecretFile(const std::string& path) {
   absl::StatusOr<crypto::LockedBuffer> buf = crypto::LockedBuffer::Allocate(kMax);
   if (!buf.ok()) return buf.status();
   size_t got = 0;
-  if (absl::Status s = ReadAll(*fd, buf->data(), size, &got); !s.ok()) return s;
+  RETURN_IF_ERROR(ReadAll(*fd, buf->data(), size, &got));
   if (got > 0 && buf->data()[got - 1] == '\n') --got;
   if (got > 0 && buf->data()[got - 1] == '\r') --got;
   if (got == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": empty password file"));

@@ -6,6 +6,7 @@
 #include "chain/hex.h"
 #include "crypto/sha256.h"
 #include "platform/config_file.h"
+#include "platform/status_macros.h"
 
 namespace signer::policy {
 namespace {
@@ -81,10 +82,10 @@ absl::StatusOr<chain::U256> ParseWei(absl::string_view text) {
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(const v1::Policy& policy) {
   std::shared_ptr<CompiledPolicy> out(new CompiledPolicy());
-  if (absl::Status s = out->CompileChains(policy); !s.ok()) return s;
-  if (absl::Status s = out->CompileKeyLimits(policy); !s.ok()) return s;
-  if (absl::Status s = out->CompileGenericRules(policy); !s.ok()) return s;
-  if (absl::Status s = out->CompileMessageSigning(policy.message_signing()); !s.ok()) return s;
+  RETURN_IF_ERROR(out->CompileChains(policy));
+  RETURN_IF_ERROR(out->CompileKeyLimits(policy));
+  RETURN_IF_ERROR(out->CompileGenericRules(policy));
+  RETURN_IF_ERROR(out->CompileMessageSigning(policy.message_signing()));
   std::string serialized;
   policy.SerializeToString(&serialized);
   const crypto::Sha256Digest digest = crypto::Sha256(absl::string_view(serialized));
@@ -294,7 +295,7 @@ const KeyLimits& CompiledPolicy::LimitsFor(const chain::Address& key) const {
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(const std::string& path) {
   v1::Policy policy;
-  if (absl::Status s = platform::LoadConfigFile(path, &policy); !s.ok()) return s;
+  RETURN_IF_ERROR(platform::LoadConfigFile(path, &policy));
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> out = CompiledPolicy::Compile(policy);
   if (!out.ok()) return absl::Status(out.status().code(), absl::StrCat(path, ": ", out.status().message()));
   return out;

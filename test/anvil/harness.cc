@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "chain/u256.h"
+#include "platform/status_macros.h"
 #include "test/anvil/artifacts.h"
 #include "test/support/node_tools.h"
 
@@ -342,9 +343,9 @@ absl::StatusOr<std::unique_ptr<Anvil>> Anvil::Start(const Options& options) {
 
   // From here on the destructor owns the process.
   std::unique_ptr<Anvil> anvil(new Anvil(pid, log_template, 0, options));
-  if (absl::Status s = anvil->WaitUntilReady(options); !s.ok()) return s;
+  RETURN_IF_ERROR(anvil->WaitUntilReady(options));
   if (options.deploy_contracts) {
-    if (absl::Status s = anvil->DeployContracts(); !s.ok()) return s;
+    RETURN_IF_ERROR(anvil->DeployContracts());
   }
   return anvil;
 }
@@ -477,7 +478,7 @@ absl::StatusOr<json::object> Anvil::Transact(const TxRequest& tx) {
   absl::StatusOr<std::string> hash = SendTransaction(tx);
   if (!hash.ok()) return hash.status();
   if (!automine_) {
-    if (absl::Status s = Mine(); !s.ok()) return s;
+    RETURN_IF_ERROR(Mine());
   }
   absl::StatusOr<json::object> receipt = WaitForReceipt(*hash);
   if (!receipt.ok()) return receipt.status();

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "platform/status_macros.h"
 
 namespace platform::http::testing {
 namespace {
@@ -205,7 +206,7 @@ class FakeHttpServer::Impl {
 absl::StatusOr<std::unique_ptr<FakeHttpServer>> FakeHttpServer::Start(Handler handler,
                                                                       const FakeServerOptions& options) {
   auto impl = std::make_unique<Impl>(std::move(handler), options);
-  if (absl::Status s = impl->Start(); !s.ok()) return s;
+  RETURN_IF_ERROR(impl->Start());
   return std::unique_ptr<FakeHttpServer>(new FakeHttpServer(std::move(impl)));
 }
 
@@ -366,7 +367,7 @@ class TcpProxy::Impl {
 
 absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(uint16_t upstream_port) {
   auto impl = std::make_unique<Impl>(upstream_port);
-  if (absl::Status s = impl->Listen(); !s.ok()) return s;
+  RETURN_IF_ERROR(impl->Listen());
   return std::unique_ptr<TcpProxy>(new TcpProxy(std::move(impl)));
 }
 

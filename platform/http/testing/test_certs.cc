@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "platform/status_macros.h"
 
 namespace platform::http::testing {
 namespace {
@@ -72,7 +73,7 @@ absl::StatusOr<TestPki> MakeTestPki(const std::vector<std::string>& dns_names,
   for (auto [nid, value] :
        {std::pair{NID_basic_constraints, "critical,CA:TRUE"}, std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
         std::pair{NID_subject_key_identifier, "hash"}}) {
-    if (absl::Status s = AddExt(ca->get(), ca->get(), nid, value); !s.ok()) return s;
+    RETURN_IF_ERROR(AddExt(ca->get(), ca->get(), nid, value));
   }
   if (X509_sign(ca->get(), ca_key.get(), EVP_sha256()) == 0) return absl::InternalError("sign ca");
 
@@ -89,7 +90,7 @@ absl::StatusOr<TestPki> MakeTestPki(const std::vector<std::string>& dns_names,
   };
   if (!sans.empty()) exts.emplace_back(NID_subject_alt_name, absl::StrJoin(sans, ","));
   for (const auto& [nid, value] : exts) {
-    if (absl::Status s = AddExt(leaf->get(), ca->get(), nid, value); !s.ok()) return s;
+    RETURN_IF_ERROR(AddExt(leaf->get(), ca->get(), nid, value));
   }
   if (X509_sign(leaf->get(), ca_key.get(), EVP_sha256()) == 0) return absl::InternalError("sign");
 
