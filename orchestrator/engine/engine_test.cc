@@ -147,6 +147,9 @@ struct Script {
   bool b_irreversible = false;
   bool need_env = false;                 // step "b" encrypts env values (waits for them when lost)
   absl::Notification* hold_a = nullptr;  // step "a" waits for this
+  // Step "b", having asked for input, notifies `asked` and finishes only after `finish_asking`.
+  absl::Notification* asked = nullptr;
+  absl::Notification* finish_asking = nullptr;
   std::atomic<int> b_runs{0};
 };
 
@@ -183,7 +186,14 @@ class ScriptedFlow final : public Flow {
         absl::StatusOr<std::optional<std::string>> c =
             ctx.EncryptEnvValues("a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c9df9dc2b4409f8a209");
         if (!c.ok()) return c.status();
-        if (!c->has_value()) return ctx.WaitForInput("b", "lost");
+        if (!c->has_value()) {
+          absl::Status waiting = ctx.WaitForInput("b", "lost");
+          if (s_.asked != nullptr && !s_.asked->HasBeenNotified()) {
+            s_.asked->Notify();
+            s_.finish_asking->WaitForNotification();
+          }
+          return waiting;
+        }
         ctx.ForgetEnvValues();
       }
       return run.Succeed([](v1::Operation& op, state::FlowState&) { op.mutable_update()->set_cvm_id("done"); });
@@ -369,6 +379,25 @@ TEST_F(ManagerTest, ResumesAfterARestartAndAsksForLostEnvValues) {
   ASSERT_TRUE(rec.ok());
   EXPECT_THAT(rec->internal, ::testing::Not(HasSubstr("secret")));
   EXPECT_THAT(rec->operation, ::testing::Not(HasSubstr("secret")));
+}
+
+// Values supplied while the worker is still finishing the run that asked for them wake the
+// operation (the wake-up used to be dropped because the operation was still queued).
+TEST_F(ManagerTest, ValuesSuppliedWhileTheWorkerFinishesAskingAreNotLost) {
+  script_.need_env = true;
+  absl::Notification hold;
+  const std::string id = SubmitHeld(hold);
+  absl::SleepFor(absl::Milliseconds(50));
+  Close();  // "crash": the values were only in memory
+  absl::Notification asked, finish_asking;
+  script_.asked = &asked;
+  script_.finish_asking = &finish_asking;
+  hold.Notify();
+  Open();
+  asked.WaitForNotification();
+  ASSERT_TRUE(manager_->SupplyEnvVars(id, "s1", {cloudapi::EnvVar{"K", "v"}}).ok());
+  finish_asking.Notify();
+  EXPECT_EQ(Wait(id).state(), v1::OPERATION_STATE_SUCCEEDED);
 }
 
 TEST_F(ManagerTest, CancelOnlyBeforeAnIrreversibleEffect) {
