@@ -71,6 +71,61 @@ class LossySigner final : public chain::onchain::TxSigner {
   chain::onchain::TxSigner& inner_;
 };
 
+// The real SqliteJournal behind a fault switch, as a full disk or an I/O error (and, with
+// PostgreSQL, an outage) would make it: while failing, every write returns UNAVAILABLE and
+// writes nothing; reads still work (SQLite reads a full disk fine).
+class FailingJournal final : public journal::Journal {
+ public:
+  explicit FailingJournal(std::unique_ptr<journal::SqliteJournal> inner) : inner_(std::move(inner)) {}
+  // Writes fail after `ok_writes` more succeed.
+  void FailWritesAfter(int ok_writes) { ok_left_ = ok_writes; }
+  void Heal() { ok_left_ = -1; }
+  int failed_writes() const { return failed_.load(); }
+
+  absl::StatusOr<journal::CreateResult> Create(const journal::OperationRecord& r) override {
+    RETURN_IF_ERROR(Write());
+    return inner_->Create(r);
+  }
+  absl::StatusOr<journal::OperationRecord> Get(absl::string_view id) override { return inner_->Get(id); }
+  absl::StatusOr<std::optional<journal::OperationRecord>> FindByRequestId(absl::string_view caller,
+                                                                          absl::string_view request_id) override {
+    return inner_->FindByRequestId(caller, request_id);
+  }
+  absl::StatusOr<int64_t> Update(const journal::OperationRecord& r) override {
+    RETURN_IF_ERROR(Write());
+    return inner_->Update(r);
+  }
+  absl::StatusOr<std::vector<journal::OperationRecord>> List(const journal::ListQuery& q) override {
+    return inner_->List(q);
+  }
+  absl::StatusOr<std::vector<journal::OperationRecord>> ListUnfinished() override { return inner_->ListUnfinished(); }
+  absl::Status PutArtifact(absl::string_view op, absl::string_view key, absl::string_view value) override {
+    RETURN_IF_ERROR(Write());
+    return inner_->PutArtifact(op, key, value);
+  }
+  absl::StatusOr<std::optional<std::string>> GetArtifact(absl::string_view op, absl::string_view key) override {
+    return inner_->GetArtifact(op, key);
+  }
+  absl::StatusOr<std::map<std::string, std::string>> ListArtifacts(absl::string_view op,
+                                                                   absl::string_view prefix) override {
+    return inner_->ListArtifacts(op, prefix);
+  }
+  absl::Status Ping() override { return inner_->Ping(); }
+
+ private:
+  absl::Status Write() {
+    int left = ok_left_.load();
+    while (left > 0 && !ok_left_.compare_exchange_weak(left, left - 1)) {
+    }
+    if (left != 0) return absl::OkStatus();
+    ++failed_;
+    return absl::UnavailableError("journal: update: database or disk is full");
+  }
+  std::unique_ptr<journal::SqliteJournal> inner_;
+  std::atomic<int> ok_left_{-1};  // -1: never fail
+  std::atomic<int> failed_{0};
+};
+
 TxEnvelope Envelope(const chain::Address& from, uint64_t nonce, uint64_t fee) {
   TxEnvelope e;
   e.request_id = "op_1/register_compose_hash";
@@ -150,7 +205,10 @@ struct Script {
   // Step "b", having asked for input, notifies `asked` and finishes only after `finish_asking`.
   absl::Notification* asked = nullptr;
   absl::Notification* finish_asking = nullptr;
+  std::atomic<int> a_runs{0};
+  std::atomic<int> a_may_have_run{0};  // runs of "a" told the step may already have run
   std::atomic<int> b_runs{0};
+  std::atomic<int> b_may_have_run{0};
 };
 
 class ScriptedFlow final : public Flow {
@@ -159,7 +217,9 @@ class ScriptedFlow final : public Flow {
   std::vector<std::string> InitialSteps(const state::FlowState&) const override { return {"a", "b"}; }
   absl::Status Run(OpContext& ctx) override {
     if (absl::Status st = ctx.RunStep("a",
-                                      [&](StepRun&) {
+                                      [&](StepRun& run) {
+                                        ++s_.a_runs;
+                                        if (run.may_have_run()) ++s_.a_may_have_run;
                                         if (s_.hold_a != nullptr) {
                                           while (!s_.hold_a->WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
                                             if (!ctx.Sleep(absl::ZeroDuration())) return absl::CancelledError("stop");
@@ -172,6 +232,7 @@ class ScriptedFlow final : public Flow {
     }
     return ctx.RunStep("b", [&](StepRun& run) -> absl::Status {
       ++s_.b_runs;
+      if (run.may_have_run()) ++s_.b_may_have_run;
       if (s_.b_irreversible) {
         RETURN_IF_ERROR(ctx.MarkIrreversible());
       }
@@ -247,7 +308,7 @@ std::unique_ptr<Flow> TableFlow() {
 class ManagerTest : public ::testing::Test {
  protected:
   void Open() {
-    journal_ = *journal::SqliteJournal::Open(dir_.path() + "/j.sqlite");
+    journal_ = std::make_unique<FailingJournal>(*journal::SqliteJournal::Open(dir_.path() + "/j.sqlite"));
     FlowRegistry flows;
     flows[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::make_unique<ScriptedFlow>(script_);
     flows[v1::OPERATION_KIND_ADD_COMPOSE_HASH] = TableFlow();
@@ -313,10 +374,24 @@ class ManagerTest : public ::testing::Test {
     return a.ok() ? a->id() : "";
   }
 
+  // Submits an operation, lets the journal take `ok_writes` more writes once its step "a" runs,
+  // then fails every write for longer than the writes' own short retries and than the steps'
+  // retry window (1 s).
+  std::string FailWritesWhileStepAFinishes(int ok_writes) {
+    const std::string id = SubmitHeld(hold_a_);
+    while (script_.a_runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
+    journal_->FailWritesAfter(ok_writes);
+    hold_a_.Notify();
+    while (journal_->failed_writes() == 0) absl::SleepFor(absl::Milliseconds(5));
+    absl::SleepFor(absl::Milliseconds(3500));
+    return id;
+  }
+
   TempDir dir_;
+  absl::Notification hold_a_;
   Script script_;
   FlowDeps deps_;
-  std::unique_ptr<journal::SqliteJournal> journal_;
+  std::unique_ptr<FailingJournal> journal_;
   std::unique_ptr<OperationManager> manager_;
 };
 
@@ -421,6 +496,71 @@ TEST_F(ManagerTest, CancelOnlyBeforeAnIrreversibleEffect) {
   while (script_.b_runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
   absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(manager_->Cancel(b->id()).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// The journal fails the result write of step "a" (its body ran): the operation is neither failed
+// nor stranded. It pauses, and when the journal works again it resumes with "a" as after a
+// restart (may_have_run) and succeeds.
+TEST_F(ManagerTest, AFailedResultWritePausesTheOperationUntilTheJournalWorks) {
+  const std::string id = FailWritesWhileStepAFinishes(/*ok_writes=*/0);
+  v1::Operation paused = *manager_->Get(id);
+  EXPECT_EQ(paused.state(), v1::OPERATION_STATE_RUNNING) << paused.DebugString();
+  EXPECT_EQ(paused.steps(0).state(), v1::STEP_STATE_RUNNING);
+  EXPECT_EQ(script_.b_runs.load(), 0);
+  const absl::Status health = manager_->JournalHealth();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(health.message()), HasSubstr("disk is full"));
+
+  journal_->Heal();
+  const v1::Operation done = Wait(id);
+  EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(script_.a_runs.load(), 2) << "its result was not journaled: it runs again";
+  EXPECT_EQ(script_.a_may_have_run.load(), 1) << "told that it may already have run";
+  EXPECT_EQ(script_.b_runs.load(), 1);
+  EXPECT_EQ(script_.b_may_have_run.load(), 0);
+  EXPECT_EQ(journal_->Get(id)->state, v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_TRUE(manager_->JournalHealth().ok());
+}
+
+// The journal fails the RUNNING write of step "b": its body never runs until that write works,
+// and then it runs once, as a first attempt.
+TEST_F(ManagerTest, AFailedRunningWriteNeverRunsTheStep) {
+  const std::string id = FailWritesWhileStepAFinishes(/*ok_writes=*/1);  // a's result, then nothing
+  v1::Operation paused = *manager_->Get(id);
+  EXPECT_EQ(paused.state(), v1::OPERATION_STATE_RUNNING) << paused.DebugString();
+  EXPECT_EQ(paused.steps(0).state(), v1::STEP_STATE_SUCCEEDED);
+  EXPECT_EQ(paused.steps(1).state(), v1::STEP_STATE_PENDING);
+  EXPECT_EQ(script_.b_runs.load(), 0) << "no step body without its RUNNING write";
+  EXPECT_FALSE(manager_->JournalHealth().ok());
+
+  journal_->Heal();
+  const v1::Operation done = Wait(id);
+  EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(script_.a_runs.load(), 1);
+  EXPECT_EQ(script_.b_runs.load(), 1);
+  EXPECT_EQ(script_.b_may_have_run.load(), 0) << "b never ran before";
+  EXPECT_EQ(done.steps(1).attempts(), 1u);
+  EXPECT_TRUE(manager_->JournalHealth().ok());
+}
+
+// A step fails for good while the journal cannot record it: the operation pauses instead of
+// being stranded RUNNING, and fails (journaled) once the journal works.
+TEST_F(ManagerTest, AFailureThatCannotBeJournaledPausesUntilItCanBe) {
+  Open();
+  journal_->FailWritesAfter(4);  // Create, RUNNING, "maybe" RUNNING, "maybe" SUCCEEDED
+  absl::StatusOr<v1::Operation> a = manager_->Submit(TableSub("t1", /*with_app=*/true, "refuse"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  for (int i = 0; i < 500 && manager_->JournalHealth().ok(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_FALSE(manager_->JournalHealth().ok());
+  EXPECT_EQ(manager_->Get(a->id())->state(), v1::OPERATION_STATE_RUNNING);
+
+  journal_->Heal();
+  const v1::Operation done = Wait(a->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_FAILED) << done.DebugString();
+  EXPECT_EQ(done.error().step(), "sends");
+  EXPECT_EQ(done.error().message(), "refused");
+  EXPECT_EQ(journal_->Get(a->id())->state, v1::OPERATION_STATE_FAILED);
+  EXPECT_TRUE(manager_->JournalHealth().ok());
 }
 
 class Collector final : public WatchSink {

@@ -104,6 +104,7 @@ absl::Status OperationManager::Start() {
   for (const auto& rt : runnable) Enqueue(rt);
   const int n = std::max(1, options_.workers);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  journal_prober_ = std::thread([this] { JournalProbeLoop(); });
   return absl::OkStatus();
 }
 
@@ -135,6 +136,7 @@ bool OperationManager::Shutdown(absl::Duration grace) {
     }
   }
   workers_.clear();
+  if (journal_prober_.joinable()) journal_prober_.join();  // within one journal call
   return all_done;
 }
 
@@ -177,32 +179,15 @@ void OperationManager::WorkerLoop() {
 
 void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
   OpContext ctx(*rt, journal_, deps_, options_.run);
-  auto flow = flows_.find(rt->kind());
-  absl::Status s;
   bool skip = false;
   {
     absl::MutexLock l(&rt->mu_);
     skip = IsTerminal(rt->op_.state()) || rt->cancel_requested_;
   }
-  if (!skip) {
-    if (flow == flows_.end()) {
-      s = absl::InternalError(absl::StrCat("no flow for ", v1::OperationKind_Name(rt->kind())));
-      (void)ctx.Fail("", s);
-    } else {
-      if (rt->Snapshot().state() == v1::OPERATION_STATE_PENDING) {
-        s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_RUNNING); },
-                       {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "started"}});
-      }
-      if (s.ok()) s = flow->second->Run(ctx);
-      if (s.ok()) {
-        s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_SUCCEEDED); },
-                       {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "succeeded"}});
-        if (s.ok()) platform::log::Info("operation succeeded", {{"op", rt->id()}});
-      }
-      if (!s.ok() && !IsWaitingForInput(s) && !IsStopping(s) && !IsCancelledByClient(s)) {
-        if (!IsTerminal(rt->Snapshot().state())) (void)ctx.Fail("", s);
-      }
-    }
+  const absl::Status s = skip ? absl::OkStatus() : RunFlow(ctx, *rt);
+  if (IsJournalUnavailable(s) && !rt->stopping_.load()) {
+    Park(rt, s);
+    return;
   }
   bool terminal = false;
   bool again = false;
@@ -216,6 +201,85 @@ void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
   }
   if (terminal) Retire(rt);
   if (again) Enqueue(rt);
+}
+
+absl::Status OperationManager::RunFlow(OpContext& ctx, OpRuntime& rt) {
+  auto flow = flows_.find(rt.kind());
+  absl::Status s;
+  if (flow == flows_.end()) {
+    s = absl::InternalError(absl::StrCat("no flow for ", v1::OperationKind_Name(rt.kind())));
+  } else {
+    if (rt.Snapshot().state() == v1::OPERATION_STATE_PENDING) {
+      s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_RUNNING); },
+                     {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "started"}});
+    }
+    if (s.ok()) s = flow->second->Run(ctx);
+    if (s.ok()) {
+      s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_SUCCEEDED); },
+                     {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "succeeded"}});
+      if (s.ok()) platform::log::Info("operation succeeded", {{"op", rt.id()}});
+    }
+  }
+  if (s.ok() || IsWaitingForInput(s) || IsStopping(s) || IsCancelledByClient(s) || IsJournalUnavailable(s)) return s;
+  if (IsTerminal(rt.Snapshot().state())) return s;
+  // When even the failure cannot be journaled, the operation pauses and runs again later.
+  if (absl::Status f = ctx.Fail("", s); IsJournalUnavailable(f)) return f;
+  return s;
+}
+
+void OperationManager::Park(const std::shared_ptr<OpRuntime>& rt, const absl::Status& cause) {
+  {
+    absl::MutexLock l(&rt->mu_);
+    // What loading it from the journal would do: a step left RUNNING may have produced its
+    // effect (its result was not written), so its next attempt is told may_have_run.
+    for (const v1::Step& s : rt->op_.steps()) {
+      if (s.state() == v1::STEP_STATE_RUNNING) rt->resumed_steps_.insert(s.name());
+    }
+  }
+  platform::log::Warn("operation paused: the journal cannot be written; it resumes when it can",
+                      {{"op", rt->id()}, {"error", std::string(cause.message())}});
+  absl::MutexLock l(&mu_);
+  parked_.push_back(rt);
+  journal_error_ = cause;
+}
+
+void OperationManager::JournalProbeLoop() {
+  absl::Duration backoff = options_.run.initial_backoff;
+  for (;;) {
+    std::shared_ptr<OpRuntime> probe;
+    {
+      absl::MutexLock l(&mu_);
+      auto parked = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !parked_.empty(); };
+      mu_.Await(absl::Condition(&parked));
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (stopping_ || mu_.AwaitWithTimeout(absl::Condition(&stop), backoff)) return;
+      probe = parked_.front();
+    }
+    // A real write on the path every step takes: a no-op Update of a paused operation.
+    OpContext ctx(*probe, journal_, deps_, options_.run);
+    if (IsJournalUnavailable(ctx.Update(nullptr))) {
+      backoff = std::min(backoff * 2, options_.run.max_backoff);
+      continue;
+    }
+    backoff = options_.run.initial_backoff;
+    std::vector<std::shared_ptr<OpRuntime>> resumed;
+    {
+      absl::MutexLock l(&mu_);
+      resumed.swap(parked_);
+      journal_error_ = absl::OkStatus();
+      // Still `queued_`: straight back into the queue.
+      for (const auto& rt : resumed) queue_.push_back(rt);
+    }
+    platform::log::Info("journal writable again; paused operations resume",
+                        {{"count", static_cast<int>(resumed.size())}});
+  }
+}
+
+absl::Status OperationManager::JournalHealth() const {
+  absl::MutexLock l(&mu_);
+  if (parked_.empty()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("journal not writable: ", parked_.size(),
+                                             " operation(s) paused; last error: ", journal_error_.message()));
 }
 
 void OperationManager::Retire(const std::shared_ptr<OpRuntime>& rt) {

@@ -2,6 +2,13 @@
 // them, runs them on a pool of workers, resumes every unfinished one at start-up, and serves
 // Get / List / Watch / Cancel / SupplyEnvVars. The gRPC service (orchestrator/service) is a thin
 // layer of validation and mapping over it.
+//
+// A journal that cannot be written (journal.h: UNAVAILABLE, e.g. disk full, I/O error, a database
+// outage) pauses the operations whose writes failed instead of failing them (the failure could
+// not be written either): each is parked in memory with its env values, its RUNNING steps
+// treated as after a restart (may_have_run). A prober retries a harmless write (a no-op Update
+// of a paused operation) with back-off and, once one works, queues them all again.
+// JournalHealth() is UNAVAILABLE meanwhile (the health check reports NOT_SERVING).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
 
@@ -90,10 +97,20 @@ class OperationManager {
 
   size_t active_operations() const;
   bool started() const;
+  // OK unless operations are paused because the journal could not be written: then UNAVAILABLE
+  // naming how many and the last journal error.
+  absl::Status JournalHealth() const;
 
  private:
   void WorkerLoop();
   void RunOne(const std::shared_ptr<OpRuntime>& rt);
+  // Runs the operation's flow; fails the operation when the flow failed (unless it paused,
+  // waits, stops or was cancelled). IsJournalUnavailable when it must pause.
+  absl::Status RunFlow(OpContext& ctx, OpRuntime& rt);
+  // Pauses an operation whose journal write failed (it stays `queued_`, out of the queue).
+  void Park(const std::shared_ptr<OpRuntime>& rt, const absl::Status& cause);
+  // While operations are parked: probes the journal with back-off, requeues them when it works.
+  void JournalProbeLoop();
   void Enqueue(const std::shared_ptr<OpRuntime>& rt);
   void Retire(const std::shared_ptr<OpRuntime>& rt);
   std::shared_ptr<OpRuntime> Find(absl::string_view id) const;
@@ -107,10 +124,13 @@ class OperationManager {
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<OpRuntime>, std::less<>> active_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<OpRuntime>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<OpRuntime>> parked_ ABSL_GUARDED_BY(mu_);  // paused on the journal
+  absl::Status journal_error_ ABSL_GUARDED_BY(mu_);                      // the last write failure that parked one
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int running_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;
+  std::thread journal_prober_;
 };
 
 }  // namespace orchestrator::engine

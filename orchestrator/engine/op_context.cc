@@ -208,6 +208,8 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   if (!version.ok()) {
     platform::log::Error("journal write failed",
                          {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
+    // Nothing was written: the operation pauses until the journal works (manager.h).
+    if (absl::IsUnavailable(version.status())) return JournalUnavailableStatus(version.status());
     return version.status();
   }
   rec.version = *version;
@@ -281,26 +283,12 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
   absl::Duration backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
     if (stopping()) return StoppingStatus(name);
-    absl::Status s = Update(
-        [&](v1::Operation& op, state::FlowState&) {
-          op.set_state(v1::OPERATION_STATE_RUNNING);
-          op.clear_input_request();
-          v1::Step* st = FindStep(op, name);
-          if (st == nullptr) {
-            st = op.add_steps();
-            st->set_name(name);
-          }
-          st->set_state(v1::STEP_STATE_RUNNING);
-          st->set_attempts(st->attempts() + 1);
-          *st->mutable_start_time() = Now();
-          st->clear_finish_time();
-        },
-        {Event{v1::OperationEvent::TYPE_STEP_STARTED, name, "", resumed ? "resumed" : ""}});
-    if (!s.ok()) return s;
+    // No body runs without this write ("the intent"); when it fails the operation pauses.
+    RETURN_IF_ERROR(MarkStepRunning(name, resumed));
     platform::log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", attempt}});
     CrashPoint(name, "before");
     StepRun run(this, name, before, attempt, resumed);
-    s = body(run);
+    absl::Status s = body(run);
     if (s.ok()) {
       if (!run.succeeded()) s = run.Succeed(nullptr);
       if (s.ok()) {
@@ -308,7 +296,9 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
         return s;
       }
     }
-    if (IsWaitingForInput(s) || IsCancelledByClient(s)) return s;
+    // A journal write of the step failed (its result, or a progress the body passed on): not a
+    // failure of the step. The operation pauses; the step stays RUNNING and resumes as may_have_run.
+    if (IsWaitingForInput(s) || IsCancelledByClient(s) || IsJournalUnavailable(s)) return s;
     if (stopping()) {
       // Checkpoint: the step stays RUNNING and resumes after the restart.
       (void)Update([&](v1::Operation& op, state::FlowState&) {
@@ -339,9 +329,28 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
       s = absl::Status(s.code(), absl::StrCat("gave up after ", Seconds(now - *first_failure),
                                               " of transient errors; last: ", s.message()));
     }
-    (void)Fail(name, s);
+    // When even the failure cannot be journaled, the operation pauses and the step is redone.
+    if (absl::Status f = Fail(name, s); IsJournalUnavailable(f)) return f;
     return s;
   }
+}
+
+absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed) {
+  return Update(
+      [&](v1::Operation& op, state::FlowState&) {
+        op.set_state(v1::OPERATION_STATE_RUNNING);
+        op.clear_input_request();
+        v1::Step* st = FindStep(op, name);
+        if (st == nullptr) {
+          st = op.add_steps();
+          st->set_name(name);
+        }
+        st->set_state(v1::STEP_STATE_RUNNING);
+        st->set_attempts(st->attempts() + 1);
+        *st->mutable_start_time() = Now();
+        st->clear_finish_time();
+      },
+      {Event{v1::OperationEvent::TYPE_STEP_STARTED, name, "", resumed ? "resumed" : ""}});
 }
 
 absl::Status OpContext::MarkIrreversible() {

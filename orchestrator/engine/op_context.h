@@ -12,6 +12,10 @@
 // in one journal write (StepRun::Succeed). A transient failure (status_marks.h IsTransient) is
 // retried with exponential backoff until `retry_timeout` has passed since the first failure,
 // then the step and the operation fail with a final message naming the last error.
+//
+// A journal write that fails with UNAVAILABLE (journal.h) returns IsJournalUnavailable: RunStep
+// then stops at once (the body does not run without its RUNNING write; a body whose result was
+// not written is not retried here) and the manager pauses the operation (manager.h).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_
 
@@ -223,6 +227,8 @@ class OpContext {
   friend class StepRun;
   absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
                             bool allow_terminal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
+  // Journals `name` RUNNING with one more attempt (before its body runs).
+  absl::Status MarkStepRunning(const std::string& name, bool resumed);
 
   OpRuntime& rt_;
   journal::Journal& journal_;

@@ -33,6 +33,11 @@ absl::Status CancelledByClientStatus() {
 }
 bool IsCancelledByClient(const absl::Status& s) { return HasMark(s, "cancelled"); }
 
+absl::Status JournalUnavailableStatus(const absl::Status& cause) {
+  return Marked(cause.code(), cause.message(), "journal");
+}
+bool IsJournalUnavailable(const absl::Status& s) { return HasMark(s, "journal"); }
+
 bool IsTransient(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kUnavailable:

@@ -20,6 +20,13 @@ bool IsStopping(const absl::Status& s);
 absl::Status CancelledByClientStatus();
 bool IsCancelledByClient(const absl::Status& s);
 
+// A journal write of the operation failed with UNAVAILABLE (journal.h: not written, retry later)
+// after OpContext's short retries: `cause` with the mark. The step that got it stops (its body
+// does not run, or its result is not recorded) and the manager pauses the operation until the
+// journal works again. Kept apart from a step's own UNAVAILABLE, which the step retries.
+absl::Status JournalUnavailableStatus(const absl::Status& cause);
+bool IsJournalUnavailable(const absl::Status& s);
+
 // A failure that is worth retrying: the peer was unavailable, slow, rate-limited, or answered
 // 5xx. Everything else fails the step at once.
 bool IsTransient(const absl::Status& s);

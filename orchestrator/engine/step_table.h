@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "orchestrator/engine/flow.h"
 #include "orchestrator/engine/op_context.h"
+#include "orchestrator/engine/status_marks.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::engine {
@@ -76,7 +77,8 @@ class StepTable final : public Flow {
     }
     if (step.precondition) {
       if (absl::Status s = step.precondition(ctx.State(), req); !s.ok()) {
-        (void)ctx.Fail(step.name, s);
+        // A failure that cannot be journaled pauses the operation (manager.h).
+        if (absl::Status f = ctx.Fail(step.name, s); IsJournalUnavailable(f)) return f;
         return s;
       }
     }

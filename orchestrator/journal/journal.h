@@ -15,6 +15,12 @@
 //     e.g. the signed raw transactions of a step, which the chain layer hands over from whatever
 //     thread signed them (a fee bump may be signed on another operation's thread).
 // Plaintext env var values are never given to the journal.
+//
+// Errors: UNAVAILABLE from any call means the journal cannot be reached or written right now
+// (busy, I/O error, disk full, a database outage) and the call had no effect: the same call may
+// be made again later. The engine pauses an operation whose write failed so and resumes it when
+// a write works again (engine/status_marks.h IsJournalUnavailable). Other codes are final for
+// that call (ABORTED: the version moved; NOT_FOUND; INTERNAL: e.g. a corrupt file).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 

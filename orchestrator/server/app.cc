@@ -212,6 +212,8 @@ absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
 
 absl::Status App::CheckDependencies() {
   RETURN_IF_ERROR(journal_->Ping());
+  // A journal that answers reads but refuses writes (e.g. a full disk) has paused operations.
+  RETURN_IF_ERROR(manager_->JournalHealth());
   if (!deps_.chains.empty()) {
     absl::StatusOr<std::vector<chain::Address>> keys = signer_client_->ListKeys();
     if (!keys.ok()) return keys.status();
