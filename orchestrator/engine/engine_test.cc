@@ -374,12 +374,18 @@ class ManagerTest : public ::testing::Test {
     return a.ok() ? a->id() : "";
   }
 
+  // Polls until step "a" runs, i.e. it is RUNNING in the journal.
+  void AwaitStepA() {
+    for (int i = 0; i < 500 && script_.a_runs.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_GT(script_.a_runs.load(), 0) << "step a never started";
+  }
+
   // Submits an operation, lets the journal take `ok_writes` more writes once its step "a" runs,
   // then fails every write for longer than the writes' own short retries and than the steps'
   // retry window (1 s).
   std::string FailWritesWhileStepAFinishes(int ok_writes) {
     const std::string id = SubmitHeld(hold_a_);
-    while (script_.a_runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
+    AwaitStepA();
     journal_->FailWritesAfter(ok_writes);
     hold_a_.Notify();
     while (journal_->failed_writes() == 0) absl::SleepFor(absl::Milliseconds(5));
@@ -434,7 +440,7 @@ TEST_F(ManagerTest, ResumesAfterARestartAndAsksForLostEnvValues) {
   Open();
   absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body", "secret"));
   ASSERT_TRUE(a.ok());
-  absl::SleepFor(absl::Milliseconds(50));
+  AwaitStepA();
   Close();  // "crash": step a RUNNING, values only in memory
   hold.Notify();
   Open();
@@ -462,7 +468,7 @@ TEST_F(ManagerTest, ValuesSuppliedWhileTheWorkerFinishesAskingAreNotLost) {
   script_.need_env = true;
   absl::Notification hold;
   const std::string id = SubmitHeld(hold);
-  absl::SleepFor(absl::Milliseconds(50));
+  AwaitStepA();
   Close();  // "crash": the values were only in memory
   absl::Notification asked, finish_asking;
   script_.asked = &asked;
@@ -480,7 +486,7 @@ TEST_F(ManagerTest, CancelOnlyBeforeAnIrreversibleEffect) {
   script_.hold_a = &hold;
   Open();
   absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
-  absl::SleepFor(absl::Milliseconds(30));
+  AwaitStepA();
   absl::StatusOr<v1::Operation> c = manager_->Cancel(a->id());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->state(), v1::OPERATION_STATE_CANCELLED);
