@@ -18,8 +18,9 @@ run() {  # run <label> <bazel args...>
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 }
 echo "== lint: tools/lint.sh"
+lint_note=""
 tools/lint.sh 2>&1 | tee "$log_dir/lint.txt"
-[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; echo "lint FAILED (see above)"; }
+[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; lint_note=", lint FAILED"; echo "lint FAILED (see above)"; }
 run plain //...
 # Sanitizers on everything but the tests tagged no_asan (those drive external npm tools and
 # processes, which gain nothing from an instrumented build and double the CI time).
@@ -28,5 +29,5 @@ run asan --config=asan --test_env=LSAN_OPTIONS="suppressions=$root/tools/lsan.su
 
 passed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(\(cached\) )?PASSED')
 failed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)')
-echo "test: $passed passed, $failed failed$([ -f "$log_dir/lint.txt" ] && grep -q "^lint: OK" "$log_dir/lint.txt" || echo ", lint FAILED")"
+echo "test: $passed passed, $failed failed$lint_note"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
