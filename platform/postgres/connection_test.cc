@@ -92,6 +92,18 @@ TEST(ConnectionTest, SyntaxErrorIsInternalAndTheStatementIsNotCached) {
   EXPECT_EQ(*now->Int(0, 0), 3);
 }
 
+TEST(ConnectionTest, CallerMistakesAreNotMistakenForAnOutage) {
+  std::unique_ptr<Connection> conn = Connect(TestDatabase());
+  absl::StatusOr<Result> r = conn->Execute("SELECT $1::bigint + $2::bigint", {Param::Int(1)});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+  ASSERT_TRUE(conn->Exec("SET statement_timeout = 100").ok());
+  absl::StatusOr<Result> slow = conn->Execute("SELECT pg_sleep(5)");
+  EXPECT_EQ(slow.status().code(), absl::StatusCode::kDeadlineExceeded) << slow.status();
+  absl::StatusOr<Result> fine = conn->Execute("SELECT $1::bigint + $2::bigint", {Param::Int(1), Param::Int(2)});
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_EQ(*fine->Int(0, 0), 3);
+}
+
 TEST(ConnectionTest, WrongPasswordIsUnauthenticatedAndNeverShown) {
   TestServer& server = SharedServer();
   const std::string wrong = "wrong-password-7f3a9c";

@@ -22,6 +22,9 @@ absl::StatusCode CodeForSqlState(absl::string_view sqlstate) {
   if (sqlstate == "23505") return absl::StatusCode::kAlreadyExists;
   if (sqlstate == "57014") return absl::StatusCode::kDeadlineExceeded;
   if (sqlstate == "3D000") return absl::StatusCode::kFailedPrecondition;
+  // A bind message that does not fit the statement (e.g. the wrong number of parameters): our bug,
+  // not the connection's, although it is filed under class 08.
+  if (sqlstate == "08P01") return absl::StatusCode::kInternal;
   if (sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "25006" || sqlstate == "40003") {
     return absl::StatusCode::kUnavailable;
   }

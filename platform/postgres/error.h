@@ -1,5 +1,5 @@
 // PostgreSQL failures as absl::Status, by SQLSTATE, so callers can tell "retry" from "bug":
-//   UNAVAILABLE       the server cannot be reached or is going away (class 08, 57P01-57P03,
+//   UNAVAILABLE       the server cannot be reached or is going away (class 08 but 08P01, 57P01-57P03,
 //                     class 53, a read-only standby 25006), or the connection was lost;
 //   ABORTED           the transaction lost a race and may be run again (40001, 40P01);
 //   ALREADY_EXISTS    a unique or primary-key constraint (23505);

@@ -27,6 +27,7 @@ TEST(ErrorTest, SqlStatesMapToWhatTheCallerShouldDo) {
       {"3D000", absl::StatusCode::kFailedPrecondition},  // invalid_catalog_name
       {"57014", absl::StatusCode::kDeadlineExceeded},    // query_canceled
       {"22P02", absl::StatusCode::kInvalidArgument},     // invalid_text_representation
+      {"08P01", absl::StatusCode::kInternal},            // protocol_violation: our bind was wrong
       {"42601", absl::StatusCode::kInternal},            // syntax_error
       {"42P01", absl::StatusCode::kInternal},            // undefined_table
   };
