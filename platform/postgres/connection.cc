@@ -64,24 +64,20 @@ Connection::Connection(Dsn dsn, pg_conn* conn)
 
 Connection::~Connection() { PQfinish(conn_); }
 
-namespace {
-
-// Reads what the server sent while we were idle, so a connection it closed (a shutdown sends
-// FATAL 57P01, then EOF) is noticed before a statement is sent on it. libpq's socket is
-// non-blocking; the EOF shows only on the read after the message, hence the loop.
-bool StillConnected(PGconn* conn) {
-  for (int i = 0; i < 4 && PQstatus(conn) == CONNECTION_OK; ++i) {
-    pollfd fd = {PQsocket(conn), POLLIN, 0};
+// Reads what the server sent while we were idle, so a connection it closed (a shutdown or
+// pg_terminate_backend sends FATAL 57P01, then EOF) is noticed before anything is sent on it.
+// libpq's socket is non-blocking; the EOF shows only on the read after the message, hence the loop.
+bool Connection::Alive() {
+  for (int i = 0; i < 4 && PQstatus(conn_) == CONNECTION_OK; ++i) {
+    pollfd fd = {PQsocket(conn_), POLLIN, 0};
     if (::poll(&fd, 1, 0) != 1) break;
-    if (PQconsumeInput(conn) != 1) break;
+    if (PQconsumeInput(conn_) != 1) break;
   }
-  return PQstatus(conn) == CONNECTION_OK;
+  return PQstatus(conn_) == CONNECTION_OK;
 }
 
-}  // namespace
-
 absl::Status Connection::EnsureConnected() {
-  if (in_transaction_ ? PQstatus(conn_) == CONNECTION_OK : StillConnected(conn_)) return absl::OkStatus();
+  if (Alive()) return absl::OkStatus();
   if (in_transaction_) {
     return absl::UnavailableError(
         absl::StrCat(description_, ": the connection was lost inside a transaction, which the server rolled back"));

@@ -70,6 +70,8 @@ class Connection {
  private:
   friend class Transaction;
   Connection(Dsn dsn, pg_conn* conn);
+  // False once the server closed the connection (reads what it sent, never blocks).
+  bool Alive();
   absl::Status EnsureConnected();
   absl::StatusOr<std::string> PreparedName(absl::string_view sql);
   // The result when it succeeded; else the error (and the result cleared).

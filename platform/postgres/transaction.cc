@@ -2,9 +2,11 @@
 
 #include <postgresql/libpq-fe.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "platform/status_macros.h"
 
 namespace platform::postgres {
@@ -40,8 +42,19 @@ Transaction::~Transaction() { Rollback(); }
 absl::Status Transaction::Commit() {
   if (conn_ == nullptr) return absl::FailedPreconditionError("commit: the transaction is over");
   Connection* conn = std::exchange(conn_, nullptr);
-  absl::StatusOr<Result> result = conn->Checked(PQexec(conn->conn_, "COMMIT"), "commit");
   conn->in_transaction_ = false;
+  if (!conn->Alive()) {
+    return absl::UnavailableError(
+        absl::StrCat(conn->description(), ": commit: the connection was lost; the server rolled the transaction back"));
+  }
+  PGresult* answer = PQexec(conn->conn_, "COMMIT");
+  const bool answered = PQresultStatus(answer) == PGRES_COMMAND_OK ||
+                        (answer != nullptr && PQresultErrorField(answer, PG_DIAG_SQLSTATE) != nullptr);
+  absl::StatusOr<Result> result = conn->Checked(answer, "commit");
+  if (!answered) {
+    return absl::UnknownError(absl::StrCat(conn->description(), ": commit: ", result.status().message(),
+                                           "; the transaction may or may not have committed"));
+  }
   if (!result.ok()) return result.status();
   // COMMIT of a transaction in the failed state "succeeds" with the tag ROLLBACK.
   if (result->command_tag() != "COMMIT") {
@@ -57,6 +70,28 @@ void Transaction::Rollback() {
   // On a lost connection the server has rolled back already; nothing to send.
   if (PQstatus(conn->conn_) == CONNECTION_OK) PQclear(PQexec(conn->conn_, "ROLLBACK"));
   conn->in_transaction_ = false;
+}
+
+namespace {
+
+absl::Status Attempt(Connection& conn, Isolation isolation, absl::FunctionRef<absl::Status(Connection&)> body) {
+  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, isolation));
+  RETURN_IF_ERROR(body(conn));
+  return txn.Commit();
+}
+
+}  // namespace
+
+absl::Status RunTransaction(Connection& conn, Isolation isolation, absl::Time deadline,
+                            absl::FunctionRef<absl::Status(Connection&)> body) {
+  absl::Duration backoff = absl::Milliseconds(10);
+  for (;;) {
+    absl::Status status = Attempt(conn, isolation, body);
+    const bool retry = status.code() == absl::StatusCode::kAborted || status.code() == absl::StatusCode::kUnavailable;
+    if (!retry || absl::Now() + backoff > deadline) return status;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(1));
+  }
 }
 
 }  // namespace platform::postgres
