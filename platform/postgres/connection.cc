@@ -85,6 +85,7 @@ absl::Status Connection::EnsureConnected() {
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) return ConnectError(conn_, dsn_);
   prepared_.clear();
+  allocated_ = 0;
   for (const std::string& channel : std::vector<std::string>(channels_)) RETURN_IF_ERROR(Listen(channel));
   return absl::OkStatus();
 }
@@ -104,10 +105,13 @@ absl::Status Connection::Exec(absl::string_view sql) {
 
 absl::StatusOr<std::string> Connection::PreparedName(absl::string_view sql) {
   if (auto it = prepared_.find(sql); it != prepared_.end()) return it->second;
-  if (prepared_.size() >= kMaxPrepared) {
+  // Counted by names given out, not cached: one dropped after an error still exists server-side.
+  if (allocated_ >= kMaxPrepared) {
     RETURN_IF_ERROR(Exec("DEALLOCATE ALL"));
     prepared_.clear();
+    allocated_ = 0;
   }
+  ++allocated_;
   std::string name = absl::StrCat("okms_", next_statement_++);
   RETURN_IF_ERROR(Checked(PQprepare(conn_, name.c_str(), std::string(sql).c_str(), 0, nullptr), "prepare").status());
   prepared_.emplace(std::string(sql), name);

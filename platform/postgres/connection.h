@@ -82,6 +82,7 @@ class Connection {
   pg_conn* conn_;
   absl::flat_hash_map<std::string, std::string> prepared_;  // SQL text -> statement name
   int64_t next_statement_ = 0;
+  size_t allocated_ = 0;  // statement names given out since the last DEALLOCATE ALL or reconnection
   std::vector<std::string> channels_;
   bool in_transaction_ = false;  // set by Transaction
 };

@@ -104,6 +104,19 @@ TEST(ConnectionTest, CallerMistakesAreNotMistakenForAnOutage) {
   EXPECT_EQ(*fine->Int(0, 0), 3);
 }
 
+TEST(ConnectionTest, ThePreparedStatementCacheIsBounded) {
+  std::unique_ptr<Connection> conn = Connect(TestDatabase());
+  for (int i = 0; i < 300; ++i) {
+    absl::StatusOr<Result> r = conn->Execute(absl::StrCat("SELECT ", i, " + $1::bigint"), {Param::Int(1)});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(*r->Int(0, 0), i + 1);
+  }
+  absl::StatusOr<Result> n = conn->Execute("SELECT count(*) FROM pg_prepared_statements");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_LE(*n->Int(0, 0), 256);
+  EXPECT_GE(*n->Int(0, 0), 1);
+}
+
 TEST(ConnectionTest, WrongPasswordIsUnauthenticatedAndNeverShown) {
   TestServer& server = SharedServer();
   const std::string wrong = "wrong-password-7f3a9c";
