@@ -19,8 +19,9 @@
 //
 // Errors: UNAVAILABLE from any call means the journal cannot be reached or written right now
 // (busy, I/O error, disk full, a database outage) and the call had no effect: the same call may
-// be made again later. (A PostgreSQL write whose answer was lost may have taken effect; the same
-// call repeated then finds it and succeeds, so repeating stays right.) The engine pauses an
+// be made again later. (A PostgreSQL write whose answer was lost may have taken effect; the
+// journal then makes a repeat, or the caller's next write from the same version, behave as if it
+// had not.) The engine pauses an
 // operation whose write failed so and resumes it when a write works again
 // (engine/status_marks.h IsJournalUnavailable). Other codes are final for that call (ABORTED:
 // the version moved; NOT_FOUND; INTERNAL: e.g. a corrupt file).

@@ -1,5 +1,6 @@
 #include "orchestrator/journal/postgres_journal.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -106,11 +107,15 @@ absl::StatusOr<OperationRecord> ReadRecord(const Result& rows, int row) {
   return r;
 }
 
-// What Update writes: a stored row equal to it one version up is that write.
+// What Update writes (all but the version).
+bool SameContent(const OperationRecord& a, const OperationRecord& b) {
+  return a.state == b.state && a.cvm_id == b.cvm_id && a.update_time == b.update_time && a.operation == b.operation &&
+         a.internal == b.internal && a.owner == b.owner;
+}
+
+// A stored row equal to `written` one version up is that write.
 bool SameWrite(const OperationRecord& stored, const OperationRecord& written) {
-  return stored.version == written.version + 1 && stored.state == written.state && stored.cvm_id == written.cvm_id &&
-         stored.update_time == written.update_time && stored.operation == written.operation &&
-         stored.internal == written.internal && stored.owner == written.owner;
+  return stored.version == written.version + 1 && SameContent(stored, written);
 }
 
 }  // namespace
@@ -191,28 +196,35 @@ absl::StatusOr<CreateResult> PostgresJournal::Create(const OperationRecord& reco
   const Param key[] = {Param::Text(record.caller), Param::Text(record.request_id)};
   absl::StatusOr<std::optional<OperationRecord>> stored = FindOne("create", "caller = $1 AND request_id = $2", key);
   if (lost && (!stored.ok() || !stored->has_value())) {
-    if (!stored.ok()) Remember(record.id, 0);
+    if (!stored.ok()) Remember(record, /*create=*/true);
     return inserted.status();  // not written, or not known: a repeat of this call tells
   }
   RETURN_IF_ERROR(stored.status());
   // The row that made the INSERT do nothing is committed and never deleted.
   if (!stored->has_value()) return absl::InternalError("journal: create: no row and no conflicting row");
-  const bool ours = (*stored)->id == record.id && (lost || Forget(record.id, 0));
+  bool ours = (*stored)->id == record.id && lost;
+  for (const OperationRecord& w : Forget(record.id)) ours |= (*stored)->id == record.id && w.version == 0;
   return CreateResult{**std::move(stored), ours};
 }
 
-void PostgresJournal::Remember(absl::string_view id, int64_t version) {
+void PostgresJournal::Remember(const OperationRecord& write, bool create) {
+  OperationRecord kept = write;
+  if (create) kept.version = 0;
   absl::MutexLock l(&mu_);
-  uncertain_[id] = version;
+  std::vector<OperationRecord>& writes = uncertain_[write.id];
+  for (const OperationRecord& w : writes) {
+    if (w.version == kept.version && SameContent(w, kept)) return;  // a repeat of it
+  }
+  writes.push_back(std::move(kept));
 }
 
-bool PostgresJournal::Forget(absl::string_view id, int64_t version) {
+std::vector<OperationRecord> PostgresJournal::Forget(absl::string_view id) {
   absl::MutexLock l(&mu_);
   auto it = uncertain_.find(id);
-  if (it == uncertain_.end()) return false;
-  const bool was = it->second == version;
+  if (it == uncertain_.end()) return {};
+  std::vector<OperationRecord> writes = std::move(it->second);
   uncertain_.erase(it);
-  return was;
+  return writes;
 }
 
 absl::StatusOr<OperationRecord> PostgresJournal::Get(absl::string_view id) {
@@ -236,18 +248,37 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
   absl::StatusOr<Result> updated = Run("update", kUpdate, params);
   if (!updated.ok()) {
     // The commit may have happened and only its answer been lost.
-    if (absl::IsUnavailable(updated.status())) Remember(record.id, record.version);
+    if (absl::IsUnavailable(updated.status())) Remember(record, /*create=*/false);
     return updated.status();
   }
   if (updated->rows() == 1) {
-    Forget(record.id, record.version);
+    Forget(record.id);
     return updated->Int(0, 0);
   }
+  return UpdateMissed(record);
+}
+
+absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& record) {
   const Param id[] = {Param::Text(record.id)};
   ASSIGN_OR_RETURN(std::optional<OperationRecord> stored, FindOne("update", "id = $1", id));
   if (!stored.has_value()) return absl::NotFoundError(absl::StrCat("operation ", record.id, " not found"));
-  // The same write repeated after an UNAVAILABLE whose commit did happen: it is done.
-  if (Forget(record.id, record.version) && SameWrite(*stored, record)) return stored->version;
+  const std::vector<OperationRecord> lost = Forget(record.id);
+  auto found = std::find_if(lost.begin(), lost.end(), [&](const OperationRecord& w) { return SameWrite(*stored, w); });
+  if (found != lost.end()) {
+    // The row is a write of ours that failed UNAVAILABLE but did commit. This one repeats it: done.
+    if (SameContent(*stored, record)) return stored->version;
+    // The caller went on from before it, as if it had not been written (journal.h): this write
+    // replaces it.
+    if (found->version == record.version) {
+      OperationRecord next = record;
+      next.version = stored->version;
+      absl::StatusOr<int64_t> replaced = Update(next);
+      if (absl::IsUnavailable(replaced.status())) {
+        for (const OperationRecord& w : lost) Remember(w, w.version == 0);
+      }
+      return replaced;
+    }
+  }
   return absl::AbortedError(absl::StrCat("journal: operation ", record.id, " changed meanwhile (version ",
                                          stored->version, ", expected ", record.version, ")"));
 }

@@ -7,10 +7,12 @@
 //
 // Every write is one autocommit statement, so it is atomic on its own. A write whose answer was
 // lost (the connection died after the server got it) is reported UNAVAILABLE like one that never
-// arrived, and repeating it is safe: Create finds its own id under the (caller, request_id) and
-// reports it created, a repeated Update finds its own content one version up and returns that
-// version, PutArtifact replaces. Reads and writes run on a small pool of connections that reconnect after
-// a server restart (the first call after it may fail UNAVAILABLE).
+// arrived, and the caller may go on as journal.h says: Create finds its own id under the
+// (caller, request_id) and reports it created; a repeated Update finds its own content one version
+// up and returns that version, and a different Update from the same version (the caller kept the
+// state from before the lost write) is written over it; PutArtifact replaces. Calls run on a
+// small pool of connections that reconnect after a server restart (the first call after it may
+// fail UNAVAILABLE).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_POSTGRES_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_POSTGRES_JOURNAL_H_
 
@@ -79,18 +81,20 @@ class PostgresJournal final : public Journal {
                                                       absl::Span<const platform::postgres::Param> params);
   absl::StatusOr<std::optional<OperationRecord>> FindOne(absl::string_view what, absl::string_view where,
                                                          absl::Span<const platform::postgres::Param> params);
-  // A write of `id` from `version` (0: its Create) failed UNAVAILABLE: it may have committed.
-  void Remember(absl::string_view id, int64_t version);
-  // True if that write of `id` was remembered; forgets whatever was remembered for `id`.
-  bool Forget(absl::string_view id, int64_t version);
+  // `write` (an Update from write.version, or a Create) failed UNAVAILABLE: it may have committed.
+  void Remember(const OperationRecord& write, bool create);
+  // Update's answer when the UPDATE matched no row.
+  absl::StatusOr<int64_t> UpdateMissed(const OperationRecord& record);
+  // What was remembered for `id` (a Create with version 0), and forgets it.
+  std::vector<OperationRecord> Forget(absl::string_view id);
 
   const std::unique_ptr<platform::postgres::Pool> pool_;
   const std::string description_;
   const PostgresJournalOptions options_;
   absl::Mutex mu_;
-  // Writes that failed UNAVAILABLE and may have committed: id -> the version they wrote from (0
-  // for Create). A repeat that finds exactly that write done is a success, not a conflict.
-  absl::flat_hash_map<std::string, int64_t> uncertain_ ABSL_GUARDED_BY(mu_);
+  // Writes that failed UNAVAILABLE and may have committed, by operation id. A repeat that finds
+  // exactly that write done is a success; a different write from the same version replaces it.
+  absl::flat_hash_map<std::string, std::vector<OperationRecord>> uncertain_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace orchestrator::journal

@@ -140,6 +140,38 @@ TEST(PostgresJournalTest, RepeatingAWriteWhoseAnswerWasLostSucceeds) {
   EXPECT_FALSE(j->Create(b)->created);
 }
 
+// As the engine does when the outage outlasts its retries: it keeps the state from before the
+// lost write and writes from there. That write replaces the lost one.
+TEST(PostgresJournalTest, AnotherWriteAfterALostAnswerReplacesIt) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> j = *PostgresJournal::Open(dsn);
+  std::unique_ptr<PostgresJournal> other = *PostgresJournal::Open(dsn);
+  const OperationRecord before = j->Create(TestRecord("op_a", "r1", 1))->record;
+  OperationRecord lost = before;
+  lost.state = 2;
+  lost.internal = "lost";
+  lost.update_time = absl::FromUnixMicros(2);
+  ASSERT_TRUE(SharedServer().Stop().ok());
+  EXPECT_EQ(j->Update(lost).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(SharedServer().Start().ok());
+  absl::StatusOr<int64_t> v = other->Update(lost);  // the commit whose answer was lost
+  for (int i = 0; i < 3 && absl::IsUnavailable(v.status()); ++i) v = other->Update(lost);
+  ASSERT_EQ(*v, 2);
+
+  OperationRecord next = before;  // no change, a new time: the engine's probe write
+  next.update_time = absl::FromUnixMicros(3);
+  v = j->Update(next);
+  for (int i = 0; i < 3 && absl::IsUnavailable(v.status()); ++i) v = j->Update(next);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 3);
+  absl::StatusOr<OperationRecord> stored = j->Get("op_a");
+  EXPECT_EQ(stored->state, 1);
+  EXPECT_EQ(stored->internal, "internal");
+  EXPECT_EQ(stored->version, 3);
+  next.version = 1;
+  EXPECT_EQ(j->Update(next).status().code(), absl::StatusCode::kAborted) << "only once";
+}
+
 TEST(PostgresJournalTest, AWrongPasswordIsRefusedWithoutQuotingIt) {
   ASSERT_TRUE(SharedServer().CreateDatabase("journal_password").ok());
   absl::StatusOr<std::string> file =
