@@ -29,7 +29,9 @@ ABSL_FLAG(std::string, config, "",
           "config file (onchainkms.orchestrator.v1.OrchestratorConfig as text proto, or JSON if it ends in .json)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight steps may take to reach a checkpoint");
-ABSL_FLAG(std::string, journal_path, "", "overrides journal_path");
+ABSL_FLAG(std::string, journal_path, "", "a SQLite journal file, instead of the config's journal");
+ABSL_FLAG(std::string, journal_postgres_dsn_file, "",
+          "a PostgreSQL journal: the file holding its connection string, instead of the config's journal");
 ABSL_FLAG(std::string, phala_cloud_base_url, "", "overrides phala_cloud.base_url");
 ABSL_FLAG(std::string, phala_cloud_api_key_file, "", "overrides phala_cloud.api_key_file");
 ABSL_FLAG(std::string, signer_address, "", "overrides signer.address (unix:/path or host:port)");
@@ -65,13 +67,34 @@ platform::TransportOptions TransportOptionsFrom(const v1::OrchestratorConfig& co
   return topts;
 }
 
+// --journal_path / --journal_postgres_dsn_file replace whichever journal the file names (a
+// PostgreSQL journal keeps the file's pool_size).
+absl::Status ApplyJournalFlags(v1::OrchestratorConfig& config) {
+  const std::string path = absl::GetFlag(FLAGS_journal_path);
+  const std::string dsn_file = absl::GetFlag(FLAGS_journal_postgres_dsn_file);
+  if (!path.empty() && !dsn_file.empty()) {
+    return absl::InvalidArgumentError("--journal_path and --journal_postgres_dsn_file: give at most one");
+  }
+  if (!path.empty()) {
+    config.clear_journal();
+    config.set_journal_path(path);
+  }
+  if (!dsn_file.empty()) {
+    config.clear_journal_path();
+    config.mutable_journal()->mutable_postgres()->set_dsn_file(dsn_file);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   platform::ShutdownSignals signals;  // before any thread exists
   absl::SetProgramUsageMessage(
       "The onchain-kms orchestrator: deploys and updates Phala Cloud CVMs governed by a KMS.\n"
-      "  orchestrator --config=FILE [--listen=unix:/path | host:port] [--journal_path=F] [--signer_address=A]");
+      "  orchestrator --config=FILE [--listen=unix:/path | host:port] [--journal_path=F | "
+      "--journal_postgres_dsn_file=F]\n"
+      "  [--signer_address=A]");
   absl::ParseCommandLine(argc, argv);
 
   v1::OrchestratorConfig config;
@@ -79,7 +102,7 @@ int main(int argc, char** argv) {
     if (absl::Status s = platform::LoadConfigFile(path, &config); !s.ok()) return Fail(2, s.ToString());
   }
   if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok()) return Fail(2, s.ToString());
-  if (std::string v = absl::GetFlag(FLAGS_journal_path); !v.empty()) config.set_journal_path(v);
+  if (absl::Status s = ApplyJournalFlags(config); !s.ok()) return Fail(2, s.ToString());
   if (std::string v = absl::GetFlag(FLAGS_phala_cloud_base_url); !v.empty())
     config.mutable_phala_cloud()->set_base_url(v);
   if (std::string v = absl::GetFlag(FLAGS_phala_cloud_api_key_file); !v.empty()) {

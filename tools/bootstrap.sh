@@ -8,8 +8,8 @@ APT_PACKAGES=(
   bazel-bootstrap bazel-platforms clang-14 lld-14 clang-format-14 clang-tidy-14 pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libsecp256k1-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsodium-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev
-  ca-certificates
+  libssl-dev libsodium-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libgtest-dev libgmock-dev
+  libbenchmark-dev ca-certificates
 )
 # Node.js and npm: the machine's own if present (it may not come from Debian), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)

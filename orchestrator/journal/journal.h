@@ -5,7 +5,8 @@
 // concurrency through a version number, and an `owner` + lease on each record, so that a
 // PostgreSQL backend can serve several orchestrator replicas (a replica claims an operation by
 // an Update that sets owner/lease_expires; losing the race is ABORTED) without changing callers.
-// SqliteJournal (sqlite_journal.h) is the embedded default for one process.
+// SqliteJournal (sqlite_journal.h) is the embedded default for one process; PostgresJournal
+// (postgres_journal.h) keeps the same records in a PostgreSQL database.
 //
 // Two kinds of data:
 //   - The operation record: its public view (a serialized onchainkms.orchestrator.v1.Operation),
@@ -18,9 +19,12 @@
 //
 // Errors: UNAVAILABLE from any call means the journal cannot be reached or written right now
 // (busy, I/O error, disk full, a database outage) and the call had no effect: the same call may
-// be made again later. The engine pauses an operation whose write failed so and resumes it when
-// a write works again (engine/status_marks.h IsJournalUnavailable). Other codes are final for
-// that call (ABORTED: the version moved; NOT_FOUND; INTERNAL: e.g. a corrupt file).
+// be made again later. (A PostgreSQL write whose answer was lost may have taken effect; the
+// journal then makes a repeat, or the caller's next write from the same version, behave as if it
+// had not.) The engine pauses an
+// operation whose write failed so and resumes it when a write works again
+// (engine/status_marks.h IsJournalUnavailable). Other codes are final for that call (ABORTED:
+// the version moved; NOT_FOUND; INTERNAL: e.g. a corrupt file).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 

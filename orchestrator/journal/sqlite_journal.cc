@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "orchestrator/journal/error_context.h"
 #include "platform/sqlite/schema.h"
 #include "platform/sqlite/statement.h"
 #include "platform/status_macros.h"
@@ -51,17 +52,6 @@ constexpr char kColumns[] =
     "internal, version, owner, lease_expires_us";
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
-
-// Adds "journal: <what>: " to an error, keeping its code (UNAVAILABLE: retry later).
-absl::Status Context(const absl::Status& s, absl::string_view what) {
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat("journal: ", what, ": ", s.message()));
-}
-template <typename T>
-absl::StatusOr<T> Context(absl::StatusOr<T> v, absl::string_view what) {
-  if (v.ok()) return v;
-  return Context(v.status(), what);
-}
 
 OperationRecord ReadRecord(const Statement& st) {
   OperationRecord r;

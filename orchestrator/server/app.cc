@@ -11,7 +11,7 @@
 #include "cloudapi/api_key.h"
 #include "google/protobuf/util/time_util.h"
 #include "orchestrator/flows/flows.h"
-#include "orchestrator/journal/sqlite_journal.h"
+#include "orchestrator/server/journal_backend.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
 
@@ -60,17 +60,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
   const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
   app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
   platform::log::Info("orchestrator started", {{"address", app->transport_->address()},
-                                               {"journal", config.journal_path()},
+                                               {"journal", app->journal_description_},
                                                {"phala_cloud", app->cloud_->origin()},
                                                {"chains", absl::StrCat(app->deps_.chains.size())}});
   return app;
 }
 
 absl::Status App::OpenJournal(const v1::OrchestratorConfig& config) {
-  if (config.journal_path().empty()) return absl::InvalidArgumentError("journal_path: required");
-  absl::StatusOr<std::unique_ptr<journal::SqliteJournal>> j = journal::SqliteJournal::Open(config.journal_path());
-  if (!j.ok()) return j.status();
-  journal_ = *std::move(j);
+  ASSIGN_OR_RETURN(OpenedJournal opened, OpenConfiguredJournal(config));
+  journal_ = std::move(opened.journal);
+  journal_description_ = std::move(opened.description);
   deps_.journal = journal_.get();
   return absl::OkStatus();
 }

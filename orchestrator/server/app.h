@@ -34,7 +34,8 @@ class App {
  public:
   // Everything from `config` (flags already applied) and the listener options. Fails with
   // INVALID_ARGUMENT for a bad configuration, FAILED_PRECONDITION when the journal is held by
-  // another process, UNAVAILABLE when it cannot listen.
+  // another process (SQLite) or newer than this program, UNAUTHENTICATED when PostgreSQL refuses
+  // the password, UNAVAILABLE when it cannot listen or reach the database.
   static absl::StatusOr<std::unique_ptr<App>> Start(const v1::OrchestratorConfig& config,
                                                     const platform::TransportOptions& listen);
   ~App();
@@ -61,6 +62,7 @@ class App {
   absl::Status CheckDependencies();
 
   std::unique_ptr<journal::Journal> journal_;
+  std::string journal_description_;
   std::unique_ptr<cloudapi::CloudClient> cloud_;
   std::unique_ptr<SignerClient> signer_client_;
   std::unique_ptr<engine::JournalingSigner> signer_;

@@ -1,6 +1,7 @@
 #include "platform/sqlite/schema.h"
 
 #include "absl/strings/str_cat.h"
+#include "platform/schema_version.h"
 #include "platform/sqlite/transaction.h"
 #include "platform/status_macros.h"
 
@@ -16,10 +17,7 @@ absl::StatusOr<int64_t> UserVersion(Database& db) {
 absl::Status ApplySchema(Database& db, absl::Span<const absl::string_view> migrations) {
   ASSIGN_OR_RETURN(int64_t version, UserVersion(db));
   const auto known = static_cast<int64_t>(migrations.size());
-  if (version > known) {
-    return absl::FailedPreconditionError(absl::StrCat("database ", db.path(), " has schema version ", version,
-                                                      "; this program knows versions up to ", known));
-  }
+  RETURN_IF_ERROR(CheckSchemaVersion(db.path(), version, known));
   for (; version < known; ++version) {
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
     RETURN_IF_ERROR(db.Exec(migrations[static_cast<size_t>(version)]));

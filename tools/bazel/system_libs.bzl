@@ -14,6 +14,8 @@ _LIBS = {
     "secp256k1": (["libsecp256k1"], []),
     "openssl": (["openssl"], []),
     "sqlite3": (["sqlite3"], []),
+    # libpq's headers live in /usr/include/postgresql: include them as <postgresql/libpq-fe.h>.
+    "pq": (["libpq"], []),
     "sodium": (["libsodium"], []),
     "boost": ([], []),  # header-only parts: Beast, Asio
     "boost_json": ([], ["-lboost_json"]),

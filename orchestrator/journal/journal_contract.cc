@@ -1,0 +1,178 @@
+#include "orchestrator/journal/journal_contract.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+
+namespace orchestrator::journal {
+
+void JournalContractTest::SetUp() { store_ = GetParam()(); }
+
+std::unique_ptr<Journal> JournalContractTest::OpenJournal() {
+  absl::StatusOr<std::unique_ptr<Journal>> j = store_->Open();
+  EXPECT_TRUE(j.ok()) << j.status();
+  return j.ok() ? *std::move(j) : nullptr;
+}
+
+OperationRecord TestRecord(const std::string& id, const std::string& request_id, int64_t time_us, int kind, int state) {
+  OperationRecord r;
+  r.id = id;
+  r.caller = "uid:1000";
+  r.request_id = request_id;
+  r.kind = kind;
+  r.state = state;
+  r.create_time = absl::FromUnixMicros(time_us);
+  r.update_time = r.create_time;
+  r.request_digest = "d-" + request_id;
+  r.operation = std::string("op\0bytes", 8);
+  r.internal = "internal";
+  r.owner = "me";
+  return r;
+}
+
+namespace {
+
+TEST_P(JournalContractTest, CreateIsIdempotentPerCallerAndRequestId) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  absl::StatusOr<CreateResult> a = j->Create(TestRecord("op_a", "r1", 1));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(a->created);
+  EXPECT_EQ(a->record.version, 1);
+  absl::StatusOr<CreateResult> b = j->Create(TestRecord("op_b", "r1", 2));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FALSE(b->created);
+  EXPECT_EQ(b->record.id, "op_a");
+  EXPECT_EQ(b->record.operation, std::string("op\0bytes", 8));
+  OperationRecord other = TestRecord("op_c", "r1", 3);
+  other.caller = "uid:1001";
+  EXPECT_TRUE(j->Create(other)->created) << "request ids are scoped to the caller";
+  EXPECT_EQ(j->Create(TestRecord("op_a", "r2", 4)).status().code(), absl::StatusCode::kAlreadyExists);
+  absl::StatusOr<std::optional<OperationRecord>> f = j->FindByRequestId("uid:1000", "r1");
+  ASSERT_TRUE(f.ok() && f->has_value());
+  EXPECT_EQ((*f)->id, "op_a");
+  EXPECT_FALSE((*j->FindByRequestId("uid:1000", "nope")).has_value());
+}
+
+TEST_P(JournalContractTest, ConcurrentCreatesOfOneRequestCreateOnce) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      absl::StatusOr<CreateResult> r = j->Create(TestRecord(absl::StrCat("op_", t), "same", t));
+      ASSERT_TRUE(r.ok()) << r.status();
+      if (r->created) ++created;
+      EXPECT_EQ(r->record.request_id, "same");
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(j->ListUnfinished()->size(), 1u);
+}
+
+TEST_P(JournalContractTest, UpdateUsesVersions) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  OperationRecord r = j->Create(TestRecord("op_a", "r1", 1))->record;
+  r.state = 2;
+  r.internal = "v2";
+  absl::StatusOr<int64_t> v = j->Update(r);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 2);
+  EXPECT_EQ(j->Update(r).status().code(), absl::StatusCode::kAborted) << "stale version";
+  r.version = *v;
+  r.id = "op_missing";
+  EXPECT_EQ(j->Update(r).status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<OperationRecord> got = j->Get("op_a");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->state, 2);
+  EXPECT_EQ(got->internal, "v2");
+  EXPECT_EQ(got->version, 2);
+  EXPECT_EQ(got->owner, "me");
+  EXPECT_EQ(j->Get("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(JournalContractTest, ListFiltersAndPagesNewestFirst) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  for (int i = 0; i < 7; ++i) {
+    OperationRecord r = TestRecord(absl::StrCat("op_", i), absl::StrCat("r", i), 100 + i / 2, 1 + i % 2, i < 3 ? 4 : 2);
+    r.cvm_id = i == 5 ? "cvm-5" : "";
+    ASSERT_TRUE(j->Create(r).ok());
+  }
+  ListQuery q;
+  q.limit = 3;
+  std::vector<std::string> ids;
+  for (;;) {
+    auto page = j->List(q);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& r : *page) ids.push_back(r.id);
+    if (page->size() < q.limit) break;
+    q.after = ListCursor{page->back().create_time, page->back().id};
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"op_6", "op_5", "op_4", "op_3", "op_2", "op_1", "op_0"}));
+  ListQuery k;
+  k.kind = 2;
+  EXPECT_EQ(j->List(k)->size(), 3u);
+  ListQuery s;
+  s.state = 4;
+  EXPECT_EQ(j->List(s)->size(), 3u);
+  ListQuery c;
+  c.cvm_id = "cvm-5";
+  ASSERT_EQ(j->List(c)->size(), 1u);
+  auto unfinished = j->ListUnfinished();
+  ASSERT_TRUE(unfinished.ok());
+  ASSERT_EQ(unfinished->size(), 4u);
+  EXPECT_EQ((*unfinished)[0].id, "op_3");
+}
+
+TEST_P(JournalContractTest, ArtifactsSurviveAReopen) {
+  {
+    std::unique_ptr<Journal> j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    ASSERT_TRUE(j->Create(TestRecord("op_a", "r1", 1)).ok());
+    ASSERT_TRUE(j->PutArtifact("op_a", "deploy/tx", "v1").ok());
+    ASSERT_TRUE(j->PutArtifact("op_a", "deploy/tx", std::string("v2\0", 3)).ok());
+    ASSERT_TRUE(j->PutArtifact("op_a", "deploy/intent/0", "i0").ok());
+    ASSERT_TRUE(j->PutArtifact("op_a", "other", "x").ok());
+  }
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  EXPECT_TRUE(j->Ping().ok());
+  EXPECT_EQ(**j->GetArtifact("op_a", "deploy/tx"), std::string("v2\0", 3));
+  EXPECT_FALSE((*j->GetArtifact("op_a", "nope")).has_value());
+  auto list = j->ListArtifacts("op_a", "deploy/");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->size(), 2u);
+  EXPECT_EQ(list->at("deploy/intent/0"), "i0");
+  EXPECT_EQ(j->ListArtifacts("op_a", "")->size(), 3u);
+  EXPECT_EQ(j->Get("op_a")->request_id, "r1");
+}
+
+TEST_P(JournalContractTest, ConcurrentWriters) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const std::string id = absl::StrCat("op_", t, "_", i);
+        OperationRecord r = j->Create(TestRecord(id, id, i))->record;
+        r.state = 2;
+        EXPECT_TRUE(j->Update(r).ok());
+        EXPECT_TRUE(j->PutArtifact(id, "k", "v").ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(j->ListUnfinished()->size(), 40u);
+}
+
+}  // namespace
+}  // namespace orchestrator::journal

@@ -1,0 +1,355 @@
+#include "orchestrator/journal/postgres_journal.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "orchestrator/journal/error_context.h"
+#include "platform/postgres/connection.h"
+#include "platform/postgres/result.h"
+#include "platform/postgres/schema.h"
+#include "platform/status_macros.h"
+
+namespace orchestrator::journal {
+namespace {
+
+using platform::postgres::Param;
+using platform::postgres::Result;
+
+// Version 1: docs/design/postgres-replicas.md § 3.3 without what later steps add with the code
+// that uses it (the NOTIFY trigger, the nonce tables). The lease columns are here already so
+// that claims and fencing need no migration of the busiest table.
+constexpr absl::string_view kSchemaV1 = R"sql(
+CREATE TABLE replicas (
+  id            text PRIMARY KEY,
+  boot_id       text NOT NULL,
+  started_at    timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at  timestamptz NOT NULL DEFAULT now(),
+  expires       timestamptz NOT NULL,
+  address       text NOT NULL DEFAULT '',
+  build         text NOT NULL DEFAULT ''
+);
+CREATE TABLE operations (
+  id               text PRIMARY KEY,
+  caller           text NOT NULL,
+  request_id       text NOT NULL,
+  kind             integer NOT NULL,
+  state            smallint NOT NULL CHECK (state BETWEEN 1 AND 6),
+  cvm_id           text NOT NULL DEFAULT '',
+  create_time_us   bigint NOT NULL,
+  update_time_us   bigint NOT NULL,
+  request_digest   text NOT NULL,
+  operation        bytea NOT NULL,
+  internal         bytea NOT NULL,
+  version          bigint NOT NULL CHECK (version >= 1),
+  owner            text NOT NULL DEFAULT '',
+  lease_epoch      bigint NOT NULL DEFAULT 0,
+  irreversible     boolean NOT NULL DEFAULT false,
+  cancel_requested boolean NOT NULL DEFAULT false,
+  CONSTRAINT operations_caller_request_id UNIQUE (caller, request_id)
+) WITH (fillfactor = 80);
+CREATE INDEX operations_by_time  ON operations (create_time_us DESC, id DESC);
+CREATE INDEX operations_by_state ON operations (state, create_time_us DESC, id DESC);
+CREATE INDEX operations_by_cvm   ON operations (cvm_id, create_time_us DESC, id DESC) WHERE cvm_id <> '';
+CREATE INDEX operations_open     ON operations (create_time_us, id) WHERE state IN (1, 2, 3);
+CREATE INDEX operations_by_owner ON operations (owner) WHERE state IN (1, 2, 3);
+CREATE TABLE artifacts (
+  operation_id    text NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+  key             text NOT NULL,
+  value           bytea NOT NULL,
+  update_time_us  bigint NOT NULL,
+  PRIMARY KEY (operation_id, key)
+);
+CREATE TABLE operation_changes (
+  operation_id  text NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+  version       bigint NOT NULL,
+  change_time   timestamptz NOT NULL DEFAULT now(),
+  events        bytea NOT NULL,
+  operation     bytea NOT NULL,
+  PRIMARY KEY (operation_id, version)
+);
+)sql";
+
+constexpr absl::string_view kColumns =
+    "id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, request_digest, operation, "
+    "internal, version, owner";
+
+constexpr absl::string_view kInsert =
+    "INSERT INTO operations (id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, "
+    "request_digest, operation, internal, version, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, "
+    "$12) ON CONFLICT ON CONSTRAINT operations_caller_request_id DO NOTHING RETURNING version";
+
+constexpr absl::string_view kUpdate =
+    "UPDATE operations SET state = $2, cvm_id = $3, update_time_us = $4, operation = $5, internal = $6, "
+    "version = version + 1, owner = $7 WHERE id = $1 AND version = $8 RETURNING version";
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+absl::StatusOr<OperationRecord> ReadRecord(const Result& rows, int row) {
+  OperationRecord r;
+  r.id = rows.Text(row, 0);
+  r.caller = rows.Text(row, 1);
+  r.request_id = rows.Text(row, 2);
+  ASSIGN_OR_RETURN(const int64_t kind, rows.Int(row, 3));
+  ASSIGN_OR_RETURN(const int64_t state, rows.Int(row, 4));
+  r.kind = static_cast<int>(kind);
+  r.state = static_cast<int>(state);
+  r.cvm_id = rows.Text(row, 5);
+  ASSIGN_OR_RETURN(const int64_t created_us, rows.Int(row, 6));
+  ASSIGN_OR_RETURN(const int64_t updated_us, rows.Int(row, 7));
+  r.create_time = absl::FromUnixMicros(created_us);
+  r.update_time = absl::FromUnixMicros(updated_us);
+  r.request_digest = rows.Text(row, 8);
+  ASSIGN_OR_RETURN(r.operation, rows.Bytes(row, 9));
+  ASSIGN_OR_RETURN(r.internal, rows.Bytes(row, 10));
+  ASSIGN_OR_RETURN(r.version, rows.Int(row, 11));
+  r.owner = rows.Text(row, 12);
+  return r;
+}
+
+// What Update writes (all but the version).
+bool SameContent(const OperationRecord& a, const OperationRecord& b) {
+  return a.state == b.state && a.cvm_id == b.cvm_id && a.update_time == b.update_time && a.operation == b.operation &&
+         a.internal == b.internal && a.owner == b.owner;
+}
+
+// A stored row equal to `written` one version up is that write.
+bool SameWrite(const OperationRecord& stored, const OperationRecord& written) {
+  return stored.version == written.version + 1 && SameContent(stored, written);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostgresJournal>> PostgresJournal::Open(const platform::postgres::Dsn& dsn,
+                                                                       const PostgresJournalOptions& options) {
+  platform::postgres::PoolOptions pool_options;
+  pool_options.max_connections = options.pool_size > 0 ? options.pool_size : 8;
+  pool_options.connect.application_name = "onchain-kms-orchestrator";
+  ASSIGN_OR_RETURN(std::unique_ptr<platform::postgres::Pool> pool, platform::postgres::Pool::Create(dsn, pool_options));
+  {
+    ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, pool->Acquire(absl::Now() + options.acquire_timeout));
+    RETURN_IF_ERROR(Context(platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1}), "schema"));
+  }
+  return std::unique_ptr<PostgresJournal>(
+      new PostgresJournal(std::move(pool), absl::StrCat("postgres ", dsn.description()), options));
+}
+
+absl::StatusOr<Result> PostgresJournal::Run(absl::string_view what, absl::string_view sql,
+                                            absl::Span<const Param> params) {
+  absl::StatusOr<platform::postgres::Pool::Lease> conn = pool_->Acquire(absl::Now() + options_.acquire_timeout);
+  if (!conn.ok()) {
+    // No connection at all (every one busy, or none can be opened): nothing was written.
+    return Context(absl::UnavailableError(conn.status().message()), what);
+  }
+  absl::StatusOr<Result> rows = (*conn)->Execute(sql, params);
+  if (!rows.ok()) return Context(rows.status(), what);
+  return rows;
+}
+
+absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::Select(absl::string_view what, absl::string_view sql,
+                                                                     absl::Span<const Param> params) {
+  ASSIGN_OR_RETURN(const Result rows, Run(what, sql, params));
+  std::vector<OperationRecord> out;
+  out.reserve(static_cast<size_t>(rows.rows()));
+  for (int i = 0; i < rows.rows(); ++i) {
+    absl::StatusOr<OperationRecord> r = ReadRecord(rows, i);
+    if (!r.ok()) return Context(r.status(), what);
+    out.push_back(*std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<OperationRecord>> PostgresJournal::FindOne(absl::string_view what, absl::string_view where,
+                                                                        absl::Span<const Param> params) {
+  ASSIGN_OR_RETURN(std::vector<OperationRecord> found,
+                   Select(what, absl::StrCat("SELECT ", kColumns, " FROM operations WHERE ", where), params));
+  if (found.empty()) return std::optional<OperationRecord>();
+  return std::optional<OperationRecord>(std::move(found.front()));
+}
+
+absl::StatusOr<CreateResult> PostgresJournal::Create(const OperationRecord& record) {
+  const Param params[] = {Param::Text(record.id),
+                          Param::Text(record.caller),
+                          Param::Text(record.request_id),
+                          Param::Int(record.kind),
+                          Param::Int(record.state),
+                          Param::Text(record.cvm_id),
+                          Param::Int(Micros(record.create_time)),
+                          Param::Int(Micros(record.update_time)),
+                          Param::Text(record.request_digest),
+                          Param::Bytes(record.operation),
+                          Param::Bytes(record.internal),
+                          Param::Text(record.owner)};
+  absl::StatusOr<Result> inserted = Run("create", kInsert, params);
+  if (inserted.ok() && inserted->rows() == 1) {
+    CreateResult out{record, true};
+    out.record.version = 1;
+    out.record.lease_expires = absl::UnixEpoch();
+    return out;
+  }
+  if (absl::IsAlreadyExists(inserted.status())) {
+    return absl::AlreadyExistsError(absl::StrCat("journal: operation id ", record.id, " exists"));
+  }
+  if (!inserted.ok() && !absl::IsUnavailable(inserted.status())) return inserted.status();
+  // Nothing inserted, or the answer was lost: whoever holds (caller, request_id) now.
+  const bool lost = !inserted.ok();
+  const Param key[] = {Param::Text(record.caller), Param::Text(record.request_id)};
+  absl::StatusOr<std::optional<OperationRecord>> stored = FindOne("create", "caller = $1 AND request_id = $2", key);
+  if (lost && (!stored.ok() || !stored->has_value())) {
+    if (!stored.ok()) Remember(record, /*create=*/true);
+    return inserted.status();  // not written, or not known: a repeat of this call tells
+  }
+  RETURN_IF_ERROR(stored.status());
+  // The row that made the INSERT do nothing is committed and never deleted.
+  if (!stored->has_value()) return absl::InternalError("journal: create: no row and no conflicting row");
+  bool ours = (*stored)->id == record.id && lost;
+  for (const OperationRecord& w : Forget(record.id)) ours |= (*stored)->id == record.id && w.version == 0;
+  return CreateResult{**std::move(stored), ours};
+}
+
+void PostgresJournal::Remember(const OperationRecord& write, bool create) {
+  OperationRecord kept = write;
+  if (create) kept.version = 0;
+  absl::MutexLock l(&mu_);
+  std::vector<OperationRecord>& writes = uncertain_[write.id];
+  for (const OperationRecord& w : writes) {
+    if (w.version == kept.version && SameContent(w, kept)) return;  // a repeat of it
+  }
+  writes.push_back(std::move(kept));
+}
+
+std::vector<OperationRecord> PostgresJournal::Forget(absl::string_view id) {
+  absl::MutexLock l(&mu_);
+  auto it = uncertain_.find(id);
+  if (it == uncertain_.end()) return {};
+  std::vector<OperationRecord> writes = std::move(it->second);
+  uncertain_.erase(it);
+  return writes;
+}
+
+absl::StatusOr<OperationRecord> PostgresJournal::Get(absl::string_view id) {
+  const Param params[] = {Param::Text(id)};
+  ASSIGN_OR_RETURN(std::optional<OperationRecord> r, FindOne("get", "id = $1", params));
+  if (!r.has_value()) return absl::NotFoundError(absl::StrCat("operation ", id, " not found"));
+  return *std::move(r);
+}
+
+absl::StatusOr<std::optional<OperationRecord>> PostgresJournal::FindByRequestId(absl::string_view caller,
+                                                                                absl::string_view request_id) {
+  const Param params[] = {Param::Text(caller), Param::Text(request_id)};
+  return FindOne("find", "caller = $1 AND request_id = $2", params);
+}
+
+absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
+  const Param params[] = {Param::Text(record.id),         Param::Int(record.state),
+                          Param::Text(record.cvm_id),     Param::Int(Micros(record.update_time)),
+                          Param::Bytes(record.operation), Param::Bytes(record.internal),
+                          Param::Text(record.owner),      Param::Int(record.version)};
+  absl::StatusOr<Result> updated = Run("update", kUpdate, params);
+  if (!updated.ok()) {
+    // The commit may have happened and only its answer been lost.
+    if (absl::IsUnavailable(updated.status())) Remember(record, /*create=*/false);
+    return updated.status();
+  }
+  if (updated->rows() == 1) {
+    Forget(record.id);
+    return updated->Int(0, 0);
+  }
+  return UpdateMissed(record);
+}
+
+absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& record) {
+  const Param id[] = {Param::Text(record.id)};
+  ASSIGN_OR_RETURN(std::optional<OperationRecord> stored, FindOne("update", "id = $1", id));
+  if (!stored.has_value()) return absl::NotFoundError(absl::StrCat("operation ", record.id, " not found"));
+  const std::vector<OperationRecord> lost = Forget(record.id);
+  auto found = std::find_if(lost.begin(), lost.end(), [&](const OperationRecord& w) { return SameWrite(*stored, w); });
+  if (found != lost.end()) {
+    // The row is a write of ours that failed UNAVAILABLE but did commit. This one repeats it: done.
+    if (SameContent(*stored, record)) return stored->version;
+    // The caller went on from before it, as if it had not been written (journal.h): this write
+    // replaces it.
+    if (found->version == record.version) {
+      OperationRecord next = record;
+      next.version = stored->version;
+      absl::StatusOr<int64_t> replaced = Update(next);
+      if (absl::IsUnavailable(replaced.status())) {
+        for (const OperationRecord& w : lost) Remember(w, w.version == 0);
+      }
+      return replaced;
+    }
+  }
+  return absl::AbortedError(absl::StrCat("journal: operation ", record.id, " changed meanwhile (version ",
+                                         stored->version, ", expected ", record.version, ")"));
+}
+
+absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::List(const ListQuery& query) {
+  // Every filter is always bound; an unused one is neutralised in SQL, so one prepared statement
+  // serves every query.
+  const std::string sql = absl::StrCat(
+      "SELECT ", kColumns,
+      " FROM operations WHERE ($1 = 0 OR kind = $1) AND ($2 = 0 OR state = $2) AND ($3 = '' OR cvm_id = $3) "
+      "AND (NOT $4 OR create_time_us < $5 OR (create_time_us = $5 AND id < $6)) "
+      "ORDER BY create_time_us DESC, id DESC LIMIT $7");
+  const bool paged = query.after.has_value();
+  const Param params[] = {Param::Int(query.kind),
+                          Param::Int(query.state),
+                          Param::Text(query.cvm_id),
+                          Param::Text(paged ? "true" : "false"),
+                          Param::Int(paged ? Micros(query.after->create_time) : 0),
+                          Param::Text(paged ? query.after->id : ""),
+                          Param::Int(static_cast<int64_t>(query.limit))};
+  return Select("list", sql, params);
+}
+
+absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::ListUnfinished() {
+  return Select(
+      "list unfinished",
+      absl::StrCat("SELECT ", kColumns, " FROM operations WHERE state IN (1, 2, 3) ORDER BY create_time_us, id"), {});
+}
+
+absl::Status PostgresJournal::PutArtifact(absl::string_view operation_id, absl::string_view key,
+                                          absl::string_view value) {
+  const Param params[] = {Param::Text(operation_id), Param::Text(key), Param::Bytes(value),
+                          Param::Int(Micros(absl::Now()))};
+  return Run("put artifact",
+             "INSERT INTO artifacts (operation_id, key, value, update_time_us) VALUES ($1, $2, $3, $4) "
+             "ON CONFLICT (operation_id, key) DO UPDATE SET value = EXCLUDED.value, "
+             "update_time_us = EXCLUDED.update_time_us",
+             params)
+      .status();
+}
+
+absl::StatusOr<std::optional<std::string>> PostgresJournal::GetArtifact(absl::string_view operation_id,
+                                                                        absl::string_view key) {
+  const Param params[] = {Param::Text(operation_id), Param::Text(key)};
+  ASSIGN_OR_RETURN(const Result rows,
+                   Run("get artifact", "SELECT value FROM artifacts WHERE operation_id = $1 AND key = $2", params));
+  if (rows.rows() == 0) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(std::string value, rows.Bytes(0, 0));
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PostgresJournal::ListArtifacts(absl::string_view operation_id,
+                                                                                  absl::string_view prefix) {
+  const Param params[] = {Param::Text(operation_id), Param::Text(prefix)};
+  ASSIGN_OR_RETURN(const Result rows, Run("list artifacts",
+                                          "SELECT key, value FROM artifacts WHERE operation_id = $1 "
+                                          "AND starts_with(key, $2) ORDER BY key",
+                                          params));
+  std::map<std::string, std::string> out;
+  for (int i = 0; i < rows.rows(); ++i) {
+    ASSIGN_OR_RETURN(out[rows.Text(i, 0)], rows.Bytes(i, 1));
+  }
+  return out;
+}
+
+absl::Status PostgresJournal::Ping() {
+  ASSIGN_OR_RETURN(const Result rows, Run("ping", "SELECT current_setting('transaction_read_only')", {}));
+  if (rows.Text(0, 0) == "on") {
+    return absl::UnavailableError(absl::StrCat("journal: ping: ", description_, " is read-only (a standby?)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace orchestrator::journal

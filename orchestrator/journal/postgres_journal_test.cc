@@ -1,0 +1,188 @@
+// PostgresJournal against a real PostgreSQL 15 started by the test: the journal contract
+// (journal_contract.cc) and what only PostgreSQL has (a schema newer than the program, the
+// server going away and coming back, a refused password).
+#include "orchestrator/journal/postgres_journal.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orchestrator/journal/journal_contract.h"
+#include "platform/postgres/connection.h"
+#include "platform/postgres/shared_server.h"
+#include "platform/status_macros.h"
+
+namespace orchestrator::journal {
+namespace {
+
+using platform::postgres::Connection;
+using platform::postgres::Dsn;
+using platform::postgres::SharedServer;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A new database on the binary's one server (the contract's test names do not make database
+// names, so they are numbered).
+Dsn NewDatabase() {
+  static int databases = 0;
+  absl::StatusOr<std::string> dsn_file = SharedServer().CreateDatabase(absl::StrCat("journal_", ++databases));
+  if (!dsn_file.ok()) {
+    ADD_FAILURE() << dsn_file.status();
+    std::abort();
+  }
+  return *Dsn::FromFile(*dsn_file);
+}
+
+class PostgresStore final : public JournalStore {
+ public:
+  absl::StatusOr<std::unique_ptr<Journal>> Open() override {
+    ASSIGN_OR_RETURN(std::unique_ptr<PostgresJournal> j, PostgresJournal::Open(dsn_));
+    return std::unique_ptr<Journal>(std::move(j));
+  }
+
+ private:
+  const Dsn dsn_ = NewDatabase();
+};
+
+std::unique_ptr<JournalStore> NewPostgresStore() { return std::make_unique<PostgresStore>(); }
+
+INSTANTIATE_TEST_SUITE_P(Postgres, JournalContractTest, ::testing::Values(&NewPostgresStore));
+
+int64_t Count(Connection& conn, absl::string_view sql) { return *(*conn.Execute(sql)).Int(0, 0); }
+
+TEST(PostgresJournalTest, ANewerSchemaIsRefusedAndNothingIsWritten) {
+  const Dsn dsn = NewDatabase();
+  {
+    std::unique_ptr<PostgresJournal> j = *PostgresJournal::Open(dsn);
+    ASSERT_TRUE(j->Create(TestRecord("op_a", "r1", 1)).ok());
+  }
+  std::unique_ptr<Connection> admin = *Connection::Open(dsn);
+  // As a later program would leave it.
+  ASSERT_TRUE(
+      admin->Exec("UPDATE platform_schema_versions SET version = 2 WHERE schema = 'orchestrator_journal'").ok());
+  const int64_t tables = Count(*admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+  const int64_t writes =
+      Count(*admin, "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables");
+
+  absl::StatusOr<std::unique_ptr<PostgresJournal>> refused = PostgresJournal::Open(dsn);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("journal: schema:"));
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("schema orchestrator_journal has schema version 2; this program knows versions up to 1"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("dbname=journal_"));
+  EXPECT_EQ(Count(*admin, "SELECT version FROM platform_schema_versions WHERE schema = 'orchestrator_journal'"), 2);
+  EXPECT_EQ(Count(*admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), tables);
+  EXPECT_EQ(Count(*admin, "SELECT count(*) FROM operations"), 1);
+}
+
+TEST(PostgresJournalTest, ServerStoppedIsUnavailableThenWorksAfterStart) {
+  std::unique_ptr<PostgresJournal> j = *PostgresJournal::Open(NewDatabase());
+  OperationRecord r = j->Create(TestRecord("op_a", "r1", 1))->record;
+  ASSERT_TRUE(SharedServer().Stop().ok());
+  r.state = 2;
+  r.update_time = absl::FromUnixMicros(2);
+  EXPECT_EQ(j->Update(r).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(j->Create(TestRecord("op_b", "r2", 2)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(j->PutArtifact("op_a", "k", "v").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(j->Get("op_a").status().code(), absl::StatusCode::kUnavailable);
+  absl::Status ping = j->Ping();
+  EXPECT_EQ(ping.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(ping.message(), HasSubstr("journal: ping:"));
+  ASSERT_TRUE(SharedServer().Start().ok());
+
+  // The same calls again, as the engine makes them once the journal answers.
+  absl::StatusOr<int64_t> v = j->Update(r);
+  for (int i = 0; i < 3 && absl::IsUnavailable(v.status()); ++i) v = j->Update(r);  // a connection cut by the stop
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 2);
+  EXPECT_TRUE(j->Ping().ok());
+  absl::StatusOr<CreateResult> b = j->Create(TestRecord("op_b", "r2", 2));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE(b->created);
+  EXPECT_TRUE(j->PutArtifact("op_a", "k", "v").ok());
+  EXPECT_EQ(j->Get("op_a")->state, 2);
+  EXPECT_EQ(j->ListUnfinished()->size(), 2u);
+}
+
+// A write whose commit happened but whose answer never came is UNAVAILABLE; the engine repeats
+// it. Here the server is down for the first attempt and a second journal on the same database
+// makes exactly that write meanwhile, which is what the database holds after a lost answer.
+TEST(PostgresJournalTest, RepeatingAWriteWhoseAnswerWasLostSucceeds) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> j = *PostgresJournal::Open(dsn);
+  std::unique_ptr<PostgresJournal> other = *PostgresJournal::Open(dsn);
+  OperationRecord r = j->Create(TestRecord("op_a", "r1", 1))->record;
+  r.state = 2;
+  r.update_time = absl::FromUnixMicros(2);
+  const OperationRecord b = TestRecord("op_b", "r2", 2);
+  ASSERT_TRUE(SharedServer().Stop().ok());
+  EXPECT_EQ(j->Update(r).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(j->Create(b).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(SharedServer().Start().ok());
+  auto repeat = [](auto call) {
+    auto result = call();
+    for (int i = 0; i < 3 && absl::IsUnavailable(result.status()); ++i) result = call();  // cut by the stop
+    return result;
+  };
+  ASSERT_EQ(*repeat([&] { return other->Update(r); }), 2);
+  ASSERT_TRUE(repeat([&] { return other->Create(b); })->created);
+
+  absl::StatusOr<int64_t> v = repeat([&] { return j->Update(r); });
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 2) << "the stored write is this one";
+  absl::StatusOr<CreateResult> created = repeat([&] { return j->Create(b); });
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->created) << "the stored operation is this one";
+  EXPECT_EQ(j->Update(r).status().code(), absl::StatusCode::kAborted) << "a third time is a stale write";
+  EXPECT_FALSE(j->Create(b)->created);
+}
+
+// As the engine does when the outage outlasts its retries: it keeps the state from before the
+// lost write and writes from there. That write replaces the lost one.
+TEST(PostgresJournalTest, AnotherWriteAfterALostAnswerReplacesIt) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> j = *PostgresJournal::Open(dsn);
+  std::unique_ptr<PostgresJournal> other = *PostgresJournal::Open(dsn);
+  const OperationRecord before = j->Create(TestRecord("op_a", "r1", 1))->record;
+  OperationRecord lost = before;
+  lost.state = 2;
+  lost.internal = "lost";
+  lost.update_time = absl::FromUnixMicros(2);
+  ASSERT_TRUE(SharedServer().Stop().ok());
+  EXPECT_EQ(j->Update(lost).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(SharedServer().Start().ok());
+  absl::StatusOr<int64_t> v = other->Update(lost);  // the commit whose answer was lost
+  for (int i = 0; i < 3 && absl::IsUnavailable(v.status()); ++i) v = other->Update(lost);
+  ASSERT_EQ(*v, 2);
+
+  OperationRecord next = before;  // no change, a new time: the engine's probe write
+  next.update_time = absl::FromUnixMicros(3);
+  v = j->Update(next);
+  for (int i = 0; i < 3 && absl::IsUnavailable(v.status()); ++i) v = j->Update(next);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 3);
+  absl::StatusOr<OperationRecord> stored = j->Get("op_a");
+  EXPECT_EQ(stored->state, 1);
+  EXPECT_EQ(stored->internal, "internal");
+  EXPECT_EQ(stored->version, 3);
+  next.version = 1;
+  EXPECT_EQ(j->Update(next).status().code(), absl::StatusCode::kAborted) << "only once";
+}
+
+TEST(PostgresJournalTest, AWrongPasswordIsRefusedWithoutQuotingIt) {
+  ASSERT_TRUE(SharedServer().CreateDatabase("journal_password").ok());
+  absl::StatusOr<std::string> file =
+      SharedServer().WriteDsnFile("wrong.dsn", SharedServer().DsnText("journal_password", "hunter2-not-the-password"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  absl::StatusOr<std::unique_ptr<PostgresJournal>> j = PostgresJournal::Open(*Dsn::FromFile(*file));
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), absl::StatusCode::kUnauthenticated) << j.status();
+  EXPECT_THAT(j.status().message(), HasSubstr("user=app"));
+  EXPECT_THAT(j.status().message(), Not(HasSubstr("hunter2")));
+}
+
+}  // namespace
+}  // namespace orchestrator::journal

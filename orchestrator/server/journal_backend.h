@@ -1,0 +1,29 @@
+// The journal the configuration names: `journal_path` (SQLite, as before) or
+// `journal { sqlite { path } }` or `journal { postgres { dsn_file pool_size } }`, exactly one.
+// Errors name the config field: INVALID_ARGUMENT for a bad configuration (a missing field, both
+// forms, an unreadable or too open DSN file); the backend's own code otherwise
+// (UNAUTHENTICATED for a refused password, UNAVAILABLE for no server, FAILED_PRECONDITION for a
+// missing database, a schema newer than this program, or a SQLite file in use). Never the
+// password.
+#ifndef ONCHAIN_KMS_ORCHESTRATOR_SERVER_JOURNAL_BACKEND_H_
+#define ONCHAIN_KMS_ORCHESTRATOR_SERVER_JOURNAL_BACKEND_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "onchainkms/orchestrator/v1/config.pb.h"
+#include "orchestrator/journal/journal.h"
+
+namespace orchestrator::server {
+
+struct OpenedJournal {
+  std::unique_ptr<journal::Journal> journal;
+  std::string description;  // for the start-up log line: the file, or the server without password
+};
+
+absl::StatusOr<OpenedJournal> OpenConfiguredJournal(const ::onchainkms::orchestrator::v1::OrchestratorConfig& config);
+
+}  // namespace orchestrator::server
+
+#endif  // ONCHAIN_KMS_ORCHESTRATOR_SERVER_JOURNAL_BACKEND_H_
