@@ -185,6 +185,7 @@ equivocation::Record RecordOf(equivocation::Candidate c, chain::SignedTransactio
   record.tx_hash = signed_tx.hash;
   const bool bump = verdict.kind == equivocation::Verdict::Kind::kFeeBump;
   record.nonce_use = bump ? equivocation::NonceUse::kFeeBump : equivocation::NonceUse::kFirst;
+  record.slot_version = verdict.slot_version;
   record.replaced_tx_hash = verdict.replaced;
   record.budget_charge = charge;
   record.signed_at = absl::Now();

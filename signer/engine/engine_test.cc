@@ -12,6 +12,7 @@
 #include "chain/hex.h"
 #include "chain/transaction.h"
 #include "google/protobuf/text_format.h"
+#include "signer/equivocation/sqlite_store.h"
 #include "signer/testing/anvil_fixtures.h"
 
 namespace signer::engine {
@@ -70,7 +71,7 @@ class EngineTest : public ::testing::Test {
     store_.reset();
     audit_.reset();
     usage_ = std::make_unique<policy::UsageTracker>();
-    store_ = *equivocation::Store::Open(dir_ + "/ae.sqlite");
+    store_ = *equivocation::SqliteStore::Open(dir_ + "/ae.sqlite");
     audit_ = *audit::AuditLog::Open(dir_ + "/audit.jsonl", absl::ZeroDuration());
     engine_ = std::make_unique<Engine>(
         EngineDeps{keys_.get(), holder_.get(), usage_.get(), store_.get(), audit_.get(), &metrics_});

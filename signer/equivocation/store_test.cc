@@ -1,5 +1,3 @@
-#include "signer/equivocation/store.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -7,6 +5,7 @@
 #include <thread>
 
 #include "chain/keccak.h"
+#include "signer/equivocation/sqlite_store.h"
 
 namespace signer::equivocation {
 namespace {
@@ -58,7 +57,7 @@ Verdict ClassifyAndRecord(Store& store, const Candidate& c) {
 TEST(Store, FirstRepeatFeeBumpConflictAcrossRestart) {
   const std::string path = DbPath("a.sqlite");
   {
-    auto store = *Store::Open(path);
+    auto store = *SqliteStore::Open(path);
     EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1000, 100)).kind, Verdict::Kind::kFirst);
     Verdict repeat = ClassifyAndRecord(*store, Make(7, 1000, 100));
     ASSERT_EQ(repeat.kind, Verdict::Kind::kRepeat);
@@ -69,7 +68,7 @@ TEST(Store, FirstRepeatFeeBumpConflictAcrossRestart) {
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // Restart: the record survives.
-  auto store = *Store::Open(path);
+  auto store = *SqliteStore::Open(path);
   EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1000, 100)).kind, Verdict::Kind::kRepeat);
   Verdict other_data = ClassifyAndRecord(*store, Make(7, 1000, 100, {0xde, 0xad, 0xbe, 0xef}));
   EXPECT_EQ(other_data.kind, Verdict::Kind::kConflict);
@@ -105,7 +104,7 @@ TEST(Store, RaisedByTenPercent) {
 }
 
 TEST(Store, ConcurrentWritersShareCommits) {
-  auto store = *Store::Open(DbPath("b.sqlite"));
+  auto store = *SqliteStore::Open(DbPath("b.sqlite"));
   constexpr int kThreads = 32, kPerThread = 20;
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
@@ -125,7 +124,7 @@ TEST(Store, ConcurrentWritersShareCommits) {
 }
 
 TEST(Store, SameSlotRequestsAreSerialized) {
-  auto store = *Store::Open(DbPath("c.sqlite"));
+  auto store = *SqliteStore::Open(DbPath("c.sqlite"));
   // 16 threads race to sign different payloads for one nonce: exactly one wins, the others see
   // either a repeat of nothing (impossible) or a conflict.
   std::vector<std::thread> threads;
@@ -144,14 +143,14 @@ TEST(Store, SameSlotRequestsAreSerialized) {
 
 TEST(Store, ASecondOpenOfTheSameDatabaseIsRefused) {
   const std::string path = DbPath("locked.sqlite");
-  auto store = *Store::Open(path);
-  absl::StatusOr<std::unique_ptr<Store>> second = Store::Open(path);
+  auto store = *SqliteStore::Open(path);
+  absl::StatusOr<std::unique_ptr<SqliteStore>> second = SqliteStore::Open(path);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find(absl::StrCat("anti-equivocation db: database ", path, " is in use")),
             std::string::npos)
       << second.status();
   store.reset();
-  EXPECT_TRUE(Store::Open(path).ok()) << "free again once the first is closed";
+  EXPECT_TRUE(SqliteStore::Open(path).ok()) << "free again once the first is closed";
 }
 
 }  // namespace

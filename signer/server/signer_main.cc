@@ -28,7 +28,7 @@
 #include "signer/audit/audit_log.h"
 #include "signer/cli/keys_command.h"
 #include "signer/engine/engine.h"
-#include "signer/equivocation/store.h"
+#include "signer/equivocation/sqlite_store.h"
 #include "signer/keystore/key_store.h"
 #include "signer/keystore/password.h"
 #include "signer/keystore/process_hardening.h"
@@ -208,7 +208,7 @@ int OpenSigner(const v1::SignerConfig& config, SignerCore& core) {
   if (!initial.ok()) return Fail(2, "cannot load the policy", initial.status());
   core.policy = std::make_unique<policy::PolicyHolder>(*initial);
   absl::StatusOr<std::unique_ptr<equivocation::Store>> store =
-      equivocation::Store::Open(config.anti_equivocation_db_path());
+      equivocation::SqliteStore::Open(config.anti_equivocation_db_path());
   if (!store.ok()) return Fail(1, "cannot open the anti-equivocation database", store.status());
   core.store = *std::move(store);
   const absl::Duration fsync_interval =
