@@ -103,6 +103,10 @@ absl::Status RequestIdField(const std::string& id) {
 
 std::string Outcome(absl::StatusCode code) { return absl::AsciiStrToLower(absl::StatusCodeToString(code)); }
 
+// A record that lost its race to another signer replica is classified again at most this often
+// (each loss means another replica recorded a newer version of the slot meanwhile).
+constexpr int kMaxRaceAttempts = 3;
+
 const char* NonceUseName(equivocation::NonceUse u) {
   switch (u) {
     case equivocation::NonceUse::kFirst:
@@ -470,9 +474,12 @@ absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, cons
 
 void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
                               std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
-                              v1::SignedTransaction* out) {
+                              v1::SignedTransaction* out, int attempt) {
   const chain::Address from = record->key.sender;
-  d_.store->RecordAsync(*record, [this, req, record, slot, out, from, charge_id](absl::Status s) mutable {
+  d_.store->RecordAsync(*record, [this, req, record, slot, out, from, charge_id, attempt](absl::Status s) mutable {
+    if (absl::IsAborted(s) && attempt < kMaxRaceAttempts) {
+      return Reclassify(std::move(req), std::move(record), std::move(slot), charge_id, out, attempt + 1);
+    }
     if (!s.ok()) {
       d_.usage->Refund(from, charge_id);
       req->audit["reason_detail"] = "the signature was not recorded durably and was discarded";
@@ -485,6 +492,42 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
     slot.reset();  // the next request for this nonce may now look at the record
     Finish(req, absl::OkStatus());
   });
+}
+
+void Engine::Reclassify(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
+                        std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id, v1::SignedTransaction* out,
+                        int attempt) {
+  json::object& a = req->audit;
+  a["lost_race"] = true;
+  absl::StatusOr<equivocation::Verdict> verdict = d_.store->Classify(*slot, *record);
+  if (verdict.ok() && (verdict->kind == equivocation::Verdict::Kind::kFirst ||
+                       verdict->kind == equivocation::Verdict::Kind::kFeeBump)) {
+    // The same signed bytes as the next version; the charge already taken covers it (it was
+    // computed against an older, cheaper replaced transaction or none).
+    record->nonce_use = verdict->kind == equivocation::Verdict::Kind::kFeeBump ? equivocation::NonceUse::kFeeBump
+                                                                               : equivocation::NonceUse::kFirst;
+    record->slot_version = verdict->slot_version;
+    record->replaced_tx_hash = verdict->replaced;
+    a["nonce_use"] = NonceUseName(record->nonce_use);
+    if (verdict->replaced.has_value()) a["replaced_tx_hash"] = verdict->replaced->Hex();
+    return RecordAndRelease(std::move(req), std::move(record), std::move(slot), charge_id, out, attempt);
+  }
+  d_.usage->Refund(record->key.sender, charge_id);
+  req->signed_something = false;  // discarded: it never leaves
+  a.erase("fee_charged_wei");
+  a.erase("replaced_tx_hash");
+  if (!verdict.ok()) return Finish(req, absl::UnavailableError(verdict.status().message()));
+  if (verdict->kind == equivocation::Verdict::Kind::kRepeat) {
+    FillSigned(*verdict->repeat, equivocation::NonceUse::kRepeat, out);
+    a["nonce_use"] = "repeat";
+    a["tx_hash"] = verdict->repeat->tx_hash.Hex();
+    return Finish(req, absl::OkStatus());
+  }
+  a["nonce_use"] = "conflict";
+  a["allowed_by"] = req->rule;
+  a.erase("tx_hash");
+  req->rule = "anti_equivocation";
+  Finish(req, verdict->conflict);
 }
 
 void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, v1::SignMessageResponse* out,

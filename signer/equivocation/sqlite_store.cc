@@ -6,6 +6,7 @@
 #include "platform/sqlite/schema.h"
 #include "platform/sqlite/transaction.h"
 #include "platform/status_macros.h"
+#include "signer/equivocation/db_error.h"
 
 namespace signer::equivocation {
 namespace {
@@ -54,17 +55,6 @@ constexpr char kInsert[] =
 constexpr char kColumns[] =
     "chain_id, sender, nonce, signing_hash, to_address, value, data, gas_limit, max_fee_per_gas, "
     "max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, budget_charge, signed_at_ms";
-
-// Every database error is UNAVAILABLE: the signer cannot decide or record now (it must not sign).
-absl::Status SqlError(const absl::Status& s, absl::string_view what) {
-  if (s.ok()) return s;
-  return absl::UnavailableError(absl::StrCat("anti-equivocation db: ", what, ": ", s.message()));
-}
-template <typename T>
-absl::StatusOr<T> SqlError(absl::StatusOr<T> v, absl::string_view what) {
-  if (v.ok()) return v;
-  return SqlError(v.status(), what);
-}
 
 chain::U256 ColumnU256(const Statement& s, int i) {
   absl::StatusOr<chain::U256> v = chain::U256::FromDecimal(s.IsNull(i) ? "0" : s.ColumnText(i));
@@ -130,7 +120,7 @@ absl::StatusOr<Record> ReadRow(const Statement& s) {
 absl::StatusOr<std::vector<Record>> ReadRows(Statement& s, absl::string_view what) {
   std::vector<Record> out;
   for (;;) {
-    ASSIGN_OR_RETURN(bool row, SqlError(s.Step(), what));
+    ASSIGN_OR_RETURN(bool row, DbError(s.Step(), what));
     if (!row) return out;
     ASSIGN_OR_RETURN(Record r, ReadRow(s));
     out.push_back(std::move(r));
@@ -144,7 +134,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   RETURN_IF_ERROR(store->OpenDatabase(path));
   RETURN_IF_ERROR(store->LoadKnownSlots());
   SqliteStore* s = store.get();
-  store->commit_ = std::make_unique<GroupCommit>(
+  store->group_commit_ = std::make_unique<GroupCommit>(
       max_batch, [s](const auto& batch, auto& results) { return s->WriteBatch(batch, results); },
       [s](const auto& batch) { s->MarkKnown(batch); });
   return store;
@@ -158,15 +148,15 @@ absl::Status SqliteStore::OpenDatabase(const std::string& path) {
     return absl::Status(w.status().code(), absl::StrCat("anti-equivocation db: ", w.status().message()));
   }
   write_db_ = *std::move(w);
-  RETURN_IF_ERROR(SqlError(platform::sqlite::ApplySchema(*write_db_, {kSchema}), "schema"));
-  ASSIGN_OR_RETURN(Statement insert, SqlError(write_db_->Prepare(kInsert), "prepare insert"));
+  RETURN_IF_ERROR(DbError(platform::sqlite::ApplySchema(*write_db_, {kSchema}), "schema"));
+  ASSIGN_OR_RETURN(Statement insert, DbError(write_db_->Prepare(kInsert), "prepare insert"));
   insert_.emplace(std::move(insert));
-  ASSIGN_OR_RETURN(std::unique_ptr<platform::sqlite::Database> r, SqlError(write_db_->OpenConnection(), "open reader"));
+  ASSIGN_OR_RETURN(std::unique_ptr<platform::sqlite::Database> r, DbError(write_db_->OpenConnection(), "open reader"));
   absl::MutexLock lock(&read_mu_);
   read_db_ = std::move(r);
   const std::string select =
       absl::StrCat("SELECT ", kColumns, " FROM signatures WHERE chain_id = ? AND sender = ? AND nonce = ? ORDER BY id");
-  ASSIGN_OR_RETURN(Statement select_slot, SqlError(read_db_->Prepare(select), "prepare select"));
+  ASSIGN_OR_RETURN(Statement select_slot, DbError(read_db_->Prepare(select), "prepare select"));
   select_slot_.emplace(std::move(select_slot));
   return absl::OkStatus();
 }
@@ -174,10 +164,10 @@ absl::Status SqliteStore::OpenDatabase(const std::string& path) {
 absl::Status SqliteStore::LoadKnownSlots() {
   ASSIGN_OR_RETURN(
       Statement scan,
-      SqlError(write_db_->Prepare("SELECT DISTINCT chain_id, sender, nonce FROM signatures"), "prepare index scan"));
+      DbError(write_db_->Prepare("SELECT DISTINCT chain_id, sender, nonce FROM signatures"), "prepare index scan"));
   absl::MutexLock lock(&known_mu_);
   for (;;) {
-    ASSIGN_OR_RETURN(bool row, SqlError(scan.Step(), "index scan"));
+    ASSIGN_OR_RETURN(bool row, DbError(scan.Step(), "index scan"));
     if (!row) return absl::OkStatus();
     absl::StatusOr<chain::Address> sender = chain::Address::FromBytes(scan.ColumnBytes(1));
     if (!sender.ok()) return absl::DataLossError("anti-equivocation db: malformed sender");
@@ -186,7 +176,7 @@ absl::Status SqliteStore::LoadKnownSlots() {
 }
 
 SqliteStore::~SqliteStore() {
-  if (commit_ != nullptr) commit_->Stop();
+  StopGroupCommit();
   // Statements before their connections; the writer's connection (the process lock) last.
   absl::MutexLock lock(&read_mu_);
   select_slot_.reset();
@@ -227,10 +217,6 @@ absl::StatusOr<Verdict> SqliteStore::Classify(const Slot& slot, const Candidate&
   return Decide(*rows, c);
 }
 
-void SqliteStore::RecordAsync(Record record, std::function<void(absl::Status)> done) {
-  commit_->Enqueue(std::move(record), std::move(done));
-}
-
 // Every slot of the batch is marked known, even when its write failed: "known" only means "read
 // the database before deciding", so a write whose failure report was wrong can never let a
 // conflicting transaction through as FIRST.
@@ -243,23 +229,23 @@ void SqliteStore::MarkKnown(const std::vector<GroupCommit::Pending>& batch) {
 absl::Status SqliteStore::WriteBatch(const std::vector<GroupCommit::Pending>& batch,
                                      std::vector<absl::Status>& results) {
   ASSIGN_OR_RETURN(platform::sqlite::Transaction txn,
-                   SqlError(platform::sqlite::Transaction::Begin(*write_db_), "begin"));
+                   DbError(platform::sqlite::Transaction::Begin(*write_db_), "begin"));
   for (size_t i = 0; i < batch.size(); ++i) {
     BindRecord(*insert_, batch[i].record);
     // A failed statement (e.g. a constraint) is rolled back alone; the transaction goes on.
-    results[i] = SqlError(insert_->Run(), "insert");
+    results[i] = DbError(insert_->Run(), "insert");
     insert_->Reset();
   }
-  return SqlError(txn.Commit(), "commit");
+  return DbError(txn.Commit(), "commit");
 }
 
 absl::Status SqliteStore::ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) {
   absl::MutexLock lock(&read_mu_);
   const std::string q = absl::StrCat("SELECT ", kColumns, " FROM signatures WHERE signed_at_ms > ? ORDER BY id");
-  ASSIGN_OR_RETURN(Statement s, SqlError(read_db_->Prepare(q), "prepare scan"));
+  ASSIGN_OR_RETURN(Statement s, DbError(read_db_->Prepare(q), "prepare scan"));
   s.BindInt(1, absl::ToUnixMillis(since));
   for (;;) {
-    ASSIGN_OR_RETURN(bool row, SqlError(s.Step(), "scan"));
+    ASSIGN_OR_RETURN(bool row, DbError(s.Step(), "scan"));
     if (!row) return absl::OkStatus();
     ASSIGN_OR_RETURN(Record r, ReadRow(s));
     fn(r);

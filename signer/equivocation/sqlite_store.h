@@ -29,11 +29,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;  // drains the queue, then stops the writer
 
   absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate) override;
-  void RecordAsync(Record record, std::function<void(absl::Status)> done) override;
   absl::Status ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) override;
   absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) override;
-  uint64_t commits() const override { return commit_->commits(); }
-  uint64_t records_written() const override { return commit_->records_written(); }
 
  private:
   SqliteStore() = default;
@@ -53,7 +50,6 @@ class SqliteStore final : public Store {
   // Every slot with at least one durable record (loaded at Open, extended after each commit):
   // a request for a slot not in it is FIRST without a database read (~40 bytes per record).
   absl::flat_hash_set<SlotKey> known_ ABSL_GUARDED_BY(known_mu_);
-  std::unique_ptr<GroupCommit> commit_;
 };
 
 }  // namespace signer::equivocation

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "signer/equivocation/group_commit.h"
 
 namespace signer::equivocation {
 namespace {
@@ -82,6 +83,19 @@ void Store::Release(const SlotKey& key) {
   absl::MutexLock lock(&slots_mu_);
   busy_.erase(key);
 }
+
+Store::~Store() { StopGroupCommit(); }
+
+void Store::StopGroupCommit() {
+  if (group_commit_ != nullptr) group_commit_->Stop();
+}
+
+void Store::RecordAsync(Record record, std::function<void(absl::Status)> done) {
+  group_commit_->Enqueue(std::move(record), std::move(done));
+}
+
+uint64_t Store::commits() const { return group_commit_->commits(); }
+uint64_t Store::records_written() const { return group_commit_->records_written(); }
 
 absl::Status Store::RecordSync(Record record) {
   std::mutex mu;

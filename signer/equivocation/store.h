@@ -84,9 +84,11 @@ struct Verdict {
 // one process's requests for one nonce in order); the backends decide the rest:
 // SqliteStore (sqlite_store.h, one process per file) and PostgresStore (postgres_store.h, any
 // number of signers on one database: a race between them is decided by a constraint at commit).
+class GroupCommit;
+
 class Store {
  public:
-  virtual ~Store() = default;
+  virtual ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -104,7 +106,7 @@ class Store {
   // durable (OK), failed (UNAVAILABLE), or lost a race to another signer that recorded the slot
   // (or that version of it) first (ABORTED: classify again). Nothing may be released before
   // `done` says OK.
-  virtual void RecordAsync(Record record, std::function<void(absl::Status)> done) = 0;
+  void RecordAsync(Record record, std::function<void(absl::Status)> done);
   // Synchronous form, for tests and tools.
   absl::Status RecordSync(Record record);
 
@@ -114,11 +116,15 @@ class Store {
   virtual absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) = 0;
 
   // Group-commit statistics: transactions committed and records written.
-  virtual uint64_t commits() const = 0;
-  virtual uint64_t records_written() const = 0;
+  uint64_t commits() const;
+  uint64_t records_written() const;
 
  protected:
   Store() = default;
+  // Set by the backend once it can write; stopped (queue drained) by StopGroupCommit, which a
+  // backend's destructor calls before what its writer uses goes away.
+  std::unique_ptr<GroupCommit> group_commit_;
+  void StopGroupCommit();
 
  private:
   void Release(const SlotKey& key);
