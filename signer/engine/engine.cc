@@ -27,6 +27,7 @@ struct Engine::Request {
   std::string rule;    // the rule that decided (allow or deny)
   bool policy_refusal = false;
   bool signed_something = false;
+  std::string budget_rule;  // the fee budget's rule, for a refusal by a shared record at commit
 };
 
 struct Engine::Prepared {
@@ -444,6 +445,8 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
   }
   req->signed_something = true;
   auto record = std::make_shared<equivocation::Record>(RecordOf(std::move(c), *std::move(signed_tx), *verdict, charge));
+  record->fee_budget_24h = limits.fee_budget_24h;
+  req->budget_rule = std::move(budget_rule);
   a["nonce_use"] = NonceUseName(record->nonce_use);
   a["tx_hash"] = record->tx_hash.Hex();
   if (record->nonce_use == equivocation::NonceUse::kFeeBump) a["replaced_tx_hash"] = verdict->replaced->Hex();
@@ -479,6 +482,15 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
   d_.store->RecordAsync(*record, [this, req, record, slot, out, from, charge_id, attempt](absl::Status s) mutable {
     if (absl::IsAborted(s) && attempt < kMaxRaceAttempts) {
       return Reclassify(std::move(req), std::move(record), std::move(slot), charge_id, out, attempt + 1);
+    }
+    if (absl::IsResourceExhausted(s)) {  // the global budget, checked by a shared record at commit
+      d_.usage->Refund(from, charge_id);
+      req->signed_something = false;
+      req->rule = req->budget_rule;
+      req->policy_refusal = true;
+      for (const char* k : {"fee_charged_wei", "tx_hash", "replaced_tx_hash"}) req->audit.erase(k);
+      slot.reset();
+      return Finish(req, s);
     }
     if (!s.ok()) {
       d_.usage->Refund(from, charge_id);

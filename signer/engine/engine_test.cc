@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 
 #include "chain/dstack_calls.h"
 #include "chain/eip191.h"
@@ -173,7 +174,8 @@ TEST_F(EngineTest, RepeatFeeBumpAndConflictAcrossRestart) {
 
 // Another signer replica, simulated over a real SQLite record: when a record is armed to lose,
 // the other replica's winner (made from the record) is committed first and the record is
-// ABORTED, as PostgresStore reports a lost race.
+// ABORTED, as PostgresStore reports a lost race; or the record is refused with a status, as
+// PostgresStore refuses one over the key's global fee budget.
 class RaceLosingStore final : public equivocation::Store {
  public:
   using MakeWinner = std::function<equivocation::Record(equivocation::Record mine)>;
@@ -188,6 +190,10 @@ class RaceLosingStore final : public equivocation::Store {
     absl::MutexLock lock(&mu_);
     make_winner_ = std::move(make_winner);
   }
+  void RefuseNext(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    refuse_next_ = std::move(status);
+  }
   absl::StatusOr<equivocation::Verdict> Classify(const Slot& slot, const equivocation::Candidate& c) override {
     return inner_->Classify(slot, c);
   }
@@ -201,10 +207,13 @@ class RaceLosingStore final : public equivocation::Store {
  private:
   absl::Status Write(const equivocation::Record& record) {
     MakeWinner make_winner;
+    absl::Status refused;
     {
       absl::MutexLock lock(&mu_);
       make_winner.swap(make_winner_);
+      std::swap(refused, refuse_next_);
     }
+    if (!refused.ok()) return refused;
     if (!make_winner) return inner_->RecordSync(record);
     if (absl::Status s = inner_->RecordSync(make_winner(record)); !s.ok()) return s;
     return absl::AbortedError("recorded meanwhile by another signer");
@@ -212,6 +221,7 @@ class RaceLosingStore final : public equivocation::Store {
   std::unique_ptr<equivocation::Store> inner_;
   absl::Mutex mu_;
   MakeWinner make_winner_ ABSL_GUARDED_BY(mu_);
+  absl::Status refuse_next_ ABSL_GUARDED_BY(mu_);
 };
 
 // Another payload for the same slot, as the other replica signed it.
@@ -268,6 +278,17 @@ TEST_F(EngineTest, ARecordThatLostARaceToAnotherReplicaIsClassifiedAgain) {
   ASSERT_EQ(rows->size(), 3u);
   EXPECT_EQ(rows->back().slot_version, 3u);
   EXPECT_EQ(rows->back().tx_hash.Hex(), out.transaction_hash());
+  // The shared record refuses a signature over the key's global budget: refused, refunded.
+  const chain::U256 before = usage_->Committed24h(from);
+  racing->RefuseNext(absl::ResourceExhaustedError("fee budget exhausted across all signers"));
+  s = Sign(fixtures::AddComposeHashRequest(4), &out);
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(usage_->Committed24h(from), before);
+  EXPECT_TRUE(store_->RecordsFor({31337, from, 4})->empty());
+  audit_.reset();
+  std::stringstream audit;
+  audit << std::ifstream(dir_ + "/audit.jsonl").rdbuf();
+  EXPECT_THAT(audit.str(), HasSubstr("\"rule\":\"default_key_limits.fee_budget_24h_wei\""));
 }
 
 TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {

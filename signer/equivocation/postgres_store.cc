@@ -50,6 +50,8 @@ CREATE TABLE signatures (
 );
 CREATE INDEX signatures_by_time ON signatures (signed_at);
 )sql";
+// v2: the global 24 h fee budget sums a key's recent records at commit.
+constexpr absl::string_view kSchemaV2 = "CREATE INDEX signatures_by_sender_time ON signatures (sender, signed_at);";
 constexpr absl::string_view kSchemaName = "signer_equivocation";
 
 // Times travel as microseconds since the epoch, exactly (no floating point on either side).
@@ -185,7 +187,8 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const platfor
   absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(dsn, connect);
   RETURN_IF_ERROR(PrefixStartup(conn.status()));
   store->write_conn_ = *std::move(conn);
-  RETURN_IF_ERROR(PrefixStartup(platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1})));
+  RETURN_IF_ERROR(
+      PrefixStartup(platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2})));
   RETURN_IF_ERROR(CheckDurableCommits(*store->write_conn_));
   platform::postgres::PoolOptions pool;
   pool.max_connections = std::max(1, options.pool_size);
@@ -229,13 +232,59 @@ absl::Status PostgresStore::RegisterKeys(const std::vector<GroupCommit::Pending>
   return absl::OkStatus();
 }
 
+namespace {
+
+// Locks the rows of the keys whose records carry a budget, in one global order (no deadlock
+// between two replicas' batches): budget checks of one key run one transaction at a time. FOR NO
+// KEY UPDATE does not block the foreign-key checks of other inserts.
+absl::Status LockBudgetKeys(Connection& conn, const std::vector<GroupCommit::Pending>& batch) {
+  std::vector<chain::Address> keys;
+  for (const GroupCommit::Pending& p : batch) {
+    if (p.record.fee_budget_24h.has_value()) keys.push_back(p.record.key.sender);
+  }
+  std::sort(keys.begin(), keys.end(), [](const chain::Address& a, const chain::Address& b) {
+    return std::lexicographical_compare(a.bytes().begin(), a.bytes().end(), b.bytes().begin(), b.bytes().end());
+  });
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  for (const chain::Address& key : keys) {
+    RETURN_IF_ERROR(
+        conn.Execute("SELECT 1 FROM signer_keys WHERE sender = $1 FOR NO KEY UPDATE", {Param::Bytes(key.bytes())})
+            .status());
+  }
+  return absl::OkStatus();
+}
+
+// OK if the record's charge fits the key's budget given every replica's records of the 24 h
+// before it (this transaction's earlier inserts included: READ COMMITTED sees them, and the
+// other replicas' commits up to the key lock).
+absl::StatusOr<absl::Status> CheckBudget(Connection& conn, const Record& r) {
+  if (!r.fee_budget_24h.has_value() || r.budget_charge.IsZero()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Result sum,
+                   conn.Execute("SELECT coalesce(sum(budget_charge), 0)::text FROM signatures WHERE sender = $1 AND "
+                                "signed_at > timestamptz 'epoch' + $2::bigint * interval '1 microsecond'",
+                                {Param::Bytes(r.key.sender.bytes()),
+                                 Param::Int(absl::ToUnixMicros(r.signed_at - absl::Hours(24)))}));
+  ASSIGN_OR_RETURN(chain::U256 committed, U256At(sum, 0, 0));
+  absl::StatusOr<chain::U256> total = chain::U256::CheckedAdd(committed, r.budget_charge);
+  if (total.ok() && *total <= *r.fee_budget_24h) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "fee budget exhausted for key ", r.key.sender.Checksummed(), " across all signers: ", committed.ToDecimal(),
+      " wei committed in the last 24 h, this transaction adds ", r.budget_charge.ToDecimal(), ", budget ",
+      r.fee_budget_24h->ToDecimal()));
+}
+
+}  // namespace
+
 // ON CONFLICT DO NOTHING never fails the transaction, so a record that lost its race leaves the
 // rest of the batch alone; it is ABORTED and the engine classifies it again.
 absl::Status PostgresStore::InsertAll(const std::vector<GroupCommit::Pending>& batch,
                                       std::vector<absl::Status>& results) {
+  RETURN_IF_ERROR(LockBudgetKeys(*write_conn_, batch));
   for (size_t i = 0; i < batch.size(); ++i) {
     const Record& r = batch[i].record;
     if (results[i] = CheckRange(r.key); !results[i].ok()) continue;
+    ASSIGN_OR_RETURN(results[i], CheckBudget(*write_conn_, r));
+    if (!results[i].ok()) continue;
     ASSIGN_OR_RETURN(Result inserted, write_conn_->Execute(kInsert, RecordParams(r)));
     results[i] =
         inserted.rows() == 1

@@ -154,6 +154,37 @@ TEST(PostgresStore, TwoReplicasRacingDifferentPayloadsSignOncePerNonce) {
   EXPECT_EQ(outcomes.size(), static_cast<size_t>(kNonces));
 }
 
+// The 24 h fee budget is global: two replicas recording at once for one key together stay
+// within it (checked at commit under the key's row lock); a key without a budget is not limited.
+TEST(PostgresStore, TheFeeBudgetIsSharedByReplicas) {
+  const Dsn dsn = NewDatabase("db");
+  std::unique_ptr<PostgresStore> replicas[2] = {OpenStore(dsn), OpenStore(dsn)};
+  const chain::U256 charge(60000ull * 1000);  // ToRecord's charge: gas_limit * max_fee
+  std::atomic<int> ok{0}, exhausted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&, t] {
+      const Candidate c = Make(static_cast<uint64_t>(100 + t), 1000, 100);
+      auto slot = replicas[t % 2]->Acquire(c.key);
+      Record r = ToRecord(c, Verdict{});
+      r.fee_budget_24h = chain::U256(charge.Low64() * 3 + 1);
+      const absl::Status s = replicas[t % 2]->RecordSync(r);
+      if (s.ok()) ++ok;
+      if (absl::IsResourceExhausted(s)) ++exhausted;
+      EXPECT_TRUE(s.ok() || absl::IsResourceExhausted(s)) << s;
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 3);
+  EXPECT_EQ(exhausted.load(), 9);
+  EXPECT_TRUE(replicas[1]->RecordsFor(Make(100, 1000, 100).key).ok());
+  int recorded = 0;
+  ASSERT_TRUE(replicas[0]->ForEachSince(absl::Now() - absl::Hours(1), [&](const Record&) { ++recorded; }).ok());
+  EXPECT_EQ(recorded, 3) << "a refused record is not written";
+  Record unlimited = ToRecord(Make(200, 1000, 100), Verdict{});
+  EXPECT_TRUE(replicas[0]->RecordSync(unlimited).ok());
+}
+
 TEST(PostgresStore, StartUpErrorsAreClearAndNeverShowThePassword) {
   platform::postgres::TestServer& server = SharedServer();
   const Dsn good = NewDatabase("db");

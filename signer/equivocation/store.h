@@ -67,6 +67,11 @@ struct Record : Candidate {
   uint32_t slot_version = 1;
   std::optional<chain::Hash32> replaced_tx_hash;
   chain::U256 budget_charge;  // what this signature added to the key's 24 h fee ledger
+  // The key's 24 h fee budget under the policy that allowed this signature (none: unlimited). A
+  // store shared by replicas checks it at commit against every replica's records (the budget is
+  // global); RESOURCE_EXHAUSTED then, and nothing is recorded. SQLite (one process) leaves it to
+  // the in-process ledger.
+  std::optional<chain::U256> fee_budget_24h;
   absl::Time signed_at;
 };
 
@@ -103,9 +108,9 @@ class Store {
   virtual absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate) = 0;
 
   // Queues the record for the next group commit; `done` runs on another thread once it is
-  // durable (OK), failed (UNAVAILABLE), or lost a race to another signer that recorded the slot
-  // (or that version of it) first (ABORTED: classify again). Nothing may be released before
-  // `done` says OK.
+  // durable (OK), failed (UNAVAILABLE), lost a race to another signer that recorded the slot
+  // (or that version of it) first (ABORTED: classify again), or would exceed the key's global
+  // fee budget (RESOURCE_EXHAUSTED). Nothing may be released before `done` says OK.
   void RecordAsync(Record record, std::function<void(absl::Status)> done);
   // Synchronous form, for tests and tools.
   absl::Status RecordSync(Record record);
