@@ -469,7 +469,7 @@ absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, cons
   policy::Decision rate = d_.usage->TakeRequest(intent.from, pol.LimitsFor(intent.from));
   if (!rate.allowed()) {
     req.rule = rate.rule;
-    req.policy_refusal = true;
+    req.policy_refusal = absl::IsResourceExhausted(rate.status);  // not when a shared bucket is unreachable
     return rate.status;
   }
   return absl::OkStatus();
@@ -574,7 +574,7 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
   policy::Decision rate = d_.usage->TakeRequest(*from, pol->LimitsFor(*from));
   if (!rate.allowed()) {
     req->rule = rate.rule;
-    req->policy_refusal = true;
+    req->policy_refusal = absl::IsResourceExhausted(rate.status);
     return Finish(req, rate.status);
   }
   absl::StatusOr<chain::RecoverableSignature> sig = d_.keys->SignHash(*from, hash);

@@ -52,7 +52,24 @@ CREATE INDEX signatures_by_time ON signatures (signed_at);
 )sql";
 // v2: the global 24 h fee budget sums a key's recent records at commit.
 constexpr absl::string_view kSchemaV2 = "CREATE INDEX signatures_by_sender_time ON signatures (sender, signed_at);";
+// v3: the per-key token bucket of the shared rate limit (NULL tokens: a full bucket).
+constexpr absl::string_view kSchemaV3 =
+    "ALTER TABLE signer_keys ADD COLUMN rate_tokens double precision, ADD COLUMN rate_updated_at timestamptz;";
 constexpr absl::string_view kSchemaName = "signer_equivocation";
+
+// $1 sender, $2 burst, $3 rate per second. No row: the bucket is empty (nothing changed).
+constexpr absl::string_view kTakeToken = R"sql(
+INSERT INTO signer_keys AS k (sender, rate_tokens, rate_updated_at)
+VALUES ($1, $2::double precision - 1, clock_timestamp())
+ON CONFLICT (sender) DO UPDATE
+   SET rate_tokens = least($2::double precision, coalesce(k.rate_tokens, $2::double precision)
+         + $3::double precision * extract(epoch FROM clock_timestamp()
+                                               - coalesce(k.rate_updated_at, clock_timestamp()))::double precision) - 1,
+       rate_updated_at = clock_timestamp()
+ WHERE least($2::double precision, coalesce(k.rate_tokens, $2::double precision)
+         + $3::double precision * extract(epoch FROM clock_timestamp()
+                                               - coalesce(k.rate_updated_at, clock_timestamp()))::double precision) >= 1
+RETURNING rate_tokens)sql";
 
 // Times travel as microseconds since the epoch, exactly (no floating point on either side).
 constexpr absl::string_view kInsert =
@@ -187,8 +204,8 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const platfor
   absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(dsn, connect);
   RETURN_IF_ERROR(PrefixStartup(conn.status()));
   store->write_conn_ = *std::move(conn);
-  RETURN_IF_ERROR(
-      PrefixStartup(platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2})));
+  RETURN_IF_ERROR(PrefixStartup(
+      platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3})));
   RETURN_IF_ERROR(CheckDurableCommits(*store->write_conn_));
   platform::postgres::PoolOptions pool;
   pool.max_connections = std::max(1, options.pool_size);
@@ -209,6 +226,15 @@ absl::StatusOr<std::vector<Record>> PostgresStore::RecordsFor(const SlotKey& key
   ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
   ASSIGN_OR_RETURN(Result rows, DbError(conn->Execute(absl::StrCat(kColumns, kSlotWhere), SlotParams(key)), "select"));
   return ReadRows(rows);
+}
+
+absl::StatusOr<bool> PostgresStore::TakeToken(const chain::Address& sender, double rate, uint32_t burst) {
+  if (burst < 1) return false;
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result taken, DbError(conn->Execute(kTakeToken, {Param::Bytes(sender.bytes()), Param::Int(burst),
+                                                                    Param::Text(absl::StrCat(rate))}),
+                                         "rate limit"));
+  return taken.rows() == 1;
 }
 
 absl::StatusOr<Verdict> PostgresStore::Classify(const Slot& slot, const Candidate& c) {

@@ -43,6 +43,11 @@ class PostgresStore final : public Store {
   absl::Status ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) override;
   absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) override;
 
+  // The per-key rate limit shared by the replicas (policy::UsageTracker::SharedBucket): takes one
+  // token of `sender`'s bucket in signer_keys, refilled at `rate` per second up to `burst` on the
+  // database's clock, in one statement; true if there was one. A policy change keeps the tokens.
+  absl::StatusOr<bool> TakeToken(const chain::Address& sender, double rate, uint32_t burst);
+
  private:
   PostgresStore() = default;
   absl::Status WriteBatch(const std::vector<GroupCommit::Pending>& batch, std::vector<absl::Status>& results);

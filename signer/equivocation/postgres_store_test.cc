@@ -185,6 +185,26 @@ TEST(PostgresStore, TheFeeBudgetIsSharedByReplicas) {
   EXPECT_TRUE(replicas[0]->RecordSync(unlimited).ok());
 }
 
+// The rate limit's bucket is shared too: a burst of 5 is 5 requests across both replicas.
+TEST(PostgresStore, TheRateLimitIsSharedByReplicas) {
+  const Dsn dsn = NewDatabase("db");
+  std::unique_ptr<PostgresStore> replicas[2] = {OpenStore(dsn), OpenStore(dsn)};
+  std::atomic<int> taken{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&, t] {
+      absl::StatusOr<bool> ok = replicas[t % 2]->TakeToken(store_contract::kSender, 0.001, 5);
+      ASSERT_TRUE(ok.ok()) << ok.status();
+      if (*ok) ++taken;
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(taken.load(), 5);
+  const chain::Address other = store_contract::kTo;
+  EXPECT_TRUE(*replicas[1]->TakeToken(other, 0.001, 5)) << "buckets are per key";
+  EXPECT_TRUE(*replicas[0]->TakeToken(store_contract::kSender, 1000, 5)) << "a faster rate refills at once";
+}
+
 TEST(PostgresStore, StartUpErrorsAreClearAndNeverShowThePassword) {
   platform::postgres::TestServer& server = SharedServer();
   const Dsn good = NewDatabase("db");

@@ -131,8 +131,10 @@ absl::Status CheckRequiredPaths(const v1::SignerConfig& config) {
   return absl::OkStatus();
 }
 
-// The record the config names: a local SQLite file, or a PostgreSQL database shared by replicas.
-absl::StatusOr<std::unique_ptr<equivocation::Store>> OpenRecord(const v1::SignerConfig& config) {
+// The record the config names: a local SQLite file, or a PostgreSQL database shared by replicas,
+// which then also keeps the rate limit's buckets (`usage`), so the limit is global.
+absl::StatusOr<std::unique_ptr<equivocation::Store>> OpenRecord(const v1::SignerConfig& config,
+                                                                policy::UsageTracker& usage) {
   if (!config.has_anti_equivocation_postgres()) {
     return equivocation::SqliteStore::Open(config.anti_equivocation_db_path());
   }
@@ -146,7 +148,12 @@ absl::StatusOr<std::unique_ptr<equivocation::Store>> OpenRecord(const v1::Signer
   }
   equivocation::PostgresStoreOptions options;
   if (pg.pool_size() != 0) options.pool_size = static_cast<int>(pg.pool_size());
-  return equivocation::PostgresStore::Open(*dsn, options);
+  absl::StatusOr<std::unique_ptr<equivocation::PostgresStore>> store = equivocation::PostgresStore::Open(*dsn, options);
+  if (!store.ok()) return store.status();
+  usage.UseSharedBucket([pg = store->get()](const chain::Address& key, double rate, uint32_t burst) {
+    return pg->TakeToken(key, rate, burst);
+  });
+  return std::unique_ptr<equivocation::Store>(*std::move(store));
 }
 
 // The listener from the config file and flags: a unix socket only our uid, allowed_peer_uids and
@@ -246,7 +253,7 @@ int OpenSigner(const v1::SignerConfig& config, SignerCore& core) {
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> initial = policy::LoadPolicyFile(config.policy_file());
   if (!initial.ok()) return Fail(2, "cannot load the policy", initial.status());
   core.policy = std::make_unique<policy::PolicyHolder>(*initial);
-  absl::StatusOr<std::unique_ptr<equivocation::Store>> store = OpenRecord(config);
+  absl::StatusOr<std::unique_ptr<equivocation::Store>> store = OpenRecord(config, core.usage);
   if (!store.ok()) return Fail(1, "cannot open the anti-equivocation database", store.status());
   core.store = *std::move(store);
   const absl::Duration fsync_interval =
