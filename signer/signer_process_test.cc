@@ -637,6 +637,11 @@ TEST_F(SignerProcess, PostgresStartUpErrorsAreClearAndNeverShowThePassword) {
   Write(out_ + "/both.json", both, 0644);
   EXPECT_EQ(RunSigner(out_, "both", {"--config=" + out_ + "/both.json"}, {env}), 2);
   EXPECT_THAT(Read(out_ + "/both.stderr"), HasSubstr("exactly one"));
+  EXPECT_EQ(RunSigner(out_, "both_flags",
+                      {"--config=" + out_ + "/signer.json", "--anti_equivocation_db=" + out_ + "/x.sqlite",
+                       "--anti_equivocation_postgres_dsn_file=/nonexistent"},
+                      {env}),
+            2);
   // A missing DSN file, then a wrong password: cannot start, nothing listens.
   EXPECT_EQ(
       RunSigner(out_, "nofile",

@@ -119,6 +119,10 @@ absl::Status CheckRequiredPaths(const v1::SignerConfig& config) {
                                                         {"audit_log_path", config.audit_log_path()}}) {
     if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required (config file or flag)"));
   }
+  if (!absl::GetFlag(FLAGS_anti_equivocation_db).empty() &&
+      !absl::GetFlag(FLAGS_anti_equivocation_postgres_dsn_file).empty()) {
+    return absl::InvalidArgumentError("--anti_equivocation_db, --anti_equivocation_postgres_dsn_file: at most one");
+  }
   const bool sqlite = !config.anti_equivocation_db_path().empty();
   const bool postgres = config.has_anti_equivocation_postgres();
   if (sqlite == postgres) {
