@@ -205,6 +205,29 @@ TEST(PostgresStore, TheRateLimitIsSharedByReplicas) {
   EXPECT_TRUE(*replicas[0]->TakeToken(store_contract::kSender, 1000, 5)) << "a faster rate refills at once";
 }
 
+// PostgreSQL stopped and started again: meanwhile nothing can be classified or recorded
+// (UNAVAILABLE: the engine signs nothing), afterwards the same stores go on with what was
+// committed before.
+TEST(PostgresStore, AnOutageRefusesEverythingAndLosesNothing) {
+  const Dsn dsn = NewDatabase("db");
+  std::unique_ptr<PostgresStore> store = OpenStore(dsn);
+  ASSERT_EQ(ClassifyAndRecord(*store, Make(1, 1000, 100)).kind, Verdict::Kind::kFirst);
+  platform::postgres::TestServer& server = SharedServer();
+  ASSERT_TRUE(server.Stop().ok());
+  {
+    auto slot = store->Acquire(Make(2, 1000, 100).key);
+    absl::StatusOr<Verdict> v = store->Classify(*slot, Make(2, 1000, 100));
+    EXPECT_TRUE(absl::IsUnavailable(v.status())) << v.status();
+    const absl::Status s = store->RecordSync(ToRecord(Make(2, 1000, 100), Verdict{}));
+    EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+    EXPECT_TRUE(absl::IsUnavailable(store->TakeToken(store_contract::kSender, 1, 5).status()));
+  }
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(ClassifyAndRecord(*store, Make(1, 1000, 100)).kind, Verdict::Kind::kRepeat);
+  EXPECT_EQ(ClassifyAndRecord(*store, Make(1, 1000, 100, {0x01})).kind, Verdict::Kind::kConflict);
+  EXPECT_EQ(ClassifyAndRecord(*store, Make(2, 1000, 100)).kind, Verdict::Kind::kFirst) << "nothing was written";
+}
+
 TEST(PostgresStore, StartUpErrorsAreClearAndNeverShowThePassword) {
   platform::postgres::TestServer& server = SharedServer();
   const Dsn good = NewDatabase("db");
