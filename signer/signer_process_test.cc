@@ -11,10 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -39,6 +41,7 @@
 #include "platform/config_file.h"
 #include "platform/http/client.h"
 #include "platform/http/url.h"
+#include "platform/postgres/shared_server.h"
 #include "platform/testing/server_process.h"
 #include "signer/policy/policy.h"
 #include "signer/testing/anvil_fixtures.h"
@@ -526,6 +529,134 @@ TEST_F(SignerProcess, SecondSignerOnTheSameDatabaseIsRefused) {
   const grpc::Status status = Stub()->SignAddComposeHash(&ctx, AddHash(address_, 0), &signed_tx);
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(WaitExit((::kill(first, SIGTERM), first)), 0);
+}
+
+// The issue's proof: two signer processes on one PostgreSQL record, 64 concurrent requests with
+// four different payloads for each of 8 nonces, spread over both. Every nonce is signed for
+// exactly one payload (its requests on either replica get those same bytes again; the others
+// are refused), and a fee bump on either replica follows the rules.
+TEST_F(SignerProcess, TwoReplicasOnOnePostgresSignOncePerNonce) {
+  ImportKeys();
+  platform::postgres::TestServer& server = platform::postgres::SharedServer();
+  const std::string dsn_file = *server.CreateDatabase("signer_replicas");
+  ASSERT_TRUE(platform::postgres::Connect(*platform::postgres::Dsn::FromFile(dsn_file))
+                  ->Exec("ALTER DATABASE signer_replicas SET synchronous_commit = on")
+                  .ok());
+  const std::string pg = "--anti_equivocation_postgres_dsn_file=" + dsn_file;
+  const pid_t a = StartSigner({pg});
+  const std::string socket_b = out_ + "/b.sock";
+  const pid_t b = Spawn(SignerBinary(),
+                        {"--config=" + out_ + "/signer.json", pg, "--listen=unix:" + socket_b, "--metrics_port=0",
+                         "--audit_log=" + out_ + "/audit-b.jsonl"},
+                        {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/b.stdout", out_ + "/b.stderr");
+  ASSERT_TRUE(WaitServing(b, "unix:" + socket_b).ok()) << Read(out_ + "/b.stderr");
+  std::shared_ptr<grpc::Channel> channels[2] = {
+      grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()),
+      grpc::CreateChannel("unix:" + socket_b, grpc::InsecureChannelCredentials())};
+
+  constexpr int kNonces = 8, kPerNonce = 8;
+  struct Answer {
+    bool ok = false;
+    grpc::StatusCode code = grpc::StatusCode::OK;
+    std::string raw;
+  };
+  std::vector<Answer> answers(kNonces * kPerNonce);
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNonces * kPerNonce; ++i) {
+    threads.emplace_back([&, i] {
+      const int nonce = i / kPerNonce, r = i % kPerNonce;
+      v1::SignAddComposeHashRequest req = AddHash(address_, nonce, "abcd"[r / 2]);
+      req.set_request_id(absl::StrCat("race:", i));
+      std::unique_ptr<v1::Signer::Stub> stub = v1::Signer::NewStub(channels[r % 2]);
+      grpc::ClientContext ctx;
+      v1::SignedTransaction tx;
+      while (!go.load()) std::this_thread::yield();
+      const grpc::Status s = stub->SignAddComposeHash(&ctx, req, &tx);
+      answers[i] = {s.ok(), s.error_code(), tx.raw_transaction()};
+    });
+  }
+  go.store(true);  // all at once, so both replicas classify the same nonces before either commits
+  for (std::thread& t : threads) t.join();
+  for (int nonce = 0; nonce < kNonces; ++nonce) {
+    std::set<std::string> signed_raw;
+    for (int r = 0; r < kPerNonce; ++r) {
+      const Answer& ans = answers[nonce * kPerNonce + r];
+      if (ans.ok) {
+        signed_raw.insert(ans.raw);
+      } else {
+        EXPECT_EQ(ans.code, grpc::StatusCode::FAILED_PRECONDITION) << "nonce " << nonce;
+      }
+    }
+    EXPECT_EQ(signed_raw.size(), 1u) << "nonce " << nonce << ": one signature, whoever asked";
+  }
+
+  // A fee bump of nonce 0 through either replica: +10% on both fees over the highest, else refused.
+  char winner = 0;
+  for (int r = 0; r < kPerNonce; ++r) {
+    if (answers[r].ok) winner = "abcd"[r / 2];
+  }
+  auto bump = [&](int replica, char digit, const char* fee, const char* tip, v1::SignedTransaction* tx) {
+    v1::SignAddComposeHashRequest req = AddHash(address_, 0, digit);
+    req.set_max_fee_per_gas_wei(fee);
+    req.set_max_priority_fee_per_gas_wei(tip);
+    grpc::ClientContext ctx;
+    return v1::Signer::NewStub(channels[replica])->SignAddComposeHash(&ctx, req, tx);
+  };
+  v1::SignedTransaction bumped, refused;
+  const grpc::Status ok = bump(1, winner, "2200000000", "1100000", &bumped);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(bumped.nonce_use(), v1::NONCE_USE_FEE_BUMP);
+  EXPECT_EQ(bump(0, winner, "2310000000", "1155000", &refused).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << "+5% over the other replica's bump";
+  EXPECT_EQ(bump(0, winner == 'a' ? 'b' : 'a', "3000000000", "2000000", &refused).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION)
+      << "another payload";
+  v1::SignedTransaction again;
+  ASSERT_TRUE(bump(0, winner, "2200000000", "1100000", &again).ok());
+  EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(again.raw_transaction(), bumped.raw_transaction()) << "replica A returns B's bump";
+  ::kill(a, SIGTERM);
+  ::kill(b, SIGTERM);
+  EXPECT_EQ(WaitExit(a), 0);
+  EXPECT_EQ(WaitExit(b), 0);
+  EXPECT_THAT(Read(out_ + "/signer.stderr") + Read(out_ + "/b.stderr"), Not(HasSubstr(server.app_password())));
+  const std::string audit = Read(out_ + "/audit.jsonl") + Read(out_ + "/audit-b.jsonl");
+  size_t lost = 0;
+  for (size_t at = 0; (at = audit.find("\"lost_race\":true", at)) != std::string::npos; ++at) ++lost;
+  std::printf("requests that lost a race to the other replica and were classified again: %zu\n", lost);
+}
+
+TEST_F(SignerProcess, PostgresStartUpErrorsAreClearAndNeverShowThePassword) {
+  ImportKeys();
+  platform::postgres::TestServer& server = platform::postgres::SharedServer();
+  const std::string env = std::string("SIGNER_TEST_PASSWORD=") + kPassword;
+  // Both records named: a configuration error.
+  std::string both = Read(out_ + "/signer.json");
+  both.insert(both.rfind('}'), R"(, "antiEquivocationPostgres": {"dsnFile": "/nonexistent"})");
+  Write(out_ + "/both.json", both, 0644);
+  EXPECT_EQ(RunSigner(out_, "both", {"--config=" + out_ + "/both.json"}, {env}), 2);
+  EXPECT_THAT(Read(out_ + "/both.stderr"), HasSubstr("exactly one"));
+  EXPECT_EQ(RunSigner(out_, "both_flags",
+                      {"--config=" + out_ + "/signer.json", "--anti_equivocation_db=" + out_ + "/x.sqlite",
+                       "--anti_equivocation_postgres_dsn_file=/nonexistent"},
+                      {env}),
+            2);
+  // A missing DSN file, then a wrong password: cannot start, nothing listens.
+  EXPECT_EQ(
+      RunSigner(out_, "nofile",
+                {"--config=" + out_ + "/signer.json", "--anti_equivocation_postgres_dsn_file=/nonexistent/dsn"}, {env}),
+      1);
+  EXPECT_THAT(Read(out_ + "/nofile.stderr"), HasSubstr("anti_equivocation_postgres.dsn_file: "));
+  const std::string wrong = *server.WriteDsnFile("wrong.dsn", server.DsnText("postgres", "Wr0ng-pass"));
+  EXPECT_EQ(RunSigner(out_, "wrong",
+                      {"--config=" + out_ + "/signer.json", "--anti_equivocation_postgres_dsn_file=" + wrong}, {env}),
+            1);
+  const std::string printed = Read(out_ + "/wrong.stderr");
+  EXPECT_THAT(printed, HasSubstr("cannot open the anti-equivocation database"));
+  EXPECT_THAT(printed, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_THAT(printed, Not(HasSubstr("Wr0ng-pass")));
+  EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "never listened";
 }
 
 TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist) {

@@ -39,7 +39,7 @@
 #include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
 #include "signer/engine/engine.h"
-#include "signer/equivocation/store.h"
+#include "signer/equivocation/sqlite_store.h"
 #include "signer/keystore/key_store.h"
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
                                                 &p);
   signer::policy::PolicyHolder policy(*signer::policy::CompiledPolicy::Compile(p));
   signer::policy::UsageTracker usage;
-  auto store = *signer::equivocation::Store::Open(dir + "/ae.sqlite");
+  auto store = *signer::equivocation::SqliteStore::Open(dir + "/ae.sqlite");
   auto audit = *signer::audit::AuditLog::Open(dir + "/audit.jsonl", absl::GetFlag(FLAGS_audit_fsync_every_record)
                                                                         ? absl::ZeroDuration()
                                                                         : absl::Milliseconds(10));

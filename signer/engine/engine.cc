@@ -27,6 +27,7 @@ struct Engine::Request {
   std::string rule;    // the rule that decided (allow or deny)
   bool policy_refusal = false;
   bool signed_something = false;
+  std::string budget_rule;  // the fee budget's rule, for a refusal by a shared record at commit
 };
 
 struct Engine::Prepared {
@@ -102,6 +103,10 @@ absl::Status RequestIdField(const std::string& id) {
 }
 
 std::string Outcome(absl::StatusCode code) { return absl::AsciiStrToLower(absl::StatusCodeToString(code)); }
+
+// A record that lost its race to another signer replica is classified again at most this often
+// (each loss means another replica recorded a newer version of the slot meanwhile).
+constexpr int kMaxRaceAttempts = 3;
 
 const char* NonceUseName(equivocation::NonceUse u) {
   switch (u) {
@@ -185,6 +190,7 @@ equivocation::Record RecordOf(equivocation::Candidate c, chain::SignedTransactio
   record.tx_hash = signed_tx.hash;
   const bool bump = verdict.kind == equivocation::Verdict::Kind::kFeeBump;
   record.nonce_use = bump ? equivocation::NonceUse::kFeeBump : equivocation::NonceUse::kFirst;
+  record.slot_version = verdict.slot_version;
   record.replaced_tx_hash = verdict.replaced;
   record.budget_charge = charge;
   record.signed_at = absl::Now();
@@ -439,6 +445,8 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
   }
   req->signed_something = true;
   auto record = std::make_shared<equivocation::Record>(RecordOf(std::move(c), *std::move(signed_tx), *verdict, charge));
+  record->fee_budget_24h = limits.fee_budget_24h;
+  req->budget_rule = std::move(budget_rule);
   a["nonce_use"] = NonceUseName(record->nonce_use);
   a["tx_hash"] = record->tx_hash.Hex();
   if (record->nonce_use == equivocation::NonceUse::kFeeBump) a["replaced_tx_hash"] = verdict->replaced->Hex();
@@ -461,7 +469,7 @@ absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, cons
   policy::Decision rate = d_.usage->TakeRequest(intent.from, pol.LimitsFor(intent.from));
   if (!rate.allowed()) {
     req.rule = rate.rule;
-    req.policy_refusal = true;
+    req.policy_refusal = absl::IsResourceExhausted(rate.status);  // not when a shared bucket is unreachable
     return rate.status;
   }
   return absl::OkStatus();
@@ -469,9 +477,21 @@ absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, cons
 
 void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
                               std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
-                              v1::SignedTransaction* out) {
+                              v1::SignedTransaction* out, int attempt) {
   const chain::Address from = record->key.sender;
-  d_.store->RecordAsync(*record, [this, req, record, slot, out, from, charge_id](absl::Status s) mutable {
+  d_.store->RecordAsync(*record, [this, req, record, slot, out, from, charge_id, attempt](absl::Status s) mutable {
+    if (absl::IsAborted(s) && attempt < kMaxRaceAttempts) {
+      return Reclassify(std::move(req), std::move(record), std::move(slot), charge_id, out, attempt + 1);
+    }
+    if (absl::IsResourceExhausted(s)) {  // the global budget, checked by a shared record at commit
+      d_.usage->Refund(from, charge_id);
+      req->signed_something = false;
+      req->rule = req->budget_rule;
+      req->policy_refusal = true;
+      for (const char* k : {"fee_charged_wei", "tx_hash", "replaced_tx_hash"}) req->audit.erase(k);
+      slot.reset();
+      return Finish(req, s);
+    }
     if (!s.ok()) {
       d_.usage->Refund(from, charge_id);
       req->audit["reason_detail"] = "the signature was not recorded durably and was discarded";
@@ -484,6 +504,42 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
     slot.reset();  // the next request for this nonce may now look at the record
     Finish(req, absl::OkStatus());
   });
+}
+
+void Engine::Reclassify(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
+                        std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id, v1::SignedTransaction* out,
+                        int attempt) {
+  json::object& a = req->audit;
+  a["lost_race"] = true;
+  absl::StatusOr<equivocation::Verdict> verdict = d_.store->Classify(*slot, *record);
+  if (verdict.ok() && (verdict->kind == equivocation::Verdict::Kind::kFirst ||
+                       verdict->kind == equivocation::Verdict::Kind::kFeeBump)) {
+    // The same signed bytes as the next version; the charge already taken covers it (it was
+    // computed against an older, cheaper replaced transaction or none).
+    record->nonce_use = verdict->kind == equivocation::Verdict::Kind::kFeeBump ? equivocation::NonceUse::kFeeBump
+                                                                               : equivocation::NonceUse::kFirst;
+    record->slot_version = verdict->slot_version;
+    record->replaced_tx_hash = verdict->replaced;
+    a["nonce_use"] = NonceUseName(record->nonce_use);
+    if (verdict->replaced.has_value()) a["replaced_tx_hash"] = verdict->replaced->Hex();
+    return RecordAndRelease(std::move(req), std::move(record), std::move(slot), charge_id, out, attempt);
+  }
+  d_.usage->Refund(record->key.sender, charge_id);
+  req->signed_something = false;  // discarded: it never leaves
+  a.erase("fee_charged_wei");
+  a.erase("replaced_tx_hash");
+  if (!verdict.ok()) return Finish(req, absl::UnavailableError(verdict.status().message()));
+  if (verdict->kind == equivocation::Verdict::Kind::kRepeat) {
+    FillSigned(*verdict->repeat, equivocation::NonceUse::kRepeat, out);
+    a["nonce_use"] = "repeat";
+    a["tx_hash"] = verdict->repeat->tx_hash.Hex();
+    return Finish(req, absl::OkStatus());
+  }
+  a["nonce_use"] = "conflict";
+  a["allowed_by"] = req->rule;
+  a.erase("tx_hash");
+  req->rule = "anti_equivocation";
+  Finish(req, verdict->conflict);
 }
 
 void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, v1::SignMessageResponse* out,
@@ -518,7 +574,7 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
   policy::Decision rate = d_.usage->TakeRequest(*from, pol->LimitsFor(*from));
   if (!rate.allowed()) {
     req->rule = rate.rule;
-    req->policy_refusal = true;
+    req->policy_refusal = absl::IsResourceExhausted(rate.status);
     return Finish(req, rate.status);
   }
   absl::StatusOr<chain::RecoverableSignature> sig = d_.keys->SignHash(*from, hash);

@@ -94,9 +94,16 @@ class Engine {
   // The key is held, the policy allows the intent, the rate limit has room (sets req's rule).
   absl::Status Admit(Request& req, const policy::CompiledPolicy& pol, const policy::TxIntent& intent);
   // Records the signature durably, then releases it (or refunds the budget and refuses).
+  // `attempt` counts records that lost a race to another signer replica (ABORTED).
   void RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
                         std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
-                        onchainkms::signer::v1::SignedTransaction* out);
+                        onchainkms::signer::v1::SignedTransaction* out, int attempt = 0);
+  // After another replica recorded the slot first: the winner's identical payload is a repeat,
+  // a different one is refused, a bump still 10% above the new highest is recorded as the next
+  // version. The signature computed here leaves only in that last case.
+  void Reclassify(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
+                  std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
+                  onchainkms::signer::v1::SignedTransaction* out, int attempt);
   void Finish(const std::shared_ptr<Request>& req, absl::Status status);
   void FillKey(const chain::Address& address, const std::string& label, onchainkms::signer::v1::Key* key);
 

@@ -6,12 +6,16 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 
 #include "chain/dstack_calls.h"
 #include "chain/eip191.h"
 #include "chain/hex.h"
+#include "chain/keccak.h"
 #include "chain/transaction.h"
 #include "google/protobuf/text_format.h"
+#include "signer/equivocation/group_commit.h"
+#include "signer/equivocation/sqlite_store.h"
 #include "signer/testing/anvil_fixtures.h"
 
 namespace signer::engine {
@@ -70,7 +74,7 @@ class EngineTest : public ::testing::Test {
     store_.reset();
     audit_.reset();
     usage_ = std::make_unique<policy::UsageTracker>();
-    store_ = *equivocation::Store::Open(dir_ + "/ae.sqlite");
+    store_ = *equivocation::SqliteStore::Open(dir_ + "/ae.sqlite");
     audit_ = *audit::AuditLog::Open(dir_ + "/audit.jsonl", absl::ZeroDuration());
     engine_ = std::make_unique<Engine>(
         EngineDeps{keys_.get(), holder_.get(), usage_.get(), store_.get(), audit_.get(), &metrics_});
@@ -166,6 +170,125 @@ TEST_F(EngineTest, RepeatFeeBumpAndConflictAcrossRestart) {
   audit::VerifyResult v = audit::VerifyAuditLog(dir_ + "/audit.jsonl");
   EXPECT_TRUE(v.ok) << v.message;
   EXPECT_EQ(v.records, 5u) << "one record per request";
+}
+
+// Another signer replica, simulated over a real SQLite record: when a record is armed to lose,
+// the other replica's winner (made from the record) is committed first and the record is
+// ABORTED, as PostgresStore reports a lost race; or the record is refused with a status, as
+// PostgresStore refuses one over the key's global fee budget.
+class RaceLosingStore final : public equivocation::Store {
+ public:
+  using MakeWinner = std::function<equivocation::Record(equivocation::Record mine)>;
+  explicit RaceLosingStore(std::unique_ptr<equivocation::Store> inner) : inner_(std::move(inner)) {
+    group_commit_ = std::make_unique<equivocation::GroupCommit>(1, [this](const auto& batch, auto& results) {
+      for (size_t i = 0; i < batch.size(); ++i) results[i] = Write(batch[i].record);
+      return absl::OkStatus();
+    });
+  }
+  ~RaceLosingStore() override { StopGroupCommit(); }
+  void LoseNextTo(MakeWinner make_winner) {
+    absl::MutexLock lock(&mu_);
+    make_winner_ = std::move(make_winner);
+  }
+  void RefuseNext(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    refuse_next_ = std::move(status);
+  }
+  absl::StatusOr<equivocation::Verdict> Classify(const Slot& slot, const equivocation::Candidate& c) override {
+    return inner_->Classify(slot, c);
+  }
+  absl::Status ForEachSince(absl::Time since, const std::function<void(const equivocation::Record&)>& fn) override {
+    return inner_->ForEachSince(since, fn);
+  }
+  absl::StatusOr<std::vector<equivocation::Record>> RecordsFor(const equivocation::SlotKey& key) override {
+    return inner_->RecordsFor(key);
+  }
+
+ private:
+  absl::Status Write(const equivocation::Record& record) {
+    MakeWinner make_winner;
+    absl::Status refused;
+    {
+      absl::MutexLock lock(&mu_);
+      make_winner.swap(make_winner_);
+      std::swap(refused, refuse_next_);
+    }
+    if (!refused.ok()) return refused;
+    if (!make_winner) return inner_->RecordSync(record);
+    if (absl::Status s = inner_->RecordSync(make_winner(record)); !s.ok()) return s;
+    return absl::AbortedError("recorded meanwhile by another signer");
+  }
+  std::unique_ptr<equivocation::Store> inner_;
+  absl::Mutex mu_;
+  MakeWinner make_winner_ ABSL_GUARDED_BY(mu_);
+  absl::Status refuse_next_ ABSL_GUARDED_BY(mu_);
+};
+
+// Another payload for the same slot, as the other replica signed it.
+equivocation::Record Other(equivocation::Record r, uint8_t tag) {
+  r.signing_hash = chain::Keccak256(absl::StrCat(r.signing_hash.Hex(), tag));
+  r.tx_hash = chain::Keccak256(absl::StrCat(r.tx_hash.Hex(), tag));
+  r.raw = {0x02, tag};
+  return r;
+}
+
+TEST_F(EngineTest, ARecordThatLostARaceToAnotherReplicaIsClassifiedAgain) {
+  engine_.reset();
+  auto* racing = new RaceLosingStore(std::move(store_));
+  store_.reset(racing);
+  engine_ = std::make_unique<Engine>(
+      EngineDeps{keys_.get(), holder_.get(), usage_.get(), store_.get(), audit_.get(), &metrics_});
+  const chain::Address from = *chain::Address::Parse(kFrom);
+  v1::SignedTransaction out;
+  // The other replica signed a different payload for nonce 1: refused, nothing charged.
+  racing->LoseNextTo([](equivocation::Record mine) {
+    mine.data.push_back(0);
+    return Other(std::move(mine), 1);
+  });
+  absl::Status s = Sign(fixtures::AddComposeHashRequest(1), &out);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_TRUE(usage_->Committed24h(from).IsZero()) << "the budget charge was refunded";
+  // The same payload for nonce 2: the winner's bytes come back as a repeat.
+  racing->LoseNextTo([](equivocation::Record mine) {
+    equivocation::Record winner = Other(mine, 2);
+    winner.signing_hash = mine.signing_hash;
+    return winner;
+  });
+  ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(2), &out).ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(out.raw_transaction(), "0x0202");
+  // A bump that lost to a smaller bump of version 2: still 10% above it, so it becomes version 3.
+  v1::SignedTransaction first;
+  ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(3), &first).ok());
+  equivocation::Record smaller;
+  racing->LoseNextTo([&](equivocation::Record mine) {
+    smaller = Other(mine, 3);
+    smaller.max_fee_per_gas = chain::U256(2200000000);
+    smaller.max_priority_fee_per_gas = chain::U256(1100000);
+    return smaller;
+  });
+  v1::SignAddComposeHashRequest bump = fixtures::AddComposeHashRequest(3);
+  bump.set_max_fee_per_gas_wei("3000000000");
+  bump.set_max_priority_fee_per_gas_wei("2000000");
+  ASSERT_TRUE(Sign(bump, &out).ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_FEE_BUMP);
+  EXPECT_EQ(out.replaced_transaction_hash(), smaller.tx_hash.Hex());
+  absl::StatusOr<std::vector<equivocation::Record>> rows = store_->RecordsFor({31337, from, 3});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ(rows->back().slot_version, 3u);
+  EXPECT_EQ(rows->back().tx_hash.Hex(), out.transaction_hash());
+  // The shared record refuses a signature over the key's global budget: refused, refunded.
+  const chain::U256 before = usage_->Committed24h(from);
+  racing->RefuseNext(absl::ResourceExhaustedError("fee budget exhausted across all signers"));
+  s = Sign(fixtures::AddComposeHashRequest(4), &out);
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(usage_->Committed24h(from), before);
+  EXPECT_TRUE(store_->RecordsFor({31337, from, 4})->empty());
+  audit_.reset();
+  std::stringstream audit;
+  audit << std::ifstream(dir_ + "/audit.jsonl").rdbuf();
+  EXPECT_THAT(audit.str(), HasSubstr("\"rule\":\"default_key_limits.fee_budget_24h_wei\""));
 }
 
 TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {

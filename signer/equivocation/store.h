@@ -1,27 +1,22 @@
 // Anti-equivocation record, the EVM analogue of Web3Signer's slashing protection: every
-// signature the signer releases is first recorded durably in SQLite, keyed by
-// (chain_id, sender, nonce). For a key that was already signed for:
+// signature the signer releases is first recorded durably, keyed by (chain_id, sender, nonce).
+// For a key that was already signed for:
 //   * the same transaction (same signing hash)            -> REPEAT: the stored bytes again;
 //   * same to/value/data, both fees raised by >= 10% over
 //     the highest signed so far                            -> FEE_BUMP (a replacement);
 //   * anything else                                        -> CONFLICT (FAILED_PRECONDITION).
 //
 // Concurrency: a request holds its (chain, sender, nonce) slot from classification until its
-// record is durable (or abandoned), so two requests for one nonce are decided one after the
-// other. Records are written by one writer thread that commits whatever is queued in a single
-// transaction (group commit): 64 concurrent requests share one fsync instead of 64.
+// record is durable (or abandoned), so two requests of one process for one nonce are decided one
+// after the other. Records are written by a group commit (group_commit.h).
 #ifndef ONCHAIN_KMS_SIGNER_EQUIVOCATION_STORE_H_
 #define ONCHAIN_KMS_SIGNER_EQUIVOCATION_STORE_H_
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -33,8 +28,6 @@
 #include "chain/bytes.h"
 #include "chain/hash32.h"
 #include "chain/u256.h"
-#include "platform/sqlite/database.h"
-#include "platform/sqlite/statement.h"
 
 namespace signer::equivocation {
 
@@ -69,8 +62,16 @@ struct Record : Candidate {
   chain::Bytes raw;  // signed bytes
   chain::Hash32 tx_hash;
   NonceUse nonce_use = NonceUse::kFirst;
+  // 1 for the first signature of the slot, n + 1 for its nth fee bump: with the slot, the key
+  // that lets only one signer record each version (PostgreSQL); SQLite derives it from its order.
+  uint32_t slot_version = 1;
   std::optional<chain::Hash32> replaced_tx_hash;
   chain::U256 budget_charge;  // what this signature added to the key's 24 h fee ledger
+  // The key's 24 h fee budget under the policy that allowed this signature (none: unlimited). A
+  // store shared by replicas checks it at commit against every replica's records (the budget is
+  // global); RESOURCE_EXHAUSTED then, and nothing is recorded. SQLite (one process) leaves it to
+  // the in-process ledger.
+  std::optional<chain::U256> fee_budget_24h;
   absl::Time signed_at;
 };
 
@@ -81,83 +82,60 @@ struct Verdict {
   std::optional<chain::Hash32> replaced;  // kFeeBump: the latest signed tx for the nonce
   chain::U256 replaced_cost;              // kFeeBump: gas_limit * max_fee of `replaced`
   absl::Status conflict;                  // kConflict: FAILED_PRECONDITION with the reason
+  uint32_t slot_version = 1;              // kFirst, kFeeBump: the version its record takes
 };
+
+// The record the engine needs, whatever holds it. The in-process slot locks live here (they keep
+// one process's requests for one nonce in order); the backends decide the rest:
+// SqliteStore (sqlite_store.h, one process per file) and PostgresStore (postgres_store.h, any
+// number of signers on one database: a race between them is decided by a constraint at commit).
+class GroupCommit;
 
 class Store {
  public:
-  // Opens or creates the database (file mode 0600), WAL mode, synchronous=FULL, and starts the
-  // writer thread. max_batch bounds one group commit. FAILED_PRECONDITION naming the path if
-  // another process (another signer) holds the database.
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path, size_t max_batch = 512);
-  ~Store();  // drains the queue, then stops the writer
+  virtual ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Exclusive hold of one (chain, sender, nonce) slot; blocks while another request holds it.
-  // Release by destroying the returned object (after the record is durable or abandoned).
+  // Exclusive hold of one (chain, sender, nonce) slot in this process; blocks while another
+  // request holds it. Release by destroying the returned object (after the record is durable or
+  // abandoned).
   class Slot;
   std::shared_ptr<Slot> Acquire(const SlotKey& key);
 
   // Decides how `candidate` relates to what was signed for its slot (which the caller holds).
   // UNAVAILABLE if the database cannot be read.
-  absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate);
+  virtual absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate) = 0;
 
-  // Queues the record for the next group commit; `done` runs on the writer thread once it is
-  // durable (OK) or failed (UNAVAILABLE). Nothing may be released before `done` says OK.
+  // Queues the record for the next group commit; `done` runs on another thread once it is
+  // durable (OK), failed (UNAVAILABLE), lost a race to another signer that recorded the slot
+  // (or that version of it) first (ABORTED: classify again), or would exceed the key's global
+  // fee budget (RESOURCE_EXHAUSTED). Nothing may be released before `done` says OK.
   void RecordAsync(Record record, std::function<void(absl::Status)> done);
   // Synchronous form, for tests and tools.
   absl::Status RecordSync(Record record);
 
   // Every record signed after `since`, oldest first (to replay the fee ledger at start-up).
-  absl::Status ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn);
+  virtual absl::Status ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) = 0;
   // All records of one slot, oldest first.
-  absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key);
+  virtual absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) = 0;
 
   // Group-commit statistics: transactions committed and records written.
-  uint64_t commits() const { return commits_.load(); }
-  uint64_t records_written() const { return records_written_.load(); }
+  uint64_t commits() const;
+  uint64_t records_written() const;
+
+ protected:
+  Store() = default;
+  // Set by the backend once it can write; stopped (queue drained) by StopGroupCommit, which a
+  // backend's destructor calls before what its writer uses goes away.
+  std::unique_ptr<GroupCommit> group_commit_;
+  void StopGroupCommit();
 
  private:
-  struct Pending {
-    Record record;
-    std::function<void(absl::Status)> done;
-  };
-  Store() = default;
-  absl::Status OpenDatabase(const std::string& path);
-  absl::Status LoadKnownSlots();
-  void WriterLoop();
-  absl::Status WriteBatch(const std::vector<Pending>& batch, std::vector<absl::Status>& results);
-  absl::StatusOr<std::vector<Record>> ReadSlot(const SlotKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   void Release(const SlotKey& key);
-
-  std::unique_ptr<platform::sqlite::Database> write_db_;  // writer thread only (after Open)
-  std::optional<platform::sqlite::Statement> insert_;
-  absl::Mutex read_mu_;
-  std::unique_ptr<platform::sqlite::Database> read_db_ ABSL_GUARDED_BY(read_mu_);
-  std::optional<platform::sqlite::Statement> select_slot_ ABSL_GUARDED_BY(read_mu_);
 
   absl::Mutex slots_mu_;
   absl::flat_hash_set<SlotKey> busy_ ABSL_GUARDED_BY(slots_mu_);
-  // Every slot with at least one durable record (loaded at Open, extended after each commit):
-  // a request for a slot not in it is FIRST without a database read (~40 bytes per record).
-  absl::flat_hash_set<SlotKey> known_ ABSL_GUARDED_BY(slots_mu_);
-
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<Pending> queue_;  // guarded by queue_mu_
-  bool stopping_ = false;       // guarded by queue_mu_
-  size_t max_batch_ = 512;
-  std::thread writer_;
-  // Completions run on their own thread so the writer can start the next group commit (and its
-  // fsync) while the previous batch's replies are being audited and sent.
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> done_queue_;  // guarded by done_mu_
-  bool done_stopping_ = false;                                                          // guarded by done_mu_
-  std::thread completer_;
-  void CompleterLoop();
-  std::atomic<uint64_t> commits_{0};
-  std::atomic<uint64_t> records_written_{0};
 };
 
 class Store::Slot {
@@ -171,6 +149,9 @@ class Store::Slot {
   Store* store_;
   SlotKey key_;
 };
+
+// The verdict for `candidate` given every record of its slot, oldest first (empty: kFirst).
+Verdict Decide(const std::vector<Record>& rows, const Candidate& candidate);
 
 // True if `next` is at least 10% above `prev` (next * 10 >= prev * 11) and strictly above it.
 bool RaisedByTenPercent(const chain::U256& prev, const chain::U256& next);

@@ -254,6 +254,27 @@ TEST(UsageTracker, RateLimitTokenBucket) {
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(tracker.TakeRequest(kKey, p->LimitsFor(kKey)).allowed());
 }
 
+TEST(UsageTracker, ASharedBucketDecidesWhenSet) {
+  UsageTracker tracker;
+  auto p = Compile(kPolicy);
+  const KeyLimits& limits = p->LimitsFor(kOther);  // 1/s, burst 2
+  absl::StatusOr<bool> answer = false;
+  tracker.UseSharedBucket([&](const chain::Address& key, double rate, uint32_t burst) {
+    EXPECT_EQ(key, kOther);
+    EXPECT_EQ(rate, 1.0);
+    EXPECT_EQ(burst, 2u);
+    return answer;
+  });
+  Decision d = tracker.TakeRequest(kOther, limits);
+  EXPECT_TRUE(absl::IsResourceExhausted(d.status)) << "the shared bucket is empty, the local one is full";
+  EXPECT_EQ(d.rule, "default_key_limits.rate_limit");
+  answer = true;
+  EXPECT_TRUE(tracker.TakeRequest(kOther, limits).allowed());
+  answer = absl::UnavailableError("database down");
+  EXPECT_TRUE(absl::IsUnavailable(tracker.TakeRequest(kOther, limits).status)) << "fails closed";
+  EXPECT_TRUE(tracker.TakeRequest(kKey, p->LimitsFor(kKey)).allowed()) << "no rate limit: not asked";
+}
+
 TEST(UsageTracker, RollingFeeBudget) {
   absl::Time now = absl::FromUnixSeconds(100000);
   UsageTracker tracker([&] { return now; });

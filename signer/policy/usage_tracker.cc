@@ -6,11 +6,28 @@
 
 namespace signer::policy {
 
+namespace {
+
+Decision RateLimited(const std::string& rule, const chain::Address& key, double rate, uint32_t burst) {
+  return Decision{
+      absl::ResourceExhaustedError(absl::StrCat("rate limit ", rule, " reached for key ", key.Checksummed(), " (", rate,
+                                                " requests/s, burst ", burst, "); retry later")),
+      rule};
+}
+
+}  // namespace
+
 UsageTracker::UsageTracker(Clock clock) : clock_(std::move(clock)) {}
 
 Decision UsageTracker::TakeRequest(const chain::Address& key, const KeyLimits& limits) {
   if (!limits.requests_per_second.has_value()) return Decision{absl::OkStatus(), ""};
   const std::string rule = absl::StrCat(limits.rule_prefix, ".rate_limit");
+  if (shared_bucket_) {
+    absl::StatusOr<bool> taken = shared_bucket_(key, *limits.requests_per_second, limits.burst);
+    if (!taken.ok()) return Decision{absl::UnavailableError(taken.status().message()), rule};
+    if (!*taken) return RateLimited(rule, key, *limits.requests_per_second, limits.burst);
+    return Decision{absl::OkStatus(), rule};
+  }
   const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
   Bucket& b = buckets_[key];
@@ -24,12 +41,7 @@ Decision UsageTracker::TakeRequest(const chain::Address& key, const KeyLimits& l
   const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - b.last));
   b.tokens = std::min<double>(b.burst, b.tokens + elapsed * b.rate);
   b.last = now;
-  if (b.tokens < 1.0) {
-    return Decision{
-        absl::ResourceExhaustedError(absl::StrCat("rate limit ", rule, " reached for key ", key.Checksummed(), " (",
-                                                  b.rate, " requests/s, burst ", b.burst, "); retry later")),
-        rule};
-  }
+  if (b.tokens < 1.0) return RateLimited(rule, key, b.rate, b.burst);
   b.tokens -= 1.0;
   return Decision{absl::OkStatus(), rule};
 }

@@ -29,6 +29,12 @@ class UsageTracker {
   // RESOURCE_EXHAUSTED naming "<limits.rule_prefix>.rate_limit" when empty.
   Decision TakeRequest(const chain::Address& key, const KeyLimits& limits);
 
+  // A token bucket shared by signer replicas (kept in their shared database): takes one token
+  // from `key`'s bucket refilled at `rate` per second up to `burst`; true if there was one.
+  using SharedBucket = std::function<absl::StatusOr<bool>(const chain::Address& key, double rate, uint32_t burst)>;
+  // From now on TakeRequest asks `bucket` (an error of it refuses the request: UNAVAILABLE).
+  void UseSharedBucket(SharedBucket bucket) { shared_bucket_ = std::move(bucket); }
+
   // Charges `amount` to the key's rolling 24 h budget. Returns a charge id for Refund (0 when
   // nothing was charged). RESOURCE_EXHAUSTED naming "<prefix>.fee_budget_24h_wei" if the sum
   // over the last 24 h including this charge would exceed the budget (nothing charged then).
@@ -60,6 +66,7 @@ class UsageTracker {
   void Prune(Ledger& ledger, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock clock_;
+  SharedBucket shared_bucket_;  // set before serving
   absl::Mutex mu_;
   absl::flat_hash_map<chain::Address, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<chain::Address, Ledger> ledgers_ ABSL_GUARDED_BY(mu_);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,12 +24,14 @@
 #include "platform/listen_flags.h"
 #include "platform/log/level_flag.h"
 #include "platform/log/log.h"
+#include "platform/postgres/dsn.h"
 #include "platform/signals.h"
 #include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
 #include "signer/cli/keys_command.h"
 #include "signer/engine/engine.h"
-#include "signer/equivocation/store.h"
+#include "signer/equivocation/postgres_store.h"
+#include "signer/equivocation/sqlite_store.h"
 #include "signer/keystore/key_store.h"
 #include "signer/keystore/password.h"
 #include "signer/keystore/process_hardening.h"
@@ -50,6 +53,9 @@ ABSL_FLAG(
 ABSL_FLAG(std::string, policy_file, "", "policy file (overrides policy_file)");
 ABSL_FLAG(std::string, anti_equivocation_db, "",
           "anti-equivocation SQLite database (overrides anti_equivocation_db_path)");
+ABSL_FLAG(std::string, anti_equivocation_postgres_dsn_file, "",
+          "file (mode 0600) holding the PostgreSQL connection string of a shared anti-equivocation record "
+          "(overrides anti_equivocation_postgres.dsn_file and anti_equivocation_db_path); never the string itself");
 ABSL_FLAG(std::string, audit_log, "", "audit log, JSON Lines (overrides audit_log_path)");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus metrics port (overrides metrics_port; 0 disables)");
 ABSL_FLAG(std::string, metrics_bind_address, "", "metrics bind address (overrides metrics_bind_address)");
@@ -78,7 +84,14 @@ void ApplyFlagOverrides(v1::SignerConfig* c) {
   if (auto v = absl::GetFlag(FLAGS_password_file); !v.empty()) c->mutable_password()->set_file(v);
   if (auto v = absl::GetFlag(FLAGS_password_env); !v.empty()) c->mutable_password()->set_env_var(v);
   if (auto v = absl::GetFlag(FLAGS_policy_file); !v.empty()) c->set_policy_file(v);
-  if (auto v = absl::GetFlag(FLAGS_anti_equivocation_db); !v.empty()) c->set_anti_equivocation_db_path(v);
+  if (auto v = absl::GetFlag(FLAGS_anti_equivocation_db); !v.empty()) {
+    c->set_anti_equivocation_db_path(v);
+    c->clear_anti_equivocation_postgres();
+  }
+  if (auto v = absl::GetFlag(FLAGS_anti_equivocation_postgres_dsn_file); !v.empty()) {
+    c->mutable_anti_equivocation_postgres()->set_dsn_file(v);
+    c->clear_anti_equivocation_db_path();
+  }
   if (auto v = absl::GetFlag(FLAGS_audit_log); !v.empty()) c->set_audit_log_path(v);
   if (int v = absl::GetFlag(FLAGS_metrics_port); v >= 0) c->set_metrics_port(static_cast<uint32_t>(v));
   if (auto v = absl::GetFlag(FLAGS_metrics_bind_address); !v.empty()) c->set_metrics_bind_address(v);
@@ -100,14 +113,51 @@ int RunKeys(const std::vector<std::string>& args, const v1::SignerConfig& config
 }
 
 absl::Status CheckRequiredPaths(const v1::SignerConfig& config) {
-  for (const auto& [field, value] : std::vector<std::pair<const char*, std::string>>{
-           {"keystore_dir", config.keystore_dir()},
-           {"policy_file", config.policy_file()},
-           {"anti_equivocation_db_path", config.anti_equivocation_db_path()},
-           {"audit_log_path", config.audit_log_path()}}) {
+  for (const auto& [field, value] :
+       std::vector<std::pair<const char*, std::string>>{{"keystore_dir", config.keystore_dir()},
+                                                        {"policy_file", config.policy_file()},
+                                                        {"audit_log_path", config.audit_log_path()}}) {
     if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required (config file or flag)"));
   }
+  if (!absl::GetFlag(FLAGS_anti_equivocation_db).empty() &&
+      !absl::GetFlag(FLAGS_anti_equivocation_postgres_dsn_file).empty()) {
+    return absl::InvalidArgumentError("--anti_equivocation_db, --anti_equivocation_postgres_dsn_file: at most one");
+  }
+  const bool sqlite = !config.anti_equivocation_db_path().empty();
+  const bool postgres = config.has_anti_equivocation_postgres();
+  if (sqlite == postgres) {
+    return absl::InvalidArgumentError(
+        "anti_equivocation_db_path, anti_equivocation_postgres: exactly one is required (config file or flag)");
+  }
+  if (postgres && config.anti_equivocation_postgres().dsn_file().empty()) {
+    return absl::InvalidArgumentError("anti_equivocation_postgres.dsn_file: required");
+  }
   return absl::OkStatus();
+}
+
+// The record the config names: a local SQLite file, or a PostgreSQL database shared by replicas,
+// which then also keeps the rate limit's buckets (`usage`), so the limit is global.
+absl::StatusOr<std::unique_ptr<equivocation::Store>> OpenRecord(const v1::SignerConfig& config,
+                                                                policy::UsageTracker& usage) {
+  if (!config.has_anti_equivocation_postgres()) {
+    return equivocation::SqliteStore::Open(config.anti_equivocation_db_path());
+  }
+  // libpq would read a password from the environment; only the DSN file may carry one.
+  ::unsetenv("PGPASSWORD");
+  const v1::AntiEquivocationPostgres& pg = config.anti_equivocation_postgres();
+  absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(pg.dsn_file());
+  if (!dsn.ok()) {
+    return absl::Status(dsn.status().code(),
+                        absl::StrCat("anti_equivocation_postgres.dsn_file: ", dsn.status().message()));
+  }
+  equivocation::PostgresStoreOptions options;
+  if (pg.pool_size() != 0) options.pool_size = static_cast<int>(pg.pool_size());
+  absl::StatusOr<std::unique_ptr<equivocation::PostgresStore>> store = equivocation::PostgresStore::Open(*dsn, options);
+  if (!store.ok()) return store.status();
+  usage.UseSharedBucket([pg = store->get()](const chain::Address& key, double rate, uint32_t burst) {
+    return pg->TakeToken(key, rate, burst);
+  });
+  return std::unique_ptr<equivocation::Store>(*std::move(store));
 }
 
 // The listener from the config file and flags: a unix socket only our uid, allowed_peer_uids and
@@ -207,8 +257,7 @@ int OpenSigner(const v1::SignerConfig& config, SignerCore& core) {
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> initial = policy::LoadPolicyFile(config.policy_file());
   if (!initial.ok()) return Fail(2, "cannot load the policy", initial.status());
   core.policy = std::make_unique<policy::PolicyHolder>(*initial);
-  absl::StatusOr<std::unique_ptr<equivocation::Store>> store =
-      equivocation::Store::Open(config.anti_equivocation_db_path());
+  absl::StatusOr<std::unique_ptr<equivocation::Store>> store = OpenRecord(config, core.usage);
   if (!store.ok()) return Fail(1, "cannot open the anti-equivocation database", store.status());
   core.store = *std::move(store);
   const absl::Duration fsync_interval =
