@@ -25,6 +25,16 @@
 // operation whose write failed so and resumes it when a write works again
 // (engine/status_marks.h IsJournalUnavailable). Other codes are final for that call (ABORTED:
 // the version moved; NOT_FOUND; INTERNAL: e.g. a corrupt file).
+//
+// Several replicas (a shared journal, PostgreSQL; docs/design/postgres-replicas.md § 4): each
+// process registers as a replica with a lease it renews by heartbeats; an operation is run by
+// the replica named in its `owner`, and every claim of it adds one to its `lease_epoch` (the
+// fencing token). Once registered, Update and PutArtifact are FENCED: they succeed only while
+// the operation's owner and epoch are still the caller's and the caller's replica lease is live;
+// otherwise they write nothing and return FAILED_PRECONDITION "lease lost" (IsLeaseLost): another
+// replica has taken the operation over, and the caller must stop it locally without writing it
+// again. A non-shared journal (SQLite: one process owns everything) implements these calls
+// trivially (the defaults below).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 
@@ -60,6 +70,20 @@ struct OperationRecord {
   // Which process runs it and until when (a replica whose lease ran out may be replaced).
   std::string owner;
   absl::Time lease_expires = absl::UnixEpoch();
+  // The fencing token: +1 on every claim (shared journals; 0 otherwise). Update is fenced on the
+  // (owner, lease_epoch) the writer read.
+  int64_t lease_epoch = 0;
+  // Mirror of FlowState.irreversible, written by Update: a cancel is refused from then on.
+  bool irreversible = false;
+  // CancelOperation was taken by a replica that does not run it (RequestCancel); read-only here.
+  bool cancel_requested = false;
+};
+
+// Who a shared journal writes as (Register).
+struct ReplicaLease {
+  std::string replica_id;                  // stable name of the replica (config journal.postgres.replica_id)
+  std::string boot_id;                     // random per process start: tells two processes with one id apart
+  absl::Duration ttl = absl::Seconds(15);  // each heartbeat extends the lease this far
 };
 
 // A position in the newest-first order (create_time desc, id desc).
@@ -113,10 +137,50 @@ class Journal {
 
   // OK when the journal can be read and written now (for health).
   virtual absl::Status Ping() = 0;
+
+  // --- Ownership (several replicas). The defaults are those of a journal one process owns.
+
+  // True when several processes may share this journal: operations are then claimed, and writes
+  // are fenced once Register succeeded.
+  virtual bool shared() const { return false; }
+  // Registers this process as `lease.replica_id` with a lease of `lease.ttl`. ALREADY_EXISTS
+  // while another live process (another boot id) holds that id. From now on Create stamps the
+  // replica as owner and Update / PutArtifact are fenced.
+  virtual absl::Status Register(const ReplicaLease& /*lease*/) { return absl::OkStatus(); }
+  // Extends the lease by its ttl. LeaseLost when another process registered the replica id.
+  virtual absl::Status Heartbeat() { return absl::OkStatus(); }
+  // The unfinished operations this replica runs now, after a restart with the same replica id
+  // (their epoch is bumped, which fences out the previous process of that id), oldest first.
+  virtual absl::StatusOr<std::vector<OperationRecord>> ReclaimOwn() { return ListUnfinished(); }
+  // Claims up to `max` runnable (PENDING or RUNNING) operations that nobody owns or whose owner's
+  // lease expired, oldest first; replicas claiming at once never get the same one.
+  virtual absl::StatusOr<std::vector<OperationRecord>> Claim(size_t /*max*/) { return std::vector<OperationRecord>(); }
+  // Claims `id` when its state is one of `states` and no other live replica owns it (bumping the
+  // epoch); nullopt when it is in another state or another live replica has it. NOT_FOUND.
+  virtual absl::StatusOr<std::optional<OperationRecord>> ClaimOne(absl::string_view id, std::vector<int> states);
+  // Gives `held` up (owner = nobody), fenced like Update; e.g. on WAITING_FOR_INPUT, so that any
+  // replica can take the SupplyEnvVars.
+  virtual absl::Status Release(const OperationRecord& /*held*/) { return absl::OkStatus(); }
+  // Clean shutdown: gives up every operation this replica owns and ends its lease.
+  virtual absl::Status ReleaseAll() { return absl::OkStatus(); }
+  // A CancelOperation taken by a replica that may not own `id`: stores cancel_requested; true
+  // when the operation is open and not irreversible (from then on the owner cancels it and an
+  // Update that sets `irreversible` is refused with IsCancelRequested), false otherwise.
+  virtual absl::StatusOr<bool> RequestCancel(absl::string_view id);
+  // The operations this replica owns whose cancel another replica requested.
+  virtual absl::StatusOr<std::vector<std::string>> CancelsRequested() { return std::vector<std::string>(); }
 };
 
 // Terminal states (SUCCEEDED=4, FAILED=5, CANCELLED=6 in v1::OperationState).
 bool IsTerminalState(int state);
+
+// FAILED_PRECONDITION "lease lost: ..." from a fenced write: another replica owns the operation
+// now (or this replica's lease expired). Nothing was written.
+absl::Status LeaseLostError(absl::string_view detail);
+bool IsLeaseLost(const absl::Status& s);
+// FAILED_PRECONDITION from an Update that would set `irreversible` after a cancel was requested.
+absl::Status CancelRequestedError(absl::string_view id);
+bool IsCancelRequested(const absl::Status& s);
 
 }  // namespace orchestrator::journal
 

@@ -174,5 +174,38 @@ TEST_P(JournalContractTest, ConcurrentWriters) {
   EXPECT_EQ(j->ListUnfinished()->size(), 40u);
 }
 
+// The ownership calls on one replica, which owns everything it creates (both backends: SQLite
+// answers them as the one process, PostgreSQL with its replica row).
+TEST_P(JournalContractTest, OwnershipCallsOnOneReplica) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  ASSERT_TRUE(j->Register(ReplicaLease{"me", "boot-1", absl::Seconds(30)}).ok());
+  ASSERT_TRUE(j->Heartbeat().ok());
+  const OperationRecord created = j->Create(TestRecord("op_a", "r1", 1))->record;
+  EXPECT_EQ(created.owner, "me");
+  absl::StatusOr<std::optional<OperationRecord>> claimed = j->ClaimOne("op_a", {1, 2});
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_TRUE(claimed->has_value()) << "its own operation";
+  EXPECT_GE((*claimed)->lease_epoch, created.lease_epoch);
+  OperationRecord r = **claimed;
+  r.state = 2;
+  absl::StatusOr<int64_t> v = j->Update(r);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(j->PutArtifact("op_a", "k", "v").ok());
+  EXPECT_FALSE(j->ClaimOne("op_a", {3})->has_value()) << "not in that state";
+  EXPECT_EQ(j->ClaimOne("op_nope", {1}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(*j->RequestCancel("op_a")) << "open and reversible";
+  EXPECT_EQ(j->RequestCancel("op_nope").status().code(), absl::StatusCode::kNotFound);
+  r.version = *v;
+  r.state = 6;
+  ASSERT_TRUE(j->Update(r).ok());
+  EXPECT_FALSE(*j->RequestCancel("op_a")) << "finished";
+  const OperationRecord b = j->Create(TestRecord("op_b", "r2", 2))->record;
+  EXPECT_TRUE(j->Release(b).ok());
+  EXPECT_TRUE(j->Claim(10).ok());
+  EXPECT_TRUE(j->CancelsRequested().ok());
+  EXPECT_TRUE(j->ReleaseAll().ok());
+}
+
 }  // namespace
 }  // namespace orchestrator::journal

@@ -1,9 +1,11 @@
 #include "orchestrator/journal/postgres_journal.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "orchestrator/journal/error_context.h"
 #include "platform/postgres/connection.h"
 #include "platform/postgres/result.h"
@@ -72,18 +74,69 @@ CREATE TABLE operation_changes (
 
 constexpr absl::string_view kColumns =
     "id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, request_digest, operation, "
-    "internal, version, owner";
+    "internal, version, owner, lease_epoch, irreversible, cancel_requested";
+// The same, for statements that join another relation.
+constexpr absl::string_view kColumnsOfO =
+    "o.id, o.caller, o.request_id, o.kind, o.state, o.cvm_id, o.create_time_us, o.update_time_us, "
+    "o.request_digest, o.operation, o.internal, o.version, o.owner, o.lease_epoch, o.irreversible, "
+    "o.cancel_requested";
 
+// The creator owns a new operation with epoch 1.
 constexpr absl::string_view kInsert =
     "INSERT INTO operations (id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, "
-    "request_digest, operation, internal, version, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, "
-    "$12) ON CONFLICT ON CONSTRAINT operations_caller_request_id DO NOTHING RETURNING version";
+    "request_digest, operation, internal, version, owner, lease_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "$10, $11, 1, $12, 1) ON CONFLICT ON CONSTRAINT operations_caller_request_id DO NOTHING RETURNING version";
 
+// "Replica $id with boot $boot holds a live lease", on the database clock.
+#define PG_LIVE(id, boot) \
+  "EXISTS (SELECT 1 FROM replicas r WHERE r.id = " id " AND r.boot_id = " boot " AND r.expires > now())"
+
+// Fenced once registered ($10 = the boot id): the writer's owner and epoch, its live lease, and
+// no `irreversible` over a requested cancel. Unregistered ($10 = ''): the version alone.
 constexpr absl::string_view kUpdate =
     "UPDATE operations SET state = $2, cvm_id = $3, update_time_us = $4, operation = $5, internal = $6, "
-    "version = version + 1, owner = $7 WHERE id = $1 AND version = $8 RETURNING version";
+    "version = version + 1, owner = $7, irreversible = $9::boolean WHERE id = $1 AND version = $8 "
+    "AND ($10::text = '' OR (owner = $7 AND lease_epoch = $11::bigint AND " PG_LIVE("$7", "$10::text") ")) "
+    "AND (NOT $9::boolean OR irreversible OR NOT cancel_requested) RETURNING version";
+
+constexpr absl::string_view kPutArtifactFenced =
+    "WITH lease AS (SELECT id FROM operations WHERE id = $1 AND owner = $5::text AND lease_epoch = $6::bigint "
+    "AND " PG_LIVE("$5::text", "$7::text") " FOR SHARE) "
+    "INSERT INTO artifacts (operation_id, key, value, update_time_us) SELECT id, $2::text, $3::bytea, $4::bigint "
+    "FROM lease ON CONFLICT (operation_id, key) DO UPDATE SET value = EXCLUDED.value, "
+    "update_time_us = EXCLUDED.update_time_us RETURNING 1";
+
+// Runnable operations nobody live owns, oldest first; SKIP LOCKED so that replicas claiming at
+// the same moment take different ones instead of waiting for each other.
+constexpr absl::string_view kClaim =
+    "WITH c AS (SELECT o.id FROM operations o WHERE o.state IN (1, 2) AND o.owner <> $1 AND (o.owner = '' OR NOT "
+    "EXISTS (SELECT 1 FROM replicas x WHERE x.id = o.owner AND x.expires > now())) "
+    "ORDER BY o.create_time_us, o.id LIMIT $3::bigint FOR UPDATE OF o SKIP LOCKED) "
+    "UPDATE operations o SET owner = $1, lease_epoch = o.lease_epoch + 1 FROM c WHERE o.id = c.id AND " PG_LIVE(
+        "$1::text", "$2::text") " RETURNING ";
+
+// An operation waiting for input whose owner died is nobody's (any replica may take its input).
+constexpr absl::string_view kReleaseDeadWaiting =
+    "UPDATE operations o SET owner = '' WHERE o.state = 3 AND o.owner <> '' AND NOT EXISTS "
+    "(SELECT 1 FROM replicas x WHERE x.id = o.owner AND x.expires > now())";
+
+constexpr absl::string_view kClaimOne =
+    "UPDATE operations o SET owner = $2, lease_epoch = o.lease_epoch + 1 WHERE o.id = $1 AND o.state = ANY($4::"
+    "smallint[]) AND (o.owner = '' OR o.owner = $2 OR NOT EXISTS (SELECT 1 FROM replicas x WHERE x.id = o.owner "
+    "AND x.expires > now())) AND " PG_LIVE("$2::text", "$3::text") " RETURNING ";
+
+#undef PG_LIVE
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+Param Bool(bool b) { return Param::Text(b ? "true" : "false"); }
+
+std::vector<OperationRecord> Oldest(std::vector<OperationRecord> records) {
+  std::sort(records.begin(), records.end(), [](const OperationRecord& a, const OperationRecord& b) {
+    return std::tie(a.create_time, a.id) < std::tie(b.create_time, b.id);
+  });
+  return records;
+}
 
 absl::StatusOr<OperationRecord> ReadRecord(const Result& rows, int row) {
   OperationRecord r;
@@ -104,13 +157,16 @@ absl::StatusOr<OperationRecord> ReadRecord(const Result& rows, int row) {
   ASSIGN_OR_RETURN(r.internal, rows.Bytes(row, 10));
   ASSIGN_OR_RETURN(r.version, rows.Int(row, 11));
   r.owner = rows.Text(row, 12);
+  ASSIGN_OR_RETURN(r.lease_epoch, rows.Int(row, 13));
+  r.irreversible = rows.Text(row, 14) == "t";
+  r.cancel_requested = rows.Text(row, 15) == "t";
   return r;
 }
 
 // What Update writes (all but the version).
 bool SameContent(const OperationRecord& a, const OperationRecord& b) {
   return a.state == b.state && a.cvm_id == b.cvm_id && a.update_time == b.update_time && a.operation == b.operation &&
-         a.internal == b.internal && a.owner == b.owner;
+         a.internal == b.internal && a.owner == b.owner && a.irreversible == b.irreversible;
 }
 
 // A stored row equal to `written` one version up is that write.
@@ -184,7 +240,9 @@ absl::StatusOr<CreateResult> PostgresJournal::Create(const OperationRecord& reco
   if (inserted.ok() && inserted->rows() == 1) {
     CreateResult out{record, true};
     out.record.version = 1;
+    out.record.lease_epoch = 1;
     out.record.lease_expires = absl::UnixEpoch();
+    Hold({out.record});
     return out;
   }
   if (absl::IsAlreadyExists(inserted.status())) {
@@ -204,6 +262,7 @@ absl::StatusOr<CreateResult> PostgresJournal::Create(const OperationRecord& reco
   if (!stored->has_value()) return absl::InternalError("journal: create: no row and no conflicting row");
   bool ours = (*stored)->id == record.id && lost;
   for (const OperationRecord& w : Forget(record.id)) ours |= (*stored)->id == record.id && w.version == 0;
+  if (ours) Hold({**stored});
   return CreateResult{**std::move(stored), ours};
 }
 
@@ -241,10 +300,13 @@ absl::StatusOr<std::optional<OperationRecord>> PostgresJournal::FindByRequestId(
 }
 
 absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
+  const ReplicaLease me = Me();
   const Param params[] = {Param::Text(record.id),         Param::Int(record.state),
                           Param::Text(record.cvm_id),     Param::Int(Micros(record.update_time)),
                           Param::Bytes(record.operation), Param::Bytes(record.internal),
-                          Param::Text(record.owner),      Param::Int(record.version)};
+                          Param::Text(record.owner),      Param::Int(record.version),
+                          Bool(record.irreversible),      Param::Text(me.boot_id),
+                          Param::Int(record.lease_epoch)};
   absl::StatusOr<Result> updated = Run("update", kUpdate, params);
   if (!updated.ok()) {
     // The commit may have happened and only its answer been lost.
@@ -253,6 +315,10 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
   }
   if (updated->rows() == 1) {
     Forget(record.id);
+    if (IsTerminalState(record.state)) {
+      absl::MutexLock l(&mu_);
+      held_.erase(record.id);  // nothing more is written for it
+    }
     return updated->Int(0, 0);
   }
   return UpdateMissed(record);
@@ -262,6 +328,7 @@ absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& rec
   const Param id[] = {Param::Text(record.id)};
   ASSIGN_OR_RETURN(std::optional<OperationRecord> stored, FindOne("update", "id = $1", id));
   if (!stored.has_value()) return absl::NotFoundError(absl::StrCat("operation ", record.id, " not found"));
+  RETURN_IF_ERROR(FenceRefusal(*stored, record));
   const std::vector<OperationRecord> lost = Forget(record.id);
   auto found = std::find_if(lost.begin(), lost.end(), [&](const OperationRecord& w) { return SameWrite(*stored, w); });
   if (found != lost.end()) {
@@ -310,6 +377,24 @@ absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::ListUnfinished() {
 
 absl::Status PostgresJournal::PutArtifact(absl::string_view operation_id, absl::string_view key,
                                           absl::string_view value) {
+  const ReplicaLease me = Me();
+  if (!me.replica_id.empty()) {
+    int64_t epoch = 0;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = held_.find(operation_id);
+      if (it == held_.end()) return LeaseLostError(absl::StrCat("operation ", operation_id, " is not held here"));
+      epoch = it->second;
+    }
+    const Param params[] = {Param::Text(operation_id),       Param::Text(key),           Param::Bytes(value),
+                            Param::Int(Micros(absl::Now())), Param::Text(me.replica_id), Param::Int(epoch),
+                            Param::Text(me.boot_id)};
+    ASSIGN_OR_RETURN(const Result rows, Run("put artifact", kPutArtifactFenced, params));
+    if (rows.rows() == 1) return absl::OkStatus();
+    absl::MutexLock l(&mu_);
+    held_.erase(std::string(operation_id));
+    return LeaseLostError(absl::StrCat("operation ", operation_id, " was taken over by another replica"));
+  }
   const Param params[] = {Param::Text(operation_id), Param::Text(key), Param::Bytes(value),
                           Param::Int(Micros(absl::Now()))};
   return Run("put artifact",
@@ -350,6 +435,186 @@ absl::Status PostgresJournal::Ping() {
     return absl::UnavailableError(absl::StrCat("journal: ping: ", description_, " is read-only (a standby?)"));
   }
   return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ownership (docs/design/postgres-replicas.md § 4.2).
+
+ReplicaLease PostgresJournal::Me() const {
+  absl::MutexLock l(&mu_);
+  return me_;
+}
+
+std::vector<OperationRecord> PostgresJournal::Hold(std::vector<OperationRecord> records) {
+  absl::MutexLock l(&mu_);
+  if (me_.replica_id.empty()) return records;
+  for (const OperationRecord& r : records) held_[r.id] = r.lease_epoch;
+  return records;
+}
+
+absl::Status PostgresJournal::FenceRefusal(const OperationRecord& stored, const OperationRecord& write) {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return absl::OkStatus();
+  bool lost = stored.owner != write.owner || stored.lease_epoch != write.lease_epoch;
+  if (!lost) {
+    const Param params[] = {Param::Text(write.owner), Param::Text(me.boot_id)};
+    ASSIGN_OR_RETURN(const Result live, Run("update",
+                                            "SELECT 1 FROM replicas WHERE id = $1 AND boot_id = $2 "
+                                            "AND expires > now()",
+                                            params));
+    lost = live.rows() == 0;
+  }
+  if (lost) {
+    {
+      absl::MutexLock l(&mu_);
+      held_.erase(write.id);
+    }
+    Forget(write.id);
+    return LeaseLostError(absl::StrCat("operation ", write.id, " is owned by replica '", stored.owner, "' epoch ",
+                                       stored.lease_epoch, " (this write: '", write.owner, "' epoch ",
+                                       write.lease_epoch, ", or that lease expired)"));
+  }
+  if (write.irreversible && !stored.irreversible && stored.cancel_requested && stored.version == write.version) {
+    return CancelRequestedError(write.id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresJournal::Register(const ReplicaLease& lease) {
+  if (lease.replica_id.empty() || lease.boot_id.empty() || lease.ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("journal: register: replica id, boot id and a positive ttl are required");
+  }
+  const Param params[] = {Param::Text(lease.replica_id), Param::Text(lease.boot_id),
+                          Param::Int(absl::ToInt64Microseconds(lease.ttl))};
+  // A live row of another boot keeps the id: two processes must never share one.
+  ASSIGN_OR_RETURN(const Result rows,
+                   Run("register",
+                       "INSERT INTO replicas (id, boot_id, expires) VALUES ($1, $2, now() + $3::bigint * interval "
+                       "'1 microsecond') ON CONFLICT (id) DO UPDATE SET boot_id = EXCLUDED.boot_id, started_at = "
+                       "now(), heartbeat_at = now(), expires = EXCLUDED.expires WHERE replicas.expires < now() OR "
+                       "replicas.boot_id = EXCLUDED.boot_id RETURNING id",
+                       params));
+  if (rows.rows() == 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("journal: replica id '", lease.replica_id, "' is held by another live orchestrator process"));
+  }
+  absl::MutexLock l(&mu_);
+  me_ = lease;
+  return absl::OkStatus();
+}
+
+absl::Status PostgresJournal::Heartbeat() {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return absl::FailedPreconditionError("journal: heartbeat before register");
+  const Param params[] = {Param::Text(me.replica_id), Param::Text(me.boot_id),
+                          Param::Int(absl::ToInt64Microseconds(me.ttl))};
+  ASSIGN_OR_RETURN(const Result rows, Run("heartbeat",
+                                          "UPDATE replicas SET heartbeat_at = now(), expires = now() + $3::bigint * "
+                                          "interval '1 microsecond' WHERE id = $1 AND boot_id = $2 RETURNING 1",
+                                          params));
+  if (rows.rows() == 0) {
+    return LeaseLostError(absl::StrCat("replica id '", me.replica_id, "' was registered by another process"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::ReclaimOwn() {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return ListUnfinished();
+  const Param params[] = {Param::Text(me.replica_id), Param::Text(me.boot_id)};
+  // Waiting for input: nobody's, so that any replica may take the input.
+  RETURN_IF_ERROR(
+      Run("reclaim", "UPDATE operations SET owner = '' WHERE owner = $1 AND state = 3", absl::MakeConstSpan(params, 1))
+          .status());
+  ASSIGN_OR_RETURN(std::vector<OperationRecord> mine,
+                   Select("reclaim",
+                          absl::StrCat("UPDATE operations o SET lease_epoch = o.lease_epoch + 1 WHERE o.owner = $1 "
+                                       "AND o.state IN (1, 2) AND EXISTS (SELECT 1 FROM replicas r WHERE r.id = $1 "
+                                       "AND r.boot_id = $2) RETURNING ",
+                                       kColumnsOfO),
+                          params));
+  return Hold(Oldest(std::move(mine)));
+}
+
+absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::Claim(size_t max) {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return absl::FailedPreconditionError("journal: claim before register");
+  if (max == 0) return std::vector<OperationRecord>();
+  RETURN_IF_ERROR(Run("claim", kReleaseDeadWaiting, {}).status());
+  const Param params[] = {Param::Text(me.replica_id), Param::Text(me.boot_id), Param::Int(static_cast<int64_t>(max))};
+  ASSIGN_OR_RETURN(std::vector<OperationRecord> claimed, Select("claim", absl::StrCat(kClaim, kColumnsOfO), params));
+  return Hold(Oldest(std::move(claimed)));
+}
+
+absl::StatusOr<std::optional<OperationRecord>> PostgresJournal::ClaimOne(absl::string_view id,
+                                                                         std::vector<int> states) {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return absl::FailedPreconditionError("journal: claim before register");
+  const Param params[] = {Param::Text(id), Param::Text(me.replica_id), Param::Text(me.boot_id),
+                          Param::Text(absl::StrCat("{", absl::StrJoin(states, ","), "}"))};
+  ASSIGN_OR_RETURN(std::vector<OperationRecord> claimed,
+                   Select("claim one", absl::StrCat(kClaimOne, kColumnsOfO), params));
+  if (claimed.empty()) {
+    RETURN_IF_ERROR(Get(id).status());  // NOT_FOUND
+    return std::optional<OperationRecord>();
+  }
+  return std::optional<OperationRecord>(Hold(std::move(claimed)).front());
+}
+
+absl::Status PostgresJournal::Release(const OperationRecord& held) {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return absl::OkStatus();
+  {
+    absl::MutexLock l(&mu_);
+    held_.erase(held.id);
+  }
+  const Param params[] = {Param::Text(held.id), Param::Text(held.owner), Param::Int(held.lease_epoch)};
+  ASSIGN_OR_RETURN(const Result rows, Run("release",
+                                          "UPDATE operations SET owner = '' WHERE id = $1 AND owner = $2 AND "
+                                          "lease_epoch = $3::bigint RETURNING 1",
+                                          params));
+  if (rows.rows() == 0) return LeaseLostError(absl::StrCat("operation ", held.id, " was not held any more"));
+  return absl::OkStatus();
+}
+
+absl::Status PostgresJournal::ReleaseAll() {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return absl::OkStatus();
+  const Param params[] = {Param::Text(me.replica_id), Param::Text(me.boot_id)};
+  RETURN_IF_ERROR(Run("release all",
+                      "UPDATE operations SET owner = '' WHERE owner = $1 AND state IN (1, 2, 3) AND EXISTS "
+                      "(SELECT 1 FROM replicas r WHERE r.id = $1 AND r.boot_id = $2)",
+                      params)
+                      .status());
+  RETURN_IF_ERROR(Run("release all", "DELETE FROM replicas WHERE id = $1 AND boot_id = $2", params).status());
+  absl::MutexLock l(&mu_);
+  held_.clear();
+  me_ = ReplicaLease{};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PostgresJournal::RequestCancel(absl::string_view id) {
+  const Param params[] = {Param::Text(id)};
+  ASSIGN_OR_RETURN(const Result rows, Run("request cancel",
+                                          "UPDATE operations SET cancel_requested = true WHERE id = $1 AND state "
+                                          "IN (1, 2, 3) AND NOT irreversible RETURNING 1",
+                                          params));
+  if (rows.rows() == 1) return true;
+  RETURN_IF_ERROR(Get(id).status());  // NOT_FOUND
+  return false;
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresJournal::CancelsRequested() {
+  const ReplicaLease me = Me();
+  if (me.replica_id.empty()) return std::vector<std::string>();
+  const Param params[] = {Param::Text(me.replica_id)};
+  ASSIGN_OR_RETURN(const Result rows, Run("cancels requested",
+                                          "SELECT id FROM operations WHERE owner = $1 AND cancel_requested AND "
+                                          "state IN (1, 2, 3) ORDER BY create_time_us, id",
+                                          params));
+  std::vector<std::string> ids;
+  for (int i = 0; i < rows.rows(); ++i) ids.push_back(rows.Text(i, 0));
+  return ids;
 }
 
 }  // namespace orchestrator::journal

@@ -1,9 +1,16 @@
 // The journal on PostgreSQL 15 (through //platform/postgres), for orchestrators that keep their
 // state in a managed database instead of a local file (issue [G], docs/design/postgres-replicas.md
-// § 3). This step serves one replica: the schema already has the columns claims and fencing will
-// use (operations.owner, lease_epoch, irreversible, cancel_requested; the replicas and
-// operation_changes tables), but nothing reads them yet; OperationRecord.lease_expires is not
-// stored per operation (a lease will belong to a replica row) and reads as the Unix epoch.
+// § 3). Several replicas share one database (§ 4): Register writes this process's row in
+// `replicas` (replica id, boot id, `expires` on the database clock), Heartbeat moves `expires`
+// on, Claim / ClaimOne / ReclaimOwn take operations over with short
+// `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)` statements that add one to
+// `lease_epoch`. After Register every Update carries `owner = me AND lease_epoch = epoch AND my
+// replica row is live` in its WHERE, and PutArtifact takes a share lock on the operation row
+// under the same condition in the same statement, so a claim and a stale write are strictly
+// ordered: one of them fails (LeaseLost). The journal remembers the epoch of every operation it
+// holds for PutArtifact (which names only the operation). Without Register (tests of the journal
+// alone) writes are not fenced. OperationRecord.lease_expires is not stored per operation (a
+// lease belongs to a replica row) and reads as the Unix epoch.
 //
 // Every write is one autocommit statement, so it is atomic on its own. A write whose answer was
 // lost (the connection died after the server got it) is reported UNAVAILABLE like one that never
@@ -67,6 +74,17 @@ class PostgresJournal final : public Journal {
   // A read on the server that also tells a read-only standby from a primary.
   absl::Status Ping() override;
 
+  bool shared() const override { return true; }
+  absl::Status Register(const ReplicaLease& lease) override;
+  absl::Status Heartbeat() override;
+  absl::StatusOr<std::vector<OperationRecord>> ReclaimOwn() override;
+  absl::StatusOr<std::vector<OperationRecord>> Claim(size_t max) override;
+  absl::StatusOr<std::optional<OperationRecord>> ClaimOne(absl::string_view id, std::vector<int> states) override;
+  absl::Status Release(const OperationRecord& held) override;
+  absl::Status ReleaseAll() override;
+  absl::StatusOr<bool> RequestCancel(absl::string_view id) override;
+  absl::StatusOr<std::vector<std::string>> CancelsRequested() override;
+
   // "postgres host=... port=... dbname=... user=...", for logs; never the password.
   const std::string& description() const { return description_; }
 
@@ -87,14 +105,23 @@ class PostgresJournal final : public Journal {
   absl::StatusOr<int64_t> UpdateMissed(const OperationRecord& record);
   // What was remembered for `id` (a Create with version 0), and forgets it.
   std::vector<OperationRecord> Forget(absl::string_view id);
+  // The registered lease (empty replica_id: not registered, writes not fenced).
+  ReplicaLease Me() const;
+  // Claimed records become held (their epochs kept for PutArtifact).
+  std::vector<OperationRecord> Hold(std::vector<OperationRecord> records);
+  // Why a fenced Update matched no row, given the stored row: LeaseLost, CancelRequested or none.
+  absl::Status FenceRefusal(const OperationRecord& stored, const OperationRecord& write);
 
   const std::unique_ptr<platform::postgres::Pool> pool_;
   const std::string description_;
   const PostgresJournalOptions options_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   // Writes that failed UNAVAILABLE and may have committed, by operation id. A repeat that finds
   // exactly that write done is a success; a different write from the same version replaces it.
   absl::flat_hash_map<std::string, std::vector<OperationRecord>> uncertain_ ABSL_GUARDED_BY(mu_);
+  ReplicaLease me_ ABSL_GUARDED_BY(mu_);
+  // Operations this replica holds: id -> lease_epoch.
+  absl::flat_hash_map<std::string, int64_t> held_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace orchestrator::journal

@@ -4,7 +4,10 @@
 #include "orchestrator/journal/postgres_journal.h"
 
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -182,6 +185,171 @@ TEST(PostgresJournalTest, AWrongPasswordIsRefusedWithoutQuotingIt) {
   EXPECT_EQ(j.status().code(), absl::StatusCode::kUnauthenticated) << j.status();
   EXPECT_THAT(j.status().message(), HasSubstr("user=app"));
   EXPECT_THAT(j.status().message(), Not(HasSubstr("hunter2")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several replicas (docs/design/postgres-replicas.md § 4).
+
+std::unique_ptr<PostgresJournal> Replica(const Dsn& dsn, const std::string& id, absl::Duration ttl) {
+  std::unique_ptr<PostgresJournal> j = *PostgresJournal::Open(dsn);
+  const absl::Status s = j->Register(ReplicaLease{id, absl::StrCat(id, "-boot"), ttl});
+  EXPECT_TRUE(s.ok()) << s;
+  return j;
+}
+
+TEST(PostgresJournalTest, TwoReplicasClaimEveryOperationOnce) {
+  const Dsn dsn = NewDatabase();
+  {
+    std::unique_ptr<PostgresJournal> creator = *PostgresJournal::Open(dsn);
+    for (int i = 0; i < 60; ++i) {
+      OperationRecord r = TestRecord(absl::StrCat("op_", i), absl::StrCat("r", i), i);
+      r.owner = "";  // released
+      ASSERT_TRUE(creator->Create(r).ok());
+    }
+  }
+  std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Seconds(30));
+  std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
+  std::vector<std::string> got_a, got_b;
+  auto claim = [](PostgresJournal& j, std::vector<std::string>& got) {
+    for (;;) {
+      absl::StatusOr<std::vector<OperationRecord>> c = j.Claim(7);
+      ASSERT_TRUE(c.ok()) << c.status();
+      if (c->empty()) return;
+      for (const OperationRecord& r : *c) {
+        EXPECT_EQ(r.lease_epoch, 2) << "created with 1, one claim";
+        got.push_back(r.id);
+      }
+    }
+  };
+  std::thread ta([&] { claim(*a, got_a); });
+  std::thread tb([&] { claim(*b, got_b); });
+  ta.join();
+  tb.join();
+  std::set<std::string> all(got_a.begin(), got_a.end());
+  all.insert(got_b.begin(), got_b.end());
+  EXPECT_EQ(all.size(), 60u);
+  EXPECT_EQ(got_a.size() + got_b.size(), 60u) << "none claimed twice";
+  EXPECT_TRUE(a->Claim(10)->empty()) << "b is live: its operations are not claimable";
+}
+
+TEST(PostgresJournalTest, AfterATakeoverTheOldOwnersWritesAreRefused) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Milliseconds(600));
+  std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
+  OperationRecord mine = TestRecord("op_a", "r1", 1);
+  mine.owner = "a";
+  mine = a->Create(mine)->record;
+  EXPECT_EQ(mine.lease_epoch, 1);
+  EXPECT_TRUE(b->Claim(10)->empty()) << "a's lease is live";
+  absl::SleepFor(absl::Milliseconds(800));  // a stops heartbeating: its lease expires
+  absl::StatusOr<std::vector<OperationRecord>> taken = b->Claim(10);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ(taken->front().owner, "b");
+  EXPECT_EQ(taken->front().lease_epoch, 2);
+
+  ASSERT_TRUE(a->Heartbeat().ok()) << "its row is still its own";
+  mine.state = 2;
+  absl::StatusOr<int64_t> stale = a->Update(mine);
+  EXPECT_TRUE(IsLeaseLost(stale.status())) << stale.status();
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::Status artifact = a->PutArtifact("op_a", "k", "stale");
+  EXPECT_TRUE(IsLeaseLost(artifact)) << artifact;
+  EXPECT_FALSE(a->GetArtifact("op_a", "k")->has_value());
+  EXPECT_EQ(b->Get("op_a")->version, 1) << "nothing written";
+
+  OperationRecord theirs = taken->front();
+  theirs.state = 2;
+  ASSERT_TRUE(b->Update(theirs).ok());
+  EXPECT_TRUE(b->PutArtifact("op_a", "k", "new").ok());
+  EXPECT_TRUE(a->Claim(10)->empty()) << "b is live";
+}
+
+TEST(PostgresJournalTest, AnExpiredReplicaCannotWriteEvenBeforeATakeover) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Milliseconds(300));
+  OperationRecord r = TestRecord("op_a", "r1", 1);
+  r.owner = "a";
+  r = a->Create(r)->record;
+  absl::SleepFor(absl::Milliseconds(500));
+  r.state = 2;
+  EXPECT_TRUE(IsLeaseLost(a->Update(r).status()));
+}
+
+TEST(PostgresJournalTest, OneReplicaIdIsHeldByOneLiveProcess) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> first = *PostgresJournal::Open(dsn);
+  ASSERT_TRUE(first->Register(ReplicaLease{"x", "boot-1", absl::Milliseconds(500)}).ok());
+  std::unique_ptr<PostgresJournal> second = *PostgresJournal::Open(dsn);
+  absl::Status refused = second->Register(ReplicaLease{"x", "boot-2", absl::Seconds(30)});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kAlreadyExists) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("'x'"));
+  absl::SleepFor(absl::Milliseconds(700));
+  ASSERT_TRUE(second->Register(ReplicaLease{"x", "boot-2", absl::Seconds(30)}).ok()) << "the first one's expired";
+  EXPECT_TRUE(IsLeaseLost(first->Heartbeat()));
+}
+
+TEST(PostgresJournalTest, ARequestedCancelWinsOverMarkingIrreversible) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Seconds(30));
+  std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
+  OperationRecord r = TestRecord("op_a", "r1", 1);
+  r.owner = "a";
+  r = a->Create(r)->record;
+  ASSERT_TRUE(*b->RequestCancel("op_a"));
+  EXPECT_EQ(*a->CancelsRequested(), std::vector<std::string>{"op_a"});
+  EXPECT_TRUE(b->CancelsRequested()->empty());
+  OperationRecord irreversible = r;
+  irreversible.irreversible = true;
+  absl::StatusOr<int64_t> refused = a->Update(irreversible);
+  EXPECT_TRUE(IsCancelRequested(refused.status())) << refused.status();
+  r.state = 6;
+  ASSERT_TRUE(a->Update(r).ok()) << "the owner cancels it";
+  EXPECT_FALSE(*b->RequestCancel("op_a"));
+
+  OperationRecord sent = TestRecord("op_b", "r2", 2);
+  sent.owner = "a";
+  sent = a->Create(sent)->record;
+  sent.irreversible = true;
+  ASSERT_TRUE(a->Update(sent).ok());
+  EXPECT_FALSE(*b->RequestCancel("op_b")) << "irreversible";
+  EXPECT_TRUE(a->Get("op_b")->irreversible);
+}
+
+TEST(PostgresJournalTest, AWaitingOperationIsClaimedOnlyOnceReleased) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Seconds(30));
+  std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
+  OperationRecord r = TestRecord("op_a", "r1", 1, 1, 3);
+  r.owner = "a";
+  r = a->Create(r)->record;
+  EXPECT_FALSE(b->ClaimOne("op_a", {3})->has_value()) << "a is live and owns it";
+  ASSERT_TRUE(a->Release(r).ok());
+  absl::StatusOr<std::optional<OperationRecord>> claimed = b->ClaimOne("op_a", {3});
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status();
+  EXPECT_EQ((*claimed)->owner, "b");
+  EXPECT_EQ((*claimed)->lease_epoch, 2);
+  EXPECT_TRUE(IsLeaseLost(a->Release(r))) << "not a's any more";
+  ASSERT_TRUE(b->ReleaseAll().ok());
+  EXPECT_EQ(a->Get("op_a")->owner, "");
+  EXPECT_TRUE(a->ClaimOne("op_a", {3})->has_value());
+}
+
+TEST(PostgresJournalTest, ARestartWithTheSameReplicaIdReclaimsItsOperations) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> old = Replica(dsn, "a", absl::Milliseconds(300));
+  OperationRecord r = TestRecord("op_a", "r1", 1);
+  r.owner = "a";
+  r = old->Create(r)->record;
+  absl::SleepFor(absl::Milliseconds(400));
+  std::unique_ptr<PostgresJournal> restarted = *PostgresJournal::Open(dsn);
+  ASSERT_TRUE(restarted->Register(ReplicaLease{"a", "boot-2", absl::Seconds(30)}).ok());
+  absl::StatusOr<std::vector<OperationRecord>> mine = restarted->ReclaimOwn();
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ(mine->front().lease_epoch, 2);
+  r.state = 2;
+  EXPECT_TRUE(IsLeaseLost(old->Update(r).status())) << "the previous process is fenced out";
 }
 
 }  // namespace

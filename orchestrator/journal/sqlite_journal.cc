@@ -74,8 +74,6 @@ OperationRecord ReadRecord(const Statement& st) {
 
 }  // namespace
 
-bool IsTerminalState(int state) { return state == 4 || state == 5 || state == 6; }
-
 absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("journal_path: required");
   // The process lock: two orchestrators resuming the same operations would repeat their effects.
