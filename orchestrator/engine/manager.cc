@@ -43,7 +43,15 @@ void AppendLengthPrefixed(std::string& out, absl::string_view s) {
 
 OperationManager::OperationManager(journal::Journal& journal, const FlowDeps& deps, FlowRegistry flows,
                                    ManagerOptions options)
-    : journal_(journal), deps_(deps), flows_(std::move(flows)), options_(std::move(options)) {}
+    : journal_(journal), deps_(deps), flows_(std::move(flows)), options_(WithLease(std::move(options))) {
+  if (journal_.shared()) {
+    keeper_ = std::make_unique<LeaseKeeper>(
+        journal_, options_.owner_id, options_.lease,
+        LeaseKeeper::Callbacks{[this] { return FreeSlots(); },
+                               [this](std::vector<journal::OperationRecord> r) { OnClaimed(std::move(r)); },
+                               [this](const std::vector<std::string>& ids) { OnCancelsRequested(ids); }});
+  }
+}
 
 OperationManager::~OperationManager() { Shutdown(absl::Seconds(30)); }
 
@@ -71,30 +79,16 @@ size_t OperationManager::active_operations() const {
 }
 
 absl::Status OperationManager::Start() {
-  absl::StatusOr<std::vector<journal::OperationRecord>> unfinished = journal_.ListUnfinished();
+  // On a shared journal: this replica's own operations (a restart with the same replica id);
+  // the claim loop takes the others' later.
+  if (keeper_ != nullptr) RETURN_IF_ERROR(keeper_->Register());
+  absl::StatusOr<std::vector<journal::OperationRecord>> unfinished =
+      keeper_ != nullptr ? journal_.ReclaimOwn() : journal_.ListUnfinished();
   if (!unfinished.ok()) return unfinished.status();
   std::vector<std::shared_ptr<OpRuntime>> runnable;
   for (journal::OperationRecord& r : *unfinished) {
-    absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(r);
-    if (!parsed.ok()) {
-      platform::log::Error("skipping an unreadable operation",
-                           {{"op", r.id}, {"error", std::string(parsed.status().message())}});
-      continue;
-    }
-    std::set<std::string> unfinished_steps;
-    for (const v1::Step& s : parsed->first.steps()) {
-      if (s.state() != v1::STEP_STATE_SUCCEEDED && s.state() != v1::STEP_STATE_SKIPPED)
-        unfinished_steps.insert(s.name());
-    }
-    if (deps_.signer != nullptr) deps_.signer->PrepareResume(r.id, unfinished_steps, deps_.chains);
-    const v1::OperationState state = parsed->first.state();
-    auto rt = std::make_shared<OpRuntime>(r, std::move(parsed->first), std::move(parsed->second));
-    {
-      absl::MutexLock l(&mu_);
-      active_[rt->id()] = rt;
-    }
-    platform::log::Info("resuming operation", {{"op", rt->id()}, {"state", v1::OperationState_Name(state)}});
-    if (state != v1::OPERATION_STATE_WAITING_FOR_INPUT) runnable.push_back(rt);
+    std::shared_ptr<OpRuntime> rt = Load(std::move(r));
+    if (rt != nullptr && rt->Snapshot().state() != v1::OPERATION_STATE_WAITING_FOR_INPUT) runnable.push_back(rt);
   }
   {
     absl::MutexLock l(&mu_);
@@ -105,10 +99,42 @@ absl::Status OperationManager::Start() {
   const int n = std::max(1, options_.workers);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   journal_prober_ = std::thread([this] { JournalProbeLoop(); });
+  if (keeper_ != nullptr) keeper_->Start();
   return absl::OkStatus();
 }
 
+std::shared_ptr<OpRuntime> OperationManager::Load(journal::OperationRecord r) {
+  absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(r);
+  if (!parsed.ok()) {
+    platform::log::Error("skipping an unreadable operation",
+                         {{"op", r.id}, {"error", std::string(parsed.status().message())}});
+    return nullptr;
+  }
+  std::set<std::string> unfinished_steps;
+  for (const v1::Step& s : parsed->first.steps()) {
+    if (s.state() != v1::STEP_STATE_SUCCEEDED && s.state() != v1::STEP_STATE_SKIPPED) unfinished_steps.insert(s.name());
+  }
+  if (deps_.signer != nullptr) deps_.signer->PrepareResume(r.id, unfinished_steps, deps_.chains);
+  const v1::OperationState state = parsed->first.state();
+  auto rt = std::make_shared<OpRuntime>(std::move(r), std::move(parsed->first), std::move(parsed->second));
+  std::shared_ptr<OpRuntime> replaced;
+  {
+    absl::MutexLock l(&mu_);
+    std::shared_ptr<OpRuntime>& slot = active_[rt->id()];
+    replaced = std::move(slot);
+    slot = rt;
+  }
+  if (replaced != nullptr) {
+    // A runtime of an earlier lease of ours (fenced by the new epoch): it must not go on.
+    replaced->lease_lost_.store(true);
+    replaced->cancel_.Cancel();
+  }
+  platform::log::Info("resuming operation", {{"op", rt->id()}, {"state", v1::OperationState_Name(state)}});
+  return rt;
+}
+
 bool OperationManager::Shutdown(absl::Duration grace) {
+  if (keeper_ != nullptr) keeper_->StopClaims();  // the heartbeat goes on while steps checkpoint
   std::vector<std::shared_ptr<OpRuntime>> all;
   {
     absl::MutexLock l(&mu_);
@@ -137,6 +163,8 @@ bool OperationManager::Shutdown(absl::Duration grace) {
   }
   workers_.clear();
   if (journal_prober_.joinable()) journal_prober_.join();  // within one journal call
+  // A worker still busy could still write: then the lease simply expires instead.
+  if (keeper_ != nullptr) keeper_->Stop(/*release=*/all_done);
   return all_done;
 }
 
@@ -182,9 +210,13 @@ void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
   bool skip = false;
   {
     absl::MutexLock l(&rt->mu_);
-    skip = IsTerminal(rt->op_.state()) || rt->cancel_requested_;
+    skip = IsTerminal(rt->op_.state()) || rt->cancel_requested_ || rt->lease_lost_.load();
   }
   const absl::Status s = skip ? absl::OkStatus() : RunFlow(ctx, *rt);
+  if (rt->lease_lost_.load()) {
+    Drop(rt);
+    return;
+  }
   if (IsJournalUnavailable(s) && !rt->stopping_.load()) {
     Park(rt, s);
     return;
@@ -201,6 +233,7 @@ void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
   }
   if (terminal) Retire(rt);
   if (again) Enqueue(rt);
+  if (!terminal && !again && keeper_ != nullptr) ReleaseIfWaiting(rt);
 }
 
 absl::Status OperationManager::RunFlow(OpContext& ctx, OpRuntime& rt) {
@@ -221,7 +254,7 @@ absl::Status OperationManager::RunFlow(OpContext& ctx, OpRuntime& rt) {
     }
   }
   if (s.ok() || IsWaitingForInput(s) || IsStopping(s) || IsCancelledByClient(s) || IsJournalUnavailable(s)) return s;
-  if (IsTerminal(rt.Snapshot().state())) return s;
+  if (rt.lease_lost_.load() || IsTerminal(rt.Snapshot().state())) return s;
   // When even the failure cannot be journaled, the operation pauses and runs again later.
   if (absl::Status f = ctx.Fail("", s); IsJournalUnavailable(f)) return f;
   return s;
@@ -290,7 +323,8 @@ void OperationManager::Retire(const std::shared_ptr<OpRuntime>& rt) {
     rt->env_values_.reset();
   }
   absl::MutexLock l(&mu_);
-  active_.erase(rt->id());
+  auto it = active_.find(rt->id());
+  if (it != active_.end() && it->second == rt) active_.erase(it);  // not a newer runtime of it
 }
 
 std::shared_ptr<OpRuntime> OperationManager::Find(absl::string_view id) const {
@@ -310,7 +344,13 @@ absl::StatusOr<v1::Operation> OperationManager::SameRequest(const journal::Opera
     return absl::AlreadyExistsError(absl::StrCat(
         "request_id ", sub.request_id, " was already used for a different request (operation ", existing.id, ")"));
   }
-  if (std::shared_ptr<OpRuntime> rt = Find(existing.id)) {
+  std::shared_ptr<OpRuntime> rt = Find(existing.id);
+  // Waiting for input and released (shared journal): the retry carries the values; run it here.
+  if (rt == nullptr && keeper_ != nullptr && existing.state == v1::OPERATION_STATE_WAITING_FOR_INPUT &&
+      st.needs_env_values()) {
+    rt = ClaimWaiting(existing.id);
+  }
+  if (rt != nullptr) {
     bool supply = false;
     {
       absl::MutexLock l(&rt->mu_);
@@ -323,6 +363,7 @@ absl::StatusOr<v1::Operation> OperationManager::SameRequest(const journal::Opera
         Enqueue(rt);
       }
     }
+    if (keeper_ != nullptr) ReleaseIfWaiting(rt);
     Wipe(sub.env_values);
     return rt->Snapshot();
   }
@@ -420,9 +461,12 @@ absl::StatusOr<ListResult> OperationManager::List(const journal::ListQuery& quer
   if (!records.ok()) return records.status();
   ListResult out;
   for (const journal::OperationRecord& r : *records) {
-    absl::StatusOr<v1::Operation> op = Get(r.id);  // the live view when running
-    if (!op.ok()) continue;
-    out.operations.push_back(*std::move(op));
+    if (std::shared_ptr<OpRuntime> rt = Find(r.id)) {
+      out.operations.push_back(rt->Snapshot());  // the live view when running here
+      continue;
+    }
+    absl::StatusOr<std::pair<v1::Operation, state::FlowState>> parsed = Parse(r);
+    if (parsed.ok()) out.operations.push_back(std::move(parsed->first));
   }
   if (!records->empty() && records->size() >= query.limit) {
     out.next = journal::ListCursor{records->back().create_time, records->back().id};
@@ -440,8 +484,13 @@ absl::StatusOr<v1::Operation> OperationManager::Cancel(absl::string_view id) {
       return absl::FailedPreconditionError(
           absl::StrCat("operation ", id, " already ", v1::OperationState_Name(op->state()).substr(16)));
     }
+    if (keeper_ != nullptr) return CancelElsewhere(id);
     return absl::UnavailableError(absl::StrCat("operation ", id, " is not loaded in this process"));
   }
+  return CancelLoaded(rt);
+}
+
+absl::StatusOr<v1::Operation> OperationManager::CancelLoaded(const std::shared_ptr<OpRuntime>& rt) {
   OpContext ctx(*rt, journal_, deps_, options_.run);
   RETURN_IF_ERROR(ctx.CancelByClient());
   bool idle = false;
@@ -456,6 +505,16 @@ absl::StatusOr<v1::Operation> OperationManager::Cancel(absl::string_view id) {
 absl::StatusOr<v1::Operation> OperationManager::SupplyEnvVars(absl::string_view id, absl::string_view request_id,
                                                               std::vector<cloudapi::EnvVar> values) {
   std::shared_ptr<OpRuntime> rt = Find(id);
+  // Released while waiting (shared journal): whichever replica takes the values runs it.
+  if (rt == nullptr && keeper_ != nullptr) rt = ClaimWaiting(id);
+  absl::StatusOr<v1::Operation> out = SupplyTo(rt, id, request_id, std::move(values));
+  if (rt != nullptr && keeper_ != nullptr) ReleaseIfWaiting(rt);  // refused: any replica may try again
+  return out;
+}
+
+absl::StatusOr<v1::Operation> OperationManager::SupplyTo(const std::shared_ptr<OpRuntime>& rt, absl::string_view id,
+                                                         absl::string_view request_id,
+                                                         std::vector<cloudapi::EnvVar> values) {
   if (rt == nullptr) {
     Wipe(values);
     absl::StatusOr<journal::OperationRecord> rec = journal_.Get(id);

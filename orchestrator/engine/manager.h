@@ -9,6 +9,20 @@
 // treated as after a restart (may_have_run). A prober retries a harmless write (a no-op Update
 // of a paused operation) with back-off and, once one works, queues them all again.
 // JournalHealth() is UNAVAILABLE meanwhile (the health check reports NOT_SERVING).
+//
+// On a shared journal (journal.h shared(): PostgreSQL, several replicas; design
+// docs/design/postgres-replicas.md § 4) the manager is one replica, named by `owner_id`: a
+// LeaseKeeper registers it and keeps its lease; Start reclaims the operations this replica id
+// owned, and every claim_interval the keeper claims runnable operations nobody live owns (a dead
+// replica's, after its lease expired). A claimed operation is loaded exactly as at a restart
+// (RUNNING steps resume with may_have_run; env values are not here, so a flow that still needs
+// them waits for input). An operation that waits for input is released, so that SupplyEnvVars
+// (or a retry of the request) on any replica claims and runs it. A fenced write refused with
+// LeaseLost drops the operation here without writing it again. Get and List answer from the
+// journal for operations not loaded here; Cancel on a replica that does not run the operation
+// stores cancel_requested, which the owner acts on (or claims and cancels it when nobody live
+// owns it). LeaseHealth() is UNAVAILABLE while the lease is not current (self-fencing: no step
+// starts then).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
 
@@ -26,6 +40,7 @@
 #include "chain/address.h"
 #include "cloudapi/env_vars.h"
 #include "orchestrator/engine/flow.h"
+#include "orchestrator/engine/lease_keeper.h"
 #include "orchestrator/engine/op_context.h"
 #include "orchestrator/journal/journal.h"
 
@@ -34,7 +49,10 @@ namespace orchestrator::engine {
 struct ManagerOptions {
   int workers = 64;  // operations run at once
   RunOptions run;
-  std::string owner_id = "local";  // journal owner column (one process)
+  // The journal's owner column: this replica's id on a shared journal (unique among live
+  // replicas), "local" for one process.
+  std::string owner_id = "local";
+  LeaseOptions lease;  // timings of the replica lease on a shared journal
   // Optional secret mixed into the env-value digests (see EnvValuesMac); empty: the per-operation
   // salt alone keys them.
   std::string env_digest_key;
@@ -100,8 +118,32 @@ class OperationManager {
   // OK unless operations are paused because the journal could not be written: then UNAVAILABLE
   // naming how many and the last journal error.
   absl::Status JournalHealth() const;
+  // OK unless the journal is shared and this replica's lease is not current.
+  absl::Status LeaseHealth() const;
+  // The replica's lease keeper (shared journal), else nullptr. For tests and health.
+  LeaseKeeper* lease_keeper() const { return keeper_.get(); }
 
  private:
+  // Replicas (manager_replicas.cc).
+  ManagerOptions WithLease(ManagerOptions options);
+  // A runtime for `record` (as loading after a restart does), registered in active_; nullptr
+  // when its blobs do not parse. Not queued.
+  std::shared_ptr<OpRuntime> Load(journal::OperationRecord record);
+  void OnClaimed(std::vector<journal::OperationRecord> records);
+  void OnCancelsRequested(const std::vector<std::string>& ids);
+  size_t FreeSlots() const;
+  // Claims `id` when it waits for input and nobody live holds it; the loaded runtime or nullptr.
+  std::shared_ptr<OpRuntime> ClaimWaiting(absl::string_view id);
+  // Releases a runtime that waits for input (shared journal), so that any replica may supply it.
+  void ReleaseIfWaiting(const std::shared_ptr<OpRuntime>& rt);
+  // Forgets a runtime another replica runs now, without writing.
+  void Drop(const std::shared_ptr<OpRuntime>& rt);
+  absl::StatusOr<v1::Operation> CancelLoaded(const std::shared_ptr<OpRuntime>& rt);
+  // Cancel of an operation not loaded here (shared journal).
+  absl::StatusOr<v1::Operation> CancelElsewhere(absl::string_view id);
+  absl::StatusOr<v1::Operation> SupplyTo(const std::shared_ptr<OpRuntime>& rt, absl::string_view id,
+                                         absl::string_view request_id, std::vector<cloudapi::EnvVar> values);
+
   void WorkerLoop();
   void RunOne(const std::shared_ptr<OpRuntime>& rt);
   // Runs the operation's flow; fails the operation when the flow failed (unless it paused,
@@ -131,6 +173,7 @@ class OperationManager {
   int running_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;
   std::thread journal_prober_;
+  std::unique_ptr<LeaseKeeper> keeper_;  // shared journal only
 };
 
 }  // namespace orchestrator::engine

@@ -52,6 +52,7 @@ void FillRecord(const v1::Operation& op, const state::FlowState& st, journal::Op
   record.update_time = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(op.update_time()));
   op.SerializeToString(&record.operation);
   st.SerializeToString(&record.internal);
+  record.irreversible = st.irreversible();
 }
 
 OpRuntime::OpRuntime(journal::OperationRecord record, v1::Operation op, state::FlowState st)
@@ -210,6 +211,11 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
                          {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
     // Nothing was written: the operation pauses until the journal works (manager.h).
     if (absl::IsUnavailable(version.status())) return JournalUnavailableStatus(version.status());
+    if (journal::IsLeaseLost(version.status())) {
+      // Another replica runs it now: stop here, write nothing more (the manager drops it).
+      rt_.lease_lost_.store(true);
+      rt_.cancel_.Cancel();
+    }
     return version.status();
   }
   rec.version = *version;
@@ -283,6 +289,10 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
   absl::Duration backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
     if (stopping()) return StoppingStatus(name);
+    // Self-fencing: a replica whose lease may be running out starts nothing; it pauses.
+    if (options_.lease_current) {
+      if (absl::Status lease = options_.lease_current(); !lease.ok()) return JournalUnavailableStatus(lease);
+    }
     // No body runs without this write ("the intent"); when it fails the operation pauses.
     RETURN_IF_ERROR(MarkStepRunning(name, resumed));
     platform::log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", attempt}});
@@ -299,6 +309,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
     // A journal write of the step failed (its result, or a progress the body passed on): not a
     // failure of the step. The operation pauses; the step stays RUNNING and resumes as may_have_run.
     if (IsWaitingForInput(s) || IsCancelledByClient(s) || IsJournalUnavailable(s)) return s;
+    if (journal::IsLeaseLost(s) || rt_.lease_lost_.load()) return s;  // another replica runs it now
     if (stopping()) {
       // Checkpoint: the step stays RUNNING and resumes after the restart.
       (void)Update([&](v1::Operation& op, state::FlowState&) {
@@ -357,8 +368,14 @@ absl::Status OpContext::MarkIrreversible() {
   OpRuntime::PublishingLock l(rt_);
   if (rt_.cancel_requested_ || rt_.op_.state() == v1::OPERATION_STATE_CANCELLED) return CancelledByClientStatus();
   if (rt_.st_.irreversible()) return absl::OkStatus();
-  return UpdateLocked([](v1::Operation&, state::FlowState& st) { st.set_irreversible(true); }, {},
-                      /*allow_terminal=*/false);
+  absl::Status s = UpdateLocked([](v1::Operation&, state::FlowState& st) { st.set_irreversible(true); }, {},
+                                /*allow_terminal=*/false);
+  // Another replica took a CancelOperation first (journal.h RequestCancel): it wins.
+  if (journal::IsCancelRequested(s)) {
+    RETURN_IF_ERROR(CancelLocked());
+    return CancelledByClientStatus();
+  }
+  return s;
 }
 
 absl::Status OpContext::WaitForInput(absl::string_view step, absl::string_view reason) {
@@ -393,6 +410,10 @@ void OpContext::ForgetEnvValues() {
 
 absl::Status OpContext::CancelByClient() {
   OpRuntime::PublishingLock l(rt_);
+  return CancelLocked();
+}
+
+absl::Status OpContext::CancelLocked() {
   const v1::OperationState state = rt_.op_.state();
   if (state == v1::OPERATION_STATE_CANCELLED) return absl::OkStatus();
   if (IsTerminal(state)) {

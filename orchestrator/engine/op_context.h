@@ -65,6 +65,9 @@ struct RunOptions {
   absl::Duration retry_timeout = absl::Minutes(10);
   absl::Duration initial_backoff = absl::Milliseconds(500);
   absl::Duration max_backoff = absl::Seconds(15);
+  // Several replicas: OK while this replica's lease is current. A step does not start otherwise
+  // (the operation pauses as on a journal outage). Empty: always.
+  std::function<absl::Status()> lease_current;
 };
 
 // The live state of one non-terminal operation. Owned by the manager (shared with workers).
@@ -131,6 +134,9 @@ class OpRuntime {
   std::set<std::string> resumed_steps_;
   chain::jsonrpc::CancelToken cancel_;  // CancelOperation or shutdown
   std::atomic<bool> stopping_{false};   // shutdown (as opposed to a client's cancel)
+  // A fenced write was refused (journal.h LeaseLost) or the operation was released: another
+  // replica runs it now; this runtime writes nothing more and is dropped.
+  std::atomic<bool> lease_lost_{false};
 };
 
 class OpContext;
@@ -227,6 +233,7 @@ class OpContext {
   friend class StepRun;
   absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
                             bool allow_terminal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
+  absl::Status CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   // Journals `name` RUNNING with one more attempt (before its body runs).
   absl::Status MarkStepRunning(const std::string& name, bool resumed);
 

@@ -196,6 +196,13 @@ absl::Status App::StartManager(const v1::OrchestratorConfig& config) {
     if (k->size() < 32) return absl::InvalidArgumentError("env_digest_key_file: at least 32 bytes");
     mo.env_digest_key = *std::move(k);
   }
+  if (config.journal().has_postgres()) {
+    absl::StatusOr<ReplicaSettings> replica = ConfiguredReplica(config.journal().postgres());
+    if (!replica.ok()) return replica.status();
+    mo.owner_id = replica->replica_id;
+    mo.lease = replica->lease;
+    platform::log::Info("replica", {{"replica_id", mo.owner_id}});
+  }
   manager_ = std::make_unique<engine::OperationManager>(*journal_, deps_, flows::AllFlows(), mo);
   return manager_->Start();
 }
@@ -213,6 +220,8 @@ absl::Status App::CheckDependencies() {
   RETURN_IF_ERROR(journal_->Ping());
   // A journal that answers reads but refuses writes (e.g. a full disk) has paused operations.
   RETURN_IF_ERROR(manager_->JournalHealth());
+  // Several replicas: a replica whose lease is not current starts no step.
+  RETURN_IF_ERROR(manager_->LeaseHealth());
   if (!deps_.chains.empty()) {
     absl::StatusOr<std::vector<chain::Address>> keys = signer_client_->ListKeys();
     if (!keys.ok()) return keys.status();

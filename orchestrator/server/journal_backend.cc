@@ -1,5 +1,8 @@
 #include "orchestrator/server/journal_backend.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,9 +27,21 @@ absl::StatusOr<OpenedJournal> OpenSqlite(const std::string& path, absl::string_v
   return OpenedJournal{*std::move(j), path};
 }
 
+absl::Duration Dur(const google::protobuf::Duration& d, absl::Duration fallback) {
+  if (d.seconds() == 0 && d.nanos() == 0) return fallback;
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+std::string DefaultReplicaId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof(host), "orchestrator");
+  return absl::StrCat(host, "-", ::getpid());
+}
+
 absl::StatusOr<OpenedJournal> OpenPostgres(const v1::PostgresJournalConfig& config) {
   constexpr absl::string_view kField = "journal.postgres.dsn_file";
   if (config.dsn_file().empty()) return absl::InvalidArgumentError(absl::StrCat(kField, ": required"));
+  RETURN_IF_ERROR(ConfiguredReplica(config).status());  // refused before anything is written
   absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(config.dsn_file());
   if (!dsn.ok()) return absl::InvalidArgumentError(absl::StrCat(kField, ": ", dsn.status().message()));
   journal::PostgresJournalOptions options;
@@ -38,6 +53,21 @@ absl::StatusOr<OpenedJournal> OpenPostgres(const v1::PostgresJournalConfig& conf
 }
 
 }  // namespace
+
+absl::StatusOr<ReplicaSettings> ConfiguredReplica(const v1::PostgresJournalConfig& config) {
+  ReplicaSettings out;
+  out.replica_id = config.replica_id().empty() ? DefaultReplicaId() : config.replica_id();
+  if (out.replica_id.size() > 200) {
+    return absl::InvalidArgumentError("journal.postgres.replica_id: at most 200 characters");
+  }
+  out.lease.ttl = Dur(config.lease_ttl(), absl::Seconds(15));
+  out.lease.heartbeat_interval = Dur(config.heartbeat_interval(), absl::Seconds(5));
+  out.lease.claim_interval = Dur(config.claim_interval(), absl::Seconds(2));
+  if (absl::Status s = engine::ValidateLeaseOptions(out.lease); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("journal.postgres.", s.message()));
+  }
+  return out;
+}
 
 absl::StatusOr<OpenedJournal> OpenConfiguredJournal(const v1::OrchestratorConfig& config) {
   if (!config.journal_path().empty() && config.has_journal()) {

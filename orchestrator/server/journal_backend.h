@@ -1,5 +1,5 @@
 // The journal the configuration names: `journal_path` (SQLite, as before) or
-// `journal { sqlite { path } }` or `journal { postgres { dsn_file pool_size } }`, exactly one.
+// `journal { sqlite { path } }` or `journal { postgres { dsn_file ... } }`, exactly one.
 // Errors name the config field: INVALID_ARGUMENT for a bad configuration (a missing field, both
 // forms, an unreadable or too open DSN file); the backend's own code otherwise
 // (UNAUTHENTICATED for a refused password, UNAVAILABLE for no server, FAILED_PRECONDITION for a
@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
+#include "orchestrator/engine/lease_keeper.h"
 #include "orchestrator/journal/journal.h"
 
 namespace orchestrator::server {
@@ -23,6 +24,15 @@ struct OpenedJournal {
 };
 
 absl::StatusOr<OpenedJournal> OpenConfiguredJournal(const ::onchainkms::orchestrator::v1::OrchestratorConfig& config);
+
+// The replica settings of `journal.postgres` (defaults filled in: replica_id "<host>-<pid>",
+// lease_ttl 15 s, heartbeat_interval 5 s, claim_interval 2 s). INVALID_ARGUMENT naming the field
+// when the timings do not fit together.
+struct ReplicaSettings {
+  std::string replica_id;
+  engine::LeaseOptions lease;
+};
+absl::StatusOr<ReplicaSettings> ConfiguredReplica(const ::onchainkms::orchestrator::v1::PostgresJournalConfig& config);
 
 }  // namespace orchestrator::server
 
