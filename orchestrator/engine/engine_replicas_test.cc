@@ -1,0 +1,232 @@
+// Several OperationManagers ("replicas") on one PostgreSQL journal, a real server started by the
+// test (docs/design/postgres-replicas.md § 4): a replica that stops heartbeating has its operation
+// taken over once its lease expires and completed exactly once, its own late write refused; one
+// request_id sent to two replicas at once gives one operation; a Cancel sent to a replica that
+// does not run the operation cancels it; values supplied to a third replica run an operation
+// that waits for them.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "orchestrator/engine/manager.h"
+#include "orchestrator/journal/postgres_journal.h"
+#include "platform/postgres/shared_server.h"
+
+namespace orchestrator::engine {
+namespace {
+
+using platform::postgres::Dsn;
+
+// The X25519 base point: a valid env-encryption public key.
+constexpr char kPublicKey[] = "0900000000000000000000000000000000000000000000000000000000000000";
+
+// What the flows of every replica did, together.
+struct Probe {
+  absl::Notification release;  // step "a" finishes once notified
+  std::atomic<int> runs{0};
+  std::atomic<int> may_have_run{0};
+  std::atomic<int> a_succeeded{0};
+  std::atomic<int> encrypted{0};
+};
+
+// Step "a" waits for `release`; then, when the request has env values, step "encrypt" needs them.
+class HeldFlow final : public Flow {
+ public:
+  explicit HeldFlow(Probe& probe) : probe_(probe) {}
+  std::vector<std::string> InitialSteps(const state::FlowState&) const override { return {"a", "encrypt"}; }
+  absl::Status Run(OpContext& ctx) override {
+    absl::Status s = ctx.RunStep("a", [&](StepRun& run) {
+      ++probe_.runs;
+      if (run.may_have_run()) ++probe_.may_have_run;
+      while (!probe_.release.WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
+        if (!ctx.Sleep(absl::ZeroDuration())) return absl::CancelledError("stop");
+      }
+      absl::Status done = run.Succeed(nullptr, "done");
+      if (done.ok()) ++probe_.a_succeeded;
+      return done;
+    });
+    if (!s.ok()) return s;
+    if (!ctx.State().needs_env_values()) return ctx.Skip("encrypt", "no env values");
+    return ctx.RunStep("encrypt", [&](StepRun& run) {
+      absl::StatusOr<std::optional<std::string>> c = ctx.EncryptEnvValues(kPublicKey);
+      if (!c.ok()) return c.status();
+      if (!c->has_value()) return ctx.WaitForInput(run.name(), "values lost");
+      ++probe_.encrypted;
+      ctx.ForgetEnvValues();
+      return run.Succeed(nullptr);
+    });
+  }
+
+ private:
+  Probe& probe_;
+};
+
+// One replica: its own connections to the database and its own manager.
+struct Replica {
+  Replica(const Dsn& dsn, const std::string& id, Probe& probe) {
+    absl::StatusOr<std::unique_ptr<journal::PostgresJournal>> j = journal::PostgresJournal::Open(dsn);
+    EXPECT_TRUE(j.ok()) << j.status();
+    journal = *std::move(j);
+    FlowRegistry flows;
+    flows[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::make_unique<HeldFlow>(probe);
+    ManagerOptions options;
+    options.workers = 4;
+    options.owner_id = id;
+    options.lease.ttl = absl::Milliseconds(1500);
+    options.lease.heartbeat_interval = absl::Milliseconds(300);
+    options.lease.claim_interval = absl::Milliseconds(200);
+    options.run.retry_timeout = absl::Seconds(1);
+    options.run.initial_backoff = absl::Milliseconds(10);
+    manager = std::make_unique<OperationManager>(*journal, deps, std::move(flows), options);
+    const absl::Status s = manager->Start();
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  ~Replica() { manager->Shutdown(absl::Seconds(5)); }
+
+  FlowDeps deps;
+  std::unique_ptr<journal::PostgresJournal> journal;
+  std::unique_ptr<OperationManager> manager;
+};
+
+Submission Request(const std::string& request_id, bool env = false) {
+  Submission s;
+  s.caller = "uid:1";
+  s.request_id = request_id;
+  s.kind = v1::OPERATION_KIND_UPDATE_ENV_VARS;
+  s.request = "body";
+  s.request_digest = "digest-body";
+  s.cvm_id = "cvm-1";
+  if (env) {
+    s.env_keys = {"K"};
+    s.needs_env_values = true;
+    s.env_values = {cloudapi::EnvVar{"K", "secret"}};
+  }
+  return s;
+}
+
+// Polls `get` until `done` or 20 s pass; the last operation read.
+template <typename Get, typename Done>
+v1::Operation AwaitOp(Get get, Done done) {
+  v1::Operation op;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<v1::Operation> got = get();
+    if (got.ok()) {
+      op = *got;
+      if (done(op)) break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return op;
+}
+
+bool Finished(const v1::Operation& op) { return IsTerminal(op.state()); }
+
+TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperationCompletesOnce) {
+  const Dsn dsn = platform::postgres::TestDatabase();
+  Probe probe;
+  Replica a(dsn, "a", probe);
+  Replica b(dsn, "b", probe);
+  absl::StatusOr<v1::Operation> op = a.manager->Submit(Request("r1"));
+  ASSERT_TRUE(op.ok()) << op.status();
+  while (probe.runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(probe.runs.load(), 1) << "a's lease is live: b takes nothing";
+
+  a.manager->lease_keeper()->StopHeartbeatsForTest();  // as if a hung
+  while (probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(probe.may_have_run.load(), 1) << "b resumes the RUNNING step as after a restart";
+  EXPECT_FALSE(a.manager->LeaseHealth().ok()) << "a fenced itself";
+  EXPECT_EQ(b.journal->Get(op->id())->owner, "b");
+
+  probe.release.Notify();  // both bodies finish; only b's result may be written
+  const v1::Operation done = AwaitOp([&] { return b.manager->Get(op->id()); }, Finished);
+  EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(probe.a_succeeded.load(), 1) << "a's late result write was refused (lease lost)";
+  for (int i = 0; i < 200 && a.manager->active_operations() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(a.manager->active_operations(), 0u) << "a dropped it";
+  EXPECT_EQ(b.manager->active_operations(), 0u);
+  EXPECT_EQ(a.manager->Get(op->id())->state(), v1::OPERATION_STATE_SUCCEEDED) << "any replica reads it";
+}
+
+TEST(EngineReplicasTest, OneRequestIdSentToTwoReplicasAtOnceGivesOneOperation) {
+  const Dsn dsn = platform::postgres::TestDatabase();
+  Probe probe;
+  probe.release.Notify();
+  Replica a(dsn, "a", probe);
+  Replica b(dsn, "b", probe);
+  absl::Notification go;
+  std::vector<std::string> ids(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      go.WaitForNotification();
+      absl::StatusOr<v1::Operation> op = (t % 2 == 0 ? a : b).manager->Submit(Request("same"));
+      ASSERT_TRUE(op.ok()) << op.status();
+      ids[t] = op->id();
+    });
+  }
+  go.Notify();
+  for (std::thread& t : threads) t.join();
+  for (const std::string& id : ids) EXPECT_EQ(id, ids[0]);
+  journal::ListQuery q;
+  EXPECT_EQ(a.journal->List(q)->size(), 1u);
+  const v1::Operation done = AwaitOp([&] { return b.manager->Get(ids[0]); }, Finished);
+  EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_EQ(probe.runs.load(), 1);
+}
+
+TEST(EngineReplicasTest, ACancelSentToAReplicaThatDoesNotRunTheOperationCancelsIt) {
+  const Dsn dsn = platform::postgres::TestDatabase();
+  Probe probe;
+  Replica a(dsn, "a", probe);
+  Replica b(dsn, "b", probe);
+  absl::StatusOr<v1::Operation> op = a.manager->Submit(Request("r1"));
+  ASSERT_TRUE(op.ok()) << op.status();
+  while (probe.runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
+  absl::StatusOr<v1::Operation> cancelled = b.manager->Cancel(op->id());
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->state(), v1::OPERATION_STATE_CANCELLED) << cancelled->DebugString();
+  EXPECT_EQ(a.journal->Get(op->id())->state, v1::OPERATION_STATE_CANCELLED);
+  for (int i = 0; i < 200 && a.manager->active_operations() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(a.manager->active_operations(), 0u);
+  EXPECT_EQ(probe.a_succeeded.load(), 0);
+  EXPECT_EQ(b.manager->Cancel(op->id())->state(), v1::OPERATION_STATE_CANCELLED) << "again: the same answer";
+}
+
+TEST(EngineReplicasTest, ValuesLostWithTheirReplicaAreSuppliedToAnotherOne) {
+  const Dsn dsn = platform::postgres::TestDatabase();
+  Probe probe;
+  Replica a(dsn, "a", probe);
+  Replica b(dsn, "b", probe);
+  absl::StatusOr<v1::Operation> op = a.manager->Submit(Request("r1", /*env=*/true));
+  ASSERT_TRUE(op.ok()) << op.status();
+  while (probe.runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
+  a.manager->lease_keeper()->StopHeartbeatsForTest();  // the values die with a
+  while (probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
+  probe.release.Notify();
+  const v1::Operation waiting =
+      AwaitOp([&] { return b.manager->Get(op->id()); },
+              [](const v1::Operation& o) { return o.state() == v1::OPERATION_STATE_WAITING_FOR_INPUT; });
+  ASSERT_EQ(waiting.state(), v1::OPERATION_STATE_WAITING_FOR_INPUT) << waiting.DebugString();
+  for (int i = 0; i < 200 && !b.journal->Get(op->id())->owner.empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(b.journal->Get(op->id())->owner, "") << "released while it waits";
+
+  Replica c(dsn, "c", probe);
+  EXPECT_EQ(c.manager->SupplyEnvVars(op->id(), "s1", {cloudapi::EnvVar{"K", "wrong"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.journal->Get(op->id())->owner, "") << "a refused supply leaves it for any replica";
+  absl::StatusOr<v1::Operation> supplied = c.manager->SupplyEnvVars(op->id(), "s1", {cloudapi::EnvVar{"K", "secret"}});
+  ASSERT_TRUE(supplied.ok()) << supplied.status();
+  const v1::Operation done = AwaitOp([&] { return b.manager->Get(op->id()); }, Finished);
+  EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(probe.encrypted.load(), 1);
+  EXPECT_EQ(c.journal->Get(op->id())->owner, "c");
+}
+
+}  // namespace
+}  // namespace orchestrator::engine
