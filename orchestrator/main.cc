@@ -68,7 +68,7 @@ platform::TransportOptions TransportOptionsFrom(const v1::OrchestratorConfig& co
 }
 
 // --journal_path / --journal_postgres_dsn_file replace whichever journal the file names (a
-// PostgreSQL journal keeps the file's pool_size).
+// PostgreSQL journal keeps the file's other settings: pool_size, replica_id, the lease timings).
 absl::Status ApplyJournalFlags(v1::OrchestratorConfig& config) {
   const std::string path = absl::GetFlag(FLAGS_journal_path);
   const std::string dsn_file = absl::GetFlag(FLAGS_journal_postgres_dsn_file);
