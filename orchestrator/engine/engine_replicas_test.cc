@@ -93,6 +93,14 @@ struct Replica {
   std::unique_ptr<OperationManager> manager;
 };
 
+// Replicas "a" and "b" on a new database.
+struct TwoReplicas {
+  Dsn dsn = platform::postgres::TestDatabase();
+  Probe probe;
+  Replica a{dsn, "a", probe};
+  Replica b{dsn, "b", probe};
+};
+
 Submission Request(const std::string& request_id, bool env = false) {
   Submission s;
   s.caller = "uid:1";
@@ -126,46 +134,51 @@ v1::Operation AwaitOp(Get get, Done done) {
 
 bool Finished(const v1::Operation& op) { return IsTerminal(op.state()); }
 
-TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperationCompletesOnce) {
-  const Dsn dsn = platform::postgres::TestDatabase();
-  Probe probe;
-  Replica a(dsn, "a", probe);
-  Replica b(dsn, "b", probe);
-  absl::StatusOr<v1::Operation> op = a.manager->Submit(Request("r1"));
-  ASSERT_TRUE(op.ok()) << op.status();
+// Submits `request` to `replica` and waits until its step "a" runs there; the operation's id.
+std::string SubmitAndAwaitStepA(Replica& replica, Probe& probe, Submission request) {
+  absl::StatusOr<v1::Operation> op = replica.manager->Submit(std::move(request));
+  EXPECT_TRUE(op.ok()) << op.status();
+  if (!op.ok()) return "";
   while (probe.runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
+  return op->id();
+}
+
+void AwaitActive(Replica& replica, size_t n) {
+  for (int i = 0; i < 200 && replica.manager->active_operations() != n; ++i) absl::SleepFor(absl::Milliseconds(10));
+}
+
+TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperationCompletesOnce) {
+  TwoReplicas r;
+  const std::string id = SubmitAndAwaitStepA(r.a, r.probe, Request("r1"));
   absl::SleepFor(absl::Seconds(2));
-  EXPECT_EQ(probe.runs.load(), 1) << "a's lease is live: b takes nothing";
+  EXPECT_EQ(r.probe.runs.load(), 1) << "a's lease is live: b takes nothing";
 
-  a.manager->lease_keeper()->StopHeartbeatsForTest();  // as if a hung
-  while (probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(probe.may_have_run.load(), 1) << "b resumes the RUNNING step as after a restart";
-  EXPECT_FALSE(a.manager->LeaseHealth().ok()) << "a fenced itself";
-  EXPECT_EQ(b.journal->Get(op->id())->owner, "b");
+  r.a.manager->lease_keeper()->StopHeartbeatsForTest();  // as if a hung
+  while (r.probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(r.probe.may_have_run.load(), 1) << "b resumes the RUNNING step as after a restart";
+  EXPECT_FALSE(r.a.manager->LeaseHealth().ok()) << "a fenced itself";
+  EXPECT_EQ(r.b.journal->Get(id)->owner, "b");
 
-  probe.release.Notify();  // both bodies finish; only b's result may be written
-  const v1::Operation done = AwaitOp([&] { return b.manager->Get(op->id()); }, Finished);
+  r.probe.release.Notify();  // both bodies finish; only b's result may be written
+  const v1::Operation done = AwaitOp([&] { return r.b.manager->Get(id); }, Finished);
   EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
-  EXPECT_EQ(probe.a_succeeded.load(), 1) << "a's late result write was refused (lease lost)";
-  for (int i = 0; i < 200 && a.manager->active_operations() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(a.manager->active_operations(), 0u) << "a dropped it";
-  EXPECT_EQ(b.manager->active_operations(), 0u);
-  EXPECT_EQ(a.manager->Get(op->id())->state(), v1::OPERATION_STATE_SUCCEEDED) << "any replica reads it";
+  EXPECT_EQ(r.probe.a_succeeded.load(), 1) << "a's late result write was refused (lease lost)";
+  AwaitActive(r.a, 0);
+  EXPECT_EQ(r.a.manager->active_operations(), 0u) << "a dropped it";
+  EXPECT_EQ(r.b.manager->active_operations(), 0u);
+  EXPECT_EQ(r.a.manager->Get(id)->state(), v1::OPERATION_STATE_SUCCEEDED) << "any replica reads it";
 }
 
 TEST(EngineReplicasTest, OneRequestIdSentToTwoReplicasAtOnceGivesOneOperation) {
-  const Dsn dsn = platform::postgres::TestDatabase();
-  Probe probe;
-  probe.release.Notify();
-  Replica a(dsn, "a", probe);
-  Replica b(dsn, "b", probe);
+  TwoReplicas r;
+  r.probe.release.Notify();
   absl::Notification go;
   std::vector<std::string> ids(8);
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       go.WaitForNotification();
-      absl::StatusOr<v1::Operation> op = (t % 2 == 0 ? a : b).manager->Submit(Request("same"));
+      absl::StatusOr<v1::Operation> op = (t % 2 == 0 ? r.a : r.b).manager->Submit(Request("same"));
       ASSERT_TRUE(op.ok()) << op.status();
       ids[t] = op->id();
     });
@@ -174,58 +187,48 @@ TEST(EngineReplicasTest, OneRequestIdSentToTwoReplicasAtOnceGivesOneOperation) {
   for (std::thread& t : threads) t.join();
   for (const std::string& id : ids) EXPECT_EQ(id, ids[0]);
   journal::ListQuery q;
-  EXPECT_EQ(a.journal->List(q)->size(), 1u);
-  const v1::Operation done = AwaitOp([&] { return b.manager->Get(ids[0]); }, Finished);
+  EXPECT_EQ(r.a.journal->List(q)->size(), 1u);
+  const v1::Operation done = AwaitOp([&] { return r.b.manager->Get(ids[0]); }, Finished);
   EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED);
-  EXPECT_EQ(probe.runs.load(), 1);
+  EXPECT_EQ(r.probe.runs.load(), 1);
 }
 
 TEST(EngineReplicasTest, ACancelSentToAReplicaThatDoesNotRunTheOperationCancelsIt) {
-  const Dsn dsn = platform::postgres::TestDatabase();
-  Probe probe;
-  Replica a(dsn, "a", probe);
-  Replica b(dsn, "b", probe);
-  absl::StatusOr<v1::Operation> op = a.manager->Submit(Request("r1"));
-  ASSERT_TRUE(op.ok()) << op.status();
-  while (probe.runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
-  absl::StatusOr<v1::Operation> cancelled = b.manager->Cancel(op->id());
+  TwoReplicas r;
+  const std::string id = SubmitAndAwaitStepA(r.a, r.probe, Request("r1"));
+  absl::StatusOr<v1::Operation> cancelled = r.b.manager->Cancel(id);
   ASSERT_TRUE(cancelled.ok()) << cancelled.status();
   EXPECT_EQ(cancelled->state(), v1::OPERATION_STATE_CANCELLED) << cancelled->DebugString();
-  EXPECT_EQ(a.journal->Get(op->id())->state, v1::OPERATION_STATE_CANCELLED);
-  for (int i = 0; i < 200 && a.manager->active_operations() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(a.manager->active_operations(), 0u);
-  EXPECT_EQ(probe.a_succeeded.load(), 0);
-  EXPECT_EQ(b.manager->Cancel(op->id())->state(), v1::OPERATION_STATE_CANCELLED) << "again: the same answer";
+  EXPECT_EQ(r.a.journal->Get(id)->state, v1::OPERATION_STATE_CANCELLED);
+  AwaitActive(r.a, 0);
+  EXPECT_EQ(r.a.manager->active_operations(), 0u);
+  EXPECT_EQ(r.probe.a_succeeded.load(), 0);
+  EXPECT_EQ(r.b.manager->Cancel(id)->state(), v1::OPERATION_STATE_CANCELLED) << "again: the same answer";
 }
 
 TEST(EngineReplicasTest, ValuesLostWithTheirReplicaAreSuppliedToAnotherOne) {
-  const Dsn dsn = platform::postgres::TestDatabase();
-  Probe probe;
-  Replica a(dsn, "a", probe);
-  Replica b(dsn, "b", probe);
-  absl::StatusOr<v1::Operation> op = a.manager->Submit(Request("r1", /*env=*/true));
-  ASSERT_TRUE(op.ok()) << op.status();
-  while (probe.runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
-  a.manager->lease_keeper()->StopHeartbeatsForTest();  // the values die with a
-  while (probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
-  probe.release.Notify();
+  TwoReplicas r;
+  const std::string id = SubmitAndAwaitStepA(r.a, r.probe, Request("r1", /*env=*/true));
+  r.a.manager->lease_keeper()->StopHeartbeatsForTest();  // the values die with a
+  while (r.probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
+  r.probe.release.Notify();
   const v1::Operation waiting =
-      AwaitOp([&] { return b.manager->Get(op->id()); },
+      AwaitOp([&] { return r.b.manager->Get(id); },
               [](const v1::Operation& o) { return o.state() == v1::OPERATION_STATE_WAITING_FOR_INPUT; });
   ASSERT_EQ(waiting.state(), v1::OPERATION_STATE_WAITING_FOR_INPUT) << waiting.DebugString();
-  for (int i = 0; i < 200 && !b.journal->Get(op->id())->owner.empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(b.journal->Get(op->id())->owner, "") << "released while it waits";
+  for (int i = 0; i < 200 && !r.b.journal->Get(id)->owner.empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(r.b.journal->Get(id)->owner, "") << "released while it waits";
 
-  Replica c(dsn, "c", probe);
-  EXPECT_EQ(c.manager->SupplyEnvVars(op->id(), "s1", {cloudapi::EnvVar{"K", "wrong"}}).status().code(),
+  Replica c(r.dsn, "c", r.probe);
+  EXPECT_EQ(c.manager->SupplyEnvVars(id, "s1", {cloudapi::EnvVar{"K", "wrong"}}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(c.journal->Get(op->id())->owner, "") << "a refused supply leaves it for any replica";
-  absl::StatusOr<v1::Operation> supplied = c.manager->SupplyEnvVars(op->id(), "s1", {cloudapi::EnvVar{"K", "secret"}});
+  EXPECT_EQ(c.journal->Get(id)->owner, "") << "a refused supply leaves it for any replica";
+  absl::StatusOr<v1::Operation> supplied = c.manager->SupplyEnvVars(id, "s1", {cloudapi::EnvVar{"K", "secret"}});
   ASSERT_TRUE(supplied.ok()) << supplied.status();
-  const v1::Operation done = AwaitOp([&] { return b.manager->Get(op->id()); }, Finished);
+  const v1::Operation done = AwaitOp([&] { return r.b.manager->Get(id); }, Finished);
   EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
-  EXPECT_EQ(probe.encrypted.load(), 1);
-  EXPECT_EQ(c.journal->Get(op->id())->owner, "c");
+  EXPECT_EQ(r.probe.encrypted.load(), 1);
+  EXPECT_EQ(c.journal->Get(id)->owner, "c");
 }
 
 }  // namespace

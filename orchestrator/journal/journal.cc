@@ -8,32 +8,27 @@
 namespace orchestrator::journal {
 namespace {
 
-constexpr char kMark[] = "type.onchain-kms/orchestrator.journal.Fencing";
-
-absl::Status Marked(absl::string_view message, absl::string_view mark) {
-  absl::Status s(absl::StatusCode::kFailedPrecondition, message);
-  s.SetPayload(kMark, absl::Cord(mark));
-  return s;
-}
-
-bool HasMark(const absl::Status& s, absl::string_view mark) {
-  absl::optional<absl::Cord> p = s.GetPayload(kMark);
-  return p.has_value() && *p == mark;
-}
+// One payload per kind of refusal; its presence is the mark.
+constexpr char kLeaseLost[] = "type.onchain-kms/orchestrator.journal.LeaseLost";
+constexpr char kCancelRequested[] = "type.onchain-kms/orchestrator.journal.CancelRequested";
 
 }  // namespace
 
 bool IsTerminalState(int state) { return state == 4 || state == 5 || state == 6; }
 
 absl::Status LeaseLostError(absl::string_view detail) {
-  return Marked(absl::StrCat("lease lost: ", detail), "lease-lost");
+  absl::Status s = absl::FailedPreconditionError(absl::StrCat("lease lost: ", detail));
+  s.SetPayload(kLeaseLost, absl::Cord());
+  return s;
 }
-bool IsLeaseLost(const absl::Status& s) { return HasMark(s, "lease-lost"); }
+bool IsLeaseLost(const absl::Status& s) { return s.GetPayload(kLeaseLost).has_value(); }
 
 absl::Status CancelRequestedError(absl::string_view id) {
-  return Marked(absl::StrCat("operation ", id, ": a cancel was requested"), "cancel-requested");
+  absl::Status s = absl::FailedPreconditionError(absl::StrCat("operation ", id, ": a cancel was requested"));
+  s.SetPayload(kCancelRequested, absl::Cord());
+  return s;
 }
-bool IsCancelRequested(const absl::Status& s) { return HasMark(s, "cancel-requested"); }
+bool IsCancelRequested(const absl::Status& s) { return s.GetPayload(kCancelRequested).has_value(); }
 
 absl::StatusOr<std::optional<OperationRecord>> Journal::ClaimOne(absl::string_view id, std::vector<int> states) {
   absl::StatusOr<OperationRecord> r = Get(id);

@@ -197,6 +197,15 @@ std::unique_ptr<PostgresJournal> Replica(const Dsn& dsn, const std::string& id, 
   return j;
 }
 
+// A new operation that replica `journal` (named `owner`) created: it owns it with epoch 1.
+OperationRecord CreatedBy(PostgresJournal& journal, const std::string& owner, const std::string& id, int state = 1) {
+  OperationRecord r = TestRecord(id, "r-" + id, 1, 1, state);
+  r.owner = owner;
+  absl::StatusOr<CreateResult> created = journal.Create(r);
+  EXPECT_TRUE(created.ok()) << created.status();
+  return created.ok() ? created->record : r;
+}
+
 TEST(PostgresJournalTest, TwoReplicasClaimEveryOperationOnce) {
   const Dsn dsn = NewDatabase();
   {
@@ -236,9 +245,7 @@ TEST(PostgresJournalTest, AfterATakeoverTheOldOwnersWritesAreRefused) {
   const Dsn dsn = NewDatabase();
   std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Milliseconds(600));
   std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
-  OperationRecord mine = TestRecord("op_a", "r1", 1);
-  mine.owner = "a";
-  mine = a->Create(mine)->record;
+  OperationRecord mine = CreatedBy(*a, "a", "op_a");
   EXPECT_EQ(mine.lease_epoch, 1);
   EXPECT_TRUE(b->Claim(10)->empty()) << "a's lease is live";
   absl::SleepFor(absl::Milliseconds(800));  // a stops heartbeating: its lease expires
@@ -268,9 +275,7 @@ TEST(PostgresJournalTest, AfterATakeoverTheOldOwnersWritesAreRefused) {
 TEST(PostgresJournalTest, AnExpiredReplicaCannotWriteEvenBeforeATakeover) {
   const Dsn dsn = NewDatabase();
   std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Milliseconds(300));
-  OperationRecord r = TestRecord("op_a", "r1", 1);
-  r.owner = "a";
-  r = a->Create(r)->record;
+  OperationRecord r = CreatedBy(*a, "a", "op_a");
   absl::SleepFor(absl::Milliseconds(500));
   r.state = 2;
   EXPECT_TRUE(IsLeaseLost(a->Update(r).status()));
@@ -293,9 +298,7 @@ TEST(PostgresJournalTest, ARequestedCancelWinsOverMarkingIrreversible) {
   const Dsn dsn = NewDatabase();
   std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Seconds(30));
   std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
-  OperationRecord r = TestRecord("op_a", "r1", 1);
-  r.owner = "a";
-  r = a->Create(r)->record;
+  OperationRecord r = CreatedBy(*a, "a", "op_a");
   ASSERT_TRUE(*b->RequestCancel("op_a"));
   EXPECT_EQ(*a->CancelsRequested(), std::vector<std::string>{"op_a"});
   EXPECT_TRUE(b->CancelsRequested()->empty());
@@ -307,9 +310,7 @@ TEST(PostgresJournalTest, ARequestedCancelWinsOverMarkingIrreversible) {
   ASSERT_TRUE(a->Update(r).ok()) << "the owner cancels it";
   EXPECT_FALSE(*b->RequestCancel("op_a"));
 
-  OperationRecord sent = TestRecord("op_b", "r2", 2);
-  sent.owner = "a";
-  sent = a->Create(sent)->record;
+  OperationRecord sent = CreatedBy(*a, "a", "op_b");
   sent.irreversible = true;
   ASSERT_TRUE(a->Update(sent).ok());
   EXPECT_FALSE(*b->RequestCancel("op_b")) << "irreversible";
@@ -320,9 +321,7 @@ TEST(PostgresJournalTest, AWaitingOperationIsClaimedOnlyOnceReleased) {
   const Dsn dsn = NewDatabase();
   std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Seconds(30));
   std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
-  OperationRecord r = TestRecord("op_a", "r1", 1, 1, 3);
-  r.owner = "a";
-  r = a->Create(r)->record;
+  OperationRecord r = CreatedBy(*a, "a", "op_a", 3);
   EXPECT_FALSE(b->ClaimOne("op_a", {3})->has_value()) << "a is live and owns it";
   ASSERT_TRUE(a->Release(r).ok());
   absl::StatusOr<std::optional<OperationRecord>> claimed = b->ClaimOne("op_a", {3});
@@ -338,9 +337,7 @@ TEST(PostgresJournalTest, AWaitingOperationIsClaimedOnlyOnceReleased) {
 TEST(PostgresJournalTest, ARestartWithTheSameReplicaIdReclaimsItsOperations) {
   const Dsn dsn = NewDatabase();
   std::unique_ptr<PostgresJournal> old = Replica(dsn, "a", absl::Milliseconds(300));
-  OperationRecord r = TestRecord("op_a", "r1", 1);
-  r.owner = "a";
-  r = old->Create(r)->record;
+  OperationRecord r = CreatedBy(*old, "a", "op_a");
   absl::SleepFor(absl::Milliseconds(400));
   std::unique_ptr<PostgresJournal> restarted = *PostgresJournal::Open(dsn);
   ASSERT_TRUE(restarted->Register(ReplicaLease{"a", "boot-2", absl::Seconds(30)}).ok());
