@@ -3,10 +3,12 @@
 #include "orchestrator/server/journal_backend.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/testing/server_process.h"
@@ -78,6 +80,32 @@ TEST(JournalBackendTest, NoServerIsUnavailableNamingTheFieldNotThePassword) {
   EXPECT_THAT(open.message(), HasSubstr("journal.postgres.dsn_file " + path + ": "));
   EXPECT_THAT(open.message(), HasSubstr("user=app"));
   EXPECT_THAT(open.message(), Not(HasSubstr("Very-Secret-99")));
+}
+
+TEST(JournalBackendTest, ReplicaSettingsHaveDefaultsAndFittingTimings) {
+  v1::PostgresJournalConfig config;
+  absl::StatusOr<ReplicaSettings> defaults = ConfiguredReplica(config);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_THAT(defaults->replica_id, HasSubstr(absl::StrCat("-", ::getpid())));
+  EXPECT_EQ(defaults->lease.ttl, absl::Seconds(15));
+  EXPECT_EQ(defaults->lease.heartbeat_interval, absl::Seconds(5));
+  EXPECT_EQ(defaults->lease.claim_interval, absl::Seconds(2));
+  config.set_replica_id("orchestrator-0");
+  config.mutable_lease_ttl()->set_seconds(2);
+  config.mutable_heartbeat_interval()->set_nanos(500000000);
+  absl::StatusOr<ReplicaSettings> set = ConfiguredReplica(config);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->replica_id, "orchestrator-0");
+  EXPECT_EQ(set->lease.heartbeat_interval, absl::Milliseconds(500));
+
+  config.mutable_heartbeat_interval()->set_seconds(1);  // 1.5 s > 2 s / 3
+  EXPECT_EQ(
+      ConfiguredReplica(config).status(),
+      absl::InvalidArgumentError("journal.postgres.heartbeat_interval: must be positive and at most lease_ttl / 3"));
+  v1::OrchestratorConfig whole;
+  *whole.mutable_journal()->mutable_postgres() = config;
+  whole.mutable_journal()->mutable_postgres()->set_dsn_file("/nonexistent.dsn");
+  EXPECT_THAT(OpenStatus(whole).message(), HasSubstr("heartbeat_interval")) << "refused before connecting";
 }
 
 }  // namespace
