@@ -82,6 +82,7 @@ struct Replica {
     options.lease.claim_interval = absl::Milliseconds(200);
     options.run.retry_timeout = absl::Seconds(1);
     options.run.initial_backoff = absl::Milliseconds(10);
+    options.run.max_backoff = absl::Milliseconds(300);
     manager = std::make_unique<OperationManager>(*journal, deps, std::move(flows), options);
     const absl::Status s = manager->Start();
     EXPECT_TRUE(s.ok()) << s;
@@ -153,7 +154,7 @@ TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperation
   absl::SleepFor(absl::Seconds(2));
   EXPECT_EQ(r.probe.runs.load(), 1) << "a's lease is live: b takes nothing";
 
-  r.a.manager->lease_keeper()->StopHeartbeatsForTest();  // as if a hung
+  r.a.manager->lease_keeper()->PauseHeartbeatsForTest(true);  // as if a hung
   while (r.probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
   EXPECT_EQ(r.probe.may_have_run.load(), 1) << "b resumes the RUNNING step as after a restart";
   EXPECT_FALSE(r.a.manager->LeaseHealth().ok()) << "a fenced itself";
@@ -209,7 +210,7 @@ TEST(EngineReplicasTest, ACancelSentToAReplicaThatDoesNotRunTheOperationCancelsI
 TEST(EngineReplicasTest, ValuesLostWithTheirReplicaAreSuppliedToAnotherOne) {
   TwoReplicas r;
   const std::string id = SubmitAndAwaitStepA(r.a, r.probe, Request("r1", /*env=*/true));
-  r.a.manager->lease_keeper()->StopHeartbeatsForTest();  // the values die with a
+  r.a.manager->lease_keeper()->PauseHeartbeatsForTest(true);  // the values die with a
   while (r.probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
   r.probe.release.Notify();
   const v1::Operation waiting =
@@ -229,6 +230,29 @@ TEST(EngineReplicasTest, ValuesLostWithTheirReplicaAreSuppliedToAnotherOne) {
   EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
   EXPECT_EQ(r.probe.encrypted.load(), 1);
   EXPECT_EQ(c.journal->Get(id)->owner, "c");
+}
+
+TEST(EngineReplicasTest, AReplicaWhoseLeaseRanOutPausesAndGoesOnOnceItIsRenewed) {
+  const Dsn dsn = platform::postgres::TestDatabase();
+  Probe probe;
+  Replica a(dsn, "a", probe);
+  const std::string id = SubmitAndAwaitStepA(a, probe, Request("r1"));
+  a.manager->lease_keeper()->PauseHeartbeatsForTest(true);
+  while (a.manager->LeaseHealth().ok()) absl::SleepFor(absl::Milliseconds(20));
+  absl::SleepFor(absl::Seconds(1));  // the lease in the database ran out too
+  probe.release.Notify();            // its result write is refused: not written, the operation pauses
+  while (a.manager->JournalHealth().ok()) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(a.journal->Get(id)->state, v1::OPERATION_STATE_RUNNING);
+  EXPECT_EQ(probe.a_succeeded.load(), 0);
+
+  a.manager->lease_keeper()->PauseHeartbeatsForTest(false);  // nobody took it meanwhile
+  const v1::Operation done = AwaitOp([&] { return a.manager->Get(id); }, Finished);
+  EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(probe.runs.load(), 2) << "its result was not written: the step runs again";
+  EXPECT_EQ(probe.may_have_run.load(), 1);
+  EXPECT_EQ(probe.a_succeeded.load(), 1);
+  EXPECT_TRUE(a.manager->LeaseHealth().ok());
+  EXPECT_EQ(a.journal->Get(id)->lease_epoch, 1) << "never claimed by anyone";
 }
 
 }  // namespace

@@ -64,8 +64,8 @@ class LeaseKeeper {
   const std::string& replica_id() const { return replica_id_; }
   const std::string& boot_id() const { return boot_id_; }
 
-  // Test hook: no more heartbeats, as if the process hung; the lease then runs out.
-  void StopHeartbeatsForTest() { heartbeats_stopped_.store(true); }
+  // Test hook: no heartbeats while paused, as if the process hung; the lease then runs out.
+  void PauseHeartbeatsForTest(bool paused) { heartbeats_stopped_.store(paused); }
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -31,10 +31,11 @@
 // the replica named in its `owner`, and every claim of it adds one to its `lease_epoch` (the
 // fencing token). Once registered, Update and PutArtifact are FENCED: they succeed only while
 // the operation's owner and epoch are still the caller's and the caller's replica lease is live;
-// otherwise they write nothing and return FAILED_PRECONDITION "lease lost" (IsLeaseLost): another
-// replica has taken the operation over, and the caller must stop it locally without writing it
-// again. A non-shared journal (SQLite: one process owns everything) implements these calls
-// trivially (the defaults below).
+// otherwise they write nothing: FAILED_PRECONDITION "lease lost" (IsLeaseLost) when another
+// replica has taken the operation over (owner or epoch moved; the caller must stop it locally
+// without writing it again), UNAVAILABLE when the caller's lease merely ran out and nobody took
+// the operation yet (retry once a heartbeat renewed it). A non-shared journal (SQLite: one process owns everything)
+// implements these calls trivially (the defaults below).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_JOURNAL_H_
 

@@ -391,8 +391,14 @@ absl::Status PostgresJournal::PutArtifact(absl::string_view operation_id, absl::
                             Param::Text(me.boot_id)};
     ASSIGN_OR_RETURN(const Result rows, Run("put artifact", kPutArtifactFenced, params));
     if (rows.rows() == 1) return absl::OkStatus();
-    absl::MutexLock l(&mu_);
-    held_.erase(std::string(operation_id));
+    OperationRecord write;
+    write.id = std::string(operation_id);
+    write.owner = me.replica_id;
+    write.lease_epoch = epoch;
+    const Param id[] = {Param::Text(operation_id)};
+    ASSIGN_OR_RETURN(std::optional<OperationRecord> stored, FindOne("put artifact", "id = $1", id));
+    if (!stored.has_value()) return absl::NotFoundError(absl::StrCat("operation ", operation_id, " not found"));
+    RETURN_IF_ERROR(FenceRefusal(*stored, write));
     return LeaseLostError(absl::StrCat("operation ", operation_id, " was taken over by another replica"));
   }
   const Param params[] = {Param::Text(operation_id), Param::Text(key), Param::Bytes(value),
@@ -455,16 +461,7 @@ std::vector<OperationRecord> PostgresJournal::Hold(std::vector<OperationRecord> 
 absl::Status PostgresJournal::FenceRefusal(const OperationRecord& stored, const OperationRecord& write) {
   const ReplicaLease me = Me();
   if (me.replica_id.empty()) return absl::OkStatus();
-  bool lost = stored.owner != write.owner || stored.lease_epoch != write.lease_epoch;
-  if (!lost) {
-    const Param params[] = {Param::Text(write.owner), Param::Text(me.boot_id)};
-    ASSIGN_OR_RETURN(const Result live, Run("update",
-                                            "SELECT 1 FROM replicas WHERE id = $1 AND boot_id = $2 "
-                                            "AND expires > now()",
-                                            params));
-    lost = live.rows() == 0;
-  }
-  if (lost) {
+  if (stored.owner != write.owner || stored.lease_epoch != write.lease_epoch) {
     {
       absl::MutexLock l(&mu_);
       held_.erase(write.id);
@@ -472,7 +469,16 @@ absl::Status PostgresJournal::FenceRefusal(const OperationRecord& stored, const 
     Forget(write.id);
     return LeaseLostError(absl::StrCat("operation ", write.id, " is owned by replica '", stored.owner, "' epoch ",
                                        stored.lease_epoch, " (this write: '", write.owner, "' epoch ",
-                                       write.lease_epoch, ", or that lease expired)"));
+                                       write.lease_epoch, ")"));
+  }
+  const Param params[] = {Param::Text(write.owner), Param::Text(me.boot_id)};
+  ASSIGN_OR_RETURN(const Result live,
+                   Run("update", "SELECT 1 FROM replicas WHERE id = $1 AND boot_id = $2 AND expires > now()", params));
+  // Still ours, but the lease ran out and nobody took the operation over yet: not written; the
+  // next heartbeat renews the lease (or another replica claims it, and then it is lost).
+  if (live.rows() == 0) {
+    return absl::UnavailableError(absl::StrCat("journal: operation ", write.id, ": the lease of replica '", write.owner,
+                                               "' is not live; not written"));
   }
   if (write.irreversible && !stored.irreversible && stored.cancel_requested && stored.version == write.version) {
     return CancelRequestedError(write.id);

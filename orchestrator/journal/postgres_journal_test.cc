@@ -272,13 +272,18 @@ TEST(PostgresJournalTest, AfterATakeoverTheOldOwnersWritesAreRefused) {
   EXPECT_TRUE(a->Claim(10)->empty()) << "b is live";
 }
 
-TEST(PostgresJournalTest, AnExpiredReplicaCannotWriteEvenBeforeATakeover) {
+TEST(PostgresJournalTest, AnExpiredReplicaCannotWriteUntilItRenewsItsLease) {
   const Dsn dsn = NewDatabase();
   std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Milliseconds(300));
   OperationRecord r = CreatedBy(*a, "a", "op_a");
   absl::SleepFor(absl::Milliseconds(500));
   r.state = 2;
-  EXPECT_TRUE(IsLeaseLost(a->Update(r).status()));
+  absl::StatusOr<int64_t> expired = a->Update(r);
+  EXPECT_EQ(expired.status().code(), absl::StatusCode::kUnavailable) << "not taken over yet: retry later";
+  EXPECT_EQ(a->PutArtifact("op_a", "k", "v").code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(a->Heartbeat().ok()) << "renews the lease";
+  EXPECT_TRUE(a->Update(r).ok()) << "nobody took it meanwhile";
+  EXPECT_TRUE(a->PutArtifact("op_a", "k", "v").ok());
 }
 
 TEST(PostgresJournalTest, OneReplicaIdIsHeldByOneLiveProcess) {
