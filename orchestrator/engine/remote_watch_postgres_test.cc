@@ -112,10 +112,8 @@ struct TwoReplicas {
     flow = f.get();
     FlowRegistry flows_a;
     flows_a[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::move(f);
-    ManagerOptions options;
-    options.workers = 2;
-    options.run.initial_backoff = absl::Milliseconds(10);
-    options.run.max_backoff = absl::Milliseconds(200);
+    ManagerOptions options{.workers = 2,
+                           .run = {.initial_backoff = absl::Milliseconds(10), .max_backoff = absl::Milliseconds(200)}};
     a = std::make_unique<OperationManager>(*journal_a, deps, std::move(flows_a), options);
     options.remote_watch = follower_b.get();
     b = std::make_unique<OperationManager>(*journal_b, deps, FlowRegistry(), options);
@@ -127,16 +125,26 @@ struct TwoReplicas {
   }
 
   v1::Operation Submit(absl::string_view request_id) {
-    Submission s;
-    s.caller = "uid:1";
-    s.request_id = std::string(request_id);
-    s.kind = v1::OPERATION_KIND_UPDATE_ENV_VARS;
-    s.request = "body";
-    s.request_digest = "digest-body";
-    s.cvm_id = "cvm-1";
-    absl::StatusOr<v1::Operation> op = a->Submit(s);
+    absl::StatusOr<v1::Operation> op = a->Submit(Submission{.caller = "uid:1",
+                                                            .request_id = std::string(request_id),
+                                                            .kind = v1::OPERATION_KIND_UPDATE_ENV_VARS,
+                                                            .request = "body",
+                                                            .request_digest = "digest-body",
+                                                            .cvm_id = "cvm-1"});
     EXPECT_TRUE(op.ok()) << op.status();
     return *op;
+  }
+
+  // Submits an operation on A and, while its first step is held, watches it on A and on B.
+  std::pair<std::shared_ptr<Recorder>, std::shared_ptr<Recorder>> SubmitAndWatchOnBoth() {
+    const v1::Operation op = Submit("r1");
+    id = op.id();
+    EXPECT_TRUE(flow->held.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    auto on_a = std::make_shared<Recorder>();
+    auto on_b = std::make_shared<Recorder>();
+    EXPECT_TRUE(a->Watch(id, on_a).ok());
+    EXPECT_TRUE(b->Watch(id, on_b).ok());
+    return {on_a, on_b};
   }
 
   const platform::postgres::Dsn dsn;
@@ -147,6 +155,7 @@ struct TwoReplicas {
   TxFlow* flow = nullptr;
   std::unique_ptr<OperationManager> a;
   std::unique_ptr<OperationManager> b;
+  std::string id;  // of the operation SubmitAndWatchOnBoth submitted
 };
 
 // Both streams, from the same starting version: the same snapshot content, then the same events.
@@ -182,12 +191,7 @@ std::vector<std::string> Summary(const std::vector<v1::OperationEvent>& events) 
 
 TEST(RemoteWatchPostgresTest, AWatchOnAnotherReplicaGetsTheSameEventsAsOnTheOwner) {
   TwoReplicas r;
-  const v1::Operation op = r.Submit("r1");
-  ASSERT_TRUE(r.flow->held.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  auto on_a = std::make_shared<Recorder>();
-  auto on_b = std::make_shared<Recorder>();
-  ASSERT_TRUE(r.a->Watch(op.id(), on_a).ok());
-  ASSERT_TRUE(r.b->Watch(op.id(), on_b).ok());
+  auto [on_a, on_b] = r.SubmitAndWatchOnBoth();
   r.flow->release.Notify();
   ExpectSameStreams(*on_a, *on_b);
   const std::vector<v1::OperationEvent> events = on_b->events();
@@ -207,7 +211,7 @@ TEST(RemoteWatchPostgresTest, AWatchOnAnotherReplicaGetsTheSameEventsAsOnTheOwne
 
   // Finished: a new Watch on B gets the snapshot and ends; an unknown id is NOT_FOUND.
   auto late = std::make_shared<Recorder>();
-  ASSERT_TRUE(r.b->Watch(op.id(), late).ok());
+  ASSERT_TRUE(r.b->Watch(r.id, late).ok());
   ASSERT_TRUE(late->WaitClosed(absl::Seconds(1)));
   ASSERT_EQ(late->events().size(), 1u);
   EXPECT_EQ(late->events()[0].operation().state(), v1::OPERATION_STATE_SUCCEEDED);
@@ -220,12 +224,7 @@ TEST(RemoteWatchPostgresTest, AServerRestartDuringAWatchLosesAndRepeatsNothing) 
   ChangeFollowerOptions follow;
   follow.poll_interval = absl::Minutes(10);
   TwoReplicas r(follow);
-  const v1::Operation op = r.Submit("r1");
-  ASSERT_TRUE(r.flow->held.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  auto on_a = std::make_shared<Recorder>();
-  auto on_b = std::make_shared<Recorder>();
-  ASSERT_TRUE(r.a->Watch(op.id(), on_a).ok());
-  ASSERT_TRUE(r.b->Watch(op.id(), on_b).ok());
+  auto [on_a, on_b] = r.SubmitAndWatchOnBoth();
   absl::SleepFor(absl::Milliseconds(300));  // B has read the log once (nothing new)
 
   ASSERT_TRUE(SharedServer().Stop().ok());
