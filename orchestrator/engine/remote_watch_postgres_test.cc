@@ -190,7 +190,9 @@ std::vector<std::string> Summary(const std::vector<v1::OperationEvent>& events) 
 }
 
 TEST(RemoteWatchPostgresTest, AWatchOnAnotherReplicaGetsTheSameEventsAsOnTheOwner) {
-  TwoReplicas r;
+  ChangeFollowerOptions follow;
+  follow.batch = 3;  // the log is read in several pages
+  TwoReplicas r(follow);
   auto [on_a, on_b] = r.SubmitAndWatchOnBoth();
   r.flow->release.Notify();
   ExpectSameStreams(*on_a, *on_b);
@@ -208,6 +210,17 @@ TEST(RemoteWatchPostgresTest, AWatchOnAnotherReplicaGetsTheSameEventsAsOnTheOwne
   EXPECT_EQ(events.back().operation().state(), v1::OPERATION_STATE_SUCCEEDED);
   EXPECT_EQ(events.back().operation().steps(1).transaction_hash(), kTx2);
   EXPECT_EQ(r.follower_b->watchers(), 0u);
+
+  // A watcher handed over at a version (here: from the start) gets every change after it.
+  auto replay = std::make_shared<Recorder>();
+  r.follower_b->Follow(r.id, 0, replay);
+  ASSERT_TRUE(replay->WaitClosed(absl::Seconds(10)));
+  EXPECT_TRUE(replay->close().ok()) << replay->close();
+  const std::vector<v1::OperationEvent> all = replay->events();
+  ASSERT_EQ(all.size(), events.size() + 1) << "the log also has 'started' and STEP_STARTED send, not the snapshot";
+  EXPECT_EQ(all[0].detail(), "started");
+  EXPECT_EQ(all[1].type(), v1::OperationEvent::TYPE_STEP_STARTED);
+  for (size_t i = 1; i < events.size(); ++i) EXPECT_EQ(Bytes(all[i + 1]), Bytes(events[i])) << i;
 
   // Finished: a new Watch on B gets the snapshot and ends; an unknown id is NOT_FOUND.
   auto late = std::make_shared<Recorder>();
