@@ -84,13 +84,15 @@ constexpr absl::string_view kUpdate =
     "UPDATE operations SET state = $2, cvm_id = $3, update_time_us = $4, operation = $5, internal = $6, "
     "version = version + 1, owner = $7 WHERE id = $1 AND version = $8 RETURNING version";
 
-// kUpdate that also logs the change's events ($9) with the operation after it, in the same
-// statement: the change-log entry commits exactly when the record does (change_feed.h).
-constexpr absl::string_view kUpdateWithEvents =
-    "WITH up AS (UPDATE operations SET state = $2, cvm_id = $3, update_time_us = $4, operation = $5, internal = $6, "
-    "version = version + 1, owner = $7 WHERE id = $1 AND version = $8 RETURNING id, version) "
-    "INSERT INTO operation_changes (operation_id, version, events, operation) SELECT id, version, $9, $5 FROM up "
-    "RETURNING version";
+// `update` (an UPDATE of operations ending "RETURNING version") as a statement that also logs
+// the change's events (parameter $<events_param>) with the operation after it ($5): the log entry
+// commits exactly when the record does (change_feed.h), and only if the UPDATE matched.
+std::string WithChangeLog(absl::string_view update, size_t events_param) {
+  return absl::StrCat("WITH up AS (", update.substr(0, update.rfind("RETURNING version")),
+                      "RETURNING id, version) INSERT INTO operation_changes (operation_id, version, events, operation) "
+                      "SELECT id, version, $",
+                      events_param, ", $5 FROM up RETURNING version");
+}
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 
@@ -254,11 +256,15 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record, c
   const Param params[] = {Param::Text(record.id),         Param::Int(record.state),
                           Param::Text(record.cvm_id),     Param::Int(Micros(record.update_time)),
                           Param::Bytes(record.operation), Param::Bytes(record.internal),
-                          Param::Text(record.owner),      Param::Int(record.version),
-                          Param::Bytes(options.events)};
-  const bool logged = !options.events.empty();
-  absl::StatusOr<Result> updated =
-      Run("update", logged ? kUpdateWithEvents : kUpdate, absl::MakeConstSpan(params, logged ? 9 : 8));
+                          Param::Text(record.owner),      Param::Int(record.version)};
+  absl::StatusOr<Result> updated;
+  if (options.events.empty()) {
+    updated = Run("update", kUpdate, params);
+  } else {
+    std::vector<Param> logged(std::begin(params), std::end(params));
+    logged.push_back(Param::Bytes(options.events));
+    updated = Run("update", WithChangeLog(kUpdate, logged.size()), logged);
+  }
   if (!updated.ok()) {
     // The commit may have happened and only its answer been lost.
     if (absl::IsUnavailable(updated.status())) Remember(record, /*create=*/false);
