@@ -26,13 +26,10 @@
 
 namespace {
 
-using platform::postgres::Connect;
-using platform::postgres::Connection;
-using platform::postgres::Dsn;
-using platform::postgres::SharedServer;
-using platform::testing::RunfilePath;
+namespace pg = platform::postgres;
+using pg::Connection;
+using pg::SharedServer;
 using platform::testing::ServerProcess;
-using platform::testing::ShortTempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -95,7 +92,7 @@ class PostgresStartupTest : public ::testing::Test {
     ::unlink(output.c_str());
     const absl::Time start = absl::Now();
     absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Start(
-        RunfilePath("orchestrator/orchestrator"),
+        platform::testing::RunfilePath("orchestrator/orchestrator"),
         {"--listen=unix:" + dir_.path() + "/o.sock", "--journal_postgres_dsn_file=" + dsn_file,
          "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir_.path() + "/api-key"},
         output);
@@ -125,7 +122,7 @@ class PostgresStartupTest : public ::testing::Test {
     return outcome;
   }
 
-  ShortTempDir dir_;
+  platform::testing::ShortTempDir dir_;
 };
 
 TEST_F(PostgresStartupTest, AMissingDsnFileIsABadConfigNamingTheFile) {
@@ -141,7 +138,7 @@ TEST_F(PostgresStartupTest, AGroupReadableDsnFileIsRefusedNamingTheMode) {
   absl::StatusOr<std::string> real = SharedServer().CreateDatabase("startup_mode");
   ASSERT_TRUE(real.ok()) << real.status();
   const std::string path = WriteFile("open.dsn", SharedServer().DsnText("startup_mode", kDsnSecret), 0644);
-  std::unique_ptr<Connection> db = Connect(*Dsn::FromFile(*real));
+  std::unique_ptr<Connection> db = pg::Connect(*pg::Dsn::FromFile(*real));
   const Outcome o = Run(path);
   EXPECT_EQ(o.exit_code, kBadConfig);
   EXPECT_THAT(o.error_line, HasSubstr(path));
@@ -178,7 +175,7 @@ TEST_F(PostgresStartupTest, AnUnreachableServerFailsQuicklyNamingHostAndPort) {
 TEST_F(PostgresStartupTest, AWrongPasswordFailsWithTheUserAndLeavesTheDatabaseEmpty) {
   absl::StatusOr<std::string> real = SharedServer().CreateDatabase("startup_password");
   ASSERT_TRUE(real.ok()) << real.status();
-  std::unique_ptr<Connection> db = Connect(*Dsn::FromFile(*real));
+  std::unique_ptr<Connection> db = pg::Connect(*pg::Dsn::FromFile(*real));
   const std::string path = WriteFile("wrong.dsn", SharedServer().DsnText("startup_password", kDsnSecret), 0600);
   const Outcome o = Run(path);
   EXPECT_EQ(o.exit_code, kCannotStart);
@@ -201,14 +198,14 @@ TEST_F(PostgresStartupTest, ANewerSchemaIsRefusedAndTheVersionRowIsUnchanged) {
   // A database migrated by this binary first, then "upgraded" by a future one.
   {
     absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Start(
-        RunfilePath("orchestrator/orchestrator"),
+        platform::testing::RunfilePath("orchestrator/orchestrator"),
         {"--listen=unix:" + dir_.path() + "/o.sock", "--journal_postgres_dsn_file=" + *dsn_file,
          "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir_.path() + "/api-key"});
     ASSERT_TRUE(p.ok()) << p.status();
     ASSERT_TRUE((*p)->WaitUntilServing("unix:" + dir_.path() + "/o.sock").ok());
     ASSERT_EQ(*(*p)->Stop(SIGTERM), 0);
   }
-  std::unique_ptr<Connection> db = Connect(*Dsn::FromFile(*dsn_file));
+  std::unique_ptr<Connection> db = pg::Connect(*pg::Dsn::FromFile(*dsn_file));
   ASSERT_TRUE(db->Exec("UPDATE platform_schema_versions SET version = 999 WHERE schema = 'orchestrator_journal'").ok());
   const std::string before = DatabaseContent(*db);
   absl::StatusOr<platform::postgres::Result> stats_before =
