@@ -1,11 +1,11 @@
-// PostgreSQL stopped for 10 s under a running stack (design § 9.3): the orchestrator's journal on a
-// real PostgreSQL 15, deploys and two-phase compose updates in flight (anvil mines a block a
-// second and the simulator answers slowly, so they are), the server stopped at the moment a
-// transaction is pending and started 10 s later. Health must say NOT_SERVING meanwhile and
-// SERVING after; every operation completes with every step SUCCEEDED; every effect happened
-// exactly once (one AppAuth per deploy, one compose-hash transaction and one accepted confirming
-// PATCH per update, one accepted commit per deploy), no nonce left open; and no log holds the
-// database password.
+// PostgreSQL stopped for 10 s under a running stack (design § 9.3): the orchestrator's journal and
+// the signer's record on one real PostgreSQL 15, deploys and two-phase compose updates in flight
+// (anvil mines a block a second and the simulator answers slowly, so they are), the server
+// stopped at the moment a transaction is pending and started 10 s later. The orchestrator's health
+// must say NOT_SERVING meanwhile and SERVING after; every operation completes with every step
+// SUCCEEDED; every effect happened exactly once (one AppAuth per deploy, one compose-hash
+// transaction and one accepted confirming PATCH per update, one accepted commit per deploy), no
+// nonce left open; and no log holds the database password.
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -37,6 +37,7 @@ class PgOutageE2eTest : public StackTest<> {
   static void SetUpTestSuite() {
     StackOptions options;
     options.postgres = true;
+    options.signer_postgres = true;  // the signer's record on the same server: it goes down too
     options.block_time = absl::Seconds(1);
     StartStack(options);
   }

@@ -49,6 +49,7 @@ class ReplicasE2eTest : public StackTest<> {
   static void SetUpTestSuite() {
     StackOptions options;
     options.postgres = true;
+    options.signer_postgres = true;
     options.replicas = kReplicas;
     options.block_time = absl::Seconds(1);  // transactions are in flight when a replica dies
     options.lease_ttl = absl::Seconds(2);

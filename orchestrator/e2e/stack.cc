@@ -163,6 +163,18 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
     absl::StatusOr<std::string> dsn_file = s->pg_->CreateDatabase("orchestrator");
     if (!dsn_file.ok()) return dsn_file.status();
     s->journal_dsn_file_ = *dsn_file;
+    if (options.signer_postgres) {
+      absl::StatusOr<std::string> signer_dsn_file = s->pg_->CreateDatabase("signer");
+      if (!signer_dsn_file.ok()) return signer_dsn_file.status();
+      s->signer_dsn_file_ = *signer_dsn_file;
+      // The test server runs with synchronous_commit off; the signer refuses a record without
+      // durable commits.
+      absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(*signer_dsn_file);
+      if (!dsn.ok()) return dsn.status();
+      absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> db = platform::postgres::Connection::Open(*dsn);
+      if (!db.ok()) return db.status();
+      RETURN_IF_ERROR((*db)->Exec("ALTER DATABASE signer SET synchronous_commit = on"));
+    }
   }
   const int replicas = std::max(1, options.replicas);
   s->orchestrators_.resize(replicas);
@@ -246,12 +258,13 @@ password { file: ")pb",
                                                  d, R"pb(/pw" }
 policy_file: ")pb",
                                                  d, R"pb(/policy.textproto"
-anti_equivocation_db_path: ")pb",
-                                                 d, R"pb(/signer-ae.sqlite"
 audit_log_path: ")pb",
                                                  d, R"pb(/signer-audit.jsonl"
 )pb");
-  RETURN_IF_ERROR(Write(d + "/signer.textproto", signer_config, 0644));
+  const std::string record =
+      signer_dsn_file_.empty() ? absl::StrCat("anti_equivocation_db_path: \"", d, "/signer-ae.sqlite\"\n")
+                               : absl::StrCat("anti_equivocation_postgres { dsn_file: \"", signer_dsn_file_, "\" }\n");
+  RETURN_IF_ERROR(Write(d + "/signer.textproto", signer_config + record, 0644));
   return WriteOrchestratorConfig();
 }
 

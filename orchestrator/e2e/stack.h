@@ -73,6 +73,8 @@ struct StackOptions {
   // The journal on PostgreSQL (database "orchestrator" on a TestServer the stack owns).
   bool postgres = false;
   uint32_t pool_size = 0;  // 0: the orchestrator's default
+  // The signer's anti-equivocation record on the same server too (database "signer"); needs postgres.
+  bool signer_postgres = false;
   // Orchestrator processes on the one PostgreSQL journal. With more than one, each config also
   // gets replica_id and the lease timings of design § 4.3 (test values below).
   int replicas = 1;
@@ -174,6 +176,7 @@ class Stack {
   std::unique_ptr<Child> signer_;
   std::unique_ptr<platform::postgres::TestServer> pg_;
   std::string journal_dsn_file_;
+  std::string signer_dsn_file_;
   std::vector<std::unique_ptr<Child>> orchestrators_;  // per replica; null when not running
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<v1::Orchestrator::Stub>> stubs_;
