@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -83,6 +84,32 @@ void ExpectExactlyOnce(Stack& stack, const EffectCounts& before, const std::vect
   absl::StatusOr<uint64_t> pending = TransactionCount(stack, "pending");
   ASSERT_TRUE(latest.ok() && pending.ok());
   EXPECT_EQ(*latest, *pending) << "a transaction of the deployer is still pending (a nonce left open)";
+}
+
+void ExpectSignerRecordMatchesChain(Stack& stack, const std::vector<v1::Operation>& deploys,
+                                    const std::vector<FinishedUpdate>& updates) {
+  absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> db = stack.ConnectSignerRecord();
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::StatusOr<platform::postgres::Result> hashes = (*db)->Execute("SELECT encode(tx_hash, 'hex') FROM signatures");
+  ASSERT_TRUE(hashes.ok()) << hashes.status();
+  std::set<std::string> recorded;
+  for (int r = 0; r < hashes->rows(); ++r) recorded.insert("0x" + hashes->Text(r, 0));
+  for (const v1::Operation& op : deploys) {
+    EXPECT_EQ(recorded.count(absl::AsciiStrToLower(op.deploy().deploy_transaction_hash())), 1u) << op.id();
+  }
+  for (const FinishedUpdate& u : updates) {
+    EXPECT_EQ(recorded.count(absl::AsciiStrToLower(u.operation.update().register_transaction_hash())), 1u)
+        << u.operation.id();
+  }
+  absl::StatusOr<platform::postgres::Result> nonces = (*db)->Execute(
+      "SELECT count(DISTINCT nonce), min(nonce), max(nonce), count(*) FILTER (WHERE slot_version = 1) FROM signatures");
+  ASSERT_TRUE(nonces.ok()) << nonces.status();
+  const int64_t distinct = *nonces->Int(0, 0), low = *nonces->Int(0, 1), high = *nonces->Int(0, 2);
+  EXPECT_EQ(distinct, high - low + 1) << "a gap in the signed nonces";
+  EXPECT_EQ(*nonces->Int(0, 3), distinct) << "one first signature per nonce";
+  absl::StatusOr<uint64_t> latest = TransactionCount(stack, "latest");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(static_cast<uint64_t>(high + 1), *latest) << "a signed nonce not mined";
 }
 
 }  // namespace orchestrator::e2e

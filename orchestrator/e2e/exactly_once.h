@@ -33,6 +33,12 @@ int AcceptedSimRequests(Stack& stack, const std::string& method, const std::stri
 void ExpectExactlyOnce(Stack& stack, const EffectCounts& before, const std::vector<v1::Operation>& deploys,
                        const std::vector<FinishedUpdate>& updates);
 
+// With the signer's record on PostgreSQL: every transaction the operations report is in the
+// record (nothing released unrecorded), and the signed nonces are contiguous and all mined (no
+// nonce signed twice as FIRST, none left open).
+void ExpectSignerRecordMatchesChain(Stack& stack, const std::vector<v1::Operation>& deploys,
+                                    const std::vector<FinishedUpdate>& updates);
+
 }  // namespace orchestrator::e2e
 
 #endif  // ONCHAIN_KMS_ORCHESTRATOR_E2E_EXACTLY_ONCE_H_

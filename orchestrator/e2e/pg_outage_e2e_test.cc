@@ -164,6 +164,7 @@ TEST_F(PgOutageE2eTest, StoppedTenSecondsEveryOperationCompletesOnce) {
   EXPECT_LT(probe.First("SERVING", started, absl::InfiniteFuture()) - started, absl::Seconds(5))
       << "SERVING within 5 s of the start";
   ExpectExactlyOnce(*stack_, *before, deploys, updates);
+  ExpectSignerRecordMatchesChain(*stack_, deploys, updates);
 
   const std::string log = stack_->orchestrator_log();
   EXPECT_THAT(log, HasSubstr("operation paused: the journal cannot be written"));

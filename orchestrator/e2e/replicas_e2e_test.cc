@@ -304,6 +304,7 @@ TEST_F(ReplicasE2eTest, SixtyOperationsSurviveKillNineOfTwoReplicas) {
 
   // 3–5. Exactly once on chain and in the simulator; nonces.
   ExpectExactlyOnce(*stack_, *before, deploys, updates);
+  ExpectSignerRecordMatchesChain(*stack_, deploys, updates);
   ExpectNoncesClosed(*stack_, **db);
 
   // 7. No env value, API key or DSN password in any log.

@@ -169,9 +169,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
       s->signer_dsn_file_ = *signer_dsn_file;
       // The test server runs with synchronous_commit off; the signer refuses a record without
       // durable commits.
-      absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(*signer_dsn_file);
-      if (!dsn.ok()) return dsn.status();
-      absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> db = platform::postgres::Connection::Open(*dsn);
+      absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> db = s->ConnectSignerRecord();
       if (!db.ok()) return db.status();
       RETURN_IF_ERROR((*db)->Exec("ALTER DATABASE signer SET synchronous_commit = on"));
     }
@@ -216,11 +214,21 @@ std::string Stack::ReplicaFile(int i, const std::string& suffix) const {
 
 std::string Stack::ReplicaId(int i) { return absl::StrCat("r", i); }
 
-absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> Stack::ConnectJournal() const {
-  if (pg_ == nullptr) return absl::FailedPreconditionError("the stack's journal is not on PostgreSQL");
-  absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(journal_dsn_file_);
+namespace {
+absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> ConnectTo(const std::string& dsn_file) {
+  if (dsn_file.empty()) return absl::FailedPreconditionError("not on PostgreSQL in this stack");
+  absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(dsn_file);
   if (!dsn.ok()) return dsn.status();
   return platform::postgres::Connection::Open(*dsn);
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> Stack::ConnectJournal() const {
+  return ConnectTo(journal_dsn_file_);
+}
+
+absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> Stack::ConnectSignerRecord() const {
+  return ConnectTo(signer_dsn_file_);
 }
 
 int Stack::sim_port() const {

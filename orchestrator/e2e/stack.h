@@ -118,6 +118,8 @@ class Stack {
   platform::postgres::TestServer& postgres() { return *pg_; }
   const std::string& journal_dsn_file() const { return journal_dsn_file_; }
   absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> ConnectJournal() const;
+  // With signer_postgres: a new connection to the signer's record.
+  absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> ConnectSignerRecord() const;
 
   // Rewrites the orchestrator's config with compose_hash_check_warn_only / extra text-proto
   // lines (restart to apply).
