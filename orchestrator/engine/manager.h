@@ -46,6 +46,8 @@
 
 namespace orchestrator::engine {
 
+class ChangeFollower;
+
 struct ManagerOptions {
   int workers = 64;  // operations run at once
   RunOptions run;
@@ -56,6 +58,10 @@ struct ManagerOptions {
   // Optional secret mixed into the env-value digests (see EnvValuesMac); empty: the per-operation
   // salt alone keys them.
   std::string env_digest_key;
+  // With a journal shared by several replicas: follows, for Watch, the operations this process
+  // does not run (remote_watch.h; not owned, outlives the manager). Null: such a Watch gets the
+  // snapshot and ends UNAVAILABLE ("not running in this process").
+  ChangeFollower* remote_watch = nullptr;
 };
 
 // A new operation as the service accepted it.
@@ -105,7 +111,8 @@ class OperationManager {
   absl::StatusOr<v1::Operation> SupplyEnvVars(absl::string_view id, absl::string_view request_id,
                                               std::vector<cloudapi::EnvVar> values);
   // Pushes a SNAPSHOT event, then every change; closes the sink after the terminal event (at
-  // once for a finished operation). NOT_FOUND when unknown.
+  // once for a finished operation). NOT_FOUND when unknown. An operation run by another replica
+  // is followed through `remote_watch` with the same events.
   absl::Status Watch(absl::string_view id, std::shared_ptr<WatchSink> sink);
   void Unwatch(absl::string_view id, const WatchSink* sink);
 
@@ -138,6 +145,8 @@ class OperationManager {
   void ReleaseIfWaiting(const std::shared_ptr<OpRuntime>& rt);
   // Forgets a runtime another replica runs now, without writing.
   void Drop(const std::shared_ptr<OpRuntime>& rt);
+  // Its local watchers follow the change log from here on (ChangeFollower), or end UNAVAILABLE.
+  void HandOverWatchers(const std::shared_ptr<OpRuntime>& rt);
   absl::StatusOr<v1::Operation> CancelLoaded(const std::shared_ptr<OpRuntime>& rt);
   // Cancel of an operation not loaded here (shared journal).
   absl::StatusOr<v1::Operation> CancelElsewhere(absl::string_view id);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "orchestrator/engine/manager.h"
+#include "orchestrator/engine/remote_watch.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
 
@@ -69,21 +70,36 @@ void OperationManager::ReleaseIfWaiting(const std::shared_ptr<OpRuntime>& rt) {
                           {{"op", rt->id()}, {"error", std::string(s.message())}});
     }
     rt->lease_lost_.store(true);  // not ours any more
-    rt->CloseWatchersLocked(absl::UnavailableError(
-        "the operation waits for input; it continues on the replica that receives SupplyEnvVars: watch again"));
   }
   platform::log::Info("operation released while it waits for input", {{"op", rt->id()}});
+  HandOverWatchers(rt);
   Retire(rt);
 }
 
 void OperationManager::Drop(const std::shared_ptr<OpRuntime>& rt) {
   platform::log::Warn("lease lost: another replica runs the operation now; dropped here", {{"op", rt->id()}});
   {
-    OpRuntime::PublishingLock l(*rt);
+    absl::MutexLock l(&rt->mu_);
     rt->queued_ = false;
-    rt->CloseWatchersLocked(absl::UnavailableError("the operation moved to another replica; watch again"));
   }
+  HandOverWatchers(rt);
   Retire(rt);
+}
+
+void OperationManager::HandOverWatchers(const std::shared_ptr<OpRuntime>& rt) {
+  std::vector<std::shared_ptr<WatchSink>> watchers;
+  int64_t version = 0;
+  {
+    OpRuntime::PublishingLock l(*rt);
+    if (options_.remote_watch == nullptr) {
+      rt->CloseWatchersLocked(absl::UnavailableError("the operation moved to another replica; watch again"));
+      return;
+    }
+    watchers.swap(rt->watchers_);
+    version = rt->record_.version;  // what they got: every change up to it
+  }
+  // They go on from the change log, whichever replica runs the operation next.
+  for (std::shared_ptr<WatchSink>& w : watchers) options_.remote_watch->Follow(rt->id(), version, std::move(w));
 }
 
 absl::StatusOr<v1::Operation> OperationManager::CancelElsewhere(absl::string_view id) {

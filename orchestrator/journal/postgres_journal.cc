@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "orchestrator/journal/error_context.h"
+#include "orchestrator/journal/postgres_change_feed.h"
 #include "platform/postgres/connection.h"
 #include "platform/postgres/result.h"
 #include "platform/postgres/schema.h"
@@ -127,6 +128,16 @@ constexpr absl::string_view kClaimOne =
 
 #undef PG_LIVE
 
+// `update` (an UPDATE of operations ending "RETURNING version") as a statement that also logs
+// the change's events (parameter $<events_param>) with the operation after it ($5): the log entry
+// commits exactly when the record does (change_feed.h), and only if the UPDATE matched.
+std::string WithChangeLog(absl::string_view update, size_t events_param) {
+  return absl::StrCat("WITH up AS (", update.substr(0, update.rfind("RETURNING version")),
+                      "RETURNING id, version) INSERT INTO operation_changes (operation_id, version, events, operation) "
+                      "SELECT id, version, $",
+                      events_param, ", $5 FROM up RETURNING version");
+}
+
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 
 Param Bool(bool b) { return Param::Text(b ? "true" : "false"); }
@@ -184,7 +195,8 @@ absl::StatusOr<std::unique_ptr<PostgresJournal>> PostgresJournal::Open(const pla
   ASSIGN_OR_RETURN(std::unique_ptr<platform::postgres::Pool> pool, platform::postgres::Pool::Create(dsn, pool_options));
   {
     ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, pool->Acquire(absl::Now() + options.acquire_timeout));
-    RETURN_IF_ERROR(Context(platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1}), "schema"));
+    RETURN_IF_ERROR(Context(
+        platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2}), "schema"));
   }
   return std::unique_ptr<PostgresJournal>(
       new PostgresJournal(std::move(pool), absl::StrCat("postgres ", dsn.description()), options));
@@ -299,7 +311,7 @@ absl::StatusOr<std::optional<OperationRecord>> PostgresJournal::FindByRequestId(
   return FindOne("find", "caller = $1 AND request_id = $2", params);
 }
 
-absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
+absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record, const UpdateOptions& options) {
   const ReplicaLease me = Me();
   const Param params[] = {Param::Text(record.id),         Param::Int(record.state),
                           Param::Text(record.cvm_id),     Param::Int(Micros(record.update_time)),
@@ -307,7 +319,14 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
                           Param::Text(record.owner),      Param::Int(record.version),
                           Bool(record.irreversible),      Param::Text(me.boot_id),
                           Param::Int(record.lease_epoch)};
-  absl::StatusOr<Result> updated = Run("update", kUpdate, params);
+  absl::StatusOr<Result> updated;
+  if (options.events.empty()) {
+    updated = Run("update", kUpdate, params);
+  } else {
+    std::vector<Param> logged(std::begin(params), std::end(params));
+    logged.push_back(Param::Bytes(options.events));
+    updated = Run("update", WithChangeLog(kUpdate, logged.size()), logged);
+  }
   if (!updated.ok()) {
     // The commit may have happened and only its answer been lost.
     if (absl::IsUnavailable(updated.status())) Remember(record, /*create=*/false);
@@ -321,10 +340,10 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
     }
     return updated->Int(0, 0);
   }
-  return UpdateMissed(record);
+  return UpdateMissed(record, options);
 }
 
-absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& record) {
+absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& record, const UpdateOptions& options) {
   const Param id[] = {Param::Text(record.id)};
   ASSIGN_OR_RETURN(std::optional<OperationRecord> stored, FindOne("update", "id = $1", id));
   if (!stored.has_value()) return absl::NotFoundError(absl::StrCat("operation ", record.id, " not found"));
@@ -339,7 +358,7 @@ absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& rec
     if (found->version == record.version) {
       OperationRecord next = record;
       next.version = stored->version;
-      absl::StatusOr<int64_t> replaced = Update(next);
+      absl::StatusOr<int64_t> replaced = Update(next, options);
       if (absl::IsUnavailable(replaced.status())) {
         for (const OperationRecord& w : lost) Remember(w, w.version == 0);
       }

@@ -71,6 +71,10 @@ absl::Status App::OpenJournal(const v1::OrchestratorConfig& config) {
   journal_ = std::move(opened.journal);
   journal_description_ = std::move(opened.description);
   deps_.journal = journal_.get();
+  if (opened.changes != nullptr) {
+    follower_ = std::make_unique<engine::ChangeFollower>(std::move(opened.changes));
+    follower_->Start();
+  }
   return absl::OkStatus();
 }
 
@@ -203,6 +207,7 @@ absl::Status App::StartManager(const v1::OrchestratorConfig& config) {
     mo.lease = replica->lease;
     platform::log::Info("replica", {{"replica_id", mo.owner_id}});
   }
+  mo.remote_watch = follower_.get();
   manager_ = std::make_unique<engine::OperationManager>(*journal_, deps_, flows::AllFlows(), mo);
   return manager_->Start();
 }
@@ -265,6 +270,7 @@ bool App::Shutdown(absl::Duration grace) {
   if (health_thread_.joinable()) health_thread_.join();
   if (transport_ != nullptr) transport_->health().SetAll(platform::HealthService::kNotServing);
   const bool done = manager_ == nullptr || manager_->Shutdown(grace);
+  if (follower_ != nullptr) follower_->Stop();  // its streams end UNAVAILABLE too
   if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
   platform::log::Info("orchestrator stopped", {{"clean", done}});
   return done;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "orchestrator/engine/lease_keeper.h"
+#include "orchestrator/journal/change_feed.h"
 #include "orchestrator/journal/journal.h"
 
 namespace orchestrator::server {
@@ -21,6 +22,9 @@ namespace orchestrator::server {
 struct OpenedJournal {
   std::unique_ptr<journal::Journal> journal;
   std::string description;  // for the start-up log line: the file, or the server without password
+  // PostgreSQL: the change log Watch follows for operations other replicas run
+  // (engine/remote_watch.h); null for SQLite (one process).
+  std::unique_ptr<journal::ChangeFeed> changes;
 };
 
 absl::StatusOr<OpenedJournal> OpenConfiguredJournal(const ::onchainkms::orchestrator::v1::OrchestratorConfig& config);
