@@ -19,12 +19,8 @@
 namespace {
 
 namespace v1 = onchainkms::orchestrator::v1;
-using platform::postgres::Connection;
-using platform::postgres::Dsn;
-using platform::postgres::SharedServer;
-using platform::testing::RunfilePath;
+namespace pg = platform::postgres;
 using platform::testing::ServerProcess;
-using platform::testing::ShortTempDir;
 
 class OrchestratorReplicasTest : public ::testing::Test {
  protected:
@@ -44,7 +40,7 @@ class OrchestratorReplicasTest : public ::testing::Test {
                           << "\" lease_ttl { seconds: 2 } heartbeat_interval { nanos: 500000000 } "
                              "claim_interval { nanos: 250000000 } } }\n";
     absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Start(
-        RunfilePath("orchestrator/orchestrator"),
+        platform::testing::RunfilePath("orchestrator/orchestrator"),
         {"--config=" + config, "--listen=" + Address(replica), "--journal_postgres_dsn_file=" + dsn_file,
          "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir_.path() + "/api-key"});
     EXPECT_TRUE(p.ok()) << p.status();
@@ -57,11 +53,11 @@ class OrchestratorReplicasTest : public ::testing::Test {
     return v1::Orchestrator::NewStub(grpc::CreateChannel(Address(replica), grpc::InsecureChannelCredentials()));
   }
 
-  ShortTempDir dir_;
+  platform::testing::ShortTempDir dir_;
 };
 
 // "owner epoch" of the operation.
-std::string Lease(Connection& db, const std::string& id) {
+std::string Lease(pg::Connection& db, const std::string& id) {
   absl::StatusOr<platform::postgres::Result> r =
       db.Execute(absl::StrCat("SELECT owner || ' ' || lease_epoch FROM operations WHERE id = '", id, "'"));
   if (!r.ok() || r->rows() != 1) return "";
@@ -69,9 +65,9 @@ std::string Lease(Connection& db, const std::string& id) {
 }
 
 TEST_F(OrchestratorReplicasTest, AKilledReplicasOperationIsTakenOverAfterItsLeaseExpires) {
-  absl::StatusOr<std::string> dsn_file = SharedServer().CreateDatabase("orchestrator_replicas");
+  absl::StatusOr<std::string> dsn_file = pg::SharedServer().CreateDatabase("orchestrator_replicas");
   ASSERT_TRUE(dsn_file.ok()) << dsn_file.status();
-  std::unique_ptr<Connection> db = *Connection::Open(*Dsn::FromFile(*dsn_file));
+  std::unique_ptr<pg::Connection> db = *pg::Connection::Open(*pg::Dsn::FromFile(*dsn_file));
   std::unique_ptr<ServerProcess> a = Start("a", *dsn_file);
   ASSERT_NE(a, nullptr);
   v1::Operation created;

@@ -4,6 +4,7 @@
 // request_id sent to two replicas at once gives one operation; a Cancel sent to a replica that
 // does not run the operation cancels it; values supplied to a third replica run an operation
 // that waits for them.
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -14,6 +15,8 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "orchestrator/engine/manager.h"
+#include "orchestrator/engine/remote_watch.h"
+#include "orchestrator/journal/postgres_change_feed.h"
 #include "orchestrator/journal/postgres_journal.h"
 #include "platform/postgres/shared_server.h"
 
@@ -72,6 +75,10 @@ struct Replica {
     absl::StatusOr<std::unique_ptr<journal::PostgresJournal>> j = journal::PostgresJournal::Open(dsn);
     EXPECT_TRUE(j.ok()) << j.status();
     journal = *std::move(j);
+    absl::StatusOr<std::unique_ptr<journal::PostgresChangeFeed>> feed = journal::PostgresChangeFeed::Open(dsn);
+    EXPECT_TRUE(feed.ok()) << feed.status();
+    follower = std::make_unique<ChangeFollower>(*std::move(feed));
+    follower->Start();
     FlowRegistry flows;
     flows[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::make_unique<HeldFlow>(probe);
     ManagerOptions options;
@@ -83,14 +90,19 @@ struct Replica {
     options.run.retry_timeout = absl::Seconds(1);
     options.run.initial_backoff = absl::Milliseconds(10);
     options.run.max_backoff = absl::Milliseconds(300);
+    options.remote_watch = follower.get();
     manager = std::make_unique<OperationManager>(*journal, deps, std::move(flows), options);
     const absl::Status s = manager->Start();
     EXPECT_TRUE(s.ok()) << s;
   }
-  ~Replica() { manager->Shutdown(absl::Seconds(5)); }
+  ~Replica() {
+    manager->Shutdown(absl::Seconds(5));
+    follower->Stop();
+  }
 
   FlowDeps deps;
   std::unique_ptr<journal::PostgresJournal> journal;
+  std::unique_ptr<ChangeFollower> follower;
   std::unique_ptr<OperationManager> manager;
 };
 
@@ -135,6 +147,43 @@ v1::Operation AwaitOp(Get get, Done done) {
 
 bool Finished(const v1::Operation& op) { return IsTerminal(op.state()); }
 
+// The event types of one Watch stream, and how it ended.
+class Stream final : public WatchSink {
+ public:
+  void Push(const v1::OperationEvent& event) override {
+    absl::MutexLock l(&mu_);
+    types_.push_back(event.type());
+    last_ = event.operation();
+  }
+  void Close(const absl::Status& status) override {
+    absl::MutexLock l(&mu_);
+    end_ = status;
+    ended_ = true;
+  }
+  // OK once it ended OK after a terminal event; what it ended with otherwise (or DEADLINE).
+  absl::Status AwaitEnd(absl::Duration timeout) {
+    absl::MutexLock l(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout);
+    if (!ended_) return absl::DeadlineExceededError("still open");
+    return end_;
+  }
+  int Count(v1::OperationEvent::Type type) {
+    absl::MutexLock l(&mu_);
+    return static_cast<int>(std::count(types_.begin(), types_.end(), type));
+  }
+  v1::OperationState last_state() {
+    absl::MutexLock l(&mu_);
+    return last_.state();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::OperationEvent::Type> types_ ABSL_GUARDED_BY(mu_);
+  v1::Operation last_ ABSL_GUARDED_BY(mu_);
+  absl::Status end_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 // Submits `request` to `replica` and waits until its step "a" runs there; the operation's id.
 std::string SubmitAndAwaitStepA(Replica& replica, Probe& probe, Submission request) {
   absl::StatusOr<v1::Operation> op = replica.manager->Submit(std::move(request));
@@ -153,6 +202,8 @@ TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperation
   const std::string id = SubmitAndAwaitStepA(r.a, r.probe, Request("r1"));
   absl::SleepFor(absl::Seconds(2));
   EXPECT_EQ(r.probe.runs.load(), 1) << "a's lease is live: b takes nothing";
+  auto stream = std::make_shared<Stream>();
+  ASSERT_TRUE(r.a.manager->Watch(id, stream).ok());
 
   r.a.manager->lease_keeper()->PauseHeartbeatsForTest(true);  // as if a hung
   while (r.probe.runs.load() < 2) absl::SleepFor(absl::Milliseconds(10));
@@ -168,6 +219,11 @@ TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperation
   EXPECT_EQ(r.a.manager->active_operations(), 0u) << "a dropped it";
   EXPECT_EQ(r.b.manager->active_operations(), 0u);
   EXPECT_EQ(r.a.manager->Get(id)->state(), v1::OPERATION_STATE_SUCCEEDED) << "any replica reads it";
+  // The Watch sent to a goes on from the change log after a lost the operation, to the end.
+  EXPECT_TRUE(stream->AwaitEnd(absl::Seconds(10)).ok());
+  EXPECT_EQ(stream->last_state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_EQ(stream->Count(v1::OperationEvent::TYPE_STEP_SUCCEEDED), 1) << "step a, once (on b)";
+  EXPECT_EQ(stream->Count(v1::OperationEvent::TYPE_STEP_SKIPPED), 1) << "encrypt";
 }
 
 TEST(EngineReplicasTest, OneRequestIdSentToTwoReplicasAtOnceGivesOneOperation) {
