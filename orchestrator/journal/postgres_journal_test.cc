@@ -243,12 +243,12 @@ TEST(PostgresJournalTest, TwoReplicasClaimEveryOperationOnce) {
 
 TEST(PostgresJournalTest, AfterATakeoverTheOldOwnersWritesAreRefused) {
   const Dsn dsn = NewDatabase();
-  std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Milliseconds(600));
   std::unique_ptr<PostgresJournal> b = Replica(dsn, "b", absl::Seconds(30));
+  std::unique_ptr<PostgresJournal> a = Replica(dsn, "a", absl::Milliseconds(1500));
   OperationRecord mine = CreatedBy(*a, "a", "op_a");
   EXPECT_EQ(mine.lease_epoch, 1);
   EXPECT_TRUE(b->Claim(10)->empty()) << "a's lease is live";
-  absl::SleepFor(absl::Milliseconds(800));  // a stops heartbeating: its lease expires
+  absl::SleepFor(absl::Milliseconds(1700));  // a stops heartbeating: its lease expires
   absl::StatusOr<std::vector<OperationRecord>> taken = b->Claim(10);
   ASSERT_TRUE(taken.ok()) << taken.status();
   ASSERT_EQ(taken->size(), 1u);
@@ -289,12 +289,12 @@ TEST(PostgresJournalTest, AnExpiredReplicaCannotWriteUntilItRenewsItsLease) {
 TEST(PostgresJournalTest, OneReplicaIdIsHeldByOneLiveProcess) {
   const Dsn dsn = NewDatabase();
   std::unique_ptr<PostgresJournal> first = *PostgresJournal::Open(dsn);
-  ASSERT_TRUE(first->Register(ReplicaLease{"x", "boot-1", absl::Milliseconds(500)}).ok());
   std::unique_ptr<PostgresJournal> second = *PostgresJournal::Open(dsn);
+  ASSERT_TRUE(first->Register(ReplicaLease{"x", "boot-1", absl::Milliseconds(1500)}).ok());
   absl::Status refused = second->Register(ReplicaLease{"x", "boot-2", absl::Seconds(30)});
   EXPECT_EQ(refused.code(), absl::StatusCode::kAlreadyExists) << refused;
   EXPECT_THAT(refused.message(), HasSubstr("'x'"));
-  absl::SleepFor(absl::Milliseconds(700));
+  absl::SleepFor(absl::Milliseconds(1700));
   ASSERT_TRUE(second->Register(ReplicaLease{"x", "boot-2", absl::Seconds(30)}).ok()) << "the first one's expired";
   EXPECT_TRUE(IsLeaseLost(first->Heartbeat()));
 }
