@@ -55,6 +55,16 @@ constexpr absl::string_view kSchemaV2 = "CREATE INDEX signatures_by_sender_time 
 // v3: the per-key token bucket of the shared rate limit (NULL tokens: a full bucket).
 constexpr absl::string_view kSchemaV3 =
     "ALTER TABLE signer_keys ADD COLUMN rate_tokens double precision, ADD COLUMN rate_updated_at timestamptz;";
+// v4: pruning's low watermark per (chain, sender) (record_admin.h).
+constexpr absl::string_view kSchemaV4 = R"sql(
+CREATE TABLE watermarks (
+  chain_id      bigint NOT NULL,
+  sender        bytea NOT NULL,
+  pruned_below  bigint NOT NULL CHECK (pruned_below >= 0),
+  pruned_at     timestamptz NOT NULL,
+  PRIMARY KEY (chain_id, sender)
+);
+)sql";
 constexpr absl::string_view kSchemaName = "signer_equivocation";
 
 // $1 sender, $2 burst, $3 rate per second. No row: the bucket is empty (nothing changed).
@@ -205,7 +215,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const platfor
   RETURN_IF_ERROR(PrefixStartup(conn.status()));
   store->write_conn_ = *std::move(conn);
   RETURN_IF_ERROR(PrefixStartup(
-      platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3})));
+      platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4})));
   RETURN_IF_ERROR(CheckDurableCommits(*store->write_conn_));
   platform::postgres::PoolOptions pool;
   pool.max_connections = std::max(1, options.pool_size);
@@ -240,7 +250,11 @@ absl::StatusOr<bool> PostgresStore::TakeToken(const chain::Address& sender, doub
 absl::StatusOr<Verdict> PostgresStore::Classify(const Slot& slot, const Candidate& c) {
   if (!(slot.key() == c.key)) return absl::InternalError("classify: slot does not match the candidate");
   ASSIGN_OR_RETURN(std::vector<Record> rows, RecordsFor(c.key));
-  return Decide(rows, c);
+  if (!rows.empty()) return Decide(rows, c);
+  // No record: the watermark decides (read after the records, so a prune that committed in
+  // between, deleting them, is seen).
+  ASSIGN_OR_RETURN(uint64_t pruned_below, PrunedBelow(c.key));
+  return Decide(rows, c, pruned_below);
 }
 
 // Each new key gets its signer_keys row in its own short statement before the batch, so no
@@ -342,6 +356,134 @@ absl::Status PostgresStore::ForEachSince(absl::Time since, const std::function<v
   ASSIGN_OR_RETURN(std::vector<Record> records, ReadRows(rows));
   for (const Record& r : records) fn(r);
   return absl::OkStatus();
+}
+
+}  // namespace signer::equivocation
+
+namespace signer::equivocation {
+namespace {
+
+// The key's row exists and is locked for this transaction, in the order signing commits take it.
+absl::Status LockKey(Connection& conn, const chain::Address& sender) {
+  RETURN_IF_ERROR(conn.Execute("INSERT INTO signer_keys (sender) VALUES ($1) ON CONFLICT DO NOTHING",
+                               {Param::Bytes(sender.bytes())})
+                      .status());
+  return conn.Execute("SELECT 1 FROM signer_keys WHERE sender = $1 FOR NO KEY UPDATE", {Param::Bytes(sender.bytes())})
+      .status();
+}
+
+// Raises the watermark (never lowers it); the watermark now.
+absl::StatusOr<uint64_t> RaiseWatermark(Connection& conn, uint64_t chain_id, const chain::Address& sender,
+                                        uint64_t below) {
+  ASSIGN_OR_RETURN(Result r, conn.Execute("INSERT INTO watermarks (chain_id, sender, pruned_below, pruned_at) "
+                                          "VALUES ($1, $2, $3, now()) ON CONFLICT (chain_id, sender) DO UPDATE SET "
+                                          "pruned_below = greatest(watermarks.pruned_below, EXCLUDED.pruned_below), "
+                                          "pruned_at = now() RETURNING pruned_below",
+                                          {Int(chain_id), Param::Bytes(sender.bytes()), Int(below)}));
+  return UintAt(r, 0, 0);
+}
+
+absl::StatusOr<MergeResult> MergeIn(Connection& conn, const KeyRecords& key) {
+  RETURN_IF_ERROR(LockKey(conn, key.sender));
+  MergeResult result;
+  for (const std::vector<Record>& slot : BySlot(key.records)) {
+    ASSIGN_OR_RETURN(Result rows, conn.Execute(absl::StrCat(kColumns, kSlotWhere), SlotParams(slot.front().key)));
+    ASSIGN_OR_RETURN(std::vector<Record> stored, ReadRows(rows));
+    ASSIGN_OR_RETURN(std::vector<Record> missing, MissingRecords(stored, slot));
+    for (const Record& r : missing) {
+      ASSIGN_OR_RETURN(Result inserted, conn.Execute(kInsert, RecordParams(r)));
+      if (inserted.rows() != 1) return absl::AbortedError("a signer recorded the slot meanwhile");
+    }
+    result.added += missing.size();
+    result.present += slot.size() - missing.size();
+  }
+  if (key.pruned_below.has_value()) {
+    RETURN_IF_ERROR(RaiseWatermark(conn, key.chain_id, key.sender, *key.pruned_below).status());
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::Status PostgresStore::Ping() {
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn,
+                   DbError(read_pool_->Acquire(absl::Now() + absl::Seconds(2)), "connect"));
+  return DbError(conn->Execute("SELECT 1").status(), "ping");
+}
+
+absl::StatusOr<uint64_t> PostgresStore::PrunedBelow(const SlotKey& key) {
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result r, DbError(conn->Execute("SELECT pruned_below FROM watermarks WHERE chain_id = $1 AND "
+                                                   "sender = $2",
+                                                   {Int(key.chain_id), Param::Bytes(key.sender.bytes())}),
+                                     "watermark"));
+  if (r.rows() == 0) return uint64_t{0};
+  return UintAt(r, 0, 0);
+}
+
+absl::Status PostgresStore::ForEachRecord(const std::function<void(const Record&)>& fn) {
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result rows, DbError(conn->Execute(absl::StrCat(kColumns,
+                                                                   "ORDER BY chain_id, sender, nonce, "
+                                                                   "slot_version")),
+                                        "export"));
+  ASSIGN_OR_RETURN(std::vector<Record> records, ReadRows(rows));
+  for (const Record& r : records) fn(r);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Watermark>> PostgresStore::Watermarks() {
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result rows,
+                   DbError(conn->Execute("SELECT chain_id, sender, pruned_below FROM watermarks ORDER BY chain_id, "
+                                         "sender"),
+                           "watermarks"));
+  std::vector<Watermark> out;
+  for (int i = 0; i < rows.rows(); ++i) {
+    Watermark w;
+    ASSIGN_OR_RETURN(w.chain_id, UintAt(rows, i, 0));
+    ASSIGN_OR_RETURN(w.sender, FixedAt<chain::Address>(rows, i, 1));
+    ASSIGN_OR_RETURN(w.pruned_below, UintAt(rows, i, 2));
+    out.push_back(w);
+  }
+  return out;
+}
+
+absl::StatusOr<MergeResult> PostgresStore::Merge(const KeyRecords& key) {
+  for (const Record& r : key.records) RETURN_IF_ERROR(CheckRange(r.key));
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  MergeResult result;
+  absl::Status s =
+      platform::postgres::RunTransaction(*conn, platform::postgres::Isolation::kReadCommitted,
+                                         absl::Now() + absl::Seconds(30), [&](Connection& c) -> absl::Status {
+                                           ASSIGN_OR_RETURN(result, MergeIn(c, key));
+                                           return absl::OkStatus();
+                                         });
+  if (s.code() == absl::StatusCode::kFailedPrecondition) return s;
+  RETURN_IF_ERROR(DbError(s, "import"));
+  return result;
+}
+
+absl::StatusOr<PruneResult> PostgresStore::Prune(uint64_t chain_id, const chain::Address& sender, uint64_t below,
+                                                 absl::Duration keep_recent) {
+  RETURN_IF_ERROR(CheckRange(SlotKey{chain_id, sender, below}));
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  PruneResult result;
+  absl::Status s = platform::postgres::RunTransaction(
+      *conn, platform::postgres::Isolation::kReadCommitted, absl::Now() + absl::Seconds(30),
+      [&](Connection& c) -> absl::Status {
+        RETURN_IF_ERROR(LockKey(c, sender));
+        ASSIGN_OR_RETURN(result.pruned_below, RaiseWatermark(c, chain_id, sender, below));
+        ASSIGN_OR_RETURN(Result deleted,
+                         c.Execute("DELETE FROM signatures WHERE chain_id = $1 AND sender = $2 AND nonce < $3 AND "
+                                   "signed_at < now() - $4::bigint * interval '1 microsecond'",
+                                   {Int(chain_id), Param::Bytes(sender.bytes()), Int(result.pruned_below),
+                                    Param::Int(absl::ToInt64Microseconds(keep_recent))}));
+        result.deleted = static_cast<uint64_t>(deleted.affected_rows());
+        return absl::OkStatus();
+      });
+  RETURN_IF_ERROR(DbError(s, "prune"));
+  return result;
 }
 
 }  // namespace signer::equivocation

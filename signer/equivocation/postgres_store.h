@@ -20,6 +20,7 @@
 #include "platform/postgres/dsn.h"
 #include "platform/postgres/pool.h"
 #include "signer/equivocation/group_commit.h"
+#include "signer/equivocation/record_admin.h"
 #include "signer/equivocation/store.h"
 
 namespace signer::equivocation {
@@ -29,7 +30,7 @@ struct PostgresStoreOptions {
   size_t max_batch = 512;  // records per group commit
 };
 
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, public RecordAdmin {
  public:
   // Connects, creates or migrates the schema ("signer_equivocation" in platform_schema_versions)
   // and checks that commits are durable (synchronous_commit is not off). Errors name the server
@@ -42,6 +43,15 @@ class PostgresStore final : public Store {
   absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate) override;
   absl::Status ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) override;
   absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) override;
+  // SELECT 1 on a pooled connection, within 2 s.
+  absl::Status Ping() override;
+
+  // RecordAdmin: safe while signers run (each merge or prune locks the key's row, like a commit).
+  absl::Status ForEachRecord(const std::function<void(const Record&)>& fn) override;
+  absl::StatusOr<std::vector<Watermark>> Watermarks() override;
+  absl::StatusOr<MergeResult> Merge(const KeyRecords& key) override;
+  absl::StatusOr<PruneResult> Prune(uint64_t chain_id, const chain::Address& sender, uint64_t below,
+                                    absl::Duration keep_recent) override;
 
   // The per-key rate limit shared by the replicas (policy::UsageTracker::SharedBucket): takes one
   // token of `sender`'s bucket in signer_keys, refilled at `rate` per second up to `burst` on the
@@ -52,6 +62,7 @@ class PostgresStore final : public Store {
   PostgresStore() = default;
   absl::Status WriteBatch(const std::vector<GroupCommit::Pending>& batch, std::vector<absl::Status>& results);
   absl::Status RegisterKeys(const std::vector<GroupCommit::Pending>& batch);
+  absl::StatusOr<uint64_t> PrunedBelow(const SlotKey& key);
   absl::Status InsertAll(const std::vector<GroupCommit::Pending>& batch, std::vector<absl::Status>& results);
 
   std::unique_ptr<platform::postgres::Pool> read_pool_;
