@@ -228,6 +228,16 @@ boost::json::object CastDecode(const std::string& raw) {
   return ec || !v.is_object() ? boost::json::object() : v.as_object();
 }
 
+// A new database on the shared server with durable commits (the server's default is off, which
+// the signer refuses); the path of its DSN file.
+std::string DurableDatabase(const std::string& name) {
+  const std::string dsn_file = *platform::postgres::SharedServer().CreateDatabase(name);
+  EXPECT_TRUE(platform::postgres::Connect(*platform::postgres::Dsn::FromFile(dsn_file))
+                  ->Exec(absl::StrCat("ALTER DATABASE ", name, " SET synchronous_commit = on"))
+                  .ok());
+  return dsn_file;
+}
+
 class SignerProcess : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -540,10 +550,7 @@ TEST_F(SignerProcess, SecondSignerOnTheSameDatabaseIsRefused) {
 TEST_F(SignerProcess, TwoReplicasOnOnePostgresSignOncePerNonce) {
   ImportKeys();
   platform::postgres::TestServer& server = platform::postgres::SharedServer();
-  const std::string dsn_file = *server.CreateDatabase("signer_replicas");
-  ASSERT_TRUE(platform::postgres::Connect(*platform::postgres::Dsn::FromFile(dsn_file))
-                  ->Exec("ALTER DATABASE signer_replicas SET synchronous_commit = on")
-                  .ok());
+  const std::string dsn_file = DurableDatabase("signer_replicas");
   const std::string pg = "--anti_equivocation_postgres_dsn_file=" + dsn_file;
   const pid_t a = StartSigner({pg});
   const std::string socket_b = out_ + "/b.sock";
@@ -724,10 +731,9 @@ TEST_F(SignerProcess, PostgresStartUpErrorsAreClearAndNeverShowThePassword) {
   EXPECT_EQ(untouched->Execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")->Text(0, 0), "0");
 
   // A database whose signer schema is newer than this binary: refused before any write.
-  const std::string newer_file = *server.CreateDatabase("signer_newer");
+  const std::string newer_file = DurableDatabase("signer_newer");
   std::unique_ptr<platform::postgres::Connection> newer =
       platform::postgres::Connect(*platform::postgres::Dsn::FromFile(newer_file));
-  ASSERT_TRUE(newer->Exec("ALTER DATABASE signer_newer SET synchronous_commit = on").ok());
   const std::vector<absl::string_view> future(99, "SELECT 1");
   ASSERT_TRUE(platform::postgres::ApplySchema(*newer, "signer_equivocation", future).ok());
   auto snapshot = [&] {
@@ -748,10 +754,7 @@ TEST_F(SignerProcess, PostgresStartUpErrorsAreClearAndNeverShowThePassword) {
 TEST_F(SignerProcess, HealthIsNotServingWhileThePostgresRecordIsUnreachable) {
   ImportKeys();
   platform::postgres::TestServer& server = platform::postgres::SharedServer();
-  const std::string dsn_file = *server.CreateDatabase("signer_outage");
-  ASSERT_TRUE(platform::postgres::Connect(*platform::postgres::Dsn::FromFile(dsn_file))
-                  ->Exec("ALTER DATABASE signer_outage SET synchronous_commit = on")
-                  .ok());
+  const std::string dsn_file = DurableDatabase("signer_outage");
   const pid_t pid =
       StartSigner({"--anti_equivocation_postgres_dsn_file=" + dsn_file, "--record_health_interval=200ms"});
   auto health = [&] {

@@ -280,16 +280,11 @@ absl::Status SqliteStore::Ping() {
 }
 
 absl::Status SqliteStore::LoadWatermarks() {
-  ASSIGN_OR_RETURN(Statement scan,
-                   DbError(write_db_->Prepare("SELECT chain_id, sender, pruned_below FROM watermarks"), "watermarks"));
+  absl::StatusOr<std::vector<Watermark>> marks = Watermarks();
+  if (!marks.ok()) return marks.status();
   absl::MutexLock lock(&known_mu_);
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, DbError(scan.Step(), "watermarks"));
-    if (!row) return absl::OkStatus();
-    absl::StatusOr<chain::Address> sender = chain::Address::FromBytes(scan.ColumnBytes(1));
-    if (!sender.ok()) return absl::DataLossError("anti-equivocation db: malformed watermark");
-    watermarks_[{scan.ColumnUint(0), *sender}] = scan.ColumnUint(2);
-  }
+  for (const Watermark& w : *marks) watermarks_[KeyOfChain{w.chain_id, w.sender}] = w.pruned_below;
+  return absl::OkStatus();
 }
 
 uint64_t SqliteStore::PrunedBelow(const SlotKey& key) {
