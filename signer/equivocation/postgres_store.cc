@@ -92,6 +92,15 @@ constexpr absl::string_view kColumns =
     "max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, budget_charge, "
     "(extract(epoch FROM signed_at) * 1000000)::bigint, slot_version FROM signatures ";
 constexpr absl::string_view kSlotWhere = "WHERE chain_id = $1 AND sender = $2 AND nonce = $3 ORDER BY slot_version";
+// Classification in one statement (one snapshot): the slot's records, each row also carrying the
+// key's watermark (column 17); a single row of NULL record columns when the slot has none.
+constexpr absl::string_view kClassify =
+    "SELECT s.chain_id, s.sender, s.nonce, s.signing_hash, s.to_address, s.value, s.data, s.gas_limit, "
+    "s.max_fee_per_gas, s.max_priority_fee_per_gas, s.raw_tx, s.tx_hash, s.nonce_use, s.replaced_tx_hash, "
+    "s.budget_charge, (extract(epoch FROM s.signed_at) * 1000000)::bigint, s.slot_version, w.pruned_below "
+    "FROM (SELECT $1::bigint AS chain_id, $2::bytea AS sender, $3::bigint AS nonce) k "
+    "LEFT JOIN signatures s ON s.chain_id = k.chain_id AND s.sender = k.sender AND s.nonce = k.nonce "
+    "LEFT JOIN watermarks w ON w.chain_id = k.chain_id AND w.sender = k.sender ORDER BY s.slot_version";
 constexpr absl::string_view kSinceWhere =
     "WHERE signed_at > timestamptz 'epoch' + $1::bigint * interval '1 microsecond' "
     "ORDER BY signed_at, chain_id, sender, nonce, slot_version";
@@ -214,6 +223,12 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const platfor
   absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(dsn, connect);
   RETURN_IF_ERROR(PrefixStartup(conn.status()));
   store->write_conn_ = *std::move(conn);
+  absl::StatusOr<std::unique_ptr<Connection>> ping = Connection::Open(dsn, connect);
+  RETURN_IF_ERROR(PrefixStartup(ping.status()));
+  {
+    absl::MutexLock lock(&store->ping_mu_);
+    store->ping_conn_ = *std::move(ping);
+  }
   RETURN_IF_ERROR(PrefixStartup(
       platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4})));
   RETURN_IF_ERROR(CheckDurableCommits(*store->write_conn_));
@@ -249,11 +264,19 @@ absl::StatusOr<bool> PostgresStore::TakeToken(const chain::Address& sender, doub
 
 absl::StatusOr<Verdict> PostgresStore::Classify(const Slot& slot, const Candidate& c) {
   if (!(slot.key() == c.key)) return absl::InternalError("classify: slot does not match the candidate");
-  ASSIGN_OR_RETURN(std::vector<Record> rows, RecordsFor(c.key));
-  if (!rows.empty()) return Decide(rows, c);
-  // No record: the watermark decides (read after the records, so a prune that committed in
-  // between, deleting them, is seen).
-  ASSIGN_OR_RETURN(uint64_t pruned_below, PrunedBelow(c.key));
+  RETURN_IF_ERROR(CheckRange(c.key));
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result result, DbError(conn->Execute(kClassify, SlotParams(c.key)), "select"));
+  std::vector<Record> rows;
+  uint64_t pruned_below = 0;
+  for (int i = 0; i < result.rows(); ++i) {
+    if (!result.IsNull(i, 17)) {
+      ASSIGN_OR_RETURN(pruned_below, UintAt(result, i, 17));
+    }
+    if (result.IsNull(i, 0)) continue;  // the slot has no record
+    ASSIGN_OR_RETURN(Record r, ReadRow(result, i));
+    rows.push_back(std::move(r));
+  }
   return Decide(rows, c, pruned_below);
 }
 
@@ -406,19 +429,8 @@ absl::StatusOr<MergeResult> MergeIn(Connection& conn, const KeyRecords& key) {
 }  // namespace
 
 absl::Status PostgresStore::Ping() {
-  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn,
-                   DbError(read_pool_->Acquire(absl::Now() + absl::Seconds(2)), "connect"));
-  return DbError(conn->Execute("SELECT 1").status(), "ping");
-}
-
-absl::StatusOr<uint64_t> PostgresStore::PrunedBelow(const SlotKey& key) {
-  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
-  ASSIGN_OR_RETURN(Result r, DbError(conn->Execute("SELECT pruned_below FROM watermarks WHERE chain_id = $1 AND "
-                                                   "sender = $2",
-                                                   {Int(key.chain_id), Param::Bytes(key.sender.bytes())}),
-                                     "watermark"));
-  if (r.rows() == 0) return uint64_t{0};
-  return UintAt(r, 0, 0);
+  absl::MutexLock lock(&ping_mu_);
+  return DbError(ping_conn_->Execute("SELECT 1").status(), "ping");
 }
 
 absl::Status PostgresStore::ForEachRecord(const std::function<void(const Record&)>& fn) {

@@ -43,7 +43,7 @@ class PostgresStore final : public Store, public RecordAdmin {
   absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate) override;
   absl::Status ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) override;
   absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) override;
-  // SELECT 1 on a pooled connection, within 2 s.
+  // SELECT 1 on a connection of its own (a busy pool must not look like a lost database).
   absl::Status Ping() override;
 
   // RecordAdmin: safe while signers run (each merge or prune locks the key's row, like a commit).
@@ -62,12 +62,13 @@ class PostgresStore final : public Store, public RecordAdmin {
   PostgresStore() = default;
   absl::Status WriteBatch(const std::vector<GroupCommit::Pending>& batch, std::vector<absl::Status>& results);
   absl::Status RegisterKeys(const std::vector<GroupCommit::Pending>& batch);
-  absl::StatusOr<uint64_t> PrunedBelow(const SlotKey& key);
   absl::Status InsertAll(const std::vector<GroupCommit::Pending>& batch, std::vector<absl::Status>& results);
 
   std::unique_ptr<platform::postgres::Pool> read_pool_;
   std::unique_ptr<platform::postgres::Connection> write_conn_;  // writer thread only (after Open)
-  absl::flat_hash_set<chain::Address> registered_;              // writer thread only: rows in signer_keys
+  absl::Mutex ping_mu_;
+  std::unique_ptr<platform::postgres::Connection> ping_conn_ ABSL_GUARDED_BY(ping_mu_);
+  absl::flat_hash_set<chain::Address> registered_;  // writer thread only: rows in signer_keys
 };
 
 }  // namespace signer::equivocation
