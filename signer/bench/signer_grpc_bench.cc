@@ -58,6 +58,7 @@ ABSL_FLAG(std::string, dir, "/tmp", "where the database and audit log go (a real
 ABSL_FLAG(double, raw_seconds, 2.0, "duration of the raw libsecp256k1 measurement (0 skips it)");
 ABSL_FLAG(bool, engine_only_rows, true, "also measure the engine without gRPC");
 ABSL_FLAG(bool, audit_fsync_every_record, false, "fdatasync the audit log per record instead of every 10 ms");
+ABSL_FLAG(bool, fee_budget, true, "give the key a 24 h fee budget (checked at every commit with PostgreSQL)");
 ABSL_FLAG(std::string, record, "sqlite,postgres",
           "anti-equivocation records to measure, in this order, in this one run: sqlite (a file in --dir) and/or "
           "postgres (a PostgreSQL 15 server the bench starts in /tmp, durable)");
@@ -300,9 +301,11 @@ BackendResult RunBackend(const std::string& record, signer::equivocation::Store*
   onchainkms::signer::v1::Policy p;
   google::protobuf::TextFormat::ParseFromString(R"pb(
     chains { chain_id: 31337 app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
-             max_fee_per_gas_wei: "100000000000" max_priority_fee_per_gas_wei: "10000000000" max_gas_limit: 2000000 }
-    default_key_limits { fee_budget_24h_wei: "1000000000000000000000000" })pb",
+             max_fee_per_gas_wei: "100000000000" max_priority_fee_per_gas_wei: "10000000000" max_gas_limit: 2000000 })pb",
                                                 &p);
+  // The 24 h fee budget: PostgreSQL checks it at commit against every replica's records.
+  if (absl::GetFlag(FLAGS_fee_budget))
+    p.mutable_default_key_limits()->set_fee_budget_24h_wei("1000000000000000000000000");
   signer::policy::PolicyHolder policy(*signer::policy::CompiledPolicy::Compile(p));
   signer::policy::UsageTracker usage;
   auto audit = *signer::audit::AuditLog::Open(

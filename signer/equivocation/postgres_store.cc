@@ -50,7 +50,7 @@ CREATE TABLE signatures (
 );
 CREATE INDEX signatures_by_time ON signatures (signed_at);
 )sql";
-// v2: the global 24 h fee budget sums a key's recent records at commit.
+// v2: an index by key and time (the 24 h fee budget summed records until v5's ledger).
 constexpr absl::string_view kSchemaV2 = "CREATE INDEX signatures_by_sender_time ON signatures (sender, signed_at);";
 // v3: the per-key token bucket of the shared rate limit (NULL tokens: a full bucket).
 constexpr absl::string_view kSchemaV3 =
@@ -64,6 +64,20 @@ CREATE TABLE watermarks (
   pruned_at     timestamptz NOT NULL,
   PRIMARY KEY (chain_id, sender)
 );
+)sql";
+// v5: the 24 h fee budget sums per-minute buckets (at most 1441 rows per key and check) instead
+// of every record of the last 24 h (a check that grew with the key's traffic); seeded from the
+// records of the last 25 h.
+constexpr absl::string_view kSchemaV5 = R"sql(
+CREATE TABLE fee_ledger (
+  sender   bytea NOT NULL REFERENCES signer_keys (sender),
+  minute   timestamptz NOT NULL,
+  charged  numeric(78, 0) NOT NULL,
+  PRIMARY KEY (sender, minute)
+);
+INSERT INTO fee_ledger (sender, minute, charged)
+SELECT sender, date_trunc('minute', signed_at), sum(budget_charge) FROM signatures
+ WHERE signed_at > now() - interval '25 hours' AND budget_charge > 0 GROUP BY 1, 2;
 )sql";
 constexpr absl::string_view kSchemaName = "signer_equivocation";
 
@@ -82,11 +96,18 @@ ON CONFLICT (sender) DO UPDATE
 RETURNING rate_tokens)sql";
 
 // Times travel as microseconds since the epoch, exactly (no floating point on either side).
+// The record and its charge in the key's minute bucket, in one statement; no row if the record
+// lost a race (ON CONFLICT DO NOTHING: nothing charged then).
 constexpr absl::string_view kInsert =
-    "INSERT INTO signatures (chain_id, sender, nonce, slot_version, signing_hash, to_address, value, data, "
-    "gas_limit, max_fee_per_gas, max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, "
+    "WITH ins AS (INSERT INTO signatures (chain_id, sender, nonce, slot_version, signing_hash, to_address, value, "
+    "data, gas_limit, max_fee_per_gas, max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, "
     "budget_charge, signed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-    "timestamptz 'epoch' + $17::bigint * interval '1 microsecond') ON CONFLICT DO NOTHING RETURNING 1";
+    "timestamptz 'epoch' + $17::bigint * interval '1 microsecond') ON CONFLICT DO NOTHING "
+    "RETURNING sender, signed_at, budget_charge), "
+    "charged AS (INSERT INTO fee_ledger AS l (sender, minute, charged) "
+    "SELECT sender, date_trunc('minute', signed_at), budget_charge FROM ins WHERE budget_charge > 0 "
+    "ON CONFLICT (sender, minute) DO UPDATE SET charged = l.charged + EXCLUDED.charged) "
+    "SELECT 1 FROM ins";
 constexpr absl::string_view kColumns =
     "SELECT chain_id, sender, nonce, signing_hash, to_address, value, data, gas_limit, max_fee_per_gas, "
     "max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, budget_charge, "
@@ -229,8 +250,8 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const platfor
     absl::MutexLock lock(&store->ping_mu_);
     store->ping_conn_ = *std::move(ping);
   }
-  RETURN_IF_ERROR(PrefixStartup(
-      platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4})));
+  RETURN_IF_ERROR(PrefixStartup(platform::postgres::ApplySchema(
+      *store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5})));
   RETURN_IF_ERROR(CheckDurableCommits(*store->write_conn_));
   platform::postgres::PoolOptions pool;
   pool.max_connections = std::max(1, options.pool_size);
@@ -317,14 +338,16 @@ absl::Status LockBudgetKeys(Connection& conn, const std::vector<GroupCommit::Pen
   return absl::OkStatus();
 }
 
-// OK if the record's charge fits the key's budget given every replica's records of the 24 h
+// OK if the record's charge fits the key's budget given every replica's charges of the 24 h
 // before it (this transaction's earlier inserts included: READ COMMITTED sees them, and the
-// other replicas' commits up to the key lock).
+// other replicas' commits up to the key lock), summed by minute: a charge counts until the end of
+// its minute + 24 h, up to one minute longer than SQLite's ledger (conservative).
 absl::StatusOr<absl::Status> CheckBudget(Connection& conn, const Record& r) {
   if (!r.fee_budget_24h.has_value() || r.budget_charge.IsZero()) return absl::OkStatus();
   ASSIGN_OR_RETURN(Result sum,
-                   conn.Execute("SELECT coalesce(sum(budget_charge), 0)::text FROM signatures WHERE sender = $1 AND "
-                                "signed_at > timestamptz 'epoch' + $2::bigint * interval '1 microsecond'",
+                   conn.Execute("SELECT coalesce(sum(charged), 0)::text FROM fee_ledger WHERE sender = $1 AND "
+                                "minute >= date_trunc('minute', timestamptz 'epoch' + $2::bigint * interval "
+                                "'1 microsecond')",
                                 {Param::Bytes(r.key.sender.bytes()),
                                  Param::Int(absl::ToUnixMicros(r.signed_at - absl::Hours(24)))}));
   ASSIGN_OR_RETURN(chain::U256 committed, U256At(sum, 0, 0));
@@ -492,7 +515,11 @@ absl::StatusOr<PruneResult> PostgresStore::Prune(uint64_t chain_id, const chain:
                                    {Int(chain_id), Param::Bytes(sender.bytes()), Int(result.pruned_below),
                                     Param::Int(absl::ToInt64Microseconds(keep_recent))}));
         result.deleted = static_cast<uint64_t>(deleted.affected_rows());
-        return absl::OkStatus();
+        // Minutes no budget check reaches any more.
+        return c
+            .Execute("DELETE FROM fee_ledger WHERE sender = $1 AND minute < now() - interval '25 hours'",
+                     {Param::Bytes(sender.bytes())})
+            .status();
       });
   RETURN_IF_ERROR(DbError(s, "prune"));
   return result;
