@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -747,6 +748,58 @@ TEST_F(SignerProcess, PostgresStartUpErrorsAreClearAndNeverShowThePassword) {
   const std::string before = snapshot();
   refused("newer", newer_file, "99");
   EXPECT_EQ(snapshot(), before) << "nothing written";
+}
+
+// A migration with the shipped binary's tools: the SQLite record cannot be exported while its
+// signer runs (the file lock, exit 3); stopped, it is exported, pruned and imported into
+// PostgreSQL, and signers there keep every promise the SQLite signer made.
+TEST_F(SignerProcess, RecordsMoveFromSqliteToPostgresWithTheBinarysTools) {
+  ImportKeys();
+  pid_t pid = StartSigner();
+  std::string signed_raw[3];
+  for (int n = 0; n < 3; ++n) {
+    grpc::ClientContext ctx;
+    v1::SignedTransaction tx;
+    ASSERT_TRUE(Stub()->SignAddComposeHash(&ctx, AddHash(address_, n), &tx).ok());
+    signed_raw[n] = tx.raw_transaction();
+  }
+  const std::string sqlite = "--anti_equivocation_db=" + out_ + "/ae.sqlite";
+  EXPECT_EQ(RunSigner(out_, "busy", {"records", "export", sqlite}), 3);
+  EXPECT_THAT(Read(out_ + "/busy.stderr"), HasSubstr("is in use by another process"));
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+
+  ASSERT_EQ(RunSigner(out_, "export", {"records", "export", out_ + "/records.jsonl", sqlite}), 0)
+      << Read(out_ + "/export.stderr");
+  const std::string exported = Read(out_ + "/records.jsonl");
+  EXPECT_EQ(std::count(exported.begin(), exported.end(), '\n'), 4) << exported;
+  ASSERT_EQ(RunSigner(out_, "prune",
+                      {"records", "prune", sqlite, "--chain_id=31337", "--sender=" + address_, "--confirmed_nonce=2",
+                       "--keep_depth=0"}),
+            0)
+      << Read(out_ + "/prune.stderr");
+  EXPECT_THAT(Read(out_ + "/prune.stdout"), HasSubstr("\"pruned_below\":\"2\",\"deleted\":0"));
+  EXPECT_EQ(RunSigner(out_, "prune_usage", {"records", "prune", sqlite, "--chain_id=31337"}), 2);
+
+  const std::string pg = "--anti_equivocation_postgres_dsn_file=" + DurableDatabase("signer_migrated");
+  ASSERT_EQ(RunSigner(out_, "import", {"records", "import", out_ + "/records.jsonl", pg}), 0)
+      << Read(out_ + "/import.stderr");
+  EXPECT_THAT(Read(out_ + "/import.stdout"), HasSubstr("\"added\":3,\"present\":0"));
+  pid = StartSigner({pg});
+  {
+    grpc::ClientContext ctx;
+    v1::SignedTransaction tx;
+    ASSERT_TRUE(Stub()->SignAddComposeHash(&ctx, AddHash(address_, 1), &tx).ok());
+    EXPECT_EQ(tx.nonce_use(), v1::NONCE_USE_REPEAT);
+    EXPECT_EQ(tx.raw_transaction(), signed_raw[1]) << "the bytes the SQLite signer released";
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::SignedTransaction tx;
+    EXPECT_EQ(Stub()->SignAddComposeHash(&ctx, AddHash(address_, 2, 'b'), &tx).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION)
+        << "another payload for a nonce the SQLite signer signed";
+  }
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
 }
 
 // Health follows the PostgreSQL record: NOT_SERVING while the server is stopped (requests fail
