@@ -63,15 +63,15 @@ std::vector<SignedTx> StoredVersions(NonceStore& store, AnvilEnv& env, uint64_t 
 
 }  // namespace
 
-void SharedNoncesTest::Start(bool automine) {
+void SharedNoncesTest::Start(bool automine, const OperationOptions& options) {
   backend_ = GetParam()();
   absl::StatusOr<std::unique_ptr<AnvilEnv>> env = AnvilEnv::Start({.automine = automine});
   ASSERT_TRUE(env.ok()) << env.status();
   env_ = *std::move(env);
   store_a_ = &Replica();
   store_b_ = &Replica();
-  a_ = std::make_unique<OnchainOperations>(*env_->rpc, *env_->signer, FastOptions(), store_a_);
-  b_ = std::make_unique<OnchainOperations>(*env_->rpc, *env_->signer, FastOptions(), store_b_);
+  a_ = std::make_unique<OnchainOperations>(*env_->rpc, *env_->signer, options, store_a_);
+  b_ = std::make_unique<OnchainOperations>(*env_->rpc, *env_->signer, options, store_b_);
 }
 
 NonceStore& SharedNoncesTest::Replica() {
@@ -160,7 +160,9 @@ TEST_P(SharedNoncesTest, ARefusedFirstRequestLeavesNoGap) {
 }
 
 TEST_P(SharedNoncesTest, AGapLeftByAnotherReplicaIsHealedWithItsOwnBytes) {
-  ASSERT_NO_FATAL_FAILURE(Start(/*automine=*/false));
+  OperationOptions no_bumps = FastOptions();
+  no_bumps.nonces.stuck_after = absl::Minutes(5);  // healing only: the same bytes
+  ASSERT_NO_FATAL_FAILURE(Start(/*automine=*/false, no_bumps));
   LastSigned sa, sb;
   jsonrpc::CancelToken cancel_a;
   auto fa = Deploy(*a_, *env_, 1, sa, &cancel_a);
@@ -176,9 +178,13 @@ TEST_P(SharedNoncesTest, AGapLeftByAnotherReplicaIsHealedWithItsOwnBytes) {
   EXPECT_EQ(fa.get().status().code(), absl::StatusCode::kCancelled);
   ASSERT_TRUE(env_->anvil->DropTransaction(ha.Hex()).ok());
   ASSERT_TRUE(Eventually([&] { return PoolHas(*env_, ha); }, absl::Seconds(5))) << "B did not heal A's nonce";
-  ASSERT_TRUE(env_->anvil->Mine().ok());
-  absl::StatusOr<DeployAppAuthResult> rb = fb.get();
+  absl::StatusOr<DeployAppAuthResult> rb;
+  {
+    Miner miner(*env_->anvil, absl::Milliseconds(100));
+    rb = fb.get();
+  }
   ASSERT_TRUE(rb.ok()) << rb.status();
+  EXPECT_TRUE(env_->rpc->GetTransactionReceipt(ha).value_or(std::nullopt).has_value()) << "A's own bytes mined";
   EXPECT_EQ(env_->signer->signatures(), 2) << "healed with the same bytes, not a new signature";
 }
 

@@ -30,7 +30,7 @@ using SharedNonceBackendFactory = std::unique_ptr<SharedNonceBackend> (*)();
 class SharedNoncesTest : public ::testing::TestWithParam<SharedNonceBackendFactory> {
  protected:
   // Starts anvil (automine as given) and two replicas a_ and b_.
-  void Start(bool automine);
+  void Start(bool automine, const OperationOptions& options = FastOptions());
   NonceStore& Replica();  // another store handle; the test fails if it cannot be opened
 
   std::unique_ptr<SharedNonceBackend> backend_;
