@@ -96,8 +96,9 @@ std::shared_ptr<SignHook> JournalingSigner::Hook(absl::string_view operation_id)
   return it == hooks_.end() ? nullptr : it->second;
 }
 
-JournalingSigner::JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal)
-    : inner_(inner), journal_(journal) {}
+JournalingSigner::JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal,
+                                   journal::StepNonces* nonces)
+    : inner_(inner), journal_(journal), nonces_(nonces) {}
 
 absl::Status JournalingSigner::CheckGate(const TxEnvelope& envelope, absl::string_view operation_id) {
   absl::MutexLock l(&mu_);
@@ -118,15 +119,19 @@ absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, cons
   if (op.empty()) {
     return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
   }
-  RETURN_IF_ERROR(CheckGate(envelope, op));
   if (std::shared_ptr<SignHook> hook = Hook(op)) {
     RETURN_IF_ERROR(hook->BeforeSign());
   }
+  if (nonces_ != nullptr) {
+    // The allocator recorded the request in the nonce store and handles refusals there.
+    absl::StatusOr<SignedTx> tx = SignInner(envelope, intent);
+    if (tx.ok()) CrashPoint(step, "intent");
+    return tx;
+  }
+  RETURN_IF_ERROR(CheckGate(envelope, op));
   const std::string key = IntentKey(step, envelope);
   RETURN_IF_ERROR(journal_.PutArtifact(op, key, chain::onchain::EncodeTxRequest({envelope, intent})));
-  absl::StatusOr<SignedTx> tx = intent.kind == TxIntent::Kind::kDeployAndRegisterApp
-                                    ? inner_.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
-                                    : inner_.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
+  absl::StatusOr<SignedTx> tx = SignInner(envelope, intent);
   if (!tx.ok()) {
     // Nothing was signed: forget the intent so that a resume does not ask for it again.
     if (chain::onchain::IsDefinitiveRefusal(tx.status())) (void)journal_.PutArtifact(op, key, "");
@@ -143,6 +148,12 @@ absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, cons
   return tx;
 }
 
+absl::StatusOr<SignedTx> JournalingSigner::SignInner(const TxEnvelope& envelope, const TxIntent& intent) {
+  return intent.kind == TxIntent::Kind::kDeployAndRegisterApp
+             ? inner_.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
+             : inner_.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
+}
+
 absl::StatusOr<SignedTx> JournalingSigner::SignDeployAndRegisterApp(const TxEnvelope& envelope,
                                                                     const chain::Address& kms,
                                                                     const chain::DeployAndRegisterAppParams& params) {
@@ -156,7 +167,9 @@ absl::StatusOr<SignedTx> JournalingSigner::SignAddComposeHash(const TxEnvelope& 
 
 absl::Status JournalingSigner::SaveTxJournal(absl::string_view operation_id, absl::string_view step,
                                              const TxJournal& journal) {
-  absl::Status s = journal_.PutArtifact(operation_id, TxKey(step), journal.Serialize());
+  // With a nonce store the allocator stored the versions already (before calling this).
+  absl::Status s =
+      nonces_ != nullptr ? absl::OkStatus() : journal_.PutArtifact(operation_id, TxKey(step), journal.Serialize());
   if (!s.ok()) return s;
   CrashPoint(step, "signed");
   if (std::shared_ptr<SignHook> hook = Hook(operation_id)) hook->Signed(journal);
@@ -199,6 +212,7 @@ absl::StatusOr<JournalingSigner::StepRecords> JournalingSigner::Load(absl::strin
 
 absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_view operation_id,
                                                                    absl::string_view step) {
+  if (nonces_ != nullptr) return RecoverStored(operation_id, step);
   absl::StatusOr<StepRecords> rec = Load(operation_id, step);
   if (!rec.ok()) return rec.status();
   std::vector<chain::Bytes> raws;
@@ -235,6 +249,7 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
 
 void JournalingSigner::PrepareResume(absl::string_view operation_id, const std::set<std::string>& unfinished_steps,
                                      const std::map<uint64_t, ChainBackend>& chains) {
+  if (nonces_ != nullptr) return;  // nothing to gate: the store keeps reserved nonces taken
   for (const std::string& step : unfinished_steps) {
     absl::StatusOr<StepRecords> rec = Load(operation_id, step);
     if (!rec.ok()) {
