@@ -22,6 +22,7 @@
 #include "orchestrator/engine/manager.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/journal/journal.h"
+#include "orchestrator/journal/step_nonces.h"
 #include "orchestrator/service/orchestrator_service_impl.h"
 #include "orchestrator/signer_client/signer_client.h"
 #include "platform/transport/transport.h"
@@ -62,6 +63,7 @@ class App {
   absl::Status CheckDependencies();
 
   std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<journal::StepNonces> nonces_;  // PostgreSQL: nonces shared by replicas; outlives ops_
   std::string journal_description_;
   std::unique_ptr<cloudapi::CloudClient> cloud_;
   std::unique_ptr<SignerClient> signer_client_;

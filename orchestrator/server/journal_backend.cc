@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "orchestrator/journal/postgres_journal.h"
+#include "orchestrator/journal/postgres_nonce_store.h"
 #include "orchestrator/journal/sqlite_journal.h"
 #include "platform/postgres/dsn.h"
 #include "platform/status_macros.h"
@@ -21,7 +22,7 @@ absl::StatusOr<OpenedJournal> OpenSqlite(const std::string& path, absl::string_v
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
   absl::StatusOr<std::unique_ptr<journal::SqliteJournal>> j = journal::SqliteJournal::Open(path);
   if (!j.ok()) return j.status();  // names the file already
-  return OpenedJournal{*std::move(j), path};
+  return OpenedJournal{*std::move(j), path, nullptr};
 }
 
 absl::StatusOr<OpenedJournal> OpenPostgres(const v1::PostgresJournalConfig& config) {
@@ -33,8 +34,10 @@ absl::StatusOr<OpenedJournal> OpenPostgres(const v1::PostgresJournalConfig& conf
   if (config.pool_size() > 0) options.pool_size = static_cast<int>(config.pool_size());
   absl::StatusOr<std::unique_ptr<journal::PostgresJournal>> j = journal::PostgresJournal::Open(*dsn, options);
   if (!j.ok()) return WithField(j.status(), absl::StrCat(kField, " ", config.dsn_file()));
+  absl::StatusOr<std::unique_ptr<journal::PostgresNonceStore>> nonces = journal::PostgresNonceStore::Open(*dsn);
+  if (!nonces.ok()) return WithField(nonces.status(), absl::StrCat(kField, " ", config.dsn_file()));
   std::string description = (*j)->description();
-  return OpenedJournal{*std::move(j), std::move(description)};
+  return OpenedJournal{*std::move(j), std::move(description), *std::move(nonces)};
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // forms, an unreadable or too open DSN file); the backend's own code otherwise
 // (UNAUTHENTICATED for a refused password, UNAVAILABLE for no server, FAILED_PRECONDITION for a
 // missing database, a schema newer than this program, or a SQLite file in use). Never the
-// password.
+// password. With PostgreSQL the replicas' nonce store opens on the same database (design § 5):
+// transactions then take their nonces from it, so replicas sharing a key never collide.
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_SERVER_JOURNAL_BACKEND_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_SERVER_JOURNAL_BACKEND_H_
 
@@ -14,12 +15,14 @@
 #include "absl/status/statusor.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "orchestrator/journal/journal.h"
+#include "orchestrator/journal/step_nonces.h"
 
 namespace orchestrator::server {
 
 struct OpenedJournal {
   std::unique_ptr<journal::Journal> journal;
-  std::string description;  // for the start-up log line: the file, or the server without password
+  std::string description;                      // for the start-up log line: the file, or the server without password
+  std::unique_ptr<journal::StepNonces> nonces;  // PostgreSQL only; null for SQLite (one process)
 };
 
 absl::StatusOr<OpenedJournal> OpenConfiguredJournal(const ::onchainkms::orchestrator::v1::OrchestratorConfig& config);
