@@ -6,11 +6,14 @@
 //      commitCvmProvision, N at once. All N send from the one test key, as the orchestrator does,
 //      so the SDK gets a viem nonceManager account (without it, concurrent sends reuse nonces).
 // Reports operations/second (N / wall time from the first call to the last success) and CPU time
-// per operation: the orchestrator's and the signer's from /proc/<pid>/stat, and this Node
-// process's (process.cpuUsage), which for the SDK is everything the client side did.
+// per operation: the orchestrators' (summed over the replicas) and the signer's from
+// /proc/<pid>/stat, PostgreSQL's (the postmaster and its backends) when the journal is there, and
+// this Node process's (process.cpuUsage), which for the SDK is everything the client side did.
+// With several replicas (ORCHESTRATOR_ADDRESSES), deploy i goes to replica i mod N.
 //
 //   node bench.js --n=100 [--warmup=2] [--order=orchestrator,sdk | sdk,orchestrator | sdk | orchestrator]
-//       [--json-out=FILE]
+//       [--label=postgres:1] [--json-out=FILE]
+//   node bench.js --summarize=A.json,B.json,...   ratios of each journal configuration to the first
 // Environment: tools/demo/stack.sh's stack.env, PROTO_DIR, TOOLS_DEMO_DIR, NODE_PATH.
 'use strict';
 
@@ -40,22 +43,42 @@ function procCpuSeconds(pid) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;  // utime + stime (fields 14, 15)
 }
+// The postmaster, its live backends, and the backends that already ended (cutime + cstime).
+function postgresCpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let total = (Number(fields[13]) + Number(fields[14])) / CLK_TCK + procCpuSeconds(pid);
+  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  for (const c of children) {
+    try { total += procCpuSeconds(c); } catch (e) { /* ended meanwhile: counted in cutime next time */ }
+  }
+  return total;
+}
+const ORCHESTRATOR_PIDS = (E.ORCHESTRATOR_PIDS || E.ORCHESTRATOR_PID || '').split(',');
+const orchestratorCpuSeconds = () => ORCHESTRATOR_PIDS.reduce((sum, p) => sum + procCpuSeconds(p), 0);
 const selfCpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
 async function measure(label, fn) {
-  const pids = {orchestrator: E.ORCHESTRATOR_PID, signer: E.SIGNER_PID, cloudsim: E.CLOUDSIM_PID};
-  const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p)]));
+  const pids = {signer: E.SIGNER_PID, cloudsim: E.CLOUDSIM_PID};
+  const cpuNow = () => ({
+    ...Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p)])),
+    orchestrator: orchestratorCpuSeconds(),
+    ...(E.POSTGRES_PID ? {postgres: postgresCpuSeconds(E.POSTGRES_PID)} : {}),
+  });
+  const before = cpuNow();
   const self0 = selfCpuSeconds();
   const t0 = process.hrtime.bigint();
   const results = await fn();
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p) - before[k]]));
+  const after = cpuNow();
+  const cpu = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
   cpu.node_client = selfCpuSeconds() - self0;
   return {label, n: results.length, wall_seconds: wall, ops_per_second: results.length / wall, cpu_seconds: cpu, results};
 }
 
-async function orchestratorDeploys(orch, tag, n) {
+async function orchestratorDeploys(orchs, tag, n) {
   return Promise.all(Array.from({length: n}, async (_, i) => {
+    const orch = orchs[i % orchs.length];
     const op = await orch.call('DeployCvm', {
       request_id: `bench-${tag}-${i}-${crypto.randomUUID()}`, name: `bench-o${tag}-${i}`, kms_type: 'KMS_TYPE_BASE',
       compose: {docker_compose_file: COMPOSE}, env_vars: envVars(i),
@@ -122,7 +145,8 @@ function row(m) {
     text: `${m.label.padEnd(14)} ${String(m.n).padStart(4)} deploys  ${m.wall_seconds.toFixed(2).padStart(7)} s  ` +
         `${m.ops_per_second.toFixed(2).padStart(7)} ops/s  CPU/op: orchestrator ${per(m.cpu_seconds.orchestrator)}, ` +
         `signer ${per(m.cpu_seconds.signer)}, node client ${per(m.cpu_seconds.node_client)}, ` +
-        `simulator ${per(m.cpu_seconds.cloudsim)}`,
+        `simulator ${per(m.cpu_seconds.cloudsim)}` +
+        (m.cpu_seconds.postgres === undefined ? '' : `, postgres ${per(m.cpu_seconds.postgres)}`),
   };
 }
 
@@ -130,21 +154,23 @@ async function main() {
   // The SDK logs receipts on the console; keep the report readable.
   const log = console.log;
   console.log = () => {};
-  const orch = new OrchestratorClient(E.ORCHESTRATOR_ADDRESS, E.PROTO_DIR);
+  const orchs = (E.ORCHESTRATOR_ADDRESSES || E.ORCHESTRATOR_ADDRESS).split(',')
+      .map((a) => new OrchestratorClient(a, E.PROTO_DIR));
   const s = sdkSetup();
+  const LABEL = args.label ? `orchestrator[${args.label}]` : 'orchestrator';
   log(`bench: ${N} concurrent on-chain deploys, ${ORDER.join(' then ')}; ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const runs = [];
   for (const what of ORDER) {
-    const deploys = what === 'orchestrator' ? (tag, n) => orchestratorDeploys(orch, tag, n) : (tag, n) => sdkDeploys(s, tag, n);
-    if (WARMUP > 0) await deploys('w', WARMUP);  // connections, JIT, the first blocks
-    const m = await measure(what, () => deploys('m', N));
+    const deploys = what === 'orchestrator' ? (tag, n) => orchestratorDeploys(orchs, tag, n) : (tag, n) => sdkDeploys(s, tag, n);
+    if (WARMUP > 0) await deploys('w', WARMUP * orchs.length);  // connections, JIT, the first blocks
+    const m = await measure(what === 'orchestrator' ? LABEL : what, () => deploys('m', N));
     await verify(m);
     runs.push(m);
   }
-  orch.close();
+  orchs.forEach((o) => o.close());
   const rows = runs.map(row);
   for (const r of rows) log(r.text);
-  const o = runs.find((m) => m.label === 'orchestrator');
+  const o = runs.find((m) => m.label === LABEL);
   const k = runs.find((m) => m.label === 'sdk');
   if (o && k) {
     const ms = (x) => `${((x / N) * 1000).toFixed(2)} ms`;
@@ -152,9 +178,29 @@ async function main() {
         `orchestrator ${ms(o.cpu_seconds.orchestrator)} (+ signer: ${ms(o.cpu_seconds.orchestrator + o.cpu_seconds.signer)}) ` +
         `vs SDK client ${ms(k.cpu_seconds.node_client)}`);
   }
-  const report = {n: N, order: ORDER, cpus: os.cpus().length, loadavg: os.loadavg(), rows: rows.map(({text, ...r}) => r)};
+  const report = {n: N, order: ORDER, label: args.label || '', replicas: orchs.length, cpus: os.cpus().length, loadavg: os.loadavg(), rows: rows.map(({text, ...r}) => r)};
   if (args['json-out']) fs.writeFileSync(args['json-out'], JSON.stringify(report, null, 2) + '\n');
   log(JSON.stringify(report));
+}
+
+// The journal configurations side by side: deploys/s and CPU per deploy as ratios to the first.
+function summarize(files) {
+  const rows = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')))
+      .map((r) => ({label: r.label, ...r.rows.find((x) => x.label.startsWith('orchestrator'))}));
+  const base = rows[0];
+  const ratio = (a, b) => (b ? (a / b).toFixed(2) : 'n/a');
+  console.log(`bench: journal configurations, ratios to ${base.label}`);
+  for (const r of rows) {
+    const c = r.cpu_ms_per_op;
+    console.log(`${r.label.padEnd(12)} ${r.ops_per_second.toFixed(2).padStart(7)} deploys/s (x${ratio(r.ops_per_second, base.ops_per_second)})  ` +
+        `orchestrator CPU/deploy ${c.orchestrator.toFixed(2)} ms (x${ratio(c.orchestrator, base.cpu_ms_per_op.orchestrator)})` +
+        (c.postgres === undefined ? '' : `  postgres CPU/deploy ${c.postgres.toFixed(2)} ms`));
+  }
+}
+
+if (args.summarize) {
+  summarize(args.summarize.split(','));
+  process.exit(0);
 }
 
 main().catch((e) => {

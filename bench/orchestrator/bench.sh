@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs bench.js against a fresh local stack (tools/demo/stack.sh) built from this target's
-# runfiles, then stops the stack.
+# runfiles, then stops the stack. With --configs, once per journal configuration, each on a fresh
+# stack in the given order (rotate it between runs), then the ratios side by side:
 #
 #   bazel run -c opt //bench/orchestrator:orchestrator_bench -- --n=100
+#   bazel run -c opt //bench/orchestrator:orchestrator_bench -- --n=100 --configs=sqlite:1,postgres:1
+#
+# A configuration is <journal>:<replicas>, journal sqlite or postgres; postgres:3 (three replicas
+# on one journal) needs leases and database nonces (issue [G]). With --configs the SDK run is
+# left out unless --order names it.
 set -euo pipefail
 r="${RUNFILES_DIR:-$0.runfiles}/onchain_kms"
 # shellcheck source=../../tools/demo/stack.sh
@@ -11,23 +17,70 @@ stack_env_from_runfiles "$r"
 # The orchestrator runs every deploy at once (the default would queue those beyond 64).
 export STACK_MAX_CONCURRENT_OPERATIONS=256
 
-dir=$(mktemp -d /tmp/okb.XXXXXX)
+configs=""
+args=()
+for a in "$@"; do
+  case "$a" in
+    --configs=*) configs=${a#--configs=} ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+results=$(mktemp -d /tmp/okr.XXXXXX)
+dir=""
 finish() {
   local status=$?
-  stack_stop "$dir"
-  [ "$status" -eq 0 ] || tail -n 30 "$dir/logs/orchestrator.log" >&2 2>/dev/null || true
-  rm -rf "$dir"
+  if [ -n "$dir" ]; then
+    stack_stop "$dir"
+    [ "$status" -eq 0 ] || tail -n 30 "$dir"/logs/orchestrator*.log >&2 2>/dev/null || true
+    rm -rf "$dir"
+  fi
+  rm -rf "$results"
   exit "$status"
 }
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-stack_start "$dir"
-set -a
-# shellcheck disable=SC1091
-source "$dir/stack.env"
-set +a
-# Results written relative to where `bazel run` was called from.
-cd "${BUILD_WORKING_DIRECTORY:-.}"
-NODE_PATH="$STACK_NODE_MODULES" PROTO_DIR="$r/proto" TOOLS_DEMO_DIR="$r/tools/demo" node "$r/bench/orchestrator/bench.js" "$@"
+# One stack, one bench.js run; "$1" = <journal>:<replicas> or "" (the defaults: SQLite, 1).
+run_once() {
+  local config=$1 journal=${1%%:*} replicas=${1##*:}
+  shift
+  [ -n "$config" ] || { journal=sqlite; replicas=1; }
+  case "$journal" in
+    sqlite) [ "$replicas" = 1 ] || { echo "bench: sqlite takes one replica" >&2; return 2; }; export STACK_POSTGRES=0 ;;
+    postgres) export STACK_POSTGRES=1 ;;
+    *) echo "bench: unknown journal '$journal' (sqlite or postgres)" >&2; return 2 ;;
+  esac
+  export STACK_ORCHESTRATOR_REPLICAS=$replicas
+  dir=$(mktemp -d /tmp/okb.XXXXXX)
+  stack_start "$dir"
+  (
+    set -a
+    # shellcheck disable=SC1091
+    source "$dir/stack.env"
+    set +a
+    # Results written relative to where `bazel run` was called from.
+    cd "${BUILD_WORKING_DIRECTORY:-.}"
+    NODE_PATH="$STACK_NODE_MODULES" PROTO_DIR="$r/proto" TOOLS_DEMO_DIR="$r/tools/demo" \
+      node "$r/bench/orchestrator/bench.js" "$@"
+  )
+  stack_stop "$dir"
+  rm -rf "$dir"
+  dir=""
+}
+
+if [ -z "$configs" ]; then
+  run_once "" "${args[@]}"
+  exit 0
+fi
+order=(--order=orchestrator)
+for a in "${args[@]}"; do [[ $a == --order=* ]] && order=(); done
+files=()
+IFS=, read -r -a list <<<"$configs"
+for c in "${list[@]}"; do
+  run_once "$c" "${args[@]}" "${order[@]}" --label="$c" --json-out="$results/${c/:/-}.json"
+  files+=("$results/${c/:/-}.json")
+done
+NODE_PATH="$STACK_NODE_MODULES" TOOLS_DEMO_DIR="$r/tools/demo" node "$r/bench/orchestrator/bench.js" \
+  --summarize="$(IFS=,; echo "${files[*]}")"

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -138,6 +139,10 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
   s->options_ = options;
   anvil::Options ao;
   ao.chain_id = options.chain_id;
+  if (options.block_time > absl::ZeroDuration()) {
+    ao.automine = false;
+    ao.block_time = options.block_time;
+  }
   absl::StatusOr<std::unique_ptr<anvil::Anvil>> a = anvil::Anvil::Start(ao);
   if (!a.ok()) return a.status();
   s->anvil_ = *std::move(a);
@@ -151,6 +156,31 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
   if (!sim.ok()) return sim.status();
   s->sim_ = *std::move(sim);
   s->sim_http_ = std::make_unique<cloudsim::testing::HttpClient>("127.0.0.1", static_cast<uint16_t>(s->sim_port()));
+  if (options.postgres) {
+    absl::StatusOr<std::unique_ptr<platform::postgres::TestServer>> pg = platform::postgres::TestServer::Create();
+    if (!pg.ok()) return pg.status();
+    s->pg_ = *std::move(pg);
+    absl::StatusOr<std::string> dsn_file = s->pg_->CreateDatabase("orchestrator");
+    if (!dsn_file.ok()) return dsn_file.status();
+    s->journal_dsn_file_ = *dsn_file;
+    if (options.signer_postgres) {
+      absl::StatusOr<std::string> signer_dsn_file = s->pg_->CreateDatabase("signer");
+      if (!signer_dsn_file.ok()) return signer_dsn_file.status();
+      s->signer_dsn_file_ = *signer_dsn_file;
+      // The test server runs with synchronous_commit off; the signer refuses a record without
+      // durable commits.
+      absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> db = s->ConnectSignerRecord();
+      if (!db.ok()) return db.status();
+      RETURN_IF_ERROR((*db)->Exec("ALTER DATABASE signer SET synchronous_commit = on"));
+    }
+  }
+  const int replicas = std::max(1, options.replicas);
+  s->orchestrators_.resize(replicas);
+  for (int i = 0; i < replicas; ++i) {
+    s->addresses_.push_back("unix:" + s->ReplicaFile(i, ".sock"));
+    s->stubs_.push_back(
+        v1::Orchestrator::NewStub(grpc::CreateChannel(s->addresses_.back(), grpc::InsecureChannelCredentials())));
+  }
 
   RETURN_IF_ERROR(s->WriteFiles());
   // The signer's keystore: anvil's funded key #0 (a public test key), imported from stdin.
@@ -166,14 +196,39 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
   }
   ::unlink((s->dir() + "/key").c_str());
   RETURN_IF_ERROR(s->StartSigner());
-  s->address_ = "unix:" + s->dir() + "/o.sock";
-  s->stub_ = v1::Orchestrator::NewStub(grpc::CreateChannel(s->address_, grpc::InsecureChannelCredentials()));
   return s;
 }
 
 Stack::~Stack() {
-  if (orchestrator_ != nullptr) (void)orchestrator_->Stop(SIGKILL);
+  for (std::unique_ptr<Child>& o : orchestrators_) {
+    if (o != nullptr) (void)o->Stop(SIGKILL);
+  }
   if (signer_ != nullptr) (void)signer_->Stop(SIGTERM);
+}
+
+// Replica 0 keeps the single-orchestrator names (o.sock, orchestrator.log) the suites know.
+std::string Stack::ReplicaFile(int i, const std::string& suffix) const {
+  if (suffix == ".sock") return absl::StrCat(dir(), "/o", i == 0 ? "" : absl::StrCat(i), suffix);
+  return absl::StrCat(dir(), "/orchestrator", i == 0 ? "" : absl::StrCat(i), suffix);
+}
+
+std::string Stack::ReplicaId(int i) { return absl::StrCat("r", i); }
+
+namespace {
+absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> ConnectTo(const std::string& dsn_file) {
+  if (dsn_file.empty()) return absl::FailedPreconditionError("not on PostgreSQL in this stack");
+  absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(dsn_file);
+  if (!dsn.ok()) return dsn.status();
+  return platform::postgres::Connection::Open(*dsn);
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> Stack::ConnectJournal() const {
+  return ConnectTo(journal_dsn_file_);
+}
+
+absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> Stack::ConnectSignerRecord() const {
+  return ConnectTo(signer_dsn_file_);
 }
 
 int Stack::sim_port() const {
@@ -211,12 +266,13 @@ password { file: ")pb",
                                                  d, R"pb(/pw" }
 policy_file: ")pb",
                                                  d, R"pb(/policy.textproto"
-anti_equivocation_db_path: ")pb",
-                                                 d, R"pb(/signer-ae.sqlite"
 audit_log_path: ")pb",
                                                  d, R"pb(/signer-audit.jsonl"
 )pb");
-  RETURN_IF_ERROR(Write(d + "/signer.textproto", signer_config, 0644));
+  const std::string record =
+      signer_dsn_file_.empty() ? absl::StrCat("anti_equivocation_db_path: \"", d, "/signer-ae.sqlite\"\n")
+                               : absl::StrCat("anti_equivocation_postgres { dsn_file: \"", signer_dsn_file_, "\" }\n");
+  RETURN_IF_ERROR(Write(d + "/signer.textproto", signer_config + record, 0644));
   return WriteOrchestratorConfig();
 }
 
@@ -230,21 +286,38 @@ absl::Status Stack::SetExtraConfig(const std::string& extra) {
   return WriteOrchestratorConfig();
 }
 
+// SQLite, or the PostgreSQL journal; several replicas also get their id and the lease timings
+// (field names of design § 3.1).
+std::string Stack::JournalConfig(int replica) const {
+  if (pg_ == nullptr) return absl::StrCat("journal_path: \"", dir(), "/journal.sqlite\"\n");
+  std::string postgres = absl::StrCat("dsn_file: \"", journal_dsn_file_, "\"");
+  if (options_.pool_size > 0) absl::StrAppend(&postgres, " pool_size: ", options_.pool_size);
+  if (replicas() > 1) {
+    absl::StrAppend(&postgres, " replica_id: \"", ReplicaId(replica), "\" lease_ttl ", DurationText(options_.lease_ttl),
+                    " heartbeat_interval ", DurationText(options_.heartbeat_interval), " claim_interval ",
+                    DurationText(options_.claim_interval));
+  }
+  return absl::StrCat("journal { postgres { ", postgres, " } }\n");
+}
+
 absl::Status Stack::WriteOrchestratorConfig() {
-  const std::string& d = dir();
-  const std::string config = absl::StrCat(
-      "listen { unix { path: \"", d, "/o.sock\" } }\n", "phala_cloud { base_url: \"", sim_->base_url(),
-      "\" api_key_file: \"", d, "/api-key\" request_timeout ", DurationText(options_.cloud_timeout), " }\n",
-      "chains {\n  chain_id: ", options_.chain_id, "\n  kms_type: KMS_TYPE_BASE\n  rpc_endpoints: \"",
-      anvil_->chain().rpc_url, "\"\n  max_fee_per_gas_wei: \"100000000000\"\n",
-      "  max_priority_fee_per_gas_wei: \"10000000000\"\n  receipt_poll_interval { nanos: 50000000 }\n",
-      "  receipt_timeout { seconds: 20 }\n  fee_bump_after { seconds: 30 }\n  rpc_timeout ",
-      DurationText(options_.rpc_timeout), "\n}\n", "signer { address: \"unix:", d, "/s.sock\" timeout ",
-      DurationText(options_.signer_timeout), " }\n", "default_signer_key_address: \"", anvil::kDeployerAddress, "\"\n",
-      "journal_path: \"", d, "/journal.sqlite\"\n", "transient_retry_timeout ", DurationText(options_.retry_timeout),
-      "\n", "health_check_interval { nanos: 200000000 }\n",
-      options_.compose_hash_warn_only ? "compose_hash_check_warn_only: true\n" : "", options_.extra_config, "\n");
-  return Write(d + "/orchestrator.textproto", config, 0644);
+  for (int i = 0; i < replicas(); ++i) {
+    const std::string& d = dir();
+    const std::string config = absl::StrCat(
+        "listen { unix { path: \"", ReplicaFile(i, ".sock"), "\" } }\n", "phala_cloud { base_url: \"", sim_->base_url(),
+        "\" api_key_file: \"", d, "/api-key\" request_timeout ", DurationText(options_.cloud_timeout), " }\n",
+        "chains {\n  chain_id: ", options_.chain_id, "\n  kms_type: KMS_TYPE_BASE\n  rpc_endpoints: \"",
+        anvil_->chain().rpc_url, "\"\n  max_fee_per_gas_wei: \"100000000000\"\n",
+        "  max_priority_fee_per_gas_wei: \"10000000000\"\n  receipt_poll_interval { nanos: 50000000 }\n",
+        "  receipt_timeout { seconds: 20 }\n  fee_bump_after { seconds: 30 }\n  rpc_timeout ",
+        DurationText(options_.rpc_timeout), "\n}\n", "signer { address: \"unix:", d, "/s.sock\" timeout ",
+        DurationText(options_.signer_timeout), " }\n", "default_signer_key_address: \"", anvil::kDeployerAddress,
+        "\"\n", JournalConfig(i), "transient_retry_timeout ", DurationText(options_.retry_timeout), "\n",
+        "health_check_interval { nanos: 200000000 }\n",
+        options_.compose_hash_warn_only ? "compose_hash_check_warn_only: true\n" : "", options_.extra_config, "\n");
+    RETURN_IF_ERROR(Write(ReplicaFile(i, ".textproto"), config, 0644));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Stack::StartSigner() {
@@ -270,49 +343,50 @@ absl::Status Stack::StopSigner() {
   return code.status();
 }
 
-absl::Status Stack::StartOrchestrator(const std::vector<std::string>& env, bool wait_serving) {
-  ++orchestrator_starts_;
+absl::Status Stack::StartReplica(int i, const std::vector<std::string>& env, bool wait_serving) {
   absl::StatusOr<std::unique_ptr<Child>> c = Child::Spawn(
       RunfilePath(options_.crash_points ? "orchestrator/orchestrator_crash_points" : "orchestrator/orchestrator"),
-      {"--config=" + dir() + "/orchestrator.textproto"}, env, dir() + "/orchestrator.log");
+      {"--config=" + ReplicaFile(i, ".textproto")}, env, ReplicaFile(i, ".log"));
   if (!c.ok()) return c.status();
-  orchestrator_ = *std::move(c);
+  orchestrators_[i] = *std::move(c);
   const absl::Time until = absl::Now() + absl::Seconds(30);
   while (absl::Now() < until) {
-    if (orchestrator_->Exited()) {
-      return absl::InternalError(absl::StrCat("orchestrator exited early:\n", orchestrator_log()));
+    if (orchestrators_[i]->Exited()) {
+      return absl::InternalError(absl::StrCat("orchestrator ", ReplicaId(i), " exited early:\n", replica_log(i)));
     }
-    absl::StatusOr<std::string> h = platform::testing::CheckHealth(address_, "", absl::Milliseconds(500));
+    absl::StatusOr<std::string> h = platform::testing::CheckHealth(address(i), "", absl::Milliseconds(500));
     if (h.ok() && (*h == "SERVING" || !wait_serving)) return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return absl::DeadlineExceededError(absl::StrCat("orchestrator not serving:\n", orchestrator_log()));
+  return absl::DeadlineExceededError(absl::StrCat("orchestrator ", ReplicaId(i), " not serving:\n", replica_log(i)));
 }
 
-absl::Status Stack::KillOrchestrator() {
-  if (orchestrator_ == nullptr) return absl::OkStatus();
-  absl::StatusOr<int> code = orchestrator_->Stop(SIGKILL);
-  orchestrator_.reset();
+absl::Status Stack::KillReplica(int i) {
+  if (orchestrators_[i] == nullptr) return absl::OkStatus();
+  absl::StatusOr<int> code = orchestrators_[i]->Stop(SIGKILL);
+  orchestrators_[i].reset();
   return code.status();
 }
 
 absl::StatusOr<int> Stack::WaitOrchestratorExit(absl::Duration timeout) {
-  if (orchestrator_ == nullptr) return absl::FailedPreconditionError("not running");
-  absl::StatusOr<int> code = orchestrator_->Wait(timeout);
-  if (code.ok()) orchestrator_.reset();
+  if (orchestrators_[0] == nullptr) return absl::FailedPreconditionError("not running");
+  absl::StatusOr<int> code = orchestrators_[0]->Wait(timeout);
+  if (code.ok()) orchestrators_[0].reset();
   return code;
 }
 
-absl::StatusOr<int> Stack::StopOrchestrator(int sig) {
-  if (orchestrator_ == nullptr) return absl::FailedPreconditionError("not running");
-  absl::StatusOr<int> code = orchestrator_->Stop(sig);
-  orchestrator_.reset();
+absl::StatusOr<int> Stack::StopReplica(int i, int sig) {
+  if (orchestrators_[i] == nullptr) return absl::FailedPreconditionError("not running");
+  absl::StatusOr<int> code = orchestrators_[i]->Stop(sig);
+  orchestrators_[i].reset();
   return code;
 }
 
-bool Stack::OrchestratorRunning() { return orchestrator_ != nullptr && !orchestrator_->Exited(); }
+bool Stack::ReplicaRunning(int i) { return orchestrators_[i] != nullptr && !orchestrators_[i]->Exited(); }
 
-std::string Stack::orchestrator_log() const { return ReadFile(dir() + "/orchestrator.log"); }
+pid_t Stack::replica_pid(int i) const { return orchestrators_[i] == nullptr ? -1 : orchestrators_[i]->pid(); }
+
+std::string Stack::replica_log(int i) const { return ReadFile(ReplicaFile(i, ".log")); }
 
 cloudsim::testing::Reply Stack::SimAdmin(const std::string& method, const std::string& path, const std::string& body) {
   std::map<std::string, std::string> headers;
@@ -402,7 +476,7 @@ absl::StatusOr<v1::Operation> Stack::Get(const std::string& id) {
   v1::GetOperationRequest req;
   req.set_operation_id(id);
   v1::Operation op;
-  grpc::Status s = stub_->GetOperation(&ctx, req, &op);
+  grpc::Status s = stub().GetOperation(&ctx, req, &op);
   if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
   return op;
 }

@@ -4,6 +4,11 @@
 // and the REAL orchestrator process (//orchestrator), all on Unix sockets in one temp dir. The
 // orchestrator can be started with a crash point (ORCHESTRATOR_CRASH_AT), killed with SIGKILL
 // and restarted on the same journal; the signer can be stopped and started again.
+//
+// With `postgres` the journal is a database on a real PostgreSQL 15 the stack starts (a
+// TestServer that a test may Stop and Start), and `replicas` orchestrator processes share it:
+// replica i has its own config, socket, log and replica id "r<i>" (replica 0 is what the
+// single-orchestrator calls below act on), and the same signer.
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_E2E_STACK_H_
 
@@ -18,6 +23,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "platform/postgres/connection.h"
+#include "platform/postgres/testing/test_server.h"
 #include "platform/testing/server_process.h"
 #include "test/anvil/harness.h"
 #include "test/cloudsim/test_util.h"
@@ -60,6 +67,20 @@ struct StackOptions {
   // Run //orchestrator:orchestrator_crash_points (the test build whose crash points
   // ORCHESTRATOR_CRASH_AT arms) instead of the shipped binary, which has none.
   bool crash_points = false;
+  // anvil: zero mines one block per transaction at once; else a block every block_time (so
+  // transactions stay in flight for a while).
+  absl::Duration block_time = absl::ZeroDuration();
+  // The journal on PostgreSQL (database "orchestrator" on a TestServer the stack owns).
+  bool postgres = false;
+  uint32_t pool_size = 0;  // 0: the orchestrator's default
+  // The signer's anti-equivocation record on the same server too (database "signer"); needs postgres.
+  bool signer_postgres = false;
+  // Orchestrator processes on the one PostgreSQL journal. With more than one, each config also
+  // gets replica_id and the lease timings of design § 4.3 (test values below).
+  int replicas = 1;
+  absl::Duration lease_ttl = absl::Seconds(2);
+  absl::Duration heartbeat_interval = absl::Milliseconds(500);
+  absl::Duration claim_interval = absl::Milliseconds(250);
 };
 
 class Stack {
@@ -70,13 +91,35 @@ class Stack {
 
   // Starts the orchestrator on the stack's journal; `env` e.g. {"ORCHESTRATOR_CRASH_AT=commit:before"}.
   // With wait_serving, waits until its health is SERVING.
-  absl::Status StartOrchestrator(const std::vector<std::string>& env = {}, bool wait_serving = true);
+  absl::Status StartOrchestrator(const std::vector<std::string>& env = {}, bool wait_serving = true) {
+    return StartReplica(0, env, wait_serving);
+  }
   // SIGKILL (kill -9).
-  absl::Status KillOrchestrator();
+  absl::Status KillOrchestrator() { return KillReplica(0); }
   // Waits for the orchestrator to exit by itself (a crash point); its exit code.
   absl::StatusOr<int> WaitOrchestratorExit(absl::Duration timeout = absl::Seconds(30));
-  absl::StatusOr<int> StopOrchestrator(int sig = SIGTERM);
-  bool OrchestratorRunning();
+  absl::StatusOr<int> StopOrchestrator(int sig = SIGTERM) { return StopReplica(0, sig); }
+  bool OrchestratorRunning() { return ReplicaRunning(0); }
+
+  // The same for replica `i` (0 <= i < replicas()).
+  absl::Status StartReplica(int i, const std::vector<std::string>& env = {}, bool wait_serving = true);
+  absl::Status KillReplica(int i);
+  absl::StatusOr<int> StopReplica(int i, int sig = SIGTERM);
+  bool ReplicaRunning(int i);
+  pid_t replica_pid(int i) const;
+  int replicas() const { return static_cast<int>(addresses_.size()); }
+  const std::string& address(int i) const { return addresses_[i]; }
+  v1::Orchestrator::Stub& stub(int i) { return *stubs_[i]; }
+  std::string replica_log(int i) const;
+  static std::string ReplicaId(int i);
+
+  // With `postgres`: the server (Stop/Start it for an outage), the journal's DSN file, and a new
+  // connection to the journal's database.
+  platform::postgres::TestServer& postgres() { return *pg_; }
+  const std::string& journal_dsn_file() const { return journal_dsn_file_; }
+  absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> ConnectJournal() const;
+  // With signer_postgres: a new connection to the signer's record.
+  absl::StatusOr<std::unique_ptr<platform::postgres::Connection>> ConnectSignerRecord() const;
 
   // Rewrites the orchestrator's config with compose_hash_check_warn_only / extra text-proto
   // lines (restart to apply).
@@ -88,9 +131,9 @@ class Stack {
 
   anvil::Anvil& anvil() { return *anvil_; }
   const std::string& dir() const { return dir_.path(); }
-  const std::string& address() const { return address_; }
-  std::string orchestrator_log() const;
-  v1::Orchestrator::Stub& stub() { return *stub_; }
+  const std::string& address() const { return addresses_[0]; }
+  std::string orchestrator_log() const { return replica_log(0); }
+  v1::Orchestrator::Stub& stub() { return *stubs_[0]; }
   std::string kms_address() const { return anvil_->chain().kms_address; }
   std::string signer_address() const { return anvil::kDeployerAddress; }
 
@@ -124,6 +167,8 @@ class Stack {
   Stack() = default;
   absl::Status WriteFiles();
   absl::Status WriteOrchestratorConfig();
+  std::string JournalConfig(int replica) const;
+  std::string ReplicaFile(int i, const std::string& suffix) const;
 
   platform::testing::ShortTempDir dir_;
   StackOptions options_;
@@ -131,10 +176,12 @@ class Stack {
   std::unique_ptr<cloudsim::testing::SimProcess> sim_;
   std::unique_ptr<cloudsim::testing::HttpClient> sim_http_;
   std::unique_ptr<Child> signer_;
-  std::unique_ptr<Child> orchestrator_;
-  std::string address_;
-  std::unique_ptr<v1::Orchestrator::Stub> stub_;
-  int orchestrator_starts_ = 0;
+  std::unique_ptr<platform::postgres::TestServer> pg_;
+  std::string journal_dsn_file_;
+  std::string signer_dsn_file_;
+  std::vector<std::unique_ptr<Child>> orchestrators_;  // per replica; null when not running
+  std::vector<std::string> addresses_;
+  std::vector<std::unique_ptr<v1::Orchestrator::Stub>> stubs_;
 };
 
 }  // namespace orchestrator::e2e

@@ -91,9 +91,9 @@ class FailingJournal final : public journal::Journal {
                                                                           absl::string_view request_id) override {
     return inner_->FindByRequestId(caller, request_id);
   }
-  absl::StatusOr<int64_t> Update(const journal::OperationRecord& r) override {
+  absl::StatusOr<int64_t> Update(const journal::OperationRecord& r, const journal::UpdateOptions& o = {}) override {
     RETURN_IF_ERROR(Write());
-    return inner_->Update(r);
+    return inner_->Update(r, o);
   }
   absl::StatusOr<std::vector<journal::OperationRecord>> List(const journal::ListQuery& q) override {
     return inner_->List(q);

@@ -9,6 +9,8 @@
 #include "crypto/secure_wipe.h"
 #include "google/protobuf/util/time_util.h"
 #include "orchestrator/common/ids.h"
+#include "orchestrator/engine/journaled_events.h"
+#include "orchestrator/engine/remote_watch.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
 #include "platform/log/log.h"
@@ -492,27 +494,21 @@ absl::StatusOr<v1::Operation> OperationManager::SupplyEnvVars(absl::string_view 
 }
 
 absl::Status OperationManager::Watch(absl::string_view id, std::shared_ptr<WatchSink> sink) {
-  auto snapshot = [&](const v1::Operation& op) {
-    v1::OperationEvent ev;
-    ev.set_operation_id(op.id());
-    *ev.mutable_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
-    ev.set_type(v1::OperationEvent::TYPE_SNAPSHOT);
-    *ev.mutable_operation() = op;
-    return ev;
-  };
   absl::StatusOr<v1::Operation> op;
   absl::Status end;
   if (std::shared_ptr<OpRuntime> rt = Find(id)) {
     OpRuntime::PublishingLock l(*rt);
     if (!IsTerminal(rt->op_.state()) && !rt->stopping_.load()) {
       // Queued, so that it comes before the events of changes that follow.
-      rt->PublishToLocked(sink, snapshot(rt->op_));
+      rt->PublishToLocked(sink, SnapshotEvent(rt->op_));
       rt->watchers_.push_back(std::move(sink));
       return absl::OkStatus();
     }
     op = rt->op_;
     end = IsTerminal(op->state()) ? absl::OkStatus()
                                   : absl::UnavailableError("the orchestrator is shutting down; watch again");
+  } else if (options_.remote_watch != nullptr) {
+    return options_.remote_watch->Watch(journal_, id, std::move(sink));
   } else {
     op = Get(id);
     if (!op.ok()) return op.status();
@@ -520,12 +516,13 @@ absl::Status OperationManager::Watch(absl::string_view id, std::shared_ptr<Watch
                                   : absl::UnavailableError("the operation is not running in this process");
   }
   // Not watching (no events follow): told directly, outside the operation's lock.
-  sink->Push(snapshot(*op));
+  sink->Push(SnapshotEvent(*op));
   sink->Close(end);
   return absl::OkStatus();
 }
 
 void OperationManager::Unwatch(absl::string_view id, const WatchSink* sink) {
+  if (options_.remote_watch != nullptr) options_.remote_watch->Unfollow(id, sink);
   std::shared_ptr<OpRuntime> rt = Find(id);
   if (rt == nullptr) return;
   absl::MutexLock l(&rt->mu_);

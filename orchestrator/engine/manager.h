@@ -31,6 +31,8 @@
 
 namespace orchestrator::engine {
 
+class ChangeFollower;
+
 struct ManagerOptions {
   int workers = 64;  // operations run at once
   RunOptions run;
@@ -38,6 +40,10 @@ struct ManagerOptions {
   // Optional secret mixed into the env-value digests (see EnvValuesMac); empty: the per-operation
   // salt alone keys them.
   std::string env_digest_key;
+  // With a journal shared by several replicas: follows, for Watch, the operations this process
+  // does not run (remote_watch.h; not owned, outlives the manager). Null: such a Watch gets the
+  // snapshot and ends UNAVAILABLE ("not running in this process").
+  ChangeFollower* remote_watch = nullptr;
 };
 
 // A new operation as the service accepted it.
@@ -87,7 +93,8 @@ class OperationManager {
   absl::StatusOr<v1::Operation> SupplyEnvVars(absl::string_view id, absl::string_view request_id,
                                               std::vector<cloudapi::EnvVar> values);
   // Pushes a SNAPSHOT event, then every change; closes the sink after the terminal event (at
-  // once for a finished operation). NOT_FOUND when unknown.
+  // once for a finished operation). NOT_FOUND when unknown. An operation run by another replica
+  // is followed through `remote_watch` with the same events.
   absl::Status Watch(absl::string_view id, std::shared_ptr<WatchSink> sink);
   void Unwatch(absl::string_view id, const WatchSink* sink);
 

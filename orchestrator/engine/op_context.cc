@@ -8,6 +8,7 @@
 #include "crypto/secure_wipe.h"
 #include "google/protobuf/util/time_util.h"
 #include "orchestrator/common/crash_points.h"
+#include "orchestrator/engine/journaled_events.h"
 #include "orchestrator/engine/status_marks.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
@@ -74,17 +75,9 @@ state::FlowState OpRuntime::State() const {
   return st_;
 }
 
-void OpRuntime::PublishLocked(const std::vector<Event>& events) {
+void OpRuntime::PublishLocked(const state::JournaledEvents& events) {
   if (watchers_.empty()) return;
-  for (const Event& e : events) {
-    v1::OperationEvent ev;
-    ev.set_operation_id(op_.id());
-    *ev.mutable_time() = Now();
-    ev.set_type(e.type);
-    ev.set_step(e.step);
-    ev.set_transaction_hash(e.transaction_hash);
-    ev.set_detail(e.detail);
-    *ev.mutable_operation() = op_;
+  for (v1::OperationEvent& ev : WatchEvents(events, op_)) {
     outbox_.push_back(Delivery{watchers_, std::move(ev), absl::OkStatus()});
   }
   if (IsTerminal(op_.state())) CloseWatchersLocked(absl::OkStatus());
@@ -199,11 +192,15 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   *op.mutable_update_time() = Now();
   journal::OperationRecord rec = rt_.record_;
   FillRecord(op, st, rec);
-  absl::StatusOr<int64_t> version = journal_.Update(rec);
+  // Journaled with the change so that other replicas' watchers get exactly these (remote_watch.h).
+  const state::JournaledEvents journaled = JournalEvents(events, op.update_time());
+  journal::UpdateOptions options;
+  if (journaled.events_size() > 0) journaled.SerializeToString(&options.events);
+  absl::StatusOr<int64_t> version = journal_.Update(rec, options);
   // The journal may be briefly busy (another process reading it, an I/O hiccup): retry a little.
   for (int i = 0; !version.ok() && absl::IsUnavailable(version.status()) && i < 20; ++i) {
     absl::SleepFor(absl::Milliseconds(50));
-    version = journal_.Update(rec);
+    version = journal_.Update(rec, options);
   }
   if (!version.ok()) {
     platform::log::Error("journal write failed",
@@ -218,7 +215,7 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   rt_.record_ = std::move(rec);
   rt_.op_ = std::move(op);
   rt_.st_ = std::move(st);
-  rt_.PublishLocked(events);
+  rt_.PublishLocked(journaled);
   return absl::OkStatus();
 }
 

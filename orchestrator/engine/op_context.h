@@ -1,8 +1,9 @@
 // The in-memory runtime of one operation and the API its flow runs against.
 //
 // Every change of an operation goes through OpContext::Update: the new public view and private
-// state are journaled first (durable on return), then the in-memory copy is replaced, then the
-// events are queued for the watchers, in that order, under the operation's lock. So a watcher
+// state are journaled first (durable on return, with the change's events for the watchers on
+// other replicas: journaled_events.h), then the in-memory copy is replaced, then the events are
+// queued for the watchers, in that order, under the operation's lock. So a watcher
 // never sees a change that a crash could take back. The queued events are delivered, in order,
 // once the lock is released (OpRuntime::PublishingLock): a sink is never called under the
 // engine's locks, so it may take its own or call the manager without a lock-order cycle.
@@ -103,8 +104,9 @@ class OpRuntime {
     std::optional<v1::OperationEvent> event;  // Push it; nullopt: Close(close)
     absl::Status close;
   };
-  // Queues `events` (built from op_) for every watcher, then their Close when op_ is terminal.
-  void PublishLocked(const std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `events` (journaled_events.h WatchEvents with op_) for every watcher, then their Close
+  // when op_ is terminal.
+  void PublishLocked(const state::JournaledEvents& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues `event` for `sink` alone (a new watcher's snapshot).
   void PublishToLocked(std::shared_ptr<WatchSink> sink, v1::OperationEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues Close(status) for every watcher and forgets them.

@@ -77,6 +77,15 @@ struct ListQuery {
   std::optional<ListCursor> after;  // strictly older than this
 };
 
+// What goes with one Update besides the record.
+struct UpdateOptions {
+  // The watch events of this change (a serialized orchestrator.state.v1.JournaledEvents; empty
+  // when the change has none). A journal shared by several replicas (PostgreSQL) stores them with
+  // the record in the same transaction, for Watch on the other replicas (change_feed.h); SQLite
+  // (one process) ignores them.
+  std::string events;
+};
+
 struct CreateResult {
   OperationRecord record;  // the stored one: ours, or the existing one
   bool created = false;    // false: (caller, request_id) existed already
@@ -95,8 +104,8 @@ class Journal {
                                                                          absl::string_view request_id) = 0;
   // Replaces the record `record.id` if its stored version equals `record.version`; returns the new
   // version. ABORTED when the version moved (another writer), NOT_FOUND when absent. Durable on
-  // return.
-  virtual absl::StatusOr<int64_t> Update(const OperationRecord& record) = 0;
+  // return, together with `options.events` where the journal keeps them.
+  virtual absl::StatusOr<int64_t> Update(const OperationRecord& record, const UpdateOptions& options = {}) = 0;
   // Newest first, filtered.
   virtual absl::StatusOr<std::vector<OperationRecord>> List(const ListQuery& query) = 0;
   // Every operation whose state is not terminal (PENDING, RUNNING, WAITING_FOR_INPUT), oldest

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "orchestrator/journal/error_context.h"
+#include "orchestrator/journal/postgres_change_feed.h"
 #include "platform/postgres/connection.h"
 #include "platform/postgres/result.h"
 #include "platform/postgres/schema.h"
@@ -83,6 +84,16 @@ constexpr absl::string_view kUpdate =
     "UPDATE operations SET state = $2, cvm_id = $3, update_time_us = $4, operation = $5, internal = $6, "
     "version = version + 1, owner = $7 WHERE id = $1 AND version = $8 RETURNING version";
 
+// `update` (an UPDATE of operations ending "RETURNING version") as a statement that also logs
+// the change's events (parameter $<events_param>) with the operation after it ($5): the log entry
+// commits exactly when the record does (change_feed.h), and only if the UPDATE matched.
+std::string WithChangeLog(absl::string_view update, size_t events_param) {
+  return absl::StrCat("WITH up AS (", update.substr(0, update.rfind("RETURNING version")),
+                      "RETURNING id, version) INSERT INTO operation_changes (operation_id, version, events, operation) "
+                      "SELECT id, version, $",
+                      events_param, ", $5 FROM up RETURNING version");
+}
+
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 
 absl::StatusOr<OperationRecord> ReadRecord(const Result& rows, int row) {
@@ -128,7 +139,8 @@ absl::StatusOr<std::unique_ptr<PostgresJournal>> PostgresJournal::Open(const pla
   ASSIGN_OR_RETURN(std::unique_ptr<platform::postgres::Pool> pool, platform::postgres::Pool::Create(dsn, pool_options));
   {
     ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, pool->Acquire(absl::Now() + options.acquire_timeout));
-    RETURN_IF_ERROR(Context(platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1}), "schema"));
+    RETURN_IF_ERROR(Context(
+        platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2}), "schema"));
   }
   return std::unique_ptr<PostgresJournal>(
       new PostgresJournal(std::move(pool), absl::StrCat("postgres ", dsn.description()), options));
@@ -240,12 +252,19 @@ absl::StatusOr<std::optional<OperationRecord>> PostgresJournal::FindByRequestId(
   return FindOne("find", "caller = $1 AND request_id = $2", params);
 }
 
-absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
+absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record, const UpdateOptions& options) {
   const Param params[] = {Param::Text(record.id),         Param::Int(record.state),
                           Param::Text(record.cvm_id),     Param::Int(Micros(record.update_time)),
                           Param::Bytes(record.operation), Param::Bytes(record.internal),
                           Param::Text(record.owner),      Param::Int(record.version)};
-  absl::StatusOr<Result> updated = Run("update", kUpdate, params);
+  absl::StatusOr<Result> updated;
+  if (options.events.empty()) {
+    updated = Run("update", kUpdate, params);
+  } else {
+    std::vector<Param> logged(std::begin(params), std::end(params));
+    logged.push_back(Param::Bytes(options.events));
+    updated = Run("update", WithChangeLog(kUpdate, logged.size()), logged);
+  }
   if (!updated.ok()) {
     // The commit may have happened and only its answer been lost.
     if (absl::IsUnavailable(updated.status())) Remember(record, /*create=*/false);
@@ -255,10 +274,10 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record) {
     Forget(record.id);
     return updated->Int(0, 0);
   }
-  return UpdateMissed(record);
+  return UpdateMissed(record, options);
 }
 
-absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& record) {
+absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& record, const UpdateOptions& options) {
   const Param id[] = {Param::Text(record.id)};
   ASSIGN_OR_RETURN(std::optional<OperationRecord> stored, FindOne("update", "id = $1", id));
   if (!stored.has_value()) return absl::NotFoundError(absl::StrCat("operation ", record.id, " not found"));
@@ -272,7 +291,7 @@ absl::StatusOr<int64_t> PostgresJournal::UpdateMissed(const OperationRecord& rec
     if (found->version == record.version) {
       OperationRecord next = record;
       next.version = stored->version;
-      absl::StatusOr<int64_t> replaced = Update(next);
+      absl::StatusOr<int64_t> replaced = Update(next, options);
       if (absl::IsUnavailable(replaced.status())) {
         for (const OperationRecord& w : lost) Remember(w, w.version == 0);
       }

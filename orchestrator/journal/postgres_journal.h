@@ -1,9 +1,13 @@
 // The journal on PostgreSQL 15 (through //platform/postgres), for orchestrators that keep their
 // state in a managed database instead of a local file (issue [G], docs/design/postgres-replicas.md
 // § 3). This step serves one replica: the schema already has the columns claims and fencing will
-// use (operations.owner, lease_epoch, irreversible, cancel_requested; the replicas and
-// operation_changes tables), but nothing reads them yet; OperationRecord.lease_expires is not
-// stored per operation (a lease will belong to a replica row) and reads as the Unix epoch.
+// use (operations.owner, lease_epoch, irreversible, cancel_requested; the replicas table), but
+// nothing reads them yet; OperationRecord.lease_expires is not stored per operation (a lease will
+// belong to a replica row) and reads as the Unix epoch. An Update with events also writes them
+// to operation_changes in the same statement, and every write notifies (schema v2): the change
+// log other replicas' Watch follows (postgres_change_feed.h). (A write whose answer was lost,
+// did commit, and was then replaced by a different one keeps its log entry: a follower may show
+// its events although the owner's own watchers never got them.)
 //
 // Every write is one autocommit statement, so it is atomic on its own. A write whose answer was
 // lost (the connection died after the server got it) is reported UNAVAILABLE like one that never
@@ -56,7 +60,7 @@ class PostgresJournal final : public Journal {
   absl::StatusOr<OperationRecord> Get(absl::string_view id) override;
   absl::StatusOr<std::optional<OperationRecord>> FindByRequestId(absl::string_view caller,
                                                                  absl::string_view request_id) override;
-  absl::StatusOr<int64_t> Update(const OperationRecord& record) override;
+  absl::StatusOr<int64_t> Update(const OperationRecord& record, const UpdateOptions& options = {}) override;
   absl::StatusOr<std::vector<OperationRecord>> List(const ListQuery& query) override;
   absl::StatusOr<std::vector<OperationRecord>> ListUnfinished() override;
   absl::Status PutArtifact(absl::string_view operation_id, absl::string_view key, absl::string_view value) override;
@@ -84,7 +88,7 @@ class PostgresJournal final : public Journal {
   // `write` (an Update from write.version, or a Create) failed UNAVAILABLE: it may have committed.
   void Remember(const OperationRecord& write, bool create);
   // Update's answer when the UPDATE matched no row.
-  absl::StatusOr<int64_t> UpdateMissed(const OperationRecord& record);
+  absl::StatusOr<int64_t> UpdateMissed(const OperationRecord& record, const UpdateOptions& options);
   // What was remembered for `id` (a Create with version 0), and forgets it.
   std::vector<OperationRecord> Forget(absl::string_view id);
 

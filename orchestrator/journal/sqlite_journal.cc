@@ -160,7 +160,8 @@ absl::StatusOr<std::optional<OperationRecord>> SqliteJournal::FindByRequestId(ab
   return FindOne("caller = ?1 AND request_id = ?2", {caller, request_id});
 }
 
-absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record) {
+// One process: its own watchers get the events from memory, so `options.events` is not kept.
+absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record, const UpdateOptions& /*options*/) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(
       Statement up,

@@ -30,7 +30,7 @@ class SqliteJournal final : public Journal {
   absl::StatusOr<OperationRecord> Get(absl::string_view id) override;
   absl::StatusOr<std::optional<OperationRecord>> FindByRequestId(absl::string_view caller,
                                                                  absl::string_view request_id) override;
-  absl::StatusOr<int64_t> Update(const OperationRecord& record) override;
+  absl::StatusOr<int64_t> Update(const OperationRecord& record, const UpdateOptions& options = {}) override;
   absl::StatusOr<std::vector<OperationRecord>> List(const ListQuery& query) override;
   absl::StatusOr<std::vector<OperationRecord>> ListUnfinished() override;
   absl::Status PutArtifact(absl::string_view operation_id, absl::string_view key, absl::string_view value) override;

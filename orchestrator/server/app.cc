@@ -72,6 +72,10 @@ absl::Status App::OpenJournal(const v1::OrchestratorConfig& config) {
   journal_description_ = std::move(opened.description);
   nonces_ = std::move(opened.nonces);
   deps_.journal = journal_.get();
+  if (opened.changes != nullptr) {
+    follower_ = std::make_unique<engine::ChangeFollower>(std::move(opened.changes));
+    follower_->Start();
+  }
   return absl::OkStatus();
 }
 
@@ -197,6 +201,7 @@ absl::Status App::StartManager(const v1::OrchestratorConfig& config) {
     if (k->size() < 32) return absl::InvalidArgumentError("env_digest_key_file: at least 32 bytes");
     mo.env_digest_key = *std::move(k);
   }
+  mo.remote_watch = follower_.get();
   manager_ = std::make_unique<engine::OperationManager>(*journal_, deps_, flows::AllFlows(), mo);
   return manager_->Start();
 }
@@ -257,6 +262,7 @@ bool App::Shutdown(absl::Duration grace) {
   if (health_thread_.joinable()) health_thread_.join();
   if (transport_ != nullptr) transport_->health().SetAll(platform::HealthService::kNotServing);
   const bool done = manager_ == nullptr || manager_->Shutdown(grace);
+  if (follower_ != nullptr) follower_->Stop();  // its streams end UNAVAILABLE too
   if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
   platform::log::Info("orchestrator stopped", {{"clean", done}});
   return done;

@@ -20,6 +20,7 @@
 #include "cloudapi/cloud_client.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "orchestrator/engine/manager.h"
+#include "orchestrator/engine/remote_watch.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/step_nonces.h"
@@ -71,6 +72,8 @@ class App {
   std::vector<std::unique_ptr<chain::jsonrpc::Client>> rpcs_;
   std::vector<std::unique_ptr<chain::onchain::OnchainOperations>> ops_;
   engine::FlowDeps deps_;
+  // PostgreSQL: Watch of operations other replicas run; outlives manager_ (it points to it).
+  std::unique_ptr<engine::ChangeFollower> follower_;
   std::unique_ptr<engine::OperationManager> manager_;
   std::unique_ptr<service::KmsDirectory> kms_;
   std::unique_ptr<platform::Transport> transport_;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "orchestrator/journal/postgres_change_feed.h"
 #include "orchestrator/journal/postgres_journal.h"
 #include "orchestrator/journal/postgres_nonce_store.h"
 #include "orchestrator/journal/sqlite_journal.h"
@@ -34,10 +35,12 @@ absl::StatusOr<OpenedJournal> OpenPostgres(const v1::PostgresJournalConfig& conf
   if (config.pool_size() > 0) options.pool_size = static_cast<int>(config.pool_size());
   absl::StatusOr<std::unique_ptr<journal::PostgresJournal>> j = journal::PostgresJournal::Open(*dsn, options);
   if (!j.ok()) return WithField(j.status(), absl::StrCat(kField, " ", config.dsn_file()));
+  absl::StatusOr<std::unique_ptr<journal::PostgresChangeFeed>> changes = journal::PostgresChangeFeed::Open(*dsn);
+  if (!changes.ok()) return WithField(changes.status(), absl::StrCat(kField, " ", config.dsn_file()));
   absl::StatusOr<std::unique_ptr<journal::PostgresNonceStore>> nonces = journal::PostgresNonceStore::Open(*dsn);
   if (!nonces.ok()) return WithField(nonces.status(), absl::StrCat(kField, " ", config.dsn_file()));
   std::string description = (*j)->description();
-  return OpenedJournal{*std::move(j), std::move(description), *std::move(nonces)};
+  return OpenedJournal{*std::move(j), std::move(description), *std::move(changes), *std::move(nonces)};
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
+#include "orchestrator/journal/change_feed.h"
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/step_nonces.h"
 
@@ -21,7 +22,10 @@ namespace orchestrator::server {
 
 struct OpenedJournal {
   std::unique_ptr<journal::Journal> journal;
-  std::string description;                      // for the start-up log line: the file, or the server without password
+  std::string description;  // for the start-up log line: the file, or the server without password
+  // PostgreSQL: the change log Watch follows for operations other replicas run
+  // (engine/remote_watch.h); null for SQLite (one process).
+  std::unique_ptr<journal::ChangeFeed> changes;
   std::unique_ptr<journal::StepNonces> nonces;  // PostgreSQL only; null for SQLite (one process)
 };
 

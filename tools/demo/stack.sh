@@ -17,12 +17,17 @@
 # anvil: $STACK_ANVIL, else the pinned npm one under $STACK_NODE_MODULES (default
 # tools/node/node_modules of this checkout).
 # Other knobs: STACK_CHAIN_ID (31337), STACK_BLOCK_TIME (0 = mine each transaction at once),
-# STACK_MAX_CONCURRENT_OPERATIONS (the orchestrator's, default 128).
+# STACK_MAX_CONCURRENT_OPERATIONS (the orchestrator's, default 128), STACK_POSTGRES=1 (the
+# orchestrator's journal on a PostgreSQL 15 started here: a cluster in its own /tmp/okpg.XXXXXX,
+# run as the postgres user when we are root, Unix socket only, scram password in a 0600 DSN
+# file; fsync and synchronous_commit on, as in production), STACK_ORCHESTRATOR_REPLICAS=N
+# (N orchestrators on that journal, replica ids r0..rN-1; needs STACK_POSTGRES=1 and leases).
 #
 # DIR/stack.env (shell syntax, also read by the Node tests):
 #   STACK_DIR RPC_URL CHAIN_ID KMS_ADDRESS APP_IMPLEMENTATION DEPLOYER_ADDRESS
 #   CLOUDSIM_BASE_URL CLOUDSIM_ADMIN_URL PHALA_CLOUD_API_KEY_FILE SIGNER_ADDRESS
-#   ORCHESTRATOR_ADDRESS ORCHESTRATOR_PID SIGNER_PID CLOUDSIM_PID DEVCHAIN_PID
+#   ORCHESTRATOR_ADDRESS ORCHESTRATOR_PID SIGNER_PID CLOUDSIM_PID DEVCHAIN_PID (replica 0)
+#   ORCHESTRATOR_ADDRESSES ORCHESTRATOR_PIDS (every replica, comma-separated) POSTGRES_PID (or empty)
 # Logs: DIR/logs/<name>.log. Secrets (signer password, API key): DIR/secrets/, mode 0600.
 
 # anvil's default account #0: a public test key, funded on every anvil chain. Never a real key.
@@ -109,6 +114,58 @@ stack_env_from_runfiles() {  # stack_env_from_runfiles <R>
   [ -d "$STACK_NODE_MODULES/@grpc/grpc-js" ] || { _stack_log "npm tools missing: run tools/bootstrap.sh"; return 1; }
 }
 
+# PostgreSQL for the orchestrator's journal (STACK_POSTGRES=1): initdb into a fresh
+# /tmp/okpg.XXXXXX (the server refuses root, and the postgres user cannot enter DIR, which is
+# 0700), a server on a Unix socket there, a role and database "orchestrator" with a random
+# password, and DIR/secrets/orchestrator-journal.dsn (0600) for it.
+_stack_start_postgres() {  # _stack_start_postgres <dir>
+  local dir=$1 bin=/usr/lib/postgresql/15/bin pgdir run=() password admin i
+  pgdir=$(mktemp -d /tmp/okpg.XXXXXX)
+  echo "$pgdir" >"$dir/postgres-dir"
+  admin=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  (umask 077 && printf '%s\n' "$admin" >"$pgdir/admin.pw")
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres:postgres "$pgdir"
+    run=(setpriv --reuid=postgres --regid=postgres --clear-groups)
+  fi
+  if ! "${run[@]}" "$bin/initdb" -D "$pgdir/data" -U admin --pwfile="$pgdir/admin.pw" --auth=scram-sha-256 \
+    -E UTF8 --locale=C --no-instructions >"$dir/logs/initdb.log" 2>&1; then
+    _stack_log "initdb failed:"
+    sed 's/^/  /' "$dir/logs/initdb.log" >&2
+    return 1
+  fi
+  rm -f "$pgdir/admin.pw"
+  _stack_spawn "$dir" postgres "${run[@]}" "$bin/postgres" -D "$pgdir/data" -k "$pgdir" -p 5432 \
+    -c listen_addresses= -c max_connections=100
+  (umask 077 && printf '*:*:*:admin:%s\n' "$admin" >"$dir/secrets/pgpass-admin")
+  for ((i = 0; i < 300; i++)); do
+    "$bin/pg_isready" -q -h "$pgdir" -p 5432 && break
+    sleep 0.1
+  done
+  if ! printf "CREATE ROLE orchestrator LOGIN PASSWORD '%s';\nCREATE DATABASE orchestrator OWNER orchestrator;\n" \
+    "$password" | PGPASSFILE="$dir/secrets/pgpass-admin" "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$pgdir" \
+    -p 5432 -U admin -d postgres >"$dir/logs/psql.log" 2>&1; then
+    _stack_log "creating the orchestrator's database failed:"
+    sed 's/^/  /' "$dir/logs/psql.log" "$dir/logs/postgres.log" >&2
+    return 1
+  fi
+  (umask 077 && printf 'host=%s port=5432 dbname=orchestrator user=orchestrator password=%s\n' "$pgdir" \
+    "$password" >"$dir/secrets/orchestrator-journal.dsn")
+}
+
+# The journal section of replica <i>'s config (a replica id only when there are several).
+_stack_journal_config() {  # _stack_journal_config <dir> <i> <replicas>
+  local dir=$1 i=$2 n=$3
+  if [ "${STACK_POSTGRES:-0}" != 1 ]; then
+    echo "journal_path: \"$dir/orchestrator-journal.sqlite\""
+  elif [ "$n" -eq 1 ]; then
+    echo "journal { postgres { dsn_file: \"$dir/secrets/orchestrator-journal.dsn\" } }"
+  else
+    echo "journal { postgres { dsn_file: \"$dir/secrets/orchestrator-journal.dsn\" replica_id: \"r$i\" } }"
+  fi
+}
+
 stack_start() {  # stack_start <dir>
   local dir=$1 line
   mkdir -p "$dir"
@@ -183,11 +240,19 @@ EOF
   _stack_spawn "$dir" signer "$signer" --config="$dir/signer.textproto"
   _stack_wait_healthy "$dir" signer "$signer_address" 30 || return 1
 
-  # 4. The orchestrator.
-  local orchestrator_address="unix:$dir/orchestrator.sock"
-  cat >"$dir/orchestrator.textproto" <<EOF
+  # 4. The orchestrator(s), on SQLite or on PostgreSQL.
+  local replicas=${STACK_ORCHESTRATOR_REPLICAS:-1} i name addresses="" pids=""
+  if [ "$replicas" -gt 1 ] && [ "${STACK_POSTGRES:-0}" != 1 ]; then
+    _stack_log "STACK_ORCHESTRATOR_REPLICAS > 1 needs STACK_POSTGRES=1"
+    return 1
+  fi
+  if [ "${STACK_POSTGRES:-0}" = 1 ]; then _stack_start_postgres "$dir" || return 1; fi
+  for ((i = 0; i < replicas; i++)); do
+    name=orchestrator
+    [ "$replicas" -gt 1 ] && name=orchestrator-$i
+    cat >"$dir/$name.textproto" <<EOF
 # proto-message: onchainkms.orchestrator.v1.OrchestratorConfig (generated by tools/demo/stack.sh)
-listen { unix { path: "$dir/orchestrator.sock" mode: "0600" } }
+listen { unix { path: "$dir/$name.sock" mode: "0600" } }
 phala_cloud {
   base_url: "$base_url"
   api_key_file: "$dir/secrets/phala-api-key"
@@ -203,11 +268,15 @@ chains {
 }
 signer { address: "$signer_address" timeout { seconds: 10 } }
 default_signer_key_address: "$STACK_TEST_ADDRESS"
-journal_path: "$dir/orchestrator-journal.sqlite"
+$(_stack_journal_config "$dir" "$i" "$replicas")
 max_concurrent_operations: ${STACK_MAX_CONCURRENT_OPERATIONS:-128}
 EOF
-  _stack_spawn "$dir" orchestrator "$(_stack_bin orchestrator STACK_ORCHESTRATOR)" --config="$dir/orchestrator.textproto"
-  _stack_wait_healthy "$dir" orchestrator "$orchestrator_address" 60 || return 1
+    _stack_spawn "$dir" "$name" "$(_stack_bin orchestrator STACK_ORCHESTRATOR)" --config="$dir/$name.textproto"
+    _stack_wait_healthy "$dir" "$name" "unix:$dir/$name.sock" 60 || return 1
+    addresses+="${addresses:+,}unix:$dir/$name.sock"
+    pids+="${pids:+,}$(cat "$dir/pids/$name")"
+  done
+  local orchestrator_address=${addresses%%,*}
 
   cat >"$dir/stack.env" <<EOF
 STACK_DIR=$dir
@@ -221,7 +290,10 @@ CLOUDSIM_ADMIN_URL=$admin_url
 PHALA_CLOUD_API_KEY_FILE=$dir/secrets/phala-api-key
 SIGNER_ADDRESS=$signer_address
 ORCHESTRATOR_ADDRESS=$orchestrator_address
-ORCHESTRATOR_PID=$(cat "$dir/pids/orchestrator")
+ORCHESTRATOR_PID=${pids%%,*}
+ORCHESTRATOR_ADDRESSES=$addresses
+ORCHESTRATOR_PIDS=$pids
+POSTGRES_PID=$(cat "$dir/pids/postgres" 2>/dev/null)
 SIGNER_PID=$(cat "$dir/pids/signer")
 CLOUDSIM_PID=$(cat "$dir/pids/cloudsim")
 DEVCHAIN_PID=$(cat "$dir/pids/devchain")
@@ -234,7 +306,9 @@ EOF
 stack_stop() {  # stack_stop <dir>
   local dir=$1 name pid stopped=()
   [ -d "$dir/pids" ] || return 0
-  for name in orchestrator signer cloudsim devchain; do
+  local names=() f
+  for f in "$dir"/pids/orchestrator*; do [ -f "$f" ] && names+=("$(basename "$f")"); done
+  for name in "${names[@]}" signer postgres cloudsim devchain; do
     [ -f "$dir/pids/$name" ] || continue
     pid=$(cat "$dir/pids/$name")
     if _stack_alive "$pid"; then
@@ -252,6 +326,10 @@ stack_stop() {  # stack_stop <dir>
     wait "$pid" 2>/dev/null || true
     rm -f "$dir/pids/$name"
   done
+  if [ -f "$dir/postgres-dir" ]; then
+    rm -rf "$(cat "$dir/postgres-dir")"
+    rm -f "$dir/postgres-dir"
+  fi
   ((${#stopped[@]})) && _stack_log "stopped ${stopped[*]}"
   return 0
 }
@@ -293,7 +371,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       stack_stop "$2"
       ;;
     *)
-      sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+      sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2
       exit 2
       ;;
   esac
