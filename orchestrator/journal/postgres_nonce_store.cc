@@ -74,11 +74,15 @@ CREATE TABLE nonce_versions (
 );
 )sql";
 
-// Durations on the database clock, in microseconds (-1: never).
+// Durations on the database clock, in microseconds (-1: never). clock_timestamp(), not now():
+// inside a hold now() is when the hold's transaction began, before the lock was granted, so a
+// bump another replica made while we waited would look like it happened in the future.
 constexpr absl::string_view kSlotsSelect =
     "SELECT s.nonce, s.state, s.request_id, "
-    "(extract(epoch FROM now() - coalesce(s.last_signed_at, s.reserved_at)) * 1000000)::bigint, "
-    "coalesce((extract(epoch FROM now() - s.last_bump_at) * 1000000)::bigint, -1) "
+    "greatest(0, (extract(epoch FROM clock_timestamp() - coalesce(s.last_signed_at, s.reserved_at)) * "
+    "1000000)::bigint), "
+    "CASE WHEN s.last_bump_at IS NULL THEN -1 "
+    "ELSE greatest(0, (extract(epoch FROM clock_timestamp() - s.last_bump_at) * 1000000)::bigint) END "
     "FROM nonce_slots s WHERE ";
 constexpr absl::string_view kVersionsSelect =
     "SELECT v.nonce, v.raw FROM nonce_versions v JOIN nonce_slots s USING (chain_id, sender, nonce) WHERE ";
