@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +29,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "chain/hex.h"
 #include "chain/secp256k1.h"
@@ -41,6 +43,7 @@
 #include "platform/config_file.h"
 #include "platform/http/client.h"
 #include "platform/http/url.h"
+#include "platform/postgres/schema.h"
 #include "platform/postgres/shared_server.h"
 #include "platform/testing/server_process.h"
 #include "signer/policy/policy.h"
@@ -224,6 +227,16 @@ boost::json::object CastDecode(const std::string& raw) {
   if (!ec && v.is_string()) v = boost::json::parse(v.as_string().c_str(), ec);  // cast prints a JSON string of JSON
   EXPECT_FALSE(ec) << out;
   return ec || !v.is_object() ? boost::json::object() : v.as_object();
+}
+
+// A new database on the shared server with durable commits (the server's default is off, which
+// the signer refuses); the path of its DSN file.
+std::string DurableDatabase(const std::string& name) {
+  const std::string dsn_file = *platform::postgres::SharedServer().CreateDatabase(name);
+  EXPECT_TRUE(platform::postgres::Connect(*platform::postgres::Dsn::FromFile(dsn_file))
+                  ->Exec(absl::StrCat("ALTER DATABASE ", name, " SET synchronous_commit = on"))
+                  .ok());
+  return dsn_file;
 }
 
 class SignerProcess : public ::testing::Test {
@@ -516,7 +529,7 @@ TEST_F(SignerProcess, SecondSignerOnTheSameDatabaseIsRefused) {
   const int code =
       RunSigner(out_, "second", {"--config=" + out_ + "/signer.json", "--listen=unix:" + out_ + "/s2.sock"},
                 {std::string("SIGNER_TEST_PASSWORD=") + kPassword});
-  EXPECT_EQ(code, 1);
+  EXPECT_EQ(code, 3) << "the record cannot be opened";
   const std::string printed = Read(out_ + "/second.stderr");
   EXPECT_THAT(printed, HasSubstr("cannot open the anti-equivocation database"));
   EXPECT_THAT(printed, HasSubstr(out_ + "/ae.sqlite is in use by another process"));
@@ -538,10 +551,7 @@ TEST_F(SignerProcess, SecondSignerOnTheSameDatabaseIsRefused) {
 TEST_F(SignerProcess, TwoReplicasOnOnePostgresSignOncePerNonce) {
   ImportKeys();
   platform::postgres::TestServer& server = platform::postgres::SharedServer();
-  const std::string dsn_file = *server.CreateDatabase("signer_replicas");
-  ASSERT_TRUE(platform::postgres::Connect(*platform::postgres::Dsn::FromFile(dsn_file))
-                  ->Exec("ALTER DATABASE signer_replicas SET synchronous_commit = on")
-                  .ok());
+  const std::string dsn_file = DurableDatabase("signer_replicas");
   const std::string pg = "--anti_equivocation_postgres_dsn_file=" + dsn_file;
   const pid_t a = StartSigner({pg});
   const std::string socket_b = out_ + "/b.sock";
@@ -616,6 +626,51 @@ TEST_F(SignerProcess, TwoReplicasOnOnePostgresSignOncePerNonce) {
   ASSERT_TRUE(bump(0, winner, "2200000000", "1100000", &again).ok());
   EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
   EXPECT_EQ(again.raw_transaction(), bumped.raw_transaction()) << "replica A returns B's bump";
+
+  // A nonce first signed on A: a valid bump on B is a FEE_BUMP replacing A's transaction; a bump
+  // below +10% on B is refused; two different valid bumps racing on A and B: exactly one wins.
+  auto sign = [&](int replica, uint64_t nonce, char digit, const char* fee, const char* tip,
+                  v1::SignedTransaction* tx) {
+    v1::SignAddComposeHashRequest req = AddHash(address_, nonce, digit);
+    req.set_max_fee_per_gas_wei(fee);
+    req.set_max_priority_fee_per_gas_wei(tip);
+    grpc::ClientContext ctx;
+    return v1::Signer::NewStub(channels[replica])->SignAddComposeHash(&ctx, req, tx);
+  };
+  v1::SignedTransaction first_on_a, bump_on_b, low_on_b;
+  ASSERT_TRUE(sign(0, 20, 'a', "2000000000", "1000000", &first_on_a).ok());
+  EXPECT_EQ(first_on_a.nonce_use(), v1::NONCE_USE_FIRST);
+  EXPECT_EQ(sign(1, 20, 'a', "2100000000", "1050000", &low_on_b).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << "+5% on B over A's FIRST";
+  ASSERT_TRUE(sign(1, 20, 'a', "2200000000", "1100000", &bump_on_b).ok());
+  EXPECT_EQ(bump_on_b.nonce_use(), v1::NONCE_USE_FEE_BUMP);
+  EXPECT_EQ(bump_on_b.replaced_transaction_hash(), first_on_a.transaction_hash());
+  v1::SignedTransaction raced[2];
+  grpc::Status raced_status[2];
+  {
+    std::atomic<bool> start{false};
+    std::thread ta([&] {
+      while (!start.load()) std::this_thread::yield();
+      raced_status[0] = sign(0, 20, 'a', "2640000000", "1320000", &raced[0]);
+    });
+    std::thread tb([&] {
+      while (!start.load()) std::this_thread::yield();
+      raced_status[1] = sign(1, 20, 'a', "2700000000", "1350000", &raced[1]);
+    });
+    start.store(true);
+    ta.join();
+    tb.join();
+  }
+  int bumps = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (raced_status[i].ok()) {
+      EXPECT_EQ(raced[i].nonce_use(), v1::NONCE_USE_FEE_BUMP);
+      ++bumps;
+    } else {
+      EXPECT_EQ(raced_status[i].error_code(), grpc::StatusCode::FAILED_PRECONDITION) << raced_status[i].error_message();
+    }
+  }
+  EXPECT_EQ(bumps, 1) << "two different +20% bumps racing on A and B: one fee bump";
   ::kill(a, SIGTERM);
   ::kill(b, SIGTERM);
   EXPECT_EQ(WaitExit(a), 0);
@@ -642,21 +697,157 @@ TEST_F(SignerProcess, PostgresStartUpErrorsAreClearAndNeverShowThePassword) {
                        "--anti_equivocation_postgres_dsn_file=/nonexistent"},
                       {env}),
             2);
-  // A missing DSN file, then a wrong password: cannot start, nothing listens.
-  EXPECT_EQ(
-      RunSigner(out_, "nofile",
-                {"--config=" + out_ + "/signer.json", "--anti_equivocation_postgres_dsn_file=/nonexistent/dsn"}, {env}),
-      1);
-  EXPECT_THAT(Read(out_ + "/nofile.stderr"), HasSubstr("anti_equivocation_postgres.dsn_file: "));
-  const std::string wrong = *server.WriteDsnFile("wrong.dsn", server.DsnText("postgres", "Wr0ng-pass"));
-  EXPECT_EQ(RunSigner(out_, "wrong",
-                      {"--config=" + out_ + "/signer.json", "--anti_equivocation_postgres_dsn_file=" + wrong}, {env}),
-            1);
-  const std::string printed = Read(out_ + "/wrong.stderr");
-  EXPECT_THAT(printed, HasSubstr("cannot open the anti-equivocation database"));
-  EXPECT_THAT(printed, HasSubstr("UNAUTHENTICATED"));
-  EXPECT_THAT(printed, Not(HasSubstr("Wr0ng-pass")));
-  EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "never listened";
+  // Each case: exit 3 (the record cannot be opened), one error line naming the problem, never
+  // the password, nothing listening, nothing written to the database.
+  auto refused = [&](const std::string& name, const std::string& dsn_file, const std::string& problem) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(
+        RunSigner(out_, name,
+                  {"--config=" + out_ + "/signer.json", "--anti_equivocation_postgres_dsn_file=" + dsn_file}, {env}),
+        3);
+    const std::string printed = Read(out_ + "/" + name + ".stderr");
+    std::vector<std::string> lines;
+    for (absl::string_view l : absl::StrSplit(printed, '\n')) {
+      if (absl::StrContains(l, "anti-equivocation") || absl::StrContains(l, "anti_equivocation")) lines.emplace_back(l);
+    }
+    ASSERT_EQ(lines.size(), 1u) << printed;
+    EXPECT_THAT(lines[0], HasSubstr("cannot open the anti-equivocation database"));
+    EXPECT_THAT(lines[0], HasSubstr(problem));
+    EXPECT_THAT(printed, Not(HasSubstr(server.app_password())));
+    EXPECT_THAT(printed, Not(HasSubstr("Wr0ng-pass")));
+    EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "never listened";
+  };
+  refused("nofile", "/nonexistent/dsn", "anti_equivocation_postgres.dsn_file: DSN file /nonexistent/dsn: cannot open");
+  const std::string untouched_file = *server.CreateDatabase("signer_untouched");
+  const std::string readable = out_ + "/readable.dsn";
+  Write(readable, Read(untouched_file), 0644);
+  refused("readable", readable, "mode 0644 lets group or others read it");
+  const std::string garbage = *server.WriteDsnFile("garbage.dsn", "host='unterminated password=Wr0ng-pass");
+  refused("garbage", garbage, "not a valid PostgreSQL connection string");
+  const std::string wrong = *server.WriteDsnFile("wrong.dsn", server.DsnText("signer_untouched", "Wr0ng-pass"));
+  refused("wrong", wrong, "UNAUTHENTICATED");
+  // The database these cases named is still empty: not even the schema table was created.
+  std::unique_ptr<platform::postgres::Connection> untouched =
+      platform::postgres::Connect(*platform::postgres::Dsn::FromFile(untouched_file));
+  EXPECT_EQ(untouched->Execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")->Text(0, 0), "0");
+
+  // A database whose signer schema is newer than this binary: refused before any write.
+  const std::string newer_file = DurableDatabase("signer_newer");
+  std::unique_ptr<platform::postgres::Connection> newer =
+      platform::postgres::Connect(*platform::postgres::Dsn::FromFile(newer_file));
+  const std::vector<absl::string_view> future(99, "SELECT 1");
+  ASSERT_TRUE(platform::postgres::ApplySchema(*newer, "signer_equivocation", future).ok());
+  auto snapshot = [&] {
+    return newer
+        ->Execute(
+            "SELECT string_agg(tablename, ',' ORDER BY tablename) || '/' || "
+            "(SELECT string_agg(t::text, ',') FROM platform_schema_versions t) FROM pg_tables "
+            "WHERE schemaname = 'public'")
+        ->Text(0, 0);
+  };
+  const std::string before = snapshot();
+  refused("newer", newer_file, "99");
+  EXPECT_EQ(snapshot(), before) << "nothing written";
+}
+
+// A migration with the shipped binary's tools: the SQLite record cannot be exported while its
+// signer runs (the file lock, exit 3); stopped, it is exported, pruned and imported into
+// PostgreSQL, and signers there keep every promise the SQLite signer made.
+TEST_F(SignerProcess, RecordsMoveFromSqliteToPostgresWithTheBinarysTools) {
+  ImportKeys();
+  pid_t pid = StartSigner();
+  std::string signed_raw[3];
+  for (int n = 0; n < 3; ++n) {
+    grpc::ClientContext ctx;
+    v1::SignedTransaction tx;
+    ASSERT_TRUE(Stub()->SignAddComposeHash(&ctx, AddHash(address_, n), &tx).ok());
+    signed_raw[n] = tx.raw_transaction();
+  }
+  const std::string sqlite = "--anti_equivocation_db=" + out_ + "/ae.sqlite";
+  EXPECT_EQ(RunSigner(out_, "busy", {"records", "export", sqlite}), 3);
+  EXPECT_THAT(Read(out_ + "/busy.stderr"), HasSubstr("is in use by another process"));
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+
+  ASSERT_EQ(RunSigner(out_, "export", {"records", "export", out_ + "/records.jsonl", sqlite}), 0)
+      << Read(out_ + "/export.stderr");
+  const std::string exported = Read(out_ + "/records.jsonl");
+  EXPECT_EQ(std::count(exported.begin(), exported.end(), '\n'), 4) << exported;
+  ASSERT_EQ(RunSigner(out_, "prune",
+                      {"records", "prune", sqlite, "--chain_id=31337", "--sender=" + address_, "--confirmed_nonce=2",
+                       "--keep_depth=0"}),
+            0)
+      << Read(out_ + "/prune.stderr");
+  EXPECT_THAT(Read(out_ + "/prune.stdout"), HasSubstr("\"pruned_below\":\"2\",\"deleted\":0"));
+  EXPECT_EQ(RunSigner(out_, "prune_usage", {"records", "prune", sqlite, "--chain_id=31337"}), 2);
+
+  const std::string pg = "--anti_equivocation_postgres_dsn_file=" + DurableDatabase("signer_migrated");
+  ASSERT_EQ(RunSigner(out_, "import", {"records", "import", out_ + "/records.jsonl", pg}), 0)
+      << Read(out_ + "/import.stderr");
+  EXPECT_THAT(Read(out_ + "/import.stdout"), HasSubstr("\"added\":3,\"present\":0"));
+  pid = StartSigner({pg});
+  {
+    grpc::ClientContext ctx;
+    v1::SignedTransaction tx;
+    ASSERT_TRUE(Stub()->SignAddComposeHash(&ctx, AddHash(address_, 1), &tx).ok());
+    EXPECT_EQ(tx.nonce_use(), v1::NONCE_USE_REPEAT);
+    EXPECT_EQ(tx.raw_transaction(), signed_raw[1]) << "the bytes the SQLite signer released";
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::SignedTransaction tx;
+    EXPECT_EQ(Stub()->SignAddComposeHash(&ctx, AddHash(address_, 2, 'b'), &tx).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION)
+        << "another payload for a nonce the SQLite signer signed";
+  }
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+}
+
+// Health follows the PostgreSQL record: NOT_SERVING while the server is stopped (requests fail
+// UNAVAILABLE and nothing is signed or recorded), SERVING again once it is back.
+TEST_F(SignerProcess, HealthIsNotServingWhileThePostgresRecordIsUnreachable) {
+  ImportKeys();
+  platform::postgres::TestServer& server = platform::postgres::SharedServer();
+  const std::string dsn_file = DurableDatabase("signer_outage");
+  const pid_t pid =
+      StartSigner({"--anti_equivocation_postgres_dsn_file=" + dsn_file, "--record_health_interval=200ms"});
+  auto health = [&] {
+    absl::StatusOr<std::string> h =
+        platform::testing::CheckHealth("unix:" + socket_, "onchainkms.signer.v1.Signer", absl::Seconds(1));
+    return h.ok() ? *h : std::string(h.status().message());
+  };
+  auto await = [&](const std::string& want) {
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    while (health() != want && absl::Now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return health();
+  };
+  v1::SignedTransaction tx;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(Stub()->SignAddComposeHash(&ctx, AddHash(address_, 0), &tx).ok());
+  }
+  ASSERT_TRUE(server.Stop().ok());
+  const absl::Time stopped = absl::Now();
+  EXPECT_EQ(await("NOT_SERVING"), "NOT_SERVING");
+  EXPECT_LT(absl::Now() - stopped, absl::Seconds(5));
+  {
+    grpc::ClientContext ctx;
+    const grpc::Status s = Stub()->SignAddComposeHash(&ctx, AddHash(address_, 1, 'a'), &tx);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  }
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(await("SERVING"), "SERVING");
+  {
+    // Nothing was recorded for nonce 1 during the outage: another payload is its FIRST.
+    grpc::ClientContext ctx;
+    const grpc::Status s = Stub()->SignAddComposeHash(&ctx, AddHash(address_, 1, 'b'), &tx);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(tx.nonce_use(), v1::NONCE_USE_FIRST);
+  }
+  EXPECT_EQ(WaitExit((::kill(pid, SIGTERM), pid)), 0);
+  const std::string log = Read(out_ + "/signer.stderr");
+  EXPECT_THAT(log, HasSubstr("anti-equivocation record unreachable; not serving"));
+  EXPECT_THAT(log, HasSubstr("anti-equivocation record reachable again; serving"));
+  EXPECT_THAT(log, Not(HasSubstr(server.app_password())));
 }
 
 TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist) {

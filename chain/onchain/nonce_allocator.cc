@@ -60,13 +60,14 @@ bool IsNonceConflict(const absl::Status& status) {
 }
 
 NonceAllocator::NonceAllocator(jsonrpc::Client& rpc, TxSigner& signer, uint64_t chain_id, const Address& sender,
-                               NonceAllocatorOptions options)
-    : rpc_(rpc), signer_(signer), chain_id_(chain_id), sender_(sender), options_(std::move(options)) {}
+                               NonceAllocatorOptions options, NonceStore* store)
+    : rpc_(rpc), signer_(signer), chain_id_(chain_id), sender_(sender), options_(std::move(options)), store_(store) {}
 
 NonceAllocator::~NonceAllocator() = default;
 
 absl::StatusOr<SignedTx> NonceAllocator::SignNext(const TxIntent& intent, TxEnvelope envelope, JournalFn journal,
                                                   const CallOptions& opts) {
+  if (store_ != nullptr) return SignNextShared(intent, std::move(envelope), std::move(journal), opts);
   uint64_t nonce = 0;
   SignedTx tx;
   {
@@ -94,16 +95,26 @@ absl::StatusOr<SignedTx> NonceAllocator::SignNext(const TxIntent& intent, TxEnve
     if (!signed_tx.ok()) return signed_tx.status();  // nothing signed: the nonce stays free
     tx = *std::move(signed_tx);
     absl::MutexLock l(&mu_);
-    Record& r = records_[nonce];
-    r.intent = intent;
-    r.request_id = envelope.request_id;
-    r.versions = {tx};
-    r.last_signed = absl::Now();
-    r.waiters = 1;
-    r.journal = std::move(journal);
-    next_nonce_ = nonce + 1;
-    ++stats_.signed_first;
+    TrackFirst(intent, envelope.request_id, tx, std::move(journal));
   }
+  return Journaled(std::move(tx));
+}
+
+void NonceAllocator::TrackFirst(const TxIntent& intent, const std::string& request_id, const SignedTx& tx,
+                                JournalFn journal) {
+  Record& r = records_[tx.nonce];
+  r.intent = intent;
+  r.request_id = request_id;
+  r.versions = {tx};
+  r.last_signed = absl::Now();
+  r.waiters = 1;
+  r.journal = std::move(journal);
+  next_nonce_ = tx.nonce + 1;
+  ++stats_.signed_first;
+}
+
+absl::StatusOr<SignedTx> NonceAllocator::Journaled(SignedTx tx) {
+  const uint64_t nonce = tx.nonce;
   if (absl::Status s = CallJournal(nonce); !s.ok()) {
     // The signature exists and owns the nonce: keep it tracked so Maintain can still fill the
     // gap after journal_grace, but the caller stops here, before any broadcast of its own.
@@ -162,6 +173,9 @@ void NonceAllocator::Release(uint64_t nonce, bool mined) {
 }
 
 void NonceAllocator::ForgetConflicted(uint64_t nonce) {
+  // The store keeps it CONFLICTED, so no process chooses it again (best effort: the chain's
+  // count is above it anyway).
+  if (store_ != nullptr) (void)store_->Conflicted(chain_id_, sender_, nonce);
   absl::MutexLock l(&mu_);
   records_.erase(nonce);
   next_nonce_.reset();
@@ -238,7 +252,35 @@ absl::StatusOr<bool> NonceAllocator::AnyKnown(const std::vector<SignedTx>& versi
   return false;
 }
 
+absl::StatusOr<TxEnvelope> NonceAllocator::BumpEnvelope(const SignedTx& newest, const std::string& request_id,
+                                                        size_t count, const CallOptions& opts) {
+  absl::StatusOr<Fees> market = EstimateFees(rpc_, options_.fees, opts);
+  if (!market.ok()) return market.status();
+  absl::StatusOr<Fees> fees =
+      onchain::BumpFees(Fees{newest.max_fee_per_gas, newest.max_priority_fee_per_gas, U256()}, *market, options_.fees);
+  if (!fees.ok()) return fees.status();
+  TxEnvelope env;
+  env.request_id = request_id.empty() ? "" : absl::StrCat(request_id, "/bump", count);
+  env.chain_id = chain_id_;
+  env.from = sender_;
+  env.nonce = newest.nonce;
+  env.gas_limit = newest.gas_limit;
+  env.max_fee_per_gas = fees->max_fee_per_gas;
+  env.max_priority_fee_per_gas = fees->max_priority_fee_per_gas;
+  return env;
+}
+
+void NonceAllocator::BumpStuck(uint64_t nonce, const CallOptions& opts) {
+  // Errors (caps, signer, another process bumped it lately) leave the transaction as it is.
+  if (store_ != nullptr) {
+    (void)BumpFeesShared(nonce, opts, /*only_if_stuck=*/true);
+  } else {
+    (void)BumpFees(nonce, opts);
+  }
+}
+
 absl::StatusOr<SignedTx> NonceAllocator::BumpFees(uint64_t nonce, const CallOptions& opts) {
+  if (store_ != nullptr) return BumpFeesShared(nonce, opts, /*only_if_stuck=*/false);
   SignedTx bumped;
   {
     absl::MutexLock sign_lock(&sign_mu_);
@@ -256,20 +298,9 @@ absl::StatusOr<SignedTx> NonceAllocator::BumpFees(uint64_t nonce, const CallOpti
       request_id = it->second.request_id;
       count = it->second.versions.size();
     }
-    absl::StatusOr<Fees> market = EstimateFees(rpc_, options_.fees, opts);
-    if (!market.ok()) return market.status();
-    absl::StatusOr<Fees> fees = onchain::BumpFees(Fees{newest.max_fee_per_gas, newest.max_priority_fee_per_gas, U256()},
-                                                  *market, options_.fees);
-    if (!fees.ok()) return fees.status();
-    TxEnvelope env;
-    env.request_id = request_id.empty() ? "" : absl::StrCat(request_id, "/bump", count);
-    env.chain_id = chain_id_;
-    env.from = sender_;
-    env.nonce = nonce;
-    env.gas_limit = newest.gas_limit;
-    env.max_fee_per_gas = fees->max_fee_per_gas;
-    env.max_priority_fee_per_gas = fees->max_priority_fee_per_gas;
-    absl::StatusOr<SignedTx> s = SignIntent(signer_, env, intent);
+    absl::StatusOr<TxEnvelope> env = BumpEnvelope(newest, request_id, count, opts);
+    if (!env.ok()) return env.status();
+    absl::StatusOr<SignedTx> s = SignIntent(signer_, *env, intent);
     if (!s.ok()) return s.status();
     bumped = *std::move(s);
     // Journaled before anyone can broadcast it: the version joins the record only afterwards.
@@ -285,6 +316,10 @@ absl::StatusOr<SignedTx> NonceAllocator::BumpFees(uint64_t nonce, const CallOpti
     it->second.last_signed = absl::Now();
     ++stats_.fee_bumps;
   }
+  return BroadcastBump(std::move(bumped), opts);
+}
+
+absl::StatusOr<SignedTx> NonceAllocator::BroadcastBump(SignedTx bumped, const CallOptions& opts) {
   absl::StatusOr<Hash32> sent = Broadcast(bumped, opts);
   if (Classify(sent.status()) == SendOutcome::kFatal) return sent.status();
   return bumped;
@@ -307,6 +342,7 @@ void NonceAllocator::Maintain(const CallOptions& opts) {
 void NonceAllocator::MaintainLocked(const CallOptions& opts) {
   absl::StatusOr<uint64_t> latest = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Latest(), opts);
   if (!latest.ok()) return;
+  if (store_ != nullptr) SyncFromStore(*latest, opts);
   struct Pending {
     uint64_t nonce;
     std::vector<SignedTx> versions;
@@ -373,7 +409,7 @@ void NonceAllocator::MaintainLocked(const CallOptions& opts) {
       continue;
     }
     if (p.nonce == *latest && absl::Now() - p.stuck_since >= options_.stuck_after) {
-      (void)BumpFees(p.nonce, opts);  // errors (caps, signer) leave the transaction as it is
+      BumpStuck(p.nonce, opts);
     }
   }
 }
@@ -544,13 +580,13 @@ absl::Status NonceAllocator::Rebroadcast(WaitState& w) {
 
 // ---- registry ----
 
-NonceRegistry::NonceRegistry(jsonrpc::Client& rpc, TxSigner& signer, NonceAllocatorOptions options)
-    : rpc_(rpc), signer_(signer), options_(std::move(options)) {}
+NonceRegistry::NonceRegistry(jsonrpc::Client& rpc, TxSigner& signer, NonceAllocatorOptions options, NonceStore* store)
+    : rpc_(rpc), signer_(signer), options_(std::move(options)), store_(store) {}
 
 NonceAllocator& NonceRegistry::For(uint64_t chain_id, const Address& sender) {
   absl::MutexLock l(&mu_);
   std::unique_ptr<NonceAllocator>& a = allocators_[{chain_id, sender}];
-  if (a == nullptr) a = std::make_unique<NonceAllocator>(rpc_, signer_, chain_id, sender, options_);
+  if (a == nullptr) a = std::make_unique<NonceAllocator>(rpc_, signer_, chain_id, sender, options_, store_);
   return *a;
 }
 

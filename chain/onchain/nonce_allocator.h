@@ -18,8 +18,11 @@
 //   and re-broadcasts; cancellable; the transaction stays tracked on return so a later resume
 //   (Adopt + SubmitAndWait) continues with the same bytes.
 //
-// One NonceAllocator per (chain, sender) per process: two processes sharing a key would race
-// on nonces (detected as "nonce used by another transaction", ABORTED).
+// One NonceAllocator per (chain, sender) per process. Without a NonceStore, two processes sharing
+// a key would race on nonces (detected as "nonce used by another transaction", ABORTED). With
+// one (nonce_store.h: orchestrator replicas on one PostgreSQL), the choice, the records and the
+// repair of orphaned requests go through the store under its per-sender hold, so allocators in
+// any number of processes hand out each nonce once and leave no gap (design § 5.4).
 #ifndef ONCHAIN_KMS_CHAIN_ONCHAIN_NONCE_ALLOCATOR_H_
 #define ONCHAIN_KMS_CHAIN_ONCHAIN_NONCE_ALLOCATOR_H_
 
@@ -38,6 +41,7 @@
 #include "chain/jsonrpc/cancel.h"
 #include "chain/jsonrpc/client.h"
 #include "chain/onchain/fees.h"
+#include "chain/onchain/nonce_store.h"
 #include "chain/onchain/tx_journal.h"
 #include "chain/onchain/tx_signer.h"
 
@@ -77,8 +81,10 @@ struct MinedTx {
 
 class NonceAllocator {
  public:
+  // `store`: null for today's single-process allocation; else shared with other processes
+  // (must outlive the allocator).
   NonceAllocator(jsonrpc::Client& rpc, TxSigner& signer, uint64_t chain_id, const Address& sender,
-                 NonceAllocatorOptions options = {});
+                 NonceAllocatorOptions options = {}, NonceStore* store = nullptr);
   ~NonceAllocator();
   NonceAllocator(const NonceAllocator&) = delete;
   NonceAllocator& operator=(const NonceAllocator&) = delete;
@@ -130,6 +136,7 @@ class NonceAllocator {
     uint64_t signed_first = 0;
     uint64_t fee_bumps = 0;
     uint64_t rebroadcasts = 0;  // by Maintain and SubmitAndWait, of transactions the node forgot
+    uint64_t repaired = 0;      // orphaned requests of dead processes signed again (with a store)
     uint64_t in_flight = 0;     // tracked now
     std::optional<uint64_t> next_nonce;
   };
@@ -151,6 +158,32 @@ class NonceAllocator {
   };
 
   absl::StatusOr<Hash32> Broadcast(const SignedTx& tx, const jsonrpc::CallOptions& opts);
+  // Records the first signature of a nonce (waited on by the caller).
+  void TrackFirst(const TxIntent& intent, const std::string& request_id, const SignedTx& tx, JournalFn journal)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls the journal of a first signature; on failure the caller is detached and gets the error.
+  absl::StatusOr<SignedTx> Journaled(SignedTx tx);
+  absl::StatusOr<SignedTx> BroadcastBump(SignedTx bumped, const jsonrpc::CallOptions& opts);
+  // The envelope of a fee bump of `newest` (fees from the market, at least +bump_percent).
+  absl::StatusOr<TxEnvelope> BumpEnvelope(const SignedTx& newest, const std::string& request_id, size_t count,
+                                          const jsonrpc::CallOptions& opts);
+  // Maintain's bump of a stuck nonce (with a store: only if no process bumped it lately).
+  void BumpStuck(uint64_t nonce, const jsonrpc::CallOptions& opts);
+
+  // With a store (nonce_allocator_shared.cc).
+  absl::StatusOr<SignedTx> SignNextShared(const TxIntent& intent, TxEnvelope envelope, JournalFn journal,
+                                          const jsonrpc::CallOptions& opts);
+  // Under the hold: orphans repaired, then the nonce chosen.
+  absl::StatusOr<uint64_t> RepairAndChoose(SenderHold& hold, const jsonrpc::CallOptions& opts);
+  absl::StatusOr<SignedTx> BumpFeesShared(uint64_t nonce, const jsonrpc::CallOptions& opts, bool only_if_stuck);
+  absl::StatusOr<SignedTx> SignBumpShared(SenderHold& hold, uint64_t nonce, const jsonrpc::CallOptions& opts,
+                                          bool only_if_stuck);
+  // Maintain: tells the store what the chain says, tracks the open slots of other processes (so
+  // they are healed and bumped here too) and repairs orphans older than journal_grace.
+  void SyncFromStore(uint64_t latest, const jsonrpc::CallOptions& opts);
+  // Adds the versions of `journal` to its record (creating one without waiters).
+  void Merge(const TxJournal& journal, absl::Duration since_signed, absl::Duration since_bump_attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Calls the record's journal with its versions plus `extra` (a fee bump not yet added).
   absl::Status CallJournal(uint64_t nonce, const SignedTx* extra = nullptr);
   // Receipt of any version of `nonce`, newest first.
@@ -175,6 +208,7 @@ class NonceAllocator {
   const uint64_t chain_id_;
   const Address sender_;
   const NonceAllocatorOptions options_;
+  NonceStore* const store_;
 
   // Serializes nonce choice + signing (and fee-bump signing) for this sender.
   absl::Mutex sign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
@@ -192,13 +226,15 @@ bool IsNonceConflict(const absl::Status& status);
 // One NonceAllocator per (chain id, sender), created on first use. Thread-safe.
 class NonceRegistry {
  public:
-  NonceRegistry(jsonrpc::Client& rpc, TxSigner& signer, NonceAllocatorOptions options = {});
+  NonceRegistry(jsonrpc::Client& rpc, TxSigner& signer, NonceAllocatorOptions options = {},
+                NonceStore* store = nullptr);
   NonceAllocator& For(uint64_t chain_id, const Address& sender);
 
  private:
   jsonrpc::Client& rpc_;
   TxSigner& signer_;
   const NonceAllocatorOptions options_;
+  NonceStore* const store_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<uint64_t, Address>, std::unique_ptr<NonceAllocator>> allocators_ ABSL_GUARDED_BY(mu_);
 };

@@ -40,8 +40,9 @@ std::string Ether(const U256& wei) {
 
 }  // namespace
 
-OnchainOperations::OnchainOperations(jsonrpc::Client& rpc, TxSigner& signer, OperationOptions options)
-    : rpc_(rpc), options_(std::move(options)), registry_(rpc, signer, options_.nonces) {}
+OnchainOperations::OnchainOperations(jsonrpc::Client& rpc, TxSigner& signer, OperationOptions options,
+                                     NonceStore* nonce_store)
+    : rpc_(rpc), options_(std::move(options)), registry_(rpc, signer, options_.nonces, nonce_store) {}
 
 OnchainOperations::~OnchainOperations() = default;
 

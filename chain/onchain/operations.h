@@ -118,8 +118,11 @@ struct AddComposeHashResult {
 
 class OnchainOperations {
  public:
-  // `rpc` and `signer` must outlive this object.
-  OnchainOperations(jsonrpc::Client& rpc, TxSigner& signer, OperationOptions options = {});
+  // `rpc`, `signer` and `nonce_store` must outlive this object. `nonce_store`: null when this
+  // process is the only one signing with its keys; else the store shared with the others
+  // (nonce_store.h).
+  OnchainOperations(jsonrpc::Client& rpc, TxSigner& signer, OperationOptions options = {},
+                    NonceStore* nonce_store = nullptr);
   ~OnchainOperations();
 
   absl::StatusOr<DeployAppAuthResult> DeployAppAuth(const DeployAppAuthRequest& request,

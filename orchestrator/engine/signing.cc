@@ -1,12 +1,10 @@
 #include "orchestrator/engine/signing.h"
 
-#include <boost/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "chain/dstack_calls.h"
-#include "chain/hex.h"
+#include "chain/onchain/tx_request.h"
 #include "orchestrator/common/crash_points.h"
 #include "orchestrator/engine/op_context.h"
 #include "platform/log/log.h"
@@ -15,90 +13,21 @@
 namespace orchestrator::engine {
 namespace {
 
-namespace json = boost::json;
 using chain::onchain::SignedTx;
 using chain::onchain::TxEnvelope;
 using chain::onchain::TxIntent;
 using chain::onchain::TxJournal;
 
 std::string IntentKey(absl::string_view step, const TxEnvelope& e) {
-  return absl::StrCat(step, "/intent/", absl::StrFormat("%020d", e.nonce), "/",
-                      std::string(78 - std::min<size_t>(78, e.max_fee_per_gas.ToDecimal().size()), '0'),
-                      e.max_fee_per_gas.ToDecimal(), "/", e.max_priority_fee_per_gas.ToDecimal(), "/", e.gas_limit);
+  return absl::StrCat(step, "/intent/", absl::StrFormat("%020d", e.nonce), "/", chain::onchain::RequestKey(e));
 }
 
 std::string TxKey(absl::string_view step) { return absl::StrCat(step, "/tx"); }
 
-std::string EncodeIntent(const TxEnvelope& e, const TxIntent& intent) {
-  json::object o;
-  o["v"] = 1;
-  o["request_id"] = e.request_id;
-  o["chain_id"] = e.chain_id;
-  o["from"] = e.from.Checksummed();
-  o["nonce"] = e.nonce;
-  o["gas_limit"] = e.gas_limit;
-  o["max_fee_per_gas"] = e.max_fee_per_gas.ToDecimal();
-  o["max_priority_fee_per_gas"] = e.max_priority_fee_per_gas.ToDecimal();
-  o["to"] = intent.to.Checksummed();
-  o["data"] = chain::ToHex(intent.Calldata());
-  return json::serialize(o);
-}
-
-absl::StatusOr<std::pair<TxEnvelope, TxIntent>> DecodeIntent(absl::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(json::string_view(text.data(), text.size()), ec);
-  if (ec || !v.is_object()) return absl::DataLossError("journal: malformed signing intent");
-  const json::object& o = v.as_object();
-  auto str = [&](const char* k) -> std::string {
-    const json::value* x = o.if_contains(k);
-    return x != nullptr && x->is_string() ? std::string(x->as_string()) : std::string();
-  };
-  auto num = [&](const char* k) -> uint64_t {
-    const json::value* x = o.if_contains(k);
-    if (x == nullptr) return 0;
-    if (x->is_uint64()) return x->as_uint64();
-    if (x->is_int64()) return static_cast<uint64_t>(x->as_int64());
-    return 0;
-  };
-  TxEnvelope e;
-  e.request_id = str("request_id");
-  e.chain_id = num("chain_id");
-  e.nonce = num("nonce");
-  e.gas_limit = num("gas_limit");
-  absl::StatusOr<chain::Address> from = chain::Address::Parse(str("from"));
-  absl::StatusOr<chain::U256> fee = chain::U256::FromDecimal(str("max_fee_per_gas"));
-  absl::StatusOr<chain::U256> prio = chain::U256::FromDecimal(str("max_priority_fee_per_gas"));
-  absl::StatusOr<chain::Address> to = chain::Address::Parse(str("to"));
-  absl::StatusOr<chain::Bytes> data = chain::FromHex(str("data"));
-  if (!from.ok() || !fee.ok() || !prio.ok() || !to.ok() || !data.ok()) {
-    return absl::DataLossError("journal: malformed signing intent fields");
-  }
-  e.from = *from;
-  e.max_fee_per_gas = *fee;
-  e.max_priority_fee_per_gas = *prio;
-  TxIntent intent;
-  if (absl::StatusOr<chain::DeployAndRegisterAppParams> d = chain::DecodeDeployAndRegisterApp(*data); d.ok()) {
-    intent = TxIntent::Deploy(*to, *d);
-  } else if (absl::StatusOr<chain::Hash32> h = chain::DecodeAddComposeHash(*data); h.ok()) {
-    intent = TxIntent::AddComposeHash(*to, *h);
-  } else {
-    return absl::DataLossError("journal: signing intent holds an unknown call");
-  }
-  return std::make_pair(e, intent);
-}
-
-// The signer refused for good: "A refused request never yields a signature" (signer.proto).
-bool DefinitiveRefusal(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kFailedPrecondition:
-      return true;
-    default:
-      return false;
-  }
+absl::StatusOr<chain::onchain::TxRequest> DecodeIntent(absl::string_view text) {
+  absl::StatusOr<chain::onchain::TxRequest> r = chain::onchain::DecodeTxRequest(text);
+  if (!r.ok()) return absl::DataLossError(absl::StrCat("journal: ", r.status().message()));
+  return r;
 }
 
 bool Covers(const SignedTx& v, const TxEnvelope& e) {
@@ -167,8 +96,9 @@ std::shared_ptr<SignHook> JournalingSigner::Hook(absl::string_view operation_id)
   return it == hooks_.end() ? nullptr : it->second;
 }
 
-JournalingSigner::JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal)
-    : inner_(inner), journal_(journal) {}
+JournalingSigner::JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal,
+                                   journal::StepNonces* nonces)
+    : inner_(inner), journal_(journal), nonces_(nonces) {}
 
 absl::Status JournalingSigner::CheckGate(const TxEnvelope& envelope, absl::string_view operation_id) {
   absl::MutexLock l(&mu_);
@@ -189,18 +119,22 @@ absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, cons
   if (op.empty()) {
     return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
   }
-  RETURN_IF_ERROR(CheckGate(envelope, op));
   if (std::shared_ptr<SignHook> hook = Hook(op)) {
     RETURN_IF_ERROR(hook->BeforeSign());
   }
+  if (nonces_ != nullptr) {
+    // The allocator recorded the request in the nonce store and handles refusals there.
+    absl::StatusOr<SignedTx> tx = SignInner(envelope, intent);
+    if (tx.ok()) CrashPoint(step, "intent");
+    return tx;
+  }
+  RETURN_IF_ERROR(CheckGate(envelope, op));
   const std::string key = IntentKey(step, envelope);
-  RETURN_IF_ERROR(journal_.PutArtifact(op, key, EncodeIntent(envelope, intent)));
-  absl::StatusOr<SignedTx> tx = intent.kind == TxIntent::Kind::kDeployAndRegisterApp
-                                    ? inner_.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
-                                    : inner_.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
+  RETURN_IF_ERROR(journal_.PutArtifact(op, key, chain::onchain::EncodeTxRequest({envelope, intent})));
+  absl::StatusOr<SignedTx> tx = SignInner(envelope, intent);
   if (!tx.ok()) {
     // Nothing was signed: forget the intent so that a resume does not ask for it again.
-    if (DefinitiveRefusal(tx.status())) (void)journal_.PutArtifact(op, key, "");
+    if (chain::onchain::IsDefinitiveRefusal(tx.status())) (void)journal_.PutArtifact(op, key, "");
     if (absl::IsFailedPrecondition(tx.status())) {
       // Anti-equivocation: another transaction holds this nonce at the signer (e.g. one whose
       // answer was lost and that its operation will repair). Our view of the nonce is stale:
@@ -212,6 +146,12 @@ absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, cons
   }
   CrashPoint(step, "intent");
   return tx;
+}
+
+absl::StatusOr<SignedTx> JournalingSigner::SignInner(const TxEnvelope& envelope, const TxIntent& intent) {
+  return intent.kind == TxIntent::Kind::kDeployAndRegisterApp
+             ? inner_.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
+             : inner_.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
 }
 
 absl::StatusOr<SignedTx> JournalingSigner::SignDeployAndRegisterApp(const TxEnvelope& envelope,
@@ -227,7 +167,9 @@ absl::StatusOr<SignedTx> JournalingSigner::SignAddComposeHash(const TxEnvelope& 
 
 absl::Status JournalingSigner::SaveTxJournal(absl::string_view operation_id, absl::string_view step,
                                              const TxJournal& journal) {
-  absl::Status s = journal_.PutArtifact(operation_id, TxKey(step), journal.Serialize());
+  // With a nonce store the allocator stored the versions already (before calling this).
+  absl::Status s =
+      nonces_ != nullptr ? absl::OkStatus() : journal_.PutArtifact(operation_id, TxKey(step), journal.Serialize());
   if (!s.ok()) return s;
   CrashPoint(step, "signed");
   if (std::shared_ptr<SignHook> hook = Hook(operation_id)) hook->Signed(journal);
@@ -251,10 +193,10 @@ absl::StatusOr<JournalingSigner::StepRecords> JournalingSigner::Load(absl::strin
   uint64_t newest = out.journal.has_value() ? out.journal->nonce : 0;
   for (const auto& [key, value] : *raw) {
     if (value.empty()) continue;  // refused: nothing was signed
-    absl::StatusOr<std::pair<TxEnvelope, TxIntent>> d = DecodeIntent(value);
+    absl::StatusOr<chain::onchain::TxRequest> d = DecodeIntent(value);
     if (!d.ok()) return d.status();
-    intents.push_back(Intent{key, d->first, d->second});
-    newest = std::max(newest, d->first.nonce);
+    intents.push_back(Intent{key, d->envelope, d->intent});
+    newest = std::max(newest, d->envelope.nonce);
   }
   if (out.journal.has_value() && out.journal->nonce != newest) out.journal.reset();  // superseded by a re-sign
   for (Intent& i : intents) {
@@ -270,6 +212,7 @@ absl::StatusOr<JournalingSigner::StepRecords> JournalingSigner::Load(absl::strin
 
 absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_view operation_id,
                                                                    absl::string_view step) {
+  if (nonces_ != nullptr) return RecoverStored(operation_id, step);
   absl::StatusOr<StepRecords> rec = Load(operation_id, step);
   if (!rec.ok()) return rec.status();
   std::vector<chain::Bytes> raws;
@@ -280,7 +223,7 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
   for (const Intent& i : rec->uncovered) {
     absl::StatusOr<SignedTx> tx = chain::onchain::SignIntent(inner_, i.envelope, i.intent);
     if (!tx.ok()) {
-      if (DefinitiveRefusal(tx.status())) {
+      if (chain::onchain::IsDefinitiveRefusal(tx.status())) {
         // Had it been signed, the signer would have answered REPEAT: it never was.
         (void)journal_.PutArtifact(operation_id, i.key, "");
         continue;
@@ -306,6 +249,7 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
 
 void JournalingSigner::PrepareResume(absl::string_view operation_id, const std::set<std::string>& unfinished_steps,
                                      const std::map<uint64_t, ChainBackend>& chains) {
+  if (nonces_ != nullptr) return;  // nothing to gate: the store keeps reserved nonces taken
   for (const std::string& step : unfinished_steps) {
     absl::StatusOr<StepRecords> rec = Load(operation_id, step);
     if (!rec.ok()) {

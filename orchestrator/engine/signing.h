@@ -14,6 +14,14 @@
 // unmined transactions of unfinished steps are adopted into the nonce allocators at start-up for
 // the same reason.
 //
+// With several replicas on PostgreSQL (a journal::StepNonces, design § 5.6) the nonce store does
+// both writes instead: the allocator records each request under the sender's hold before the
+// signer sees it and stores each signed version before any broadcast, and repairs orphaned
+// requests of any replica first. Then nothing is written as artifacts, nothing is gated (the
+// nonce is chosen from the database, where a reserved one cannot be taken again), and Recover
+// reads the step's newest slot from the store, so a resumed operation on any replica adopts the
+// transaction its step recorded instead of signing a new one.
+//
 // Request ids: every envelope's request_id is "<operation id>/<step>[/...]"; that is how a fee
 // bump signed on another operation's thread finds its journal.
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_SIGNING_H_
@@ -33,6 +41,7 @@
 #include "chain/onchain/tx_signer.h"
 #include "orchestrator/engine/flow.h"
 #include "orchestrator/journal/journal.h"
+#include "orchestrator/journal/step_nonces.h"
 
 namespace orchestrator::engine {
 
@@ -58,7 +67,9 @@ class SignHook {
 
 class JournalingSigner final : public chain::onchain::TxSigner {
  public:
-  JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal);
+  // `nonces`: null for the artifacts in `journal` (one process); else the nonce store shared by
+  // the replicas (the same one the nonce allocators use). Both must outlive this object.
+  JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal, journal::StepNonces* nonces = nullptr);
 
   absl::StatusOr<chain::onchain::SignedTx> SignDeployAndRegisterApp(
       const chain::onchain::TxEnvelope& envelope, const chain::Address& kms,
@@ -99,12 +110,18 @@ class JournalingSigner final : public chain::onchain::TxSigner {
     std::vector<Intent> uncovered;  // intents of the newest nonce missing from `journal`
   };
   absl::StatusOr<StepRecords> Load(absl::string_view operation_id, absl::string_view step);
+  // Recover with the nonce store (signing_stored.cc).
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> RecoverStored(absl::string_view operation_id,
+                                                                         absl::string_view step);
   absl::Status CheckGate(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
   absl::StatusOr<chain::onchain::SignedTx> Sign(const chain::onchain::TxEnvelope& envelope,
                                                 const chain::onchain::TxIntent& intent);
+  absl::StatusOr<chain::onchain::SignedTx> SignInner(const chain::onchain::TxEnvelope& envelope,
+                                                     const chain::onchain::TxIntent& intent);
 
   chain::onchain::TxSigner& inner_;
   journal::Journal& journal_;
+  journal::StepNonces* const nonces_;
   absl::Mutex mu_;
   // (chain id, sender) -> operations that must repair a signature first.
   std::map<std::pair<uint64_t, chain::Address>, std::set<std::string>> gates_ ABSL_GUARDED_BY(mu_);

@@ -70,6 +70,7 @@ absl::Status App::OpenJournal(const v1::OrchestratorConfig& config) {
   ASSIGN_OR_RETURN(OpenedJournal opened, OpenConfiguredJournal(config));
   journal_ = std::move(opened.journal);
   journal_description_ = std::move(opened.description);
+  nonces_ = std::move(opened.nonces);
   deps_.journal = journal_.get();
   if (opened.changes != nullptr) {
     follower_ = std::make_unique<engine::ChangeFollower>(std::move(opened.changes));
@@ -116,7 +117,7 @@ absl::Status App::ConnectSigner(const v1::OrchestratorConfig& config) {
   absl::StatusOr<std::unique_ptr<SignerClient>> sc = SignerClient::Create(so);
   if (!sc.ok()) return sc.status();
   signer_client_ = *std::move(sc);
-  signer_ = std::make_unique<engine::JournalingSigner>(*signer_client_, *journal_);
+  signer_ = std::make_unique<engine::JournalingSigner>(*signer_client_, *journal_, nonces_.get());
   deps_.signer = signer_.get();
   return absl::OkStatus();
 }
@@ -149,7 +150,7 @@ absl::StatusOr<v1::KmsType> App::AddChain(const v1::ChainConfig& c, const std::s
   oo.nonces.stuck_after = Dur(c.fee_bump_after(), absl::Seconds(60));
   oo.nonces.fees.max_fee_per_gas_cap = *max_fee;
   oo.nonces.fees.max_priority_fee_per_gas = *max_prio;
-  auto ops = std::make_unique<chain::onchain::OnchainOperations>(**rpc, *signer_, oo);
+  auto ops = std::make_unique<chain::onchain::OnchainOperations>(**rpc, *signer_, oo, nonces_.get());
   v1::KmsType type = c.kms_type();
   if (type == v1::KMS_TYPE_UNSPECIFIED) {
     type = c.chain_id() == 1 ? v1::KMS_TYPE_ETHEREUM : c.chain_id() == 8453 ? v1::KMS_TYPE_BASE : type;

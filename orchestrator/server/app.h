@@ -23,6 +23,7 @@
 #include "orchestrator/engine/remote_watch.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/journal/journal.h"
+#include "orchestrator/journal/step_nonces.h"
 #include "orchestrator/service/orchestrator_service_impl.h"
 #include "orchestrator/signer_client/signer_client.h"
 #include "platform/transport/transport.h"
@@ -63,6 +64,7 @@ class App {
   absl::Status CheckDependencies();
 
   std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<journal::StepNonces> nonces_;  // PostgreSQL: nonces shared by replicas; outlives ops_
   std::string journal_description_;
   std::unique_ptr<cloudapi::CloudClient> cloud_;
   std::unique_ptr<SignerClient> signer_client_;

@@ -4,7 +4,8 @@
 // forms, an unreadable or too open DSN file); the backend's own code otherwise
 // (UNAUTHENTICATED for a refused password, UNAVAILABLE for no server, FAILED_PRECONDITION for a
 // missing database, a schema newer than this program, or a SQLite file in use). Never the
-// password.
+// password. With PostgreSQL the replicas' nonce store opens on the same database (design § 5):
+// transactions then take their nonces from it, so replicas sharing a key never collide.
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_SERVER_JOURNAL_BACKEND_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_SERVER_JOURNAL_BACKEND_H_
 
@@ -16,6 +17,7 @@
 #include "orchestrator/engine/lease_keeper.h"
 #include "orchestrator/journal/change_feed.h"
 #include "orchestrator/journal/journal.h"
+#include "orchestrator/journal/step_nonces.h"
 
 namespace orchestrator::server {
 
@@ -25,6 +27,7 @@ struct OpenedJournal {
   // PostgreSQL: the change log Watch follows for operations other replicas run
   // (engine/remote_watch.h); null for SQLite (one process).
   std::unique_ptr<journal::ChangeFeed> changes;
+  std::unique_ptr<journal::StepNonces> nonces;  // PostgreSQL only; null for SQLite (one process)
 };
 
 absl::StatusOr<OpenedJournal> OpenConfiguredJournal(const ::onchainkms::orchestrator::v1::OrchestratorConfig& config);

@@ -25,7 +25,9 @@ absl::StatusCode CodeForSqlState(absl::string_view sqlstate) {
   // A bind message that does not fit the statement (e.g. the wrong number of parameters): our bug,
   // not the connection's, although it is filed under class 08.
   if (sqlstate == "08P01") return absl::StatusCode::kInternal;
-  if (sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "25006" || sqlstate == "40003") {
+  // 55P03: lock_timeout ran out waiting for a row lock held elsewhere; try again later.
+  if (sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "25006" || sqlstate == "40003" ||
+      sqlstate == "55P03") {
     return absl::StatusCode::kUnavailable;
   }
   const absl::string_view sqlclass = sqlstate.substr(0, 2);

@@ -1,6 +1,7 @@
 // PostgreSQL failures as absl::Status, by SQLSTATE, so callers can tell "retry" from "bug":
 //   UNAVAILABLE       the server cannot be reached or is going away (class 08 but 08P01, 57P01-57P03,
-//                     class 53, a read-only standby 25006), or the connection was lost;
+//                     class 53, a read-only standby 25006), a lock wait past lock_timeout
+//                     (55P03), or the connection was lost;
 //   ABORTED           the transaction lost a race and may be run again (40001, 40P01);
 //   ALREADY_EXISTS    a unique or primary-key constraint (23505);
 //   FAILED_PRECONDITION another integrity constraint (class 23), a missing database (3D000);

@@ -19,6 +19,7 @@ TEST(ErrorTest, SqlStatesMapToWhatTheCallerShouldDo) {
       {"08006", absl::StatusCode::kUnavailable},         // connection_failure
       {"08001", absl::StatusCode::kUnavailable},         // sqlclient_unable_to_establish_sqlconnection
       {"57P01", absl::StatusCode::kUnavailable},         // admin_shutdown
+      {"55P03", absl::StatusCode::kUnavailable},         // lock_not_available (lock_timeout)
       {"57P02", absl::StatusCode::kUnavailable},         // crash_shutdown
       {"57P03", absl::StatusCode::kUnavailable},         // cannot_connect_now
       {"53300", absl::StatusCode::kUnavailable},         // too_many_connections

@@ -1,8 +1,10 @@
 // Signed transactions per second over gRPC on the Unix socket, with the durable
-// anti-equivocation record on (SQLite WAL, synchronous=FULL, group commit) and the audit log, at
-// 1, 8 and 64 concurrent clients — next to raw libsecp256k1 signing measured in the same run.
+// anti-equivocation record on and the audit log, at 1, 8 and 64 concurrent clients, for each
+// record in the same run: SQLite (WAL, synchronous=FULL, group commit) and PostgreSQL 15 (a
+// durable server the bench starts itself, group commit, classification reads on a pool) — next
+// to raw libsecp256k1 signing measured in the same run.
 //
-//   bazel run -c opt //signer/bench:signer_grpc_bench -- --seconds=5 --concurrency=1,8,64
+//   bazel run -c opt //signer/bench:signer_grpc_bench -- --seconds=5 --concurrency=1,8,64 --record=sqlite,postgres
 //
 // The server (transport + engine + key store + policy + store + audit, exactly as the signer
 // binary wires them) and the clients run in this one process on the same cores: the client side's
@@ -18,8 +20,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,9 +40,11 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
+#include "platform/postgres/testing/test_server.h"
 #include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
 #include "signer/engine/engine.h"
+#include "signer/equivocation/postgres_store.h"
 #include "signer/equivocation/sqlite_store.h"
 #include "signer/keystore/key_store.h"
 #include "signer/policy/policy_holder.h"
@@ -52,6 +58,10 @@ ABSL_FLAG(std::string, dir, "/tmp", "where the database and audit log go (a real
 ABSL_FLAG(double, raw_seconds, 2.0, "duration of the raw libsecp256k1 measurement (0 skips it)");
 ABSL_FLAG(bool, engine_only_rows, true, "also measure the engine without gRPC");
 ABSL_FLAG(bool, audit_fsync_every_record, false, "fdatasync the audit log per record instead of every 10 ms");
+ABSL_FLAG(bool, fee_budget, true, "give the key a 24 h fee budget (checked at every commit with PostgreSQL)");
+ABSL_FLAG(std::string, record, "sqlite,postgres",
+          "anti-equivocation records to measure, in this order, in this one run: sqlite (a file in --dir) and/or "
+          "postgres (a PostgreSQL 15 server the bench starts in /tmp, durable)");
 
 namespace {
 
@@ -97,6 +107,7 @@ struct Result {
   double tps;
   double p50_us, p99_us;
   uint64_t commits, records;
+  double db_cpu_us_per_tx = 0;  // the PostgreSQL server's processes (0 for SQLite: in-process)
 };
 
 // What a run is measured against: the counters when it starts.
@@ -229,6 +240,138 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
   return Summarize(start, *store, callers, std::move(all));
 }
 
+// A PostgreSQL 15 server of the bench's own (initdb in /tmp, durable: fsync and
+// synchronous_commit on, as in production), and the CPU its processes used so far.
+struct PostgresForBench {
+  std::unique_ptr<platform::postgres::TestServer> server;
+  std::optional<platform::postgres::Dsn> dsn;
+
+  static absl::StatusOr<PostgresForBench> Start() {
+    PostgresForBench pg;
+    absl::StatusOr<std::unique_ptr<platform::postgres::TestServer>> server =
+        platform::postgres::TestServer::Create({.durable = true});
+    if (!server.ok()) return server.status();
+    pg.server = *std::move(server);
+    absl::StatusOr<std::string> file = pg.server->CreateDatabase("signer_bench");
+    if (!file.ok()) return file.status();
+    absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(*file);
+    if (!dsn.ok()) return dsn.status();
+    pg.dsn = *dsn;
+    return pg;
+  }
+
+  // utime + stime of the postmaster, its reaped children and its live children (backends).
+  double CpuSeconds() const {
+    std::ifstream pidfile(server->directory() + "/data/postmaster.pid");
+    long postmaster = 0;
+    pidfile >> postmaster;
+    const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    double total = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      const size_t close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::vector<std::string> f = absl::StrSplit(line.substr(close + 2), ' ');
+      if (f.size() < 15) continue;
+      long pid = 0, ppid = 0;
+      if (!absl::SimpleAtoi(e.path().filename().string(), &pid) || !absl::SimpleAtoi(f[1], &ppid)) continue;
+      if (pid != postmaster && ppid != postmaster) continue;
+      // fields after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+      for (int i : {11, 12, 13, 14}) {
+        double v = 0;
+        if (pid == postmaster || i < 13) total += absl::SimpleAtod(f[static_cast<size_t>(i)], &v) ? v / tick : 0;
+      }
+    }
+    return total;
+  }
+};
+
+struct BackendResult {
+  std::string record;
+  std::vector<Result> grpc, engine;
+};
+
+// The signer (engine + transport + audit, as the binary wires them) on `store`, measured at every
+// client count over gRPC, then straight into the engine.
+BackendResult RunBackend(const std::string& record, signer::equivocation::Store* store, const std::string& dir,
+                         const std::vector<int>& counts, double seconds, const std::function<double()>& database_cpu) {
+  auto keys = *signer::keystore::KeyStore::FromSecrets({{"bench", *chain::FromHex(kSecret)}});
+  onchainkms::signer::v1::Policy p;
+  google::protobuf::TextFormat::ParseFromString(R"pb(
+    chains { chain_id: 31337 app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
+             max_fee_per_gas_wei: "100000000000" max_priority_fee_per_gas_wei: "10000000000" max_gas_limit: 2000000 })pb",
+                                                &p);
+  // The 24 h fee budget: PostgreSQL checks it at commit against every replica's records.
+  if (absl::GetFlag(FLAGS_fee_budget))
+    p.mutable_default_key_limits()->set_fee_budget_24h_wei("1000000000000000000000000");
+  signer::policy::PolicyHolder policy(*signer::policy::CompiledPolicy::Compile(p));
+  signer::policy::UsageTracker usage;
+  auto audit = *signer::audit::AuditLog::Open(
+      dir + "/audit-" + record + ".jsonl",
+      absl::GetFlag(FLAGS_audit_fsync_every_record) ? absl::ZeroDuration() : absl::Milliseconds(10));
+  signer::engine::Engine engine({keys.get(), &policy, &usage, store, audit.get(), nullptr});
+  platform::TransportOptions topts;
+  topts.listen.address = "unix:" + dir + "/s-" + record + ".sock";
+  topts.restrict_unix_peers = true;
+  auto transport = *platform::Transport::Create(topts);
+  signer::SignerService service(&engine, *transport);
+  if (absl::Status s = transport->Serve({{v1::Signer::service_full_name(), &service}}); !s.ok()) {
+    std::fprintf(stderr, "cannot serve: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  transport->health().SetAll(platform::HealthService::kServing);
+  BackendResult out{record, {}, {}};
+  auto with_db_cpu = [&](Result r, double db_before) {
+    if (r.tps > 0) r.db_cpu_us_per_tx = (database_cpu() - db_before) * 1e6 / (r.tps * seconds);
+    return r;
+  };
+  uint64_t base = 0;
+  for (int c : counts) {
+    const double db_before = database_cpu();
+    out.grpc.push_back(with_db_cpu(RunClients(transport->address(), c, seconds, base, store), db_before));
+    base += 1000000000ull;
+  }
+  for (int c : absl::GetFlag(FLAGS_engine_only_rows) ? counts : std::vector<int>{}) {
+    const double db_before = database_cpu();
+    out.engine.push_back(with_db_cpu(RunEngine(&engine, c, seconds, base, store), db_before));
+    base += 1000000000ull;
+  }
+  transport->Shutdown(absl::Seconds(2));
+  return out;
+}
+
+void PrintTable(const char* title, const std::vector<BackendResult>& results, bool engine_rows) {
+  std::printf(
+      "\n%s\n\n| record | clients | signed tx/s | p50 latency | p99 latency | records per group commit | signer CPU "
+      "per tx | PostgreSQL CPU per tx |\n|---|---|---|---|---|---|---|---|\n",
+      title);
+  for (const BackendResult& b : results) {
+    for (const Result& r : engine_rows ? b.engine : b.grpc) {
+      std::printf("| %s | %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us | %s |\n", b.record.c_str(), r.clients, r.tps,
+                  r.p50_us, r.p99_us, r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0,
+                  r.cpu_us_per_tx,
+                  b.record == "postgres" ? absl::StrCat(static_cast<int>(r.db_cpu_us_per_tx), " us").c_str() : "-");
+    }
+  }
+}
+
+// PostgreSQL next to SQLite: tx/s ratio per client count (same run, same machine).
+void PrintRatios(const std::vector<BackendResult>& results) {
+  const BackendResult* sqlite = nullptr;
+  const BackendResult* pg = nullptr;
+  for (const BackendResult& b : results) (b.record == "sqlite" ? sqlite : pg) = &b;
+  if (sqlite == nullptr || pg == nullptr) return;
+  std::printf(
+      "\nPostgreSQL / SQLite, signed tx/s over gRPC:\n\n| clients | SQLite | PostgreSQL | ratio "
+      "|\n|---|---|---|---|\n");
+  for (size_t i = 0; i < sqlite->grpc.size() && i < pg->grpc.size(); ++i) {
+    std::printf("| %d | %.0f | %.0f | %.2fx |\n", sqlite->grpc[i].clients, sqlite->grpc[i].tps, pg->grpc[i].tps,
+                pg->grpc[i].tps / sqlite->grpc[i].tps);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -242,31 +385,6 @@ int main(int argc, char** argv) {
   const std::string dir = absl::StrCat(absl::GetFlag(FLAGS_dir), "/signer-bench-", ::getpid());
   std::filesystem::create_directories(dir);
 
-  auto keys = *signer::keystore::KeyStore::FromSecrets({{"bench", *chain::FromHex(kSecret)}});
-  onchainkms::signer::v1::Policy p;
-  google::protobuf::TextFormat::ParseFromString(R"pb(
-    chains { chain_id: 31337 app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
-             max_fee_per_gas_wei: "100000000000" max_priority_fee_per_gas_wei: "10000000000" max_gas_limit: 2000000 }
-    default_key_limits { fee_budget_24h_wei: "1000000000000000000000000" })pb",
-                                                &p);
-  signer::policy::PolicyHolder policy(*signer::policy::CompiledPolicy::Compile(p));
-  signer::policy::UsageTracker usage;
-  auto store = *signer::equivocation::SqliteStore::Open(dir + "/ae.sqlite");
-  auto audit = *signer::audit::AuditLog::Open(dir + "/audit.jsonl", absl::GetFlag(FLAGS_audit_fsync_every_record)
-                                                                        ? absl::ZeroDuration()
-                                                                        : absl::Milliseconds(10));
-  signer::engine::Engine engine({keys.get(), &policy, &usage, store.get(), audit.get(), nullptr});
-  platform::TransportOptions topts;
-  topts.listen.address = "unix:" + dir + "/s.sock";
-  topts.restrict_unix_peers = true;
-  auto transport = *platform::Transport::Create(topts);
-  signer::SignerService service(&engine, *transport);
-  if (absl::Status s = transport->Serve({{v1::Signer::service_full_name(), &service}}); !s.ok()) {
-    std::fprintf(stderr, "cannot serve: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  transport->health().SetAll(platform::HealthService::kServing);
-
   const double raw_seconds = absl::GetFlag(FLAGS_raw_seconds);
   const double raw1 = raw_seconds > 0 ? RawSecp256k1PerSecond(1, raw_seconds) : 1;
   const double raw2 = raw_seconds > 0 ? RawSecp256k1PerSecond(2, raw_seconds) : 1;
@@ -278,33 +396,33 @@ int main(int argc, char** argv) {
   double load[3] = {0, 0, 0};
   ::getloadavg(load, 3);
   std::printf("load average at start: %.2f (2 vCPUs shared with other builds)\n", load[0]);
-  std::printf("record and audit log in %s (SQLite WAL, synchronous=FULL: one fsync per group commit)\n", dir.c_str());
-  std::printf(
-      "\nOver gRPC on the unix socket:\n\n| clients | signed tx/s | p50 latency | p99 latency | records per group "
-      "commit | CPU per tx (all threads) |\n|---|---|---|---|---|---|\n");
-  uint64_t base = 0;
-  for (int c : counts) {
-    Result r = RunClients(transport->address(), c, seconds, base, store.get());
-    base += 1000000000ull;
-    std::printf("| %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us |\n", r.clients, r.tps, r.p50_us, r.p99_us,
-                r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0, r.cpu_us_per_tx);
+
+  std::vector<BackendResult> results;
+  for (absl::string_view record : absl::StrSplit(absl::GetFlag(FLAGS_record), ',')) {
+    if (record == "sqlite") {
+      std::printf("sqlite: record in %s (WAL, synchronous=FULL: one fsync per group commit)\n", dir.c_str());
+      auto store = *signer::equivocation::SqliteStore::Open(dir + "/ae.sqlite");
+      results.push_back(RunBackend("sqlite", store.get(), dir, counts, seconds, [] { return 0.0; }));
+    } else if (record == "postgres") {
+      absl::StatusOr<PostgresForBench> pg = PostgresForBench::Start();
+      if (!pg.ok()) {
+        std::fprintf(stderr, "cannot start PostgreSQL: %s\n", pg.status().ToString().c_str());
+        return 1;
+      }
+      std::printf("postgres: PostgreSQL 15 in %s (Unix socket, fsync and synchronous_commit on)\n",
+                  pg->server->directory().c_str());
+      auto store = *signer::equivocation::PostgresStore::Open(*pg->dsn);
+      results.push_back(RunBackend("postgres", store.get(), dir, counts, seconds, [&] { return pg->CpuSeconds(); }));
+    } else {
+      std::fprintf(stderr, "--record: sqlite or postgres, not %s\n", std::string(record).c_str());
+      return 2;
+    }
     std::fflush(stdout);
   }
+  PrintTable("Over gRPC on the unix socket:", results, false);
   if (absl::GetFlag(FLAGS_engine_only_rows))
-    std::printf(
-        "\nSame requests straight into the engine, no gRPC:\n\n"
-        "| callers | signed tx/s | p50 latency | p99 latency | records per group commit | CPU per tx (all threads) "
-        "|\n|---|---|---|---|---|---|\n");
-  for (int c : absl::GetFlag(FLAGS_engine_only_rows) ? counts : std::vector<int>{}) {
-    Result r = RunEngine(&engine, c, seconds, base, store.get());
-    base += 1000000000ull;
-    std::printf("| %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us |\n", r.clients, r.tps, r.p50_us, r.p99_us,
-                r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0, r.cpu_us_per_tx);
-    std::fflush(stdout);
-  }
-  transport->Shutdown(absl::Seconds(2));
-  store.reset();
-  audit.reset();
+    PrintTable("Same requests straight into the engine, no gRPC:", results, true);
+  PrintRatios(results);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -203,6 +203,7 @@ class RaceLosingStore final : public equivocation::Store {
   absl::StatusOr<std::vector<equivocation::Record>> RecordsFor(const equivocation::SlotKey& key) override {
     return inner_->RecordsFor(key);
   }
+  absl::Status Ping() override { return inner_->Ping(); }
 
  private:
   absl::Status Write(const equivocation::Record& record) {

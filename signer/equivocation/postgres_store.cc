@@ -50,11 +50,35 @@ CREATE TABLE signatures (
 );
 CREATE INDEX signatures_by_time ON signatures (signed_at);
 )sql";
-// v2: the global 24 h fee budget sums a key's recent records at commit.
+// v2: an index by key and time (the 24 h fee budget summed records until v5's ledger).
 constexpr absl::string_view kSchemaV2 = "CREATE INDEX signatures_by_sender_time ON signatures (sender, signed_at);";
 // v3: the per-key token bucket of the shared rate limit (NULL tokens: a full bucket).
 constexpr absl::string_view kSchemaV3 =
     "ALTER TABLE signer_keys ADD COLUMN rate_tokens double precision, ADD COLUMN rate_updated_at timestamptz;";
+// v4: pruning's low watermark per (chain, sender) (record_admin.h).
+constexpr absl::string_view kSchemaV4 = R"sql(
+CREATE TABLE watermarks (
+  chain_id      bigint NOT NULL,
+  sender        bytea NOT NULL,
+  pruned_below  bigint NOT NULL CHECK (pruned_below >= 0),
+  pruned_at     timestamptz NOT NULL,
+  PRIMARY KEY (chain_id, sender)
+);
+)sql";
+// v5: the 24 h fee budget sums per-minute buckets (at most 1441 rows per key and check) instead
+// of every record of the last 24 h (a check that grew with the key's traffic); seeded from the
+// records of the last 25 h.
+constexpr absl::string_view kSchemaV5 = R"sql(
+CREATE TABLE fee_ledger (
+  sender   bytea NOT NULL REFERENCES signer_keys (sender),
+  minute   timestamptz NOT NULL,
+  charged  numeric(78, 0) NOT NULL,
+  PRIMARY KEY (sender, minute)
+);
+INSERT INTO fee_ledger (sender, minute, charged)
+SELECT sender, date_trunc('minute', signed_at), sum(budget_charge) FROM signatures
+ WHERE signed_at > now() - interval '25 hours' AND budget_charge > 0 GROUP BY 1, 2;
+)sql";
 constexpr absl::string_view kSchemaName = "signer_equivocation";
 
 // $1 sender, $2 burst, $3 rate per second. No row: the bucket is empty (nothing changed).
@@ -72,16 +96,32 @@ ON CONFLICT (sender) DO UPDATE
 RETURNING rate_tokens)sql";
 
 // Times travel as microseconds since the epoch, exactly (no floating point on either side).
+// The record and its charge in the key's minute bucket, in one statement; no row if the record
+// lost a race (ON CONFLICT DO NOTHING: nothing charged then).
 constexpr absl::string_view kInsert =
-    "INSERT INTO signatures (chain_id, sender, nonce, slot_version, signing_hash, to_address, value, data, "
-    "gas_limit, max_fee_per_gas, max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, "
+    "WITH ins AS (INSERT INTO signatures (chain_id, sender, nonce, slot_version, signing_hash, to_address, value, "
+    "data, gas_limit, max_fee_per_gas, max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, "
     "budget_charge, signed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-    "timestamptz 'epoch' + $17::bigint * interval '1 microsecond') ON CONFLICT DO NOTHING RETURNING 1";
+    "timestamptz 'epoch' + $17::bigint * interval '1 microsecond') ON CONFLICT DO NOTHING "
+    "RETURNING sender, signed_at, budget_charge), "
+    "charged AS (INSERT INTO fee_ledger AS l (sender, minute, charged) "
+    "SELECT sender, date_trunc('minute', signed_at), budget_charge FROM ins WHERE budget_charge > 0 "
+    "ON CONFLICT (sender, minute) DO UPDATE SET charged = l.charged + EXCLUDED.charged) "
+    "SELECT 1 FROM ins";
 constexpr absl::string_view kColumns =
     "SELECT chain_id, sender, nonce, signing_hash, to_address, value, data, gas_limit, max_fee_per_gas, "
     "max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, budget_charge, "
     "(extract(epoch FROM signed_at) * 1000000)::bigint, slot_version FROM signatures ";
 constexpr absl::string_view kSlotWhere = "WHERE chain_id = $1 AND sender = $2 AND nonce = $3 ORDER BY slot_version";
+// Classification in one statement (one snapshot): the slot's records, each row also carrying the
+// key's watermark (column 17); a single row of NULL record columns when the slot has none.
+constexpr absl::string_view kClassify =
+    "SELECT s.chain_id, s.sender, s.nonce, s.signing_hash, s.to_address, s.value, s.data, s.gas_limit, "
+    "s.max_fee_per_gas, s.max_priority_fee_per_gas, s.raw_tx, s.tx_hash, s.nonce_use, s.replaced_tx_hash, "
+    "s.budget_charge, (extract(epoch FROM s.signed_at) * 1000000)::bigint, s.slot_version, w.pruned_below "
+    "FROM (SELECT $1::bigint AS chain_id, $2::bytea AS sender, $3::bigint AS nonce) k "
+    "LEFT JOIN signatures s ON s.chain_id = k.chain_id AND s.sender = k.sender AND s.nonce = k.nonce "
+    "LEFT JOIN watermarks w ON w.chain_id = k.chain_id AND w.sender = k.sender ORDER BY s.slot_version";
 constexpr absl::string_view kSinceWhere =
     "WHERE signed_at > timestamptz 'epoch' + $1::bigint * interval '1 microsecond' "
     "ORDER BY signed_at, chain_id, sender, nonce, slot_version";
@@ -204,8 +244,14 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const platfor
   absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(dsn, connect);
   RETURN_IF_ERROR(PrefixStartup(conn.status()));
   store->write_conn_ = *std::move(conn);
-  RETURN_IF_ERROR(PrefixStartup(
-      platform::postgres::ApplySchema(*store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3})));
+  absl::StatusOr<std::unique_ptr<Connection>> ping = Connection::Open(dsn, connect);
+  RETURN_IF_ERROR(PrefixStartup(ping.status()));
+  {
+    absl::MutexLock lock(&store->ping_mu_);
+    store->ping_conn_ = *std::move(ping);
+  }
+  RETURN_IF_ERROR(PrefixStartup(platform::postgres::ApplySchema(
+      *store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5})));
   RETURN_IF_ERROR(CheckDurableCommits(*store->write_conn_));
   platform::postgres::PoolOptions pool;
   pool.max_connections = std::max(1, options.pool_size);
@@ -239,8 +285,20 @@ absl::StatusOr<bool> PostgresStore::TakeToken(const chain::Address& sender, doub
 
 absl::StatusOr<Verdict> PostgresStore::Classify(const Slot& slot, const Candidate& c) {
   if (!(slot.key() == c.key)) return absl::InternalError("classify: slot does not match the candidate");
-  ASSIGN_OR_RETURN(std::vector<Record> rows, RecordsFor(c.key));
-  return Decide(rows, c);
+  RETURN_IF_ERROR(CheckRange(c.key));
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result result, DbError(conn->Execute(kClassify, SlotParams(c.key)), "select"));
+  std::vector<Record> rows;
+  uint64_t pruned_below = 0;
+  for (int i = 0; i < result.rows(); ++i) {
+    if (!result.IsNull(i, 17)) {
+      ASSIGN_OR_RETURN(pruned_below, UintAt(result, i, 17));
+    }
+    if (result.IsNull(i, 0)) continue;  // the slot has no record
+    ASSIGN_OR_RETURN(Record r, ReadRow(result, i));
+    rows.push_back(std::move(r));
+  }
+  return Decide(rows, c, pruned_below);
 }
 
 // Each new key gets its signer_keys row in its own short statement before the batch, so no
@@ -280,14 +338,16 @@ absl::Status LockBudgetKeys(Connection& conn, const std::vector<GroupCommit::Pen
   return absl::OkStatus();
 }
 
-// OK if the record's charge fits the key's budget given every replica's records of the 24 h
+// OK if the record's charge fits the key's budget given every replica's charges of the 24 h
 // before it (this transaction's earlier inserts included: READ COMMITTED sees them, and the
-// other replicas' commits up to the key lock).
+// other replicas' commits up to the key lock), summed by minute: a charge counts until the end of
+// its minute + 24 h, up to one minute longer than SQLite's ledger (conservative).
 absl::StatusOr<absl::Status> CheckBudget(Connection& conn, const Record& r) {
   if (!r.fee_budget_24h.has_value() || r.budget_charge.IsZero()) return absl::OkStatus();
   ASSIGN_OR_RETURN(Result sum,
-                   conn.Execute("SELECT coalesce(sum(budget_charge), 0)::text FROM signatures WHERE sender = $1 AND "
-                                "signed_at > timestamptz 'epoch' + $2::bigint * interval '1 microsecond'",
+                   conn.Execute("SELECT coalesce(sum(charged), 0)::text FROM fee_ledger WHERE sender = $1 AND "
+                                "minute >= date_trunc('minute', timestamptz 'epoch' + $2::bigint * interval "
+                                "'1 microsecond')",
                                 {Param::Bytes(r.key.sender.bytes()),
                                  Param::Int(absl::ToUnixMicros(r.signed_at - absl::Hours(24)))}));
   ASSIGN_OR_RETURN(chain::U256 committed, U256At(sum, 0, 0));
@@ -342,6 +402,127 @@ absl::Status PostgresStore::ForEachSince(absl::Time since, const std::function<v
   ASSIGN_OR_RETURN(std::vector<Record> records, ReadRows(rows));
   for (const Record& r : records) fn(r);
   return absl::OkStatus();
+}
+
+}  // namespace signer::equivocation
+
+namespace signer::equivocation {
+namespace {
+
+// The key's row exists and is locked for this transaction, in the order signing commits take it.
+absl::Status LockKey(Connection& conn, const chain::Address& sender) {
+  RETURN_IF_ERROR(conn.Execute("INSERT INTO signer_keys (sender) VALUES ($1) ON CONFLICT DO NOTHING",
+                               {Param::Bytes(sender.bytes())})
+                      .status());
+  return conn.Execute("SELECT 1 FROM signer_keys WHERE sender = $1 FOR NO KEY UPDATE", {Param::Bytes(sender.bytes())})
+      .status();
+}
+
+// Raises the watermark (never lowers it); the watermark now.
+absl::StatusOr<uint64_t> RaiseWatermark(Connection& conn, uint64_t chain_id, const chain::Address& sender,
+                                        uint64_t below) {
+  ASSIGN_OR_RETURN(Result r, conn.Execute("INSERT INTO watermarks (chain_id, sender, pruned_below, pruned_at) "
+                                          "VALUES ($1, $2, $3, now()) ON CONFLICT (chain_id, sender) DO UPDATE SET "
+                                          "pruned_below = greatest(watermarks.pruned_below, EXCLUDED.pruned_below), "
+                                          "pruned_at = now() RETURNING pruned_below",
+                                          {Int(chain_id), Param::Bytes(sender.bytes()), Int(below)}));
+  return UintAt(r, 0, 0);
+}
+
+absl::StatusOr<MergeResult> MergeIn(Connection& conn, const KeyRecords& key) {
+  RETURN_IF_ERROR(LockKey(conn, key.sender));
+  MergeResult result;
+  for (const std::vector<Record>& slot : BySlot(key.records)) {
+    ASSIGN_OR_RETURN(Result rows, conn.Execute(absl::StrCat(kColumns, kSlotWhere), SlotParams(slot.front().key)));
+    ASSIGN_OR_RETURN(std::vector<Record> stored, ReadRows(rows));
+    ASSIGN_OR_RETURN(std::vector<Record> missing, MissingRecords(stored, slot));
+    for (const Record& r : missing) {
+      ASSIGN_OR_RETURN(Result inserted, conn.Execute(kInsert, RecordParams(r)));
+      if (inserted.rows() != 1) return absl::AbortedError("a signer recorded the slot meanwhile");
+    }
+    result.added += missing.size();
+    result.present += slot.size() - missing.size();
+  }
+  if (key.pruned_below.has_value()) {
+    RETURN_IF_ERROR(RaiseWatermark(conn, key.chain_id, key.sender, *key.pruned_below).status());
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::Status PostgresStore::Ping() {
+  absl::MutexLock lock(&ping_mu_);
+  return DbError(ping_conn_->Execute("SELECT 1").status(), "ping");
+}
+
+absl::Status PostgresStore::ForEachRecord(const std::function<void(const Record&)>& fn) {
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result rows, DbError(conn->Execute(absl::StrCat(kColumns,
+                                                                   "ORDER BY chain_id, sender, nonce, "
+                                                                   "slot_version")),
+                                        "export"));
+  ASSIGN_OR_RETURN(std::vector<Record> records, ReadRows(rows));
+  for (const Record& r : records) fn(r);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Watermark>> PostgresStore::Watermarks() {
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  ASSIGN_OR_RETURN(Result rows,
+                   DbError(conn->Execute("SELECT chain_id, sender, pruned_below FROM watermarks ORDER BY chain_id, "
+                                         "sender"),
+                           "watermarks"));
+  std::vector<Watermark> out;
+  for (int i = 0; i < rows.rows(); ++i) {
+    Watermark w;
+    ASSIGN_OR_RETURN(w.chain_id, UintAt(rows, i, 0));
+    ASSIGN_OR_RETURN(w.sender, FixedAt<chain::Address>(rows, i, 1));
+    ASSIGN_OR_RETURN(w.pruned_below, UintAt(rows, i, 2));
+    out.push_back(w);
+  }
+  return out;
+}
+
+absl::StatusOr<MergeResult> PostgresStore::Merge(const KeyRecords& key) {
+  for (const Record& r : key.records) RETURN_IF_ERROR(CheckRange(r.key));
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  MergeResult result;
+  absl::Status s =
+      platform::postgres::RunTransaction(*conn, platform::postgres::Isolation::kReadCommitted,
+                                         absl::Now() + absl::Seconds(30), [&](Connection& c) -> absl::Status {
+                                           ASSIGN_OR_RETURN(result, MergeIn(c, key));
+                                           return absl::OkStatus();
+                                         });
+  if (s.code() == absl::StatusCode::kFailedPrecondition) return s;
+  RETURN_IF_ERROR(DbError(s, "import"));
+  return result;
+}
+
+absl::StatusOr<PruneResult> PostgresStore::Prune(uint64_t chain_id, const chain::Address& sender, uint64_t below,
+                                                 absl::Duration keep_recent) {
+  RETURN_IF_ERROR(CheckRange(SlotKey{chain_id, sender, below}));
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, DbError(read_pool_->Acquire(), "connect"));
+  PruneResult result;
+  absl::Status s = platform::postgres::RunTransaction(
+      *conn, platform::postgres::Isolation::kReadCommitted, absl::Now() + absl::Seconds(30),
+      [&](Connection& c) -> absl::Status {
+        RETURN_IF_ERROR(LockKey(c, sender));
+        ASSIGN_OR_RETURN(result.pruned_below, RaiseWatermark(c, chain_id, sender, below));
+        ASSIGN_OR_RETURN(Result deleted,
+                         c.Execute("DELETE FROM signatures WHERE chain_id = $1 AND sender = $2 AND nonce < $3 AND "
+                                   "signed_at < now() - $4::bigint * interval '1 microsecond'",
+                                   {Int(chain_id), Param::Bytes(sender.bytes()), Int(result.pruned_below),
+                                    Param::Int(absl::ToInt64Microseconds(keep_recent))}));
+        result.deleted = static_cast<uint64_t>(deleted.affected_rows());
+        // Minutes no budget check reaches any more.
+        return c
+            .Execute("DELETE FROM fee_ledger WHERE sender = $1 AND minute < now() - interval '25 hours'",
+                     {Param::Bytes(sender.bytes())})
+            .status();
+      });
+  RETURN_IF_ERROR(DbError(s, "prune"));
+  return result;
 }
 
 }  // namespace signer::equivocation

@@ -20,6 +20,7 @@
 #include "platform/postgres/dsn.h"
 #include "platform/postgres/pool.h"
 #include "signer/equivocation/group_commit.h"
+#include "signer/equivocation/record_admin.h"
 #include "signer/equivocation/store.h"
 
 namespace signer::equivocation {
@@ -29,7 +30,7 @@ struct PostgresStoreOptions {
   size_t max_batch = 512;  // records per group commit
 };
 
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, public RecordAdmin {
  public:
   // Connects, creates or migrates the schema ("signer_equivocation" in platform_schema_versions)
   // and checks that commits are durable (synchronous_commit is not off). Errors name the server
@@ -42,6 +43,15 @@ class PostgresStore final : public Store {
   absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate) override;
   absl::Status ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) override;
   absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) override;
+  // SELECT 1 on a connection of its own (a busy pool must not look like a lost database).
+  absl::Status Ping() override;
+
+  // RecordAdmin: safe while signers run (each merge or prune locks the key's row, like a commit).
+  absl::Status ForEachRecord(const std::function<void(const Record&)>& fn) override;
+  absl::StatusOr<std::vector<Watermark>> Watermarks() override;
+  absl::StatusOr<MergeResult> Merge(const KeyRecords& key) override;
+  absl::StatusOr<PruneResult> Prune(uint64_t chain_id, const chain::Address& sender, uint64_t below,
+                                    absl::Duration keep_recent) override;
 
   // The per-key rate limit shared by the replicas (policy::UsageTracker::SharedBucket): takes one
   // token of `sender`'s bucket in signer_keys, refilled at `rate` per second up to `burst` on the
@@ -56,7 +66,9 @@ class PostgresStore final : public Store {
 
   std::unique_ptr<platform::postgres::Pool> read_pool_;
   std::unique_ptr<platform::postgres::Connection> write_conn_;  // writer thread only (after Open)
-  absl::flat_hash_set<chain::Address> registered_;              // writer thread only: rows in signer_keys
+  absl::Mutex ping_mu_;
+  std::unique_ptr<platform::postgres::Connection> ping_conn_ ABSL_GUARDED_BY(ping_mu_);
+  absl::flat_hash_set<chain::Address> registered_;  // writer thread only: rows in signer_keys
 };
 
 }  // namespace signer::equivocation

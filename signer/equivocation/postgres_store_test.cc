@@ -1,5 +1,6 @@
 #include "signer/equivocation/postgres_store.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -183,6 +184,26 @@ TEST(PostgresStore, TheFeeBudgetIsSharedByReplicas) {
   EXPECT_EQ(recorded, 3) << "a refused record is not written";
   Record unlimited = ToRecord(Make(200, 1000, 100), Verdict{});
   EXPECT_TRUE(replicas[0]->RecordSync(unlimited).ok());
+}
+
+// The budget sums the key's per-minute ledger of the last 24 h: a charge older than that no longer
+// counts, every record's charge (a record without a budget too) does.
+TEST(PostgresStore, TheFeeBudgetCountsTheLast24Hours) {
+  std::unique_ptr<PostgresStore> store = OpenStore(NewDatabase("db"));
+  const chain::U256 charge(60000ull * 1000);  // ToRecord's charge
+  Record old = ToRecord(Make(1, 1000, 100), Verdict{});
+  old.signed_at = absl::Now() - absl::Hours(25);
+  ASSERT_TRUE(store->RecordSync(old).ok());
+  ASSERT_TRUE(store->RecordSync(ToRecord(Make(2, 1000, 100), Verdict{})).ok()) << "no budget: charged all the same";
+  auto with_budget = [&](uint64_t nonce) {
+    Record r = ToRecord(Make(nonce, 1000, 100), Verdict{});
+    r.fee_budget_24h = chain::U256(charge.Low64() * 2);
+    return store->RecordSync(r);
+  };
+  EXPECT_TRUE(with_budget(3).ok());
+  const absl::Status over = with_budget(4);
+  EXPECT_TRUE(absl::IsResourceExhausted(over)) << over;
+  EXPECT_THAT(std::string(over.message()), ::testing::HasSubstr("120000000 wei committed in the last 24 h"));
 }
 
 // The rate limit's bucket is shared too: a burst of 5 is 5 requests across both replicas.

@@ -47,6 +47,16 @@ CREATE TABLE IF NOT EXISTS signatures (
 );
 CREATE INDEX IF NOT EXISTS signatures_by_time ON signatures (signed_at_ms);
 )sql";
+// Version 2: pruning's low watermark per (chain, sender) (record_admin.h).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE watermarks (
+  chain_id INTEGER NOT NULL,
+  sender BLOB NOT NULL,
+  pruned_below INTEGER NOT NULL,
+  pruned_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (chain_id, sender)
+);
+)sql";
 
 constexpr char kInsert[] =
     "INSERT INTO signatures (chain_id, sender, nonce, signing_hash, to_address, value, data, gas_limit, "
@@ -133,6 +143,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   RETURN_IF_ERROR(store->OpenDatabase(path));
   RETURN_IF_ERROR(store->LoadKnownSlots());
+  RETURN_IF_ERROR(store->LoadWatermarks());
   SqliteStore* s = store.get();
   store->group_commit_ = std::make_unique<GroupCommit>(
       max_batch, [s](const auto& batch, auto& results) { return s->WriteBatch(batch, results); },
@@ -148,7 +159,7 @@ absl::Status SqliteStore::OpenDatabase(const std::string& path) {
     return absl::Status(w.status().code(), absl::StrCat("anti-equivocation db: ", w.status().message()));
   }
   write_db_ = *std::move(w);
-  RETURN_IF_ERROR(DbError(platform::sqlite::ApplySchema(*write_db_, {kSchema}), "schema"));
+  RETURN_IF_ERROR(DbError(platform::sqlite::ApplySchema(*write_db_, {kSchema, kSchemaV2}), "schema"));
   ASSIGN_OR_RETURN(Statement insert, DbError(write_db_->Prepare(kInsert), "prepare insert"));
   insert_.emplace(std::move(insert));
   ASSIGN_OR_RETURN(std::unique_ptr<platform::sqlite::Database> r, DbError(write_db_->OpenConnection(), "open reader"));
@@ -178,6 +189,10 @@ absl::Status SqliteStore::LoadKnownSlots() {
 SqliteStore::~SqliteStore() {
   StopGroupCommit();
   // Statements before their connections; the writer's connection (the process lock) last.
+  {
+    absl::MutexLock admin(&admin_mu_);
+    admin_db_.reset();
+  }
   absl::MutexLock lock(&read_mu_);
   select_slot_.reset();
   read_db_.reset();
@@ -204,9 +219,11 @@ absl::StatusOr<std::vector<Record>> SqliteStore::RecordsFor(const SlotKey& key) 
 
 absl::StatusOr<Verdict> SqliteStore::Classify(const Slot& slot, const Candidate& c) {
   if (!(slot.key() == c.key)) return absl::InternalError("classify: slot does not match the candidate");
+  const uint64_t pruned_below = PrunedBelow(c.key);
   {
     absl::MutexLock lock(&known_mu_);
-    if (!known_.contains(c.key)) return Verdict{};  // kFirst: nothing was ever recorded for this slot
+    // Nothing was ever recorded for this slot: kFirst, unless below the watermark.
+    if (!known_.contains(c.key)) return Decide({}, c, pruned_below);
   }
   absl::StatusOr<std::vector<Record>> rows;
   {
@@ -214,7 +231,7 @@ absl::StatusOr<Verdict> SqliteStore::Classify(const Slot& slot, const Candidate&
     rows = ReadSlot(c.key);
   }
   if (!rows.ok()) return rows.status();
-  return Decide(*rows, c);
+  return Decide(*rows, c, pruned_below);
 }
 
 // Every slot of the batch is marked known, even when its write failed: "known" only means "read
@@ -250,6 +267,146 @@ absl::Status SqliteStore::ForEachSince(absl::Time since, const std::function<voi
     ASSIGN_OR_RETURN(Record r, ReadRow(s));
     fn(r);
   }
+}
+
+}  // namespace signer::equivocation
+
+namespace signer::equivocation {
+
+absl::Status SqliteStore::Ping() {
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(Statement s, DbError(read_db_->Prepare("SELECT 1"), "ping"));
+  return DbError(s.Step().status(), "ping");
+}
+
+absl::Status SqliteStore::LoadWatermarks() {
+  absl::StatusOr<std::vector<Watermark>> marks = Watermarks();
+  if (!marks.ok()) return marks.status();
+  absl::MutexLock lock(&known_mu_);
+  for (const Watermark& w : *marks) watermarks_[KeyOfChain{w.chain_id, w.sender}] = w.pruned_below;
+  return absl::OkStatus();
+}
+
+uint64_t SqliteStore::PrunedBelow(const SlotKey& key) {
+  absl::MutexLock lock(&known_mu_);
+  auto it = watermarks_.find(KeyOfChain{key.chain_id, key.sender});
+  return it == watermarks_.end() ? 0 : it->second;
+}
+
+absl::StatusOr<platform::sqlite::Database*> SqliteStore::AdminDb() {
+  if (admin_db_ == nullptr) {
+    ASSIGN_OR_RETURN(admin_db_, DbError(write_db_->OpenConnection(), "open admin connection"));
+  }
+  return admin_db_.get();
+}
+
+absl::Status SqliteStore::ForEachRecord(const std::function<void(const Record&)>& fn) {
+  absl::MutexLock lock(&read_mu_);
+  const std::string q = absl::StrCat("SELECT ", kColumns, " FROM signatures ORDER BY chain_id, sender, nonce, id");
+  ASSIGN_OR_RETURN(Statement s, DbError(read_db_->Prepare(q), "prepare export"));
+  ASSIGN_OR_RETURN(std::vector<Record> rows, ReadRows(s, "export"));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].slot_version = i > 0 && rows[i - 1].key == rows[i].key ? rows[i - 1].slot_version + 1 : 1;
+    fn(rows[i]);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Watermark>> SqliteStore::Watermarks() {
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(Statement s, DbError(read_db_->Prepare("SELECT chain_id, sender, pruned_below FROM watermarks "
+                                                          "ORDER BY chain_id, sender"),
+                                        "prepare watermarks"));
+  std::vector<Watermark> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, DbError(s.Step(), "watermarks"));
+    if (!row) return out;
+    absl::StatusOr<chain::Address> sender = chain::Address::FromBytes(s.ColumnBytes(1));
+    if (!sender.ok()) return absl::DataLossError("anti-equivocation db: malformed watermark");
+    out.push_back(Watermark{s.ColumnUint(0), *sender, s.ColumnUint(2)});
+  }
+}
+
+absl::Status SqliteStore::RaiseWatermark(platform::sqlite::Database& db, uint64_t chain_id,
+                                         const chain::Address& sender, uint64_t below) {
+  ASSIGN_OR_RETURN(Statement s,
+                   DbError(db.Prepare("INSERT INTO watermarks (chain_id, sender, pruned_below, pruned_at_ms) "
+                                      "VALUES (?, ?, ?, ?) ON CONFLICT (chain_id, sender) DO UPDATE SET "
+                                      "pruned_below = max(pruned_below, excluded.pruned_below), "
+                                      "pruned_at_ms = excluded.pruned_at_ms"),
+                           "prepare watermark"));
+  s.BindUint(1, chain_id).BindBlob(2, sender.bytes()).BindUint(3, below).BindInt(4, absl::ToUnixMillis(absl::Now()));
+  return DbError(s.Run(), "watermark");
+}
+
+// The slot's records as the admin connection sees them inside its transaction.
+namespace {
+absl::StatusOr<std::vector<Record>> SlotRows(platform::sqlite::Database& db, const SlotKey& key) {
+  ASSIGN_OR_RETURN(Statement s, DbError(db.Prepare(absl::StrCat("SELECT ", kColumns,
+                                                                " FROM signatures WHERE chain_id = ? AND sender = ? "
+                                                                "AND nonce = ? ORDER BY id")),
+                                        "prepare select"));
+  s.BindUint(1, key.chain_id).BindBlob(2, key.sender.bytes()).BindUint(3, key.nonce);
+  ASSIGN_OR_RETURN(std::vector<Record> rows, ReadRows(s, "select"));
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].slot_version = static_cast<uint32_t>(i + 1);
+  return rows;
+}
+}  // namespace
+
+absl::StatusOr<MergeResult> SqliteStore::Merge(const KeyRecords& key) {
+  absl::MutexLock lock(&admin_mu_);
+  ASSIGN_OR_RETURN(platform::sqlite::Database * db, AdminDb());
+  ASSIGN_OR_RETURN(platform::sqlite::Transaction txn, DbError(platform::sqlite::Transaction::Begin(*db), "begin"));
+  ASSIGN_OR_RETURN(Statement insert, DbError(db->Prepare(kInsert), "prepare insert"));
+  MergeResult result;
+  for (const std::vector<Record>& slot : BySlot(key.records)) {
+    ASSIGN_OR_RETURN(std::vector<Record> stored, SlotRows(*db, slot.front().key));
+    ASSIGN_OR_RETURN(std::vector<Record> missing, MissingRecords(stored, slot));
+    for (const Record& r : missing) {
+      BindRecord(insert, r);
+      RETURN_IF_ERROR(DbError(insert.Run(), "insert"));
+    }
+    result.added += missing.size();
+    result.present += slot.size() - missing.size();
+  }
+  if (key.pruned_below.has_value()) RETURN_IF_ERROR(RaiseWatermark(*db, key.chain_id, key.sender, *key.pruned_below));
+  RETURN_IF_ERROR(DbError(txn.Commit(), "commit"));
+  absl::MutexLock known(&known_mu_);
+  for (const Record& r : key.records) known_.insert(r.key);
+  if (key.pruned_below.has_value()) {
+    uint64_t& w = watermarks_[KeyOfChain{key.chain_id, key.sender}];
+    w = std::max(w, *key.pruned_below);
+  }
+  return result;
+}
+
+absl::StatusOr<PruneResult> SqliteStore::Prune(uint64_t chain_id, const chain::Address& sender, uint64_t below,
+                                               absl::Duration keep_recent) {
+  absl::MutexLock lock(&admin_mu_);
+  ASSIGN_OR_RETURN(platform::sqlite::Database * db, AdminDb());
+  ASSIGN_OR_RETURN(platform::sqlite::Transaction txn, DbError(platform::sqlite::Transaction::Begin(*db), "begin"));
+  RETURN_IF_ERROR(RaiseWatermark(*db, chain_id, sender, below));
+  ASSIGN_OR_RETURN(Statement mark,
+                   DbError(db->Prepare("SELECT pruned_below FROM watermarks WHERE chain_id = ? AND sender = ?"),
+                           "prepare watermark"));
+  mark.BindUint(1, chain_id).BindBlob(2, sender.bytes());
+  RETURN_IF_ERROR(DbError(mark.Step().status(), "watermark"));
+  PruneResult result;
+  result.pruned_below = mark.ColumnUint(0);
+  mark.Reset();
+  ASSIGN_OR_RETURN(Statement del, DbError(db->Prepare("DELETE FROM signatures WHERE chain_id = ? AND sender = ? AND "
+                                                      "nonce < ? AND signed_at_ms < ?"),
+                                          "prepare prune"));
+  del.BindUint(1, chain_id)
+      .BindBlob(2, sender.bytes())
+      .BindUint(3, result.pruned_below)
+      .BindInt(4, absl::ToUnixMillis(absl::Now() - keep_recent));
+  RETURN_IF_ERROR(DbError(del.Run(), "prune"));
+  result.deleted = static_cast<uint64_t>(db->changes());
+  RETURN_IF_ERROR(DbError(txn.Commit(), "commit"));
+  absl::MutexLock known(&known_mu_);
+  watermarks_[KeyOfChain{chain_id, sender}] = result.pruned_below;
+  return result;
 }
 
 }  // namespace signer::equivocation

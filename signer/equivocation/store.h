@@ -120,6 +120,9 @@ class Store {
   // All records of one slot, oldest first.
   virtual absl::StatusOr<std::vector<Record>> RecordsFor(const SlotKey& key) = 0;
 
+  // OK if the record can be read and written now (health: NOT_SERVING otherwise).
+  virtual absl::Status Ping() = 0;
+
   // Group-commit statistics: transactions committed and records written.
   uint64_t commits() const;
   uint64_t records_written() const;
@@ -150,8 +153,9 @@ class Store::Slot {
   SlotKey key_;
 };
 
-// The verdict for `candidate` given every record of its slot, oldest first (empty: kFirst).
-Verdict Decide(const std::vector<Record>& rows, const Candidate& candidate);
+// The verdict for `candidate` given every record of its slot, oldest first (empty: kFirst, unless
+// the nonce is below the key's pruned watermark: its records may have been pruned, so kConflict).
+Verdict Decide(const std::vector<Record>& rows, const Candidate& candidate, uint64_t pruned_below = 0);
 
 // True if `next` is at least 10% above `prev` (next * 10 >= prev * 11) and strictly above it.
 bool RaisedByTenPercent(const chain::U256& prev, const chain::U256& next);

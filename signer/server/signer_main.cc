@@ -24,20 +24,20 @@
 #include "platform/listen_flags.h"
 #include "platform/log/level_flag.h"
 #include "platform/log/log.h"
-#include "platform/postgres/dsn.h"
 #include "platform/signals.h"
 #include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
 #include "signer/cli/keys_command.h"
+#include "signer/cli/records_command.h"
 #include "signer/engine/engine.h"
-#include "signer/equivocation/postgres_store.h"
-#include "signer/equivocation/sqlite_store.h"
 #include "signer/keystore/key_store.h"
 #include "signer/keystore/password.h"
 #include "signer/keystore/process_hardening.h"
 #include "signer/metrics/metrics.h"
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
+#include "signer/server/record_backend.h"
+#include "signer/server/record_health.h"
 #include "signer/signer_service.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -64,6 +64,13 @@ ABSL_FLAG(std::vector<std::string>, allowed_peer_uids, {},
 ABSL_FLAG(std::string, kdf, "scrypt", "keys new/import: scrypt (n=2^18, r=8, p=1) or pbkdf2 (c=262144)");
 ABSL_FLAG(uint64_t, scrypt_n, uint64_t{1} << 18,
           "keys new/import: scrypt n (a power of two; below 2^18 for tests only)");
+ABSL_FLAG(int64_t, chain_id, -1, "records prune: the chain");
+ABSL_FLAG(std::string, sender, "", "records prune: the key (0x address)");
+ABSL_FLAG(int64_t, confirmed_nonce, -1,
+          "records prune: the key's confirmed (e.g. finalized) transaction count on the chain");
+ABSL_FLAG(int64_t, keep_depth, -1, "records prune: how many nonces below the confirmed one keep their records");
+ABSL_FLAG(absl::Duration, record_health_interval, absl::Seconds(1),
+          "how often health checks that the anti-equivocation record answers");
 
 namespace signer::server {
 namespace {
@@ -112,6 +119,8 @@ int RunKeys(const std::vector<std::string>& args, const v1::SignerConfig& config
   return cli::RunKeysCommand(args, o, stdout, stderr);
 }
 
+absl::Status CheckRecordChoice(const v1::SignerConfig& config);
+
 absl::Status CheckRequiredPaths(const v1::SignerConfig& config) {
   for (const auto& [field, value] :
        std::vector<std::pair<const char*, std::string>>{{"keystore_dir", config.keystore_dir()},
@@ -119,6 +128,10 @@ absl::Status CheckRequiredPaths(const v1::SignerConfig& config) {
                                                         {"audit_log_path", config.audit_log_path()}}) {
     if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required (config file or flag)"));
   }
+  return CheckRecordChoice(config);
+}
+
+absl::Status CheckRecordChoice(const v1::SignerConfig& config) {
   if (!absl::GetFlag(FLAGS_anti_equivocation_db).empty() &&
       !absl::GetFlag(FLAGS_anti_equivocation_postgres_dsn_file).empty()) {
     return absl::InvalidArgumentError("--anti_equivocation_db, --anti_equivocation_postgres_dsn_file: at most one");
@@ -135,29 +148,28 @@ absl::Status CheckRequiredPaths(const v1::SignerConfig& config) {
   return absl::OkStatus();
 }
 
-// The record the config names: a local SQLite file, or a PostgreSQL database shared by replicas,
-// which then also keeps the rate limit's buckets (`usage`), so the limit is global.
-absl::StatusOr<std::unique_ptr<equivocation::Store>> OpenRecord(const v1::SignerConfig& config,
-                                                                policy::UsageTracker& usage) {
-  if (!config.has_anti_equivocation_postgres()) {
-    return equivocation::SqliteStore::Open(config.anti_equivocation_db_path());
+std::optional<uint64_t> OptionalFlag(int64_t v) {
+  return v < 0 ? std::nullopt : std::optional<uint64_t>(static_cast<uint64_t>(v));
+}
+
+int RunRecords(const std::vector<std::string>& args, const v1::SignerConfig& config) {
+  if (absl::Status s = CheckRecordChoice(config); !s.ok()) {
+    std::fprintf(stderr, "signer records: %s\n", std::string(s.message()).c_str());
+    return 2;
   }
-  // libpq would read a password from the environment; only the DSN file may carry one.
-  ::unsetenv("PGPASSWORD");
-  const v1::AntiEquivocationPostgres& pg = config.anti_equivocation_postgres();
-  absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(pg.dsn_file());
-  if (!dsn.ok()) {
-    return absl::Status(dsn.status().code(),
-                        absl::StrCat("anti_equivocation_postgres.dsn_file: ", dsn.status().message()));
-  }
-  equivocation::PostgresStoreOptions options;
-  if (pg.pool_size() != 0) options.pool_size = static_cast<int>(pg.pool_size());
-  absl::StatusOr<std::unique_ptr<equivocation::PostgresStore>> store = equivocation::PostgresStore::Open(*dsn, options);
-  if (!store.ok()) return store.status();
-  usage.UseSharedBucket([pg = store->get()](const chain::Address& key, double rate, uint32_t burst) {
-    return pg->TakeToken(key, rate, burst);
-  });
-  return std::unique_ptr<equivocation::Store>(*std::move(store));
+  cli::RecordsOptions o;
+  o.backend = config.has_anti_equivocation_postgres() ? "postgres" : "sqlite";
+  o.open = [&config]() -> absl::StatusOr<std::unique_ptr<equivocation::RecordAdmin>> {
+    absl::StatusOr<OpenedRecord> opened = OpenRecord(config);
+    if (!opened.ok()) return opened.status();
+    opened->store.release();  // owned from here on through its RecordAdmin side (the same object)
+    return std::unique_ptr<equivocation::RecordAdmin>(opened->admin);
+  };
+  o.chain_id = OptionalFlag(absl::GetFlag(FLAGS_chain_id));
+  o.sender = absl::GetFlag(FLAGS_sender);
+  o.confirmed_nonce = OptionalFlag(absl::GetFlag(FLAGS_confirmed_nonce));
+  o.keep_depth = OptionalFlag(absl::GetFlag(FLAGS_keep_depth));
+  return cli::RunRecordsCommand(args, o, stdout, stderr);
 }
 
 // The listener from the config file and flags: a unix socket only our uid, allowed_peer_uids and
@@ -257,9 +269,14 @@ int OpenSigner(const v1::SignerConfig& config, SignerCore& core) {
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> initial = policy::LoadPolicyFile(config.policy_file());
   if (!initial.ok()) return Fail(2, "cannot load the policy", initial.status());
   core.policy = std::make_unique<policy::PolicyHolder>(*initial);
-  absl::StatusOr<std::unique_ptr<equivocation::Store>> store = OpenRecord(config, core.usage);
-  if (!store.ok()) return Fail(1, "cannot open the anti-equivocation database", store.status());
-  core.store = *std::move(store);
+  absl::StatusOr<OpenedRecord> record = OpenRecord(config);
+  if (!record.ok()) return Fail(kExitRecordUnavailable, "cannot open the anti-equivocation database", record.status());
+  if (equivocation::PostgresStore* pg = record->postgres; pg != nullptr) {
+    // The rate limit's buckets live in the shared record too, so the limit is global.
+    core.usage.UseSharedBucket(
+        [pg](const chain::Address& key, double rate, uint32_t burst) { return pg->TakeToken(key, rate, burst); });
+  }
+  core.store = std::move(record->store);
   const absl::Duration fsync_interval =
       config.audit_fsync_every_record()
           ? absl::ZeroDuration()
@@ -306,10 +323,10 @@ void ReloadPolicy(const v1::SignerConfig& config, SignerCore& core) {
   (void)core.audit->Append(event);
 }
 
-// Health SERVING until SIGTERM/SIGINT; SIGHUP reloads the policy.
+// Health SERVING while the record answers, until SIGTERM/SIGINT; SIGHUP reloads the policy.
 void ServeUntilShutdown(const v1::SignerConfig& config, platform::ShutdownSignals& signals, SignerCore& core,
                         platform::Transport& transport) {
-  transport.health().SetAll(platform::HealthService::kServing);
+  RecordHealth health(core.store.get(), &transport.health(), absl::GetFlag(FLAGS_record_health_interval));
   Log(Level::kInfo, "serving",
       {{"address", transport.address()},
        {"metrics_port", core.metrics_server ? core.metrics_server->port() : 0},
@@ -361,6 +378,7 @@ int SignerMain(int argc, char** argv) {
       "The onchain-kms signer: holds the keys, signs what its policy allows.\n"
       "  signer --config=FILE [--listen=unix:/path | host:port] [--socket_mode=0660 --socket_group=G]\n"
       "  signer keys new|import|list --keystore_dir=DIR [--password_file=F | --password_env=VAR]\n"
+      "  signer records export|import|prune (--anti_equivocation_db=F | --anti_equivocation_postgres_dsn_file=F)\n"
       "  signer audit verify FILE");
   absl::FlagsUsageConfig usage;  // --help lists our flags (signer/'s and platform/'s), not gRPC's
   usage.contains_help_flags = [](absl::string_view file) {
@@ -382,8 +400,10 @@ int SignerMain(int argc, char** argv) {
   if (absl::Status s = platform::log::ApplyLogLevel(config.log_level()); !s.ok())
     return Fail(2, "bad configuration", s);
   if (!args.empty() && args[0] == "keys") return RunKeys({args.begin() + 1, args.end()}, config);
+  if (!args.empty() && args[0] == "records") return RunRecords({args.begin() + 1, args.end()}, config);
   if (!args.empty()) {
-    std::fprintf(stderr, "signer: unknown command \"%s\" (serve by default; or keys, audit)\n", args[0].c_str());
+    std::fprintf(stderr, "signer: unknown command \"%s\" (serve by default; or keys, records, audit)\n",
+                 args[0].c_str());
     return 2;
   }
   return Serve(config, signals);

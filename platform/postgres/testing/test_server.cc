@@ -126,15 +126,20 @@ absl::Status WriteFile(const std::string& path, absl::string_view content, Serve
 
 }  // namespace
 
-TestServer::TestServer(std::string dir, uid_t uid, gid_t gid)
-    : dir_(std::move(dir)), uid_(uid), gid_(gid), admin_password_(RandomPassword()), app_password_(RandomPassword()) {}
+TestServer::TestServer(std::string dir, uid_t uid, gid_t gid, bool durable)
+    : dir_(std::move(dir)),
+      uid_(uid),
+      gid_(gid),
+      durable_(durable),
+      admin_password_(RandomPassword()),
+      app_password_(RandomPassword()) {}
 
-absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Create() {
+absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Create(const TestServerOptions& options) {
   RemoveStaleDirectories();
   ASSIGN_OR_RETURN(const ServerUser user, ChooseServerUser());
   std::string tmpl = absl::StrCat("/tmp/", kDirPrefix, ::getpid(), "-XXXXXX");
   if (::mkdtemp(tmpl.data()) == nullptr) return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
-  std::unique_ptr<TestServer> server(new TestServer(tmpl, user.uid, user.gid));
+  std::unique_ptr<TestServer> server(new TestServer(tmpl, user.uid, user.gid, options.durable));
   if (::geteuid() == 0 && ::chown(tmpl.c_str(), user.uid, user.gid) != 0) {
     return absl::InternalError(absl::StrCat("chown ", tmpl, ": ", std::strerror(errno)));
   }
@@ -168,12 +173,13 @@ absl::Status TestServer::InitDb() {
 
 absl::Status TestServer::Start() {
   if (running()) return absl::FailedPreconditionError("postgres test server: already running");
-  // fsync and full-page writes off: a test cluster is thrown away, never recovered from a crash.
-  ASSIGN_OR_RETURN(
-      pid_, Spawn({absl::StrCat(kBin, "postgres"), "-D", absl::StrCat(dir_, "/data"), "-k", dir_, "-p",
-                   std::string(kPort), "-c", "listen_addresses=", "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
-                   "synchronous_commit=off", "-c", "max_connections=60", "-c", "shared_buffers=16MB"},
-                  {uid_, gid_}, LogPath(dir_)));
+  // fsync and full-page writes off unless durable: a test cluster is thrown away, never recovered.
+  const std::string sync = durable_ ? "on" : "off";
+  ASSIGN_OR_RETURN(pid_, Spawn({absl::StrCat(kBin, "postgres"), "-D", absl::StrCat(dir_, "/data"), "-k", dir_, "-p",
+                                std::string(kPort), "-c", "listen_addresses=", "-c", "fsync=" + sync, "-c",
+                                "full_page_writes=" + sync, "-c", "synchronous_commit=" + sync, "-c",
+                                "max_connections=60", "-c", "shared_buffers=16MB"},
+                               {uid_, gid_}, LogPath(dir_)));
   return WaitUntilAccepting();
 }
 

@@ -26,9 +26,15 @@
 
 namespace platform::postgres {
 
+struct TestServerOptions {
+  // Durable commits (fsync, full-page writes, synchronous_commit on), as a production server:
+  // for benchmarks. Tests leave it off (a test cluster is thrown away, never recovered).
+  bool durable = false;
+};
+
 class TestServer {
  public:
-  static absl::StatusOr<std::unique_ptr<TestServer>> Create();
+  static absl::StatusOr<std::unique_ptr<TestServer>> Create(const TestServerOptions& options = {});
   ~TestServer();  // kills the server's process group and removes the directory
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
@@ -50,7 +56,7 @@ class TestServer {
   const std::string& app_password() const { return app_password_; }
 
  private:
-  TestServer(std::string dir, uid_t uid, gid_t gid);
+  TestServer(std::string dir, uid_t uid, gid_t gid, bool durable);
   absl::Status InitDb();
   absl::Status WaitUntilAccepting();
   absl::StatusOr<Dsn> AdminDsn() const;
@@ -58,6 +64,7 @@ class TestServer {
   const std::string dir_;
   const uid_t uid_;  // who initdb and the server run as
   const gid_t gid_;
+  const bool durable_;
   const std::string admin_password_;
   const std::string app_password_;
   pid_t pid_ = -1;
