@@ -80,6 +80,14 @@ struct OperationRecord {
   bool cancel_requested = false;
 };
 
+// The fencing token of an operation a replica holds, for writes the journal does not make itself
+// (a nonce reservation): they carry the same "owner, epoch, live lease" condition.
+struct OperationFence {
+  std::string replica_id;
+  std::string boot_id;
+  int64_t lease_epoch = 0;
+};
+
 // Who a shared journal writes as (Register).
 struct ReplicaLease {
   std::string replica_id;                  // stable name of the replica (config journal.postgres.replica_id)

@@ -505,6 +505,14 @@ absl::Status PostgresJournal::FenceRefusal(const OperationRecord& stored, const 
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<OperationFence>> PostgresJournal::FenceFor(absl::string_view id) const {
+  absl::MutexLock l(&mu_);
+  if (me_.replica_id.empty()) return std::optional<OperationFence>();
+  auto it = held_.find(id);
+  if (it == held_.end()) return LeaseLostError(absl::StrCat("operation ", id, " is not held here"));
+  return std::optional<OperationFence>(OperationFence{me_.replica_id, me_.boot_id, it->second});
+}
+
 absl::Status PostgresJournal::Register(const ReplicaLease& lease) {
   if (lease.replica_id.empty() || lease.boot_id.empty() || lease.ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("journal: register: replica id, boot id and a positive ttl are required");

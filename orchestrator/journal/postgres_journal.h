@@ -89,6 +89,9 @@ class PostgresJournal final : public Journal {
   absl::Status ReleaseAll() override;
   absl::StatusOr<bool> RequestCancel(absl::string_view id) override;
   absl::StatusOr<std::vector<std::string>> CancelsRequested() override;
+  // The fence of operation `id` for a write outside the journal: nullopt when not registered
+  // (writes unfenced), LeaseLost when this replica does not hold it.
+  absl::StatusOr<std::optional<OperationFence>> FenceFor(absl::string_view id) const;
 
   // "postgres host=... port=... dbname=... user=...", for logs; never the password.
   const std::string& description() const { return description_; }

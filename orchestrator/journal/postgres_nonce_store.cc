@@ -110,6 +110,24 @@ constexpr absl::string_view kReserve =
     "SELECT chain_id, sender, nonce, $7, $8 FROM slot "
     "ON CONFLICT (chain_id, sender, nonce, request_key) DO UPDATE SET envelope = EXCLUDED.envelope, outcome = 0,"
     " created_at = now() RETURNING nonce";
+// The same, only while the replica holds the operation: $9 replica, $10 epoch, $11 boot id (the
+// journal's fence, design § 3.4), with a share lock on the operation row so that a claim and the
+// reservation are strictly ordered.
+constexpr absl::string_view kReserveFenced =
+    "WITH lease AS (SELECT o.id FROM operations o WHERE o.id = $5 AND o.owner = $9::text AND o.lease_epoch = "
+    "$10::bigint AND EXISTS (SELECT 1 FROM replicas r WHERE r.id = $9::text AND r.boot_id = $11::text AND "
+    "r.expires > now()) FOR SHARE), "
+    "slot AS ("
+    " INSERT INTO nonce_slots (chain_id, sender, nonce, request_id, operation_id, step, state)"
+    " SELECT $1::bigint, $2::text, $3::bigint, $4::text, id, $6::text, 1 FROM lease"
+    " ON CONFLICT (chain_id, sender, nonce) DO UPDATE SET request_id = EXCLUDED.request_id,"
+    " operation_id = EXCLUDED.operation_id, step = EXCLUDED.step, state = 1, reserved_at = now(),"
+    " last_signed_at = NULL, last_bump_at = NULL, closed_at = NULL WHERE nonce_slots.state = 4"
+    " RETURNING chain_id, sender, nonce) "
+    "INSERT INTO nonce_requests (chain_id, sender, nonce, request_key, envelope) "
+    "SELECT chain_id, sender, nonce, $7, $8 FROM slot "
+    "ON CONFLICT (chain_id, sender, nonce, request_key) DO UPDATE SET envelope = EXCLUDED.envelope, outcome = 0,"
+    " created_at = now() RETURNING nonce";
 constexpr absl::string_view kRecordBump =
     "INSERT INTO nonce_requests (chain_id, sender, nonce, request_key, envelope) VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT DO NOTHING";
@@ -247,6 +265,10 @@ class PostgresNonceStore::PgHold final : public chain::onchain::SenderHold {
       return store_.Run("record a fee bump request", kRecordBump, params).status();
     }
     const auto [operation_id, step] = Owner(e.request_id);
+    std::optional<OperationFence> fence;
+    if (store_.fence_) {
+      ASSIGN_OR_RETURN(fence, store_.fence_(operation_id));
+    }
     const Param params[] = {ChainParam(chain_id_),
                             SenderParam(sender_),
                             NonceParam(e.nonce),
@@ -254,8 +276,14 @@ class PostgresNonceStore::PgHold final : public chain::onchain::SenderHold {
                             Param::Text(operation_id),
                             Param::Text(step),
                             Param::Text(chain::onchain::RequestKey(e)),
-                            Param::Text(encoded)};
-    ASSIGN_OR_RETURN(const Result r, store_.Run("reserve a nonce", kReserve, params));
+                            Param::Text(encoded),
+                            Param::Text(fence.has_value() ? fence->replica_id : ""),
+                            Param::Int(fence.has_value() ? fence->lease_epoch : 0),
+                            Param::Text(fence.has_value() ? fence->boot_id : "")};
+    ASSIGN_OR_RETURN(const Result r, fence.has_value()
+                                         ? store_.Run("reserve a nonce", kReserveFenced, params)
+                                         : store_.Run("reserve a nonce", kReserve, absl::MakeConstSpan(params, 8)));
+    if (r.rows() == 0 && fence.has_value()) RETURN_IF_ERROR(store_.FenceRefusal(operation_id, *fence));
     if (r.rows() == 0) {
       return absl::AbortedError(absl::StrCat("nonces: nonce ", e.nonce, " of ", sender_.Checksummed(), " on chain ",
                                              chain_id_, " is reserved by another request"));
@@ -325,6 +353,24 @@ absl::StatusOr<std::vector<SlotView>> PostgresNonceStore::Open(uint64_t chain_id
   ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, Acquire("open slots"));
   const Param params[] = {ChainParam(chain_id), SenderParam(sender)};
   return Context(ReadSlots(*conn, kOpenFilter, params), "nonces: open slots");
+}
+
+absl::Status PostgresNonceStore::FenceRefusal(absl::string_view operation_id, const OperationFence& fence) {
+  const Param params[] = {Param::Text(operation_id), Param::Text(fence.replica_id), Param::Int(fence.lease_epoch),
+                          Param::Text(fence.boot_id)};
+  ASSIGN_OR_RETURN(const Result held, Run("reserve a nonce",
+                                          "SELECT EXISTS (SELECT 1 FROM replicas r WHERE r.id = $2 AND r.boot_id = "
+                                          "$4 AND r.expires > now()) FROM operations WHERE id = $1 AND owner = $2 "
+                                          "AND lease_epoch = $3::bigint",
+                                          params));
+  if (held.rows() == 0) {
+    return LeaseLostError(absl::StrCat("operation ", operation_id, " was taken over by another replica"));
+  }
+  if (held.Text(0, 0) != "t") {
+    return absl::UnavailableError(
+        absl::StrCat("nonces: the lease of replica '", fence.replica_id, "' is not live; nothing reserved"));
+  }
+  return absl::OkStatus();  // held: the slot was taken by another request
 }
 
 absl::Status PostgresNonceStore::Signed(const TxJournal& journal) {

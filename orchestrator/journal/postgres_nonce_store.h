@@ -21,6 +21,7 @@
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_POSTGRES_NONCE_STORE_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_POSTGRES_NONCE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/step_nonces.h"
 #include "platform/postgres/dsn.h"
 #include "platform/postgres/param.h"
@@ -61,6 +63,14 @@ class PostgresNonceStore final : public StepNonces {
   absl::Status Conflicted(uint64_t chain_id, const chain::Address& sender, uint64_t nonce) override;
   absl::StatusOr<std::optional<StepSlot>> NewestOfStep(absl::string_view operation_id, absl::string_view step) override;
 
+  // Several replicas (design § 4.4): a first request reserves its nonce only while the replica
+  // holds the operation (the fence's owner and epoch, its lease live), in the same statement;
+  // otherwise nothing is reserved: LeaseLost when another replica took the operation over,
+  // UNAVAILABLE when the lease merely ran out. `fence` (e.g. PostgresJournal::FenceFor) answers
+  // nullopt for "not fenced". Set once, before any Hold.
+  using FenceFn = std::function<absl::StatusOr<std::optional<OperationFence>>(absl::string_view operation_id)>;
+  void SetFence(FenceFn fence) { fence_ = std::move(fence); }
+
  private:
   class PgHold;
   PostgresNonceStore(std::unique_ptr<platform::postgres::Pool> pool, const PostgresNonceStoreOptions& options)
@@ -70,8 +80,12 @@ class PostgresNonceStore final : public StepNonces {
   absl::StatusOr<platform::postgres::Result> Run(absl::string_view what, absl::string_view sql,
                                                  absl::Span<const platform::postgres::Param> params);
 
+  // Why a fenced reservation of a nonce for `operation_id` wrote nothing.
+  absl::Status FenceRefusal(absl::string_view operation_id, const OperationFence& fence);
+
   const std::unique_ptr<platform::postgres::Pool> pool_;
   const PostgresNonceStoreOptions options_;
+  FenceFn fence_;
 };
 
 }  // namespace orchestrator::journal

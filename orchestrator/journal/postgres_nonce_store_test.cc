@@ -13,6 +13,7 @@
 #include "chain/onchain/testing/anvil_env.h"
 #include "chain/onchain/testing/shared_nonces_contract.h"
 #include "gtest/gtest.h"
+#include "orchestrator/journal/postgres_journal.h"
 #include "platform/postgres/connection.h"
 #include "platform/postgres/shared_server.h"
 
@@ -128,6 +129,45 @@ TEST(PostgresNonceStoreTest, ANonceIsReservedOnceUnlessItWasRefused) {
       "INSERT INTO nonce_slots (chain_id, sender, nonce, request_id, operation_id, step, state) VALUES "
       "(31337, '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266', 7, 'x/y', 'x', 'y', 1)");
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists) << dup;
+}
+
+// Several replicas (design § 4.4): a nonce is reserved for an operation only by the replica that
+// holds it; after its lease ran out nothing is reserved (UNAVAILABLE), after a takeover never
+// (lease lost), and the new owner reserves it.
+TEST(PostgresNonceStoreTest, OnlyTheReplicaHoldingTheOperationReservesItsNonces) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresJournal> a = *PostgresJournal::Open(dsn);
+  std::unique_ptr<PostgresJournal> b = *PostgresJournal::Open(dsn);
+  ASSERT_TRUE(b->Register(ReplicaLease{"b", "boot-b", absl::Seconds(30)}).ok());
+  ASSERT_TRUE(a->Register(ReplicaLease{"a", "boot-a", absl::Milliseconds(1500)}).ok());
+  OperationRecord op;
+  op.id = "op_a";
+  op.caller = "uid:1";
+  op.request_id = "r1";
+  op.kind = 1;
+  op.state = 2;
+  op.request_digest = "d";
+  op.owner = "a";
+  ASSERT_TRUE(a->Create(op).ok());
+  std::unique_ptr<PostgresNonceStore> on_a = MustOpen(dsn);
+  on_a->SetFence([&](absl::string_view id) { return a->FenceFor(id); });
+  std::unique_ptr<PostgresNonceStore> on_b = MustOpen(dsn);
+  on_b->SetFence([&](absl::string_view id) { return b->FenceFor(id); });
+  auto reserve = [](PostgresNonceStore& store, uint64_t nonce) {
+    std::unique_ptr<SenderHold> hold = *store.Hold(31337, kSender, {});
+    return hold->Record(Request("op_a/deploy", nonce), /*first=*/true);
+  };
+  ASSERT_TRUE(reserve(*on_a, 0).ok());
+  EXPECT_TRUE(IsLeaseLost(reserve(*on_b, 1))) << "b does not hold op_a";
+
+  absl::SleepFor(absl::Milliseconds(1700));  // a's lease runs out
+  EXPECT_EQ(reserve(*on_a, 1).code(), absl::StatusCode::kUnavailable) << "not taken over yet";
+  ASSERT_EQ(b->Claim(10)->size(), 1u);
+  const absl::Status stale = reserve(*on_a, 1);
+  EXPECT_TRUE(IsLeaseLost(stale)) << stale;
+  std::unique_ptr<platform::postgres::Connection> sql = platform::postgres::Connect(dsn);
+  EXPECT_EQ(*(*sql->Execute("SELECT count(*) FROM nonce_slots")).Int(0, 0), 1) << "nothing reserved by a";
+  EXPECT_TRUE(reserve(*on_b, 1).ok()) << "the new owner";
 }
 
 TEST(PostgresNonceStoreTest, TheOrphanOfAKilledHolderIsRepairedBeforeTheNextNonce) {

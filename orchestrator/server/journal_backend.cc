@@ -54,6 +54,8 @@ absl::StatusOr<OpenedJournal> OpenPostgres(const v1::PostgresJournalConfig& conf
   if (!changes.ok()) return WithField(changes.status(), absl::StrCat(kField, " ", config.dsn_file()));
   absl::StatusOr<std::unique_ptr<journal::PostgresNonceStore>> nonces = journal::PostgresNonceStore::Open(*dsn);
   if (!nonces.ok()) return WithField(nonces.status(), absl::StrCat(kField, " ", config.dsn_file()));
+  // A replica reserves a nonce only for an operation it holds (its lease, design § 4.4).
+  (*nonces)->SetFence([journal = j->get()](absl::string_view id) { return journal->FenceFor(id); });
   std::string description = (*j)->description();
   return OpenedJournal{*std::move(j), std::move(description), *std::move(changes), *std::move(nonces)};
 }
