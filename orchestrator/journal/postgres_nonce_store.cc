@@ -98,18 +98,19 @@ constexpr absl::string_view kLockSender =
 constexpr absl::string_view kFloor =
     "SELECT max(nonce) + 1 FROM nonce_slots WHERE chain_id = $1 AND sender = $2 AND state IN (1, 2, 3, 5)";
 // A first request reserves the slot (new, or VOID) and records itself in one statement.
+#define NONCE_SLOT_RESERVED                                                                         \
+  " ON CONFLICT (chain_id, sender, nonce) DO UPDATE SET request_id = EXCLUDED.request_id,"          \
+  " operation_id = EXCLUDED.operation_id, step = EXCLUDED.step, state = 1, reserved_at = now(),"    \
+  " last_signed_at = NULL, last_bump_at = NULL, closed_at = NULL WHERE nonce_slots.state = 4"       \
+  " RETURNING chain_id, sender, nonce) "                                                            \
+  "INSERT INTO nonce_requests (chain_id, sender, nonce, request_key, envelope) "                    \
+  "SELECT chain_id, sender, nonce, $7, $8 FROM slot "                                               \
+  "ON CONFLICT (chain_id, sender, nonce, request_key) DO UPDATE SET envelope = EXCLUDED.envelope, " \
+  "outcome = 0, created_at = now() RETURNING nonce"
 constexpr absl::string_view kReserve =
     "WITH slot AS ("
     " INSERT INTO nonce_slots (chain_id, sender, nonce, request_id, operation_id, step, state)"
-    " VALUES ($1, $2, $3, $4, $5, $6, 1)"
-    " ON CONFLICT (chain_id, sender, nonce) DO UPDATE SET request_id = EXCLUDED.request_id,"
-    " operation_id = EXCLUDED.operation_id, step = EXCLUDED.step, state = 1, reserved_at = now(),"
-    " last_signed_at = NULL, last_bump_at = NULL, closed_at = NULL WHERE nonce_slots.state = 4"
-    " RETURNING chain_id, sender, nonce) "
-    "INSERT INTO nonce_requests (chain_id, sender, nonce, request_key, envelope) "
-    "SELECT chain_id, sender, nonce, $7, $8 FROM slot "
-    "ON CONFLICT (chain_id, sender, nonce, request_key) DO UPDATE SET envelope = EXCLUDED.envelope, outcome = 0,"
-    " created_at = now() RETURNING nonce";
+    " VALUES ($1, $2, $3, $4, $5, $6, 1)" NONCE_SLOT_RESERVED;
 // The same, only while the replica holds the operation: $9 replica, $10 epoch, $11 boot id (the
 // journal's fence, design § 3.4), with a share lock on the operation row so that a claim and the
 // reservation are strictly ordered.
@@ -119,15 +120,8 @@ constexpr absl::string_view kReserveFenced =
     "r.expires > now()) FOR SHARE), "
     "slot AS ("
     " INSERT INTO nonce_slots (chain_id, sender, nonce, request_id, operation_id, step, state)"
-    " SELECT $1::bigint, $2::text, $3::bigint, $4::text, id, $6::text, 1 FROM lease"
-    " ON CONFLICT (chain_id, sender, nonce) DO UPDATE SET request_id = EXCLUDED.request_id,"
-    " operation_id = EXCLUDED.operation_id, step = EXCLUDED.step, state = 1, reserved_at = now(),"
-    " last_signed_at = NULL, last_bump_at = NULL, closed_at = NULL WHERE nonce_slots.state = 4"
-    " RETURNING chain_id, sender, nonce) "
-    "INSERT INTO nonce_requests (chain_id, sender, nonce, request_key, envelope) "
-    "SELECT chain_id, sender, nonce, $7, $8 FROM slot "
-    "ON CONFLICT (chain_id, sender, nonce, request_key) DO UPDATE SET envelope = EXCLUDED.envelope, outcome = 0,"
-    " created_at = now() RETURNING nonce";
+    " SELECT $1::bigint, $2::text, $3::bigint, $4::text, id, $6::text, 1 FROM lease" NONCE_SLOT_RESERVED;
+#undef NONCE_SLOT_RESERVED
 constexpr absl::string_view kRecordBump =
     "INSERT INTO nonce_requests (chain_id, sender, nonce, request_key, envelope) VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT DO NOTHING";
