@@ -506,10 +506,20 @@ std::optional<absl::StatusOr<MinedTx>> NonceAllocator::OnReceipt(WaitState& w, c
     }
   }
   if (!confirmed) return std::nullopt;
+  if (store_ != nullptr) CloseMinedSlots(w.call);
   w.out.receipt = receipt;
   w.out.tx = tx;
   w.out.versions = static_cast<int>(w.versions.size());
   return absl::StatusOr<MinedTx>(std::move(w.out));
+}
+
+// Tells the shared store what the chain says as soon as a receipt is seen, so that a mined nonce
+// does not look open (to other replicas, to a resumed operation, to an operator) until the next
+// maintenance pass, which may never come when this was the sender's last transaction. Best
+// effort: the next Maintain repeats it.
+void NonceAllocator::CloseMinedSlots(const CallOptions& opts) {
+  absl::StatusOr<uint64_t> latest = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Latest(), opts);
+  if (latest.ok()) (void)store_->Chain(chain_id_, sender_, *latest);
 }
 
 std::string NonceAllocator::RevertReason(const jsonrpc::Receipt& receipt, const SignedTx& tx, const CallOptions& call) {

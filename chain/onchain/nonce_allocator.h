@@ -197,6 +197,7 @@ class NonceAllocator {
   absl::Status SendNewest(WaitState& w);
   // One poll of the receipts: the final result once mined (or failed), nullopt to keep waiting.
   std::optional<absl::StatusOr<MinedTx>> Poll(WaitState& w);
+  void CloseMinedSlots(const jsonrpc::CallOptions& opts);
   std::optional<absl::StatusOr<MinedTx>> OnReceipt(WaitState& w, const jsonrpc::Receipt& receipt, const SignedTx& tx);
   std::string RevertReason(const jsonrpc::Receipt& receipt, const SignedTx& tx, const jsonrpc::CallOptions& call);
   // No receipt: notices a vanished one, a nonce used by another transaction, or re-broadcasts.

@@ -91,7 +91,11 @@ ReplicaClient::Watched ReplicaClient::Watch(const std::string& id, int replica, 
   req.set_operation_id(id);
   auto reader = stack_.stub(replica).WatchOperation(&ctx, req);
   v1::OperationEvent ev;
-  while (reader->Read(&ev)) w.events.push_back(ev);
+  while (reader->Read(&ev)) {
+    w.events.push_back(ev);
+    // Waiting for input does not end a stream; a client stops watching to supply the values.
+    if (ev.operation().state() == v1::OPERATION_STATE_WAITING_FOR_INPUT) ctx.TryCancel();
+  }
   w.status = reader->Finish();
   return w;
 }

@@ -8,8 +8,7 @@
 // two-phase update, on chain and in the simulator; no nonce used twice, none left open; Watch
 // streams whole; no secret in any log.
 //
-// Needs leases, claims and fencing (g-lease) and database nonces (g-nonce): tagged manual in
-// BUILD until both are merged. The seed of the killer is printed; --gtest_random_seed=N repeats it.
+// The seed of the killer is printed; --gtest_random_seed=N repeats it.
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -51,7 +50,7 @@ class ReplicasE2eTest : public StackTest<> {
     options.postgres = true;
     options.signer_postgres = true;
     options.replicas = kReplicas;
-    options.block_time = absl::Seconds(1);  // transactions are in flight when a replica dies
+    options.block_time = absl::Seconds(2);  // transactions are in flight when a replica dies
     options.lease_ttl = absl::Seconds(2);
     options.heartbeat_interval = absl::Milliseconds(500);
     options.claim_interval = absl::Milliseconds(250);
@@ -151,8 +150,10 @@ absl::Time KillAndRestart(Stack& stack, platform::postgres::Connection& db, int 
   absl::SleepFor(at - absl::Now());
   const absl::Time busy_until = absl::Now() + absl::Seconds(20);
   while (!BusyWithATransaction(stack, db, i) && absl::Now() < busy_until) absl::SleepFor(absl::Milliseconds(20));
+  const bool busy = BusyWithATransaction(stack, db, i);
   EXPECT_TRUE(stack.KillReplica(i).ok());
-  std::fprintf(stderr, "killed %s\n", Stack::ReplicaId(i).c_str());
+  std::fprintf(stderr, "killed %s (%s)\n", Stack::ReplicaId(i).c_str(),
+               busy ? "owning a running operation, a transaction in flight" : "not busy: waited 20 s");
   absl::SleepFor(absl::Seconds(1));
   absl::Status s = stack.StartReplica(i);
   EXPECT_TRUE(s.ok()) << s;
@@ -252,8 +253,8 @@ TEST_F(ReplicasE2eTest, SixtyOperationsSurviveKillNineOfTwoReplicas) {
     load[d].request_id = absl::StrCat("deploy-", d);
     load[d].deploy_request = stack_->DeployRequest(load[d].request_id, absl::StrCat("rep-load-", d));
   }
-  ASSERT_TRUE(stack_->AddFault(R"({"kind":"latency","latency_ms":150,"path_prefix":"/cvms","method":"POST"})").ok());
-  ASSERT_TRUE(stack_->AddFault(R"({"kind":"latency","latency_ms":150,"path_prefix":"/cvms","method":"PATCH"})").ok());
+  ASSERT_TRUE(stack_->AddFault(R"({"kind":"latency","latency_ms":1500,"path_prefix":"/cvms","method":"POST"})").ok());
+  ASSERT_TRUE(stack_->AddFault(R"({"kind":"latency","latency_ms":1500,"path_prefix":"/cvms","method":"PATCH"})").ok());
   absl::StatusOr<EffectCounts> before = CountEffects(*stack_);
   ASSERT_TRUE(before.ok()) << before.status();
 
@@ -263,9 +264,10 @@ TEST_F(ReplicasE2eTest, SixtyOperationsSurviveKillNineOfTwoReplicas) {
   for (int k = 0; k < kOperations; ++k) {
     threads.emplace_back([&, k] { Drive(client, load[k], k, seed * 31 + k); });
   }
-  absl::Time r1_back = KillAndRestart(*stack_, **db, 1, start + Uniform(rng, 1000, 8000));
-  KillAndRestart(*stack_, **db, 2, std::max(absl::Now(), start + Uniform(rng, 2000, 10000)));
-  KillAndRestart(*stack_, **db, 1, std::max(absl::Now(), r1_back + Uniform(rng, 1000, 8000)));
+  // The load lasts ~15 s (2 s blocks, 1.5 s simulator latency): the kills fall inside it.
+  absl::Time r1_back = KillAndRestart(*stack_, **db, 1, start + Uniform(rng, 500, 3000));
+  KillAndRestart(*stack_, **db, 2, std::max(absl::Now(), start + Uniform(rng, 1000, 5000)));
+  KillAndRestart(*stack_, **db, 1, std::max(absl::Now(), r1_back + Uniform(rng, 500, 2000)));
   for (std::thread& t : threads) t.join();
   std::fprintf(stderr, "load done in %s; %d calls failed over\n", absl::FormatDuration(absl::Now() - start).c_str(),
                client.failovers());
@@ -296,6 +298,15 @@ TEST_F(ReplicasE2eTest, SixtyOperationsSurviveKillNineOfTwoReplicas) {
       (*db)->Execute("SELECT count(*) FROM operations WHERE lease_epoch >= 2");
   ASSERT_TRUE(taken.ok()) << taken.status();
   EXPECT_GE(*taken->Int(0, 0), 3);
+  if (absl::StatusOr<platform::postgres::Result> by = (*db)->Execute(
+          "SELECT owner, lease_epoch, state, count(*) FROM operations GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+      by.ok()) {
+    for (int r = 0; r < by->rows(); ++r) {
+      std::fprintf(stderr, "operations: owner '%s' epoch %lld state %lld: %lld\n", by->Text(r, 0).c_str(),
+                   static_cast<long long>(*by->Int(r, 1)), static_cast<long long>(*by->Int(r, 2)),
+                   static_cast<long long>(*by->Int(r, 3)));
+    }
+  }
   int resumed = 0;
   for (const Tracked& t : load) {
     for (const v1::Step& step : t.done.steps()) resumed += step.attempts() >= 2 ? 1 : 0;
