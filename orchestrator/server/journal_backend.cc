@@ -26,7 +26,10 @@ absl::StatusOr<OpenedJournal> OpenSqlite(const std::string& path, absl::string_v
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
   absl::StatusOr<std::unique_ptr<journal::SqliteJournal>> j = journal::SqliteJournal::Open(path);
   if (!j.ok()) return j.status();  // names the file already
-  return OpenedJournal{*std::move(j), path, nullptr};
+  OpenedJournal opened;
+  opened.journal = *std::move(j);
+  opened.description = path;
+  return opened;
 }
 
 absl::Duration Dur(const google::protobuf::Duration& d, absl::Duration fallback) {
