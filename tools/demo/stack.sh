@@ -71,7 +71,7 @@ _stack_alive() {
 
 # Waits until DIR/logs/<name>.out holds a JSON line; prints it.
 _stack_ready_line() {  # _stack_ready_line <dir> <name> <seconds>
-  local dir=$1 name=$2 tries=$(($3 * 10)) pid line
+  local dir=$1 name=$2 tries=$(($3 * 10)) pid line i
   pid=$(cat "$dir/pids/$name")
   for ((i = 0; i < tries; i++)); do
     line=$(head -n1 "$dir/logs/$name.out" 2>/dev/null)
@@ -88,7 +88,7 @@ _stack_ready_line() {  # _stack_ready_line <dir> <name> <seconds>
 }
 
 _stack_wait_healthy() {  # _stack_wait_healthy <dir> <name> <address> <seconds>
-  local dir=$1 name=$2 address=$3 seconds=$4 probe pid
+  local dir=$1 name=$2 address=$3 seconds=$4 probe pid i
   probe=$(_stack_bin health_probe STACK_HEALTH_PROBE)
   pid=$(cat "$dir/pids/$name")
   for ((i = 0; i < seconds * 2; i++)); do
@@ -304,7 +304,7 @@ EOF
 # operations), then the signer, the simulator and the chain. Reaps them when they are our
 # children. Safe to call twice, or after a partial start.
 stack_stop() {  # stack_stop <dir>
-  local dir=$1 name pid stopped=()
+  local dir=$1 name pid stopped=() i
   [ -d "$dir/pids" ] || return 0
   local names=() f
   for f in "$dir"/pids/orchestrator*; do [ -f "$f" ] && names+=("$(basename "$f")"); done
