@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "crypto/secure_wipe.h"
 
 namespace cloudapi {
 namespace {
@@ -96,8 +97,12 @@ absl::StatusOr<ApiKey> ApiKey::FromEnvironment() {
   if (const char* file = std::getenv("PHALA_CLOUD_API_KEY_FILE"); file != nullptr && *file != 0) {
     return FromFile(file);
   }
-  if (const char* key = std::getenv("PHALA_CLOUD_API_KEY"); key != nullptr && *key != 0) {
+  if (char* key = std::getenv("PHALA_CLOUD_API_KEY"); key != nullptr && *key != 0) {
     absl::StatusOr<ApiKey> k = FromString(key);
+    // getenv returns the environment's own storage: wipe it and drop the variable, so neither
+    // /proc/<pid>/environ nor a child process sees the key (as the signer does with passwords).
+    crypto::SecureWipe(key, std::strlen(key));
+    ::unsetenv("PHALA_CLOUD_API_KEY");
     if (!k.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("PHALA_CLOUD_API_KEY: ", k.status().message()));
     }

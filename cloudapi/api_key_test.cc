@@ -62,7 +62,10 @@ TEST(ApiKey, Environment) {
   unsetenv("PHALA_CLOUD_API_KEY");
   EXPECT_EQ(ApiKey::FromEnvironment().status().code(), absl::StatusCode::kFailedPrecondition);
   setenv("PHALA_CLOUD_API_KEY", "phak_env", 1);
+  char* raw = std::getenv("PHALA_CLOUD_API_KEY");
   EXPECT_EQ(ApiKey::FromEnvironment()->value(), "phak_env");
+  EXPECT_EQ(std::getenv("PHALA_CLOUD_API_KEY"), nullptr) << "read once, then dropped";
+  EXPECT_EQ(raw[0], '\0') << "the environment's copy was overwritten";
   setenv("PHALA_CLOUD_API_KEY_FILE", TempFile("key_env", "phak_from_file", 0600).c_str(), 1);
   EXPECT_EQ(ApiKey::FromEnvironment()->value(), "phak_from_file");
   unsetenv("PHALA_CLOUD_API_KEY_FILE");

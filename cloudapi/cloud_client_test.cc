@@ -598,10 +598,13 @@ TEST(CloudClientConfig, FromTheSdkEnvironmentVariables) {
   ASSERT_TRUE(o.ok()) << o.status();
   std::unique_ptr<CloudClient> client = *CloudClient::Create(std::move(*o));
   EXPECT_TRUE(client->GetCurrentUser().ok());
+  // The key is read once and removed from the environment (no child or /proc reader sees it).
+  EXPECT_EQ(getenv("PHALA_CLOUD_API_KEY"), nullptr);
   unsetenv("PHALA_CLOUD_API_PREFIX");
+  setenv("PHALA_CLOUD_API_KEY", SimInstance::kApiKey, 1);
   absl::StatusOr<CloudClientOptions> d = CloudClientOptions::FromEnvironment();
+  ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->base_url, "https://cloud-api.phala.com/api/v1");
-  unsetenv("PHALA_CLOUD_API_KEY");
   EXPECT_EQ(CloudClientOptions::FromEnvironment().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

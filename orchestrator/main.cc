@@ -22,6 +22,7 @@
 #include "platform/listen_flags.h"
 #include "platform/log/level_flag.h"
 #include "platform/log/log.h"
+#include "platform/process_hardening.h"
 #include "platform/signals.h"
 #include "platform/transport/transport.h"
 
@@ -90,6 +91,8 @@ absl::Status ApplyJournalFlags(v1::OrchestratorConfig& config) {
 
 int main(int argc, char** argv) {
   platform::ShutdownSignals signals;  // before any thread exists
+  // The API key and env values in flight live in this process's memory: no core file, no ptrace.
+  if (absl::Status s = platform::HardenProcess(); !s.ok()) return Fail(1, "cannot harden the process: " + s.ToString());
   absl::SetProgramUsageMessage(
       "The onchain-kms orchestrator: deploys and updates Phala Cloud CVMs governed by a KMS.\n"
       "  orchestrator --config=FILE [--listen=unix:/path | host:port] [--journal_path=F | "

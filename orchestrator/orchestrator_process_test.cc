@@ -25,7 +25,9 @@ namespace v1 = onchainkms::orchestrator::v1;
 using platform::testing::RunfilePath;
 using platform::testing::ServerProcess;
 using platform::testing::ShortTempDir;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class OrchestratorProcessTest : public ::testing::Test {
  protected:
@@ -149,6 +151,34 @@ TEST(OrchestratorPeerAllowlistTest, RefusesAUidNotOnTheList) {
           "/usr/bin/setpriv",
           {"--reuid=65534", "--regid=65534", "--clear-groups", probe, "--address=unix:" + socket, "--timeout=1s"}, {}),
       0);
+  EXPECT_EQ(*(*p)->Stop(SIGTERM), 0);
+}
+
+std::string ReadProcFile(pid_t pid, const std::string& name) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/", name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The orchestrator holds the Phala Cloud API key and env values in flight: no core files, and an
+// API key taken from the environment is gone from /proc/<pid>/environ once read.
+TEST(OrchestratorHardeningTest, NoCoreFilesAndTheApiKeyLeavesTheEnvironment) {
+  ShortTempDir dir;
+  const std::string address = "unix:" + dir.path() + "/o.sock";
+  const std::string key = "phak_environment_only_4f1c9e";
+  ::setenv("PHALA_CLOUD_API_KEY", key.c_str(), 1);
+  absl::StatusOr<std::unique_ptr<ServerProcess>> p =
+      ServerProcess::Start(RunfilePath("orchestrator/orchestrator"),
+                           {"--listen=" + address, "--journal_path=" + dir.path() + "/journal.sqlite",
+                            "--phala_cloud_base_url=http://127.0.0.1:9/api/v1"});
+  ::unsetenv("PHALA_CLOUD_API_KEY");
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE((*p)->WaitUntilServing(address).ok());
+  const std::string environ = ReadProcFile((*p)->pid(), "environ");
+  EXPECT_THAT(environ, HasSubstr("PATH=")) << "environ was read";
+  EXPECT_THAT(environ, Not(HasSubstr(key)));
+  EXPECT_THAT(ReadProcFile((*p)->pid(), "limits"), ContainsRegex("Max core file size +0 +0 "));
   EXPECT_EQ(*(*p)->Stop(SIGTERM), 0);
 }
 

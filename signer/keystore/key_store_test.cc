@@ -2,7 +2,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 #include "chain/hex.h"
 #include "chain/keccak.h"
 #include "signer/keystore/password.h"
-#include "signer/keystore/process_hardening.h"
 #include "signer/keystore/secret_file.h"
 
 namespace signer::keystore {
@@ -130,15 +128,6 @@ TEST(Password, EnvironmentVariableIsWipedAndRemoved) {
   EXPECT_EQ(std::getenv("SIGNER_TEST_PW"), nullptr);
   EXPECT_EQ(raw[0], '\0') << "the environment's copy was overwritten";
   EXPECT_TRUE(absl::IsNotFound(PasswordFromEnv("SIGNER_TEST_PW").status()));
-}
-
-TEST(ProcessHardening, NotDumpableAndNoCoreFiles) {
-  ASSERT_TRUE(HardenProcess().ok());
-  EXPECT_FALSE(ProcessIsDumpable());
-  struct rlimit rl;
-  ASSERT_EQ(::getrlimit(RLIMIT_CORE, &rl), 0);
-  EXPECT_EQ(rl.rlim_cur, 0u);
-  EXPECT_EQ(rl.rlim_max, 0u);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "platform/listen_flags.h"
 #include "platform/log/level_flag.h"
 #include "platform/log/log.h"
+#include "platform/process_hardening.h"
 #include "platform/signals.h"
 #include "platform/transport/transport.h"
 #include "signer/audit/audit_log.h"
@@ -32,7 +33,6 @@
 #include "signer/engine/engine.h"
 #include "signer/keystore/key_store.h"
 #include "signer/keystore/password.h"
-#include "signer/keystore/process_hardening.h"
 #include "signer/metrics/metrics.h"
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
@@ -372,7 +372,7 @@ int Serve(const v1::SignerConfig& config, platform::ShutdownSignals& signals) {
 
 int SignerMain(int argc, char** argv) {
   // Before any secret is read and before any thread exists.
-  if (absl::Status s = keystore::HardenProcess(); !s.ok()) return Fail(1, "cannot harden the process", s);
+  if (absl::Status s = platform::HardenProcess(); !s.ok()) return Fail(1, "cannot harden the process", s);
   platform::ShutdownSignals signals({SIGTERM, SIGINT, SIGHUP});
   absl::SetProgramUsageMessage(
       "The onchain-kms signer: holds the keys, signs what its policy allows.\n"

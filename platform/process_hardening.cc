@@ -1,4 +1,4 @@
-#include "signer/keystore/process_hardening.h"
+#include "platform/process_hardening.h"
 
 #include <errno.h>
 #include <sys/prctl.h>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace signer::keystore {
+namespace platform {
 
 absl::Status HardenProcess() {
   struct rlimit none = {0, 0};
@@ -23,4 +23,4 @@ absl::Status HardenProcess() {
 
 bool ProcessIsDumpable() { return ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1; }
 
-}  // namespace signer::keystore
+}  // namespace platform
