@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -26,6 +27,10 @@ absl::StatusOr<std::unique_ptr<KeyStore>> KeyStore::Load(const std::string& dir,
   std::unique_ptr<KeyStore> store(new KeyStore());
   for (const std::string& name : names) {
     const std::string path = absl::StrCat(dir, "/", name);
+    if (struct stat st; ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      store->skipped_.push_back(name);  // lost+found on a volume, a FIFO: not a key file
+      continue;
+    }
     absl::StatusOr<std::string> text = ReadPrivateFile(path, limits.max_file_bytes);
     if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat("keystore file ", text.status().message()));
     absl::StatusOr<KeystoreInfo> info = InspectKeystore(*text, limits);

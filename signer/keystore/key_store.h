@@ -34,9 +34,11 @@ using PasswordLookup = std::function<absl::StatusOr<const crypto::LockedBuffer*>
 
 class KeyStore {
  public:
-  // Loads every regular file in `dir` whose name does not start with '.'. Fails (and holds no
-  // key) if any file is readable by group/others, malformed, has hostile KDF parameters, does
-  // not decrypt, or repeats an address. Errors name the file, never a secret.
+  // Loads every regular file in `dir` (or symlink to one, as Kubernetes Secret volumes have)
+  // whose name does not start with '.'; other entries (`lost+found` on a mounted volume, a FIFO)
+  // are skipped and listed in skipped() for the caller to warn about. Fails (and holds no key)
+  // if any file is readable by group/others, malformed, has hostile KDF parameters, does not
+  // decrypt, or repeats an address. Errors name the file, never a secret.
   static absl::StatusOr<std::unique_ptr<KeyStore>> Load(const std::string& dir, const PasswordLookup& passwords,
                                                         const KdfLimits& limits = KdfLimits());
 
@@ -51,6 +53,8 @@ class KeyStore {
   std::vector<KeyInfo> List() const;
   bool Has(const chain::Address& address) const { return keys_.contains(address); }
   size_t size() const { return keys_.size(); }
+  // Names of the directory entries Load skipped because they are not regular files, sorted.
+  const std::vector<std::string>& skipped() const { return skipped_; }
 
   // Signs a 32-byte digest (RFC 6979, low-s) and checks that the signature recovers to the
   // key's address before returning it. NotFound for an unknown key.
@@ -67,6 +71,7 @@ class KeyStore {
   };
   KeyStore() = default;
   absl::flat_hash_map<chain::Address, Key> keys_;
+  std::vector<std::string> skipped_;
 };
 
 }  // namespace signer::keystore

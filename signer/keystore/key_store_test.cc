@@ -68,6 +68,21 @@ TEST(KeyStore, LoadsSeveralKeysWithPerKeyPasswordsAndSigns) {
   EXPECT_TRUE(absl::IsNotFound((*store)->SignHash(chain::Address(), h).status()));
 }
 
+// A keystore on a mounted volume has `lost+found` (a directory) beside the key files; a socket
+// or FIFO can appear too. Those are skipped and named, not a start-up failure.
+TEST(KeyStore, SkipsEntriesThatAreNotFilesAndNamesThem) {
+  const std::string dir = NewDir("volume");
+  ASSERT_TRUE(WritePrivateFileAtomically(dir, "a.json", Light(kKey0, "pw")).ok());
+  ASSERT_TRUE(std::filesystem::create_directory(dir + "/lost+found"));
+  ASSERT_EQ(::mkfifo((dir + "/fifo").c_str(), 0600), 0);
+  auto pw = *Buffer("pw");
+  absl::StatusOr<std::unique_ptr<KeyStore>> store = KeyStore::Load(
+      dir, [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> { return &pw; });
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->size(), 1u);
+  EXPECT_THAT((*store)->skipped(), ::testing::ElementsAre("fifo", "lost+found"));
+}
+
 TEST(KeyStore, RefusesGroupOrOtherReadableFilesAndBadOnes) {
   const std::string dir = NewDir("perm");
   ASSERT_TRUE(WritePrivateFileAtomically(dir, "a.json", Light(kKey0, "pw")).ok());

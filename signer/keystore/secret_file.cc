@@ -36,7 +36,9 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
 
 // Opens and checks the file; returns the fd and its size.
 absl::StatusOr<int> OpenPrivate(const std::string& path, size_t max_bytes, size_t* size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not a regular
+  // file); it changes nothing for regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   struct stat st;
   if (::fstat(fd, &st) != 0) {

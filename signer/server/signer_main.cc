@@ -243,6 +243,9 @@ std::unique_ptr<keystore::KeyStore> LoadKeys(const v1::SignerConfig& config, int
     *exit_code = Fail(1, "cannot load the keys", loaded.status());
     return nullptr;
   }
+  for (const std::string& name : (*loaded)->skipped()) {
+    Log(Level::kWarn, "keystore entry skipped: not a regular file", {{"entry", name}});
+  }
   Log(Level::kInfo, "keys loaded",
       {{"keys", static_cast<uint64_t>((*loaded)->size())}, {"seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
   return *std::move(loaded);
