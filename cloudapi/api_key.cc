@@ -97,12 +97,9 @@ absl::StatusOr<ApiKey> ApiKey::FromEnvironment() {
   if (const char* file = std::getenv("PHALA_CLOUD_API_KEY_FILE"); file != nullptr && *file != 0) {
     return FromFile(file);
   }
-  if (char* key = std::getenv("PHALA_CLOUD_API_KEY"); key != nullptr && *key != 0) {
+  if (const char* key = std::getenv("PHALA_CLOUD_API_KEY"); key != nullptr && *key != 0) {
     absl::StatusOr<ApiKey> k = FromString(key);
-    // getenv returns the environment's own storage: wipe it and drop the variable, so neither
-    // /proc/<pid>/environ nor a child process sees the key (as the signer does with passwords).
-    crypto::SecureWipe(key, std::strlen(key));
-    ::unsetenv("PHALA_CLOUD_API_KEY");
+    crypto::WipeEnvironmentVariable("PHALA_CLOUD_API_KEY");  // neither environ nor a child sees it
     if (!k.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("PHALA_CLOUD_API_KEY: ", k.status().message()));
     }

@@ -15,19 +15,16 @@ absl::StatusOr<crypto::LockedBuffer> PasswordFromEnv(const std::string& name) {
   if (name.empty() || name.find('=') != std::string::npos) {
     return absl::InvalidArgumentError("password environment variable: bad name");
   }
-  char* value = std::getenv(name.c_str());
+  const char* value = std::getenv(name.c_str());
   if (value == nullptr) return absl::NotFoundError(absl::StrCat("environment variable ", name, " is not set"));
   const size_t n = std::strlen(value);
   if (n == 0) {
-    ::unsetenv(name.c_str());
+    crypto::WipeEnvironmentVariable(name.c_str());
     return absl::InvalidArgumentError(absl::StrCat("environment variable ", name, " is empty"));
   }
   absl::StatusOr<crypto::LockedBuffer> out = crypto::LockedBuffer::Allocate(n);
   if (out.ok()) std::memcpy(out->data(), value, n);
-  // getenv returns the environment's own storage: wipe it, then drop the variable, so neither
-  // /proc/self/environ nor a later child process sees the password.
-  crypto::SecureWipe(value, n);
-  ::unsetenv(name.c_str());
+  crypto::WipeEnvironmentVariable(name.c_str());
   return out;
 }
 
