@@ -172,6 +172,33 @@ TEST_F(EngineTest, RepeatFeeBumpAndConflictAcrossRestart) {
   EXPECT_EQ(v.records, 5u) << "one record per request";
 }
 
+TEST_F(EngineTest, AFeeBumpKeepsTheGasLimitAndTheCall) {
+  v1::SignedTransaction first, out;
+  ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(9), &first).ok());
+  v1::SignAddComposeHashRequest bump = fixtures::AddComposeHashRequest(9);
+  bump.set_max_fee_per_gas_wei("2200000000");
+  bump.set_max_priority_fee_per_gas_wei("1100000");
+  bump.set_gas_limit(59999);  // could run out of gas and burn the nonce
+  absl::Status s = Sign(bump, &out);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("gas_limit 59999 is below 60000"));
+  bump.set_compose_hash(std::string(64, 'c'));  // another call, same fees and gas
+  bump.set_gas_limit(60000);
+  s = Sign(bump, &out);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("to/value/data"));
+  absl::StatusOr<std::vector<equivocation::Record>> rows =
+      store_->RecordsFor({31337, *chain::Address::Parse(kFrom), 9});
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 1u) << "nothing signed or recorded";
+  bump = fixtures::AddComposeHashRequest(9);
+  bump.set_max_fee_per_gas_wei("2200000000");
+  bump.set_max_priority_fee_per_gas_wei("1100000");
+  bump.set_gas_limit(80000);  // a higher gas limit is fine
+  ASSERT_TRUE(Sign(bump, &out).ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_FEE_BUMP);
+}
+
 // Another signer replica, simulated over a real SQLite record: when a record is armed to lose,
 // the other replica's winner (made from the record) is committed first and the record is
 // ABORTED, as PostgresStore reports a lost race; or the record is refused with a status, as

@@ -63,6 +63,12 @@ Verdict Decide(const std::vector<Record>& rows, const Candidate& c, uint64_t pru
     return Conflict(absl::StrCat("anti-equivocation: ", where,
                                  " with a different to/value/data; refusing to sign a conflicting transaction"));
   }
+  // A lower gas limit could make the replacement run out of gas and burn the nonce on a failed
+  // call; the gas limits of a slot's versions therefore never decrease (latest is the highest).
+  if (c.gas_limit < latest.gas_limit) {
+    return Conflict(absl::StrCat("anti-equivocation: ", where, "; a replacement must keep gas_limit at least ",
+                                 latest.gas_limit, " (gas_limit ", c.gas_limit, " is below ", latest.gas_limit, ")"));
+  }
   if (!RaisedByTenPercent(highest_fee, c.max_fee_per_gas) ||
       !RaisedByTenPercent(highest_tip, c.max_priority_fee_per_gas)) {
     return Conflict(absl::StrCat(

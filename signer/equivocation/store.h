@@ -2,8 +2,9 @@
 // signature the signer releases is first recorded durably, keyed by (chain_id, sender, nonce).
 // For a key that was already signed for:
 //   * the same transaction (same signing hash)            -> REPEAT: the stored bytes again;
-//   * same to/value/data, both fees raised by >= 10% over
-//     the highest signed so far                            -> FEE_BUMP (a replacement);
+//   * same to/value/data, gas_limit not below the latest
+//     version's, both fees raised by >= 10% over the
+//     highest signed so far                                -> FEE_BUMP (a replacement);
 //   * anything else                                        -> CONFLICT (FAILED_PRECONDITION).
 //
 // Concurrency: a request holds its (chain, sender, nonce) slot from classification until its

@@ -103,8 +103,15 @@ TYPED_TEST_P(StoreContract, FirstRepeatFeeBumpConflictAcrossRestart) {
   EXPECT_EQ(bump.slot_version, 2u);
   EXPECT_EQ(*bump.replaced, ToRecord(Make(7, 1000, 100), Verdict{}).tx_hash);
   // The next bump is measured against the highest fees signed so far.
-  EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1200, 120)).kind, Verdict::Kind::kConflict);
-  EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1210, 121)).slot_version, 3u);
+  EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1200, 120, kData, 70000)).kind, Verdict::Kind::kConflict);
+  // A replacement keeps at least the gas limit of the one it replaces (70000): a lower one could
+  // run out of gas and burn the nonce.
+  Verdict lower_gas = ClassifyAndRecord(*store, Make(7, 1210, 121, kData, 69999));
+  EXPECT_EQ(lower_gas.kind, Verdict::Kind::kConflict);
+  EXPECT_TRUE(absl::IsFailedPrecondition(lower_gas.conflict));
+  EXPECT_NE(lower_gas.conflict.message().find("gas_limit 69999 is below 70000"), std::string::npos)
+      << lower_gas.conflict;
+  EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1210, 121, kData, 70000)).slot_version, 3u);
   // Older versions can still be fetched again as repeats (the caller may still hold them).
   EXPECT_EQ(ClassifyAndRecord(*store, Make(7, 1000, 100)).kind, Verdict::Kind::kRepeat);
   absl::StatusOr<std::vector<Record>> rows = store->RecordsFor(SlotKey{8453, kSender, 7});
