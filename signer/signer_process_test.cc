@@ -187,7 +187,8 @@ std::string RandomKeyHex() {
   }
 }
 
-std::string PolicyText(bool allow_anvil) {
+// `key` is bound to the test's own uid (the Unix-socket caller) and the insecure loopback one.
+std::string PolicyText(bool allow_anvil, const std::string& key) {
   return absl::StrCat(R"pb(
 chains {
   chain_id: )pb",
@@ -200,6 +201,14 @@ chains {
 }
 default_key_limits { rate_limit { requests_per_second: 1000 burst: 1000 } fee_budget_24h_wei: "1000000000000000000" }
 message_signing { enabled: false }
+callers {
+  name: "test"
+  identities: [ "uid:)pb",
+                      ::getuid(), R"pb(", "insecure" ]
+  keys: [ ")pb",
+                      key, R"pb(", "0x1111111111111111111111111111111111111111" ]
+  intents: [ INTENT_DEPLOY_AND_REGISTER_APP, INTENT_ADD_COMPOSE_HASH, INTENT_GENERIC_TRANSACTION, INTENT_SIGN_MESSAGE ]
+}
 )pb");
 }
 
@@ -252,7 +261,7 @@ class SignerProcess : public ::testing::Test {
     address_ = chain::AddressFromSecret(*chain::FromHex(key_hex_))->Checksummed();
     socket_ = out_ + "/s.sock";
     metrics_port_ = FreePort();
-    Write(out_ + "/policy.textproto", PolicyText(true), 0644);
+    Write(out_ + "/policy.textproto", PolicyText(true, address_), 0644);
     Write(out_ + "/signer.json",
           absl::StrCat(R"({"listen": {"unix": {"path": ")", socket_, R"("}}, "keystoreDir": ")", out_,
                        R"(/ks", "password": {"envVar": "SIGNER_TEST_PASSWORD"}, "policyFile": ")", out_,
@@ -311,7 +320,8 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
       grpc::ClientContext ctx;
       v1::ListKeysResponse keys;
       ASSERT_TRUE(stub->ListKeys(&ctx, {}, &keys).ok());
-      EXPECT_EQ(keys.keys_size(), 2);
+      // Two keys in the store; the policy binds this caller to the imported one only.
+      EXPECT_EQ(keys.keys_size(), 1);
     }
     // deployAndRegisterApp: signed, recovers to the key, decodes with cast to what was asked.
     v1::SignDeployAndRegisterAppRequest deploy;
@@ -411,6 +421,10 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
            return stub->SignAddComposeHash(c, AddHash("0x1111111111111111111111111111111111111111", 2), &sink);
          },
          grpc::StatusCode::NOT_FOUND, "0x1111111111111111111111111111111111111111"},
+        {[&](grpc::ClientContext* c) {  // a key the policy does not bind to this caller
+           return stub->SignAddComposeHash(c, AddHash("0x2222222222222222222222222222222222222222", 2), &sink);
+         },
+         grpc::StatusCode::PERMISSION_DENIED, "callers[name=\"test\"].keys"},
         {[&](grpc::ClientContext* c) {
            auto r = AddHash(address_, 2);
            r.set_max_fee_per_gas_wei("12.5");
@@ -445,7 +459,7 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
     }
     EXPECT_THAT(Read(out_ + "/signer.stderr"), HasSubstr("policy reload rejected"));
     // A valid policy without chain 31337 takes effect.
-    Write(out_ + "/policy.textproto", PolicyText(false), 0644);
+    Write(out_ + "/policy.textproto", PolicyText(false, address_), 0644);
     ::kill(pid, SIGHUP);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     {
@@ -458,7 +472,7 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
   EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "socket removed";
 
   // Restart: the anti-equivocation record survived.
-  Write(out_ + "/policy.textproto", PolicyText(true), 0644);
+  Write(out_ + "/policy.textproto", PolicyText(true, address_), 0644);
   pid = StartSigner();
   {
     auto stub = Stub();
@@ -932,6 +946,24 @@ TEST(SignerExamplesTest, ExampleConfigAndPolicyParseAndCompile) {
   absl::StatusOr<std::shared_ptr<const signer::policy::CompiledPolicy>> policy =
       signer::policy::LoadPolicyFile(RunfilePath("signer/policy.example.textproto"));
   ASSERT_TRUE(policy.ok()) << policy.status();
+  // Safe to copy: callers are bound, and transferOwnership goes to the named owner only.
+  EXPECT_TRUE((*policy)->binds_callers());
+  signer::policy::TxIntent t;
+  t.kind = signer::policy::TxIntent::Kind::kGeneric;
+  t.caller = "token:ops";
+  t.chain_id = 31337;
+  t.from = *chain::Address::Parse("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+  t.to = *chain::Address::Parse(kApp);
+  t.gas_limit = 50000;
+  const std::string owner = "0000000000000000000000009999999999999999999999999999999999999999";
+  t.data = *chain::FromHex("0xf2fde38b" + owner);
+  EXPECT_TRUE((*policy)->CheckTransaction(t).allowed()) << (*policy)->CheckTransaction(t).status;
+  t.data = *chain::FromHex("0xf2fde38b000000000000000000000000f39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+  EXPECT_THAT((*policy)->CheckTransaction(t).rule, HasSubstr("arguments[index=0]"));
+  t.data = *chain::FromHex("0xf2fde38b" + owner + "00");
+  EXPECT_THAT((*policy)->CheckTransaction(t).rule, HasSubstr("function_signature"));
+  t.caller = "uid:1000";  // the orchestrator may not use the owner key
+  EXPECT_FALSE((*policy)->CheckTransaction(t).allowed());
 }
 
 TEST(SignerCommandLineTest, BadCommandsAndConfigsExitWithTwo) {

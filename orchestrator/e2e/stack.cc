@@ -257,6 +257,14 @@ absl::Status Stack::WriteFiles() {
 }
 default_key_limits { rate_limit { requests_per_second: 1000 burst: 1000 } fee_budget_24h_wei: "100000000000000000000" }
 message_signing { enabled: false }
+callers {
+  name: "orchestrator"
+  identities: "uid:)pb",
+                                          ::getuid(), R"pb("
+  keys: ")pb",
+                                          anvil::kDeployerAddress, R"pb("
+  intents: [ INTENT_DEPLOY_AND_REGISTER_APP, INTENT_ADD_COMPOSE_HASH ]
+}
 )pb");
   RETURN_IF_ERROR(Write(d + "/policy.textproto", policy, 0644));
   const std::string signer_config = absl::StrCat(R"pb(listen { unix { path: ")pb", d, R"pb(/s.sock" } }

@@ -303,6 +303,13 @@ BackendResult RunBackend(const std::string& record, signer::equivocation::Store*
     chains { chain_id: 31337 app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
              max_fee_per_gas_wei: "100000000000" max_priority_fee_per_gas_wei: "10000000000" max_gas_limit: 2000000 })pb",
                                                 &p);
+  // The benchmark's callers (its own uid over gRPC, the in-process loop) are bound to its key.
+  onchainkms::signer::v1::CallerBinding* bench = p.add_callers();
+  bench->set_name("bench");
+  bench->add_identities(absl::StrCat("uid:", ::getuid()));
+  bench->add_identities("insecure");
+  bench->add_keys(signer::fixtures::kFrom);
+  bench->add_intents(onchainkms::signer::v1::INTENT_ADD_COMPOSE_HASH);
   // The 24 h fee budget: PostgreSQL checks it at commit against every replica's records.
   if (absl::GetFlag(FLAGS_fee_budget))
     p.mutable_default_key_limits()->set_fee_budget_24h_wei("1000000000000000000000000");

@@ -11,6 +11,7 @@
 #include "chain/keccak.h"
 #include "chain/transaction.h"
 #include "platform/log/log.h"
+#include "platform/status_macros.h"
 
 namespace signer::engine {
 
@@ -21,6 +22,7 @@ using policy::TxIntent;
 // One request in flight: what the audit record and the metrics need at the end.
 struct Engine::Request {
   std::string method;
+  std::string caller;  // Caller::JournalKey(), what the policy's `callers` name
   absl::Time start;
   Done done;
   json::object audit;  // the event, filled as the request progresses
@@ -236,6 +238,23 @@ std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, json::
   return req;
 }
 
+std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, const Caller& caller, Done done,
+                                                      const std::string& request_id) {
+  auto req = StartRequest(std::move(method), caller.AuditJson(), std::move(done), request_id);
+  req->caller = caller.JournalKey();
+  return req;
+}
+
+absl::Status Engine::Bind(Request& req, const policy::CompiledPolicy& pol, const chain::Address& key,
+                          v1::Intent intent) {
+  policy::Decision bound = pol.CheckCaller(req.caller, key, intent);
+  if (bound.allowed()) return absl::OkStatus();
+  req.audit["policy"] = pol.fingerprint();
+  req.rule = bound.rule;
+  req.policy_refusal = true;
+  return bound.status;
+}
+
 void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
   json::object& a = req->audit;
   if (status.ok()) {
@@ -283,18 +302,22 @@ void Engine::FillKey(const chain::Address& address, const std::string& label, v1
 }
 
 void Engine::ListKeys(const Caller& caller, const v1::ListKeysRequest&, v1::ListKeysResponse* response, Done done) {
-  auto req = StartRequest("ListKeys", caller.AuditJson(), std::move(done));
-  for (const keystore::KeyInfo& k : d_.keys->List()) FillKey(k.address, k.label, response->add_keys());
+  auto req = StartRequest("ListKeys", caller, std::move(done));
+  std::shared_ptr<const policy::CompiledPolicy> pol = d_.policy->Get();
+  for (const keystore::KeyInfo& k : d_.keys->List()) {
+    if (pol->MayUseKey(req->caller, k.address)) FillKey(k.address, k.label, response->add_keys());
+  }
   Finish(req, absl::OkStatus());
 }
 
 void Engine::GetKey(const Caller& caller, const v1::GetKeyRequest& request, v1::Key* response, Done done) {
-  auto req = StartRequest("GetKey", caller.AuditJson(), std::move(done));
+  auto req = StartRequest("GetKey", caller, std::move(done));
   absl::StatusOr<chain::Address> address = AddressField(request.address(), "address");
   if (!address.ok()) return Finish(req, address.status());
   req->audit["key"] = address->Checksummed();
+  const bool visible = d_.policy->Get()->MayUseKey(req->caller, *address);  // another's key: as unknown
   for (const keystore::KeyInfo& k : d_.keys->List()) {
-    if (k.address == *address) {
+    if (visible && k.address == *address) {
       FillKey(k.address, k.label, response);
       return Finish(req, absl::OkStatus());
     }
@@ -304,7 +327,7 @@ void Engine::GetKey(const Caller& caller, const v1::GetKeyRequest& request, v1::
 
 void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeployAndRegisterAppRequest& r,
                                       v1::SignedTransaction* out, Done done) {
-  auto req = StartRequest("SignDeployAndRegisterApp", caller.AuditJson(), std::move(done), r.request_id());
+  auto req = StartRequest("SignDeployAndRegisterApp", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kDeployAndRegisterApp, out,
            [&](Prepared& p) -> absl::StatusOr<json::object> {
              absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
@@ -342,7 +365,7 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
 
 void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHashRequest& r,
                                 v1::SignedTransaction* out, Done done) {
-  auto req = StartRequest("SignAddComposeHash", caller.AuditJson(), std::move(done), r.request_id());
+  auto req = StartRequest("SignAddComposeHash", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
            [&](Prepared& p) -> absl::StatusOr<json::object> {
              absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
@@ -362,7 +385,7 @@ void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHa
 
 void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequest& r, v1::SignedTransaction* out,
                              Done done) {
-  auto req = StartRequest("SignTransaction", caller.AuditJson(), std::move(done), r.request_id());
+  auto req = StartRequest("SignTransaction", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kGeneric, out,
            [&](Prepared& p) -> absl::StatusOr<json::object> {
              absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
@@ -395,6 +418,7 @@ void Engine::SignCall(std::shared_ptr<Request> req, const std::string& request_i
                       absl::FunctionRef<absl::StatusOr<json::object>(Prepared&)> parse_call) {
   Prepared p;
   p.intent.kind = kind;
+  p.intent.caller = req->caller;
   if (absl::Status s = RequestIdField(request_id); !s.ok()) return Finish(req, s);
   if (absl::Status s = envelope.Parse(&p.intent, &p.tx); !s.ok()) return Finish(req, s);
   absl::StatusOr<json::object> intent = parse_call(p);
@@ -455,6 +479,8 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
 }
 
 absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, const TxIntent& intent) {
+  // The binding before the key store: a caller learns nothing of keys not bound to it.
+  RETURN_IF_ERROR(Bind(req, pol, intent.from, policy::IntentOf(intent.kind)));
   if (!d_.keys->Has(intent.from)) {
     return absl::NotFoundError(
         absl::StrCat("from_address: key ", intent.from.Checksummed(), " is not held by this signer"));
@@ -544,7 +570,7 @@ void Engine::Reclassify(std::shared_ptr<Request> req, std::shared_ptr<equivocati
 
 void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, v1::SignMessageResponse* out,
                          Done done) {
-  auto req = StartRequest("SignMessage", caller.AuditJson(), std::move(done), r.request_id());
+  auto req = StartRequest("SignMessage", caller, std::move(done), r.request_id());
   if (absl::Status s = RequestIdField(r.request_id()); !s.ok()) return Finish(req, s);
   absl::StatusOr<chain::Address> from = AddressField(r.from_address(), "from_address");
   if (!from.ok()) return Finish(req, from.status());
@@ -559,6 +585,7 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
   intent["message_bytes"] = static_cast<uint64_t>(message->size());
   intent["message_hash"] = hash.Hex();
   req->audit["intent"] = std::move(intent);
+  if (absl::Status s = Bind(*req, *d_.policy->Get(), *from, v1::INTENT_SIGN_MESSAGE); !s.ok()) return Finish(req, s);
   if (!d_.keys->Has(*from)) {
     return Finish(req, absl::NotFoundError(
                            absl::StrCat("from_address: key ", from->Checksummed(), " is not held by this signer")));

@@ -2,7 +2,8 @@
 // onchainkms.signer.v1.Signer. Per request, in this order (a refused request signs nothing):
 //
 //   1. validate the request            -> INVALID_ARGUMENT naming the field
-//   2. find the key                    -> NOT_FOUND
+//   2. the caller's binding (callers)  -> PERMISSION_DENIED naming the rule
+//      find the key                    -> NOT_FOUND
 //   3. build the calldata + tx itself  (a caller cannot smuggle a different call)
 //   4. policy (snapshot)               -> PERMISSION_DENIED naming the rule
 //   5. per-key rate limit              -> RESOURCE_EXHAUSTED naming the rule
@@ -84,6 +85,11 @@ class Engine {
   // client's request id.
   static std::shared_ptr<Request> StartRequest(std::string method, boost::json::object caller, Done done,
                                                const std::string& request_id = "");
+  static std::shared_ptr<Request> StartRequest(std::string method, const Caller& caller, Done done,
+                                               const std::string& request_id = "");
+  // The policy's `callers` let the request's caller use `key` for `intent` (sets req's rule).
+  static absl::Status Bind(Request& req, const policy::CompiledPolicy& pol, const chain::Address& key,
+                           onchainkms::signer::v1::Intent intent);
   // The steps of the three transaction RPCs: the request id and the envelope, the method's own
   // fields (`parse_call` fills the call and returns the audit record's "intent"), then signing.
   void SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,

@@ -46,7 +46,23 @@ constexpr char kPolicy[] = R"pb(
     selector: "0xf2fde38b"
   }
   message_signing { enabled: true }
+  callers {
+    name: "test"
+    identities: "insecure"
+    keys: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    keys: "0x1111111111111111111111111111111111111111"  # bound but not held: NOT_FOUND
+    intents: [
+      INTENT_DEPLOY_AND_REGISTER_APP,
+      INTENT_ADD_COMPOSE_HASH,
+      INTENT_GENERIC_TRANSACTION,
+      INTENT_SIGN_MESSAGE
+    ]
+  }
 )pb";
+
+// anvil's test key #1 (public), for a second key in the store.
+constexpr char kSecret1[] = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+constexpr char kFrom1[] = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -427,6 +443,123 @@ TEST_F(EngineTest, MessageSigningIsGated) {
   absl::Status s = Call([&](Done d) { engine_->SignMessage(caller_, r, &out, std::move(d)); });
   EXPECT_TRUE(absl::IsPermissionDenied(s));
   EXPECT_THAT(std::string(s.message()), HasSubstr("message_signing.enabled"));
+}
+
+// Two callers, each bound to one key: A (token:a) to kFrom for everything, B (token:b) to
+// kFrom1 for compose hashes only.
+constexpr char kBindings[] = R"pb(
+  callers {
+    name: "a"
+    identities: "token:a"
+    keys: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    intents: [ INTENT_ADD_COMPOSE_HASH, INTENT_SIGN_MESSAGE ]
+  }
+  callers {
+    name: "b"
+    identities: "token:b"
+    keys: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    intents: INTENT_ADD_COMPOSE_HASH
+  }
+)pb";
+
+TEST_F(EngineTest, ACallerBoundToOneKeyCannotUseAnother) {
+  keys_ =
+      *keystore::KeyStore::FromSecrets({{"anvil0", *chain::FromHex(kSecret)}, {"anvil1", *chain::FromHex(kSecret1)}});
+  std::string policy = kPolicy;
+  policy.erase(policy.find("  callers {"));  // only the two bindings below
+  SetPolicy(policy + kBindings);
+  Restart();
+  const Caller a{platform::Caller::BearerToken{"a", "ipv4:127.0.0.1:1"}};
+  const Caller b{platform::Caller::BearerToken{"b", "ipv4:127.0.0.1:2"}};
+  const Caller stranger{platform::Caller::BearerToken{"c", "ipv4:127.0.0.1:3"}};
+  auto sign = [&](const Caller& who, v1::SignAddComposeHashRequest r) {
+    v1::SignedTransaction out;
+    return Call([&](Done d) { engine_->SignAddComposeHash(who, r, &out, std::move(d)); });
+  };
+  EXPECT_TRUE(sign(a, fixtures::AddComposeHashRequest(1)).ok());
+  v1::SignAddComposeHashRequest with_b = fixtures::AddComposeHashRequest(1);
+  with_b.set_from_address(kFrom1);
+  EXPECT_TRUE(sign(b, with_b).ok());
+  // B with A's key, A with B's key, and an unbound caller: refused, naming the rule.
+  absl::Status s = sign(b, fixtures::AddComposeHashRequest(2));
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("callers[name=\"b\"].keys"));
+  with_b.set_nonce(2);
+  s = sign(a, with_b);
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("callers[name=\"a\"].keys"));
+  s = sign(stranger, fixtures::AddComposeHashRequest(2));
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("no binding names the caller \"token:c\""));
+  // A key the signer does not hold: the same refusal (no existence oracle).
+  v1::SignAddComposeHashRequest unknown = fixtures::AddComposeHashRequest(2);
+  unknown.set_from_address("0x1111111111111111111111111111111111111111");
+  EXPECT_TRUE(absl::IsPermissionDenied(sign(b, unknown)));
+  // B's intents: compose hashes only.
+  v1::SignMessageRequest m;
+  m.set_from_address(kFrom1);
+  m.set_message("0x68656c6c6f");
+  v1::SignMessageResponse signed_message;
+  s = Call([&](Done d) { engine_->SignMessage(b, m, &signed_message, std::move(d)); });
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("callers[name=\"b\"].intents"));
+  EXPECT_TRUE(store_->RecordsFor({31337, *chain::Address::Parse(kFrom), 2})->empty()) << "nothing signed";
+  EXPECT_TRUE(store_->RecordsFor({31337, *chain::Address::Parse(kFrom1), 2})->empty()) << "nothing signed";
+  // ListKeys / GetKey show each caller only its key; another's is NOT_FOUND like an unknown one.
+  v1::ListKeysResponse list;
+  ASSERT_TRUE(Call([&](Done d) { engine_->ListKeys(b, {}, &list, std::move(d)); }).ok());
+  ASSERT_EQ(list.keys_size(), 1);
+  EXPECT_EQ(list.keys(0).address(), kFrom1);
+  list.Clear();
+  ASSERT_TRUE(Call([&](Done d) { engine_->ListKeys(stranger, {}, &list, std::move(d)); }).ok());
+  EXPECT_EQ(list.keys_size(), 0);
+  v1::GetKeyRequest get;
+  get.set_address(kFrom);
+  v1::Key key;
+  s = Call([&](Done d) { engine_->GetKey(b, get, &key, std::move(d)); });
+  EXPECT_TRUE(absl::IsNotFound(s)) << s;
+  EXPECT_EQ(s.message(), absl::StrCat("key ", kFrom, " is not held by this signer"));
+  EXPECT_TRUE(Call([&](Done d) { engine_->GetKey(a, get, &key, std::move(d)); }).ok());
+  // The refusals are audited with the rule.
+  audit_.reset();
+  std::stringstream audit;
+  audit << std::ifstream(dir_ + "/audit.jsonl").rdbuf();
+  EXPECT_THAT(audit.str(), HasSubstr(R"("rule":"callers[name=\"b\"].keys")"));
+  EXPECT_THAT(audit.str(), HasSubstr(R"("rule":"callers")"));
+  EXPECT_THAT(metrics_.Render(), HasSubstr(R"(signer_policy_denials_total{rule="callers[name=\"a\"].keys"} 1)"));
+}
+
+TEST_F(EngineTest, TransferOwnershipOnlyToTheNamedNewOwner) {
+  std::string policy = kPolicy;
+  const std::string old_rule = R"pb(selector: "0xf2fde38b")pb";
+  const std::string new_rule = R"pb(function_signature: "transferOwnership(address)"
+                                     arguments { index: 0 equals_any: "0x5555555555555555555555555555555555555555" })pb";
+  policy.replace(policy.find(old_rule), old_rule.size(), new_rule);
+  SetPolicy(policy);
+  v1::SignTransactionRequest r;
+  r.set_chain_id(31337);
+  r.set_from_address(kFrom);
+  r.set_to(kApp);
+  r.set_gas_limit(50000);
+  r.set_max_fee_per_gas_wei("1000000000");
+  r.set_max_priority_fee_per_gas_wei("1000000000");
+  const std::string owner_word = "0000000000000000000000005555555555555555555555555555555555555555";
+  v1::SignedTransaction out;
+  auto sign = [&](uint64_t nonce, std::string data) {
+    r.set_nonce(nonce);
+    r.set_data(std::move(data));
+    return Call([&](Done d) { engine_->SignTransaction(caller_, r, &out, std::move(d)); });
+  };
+  EXPECT_TRUE(sign(0, "0xf2fde38b" + owner_word).ok());
+  absl::Status s = sign(1, "0xf2fde38b000000000000000000000000f39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("generic_transaction_rules[name=\"transfer-ownership\"].arguments[index=0]: "
+                        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 is not an allowed value"));
+  s = sign(1, "0xf2fde38b" + owner_word + "00");
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("transfer-ownership\"].function_signature: calldata is 37 bytes"));
+  EXPECT_TRUE(store_->RecordsFor({31337, *chain::Address::Parse(kFrom), 1})->empty()) << "nothing signed";
 }
 
 TEST_F(EngineTest, ListKeys) {

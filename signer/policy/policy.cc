@@ -1,11 +1,14 @@
 #include "signer/policy/policy.h"
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "chain/hex.h"
 #include "crypto/sha256.h"
 #include "platform/config_file.h"
+#include "platform/log/log.h"
 #include "platform/status_macros.h"
 
 namespace signer::policy {
@@ -56,7 +59,29 @@ absl::StatusOr<KeyLimits> CompileLimits(const v1::KeyLimits& limits, const std::
     if (!budget.ok()) return budget.status();
     out.fee_budget_24h = *budget;
   }
+  if (!limits.value_budget_24h_wei().empty()) {
+    absl::StatusOr<chain::U256> budget =
+        ParseWeiField(limits.value_budget_24h_wei(), absl::StrCat(prefix, ".value_budget_24h_wei"));
+    if (!budget.ok()) return budget.status();
+    out.value_budget_24h = *budget;
+  }
   return out;
+}
+
+// A Caller::JournalKey() (platform/transport/caller.h).
+bool IsCallerIdentity(absl::string_view id) {
+  if (id == "insecure") return true;
+  if (absl::ConsumePrefix(&id, "uid:"))
+    return !id.empty() && id.size() <= 10 && absl::c_all_of(id, absl::ascii_isdigit);
+  return (absl::ConsumePrefix(&id, "cert:") || absl::ConsumePrefix(&id, "token:")) && !id.empty();
+}
+
+// A rule's `name`: required, unique among `names` (the rules of its kind so far).
+absl::Status UniqueName(const std::string& name, absl::string_view field, absl::flat_hash_set<std::string>& names) {
+  if (name.empty()) return Field(absl::StrCat(field, ".name"), "required");
+  if (!names.insert(name).second)
+    return Field(absl::StrCat(field, ".name"), absl::StrCat("duplicate name \"", name, "\""));
+  return absl::OkStatus();
 }
 
 Decision Deny(std::string rule, absl::string_view why) {
@@ -65,6 +90,18 @@ Decision Deny(std::string rule, absl::string_view why) {
 }
 
 }  // namespace
+
+v1::Intent IntentOf(TxIntent::Kind kind) {
+  switch (kind) {
+    case TxIntent::Kind::kDeployAndRegisterApp:
+      return v1::INTENT_DEPLOY_AND_REGISTER_APP;
+    case TxIntent::Kind::kAddComposeHash:
+      return v1::INTENT_ADD_COMPOSE_HASH;
+    case TxIntent::Kind::kGeneric:
+      return v1::INTENT_GENERIC_TRANSACTION;
+  }
+  return v1::INTENT_UNSPECIFIED;
+}
 
 absl::StatusOr<chain::U256> ParseWei(absl::string_view text) {
   if (text.empty()) return absl::InvalidArgumentError("empty (want a decimal wei amount)");
@@ -86,6 +123,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(co
   RETURN_IF_ERROR(out->CompileKeyLimits(policy));
   RETURN_IF_ERROR(out->CompileGenericRules(policy));
   RETURN_IF_ERROR(out->CompileMessageSigning(policy.message_signing()));
+  RETURN_IF_ERROR(out->CompileCallers(policy));
   std::string serialized;
   policy.SerializeToString(&serialized);
   const crypto::Sha256Digest digest = crypto::Sha256(absl::string_view(serialized));
@@ -151,9 +189,7 @@ absl::Status CompiledPolicy::CompileGenericRules(const v1::Policy& policy) {
   for (int i = 0; i < policy.generic_transaction_rules_size(); ++i) {
     const v1::GenericTransactionRule& r = policy.generic_transaction_rules(i);
     const std::string f = absl::StrCat("generic_transaction_rules[", i, "]");
-    if (r.name().empty()) return Field(absl::StrCat(f, ".name"), "required");
-    if (!names.insert(r.name()).second)
-      return Field(absl::StrCat(f, ".name"), absl::StrCat("duplicate name \"", r.name(), "\""));
+    RETURN_IF_ERROR(UniqueName(r.name(), f, names));
     GenericRule rule;
     rule.name = r.name();
     rule.rule = absl::StrCat("generic_transaction_rules[name=\"", r.name(), "\"]");
@@ -180,6 +216,10 @@ absl::Status CompiledPolicy::CompileGenericRules(const v1::Policy& policy) {
     }
     if (absl::Status s = ParseAddresses(r.from_addresses(), absl::StrCat(f, ".from_addresses"), rule.from); !s.ok())
       return s;
+    absl::StatusOr<std::optional<CallMatcher>> call = CallMatcher::Compile(r, f);
+    if (!call.ok()) return call.status();
+    rule.call = *std::move(call);
+    if (rule.call.has_value()) rule.selector = rule.call->selector();
     generic_.push_back(std::move(rule));
   }
   return absl::OkStatus();
@@ -196,7 +236,110 @@ absl::Status CompiledPolicy::CompileMessageSigning(const v1::MessageSigningPolic
   return absl::OkStatus();
 }
 
+absl::Status CompiledPolicy::CompileCallers(const v1::Policy& policy) {
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < policy.callers_size(); ++i) {
+    const v1::CallerBinding& c = policy.callers(i);
+    const std::string f = absl::StrCat("callers[", i, "]");
+    RETURN_IF_ERROR(UniqueName(c.name(), f, names));
+    Binding b;
+    b.rule = absl::StrCat("callers[name=\"", c.name(), "\"]");
+    if (c.identities().empty()) return Field(absl::StrCat(f, ".identities"), "at least one");
+    for (int j = 0; j < c.identities_size(); ++j) {
+      const std::string fj = absl::StrCat(f, ".identities[", j, "]");
+      if (!IsCallerIdentity(c.identities(j))) {
+        return Field(fj, absl::StrCat("\"", c.identities(j),
+                                      "\" is not a caller identity (\"uid:1000\", \"cert:<name>\", "
+                                      "\"token:<name>\" or \"insecure\")"));
+      }
+      if (!binding_of_identity_.emplace(c.identities(j), bindings_.size()).second)
+        return Field(fj, absl::StrCat("\"", c.identities(j), "\" is already bound by another entry"));
+    }
+    if (c.keys().empty()) return Field(absl::StrCat(f, ".keys"), "at least one");
+    RETURN_IF_ERROR(ParseAddresses(c.keys(), absl::StrCat(f, ".keys"), b.keys));
+    for (int j = 0; j < c.intents_size(); ++j) {
+      if (c.intents(j) == v1::INTENT_UNSPECIFIED) return Field(absl::StrCat(f, ".intents[", j, "]"), "unspecified");
+      b.intents.insert(c.intents(j));
+    }
+    for (int j = 0; j < c.generic_rules_size(); ++j) {
+      const std::string fj = absl::StrCat(f, ".generic_rules[", j, "]");
+      if (!b.intents.contains(v1::INTENT_GENERIC_TRANSACTION)) return Field(fj, "needs INTENT_GENERIC_TRANSACTION");
+      if (absl::c_none_of(generic_, [&](const GenericRule& r) { return r.name == c.generic_rules(j); }))
+        return Field(fj, absl::StrCat("no generic_transaction_rules entry is named \"", c.generic_rules(j), "\""));
+      b.generic_rules.insert(c.generic_rules(j));
+    }
+    bindings_.push_back(std::move(b));
+  }
+  return absl::OkStatus();
+}
+
+const CompiledPolicy::Binding* CompiledPolicy::BindingOf(absl::string_view caller) const {
+  auto it = binding_of_identity_.find(caller);
+  return it == binding_of_identity_.end() ? nullptr : &bindings_[it->second];
+}
+
+Decision CompiledPolicy::CheckCaller(absl::string_view caller, const chain::Address& key, v1::Intent intent) const {
+  if (!binds_callers()) return Decision{absl::OkStatus(), ""};
+  const Binding* b = BindingOf(caller);
+  if (b == nullptr) return Deny("callers", absl::StrCat("no binding names the caller \"", caller, "\""));
+  if (!b->keys.contains(key)) {
+    return Deny(absl::StrCat(b->rule, ".keys"),
+                absl::StrCat("caller \"", caller, "\" may not use key ", key.Checksummed()));
+  }
+  if (!b->intents.contains(intent)) {
+    return Deny(absl::StrCat(b->rule, ".intents"),
+                absl::StrCat("caller \"", caller, "\" may not use ", v1::Intent_Name(intent)));
+  }
+  return Decision{absl::OkStatus(), b->rule};
+}
+
+bool CompiledPolicy::MayUseKey(absl::string_view caller, const chain::Address& key) const {
+  if (!binds_callers()) return true;
+  const Binding* b = BindingOf(caller);
+  return b != nullptr && b->keys.contains(key);
+}
+
+Decision CompiledPolicy::MatchGenericRule(const TxIntent& in, const Binding* binding) const {
+  std::optional<std::array<uint8_t, 4>> selector;
+  if (!in.data.empty()) {
+    if (in.data.size() < 4) return Deny("generic_transaction_rules", "calldata shorter than a 4-byte selector");
+    selector = std::array<uint8_t, 4>{in.data[0], in.data[1], in.data[2], in.data[3]};
+  }
+  std::string near_rule, near_why;  // a rule that matched chain+to+selector but not the rest
+  for (const GenericRule& r : generic_) {
+    if (r.chain_id != in.chain_id || r.to != in.to || r.selector != selector) continue;
+    if (binding != nullptr && !binding->generic_rules.empty() && !binding->generic_rules.contains(r.name)) {
+      near_rule = absl::StrCat(binding->rule, ".generic_rules");
+      near_why = absl::StrCat("rule \"", r.name, "\" is not bound to caller \"", in.caller, "\"");
+      continue;
+    }
+    if (!r.from.empty() && !r.from.contains(in.from)) {
+      near_rule = absl::StrCat(r.rule, ".from_addresses");
+      near_why = absl::StrCat("key ", in.from.Checksummed(), " may not use this rule");
+      continue;
+    }
+    if (in.value > r.max_value) {
+      near_rule = absl::StrCat(r.rule, ".max_value_wei");
+      near_why = absl::StrCat("value ", in.value.ToDecimal(), " exceeds ", r.max_value.ToDecimal());
+      continue;
+    }
+    if (r.call.has_value()) {
+      if (std::optional<CallMatcher::Mismatch> m = r.call->Check(in.data)) {
+        near_rule = absl::StrCat(r.rule, ".", m->field);
+        near_why = std::move(m->why);
+        continue;
+      }
+    }
+    return Decision{absl::OkStatus(), r.rule};
+  }
+  if (!near_rule.empty()) return Deny(std::move(near_rule), near_why);
+  return Deny("generic_transaction_rules",
+              absl::StrCat("no rule allows chain ", in.chain_id, ", to ", in.to.Checksummed(), ", selector ",
+                           selector ? chain::ToHex(*selector) : std::string("(none: plain transfer)")));
+}
+
 Decision CompiledPolicy::CheckTransaction(const TxIntent& in) const {
+  if (Decision bound = CheckCaller(in.caller, in.from, IntentOf(in.kind)); !bound.allowed()) return bound;
   auto it = chains_.find(in.chain_id);
   if (it == chains_.end()) return Deny("chains", absl::StrCat("chain ", in.chain_id, " is not allowed"));
   const Chain& c = it->second;
@@ -220,36 +363,9 @@ Decision CompiledPolicy::CheckTransaction(const TxIntent& in) const {
       }
       break;
     case TxIntent::Kind::kGeneric: {
-      std::optional<std::array<uint8_t, 4>> selector;
-      if (!in.data.empty()) {
-        if (in.data.size() < 4) return Deny("generic_transaction_rules", "calldata shorter than a 4-byte selector");
-        selector = std::array<uint8_t, 4>{in.data[0], in.data[1], in.data[2], in.data[3]};
-      }
-      const GenericRule* near = nullptr;  // matched chain+to+selector but not the rest
-      std::string near_field, near_why;
-      for (const GenericRule& r : generic_) {
-        if (r.chain_id != in.chain_id || r.to != in.to || r.selector != selector) continue;
-        if (!r.from.empty() && !r.from.contains(in.from)) {
-          near = &r;
-          near_field = ".from_addresses";
-          near_why = absl::StrCat("key ", in.from.Checksummed(), " may not use this rule");
-          continue;
-        }
-        if (in.value > r.max_value) {
-          near = &r;
-          near_field = ".max_value_wei";
-          near_why = absl::StrCat("value ", in.value.ToDecimal(), " exceeds ", r.max_value.ToDecimal());
-          continue;
-        }
-        allowed_by = r.rule;
-        break;
-      }
-      if (allowed_by.empty()) {
-        if (near != nullptr) return Deny(absl::StrCat(near->rule, near_field), near_why);
-        return Deny("generic_transaction_rules",
-                    absl::StrCat("no rule allows chain ", in.chain_id, ", to ", in.to.Checksummed(), ", selector ",
-                                 selector ? chain::ToHex(*selector) : std::string("(none: plain transfer)")));
-      }
+      Decision generic = MatchGenericRule(in, binds_callers() ? BindingOf(in.caller) : nullptr);
+      if (!generic.allowed()) return generic;
+      allowed_by = std::move(generic.rule);
       break;
     }
   }
@@ -298,6 +414,13 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(const std::
   RETURN_IF_ERROR(platform::LoadConfigFile(path, &policy));
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> out = CompiledPolicy::Compile(policy);
   if (!out.ok()) return absl::Status(out.status().code(), absl::StrCat(path, ": ", out.status().message()));
+  if (!(*out)->binds_callers()) {
+    platform::log::Warn(
+        "the policy binds no callers: every caller the transport admits may use every key for every intent; add "
+        "`callers { name: \"...\" identities: \"uid:1000\" keys: \"0x...\" intents: INTENT_ADD_COMPOSE_HASH }` "
+        "entries (policy.proto CallerBinding) to bind each caller to its keys and intents",
+        {{"policy", path}});
+  }
   return out;
 }
 

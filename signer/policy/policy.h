@@ -22,6 +22,7 @@
 #include "chain/bytes.h"
 #include "chain/u256.h"
 #include "onchainkms/signer/v1/policy.pb.h"
+#include "signer/policy/call_matcher.h"
 
 namespace signer::policy {
 
@@ -29,6 +30,7 @@ namespace signer::policy {
 struct TxIntent {
   enum class Kind { kDeployAndRegisterApp, kAddComposeHash, kGeneric };
   Kind kind = Kind::kGeneric;
+  std::string caller;  // the transport's Caller::JournalKey(): "uid:1000", "cert:ci", ...
   uint64_t chain_id = 0;
   chain::Address from;
   chain::Address to;
@@ -38,6 +40,9 @@ struct TxIntent {
   chain::U256 max_fee_per_gas;
   chain::U256 max_priority_fee_per_gas;
 };
+
+// The `callers` intent a transaction request is (policy.proto's Intent).
+onchainkms::signer::v1::Intent IntentOf(TxIntent::Kind kind);
 
 // The outcome of a check. `rule` is set for both outcomes when a rule decided ("allowed by
 // generic_transaction_rules[name=\"x\"]"); `status` is OK or PERMISSION_DENIED / INVALID_ARGUMENT
@@ -54,6 +59,7 @@ struct KeyLimits {
   std::optional<double> requests_per_second;
   uint32_t burst = 0;
   std::optional<chain::U256> fee_budget_24h;
+  std::optional<chain::U256> value_budget_24h;
 };
 
 class CompiledPolicy {
@@ -62,8 +68,17 @@ class CompiledPolicy {
   // required"). `source` (a file name) prefixes messages.
   static absl::StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(const onchainkms::signer::v1::Policy& policy);
 
-  // Chain, target contract or generic rule, fee/gas caps; value 0 for the two intents.
+  // The caller's binding, chain, target contract or generic rule (and its argument matchers),
+  // fee/gas caps; value 0 for the two intents.
   Decision CheckTransaction(const TxIntent& intent) const;
+  // `callers`: the caller (a Caller::JournalKey()) may use `key` for `intent`. Always allowed
+  // when the policy has no `callers` (see binds_callers()).
+  Decision CheckCaller(absl::string_view caller, const chain::Address& key,
+                       onchainkms::signer::v1::Intent intent) const;
+  // Whether ListKeys / GetKey show `key` to the caller: its binding names the key.
+  bool MayUseKey(absl::string_view caller, const chain::Address& key) const;
+  // False for a policy without `callers`: every caller may use every key (compatibility).
+  bool binds_callers() const { return !bindings_.empty(); }
   // message_signing: enabled, key allowed, size.
   Decision CheckMessage(const chain::Address& from, size_t message_size) const;
   // The limits of `key` (its `keys` entry or the defaults).
@@ -91,6 +106,13 @@ class CompiledPolicy {
     std::optional<std::array<uint8_t, 4>> selector;  // nullopt: plain transfer with empty data
     chain::U256 max_value;
     absl::flat_hash_set<chain::Address> from;  // empty: any key
+    std::optional<CallMatcher> call;           // function_signature + arguments
+  };
+  struct Binding {
+    std::string rule;  // callers[name="x"]
+    absl::flat_hash_set<chain::Address> keys;
+    absl::flat_hash_set<int> intents;                // onchainkms.signer.v1.Intent values
+    absl::flat_hash_set<std::string> generic_rules;  // empty: any
   };
 
   CompiledPolicy() = default;
@@ -99,6 +121,11 @@ class CompiledPolicy {
   absl::Status CompileKeyLimits(const onchainkms::signer::v1::Policy& policy);
   absl::Status CompileGenericRules(const onchainkms::signer::v1::Policy& policy);
   absl::Status CompileMessageSigning(const onchainkms::signer::v1::MessageSigningPolicy& message_signing);
+  absl::Status CompileCallers(const onchainkms::signer::v1::Policy& policy);
+  // The binding naming `caller`; nullptr if none does.
+  const Binding* BindingOf(absl::string_view caller) const;
+  // The first generic rule allowing `in` (`allowed_by` set) or the denial.
+  Decision MatchGenericRule(const TxIntent& in, const Binding* binding) const;
   absl::flat_hash_map<uint64_t, Chain> chains_;
   std::vector<GenericRule> generic_;
   KeyLimits default_limits_;
@@ -106,10 +133,13 @@ class CompiledPolicy {
   bool messages_enabled_ = false;
   absl::flat_hash_set<chain::Address> message_keys_;
   uint32_t max_message_bytes_ = 4096;
+  std::vector<Binding> bindings_;
+  absl::flat_hash_map<std::string, size_t> binding_of_identity_;
   std::string fingerprint_;
 };
 
-// Loads a policy file (text proto, or JSON if the name ends in .json) and compiles it.
+// Loads a policy file (text proto, or JSON if the name ends in .json) and compiles it. Logs a
+// warning naming what to add when the policy binds no callers.
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(const std::string& path);
 
 // Strict wei / fee decimal: digits only, no leading zeros except "0", at most 78 digits, < 2^256.

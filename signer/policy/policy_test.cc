@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "chain/abi.h"
 #include "chain/dstack_calls.h"
 #include "chain/hex.h"
 #include "google/protobuf/text_format.h"
@@ -57,6 +58,12 @@ constexpr char kPolicy[] = R"pb(
     from_addresses: "0x1111111111111111111111111111111111111111"
   }
   message_signing { enabled: true from_addresses: "0x1111111111111111111111111111111111111111" max_message_bytes: 10 }
+  callers {
+    name: "deployer"
+    identities: "uid:1000"
+    keys: [ "0x1111111111111111111111111111111111111111", "0x4444444444444444444444444444444444444444" ]
+    intents: [ INTENT_DEPLOY_AND_REGISTER_APP, INTENT_ADD_COMPOSE_HASH, INTENT_GENERIC_TRANSACTION ]
+  }
 )pb";
 
 chain::Address A(absl::string_view s) { return *chain::Address::Parse(s); }
@@ -74,6 +81,7 @@ std::shared_ptr<const CompiledPolicy> Compile(absl::string_view text) {
 TxIntent Deploy() {
   TxIntent t;
   t.kind = TxIntent::Kind::kDeployAndRegisterApp;
+  t.caller = "uid:1000";
   t.chain_id = 8453;
   t.from = kKey;
   t.to = A("0x2222222222222222222222222222222222222222");
@@ -203,6 +211,132 @@ TEST(Policy, KeyLimitsSelection) {
   EXPECT_EQ(*p->LimitsFor(kOther).requests_per_second, 1.0);
 }
 
+// A policy with one generic rule on a valid chain, plus `fields` in the rule.
+std::string Rule(absl::string_view fields) {
+  return absl::StrCat(
+      R"pb(chains { chain_id: 5 max_fee_per_gas_wei: "1" max_priority_fee_per_gas_wei: "1" max_gas_limit: 1 }
+                           generic_transaction_rules { name: "x" chain_id: 5 to: "0x3333333333333333333333333333333333333333" )pb",
+      fields, "}");
+}
+
+constexpr char kOwner[] = "0x5555555555555555555555555555555555555555";
+constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+
+// transferOwnership(address) on kApp to kOwner only, and a uint/bool/bytes32 rule for the types.
+std::shared_ptr<const CompiledPolicy> MatcherPolicy() {
+  return Compile(absl::StrCat(R"pb(
+    chains { chain_id: 31337 max_fee_per_gas_wei: "100000000000" max_priority_fee_per_gas_wei: "10000000000" max_gas_limit: 1000000 }
+    generic_transaction_rules {
+      name: "hand-app-to-safe"
+      chain_id: 31337
+      to: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
+      function_signature: "transferOwnership(address)"
+      arguments { index: 0 equals_any: ")pb",
+                              kOwner, R"pb(" }
+    }
+    generic_transaction_rules {
+      name: "typed"
+      chain_id: 31337
+      to: "0x3333333333333333333333333333333333333333"
+      function_signature: "f(uint16,bool,bytes32,bytes4)"
+      selector: "0x)pb",
+                              chain::ToHex(chain::abi::FunctionSelector("f(uint16,bool,bytes32,bytes4)"), false), R"pb("
+      arguments { index: 0 min: "10" max: "1000" }
+      arguments { index: 1 equals_any: "true" }
+      arguments { index: 2 equals_any: [ "0x00000000000000000000000000000000000000000000000000000000000000aa", "0x00000000000000000000000000000000000000000000000000000000000000bb" ] }
+    }
+  )pb"));
+}
+
+// Calldata: selector of `signature` and the given 32-byte words (64 hex digits each).
+std::string Call(absl::string_view signature, std::initializer_list<std::string> words) {
+  std::string out = chain::ToHex(chain::abi::FunctionSelector(signature));
+  for (const std::string& w : words) out += w;
+  return out;
+}
+std::string Word(absl::string_view hex) { return std::string(64 - hex.size(), '0') + std::string(hex); }
+std::string AddressWord(absl::string_view address) { return Word(address.substr(2)); }
+
+TEST(Policy, ArgumentMatcherAllowsOnlyTheNamedNewOwner) {
+  auto p = MatcherPolicy();
+  const std::string sig = "transferOwnership(address)";
+  Decision ok = p->CheckTransaction(Generic(kApp, Call(sig, {AddressWord(kOwner)})));
+  EXPECT_TRUE(ok.allowed()) << ok.status;
+  EXPECT_EQ(ok.rule, "generic_transaction_rules[name=\"hand-app-to-safe\"]");
+  Decision other =
+      p->CheckTransaction(Generic(kApp, Call(sig, {AddressWord("0x4444444444444444444444444444444444444444")})));
+  ExpectDenied(other, "generic_transaction_rules[name=\"hand-app-to-safe\"].arguments[index=0]");
+  EXPECT_THAT(std::string(other.status.message()),
+              HasSubstr("arguments[index=0]: 0x4444444444444444444444444444444444444444 is not an allowed value"));
+  // Trailing bytes, a missing word, a non-canonical address word (high bytes set).
+  const std::string sig_rule = "generic_transaction_rules[name=\"hand-app-to-safe\"].function_signature";
+  Decision trailing = p->CheckTransaction(Generic(kApp, Call(sig, {AddressWord(kOwner), "00"})));
+  ExpectDenied(trailing, sig_rule);
+  EXPECT_THAT(std::string(trailing.status.message()),
+              HasSubstr("calldata is 37 bytes; transferOwnership(address) takes exactly 36"));
+  ExpectDenied(p->CheckTransaction(Generic(kApp, Call(sig, {AddressWord(kOwner), Word("1")}))), sig_rule);
+  ExpectDenied(p->CheckTransaction(Generic(kApp, Call(sig, {}))), sig_rule);
+  Decision dirty = p->CheckTransaction(Generic(kApp, Call(sig, {"01" + AddressWord(kOwner).substr(2)})));
+  ExpectDenied(dirty, sig_rule);
+  EXPECT_THAT(std::string(dirty.status.message()), HasSubstr("is not a canonical address"));
+}
+
+TEST(Policy, ArgumentMatchersByType) {
+  auto p = MatcherPolicy();
+  const std::string sig = "f(uint16,bool,bytes32,bytes4)";
+  const std::string to = "0x3333333333333333333333333333333333333333";
+  const std::string rule = "generic_transaction_rules[name=\"typed\"]";
+  const std::string bytes4 = "deadbeef" + std::string(56, '0');
+  auto call = [&](std::string n, std::string b, std::string h, std::string f) {
+    return p->CheckTransaction(Generic(to, Call(sig, {std::move(n), std::move(b), std::move(h), std::move(f)})));
+  };
+  EXPECT_TRUE(call(Word("a"), Word("1"), Word("aa"), bytes4).allowed());
+  EXPECT_TRUE(call(Word("3e8"), Word("1"), Word("bb"), bytes4).allowed()) << "max is inclusive";
+  Decision low = call(Word("9"), Word("1"), Word("aa"), bytes4);
+  ExpectDenied(low, rule + ".arguments[index=0]");
+  EXPECT_THAT(std::string(low.status.message()), HasSubstr("9 is below the minimum 10"));
+  ExpectDenied(call(Word("3e9"), Word("1"), Word("aa"), bytes4), rule + ".arguments[index=0]");
+  ExpectDenied(call(Word("a"), Word("0"), Word("aa"), bytes4), rule + ".arguments[index=1]");
+  ExpectDenied(call(Word("a"), Word("1"), Word("cc"), bytes4), rule + ".arguments[index=2]");
+  // Non-canonical words: uint16 above 2^16, bool 2, bytes4 with low bytes set.
+  ExpectDenied(call(Word("1000a"), Word("1"), Word("aa"), bytes4), rule + ".function_signature");
+  ExpectDenied(call(Word("a"), Word("2"), Word("aa"), bytes4), rule + ".function_signature");
+  ExpectDenied(call(Word("a"), Word("1"), Word("aa"), "deadbeef" + Word("1").substr(8)), rule + ".function_signature");
+}
+
+TEST(Policy, CallersAreBoundToKeysAndIntents) {
+  auto p = Compile(absl::StrCat(kPolicy, R"pb(
+    callers { name: "ci" identities: [ "token:ci", "cert:ci" ] keys: "0x4444444444444444444444444444444444444444"
+              intents: INTENT_GENERIC_TRANSACTION generic_rules: "pay-treasury" }
+    callers { name: "reader" identities: "insecure" keys: "0x4444444444444444444444444444444444444444" })pb"));
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->binds_callers());
+  EXPECT_TRUE(p->CheckCaller("uid:1000", kKey, v1::INTENT_DEPLOY_AND_REGISTER_APP).allowed());
+  EXPECT_EQ(p->CheckCaller("uid:1000", kKey, v1::INTENT_ADD_COMPOSE_HASH).rule, "callers[name=\"deployer\"]");
+  ExpectDenied(p->CheckCaller("uid:1000", kKey, v1::INTENT_SIGN_MESSAGE), "callers[name=\"deployer\"].intents");
+  ExpectDenied(p->CheckCaller("cert:ci", kKey, v1::INTENT_GENERIC_TRANSACTION), "callers[name=\"ci\"].keys");
+  ExpectDenied(p->CheckCaller("uid:1001", kKey, v1::INTENT_GENERIC_TRANSACTION), "callers");
+  ExpectDenied(p->CheckCaller("insecure", kOther, v1::INTENT_GENERIC_TRANSACTION), "callers[name=\"reader\"].intents");
+  EXPECT_TRUE(p->MayUseKey("insecure", kOther));
+  EXPECT_FALSE(p->MayUseKey("insecure", kKey));
+  EXPECT_FALSE(p->MayUseKey("uid:7", kKey));
+  // CheckTransaction checks the binding first, and a binding's generic_rules narrow the rules.
+  TxIntent t = Deploy();
+  t.caller = "token:ci";
+  ExpectDenied(p->CheckTransaction(t), "callers[name=\"ci\"].keys");
+  TxIntent g = Generic(kApp, "0xf2fde38b0000");
+  g.caller = "token:ci";
+  g.from = kOther;
+  ExpectDenied(p->CheckTransaction(g), "callers[name=\"ci\"].generic_rules");
+  g.caller = "uid:1000";
+  EXPECT_TRUE(p->CheckTransaction(g).allowed()) << "the deployer may use any rule";
+  // Without `callers`: every caller may use every key (compatibility; a warning at load).
+  auto open = Compile(R"pb(message_signing { enabled: true })pb");
+  EXPECT_FALSE(open->binds_callers());
+  EXPECT_TRUE(open->CheckCaller("uid:7", kKey, v1::INTENT_SIGN_MESSAGE).allowed());
+  EXPECT_TRUE(open->MayUseKey("uid:7", kKey));
+}
+
 TEST(Policy, InvalidPoliciesNameTheField) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"pb(chains { chain_id: 0 })pb", "chains[0].chain_id"},
@@ -226,6 +360,60 @@ TEST(Policy, InvalidPoliciesNameTheField) {
       {R"pb(generic_transaction_rules { name: "x" chain_id: 5 to: "0x3333333333333333333333333333333333333333" })pb",
        "generic_transaction_rules[0].chain_id"},
       {R"pb(generic_transaction_rules { chain_id: 5 })pb", "generic_transaction_rules[0].name"},
+      {R"pb(default_key_limits { value_budget_24h_wei: "1e18" })pb", "default_key_limits.value_budget_24h_wei"},
+      {Rule(R"pb(function_signature: "transferOwnership(address")pb"),
+       "generic_transaction_rules[0].function_signature"},
+      {Rule(R"pb(function_signature: "transferOwnership(address newOwner)")pb"),
+       "generic_transaction_rules[0].function_signature: argument 0: unknown type"},
+      {Rule(R"pb(function_signature: "f(bytes)")pb"), "function_signature: argument 0: \"bytes\" is dynamic"},
+      {Rule(R"pb(function_signature: "f(address,string)")pb"), "function_signature: argument 1: \"string\" is dynamic"},
+      {Rule(R"pb(function_signature: "f(uint256[])")pb"), "\"uint256[]\" is dynamic or composite"},
+      {Rule(R"pb(function_signature: "f(uint)")pb"), "write \"uint256\""},
+      {Rule(R"pb(function_signature: "f(int256)")pb"), "signed integer \"int256\" is not supported"},
+      {Rule(R"pb(function_signature: "f(uint7)")pb"), "unknown type \"uint7\""},
+      {Rule(R"pb(function_signature: "transferOwnership(address)" selector: "0xdeadbeef")pb"),
+       "generic_transaction_rules[0].selector: \"0xdeadbeef\" is not the selector of transferOwnership(address) "
+       "(0xf2fde38b)"},
+      {Rule(R"pb(arguments { index: 0 equals_any: "0x1111111111111111111111111111111111111111" })pb"),
+       "generic_transaction_rules[0].arguments: needs function_signature"},
+      {Rule(R"pb(function_signature: "f(address)" arguments { index: 1 equals_any: "true" })pb"),
+       "generic_transaction_rules[0].arguments[0].index: 1 is past the last argument of f(address)"},
+      {Rule(R"pb(function_signature: "f(address)" arguments { index: 0 equals_any: "0x12" })pb"),
+       "generic_transaction_rules[0].arguments[0].equals_any[0]: address"},
+      {Rule(R"pb(function_signature: "f(address)" arguments { index: 0 min: "1" })pb"),
+       "generic_transaction_rules[0].arguments[0].min: only for uintN, not address"},
+      {Rule(R"pb(function_signature: "f(uint8)" arguments { index: 0 max: "256" })pb"),
+       "generic_transaction_rules[0].arguments[0].max: uint8: does not fit in uint8"},
+      {Rule(R"pb(function_signature: "f(uint8)" arguments { index: 0 min: "9" max: "8" })pb"),
+       "generic_transaction_rules[0].arguments[0].min: greater than max"},
+      {Rule(R"pb(function_signature: "f(bool)" arguments { index: 0 })pb"),
+       "generic_transaction_rules[0].arguments[0]: needs equals_any, min or max"},
+      {Rule(R"pb(function_signature: "f(bool,bool)" arguments { index: 0 equals_any: "true" }
+                 arguments { index: 0 equals_any: "false" })pb"),
+       "generic_transaction_rules[0].arguments[1].index: argument 0 already has a matcher"},
+      {Rule(R"pb(function_signature: "f(bytes4)" arguments { index: 0 equals_any: "0x1234" })pb"),
+       "generic_transaction_rules[0].arguments[0].equals_any[0]: bytes4: want \"0x\" + 8 hex digits"},
+      {R"pb(callers { identities: "uid:1" keys: "0x1111111111111111111111111111111111111111" })pb", "callers[0].name"},
+      {R"pb(callers { name: "a" keys: "0x1111111111111111111111111111111111111111" })pb", "callers[0].identities"},
+      {R"pb(callers { name: "a" identities: "1000" keys: "0x1111111111111111111111111111111111111111" })pb",
+       "callers[0].identities[0]: \"1000\" is not a caller identity"},
+      {R"pb(callers { name: "a" identities: "uid:1" })pb", "callers[0].keys: at least one"},
+      {R"pb(callers { name: "a" identities: "uid:1" keys: "0x12" })pb", "callers[0].keys[0]"},
+      {R"pb(callers { name: "a" identities: "uid:1" keys: "0x1111111111111111111111111111111111111111" }
+            callers { name: "b" identities: [ "cert:x", "uid:1" ] keys: "0x1111111111111111111111111111111111111111" })pb",
+       "callers[1].identities[1]: \"uid:1\" is already bound"},
+      {R"pb(callers { name: "a" identities: "uid:1" keys: "0x1111111111111111111111111111111111111111" }
+            callers { name: "a" identities: "uid:2" keys: "0x1111111111111111111111111111111111111111" })pb",
+       "callers[1].name: duplicate"},
+      {R"pb(callers { name: "a" identities: "uid:1" keys: "0x1111111111111111111111111111111111111111"
+                      intents: INTENT_UNSPECIFIED })pb",
+       "callers[0].intents[0]: unspecified"},
+      {R"pb(callers { name: "a" identities: "uid:1" keys: "0x1111111111111111111111111111111111111111"
+                      intents: INTENT_ADD_COMPOSE_HASH generic_rules: "x" })pb",
+       "callers[0].generic_rules[0]: needs INTENT_GENERIC_TRANSACTION"},
+      {R"pb(callers { name: "a" identities: "uid:1" keys: "0x1111111111111111111111111111111111111111"
+                      intents: INTENT_GENERIC_TRANSACTION generic_rules: "nope" })pb",
+       "callers[0].generic_rules[0]: no generic_transaction_rules entry is named \"nope\""},
   };
   for (const auto& [text, field] : cases) {
     v1::Policy policy;
