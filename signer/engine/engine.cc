@@ -29,7 +29,8 @@ struct Engine::Request {
   std::string rule;    // the rule that decided (allow or deny)
   bool policy_refusal = false;
   bool signed_something = false;
-  std::string budget_rule;  // the fee budget's rule, for a refusal by a shared record at commit
+  std::string budget_rule;    // the fee budget's rule, for a refusal by a shared record at commit
+  std::string limits_prefix;  // the key's limits, to name the budget a shared record refused
 };
 
 struct Engine::Prepared {
@@ -184,6 +185,12 @@ chain::U256 ChargeFor(const chain::Eip1559Transaction& tx, const equivocation::V
   return diff.ok() ? *diff : chain::U256();
 }
 
+// What a signature adds to the key's 24 h value budget: a generic transaction's value, once per
+// slot (a fee bump keeps the value of the transaction it replaces).
+chain::U256 ValueChargeFor(const chain::Eip1559Transaction& tx, const equivocation::Verdict& verdict) {
+  return verdict.kind == equivocation::Verdict::Kind::kFirst ? tx.value : chain::U256();
+}
+
 equivocation::Record RecordOf(equivocation::Candidate c, chain::SignedTransaction signed_tx,
                               const equivocation::Verdict& verdict, const chain::U256& charge) {
   equivocation::Record record;
@@ -222,7 +229,7 @@ absl::Status Engine::Envelope::Parse(TxIntent* intent, chain::Eip1559Transaction
 
 absl::Status Engine::ReplayFeeLedger() {
   return d_.store->ForEachSince(absl::Now() - absl::Hours(24), [this](const equivocation::Record& r) {
-    d_.usage->Record(r.key.sender, r.signed_at, r.budget_charge);
+    d_.usage->Record(r.key.sender, r.signed_at, r.budget_charge, equivocation::ValueCharge(r));
   });
 }
 
@@ -456,7 +463,8 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
   }
   const chain::U256 charge = ChargeFor(p.tx, *verdict);
   std::string budget_rule;
-  absl::StatusOr<uint64_t> charge_id = d_.usage->Charge(from, charge, limits, &budget_rule);
+  absl::StatusOr<uint64_t> charge_id =
+      d_.usage->Charge(from, {charge, ValueChargeFor(p.tx, *verdict)}, limits, &budget_rule);
   if (!charge_id.ok()) {
     req->rule = budget_rule;
     req->policy_refusal = true;
@@ -470,7 +478,9 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
   req->signed_something = true;
   auto record = std::make_shared<equivocation::Record>(RecordOf(std::move(c), *std::move(signed_tx), *verdict, charge));
   record->fee_budget_24h = limits.fee_budget_24h;
+  record->value_budget_24h = limits.value_budget_24h;
   req->budget_rule = std::move(budget_rule);
+  req->limits_prefix = limits.rule_prefix;
   a["nonce_use"] = NonceUseName(record->nonce_use);
   a["tx_hash"] = record->tx_hash.Hex();
   if (record->nonce_use == equivocation::NonceUse::kFeeBump) a["replaced_tx_hash"] = verdict->replaced->Hex();
@@ -512,7 +522,8 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
     if (absl::IsResourceExhausted(s)) {  // the global budget, checked by a shared record at commit
       d_.usage->Refund(from, charge_id);
       req->signed_something = false;
-      req->rule = req->budget_rule;
+      absl::optional<absl::Cord> budget = s.GetPayload(equivocation::kBudgetPayload);
+      req->rule = budget ? absl::StrCat(req->limits_prefix, ".", std::string(*budget)) : req->budget_rule;
       req->policy_refusal = true;
       for (const char* k : {"fee_charged_wei", "tx_hash", "replaced_tx_hash"}) req->audit.erase(k);
       slot.reset();

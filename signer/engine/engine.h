@@ -8,7 +8,7 @@
 //   4. policy (snapshot)               -> PERMISSION_DENIED naming the rule
 //   5. per-key rate limit              -> RESOURCE_EXHAUSTED naming the rule
 //   6. anti-equivocation (slot held)   -> FAILED_PRECONDITION; a repeat returns the stored tx
-//   7. rolling 24 h fee budget         -> RESOURCE_EXHAUSTED naming the rule
+//   7. rolling 24 h fee, value budgets -> RESOURCE_EXHAUSTED naming the rule
 //   8. sign, self-verify (recover)
 //   9. durable record (group commit)   -> UNAVAILABLE if it fails (nothing released)
 //  10. audit record                    -> UNAVAILABLE if it fails (fail closed)
@@ -55,8 +55,8 @@ class Engine {
  public:
   explicit Engine(EngineDeps deps) : d_(deps) {}
 
-  // Replays the fees of the last 24 h from the durable record into the usage tracker, so a
-  // restart does not reset the budgets. Call once at start-up.
+  // Replays the fees and values of the last 24 h from the durable record into the usage tracker,
+  // so a restart does not reset the budgets. Call once at start-up.
   absl::Status ReplayFeeLedger();
 
   // An RPC refused before it reached the engine (an unauthorised caller, known only by its gRPC

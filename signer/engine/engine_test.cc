@@ -329,10 +329,16 @@ TEST_F(EngineTest, ARecordThatLostARaceToAnotherReplicaIsClassifiedAgain) {
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_EQ(usage_->Committed24h(from), before);
   EXPECT_TRUE(store_->RecordsFor({31337, from, 4})->empty());
+  // A refusal by the global value budget names that budget.
+  absl::Status value_refusal = absl::ResourceExhaustedError("value budget exhausted across all signers");
+  value_refusal.SetPayload(equivocation::kBudgetPayload, absl::Cord("value_budget_24h_wei"));
+  racing->RefuseNext(value_refusal);
+  EXPECT_TRUE(absl::IsResourceExhausted(Sign(fixtures::AddComposeHashRequest(4), &out)));
   audit_.reset();
   std::stringstream audit;
   audit << std::ifstream(dir_ + "/audit.jsonl").rdbuf();
   EXPECT_THAT(audit.str(), HasSubstr("\"rule\":\"default_key_limits.fee_budget_24h_wei\""));
+  EXPECT_THAT(audit.str(), HasSubstr("\"rule\":\"default_key_limits.value_budget_24h_wei\""));
 }
 
 TEST_F(EngineTest, ErrorsNameTheFieldOrRule) {
@@ -560,6 +566,57 @@ TEST_F(EngineTest, TransferOwnershipOnlyToTheNamedNewOwner) {
   EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("transfer-ownership\"].function_signature: calldata is 37 bytes"));
   EXPECT_TRUE(store_->RecordsFor({31337, *chain::Address::Parse(kFrom), 1})->empty()) << "nothing signed";
+}
+
+TEST_F(EngineTest, ValueBudgetOfGenericTransactionsSurvivesARestart) {
+  std::string policy = kPolicy;
+  const std::string limits = R"pb(default_key_limits { fee_budget_24h_wei: "1000000000000000" })pb";
+  policy.replace(policy.find(limits), limits.size(),
+                 R"pb(default_key_limits { fee_budget_24h_wei: "1000000000000000" value_budget_24h_wei: "1500" }
+                      generic_transaction_rules {
+                        name: "pay"
+                        chain_id: 31337
+                        to: "0x3333333333333333333333333333333333333333"
+                        max_value_wei: "1000"
+                      })pb");
+  SetPolicy(policy);
+  v1::SignTransactionRequest r;
+  r.set_chain_id(31337);
+  r.set_from_address(kFrom);
+  r.set_to("0x3333333333333333333333333333333333333333");
+  r.set_gas_limit(21000);
+  r.set_max_fee_per_gas_wei("1000000000");
+  r.set_max_priority_fee_per_gas_wei("1000000");
+  v1::SignedTransaction out;
+  auto pay = [&](uint64_t nonce, const std::string& value) {
+    r.set_nonce(nonce);
+    r.set_value_wei(value);
+    return Call([&](Done d) { engine_->SignTransaction(caller_, r, &out, std::move(d)); });
+  };
+  ASSERT_TRUE(pay(0, "1000").ok());
+  absl::Status s = pay(1, "600");
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("default_key_limits.value_budget_24h_wei"));
+  EXPECT_TRUE(store_->RecordsFor({31337, *chain::Address::Parse(kFrom), 1})->empty()) << "nothing signed";
+  ASSERT_TRUE(pay(1, "500").ok()) << "exactly the budget";
+  // A fee bump and a repeat add no value.
+  r.set_max_fee_per_gas_wei("1100000000");
+  r.set_max_priority_fee_per_gas_wei("1100000");
+  ASSERT_TRUE(pay(1, "500").ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_FEE_BUMP);
+  ASSERT_TRUE(pay(1, "500").ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(usage_->CommittedValue24h(*chain::Address::Parse(kFrom)), chain::U256(1500));
+  // Intents carry no value: still allowed.
+  EXPECT_TRUE(Sign(fixtures::AddComposeHashRequest(5), &out).ok());
+  Restart();  // replayed from the record
+  EXPECT_EQ(usage_->CommittedValue24h(*chain::Address::Parse(kFrom)), chain::U256(1500));
+  s = pay(2, "1");
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  audit_.reset();
+  std::stringstream audit;
+  audit << std::ifstream(dir_ + "/audit.jsonl").rdbuf();
+  EXPECT_THAT(audit.str(), HasSubstr("\"rule\":\"default_key_limits.value_budget_24h_wei\""));
 }
 
 TEST_F(EngineTest, ListKeys) {

@@ -79,6 +79,19 @@ INSERT INTO fee_ledger (sender, minute, charged)
 SELECT sender, date_trunc('minute', signed_at), sum(budget_charge) FROM signatures
  WHERE signed_at > now() - interval '25 hours' AND budget_charge > 0 GROUP BY 1, 2;
 )sql";
+// v6: the 24 h value budget of generic transactions, per-minute buckets like v5's fee ledger: the
+// value of each slot's first signature (a fee bump adds none); seeded from the last 25 h.
+constexpr absl::string_view kSchemaV6 = R"sql(
+CREATE TABLE value_ledger (
+  sender   bytea NOT NULL REFERENCES signer_keys (sender),
+  minute   timestamptz NOT NULL,
+  value    numeric(78, 0) NOT NULL,
+  PRIMARY KEY (sender, minute)
+);
+INSERT INTO value_ledger (sender, minute, value)
+SELECT sender, date_trunc('minute', signed_at), sum(value) FROM signatures
+ WHERE signed_at > now() - interval '25 hours' AND nonce_use = 1 AND value > 0 GROUP BY 1, 2;
+)sql";
 constexpr absl::string_view kSchemaName = "signer_equivocation";
 
 // $1 sender, $2 burst, $3 rate per second. No row: the bucket is empty (nothing changed).
@@ -96,17 +109,21 @@ ON CONFLICT (sender) DO UPDATE
 RETURNING rate_tokens)sql";
 
 // Times travel as microseconds since the epoch, exactly (no floating point on either side).
-// The record and its charge in the key's minute bucket, in one statement; no row if the record
-// lost a race (ON CONFLICT DO NOTHING: nothing charged then).
+// The record and its charges in the key's minute buckets (fee; value for a slot's first
+// signature), in one statement; no row if the record lost a race (ON CONFLICT DO NOTHING:
+// nothing charged then).
 constexpr absl::string_view kInsert =
     "WITH ins AS (INSERT INTO signatures (chain_id, sender, nonce, slot_version, signing_hash, to_address, value, "
     "data, gas_limit, max_fee_per_gas, max_priority_fee_per_gas, raw_tx, tx_hash, nonce_use, replaced_tx_hash, "
     "budget_charge, signed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
     "timestamptz 'epoch' + $17::bigint * interval '1 microsecond') ON CONFLICT DO NOTHING "
-    "RETURNING sender, signed_at, budget_charge), "
+    "RETURNING sender, signed_at, budget_charge, value, nonce_use), "
     "charged AS (INSERT INTO fee_ledger AS l (sender, minute, charged) "
     "SELECT sender, date_trunc('minute', signed_at), budget_charge FROM ins WHERE budget_charge > 0 "
-    "ON CONFLICT (sender, minute) DO UPDATE SET charged = l.charged + EXCLUDED.charged) "
+    "ON CONFLICT (sender, minute) DO UPDATE SET charged = l.charged + EXCLUDED.charged), "
+    "valued AS (INSERT INTO value_ledger AS v (sender, minute, value) "
+    "SELECT sender, date_trunc('minute', signed_at), value FROM ins WHERE nonce_use = 1 AND value > 0 "
+    "ON CONFLICT (sender, minute) DO UPDATE SET value = v.value + EXCLUDED.value) "
     "SELECT 1 FROM ins";
 constexpr absl::string_view kColumns =
     "SELECT chain_id, sender, nonce, signing_hash, to_address, value, data, gas_limit, max_fee_per_gas, "
@@ -251,7 +268,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const platfor
     store->ping_conn_ = *std::move(ping);
   }
   RETURN_IF_ERROR(PrefixStartup(platform::postgres::ApplySchema(
-      *store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5})));
+      *store->write_conn_, kSchemaName, {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6})));
   RETURN_IF_ERROR(CheckDurableCommits(*store->write_conn_));
   platform::postgres::PoolOptions pool;
   pool.max_connections = std::max(1, options.pool_size);
@@ -324,7 +341,9 @@ namespace {
 absl::Status LockBudgetKeys(Connection& conn, const std::vector<GroupCommit::Pending>& batch) {
   std::vector<chain::Address> keys;
   for (const GroupCommit::Pending& p : batch) {
-    if (p.record.fee_budget_24h.has_value()) keys.push_back(p.record.key.sender);
+    if (p.record.fee_budget_24h.has_value() || p.record.value_budget_24h.has_value()) {
+      keys.push_back(p.record.key.sender);
+    }
   }
   std::sort(keys.begin(), keys.end(), [](const chain::Address& a, const chain::Address& b) {
     return std::lexicographical_compare(a.bytes().begin(), a.bytes().end(), b.bytes().begin(), b.bytes().end());
@@ -338,25 +357,47 @@ absl::Status LockBudgetKeys(Connection& conn, const std::vector<GroupCommit::Pen
   return absl::OkStatus();
 }
 
-// OK if the record's charge fits the key's budget given every replica's charges of the 24 h
-// before it (this transaction's earlier inserts included: READ COMMITTED sees them, and the
-// other replicas' commits up to the key lock), summed by minute: a charge counts until the end of
-// its minute + 24 h, up to one minute longer than SQLite's ledger (conservative).
-absl::StatusOr<absl::Status> CheckBudget(Connection& conn, const Record& r) {
-  if (!r.fee_budget_24h.has_value() || r.budget_charge.IsZero()) return absl::OkStatus();
+// One of a key's 24 h budgets, kept in per-minute buckets: `table`.`column`.
+struct Ledger {
+  const char* what;   // "fee", "value"
+  const char* field;  // the KeyLimits field, the refusal's kBudgetPayload
+  absl::string_view sum_query;
+};
+constexpr Ledger kFeeLedger{
+    "fee", "fee_budget_24h_wei",
+    "SELECT coalesce(sum(charged), 0)::text FROM fee_ledger WHERE sender = $1 AND minute >= date_trunc('minute', "
+    "timestamptz 'epoch' + $2::bigint * interval '1 microsecond')"};
+constexpr Ledger kValueLedger{
+    "value", "value_budget_24h_wei",
+    "SELECT coalesce(sum(value), 0)::text FROM value_ledger WHERE sender = $1 AND minute >= date_trunc('minute', "
+    "timestamptz 'epoch' + $2::bigint * interval '1 microsecond')"};
+
+// OK if `amount` fits the key's `budget` given every replica's charges of the 24 h before the
+// record (this transaction's earlier inserts included: READ COMMITTED sees them, and the other
+// replicas' commits up to the key lock), summed by minute: a charge counts until the end of its
+// minute + 24 h, up to one minute longer than SQLite's ledger (conservative).
+absl::StatusOr<absl::Status> CheckLedger(Connection& conn, const Record& r, const Ledger& ledger,
+                                         const chain::U256& amount, const std::optional<chain::U256>& budget) {
+  if (!budget.has_value() || amount.IsZero()) return absl::OkStatus();
   ASSIGN_OR_RETURN(Result sum,
-                   conn.Execute("SELECT coalesce(sum(charged), 0)::text FROM fee_ledger WHERE sender = $1 AND "
-                                "minute >= date_trunc('minute', timestamptz 'epoch' + $2::bigint * interval "
-                                "'1 microsecond')",
-                                {Param::Bytes(r.key.sender.bytes()),
-                                 Param::Int(absl::ToUnixMicros(r.signed_at - absl::Hours(24)))}));
+                   conn.Execute(ledger.sum_query, {Param::Bytes(r.key.sender.bytes()),
+                                                   Param::Int(absl::ToUnixMicros(r.signed_at - absl::Hours(24)))}));
   ASSIGN_OR_RETURN(chain::U256 committed, U256At(sum, 0, 0));
-  absl::StatusOr<chain::U256> total = chain::U256::CheckedAdd(committed, r.budget_charge);
-  if (total.ok() && *total <= *r.fee_budget_24h) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "fee budget exhausted for key ", r.key.sender.Checksummed(), " across all signers: ", committed.ToDecimal(),
-      " wei committed in the last 24 h, this transaction adds ", r.budget_charge.ToDecimal(), ", budget ",
-      r.fee_budget_24h->ToDecimal()));
+  absl::StatusOr<chain::U256> total = chain::U256::CheckedAdd(committed, amount);
+  if (total.ok() && *total <= *budget) return absl::OkStatus();
+  absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
+      ledger.what, " budget exhausted for key ", r.key.sender.Checksummed(),
+      " across all signers: ", committed.ToDecimal(), " wei committed in the last 24 h, this transaction adds ",
+      amount.ToDecimal(), ", budget ", budget->ToDecimal()));
+  refused.SetPayload(kBudgetPayload, absl::Cord(ledger.field));
+  return refused;
+}
+
+// The record's fee and value charges fit the key's global budgets.
+absl::StatusOr<absl::Status> CheckBudget(Connection& conn, const Record& r) {
+  ASSIGN_OR_RETURN(absl::Status fee, CheckLedger(conn, r, kFeeLedger, r.budget_charge, r.fee_budget_24h));
+  if (!fee.ok()) return fee;
+  return CheckLedger(conn, r, kValueLedger, ValueCharge(r), r.value_budget_24h);
 }
 
 }  // namespace
@@ -516,10 +557,13 @@ absl::StatusOr<PruneResult> PostgresStore::Prune(uint64_t chain_id, const chain:
                                     Param::Int(absl::ToInt64Microseconds(keep_recent))}));
         result.deleted = static_cast<uint64_t>(deleted.affected_rows());
         // Minutes no budget check reaches any more.
-        return c
-            .Execute("DELETE FROM fee_ledger WHERE sender = $1 AND minute < now() - interval '25 hours'",
-                     {Param::Bytes(sender.bytes())})
-            .status();
+        for (const char* table : {"fee_ledger", "value_ledger"}) {
+          RETURN_IF_ERROR(c.Execute(absl::StrCat("DELETE FROM ", table,
+                                                 " WHERE sender = $1 AND minute < now() - interval '25 hours'"),
+                                    {Param::Bytes(sender.bytes())})
+                              .status());
+        }
+        return absl::OkStatus();
       });
   RETURN_IF_ERROR(DbError(s, "prune"));
   return result;

@@ -206,6 +206,52 @@ TEST(PostgresStore, TheFeeBudgetCountsTheLast24Hours) {
   EXPECT_THAT(std::string(over.message()), ::testing::HasSubstr("120000000 wei committed in the last 24 h"));
 }
 
+// The 24 h value budget is global like the fee budget, and counts the value of a slot's first
+// signature only: a fee bump of it adds none. The refusal says which budget it was.
+TEST(PostgresStore, TheValueBudgetIsSharedByReplicasAndABumpAddsNoValue) {
+  const Dsn dsn = NewDatabase("db");
+  std::unique_ptr<PostgresStore> replicas[2] = {OpenStore(dsn), OpenStore(dsn)};
+  const chain::U256 budget(2500);
+  auto with_value = [&](const Candidate& c, const Verdict& v) {
+    Candidate valued = c;
+    valued.value = chain::U256(1000);
+    Record r = ToRecord(valued, v);
+    r.value_budget_24h = budget;
+    return r;
+  };
+  std::atomic<int> ok{0}, exhausted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      const Candidate c = Make(static_cast<uint64_t>(100 + t), 1000, 100);
+      auto slot = replicas[t % 2]->Acquire(c.key);
+      const absl::Status s = replicas[t % 2]->RecordSync(with_value(c, Verdict{}));
+      if (s.ok()) ++ok;
+      if (absl::IsResourceExhausted(s)) {
+        ++exhausted;
+        EXPECT_EQ(s.GetPayload(kBudgetPayload).value_or(absl::Cord()), "value_budget_24h_wei") << s;
+        EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("value budget exhausted"));
+      }
+      EXPECT_TRUE(s.ok() || absl::IsResourceExhausted(s)) << s;
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 2);
+  EXPECT_EQ(exhausted.load(), 4);
+  // Bump one of the two recorded slots: the same value, no extra charge, so it fits.
+  std::vector<Record> recorded;
+  ASSERT_TRUE(
+      replicas[0]->ForEachSince(absl::Now() - absl::Hours(1), [&](const Record& r) { recorded.push_back(r); }).ok());
+  ASSERT_EQ(recorded.size(), 2u);
+  Verdict bump;
+  bump.kind = Verdict::Kind::kFeeBump;
+  bump.slot_version = 2;
+  bump.replaced = recorded[0].tx_hash;
+  const Candidate replacement = Make(recorded[0].key.nonce, 1100, 110);
+  auto slot = replicas[1]->Acquire(replacement.key);
+  EXPECT_TRUE(replicas[1]->RecordSync(with_value(replacement, bump)).ok());
+}
+
 // The rate limit's bucket is shared too: a burst of 5 is 5 requests across both replicas.
 TEST(PostgresStore, TheRateLimitIsSharedByReplicas) {
   const Dsn dsn = NewDatabase("db");

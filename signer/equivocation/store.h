@@ -73,8 +73,18 @@ struct Record : Candidate {
   // global); RESOURCE_EXHAUSTED then, and nothing is recorded. SQLite (one process) leaves it to
   // the in-process ledger.
   std::optional<chain::U256> fee_budget_24h;
+  // The same for the key's 24 h value budget (the values ValueCharge counts).
+  std::optional<chain::U256> value_budget_24h;
   absl::Time signed_at;
 };
+
+// What a record adds to its key's 24 h value ledger: its value if it is the first signature of
+// its slot; a fee bump keeps the value of the transaction it replaces and adds none.
+inline chain::U256 ValueCharge(const Record& r) { return r.nonce_use == NonceUse::kFirst ? r.value : chain::U256(); }
+
+// The payload of a RESOURCE_EXHAUSTED from RecordAsync: which budget refused, as its KeyLimits
+// field ("fee_budget_24h_wei", "value_budget_24h_wei").
+inline constexpr char kBudgetPayload[] = "type.onchainkms.dev/signer.budget";
 
 struct Verdict {
   enum class Kind { kFirst, kRepeat, kFeeBump, kConflict };
@@ -111,7 +121,8 @@ class Store {
   // Queues the record for the next group commit; `done` runs on another thread once it is
   // durable (OK), failed (UNAVAILABLE), lost a race to another signer that recorded the slot
   // (or that version of it) first (ABORTED: classify again), or would exceed the key's global
-  // fee budget (RESOURCE_EXHAUSTED). Nothing may be released before `done` says OK.
+  // fee or value budget (RESOURCE_EXHAUSTED with kBudgetPayload). Nothing may be released
+  // before `done` says OK.
   void RecordAsync(Record record, std::function<void(absl::Status)> done);
   // Synchronous form, for tests and tools.
   absl::Status RecordSync(Record record);

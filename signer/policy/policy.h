@@ -2,7 +2,7 @@
 // the decisions it makes on decoded intents. Deny-by-default; every denial names the rule in the
 // syntax of policy.proto's comment, e.g. `chains[chain_id=8453].max_fee_per_gas_wei`.
 //
-// Stateless: rate limits and fee budgets (which need history) live in usage_tracker.h. Knows
+// Stateless: rate limits and fee/value budgets (which need history) live in usage_tracker.h. Knows
 // nothing of keys or transport.
 #ifndef ONCHAIN_KMS_SIGNER_POLICY_POLICY_H_
 #define ONCHAIN_KMS_SIGNER_POLICY_POLICY_H_

@@ -492,6 +492,35 @@ TEST(UsageTracker, RollingFeeBudget) {
   EXPECT_FALSE(fresh.Charge(kOther, chain::U256(2), limits, &rule).ok());
 }
 
+TEST(UsageTracker, RollingValueBudget) {
+  absl::Time now = absl::FromUnixSeconds(100000);
+  UsageTracker tracker([&] { return now; });
+  auto p = Compile(absl::StrCat(kPolicy, R"pb(keys {
+                                               address: "0x4444444444444444444444444444444444444444"
+                                               limits { value_budget_24h_wei: "1000" }
+                                             })pb"));
+  const KeyLimits& limits = p->LimitsFor(kOther);
+  std::string rule;
+  absl::StatusOr<uint64_t> c1 = tracker.Charge(kOther, {chain::U256(5), chain::U256(700)}, limits, &rule);
+  ASSERT_TRUE(c1.ok()) << c1.status();
+  EXPECT_EQ(rule, "keys[address=0x4444444444444444444444444444444444444444].limits.value_budget_24h_wei");
+  absl::StatusOr<uint64_t> c2 = tracker.Charge(kOther, {chain::U256(5), chain::U256(301)}, limits, &rule);
+  EXPECT_TRUE(absl::IsResourceExhausted(c2.status()));
+  EXPECT_THAT(std::string(c2.status().message()),
+              HasSubstr("value budget keys[address=0x4444444444444444444444444444444444444444].limits."
+                        "value_budget_24h_wei exhausted"));
+  EXPECT_EQ(tracker.Committed24h(kOther), chain::U256(5)) << "a refused charge charges no fee either";
+  EXPECT_TRUE(tracker.Charge(kOther, {chain::U256(5), chain::U256(300)}, limits, &rule).ok());
+  tracker.Refund(kOther, *c1);
+  EXPECT_EQ(tracker.CommittedValue24h(kOther), chain::U256(300));
+  EXPECT_EQ(tracker.Committed24h(kOther), chain::U256(5));
+  now += absl::Hours(24);
+  EXPECT_TRUE(tracker.CommittedValue24h(kOther).IsZero());
+  UsageTracker fresh([&] { return now; });
+  fresh.Record(kOther, now - absl::Hours(1), chain::U256(), chain::U256(1000));
+  EXPECT_FALSE(fresh.Charge(kOther, {chain::U256(), chain::U256(1)}, limits, &rule).ok()) << "replayed values count";
+}
+
 TEST(PolicyHolder, InvalidReloadKeepsTheOldPolicy) {
   const std::string path = std::string(getenv("TEST_TMPDIR")) + "/policy.textproto";
   { std::ofstream(path) << kPolicy; }

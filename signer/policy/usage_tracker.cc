@@ -46,35 +46,65 @@ Decision UsageTracker::TakeRequest(const chain::Address& key, const KeyLimits& l
   return Decision{absl::OkStatus(), rule};
 }
 
+void UsageTracker::Ledger::Add(const Amounts& a) {
+  sum.fee = *chain::U256::CheckedAdd(sum.fee, a.fee);
+  sum.value = *chain::U256::CheckedAdd(sum.value, a.value);
+}
+
+void UsageTracker::Ledger::Remove(const Amounts& a) {
+  sum.fee = *chain::U256::CheckedSub(sum.fee, a.fee);
+  sum.value = *chain::U256::CheckedSub(sum.value, a.value);
+}
+
 void UsageTracker::Prune(Ledger& ledger, absl::Time now) {
   const absl::Time horizon = now - absl::Hours(24);
   while (!ledger.entries.empty() && ledger.entries.front().at <= horizon) {
-    ledger.sum = *chain::U256::CheckedSub(ledger.sum, ledger.entries.front().amount);
+    ledger.Remove(ledger.entries.front().amounts);
     ledger.entries.pop_front();
   }
 }
 
-absl::StatusOr<uint64_t> UsageTracker::Charge(const chain::Address& key, const chain::U256& amount,
+absl::Status UsageTracker::CheckBudget(const chain::Address& key, const char* what, const std::string& rule,
+                                       const chain::U256& committed, const chain::U256& amount,
+                                       const std::optional<chain::U256>& budget) {
+  if (amount.IsZero()) return absl::OkStatus();  // e.g. a deploy under a lowered value budget
+  absl::StatusOr<chain::U256> total = chain::U256::CheckedAdd(committed, amount);
+  if (budget.has_value() && (!total.ok() || *total > *budget)) {
+    return absl::ResourceExhaustedError(absl::StrCat(what, " budget ", rule, " exhausted for key ", key.Checksummed(),
+                                                     ": ", committed.ToDecimal(),
+                                                     " wei committed in the last 24 h, this ", "transaction adds ",
+                                                     amount.ToDecimal(), ", budget ", budget->ToDecimal()));
+  }
+  if (!total.ok()) return absl::OutOfRangeError(absl::StrCat(what, " ledger overflow"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> UsageTracker::Charge(const chain::Address& key, const Amounts& amounts,
                                               const KeyLimits& limits, std::string* rule) {
+  const std::string fee_rule = absl::StrCat(limits.rule_prefix, ".fee_budget_24h_wei");
+  const std::string value_rule = absl::StrCat(limits.rule_prefix, ".value_budget_24h_wei");
+  if (limits.fee_budget_24h.has_value()) {
+    *rule = fee_rule;
+  } else if (limits.value_budget_24h.has_value()) {
+    *rule = value_rule;
+  }
   const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
   Ledger& ledger = ledgers_[key];
   Prune(ledger, now);
-  absl::StatusOr<chain::U256> total = chain::U256::CheckedAdd(ledger.sum, amount);
-  if (limits.fee_budget_24h.has_value()) {
-    *rule = absl::StrCat(limits.rule_prefix, ".fee_budget_24h_wei");
-    if (!total.ok() || *total > *limits.fee_budget_24h) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("fee budget ", *rule, " exhausted for key ", key.Checksummed(), ": ", ledger.sum.ToDecimal(),
-                       " wei committed in the last 24 h, this transaction adds ", amount.ToDecimal(), ", budget ",
-                       limits.fee_budget_24h->ToDecimal()));
-    }
+  if (absl::Status s = CheckBudget(key, "fee", fee_rule, ledger.sum.fee, amounts.fee, limits.fee_budget_24h); !s.ok()) {
+    if (absl::IsResourceExhausted(s)) *rule = fee_rule;
+    return s;
   }
-  if (amount.IsZero()) return 0;
-  if (!total.ok()) return absl::OutOfRangeError("fee ledger overflow");
+  if (absl::Status s = CheckBudget(key, "value", value_rule, ledger.sum.value, amounts.value, limits.value_budget_24h);
+      !s.ok()) {
+    if (absl::IsResourceExhausted(s)) *rule = value_rule;
+    return s;
+  }
+  if (amounts.fee.IsZero() && amounts.value.IsZero()) return 0;
   const uint64_t id = next_id_++;
-  ledger.entries.push_back(Entry{id, now, amount});
-  ledger.sum = *total;
+  ledger.entries.push_back(Entry{id, now, amounts});
+  ledger.Add(amounts);
   return id;
 }
 
@@ -85,34 +115,37 @@ void UsageTracker::Refund(const chain::Address& key, uint64_t charge_id) {
   if (it == ledgers_.end()) return;
   for (auto e = it->second.entries.begin(); e != it->second.entries.end(); ++e) {
     if (e->id == charge_id) {
-      it->second.sum = *chain::U256::CheckedSub(it->second.sum, e->amount);
+      it->second.Remove(e->amounts);
       it->second.entries.erase(e);
       return;
     }
   }
 }
 
-void UsageTracker::Record(const chain::Address& key, absl::Time at, const chain::U256& amount) {
+void UsageTracker::Record(const chain::Address& key, absl::Time at, const chain::U256& fee, const chain::U256& value) {
   const absl::Time now = clock_();
-  if (at <= now - absl::Hours(24) || amount.IsZero()) return;
+  if (at <= now - absl::Hours(24) || (fee.IsZero() && value.IsZero())) return;
   absl::MutexLock lock(&mu_);
   Ledger& ledger = ledgers_[key];
-  absl::StatusOr<chain::U256> total = chain::U256::CheckedAdd(ledger.sum, amount);
-  if (!total.ok()) return;
+  if (!chain::U256::CheckedAdd(ledger.sum.fee, fee).ok() || !chain::U256::CheckedAdd(ledger.sum.value, value).ok())
+    return;
   // Keep time order (replay may come in any order).
   auto pos = std::upper_bound(ledger.entries.begin(), ledger.entries.end(), at,
                               [](absl::Time t, const Entry& e) { return t < e.at; });
-  ledger.entries.insert(pos, Entry{next_id_++, at, amount});
-  ledger.sum = *total;
+  ledger.entries.insert(pos, Entry{next_id_++, at, Amounts{fee, value}});
+  ledger.Add(Amounts{fee, value});
 }
 
-chain::U256 UsageTracker::Committed24h(const chain::Address& key) {
+UsageTracker::Amounts UsageTracker::Committed(const chain::Address& key) {
   const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
   auto it = ledgers_.find(key);
-  if (it == ledgers_.end()) return chain::U256();
+  if (it == ledgers_.end()) return Amounts{};
   Prune(it->second, now);
   return it->second.sum;
 }
+
+chain::U256 UsageTracker::Committed24h(const chain::Address& key) { return Committed(key).fee; }
+chain::U256 UsageTracker::CommittedValue24h(const chain::Address& key) { return Committed(key).value; }
 
 }  // namespace signer::policy

@@ -1,13 +1,16 @@
 // Per-key history the policy needs: a token bucket for the request rate limit, and a rolling
-// 24-hour ledger of committed fees (gas_limit * max_fee_per_gas) for the fee budget. In memory;
-// the ledger is replayed from the anti-equivocation database at start-up (Record), so a restart
-// does not reset the budget. Thread-safe.
+// 24-hour ledger of committed fees (gas_limit * max_fee_per_gas) and values (of generic
+// transactions) for the fee and value budgets. In memory; the ledger is replayed from the
+// anti-equivocation database at start-up (Record), so a restart does not reset the budgets.
+// Thread-safe.
 #ifndef ONCHAIN_KMS_SIGNER_POLICY_USAGE_TRACKER_H_
 #define ONCHAIN_KMS_SIGNER_POLICY_USAGE_TRACKER_H_
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -35,17 +38,32 @@ class UsageTracker {
   // From now on TakeRequest asks `bucket` (an error of it refuses the request: UNAVAILABLE).
   void UseSharedBucket(SharedBucket bucket) { shared_bucket_ = std::move(bucket); }
 
-  // Charges `amount` to the key's rolling 24 h budget. Returns a charge id for Refund (0 when
-  // nothing was charged). RESOURCE_EXHAUSTED naming "<prefix>.fee_budget_24h_wei" if the sum
-  // over the last 24 h including this charge would exceed the budget (nothing charged then).
-  absl::StatusOr<uint64_t> Charge(const chain::Address& key, const chain::U256& amount, const KeyLimits& limits,
+  // What one signature adds to the key's ledgers.
+  struct Amounts {
+    chain::U256 fee;
+    chain::U256 value;
+  };
+  // Charges `amounts` to the key's rolling 24 h budgets. Returns a charge id for Refund (0 when
+  // nothing was charged). RESOURCE_EXHAUSTED naming "<prefix>.fee_budget_24h_wei" or
+  // "<prefix>.value_budget_24h_wei" if a sum over the last 24 h including this charge would
+  // exceed its budget (nothing charged then). `rule`: the refusing budget's rule, or on success
+  // the fee budget's (else the value budget's) rule.
+  absl::StatusOr<uint64_t> Charge(const chain::Address& key, const Amounts& amounts, const KeyLimits& limits,
                                   std::string* rule);
+  // A fee alone.
+  absl::StatusOr<uint64_t> Charge(const chain::Address& key, const chain::U256& fee, const KeyLimits& limits,
+                                  std::string* rule) {
+    return Charge(key, Amounts{fee, chain::U256()}, limits, rule);
+  }
   // Takes back a charge whose signature was never released.
   void Refund(const chain::Address& key, uint64_t charge_id);
   // Replays a past charge (start-up, from the durable record).
-  void Record(const chain::Address& key, absl::Time at, const chain::U256& amount);
-  // Sum of the key's charges in the last 24 h.
+  void Record(const chain::Address& key, absl::Time at, const chain::U256& fee,
+              const chain::U256& value = chain::U256());
+  // Sum of the key's fee charges in the last 24 h.
   chain::U256 Committed24h(const chain::Address& key);
+  // Sum of the key's value charges in the last 24 h.
+  chain::U256 CommittedValue24h(const chain::Address& key);
 
  private:
   struct Bucket {
@@ -57,13 +75,20 @@ class UsageTracker {
   struct Entry {
     uint64_t id;
     absl::Time at;
-    chain::U256 amount;
+    Amounts amounts;
   };
   struct Ledger {
     std::deque<Entry> entries;  // in time order
-    chain::U256 sum;
+    Amounts sum;
+    void Add(const Amounts& a);  // sums never overflow: Charge and Record check first
+    void Remove(const Amounts& a);
   };
   void Prune(Ledger& ledger, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Amounts Committed(const chain::Address& key);
+  // RESOURCE_EXHAUSTED if `committed` + `amount` exceeds `budget` (when set); sets *rule then.
+  static absl::Status CheckBudget(const chain::Address& key, const char* what, const std::string& rule,
+                                  const chain::U256& committed, const chain::U256& amount,
+                                  const std::optional<chain::U256>& budget);
 
   const Clock clock_;
   SharedBucket shared_bucket_;  // set before serving
