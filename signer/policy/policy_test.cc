@@ -537,7 +537,17 @@ TEST(PolicyHolder, InvalidReloadKeepsTheOldPolicy) {
   EXPECT_FALSE(holder.Reload(path).ok());
   EXPECT_EQ(holder.Get(), snapshot);
   { std::ofstream(path) << R"pb(message_signing { enabled: true })pb"; }
+  ::testing::internal::CaptureStderr();
   ASSERT_TRUE(holder.Reload(path).ok());
+  const std::string warning = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(warning, HasSubstr("the policy binds no callers"));
+  EXPECT_THAT(warning, HasSubstr("callers { name:"));
+  { std::ofstream(path) << kPolicy; }
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(LoadPolicyFile(path).ok());
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(), ::testing::Not(HasSubstr("binds no callers")))
+      << "no warning for a policy with callers";
+  { std::ofstream(path) << R"pb(message_signing { enabled: true })pb"; }
   EXPECT_NE(holder.Get(), snapshot);
   EXPECT_TRUE(holder.Get()->CheckMessage(kOther, 1).allowed());
   EXPECT_TRUE(snapshot->CheckTransaction(Deploy()).allowed()) << "a request's snapshot stays valid";
