@@ -367,6 +367,8 @@ int Serve(const v1::SignerConfig& config, platform::ShutdownSignals& signals) {
   (*transport)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));  // calls in flight finish first
   if (core.metrics_server) core.metrics_server->Stop();
   core.store.reset();  // drains queued records
+  // The engine's end writes the last summaries of refused calls to the audit log.
+  core.engine.reset();
   Log(Level::kInfo, "stopped", {{"audit_seq", core.audit->seq()}, {"audit_head", core.audit->head_hash()}});
   core.audit.reset();
   return 0;
