@@ -51,23 +51,25 @@ struct MetricsServer::Impl {
   bool joined = false;
 
   void Accept();
+  // At max_connections, closes an idle keep-alive connection; false if none is idle.
+  bool MakeRoom();
   void Close(const std::shared_ptr<Session>& s) { sessions.erase(s); }
 };
 
-// One connection: wait (idle_timeout) for a request's first byte, read its header
-// (header_timeout from there), answer (header_timeout), and again while keep-alive.
+// One connection: the first request's header must arrive within header_timeout of the
+// connect; after each answer, wait (idle_timeout) for the next request's first byte, then its
+// header (header_timeout from there). Answers are written within header_timeout.
 class MetricsServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Impl* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
 
-  void WaitForRequest() {
-    stream_.expires_after(Chrono(server_->options.idle_timeout));
-    stream_.async_read_some(buffer_.prepare(kFirstRead), [self = shared_from_this()](error_code ec, size_t n) {
-      if (ec) return self->End();
-      self->buffer_.commit(n);
-      self->ReadHeader();
-    });
+  void Begin() {
+    stream_.expires_after(Chrono(server_->options.header_timeout));
+    ReadHeader();
   }
+
+  // Between keep-alive requests: may be closed to make room for a new connection.
+  bool idle() const { return idle_; }
 
   void End() {
     error_code ignored;
@@ -77,11 +79,22 @@ class MetricsServer::Impl::Session : public std::enable_shared_from_this<Session
   }
 
  private:
+  void WaitForNextRequest() {
+    idle_ = true;
+    stream_.expires_after(Chrono(server_->options.idle_timeout));
+    stream_.async_read_some(buffer_.prepare(kFirstRead), [self = shared_from_this()](error_code ec, size_t n) {
+      self->idle_ = false;
+      if (ec) return self->End();
+      self->buffer_.commit(n);
+      self->stream_.expires_after(Chrono(self->server_->options.header_timeout));
+      self->ReadHeader();
+    });
+  }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(0);
-    stream_.expires_after(Chrono(server_->options.header_timeout));
     bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, size_t) {
       if (ec) return self->End();  // timed out, too large, malformed or closed: just close
       self->Answer();
@@ -115,7 +128,7 @@ class MetricsServer::Impl::Session : public std::enable_shared_from_this<Session
     stream_.expires_after(Chrono(server_->options.header_timeout));
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res](error_code ec, size_t) {
       if (ec || !res->keep_alive()) return self->End();
-      self->WaitForRequest();
+      self->WaitForNextRequest();
     });
   }
 
@@ -123,19 +136,31 @@ class MetricsServer::Impl::Session : public std::enable_shared_from_this<Session
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::empty_body>> parser_;
+  bool idle_ = false;
 };
+
+bool MetricsServer::Impl::MakeRoom() {
+  if (sessions.size() < options.max_connections) return true;
+  for (const std::shared_ptr<Session>& s : sessions) {
+    if (s->idle()) {
+      s->End();  // a keep-alive connection between requests gives way (it may reconnect)
+      return true;
+    }
+  }
+  return false;
+}
 
 void MetricsServer::Impl::Accept() {
   acceptor.async_accept([this](error_code ec, tcp::socket socket) {
     if (stopping) return;
     if (!ec) {
-      if (sessions.size() >= options.max_connections) {
+      if (!MakeRoom()) {
         error_code ignored;
-        socket.close(ignored);  // over the cap: closed before any byte is read
+        socket.close(ignored);  // every slot is mid-request (at most header_timeout): closed unread
       } else {
         auto s = std::make_shared<Session>(this, std::move(socket));
         sessions.insert(s);
-        s->WaitForRequest();
+        s->Begin();
       }
     }
     Accept();  // also after a failed accept (EMFILE, an aborted connection)

@@ -8,11 +8,13 @@
 // "text/plain; version=0.0.4; charset=utf-8" (the Prometheus text format); another method on
 // /metrics is 405, any other path 404. Keep-alive as the client asks.
 //
-// A slow or hostile client cannot hold it: the whole request header must arrive within
-// header_timeout of its first byte (so a client trickling a byte at a time is dropped), an idle
-// keep-alive connection is closed after idle_timeout, a header over max_header_bytes or any
-// request body ends the connection, answers must be taken within header_timeout, and
-// connections beyond max_connections are closed at once. One I/O thread serves all connections.
+// A slow or hostile client cannot hold it: a request header must arrive whole within
+// header_timeout of the connect (the first request) or of its first byte (later ones on a
+// keep-alive connection), so a client trickling a byte at a time is dropped; a keep-alive
+// connection idle for idle_timeout is closed; a header over max_header_bytes or a request body
+// ends the connection; answers must be taken within header_timeout. At max_connections a new
+// connection closes an idle keep-alive one, or is closed at once if every connection is in the
+// middle of a request (which lasts at most header_timeout). One I/O thread serves them all.
 #ifndef ONCHAIN_KMS_PLATFORM_HTTP_METRICS_SERVER_H_
 #define ONCHAIN_KMS_PLATFORM_HTTP_METRICS_SERVER_H_
 

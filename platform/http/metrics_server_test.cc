@@ -121,8 +121,9 @@ TEST(MetricsServer, DropsATricklingClientAfterTheHeaderTimeout) {
   EXPECT_LE(after, absl::Milliseconds(2500));
 }
 
-TEST(MetricsServer, ClosesIdleConnections) {
-  std::unique_ptr<MetricsServer> server = StartServer({.idle_timeout = absl::Milliseconds(500)});
+TEST(MetricsServer, ClosesSilentAndIdleConnections) {
+  std::unique_ptr<MetricsServer> server =
+      StartServer({.header_timeout = absl::Milliseconds(500), .idle_timeout = absl::Milliseconds(500)});
   ASSERT_NE(server, nullptr);
   RawConnection silent(server->port());
   ASSERT_TRUE(silent.connected);
@@ -133,8 +134,27 @@ TEST(MetricsServer, ClosesIdleConnections) {
   std::string answer;
   EXPECT_TRUE(kept.ClosedWithin(absl::Seconds(3), &answer)) << "keep-alive connection not closed when idle";
   EXPECT_THAT(answer, HasSubstr("HTTP/1.1 200 OK"));
-  EXPECT_TRUE(silent.ClosedWithin(absl::Seconds(1)));
+  EXPECT_TRUE(silent.ClosedWithin(absl::Seconds(1))) << "connected, never sent a byte";
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(400));
+}
+
+// Connections waiting between keep-alive requests cannot lock scrapers out: at the cap, a new
+// connection closes one of them.
+TEST(MetricsServer, AtTheCapAnIdleKeepAliveConnectionGivesWay) {
+  std::unique_ptr<MetricsServer> server = StartServer({.max_connections = 2});
+  ASSERT_NE(server, nullptr);
+  RawConnection a(server->port());
+  RawConnection b(server->port());
+  for (RawConnection* c : {&a, &b}) {
+    c->Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string answer;
+    EXPECT_FALSE(c->ClosedWithin(absl::Milliseconds(200), &answer)) << "kept alive";
+    EXPECT_THAT(answer, HasSubstr("200 OK"));
+  }
+  absl::StatusOr<Response> ok = Send(server->port(), {.target = "/metrics"}, absl::Seconds(1));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_TRUE(a.ClosedWithin(absl::Milliseconds(100)) || b.ClosedWithin(absl::Milliseconds(100)));
 }
 
 TEST(MetricsServer, ClosesOnAnOversizedHeader) {
