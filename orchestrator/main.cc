@@ -38,6 +38,8 @@ ABSL_FLAG(std::string, phala_cloud_api_key_file, "", "overrides phala_cloud.api_
 ABSL_FLAG(std::string, signer_address, "", "overrides signer.address (unix:/path or host:port)");
 ABSL_FLAG(std::string, default_signer_key_address, "", "overrides default_signer_key_address");
 ABSL_FLAG(std::string, bearer_tokens_file, "", "overrides listen.tcp.bearer_tokens_file");
+ABSL_FLAG(int, metrics_port, -1, "Prometheus metrics port (overrides metrics_port; 0 disables)");
+ABSL_FLAG(std::string, metrics_bind_address, "", "metrics bind address (overrides metrics_bind_address)");
 
 namespace {
 
@@ -115,6 +117,8 @@ int main(int argc, char** argv) {
   if (std::string v = absl::GetFlag(FLAGS_default_signer_key_address); !v.empty()) {
     config.set_default_signer_key_address(v);
   }
+  if (int v = absl::GetFlag(FLAGS_metrics_port); v >= 0) config.set_metrics_port(static_cast<uint32_t>(v));
+  if (std::string v = absl::GetFlag(FLAGS_metrics_bind_address); !v.empty()) config.set_metrics_bind_address(v);
 
   platform::ListenOptions defaults;
   defaults.address = kDefaultListen;

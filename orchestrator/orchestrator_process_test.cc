@@ -17,6 +17,8 @@
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "platform/config_file.h"
+#include "platform/http/client.h"
+#include "platform/http/testing/prometheus_text.h"
 #include "platform/testing/server_process.h"
 
 namespace {
@@ -191,6 +193,33 @@ TEST(OrchestratorExamplesTest, ExampleConfigParses) {
   EXPECT_EQ(config.chains(0).rpc_endpoints_size(), 2);
   EXPECT_EQ(config.signer().address(), "unix:/run/onchain-kms/signer.sock");
   EXPECT_EQ(config.log_level(), "info");
+}
+
+// --metrics_port (or metrics_port in the config): the Prometheus endpoint of the process.
+TEST_F(OrchestratorProcessTest, ServesMetricsOnTheMetricsPort) {
+  process_.reset();  // restarted with the endpoint
+  const int port = platform::testing::FreeTcpPort();
+  absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Start(
+      RunfilePath("orchestrator/orchestrator"),
+      {"--listen=" + address_, "--journal_path=" + dir_.path() + "/journal.sqlite",
+       "--phala_cloud_base_url=http://127.0.0.1:9/api/v1", "--phala_cloud_api_key_file=" + dir_.path() + "/api-key",
+       absl::StrCat("--metrics_port=", port)});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE((*p)->WaitUntilServing(address_).ok());
+  absl::StatusOr<platform::http::Url> url = platform::http::ParseUrl(absl::StrCat("http://127.0.0.1:", port));
+  ASSERT_TRUE(url.ok());
+  absl::StatusOr<std::unique_ptr<platform::http::Client>> client = platform::http::Client::Create(*url, {});
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<platform::http::Response> r = (*client)->Send({.target = "/metrics"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  absl::StatusOr<platform::http::testing::Exposition> e = platform::http::testing::ParsePrometheusText(r->body);
+  ASSERT_TRUE(e.ok()) << e.status() << "\n" << r->body;
+  EXPECT_EQ(e->samples["orchestrator_operations_started_total{kind=\"deploy_cvm\"}"], 0);
+  EXPECT_EQ(e->types["orchestrator_journal_write_duration_seconds"], "histogram");
+  absl::StatusOr<platform::http::Response> other = (*client)->Send({.target = "/"});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->status, 404);
 }
 
 TEST(OrchestratorStartTest, BadLogLevelIsABadCommandLine) {

@@ -46,19 +46,6 @@ struct Outcome {
   absl::Duration took;
 };
 
-// A TCP port nothing listens on (bound, then closed).
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // Row counts of every user table plus the tables themselves: "nothing written" compares two of these.
 std::string DatabaseContent(Connection& db) {
   absl::StatusOr<platform::postgres::Result> tables =
@@ -162,7 +149,7 @@ TEST_F(PostgresStartupTest, AnEmptyOrGarbageDsnFileIsRefusedWithoutQuotingIt) {
 }
 
 TEST_F(PostgresStartupTest, AnUnreachableServerFailsQuicklyNamingHostAndPort) {
-  const int port = ClosedPort();
+  const int port = platform::testing::FreeTcpPort();
   const std::string path = WriteFile(
       "closed.dsn", absl::StrCat("host=127.0.0.1 port=", port, " dbname=orchestrator user=app password=", kDsnSecret),
       0600);

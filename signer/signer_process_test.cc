@@ -142,18 +142,6 @@ std::string Popen(const std::string& cmd) {
   return out;
 }
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
 // GET http://127.0.0.1:<port><path> through the project's HTTP client; the body, or "" if the
 // exchange failed.
 std::string HttpGet(int port, const std::string& path) {
@@ -260,7 +248,7 @@ class SignerProcess : public ::testing::Test {
     Write(in_ + "/pw", std::string(kPassword) + "\n");
     address_ = chain::AddressFromSecret(*chain::FromHex(key_hex_))->Checksummed();
     socket_ = out_ + "/s.sock";
-    metrics_port_ = FreePort();
+    metrics_port_ = platform::testing::FreeTcpPort();
     Write(out_ + "/policy.textproto", PolicyText(true, address_), 0644);
     Write(out_ + "/signer.json",
           absl::StrCat(R"({"listen": {"unix": {"path": ")", socket_, R"("}}, "keystoreDir": ")", out_,
@@ -873,7 +861,7 @@ TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist
     EXPECT_EQ(RunSigner(out_, "tcp", a, {std::string("SIGNER_TEST_PASSWORD=") + kPassword}), 2) << args[0];
   }
   {  // Plaintext on loopback with the explicit flag works (development only).
-    const int port = FreePort();
+    const int port = platform::testing::FreeTcpPort();
     pid_t pid = Spawn(
         SignerBinary(), {"--config=" + out_ + "/signer.json", absl::StrCat("--listen=127.0.0.1:", port), "--insecure"},
         {std::string("SIGNER_TEST_PASSWORD=") + kPassword}, "", out_ + "/loopback.stdout", out_ + "/loopback.stderr");
@@ -899,7 +887,7 @@ TEST_F(SignerProcess, RefusesPlaintextTcpOffLoopbackAndServesMtlsWithAnAllowlist
       "openssl x509 -in alice.pem -noout -fingerprint -sha256 | cut -d= -f2");
   const std::string alice_fp = std::string(absl::StripAsciiWhitespace(Popen(script)));
   ASSERT_EQ(alice_fp.size(), 95u) << alice_fp;
-  const int port = FreePort();
+  const int port = platform::testing::FreeTcpPort();
   Write(out_ + "/tls.json",
         absl::StrCat(R"({"listen": {"tcp": {"address": "127.0.0.1:)", port, R"(", "tls": {"certFile": ")", d,
                      R"(/server.pem", "keyFile": ")", d, R"(/server.key", "clientCaFile": ")", d,

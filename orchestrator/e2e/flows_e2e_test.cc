@@ -14,6 +14,9 @@
 #include "gtest/gtest.h"
 #include "orchestrator/e2e/stack.h"
 #include "orchestrator/e2e/stack_test.h"
+#include "platform/http/client.h"
+#include "platform/http/testing/prometheus_text.h"
+#include "platform/testing/server_process.h"
 
 namespace orchestrator::e2e {
 namespace {
@@ -23,7 +26,26 @@ using ::testing::HasSubstr;
 
 class FlowsE2eTest : public StackTest<> {
  protected:
-  static void SetUpTestSuite() { StartStack(); }
+  static void SetUpTestSuite() {
+    metrics_port_ = platform::testing::FreeTcpPort();
+    StartStack({.extra_config = absl::StrCat("metrics_port: ", metrics_port_)});
+  }
+
+  // The orchestrator's GET /metrics, parsed as a scraper would.
+  static platform::http::testing::Exposition Metrics() {
+    absl::StatusOr<platform::http::Url> url =
+        platform::http::ParseUrl(absl::StrCat("http://127.0.0.1:", metrics_port_));
+    absl::StatusOr<std::unique_ptr<platform::http::Client>> client = platform::http::Client::Create(*url, {});
+    EXPECT_TRUE(client.ok()) << client.status();
+    absl::StatusOr<platform::http::Response> r = (*client)->Send({.target = "/metrics"});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return {};
+    EXPECT_EQ(r->status, 200);
+    absl::StatusOr<platform::http::testing::Exposition> e = platform::http::testing::ParsePrometheusText(r->body);
+    EXPECT_TRUE(e.ok()) << e.status() << "\n" << r->body;
+    return e.ok() ? *e : platform::http::testing::Exposition{};
+  }
+  static inline int metrics_port_ = 0;
 
   static grpc::Status Deploy(const v1::DeployCvmRequest& r, v1::Operation* op) {
     grpc::ClientContext ctx;
@@ -392,6 +414,22 @@ TEST_F(FlowsE2eTest, PhalaKmsDeployAndUpdate) {
   done = RunOk(*stack_, op);
   EXPECT_FALSE(done.update().two_phase());
   EXPECT_EQ(EnvValue(*stack_, done.update().cvm_id(), "ONLY"), "one");
+}
+
+// The orchestrator's /metrics counts a deploy from start to success, the Phala Cloud API's
+// answers and the journal's writes.
+TEST_F(FlowsE2eTest, MetricsCountADeployItsCloudCallsAndJournalWrites) {
+  platform::http::testing::Exposition before = Metrics();
+  v1::Operation done = DeployAndWait("metrics-1", "e2e-metrics");
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED);
+  platform::http::testing::Exposition after = Metrics();
+  auto delta = [&](const std::string& series) { return after.samples[series] - before.samples[series]; };
+  EXPECT_EQ(delta("orchestrator_operations_started_total{kind=\"deploy_cvm\"}"), 1);
+  EXPECT_EQ(delta("orchestrator_operations_succeeded_total{kind=\"deploy_cvm\"}"), 1);
+  EXPECT_EQ(delta("orchestrator_operations_failed_total{kind=\"deploy_cvm\"}"), 0);
+  EXPECT_GE(delta("orchestrator_phala_cloud_responses_total{class=\"2xx\"}"), 3) << "provision, pubkey, commit";
+  EXPECT_EQ(delta("orchestrator_journal_write_duration_seconds_count{write=\"create\"}"), 1);
+  EXPECT_GE(delta("orchestrator_journal_write_duration_seconds_count{write=\"update\"}"), 4);
 }
 
 TEST_F(FlowsE2eTest, ListKmsInstances) {

@@ -19,6 +19,7 @@
 #include "cloudapi/cloud_client.h"
 #include "onchainkms/orchestrator/v1/orchestrator.pb.h"
 #include "orchestrator/journal/journal.h"
+#include "orchestrator/metrics/orchestrator_metrics.h"
 #include "orchestrator/state/flow_state.pb.h"
 
 namespace orchestrator::engine {
@@ -72,6 +73,7 @@ struct FlowDeps {
   JournalingSigner* signer = nullptr;  // may be null when no chain is configured
   journal::Journal* journal = nullptr;
   FlowOptions options;
+  metrics::OrchestratorMetrics* metrics = nullptr;  // optional
 };
 
 // Flows are declared as step tables (step_table.h), which implement this.

@@ -425,12 +425,15 @@ absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
   rec.request_digest = sub.request_digest;
   rec.owner = options_.owner_id;
   FillRecord(op, st, rec);
+  const absl::Time write_start = absl::Now();
   absl::StatusOr<journal::CreateResult> created = journal_.Create(rec);
+  if (deps_.metrics != nullptr) deps_.metrics->JournalWrite("create", absl::Now() - write_start);
   if (!created.ok()) {
     Wipe(sub.env_values);
     return created.status();
   }
   if (!created->created) return SameRequest(created->record, sub);  // lost a race with a retry
+  if (deps_.metrics != nullptr) deps_.metrics->OperationStarted(sub.kind);
   auto rt = std::make_shared<OpRuntime>(created->record, op, std::move(st));
   {
     absl::MutexLock rl(&rt->mu_);

@@ -197,12 +197,14 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   const state::JournaledEvents journaled = JournalEvents(events, op.update_time());
   journal::UpdateOptions options;
   if (journaled.events_size() > 0) journaled.SerializeToString(&options.events);
+  const absl::Time write_start = absl::Now();
   absl::StatusOr<int64_t> version = journal_.Update(rec, options);
   // The journal may be briefly busy (another process reading it, an I/O hiccup): retry a little.
   for (int i = 0; !version.ok() && absl::IsUnavailable(version.status()) && i < 20; ++i) {
     absl::SleepFor(absl::Milliseconds(50));
     version = journal_.Update(rec, options);
   }
+  if (deps_.metrics != nullptr) deps_.metrics->JournalWrite("update", absl::Now() - write_start);
   if (!version.ok()) {
     platform::log::Error("journal write failed",
                          {{"op", rt_.id()}, {"error", std::string(version.status().message())}});
@@ -218,6 +220,9 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   rec.version = *version;
   rec.operation.clear();
   rec.internal.clear();
+  if (deps_.metrics != nullptr && !IsTerminal(rt_.op_.state()) && IsTerminal(op.state())) {
+    deps_.metrics->OperationEnded(rt_.kind(), op.state());
+  }
   rt_.record_ = std::move(rec);
   rt_.op_ = std::move(op);
   rt_.st_ = std::move(st);

@@ -44,6 +44,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
   absl::StatusOr<std::unique_ptr<platform::Transport>> t = platform::Transport::Create(listen);
   if (!t.ok()) return t.status();
   app->transport_ = *std::move(t);
+  app->deps_.metrics = &app->metrics_;
   RETURN_IF_ERROR(app->OpenJournal(config));
   RETURN_IF_ERROR(app->ConnectPhalaCloud(config));
   RETURN_IF_ERROR(app->ConnectSigner(config));
@@ -56,6 +57,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
   RETURN_IF_ERROR(app->SetFlowOptions(config));
   RETURN_IF_ERROR(app->StartManager(config));
   RETURN_IF_ERROR(app->Serve(chain_types));
+  RETURN_IF_ERROR(app->ServeMetrics(config));
 
   const absl::Duration interval = Dur(config.health_check_interval(), absl::Seconds(5));
   app->health_thread_ = std::thread([p = app.get(), interval] { p->HealthLoop(interval); });
@@ -93,6 +95,7 @@ absl::Status App::ConnectPhalaCloud(const v1::OrchestratorConfig& config) {
   co.api_key = *std::move(key);
   co.transport.request_timeout = Dur(config.phala_cloud().request_timeout(), absl::Seconds(30));
   co.transport.extra_ca_file = config.phala_cloud().ca_file();
+  co.observer = [m = &metrics_](const cloudapi::CallEvent& e) { m->PhalaCloudResponse(e.http_status); };
   co.retry.total_timeout = std::max(absl::Minutes(1), 3 * co.transport.request_timeout);
   absl::StatusOr<std::unique_ptr<cloudapi::CloudClient>> cloud = cloudapi::CloudClient::Create(std::move(co));
   if (!cloud.ok()) return absl::InvalidArgumentError(absl::StrCat("phala_cloud: ", cloud.status().message()));
@@ -222,6 +225,20 @@ absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
   return transport_->Serve({{kServiceName, service_.get()}});
 }
 
+absl::Status App::ServeMetrics(const v1::OrchestratorConfig& config) {
+  if (config.metrics_port() == 0) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<platform::http::MetricsServer>> server = platform::http::MetricsServer::Start(
+      {.bind_address = config.metrics_bind_address(), .port = static_cast<int>(config.metrics_port())},
+      [m = &metrics_] { return m->Render(); });
+  if (!server.ok()) {
+    return absl::Status(server.status().code(),
+                        absl::StrCat("metrics_bind_address, metrics_port: ", server.status().message()));
+  }
+  metrics_server_ = *std::move(server);
+  platform::log::Info("metrics endpoint listening", {{"port", static_cast<int64_t>(metrics_server_->port())}});
+  return absl::OkStatus();
+}
+
 absl::Status App::CheckDependencies() {
   RETURN_IF_ERROR(journal_->Ping());
   // A journal that answers reads but refuses writes (e.g. a full disk) has paused operations.
@@ -273,6 +290,7 @@ bool App::Shutdown(absl::Duration grace) {
   const bool done = manager_ == nullptr || manager_->Shutdown(grace);
   if (follower_ != nullptr) follower_->Stop();  // its streams end UNAVAILABLE too
   if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
+  if (metrics_server_ != nullptr) metrics_server_->Stop();
   platform::log::Info("orchestrator stopped", {{"clean", done}});
   return done;
 }

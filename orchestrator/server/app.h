@@ -24,8 +24,10 @@
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/step_nonces.h"
+#include "orchestrator/metrics/orchestrator_metrics.h"
 #include "orchestrator/service/orchestrator_service_impl.h"
 #include "orchestrator/signer_client/signer_client.h"
+#include "platform/http/metrics_server.h"
 #include "platform/transport/transport.h"
 
 namespace orchestrator::server {
@@ -60,9 +62,12 @@ class App {
   absl::Status StartManager(const v1::OrchestratorConfig& config);
   // The gRPC service on the transport, listening.
   absl::Status Serve(const std::map<uint64_t, v1::KmsType>& chain_types);
+  // GET /metrics on metrics_port (none when 0).
+  absl::Status ServeMetrics(const v1::OrchestratorConfig& config);
   void HealthLoop(absl::Duration interval);
   absl::Status CheckDependencies();
 
+  metrics::OrchestratorMetrics metrics_;  // first: outlives everything that counts
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::StepNonces> nonces_;  // PostgreSQL: nonces shared by replicas; outlives ops_
   std::string journal_description_;
@@ -78,6 +83,7 @@ class App {
   std::unique_ptr<service::KmsDirectory> kms_;
   std::unique_ptr<platform::Transport> transport_;
   std::unique_ptr<service::OrchestratorServiceImpl> service_;
+  std::unique_ptr<platform::http::MetricsServer> metrics_server_;
   std::thread health_thread_;
   absl::Notification stop_health_;
   bool shut_down_ = false;

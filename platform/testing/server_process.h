@@ -18,6 +18,10 @@ namespace platform::testing {
 // Absolute path of a file in the test's runfiles, e.g. "signer/signer".
 std::string RunfilePath(const std::string& workspace_relative);
 
+// A TCP port on 127.0.0.1 that nothing listens on right now (bound, then closed): for a server
+// the test starts next, or for "connection refused".
+int FreeTcpPort();
+
 // A fresh directory under /tmp (short enough for unix socket paths, which TEST_TMPDIR often is
 // not), removed with its content on destruction.
 class ShortTempDir {

@@ -5,98 +5,139 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
-#include <fstream>
+#include <optional>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "chain/hex.h"
-#include "crypto/sha256.h"
+#include "platform/log/log.h"
+#include "platform/status_macros.h"
+#include "signer/audit/audit_record.h"
 
 namespace signer::audit {
 namespace {
 
 namespace json = boost::json;
 
-constexpr char kHashField[] = ",\"hash\":\"";
-const std::string kZeroHash(64, '0');
+constexpr size_t kMaxTail = size_t{1} << 20;
 
-std::string Hex(const crypto::Sha256Digest& d) { return chain::ToHex(d, false); }
+// What start-up found at the end of the file and did about it.
+struct Recovered {
+  uint64_t seq = 0;
+  std::string head = kZeroHash;
+  std::optional<json::object> repair;  // the event of the record noting a repair
+};
 
-bool IsLowerHex64(absl::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!absl::ascii_isdigit(c) && !(c >= 'a' && c <= 'f')) return false;
+absl::Status Refuse(const std::string& path, absl::string_view why) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("audit log ", path, ": ", why, "; inspect it with `signer audit verify ", path, "`"));
+}
+
+absl::Status Unavailable(absl::string_view what, int err) {
+  return absl::UnavailableError(absl::StrCat("audit log ", what, ": ", std::strerror(err)));
+}
+
+absl::StatusOr<std::string> ReadTail(int fd, off_t size, size_t n) {
+  std::string buf(n, '\0');
+  for (size_t got = 0; got < n;) {
+    const ssize_t r = ::pread(fd, buf.data() + got, n - got, size - static_cast<off_t>(n - got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return Unavailable("read", r < 0 ? errno : EIO);
+    got += static_cast<size_t>(r);
   }
-  return true;
+  return buf;
+}
+
+json::object RepairEvent(const char* kind, absl::string_view bytes, off_t offset) {
+  return json::object{{"event", kRepairEvent},
+                      {"repair", kind},
+                      {"bytes", static_cast<int64_t>(bytes.size())},
+                      {"offset", static_cast<int64_t>(offset)},
+                      {"sha256", Sha256Hex(bytes)}};
+}
+
+// The head of the chain from the last line of `buf` (the file's tail from offset `base`, ending
+// with a newline): a whole record, or one after the torn bytes an older signer left on its line.
+absl::Status HeadFromLastLine(std::string buf, off_t base, const std::string& path, Recovered* out) {
+  buf.pop_back();
+  const size_t nl = buf.rfind('\n');
+  if (nl == std::string::npos && base > 0) return Refuse(path, "the last record is longer than 1 MiB");
+  const size_t start = nl == std::string::npos ? 0 : nl + 1;
+  const absl::string_view last = absl::string_view(buf).substr(start);
+  absl::StatusOr<ParsedRecord> rec = ParseRecord(last);
+  if (const size_t torn = rec.ok() ? std::string::npos : WholeRecordAfterTornBytes(last); torn != last.npos) {
+    rec = ParseRecord(last.substr(torn));
+    out->repair = RepairEvent(kRepairTornBefore, last.substr(0, torn), base + static_cast<off_t>(start));
+  }
+  if (!rec.ok()) return Refuse(path, absl::StrCat("the last record does not verify (", rec.status().message(), ")"));
+  out->seq = rec->seq;
+  out->head = rec->hash;
+  return absl::OkStatus();
+}
+
+// Bytes after the last newline are what a write that did not finish left (a crash, a full disk
+// before this fix). A whole record that lacks only its newline gets it; anything else is cut,
+// so no whole record is ever removed.
+absl::Status RepairTornTail(int fd, const std::string& fragment, off_t size, const std::string& path, Recovered* out) {
+  const off_t at = size - static_cast<off_t>(fragment.size());
+  absl::StatusOr<ParsedRecord> whole = ParseRecord(fragment);
+  if (whole.ok() && whole->seq == out->seq + 1 && whole->prev == out->head) {
+    if (::write(fd, "\n", 1) != 1) return Unavailable("write", errno);
+    out->seq = whole->seq;
+    out->head = whole->hash;
+    out->repair = RepairEvent(kRepairNewline, "", size);
+  } else {
+    if (::ftruncate(fd, at) != 0) return Unavailable("truncate", errno);
+    out->repair = RepairEvent(kRepairCut, fragment, at);
+  }
+  platform::log::Warn("audit log: repaired a torn final record left by a write that did not finish",
+                      {{"path", path},
+                       {"repair", std::string(out->repair->at("repair").as_string().c_str())},
+                       {"bytes", static_cast<int64_t>(fragment.size())},
+                       {"offset", static_cast<int64_t>(at)}});
+  return absl::OkStatus();
+}
+
+// Finds the chain's head at the end of the file and repairs a torn tail.
+absl::StatusOr<Recovered> Recover(int fd, const std::string& path) {
+  Recovered out;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Unavailable("stat", errno);
+  if (st.st_size == 0) return out;
+  const size_t n = std::min(static_cast<size_t>(st.st_size), kMaxTail);
+  const off_t base = st.st_size - static_cast<off_t>(n);
+  ASSIGN_OR_RETURN(std::string buf, ReadTail(fd, st.st_size, n));
+  std::string fragment;
+  if (buf.back() != '\n') {
+    const size_t nl = buf.rfind('\n');
+    if (nl == std::string::npos && base > 0) return Refuse(path, "the last record is longer than 1 MiB");
+    fragment = buf.substr(nl == std::string::npos ? 0 : nl + 1);
+    buf.resize(buf.size() - fragment.size());
+  }
+  if (!buf.empty()) RETURN_IF_ERROR(HeadFromLastLine(std::move(buf), base, path, &out));
+  if (!fragment.empty()) RETURN_IF_ERROR(RepairTornTail(fd, fragment, st.st_size, path, &out));
+  return out;
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ComputeLineHash(const std::string& line, std::string* claimed_hash) {
-  const size_t pos = line.rfind(kHashField);
-  const size_t start = pos + std::strlen(kHashField);
-  if (pos == std::string::npos || line.size() != start + 64 + 2 || line.compare(start + 64, 2, "\"}") != 0) {
-    return absl::InvalidArgumentError("no trailing \"hash\" field");
-  }
-  *claimed_hash = line.substr(start, 64);
-  if (!IsLowerHex64(*claimed_hash)) return absl::InvalidArgumentError("malformed \"hash\" field");
-  std::string body = line.substr(0, pos);
-  body.push_back('}');
-  return Hex(crypto::Sha256(absl::string_view(body)));
-}
-
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, absl::Duration fsync_interval) {
   std::unique_ptr<AuditLog> log(new AuditLog());
   log->fsync_interval_ = fsync_interval;
+  log->fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (log->fd_ < 0) return absl::UnavailableError(absl::StrCat("audit log ", path, ": ", std::strerror(errno)));
+  ASSIGN_OR_RETURN(Recovered recovered, Recover(log->fd_, path));
+  struct stat st {};
+  if (::fstat(log->fd_, &st) != 0) return Unavailable("stat", errno);
   {
     absl::MutexLock lock(&log->mu_);
-    log->prev_ = kZeroHash;
+    log->seq_ = recovered.seq;
+    log->prev_ = recovered.head;
+    log->size_ = st.st_size;
   }
-  // Recover the chain's head from the last line.
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      in.seekg(0, std::ios::end);
-      const std::streamoff size = in.tellg();
-      if (size > 0) {
-        const std::streamoff tail = std::min<std::streamoff>(size, 1 << 20);
-        in.seekg(size - tail);
-        std::string buf(static_cast<size_t>(tail), '\0');
-        in.read(buf.data(), tail);
-        if (buf.back() != '\n') {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "audit log ", path, " ends with an incomplete record; inspect it with `signer audit verify ", path, "`"));
-        }
-        buf.pop_back();
-        const size_t nl = buf.rfind('\n');
-        if (nl == std::string::npos && tail < size) {
-          return absl::FailedPreconditionError(absl::StrCat("audit log ", path, ": last record longer than 1 MiB"));
-        }
-        const std::string last = nl == std::string::npos ? buf : buf.substr(nl + 1);
-        std::string claimed;
-        absl::StatusOr<std::string> h = ComputeLineHash(last, &claimed);
-        if (!h.ok() || *h != claimed) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("audit log ", path, ": the last record does not verify; run `signer audit verify`"));
-        }
-        boost::system::error_code ec;
-        json::value v = json::parse(last, ec);
-        if (ec || !v.is_object() || !v.as_object().contains("seq") || !v.as_object().at("seq").is_int64()) {
-          return absl::FailedPreconditionError(absl::StrCat("audit log ", path, ": the last record has no seq"));
-        }
-        absl::MutexLock lock(&log->mu_);
-        log->seq_ = static_cast<uint64_t>(v.as_object().at("seq").as_int64());
-        log->prev_ = claimed;
-      }
-    }
-  }
-  log->fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (log->fd_ < 0) return absl::UnavailableError(absl::StrCat("audit log ", path, ": ", std::strerror(errno)));
   if (fsync_interval > absl::ZeroDuration()) log->flusher_ = std::thread([l = log.get()] { l->FlusherLoop(); });
+  if (recovered.repair.has_value()) RETURN_IF_ERROR(log->Append(*recovered.repair).status());
   return log;
 }
 
@@ -141,25 +182,41 @@ absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
     record[kv.key()] = kv.value();
   }
   std::string line = json::serialize(record);
-  const std::string hash = Hex(crypto::Sha256(absl::string_view(line)));
+  const std::string hash = Sha256Hex(line);
   line.pop_back();  // the closing brace
   absl::StrAppend(&line, kHashField, hash, "\"}\n");
-  size_t off = 0;
-  while (off < line.size()) {
-    const ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::UnavailableError(absl::StrCat("audit log write: ", std::strerror(errno)));
-    off += static_cast<size_t>(n);
-  }
-  if (fsync_interval_ <= absl::ZeroDuration()) {
-    if (::fdatasync(fd_) != 0)
-      return absl::UnavailableError(absl::StrCat("audit log fdatasync: ", std::strerror(errno)));
-  } else {
-    dirty_ = true;
-  }
-  ++seq_;
+  RETURN_IF_ERROR(WriteLocked(line));
+  ++seq_;  // the record is in the file: the chain goes on from it even if fdatasync fails
   prev_ = hash;
+  if (fsync_interval_ > absl::ZeroDuration()) {
+    dirty_ = true;
+  } else if (::fdatasync(fd_) != 0) {
+    return Unavailable("fdatasync", errno);
+  }
   return hash;
+}
+
+absl::Status AuditLog::WriteLocked(const std::string& line) {
+  if (torn_) {
+    if (::ftruncate(fd_, size_) != 0) return Unavailable("truncate of a torn record", errno);
+    torn_ = false;
+  }
+  for (size_t off = 0; off < line.size();) {
+    const ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      // ENOSPC, EFBIG, EIO: cut what was written back to the end of the last whole record, so
+      // the next record starts on a line of its own; if even that fails, retry before the next.
+      const int err = n < 0 ? errno : ENOSPC;
+      torn_ = off > 0 && ::ftruncate(fd_, size_) != 0;
+      return Unavailable("write", err);
+    }
+  }
+  size_ += static_cast<off_t>(line.size());
+  return absl::OkStatus();
 }
 
 uint64_t AuditLog::seq() const {
@@ -170,59 +227,6 @@ uint64_t AuditLog::seq() const {
 std::string AuditLog::head_hash() const {
   absl::MutexLock lock(&mu_);
   return prev_;
-}
-
-VerifyResult VerifyAuditLog(const std::string& path) {
-  VerifyResult r;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    r.message = absl::StrCat(path, ": cannot be read");
-    return r;
-  }
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::string prev = kZeroHash;
-  uint64_t expected_seq = 1;
-  uint64_t line_no = 0;
-  size_t pos = 0;
-  auto fail = [&](const std::string& why) {
-    r.ok = false;
-    r.bad_line = line_no;
-    r.message = absl::StrCat("line ", line_no, ": ", why);
-    return r;
-  };
-  while (pos < content.size()) {
-    ++line_no;
-    const size_t nl = content.find('\n', pos);
-    if (nl == std::string::npos) return fail("incomplete last record (no newline): truncated or appended to");
-    const std::string line = content.substr(pos, nl - pos);
-    pos = nl + 1;
-    std::string claimed;
-    absl::StatusOr<std::string> h = ComputeLineHash(line, &claimed);
-    if (!h.ok()) return fail(absl::StrCat("not an audit record: ", h.status().message()));
-    if (*h != claimed) return fail("record hash mismatch: this record was edited");
-    boost::system::error_code ec;
-    json::value v = json::parse(line, ec);
-    if (ec || !v.is_object()) return fail("not a JSON object");
-    const json::object& o = v.as_object();
-    const json::value* seq = o.if_contains("seq");
-    const json::value* p = o.if_contains("prev");
-    if (seq == nullptr || !seq->is_int64() || p == nullptr || !p->is_string()) return fail("missing seq or prev");
-    if (static_cast<uint64_t>(seq->as_int64()) != expected_seq) {
-      return fail(absl::StrCat("seq ", seq->as_int64(), " where ", expected_seq,
-                               " was expected: a record was removed, inserted or reordered before this line"));
-    }
-    if (std::string(p->as_string().c_str()) != prev) {
-      return fail(absl::StrCat("prev does not match the hash of line ", line_no - 1,
-                               ": a record was removed, inserted, reordered or edited before this line"));
-    }
-    prev = claimed;
-    ++expected_seq;
-    ++r.records;
-  }
-  r.ok = true;
-  r.head_hash = prev;
-  r.message = absl::StrCat("ok: ", r.records, " records, head ", prev);
-  return r;
 }
 
 }  // namespace signer::audit

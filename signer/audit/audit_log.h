@@ -7,6 +7,16 @@
 // inserting or reordering records breaks the next record's "prev" and the seq sequence.
 // `signer audit verify FILE` (VerifyAuditLog) reports the first bad line.
 //
+// Torn writes: a record is one write(2); if it fails half way (ENOSPC, EFBIG, EIO) Append cuts
+// the file back to the end of the last whole record (ftruncate) and fails (the engine then
+// withholds its reply), so the next record never merges with a torn one. A crash or power loss
+// in the middle of a write can still leave a torn final line: Open cuts it (a whole record that
+// lacks only its newline gets it instead; nothing whole is ever cut), logs a warning and appends
+// an "audit_log_repaired" record (repair kind, bytes, offset, sha256 of the cut bytes), so the
+// chain goes on from the last whole record. VerifyAuditLog reports torn bytes and repairs as
+// notes, not failures. A final line that ends with a newline but does not verify is not a torn
+// write: Open refuses it and changes nothing.
+//
 // Limits (stated, not hidden): a chain without a secret or an external anchor cannot detect a
 // rewrite of the whole tail by someone with write access, nor the removal of the last records;
 // ship the log (or at least its head hash, logged at start and stop) somewhere append-only.
@@ -18,12 +28,15 @@
 #ifndef ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
 #define ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -36,8 +49,8 @@ namespace signer::audit {
 
 class AuditLog {
  public:
-  // Opens (creating with mode 0600) and recovers seq and prev from the last line, whose own hash
-  // must verify. FailedPrecondition if the file ends in a partial or corrupt record.
+  // Opens (creating with mode 0600), repairs a torn final line (above) and recovers seq and prev
+  // from the last whole record, whose own hash must verify. FailedPrecondition if it does not.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const std::string& path,
                                                         absl::Duration fsync_interval = absl::Milliseconds(10));
   ~AuditLog();  // final fdatasync
@@ -45,7 +58,8 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   // Appends one record made of `event`'s fields (which must not use the reserved names seq,
-  // time, prev, hash). UNAVAILABLE if the write fails. Returns the record's hash.
+  // time, prev, hash). UNAVAILABLE if the write fails (nothing of the record is left in the
+  // file) or fdatasync fails (the record is written). Returns the record's hash.
   absl::StatusOr<std::string> Append(const boost::json::object& event);
 
   uint64_t seq() const;
@@ -54,6 +68,7 @@ class AuditLog {
  private:
   AuditLog() = default;
   void FlusherLoop();
+  absl::Status WriteLocked(const std::string& line) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int fd_ = -1;
   absl::Duration fsync_interval_;
@@ -61,6 +76,8 @@ class AuditLog {
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::string prev_ ABSL_GUARDED_BY(mu_);
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  off_t size_ ABSL_GUARDED_BY(mu_) = 0;     // the end of the last whole record
+  bool torn_ ABSL_GUARDED_BY(mu_) = false;  // a failed write left bytes the truncate could not cut
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;  // guarded by stop_mu_
@@ -74,6 +91,9 @@ struct VerifyResult {
   uint64_t bad_line = 0;  // 1-based; 0 when ok or the file could not be read
   std::string message;    // "line 7: ..." or the head on success
   std::string head_hash;
+  // Torn writes and start-up repairs found on the way ("line 4: start-up cut a torn record of
+  // 57 bytes ..."): reported, not failures.
+  std::vector<std::string> notes;
 };
 
 VerifyResult VerifyAuditLog(const std::string& path);

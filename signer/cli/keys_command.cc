@@ -174,6 +174,7 @@ int RunAuditCommand(const std::vector<std::string>& args, std::FILE* out, std::F
   audit::VerifyResult r = audit::VerifyAuditLog(args[1]);
   if (r.ok) {
     std::fprintf(out, "%s: %s\n", args[1].c_str(), r.message.c_str());
+    for (const std::string& note : r.notes) std::fprintf(out, "%s: repair: %s\n", args[1].c_str(), note.c_str());
     return 0;
   }
   std::fprintf(err, "%s: %s\n", args[1].c_str(), r.message.c_str());

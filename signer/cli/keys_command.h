@@ -31,7 +31,8 @@ struct KeysOptions {
 int RunKeysCommand(const std::vector<std::string>& args, const KeysOptions& options, std::FILE* out, std::FILE* err);
 
 // `signer audit verify FILE`: 0 if the chain verifies, 1 if a record was edited, removed or
-// reordered (the line is printed), 2 for usage errors or an unreadable file.
+// reordered (the line is printed), 2 for usage errors or an unreadable file. Torn writes and
+// start-up repairs do not fail it: each is printed as a "repair:" line after the "ok" line.
 int RunAuditCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err);
 
 }  // namespace signer::cli

@@ -296,6 +296,10 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
 }
 
 void Engine::RecordRefusedCall(const std::string& peer, const std::string& method, const absl::Status& status) {
+  if (!refusals_.Admit(peer)) {  // counted for a summary record
+    if (d_.metrics != nullptr) d_.metrics->ObserveRequest(method, Outcome(status.code()), absl::ZeroDuration());
+    return;
+  }
   auto req = StartRequest(method, json::object{{"peer", peer}}, [](absl::Status) {});
   Finish(req, status);
 }

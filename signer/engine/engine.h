@@ -29,6 +29,7 @@
 #include "onchainkms/signer/v1/signer.pb.h"
 #include "platform/transport/caller.h"
 #include "signer/audit/audit_log.h"
+#include "signer/engine/refusal_limiter.h"
 #include "signer/equivocation/store.h"
 #include "signer/keystore/key_store.h"
 #include "signer/metrics/metrics.h"
@@ -60,7 +61,8 @@ class Engine {
   absl::Status ReplayFeeLedger();
 
   // An RPC refused before it reached the engine (an unauthorised caller, known only by its gRPC
-  // peer): audit and metrics.
+  // peer): metrics always; an audit record within the limits of refusal_limiter.h, the rest
+  // counted in a summary record.
   void RecordRefusedCall(const std::string& peer, const std::string& method, const absl::Status& status);
 
   void ListKeys(const Caller& caller, const onchainkms::signer::v1::ListKeysRequest& request,
@@ -114,6 +116,7 @@ class Engine {
   void FillKey(const chain::Address& address, const std::string& label, onchainkms::signer::v1::Key* key);
 
   EngineDeps d_;
+  RefusalLimiter refusals_{d_.audit};  // destroyed first: writes the last summaries
 };
 
 }  // namespace signer::engine

@@ -627,5 +627,27 @@ TEST_F(EngineTest, ListKeys) {
   EXPECT_EQ(resp.keys(0).label(), "anvil0");
 }
 
+// A flood of calls refused before authentication (issue #12): the metrics count every one, the
+// audit log gets a bounded number of records plus a summary carrying the count.
+TEST_F(EngineTest, RefusedCallsAreRateLimitedInTheAuditLogButAllCounted) {
+  const absl::Status refused = absl::UnauthenticatedError("no allowed client certificate or bearer token");
+  for (int i = 0; i < 500; ++i)
+    engine_->RecordRefusedCall(absl::StrCat("ipv4:192.0.2.9:", 30000 + i), "ListKeys", refused);
+  EXPECT_THAT(metrics_.Render(),
+              HasSubstr("signer_requests_total{method=\"ListKeys\",outcome=\"unauthenticated\"} 500"));
+  const uint64_t records = audit_->seq();
+  EXPECT_GE(records, 5u);
+  EXPECT_LE(records, 7u) << "a burst of 5, then 1/s";
+  Restart();  // the engine's end writes the summary
+  std::ifstream in(dir_ + "/audit.jsonl");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), records + 1);
+  EXPECT_THAT(lines[0], HasSubstr("\"caller\":{\"peer\":\"ipv4:192.0.2.9:30000\"}"));
+  EXPECT_THAT(lines.back(), HasSubstr(absl::StrCat("\"message\":\"", 500 - records,
+                                                   " refusals from ipv4:192.0.2.9 suppressed in the last 1 s\"")));
+  EXPECT_TRUE(audit::VerifyAuditLog(dir_ + "/audit.jsonl").ok);
+}
+
 }  // namespace
 }  // namespace signer::engine

@@ -1,5 +1,5 @@
-// Prometheus metrics of the signer and a tiny HTTP server for them (GET /metrics) on its own
-// port, separate from the gRPC listener. Text exposition format 0.0.4. Label values are method
+// Prometheus metrics of the signer, in the text exposition format 0.0.4; served on a port of
+// their own by platform::http::MetricsServer (GET /metrics), apart from the gRPC listener. Label values are method
 // names, gRPC status names and policy rule names (bounded by the policy file), never secrets.
 #ifndef ONCHAIN_KMS_SIGNER_METRICS_METRICS_H_
 #define ONCHAIN_KMS_SIGNER_METRICS_METRICS_H_
@@ -7,14 +7,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -56,27 +54,6 @@ class Metrics {
   std::function<uint64_t()> commits_fn_ ABSL_GUARDED_BY(mu_);
   std::function<uint64_t()> records_fn_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> keys_loaded_{0};
-};
-
-// Serves GET /metrics from one thread; anything else is 404. Requests are read with a 2 s
-// timeout and at most 8 KiB, so a slow or hostile client cannot hold it for long.
-class MetricsHttpServer {
- public:
-  // bind_address: an IPv4 or IPv6 literal ("127.0.0.1" by default); port 0 picks a free port.
-  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& bind_address, int port,
-                                                                  const Metrics* metrics);
-  ~MetricsHttpServer();
-  int port() const { return port_; }
-  void Stop();
-
- private:
-  MetricsHttpServer() = default;
-  void Loop();
-  const Metrics* metrics_ = nullptr;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
 };
 
 }  // namespace signer::metrics

@@ -8,6 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/http/client.h"
+#include "platform/http/metrics_server.h"
+#include "platform/http/testing/prometheus_text.h"
+#include "platform/http/testing/slow_client.h"
 #include "platform/http/url.h"
 #include "platform/status_macros.h"
 
@@ -17,10 +20,20 @@ namespace {
 using ::testing::HasSubstr;
 
 // GET http://127.0.0.1:<port><path> through the project's HTTP client.
-absl::StatusOr<platform::http::Response> HttpGet(int port, const std::string& path) {
+absl::StatusOr<platform::http::Response> HttpGet(int port, const std::string& path,
+                                                 absl::Duration timeout = absl::Seconds(30)) {
   ASSIGN_OR_RETURN(platform::http::Url url, platform::http::ParseUrl(absl::StrCat("http://127.0.0.1:", port)));
-  ASSIGN_OR_RETURN(std::unique_ptr<platform::http::Client> client, platform::http::Client::Create(url, {}));
+  ASSIGN_OR_RETURN(std::unique_ptr<platform::http::Client> client,
+                   platform::http::Client::Create(url, {.connect_timeout = timeout, .request_timeout = timeout}));
   return client->Send({.method = "GET", .target = path});
+}
+
+// The signer's endpoint as signer_main starts it (default timeouts).
+std::unique_ptr<platform::http::MetricsServer> Serve(const Metrics& m) {
+  absl::StatusOr<std::unique_ptr<platform::http::MetricsServer>> s =
+      platform::http::MetricsServer::Start({.bind_address = "127.0.0.1"}, [&m] { return m.Render(); });
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
 }
 
 TEST(Metrics, RendersAndServes) {
@@ -30,22 +43,53 @@ TEST(Metrics, RendersAndServes) {
   m.PolicyDenial("chains[chain_id=1].max_gas_limit");
   m.PolicyReload(false);
   m.SetKeysLoaded(2);
-  auto server = MetricsHttpServer::Start("127.0.0.1", 0, &m);
-  ASSERT_TRUE(server.ok()) << server.status();
-  absl::StatusOr<platform::http::Response> got = HttpGet((*server)->port(), "/metrics");
+  m.SetGroupCommitFns([] { return 3; }, [] { return 5; });
+  m.SetRefusedConnectionsFn([] { return 7; });
+  auto server = Serve(m);
+  ASSERT_NE(server, nullptr);
+  absl::StatusOr<platform::http::Response> got = HttpGet(server->port(), "/metrics");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->status, 200);
   const std::string& resp = got->body;
+  absl::StatusOr<platform::http::testing::Exposition> parsed = platform::http::testing::ParsePrometheusText(resp);
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << resp;
+  EXPECT_EQ(parsed->types["signer_request_duration_seconds"], "histogram");
+  EXPECT_EQ(parsed->samples["signer_equivocation_records_total"], 5);
+  EXPECT_EQ(parsed->samples["signer_refused_connections_total"], 7);
   EXPECT_THAT(resp, HasSubstr("signer_requests_total{method=\"SignAddComposeHash\",outcome=\"ok\"} 1"));
   EXPECT_THAT(resp, HasSubstr("signer_request_duration_seconds_bucket{method=\"SignAddComposeHash\",le=\"0.0001\"} 1"));
   EXPECT_THAT(resp, HasSubstr("signer_request_duration_seconds_count{method=\"SignAddComposeHash\"} 2"));
   EXPECT_THAT(resp, HasSubstr("signer_policy_denials_total{rule=\"chains[chain_id=1].max_gas_limit\"} 1"));
   EXPECT_THAT(resp, HasSubstr("signer_policy_reloads_total{result=\"rejected\"} 1"));
   EXPECT_THAT(resp, HasSubstr("signer_keys_loaded 2"));
-  absl::StatusOr<platform::http::Response> missing = HttpGet((*server)->port(), "/");
+  absl::StatusOr<platform::http::Response> missing = HttpGet(server->port(), "/");
   ASSERT_TRUE(missing.ok()) << missing.status();
   EXPECT_EQ(missing->status, 404);
-  (*server)->Stop();
+  server->Stop();
+}
+
+// A client trickling a header one byte every 1.5 s (issue #12) neither holds the endpoint nor
+// stays connected: another scrape is answered at once and the trickler is dropped once the 5 s
+// header timeout has passed.
+TEST(Metrics, TricklingClientNeitherHoldsTheEndpointNorStays) {
+  Metrics m;
+  m.SetKeysLoaded(1);
+  auto server = Serve(m);
+  ASSERT_NE(server, nullptr);
+  platform::http::testing::TricklingClient slow(
+      server->port(), "GET /metrics HTTP/1.1\r\nX-Slow: ", absl::Milliseconds(1500), absl::Seconds(12));
+  ASSERT_TRUE(slow.connected().ok()) << slow.connected();
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time asked = absl::Now();
+  absl::StatusOr<platform::http::Response> got = HttpGet(server->port(), "/metrics", absl::Seconds(2));
+  ASSERT_TRUE(got.ok()) << got.status() << " (the trickling client holds the endpoint)";
+  EXPECT_EQ(got->status, 200);
+  EXPECT_THAT(got->body, HasSubstr("signer_keys_loaded 1"));
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
+  absl::Duration after;
+  ASSERT_TRUE(slow.WaitClosed(&after)) << "still connected after 12 s";
+  EXPECT_GE(after, absl::Seconds(4));
+  EXPECT_LE(after, absl::Seconds(8));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "onchainkms/signer/v1/config.pb.h"
 #include "platform/config_file.h"
+#include "platform/http/metrics_server.h"
 #include "platform/listen_flags.h"
 #include "platform/log/level_flag.h"
 #include "platform/log/log.h"
@@ -260,7 +261,7 @@ struct SignerCore {
   std::unique_ptr<audit::AuditLog> audit;
   metrics::Metrics metrics;
   std::unique_ptr<engine::Engine> engine;
-  std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
+  std::unique_ptr<platform::http::MetricsServer> metrics_server;
 };
 
 // Keys, policy, anti-equivocation database, audit log, engine (fee ledger replayed), metrics
@@ -296,10 +297,10 @@ int OpenSigner(const v1::SignerConfig& config, SignerCore& core) {
                                                                     core.store.get(), core.audit.get(), &core.metrics});
   if (absl::Status s = core.engine->ReplayFeeLedger(); !s.ok()) return Fail(1, "cannot replay the fee ledger", s);
   if (config.metrics_port() != 0) {
-    absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> m = metrics::MetricsHttpServer::Start(
-        config.metrics_bind_address().empty() ? "127.0.0.1" : config.metrics_bind_address(),
-        static_cast<int>(config.metrics_port()), &core.metrics);
-    if (!m.ok()) return Fail(1, "cannot start the metrics endpoint", m.status());
+    absl::StatusOr<std::unique_ptr<platform::http::MetricsServer>> m = platform::http::MetricsServer::Start(
+        {.bind_address = config.metrics_bind_address(), .port = static_cast<int>(config.metrics_port())},
+        [&metrics = core.metrics] { return metrics.Render(); });
+    if (!m.ok()) return Fail(1, "cannot start the metrics endpoint (metrics_bind_address, metrics_port)", m.status());
     core.metrics_server = *std::move(m);
   }
   return 0;
@@ -366,6 +367,8 @@ int Serve(const v1::SignerConfig& config, platform::ShutdownSignals& signals) {
   (*transport)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));  // calls in flight finish first
   if (core.metrics_server) core.metrics_server->Stop();
   core.store.reset();  // drains queued records
+  // The engine's end writes the last summaries of refused calls to the audit log.
+  core.engine.reset();
   Log(Level::kInfo, "stopped", {{"audit_seq", core.audit->seq()}, {"audit_head", core.audit->head_hash()}});
   core.audit.reset();
   return 0;
