@@ -443,10 +443,19 @@ void Engine::SignPrepared(std::shared_ptr<Request> req, Prepared p, v1::SignedTr
   const chain::Address from = p.intent.from;
   std::shared_ptr<const policy::CompiledPolicy> pol = d_.policy->Get();
   if (absl::Status s = Admit(*req, *pol, p.intent); !s.ok()) return Finish(req, s);
-  const policy::KeyLimits& limits = pol->LimitsFor(from);
+  const equivocation::SlotKey key{p.tx.chain_id, from, p.tx.nonce};
+  // Waiting for another request of this nonce holds no thread (the rest runs when it lets go).
+  d_.store->AcquireAsync(key, [this, req = std::move(req), p = std::move(p), pol = std::move(pol),
+                               out](std::shared_ptr<equivocation::Store::Slot> slot) mutable {
+    SignHeld(std::move(req), p, *pol, std::move(slot), out);
+  });
+}
 
+void Engine::SignHeld(std::shared_ptr<Request> req, const Prepared& p, const policy::CompiledPolicy& pol,
+                      std::shared_ptr<equivocation::Store::Slot> slot, v1::SignedTransaction* out) {
+  const chain::Address from = p.intent.from;
+  const policy::KeyLimits& limits = pol.LimitsFor(from);
   equivocation::Candidate c = CandidateOf(p.tx, from);
-  std::shared_ptr<equivocation::Store::Slot> slot = d_.store->Acquire(c.key);
   absl::StatusOr<equivocation::Verdict> verdict = d_.store->Classify(*slot, c);
   if (!verdict.ok()) return Finish(req, absl::UnavailableError(verdict.status().message()));
   json::object& a = req->audit;

@@ -14,7 +14,8 @@
 //  10. audit record                    -> UNAVAILABLE if it fails (fail closed)
 //
 // Every request, allowed or not, gets exactly one audit record and one metrics observation.
-// The completion callback may run on another thread (the group-commit writer).
+// The completion callback may run on another thread (the group commit's completer, or the
+// store's slot hand-over thread for a request that waited for another one of its nonce).
 #ifndef ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
 #define ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
 
@@ -97,8 +98,11 @@ class Engine {
   void SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
                 policy::TxIntent::Kind kind, onchainkms::signer::v1::SignedTransaction* out,
                 absl::FunctionRef<absl::StatusOr<boost::json::object>(Prepared&)> parse_call);
-  // Policy, rate limit, anti-equivocation, fee budget, signature, durable record.
+  // Policy, rate limit, then the slot (SignHeld runs once it is held).
   void SignPrepared(std::shared_ptr<Request> req, Prepared prepared, onchainkms::signer::v1::SignedTransaction* out);
+  // Anti-equivocation, fee budget, signature, durable record, with the slot held.
+  void SignHeld(std::shared_ptr<Request> req, const Prepared& prepared, const policy::CompiledPolicy& pol,
+                std::shared_ptr<equivocation::Store::Slot> slot, onchainkms::signer::v1::SignedTransaction* out);
   // The key is held, the policy allows the intent, the rate limit has room (sets req's rule).
   absl::Status Admit(Request& req, const policy::CompiledPolicy& pol, const policy::TxIntent& intent);
   // Records the signature durably, then releases it (or refunds the budget and refuses).

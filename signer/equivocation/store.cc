@@ -1,6 +1,7 @@
 #include "signer/equivocation/store.h"
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <utility>
 
@@ -82,23 +83,19 @@ Verdict Decide(const std::vector<Record>& rows, const Candidate& c, uint64_t pru
   return v;
 }
 
-std::shared_ptr<Store::Slot> Store::Acquire(const SlotKey& key) {
-  absl::MutexLock lock(&slots_mu_);
-  auto free = [this, &key]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(slots_mu_) { return !busy_.contains(key); };
-  slots_mu_.Await(absl::Condition(&free));
-  busy_.insert(key);
-  return std::shared_ptr<Slot>(new Slot(this, key));
-}
+void Store::AcquireAsync(const SlotKey& key, SlotLocks::Then then) { slot_locks_.Acquire(key, std::move(then)); }
 
-void Store::Release(const SlotKey& key) {
-  absl::MutexLock lock(&slots_mu_);
-  busy_.erase(key);
+std::shared_ptr<Store::Slot> Store::Acquire(const SlotKey& key) {
+  std::promise<std::shared_ptr<Slot>> held;
+  AcquireAsync(key, [&held](std::shared_ptr<Slot> slot) { held.set_value(std::move(slot)); });
+  return held.get_future().get();
 }
 
 Store::~Store() { StopGroupCommit(); }
 
 void Store::StopGroupCommit() {
   if (group_commit_ != nullptr) group_commit_->Stop();
+  slot_locks_.Stop();
 }
 
 void Store::RecordAsync(Record record, std::function<void(absl::Status)> done) {

@@ -9,7 +9,8 @@
 //
 // Concurrency: a request holds its (chain, sender, nonce) slot from classification until its
 // record is durable (or abandoned), so two requests of one process for one nonce are decided one
-// after the other. Records are written by a group commit (group_commit.h).
+// after the other, in arrival order; a request waiting for its slot holds no thread
+// (slot_locks.h). Records are written by a group commit (group_commit.h).
 #ifndef ONCHAIN_KMS_SIGNER_EQUIVOCATION_STORE_H_
 #define ONCHAIN_KMS_SIGNER_EQUIVOCATION_STORE_H_
 
@@ -20,28 +21,16 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chain/address.h"
 #include "chain/bytes.h"
 #include "chain/hash32.h"
 #include "chain/u256.h"
+#include "signer/equivocation/slot_key.h"
+#include "signer/equivocation/slot_locks.h"
 
 namespace signer::equivocation {
-
-struct SlotKey {
-  uint64_t chain_id = 0;
-  chain::Address sender;
-  uint64_t nonce = 0;
-  friend bool operator==(const SlotKey&, const SlotKey&) = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const SlotKey& k) {
-    return H::combine(std::move(h), k.chain_id, k.sender, k.nonce);
-  }
-};
 
 // How a signature relates to earlier ones; numbered like signer.proto's NonceUse.
 enum class NonceUse { kFirst = 1, kRepeat = 2, kFeeBump = 3 };
@@ -108,11 +97,16 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Exclusive hold of one (chain, sender, nonce) slot in this process; blocks while another
-  // request holds it. Release by destroying the returned object (after the record is durable or
-  // abandoned).
-  class Slot;
+  // Exclusive hold of one (chain, sender, nonce) slot in this process, released by dropping the
+  // last reference (after the record is durable or abandoned). `then` runs with it at once on
+  // this thread if the slot is free, else on a hand-over thread once every request queued for it
+  // before has released it: the calling thread never waits (slot_locks.h).
+  using Slot = equivocation::Slot;
+  void AcquireAsync(const SlotKey& key, SlotLocks::Then then);
+  // Blocking form, for tests and tools.
   std::shared_ptr<Slot> Acquire(const SlotKey& key);
+  // Requests waiting for a slot now.
+  size_t waiting_for_slots() const { return slot_locks_.waiting(); }
 
   // Decides how `candidate` relates to what was signed for its slot (which the caller holds).
   // UNAVAILABLE if the database cannot be read.
@@ -141,28 +135,14 @@ class Store {
 
  protected:
   Store() = default;
-  // Set by the backend once it can write; stopped (queue drained) by StopGroupCommit, which a
-  // backend's destructor calls before what its writer uses goes away.
+  // Set by the backend once it can write; stopped by StopGroupCommit (queue drained, then every
+  // request waiting for a slot handed it, each finishing at once as records are refused now),
+  // which a backend's destructor calls before what its writer and Classify use goes away.
   std::unique_ptr<GroupCommit> group_commit_;
   void StopGroupCommit();
 
  private:
-  void Release(const SlotKey& key);
-
-  absl::Mutex slots_mu_;
-  absl::flat_hash_set<SlotKey> busy_ ABSL_GUARDED_BY(slots_mu_);
-};
-
-class Store::Slot {
- public:
-  ~Slot() { store_->Release(key_); }
-  const SlotKey& key() const { return key_; }
-
- private:
-  friend class Store;
-  Slot(Store* store, SlotKey key) : store_(store), key_(key) {}
-  Store* store_;
-  SlotKey key_;
+  SlotLocks slot_locks_;
 };
 
 // The verdict for `candidate` given every record of its slot, oldest first (empty: kFirst, unless
