@@ -12,12 +12,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "crypto/sha256.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "orchestrator/e2e/stack_test.h"
+#include "orchestrator/e2e/test_pki.h"
 
 namespace orchestrator::e2e {
 namespace {
@@ -26,19 +26,6 @@ using ::testing::HasSubstr;
 
 // Beta's grant: anvil's key #1, not the deployer key alpha is granted.
 constexpr char kBetaKey[] = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Hex(const crypto::Sha256Digest& d) {
-  std::string out;
-  for (uint8_t b : d) absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));
-  return out;
-}
 
 // A client with one bearer token.
 class As {
@@ -167,21 +154,10 @@ class TenancyE2eTest : public StackTest<> {
   static void SetUpTestSuite() {
     dir_ = new platform::testing::ShortTempDir();
     const std::string d = dir_->path();
-    const std::string script = absl::StrCat(
-        "set -e; cd ", d, "\n",
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem "
-        "-subj /CN=test-ca -days 1 2>/dev/null\n",
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr "
-        "-subj /CN=server 2>/dev/null\n",
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext\n",
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 "
-        "-extfile server.ext 2>/dev/null\n",
-        "chmod 600 *.key\n");
-    { std::ofstream(d + "/gen.sh") << script; }
-    ASSERT_EQ(std::system(("sh " + d + "/gen.sh").c_str()), 0);
+    ASSERT_TRUE(MakeTestPki(d, {}).ok());
     std::string tokens;
     for (const char* name : {"a", "b", "a-view", "admin", "audit", "stranger"}) {
-      absl::StrAppend(&tokens, name, " ", Hex(crypto::Sha256(absl::string_view(absl::StrCat("tok-", name)))), "\n");
+      absl::StrAppend(&tokens, BearerTokenLine(name, absl::StrCat("tok-", name)));
     }
     { std::ofstream(d + "/tokens") << tokens; }
     StackOptions o;
@@ -209,7 +185,7 @@ class TenancyE2eTest : public StackTest<> {
     if (stack_ == nullptr) return;
     const std::string port = stack_->address().substr(stack_->address().rfind(':') + 1);
     grpc::SslCredentialsOptions tls;
-    tls.pem_root_certs = Read(d + "/ca.pem");
+    tls.pem_root_certs = ReadTextFile(d + "/ca.pem");
     stub_ = v1::Orchestrator::NewStub(grpc::CreateChannel("localhost:" + port, grpc::SslCredentials(tls))).release();
   }
   static void TearDownTestSuite() {
@@ -409,7 +385,7 @@ TEST_F(TenancyE2eTest, NoTenantSignsWithAKeyItIsNotGranted) {
   absl::StatusOr<int> deployed_after = stack_->CountAppDeployed();
   ASSERT_TRUE(deployed_after.ok());
   EXPECT_EQ(*deployed_after, *deployed_before);
-  EXPECT_THAT(Read(stack_->dir() + "/signer-audit.jsonl"), ::testing::Not(HasSubstr(op.id())))
+  EXPECT_THAT(ReadTextFile(stack_->dir() + "/signer-audit.jsonl"), ::testing::Not(HasSubstr(op.id())))
       << "the signer never saw a request of the refused operation";
 }
 
