@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "orchestrator/journal/journal_contract.h"
 #include "platform/sqlite/database.h"
+#include "platform/sqlite/schema.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::journal {
@@ -69,6 +70,26 @@ TEST(SqliteJournalTest, OpensAJournalWrittenBeforeSchemaVersions) {
   ASSERT_TRUE(j.ok()) << j.status();
   EXPECT_EQ((*j)->Get("op_old")->request_id, "r1");
   EXPECT_TRUE((*j)->Ping().ok());
+}
+
+// A journal written by the version before owners (user_version 1, no resource_owners table)
+// opens, keeps its operations and gains the table (version 2).
+TEST(SqliteJournalTest, AJournalFromBeforeOwnersIsMigrated) {
+  TempDir dir;
+  const std::string path = dir.path() + "/j.sqlite";
+  ASSERT_TRUE((*SqliteJournal::Open(path))->Create(TestRecord("op_old", "r1", 1)).ok());
+  {
+    std::unique_ptr<platform::sqlite::Database> db = *platform::sqlite::Database::Open(path);
+    ASSERT_TRUE(db->Exec("DROP TABLE resource_owners; PRAGMA user_version = 1").ok());
+  }
+  auto j = SqliteJournal::Open(path);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)->Get("op_old")->request_id, "r1");
+  EXPECT_FALSE((*j)->FindOwner(kResourceCvm, "x").value().has_value());
+  EXPECT_TRUE((*j)->RecordOwner(ResourceOwner{kResourceCvm, "x", "t", "deploy:op_old", absl::Now()}).ok());
+  j->reset();
+  std::unique_ptr<platform::sqlite::Database> db = *platform::sqlite::Database::Open(path);
+  EXPECT_EQ(*platform::sqlite::UserVersion(*db), 2);
 }
 
 TEST(SqliteJournalTest, ASecondOpenIsRefusedNamingTheJournal) {
