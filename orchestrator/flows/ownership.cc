@@ -25,15 +25,6 @@ absl::StatusOr<std::string> AppResourceOf(const state::Cvm& cvm) {
 
 }  // namespace
 
-absl::Status CvmNotInScope(absl::string_view cvm_id) {
-  return absl::NotFoundError(absl::StrCat("cvm_id: no CVM ", cvm_id, " in your scope (an admin can adopt it)"));
-}
-
-absl::Status AppNotInScope(uint64_t chain_id, absl::string_view app_address) {
-  return absl::NotFoundError(
-      absl::StrCat("app: no app ", app_address, " on chain ", chain_id, " in your scope (an admin can adopt it)"));
-}
-
 std::string OperationTenant(const engine::OpContext& ctx) {
   const state::FlowState st = ctx.State();
   if (!st.tenant().empty()) return st.tenant();

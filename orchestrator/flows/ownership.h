@@ -34,11 +34,6 @@ absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const s
 absl::Status CheckCvmAppInScope(engine::OpContext& ctx, const ::orchestrator::state::v1::Cvm& cvm,
                                 absl::string_view cvm_id);
 
-// The one message for a CVM that is not in the caller's scope, whether it exists or not.
-absl::Status CvmNotInScope(absl::string_view cvm_id);
-// The same for an app named by chain and contract address (AddComposeHash).
-absl::Status AppNotInScope(uint64_t chain_id, absl::string_view app_address);
-
 }  // namespace orchestrator::flows
 
 #endif  // ONCHAIN_KMS_ORCHESTRATOR_FLOWS_OWNERSHIP_H_

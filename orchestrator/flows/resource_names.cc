@@ -60,4 +60,13 @@ std::string OnchainAppResource(uint64_t chain_id, const chain::Address& app) {
 
 std::string PhalaAppResource(const chain::Address& app_id) { return LowerHex(app_id); }
 
+absl::Status CvmNotInScope(absl::string_view cvm_id) {
+  return absl::NotFoundError(absl::StrCat("cvm_id: no CVM ", cvm_id, " in your scope (an admin can adopt it)"));
+}
+
+absl::Status AppNotInScope(uint64_t chain_id, absl::string_view app_address) {
+  return absl::NotFoundError(
+      absl::StrCat("app: no app ", app_address, " on chain ", chain_id, " in your scope (an admin can adopt it)"));
+}
+
 }  // namespace orchestrator::flows

@@ -31,6 +31,12 @@ std::string CvmResourceOfApp(const chain::Address& app);
 std::string OnchainAppResource(uint64_t chain_id, const chain::Address& app);
 std::string PhalaAppResource(const chain::Address& app_id);
 
+// The one NOT_FOUND for a CVM that is not in the caller's scope, whether it exists or not (the
+// service at submit and the flows at run time give the same).
+absl::Status CvmNotInScope(absl::string_view cvm_id);
+// The same for an app named by chain and contract address (AddComposeHash).
+absl::Status AppNotInScope(uint64_t chain_id, absl::string_view app_address);
+
 }  // namespace orchestrator::flows
 
 #endif  // ONCHAIN_KMS_ORCHESTRATOR_FLOWS_RESOURCE_NAMES_H_

@@ -37,6 +37,18 @@ std::string CvmIdOf(const v1::UpdateDockerComposeRequest& r) { return r.cvm_id()
 std::string CvmIdOf(const v1::UpdateComposeFileRequest& r) { return r.cvm_id(); }
 std::string CvmIdOf(const v1::AddComposeHashRequest& r) { return r.has_app() ? "" : r.cvm_id(); }
 
+// The ownership check of each request's target (ownership_guard.h); a deploy creates its own.
+absl::Status CheckTarget(const OwnershipGuard&, const access::Principal&, const v1::DeployCvmRequest&) {
+  return absl::OkStatus();
+}
+template <typename Update>
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const Update& r) {
+  return g.CheckCvm(p, r.cvm_id());
+}
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const v1::AddComposeHashRequest& r) {
+  return r.has_app() ? g.CheckApp(p, r.app().chain_id(), r.app().app_contract_address()) : g.CheckCvm(p, r.cvm_id());
+}
+
 bool NeedsKms(const v1::DeployCvmRequest&) { return true; }
 template <typename T>
 bool NeedsKms(const T&) {
@@ -318,6 +330,17 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
     return normalized.status();
   }
   engine::Submission sub;
+  if (options_.ownership != nullptr) {
+    const access::Principal principal = options_.ownership->policy().Resolve(*caller);
+    if (absl::Status s = CheckTarget(*options_.ownership, principal, *normalized); !s.ok()) {
+      platform::log::Info(
+          "request refused",
+          {{"method", MethodOf(kind)}, {"caller", caller->JournalKey()}, {"error", std::string(s.message())}});
+      return s;
+    }
+    sub.tenant = principal.tenant;
+    sub.tenant_admin = principal.role == access::Role::kAdmin;
+  }
   sub.caller = caller->JournalKey();
   sub.request_id = request.request_id();
   sub.kind = kind;

@@ -21,6 +21,7 @@
 #include "cloudapi/cloud_client.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "orchestrator/engine/manager.h"
+#include "orchestrator/service/ownership_guard.h"
 #include "orchestrator/service/validation.h"
 #include "platform/transport/authenticator.h"
 
@@ -45,6 +46,9 @@ class KmsDirectory {
 struct ServiceOptions {
   std::map<uint64_t, v1::KmsType> chains;  // configured chains and their KMS type
   std::optional<chain::Address> default_signer_key;
+  // Who may change which CVM or app, and AdoptResource (not owned; outlives the service). Null:
+  // no ownership checks and AdoptResource is UNIMPLEMENTED (tests of other parts only).
+  const OwnershipGuard* ownership = nullptr;
 };
 
 class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
@@ -81,6 +85,9 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
   grpc::ServerUnaryReactor* CancelOperation(grpc::CallbackServerContext* context,
                                             const v1::CancelOperationRequest* request,
                                             v1::Operation* response) override;
+  // adopt_resource.cc
+  grpc::ServerUnaryReactor* AdoptResource(grpc::CallbackServerContext* context, const v1::AdoptResourceRequest* request,
+                                          v1::AdoptResourceResponse* response) override;
 
  private:
   absl::StatusOr<ValidationContext> Context(bool need_kms);
