@@ -10,6 +10,21 @@ namespace orchestrator::journal {
 
 using platform::sqlite::Statement;
 
+namespace {
+
+constexpr char kInsertOwner[] =
+    "INSERT INTO resource_owners (kind, resource, tenant, source, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+void BindOwner(Statement& st, const ResourceOwner& owner) {
+  st.BindText(1, owner.kind)
+      .BindText(2, owner.resource)
+      .BindText(3, owner.tenant)
+      .BindText(4, owner.source)
+      .BindInt(5, absl::ToUnixMicros(owner.created_at));
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<ResourceOwner>> SqliteJournal::FindOwnerLocked(absl::string_view kind,
                                                                             absl::string_view resource) {
   ASSIGN_OR_RETURN(Statement st, Context(db_->Prepare("SELECT tenant, source, created_at_us FROM resource_owners "
@@ -36,15 +51,8 @@ absl::Status SqliteJournal::RecordOwner(const ResourceOwner& owner) {
     return absl::AlreadyExistsError(
         absl::StrCat("journal: ", owner.kind, " ", owner.resource, " is owned by another tenant"));
   }
-  ASSIGN_OR_RETURN(Statement ins,
-                   Context(db_->Prepare("INSERT INTO resource_owners (kind, resource, tenant, source, created_at_us) "
-                                        "VALUES (?1, ?2, ?3, ?4, ?5)"),
-                           "record owner"));
-  ins.BindText(1, owner.kind)
-      .BindText(2, owner.resource)
-      .BindText(3, owner.tenant)
-      .BindText(4, owner.source)
-      .BindInt(5, absl::ToUnixMicros(owner.created_at));
+  ASSIGN_OR_RETURN(Statement ins, Context(db_->Prepare(kInsertOwner), "record owner"));
+  BindOwner(ins, owner);
   return Context(ins.Run(), "record owner");
 }
 
@@ -52,17 +60,13 @@ absl::StatusOr<AdoptResult> SqliteJournal::AdoptResource(const ResourceOwner& ow
   absl::MutexLock l(&mu_);
   AdoptResult out{owner, std::nullopt};
   ASSIGN_OR_RETURN(out.previous, FindOwnerLocked(owner.kind, owner.resource));
-  ASSIGN_OR_RETURN(Statement up,
-                   Context(db_->Prepare("INSERT INTO resource_owners (kind, resource, tenant, source, created_at_us) "
-                                        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, resource) DO UPDATE SET "
-                                        "tenant = excluded.tenant, source = excluded.source, "
-                                        "created_at_us = excluded.created_at_us"),
-                           "adopt"));
-  up.BindText(1, owner.kind)
-      .BindText(2, owner.resource)
-      .BindText(3, owner.tenant)
-      .BindText(4, owner.source)
-      .BindInt(5, absl::ToUnixMicros(owner.created_at));
+  ASSIGN_OR_RETURN(Statement up, Context(db_->Prepare(absl::StrCat(kInsertOwner,
+                                                                   " ON CONFLICT (kind, resource) DO UPDATE SET "
+                                                                   "tenant = excluded.tenant, source = "
+                                                                   "excluded.source, created_at_us = "
+                                                                   "excluded.created_at_us")),
+                                         "adopt"));
+  BindOwner(up, owner);
   RETURN_IF_ERROR(Context(up.Run(), "adopt"));
   return out;
 }
