@@ -254,7 +254,9 @@ TEST_F(TenancyE2eTest, AnotherTenantGetsNotFoundExactlyAsForAnIdThatDoesNotExist
   EXPECT_THAT(ids, ::testing::Not(::testing::Contains(id)));
   // Alpha's page tokens are bound to alpha (a second operation of alpha's makes two pages).
   As a = Client("a");
-  ASSERT_TRUE(a.UpdateCompose("no-such-cvm").ok());
+  v1::Operation second;
+  ASSERT_TRUE(a.Deploy(stack_->DeployRequest("alpha-2", "alpha-app-2"), &second).ok());
+  a.WaitDone(second.id());
   v1::ListOperationsRequest r;
   r.set_page_size(1);
   v1::ListOperationsResponse page;

@@ -111,6 +111,18 @@ class FailingJournal final : public journal::Journal {
     return inner_->ListArtifacts(op, prefix);
   }
   absl::Status Ping() override { return inner_->Ping(); }
+  absl::Status RecordOwner(const journal::ResourceOwner& o) override {
+    RETURN_IF_ERROR(Write());
+    return inner_->RecordOwner(o);
+  }
+  absl::StatusOr<std::optional<journal::ResourceOwner>> FindOwner(absl::string_view kind,
+                                                                  absl::string_view resource) override {
+    return inner_->FindOwner(kind, resource);
+  }
+  absl::StatusOr<journal::AdoptResult> AdoptResource(const journal::ResourceOwner& o) override {
+    RETURN_IF_ERROR(Write());
+    return inner_->AdoptResource(o);
+  }
 
  private:
   absl::Status Write() {

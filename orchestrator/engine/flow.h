@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -72,6 +73,9 @@ struct FlowDeps {
   JournalingSigner* signer = nullptr;  // may be null when no chain is configured
   journal::Journal* journal = nullptr;
   FlowOptions options;
+  // The tenant of a caller (journal key) under the access policy, for operations submitted before
+  // tenancy (FlowState.tenant empty). Unset: each caller is its own tenant.
+  std::function<std::string(const std::string& caller)> tenant_of_caller;
 };
 
 // Flows are declared as step tables (step_table.h), which implement this.

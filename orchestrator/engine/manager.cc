@@ -401,6 +401,8 @@ absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
   st.set_env_salt(std::string(salt->begin(), salt->end()));
   st.set_env_mac(EnvValuesMac(st.env_salt(), sub.env_values));
   if (sub.signer_key.has_value()) st.set_signer_key_address(sub.signer_key->Checksummed());
+  st.set_tenant(sub.tenant);
+  st.set_tenant_admin(sub.tenant_admin);
 
   v1::Operation op;
   op.set_id(NewOperationId(now));

@@ -77,6 +77,9 @@ struct Submission {
   std::vector<cloudapi::EnvVar> env_values;  // secret; moved in, wiped when no longer needed
   std::string cvm_id;
   std::optional<chain::Address> signer_key;  // resolved; none if not needed
+  // The caller's tenant and whether it is an admin (FlowState.tenant, tenant_admin).
+  std::string tenant;
+  bool tenant_admin = false;
 };
 
 struct ListResult {

@@ -211,6 +211,84 @@ TEST_P(JournalContractTest, ConcurrentWriters) {
   EXPECT_EQ(j->ListUnfinished()->size(), 40u);
 }
 
+ResourceOwner Owner(const std::string& kind, const std::string& resource, const std::string& tenant,
+                    const std::string& source, int64_t time_us) {
+  return ResourceOwner{kind, resource, tenant, source, absl::FromUnixMicros(time_us)};
+}
+
+void ExpectOwner(Journal& j, const std::string& kind, const std::string& resource, const std::string& tenant,
+                 const std::string& source, int64_t time_us) {
+  absl::StatusOr<std::optional<ResourceOwner>> got = j.FindOwner(kind, resource);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value()) << kind << " " << resource;
+  EXPECT_EQ((*got)->kind, kind);
+  EXPECT_EQ((*got)->resource, resource);
+  EXPECT_EQ((*got)->tenant, tenant);
+  EXPECT_EQ((*got)->source, source);
+  EXPECT_EQ((*got)->created_at, absl::FromUnixMicros(time_us));
+}
+
+TEST_P(JournalContractTest, RecordOwnerIsIdempotentForItsTenantAndRefusesAnother) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  EXPECT_FALSE(j->FindOwner(kResourceCvm, "abc").value().has_value());
+  ASSERT_TRUE(j->RecordOwner(Owner(kResourceCvm, "abc", "team-a", "deploy:op_1", 10)).ok());
+  // A resumed deploy records again: OK, the first record stays.
+  EXPECT_TRUE(j->RecordOwner(Owner(kResourceCvm, "abc", "team-a", "deploy:op_1", 20)).ok());
+  absl::Status other = j->RecordOwner(Owner(kResourceCvm, "abc", "team-b", "deploy:op_2", 30));
+  EXPECT_EQ(other.code(), absl::StatusCode::kAlreadyExists) << other;
+  EXPECT_THAT(other.message(), ::testing::HasSubstr("cvm abc is owned by another tenant"));
+  EXPECT_THAT(other.message(), ::testing::Not(::testing::HasSubstr("team-a")));
+  ExpectOwner(*j, kResourceCvm, "abc", "team-a", "deploy:op_1", 10);
+  // The kind is part of the key.
+  ASSERT_TRUE(j->RecordOwner(Owner(kResourceApp, "abc", "team-b", "deploy:op_2", 40)).ok());
+  ExpectOwner(*j, kResourceApp, "abc", "team-b", "deploy:op_2", 40);
+  ExpectOwner(*j, kResourceCvm, "abc", "team-a", "deploy:op_1", 10);
+}
+
+TEST_P(JournalContractTest, AdoptSetsOrReplacesTheOwnerAndSurvivesAReopen) {
+  {
+    std::unique_ptr<Journal> j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    absl::StatusOr<AdoptResult> first = j->AdoptResource(Owner(kResourceApp, "1:0xab", "team-a", "adopt:uid:0", 5));
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_FALSE(first->previous.has_value());
+    EXPECT_EQ(first->owner.tenant, "team-a");
+    absl::StatusOr<AdoptResult> moved = j->AdoptResource(Owner(kResourceApp, "1:0xab", "team-b", "adopt:uid:0", 6));
+    ASSERT_TRUE(moved.ok()) << moved.status();
+    ASSERT_TRUE(moved->previous.has_value());
+    EXPECT_EQ(moved->previous->tenant, "team-a");
+    EXPECT_EQ(moved->previous->source, "adopt:uid:0");
+    EXPECT_EQ(moved->previous->created_at, absl::FromUnixMicros(5));
+    EXPECT_EQ(moved->owner.tenant, "team-b");
+    // A deploy of the old tenant cannot take it back; the new one records again.
+    EXPECT_EQ(j->RecordOwner(Owner(kResourceApp, "1:0xab", "team-a", "deploy:op_1", 7)).code(),
+              absl::StatusCode::kAlreadyExists);
+    EXPECT_TRUE(j->RecordOwner(Owner(kResourceApp, "1:0xab", "team-b", "deploy:op_1", 7)).ok());
+  }
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  ExpectOwner(*j, kResourceApp, "1:0xab", "team-b", "adopt:uid:0", 6);
+}
+
+TEST_P(JournalContractTest, ConcurrentRecordsOfOneResourceHaveOneWinner) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  std::atomic<int> won{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      absl::Status s = j->RecordOwner(Owner(kResourceCvm, "race", absl::StrCat("team-", t), "deploy:op", t));
+      if (s.ok()) ++won;
+      if (absl::IsAlreadyExists(s)) ++refused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
+}
+
 // The ownership calls on one replica, which owns everything it creates (both backends: SQLite
 // answers them as the one process, PostgreSQL with its replica row).
 TEST_P(JournalContractTest, OwnershipCallsOnOneReplica) {

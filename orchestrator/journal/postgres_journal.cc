@@ -73,6 +73,19 @@ CREATE TABLE operation_changes (
 );
 )sql";
 
+// Version 3: the owners of CVMs and apps (resource_owner.h).
+constexpr absl::string_view kSchemaV3 = R"sql(
+CREATE TABLE resource_owners (
+  kind           text NOT NULL CHECK (kind IN ('cvm', 'app')),
+  resource       text NOT NULL,
+  tenant         text NOT NULL,
+  source         text NOT NULL,
+  created_at_us  bigint NOT NULL,
+  PRIMARY KEY (kind, resource)
+);
+CREATE INDEX resource_owners_by_tenant ON resource_owners (tenant);
+)sql";
+
 constexpr absl::string_view kColumns =
     "id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, request_digest, operation, "
     "internal, version, owner, lease_epoch, irreversible, cancel_requested";
@@ -211,7 +224,8 @@ absl::StatusOr<std::unique_ptr<PostgresJournal>> PostgresJournal::Open(const pla
   {
     ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, pool->Acquire(absl::Now() + options.acquire_timeout));
     RETURN_IF_ERROR(Context(
-        platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2}), "schema"));
+        platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2, kSchemaV3}),
+        "schema"));
   }
   return std::unique_ptr<PostgresJournal>(
       new PostgresJournal(std::move(pool), absl::StrCat("postgres ", dsn.description()), options));

@@ -48,6 +48,20 @@ CREATE TABLE IF NOT EXISTS artifacts (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 )sql";
 
+// Version 2: the owners of CVMs and apps (resource_owner.h). IF NOT EXISTS: a file whose
+// user_version was reset (tests of pre-versioning files) may have the table already.
+constexpr char kOwnersSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS resource_owners (
+  kind TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  PRIMARY KEY (kind, resource)
+);
+CREATE INDEX IF NOT EXISTS resource_owners_by_tenant ON resource_owners (tenant);
+)sql";
+
 constexpr char kColumns[] =
     "id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, request_digest, operation, "
     "internal, version, owner, lease_expires_us";
@@ -80,7 +94,7 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::st
   // The process lock: two orchestrators resuming the same operations would repeat their effects.
   ASSIGN_OR_RETURN(std::unique_ptr<platform::sqlite::Database> db,
                    Context(platform::sqlite::Database::Open(path), "open"));
-  RETURN_IF_ERROR(Context(platform::sqlite::ApplySchema(*db, {kSchema}), "schema"));
+  RETURN_IF_ERROR(Context(platform::sqlite::ApplySchema(*db, {kSchema, kOwnersSchema}), "schema"));
   return std::unique_ptr<SqliteJournal>(new SqliteJournal(path, std::move(db)));
 }
 

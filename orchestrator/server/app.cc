@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
     chain_types[config.chains(i).chain_id()] = *type;
   }
   RETURN_IF_ERROR(app->SetFlowOptions(config));
+  RETURN_IF_ERROR(app->SetUpOwnership(config));
   RETURN_IF_ERROR(app->StartManager(config));
   RETURN_IF_ERROR(app->Serve(chain_types));
 
@@ -232,6 +233,7 @@ absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
   so.chains = chain_types;
   so.default_signer_key = deps_.options.default_signer_key_address;
   so.policy = policy_.get();
+  so.ownership = ownership_.get();
   service_ = std::make_unique<service::OrchestratorServiceImpl>(*manager_, *kms_, *transport_, so);
   return transport_->Serve({{kServiceName, service_.get()}});
 }

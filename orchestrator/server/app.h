@@ -60,6 +60,8 @@ class App {
   absl::Status SetFlowOptions(const v1::OrchestratorConfig& config);
   // The `access` section (roles, tenants, signer-key grants) for the service and the signer path.
   absl::Status SetAccess(const v1::OrchestratorConfig& config);
+  // Who owns which CVM and app under policy_, the backfill of old deploys (app_ownership.cc).
+  absl::Status SetUpOwnership(const v1::OrchestratorConfig& config);
   absl::Status StartManager(const v1::OrchestratorConfig& config);
   // The gRPC service on the transport, listening.
   absl::Status Serve(const std::map<uint64_t, v1::KmsType>& chain_types);
@@ -76,6 +78,7 @@ class App {
   std::vector<std::unique_ptr<chain::onchain::OnchainOperations>> ops_;
   engine::FlowDeps deps_;
   std::unique_ptr<access::AccessPolicy> policy_;
+  std::unique_ptr<service::OwnershipGuard> ownership_;
   // PostgreSQL: Watch of operations other replicas run; outlives manager_ (it points to it).
   std::unique_ptr<engine::ChangeFollower> follower_;
   std::unique_ptr<engine::OperationManager> manager_;

@@ -37,6 +37,18 @@ std::string CvmIdOf(const v1::UpdateDockerComposeRequest& r) { return r.cvm_id()
 std::string CvmIdOf(const v1::UpdateComposeFileRequest& r) { return r.cvm_id(); }
 std::string CvmIdOf(const v1::AddComposeHashRequest& r) { return r.has_app() ? "" : r.cvm_id(); }
 
+// The ownership check of each request's target (ownership_guard.h); a deploy creates its own.
+absl::Status CheckTarget(const OwnershipGuard&, const access::Principal&, const v1::DeployCvmRequest&) {
+  return absl::OkStatus();
+}
+template <typename Update>
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const Update& r) {
+  return g.CheckCvm(p, r.cvm_id());
+}
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const v1::AddComposeHashRequest& r) {
+  return r.has_app() ? g.CheckApp(p, r.app().chain_id(), r.app().app_contract_address()) : g.CheckCvm(p, r.cvm_id());
+}
+
 bool NeedsKms(const v1::DeployCvmRequest&) { return true; }
 template <typename T>
 bool NeedsKms(const T&) {
@@ -344,6 +356,16 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
     return s;
   }
   engine::Submission sub;
+  if (options_.ownership != nullptr) {
+    if (absl::Status s = CheckTarget(*options_.ownership, *caller, *normalized); !s.ok()) {
+      platform::log::Info(
+          "request refused",
+          {{"method", MethodOf(kind)}, {"caller", caller->identity}, {"error", std::string(s.message())}});
+      return s;
+    }
+  }
+  sub.tenant = caller->tenant;
+  sub.tenant_admin = caller->role == access::Role::kAdmin;
   sub.caller = caller->identity;
   sub.request_id = request.request_id();
   sub.kind = kind;

@@ -23,6 +23,7 @@
 #include "orchestrator/access/access_policy.h"
 #include "orchestrator/engine/manager.h"
 #include "orchestrator/service/access_gate.h"
+#include "orchestrator/service/ownership_guard.h"
 #include "orchestrator/service/supply_limiter.h"
 #include "orchestrator/service/validation.h"
 #include "platform/transport/authenticator.h"
@@ -50,6 +51,9 @@ struct ServiceOptions {
   std::optional<chain::Address> default_signer_key;
   // Who may do what (not owned; outlives the service). Null: as without an `access` section.
   const access::AccessPolicy* policy = nullptr;
+  // Who may change which CVM or app, and AdoptResource (not owned; outlives the service). Null:
+  // no ownership checks and AdoptResource is UNIMPLEMENTED (tests of other parts only).
+  const OwnershipGuard* ownership = nullptr;
 };
 
 class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
@@ -87,6 +91,9 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
   grpc::ServerUnaryReactor* CancelOperation(grpc::CallbackServerContext* context,
                                             const v1::CancelOperationRequest* request,
                                             v1::Operation* response) override;
+  // adopt_resource.cc
+  grpc::ServerUnaryReactor* AdoptResource(grpc::CallbackServerContext* context, const v1::AdoptResourceRequest* request,
+                                          v1::AdoptResourceResponse* response) override;
 
  private:
   absl::StatusOr<ValidationContext> Context(bool need_kms);
