@@ -129,6 +129,15 @@ class As {
     return stub_.AddComposeHash(Context().get(), r, op != nullptr ? op : &o);
   }
 
+  grpc::Status AddHashOnCvm(const std::string& cvm_id) {
+    v1::AddComposeHashRequest r;
+    r.set_request_id("add-hash-cvm");
+    r.set_cvm_id(cvm_id);
+    r.set_compose_hash("0x" + std::string(64, 'd'));
+    v1::Operation o;
+    return stub_.AddComposeHash(Context().get(), r, &o);
+  }
+
   // Polls Get until terminal.
   v1::Operation WaitDone(const std::string& id) {
     v1::Operation op;
@@ -346,6 +355,44 @@ TEST_F(TenancyE2eTest, AnIdentityWithNoRoleIsRefusedEveryCall) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
     EXPECT_THAT(st.error_message(), HasSubstr("token:stranger has no role"));
   }
+}
+
+// Ownership (h-owner): beta can neither update alpha's CVM nor register a compose hash on its
+// app; the refusal is the one an unknown CVM or app gets, and nothing is journaled.
+TEST_F(TenancyE2eTest, AnotherTenantCannotUpdateAlphasCvmOrRegisterHashesOnItsApp) {
+  const v1::Operation& op = AlphaDeploy();
+  const std::string cvm = op.deploy().cvm_id();
+  const std::string app = op.deploy().app_id();
+  ASSERT_FALSE(cvm.empty());
+  ASSERT_FALSE(app.empty());
+  const std::string no_cvm = std::string(cvm.size(), 'f');
+  const std::string no_app = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";  // anvil account #2: no app
+  As b = Client("b");
+  std::vector<std::string> before;
+  ASSERT_TRUE(b.List(&before).ok());
+  auto same = [&](const char* rpc, const grpc::Status& on_alpha, const grpc::Status& on_none, const std::string& id,
+                  const std::string& none) {
+    EXPECT_EQ(on_alpha.error_code(), grpc::StatusCode::NOT_FOUND) << rpc << ": " << on_alpha.error_message();
+    EXPECT_EQ(on_none.error_code(), grpc::StatusCode::NOT_FOUND) << rpc << ": " << on_none.error_message();
+    EXPECT_EQ(absl::StrReplaceAll(on_alpha.error_message(), {{id, none}}), on_none.error_message()) << rpc;
+  };
+  same("UpdateEnvVars", b.UpdateEnv(cvm), b.UpdateEnv(no_cvm), cvm, no_cvm);
+  same("UpdateDockerCompose", b.UpdateCompose(cvm), b.UpdateCompose(no_cvm), cvm, no_cvm);
+  same("UpdateComposeFile", b.UpdateComposeFile(cvm), b.UpdateComposeFile(no_cvm), cvm, no_cvm);
+  same("AddComposeHash(cvm_id)", b.AddHashOnCvm(cvm), b.AddHashOnCvm(no_cvm), cvm, no_cvm);
+  same("AddComposeHash(app)", b.AddHash(31337, app, kBetaKey), b.AddHash(31337, no_app, kBetaKey), app, no_app);
+  std::vector<std::string> after;
+  ASSERT_TRUE(b.List(&after).ok());
+  EXPECT_EQ(after, before) << "nothing journaled for beta";
+  // Alpha's viewer cannot either (read-only), alpha and the admin can.
+  As v = Client("a-view");
+  EXPECT_EQ(v.UpdateCompose(cvm).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(v.AddHash(31337, app, anvil::kDeployerAddress).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  As a = Client("a");
+  grpc::Status s = a.AddHashOnCvm(cvm);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  s = Client("admin").AddHash(31337, app, anvil::kDeployerAddress);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST_F(TenancyE2eTest, NoTenantSignsWithAKeyItIsNotGranted) {
