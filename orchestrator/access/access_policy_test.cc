@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -71,16 +72,26 @@ TEST(AccessPolicyTest, ResolvesRolesAndTenants) {
   EXPECT_TRUE(p->CallersOf("").empty());
 }
 
-TEST(AccessPolicyTest, VisibilityAndActing) {
-  absl::StatusOr<AccessPolicy> p = Compile(kTwoTenants);
-  ASSERT_TRUE(p.ok()) << p.status();
-  Principal a = p->ResolveKey("token:a-ci");
-  Principal viewer = p->ResolveKey("token:a-view");
-  Principal b = p->ResolveKey("token:b-ci");
-  Principal admin = p->ResolveKey("cert:ops");
-  Principal auditor = p->ResolveKey("token:audit");
-  Principal stranger = p->ResolveKey("token:nobody");
+// The policy of kTwoTenants and one principal of each role.
+class TwoTenantsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<AccessPolicy> compiled = Compile(kTwoTenants);
+    ASSERT_TRUE(compiled.ok()) << compiled.status();
+    p.emplace(*std::move(compiled));
+    a = p->ResolveKey("token:a-ci");
+    viewer = p->ResolveKey("token:a-view");
+    b = p->ResolveKey("token:b-ci");
+    admin = p->ResolveKey("cert:ops");
+    auditor = p->ResolveKey("token:audit");
+    stranger = p->ResolveKey("token:nobody");
+  }
 
+  std::optional<AccessPolicy> p;
+  Principal a, viewer, b, admin, auditor, stranger;
+};
+
+TEST_F(TwoTenantsTest, VisibilityAndActing) {
   EXPECT_TRUE(p->MaySee(a, "uid:1000"));  // a teammate's operation
   EXPECT_TRUE(p->MaySee(viewer, "token:a-ci"));
   EXPECT_FALSE(p->MaySee(b, "token:a-ci"));
@@ -107,13 +118,7 @@ TEST(AccessPolicyTest, VisibilityAndActing) {
   EXPECT_EQ(p->CheckMayAct(stranger).code(), absl::StatusCode::kPermissionDenied);
 }
 
-TEST(AccessPolicyTest, SignerKeyGrants) {
-  absl::StatusOr<AccessPolicy> p = Compile(kTwoTenants);
-  ASSERT_TRUE(p.ok()) << p.status();
-  Principal a = p->ResolveKey("token:a-ci");
-  Principal b = p->ResolveKey("token:b-ci");
-  Principal admin = p->ResolveKey("cert:ops");
-
+TEST_F(TwoTenantsTest, SignerKeyGrants) {
   EXPECT_TRUE(p->CheckSignerKey(a, Addr(kKeyA), 31337).ok());
   EXPECT_TRUE(p->CheckSignerKey(a, Addr(kKeyA), 8453).ok());  // no chain_ids: every chain
   absl::Status s = p->CheckSignerKey(b, Addr(kKeyA), 31337);

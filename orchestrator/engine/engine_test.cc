@@ -205,6 +205,38 @@ TEST(JournalingSignerTest, RefusedIntentsAreNotRepaired) {
   EXPECT_EQ(local->signatures(), 0);
 }
 
+// The access policy's key check runs before anything is journaled or reaches the signer, with
+// the caller that submitted the operation.
+TEST(JournalingSignerTest, AKeyTheCallerMayNotUseIsRefusedBeforeAnythingIsSigned) {
+  TempDir dir;
+  auto journal = *journal::SqliteJournal::Open(dir.path() + "/j.sqlite");
+  journal::OperationRecord rec;
+  rec.id = "op_1";
+  rec.caller = "token:b";
+  rec.request_id = "r1";
+  rec.kind = 1;
+  rec.state = 2;
+  ASSERT_TRUE(journal->Create(rec).ok());
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  JournalingSigner signer(*local, *journal);
+  std::vector<std::string> asked;
+  signer.SetKeyCheck([&](absl::string_view caller, const chain::Address& key, uint64_t chain_id) {
+    asked.push_back(absl::StrCat(caller, " ", key.Hex(), " ", chain_id));
+    return absl::PermissionDeniedError("signer key not granted to tenant b (access.tenants[1].signer_keys)");
+  });
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  const chain::Hash32 hash = *chain::Hash32::FromHex(std::string(64, 'c'));
+  absl::Status s = signer.SignAddComposeHash(Envelope(local->address(), 1, 1000), app, hash).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("access.tenants[1].signer_keys"));
+  EXPECT_EQ(asked, (std::vector<std::string>{absl::StrCat("token:b ", local->address().Hex(), " 31337")}));
+  EXPECT_EQ(local->signatures(), 0);
+  EXPECT_TRUE(journal->ListArtifacts("op_1", "")->empty()) << "no intent journaled";
+  signer.SetKeyCheck([](absl::string_view, const chain::Address&, uint64_t) { return absl::OkStatus(); });
+  EXPECT_TRUE(signer.SignAddComposeHash(Envelope(local->address(), 1, 1000), app, hash).ok());
+  EXPECT_EQ(local->signatures(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 // A flow of two steps whose behaviour the test scripts.

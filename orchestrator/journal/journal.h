@@ -107,6 +107,8 @@ struct ListQuery {
   int kind = 0;
   int state = 0;
   std::string cvm_id;
+  // Only operations whose caller is one of these (a tenant's members); nullopt: every caller.
+  std::optional<std::vector<std::string>> callers;
   size_t limit = 50;
   std::optional<ListCursor> after;  // strictly older than this
 };

@@ -132,6 +132,43 @@ TEST_P(JournalContractTest, ListFiltersAndPagesNewestFirst) {
   EXPECT_EQ((*unfinished)[0].id, "op_3");
 }
 
+// A tenant lists only the operations of its callers (access policy), paged.
+TEST_P(JournalContractTest, ListFiltersByCallers) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  const char* callers[] = {"token:a", "token:b", "uid:7", "token:a"};
+  for (int i = 0; i < 4; ++i) {
+    OperationRecord r = TestRecord(absl::StrCat("op_", i), "r", 100 + i, 1, 2);
+    r.caller = callers[i];
+    r.request_id = absl::StrCat("r", i);
+    ASSERT_TRUE(j->Create(r).ok());
+  }
+  auto ids = [&](ListQuery q) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<OperationRecord>> page = j->List(q);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const OperationRecord& r : *page) out.push_back(r.id);
+    }
+    return out;
+  };
+  ListQuery a;
+  a.callers = std::vector<std::string>{"token:a"};
+  EXPECT_EQ(ids(a), (std::vector<std::string>{"op_3", "op_0"}));
+  a.callers->push_back("uid:7");
+  EXPECT_EQ(ids(a), (std::vector<std::string>{"op_3", "op_2", "op_0"}));
+  a.limit = 1;
+  a.after = ListCursor{absl::FromUnixMicros(103), "op_3"};
+  EXPECT_EQ(ids(a), (std::vector<std::string>{"op_2"}));
+  ListQuery none;
+  none.callers = std::vector<std::string>{};
+  EXPECT_TRUE(ids(none).empty()) << "an empty list of callers matches nothing";
+  ListQuery odd;
+  odd.callers = std::vector<std::string>{"token:a,token:b", "'); DROP TABLE operations; --"};
+  EXPECT_TRUE(ids(odd).empty());
+  EXPECT_EQ(ids(ListQuery{}).size(), 4u);
+}
+
 TEST_P(JournalContractTest, ArtifactsSurviveAReopen) {
   {
     std::unique_ptr<Journal> j = OpenJournal();

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "orchestrator/journal/error_context.h"
 #include "platform/sqlite/schema.h"
 #include "platform/sqlite/statement.h"
@@ -204,6 +205,11 @@ absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::List(const ListQuery
   if (query.kind != 0) absl::StrAppend(&sql, " AND kind = ?1");
   if (query.state != 0) absl::StrAppend(&sql, " AND state = ?2");
   if (!query.cvm_id.empty()) absl::StrAppend(&sql, " AND cvm_id = ?3");
+  if (query.callers.has_value()) {
+    std::vector<std::string> marks;
+    for (size_t i = 0; i < query.callers->size(); ++i) marks.push_back(absl::StrCat("?", 7 + i));
+    absl::StrAppend(&sql, marks.empty() ? " AND 0" : absl::StrCat(" AND caller IN (", absl::StrJoin(marks, ","), ")"));
+  }
   if (query.after.has_value()) {
     absl::StrAppend(&sql, " AND (create_time_us < ?4 OR (create_time_us = ?4 AND id < ?5))");
   }
@@ -214,6 +220,9 @@ absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::List(const ListQuery
   if (!query.cvm_id.empty()) st.BindText(3, query.cvm_id);
   if (query.after.has_value()) st.BindInt(4, Micros(query.after->create_time)).BindText(5, query.after->id);
   st.BindInt(6, static_cast<int64_t>(query.limit));
+  if (query.callers.has_value()) {
+    for (size_t i = 0; i < query.callers->size(); ++i) st.BindText(static_cast<int>(7 + i), (*query.callers)[i]);
+  }
   return Select(st);
 }
 

@@ -58,8 +58,10 @@ class App {
   // One chain's JSON-RPC client and on-chain operations; its KMS type. `field` names it in errors.
   absl::StatusOr<v1::KmsType> AddChain(const v1::ChainConfig& chain, const std::string& field);
   absl::Status SetFlowOptions(const v1::OrchestratorConfig& config);
-  // The access policy, who owns which CVM and app, the backfill of old deploys (app_ownership.cc).
-  absl::Status SetUpOwnership(const v1::OrchestratorConfig& config);
+  // The `access` section (roles, tenants, signer-key grants) for the service and the signer path.
+  absl::Status SetAccess(const v1::OrchestratorConfig& config);
+  // Who owns which CVM and app, and the backfill of old deploys (app_ownership.cc).
+  absl::Status SetUpOwnership();
   absl::Status StartManager(const v1::OrchestratorConfig& config);
   // The gRPC service on the transport, listening.
   absl::Status Serve(const std::map<uint64_t, v1::KmsType>& chain_types);
@@ -75,7 +77,7 @@ class App {
   std::vector<std::unique_ptr<chain::jsonrpc::Client>> rpcs_;
   std::vector<std::unique_ptr<chain::onchain::OnchainOperations>> ops_;
   engine::FlowDeps deps_;
-  std::unique_ptr<access::AccessPolicy> access_;
+  std::unique_ptr<access::AccessPolicy> policy_;
   std::unique_ptr<service::OwnershipGuard> ownership_;
   // PostgreSQL: Watch of operations other replicas run; outlives manager_ (it points to it).
   std::unique_ptr<engine::ChangeFollower> follower_;

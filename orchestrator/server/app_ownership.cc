@@ -1,5 +1,5 @@
 // App: who owns which CVM and app (service/ownership_guard.h, flows/ownership.h) under the
-// config's access policy, and the owners of deploys journaled before ownership existed
+// access policy (SetAccess), and the owners of deploys journaled before ownership existed
 // (flows/owner_backfill.h), recorded before any request is served.
 #include "absl/strings/str_cat.h"
 #include "orchestrator/flows/owner_backfill.h"
@@ -9,14 +9,11 @@
 
 namespace orchestrator::server {
 
-absl::Status App::SetUpOwnership(const v1::OrchestratorConfig& config) {
-  ASSIGN_OR_RETURN(access::AccessPolicy policy,
-                   access::AccessPolicy::Compile(config, deps_.options.default_signer_key_address));
-  access_ = std::make_unique<access::AccessPolicy>(std::move(policy));
-  deps_.tenant_of_caller = [policy = access_.get()](const std::string& caller) {
+absl::Status App::SetUpOwnership() {
+  deps_.tenant_of_caller = [policy = policy_.get()](const std::string& caller) {
     return policy->TenantOfCaller(caller);
   };
-  ownership_ = std::make_unique<service::OwnershipGuard>(*journal_, *access_);
+  ownership_ = std::make_unique<service::OwnershipGuard>(*journal_, *policy_);
   absl::StatusOr<flows::BackfillCounts> counts = flows::BackfillOwners(*journal_, deps_.tenant_of_caller);
   if (!counts.ok()) {
     return absl::Status(counts.status().code(),

@@ -32,8 +32,17 @@ constexpr char kAccess[] = R"pb(
   access {
     admins: "token:admin"
     auditors: "token:audit"
-    tenants { name: "team-a" members: "token:alice" viewers: "token:val" }
-    tenants { name: "team-b" members: "token:bob" }
+    tenants {
+      name: "team-a"
+      members: "token:alice"
+      viewers: "token:val"
+      signer_keys { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266" }
+    }
+    tenants {
+      name: "team-b"
+      members: "token:bob"
+      signer_keys { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266" }
+    }
   }
 )pb";
 constexpr uint64_t kChain = 31337;
@@ -95,6 +104,7 @@ class OwnershipTest : public ::testing::Test {
     ServiceOptions so;
     so.chains[kChain] = v1::KMS_TYPE_ETHEREUM;
     so.default_signer_key = *chain::Address::Parse("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+    so.policy = policy_.get();
     so.ownership = guard_.get();
     service_ = std::make_unique<OrchestratorServiceImpl>(*manager_, *kms_, auth_, so);
     grpc::ServerBuilder builder;
