@@ -54,7 +54,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
     chain_types[config.chains(i).chain_id()] = *type;
   }
   RETURN_IF_ERROR(app->SetFlowOptions(config));
-  RETURN_IF_ERROR(app->SetUpOwnership(config));
+  RETURN_IF_ERROR(app->SetUpOwnership());
   RETURN_IF_ERROR(app->StartManager(config));
   RETURN_IF_ERROR(app->Serve(chain_types));
 

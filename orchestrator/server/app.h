@@ -60,8 +60,8 @@ class App {
   absl::Status SetFlowOptions(const v1::OrchestratorConfig& config);
   // The `access` section (roles, tenants, signer-key grants) for the service and the signer path.
   absl::Status SetAccess(const v1::OrchestratorConfig& config);
-  // Who owns which CVM and app under policy_, the backfill of old deploys (app_ownership.cc).
-  absl::Status SetUpOwnership(const v1::OrchestratorConfig& config);
+  // Who owns which CVM and app, and the backfill of old deploys (app_ownership.cc).
+  absl::Status SetUpOwnership();
   absl::Status StartManager(const v1::OrchestratorConfig& config);
   // The gRPC service on the transport, listening.
   absl::Status Serve(const std::map<uint64_t, v1::KmsType>& chain_types);

@@ -1,5 +1,5 @@
 // App: who owns which CVM and app (service/ownership_guard.h, flows/ownership.h) under the
-// config's access policy, and the owners of deploys journaled before ownership existed
+// access policy (SetAccess), and the owners of deploys journaled before ownership existed
 // (flows/owner_backfill.h), recorded before any request is served.
 #include "absl/strings/str_cat.h"
 #include "orchestrator/flows/owner_backfill.h"
@@ -9,9 +9,7 @@
 
 namespace orchestrator::server {
 
-absl::Status App::SetUpOwnership(const v1::OrchestratorConfig& config) {
-  (void)config;
-  // policy_: compiled by SetAccess (SetFlowOptions) before this.
+absl::Status App::SetUpOwnership() {
   deps_.tenant_of_caller = [policy = policy_.get()](const std::string& caller) {
     return policy->TenantOfCaller(caller);
   };

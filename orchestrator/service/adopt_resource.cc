@@ -8,13 +8,12 @@ namespace orchestrator::service {
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::AdoptResource(grpc::CallbackServerContext* context,
                                                                  const v1::AdoptResourceRequest* request,
                                                                  v1::AdoptResourceResponse* response) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/true);
   if (!caller.ok()) return platform::FinishUnary(context, caller.status());
   if (options_.ownership == nullptr) {
-    return platform::FinishUnary(context, absl::UnimplementedError("AdoptResource: no access policy"));
+    return platform::FinishUnary(context, absl::UnimplementedError("AdoptResource: no ownership journal"));
   }
-  absl::StatusOr<v1::AdoptResourceResponse> adopted =
-      options_.ownership->Adopt(options_.ownership->policy().Resolve(*caller), *request);
+  absl::StatusOr<v1::AdoptResourceResponse> adopted = options_.ownership->Adopt(*caller, *request);
   if (adopted.ok()) *response = *std::move(adopted);
   return platform::FinishUnary(context, adopted.status());
 }

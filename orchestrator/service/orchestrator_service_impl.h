@@ -51,8 +51,8 @@ struct ServiceOptions {
   std::optional<chain::Address> default_signer_key;
   // Who may do what (not owned; outlives the service). Null: as without an `access` section.
   const access::AccessPolicy* policy = nullptr;
-  // Who may change which CVM or app, and AdoptResource (not owned; outlives the service). Null:
-  // no ownership checks and AdoptResource is UNIMPLEMENTED (tests of other parts only).
+  // Who may change which CVM or app, and AdoptResource (not owned; outlives the service;
+  // uses `policy`). Null: no ownership checks and AdoptResource is UNIMPLEMENTED (tests of other parts only).
   const OwnershipGuard* ownership = nullptr;
 };
 

@@ -104,8 +104,8 @@ class OwnershipTest : public ::testing::Test {
     ServiceOptions so;
     so.chains[kChain] = v1::KMS_TYPE_ETHEREUM;
     so.default_signer_key = *chain::Address::Parse("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
-    so.ownership = guard_.get();
     so.policy = policy_.get();
+    so.ownership = guard_.get();
     service_ = std::make_unique<OrchestratorServiceImpl>(*manager_, *kms_, auth_, so);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
