@@ -3,6 +3,7 @@
 // the start-up errors a wrong password and a newer schema give, which name the field and never
 // the password.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -74,6 +75,15 @@ TEST_F(OrchestratorPostgresTest, ServesAndKeepsOperationsInPostgres) {
   ASSERT_NE(process, nullptr);
   ASSERT_TRUE(process->WaitUntilServing(address_).ok());
   EXPECT_EQ(*platform::testing::CheckHealth(address_, "onchainkms.orchestrator.v1.Orchestrator"), "SERVING");
+  {
+    // The CVM is the caller's (as if its deploy had recorded it): updates need an owner.
+    std::unique_ptr<platform::postgres::Connection> db =
+        *platform::postgres::Connection::Open(*platform::postgres::Dsn::FromFile(*dsn_file));
+    ASSERT_TRUE(db->Exec(absl::StrCat("INSERT INTO resource_owners VALUES ('cvm', "
+                                      "'app_0000000000000000000000000000000000000001', 'uid:",
+                                      ::getuid(), "', 'deploy:op_test', 0)"))
+                    .ok());
+  }
 
   // Accepted and journaled; it then retries the unreachable Phala Cloud, which is fine here.
   v1::Operation created;

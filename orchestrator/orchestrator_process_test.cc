@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "orchestrator/access/access_policy.h"
 #include "platform/config_file.h"
 #include "platform/http/client.h"
 #include "platform/http/testing/prometheus_text.h"
@@ -193,6 +194,38 @@ TEST(OrchestratorExamplesTest, ExampleConfigParses) {
   EXPECT_EQ(config.chains(0).rpc_endpoints_size(), 2);
   EXPECT_EQ(config.signer().address(), "unix:/run/onchain-kms/signer.sock");
   EXPECT_EQ(config.log_level(), "info");
+  absl::StatusOr<::orchestrator::access::AccessPolicy> policy =
+      ::orchestrator::access::AccessPolicy::Compile(config, std::nullopt);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->ResolveKey("cert:deployer.platform.example").tenant, "platform");
+}
+
+// A bad access section is a bad config (exit 2) naming the field path and both places of an
+// identity listed twice; nothing starts.
+TEST(OrchestratorStartTest, BadAccessSectionNamesTheField) {
+  ShortTempDir dir;
+  const std::string d = dir.path();
+  { std::ofstream(d + "/api-key") << "phak_test_key\n"; }
+  ::chmod((d + "/api-key").c_str(), 0600);
+  {
+    std::ofstream(d + "/o.textproto") << "listen { unix { path: \"" << d << "/o.sock\" } }\n"
+                                      << "phala_cloud { base_url: \"http://127.0.0.1:9/api/v1\" api_key_file: \"" << d
+                                      << "/api-key\" }\njournal_path: \"" << d << "/j.sqlite\"\n"
+                                      << "access { admins: \"token:ops\" tenants { name: \"a\" "
+                                         "members: \"token:ops\" } }\n";
+  }
+  absl::StatusOr<int> code = platform::testing::RunProgram(
+      "/bin/sh",
+      {"-c", absl::StrCat(RunfilePath("orchestrator/orchestrator"), " --config=", d, "/o.textproto 2>", d, "/err")}, {},
+      absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2);
+  std::ifstream in(d + "/err");
+  std::stringstream err;
+  err << in.rdbuf();
+  EXPECT_THAT(err.str(), HasSubstr("access.tenants[0].members[0]: \\\"token:ops\\\" is already access.admins[0]"))
+      << err.str();
+  EXPECT_FALSE(std::filesystem::exists(d + "/o.sock"));
 }
 
 // --metrics_port (or metrics_port in the config): the Prometheus endpoint of the process.

@@ -3,6 +3,7 @@
 // replica b after a is killed with SIGKILL (no release, no last write), once a's lease expired,
 // fenced by a new lease epoch; b answers for it, and its clean shutdown releases it.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -70,6 +71,11 @@ TEST_F(OrchestratorReplicasTest, AKilledReplicasOperationIsTakenOverAfterItsLeas
   std::unique_ptr<pg::Connection> db = *pg::Connection::Open(*pg::Dsn::FromFile(*dsn_file));
   std::unique_ptr<ServerProcess> a = Start("a", *dsn_file);
   ASSERT_NE(a, nullptr);
+  // The CVM is the caller's (as if its deploy had recorded it): updates need an owner.
+  ASSERT_TRUE(db->Exec(absl::StrCat("INSERT INTO resource_owners VALUES ('cvm', "
+                                    "'app_0000000000000000000000000000000000000001', 'uid:",
+                                    ::getuid(), "', 'deploy:op_test', 0)"))
+                  .ok());
   v1::Operation created;
   {
     grpc::ClientContext context;

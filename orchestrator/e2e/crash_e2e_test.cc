@@ -1,6 +1,7 @@
 // kill -9 at every step of a flow, then restart on the same journal: the operation completes,
 // with exactly one AppAuth per deploy, one commit, and one compose-hash transaction (and one
-// accepted proof) per update, on chain and in the simulator's records.
+// accepted proof) per update, on chain and in the simulator's records; a deploy's CVM and app
+// are owned by its caller however the crash fell (recorded again on resume, a no-op).
 //
 // The crash points are armed by ORCHESTRATOR_CRASH_AT in the test build of the orchestrator
 // (//orchestrator:orchestrator_crash_points; orchestrator/common/crash_points.h), which the
@@ -176,6 +177,31 @@ class CrashE2eTest : public StackTest<::testing::TestWithParam<std::string>> {
     }
   }
 
+  // The resumed deploy recorded its CVM and its app for its caller, and recording again after
+  // the crash (the step re-ran) changed nothing: the caller may register a hash on both by name
+  // (the app's initial hash, already allowed, so nothing is sent).
+  void ExpectOwnedByTheCaller(const v1::DeployResult& d) {
+    for (bool by_app : {false, true}) {
+      v1::AddComposeHashRequest a;
+      a.set_request_id(absl::StrCat("owned-", by_app, "-", Slug(GetParam())));
+      if (by_app) {
+        a.mutable_app()->set_chain_id(d.chain_id());
+        a.mutable_app()->set_app_contract_address(d.app_id());
+      } else {
+        a.set_cvm_id(d.cvm_id());
+      }
+      a.set_compose_hash(d.compose_hash());
+      grpc::ClientContext ctx;
+      v1::Operation op;
+      grpc::Status s = stack_->stub().AddComposeHash(&ctx, a, &op);
+      ASSERT_TRUE(s.ok()) << (by_app ? "app: " : "cvm: ") << s.error_message();
+      absl::StatusOr<v1::Operation> done = stack_->WaitFor(op.id());
+      ASSERT_TRUE(done.ok()) << done.status();
+      EXPECT_EQ(done->state(), v1::OPERATION_STATE_SUCCEEDED) << done->DebugString();
+      EXPECT_TRUE(done->add_compose_hash().already_registered());
+    }
+  }
+
   size_t log_start_ = 0;
   static std::optional<v1::DeployResult> target_;
 };
@@ -228,6 +254,7 @@ TEST_P(CrashE2eTest, ResumesWithoutRepeatingAnEffect) {
     for (const v1::Step& st : done.steps()) {
       if (st.name() == step && point.find(":before") == std::string::npos) EXPECT_GE(st.attempts(), 2u) << step;
     }
+    ExpectOwnedByTheCaller(done.deploy());
     return;
   }
   const v1::DeployResult& t = Target();

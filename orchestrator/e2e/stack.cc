@@ -312,10 +312,12 @@ absl::Status Stack::WriteOrchestratorConfig() {
   for (int i = 0; i < replicas(); ++i) {
     const std::string& d = dir();
     const std::string config = absl::StrCat(
-        "listen { unix { path: \"", ReplicaFile(i, ".sock"), "\" } }\n", "phala_cloud { base_url: \"", sim_->base_url(),
-        "\" api_key_file: \"", d, "/api-key\" request_timeout ", DurationText(options_.cloud_timeout), " }\n",
-        "chains {\n  chain_id: ", options_.chain_id, "\n  kms_type: KMS_TYPE_BASE\n  rpc_endpoints: \"",
-        anvil_->chain().rpc_url, "\"\n  max_fee_per_gas_wei: \"100000000000\"\n",
+        options_.listen.empty() ? absl::StrCat("listen { unix { path: \"", ReplicaFile(i, ".sock"), "\" } }")
+                                : options_.listen,
+        "\nphala_cloud { base_url: \"", sim_->base_url(), "\" api_key_file: \"", d, "/api-key\" request_timeout ",
+        DurationText(options_.cloud_timeout), " }\n", "chains {\n  chain_id: ", options_.chain_id,
+        "\n  kms_type: KMS_TYPE_BASE\n  rpc_endpoints: \"", anvil_->chain().rpc_url,
+        "\"\n  max_fee_per_gas_wei: \"100000000000\"\n",
         "  max_priority_fee_per_gas_wei: \"10000000000\"\n  receipt_poll_interval { nanos: 50000000 }\n",
         "  receipt_timeout { seconds: 20 }\n  fee_bump_after { seconds: 30 }\n  rpc_timeout ",
         DurationText(options_.rpc_timeout), "\n}\n", "signer { address: \"unix:", d, "/s.sock\" timeout ",
@@ -361,6 +363,16 @@ absl::Status Stack::StartReplica(int i, const std::vector<std::string>& env, boo
   while (absl::Now() < until) {
     if (orchestrators_[i]->Exited()) {
       return absl::InternalError(absl::StrCat("orchestrator ", ReplicaId(i), " exited early:\n", replica_log(i)));
+    }
+    if (!options_.listen.empty()) {
+      const std::string log = replica_log(i);
+      const size_t at = log.rfind("serving on ");
+      if (at != std::string::npos && log.find('\n', at) != std::string::npos) {
+        addresses_[i] = log.substr(at + 11, log.find('\n', at) - at - 11);
+        return absl::OkStatus();
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+      continue;
     }
     absl::StatusOr<std::string> h = platform::testing::CheckHealth(address(i), "", absl::Milliseconds(500));
     if (h.ok() && (*h == "SERVING" || !wait_serving)) return absl::OkStatus();

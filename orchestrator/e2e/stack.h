@@ -64,6 +64,10 @@ struct StackOptions {
   bool compose_hash_warn_only = false;
   // Extra text-proto lines for the orchestrator's config.
   std::string extra_config;
+  // A `listen { ... }` section instead of the Unix socket (e.g. TCP with TLS and bearer tokens).
+  // Then a replica counts as started once it prints "serving on <host:port>", address(i) is
+  // that host:port, and stub(i) is not usable (the test makes its own channel).
+  std::string listen;
   // Run //orchestrator:orchestrator_crash_points (the test build whose crash points
   // ORCHESTRATOR_CRASH_AT arms) instead of the shipped binary, which has none.
   bool crash_points = false;

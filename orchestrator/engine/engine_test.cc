@@ -111,6 +111,18 @@ class FailingJournal final : public journal::Journal {
     return inner_->ListArtifacts(op, prefix);
   }
   absl::Status Ping() override { return inner_->Ping(); }
+  absl::Status RecordOwner(const journal::ResourceOwner& o) override {
+    RETURN_IF_ERROR(Write());
+    return inner_->RecordOwner(o);
+  }
+  absl::StatusOr<std::optional<journal::ResourceOwner>> FindOwner(absl::string_view kind,
+                                                                  absl::string_view resource) override {
+    return inner_->FindOwner(kind, resource);
+  }
+  absl::StatusOr<journal::AdoptResult> AdoptResource(const journal::ResourceOwner& o) override {
+    RETURN_IF_ERROR(Write());
+    return inner_->AdoptResource(o);
+  }
 
  private:
   absl::Status Write() {
@@ -191,6 +203,38 @@ TEST(JournalingSignerTest, RefusedIntentsAreNotRepaired) {
   ASSERT_TRUE(j.ok());
   EXPECT_FALSE(j->has_value());
   EXPECT_EQ(local->signatures(), 0);
+}
+
+// The access policy's key check runs before anything is journaled or reaches the signer, with
+// the caller that submitted the operation.
+TEST(JournalingSignerTest, AKeyTheCallerMayNotUseIsRefusedBeforeAnythingIsSigned) {
+  TempDir dir;
+  auto journal = *journal::SqliteJournal::Open(dir.path() + "/j.sqlite");
+  journal::OperationRecord rec;
+  rec.id = "op_1";
+  rec.caller = "token:b";
+  rec.request_id = "r1";
+  rec.kind = 1;
+  rec.state = 2;
+  ASSERT_TRUE(journal->Create(rec).ok());
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  JournalingSigner signer(*local, *journal);
+  std::vector<std::string> asked;
+  signer.SetKeyCheck([&](absl::string_view caller, const chain::Address& key, uint64_t chain_id) {
+    asked.push_back(absl::StrCat(caller, " ", key.Hex(), " ", chain_id));
+    return absl::PermissionDeniedError("signer key not granted to tenant b (access.tenants[1].signer_keys)");
+  });
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  const chain::Hash32 hash = *chain::Hash32::FromHex(std::string(64, 'c'));
+  absl::Status s = signer.SignAddComposeHash(Envelope(local->address(), 1, 1000), app, hash).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("access.tenants[1].signer_keys"));
+  EXPECT_EQ(asked, (std::vector<std::string>{absl::StrCat("token:b ", local->address().Hex(), " 31337")}));
+  EXPECT_EQ(local->signatures(), 0);
+  EXPECT_TRUE(journal->ListArtifacts("op_1", "")->empty()) << "no intent journaled";
+  signer.SetKeyCheck([](absl::string_view, const chain::Address&, uint64_t) { return absl::OkStatus(); });
+  EXPECT_TRUE(signer.SignAddComposeHash(Envelope(local->address(), 1, 1000), app, hash).ok());
+  EXPECT_EQ(local->signatures(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,10 +493,11 @@ TEST_F(ManagerTest, ResumesAfterARestartAndAsksForLostEnvValues) {
   EXPECT_EQ(w.input_request().env_keys(0), "K");
   EXPECT_GE(w.steps(0).attempts(), 2u);
   // Wrong values or keys are refused; the right ones resume it.
-  EXPECT_EQ(manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"K", "nope"}}).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"X", "secret"}}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  // One answer whether the keys or the values differ: a guesser learns nothing but "no".
+  const absl::Status wrong_value = manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"K", "nope"}}).status();
+  const absl::Status wrong_key = manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"X", "secret"}}).status();
+  EXPECT_EQ(wrong_value.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(wrong_key, wrong_value);
   ASSERT_TRUE(manager_->SupplyEnvVars(a->id(), "s1", {cloudapi::EnvVar{"K", "secret"}}).ok());
   EXPECT_EQ(Wait(a->id()).state(), v1::OPERATION_STATE_SUCCEEDED);
   // The journal never saw the value.

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +75,9 @@ struct FlowDeps {
   journal::Journal* journal = nullptr;
   FlowOptions options;
   metrics::OrchestratorMetrics* metrics = nullptr;  // optional
+  // The tenant of a caller (journal key) under the access policy, for operations submitted before
+  // tenancy (FlowState.tenant empty). Unset: each caller is its own tenant.
+  std::function<std::string(const std::string& caller)> tenant_of_caller;
 };
 
 // Flows are declared as step tables (step_table.h), which implement this.

@@ -401,6 +401,8 @@ absl::StatusOr<v1::Operation> OperationManager::Submit(Submission sub) {
   st.set_env_salt(std::string(salt->begin(), salt->end()));
   st.set_env_mac(EnvValuesMac(st.env_salt(), sub.env_values));
   if (sub.signer_key.has_value()) st.set_signer_key_address(sub.signer_key->Checksummed());
+  st.set_tenant(sub.tenant);
+  st.set_tenant_admin(sub.tenant_admin);
 
   v1::Operation op;
   op.set_id(NewOperationId(now));
@@ -537,14 +539,13 @@ absl::StatusOr<v1::Operation> OperationManager::SupplyTo(const std::shared_ptr<O
   }
   std::vector<std::string> keys;
   for (const cloudapi::EnvVar& v : values) keys.push_back(v.key);
-  if (keys != std::vector<std::string>(st.env_keys().begin(), st.env_keys().end())) {
+  // One answer whether keys or values differ, so that a guess reveals nothing but "no".
+  if (keys != std::vector<std::string>(st.env_keys().begin(), st.env_keys().end()) ||
+      EnvValuesMac(st.env_salt(), values) != st.env_mac()) {
     Wipe(values);
     return absl::InvalidArgumentError(
-        "env_vars: the keys must be exactly Operation.input_request.env_keys, in that order");
-  }
-  if (EnvValuesMac(st.env_salt(), values) != st.env_mac()) {
-    Wipe(values);
-    return absl::InvalidArgumentError("env_vars: the values differ from those of the original request");
+        "env_vars: must equal the original request's (keys exactly Operation.input_request.env_keys, in that "
+        "order, and the same values)");
   }
   OpContext ctx(*rt, journal_, deps_, options_.run);
   absl::Status s = ctx.SupplyEnvValues(request_id, values);

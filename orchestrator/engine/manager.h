@@ -77,6 +77,9 @@ struct Submission {
   std::vector<cloudapi::EnvVar> env_values;  // secret; moved in, wiped when no longer needed
   std::string cvm_id;
   std::optional<chain::Address> signer_key;  // resolved; none if not needed
+  // The caller's tenant and whether it is an admin (FlowState.tenant, tenant_admin).
+  std::string tenant;
+  bool tenant_admin = false;
 };
 
 struct ListResult {
@@ -107,7 +110,7 @@ class OperationManager {
   absl::StatusOr<ListResult> List(const journal::ListQuery& query);
   absl::StatusOr<v1::Operation> Cancel(absl::string_view id);
   // NOT_FOUND, FAILED_PRECONDITION (not waiting), INVALID_ARGUMENT (keys or values differ from
-  // the original request's).
+  // the original request's: one message for both).
   absl::StatusOr<v1::Operation> SupplyEnvVars(absl::string_view id, absl::string_view request_id,
                                               std::vector<cloudapi::EnvVar> values);
   // Pushes a SNAPSHOT event, then every change; closes the sink after the terminal event (at

@@ -114,11 +114,24 @@ absl::Status JournalingSigner::CheckGate(const TxEnvelope& envelope, absl::strin
   return absl::OkStatus();
 }
 
+absl::Status JournalingSigner::CheckKey(const TxEnvelope& envelope, absl::string_view operation_id) {
+  if (!key_check_) return absl::OkStatus();
+  absl::StatusOr<journal::OperationRecord> rec = journal_.Get(operation_id);
+  if (!rec.ok()) return rec.status();
+  absl::Status s = key_check_(rec->caller, envelope.from, envelope.chain_id);
+  if (!s.ok()) {
+    platform::log::Warn("signature refused by the access policy",
+                        {{"op", std::string(operation_id)}, {"error", std::string(s.message())}});
+  }
+  return s;
+}
+
 absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, const TxIntent& intent) {
   const auto [op, step] = SplitRequestId(envelope.request_id);
   if (op.empty()) {
     return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
   }
+  RETURN_IF_ERROR(CheckKey(envelope, op));
   if (std::shared_ptr<SignHook> hook = Hook(op)) {
     RETURN_IF_ERROR(hook->BeforeSign());
   }

@@ -27,6 +27,7 @@
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_SIGNING_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_SIGNING_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,6 +72,14 @@ class JournalingSigner final : public chain::onchain::TxSigner {
   // the replicas (the same one the nonce allocators use). Both must outlive this object.
   JournalingSigner(chain::onchain::TxSigner& inner, journal::Journal& journal, journal::StepNonces* nonces = nullptr);
 
+  // Whether the caller that submitted an operation may sign with `key` on `chain_id` (the access
+  // policy's signer-key grants). Checked on every signature request before anything is journaled
+  // or sent to the signer; a refusal (PERMISSION_DENIED naming the grant) fails the step. This is
+  // where a key is checked whose chain is learned at run time (an update: from the CVM). Call
+  // before the first signature; unset: every key.
+  using KeyCheck = std::function<absl::Status(absl::string_view caller, const chain::Address& key, uint64_t chain_id)>;
+  void SetKeyCheck(KeyCheck check) { key_check_ = std::move(check); }
+
   absl::StatusOr<chain::onchain::SignedTx> SignDeployAndRegisterApp(
       const chain::onchain::TxEnvelope& envelope, const chain::Address& kms,
       const chain::DeployAndRegisterAppParams& params) override;
@@ -114,6 +123,7 @@ class JournalingSigner final : public chain::onchain::TxSigner {
   absl::StatusOr<std::optional<chain::onchain::TxJournal>> RecoverStored(absl::string_view operation_id,
                                                                          absl::string_view step);
   absl::Status CheckGate(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
+  absl::Status CheckKey(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
   absl::StatusOr<chain::onchain::SignedTx> Sign(const chain::onchain::TxEnvelope& envelope,
                                                 const chain::onchain::TxIntent& intent);
   absl::StatusOr<chain::onchain::SignedTx> SignInner(const chain::onchain::TxEnvelope& envelope,
@@ -122,6 +132,7 @@ class JournalingSigner final : public chain::onchain::TxSigner {
   chain::onchain::TxSigner& inner_;
   journal::Journal& journal_;
   journal::StepNonces* const nonces_;
+  KeyCheck key_check_;
   absl::Mutex mu_;
   // (chain id, sender) -> operations that must repair a signature first.
   std::map<std::pair<uint64_t, chain::Address>, std::set<std::string>> gates_ ABSL_GUARDED_BY(mu_);

@@ -19,19 +19,6 @@
 namespace orchestrator::flows {
 namespace {
 
-bool IsHex(absl::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isxdigit(c); });
-}
-
-bool IsUuidWithDashes(absl::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !absl::ascii_isxdigit(s[i])) return false;
-  }
-  return true;
-}
-
 // Runs a transaction with the step's journal: repairs/adopts what an earlier run signed, keeps
 // the operation's hook attached while waiting.
 template <typename Fn>
@@ -104,17 +91,6 @@ state::Cvm ToState(const cloudapi::CvmInfo& info) {
   }
   c.set_compose_hash(ToField(info.compose_hash));
   return c;
-}
-
-absl::StatusOr<cloudapi::CvmRef> CvmRefFor(absl::string_view cvm_id) {
-  if (absl::StartsWith(cvm_id, "app_")) return cloudapi::CvmRef::AppId(cvm_id.substr(4));
-  if (absl::StartsWith(cvm_id, "instance_")) return cloudapi::CvmRef::InstanceId(cvm_id.substr(9));
-  absl::string_view bare = cvm_id;
-  const bool prefixed = absl::ConsumePrefix(&bare, "0x") || absl::ConsumePrefix(&bare, "0X");
-  if (bare.size() == 40 && IsHex(bare)) return cloudapi::CvmRef::AppId(bare);
-  if (prefixed) return absl::InvalidArgumentError("cvm_id: an app id is 0x + 40 hex digits");
-  if (IsUuidWithDashes(cvm_id)) return cloudapi::CvmRef::Uuid(cvm_id);
-  return cloudapi::CvmRef::Id(cvm_id);
 }
 
 absl::StatusOr<chain::Hash32> ServiceComposeHash(const boost::json::object& app_compose) {

@@ -15,6 +15,7 @@
 #include "cloudapi/types.h"
 #include "orchestrator/engine/flow.h"
 #include "orchestrator/engine/op_context.h"
+#include "orchestrator/flows/resource_names.h"
 #include "orchestrator/state/fields.h"
 
 namespace orchestrator::flows {
@@ -49,10 +50,6 @@ inline constexpr char kCommitUpdate[] = "commit_update";
 state::KmsInfo ToState(const cloudapi::KmsInfo& k);
 // What the API said about a CVM (GET /cvms/{id}); app_compose_json is left to the caller.
 state::Cvm ToState(const cloudapi::CvmInfo& info);
-
-// The CVM reference of a request's cvm_id: "app_<hex>", "instance_<hex>", an app id ("0x"+40
-// hex or 40 hex), a UUID with dashes, or anything else verbatim (the API's id, a number, a name).
-absl::StatusOr<cloudapi::CvmRef> CvmRefFor(absl::string_view cvm_id);
 
 // The check the SDK does not make: the compose hash the API returned for what we sent must equal
 // the one computed from it in the service's form (cloudapi::ComposeHashForm::kIndented), or

@@ -10,6 +10,7 @@
 #include "orchestrator/engine/step_table.h"
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
+#include "orchestrator/flows/ownership.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::flows {
@@ -113,6 +114,8 @@ absl::Status Provision(OpContext& ctx, StepRun& run, const v1::DeployCvmRequest&
     }
   } else if (!r->app_id.has_value()) {
     return absl::FailedPreconditionError("provision: the API returned no app id for the PHALA KMS");
+  } else {
+    RETURN_IF_ERROR(RecordOwned(ctx, journal::kResourceApp, PhalaAppResource(*r->app_id)));
   }
   state::Provision prov;
   prov.set_compose_hash(ToField(r->compose_hash));
@@ -191,6 +194,7 @@ absl::Status DeployAppAuth(OpContext& ctx, StepRun& run, const v1::DeployCvmRequ
 
   absl::StatusOr<chain::onchain::DeployAppAuthResult> r = RunDeployAppAuth(ctx, run, **chain, d);
   if (!r.ok()) return r.status();
+  RETURN_IF_ERROR(RecordOwned(ctx, journal::kResourceApp, OnchainAppResource(d.chain_id, r->app_id)));
   state::AppAuth a;
   a.set_chain_id(d.chain_id);
   a.set_kms_contract_address(ToField(*kms));
@@ -227,7 +231,17 @@ absl::StatusOr<std::optional<cloudapi::CvmInfo>> FindCommitted(OpContext& ctx, c
   return std::optional<cloudapi::CvmInfo>(*std::move(info));
 }
 
-absl::Status AdoptCommitted(StepRun& run, const cloudapi::CvmInfo& info, absl::string_view why) {
+// The new CVM belongs to the operation's tenant under its id and under its app id (a request may
+// name it either way).
+absl::Status RecordCvm(OpContext& ctx, const std::string& cvm_id, const chain::Address& app_id) {
+  ASSIGN_OR_RETURN(const std::string resource, CvmResource(cvm_id));
+  RETURN_IF_ERROR(RecordOwned(ctx, journal::kResourceCvm, resource));
+  return RecordOwned(ctx, journal::kResourceCvm, CvmResourceOfApp(app_id));
+}
+
+absl::Status AdoptCommitted(OpContext& ctx, StepRun& run, const cloudapi::CvmInfo& info, const chain::Address& app_id,
+                            absl::string_view why) {
+  RETURN_IF_ERROR(RecordCvm(ctx, info.id, app_id));
   return run.Succeed(
       [&](v1::Operation& op, state::FlowState&) {
         op.set_cvm_id(info.id);
@@ -246,7 +260,7 @@ absl::Status Commit(OpContext& ctx, StepRun& run, const v1::DeployCvmRequest& re
   if (run.effect_may_have_happened()) {
     absl::StatusOr<std::optional<cloudapi::CvmInfo>> found = FindCommitted(ctx, app_id);
     if (!found.ok()) return found.status();
-    if (found->has_value()) return AdoptCommitted(run, **found, "was committed before a restart");
+    if (found->has_value()) return AdoptCommitted(ctx, run, **found, app_id, "was committed before a restart");
   }
   cloudapi::CommitCvmProvisionRequest c;
   c.app_id = app_id;
@@ -265,11 +279,12 @@ absl::Status Commit(OpContext& ctx, StepRun& run, const v1::DeployCvmRequest& re
   if (cloudapi::IsAppIdConflict(r.status())) {
     absl::StatusOr<std::optional<cloudapi::CvmInfo>> found = FindCommitted(ctx, app_id);
     if (!found.ok()) return found.status();
-    if (found->has_value()) return AdoptCommitted(run, **found, "was already committed");
+    if (found->has_value()) return AdoptCommitted(ctx, run, **found, app_id, "was already committed");
     return r.status();
   }
   if (!r.ok()) return r.status();
   std::string cvm_id = r->vm_uuid.has_value() ? absl::StrReplaceAll(*r->vm_uuid, {{"-", ""}}) : absl::StrCat(r->id);
+  RETURN_IF_ERROR(RecordCvm(ctx, cvm_id, app_id));
   return run.Succeed(
       [&](v1::Operation& op, state::FlowState&) {
         op.set_cvm_id(cvm_id);

@@ -23,6 +23,7 @@
 #include "orchestrator/engine/step_table.h"
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
+#include "orchestrator/flows/ownership.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::flows {
@@ -46,6 +47,7 @@ absl::Status GetCvmStep(OpContext& ctx, StepRun& run, absl::string_view cvm_id, 
     return absl::FailedPreconditionError(absl::StrCat("CVM ", cvm_id, " has no app id"));
   }
   state::Cvm c = ToState(*info);
+  RETURN_IF_ERROR(CheckCvmAppInScope(ctx, c, cvm_id));
   if (need_compose) {
     absl::StatusOr<cloudapi::AppCompose> compose = ctx.deps().cloud->GetCvmComposeFile(*ref);
     if (!compose.ok()) return compose.status();
@@ -413,6 +415,7 @@ absl::Status GetComposeFile(OpContext& ctx, StepRun& run, const v1::UpdateCompos
   if (!compose.ok()) return compose.status();
   json::object o = compose->ToJson();
   state::Cvm c = ToState(*info);
+  RETURN_IF_ERROR(CheckCvmAppInScope(ctx, c, req.cvm_id()));
   c.set_app_compose_json(json::serialize(o));
   RETURN_IF_ERROR(ApplyMask(req, o));
   if (req.update_env_vars()) RETURN_IF_ERROR(CheckAllowedEnvs(req, o));

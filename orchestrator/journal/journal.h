@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "orchestrator/journal/resource_owner.h"
 
 namespace orchestrator::journal {
 
@@ -106,6 +107,8 @@ struct ListQuery {
   int kind = 0;
   int state = 0;
   std::string cvm_id;
+  // Only operations whose caller is one of these (a tenant's members); nullopt: every caller.
+  std::optional<std::vector<std::string>> callers;
   size_t limit = 50;
   std::optional<ListCursor> after;  // strictly older than this
 };
@@ -155,6 +158,18 @@ class Journal {
 
   // OK when the journal can be read and written now (for health).
   virtual absl::Status Ping() = 0;
+
+  // --- Owners of CVMs and apps (resource_owner.h). Not fenced: any replica may record them.
+
+  // Records `owner` unless (kind, resource) has one: the same tenant again is OK and changes
+  // nothing (a resumed deploy records again); another tenant is ALREADY_EXISTS, nothing changed.
+  virtual absl::Status RecordOwner(const ResourceOwner& owner) = 0;
+  // The owner of (kind, resource), nullopt when nobody owns it.
+  virtual absl::StatusOr<std::optional<ResourceOwner>> FindOwner(absl::string_view kind,
+                                                                 absl::string_view resource) = 0;
+  // An admin's adopt: stores `owner` whoever owned the resource before (one atomic write) and
+  // returns the owner it replaced.
+  virtual absl::StatusOr<AdoptResult> AdoptResource(const ResourceOwner& owner) = 0;
 
   // --- Ownership (several replicas). The defaults are those of a journal one process owns.
 

@@ -132,6 +132,43 @@ TEST_P(JournalContractTest, ListFiltersAndPagesNewestFirst) {
   EXPECT_EQ((*unfinished)[0].id, "op_3");
 }
 
+// A tenant lists only the operations of its callers (access policy), paged.
+TEST_P(JournalContractTest, ListFiltersByCallers) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  const char* callers[] = {"token:a", "token:b", "uid:7", "token:a"};
+  for (int i = 0; i < 4; ++i) {
+    OperationRecord r = TestRecord(absl::StrCat("op_", i), "r", 100 + i, 1, 2);
+    r.caller = callers[i];
+    r.request_id = absl::StrCat("r", i);
+    ASSERT_TRUE(j->Create(r).ok());
+  }
+  auto ids = [&](ListQuery q) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<OperationRecord>> page = j->List(q);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const OperationRecord& r : *page) out.push_back(r.id);
+    }
+    return out;
+  };
+  ListQuery a;
+  a.callers = std::vector<std::string>{"token:a"};
+  EXPECT_EQ(ids(a), (std::vector<std::string>{"op_3", "op_0"}));
+  a.callers->push_back("uid:7");
+  EXPECT_EQ(ids(a), (std::vector<std::string>{"op_3", "op_2", "op_0"}));
+  a.limit = 1;
+  a.after = ListCursor{absl::FromUnixMicros(103), "op_3"};
+  EXPECT_EQ(ids(a), (std::vector<std::string>{"op_2"}));
+  ListQuery none;
+  none.callers = std::vector<std::string>{};
+  EXPECT_TRUE(ids(none).empty()) << "an empty list of callers matches nothing";
+  ListQuery odd;
+  odd.callers = std::vector<std::string>{"token:a,token:b", "'); DROP TABLE operations; --"};
+  EXPECT_TRUE(ids(odd).empty());
+  EXPECT_EQ(ids(ListQuery{}).size(), 4u);
+}
+
 TEST_P(JournalContractTest, ArtifactsSurviveAReopen) {
   {
     std::unique_ptr<Journal> j = OpenJournal();
@@ -172,6 +209,84 @@ TEST_P(JournalContractTest, ConcurrentWriters) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(j->ListUnfinished()->size(), 40u);
+}
+
+ResourceOwner Owner(const std::string& kind, const std::string& resource, const std::string& tenant,
+                    const std::string& source, int64_t time_us) {
+  return ResourceOwner{kind, resource, tenant, source, absl::FromUnixMicros(time_us)};
+}
+
+void ExpectOwner(Journal& j, const std::string& kind, const std::string& resource, const std::string& tenant,
+                 const std::string& source, int64_t time_us) {
+  absl::StatusOr<std::optional<ResourceOwner>> got = j.FindOwner(kind, resource);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value()) << kind << " " << resource;
+  EXPECT_EQ((*got)->kind, kind);
+  EXPECT_EQ((*got)->resource, resource);
+  EXPECT_EQ((*got)->tenant, tenant);
+  EXPECT_EQ((*got)->source, source);
+  EXPECT_EQ((*got)->created_at, absl::FromUnixMicros(time_us));
+}
+
+TEST_P(JournalContractTest, RecordOwnerIsIdempotentForItsTenantAndRefusesAnother) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  EXPECT_FALSE(j->FindOwner(kResourceCvm, "abc").value().has_value());
+  ASSERT_TRUE(j->RecordOwner(Owner(kResourceCvm, "abc", "team-a", "deploy:op_1", 10)).ok());
+  // A resumed deploy records again: OK, the first record stays.
+  EXPECT_TRUE(j->RecordOwner(Owner(kResourceCvm, "abc", "team-a", "deploy:op_1", 20)).ok());
+  absl::Status other = j->RecordOwner(Owner(kResourceCvm, "abc", "team-b", "deploy:op_2", 30));
+  EXPECT_EQ(other.code(), absl::StatusCode::kAlreadyExists) << other;
+  EXPECT_THAT(other.message(), ::testing::HasSubstr("cvm abc is owned by another tenant"));
+  EXPECT_THAT(other.message(), ::testing::Not(::testing::HasSubstr("team-a")));
+  ExpectOwner(*j, kResourceCvm, "abc", "team-a", "deploy:op_1", 10);
+  // The kind is part of the key.
+  ASSERT_TRUE(j->RecordOwner(Owner(kResourceApp, "abc", "team-b", "deploy:op_2", 40)).ok());
+  ExpectOwner(*j, kResourceApp, "abc", "team-b", "deploy:op_2", 40);
+  ExpectOwner(*j, kResourceCvm, "abc", "team-a", "deploy:op_1", 10);
+}
+
+TEST_P(JournalContractTest, AdoptSetsOrReplacesTheOwnerAndSurvivesAReopen) {
+  {
+    std::unique_ptr<Journal> j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    absl::StatusOr<AdoptResult> first = j->AdoptResource(Owner(kResourceApp, "1:0xab", "team-a", "adopt:uid:0", 5));
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_FALSE(first->previous.has_value());
+    EXPECT_EQ(first->owner.tenant, "team-a");
+    absl::StatusOr<AdoptResult> moved = j->AdoptResource(Owner(kResourceApp, "1:0xab", "team-b", "adopt:uid:0", 6));
+    ASSERT_TRUE(moved.ok()) << moved.status();
+    ASSERT_TRUE(moved->previous.has_value());
+    EXPECT_EQ(moved->previous->tenant, "team-a");
+    EXPECT_EQ(moved->previous->source, "adopt:uid:0");
+    EXPECT_EQ(moved->previous->created_at, absl::FromUnixMicros(5));
+    EXPECT_EQ(moved->owner.tenant, "team-b");
+    // A deploy of the old tenant cannot take it back; the new one records again.
+    EXPECT_EQ(j->RecordOwner(Owner(kResourceApp, "1:0xab", "team-a", "deploy:op_1", 7)).code(),
+              absl::StatusCode::kAlreadyExists);
+    EXPECT_TRUE(j->RecordOwner(Owner(kResourceApp, "1:0xab", "team-b", "deploy:op_1", 7)).ok());
+  }
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  ExpectOwner(*j, kResourceApp, "1:0xab", "team-b", "adopt:uid:0", 6);
+}
+
+TEST_P(JournalContractTest, ConcurrentRecordsOfOneResourceHaveOneWinner) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  std::atomic<int> won{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      absl::Status s = j->RecordOwner(Owner(kResourceCvm, "race", absl::StrCat("team-", t), "deploy:op", t));
+      if (s.ok()) ++won;
+      if (absl::IsAlreadyExists(s)) ++refused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
 }
 
 // The ownership calls on one replica, which owns everything it creates (both backends: SQLite

@@ -73,6 +73,19 @@ CREATE TABLE operation_changes (
 );
 )sql";
 
+// Version 3: the owners of CVMs and apps (resource_owner.h).
+constexpr absl::string_view kSchemaV3 = R"sql(
+CREATE TABLE resource_owners (
+  kind           text NOT NULL CHECK (kind IN ('cvm', 'app')),
+  resource       text NOT NULL,
+  tenant         text NOT NULL,
+  source         text NOT NULL,
+  created_at_us  bigint NOT NULL,
+  PRIMARY KEY (kind, resource)
+);
+CREATE INDEX resource_owners_by_tenant ON resource_owners (tenant);
+)sql";
+
 constexpr absl::string_view kColumns =
     "id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, request_digest, operation, "
     "internal, version, owner, lease_epoch, irreversible, cancel_requested";
@@ -140,6 +153,21 @@ std::string WithChangeLog(absl::string_view update, size_t events_param) {
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 
+// A text[] literal: every element quoted, '"' and '\\' escaped (caller identities are free text).
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 Param Bool(bool b) { return Param::Text(b ? "true" : "false"); }
 
 std::vector<OperationRecord> Oldest(std::vector<OperationRecord> records) {
@@ -196,7 +224,8 @@ absl::StatusOr<std::unique_ptr<PostgresJournal>> PostgresJournal::Open(const pla
   {
     ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, pool->Acquire(absl::Now() + options.acquire_timeout));
     RETURN_IF_ERROR(Context(
-        platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2}), "schema"));
+        platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2, kSchemaV3}),
+        "schema"));
   }
   return std::unique_ptr<PostgresJournal>(
       new PostgresJournal(std::move(pool), absl::StrCat("postgres ", dsn.description()), options));
@@ -376,15 +405,19 @@ absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::List(const ListQue
       "SELECT ", kColumns,
       " FROM operations WHERE ($1 = 0 OR kind = $1) AND ($2 = 0 OR state = $2) AND ($3 = '' OR cvm_id = $3) "
       "AND (NOT $4 OR create_time_us < $5 OR (create_time_us = $5 AND id < $6)) "
+      "AND (NOT $8 OR caller = ANY($9::text[])) "
       "ORDER BY create_time_us DESC, id DESC LIMIT $7");
   const bool paged = query.after.has_value();
+  const bool by_caller = query.callers.has_value();
   const Param params[] = {Param::Int(query.kind),
                           Param::Int(query.state),
                           Param::Text(query.cvm_id),
                           Param::Text(paged ? "true" : "false"),
                           Param::Int(paged ? Micros(query.after->create_time) : 0),
                           Param::Text(paged ? query.after->id : ""),
-                          Param::Int(static_cast<int64_t>(query.limit))};
+                          Param::Int(static_cast<int64_t>(query.limit)),
+                          Bool(by_caller),
+                          Param::Text(TextArray(by_caller ? *query.callers : std::vector<std::string>{}))};
   return Select("list", sql, params);
 }
 

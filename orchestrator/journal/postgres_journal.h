@@ -78,6 +78,10 @@ class PostgresJournal final : public Journal {
                                                                    absl::string_view prefix) override;
   // A read on the server that also tells a read-only standby from a primary.
   absl::Status Ping() override;
+  // postgres_resource_owners.cc; each call is one statement.
+  absl::Status RecordOwner(const ResourceOwner& owner) override;
+  absl::StatusOr<std::optional<ResourceOwner>> FindOwner(absl::string_view kind, absl::string_view resource) override;
+  absl::StatusOr<AdoptResult> AdoptResource(const ResourceOwner& owner) override;
 
   bool shared() const override { return true; }
   absl::Status Register(const ReplicaLease& lease) override;

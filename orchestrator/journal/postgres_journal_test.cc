@@ -55,6 +55,28 @@ INSTANTIATE_TEST_SUITE_P(Postgres, JournalContractTest, ::testing::Values(&NewPo
 
 int64_t Count(Connection& conn, absl::string_view sql) { return *(*conn.Execute(sql)).Int(0, 0); }
 
+// A database migrated by the version before owners (schema version 2, no resource_owners)
+// opens, keeps its operations and is migrated to version 3.
+TEST(PostgresJournalTest, ADatabaseFromBeforeOwnersIsMigrated) {
+  const Dsn dsn = NewDatabase();
+  {
+    std::unique_ptr<PostgresJournal> j = *PostgresJournal::Open(dsn);
+    ASSERT_TRUE(j->Create(TestRecord("op_old", "r1", 1)).ok());
+  }
+  std::unique_ptr<Connection> admin = *Connection::Open(dsn);
+  ASSERT_TRUE(admin
+                  ->Exec("DROP TABLE resource_owners; UPDATE platform_schema_versions SET version = 2 "
+                         "WHERE schema = 'orchestrator_journal'")
+                  .ok());
+  absl::StatusOr<std::unique_ptr<PostgresJournal>> j = PostgresJournal::Open(dsn);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)->Get("op_old")->request_id, "r1");
+  EXPECT_FALSE((*j)->FindOwner(kResourceCvm, "x").value().has_value());
+  EXPECT_TRUE((*j)->RecordOwner(ResourceOwner{kResourceCvm, "x", "t", "deploy:op_old", absl::Now()}).ok());
+  EXPECT_EQ(Count(*admin, "SELECT version FROM platform_schema_versions WHERE schema = 'orchestrator_journal'"), 3);
+  EXPECT_EQ(Count(*admin, "SELECT count(*) FROM resource_owners"), 1);
+}
+
 TEST(PostgresJournalTest, ANewerSchemaIsRefusedAndNothingIsWritten) {
   const Dsn dsn = NewDatabase();
   {

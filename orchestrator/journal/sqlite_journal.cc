@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "orchestrator/journal/error_context.h"
 #include "platform/sqlite/schema.h"
 #include "platform/sqlite/statement.h"
@@ -47,6 +48,20 @@ CREATE TABLE IF NOT EXISTS artifacts (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 )sql";
 
+// Version 2: the owners of CVMs and apps (resource_owner.h). IF NOT EXISTS: a file whose
+// user_version was reset (tests of pre-versioning files) may have the table already.
+constexpr char kOwnersSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS resource_owners (
+  kind TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  PRIMARY KEY (kind, resource)
+);
+CREATE INDEX IF NOT EXISTS resource_owners_by_tenant ON resource_owners (tenant);
+)sql";
+
 constexpr char kColumns[] =
     "id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, request_digest, operation, "
     "internal, version, owner, lease_expires_us";
@@ -79,7 +94,7 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::st
   // The process lock: two orchestrators resuming the same operations would repeat their effects.
   ASSIGN_OR_RETURN(std::unique_ptr<platform::sqlite::Database> db,
                    Context(platform::sqlite::Database::Open(path), "open"));
-  RETURN_IF_ERROR(Context(platform::sqlite::ApplySchema(*db, {kSchema}), "schema"));
+  RETURN_IF_ERROR(Context(platform::sqlite::ApplySchema(*db, {kSchema, kOwnersSchema}), "schema"));
   return std::unique_ptr<SqliteJournal>(new SqliteJournal(path, std::move(db)));
 }
 
@@ -190,6 +205,11 @@ absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::List(const ListQuery
   if (query.kind != 0) absl::StrAppend(&sql, " AND kind = ?1");
   if (query.state != 0) absl::StrAppend(&sql, " AND state = ?2");
   if (!query.cvm_id.empty()) absl::StrAppend(&sql, " AND cvm_id = ?3");
+  if (query.callers.has_value()) {
+    std::vector<std::string> marks;
+    for (size_t i = 0; i < query.callers->size(); ++i) marks.push_back(absl::StrCat("?", 7 + i));
+    absl::StrAppend(&sql, marks.empty() ? " AND 0" : absl::StrCat(" AND caller IN (", absl::StrJoin(marks, ","), ")"));
+  }
   if (query.after.has_value()) {
     absl::StrAppend(&sql, " AND (create_time_us < ?4 OR (create_time_us = ?4 AND id < ?5))");
   }
@@ -200,6 +220,9 @@ absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::List(const ListQuery
   if (!query.cvm_id.empty()) st.BindText(3, query.cvm_id);
   if (query.after.has_value()) st.BindInt(4, Micros(query.after->create_time)).BindText(5, query.after->id);
   st.BindInt(6, static_cast<int64_t>(query.limit));
+  if (query.callers.has_value()) {
+    for (size_t i = 0; i < query.callers->size(); ++i) st.BindText(static_cast<int>(7 + i), (*query.callers)[i]);
+  }
   return Select(st);
 }
 

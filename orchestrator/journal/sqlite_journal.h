@@ -39,6 +39,10 @@ class SqliteJournal final : public Journal {
   absl::StatusOr<std::map<std::string, std::string>> ListArtifacts(absl::string_view operation_id,
                                                                    absl::string_view prefix) override;
   absl::Status Ping() override;
+  // sqlite_resource_owners.cc
+  absl::Status RecordOwner(const ResourceOwner& owner) override;
+  absl::StatusOr<std::optional<ResourceOwner>> FindOwner(absl::string_view kind, absl::string_view resource) override;
+  absl::StatusOr<AdoptResult> AdoptResource(const ResourceOwner& owner) override;
 
   const std::string& path() const { return path_; }
 
@@ -49,6 +53,8 @@ class SqliteJournal final : public Journal {
                                                          std::initializer_list<absl::string_view> values)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<OperationRecord>> Select(platform::sqlite::Statement& statement)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<ResourceOwner>> FindOwnerLocked(absl::string_view kind, absl::string_view resource)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;

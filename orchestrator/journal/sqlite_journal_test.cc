@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "orchestrator/journal/journal_contract.h"
 #include "platform/sqlite/database.h"
+#include "platform/sqlite/schema.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::journal {
@@ -56,19 +57,40 @@ TEST(SqliteJournalTest, TheFileIsPrivateAndLockedWhileOpen) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST(SqliteJournalTest, OpensAJournalWrittenBeforeSchemaVersions) {
-  TempDir dir;
-  const std::string path = dir.path() + "/j.sqlite";
-  ASSERT_TRUE((*SqliteJournal::Open(path))->Create(TestRecord("op_old", "r1", 1)).ok());
+// A journal with operation "op_old", then `sql` run on its file as an older program left it,
+// opened again: it must open and keep the operation.
+std::unique_ptr<SqliteJournal> ReopenedAfter(const std::string& path, const char* sql) {
+  EXPECT_TRUE((*SqliteJournal::Open(path))->Create(TestRecord("op_old", "r1", 1)).ok());
   {
-    // Journals written before platform/sqlite have user_version 0.
     std::unique_ptr<platform::sqlite::Database> db = *platform::sqlite::Database::Open(path);
-    ASSERT_TRUE(db->Exec("PRAGMA user_version = 0").ok());
+    EXPECT_TRUE(db->Exec(sql).ok());
   }
-  auto j = SqliteJournal::Open(path);
-  ASSERT_TRUE(j.ok()) << j.status();
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> j = SqliteJournal::Open(path);
+  EXPECT_TRUE(j.ok()) << j.status();
+  if (!j.ok()) return nullptr;
   EXPECT_EQ((*j)->Get("op_old")->request_id, "r1");
   EXPECT_TRUE((*j)->Ping().ok());
+  return *std::move(j);
+}
+
+TEST(SqliteJournalTest, OpensAJournalWrittenBeforeSchemaVersions) {
+  TempDir dir;
+  // Journals written before platform/sqlite have user_version 0.
+  EXPECT_NE(ReopenedAfter(dir.path() + "/j.sqlite", "PRAGMA user_version = 0"), nullptr);
+}
+
+// A journal written by the version before owners (user_version 1, no resource_owners table)
+// gains the table (version 2).
+TEST(SqliteJournalTest, AJournalFromBeforeOwnersIsMigrated) {
+  TempDir dir;
+  const std::string path = dir.path() + "/j.sqlite";
+  std::unique_ptr<SqliteJournal> j = ReopenedAfter(path, "DROP TABLE resource_owners; PRAGMA user_version = 1");
+  ASSERT_NE(j, nullptr);
+  EXPECT_FALSE(j->FindOwner(kResourceCvm, "x").value().has_value());
+  EXPECT_TRUE(j->RecordOwner(ResourceOwner{kResourceCvm, "x", "t", "deploy:op_old", absl::Now()}).ok());
+  j.reset();
+  std::unique_ptr<platform::sqlite::Database> db = *platform::sqlite::Database::Open(path);
+  EXPECT_EQ(*platform::sqlite::UserVersion(*db), 2);
 }
 
 TEST(SqliteJournalTest, ASecondOpenIsRefusedNamingTheJournal) {

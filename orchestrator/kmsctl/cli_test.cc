@@ -100,6 +100,7 @@ TEST_F(CliTest, HelpEverywhere) {
   EXPECT_THAT(Parse({"help", "ops"}).help_text, HasSubstr("ops watch"));
   EXPECT_THAT(Parse({"ops", "watch", "-h"}).help_text, HasSubstr("Usage: kmsctl ops watch OPERATION"));
   EXPECT_THAT(Parse({"compose-file", "update", "--help"}).help_text, HasSubstr("--update-mask=FIELD,..."));
+  EXPECT_THAT(Parse({"adopt", "--help"}).help_text, HasSubstr("Usage: kmsctl adopt (--cvm=CVM"));
   // Every command has its own help.
   for (const auto& words : std::vector<std::vector<std::string>>{{"kms", "list"},
                                                                  {"envs", "update"},
@@ -156,6 +157,10 @@ TEST_F(CliTest, UsageErrors) {
            {{"compose-hash", "add", "0xab", "--cvm=c", "--chain-id=1"}, "give either --cvm"},
            {{"compose-hash", "add", "0xab", "--chain-id=1"}, "--app-contract is required"},
            {{"ops", "supply-envs", "op"}, "--env-file is required"},
+           {{"adopt", "--tenant=t"}, "give one of --cvm, --chain-id with --app-contract, or --phala-app-id"},
+           {{"adopt", "--cvm=c", "--phala-app-id=a", "--tenant=t"}, "give one of --cvm"},
+           {{"adopt", "--cvm=c"}, "--tenant is required"},
+           {{"adopt", "--chain-id=1", "--tenant=t"}, "--app-contract is required"},
            {{"ops", "get", "op", "--token-file=t"}, "--token-file needs TLS"},
            {{"ops", "get", "op", "--tls-cert=c"}, "--tls-cert and --tls-key go together"},
            {{"ops", "get", "op", "--tls-ca=ca.pem"}, "not a Unix socket"},

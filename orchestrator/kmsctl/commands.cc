@@ -395,6 +395,68 @@ CommandSpec ComposeHashAddCommand() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// adopt
+
+void BuildAdopt(FlagReader& r, Invocation* inv) {
+  v1::AdoptResourceRequest& a = inv->adopt;
+  const int targets =
+      (r.Has("cvm") ? 1 : 0) + (r.Has("chain-id") || r.Has("app-contract") ? 1 : 0) + (r.Has("phala-app-id") ? 1 : 0);
+  if (targets != 1) {
+    r.Fail(Usage("kmsctl adopt: give one of --cvm, --chain-id with --app-contract, or --phala-app-id"));
+    return;
+  }
+  r.Require({"tenant"});
+  if (r.Has("cvm")) {
+    a.set_cvm_id(r.Str("cvm"));
+  } else if (r.Has("phala-app-id")) {
+    a.set_phala_app_id(r.Str("phala-app-id"));
+  } else {
+    r.Require({"chain-id", "app-contract"});
+    if (auto v = r.Uint("chain-id")) a.mutable_app()->set_chain_id(*v);
+    a.mutable_app()->set_app_contract_address(r.Str("app-contract"));
+  }
+  a.set_tenant(r.Str("tenant"));
+}
+
+std::string OwnerText(const v1::ResourceOwner& o) {
+  return absl::StrCat(o.tenant().empty() ? "no tenant (admins only)" : absl::StrCat("tenant ", o.tenant()), " (",
+                      o.source(), ")");
+}
+
+int RunAdopt(Session& s) {
+  v1::AdoptResourceResponse response;
+  grpc::Status status = s.Unary(&S::AdoptResource, s.invocation().adopt, &response);
+  if (!status.ok()) return s.Fail(status, "adopting");
+  s.Print(response,
+          absl::StrCat(response.kind(), " ", response.resource(), ": now ", OwnerText(response.owner()), "; before: ",
+                       response.has_previous_owner() ? OwnerText(response.previous_owner()) : "nobody", "\n"));
+  return kExitOk;
+}
+
+CommandSpec AdoptCommand() {
+  return {.words = {"adopt"},
+          .summary = "admin: put a CVM or an app into a tenant's scope (or move it to another)",
+          .usage = "(--cvm=CVM | --chain-id=N --app-contract=ADDRESS | --phala-app-id=ID) --tenant=NAME",
+          .description =
+              "Admins only (the orchestrator's access.admins). Updates and compose-hash registrations on a\n"
+              "CVM or app are allowed to members of the tenant that owns it; a deploy's CVM and app belong\n"
+              "to the deploying tenant, anything created elsewhere to nobody until adopted. A CVM and its\n"
+              "app are separate: an update of a CVM whose app another tenant owns is refused, so adopt\n"
+              "both. Prints the resource as ownership keeps it, its owner now and before. Repeating it\n"
+              "is harmless.",
+          .flags =
+              {
+                  {"cvm", FlagType::kString, "CVM", "a CVM, named as in the update commands"},
+                  {"chain-id", FlagType::kUint, "N", "chain of the app contract (with --app-contract)"},
+                  {"app-contract", FlagType::kString, "ADDRESS", "an app's DstackApp contract (on-chain KMS)"},
+                  {"phala-app-id", FlagType::kString, "ID", "an app id on the PHALA KMS (40 hex)"},
+                  {"tenant", FlagType::kString, "NAME", "the tenant that owns it from now on (access.tenants)"},
+              },
+          .build = &BuildAdopt,
+          .run = &RunAdopt};
+}
+
+// ---------------------------------------------------------------------------------------------
 // ops list
 
 void BuildOpsList(FlagReader& r, Invocation* inv) {
@@ -567,7 +629,7 @@ const std::vector<CommandSpec>& Commands() {
   static const auto* commands = new std::vector<CommandSpec>{
       KmsListCommand(),           DeployCommand(),         EnvsUpdateCommand(),    ComposeUpdateCommand(),
       ComposeFileUpdateCommand(), ComposeHashAddCommand(), OpsListCommand(),       OpsGetCommand(),
-      OpsWatchCommand(),          OpsCancelCommand(),      OpsSupplyEnvsCommand(),
+      OpsWatchCommand(),          OpsCancelCommand(),      OpsSupplyEnvsCommand(), AdoptCommand(),
   };
   return *commands;
 }

@@ -65,6 +65,7 @@ struct Invocation {
   bool ops_list_all = false;  // follow next_page_token to the end
   v1::SupplyEnvVarsRequest supply_envs;
   std::string operation_id;  // ops get|watch|cancel
+  v1::AdoptResourceRequest adopt;
 
   // The env vars the request carries (also inside the request), kept so that kmsctl can answer a
   // WAITING_FOR_INPUT operation it started itself; nullopt when the command read none.

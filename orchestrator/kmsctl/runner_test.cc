@@ -35,6 +35,7 @@ class FakeOrchestrator final : public v1::Orchestrator::Service {
   std::function<grpc::Status(const v1::CancelOperationRequest&, v1::Operation*)> cancel;
   std::function<grpc::Status(const v1::ListOperationsRequest&, v1::ListOperationsResponse*)> list;
   std::function<grpc::Status(const v1::ListKmsInstancesRequest&, v1::ListKmsInstancesResponse*)> kms;
+  std::function<grpc::Status(const v1::AdoptResourceRequest&, v1::AdoptResourceResponse*)> adopt;
   // Called once per WatchOperation call, with its 1-based number.
   std::function<grpc::Status(grpc::ServerContext*, int, Writer*)> watch;
 
@@ -65,6 +66,10 @@ class FakeOrchestrator final : public v1::Orchestrator::Service {
   grpc::Status ListKmsInstances(grpc::ServerContext*, const v1::ListKmsInstancesRequest* r,
                                 v1::ListKmsInstancesResponse* o) override {
     return Call(kms, *r, o);
+  }
+  grpc::Status AdoptResource(grpc::ServerContext*, const v1::AdoptResourceRequest* r,
+                             v1::AdoptResourceResponse* o) override {
+    return Call(adopt, *r, o);
   }
   grpc::Status WatchOperation(grpc::ServerContext* c, const v1::WatchOperationRequest*, Writer* w) override {
     int n;
@@ -680,6 +685,52 @@ TEST_F(OrchestratorRestartTest, FollowsTheWatchAcrossAnOutage) {
   restart.join();
   EXPECT_THAT(err_.text(), HasSubstr("lost the watch of op_1"));
   EXPECT_THAT(out_.text(), HasSubstr("succeeded: deploy_cvm op_1"));
+}
+
+TEST_F(RunnerTest, AdoptSendsTheResourceAndTenantAndPrintsBothOwners) {
+  std::vector<v1::AdoptResourceRequest> got;
+  service_.adopt = [&](const v1::AdoptResourceRequest& r, v1::AdoptResourceResponse* o) {
+    got.push_back(r);
+    if (r.tenant() == "ghost") {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "tenant: 'ghost' is not a tenant");
+    }
+    if (r.tenant() == "team-x") return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "not an admin");
+    o->set_kind(r.has_app() ? "app" : "cvm");
+    o->set_resource(r.has_app() ? "31337:0xab" : "cvm-9");
+    o->mutable_owner()->set_tenant(r.tenant());
+    o->mutable_owner()->set_source("adopt:token:admin");
+    if (r.has_app()) {
+      o->mutable_previous_owner()->set_tenant("team-a");
+      o->mutable_previous_owner()->set_source("deploy:op_1");
+    }
+    return grpc::Status::OK;
+  };
+  EXPECT_EQ(RunCommand(Inv({"adopt", "--cvm=cvm-9", "--tenant=team-b"})), kExitOk);
+  EXPECT_EQ(out_.text(), "cvm cvm-9: now tenant team-b (adopt:token:admin); before: nobody\n");
+  EXPECT_EQ(RunCommand(Inv({"adopt", "--chain-id=31337", "--app-contract=0xAB", "--tenant=team-b"})), kExitOk);
+  EXPECT_THAT(out_.text(), HasSubstr("app 31337:0xab: now tenant team-b (adopt:token:admin); before: tenant team-a "
+                                     "(deploy:op_1)\n"));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].cvm_id(), "cvm-9");
+  EXPECT_EQ(got[0].tenant(), "team-b");
+  EXPECT_EQ(got[1].app().chain_id(), 31337u);
+  EXPECT_EQ(got[1].app().app_contract_address(), "0xAB");
+  EXPECT_EQ(RunCommand(Inv({"adopt", "--phala-app-id=ab", "--tenant=ghost"})), kExitInvalidArgument);
+  EXPECT_EQ(got.back().phala_app_id(), "ab");
+  EXPECT_THAT(err_.text(), HasSubstr("tenant: 'ghost' is not a tenant"));
+  EXPECT_EQ(RunCommand(Inv({"adopt", "--cvm=cvm-9", "--tenant=team-x"})), kExitPermissionDenied);
+}
+
+TEST_F(RunnerTest, AdoptJsonIsTheResponse) {
+  service_.adopt = [](const v1::AdoptResourceRequest& r, v1::AdoptResourceResponse* o) {
+    o->set_kind("cvm");
+    o->set_resource(r.cvm_id());
+    o->mutable_owner()->set_tenant(r.tenant());
+    return grpc::Status::OK;
+  };
+  EXPECT_EQ(RunCommand(Inv({"--json", "adopt", "--cvm=c1", "--tenant=t"})), kExitOk);
+  EXPECT_THAT(out_.text(), HasSubstr("\"resource\":\"c1\""));
+  EXPECT_THAT(out_.text(), HasSubstr("\"tenant\":\"t\""));
 }
 
 }  // namespace

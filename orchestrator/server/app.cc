@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const v1::OrchestratorConfig& co
     chain_types[config.chains(i).chain_id()] = *type;
   }
   RETURN_IF_ERROR(app->SetFlowOptions(config));
+  RETURN_IF_ERROR(app->SetUpOwnership());
   RETURN_IF_ERROR(app->StartManager(config));
   RETURN_IF_ERROR(app->Serve(chain_types));
   RETURN_IF_ERROR(app->ServeMetrics(config));
@@ -191,6 +192,19 @@ absl::Status App::SetFlowOptions(const v1::OrchestratorConfig& config) {
     std::copy(k->begin(), k->end(), arr.begin());
     deps_.options.trusted_kms_signers[t.kms_id()] = arr;
   }
+  return SetAccess(config);
+}
+
+absl::Status App::SetAccess(const v1::OrchestratorConfig& config) {
+  ASSIGN_OR_RETURN(access::AccessPolicy policy,
+                   access::AccessPolicy::Compile(config, deps_.options.default_signer_key_address));
+  policy_ = std::make_unique<access::AccessPolicy>(std::move(policy));
+  if (!policy_->configured()) platform::log::Warn(policy_->CompatibilityWarning());
+  if (signer_ != nullptr) {
+    signer_->SetKeyCheck([p = policy_.get()](absl::string_view caller, const chain::Address& key, uint64_t chain_id) {
+      return p->CheckSignerKey(p->ResolveKey(caller), key, chain_id);
+    });
+  }
   return absl::OkStatus();
 }
 
@@ -221,6 +235,8 @@ absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
   service::ServiceOptions so;
   so.chains = chain_types;
   so.default_signer_key = deps_.options.default_signer_key_address;
+  so.policy = policy_.get();
+  so.ownership = ownership_.get();
   service_ = std::make_unique<service::OrchestratorServiceImpl>(*manager_, *kms_, *transport_, so);
   return transport_->Serve({{kServiceName, service_.get()}});
 }

@@ -19,6 +19,7 @@
 #include "chain/onchain/operations.h"
 #include "cloudapi/cloud_client.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
+#include "orchestrator/access/access_policy.h"
 #include "orchestrator/engine/manager.h"
 #include "orchestrator/engine/remote_watch.h"
 #include "orchestrator/engine/signing.h"
@@ -59,6 +60,10 @@ class App {
   // One chain's JSON-RPC client and on-chain operations; its KMS type. `field` names it in errors.
   absl::StatusOr<v1::KmsType> AddChain(const v1::ChainConfig& chain, const std::string& field);
   absl::Status SetFlowOptions(const v1::OrchestratorConfig& config);
+  // The `access` section (roles, tenants, signer-key grants) for the service and the signer path.
+  absl::Status SetAccess(const v1::OrchestratorConfig& config);
+  // Who owns which CVM and app, and the backfill of old deploys (app_ownership.cc).
+  absl::Status SetUpOwnership();
   absl::Status StartManager(const v1::OrchestratorConfig& config);
   // The gRPC service on the transport, listening.
   absl::Status Serve(const std::map<uint64_t, v1::KmsType>& chain_types);
@@ -77,6 +82,8 @@ class App {
   std::vector<std::unique_ptr<chain::jsonrpc::Client>> rpcs_;
   std::vector<std::unique_ptr<chain::onchain::OnchainOperations>> ops_;
   engine::FlowDeps deps_;
+  std::unique_ptr<access::AccessPolicy> policy_;
+  std::unique_ptr<service::OwnershipGuard> ownership_;
   // PostgreSQL: Watch of operations other replicas run; outlives manager_ (it points to it).
   std::unique_ptr<engine::ChangeFollower> follower_;
   std::unique_ptr<engine::OperationManager> manager_;

@@ -37,6 +37,18 @@ std::string CvmIdOf(const v1::UpdateDockerComposeRequest& r) { return r.cvm_id()
 std::string CvmIdOf(const v1::UpdateComposeFileRequest& r) { return r.cvm_id(); }
 std::string CvmIdOf(const v1::AddComposeHashRequest& r) { return r.has_app() ? "" : r.cvm_id(); }
 
+// The ownership check of each request's target (ownership_guard.h); a deploy creates its own.
+absl::Status CheckTarget(const OwnershipGuard&, const access::Principal&, const v1::DeployCvmRequest&) {
+  return absl::OkStatus();
+}
+template <typename Update>
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const Update& r) {
+  return g.CheckCvm(p, r.cvm_id());
+}
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const v1::AddComposeHashRequest& r) {
+  return r.has_app() ? g.CheckApp(p, r.app().chain_id(), r.app().app_contract_address()) : g.CheckCvm(p, r.cvm_id());
+}
+
 bool NeedsKms(const v1::DeployCvmRequest&) { return true; }
 template <typename T>
 bool NeedsKms(const T&) {
@@ -206,10 +218,17 @@ void StreamSink::Close(const absl::Status& status) {
   if (stream_ != nullptr) stream_->Enqueue(nullptr, status);
 }
 
-std::string FilterKey(const v1::ListOperationsRequest& f) {
-  const std::string s = absl::StrCat(f.kind(), "|", f.state(), "|", f.cvm_id());
+std::string FilterKey(const v1::ListOperationsRequest& f, absl::string_view scope) {
+  std::string s = absl::StrCat(f.kind(), "|", f.state(), "|", f.cvm_id());
+  if (!scope.empty()) absl::StrAppend(&s, "|", scope);
   const crypto::Sha256Digest d = crypto::Sha256(absl::string_view(s));
   return chain::ToHex(chain::ByteView(d.data(), 8), false);
+}
+
+// The policy of a config without an `access` section.
+std::unique_ptr<access::AccessPolicy> CompatibilityPolicy(const std::optional<chain::Address>& default_key) {
+  absl::StatusOr<access::AccessPolicy> p = access::AccessPolicy::Compile({}, default_key);
+  return std::make_unique<access::AccessPolicy>(*std::move(p));  // cannot fail without `access`
 }
 
 }  // namespace
@@ -259,12 +278,14 @@ absl::StatusOr<std::vector<cloudapi::KmsInfo>> KmsDirectory::Get(bool refresh, b
   return out;
 }
 
-std::string EncodePageToken(const journal::ListCursor& cursor, const v1::ListOperationsRequest& filters) {
+std::string EncodePageToken(const journal::ListCursor& cursor, const v1::ListOperationsRequest& filters,
+                            absl::string_view scope) {
   return absl::WebSafeBase64Escape(
-      absl::StrCat("v1|", absl::ToUnixMicros(cursor.create_time), "|", cursor.id, "|", FilterKey(filters)));
+      absl::StrCat("v1|", absl::ToUnixMicros(cursor.create_time), "|", cursor.id, "|", FilterKey(filters, scope)));
 }
 
-absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, const v1::ListOperationsRequest& filters) {
+absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, const v1::ListOperationsRequest& filters,
+                                                    absl::string_view scope) {
   std::string raw;
   if (!absl::WebSafeBase64Unescape(token, &raw)) return absl::InvalidArgumentError("page_token: malformed");
   std::vector<std::string> parts = absl::StrSplit(raw, '|');
@@ -272,7 +293,7 @@ absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, con
   if (parts.size() != 4 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &us)) {
     return absl::InvalidArgumentError("page_token: malformed");
   }
-  if (parts[3] != FilterKey(filters)) {
+  if (parts[3] != FilterKey(filters, scope)) {
     return absl::InvalidArgumentError("page_token: the filters changed since the previous page");
   }
   return journal::ListCursor{absl::FromUnixMicros(us), parts[2]};
@@ -280,7 +301,18 @@ absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, con
 
 OrchestratorServiceImpl::OrchestratorServiceImpl(engine::OperationManager& manager, KmsDirectory& kms,
                                                  const platform::Authenticator& auth, ServiceOptions options)
-    : manager_(manager), kms_(kms), auth_(auth), options_(std::move(options)) {}
+    : manager_(manager),
+      kms_(kms),
+      auth_(auth),
+      options_(std::move(options)),
+      own_policy_(options_.policy != nullptr ? nullptr : CompatibilityPolicy(options_.default_signer_key)),
+      gate_(options_.policy != nullptr ? *options_.policy : *own_policy_, manager) {}
+
+absl::StatusOr<access::Principal> OrchestratorServiceImpl::Admit(grpc::CallbackServerContext* context, bool act) {
+  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  if (!caller.ok()) return caller.status();
+  return gate_.Admit(*caller, act);
+}
 
 absl::StatusOr<ValidationContext> OrchestratorServiceImpl::Context(bool need_kms) {
   ValidationContext c;
@@ -297,7 +329,7 @@ absl::StatusOr<ValidationContext> OrchestratorServiceImpl::Context(bool need_kms
 template <typename Request>
 absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServerContext* context,
                                                               const Request& request, v1::OperationKind kind) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/true);
   if (!caller.ok()) return caller.status();
   absl::StatusOr<ValidationContext> vctx = Context(NeedsKms(request));
   if (!vctx.ok()) return vctx.status();
@@ -313,12 +345,28 @@ absl::StatusOr<v1::Operation> OrchestratorServiceImpl::Submit(grpc::CallbackServ
   }
   if (!normalized.ok()) {
     platform::log::Info("request refused", {{"method", MethodOf(kind)},
-                                            {"caller", caller->JournalKey()},
+                                            {"caller", caller->identity},
                                             {"error", std::string(normalized.status().message())}});
     return normalized.status();
   }
+  if (absl::Status s = gate_.CheckSignerKey(*caller, signer_key, SubmitChain(*normalized, *vctx)); !s.ok()) {
+    platform::log::Info(
+        "request refused",
+        {{"method", MethodOf(kind)}, {"caller", caller->identity}, {"error", std::string(s.message())}});
+    return s;
+  }
   engine::Submission sub;
-  sub.caller = caller->JournalKey();
+  if (options_.ownership != nullptr) {
+    if (absl::Status s = CheckTarget(*options_.ownership, *caller, *normalized); !s.ok()) {
+      platform::log::Info(
+          "request refused",
+          {{"method", MethodOf(kind)}, {"caller", caller->identity}, {"error", std::string(s.message())}});
+      return s;
+    }
+  }
+  sub.tenant = caller->tenant;
+  sub.tenant_admin = caller->role == access::Role::kAdmin;
+  sub.caller = caller->identity;
   sub.request_id = request.request_id();
   sub.kind = kind;
   sub.request = StrippedRequest(*normalized);
@@ -353,7 +401,7 @@ ORCH_UNARY_SUBMIT(AddComposeHash, AddComposeHashRequest, OPERATION_KIND_ADD_COMP
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::CallbackServerContext* context,
                                                                     const v1::ListKmsInstancesRequest* request,
                                                                     v1::ListKmsInstancesResponse* response) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/false);
   if (!caller.ok()) return Done(context, caller.status());
   if (!v1::KmsType_IsValid(request->kms_type()))
     return Done(context, absl::InvalidArgumentError("kms_type: unknown value"));
@@ -394,11 +442,17 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::Callba
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::SupplyEnvVars(grpc::CallbackServerContext* context,
                                                                  const v1::SupplyEnvVarsRequest* request,
                                                                  v1::Operation* response) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/true);
   if (!caller.ok()) return Done(context, caller.status());
   if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) return Done(context, s);
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
   if (absl::Status s = ValidateEnvVars(request->env_vars(), "env_vars"); !s.ok()) return Done(context, s);
+  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
+    return Done(context, v.status());
+  }
+  if (absl::Status s = supply_limiter_.Take(request->operation_id(), caller->identity); !s.ok()) {
+    return Done(context, s);
+  }
   std::vector<cloudapi::EnvVar> values;
   for (const v1::EnvVar& e : request->env_vars()) values.push_back(cloudapi::EnvVar{e.key(), e.value()});
   absl::StatusOr<v1::Operation> op =
@@ -410,10 +464,10 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::SupplyEnvVars(grpc::CallbackS
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::GetOperation(grpc::CallbackServerContext* context,
                                                                 const v1::GetOperationRequest* request,
                                                                 v1::Operation* response) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/false);
   if (!caller.ok()) return Done(context, caller.status());
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
-  absl::StatusOr<v1::Operation> op = manager_.Get(request->operation_id());
+  absl::StatusOr<v1::Operation> op = gate_.Visible(*caller, request->operation_id());
   if (op.ok()) *response = *std::move(op);
   return Done(context, op.status());
 }
@@ -421,7 +475,7 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::GetOperation(grpc::CallbackSe
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListOperations(grpc::CallbackServerContext* context,
                                                                   const v1::ListOperationsRequest* request,
                                                                   v1::ListOperationsResponse* response) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/false);
   if (!caller.ok()) return Done(context, caller.status());
   if (!v1::OperationKind_IsValid(request->kind()))
     return Done(context, absl::InvalidArgumentError("kind: unknown value"));
@@ -433,24 +487,29 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListOperations(grpc::Callback
   q.state = request->state();
   q.cvm_id = request->cvm_id();
   q.limit = request->page_size() == 0 ? 50 : std::min<uint32_t>(request->page_size(), 500);
+  q.callers = gate_.ListScope(*caller);
   if (!request->page_token().empty()) {
-    absl::StatusOr<journal::ListCursor> c = DecodePageToken(request->page_token(), *request);
+    absl::StatusOr<journal::ListCursor> c = DecodePageToken(request->page_token(), *request, caller->identity);
     if (!c.ok()) return Done(context, c.status());
     q.after = *c;
   }
+  if (q.callers.has_value() && q.callers->empty()) return Done(context, absl::OkStatus());  // a tenant of viewers
   absl::StatusOr<engine::ListResult> r = manager_.List(q);
   if (!r.ok()) return Done(context, r.status());
   for (v1::Operation& op : r->operations) *response->add_operations() = std::move(op);
-  if (r->next.has_value()) response->set_next_page_token(EncodePageToken(*r->next, *request));
+  if (r->next.has_value()) response->set_next_page_token(EncodePageToken(*r->next, *request, caller->identity));
   return Done(context, absl::OkStatus());
 }
 
 grpc::ServerWriteReactor<v1::OperationEvent>* OrchestratorServiceImpl::WatchOperation(
     grpc::CallbackServerContext* context, const v1::WatchOperationRequest* request) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/false);
   if (!caller.ok()) return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(caller.status()));
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) {
     return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(s));
+  }
+  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
+    return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(v.status()));
   }
   auto* stream = new WatchStream(manager_, request->operation_id());
   stream->Begin();
@@ -460,9 +519,12 @@ grpc::ServerWriteReactor<v1::OperationEvent>* OrchestratorServiceImpl::WatchOper
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::CancelOperation(grpc::CallbackServerContext* context,
                                                                    const v1::CancelOperationRequest* request,
                                                                    v1::Operation* response) {
-  absl::StatusOr<platform::Caller> caller = auth_.Authenticate(*context);
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/true);
   if (!caller.ok()) return Done(context, caller.status());
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
+  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
+    return Done(context, v.status());
+  }
   absl::StatusOr<v1::Operation> op = manager_.Cancel(request->operation_id());
   if (op.ok()) *response = *std::move(op);
   return Done(context, op.status());

@@ -20,7 +20,11 @@
 #include "chain/address.h"
 #include "cloudapi/cloud_client.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "orchestrator/access/access_policy.h"
 #include "orchestrator/engine/manager.h"
+#include "orchestrator/service/access_gate.h"
+#include "orchestrator/service/ownership_guard.h"
+#include "orchestrator/service/supply_limiter.h"
 #include "orchestrator/service/validation.h"
 #include "platform/transport/authenticator.h"
 
@@ -45,12 +49,18 @@ class KmsDirectory {
 struct ServiceOptions {
   std::map<uint64_t, v1::KmsType> chains;  // configured chains and their KMS type
   std::optional<chain::Address> default_signer_key;
+  // Who may do what (not owned; outlives the service). Null: as without an `access` section.
+  const access::AccessPolicy* policy = nullptr;
+  // Who may change which CVM or app, and AdoptResource (not owned; outlives the service;
+  // uses `policy`). Null: no ownership checks and AdoptResource is UNIMPLEMENTED (tests of other parts only).
+  const OwnershipGuard* ownership = nullptr;
 };
 
 class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
  public:
   // `auth` (the transport) names the caller of every call; operations are journaled under its
-  // Caller::JournalKey() ("uid:<n>", "cert:<name>", "token:<name>", "insecure").
+  // Caller::JournalKey() ("uid:<n>", "cert:<name>", "token:<name>", "insecure"), and
+  // options.policy decides what it may see and do (access_gate.h).
   OrchestratorServiceImpl(engine::OperationManager& manager, KmsDirectory& kms, const platform::Authenticator& auth,
                           ServiceOptions options);
 
@@ -81,9 +91,14 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
   grpc::ServerUnaryReactor* CancelOperation(grpc::CallbackServerContext* context,
                                             const v1::CancelOperationRequest* request,
                                             v1::Operation* response) override;
+  // adopt_resource.cc
+  grpc::ServerUnaryReactor* AdoptResource(grpc::CallbackServerContext* context, const v1::AdoptResourceRequest* request,
+                                          v1::AdoptResourceResponse* response) override;
 
  private:
   absl::StatusOr<ValidationContext> Context(bool need_kms);
+  // The authenticated caller's principal; `act`: refuses read-only roles too.
+  absl::StatusOr<access::Principal> Admit(grpc::CallbackServerContext* context, bool act);
   template <typename Request>
   absl::StatusOr<v1::Operation> Submit(grpc::CallbackServerContext* context, const Request& request,
                                        v1::OperationKind kind);
@@ -92,11 +107,17 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
   KmsDirectory& kms_;
   const platform::Authenticator& auth_;
   const ServiceOptions options_;
+  std::unique_ptr<access::AccessPolicy> own_policy_;  // when options.policy is null
+  const AccessGate gate_;
+  SupplyLimiter supply_limiter_;
 };
 
-// Page tokens of ListOperations: opaque, bound to the filters they were issued for.
-std::string EncodePageToken(const journal::ListCursor& cursor, const v1::ListOperationsRequest& filters);
-absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, const v1::ListOperationsRequest& filters);
+// Page tokens of ListOperations: opaque, bound to the filters and the caller they were issued for
+// (`scope`: the caller's journal key; a token does not carry over to another caller).
+std::string EncodePageToken(const journal::ListCursor& cursor, const v1::ListOperationsRequest& filters,
+                            absl::string_view scope = "");
+absl::StatusOr<journal::ListCursor> DecodePageToken(absl::string_view token, const v1::ListOperationsRequest& filters,
+                                                    absl::string_view scope = "");
 
 }  // namespace orchestrator::service
 

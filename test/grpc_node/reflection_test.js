@@ -103,7 +103,8 @@ test('signer: describe a method through reflection', async () => {
 
 test('orchestrator: describe the streaming method through reflection', async () => {
   const methods = await reflectionClient(ORCHESTRATOR).listMethods('onchainkms.orchestrator.v1.Orchestrator');
-  assert.equal(methods.length, 11);
+  assert.equal(methods.length, 12);
+  assert.ok(methods.some((m) => m.name === 'AdoptResource'));
   const watch = methods.find((m) => m.name === 'WatchOperation').definition;
   assert.equal(watch.responseStream, true);
   assert.equal(watch.responseType.type.name, 'OperationEvent');

@@ -1,0 +1,62 @@
+#include "orchestrator/flows/ownership.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "orchestrator/engine/status_marks.h"
+#include "orchestrator/flows/common.h"
+#include "platform/log/log.h"
+#include "platform/status_macros.h"
+
+namespace orchestrator::flows {
+namespace {
+
+// The canonical app of a CVM as get_cvm saw it: its DstackApp contract on chain, else its app id.
+absl::StatusOr<std::string> AppResourceOf(const state::Cvm& cvm) {
+  if (cvm.chain_id() != 0) {
+    ASSIGN_OR_RETURN(const chain::Address app,
+                     AddressField("cvm.app_contract_address",
+                                  cvm.app_contract_address().empty() ? cvm.app_id() : cvm.app_contract_address()));
+    return OnchainAppResource(cvm.chain_id(), app);
+  }
+  ASSIGN_OR_RETURN(const chain::Address app, AddressField("cvm.app_id", cvm.app_id()));
+  return PhalaAppResource(app);
+}
+
+}  // namespace
+
+std::string OperationTenant(const engine::OpContext& ctx) {
+  const state::FlowState st = ctx.State();
+  if (!st.tenant().empty()) return st.tenant();
+  const std::string caller = ctx.Operation().caller();
+  return ctx.deps().tenant_of_caller ? ctx.deps().tenant_of_caller(caller) : caller;
+}
+
+absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::string& resource) {
+  journal::ResourceOwner owner{std::string(kind), resource, OperationTenant(ctx), absl::StrCat("deploy:", ctx.id()),
+                               absl::Now()};
+  absl::Status s = ctx.deps().journal->RecordOwner(owner);
+  if (s.ok()) return s;
+  if (absl::IsUnavailable(s)) return engine::JournalUnavailableStatus(s);
+  if (absl::IsAlreadyExists(s)) {
+    platform::log::Error("a resource this deploy created is owned by another tenant",
+                         {{"op", ctx.id()}, {"kind", owner.kind}, {"resource", resource}});
+    return absl::FailedPreconditionError(absl::StrCat(
+        kind, " ", resource, " that this deploy created is owned by another tenant (an admin adopted it)"));
+  }
+  return s;
+}
+
+absl::Status CheckCvmAppInScope(engine::OpContext& ctx, const state::Cvm& cvm, absl::string_view cvm_id) {
+  if (ctx.State().tenant_admin()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const std::string app, AppResourceOf(cvm));
+  absl::StatusOr<std::optional<journal::ResourceOwner>> owner =
+      ctx.deps().journal->FindOwner(journal::kResourceApp, app);
+  if (!owner.ok()) return owner.status();  // UNAVAILABLE: the step retries
+  if (!owner->has_value() || (*owner)->tenant == OperationTenant(ctx)) return absl::OkStatus();
+  platform::log::Warn("update refused: the CVM's app belongs to another tenant",
+                      {{"op", ctx.id()}, {"cvm_id", std::string(cvm_id)}, {"app", app}});
+  return CvmNotInScope(cvm_id);
+}
+
+}  // namespace orchestrator::flows

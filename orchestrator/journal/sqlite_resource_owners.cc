@@ -1,0 +1,74 @@
+// SqliteJournal: the owners of CVMs and apps (journal.h, resource_owner.h). Calls are serialized
+// on the journal's one connection, so a read followed by a write is atomic here.
+#include "absl/strings/str_cat.h"
+#include "orchestrator/journal/error_context.h"
+#include "orchestrator/journal/sqlite_journal.h"
+#include "platform/sqlite/statement.h"
+#include "platform/status_macros.h"
+
+namespace orchestrator::journal {
+
+using platform::sqlite::Statement;
+
+namespace {
+
+constexpr char kInsertOwner[] =
+    "INSERT INTO resource_owners (kind, resource, tenant, source, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+void BindOwner(Statement& st, const ResourceOwner& owner) {
+  st.BindText(1, owner.kind)
+      .BindText(2, owner.resource)
+      .BindText(3, owner.tenant)
+      .BindText(4, owner.source)
+      .BindInt(5, absl::ToUnixMicros(owner.created_at));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<ResourceOwner>> SqliteJournal::FindOwnerLocked(absl::string_view kind,
+                                                                            absl::string_view resource) {
+  ASSIGN_OR_RETURN(Statement st, Context(db_->Prepare("SELECT tenant, source, created_at_us FROM resource_owners "
+                                                      "WHERE kind = ?1 AND resource = ?2"),
+                                         "find owner"));
+  st.BindText(1, kind).BindText(2, resource);
+  ASSIGN_OR_RETURN(bool row, Context(st.Step(), "find owner"));
+  if (!row) return std::optional<ResourceOwner>();
+  return std::optional<ResourceOwner>(ResourceOwner{std::string(kind), std::string(resource), st.ColumnText(0),
+                                                    st.ColumnText(1), absl::FromUnixMicros(st.ColumnInt(2))});
+}
+
+absl::StatusOr<std::optional<ResourceOwner>> SqliteJournal::FindOwner(absl::string_view kind,
+                                                                      absl::string_view resource) {
+  absl::MutexLock l(&mu_);
+  return FindOwnerLocked(kind, resource);
+}
+
+absl::Status SqliteJournal::RecordOwner(const ResourceOwner& owner) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(std::optional<ResourceOwner> stored, FindOwnerLocked(owner.kind, owner.resource));
+  if (stored.has_value()) {
+    if (stored->tenant == owner.tenant) return absl::OkStatus();
+    return absl::AlreadyExistsError(
+        absl::StrCat("journal: ", owner.kind, " ", owner.resource, " is owned by another tenant"));
+  }
+  ASSIGN_OR_RETURN(Statement ins, Context(db_->Prepare(kInsertOwner), "record owner"));
+  BindOwner(ins, owner);
+  return Context(ins.Run(), "record owner");
+}
+
+absl::StatusOr<AdoptResult> SqliteJournal::AdoptResource(const ResourceOwner& owner) {
+  absl::MutexLock l(&mu_);
+  AdoptResult out{owner, std::nullopt};
+  ASSIGN_OR_RETURN(out.previous, FindOwnerLocked(owner.kind, owner.resource));
+  ASSIGN_OR_RETURN(Statement up, Context(db_->Prepare(absl::StrCat(kInsertOwner,
+                                                                   " ON CONFLICT (kind, resource) DO UPDATE SET "
+                                                                   "tenant = excluded.tenant, source = "
+                                                                   "excluded.source, created_at_us = "
+                                                                   "excluded.created_at_us")),
+                                         "adopt"));
+  BindOwner(up, owner);
+  RETURN_IF_ERROR(Context(up.Run(), "adopt"));
+  return out;
+}
+
+}  // namespace orchestrator::journal
