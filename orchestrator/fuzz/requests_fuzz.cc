@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "orchestrator/service/orchestrator_service_impl.h"
@@ -45,10 +46,18 @@ void CheckNoValueLeaks(const google::protobuf::RepeatedPtrField<v1::EnvVar>& var
   }
 }
 
+// Parse errors are expected by the thousand: not logged.
+class Silent final : public google::protobuf::io::ErrorCollector {
+  void AddError(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+};
+
 template <typename Request, typename Validate>
 void Check(absl::string_view text, Validate validate) {
   Request request;
-  if (!google::protobuf::TextFormat::ParseFromString(std::string(text), &request)) return;
+  Silent silent;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&silent);
+  if (!parser.ParseFromString(std::string(text), &request)) return;
   std::optional<chain::Address> key;
   absl::StatusOr<Request> normalized = validate(request, Context(), &key);
   if (!normalized.ok()) {
