@@ -38,7 +38,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tools/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-table=$(printf '%-44s %12s %9s %7s  %s' target executions exec/s corpus result)
+table=$(printf '%-52s %12s %9s %7s  %s' target executions exec/s corpus result)
 for label in "${targets[@]}"; do
   pkg=${label#//}; pkg=${pkg%%:*}
   binary_name=${label##*:}
@@ -61,7 +61,7 @@ for label in "${targets[@]}"; do
     echo "== $label: finding (log: $log)"
     grep -E 'ERROR|FUZZ_CHECK|SUMMARY|runtime error' "$log" | head -5
   fi
-  table+=$'\n'$(printf '%-44s %12s %9s %7s  %s' "$label" "${execs:-?}" "${rate:-?}" "$units" "$result")
+  table+=$'\n'$(printf '%-52s %12s %9s %7s  %s' "$label" "${execs:-?}" "${rate:-?}" "$units" "$result")
 done
 echo "$table"
 echo "fuzz: ${#targets[@]} targets, ${seconds}s each; new inputs and findings in $work"

@@ -39,10 +39,22 @@ const ValidationContext& Context() {
   return *ctx;
 }
 
-// Env values of 6+ bytes must not show up in the error (shorter ones may match field names).
-void CheckNoValueLeaks(const google::protobuf::RepeatedPtrField<v1::EnvVar>& vars, const absl::Status& s) {
-  for (const v1::EnvVar& var : vars) {
-    if (var.value().size() >= 6) FUZZ_CHECK(!absl::StrContains(s.message(), var.value()));
+// No env value (6+ bytes) may appear in a validation error. A value the error would contain
+// anyway (e.g. "vars[0].ke" inside the field path "env_vars[0].key") is a coincidence, not a
+// leak: it is told apart by validating again with every value replaced by other bytes of the same
+// length.
+template <typename Request, typename Validate>
+void CheckNoValueLeaks(const Request& request, const absl::Status& status, Validate validate) {
+  Request masked = request;
+  for (v1::EnvVar& var : *masked.mutable_env_vars()) {
+    var.set_value(std::string(var.value().size(), absl::StartsWith(var.value(), "Q") ? 'Z' : 'Q'));
+  }
+  std::optional<chain::Address> key;
+  const absl::StatusOr<Request> other = validate(masked, Context(), &key);
+  const std::string elsewhere(other.ok() ? "" : other.status().message());
+  for (const v1::EnvVar& var : request.env_vars()) {
+    if (var.value().size() < 6 || absl::StrContains(elsewhere, var.value())) continue;
+    FUZZ_CHECK(!absl::StrContains(status.message(), var.value()));
   }
 }
 
@@ -61,7 +73,7 @@ void Check(absl::string_view text, Validate validate) {
   std::optional<chain::Address> key;
   absl::StatusOr<Request> normalized = validate(request, Context(), &key);
   if (!normalized.ok()) {
-    if constexpr (requires { request.env_vars(); }) CheckNoValueLeaks(request.env_vars(), normalized.status());
+    if constexpr (requires { request.env_vars(); }) CheckNoValueLeaks(request, normalized.status(), validate);
     return;
   }
   absl::StatusOr<Request> again = validate(*normalized, Context(), &key);

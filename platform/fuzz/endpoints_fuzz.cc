@@ -1,11 +1,12 @@
 // Addresses and connection strings from configs and flags: http(s) URLs (RPC endpoints, the
 // Phala Cloud base URL), listen addresses, socket file modes, PostgreSQL DSNs. Invariants: a
-// DSN's description and redaction never show its password.
+// DSN's redaction never shows its password.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "platform/http/url.h"
 #include "platform/listen.h"
@@ -21,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (dsn.ok()) {
     for (const auto& [key, value] : dsn->options()) {
       if (key == "password" && value.size() >= 8) {
-        FUZZ_CHECK(!absl::StrContains(dsn->Redact(text), value));
+        // Without the marker: "password=sword=<re" redacts to "password=<redacted>", which
+        // spells that password again by coincidence, not by a leak.
+        const std::string redacted = absl::StrReplaceAll(dsn->Redact(text), {{"<redacted>", "\x01"}});
+        FUZZ_CHECK(!absl::StrContains(redacted, value));
       }
     }
   }
