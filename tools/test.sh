@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full test suite: bootstrap, the lint step (tools/lint.sh: clang-format, function size), every
-# Bazel test, then the unit tests again under ASan+UBSan.
+# Bazel test, then the unit tests again under ASan+UBSan, then every libFuzzer target for 3 s.
 # Usage: tools/test.sh            (what .ci/run calls)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +27,13 @@ run plain //...
 run asan --config=asan --test_env=LSAN_OPTIONS="suppressions=$root/tools/lsan.supp" \
   --test_tag_filters=-no_asan //...
 
+# Every libFuzzer target a few seconds on its corpus (the corpora also run in the plain step).
+echo "== fuzz: tools/fuzz.sh --short"
+fuzz_note=""
+tools/fuzz.sh --short 2>&1 | tee "$log_dir/fuzz.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; fuzz_note=", fuzz FAILED"; }
+
 passed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(\(cached\) )?PASSED')
 failed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)')
-echo "test: $passed passed, $failed failed$lint_note"
+echo "test: $passed passed, $failed failed$lint_note$fuzz_note"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
