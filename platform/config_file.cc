@@ -39,7 +39,10 @@ absl::Status LoadConfigFile(const std::string& path, google::protobuf::Message* 
   if (!in) return absl::NotFoundError(absl::StrCat("config file ", path, ": cannot be read"));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  return ParseConfigText(buffer.str(), path, message);
+}
+
+absl::Status ParseConfigText(absl::string_view text, const std::string& path, google::protobuf::Message* message) {
   if (text.size() > kMaxConfigBytes) {
     return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": larger than 4 MiB"));
   }
@@ -47,7 +50,8 @@ absl::Status LoadConfigFile(const std::string& path, google::protobuf::Message* 
   if (absl::EndsWithIgnoreCase(path, ".json")) {
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
-    const auto status = google::protobuf::util::JsonStringToMessage(text, message, options);
+    const auto status = google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(text.data(), text.size()), message, options);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", status.ToString()));
     }
@@ -56,7 +60,7 @@ absl::Status LoadConfigFile(const std::string& path, google::protobuf::Message* 
   TextErrors errors(path);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, message)) {
+  if (!parser.ParseFromString(std::string(text), message)) {
     return absl::InvalidArgumentError(absl::StrCat("config file ", errors.Joined()));
   }
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 
 namespace platform {
@@ -14,6 +15,10 @@ namespace platform {
 // NOT_FOUND if the file cannot be read; INVALID_ARGUMENT with "path:line:column: reason" (text)
 // or the JSON parser's reason if it does not parse into `message`; files over 4 MiB are refused.
 absl::Status LoadConfigFile(const std::string& path, google::protobuf::Message* message);
+
+// ParseConfigText: LoadConfigFile on text already read; `path` picks the format and names the
+// file in errors.
+absl::Status ParseConfigText(absl::string_view text, const std::string& path, google::protobuf::Message* message);
 
 }  // namespace platform
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite: bootstrap, the lint step (tools/lint.sh: clang-format, function size), every
-# Bazel test, then the unit tests again under ASan+UBSan, then the concurrent parts under TSan.
+# Bazel test, then the unit tests again under ASan+UBSan, then the concurrent parts under TSan,
+# then every libFuzzer target for 3 s.
 # Usage: tools/test.sh            (what .ci/run calls)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +31,13 @@ run asan --config=asan --test_env=LSAN_OPTIONS="suppressions=$root/tools/lsan.su
 mapfile -t tsan_args < <(tools/tsan.sh --print-args)
 run tsan "${tsan_args[@]}"
 
+# Every libFuzzer target a few seconds on its corpus (the corpora also run in the plain step).
+echo "== fuzz: tools/fuzz.sh --short"
+fuzz_note=""
+tools/fuzz.sh --short 2>&1 | tee "$log_dir/fuzz.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; fuzz_note=", fuzz FAILED"; }
+
 passed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(\(cached\) )?PASSED')
 failed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)')
-echo "test: $passed passed, $failed failed$lint_note"
+echo "test: $passed passed, $failed failed$lint_note$fuzz_note"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

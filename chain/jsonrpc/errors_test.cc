@@ -46,6 +46,18 @@ TEST(RpcErrors, AnvilCustomErrorRevertIsDecoded) {
   EXPECT_FALSE(IsRetryable(s));
 }
 
+// Found by //chain/fuzz:jsonrpc_fuzz: a code written as a double outside int64 ("-32e600" is -inf)
+// was cast to int64_t, which is undefined behaviour. Such a code is no code; an integral double
+// within range still counts.
+TEST(RpcErrors, CodeOutsideInt64IsIgnored) {
+  EXPECT_EQ(Parse(R"({"code":-32e600,"message":"nonce too low"})").code, 0);
+  EXPECT_EQ(Parse(R"({"code":1e19,"message":"x"})").code, 0);
+  EXPECT_EQ(Parse(R"({"code":-32000.5,"message":"x"})").code, 0);
+  RpcError e = Parse(R"({"code":-3.2e4,"message":"nonce too low"})");
+  EXPECT_EQ(e.code, -32000);
+  EXPECT_EQ(e.kind, RpcErrorKind::kNonceTooLow);
+}
+
 TEST(RpcErrors, AnvilErrorStringRevert) {
   // abi.encodeWithSignature("Error(string)", "Invalid owner address")
   const std::string data =

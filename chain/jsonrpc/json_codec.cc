@@ -1,5 +1,6 @@
 #include "chain/jsonrpc/json_codec.h"
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -339,7 +340,9 @@ RpcError ParseRpcError(const json::value& error) {
     } else if (c->is_uint64()) {
       e.code = static_cast<int64_t>(c->as_uint64());
     } else if (c->is_double()) {
-      e.code = static_cast<int64_t>(c->as_double());
+      // Only an integral double within int64 is a code (casting -inf or 1e19 is undefined).
+      const double d = c->as_double();
+      if (d == std::trunc(d) && d >= -0x1p63 && d < 0x1p63) e.code = static_cast<int64_t>(d);
     }
   }
   if (const json::value* m = Get(o, "message"); m != nullptr && m->is_string()) {
