@@ -219,7 +219,7 @@ TEST(ProtoApi, ServicesHaveTheAgreedMethods) {
   EXPECT_THAT(methods(orch),
               ::testing::UnorderedElementsAre("ListKmsInstances", "DeployCvm", "UpdateEnvVars", "UpdateDockerCompose",
                                               "UpdateComposeFile", "AddComposeHash", "SupplyEnvVars", "GetOperation",
-                                              "ListOperations", "WatchOperation", "CancelOperation"));
+                                              "ListOperations", "WatchOperation", "CancelOperation", "AdoptResource"));
   EXPECT_TRUE(orch->FindMethodByName("WatchOperation")->server_streaming());
   // Every mutating orchestrator call carries a request_id.
   for (const char* name :

@@ -10,7 +10,7 @@ _LIBS = {
     "absl": (["absl_status", "absl_statusor", "absl_strings", "absl_str_format", "absl_synchronization", "absl_time", "absl_flags", "absl_flags_parse", "absl_flags_usage", "absl_random_random", "absl_raw_hash_set", "absl_hash", "absl_cord"], []),
     "protobuf": (["protobuf"], []),
     "grpcpp": (["grpc++", "protobuf"], []),
-    "grpcpp_reflection": ([], ["-Wl,--no-as-needed", "-lgrpc++_reflection", "-Wl,--as-needed"]),
+    "grpcpp_reflection": ([], ["-Wl,--push-state,--no-as-needed", "-lgrpc++_reflection", "-Wl,--pop-state"]),
     "secp256k1": (["libsecp256k1"], []),
     "openssl": (["openssl"], []),
     "sqlite3": (["sqlite3"], []),
