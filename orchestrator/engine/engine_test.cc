@@ -246,6 +246,7 @@ struct Script {
   bool b_irreversible = false;
   bool need_env = false;                 // step "b" encrypts env values (waits for them when lost)
   absl::Notification* hold_a = nullptr;  // step "a" waits for this
+  absl::Notification* hold_b = nullptr;  // step "b" waits for this once it has encrypted the values
   // Step "b", having asked for input, notifies `asked` and finishes only after `finish_asking`.
   absl::Notification* asked = nullptr;
   absl::Notification* finish_asking = nullptr;
@@ -300,6 +301,11 @@ class ScriptedFlow final : public Flow {
           return waiting;
         }
         ctx.ForgetEnvValues();
+        if (s_.hold_b != nullptr) {
+          while (!s_.hold_b->WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
+            if (!ctx.Sleep(absl::ZeroDuration())) return absl::CancelledError("stop");
+          }
+        }
       }
       return run.Succeed([](v1::Operation& op, state::FlowState&) { op.mutable_update()->set_cvm_id("done"); });
     });
@@ -523,6 +529,32 @@ TEST_F(ManagerTest, ValuesSuppliedWhileTheWorkerFinishesAskingAreNotLost) {
   asked.WaitForNotification();
   ASSERT_TRUE(manager_->SupplyEnvVars(id, "s1", {cloudapi::EnvVar{"K", "v"}}).ok());
   finish_asking.Notify();
+  EXPECT_EQ(Wait(id).state(), v1::OPERATION_STATE_SUCCEEDED);
+}
+
+// A client that does not know whether its SupplyEnvVars took effect retries it with the same
+// request id. If the values it supplied died again (a crash, or the replica that took them) and
+// the operation waits for them once more, the retry must supply them, not answer as a repeat:
+// that left the operation waiting forever (replicas_e2e_test: "did not finish").
+TEST_F(ManagerTest, ASupplyRetriedAfterItsValuesWereLostAgainResumesTheOperation) {
+  script_.need_env = true;
+  absl::Notification hold_a;
+  const std::string id = SubmitHeld(hold_a);
+  AwaitStepA();
+  Close();  // "crash": the values were only in memory
+  hold_a.Notify();
+  Open();
+  ASSERT_EQ(Wait(id, v1::OPERATION_STATE_WAITING_FOR_INPUT).state(), v1::OPERATION_STATE_WAITING_FOR_INPUT);
+  absl::Notification hold_b;
+  script_.hold_b = &hold_b;
+  ASSERT_TRUE(manager_->SupplyEnvVars(id, "s1", {cloudapi::EnvVar{"K", "v"}}).ok());
+  for (int i = 0; i < 500 && script_.b_runs.load() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
+  Close();  // "crash" again while step b runs with the supplied values
+  hold_b.Notify();
+  Open();
+  ASSERT_EQ(Wait(id, v1::OPERATION_STATE_WAITING_FOR_INPUT).state(), v1::OPERATION_STATE_WAITING_FOR_INPUT);
+  absl::StatusOr<v1::Operation> retried = manager_->SupplyEnvVars(id, "s1", {cloudapi::EnvVar{"K", "v"}});
+  ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(Wait(id).state(), v1::OPERATION_STATE_SUCCEEDED);
 }
 

@@ -533,9 +533,13 @@ absl::StatusOr<v1::Operation> OperationManager::SupplyTo(const std::shared_ptr<O
                                                       v1::OperationState_Name(parsed->first.state()).substr(16), ")"));
   }
   state::FlowState st = rt->State();
-  if (!request_id.empty() && st.last_supply_request_id() == request_id) {
+  // A retry of the same SupplyEnvVars answers as the first call did, unless the operation waits
+  // for input again: then the values that call supplied died (a crash, or the replica that held
+  // them) and this retry is what brings them back.
+  if (!request_id.empty() && st.last_supply_request_id() == request_id &&
+      rt->Snapshot().state() != v1::OPERATION_STATE_WAITING_FOR_INPUT) {
     Wipe(values);
-    return rt->Snapshot();  // a retry of the same SupplyEnvVars
+    return rt->Snapshot();
   }
   std::vector<std::string> keys;
   for (const cloudapi::EnvVar& v : values) keys.push_back(v.key);
