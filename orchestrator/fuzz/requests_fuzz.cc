@@ -40,21 +40,20 @@ const ValidationContext& Context() {
 }
 
 // No env value (6+ bytes) may appear in a validation error. A value the error would contain
-// anyway (e.g. "vars[0].ke" inside the field path "env_vars[0].key") is a coincidence, not a
-// leak: it is told apart by validating again with every value replaced by other bytes of the same
-// length.
+// anyway (e.g. "vars[0].ke" inside the field path "env_vars[0].key", or "valid UTF-" inside
+// another value's "not valid UTF-8") is a coincidence, not a leak: it is told apart by validating
+// again with only that value replaced by other bytes of the same length (masking every value at
+// once changed which error came first, and the coincidence looked like a leak).
 template <typename Request, typename Validate>
 void CheckNoValueLeaks(const Request& request, const absl::Status& status, Validate validate) {
-  Request masked = request;
-  for (v1::EnvVar& var : *masked.mutable_env_vars()) {
-    var.set_value(std::string(var.value().size(), absl::StartsWith(var.value(), "Q") ? 'Z' : 'Q'));
-  }
-  std::optional<chain::Address> key;
-  const absl::StatusOr<Request> other = validate(masked, Context(), &key);
-  const std::string elsewhere(other.ok() ? "" : other.status().message());
-  for (const v1::EnvVar& var : request.env_vars()) {
-    if (var.value().size() < 6 || absl::StrContains(elsewhere, var.value())) continue;
-    FUZZ_CHECK(!absl::StrContains(status.message(), var.value()));
+  for (int i = 0; i < request.env_vars_size(); ++i) {
+    const std::string& value = request.env_vars(i).value();
+    if (value.size() < 6 || !absl::StrContains(status.message(), value)) continue;
+    Request masked = request;
+    masked.mutable_env_vars(i)->set_value(std::string(value.size(), absl::StartsWith(value, "Q") ? 'Z' : 'Q'));
+    std::optional<chain::Address> key;
+    const absl::StatusOr<Request> other = validate(masked, Context(), &key);
+    FUZZ_CHECK(!other.ok() && absl::StrContains(other.status().message(), value));
   }
 }
 
