@@ -5,23 +5,13 @@
 #include "absl/strings/str_cat.h"
 
 namespace orchestrator::service {
-bool SupplyLimiter::TakeFrom(Bucket& b, double per_minute, absl::Time now) {
-  const double elapsed_min = std::max(0.0, absl::ToDoubleMinutes(now - b.refilled));
-  b.tokens = std::min(per_minute, b.tokens + elapsed_min * per_minute);
-  b.refilled = now;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
-}
 
 void SupplyLimiter::PruneFull(absl::Time now) {
   // Amortized: a scan only when the maps have doubled since the last one.
   if (operations_.size() + callers_.size() <= prune_at_) return;
   for (auto* map : {&operations_, &callers_}) {
     const double rate = map == &operations_ ? limits_.per_operation_per_minute : limits_.per_caller_per_minute;
-    absl::erase_if(*map, [&](const auto& e) {
-      return e.second.tokens + absl::ToDoubleMinutes(now - e.second.refilled) * rate >= rate;
-    });
+    absl::erase_if(*map, [&](const auto& e) { return e.second.Available(rate, absl::Minutes(1), rate, now) >= rate; });
   }
   prune_at_ = std::max(kPruneAbove, 2 * (operations_.size() + callers_.size()));
 }
@@ -34,11 +24,13 @@ absl::Status SupplyLimiter::Take(absl::string_view operation_id, absl::string_vi
   // Both are checked before either is charged, so a refusal costs nothing.
   Bucket op_after = op->second;
   Bucket who_after = who->second;
-  if (!TakeFrom(op_after, limits_.per_operation_per_minute, now)) {
+  const double op_rate = limits_.per_operation_per_minute;
+  const double caller_rate = limits_.per_caller_per_minute;
+  if (!op_after.TryTake(op_rate, absl::Minutes(1), op_rate, now)) {
     return absl::ResourceExhaustedError(absl::StrCat("SupplyEnvVars: at most ", limits_.per_operation_per_minute,
                                                      " calls per minute per operation; retry later"));
   }
-  if (!TakeFrom(who_after, limits_.per_caller_per_minute, now)) {
+  if (!who_after.TryTake(caller_rate, absl::Minutes(1), caller_rate, now)) {
     return absl::ResourceExhaustedError(absl::StrCat("SupplyEnvVars: at most ", limits_.per_caller_per_minute,
                                                      " calls per minute per caller; retry later"));
   }

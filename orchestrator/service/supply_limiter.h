@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "platform/token_bucket.h"
 
 namespace orchestrator::service {
 
@@ -37,12 +38,7 @@ class SupplyLimiter {
   absl::Status Take(absl::string_view operation_id, absl::string_view caller, absl::Time now = absl::Now());
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    absl::Time refilled;
-  };
-  // Refills `b` for `now` at `per_minute`; true when a token could be taken.
-  static bool TakeFrom(Bucket& b, double per_minute, absl::Time now);
+  using Bucket = platform::TokenBucket;
   void PruneFull(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Buckets kept before full ones (as good as absent) are dropped.

@@ -46,20 +46,14 @@ std::string RefusalLimiter::PeerIdentity(const std::string& grpc_peer) {
   return grpc_peer.substr(0, colon);
 }
 
-bool RefusalLimiter::HasToken(Bucket& b, double rate, double burst, absl::Time now) {
-  b.tokens = std::min(burst, b.tokens + rate * absl::ToDoubleSeconds(now - b.refilled));
-  b.refilled = now;
-  return b.tokens >= 1;
-}
-
 RefusalLimiter::Peer& RefusalLimiter::PeerFor(const std::string& identity, absl::Time now) {
   std::string key = identity;
   if (peers_.size() >= limits_.max_peers && !peers_.count(key)) {
     // Forget peers that are back to a full bucket with nothing pending: they lose nothing.
     for (auto it = peers_.begin(); it != peers_.end();) {
-      const bool idle =
-          it->second.suppressed == 0 && (HasToken(it->second.bucket, limits_.peer_per_second, limits_.peer_burst, now),
-                                         it->second.bucket.tokens >= limits_.peer_burst);
+      const bool idle = it->second.suppressed == 0 &&
+                        it->second.bucket.Refill(limits_.peer_per_second, absl::Seconds(1), limits_.peer_burst, now) >=
+                            limits_.peer_burst;
       it = idle ? peers_.erase(it) : std::next(it);
     }
     if (peers_.size() >= limits_.max_peers) key = kOtherPeers;

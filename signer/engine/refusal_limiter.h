@@ -25,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "platform/token_bucket.h"
 #include "signer/audit/audit_log.h"
 
 namespace signer::engine {
@@ -54,10 +55,7 @@ class RefusalLimiter {
   static std::string PeerIdentity(const std::string& grpc_peer);
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    absl::Time refilled;
-  };
+  using Bucket = platform::TokenBucket;
   struct Peer {
     Bucket bucket;
     uint64_t suppressed = 0;
@@ -69,8 +67,10 @@ class RefusalLimiter {
     absl::Duration over;
   };
 
-  // Refills `b` to `now`; true if it holds a whole token.
-  static bool HasToken(Bucket& b, double rate, double burst, absl::Time now);
+  // Refills `b` to `now` (rates per second); true if it holds a whole token.
+  static bool HasToken(Bucket& b, double rate, double burst, absl::Time now) {
+    return b.Refill(rate, absl::Seconds(1), burst, now) >= 1;
+  }
   Peer& PeerFor(const std::string& identity, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Summaries of peers counting refusals for at least summary_interval (each taking a global
   // token), or of every such peer when `all`.

@@ -35,14 +35,9 @@ Decision UsageTracker::TakeRequest(const chain::Address& key, const KeyLimits& l
     // New key, or the policy changed: start full with the new parameters.
     b.rate = *limits.requests_per_second;
     b.burst = limits.burst;
-    b.tokens = limits.burst;
-    b.last = now;
+    b.tokens = {static_cast<double>(limits.burst), now};
   }
-  const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - b.last));
-  b.tokens = std::min<double>(b.burst, b.tokens + elapsed * b.rate);
-  b.last = now;
-  if (b.tokens < 1.0) return RateLimited(rule, key, b.rate, b.burst);
-  b.tokens -= 1.0;
+  if (!b.tokens.TryTake(b.rate, absl::Seconds(1), b.burst, now)) return RateLimited(rule, key, b.rate, b.burst);
   return Decision{absl::OkStatus(), rule};
 }
 

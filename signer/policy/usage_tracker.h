@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "chain/address.h"
 #include "chain/u256.h"
+#include "platform/token_bucket.h"
 #include "signer/policy/policy.h"
 
 namespace signer::policy {
@@ -67,9 +68,8 @@ class UsageTracker {
 
  private:
   struct Bucket {
-    double tokens = 0;
-    absl::Time last;
-    double rate = 0;
+    platform::TokenBucket tokens;
+    double rate = 0;  // the policy's, to start afresh when a reload changes them
     uint32_t burst = 0;
   };
   struct Entry {
