@@ -1,6 +1,7 @@
 // Every flow end to end through the real orchestrator process over gRPC, against anvil + the
 // Phala Cloud simulator + the real signer.
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -17,12 +18,41 @@
 #include "platform/http/client.h"
 #include "platform/http/testing/prometheus_text.h"
 #include "platform/testing/server_process.h"
+#include "test/oracle/cvm_oracle.h"
 
 namespace orchestrator::e2e {
 namespace {
 
 namespace json = boost::json;
 using ::testing::HasSubstr;
+
+// keccak256("AppDeployedViaFactory(address,address)"), emitted by the KMS factory.
+constexpr char kAppDeployedViaFactoryTopic[] = "0xfd86d7f6962eba3b7a3bf9129c06c0b2f885e1c61ef2c9f0dbb856be0deefdee";
+
+std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
+std::string Lower(const json::string& s) { return Lower(absl::string_view(s.data(), s.size())); }
+
+// The verdict that shares no code with cloudapi/ (test/oracle: plain node:crypto on what the
+// simulator stored): the stored app compose hashes to `want_hash` in the service's form, that hash
+// is allowed by the app's contract on chain (`app` empty: PHALA KMS, nothing on chain), the key the
+// simulator handed out is the public half of the app's key, and the stored encrypted_env decrypts
+// to exactly `want_env`, every key of which the app compose allows.
+void ExpectIndependentVerdict(Stack& stack, const std::string& cvm_id, const std::string& want_hash,
+                              const std::map<std::string, std::string>& want_env, const std::string& app) {
+  absl::StatusOr<oracle::CvmView> v =
+      oracle::InspectCvm(absl::StrCat("http://127.0.0.1:", stack.sim_port(), "/_sim"), cvm_id);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ("0x" + v->compose_hash, want_hash);
+  EXPECT_EQ(v->stored_compose_hash, v->compose_hash);
+  if (!app.empty()) EXPECT_GE(*stack.CountComposeHashAdded(app, v->compose_hash), 1) << "not allowed on chain";
+  EXPECT_FALSE(v->public_key.empty());
+  EXPECT_EQ(v->public_key, v->published_public_key);
+  ASSERT_TRUE(v->env.has_value()) << "no encrypted_env stored";
+  EXPECT_EQ(oracle::EnvMap(*v), want_env);
+  std::set<std::string> allowed;
+  for (const json::value& k : v->app_compose.at("allowed_envs").as_array()) allowed.insert(std::string(k.as_string()));
+  for (const auto& [key, value] : *v->env) EXPECT_EQ(allowed.count(key), 1u) << key << " is not in allowed_envs";
+}
 
 class FlowsE2eTest : public StackTest<> {
  protected:
@@ -47,6 +77,27 @@ class FlowsE2eTest : public StackTest<> {
   }
   static inline int metrics_port_ = 0;
 
+  static void ExpectAppDeployedBy(const std::string& tx, uint64_t block, const std::string& app) {
+    absl::StatusOr<json::value> receipt = stack_->anvil().Call("eth_getTransactionReceipt", json::array{tx});
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+    ASSERT_TRUE(receipt->is_object()) << "no receipt for " << tx;
+    const json::object& r = receipt->as_object();
+    EXPECT_EQ(r.at("status").as_string(), "0x1");
+    EXPECT_EQ(anvil::ParseQuantity(std::string(r.at("blockNumber").as_string())).value_or(0), block);
+    EXPECT_EQ(Lower(r.at("to").as_string()), stack_->kms_address());
+    int deployed = 0;
+    for (const json::value& l : r.at("logs").as_array()) {
+      const json::object& log = l.as_object();
+      const json::array& topics = log.at("topics").as_array();
+      if (Lower(log.at("address").as_string()) == stack_->kms_address() && topics.size() >= 2 &&
+          topics[0].as_string() == kAppDeployedViaFactoryTopic &&
+          Lower(topics[1].as_string()) == "0x" + anvil::AbiWord(Lower(app))) {
+        ++deployed;
+      }
+    }
+    EXPECT_EQ(deployed, 1) << json::serialize(r);
+  }
+
   static grpc::Status Deploy(const v1::DeployCvmRequest& r, v1::Operation* op) {
     grpc::ClientContext ctx;
     return stack_->stub().DeployCvm(&ctx, r, op);
@@ -63,12 +114,13 @@ class FlowsE2eTest : public StackTest<> {
   }
 };
 
-std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
-
 TEST_F(FlowsE2eTest, OnChainDeployEndToEndWithWatchAndIdempotency) {
   const absl::StatusOr<int> before = stack_->CountAppDeployed();
   ASSERT_TRUE(before.ok());
   const int commits_before = stack_->CountSimRequests("POST", "/api/v1/cvms");
+  // The provision answers after 1 s, so the watcher below is attached before any transaction is
+  // sent (the fault is cleared once the snapshot arrived).
+  ASSERT_TRUE(stack_->AddFault(R"({"kind":"latency","path_prefix":"/cvms/provision","latency_ms":1000})").ok());
   v1::DeployCvmRequest req = stack_->DeployRequest("deploy-1", "e2e-deploy-one");
   v1::Operation op;
   grpc::Status s = Deploy(req, &op);
@@ -85,25 +137,27 @@ TEST_F(FlowsE2eTest, OnChainDeployEndToEndWithWatchAndIdempotency) {
   auto reader = stack_->stub().WatchOperation(&wctx, wreq);
   std::vector<v1::OperationEvent> events;
   v1::OperationEvent ev;
+  if (reader->Read(&ev)) events.push_back(ev);
+  ASSERT_TRUE(stack_->ClearFaults().ok());
   while (reader->Read(&ev)) events.push_back(ev);
   grpc::Status ws = reader->Finish();
   EXPECT_TRUE(ws.ok()) << ws.error_message();
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.front().type(), v1::OperationEvent::TYPE_SNAPSHOT);
+  ASSERT_TRUE(events.front().operation().steps(2).transaction_hash().empty())
+      << "the watcher attached after the transaction was sent: " << events.front().DebugString();
   EXPECT_EQ(events.back().operation().state(), v1::OPERATION_STATE_SUCCEEDED) << events.back().DebugString();
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].sequence(), i + 1);
   std::set<std::string> succeeded;
-  bool tx_progress = false;
+  std::set<std::string> progress_txs;
   for (const auto& e : events) {
     if (e.type() == v1::OperationEvent::TYPE_STEP_SUCCEEDED) succeeded.insert(e.step());
     if (e.type() == v1::OperationEvent::TYPE_STEP_PROGRESS && e.step() == "deploy_app_auth" &&
         !e.transaction_hash().empty()) {
-      tx_progress = true;
+      progress_txs.insert(e.transaction_hash());
     }
   }
-  // A watcher that joined late may miss early events; a fresh deploy is quick, so accept either.
   EXPECT_TRUE(succeeded.count("commit") == 1);
-  (void)tx_progress;
 
   absl::StatusOr<v1::Operation> done = stack_->Get(op.id());
   ASSERT_TRUE(done.ok());
@@ -119,6 +173,11 @@ TEST_F(FlowsE2eTest, OnChainDeployEndToEndWithWatchAndIdempotency) {
   EXPECT_FALSE(d.cvm_id().empty());
   EXPECT_EQ(done->cvm_id(), d.cvm_id());
   for (const v1::Step& st : done->steps()) EXPECT_EQ(st.state(), v1::STEP_STATE_SUCCEEDED) << st.name();
+  // A progress event of deploy_app_auth carried the transaction, and it is the one the chain
+  // mined: the receipt (status 1, in the reported block, to the KMS factory) holds the factory's
+  // AppDeployedViaFactory for this app.
+  EXPECT_THAT(progress_txs, ::testing::ElementsAre(d.deploy_transaction_hash()));
+  ExpectAppDeployedBy(d.deploy_transaction_hash(), d.deploy_block_number(), d.app_id());
 
   // Exactly one AppAuth and one commit; the simulator decrypted exactly our env values, and the
   // on-chain app allows the compose hash.
@@ -130,6 +189,8 @@ TEST_F(FlowsE2eTest, OnChainDeployEndToEndWithWatchAndIdempotency) {
   EXPECT_EQ(env.at("values").as_object().at("API_TOKEN").as_string(), "s3cr3t-value-for-deploy-1");
   EXPECT_EQ(env.at("values").as_object().at("MODE").as_string(), "production");
   EXPECT_EQ(*stack_->CountComposeHashAdded(d.app_id(), d.compose_hash()), 1);
+  ExpectIndependentVerdict(*stack_, d.cvm_id(), d.compose_hash(),
+                           {{"API_TOKEN", "s3cr3t-value-for-deploy-1"}, {"MODE", "production"}}, d.app_id());
 
   // The env values never reached the orchestrator's disk: not in the journal (nor its WAL), not
   // in its logs.
@@ -281,6 +342,8 @@ TEST_F(FlowsE2eTest, EnvUpdatesOneCallThenTwoPhase) {
   EXPECT_EQ(StepOf(done, "confirm_update").state(), v1::STEP_STATE_SKIPPED);
   EXPECT_EQ(*stack_->CountComposeHashAdded(app), 1);
   EXPECT_EQ(EnvValue(*stack_, cvm, "API_TOKEN"), "rotated");
+  ExpectIndependentVerdict(*stack_, cvm, dep.deploy().compose_hash(), {{"API_TOKEN", "rotated"}, {"MODE", "staging"}},
+                           app);
 
   // A new key: the compose hash changes -> 465 -> addComposeHash -> retry with the proof.
   v1::UpdateEnvVarsRequest changed = same;
@@ -299,6 +362,8 @@ TEST_F(FlowsE2eTest, EnvUpdatesOneCallThenTwoPhase) {
   EXPECT_EQ(*stack_->CountComposeHashAdded(app, done.update().compose_hash()), 1);
   EXPECT_EQ("0x" + SimComposeHash(*stack_, cvm), done.update().compose_hash());
   EXPECT_EQ(EnvValue(*stack_, cvm, "NEW_KEY"), "new value");
+  ExpectIndependentVerdict(*stack_, cvm, done.update().compose_hash(),
+                           {{"API_TOKEN", "rotated"}, {"MODE", "staging"}, {"NEW_KEY", "new value"}}, app);
 }
 
 TEST_F(FlowsE2eTest, DockerComposeUpdateTwoPhaseAndComposeFileUpdate) {
@@ -323,6 +388,8 @@ TEST_F(FlowsE2eTest, DockerComposeUpdateTwoPhaseAndComposeFileUpdate) {
     if (r.contains("headers") && r.at("headers").as_object().contains("x-transaction-hash")) proof_in_headers = true;
   }
   EXPECT_TRUE(proof_in_headers);
+  ExpectIndependentVerdict(*stack_, cvm, done.update().compose_hash(),
+                           {{"API_TOKEN", "s3cr3t-value-for-dc-deploy"}, {"MODE", "production"}}, app);
 
   // Compose-file API: get -> provision update -> register -> commit, here with new env vars.
   v1::UpdateComposeFileRequest cf;
@@ -345,6 +412,8 @@ TEST_F(FlowsE2eTest, DockerComposeUpdateTwoPhaseAndComposeFileUpdate) {
   EXPECT_EQ("0x" + SimComposeHash(*stack_, cvm), done.update().compose_hash());
   EXPECT_EQ(*stack_->CountComposeHashAdded(app, done.update().compose_hash()), 1);
   EXPECT_EQ(EnvValue(*stack_, cvm, "EXTRA"), "cf-EXTRA");
+  const std::map<std::string, std::string> cf_env = {{"API_TOKEN", "cf-API_TOKEN"}, {"EXTRA", "cf-EXTRA"}};
+  ExpectIndependentVerdict(*stack_, cvm, done.update().compose_hash(), cf_env, app);
 
   // Compose-file update with a mask, no env change; registering a hash the app already allows
   // then costs nothing (the API says registered, or the chain does).
@@ -358,6 +427,7 @@ TEST_F(FlowsE2eTest, DockerComposeUpdateTwoPhaseAndComposeFileUpdate) {
   done = RunOk(*stack_, op);
   EXPECT_EQ(StepOf(done, "encrypt_env").state(), v1::STEP_STATE_SKIPPED);
   EXPECT_EQ("0x" + SimComposeHash(*stack_, cvm), done.update().compose_hash());
+  ExpectIndependentVerdict(*stack_, cvm, done.update().compose_hash(), cf_env, app);
 }
 
 TEST_F(FlowsE2eTest, DirectComposeHashRegistration) {
@@ -403,6 +473,8 @@ TEST_F(FlowsE2eTest, PhalaKmsDeployAndUpdate) {
   EXPECT_EQ(done.deploy().app_id().size(), 42u);
   EXPECT_EQ(*stack_->CountAppDeployed(), deployed_before);
   EXPECT_EQ(EnvValue(*stack_, done.deploy().cvm_id(), "API_TOKEN"), "s3cr3t-value-for-phala-1");
+  ExpectIndependentVerdict(*stack_, done.deploy().cvm_id(), done.deploy().compose_hash(),
+                           {{"API_TOKEN", "s3cr3t-value-for-phala-1"}, {"MODE", "production"}}, "");
   // A key change on the PHALA KMS: applied at once, nothing to register.
   v1::UpdateEnvVarsRequest u;
   u.set_request_id("phala-env");
@@ -414,6 +486,7 @@ TEST_F(FlowsE2eTest, PhalaKmsDeployAndUpdate) {
   done = RunOk(*stack_, op);
   EXPECT_FALSE(done.update().two_phase());
   EXPECT_EQ(EnvValue(*stack_, done.update().cvm_id(), "ONLY"), "one");
+  ExpectIndependentVerdict(*stack_, done.update().cvm_id(), done.update().compose_hash(), {{"ONLY", "one"}}, "");
 }
 
 // The orchestrator's /metrics counts a deploy from start to success, the Phala Cloud API's
@@ -457,6 +530,8 @@ TEST_F(FlowsE2eTest, BadRequestsAreRefusedAndNothingIsJournaled) {
     return resp.operations_size();
   };
   const int before = count();
+  const size_t provisions_before = stack_->SimRequests("POST", "/api/v1/cvms/provision").size();
+  const int apps_before = *stack_->CountAppDeployed();
   struct Case {
     std::string name;
     v1::DeployCvmRequest req;
@@ -530,6 +605,7 @@ TEST_F(FlowsE2eTest, BadRequestsAreRefusedAndNothingIsJournaled) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name << ": " << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr(c.field)) << c.name;
     EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("s3cr3t"))) << c.name;
+    if (s.ok()) (void)stack_->WaitFor(op.id());  // accepted by mistake: let it reach what it reaches
   }
   {
     v1::UpdateEnvVarsRequest u;
@@ -561,8 +637,8 @@ TEST_F(FlowsE2eTest, BadRequestsAreRefusedAndNothingIsJournaled) {
   }
   EXPECT_EQ(count(), before);
   // Nothing reached the simulator's provision endpoint or the chain for them either.
-  EXPECT_EQ(stack_->SimRequests("POST", "/api/v1/cvms/provision").size(),
-            stack_->SimRequests("POST", "/api/v1/cvms/provision").size());
+  EXPECT_EQ(stack_->SimRequests("POST", "/api/v1/cvms/provision").size(), provisions_before);
+  EXPECT_EQ(*stack_->CountAppDeployed(), apps_before);
 }
 
 TEST_F(FlowsE2eTest, CancelBeforeAnyEffectAndRefusedAfter) {

@@ -545,6 +545,8 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req, const std::string& p
     o["pending_updates"] = store_->ListPending(cvm->id);
     std::optional<std::pair<std::string, std::string>> key = store_->GetAppKey(Str(cvm->data, "app_id"));
     o["env_encrypt_public_key"] = key ? json::value(key->second) : json::value(nullptr);
+    // For oracles that decrypt the stored encrypted_env with code of their own (test/oracle).
+    o["env_encrypt_private_key"] = key ? json::value(key->first) : json::value(nullptr);
     return JsonResponse(200, o);
   }
   if (is("GET", {"config"})) {
