@@ -1,16 +1,20 @@
 // Runs a table of cases through the real @phala/cloud SDK in one node process.
 //   node sdk_oracle.js <node_modules dir> <in.json> <out.json>
 // in.json:  { env_texts: [string], compose_docs: [json text],
-//             encrypt: [{vars: [{key, value}], public_key: hex}],
+//             encrypt: [{vars: [{key, value}], public_key: hex, private_key: hex}],
 //             decrypt: [{ciphertext: hex, private_key: hex}] }
 // out.json: { sdk_version, dstack_sdk_version, env: [[{key, value}]],
 //             compose: [{compact, compact_normalized, indented, compact_input, indented_input,
 //                        dump}],
-//             encrypted: [hex], decrypted: [{vars} | {error}] }
+//             encrypted: [hex], decrypted: [{vars} | {error}],
+//             independent: {sdk: [plaintext hex], ours: [plaintext hex]} }
+// `independent` decrypts the SDK's ciphertexts and ours with the same code, ../oracle/phala_oracle.js
+// (plain node:crypto, neither the SDK's primitives nor cloudapi/), for a byte-for-byte comparison.
 "use strict";
 const fs = require("fs");
 const path = require("path");
 const { createRequire } = require("module");
+const phalaOracle = require("../oracle/phala_oracle.js");
 
 async function main() {
   const [nodeModules, inPath, outPath] = process.argv.slice(2);
@@ -30,6 +34,7 @@ async function main() {
     compose: [],
     encrypted: [],
     decrypted: [],
+    independent: { sdk: [], ours: [] },
   };
 
   for (const text of input.env_texts) out.env.push(cloud.parseEnvVars(text));
@@ -47,6 +52,15 @@ async function main() {
   }
 
   for (const c of input.encrypt) out.encrypted.push(await cloud.encryptEnvVars(c.vars, c.public_key));
+  const plaintextHex = (ciphertext, privateKey) => {
+    try {
+      return phalaOracle.decryptEnv(ciphertext, privateKey).plaintext.toString("hex");
+    } catch (e) {
+      return `error: ${e && e.message || e}`;
+    }
+  };
+  input.encrypt.forEach((c, i) => out.independent.sdk.push(plaintextHex(out.encrypted[i], c.private_key)));
+  for (const c of input.decrypt) out.independent.ours.push(plaintextHex(c.ciphertext, c.private_key));
 
   // The inverse of encryptEnvVars with the SDK's own primitives: noble x25519, WebCrypto AES-GCM.
   for (const c of input.decrypt) {

@@ -298,7 +298,9 @@ class SdkOracleTest : public ::testing::Test {
       absl::StatusOr<crypto::X25519KeyPair> kp = crypto::GenerateX25519KeyPair();
       ASSERT_TRUE(kp.ok());
       const std::string pub = chain::ToHex(kp->public_key, /*prefix=*/false);
-      encrypt.push_back(json::object{{"vars", VarsToJson(kVarSets[i])}, {"public_key", i % 2 == 0 ? pub : "0x" + pub}});
+      encrypt.push_back(json::object{{"vars", VarsToJson(kVarSets[i])},
+                                     {"public_key", i % 2 == 0 ? pub : "0x" + pub},
+                                     {"private_key", chain::ToHex(kp->private_key.bytes(), /*prefix=*/false)}});
       sdk_keys_->push_back(std::move(kp->private_key));
       // (b) we encrypt, node decrypts.
       absl::StatusOr<crypto::X25519KeyPair> app = crypto::GenerateX25519KeyPair();
@@ -431,6 +433,24 @@ TEST_F(SdkOracleTest, WeDecryptWhatTheSdkEncrypts) {
     absl::StatusOr<std::vector<EnvVar>> got = cloudapi::DecryptEnvVars(ct, (*sdk_keys_)[i]);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(*got, kVarSets[i]);
+  }
+}
+
+// The SDK's ciphertext and ours for the same variables, both opened by the same code that is
+// neither the SDK's nor ours (test/oracle/phala_oracle.js): the same layout (32-byte ephemeral key,
+// 12-byte IV, ciphertext, 16-byte tag) around byte-identical plaintexts.
+TEST_F(SdkOracleTest, SdkAndWeEncryptTheSamePlaintextBytes) {
+  const json::array& sdk = out_->at("independent").as_object().at("sdk").as_array();
+  const json::array& ours = out_->at("independent").as_object().at("ours").as_array();
+  const json::array& sdk_ct = out_->at("encrypted").as_array();
+  ASSERT_EQ(sdk.size(), kVarSets.size());
+  ASSERT_EQ(ours.size(), kVarSets.size());
+  for (size_t i = 0; i < kVarSets.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("var set #", i));
+    ASSERT_FALSE(sdk[i].as_string().starts_with("error")) << sdk[i].as_string();
+    ASSERT_FALSE(ours[i].as_string().starts_with("error")) << ours[i].as_string();
+    EXPECT_EQ(ours[i].as_string(), sdk[i].as_string());
+    EXPECT_EQ((*our_ciphertexts_)[i].size(), sdk_ct[i].as_string().size());
   }
 }
 
