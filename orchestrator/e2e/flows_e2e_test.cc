@@ -1,5 +1,6 @@
 // Every flow end to end through the real orchestrator process over gRPC, against anvil + the
 // Phala Cloud simulator + the real signer.
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -19,6 +20,7 @@
 #include "platform/http/testing/prometheus_text.h"
 #include "platform/testing/server_process.h"
 #include "test/oracle/cvm_oracle.h"
+#include "test/support/node_tools.h"
 
 namespace orchestrator::e2e {
 namespace {
@@ -729,6 +731,99 @@ TEST_F(FlowsE2eTest, ComposeHashMismatchIsRefusedUnlessWarnOnly) {
   EXPECT_EQ(done->state(), v1::OPERATION_STATE_SUCCEEDED) << done->DebugString();
   EXPECT_THAT(stack_->orchestrator_log(), HasSubstr("compose hash mismatch (compose_hash_check_warn_only"));
   EXPECT_EQ(*stack_->CountAppDeployed(), apps + 1);
+}
+
+// The app-compose fields the orchestrator fills in itself (orchestrator/flows/deploy.cc) where the
+// SDK's provisionCvm sends nothing for the same input: the service's defaults, guessed (the
+// simulator guesses the same). docs/app-compose-defaults.md lists each with its source.
+const std::set<std::string>& GuessedServiceDefaults() {
+  static const std::set<std::string> fields = {
+      "features",         "gateway_enabled", "kms_enabled", "key_provider_id", "local_key_provider_enabled",
+      "manifest_version", "no_instance_id",  "public_logs", "public_sysinfo",  "public_tcbinfo",
+      "runner",           "secure_time"};
+  return fields;
+}
+
+// Runs test/oracle/sdk_provision.js: the real SDK's provisionCvm against the simulator.
+json::object SdkProvision(Stack& stack, const json::object& params) {
+  absl::StatusOr<std::string> modules = testsupport::NodeModulesDir();
+  EXPECT_TRUE(modules.ok()) << modules.status();
+  const std::string script =
+      absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/test/oracle/sdk_provision.js");
+  absl::StatusOr<anvil::CommandResult> r =
+      anvil::RunCommand({"/usr/bin/env", absl::StrCat("PHALA_CLOUD_API_KEY=", cloudsim::testing::SimInstance::kApiKey),
+                         "node", script, modules.value_or(""), stack.sim_base_url(), json::serialize(params)});
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return {};
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  json::error_code ec;
+  json::value v = json::parse(r->out, ec);
+  EXPECT_FALSE(ec) << r->out;
+  return !ec && v.is_object() ? v.as_object() : json::object{};
+}
+
+// The provision the real SDK sends and the one the orchestrator sends for the same input (a
+// compose, its env keys, the BASE KMS): the same body except the app-compose fields the
+// orchestrator spells out, which are exactly the listed guesses; and the compose hash the service
+// answers to the SDK's body is the one the orchestrator expected and registered.
+TEST_F(FlowsE2eTest, ProvisionMatchesTheSdkForTheSameInput) {
+  const std::string name = "e2e-sdk-defaults";
+  const v1::DeployCvmRequest req = stack_->DeployRequest("sdk-defaults", name);
+  json::array keys;
+  for (const v1::EnvVar& e : req.env_vars()) keys.emplace_back(e.key());
+  json::object compose_file;
+  compose_file["docker_compose_file"] = req.compose().docker_compose_file();
+  compose_file["allowed_envs"] = keys;
+  json::object params;
+  params["name"] = name;
+  params["compose_file"] = compose_file;
+  params["kms"] = "BASE";
+  params["env_keys"] = keys;
+  const json::object sdk = SdkProvision(*stack_, params);
+  ASSERT_TRUE(sdk.contains("result")) << json::serialize(sdk);
+  v1::Operation op;
+  ASSERT_TRUE(Deploy(req, &op).ok());
+  const v1::Operation done = RunOk(*stack_, op);
+
+  std::vector<json::object> bodies;  // the SDK's, then ours
+  for (const json::object& r : stack_->SimRequests("POST", "/api/v1/cvms/provision")) {
+    const json::value* b = r.if_contains("body");
+    if (b != nullptr && b->is_object() && b->as_object().contains("name") &&
+        b->as_object().at("name") == json::value(name)) {
+      bodies.push_back(b->as_object());
+    }
+  }
+  ASSERT_EQ(bodies.size(), 2u);
+  const json::object& theirs = bodies[0];
+  const json::object& ours = bodies[1];
+  std::set<std::string> top;
+  for (const auto* body : {&theirs, &ours}) {
+    for (const auto& kv : *body) top.insert(std::string(kv.key()));
+  }
+  for (const std::string& k : top) {
+    if (k == "compose_file") continue;
+    EXPECT_EQ(theirs.contains(k) ? json::serialize(theirs.at(k)) : "<absent>",
+              ours.contains(k) ? json::serialize(ours.at(k)) : "<absent>")
+        << k;
+  }
+  const json::object& their_compose = theirs.at("compose_file").as_object();
+  const json::object& our_compose = ours.at("compose_file").as_object();
+  for (const auto& kv : their_compose) {
+    const std::string k(kv.key());
+    // The SDK defaults compose_file.name to ""; the service then names the app compose after the
+    // CVM (a guess), which is what we send.
+    const json::value want = k == "name" && kv.value() == "" ? json::value(name) : kv.value();
+    EXPECT_EQ(our_compose.contains(k) ? json::serialize(our_compose.at(k)) : "<absent>", json::serialize(want)) << k;
+  }
+  std::set<std::string> spelled_out;
+  for (const auto& kv : our_compose) {
+    if (!their_compose.contains(kv.key())) spelled_out.insert(std::string(kv.key()));
+  }
+  EXPECT_EQ(spelled_out, GuessedServiceDefaults());
+  EXPECT_EQ("0x" + std::string(sdk.at("result").at("compose_hash").as_string()), done.deploy().compose_hash());
+  ExpectIndependentVerdict(*stack_, done.deploy().cvm_id(), done.deploy().compose_hash(),
+                           {{"API_TOKEN", "s3cr3t-value-for-sdk-defaults"}, {"MODE", "production"}},
+                           done.deploy().app_id());
 }
 
 // trusted_kms_signers: the KMS's signature over the app's env-encryption key must be by the
