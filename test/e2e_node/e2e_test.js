@@ -15,9 +15,10 @@ const {
 } = require(path.join(process.env.TOOLS_DEMO_DIR, 'stack_client.js'));
 
 const E = process.env;
-for (const k of ['ORCHESTRATOR_ADDRESS', 'PROTO_DIR', 'RPC_URL', 'KMS_ADDRESS', 'CLOUDSIM_ADMIN_URL', 'DEPLOYER_ADDRESS', 'CHAIN_ID']) {
+for (const k of ['ORCHESTRATOR_ADDRESS', 'ORACLE_JS', 'PROTO_DIR', 'RPC_URL', 'KMS_ADDRESS', 'CLOUDSIM_ADMIN_URL', 'DEPLOYER_ADDRESS', 'CHAIN_ID']) {
   assert.ok(E[k], `${k} must be set (see e2e_test.sh)`);
 }
+const {inspectCvm} = require(E.ORACLE_JS);
 const orch = new OrchestratorClient(E.ORCHESTRATOR_ADDRESS, E.PROTO_DIR);
 const grpc = orch.grpc;
 test.after(() => orch.close());
@@ -34,6 +35,20 @@ async function simEnvValues(cvmId) {
   const sim = await simCvm(cvmId);
   assert.equal(sim.env && sim.env.decrypt_error, null, 'the simulator could not decrypt the env');
   return sim.env.values;
+}
+// The verdict that shares no code with cloudapi/ (test/oracle/phala_oracle.js, plain node:crypto
+// on what the simulator stored): the stored app compose hashes to `composeHash`, allowed on chain
+// by `app` (null: PHALA KMS), the key handed out is the app key's public half, and the stored
+// encrypted_env decrypts to exactly `vars`.
+async function oracleAgrees(cvmId, composeHash, vars, app) {
+  const v = await inspectCvm(E.CLOUDSIM_ADMIN_URL, cvmId);
+  assert.equal(v.compose_hash, bareHex(composeHash), 'independently computed compose hash');
+  assert.equal(v.stored_compose_hash, v.compose_hash);
+  if (app) assert.ok(await composeHashAllowed(E.RPC_URL, app, '0x' + v.compose_hash), 'not allowed on chain');
+  assert.ok(v.public_key);
+  assert.equal(v.public_key, v.published_public_key);
+  assert.ok(v.env, 'no encrypted_env stored');
+  assert.deepEqual(Object.fromEntries(v.env.map((e) => [e.key, e.value])), vars);
 }
 async function expectCode(promise, code, fieldHint) {
   await assert.rejects(promise, (err) => {
@@ -145,6 +160,7 @@ test('DeployCvm on the on-chain KMS: provision, AppAuth, encrypt, commit', async
   assert.equal(bareHex(sim.cvm.compose_hash), bareHex(d.compose_hash));
   assert.equal(lower(bareHex(sim.cvm.app_id)), lower(bareHex(d.app_id)));
   assert.deepEqual(await simEnvValues(d.cvm_id), vars);
+  await oracleAgrees(d.cvm_id, d.compose_hash, vars, d.app_auth_contract_address);
   state.deploy = {request, op};
   state.app = d.app_auth_contract_address;
   state.cvm = d.cvm_id;
@@ -166,6 +182,7 @@ test('UpdateEnvVars with the same keys: one call, no transaction', async () => {
   assert.equal(op.update.register_transaction_hash, '');
   assert.equal(bareHex(op.update.compose_hash), bareHex(state.deploy.op.deploy.compose_hash));
   assert.deepEqual(await simEnvValues(state.cvm), vars);
+  await oracleAgrees(state.cvm, op.update.compose_hash, vars, state.app);
 });
 
 test('UpdateEnvVars with new keys: two-phase, the new compose hash registered on chain', async () => {
@@ -181,6 +198,7 @@ test('UpdateEnvVars with new keys: two-phase, the new compose hash registered on
   assert.deepEqual(await simEnvValues(state.cvm), vars);
   const sim = await simCvm(state.cvm);
   assert.equal(bareHex(sim.cvm.compose_hash), bareHex(u.compose_hash));
+  await oracleAgrees(state.cvm, u.compose_hash, vars, state.app);
   state.vars = vars;
 });
 
@@ -192,6 +210,7 @@ test('UpdateDockerCompose: two-phase', async () => {
   assert.ok(await composeHashAllowed(E.RPC_URL, state.app, op.update.compose_hash));
   const sim = await simCvm(state.cvm);
   assert.equal(bareHex(sim.cvm.compose_hash), bareHex(op.update.compose_hash));
+  await oracleAgrees(state.cvm, op.update.compose_hash, state.vars, state.app);
   assert.ok(sim.compose_history.some((h) => bareHex(h.transaction_hash) === bareHex(op.update.register_transaction_hash)));
 });
 
@@ -207,6 +226,7 @@ test('UpdateComposeFile: a field by update_mask, with new env vars in the same c
   assert.deepEqual(await simEnvValues(state.cvm), vars);
   const sim = await simCvm(state.cvm);
   assert.equal(bareHex(sim.cvm.compose_hash), bareHex(op.update.compose_hash));
+  await oracleAgrees(state.cvm, op.update.compose_hash, vars, state.app);
 });
 
 test('AddComposeHash: by app contract, again (already registered), and by CVM', async () => {
@@ -247,6 +267,7 @@ test('DeployCvm on the PHALA KMS: no chain involved', async () => {
   assert.equal(op.deploy.deploy_transaction_hash, '');
   assert.ok(!op.steps.some((s) => s.name === 'deploy_app_auth' && s.state === 'STEP_STATE_SUCCEEDED'));
   assert.deepEqual(await simEnvValues(op.deploy.cvm_id), vars);
+  await oracleAgrees(op.deploy.cvm_id, op.deploy.compose_hash, vars, null);
 });
 
 test('CancelOperation before any effect; too late after one', async () => {

@@ -7,4 +7,4 @@ r="$TEST_SRCDIR/$TEST_WORKSPACE"
 # shellcheck source=../../tools/demo/stack.sh
 source "$r/tools/demo/stack.sh"
 stack_start_for_test "$r"
-NODE_PATH="$STACK_NODE_MODULES" PROTO_DIR="$r/proto" TOOLS_DEMO_DIR="$r/tools/demo" node "$r/test/e2e_node/e2e_test.js"
+NODE_PATH="$STACK_NODE_MODULES" ORACLE_JS="$r/test/oracle/phala_oracle.js" PROTO_DIR="$r/proto" TOOLS_DEMO_DIR="$r/tools/demo" node "$r/test/e2e_node/e2e_test.js"
