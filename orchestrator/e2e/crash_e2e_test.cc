@@ -7,6 +7,7 @@
 // (//orchestrator:orchestrator_crash_points; orchestrator/common/crash_points.h), which the
 // stack runs here instead of the shipped binary. One test target per flow keeps each run short:
 // CRASH_FLOW is "deploy", "env" or "compose".
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "orchestrator/e2e/oracle_verdict.h"
 #include "orchestrator/e2e/stack.h"
 #include "orchestrator/e2e/stack_test.h"
 
@@ -75,6 +77,18 @@ std::vector<std::string> Points() {
 std::string Slug(const std::string& point) {
   std::string s = absl::StrReplaceAll(point, {{":", "-"}, {"_", "-"}});
   return s;
+}
+
+template <typename Request>
+std::map<std::string, std::string> EnvOf(const Request& r) {
+  std::map<std::string, std::string> env;
+  for (const v1::EnvVar& e : r.env_vars()) env[e.key()] = e.value();
+  return env;
+}
+
+// The env of Target(): compose updates leave it as deployed.
+std::map<std::string, std::string> TargetEnv() {
+  return {{"API_TOKEN", "s3cr3t-value-for-crash-target"}, {"MODE", "production"}};
 }
 
 class CrashE2eTest : public StackTest<::testing::TestWithParam<std::string>> {
@@ -249,6 +263,8 @@ TEST_P(CrashE2eTest, ResumesWithoutRepeatingAnEffect) {
     absl::StatusOr<json::object> cvm = stack_->SimCvm(done.deploy().cvm_id());
     ASSERT_TRUE(cvm.ok()) << cvm.status();
     EXPECT_EQ(cvm->at("env").as_object().at("values").as_object().at("API_TOKEN").as_string(), r.env_vars(0).value());
+    ExpectIndependentVerdict(*stack_, done.deploy().cvm_id(), done.deploy().compose_hash(), EnvOf(r),
+                             done.deploy().app_id());
     // The interrupted step ran again after the restart.
     const std::string step = point.substr(0, point.find(':'));
     for (const v1::Step& st : done.steps()) {
@@ -281,6 +297,7 @@ TEST_P(CrashE2eTest, ResumesWithoutRepeatingAnEffect) {
     absl::StatusOr<json::object> cvm = stack_->SimCvm(t.cvm_id());
     ASSERT_TRUE(cvm.ok());
     EXPECT_EQ(cvm->at("env").as_object().at("values").as_object().at("API_TOKEN").as_string(), "v-" + point);
+    ExpectIndependentVerdict(*stack_, t.cvm_id(), done.update().compose_hash(), EnvOf(r), t.app_id());
     return;
   }
   // compose: the docker-compose endpoint (two-phase) or the compose-file API.
@@ -303,6 +320,7 @@ TEST_P(CrashE2eTest, ResumesWithoutRepeatingAnEffect) {
       }
     }
     EXPECT_EQ(commits, 1) << "exactly one commit of this compose hash";
+    ExpectIndependentVerdict(*stack_, t.cvm_id(), done.update().compose_hash(), TargetEnv(), t.app_id());
     return;
   }
   const std::string path = "/api/v1/cvms/" + t.cvm_id() + "/docker-compose";
@@ -317,6 +335,7 @@ TEST_P(CrashE2eTest, ResumesWithoutRepeatingAnEffect) {
   EXPECT_EQ(*stack_->CountComposeHashAdded(t.app_id()), hashes_before + 1);
   EXPECT_EQ(*stack_->CountComposeHashAdded(t.app_id(), done.update().compose_hash()), 1);
   EXPECT_EQ(AcceptedProofs(path), proofs_before + 1);
+  ExpectIndependentVerdict(*stack_, t.cvm_id(), done.update().compose_hash(), TargetEnv(), t.app_id());
 }
 
 INSTANTIATE_TEST_SUITE_P(Points, CrashE2eTest, ::testing::ValuesIn(Points()),

@@ -14,12 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "orchestrator/e2e/oracle_verdict.h"
 #include "orchestrator/e2e/stack.h"
 #include "orchestrator/e2e/stack_test.h"
 #include "platform/http/client.h"
 #include "platform/http/testing/prometheus_text.h"
 #include "platform/testing/server_process.h"
-#include "test/oracle/cvm_oracle.h"
 #include "test/support/node_tools.h"
 
 namespace orchestrator::e2e {
@@ -33,28 +33,6 @@ constexpr char kAppDeployedViaFactoryTopic[] = "0xfd86d7f6962eba3b7a3bf9129c06c0
 
 std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
 std::string Lower(const json::string& s) { return Lower(absl::string_view(s.data(), s.size())); }
-
-// The verdict that shares no code with cloudapi/ (test/oracle: plain node:crypto on what the
-// simulator stored): the stored app compose hashes to `want_hash` in the service's form, that hash
-// is allowed by the app's contract on chain (`app` empty: PHALA KMS, nothing on chain), the key the
-// simulator handed out is the public half of the app's key, and the stored encrypted_env decrypts
-// to exactly `want_env`, every key of which the app compose allows.
-void ExpectIndependentVerdict(Stack& stack, const std::string& cvm_id, const std::string& want_hash,
-                              const std::map<std::string, std::string>& want_env, const std::string& app) {
-  absl::StatusOr<oracle::CvmView> v =
-      oracle::InspectCvm(absl::StrCat("http://127.0.0.1:", stack.sim_port(), "/_sim"), cvm_id);
-  ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ("0x" + v->compose_hash, want_hash);
-  EXPECT_EQ(v->stored_compose_hash, v->compose_hash);
-  if (!app.empty()) EXPECT_GE(*stack.CountComposeHashAdded(app, v->compose_hash), 1) << "not allowed on chain";
-  EXPECT_FALSE(v->public_key.empty());
-  EXPECT_EQ(v->public_key, v->published_public_key);
-  ASSERT_TRUE(v->env.has_value()) << "no encrypted_env stored";
-  EXPECT_EQ(oracle::EnvMap(*v), want_env);
-  std::set<std::string> allowed;
-  for (const json::value& k : v->app_compose.at("allowed_envs").as_array()) allowed.insert(std::string(k.as_string()));
-  for (const auto& [key, value] : *v->env) EXPECT_EQ(allowed.count(key), 1u) << key << " is not in allowed_envs";
-}
 
 class FlowsE2eTest : public StackTest<> {
  protected:
