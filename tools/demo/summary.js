@@ -10,6 +10,8 @@
 'use strict';
 const fs = require('fs');
 const {bareHex: bare, composeHashAllowed, ownerOf, registeredInKms, simGet} = require('./stack_client.js');
+// Plain node:crypto on what the simulator stored: a verdict that shares no code with cloudapi/.
+const {inspectCvm} = require('../../test/oracle/phala_oracle.js');
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const m = /^--([^=]+)=(.*)$/s.exec(a);
@@ -95,6 +97,14 @@ async function main() {
     check('the simulator runs the last compose hash',
         bare(sim.cvm && sim.cvm.compose_hash) === bare(last) ||
             (sim.compose_history || []).some((h) => bare(h.compose_hash) === bare(last)));
+    const v = await inspectCvm(args['sim-admin-url'], deploy.cvm_id).catch((e) => ({error: e.message}));
+    check('recomputed without cloudapi/: the stored app compose hashes to the last compose hash',
+        v.compose_hash === bare(last), v.error || v.compose_hash);
+    check('recomputed without cloudapi/: the stored env decrypts to what was sent',
+        !v.error && v.public_key === v.published_public_key &&
+            JSON.stringify((v.env || []).map((e) => [e.key, e.value]).sort()) ===
+                JSON.stringify(Object.entries(expected).sort()),
+        v.error || 'different values');
   }
 
   const total = Number(args['total-ms']);
