@@ -5,7 +5,8 @@
 //
 //   node check_deploy.js OPERATION_JSON_FILE ENV_FILE
 // Environment: stack.env (RPC_URL, KMS_ADDRESS, CLOUDSIM_ADMIN_URL, DEPLOYER_ADDRESS, CHAIN_ID)
-// and TOOLS_DEMO_DIR. Exits 1 naming the first mismatch.
+// and TOOLS_DEMO_DIR; EXPECT_CALLER, if set, is the caller the operation must record (e.g.
+// "token:<name>"), else a Unix-socket caller "uid:<n>". Exits 1 naming the first mismatch.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -28,6 +29,8 @@ async function main() {
   }
   assert.equal(op.state, 'OPERATION_STATE_SUCCEEDED', `operation ${op.id}: ${JSON.stringify(op.error)}`);
   assert.equal(op.kind, 'OPERATION_KIND_DEPLOY_CVM');
+  if (E.EXPECT_CALLER) assert.equal(op.caller, E.EXPECT_CALLER, 'the caller the orchestrator recorded');
+  else assert.match(op.caller, /^uid:\d+$/, 'a Unix-socket caller is recorded as uid:<n>');
   const d = op.deploy;
   assert.ok(d, 'no deploy result');
   assert.equal(d.kms_type, 'KMS_TYPE_BASE');

@@ -8,7 +8,10 @@
 #      signer is stopped so deploy_app_auth keeps retrying; SIGTERM; restart both): the client
 #      reconnects its watch, sees WAITING_FOR_INPUT, sends its values with SupplyEnvVars, and the
 #      CVM gets exactly those values;
-#   3. an invalid request: exit 3 with the gRPC status code and the field named.
+#   3. an invalid request: exit 3 with the gRPC status code and the field named;
+#   4. the orchestrator restarted on a TCP listener with TLS and bearer tokens: a deploy with
+#      --ca-file and --token-file is recorded as caller "token:<name>"; a wrong token is
+#      UNAUTHENTICATED (exit 3).
 # The env values are random, made here, and must appear in no output of the client.
 set -euo pipefail
 lang=${1:?usage: client_e2e_test.sh python|go}
@@ -49,7 +52,7 @@ no_secret_in() {  # no_secret_in <env file> <files...>
 run_client() {  # run_client <label> <args...>: stdout to $work/<label>.out, stderr to .err
   local label=$1
   shift
-  "${client[@]}" --address="$ORCHESTRATOR_ADDRESS" --compose-file="$work/compose.yml" --kms-type=BASE \
+  "${client[@]}" --address="${address:-$ORCHESTRATOR_ADDRESS}" --compose-file="$work/compose.yml" --kms-type=BASE \
     --timeout=120s "$@" >"$work/$label.out" 2>"$work/$label.err"
 }
 
@@ -69,7 +72,7 @@ stop_one() {  # stop_one <name>: SIGTERM to its process group, wait for it to ex
   pid=$(cat "$STACK_TEST_DIR/pids/$1")
   kill -TERM -- "-$pid"
   wait "$pid" || true
-  mv "$STACK_TEST_DIR/logs/$1.log" "$STACK_TEST_DIR/logs/$1.before-restart.log"
+  mv "$STACK_TEST_DIR/logs/$1.log" "$STACK_TEST_DIR/logs/$1.stopped-at-${SECONDS}s.log"
 }
 start_one() {  # start_one <name> <binary> <address>
   _stack_spawn "$STACK_TEST_DIR" "$1" "$2" --config="$STACK_TEST_DIR/$1.textproto"
@@ -103,4 +106,42 @@ status=0
 run_client bad --name="x" --env-file="$work/one.env" || status=$?
 [ "$status" -eq 3 ] || fail "an invalid name exited $status, want 3: $(cat "$work/bad.err")"
 grep -q 'DeployCvm: INVALID_ARGUMENT: .*name' "$work/bad.err" || fail "no status in: $(cat "$work/bad.err")"
+
+# 4. TLS + bearer token: the orchestrator restarted on 127.0.0.1 (a port it picks) with a CA,
+#    server certificate and token made here.
+tls=$work/tls
+mkdir -p "$tls"
+(
+  cd "$tls"
+  ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 1 -subj /CN=client-e2e-ca
+  openssl req "${ec[@]}" -keyout server.key -out server.csr -subj /CN=localhost
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >san.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.pem
+) 2>"$work/openssl.log" || { cat "$work/openssl.log" >&2; fail "openssl"; }
+(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$tls/token" && echo wrong-token >"$tls/wrong-token")
+printf 'client-%s %s\n' "$lang" "$(tr -d '\n' <"$tls/token" | sha256sum | cut -d' ' -f1)" >"$tls/tokens"
+stop_one orchestrator
+sed -i "s#^listen { unix .*#listen { tcp { address: \"127.0.0.1:0\" tls { cert_file: \"$tls/server.pem\" key_file: \"$tls/server.key\" } bearer_tokens_file: \"$tls/tokens\" } }#" \
+  "$STACK_TEST_DIR/orchestrator.textproto"
+_stack_spawn "$STACK_TEST_DIR" orchestrator "$STACK_ORCHESTRATOR" --config="$STACK_TEST_DIR/orchestrator.textproto"
+for ((i = 0; i < 300; i++)); do
+  address=$(sed -n 's/^orchestrator: serving on //p' "$STACK_TEST_DIR/logs/orchestrator.log")
+  [ -n "$address" ] && break
+  sleep 0.1
+done
+[ -n "$address" ] || fail "the orchestrator did not start on TCP: $(cat "$STACK_TEST_DIR/logs/orchestrator.log")"
+new_env_file "$work/four.env"
+status=0
+run_client four --name="client-$lang-four" --env-file="$work/four.env" --ca-file="$tls/ca.pem" \
+  --token-file="$tls/token" || status=$?
+[ "$status" -eq 0 ] || { cat "$work/four.err" >&2; fail "deploy over TLS exited $status"; }
+EXPECT_CALLER="token:client-$lang" node "$r/clients/testing/check_deploy.js" "$work/four.out" "$work/four.env"
+no_secret_in "$work/four.env" "$work/four.out" "$work/four.err"
+grep -qF -- "$(cat "$tls/token")" "$work/four.out" "$work/four.err" && fail "the token appears in the client's output"
+status=0
+run_client five --name="client-$lang-five" --ca-file="$tls/ca.pem" --token-file="$tls/wrong-token" || status=$?
+[ "$status" -eq 3 ] || fail "a wrong token exited $status, want 3: $(cat "$work/five.err")"
+grep -q 'DeployCvm: UNAUTHENTICATED' "$work/five.err" || fail "no UNAUTHENTICATED in: $(cat "$work/five.err")"
+echo "client_e2e_test: TLS + bearer token checked at $((SECONDS - t0)) s"
 echo "client_e2e_test: $lang client passed in $((SECONDS - t0)) s"
