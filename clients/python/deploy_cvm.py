@@ -117,16 +117,18 @@ def open_channel(args):
     return grpc.secure_channel(args.address, creds, options=options)
 
 
-def with_retry(doing, deadline, call):
-    """Calls call(timeout) until it answers other than RETRYABLE, or the deadline passes."""
-    delay = 0.25
+def with_retry(doing, deadline, call, attempts=None):
+    """Calls call(timeout) until it answers other than RETRYABLE, the deadline passes, or (if
+    given) after `attempts` calls: the last error is then the answer."""
+    delay, attempt = 0.25, 0
     while True:
+        attempt += 1
         try:
             return call(max(0.1, deadline - time.monotonic()))
         except grpc.RpcError as e:
             if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED and time.monotonic() >= deadline:
                 raise TimedOut() from None
-            if e.code() not in RETRYABLE:
+            if e.code() not in RETRYABLE or attempt == attempts:
                 raise RpcError(doing, e) from None
             if time.monotonic() + delay >= deadline:
                 raise TimedOut() from None
@@ -210,7 +212,8 @@ def main(argv):
     with open_channel(args) as channel:
         stub = pb_grpc.OrchestratorStub(channel)
         try:
-            op = with_retry("DeployCvm", deadline, lambda t: stub.DeployCvm(request, timeout=t))
+            # 4 attempts, as kmsctl: a wrong address fails in ~2 s, a restart is ridden out.
+            op = with_retry("DeployCvm", deadline, lambda t: stub.DeployCvm(request, timeout=t), attempts=4)
             op_id = op.id
             log(f"operation {op.id}")
             op = follow(stub, op, request.env_vars, request.request_id, deadline)

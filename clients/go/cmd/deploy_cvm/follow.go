@@ -83,7 +83,7 @@ func follow(ctx context.Context, client v1.OrchestratorClient, op *v1.Operation,
 				OperationId: op.Id,
 				EnvVars:     req.EnvVars,
 			}
-			if op, err = withRetry(ctx, "SupplyEnvVars "+op.Id, func(ctx context.Context) (*v1.Operation, error) {
+			if op, err = withRetry(ctx, "SupplyEnvVars "+op.Id, 0, func(ctx context.Context) (*v1.Operation, error) {
 				return client.SupplyEnvVars(ctx, supply)
 			}); err != nil {
 				return nil, err

@@ -119,10 +119,11 @@ func retryable(ctx context.Context, err error) bool {
 	return code == codes.Unavailable || (code == codes.Canceled && ctx.Err() == nil)
 }
 
-// withRetry calls call until it answers other than retryable, or ctx ends.
-func withRetry(ctx context.Context, doing string, call func(context.Context) (*v1.Operation, error)) (*v1.Operation, error) {
+// withRetry calls call until it answers other than retryable, ctx ends, or (if attempts > 0)
+// after that many calls: the last error is then the answer.
+func withRetry(ctx context.Context, doing string, attempts int, call func(context.Context) (*v1.Operation, error)) (*v1.Operation, error) {
 	delay := 250 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		op, err := call(ctx)
 		if err == nil {
 			return op, nil
@@ -131,7 +132,7 @@ func withRetry(ctx context.Context, doing string, call func(context.Context) (*v
 		if code == codes.DeadlineExceeded && ctx.Err() != nil {
 			return nil, errTimedOut
 		}
-		if !retryable(ctx, err) {
+		if !retryable(ctx, err) || attempt == attempts {
 			return nil, rpcError(doing, err)
 		}
 		logf("%s: orchestrator unavailable (%s: %s); retrying in %v", doing, codeName(code), status.Convert(err).Message(), delay)
@@ -194,7 +195,8 @@ func run(o options) int {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 
-	op, err := withRetry(ctx, "DeployCvm", func(ctx context.Context) (*v1.Operation, error) {
+	// 4 attempts, as kmsctl: a wrong address fails in ~2 s, a restart is ridden out.
+	op, err := withRetry(ctx, "DeployCvm", 4, func(ctx context.Context) (*v1.Operation, error) {
 		return client.DeployCvm(ctx, req)
 	})
 	if err == nil {
