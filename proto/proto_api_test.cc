@@ -33,12 +33,24 @@ constexpr const char* kApiFiles[] = {
     "onchainkms/orchestrator/v1/config.proto",
 };
 
-// The descriptor set protoc wrote from the sources, with their comments (//proto:api_descriptor_set).
-std::string DescriptorSetPath() {
+// A file of the test's runfiles, by its path in the workspace.
+std::string RunfilePath(const std::string& path) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "onchain_kms",
-                      "/proto/api_descriptor_set.pb");
+  return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "onchain_kms", "/", path);
+}
+
+// The descriptor set protoc wrote from the sources, with their comments (//proto:api_descriptor_set).
+std::string DescriptorSetPath() { return RunfilePath("proto/api_descriptor_set.pb"); }
+
+// The module path of the Go client module (the `module` line of clients/go/go.mod).
+std::string GoModulePath() {
+  std::ifstream in(RunfilePath("clients/go/go.mod"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, "module ")) return std::string(absl::StripAsciiWhitespace(line.substr(7)));
+  }
+  return "";
 }
 
 bool IsSnakeCase(const std::string& s) {
@@ -164,6 +176,19 @@ TEST_F(ProtoApiTest, LanguageOptionsAreSet) {
     EXPECT_TRUE(o.has_csharp_namespace()) << file->name();
     EXPECT_EQ(file->syntax(), pb::FileDescriptor::SYNTAX_PROTO3) << file->name();
     EXPECT_THAT(file->package(), ::testing::MatchesRegex("onchainkms\\.(signer|orchestrator)\\.v1"));
+  }
+}
+
+// go_package names where the generated Go code lives: in the clients/go module, at the .proto's
+// own directory, as package <service>v1 (e.g. ".../onchainkms/signer/v1;signerv1").
+TEST_F(ProtoApiTest, GoPackageIsInTheGoClientModule) {
+  const std::string module = GoModulePath();
+  ASSERT_FALSE(module.empty()) << "no module line in clients/go/go.mod";
+  for (const pb::FileDescriptor* file : files_) {
+    const std::string dir = file->name().substr(0, file->name().rfind('/'));            // onchainkms/signer/v1
+    const std::string service = file->package().substr(file->package().find('.') + 1);  // signer.v1
+    const std::string go_name = absl::StrCat(service.substr(0, service.find('.')), "v1");
+    EXPECT_EQ(file->options().go_package(), absl::StrCat(module, "/", dir, ";", go_name)) << file->name();
   }
 }
 

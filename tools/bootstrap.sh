@@ -10,6 +10,9 @@ APT_PACKAGES=(
   libabsl-dev libsecp256k1-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libgtest-dev libgmock-dev
   libbenchmark-dev ca-certificates
+  # clients/: Python and Go example clients (golang-protobuf 1.5: grpc-go's codec needs the APIv2 shim)
+  python3-grpcio python3-protobuf golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
 )
 # Node.js and npm: the machine's own if present (it may not come from Debian), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
