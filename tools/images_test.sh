@@ -15,8 +15,10 @@
 # and audit log on mounted volumes (the demo's public test key, tools/demo/stack.sh) and answers
 # health_probe on its Unix socket in a mounted directory: from its own container, from the
 # orchestrator image (uid 10002, group 10000: admitted by the socket's group) and not from a uid
-# outside that group. Prints one line per check; exit 0 only if all pass. Containers are named
-# images-test-<pid>-*, removed on exit.
+# outside that group. Then the orchestrator as its sidecar partner (journal on a volume, anvil on
+# the host as host.containers.internal) becomes SERVING, and kmsctl from its image lists the
+# operations over the orchestrator's socket. Prints one line per check; exit 0 only if all pass.
+# Containers are named images-test-<pid>-*, removed on exit.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -39,7 +41,7 @@ readonly IMAGES=("orchestrator 10002" "signer 10001" "kmsctl 10003")
 readonly TEST_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 readonly TEST_ADDRESS=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 prefix=images-test-$$
-passed=0 failed=0
+passed=0 failed=0 host_ip=""
 work=$(mktemp -d /tmp/okimgt.XXXXXX)
 cleanup() {
   podman ps -a --format '{{.Names}}' | grep "^$prefix-" | xargs -r podman rm -f -t 0 >/dev/null 2>&1
@@ -119,7 +121,8 @@ check_name_resolution() {
   "${RUN[@]}" -e GRPC_DNS_RESOLVER=native --entrypoint /usr/local/bin/health_probe "$ref" \
     --address=host.containers.internal:1 --timeout=5s >"$work/dns" 2>&1
   if grep -q 'ipv4:[0-9.]*:1' "$work/dns" && ! grep -q 'DNS resolution failed' "$work/dns"; then
-    ok "orchestrator: getaddrinfo resolves host.containers.internal ($(grep -o 'ipv4:[0-9.]*' "$work/dns" | head -n1))"
+    host_ip=$(grep -o 'ipv4:[0-9.]*' "$work/dns" | head -n1 | cut -d: -f2)
+    ok "orchestrator: getaddrinfo resolves host.containers.internal ($host_ip)"
   else
     fail "orchestrator: host.containers.internal did not resolve"; sed 's/^/    /' "$work/dns"
   fi
@@ -162,7 +165,7 @@ EOF
   chmod 0755 "$d/config" && chmod 0644 "$d"/config/*
   chown -R 10001:"$GROUP_ID" "$d"/{secrets,state,run}
   chmod 0700 "$d"/{secrets,state,state/keystore}
-  chmod 0750 "$d/run"
+  chmod 0770 "$d/run"  # the sidecars' shared directory (an emptyDir with fsGroup 10000)
 }
 
 check_signer_serves() {
@@ -189,7 +192,7 @@ check_signer_serves() {
     "10001 $GROUP_ID 0000000000000000"
   check_exit "signer: SERVING to the orchestrator image (uid 10002, group $GROUP_ID)" 0 \
     "${RUN[@]}" --network=none "${probe[@]}" "$REPO/orchestrator:$tag" --address=unix:/run/onchain-kms/signer.sock --timeout=5s
-  check_exit "signer: refuses uid 10003 outside group $GROUP_ID (directory 0750, socket 0660)" 2 \
+  check_exit "signer: refuses uid 10003 outside group $GROUP_ID (directory 0770, socket 0660)" 2 \
     "${RUN[@]}" --network=none --user 10003:10003 "${probe[@]}" "$REPO/kmsctl:$tag" \
     --address=unix:/run/onchain-kms/signer.sock --timeout=5s &&
     check "signer: ... because of the socket's permissions" grep -q 'Permission denied' "$work/last"
@@ -197,9 +200,68 @@ check_signer_serves() {
     test "$(stat -c %u "$d/state/equivocation.sqlite" "$d/state/audit.jsonl" | sort -u)" = 10001
   podman logs "$name" >"$work/signer.log" 2>&1
   check "signer: serving with the imported key (its log)" grep -q '"msg":"serving".*"keys":1' "$work/signer.log"
+  check_orchestrator_with_signer "$d"
   podman stop -t 15 "$name" >/dev/null 2>&1
   check "signer: stops with exit code 0 on SIGTERM" \
     test "$(podman inspect --format '{{.State.ExitCode}}' "$name")" = 0
+}
+
+# The orchestrator next to that signer, as a sidecar pair: the signer's socket in the shared
+# directory, the journal on a volume, a real anvil on the host reached as
+# host.containers.internal through the orchestrator's own HTTP client. SERVING means all three
+# answer (the signer's socket admits uid 10002 by its group 10000). Then kmsctl
+# from its image lists the operations over the orchestrator's socket in the same directory.
+check_orchestrator_with_signer() {  # check_orchestrator_with_signer <signer dir>
+  local d=$1 o=$work/orchestrator name=$prefix-orchestrator anvil port="" anvil_pid i
+  anvil=${IMAGES_TEST_ANVIL:-$root/tools/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}
+  [ -x "$anvil" ] || { fail "orchestrator: no anvil at $anvil (run tools/bootstrap.sh)"; return; }
+  [ -n "$host_ip" ] || { fail "orchestrator: host.containers.internal unknown"; return; }
+  # On the podman bridge's address only: the chain is not offered to the machine's network.
+  "$anvil" --host "$host_ip" --port 0 --chain-id 31337 >"$work/anvil.log" 2>&1 &
+  anvil_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    port=$(grep -o "Listening on $host_ip:[0-9]*" "$work/anvil.log" | cut -d: -f2)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    fail "orchestrator: anvil did not start"; sed 's/^/    /' "$work/anvil.log"; kill "$anvil_pid"; return
+  fi
+  mkdir -p "$o"/{config,secrets,state}
+  (umask 077 && echo phak_images_test_key >"$o/secrets/phala-api-key")
+  cat >"$o/config/orchestrator.textproto" <<EOF
+listen { unix { path: "/run/onchain-kms/orchestrator.sock" mode: "0660" } }
+# Not contacted here (health does not call the API); https: plain http is for loopback only.
+phala_cloud { base_url: "https://host.containers.internal:1" api_key_file: "/run/secrets/phala-api-key" }
+chains {
+  chain_id: 31337
+  kms_type: KMS_TYPE_BASE
+  rpc_endpoints: "http://host.containers.internal:$port"
+  max_fee_per_gas_wei: "100000000000"
+  max_priority_fee_per_gas_wei: "10000000000"
+}
+signer { address: "unix:/run/onchain-kms/signer.sock" timeout { seconds: 10 } }
+default_signer_key_address: "$TEST_ADDRESS"
+journal_path: "/var/lib/onchain-kms/journal.sqlite"
+EOF
+  chmod 0755 "$o/config" && chmod 0644 "$o"/config/*
+  chown -R 10002:"$GROUP_ID" "$o"/{secrets,state} && chmod 0700 "$o"/{secrets,state}
+  if podman run -d --name "$name" --read-only --cap-drop=ALL -v "$o/config:/etc/onchain-kms:ro" \
+    -v "$o/secrets:/run/secrets:ro" -v "$o/state:/var/lib/onchain-kms" -v "$d/run:/run/onchain-kms" \
+    "$REPO/orchestrator:$tag" --config=/etc/onchain-kms/orchestrator.textproto >"$work/out" 2>&1; then
+    check_exit "orchestrator: SERVING next to the signer (journal, signer socket, anvil via host.containers.internal)" 0 \
+      podman exec "$name" /usr/local/bin/health_probe --address=unix:/run/onchain-kms/orchestrator.sock --wait=30s ||
+      podman logs "$name" 2>&1 | tail -n 10 | sed 's/^/    /'
+    check_exit "kmsctl: 'kmsctl ops list' from its image over the orchestrator's socket" 0 \
+      "${RUN[@]}" --network=none -v "$d/run:/run/onchain-kms" "$REPO/kmsctl:$tag" ops list
+    podman stop -t 15 "$name" >/dev/null 2>&1
+    check "orchestrator: stops with exit code 0 on SIGTERM" \
+      test "$(podman inspect --format '{{.State.ExitCode}}' "$name")" = 0
+  else
+    fail "orchestrator: podman run"; sed 's/^/    /' "$work/out"
+  fi
+  kill "$anvil_pid" 2>/dev/null
+  wait "$anvil_pid" 2>/dev/null
 }
 
 main() {
