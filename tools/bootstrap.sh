@@ -5,6 +5,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 APT_PACKAGES=(
+  # tools/images.sh and images_test.sh: podman builds and runs the images; runc because crun
+  # refuses these machines' hybrid cgroups; the default bridge network needs the CNI plugins.
+  podman runc containernetworking-plugins iptables
   bazel-bootstrap bazel-platforms clang-14 lld-14 clang-format-14 clang-tidy-14 pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libsecp256k1-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev

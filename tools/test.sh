@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite: bootstrap, the lint step (tools/lint.sh: clang-format, function size), every
 # Bazel test, then the unit tests again under ASan+UBSan, then the concurrent parts under TSan,
-# then every libFuzzer target for 3 s.
+# then the container images (tools/images_test.sh), then every libFuzzer target for 3 s.
 # Usage: tools/test.sh            (what .ci/run calls)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +18,14 @@ run() {  # run <label> <bazel args...>
   bazel test --nocache_test_results --test_summary=short "$@" 2>&1 | grep -v '^[0-9]\{10\}\.[0-9]*: src/main/tools/' | grep -v 'ld.gold: warning: Cannot export local symbol' | tee "$log_dir/$label.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 }
+# A step that is a script, not a Bazel test: its result is one line in the format counted below.
+run_script() {  # run_script <label> <script> [args...]
+  local label=$1 script=$2 start=$SECONDS result=PASSED; shift
+  echo "== $label: $*"
+  "$@" 2>&1 | tee "$log_dir/$label.txt"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { result=FAILED; status=1; }
+  echo "//$script $result in $((SECONDS - start))s" | tee "$log_dir/$label.log"
+}
 echo "== lint: tools/lint.sh"
 lint_note=""
 tools/lint.sh 2>&1 | tee "$log_dir/lint.txt"
@@ -30,6 +38,9 @@ run asan --config=asan --test_env=LSAN_OPTIONS="suppressions=$root/tools/lsan.su
 # ThreadSanitizer on the concurrent parts (tools/tsan.sh: 11 tests, 24 s; cold build ~5 min).
 mapfile -t tsan_args < <(tools/tsan.sh --print-args)
 run tsan "${tsan_args[@]}"
+
+# The container images, built and run with podman (tools/images_test.sh).
+run_script images tools/images_test.sh
 
 # Every libFuzzer target a few seconds on its corpus (the corpora also run in the plain step).
 echo "== fuzz: tools/fuzz.sh --short"
