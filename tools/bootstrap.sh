@@ -10,6 +10,8 @@ APT_PACKAGES=(
   libabsl-dev libsecp256k1-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libgtest-dev libgmock-dev
   libbenchmark-dev ca-certificates
+  # tools/k8s-demo.sh: podman kube play (catatonit is the pod's pause process, a Recommends of podman)
+  podman runc catatonit openssl curl iproute2
 )
 # Node.js and npm: the machine's own if present (it may not come from Debian), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
