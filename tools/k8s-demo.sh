@@ -10,7 +10,10 @@
 # vars, env keys two-phase, compose two-phase, env values) checked on chain and in the simulator.
 # Everything it started is removed at the end (pod, volumes, host processes), also on failure.
 #
-# Usage: tools/k8s-demo.sh [--bin-dir=DIR] [--no-images] [--keep]
+# Usage: tools/k8s-demo.sh [--replicas] [--bin-dir=DIR] [--no-images] [--keep]
+#   --replicas      deploy/k8s/replicas/onchain-kms-replicas.yaml instead: the journal and the
+#                   signer's record on a PostgreSQL 15 started on the host (one pod: podman would
+#                   put the N pods on the one host network, README.md)
 #   --bin-dir=DIR   devchain, cloudsim and health_probe from DIR: no bootstrap, no Bazel build
 #   --no-images     use the images already built (tools/images.sh not run)
 #   --keep          keep the run's directory (logs, generated configs and manifest)
@@ -19,12 +22,14 @@
 # simulator's plain http is allowed on loopback only).
 set -euo pipefail
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 bin_dir=""
+replicas=0
 build_images=1
 keep=0
 for arg in "$@"; do
   case "$arg" in
+    --replicas) replicas=1 ;;
     --bin-dir=*) bin_dir=${arg#*=} ;;
     --no-images) build_images=0 ;;
     --keep) keep=1 ;;
@@ -50,6 +55,11 @@ if [ -z "${CONTAINERS_CONF:-}" ]; then
 fi
 prefix=${K8S_DEMO_IMAGE_PREFIX:-localhost/onchain-kms}
 manifest=deploy/k8s/onchain-kms.yaml
+config_flags=()
+if [ "$replicas" -eq 1 ]; then
+  manifest=deploy/k8s/replicas/onchain-kms-replicas.yaml
+  config_flags=(--replicas)
+fi
 for port in 7443 9102 9103; do
   if ss -Hltn "sport = :$port" | grep -q .; then die "port $port is in use on this host (the pod runs on the host's network)"; fi
 done
@@ -57,6 +67,7 @@ done
 tmp=$(mktemp -d /tmp/okk.XXXXXX)
 chmod 0700 "$tmp"
 mkdir "$tmp/bin" "$tmp/run" "$tmp/client" "$tmp/secrets"
+: >"$tmp/run/kmsctl-retries"
 
 if [ -z "$bin_dir" ]; then
   tools/bootstrap.sh
@@ -113,6 +124,22 @@ mkdir -p "$tmp/stack"
 chmod 0700 "$tmp/stack"
 log "starting anvil + KMS contracts and the Phala Cloud simulator on the host"
 stack_start_backends "$tmp/stack"
+if [ "$replicas" -eq 1 ]; then
+  log "starting PostgreSQL 15 on 127.0.0.1 (the journal's and the signers' databases)"
+  pg_port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+  STACK_POSTGRES_LISTEN=127.0.0.1 STACK_POSTGRES_PORT=$pg_port _stack_start_postgres "$tmp/stack"
+  psql_admin() {  # psql_admin <database> <sql>
+    PGPASSFILE="$tmp/stack/secrets/pgpass-admin" /usr/lib/postgresql/15/bin/psql -qtA -v ON_ERROR_STOP=1 \
+      -h 127.0.0.1 -p "$pg_port" -U admin -d "$1" -c "$2"
+  }
+  signer_db_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  psql_admin postgres "CREATE ROLE signer LOGIN PASSWORD '$signer_db_password'" >/dev/null
+  psql_admin postgres "CREATE DATABASE signer OWNER signer" >/dev/null
+  # The journal's DSN as stack.sh wrote it, over TCP instead of its socket directory.
+  journal_dsn=$(sed -E "s#host=[^ ]+ port=[0-9]+#host=127.0.0.1 port=$pg_port#" "$tmp/stack/secrets/orchestrator-journal.dsn")
+  record_dsn="host=127.0.0.1 port=$pg_port dbname=signer user=signer password=$signer_db_password"
+  unset signer_db_password
+fi
 RPC_URL=$STACK_RPC_URL CHAIN_ID=${STACK_CHAIN_ID:-31337} KMS_ADDRESS=$STACK_KMS_ADDRESS
 DEPLOYER_ADDRESS=$STACK_TEST_ADDRESS
 export CLOUDSIM_ADMIN_URL=$STACK_CLOUDSIM_ADMIN_URL  # flow.sh's summary
@@ -122,7 +149,8 @@ export CLOUDSIM_ADMIN_URL=$STACK_CLOUDSIM_ADMIN_URL  # flow.sh's summary
 #    uid of the container that reads it (the services refuse group- or world-readable secrets).
 s=$tmp/secrets
 mkdir "$s/onchain-kms-signer" "$s/onchain-kms-keystore" "$s/onchain-kms-orchestrator"
-(umask 077 && head -c 24 /dev/urandom | base64 >"$s/onchain-kms-signer/password")
+(umask 077 && head -c 24 /dev/urandom | base64 >"$s/onchain-kms-signer/password"
+ if [ "$replicas" -eq 1 ]; then printf '%s\n' "$record_dsn" >"$s/onchain-kms-signer/record.dsn"; fi)
 chown -R 10001:10000 "$s/onchain-kms-signer" "$s/onchain-kms-keystore"
 chmod 0700 "$s/onchain-kms-keystore"
 log "creating the keystore (signer keys import in the signer image, the key on stdin)"
@@ -152,10 +180,11 @@ cp "$pki/server.crt" "$o/tls.crt"
 cp "$pki/server.key" "$o/tls.key"
 cp "$pki/probe.crt" "$pki/probe.key" "$o/"
 cp "$tmp/stack/secrets/phala-api-key" "$o/phala-cloud-api-key"
+if [ "$replicas" -eq 1 ]; then (umask 077 && printf '%s\n' "$journal_dsn" >"$o/journal.dsn"); fi
 token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf 'demo-ci %s\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)" >"$o/bearer-tokens"
 chown -R 10002:10000 "$o"
-chmod 0400 "$o"/* "$s/onchain-kms-signer/password"
+chmod 0400 "$o"/* "$s/onchain-kms-signer"/*
 chmod 0500 "$o" "$s/onchain-kms-signer"
 # kmsctl's (uid 10003) client side: the deployer's certificate and the token.
 client=$tmp/client
@@ -173,12 +202,12 @@ unset token
 #    one, which the host network refuses).
 deploy/k8s/config.sh --chain-id="$CHAIN_ID" --rpc-url="$RPC_URL" --kms-address="$KMS_ADDRESS" \
   --phala-base-url="$STACK_CLOUDSIM_BASE_URL" --signer-key="$DEPLOYER_ADDRESS" \
-  --client-name=deployer.onchain-kms.demo --token-name=demo-ci >"$tmp/config.yaml"
+  --client-name=deployer.onchain-kms.demo --token-name=demo-ci "${config_flags[@]}" >"$tmp/config.yaml"
 mkdir -m 0770 "$tmp/socket"
 chown 0:10000 "$tmp/socket"
 sed -E -e "s#secret: \{secretName: (onchain-kms-[a-z]+), defaultMode: 0400, optional: false\}#hostPath: {path: $s/\1, type: Directory}#" \
   -e "s#\{name: socket, emptyDir: \{medium: Memory, sizeLimit: 1Mi\}\}#{name: socket, hostPath: {path: $tmp/socket, type: Directory}}#" \
-  -e '/^ {10}ports:$/d' -e '/containerPort: /d' \
+  -e '/^ {10}ports:$/d' -e '/containerPort: /d' -e 's#^  replicas: [0-9]+$#  replicas: 1#' \
   -e "s#image: localhost/onchain-kms/#image: $prefix/#" "$manifest" >"$pod_file"
 changed=$(diff "$manifest" "$pod_file" | grep -c '^[<>]' || true)
 [ "$changed" -le 20 ] || die "the podman copy of $manifest differs in $changed lines, more than the volumes, container ports (and images)"
@@ -228,7 +257,26 @@ kmsctl_image() {  # kmsctl_image <client cert name> <args...>
     --tls-server-name=onchain-kms-orchestrator --tls-cert="/client/$who.crt" --tls-key="/client/$who.key" \
     --token-file=/client/token "$@"
 }
-kmsctl() { kmsctl_image deployer "$@"; }
+# A call that cannot connect is retried (twice, same arguments and stdin: the commands that start
+# an operation carry a request id, so a retry never starts a second one). Under heavy load a
+# fresh kmsctl's connection has been seen to fail once ("tcp handshaker shutdown"); every retry
+# is logged and counted in the summary.
+kmsctl() {
+  local in err attempt code=0
+  in=$(mktemp "$tmp/run/kmsctl-in.XXXXXX")
+  err=$(mktemp "$tmp/run/kmsctl-err.XXXXXX")
+  cat >"$in"
+  for attempt in 1 2 3; do
+    if kmsctl_image deployer "$@" <"$in" 2>"$err"; then code=0; else code=$?; fi
+    if [ "$code" -eq 0 ] || ! grep -q 'cannot reach the orchestrator' "$err" || [ "$attempt" -eq 3 ]; then break; fi
+    echo "k8s-demo: kmsctl $1 could not connect (attempt $attempt): $(tail -n1 "$err"); retrying" >&2
+    echo "$*" >>"$tmp/run/kmsctl-retries"
+    sleep 1
+  done
+  cat "$err" >&2
+  rm -f "$in" "$err"
+  return "$code"
+}
 if kmsctl_image probe ops list >/dev/null 2>"$tmp/run/probe-refused.err"; then
   die "the probe's certificate was allowed to call ListOperations"
 fi
@@ -251,5 +299,14 @@ succeeded=$(metric 9103 orchestrator_operations_succeeded_total)
 [ "${succeeded%.*}" -ge 4 ] || die "orchestrator_operations_succeeded_total is $succeeded on :9103, expected >= 4"
 log "metrics: signer :9102 requests $signed, refused connections $refused; orchestrator :9103 operations succeeded $succeeded"
 
+if [ "$replicas" -eq 1 ]; then
+  ops=$(psql_admin orchestrator "SELECT count(*) FROM operations")
+  sigs=$(psql_admin signer "SELECT count(*) FROM signatures")
+  [ "$ops" -ge 4 ] || die "the PostgreSQL journal holds $ops operations, expected >= 4"
+  [ "$sigs" -ge 3 ] || die "the signers' PostgreSQL record holds $sigs signatures, expected >= 3"
+  log "PostgreSQL: journal $ops operations, signers' record $sigs signatures"
+fi
+
 echo
+log "kmsctl calls retried after a connection failure: $(wc -l <"$tmp/run/kmsctl-retries")"
 log "passed in $(awk -v ns="$(($(date +%s%N) - start_ns))" 'BEGIN { printf "%.1f", ns / 1e9 }')s: pod $(podman pod ps --filter name=onchain-kms-pod-0 --format '{{.Name}} ({{.NumberOfContainers}} containers)'), images $prefix/{orchestrator,signer,kmsctl}:dev"

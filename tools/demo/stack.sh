@@ -117,9 +117,10 @@ stack_env_from_runfiles() {  # stack_env_from_runfiles <R>
 # PostgreSQL for the orchestrator's journal (STACK_POSTGRES=1): initdb into a fresh
 # /tmp/okpg.XXXXXX (the server refuses root, and the postgres user cannot enter DIR, which is
 # 0700), a server on a Unix socket there, a role and database "orchestrator" with a random
-# password, and DIR/secrets/orchestrator-journal.dsn (0600) for it.
+# password, and DIR/secrets/orchestrator-journal.dsn (0600) for it. STACK_POSTGRES_LISTEN
+# (e.g. 127.0.0.1) adds a TCP listener on STACK_POSTGRES_PORT (default 5432) for containers.
 _stack_start_postgres() {  # _stack_start_postgres <dir>
-  local dir=$1 bin=/usr/lib/postgresql/15/bin pgdir run=() password admin i
+  local dir=$1 bin=/usr/lib/postgresql/15/bin pgdir run=() password admin i port=${STACK_POSTGRES_PORT:-5432}
   pgdir=$(mktemp -d /tmp/okpg.XXXXXX)
   echo "$pgdir" >"$dir/postgres-dir"
   admin=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
@@ -136,22 +137,22 @@ _stack_start_postgres() {  # _stack_start_postgres <dir>
     return 1
   fi
   rm -f "$pgdir/admin.pw"
-  _stack_spawn "$dir" postgres "${run[@]}" "$bin/postgres" -D "$pgdir/data" -k "$pgdir" -p 5432 \
-    -c listen_addresses= -c max_connections=100
+  _stack_spawn "$dir" postgres "${run[@]}" "$bin/postgres" -D "$pgdir/data" -k "$pgdir" -p "$port" \
+    -c listen_addresses="${STACK_POSTGRES_LISTEN:-}" -c max_connections=100
   (umask 077 && printf '*:*:*:admin:%s\n' "$admin" >"$dir/secrets/pgpass-admin")
   for ((i = 0; i < 300; i++)); do
-    "$bin/pg_isready" -q -h "$pgdir" -p 5432 && break
+    "$bin/pg_isready" -q -h "$pgdir" -p "$port" && break
     sleep 0.1
   done
   if ! printf "CREATE ROLE orchestrator LOGIN PASSWORD '%s';\nCREATE DATABASE orchestrator OWNER orchestrator;\n" \
     "$password" | PGPASSFILE="$dir/secrets/pgpass-admin" "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$pgdir" \
-    -p 5432 -U admin -d postgres >"$dir/logs/psql.log" 2>&1; then
+    -p "$port" -U admin -d postgres >"$dir/logs/psql.log" 2>&1; then
     _stack_log "creating the orchestrator's database failed:"
     sed 's/^/  /' "$dir/logs/psql.log" "$dir/logs/postgres.log" >&2
     return 1
   fi
-  (umask 077 && printf 'host=%s port=5432 dbname=orchestrator user=orchestrator password=%s\n' "$pgdir" \
-    "$password" >"$dir/secrets/orchestrator-journal.dsn")
+  (umask 077 && printf 'host=%s port=%s dbname=orchestrator user=orchestrator password=%s\n' "$pgdir" \
+    "$port" "$password" >"$dir/secrets/orchestrator-journal.dsn")
 }
 
 # The journal section of replica <i>'s config (a replica id only when there are several).
