@@ -17,12 +17,13 @@
 #   --bin-dir=DIR   devchain, cloudsim and health_probe from DIR: no bootstrap, no Bazel build
 #   --no-images     use the images already built (tools/images.sh not run)
 #   --keep          keep the run's directory (logs, generated configs and manifest)
-# Environment: K8S_DEMO_IMAGE_PREFIX (default localhost/onchain-kms) to try other images.
+# Environment: K8S_DEMO_IMAGE_PREFIX (default localhost/onchain-kms) and K8S_DEMO_IMAGE_TAG
+# (default dev) to run other images.
 # Needs ports 7443, 9102 and 9103 free on the host (the pod runs on the host's network: the
 # simulator's plain http is allowed on loopback only).
 set -euo pipefail
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 bin_dir=""
 replicas=0
 build_images=1
@@ -54,6 +55,7 @@ if [ -z "${CONTAINERS_CONF:-}" ]; then
   fi
 fi
 prefix=${K8S_DEMO_IMAGE_PREFIX:-localhost/onchain-kms}
+tag=${K8S_DEMO_IMAGE_TAG:-dev}
 manifest=deploy/k8s/onchain-kms.yaml
 config_flags=()
 if [ "$replicas" -eq 1 ]; then
@@ -80,10 +82,10 @@ else
 fi
 if [ "$build_images" -eq 1 ]; then
   log "building the images (tools/images.sh)"
-  tools/images.sh
+  tools/images.sh --tag "$tag"
 fi
 for x in orchestrator signer kmsctl; do
-  podman image exists "$prefix/$x:dev" || die "image $prefix/$x:dev missing (tools/images.sh)"
+  podman image exists "$prefix/$x:$tag" || die "image $prefix/$x:$tag missing (tools/images.sh)"
 done
 export STACK_BIN_DIR="$tmp/bin"
 # shellcheck source=demo/stack.sh
@@ -156,7 +158,7 @@ chmod 0700 "$s/onchain-kms-keystore"
 log "creating the keystore (signer keys import in the signer image, the key on stdin)"
 printf '%s\n' "$STACK_TEST_KEY" | podman run --rm -i --network none \
   -v "$s/onchain-kms-keystore:/keystore" -v "$s/onchain-kms-signer:/secrets:ro" \
-  "$prefix/signer:dev" keys import --keystore_dir=/keystore --password_file=/secrets/password >"$tmp/run/keys-import.out"
+  "$prefix/signer:$tag" keys import --keystore_dir=/keystore --password_file=/secrets/password >"$tmp/run/keys-import.out"
 
 log "creating a demo CA, the orchestrator's certificate and two client certificates (openssl)"
 o=$s/onchain-kms-orchestrator
@@ -208,7 +210,7 @@ chown 0:10000 "$tmp/socket"
 sed -E -e "s#secret: \{secretName: (onchain-kms-[a-z]+), defaultMode: 0400, optional: false\}#hostPath: {path: $s/\1, type: Directory}#" \
   -e "s#\{name: socket, emptyDir: \{medium: Memory, sizeLimit: 1Mi\}\}#{name: socket, hostPath: {path: $tmp/socket, type: Directory}}#" \
   -e '/^ {10}ports:$/d' -e '/containerPort: /d' -e 's#^  replicas: [0-9]+$#  replicas: 1#' \
-  -e "s#image: localhost/onchain-kms/#image: $prefix/#" "$manifest" >"$pod_file"
+  -e "s#image: localhost/onchain-kms/([a-z]+):dev#image: $prefix/\1:$tag#" "$manifest" >"$pod_file"
 changed=$(diff "$manifest" "$pod_file" | grep -c '^[<>]' || true)
 [ "$changed" -le 20 ] || die "the podman copy of $manifest differs in $changed lines, more than the volumes, container ports (and images)"
 
@@ -253,7 +255,7 @@ kmsctl_image() {  # kmsctl_image <client cert name> <args...>
   local who=$1
   shift
   podman run --rm -i --network host -v "$client:/client:ro" -v "$root/tools/demo:/work/tools/demo:ro" -w /work \
-    "$prefix/kmsctl:dev" --orchestrator=127.0.0.1:7443 --tls-ca=/client/ca.crt \
+    "$prefix/kmsctl:$tag" --orchestrator=127.0.0.1:7443 --tls-ca=/client/ca.crt \
     --tls-server-name=onchain-kms-orchestrator --tls-cert="/client/$who.crt" --tls-key="/client/$who.key" \
     --token-file=/client/token "$@"
 }
@@ -309,4 +311,4 @@ fi
 
 echo
 log "kmsctl calls retried after a connection failure: $(wc -l <"$tmp/run/kmsctl-retries")"
-log "passed in $(awk -v ns="$(($(date +%s%N) - start_ns))" 'BEGIN { printf "%.1f", ns / 1e9 }')s: pod $(podman pod ps --filter name=onchain-kms-pod-0 --format '{{.Name}} ({{.NumberOfContainers}} containers)'), images $prefix/{orchestrator,signer,kmsctl}:dev"
+log "passed in $(awk -v ns="$(($(date +%s%N) - start_ns))" 'BEGIN { printf "%.1f", ns / 1e9 }')s: pod $(podman pod ps --filter name=onchain-kms-pod-0 --format '{{.Name}} ({{.NumberOfContainers}} containers)'), images $prefix/{orchestrator,signer,kmsctl}:$tag"
