@@ -67,6 +67,7 @@ for port in 7443 9102 9103; do
 done
 
 tmp=$(mktemp -d /tmp/okk.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT  # until cleanup (below) takes over
 chmod 0700 "$tmp"
 mkdir "$tmp/bin" "$tmp/run" "$tmp/client" "$tmp/secrets"
 : >"$tmp/run/kmsctl-retries"
