@@ -16,6 +16,8 @@ APT_PACKAGES=(
   # clients/: Python and Go example clients (golang-protobuf 1.5: grpc-go's codec needs the APIv2 shim)
   python3-grpcio python3-protobuf golang-go golang-google-grpc-dev golang-google-protobuf-dev
   golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
+  # tools/k8s-demo.sh: podman kube play (catatonit is the pod's pause process, a Recommends of podman)
+  catatonit openssl curl iproute2
 )
 # Node.js and npm: the machine's own if present (it may not come from Debian), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)

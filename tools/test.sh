@@ -48,6 +48,10 @@ fuzz_note=""
 tools/fuzz.sh --short 2>&1 | tee "$log_dir/fuzz.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; fuzz_note=", fuzz FAILED"; }
 
+# The Kubernetes manifests run by podman on the images of the images step: pod, probes, kmsctl
+# flow (tools/k8s-demo.sh, ~35 s warm); one test.
+run_script k8s tools/k8s-demo.sh --no-images
+
 passed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(\(cached\) )?PASSED')
 failed=$(cat "$log_dir"/*.log | grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)')
 echo "test: $passed passed, $failed failed$lint_note$fuzz_note"

@@ -118,59 +118,6 @@ esac
 # The flow
 
 kmsctl() { "$bin/kmsctl" --orchestrator="$ORCHESTRATOR_ADDRESS" "$@"; }
-run_id=$(date +%s)
-inputs="$tmp/run"
-(umask 077
- printf 'API_KEY=demo-api-key-1\nLOG_LEVEL=info\n' >"$inputs/step1.env"
- printf 'API_KEY=demo-api-key-2\nLOG_LEVEL=debug\nFEATURE_X=on\n' >"$inputs/step2.env"
- printf 'API_KEY=demo-api-key-3\nLOG_LEVEL=info\nFEATURE_X=off\n' >"$inputs/step4.env")
-
-# step <n> <title> <stdin file or ""> <kmsctl args...>: runs one kmsctl command with its live
-# progress, then records its operation (kmsctl ops get --json) and the wall time.
-step() {
-  local n=$1 title=$2 input=$3 rid t0 t1 code op_id
-  shift 3
-  rid="demo-$run_id-step$n"
-  echo
-  echo "[$n/4] $title"
-  echo "  \$ kmsctl $* --request-id=$rid${input:+ < $(basename "$input")}"
-  t0=$(date +%s%N)
-  set +e
-  kmsctl "$@" --request-id="$rid" <"${input:-/dev/null}" 2>"$inputs/step$n.err" | sed 's/^/  /'
-  code=${PIPESTATUS[0]}
-  set -e
-  t1=$(date +%s%N)
-  if [ "$code" -ne 0 ]; then
-    sed 's/^/  /' "$inputs/step$n.err" >&2
-    echo "demo: step $n failed (kmsctl exit $code)" >&2
-    exit 1
-  fi
-  # The request id names the operation; find it the way a script would.
-  op_id=$(kmsctl ops list --all --json | node -e '
-    const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const op = r.operations.find(o => o.request_id === process.argv[1]);
-    process.stdout.write(op ? op.id : "");' "$rid")
-  [ -n "$op_id" ] || { echo "demo: no operation with request id $rid in 'kmsctl ops list'" >&2; exit 1; }
-  kmsctl ops get "$op_id" --json >"$inputs/step$n.json"
-  printf '%s\t%s\t%s\t%s\n' "$n" "$title" "$(((t1 - t0) / 1000000))" "$inputs/step$n.json" >>"$inputs/steps.tsv"
-}
-
-step 1 "deploy with 2 env vars, on-chain KMS" "$inputs/step1.env" \
-  deploy --name=demo-app --kms=base --compose=tools/demo/docker-compose.yml --env-file=-
-cvm_id=$(stack_json "$(cat "$inputs/step1.json")" .deploy.cvm_id)
-[ -n "$cvm_id" ] || { echo "demo: the deploy returned no CVM id" >&2; exit 1; }
-
-step 2 "env keys changed (+FEATURE_X)" "$inputs/step2.env" \
-  envs update "$cvm_id" --env-file=-
-
-step 3 "docker-compose changed (new image)" "" \
-  compose update "$cvm_id" --compose=tools/demo/docker-compose.v2.yml
-
-step 4 "env values changed, same keys" "$inputs/step4.env" \
-  envs update "$cvm_id" --env-file=-
-
-echo
-node tools/demo/summary.js --steps="$inputs/steps.tsv" --rpc-url="$RPC_URL" --sim-admin-url="$CLOUDSIM_ADMIN_URL" \
-  --kms-address="$KMS_ADDRESS" --chain-id="$CHAIN_ID" --deployer="$DEPLOYER_ADDRESS" \
-  --expected-env="$inputs/step4.env" --total-ms=$((($(date +%s%N) - start_ns) / 1000000)) \
-  ${summary_json:+--json-out="$summary_json"}
+# shellcheck source=demo/flow.sh
+source tools/demo/flow.sh
+flow_run "$tmp/run" "$start_ns" ${summary_json:+--json-out="$summary_json"}

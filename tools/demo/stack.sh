@@ -117,9 +117,10 @@ stack_env_from_runfiles() {  # stack_env_from_runfiles <R>
 # PostgreSQL for the orchestrator's journal (STACK_POSTGRES=1): initdb into a fresh
 # /tmp/okpg.XXXXXX (the server refuses root, and the postgres user cannot enter DIR, which is
 # 0700), a server on a Unix socket there, a role and database "orchestrator" with a random
-# password, and DIR/secrets/orchestrator-journal.dsn (0600) for it.
+# password, and DIR/secrets/orchestrator-journal.dsn (0600) for it. STACK_POSTGRES_LISTEN
+# (e.g. 127.0.0.1) adds a TCP listener on STACK_POSTGRES_PORT (default 5432) for containers.
 _stack_start_postgres() {  # _stack_start_postgres <dir>
-  local dir=$1 bin=/usr/lib/postgresql/15/bin pgdir run=() password admin i
+  local dir=$1 bin=/usr/lib/postgresql/15/bin pgdir run=() password admin i port=${STACK_POSTGRES_PORT:-5432}
   pgdir=$(mktemp -d /tmp/okpg.XXXXXX)
   echo "$pgdir" >"$dir/postgres-dir"
   admin=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
@@ -136,22 +137,22 @@ _stack_start_postgres() {  # _stack_start_postgres <dir>
     return 1
   fi
   rm -f "$pgdir/admin.pw"
-  _stack_spawn "$dir" postgres "${run[@]}" "$bin/postgres" -D "$pgdir/data" -k "$pgdir" -p 5432 \
-    -c listen_addresses= -c max_connections=100
+  _stack_spawn "$dir" postgres "${run[@]}" "$bin/postgres" -D "$pgdir/data" -k "$pgdir" -p "$port" \
+    -c listen_addresses="${STACK_POSTGRES_LISTEN:-}" -c max_connections=100
   (umask 077 && printf '*:*:*:admin:%s\n' "$admin" >"$dir/secrets/pgpass-admin")
   for ((i = 0; i < 300; i++)); do
-    "$bin/pg_isready" -q -h "$pgdir" -p 5432 && break
+    "$bin/pg_isready" -q -h "$pgdir" -p "$port" && break
     sleep 0.1
   done
   if ! printf "CREATE ROLE orchestrator LOGIN PASSWORD '%s';\nCREATE DATABASE orchestrator OWNER orchestrator;\n" \
     "$password" | PGPASSFILE="$dir/secrets/pgpass-admin" "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$pgdir" \
-    -p 5432 -U admin -d postgres >"$dir/logs/psql.log" 2>&1; then
+    -p "$port" -U admin -d postgres >"$dir/logs/psql.log" 2>&1; then
     _stack_log "creating the orchestrator's database failed:"
     sed 's/^/  /' "$dir/logs/psql.log" "$dir/logs/postgres.log" >&2
     return 1
   fi
-  (umask 077 && printf 'host=%s port=5432 dbname=orchestrator user=orchestrator password=%s\n' "$pgdir" \
-    "$password" >"$dir/secrets/orchestrator-journal.dsn")
+  (umask 077 && printf 'host=%s port=%s dbname=orchestrator user=orchestrator password=%s\n' "$pgdir" \
+    "$port" "$password" >"$dir/secrets/orchestrator-journal.dsn")
 }
 
 # The journal section of replica <i>'s config (a replica id only when there are several).
@@ -166,8 +167,37 @@ _stack_journal_config() {  # _stack_journal_config <dir> <i> <replicas>
   fi
 }
 
+# Steps 1 and 2 of stack_start alone (tools/k8s-demo.sh runs the services in a pod): anvil with
+# the KMS factory, and the simulator listing it. Sets STACK_RPC_URL, STACK_KMS_ADDRESS,
+# STACK_APP_IMPLEMENTATION, STACK_CLOUDSIM_BASE_URL, STACK_CLOUDSIM_ADMIN_URL; writes
+# DIR/secrets/phala-api-key.
+stack_start_backends() {  # stack_start_backends <dir>
+  local dir=$1 line chain_id=${STACK_CHAIN_ID:-31337}
+  mkdir -p "$dir/logs" "$dir/pids" "$dir/secrets"
+  chmod 0700 "$dir/secrets"
+  local anvil=${STACK_ANVIL:-${STACK_NODE_MODULES:-$_stack_root/tools/node/node_modules}/@foundry-rs/anvil-linux-amd64/bin/anvil}
+  if [ ! -x "$anvil" ]; then _stack_log "anvil not found at $anvil: run tools/bootstrap.sh"; return 1; fi
+
+  # 1. The chain, with the KMS factory deployed.
+  _stack_spawn "$dir" devchain "$(_stack_bin devchain STACK_DEVCHAIN)" --anvil="$anvil" --chain_id="$chain_id" \
+    --block_time="${STACK_BLOCK_TIME:-0}"
+  line=$(_stack_ready_line "$dir" devchain 60) || return 1
+  STACK_RPC_URL=$(stack_json "$line" .rpc_url)
+  STACK_KMS_ADDRESS=$(stack_json "$line" .kms_address)
+  STACK_APP_IMPLEMENTATION=$(stack_json "$line" .app_implementation)
+
+  # 2. The Phala Cloud simulator, listing the on-chain KMS on that chain.
+  (umask 077 && printf '%s\n' "$STACK_CLOUDSIM_API_KEY" >"$dir/secrets/phala-api-key")
+  _stack_spawn "$dir" cloudsim "$(_stack_bin cloudsim STACK_CLOUDSIM)" --db="$dir/cloudsim.sqlite" \
+    --rpc_url="$STACK_RPC_URL" --chain_id="$chain_id" --kms_contract="$STACK_KMS_ADDRESS" \
+    --api_keys="$STACK_CLOUDSIM_API_KEY" --threads=8
+  line=$(_stack_ready_line "$dir" cloudsim 30) || return 1
+  STACK_CLOUDSIM_BASE_URL=$(stack_json "$line" .base_url)
+  STACK_CLOUDSIM_ADMIN_URL=$(stack_json "$line" .admin_url)
+}
+
 stack_start() {  # stack_start <dir>
-  local dir=$1 line
+  local dir=$1
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   chmod 0700 "$dir"
@@ -177,27 +207,9 @@ stack_start() {  # stack_start <dir>
   if [ ${#dir} -gt 80 ]; then _stack_log "directory path too long for Unix sockets: $dir"; return 1; fi
 
   local chain_id=${STACK_CHAIN_ID:-31337}
-  local anvil=${STACK_ANVIL:-${STACK_NODE_MODULES:-$_stack_root/tools/node/node_modules}/@foundry-rs/anvil-linux-amd64/bin/anvil}
-  if [ ! -x "$anvil" ]; then _stack_log "anvil not found at $anvil: run tools/bootstrap.sh"; return 1; fi
-
-  # 1. The chain, with the KMS factory deployed.
-  _stack_spawn "$dir" devchain "$(_stack_bin devchain STACK_DEVCHAIN)" --anvil="$anvil" --chain_id="$chain_id" \
-    --block_time="${STACK_BLOCK_TIME:-0}"
-  line=$(_stack_ready_line "$dir" devchain 60) || return 1
-  local rpc_url kms_address app_implementation
-  rpc_url=$(stack_json "$line" .rpc_url)
-  kms_address=$(stack_json "$line" .kms_address)
-  app_implementation=$(stack_json "$line" .app_implementation)
-
-  # 2. The Phala Cloud simulator, listing the on-chain KMS on that chain.
-  (umask 077 && printf '%s\n' "$STACK_CLOUDSIM_API_KEY" >"$dir/secrets/phala-api-key")
-  _stack_spawn "$dir" cloudsim "$(_stack_bin cloudsim STACK_CLOUDSIM)" --db="$dir/cloudsim.sqlite" \
-    --rpc_url="$rpc_url" --chain_id="$chain_id" --kms_contract="$kms_address" \
-    --api_keys="$STACK_CLOUDSIM_API_KEY" --threads=8
-  line=$(_stack_ready_line "$dir" cloudsim 30) || return 1
-  local base_url admin_url
-  base_url=$(stack_json "$line" .base_url)
-  admin_url=$(stack_json "$line" .admin_url)
+  stack_start_backends "$dir" || return 1
+  local rpc_url=$STACK_RPC_URL kms_address=$STACK_KMS_ADDRESS app_implementation=$STACK_APP_IMPLEMENTATION
+  local base_url=$STACK_CLOUDSIM_BASE_URL admin_url=$STACK_CLOUDSIM_ADMIN_URL
 
   # 3. The signer: a keystore with the test key, imported from stdin (never argv), under a
   #    random password in a 0600 file.
