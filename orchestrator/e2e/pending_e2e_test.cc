@@ -247,6 +247,9 @@ class FailoverE2eTest : public StackTest<> {
   static void SetUpTestSuite() {
     StackOptions o;
     o.rpc_endpoints_before = {absl::StrCat("http://127.0.0.1:", platform::testing::FreeTcpPort())};
+    // Only the dead endpoint may fail a call (at once: connection refused), not a slow machine.
+    o.rpc_timeout = absl::Seconds(10);
+    o.signer_timeout = absl::Seconds(10);
     StartStack(o);
   }
 };
