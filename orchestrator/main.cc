@@ -37,7 +37,8 @@ ABSL_FLAG(std::string, phala_cloud_base_url, "", "overrides phala_cloud.base_url
 ABSL_FLAG(std::string, phala_cloud_api_key_file, "", "overrides phala_cloud.api_key_file");
 ABSL_FLAG(std::string, signer_address, "", "overrides signer.address (unix:/path or host:port)");
 ABSL_FLAG(std::string, default_signer_key_address, "", "overrides default_signer_key_address");
-ABSL_FLAG(std::string, bearer_tokens_file, "", "overrides listen.tcp.bearer_tokens_file");
+ABSL_FLAG(std::string, bearer_tokens_file, "",
+          "overrides listen.tcp.bearer_tokens_file (TLS listeners only: refused on any other)");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus metrics port (overrides metrics_port; 0 disables)");
 ABSL_FLAG(std::string, metrics_bind_address, "", "metrics bind address (overrides metrics_bind_address)");
 

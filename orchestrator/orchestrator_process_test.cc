@@ -228,6 +228,38 @@ TEST(OrchestratorStartTest, BadAccessSectionNamesTheField) {
   EXPECT_FALSE(std::filesystem::exists(d + "/o.sock"));
 }
 
+// A bearer tokens file on a plaintext listener (tokens only checked over TLS) would be ignored and
+// every caller admitted as "insecure": exit 2 naming the field, nothing listens.
+TEST(OrchestratorStartTest, BearerTokensOnAPlaintextListenerAreRefused) {
+  ShortTempDir dir;
+  const std::string d = dir.path();
+  { std::ofstream(d + "/api-key") << "phak_test_key\n"; }
+  ::chmod((d + "/api-key").c_str(), 0600);
+  { std::ofstream(d + "/tokens") << "ops 0000000000000000000000000000000000000000000000000000000000000000\n"; }
+  const int port = platform::testing::FreeTcpPort();
+  {
+    std::ofstream(d + "/o.textproto") << "listen { tcp { address: \"127.0.0.1:" << port
+                                      << "\" insecure_loopback: true bearer_tokens_file: \"" << d << "/tokens\" } }\n"
+                                      << "phala_cloud { base_url: \"http://127.0.0.1:9/api/v1\" api_key_file: \"" << d
+                                      << "/api-key\" }\njournal_path: \"" << d << "/j.sqlite\"\n";
+  }
+  for (const std::string& extra : {std::string(), absl::StrCat(" --listen=unix:", d, "/o.sock")}) {
+    absl::StatusOr<int> code =
+        platform::testing::RunProgram("/bin/sh",
+                                      {"-c", absl::StrCat(RunfilePath("orchestrator/orchestrator"), " --config=", d,
+                                                          "/o.textproto", extra, " 2>", d, "/err")},
+                                      {}, absl::Seconds(30));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 2) << extra;
+    std::ifstream in(d + "/err");
+    std::stringstream err;
+    err << in.rdbuf();
+    EXPECT_THAT(err.str(), HasSubstr("listen.tcp.bearer_tokens_file")) << err.str();
+    EXPECT_THAT(err.str(), HasSubstr("only checked over TLS")) << err.str();
+    EXPECT_FALSE(std::filesystem::exists(d + "/o.sock"));
+  }
+}
+
 // --metrics_port (or metrics_port in the config): the Prometheus endpoint of the process.
 TEST_F(OrchestratorProcessTest, ServesMetricsOnTheMetricsPort) {
   process_.reset();  // restarted with the endpoint

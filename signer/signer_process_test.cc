@@ -214,6 +214,20 @@ v1::SignAddComposeHashRequest AddHash(const std::string& from, uint64_t nonce, c
   return r;
 }
 
+// The "audit_head" of every log line (JSON) whose msg is `msg`, in order.
+std::vector<std::string> LoggedAuditHeads(const std::string& log, const std::string& msg) {
+  std::vector<std::string> heads;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(std::string(line), ec);
+    if (ec || !v.is_object() || v.as_object().if_contains("msg") == nullptr) continue;
+    const boost::json::object& o = v.as_object();
+    if (o.at("msg") != msg.c_str() || o.if_contains("audit_head") == nullptr) continue;
+    heads.emplace_back(o.at("audit_head").as_string().c_str());
+  }
+  return heads;
+}
+
 // Decodes the raw tx with `cast decode-transaction` (an independent implementation).
 boost::json::object CastDecode(const std::string& raw) {
   absl::StatusOr<std::string> cast = testsupport::CastBinary();
@@ -487,6 +501,29 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
   Write(in_ + "/tampered.jsonl", tampered);
   EXPECT_EQ(RunSigner(in_, "verify-tampered", {"audit", "verify", in_ + "/tampered.jsonl"}), 1);
   EXPECT_THAT(Read(in_ + "/verify-tampered.stderr"), HasSubstr("line "));
+
+  // The head logged at start and stop of both runs is in the chain (`--expect-head`); the last
+  // stop's is the head. Cutting the last record at a record boundary passes a plain verify; only
+  // the kept head shows it.
+  const std::vector<std::string> started = LoggedAuditHeads(Read(out_ + "/signer.stderr"), "serving");
+  const std::vector<std::string> stopped = LoggedAuditHeads(Read(out_ + "/signer.stderr"), "stopped");
+  ASSERT_EQ(started.size(), 2u);
+  ASSERT_EQ(stopped.size(), 2u);
+  for (const std::string& head : {started[0], stopped[0], started[1], stopped[1]}) {
+    EXPECT_EQ(RunSigner(out_, "verify-head", {"audit", "verify", "--expect-head=" + head, out_ + "/audit.jsonl"}), 0)
+        << head << ": " << Read(out_ + "/verify-head.stderr");
+  }
+  EXPECT_THAT(Read(out_ + "/verify.stdout"), HasSubstr("head " + stopped[1]));
+  audit.erase(audit.rfind('\n', audit.size() - 2) + 1);
+  Write(in_ + "/cut.jsonl", audit);
+  EXPECT_EQ(RunSigner(in_, "verify-cut", {"audit", "verify", in_ + "/cut.jsonl"}), 0)
+      << Read(in_ + "/verify-cut.stderr");
+  EXPECT_EQ(RunSigner(in_, "verify-cut-head", {"audit", "verify", "--expect_head=" + stopped[1], in_ + "/cut.jsonl"}),
+            1);
+  EXPECT_THAT(Read(in_ + "/verify-cut-head.stderr"),
+              HasSubstr("expected head " + stopped[1] + " is not the hash of any record"));
+  EXPECT_EQ(RunSigner(in_, "verify-cut-start", {"audit", "verify", "--expect-head", started[1], in_ + "/cut.jsonl"}), 0)
+      << Read(in_ + "/verify-cut-start.stderr");
 
   // Finally: nothing the signer wrote contains the key (any case, with or without 0x, or raw)
   // or the password.

@@ -309,6 +309,9 @@ std::string Stack::JournalConfig(int replica) const {
 }
 
 absl::Status Stack::WriteOrchestratorConfig() {
+  std::string before;
+  for (const std::string& url : options_.rpc_endpoints_before)
+    absl::StrAppend(&before, "  rpc_endpoints: \"", url, "\"\n");
   for (int i = 0; i < replicas(); ++i) {
     const std::string& d = dir();
     const std::string config = absl::StrCat(
@@ -316,7 +319,7 @@ absl::Status Stack::WriteOrchestratorConfig() {
                                 : options_.listen,
         "\nphala_cloud { base_url: \"", sim_->base_url(), "\" api_key_file: \"", d, "/api-key\" request_timeout ",
         DurationText(options_.cloud_timeout), " }\n", "chains {\n  chain_id: ", options_.chain_id,
-        "\n  kms_type: KMS_TYPE_BASE\n  rpc_endpoints: \"", anvil_->chain().rpc_url,
+        "\n  kms_type: KMS_TYPE_BASE\n", before, "  rpc_endpoints: \"", anvil_->chain().rpc_url,
         "\"\n  max_fee_per_gas_wei: \"100000000000\"\n",
         "  max_priority_fee_per_gas_wei: \"10000000000\"\n  receipt_poll_interval { nanos: 50000000 }\n",
         "  receipt_timeout { seconds: 20 }\n  fee_bump_after { seconds: 30 }\n  rpc_timeout ",
@@ -497,6 +500,15 @@ absl::StatusOr<v1::Operation> Stack::Get(const std::string& id) {
   req.set_operation_id(id);
   v1::Operation op;
   grpc::Status s = stub().GetOperation(&ctx, req, &op);
+  if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  return op;
+}
+
+absl::StatusOr<v1::Operation> Stack::Deploy(const v1::DeployCvmRequest& request) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::Operation op;
+  const grpc::Status s = stub().DeployCvm(&ctx, request, &op);
   if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
   return op;
 }

@@ -74,6 +74,8 @@ struct StackOptions {
   // anvil: zero mines one block per transaction at once; else a block every block_time (so
   // transactions stay in flight for a while).
   absl::Duration block_time = absl::ZeroDuration();
+  // RPC endpoints listed before anvil's in the chain's rpc_endpoints (e.g. a dead one, to fail over).
+  std::vector<std::string> rpc_endpoints_before;
   // The journal on PostgreSQL (database "orchestrator" on a TestServer the stack owns).
   bool postgres = false;
   uint32_t pool_size = 0;  // 0: the orchestrator's default
@@ -163,6 +165,9 @@ class Stack {
   absl::StatusOr<v1::Operation> WaitFor(const std::string& id, absl::Duration timeout = absl::Seconds(40),
                                         v1::OperationState until = v1::OPERATION_STATE_UNSPECIFIED);
   absl::StatusOr<v1::Operation> Get(const std::string& id);
+
+  // DeployCvm on replica 0; the gRPC status as an absl::Status.
+  absl::StatusOr<v1::Operation> Deploy(const v1::DeployCvmRequest& request);
 
   // Requests for the common cases.
   v1::DeployCvmRequest DeployRequest(const std::string& request_id, const std::string& name) const;

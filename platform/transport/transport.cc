@@ -49,6 +49,18 @@ absl::StatusOr<BearerTokens> LoadClientAuthentication(const TransportOptions& op
   return tokens;
 }
 
+// Bearer tokens are only checked on a TLS listener (over plaintext they would travel in clear): a
+// tokens file on any other listener would be ignored and every caller admitted without one.
+absl::Status RefuseBearerTokensWithoutTls(const ListenAddress& address, const TransportOptions& options) {
+  if (options.bearer_tokens_file.empty() || options.listen.tls.has_value()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "listen.tcp.bearer_tokens_file (or --bearer_tokens_file) is set but the listener ", options.listen.address,
+      address.kind == ListenAddress::Kind::kUnix ? " is a unix socket" : " is plaintext",
+      ": bearer tokens are only checked over TLS, so the file would be ignored and every caller admitted ",
+      address.kind == ListenAddress::Kind::kUnix ? "by uid" : "as \"insecure\"",
+      "; configure listen.tcp.tls or remove bearer_tokens_file"));
+}
+
 std::string HexOf(const crypto::Sha256Digest& digest) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
@@ -58,6 +70,7 @@ std::string HexOf(const crypto::Sha256Digest& digest) {
 absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(TransportOptions options) {
   ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress(options.listen.address));
   RETURN_IF_ERROR(ValidateListenOptions(address, options.listen));
+  RETURN_IF_ERROR(RefuseBearerTokensWithoutTls(address, options));
   std::unique_ptr<Transport> t(new Transport());
   ASSIGN_OR_RETURN(t->clients_,
                    ClientAllowlist::Create(options.allowed_client_cert_sha256, options.allowed_client_names));

@@ -62,7 +62,7 @@ struct TransportOptions {
   // TLS with listen.tls.client_ca_file: the client certificates admitted.
   std::vector<std::string> allowed_client_cert_sha256;
   std::vector<std::string> allowed_client_names;
-  // TLS: accepted bearer tokens (BearerTokens format); ignored on other listeners.
+  // TLS: accepted bearer tokens (BearerTokens format); set on any other listener it is refused.
   std::string bearer_tokens_file;
   // TLS must verify client certificates (no bearer-token-only listener).
   bool require_client_certificate = false;
@@ -75,8 +75,9 @@ struct TransportOptions {
 class Transport final : public Authenticator {
  public:
   // Checks the options without listening. INVALID_ARGUMENT: plaintext TCP off loopback, TLS
-  // without client authentication, client certificates without an allowlist, a bad fingerprint,
-  // an unreadable or malformed bearer tokens file, an unknown unix group.
+  // without client authentication, a bearer tokens file without TLS, client certificates without
+  // an allowlist, a bad fingerprint, an unreadable or malformed bearer tokens file, an unknown
+  // unix group.
   static absl::StatusOr<std::unique_ptr<Transport>> Create(TransportOptions options);
   // Create() then Serve().
   static absl::StatusOr<std::unique_ptr<Transport>> Start(TransportOptions options,

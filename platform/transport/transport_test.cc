@@ -220,6 +220,18 @@ TEST(TransportTest, TlsListenersMustAuthenticateClients) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Bearer tokens are only checked over TLS: on a plaintext or unix listener a tokens file would be
+// ignored and every caller admitted ("insecure" / "uid:<n>"), so the configuration is refused.
+TEST(TransportTest, BearerTokensWithoutTlsAreRefused) {
+  for (const ListenOptions& listen : {ListenOptions{.address = "127.0.0.1:0", .insecure_loopback = true},
+                                      ListenOptions{.address = "unix:/tmp/x.sock"}}) {
+    absl::Status s = Transport::Create({.listen = listen, .bearer_tokens_file = "/etc/tokens"}).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << listen.address;
+    EXPECT_THAT(s.message(), ::testing::HasSubstr("bearer_tokens_file")) << s;
+    EXPECT_THAT(s.message(), ::testing::HasSubstr("only checked over TLS")) << s;
+  }
+}
+
 // A test PKI made with the openssl command: a CA, a server certificate for 127.0.0.1, and the
 // client certificates alice and mallory.
 class TlsTransportTest : public ::testing::Test {

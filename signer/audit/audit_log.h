@@ -5,7 +5,8 @@
 // and last "hash": the SHA-256 of the line's own bytes up to that field with the closing brace,
 // i.e. of `line[0 : index(',"hash":"')] + "}"`. Editing any record breaks its own hash; removing,
 // inserting or reordering records breaks the next record's "prev" and the seq sequence.
-// `signer audit verify FILE` (VerifyAuditLog) reports the first bad line.
+// `signer audit verify FILE` (VerifyAuditLog) reports the first bad line; with
+// --expect_head=HASH it also checks that the head an operator kept is still in the chain.
 //
 // Torn writes: a record is one write(2); if it fails half way (ENOSPC, EFBIG, EIO) Append cuts
 // the file back to the end of the last whole record (ftruncate) and fails (the engine then
@@ -19,7 +20,8 @@
 //
 // Limits (stated, not hidden): a chain without a secret or an external anchor cannot detect a
 // rewrite of the whole tail by someone with write access, nor the removal of the last records;
-// ship the log (or at least its head hash, logged at start and stop) somewhere append-only.
+// ship the log (or at least its head hash, logged at start and stop) somewhere append-only and
+// check it with `signer audit verify --expect_head=HASH`.
 //
 // Durability: every Append() is written (one write(2) on an O_APPEND descriptor) before it
 // returns, so it survives a crash of this process; fdatasync runs every `fsync_interval`
@@ -34,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,12 +94,20 @@ struct VerifyResult {
   uint64_t bad_line = 0;  // 1-based; 0 when ok or the file could not be read
   std::string message;    // "line 7: ..." or the head on success
   std::string head_hash;
+  // With an expected head: the chain verifies but no record has that hash (not ok).
+  bool head_missing = false;
+  // With an expected head found: its record's seq (0 for the empty log's zero hash).
+  std::optional<uint64_t> expected_head_seq;
   // Torn writes and start-up repairs found on the way ("line 4: start-up cut a torn record of
   // 57 bytes ..."): reported, not failures.
   std::vector<std::string> notes;
 };
 
-VerifyResult VerifyAuditLog(const std::string& path);
+// `expected_head` (64 hex digits, e.g. the "audit_head" the signer logged at stop and an operator
+// kept): the chain must contain a record with that hash, else not ok with head_missing. Removing
+// the last records (a cut at a record boundary) leaves a valid chain; only a head kept outside the
+// file shows it. Records appended after the expected head are fine (a note in the message).
+VerifyResult VerifyAuditLog(const std::string& path, const std::string& expected_head = "");
 
 // The hash of a record line as defined above; InvalidArgument if it has no trailing hash field.
 absl::StatusOr<std::string> ComputeLineHash(const std::string& line, std::string* claimed_hash);

@@ -44,7 +44,7 @@ std::string TailNote(const std::string& tail, uint64_t line_no, uint64_t expecte
 
 }  // namespace
 
-VerifyResult VerifyAuditLog(const std::string& path) {
+VerifyResult VerifyAuditLog(const std::string& path, const std::string& expected_head) {
   VerifyResult r;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -53,6 +53,7 @@ VerifyResult VerifyAuditLog(const std::string& path) {
   }
   const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::string prev = kZeroHash;
+  if (!expected_head.empty() && expected_head == prev) r.expected_head_seq = 0;
   uint64_t expected_seq = 1;
   uint64_t line_no = 0;
   auto fail = [&](absl::string_view why) {
@@ -88,12 +89,27 @@ VerifyResult VerifyAuditLog(const std::string& path) {
     }
     if (std::string note = RepairNote(*rec, line_no); !note.empty()) r.notes.push_back(std::move(note));
     prev = rec->hash;
+    if (!expected_head.empty() && expected_head == prev) r.expected_head_seq = rec->seq;
     ++expected_seq;
     ++r.records;
   }
-  r.ok = true;
   r.head_hash = prev;
+  if (!expected_head.empty() && !r.expected_head_seq.has_value()) {
+    r.head_missing = true;
+    r.message = absl::StrCat("expected head ", expected_head,
+                             " is not the hash of any record: records were removed from the end of the log (cut at a "
+                             "record boundary) or the log was replaced; the chain verifies up to record ",
+                             r.records, ", head ", prev);
+    return r;
+  }
+  r.ok = true;
   r.message = absl::StrCat("ok: ", r.records, " records, head ", prev);
+  if (r.expected_head_seq.has_value()) {
+    absl::StrAppend(&r.message, "; the expected head is record ", *r.expected_head_seq);
+    if (*r.expected_head_seq != r.records) {
+      absl::StrAppend(&r.message, ", ", r.records - *r.expected_head_seq, " records appended since");
+    }
+  }
   if (!r.notes.empty())
     absl::StrAppend(&r.message, " (", r.notes.size(), r.notes.size() == 1 ? " repair note)" : " repair notes)");
   return r;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
 #include "chain/secp256k1.h"
@@ -166,19 +167,27 @@ int RunKeysCommand(const std::vector<std::string>& args, const KeysOptions& opti
   return Usage(err);
 }
 
-int RunAuditCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
+int RunAuditCommand(const std::vector<std::string>& args, const std::string& expect_head, std::FILE* out,
+                    std::FILE* err) {
   if (args.size() != 2 || args[0] != "verify") {
-    std::fprintf(err, "usage: signer audit verify FILE\n");
+    std::fprintf(err, "usage: signer audit verify [--expect_head=HASH] FILE\n");
     return 2;
   }
-  audit::VerifyResult r = audit::VerifyAuditLog(args[1]);
+  const std::string head = absl::AsciiStrToLower(absl::StripPrefix(expect_head, "0x"));
+  if (!expect_head.empty() && (head.size() != 64 || !chain::FromHex(head, chain::HexPrefix::kForbidden).ok())) {
+    std::fprintf(err,
+                 "signer audit verify: --expect_head must be 64 hex digits (the audit_head the signer logs at "
+                 "start and stop)\n");
+    return 2;
+  }
+  audit::VerifyResult r = audit::VerifyAuditLog(args[1], head);
   if (r.ok) {
     std::fprintf(out, "%s: %s\n", args[1].c_str(), r.message.c_str());
     for (const std::string& note : r.notes) std::fprintf(out, "%s: repair: %s\n", args[1].c_str(), note.c_str());
     return 0;
   }
   std::fprintf(err, "%s: %s\n", args[1].c_str(), r.message.c_str());
-  return r.bad_line == 0 ? 2 : 1;
+  return r.bad_line == 0 && !r.head_missing ? 2 : 1;
 }
 
 }  // namespace signer::cli

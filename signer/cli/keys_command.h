@@ -30,10 +30,13 @@ struct KeysOptions {
 // per key), diagnostics to `err`. Exit codes: 0 ok, 1 failure, 2 usage.
 int RunKeysCommand(const std::vector<std::string>& args, const KeysOptions& options, std::FILE* out, std::FILE* err);
 
-// `signer audit verify FILE`: 0 if the chain verifies, 1 if a record was edited, removed or
-// reordered (the line is printed), 2 for usage errors or an unreadable file. Torn writes and
+// `signer audit verify [--expect_head=HASH] FILE`: 0 if the chain verifies, 1 if a record was
+// edited, removed or reordered (the line is printed) or, with `expect_head` (the "audit_head" the
+// signer logged at start or stop, kept by the operator), no record has that hash (the last
+// records were cut), 2 for usage errors, a malformed HASH or an unreadable file. Torn writes and
 // start-up repairs do not fail it: each is printed as a "repair:" line after the "ok" line.
-int RunAuditCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err);
+int RunAuditCommand(const std::vector<std::string>& args, const std::string& expect_head, std::FILE* out,
+                    std::FILE* err);
 
 }  // namespace signer::cli
 

@@ -65,6 +65,9 @@ ABSL_FLAG(std::vector<std::string>, allowed_peer_uids, {},
 ABSL_FLAG(std::string, kdf, "scrypt", "keys new/import: scrypt (n=2^18, r=8, p=1) or pbkdf2 (c=262144)");
 ABSL_FLAG(uint64_t, scrypt_n, uint64_t{1} << 18,
           "keys new/import: scrypt n (a power of two; below 2^18 for tests only)");
+ABSL_FLAG(std::string, expect_head, "",
+          "audit verify: the audit_head the signer logged (at start or stop) that must still be in the chain "
+          "(also spelled --expect-head)");
 ABSL_FLAG(int64_t, chain_id, -1, "records prune: the chain");
 ABSL_FLAG(std::string, sender, "", "records prune: the key (0x address)");
 ABSL_FLAG(int64_t, confirmed_nonce, -1,
@@ -385,17 +388,26 @@ int SignerMain(int argc, char** argv) {
       "  signer --config=FILE [--listen=unix:/path | host:port] [--socket_mode=0660 --socket_group=G]\n"
       "  signer keys new|import|list --keystore_dir=DIR [--password_file=F | --password_env=VAR]\n"
       "  signer records export|import|prune (--anti_equivocation_db=F | --anti_equivocation_postgres_dsn_file=F)\n"
-      "  signer audit verify FILE");
+      "  signer audit verify [--expect_head=HASH] FILE");
   absl::FlagsUsageConfig usage;  // --help lists our flags (signer/'s and platform/'s), not gRPC's
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, "signer/") || absl::StrContains(file, "platform/");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // --expect-head, as operators' runbooks spell it, is our --expect_head.
+  std::vector<std::string> spelled(argv, argv + argc);
+  std::vector<char*> argv_flags;
+  for (std::string& a : spelled) {
+    if (a == "--expect-head" || absl::StartsWith(a, "--expect-head=")) a[8] = '_';
+    argv_flags.push_back(a.data());
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv_flags.data());
   std::vector<std::string> args(positional.begin() + 1, positional.end());
 
-  if (!args.empty() && args[0] == "audit") return cli::RunAuditCommand({args.begin() + 1, args.end()}, stdout, stderr);
+  if (!args.empty() && args[0] == "audit") {
+    return cli::RunAuditCommand({args.begin() + 1, args.end()}, absl::GetFlag(FLAGS_expect_head), stdout, stderr);
+  }
 
   v1::SignerConfig config;
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
