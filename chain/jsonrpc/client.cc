@@ -137,6 +137,12 @@ void Client::MarkSuccess(size_t index) {
   endpoints_[index]->cooldown_until = absl::InfinitePast();
 }
 
+void Client::NotifyRetry(size_t index, absl::string_view method, const absl::Status& error) const {
+  if (!options_.on_retry) return;
+  const std::vector<size_t> next = Order();
+  options_.on_retry({.method = std::string(method), .error = error, .failover = !next.empty() && next[0] != index});
+}
+
 absl::Duration Client::Backoff(int attempt) {
   const RetryPolicy& r = options_.retry;
   double base = absl::ToDoubleSeconds(r.initial_backoff) * std::pow(r.multiplier, attempt);
@@ -277,11 +283,13 @@ absl::StatusOr<json::value> Client::Call(absl::string_view method, json::array p
       // A write moves on only if it certainly never reached the node.
       std::optional<TransportDetail> d = GetTransportDetail(last);
       if (!d.has_value() || d->maybe_sent || ++writes_tried >= endpoints_.size()) return last;
+      NotifyRetry(index, method, last);
       continue;
     }
     if (++attempt >= options_.retry.max_attempts) {
       return WithMessage(last, absl::StrCat(last.message(), " (after ", attempt, " attempts)"));
     }
+    NotifyRetry(index, method, last);
     // Fail over at once while a healthy endpoint remains; back off before trying a cooling one.
     const std::vector<size_t> next = Order();
     bool healthy_left = false;
@@ -319,6 +327,7 @@ absl::StatusOr<std::vector<absl::StatusOr<json::value>>> Client::Batch(const std
       }
       if (!IsRetryable(chain)) return chain;
       MarkFailure(index);
+      if (attempt + 1 < options_.retry.max_attempts) NotifyRetry(index, "batch", chain);
       continue;
     }
     const uint64_t first_id = next_id_.fetch_add(calls.size(), std::memory_order_relaxed);
@@ -341,6 +350,7 @@ absl::StatusOr<std::vector<absl::StatusOr<json::value>>> Client::Batch(const std
       last = v.status();
       if (!IsRetryable(last)) return last;
       MarkFailure(index);
+      if (attempt + 1 < options_.retry.max_attempts) NotifyRetry(index, "batch", last);
       if (attempt + 1 < options_.retry.max_attempts && !opts.Sleep(Backoff(attempt))) return last;
       continue;
     }

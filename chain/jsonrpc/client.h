@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,14 @@ struct RetryPolicy {
   double jitter = 0.25;  // each sleep is backoff * (1 ± jitter), uniformly
 };
 
+// One failed attempt of a call that is about to be tried again, for metrics. `failover`: the
+// next attempt goes to another endpoint than the one that failed.
+struct RetryEvent {
+  std::string method;
+  absl::Status error;
+  bool failover = false;
+};
+
 struct ClientOptions {
   // Tried in order of preference; at least one.
   std::vector<std::string> endpoints;
@@ -73,6 +82,8 @@ struct ClientOptions {
   RetryPolicy retry;
   // After a transport failure an endpoint is tried last for this long.
   absl::Duration endpoint_cooldown = absl::Seconds(10);
+  // Called on the calling thread before each retry (Call and Batch); must be thread-safe.
+  std::function<void(const RetryEvent&)> on_retry;
 };
 
 class Client {
@@ -139,6 +150,8 @@ class Client {
   std::vector<size_t> Order() const;
   void MarkFailure(size_t index);
   void MarkSuccess(size_t index);
+  // options_.on_retry for a failed attempt on endpoint `index` (after MarkFailure).
+  void NotifyRetry(size_t index, absl::string_view method, const absl::Status& error) const;
   // Verifies the endpoint's chain id once (when expected_chain_id is set).
   absl::Status EnsureChain(size_t index, const CallOptions& opts);
   static absl::StatusOr<std::unique_ptr<Endpoint>> OpenEndpoint(absl::string_view url, const TransportOptions& options);

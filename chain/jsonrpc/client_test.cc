@@ -153,9 +153,16 @@ TEST(Client, FailsOverToTheNextEndpointAndRemembers) {
     return FakeReply{.status = 503, .body = "upstream down", .content_type = "text/plain"};
   });
   auto good = MustStart(Echo(ChainIdResult));
-  auto c = MustClient(Fast({bad->url(), good->url()}));
+  ClientOptions o = Fast({bad->url(), good->url()});
+  std::vector<RetryEvent> retries;  // one thread: the test's
+  o.on_retry = [&](const RetryEvent& e) { retries.push_back(e); };
+  auto c = MustClient(std::move(o));
   ASSERT_TRUE(c->ChainId().ok());
   EXPECT_EQ(bad->requests(), 1u);
+  ASSERT_EQ(retries.size(), 1u) << "the failed attempt is reported once";
+  EXPECT_TRUE(retries[0].failover);
+  EXPECT_EQ(retries[0].method, "eth_chainId");
+  EXPECT_EQ(retries[0].error.code(), absl::StatusCode::kUnavailable);
   ASSERT_TRUE(c->ChainId().ok());
   EXPECT_EQ(bad->requests(), 1u) << "a failed endpoint cools down";
   EXPECT_EQ(good->requests(), 2u);
@@ -171,10 +178,18 @@ TEST(Client, ReadsRetryWithBackoffOnOneEndpoint) {
       return FakeReply{.status = 502, .body = "<html>bad gateway</html>", .content_type = "text/html"};
     return inner(body);
   });
-  auto c = MustClient(Fast({server->url()}));
+  ClientOptions o = Fast({server->url()});
+  int retries = 0, failovers = 0;
+  o.on_retry = [&](const RetryEvent& e) {
+    ++retries;
+    failovers += e.failover ? 1 : 0;
+  };
+  auto c = MustClient(std::move(o));
   absl::StatusOr<uint64_t> id = c->ChainId();
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(server->requests(), 3u);
+  EXPECT_EQ(retries, 2) << "two failed attempts, each tried again";
+  EXPECT_EQ(failovers, 0) << "one endpoint: a retry is no failover";
 
   n = -100;  // always failing now
   absl::StatusOr<uint64_t> fail = c->ChainId();

@@ -111,6 +111,12 @@ void NonceAllocator::TrackFirst(const TxIntent& intent, const std::string& reque
   r.journal = std::move(journal);
   next_nonce_ = tx.nonce + 1;
   ++stats_.signed_first;
+  Notify(TxEvent::kSent);
+}
+
+void NonceAllocator::Notify(TxEvent event, size_t times) const {
+  if (!options_.observer) return;
+  for (size_t i = 0; i < times; ++i) options_.observer(event);
 }
 
 absl::StatusOr<SignedTx> NonceAllocator::Journaled(SignedTx tx) {
@@ -315,6 +321,7 @@ absl::StatusOr<SignedTx> NonceAllocator::BumpFees(uint64_t nonce, const CallOpti
     SortVersions(it->second.versions);
     it->second.last_signed = absl::Now();
     ++stats_.fee_bumps;
+    Notify(TxEvent::kFeeBump);
   }
   return BroadcastBump(std::move(bumped), opts);
 }
@@ -405,6 +412,7 @@ void NonceAllocator::MaintainLocked(const CallOptions& opts) {
       } else if (outcome == SendOutcome::kAccepted) {
         absl::MutexLock l(&mu_);
         ++stats_.rebroadcasts;
+        Notify(TxEvent::kRebroadcast);
       }
       continue;
     }
@@ -563,6 +571,7 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
         "nonce ", w.nonce, " of ", sender_.Checksummed(), " was used by a transaction that is none of our ",
         w.versions.size(), " signed version(s); ", w.what, " can never be mined"));
     conflict.SetPayload(kNonceConflictPayload, absl::Cord(absl::StrCat(w.nonce)));
+    Notify(TxEvent::kNonceConflict);
     return conflict;
   }
   w.conflict_polls = 0;
@@ -578,6 +587,7 @@ absl::Status NonceAllocator::Rebroadcast(WaitState& w) {
   } else if (outcome == SendOutcome::kAccepted) {
     absl::MutexLock l(&mu_);
     ++stats_.rebroadcasts;
+    Notify(TxEvent::kRebroadcast);
   } else {
     w.last_error = sent.status();
     if (GetRpcErrorKind(sent.status()) == RpcErrorKind::kInsufficientFunds) {

@@ -27,6 +27,7 @@
 #define ONCHAIN_KMS_CHAIN_ONCHAIN_NONCE_ALLOCATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,6 +59,15 @@ struct WaitOptions {
   absl::Duration timeout = absl::Minutes(3);
 };
 
+// What happened to a transaction, for metrics (NonceAllocatorOptions::observer).
+enum class TxEvent {
+  kSent,          // a new transaction: the first version of a nonce, signed to be broadcast
+  kFeeBump,       // a pending one re-signed with higher fees (same call, same nonce)
+  kRebroadcast,   // the node no longer knew it (dropped, evicted, reorged): sent again
+  kRepaired,      // an orphaned request of a dead process signed again (with a store)
+  kNonceConflict  // its nonce was taken by a transaction that is none of ours (replaced)
+};
+
 struct NonceAllocatorOptions {
   // Pending at the head this long since its last signature: replaced with a fee bump.
   absl::Duration stuck_after = absl::Seconds(60);
@@ -68,6 +78,9 @@ struct NonceAllocatorOptions {
   // failed journal cannot leave a nonce gap behind.
   absl::Duration journal_grace = absl::Seconds(30);
   FeePolicy fees;
+  // Called with each TxEvent, possibly under the allocator's locks: must be quick and must not
+  // call back into the allocator.
+  std::function<void(TxEvent)> observer;
 };
 
 // A mined transaction.
@@ -158,6 +171,7 @@ class NonceAllocator {
   };
 
   absl::StatusOr<Hash32> Broadcast(const SignedTx& tx, const jsonrpc::CallOptions& opts);
+  void Notify(TxEvent event, size_t times = 1) const;
   // Records the first signature of a nonce (waited on by the caller).
   void TrackFirst(const TxIntent& intent, const std::string& request_id, const SignedTx& tx, JournalFn journal)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -73,6 +73,7 @@ absl::StatusOr<uint64_t> NonceAllocator::RepairAndChoose(SenderHold& hold, const
     absl::MutexLock l(&mu_);
     for (const TxJournal& j : repaired) Merge(j, absl::ZeroDuration(), absl::InfiniteDuration());
     stats_.repaired += repaired.size();
+    Notify(TxEvent::kRepaired, repaired.size());
   }
   ASSIGN_OR_RETURN(const std::optional<uint64_t> floor, hold.Floor());
   uint64_t nonce = 0;
@@ -128,6 +129,7 @@ absl::StatusOr<SignedTx> NonceAllocator::SignBumpShared(SenderHold& hold, uint64
   absl::MutexLock l(&mu_);
   Merge(journal, absl::ZeroDuration(), absl::ZeroDuration());
   ++stats_.fee_bumps;
+  Notify(TxEvent::kFeeBump);
   return bumped;
 }
 
@@ -157,6 +159,7 @@ void NonceAllocator::SyncFromStore(uint64_t latest, const CallOptions& opts) {
   absl::MutexLock l(&mu_);
   for (const TxJournal& j : *repaired) Merge(j, absl::ZeroDuration(), absl::InfiniteDuration());
   stats_.repaired += repaired->size();
+  Notify(TxEvent::kRepaired, repaired->size());
 }
 
 void NonceAllocator::Merge(const TxJournal& journal, absl::Duration since_signed, absl::Duration since_bump_attempt) {

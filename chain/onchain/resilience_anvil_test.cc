@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -51,6 +52,23 @@ struct Journals {
     absl::MutexLock l(&mu);
     if (all.empty()) return std::nullopt;
     return all.back();
+  }
+};
+
+// Counts the allocators' TxEvents (NonceAllocatorOptions::observer).
+struct TxEvents {
+  absl::Mutex mu;
+  std::map<TxEvent, int> n;
+  OperationOptions Observing(OperationOptions o = testing::FastOptions()) {
+    o.nonces.observer = [this](TxEvent e) {
+      absl::MutexLock l(&mu);
+      ++n[e];
+    };
+    return o;
+  }
+  int operator[](TxEvent e) {
+    absl::MutexLock l(&mu);
+    return n[e];
   }
 };
 
@@ -178,7 +196,8 @@ TEST(Transactions, DroppedTransactionIsBroadcastAgain) {
 }
 
 TEST(Transactions, GapLeftByACancelledOperationIsHealed) {
-  auto env = MustStart({.automine = false});
+  TxEvents events;
+  auto env = MustStart({.automine = false}, events.Observing());
   ASSERT_NE(env, nullptr);
   Journals ja, jb;
   jsonrpc::CancelToken cancel_a;
@@ -206,10 +225,14 @@ TEST(Transactions, GapLeftByACancelledOperationIsHealed) {
   EXPECT_TRUE(Mined(*env, ha));
   EXPECT_GE(env->ops->nonces(env->chain_id, env->sender).stats().rebroadcasts, 1u);
   EXPECT_EQ(env->signer->signatures(), 2);
+  EXPECT_EQ(events[TxEvent::kSent], 2);
+  EXPECT_GE(events[TxEvent::kRebroadcast], 1);
+  EXPECT_EQ(events[TxEvent::kFeeBump], 0);
 }
 
 TEST(Transactions, PricedOutByTheMarketIsReplacedWithAFeeBump) {
-  auto env = MustStart({.automine = false});
+  TxEvents events;
+  auto env = MustStart({.automine = false}, events.Observing());
   ASSERT_NE(env, nullptr);
   Journals journals;
   auto result = DeployAsync(*env->ops, *env, 1, journals);
@@ -245,6 +268,8 @@ TEST(Transactions, PricedOutByTheMarketIsReplacedWithAFeeBump) {
             *U256::CheckedMul(first.max_priority_fee_per_gas, U256(11)));
   EXPECT_EQ(env->signer->refusals(), 0);
   EXPECT_GE(env->ops->nonces(env->chain_id, env->sender).stats().fee_bumps, 1u);
+  EXPECT_EQ(events[TxEvent::kSent], 1);
+  EXPECT_EQ(events[TxEvent::kFeeBump], r->versions_signed - 1);
 }
 
 TEST(Transactions, StuckPendingIsReplacedWithAFeeBumpAfterStuckAfter) {
@@ -311,7 +336,8 @@ TEST(Transactions, KeyUsedElsewhereTakesOurNonce) {
   auto env = MustStart({.automine = false}, o);
   ASSERT_NE(env, nullptr);
   {
-    OnchainOperations strict(*env->rpc, *env->signer, testing::FastOptions());
+    TxEvents events;
+    OnchainOperations strict(*env->rpc, *env->signer, events.Observing());
     bool once = false;
     JournalFn steal_once = [&](const TxJournal&) {
       if (!once) {
@@ -329,6 +355,7 @@ TEST(Transactions, KeyUsedElsewhereTakesOurNonce) {
     EXPECT_TRUE(absl::StrContains(r.status().message(), "was used by a transaction that is none of our 1 signed"))
         << r.status();
     EXPECT_EQ(env->signer->signatures(), 1);
+    EXPECT_EQ(events[TxEvent::kNonceConflict], 1);
     // The next operation re-reads the nonce and goes through.
     absl::StatusOr<DeployAppAuthResult> next;
     {

@@ -1,5 +1,6 @@
 #include "chain/onchain/tx_signer.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "chain/hex.h"
 #include "chain/transaction.h"
@@ -35,8 +36,11 @@ absl::StatusOr<SignedTx> SignIntent(TxSigner& signer, const TxEnvelope& envelope
                                     ? signer.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
                                     : signer.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
   if (!tx.ok()) {
-    return absl::Status(tx.status().code(),
-                        absl::StrCat("sign ", intent.Name(), " nonce ", envelope.nonce, ": ", tx.status().message()));
+    absl::Status out(tx.status().code(),
+                     absl::StrCat("sign ", intent.Name(), " nonce ", envelope.nonce, ": ", tx.status().message()));
+    // The signer's payloads (e.g. which service refused) stay with the status.
+    tx.status().ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
+    return out;
   }
   if (absl::Status s = VerifySignedTx(*tx, envelope, intent.to, intent.Calldata()); !s.ok()) return s;
   return tx;

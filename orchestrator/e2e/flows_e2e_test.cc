@@ -38,13 +38,15 @@ class FlowsE2eTest : public StackTest<> {
  protected:
   static void SetUpTestSuite() {
     metrics_port_ = platform::testing::FreeTcpPort();
-    StartStack({.extra_config = absl::StrCat("metrics_port: ", metrics_port_)});
+    signer_metrics_port_ = platform::testing::FreeTcpPort();
+    StartStack(
+        {.extra_config = absl::StrCat("metrics_port: ", metrics_port_), .signer_metrics_port = signer_metrics_port_});
   }
 
-  // The orchestrator's GET /metrics, parsed as a scraper would.
-  static platform::http::testing::Exposition Metrics() {
+  // GET /metrics of the orchestrator (or of the signer), parsed as a scraper would.
+  static platform::http::testing::Exposition Metrics(bool signer = false) {
     absl::StatusOr<platform::http::Url> url =
-        platform::http::ParseUrl(absl::StrCat("http://127.0.0.1:", metrics_port_));
+        platform::http::ParseUrl(absl::StrCat("http://127.0.0.1:", signer ? signer_metrics_port_ : metrics_port_));
     absl::StatusOr<std::unique_ptr<platform::http::Client>> client = platform::http::Client::Create(*url, {});
     EXPECT_TRUE(client.ok()) << client.status();
     absl::StatusOr<platform::http::Response> r = (*client)->Send({.target = "/metrics"});
@@ -56,6 +58,7 @@ class FlowsE2eTest : public StackTest<> {
     return e.ok() ? *e : platform::http::testing::Exposition{};
   }
   static inline int metrics_port_ = 0;
+  static inline int signer_metrics_port_ = 0;
 
   static void ExpectAppDeployedBy(const std::string& tx, uint64_t block, const std::string& app) {
     absl::StatusOr<json::value> receipt = stack_->anvil().Call("eth_getTransactionReceipt", json::array{tx});
@@ -469,20 +472,102 @@ TEST_F(FlowsE2eTest, PhalaKmsDeployAndUpdate) {
   ExpectIndependentVerdict(*stack_, done.update().cvm_id(), done.update().compose_hash(), {{"ONLY", "one"}}, "");
 }
 
-// The orchestrator's /metrics counts a deploy from start to success, the Phala Cloud API's
-// answers and the journal's writes.
-TEST_F(FlowsE2eTest, MetricsCountADeployItsCloudCallsAndJournalWrites) {
-  platform::http::testing::Exposition before = Metrics();
-  v1::Operation done = DeployAndWait("metrics-1", "e2e-metrics");
-  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED);
-  platform::http::testing::Exposition after = Metrics();
-  auto delta = [&](const std::string& series) { return after.samples[series] - before.samples[series]; };
-  EXPECT_EQ(delta("orchestrator_operations_started_total{kind=\"deploy_cvm\"}"), 1);
-  EXPECT_EQ(delta("orchestrator_operations_succeeded_total{kind=\"deploy_cvm\"}"), 1);
-  EXPECT_EQ(delta("orchestrator_operations_failed_total{kind=\"deploy_cvm\"}"), 0);
-  EXPECT_GE(delta("orchestrator_phala_cloud_responses_total{class=\"2xx\"}"), 3) << "provision, pubkey, commit";
-  EXPECT_EQ(delta("orchestrator_journal_write_duration_seconds_count{write=\"create\"}"), 1);
-  EXPECT_GE(delta("orchestrator_journal_write_duration_seconds_count{write=\"update\"}"), 4);
+// Both services' /metrics during and after a deploy on the on-chain KMS. While the Phala Cloud
+// simulator answers 503 to the app's env-encryption key, the operation is held in get_env_pubkey
+// after its transaction (deterministically: until the fault is cleared), so the scrape "during"
+// sees the operation started and not ended, the transaction sent and signed, the 5xx answers and
+// the retries they caused; the scrape after sees it succeeded and every step timed.
+TEST_F(FlowsE2eTest, BothServicesMetricsMoveDuringAndAfterADeploy) {
+  using platform::http::testing::Exposition;
+  const Exposition before = Metrics(), signer_before = Metrics(/*signer=*/true);
+  auto delta = [](const Exposition& now, const Exposition& then, const std::string& series) {
+    auto at = [&](const Exposition& e) {
+      auto it = e.samples.find(series);
+      return it == e.samples.end() ? 0.0 : it->second;
+    };
+    return at(now) - at(then);
+  };
+  struct ClearFaultsAtEnd {  // also when an assertion ends the test early: the stack is shared
+    ~ClearFaultsAtEnd() { (void)stack_->ClearFaults(); }
+  } clear_faults_at_end;
+  // The KMS's env-key endpoint (GET /kms/{slug or id}/pubkey/...) answers 503 until cleared.
+  grpc::ClientContext list_ctx;
+  v1::ListKmsInstancesRequest list;
+  list.set_onchain_only(true);
+  v1::ListKmsInstancesResponse kms;
+  ASSERT_TRUE(stack_->stub().ListKmsInstances(&list_ctx, list, &kms).ok());
+  ASSERT_GE(kms.kms_instances_size(), 1);
+  for (const v1::KmsInstance& k : kms.kms_instances()) {
+    for (const std::string& ref : {k.id(), k.slug()}) {
+      if (ref.empty()) continue;
+      ASSERT_TRUE(
+          stack_
+              ->AddFault(absl::StrCat(R"({"kind": "error", "status": 503, "method": "GET", "path_prefix": "/kms/)", ref,
+                                      R"(/pubkey"})"))
+              .ok());
+    }
+  }
+  v1::Operation op;
+  ASSERT_TRUE(Deploy(stack_->DeployRequest("metrics-1", "e2e-metrics"), &op).ok());
+  // Held: get_env_pubkey failed once and is being retried.
+  absl::StatusOr<v1::Operation> held;
+  for (int i = 0; i < 600; ++i) {
+    held = stack_->Get(op.id());
+    ASSERT_TRUE(held.ok()) << held.status();
+    const v1::Step* s = nullptr;
+    for (const v1::Step& st : held->steps()) {
+      if (st.name() == "get_env_pubkey") s = &st;
+    }
+    if (s != nullptr && s->attempts() >= 2) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(held->state(), v1::OPERATION_STATE_RUNNING) << held->DebugString();
+  const Exposition during = Metrics(), signer_during = Metrics(/*signer=*/true);
+  const std::string deploy = "kind=\"deploy_cvm\"";
+  auto step_count = [&](const Exposition& e, const Exposition& then, const std::string& step) {
+    return delta(e, then,
+                 absl::StrCat("orchestrator_step_duration_seconds_count{", deploy, ",step=\"", step,
+                              "\",result=\"succeeded\"}"));
+  };
+  EXPECT_EQ(delta(during, before, "orchestrator_operations_started_total{" + deploy + "}"), 1);
+  EXPECT_EQ(delta(during, before, "orchestrator_operations_succeeded_total{" + deploy + "}"), 0) << "still running";
+  EXPECT_EQ(delta(during, before, "orchestrator_transactions_sent_total{chain_id=\"31337\"}"), 1);
+  EXPECT_EQ(step_count(during, before, "deploy_app_auth"), 1);
+  EXPECT_EQ(step_count(during, before, "get_env_pubkey"), 0);
+  EXPECT_GE(delta(during, before, "orchestrator_phala_cloud_responses_total{class=\"5xx\"}"), 4)
+      << "one step attempt: the client's 4 attempts";
+  EXPECT_GE(delta(during, before, "orchestrator_retries_total{layer=\"phala_cloud\",cause=\"http_5xx\"}"), 3);
+  EXPECT_GE(delta(during, before, "orchestrator_retries_total{layer=\"step\",cause=\"http_5xx\"}"), 1);
+  const std::string sign = "method=\"SignDeployAndRegisterApp\"";
+  EXPECT_EQ(delta(signer_during, signer_before, "signer_requests_total{" + sign + ",outcome=\"ok\"}"), 1);
+  EXPECT_EQ(delta(signer_during, signer_before, "signer_signatures_total{" + sign + ",nonce_use=\"first\"}"), 1);
+  EXPECT_EQ(delta(signer_during, signer_before, "signer_request_duration_seconds_count{" + sign + "}"), 1);
+  EXPECT_EQ(delta(signer_during, signer_before, "signer_signing_duration_seconds_count{" + sign + "}"), 1);
+  EXPECT_EQ(delta(signer_during, signer_before, "signer_equivocation_records_total"), 1);
+  EXPECT_EQ(signer_during.samples.at("signer_keys_loaded"), 1);
+
+  ASSERT_TRUE(stack_->ClearFaults().ok());
+  absl::StatusOr<v1::Operation> done = stack_->WaitFor(op.id());
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(done->state(), v1::OPERATION_STATE_SUCCEEDED) << done->DebugString();
+  const Exposition after = Metrics(), signer_after = Metrics(/*signer=*/true);
+  EXPECT_EQ(delta(after, before, "orchestrator_operations_started_total{" + deploy + "}"), 1);
+  EXPECT_EQ(delta(after, before, "orchestrator_operations_succeeded_total{" + deploy + "}"), 1);
+  EXPECT_EQ(delta(after, before, "orchestrator_operations_failed_total{" + deploy + "}"), 0);
+  for (const char* step : {"provision", "check_kms", "deploy_app_auth", "get_env_pubkey", "encrypt_env", "commit"}) {
+    EXPECT_EQ(step_count(after, before, step), 1) << step;
+  }
+  EXPECT_GE(delta(after, during, "orchestrator_phala_cloud_responses_total{class=\"2xx\"}"), 2) << "pubkey, commit";
+  EXPECT_GE(delta(after, before, "orchestrator_phala_cloud_responses_total{class=\"2xx\"}"), 4)
+      << "provision, kms, pubkey, commit";
+  EXPECT_EQ(delta(after, before, "orchestrator_transactions_sent_total{chain_id=\"31337\"}"), 1);
+  EXPECT_EQ(delta(after, before, "orchestrator_transaction_fee_bumps_total{chain_id=\"31337\"}"), 0);
+  EXPECT_EQ(delta(after, before, "orchestrator_journal_write_duration_seconds_count{write=\"create\"}"), 1);
+  EXPECT_GE(delta(after, before, "orchestrator_journal_write_duration_seconds_count{write=\"update\"}"), 12)
+      << "each of the 6 steps: RUNNING, then SUCCEEDED";
+  EXPECT_EQ(delta(signer_after, signer_before, "signer_signatures_total{" + sign + ",nonce_use=\"first\"}"), 1);
+  EXPECT_EQ(delta(signer_after, signer_before, "signer_equivocation_refusals_total{" + sign + "}"), 0);
+  EXPECT_GE(delta(signer_after, signer_before, "signer_audit_write_duration_seconds_count{result=\"ok\"}"), 1);
 }
 
 TEST_F(FlowsE2eTest, ListKmsInstances) {

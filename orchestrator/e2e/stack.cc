@@ -334,8 +334,10 @@ absl::Status Stack::WriteOrchestratorConfig() {
 }
 
 absl::Status Stack::StartSigner() {
-  absl::StatusOr<std::unique_ptr<Child>> c = Child::Spawn(
-      RunfilePath("signer/signer"), {"--config=" + dir() + "/signer.textproto"}, {}, dir() + "/signer.log");
+  std::vector<std::string> args = {"--config=" + dir() + "/signer.textproto"};
+  if (options_.signer_metrics_port != 0) args.push_back(absl::StrCat("--metrics_port=", options_.signer_metrics_port));
+  absl::StatusOr<std::unique_ptr<Child>> c =
+      Child::Spawn(RunfilePath("signer/signer"), args, {}, dir() + "/signer.log");
   if (!c.ok()) return c.status();
   signer_ = *std::move(c);
   const std::string addr = "unix:" + dir() + "/s.sock";

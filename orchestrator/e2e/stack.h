@@ -64,6 +64,8 @@ struct StackOptions {
   bool compose_hash_warn_only = false;
   // Extra text-proto lines for the orchestrator's config.
   std::string extra_config;
+  // The signer's Prometheus endpoint on this port (--metrics_port); 0: none.
+  int signer_metrics_port = 0;
   // A `listen { ... }` section instead of the Unix socket (e.g. TCP with TLS and bearer tokens).
   // Then a replica counts as started once it prints "serving on <host:port>", address(i) is
   // that host:port, and stub(i) is not usable (the test makes its own channel).

@@ -467,12 +467,20 @@ TEST_F(ManagerTest, IdempotentPerCallerAndRequestId) {
 }
 
 TEST_F(ManagerTest, TransientFailuresAreRetriedThenGivenUp) {
+  metrics::OrchestratorMetrics metrics;
+  deps_.metrics = &metrics;
   Open();
   script_.transient_failures_b = 2;  // within the 1 s retry window (backoff 10, 20 ms)
   absl::StatusOr<v1::Operation> a = manager_->Submit(Sub("r1", "body"));
   v1::Operation done = Wait(a->id());
   EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED);
   EXPECT_EQ(done.steps(1).attempts(), 3u);
+  const std::string rendered = metrics.Render();
+  EXPECT_THAT(rendered, HasSubstr("orchestrator_retries_total{layer=\"step\",cause=\"connection\"} 2\n"));
+  EXPECT_THAT(
+      rendered,
+      HasSubstr(
+          "orchestrator_step_duration_seconds_count{kind=\"update_env_vars\",step=\"b\",result=\"succeeded\"} 1\n"));
   script_.transient_failures_b = 1 << 20;
   absl::StatusOr<v1::Operation> b = manager_->Submit(Sub("r2", "body"));
   done = Wait(b->id());
@@ -481,6 +489,10 @@ TEST_F(ManagerTest, TransientFailuresAreRetriedThenGivenUp) {
   EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
   EXPECT_THAT(done.error().message(), HasSubstr("gave up after"));
   EXPECT_THAT(done.error().message(), HasSubstr("dependency down"));
+  EXPECT_THAT(
+      metrics.Render(),
+      HasSubstr("orchestrator_step_duration_seconds_count{kind=\"update_env_vars\",step=\"b\",result=\"failed\"} 1\n"));
+  Close();
 }
 
 TEST_F(ManagerTest, ResumesAfterARestartAndAsksForLostEnvValues) {

@@ -201,6 +201,8 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   absl::StatusOr<int64_t> version = journal_.Update(rec, options);
   // The journal may be briefly busy (another process reading it, an I/O hiccup): retry a little.
   for (int i = 0; !version.ok() && absl::IsUnavailable(version.status()) && i < 20; ++i) {
+    if (deps_.metrics != nullptr)
+      deps_.metrics->Retry(metrics::RetryLayer::kJournal, metrics::RetryCause::kJournalBusy);
     absl::SleepFor(absl::Milliseconds(50));
     version = journal_.Update(rec, options);
   }
@@ -287,6 +289,10 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
   const std::string name(name_view);
   if (StepFinished(name)) return absl::OkStatus();
   bool resumed = rt_.resumed_steps_.count(name) > 0;
+  const absl::Time started = absl::Now();
+  auto timed = [&](bool succeeded) {
+    if (deps_.metrics != nullptr) deps_.metrics->StepEnded(kind(), name, succeeded, absl::Now() - started);
+  };
   std::optional<absl::Time> first_failure;
   absl::Duration backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
@@ -305,6 +311,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
       if (!run.succeeded()) s = run.Succeed(nullptr);
       if (s.ok()) {
         platform::log::Info("step succeeded", {{"op", id()}, {"step", name}});
+        timed(true);
         return s;
       }
     }
@@ -329,6 +336,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
       if (now - *first_failure < options_.retry_timeout) {
         const std::string detail = absl::StrCat("retrying in ", Seconds(backoff), " after: ", s.message());
         platform::log::Warn("step retrying", {{"op", id()}, {"step", name}, {"error", std::string(s.message())}});
+        if (deps_.metrics != nullptr) deps_.metrics->Retry(metrics::RetryLayer::kStep, metrics::StepRetryCause(s));
         (void)Update(
             [&](v1::Operation& op, state::FlowState&) {
               if (v1::Step* st = FindStep(op, name)) st->set_detail(detail);
@@ -344,6 +352,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
     }
     // When even the failure cannot be journaled, the operation pauses and the step is redone.
     if (absl::Status f = Fail(name, s); IsJournalUnavailable(f)) return f;
+    timed(false);
     return s;
   }
 }

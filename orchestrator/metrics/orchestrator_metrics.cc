@@ -30,6 +30,17 @@ std::vector<std::vector<std::string>> AllKinds() {
   return out;
 }
 
+std::vector<std::vector<std::string>> AllRetries() {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& [layer, cause] : PossibleRetries()) {
+    out.push_back({std::string(LayerName(layer)), std::string(CauseName(cause))});
+  }
+  return out;
+}
+
+// From 10 ms (a read) to 10 min (a transaction waiting for its receipt, retries included).
+std::vector<double> StepBoundsSeconds() { return {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}; }
+
 }  // namespace
 
 OrchestratorMetrics::OrchestratorMetrics()
@@ -42,7 +53,24 @@ OrchestratorMetrics::OrchestratorMetrics()
                        {{"2xx"}, {"3xx"}, {"4xx"}, {"5xx"}, {"error"}}),
       journal_writes_("orchestrator_journal_write_duration_seconds",
                       "Time of a journal write (create, update), retries of a busy journal included.", {"write"},
-                      platform::metrics::LatencyBoundsSeconds()) {}
+                      platform::metrics::LatencyBoundsSeconds()),
+      steps_("orchestrator_step_duration_seconds",
+             "Time of a step from its start in this process to SUCCEEDED or FAILED, retries included.",
+             {"kind", "step", "result"}, StepBoundsSeconds()),
+      retries_("orchestrator_retries_total", "Retries by who retried (layer) and why (cause).", {"layer", "cause"},
+               AllRetries()),
+      failovers_("orchestrator_rpc_failovers_total", "JSON-RPC attempts moved to another endpoint after a failure.",
+                 {"chain_id"}),
+      tx_sent_("orchestrator_transactions_sent_total",
+               "New transactions signed to be broadcast (first version of a nonce).", {"chain_id"}),
+      tx_fee_bumps_("orchestrator_transaction_fee_bumps_total",
+                    "Pending transactions re-signed with higher fees (same call, same nonce).", {"chain_id"}),
+      tx_dropped_("orchestrator_transactions_dropped_total",
+                  "Transactions the node no longer knew (dropped, evicted, reorged), broadcast again.", {"chain_id"}),
+      tx_replaced_("orchestrator_transactions_replaced_total",
+                   "Transactions whose nonce was taken by a transaction that is none of ours.", {"chain_id"}),
+      tx_repaired_("orchestrator_transactions_repaired_total",
+                   "Signature requests of a replica that died, signed again by another.", {"chain_id"}) {}
 
 void OrchestratorMetrics::OperationStarted(v1::OperationKind kind) { started_.Increment({KindLabel(kind)}); }
 
@@ -60,6 +88,60 @@ void OrchestratorMetrics::JournalWrite(const char* write, absl::Duration took) {
   journal_writes_.Observe({write}, absl::ToDoubleSeconds(took));
 }
 
+void OrchestratorMetrics::StepEnded(v1::OperationKind kind, absl::string_view step, bool succeeded,
+                                    absl::Duration took) {
+  steps_.Observe({KindLabel(kind), std::string(step), succeeded ? "succeeded" : "failed"}, absl::ToDoubleSeconds(took));
+}
+
+void OrchestratorMetrics::Retry(RetryLayer layer, RetryCause cause) {
+  retries_.Increment({std::string(LayerName(layer)), std::string(CauseName(cause))});
+}
+
+void OrchestratorMetrics::ChainConfigured(uint64_t chain_id) {
+  const std::vector<std::string> chain = {absl::StrCat(chain_id)};
+  for (platform::metrics::CounterFamily* f :
+       {&failovers_, &tx_sent_, &tx_fee_bumps_, &tx_dropped_, &tx_replaced_, &tx_repaired_}) {
+    f->Increment(chain, 0);
+  }
+}
+
+void OrchestratorMetrics::RpcFailover(uint64_t chain_id) { failovers_.Increment({absl::StrCat(chain_id)}); }
+
+void OrchestratorMetrics::Transaction(uint64_t chain_id, chain::onchain::TxEvent event) {
+  using chain::onchain::TxEvent;
+  const std::vector<std::string> chain = {absl::StrCat(chain_id)};
+  switch (event) {
+    case TxEvent::kSent:
+      return tx_sent_.Increment(chain);
+    case TxEvent::kFeeBump:
+      return tx_fee_bumps_.Increment(chain);
+    case TxEvent::kRebroadcast:
+      return tx_dropped_.Increment(chain);
+    case TxEvent::kNonceConflict:
+      return tx_replaced_.Increment(chain);
+    case TxEvent::kRepaired:
+      return tx_repaired_.Increment(chain);
+  }
+}
+
+std::function<void(const cloudapi::CallEvent&)> OrchestratorMetrics::CloudObserver() {
+  return [this](const cloudapi::CallEvent& e) {
+    PhalaCloudResponse(e.http_status);
+    if (e.retry_in.has_value()) Retry(RetryLayer::kPhalaCloud, CloudRetryCause(e));
+  };
+}
+
+std::function<void(const chain::jsonrpc::RetryEvent&)> OrchestratorMetrics::RpcRetryObserver(uint64_t chain_id) {
+  return [this, chain_id](const chain::jsonrpc::RetryEvent& e) {
+    Retry(RetryLayer::kJsonRpc, RpcRetryCause(e.error));
+    if (e.failover) RpcFailover(chain_id);
+  };
+}
+
+std::function<void(chain::onchain::TxEvent)> OrchestratorMetrics::TxObserver(uint64_t chain_id) {
+  return [this, chain_id](chain::onchain::TxEvent e) { Transaction(chain_id, e); };
+}
+
 std::string OrchestratorMetrics::Render() const {
   std::string out;
   started_.AppendText(&out);
@@ -67,6 +149,12 @@ std::string OrchestratorMetrics::Render() const {
   failed_.AppendText(&out);
   cloud_responses_.AppendText(&out);
   journal_writes_.AppendText(&out);
+  steps_.AppendText(&out);
+  retries_.AppendText(&out);
+  for (const platform::metrics::CounterFamily* f :
+       {&failovers_, &tx_sent_, &tx_fee_bumps_, &tx_dropped_, &tx_replaced_, &tx_repaired_}) {
+    f->AppendText(&out);
+  }
   return out;
 }
 

@@ -96,7 +96,7 @@ absl::Status App::ConnectPhalaCloud(const v1::OrchestratorConfig& config) {
   co.api_key = *std::move(key);
   co.transport.request_timeout = Dur(config.phala_cloud().request_timeout(), absl::Seconds(30));
   co.transport.extra_ca_file = config.phala_cloud().ca_file();
-  co.observer = [m = &metrics_](const cloudapi::CallEvent& e) { m->PhalaCloudResponse(e.http_status); };
+  co.observer = metrics_.CloudObserver();
   co.retry.total_timeout = std::max(absl::Minutes(1), 3 * co.transport.request_timeout);
   absl::StatusOr<std::unique_ptr<cloudapi::CloudClient>> cloud = cloudapi::CloudClient::Create(std::move(co));
   if (!cloud.ok()) return absl::InvalidArgumentError(absl::StrCat("phala_cloud: ", cloud.status().message()));
@@ -142,6 +142,7 @@ absl::StatusOr<v1::KmsType> App::AddChain(const v1::ChainConfig& c, const std::s
   ro.endpoints.assign(c.rpc_endpoints().begin(), c.rpc_endpoints().end());
   ro.expected_chain_id = c.chain_id();
   ro.endpoint_cooldown = absl::Seconds(2);
+  ro.on_retry = metrics_.RpcRetryObserver(c.chain_id());
   ro.transport.request_timeout = Dur(c.rpc_timeout(), absl::Seconds(30));
   ro.transport.connect_timeout = std::min(ro.transport.connect_timeout, ro.transport.request_timeout);
   absl::StatusOr<std::unique_ptr<chain::jsonrpc::Client>> rpc = chain::jsonrpc::Client::Create(ro);
@@ -154,6 +155,8 @@ absl::StatusOr<v1::KmsType> App::AddChain(const v1::ChainConfig& c, const std::s
   oo.nonces.stuck_after = Dur(c.fee_bump_after(), absl::Seconds(60));
   oo.nonces.fees.max_fee_per_gas_cap = *max_fee;
   oo.nonces.fees.max_priority_fee_per_gas = *max_prio;
+  oo.nonces.observer = metrics_.TxObserver(c.chain_id());
+  metrics_.ChainConfigured(c.chain_id());
   auto ops = std::make_unique<chain::onchain::OnchainOperations>(**rpc, *signer_, oo, nonces_.get());
   v1::KmsType type = c.kms_type();
   if (type == v1::KMS_TYPE_UNSPECIFIED) {

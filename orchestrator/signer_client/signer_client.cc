@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "chain/hex.h"
@@ -18,6 +19,8 @@ namespace {
 
 namespace sv1 = onchainkms::signer::v1;
 using chain::onchain::SignedTx;
+
+constexpr char kFromSignerPayload[] = "type.onchain-kms/orchestrator.FromSigner";
 using chain::onchain::TxEnvelope;
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view role) {
@@ -147,8 +150,12 @@ void SignerClient::Prepare(grpc::ClientContext* context) const {
 
 absl::Status SignerClient::CallError(const grpc::Status& status, absl::string_view method) const {
   absl::Status s = platform::FromGrpcStatus(status);
-  return absl::Status(s.code(), absl::StrCat("signer at ", options_.address, ": ", method, ": ", s.message()));
+  absl::Status out(s.code(), absl::StrCat("signer at ", options_.address, ": ", method, ": ", s.message()));
+  out.SetPayload(kFromSignerPayload, absl::Cord(method));
+  return out;
 }
+
+bool FromSigner(const absl::Status& status) { return status.GetPayload(kFromSignerPayload).has_value(); }
 
 absl::StatusOr<SignedTx> SignerClient::SignDeployAndRegisterApp(const TxEnvelope& envelope, const chain::Address& kms,
                                                                 const chain::DeployAndRegisterAppParams& params) {

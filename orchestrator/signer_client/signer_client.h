@@ -62,6 +62,10 @@ class SignerClient final : public chain::onchain::TxSigner {
   std::unique_ptr<onchainkms::signer::v1::Signer::Stub> stub_;
 };
 
+// True for a status a call to the signer returned (its refusal, or UNAVAILABLE / DEADLINE_EXCEEDED
+// when it could not be reached), also after the chain layer wrapped it.
+bool FromSigner(const absl::Status& status);
+
 // Converts the signer's answer into chain's type (parsing every field); INTERNAL when malformed.
 absl::StatusOr<chain::onchain::SignedTx> FromProto(const onchainkms::signer::v1::SignedTransaction& tx);
 

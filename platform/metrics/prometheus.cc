@@ -91,6 +91,21 @@ void HistogramFamily::AppendText(std::string* out) const {
   }
 }
 
+CallbackMetric::CallbackMetric(std::string name, std::string help, Type type)
+    : name_(std::move(name)), help_(std::move(help)), type_(type) {}
+
+void CallbackMetric::Set(std::function<double()> read) {
+  absl::MutexLock lock(&mu_);
+  read_ = std::move(read);
+}
+
+void CallbackMetric::AppendText(std::string* out) const {
+  absl::MutexLock lock(&mu_);
+  if (!read_) return;
+  AppendHeader(out, name_, help_, type_ == Type::kGauge ? "gauge" : "counter");
+  absl::StrAppend(out, name_, " ", read_(), "\n");
+}
+
 std::vector<double> LatencyBoundsSeconds() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }

@@ -12,6 +12,7 @@
 #define ONCHAIN_KMS_PLATFORM_METRICS_PROMETHEUS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -60,6 +61,23 @@ class HistogramFamily {
   const std::vector<double> bounds_;
   mutable absl::Mutex mu_;
   std::map<std::vector<std::string>, Series> series_ ABSL_GUARDED_BY(mu_);
+};
+
+// One unlabelled series whose value is read when the text is rendered: a gauge (keys loaded) or a
+// counter another module keeps (connections its transport refused). Not rendered until Set.
+class CallbackMetric {
+ public:
+  enum class Type { kGauge, kCounter };
+  CallbackMetric(std::string name, std::string help, Type type);
+  void Set(std::function<double()> read);
+  void AppendText(std::string* out) const;
+
+ private:
+  const std::string name_;
+  const std::string help_;
+  const Type type_;
+  mutable absl::Mutex mu_;
+  std::function<double()> read_ ABSL_GUARDED_BY(mu_);
 };
 
 // Latency bounds in seconds from 1 ms to 10 s, for calls to a database or a remote API.

@@ -37,6 +37,26 @@ TEST(Prometheus, CountersAndHistogramsParseAsTheTextFormat) {
   EXPECT_EQ(counter.Value({"b", "fail\"ed\n"}), 3u);
 }
 
+TEST(Prometheus, CallbackMetricsAreReadWhenRendered) {
+  CallbackMetric keys("x_keys_loaded", "Keys.", CallbackMetric::Type::kGauge);
+  CallbackMetric refused("x_refused_total", "Refused.", CallbackMetric::Type::kCounter);
+  std::string text;
+  keys.AppendText(&text);
+  EXPECT_EQ(text, "") << "not rendered until Set";
+  int n = 2;
+  keys.Set([&n] { return n; });
+  refused.Set([] { return 7; });
+  n = 3;
+  keys.AppendText(&text);
+  refused.AppendText(&text);
+  absl::StatusOr<http::testing::Exposition> e = http::testing::ParsePrometheusText(text);
+  ASSERT_TRUE(e.ok()) << e.status() << "\n" << text;
+  EXPECT_EQ(e->types["x_keys_loaded"], "gauge");
+  EXPECT_EQ(e->samples["x_keys_loaded"], 3) << "the value at rendering";
+  EXPECT_EQ(e->types["x_refused_total"], "counter");
+  EXPECT_EQ(e->samples["x_refused_total"], 7);
+}
+
 TEST(Prometheus, TheParserRejectsWhatAScraperWould) {
   EXPECT_FALSE(http::testing::ParsePrometheusText("x 1\n").ok()) << "no TYPE";
   EXPECT_FALSE(http::testing::ParsePrometheusText("# TYPE x counter\nx{a=\"1} 1\n").ok()) << "unterminated";

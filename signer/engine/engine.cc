@@ -274,17 +274,16 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
     a["reason"] = std::string(status.message());
   }
   if (!req->rule.empty()) a["rule"] = req->rule;
+  const absl::Time audit_start = absl::Now();
   absl::StatusOr<std::string> audited = d_.audit->Append(a);
+  if (d_.metrics != nullptr) d_.metrics->AuditWrite(audited.ok(), absl::Now() - audit_start);
   if (!audited.ok()) {
     platform::log::Error("audit log write failed; withholding the response",
                          {{"method", req->method}, {"error", std::string(audited.status().message())}});
     if (status.ok())
       status = absl::UnavailableError("the audit log cannot be written; nothing is released, retry later");
   }
-  if (d_.metrics != nullptr) {
-    d_.metrics->ObserveRequest(req->method, Outcome(status.code()), absl::Now() - req->start);
-    if (req->policy_refusal) d_.metrics->PolicyDenial(req->rule);
-  }
+  Count(*req, status);
   if (!status.ok() && status.code() != absl::StatusCode::kNotFound &&
       status.code() != absl::StatusCode::kInvalidArgument) {
     platform::log::Info("request refused", {{"method", req->method},
@@ -293,6 +292,20 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
                                             {"reason", std::string(status.message())}});
   }
   req->done(std::move(status));
+}
+
+void Engine::Count(const Request& req, const absl::Status& status) {
+  if (d_.metrics == nullptr) return;
+  d_.metrics->ObserveRequest(req.method, Outcome(status.code()), absl::Now() - req.start);
+  if (req.policy_refusal) d_.metrics->PolicyDenial(req.rule);
+  if (!status.ok() && req.rule == "anti_equivocation") d_.metrics->EquivocationRefusal(req.method);
+  if (!status.ok()) return;
+  // Released: a transaction (first, fee_bump or repeat, as audited) or a message signature.
+  if (const json::value* use = req.audit.if_contains("nonce_use"); use != nullptr && use->is_string()) {
+    d_.metrics->Signed(req.method, std::string(use->as_string()));
+  } else if (req.method == "SignMessage") {
+    d_.metrics->Signed(req.method, "message");
+  }
 }
 
 void Engine::RecordRefusedCall(const std::string& peer, const std::string& method, const absl::Status& status) {
@@ -483,7 +496,9 @@ void Engine::SignHeld(std::shared_ptr<Request> req, const Prepared& p, const pol
     req->policy_refusal = true;
     return Finish(req, charge_id.status());
   }
+  const absl::Time signing_start = absl::Now();
   absl::StatusOr<chain::SignedTransaction> signed_tx = d_.keys->SignEip1559(from, p.tx);
+  if (d_.metrics != nullptr) d_.metrics->Signing(req->method, absl::Now() - signing_start);
   if (!signed_tx.ok()) {
     d_.usage->Refund(from, *charge_id);
     return Finish(req, absl::InternalError("signing failed"));
@@ -628,7 +643,9 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
     req->policy_refusal = absl::IsResourceExhausted(rate.status);
     return Finish(req, rate.status);
   }
+  const absl::Time signing_start = absl::Now();
   absl::StatusOr<chain::RecoverableSignature> sig = d_.keys->SignHash(*from, hash);
+  if (d_.metrics != nullptr) d_.metrics->Signing(req->method, absl::Now() - signing_start);
   if (!sig.ok()) return Finish(req, absl::InternalError("signing failed"));
   std::array<uint8_t, 65> rsv = sig->ToBytes();
   rsv[64] = static_cast<uint8_t>(27 + sig->recovery_id);

@@ -117,6 +117,8 @@ class Engine {
                   std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
                   onchainkms::signer::v1::SignedTransaction* out, int attempt);
   void Finish(const std::shared_ptr<Request>& req, absl::Status status);
+  // The metrics of a finished request (Finish), `status` being what the caller gets.
+  void Count(const Request& req, const absl::Status& status);
   void FillKey(const chain::Address& address, const std::string& label, onchainkms::signer::v1::Key* key);
 
   EngineDeps d_;

@@ -186,6 +186,15 @@ TEST_F(EngineTest, RepeatFeeBumpAndConflictAcrossRestart) {
   audit::VerifyResult v = audit::VerifyAuditLog(dir_ + "/audit.jsonl");
   EXPECT_TRUE(v.ok) << v.message;
   EXPECT_EQ(v.records, 5u) << "one record per request";
+  // The metrics tell the same story: three released (first, repeat, fee bump), two refused.
+  const std::string m = metrics_.Render();
+  EXPECT_THAT(m, HasSubstr("signer_signatures_total{method=\"SignAddComposeHash\",nonce_use=\"first\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("signer_signatures_total{method=\"SignAddComposeHash\",nonce_use=\"repeat\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("signer_signatures_total{method=\"SignAddComposeHash\",nonce_use=\"fee_bump\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("signer_equivocation_refusals_total{method=\"SignAddComposeHash\"} 2\n"));
+  EXPECT_THAT(m, HasSubstr("signer_signing_duration_seconds_count{method=\"SignAddComposeHash\"} 2\n"))
+      << "a repeat signs nothing; the refused bump was refused before signing";
+  EXPECT_THAT(m, HasSubstr("signer_audit_write_duration_seconds_count{result=\"ok\"} 5\n"));
 }
 
 TEST_F(EngineTest, AFeeBumpKeepsTheGasLimitAndTheCall) {
@@ -445,6 +454,8 @@ TEST_F(EngineTest, MessageSigningIsGated) {
       chain::RecoverPersonalMessage(*chain::FromHex("0x68656c6c6f"), *chain::FromHex(out.signature()));
   ASSERT_TRUE(who.ok());
   EXPECT_EQ(who->Checksummed(), kFrom);
+  EXPECT_THAT(metrics_.Render(),
+              HasSubstr("signer_signatures_total{method=\"SignMessage\",nonce_use=\"message\"} 1\n"));
   SetPolicy(R"pb(message_signing { enabled: false })pb");
   absl::Status s = Call([&](Done d) { engine_->SignMessage(caller_, r, &out, std::move(d)); });
   EXPECT_TRUE(absl::IsPermissionDenied(s));

@@ -1,37 +1,51 @@
-// Prometheus metrics of the signer, in the text exposition format 0.0.4; served on a port of
-// their own by platform::http::MetricsServer (GET /metrics), apart from the gRPC listener. Label values are method
-// names, gRPC status names and policy rule names (bounded by the policy file), never secrets.
+// Prometheus metrics of the signer, in the text exposition format 0.0.4 (platform/metrics
+// families); served on a port of their own by platform::http::MetricsServer (GET /metrics), apart
+// from the gRPC listener. Label values are RPC method names, gRPC status names, policy rule
+// names (bounded by the policy file) and the fixed nonce_use/result sets; never keys, callers or
+// request data.
+//
+//   signer_requests_total{method,outcome}          RPCs by method and outcome (gRPC status, lower case)
+//   signer_request_duration_seconds{method}        RPC latency, arrival to reply
+//   signer_signatures_total{method,nonce_use}      signatures released: first, fee_bump, repeat
+//                                                  (the stored one again), message
+//   signer_signing_duration_seconds{method}        the secp256k1 signature itself (key store)
+//   signer_equivocation_refusals_total{method}     refused by the anti-equivocation record
+//   signer_policy_denials_total{rule}              refused by the policy or its limits
+//   signer_policy_reloads_total{result}            SIGHUP reloads: ok, rejected
+//   signer_audit_write_duration_seconds{result}    audit log appends: ok, failed
+//   signer_keys_loaded                             keys held (gauge)
+//   signer_refused_connections_total               Unix socket peers refused (uid not allowed)
+//   signer_equivocation_commits_total              group commits (fsyncs) of the record
+//   signer_equivocation_records_total              signatures recorded durably
 #ifndef ONCHAIN_KMS_SIGNER_METRICS_METRICS_H_
 #define ONCHAIN_KMS_SIGNER_METRICS_METRICS_H_
 
-#include <array>
-#include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
-#include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "platform/metrics/prometheus.h"
 
 namespace signer::metrics {
 
 class Metrics {
  public:
-  // Latency bucket upper bounds, seconds.
-  static constexpr std::array<double, 14> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                                      0.01,    0.025,  0.05,    0.1,    0.25,  1.0,    5.0};
+  Metrics();
 
   // One finished request: signer_requests_total{method,outcome} and the latency histogram.
   void ObserveRequest(absl::string_view method, absl::string_view outcome, absl::Duration latency);
+  // A signature released to the caller; nonce_use: first, fee_bump, repeat or message.
+  void Signed(absl::string_view method, absl::string_view nonce_use);
+  void Signing(absl::string_view method, absl::Duration took);
+  void EquivocationRefusal(absl::string_view method);
   // signer_policy_denials_total{rule}: a request refused by policy (PERMISSION_DENIED or a limit).
   void PolicyDenial(absl::string_view rule);
   // signer_policy_reloads_total{result="ok"|"rejected"}.
   void PolicyReload(bool ok);
-  void SetKeysLoaded(int64_t n) { keys_loaded_.store(n); }
+  void AuditWrite(bool ok, absl::Duration took);
+  void SetKeysLoaded(int64_t n);
   void SetRefusedConnectionsFn(std::function<uint64_t()> fn);
   void SetGroupCommitFns(std::function<uint64_t()> commits, std::function<uint64_t()> records);
 
@@ -39,21 +53,18 @@ class Metrics {
   std::string Render() const;
 
  private:
-  struct Histogram {
-    std::array<uint64_t, kBuckets.size()> counts{};
-    uint64_t count = 0;
-    double sum = 0;
-  };
-  mutable absl::Mutex mu_;
-  std::map<std::pair<std::string, std::string>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Histogram> latency_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, uint64_t> denials_ ABSL_GUARDED_BY(mu_);
-  uint64_t reloads_ok_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t reloads_rejected_ ABSL_GUARDED_BY(mu_) = 0;
-  std::function<uint64_t()> refused_fn_ ABSL_GUARDED_BY(mu_);
-  std::function<uint64_t()> commits_fn_ ABSL_GUARDED_BY(mu_);
-  std::function<uint64_t()> records_fn_ ABSL_GUARDED_BY(mu_);
-  std::atomic<int64_t> keys_loaded_{0};
+  platform::metrics::CounterFamily requests_;
+  platform::metrics::HistogramFamily latency_;
+  platform::metrics::CounterFamily signatures_;
+  platform::metrics::HistogramFamily signing_;
+  platform::metrics::CounterFamily equivocation_refusals_;
+  platform::metrics::CounterFamily denials_;
+  platform::metrics::CounterFamily reloads_;
+  platform::metrics::HistogramFamily audit_writes_;
+  platform::metrics::CallbackMetric keys_loaded_;
+  platform::metrics::CallbackMetric refused_connections_;
+  platform::metrics::CallbackMetric commits_;
+  platform::metrics::CallbackMetric records_;
 };
 
 }  // namespace signer::metrics

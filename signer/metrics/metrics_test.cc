@@ -45,6 +45,10 @@ TEST(Metrics, RendersAndServes) {
   m.SetKeysLoaded(2);
   m.SetGroupCommitFns([] { return 3; }, [] { return 5; });
   m.SetRefusedConnectionsFn([] { return 7; });
+  m.Signed("SignAddComposeHash", "first");
+  m.Signing("SignAddComposeHash", absl::Microseconds(300));
+  m.EquivocationRefusal("SignAddComposeHash");
+  m.AuditWrite(false, absl::Milliseconds(2));
   auto server = Serve(m);
   ASSERT_NE(server, nullptr);
   absl::StatusOr<platform::http::Response> got = HttpGet(server->port(), "/metrics");
@@ -62,6 +66,12 @@ TEST(Metrics, RendersAndServes) {
   EXPECT_THAT(resp, HasSubstr("signer_policy_denials_total{rule=\"chains[chain_id=1].max_gas_limit\"} 1"));
   EXPECT_THAT(resp, HasSubstr("signer_policy_reloads_total{result=\"rejected\"} 1"));
   EXPECT_THAT(resp, HasSubstr("signer_keys_loaded 2"));
+  EXPECT_EQ(parsed->types["signer_keys_loaded"], "gauge");
+  EXPECT_EQ(parsed->samples["signer_signatures_total{method=\"SignAddComposeHash\",nonce_use=\"first\"}"], 1);
+  EXPECT_EQ(parsed->samples["signer_signing_duration_seconds_bucket{method=\"SignAddComposeHash\",le=\"0.0005\"}"], 1);
+  EXPECT_EQ(parsed->samples["signer_equivocation_refusals_total{method=\"SignAddComposeHash\"}"], 1);
+  EXPECT_EQ(parsed->samples["signer_audit_write_duration_seconds_count{result=\"failed\"}"], 1);
+  EXPECT_EQ(parsed->samples["signer_policy_reloads_total{result=\"ok\"}"], 0) << "both results shown from the start";
   absl::StatusOr<platform::http::Response> missing = HttpGet(server->port(), "/");
   ASSERT_TRUE(missing.ok()) << missing.status();
   EXPECT_EQ(missing->status, 404);
