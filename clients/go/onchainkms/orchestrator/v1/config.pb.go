@@ -955,7 +955,10 @@ type TcpListen struct {
 	InsecureLoopback bool `protobuf:"varint,3,opt,name=insecure_loopback,json=insecureLoopback,proto3" json:"insecure_loopback,omitempty"`
 	// File of accepted bearer tokens (gRPC metadata "authorization: Bearer <token>"), one per line
 	// as "<name> <lowercase hex SHA-256 of the token>"; '#' starts a comment. The name becomes the
-	// caller identity "token:<name>". Only honoured over TLS.
+	// caller identity "token:<name>". Only checked over TLS: set together with insecure_loopback
+	// (no tls), or with a unix socket (e.g. the --listen flag replacing this section), it is a
+	// configuration error and the orchestrator exits with code 2 at start-up rather than admit
+	// every caller without a token.
 	BearerTokensFile string `protobuf:"bytes,4,opt,name=bearer_tokens_file,json=bearerTokensFile,proto3" json:"bearer_tokens_file,omitempty"`
 }
 
