@@ -575,6 +575,9 @@ TEST_F(ManagerTest, CancelOnlyBeforeAnIrreversibleEffect) {
   EXPECT_TRUE(manager_->Cancel(a->id()).ok()) << "cancelling again returns it unchanged";
   hold.Notify();
   EXPECT_EQ(Wait(a->id()).state(), v1::OPERATION_STATE_CANCELLED);
+  // Its worker has left the run (it retires the operation then): only now are "b never ran" and
+  // rewriting the script free of races (a sleep stood for this).
+  ASSERT_TRUE(WaitFor([&] { return manager_->active_operations() == 0; }));
   EXPECT_EQ(script_.b_runs.load(), 0);
   script_.hold_a = nullptr;
   script_.b_irreversible = true;
