@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cloudapi/cloud_client.h"
 #include "platform/http/testing/test_certs.h"
+#include "platform/testing/wait_for.h"
 #include "test/cloudsim/test_util.h"
 
 namespace cloudapi {
@@ -96,6 +101,22 @@ TEST(Tls, AnUnreadableCaFileIsAConfigurationError) {
   EXPECT_EQ(Client("127.0.0.1", 1, "/nonexistent/ca.pem").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// True when a loopback TCP connection to `port` is in CLOSE_WAIT on our side: the server closed
+// it and we have not (yet) noticed, the state an idle keep-alive connection is in once the
+// server's idle timeout fired.
+bool ServerClosedAConnection(uint16_t port) {
+  std::ifstream tcp("/proc/net/tcp");
+  const std::string remote =
+      absl::StrCat(":", absl::AsciiStrToUpper(absl::StrCat(absl::Hex(port, absl::kZeroPad4))), " ");
+  std::string line;
+  while (std::getline(tcp, line)) {
+    // "  sl  local_address rem_address   st ...": CLOSE_WAIT is 08.
+    const std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() > 3 && absl::StrContains(f[2] + " ", remote) && f[3] == "08") return true;
+  }
+  return false;
+}
+
 TEST(Transport, ConnectionsTheServerClosedAreNotReused) {
   cloudsim::ServerOptions options;
   options.idle_timeout = absl::Milliseconds(100);
@@ -110,7 +131,8 @@ TEST(Transport, ConnectionsTheServerClosedAreNotReused) {
   r.name = "first-app";
   r.compose_file.docker_compose_file = "services: {}\n";
   ASSERT_TRUE(client->ProvisionCvm(r).ok());
-  absl::SleepFor(absl::Milliseconds(400));  // the server closes the idle connection
+  ASSERT_TRUE(platform::testing::WaitFor([&] { return ServerClosedAConnection(s.port()); }))
+      << "the server did not close the idle connection";
   r.name = "second-app";
   absl::StatusOr<ProvisionCvmResponse> p = client->ProvisionCvm(r);  // a POST: must not hit a dead socket
   ASSERT_TRUE(p.ok()) << p.status();

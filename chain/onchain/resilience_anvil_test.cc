@@ -19,7 +19,10 @@
 #include "chain/hex.h"
 #include "chain/onchain/operations.h"
 #include "chain/onchain/testing/anvil_env.h"
+#include "platform/http/client.h"
 #include "platform/http/testing/fake_server.h"
+#include "platform/http/url.h"
+#include "platform/testing/wait_for.h"
 
 namespace chain::onchain {
 namespace {
@@ -29,6 +32,7 @@ using testing::AnvilEnv;
 using testing::Miner;
 using testing::TestHash;
 using Proxy = ::platform::http::testing::TcpProxy;
+using ::platform::testing::WaitFor;
 
 std::unique_ptr<AnvilEnv> MustStart(const anvil::Options& o = {},
                                     const OperationOptions& ops = testing::FastOptions()) {
@@ -72,15 +76,55 @@ struct TxEvents {
   }
 };
 
-// Polls `pred` every 20 ms for up to `timeout`.
-bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
+// A JSON-RPC endpoint in front of anvil that forwards every request and counts the receipts it
+// hands out: "the waiter has seen the receipt" as an event instead of a sleep.
+class ReceiptCountingRpc {
+ public:
+  static std::unique_ptr<ReceiptCountingRpc> Start(const std::string& upstream) {
+    auto rpc = std::unique_ptr<ReceiptCountingRpc>(new ReceiptCountingRpc());
+    absl::StatusOr<platform::http::Url> url = platform::http::ParseUrl(upstream);
+    if (!url.ok()) return nullptr;
+    absl::StatusOr<std::unique_ptr<platform::http::Client>> client = platform::http::Client::Create(*url, {});
+    if (!client.ok()) return nullptr;
+    rpc->upstream_ = *std::move(client);
+    absl::StatusOr<std::unique_ptr<platform::http::testing::FakeHttpServer>> server =
+        platform::http::testing::FakeHttpServer::Start(
+            [r = rpc.get()](const std::string& body) { return r->Forward(body); });
+    if (!server.ok()) return nullptr;
+    rpc->server_ = *std::move(server);
+    return rpc;
   }
-  return pred();
-}
+  std::string url() const { return server_->url(); }
+  int receipts() const { return receipts_.load(); }
+
+ private:
+  ReceiptCountingRpc() = default;
+  platform::http::testing::FakeReply Forward(const std::string& body) {
+    absl::StatusOr<platform::http::Response> r;
+    {
+      absl::MutexLock l(&mu_);
+      r = upstream_->Send({.method = "POST",
+                           .target = "/",
+                           .headers = {{"Content-Type", "application/json"}},
+                           .body = body,
+                           .idempotent = true});
+    }
+    if (!r.ok()) return {.drop = true};
+    if (absl::StrContains(body, "eth_getTransactionReceipt")) {
+      boost::system::error_code ec;
+      const json::value v = json::parse(r->body, ec);
+      if (!ec && v.is_object() && v.as_object().contains("result") && !v.as_object().at("result").is_null()) {
+        ++receipts_;
+      }
+    }
+    return {.status = static_cast<unsigned>(r->status), .body = r->body};
+  }
+
+  absl::Mutex mu_;
+  std::unique_ptr<platform::http::Client> upstream_;
+  std::unique_ptr<platform::http::testing::FakeHttpServer> server_;
+  std::atomic<int> receipts_{0};
+};
 
 bool Known(AnvilEnv& env, const Hash32& h) {
   absl::StatusOr<std::optional<jsonrpc::TransactionInfo>> t = env.rpc->GetTransactionByHash(h);
@@ -186,7 +230,7 @@ TEST(Transactions, DroppedTransactionIsBroadcastAgain) {
   const Hash32 h = journals.last()->newest().hash;
   ASSERT_TRUE(env->anvil->DropTransaction(h.Hex()).ok());  // NotFound unless anvil held it
   // The waiter notices and sends the same bytes again.
-  ASSERT_TRUE(WaitFor([&] { return Known(*env, h); }, absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor([&] { return Known(*env, h); }));
   ASSERT_TRUE(env->anvil->Mine().ok());
   absl::StatusOr<DeployAppAuthResult> r = result.get();
   ASSERT_TRUE(r.ok()) << r.status();
@@ -217,7 +261,7 @@ TEST(Transactions, GapLeftByACancelledOperationIsHealed) {
   ASSERT_TRUE(env->anvil->DropTransaction(ha.Hex()).ok());
 
   // B's waiter heals the gap with A's own bytes; then both are mined.
-  ASSERT_TRUE(WaitFor([&] { return Known(*env, ha); }, absl::Seconds(5))) << "gap not healed";
+  ASSERT_TRUE(WaitFor([&] { return Known(*env, ha); })) << "gap not healed";
   ASSERT_TRUE(env->anvil->Mine().ok());
   absl::StatusOr<DeployAppAuthResult> rb = b.get();
   ASSERT_TRUE(rb.ok()) << rb.status();
@@ -279,8 +323,7 @@ TEST(Transactions, StuckPendingIsReplacedWithAFeeBumpAfterStuckAfter) {
   ASSERT_NE(env, nullptr);
   Journals journals;
   auto result = DeployAsync(*env->ops, *env, 1, journals);
-  ASSERT_TRUE(
-      WaitFor([&] { return journals.last().has_value() && journals.last()->versions.size() >= 2; }, absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && journals.last()->versions.size() >= 2; }));
   const TxJournal j = *journals.last();
   EXPECT_FALSE(Known(*env, j.versions[0].hash)) << "replaced in the pool";
   EXPECT_TRUE(Known(*env, j.versions[1].hash));
@@ -302,16 +345,23 @@ TEST(Transactions, SnapshotRevertRemovesTheMinedTransaction) {
   o.wait.confirmations = 3;
   auto env = MustStart({}, o);
   ASSERT_NE(env, nullptr);
+  std::unique_ptr<ReceiptCountingRpc> counting = ReceiptCountingRpc::Start(env->anvil->chain().rpc_url);
+  ASSERT_NE(counting, nullptr);
+  absl::StatusOr<std::unique_ptr<jsonrpc::Client>> rpc =
+      jsonrpc::Client::Create(testing::FastClientOptions({counting->url()}));
+  ASSERT_TRUE(rpc.ok()) << rpc.status();
+  OnchainOperations ops(**rpc, *env->signer, o);
   absl::StatusOr<std::string> snapshot = env->anvil->Snapshot();
   ASSERT_TRUE(snapshot.ok());
   Journals journals;
-  auto result = DeployAsync(*env->ops, *env, 1, journals);
+  auto result = DeployAsync(ops, *env, 1, journals);
   ASSERT_TRUE(WaitFor([&] { return journals.last().has_value() && Mined(*env, journals.last()->newest().hash); }));
   const Hash32 h = journals.last()->newest().hash;
-  absl::SleepFor(absl::Milliseconds(200));  // the waiter has seen the receipt (1 of 3 confirmations)
+  // The waiter has seen the receipt (1 of 3 confirmations), then the block goes.
+  ASSERT_TRUE(WaitFor([&] { return counting->receipts() > 0; }));
   ASSERT_TRUE(env->anvil->Revert(*snapshot).ok());
   // The waiter re-broadcasts it (automine mines it again); blocks on top confirm it.
-  ASSERT_TRUE(WaitFor([&] { return Mined(*env, h); }, absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor([&] { return Mined(*env, h); }));
   absl::StatusOr<DeployAppAuthResult> r;
   {
     Miner miner(*env->anvil, absl::Milliseconds(100));

@@ -11,6 +11,7 @@
 #include "orchestrator/e2e/stack.h"
 #include "orchestrator/e2e/stack_test.h"
 #include "platform/testing/server_process.h"
+#include "platform/testing/wait_for.h"
 
 namespace orchestrator::e2e {
 namespace {
@@ -42,18 +43,15 @@ class FaultsE2eTest : public StackTest<> {
   }
 
   // Waits until `step` reports a retry (the fault is being felt).
-  static bool WaitRetrying(const std::string& id, const std::string& step, absl::Duration timeout = absl::Seconds(10)) {
-    const absl::Time until = absl::Now() + timeout;
-    while (absl::Now() < until) {
+  static bool WaitRetrying(const std::string& id, const std::string& step) {
+    return platform::testing::WaitFor([&] {
       absl::StatusOr<v1::Operation> op = stack_->Get(id);
-      if (op.ok()) {
-        for (const v1::Step& s : op->steps()) {
-          if (s.name() == step && absl::StrContains(s.detail(), "retrying")) return true;
-        }
+      if (!op.ok()) return false;
+      for (const v1::Step& s : op->steps()) {
+        if (s.name() == step && absl::StrContains(s.detail(), "retrying")) return true;
       }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return false;
+      return false;
+    });
   }
 
   static std::string Health() {
@@ -68,15 +66,13 @@ TEST_F(FaultsE2eTest, SignerDownThenBack) {
   ASSERT_TRUE(stack_->StopSigner().ok());
   const v1::Operation op = Start("signer-flap", "e2e-signer-flap");
   ASSERT_TRUE(WaitRetrying(op.id(), "deploy_app_auth"));
-  absl::SleepFor(absl::Milliseconds(500));
-  EXPECT_EQ(Health(), "NOT_SERVING");
+  EXPECT_TRUE(platform::testing::WaitFor([] { return Health() == "NOT_SERVING"; })) << Health();
   ASSERT_TRUE(stack_->StartSigner().ok());
   absl::StatusOr<v1::Operation> done = stack_->WaitFor(op.id());
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->state(), v1::OPERATION_STATE_SUCCEEDED) << done->DebugString();
   EXPECT_EQ(*stack_->CountAppDeployed(), apps + 1);
-  absl::SleepFor(absl::Milliseconds(500));
-  EXPECT_EQ(Health(), "SERVING");
+  EXPECT_TRUE(platform::testing::WaitFor([] { return Health() == "SERVING"; })) << Health();
 }
 
 TEST_F(FaultsE2eTest, SignerDownTooLongFailsClearlyWithNothingHalfDone) {

@@ -20,6 +20,7 @@
 #include "platform/http/client.h"
 #include "platform/http/testing/prometheus_text.h"
 #include "platform/testing/server_process.h"
+#include "platform/testing/wait_for.h"
 #include "test/support/node_tools.h"
 
 namespace orchestrator::e2e {
@@ -711,7 +712,14 @@ TEST_F(FlowsE2eTest, CancelBeforeAnyEffectAndRefusedAfter) {
   ASSERT_TRUE(stack_->AddFault(R"({"kind":"latency","path_prefix":"/cvms/provision","latency_ms":1500})").ok());
   v1::Operation op;
   ASSERT_TRUE(Deploy(stack_->DeployRequest("cancel-1", "e2e-cancel-one"), &op).ok());
-  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(platform::testing::WaitFor([&] {  // provision is running (and slow): no effect yet
+    absl::StatusOr<v1::Operation> now = stack_->Get(op.id());
+    if (!now.ok()) return false;
+    for (const v1::Step& step : now->steps()) {
+      if (step.name() == "provision") return step.state() == v1::STEP_STATE_RUNNING;
+    }
+    return false;
+  }));
   const int deployed_before = *stack_->CountAppDeployed();
   {
     grpc::ClientContext ctx;

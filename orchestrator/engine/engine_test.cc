@@ -21,12 +21,14 @@
 #include "orchestrator/engine/step_table.h"
 #include "orchestrator/journal/sqlite_journal.h"
 #include "platform/status_macros.h"
+#include "platform/testing/wait_for.h"
 
 namespace orchestrator::engine {
 namespace {
 
 using chain::onchain::SignedTx;
 using chain::onchain::TxEnvelope;
+using ::platform::testing::WaitFor;
 using ::testing::HasSubstr;
 
 constexpr char kKey[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -254,6 +256,7 @@ struct Script {
   std::atomic<int> a_may_have_run{0};  // runs of "a" told the step may already have run
   std::atomic<int> b_runs{0};
   std::atomic<int> b_may_have_run{0};
+  std::atomic<int> b_marked_irreversible{0};
 };
 
 class ScriptedFlow final : public Flow {
@@ -280,6 +283,7 @@ class ScriptedFlow final : public Flow {
       if (run.may_have_run()) ++s_.b_may_have_run;
       if (s_.b_irreversible) {
         RETURN_IF_ERROR(ctx.MarkIrreversible());
+        ++s_.b_marked_irreversible;
       }
       {
         absl::MutexLock l(&s_.mu);
@@ -406,12 +410,12 @@ class ManagerTest : public ::testing::Test {
   }
 
   v1::Operation Wait(const std::string& id, v1::OperationState until = v1::OPERATION_STATE_UNSPECIFIED) {
-    for (int i = 0; i < 500; ++i) {
-      absl::StatusOr<v1::Operation> op = manager_->Get(id);
-      if (op.ok() && (IsTerminal(op->state()) || op->state() == until)) return *op;
-      absl::SleepFor(absl::Milliseconds(10));
+    if (!WaitFor([&] {
+          absl::StatusOr<v1::Operation> op = manager_->Get(id);
+          return op.ok() && (IsTerminal(op->state()) || op->state() == until);
+        })) {
+      ADD_FAILURE() << "timeout";
     }
-    ADD_FAILURE() << "timeout";
     return *manager_->Get(id);
   }
 
@@ -426,20 +430,21 @@ class ManagerTest : public ::testing::Test {
 
   // Polls until step "a" runs, i.e. it is RUNNING in the journal.
   void AwaitStepA() {
-    for (int i = 0; i < 500 && script_.a_runs.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
-    ASSERT_GT(script_.a_runs.load(), 0) << "step a never started";
+    ASSERT_TRUE(WaitFor([&] { return script_.a_runs.load() > 0; })) << "step a never started";
   }
 
   // Submits an operation, lets the journal take `ok_writes` more writes once its step "a" runs,
-  // then fails every write for longer than the writes' own short retries and than the steps'
-  // retry window (1 s).
+  // then fails every write until the manager reports the journal unhealthy (the writes' own
+  // short retries are spent), and for longer than the steps' retry window (1 s) after that.
   std::string FailWritesWhileStepAFinishes(int ok_writes) {
     const std::string id = SubmitHeld(hold_a_);
     AwaitStepA();
     journal_->FailWritesAfter(ok_writes);
     hold_a_.Notify();
-    while (journal_->failed_writes() == 0) absl::SleepFor(absl::Milliseconds(5));
-    absl::SleepFor(absl::Milliseconds(3500));
+    EXPECT_TRUE(WaitFor([&] { return journal_->failed_writes() > 0 && !manager_->JournalHealth().ok(); }));
+    // Nothing may happen here (no failure once the retry window is over): a lower bound, so a
+    // slow machine only makes it longer, never a false failure.
+    absl::SleepFor(absl::Milliseconds(1500));
     return id;
   }
 
@@ -560,7 +565,7 @@ TEST_F(ManagerTest, ASupplyRetriedAfterItsValuesWereLostAgainResumesTheOperation
   absl::Notification hold_b;
   script_.hold_b = &hold_b;
   ASSERT_TRUE(manager_->SupplyEnvVars(id, "s1", {cloudapi::EnvVar{"K", "v"}}).ok());
-  for (int i = 0; i < 500 && script_.b_runs.load() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(WaitFor([&] { return script_.b_runs.load() >= 2; }));
   Close();  // "crash" again while step b runs with the supplied values
   hold_b.Notify();
   Open();
@@ -581,15 +586,16 @@ TEST_F(ManagerTest, CancelOnlyBeforeAnIrreversibleEffect) {
   EXPECT_EQ(c->state(), v1::OPERATION_STATE_CANCELLED);
   EXPECT_TRUE(manager_->Cancel(a->id()).ok()) << "cancelling again returns it unchanged";
   hold.Notify();
-  absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(Wait(a->id()).state(), v1::OPERATION_STATE_CANCELLED);
+  // Its worker has left the run (it retires the operation then): only now are "b never ran" and
+  // rewriting the script free of races (a sleep stood for this).
+  ASSERT_TRUE(WaitFor([&] { return manager_->active_operations() == 0; }));
   EXPECT_EQ(script_.b_runs.load(), 0);
   script_.hold_a = nullptr;
   script_.b_irreversible = true;
   script_.transient_failures_b = 1 << 20;  // stays in b after marking it irreversible
   absl::StatusOr<v1::Operation> b = manager_->Submit(Sub("r2", "body"));
-  while (script_.b_runs.load() == 0) absl::SleepFor(absl::Milliseconds(5));
-  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(WaitFor([&] { return script_.b_marked_irreversible.load() > 0; }));
   EXPECT_EQ(manager_->Cancel(b->id()).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -645,8 +651,7 @@ TEST_F(ManagerTest, AFailureThatCannotBeJournaledPausesUntilItCanBe) {
   journal_->FailWritesAfter(4);  // Create, RUNNING, "maybe" RUNNING, "maybe" SUCCEEDED
   absl::StatusOr<v1::Operation> a = manager_->Submit(TableSub("t1", /*with_app=*/true, "refuse"));
   ASSERT_TRUE(a.ok()) << a.status();
-  for (int i = 0; i < 500 && manager_->JournalHealth().ok(); ++i) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_FALSE(manager_->JournalHealth().ok());
+  EXPECT_TRUE(WaitFor([&] { return !manager_->JournalHealth().ok(); }));
   EXPECT_EQ(manager_->Get(a->id())->state(), v1::OPERATION_STATE_RUNNING);
 
   journal_->Heal();
@@ -675,17 +680,13 @@ class Collector final : public WatchSink {
   bool done = false;
 };
 
-// True once the sink was closed (within a second).
+// True once the sink was closed.
 template <typename Sink>
 bool WaitClosed(Sink& sink) {
-  for (int i = 0; i < 100; ++i) {
-    {
-      absl::MutexLock l(&sink.mu);
-      if (sink.done) return true;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return false;
+  return WaitFor([&] {
+    absl::MutexLock l(&sink.mu);
+    return sink.done;
+  });
 }
 
 TEST_F(ManagerTest, WatchSeesEveryStepAndEnds) {

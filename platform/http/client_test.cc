@@ -137,7 +137,9 @@ TEST(Client, TimeoutsAreUnavailableAndSaySo) {
   SendInfo info;
   const absl::Time t0 = absl::Now();
   absl::Status s = client->Send({}, absl::InfiniteFuture(), &info).status();
-  EXPECT_LT(absl::Now() - t0, absl::Seconds(2));
+  // info.timed_out is the event; the bound (generous for a loaded machine) is only "before the
+  // server would have answered".
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(4));
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(s.message(), absl::StrCat("http://127.0.0.1:", server->port(), ": read: timed out"));
   EXPECT_TRUE(info.timed_out);

@@ -87,19 +87,19 @@ TEST(Metrics, TricklingClientNeitherHoldsTheEndpointNorStays) {
   auto server = Serve(m);
   ASSERT_NE(server, nullptr);
   platform::http::testing::TricklingClient slow(
-      server->port(), "GET /metrics HTTP/1.1\r\nX-Slow: ", absl::Milliseconds(1500), absl::Seconds(12));
+      server->port(), "GET /metrics HTTP/1.1\r\nX-Slow: ", absl::Milliseconds(1500), absl::Seconds(30));
   ASSERT_TRUE(slow.connected().ok()) << slow.connected();
   absl::SleepFor(absl::Milliseconds(200));
-  const absl::Time asked = absl::Now();
-  absl::StatusOr<platform::http::Response> got = HttpGet(server->port(), "/metrics", absl::Seconds(2));
+  // Held, the scrape would wait for the trickler's drop (5 s header timeout): 4 s is generous
+  // for a loaded machine and still proves "at once".
+  absl::StatusOr<platform::http::Response> got = HttpGet(server->port(), "/metrics", absl::Seconds(4));
   ASSERT_TRUE(got.ok()) << got.status() << " (the trickling client holds the endpoint)";
   EXPECT_EQ(got->status, 200);
   EXPECT_THAT(got->body, HasSubstr("signer_keys_loaded 1"));
-  EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
   absl::Duration after;
-  ASSERT_TRUE(slow.WaitClosed(&after)) << "still connected after 12 s";
+  ASSERT_TRUE(slow.WaitClosed(&after)) << "still connected after 30 s";
   EXPECT_GE(after, absl::Seconds(4));
-  EXPECT_LE(after, absl::Seconds(8));
+  EXPECT_LE(after, absl::Seconds(20)) << "dropped by the header timeout, long before the trickle ends";
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tools/demo.sh (tools/demo/demo.sh) end to end, from this test's runfiles (--bin-dir: no bootstrap,
 # no build):
-#  1. the whole flow: exit 0, the summary (JSON and text) says what the demo promises, under a
-#     minute, and every process it started is gone afterwards;
+#  1. the whole flow: exit 0, the summary (JSON and text) says what the demo promises, in
+#     minutes at worst, and every process it started is gone afterwards;
 #  2. --check: the stack comes up healthy and goes away;
 #  3. Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) in the middle of the
 #     flow: exit 130, every process gone, the run's directory removed.
@@ -23,10 +23,16 @@ check_all_gone() {  # check_all_gone <log> <label>
   local dir
   dir=$(run_dir_of "$1")
   [ -n "$dir" ] || { fail "$2: no run directory in the demo's output"; return; }
-  sleep 0.5
-  local f survivors=""
-  for f in /proc/[0-9]*/cmdline; do
-    tr '\0' ' ' <"$f" 2>/dev/null | grep -qF "$dir/" && survivors+=" ${f//[^0-9]/}"
+  # Polled, not one look after a fixed sleep: a process already told to stop may take a while to
+  # go on a loaded machine; one still there after 30 s survived.
+  local f survivors i
+  for i in $(seq 300); do
+    survivors=""
+    for f in /proc/[0-9]*/cmdline; do
+      tr '\0' ' ' <"$f" 2>/dev/null | grep -qF "$dir/" && survivors+=" ${f//[^0-9]/}"
+    done
+    [ -z "$survivors" ] && break
+    sleep 0.1
   done
   [ -z "$survivors" ] || fail "$2: processes of $dir survived:$survivors"
   [ ! -e "$dir" ] || fail "$2: $dir was not removed"
@@ -60,7 +66,9 @@ assert.ok(compose.two_phase && /^0x[0-9a-f]{64}$/.test(compose.transaction_hash)
 assert.ok(!values.two_phase && values.transaction_hash === '', 'values only: one call');
 assert.equal(new Set(s.steps.map((x) => x.compose_hash)).size, 3, 'three compose hashes (values keep theirs)');
 assert.equal(s.steps[3].compose_hash, s.steps[2].compose_hash);
-assert.ok(s.flow_seconds < 60, `the flow took ${s.flow_seconds} s`);
+// About 15 s on an idle machine; the bound is generous (a loaded 2-core machine) and still
+// catches a flow that sits out a retry or receipt timeout (minutes).
+assert.ok(s.flow_seconds < 180, `the flow took ${s.flow_seconds} s`);
 console.log(`summary ok: flow ${s.flow_seconds} s, whole demo ${s.total_seconds} s`);
 JS
   grep -qE '^  1  deploy with 2 env vars' "$out/demo.log" || fail "no step rows in the summary table"
@@ -78,7 +86,7 @@ check_all_gone "$out/check.log" "--check"
 wait_for='^\[2/4\]'
 setsid env --default-signal=INT "$r/tools/demo/demo.sh" --bin-dir="$bin" >"$out/interrupt.log" 2>&1 &
 pid=$!
-for _ in $(seq 600); do grep -q "$wait_for" "$out/interrupt.log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1800); do grep -q "$wait_for" "$out/interrupt.log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if grep -q "$wait_for" "$out/interrupt.log"; then
   kill -INT -- "-$pid"
   wait "$pid"
