@@ -126,7 +126,8 @@ sed -i "s#^listen { unix .*#listen { tcp { address: \"127.0.0.1:0\" tls { cert_f
   "$STACK_TEST_DIR/orchestrator.textproto"
 _stack_spawn "$STACK_TEST_DIR" orchestrator "$STACK_ORCHESTRATOR" --config="$STACK_TEST_DIR/orchestrator.textproto"
 for ((i = 0; i < 300; i++)); do
-  address=$(sed -n 's/^orchestrator: serving on //p' "$STACK_TEST_DIR/logs/orchestrator.log")
+  # The log appears when the spawned process opens it: not there yet is "not serving yet".
+  address=$(sed -n 's/^orchestrator: serving on //p' "$STACK_TEST_DIR/logs/orchestrator.log" 2>/dev/null || true)
   [ -n "$address" ] && break
   sleep 0.1
 done
