@@ -21,7 +21,7 @@ namespace {
 constexpr size_t kMaxFileBytes = 4096;
 
 // The file's content, refused unless platform/secret_file_permissions.h's rule holds (it holds a password).
-absl::StatusOr<std::string> ReadOwnerOnlyFile(const std::string& path) {
+absl::StatusOr<std::string> ReadDsnFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("DSN file ", path, ": cannot open: ", std::strerror(errno)));
   struct stat st {};
@@ -41,7 +41,7 @@ absl::StatusOr<std::string> ReadOwnerOnlyFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<Dsn> Dsn::FromFile(const std::string& path) {
-  absl::StatusOr<std::string> content = ReadOwnerOnlyFile(path);
+  absl::StatusOr<std::string> content = ReadDsnFile(path);
   if (!content.ok()) return content.status();
   return Parse(*content, absl::StrCat("DSN file ", path));
 }
