@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "crypto/secure_wipe.h"
+#include "platform/secret_file_permissions.h"
 
 namespace cloudapi {
 namespace {
@@ -54,19 +55,9 @@ absl::StatusOr<ApiKey> ApiKey::FromFile(const std::string& path) {
     ~FdCloser() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("api key file ", path, ": cannot stat"));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat("api key file ", path, ": not a regular file"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "api key file %s: mode %04o lets group or others read it; chmod 600 it", path, st.st_mode & 07777));
-  }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("api key file ", path, ": owned by uid ", st.st_uid, ", not by this user"));
+  if (absl::Status checked = platform::CheckSecretFile(fd, absl::StrCat("api key file ", path), path, &st);
+      !checked.ok()) {
+    return checked;
   }
   if (st.st_size > static_cast<off_t>(kMaxKeyBytes + 64)) {
     return absl::InvalidArgumentError(absl::StrCat("api key file ", path, ": too large"));

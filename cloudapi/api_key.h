@@ -22,9 +22,9 @@ class ApiKey {
   static absl::StatusOr<ApiKey> FromString(absl::string_view key);
 
   // The file's content with surrounding ASCII whitespace (a trailing newline) removed. The file
-  // must be a regular file of at most 4 KiB, owned by this process's user (or root), with no
-  // group/other permission bits (0600 or 0400): PermissionDenied otherwise, naming the path and
-  // the mode. NotFound if it does not exist.
+  // (symlinks followed) must be a regular file of at most 4 KiB that passes
+  // platform::CheckSecretFile (ours and 0600/0400, or root's, our group's and 0440/0640):
+  // FailedPrecondition otherwise, naming the path, owner and mode. NotFound if it does not exist.
   static absl::StatusOr<ApiKey> FromFile(const std::string& path);
 
   // PHALA_CLOUD_API_KEY_FILE (our addition, for mounted secrets) if set, else

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "platform/testing/secret_files.h"
 
 namespace cloudapi {
 namespace {
@@ -43,10 +44,10 @@ TEST(ApiKey, FileMustBePrivate) {
 
   const std::string open = TempFile("key_open", "phak_filekey\n", 0644);
   absl::Status s = ApiKey::FromFile(open).status();
-  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(s.message(), "mode 0644")) << s;
   EXPECT_FALSE(absl::StrContains(s.message(), "phak_filekey"));
-  EXPECT_EQ(ApiKey::FromFile(TempFile("key_group", "k", 0640)).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ApiKey::FromFile(TempFile("key_group", "k", 0640)).status().code(), absl::StatusCode::kFailedPrecondition);
 
   EXPECT_EQ(ApiKey::FromFile("/nonexistent/key").status().code(), absl::StatusCode::kNotFound);
   const char* dir = std::getenv("TEST_TMPDIR");
@@ -55,6 +56,24 @@ TEST(ApiKey, FileMustBePrivate) {
   EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
   absl::Status inner = ApiKey::FromFile(TempFile("key_space", "two words\n", 0600)).status();
   EXPECT_FALSE(absl::StrContains(inner.message(), "words"));
+}
+
+// A Kubernetes Secret volume with fsGroup: root:10000 0440 behind `key -> ..data/key`, read by
+// the orchestrator's uid in group 10000.
+TEST(ApiKey, KubeletSecretVolumeWithFsGroup) {
+  const platform::testing::KubeletSecretDir dir(
+      {{"phala-cloud-api-key", "phak_mounted\n", 0, 10000, 0440}, {"open", "phak_open", 0, 10000, 0444}}, 10000);
+  const absl::Status read = platform::testing::RunAsUser(10002, 10000, [&]() -> absl::Status {
+    absl::StatusOr<ApiKey> k = ApiKey::FromFile(dir.file("phala-cloud-api-key"));
+    if (!k.ok()) return k.status();
+    return k->value() == "phak_mounted" ? absl::OkStatus() : absl::DataLossError("wrong key");
+  });
+  EXPECT_TRUE(read.ok()) << read;
+  const absl::Status open =
+      platform::testing::RunAsUser(10002, 10000, [&] { return ApiKey::FromFile(dir.file("open")).status(); });
+  EXPECT_EQ(open.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(open.message(), "owned by root and mode 0444")) << open;
+  EXPECT_FALSE(absl::StrContains(open.message(), "phak_open"));
 }
 
 TEST(ApiKey, Environment) {

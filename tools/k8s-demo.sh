@@ -148,18 +148,38 @@ DEPLOYER_ADDRESS=$STACK_TEST_ADDRESS
 export CLOUDSIM_ADMIN_URL=$STACK_CLOUDSIM_ADMIN_URL  # flow.sh's summary
 
 # ---------------------------------------------------------------------------------------------
-# 2. The run's secrets: one directory per Secret of the manifest, each file 0400 owned by the
-#    uid of the container that reads it (the services refuse group- or world-readable secrets).
+# 2. The run's secrets: one directory per Secret of the manifest, laid out as a kubelet writes a
+#    Secret volume with the manifest's fsGroup: 10000 and defaultMode: 0440 (root-owned files,
+#    group 10000, behind the ..data symlinks), which the services accept (platform/README.md,
+#    secret files) and podman 4.3 would not produce.
 s=$tmp/secrets
-mkdir "$s/onchain-kms-signer" "$s/onchain-kms-keystore" "$s/onchain-kms-orchestrator"
+# kubelet_secret_dir <dir>: its files move to <dir>/..<time>/ (root:10000 0440), ..data -> ..<time>,
+# and each name becomes a symlink ..data/<name>; the directories are root:10000 0750.
+kubelet_secret_dir() {
+  local d=$1 v f
+  v=..$(date -u +%Y_%m_%d_%H_%M_%S).000000001
+  mkdir "$d/$v"
+  for f in "$d"/*; do
+    mv "$f" "$d/$v/"
+    ln -s "..data/${f##*/}" "$f"
+  done
+  ln -s "$v" "$d/..data"
+  chown -hR 0:10000 "$d"
+  chmod 0440 "$d/$v"/*
+  chmod 0750 "$d" "$d/$v"
+}
+mkdir "$s/onchain-kms-signer" "$s/onchain-kms-keystore" "$s/onchain-kms-orchestrator" "$tmp/keystore"
 (umask 077 && head -c 24 /dev/urandom | base64 >"$s/onchain-kms-signer/password"
  if [ "$replicas" -eq 1 ]; then printf '%s\n' "$record_dsn" >"$s/onchain-kms-signer/record.dsn"; fi)
-chown -R 10001:10000 "$s/onchain-kms-signer" "$s/onchain-kms-keystore"
-chmod 0700 "$s/onchain-kms-keystore"
+kubelet_secret_dir "$s/onchain-kms-signer"
+chown 10001:10000 "$tmp/keystore"
+chmod 0700 "$tmp/keystore"
 log "creating the keystore (signer keys import in the signer image, the key on stdin)"
 printf '%s\n' "$STACK_TEST_KEY" | podman run --rm -i --network none \
-  -v "$s/onchain-kms-keystore:/keystore" -v "$s/onchain-kms-signer:/secrets:ro" \
+  -v "$tmp/keystore:/keystore" -v "$s/onchain-kms-signer:/secrets:ro" \
   "$prefix/signer:$tag" keys import --keystore_dir=/keystore --password_file=/secrets/password >"$tmp/run/keys-import.out"
+mv "$tmp/keystore"/UTC--* "$s/onchain-kms-keystore/"
+kubelet_secret_dir "$s/onchain-kms-keystore"
 
 log "creating a demo CA, the orchestrator's certificate and two client certificates (openssl)"
 o=$s/onchain-kms-orchestrator
@@ -186,9 +206,10 @@ cp "$tmp/stack/secrets/phala-api-key" "$o/phala-cloud-api-key"
 if [ "$replicas" -eq 1 ]; then (umask 077 && printf '%s\n' "$journal_dsn" >"$o/journal.dsn"); fi
 token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf 'demo-ci %s\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)" >"$o/bearer-tokens"
-chown -R 10002:10000 "$o"
-chmod 0400 "$o"/* "$s/onchain-kms-signer"/*
-chmod 0500 "$o" "$s/onchain-kms-signer"
+kubelet_secret_dir "$o"
+for f in "$s/onchain-kms-signer/password" "$s/onchain-kms-keystore"/UTC--* "$o/phala-cloud-api-key"; do
+  [ -L "$f" ] && [ "$(stat -L -c '%u:%g %a' "$f")" = "0:10000 440" ] || die "$f is not laid out as a kubelet Secret"
+done
 # kmsctl's (uid 10003) client side: the deployer's certificate and the token.
 client=$tmp/client
 cp "$pki/ca.crt" "$pki/deployer.crt" "$pki/deployer.key" "$pki/probe.crt" "$pki/probe.key" "$client/"
@@ -199,7 +220,8 @@ unset token
 # ---------------------------------------------------------------------------------------------
 # 3. The environment's ConfigMap (this chain, this simulator) and the manifest as committed, but
 #    for what podman 4.3 cannot run (deploy/k8s/README.md): the Secret volumes are served from the
-#    directories above (podman writes Secret volumes root-owned, 0644, not base64-decoded), the
+#    directories above (podman writes Secret volumes 0644 whatever defaultMode says, ignores
+#    fsGroup and does not base64-decode), the
 #    socket's emptyDir from a directory root:10000 0770 (podman hands an emptyDir to the uid of
 #    whichever container mounts it first), and the containerPort lines go (podman publishes each
 #    one, which the host network refuses).
@@ -208,7 +230,7 @@ deploy/k8s/config.sh --chain-id="$CHAIN_ID" --rpc-url="$RPC_URL" --kms-address="
   --client-name=deployer.onchain-kms.demo --token-name=demo-ci "${config_flags[@]}" >"$tmp/config.yaml"
 mkdir -m 0770 "$tmp/socket"
 chown 0:10000 "$tmp/socket"
-sed -E -e "s#secret: \{secretName: (onchain-kms-[a-z]+), defaultMode: 0400, optional: false\}#hostPath: {path: $s/\1, type: Directory}#" \
+sed -E -e "s#secret: \{secretName: (onchain-kms-[a-z]+), defaultMode: 0440, optional: false\}#hostPath: {path: $s/\1, type: Directory}#" \
   -e "s#\{name: socket, emptyDir: \{medium: Memory, sizeLimit: 1Mi\}\}#{name: socket, hostPath: {path: $tmp/socket, type: Directory}}#" \
   -e '/^ {10}ports:$/d' -e '/containerPort: /d' -e 's#^  replicas: [0-9]+$#  replicas: 1#' \
   -e "s#image: localhost/onchain-kms/([a-z]+):dev#image: $prefix/\1:$tag#" "$manifest" >"$pod_file"

@@ -13,24 +13,20 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "platform/secret_file_permissions.h"
 
 namespace platform::postgres {
 namespace {
 
 constexpr size_t kMaxFileBytes = 4096;
 
-// The file's content, refused when group or others may access it (it holds a password).
-absl::StatusOr<std::string> ReadOwnerOnlyFile(const std::string& path) {
+// The file's content, refused unless platform/secret_file_permissions.h's rule holds (it holds a password).
+absl::StatusOr<std::string> ReadDsnFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("DSN file ", path, ": cannot open: ", std::strerror(errno)));
-  struct stat st;
-  absl::Status refused;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    refused = absl::FailedPreconditionError(absl::StrCat("DSN file ", path, ": not a regular file"));
-  } else if ((st.st_mode & 077) != 0) {
-    refused = absl::FailedPreconditionError(absl::StrFormat(
-        "DSN file %s: mode %04o lets group or others read it; refusing (chmod 600 %s)", path, st.st_mode & 0777, path));
-  } else if (static_cast<size_t>(st.st_size) > kMaxFileBytes) {
+  struct stat st {};
+  absl::Status refused = platform::CheckSecretFile(fd, absl::StrCat("DSN file ", path), path, &st);
+  if (refused.ok() && static_cast<size_t>(st.st_size) > kMaxFileBytes) {
     refused = absl::InvalidArgumentError(absl::StrCat("DSN file ", path, ": larger than ", kMaxFileBytes, " bytes"));
   }
   std::string content(refused.ok() ? static_cast<size_t>(st.st_size) : 0, '\0');
@@ -45,7 +41,7 @@ absl::StatusOr<std::string> ReadOwnerOnlyFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<Dsn> Dsn::FromFile(const std::string& path) {
-  absl::StatusOr<std::string> content = ReadOwnerOnlyFile(path);
+  absl::StatusOr<std::string> content = ReadDsnFile(path);
   if (!content.ok()) return content.status();
   return Parse(*content, absl::StrCat("DSN file ", path));
 }

@@ -16,7 +16,8 @@ namespace platform::postgres {
 
 class Dsn {
  public:
-  // Reads `path` (a regular file of at most 4 KiB, mode 0600 or stricter: it holds a password).
+  // Reads `path` (a regular file of at most 4 KiB that passes platform::CheckSecretFile: it holds a
+  // password; symlinks are followed).
   // Errors name the path, never the content.
   static absl::StatusOr<Dsn> FromFile(const std::string& path);
   // `source` names the text in errors (e.g. the file's path); the text itself is never quoted.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "platform/testing/secret_files.h"
 
 namespace platform::postgres {
 namespace {
@@ -70,6 +71,24 @@ TEST(DsnTest, FileMustBeOwnerOnly) {
   EXPECT_EQ(Dsn::FromFile(::testing::TempDir()).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Dsn::FromFile(WriteFile("big.dsn", std::string(5000, 'x'), 0600)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(DsnTest, KubeletSecretVolumeWithFsGroup) {
+  const platform::testing::KubeletSecretDir dir(
+      {{"journal.dsn", "host=/tmp dbname=d user=u password=mountedpw", 0, 10000, 0440},
+       {"writable.dsn", "host=/tmp dbname=d user=u password=mountedpw", 0, 10000, 0460}},
+      10000);
+  const absl::Status read = platform::testing::RunAsUser(10002, 10000, [&]() -> absl::Status {
+    absl::StatusOr<Dsn> dsn = Dsn::FromFile(dir.file("journal.dsn"));
+    if (!dsn.ok()) return dsn.status();
+    return dsn->description() == "host=/tmp dbname=d user=u" ? absl::OkStatus() : absl::DataLossError("wrong dsn");
+  });
+  EXPECT_TRUE(read.ok()) << read;
+  const absl::Status writable =
+      platform::testing::RunAsUser(10002, 10000, [&] { return Dsn::FromFile(dir.file("writable.dsn")).status(); });
+  EXPECT_EQ(writable.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(writable.message(), HasSubstr("DSN file " + dir.file("writable.dsn") + ": owned by root and mode 0460"));
+  EXPECT_THAT(writable.message(), Not(HasSubstr("mountedpw")));
 }
 
 }  // namespace

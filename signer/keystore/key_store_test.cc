@@ -11,6 +11,7 @@
 
 #include "chain/hex.h"
 #include "chain/keccak.h"
+#include "platform/testing/secret_files.h"
 #include "signer/keystore/password.h"
 #include "signer/keystore/secret_file.h"
 
@@ -132,6 +133,32 @@ TEST(SecretFile, AtomicPrivateWritesAndPasswordFiles) {
   EXPECT_TRUE(absl::IsFailedPrecondition(PasswordFromFile(dir + "/pw").status()));
   ASSERT_TRUE(WritePrivateFileAtomically(dir, "empty", "\n").ok());
   EXPECT_FALSE(PasswordFromFile(dir + "/empty").ok());
+}
+
+// A Kubernetes Secret volume with fsGroup (root:10000 0440, `name -> ..data/name`, hidden
+// `..data` and `..<timestamp>` entries) read by the signer's uid 10001 in group 10000.
+TEST(KeyStore, KubeletSecretVolumeWithFsGroup) {
+  const platform::testing::KubeletSecretDir secrets({{"password", "s3cret\n", 0, 10000, 0440}}, 10000);
+  const platform::testing::KubeletSecretDir keystore({{"UTC--key0.json", Light(kKey0, "s3cret"), 0, 10000, 0440}},
+                                                     10000);
+  const platform::testing::KubeletSecretDir open({{"UTC--key0.json", Light(kKey0, "s3cret"), 0, 10000, 0444}}, 10000);
+  auto load = [&](const std::string& dir) {
+    return platform::testing::RunAsUser(10001, 10000, [&]() -> absl::Status {
+      absl::StatusOr<crypto::LockedBuffer> pw = PasswordFromFile(secrets.file("password"));
+      if (!pw.ok()) return pw.status();
+      absl::StatusOr<std::unique_ptr<KeyStore>> store = KeyStore::Load(
+          dir,
+          [&](const std::optional<chain::Address>&) -> absl::StatusOr<const crypto::LockedBuffer*> { return &*pw; });
+      if (!store.ok()) return store.status();
+      if ((*store)->size() != 1 || !(*store)->skipped().empty()) return absl::DataLossError("expected one key");
+      return absl::OkStatus();
+    });
+  };
+  const absl::Status loaded = load(keystore.path());
+  EXPECT_TRUE(loaded.ok()) << loaded;
+  const absl::Status refused = load(open.path());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("owned by root and mode 0444"));
 }
 
 TEST(Password, EnvironmentVariableIsWipedAndRemoved) {

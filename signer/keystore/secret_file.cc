@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "crypto/random.h"
 #include "crypto/secure_wipe.h"
+#include "platform/secret_file_permissions.h"
 #include "platform/status_macros.h"
 
 namespace signer::keystore {
@@ -41,18 +42,9 @@ absl::StatusOr<int> OpenPrivate(const std::string& path, size_t max_bytes, size_
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
+  if (absl::Status checked = platform::CheckSecretFile(fd, path, path, &st); !checked.ok()) {
     ::close(fd);
-    return Errno("fstat", path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::FailedPreconditionError(absl::StrCat(path, ": not a regular file"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: mode %04o lets group or others access it; refusing (chmod 600 %s)", path, st.st_mode & 0777, path));
+    return checked;
   }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     ::close(fd);

@@ -1,5 +1,6 @@
-// Files that hold or guard secrets: reading with a permission check (refused when group or
-// others may read), and writing atomically with mode 0600 (temp file + fsync + rename + fsync of
+// Files that hold or guard secrets: reading with the permission check of
+// platform/secret_file_permissions.h (ours and 0600/0400, or root's, our group's and 0440/0640),
+// and writing atomically with mode 0600 (temp file + fsync + rename + fsync of
 // the directory), so a crash never leaves a half-written key file.
 #ifndef ONCHAIN_KMS_SIGNER_KEYSTORE_SECRET_FILE_H_
 #define ONCHAIN_KMS_SIGNER_KEYSTORE_SECRET_FILE_H_
@@ -13,9 +14,9 @@
 
 namespace signer::keystore {
 
-// Reads a regular file of at most `max_bytes`. FailedPrecondition if its mode lets group or
-// others read or write it (mode & 077) or it is not a regular file; NotFound if it cannot be
-// opened. The check is made on the opened descriptor (no race with a rename).
+// Reads a regular file of at most `max_bytes`, following symlinks. FailedPrecondition if it is
+// not a regular file or fails platform::CheckSecretFile's rule; NotFound if it cannot be opened.
+// The check is made on the opened descriptor (no race with a rename).
 absl::StatusOr<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes);
 
 // Same, into locked memory (for a password file), with one trailing "\n" or "\r\n" removed.
