@@ -604,8 +604,9 @@ type PostgresJournalConfig struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// File holding the libpq connection string, mode 0600 or stricter (it usually holds the
-	// password), at most 4 KiB: key=value pairs ("host=db.example port=5432 dbname=onchain_kms
+	// File holding the libpq connection string (it usually holds the password), at most 4 KiB,
+	// owned by the orchestrator's user with mode 0600/0400, or owned by root with the group one of
+	// its groups and mode 0440/0640 (a Kubernetes Secret with fsGroup; deploy/k8s/README.md): key=value pairs ("host=db.example port=5432 dbname=onchain_kms
 	// user=orchestrator password=... sslmode=verify-full sslrootcert=/etc/onchain-kms/pg-ca.pem")
 	// or a postgresql:// URI; `passfile=` may name a pgpass file instead of `password=`. The
 	// connection string is never given in this config, on the command line or in the
@@ -1117,7 +1118,9 @@ type PhalaCloudConfig struct {
 	// API base URL. Default "https://cloud-api.phala.com/api/v1" (or env PHALA_CLOUD_API_PREFIX,
 	// as the SDK reads it).
 	BaseUrl string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
-	// File holding the API key (sent as X-API-Key). Empty: env PHALA_CLOUD_API_KEY.
+	// File holding the API key (sent as X-API-Key), owned by the orchestrator's user with mode
+	// 0600/0400, or owned by root with the group one of its groups and mode 0440/0640 (a Kubernetes
+	// Secret with fsGroup). Empty: env PHALA_CLOUD_API_KEY.
 	ApiKeyFile string `protobuf:"bytes,2,opt,name=api_key_file,json=apiKeyFile,proto3" json:"api_key_file,omitempty"`
 	// The X-Phala-Version header; empty means "2026-01-21".
 	ApiVersion string `protobuf:"bytes,3,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`

@@ -36,8 +36,10 @@ type SignerConfig struct {
 
 	// Where the gRPC server listens. Default: unix socket /run/onchain-kms/signer.sock, mode 0600.
 	Listen *ListenConfig `protobuf:"bytes,1,opt,name=listen,proto3" json:"listen,omitempty"`
-	// Directory of Web3 Secret Storage (keystore V3) JSON files, one key per file. Files readable
-	// by group or others are refused. Required.
+	// Directory of Web3 Secret Storage (keystore V3) JSON files, one key per file. Each file (and a
+	// password file) must be owned by the signer's user with mode 0600/0400, or owned by root with
+	// the group one of the signer's groups and mode 0440/0640 (a Kubernetes Secret with fsGroup);
+	// anything else is refused. Names starting with '.' are skipped. Required.
 	KeystoreDir string `protobuf:"bytes,2,opt,name=keystore_dir,json=keystoreDir,proto3" json:"keystore_dir,omitempty"`
 	// Password for every key that has no entry in key_passwords. Required unless every key has one.
 	Password *PasswordSource `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
@@ -206,8 +208,8 @@ type AntiEquivocationPostgres struct {
 	unknownFields protoimpl.UnknownFields
 
 	// File holding the libpq connection string ("host=... port=5432 dbname=... user=...
-	// password=... sslmode=verify-full sslrootcert=..." or a postgresql:// URI), mode 0600 or
-	// stricter. Required. The string (and its password) never appears in this config, in argv,
+	// password=... sslmode=verify-full sslrootcert=..." or a postgresql:// URI), owned by the
+	// signer's user with mode 0600/0400, or root-owned, group one of its groups, 0440/0640. Required. The string (and its password) never appears in this config, in argv,
 	// in logs or in errors, which name host, port, dbname and user only.
 	DsnFile string `protobuf:"bytes,1,opt,name=dsn_file,json=dsnFile,proto3" json:"dsn_file,omitempty"`
 	// Connections used to classify requests (the group-commit writer and the health check have one
