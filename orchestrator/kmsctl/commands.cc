@@ -620,7 +620,8 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"tls-key", FlagType::kString, "FILE", "client private key (PEM) for mTLS; with --tls-cert"},
       {"tls-server-name", FlagType::kString, "NAME", "expected name in the server certificate"},
       {"token-file", FlagType::kString, "FILE", "bearer token file (sent as 'authorization: Bearer'); needs TLS"},
-      {"rpc-timeout", FlagType::kDuration, "DURATION", "deadline of one call (default 30s)"},
+      {"rpc-timeout", FlagType::kDuration, "DURATION",
+       "deadline of one call; a query retries an unreachable orchestrator within it (default 30s)"},
   };
   return *flags;
 }

@@ -47,8 +47,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Connection& c, 
   // gRPC's own reconnect back-off (1 s growing to 120 s by default) would leave kmsctl failing
   // fast long after a restarted orchestrator is back; cap it like kmsctl's (RetryPolicy).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Despite its name, the shortest time one connection attempt (TCP connect, TLS handshake,
+  // HTTP/2 settings) is given before gRPC cuts it ("tcp handshaker shutdown"). It was 100 ms,
+  // which a TLS handshake on a loaded machine overran; a call waits for a connection in progress
+  // anyway, so this is gRPC's default, bounded in effect by each call's deadline.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20000);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (c.tls) {
     grpc::SslCredentialsOptions ssl;
@@ -79,6 +83,36 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Connection& c, 
   return grpc::CreateCustomChannel(c.address, credentials, args);
 }
 
+UnaryRetry::UnaryRetry(bool mutating, absl::Duration rpc_timeout, const RetryPolicy& policy)
+    : mutating_(mutating),
+      policy_(policy),
+      deadline_(mutating ? absl::InfiniteFuture() : start_ + rpc_timeout),
+      backoff_(policy.follow_first_backoff, policy.follow_max_backoff),
+      mutating_backoff_(policy.first_backoff) {}
+
+std::optional<absl::Duration> UnaryRetry::Next() {
+  absl::Duration delay;
+  if (mutating_) {
+    if (attempts_ >= policy_.unary_attempts) return std::nullopt;
+    delay = mutating_backoff_;
+    mutating_backoff_ = std::min(mutating_backoff_ * 2, policy_.max_backoff);
+  } else {
+    // The last attempt comes just before the deadline, with time left for connecting.
+    const absl::Duration left = deadline_ - absl::Now() - policy_.follow_first_backoff;
+    if (left <= absl::ZeroDuration()) return std::nullopt;
+    delay = std::min(backoff_.Next(), left);
+  }
+  ++attempts_;
+  return delay;
+}
+
+grpc::Status UnaryRetry::GaveUp(const grpc::Status& last) const {
+  return grpc::Status(
+      last.error_code(),
+      absl::StrCat(last.error_message(), " (gave up after ", attempts_, " attempts in ",
+                   absl::FormatDuration(absl::Trunc(absl::Now() - start_, absl::Milliseconds(100))), ")"));
+}
+
 namespace {
 
 bool IsTerminal(v1::OperationState s) {
@@ -98,8 +132,16 @@ void Session::Print(const google::protobuf::Message& m, const std::string& text)
   std::fflush(out_);
 }
 
+grpc::Status Session::NoAnswer(const grpc::Status& s) const {
+  return grpc::Status(s.error_code(), absl::StrCat("no answer from the orchestrator at ", inv_.connection.address,
+                                                   " within --rpc-timeout=", absl::FormatDuration(inv_.rpc_timeout),
+                                                   ": ", s.error_message()));
+}
+
+bool Session::mutating() const { return inv_.command != nullptr && inv_.command->mutating; }
+
 int Session::Fail(const grpc::Status& s, const std::string& what) {
-  const bool mutating = inv_.command != nullptr && inv_.command->mutating;
+  const bool mutating = this->mutating();
   if (interrupter_.interrupted()) {
     std::fprintf(err_, "kmsctl: %s: interrupted\n", what.c_str());
     if (mutating) RetryHint("the request may or may not have been accepted; to find out, ");

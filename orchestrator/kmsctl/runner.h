@@ -20,6 +20,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "onchainkms/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "orchestrator/kmsctl/backoff.h"
 #include "orchestrator/kmsctl/invocation.h"
 
 namespace kmsctl {
@@ -58,6 +59,32 @@ struct RetryPolicy {
   absl::Duration follow_max_backoff = absl::Seconds(2);
 };
 
+// When to try a unary call again after UNAVAILABLE. A call without a request id (a query; cancel
+// and adopt are idempotent too) is retried with back-off (from follow_first_backoff, jittered, up
+// to follow_max_backoff) until --rpc-timeout after its first attempt: a transient failure to
+// connect (a restart, a TLS handshake that failed on a loaded machine) costs a retry, not the
+// command. A call that starts an operation keeps the `unary_attempts`, each with its own
+// --rpc-timeout.
+class UnaryRetry {
+ public:
+  UnaryRetry(bool mutating, absl::Duration rpc_timeout, const RetryPolicy& policy);
+  // The deadline of the next attempt (InfiniteFuture: each attempt gets --rpc-timeout).
+  absl::Time deadline() const { return deadline_; }
+  // After a failed attempt: the delay before the next one, or nullopt to give up.
+  std::optional<absl::Duration> Next();
+  // The last UNAVAILABLE, saying how long kmsctl tried.
+  grpc::Status GaveUp(const grpc::Status& last) const;
+
+ private:
+  const bool mutating_;
+  const RetryPolicy& policy_;
+  const absl::Time start_ = absl::Now();
+  const absl::Time deadline_;
+  Backoff backoff_;
+  absl::Duration mutating_backoff_;
+  int attempts_ = 1;
+};
+
 class ProgressPrinter;  // output.h
 
 // One command's conversation with the orchestrator: calls with deadlines and retries, following
@@ -74,16 +101,22 @@ class Session {
 
   const Invocation& invocation() const { return inv_; }
 
-  // A unary call retried on UNAVAILABLE a few times (safe: reads have no effect, and a mutating
-  // call carries its request id).
+  // A unary call retried on UNAVAILABLE (the orchestrator restarting, or a connection attempt
+  // that failed): a query (idempotent) until --rpc-timeout is spent, a call that starts an
+  // operation a few times (safe: it carries its request id). See UnaryRetry.
   template <typename Request, typename Response>
   grpc::Status Unary(Method<Request, Response> method, const Request& request, Response* response) {
-    absl::Duration backoff = retry_.first_backoff;
-    for (int attempt = 1;; ++attempt) {
-      grpc::Status s = CallOnce(method, request, response);
-      if (s.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= retry_.unary_attempts) return s;
-      if (!interrupter_.Sleep(backoff)) return grpc::Status(grpc::StatusCode::CANCELLED, "interrupted");
-      backoff = std::min(backoff * 2, retry_.max_backoff);
+    UnaryRetry retry(mutating(), inv_.rpc_timeout, retry_);
+    for (;;) {
+      const absl::Time attempt_deadline = std::min(retry.deadline(), absl::Now() + inv_.rpc_timeout);
+      grpc::Status s = CallOnce(method, request, response, attempt_deadline);
+      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && absl::Now() >= attempt_deadline) {
+        return NoAnswer(s);
+      }
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return s;
+      std::optional<absl::Duration> delay = retry.Next();
+      if (!delay.has_value()) return retry.GaveUp(s);
+      if (!interrupter_.Sleep(*delay)) return grpc::Status(grpc::StatusCode::CANCELLED, "interrupted");
     }
   }
 
@@ -119,6 +152,9 @@ class Session {
   }
 
   struct WatchRound;
+  bool mutating() const;
+  // A call whose --rpc-timeout ran out: DEADLINE_EXCEEDED naming the address.
+  grpc::Status NoAnswer(const grpc::Status& s) const;
   void PrintRequestId();
   int Started(const v1::Operation& op);
   int Follow(const std::string& id, const std::optional<std::vector<v1::EnvVar>>& env_vars, bool json_events);

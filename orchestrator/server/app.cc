@@ -308,6 +308,9 @@ bool App::Shutdown(absl::Duration grace) {
   if (transport_ != nullptr) transport_->health().SetAll(platform::HealthService::kNotServing);
   const bool done = manager_ == nullptr || manager_->Shutdown(grace);
   if (follower_ != nullptr) follower_->Stop();  // its streams end UNAVAILABLE too
+  // Clients reconnecting their watches would keep calling on open connections until the
+  // shutdown deadline cancels what is in flight (CANCELLED); the API promises UNAVAILABLE.
+  if (transport_ != nullptr) transport_->EndUnixConnections();
   if (transport_ != nullptr) transport_->Shutdown(absl::Seconds(1));
   if (metrics_server_ != nullptr) metrics_server_->Stop();
   platform::log::Info("orchestrator stopped", {{"clean", done}});

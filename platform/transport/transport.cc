@@ -208,6 +208,12 @@ absl::StatusOr<Caller> Transport::BearerTokenCaller(const grpc::CallbackServerCo
   return absl::UnauthenticatedError("bearer token not accepted");
 }
 
+void Transport::EndUnixConnections() {
+  if (acceptor_ == nullptr) return;
+  acceptor_->Stop();
+  acceptor_->EndConnections();
+}
+
 void Transport::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;

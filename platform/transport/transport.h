@@ -102,6 +102,11 @@ class Transport final : public Authenticator {
   // Graceful: health NOT_SERVING (watch streams end), no new connections, calls in flight get
   // `grace` and are cancelled after it, the socket file is removed. Idempotent.
   void Shutdown(absl::Duration grace);
+  // Unix socket: no new connections, and the open ones end now (calls in flight and any new call
+  // on them fail UNAVAILABLE at the client), so that Shutdown cancels nothing. For a server whose
+  // long calls have already ended (the orchestrator's watches); clients keep sending new calls on
+  // an open connection until gRPC's shutdown deadline otherwise. No effect on a TCP listener.
+  void EndUnixConnections();
 
  private:
   Transport() = default;

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -126,6 +127,21 @@ void UnixAcceptor::Stop() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
   listen_fd_ = -1;
   ::unlink(path_.c_str());
+}
+
+void UnixAcceptor::EndConnections() {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [fd, peer] : peers_) {
+    // gRPC may have closed this fd and the number been reused: only a socket accepted on our path.
+    sockaddr_un local{};
+    socklen_t len = sizeof(local);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 || local.sun_family != AF_UNIX ||
+        len <= offsetof(sockaddr_un, sun_path) ||
+        std::strncmp(local.sun_path, path_.c_str(), sizeof(local.sun_path)) != 0) {
+      continue;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+  }
 }
 
 }  // namespace platform

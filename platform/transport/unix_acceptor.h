@@ -48,6 +48,11 @@ class UnixAcceptor {
   uint64_t refused() const { return refused_.load(); }
   // Stops accepting, closes the socket and removes its file. Idempotent.
   void Stop();
+  // Ends every connection still open (shutdown(2) both ways; gRPC still closes the fd), for a
+  // server that stops: no call can arrive on them any more, and a call in flight sees a lost
+  // connection (UNAVAILABLE to the client) instead of being cancelled by the server's shutdown
+  // deadline (CANCELLED, which a client takes for its own). Only sockets still bound to our path.
+  void EndConnections();
 
  private:
   UnixAcceptor(std::string path, int fd) : path_(std::move(path)), listen_fd_(fd) {}
