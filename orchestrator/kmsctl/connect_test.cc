@@ -3,24 +3,14 @@
 // accepted connection, closes it at once (a handshake that fails) or holds it before relaying (a
 // TLS handshake on a loaded machine). Queries must ride through both within --rpc-timeout, and
 // give up with the address named.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/security/server_credentials.h"
@@ -31,6 +21,7 @@
 #include "orchestrator/kmsctl/cli.h"
 #include "orchestrator/kmsctl/exit_codes.h"
 #include "orchestrator/kmsctl/runner.h"
+#include "platform/testing/tcp_front.h"
 
 namespace kmsctl {
 namespace {
@@ -51,112 +42,9 @@ class Orchestrator final : public v1::Orchestrator::Service {
   }
 };
 
-// What the front does with its n-th accepted connection (1-based).
-struct Abort {};
-struct Relay {
-  absl::Duration hold;  // before relaying
-};
-using Policy = std::function<std::variant<Abort, Relay>(int n)>;
-
-int Listen(int* port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, 64) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("listen");
-    std::abort();
-  }
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
-
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Copies bytes both ways until either side closes.
-void Pump(int a, int b) {
-  char buf[16384];
-  pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-  for (;;) {
-    if (poll(fds, 2, 200) < 0) break;
-    bool closed = false;
-    for (int i = 0; i < 2 && !closed; ++i) {
-      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      ssize_t n = read(fds[i].fd, buf, sizeof(buf));
-      closed = n <= 0 || write(fds[1 - i].fd, buf, n) != n;
-    }
-    if (closed) break;
-  }
-  close(a);
-  close(b);
-}
-
-// A TCP front on 127.0.0.1 for the server at `backend_port`, applying `policy`.
-class Front {
- public:
-  Front(int backend_port, Policy policy) : backend_port_(backend_port), policy_(std::move(policy)) {
-    listener_ = Listen(&port_);
-    accepter_ = std::thread([this] { AcceptLoop(); });
-  }
-  ~Front() {
-    stop_ = true;
-    shutdown(listener_, SHUT_RDWR);
-    accepter_.join();
-    for (std::thread& t : relays_) t.join();
-    close(listener_);
-  }
-  int port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  void AcceptLoop() {
-    for (;;) {
-      int client = accept(listener_, nullptr, nullptr);
-      if (client < 0 || stop_) {
-        if (client >= 0) close(client);
-        return;
-      }
-      const int n = ++accepted_;
-      std::variant<Abort, Relay> action = policy_(n);
-      if (std::holds_alternative<Abort>(action)) {
-        close(client);
-        continue;
-      }
-      const absl::Duration hold = std::get<Relay>(action).hold;
-      relays_.emplace_back([this, client, hold] {
-        absl::SleepFor(hold);
-        int server = Connect(backend_port_);
-        if (server < 0) {
-          close(client);
-          return;
-        }
-        Pump(client, server);
-      });
-    }
-  }
-
-  const int backend_port_;
-  const Policy policy_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread accepter_;
-  std::vector<std::thread> relays_;
-};
+using ::platform::testing::Abort;
+using ::platform::testing::Relay;
+using Front = ::platform::testing::TcpFront;
 
 class ConnectTest : public ::testing::Test {
  protected:

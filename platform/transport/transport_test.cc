@@ -19,6 +19,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
+#include "platform/testing/openssl_pki.h"
 #include "platform/testing/server_process.h"
 #include "platform/testing/wait_for.h"
 
@@ -239,17 +240,8 @@ TEST(TransportTest, BearerTokensWithoutTlsAreRefused) {
 class TlsTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "needs the openssl command";
-    const std::string script = absl::StrCat(
-        "set -e; cd ", dir_.path(), "; exec 2>/dev/null; ",
-        "openssl ecparam -name prime256v1 -genkey -noout -out ca.key; ",
-        "openssl req -x509 -new -key ca.key -subj /CN=test-ca -days 2 -out ca.pem; ",
-        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext; ",
-        "for n in server alice mallory; do openssl ecparam -name prime256v1 -genkey -noout -out $n.key; ",
-        "openssl req -new -key $n.key -subj /CN=$n -out $n.csr; ",
-        "if [ $n = server ]; then e='-extfile san.ext'; else e=''; fi; ",
-        "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 $e -out $n.pem; done");
-    ASSERT_EQ(*testing::RunProgram("/bin/sh", {"-c", script}, {}), 0);
+    if (!testing::HaveOpenssl()) GTEST_SKIP() << "needs the openssl command";
+    ASSERT_TRUE(testing::MakeOpensslPki(dir_.path(), {"alice", "mallory"}).ok());
   }
   std::string Read(const std::string& name) {
     std::ifstream in(dir_.path() + "/" + name);
