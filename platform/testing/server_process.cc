@@ -119,7 +119,8 @@ absl::StatusOr<std::string> CheckHealth(const std::string& address, const std::s
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  // No GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: in gRPC 1.51 it bounds one connection attempt, and
+  // 50 ms would cut a handshake on a loaded machine (the health_probe/kmsctl defect).
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   auto stub =
       grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
