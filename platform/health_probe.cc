@@ -2,10 +2,11 @@
 // For scripts, Kubernetes exec probes (which, unlike the built-in gRPC probe, work over a Unix
 // socket shared by the sidecar pair) and the demo.
 //
-//   health_probe --address=unix:/run/onchain-kms/signer.sock [--service=NAME] [--wait=30s]
+//   health_probe --address=unix:/run/onchain-kms/signer.sock [--service=NAME] [--wait=30s] [--alive]
 //
 // Exit codes, as the widely used grpc_health_probe: 0 SERVING, 1 bad arguments, 2 cannot
-// connect, 3 the RPC failed, 4 not SERVING.
+// connect, 3 the RPC failed, 4 not SERVING. With --alive (a Kubernetes liveness probe) any
+// answer is 0: NOT_SERVING means a dependency is down, which readiness handles; a restart would not.
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -32,6 +33,9 @@ ABSL_FLAG(std::string, tls_cert_file, "", "TLS: client certificate (PEM), for mT
 ABSL_FLAG(std::string, tls_key_file, "", "TLS: client private key (PEM), for mTLS");
 ABSL_FLAG(std::string, tls_server_name, "", "TLS: expected server name, if not the address's host");
 ABSL_FLAG(bool, quiet, false, "print nothing on success");
+ABSL_FLAG(bool, alive, false,
+          "liveness: exit 0 when the server answers at all, NOT_SERVING included (readiness probes "
+          "leave it out)");
 
 namespace {
 
@@ -98,7 +102,9 @@ int main(int argc, char** argv) {
     const grpc::Status status = stub->Check(&context, request, &response);
     if (status.ok()) {
       message = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
-      code = response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? kServing : kNotServing;
+      code = response.status() == grpc::health::v1::HealthCheckResponse::SERVING || absl::GetFlag(FLAGS_alive)
+                 ? kServing
+                 : kNotServing;
     } else {
       message = "rpc failed with code " + std::to_string(status.error_code()) + ": " + status.error_message();
       code = (status.error_code() == grpc::StatusCode::UNAVAILABLE ||

@@ -78,5 +78,20 @@ TEST_F(HealthProbeSlowHandshakeTest, Plaintext) {
   ExpectServingThroughSlowFront({});
 }
 
+// Liveness vs readiness: a server that answers NOT_SERVING (the orchestrator while its signer,
+// journal or chain RPCs are down) is not ready, but alive; restarting it would not help, and in
+// Kubernetes would turn a dependency's outage into a restart loop of every pod.
+TEST_F(HealthProbeSlowHandshakeTest, AliveWhenTheServerAnswersEvenNotServing) {
+  Serve(grpc::InsecureServerCredentials());
+  health_.SetServingStatus("", HealthService::kNotServing);
+  const std::string probe = testing::RunfilePath("platform/health_probe");
+  const std::string address = absl::StrCat("--address=127.0.0.1:", port_);
+  EXPECT_EQ(*testing::RunProgram(probe, {address, "--quiet"}, {}), 4);  // not ready
+  EXPECT_EQ(*testing::RunProgram(probe, {address, "--quiet", "--alive"}, {}), 0);
+  server_->Shutdown();
+  server_.reset();
+  EXPECT_EQ(*testing::RunProgram(probe, {address, "--quiet", "--alive", "--timeout=2s"}, {}), 2);  // no answer
+}
+
 }  // namespace
 }  // namespace platform

@@ -243,7 +243,7 @@ podman kube play --network host --configmap "$tmp/config.yaml" "$pod_file" >"$tm
 # 4. The pod: both exec probes (the very commands of the manifest), run inside the containers.
 # podman 4.3 keeps a livenessProbe as a healthcheck "CMD-SHELL <command> || exit 1", which needs a
 # shell the images do not have: run the manifest's command itself (from that healthcheck) instead.
-probe() {  # probe <container>
+probe() {  # probe <container> <liveness|readiness>
   local ctr argv
   ctr=$(pod_container "$1")
   mapfile -t argv < <(podman inspect "$ctr" --format '{{json .Config.Healthcheck.Test}}' | node -e '
@@ -251,16 +251,21 @@ probe() {  # probe <container>
     if (t[0] !== "CMD-SHELL" || t.slice(-3).join(" ") !== "|| exit 1") process.exit(1);
     process.stdout.write(t.slice(1, -3).join("\n"));')
   [ "${#argv[@]}" -gt 0 ] || die "no liveness probe on $ctr"
+  [ "${argv[-1]}" = --alive ] || die "$1's liveness probe does not end with --alive: a dependency's outage would restart it"
+  # podman keeps no readinessProbe: the manifest's is the liveness command without --alive.
+  [ "$2" = liveness ] || unset 'argv[-1]'
   podman exec "$ctr" "${argv[@]}" >/dev/null 2>&1
 }
 for c in signer orchestrator; do
-  deadline=$((SECONDS + 120))
-  until probe "$c"; do
-    [ "$(podman inspect -f '{{.State.Running}}' "$(pod_container "$c")")" = true ] || die "container $c exited"
-    [ "$SECONDS" -lt "$deadline" ] || die "$c's liveness probe still fails after 120 s"
-    sleep 1
+  for kind in liveness readiness; do
+    deadline=$((SECONDS + 120))
+    until probe "$c" "$kind"; do
+      [ "$(podman inspect -f '{{.State.Running}}' "$(pod_container "$c")")" = true ] || die "container $c exited"
+      [ "$SECONDS" -lt "$deadline" ] || die "$c's $kind probe still fails after 120 s"
+      sleep 1
+    done
+    log "$c: $kind probe (exec health_probe) passes"
   done
-  log "$c: liveness probe (exec health_probe) passes"
 done
 
 orch=$(pod_container orchestrator)

@@ -24,8 +24,10 @@ for arg in "$@"; do
     *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 done
-for v in chain_id rpc_url kms_address base_url key client_name token_name; do
-  [ -n "${!v}" ] || { echo "config.sh: --${v//_/-} is required" >&2; exit 2; }
+for pair in chain_id:chain-id rpc_url:rpc-url kms_address:kms-address base_url:phala-base-url key:signer-key \
+  client_name:client-name token_name:token-name; do
+  v=${pair%%:*}
+  [ -n "${!v}" ] || { echo "config.sh: --${pair#*:} is required" >&2; exit 2; }
 done
 
 # The state: SQLite files on the pod's volumes, or PostgreSQL shared by the replicas (the

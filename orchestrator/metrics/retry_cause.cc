@@ -93,7 +93,8 @@ std::vector<std::pair<RetryLayer, RetryCause>> PossibleRetries() {
   }
   for (C c : {C::kHttp429, C::kRpcError, C::kTimeout, C::kConnection}) out.emplace_back(RetryLayer::kJsonRpc, c);
   out.emplace_back(RetryLayer::kJournal, C::kJournalBusy);
-  for (C c : {C::kHttp429, C::kHttp5xx, C::kTimeout, C::kConnection, C::kRpcError, C::kSignerUnavailable, C::kOther}) {
+  for (C c : {C::kHttp429, C::kHttp5xx, C::kHttp4xx, C::kTimeout, C::kConnection, C::kRpcError, C::kSignerUnavailable,
+              C::kOther}) {
     out.emplace_back(RetryLayer::kStep, c);
   }
   return out;

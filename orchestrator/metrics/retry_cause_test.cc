@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "chain/jsonrpc/errors.h"
 #include "chain/onchain/tx_signer.h"
@@ -68,6 +71,14 @@ TEST(RetryCause, EveryPossiblePairHasNames) {
   for (const auto& [layer, cause] : PossibleRetries()) {
     EXPECT_FALSE(LayerName(layer).empty());
     EXPECT_FALSE(CauseName(cause).empty());
+  }
+  // Every cause a step's failure maps to is among the series shown at 0 from the start
+  // (orchestrator/README.md promises them): 408 is a transient step failure too.
+  const std::vector<std::pair<RetryLayer, RetryCause>> all = PossibleRetries();
+  for (int http : {408, 429, 503}) {
+    const RetryCause c = StepRetryCause(CloudAnswered(http));
+    EXPECT_NE(std::find(all.begin(), all.end(), std::make_pair(RetryLayer::kStep, c)), all.end())
+        << "step/" << CauseName(c) << " (HTTP " << http << ") is missing";
   }
   EXPECT_EQ(CauseName(RetryCause::kSignerUnavailable), "signer_unavailable");
   EXPECT_EQ(LayerName(RetryLayer::kJsonRpc), "json_rpc");

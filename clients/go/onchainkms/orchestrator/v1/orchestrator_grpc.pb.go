@@ -65,7 +65,10 @@ type OrchestratorClient interface {
 	// one event per change. The stream ends with status OK right after the event that made the
 	// operation terminal (SUCCEEDED, FAILED or CANCELLED); for an operation that is already
 	// terminal, right after the snapshot. A client that reconnects gets a fresh snapshot.
-	// Errors: NOT_FOUND; UNAVAILABLE when the server shuts down (reconnect and watch again).
+	// Errors: NOT_FOUND; UNAVAILABLE when the server shuts down (reconnect and watch again). Over
+	// TCP a watch that arrives in the last second of a shutdown may end CANCELLED instead (gRPC
+	// cancels what is still open at its shutdown deadline): treat a CANCELLED your client did not
+	// cause like UNAVAILABLE. Over the Unix socket it is always UNAVAILABLE.
 	WatchOperation(ctx context.Context, in *WatchOperationRequest, opts ...grpc.CallOption) (Orchestrator_WatchOperationClient, error)
 	// Cancels an operation, only where that is safe: before any on-chain transaction has been sent
 	// for it and before the Phala Cloud commit. Returns the operation in state CANCELLED. Cancelling
@@ -279,7 +282,10 @@ type OrchestratorServer interface {
 	// one event per change. The stream ends with status OK right after the event that made the
 	// operation terminal (SUCCEEDED, FAILED or CANCELLED); for an operation that is already
 	// terminal, right after the snapshot. A client that reconnects gets a fresh snapshot.
-	// Errors: NOT_FOUND; UNAVAILABLE when the server shuts down (reconnect and watch again).
+	// Errors: NOT_FOUND; UNAVAILABLE when the server shuts down (reconnect and watch again). Over
+	// TCP a watch that arrives in the last second of a shutdown may end CANCELLED instead (gRPC
+	// cancels what is still open at its shutdown deadline): treat a CANCELLED your client did not
+	// cause like UNAVAILABLE. Over the Unix socket it is always UNAVAILABLE.
 	WatchOperation(*WatchOperationRequest, Orchestrator_WatchOperationServer) error
 	// Cancels an operation, only where that is safe: before any on-chain transaction has been sent
 	// for it and before the Phala Cloud commit. Returns the operation in state CANCELLED. Cancelling
