@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "chain/onchain/local_key_signer.h"
@@ -494,9 +495,12 @@ TEST_F(ManagerTest, TransientFailuresAreRetriedThenGivenUp) {
   EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
   EXPECT_THAT(done.error().message(), HasSubstr("gave up after"));
   EXPECT_THAT(done.error().message(), HasSubstr("dependency down"));
-  EXPECT_THAT(
-      metrics.Render(),
-      HasSubstr("orchestrator_step_duration_seconds_count{kind=\"update_env_vars\",step=\"b\",result=\"failed\"} 1\n"));
+  // The step is timed once its failure is journaled, which may come after a waiter saw FAILED.
+  EXPECT_TRUE(platform::testing::WaitFor([&] {
+    return absl::StrContains(
+        metrics.Render(),
+        "orchestrator_step_duration_seconds_count{kind=\"update_env_vars\",step=\"b\",result=\"failed\"} 1\n");
+  })) << metrics.Render();
   Close();
 }
 

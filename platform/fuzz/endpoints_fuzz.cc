@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "platform/http/url.h"
 #include "platform/listen.h"
@@ -22,10 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (dsn.ok()) {
     for (const auto& [key, value] : dsn->options()) {
       if (key == "password" && value.size() >= 8) {
-        // Without the marker: "password=sword=<re" redacts to "password=<redacted>", which
-        // spells that password again by coincidence, not by a leak.
-        const std::string redacted = absl::StrReplaceAll(dsn->Redact(text), {{"<redacted>", "\x01"}});
-        FUZZ_CHECK(!absl::StrContains(redacted, value));
+        // Every copy of the password is replaced by the marker, so no text between markers may hold
+        // it. (Not the text with the marker swapped for a byte: "password=sword=<re" redacts to
+        // "password=<redacted>", and corpus password-repeated-in-host ends its password with the
+        // very byte once used as the marker, which spelled the password again.)
+        for (absl::string_view piece : absl::StrSplit(dsn->Redact(text), "<redacted>")) {
+          FUZZ_CHECK(!absl::StrContains(piece, value));
+        }
       }
     }
   }
