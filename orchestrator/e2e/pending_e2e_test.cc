@@ -19,6 +19,7 @@
 #include "orchestrator/e2e/stack.h"
 #include "orchestrator/e2e/stack_test.h"
 #include "platform/testing/server_process.h"
+#include "platform/testing/wait_for.h"
 
 namespace orchestrator::e2e {
 namespace {
@@ -49,10 +50,7 @@ class PendingE2eTest : public StackTest<> {
   }
 
   static bool WaitPendingInPool(absl::Duration timeout = absl::Seconds(30)) {
-    for (const absl::Time until = absl::Now() + timeout; absl::Now() < until; absl::SleepFor(absl::Milliseconds(20))) {
-      if (PendingInPool() > 0) return true;
-    }
-    return false;
+    return platform::testing::WaitFor([] { return PendingInPool() > 0; }, timeout, absl::Milliseconds(20));
   }
 
   static grpc::Status Supply(const std::string& id, const std::string& rid, const std::string& name) {
