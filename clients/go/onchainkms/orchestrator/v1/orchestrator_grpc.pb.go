@@ -76,6 +76,44 @@ type OrchestratorClient interface {
 	// Errors: NOT_FOUND; FAILED_PRECONDITION (an on-chain effect or the commit has already been
 	// sent, or the operation already SUCCEEDED or FAILED).
 	CancelOperation(ctx context.Context, in *CancelOperationRequest, opts ...grpc.CallOption) (*Operation, error)
+	// Changes an app's DstackApp (AppAuth) contract on chain: allow or remove a TEE device, allow
+	// any device, transfer or accept ownership of the contract, or disable its upgrades for good
+	// (one of UpdateAppContractRequest.change). Sent from the signer key that owns the contract
+	// (signer_key_address); when the owner is an address the signer does not hold (a multisig, a
+	// hardware wallet, another team's key), nothing is signed: the operation waits in state
+	// WAITING_FOR_OWNER with the exact transaction the owner must send (Operation.owner_action)
+	// and completes by itself once that transaction is on chain. A change already in effect on
+	// chain (the device already allowed, the flag already set, ...) sends nothing and reports
+	// AppContractChangeResult.already_in_effect.
+	// Errors: INVALID_ARGUMENT (including disable_upgrades or transfer_ownership without
+	// `confirm: true`); ALREADY_EXISTS; NOT_FOUND (an app or CVM outside the caller's tenant).
+	UpdateAppContract(ctx context.Context, in *UpdateAppContractRequest, opts ...grpc.CallOption) (*Operation, error)
+	// Reads an app contract's governance state from the chain: owner, pending owner, devices,
+	// compose hashes, upgrades, version. Nothing is journaled or sent.
+	// Errors: INVALID_ARGUMENT; NOT_FOUND (an app or CVM outside the caller's tenant, or no
+	// contract at the address); UNAVAILABLE (the chain's RPC cannot be reached).
+	GetAppState(ctx context.Context, in *GetAppStateRequest, opts ...grpc.CallOption) (*AppState, error)
+	// Hands over the transaction the app's owner sent for an operation in WAITING_FOR_OWNER, so it
+	// completes without waiting for the orchestrator to find the event on its own. The
+	// transaction must be mined, successful, sent to Operation.owner_action.to with exactly its
+	// calldata (checked on chain). Repeating the call with the same request_id returns the
+	// operation unchanged.
+	// Errors: NOT_FOUND; FAILED_PRECONDITION (the operation is not waiting for the owner, or the
+	// transaction is not mined yet: retry later); INVALID_ARGUMENT (the transaction does not
+	// exist, reverted, or is not the owner action: the message says which).
+	SubmitOwnerTransaction(ctx context.Context, in *SubmitOwnerTransactionRequest, opts ...grpc.CallOption) (*Operation, error)
+	// Reads a CVM from the Phala Cloud API: its status and the compose hash it runs.
+	// Errors: INVALID_ARGUMENT; NOT_FOUND (no such CVM, or outside the caller's tenant);
+	// UNAVAILABLE (the Phala Cloud API cannot be reached).
+	GetCvm(ctx context.Context, in *GetCvmRequest, opts ...grpc.CallOption) (*Cvm, error)
+	// Lists the CVMs of the Phala Cloud account that the caller may see (with an `access` config:
+	// those its tenant owns; admins see all), paged.
+	// Errors: INVALID_ARGUMENT (bad page_token); UNAVAILABLE.
+	ListCvms(ctx context.Context, in *ListCvmsRequest, opts ...grpc.CallOption) (*ListCvmsResponse, error)
+	// Lists the nodes (TEE hosts) the Phala Cloud account can deploy to, with their device ids:
+	// what UpdateAppContractRequest.add_device needs to allow an app on a node.
+	// Errors: UNAVAILABLE.
+	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
 	// Admin only: puts a CVM or an app into a tenant's scope, or moves it to another tenant. Every
 	// CVM and app a DeployCvm creates belongs to the tenant of its caller (an admin's deploy: to
 	// no tenant, so only admins may change it until it is adopted); UpdateEnvVars,
@@ -221,6 +259,60 @@ func (c *orchestratorClient) CancelOperation(ctx context.Context, in *CancelOper
 	return out, nil
 }
 
+func (c *orchestratorClient) UpdateAppContract(ctx context.Context, in *UpdateAppContractRequest, opts ...grpc.CallOption) (*Operation, error) {
+	out := new(Operation)
+	err := c.cc.Invoke(ctx, "/onchainkms.orchestrator.v1.Orchestrator/UpdateAppContract", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorClient) GetAppState(ctx context.Context, in *GetAppStateRequest, opts ...grpc.CallOption) (*AppState, error) {
+	out := new(AppState)
+	err := c.cc.Invoke(ctx, "/onchainkms.orchestrator.v1.Orchestrator/GetAppState", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorClient) SubmitOwnerTransaction(ctx context.Context, in *SubmitOwnerTransactionRequest, opts ...grpc.CallOption) (*Operation, error) {
+	out := new(Operation)
+	err := c.cc.Invoke(ctx, "/onchainkms.orchestrator.v1.Orchestrator/SubmitOwnerTransaction", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorClient) GetCvm(ctx context.Context, in *GetCvmRequest, opts ...grpc.CallOption) (*Cvm, error) {
+	out := new(Cvm)
+	err := c.cc.Invoke(ctx, "/onchainkms.orchestrator.v1.Orchestrator/GetCvm", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorClient) ListCvms(ctx context.Context, in *ListCvmsRequest, opts ...grpc.CallOption) (*ListCvmsResponse, error) {
+	out := new(ListCvmsResponse)
+	err := c.cc.Invoke(ctx, "/onchainkms.orchestrator.v1.Orchestrator/ListCvms", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorClient) ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error) {
+	out := new(ListNodesResponse)
+	err := c.cc.Invoke(ctx, "/onchainkms.orchestrator.v1.Orchestrator/ListNodes", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *orchestratorClient) AdoptResource(ctx context.Context, in *AdoptResourceRequest, opts ...grpc.CallOption) (*AdoptResourceResponse, error) {
 	out := new(AdoptResourceResponse)
 	err := c.cc.Invoke(ctx, "/onchainkms.orchestrator.v1.Orchestrator/AdoptResource", in, out, opts...)
@@ -293,6 +385,44 @@ type OrchestratorServer interface {
 	// Errors: NOT_FOUND; FAILED_PRECONDITION (an on-chain effect or the commit has already been
 	// sent, or the operation already SUCCEEDED or FAILED).
 	CancelOperation(context.Context, *CancelOperationRequest) (*Operation, error)
+	// Changes an app's DstackApp (AppAuth) contract on chain: allow or remove a TEE device, allow
+	// any device, transfer or accept ownership of the contract, or disable its upgrades for good
+	// (one of UpdateAppContractRequest.change). Sent from the signer key that owns the contract
+	// (signer_key_address); when the owner is an address the signer does not hold (a multisig, a
+	// hardware wallet, another team's key), nothing is signed: the operation waits in state
+	// WAITING_FOR_OWNER with the exact transaction the owner must send (Operation.owner_action)
+	// and completes by itself once that transaction is on chain. A change already in effect on
+	// chain (the device already allowed, the flag already set, ...) sends nothing and reports
+	// AppContractChangeResult.already_in_effect.
+	// Errors: INVALID_ARGUMENT (including disable_upgrades or transfer_ownership without
+	// `confirm: true`); ALREADY_EXISTS; NOT_FOUND (an app or CVM outside the caller's tenant).
+	UpdateAppContract(context.Context, *UpdateAppContractRequest) (*Operation, error)
+	// Reads an app contract's governance state from the chain: owner, pending owner, devices,
+	// compose hashes, upgrades, version. Nothing is journaled or sent.
+	// Errors: INVALID_ARGUMENT; NOT_FOUND (an app or CVM outside the caller's tenant, or no
+	// contract at the address); UNAVAILABLE (the chain's RPC cannot be reached).
+	GetAppState(context.Context, *GetAppStateRequest) (*AppState, error)
+	// Hands over the transaction the app's owner sent for an operation in WAITING_FOR_OWNER, so it
+	// completes without waiting for the orchestrator to find the event on its own. The
+	// transaction must be mined, successful, sent to Operation.owner_action.to with exactly its
+	// calldata (checked on chain). Repeating the call with the same request_id returns the
+	// operation unchanged.
+	// Errors: NOT_FOUND; FAILED_PRECONDITION (the operation is not waiting for the owner, or the
+	// transaction is not mined yet: retry later); INVALID_ARGUMENT (the transaction does not
+	// exist, reverted, or is not the owner action: the message says which).
+	SubmitOwnerTransaction(context.Context, *SubmitOwnerTransactionRequest) (*Operation, error)
+	// Reads a CVM from the Phala Cloud API: its status and the compose hash it runs.
+	// Errors: INVALID_ARGUMENT; NOT_FOUND (no such CVM, or outside the caller's tenant);
+	// UNAVAILABLE (the Phala Cloud API cannot be reached).
+	GetCvm(context.Context, *GetCvmRequest) (*Cvm, error)
+	// Lists the CVMs of the Phala Cloud account that the caller may see (with an `access` config:
+	// those its tenant owns; admins see all), paged.
+	// Errors: INVALID_ARGUMENT (bad page_token); UNAVAILABLE.
+	ListCvms(context.Context, *ListCvmsRequest) (*ListCvmsResponse, error)
+	// Lists the nodes (TEE hosts) the Phala Cloud account can deploy to, with their device ids:
+	// what UpdateAppContractRequest.add_device needs to allow an app on a node.
+	// Errors: UNAVAILABLE.
+	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
 	// Admin only: puts a CVM or an app into a tenant's scope, or moves it to another tenant. Every
 	// CVM and app a DeployCvm creates belongs to the tenant of its caller (an admin's deploy: to
 	// no tenant, so only admins may change it until it is adopted); UpdateEnvVars,
@@ -345,6 +475,24 @@ func (UnimplementedOrchestratorServer) WatchOperation(*WatchOperationRequest, Or
 }
 func (UnimplementedOrchestratorServer) CancelOperation(context.Context, *CancelOperationRequest) (*Operation, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CancelOperation not implemented")
+}
+func (UnimplementedOrchestratorServer) UpdateAppContract(context.Context, *UpdateAppContractRequest) (*Operation, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateAppContract not implemented")
+}
+func (UnimplementedOrchestratorServer) GetAppState(context.Context, *GetAppStateRequest) (*AppState, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetAppState not implemented")
+}
+func (UnimplementedOrchestratorServer) SubmitOwnerTransaction(context.Context, *SubmitOwnerTransactionRequest) (*Operation, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SubmitOwnerTransaction not implemented")
+}
+func (UnimplementedOrchestratorServer) GetCvm(context.Context, *GetCvmRequest) (*Cvm, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCvm not implemented")
+}
+func (UnimplementedOrchestratorServer) ListCvms(context.Context, *ListCvmsRequest) (*ListCvmsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListCvms not implemented")
+}
+func (UnimplementedOrchestratorServer) ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListNodes not implemented")
 }
 func (UnimplementedOrchestratorServer) AdoptResource(context.Context, *AdoptResourceRequest) (*AdoptResourceResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AdoptResource not implemented")
@@ -563,6 +711,114 @@ func _Orchestrator_CancelOperation_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Orchestrator_UpdateAppContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAppContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServer).UpdateAppContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/onchainkms.orchestrator.v1.Orchestrator/UpdateAppContract",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServer).UpdateAppContract(ctx, req.(*UpdateAppContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Orchestrator_GetAppState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAppStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServer).GetAppState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/onchainkms.orchestrator.v1.Orchestrator/GetAppState",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServer).GetAppState(ctx, req.(*GetAppStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Orchestrator_SubmitOwnerTransaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitOwnerTransactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServer).SubmitOwnerTransaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/onchainkms.orchestrator.v1.Orchestrator/SubmitOwnerTransaction",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServer).SubmitOwnerTransaction(ctx, req.(*SubmitOwnerTransactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Orchestrator_GetCvm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCvmRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServer).GetCvm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/onchainkms.orchestrator.v1.Orchestrator/GetCvm",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServer).GetCvm(ctx, req.(*GetCvmRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Orchestrator_ListCvms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCvmsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServer).ListCvms(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/onchainkms.orchestrator.v1.Orchestrator/ListCvms",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServer).ListCvms(ctx, req.(*ListCvmsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Orchestrator_ListNodes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNodesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServer).ListNodes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/onchainkms.orchestrator.v1.Orchestrator/ListNodes",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServer).ListNodes(ctx, req.(*ListNodesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Orchestrator_AdoptResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AdoptResourceRequest)
 	if err := dec(in); err != nil {
@@ -624,6 +880,30 @@ var _Orchestrator_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelOperation",
 			Handler:    _Orchestrator_CancelOperation_Handler,
+		},
+		{
+			MethodName: "UpdateAppContract",
+			Handler:    _Orchestrator_UpdateAppContract_Handler,
+		},
+		{
+			MethodName: "GetAppState",
+			Handler:    _Orchestrator_GetAppState_Handler,
+		},
+		{
+			MethodName: "SubmitOwnerTransaction",
+			Handler:    _Orchestrator_SubmitOwnerTransaction_Handler,
+		},
+		{
+			MethodName: "GetCvm",
+			Handler:    _Orchestrator_GetCvm_Handler,
+		},
+		{
+			MethodName: "ListCvms",
+			Handler:    _Orchestrator_ListCvms_Handler,
+		},
+		{
+			MethodName: "ListNodes",
+			Handler:    _Orchestrator_ListNodes_Handler,
 		},
 		{
 			MethodName: "AdoptResource",

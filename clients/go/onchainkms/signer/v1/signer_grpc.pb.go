@@ -36,6 +36,20 @@ type SignerClient interface {
 	// Errors: see the file header; PERMISSION_DENIED when the chain or the app contract is not
 	// allowed, or a fee or gas field exceeds the chain's cap.
 	SignAddComposeHash(ctx context.Context, in *SignAddComposeHashRequest, opts ...grpc.CallOption) (*SignedTransaction, error)
+	// Signs a governance call of a DstackApp contract (one of SignAppCallRequest.call: addDevice,
+	// removeDevice, setAllowAnyDevice, transferOwnership, acceptOwnership, disableUpgrades). The
+	// signer builds the calldata itself from the typed parameters. Value is always 0.
+	// Policy: the device calls need INTENT_MANAGE_DEVICES and the app contract allowed for the
+	// chain (as SignAddComposeHash: the chain's app_contract_addresses or any_app);
+	// transferOwnership, acceptOwnership and disableUpgrades need INTENT_MANAGE_OWNERSHIP and, in
+	// addition, a generic_transaction_rules entry for this chain and app contract (`to`) with the
+	// function's signature ("transferOwnership(address)", "acceptOwnership()",
+	// "disableUpgrades()") whose argument matchers accept the call: for transferOwnership a
+	// matcher on argument 0 naming the new owner. Without such a rule they are refused
+	// (PERMISSION_DENIED naming the missing rule), so the default policy never gives an app away
+	// or freezes it.
+	// Errors: see the file header.
+	SignAppCall(ctx context.Context, in *SignAppCallRequest, opts ...grpc.CallOption) (*SignedTransaction, error)
 	// Signs an arbitrary EIP-1559 transaction. Denied (PERMISSION_DENIED) unless a generic
 	// transaction rule of the policy names this chain, this `to` address and the 4-byte selector
 	// that starts `data`, and the value is within that rule's limit.
@@ -90,6 +104,15 @@ func (c *signerClient) SignAddComposeHash(ctx context.Context, in *SignAddCompos
 	return out, nil
 }
 
+func (c *signerClient) SignAppCall(ctx context.Context, in *SignAppCallRequest, opts ...grpc.CallOption) (*SignedTransaction, error) {
+	out := new(SignedTransaction)
+	err := c.cc.Invoke(ctx, "/onchainkms.signer.v1.Signer/SignAppCall", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *signerClient) SignTransaction(ctx context.Context, in *SignTransactionRequest, opts ...grpc.CallOption) (*SignedTransaction, error) {
 	out := new(SignedTransaction)
 	err := c.cc.Invoke(ctx, "/onchainkms.signer.v1.Signer/SignTransaction", in, out, opts...)
@@ -131,6 +154,20 @@ type SignerServer interface {
 	// Errors: see the file header; PERMISSION_DENIED when the chain or the app contract is not
 	// allowed, or a fee or gas field exceeds the chain's cap.
 	SignAddComposeHash(context.Context, *SignAddComposeHashRequest) (*SignedTransaction, error)
+	// Signs a governance call of a DstackApp contract (one of SignAppCallRequest.call: addDevice,
+	// removeDevice, setAllowAnyDevice, transferOwnership, acceptOwnership, disableUpgrades). The
+	// signer builds the calldata itself from the typed parameters. Value is always 0.
+	// Policy: the device calls need INTENT_MANAGE_DEVICES and the app contract allowed for the
+	// chain (as SignAddComposeHash: the chain's app_contract_addresses or any_app);
+	// transferOwnership, acceptOwnership and disableUpgrades need INTENT_MANAGE_OWNERSHIP and, in
+	// addition, a generic_transaction_rules entry for this chain and app contract (`to`) with the
+	// function's signature ("transferOwnership(address)", "acceptOwnership()",
+	// "disableUpgrades()") whose argument matchers accept the call: for transferOwnership a
+	// matcher on argument 0 naming the new owner. Without such a rule they are refused
+	// (PERMISSION_DENIED naming the missing rule), so the default policy never gives an app away
+	// or freezes it.
+	// Errors: see the file header.
+	SignAppCall(context.Context, *SignAppCallRequest) (*SignedTransaction, error)
 	// Signs an arbitrary EIP-1559 transaction. Denied (PERMISSION_DENIED) unless a generic
 	// transaction rule of the policy names this chain, this `to` address and the 4-byte selector
 	// that starts `data`, and the value is within that rule's limit.
@@ -157,6 +194,9 @@ func (UnimplementedSignerServer) SignDeployAndRegisterApp(context.Context, *Sign
 }
 func (UnimplementedSignerServer) SignAddComposeHash(context.Context, *SignAddComposeHashRequest) (*SignedTransaction, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SignAddComposeHash not implemented")
+}
+func (UnimplementedSignerServer) SignAppCall(context.Context, *SignAppCallRequest) (*SignedTransaction, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SignAppCall not implemented")
 }
 func (UnimplementedSignerServer) SignTransaction(context.Context, *SignTransactionRequest) (*SignedTransaction, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SignTransaction not implemented")
@@ -249,6 +289,24 @@ func _Signer_SignAddComposeHash_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Signer_SignAppCall_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignAppCallRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignerServer).SignAppCall(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/onchainkms.signer.v1.Signer/SignAppCall",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignerServer).SignAppCall(ctx, req.(*SignAppCallRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Signer_SignTransaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SignTransactionRequest)
 	if err := dec(in); err != nil {
@@ -304,6 +362,10 @@ var _Signer_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SignAddComposeHash",
 			Handler:    _Signer_SignAddComposeHash_Handler,
+		},
+		{
+			MethodName: "SignAppCall",
+			Handler:    _Signer_SignAppCall_Handler,
 		},
 		{
 			MethodName: "SignTransaction",
