@@ -35,9 +35,11 @@ std::vector<FlagSpec> WaitRunningFlag() {
            "default at most 10m, at most 24h)"}};
 }
 
-// --wait-running[=DURATION] into the request's ReadinessWait.
-void ReadWaitRunning(FlagReader& r, v1::ReadinessWait* wait) {
+// --wait-running[=DURATION] into the request's ReadinessWait (left unset without the flag).
+template <typename Request>
+void ReadWaitRunning(FlagReader& r, Request* request) {
   if (!r.Has("wait-running")) return;
+  v1::ReadinessWait* wait = request->mutable_wait_until_running();
   wait->set_enabled(true);
   const std::string text = r.Str("wait-running");
   absl::Duration d;
@@ -193,7 +195,7 @@ void BuildDeploy(FlagReader& r, Invocation* inv) {
   if (auto v = r.Bool("require-tcb-up-to-date")) d.set_require_tcb_up_to_date(*v);
   if (auto v = r.Uint("nonce")) d.set_nonce(*v);
   d.set_app_id(r.Str("app-id"));
-  ReadWaitRunning(r, d.mutable_wait_until_running());
+  ReadWaitRunning(r, &d);
   if (r.Has("env-file")) ReadEnvFile(r, inv, &d);
   d.set_request_id(inv->request_id);
 }
@@ -254,7 +256,7 @@ void BuildEnvsUpdate(FlagReader& r, Invocation* inv) {
   u.set_cvm_id(r.Arg(0));
   ReadEnvFile(r, inv, &u);
   u.set_signer_key_address(r.Str("signer-key"));
-  ReadWaitRunning(r, u.mutable_wait_until_running());
+  ReadWaitRunning(r, &u);
   u.set_request_id(inv->request_id);
 }
 
@@ -289,7 +291,7 @@ void BuildComposeUpdate(FlagReader& r, Invocation* inv) {
   u.set_cvm_id(r.Arg(0));
   if (auto v = r.File("compose")) u.set_docker_compose_file(*v);
   u.set_signer_key_address(r.Str("signer-key"));
-  ReadWaitRunning(r, u.mutable_wait_until_running());
+  ReadWaitRunning(r, &u);
   u.set_request_id(inv->request_id);
 }
 
@@ -338,7 +340,7 @@ void BuildComposeFileUpdate(FlagReader& r, Invocation* inv) {
               "--env-file)"));
   }
   u.set_signer_key_address(r.Str("signer-key"));
-  ReadWaitRunning(r, u.mutable_wait_until_running());
+  ReadWaitRunning(r, &u);
   u.set_request_id(inv->request_id);
 }
 
