@@ -371,13 +371,23 @@ TEST_F(TenancyE2eTest, AdminSeesAllAndAuditorIsReadOnly) {
 TEST_F(TenancyE2eTest, CvmReadsAreTenantScoped) {
   const std::string alpha_cvm = AlphaDeploy().deploy().cvm_id();
   ASSERT_FALSE(alpha_cvm.empty());
+  // A CVM of no tenant (an admin's deploy), then adopted into beta's scope (beta's own key is not
+  // in the signer, so beta cannot deploy one itself).
+  As admin = Client("admin");
   As b = Client("b");
-  v1::DeployCvmRequest r = stack_->DeployRequest("beta-cvm-reads", "beta-reads-app");
-  r.set_signer_key_address(kBetaKey);
-  v1::Operation beta_op;
-  ASSERT_TRUE(b.Deploy(r, &beta_op).ok());
-  const std::string beta_cvm = b.WaitDone(beta_op.id()).deploy().cvm_id();
+  v1::Operation admin_op;
+  ASSERT_TRUE(admin.Deploy(stack_->DeployRequest("admin-cvm-reads", "admin-reads-app"), &admin_op).ok());
+  const std::string beta_cvm = admin.WaitDone(admin_op.id()).deploy().cvm_id();
   ASSERT_FALSE(beta_cvm.empty());
+  std::vector<std::string> before;
+  ASSERT_TRUE(b.ListCvms(&before).ok());
+  EXPECT_THAT(before, ::testing::Not(::testing::Contains(beta_cvm)));
+  EXPECT_EQ(b.GetCvm(beta_cvm).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::AdoptResourceRequest adopt;
+  adopt.set_cvm_id(beta_cvm);
+  adopt.set_tenant("beta");
+  v1::AdoptResourceResponse adopted;
+  ASSERT_TRUE(stub_->AdoptResource(admin.Context().get(), adopt, &adopted).ok());
 
   for (const char* who : {"a", "a-view"}) {
     As x = Client(who);
