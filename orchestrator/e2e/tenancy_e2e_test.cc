@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -90,6 +91,30 @@ class As {
   grpc::Status ListKms(v1::ListKmsInstancesResponse* out) {
     v1::ListKmsInstancesRequest r;
     return stub_.ListKmsInstances(Context().get(), r, out);
+  }
+  grpc::Status GetCvm(const std::string& cvm_id, v1::Cvm* out = nullptr) {
+    v1::GetCvmRequest r;
+    r.set_cvm_id(cvm_id);
+    v1::Cvm c;
+    return stub_.GetCvm(Context().get(), r, out != nullptr ? out : &c);
+  }
+  // Every page of ListCvms (two CVMs a page); the ids.
+  grpc::Status ListCvms(std::vector<std::string>* ids) {
+    ids->clear();
+    v1::ListCvmsRequest r;
+    r.set_page_size(2);
+    for (;;) {
+      v1::ListCvmsResponse page;
+      grpc::Status s = stub_.ListCvms(Context().get(), r, &page);
+      if (!s.ok()) return s;
+      for (const v1::Cvm& c : page.cvms()) ids->push_back(c.id());
+      if (page.next_page_token().empty()) return s;
+      r.set_page_token(page.next_page_token());
+    }
+  }
+  grpc::Status ListNodes() {
+    v1::ListNodesResponse out;
+    return stub_.ListNodes(Context().get(), v1::ListNodesRequest(), &out);
   }
   grpc::Status UpdateEnv(const std::string& cvm_id) {
     v1::UpdateEnvVarsRequest r;
@@ -341,6 +366,63 @@ TEST_F(TenancyE2eTest, AdminSeesAllAndAuditorIsReadOnly) {
   b.WaitDone(beta_op.id());
   EXPECT_EQ(admin.Cancel(beta_op.id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(admin.Supply(beta_op.id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(TenancyE2eTest, CvmReadsAreTenantScoped) {
+  const std::string alpha_cvm = AlphaDeploy().deploy().cvm_id();
+  ASSERT_FALSE(alpha_cvm.empty());
+  // A CVM of no tenant (an admin's deploy), then adopted into beta's scope (beta's own key is not
+  // in the signer, so beta cannot deploy one itself).
+  As admin = Client("admin");
+  As b = Client("b");
+  v1::Operation admin_op;
+  ASSERT_TRUE(admin.Deploy(stack_->DeployRequest("admin-cvm-reads", "admin-reads-app"), &admin_op).ok());
+  const std::string beta_cvm = admin.WaitDone(admin_op.id()).deploy().cvm_id();
+  ASSERT_FALSE(beta_cvm.empty());
+  std::vector<std::string> before;
+  ASSERT_TRUE(b.ListCvms(&before).ok());
+  EXPECT_THAT(before, ::testing::Not(::testing::Contains(beta_cvm)));
+  EXPECT_EQ(b.GetCvm(beta_cvm).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::AdoptResourceRequest adopt;
+  adopt.set_cvm_id(beta_cvm);
+  adopt.set_tenant("beta");
+  v1::AdoptResourceResponse adopted;
+  ASSERT_TRUE(stub_->AdoptResource(admin.Context().get(), adopt, &adopted).ok());
+
+  for (const char* who : {"a", "a-view"}) {
+    As x = Client(who);
+    std::vector<std::string> ids;
+    ASSERT_TRUE(x.ListCvms(&ids).ok()) << who;
+    EXPECT_THAT(ids, ::testing::Contains(alpha_cvm)) << who;
+    EXPECT_THAT(ids, ::testing::Not(::testing::Contains(beta_cvm))) << who;
+    v1::Cvm cvm;
+    EXPECT_TRUE(x.GetCvm(alpha_cvm, &cvm).ok()) << who;
+    EXPECT_EQ(cvm.id(), alpha_cvm);
+    // Beta's CVM reads exactly as one that does not exist.
+    grpc::Status other = x.GetCvm(beta_cvm);
+    grpc::Status none = x.GetCvm("no-such-cvm-1");
+    EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND) << who;
+    EXPECT_EQ(none.error_code(), grpc::StatusCode::NOT_FOUND) << who;
+    EXPECT_EQ(absl::StrReplaceAll(other.error_message(), {{beta_cvm, "ID"}}),
+              absl::StrReplaceAll(none.error_message(), {{"no-such-cvm-1", "ID"}}));
+    EXPECT_TRUE(x.ListNodes().ok()) << who;
+  }
+  std::vector<std::string> beta_ids;
+  ASSERT_TRUE(b.ListCvms(&beta_ids).ok());
+  EXPECT_THAT(beta_ids, ::testing::Contains(beta_cvm));
+  EXPECT_THAT(beta_ids, ::testing::Not(::testing::Contains(alpha_cvm)));
+  for (const char* who : {"admin", "audit"}) {
+    As x = Client(who);
+    std::vector<std::string> ids;
+    ASSERT_TRUE(x.ListCvms(&ids).ok()) << who;
+    EXPECT_THAT(ids, ::testing::IsSupersetOf({alpha_cvm, beta_cvm})) << who;
+    EXPECT_TRUE(x.GetCvm(beta_cvm).ok()) << who;
+  }
+  As s = Client("stranger");
+  std::vector<std::string> ids;
+  for (const grpc::Status& st : {s.GetCvm(alpha_cvm), s.ListCvms(&ids), s.ListNodes()}) {
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  }
 }
 
 TEST_F(TenancyE2eTest, AnIdentityWithNoRoleIsRefusedEveryCall) {

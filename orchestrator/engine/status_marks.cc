@@ -38,7 +38,10 @@ absl::Status JournalUnavailableStatus(const absl::Status& cause) {
 }
 bool IsJournalUnavailable(const absl::Status& s) { return HasMark(s, "journal"); }
 
+absl::Status FinalStatus(absl::StatusCode code, absl::string_view message) { return Marked(code, message, "final"); }
+
 bool IsTransient(const absl::Status& s) {
+  if (HasMark(s, "final")) return false;
   switch (s.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:

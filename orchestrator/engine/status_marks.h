@@ -27,8 +27,12 @@ bool IsCancelledByClient(const absl::Status& s);
 absl::Status JournalUnavailableStatus(const absl::Status& cause);
 bool IsJournalUnavailable(const absl::Status& s);
 
+// A step's final verdict with a code the engine would otherwise retry (wait_running's
+// DEADLINE_EXCEEDED once its own timeout has passed): the step and the operation fail at once.
+absl::Status FinalStatus(absl::StatusCode code, absl::string_view message);
+
 // A failure that is worth retrying: the peer was unavailable, slow, rate-limited, or answered
-// 5xx. Everything else fails the step at once.
+// 5xx, unless it is a FinalStatus. Everything else fails the step at once.
 bool IsTransient(const absl::Status& s);
 
 }  // namespace orchestrator::engine

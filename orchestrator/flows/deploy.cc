@@ -11,6 +11,7 @@
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
 #include "orchestrator/flows/ownership.h"
+#include "orchestrator/flows/wait_running.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::flows {
@@ -333,6 +334,7 @@ std::unique_ptr<engine::Flow> NewDeployFlow() {
       {.name = kGetEnvPubkey, .effect = GetEnvPubkey, .included = OnChainRequest},
       {.name = kEncryptEnv, .effect = EncryptEnv},
       {.name = kCommit, .before = BeforeEffect::kEffectSent, .effect = Commit},
+      WaitRunningStep<v1::DeployCvmRequest>(),
   });
 }
 

@@ -24,6 +24,7 @@
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
 #include "orchestrator/flows/ownership.h"
+#include "orchestrator/flows/wait_running.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::flows {
@@ -550,6 +551,7 @@ std::unique_ptr<engine::Flow> TwoPhaseUpdate(std::vector<Step<Req>> prepare, Ste
                    .before = BeforeEffect::kEffectSent,
                    .effect = std::move(confirm),
                    .skip_when = Skipping<Req>(AcceptedAtOnce)});
+  steps.push_back(WaitRunningStep<Req>());
   return std::make_unique<StepTable<Req>>(std::move(steps));
 }
 
@@ -575,6 +577,7 @@ std::unique_ptr<engine::Flow> NewUpdateComposeFileFlow() {
       GetEnvPubkey<Req>(EnvUnchanged),
       EncryptEnv<Req>(EnvUnchanged),
       {.name = kCommitUpdate, .before = BeforeEffect::kEffectSent, .effect = CommitUpdate},
+      WaitRunningStep<Req>(),
   });
 }
 

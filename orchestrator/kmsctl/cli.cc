@@ -35,7 +35,8 @@ std::string FlagLines(const std::vector<FlagSpec>& flags) {
   std::string out;
   for (const FlagSpec& f : flags) {
     std::string left = "  --" + f.name;
-    if (!f.value.empty()) absl::StrAppend(&left, f.type == FlagType::kBool ? "" : "=", f.value);
+    const bool optional_value = f.type == FlagType::kBool || f.type == FlagType::kOptionalDuration;
+    if (!f.value.empty()) absl::StrAppend(&left, optional_value ? "" : "=", f.value);
     if (left.size() < 32) {
       absl::StrAppendFormat(&out, "%-32s%s\n", left, f.help);
     } else {
@@ -163,7 +164,7 @@ bool IsHelpWord(const Tokens& t) { return !t.words.empty() && t.words[0] == "hel
 
 // Checks a flag's value against its type and records it.
 std::optional<CliError> SetFlag(const FlagSpec& f, const std::string& name, std::string value, FlagValues* values) {
-  if (f.type == FlagType::kDuration) {
+  if (f.type == FlagType::kDuration || (f.type == FlagType::kOptionalDuration && !value.empty())) {
     absl::Duration d;
     if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration()) {
       return Usage(absl::StrCat("--", name, ": not a positive duration such as 90s or 5m: '", value, "'"));
@@ -200,6 +201,8 @@ std::optional<CliError> ParseFlag(const std::vector<std::string>& args, size_t* 
     std::optional<bool> b = ParseBool(value.value_or("true"));
     if (!b.has_value()) return Usage(absl::StrCat("--", name, ": expected true or false, got '", *value, "'"));
     value = *b ? "true" : "false";
+  } else if (f->type == FlagType::kOptionalDuration) {
+    value = value.value_or("");  // never takes the next word
   } else if (!value.has_value()) {
     if (*i + 1 >= args.size()) return Usage(absl::StrCat("--", name, " needs a value"));
     value = args[++*i];

@@ -78,6 +78,23 @@ void ExpectProto(const M& actual, const std::string& text) {
 // ---------------------------------------------------------------------------------------------
 // Help and usage
 
+TEST_F(CliTest, WaitRunningWithAndWithoutATimeout) {
+  Invocation a = Parse({"compose", "update", "cvm-1", "--compose=compose.yml", "--wait-running"});
+  ExpectProto(a.compose_update.wait_until_running(), "enabled: true");
+  Invocation b = Parse({"compose", "update", "cvm-1", "--wait-running=90s", "--compose", "compose.yml"});
+  ExpectProto(b.compose_update.wait_until_running(), "enabled: true timeout { seconds: 90 }");
+  Invocation c = Parse({"deploy", "--name=my-app-1", "--compose=compose.yml", "--kms=base", "--wait-running=1.5s"});
+  ExpectProto(c.deploy.wait_until_running(), "enabled: true timeout { seconds: 1 nanos: 500000000 }");
+  Invocation d = Parse({"envs", "update", "cvm-1", "--env-file=app.env"});
+  EXPECT_FALSE(d.envs_update.has_wait_until_running());
+  EXPECT_EQ(Error({"compose", "update", "cvm-1", "--compose=compose.yml", "--wait-running=soon"}).exit_code, 2);
+  Invocation e = Parse({"cvms", "get", "my-app-1"});
+  EXPECT_EQ(e.cvm_get.cvm_id(), "my-app-1");
+  Invocation f = Parse({"cvms", "list", "--page-size=5"});
+  EXPECT_EQ(f.cvms_list.page_size(), 5u);
+  EXPECT_EQ(Parse({"nodes", "list"}).command->name(), "nodes list");
+}
+
 TEST_F(CliTest, HelpEverywhere) {
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"--help"}, {"-h"}, {"help"}, {"--orchestrator=unix:/x", "--help"}}) {

@@ -15,7 +15,8 @@ class FlagReader;  // flag_reader.h: typed access to one command line's flags
 class Session;     // runner.h: the calls against the orchestrator
 struct Invocation;
 
-enum class FlagType { kString, kBool, kUint, kDuration, kList };
+// kOptionalDuration: "--name" alone (recorded as "") or "--name=DURATION".
+enum class FlagType { kString, kBool, kUint, kDuration, kOptionalDuration, kList };
 
 struct FlagSpec {
   std::string name;  // without "--", with dashes

@@ -29,6 +29,27 @@ std::vector<FlagSpec> MutatingFlags() {
   };
 }
 
+std::vector<FlagSpec> WaitRunningFlag() {
+  return {{"wait-running", FlagType::kOptionalDuration, "[=DURATION]",
+           "end only when the CVM reports running with the new compose hash (step wait_running; "
+           "default at most 10m, at most 24h)"}};
+}
+
+// --wait-running[=DURATION] into the request's ReadinessWait (left unset without the flag).
+template <typename Request>
+void ReadWaitRunning(FlagReader& r, Request* request) {
+  if (!r.Has("wait-running")) return;
+  v1::ReadinessWait* wait = request->mutable_wait_until_running();
+  wait->set_enabled(true);
+  const std::string text = r.Str("wait-running");
+  absl::Duration d;
+  if (!text.empty() && absl::ParseDuration(text, &d)) {
+    const int64_t nanos = absl::ToInt64Nanoseconds(d);
+    wait->mutable_timeout()->set_seconds(nanos / 1000000000);
+    wait->mutable_timeout()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  }
+}
+
 std::vector<FlagSpec> EnvFileFlag(const std::string& what) {
   return {{"env-file", FlagType::kString, "FILE",
            what + " from a .env file (KEY=VALUE lines, as the Phala Cloud SDK parses them); '-' reads "
@@ -174,6 +195,7 @@ void BuildDeploy(FlagReader& r, Invocation* inv) {
   if (auto v = r.Bool("require-tcb-up-to-date")) d.set_require_tcb_up_to_date(*v);
   if (auto v = r.Uint("nonce")) d.set_nonce(*v);
   d.set_app_id(r.Str("app-id"));
+  ReadWaitRunning(r, &d);
   if (r.Has("env-file")) ReadEnvFile(r, inv, &d);
   d.set_request_id(inv->request_id);
 }
@@ -218,7 +240,7 @@ CommandSpec DeployCommand() {
               {"nonce", FlagType::kUint, "N", "PHALA KMS: the API's nonce, for a deterministic app id"},
               {"app-id", FlagType::kString, "HEX20", "PHALA KMS: the app id matching --nonce"},
           },
-          MutatingFlags()),
+          WaitRunningFlag(), MutatingFlags()),
       .mutating = true,
       .build = &BuildDeploy,
       .run = &RunDeploy};
@@ -234,27 +256,29 @@ void BuildEnvsUpdate(FlagReader& r, Invocation* inv) {
   u.set_cvm_id(r.Arg(0));
   ReadEnvFile(r, inv, &u);
   u.set_signer_key_address(r.Str("signer-key"));
+  ReadWaitRunning(r, &u);
   u.set_request_id(inv->request_id);
 }
 
 int RunEnvsUpdate(Session& s) { return s.Start(&S::UpdateEnvVars, s.invocation().envs_update, "env update"); }
 
 CommandSpec EnvsUpdateCommand() {
-  return {.words = {"envs", "update"},
-          .args = "CVM",
-          .min_args = 1,
-          .max_args = 1,
-          .summary = "replace a CVM's env vars",
-          .usage = "CVM --env-file=FILE|- [--signer-key=ADDRESS]",
-          .description =
-              "Starts an UPDATE_ENV_VARS operation and follows it. The file holds the complete new set\n"
-              "(use /dev/null to remove them all). Same keys: one call. Changed keys: the compose hash\n"
-              "changes, so on an on-chain KMS it is registered on chain first (two-phase). CVM is the\n"
-              "CVM id, app id, instance id or name.",
-          .flags = Concat(EnvFileFlag("the new env vars (required)"), SignerKeyFlag(), MutatingFlags()),
-          .mutating = true,
-          .build = &BuildEnvsUpdate,
-          .run = &RunEnvsUpdate};
+  return {
+      .words = {"envs", "update"},
+      .args = "CVM",
+      .min_args = 1,
+      .max_args = 1,
+      .summary = "replace a CVM's env vars",
+      .usage = "CVM --env-file=FILE|- [--signer-key=ADDRESS]",
+      .description =
+          "Starts an UPDATE_ENV_VARS operation and follows it. The file holds the complete new set\n"
+          "(use /dev/null to remove them all). Same keys: one call. Changed keys: the compose hash\n"
+          "changes, so on an on-chain KMS it is registered on chain first (two-phase). CVM is the\n"
+          "CVM id, app id, instance id or name.",
+      .flags = Concat(EnvFileFlag("the new env vars (required)"), SignerKeyFlag(), WaitRunningFlag(), MutatingFlags()),
+      .mutating = true,
+      .build = &BuildEnvsUpdate,
+      .run = &RunEnvsUpdate};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,6 +291,7 @@ void BuildComposeUpdate(FlagReader& r, Invocation* inv) {
   u.set_cvm_id(r.Arg(0));
   if (auto v = r.File("compose")) u.set_docker_compose_file(*v);
   u.set_signer_key_address(r.Str("signer-key"));
+  ReadWaitRunning(r, &u);
   u.set_request_id(inv->request_id);
 }
 
@@ -286,7 +311,7 @@ CommandSpec ComposeUpdateCommand() {
               "compose hash is registered on chain first (two-phase).",
           .flags = Concat(std::vector<FlagSpec>{{"compose", FlagType::kString, "FILE",
                                                  "the new docker-compose YAML ('-' = standard input; required)"}},
-                          SignerKeyFlag(), MutatingFlags()),
+                          SignerKeyFlag(), WaitRunningFlag(), MutatingFlags()),
           .mutating = true,
           .build = &BuildComposeUpdate,
           .run = &RunComposeUpdate};
@@ -315,6 +340,7 @@ void BuildComposeFileUpdate(FlagReader& r, Invocation* inv) {
               "--env-file)"));
   }
   u.set_signer_key_address(r.Str("signer-key"));
+  ReadWaitRunning(r, &u);
   u.set_request_id(inv->request_id);
 }
 
@@ -323,26 +349,27 @@ int RunComposeFileUpdate(Session& s) {
 }
 
 CommandSpec ComposeFileUpdateCommand() {
-  return {.words = {"compose-file", "update"},
-          .args = "CVM",
-          .min_args = 1,
-          .max_args = 1,
-          .summary = "change fields of a CVM's app compose (the compose-file API)",
-          .usage = "CVM [compose flags] [--update-mask=FIELD,...] [--env-file=FILE|-]",
-          .description =
-              "Starts an UPDATE_COMPOSE_FILE operation and follows it: get the app compose, apply the\n"
-              "changes, provision the update, register the new hash on chain unless it is already,\n"
-              "commit. Without --update-mask, every compose flag given replaces its field; with it,\n"
-              "exactly the listed AppCompose fields (proto names, e.g. docker_compose_file,\n"
-              "allowed_envs) are replaced, and a listed field without a flag is cleared. --env-file also\n"
-              "replaces the env vars in the same commit.",
-          .flags = Concat(ComposeFlags(),
-                          std::vector<FlagSpec>{{"update-mask", FlagType::kList, "FIELD,...",
-                                                 "AppCompose fields to replace (repeatable)"}},
-                          EnvFileFlag("also replace the env vars"), SignerKeyFlag(), MutatingFlags()),
-          .mutating = true,
-          .build = &BuildComposeFileUpdate,
-          .run = &RunComposeFileUpdate};
+  return {
+      .words = {"compose-file", "update"},
+      .args = "CVM",
+      .min_args = 1,
+      .max_args = 1,
+      .summary = "change fields of a CVM's app compose (the compose-file API)",
+      .usage = "CVM [compose flags] [--update-mask=FIELD,...] [--env-file=FILE|-]",
+      .description =
+          "Starts an UPDATE_COMPOSE_FILE operation and follows it: get the app compose, apply the\n"
+          "changes, provision the update, register the new hash on chain unless it is already,\n"
+          "commit. Without --update-mask, every compose flag given replaces its field; with it,\n"
+          "exactly the listed AppCompose fields (proto names, e.g. docker_compose_file,\n"
+          "allowed_envs) are replaced, and a listed field without a flag is cleared. --env-file also\n"
+          "replaces the env vars in the same commit.",
+      .flags = Concat(ComposeFlags(),
+                      std::vector<FlagSpec>{
+                          {"update-mask", FlagType::kList, "FIELD,...", "AppCompose fields to replace (repeatable)"}},
+                      EnvFileFlag("also replace the env vars"), SignerKeyFlag(), WaitRunningFlag(), MutatingFlags()),
+      .mutating = true,
+      .build = &BuildComposeFileUpdate,
+      .run = &RunComposeFileUpdate};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,11 +653,107 @@ const std::vector<FlagSpec>& GlobalFlags() {
   return *flags;
 }
 
+// ---------------------------------------------------------------------------------------------
+// cvms get | list, nodes list
+
+void BuildCvmGet(FlagReader& r, Invocation* inv) { inv->cvm_get.set_cvm_id(r.Arg(0)); }
+
+int RunCvmGet(Session& s) {
+  v1::Cvm response;
+  grpc::Status status = s.Unary(&S::GetCvm, s.invocation().cvm_get, &response);
+  if (!status.ok()) return s.Fail(status, "reading the CVM");
+  s.Print(response, FormatCvm(response));
+  return kExitOk;
+}
+
+CommandSpec CvmGetCommand() {
+  return {.words = {"cvms", "get"},
+          .args = "CVM",
+          .min_args = 1,
+          .max_args = 1,
+          .summary = "show a CVM as the Phala Cloud API reports it: status, compose hash, node",
+          .description =
+              "CVM is the CVM id, app id, instance id or name. A CVM outside your tenant's scope\n"
+              "is not found, as one that does not exist.",
+          .build = &BuildCvmGet,
+          .run = &RunCvmGet};
+}
+
+void BuildCvmsList(FlagReader& r, Invocation* inv) {
+  v1::ListCvmsRequest& l = inv->cvms_list;
+  if (auto v = r.Uint("page-size", UINT32_MAX)) l.set_page_size(static_cast<uint32_t>(*v));
+  l.set_page_token(r.Str("page-token"));
+  inv->cvms_list_all = r.Flag("all");
+  if (inv->cvms_list_all && r.Has("page-token")) r.Fail(Usage("--all and --page-token exclude each other"));
+}
+
+// One page, or with --all every page merged into one response.
+int RunCvmsList(Session& s) {
+  v1::ListCvmsRequest request = s.invocation().cvms_list;
+  v1::ListCvmsResponse all;
+  for (;;) {
+    v1::ListCvmsResponse page;
+    grpc::Status status = s.Unary(&S::ListCvms, request, &page);
+    if (!status.ok()) return s.Fail(status, "listing CVMs");
+    for (v1::Cvm& c : *page.mutable_cvms()) *all.add_cvms() = std::move(c);
+    all.set_next_page_token(page.next_page_token());
+    if (!s.invocation().cvms_list_all || page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  s.Print(all, FormatCvmList(all));
+  return kExitOk;
+}
+
+CommandSpec CvmsListCommand() {
+  return {.words = {"cvms", "list"},
+          .summary = "list the CVMs you may see, in the Phala Cloud API's order",
+          .usage = "[--page-size=N] [--page-token=T | --all]",
+          .description = "With an access config: the CVMs your tenant owns (admins and auditors: all).",
+          .flags =
+              {
+                  {"page-size", FlagType::kUint, "N", "CVMs per page (default 50, at most 500)"},
+                  {"page-token", FlagType::kString, "TOKEN", "the next page of an earlier listing"},
+                  {"all", FlagType::kBool, "", "fetch every page"},
+              },
+          .build = &BuildCvmsList,
+          .run = &RunCvmsList};
+}
+
+void BuildNodesList(FlagReader&, Invocation*) {}
+
+int RunNodesList(Session& s) {
+  v1::ListNodesResponse response;
+  grpc::Status status = s.Unary(&S::ListNodes, v1::ListNodesRequest(), &response);
+  if (!status.ok()) return s.Fail(status, "listing nodes");
+  s.Print(response, FormatNodeList(response));
+  return kExitOk;
+}
+
+CommandSpec NodesListCommand() {
+  return {.words = {"nodes", "list"},
+          .summary = "list the nodes (TEE hosts) the account can deploy to, with their device ids",
+          .description = "A node's device id is what 'deploy --device-id' and an app contract's addDevice allow.",
+          .build = &BuildNodesList,
+          .run = &RunNodesList};
+}
+
 const std::vector<CommandSpec>& Commands() {
   static const auto* commands = new std::vector<CommandSpec>{
-      KmsListCommand(),           DeployCommand(),         EnvsUpdateCommand(),    ComposeUpdateCommand(),
-      ComposeFileUpdateCommand(), ComposeHashAddCommand(), OpsListCommand(),       OpsGetCommand(),
-      OpsWatchCommand(),          OpsCancelCommand(),      OpsSupplyEnvsCommand(), AdoptCommand(),
+      KmsListCommand(),
+      DeployCommand(),
+      EnvsUpdateCommand(),
+      ComposeUpdateCommand(),
+      ComposeFileUpdateCommand(),
+      ComposeHashAddCommand(),
+      OpsListCommand(),
+      OpsGetCommand(),
+      OpsWatchCommand(),
+      OpsCancelCommand(),
+      OpsSupplyEnvsCommand(),
+      AdoptCommand(),
+      CvmGetCommand(),
+      CvmsListCommand(),
+      NodesListCommand(),
   };
   return *commands;
 }

@@ -66,6 +66,9 @@ struct Invocation {
   v1::SupplyEnvVarsRequest supply_envs;
   std::string operation_id;  // ops get|watch|cancel
   v1::AdoptResourceRequest adopt;
+  v1::GetCvmRequest cvm_get;
+  v1::ListCvmsRequest cvms_list;
+  bool cvms_list_all = false;  // follow next_page_token to the end
 
   // The env vars the request carries (also inside the request), kept so that kmsctl can answer a
   // WAITING_FOR_INPUT operation it started itself; nullopt when the command read none.

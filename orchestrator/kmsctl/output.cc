@@ -13,7 +13,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "orchestrator/kmsctl/exit_codes.h"
 
 namespace kmsctl {
@@ -109,6 +111,14 @@ std::string ResultFields(const google::protobuf::Message& m) {
         value = absl::AsciiStrToLower(name);
         break;
       }
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
+        if (f->message_type() == google::protobuf::Timestamp::descriptor()) {
+          value = google::protobuf::util::TimeUtil::ToString(
+              static_cast<const google::protobuf::Timestamp&>(r->GetMessage(m, f)));
+          break;
+        }
+        value = "(" + std::string(f->type_name()) + ")";
+        break;
       default:
         value = "(" + std::string(f->type_name()) + ")";
     }
@@ -238,6 +248,33 @@ std::string FormatOperationList(const v1::ListOperationsResponse& response) {
                     " (same filters), or --all\n");
   }
   return out;
+}
+
+std::string FormatCvm(const v1::Cvm& cvm) { return ResultFields(cvm); }
+
+std::string FormatCvmList(const v1::ListCvmsResponse& response) {
+  if (response.cvms().empty()) return response.next_page_token().empty() ? "no CVMs\n" : "no CVMs on this page\n";
+  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "STATUS", "COMPOSE HASH", "KMS", "NODE"}};
+  for (const v1::Cvm& c : response.cvms()) {
+    rows.push_back({c.id(), c.name(), c.status().empty() ? "-" : c.status(),
+                    c.compose_hash().empty() ? "-" : c.compose_hash(), ShortName(c.kms_type()),
+                    c.node_id() == 0 ? "-" : absl::StrCat(c.node_id())});
+  }
+  std::string out = Table(rows);
+  if (!response.next_page_token().empty()) {
+    absl::StrAppend(&out, "more: kmsctl cvms list --page-token=", response.next_page_token(), "\n");
+  }
+  return out;
+}
+
+std::string FormatNodeList(const v1::ListNodesResponse& response) {
+  if (response.nodes().empty()) return "no nodes\n";
+  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "REGION", "DEVICE ID"}};
+  for (const v1::Node& n : response.nodes()) {
+    rows.push_back({absl::StrCat(n.id()), n.name(), n.region().empty() ? "-" : n.region(),
+                    n.device_id().empty() ? "-" : n.device_id()});
+  }
+  return Table(rows);
 }
 
 std::string FormatKmsList(const v1::ListKmsInstancesResponse& response) {

@@ -41,6 +41,13 @@ std::string FormatOutcome(const v1::Operation& op);
 // A table of operations (ListOperations), with the next-page hint.
 std::string FormatOperationList(const v1::ListOperationsResponse& response);
 
+// A CVM: "name  value" lines.
+std::string FormatCvm(const v1::Cvm& cvm);
+// A table of CVMs (ListCvms), with the next-page hint.
+std::string FormatCvmList(const v1::ListCvmsResponse& response);
+// A table of nodes with their device ids.
+std::string FormatNodeList(const v1::ListNodesResponse& response);
+
 // A table of KMS instances.
 std::string FormatKmsList(const v1::ListKmsInstancesResponse& response);
 

@@ -37,6 +37,8 @@ class KmsDirectory {
   // All instances (every page of GET /kms). Refreshed when older than max_age or `refresh`.
   // UNAVAILABLE when the API cannot be reached and nothing is cached.
   absl::StatusOr<std::vector<cloudapi::KmsInfo>> Get(bool refresh = false, bool onchain_only = false);
+  // The client it reads with (GetCvm, ListCvms, ListNodes read through it too).
+  cloudapi::CloudClient& cloud() const { return cloud_; }
 
  private:
   cloudapi::CloudClient& cloud_;
@@ -94,11 +96,20 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
   // adopt_resource.cc
   grpc::ServerUnaryReactor* AdoptResource(grpc::CallbackServerContext* context, const v1::AdoptResourceRequest* request,
                                           v1::AdoptResourceResponse* response) override;
+  // cvm_reads.cc
+  grpc::ServerUnaryReactor* GetCvm(grpc::CallbackServerContext* context, const v1::GetCvmRequest* request,
+                                   v1::Cvm* response) override;
+  grpc::ServerUnaryReactor* ListCvms(grpc::CallbackServerContext* context, const v1::ListCvmsRequest* request,
+                                     v1::ListCvmsResponse* response) override;
+  grpc::ServerUnaryReactor* ListNodes(grpc::CallbackServerContext* context, const v1::ListNodesRequest* request,
+                                      v1::ListNodesResponse* response) override;
 
  private:
   absl::StatusOr<ValidationContext> Context(bool need_kms);
   // The authenticated caller's principal; `act`: refuses read-only roles too.
   absl::StatusOr<access::Principal> Admit(grpc::CallbackServerContext* context, bool act);
+  // cvm_reads.cc: whether `p` may see a CVM the API reported (tenant scope).
+  absl::StatusOr<bool> MaySeeCvm(const access::Principal& p, const cloudapi::CvmInfo& cvm) const;
   template <typename Request>
   absl::StatusOr<v1::Operation> Submit(grpc::CallbackServerContext* context, const Request& request,
                                        v1::OperationKind kind);

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "chain/address.h"
@@ -74,6 +75,22 @@ absl::Status OwnershipGuard::CheckCvm(const Principal& p, absl::string_view cvm_
   absl::StatusOr<std::string> cvm = flows::CvmResource(cvm_id);
   if (!cvm.ok()) return cvm.status();
   return CheckOwner(p, journal::kResourceCvm, *cvm, flows::CvmNotInScope(cvm_id));
+}
+
+absl::StatusOr<bool> OwnershipGuard::MaySee(const Principal& p, absl::string_view cvm_id,
+                                            const std::optional<chain::Address>& app_id) const {
+  RETURN_IF_ERROR(policy_.CheckKnown(p));
+  if (p.SeesEverything()) return true;
+  if (p.tenant.empty()) return false;
+  std::vector<std::string> names;
+  if (absl::StatusOr<std::string> cvm = flows::CvmResource(cvm_id); cvm.ok()) names.push_back(*cvm);
+  if (app_id.has_value()) names.push_back(flows::CvmResourceOfApp(*app_id));
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(const std::optional<journal::ResourceOwner> owner,
+                     journal_.FindOwner(journal::kResourceCvm, name));
+    if (owner.has_value() && owner->tenant == p.tenant) return true;
+  }
+  return false;
 }
 
 absl::Status OwnershipGuard::CheckApp(const Principal& p, uint64_t chain_id, absl::string_view app_address) const {

@@ -11,10 +11,12 @@
 #define ONCHAIN_KMS_ORCHESTRATOR_SERVICE_OWNERSHIP_GUARD_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "chain/address.h"
 #include "onchainkms/orchestrator/v1/orchestrator.pb.h"
 #include "orchestrator/access/access_policy.h"
 #include "orchestrator/journal/journal.h"
@@ -31,6 +33,10 @@ class OwnershipGuard {
 
   // May `p` change the CVM a request names as `cvm_id` (validated)?
   absl::Status CheckCvm(const access::Principal& p, absl::string_view cvm_id) const;
+  // May `p` read the CVM with API id `cvm_id` and app `app_id` (GetCvm, ListCvms)? Admins and
+  // auditors see every CVM; others those their tenant owns under either name.
+  absl::StatusOr<bool> MaySee(const access::Principal& p, absl::string_view cvm_id,
+                              const std::optional<chain::Address>& app_id) const;
   // May `p` register compose hashes on app contract `app_address` (validated) on `chain_id`?
   absl::Status CheckApp(const access::Principal& p, uint64_t chain_id, absl::string_view app_address) const;
 

@@ -297,10 +297,28 @@ absl::Status ValidateDeployKmsFields(v1::DeployCvmRequest& r, bool onchain) {
   return absl::OkStatus();
 }
 
+// ReadinessWait: a timeout only with enabled, within (0, 24 h]; 0 or unset means the default.
+absl::Status ValidateReadinessWait(const v1::ReadinessWait& w) {
+  if (!w.has_timeout()) return absl::OkStatus();
+  constexpr char kField[] = "wait_until_running.timeout";
+  const google::protobuf::Duration& d = w.timeout();
+  if (d.nanos() < -999999999 || d.nanos() > 999999999 || (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
+    return Bad(kField, "not a valid duration");
+  }
+  if (d.seconds() < 0 || d.nanos() < 0) return Bad(kField, "must not be negative");
+  if (absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()) > kMaxReadinessTimeout) {
+    return Bad(kField, "at most 24h");
+  }
+  if (!w.enabled() && (d.seconds() != 0 || d.nanos() != 0)) return Bad(kField, "only with enabled: true");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::DeployCvmRequest> ValidateDeploy(const v1::DeployCvmRequest& in, const ValidationContext& ctx,
                                                     std::optional<chain::Address>* signer_key) {
   v1::DeployCvmRequest r = in;
   RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
+  RETURN_IF_ERROR(ValidateReadinessWait(r.wait_until_running()));
   if (r.name().empty()) return Bad("name", "required");
   if (!ValidCvmName(r.name())) {
     return Bad("name", "5-63 characters, starting with a letter, letters/digits/hyphens, no \"--\"");
@@ -345,6 +363,7 @@ absl::StatusOr<v1::UpdateEnvVarsRequest> ValidateUpdateEnvVars(const v1::UpdateE
   v1::UpdateEnvVarsRequest r = in;
   RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
   RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
+  RETURN_IF_ERROR(ValidateReadinessWait(r.wait_until_running()));
   RETURN_IF_ERROR(ValidateEnvVars(r.env_vars(), "env_vars"));
   ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
   if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
@@ -357,6 +376,7 @@ absl::StatusOr<v1::UpdateDockerComposeRequest> ValidateUpdateDockerCompose(const
   v1::UpdateDockerComposeRequest r = in;
   RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
   RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
+  RETURN_IF_ERROR(ValidateReadinessWait(r.wait_until_running()));
   if (r.docker_compose_file().empty()) return Bad("docker_compose_file", "required");
   if (r.docker_compose_file().size() > kMaxComposePayload) return Bad("docker_compose_file", "larger than 200 KiB");
   if (!ValidUtf8(r.docker_compose_file())) return Bad("docker_compose_file", "not valid UTF-8");
@@ -371,6 +391,7 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
   v1::UpdateComposeFileRequest r = in;
   RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
   RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
+  RETURN_IF_ERROR(ValidateReadinessWait(r.wait_until_running()));
   RETURN_IF_ERROR(ValidateCompose(r.compose(), "compose", /*require_docker=*/false));
   static const std::set<std::string> kFields = {"name",
                                                 "docker_compose_file",

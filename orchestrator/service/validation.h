@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "chain/address.h"
 #include "cloudapi/types.h"
 #include "onchainkms/orchestrator/v1/orchestrator.pb.h"
@@ -30,6 +31,7 @@ inline constexpr size_t kMaxEnvVars = 1000;
 inline constexpr size_t kMaxEnvKey = 128;
 inline constexpr size_t kMaxEnvValue = 64 * 1024;
 inline constexpr size_t kMaxEnvTotal = 1024 * 1024;
+inline constexpr absl::Duration kMaxReadinessTimeout = absl::Hours(24);  // ReadinessWait.timeout
 
 // What validation needs to know about the deployment.
 struct ValidationContext {

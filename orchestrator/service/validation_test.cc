@@ -168,5 +168,31 @@ TEST(ValidationTest, DigestIgnoresEnvValuesAndRequestIdButNotTheRest) {
   EXPECT_TRUE(back.env_vars(0).value().empty());
 }
 
+TEST(ValidateReadinessWait, TimeoutWithinADayAndOnlyWhenEnabled) {
+  v1::DeployCvmRequest r = Deploy();
+  r.mutable_wait_until_running()->set_enabled(true);
+  std::optional<chain::Address> key;
+  EXPECT_TRUE(ValidateDeploy(r, Ctx(), &key).ok());  // no timeout: the default
+  r.mutable_wait_until_running()->mutable_timeout()->set_seconds(24 * 3600);
+  EXPECT_TRUE(ValidateDeploy(r, Ctx(), &key).ok());
+  r.mutable_wait_until_running()->mutable_timeout()->set_nanos(1);
+  EXPECT_EQ(Error(r), "wait_until_running.timeout: at most 24h");
+  r.mutable_wait_until_running()->mutable_timeout()->set_seconds(-5);
+  r.mutable_wait_until_running()->mutable_timeout()->set_nanos(0);
+  EXPECT_EQ(Error(r), "wait_until_running.timeout: must not be negative");
+  r.mutable_wait_until_running()->mutable_timeout()->set_seconds(60);
+  r.mutable_wait_until_running()->set_enabled(false);
+  EXPECT_EQ(Error(r), "wait_until_running.timeout: only with enabled: true");
+
+  v1::UpdateDockerComposeRequest u;
+  u.set_request_id("r-2");
+  u.set_cvm_id("my-app-1");
+  u.set_docker_compose_file("services: {}\n");
+  u.mutable_wait_until_running()->set_enabled(true);
+  u.mutable_wait_until_running()->mutable_timeout()->set_seconds(25 * 3600);
+  absl::Status s = ValidateUpdateDockerCompose(u, Ctx(), &key).status();
+  EXPECT_EQ(s.message(), "wait_until_running.timeout: at most 24h");
+}
+
 }  // namespace
 }  // namespace orchestrator::service

@@ -213,6 +213,32 @@ async function main() {
   });
   const cvmRef = { id: info.id };
 
+  await step("getCvmList + getAvailableNodes (the SDK's zod schemas), device ids agree", async () => {
+    const page = await sdk.getCvmList(client, { page: 1, page_size: 1 });
+    assert.equal(page.page, 1);
+    assert.equal(page.page_size, 1);
+    assert.equal(page.items.length, 1);
+    assert.ok(page.total >= 1);
+    assert.equal(page.pages, page.total);
+    let found = null;
+    for (let p = 1; p <= page.pages && !found; ++p) {
+      found = (await sdk.getCvmList(client, { page: p, page_size: 1 })).items.find((c) => c.id === info.id);
+    }
+    assert.ok(found, "the CVM is listed");
+    assert.equal(found.status, "running");
+    assert.equal(found.compose_hash, prov.compose_hash);
+    assert.equal(found.node_info.id, 1);
+    const onNode2 = await sdk.getCvmList(client, { node_id: 2 });
+    assert.ok(onNode2.items.every((c) => c.node_info.id === 2));
+    const avail = await sdk.getAvailableNodes(client);
+    assert.equal(avail.nodes.length, 2);
+    assert.deepEqual(avail.nodes.map((n) => n.teepod_id), [1, 2]);
+    assert.equal(avail.nodes[0].device_id, info.node_info.device_id, "the node's device id is the CVM's");
+    assert.equal(avail.nodes[0].device_id, prov.device_id, "and the one provision reported");
+    assert.ok(avail.kms_list.length >= 3);
+    log(`    ${page.total} CVMs; nodes ${avail.nodes.map((n) => `${n.teepod_id}:${n.device_id.slice(0, 8)}…`).join(", ")}`);
+  });
+
   await step("updateCvmEnvs, same keys -> applied in one call", async () => {
     const envs = [
       { key: "FOO", value: "foo-2" },
