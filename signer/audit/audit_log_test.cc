@@ -104,7 +104,8 @@ TEST(AuditLog, RecordBytesAreTheSerializedObject) {
   events[0]["delta"] = -7;
   events[0]["lost_race"] = true;
   events[0]["none"] = nullptr;
-  events[0]["intent"] = boost::json::object{{"kind", "generic"}, {"data_bytes", 4}, {"list", boost::json::array{1, "a"}}};
+  events[0]["intent"] =
+      boost::json::object{{"kind", "generic"}, {"data_bytes", 4}, {"list", boost::json::array{1, "a"}}};
   events[2]["method"] = "ListKeys";
   {
     auto log = *AuditLog::Open(path, absl::ZeroDuration());
