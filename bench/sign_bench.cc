@@ -7,6 +7,7 @@
 #include "chain/dstack_calls.h"
 #include "chain/hex.h"
 #include "chain/keccak.h"
+#include "chain/secp256k1.h"
 #include "chain/transaction.h"
 
 namespace {
@@ -46,6 +47,29 @@ void BM_SignEip1559WithFrom(benchmark::State& state) {
   }
 }
 
+// The signer's self-check, as it is: one verification against the public key parsed at load.
+void BM_SelfCheckVerifyPreparedKey(benchmark::State& state) {
+  const chain::PublicKey key = *chain::PublicKey::FromSecret(kKey);
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  const chain::RecoverableSignature sig = *chain::SignHash(kKey, hash);
+  for (auto _ : state) {
+    bool ok = key.Verifies(hash, sig);
+    benchmark::DoNotOptimize(ok);
+  }
+}
+
+// The self-check it replaced: recover the signer's address and compare.
+void BM_SelfCheckRecoverAndCompare(benchmark::State& state) {
+  const chain::Address address = *chain::AddressFromSecret(kKey);
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  const chain::RecoverableSignature sig = *chain::SignHash(kKey, hash);
+  for (auto _ : state) {
+    absl::StatusOr<chain::Address> who = chain::Recover(hash, sig);
+    bool ok = who.ok() && *who == address;
+    benchmark::DoNotOptimize(ok);
+  }
+}
+
 // Baseline: libsecp256k1 alone on a fixed hash with its own randomized context.
 void BM_RawSecp256k1SignRecoverable(benchmark::State& state) {
   secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
@@ -63,6 +87,8 @@ void BM_RawSecp256k1SignRecoverable(benchmark::State& state) {
 
 BENCHMARK(BM_Eip1559SignAndEncode);
 BENCHMARK(BM_SignEip1559WithFrom);
+BENCHMARK(BM_SelfCheckVerifyPreparedKey);
+BENCHMARK(BM_SelfCheckRecoverAndCompare);
 BENCHMARK(BM_RawSecp256k1SignRecoverable);
 
 }  // namespace
