@@ -35,11 +35,20 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
   grpc::ServerUnaryReactor* SignMessage(grpc::CallbackServerContext* context,
                                         const onchainkms::signer::v1::SignMessageRequest* request,
                                         onchainkms::signer::v1::SignMessageResponse* response) override;
+  // Each item goes through the engine as its own request; the reply leaves once the last item
+  // is decided (its record durable and audited), from the thread that decided it.
+  grpc::ServerUnaryReactor* SignBatch(grpc::CallbackServerContext* context,
+                                      const onchainkms::signer::v1::SignBatchRequest* request,
+                                      onchainkms::signer::v1::SignBatchResponse* response) override;
 
  private:
   // Runs `call(caller, done)` if the caller is authorised, else finishes with the refusal.
   template <typename Call>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const char* method, Call call);
+
+  // Starts one item of a batch; `done` receives its outcome.
+  void StartItem(const engine::Caller& caller, const onchainkms::signer::v1::SignBatchItem& item,
+                 onchainkms::signer::v1::SignBatchResult* result, engine::Done done);
 
   engine::Engine* engine_;
   const platform::Authenticator& auth_;
