@@ -21,6 +21,27 @@ std::string Checksum(absl::string_view lower_digits) {
   return out;
 }
 
+// Checksum() of an address's bytes, remembered per thread for the last few addresses: a signer
+// or orchestrator thread spells the same handful of addresses (its keys, the contracts it calls)
+// several times per request, and each spelling costs a Keccak-256.
+std::string ChecksummedOf(const std::array<uint8_t, Address::kSize>& bytes) {
+  struct Entry {
+    std::array<uint8_t, Address::kSize> bytes;
+    std::string checksummed;  // empty: unused
+  };
+  constexpr size_t kEntries = 8;
+  thread_local std::array<Entry, kEntries> cache;
+  thread_local size_t next = 0;
+  for (const Entry& e : cache) {
+    if (!e.checksummed.empty() && e.bytes == bytes) return e.checksummed;
+  }
+  Entry& e = cache[next];
+  next = (next + 1) % kEntries;
+  e.bytes = bytes;
+  e.checksummed = Checksum(ToHex(ByteView(bytes), false));
+  return e.checksummed;
+}
+
 }  // namespace
 
 absl::StatusOr<Address> Address::Parse(absl::string_view text) {
@@ -32,7 +53,7 @@ absl::StatusOr<Address> Address::Parse(absl::string_view text) {
     has_lower |= (c >= 'a' && c <= 'f');
     has_upper |= (c >= 'A' && c <= 'F');
   }
-  if (has_lower && has_upper && Checksum(ToHex(a.bytes(), false)) != absl::StrCat("0x", text.substr(2))) {
+  if (has_lower && has_upper && absl::string_view(ChecksummedOf(a.bytes_)).substr(2) != text.substr(2)) {
     return absl::InvalidArgumentError("address: bad EIP-55 checksum");
   }
   return a;
@@ -47,7 +68,7 @@ absl::StatusOr<Address> Address::FromBytes(ByteView bytes) {
   return a;
 }
 
-std::string Address::Checksummed() const { return Checksum(ToHex(bytes(), false)); }
+std::string Address::Checksummed() const { return ChecksummedOf(bytes_); }
 
 std::string Address::Hex() const { return ToHex(bytes()); }
 

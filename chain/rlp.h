@@ -41,6 +41,10 @@ Bytes WrapList(ByteView payload);
 //   Bytes rlp = ListBuilder().AddUint(nonce).AddAddress(to).AddBytes(data).Finish();
 class ListBuilder {
  public:
+  ListBuilder() = default;
+  // Room for `payload_bytes` of items without reallocating (a hint; more still fits).
+  explicit ListBuilder(size_t payload_bytes) { payload_.reserve(payload_bytes); }
+
   ListBuilder& AddBytes(ByteView bytes);
   ListBuilder& AddUint(uint64_t value);
   ListBuilder& AddUint(const U256& value);

@@ -170,6 +170,49 @@ absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const Hash32& hash, con
   return Serialize(pub);
 }
 
+absl::StatusOr<PublicKey> PublicKey::FromSecret(ByteView secret) {
+  absl::StatusOr<std::array<uint8_t, 65>> pub = PublicKeyFromSecret(secret);
+  if (!pub.ok()) return pub.status();
+  return Parse(*pub);
+}
+
+absl::StatusOr<PublicKey> PublicKey::Parse(ByteView uncompressed) {
+  if (uncompressed.size() != 65 || uncompressed[0] != 0x04) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("public key: want 65 bytes 0x04||X||Y, got ", uncompressed.size(), " bytes"));
+  }
+  secp256k1_pubkey pub;
+  static_assert(sizeof(pub.data) == sizeof(PublicKey::parsed_));
+  if (!secp256k1_ec_pubkey_parse(Context(), &pub, uncompressed.data(), uncompressed.size())) {
+    return absl::InvalidArgumentError("public key: not a point on secp256k1");
+  }
+  PublicKey key;
+  std::memcpy(key.parsed_.data(), pub.data, sizeof(pub.data));
+  std::array<uint8_t, 65> bytes;
+  std::memcpy(bytes.data(), uncompressed.data(), bytes.size());
+  key.address_ = AddressOf(bytes);
+  return key;
+}
+
+std::array<uint8_t, 65> PublicKey::Uncompressed() const {
+  secp256k1_pubkey pub;
+  std::memcpy(pub.data, parsed_.data(), sizeof(pub.data));
+  return Serialize(pub);
+}
+
+bool PublicKey::Verifies(const Hash32& hash, const RecoverableSignature& sig) const {
+  if (sig.recovery_id > 1) return false;
+  uint8_t compact[64];
+  std::memcpy(compact, sig.r.data(), 32);
+  std::memcpy(compact + 32, sig.s.data(), 32);
+  secp256k1_ecdsa_signature parsed;
+  if (!secp256k1_ecdsa_signature_parse_compact(Context(), &parsed, compact)) return false;
+  secp256k1_pubkey pub;
+  std::memcpy(pub.data, parsed_.data(), sizeof(pub.data));
+  // Rejects high-s itself (libsecp256k1 verifies lower-s signatures only), and r or s of 0.
+  return secp256k1_ecdsa_verify(Context(), &parsed, hash.data(), &pub) == 1;
+}
+
 absl::StatusOr<Address> Recover(const Hash32& hash, const RecoverableSignature& sig) {
   absl::StatusOr<std::array<uint8_t, 65>> pub = RecoverPublicKey(hash, sig);
   if (!pub.ok()) return pub.status();

@@ -47,6 +47,29 @@ Address AddressFromPublicKey(const std::array<uint8_t, 64>& xy);
 // 64 bytes X || Y, or 65 bytes 0x04 || X || Y; the point must be on the curve.
 absl::StatusOr<Address> AddressFromPublicKey(ByteView uncompressed);
 
+// A public key decoded once into libsecp256k1's own form, so that checking a signature against
+// it costs one curve operation (no parsing, no recovery, no hashing). Immutable; thread-safe.
+class PublicKey {
+ public:
+  static absl::StatusOr<PublicKey> FromSecret(ByteView secret);
+  // 65 bytes 0x04 || X || Y; the point must be on the curve.
+  static absl::StatusOr<PublicKey> Parse(ByteView uncompressed);
+
+  // 65-byte uncompressed form 0x04 || X || Y.
+  std::array<uint8_t, 65> Uncompressed() const;
+  Address address() const { return address_; }
+
+  // True iff `sig`'s (r, s) is a valid low-s ECDSA signature of `hash` by this key: one
+  // double-scalar multiplication (secp256k1_ecdsa_verify). The recovery id is not covered
+  // (checking it needs R, i.e. a recovery); it must be 0 or 1.
+  bool Verifies(const Hash32& hash, const RecoverableSignature& sig) const;
+
+ private:
+  PublicKey() = default;
+  std::array<uint8_t, 64> parsed_{};  // secp256k1_pubkey's opaque bytes
+  Address address_;
+};
+
 // Signer of `hash`. Rejects high-s (EIP-2), a recovery id other than 0/1, and r or s out of
 // [1, n-1].
 absl::StatusOr<Address> Recover(const Hash32& hash, const RecoverableSignature& sig);

@@ -114,6 +114,47 @@ TEST(Secp256k1, PublicKeyValidation) {
   EXPECT_FALSE(AddressFromPublicKey(ByteView(wrong_prefix)).ok());
 }
 
+// The signer's self-check: a prepared public key accepts the signatures of its key and rejects
+// every single-bit fault in r or s, another digest, another key, the high-s twin and r = 0.
+TEST(Secp256k1, PreparedPublicKeyVerifiesAndRejectsFaults) {
+  absl::StatusOr<PublicKey> key = PublicKey::FromSecret(kAnvilKey);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->address().Checksummed(), kAnvilAddress);
+  EXPECT_EQ(key->Uncompressed(), *PublicKeyFromSecret(kAnvilKey));
+  EXPECT_EQ(PublicKey::Parse(key->Uncompressed())->address(), key->address());
+  const Bytes other_secret = H("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+  const PublicKey other = *PublicKey::FromSecret(other_secret);
+  for (int i = 0; i < 8; ++i) {
+    const Hash32 h = Keccak256(absl::string_view(std::to_string(i)));
+    const RecoverableSignature sig = *SignHash(kAnvilKey, h);
+    EXPECT_TRUE(key->Verifies(h, sig));
+    EXPECT_FALSE(other.Verifies(h, sig));
+    EXPECT_FALSE(key->Verifies(Keccak256(absl::string_view("another digest")), sig));
+    for (int bit = 0; bit < 256; bit += 7) {
+      RecoverableSignature faulty = sig;
+      faulty.r[static_cast<size_t>(bit / 8)] ^= static_cast<uint8_t>(1u << (bit % 8));
+      EXPECT_FALSE(key->Verifies(h, faulty)) << "r bit " << bit;
+      faulty = sig;
+      faulty.s[static_cast<size_t>(bit / 8)] ^= static_cast<uint8_t>(1u << (bit % 8));
+      EXPECT_FALSE(key->Verifies(h, faulty)) << "s bit " << bit;
+    }
+    RecoverableSignature high = sig;  // (r, n - s): valid ECDSA, but not low-s
+    high.s = U256::CheckedSub(*U256::FromHex(std::string("0x") + kOrder), U256::FromBytes32(sig.s))->ToBytes32();
+    EXPECT_FALSE(key->Verifies(h, high));
+    RecoverableSignature zero = sig;
+    zero.r = {};
+    EXPECT_FALSE(key->Verifies(h, zero));
+    RecoverableSignature bad_id = sig;
+    bad_id.recovery_id = 2;
+    EXPECT_FALSE(key->Verifies(h, bad_id));
+  }
+  EXPECT_EQ(PublicKey::Parse(Bytes(64, 4)).status().message(), "public key: want 65 bytes 0x04||X||Y, got 64 bytes");
+  Bytes not_on_curve(65, 1);
+  not_on_curve[0] = 0x04;
+  EXPECT_EQ(PublicKey::Parse(not_on_curve).status().message(), "public key: not a point on secp256k1");
+  EXPECT_FALSE(PublicKey::FromSecret(Bytes(32, 0)).ok());
+}
+
 TEST(Secp256k1, SharedContextIsThreadSafe) {
   const Hash32 h = Keccak256(absl::string_view("threads"));
   const RecoverableSignature want = *SignHash(kAnvilKey, h);

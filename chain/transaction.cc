@@ -31,7 +31,9 @@ rlp::ListBuilder AccessListRlp(const AccessList& list) {
 }
 
 rlp::ListBuilder Eip1559Fields(const Eip1559Transaction& tx) {
-  rlp::ListBuilder b;
+  // The fixed fields take at most 9 + 9 + 33 + 33 + 9 + 21 + 33 bytes, a signature 1 + 33 + 33,
+  // the data 9 more than its length: one allocation for the signed encoding.
+  rlp::ListBuilder b(256 + tx.data.size());
   b.AddUint(tx.chain_id)
       .AddUint(tx.nonce)
       .AddUint(tx.max_priority_fee_per_gas)
@@ -135,7 +137,16 @@ absl::StatusOr<ByteView> OuterList(absl::string_view what, ByteView raw) {
 
 Bytes Eip1559Transaction::SigningPayload() const { return Typed(kEip1559Type, Eip1559Fields(*this)); }
 
-Hash32 Eip1559Transaction::SigningHash() const { return Keccak256(SigningPayload()); }
+Hash32 Eip1559Transaction::SigningHash() const {
+  // keccak256(type || rlp(fields)) without assembling that payload in memory once more.
+  const rlp::ListBuilder fields = Eip1559Fields(*this);
+  Bytes prefix{kEip1559Type};
+  rlp::AppendHeader(prefix, true, fields.payload().size());
+  Keccak256Hasher h;
+  h.Update(prefix);
+  h.Update(fields.payload());
+  return h.Final();
+}
 
 Bytes Eip1559Transaction::EncodeSigned(const RecoverableSignature& sig) const {
   rlp::ListBuilder b = Eip1559Fields(*this);

@@ -171,17 +171,23 @@ void AuditLog::FlusherLoop() {
 absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
   const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   absl::MutexLock lock(&mu_);
-  json::object record;
-  record["seq"] = static_cast<int64_t>(seq_ + 1);
-  record["time"] = time;
-  record["prev"] = prev_;
   for (const auto& kv : event) {
     if (kv.key() == "seq" || kv.key() == "time" || kv.key() == "prev" || kv.key() == "hash") {
       return absl::InternalError("audit event uses a reserved field name");
     }
-    record[kv.key()] = kv.value();
   }
-  std::string line = json::serialize(record);
+  // The bytes json::serialize gives the object {seq, time, prev, event's fields...}, without
+  // copying the event into one: seq is a decimal, time and prev need no escaping.
+  const std::string fields = json::serialize(event);  // "{...}"
+  std::string line;
+  line.reserve(fields.size() + 200);
+  absl::StrAppend(&line, "{\"seq\":", seq_ + 1, ",\"time\":\"", time, "\",\"prev\":\"", prev_, "\"");
+  if (fields.size() > 2) {
+    line.push_back(',');
+    line.append(fields, 1);
+  } else {
+    line.push_back('}');
+  }
   const std::string hash = Sha256Hex(line);
   line.pop_back();  // the closing brace
   absl::StrAppend(&line, kHashField, hash, "\"}\n");

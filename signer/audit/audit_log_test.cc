@@ -11,6 +11,9 @@
 #include <sstream>
 #include <vector>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -87,6 +90,45 @@ TEST(AuditLog, ChainVerifiesAndSurvivesReopen) {
   boost::json::object bad;
   bad["hash"] = "x";
   EXPECT_FALSE((*AuditLog::Open(path))->Append(bad).ok()) << "reserved names";
+}
+
+// The record's bytes are those of json::serialize of the object {seq, time, prev, the event's
+// fields...} (the encoding every existing log was written with), then the hash field: logs
+// written before and after stay one verifiable chain.
+TEST(AuditLog, RecordBytesAreTheSerializedObject) {
+  const std::string path = TmpPath("bytes.jsonl");
+  std::vector<boost::json::object> events(3);
+  events[0]["method"] = "SignTransaction";
+  events[0]["reason"] = "quote \" backslash \\ newline \n tab \t ctrl \x01 utf-8 \xc3\xa9 slash /";
+  events[0]["nonce"] = static_cast<uint64_t>(18446744073709551615ull);
+  events[0]["delta"] = -7;
+  events[0]["lost_race"] = true;
+  events[0]["none"] = nullptr;
+  events[0]["intent"] =
+      boost::json::object{{"kind", "generic"}, {"data_bytes", 4}, {"list", boost::json::array{1, "a"}}};
+  events[2]["method"] = "ListKeys";
+  {
+    auto log = *AuditLog::Open(path, absl::ZeroDuration());
+    for (const auto& e : events) ASSERT_TRUE(log->Append(e).ok());
+  }
+  const std::vector<std::string> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 3u);
+  std::string prev(64, '0');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const boost::json::object parsed = boost::json::parse(lines[i]).as_object();
+    boost::json::object expected;
+    expected["seq"] = static_cast<int64_t>(i + 1);
+    expected["time"] = parsed.at("time");
+    expected["prev"] = prev;
+    for (const auto& kv : events[i]) expected[kv.key()] = kv.value();
+    std::string want = boost::json::serialize(expected);
+    const std::string hash = std::string(parsed.at("hash").as_string());
+    want.pop_back();
+    want += ",\"hash\":\"" + hash + "\"}";
+    EXPECT_EQ(lines[i], want);
+    prev = hash;
+  }
+  EXPECT_TRUE(VerifyAuditLog(path).ok);
 }
 
 TEST(AuditLog, DetectsEditedRecord) {

@@ -56,8 +56,9 @@ class KeyStore {
   // Names of the directory entries Load skipped because they are not regular files, sorted.
   const std::vector<std::string>& skipped() const { return skipped_; }
 
-  // Signs a 32-byte digest (RFC 6979, low-s) and checks that the signature recovers to the
-  // key's address before returning it. NotFound for an unknown key.
+  // Signs a 32-byte digest (RFC 6979, low-s) and checks the signature against the key's public
+  // key (derived once, at load) before returning it: one verification, no recovery. NotFound for
+  // an unknown key; Internal if the check fails (nothing is returned).
   absl::StatusOr<chain::RecoverableSignature> SignHash(const chain::Address& address, const chain::Hash32& hash) const;
 
   // Signs and encodes an EIP-1559 transaction (raw bytes, hash, sender).
@@ -68,6 +69,7 @@ class KeyStore {
   struct Key {
     std::string label;
     crypto::LockedBuffer secret;
+    chain::PublicKey public_key;  // of `secret`, for the self-check of every signature
   };
   KeyStore() = default;
   absl::flat_hash_map<chain::Address, Key> keys_;
