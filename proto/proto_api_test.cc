@@ -237,7 +237,7 @@ TEST(ProtoApi, ServicesHaveTheAgreedMethods) {
   };
   EXPECT_THAT(methods(onchainkms::signer::v1::Key::descriptor()->file()->FindServiceByName("Signer")),
               ::testing::UnorderedElementsAre("ListKeys", "GetKey", "SignDeployAndRegisterApp", "SignAddComposeHash",
-                                              "SignTransaction", "SignMessage"));
+                                              "SignTransaction", "SignMessage", "SignBatch"));
   const pb::ServiceDescriptor* orch =
       onchainkms::orchestrator::v1::Operation::descriptor()->file()->FindServiceByName("Orchestrator");
   ASSERT_NE(orch, nullptr);
