@@ -1,8 +1,8 @@
 // The gRPC face of the signer: onchainkms.signer.v1.Signer on the callback API. Each handler
 // authorises the caller through the transport (SO_PEERCRED uid or mTLS allowlist), then hands
-// the request to the engine, which finishes the call — possibly from the group-commit thread or
-// the record's slot hand-over thread, so no gRPC thread ever waits on an fsync or on another
-// request for the same nonce.
+// the request to the engine, which finishes the call — possibly from the group-commit committer
+// that made its record durable or the record's slot hand-over thread, so no gRPC thread ever
+// waits on an fsync or on another request for the same nonce.
 #ifndef ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 #define ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 
