@@ -237,7 +237,7 @@ TEST(ProtoApi, ServicesHaveTheAgreedMethods) {
   };
   EXPECT_THAT(methods(onchainkms::signer::v1::Key::descriptor()->file()->FindServiceByName("Signer")),
               ::testing::UnorderedElementsAre("ListKeys", "GetKey", "SignDeployAndRegisterApp", "SignAddComposeHash",
-                                              "SignTransaction", "SignMessage"));
+                                              "SignTransaction", "SignMessage", "SignBatch"));
   const pb::ServiceDescriptor* orch =
       onchainkms::orchestrator::v1::Operation::descriptor()->file()->FindServiceByName("Orchestrator");
   ASSERT_NE(orch, nullptr);
@@ -251,11 +251,17 @@ TEST(ProtoApi, ServicesHaveTheAgreedMethods) {
        {"DeployCvm", "UpdateEnvVars", "UpdateDockerCompose", "UpdateComposeFile", "AddComposeHash", "SupplyEnvVars"}) {
     EXPECT_NE(orch->FindMethodByName(name)->input_type()->FindFieldByName("request_id"), nullptr) << name;
   }
-  // So does every signing call of the signer (for the audit log).
+  // So does every signing call of the signer (for the audit log); in a SignBatch, every item.
   const pb::ServiceDescriptor* signer = onchainkms::signer::v1::Key::descriptor()->file()->FindServiceByName("Signer");
   for (int i = 0; i < signer->method_count(); ++i) {
     const pb::MethodDescriptor* m = signer->method(i);
-    if (absl::StartsWith(m->name(), "Sign")) {
+    if (m->name() == "SignBatch") {
+      const pb::Descriptor* item = onchainkms::signer::v1::SignBatchItem::descriptor();
+      for (int f = 0; f < item->field_count(); ++f) {
+        ASSERT_NE(item->field(f)->message_type(), nullptr) << item->field(f)->name();
+        EXPECT_NE(item->field(f)->message_type()->FindFieldByName("request_id"), nullptr) << item->field(f)->name();
+      }
+    } else if (absl::StartsWith(m->name(), "Sign")) {
       EXPECT_NE(m->input_type()->FindFieldByName("request_id"), nullptr) << m->name();
     }
   }

@@ -1,8 +1,8 @@
 // The gRPC face of the signer: onchainkms.signer.v1.Signer on the callback API. Each handler
 // authorises the caller through the transport (SO_PEERCRED uid or mTLS allowlist), then hands
-// the request to the engine, which finishes the call — possibly from the group-commit thread or
-// the record's slot hand-over thread, so no gRPC thread ever waits on an fsync or on another
-// request for the same nonce.
+// the request to the engine, which finishes the call — possibly from the group-commit committer
+// that made its record durable or the record's slot hand-over thread, so no gRPC thread ever
+// waits on an fsync or on another request for the same nonce.
 #ifndef ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 #define ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 
@@ -38,11 +38,20 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
   grpc::ServerUnaryReactor* SignMessage(grpc::CallbackServerContext* context,
                                         const onchainkms::signer::v1::SignMessageRequest* request,
                                         onchainkms::signer::v1::SignMessageResponse* response) override;
+  // Each item goes through the engine as its own request; the reply leaves once the last item
+  // is decided (its record durable and audited), from the thread that decided it.
+  grpc::ServerUnaryReactor* SignBatch(grpc::CallbackServerContext* context,
+                                      const onchainkms::signer::v1::SignBatchRequest* request,
+                                      onchainkms::signer::v1::SignBatchResponse* response) override;
 
  private:
   // Runs `call(caller, done)` if the caller is authorised, else finishes with the refusal.
   template <typename Call>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const char* method, Call call);
+
+  // Starts one item of a batch; `done` receives its outcome.
+  void StartItem(const engine::Caller& caller, const onchainkms::signer::v1::SignBatchItem& item,
+                 onchainkms::signer::v1::SignBatchResult* result, engine::Done done);
 
   engine::Engine* engine_;
   const platform::Authenticator& auth_;

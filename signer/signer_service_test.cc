@@ -1,7 +1,9 @@
 // The signer's gRPC edge with the real engine, record and audit log on a Unix socket: requests
-// that wait for another request's nonce must not hold gRPC's callback threads.
+// that wait for another request's nonce must not hold gRPC's callback threads; SignBatch decides
+// every item as a separate call would, and replies only with signatures already recorded.
 #include "signer/signer_service.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
@@ -48,6 +51,9 @@ class SignerServiceTest : public ::testing::Test {
                max_gas_limit: 2000000
              })pb",
         &p));
+    if (!callers_.empty()) {
+      ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(callers_, &p));
+    }
     policy_ = std::make_unique<policy::PolicyHolder>(*policy::CompiledPolicy::Compile(p));
     store_ = *equivocation::SqliteStore::Open(dir_ + "/ae.sqlite");
     audit_ = *audit::AuditLog::Open(dir_ + "/audit.jsonl", absl::ZeroDuration());
@@ -69,6 +75,21 @@ class SignerServiceTest : public ::testing::Test {
     EXPECT_EQ(v.records, expected_audit_records_) << "one audit record per request";
   }
 
+  // SignBatchRequest items.
+  static v1::SignBatchItem ComposeItem(v1::SignAddComposeHashRequest r) {
+    v1::SignBatchItem item;
+    *item.mutable_add_compose_hash() = std::move(r);
+    return item;
+  }
+  grpc::Status Batch(const std::vector<v1::SignBatchItem>& items, v1::SignBatchResponse* out) {
+    v1::SignBatchRequest request;
+    for (const v1::SignBatchItem& item : items) *request.add_items() = item;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return stub_->SignBatch(&ctx, request, out);
+  }
+
+  std::string callers_;  // text of Policy.callers a test sets before SetUp (empty: no bindings)
   std::string dir_;
   platform::testing::ShortTempDir socket_dir_;
   std::unique_ptr<keystore::KeyStore> keys_;
@@ -170,6 +191,182 @@ TEST_F(SignerServiceTest, SignAppCallOverGrpc) {
   s = call(empty, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message().rfind("call: required", 0), 0u) << s.error_message();
+}
+
+// SignAppCall as a batch item: decided as the RPC would decide it (a device call allowed, an
+// ownership transfer refused without a rule naming the new owner), each audited.
+TEST_F(SignerServiceTest, SignBatchCarriesAppCalls) {
+  v1::SignBatchItem add;
+  *add.mutable_app_call() = fixtures::AppCallRequest(0);
+  add.mutable_app_call()->set_add_device_id(std::string(64, 'd'));
+  v1::SignBatchItem transfer;
+  *transfer.mutable_app_call() = fixtures::AppCallRequest(1);
+  transfer.mutable_app_call()->set_transfer_ownership_to("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+  v1::SignBatchResponse out;
+  const grpc::Status st = Batch({add, transfer}, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 2);
+  EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+  EXPECT_EQ(out.results(0).signed_transaction().data(), "0x2a819728" + std::string(64, 'd'));
+  EXPECT_EQ(out.results(1).code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(out.results(1).message(), ::testing::HasSubstr("transferOwnership(address)"));
+  EXPECT_FALSE(out.results(1).has_signed_transaction());
+  expected_audit_records_ = 2;
+}
+
+// One batch with an allowed item, a policy refusal, an invalid field, an equivocation and a
+// repeat of the first item: each gets its own result, as separate calls would.
+TEST_F(SignerServiceTest, SignBatchDecidesEachItemOnItsOwn) {
+  v1::SignedTransaction earlier;  // nonce 5 signed before, for another compose hash
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->SignAddComposeHash(&ctx, fixtures::AddComposeHashRequest(5), &earlier).ok());
+  }
+  v1::SignAddComposeHashRequest other_app = fixtures::AddComposeHashRequest(2);
+  other_app.set_app_contract_address("0x1111111111111111111111111111111111111111");
+  v1::SignAddComposeHashRequest bad_fee = fixtures::AddComposeHashRequest(3);
+  bad_fee.set_max_fee_per_gas_wei("1.5");
+  v1::SignAddComposeHashRequest conflicting = fixtures::AddComposeHashRequest(5);
+  conflicting.set_compose_hash(std::string(64, 'b'));
+  v1::SignAddComposeHashRequest first = fixtures::AddComposeHashRequest(1);
+  first.set_request_id("batch-item-0");
+
+  v1::SignBatchResponse out;
+  const grpc::Status st = Batch(
+      {ComposeItem(first), ComposeItem(other_app), ComposeItem(bad_fee), ComposeItem(conflicting), ComposeItem(first)},
+      &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 5);
+  EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+  EXPECT_EQ(out.results(0).signed_transaction().nonce(), 1u);
+  EXPECT_EQ(out.results(0).signed_transaction().nonce_use(), v1::NONCE_USE_FIRST);
+  EXPECT_EQ(out.results(1).code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(out.results(1).message(), ::testing::HasSubstr("app_contract_addresses"));
+  EXPECT_FALSE(out.results(1).has_signed_transaction());
+  EXPECT_EQ(out.results(2).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(out.results(2).message(), ::testing::HasSubstr("max_fee_per_gas_wei"));
+  EXPECT_EQ(out.results(3).code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(out.results(3).message(), ::testing::HasSubstr(earlier.transaction_hash()));
+  EXPECT_FALSE(out.results(3).has_signed_transaction());
+  // The same payload again, later in the batch: decided after item 0's record, so a repeat.
+  EXPECT_EQ(out.results(4).code(), 0) << out.results(4).message();
+  EXPECT_EQ(out.results(4).signed_transaction().nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(out.results(4).signed_transaction().raw_transaction(),
+            out.results(0).signed_transaction().raw_transaction());
+
+  // The record holds exactly the released transactions: one at nonce 1, the earlier one at 5.
+  const chain::Address from = *chain::Address::Parse(fixtures::kFrom);
+  absl::StatusOr<std::vector<equivocation::Record>> one = store_->RecordsFor({31337, from, 1});
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(chain::ToHex((*one)[0].raw), out.results(0).signed_transaction().raw_transaction());
+  absl::StatusOr<std::vector<equivocation::Record>> five = store_->RecordsFor({31337, from, 5});
+  ASSERT_TRUE(five.ok()) << five.status();
+  ASSERT_EQ(five->size(), 1u);
+  EXPECT_EQ((*five)[0].tx_hash.Hex(), earlier.transaction_hash());
+  for (uint64_t nonce : {2, 3}) {
+    absl::StatusOr<std::vector<equivocation::Record>> none = store_->RecordsFor({31337, from, nonce});
+    ASSERT_TRUE(none.ok()) << none.status();
+    EXPECT_TRUE(none->empty()) << "nonce " << nonce << " was refused: nothing recorded";
+  }
+  expected_audit_records_ = 1 + 5;  // one per item, as separate calls
+}
+
+// Every signature in a batch reply is already in the record when the reply arrives: read at
+// that instant through the record's own reader connection, which sees committed transactions
+// only. Several batches at once so that their items share and straddle group commits.
+TEST_F(SignerServiceTest, SignBatchRepliesOnlyWithCommittedRecords) {
+  constexpr int kCalls = 8, kItems = 32;
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::SignBatchRequest request;
+    v1::SignBatchResponse response;
+    grpc::Status status;
+    int missing = -1;  // items of the reply not in the record when it arrived
+    absl::Notification done;
+  };
+  const chain::Address from = *chain::Address::Parse(fixtures::kFrom);
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int c = 0; c < kCalls; ++c) {
+    auto call = std::make_unique<Call>();
+    for (int i = 0; i < kItems; ++i) {
+      *call->request.add_items() = ComposeItem(fixtures::AddComposeHashRequest(100 + c * kItems + i));
+    }
+    calls.push_back(std::move(call));
+  }
+  for (auto& call : calls) {
+    Call* raw = call.get();
+    stub_->async()->SignBatch(&raw->ctx, &raw->request, &raw->response, [this, raw, from](grpc::Status s) {
+      int missing = 0;
+      for (const v1::SignBatchResult& r : raw->response.results()) {
+        absl::StatusOr<std::vector<equivocation::Record>> rows =
+            store_->RecordsFor({31337, from, r.signed_transaction().nonce()});
+        if (r.code() != 0 || !rows.ok() || rows->size() != 1 ||
+            (*rows)[0].tx_hash.Hex() != r.signed_transaction().transaction_hash()) {
+          ++missing;
+        }
+      }
+      raw->missing = missing;
+      raw->status = std::move(s);
+      raw->done.Notify();
+    });
+  }
+  for (auto& call : calls) {
+    ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    ASSERT_TRUE(call->status.ok()) << call->status.error_message();
+    EXPECT_EQ(call->response.results_size(), kItems);
+    EXPECT_EQ(call->missing, 0) << "signatures released before their record was committed";
+  }
+  EXPECT_GT(store_->records_written(), 0u);
+  EXPECT_LT(store_->commits(), static_cast<uint64_t>(kCalls * kItems)) << "items share group commits";
+  expected_audit_records_ = kCalls * kItems;
+}
+
+// A malformed batch is refused whole (nothing signed), naming the field; audited once.
+TEST_F(SignerServiceTest, SignBatchRefusesAMalformedCallWhole) {
+  v1::SignBatchResponse out;
+  grpc::Status st = Batch({}, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("items"));
+  std::vector<v1::SignBatchItem> too_many(257, ComposeItem(fixtures::AddComposeHashRequest(1)));
+  st = Batch(too_many, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("at most 256"));
+  st = Batch({ComposeItem(fixtures::AddComposeHashRequest(1)), v1::SignBatchItem()}, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("items[1]"));
+  absl::StatusOr<std::vector<equivocation::Record>> rows =
+      store_->RecordsFor({31337, *chain::Address::Parse(fixtures::kFrom), 1});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_TRUE(rows->empty()) << "the valid item of a refused call is not signed";
+  expected_audit_records_ = 3;
+}
+
+// The policy's caller bindings apply to each item: an intent the caller is not bound to is
+// refused for that item only.
+class SignerServiceBoundTest : public SignerServiceTest {
+ protected:
+  void SetUp() override {
+    callers_ = absl::StrCat(R"pb(callers { name: "orchestrator" identities: "uid:)pb", ::getuid(),
+                            R"pb(" keys: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+                                 intents: INTENT_ADD_COMPOSE_HASH })pb");
+    SignerServiceTest::SetUp();
+  }
+};
+
+TEST_F(SignerServiceBoundTest, SignBatchAppliesTheCallerBindingPerItem) {
+  v1::SignBatchItem message;
+  message.mutable_message()->set_from_address(fixtures::kFrom);
+  message.mutable_message()->set_message("0x68656c6c6f");
+  v1::SignBatchResponse out;
+  const grpc::Status st = Batch({ComposeItem(fixtures::AddComposeHashRequest(1)), message}, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 2);
+  EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+  EXPECT_EQ(out.results(1).code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(out.results(1).message(), ::testing::HasSubstr("callers[name=\"orchestrator\"].intents"));
+  EXPECT_FALSE(out.results(1).has_signed_message());
+  expected_audit_records_ = 2;
 }
 
 }  // namespace

@@ -318,6 +318,10 @@ void Engine::RecordRefusedCall(const std::string& peer, const std::string& metho
   Finish(req, status);
 }
 
+void Engine::RefuseCall(const Caller& caller, const std::string& method, const absl::Status& status) {
+  Finish(StartRequest(method, caller, [](absl::Status) {}), status);
+}
+
 void Engine::FillKey(const chain::Address& address, const std::string& label, v1::Key* key) {
   key->set_address(address.Checksummed());
   key->set_label(label);

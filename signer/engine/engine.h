@@ -14,8 +14,9 @@
 //  10. audit record                    -> UNAVAILABLE if it fails (fail closed)
 //
 // Every request, allowed or not, gets exactly one audit record and one metrics observation.
-// The completion callback may run on another thread (the group commit's completer, or the
-// store's slot hand-over thread for a request that waited for another one of its nonce).
+// The completion callback may run on another thread (a group-commit committer, once the record
+// is durable, or the store's slot hand-over thread for a request that waited for another one of
+// its nonce).
 #ifndef ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
 #define ONCHAIN_KMS_SIGNER_ENGINE_ENGINE_H_
 
@@ -65,6 +66,9 @@ class Engine {
   // peer): metrics always; an audit record within the limits of refusal_limiter.h, the rest
   // counted in a summary record.
   void RecordRefusedCall(const std::string& peer, const std::string& method, const absl::Status& status);
+  // A call of an authorised caller refused as a whole before any of its requests reached the
+  // engine (a malformed SignBatch): audited and counted as one request of `method`.
+  void RefuseCall(const Caller& caller, const std::string& method, const absl::Status& status);
 
   void ListKeys(const Caller& caller, const onchainkms::signer::v1::ListKeysRequest& request,
                 onchainkms::signer::v1::ListKeysResponse* response, Done done);

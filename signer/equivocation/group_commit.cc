@@ -1,13 +1,17 @@
 #include "signer/equivocation/group_commit.h"
 
 #include <iterator>
+#include <utility>
 
 namespace signer::equivocation {
 
+namespace {
+constexpr int kCommitters = 2;  // one writes while the other runs the previous batch's callbacks
+}  // namespace
+
 GroupCommit::GroupCommit(size_t max_batch, WriteFn write, AfterFn after)
     : max_batch_(max_batch == 0 ? 1 : max_batch), write_(std::move(write)), after_(std::move(after)) {
-  writer_ = std::thread([this] { WriterLoop(); });
-  completer_ = std::thread([this] { CompleterLoop(); });
+  for (int i = 0; i < kCommitters; ++i) committers_.emplace_back([this] { CommitterLoop(); });
 }
 
 GroupCommit::~GroupCommit() { Stop(); }
@@ -18,29 +22,29 @@ void GroupCommit::Stop() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
-  {
-    std::lock_guard<std::mutex> lock(done_mu_);
-    done_stopping_ = true;
+  for (std::thread& t : committers_) {
+    if (t.joinable()) t.join();
   }
-  done_cv_.notify_all();
-  if (completer_.joinable()) completer_.join();
 }
 
 void GroupCommit::Enqueue(Record record, std::function<void(absl::Status)> done) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    if (stopping_) {
-      done(absl::UnavailableError("anti-equivocation db: shutting down"));
-      return;
+    if (!stopping_) {
+      // A committer needs waking only if none is writing (a writing one looks at the queue when
+      // it is done) and nothing was queued before (then one was woken already).
+      wake = !committing_ && queue_.empty();
+      queue_.push_back(Pending{std::move(record), std::move(done)});
+      done = nullptr;
     }
-    queue_.push_back(Pending{std::move(record), std::move(done)});
   }
-  queue_cv_.notify_one();
+  if (done) return done(absl::UnavailableError("anti-equivocation db: shutting down"));
+  if (wake) queue_cv_.notify_one();
 }
 
 // Everything that queued up while the previous commit was running, up to max_batch_.
-std::vector<GroupCommit::Pending> GroupCommit::TakeBatch(std::unique_lock<std::mutex>&) {
+std::vector<GroupCommit::Pending> GroupCommit::TakeBatch() {
   std::vector<Pending> batch;
   if (queue_.size() <= max_batch_) {
     batch.swap(queue_);
@@ -51,15 +55,15 @@ std::vector<GroupCommit::Pending> GroupCommit::TakeBatch(std::unique_lock<std::m
   return batch;
 }
 
-void GroupCommit::WriterLoop() {
+void GroupCommit::CommitterLoop() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
   for (;;) {
-    std::vector<Pending> batch;
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
-      batch = TakeBatch(lock);
-    }
+    queue_cv_.wait(lock, [this] { return (!committing_ && !queue_.empty()) || (stopping_ && queue_.empty()); });
+    if (queue_.empty()) return;  // stopping, and nothing left to write
+    std::vector<Pending> batch = TakeBatch();
+    committing_ = true;
+    lock.unlock();
+
     std::vector<absl::Status> results(batch.size());
     const absl::Status txn = write_(batch, results);
     if (txn.ok()) {
@@ -67,27 +71,15 @@ void GroupCommit::WriterLoop() {
       records_written_.fetch_add(batch.size());
     }
     if (after_) after_(batch);
-    {
-      std::lock_guard<std::mutex> lock(done_mu_);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        done_queue_.emplace_back(std::move(batch[i].done), txn.ok() ? results[i] : txn);
-      }
-    }
-    done_cv_.notify_one();
-  }
-}
 
-void GroupCommit::CompleterLoop() {
-  std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> work;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(done_mu_);
-      done_cv_.wait(lock, [this] { return done_stopping_ || !done_queue_.empty(); });
-      if (done_queue_.empty() && done_stopping_) return;
-      work.swap(done_queue_);
-    }
-    for (auto& [done, status] : work) done(std::move(status));
-    work.clear();
+    lock.lock();
+    committing_ = false;
+    const bool more = !queue_.empty();
+    lock.unlock();
+    if (more) queue_cv_.notify_one();  // the other committer writes what queued up meanwhile
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(txn.ok() ? std::move(results[i]) : txn);
+    batch.clear();
+    lock.lock();
   }
 }
 

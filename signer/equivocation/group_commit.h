@@ -1,7 +1,16 @@
-// Group commit: records queued by many requests are written by one writer thread, whatever is
-// queued in one transaction, so 64 concurrent requests share one fsync (SQLite) or one commit
-// round trip (PostgreSQL) instead of 64. Completions run on their own thread so the writer can
-// start the next commit while the previous batch's replies are being audited and sent.
+// Group commit: records queued by many requests are written by one transaction, whatever is
+// queued when a commit starts, so 64 concurrent requests share one fsync (SQLite) or one commit
+// round trip (PostgreSQL) instead of 64.
+//
+// Threads: two committers take turns (leader/follower). The one whose turn it is takes the queue,
+// writes it, runs `after`, hands the turn over, and then runs that batch's callbacks itself: a
+// reply leaves from the thread that made its record durable, with no hand-off to a completion
+// thread (one wake-up less per batch), while the other committer can already write the records
+// that queued up meanwhile. Only one batch is written at a time: `write` and `after` never run
+// concurrently, and a batch's callbacks run only after its `write` and `after` returned. Callbacks
+// of two batches may run at the same time on the two threads. A committer is woken only when
+// there is a batch for it to write (no busy polling, no wake-up per queued record while a commit
+// runs).
 #ifndef ONCHAIN_KMS_SIGNER_EQUIVOCATION_GROUP_COMMIT_H_
 #define ONCHAIN_KMS_SIGNER_EQUIVOCATION_GROUP_COMMIT_H_
 
@@ -11,7 +20,6 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,27 +36,28 @@ class GroupCommit {
   // Writes one batch in one transaction: `results[i]` is record i's outcome if the transaction
   // commits; a non-OK return fails the whole batch with that status.
   using WriteFn = std::function<absl::Status(const std::vector<Pending>& batch, std::vector<absl::Status>& results)>;
-  // Runs on the writer thread after every batch (written or not), before its callbacks.
+  // Runs after every batch (written or not), before its callbacks and before the next batch's
+  // write.
   using AfterFn = std::function<void(const std::vector<Pending>& batch)>;
 
-  // Starts the writer and the completer. max_batch bounds one transaction.
+  // Starts the two committers. max_batch bounds one transaction.
   GroupCommit(size_t max_batch, WriteFn write, AfterFn after = nullptr);
   ~GroupCommit();  // Stop()
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
-  // Drains the queue, then stops both threads. Call it before what `write` uses is destroyed.
+  // Writes what is queued, runs its callbacks, then stops the committers. Call it before what
+  // `write` uses is destroyed.
   void Stop();
-  // UNAVAILABLE to `done` at once after Stop.
+  // UNAVAILABLE to `done` at once (on this thread) after Stop.
   void Enqueue(Record record, std::function<void(absl::Status)> done);
 
   uint64_t commits() const { return commits_.load(); }
   uint64_t records_written() const { return records_written_.load(); }
 
  private:
-  void WriterLoop();
-  void CompleterLoop();
-  std::vector<Pending> TakeBatch(std::unique_lock<std::mutex>& lock);
+  void CommitterLoop();
+  std::vector<Pending> TakeBatch();  // queue_mu_ held
 
   const size_t max_batch_;
   const WriteFn write_;
@@ -56,15 +65,11 @@ class GroupCommit {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<Pending> queue_;  // guarded by queue_mu_
+  bool committing_ = false;     // guarded by queue_mu_: a committer is writing a batch
   bool stopping_ = false;       // guarded by queue_mu_
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> done_queue_;  // guarded by done_mu_
-  bool done_stopping_ = false;                                                          // guarded by done_mu_
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> records_written_{0};
-  std::thread writer_;
-  std::thread completer_;
+  std::vector<std::thread> committers_;
 };
 
 }  // namespace signer::equivocation

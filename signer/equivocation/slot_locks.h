@@ -6,10 +6,9 @@
 // Where a continuation runs:
 //   * the slot is free: at once, on the caller's thread (the common case, no thread hop);
 //   * the slot was held: on one of this object's hand-over threads. Not on the releasing thread:
-//     that is the group commit's completer (the continuation reads the record and signs, which
+//     that is a group-commit committer (the continuation reads the record and signs, which
 //     would delay every other reply of the batch, and a chain of waiters would recurse on it) or
-//     a gRPC thread finishing its own request (which would then serve others' requests). Not on
-//     the group-commit writer either: it would slow every commit.
+//     a gRPC thread finishing its own request (which would then serve others' requests).
 //
 // Bookkeeping uses std::mutex (pthread, seen by ThreadSanitizer; absl::Mutex from Debian's shared
 // library is not).

@@ -39,6 +39,7 @@
 #include "signer/policy/usage_tracker.h"
 #include "signer/server/record_backend.h"
 #include "signer/server/record_health.h"
+#include "signer/server/serving_process.h"
 #include "signer/signer_service.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -382,6 +383,7 @@ int Serve(const v1::SignerConfig& config, platform::ShutdownSignals& signals) {
 int SignerMain(int argc, char** argv) {
   // Before any secret is read and before any thread exists.
   if (absl::Status s = platform::HardenProcess(); !s.ok()) return Fail(1, "cannot harden the process", s);
+  ConfigureServingProcess();
   platform::ShutdownSignals signals({SIGTERM, SIGINT, SIGHUP});
   absl::SetProgramUsageMessage(
       "The onchain-kms signer: holds the keys, signs what its policy allows.\n"

@@ -1,0 +1,174 @@
+// The group commit's threading contract (group_commit.h): one write at a time, a batch's
+// callbacks only after its write, on the thread that wrote it, and the next batch written while
+// the previous one's callbacks still run.
+#include "signer/equivocation/group_commit.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+
+namespace signer::equivocation {
+namespace {
+
+Record RecordAt(uint64_t nonce) {
+  Record r;
+  r.key.nonce = nonce;
+  return r;
+}
+
+// Writes that note who wrote what; a write can be held until the test lets it go.
+struct Writes {
+  std::mutex mu;
+  std::vector<std::vector<uint64_t>> batches;  // nonces, per write
+  std::vector<std::thread::id> writers;
+  std::atomic<int> concurrent{0};
+  std::atomic<int> max_concurrent{0};
+  absl::Notification* hold_first = nullptr;  // the first write waits for it
+  absl::Notification first_started;
+
+  GroupCommit::WriteFn Fn() {
+    return [this](const std::vector<GroupCommit::Pending>& batch, std::vector<absl::Status>& results) {
+      const int now = ++concurrent;
+      int seen = max_concurrent.load();
+      while (now > seen && !max_concurrent.compare_exchange_weak(seen, now)) {
+      }
+      bool first;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        first = batches.empty();
+        std::vector<uint64_t> nonces;
+        for (const GroupCommit::Pending& p : batch) nonces.push_back(p.record.key.nonce);
+        batches.push_back(nonces);
+        writers.push_back(std::this_thread::get_id());
+      }
+      if (first) first_started.Notify();
+      if (first && hold_first != nullptr) hold_first->WaitForNotification();
+      for (auto& r : results) r = absl::OkStatus();
+      --concurrent;
+      return absl::OkStatus();
+    };
+  }
+};
+
+TEST(GroupCommitTest, RecordsQueuedDuringACommitShareTheNextOne) {
+  Writes w;
+  absl::Notification release;
+  w.hold_first = &release;
+  GroupCommit gc(64, w.Fn());
+  std::atomic<int> done{0};
+  gc.Enqueue(RecordAt(0), [&](absl::Status s) {
+    EXPECT_TRUE(s.ok());
+    ++done;
+  });
+  w.first_started.WaitForNotification();
+  for (uint64_t n = 1; n <= 10; ++n) {
+    gc.Enqueue(RecordAt(n), [&](absl::Status s) {
+      EXPECT_TRUE(s.ok());
+      ++done;
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(done.load(), 0) << "no callback before its write returns";
+  release.Notify();
+  gc.Stop();
+  EXPECT_EQ(done.load(), 11);
+  ASSERT_EQ(w.batches.size(), 2u);
+  EXPECT_EQ(w.batches[1].size(), 10u) << "the ten queued meanwhile: one commit";
+  EXPECT_EQ(w.max_concurrent.load(), 1) << "never two writes at once";
+  EXPECT_EQ(gc.commits(), 2u);
+  EXPECT_EQ(gc.records_written(), 11u);
+}
+
+TEST(GroupCommitTest, CallbacksRunOnTheThreadThatWroteTheirBatchAfterItsAfterFn) {
+  Writes w;
+  std::mutex mu;
+  std::vector<std::thread::id> after_threads;
+  std::vector<std::thread::id> callback_threads;
+  std::atomic<bool> after_ran{false};
+  GroupCommit gc(4, w.Fn(), [&](const std::vector<GroupCommit::Pending>&) {
+    std::lock_guard<std::mutex> lock(mu);
+    after_threads.push_back(std::this_thread::get_id());
+    after_ran = true;
+  });
+  for (uint64_t n = 0; n < 40; ++n) {
+    gc.Enqueue(RecordAt(n), [&](absl::Status s) {
+      EXPECT_TRUE(s.ok());
+      EXPECT_TRUE(after_ran.load());
+      std::lock_guard<std::mutex> lock(mu);
+      callback_threads.push_back(std::this_thread::get_id());
+    });
+  }
+  gc.Stop();
+  ASSERT_EQ(callback_threads.size(), 40u);
+  // Each callback ran on a thread that wrote a batch, and never on this (the enqueuing) thread.
+  for (std::thread::id t : callback_threads) {
+    EXPECT_NE(t, std::this_thread::get_id());
+    EXPECT_NE(std::find(w.writers.begin(), w.writers.end(), t), w.writers.end());
+  }
+  for (const auto& b : w.batches) EXPECT_LE(b.size(), 4u) << "max_batch bounds a commit";
+}
+
+TEST(GroupCommitTest, TheNextBatchIsWrittenWhileThePreviousBatchsCallbacksRun) {
+  Writes w;
+  GroupCommit gc(64, w.Fn());
+  absl::Notification in_callback, second_written;
+  gc.Enqueue(RecordAt(0), [&](absl::Status) {
+    in_callback.Notify();
+    // The other committer writes the record queued now, while this callback still runs.
+    EXPECT_TRUE(second_written.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  });
+  in_callback.WaitForNotification();
+  gc.Enqueue(RecordAt(1), [&](absl::Status s) {
+    EXPECT_TRUE(s.ok());
+    second_written.Notify();
+  });
+  EXPECT_TRUE(second_written.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  gc.Stop();
+  ASSERT_EQ(w.batches.size(), 2u);
+  EXPECT_NE(w.writers[0], w.writers[1]);
+}
+
+TEST(GroupCommitTest, StopWritesWhatIsQueuedThenRefusesAtOnce) {
+  Writes w;
+  absl::Notification release;
+  w.hold_first = &release;
+  GroupCommit gc(64, w.Fn());
+  std::atomic<int> ok{0};
+  for (uint64_t n = 0; n < 5; ++n) gc.Enqueue(RecordAt(n), [&](absl::Status s) { ok += s.ok(); });
+  w.first_started.WaitForNotification();
+  std::thread stopper([&] { gc.Stop(); });
+  absl::SleepFor(absl::Milliseconds(20));
+  release.Notify();
+  stopper.join();
+  EXPECT_EQ(ok.load(), 5);
+  absl::Status late;
+  bool ran = false;
+  gc.Enqueue(RecordAt(9), [&](absl::Status s) {
+    late = s;
+    ran = true;
+  });
+  EXPECT_TRUE(ran) << "refused on the calling thread";
+  EXPECT_TRUE(absl::IsUnavailable(late)) << late;
+}
+
+TEST(GroupCommitTest, AFailedTransactionFailsEveryRecordOfItsBatch) {
+  GroupCommit gc(64, [](const std::vector<GroupCommit::Pending>&, std::vector<absl::Status>&) {
+    return absl::UnavailableError("disk full");
+  });
+  std::atomic<int> unavailable{0};
+  for (uint64_t n = 0; n < 3; ++n)
+    gc.Enqueue(RecordAt(n), [&](absl::Status s) { unavailable += absl::IsUnavailable(s); });
+  gc.Stop();
+  EXPECT_EQ(unavailable.load(), 3);
+  EXPECT_EQ(gc.commits(), 0u);
+}
+
+}  // namespace
+}  // namespace signer::equivocation
