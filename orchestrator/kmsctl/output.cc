@@ -213,11 +213,11 @@ std::string FormatOwnerAction(const v1::Operation& op, absl::string_view indent)
   for (absl::string_view line : absl::StrSplit(table, '\n', absl::SkipEmpty())) {
     absl::StrAppend(&out, indent, line, "\n");
   }
-  absl::StrAppend(&out, indent, "  the owner sends it, e.g.: cast send ", a.to(), " ", a.data(), " --from ",
-                  a.owner_address(), " --rpc-url RPC_URL\n", indent,
-                  "  (or a Safe transaction to that address with that data, value 0); the operation then goes on "
-                  "by itself\n",
-                  indent, "  or hand the transaction over: kmsctl ops submit-owner-tx ", op.id(), " TX_HASH\n");
+  absl::StrAppend(&out, indent, "  the owner sends it (add its wallet flag: --ledger, --keystore FILE, ...):\n", indent,
+                  "    cast send ", a.to(), " ", a.data(), " --from ", a.owner_address(), " --rpc-url RPC_URL\n",
+                  indent, "  or from a Safe: a transaction to ", a.to(), ", value 0, with that data\n", indent,
+                  "  the operation goes on by itself once it is on chain; to hand it over at once:\n", indent,
+                  "    kmsctl ops submit-owner-tx ", op.id(), " TX_HASH\n");
   return out;
 }
 
