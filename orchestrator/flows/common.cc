@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "chain/abi.h"
+#include "chain/dstack_app_views.h"
 #include "chain/hex.h"
 #include "cloudapi/compose_hash.h"
 #include "cloudapi/env_encryption.h"
@@ -220,15 +220,13 @@ constexpr chain::abi::Selector kAllowedComposeHashesSelector = {0x2f, 0x66, 0x22
 absl::StatusOr<bool> ComposeHashAllowed(OpContext& ctx, const engine::ChainBackend& chain, const chain::Address& app,
                                         const chain::Hash32& hash) {
   ASSIGN_OR_RETURN(const chain::Bytes word,
-                   chain.rpc->EthCall({.to = app,
-                                       .data = chain::abi::EncodeCall(kAllowedComposeHashesSelector,
-                                                                      {chain::abi::Value::FromBytes32(hash)})},
+                   chain.rpc->EthCall({.to = app, .data = chain::EncodeAllowedComposeHashesView(hash)},
                                       chain::jsonrpc::BlockId::Latest(), ctx.Call(absl::Seconds(15))));
-  if (word.size() != 32 || word[31] > 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("app ", app.Checksummed(), ": allowedComposeHashes() did not return a bool"));
+  absl::StatusOr<bool> allowed = chain::DecodeBoolResult(chain::kAllowedComposeHashesSignature, word);
+  if (!allowed.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("app ", app.Checksummed(), ": ", allowed.status().message()));
   }
-  return word[31] == 1;
+  return *allowed;
 }
 
 absl::Status SucceedRegistration(StepRun& run, const state::Registration& reg, absl::string_view detail) {

@@ -4,10 +4,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "chain/abi.h"
+#include "chain/dstack_app_views.h"
 #include "chain/hex.h"
 #include "chain/jsonrpc/errors.h"
-#include "chain/onchain/receipts.h"
 #include "orchestrator/engine/status_marks.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
@@ -15,7 +14,6 @@
 namespace orchestrator::flows {
 namespace {
 
-constexpr chain::abi::Selector kOwnerSelector = {0x8d, 0xa5, 0xcb, 0x5b};  // owner()
 constexpr absl::Duration kRpcTimeout = absl::Seconds(15);
 // How often a waiting step looks for a transaction handed over by SubmitOwnerTransaction.
 constexpr absl::Duration kInboxInterval = absl::Milliseconds(200);
@@ -38,6 +36,12 @@ absl::StatusOr<v1::OwnerAction> ActionOf(const state::OwnerWait& w) {
   v1::OwnerAction a;
   if (!a.ParseFromString(w.action())) return absl::DataLossError("journal: owner_waits.action does not parse");
   return a;
+}
+
+std::vector<std::string> Topic0s(const state::ExpectedEvent& event) {
+  std::vector<std::string> out = {event.topic0()};
+  out.insert(out.end(), event.also_topic0().begin(), event.also_topic0().end());
+  return out;
 }
 
 absl::Status Stopped(OpContext& ctx, absl::string_view step) {
@@ -119,9 +123,17 @@ absl::StatusOr<std::optional<OwnerTx>> ScanOnce(OpContext& ctx, StepRun& run, co
       chain.ops != nullptr ? std::max<uint32_t>(1, chain.ops->options().wait.confirmations) : 1;
   if (head + 1 < confirmations) return std::nullopt;
   const uint64_t last = head + 1 - confirmations;
-  ASSIGN_OR_RETURN(const chain::Hash32 topic0, HashField("owner_waits.event.topic0", event.topic0()));
-  std::vector<std::optional<std::vector<chain::Hash32>>> topics = {std::vector<chain::Hash32>{topic0}};
+  std::vector<chain::Hash32> topic0s;
+  for (const std::string& t : Topic0s(event)) {
+    ASSIGN_OR_RETURN(const chain::Hash32 h, HashField("owner_waits.event.topic0", t));
+    topic0s.push_back(h);
+  }
+  std::vector<std::optional<std::vector<chain::Hash32>>> topics = {topic0s};
   for (const std::string& t : event.indexed_topics()) {
+    if (t.empty()) {
+      topics.push_back(std::nullopt);  // any value
+      continue;
+    }
     ASSIGN_OR_RETURN(const chain::Hash32 h, HashField("owner_waits.event.indexed_topics", t));
     topics.push_back(std::vector<chain::Hash32>{h});
   }
@@ -209,24 +221,24 @@ state::ExpectedEvent EventWithData(const chain::Hash32& topic0, chain::ByteView 
 
 bool MatchesEvent(const chain::jsonrpc::Log& log, const chain::Address& emitter, const state::ExpectedEvent& event) {
   if (log.address != emitter || log.topics.empty()) return false;
-  if (ToField(log.topics[0]) != event.topic0()) return false;
+  const std::vector<std::string> topic0s = Topic0s(event);
+  if (std::find(topic0s.begin(), topic0s.end(), ToField(log.topics[0])) == topic0s.end()) return false;
   if (log.topics.size() < 1 + static_cast<size_t>(event.indexed_topics_size())) return false;
   for (int i = 0; i < event.indexed_topics_size(); ++i) {
-    if (ToField(log.topics[1 + i]) != event.indexed_topics(i)) return false;
+    if (!event.indexed_topics(i).empty() && ToField(log.topics[1 + i]) != event.indexed_topics(i)) return false;
   }
   return !event.match_data() || chain::ToHex(log.data) == event.data();
 }
 
 absl::StatusOr<chain::Address> ReadAppOwner(OpContext& ctx, const engine::ChainBackend& chain,
                                             const chain::Address& app) {
-  absl::StatusOr<chain::Bytes> word =
-      chain.rpc->EthCall({.to = app, .data = chain::abi::EncodeCall(kOwnerSelector, {})},
-                         chain::jsonrpc::BlockId::Latest(), ctx.Call(kRpcTimeout));
+  absl::StatusOr<chain::Bytes> word = chain.rpc->EthCall({.to = app, .data = chain::EncodeOwnerView()},
+                                                         chain::jsonrpc::BlockId::Latest(), ctx.Call(kRpcTimeout));
   if (!word.ok()) return absl::Status(word.status().code(), absl::StrCat("owner(): ", word.status().message()));
-  absl::StatusOr<chain::Address> owner = chain::onchain::DecodeAddressWord(*word);
+  absl::StatusOr<chain::Address> owner = chain::DecodeAddressResult(chain::kOwnerSignature, *word);
   if (!owner.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("app ", app.Checksummed(), ": owner() did not return an address (not a DstackApp?)"));
+        absl::StrCat("app ", app.Checksummed(), " (not a DstackApp?): ", owner.status().message()));
   }
   return *owner;
 }
