@@ -65,6 +65,14 @@ class As {
     v1::Operation o;
     return stub_.SupplyEnvVars(Context().get(), r, &o);
   }
+  grpc::Status SubmitOwnerTx(const std::string& id) {
+    v1::SubmitOwnerTransactionRequest r;
+    r.set_request_id("owner-tx-1");
+    r.set_operation_id(id);
+    r.set_transaction_hash("0x" + std::string(64, 'a'));
+    v1::Operation o;
+    return stub_.SubmitOwnerTransaction(Context().get(), r, &o);
+  }
   // The status the stream ends with and how many events came first.
   grpc::Status Watch(const std::string& id, int* events = nullptr) {
     v1::WatchOperationRequest r;
@@ -283,6 +291,7 @@ TEST_F(TenancyE2eTest, AnotherTenantGetsNotFoundExactlyAsForAnIdThatDoesNotExist
   same("WatchOperation", b.Watch(id), b.Watch(none));
   same("CancelOperation", b.Cancel(id), b.Cancel(none));
   same("SupplyEnvVars", b.Supply(id), b.Supply(none));
+  same("SubmitOwnerTransaction", b.SubmitOwnerTx(id), b.SubmitOwnerTx(none));
   std::vector<std::string> ids;
   ASSERT_TRUE(b.List(&ids).ok());
   EXPECT_THAT(ids, ::testing::Not(::testing::Contains(id)));
@@ -318,9 +327,9 @@ TEST_F(TenancyE2eTest, ViewerListsGetsAndWatchesButCannotAct) {
   EXPECT_EQ(events, 1);
   v1::ListKmsInstancesResponse kms;
   EXPECT_TRUE(v.ListKms(&kms).ok());
-  for (const grpc::Status& s :
-       {v.Deploy(stack_->DeployRequest("view-1", "v")), v.Cancel(id), v.Supply(id), v.UpdateEnv("cvm-x"),
-        v.UpdateCompose("cvm-x"), v.UpdateComposeFile("cvm-x"), v.AddHash(31337, kBetaKey, anvil::kDeployerAddress)}) {
+  for (const grpc::Status& s : {v.Deploy(stack_->DeployRequest("view-1", "v")), v.Cancel(id), v.Supply(id),
+                                v.SubmitOwnerTx(id), v.UpdateEnv("cvm-x"), v.UpdateCompose("cvm-x"),
+                                v.UpdateComposeFile("cvm-x"), v.AddHash(31337, kBetaKey, anvil::kDeployerAddress)}) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr("access.tenants[0].viewers[0]"));
   }
@@ -355,8 +364,8 @@ TEST_F(TenancyE2eTest, AdminSeesAllAndAuditorIsReadOnly) {
   As audit = Client("audit");
   for (const grpc::Status& s :
        {audit.Deploy(stack_->DeployRequest("audit-1", "x")), audit.Cancel(beta_op.id()), audit.Supply(id),
-        audit.UpdateEnv("cvm-x"), audit.UpdateCompose("cvm-x"), audit.UpdateComposeFile("cvm-x"),
-        audit.AddHash(31337, kBetaKey, anvil::kDeployerAddress)}) {
+        audit.SubmitOwnerTx(id), audit.UpdateEnv("cvm-x"), audit.UpdateCompose("cvm-x"),
+        audit.UpdateComposeFile("cvm-x"), audit.AddHash(31337, kBetaKey, anvil::kDeployerAddress)}) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr("access.auditors[0]"));
   }
@@ -366,6 +375,10 @@ TEST_F(TenancyE2eTest, AdminSeesAllAndAuditorIsReadOnly) {
   b.WaitDone(beta_op.id());
   EXPECT_EQ(admin.Cancel(beta_op.id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(admin.Supply(beta_op.id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  // Not waiting for the owner: refused, nothing looked up on chain.
+  grpc::Status not_waiting = admin.SubmitOwnerTx(beta_op.id());
+  EXPECT_EQ(not_waiting.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << not_waiting.error_message();
+  EXPECT_THAT(not_waiting.error_message(), HasSubstr("not waiting for the owner"));
 }
 
 TEST_F(TenancyE2eTest, CvmReadsAreTenantScoped) {
@@ -431,7 +444,7 @@ TEST_F(TenancyE2eTest, AnIdentityWithNoRoleIsRefusedEveryCall) {
   std::vector<std::string> ids;
   v1::ListKmsInstancesResponse kms;
   for (const grpc::Status& st :
-       {s.Get(id), s.Watch(id), s.Cancel(id), s.Supply(id), s.List(&ids), s.ListKms(&kms),
+       {s.Get(id), s.Watch(id), s.Cancel(id), s.Supply(id), s.SubmitOwnerTx(id), s.List(&ids), s.ListKms(&kms),
         s.Deploy(stack_->DeployRequest("s-1", "s")), s.UpdateEnv("cvm-x"), s.UpdateCompose("cvm-x"),
         s.UpdateComposeFile("cvm-x"), s.AddHash(31337, kBetaKey, anvil::kDeployerAddress)}) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();

@@ -526,8 +526,8 @@ CommandSpec OpsListCommand() {
           .usage = "[--kind=KIND] [--state=STATE] [--cvm=CVM] [--page-size=N] [--page-token=T | --all]",
           .description =
               "KIND: deploy-cvm, update-env-vars, update-docker-compose, update-compose-file,\n"
-              "add-compose-hash. STATE: pending, running, waiting-for-input, succeeded, failed,\n"
-              "cancelled.",
+              "add-compose-hash. STATE: pending, running, waiting-for-input, waiting-for-owner,\n"
+              "succeeded, failed, cancelled.",
           .flags =
               {
                   {"kind", FlagType::kString, "KIND", "only this kind"},
@@ -573,6 +573,17 @@ void BuildOpsSupplyEnvs(FlagReader& r, Invocation* inv) {
 
 int RunOpsSupplyEnvs(Session& s) {
   return s.Start(&S::SupplyEnvVars, s.invocation().supply_envs, "supplying env vars");
+}
+
+void BuildOpsSubmitOwnerTx(FlagReader& r, Invocation* inv) {
+  inv->operation_id = r.Arg(0);
+  inv->submit_owner_tx.set_operation_id(r.Arg(0));
+  inv->submit_owner_tx.set_transaction_hash(r.Arg(1));
+  inv->submit_owner_tx.set_request_id(inv->request_id);
+}
+
+int RunOpsSubmitOwnerTx(Session& s) {
+  return s.Start(&S::SubmitOwnerTransaction, s.invocation().submit_owner_tx, "submitting the owner's transaction");
 }
 
 CommandSpec OpsGetCommand() {
@@ -632,6 +643,25 @@ CommandSpec OpsSupplyEnvsCommand() {
           .mutating = true,
           .build = &BuildOpsSupplyEnvs,
           .run = &RunOpsSupplyEnvs};
+}
+
+CommandSpec OpsSubmitOwnerTxCommand() {
+  return {.words = {"ops", "submit-owner-tx"},
+          .args = "OPERATION TX",
+          .min_args = 2,
+          .max_args = 2,
+          .summary = "hand over the app owner's transaction an operation waits for",
+          .usage = "OPERATION TX_HASH",
+          .description =
+              "An operation is WAITING_FOR_OWNER when the app contract's owner is not a key of the signer;\n"
+              "'kmsctl ops get' shows the transaction the owner must send (to, data, owner). Once the owner\n"
+              "sent it, the operation goes on by itself when the orchestrator sees it on chain; this hands\n"
+              "it over at once. The transaction must be mined, successful, sent to exactly that address\n"
+              "with exactly that calldata (a Safe's execTransaction is not: wait for the chain instead).",
+          .flags = MutatingFlags(),
+          .mutating = true,
+          .build = &BuildOpsSubmitOwnerTx,
+          .run = &RunOpsSubmitOwnerTx};
 }
 
 }  // namespace
@@ -750,6 +780,7 @@ const std::vector<CommandSpec>& Commands() {
       OpsWatchCommand(),
       OpsCancelCommand(),
       OpsSupplyEnvsCommand(),
+      OpsSubmitOwnerTxCommand(),
       AdoptCommand(),
       CvmGetCommand(),
       CvmsListCommand(),

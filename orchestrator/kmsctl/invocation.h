@@ -64,6 +64,7 @@ struct Invocation {
   v1::ListOperationsRequest ops_list;
   bool ops_list_all = false;  // follow next_page_token to the end
   v1::SupplyEnvVarsRequest supply_envs;
+  v1::SubmitOwnerTransactionRequest submit_owner_tx;
   std::string operation_id;  // ops get|watch|cancel
   v1::AdoptResourceRequest adopt;
   v1::GetCvmRequest cvm_get;

@@ -123,6 +123,38 @@ TEST(OutputTest, FailedAndWaitingOperations) {
   EXPECT_THAT(FormatOutcome(waiting), HasSubstr("waiting_for_input: deploy_cvm op_3\n  waiting for input: restart"));
 }
 
+TEST(OutputTest, WaitingForTheOwnerShowsWhatToSendAndHow) {
+  v1::Operation op = Parse<v1::Operation>(R"pb(
+    id: "op_4" kind: OPERATION_KIND_ADD_COMPOSE_HASH state: OPERATION_STATE_WAITING_FOR_OWNER
+    owner_action {
+      reason: "the app's owner 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 is not a key of the signer"
+      chain_id: 8453
+      to: "0x9f1ac54BEF0DD2f6f3462EA0fa94fC62300d3a8e"
+      data: "0xdfc77223cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+      owner_address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+      function_signature: "addComposeHash(bytes32)"
+      compose_hash: "0xcccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+      watch_from_block: 123
+    }
+  )pb");
+  const std::string text = FormatOperation(op);
+  EXPECT_THAT(text, HasSubstr("waiting for the owner: the app's owner 0x7099"));
+  EXPECT_THAT(text, HasSubstr("  call  "));
+  EXPECT_THAT(text, HasSubstr("addComposeHash(bytes32)"));
+  EXPECT_THAT(text, HasSubstr("watching from block  123"));
+  EXPECT_THAT(text, HasSubstr("    cast send 0x9f1ac54BEF0DD2f6f3462EA0fa94fC62300d3a8e "
+                              "0xdfc77223cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc --from "
+                              "0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --rpc-url RPC_URL\n"));
+  EXPECT_THAT(text, HasSubstr("kmsctl ops submit-owner-tx op_4 TX_HASH\n"));
+  EXPECT_THAT(FormatOutcome(op), HasSubstr("waiting_for_owner: add_compose_hash op_4\n  waiting for the owner: "));
+  // Watching: the state change into WAITING_FOR_OWNER prints the action once.
+  v1::OperationEvent e;
+  e.set_type(v1::OperationEvent::TYPE_STATE_CHANGED);
+  *e.mutable_operation() = op;
+  ProgressPrinter p;
+  EXPECT_THAT(p.OnEvent(e), HasSubstr("cast send 0x9f1ac54BEF0DD2f6f3462EA0fa94fC62300d3a8e"));
+}
+
 TEST(OutputTest, Tables) {
   v1::ListKmsInstancesResponse kms = Parse<v1::ListKmsInstancesResponse>(R"pb(
     kms_instances { id: "kms-phala-sim" slug: "phala" kms_type: KMS_TYPE_PHALA version: "v0.5.3" url: "https://k" }

@@ -56,6 +56,8 @@ struct ServiceOptions {
   // Who may change which CVM or app, and AdoptResource (not owned; outlives the service;
   // uses `policy`). Null: no ownership checks and AdoptResource is UNIMPLEMENTED (tests of other parts only).
   const OwnershipGuard* ownership = nullptr;
+  // SubmitOwnerTransaction after access and validation (flows/owner_action.h); unset: UNIMPLEMENTED.
+  std::function<absl::StatusOr<v1::Operation>(const v1::SubmitOwnerTransactionRequest&)> submit_owner_transaction;
 };
 
 class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
@@ -93,6 +95,9 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
   grpc::ServerUnaryReactor* CancelOperation(grpc::CallbackServerContext* context,
                                             const v1::CancelOperationRequest* request,
                                             v1::Operation* response) override;
+  grpc::ServerUnaryReactor* SubmitOwnerTransaction(grpc::CallbackServerContext* context,
+                                                   const v1::SubmitOwnerTransactionRequest* request,
+                                                   v1::Operation* response) override;
   // adopt_resource.cc
   grpc::ServerUnaryReactor* AdoptResource(grpc::CallbackServerContext* context, const v1::AdoptResourceRequest* request,
                                           v1::AdoptResourceResponse* response) override;
