@@ -374,14 +374,17 @@ absl::StatusOr<KmsInfo> ParseKmsInfo(const json::value& v) {
   return k;
 }
 
-absl::StatusOr<KmsList> ParseKmsList(const json::value& v) {
-  Reader r(v, "kms list", "");
-  KmsList out;
+namespace {
+
+// {items: [...], total, page, page_size, pages}, each item read by `read_item`.
+template <typename List, typename ReadItem>
+absl::StatusOr<List> ParsePage(const json::value& v, const char* what, ReadItem read_item) {
+  Reader r(v, what, "");
+  List out;
   if (const json::array* items = r.Arr("items")) {
     for (size_t i = 0; i < items->size() && r.ok(); ++i) {
-      const std::string key = absl::StrCat("items[", i, "]");
-      Reader ir(r, (*items)[i], key);
-      out.items.push_back(ReadKmsInfo(ir));
+      Reader ir(r, (*items)[i], absl::StrCat("items[", i, "]"));
+      out.items.push_back(read_item(ir));
     }
   }
   out.total = r.Int("total");
@@ -390,6 +393,12 @@ absl::StatusOr<KmsList> ParseKmsList(const json::value& v) {
   out.pages = r.Int("pages");
   if (!r.ok()) return r.status();
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<KmsList> ParseKmsList(const json::value& v) {
+  return ParsePage<KmsList>(v, "kms list", [](Reader& r) { return ReadKmsInfo(r); });
 }
 
 absl::StatusOr<ProvisionCvmResponse> ParseProvisionCvmResponse(const json::value& v) {
@@ -436,6 +445,8 @@ absl::StatusOr<CommitCvmProvisionResponse> ParseCommitCvmProvisionResponse(const
   if (!r.ok()) return r.status();
   return c;
 }
+
+namespace {
 
 // CvmInfoV20260121Schema (an item of the paged list) and its detail extension.
 CvmInfo ReadCvmInfo(Reader& r) {
@@ -489,6 +500,8 @@ CvmInfo ReadCvmInfo(Reader& r) {
   return c;
 }
 
+}  // namespace
+
 absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
   Reader r(v, "cvm info", "");
   CvmInfo c = ReadCvmInfo(r);
@@ -497,20 +510,7 @@ absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
 }
 
 absl::StatusOr<CvmList> ParseCvmList(const json::value& v) {
-  Reader r(v, "cvm list", "");
-  CvmList out;
-  if (const json::array* items = r.Arr("items")) {
-    for (size_t i = 0; i < items->size() && r.ok(); ++i) {
-      Reader ir(r, (*items)[i], absl::StrCat("items[", i, "]"));
-      out.items.push_back(ReadCvmInfo(ir));
-    }
-  }
-  out.total = r.Int("total");
-  out.page = r.Int("page");
-  out.page_size = r.Int("page_size");
-  out.pages = r.Int("pages");
-  if (!r.ok()) return r.status();
-  return out;
+  return ParsePage<CvmList>(v, "cvm list", [](Reader& r) { return ReadCvmInfo(r); });
 }
 
 absl::StatusOr<AvailableNodes> ParseAvailableNodes(const json::value& v) {

@@ -503,19 +503,27 @@ void BuildOpsList(FlagReader& r, Invocation* inv) {
   if (inv->ops_list_all && r.Has("page-token")) r.Fail(Usage("--all and --page-token exclude each other"));
 }
 
-// One page, or with --all every page merged into one response.
-int RunOpsList(Session& s) {
-  v1::ListOperationsRequest request = s.invocation().ops_list;
-  v1::ListOperationsResponse all;
+// One page, or with `all` every page merged into `*out`; `items` gives a response's repeated field.
+template <typename Request, typename Response, typename Items>
+grpc::Status ListPages(Session& s, Session::template Method<Request, Response> method, Request request, bool all,
+                       Items items, Response* out) {
   for (;;) {
-    v1::ListOperationsResponse page;
-    grpc::Status status = s.Unary(&S::ListOperations, request, &page);
-    if (!status.ok()) return s.Fail(status, "listing operations");
-    for (v1::Operation& op : *page.mutable_operations()) *all.add_operations() = std::move(op);
-    all.set_next_page_token(page.next_page_token());
-    if (!s.invocation().ops_list_all || page.next_page_token().empty()) break;
+    Response page;
+    grpc::Status status = s.Unary(method, request, &page);
+    if (!status.ok()) return status;
+    for (auto& item : *items(page)) *items(*out)->Add() = std::move(item);
+    out->set_next_page_token(page.next_page_token());
+    if (!all || page.next_page_token().empty()) return status;
     request.set_page_token(page.next_page_token());
   }
+}
+
+int RunOpsList(Session& s) {
+  v1::ListOperationsResponse all;
+  grpc::Status status = ListPages(
+      s, &S::ListOperations, s.invocation().ops_list, s.invocation().ops_list_all,
+      [](v1::ListOperationsResponse& r) { return r.mutable_operations(); }, &all);
+  if (!status.ok()) return s.Fail(status, "listing operations");
   s.Print(all, FormatOperationList(all));
   return kExitOk;
 }
@@ -717,19 +725,12 @@ void BuildCvmsList(FlagReader& r, Invocation* inv) {
   if (inv->cvms_list_all && r.Has("page-token")) r.Fail(Usage("--all and --page-token exclude each other"));
 }
 
-// One page, or with --all every page merged into one response.
 int RunCvmsList(Session& s) {
-  v1::ListCvmsRequest request = s.invocation().cvms_list;
   v1::ListCvmsResponse all;
-  for (;;) {
-    v1::ListCvmsResponse page;
-    grpc::Status status = s.Unary(&S::ListCvms, request, &page);
-    if (!status.ok()) return s.Fail(status, "listing CVMs");
-    for (v1::Cvm& c : *page.mutable_cvms()) *all.add_cvms() = std::move(c);
-    all.set_next_page_token(page.next_page_token());
-    if (!s.invocation().cvms_list_all || page.next_page_token().empty()) break;
-    request.set_page_token(page.next_page_token());
-  }
+  grpc::Status status = ListPages(
+      s, &S::ListCvms, s.invocation().cvms_list, s.invocation().cvms_list_all,
+      [](v1::ListCvmsResponse& r) { return r.mutable_cvms(); }, &all);
+  if (!status.ok()) return s.Fail(status, "listing CVMs");
   s.Print(all, FormatCvmList(all));
   return kExitOk;
 }

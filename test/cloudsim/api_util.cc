@@ -123,6 +123,18 @@ std::map<std::string, std::string> QueryParams(absl::string_view query) {
   return out;
 }
 
+json::object PageBody(int64_t count, int64_t page, int64_t page_size, const std::function<json::value(int64_t)>& item) {
+  json::array items;
+  for (int64_t i = (page - 1) * page_size; i < std::min(count, page * page_size); ++i) items.push_back(item(i));
+  json::object o;
+  o["items"] = std::move(items);
+  o["total"] = count;
+  o["page"] = page;
+  o["page_size"] = page_size;
+  o["pages"] = (count + page_size - 1) / page_size;
+  return o;
+}
+
 std::optional<HttpResponse> PositiveIntParam(const std::map<std::string, std::string>& q, const char* key,
                                              std::optional<int64_t>* value) {
   auto it = q.find(key);

@@ -5,6 +5,7 @@
 #define ONCHAIN_KMS_TEST_CLOUDSIM_API_UTIL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -66,6 +67,9 @@ std::map<std::string, std::string> QueryParams(absl::string_view query);
 // `page` (>= 1) and `page_size` (1..100) from the query into *page / *page_size (left as they
 // are when absent); the 422 FastAPI sends for a bad one.
 std::optional<HttpResponse> PageParams(const std::map<std::string, std::string>& q, int64_t* page, int64_t* page_size);
+// Page `page` of `count` entries as the SDK's paginated schemas have it: {items, total, page,
+// page_size, pages} (exactly these keys), `item(i)` making entry i of the page.
+json::object PageBody(int64_t count, int64_t page, int64_t page_size, const std::function<json::value(int64_t)>& item);
 // A positive integer query parameter `key`, or the 422 for a bad one; nullopt value when absent.
 std::optional<HttpResponse> PositiveIntParam(const std::map<std::string, std::string>& q, const char* key,
                                              std::optional<int64_t>* value);

@@ -406,16 +406,9 @@ HttpResponse Simulator::ListKms(const Ctx& c) {
     if (onchain && *onchain != is_onchain) continue;
     all.push_back(k.info);
   }
-  int64_t total = static_cast<int64_t>(all.size());
-  json::array items;
-  for (int64_t i = (page - 1) * page_size; i < std::min(total, page * page_size); ++i) items.push_back(all[i]);
-  json::object o;  // exactly the five keys of the SDK's strict schema
-  o["items"] = std::move(items);
-  o["total"] = total;
-  o["page"] = page;
-  o["page_size"] = page_size;
-  o["pages"] = (total + page_size - 1) / page_size;
-  return JsonResponse(200, o);
+  // Exactly the five keys of the SDK's strict schema.
+  return JsonResponse(
+      200, api::PageBody(static_cast<int64_t>(all.size()), page, page_size, [&](int64_t i) { return all[i]; }));
 }
 
 HttpResponse Simulator::GetKms(const Ctx& c) {

@@ -41,20 +41,12 @@ HttpResponse Simulator::ListCvms(const Ctx& c) {
       all.push_back(std::move(r));
     }
   }
-  int64_t total = static_cast<int64_t>(all.size());
-  json::array items;
-  for (int64_t i = (page - 1) * page_size; i < std::min(total, page * page_size); ++i) {
-    json::object item = CvmDetail(all[i], c.legacy);
-    item.erase("compose_file");  // detail only
-    items.push_back(std::move(item));
-  }
-  json::object o;  // the SDK's PaginatedCvmInfos schema
-  o["items"] = std::move(items);
-  o["total"] = total;
-  o["page"] = page;
-  o["page_size"] = page_size;
-  o["pages"] = (total + page_size - 1) / page_size;
-  return JsonResponse(200, o);
+  // The SDK's PaginatedCvmInfos schema.
+  return JsonResponse(200, api::PageBody(static_cast<int64_t>(all.size()), page, page_size, [&](int64_t i) {
+                        json::object item = CvmDetail(all[i], c.legacy);
+                        item.erase("compose_file");  // detail only
+                        return json::value(std::move(item));
+                      }));
 }
 
 HttpResponse Simulator::AvailableNodes(const Ctx& c) {
