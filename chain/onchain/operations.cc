@@ -216,6 +216,33 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
   return result;
 }
 
+absl::StatusOr<AppCallResult> OnchainOperations::SendAppCall(const AppCallRequest& request,
+                                                             const RunControl& control) {
+  if (request.app.IsZero()) return absl::InvalidArgumentError("app: required");
+  if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
+  if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
+  if (!control.resume.has_value()) {
+    absl::StatusOr<Bytes> code = rpc_.GetCode(request.app, BlockId::Latest(), control.call);
+    if (!code.ok()) return code.status();
+    if (code->empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no contract at the app address ", request.app.Checksummed(), " on chain ", request.chain_id));
+    }
+  }
+  const TxIntent intent = TxIntent::App(request.app, request.call);
+  absl::StatusOr<MinedTx> mined = Execute(request.chain_id, request.sender, intent, request.request_id, control);
+  if (!mined.ok()) return mined.status();
+  AppCallResult r;
+  r.tx_hash = mined->tx.hash;
+  r.block_number = mined->receipt.block_number;
+  r.gas_used = mined->receipt.gas_used;
+  r.nonce = mined->tx.nonce;
+  r.versions_signed = mined->versions;
+  r.broadcasts = mined->broadcasts;
+  r.receipt_vanished = mined->receipt_vanished;
+  return r;
+}
+
 absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHashRequest& request,
                                                              const CallOptions& call) {
   absl::StatusOr<Bytes> code = rpc_.GetCode(request.app, BlockId::Latest(), call);

@@ -116,6 +116,27 @@ struct AddComposeHashResult {
   int receipt_vanished = 0;
 };
 
+// A DstackApp governance call (app_call.h) from `sender`, who should be the app's owner (for
+// acceptOwnership: its pending owner). Whether the change is needed at all is the caller's
+// business (it reads the app's state first); this only checks that the call would not revert.
+struct AppCallRequest {
+  uint64_t chain_id = 0;
+  Address app;
+  Address sender;
+  AppCall call;
+  std::string request_id;
+};
+
+struct AppCallResult {
+  Hash32 tx_hash;
+  uint64_t block_number = 0;
+  uint64_t gas_used = 0;
+  uint64_t nonce = 0;
+  int versions_signed = 0;
+  int broadcasts = 0;
+  int receipt_vanished = 0;
+};
+
 class OnchainOperations {
  public:
   // `rpc`, `signer` and `nonce_store` must outlive this object. `nonce_store`: null when this
@@ -129,6 +150,7 @@ class OnchainOperations {
                                                     const RunControl& control = {});
   absl::StatusOr<AddComposeHashResult> AddComposeHash(const AddComposeHashRequest& request,
                                                       const RunControl& control = {});
+  absl::StatusOr<AppCallResult> SendAppCall(const AppCallRequest& request, const RunControl& control = {});
 
   NonceAllocator& nonces(uint64_t chain_id, const Address& sender) { return registry_.For(chain_id, sender); }
   const OperationOptions& options() const { return options_; }

@@ -78,6 +78,9 @@ struct FlowDeps {
   // The tenant of a caller (journal key) under the access policy, for operations submitted before
   // tenancy (FlowState.tenant empty). Unset: each caller is its own tenant.
   std::function<std::string(const std::string& caller)> tenant_of_caller;
+  // The addresses of the keys the signer holds (its ListKeys), e.g. to tell whether an app's owner
+  // is one of them. Unset: unknown.
+  std::function<absl::StatusOr<std::vector<chain::Address>>()> signer_keys;
 };
 
 // Flows are declared as step tables (step_table.h), which implement this.

@@ -210,6 +210,14 @@ absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext
                [&](chain::onchain::RunControl& control) { return chain.ops->AddComposeHash(request, control); });
 }
 
+absl::StatusOr<chain::onchain::AppCallResult> RunAppCall(OpContext& ctx, StepRun& run,
+                                                         const engine::ChainBackend& chain,
+                                                         chain::onchain::AppCallRequest request) {
+  request.request_id = absl::StrCat(ctx.id(), "/", run.name());
+  return RunTx(ctx, run, chain, request.sender,
+               [&](chain::onchain::RunControl& control) { return chain.ops->SendAppCall(request, control); });
+}
+
 absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, const chain::Address& app,
                                      const chain::Hash32& compose_hash) {
   ASSIGN_OR_RETURN(const engine::ChainBackend* backend, ChainFor(ctx, chain_id, /*check_rpc=*/true));

@@ -66,6 +66,8 @@ struct Invocation {
   v1::SupplyEnvVarsRequest supply_envs;
   std::string operation_id;  // ops get|watch|cancel
   v1::AdoptResourceRequest adopt;
+  v1::GetAppStateRequest app_state;               // app state
+  v1::UpdateAppContractRequest app_change;        // app devices|transfer-ownership|...
 
   // The env vars the request carries (also inside the request), kept so that kmsctl can answer a
   // WAITING_FOR_INPUT operation it started itself; nullopt when the command read none.

@@ -42,6 +42,9 @@ std::string FormatOutcome(const v1::Operation& op);
 std::string FormatOperationList(const v1::ListOperationsResponse& response);
 
 // A table of KMS instances.
+// An app contract's state (GetAppState), each line prefixed with `indent`.
+std::string FormatAppState(const v1::AppState& state, const std::string& indent = "");
+
 std::string FormatKmsList(const v1::ListKmsInstancesResponse& response);
 
 // Renders a WatchOperation stream as progress lines, one per event, for people. After a

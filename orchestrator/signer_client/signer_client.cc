@@ -190,6 +190,40 @@ absl::StatusOr<SignedTx> SignerClient::SignAddComposeHash(const TxEnvelope& enve
   return FromProto(out);
 }
 
+absl::StatusOr<SignedTx> SignerClient::SignAppCall(const TxEnvelope& envelope, const chain::Address& app,
+                                                   const chain::onchain::AppCall& call) {
+  using Function = chain::onchain::AppCall::Function;
+  sv1::SignAppCallRequest req;
+  FillEnvelope(envelope, &req);
+  req.set_app_contract_address(app.Checksummed());
+  switch (call.function) {
+    case Function::kAddDevice:
+      req.set_add_device_id(call.device_id.Hex());
+      break;
+    case Function::kRemoveDevice:
+      req.set_remove_device_id(call.device_id.Hex());
+      break;
+    case Function::kSetAllowAnyDevice:
+      req.set_set_allow_any_device(call.allow_any_device);
+      break;
+    case Function::kTransferOwnership:
+      req.set_transfer_ownership_to(call.new_owner.Checksummed());
+      break;
+    case Function::kAcceptOwnership:
+      req.set_accept_ownership(true);
+      break;
+    case Function::kDisableUpgrades:
+      req.set_disable_upgrades(true);
+      break;
+  }
+  grpc::ClientContext context;
+  Prepare(&context);
+  sv1::SignedTransaction out;
+  const grpc::Status st = stub_->SignAppCall(&context, req, &out);
+  if (!st.ok()) return CallError(st, "SignAppCall");
+  return FromProto(out);
+}
+
 absl::StatusOr<std::vector<chain::Address>> SignerClient::ListKeys() {
   grpc::ClientContext context;
   Prepare(&context);

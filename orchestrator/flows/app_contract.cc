@@ -1,0 +1,239 @@
+// UPDATE_APP_CONTRACT: [get_cvm] -> read_app_state -> app_call.
+//
+// read_app_state resolves the app (the request's, or the CVM's), the device id (a node id is
+// looked up in the Phala Cloud API's node list), reads the app's state at one block
+// (app_state.h) and decides who must send the call (the owner; for acceptOwnership the pending
+// owner) and whether the change is already in effect. app_call is then SKIPPED, or sends the
+// call through the signer's SignAppCall on the journaled transaction path every transaction step
+// shares (common.h RunTx: a resumed step adopts the transaction it signed instead of signing
+// another), and reads the state again at the block it was mined in to check the change took.
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "chain/onchain/app_call.h"
+#include "orchestrator/engine/step_table.h"
+#include "orchestrator/flows/app_state.h"
+#include "orchestrator/flows/common.h"
+#include "orchestrator/flows/flows.h"
+#include "platform/status_macros.h"
+
+namespace orchestrator::flows {
+namespace {
+
+using chain::onchain::AppCall;
+using engine::BeforeEffect;
+using engine::Step;
+using engine::StepTable;
+using Req = v1::UpdateAppContractRequest;
+
+struct AppTarget {
+  uint64_t chain_id = 0;
+  chain::Address app;
+};
+
+absl::StatusOr<AppTarget> TargetOf(const state::FlowState& st, const Req& req) {
+  if (req.has_app()) {
+    ASSIGN_OR_RETURN(const chain::Address app, AddressField("app", req.app().app_contract_address()));
+    return AppTarget{req.app().chain_id(), app};
+  }
+  const state::Cvm& c = st.cvm();
+  if (c.chain_id() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("CVM ", c.id(), " uses an off-chain KMS: it has no app contract to change"));
+  }
+  absl::StatusOr<chain::Address> app =
+      AddressField("cvm.app_contract_address", c.app_contract_address().empty() ? c.app_id() : c.app_contract_address());
+  if (!app.ok()) return absl::FailedPreconditionError(absl::StrCat("app contract address: ", app.status().message()));
+  return AppTarget{c.chain_id(), *app};
+}
+
+// The device of add_device / remove_device: its id, or the device id the API reports for the node.
+template <typename Device>
+absl::StatusOr<chain::Hash32> DeviceOf(OpContext& ctx, const Device& d) {
+  if (d.device_case() == Device::kDeviceId) return chain::Hash32::FromHex(d.device_id());
+  return absl::UnimplementedError("node_id: NODE_LOOKUP_PENDING_K_CVM");
+#if 0
+  absl::StatusOr<cloudapi::AvailableNodes> nodes = ctx.deps().cloud->GetAvailableNodes();
+  if (!nodes.ok()) return nodes.status();
+  for (const cloudapi::NodeInfo& n : nodes->nodes) {
+    if (n.id != static_cast<int64_t>(d.node_id())) continue;
+    if (!n.device_id.has_value() || n.device_id->IsZero()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("node_id: the Phala Cloud API reports no device id for node ", d.node_id(), " (", n.name, ")"));
+    }
+    return *n.device_id;
+  }
+#endif
+  return absl::NotFoundError(absl::StrCat("node_id: no node ", d.node_id(), " among the account's nodes (ListNodes)"));
+}
+
+absl::StatusOr<std::optional<chain::Hash32>> RequestedDevice(OpContext& ctx, const Req& req) {
+  if (req.has_add_device()) return DeviceOf(ctx, req.add_device());
+  if (req.has_remove_device()) return DeviceOf(ctx, req.remove_device());
+  return std::nullopt;
+}
+
+AppCall CallOf(const Req& req, const chain::Hash32& device) {
+  switch (req.change_case()) {
+    case Req::kAddDevice:
+      return AppCall::AddDevice(device);
+    case Req::kRemoveDevice:
+      return AppCall::RemoveDevice(device);
+    case Req::kSetAllowAnyDevice:
+      return AppCall::SetAllowAnyDevice(req.set_allow_any_device().allow_any_device());
+    case Req::kTransferOwnership:
+      return AppCall::TransferOwnership(chain::Address::Parse(req.transfer_ownership().new_owner()).value());
+    case Req::kAcceptOwnership:
+      return AppCall::AcceptOwnership();
+    default:
+      return AppCall::DisableUpgrades();
+  }
+}
+
+// Whether `s` already shows the change; `sender` for acceptOwnership.
+bool InEffect(const v1::AppState& s, const Req& req, const std::string& sender) {
+  switch (req.change_case()) {
+    case Req::kAddDevice:
+      return !s.devices().empty() && s.devices(0).allowed();
+    case Req::kRemoveDevice:
+      return !s.devices().empty() && !s.devices(0).allowed();
+    case Req::kSetAllowAnyDevice:
+      return s.allow_any_device() == req.set_allow_any_device().allow_any_device();
+    case Req::kTransferOwnership: {
+      const std::string& to = req.transfer_ownership().new_owner();
+      return s.owner() == to || (s.two_step_ownership() && s.pending_owner() == to);
+    }
+    case Req::kAcceptOwnership:
+      return s.pending_owner().empty() && s.owner() == sender;
+    default:
+      return s.upgrades_disabled();
+  }
+}
+
+absl::StatusOr<v1::AppState> ReadState(OpContext& ctx, const engine::ChainBackend& chain, const AppTarget& t,
+                                       const std::optional<chain::Hash32>& device, std::optional<uint64_t> block) {
+  AppStateQuery q{.chain_id = t.chain_id, .app = t.app, .block = block};
+  if (device.has_value()) q.device_ids.push_back(*device);
+  if (ctx.deps().signer_keys) {
+    if (absl::StatusOr<std::vector<chain::Address>> keys = ctx.deps().signer_keys(); keys.ok()) q.signer_keys = *keys;
+  }
+  return ReadAppState(*chain.rpc, q, ctx.Call(absl::Seconds(60)));
+}
+
+absl::Status ReadAppStateStep(OpContext& ctx, StepRun& run, const Req& req) {
+  const state::FlowState st = ctx.State();
+  ASSIGN_OR_RETURN(const AppTarget t, TargetOf(st, req));
+  ASSIGN_OR_RETURN(const engine::ChainBackend* chain, ChainFor(ctx, t.chain_id, /*check_rpc=*/true));
+  ASSIGN_OR_RETURN(const std::optional<chain::Hash32> device, RequestedDevice(ctx, req));
+  ASSIGN_OR_RETURN(const v1::AppState s, ReadState(ctx, *chain, t, device, std::nullopt));
+  ASSIGN_OR_RETURN(const chain::Address key, SignerKey(ctx));
+  std::string sender = s.owner();
+  if (req.has_accept_ownership()) {
+    if (!s.two_step_ownership()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("accept_ownership: app ", t.app.Checksummed(), " has one-step ownership (no pendingOwner())"));
+    }
+    // Nothing pending: in effect if the operation's key already owns the app.
+    sender = s.pending_owner().empty() ? key.Checksummed() : s.pending_owner();
+    if (s.pending_owner().empty() && s.owner() != sender) {
+      return absl::FailedPreconditionError(absl::StrCat("accept_ownership: no ownership transfer is pending on app ",
+                                                        t.app.Checksummed(), " (owner ", s.owner(), ")"));
+    }
+  }
+  const AppCall call = CallOf(req, device.value_or(chain::Hash32()));
+  const bool in_effect = InEffect(s, req, sender);
+  state::AppChange change;
+  change.set_chain_id(t.chain_id);
+  change.set_app_contract_address(ToField(t.app));
+  if (device.has_value()) change.set_device_id(ToField(*device));
+  change.set_sender(sender);
+  change.set_already_in_effect(in_effect);
+  return run.Succeed(
+      [&](v1::Operation& op, state::FlowState& st) {
+        *st.mutable_app_change() = change;
+        v1::AppContractChangeResult* r = op.mutable_app_contract_change();
+        r->set_chain_id(t.chain_id);
+        r->set_app_contract_address(t.app.Checksummed());
+        r->set_function_signature(call.Signature());
+        r->set_already_in_effect(in_effect);
+        *r->mutable_state() = s;
+      },
+      absl::StrCat("owner ", s.owner(), s.pending_owner().empty() ? "" : absl::StrCat(", pending owner ", s.pending_owner()),
+                   in_effect ? absl::StrCat(": ", call.Signature(), " already in effect at block ", s.block_number())
+                             : absl::StrCat(": ", call.Signature(), " to be sent from ", sender)));
+}
+
+// The sender the call needs is not the operation's signer key.
+absl::Status SenderIsNotOurKey(OpContext& ctx, const state::AppChange& change, const chain::Address& key) {
+  std::vector<chain::Address> keys;
+  if (ctx.deps().signer_keys) {
+    ASSIGN_OR_RETURN(keys, ctx.deps().signer_keys());
+  }
+  ASSIGN_OR_RETURN(const chain::Address sender, AddressField("app_change.sender", change.sender()));
+  if (std::find(keys.begin(), keys.end(), sender) != keys.end()) {
+    return absl::FailedPreconditionError(absl::StrCat("the call must be sent by ", sender.Checksummed(),
+                                                      ", a key of the signer, but the operation's signer key is ",
+                                                      key.Checksummed(), ": name it in signer_key_address"));
+  }
+  // TODO(K-ext): hand over to the wait-for-owner mechanism (WAITING_FOR_OWNER) once it lands.
+  return absl::FailedPreconditionError(absl::StrCat("the app's owner ", sender.Checksummed(),
+                                                    " is not a key of the signer: it must send the call itself"));
+}
+
+absl::Status AppCallStep(OpContext& ctx, StepRun& run, const Req& req) {
+  const state::AppChange change = ctx.State().app_change();
+  ASSIGN_OR_RETURN(const chain::Address key, SignerKey(ctx));
+  if (change.sender() != key.Checksummed()) return SenderIsNotOurKey(ctx, change, key);
+  ASSIGN_OR_RETURN(const AppTarget t, TargetOf(ctx.State(), req));
+  ASSIGN_OR_RETURN(const engine::ChainBackend* chain, ChainFor(ctx, t.chain_id, /*check_rpc=*/false));
+  std::optional<chain::Hash32> device;
+  if (!change.device_id().empty()) {
+    ASSIGN_OR_RETURN(device, HashField("app_change.device_id", change.device_id()));
+  }
+  chain::onchain::AppCallRequest call{
+      .chain_id = t.chain_id, .app = t.app, .sender = key, .call = CallOf(req, device.value_or(chain::Hash32()))};
+  ASSIGN_OR_RETURN(const chain::onchain::AppCallResult mined, RunAppCall(ctx, run, *chain, call));
+  ASSIGN_OR_RETURN(const v1::AppState after, ReadState(ctx, *chain, t, device, mined.block_number));
+  if (!InEffect(after, req, change.sender())) {
+    return absl::FailedPreconditionError(absl::StrCat("transaction ", mined.tx_hash.Hex(), " was mined in block ",
+                                                      mined.block_number, " but the app's state there does not show ",
+                                                      call.call.Signature(), " in effect"));
+  }
+  return run.Succeed(
+      [&](v1::Operation& op, state::FlowState&) {
+        v1::AppContractChangeResult* r = op.mutable_app_contract_change();
+        r->set_transaction_hash(mined.tx_hash.Hex());
+        r->set_block_number(mined.block_number);
+        *r->mutable_state() = after;
+        if (v1::Step* s = engine::FindStep(op, run.name())) {
+          s->set_transaction_hash(mined.tx_hash.Hex());
+          s->set_block_number(mined.block_number);
+        }
+      },
+      absl::StrCat("mined in block ", mined.block_number));
+}
+
+std::optional<std::string> AlreadyInEffect(const state::FlowState& st, const Req&) {
+  if (!st.app_change().already_in_effect()) return std::nullopt;
+  return "already in effect on chain: nothing sent";
+}
+
+}  // namespace
+
+std::unique_ptr<engine::Flow> NewUpdateAppContractFlow() {
+  Step<Req> get_cvm = {.name = kGetCvm,
+                       .effect = [](OpContext& ctx, StepRun& run, const Req& req) {
+                         return GetCvmStep(ctx, run, req.cvm_id(), /*need_compose=*/false);
+                       },
+                       .included = [](const Req& req) { return !req.has_app(); }};
+  return std::make_unique<StepTable<Req>>(std::vector<Step<Req>>{
+      get_cvm,
+      {.name = kReadAppState, .effect = ReadAppStateStep},
+      {.name = kAppCall, .before = BeforeEffect::kTransaction, .effect = AppCallStep, .skip_when = AlreadyInEffect},
+  });
+}
+
+}  // namespace orchestrator::flows
