@@ -1,6 +1,7 @@
 // Independent oracle: foundry's `cast` 1.7.1 (npm @foundry-rs/cast) must produce byte for byte
-// what chain/ produces, for randomly generated EIP-1559 and legacy transactions, the two dstack
-// calldata builders, EIP-55 checksums and EIP-191 signatures.
+// what chain/ produces, for randomly generated EIP-1559 and legacy transactions, the dstack
+// calldata builders (factory, addComposeHash, app governance and view calls), event topics, EIP-55 checksums and
+// EIP-191 signatures.
 //
 // cast runs fully offline here: `cast mktx` needs no RPC when --chain, --nonce, --gas-limit,
 // --gas-price and --priority-gas-price (type 2) are all given, and the access list is passed as
@@ -28,6 +29,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "chain/address.h"
+#include "chain/dstack_app_calls.h"
+#include "chain/dstack_app_events.h"
+#include "chain/dstack_app_views.h"
 #include "chain/dstack_calls.h"
 #include "chain/eip191.h"
 #include "chain/hex.h"
@@ -407,6 +411,69 @@ TEST_F(CastOracle, DstackCalldataMatchesCastCalldata) {
   for (size_t i = 0; i < ours.size(); ++i) {
     ASSERT_EQ(results[i].exit_code, 0) << Describe(commands[i], results[i]);
     EXPECT_EQ(results[i].out, ToHex(ours[i])) << Describe(commands[i], results[i]);
+  }
+}
+
+// The app governance calls (random arguments) and view calls against `cast calldata`, the
+// selectors against `cast sig`, the event topics against `cast keccak`.
+TEST_F(CastOracle, DstackAppCallsViewsAndTopicsMatchCast) {
+  const uint64_t seed = Seed() + 5;
+  SCOPED_TRACE(absl::StrCat("seed ", seed, " (rerun with CAST_ORACLE_SEED=", seed - 5, ")"));
+  Gen gen(seed);
+  std::vector<std::string> ours;
+  std::vector<std::vector<std::string>> commands;
+  auto expect = [&](const Bytes& data, std::vector<std::string> command) {
+    ours.push_back(ToHex(data));
+    commands.push_back(std::move(command));
+  };
+  for (int i = 0; i < 6; ++i) {  // few: cast's ~20 ms start-up each, on a shared machine
+    const Hash32 id = gen.RandomHash();
+    const Address owner = gen.RandomAddress();
+    const bool any = gen.Chance(50);
+    expect(EncodeAppCall(AddDevice{id}), {cast_, "calldata", kAddDeviceSignature, id.Hex()});
+    expect(EncodeAppCall(RemoveDevice{id}), {cast_, "calldata", kRemoveDeviceSignature, id.Hex()});
+    expect(EncodeAppCall(SetAllowAnyDevice{any}),
+           {cast_, "calldata", kSetAllowAnyDeviceSignature, any ? "true" : "false"});
+    expect(EncodeAppCall(TransferOwnership{owner}),
+           {cast_, "calldata", kTransferOwnershipSignature, owner.Checksummed()});
+    expect(EncodeAllowedDeviceIdsView(id), {cast_, "calldata", kAllowedDeviceIdsSignature, id.Hex()});
+    expect(EncodeAllowedComposeHashesView(id), {cast_, "calldata", kAllowedComposeHashesSignature, id.Hex()});
+  }
+  expect(EncodeAppCall(AcceptOwnership{}), {cast_, "calldata", kAcceptOwnershipSignature});
+  expect(EncodeAppCall(DisableUpgrades{}), {cast_, "calldata", kDisableUpgradesSignature});
+  const std::pair<Bytes, const char*> views[] = {
+      {EncodeOwnerView(), kOwnerSignature},
+      {EncodePendingOwnerView(), kPendingOwnerSignature},
+      {EncodeAllowAnyDeviceView(), kAllowAnyDeviceSignature},
+      {EncodeRequireTcbUpToDateView(), kRequireTcbUpToDateSignature},
+      {EncodeVersionView(), kVersionSignature},
+  };
+  for (const auto& [data, view] : views) {
+    expect(data, {cast_, "calldata", view});
+    expect(data, {cast_, "sig", view});
+  }
+  for (const char* signature : {kAddDeviceSignature, kRemoveDeviceSignature, kSetAllowAnyDeviceSignature,
+                                kTransferOwnershipSignature, kAcceptOwnershipSignature, kDisableUpgradesSignature}) {
+    ours.push_back(abi::SelectorHex(abi::FunctionSelector(signature)));
+    commands.push_back({cast_, "sig", signature});
+  }
+  const std::pair<const Hash32*, const char*> topics[] = {
+      {&DeviceAddedTopic(), kDeviceAddedEvent},
+      {&DeviceRemovedTopic(), kDeviceRemovedEvent},
+      {&AllowAnyDeviceSetTopic(), kAllowAnyDeviceSetEvent},
+      {&UpgradesDisabledTopic(), kUpgradesDisabledEvent},
+      {&OwnershipTransferredTopic(), kOwnershipTransferredEvent},
+      {&OwnershipTransferStartedTopic(), kOwnershipTransferStartedEvent},
+      {&ComposeHashAddedTopic(), kComposeHashAddedEvent},
+  };
+  for (const auto& [topic, event] : topics) {
+    ours.push_back(topic->Hex());
+    commands.push_back({cast_, "keccak", event});
+  }
+  const std::vector<RunResult> results = RunAll(commands);
+  for (size_t i = 0; i < ours.size(); ++i) {
+    ASSERT_EQ(results[i].exit_code, 0) << Describe(commands[i], results[i]);
+    EXPECT_EQ(results[i].out, ours[i]) << Describe(commands[i], results[i]);
   }
 }
 
