@@ -74,7 +74,7 @@ absl::StatusOr<SignedTx> LocalKeySigner::SignAddComposeHash(const TxEnvelope& en
 
 absl::StatusOr<SignedTx> LocalKeySigner::SignAppCall(const TxEnvelope& envelope, const Address& app,
                                                      const AppCall& call) {
-  return Sign(envelope, app, call.Calldata());
+  return Sign(envelope, app, EncodeAppCall(call));
 }
 
 absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Address& to, Bytes data) {

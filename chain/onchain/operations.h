@@ -116,7 +116,7 @@ struct AddComposeHashResult {
   int receipt_vanished = 0;
 };
 
-// A DstackApp governance call (app_call.h) from `sender`, who should be the app's owner (for
+// A DstackApp governance call (chain/dstack_app_calls.h) from `sender`, who should be the app's owner (for
 // acceptOwnership: its pending owner). Whether the change is needed at all is the caller's
 // business (it reads the app's state first); this only checks that the call would not revert.
 struct AppCallRequest {

@@ -32,7 +32,7 @@ TxIntent TxIntent::App(const Address& app, const AppCall& call) {
 }
 
 absl::StatusOr<SignedTx> TxSigner::SignAppCall(const TxEnvelope&, const Address&, const AppCall& call) {
-  return absl::UnimplementedError(absl::StrCat("this signer cannot sign ", call.Signature()));
+  return absl::UnimplementedError(absl::StrCat("this signer cannot sign ", AppCallSignature(call)));
 }
 
 Bytes TxIntent::Calldata() const {
@@ -42,19 +42,19 @@ Bytes TxIntent::Calldata() const {
     case Kind::kAddComposeHash:
       return EncodeAddComposeHash(compose_hash);
     case Kind::kAppCall:
-      return app_call.Calldata();
+      return EncodeAppCall(app_call);
   }
   return {};
 }
 
-const char* TxIntent::Name() const {
+absl::string_view TxIntent::Name() const {
   switch (kind) {
     case Kind::kDeployAndRegisterApp:
       return "deployAndRegisterApp";
     case Kind::kAddComposeHash:
       return "addComposeHash";
     case Kind::kAppCall:
-      return app_call.Signature();
+      return AppCallSignature(app_call);
   }
   return "";
 }
@@ -76,7 +76,7 @@ absl::StatusOr<TxIntent> TxIntent::FromCall(const Address& to, ByteView calldata
     return Deploy(to, *d);
   }
   if (absl::StatusOr<Hash32> h = DecodeAddComposeHash(calldata); h.ok()) return AddComposeHash(to, *h);
-  if (absl::StatusOr<AppCall> c = AppCall::Decode(calldata); c.ok()) return App(to, *c);
+  if (absl::StatusOr<AppCall> c = DecodeAppCall(calldata); c.ok()) return App(to, *c);
   return absl::InvalidArgumentError("a call that is none of the intents");
 }
 

@@ -18,8 +18,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "chain/address.h"
-#include "chain/onchain/app_call.h"
 #include "chain/bytes.h"
+#include "chain/dstack_app_calls.h"
 #include "chain/dstack_calls.h"
 #include "chain/hash32.h"
 #include "chain/u256.h"
@@ -65,7 +65,8 @@ class TxSigner {
   // DstackApp.addComposeHash(bytes32).
   virtual absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& envelope, const Address& app,
                                                       const Hash32& compose_hash) = 0;
-  // A DstackApp governance call (SignAppCall). Signers that do not support it: UNIMPLEMENTED.
+  // A DstackApp governance call (chain/dstack_app_calls.h; the signer's SignAppCall). Signers that
+  // do not support it: UNIMPLEMENTED.
   virtual absl::StatusOr<SignedTx> SignAppCall(const TxEnvelope& envelope, const Address& app, const AppCall& call);
 };
 
@@ -83,7 +84,7 @@ struct TxIntent {
   static TxIntent AddComposeHash(const Address& app, const Hash32& hash);
   static TxIntent App(const Address& app, const AppCall& call);
   Bytes Calldata() const;
-  const char* Name() const;  // "deployAndRegisterApp" / "addComposeHash" / the app call's signature
+  absl::string_view Name() const;  // "deployAndRegisterApp" / "addComposeHash" / the app call's signature
   // Signs this intent through the matching method of `signer` (no verification: SignIntent).
   absl::StatusOr<SignedTx> SignWith(TxSigner& signer, const TxEnvelope& envelope) const;
   // The intent a transaction's `to` and calldata express; INVALID_ARGUMENT for any other call.

@@ -177,7 +177,7 @@ absl::StatusOr<SignedTx> JournalingSigner::SignAddComposeHash(const TxEnvelope& 
 }
 
 absl::StatusOr<SignedTx> JournalingSigner::SignAppCall(const TxEnvelope& envelope, const chain::Address& app,
-                                                       const chain::onchain::AppCall& call) {
+                                                       const chain::AppCall& call) {
   return Sign(envelope, TxIntent::App(app, call));
 }
 

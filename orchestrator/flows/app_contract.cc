@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "chain/onchain/app_call.h"
+#include "chain/dstack_app_calls.h"
 #include "orchestrator/engine/step_table.h"
 #include "orchestrator/flows/app_state.h"
 #include "orchestrator/flows/common.h"
@@ -23,7 +23,7 @@
 namespace orchestrator::flows {
 namespace {
 
-using chain::onchain::AppCall;
+using chain::AppCall;
 using engine::BeforeEffect;
 using engine::Step;
 using engine::StepTable;
@@ -79,17 +79,17 @@ absl::StatusOr<std::optional<chain::Hash32>> RequestedDevice(OpContext& ctx, con
 AppCall CallOf(const Req& req, const chain::Hash32& device) {
   switch (req.change_case()) {
     case Req::kAddDevice:
-      return AppCall::AddDevice(device);
+      return chain::AddDevice{device};
     case Req::kRemoveDevice:
-      return AppCall::RemoveDevice(device);
+      return chain::RemoveDevice{device};
     case Req::kSetAllowAnyDevice:
-      return AppCall::SetAllowAnyDevice(req.set_allow_any_device().allow_any_device());
-    case Req::kTransferOwnership:
-      return AppCall::TransferOwnership(chain::Address::Parse(req.transfer_ownership().new_owner()).value());
+      return chain::SetAllowAnyDevice{req.set_allow_any_device().allow_any_device()};
+    case Req::kTransferOwnership:  // validated: an address
+      return chain::TransferOwnership{chain::Address::Parse(req.transfer_ownership().new_owner()).value()};
     case Req::kAcceptOwnership:
-      return AppCall::AcceptOwnership();
+      return chain::AcceptOwnership{};
     default:
-      return AppCall::DisableUpgrades();
+      return chain::DisableUpgrades{};
   }
 }
 
@@ -157,13 +157,13 @@ absl::Status ReadAppStateStep(OpContext& ctx, StepRun& run, const Req& req) {
         v1::AppContractChangeResult* r = op.mutable_app_contract_change();
         r->set_chain_id(t.chain_id);
         r->set_app_contract_address(t.app.Checksummed());
-        r->set_function_signature(call.Signature());
+        r->set_function_signature(std::string(chain::AppCallSignature(call)));
         r->set_already_in_effect(in_effect);
         *r->mutable_state() = s;
       },
       absl::StrCat("owner ", s.owner(), s.pending_owner().empty() ? "" : absl::StrCat(", pending owner ", s.pending_owner()),
-                   in_effect ? absl::StrCat(": ", call.Signature(), " already in effect at block ", s.block_number())
-                             : absl::StrCat(": ", call.Signature(), " to be sent from ", sender)));
+                   in_effect ? absl::StrCat(": ", chain::AppCallSignature(call), " already in effect at block ", s.block_number())
+                             : absl::StrCat(": ", chain::AppCallSignature(call), " to be sent from ", sender)));
 }
 
 // The sender the call needs is not the operation's signer key.
@@ -200,7 +200,7 @@ absl::Status AppCallStep(OpContext& ctx, StepRun& run, const Req& req) {
   if (!InEffect(after, req, change.sender())) {
     return absl::FailedPreconditionError(absl::StrCat("transaction ", mined.tx_hash.Hex(), " was mined in block ",
                                                       mined.block_number, " but the app's state there does not show ",
-                                                      call.call.Signature(), " in effect"));
+                                                      chain::AppCallSignature(call.call), " in effect"));
   }
   return run.Succeed(
       [&](v1::Operation& op, state::FlowState&) {

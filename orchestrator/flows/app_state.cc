@@ -4,7 +4,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "chain/abi.h"
+#include "chain/dstack_app_events.h"
+#include "chain/dstack_app_views.h"
 #include "chain/dstack_calls.h"
 #include "chain/hex.h"
 #include "chain/jsonrpc/errors.h"
@@ -30,32 +31,37 @@ class Reader {
   Reader(chain::jsonrpc::Client& rpc, const AppStateQuery& q, uint64_t block, const CallOptions& call)
       : rpc_(rpc), q_(q), block_(BlockId::Number(block)), call_(call) {}
 
-  // The 32-byte word `signature(args)` returns; nullopt when the call reverts (the function does
-  // not exist on this contract version).
-  absl::StatusOr<std::optional<Hash32>> Word(absl::string_view signature, std::vector<chain::abi::Value> args = {}) {
-    const Bytes data = chain::abi::EncodeCall(chain::abi::FunctionSelector(signature), args);
-    absl::StatusOr<Bytes> out = rpc_.EthCall({.to = q_.app, .data = data}, block_, call_);
-    if (!out.ok()) {
-      if (chain::jsonrpc::GetRpcErrorKind(out.status()) == chain::jsonrpc::RpcErrorKind::kExecutionReverted) {
-        return std::nullopt;
-      }
-      return absl::Status(out.status().code(), absl::StrCat(signature, ": ", out.status().message()));
+  // The return data of the view call `data` (named `function` in errors); nullopt when it
+  // reverts or returns nothing (the function does not exist on this contract version).
+  absl::StatusOr<std::optional<Bytes>> View(absl::string_view function, Bytes data) {
+    absl::StatusOr<Bytes> out = rpc_.EthCall({.to = q_.app, .data = std::move(data)}, block_, call_);
+    if (out.ok()) return out->empty() ? std::nullopt : std::optional<Bytes>(*std::move(out));
+    if (chain::jsonrpc::GetRpcErrorKind(out.status()) == chain::jsonrpc::RpcErrorKind::kExecutionReverted) {
+      return std::nullopt;
     }
-    if (out->size() < 32) return std::nullopt;  // no such function behind a fallback
-    return Hash32::FromBytes(chain::ByteView(out->data(), 32)).value();
+    return absl::Status(out.status().code(), absl::StrCat(function, ": ", out.status().message()));
   }
 
-  absl::StatusOr<bool> Flag(absl::string_view signature, std::vector<chain::abi::Value> args = {}) {
-    ASSIGN_OR_RETURN(const std::optional<Hash32> w, Word(signature, std::move(args)));
-    return w.has_value() && !w->IsZero();
+  // A bool view; false when it reverts (older contracts).
+  absl::StatusOr<bool> Flag(absl::string_view function, Bytes data) {
+    ASSIGN_OR_RETURN(const std::optional<Bytes> out, View(function, std::move(data)));
+    if (!out.has_value()) return false;
+    return Checked(chain::DecodeBoolResult(function, *out));
   }
 
-  absl::StatusOr<std::optional<Address>> AddressOf(absl::string_view signature) {
-    ASSIGN_OR_RETURN(const std::optional<Hash32> w, Word(signature));
-    if (!w.has_value()) return std::nullopt;
-    const chain::ByteView b = w->bytes();
-    if (!std::all_of(b.begin(), b.begin() + 12, [](uint8_t x) { return x == 0; })) return std::nullopt;
-    return Address::FromBytes(b.subspan(12)).value();
+  // An address view; nullopt when it reverts.
+  absl::StatusOr<std::optional<Address>> AddressOf(absl::string_view function, Bytes data) {
+    ASSIGN_OR_RETURN(const std::optional<Bytes> out, View(function, std::move(data)));
+    if (!out.has_value()) return std::nullopt;
+    return Checked(chain::DecodeAddressResult(function, *out));
+  }
+
+  // version(); 0 when it reverts.
+  absl::StatusOr<uint64_t> Version() {
+    ASSIGN_OR_RETURN(const std::optional<Bytes> out, View(chain::kVersionSignature, chain::EncodeVersionView()));
+    if (!out.has_value()) return 0;
+    ASSIGN_OR_RETURN(const chain::U256 v, Checked(chain::DecodeUint256Result(chain::kVersionSignature, *out)));
+    return v.FitsUint64() ? v.Low64() : UINT64_MAX;
   }
 
   absl::StatusOr<std::string> Implementation() {
@@ -72,7 +78,7 @@ class Reader {
   // See the header: an UpgradesDisabled log, or an initializing factory call with
   // disableUpgrades set.
   absl::StatusOr<bool> UpgradesDisabled() {
-    const Hash32 disabled = chain::Keccak256(absl::string_view("UpgradesDisabled()"));
+    const Hash32& disabled = chain::UpgradesDisabledTopic();
     const Hash32 initialized = chain::Keccak256(absl::string_view("Initialized(uint64)"));
     chain::jsonrpc::LogFilter f;
     f.from_block = BlockId::Number(0);
@@ -98,16 +104,24 @@ class Reader {
   }
 
  private:
+  // A return value that does not decode: not the DstackApp interface.
+  template <typename T>
+  absl::StatusOr<T> Checked(absl::StatusOr<T> v) {
+    if (v.ok()) return v;
+    return absl::FailedPreconditionError(
+        absl::StrCat("app ", q_.app.Checksummed(), ": ", v.status().message(), " (not a DstackApp?)"));
+  }
+
   chain::jsonrpc::Client& rpc_;
   const AppStateQuery& q_;
   const BlockId block_;
   const CallOptions& call_;
 };
 
-absl::Status Allowances(Reader& r, absl::string_view getter, const std::vector<Hash32>& values,
-                        google::protobuf::RepeatedPtrField<v1::Allowance>* out) {
+absl::Status Allowances(Reader& r, absl::string_view getter, Bytes (*encode)(const Hash32&),
+                        const std::vector<Hash32>& values, google::protobuf::RepeatedPtrField<v1::Allowance>* out) {
   for (const Hash32& v : values) {
-    ASSIGN_OR_RETURN(const bool allowed, r.Flag(getter, {chain::abi::Value::FromBytes32(v)}));
+    ASSIGN_OR_RETURN(const bool allowed, r.Flag(getter, encode(v)));
     v1::Allowance* a = out->Add();
     a->set_value(v.Hex());
     a->set_allowed(allowed);
@@ -135,31 +149,33 @@ absl::StatusOr<v1::AppState> ReadAppState(chain::jsonrpc::Client& rpc, const App
   s.set_chain_id(q.chain_id);
   s.set_app_contract_address(q.app.Checksummed());
   s.set_block_number(block);
-  ASSIGN_OR_RETURN(const std::optional<Address> owner, r.AddressOf("owner()"));
+  ASSIGN_OR_RETURN(const std::optional<Address> owner, r.AddressOf(chain::kOwnerSignature, chain::EncodeOwnerView()));
   if (!owner.has_value()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("app ", q.app.Checksummed(), ": owner() did not return an address (not a DstackApp?)"));
+        absl::StrCat("app ", q.app.Checksummed(), ": owner() reverts (not a DstackApp?)"));
   }
   s.set_owner(owner->Checksummed());
   if (q.signer_keys.has_value()) {
     s.set_owner_is_signer_key(std::find(q.signer_keys->begin(), q.signer_keys->end(), *owner) !=
                               q.signer_keys->end());
   }
-  ASSIGN_OR_RETURN(const std::optional<Address> pending, r.AddressOf("pendingOwner()"));
+  ASSIGN_OR_RETURN(const std::optional<Address> pending, r.AddressOf(chain::kPendingOwnerSignature, chain::EncodePendingOwnerView()));
   s.set_two_step_ownership(pending.has_value());
   if (pending.has_value() && !pending->IsZero()) s.set_pending_owner(pending->Checksummed());
-  ASSIGN_OR_RETURN(const bool any, r.Flag("allowAnyDevice()"));
+  ASSIGN_OR_RETURN(const bool any, r.Flag(chain::kAllowAnyDeviceSignature, chain::EncodeAllowAnyDeviceView()));
   s.set_allow_any_device(any);
-  ASSIGN_OR_RETURN(const bool tcb, r.Flag("requireTcbUpToDate()"));
+  ASSIGN_OR_RETURN(const bool tcb, r.Flag(chain::kRequireTcbUpToDateSignature, chain::EncodeRequireTcbUpToDateView()));
   s.set_require_tcb_up_to_date(tcb);
-  ASSIGN_OR_RETURN(const std::optional<Hash32> version, r.Word("version()"));
-  if (version.has_value()) s.set_version(chain::U256::FromBigEndian(version->bytes()).value().Low64());
+  ASSIGN_OR_RETURN(const uint64_t version, r.Version());
+  s.set_version(version);
   ASSIGN_OR_RETURN(const bool disabled, r.UpgradesDisabled());
   s.set_upgrades_disabled(disabled);
   ASSIGN_OR_RETURN(const std::string implementation, r.Implementation());
   s.set_implementation_address(implementation);
-  RETURN_IF_ERROR(Allowances(r, "allowedDeviceIds(bytes32)", q.device_ids, s.mutable_devices()));
-  RETURN_IF_ERROR(Allowances(r, "allowedComposeHashes(bytes32)", q.compose_hashes, s.mutable_compose_hashes()));
+  RETURN_IF_ERROR(Allowances(r, chain::kAllowedDeviceIdsSignature, &chain::EncodeAllowedDeviceIdsView, q.device_ids,
+                             s.mutable_devices()));
+  RETURN_IF_ERROR(Allowances(r, chain::kAllowedComposeHashesSignature, &chain::EncodeAllowedComposeHashesView,
+                             q.compose_hashes, s.mutable_compose_hashes()));
   return s;
 }
 

@@ -191,31 +191,20 @@ absl::StatusOr<SignedTx> SignerClient::SignAddComposeHash(const TxEnvelope& enve
 }
 
 absl::StatusOr<SignedTx> SignerClient::SignAppCall(const TxEnvelope& envelope, const chain::Address& app,
-                                                   const chain::onchain::AppCall& call) {
-  using Function = chain::onchain::AppCall::Function;
+                                                   const chain::AppCall& call) {
   sv1::SignAppCallRequest req;
   FillEnvelope(envelope, &req);
   req.set_app_contract_address(app.Checksummed());
-  switch (call.function) {
-    case Function::kAddDevice:
-      req.set_add_device_id(call.device_id.Hex());
-      break;
-    case Function::kRemoveDevice:
-      req.set_remove_device_id(call.device_id.Hex());
-      break;
-    case Function::kSetAllowAnyDevice:
-      req.set_set_allow_any_device(call.allow_any_device);
-      break;
-    case Function::kTransferOwnership:
-      req.set_transfer_ownership_to(call.new_owner.Checksummed());
-      break;
-    case Function::kAcceptOwnership:
-      req.set_accept_ownership(true);
-      break;
-    case Function::kDisableUpgrades:
-      req.set_disable_upgrades(true);
-      break;
-  }
+  struct Fill {
+    sv1::SignAppCallRequest& r;
+    void operator()(const chain::AddDevice& c) { r.set_add_device_id(c.device_id.Hex()); }
+    void operator()(const chain::RemoveDevice& c) { r.set_remove_device_id(c.device_id.Hex()); }
+    void operator()(const chain::SetAllowAnyDevice& c) { r.set_set_allow_any_device(c.allow_any); }
+    void operator()(const chain::TransferOwnership& c) { r.set_transfer_ownership_to(c.new_owner.Checksummed()); }
+    void operator()(const chain::AcceptOwnership&) { r.set_accept_ownership(true); }
+    void operator()(const chain::DisableUpgrades&) { r.set_disable_upgrades(true); }
+  };
+  std::visit(Fill{req}, call);
   grpc::ClientContext context;
   Prepare(&context);
   sv1::SignedTransaction out;
