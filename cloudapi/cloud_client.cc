@@ -302,6 +302,30 @@ absl::StatusOr<CvmInfo> CloudClient::GetCvmInfo(const CvmRef& cvm) {
   return out;
 }
 
+absl::StatusOr<CvmList> CloudClient::ListCvms(const ListCvmsRequest& request) {
+  if (request.page && *request.page < 1) return absl::InvalidArgumentError("list cvms: page must be at least 1");
+  if (request.page_size && *request.page_size < 1) {
+    return absl::InvalidArgumentError("list cvms: page_size must be at least 1");
+  }
+  if (request.node_id && *request.node_id < 1)
+    return absl::InvalidArgumentError("list cvms: node_id must be at least 1");
+  Call call{"list cvms", "GET", absl::StrCat("/cvms/paginated", wire::ListCvmsQuery(request))};
+  absl::StatusOr<json::value> v = JsonResult(call);
+  if (!v.ok()) return v.status();
+  absl::StatusOr<CvmList> list = wire::ParseCvmList(*v);
+  if (!list.ok()) return WithOperation(call.operation, list.status());
+  return list;
+}
+
+absl::StatusOr<AvailableNodes> CloudClient::GetAvailableNodes() {
+  Call call{"get available nodes", "GET", "/teepods/available"};
+  absl::StatusOr<json::value> v = JsonResult(call);
+  if (!v.ok()) return v.status();
+  absl::StatusOr<AvailableNodes> nodes = wire::ParseAvailableNodes(*v);
+  if (!nodes.ok()) return WithOperation(call.operation, nodes.status());
+  return nodes;
+}
+
 absl::StatusOr<AppCompose> CloudClient::GetCvmComposeFile(const CvmRef& cvm) {
   Call call{"get cvm compose file", "GET", absl::StrCat("/cvms/", cvm.path_segment(), "/compose_file")};
   absl::StatusOr<Response> res = Execute(call);

@@ -126,6 +126,11 @@ class CloudClient {
 
   // GET /cvms/{id}.
   absl::StatusOr<CvmInfo> GetCvmInfo(const CvmRef& cvm);
+  // GET /cvms/paginated[?page=&page_size=&node_id=] (the SDK's getCvmList). INVALID_ARGUMENT for
+  // a page, page_size or node_id below 1, before sending.
+  absl::StatusOr<CvmList> ListCvms(const ListCvmsRequest& request = {});
+  // GET /teepods/available (the SDK's getAvailableNodes): the nodes with their device ids.
+  absl::StatusOr<AvailableNodes> GetAvailableNodes();
   // GET /cvms/{id}/compose_file (read with JS JSON semantics, ready for ComposeHash).
   absl::StatusOr<AppCompose> GetCvmComposeFile(const CvmRef& cvm);
 

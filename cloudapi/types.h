@@ -250,6 +250,7 @@ struct CvmInfo {
   std::optional<CvmKmsInfo> kms_info;
   std::optional<chain::Hash32> compose_hash;
   std::optional<std::string> instance_type;  // resource.instance_type
+  std::optional<int64_t> node_id;            // node_info.id (the teepod id)
   std::optional<std::string> node_name;      // node_info.name
   std::optional<chain::Hash32> device_id;    // node_info.device_id
   std::optional<std::string> os_image_hash;  // os.os_image_hash
@@ -260,6 +261,40 @@ struct CvmInfo {
   std::optional<bool> public_sysinfo;
   std::optional<bool> gateway_enabled;
   bool listed = false;
+};
+
+// GET /cvms/paginated (the SDK's getCvmList). The API pages by number; page and page_size
+// start at 1.
+struct ListCvmsRequest {
+  std::optional<int64_t> page;       // >= 1
+  std::optional<int64_t> page_size;  // >= 1
+  std::optional<int64_t> node_id;    // only CVMs on this node (teepod id), >= 1
+};
+
+struct CvmList {
+  std::vector<CvmInfo> items;  // without CvmInfo::compose_file-only detail
+  int64_t total = 0;
+  int64_t page = 0;
+  int64_t page_size = 0;
+  int64_t pages = 0;
+};
+
+// One entry of GET /teepods/available's `nodes` (the SDK's TeepodCapacitySchema): a TEE host the
+// account can deploy to. `device_id` is what an app contract's addDevice allows.
+struct NodeInfo {
+  int64_t id = 0;  // teepod_id
+  std::string name;
+  bool listed = false;
+  std::optional<std::string> region;  // region_identifier
+  std::optional<chain::Hash32> device_id;
+  std::optional<std::string> fmspc;
+  bool support_onchain_kms = false;
+};
+
+// GET /teepods/available (the SDK's getAvailableNodes), the nodes part.
+struct AvailableNodes {
+  std::string tier;
+  std::vector<NodeInfo> nodes;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -329,6 +329,14 @@ std::string ListKmsQuery(const ListKmsRequest& r) {
   return parts.empty() ? "" : absl::StrCat("?", absl::StrJoin(parts, "&"));
 }
 
+std::string ListCvmsQuery(const ListCvmsRequest& r) {
+  std::vector<std::string> parts;
+  if (r.page) parts.push_back(absl::StrCat("page=", *r.page));
+  if (r.page_size) parts.push_back(absl::StrCat("page_size=", *r.page_size));
+  if (r.node_id) parts.push_back(absl::StrCat("node_id=", *r.node_id));
+  return parts.empty() ? "" : absl::StrCat("?", absl::StrJoin(parts, "&"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Responses
 
@@ -429,8 +437,8 @@ absl::StatusOr<CommitCvmProvisionResponse> ParseCommitCvmProvisionResponse(const
   return c;
 }
 
-absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
-  Reader r(v, "cvm info", "");
+// CvmInfoV20260121Schema (an item of the paged list) and its detail extension.
+CvmInfo ReadCvmInfo(Reader& r) {
   CvmInfo c;
   c.id = r.Str("id");
   c.name = r.Str("name");
@@ -457,6 +465,7 @@ absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
   }
   if (const json::value* node = r.Obj("node_info", false)) {
     Reader nr(r, *node, "node_info");
+    c.node_id = nr.OptInt("id");
     c.node_name = nr.OptStr("name");
     c.device_id = nr.OptHash("device_id");
   }
@@ -477,8 +486,53 @@ absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
   c.public_sysinfo = r.OptBool("public_sysinfo");
   c.gateway_enabled = r.OptBool("gateway_enabled");
   c.listed = r.Bool("listed", false);
+  return c;
+}
+
+absl::StatusOr<CvmInfo> ParseCvmInfo(const json::value& v) {
+  Reader r(v, "cvm info", "");
+  CvmInfo c = ReadCvmInfo(r);
   if (!r.ok()) return r.status();
   return c;
+}
+
+absl::StatusOr<CvmList> ParseCvmList(const json::value& v) {
+  Reader r(v, "cvm list", "");
+  CvmList out;
+  if (const json::array* items = r.Arr("items")) {
+    for (size_t i = 0; i < items->size() && r.ok(); ++i) {
+      Reader ir(r, (*items)[i], absl::StrCat("items[", i, "]"));
+      out.items.push_back(ReadCvmInfo(ir));
+    }
+  }
+  out.total = r.Int("total");
+  out.page = r.Int("page");
+  out.page_size = r.Int("page_size");
+  out.pages = r.Int("pages");
+  if (!r.ok()) return r.status();
+  return out;
+}
+
+absl::StatusOr<AvailableNodes> ParseAvailableNodes(const json::value& v) {
+  Reader r(v, "available nodes", "");
+  AvailableNodes out;
+  out.tier = r.Str("tier");
+  if (const json::array* nodes = r.Arr("nodes")) {
+    for (size_t i = 0; i < nodes->size() && r.ok(); ++i) {
+      Reader nr(r, (*nodes)[i], absl::StrCat("nodes[", i, "]"));
+      NodeInfo n;
+      n.id = nr.Int("teepod_id");
+      n.name = nr.Str("name");
+      n.listed = nr.Bool("listed", false);
+      n.region = nr.OptStr("region_identifier");
+      n.device_id = nr.OptHash("device_id");
+      n.fmspc = nr.OptStr("fmspc");
+      n.support_onchain_kms = nr.Bool("support_onchain_kms", false);
+      out.nodes.push_back(std::move(n));
+    }
+  }
+  if (!r.ok()) return r.status();
+  return out;
 }
 
 absl::StatusOr<ComposeFileUpdateProvision> ParseComposeFileUpdateProvision(const json::value& v) {

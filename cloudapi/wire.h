@@ -44,6 +44,8 @@ absl::StatusOr<boost::json::object> ProvisionComposeFileUpdateBody(const Provisi
 boost::json::object CommitComposeFileUpdateBody(const CommitComposeFileUpdateRequest& request);
 // "?is_onchain=true&page=1" or "".
 std::string ListKmsQuery(const ListKmsRequest& request);
+// "?page=2&page_size=50&node_id=3" or "" (the SDK's getCvmList params, in its order).
+std::string ListCvmsQuery(const ListCvmsRequest& request);
 
 // --- Responses --------------------------------------------------------------------------------
 
@@ -53,6 +55,10 @@ absl::StatusOr<KmsList> ParseKmsList(const boost::json::value& v);
 absl::StatusOr<ProvisionCvmResponse> ParseProvisionCvmResponse(const boost::json::value& v);
 absl::StatusOr<CommitCvmProvisionResponse> ParseCommitCvmProvisionResponse(const boost::json::value& v);
 absl::StatusOr<CvmInfo> ParseCvmInfo(const boost::json::value& v);
+// GET /cvms/paginated: {items: CvmInfo[], total, page, page_size, pages}.
+absl::StatusOr<CvmList> ParseCvmList(const boost::json::value& v);
+// GET /teepods/available: {tier, capacity, nodes: TeepodCapacity[], kms_list} (nodes only).
+absl::StatusOr<AvailableNodes> ParseAvailableNodes(const boost::json::value& v);
 absl::StatusOr<ComposeFileUpdateProvision> ParseComposeFileUpdateProvision(const boost::json::value& v);
 // {status, message, correlation_id[, allowed_envs_changed]}; `envs` requires the last one, as
 // the SDK's schema does.

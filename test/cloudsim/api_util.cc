@@ -123,6 +123,32 @@ std::map<std::string, std::string> QueryParams(absl::string_view query) {
   return out;
 }
 
+std::optional<HttpResponse> PositiveIntParam(const std::map<std::string, std::string>& q, const char* key,
+                                             std::optional<int64_t>* value) {
+  auto it = q.find(key);
+  if (it == q.end()) return std::nullopt;
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(it->second, &v)) {
+    return QueryError(key, "int_parsing", "Input should be a valid integer, unable to parse string as an integer",
+                      it->second);
+  }
+  if (v < 1) return QueryError(key, "greater_than_equal", "Input should be greater than or equal to 1", it->second);
+  *value = v;
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> PageParams(const std::map<std::string, std::string>& q, int64_t* page, int64_t* page_size) {
+  std::optional<int64_t> p, size;
+  if (std::optional<HttpResponse> bad = PositiveIntParam(q, "page", &p)) return bad;
+  if (std::optional<HttpResponse> bad = PositiveIntParam(q, "page_size", &size)) return bad;
+  if (size && *size > 100) {
+    return QueryError("page_size", "less_than_equal", "Input should be less than or equal to 100", q.at("page_size"));
+  }
+  if (p) *page = *p;
+  if (size) *page_size = *size;
+  return std::nullopt;
+}
+
 std::string Str(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->get_string()) : "";

@@ -63,6 +63,12 @@ std::optional<HttpResponse> QueryError(const char* key, absl::string_view type, 
 // The body as a JSON object, or the 422 FastAPI sends for an undecodable / non-object body.
 std::optional<HttpResponse> ParseBodyObject(const HttpRequest& req, json::object* out);
 std::map<std::string, std::string> QueryParams(absl::string_view query);
+// `page` (>= 1) and `page_size` (1..100) from the query into *page / *page_size (left as they
+// are when absent); the 422 FastAPI sends for a bad one.
+std::optional<HttpResponse> PageParams(const std::map<std::string, std::string>& q, int64_t* page, int64_t* page_size);
+// A positive integer query parameter `key`, or the 422 for a bad one; nullopt value when absent.
+std::optional<HttpResponse> PositiveIntParam(const std::map<std::string, std::string>& q, const char* key,
+                                             std::optional<int64_t>* value);
 std::optional<bool> ParseBool(absl::string_view s);  // pydantic's lax boolean
 std::vector<std::string> Segments(absl::string_view path);
 

@@ -54,6 +54,24 @@ absl::Status Simulator::Init() {
   device_id_ = config_.device_id.empty() ? Sha256Hex("cloudsim-device-1") : absl::AsciiStrToLower(config_.device_id);
   if (!NormalizeBytes32(device_id_)) return absl::InvalidArgumentError("device_id must be 32 bytes of hex");
   device_id_ = *NormalizeBytes32(device_id_);
+  nodes_.push_back(Node{config_.node_id, config_.node_name, device_id_});
+  for (int64_t i = 1; i <= config_.extra_nodes; ++i) {
+    int64_t id = config_.node_id + i;
+    nodes_.push_back(Node{id, absl::StrCat("sim-node-", id), Sha256Hex(absl::StrCat("cloudsim-device-", id))});
+  }
+  {
+    BootRules rules = config_.boot;
+    if (std::optional<std::string> saved = store_->GetMeta("boot_rules")) {
+      boost::system::error_code ec;
+      json::value v = json::parse(*saved, ec);
+      if (!ec) {
+        absl::StatusOr<BootRules> parsed = ParseBootRules(v, rules);
+        if (parsed.ok()) rules = *parsed;
+      }
+    }
+    absl::MutexLock lock(&boot_mu_);
+    boot_rules_ = rules;
+  }
   os_image_hash_ = config_.os_image_hash.empty() ? Sha256Hex("cloudsim-os-" + config_.base_image)
                                                  : absl::AsciiStrToLower(config_.os_image_hash);
   if (config_.phala_app_deployer.empty()) {
@@ -141,6 +159,18 @@ json::array Simulator::KmsSummary() {
   json::array out;
   for (const Kms& k : kms_) out.push_back(k.info);
   return out;
+}
+
+const Simulator::Node* Simulator::FindNode(int64_t id) const {
+  for (const Node& n : nodes_) {
+    if (n.id == id) return &n;
+  }
+  return nullptr;
+}
+
+BootRules Simulator::boot_rules() {
+  absl::MutexLock lock(&boot_mu_);
+  return boot_rules_;
 }
 
 const Simulator::Kms* Simulator::FindKms(absl::string_view ref) const {
@@ -262,7 +292,9 @@ HttpResponse Simulator::HandleApi(const HttpRequest& req, const std::string& api
       {"GET", {"kms", "*", "pubkey", "*"}, &Simulator::GetPubkey},
       {"POST", {"cvms", "provision"}, &Simulator::Provision},
       {"POST", {"cvms"}, &Simulator::Commit},
+      {"GET", {"cvms", "paginated"}, &Simulator::ListCvms},
       {"GET", {"cvms", "*"}, &Simulator::GetCvm},
+      {"GET", {"teepods", "available"}, &Simulator::AvailableNodes},
       {"PATCH", {"cvms", "*"}, &Simulator::PatchCvm},
       {"GET", {"cvms", "*", "compose_file"}, &Simulator::GetComposeFile},
       {"PATCH", {"cvms", "*", "compose_file"}, &Simulator::CommitComposeFile},
@@ -361,24 +393,7 @@ HttpResponse Simulator::ListKms(const Ctx& c) {
   std::map<std::string, std::string> q = QueryParams(c.req.query);
   int64_t page = 1, page_size = 20;
   std::optional<bool> onchain;
-  if (auto it = q.find("page"); it != q.end()) {
-    if (!absl::SimpleAtoi(it->second, &page)) {
-      return *QueryError("page", "int_parsing", "Input should be a valid integer, unable to parse string as an integer",
-                         it->second);
-    }
-    if (page < 1)
-      return *QueryError("page", "greater_than_equal", "Input should be greater than or equal to 1", it->second);
-  }
-  if (auto it = q.find("page_size"); it != q.end()) {
-    if (!absl::SimpleAtoi(it->second, &page_size)) {
-      return *QueryError("page_size", "int_parsing",
-                         "Input should be a valid integer, unable to parse string as an integer", it->second);
-    }
-    if (page_size < 1)
-      return *QueryError("page_size", "greater_than_equal", "Input should be greater than or equal to 1", it->second);
-    if (page_size > 100)
-      return *QueryError("page_size", "less_than_equal", "Input should be less than or equal to 100", it->second);
-  }
+  if (std::optional<HttpResponse> bad = api::PageParams(q, &page, &page_size)) return *bad;
   if (auto it = q.find("is_onchain"); it != q.end()) {
     onchain = ParseBool(it->second);
     if (!onchain)
@@ -548,6 +563,18 @@ HttpResponse Simulator::HandleAdmin(const HttpRequest& req, const std::string& p
     // For oracles that decrypt the stored encrypted_env with code of their own (test/oracle).
     o["env_encrypt_private_key"] = key ? json::value(key->first) : json::value(nullptr);
     return JsonResponse(200, o);
+  }
+  if (is("GET", {"boot"})) return JsonResponse(200, BootRulesJson(boot_rules()));
+  if (is("POST", {"boot"})) {
+    boost::system::error_code ec;
+    json::value v = json::parse(req.body, ec);
+    if (ec) return Detail(400, "boot rules must be JSON");
+    absl::MutexLock lock(&boot_mu_);
+    absl::StatusOr<BootRules> rules = ParseBootRules(v, boot_rules_);
+    if (!rules.ok()) return Detail(400, rules.status().message());
+    boot_rules_ = *rules;
+    (void)store_->SetMeta("boot_rules", api::ToJson(BootRulesJson(boot_rules_)));
+    return JsonResponse(200, BootRulesJson(boot_rules_));
   }
   if (is("GET", {"config"})) {
     json::object o;  // no API keys here

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "test/cloudsim/boot.h"
 #include "test/cloudsim/eth_rpc.h"
 #include "test/cloudsim/faults.h"
 #include "test/cloudsim/http_types.h"
@@ -52,6 +53,11 @@ struct SimConfig {
   std::string base_image = "dstack-0.5.3";
   std::string os_version = "0.5.3";
   std::string gateway_base_domain = "sim.phala.invalid";
+  // Further nodes listed by GET /teepods/available and usable by provision: ids node_id+1, ...,
+  // named "sim-node-<id>", device ids sha256("cloudsim-device-<id>").
+  int64_t extra_nodes = 1;
+  // How CVMs boot (boot.h); rules set through POST /_sim/boot persist in the database and win.
+  BootRules boot;
   // PHALA KMS app ids are CREATE-style addresses of this account at a counter (a guess; see
   // README). Empty = keccak256("cloudsim-phala-kms")[12:].
   std::string phala_app_deployer;
@@ -105,6 +111,8 @@ class Simulator {
   HttpResponse GetPreLaunchScript(const Ctx& c);
   HttpResponse PatchCvm(const Ctx& c);
   HttpResponse CommitUpdate(const Ctx& c);
+  HttpResponse ListCvms(const Ctx& c);
+  HttpResponse AvailableNodes(const Ctx& c);
 
   // Shared pieces.
   struct Kms {
@@ -113,6 +121,13 @@ class Simulator {
     std::string contract;      // 40 lower-case hex, "" for PHALA
     std::optional<KmsSigner> signer;
   };
+  struct Node {
+    int64_t id;
+    std::string name;
+    std::string device_id;  // 64 lower-case hex
+  };
+  const Node* FindNode(int64_t id) const;
+  BootRules boot_rules();
   const Kms* FindKms(absl::string_view ref) const;  // id, slug or type name
   const Kms* KmsById(absl::string_view id) const;
   std::optional<Row> ResolveCvm(absl::string_view ref);
@@ -143,6 +158,9 @@ class Simulator {
   std::vector<Kms> kms_;
   std::string phala_deployer_;  // 40 hex
   std::string device_id_, os_image_hash_;
+  std::vector<Node> nodes_;  // nodes_[0] is the configured node
+  absl::Mutex boot_mu_;
+  BootRules boot_rules_ ABSL_GUARDED_BY(boot_mu_);
   // Serialises read-check-write sequences on CVMs and provisions (RPC calls run outside it).
   absl::Mutex state_mu_;
 };

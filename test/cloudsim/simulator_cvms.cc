@@ -146,9 +146,8 @@ HttpResponse Simulator::Provision(const Ctx& c) {
     cpu = vcpu.value_or(1);
     mem = memory.value_or(2048);
   }
-  if (teepod && *teepod != config_.node_id) {
-    return Structured(404, "ERR-01-001", absl::StrCat("Node ", *teepod, " not found"));
-  }
+  const Node* node = FindNode(teepod.value_or(config_.node_id));
+  if (node == nullptr) return Structured(404, "ERR-01-001", absl::StrCat("Node ", *teepod, " not found"));
 
   // KMS selection: kms_id wins; else the kms type (PHALA by default); kms_contract must match.
   const Kms* k = nullptr;
@@ -219,8 +218,8 @@ HttpResponse Simulator::Provision(const Ctx& c) {
   p["vcpu"] = cpu;
   p["memory"] = mem;
   p["disk_size"] = disk.value_or(20);
-  p["teepod_id"] = config_.node_id;
-  p["device_id"] = device_id_;
+  p["teepod_id"] = node->id;
+  p["device_id"] = node->device_id;
   p["listed"] = listed.value_or(false);
   p["created_at"] = NowIso();
   store_->InsertProvision(compose_hash, p);
@@ -231,10 +230,10 @@ HttpResponse Simulator::Provision(const Ctx& c) {
   out["compose_hash"] = compose_hash;
   out["kms_info"] = k->info;
   out["fmspc"] = config_.fmspc;
-  out["device_id"] = device_id_;
+  out["device_id"] = node->device_id;
   out["os_image_hash"] = os_image_hash_;
   out["instance_type"] = NullIfEmpty(itype);
-  out["teepod_id"] = config_.node_id;
+  out["teepod_id"] = node->id;
   out["kms_id"] = k->info.at("id");
   return JsonResponse(200, out);
 }
@@ -385,7 +384,7 @@ HttpResponse Simulator::Commit(const Ctx& c) {
   cvm["encrypted_env"] = encrypted_env ? json::value(*encrypted_env) : json::value(nullptr);
   cvm["contract_address"] = k->type == "PHALA" ? json::value(nullptr) : json::value(ChecksumAddress(*app_id));
   cvm["deployer_address"] = deployer ? json::value(ChecksumAddress(*deployer)) : json::value(nullptr);
-  cvm["status"] = "running";
+  StartBoot(cvm, "starting", boot_rules(), std::nullopt);
   for (const char* key : {"instance_type", "vcpu", "memory", "disk_size", "teepod_id", "device_id", "listed"}) {
     cvm[key] = p.at(key);
   }
@@ -454,9 +453,10 @@ json::object Simulator::CommitBody(const Row& row) {
   o["name"] = cvm.at("name");
   o["status"] = "starting";
   o["teepod_id"] = cvm.at("teepod_id");
+  const Node* node = FindNode(Int(cvm, "teepod_id", config_.node_id));
   json::object teepod;
-  teepod["id"] = config_.node_id;
-  teepod["name"] = config_.node_name;
+  teepod["id"] = cvm.at("teepod_id");
+  teepod["name"] = node ? node->name : config_.node_name;
   o["teepod"] = std::move(teepod);
   o["user_id"] = 1;
   o["app_id"] = cvm.at("app_id");
@@ -491,6 +491,7 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
   std::optional<std::pair<std::string, std::string>> key = store_->GetAppKey(Str(cvm, "app_id"));
   json::value pubkey = key ? json::value(key->second) : json::value(nullptr);
   std::string app_id = Str(cvm, "app_id");
+  const Node* node = FindNode(Int(cvm, "teepod_id", config_.node_id));
   json::object endpoint;
   endpoint["app"] = absl::StrCat("https://", app_id, "-8080.", config_.gateway_base_domain);
   endpoint["instance"] = absl::StrCat("https://", Str(cvm, "instance_id"), "-8080.", config_.gateway_base_domain);
@@ -499,11 +500,11 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
     o["id"] = row.id;
     o["name"] = cvm.at("name");
     o["status"] = cvm.at("status");
-    o["in_progress"] = false;
+    o["in_progress"] = Booting(cvm);
     o["teepod_id"] = cvm.at("teepod_id");
     json::object teepod;
-    teepod["id"] = config_.node_id;
-    teepod["name"] = config_.node_name;
+    teepod["id"] = cvm.at("teepod_id");
+    teepod["name"] = node ? node->name : config_.node_name;
     teepod["region_identifier"] = config_.region;
     o["teepod"] = std::move(teepod);
     o["app_id"] = app_id;
@@ -552,16 +553,16 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
   resource["compute_billing_price"] = nullptr;
   resource["billing_period"] = "hourly";
   o["resource"] = std::move(resource);
-  json::object node;
-  node["object_type"] = "node";
-  node["id"] = config_.node_id;
-  node["name"] = config_.node_name;
-  node["region"] = config_.region;
-  node["device_id"] = device_id_;
-  node["ppid"] = nullptr;
-  node["status"] = "online";
-  node["version"] = config_.os_version;
-  o["node_info"] = std::move(node);
+  json::object node_info;
+  node_info["object_type"] = "node";
+  node_info["id"] = cvm.at("teepod_id");
+  node_info["name"] = node ? node->name : config_.node_name;
+  node_info["region"] = config_.region;
+  node_info["device_id"] = node ? node->device_id : device_id_;
+  node_info["ppid"] = nullptr;
+  node_info["status"] = "online";
+  node_info["version"] = config_.os_version;
+  o["node_info"] = std::move(node_info);
   json::object os;
   os["name"] = cvm.at("base_image");
   os["version"] = config_.os_version;
@@ -581,11 +582,11 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
   o["kms_info"] = std::move(ki);
   o["status"] = cvm.at("status");
   json::object progress;
-  progress["target"] = nullptr;
+  progress["target"] = Booting(cvm) ? json::value("running") : json::value(nullptr);
   progress["started_at"] = nullptr;
   progress["correlation_id"] = cvm.at("last_correlation_id");
   o["progress"] = std::move(progress);
-  o["compose_hash"] = cvm.at("compose_hash");
+  o["compose_hash"] = ReportedComposeHash(cvm);
   json::object gateway;
   gateway["base_domain"] = config_.gateway_base_domain;
   gateway["cname"] = nullptr;
@@ -617,8 +618,11 @@ json::object Simulator::CvmDetail(const Row& row, bool legacy) {
 }
 
 HttpResponse Simulator::GetCvm(const Ctx& c) {
+  absl::MutexLock lock(&state_mu_);
   std::optional<Row> cvm = ResolveCvm(c.params[1]);
   if (!cvm) return CvmNotFound(c.params[1]);
+  // Each read is one poll of a booting CVM (boot.h).
+  if (AdvanceBoot(cvm->data, boot_rules(), /*count_poll=*/true)) store_->UpdateCvm(cvm->id, cvm->data);
   return JsonResponse(200, CvmDetail(*cvm, c.legacy));
 }
 

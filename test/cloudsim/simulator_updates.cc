@@ -117,7 +117,8 @@ std::optional<HttpResponse> Simulator::VerifyProof(const json::object& cvm, cons
 std::string Simulator::Apply(Row& cvm, const json::object& new_compose, const std::optional<std::string>& encrypted_env,
                              const char* source, const std::string& tx_hash) {
   std::string new_hash = ServiceComposeHash(new_compose);
-  if (new_hash != Str(cvm.data, "compose_hash")) {
+  std::string old_hash = Str(cvm.data, "compose_hash");
+  if (new_hash != old_hash) {
     store_->AddComposeHistory(cvm.id, new_hash, tx_hash, source);
   }
   cvm.data["app_compose"] = new_compose;
@@ -126,7 +127,8 @@ std::string Simulator::Apply(Row& cvm, const json::object& new_compose, const st
   std::string corr = RandomUuid4();
   cvm.data["last_correlation_id"] = corr;
   cvm.data["updated_at"] = NowIso();
-  cvm.data["status"] = "running";
+  // The CVM restarts with the change; reads show the hash it ran until the boot ends (boot.h).
+  StartBoot(cvm.data, "restarting", boot_rules(), old_hash);
   store_->UpdateCvm(cvm.id, cvm.data);
   if (encrypted_env) RecordEnv(cvm.id, cvm.data, *encrypted_env, source);
   return corr;
