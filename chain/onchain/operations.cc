@@ -216,8 +216,7 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
   return result;
 }
 
-absl::StatusOr<AppCallResult> OnchainOperations::SendAppCall(const AppCallRequest& request,
-                                                             const RunControl& control) {
+absl::StatusOr<AppCallResult> OnchainOperations::SendAppCall(const AppCallRequest& request, const RunControl& control) {
   if (request.app.IsZero()) return absl::InvalidArgumentError("app: required");
   if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
   if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;

@@ -73,7 +73,8 @@ absl::StatusOr<TxJournal> TxJournal::FromVersions(std::vector<Bytes> raws) {
       j.from = s.from;
       j.nonce = s.nonce;
       absl::StatusOr<TxIntent> intent = TxIntent::FromCall(s.to, s.data);
-      if (!intent.ok()) return Bad("raw[0]: calldata is none of the intents (deployAndRegisterApp, addComposeHash, app calls)");
+      if (!intent.ok())
+        return Bad("raw[0]: calldata is none of the intents (deployAndRegisterApp, addComposeHash, app calls)");
       j.intent = *std::move(intent);
     } else if (s.chain_id != j.chain_id || s.from != j.from || s.nonce != j.nonce || s.to != j.intent.to ||
                s.data != j.versions[0].data) {

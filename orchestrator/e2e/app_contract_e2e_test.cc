@@ -95,7 +95,8 @@ v1::UpdateAppContractRequest ChangeOn(const v1::DeployResult& d, const std::stri
   return r;
 }
 
-absl::StatusOr<v1::AppState> State(Stack& stack, const v1::DeployResult& d, const std::vector<std::string>& devices = {},
+absl::StatusOr<v1::AppState> State(Stack& stack, const v1::DeployResult& d,
+                                   const std::vector<std::string>& devices = {},
                                    const std::vector<std::string>& hashes = {}) {
   grpc::ClientContext ctx;
   v1::GetAppStateRequest r;
@@ -221,14 +222,15 @@ TEST_F(AppContractE2eTest, TransferOwnershipNeedsAPolicyRuleNamingTheNewOwner) {
   EXPECT_EQ(absl::AsciiStrToLower(Cast(*stack_, {"call", other.app_id(), "owner()(address)"})),
             absl::AsciiStrToLower(stack_->signer_address()));
 
-  ASSERT_TRUE(stack_
-                  ->SetSignerPolicyExtra(absl::StrCat(R"pb(generic_transaction_rules {
+  ASSERT_TRUE(
+      stack_
+          ->SetSignerPolicyExtra(absl::StrCat(R"pb(generic_transaction_rules {
   name: "hand-over-e2e" chain_id: 31337 to: ")pb",
-                                                      other.app_id(), R"pb(" function_signature: "transferOwnership(address)"
+                                              other.app_id(), R"pb(" function_signature: "transferOwnership(address)"
   arguments { index: 0 equals_any: ")pb",
-                                                      kNewOwner, R"pb(" }
+                                              kNewOwner, R"pb(" }
 })pb"))
-                  .ok());
+          .ok());
   ASSERT_TRUE(stack_->StopSigner().ok());
   ASSERT_TRUE(stack_->StartSigner().ok());
   t.set_request_id("transfer-2");

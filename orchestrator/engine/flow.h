@@ -19,6 +19,7 @@
 #include "chain/onchain/operations.h"
 #include "cloudapi/cloud_client.h"
 #include "onchainkms/orchestrator/v1/orchestrator.pb.h"
+#include "orchestrator/engine/owner_tx_inbox.h"
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/metrics/orchestrator_metrics.h"
 #include "orchestrator/state/flow_state.pb.h"
@@ -55,6 +56,13 @@ struct ChainBackend {
   absl::Duration receipt_timeout = absl::Minutes(10);
 };
 
+// How a step waiting for the app's owner watches the chain (flows/owner_action.h).
+struct OwnerWatchOptions {
+  absl::Duration initial_poll = absl::Seconds(2);  // doubles up to max_poll
+  absl::Duration max_poll = absl::Seconds(30);
+  uint64_t log_window = 2000;  // blocks per eth_getLogs (providers cap ranges, e.g. 10k or 500)
+};
+
 struct FlowOptions {
   // compose_hash_check_warn_only of the config: a mismatch between the API's compose hash and
   // ours is logged instead of failing the operation.
@@ -65,6 +73,7 @@ struct FlowOptions {
   // env-encryption key, by KMS id or slug; a KMS not listed gets the signature checked for form
   // and its signer recorded.
   std::map<std::string, std::array<uint8_t, 33>> trusted_kms_signers;
+  OwnerWatchOptions owner_watch;
 };
 
 // What every flow may use. Owned by the process; outlives the manager.
@@ -81,6 +90,13 @@ struct FlowDeps {
   // The addresses of the keys the signer holds (its ListKeys), e.g. to tell whether an app's owner
   // is one of them. Unset: unknown.
   std::function<absl::StatusOr<std::vector<chain::Address>>()> signer_keys;
+  // Whether the signer holds `key` and the operation's `caller` may sign with it on `chain_id`
+  // (the access policy's grants). False: an app call that `key` must send waits for its owner
+  // (flows/owner_action.h). Unset: every key counts as held.
+  std::function<absl::StatusOr<bool>(absl::string_view caller, const chain::Address& key, uint64_t chain_id)>
+      signer_may_send;
+  // SubmitOwnerTransaction's hand-over to a step waiting for the owner (optional).
+  OwnerTxInbox* owner_txs = nullptr;
 };
 
 // Flows are declared as step tables (step_table.h), which implement this.

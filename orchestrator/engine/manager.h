@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -107,6 +108,9 @@ class OperationManager {
   // for input also supplies the env var values it carries.
   absl::StatusOr<v1::Operation> Submit(Submission submission);
   absl::StatusOr<v1::Operation> Get(absl::string_view id);
+  // Get with the private state (never holds env values), for checks that need what the flow
+  // journaled (SubmitOwnerTransaction).
+  absl::StatusOr<std::pair<v1::Operation, state::FlowState>> GetWithState(absl::string_view id);
   absl::StatusOr<ListResult> List(const journal::ListQuery& query);
   absl::StatusOr<v1::Operation> Cancel(absl::string_view id);
   // NOT_FOUND, FAILED_PRECONDITION (not waiting), INVALID_ARGUMENT (keys or values differ from

@@ -360,7 +360,8 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
 absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed) {
   return Update(
       [&](v1::Operation& op, state::FlowState&) {
-        op.set_state(v1::OPERATION_STATE_RUNNING);
+        // A step resumed while it waits for the app's owner goes on waiting (flows/owner_action.h).
+        if (op.state() != v1::OPERATION_STATE_WAITING_FOR_OWNER) op.set_state(v1::OPERATION_STATE_RUNNING);
         op.clear_input_request();
         v1::Step* st = FindStep(op, name);
         if (st == nullptr) {
@@ -431,7 +432,9 @@ absl::Status OpContext::CancelLocked() {
     return absl::FailedPreconditionError(
         absl::StrCat("operation ", rt_.id(), " already ", v1::OperationState_Name(state).substr(16)));
   }
-  if (rt_.st_.irreversible()) {
+  // Waiting for the owner: nothing of ours is on chain for the waiting step and the Phala Cloud
+  // calls before it were refused (465) or only prepared, so the operation may still be dropped.
+  if (rt_.st_.irreversible() && state != v1::OPERATION_STATE_WAITING_FOR_OWNER) {
     return absl::FailedPreconditionError(
         absl::StrCat("operation ", rt_.id(),
                      " cannot be cancelled: an on-chain transaction or a Phala Cloud commit was already sent"));
@@ -440,6 +443,7 @@ absl::Status OpContext::CancelLocked() {
       [](v1::Operation& op, state::FlowState&) {
         op.set_state(v1::OPERATION_STATE_CANCELLED);
         op.clear_input_request();
+        op.clear_owner_action();
         for (v1::Step& st : *op.mutable_steps()) {
           if (st.state() == v1::STEP_STATE_RUNNING) {
             st.set_state(v1::STEP_STATE_SKIPPED);

@@ -87,8 +87,7 @@ class JournalingSigner final : public chain::onchain::TxSigner {
                                                               const chain::Address& app,
                                                               const chain::Hash32& compose_hash) override;
   absl::StatusOr<chain::onchain::SignedTx> SignAppCall(const chain::onchain::TxEnvelope& envelope,
-                                                       const chain::Address& app,
-                                                       const chain::AppCall& call) override;
+                                                       const chain::Address& app, const chain::AppCall& call) override;
 
   // Persists the transaction journal of a step (the on_signed callback of a transaction step).
   absl::Status SaveTxJournal(absl::string_view operation_id, absl::string_view step,

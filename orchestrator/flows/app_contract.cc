@@ -6,18 +6,23 @@
 // owner) and whether the change is already in effect. app_call is then SKIPPED, or sends the
 // call through the signer's SignAppCall on the journaled transaction path every transaction step
 // shares (common.h RunTx: a resumed step adopts the transaction it signed instead of signing
-// another), and reads the state again at the block it was mined in to check the change took.
+// another), or, when the signer may not send from that address, waits for the owner to send it
+// (owner_action.h); then it reads the state again at the transaction's block to check the change.
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "chain/dstack_app_calls.h"
+#include "chain/dstack_app_events.h"
+#include "cloudapi/node_device.h"
 #include "orchestrator/engine/step_table.h"
 #include "orchestrator/flows/app_state.h"
 #include "orchestrator/flows/common.h"
 #include "orchestrator/flows/flows.h"
+#include "orchestrator/flows/owner_action.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::flows {
@@ -44,8 +49,8 @@ absl::StatusOr<AppTarget> TargetOf(const state::FlowState& st, const Req& req) {
     return absl::FailedPreconditionError(
         absl::StrCat("CVM ", c.id(), " uses an off-chain KMS: it has no app contract to change"));
   }
-  absl::StatusOr<chain::Address> app =
-      AddressField("cvm.app_contract_address", c.app_contract_address().empty() ? c.app_id() : c.app_contract_address());
+  absl::StatusOr<chain::Address> app = AddressField(
+      "cvm.app_contract_address", c.app_contract_address().empty() ? c.app_id() : c.app_contract_address());
   if (!app.ok()) return absl::FailedPreconditionError(absl::StrCat("app contract address: ", app.status().message()));
   return AppTarget{c.chain_id(), *app};
 }
@@ -54,20 +59,9 @@ absl::StatusOr<AppTarget> TargetOf(const state::FlowState& st, const Req& req) {
 template <typename Device>
 absl::StatusOr<chain::Hash32> DeviceOf(OpContext& ctx, const Device& d) {
   if (d.device_case() == Device::kDeviceId) return chain::Hash32::FromHex(d.device_id());
-  return absl::UnimplementedError("node_id: NODE_LOOKUP_PENDING_K_CVM");
-#if 0
-  absl::StatusOr<cloudapi::AvailableNodes> nodes = ctx.deps().cloud->GetAvailableNodes();
-  if (!nodes.ok()) return nodes.status();
-  for (const cloudapi::NodeInfo& n : nodes->nodes) {
-    if (n.id != static_cast<int64_t>(d.node_id())) continue;
-    if (!n.device_id.has_value() || n.device_id->IsZero()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("node_id: the Phala Cloud API reports no device id for node ", d.node_id(), " (", n.name, ")"));
-    }
-    return *n.device_id;
-  }
-#endif
-  return absl::NotFoundError(absl::StrCat("node_id: no node ", d.node_id(), " among the account's nodes (ListNodes)"));
+  absl::StatusOr<chain::Hash32> id = cloudapi::LookUpNodeDeviceId(*ctx.deps().cloud, static_cast<int64_t>(d.node_id()));
+  if (!id.ok()) return absl::Status(id.status().code(), absl::StrCat("node_id: ", id.status().message()));
+  return *id;
 }
 
 absl::StatusOr<std::optional<chain::Hash32>> RequestedDevice(OpContext& ctx, const Req& req) {
@@ -161,59 +155,115 @@ absl::Status ReadAppStateStep(OpContext& ctx, StepRun& run, const Req& req) {
         r->set_already_in_effect(in_effect);
         *r->mutable_state() = s;
       },
-      absl::StrCat("owner ", s.owner(), s.pending_owner().empty() ? "" : absl::StrCat(", pending owner ", s.pending_owner()),
-                   in_effect ? absl::StrCat(": ", chain::AppCallSignature(call), " already in effect at block ", s.block_number())
-                             : absl::StrCat(": ", chain::AppCallSignature(call), " to be sent from ", sender)));
+      absl::StrCat(
+          "owner ", s.owner(), s.pending_owner().empty() ? "" : absl::StrCat(", pending owner ", s.pending_owner()),
+          in_effect
+              ? absl::StrCat(": ", chain::AppCallSignature(call), " already in effect at block ", s.block_number())
+              : absl::StrCat(": ", chain::AppCallSignature(call), " to be sent from ", sender)));
 }
 
-// The sender the call needs is not the operation's signer key.
-absl::Status SenderIsNotOurKey(OpContext& ctx, const state::AppChange& change, const chain::Address& key) {
-  std::vector<chain::Address> keys;
-  if (ctx.deps().signer_keys) {
-    ASSIGN_OR_RETURN(keys, ctx.deps().signer_keys());
+// The log that proves `call` took effect, for the owner's transaction (owner_action.h).
+state::ExpectedEvent EventOf(const AppCall& call, const v1::AppState& before, const chain::Address& sender) {
+  const auto word = [](const chain::Address& a) { return absl::StrCat("0x", std::string(24, '0'), a.Hex().substr(2)); };
+  const auto indexed = [&](const chain::Hash32& topic0, const std::string& from, const chain::Address& to) {
+    state::ExpectedEvent e;
+    e.set_topic0(topic0.Hex());
+    if (absl::StatusOr<chain::Address> a = chain::Address::Parse(from); a.ok()) e.add_indexed_topics(word(*a));
+    e.add_indexed_topics(word(to));
+    return e;
+  };
+  struct Visitor {
+    const v1::AppState& before;
+    const chain::Address& sender;
+    const decltype(indexed)& by_owner;
+    state::ExpectedEvent operator()(const chain::AddDevice& c) {
+      return EventWithData(chain::DeviceAddedTopic(), c.device_id.bytes());
+    }
+    state::ExpectedEvent operator()(const chain::RemoveDevice& c) {
+      return EventWithData(chain::DeviceRemovedTopic(), c.device_id.bytes());
+    }
+    state::ExpectedEvent operator()(const chain::SetAllowAnyDevice& c) {
+      chain::Hash32 flag;
+      if (c.allow_any) flag = chain::Hash32::FromHex(std::string(63, '0') + "1").value();
+      return EventWithData(chain::AllowAnyDeviceSetTopic(), flag.bytes());
+    }
+    state::ExpectedEvent operator()(const chain::TransferOwnership& c) {
+      return by_owner(
+          before.two_step_ownership() ? chain::OwnershipTransferStartedTopic() : chain::OwnershipTransferredTopic(),
+          before.owner(), c.new_owner);
+    }
+    state::ExpectedEvent operator()(const chain::AcceptOwnership&) {
+      return by_owner(chain::OwnershipTransferredTopic(), before.owner(), sender);
+    }
+    state::ExpectedEvent operator()(const chain::DisableUpgrades&) {
+      return EventWithData(chain::UpgradesDisabledTopic(), chain::ByteView());
+    }
+  };
+  return std::visit(Visitor{before, sender, indexed}, call);
+}
+
+// Journals the change's transaction and the app's state read at its block, which must show the
+// change in effect.
+absl::Status SucceedChange(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, const AppTarget& t,
+                           const Req& req, const std::optional<chain::Hash32>& device, const chain::Hash32& tx,
+                           uint64_t block, bool by_owner) {
+  const state::AppChange change = ctx.State().app_change();
+  ASSIGN_OR_RETURN(const v1::AppState after, ReadState(ctx, chain, t, device, block));
+  if (!InEffect(after, req, change.sender())) {
+    return absl::FailedPreconditionError(absl::StrCat("transaction ", tx.Hex(), " was mined in block ", block,
+                                                      " but the app's state there does not show the change"));
   }
-  ASSIGN_OR_RETURN(const chain::Address sender, AddressField("app_change.sender", change.sender()));
-  if (std::find(keys.begin(), keys.end(), sender) != keys.end()) {
-    return absl::FailedPreconditionError(absl::StrCat("the call must be sent by ", sender.Checksummed(),
-                                                      ", a key of the signer, but the operation's signer key is ",
-                                                      key.Checksummed(), ": name it in signer_key_address"));
-  }
-  // TODO(K-ext): hand over to the wait-for-owner mechanism (WAITING_FOR_OWNER) once it lands.
-  return absl::FailedPreconditionError(absl::StrCat("the app's owner ", sender.Checksummed(),
-                                                    " is not a key of the signer: it must send the call itself"));
+  return run.Succeed(
+      [&](v1::Operation& op, state::FlowState&) {
+        v1::AppContractChangeResult* r = op.mutable_app_contract_change();
+        r->set_transaction_hash(tx.Hex());
+        r->set_block_number(block);
+        r->set_sent_by_owner(by_owner);
+        *r->mutable_state() = after;
+        if (v1::Step* s = engine::FindStep(op, run.name())) {
+          s->set_transaction_hash(tx.Hex());
+          s->set_block_number(block);
+        }
+      },
+      absl::StrCat(by_owner ? "sent by the owner, mined in block " : "mined in block ", block));
 }
 
 absl::Status AppCallStep(OpContext& ctx, StepRun& run, const Req& req) {
-  const state::AppChange change = ctx.State().app_change();
-  ASSIGN_OR_RETURN(const chain::Address key, SignerKey(ctx));
-  if (change.sender() != key.Checksummed()) return SenderIsNotOurKey(ctx, change, key);
-  ASSIGN_OR_RETURN(const AppTarget t, TargetOf(ctx.State(), req));
+  const state::FlowState st = ctx.State();
+  const state::AppChange& change = st.app_change();
+  ASSIGN_OR_RETURN(const AppTarget t, TargetOf(st, req));
   ASSIGN_OR_RETURN(const engine::ChainBackend* chain, ChainFor(ctx, t.chain_id, /*check_rpc=*/false));
   std::optional<chain::Hash32> device;
   if (!change.device_id().empty()) {
     ASSIGN_OR_RETURN(device, HashField("app_change.device_id", change.device_id()));
   }
-  chain::onchain::AppCallRequest call{
-      .chain_id = t.chain_id, .app = t.app, .sender = key, .call = CallOf(req, device.value_or(chain::Hash32()))};
-  ASSIGN_OR_RETURN(const chain::onchain::AppCallResult mined, RunAppCall(ctx, run, *chain, call));
-  ASSIGN_OR_RETURN(const v1::AppState after, ReadState(ctx, *chain, t, device, mined.block_number));
-  if (!InEffect(after, req, change.sender())) {
-    return absl::FailedPreconditionError(absl::StrCat("transaction ", mined.tx_hash.Hex(), " was mined in block ",
-                                                      mined.block_number, " but the app's state there does not show ",
-                                                      chain::AppCallSignature(call.call), " in effect"));
+  const AppCall call = CallOf(req, device.value_or(chain::Hash32()));
+  ASSIGN_OR_RETURN(const chain::Address sender, AddressField("app_change.sender", change.sender()));
+  bool by_owner = WaitsForOwner(st, run.name());
+  if (!by_owner) {
+    absl::StatusOr<chain::Address> key = SignerKey(ctx);
+    if (!key.ok() || *key != sender) {
+      ASSIGN_OR_RETURN(const bool may_send, SignerMaySend(ctx, sender, t.chain_id));
+      by_owner = !may_send;
+    }
   }
-  return run.Succeed(
-      [&](v1::Operation& op, state::FlowState&) {
-        v1::AppContractChangeResult* r = op.mutable_app_contract_change();
-        r->set_transaction_hash(mined.tx_hash.Hex());
-        r->set_block_number(mined.block_number);
-        *r->mutable_state() = after;
-        if (v1::Step* s = engine::FindStep(op, run.name())) {
-          s->set_transaction_hash(mined.tx_hash.Hex());
-          s->set_block_number(mined.block_number);
-        }
-      },
-      absl::StrCat("mined in block ", mined.block_number));
+  if (by_owner) {
+    // The sender is not a key of the signer (for this caller): the operation waits for it.
+    OwnerCall owner_call{
+        .chain_id = t.chain_id,
+        .to = t.app,
+        .data = chain::EncodeAppCall(call),
+        .owner = sender,
+        .function_signature = std::string(chain::AppCallSignature(call)),
+        .device_id = device,
+        .event = EventOf(call, st.has_app_change() ? ctx.Operation().app_contract_change().state() : v1::AppState(),
+                         sender)};
+    ASSIGN_OR_RETURN(const OwnerTx tx, WaitForOwner(ctx, run, *chain, owner_call));
+    return SucceedChange(ctx, run, *chain, t, req, device, tx.transaction_hash, tx.block_number, /*by_owner=*/true);
+  }
+  chain::onchain::AppCallRequest request{.chain_id = t.chain_id, .app = t.app, .sender = sender, .call = call};
+  ASSIGN_OR_RETURN(const chain::onchain::AppCallResult mined, RunAppCall(ctx, run, *chain, request));
+  return SucceedChange(ctx, run, *chain, t, req, device, mined.tx_hash, mined.block_number, /*by_owner=*/false);
 }
 
 std::optional<std::string> AlreadyInEffect(const state::FlowState& st, const Req&) {
@@ -224,11 +274,11 @@ std::optional<std::string> AlreadyInEffect(const state::FlowState& st, const Req
 }  // namespace
 
 std::unique_ptr<engine::Flow> NewUpdateAppContractFlow() {
-  Step<Req> get_cvm = {.name = kGetCvm,
-                       .effect = [](OpContext& ctx, StepRun& run, const Req& req) {
-                         return GetCvmStep(ctx, run, req.cvm_id(), /*need_compose=*/false);
-                       },
-                       .included = [](const Req& req) { return !req.has_app(); }};
+  Step<Req> get_cvm = {
+      .name = kGetCvm,
+      .effect = [](OpContext& ctx, StepRun& run,
+                   const Req& req) { return GetCvmStep(ctx, run, req.cvm_id(), /*need_compose=*/false); },
+      .included = [](const Req& req) { return !req.has_app(); }};
   return std::make_unique<StepTable<Req>>(std::vector<Step<Req>>{
       get_cvm,
       {.name = kReadAppState, .effect = ReadAppStateStep},

@@ -141,8 +141,8 @@ absl::StatusOr<v1::AppState> ReadAppState(chain::jsonrpc::Client& rpc, const App
   }
   ASSIGN_OR_RETURN(const Bytes code, rpc.GetCode(q.app, BlockId::Number(block), call));
   if (code.empty()) {
-    return absl::NotFoundError(absl::StrCat("app_contract_address: no contract at ", q.app.Checksummed(),
-                                            " on chain ", q.chain_id, " (block ", block, ")"));
+    return absl::NotFoundError(absl::StrCat("app_contract_address: no contract at ", q.app.Checksummed(), " on chain ",
+                                            q.chain_id, " (block ", block, ")"));
   }
   Reader r(rpc, q, block, call);
   v1::AppState s;
@@ -156,10 +156,10 @@ absl::StatusOr<v1::AppState> ReadAppState(chain::jsonrpc::Client& rpc, const App
   }
   s.set_owner(owner->Checksummed());
   if (q.signer_keys.has_value()) {
-    s.set_owner_is_signer_key(std::find(q.signer_keys->begin(), q.signer_keys->end(), *owner) !=
-                              q.signer_keys->end());
+    s.set_owner_is_signer_key(std::find(q.signer_keys->begin(), q.signer_keys->end(), *owner) != q.signer_keys->end());
   }
-  ASSIGN_OR_RETURN(const std::optional<Address> pending, r.AddressOf(chain::kPendingOwnerSignature, chain::EncodePendingOwnerView()));
+  ASSIGN_OR_RETURN(const std::optional<Address> pending,
+                   r.AddressOf(chain::kPendingOwnerSignature, chain::EncodePendingOwnerView()));
   s.set_two_step_ownership(pending.has_value());
   if (pending.has_value() && !pending->IsZero()) s.set_pending_owner(pending->Checksummed());
   ASSIGN_OR_RETURN(const bool any, r.Flag(chain::kAllowAnyDeviceSignature, chain::EncodeAllowAnyDeviceView()));

@@ -8,11 +8,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "chain/abi.h"
 #include "chain/hex.h"
 #include "cloudapi/compose_hash.h"
 #include "cloudapi/env_encryption.h"
 #include "orchestrator/engine/signing.h"
 #include "orchestrator/engine/status_marks.h"
+#include "orchestrator/flows/owner_action.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
 
@@ -218,14 +220,89 @@ absl::StatusOr<chain::onchain::AppCallResult> RunAppCall(OpContext& ctx, StepRun
                [&](chain::onchain::RunControl& control) { return chain.ops->SendAppCall(request, control); });
 }
 
+namespace {
+
+constexpr chain::abi::Selector kAllowedComposeHashesSelector = {0x2f, 0x66, 0x22,
+                                                                0xe5};  // allowedComposeHashes(bytes32)
+
+absl::StatusOr<bool> ComposeHashAllowed(OpContext& ctx, const engine::ChainBackend& chain, const chain::Address& app,
+                                        const chain::Hash32& hash) {
+  ASSIGN_OR_RETURN(const chain::Bytes word,
+                   chain.rpc->EthCall({.to = app,
+                                       .data = chain::abi::EncodeCall(kAllowedComposeHashesSelector,
+                                                                      {chain::abi::Value::FromBytes32(hash)})},
+                                      chain::jsonrpc::BlockId::Latest(), ctx.Call(absl::Seconds(15))));
+  if (word.size() != 32 || word[31] > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("app ", app.Checksummed(), ": allowedComposeHashes() did not return a bool"));
+  }
+  return word[31] == 1;
+}
+
+absl::Status SucceedRegistration(StepRun& run, const state::Registration& reg, absl::string_view detail) {
+  return run.Succeed(
+      [&](v1::Operation& op, state::FlowState& st) {
+        *st.mutable_registration() = reg;
+        if (v1::Step* s = engine::FindStep(op, run.name())) {
+          s->set_transaction_hash(reg.transaction_hash());
+          s->set_block_number(reg.block_number());
+        }
+        if (op.has_update() || op.kind() != v1::OPERATION_KIND_ADD_COMPOSE_HASH) {
+          op.mutable_update()->set_register_transaction_hash(reg.transaction_hash());
+          op.mutable_update()->set_register_block_number(reg.block_number());
+          op.mutable_update()->set_compose_hash_already_registered(reg.already_registered());
+          op.mutable_update()->set_registered_by_owner(reg.by_owner());
+        }
+      },
+      detail);
+}
+
+// The owner, not a signer key, sends addComposeHash: the operation waits for it (owner_action.h).
+absl::Status RegisterByOwner(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain, const chain::Address& app,
+                             const chain::Hash32& compose_hash, const chain::Address& owner) {
+  OwnerCall call;
+  call.chain_id = chain.chain_id;
+  call.to = app;
+  call.data = chain::EncodeAddComposeHash(compose_hash);
+  call.owner = owner;
+  call.function_signature = chain::kAddComposeHashSignature;
+  call.compose_hash = compose_hash;
+  call.event = EventWithData(chain::ComposeHashAddedTopic(), chain::ByteView(compose_hash.bytes()));
+  ASSIGN_OR_RETURN(const OwnerTx tx, WaitForOwner(ctx, run, chain, call));
+  state::Registration reg;
+  reg.set_chain_id(chain.chain_id);
+  reg.set_app_contract_address(ToField(app));
+  reg.set_compose_hash(ToField(compose_hash));
+  reg.set_sender(ToField(tx.owner));
+  reg.set_transaction_hash(ToField(tx.transaction_hash));
+  reg.set_block_number(tx.block_number);
+  reg.set_by_owner(true);
+  return SucceedRegistration(run, reg, absl::StrCat("registered by the owner in block ", tx.block_number));
+}
+
+}  // namespace
+
 absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chain_id, const chain::Address& app,
                                      const chain::Hash32& compose_hash) {
   ASSIGN_OR_RETURN(const engine::ChainBackend* backend, ChainFor(ctx, chain_id, /*check_rpc=*/true));
-  ASSIGN_OR_RETURN(const chain::Address sender, SignerKey(ctx));
+  if (WaitsForOwner(ctx.State(), run.name())) return RegisterByOwner(ctx, run, *backend, app, compose_hash, {});
+  absl::StatusOr<chain::Address> sender = SignerKey(ctx);
+  ASSIGN_OR_RETURN(const chain::Address owner, ReadAppOwner(ctx, *backend, app));
+  if (!sender.ok() || owner != *sender) {
+    ASSIGN_OR_RETURN(const bool may_send, SignerMaySend(ctx, owner, chain_id));
+    if (!may_send) {
+      ASSIGN_OR_RETURN(const bool allowed, ComposeHashAllowed(ctx, *backend, app, compose_hash));
+      if (!allowed) return RegisterByOwner(ctx, run, *backend, app, compose_hash, owner);
+      // Allowed already (the owner acted before): the owner is the sender of the earlier
+      // transaction that the path below finds; nothing is signed.
+      sender = owner;
+    }
+  }
+  if (!sender.ok()) return sender.status();
   chain::onchain::AddComposeHashRequest req;
   req.chain_id = chain_id;
   req.app = app;
-  req.sender = sender;
+  req.sender = *sender;
   req.compose_hash = compose_hash;
   absl::StatusOr<chain::onchain::AddComposeHashResult> r = RunAddComposeHash(ctx, run, *backend, req);
   if (!r.ok()) return r.status();
@@ -238,27 +315,14 @@ absl::Status RegisterComposeHashStep(OpContext& ctx, StepRun& run, uint64_t chai
   reg.set_chain_id(chain_id);
   reg.set_app_contract_address(ToField(app));
   reg.set_compose_hash(ToField(compose_hash));
-  reg.set_sender(ToField(sender));
+  reg.set_sender(ToField(*sender));
   if (r->tx_hash.has_value()) reg.set_transaction_hash(ToField(*r->tx_hash));
   reg.set_block_number(r->block_number);
   reg.set_already_registered(r->already_allowed);
   const std::string detail = r->already_allowed
                                  ? absl::StrCat("already allowed on chain (by ", reg.transaction_hash(), ")")
                                  : absl::StrCat("mined in block ", r->block_number);
-  return run.Succeed(
-      [&](v1::Operation& op, state::FlowState& st) {
-        *st.mutable_registration() = reg;
-        if (v1::Step* s = engine::FindStep(op, run.name())) {
-          s->set_transaction_hash(reg.transaction_hash());
-          s->set_block_number(reg.block_number());
-        }
-        if (op.has_update() || op.kind() != v1::OPERATION_KIND_ADD_COMPOSE_HASH) {
-          op.mutable_update()->set_register_transaction_hash(reg.transaction_hash());
-          op.mutable_update()->set_register_block_number(reg.block_number());
-          op.mutable_update()->set_compose_hash_already_registered(reg.already_registered());
-        }
-      },
-      detail);
+  return SucceedRegistration(run, reg, detail);
 }
 
 absl::StatusOr<cloudapi::CvmInfo> ReadCvm(OpContext& ctx, absl::string_view cvm_id) {

@@ -530,6 +530,7 @@ absl::Status RecordAddComposeHashResult(OpContext& ctx, const v1::AddComposeHash
     out->set_transaction_hash(r.transaction_hash());
     out->set_block_number(r.block_number());
     out->set_already_registered(r.already_registered());
+    out->set_registered_by_owner(r.by_owner());
   });
 }
 

@@ -86,6 +86,14 @@ CREATE TABLE resource_owners (
 CREATE INDEX resource_owners_by_tenant ON resource_owners (tenant);
 )sql";
 
+// Unfinished now includes WAITING_FOR_OWNER (7): the partial indexes cover it.
+constexpr absl::string_view kSchemaV4 = R"sql(
+DROP INDEX operations_open;
+DROP INDEX operations_by_owner;
+CREATE INDEX operations_open     ON operations (create_time_us, id) WHERE state IN (1, 2, 3, 7);
+CREATE INDEX operations_by_owner ON operations (owner) WHERE state IN (1, 2, 3, 7);
+)sql";
+
 constexpr absl::string_view kColumns =
     "id, caller, request_id, kind, state, cvm_id, create_time_us, update_time_us, request_digest, operation, "
     "internal, version, owner, lease_epoch, irreversible, cancel_requested";
@@ -123,7 +131,7 @@ constexpr absl::string_view kPutArtifactFenced =
 // Runnable operations nobody live owns, oldest first; SKIP LOCKED so that replicas claiming at
 // the same moment take different ones instead of waiting for each other.
 constexpr absl::string_view kClaim =
-    "WITH c AS (SELECT o.id FROM operations o WHERE o.state IN (1, 2) AND o.owner <> $1 AND (o.owner = '' OR NOT "
+    "WITH c AS (SELECT o.id FROM operations o WHERE o.state IN (1, 2, 7) AND o.owner <> $1 AND (o.owner = '' OR NOT "
     "EXISTS (SELECT 1 FROM replicas x WHERE x.id = o.owner AND x.expires > now())) "
     "ORDER BY o.create_time_us, o.id LIMIT $3::bigint FOR UPDATE OF o SKIP LOCKED) "
     "UPDATE operations o SET owner = $1, lease_epoch = o.lease_epoch + 1 FROM c WHERE o.id = c.id AND " PG_LIVE(
@@ -223,9 +231,9 @@ absl::StatusOr<std::unique_ptr<PostgresJournal>> PostgresJournal::Open(const pla
   ASSIGN_OR_RETURN(std::unique_ptr<platform::postgres::Pool> pool, platform::postgres::Pool::Create(dsn, pool_options));
   {
     ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, pool->Acquire(absl::Now() + options.acquire_timeout));
-    RETURN_IF_ERROR(Context(
-        platform::postgres::ApplySchema(*conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2, kSchemaV3}),
-        "schema"));
+    RETURN_IF_ERROR(Context(platform::postgres::ApplySchema(
+                                *conn, kSchemaName, {kSchemaV1, PostgresChangeFeed::kSchemaV2, kSchemaV3, kSchemaV4}),
+                            "schema"));
   }
   return std::unique_ptr<PostgresJournal>(
       new PostgresJournal(std::move(pool), absl::StrCat("postgres ", dsn.description()), options));
@@ -424,7 +432,8 @@ absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::List(const ListQue
 absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::ListUnfinished() {
   return Select(
       "list unfinished",
-      absl::StrCat("SELECT ", kColumns, " FROM operations WHERE state IN (1, 2, 3) ORDER BY create_time_us, id"), {});
+      absl::StrCat("SELECT ", kColumns, " FROM operations WHERE state IN (1, 2, 3, 7) ORDER BY create_time_us, id"),
+      {});
 }
 
 absl::Status PostgresJournal::PutArtifact(absl::string_view operation_id, absl::string_view key,
@@ -595,7 +604,7 @@ absl::StatusOr<std::vector<OperationRecord>> PostgresJournal::ReclaimOwn() {
   ASSIGN_OR_RETURN(std::vector<OperationRecord> mine,
                    Select("reclaim",
                           absl::StrCat("UPDATE operations o SET lease_epoch = o.lease_epoch + 1 WHERE o.owner = $1 "
-                                       "AND o.state IN (1, 2) AND EXISTS (SELECT 1 FROM replicas r WHERE r.id = $1 "
+                                       "AND o.state IN (1, 2, 7) AND EXISTS (SELECT 1 FROM replicas r WHERE r.id = $1 "
                                        "AND r.boot_id = $2) RETURNING ",
                                        kColumnsOfO),
                           params));
@@ -648,7 +657,7 @@ absl::Status PostgresJournal::ReleaseAll() {
   if (me.replica_id.empty()) return absl::OkStatus();
   const Param params[] = {Param::Text(me.replica_id), Param::Text(me.boot_id)};
   RETURN_IF_ERROR(Run("release all",
-                      "UPDATE operations SET owner = '' WHERE owner = $1 AND state IN (1, 2, 3) AND EXISTS "
+                      "UPDATE operations SET owner = '' WHERE owner = $1 AND state IN (1, 2, 3, 7) AND EXISTS "
                       "(SELECT 1 FROM replicas r WHERE r.id = $1 AND r.boot_id = $2)",
                       params)
                       .status());
@@ -662,8 +671,8 @@ absl::Status PostgresJournal::ReleaseAll() {
 absl::StatusOr<bool> PostgresJournal::RequestCancel(absl::string_view id) {
   const Param params[] = {Param::Text(id)};
   ASSIGN_OR_RETURN(const Result rows, Run("request cancel",
-                                          "UPDATE operations SET cancel_requested = true WHERE id = $1 AND state "
-                                          "IN (1, 2, 3) AND NOT irreversible RETURNING 1",
+                                          "UPDATE operations SET cancel_requested = true WHERE id = $1 AND "
+                                          "((state IN (1, 2, 3) AND NOT irreversible) OR state = 7) RETURNING 1",
                                           params));
   if (rows.rows() == 1) return true;
   RETURN_IF_ERROR(Get(id).status());  // NOT_FOUND
@@ -676,7 +685,7 @@ absl::StatusOr<std::vector<std::string>> PostgresJournal::CancelsRequested() {
   const Param params[] = {Param::Text(me.replica_id)};
   ASSIGN_OR_RETURN(const Result rows, Run("cancels requested",
                                           "SELECT id FROM operations WHERE owner = $1 AND cancel_requested AND "
-                                          "state IN (1, 2, 3) ORDER BY create_time_us, id",
+                                          "state IN (1, 2, 3, 7) ORDER BY create_time_us, id",
                                           params));
   std::vector<std::string> ids;
   for (int i = 0; i < rows.rows(); ++i) ids.push_back(rows.Text(i, 0));

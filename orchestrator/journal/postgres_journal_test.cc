@@ -73,7 +73,7 @@ TEST(PostgresJournalTest, ADatabaseFromBeforeOwnersIsMigrated) {
   EXPECT_EQ((*j)->Get("op_old")->request_id, "r1");
   EXPECT_FALSE((*j)->FindOwner(kResourceCvm, "x").value().has_value());
   EXPECT_TRUE((*j)->RecordOwner(ResourceOwner{kResourceCvm, "x", "t", "deploy:op_old", absl::Now()}).ok());
-  EXPECT_EQ(Count(*admin, "SELECT version FROM platform_schema_versions WHERE schema = 'orchestrator_journal'"), 3);
+  EXPECT_EQ(Count(*admin, "SELECT version FROM platform_schema_versions WHERE schema = 'orchestrator_journal'"), 4);
   EXPECT_EQ(Count(*admin, "SELECT count(*) FROM resource_owners"), 1);
 }
 

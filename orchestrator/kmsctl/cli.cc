@@ -135,7 +135,6 @@ const CommandSpec* FindCommand(const std::vector<std::string>& words) {
   return nullptr;
 }
 
-
 Invocation HelpInvocation(std::string text) {
   Invocation inv;
   inv.help_text = std::move(text);

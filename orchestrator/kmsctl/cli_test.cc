@@ -495,13 +495,15 @@ TEST_F(CliTest, AppDevices) {
   ExpectProto(Parse({"app", "devices", "allow-any", "false", "--cvm=c"}).app_change, R"pb(
     request_id: "generated-id" cvm_id: "c" set_allow_any_device { allow_any_device: false }
   )pb");
-  EXPECT_TRUE(Parse({"app", "devices", "allow-any", "true", "--cvm=c"}).app_change.set_allow_any_device().allow_any_device());
+  EXPECT_TRUE(
+      Parse({"app", "devices", "allow-any", "true", "--cvm=c"}).app_change.set_allow_any_device().allow_any_device());
   EXPECT_THAT(Error({"app", "devices", "add", "--cvm=c"}).message, HasSubstr("give either a DEVICE id or --node"));
   EXPECT_THAT(Error({"app", "devices", "add", "0xab", "--node=1", "--cvm=c"}).message, HasSubstr("either a DEVICE"));
   EXPECT_THAT(Error({"app", "devices", "allow-any", "maybe", "--cvm=c"}).message, HasSubstr("true or false"));
   EXPECT_THAT(Parse({"app", "devices", "--help"}).help_text, HasSubstr("app devices allow-any"));
   EXPECT_THAT(Parse({"app", "--help"}).help_text, HasSubstr("app devices add"));
-  EXPECT_THAT(Parse({"app", "devices", "rm", "--help"}).help_text, HasSubstr("Usage: kmsctl app devices rm [DEVICE | --node=N]"));
+  EXPECT_THAT(Parse({"app", "devices", "rm", "--help"}).help_text,
+              HasSubstr("Usage: kmsctl app devices rm [DEVICE | --node=N]"));
 }
 
 // The one-way changes are refused without --yes: a usage error (exit 2) before anything is sent.

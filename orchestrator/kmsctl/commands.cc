@@ -430,7 +430,8 @@ void ReadAppTarget(FlagReader& r, Request* request, const std::string& command) 
 // The one-way changes: refused before anything is sent unless --yes is given.
 void RequireYes(FlagReader& r, const std::string& command, const std::string& what) {
   if (r.error() || r.Flag("yes")) return;
-  r.Fail(Usage(absl::StrCat("kmsctl ", command, ": ", what, " cannot be undone; add --yes to confirm (nothing was sent)")));
+  r.Fail(Usage(
+      absl::StrCat("kmsctl ", command, ": ", what, " cannot be undone; add --yes to confirm (nothing was sent)")));
 }
 
 // The part every app change shares: target, signer key, request id.
@@ -569,19 +570,19 @@ std::vector<CommandSpec> AppChangeCommands() {
                        "let the app boot on any device, or only on allowed ones (setAllowAnyDevice)", "true|false",
                        "true: any device; false: only the devices allowed by 'kmsctl app devices add'.", {},
                        &BuildAppDevicesAllowAny),
-      AppChangeCommand({"app", "transfer-ownership"}, "", 0, "hand the app contract to a new owner (transferOwnership)",
-                       "--new-owner=ADDRESS --yes",
-                       "On one-step contracts the new owner takes over at once and this cannot be undone from\n"
-                       "here; on two-step ones it becomes the pending owner until it accepts. The signer's\n"
-                       "policy refuses it unless a rule names the new owner.",
-                       Concat(std::vector<FlagSpec>{{"new-owner", FlagType::kString, "ADDRESS", "the new owner (required)"}},
-                              YesFlag("the transfer cannot be undone by this key")),
-                       &BuildAppTransferOwnership),
+      AppChangeCommand(
+          {"app", "transfer-ownership"}, "", 0, "hand the app contract to a new owner (transferOwnership)",
+          "--new-owner=ADDRESS --yes",
+          "On one-step contracts the new owner takes over at once and this cannot be undone from\n"
+          "here; on two-step ones it becomes the pending owner until it accepts. The signer's\n"
+          "policy refuses it unless a rule names the new owner.",
+          Concat(std::vector<FlagSpec>{{"new-owner", FlagType::kString, "ADDRESS", "the new owner (required)"}},
+                 YesFlag("the transfer cannot be undone by this key")),
+          &BuildAppTransferOwnership),
       AppChangeCommand({"app", "accept-ownership"}, "", 0, "accept a pending ownership transfer (two-step contracts)",
                        "", "Sent from the pending owner, which must be --signer-key (or the default key).", {},
                        &BuildAppAcceptOwnership),
-      AppChangeCommand({"app", "disable-upgrades"}, "", 0, "make the app contract non-upgradeable for good",
-                       "--yes",
+      AppChangeCommand({"app", "disable-upgrades"}, "", 0, "make the app contract non-upgradeable for good", "--yes",
                        "One-way: afterwards the contract's implementation can never be changed. The signer's\n"
                        "policy refuses it unless a rule names the app contract.",
                        YesFlag("it cannot be undone"), &BuildAppDisableUpgrades),
@@ -693,8 +694,8 @@ CommandSpec OpsListCommand() {
           .usage = "[--kind=KIND] [--state=STATE] [--cvm=CVM] [--page-size=N] [--page-token=T | --all]",
           .description =
               "KIND: deploy-cvm, update-env-vars, update-docker-compose, update-compose-file,\n"
-              "add-compose-hash. STATE: pending, running, waiting-for-input, succeeded, failed,\n"
-              "cancelled.",
+              "add-compose-hash. STATE: pending, running, waiting-for-input, waiting-for-owner,\n"
+              "succeeded, failed, cancelled.",
           .flags =
               {
                   {"kind", FlagType::kString, "KIND", "only this kind"},
@@ -740,6 +741,17 @@ void BuildOpsSupplyEnvs(FlagReader& r, Invocation* inv) {
 
 int RunOpsSupplyEnvs(Session& s) {
   return s.Start(&S::SupplyEnvVars, s.invocation().supply_envs, "supplying env vars");
+}
+
+void BuildOpsSubmitOwnerTx(FlagReader& r, Invocation* inv) {
+  inv->operation_id = r.Arg(0);
+  inv->submit_owner_tx.set_operation_id(r.Arg(0));
+  inv->submit_owner_tx.set_transaction_hash(r.Arg(1));
+  inv->submit_owner_tx.set_request_id(inv->request_id);
+}
+
+int RunOpsSubmitOwnerTx(Session& s) {
+  return s.Start(&S::SubmitOwnerTransaction, s.invocation().submit_owner_tx, "submitting the owner's transaction");
 }
 
 CommandSpec OpsGetCommand() {
@@ -801,6 +813,25 @@ CommandSpec OpsSupplyEnvsCommand() {
           .run = &RunOpsSupplyEnvs};
 }
 
+CommandSpec OpsSubmitOwnerTxCommand() {
+  return {.words = {"ops", "submit-owner-tx"},
+          .args = "OPERATION TX",
+          .min_args = 2,
+          .max_args = 2,
+          .summary = "hand over the app owner's transaction an operation waits for",
+          .usage = "OPERATION TX_HASH",
+          .description =
+              "An operation is WAITING_FOR_OWNER when the app contract's owner is not a key of the signer;\n"
+              "'kmsctl ops get' shows the transaction the owner must send (to, data, owner). Once the owner\n"
+              "sent it, the operation goes on by itself when the orchestrator sees it on chain; this hands\n"
+              "it over at once. The transaction must be mined, successful, sent to exactly that address\n"
+              "with exactly that calldata (a Safe's execTransaction is not: wait for the chain instead).",
+          .flags = MutatingFlags(),
+          .mutating = true,
+          .build = &BuildOpsSubmitOwnerTx,
+          .run = &RunOpsSubmitOwnerTx};
+}
+
 }  // namespace
 
 const std::vector<FlagSpec>& GlobalFlags() {
@@ -823,9 +854,19 @@ const std::vector<FlagSpec>& GlobalFlags() {
 const std::vector<CommandSpec>& Commands() {
   static const auto* commands = [] {
     auto* all = new std::vector<CommandSpec>{
-        KmsListCommand(),           DeployCommand(),         EnvsUpdateCommand(),    ComposeUpdateCommand(),
-        ComposeFileUpdateCommand(), ComposeHashAddCommand(), OpsListCommand(),       OpsGetCommand(),
-        OpsWatchCommand(),          OpsCancelCommand(),      OpsSupplyEnvsCommand(), AdoptCommand(),
+        KmsListCommand(),
+        DeployCommand(),
+        EnvsUpdateCommand(),
+        ComposeUpdateCommand(),
+        ComposeFileUpdateCommand(),
+        ComposeHashAddCommand(),
+        OpsListCommand(),
+        OpsGetCommand(),
+        OpsWatchCommand(),
+        OpsCancelCommand(),
+        OpsSupplyEnvsCommand(),
+        OpsSubmitOwnerTxCommand(),
+        AdoptCommand(),
         AppStateCommand(),
     };
     for (CommandSpec& c : AppChangeCommands()) all->push_back(std::move(c));

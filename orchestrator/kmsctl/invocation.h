@@ -64,10 +64,11 @@ struct Invocation {
   v1::ListOperationsRequest ops_list;
   bool ops_list_all = false;  // follow next_page_token to the end
   v1::SupplyEnvVarsRequest supply_envs;
+  v1::SubmitOwnerTransactionRequest submit_owner_tx;
   std::string operation_id;  // ops get|watch|cancel
   v1::AdoptResourceRequest adopt;
-  v1::GetAppStateRequest app_state;               // app state
-  v1::UpdateAppContractRequest app_change;        // app devices|transfer-ownership|...
+  v1::GetAppStateRequest app_state;         // app state
+  v1::UpdateAppContractRequest app_change;  // app devices|transfer-ownership|...
 
   // The env vars the request carries (also inside the request), kept so that kmsctl can answer a
   // WAITING_FOR_INPUT operation it started itself; nullopt when the command read none.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
@@ -211,12 +212,38 @@ std::string FormatOperation(const v1::Operation& op) {
                     "\n  env keys: ", absl::StrJoin(op.input_request().env_keys(), ", "),
                     "\n  supply them: kmsctl ops supply-envs ", op.id(), " --env-file=FILE\n");
   }
+  if (op.has_owner_action()) absl::StrAppend(&out, FormatOwnerAction(op, ""));
   if (op.has_error()) {
     const v1::OperationError& e = op.error();
     absl::StrAppend(&out, "error:\n  ", CodeWithNumber(e.code()), "  step ", e.step().empty() ? "-" : e.step(), "\n  ",
                     e.message(), "\n");
   }
   if (op.result_case() != v1::Operation::RESULT_NOT_SET) absl::StrAppend(&out, "result:\n", ResultText(op));
+  return out;
+}
+
+std::string FormatOwnerAction(const v1::Operation& op, absl::string_view indent) {
+  const v1::OwnerAction& a = op.owner_action();
+  std::vector<std::vector<std::string>> rows = {
+      {"  owner", a.owner_address()},
+      {"  chain", absl::StrCat(a.chain_id())},
+      {"  call", a.function_signature()},
+      {"  to", a.to()},
+      {"  data", a.data()},
+  };
+  if (!a.compose_hash().empty()) rows.push_back({"  compose hash", a.compose_hash()});
+  if (!a.device_id().empty()) rows.push_back({"  device id", a.device_id()});
+  rows.push_back({"  watching from block", absl::StrCat(a.watch_from_block())});
+  std::string table = Table(rows);
+  std::string out = absl::StrCat(indent, "waiting for the owner: ", a.reason(), "\n");
+  for (absl::string_view line : absl::StrSplit(table, '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, indent, line, "\n");
+  }
+  absl::StrAppend(&out, indent, "  the owner sends it, e.g.: cast send ", a.to(), " ", a.data(), " --from ",
+                  a.owner_address(), " --rpc-url RPC_URL\n", indent,
+                  "  (or a Safe transaction to that address with that data, value 0); the operation then goes on "
+                  "by itself\n",
+                  indent, "  or hand the transaction over: kmsctl ops submit-owner-tx ", op.id(), " TX_HASH\n");
   return out;
 }
 
@@ -231,6 +258,7 @@ std::string FormatOutcome(const v1::Operation& op) {
                     "\n  env keys: ", absl::StrJoin(op.input_request().env_keys(), ", "),
                     "\n  supply them: kmsctl ops supply-envs ", op.id(), " --env-file=FILE\n");
   }
+  if (op.has_owner_action()) absl::StrAppend(&out, FormatOwnerAction(op, "  "));
   if (op.has_error()) {
     absl::StrAppend(&out, "  error: ", CodeWithNumber(op.error().code()), " in step ",
                     op.error().step().empty() ? "-" : op.error().step(), ": ", op.error().message(), "\n");
@@ -360,8 +388,20 @@ std::string ProgressPrinter::OnEvent(const v1::OperationEvent& event) {
                     "): ", ShortName(op.state()), "\n");
     last_state_ = op.state();
   }
-  if (event.type() == v1::OperationEvent::TYPE_SNAPSHOT) return out + SnapshotLines(op);
-  if (event.type() == v1::OperationEvent::TYPE_STATE_CHANGED) return out + StateLine(event);
+  if (event.type() == v1::OperationEvent::TYPE_SNAPSHOT) {
+    absl::StrAppend(&out, SnapshotLines(op));
+    if (op.has_owner_action()) absl::StrAppend(&out, FormatOwnerAction(op, "  "));
+    return out;
+  }
+  if (event.type() == v1::OperationEvent::TYPE_STATE_CHANGED) {
+    absl::StrAppend(&out, StateLine(event));
+    // Entering WAITING_FOR_OWNER: what the owner must send.
+    if (op.has_owner_action() && op.state() == v1::OPERATION_STATE_WAITING_FOR_OWNER &&
+        event.transaction_hash().empty()) {
+      absl::StrAppend(&out, FormatOwnerAction(op, "  "));
+    }
+    return out;
+  }
   const v1::Step step = EventStep(event);
   if (auto verb = StepEventVerb(event, step)) {
     shown_[step.name()] = {step.state(), step.transaction_hash()};

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "onchainkms/orchestrator/v1/orchestrator.pb.h"
@@ -37,6 +38,9 @@ std::string FormatOperation(const v1::Operation& op);
 // The end of a followed operation, for people: its outcome line, then the result fields, the
 // error, or what input it waits for.
 std::string FormatOutcome(const v1::Operation& op);
+// What the app's owner must send for an operation in WAITING_FOR_OWNER (Operation.owner_action),
+// with a ready-to-run `cast send` line and the `ops submit-owner-tx` command; each line indented.
+std::string FormatOwnerAction(const v1::Operation& op, absl::string_view indent);
 
 // A table of operations (ListOperations), with the next-page hint.
 std::string FormatOperationList(const v1::ListOperationsResponse& response);

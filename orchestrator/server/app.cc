@@ -1,5 +1,6 @@
 #include "orchestrator/server/app.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "cloudapi/api_key.h"
 #include "google/protobuf/util/time_util.h"
 #include "orchestrator/flows/flows.h"
+#include "orchestrator/flows/owner_action.h"
 #include "orchestrator/server/journal_backend.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
@@ -208,7 +210,16 @@ absl::Status App::SetAccess(const v1::OrchestratorConfig& config) {
     signer_->SetKeyCheck([p = policy_.get()](absl::string_view caller, const chain::Address& key, uint64_t chain_id) {
       return p->CheckSignerKey(p->ResolveKey(caller), key, chain_id);
     });
+    // An app call whose sender (the app's owner) fails this waits for the owner instead.
+    deps_.signer_may_send = [p = policy_.get(), c = signer_client_.get()](absl::string_view caller,
+                                                                          const chain::Address& key,
+                                                                          uint64_t chain_id) -> absl::StatusOr<bool> {
+      ASSIGN_OR_RETURN(const std::vector<chain::Address> keys, c->ListKeys());
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) return false;
+      return p->CheckSignerKey(p->ResolveKey(caller), key, chain_id).ok();
+    };
   }
+  deps_.owner_txs = &owner_txs_;
   return absl::OkStatus();
 }
 
@@ -242,6 +253,9 @@ absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
   so.policy = policy_.get();
   so.ownership = ownership_.get();
   so.flow_deps = &deps_;
+  so.submit_owner_transaction = [this](const v1::SubmitOwnerTransactionRequest& request) {
+    return flows::SubmitOwnerTransaction(deps_, *manager_, request);
+  };
   service_ = std::make_unique<service::OrchestratorServiceImpl>(*manager_, *kms_, *transport_, so);
   return transport_->Serve({{kServiceName, service_.get()}});
 }

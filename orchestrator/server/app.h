@@ -81,6 +81,7 @@ class App {
   std::unique_ptr<engine::JournalingSigner> signer_;
   std::vector<std::unique_ptr<chain::jsonrpc::Client>> rpcs_;
   std::vector<std::unique_ptr<chain::onchain::OnchainOperations>> ops_;
+  engine::OwnerTxInbox owner_txs_;  // before deps_ and the manager, which use it
   engine::FlowDeps deps_;
   std::unique_ptr<access::AccessPolicy> policy_;
   std::unique_ptr<service::OwnershipGuard> ownership_;

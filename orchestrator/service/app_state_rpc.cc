@@ -44,9 +44,9 @@ absl::StatusOr<v1::AppState> OrchestratorServiceImpl::ReadAppState(grpc::Callbac
   ASSIGN_OR_RETURN(const ValidationContext vctx, Context(/*need_kms=*/false));
   ASSIGN_OR_RETURN(const v1::GetAppStateRequest r, ValidateGetAppState(request, vctx));
   if (options_.ownership != nullptr) {
-    RETURN_IF_ERROR(r.has_app() ? options_.ownership->CheckAppReadable(caller, r.app().chain_id(),
-                                                                      r.app().app_contract_address())
-                                : options_.ownership->CheckCvmReadable(caller, r.cvm_id()));
+    RETURN_IF_ERROR(
+        r.has_app() ? options_.ownership->CheckAppReadable(caller, r.app().chain_id(), r.app().app_contract_address())
+                    : options_.ownership->CheckCvmReadable(caller, r.cvm_id()));
   }
   const engine::FlowDeps* deps = options_.flow_deps;
   if (deps == nullptr) return absl::UnavailableError("GetAppState: no chain access in this process");

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "chain/hash32.h"
 #include "chain/hex.h"
 #include "crypto/sha256.h"
 #include "platform/log/log.h"
@@ -30,9 +31,7 @@ const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::Update
   return nullptr;
 }
 const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::AddComposeHashRequest&) { return nullptr; }
-const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateAppContractRequest&) {
-  return nullptr;
-}
+const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateAppContractRequest&) { return nullptr; }
 
 std::string CvmIdOf(const v1::DeployCvmRequest&) { return ""; }
 std::string CvmIdOf(const v1::UpdateEnvVarsRequest& r) { return r.cvm_id(); }
@@ -87,8 +86,8 @@ absl::StatusOr<v1::AddComposeHashRequest> Validate(const v1::AddComposeHashReque
                                                    std::optional<chain::Address>* k) {
   return ValidateAddComposeHash(r, c, k);
 }
-absl::StatusOr<v1::UpdateAppContractRequest> Validate(const v1::UpdateAppContractRequest& r,
-                                                      const ValidationContext& c, std::optional<chain::Address>* k) {
+absl::StatusOr<v1::UpdateAppContractRequest> Validate(const v1::UpdateAppContractRequest& r, const ValidationContext& c,
+                                                      std::optional<chain::Address>* k) {
   return ValidateUpdateAppContract(r, c, k);
 }
 
@@ -545,6 +544,26 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::CancelOperation(grpc::Callbac
     return Done(context, v.status());
   }
   absl::StatusOr<v1::Operation> op = manager_.Cancel(request->operation_id());
+  if (op.ok()) *response = *std::move(op);
+  return Done(context, op.status());
+}
+
+grpc::ServerUnaryReactor* OrchestratorServiceImpl::SubmitOwnerTransaction(
+    grpc::CallbackServerContext* context, const v1::SubmitOwnerTransactionRequest* request, v1::Operation* response) {
+  absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/true);
+  if (!caller.ok()) return Done(context, caller.status());
+  if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) return Done(context, s);
+  if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
+  if (!chain::Hash32::FromHex(request->transaction_hash()).ok()) {
+    return Done(context, absl::InvalidArgumentError("transaction_hash: must be 32-byte hex (0x + 64 hex digits)"));
+  }
+  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
+    return Done(context, v.status());
+  }
+  if (!options_.submit_owner_transaction) {
+    return Done(context, absl::UnimplementedError("SubmitOwnerTransaction is not available in this process"));
+  }
+  absl::StatusOr<v1::Operation> op = options_.submit_owner_transaction(*request);
   if (op.ok()) *response = *std::move(op);
   return Done(context, op.status());
 }

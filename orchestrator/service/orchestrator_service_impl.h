@@ -57,6 +57,8 @@ struct ServiceOptions {
   // The chains' RPC clients, the Phala Cloud client and the signer's keys, for the read-only
   // GetAppState (not owned; outlives the service). Null: GetAppState is UNAVAILABLE.
   const engine::FlowDeps* flow_deps = nullptr;
+  // SubmitOwnerTransaction after access and validation (flows/owner_action.h); unset: UNIMPLEMENTED.
+  std::function<absl::StatusOr<v1::Operation>(const v1::SubmitOwnerTransactionRequest&)> submit_owner_transaction;
 };
 
 class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
@@ -100,13 +102,17 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
   grpc::ServerUnaryReactor* CancelOperation(grpc::CallbackServerContext* context,
                                             const v1::CancelOperationRequest* request,
                                             v1::Operation* response) override;
+  grpc::ServerUnaryReactor* SubmitOwnerTransaction(grpc::CallbackServerContext* context,
+                                                   const v1::SubmitOwnerTransactionRequest* request,
+                                                   v1::Operation* response) override;
   // adopt_resource.cc
   grpc::ServerUnaryReactor* AdoptResource(grpc::CallbackServerContext* context, const v1::AdoptResourceRequest* request,
                                           v1::AdoptResourceResponse* response) override;
 
  private:
   absl::StatusOr<ValidationContext> Context(bool need_kms);
-  absl::StatusOr<v1::AppState> ReadAppState(grpc::CallbackServerContext* context, const v1::GetAppStateRequest& request);
+  absl::StatusOr<v1::AppState> ReadAppState(grpc::CallbackServerContext* context,
+                                            const v1::GetAppStateRequest& request);
   // The authenticated caller's principal; `act`: refuses read-only roles too.
   absl::StatusOr<access::Principal> Admit(grpc::CallbackServerContext* context, bool act);
   template <typename Request>

@@ -491,8 +491,9 @@ absl::Status ValidateAppChange(v1::UpdateAppContractRequest& r) {
       }
       return absl::OkStatus();
     default:
-      return Bad("change", "required: add_device, remove_device, set_allow_any_device, transfer_ownership, "
-                           "accept_ownership or disable_upgrades");
+      return Bad("change",
+                 "required: add_device, remove_device, set_allow_any_device, transfer_ownership, "
+                 "accept_ownership or disable_upgrades");
   }
 }
 

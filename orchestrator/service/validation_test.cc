@@ -168,7 +168,6 @@ TEST(ValidationTest, DigestIgnoresEnvValuesAndRequestIdButNotTheRest) {
   EXPECT_TRUE(back.env_vars(0).value().empty());
 }
 
-
 // ---- UpdateAppContract / GetAppState ----
 
 v1::UpdateAppContractRequest AppChange() {
@@ -236,7 +235,8 @@ TEST(ValidationTest, GetAppStateNormalizesAndLimitsTheQueries) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->device_ids(0), "0xcd" + std::string(62, '1'));
   r.add_compose_hashes("xyz");
-  EXPECT_THAT(std::string(ValidateGetAppState(r, Ctx()).status().message()), HasSubstr("compose_hashes[0]: want 32 bytes"));
+  EXPECT_THAT(std::string(ValidateGetAppState(r, Ctx()).status().message()),
+              HasSubstr("compose_hashes[0]: want 32 bytes"));
   r.clear_compose_hashes();
   for (int i = 0; i < 101; ++i) r.add_device_ids(std::string(64, 'a'));
   EXPECT_THAT(std::string(ValidateGetAppState(r, Ctx()).status().message()), HasSubstr("device_ids: at most 100"));
