@@ -49,6 +49,14 @@ grpc::ServerUnaryReactor* SignerService::SignAddComposeHash(grpc::CallbackServer
   });
 }
 
+grpc::ServerUnaryReactor* SignerService::SignAppCall(grpc::CallbackServerContext* context,
+                                                     const v1::SignAppCallRequest* request,
+                                                     v1::SignedTransaction* response) {
+  return Serve(context, "SignAppCall", [&](const engine::Caller& c, engine::Done done) {
+    engine_->SignAppCall(c, *request, response, std::move(done));
+  });
+}
+
 grpc::ServerUnaryReactor* SignerService::SignTransaction(grpc::CallbackServerContext* context,
                                                          const v1::SignTransactionRequest* request,
                                                          v1::SignedTransaction* response) {

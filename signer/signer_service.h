@@ -29,6 +29,9 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
   grpc::ServerUnaryReactor* SignAddComposeHash(grpc::CallbackServerContext* context,
                                                const onchainkms::signer::v1::SignAddComposeHashRequest* request,
                                                onchainkms::signer::v1::SignedTransaction* response) override;
+  grpc::ServerUnaryReactor* SignAppCall(grpc::CallbackServerContext* context,
+                                        const onchainkms::signer::v1::SignAppCallRequest* request,
+                                        onchainkms::signer::v1::SignedTransaction* response) override;
   grpc::ServerUnaryReactor* SignTransaction(grpc::CallbackServerContext* context,
                                             const onchainkms::signer::v1::SignTransactionRequest* request,
                                             onchainkms::signer::v1::SignedTransaction* response) override;

@@ -143,5 +143,34 @@ TEST_F(SignerServiceTest, RequestsWaitingForANonceDoNotHoldGrpcThreads) {
   expected_audit_records_ = kWaiters + 2;
 }
 
+// SignAppCall through the edge: the engine's statuses reach the client as gRPC codes with the
+// field or rule named, and every call is audited.
+TEST_F(SignerServiceTest, SignAppCallOverGrpc) {
+  auto call = [&](const v1::SignAppCallRequest& r, v1::SignedTransaction* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    ++expected_audit_records_;
+    return stub_->SignAppCall(&ctx, r, out);
+  };
+  v1::SignAppCallRequest add = fixtures::AppCallRequest(0);
+  add.set_add_device_id(std::string(64, 'd'));
+  v1::SignedTransaction out;
+  grpc::Status s = call(add, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.data(), "0x2a819728" + std::string(64, 'd'));
+  EXPECT_EQ(out.to(), fixtures::kApp);
+
+  v1::SignAppCallRequest transfer = fixtures::AppCallRequest(1);
+  transfer.set_transfer_ownership_to("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+  s = call(transfer, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("transferOwnership(address)"), std::string::npos) << s.error_message();
+
+  v1::SignAppCallRequest empty = fixtures::AppCallRequest(1);
+  s = call(empty, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("call: required", 0), 0u) << s.error_message();
+}
+
 }  // namespace
 }  // namespace signer

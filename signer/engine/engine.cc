@@ -12,6 +12,7 @@
 #include "chain/transaction.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
+#include "signer/engine/app_call.h"
 
 namespace signer::engine {
 
@@ -404,6 +405,18 @@ void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHa
              intent["compose_hash"] = hash->Hex();
              intent["selector"] = Selector(p.tx.data);
              return intent;
+           });
+}
+
+void Engine::SignAppCall(const Caller& caller, const v1::SignAppCallRequest& r, v1::SignedTransaction* out, Done done) {
+  auto req = StartRequest("SignAppCall", caller, std::move(done), r.request_id());
+  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kManageDevices, out,
+           [&](Prepared& p) -> absl::StatusOr<json::object> {
+             absl::StatusOr<ParsedAppCall> parsed = ParseAppCall(r);
+             if (!parsed.ok()) return parsed.status();
+             p.intent.kind = parsed->kind;  // devices or ownership, by call
+             p.SetCall(parsed->app, chain::EncodeAppCall(parsed->call));
+             return std::move(parsed->audit);
            });
 }
 

@@ -75,6 +75,10 @@ class Engine {
                                 onchainkms::signer::v1::SignedTransaction* response, Done done);
   void SignAddComposeHash(const Caller& caller, const onchainkms::signer::v1::SignAddComposeHashRequest& request,
                           onchainkms::signer::v1::SignedTransaction* response, Done done);
+  // SignAppCall: validation and audit form in app_call.h; the policy intent is
+  // INTENT_MANAGE_DEVICES or INTENT_MANAGE_OWNERSHIP by call.
+  void SignAppCall(const Caller& caller, const onchainkms::signer::v1::SignAppCallRequest& request,
+                   onchainkms::signer::v1::SignedTransaction* response, Done done);
   void SignTransaction(const Caller& caller, const onchainkms::signer::v1::SignTransactionRequest& request,
                        onchainkms::signer::v1::SignedTransaction* response, Done done);
   void SignMessage(const Caller& caller, const onchainkms::signer::v1::SignMessageRequest& request,

@@ -192,6 +192,16 @@ absl::Status CallMatcher::CompileArguments(const v1::GenericTransactionRule& rul
   return absl::OkStatus();
 }
 
+bool CallMatcher::PinsEveryArgument() const {
+  for (uint32_t i = 0; i < types_.size(); ++i) {
+    if (std::none_of(arguments_.begin(), arguments_.end(),
+                     [&](const Argument& a) { return a.index == i && !a.equals_any.empty(); })) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<CallMatcher::Mismatch> CallMatcher::Check(chain::ByteView data) const {
   const size_t want = 4 + 32 * types_.size();
   if (data.size() != want) {

@@ -38,6 +38,9 @@ class CallMatcher {
 
   const Selector& selector() const { return selector_; }
   const std::string& signature() const { return signature_; }
+  // Every argument is pinned to listed values (an equals_any matcher): the rule names exactly
+  // what it allows, e.g. the new owner of transferOwnership. True for a function without arguments.
+  bool PinsEveryArgument() const;
   // Checks `data` (selector included, already known to match): exact length, canonical words,
   // the argument matchers.
   std::optional<Mismatch> Check(chain::ByteView data) const;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "chain/dstack_app_calls.h"
 #include "chain/hex.h"
 #include "crypto/sha256.h"
 #include "platform/config_file.h"
@@ -99,6 +100,10 @@ v1::Intent IntentOf(TxIntent::Kind kind) {
       return v1::INTENT_ADD_COMPOSE_HASH;
     case TxIntent::Kind::kGeneric:
       return v1::INTENT_GENERIC_TRANSACTION;
+    case TxIntent::Kind::kManageDevices:
+      return v1::INTENT_MANAGE_DEVICES;
+    case TxIntent::Kind::kManageOwnership:
+      return v1::INTENT_MANAGE_OWNERSHIP;
   }
   return v1::INTENT_UNSPECIFIED;
 }
@@ -299,7 +304,7 @@ bool CompiledPolicy::MayUseKey(absl::string_view caller, const chain::Address& k
   return b != nullptr && b->keys.contains(key);
 }
 
-Decision CompiledPolicy::MatchGenericRule(const TxIntent& in, const Binding* binding) const {
+Decision CompiledPolicy::MatchGenericRule(const TxIntent& in, const Binding* binding, bool pinned_call_only) const {
   std::optional<std::array<uint8_t, 4>> selector;
   if (!in.data.empty()) {
     if (in.data.size() < 4) return Deny("generic_transaction_rules", "calldata shorter than a 4-byte selector");
@@ -318,6 +323,17 @@ Decision CompiledPolicy::MatchGenericRule(const TxIntent& in, const Binding* bin
       near_why = absl::StrCat("key ", in.from.Checksummed(), " may not use this rule");
       continue;
     }
+    if (pinned_call_only && !r.call.has_value()) {
+      near_rule = absl::StrCat(r.rule, ".function_signature");
+      near_why = "SignAppCall's ownership and upgrade calls need a rule with a function_signature";
+      continue;
+    }
+    if (pinned_call_only && !r.call->PinsEveryArgument()) {
+      near_rule = absl::StrCat(r.rule, ".arguments");
+      near_why = absl::StrCat("the rule must name every argument of ", r.call->signature(),
+                              " with equals_any (for transferOwnership: the new owner)");
+      continue;
+    }
     if (in.value > r.max_value) {
       near_rule = absl::StrCat(r.rule, ".max_value_wei");
       near_why = absl::StrCat("value ", in.value.ToDecimal(), " exceeds ", r.max_value.ToDecimal());
@@ -333,9 +349,28 @@ Decision CompiledPolicy::MatchGenericRule(const TxIntent& in, const Binding* bin
     return Decision{absl::OkStatus(), r.rule};
   }
   if (!near_rule.empty()) return Deny(std::move(near_rule), near_why);
+  if (pinned_call_only) {
+    absl::StatusOr<chain::AppCall> call = chain::DecodeAppCall(in.data);
+    const std::string function = call.ok() ? std::string(chain::AppCallSignature(*call)) : "the call";
+    return Deny("generic_transaction_rules",
+                absl::StrCat("no rule allows ", function, " on app ", in.to.Checksummed(), " on chain ", in.chain_id,
+                             ": it needs an entry with this chain_id and `to`, function_signature \"", function,
+                             "\" and equals_any matchers naming its arguments"));
+  }
   return Deny("generic_transaction_rules",
               absl::StrCat("no rule allows chain ", in.chain_id, ", to ", in.to.Checksummed(), ", selector ",
                            selector ? chain::ToHex(*selector) : std::string("(none: plain transfer)")));
+}
+
+Decision CompiledPolicy::CheckAppContract(const Chain& c, const TxIntent& in) {
+  if (in.kind == TxIntent::Kind::kManageDevices) {
+    absl::StatusOr<chain::AppCall> call = chain::DecodeAppCall(in.data);
+    if (!call.ok() || !chain::IsDeviceCall(*call)) return Deny("intents", "not a device call");  // engine bug
+  }
+  if (c.any_app) return Decision{absl::OkStatus(), absl::StrCat(c.rule, ".any_app")};
+  if (c.apps.contains(in.to)) return Decision{absl::OkStatus(), absl::StrCat(c.rule, ".app_contract_addresses")};
+  return Deny(absl::StrCat(c.rule, ".app_contract_addresses"),
+              absl::StrCat("app contract ", in.to.Checksummed(), " is not allowed on chain ", in.chain_id));
 }
 
 Decision CompiledPolicy::CheckTransaction(const TxIntent& in) const {
@@ -353,15 +388,18 @@ Decision CompiledPolicy::CheckTransaction(const TxIntent& in) const {
       allowed_by = absl::StrCat(c.rule, ".kms_contract_addresses");
       break;
     case TxIntent::Kind::kAddComposeHash:
-      if (c.any_app) {
-        allowed_by = absl::StrCat(c.rule, ".any_app");
-      } else if (c.apps.contains(in.to)) {
-        allowed_by = absl::StrCat(c.rule, ".app_contract_addresses");
-      } else {
-        return Deny(absl::StrCat(c.rule, ".app_contract_addresses"),
-                    absl::StrCat("app contract ", in.to.Checksummed(), " is not allowed on chain ", in.chain_id));
-      }
+    case TxIntent::Kind::kManageDevices: {
+      Decision app = CheckAppContract(c, in);
+      if (!app.allowed()) return app;
+      allowed_by = std::move(app.rule);
       break;
+    }
+    case TxIntent::Kind::kManageOwnership: {
+      Decision generic = MatchGenericRule(in, binds_callers() ? BindingOf(in.caller) : nullptr, true);
+      if (!generic.allowed()) return generic;
+      allowed_by = std::move(generic.rule);
+      break;
+    }
     case TxIntent::Kind::kGeneric: {
       Decision generic = MatchGenericRule(in, binds_callers() ? BindingOf(in.caller) : nullptr);
       if (!generic.allowed()) return generic;

@@ -28,7 +28,9 @@ namespace signer::policy {
 
 // What a transaction request asks for, after the signer built its calldata.
 struct TxIntent {
-  enum class Kind { kDeployAndRegisterApp, kAddComposeHash, kGeneric };
+  // kManageDevices / kManageOwnership: SignAppCall's device calls / its ownership and upgrade
+  // calls (chain/dstack_app_calls.h), `data` being the calldata the signer built.
+  enum class Kind { kDeployAndRegisterApp, kAddComposeHash, kGeneric, kManageDevices, kManageOwnership };
   Kind kind = Kind::kGeneric;
   std::string caller;  // the transport's Caller::JournalKey(): "uid:1000", "cert:ci", ...
   uint64_t chain_id = 0;
@@ -69,7 +71,9 @@ class CompiledPolicy {
   static absl::StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(const onchainkms::signer::v1::Policy& policy);
 
   // The caller's binding, chain, target contract or generic rule (and its argument matchers),
-  // fee/gas caps; value 0 for the two intents.
+  // fee/gas caps; value 0 for the contract-call intents. kManageOwnership needs both: a generic
+  // rule for the chain, the app (`to`) and the call's function_signature that pins every
+  // argument (equals_any), so no rule short of naming the new owner gives an app away.
   Decision CheckTransaction(const TxIntent& intent) const;
   // `callers`: the caller (a Caller::JournalKey()) may use `key` for `intent`. Always allowed
   // when the policy has no `callers` (see binds_callers()).
@@ -124,8 +128,11 @@ class CompiledPolicy {
   absl::Status CompileCallers(const onchainkms::signer::v1::Policy& policy);
   // The binding naming `caller`; nullptr if none does.
   const Binding* BindingOf(absl::string_view caller) const;
-  // The first generic rule allowing `in` (`allowed_by` set) or the denial.
-  Decision MatchGenericRule(const TxIntent& in, const Binding* binding) const;
+  // The first generic rule allowing `in` (`allowed_by` set) or the denial. `pinned_call_only`:
+  // only rules with a function_signature whose matchers pin every argument count.
+  Decision MatchGenericRule(const TxIntent& in, const Binding* binding, bool pinned_call_only = false) const;
+  // kAddComposeHash and kManageDevices: the app contract is allowed on the chain.
+  static Decision CheckAppContract(const Chain& c, const TxIntent& in);
   absl::flat_hash_map<uint64_t, Chain> chains_;
   std::vector<GenericRule> generic_;
   KeyLimits default_limits_;

@@ -30,6 +30,19 @@ inline onchainkms::signer::v1::SignAddComposeHashRequest AddComposeHashRequest(u
   return r;
 }
 
+// The same envelope for SignAppCall; set one of its `call` fields.
+inline onchainkms::signer::v1::SignAppCallRequest AppCallRequest(uint64_t nonce = 0) {
+  onchainkms::signer::v1::SignAppCallRequest r;
+  r.set_chain_id(31337);
+  r.set_app_contract_address(kApp);
+  r.set_from_address(kFrom);
+  r.set_nonce(nonce);
+  r.set_gas_limit(60000);
+  r.set_max_fee_per_gas_wei("2000000000");
+  r.set_max_priority_fee_per_gas_wei("1000000");
+  return r;
+}
+
 }  // namespace signer::fixtures
 
 #endif  // ONCHAIN_KMS_SIGNER_TESTING_ANVIL_FIXTURES_H_

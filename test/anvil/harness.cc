@@ -345,7 +345,7 @@ absl::StatusOr<std::unique_ptr<Anvil>> Anvil::Start(const Options& options) {
   std::unique_ptr<Anvil> anvil(new Anvil(pid, log_template, 0, options));
   RETURN_IF_ERROR(anvil->WaitUntilReady(options));
   if (options.deploy_contracts) {
-    RETURN_IF_ERROR(anvil->DeployContracts());
+    RETURN_IF_ERROR(anvil->DeployContracts(options.two_step_ownership ? "DstackAppTwoStep" : "DstackApp"));
   }
   return anvil;
 }
@@ -385,14 +385,14 @@ absl::Status Anvil::WaitUntilReady(const Options& options) {
   return absl::OkStatus();
 }
 
-absl::Status Anvil::DeployContracts() {
-  absl::StatusOr<ContractArtifact> app = LoadArtifact("DstackApp");
+absl::Status Anvil::DeployContracts(absl::string_view app_contract) {
+  absl::StatusOr<ContractArtifact> app = LoadArtifact(app_contract);
   if (!app.ok()) return app.status();
   absl::StatusOr<ContractArtifact> kms = LoadArtifact("DstackKms");
   if (!kms.ok()) return kms.status();
   absl::StatusOr<std::string> impl = Deploy(app->bytecode);
   if (!impl.ok()) {
-    return absl::Status(impl.status().code(), absl::StrCat("deploying DstackApp: ", impl.status().message()));
+    return absl::Status(impl.status().code(), absl::StrCat("deploying ", app_contract, ": ", impl.status().message()));
   }
   // constructor(address initialOwner, address appImplementation)
   absl::StatusOr<std::string> factory = Deploy(kms->bytecode + AbiWord(kDeployerAddress) + AbiWord(*impl));

@@ -50,6 +50,9 @@ struct Options {
   bool automine = true;
   absl::Duration block_time = absl::ZeroDuration();
   bool deploy_contracts = true;
+  // The app implementation the KMS deploys apps with: false, DstackApp (one-step ownership, as
+  // before 2026-05); true, DstackAppTwoStep (pendingOwner / acceptOwnership, as from 2026-05).
+  bool two_step_ownership = false;
   // Empty: $ANVIL_BINARY, else the pinned npm anvil found through runfiles or the checkout.
   std::string anvil_binary;
   std::vector<std::string> extra_args;  // appended to anvil's command line
@@ -62,7 +65,7 @@ struct DevChain {
   std::string rpc_url;  // http://127.0.0.1:<port>
   uint64_t chain_id = 0;
   std::string kms_address;                          // DstackKms factory; empty if deploy_contracts=false
-  std::string app_implementation;                   // DstackApp implementation behind every app proxy
+  std::string app_implementation;                   // DstackApp(TwoStep) implementation behind every app proxy
   std::string deployer_address = kDeployerAddress;  // owns the KMS (and its test knobs)
   std::string deployer_private_key = kDeployerPrivateKey;
 };
@@ -131,7 +134,7 @@ class Anvil {
  private:
   Anvil(pid_t pid, std::string log_path, uint16_t port, const Options& options);
   absl::Status WaitUntilReady(const Options& options);
-  absl::Status DeployContracts();
+  absl::Status DeployContracts(absl::string_view app_contract);  // "DstackApp" or "DstackAppTwoStep"
   std::string LogTail() const;
   bool Exited();  // reaps the child if it has exited
 

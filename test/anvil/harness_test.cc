@@ -227,7 +227,8 @@ TEST(Tools, HexHelpers) {
 }
 
 TEST(Artifacts, AllFourContractsEmbedded) {
-  EXPECT_EQ(ArtifactNames(), (std::vector<std::string>{"DstackApp", "DstackAppProxy", "DstackKms", "KmsDecoy"}));
+  EXPECT_EQ(ArtifactNames(),
+            (std::vector<std::string>{"DstackApp", "DstackAppProxy", "DstackAppTwoStep", "DstackKms", "KmsDecoy"}));
   absl::StatusOr<ContractArtifact> kms = LoadArtifact("DstackKms");
   ASSERT_TRUE(kms.ok()) << kms.status();
   EXPECT_TRUE(absl::StartsWith(kms->solc_version, "0.8.24+")) << kms->solc_version;

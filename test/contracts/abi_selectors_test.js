@@ -82,6 +82,8 @@ const FACTS = {
     },
     errors: {...OWNABLE_ERRORS, 'InvalidInitialization()': '0xf92ee8a9'},
   },
+  // Two-step ownership (upstream from 2026-05): DstackApp's table plus Ownable2Step's.
+  DstackAppTwoStep: null,
   DstackAppProxy: {
     functions: {},
     events: {
@@ -97,6 +99,16 @@ const FACTS = {
     },
     errors: {},
   },
+};
+
+FACTS.DstackAppTwoStep = {
+  functions: {...FACTS.DstackApp.functions, 'pendingOwner()': '0xe30c3978', 'acceptOwnership()': '0x79ba5097'},
+  events: {
+    ...FACTS.DstackApp.events,
+    'OwnershipTransferStarted(address,address)':
+        ['0x38d16b8cac22d99fc7c124b9cd0de2d3fa1faef420bfe791d8c362d765e22700', [true, true]],
+  },
+  errors: {...FACTS.DstackApp.errors},
 };
 
 // Test-only additions that have no upstream counterpart.

@@ -78,7 +78,8 @@ for (const [server, address, serviceName] of [
 test('signer: describe a method through reflection', async () => {
   const methods = await reflectionClient(SIGNER).listMethods('onchainkms.signer.v1.Signer');
   assert.deepEqual(methods.map((m) => m.name).sort(), [
-    'GetKey', 'ListKeys', 'SignAddComposeHash', 'SignDeployAndRegisterApp', 'SignMessage', 'SignTransaction',
+    'GetKey', 'ListKeys', 'SignAddComposeHash', 'SignAppCall', 'SignDeployAndRegisterApp', 'SignMessage',
+    'SignTransaction',
   ]);
   const deploy = methods.find((m) => m.name === 'SignDeployAndRegisterApp').definition;
   assert.equal(deploy.path, '/onchainkms.signer.v1.Signer/SignDeployAndRegisterApp');

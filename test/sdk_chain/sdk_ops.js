@@ -1,12 +1,15 @@
-// Runs the real @phala/cloud SDK (deployAppAuth / addComposeHash) against a JSON-RPC endpoint and
+// Runs the real @phala/cloud SDK (deployAppAuth / addComposeHash / addDevice / removeDevice /
+// setAllowAnyDevice) against a JSON-RPC endpoint and
 // prints one JSON line: every operation's result and time, and the raw signed transactions the
 // SDK sent (captured with a viem transport hook), so a C++ test can compare them byte for byte.
 //
 //   NODE_PATH=tools/node/node_modules node sdk_ops.js '<json>'
 //   json: {rpcUrl, chainId, kms, privateKey, ops: [{kind: "deploy", composeHash, deviceId,
-//          allowAnyDevice, disableUpgrades} | {kind: "add", appId, composeHash}]}
+//          allowAnyDevice, disableUpgrades} | {kind: "add", appId, composeHash}
+//          | {kind: "addDevice" | "removeDevice", appAddress, deviceId}
+//          | {kind: "setAllowAnyDevice", appAddress, allow}]}
 'use strict';
-const { deployAppAuth, addComposeHash } = require('@phala/cloud');
+const { deployAppAuth, addComposeHash, addDevice, removeDevice, setAllowAnyDevice } = require('@phala/cloud');
 const { createPublicClient, createWalletClient, defineChain, http } = require('viem');
 const { privateKeyToAccount } = require('viem/accounts');
 
@@ -52,11 +55,20 @@ async function main() {
         },
         { schema: false },
       );
-    } else {
+    } else if (op.kind === 'add') {
       r = await addComposeHash(
         { chain, appId: op.appId, composeHash: op.composeHash, walletClient, publicClient },
         { schema: false },
       );
+    } else if (op.kind === 'addDevice' || op.kind === 'removeDevice') {
+      const call = op.kind === 'addDevice' ? addDevice : removeDevice;
+      r = await call({ chain, appAddress: op.appAddress, deviceId: op.deviceId, walletClient, publicClient },
+                     { schema: false });
+    } else if (op.kind === 'setAllowAnyDevice') {
+      r = await setAllowAnyDevice({ chain, appAddress: op.appAddress, allow: op.allow, walletClient, publicClient },
+                                  { schema: false });
+    } else {
+      throw new Error(`unknown op kind ${op.kind}`);
     }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     results.push({ ...plain(r), ms });

@@ -5,6 +5,7 @@ pragma solidity 0.8.24;
 /// selectors, the same `OwnershipTransferred` event and the same custom errors, so a non-owner
 /// call reverts with `OwnableUnauthorizedAccount(caller)` (0x118cdaa7) and no revert string.
 /// One-step on purpose: the pre-2026-05 releases (what the SDK expects) used plain Ownable.
+/// `transferOwnership` and `_transferOwnership` are virtual for DstackAppTwoStep (Ownable2Step).
 abstract contract Ownable {
     address private _owner;
 
@@ -22,7 +23,7 @@ abstract contract Ownable {
         return _owner;
     }
 
-    function transferOwnership(address newOwner) public onlyOwner {
+    function transferOwnership(address newOwner) public virtual onlyOwner {
         if (newOwner == address(0)) revert OwnableInvalidOwner(address(0));
         _transferOwnership(newOwner);
     }
@@ -31,7 +32,7 @@ abstract contract Ownable {
         _transferOwnership(address(0));
     }
 
-    function _transferOwnership(address newOwner) internal {
+    function _transferOwnership(address newOwner) internal virtual {
         address previous = _owner;
         _owner = newOwner;
         emit OwnershipTransferred(previous, newOwner);
