@@ -216,7 +216,7 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
   return result;
 }
 
-absl::StatusOr<AppCallResult> OnchainOperations::SendAppCall(const AppCallRequest& request, const RunControl& control) {
+absl::StatusOr<MinedTx> OnchainOperations::SendAppCall(const AppCallRequest& request, const RunControl& control) {
   if (request.app.IsZero()) return absl::InvalidArgumentError("app: required");
   if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
   if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
@@ -229,17 +229,7 @@ absl::StatusOr<AppCallResult> OnchainOperations::SendAppCall(const AppCallReques
     }
   }
   const TxIntent intent = TxIntent::App(request.app, request.call);
-  absl::StatusOr<MinedTx> mined = Execute(request.chain_id, request.sender, intent, request.request_id, control);
-  if (!mined.ok()) return mined.status();
-  AppCallResult r;
-  r.tx_hash = mined->tx.hash;
-  r.block_number = mined->receipt.block_number;
-  r.gas_used = mined->receipt.gas_used;
-  r.nonce = mined->tx.nonce;
-  r.versions_signed = mined->versions;
-  r.broadcasts = mined->broadcasts;
-  r.receipt_vanished = mined->receipt_vanished;
-  return r;
+  return Execute(request.chain_id, request.sender, intent, request.request_id, control);
 }
 
 absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHashRequest& request,

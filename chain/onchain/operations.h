@@ -127,16 +127,6 @@ struct AppCallRequest {
   std::string request_id;
 };
 
-struct AppCallResult {
-  Hash32 tx_hash;
-  uint64_t block_number = 0;
-  uint64_t gas_used = 0;
-  uint64_t nonce = 0;
-  int versions_signed = 0;
-  int broadcasts = 0;
-  int receipt_vanished = 0;
-};
-
 class OnchainOperations {
  public:
   // `rpc`, `signer` and `nonce_store` must outlive this object. `nonce_store`: null when this
@@ -150,7 +140,8 @@ class OnchainOperations {
                                                     const RunControl& control = {});
   absl::StatusOr<AddComposeHashResult> AddComposeHash(const AddComposeHashRequest& request,
                                                       const RunControl& control = {});
-  absl::StatusOr<AppCallResult> SendAppCall(const AppCallRequest& request, const RunControl& control = {});
+  // The mined transaction (its receipt succeeded).
+  absl::StatusOr<MinedTx> SendAppCall(const AppCallRequest& request, const RunControl& control = {});
 
   NonceAllocator& nonces(uint64_t chain_id, const Address& sender) { return registry_.For(chain_id, sender); }
   const OperationOptions& options() const { return options_; }

@@ -24,9 +24,7 @@ TxIntent TxIntent::AddComposeHash(const Address& app, const Hash32& hash) {
 }
 
 TxIntent TxIntent::App(const Address& app, const AppCall& call) {
-  TxIntent i;
-  i.kind = Kind::kAppCall;
-  i.to = app;
+  TxIntent i{.kind = Kind::kAppCall, .to = app};
   i.app_call = call;
   return i;
 }

@@ -262,8 +262,9 @@ absl::Status AppCallStep(OpContext& ctx, StepRun& run, const Req& req) {
     return SucceedChange(ctx, run, *chain, t, req, device, tx.transaction_hash, tx.block_number, /*by_owner=*/true);
   }
   chain::onchain::AppCallRequest request{.chain_id = t.chain_id, .app = t.app, .sender = sender, .call = call};
-  ASSIGN_OR_RETURN(const chain::onchain::AppCallResult mined, RunAppCall(ctx, run, *chain, request));
-  return SucceedChange(ctx, run, *chain, t, req, device, mined.tx_hash, mined.block_number, /*by_owner=*/false);
+  ASSIGN_OR_RETURN(const chain::onchain::MinedTx mined, RunAppCall(ctx, run, *chain, request));
+  return SucceedChange(ctx, run, *chain, t, req, device, mined.tx.hash, mined.receipt.block_number,
+                       /*by_owner=*/false);
 }
 
 std::optional<std::string> AlreadyInEffect(const state::FlowState& st, const Req&) {

@@ -212,9 +212,8 @@ absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext
                [&](chain::onchain::RunControl& control) { return chain.ops->AddComposeHash(request, control); });
 }
 
-absl::StatusOr<chain::onchain::AppCallResult> RunAppCall(OpContext& ctx, StepRun& run,
-                                                         const engine::ChainBackend& chain,
-                                                         chain::onchain::AppCallRequest request) {
+absl::StatusOr<chain::onchain::MinedTx> RunAppCall(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain,
+                                                   chain::onchain::AppCallRequest request) {
   request.request_id = absl::StrCat(ctx.id(), "/", run.name());
   return RunTx(ctx, run, chain, request.sender,
                [&](chain::onchain::RunControl& control) { return chain.ops->SendAppCall(request, control); });

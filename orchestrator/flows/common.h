@@ -90,9 +90,8 @@ absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext
                                                                        const engine::ChainBackend& chain,
                                                                        chain::onchain::AddComposeHashRequest request);
 
-absl::StatusOr<chain::onchain::AppCallResult> RunAppCall(OpContext& ctx, StepRun& run,
-                                                         const engine::ChainBackend& chain,
-                                                         chain::onchain::AppCallRequest request);
+absl::StatusOr<chain::onchain::MinedTx> RunAppCall(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain,
+                                                   chain::onchain::AppCallRequest request);
 
 // The get_cvm step of the flows that name a CVM: GET /cvms/{id} (and with `need_compose` its
 // compose file) into FlowState.cvm; NOT_FOUND when the CVM's app belongs to another tenant.
