@@ -281,6 +281,70 @@ TEST_F(AppContractE2eTest, KmsctlDisableUpgradesNeedsYes) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Two-step ownership (DstackAppTwoStep): the transfer only stages the pending owner; its
+// acceptance must come from that address, which the signer does not hold, so the operation waits
+// for it (WAITING_FOR_OWNER) until `cast send` from it lands.
+
+struct TwoStep : ::testing::Test {};
+
+class AppContractTwoStepE2eTest : public StackTest<TwoStep> {
+ protected:
+  static void SetUpTestSuite() {
+    StartStack({.two_step_ownership = true});
+    app_ = DeployApp(*stack_, "e2e-app-two-step");
+  }
+  inline static v1::DeployResult app_;
+};
+
+TEST_F(AppContractTwoStepE2eTest, TransferStagesThePendingOwnerWhoAcceptsItself) {
+  const std::string& app = app_.app_id();
+  ASSERT_TRUE(stack_
+                  ->SetSignerPolicyExtra(absl::StrCat(R"pb(generic_transaction_rules {
+  name: "hand-over-two-step" chain_id: 31337 to: ")pb",
+                                                      app, R"pb(" function_signature: "transferOwnership(address)"
+  arguments { index: 0 equals_any: ")pb",
+                                                      kNewOwner, R"pb(" }
+})pb"))
+                  .ok());
+  ASSERT_TRUE(stack_->StopSigner().ok());
+  ASSERT_TRUE(stack_->StartSigner().ok());
+  v1::UpdateAppContractRequest t = ChangeOn(app_, "two-step-transfer");
+  t.mutable_transfer_ownership()->set_new_owner(kNewOwner);
+  t.mutable_transfer_ownership()->set_confirm(true);
+  v1::Operation done = Change(*stack_, t);
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  absl::StatusOr<v1::AppState> s = State(*stack_, app_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->two_step_ownership());
+  EXPECT_EQ(s->pending_owner(), kNewOwner);
+  EXPECT_EQ(s->pending_owner(), Cast(*stack_, {"call", app, "pendingOwner()(address)"}));
+  EXPECT_EQ(absl::AsciiStrToLower(s->owner()), absl::AsciiStrToLower(stack_->signer_address()));
+
+  // The pending owner (anvil #1) is not a key of the signer: acceptOwnership waits for it.
+  v1::UpdateAppContractRequest accept = ChangeOn(app_, "two-step-accept");
+  accept.mutable_accept_ownership();
+  v1::Operation op;
+  ASSERT_TRUE(Send(*stack_, accept, &op).ok());
+  absl::StatusOr<v1::Operation> waiting =
+      stack_->WaitFor(op.id(), absl::Seconds(40), v1::OPERATION_STATE_WAITING_FOR_OWNER);
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  ASSERT_EQ(waiting->state(), v1::OPERATION_STATE_WAITING_FOR_OWNER) << waiting->DebugString();
+  const v1::OwnerAction& action = waiting->owner_action();
+  EXPECT_EQ(action.owner_address(), kNewOwner);
+  EXPECT_EQ(absl::AsciiStrToLower(action.to()), absl::AsciiStrToLower(app));
+  EXPECT_EQ(action.data(), "0x79ba5097");
+  EXPECT_EQ(action.function_signature(), "acceptOwnership()");
+  Cast(*stack_, {"send", action.to(), action.data(), "--private-key", anvil::kSecondPrivateKey});
+  absl::StatusOr<v1::Operation> accepted = stack_->WaitFor(op.id(), absl::Seconds(60));
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  ASSERT_EQ(accepted->state(), v1::OPERATION_STATE_SUCCEEDED) << accepted->DebugString();
+  EXPECT_TRUE(accepted->app_contract_change().sent_by_owner());
+  EXPECT_EQ(accepted->app_contract_change().state().owner(), kNewOwner);
+  EXPECT_EQ(accepted->app_contract_change().state().pending_owner(), "");
+  EXPECT_EQ(Cast(*stack_, {"call", app, "owner()(address)"}), kNewOwner);
+}
+
+// ---------------------------------------------------------------------------------------------
 // kill -9 at each point: exactly one transaction per change.
 
 class AppContractCrashE2eTest : public StackTest<::testing::TestWithParam<std::string>> {

@@ -143,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
     ao.automine = false;
     ao.block_time = options.block_time;
   }
+  ao.two_step_ownership = options.two_step_ownership;
   absl::StatusOr<std::unique_ptr<anvil::Anvil>> a = anvil::Anvil::Start(ao);
   if (!a.ok()) return a.status();
   s->anvil_ = *std::move(a);

@@ -64,6 +64,8 @@ struct StackOptions {
   bool compose_hash_warn_only = false;
   // Extra text-proto lines for the orchestrator's config.
   std::string extra_config;
+  // Apps deployed with two-step ownership (DstackAppTwoStep: pendingOwner / acceptOwnership).
+  bool two_step_ownership = false;
   // Extra text-proto lines for the signer's policy (e.g. generic_transaction_rules).
   std::string signer_policy_extra;
   // The signer's Prometheus endpoint on this port (--metrics_port); 0: none.

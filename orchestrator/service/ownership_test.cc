@@ -89,7 +89,8 @@ class OwnershipTest : public ::testing::Test {
     deps_.journal = journal_.get();
     engine::FlowRegistry flows;
     for (v1::OperationKind k : {v1::OPERATION_KIND_UPDATE_ENV_VARS, v1::OPERATION_KIND_UPDATE_DOCKER_COMPOSE,
-                                v1::OPERATION_KIND_UPDATE_COMPOSE_FILE, v1::OPERATION_KIND_ADD_COMPOSE_HASH}) {
+                                v1::OPERATION_KIND_UPDATE_COMPOSE_FILE, v1::OPERATION_KIND_ADD_COMPOSE_HASH,
+                                v1::OPERATION_KIND_UPDATE_APP_CONTRACT}) {
       flows[k] = std::make_unique<DoneFlow>();
     }
     engine::ManagerOptions mo;
