@@ -153,6 +153,9 @@ class OnchainOperations {
     Fees fees;
   };
   absl::Status CheckChain(uint64_t chain_id, const jsonrpc::CallOptions& call);
+  // FAILED_PRECONDITION "no contract at the <what> address ..." when `address` has no code.
+  absl::Status CheckCode(const Address& address, absl::string_view what, uint64_t chain_id,
+                         const jsonrpc::CallOptions& call);
   absl::StatusOr<Prepared> Prepare(const TxIntent& intent, const Address& sender, const jsonrpc::CallOptions& call);
   // Signs (or adopts, on resume), broadcasts and waits.
   // The steps of AddComposeHash before signing: the app exists and `sender` owns it; whether the
