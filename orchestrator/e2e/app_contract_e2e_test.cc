@@ -154,12 +154,12 @@ TEST_F(AppContractE2eTest, GetAppStateAgreesWithCast) {
   EXPECT_TRUE(s->compose_hashes(0).allowed());
   EXPECT_EQ(s->block_number(), std::stoull(Cast(*stack_, {"block-number"})));
 
-  // No contract at the address: NOT_FOUND naming it.
+  // An address without a contract (and so outside the caller's scope): NOT_FOUND naming it.
   v1::DeployResult nowhere = app_;
   nowhere.set_app_id("0x000000000000000000000000000000000000dEaD");
   absl::StatusOr<v1::AppState> none = State(*stack_, nowhere);
   EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(none.status().message(), HasSubstr("no contract at 0x000000000000000000000000000000000000dEaD"));
+  EXPECT_THAT(none.status().message(), HasSubstr("0x000000000000000000000000000000000000dEaD"));
 }
 
 TEST_F(AppContractE2eTest, DevicesThroughTheSignerKey) {
