@@ -72,6 +72,11 @@ absl::StatusOr<SignedTx> LocalKeySigner::SignAddComposeHash(const TxEnvelope& en
   return Sign(envelope, app, EncodeAddComposeHash(compose_hash));
 }
 
+absl::StatusOr<SignedTx> LocalKeySigner::SignAppCall(const TxEnvelope& envelope, const Address& app,
+                                                     const AppCall& call) {
+  return Sign(envelope, app, EncodeAppCall(call));
+}
+
 absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Address& to, Bytes data) {
   if (env.from != address_)
     return absl::NotFoundError(absl::StrCat("from_address: key ", env.from.Checksummed(), " not held"));

@@ -30,6 +30,7 @@ class LocalKeySigner final : public TxSigner {
                                                     const DeployAndRegisterAppParams& params) override;
   absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& envelope, const Address& app,
                                               const Hash32& compose_hash) override;
+  absl::StatusOr<SignedTx> SignAppCall(const TxEnvelope& envelope, const Address& app, const AppCall& call) override;
 
   // Signatures produced (first, repeat and fee bump alike) and refusals so far.
   int signatures() const;

@@ -10,6 +10,7 @@
 #include "chain/abi.h"
 #include "chain/jsonrpc/errors.h"
 #include "chain/onchain/receipts.h"
+#include "platform/status_macros.h"
 
 namespace chain::onchain {
 namespace {
@@ -53,6 +54,17 @@ absl::Status OnchainOperations::CheckChain(uint64_t chain_id, const CallOptions&
   if (*id != chain_id) {
     return absl::FailedPreconditionError(
         absl::StrCat("wrong network: the RPC endpoint serves chain ", *id, ", the KMS is on chain ", chain_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OnchainOperations::CheckCode(const Address& address, absl::string_view what, uint64_t chain_id,
+                                          const CallOptions& call) {
+  absl::StatusOr<Bytes> code = rpc_.GetCode(address, BlockId::Latest(), call);
+  if (!code.ok()) return code.status();
+  if (code->empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no contract at the ", what, " address ", address.Checksummed(), " on chain ", chain_id));
   }
   return absl::OkStatus();
 }
@@ -146,14 +158,7 @@ absl::StatusOr<DeployAppAuthResult> OnchainOperations::DeployAppAuth(const Deplo
   const TxIntent intent = TxIntent::Deploy(request.kms, params);
 
   if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
-  if (!control.resume.has_value()) {
-    absl::StatusOr<Bytes> code = rpc_.GetCode(request.kms, BlockId::Latest(), control.call);
-    if (!code.ok()) return code.status();
-    if (code->empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("no contract at the KMS address ", request.kms.Checksummed(), " on chain ", request.chain_id));
-    }
-  }
+  if (!control.resume.has_value()) RETURN_IF_ERROR(CheckCode(request.kms, "KMS", request.chain_id, control.call));
   absl::StatusOr<MinedTx> mined = Execute(request.chain_id, request.sender, intent, request.request_id, control);
   if (!mined.ok()) return mined.status();
 
@@ -216,14 +221,18 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
   return result;
 }
 
+absl::StatusOr<MinedTx> OnchainOperations::SendAppCall(const AppCallRequest& request, const RunControl& control) {
+  if (request.app.IsZero()) return absl::InvalidArgumentError("app: required");
+  if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
+  if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
+  if (!control.resume.has_value()) RETURN_IF_ERROR(CheckCode(request.app, "app", request.chain_id, control.call));
+  const TxIntent intent = TxIntent::App(request.app, request.call);
+  return Execute(request.chain_id, request.sender, intent, request.request_id, control);
+}
+
 absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHashRequest& request,
                                                              const CallOptions& call) {
-  absl::StatusOr<Bytes> code = rpc_.GetCode(request.app, BlockId::Latest(), call);
-  if (!code.ok()) return code.status();
-  if (code->empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no contract at the app address ", request.app.Checksummed(), " on chain ", request.chain_id));
-  }
+  if (absl::Status s = CheckCode(request.app, "app", request.chain_id, call); !s.ok()) return s;
   absl::StatusOr<Bytes> owner_word =
       rpc_.EthCall({.to = request.app, .data = abi::EncodeCall(kOwnerSelector, {})}, BlockId::Latest(), call);
   if (!owner_word.ok()) return Prefixed(owner_word.status(), "owner(): ");

@@ -116,6 +116,17 @@ struct AddComposeHashResult {
   int receipt_vanished = 0;
 };
 
+// A DstackApp governance call (chain/dstack_app_calls.h) from `sender`, who should be the app's owner (for
+// acceptOwnership: its pending owner). Whether the change is needed at all is the caller's
+// business (it reads the app's state first); this only checks that the call would not revert.
+struct AppCallRequest {
+  uint64_t chain_id = 0;
+  Address app;
+  Address sender;
+  AppCall call;
+  std::string request_id;
+};
+
 class OnchainOperations {
  public:
   // `rpc`, `signer` and `nonce_store` must outlive this object. `nonce_store`: null when this
@@ -129,6 +140,8 @@ class OnchainOperations {
                                                     const RunControl& control = {});
   absl::StatusOr<AddComposeHashResult> AddComposeHash(const AddComposeHashRequest& request,
                                                       const RunControl& control = {});
+  // The mined transaction (its receipt succeeded).
+  absl::StatusOr<MinedTx> SendAppCall(const AppCallRequest& request, const RunControl& control = {});
 
   NonceAllocator& nonces(uint64_t chain_id, const Address& sender) { return registry_.For(chain_id, sender); }
   const OperationOptions& options() const { return options_; }
@@ -140,6 +153,9 @@ class OnchainOperations {
     Fees fees;
   };
   absl::Status CheckChain(uint64_t chain_id, const jsonrpc::CallOptions& call);
+  // FAILED_PRECONDITION "no contract at the <what> address ..." when `address` has no code.
+  absl::Status CheckCode(const Address& address, absl::string_view what, uint64_t chain_id,
+                         const jsonrpc::CallOptions& call);
   absl::StatusOr<Prepared> Prepare(const TxIntent& intent, const Address& sender, const jsonrpc::CallOptions& call);
   // Signs (or adopts, on resume), broadcasts and waits.
   // The steps of AddComposeHash before signing: the app exists and `sender` owns it; whether the

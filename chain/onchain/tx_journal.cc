@@ -72,13 +72,10 @@ absl::StatusOr<TxJournal> TxJournal::FromVersions(std::vector<Bytes> raws) {
       j.chain_id = s.chain_id;
       j.from = s.from;
       j.nonce = s.nonce;
-      if (absl::StatusOr<DeployAndRegisterAppParams> p = DecodeDeployAndRegisterApp(s.data); p.ok()) {
-        j.intent = TxIntent::Deploy(s.to, *p);
-      } else if (absl::StatusOr<Hash32> h = DecodeAddComposeHash(s.data); h.ok()) {
-        j.intent = TxIntent::AddComposeHash(s.to, *h);
-      } else {
-        return Bad("raw[0]: calldata is neither deployAndRegisterApp nor addComposeHash");
-      }
+      absl::StatusOr<TxIntent> intent = TxIntent::FromCall(s.to, s.data);
+      if (!intent.ok())
+        return Bad("raw[0]: calldata is none of the intents (deployAndRegisterApp, addComposeHash, app calls)");
+      j.intent = *std::move(intent);
     } else if (s.chain_id != j.chain_id || s.from != j.from || s.nonce != j.nonce || s.to != j.intent.to ||
                s.data != j.versions[0].data) {
       return Bad(

@@ -66,13 +66,9 @@ absl::StatusOr<TxRequest> DecodeTxRequest(absl::string_view text) {
   e.from = *from;
   e.max_fee_per_gas = *fee;
   e.max_priority_fee_per_gas = *prio;
-  if (absl::StatusOr<DeployAndRegisterAppParams> d = DecodeDeployAndRegisterApp(*data); d.ok()) {
-    out.intent = TxIntent::Deploy(*to, *d);
-  } else if (absl::StatusOr<Hash32> h = DecodeAddComposeHash(*data); h.ok()) {
-    out.intent = TxIntent::AddComposeHash(*to, *h);
-  } else {
-    return absl::InvalidArgumentError("signing request: holds an unknown call");
-  }
+  absl::StatusOr<TxIntent> intent = TxIntent::FromCall(*to, *data);
+  if (!intent.ok()) return absl::InvalidArgumentError("signing request: holds an unknown call");
+  out.intent = *std::move(intent);
   return out;
 }
 

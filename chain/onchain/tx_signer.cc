@@ -23,18 +23,63 @@ TxIntent TxIntent::AddComposeHash(const Address& app, const Hash32& hash) {
   return i;
 }
 
-Bytes TxIntent::Calldata() const {
-  return kind == Kind::kDeployAndRegisterApp ? EncodeDeployAndRegisterApp(deploy) : EncodeAddComposeHash(compose_hash);
+TxIntent TxIntent::App(const Address& app, const AppCall& call) {
+  TxIntent i{.kind = Kind::kAppCall, .to = app};
+  i.app_call = call;
+  return i;
 }
 
-const char* TxIntent::Name() const {
-  return kind == Kind::kDeployAndRegisterApp ? "deployAndRegisterApp" : "addComposeHash";
+absl::StatusOr<SignedTx> TxSigner::SignAppCall(const TxEnvelope&, const Address&, const AppCall& call) {
+  return absl::UnimplementedError(absl::StrCat("this signer cannot sign ", AppCallSignature(call)));
+}
+
+Bytes TxIntent::Calldata() const {
+  switch (kind) {
+    case Kind::kDeployAndRegisterApp:
+      return EncodeDeployAndRegisterApp(deploy);
+    case Kind::kAddComposeHash:
+      return EncodeAddComposeHash(compose_hash);
+    case Kind::kAppCall:
+      return EncodeAppCall(app_call);
+  }
+  return {};
+}
+
+absl::string_view TxIntent::Name() const {
+  switch (kind) {
+    case Kind::kDeployAndRegisterApp:
+      return "deployAndRegisterApp";
+    case Kind::kAddComposeHash:
+      return "addComposeHash";
+    case Kind::kAppCall:
+      return AppCallSignature(app_call);
+  }
+  return "";
+}
+
+absl::StatusOr<SignedTx> TxIntent::SignWith(TxSigner& signer, const TxEnvelope& envelope) const {
+  switch (kind) {
+    case Kind::kDeployAndRegisterApp:
+      return signer.SignDeployAndRegisterApp(envelope, to, deploy);
+    case Kind::kAddComposeHash:
+      return signer.SignAddComposeHash(envelope, to, compose_hash);
+    case Kind::kAppCall:
+      return signer.SignAppCall(envelope, to, app_call);
+  }
+  return absl::InternalError("unknown intent");
+}
+
+absl::StatusOr<TxIntent> TxIntent::FromCall(const Address& to, ByteView calldata) {
+  if (absl::StatusOr<DeployAndRegisterAppParams> d = DecodeDeployAndRegisterApp(calldata); d.ok()) {
+    return Deploy(to, *d);
+  }
+  if (absl::StatusOr<Hash32> h = DecodeAddComposeHash(calldata); h.ok()) return AddComposeHash(to, *h);
+  if (absl::StatusOr<AppCall> c = DecodeAppCall(calldata); c.ok()) return App(to, *c);
+  return absl::InvalidArgumentError("a call that is none of the intents");
 }
 
 absl::StatusOr<SignedTx> SignIntent(TxSigner& signer, const TxEnvelope& envelope, const TxIntent& intent) {
-  absl::StatusOr<SignedTx> tx = intent.kind == TxIntent::Kind::kDeployAndRegisterApp
-                                    ? signer.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
-                                    : signer.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
+  absl::StatusOr<SignedTx> tx = intent.SignWith(signer, envelope);
   if (!tx.ok()) {
     absl::Status out(tx.status().code(),
                      absl::StrCat("sign ", intent.Name(), " nonce ", envelope.nonce, ": ", tx.status().message()));

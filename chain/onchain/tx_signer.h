@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "chain/address.h"
 #include "chain/bytes.h"
+#include "chain/dstack_app_calls.h"
 #include "chain/dstack_calls.h"
 #include "chain/hash32.h"
 #include "chain/u256.h"
@@ -64,21 +65,30 @@ class TxSigner {
   // DstackApp.addComposeHash(bytes32).
   virtual absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& envelope, const Address& app,
                                                       const Hash32& compose_hash) = 0;
+  // A DstackApp governance call (chain/dstack_app_calls.h; the signer's SignAppCall). Signers that
+  // do not support it: UNIMPLEMENTED.
+  virtual absl::StatusOr<SignedTx> SignAppCall(const TxEnvelope& envelope, const Address& app, const AppCall& call);
 };
 
-// What a transaction does: one of the two intents. Kept with every in-flight transaction so the
+// What a transaction does: one of the intents. Kept with every in-flight transaction so the
 // same call can be signed again with higher fees.
 struct TxIntent {
-  enum class Kind { kDeployAndRegisterApp, kAddComposeHash };
+  enum class Kind { kDeployAndRegisterApp, kAddComposeHash, kAppCall };
   Kind kind = Kind::kDeployAndRegisterApp;
   Address to;                         // the KMS factory or the app contract
   DeployAndRegisterAppParams deploy;  // kDeployAndRegisterApp
   Hash32 compose_hash;                // kAddComposeHash
+  AppCall app_call;                   // kAppCall
 
   static TxIntent Deploy(const Address& kms, const DeployAndRegisterAppParams& params);
   static TxIntent AddComposeHash(const Address& app, const Hash32& hash);
+  static TxIntent App(const Address& app, const AppCall& call);
   Bytes Calldata() const;
-  const char* Name() const;  // "deployAndRegisterApp" / "addComposeHash"
+  absl::string_view Name() const;  // "deployAndRegisterApp" / "addComposeHash" / the app call's signature
+  // Signs this intent through the matching method of `signer` (no verification: SignIntent).
+  absl::StatusOr<SignedTx> SignWith(TxSigner& signer, const TxEnvelope& envelope) const;
+  // The intent a transaction's `to` and calldata express; INVALID_ARGUMENT for any other call.
+  static absl::StatusOr<TxIntent> FromCall(const Address& to, ByteView calldata);
 };
 
 // Signs `intent` through `signer` and checks the answer with VerifySignedTx.

@@ -143,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options)
     ao.automine = false;
     ao.block_time = options.block_time;
   }
+  ao.two_step_ownership = options.two_step_ownership;
   absl::StatusOr<std::unique_ptr<anvil::Anvil>> a = anvil::Anvil::Start(ao);
   if (!a.ok()) return a.status();
   s->anvil_ = *std::move(a);
@@ -244,29 +245,7 @@ absl::Status Stack::WriteFiles() {
   if (absl::Status s = Write(d + "/api-key", std::string(cloudsim::testing::SimInstance::kApiKey) + "\n"); !s.ok()) {
     return s;
   }
-  const std::string policy = absl::StrCat(R"pb(chains {
-  chain_id: )pb",
-                                          options_.chain_id, R"pb(
-  name: "e2e"
-  kms_contract_addresses: ")pb",
-                                          anvil_->chain().kms_address, R"pb("
-  any_app: true
-  max_fee_per_gas_wei: "100000000000"
-  max_priority_fee_per_gas_wei: "10000000000"
-  max_gas_limit: 2000000
-}
-default_key_limits { rate_limit { requests_per_second: 1000 burst: 1000 } fee_budget_24h_wei: "100000000000000000000" }
-message_signing { enabled: false }
-callers {
-  name: "orchestrator"
-  identities: "uid:)pb",
-                                          ::getuid(), R"pb("
-  keys: ")pb",
-                                          anvil::kDeployerAddress, R"pb("
-  intents: [ INTENT_DEPLOY_AND_REGISTER_APP, INTENT_ADD_COMPOSE_HASH ]
-}
-)pb");
-  RETURN_IF_ERROR(Write(d + "/policy.textproto", policy, 0644));
+  RETURN_IF_ERROR(WriteSignerPolicy());
   const std::string signer_config = absl::StrCat(R"pb(listen { unix { path: ")pb", d, R"pb(/s.sock" } }
 keystore_dir: ")pb",
                                                  d, R"pb(/ks"
@@ -287,6 +266,40 @@ audit_log_path: ")pb",
 absl::Status Stack::SetComposeHashWarnOnly(bool warn_only) {
   options_.compose_hash_warn_only = warn_only;
   return WriteOrchestratorConfig();
+}
+
+// The signer's policy: the chain, the orchestrator's uid with key #0 and every intent, plus
+// signer_policy_extra (e.g. generic_transaction_rules). Read by the signer when it starts.
+absl::Status Stack::WriteSignerPolicy() {
+  const std::string policy = absl::StrCat(R"pb(chains {
+  chain_id: )pb",
+                                          options_.chain_id, R"pb(
+  name: "e2e"
+  kms_contract_addresses: ")pb",
+                                          anvil_->chain().kms_address, R"pb("
+  any_app: true
+  max_fee_per_gas_wei: "100000000000"
+  max_priority_fee_per_gas_wei: "10000000000"
+  max_gas_limit: 2000000
+}
+default_key_limits { rate_limit { requests_per_second: 1000 burst: 1000 } fee_budget_24h_wei: "100000000000000000000" }
+message_signing { enabled: false }
+callers {
+  name: "orchestrator"
+  identities: "uid:)pb",
+                                          ::getuid(), R"pb("
+  keys: ")pb",
+                                          anvil::kDeployerAddress, R"pb("
+  intents: [ INTENT_DEPLOY_AND_REGISTER_APP, INTENT_ADD_COMPOSE_HASH, INTENT_MANAGE_DEVICES, INTENT_MANAGE_OWNERSHIP ]
+}
+)pb",
+                                          options_.signer_policy_extra);
+  return Write(dir() + "/policy.textproto", policy, 0644);
+}
+
+absl::Status Stack::SetSignerPolicyExtra(const std::string& extra) {
+  options_.signer_policy_extra = extra;
+  return WriteSignerPolicy();
 }
 
 absl::Status Stack::SetExtraConfig(const std::string& extra) {
@@ -480,17 +493,21 @@ absl::StatusOr<int> Stack::CountAppDeployed() {
 }
 
 absl::StatusOr<int> Stack::CountComposeHashAdded(const std::string& app, const std::string& hash) {
+  return CountLogs(app, kComposeHashAddedTopic, hash);
+}
+
+absl::StatusOr<int> Stack::CountLogs(const std::string& address, const std::string& topic0, const std::string& data) {
   json::object filter;
   filter["fromBlock"] = "0x0";
   filter["toBlock"] = "latest";
-  filter["address"] = absl::AsciiStrToLower(app);
-  filter["topics"] = json::array{kComposeHashAddedTopic};
+  filter["address"] = absl::AsciiStrToLower(address);
+  filter["topics"] = json::array{json::value(topic0)};
   absl::StatusOr<json::value> logs = anvil_->Call("eth_getLogs", json::array{filter});
   if (!logs.ok()) return logs.status();
   int n = 0;
   for (const json::value& l : logs->as_array()) {
-    const std::string data = absl::AsciiStrToLower(std::string(l.as_object().at("data").as_string()));
-    if (hash.empty() || data == absl::AsciiStrToLower(absl::StartsWith(hash, "0x") ? hash : "0x" + hash)) ++n;
+    const std::string got = absl::AsciiStrToLower(std::string(l.as_object().at("data").as_string()));
+    if (data.empty() || got == absl::AsciiStrToLower(absl::StartsWith(data, "0x") ? data : "0x" + data)) ++n;
   }
   return n;
 }

@@ -64,6 +64,10 @@ struct StackOptions {
   bool compose_hash_warn_only = false;
   // Extra text-proto lines for the orchestrator's config.
   std::string extra_config;
+  // Apps deployed with two-step ownership (DstackAppTwoStep: pendingOwner / acceptOwnership).
+  bool two_step_ownership = false;
+  // Extra text-proto lines for the signer's policy (e.g. generic_transaction_rules).
+  std::string signer_policy_extra;
   // The signer's Prometheus endpoint on this port (--metrics_port); 0: none.
   int signer_metrics_port = 0;
   // A `listen { ... }` section instead of the Unix socket (e.g. TCP with TLS and bearer tokens).
@@ -133,6 +137,8 @@ class Stack {
   // lines (restart to apply).
   absl::Status SetComposeHashWarnOnly(bool warn_only);
   absl::Status SetExtraConfig(const std::string& extra);
+  // Rewrites the signer's policy with these extra lines (restart the signer to apply).
+  absl::Status SetSignerPolicyExtra(const std::string& extra);
 
   absl::Status StopSigner();
   absl::Status StartSigner();
@@ -162,6 +168,8 @@ class Stack {
   // On chain: AppDeployedViaFactory logs of the KMS; ComposeHashAdded logs of `app`.
   absl::StatusOr<int> CountAppDeployed();
   absl::StatusOr<int> CountComposeHashAdded(const std::string& app, const std::string& hash = "");
+  // Logs of `address` with this topic0 (and, if given, exactly this data, 0x-hex).
+  absl::StatusOr<int> CountLogs(const std::string& address, const std::string& topic0, const std::string& data = "");
 
   // Polls GetOperation until the operation is terminal or in `until` state.
   absl::StatusOr<v1::Operation> WaitFor(const std::string& id, absl::Duration timeout = absl::Seconds(40),
@@ -178,6 +186,7 @@ class Stack {
   Stack() = default;
   absl::Status WriteFiles();
   absl::Status WriteOrchestratorConfig();
+  absl::Status WriteSignerPolicy();
   std::string JournalConfig(int replica) const;
   std::string ReplicaFile(int i, const std::string& suffix) const;
 

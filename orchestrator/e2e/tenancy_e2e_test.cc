@@ -162,6 +162,21 @@ class As {
     return stub_.AddComposeHash(Context().get(), r, op != nullptr ? op : &o);
   }
 
+  grpc::Status UpdateApp(const std::string& cvm_id) {
+    v1::UpdateAppContractRequest r;
+    r.set_request_id("upd-app");
+    r.set_cvm_id(cvm_id);
+    r.mutable_set_allow_any_device()->set_allow_any_device(true);
+    v1::Operation o;
+    return stub_.UpdateAppContract(Context().get(), r, &o);
+  }
+  grpc::Status AppState(const std::string& cvm_id) {
+    v1::GetAppStateRequest r;
+    r.set_cvm_id(cvm_id);
+    v1::AppState s;
+    return stub_.GetAppState(Context().get(), r, &s);
+  }
+
   grpc::Status AddHashOnCvm(const std::string& cvm_id) {
     v1::AddComposeHashRequest r;
     r.set_request_id("add-hash-cvm");
@@ -365,7 +380,8 @@ TEST_F(TenancyE2eTest, AdminSeesAllAndAuditorIsReadOnly) {
   for (const grpc::Status& s :
        {audit.Deploy(stack_->DeployRequest("audit-1", "x")), audit.Cancel(beta_op.id()), audit.Supply(id),
         audit.SubmitOwnerTx(id), audit.UpdateEnv("cvm-x"), audit.UpdateCompose("cvm-x"),
-        audit.UpdateComposeFile("cvm-x"), audit.AddHash(31337, kBetaKey, anvil::kDeployerAddress)}) {
+        audit.UpdateComposeFile("cvm-x"), audit.AddHash(31337, kBetaKey, anvil::kDeployerAddress),
+        audit.UpdateApp("cvm-x")}) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr("access.auditors[0]"));
   }
@@ -446,7 +462,8 @@ TEST_F(TenancyE2eTest, AnIdentityWithNoRoleIsRefusedEveryCall) {
   for (const grpc::Status& st :
        {s.Get(id), s.Watch(id), s.Cancel(id), s.Supply(id), s.SubmitOwnerTx(id), s.List(&ids), s.ListKms(&kms),
         s.Deploy(stack_->DeployRequest("s-1", "s")), s.UpdateEnv("cvm-x"), s.UpdateCompose("cvm-x"),
-        s.UpdateComposeFile("cvm-x"), s.AddHash(31337, kBetaKey, anvil::kDeployerAddress)}) {
+        s.UpdateComposeFile("cvm-x"), s.AddHash(31337, kBetaKey, anvil::kDeployerAddress), s.UpdateApp("cvm-x"),
+        s.AppState("cvm-x")}) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
     EXPECT_THAT(st.error_message(), HasSubstr("token:stranger has no role"));
   }
@@ -476,6 +493,8 @@ TEST_F(TenancyE2eTest, AnotherTenantCannotUpdateAlphasCvmOrRegisterHashesOnItsAp
   same("UpdateComposeFile", b.UpdateComposeFile(cvm), b.UpdateComposeFile(no_cvm), cvm, no_cvm);
   same("AddComposeHash(cvm_id)", b.AddHashOnCvm(cvm), b.AddHashOnCvm(no_cvm), cvm, no_cvm);
   same("AddComposeHash(app)", b.AddHash(31337, app, kBetaKey), b.AddHash(31337, no_app, kBetaKey), app, no_app);
+  same("UpdateAppContract", b.UpdateApp(cvm), b.UpdateApp(no_cvm), cvm, no_cvm);
+  same("GetAppState", b.AppState(cvm), b.AppState(no_cvm), cvm, no_cvm);
   std::vector<std::string> after;
   ASSERT_TRUE(b.List(&after).ok());
   EXPECT_EQ(after, before) << "nothing journaled for beta";
@@ -483,6 +502,9 @@ TEST_F(TenancyE2eTest, AnotherTenantCannotUpdateAlphasCvmOrRegisterHashesOnItsAp
   As v = Client("a-view");
   EXPECT_EQ(v.UpdateCompose(cvm).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(v.AddHash(31337, app, anvil::kDeployerAddress).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(v.UpdateApp(cvm).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status viewed = v.AppState(cvm);
+  EXPECT_TRUE(viewed.ok()) << "GetAppState is read-only: " << viewed.error_message();
   As a = Client("a");
   grpc::Status s = a.AddHashOnCvm(cvm);
   EXPECT_TRUE(s.ok()) << s.error_message();

@@ -87,6 +87,9 @@ struct FlowDeps {
   // The tenant of a caller (journal key) under the access policy, for operations submitted before
   // tenancy (FlowState.tenant empty). Unset: each caller is its own tenant.
   std::function<std::string(const std::string& caller)> tenant_of_caller;
+  // The addresses of the keys the signer holds (its ListKeys), e.g. to tell whether an app's owner
+  // is one of them. Unset: unknown.
+  std::function<absl::StatusOr<std::vector<chain::Address>>()> signer_keys;
   // Whether the signer holds `key` and the operation's `caller` may sign with it on `chain_id`
   // (the access policy's grants). False: an app call that `key` must send waits for its owner
   // (flows/owner_action.h). Unset: every key counts as held.

@@ -162,9 +162,7 @@ absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, cons
 }
 
 absl::StatusOr<SignedTx> JournalingSigner::SignInner(const TxEnvelope& envelope, const TxIntent& intent) {
-  return intent.kind == TxIntent::Kind::kDeployAndRegisterApp
-             ? inner_.SignDeployAndRegisterApp(envelope, intent.to, intent.deploy)
-             : inner_.SignAddComposeHash(envelope, intent.to, intent.compose_hash);
+  return intent.SignWith(inner_, envelope);
 }
 
 absl::StatusOr<SignedTx> JournalingSigner::SignDeployAndRegisterApp(const TxEnvelope& envelope,
@@ -176,6 +174,11 @@ absl::StatusOr<SignedTx> JournalingSigner::SignDeployAndRegisterApp(const TxEnve
 absl::StatusOr<SignedTx> JournalingSigner::SignAddComposeHash(const TxEnvelope& envelope, const chain::Address& app,
                                                               const chain::Hash32& compose_hash) {
   return Sign(envelope, TxIntent::AddComposeHash(app, compose_hash));
+}
+
+absl::StatusOr<SignedTx> JournalingSigner::SignAppCall(const TxEnvelope& envelope, const chain::Address& app,
+                                                       const chain::AppCall& call) {
+  return Sign(envelope, TxIntent::App(app, call));
 }
 
 absl::Status JournalingSigner::SaveTxJournal(absl::string_view operation_id, absl::string_view step,

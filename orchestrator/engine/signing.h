@@ -86,6 +86,8 @@ class JournalingSigner final : public chain::onchain::TxSigner {
   absl::StatusOr<chain::onchain::SignedTx> SignAddComposeHash(const chain::onchain::TxEnvelope& envelope,
                                                               const chain::Address& app,
                                                               const chain::Hash32& compose_hash) override;
+  absl::StatusOr<chain::onchain::SignedTx> SignAppCall(const chain::onchain::TxEnvelope& envelope,
+                                                       const chain::Address& app, const chain::AppCall& call) override;
 
   // Persists the transaction journal of a step (the on_signed callback of a transaction step).
   absl::Status SaveTxJournal(absl::string_view operation_id, absl::string_view step,

@@ -212,6 +212,13 @@ absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext
                [&](chain::onchain::RunControl& control) { return chain.ops->AddComposeHash(request, control); });
 }
 
+absl::StatusOr<chain::onchain::MinedTx> RunAppCall(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain,
+                                                   chain::onchain::AppCallRequest request) {
+  request.request_id = absl::StrCat(ctx.id(), "/", run.name());
+  return RunTx(ctx, run, chain, request.sender,
+               [&](chain::onchain::RunControl& control) { return chain.ops->SendAppCall(request, control); });
+}
+
 namespace {
 
 constexpr chain::abi::Selector kAllowedComposeHashesSelector = {0x2f, 0x66, 0x22,

@@ -46,6 +46,8 @@ inline constexpr char kConfirmUpdate[] = "confirm_update";
 inline constexpr char kGetComposeFile[] = "get_compose_file";
 inline constexpr char kProvisionUpdate[] = "provision_update";
 inline constexpr char kCommitUpdate[] = "commit_update";
+inline constexpr char kReadAppState[] = "read_app_state";
+inline constexpr char kAppCall[] = "app_call";
 
 state::KmsInfo ToState(const cloudapi::KmsInfo& k);
 // What the API said about a CVM (GET /cvms/{id}); app_compose_json is left to the caller.
@@ -87,6 +89,13 @@ absl::StatusOr<chain::onchain::DeployAppAuthResult> RunDeployAppAuth(OpContext& 
 absl::StatusOr<chain::onchain::AddComposeHashResult> RunAddComposeHash(OpContext& ctx, StepRun& run,
                                                                        const engine::ChainBackend& chain,
                                                                        chain::onchain::AddComposeHashRequest request);
+
+absl::StatusOr<chain::onchain::MinedTx> RunAppCall(OpContext& ctx, StepRun& run, const engine::ChainBackend& chain,
+                                                   chain::onchain::AppCallRequest request);
+
+// The get_cvm step of the flows that name a CVM: GET /cvms/{id} (and with `need_compose` its
+// compose file) into FlowState.cvm; NOT_FOUND when the CVM's app belongs to another tenant.
+absl::Status GetCvmStep(OpContext& ctx, StepRun& run, absl::string_view cvm_id, bool need_compose);
 
 // The signer key of the operation (FlowState.signer_key_address). FAILED_PRECONDITION if none.
 absl::StatusOr<chain::Address> SignerKey(OpContext& ctx);

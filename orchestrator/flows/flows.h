@@ -13,6 +13,7 @@ std::unique_ptr<engine::Flow> NewUpdateEnvVarsFlow();
 std::unique_ptr<engine::Flow> NewUpdateDockerComposeFlow();
 std::unique_ptr<engine::Flow> NewUpdateComposeFileFlow();
 std::unique_ptr<engine::Flow> NewAddComposeHashFlow();
+std::unique_ptr<engine::Flow> NewUpdateAppContractFlow();
 
 // All of them, by kind.
 engine::FlowRegistry AllFlows();

@@ -28,16 +28,8 @@
 #include "platform/status_macros.h"
 
 namespace orchestrator::flows {
-namespace {
 
 namespace json = boost::json;
-using engine::BeforeEffect;
-using engine::Step;
-using engine::StepTable;
-using SkipWhen = std::function<std::optional<std::string>(const state::FlowState&)>;
-
-// ---------------------------------------------------------------------------------------------
-// Step bodies shared by the update flows.
 
 absl::Status GetCvmStep(OpContext& ctx, StepRun& run, absl::string_view cvm_id, bool need_compose) {
   absl::StatusOr<cloudapi::CvmRef> ref = CvmRefFor(cvm_id);
@@ -57,11 +49,23 @@ absl::Status GetCvmStep(OpContext& ctx, StepRun& run, absl::string_view cvm_id, 
   return run.Succeed(
       [&](v1::Operation& op, state::FlowState& st) {
         *st.mutable_cvm() = c;
-        if (op.kind() != v1::OPERATION_KIND_ADD_COMPOSE_HASH) op.mutable_update()->set_cvm_id(c.id());
+        if (op.kind() != v1::OPERATION_KIND_ADD_COMPOSE_HASH && op.kind() != v1::OPERATION_KIND_UPDATE_APP_CONTRACT) {
+          op.mutable_update()->set_cvm_id(c.id());
+        }
       },
       absl::StrCat("CVM ", c.id(), " app ", c.app_id(),
                    c.chain_id() != 0 ? absl::StrCat(" on chain ", c.chain_id()) : std::string(" (off-chain KMS)")));
 }
+
+namespace {
+
+using engine::BeforeEffect;
+using engine::Step;
+using engine::StepTable;
+using SkipWhen = std::function<std::optional<std::string>(const state::FlowState&)>;
+
+// ---------------------------------------------------------------------------------------------
+// Step bodies shared by the update flows.
 
 absl::Status EnvPubkeyStep(OpContext& ctx, StepRun& run) {
   const state::Cvm c = ctx.State().cvm();
@@ -604,6 +608,7 @@ engine::FlowRegistry AllFlows() {
   r[v1::OPERATION_KIND_UPDATE_DOCKER_COMPOSE] = NewUpdateDockerComposeFlow();
   r[v1::OPERATION_KIND_UPDATE_COMPOSE_FILE] = NewUpdateComposeFileFlow();
   r[v1::OPERATION_KIND_ADD_COMPOSE_HASH] = NewAddComposeHashFlow();
+  r[v1::OPERATION_KIND_UPDATE_APP_CONTRACT] = NewUpdateAppContractFlow();
   return r;
 }
 

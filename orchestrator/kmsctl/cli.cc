@@ -55,20 +55,24 @@ std::string CommandHelp(const CommandSpec& c) {
   return out;
 }
 
-std::string GroupHelp(const std::string& group) {
+// A command word sequence that only starts commands ("ops", "app devices").
+bool InGroup(const CommandSpec& c, const std::vector<std::string>& group) {
+  return c.words.size() > group.size() && std::equal(group.begin(), group.end(), c.words.begin());
+}
+
+std::string GroupHelp(const std::vector<std::string>& words) {
+  const std::string group = absl::StrJoin(words, " ");
   std::string out = absl::StrCat("Usage: kmsctl ", group, " <subcommand> [flags]\n\nSubcommands:\n");
   for (const CommandSpec& c : Commands()) {
-    if (c.words.size() == 2 && c.words[0] == group) {
-      absl::StrAppendFormat(&out, "  %-28s%s\n", c.name(), c.summary);
-    }
+    if (InGroup(c, words)) absl::StrAppendFormat(&out, "  %-28s%s\n", c.name(), c.summary);
   }
   absl::StrAppend(&out, "\n'kmsctl ", group, " <subcommand> --help' for its flags.\n");
   return out;
 }
 
-bool IsGroup(const std::string& word) {
-  return std::any_of(Commands().begin(), Commands().end(),
-                     [&](const CommandSpec& c) { return c.words.size() == 2 && c.words[0] == word; });
+bool IsGroup(const std::vector<std::string>& words) {
+  return !words.empty() &&
+         std::any_of(Commands().begin(), Commands().end(), [&](const CommandSpec& c) { return InGroup(c, words); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,12 +136,6 @@ const CommandSpec* FindCommand(const std::vector<std::string>& words) {
   return nullptr;
 }
 
-bool IsCommandPrefix(const std::vector<std::string>& words) {
-  return std::any_of(Commands().begin(), Commands().end(), [&](const CommandSpec& c) {
-    return c.words.size() > words.size() && std::equal(words.begin(), words.end(), c.words.begin());
-  });
-}
-
 Invocation HelpInvocation(std::string text) {
   Invocation inv;
   inv.help_text = std::move(text);
@@ -148,7 +146,7 @@ Invocation HelpInvocation(std::string text) {
 std::variant<Invocation, CliError> HelpFor(const std::vector<std::string>& words) {
   if (words.empty()) return HelpInvocation(TopLevelHelp());
   if (const CommandSpec* c = FindCommand(words)) return HelpInvocation(CommandHelp(*c));
-  if (words.size() == 1 && IsGroup(words[0])) return HelpInvocation(GroupHelp(words[0]));
+  if (IsGroup(words)) return HelpInvocation(GroupHelp(words));
   return Usage(absl::StrCat("unknown command '", absl::StrJoin(words, " "), "' (see 'kmsctl --help')"));
 }
 
@@ -221,7 +219,7 @@ std::optional<CliError> AddWord(const std::string& tok, Tokens* t) {
   if (after_help) return std::nullopt;
   if ((t->spec = FindCommand(t->words)) != nullptr) return std::nullopt;
   if (t->words.size() == 1 && t->words[0] == "help") return std::nullopt;
-  if (!IsCommandPrefix(t->words)) {
+  if (!IsGroup(t->words)) {
     return Usage(absl::StrCat("unknown command '", absl::StrJoin(t->words, " "), "' (see 'kmsctl --help')"));
   }
   return std::nullopt;

@@ -469,6 +469,8 @@ TEST_F(CliTest, MutatingCommandsCarryRequestIds) {
                                              {"compose", "update", "c", "--compose=compose.yml"},
                                              {"compose-file", "update", "c", "--runner=x"},
                                              {"compose-hash", "add", "h", "--cvm=c"},
+                                             {"app", "devices", "add", "d", "--cvm=c"},
+                                             {"app", "disable-upgrades", "--yes", "--cvm=c"},
                                              {"ops", "supply-envs", "op", "--env-file=app.env"}}) {
     Invocation inv = Parse(args);
     ASSERT_NE(inv.command, nullptr);
@@ -478,6 +480,72 @@ TEST_F(CliTest, MutatingCommandsCarryRequestIds) {
   }
   EXPECT_EQ(Error({"ops", "get", "x", "--request-id=r"}).exit_code, kExitUsage);
   EXPECT_EQ(Error({"ops", "get", "x", "--no-wait"}).exit_code, kExitUsage);
+}
+
+constexpr char kApp[] = "--app-contract=0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
+
+TEST_F(CliTest, AppState) {
+  Invocation inv = Parse({"app", "state", "--chain-id=31337", kApp, "--device=0x01,0x02", "--compose-hash=0x03"});
+  ASSERT_NE(inv.command, nullptr);
+  EXPECT_FALSE(inv.command->mutating);
+  ExpectProto(inv.app_state, R"pb(
+    app { chain_id: 31337 app_contract_address: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be" }
+    device_ids: "0x01" device_ids: "0x02" compose_hashes: "0x03"
+  )pb");
+  ExpectProto(Parse({"app", "state", "--cvm=my-app"}).app_state, R"pb(cvm_id: "my-app")pb");
+  EXPECT_THAT(Error({"app", "state"}).message, HasSubstr("give either --cvm or --chain-id with --app-contract"));
+  EXPECT_THAT(Error({"app", "state", "--cvm=c", "--chain-id=1"}).message, HasSubstr("give either --cvm"));
+}
+
+TEST_F(CliTest, AppDevices) {
+  ExpectProto(Parse({"app", "devices", "add", "0xab", "--cvm=my-app"}).app_change, R"pb(
+    request_id: "generated-id" cvm_id: "my-app" add_device { device_id: "0xab" }
+  )pb");
+  ExpectProto(Parse({"app", "devices", "add", "--node=7", "--cvm=my-app", "--signer-key=0x01"}).app_change, R"pb(
+    request_id: "generated-id" cvm_id: "my-app" signer_key_address: "0x01" add_device { node_id: 7 }
+  )pb");
+  ExpectProto(Parse({"app", "devices", "rm", "0xcd", "--chain-id=31337", kApp}).app_change, R"pb(
+    request_id: "generated-id"
+    app { chain_id: 31337 app_contract_address: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be" }
+    remove_device { device_id: "0xcd" }
+  )pb");
+  ExpectProto(Parse({"app", "devices", "allow-any", "false", "--cvm=c"}).app_change, R"pb(
+    request_id: "generated-id" cvm_id: "c" set_allow_any_device { allow_any_device: false }
+  )pb");
+  EXPECT_TRUE(
+      Parse({"app", "devices", "allow-any", "true", "--cvm=c"}).app_change.set_allow_any_device().allow_any_device());
+  EXPECT_THAT(Error({"app", "devices", "add", "--cvm=c"}).message, HasSubstr("give either a DEVICE id or --node"));
+  EXPECT_THAT(Error({"app", "devices", "add", "0xab", "--node=1", "--cvm=c"}).message, HasSubstr("either a DEVICE"));
+  EXPECT_THAT(Error({"app", "devices", "allow-any", "maybe", "--cvm=c"}).message, HasSubstr("true or false"));
+  EXPECT_THAT(Parse({"app", "devices", "--help"}).help_text, HasSubstr("app devices allow-any"));
+  EXPECT_THAT(Parse({"app", "--help"}).help_text, HasSubstr("app devices add"));
+  EXPECT_THAT(Parse({"app", "devices", "rm", "--help"}).help_text,
+              HasSubstr("Usage: kmsctl app devices rm [DEVICE | --node=N]"));
+}
+
+// The one-way changes are refused without --yes: a usage error (exit 2) before anything is sent.
+TEST_F(CliTest, OneWayAppChangesNeedYes) {
+  CliError e = Error({"app", "disable-upgrades", "--cvm=c"});
+  EXPECT_EQ(e.exit_code, kExitUsage);
+  EXPECT_THAT(e.message, HasSubstr("disabling upgrades cannot be undone; add --yes to confirm (nothing was sent)"));
+  e = Error({"app", "transfer-ownership", "--new-owner=0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--cvm=c"});
+  EXPECT_EQ(e.exit_code, kExitUsage);
+  EXPECT_THAT(e.message, HasSubstr("add --yes"));
+  EXPECT_THAT(Error({"app", "transfer-ownership", "--yes", "--cvm=c"}).message, HasSubstr("--new-owner"));
+  ExpectProto(Parse({"app", "disable-upgrades", "--yes", "--cvm=c"}).app_change, R"pb(
+    request_id: "generated-id" cvm_id: "c" disable_upgrades { confirm: true }
+  )pb");
+  ExpectProto(
+      Parse({"app", "transfer-ownership", "--new-owner=0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--yes", "--cvm=c"})
+          .app_change,
+      R"pb(
+        request_id: "generated-id"
+        cvm_id: "c"
+        transfer_ownership { new_owner: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" confirm: true }
+      )pb");
+  ExpectProto(Parse({"app", "accept-ownership", "--cvm=c"}).app_change, R"pb(
+    request_id: "generated-id" cvm_id: "c" accept_ownership {}
+  )pb");
 }
 
 }  // namespace

@@ -422,6 +422,201 @@ CommandSpec ComposeHashAddCommand() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// app state | devices add|rm|allow-any | transfer-ownership | accept-ownership | disable-upgrades
+
+std::vector<FlagSpec> AppTargetFlags() {
+  return {
+      {"cvm", FlagType::kString, "CVM", "the app of this CVM"},
+      {"chain-id", FlagType::kUint, "N", "chain of the app contract (with --app-contract)"},
+      {"app-contract", FlagType::kString, "ADDRESS", "the app's DstackApp contract"},
+  };
+}
+
+std::vector<FlagSpec> YesFlag(const std::string& why) {
+  return {{"yes", FlagType::kBool, "", "confirm: " + why + " (required)"}};
+}
+
+// --cvm, or --chain-id with --app-contract, into the request's `target`.
+template <typename Request>
+void ReadAppTarget(FlagReader& r, Request* request, const std::string& command) {
+  const bool by_cvm = r.Has("cvm");
+  const bool by_app = r.Has("chain-id") || r.Has("app-contract");
+  if (by_cvm == by_app) {
+    r.Fail(Usage(absl::StrCat("kmsctl ", command, ": give either --cvm or --chain-id with --app-contract")));
+    return;
+  }
+  if (by_cvm) {
+    request->set_cvm_id(r.Str("cvm"));
+    return;
+  }
+  r.Require({"chain-id", "app-contract"});
+  if (auto v = r.Uint("chain-id")) request->mutable_app()->set_chain_id(*v);
+  request->mutable_app()->set_app_contract_address(r.Str("app-contract"));
+}
+
+// The one-way changes: refused before anything is sent unless --yes is given.
+void RequireYes(FlagReader& r, const std::string& command, const std::string& what) {
+  if (r.error() || r.Flag("yes")) return;
+  r.Fail(Usage(
+      absl::StrCat("kmsctl ", command, ": ", what, " cannot be undone; add --yes to confirm (nothing was sent)")));
+}
+
+// The part every app change shares: target, signer key, request id.
+void ReadAppChange(FlagReader& r, Invocation* inv, const std::string& command) {
+  v1::UpdateAppContractRequest& u = inv->app_change;
+  ReadAppTarget(r, &u, command);
+  u.set_signer_key_address(r.Str("signer-key"));
+  u.set_request_id(inv->request_id);
+}
+
+void BuildAppState(FlagReader& r, Invocation* inv) {
+  v1::GetAppStateRequest& g = inv->app_state;
+  ReadAppTarget(r, &g, "app state");
+  for (const std::string& d : r.List("device")) g.add_device_ids(d);
+  for (const std::string& h : r.List("compose-hash")) g.add_compose_hashes(h);
+}
+
+int RunAppState(Session& s) {
+  v1::AppState response;
+  grpc::Status status = s.Unary(&S::GetAppState, s.invocation().app_state, &response);
+  if (!status.ok()) return s.Fail(status, "reading the app's state");
+  s.Print(response, FormatAppState(response));
+  return kExitOk;
+}
+
+CommandSpec AppStateCommand() {
+  return {.words = {"app", "state"},
+          .summary = "show an app contract's governance state on chain",
+          .usage = "(--cvm=CVM | --chain-id=N --app-contract=ADDRESS) [--device=HEX32,...] [--compose-hash=HEX32,...]",
+          .description =
+              "Reads the app's DstackApp contract at one block (GetAppState): owner and whether the signer\n"
+              "holds its key, pending owner (two-step contracts), allow-any-device, requireTcbUpToDate,\n"
+              "whether upgrades are disabled, version, implementation, and for each --device and\n"
+              "--compose-hash whether it is allowed. Nothing is sent.",
+          .flags = Concat(AppTargetFlags(),
+                          std::vector<FlagSpec>{
+                              {"device", FlagType::kList, "HEX32,...", "device ids to check (repeatable)"},
+                              {"compose-hash", FlagType::kList, "HEX32,...", "compose hashes to check (repeatable)"},
+                          }),
+          .build = &BuildAppState,
+          .run = &RunAppState};
+}
+
+int RunAppChange(Session& s) {
+  return s.Start(&S::UpdateAppContract, s.invocation().app_change, "app contract change");
+}
+
+// DEVICE argument or --node.
+template <typename Device>
+void ReadDevice(FlagReader& r, Device* d, const std::string& command) {
+  const bool by_id = !r.Arg(0).empty();
+  if (by_id == r.Has("node")) {
+    r.Fail(Usage(absl::StrCat("kmsctl ", command, ": give either a DEVICE id or --node")));
+    return;
+  }
+  if (by_id) {
+    d->set_device_id(r.Arg(0));
+  } else if (auto v = r.Uint("node")) {
+    d->set_node_id(*v);
+  }
+}
+
+void BuildAppDevicesAdd(FlagReader& r, Invocation* inv) {
+  ReadDevice(r, inv->app_change.mutable_add_device(), "app devices add");
+  ReadAppChange(r, inv, "app devices add");
+}
+
+void BuildAppDevicesRm(FlagReader& r, Invocation* inv) {
+  ReadDevice(r, inv->app_change.mutable_remove_device(), "app devices rm");
+  ReadAppChange(r, inv, "app devices rm");
+}
+
+void BuildAppDevicesAllowAny(FlagReader& r, Invocation* inv) {
+  const std::string v = r.Arg(0);
+  if (v != "true" && v != "false") {
+    r.Fail(Usage("kmsctl app devices allow-any: the argument is true or false"));
+    return;
+  }
+  inv->app_change.mutable_set_allow_any_device()->set_allow_any_device(v == "true");
+  ReadAppChange(r, inv, "app devices allow-any");
+}
+
+void BuildAppTransferOwnership(FlagReader& r, Invocation* inv) {
+  r.Require({"new-owner"});
+  RequireYes(r, "app transfer-ownership", "a transfer that took effect");
+  if (r.error()) return;
+  v1::TransferOwnership* t = inv->app_change.mutable_transfer_ownership();
+  t->set_new_owner(r.Str("new-owner"));
+  t->set_confirm(true);
+  ReadAppChange(r, inv, "app transfer-ownership");
+}
+
+void BuildAppAcceptOwnership(FlagReader& r, Invocation* inv) {
+  inv->app_change.mutable_accept_ownership();
+  ReadAppChange(r, inv, "app accept-ownership");
+}
+
+void BuildAppDisableUpgrades(FlagReader& r, Invocation* inv) {
+  RequireYes(r, "app disable-upgrades", "disabling upgrades");
+  if (r.error()) return;
+  inv->app_change.mutable_disable_upgrades()->set_confirm(true);
+  ReadAppChange(r, inv, "app disable-upgrades");
+}
+
+// One UPDATE_APP_CONTRACT command; `extra` are its own flags.
+CommandSpec AppChangeCommand(std::vector<std::string> words, std::string args, int max_args, std::string summary,
+                             std::string usage, std::string description, std::vector<FlagSpec> extra,
+                             void (*build)(FlagReader&, Invocation*)) {
+  const int min_args = !args.empty() && args[0] == '[' ? 0 : max_args;  // "[DEVICE]": or --node
+  return {.words = std::move(words),
+          .args = std::move(args),
+          .min_args = min_args,
+          .max_args = max_args,
+          .summary = std::move(summary),
+          .usage = std::move(usage) + " (--cvm=CVM | --chain-id=N --app-contract=ADDRESS) [--signer-key=ADDRESS]",
+          .description = std::move(description) +
+                         "\nStarts an UPDATE_APP_CONTRACT operation and follows it; a change already in effect on\n"
+                         "chain sends nothing. The transaction is sent from --signer-key (default: the\n"
+                         "orchestrator's), which must be the contract's owner.",
+          .flags = Concat(std::move(extra), AppTargetFlags(), SignerKeyFlag(), MutatingFlags()),
+          .mutating = true,
+          .build = build,
+          .run = &RunAppChange};
+}
+
+std::vector<CommandSpec> AppChangeCommands() {
+  const FlagSpec node{"node", FlagType::kUint, "N", "the device of this node (see ListNodes) instead of DEVICE"};
+  return {
+      AppChangeCommand({"app", "devices", "add"}, "[DEVICE]", 1, "allow the app on a TEE device (addDevice)",
+                       "[DEVICE | --node=N]", "DEVICE is the device id, 64 hex digits, 0x optional.", {node},
+                       &BuildAppDevicesAdd),
+      AppChangeCommand({"app", "devices", "rm"}, "[DEVICE]", 1, "disallow a TEE device (removeDevice)",
+                       "[DEVICE | --node=N]", "DEVICE is the device id, 64 hex digits, 0x optional.", {node},
+                       &BuildAppDevicesRm),
+      AppChangeCommand({"app", "devices", "allow-any"}, "true|false", 1,
+                       "let the app boot on any device, or only on allowed ones (setAllowAnyDevice)", "true|false",
+                       "true: any device; false: only the devices allowed by 'kmsctl app devices add'.", {},
+                       &BuildAppDevicesAllowAny),
+      AppChangeCommand(
+          {"app", "transfer-ownership"}, "", 0, "hand the app contract to a new owner (transferOwnership)",
+          "--new-owner=ADDRESS --yes",
+          "On one-step contracts the new owner takes over at once and this cannot be undone from\n"
+          "here; on two-step ones it becomes the pending owner until it accepts. The signer's\n"
+          "policy refuses it unless a rule names the new owner.",
+          Concat(std::vector<FlagSpec>{{"new-owner", FlagType::kString, "ADDRESS", "the new owner (required)"}},
+                 YesFlag("the transfer cannot be undone by this key")),
+          &BuildAppTransferOwnership),
+      AppChangeCommand({"app", "accept-ownership"}, "", 0, "accept a pending ownership transfer (two-step contracts)",
+                       "", "Sent from the pending owner, which must be --signer-key (or the default key).", {},
+                       &BuildAppAcceptOwnership),
+      AppChangeCommand({"app", "disable-upgrades"}, "", 0, "make the app contract non-upgradeable for good", "--yes",
+                       "One-way: afterwards the contract's implementation can never be changed. The signer's\n"
+                       "policy refuses it unless a rule names the app contract.",
+                       YesFlag("it cannot be undone"), &BuildAppDisableUpgrades),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // adopt
 
 void BuildAdopt(FlagReader& r, Invocation* inv) {
@@ -769,24 +964,29 @@ CommandSpec NodesListCommand() {
 }
 
 const std::vector<CommandSpec>& Commands() {
-  static const auto* commands = new std::vector<CommandSpec>{
-      KmsListCommand(),
-      DeployCommand(),
-      EnvsUpdateCommand(),
-      ComposeUpdateCommand(),
-      ComposeFileUpdateCommand(),
-      ComposeHashAddCommand(),
-      OpsListCommand(),
-      OpsGetCommand(),
-      OpsWatchCommand(),
-      OpsCancelCommand(),
-      OpsSupplyEnvsCommand(),
-      OpsSubmitOwnerTxCommand(),
-      AdoptCommand(),
-      CvmGetCommand(),
-      CvmsListCommand(),
-      NodesListCommand(),
-  };
+  static const auto* commands = [] {
+    auto* all = new std::vector<CommandSpec>{
+        KmsListCommand(),
+        DeployCommand(),
+        EnvsUpdateCommand(),
+        ComposeUpdateCommand(),
+        ComposeFileUpdateCommand(),
+        ComposeHashAddCommand(),
+        OpsListCommand(),
+        OpsGetCommand(),
+        OpsWatchCommand(),
+        OpsCancelCommand(),
+        OpsSupplyEnvsCommand(),
+        OpsSubmitOwnerTxCommand(),
+        AdoptCommand(),
+        AppStateCommand(),
+        CvmGetCommand(),
+        CvmsListCommand(),
+        NodesListCommand(),
+    };
+    for (CommandSpec& c : AppChangeCommands()) all->push_back(std::move(c));
+    return all;
+  }();
   return *commands;
 }
 

@@ -70,6 +70,8 @@ struct Invocation {
   v1::GetCvmRequest cvm_get;
   v1::ListCvmsRequest cvms_list;
   bool cvms_list_all = false;  // follow next_page_token to the end
+  v1::GetAppStateRequest app_state;         // app state
+  v1::UpdateAppContractRequest app_change;  // app devices|transfer-ownership|...
 
   // The env vars the request carries (also inside the request), kept so that kmsctl can answer a
   // WAITING_FOR_INPUT operation it started itself; nullopt when the command read none.

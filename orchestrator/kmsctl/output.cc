@@ -118,8 +118,7 @@ std::string ResultFields(const google::protobuf::Message& m) {
               static_cast<const google::protobuf::Timestamp&>(r->GetMessage(m, f)));
           break;
         }
-        value = "(" + std::string(f->type_name()) + ")";
-        break;
+        continue;  // printed after the table by the caller (ResultText)
       default:
         value = "(" + std::string(f->type_name()) + ")";
     }
@@ -128,7 +127,43 @@ std::string ResultFields(const google::protobuf::Message& m) {
   return Table(rows);
 }
 
+// The operation's result (whichever kind), with an app contract change's state after it.
+std::string ResultText(const v1::Operation& op) {
+  const google::protobuf::OneofDescriptor* oneof = v1::Operation::descriptor()->FindOneofByName("result");
+  const google::protobuf::FieldDescriptor* f = op.GetReflection()->GetOneofFieldDescriptor(op, oneof);
+  if (f == nullptr) return "";
+  std::string out = ResultFields(op.GetReflection()->GetMessage(op, f));
+  if (op.has_app_contract_change() && op.app_contract_change().has_state()) {
+    absl::StrAppend(&out, "  state:\n", FormatAppState(op.app_contract_change().state(), "    "));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string FormatAppState(const v1::AppState& s, const std::string& indent) {
+  auto yes = [](bool b) { return std::string(b ? "yes" : "no"); };
+  std::vector<std::vector<std::string>> rows = {
+      {indent + "chain", absl::StrCat(s.chain_id())},
+      {indent + "app contract", s.app_contract_address()},
+      {indent + "block", absl::StrCat(s.block_number())},
+      {indent + "owner", absl::StrCat(s.owner(), s.owner_is_signer_key() ? " (a signer key)" : " (not a signer key)")},
+      {indent + "ownership", s.two_step_ownership() ? "two-step" : "one-step"},
+      {indent + "pending owner", s.pending_owner().empty() ? "-" : s.pending_owner()},
+      {indent + "allow any device", yes(s.allow_any_device())},
+      {indent + "require tcb up to date", yes(s.require_tcb_up_to_date())},
+      {indent + "upgrades disabled", yes(s.upgrades_disabled())},
+      {indent + "version", absl::StrCat(s.version())},
+      {indent + "implementation", s.implementation_address().empty() ? "-" : s.implementation_address()},
+  };
+  for (const v1::Allowance& a : s.devices()) {
+    rows.push_back({indent + "device " + a.value(), a.allowed() ? "allowed" : "not allowed"});
+  }
+  for (const v1::Allowance& a : s.compose_hashes()) {
+    rows.push_back({indent + "compose hash " + a.value(), a.allowed() ? "allowed" : "not allowed"});
+  }
+  return Table(rows);
+}
 
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
@@ -190,19 +225,7 @@ std::string FormatOperation(const v1::Operation& op) {
     absl::StrAppend(&out, "error:\n  ", CodeWithNumber(e.code()), "  step ", e.step().empty() ? "-" : e.step(), "\n  ",
                     e.message(), "\n");
   }
-  switch (op.result_case()) {
-    case v1::Operation::kDeploy:
-      absl::StrAppend(&out, "result:\n", ResultFields(op.deploy()));
-      break;
-    case v1::Operation::kUpdate:
-      absl::StrAppend(&out, "result:\n", ResultFields(op.update()));
-      break;
-    case v1::Operation::kAddComposeHash:
-      absl::StrAppend(&out, "result:\n", ResultFields(op.add_compose_hash()));
-      break;
-    case v1::Operation::RESULT_NOT_SET:
-      break;
-  }
+  if (op.result_case() != v1::Operation::RESULT_NOT_SET) absl::StrAppend(&out, "result:\n", ResultText(op));
   return out;
 }
 
@@ -247,19 +270,7 @@ std::string FormatOutcome(const v1::Operation& op) {
     absl::StrAppend(&out, "  error: ", CodeWithNumber(op.error().code()), " in step ",
                     op.error().step().empty() ? "-" : op.error().step(), ": ", op.error().message(), "\n");
   }
-  switch (op.result_case()) {
-    case v1::Operation::kDeploy:
-      absl::StrAppend(&out, ResultFields(op.deploy()));
-      break;
-    case v1::Operation::kUpdate:
-      absl::StrAppend(&out, ResultFields(op.update()));
-      break;
-    case v1::Operation::kAddComposeHash:
-      absl::StrAppend(&out, ResultFields(op.add_compose_hash()));
-      break;
-    case v1::Operation::RESULT_NOT_SET:
-      break;
-  }
+  absl::StrAppend(&out, ResultText(op));
   return out;
 }
 

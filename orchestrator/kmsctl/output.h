@@ -53,6 +53,9 @@ std::string FormatCvmList(const v1::ListCvmsResponse& response);
 std::string FormatNodeList(const v1::ListNodesResponse& response);
 
 // A table of KMS instances.
+// An app contract's state (GetAppState), each line prefixed with `indent`.
+std::string FormatAppState(const v1::AppState& state, const std::string& indent = "");
+
 std::string FormatKmsList(const v1::ListKmsInstancesResponse& response);
 
 // Renders a WatchOperation stream as progress lines, one per event, for people. After a

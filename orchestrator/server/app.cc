@@ -124,6 +124,7 @@ absl::Status App::ConnectSigner(const v1::OrchestratorConfig& config) {
   if (!sc.ok()) return sc.status();
   signer_client_ = *std::move(sc);
   signer_ = std::make_unique<engine::JournalingSigner>(*signer_client_, *journal_, nonces_.get());
+  deps_.signer_keys = [c = signer_client_.get()] { return c->ListKeys(); };
   deps_.signer = signer_.get();
   return absl::OkStatus();
 }
@@ -251,6 +252,7 @@ absl::Status App::Serve(const std::map<uint64_t, v1::KmsType>& chain_types) {
   so.default_signer_key = deps_.options.default_signer_key_address;
   so.policy = policy_.get();
   so.ownership = ownership_.get();
+  so.flow_deps = &deps_;
   so.submit_owner_transaction = [this](const v1::SubmitOwnerTransactionRequest& request) {
     return flows::SubmitOwnerTransaction(deps_, *manager_, request);
   };

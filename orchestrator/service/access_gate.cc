@@ -48,9 +48,20 @@ std::optional<uint64_t> SubmitChain(const v1::DeployCvmRequest& r, const Validat
   return std::nullopt;
 }
 
-std::optional<uint64_t> SubmitChain(const v1::AddComposeHashRequest& r, const ValidationContext&) {
+namespace {
+template <typename Request>
+std::optional<uint64_t> AppChain(const Request& r) {
   if (r.has_app() && r.app().chain_id() != 0) return r.app().chain_id();
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<uint64_t> SubmitChain(const v1::AddComposeHashRequest& r, const ValidationContext&) {
+  return AppChain(r);
+}
+
+std::optional<uint64_t> SubmitChain(const v1::UpdateAppContractRequest& r, const ValidationContext&) {
+  return AppChain(r);
 }
 
 }  // namespace orchestrator::service

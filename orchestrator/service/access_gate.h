@@ -48,6 +48,7 @@ class AccessGate {
 // nullopt when it is learned at run time (from the CVM, or the KMS chosen by kms_type).
 std::optional<uint64_t> SubmitChain(const v1::DeployCvmRequest& r, const ValidationContext& ctx);
 std::optional<uint64_t> SubmitChain(const v1::AddComposeHashRequest& r, const ValidationContext& ctx);
+std::optional<uint64_t> SubmitChain(const v1::UpdateAppContractRequest& r, const ValidationContext& ctx);
 template <typename Request>
 std::optional<uint64_t> SubmitChain(const Request&, const ValidationContext&) {
   return std::nullopt;

@@ -31,12 +31,14 @@ const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::Update
   return nullptr;
 }
 const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::AddComposeHashRequest&) { return nullptr; }
+const google::protobuf::RepeatedPtrField<v1::EnvVar>* EnvVarsOf(const v1::UpdateAppContractRequest&) { return nullptr; }
 
 std::string CvmIdOf(const v1::DeployCvmRequest&) { return ""; }
 std::string CvmIdOf(const v1::UpdateEnvVarsRequest& r) { return r.cvm_id(); }
 std::string CvmIdOf(const v1::UpdateDockerComposeRequest& r) { return r.cvm_id(); }
 std::string CvmIdOf(const v1::UpdateComposeFileRequest& r) { return r.cvm_id(); }
 std::string CvmIdOf(const v1::AddComposeHashRequest& r) { return r.has_app() ? "" : r.cvm_id(); }
+std::string CvmIdOf(const v1::UpdateAppContractRequest& r) { return r.has_app() ? "" : r.cvm_id(); }
 
 // The ownership check of each request's target (ownership_guard.h); a deploy creates its own.
 absl::Status CheckTarget(const OwnershipGuard&, const access::Principal&, const v1::DeployCvmRequest&) {
@@ -46,8 +48,16 @@ template <typename Update>
 absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const Update& r) {
   return g.CheckCvm(p, r.cvm_id());
 }
-absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const v1::AddComposeHashRequest& r) {
+// Requests that name a CVM or an app contract.
+template <typename Request>
+absl::Status CheckAppOrCvm(const OwnershipGuard& g, const access::Principal& p, const Request& r) {
   return r.has_app() ? g.CheckApp(p, r.app().chain_id(), r.app().app_contract_address()) : g.CheckCvm(p, r.cvm_id());
+}
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const v1::AddComposeHashRequest& r) {
+  return CheckAppOrCvm(g, p, r);
+}
+absl::Status CheckTarget(const OwnershipGuard& g, const access::Principal& p, const v1::UpdateAppContractRequest& r) {
+  return CheckAppOrCvm(g, p, r);
 }
 
 bool NeedsKms(const v1::DeployCvmRequest&) { return true; }
@@ -76,6 +86,10 @@ absl::StatusOr<v1::AddComposeHashRequest> Validate(const v1::AddComposeHashReque
                                                    std::optional<chain::Address>* k) {
   return ValidateAddComposeHash(r, c, k);
 }
+absl::StatusOr<v1::UpdateAppContractRequest> Validate(const v1::UpdateAppContractRequest& r, const ValidationContext& c,
+                                                      std::optional<chain::Address>* k) {
+  return ValidateUpdateAppContract(r, c, k);
+}
 
 const char* MethodOf(v1::OperationKind k) {
   switch (k) {
@@ -89,6 +103,8 @@ const char* MethodOf(v1::OperationKind k) {
       return "UpdateComposeFile";
     case v1::OPERATION_KIND_ADD_COMPOSE_HASH:
       return "AddComposeHash";
+    case v1::OPERATION_KIND_UPDATE_APP_CONTRACT:
+      return "UpdateAppContract";
     default:
       return "?";
   }
@@ -397,6 +413,7 @@ ORCH_UNARY_SUBMIT(UpdateEnvVars, UpdateEnvVarsRequest, OPERATION_KIND_UPDATE_ENV
 ORCH_UNARY_SUBMIT(UpdateDockerCompose, UpdateDockerComposeRequest, OPERATION_KIND_UPDATE_DOCKER_COMPOSE)
 ORCH_UNARY_SUBMIT(UpdateComposeFile, UpdateComposeFileRequest, OPERATION_KIND_UPDATE_COMPOSE_FILE)
 ORCH_UNARY_SUBMIT(AddComposeHash, AddComposeHashRequest, OPERATION_KIND_ADD_COMPOSE_HASH)
+ORCH_UNARY_SUBMIT(UpdateAppContract, UpdateAppContractRequest, OPERATION_KIND_UPDATE_APP_CONTRACT)
 #undef ORCH_UNARY_SUBMIT
 
 grpc::ServerUnaryReactor* OrchestratorServiceImpl::ListKmsInstances(grpc::CallbackServerContext* context,

@@ -56,6 +56,9 @@ struct ServiceOptions {
   // Who may change which CVM or app, and AdoptResource (not owned; outlives the service;
   // uses `policy`). Null: no ownership checks and AdoptResource is UNIMPLEMENTED (tests of other parts only).
   const OwnershipGuard* ownership = nullptr;
+  // The chains' RPC clients, the Phala Cloud client and the signer's keys, for the read-only
+  // GetAppState (not owned; outlives the service). Null: GetAppState is UNAVAILABLE.
+  const engine::FlowDeps* flow_deps = nullptr;
   // SubmitOwnerTransaction after access and validation (flows/owner_action.h); unset: UNIMPLEMENTED.
   std::function<absl::StatusOr<v1::Operation>(const v1::SubmitOwnerTransactionRequest&)> submit_owner_transaction;
 };
@@ -83,6 +86,12 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
                                               v1::Operation* response) override;
   grpc::ServerUnaryReactor* AddComposeHash(grpc::CallbackServerContext* context,
                                            const v1::AddComposeHashRequest* request, v1::Operation* response) override;
+  grpc::ServerUnaryReactor* UpdateAppContract(grpc::CallbackServerContext* context,
+                                              const v1::UpdateAppContractRequest* request,
+                                              v1::Operation* response) override;
+  // app_state_rpc.cc
+  grpc::ServerUnaryReactor* GetAppState(grpc::CallbackServerContext* context, const v1::GetAppStateRequest* request,
+                                        v1::AppState* response) override;
   grpc::ServerUnaryReactor* SupplyEnvVars(grpc::CallbackServerContext* context, const v1::SupplyEnvVarsRequest* request,
                                           v1::Operation* response) override;
   grpc::ServerUnaryReactor* GetOperation(grpc::CallbackServerContext* context, const v1::GetOperationRequest* request,
@@ -111,6 +120,8 @@ class OrchestratorServiceImpl final : public v1::Orchestrator::CallbackService {
 
  private:
   absl::StatusOr<ValidationContext> Context(bool need_kms);
+  absl::StatusOr<v1::AppState> ReadAppState(grpc::CallbackServerContext* context,
+                                            const v1::GetAppStateRequest& request);
   // The authenticated caller's principal; `act`: refuses read-only roles too.
   absl::StatusOr<access::Principal> Admit(grpc::CallbackServerContext* context, bool act);
   // cvm_reads.cc: whether `p` may see a CVM the API reported (tenant scope).

@@ -70,8 +70,7 @@ absl::Status OwnershipGuard::CheckOwner(const Principal& p, absl::string_view ki
   return not_found;
 }
 
-absl::Status OwnershipGuard::CheckCvm(const Principal& p, absl::string_view cvm_id) const {
-  RETURN_IF_ERROR(CheckMayChange(p));
+absl::Status OwnershipGuard::CvmInScope(const Principal& p, absl::string_view cvm_id) const {
   absl::StatusOr<std::string> cvm = flows::CvmResource(cvm_id);
   if (!cvm.ok()) return cvm.status();
   return CheckOwner(p, journal::kResourceCvm, *cvm, flows::CvmNotInScope(cvm_id));
@@ -93,12 +92,34 @@ absl::StatusOr<bool> OwnershipGuard::MaySee(const Principal& p, absl::string_vie
   return false;
 }
 
-absl::Status OwnershipGuard::CheckApp(const Principal& p, uint64_t chain_id, absl::string_view app_address) const {
-  RETURN_IF_ERROR(CheckMayChange(p));
+absl::Status OwnershipGuard::AppInScope(const Principal& p, uint64_t chain_id, absl::string_view app_address) const {
   absl::StatusOr<chain::Address> app = chain::Address::Parse(app_address);
   if (!app.ok()) return absl::InvalidArgumentError(absl::StrCat("app.app_contract_address: ", app.status().message()));
   return CheckOwner(p, journal::kResourceApp, flows::OnchainAppResource(chain_id, *app),
                     flows::AppNotInScope(chain_id, app_address));
+}
+
+absl::Status OwnershipGuard::CheckCvm(const Principal& p, absl::string_view cvm_id) const {
+  RETURN_IF_ERROR(CheckMayChange(p));
+  return CvmInScope(p, cvm_id);
+}
+
+absl::Status OwnershipGuard::CheckApp(const Principal& p, uint64_t chain_id, absl::string_view app_address) const {
+  RETURN_IF_ERROR(CheckMayChange(p));
+  return AppInScope(p, chain_id, app_address);
+}
+
+absl::Status OwnershipGuard::CheckCvmReadable(const Principal& p, absl::string_view cvm_id) const {
+  RETURN_IF_ERROR(policy_.CheckKnown(p));
+  if (p.role == Role::kAuditor) return absl::OkStatus();
+  return CvmInScope(p, cvm_id);
+}
+
+absl::Status OwnershipGuard::CheckAppReadable(const Principal& p, uint64_t chain_id,
+                                              absl::string_view app_address) const {
+  RETURN_IF_ERROR(policy_.CheckKnown(p));
+  if (p.role == Role::kAuditor) return absl::OkStatus();
+  return AppInScope(p, chain_id, app_address);
 }
 
 absl::StatusOr<v1::AdoptResourceResponse> OwnershipGuard::Adopt(const Principal& p,

@@ -40,6 +40,11 @@ class OwnershipGuard {
   // May `p` register compose hashes on app contract `app_address` (validated) on `chain_id`?
   absl::Status CheckApp(const access::Principal& p, uint64_t chain_id, absl::string_view app_address) const;
 
+  // The same scope for reading (GetAppState): viewers and auditors of the tenant pass too; a
+  // resource outside the caller's scope is the same NOT_FOUND. Admins and auditors see all.
+  absl::Status CheckCvmReadable(const access::Principal& p, absl::string_view cvm_id) const;
+  absl::Status CheckAppReadable(const access::Principal& p, uint64_t chain_id, absl::string_view app_address) const;
+
   // AdoptResource: `p` must be an admin (PERMISSION_DENIED), `request.tenant` a tenant of the
   // policy with members (INVALID_ARGUMENT naming `tenant`).
   absl::StatusOr<v1::AdoptResourceResponse> Adopt(const access::Principal& p,
@@ -48,6 +53,9 @@ class OwnershipGuard {
  private:
   // The role checks every target shares; OK for admins and members.
   absl::Status CheckMayChange(const access::Principal& p) const;
+  // CheckCvm / CheckApp after the role check `may`.
+  absl::Status CvmInScope(const access::Principal& p, absl::string_view cvm_id) const;
+  absl::Status AppInScope(const access::Principal& p, uint64_t chain_id, absl::string_view app_address) const;
   // OK when `p`'s tenant owns (kind, resource); `not_found` otherwise.
   absl::Status CheckOwner(const access::Principal& p, absl::string_view kind, const std::string& resource,
                           absl::Status not_found) const;

@@ -89,7 +89,8 @@ class OwnershipTest : public ::testing::Test {
     deps_.journal = journal_.get();
     engine::FlowRegistry flows;
     for (v1::OperationKind k : {v1::OPERATION_KIND_UPDATE_ENV_VARS, v1::OPERATION_KIND_UPDATE_DOCKER_COMPOSE,
-                                v1::OPERATION_KIND_UPDATE_COMPOSE_FILE, v1::OPERATION_KIND_ADD_COMPOSE_HASH}) {
+                                v1::OPERATION_KIND_UPDATE_COMPOSE_FILE, v1::OPERATION_KIND_ADD_COMPOSE_HASH,
+                                v1::OPERATION_KIND_UPDATE_APP_CONTRACT}) {
       flows[k] = std::make_unique<DoneFlow>();
     }
     engine::ManagerOptions mo;
@@ -156,10 +157,15 @@ class OwnershipTest : public ::testing::Test {
     ah.set_request_id(rid + "ah");
     ah.set_cvm_id(cvm_id);
     ah.set_compose_hash(kHash);
+    v1::UpdateAppContractRequest ac;
+    ac.set_request_id(rid + "ac");
+    ac.set_cvm_id(cvm_id);
+    ac.mutable_set_allow_any_device()->set_allow_any_device(true);
     return {Call(&v1::Orchestrator::Stub::UpdateEnvVars, caller, env, &op),
             Call(&v1::Orchestrator::Stub::UpdateDockerCompose, caller, dc, &op),
             Call(&v1::Orchestrator::Stub::UpdateComposeFile, caller, cf, &op),
-            Call(&v1::Orchestrator::Stub::AddComposeHash, caller, ah, &op)};
+            Call(&v1::Orchestrator::Stub::AddComposeHash, caller, ah, &op),
+            Call(&v1::Orchestrator::Stub::UpdateAppContract, caller, ac, &op)};
   }
 
   grpc::Status AddHashOnApp(const std::string& caller, const std::string& app) {
@@ -197,7 +203,7 @@ TEST_F(OwnershipTest, AMemberChangesItsTenantsCvmInAnySpelling) {
   for (const std::string& id : {std::string(kCvmA), std::string(kCvmASpelled)}) {
     for (const grpc::Status& s : UpdateCvm("token:alice", id)) EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
   }
-  EXPECT_EQ(Journaled(), 8u);
+  EXPECT_EQ(Journaled(), 10u);
   // The operation carries its tenant for what its flow records and checks (flows/ownership.h).
   engine::state::FlowState st;
   ASSERT_TRUE(st.ParseFromString(journal_->List(journal::ListQuery{})->front().internal));
@@ -253,6 +259,32 @@ TEST_F(OwnershipTest, AdminsActOnEveryCvmViewersAuditorsAndStrangersOnNone) {
     EXPECT_EQ(AddHashOnApp(caller, kAppA).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   }
   EXPECT_EQ(Journaled(), before);
+}
+
+// GetAppState is read-only: the tenant's viewers may call it (here it gets past the scope check
+// to the chain, which this test has none of), another tenant's callers get the NOT_FOUND of an
+// update, identities named nowhere PERMISSION_DENIED.
+TEST_F(OwnershipTest, GetAppStateIsScopedButOpenToViewers) {
+  auto get = [&](const std::string& caller, const std::string& cvm) {
+    v1::GetAppStateRequest r;
+    r.set_cvm_id(cvm);
+    v1::AppState s;
+    return Call(&v1::Orchestrator::Stub::GetAppState, caller, r, &s);
+  };
+  for (const std::string& caller : {"token:alice", "token:val", "token:audit", "token:admin"}) {
+    EXPECT_EQ(get(caller, kCvmA).error_code(), grpc::StatusCode::UNAVAILABLE) << caller;
+  }
+  const grpc::Status other = get("token:bob", kCvmA);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(other.error_message(), NotInScope(kCvmA));
+  EXPECT_EQ(get("token:eve", kCvmA).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetAppStateRequest bad;
+  bad.set_cvm_id(kCvmA);
+  bad.add_device_ids("nope");
+  v1::AppState s;
+  const grpc::Status invalid = Call(&v1::Orchestrator::Stub::GetAppState, "token:val", bad, &s);
+  EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(invalid.error_message(), HasSubstr("device_ids[0]"));
 }
 
 TEST_F(OwnershipTest, AnAdminAdoptsAndMovesResources) {

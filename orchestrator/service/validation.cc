@@ -433,38 +433,134 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
   return r;
 }
 
-absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddComposeHashRequest& in,
-                                                                 const ValidationContext& ctx,
-                                                                 std::optional<chain::Address>* signer_key) {
-  v1::AddComposeHashRequest r = in;
-  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
+namespace {
+
+// The `target` oneof of AddComposeHash, UpdateAppContract and GetAppState: a CVM, or a chain the
+// orchestrator serves plus an app contract (normalized to EIP-55).
+template <typename Request>
+absl::Status ValidateAppTarget(Request& r, const ValidationContext& ctx) {
   switch (r.target_case()) {
-    case v1::AddComposeHashRequest::kCvmId:
-      RETURN_IF_ERROR(ValidateCvmId(r.cvm_id()));
-      break;
-    case v1::AddComposeHashRequest::kApp: {
+    case Request::kCvmId:
+      return ValidateCvmId(r.cvm_id());
+    case Request::kApp: {
       if (r.app().chain_id() == 0) return Bad("app.chain_id", "required");
       if (ctx.chains.count(r.app().chain_id()) == 0) {
         return Bad("app.chain_id", absl::StrCat("chain ", r.app().chain_id(), " is not configured"));
       }
       if (r.app().app_contract_address().empty()) return Bad("app.app_contract_address", "required");
-      absl::StatusOr<std::string> a = NormalizeAddress("app.app_contract_address", r.app().app_contract_address());
-      if (!a.ok()) return a.status();
-      r.mutable_app()->set_app_contract_address(*a);
-      break;
+      ASSIGN_OR_RETURN(std::string a, NormalizeAddress("app.app_contract_address", r.app().app_contract_address()));
+      r.mutable_app()->set_app_contract_address(a);
+      return absl::OkStatus();
     }
     default:
       return Bad("target", "required: cvm_id or app");
   }
-  if (r.compose_hash().empty()) return Bad("compose_hash", "required");
-  absl::StatusOr<std::string> h = NormalizeHash("compose_hash", r.compose_hash(), true);
-  if (!h.ok()) return h.status();
-  r.set_compose_hash(*h);
+}
+
+// The request's signer key or the default one (required), normalized into the request.
+template <typename Request>
+absl::Status RequireSigner(Request& r, const ValidationContext& ctx, std::optional<chain::Address>* signer_key) {
   ASSIGN_OR_RETURN(*signer_key, ResolveSigner(r.signer_key_address(), ctx));
   if (!signer_key->has_value()) {
     return Bad("signer_key_address", "required (no default_signer_key_address is configured)");
   }
   if (!r.signer_key_address().empty()) r.set_signer_key_address((*signer_key)->Checksummed());
+  return absl::OkStatus();
+}
+
+// AddDevice.device / RemoveDevice.device: a non-zero device id (normalized) or a node id.
+template <typename Device>
+absl::Status ValidateDevice(absl::string_view field, Device& d) {
+  switch (d.device_case()) {
+    case Device::kDeviceId: {
+      const std::string f = absl::StrCat(field, ".device_id");
+      ASSIGN_OR_RETURN(std::string h, NormalizeHash(f, d.device_id(), /*nonzero=*/true));
+      d.set_device_id(h);
+      return absl::OkStatus();
+    }
+    case Device::kNodeId:
+      if (d.node_id() == 0) return Bad(absl::StrCat(field, ".node_id"), "must not be 0");
+      return absl::OkStatus();
+    default:
+      return Bad(absl::StrCat(field, ".device"), "required: device_id or node_id");
+  }
+}
+
+absl::Status ValidateAppChange(v1::UpdateAppContractRequest& r) {
+  switch (r.change_case()) {
+    case v1::UpdateAppContractRequest::kAddDevice:
+      return ValidateDevice("add_device", *r.mutable_add_device());
+    case v1::UpdateAppContractRequest::kRemoveDevice:
+      return ValidateDevice("remove_device", *r.mutable_remove_device());
+    case v1::UpdateAppContractRequest::kSetAllowAnyDevice:
+    case v1::UpdateAppContractRequest::kAcceptOwnership:
+      return absl::OkStatus();
+    case v1::UpdateAppContractRequest::kTransferOwnership: {
+      v1::TransferOwnership& t = *r.mutable_transfer_ownership();
+      if (t.new_owner().empty()) return Bad("transfer_ownership.new_owner", "required");
+      ASSIGN_OR_RETURN(std::string a, NormalizeAddress("transfer_ownership.new_owner", t.new_owner()));
+      t.set_new_owner(a);
+      if (!t.confirm()) {
+        return Bad("transfer_ownership.confirm",
+                   "must be true: the sender cannot take back a transfer that took effect");
+      }
+      return absl::OkStatus();
+    }
+    case v1::UpdateAppContractRequest::kDisableUpgrades:
+      if (!r.disable_upgrades().confirm()) {
+        return Bad("disable_upgrades.confirm", "must be true: disabling upgrades cannot be undone");
+      }
+      return absl::OkStatus();
+    default:
+      return Bad("change",
+                 "required: add_device, remove_device, set_allow_any_device, transfer_ownership, "
+                 "accept_ownership or disable_upgrades");
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddComposeHashRequest& in,
+                                                                 const ValidationContext& ctx,
+                                                                 std::optional<chain::Address>* signer_key) {
+  v1::AddComposeHashRequest r = in;
+  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
+  RETURN_IF_ERROR(ValidateAppTarget(r, ctx));
+  if (r.compose_hash().empty()) return Bad("compose_hash", "required");
+  absl::StatusOr<std::string> h = NormalizeHash("compose_hash", r.compose_hash(), true);
+  if (!h.ok()) return h.status();
+  r.set_compose_hash(*h);
+  RETURN_IF_ERROR(RequireSigner(r, ctx, signer_key));
+  return r;
+}
+
+absl::StatusOr<v1::UpdateAppContractRequest> ValidateUpdateAppContract(const v1::UpdateAppContractRequest& in,
+                                                                       const ValidationContext& ctx,
+                                                                       std::optional<chain::Address>* signer_key) {
+  v1::UpdateAppContractRequest r = in;
+  RETURN_IF_ERROR(ValidateRequestId(r.request_id()));
+  RETURN_IF_ERROR(ValidateAppTarget(r, ctx));
+  RETURN_IF_ERROR(ValidateAppChange(r));
+  RETURN_IF_ERROR(RequireSigner(r, ctx, signer_key));
+  return r;
+}
+
+absl::StatusOr<v1::GetAppStateRequest> ValidateGetAppState(const v1::GetAppStateRequest& in,
+                                                           const ValidationContext& ctx) {
+  v1::GetAppStateRequest r = in;
+  RETURN_IF_ERROR(ValidateAppTarget(r, ctx));
+  auto hashes = [](absl::string_view field, google::protobuf::RepeatedPtrField<std::string>& values) -> absl::Status {
+    if (values.size() > static_cast<int>(kMaxAppStateQueries)) {
+      return Bad(field, absl::StrCat("at most ", kMaxAppStateQueries, " values"));
+    }
+    for (int i = 0; i < values.size(); ++i) {
+      ASSIGN_OR_RETURN(std::string h, NormalizeHash(absl::StrCat(field, "[", i, "]"), values[i], /*nonzero=*/false));
+      values[i] = h;
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(hashes("device_ids", *r.mutable_device_ids()));
+  RETURN_IF_ERROR(hashes("compose_hashes", *r.mutable_compose_hashes()));
   return r;
 }
 

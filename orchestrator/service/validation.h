@@ -32,6 +32,7 @@ inline constexpr size_t kMaxEnvKey = 128;
 inline constexpr size_t kMaxEnvValue = 64 * 1024;
 inline constexpr size_t kMaxEnvTotal = 1024 * 1024;
 inline constexpr absl::Duration kMaxReadinessTimeout = absl::Hours(24);  // ReadinessWait.timeout
+inline constexpr size_t kMaxAppStateQueries = 100;  // GetAppState device_ids, compose_hashes
 
 // What validation needs to know about the deployment.
 struct ValidationContext {
@@ -63,6 +64,13 @@ absl::StatusOr<v1::UpdateComposeFileRequest> ValidateUpdateComposeFile(const v1:
 absl::StatusOr<v1::AddComposeHashRequest> ValidateAddComposeHash(const v1::AddComposeHashRequest& r,
                                                                  const ValidationContext& ctx,
                                                                  std::optional<chain::Address>* signer_key);
+
+absl::StatusOr<v1::UpdateAppContractRequest> ValidateUpdateAppContract(const v1::UpdateAppContractRequest& r,
+                                                                       const ValidationContext& ctx,
+                                                                       std::optional<chain::Address>* signer_key);
+// GetAppState (read-only: no request id, no signer key).
+absl::StatusOr<v1::GetAppStateRequest> ValidateGetAppState(const v1::GetAppStateRequest& r,
+                                                           const ValidationContext& ctx);
 
 // The request digest stored with an operation: hex SHA-256 over the kind and the deterministic
 // serialization of the normalized request with request_id cleared and every env var value

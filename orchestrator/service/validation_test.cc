@@ -194,5 +194,79 @@ TEST(ValidateReadinessWait, TimeoutWithinADayAndOnlyWhenEnabled) {
   EXPECT_EQ(s.message(), "wait_until_running.timeout: at most 24h");
 }
 
+// ---- UpdateAppContract / GetAppState ----
+
+v1::UpdateAppContractRequest AppChange() {
+  v1::UpdateAppContractRequest r;
+  r.set_request_id("r-9");
+  r.mutable_app()->set_chain_id(31337);
+  r.mutable_app()->set_app_contract_address(absl::AsciiStrToLower(kKms));
+  r.mutable_add_device()->set_device_id("AB" + std::string(62, 'c'));
+  return r;
+}
+
+std::string AppChangeError(const v1::UpdateAppContractRequest& r) {
+  std::optional<chain::Address> key;
+  absl::StatusOr<v1::UpdateAppContractRequest> out = ValidateUpdateAppContract(r, Ctx(), &key);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(out.status().message());
+}
+
+TEST(ValidationTest, UpdateAppContractIsNormalized) {
+  std::optional<chain::Address> key;
+  absl::StatusOr<v1::UpdateAppContractRequest> out = ValidateUpdateAppContract(AppChange(), Ctx(), &key);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->app().app_contract_address(), kKms);
+  EXPECT_EQ(out->add_device().device_id(), "0xab" + std::string(62, 'c'));
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->Checksummed(), kKey);
+}
+
+TEST(ValidationTest, UpdateAppContractNamesTheBadField) {
+  v1::UpdateAppContractRequest r = AppChange();
+  r.clear_change();
+  EXPECT_THAT(AppChangeError(r), HasSubstr("change: required"));
+  r = AppChange();
+  r.mutable_add_device()->set_device_id(std::string(64, '0'));
+  EXPECT_THAT(AppChangeError(r), HasSubstr("add_device.device_id: must not be zero"));
+  r = AppChange();
+  r.mutable_remove_device()->set_node_id(0);
+  EXPECT_THAT(AppChangeError(r), HasSubstr("remove_device.node_id: must not be 0"));
+  r = AppChange();
+  r.mutable_remove_device();
+  EXPECT_THAT(AppChangeError(r), HasSubstr("remove_device.device: required"));
+  r = AppChange();
+  r.mutable_transfer_ownership()->set_confirm(true);
+  EXPECT_THAT(AppChangeError(r), HasSubstr("transfer_ownership.new_owner: required"));
+  r.mutable_transfer_ownership()->set_new_owner("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+  r.mutable_transfer_ownership()->set_confirm(false);
+  EXPECT_THAT(AppChangeError(r), HasSubstr("transfer_ownership.confirm: must be true"));
+  r = AppChange();
+  r.mutable_disable_upgrades();
+  EXPECT_THAT(AppChangeError(r), HasSubstr("disable_upgrades.confirm: must be true"));
+  r.mutable_disable_upgrades()->set_confirm(true);
+  std::optional<chain::Address> key;
+  EXPECT_TRUE(ValidateUpdateAppContract(r, Ctx(), &key).ok());
+  r.mutable_app()->set_chain_id(1);
+  EXPECT_THAT(AppChangeError(r), HasSubstr("app.chain_id: chain 1 is not configured"));
+  r.clear_target();
+  EXPECT_THAT(AppChangeError(r), HasSubstr("target: required"));
+}
+
+TEST(ValidationTest, GetAppStateNormalizesAndLimitsTheQueries) {
+  v1::GetAppStateRequest r;
+  r.set_cvm_id("my-app-1");
+  r.add_device_ids("CD" + std::string(62, '1'));
+  absl::StatusOr<v1::GetAppStateRequest> out = ValidateGetAppState(r, Ctx());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->device_ids(0), "0xcd" + std::string(62, '1'));
+  r.add_compose_hashes("xyz");
+  EXPECT_THAT(std::string(ValidateGetAppState(r, Ctx()).status().message()),
+              HasSubstr("compose_hashes[0]: want 32 bytes"));
+  r.clear_compose_hashes();
+  for (int i = 0; i < 101; ++i) r.add_device_ids(std::string(64, 'a'));
+  EXPECT_THAT(std::string(ValidateGetAppState(r, Ctx()).status().message()), HasSubstr("device_ids: at most 100"));
+}
+
 }  // namespace
 }  // namespace orchestrator::service

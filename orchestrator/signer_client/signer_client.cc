@@ -190,6 +190,29 @@ absl::StatusOr<SignedTx> SignerClient::SignAddComposeHash(const TxEnvelope& enve
   return FromProto(out);
 }
 
+absl::StatusOr<SignedTx> SignerClient::SignAppCall(const TxEnvelope& envelope, const chain::Address& app,
+                                                   const chain::AppCall& call) {
+  sv1::SignAppCallRequest req;
+  FillEnvelope(envelope, &req);
+  req.set_app_contract_address(app.Checksummed());
+  struct Fill {
+    sv1::SignAppCallRequest& r;
+    void operator()(const chain::AddDevice& c) { r.set_add_device_id(c.device_id.Hex()); }
+    void operator()(const chain::RemoveDevice& c) { r.set_remove_device_id(c.device_id.Hex()); }
+    void operator()(const chain::SetAllowAnyDevice& c) { r.set_set_allow_any_device(c.allow_any); }
+    void operator()(const chain::TransferOwnership& c) { r.set_transfer_ownership_to(c.new_owner.Checksummed()); }
+    void operator()(const chain::AcceptOwnership&) { r.set_accept_ownership(true); }
+    void operator()(const chain::DisableUpgrades&) { r.set_disable_upgrades(true); }
+  };
+  std::visit(Fill{req}, call);
+  grpc::ClientContext context;
+  Prepare(&context);
+  sv1::SignedTransaction out;
+  const grpc::Status st = stub_->SignAppCall(&context, req, &out);
+  if (!st.ok()) return CallError(st, "SignAppCall");
+  return FromProto(out);
+}
+
 absl::StatusOr<std::vector<chain::Address>> SignerClient::ListKeys() {
   grpc::ClientContext context;
   Prepare(&context);

@@ -47,6 +47,8 @@ class SignerClient final : public chain::onchain::TxSigner {
   absl::StatusOr<chain::onchain::SignedTx> SignAddComposeHash(const chain::onchain::TxEnvelope& envelope,
                                                               const chain::Address& app,
                                                               const chain::Hash32& compose_hash) override;
+  absl::StatusOr<chain::onchain::SignedTx> SignAppCall(const chain::onchain::TxEnvelope& envelope,
+                                                       const chain::Address& app, const chain::AppCall& call) override;
 
   // The keys the signer holds (ListKeys). Doubles as the reachability probe for health.
   absl::StatusOr<std::vector<chain::Address>> ListKeys();

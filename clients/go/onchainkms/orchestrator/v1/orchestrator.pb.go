@@ -2516,7 +2516,12 @@ type AppState struct {
 	AllowAnyDevice bool `protobuf:"varint,8,opt,name=allow_any_device,json=allowAnyDevice,proto3" json:"allow_any_device,omitempty"`
 	// requireTcbUpToDate(); false on contracts before 2026-02.
 	RequireTcbUpToDate bool `protobuf:"varint,9,opt,name=require_tcb_up_to_date,json=requireTcbUpToDate,proto3" json:"require_tcb_up_to_date,omitempty"`
-	// Whether disableUpgrades() was called.
+	// Whether upgrades are disabled. The contract has no getter: true when the app logged
+	// UpgradesDisabled() up to block_number, or when the transaction that initialized it (its
+	// Initialized log) is a factory deployAndRegisterApp call with disableUpgrades set. An app
+	// deployed through another contract (e.g. a Safe calling the factory) with upgrades disabled
+	// at deploy reads false. Costs one eth_getLogs over [0, block_number] (providers that cap the
+	// range fail the call) and at most one eth_getTransactionByHash.
 	UpgradesDisabled bool `protobuf:"varint,10,opt,name=upgrades_disabled,json=upgradesDisabled,proto3" json:"upgrades_disabled,omitempty"`
 	// version(); 0 on contracts before 2026-02 (which have no version()).
 	Version uint64 `protobuf:"varint,11,opt,name=version,proto3" json:"version,omitempty"`
