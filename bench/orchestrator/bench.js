@@ -196,11 +196,12 @@ function threadCpuByName(pid) {
   return out;
 }
 
-// Signatures the signer released: its audit log's records of signing requests that succeeded.
+// Signatures the signer released: its audit log's records of Sign* requests it allowed.
 function signerSignatures() {
   const file = path.join(E.STACK_DIR, 'signer-audit.jsonl');
   if (!fs.existsSync(file)) return NaN;
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"outcome":"ok"')).length;
+  return fs.readFileSync(file, 'utf8').split('\n')
+      .filter((l) => l.includes('"decision":"allow"') && /"method":"[^"]*Sign/.test(l)).length;
 }
 
 // The orchestrator's log lines of these operations: "step succeeded" (cpu_us, journal_cpu_us: the
@@ -255,7 +256,9 @@ function resourcesText(m) {
     lines.push(`  step ${name.padEnd(16)} ${per(s.cpu_us)} CPU per deploy, of which journal writes ${per(s.journal_cpu_us)} (${s.count} runs)`);
   }
   const threads = Object.entries(m.thread_cpu_seconds).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
-  lines.push(`  by thread name: ${threads.map(([k, v]) => `${k} ${per(v * 1e6)}`).join(', ')}`);
+  const live = threads.reduce((sum, [, v]) => sum + v, 0);
+  lines.push(`  by thread name (threads alive at the end, ${per(live * 1e6)} of it): ` +
+      `${threads.map(([k, v]) => `${k} ${per(v * 1e6)}`).join(', ')}`);
   return lines.join('\n');
 }
 

@@ -328,10 +328,11 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
     if (s.ok()) {
       if (!run.succeeded()) s = run.Succeed(nullptr);
       if (s.ok()) {
-        platform::log::Info("step succeeded", {{"op", id()},
-                                               {"step", name},
-                                               {"cpu_us", absl::ToInt64Microseconds(ThreadCpuTime() - cpu_start)},
-                                               {"journal_cpu_us", absl::ToInt64Microseconds(journal_cpu - journal_cpu_start)}});
+        platform::log::Info("step succeeded",
+                            {{"op", id()},
+                             {"step", name},
+                             {"cpu_us", absl::ToInt64Microseconds(ThreadCpuTime() - cpu_start)},
+                             {"journal_cpu_us", absl::ToInt64Microseconds(journal_cpu - journal_cpu_start)}});
         timed(true);
         return s;
       }
