@@ -15,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "onchainkms/orchestrator/v1/config.pb.h"
 #include "orchestrator/server/app.h"
@@ -94,6 +95,10 @@ absl::Status ApplyJournalFlags(v1::OrchestratorConfig& config) {
 
 int main(int argc, char** argv) {
   platform::ShutdownSignals signals;  // before any thread exists
+  // Debian's Abseil is built with Mutex deadlock detection on: a lock-order graph and a stack
+  // trace per acquisition, about 1.5 % of the process's CPU under load (bench/README.md). The
+  // tests keep it (they do not run this main).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // The API key and env values in flight live in this process's memory: no core file, no ptrace.
   if (absl::Status s = platform::HardenProcess(); !s.ok()) return Fail(1, "cannot harden the process: " + s.ToString());
   absl::SetProgramUsageMessage(

@@ -79,11 +79,14 @@ async function measure(label, fn) {
 async function orchestratorDeploys(orchs, tag, n) {
   return Promise.all(Array.from({length: n}, async (_, i) => {
     const orch = orchs[i % orchs.length];
+    inFlight.count++;
     const op = await orch.call('DeployCvm', {
       request_id: `bench-${tag}-${i}-${crypto.randomUUID()}`, name: `bench-o${tag}-${i}`, kms_type: 'KMS_TYPE_BASE',
       compose: {docker_compose_file: COMPOSE}, env_vars: envVars(i),
     }, 120000);
+    inFlight.ids.push(op.id);
     const done = await orch.wait(op.id, 600000);
+    inFlight.count--;
     if (done.state !== 'OPERATION_STATE_SUCCEEDED') {
       throw new Error(`operation ${done.id}: ${done.state} ${JSON.stringify(done.error)}`);
     }
@@ -150,6 +153,115 @@ function row(m) {
   };
 }
 
+// ---- The orchestrator's resources (issue [I]): RSS with N in flight, the signer's CPU per
+// signature, the orchestrator's CPU per step and per thread. CPU, never wall time. ----
+
+// Deploys in flight (called, not yet SUCCEEDED) and the operation ids of the current run.
+const inFlight = {count: 0, ids: []};
+
+function statusKb(pid, field) {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+// Samples the orchestrator's VmRSS every 10 ms: its peak over the run, and its peak while all N
+// deploys are in flight. VmHWM (the peak since the process started) is read at the end.
+function rssSampler(pid, n) {
+  const r = {peak_rss_kb: 0, rss_all_in_flight_kb: 0, samples_all_in_flight: 0};
+  const sample = () => {
+    const kb = statusKb(pid, 'VmRSS');
+    r.peak_rss_kb = Math.max(r.peak_rss_kb, kb);
+    if (inFlight.count >= n) {
+      r.rss_all_in_flight_kb = Math.max(r.rss_all_in_flight_kb, kb);
+      r.samples_all_in_flight++;
+    }
+  };
+  const timer = setInterval(sample, 10);
+  return () => {
+    clearInterval(timer);
+    sample();
+    return {...r, vm_hwm_kb: statusKb(pid, 'VmHWM'), threads: Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1])};
+  };
+}
+
+// CPU seconds per thread name (/proc/<pid>/task/*/comm); threads that ended are not listed.
+function threadCpuByName(pid) {
+  const out = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/[0-9]+$/, '#');
+      out[name] = (out[name] || 0) + procCpuSeconds(`${pid}/task/${tid}`);
+    } catch (e) { /* the thread ended meanwhile */ }
+  }
+  return out;
+}
+
+// Signatures the signer released: its audit log's records of Sign* requests it allowed.
+function signerSignatures() {
+  const file = path.join(E.STACK_DIR, 'signer-audit.jsonl');
+  if (!fs.existsSync(file)) return NaN;
+  return fs.readFileSync(file, 'utf8').split('\n')
+      .filter((l) => l.includes('"decision":"allow"') && /"method":"[^"]*Sign/.test(l)).length;
+}
+
+// The orchestrator's log lines of these operations: "step succeeded" (cpu_us, journal_cpu_us: the
+// worker thread's CPU over the step, of which in journal writes) and "operation succeeded"
+// (cpu_us: the worker's CPU over the whole flow), summed per step.
+function stepCpuFromLog(ids) {
+  const want = new Set(ids);
+  const steps = {};
+  let flow = 0;
+  const file = path.join(E.STACK_DIR, 'logs', 'orchestrator.log');
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes('succeeded"')) continue;
+    let j;
+    try { j = JSON.parse(line); } catch (e) { continue; }
+    if (!want.has(j.op) || j.cpu_us === undefined) continue;
+    if (j.msg === 'operation succeeded') flow += j.cpu_us;
+    if (j.msg !== 'step succeeded') continue;
+    const s = steps[j.step] || (steps[j.step] = {cpu_us: 0, journal_cpu_us: 0, count: 0});
+    s.cpu_us += j.cpu_us;
+    s.journal_cpu_us += j.journal_cpu_us || 0;
+    s.count++;
+  }
+  return {flow_cpu_us: flow, steps};
+}
+
+// Wraps one orchestrator run (single replica) with the measurements above.
+async function measureResources(n, run) {
+  const pid = ORCHESTRATOR_PIDS[0];
+  inFlight.ids = [];
+  const threads0 = threadCpuByName(pid);
+  const sig0 = signerSignatures();
+  const stop = rssSampler(pid, n);
+  const m = await run();
+  m.rss = stop();
+  m.signatures = signerSignatures() - sig0;
+  const threads1 = threadCpuByName(pid);
+  m.thread_cpu_seconds = Object.fromEntries(Object.keys(threads1).map((k) => [k, threads1[k] - (threads0[k] || 0)]));
+  m.step_cpu = stepCpuFromLog(inFlight.ids);
+  return m;
+}
+
+function resourcesText(m) {
+  const per = (us) => `${(us / m.n / 1000).toFixed(3)} ms`;
+  const total = m.cpu_seconds.orchestrator * 1e6;
+  const lines = [`resources of ${m.label}: RSS peak ${(m.rss.peak_rss_kb / 1024).toFixed(1)} MB during the run, ` +
+      `${(m.rss.rss_all_in_flight_kb / 1024).toFixed(1)} MB with all ${m.n} in flight (${m.rss.samples_all_in_flight} samples), ` +
+      `VmHWM ${(m.rss.vm_hwm_kb / 1024).toFixed(1)} MB, ${m.rss.threads} threads; signer ${m.signatures} signatures, ` +
+      `${((m.cpu_seconds.signer / m.signatures) * 1000).toFixed(3)} ms of signer CPU per signature`];
+  lines.push(`  orchestrator CPU per deploy ${per(total)}: worker threads running the flow ${per(m.step_cpu.flow_cpu_us)}, ` +
+      `the rest (gRPC API and watch streams, Submit, signer client, timers) ${per(total - m.step_cpu.flow_cpu_us)}`);
+  for (const [name, s] of Object.entries(m.step_cpu.steps)) {
+    lines.push(`  step ${name.padEnd(16)} ${per(s.cpu_us)} CPU per deploy, of which journal writes ${per(s.journal_cpu_us)} (${s.count} runs)`);
+  }
+  const threads = Object.entries(m.thread_cpu_seconds).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+  const live = threads.reduce((sum, [, v]) => sum + v, 0);
+  lines.push(`  by thread name (threads alive at the end, ${per(live * 1e6)} of it): ` +
+      `${threads.map(([k, v]) => `${k} ${per(v * 1e6)}`).join(', ')}`);
+  return lines.join('\n');
+}
+
 async function main() {
   // The SDK logs receipts on the console; keep the report readable.
   const log = console.log;
@@ -163,13 +275,15 @@ async function main() {
   for (const what of ORDER) {
     const deploys = what === 'orchestrator' ? (tag, n) => orchestratorDeploys(orchs, tag, n) : (tag, n) => sdkDeploys(s, tag, n);
     if (WARMUP > 0) await deploys('w', WARMUP * orchs.length);  // connections, JIT, the first blocks
-    const m = await measure(what === 'orchestrator' ? LABEL : what, () => deploys('m', N));
+    const measured = () => measure(what === 'orchestrator' ? LABEL : what, () => deploys('m', N));
+    const m = what === 'orchestrator' && orchs.length === 1 ? await measureResources(N, measured) : await measured();
     await verify(m);
     runs.push(m);
   }
   orchs.forEach((o) => o.close());
   const rows = runs.map(row);
   for (const r of rows) log(r.text);
+  for (const m of runs.filter((x) => x.rss)) log(resourcesText(m));
   const o = runs.find((m) => m.label === LABEL);
   const k = runs.find((m) => m.label === 'sdk');
   if (o && k) {
@@ -178,7 +292,8 @@ async function main() {
         `orchestrator ${ms(o.cpu_seconds.orchestrator)} (+ signer: ${ms(o.cpu_seconds.orchestrator + o.cpu_seconds.signer)}) ` +
         `vs SDK client ${ms(k.cpu_seconds.node_client)}`);
   }
-  const report = {n: N, order: ORDER, label: args.label || '', replicas: orchs.length, cpus: os.cpus().length, loadavg: os.loadavg(), rows: rows.map(({text, ...r}) => r)};
+  const report = {n: N, order: ORDER, label: args.label || '', replicas: orchs.length, cpus: os.cpus().length, loadavg: os.loadavg(), rows: rows.map(({text, ...r}) => r),
+    resources: runs.filter((m) => m.rss).map((m) => ({label: m.label, rss: m.rss, signatures: m.signatures, step_cpu: m.step_cpu, thread_cpu_seconds: m.thread_cpu_seconds}))};
   if (args['json-out']) fs.writeFileSync(args['json-out'], JSON.stringify(report, null, 2) + '\n');
   log(JSON.stringify(report));
 }

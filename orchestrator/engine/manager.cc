@@ -240,6 +240,7 @@ void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
 
 absl::Status OperationManager::RunFlow(OpContext& ctx, OpRuntime& rt) {
   auto flow = flows_.find(rt.kind());
+  const absl::Duration cpu_start = ThreadCpuTime();
   absl::Status s;
   if (flow == flows_.end()) {
     s = absl::InternalError(absl::StrCat("no flow for ", v1::OperationKind_Name(rt.kind())));
@@ -252,7 +253,10 @@ absl::Status OperationManager::RunFlow(OpContext& ctx, OpRuntime& rt) {
     if (s.ok()) {
       s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_SUCCEEDED); },
                      {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "succeeded"}});
-      if (s.ok()) platform::log::Info("operation succeeded", {{"op", rt.id()}});
+      if (s.ok()) {
+        platform::log::Info("operation succeeded",
+                            {{"op", rt.id()}, {"cpu_us", absl::ToInt64Microseconds(ThreadCpuTime() - cpu_start)}});
+      }
     }
   }
   if (s.ok() || IsWaitingForInput(s) || IsStopping(s) || IsCancelledByClient(s) || IsJournalUnavailable(s)) return s;

@@ -245,6 +245,10 @@ class OpContext {
   const RunOptions options_;
 };
 
+// CPU time of the calling thread so far (CLOCK_THREAD_CPUTIME_ID): a step's or a flow's cost is
+// the difference on the worker thread that runs it.
+absl::Duration ThreadCpuTime();
+
 // Helpers on the public view.
 v1::Step* FindStep(v1::Operation& op, absl::string_view name);
 const v1::Step* FindStep(const v1::Operation& op, absl::string_view name);

@@ -13,6 +13,7 @@
 namespace orchestrator::journal {
 namespace {
 
+using platform::sqlite::CachedStatement;
 using platform::sqlite::Statement;
 
 // Version 1 (user_version 1); journals written before versioning have user_version 0 and this
@@ -99,7 +100,7 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::st
 }
 
 SqliteJournal::SqliteJournal(std::string path, std::unique_ptr<platform::sqlite::Database> db)
-    : path_(std::move(path)), db_(std::move(db)) {}
+    : path_(std::move(path)), db_(std::move(db)), writes_(*db_, mu_) {}
 
 SqliteJournal::~SqliteJournal() {
   absl::MutexLock l(&mu_);
@@ -108,13 +109,14 @@ SqliteJournal::~SqliteJournal() {
 
 absl::StatusOr<std::optional<OperationRecord>> SqliteJournal::FindOne(absl::string_view where,
                                                                       std::initializer_list<absl::string_view> values) {
-  ASSIGN_OR_RETURN(Statement st,
-                   Context(db_->Prepare(absl::StrCat("SELECT ", kColumns, " FROM operations WHERE ", where)), "find"));
+  ASSIGN_OR_RETURN(
+      CachedStatement st,
+      Context(db_->PrepareCached(absl::StrCat("SELECT ", kColumns, " FROM operations WHERE ", where)), "find"));
   int index = 0;
-  for (absl::string_view v : values) st.BindText(++index, v);
-  ASSIGN_OR_RETURN(bool row, Context(st.Step(), "find"));
+  for (absl::string_view v : values) st->BindText(++index, v);
+  ASSIGN_OR_RETURN(bool row, Context(st->Step(), "find"));
   if (!row) return std::optional<OperationRecord>();
-  return std::optional<OperationRecord>(ReadRecord(st));
+  return std::optional<OperationRecord>(ReadRecord(*st));
 }
 
 absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::Select(Statement& st) {
@@ -127,16 +129,19 @@ absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::Select(Statement& st
 }
 
 absl::StatusOr<CreateResult> SqliteJournal::Create(const OperationRecord& record) {
-  absl::MutexLock l(&mu_);
+  return Batched<CreateResult>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return CreateLocked(record); });
+}
+
+absl::StatusOr<CreateResult> SqliteJournal::CreateLocked(const OperationRecord& record) {
   ASSIGN_OR_RETURN(std::optional<OperationRecord> existing,
                    FindOne("caller = ?1 AND request_id = ?2", {record.caller, record.request_id}));
   if (existing.has_value()) return CreateResult{*std::move(existing), false};
   ASSIGN_OR_RETURN(
-      Statement ins,
-      Context(db_->Prepare(absl::StrCat("INSERT INTO operations (", kColumns,
-                                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13)")),
+      CachedStatement ins,
+      Context(db_->PrepareCached(absl::StrCat("INSERT INTO operations (", kColumns,
+                                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13)")),
               "create"));
-  ins.BindText(1, record.id)
+  ins->BindText(1, record.id)
       .BindText(2, record.caller)
       .BindText(3, record.request_id)
       .BindInt(4, record.kind)
@@ -149,7 +154,7 @@ absl::StatusOr<CreateResult> SqliteJournal::Create(const OperationRecord& record
       .BindBlob(11, record.internal)
       .BindText(12, record.owner)
       .BindInt(13, Micros(record.lease_expires));
-  if (absl::Status s = ins.Run(); !s.ok()) {
+  if (absl::Status s = ins->Run(); !s.ok()) {
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(absl::StrCat("journal: operation id ", record.id, " exists"));
     }
@@ -175,14 +180,17 @@ absl::StatusOr<std::optional<OperationRecord>> SqliteJournal::FindByRequestId(ab
 
 // One process: its own watchers get the events from memory, so `options.events` is not kept.
 absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record, const UpdateOptions& /*options*/) {
-  absl::MutexLock l(&mu_);
+  return Batched<int64_t>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return UpdateLocked(record); });
+}
+
+absl::StatusOr<int64_t> SqliteJournal::UpdateLocked(const OperationRecord& record) {
   ASSIGN_OR_RETURN(
-      Statement up,
-      Context(db_->Prepare("UPDATE operations SET state = ?2, cvm_id = ?3, update_time_us = ?4, operation = ?5, "
-                           "internal = ?6, version = version + 1, owner = ?7, lease_expires_us = ?8 "
-                           "WHERE id = ?1 AND version = ?9"),
+      CachedStatement up,
+      Context(db_->PrepareCached("UPDATE operations SET state = ?2, cvm_id = ?3, update_time_us = ?4, operation = ?5, "
+                                 "internal = ?6, version = version + 1, owner = ?7, lease_expires_us = ?8 "
+                                 "WHERE id = ?1 AND version = ?9"),
               "update"));
-  up.BindText(1, record.id)
+  up->BindText(1, record.id)
       .BindInt(2, record.state)
       .BindText(3, record.cvm_id)
       .BindInt(4, Micros(record.update_time))
@@ -191,7 +199,7 @@ absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record, con
       .BindText(7, record.owner)
       .BindInt(8, Micros(record.lease_expires))
       .BindInt(9, record.version);
-  RETURN_IF_ERROR(Context(up.Run(), "update"));
+  RETURN_IF_ERROR(Context(up->Run(), "update"));
   if (db_->changes() == 1) return record.version + 1;
   ASSIGN_OR_RETURN(std::optional<OperationRecord> cur, FindOne("id = ?1", {record.id}));
   if (!cur.has_value()) return absl::NotFoundError(absl::StrCat("operation ", record.id, " not found"));
@@ -237,48 +245,58 @@ absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::ListUnfinished() {
 
 absl::Status SqliteJournal::PutArtifact(absl::string_view operation_id, absl::string_view key,
                                         absl::string_view value) {
-  absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   Context(db_->Prepare("INSERT INTO artifacts (operation_id, key, value, update_time_us) "
-                                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (operation_id, key) DO UPDATE SET "
-                                        "value = excluded.value, update_time_us = excluded.update_time_us"),
+  return Batched<bool>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
+           RETURN_IF_ERROR(PutArtifactLocked(operation_id, key, value));
+           return true;
+         })
+      .status();
+}
+
+absl::Status SqliteJournal::PutArtifactLocked(absl::string_view operation_id, absl::string_view key,
+                                              absl::string_view value) {
+  ASSIGN_OR_RETURN(CachedStatement st,
+                   Context(db_->PrepareCached("INSERT INTO artifacts (operation_id, key, value, update_time_us) "
+                                              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (operation_id, key) DO UPDATE SET "
+                                              "value = excluded.value, update_time_us = excluded.update_time_us"),
                            "put artifact"));
-  st.BindText(1, operation_id).BindText(2, key).BindBlob(3, value).BindInt(4, Micros(absl::Now()));
-  return Context(st.Run(), "put artifact");
+  st->BindText(1, operation_id).BindText(2, key).BindBlob(3, value).BindInt(4, Micros(absl::Now()));
+  return Context(st->Run(), "put artifact");
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteJournal::GetArtifact(absl::string_view operation_id,
                                                                       absl::string_view key) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(
-      Statement st,
-      Context(db_->Prepare("SELECT value FROM artifacts WHERE operation_id = ?1 AND key = ?2"), "get artifact"));
-  st.BindText(1, operation_id).BindText(2, key);
-  ASSIGN_OR_RETURN(bool row, Context(st.Step(), "get artifact"));
+      CachedStatement st,
+      Context(db_->PrepareCached("SELECT value FROM artifacts WHERE operation_id = ?1 AND key = ?2"), "get artifact"));
+  st->BindText(1, operation_id).BindText(2, key);
+  ASSIGN_OR_RETURN(bool row, Context(st->Step(), "get artifact"));
   if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(st.ColumnBlob(0));
+  return std::optional<std::string>(st->ColumnBlob(0));
 }
 
 absl::StatusOr<std::map<std::string, std::string>> SqliteJournal::ListArtifacts(absl::string_view operation_id,
                                                                                 absl::string_view prefix) {
   absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(Statement st, Context(db_->Prepare("SELECT key, value FROM artifacts WHERE operation_id = ?1 "
-                                                      "AND substr(key, 1, ?3) = ?2 ORDER BY key"),
-                                         "list artifacts"));
-  st.BindText(1, operation_id).BindText(2, prefix).BindInt(3, static_cast<int64_t>(prefix.size()));
+  ASSIGN_OR_RETURN(CachedStatement st,
+                   Context(db_->PrepareCached("SELECT key, value FROM artifacts WHERE operation_id = ?1 "
+                                              "AND substr(key, 1, ?3) = ?2 ORDER BY key"),
+                           "list artifacts"));
+  st->BindText(1, operation_id).BindText(2, prefix).BindInt(3, static_cast<int64_t>(prefix.size()));
   std::map<std::string, std::string> out;
   for (;;) {
-    ASSIGN_OR_RETURN(bool row, Context(st.Step(), "list artifacts"));
+    ASSIGN_OR_RETURN(bool row, Context(st->Step(), "list artifacts"));
     if (!row) return out;
-    out[st.ColumnText(0)] = st.ColumnBlob(1);
+    out[st->ColumnText(0)] = st->ColumnBlob(1);
   }
 }
 
 absl::Status SqliteJournal::Ping() {
   absl::MutexLock l(&mu_);
   if (db_ == nullptr) return absl::UnavailableError("journal: closed");
-  ASSIGN_OR_RETURN(Statement st, Context(db_->Prepare("SELECT value FROM meta WHERE key = 'schema_version'"), "ping"));
-  ASSIGN_OR_RETURN(bool row, Context(st.Step(), "ping"));
+  ASSIGN_OR_RETURN(CachedStatement st,
+                   Context(db_->PrepareCached("SELECT value FROM meta WHERE key = 'schema_version'"), "ping"));
+  ASSIGN_OR_RETURN(bool row, Context(st->Step(), "ping"));
   if (!row) return absl::InternalError("journal: ping: no schema_version");
   return absl::OkStatus();
 }

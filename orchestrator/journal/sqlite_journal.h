@@ -3,7 +3,9 @@
 // the file at a time: Open takes platform::sqlite's exclusive lock on "<path>.lock" and fails
 // with FAILED_PRECONDITION naming the path if another process holds it (two processes resuming
 // the same operations would repeat their effects). Thread-safe; calls are serialized on one
-// connection.
+// connection. Writes that arrive together share one transaction (platform/sqlite/group_commit.h:
+// one fsync for many operations' writes, each still durable when its call returns); each write
+// below changes the database with at most one statement, as GroupCommit requires.
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 
@@ -15,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "orchestrator/journal/journal.h"
 #include "platform/sqlite/database.h"
+#include "platform/sqlite/group_commit.h"
 
 namespace orchestrator::journal {
 
@@ -56,10 +59,30 @@ class SqliteJournal final : public Journal {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<ResourceOwner>> FindOwnerLocked(absl::string_view kind, absl::string_view resource)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The writes, run by writes_ (mu_ held, inside a shared transaction).
+  absl::StatusOr<CreateResult> CreateLocked(const OperationRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> UpdateLocked(const OperationRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutArtifactLocked(absl::string_view operation_id, absl::string_view key, absl::string_view value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecordOwnerLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<AdoptResult> AdoptResourceLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `fn` as one write of a group commit; `out` its result, or the commit's error.
+  template <typename T, typename Fn>
+  absl::StatusOr<T> Batched(Fn fn) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::StatusOr<T> out = absl::UnknownError("journal: write not run");
+    absl::Status s = writes_.Write([&] {
+      mu_.AssertHeld();
+      out = fn();
+      return out.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
 
   const std::string path_;
   absl::Mutex mu_;
   std::unique_ptr<platform::sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
+  platform::sqlite::GroupCommit writes_;  // on *db_ under mu_
 };
 
 }  // namespace orchestrator::journal

@@ -8,6 +8,7 @@
 
 namespace orchestrator::journal {
 
+using platform::sqlite::CachedStatement;
 using platform::sqlite::Statement;
 
 namespace {
@@ -27,14 +28,15 @@ void BindOwner(Statement& st, const ResourceOwner& owner) {
 
 absl::StatusOr<std::optional<ResourceOwner>> SqliteJournal::FindOwnerLocked(absl::string_view kind,
                                                                             absl::string_view resource) {
-  ASSIGN_OR_RETURN(Statement st, Context(db_->Prepare("SELECT tenant, source, created_at_us FROM resource_owners "
-                                                      "WHERE kind = ?1 AND resource = ?2"),
-                                         "find owner"));
-  st.BindText(1, kind).BindText(2, resource);
-  ASSIGN_OR_RETURN(bool row, Context(st.Step(), "find owner"));
+  ASSIGN_OR_RETURN(CachedStatement st,
+                   Context(db_->PrepareCached("SELECT tenant, source, created_at_us FROM resource_owners "
+                                              "WHERE kind = ?1 AND resource = ?2"),
+                           "find owner"));
+  st->BindText(1, kind).BindText(2, resource);
+  ASSIGN_OR_RETURN(bool row, Context(st->Step(), "find owner"));
   if (!row) return std::optional<ResourceOwner>();
-  return std::optional<ResourceOwner>(ResourceOwner{std::string(kind), std::string(resource), st.ColumnText(0),
-                                                    st.ColumnText(1), absl::FromUnixMicros(st.ColumnInt(2))});
+  return std::optional<ResourceOwner>(ResourceOwner{std::string(kind), std::string(resource), st->ColumnText(0),
+                                                    st->ColumnText(1), absl::FromUnixMicros(st->ColumnInt(2))});
 }
 
 absl::StatusOr<std::optional<ResourceOwner>> SqliteJournal::FindOwner(absl::string_view kind,
@@ -44,20 +46,30 @@ absl::StatusOr<std::optional<ResourceOwner>> SqliteJournal::FindOwner(absl::stri
 }
 
 absl::Status SqliteJournal::RecordOwner(const ResourceOwner& owner) {
-  absl::MutexLock l(&mu_);
+  return Batched<bool>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
+           RETURN_IF_ERROR(RecordOwnerLocked(owner));
+           return true;
+         })
+      .status();
+}
+
+absl::Status SqliteJournal::RecordOwnerLocked(const ResourceOwner& owner) {
   ASSIGN_OR_RETURN(std::optional<ResourceOwner> stored, FindOwnerLocked(owner.kind, owner.resource));
   if (stored.has_value()) {
     if (stored->tenant == owner.tenant) return absl::OkStatus();
     return absl::AlreadyExistsError(
         absl::StrCat("journal: ", owner.kind, " ", owner.resource, " is owned by another tenant"));
   }
-  ASSIGN_OR_RETURN(Statement ins, Context(db_->Prepare(kInsertOwner), "record owner"));
-  BindOwner(ins, owner);
-  return Context(ins.Run(), "record owner");
+  ASSIGN_OR_RETURN(CachedStatement ins, Context(db_->PrepareCached(kInsertOwner), "record owner"));
+  BindOwner(*ins, owner);
+  return Context(ins->Run(), "record owner");
 }
 
 absl::StatusOr<AdoptResult> SqliteJournal::AdoptResource(const ResourceOwner& owner) {
-  absl::MutexLock l(&mu_);
+  return Batched<AdoptResult>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return AdoptResourceLocked(owner); });
+}
+
+absl::StatusOr<AdoptResult> SqliteJournal::AdoptResourceLocked(const ResourceOwner& owner) {
   AdoptResult out{owner, std::nullopt};
   ASSIGN_OR_RETURN(out.previous, FindOwnerLocked(owner.kind, owner.resource));
   ASSIGN_OR_RETURN(Statement up, Context(db_->Prepare(absl::StrCat(kInsertOwner,

@@ -59,7 +59,13 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Connect(const std::string& p
 
 // close_v2: a statement still alive keeps the connection (as a zombie) until it is finalized,
 // instead of the close failing and the connection leaking.
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  {
+    absl::MutexLock l(&cache_mu_);
+    cache_.clear();
+  }
+  sqlite3_close_v2(db_);
+}
 
 absl::Status Database::Exec(absl::string_view sql) {
   const std::string text(sql);
@@ -74,6 +80,16 @@ absl::Status Database::Exec(absl::string_view sql) {
 }
 
 absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) { return Statement::Prepare(db_, sql); }
+
+absl::StatusOr<CachedStatement> Database::PrepareCached(absl::string_view sql) {
+  absl::MutexLock l(&cache_mu_);
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db_, sql));
+    it = cache_.emplace(std::string(sql), std::make_unique<Statement>(std::move(st))).first;
+  }
+  return CachedStatement(it->second.get());
+}
 
 int64_t Database::changes() const { return sqlite3_changes(db_); }
 

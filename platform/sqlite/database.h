@@ -10,12 +10,14 @@
 #define ONCHAIN_KMS_PLATFORM_SQLITE_DATABASE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "platform/sqlite/process_lock.h"
 #include "platform/sqlite/statement.h"
@@ -38,7 +40,7 @@ class Database {
   // FAILED_PRECONDITION naming `path` if another process (or another Open in this one) holds it;
   // the directory must exist.
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path, const OpenOptions& options = {});
-  ~Database();
+  ~Database();  // finalizes the cached statements, then closes
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
@@ -48,6 +50,11 @@ class Database {
   // Runs one or more statements without parameters (schema, pragmas).
   absl::Status Exec(absl::string_view sql);
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
+  // The statement for `sql`, parsed the first time only and kept with this connection: what a
+  // service runs per request should not be compiled per request. The handle resets it (bindings
+  // cleared, a SELECT's read transaction ended) when it goes out of scope. One handle per `sql` at
+  // a time: the caller serializes, as for any statement on this connection.
+  absl::StatusOr<CachedStatement> PrepareCached(absl::string_view sql);
 
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection, and the last rowid inserted.
   int64_t changes() const;
@@ -65,6 +72,8 @@ class Database {
   const OpenOptions options_;
   std::shared_ptr<const ProcessLock> lock_;
   sqlite3* db_;
+  absl::Mutex cache_mu_;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace platform::sqlite

@@ -147,4 +147,26 @@ TEST(DatabaseTest, MissingDirectoryAndEmptyPathFail) {
 }
 
 }  // namespace
+TEST(DatabaseTest, CachedStatementIsParsedOnceAndResetAfterEachUse) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2);").ok());
+  constexpr char kSql[] = "SELECT v, ?1 FROM t ORDER BY v";
+  const Statement* first = nullptr;
+  {
+    absl::StatusOr<CachedStatement> st = db->PrepareCached(kSql);
+    ASSERT_TRUE(st.ok()) << st.status();
+    first = &**st;
+    (*st)->BindInt(1, 7);
+    ASSERT_TRUE(*(*st)->Step());
+    EXPECT_EQ((*st)->ColumnInt(1), 7);
+  }  // dropped after one row of two
+  absl::StatusOr<CachedStatement> again = db->PrepareCached(kSql);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(&**again, first) << "the same statement, not parsed again";
+  ASSERT_TRUE(*(*again)->Step());
+  EXPECT_EQ((*again)->ColumnInt(0), 1) << "reset: the first row again";
+  EXPECT_TRUE((*again)->IsNull(1)) << "reset: the binding cleared";
+  EXPECT_FALSE(db->PrepareCached("SELECT nope FROM t").ok());
+}
+
 }  // namespace platform::sqlite

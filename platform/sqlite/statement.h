@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -57,6 +58,25 @@ class Statement {
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
   absl::Status bind_error_;
+};
+
+// A statement kept by its connection (Database::PrepareCached), borrowed: reset on destruction.
+class CachedStatement {
+ public:
+  explicit CachedStatement(Statement* st) : st_(st) {}
+  CachedStatement(CachedStatement&& other) noexcept : st_(std::exchange(other.st_, nullptr)) {}
+  CachedStatement& operator=(CachedStatement&&) = delete;
+  CachedStatement(const CachedStatement&) = delete;
+  CachedStatement& operator=(const CachedStatement&) = delete;
+  ~CachedStatement() {
+    if (st_ != nullptr) st_->Reset();
+  }
+
+  Statement& operator*() const { return *st_; }
+  Statement* operator->() const { return st_; }
+
+ private:
+  Statement* st_;
 };
 
 }  // namespace platform::sqlite

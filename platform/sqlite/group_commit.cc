@@ -1,0 +1,56 @@
+#include "platform/sqlite/group_commit.h"
+
+#include <utility>
+
+#include "platform/sqlite/transaction.h"
+
+namespace platform::sqlite {
+
+absl::Status GroupCommit::Write(absl::FunctionRef<absl::Status()> write) {
+  Pending p(write);
+  mu_.Lock();
+  queue_.push_back(&p);
+  for (;;) {
+    // Woken when this write is done, or when no batch is in progress (then this one leads).
+    auto ready = [this, &p]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return p.done || !leading_; };
+    mu_.Await(absl::Condition(&ready));
+    if (p.done) break;
+    leading_ = true;
+    std::vector<Pending*> batch;
+    batch.swap(queue_);
+    mu_.Unlock();
+    RunBatch(batch);
+    mu_.Lock();
+    for (Pending* q : batch) q->done = true;
+    leading_ = false;
+    ++commits_;
+  }
+  absl::Status s = std::move(p.status);
+  mu_.Unlock();
+  return s;
+}
+
+void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
+  absl::MutexLock l(&db_mu_);
+  if (batch.size() == 1) {  // autocommit: one transaction, as without batching
+    batch[0]->status = batch[0]->write();
+    return;
+  }
+  auto fail_all = [&batch](const absl::Status& s) {
+    for (Pending* p : batch) p->status = s;
+  };
+  absl::StatusOr<Transaction> tx = Transaction::Begin(db_);
+  if (!tx.ok()) return fail_all(tx.status());
+  for (Pending* p : batch) {
+    p->status = p->write();
+    if (absl::IsUnavailable(p->status)) return fail_all(p->status);  // ~Transaction rolls back
+  }
+  if (absl::Status s = tx->Commit(); !s.ok()) fail_all(s);
+}
+
+uint64_t GroupCommit::commits() const {
+  absl::MutexLock l(&mu_);
+  return commits_;
+}
+
+}  // namespace platform::sqlite

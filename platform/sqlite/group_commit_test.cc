@@ -1,0 +1,125 @@
+#include "platform/sqlite/group_commit.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "platform/sqlite/test_path.h"
+
+namespace platform::sqlite {
+namespace {
+
+int64_t Count(Database& db, const std::string& sql) {
+  Statement st = *db.Prepare(sql);
+  EXPECT_TRUE(*st.Step());
+  return st.ColumnInt(0);
+}
+
+absl::Status Insert(Database& db, int k) {
+  absl::StatusOr<Statement> st = db.Prepare("INSERT INTO t (k) VALUES (?1)");
+  if (!st.ok()) return st.status();
+  st->BindInt(1, k);
+  return st->Run();
+}
+
+TEST(GroupCommitTest, ConcurrentWritesShareCommitsAndAreVisibleToAnotherConnectionOnReturn) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)").ok());
+  std::unique_ptr<Database> reader = *db->OpenConnection();
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu);
+  // A first write holds the commit open until the others have queued behind it.
+  absl::Notification queued;
+  std::thread first([&] {
+    EXPECT_TRUE(writes
+                    .Write([&] {
+                      queued.WaitForNotification();
+                      return Insert(*db, 0);
+                    })
+                    .ok());
+  });
+  constexpr int kWriters = 16;
+  std::vector<std::thread> threads;
+  std::atomic<int> started{0};
+  for (int i = 1; i <= kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      ++started;
+      ASSERT_TRUE(writes.Write([&] { return Insert(*db, i); }).ok());
+      // Durable on return: committed, so another connection sees it.
+      EXPECT_EQ(Count(*reader, absl::StrCat("SELECT count(*) FROM t WHERE k = ", i)), 1);
+    });
+  }
+  while (started.load() < kWriters) std::this_thread::yield();
+  absl::SleepFor(absl::Milliseconds(100));  // let them queue
+  queued.Notify();
+  first.join();
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(Count(*reader, "SELECT count(*) FROM t"), kWriters + 1);
+  EXPECT_LT(writes.commits(), static_cast<uint64_t>(kWriters + 1)) << "some writes shared a commit";
+  EXPECT_GE(writes.commits(), 2u);
+}
+
+TEST(GroupCommitTest, AFailedWriteLeavesNothingAndTheOthersOfItsBatchCommit) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (5)").ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu);
+  absl::Notification queued;
+  std::thread first([&] {
+    EXPECT_TRUE(writes
+                    .Write([&] {
+                      queued.WaitForNotification();
+                      return Insert(*db, 1);
+                    })
+                    .ok());
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  absl::Status dup;
+  std::thread second([&] { dup = writes.Write([&] { return Insert(*db, 5); }); });
+  std::thread third([&] { EXPECT_TRUE(writes.Write([&] { return Insert(*db, 3); }).ok()); });
+  absl::SleepFor(absl::Milliseconds(100));
+  queued.Notify();
+  first.join();
+  second.join();
+  third.join();
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists) << dup;
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t"), 3) << "5, 1 and 3";
+}
+
+TEST(GroupCommitTest, AnUnavailableWriteRollsBackItsWholeBatch) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)").ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu);
+  absl::Notification queued;
+  std::thread first([&] {
+    EXPECT_TRUE(writes
+                    .Write([&] {
+                      queued.WaitForNotification();
+                      return Insert(*db, 1);
+                    })
+                    .ok());
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  absl::Status a, b;
+  std::thread ok_write([&] { a = writes.Write([&] { return Insert(*db, 2); }); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::thread failing([&] { b = writes.Write([] { return absl::UnavailableError("disk full"); }); });
+  absl::SleepFor(absl::Milliseconds(100));
+  queued.Notify();
+  first.join();
+  ok_write.join();
+  failing.join();
+  EXPECT_EQ(b.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(a.code(), absl::StatusCode::kUnavailable) << "its batch was rolled back: not written";
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 2"), 0);
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 1"), 1) << "the first batch committed alone";
+}
+
+}  // namespace
+}  // namespace platform::sqlite
