@@ -14,6 +14,8 @@
 //   node bench.js --n=100 [--warmup=2] [--order=orchestrator,sdk | sdk,orchestrator | sdk | orchestrator]
 //       [--label=postgres:1] [--json-out=FILE]
 //   node bench.js --summarize=A.json,B.json,...   ratios of each journal configuration to the first
+//   node bench.js --block-time=2 --n=100 [--sdk-n=10]   blocks per deploy on an interval-mined
+//       chain (see blocksMain); bench.sh starts anvil with that block time
 // Environment: tools/demo/stack.sh's stack.env, PROTO_DIR, TOOLS_DEMO_DIR, NODE_PATH.
 'use strict';
 
@@ -21,7 +23,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const crypto = require('crypto');
-const {OrchestratorClient, registeredInKms} = require(path.join(process.env.TOOLS_DEMO_DIR, 'stack_client.js'));
+const {OrchestratorClient, registeredInKms, jsonRpc} = require(path.join(process.env.TOOLS_DEMO_DIR, 'stack_client.js'));
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const m = /^--([^=]+)=(.*)$/.exec(a);
@@ -76,22 +78,25 @@ async function measure(label, fn) {
   return {label, n: results.length, wall_seconds: wall, ops_per_second: results.length / wall, cpu_seconds: cpu, results};
 }
 
+// One DeployCvm, watched to SUCCEEDED; returns the operation.
+async function orchestratorDeployOne(orch, tag, i) {
+  inFlight.count++;  // for rssSampler's "all N in flight"
+  const op = await orch.call('DeployCvm', {
+    request_id: `bench-${tag}-${i}-${crypto.randomUUID()}`, name: `bench-o${tag}-${i}`, kms_type: 'KMS_TYPE_BASE',
+    compose: {docker_compose_file: COMPOSE}, env_vars: envVars(i),
+  }, 120000);
+  inFlight.ids.push(op.id);
+  const done = await orch.wait(op.id, 600000);
+  inFlight.count--;
+  if (done.state !== 'OPERATION_STATE_SUCCEEDED') {
+    throw new Error(`operation ${done.id}: ${done.state} ${JSON.stringify(done.error)}`);
+  }
+  return done;
+}
+
 async function orchestratorDeploys(orchs, tag, n) {
-  return Promise.all(Array.from({length: n}, async (_, i) => {
-    const orch = orchs[i % orchs.length];
-    inFlight.count++;
-    const op = await orch.call('DeployCvm', {
-      request_id: `bench-${tag}-${i}-${crypto.randomUUID()}`, name: `bench-o${tag}-${i}`, kms_type: 'KMS_TYPE_BASE',
-      compose: {docker_compose_file: COMPOSE}, env_vars: envVars(i),
-    }, 120000);
-    inFlight.ids.push(op.id);
-    const done = await orch.wait(op.id, 600000);
-    inFlight.count--;
-    if (done.state !== 'OPERATION_STATE_SUCCEEDED') {
-      throw new Error(`operation ${done.id}: ${done.state} ${JSON.stringify(done.error)}`);
-    }
-    return done.deploy.app_auth_contract_address;
-  }));
+  return Promise.all(Array.from({length: n}, async (_, i) =>
+    (await orchestratorDeployOne(orchs[i % orchs.length], tag, i)).deploy.app_auth_contract_address));
 }
 
 function sdkSetup() {
@@ -110,25 +115,29 @@ function sdkSetup() {
   };
 }
 
+// One deploy with the SDK, the seed's flow; returns deployAppAuth's result (appAuthAddress,
+// blockNumber of the deploy transaction, ...).
+async function sdkDeployOne(s, tag, i) {
+  const prov = await s.client.provisionCvm({
+    name: `bench-s${tag}-${i}`, compose_file: {docker_compose_file: COMPOSE, allowed_envs: ['API_KEY', 'LOG_LEVEL']},
+    kms: 'BASE', kms_contract: E.KMS_ADDRESS,
+  });
+  const dep = await s.sdk.deployAppAuth({
+    chain: s.chain, rpcUrl: E.RPC_URL, kmsContractAddress: prov.kms_info.kms_contract_address,
+    walletClient: s.walletClient, publicClient: s.publicClient, deviceId: prov.device_id, composeHash: prov.compose_hash,
+  });
+  const kms = prov.kms_info.slug || prov.kms_info.id;
+  const pub = await s.client.getAppEnvEncryptPubKey({app_id: dep.appId, kms});
+  const encrypted = await s.sdk.encryptEnvVars(envVars(i), pub.public_key);
+  await s.client.commitCvmProvision({
+    app_id: dep.appId, encrypted_env: encrypted, compose_hash: prov.compose_hash, kms_id: kms,
+    contract_address: dep.appAuthAddress, deployer_address: dep.deployer,
+  });
+  return dep;
+}
+
 async function sdkDeploys(s, tag, n) {
-  return Promise.all(Array.from({length: n}, async (_, i) => {
-    const prov = await s.client.provisionCvm({
-      name: `bench-s${tag}-${i}`, compose_file: {docker_compose_file: COMPOSE, allowed_envs: ['API_KEY', 'LOG_LEVEL']},
-      kms: 'BASE', kms_contract: E.KMS_ADDRESS,
-    });
-    const dep = await s.sdk.deployAppAuth({
-      chain: s.chain, rpcUrl: E.RPC_URL, kmsContractAddress: prov.kms_info.kms_contract_address,
-      walletClient: s.walletClient, publicClient: s.publicClient, deviceId: prov.device_id, composeHash: prov.compose_hash,
-    });
-    const kms = prov.kms_info.slug || prov.kms_info.id;
-    const pub = await s.client.getAppEnvEncryptPubKey({app_id: dep.appId, kms});
-    const encrypted = await s.sdk.encryptEnvVars(envVars(i), pub.public_key);
-    await s.client.commitCvmProvision({
-      app_id: dep.appId, encrypted_env: encrypted, compose_hash: prov.compose_hash, kms_id: kms,
-      contract_address: dep.appAuthAddress, deployer_address: dep.deployer,
-    });
-    return dep.appAuthAddress;
-  }));
+  return Promise.all(Array.from({length: n}, async (_, i) => (await sdkDeployOne(s, tag, i)).appAuthAddress));
 }
 
 async function verify(m) {
@@ -298,6 +307,95 @@ async function main() {
   log(JSON.stringify(report));
 }
 
+// ---- Blocks per deploy on a chain with a block time (--block-time=S: bench.sh starts anvil with
+// --block-time S instead of automine). Issue [I]: N deploys in flight from one key through the
+// orchestrator, each counted in blocks from its DeployCvm call to the block that includes its
+// deploy transaction (head read just before the call; a transaction sent while block h is the
+// head lands in h + 1 at best, so 1 is the minimum); next to the SDK running the seed's flow one
+// deploy after another (--sdk-n of them, default 10) on the same chain, counted the same way
+// from each provisionCvm call.
+const headBlock = async () => Number(await jsonRpc(E.RPC_URL, 'eth_blockNumber', []));
+
+async function orchestratorBlocks(orchs, tag, n) {
+  return Promise.all(Array.from({length: n}, async (_, i) => {
+    const head = await headBlock();
+    const called = Date.now();
+    const op = await orchestratorDeployOne(orchs[i % orchs.length], tag, i);
+    const step = op.steps.find((x) => x.name === 'deploy_app_auth');
+    const ms = (t) => Number(t.seconds) * 1000 + t.nanos / 1e6;
+    return {app: op.deploy.app_auth_contract_address, head, block: Number(op.deploy.deploy_block_number),
+      to_step_ms: ms(step.start_time) - called, step_ms: ms(step.finish_time) - ms(step.start_time)};
+  }));
+}
+
+async function sdkSequentialBlocks(s, tag, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const head = await headBlock();
+    const dep = await sdkDeployOne(s, tag, i);
+    out.push({app: dep.appAuthAddress, head, block: Number(dep.blockNumber)});
+  }
+  return out;
+}
+
+function blockStats(m) {
+  const blocks = m.results.map((r) => r.block - r.head);
+  const sorted = [...blocks].sort((a, b) => a - b);
+  const first = Math.min(...m.results.map((r) => r.head));
+  const last = Math.max(...m.results.map((r) => r.block));
+  return {
+    label: m.label, n: m.n, wall_seconds: +m.wall_seconds.toFixed(3),
+    avg_blocks: +(blocks.reduce((a, b) => a + b, 0) / blocks.length).toFixed(2),
+    p50_blocks: sorted[Math.floor((sorted.length - 1) / 2)], max_blocks: sorted[sorted.length - 1],
+    blocks_spanned: last - first,  // from the head at the first call to the last deploy's block
+    histogram: Object.fromEntries([...new Set(sorted)].map((b) => [b, blocks.filter((x) => x === b).length])),
+    cpu_ms_per_op: Object.fromEntries(Object.entries(m.cpu_seconds).map(([k, v]) => [k, +((v / m.n) * 1000).toFixed(2)])),
+    // Orchestrator only: from the call to the start of deploy_app_auth, and that step's length.
+    ...(m.results[0].step_ms === undefined ? {} : {
+      to_deploy_step_ms: msStats(m.results.map((r) => r.to_step_ms)),
+      deploy_step_ms: msStats(m.results.map((r) => r.step_ms)),
+    }),
+  };
+}
+
+function msStats(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return {avg: Math.round(xs.reduce((a, b) => a + b, 0) / xs.length), max: Math.round(sorted[sorted.length - 1])};
+}
+
+async function blocksMain(blockTime) {
+  const log = console.log;
+  console.log = () => {};
+  const SDK_N = Number(args['sdk-n'] || 10);
+  const orchs = (E.ORCHESTRATOR_ADDRESSES || E.ORCHESTRATOR_ADDRESS).split(',')
+      .map((a) => new OrchestratorClient(a, E.PROTO_DIR));
+  const s = sdkSetup();
+  log(`bench: blocks per deploy on a ${blockTime} s block time: ${N} in flight through the orchestrator, ` +
+      `${SDK_N} one after another with the SDK; ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const runs = [];
+  for (const what of ORDER) {
+    const m = what === 'orchestrator'
+      ? (WARMUP > 0 && await orchestratorDeploys(orchs, 'w', WARMUP),
+         await measure('orchestrator', () => orchestratorBlocks(orchs, 'b', N)))
+      : await measure('sdk sequential', () => sdkSequentialBlocks(s, 'b', SDK_N));
+    await verify({...m, results: m.results.map((r) => r.app)});
+    runs.push(blockStats(m));
+  }
+  orchs.forEach((o) => o.close());
+  for (const r of runs) {
+    log(`${r.label.padEnd(15)} ${String(r.n).padStart(4)} deploys  ${r.wall_seconds.toFixed(1).padStart(6)} s  ` +
+        `blocks from call to inclusion: avg ${r.avg_blocks}, p50 ${r.p50_blocks}, max ${r.max_blocks} ` +
+        `(${JSON.stringify(r.histogram)}); ${r.blocks_spanned} blocks for all; CPU/op: orchestrator ` +
+        `${r.cpu_ms_per_op.orchestrator} ms, node client ${r.cpu_ms_per_op.node_client} ms` +
+        (r.deploy_step_ms ? `; call to deploy_app_auth avg ${r.to_deploy_step_ms.avg} ms (max ${r.to_deploy_step_ms.max}), ` +
+          `the step avg ${r.deploy_step_ms.avg} ms (max ${r.deploy_step_ms.max})` : ''));
+  }
+  const report = {mode: 'blocks', block_time_seconds: blockTime, n: N, sdk_n: SDK_N, order: ORDER, cpus: os.cpus().length,
+    loadavg: os.loadavg(), rows: runs};
+  if (args['json-out']) fs.writeFileSync(args['json-out'], JSON.stringify(report, null, 2) + '\n');
+  log(JSON.stringify(report));
+}
+
 // The journal configurations side by side: deploys/s and CPU per deploy as ratios to the first.
 function summarize(files) {
   const rows = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')))
@@ -318,7 +416,7 @@ if (args.summarize) {
   process.exit(0);
 }
 
-main().catch((e) => {
+(args['block-time'] ? blocksMain(Number(args['block-time'])) : main()).catch((e) => {
   console.error(`bench: ${e.stack || e}`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@
 #
 #   bazel run -c opt //bench/orchestrator:orchestrator_bench -- --n=100
 #   bazel run -c opt //bench/orchestrator:orchestrator_bench -- --n=100 --configs=sqlite:1,postgres:1
+#   bazel run -c opt //bench/orchestrator:orchestrator_bench -- --n=100 --block-time=2 --sdk-n=10
 #
 # A configuration is <journal>:<replicas>, journal sqlite or postgres; postgres:3 (three replicas
 # on one journal) needs leases and database nonces (issue [G]). With --configs the SDK run is
@@ -24,6 +25,8 @@ args=()
 for a in "$@"; do
   case "$a" in
     --configs=*) configs=${a#--configs=} ;;
+    # Interval mining instead of automine; bench.js then counts blocks per deploy.
+    --block-time=*) export STACK_BLOCK_TIME=${a#--block-time=}; args+=("$a") ;;
     *) args+=("$a") ;;
   esac
 done

@@ -54,7 +54,7 @@ bool LooksLikeRpcResponse(const json::value& v) {
 TransportOptions::TransportOptions() {
   connect_timeout = absl::Seconds(5);
   idle_timeout = absl::Seconds(20);
-  max_idle_connections = 8;
+  max_idle_connections = 64;  // see platform::http::ClientOptions
   max_response_bytes = size_t{32} << 20;
 }
 
@@ -377,6 +377,35 @@ absl::StatusOr<std::vector<absl::StatusOr<json::value>>> Client::Batch(const std
   return WithMessage(last, absl::StrCat(last.message(), " (after ", options_.retry.max_attempts, " attempts)"));
 }
 
+std::vector<absl::StatusOr<json::value>> Client::CallEach(const std::vector<BatchCall>& calls,
+                                                          const CallOptions& opts) {
+  std::vector<absl::StatusOr<json::value>> out;
+  bool refused = false;  // the node answered the batch with an error of its own
+  if (!batches_refused_.load(std::memory_order_relaxed)) {
+    absl::StatusOr<std::vector<absl::StatusOr<json::value>>> batch = Batch(calls, opts);
+    refused = !batch.ok() && !IsRetryable(batch.status()) && opts.Check("batch").ok();
+    if (batch.ok()) {
+      for (size_t i = 0; i < calls.size(); ++i) {
+        absl::StatusOr<json::value>& r = (*batch)[i];
+        out.push_back(IsRetryable(r.status()) ? Call(calls[i].method, calls[i].params, opts) : std::move(r));
+      }
+      return out;
+    }
+  }
+  // One by one, as a caller checking them in order would: after a retryable failure (the node
+  // is unreachable) the rest get the same answer without asking again.
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (i > 0 && !out.back().ok() && IsRetryable(out.back().status())) {
+      out.push_back(out.back().status());
+      continue;
+    }
+    out.push_back(Call(calls[i].method, calls[i].params, opts));
+    // The node answers single calls but not the batch: do not offer it batches again.
+    if (i == 0 && refused && out[0].ok()) batches_refused_.store(true, std::memory_order_relaxed);
+  }
+  return out;
+}
+
 // ---- typed ----
 
 namespace {
@@ -387,8 +416,32 @@ absl::StatusOr<T> Map(absl::StatusOr<json::value> v, F parse) {
 }
 }  // namespace
 
+Client::BatchCall Client::ChainIdCall() { return {"eth_chainId", {}}; }
+
+Client::BatchCall Client::GetCodeCall(const Address& account, const BlockId& block) {
+  return {"eth_getCode", {Str(account.Hex()), Str(block.ToParam())}};
+}
+
+Client::BatchCall Client::GetBalanceCall(const Address& account, const BlockId& block) {
+  return {"eth_getBalance", {Str(account.Hex()), Str(block.ToParam())}};
+}
+
+Client::BatchCall Client::EstimateGasCall(const CallRequest& request) {
+  return {"eth_estimateGas", {CallRequestToJson(request)}};
+}
+
+Client::BatchCall Client::FeeHistoryCall(uint64_t block_count, const BlockId& newest,
+                                         const std::vector<double>& reward_percentiles) {
+  json::array percentiles;
+  for (double p : reward_percentiles) percentiles.push_back(p);
+  return {"eth_feeHistory", {Str(U256(block_count).ToQuantityHex()), Str(newest.ToParam()), std::move(percentiles)}};
+}
+
+Client::BatchCall Client::MaxPriorityFeePerGasCall() { return {"eth_maxPriorityFeePerGas", {}}; }
+
 absl::StatusOr<uint64_t> Client::ChainId(const CallOptions& opts) {
-  return Map<uint64_t>(Call("eth_chainId", {}, opts),
+  BatchCall c = ChainIdCall();
+  return Map<uint64_t>(Call(c.method, std::move(c.params), opts),
                        [](const json::value& v) { return ParseUint64(v, "eth_chainId"); });
 }
 
@@ -404,33 +457,34 @@ absl::StatusOr<uint64_t> Client::GetTransactionCount(const Address& account, con
 }
 
 absl::StatusOr<Wei> Client::GetBalance(const Address& account, const BlockId& block, const CallOptions& opts) {
-  return Map<Wei>(Call("eth_getBalance", {Str(account.Hex()), Str(block.ToParam())}, opts),
+  BatchCall c = GetBalanceCall(account, block);
+  return Map<Wei>(Call(c.method, std::move(c.params), opts),
                   [](const json::value& v) { return ParseU256(v, "eth_getBalance"); });
 }
 
 absl::StatusOr<Bytes> Client::GetCode(const Address& account, const BlockId& block, const CallOptions& opts) {
-  return Map<Bytes>(Call("eth_getCode", {Str(account.Hex()), Str(block.ToParam())}, opts),
+  BatchCall c = GetCodeCall(account, block);
+  return Map<Bytes>(Call(c.method, std::move(c.params), opts),
                     [](const json::value& v) { return ParseBytes(v, "eth_getCode"); });
 }
 
 absl::StatusOr<uint64_t> Client::EstimateGas(const CallRequest& request, const CallOptions& opts) {
-  return Map<uint64_t>(Call("eth_estimateGas", {CallRequestToJson(request)}, opts),
+  BatchCall c = EstimateGasCall(request);
+  return Map<uint64_t>(Call(c.method, std::move(c.params), opts),
                        [](const json::value& v) { return ParseUint64(v, "eth_estimateGas"); });
 }
 
 absl::StatusOr<FeeHistory> Client::GetFeeHistory(uint64_t block_count, const BlockId& newest,
                                                  const std::vector<double>& reward_percentiles,
                                                  const CallOptions& opts) {
-  json::array percentiles;
-  for (double p : reward_percentiles) percentiles.push_back(p);
-  return Map<FeeHistory>(
-      Call("eth_feeHistory", {Str(U256(block_count).ToQuantityHex()), Str(newest.ToParam()), std::move(percentiles)},
-           opts),
-      [](const json::value& v) { return ParseFeeHistory(v); });
+  BatchCall c = FeeHistoryCall(block_count, newest, reward_percentiles);
+  return Map<FeeHistory>(Call(c.method, std::move(c.params), opts),
+                         [](const json::value& v) { return ParseFeeHistory(v); });
 }
 
 absl::StatusOr<U256> Client::MaxPriorityFeePerGas(const CallOptions& opts) {
-  return Map<U256>(Call("eth_maxPriorityFeePerGas", {}, opts),
+  BatchCall c = MaxPriorityFeePerGasCall();
+  return Map<U256>(Call(c.method, std::move(c.params), opts),
                    [](const json::value& v) { return ParseU256(v, "eth_maxPriorityFeePerGas"); });
 }
 

@@ -106,6 +106,22 @@ class Client {
   // each inner one is that call's result or JSON-RPC error, in request order.
   absl::StatusOr<std::vector<absl::StatusOr<boost::json::value>>> Batch(const std::vector<BatchCall>& calls,
                                                                         const CallOptions& opts = {});
+  // Reads sent together in one batch, each answered as Call would answer it alone: an item whose
+  // answer is retryable (errors.h IsRetryable) is repeated through Call, and so is every item
+  // when the node refuses the batch itself (some providers do not take batches; after the first
+  // refusal the items go one by one). A batch that failed on the transport after its retries
+  // gives that failure to every item, as the first single call would have.
+  std::vector<absl::StatusOr<boost::json::value>> CallEach(const std::vector<BatchCall>& calls,
+                                                           const CallOptions& opts = {});
+
+  // The requests of the typed reads below, for Batch and CallEach.
+  static BatchCall ChainIdCall();
+  static BatchCall GetCodeCall(const Address& account, const BlockId& block = BlockId::Latest());
+  static BatchCall GetBalanceCall(const Address& account, const BlockId& block = BlockId::Latest());
+  static BatchCall EstimateGasCall(const CallRequest& request);
+  static BatchCall FeeHistoryCall(uint64_t block_count, const BlockId& newest,
+                                  const std::vector<double>& reward_percentiles);
+  static BatchCall MaxPriorityFeePerGasCall();
 
   // ---- typed ----
   absl::StatusOr<uint64_t> ChainId(const CallOptions& opts = {});
@@ -168,6 +184,7 @@ class Client {
   const ClientOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::atomic<uint64_t> next_id_{1};
+  std::atomic<bool> batches_refused_{false};  // CallEach goes one by one
   mutable absl::Mutex mu_;
   uint64_t rng_state_ ABSL_GUARDED_BY(mu_);
 };

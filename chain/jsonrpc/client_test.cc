@@ -149,6 +149,78 @@ TEST(Client, BatchMatchesById) {
   EXPECT_EQ(server->requests(), 1u);
 }
 
+// A node that answers single calls and a batch of them item by item: -32005 (limit exceeded,
+// retryable) the first time it sees eth_getBalance, `batches` false: "batch not supported" as
+// one error object for any batch.
+struct ReadsNode {
+  explicit ReadsNode(bool batches) {
+    server = MustStart([this, batches](const std::string& body) {
+      json::value req = json::parse(body);
+      auto one = [&](const json::object& r) {
+        json::object o{{"jsonrpc", "2.0"}, {"id", r.at("id")}};
+        if (r.at("method") == "eth_getBalance" && limited.fetch_add(1) == 0) {
+          o["error"] = json::object{{"code", -32005}, {"message", "limit exceeded"}};
+        } else {
+          o["result"] = r.at("method") == "eth_chainId" ? "0x2105" : "0x10";
+        }
+        return o;
+      };
+      if (!req.is_array()) return FakeReply{.body = json::serialize(one(req.as_object()))};
+      ++batch_requests;
+      if (!batches) {
+        return FakeReply{.body =
+                             R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch not supported"}})"};
+      }
+      json::array out;
+      for (const json::value& r : req.as_array()) out.push_back(one(r.as_object()));
+      return FakeReply{.body = json::serialize(out)};
+    });
+  }
+  std::atomic<int> limited{0};
+  std::atomic<int> batch_requests{0};
+  std::unique_ptr<testing_fake> server;
+};
+
+const std::vector<Client::BatchCall> kReads = {Client::ChainIdCall(), Client::GetBalanceCall(Address()),
+                                               Client::GetCodeCall(Address())};
+
+// kReads as ReadsNode answers them.
+void ExpectAnswered(const std::vector<absl::StatusOr<json::value>>& r) {
+  ASSERT_EQ(r.size(), 3u);
+  for (const absl::StatusOr<json::value>& item : r) ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(r[0]->as_string(), "0x2105");
+  EXPECT_EQ(r[1]->as_string(), "0x10");
+  EXPECT_EQ(r[2]->as_string(), "0x10");
+}
+
+TEST(Client, CallEachSendsTheReadsTogetherAndRetriesARetryableItemAlone) {
+  ReadsNode node(/*batches=*/true);
+  auto c = MustClient(Fast({node.server->url()}));
+  ExpectAnswered(c->CallEach(kReads));  // eth_getBalance: limit exceeded in the batch, then alone
+  EXPECT_EQ(node.server->requests(), 2u) << "one batch + the one retried item";
+  (void)c->CallEach(kReads);
+  EXPECT_EQ(node.server->requests(), 3u);
+  EXPECT_EQ(node.batch_requests, 2);
+}
+
+TEST(Client, CallEachGoesOneByOneWhenTheNodeRefusesBatches) {
+  ReadsNode node(/*batches=*/false);
+  auto c = MustClient(Fast({node.server->url()}));
+  ExpectAnswered(c->CallEach(kReads));
+  ExpectAnswered(c->CallEach(kReads));
+  EXPECT_EQ(node.batch_requests, 1) << "refused once, not offered again";
+}
+
+TEST(Client, CallEachStopsAskingOnceTheNodeIsUnreachable) {
+  auto c = MustClient(Fast({DeadUrl()}));
+  std::vector<absl::StatusOr<json::value>> r = c->CallEach(kReads);
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& item : r) {
+    EXPECT_EQ(item.status().code(), absl::StatusCode::kUnavailable) << item.status();
+    EXPECT_TRUE(GetTransportDetail(item.status()).has_value());
+  }
+}
+
 TEST(Client, FailsOverToTheNextEndpointAndRemembers) {
   auto bad = MustStart([](const std::string&) {
     return FakeReply{.status = 503, .body = "upstream down", .content_type = "text/plain"};

@@ -168,11 +168,14 @@ TEST(Deploy, InsufficientFundsFailsBeforeSigning) {
   OnchainOperations ops(*env->rpc, **poor, testing::FastOptions());
   DeployAppAuthRequest req = env->DeployRequest(TestHash(1));
   req.sender = (*poor)->address();
+  const uint64_t requests_before = env->rpc->endpoint_states()[0].transport.requests;
   absl::StatusOr<DeployAppAuthResult> r = ops.DeployAppAuth(req);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(r.status().message(), "insufficient funds: ")) << r.status();
   EXPECT_TRUE(absl::StrContains(r.status().message(), "has 0.000001 ETH")) << r.status();
   EXPECT_EQ((*poor)->signatures(), 0);
+  // Chain id, KMS code, gas estimate, fee history, priority fee and balance: one HTTP exchange.
+  EXPECT_EQ(env->rpc->endpoint_states()[0].transport.requests - requests_before, 1u);
 
   // The node's own answer to an unfunded transaction, for the record (anvil's shape).
   ASSERT_TRUE(env->anvil->SetBalance((*poor)->address().Hex(), "0x0").ok());

@@ -60,16 +60,20 @@ absl::StatusOr<Fees> ComposeFees(const U256& next_base_fee, const U256& suggeste
 }
 
 absl::StatusOr<Fees> EstimateFees(jsonrpc::Client& rpc, const FeePolicy& policy, const jsonrpc::CallOptions& opts) {
-  const uint32_t blocks = std::max<uint32_t>(policy.fee_history_blocks, 1);
   absl::StatusOr<jsonrpc::FeeHistory> history =
-      rpc.GetFeeHistory(blocks, jsonrpc::BlockId::Latest(), {policy.reward_percentile}, opts);
+      rpc.GetFeeHistory(FeeHistoryBlocks(policy), jsonrpc::BlockId::Latest(), {policy.reward_percentile}, opts);
   if (!history.ok()) return history.status();
-  if (history->base_fee_per_gas.empty()) {
+  return FeesFromMarket(*history, rpc.MaxPriorityFeePerGas(opts), policy);
+}
+
+uint64_t FeeHistoryBlocks(const FeePolicy& policy) { return std::max<uint32_t>(policy.fee_history_blocks, 1); }
+
+absl::StatusOr<Fees> FeesFromMarket(const jsonrpc::FeeHistory& history, absl::StatusOr<U256> priority,
+                                    const FeePolicy& policy) {
+  if (history.base_fee_per_gas.empty()) {
     return absl::FailedPreconditionError("fees: eth_feeHistory has no base fee (chain without EIP-1559?)");
   }
-  const U256 next_base = history->base_fee_per_gas.back();
-
-  absl::StatusOr<U256> priority = rpc.MaxPriorityFeePerGas(opts);
+  const U256 next_base = history.base_fee_per_gas.back();
   if (!priority.ok()) {
     // Not every node has eth_maxPriorityFeePerGas: take the median of the non-zero rewards.
     const std::optional<jsonrpc::RpcErrorKind> kind = jsonrpc::GetRpcErrorKind(priority.status());
@@ -78,7 +82,7 @@ absl::StatusOr<Fees> EstimateFees(jsonrpc::Client& rpc, const FeePolicy& policy,
       return priority.status();
     }
     std::vector<U256> rewards;
-    for (const std::vector<U256>& row : history->reward) {
+    for (const std::vector<U256>& row : history.reward) {
       if (!row.empty() && !row[0].IsZero()) rewards.push_back(row[0]);
     }
     std::sort(rewards.begin(), rewards.end());

@@ -40,6 +40,13 @@ struct Fees {
 // RESOURCE_EXHAUSTED when the market (next base fee + minimum priority) is above the cap.
 absl::StatusOr<Fees> EstimateFees(jsonrpc::Client& rpc, const FeePolicy& policy, const jsonrpc::CallOptions& opts = {});
 
+// The market from the node's answers: eth_feeHistory(FeeHistoryBlocks(policy), latest,
+// [policy.reward_percentile]) and eth_maxPriorityFeePerGas (its error when the node has no such
+// method: the median of the fee-history rewards instead). What EstimateFees does with them.
+uint64_t FeeHistoryBlocks(const FeePolicy& policy);
+absl::StatusOr<Fees> FeesFromMarket(const jsonrpc::FeeHistory& history, absl::StatusOr<U256> priority,
+                                    const FeePolicy& policy);
+
 // Pure: combines a next base fee and a suggested priority fee under the policy.
 absl::StatusOr<Fees> ComposeFees(const U256& next_base_fee, const U256& suggested_priority, const FeePolicy& policy);
 

@@ -354,7 +354,6 @@ void NonceAllocator::MaintainLocked(const CallOptions& opts) {
     uint64_t nonce;
     std::vector<SignedTx> versions;
     absl::Time stuck_since;  // last signature or failed bump attempt
-    bool may_broadcast;
   };
   std::vector<Pending> pending;
   {
@@ -372,8 +371,11 @@ void NonceAllocator::MaintainLocked(const CallOptions& opts) {
         const bool may_broadcast =
             (it->second.journaled || now - it->second.last_signed >= options_.journal_grace) &&
             now - std::max(it->second.last_signed, it->second.last_broadcast) >= options_.maintain_interval;
-        pending.push_back({it->first, it->second.versions,
-                           std::max(it->second.last_signed, it->second.last_bump_attempt), may_broadcast});
+        // One its own operation is still broadcasting is neither healed nor bumped: not asked about.
+        if (may_broadcast) {
+          pending.push_back(
+              {it->first, it->second.versions, std::max(it->second.last_signed, it->second.last_bump_attempt)});
+        }
       }
       ++it;
     }
@@ -399,7 +401,7 @@ void NonceAllocator::MaintainLocked(const CallOptions& opts) {
         known = true;
       }
     }
-    if (unsure || !p.may_broadcast) continue;
+    if (unsure) continue;
     if (!known) {
       // Dropped, evicted, never sent (its operation was cancelled), or removed by a reorg:
       // the same bytes again.

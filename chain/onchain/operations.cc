@@ -3,18 +3,23 @@
 #include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "chain/abi.h"
 #include "chain/jsonrpc/errors.h"
+#include "chain/jsonrpc/json_codec.h"
 #include "chain/onchain/receipts.h"
 #include "platform/status_macros.h"
 
 namespace chain::onchain {
 namespace {
 
+namespace json = boost::json;
 using jsonrpc::BlockId;
 using jsonrpc::CallOptions;
 using jsonrpc::CallRequest;
@@ -49,7 +54,10 @@ OnchainOperations::~OnchainOperations() = default;
 
 absl::Status OnchainOperations::CheckChain(uint64_t chain_id, const CallOptions& call) {
   if (chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
-  absl::StatusOr<uint64_t> id = rpc_.ChainId(call);
+  return ChainAnswer(rpc_.ChainId(call), chain_id);
+}
+
+absl::Status OnchainOperations::ChainAnswer(const absl::StatusOr<uint64_t>& id, uint64_t chain_id) {
   if (!id.ok()) return Prefixed(id.status(), "chain id check: ");
   if (*id != chain_id) {
     return absl::FailedPreconditionError(
@@ -70,10 +78,38 @@ absl::Status OnchainOperations::CheckCode(const Address& address, absl::string_v
 }
 
 absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxIntent& intent, const Address& sender,
+                                                                       const Preflight& checks,
                                                                        const CallOptions& call) {
+  // One JSON-RPC batch for every read (one HTTP exchange instead of up to six), checked in the
+  // order of the single calls, so the first failure is the one reported.
+  const FeePolicy& policy = options_.nonces.fees;
+  std::vector<jsonrpc::Client::BatchCall> calls;
+  if (checks.chain_id != 0) calls.push_back(jsonrpc::Client::ChainIdCall());
+  if (checks.contract.has_value()) calls.push_back(jsonrpc::Client::GetCodeCall(*checks.contract));
+  calls.push_back(jsonrpc::Client::EstimateGasCall({.from = sender, .to = intent.to, .data = intent.Calldata()}));
+  calls.push_back(
+      jsonrpc::Client::FeeHistoryCall(FeeHistoryBlocks(policy), BlockId::Latest(), {policy.reward_percentile}));
+  calls.push_back(jsonrpc::Client::MaxPriorityFeePerGasCall());
+  calls.push_back(jsonrpc::Client::GetBalanceCall(sender));
+  std::vector<absl::StatusOr<json::value>> answers = rpc_.CallEach(calls, call);
+  size_t next = 0;
+  auto answer = [&]<typename T>(absl::StatusOr<T> (*parse)(const json::value&, absl::string_view),
+                                absl::string_view method) -> absl::StatusOr<T> {
+    const absl::StatusOr<json::value>& a = answers[next++];
+    if (!a.ok()) return a.status();
+    return parse(*a, method);
+  };
+
+  if (checks.chain_id != 0) RETURN_IF_ERROR(ChainAnswer(answer(&jsonrpc::ParseUint64, "eth_chainId"), checks.chain_id));
+  if (checks.contract.has_value()) {
+    ASSIGN_OR_RETURN(const Bytes code, answer(&jsonrpc::ParseBytes, "eth_getCode"));
+    if (code.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("no contract at the ", checks.contract_name, " address ",
+                                                        checks.contract->Checksummed(), " on chain ", checks.chain_id));
+    }
+  }
   Prepared p;
-  CallRequest req{.from = sender, .to = intent.to, .data = intent.Calldata()};
-  absl::StatusOr<uint64_t> estimate = rpc_.EstimateGas(req, call);
+  absl::StatusOr<uint64_t> estimate = answer(&jsonrpc::ParseUint64, "eth_estimateGas");
   if (!estimate.ok()) {
     if (jsonrpc::GetRpcErrorKind(estimate.status()) == jsonrpc::RpcErrorKind::kExecutionReverted) {
       return Prefixed(estimate.status(), absl::StrCat(intent.Name(), " would revert: "));
@@ -89,11 +125,15 @@ absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxI
   }
   p.gas_limit = static_cast<uint64_t>(scaled);
 
-  absl::StatusOr<Fees> fees = EstimateFees(rpc_, options_.nonces.fees, call);
+  const absl::StatusOr<json::value>& history_answer = answers[next++];
+  absl::StatusOr<jsonrpc::FeeHistory> history =
+      history_answer.ok() ? jsonrpc::ParseFeeHistory(*history_answer) : history_answer.status();
+  absl::StatusOr<U256> priority = answer(&jsonrpc::ParseU256, "eth_maxPriorityFeePerGas");
+  absl::StatusOr<Fees> fees = history.ok() ? FeesFromMarket(*history, priority, policy) : history.status();
   if (!fees.ok()) return Prefixed(fees.status(), absl::StrCat(intent.Name(), ": "));
   p.fees = *fees;
 
-  absl::StatusOr<Wei> balance = rpc_.GetBalance(sender, BlockId::Latest(), call);
+  absl::StatusOr<Wei> balance = answer(&jsonrpc::ParseU256, "eth_getBalance");
   if (!balance.ok()) return balance.status();
   absl::StatusOr<U256> cost = U256::CheckedMul(U256(p.gas_limit), p.fees.max_fee_per_gas);
   if (cost.ok()) cost = U256::CheckedAdd(*cost, options_.min_balance_reserve);
@@ -109,7 +149,8 @@ absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxI
 }
 
 absl::StatusOr<MinedTx> OnchainOperations::Execute(uint64_t chain_id, const Address& sender, const TxIntent& intent,
-                                                   const std::string& request_id, const RunControl& control) {
+                                                   const std::string& request_id, const RunControl& control,
+                                                   const Preflight& first_checks) {
   NonceAllocator& nonces = registry_.For(chain_id, sender);
   bool adopt = control.resume.has_value();
   for (int resigns = 0;; ++resigns) {
@@ -124,7 +165,7 @@ absl::StatusOr<MinedTx> OnchainOperations::Execute(uint64_t chain_id, const Addr
       if (absl::Status s = nonces.Adopt(j, control.on_signed); !s.ok()) return s;
       nonce = j.nonce;
     } else {
-      absl::StatusOr<Prepared> p = Prepare(intent, sender, control.call);
+      absl::StatusOr<Prepared> p = Prepare(intent, sender, resigns == 0 ? first_checks : Preflight{}, control.call);
       if (!p.ok()) return p.status();
       TxEnvelope env;
       env.request_id = resigns == 0 ? request_id : absl::StrCat(request_id, "/resign", resigns);
@@ -157,9 +198,15 @@ absl::StatusOr<DeployAppAuthResult> OnchainOperations::DeployAppAuth(const Deplo
   if (!params.initial_device_id.IsZero()) params.allow_any_device = false;
   const TxIntent intent = TxIntent::Deploy(request.kms, params);
 
-  if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
-  if (!control.resume.has_value()) RETURN_IF_ERROR(CheckCode(request.kms, "KMS", request.chain_id, control.call));
-  absl::StatusOr<MinedTx> mined = Execute(request.chain_id, request.sender, intent, request.request_id, control);
+  if (request.chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
+  Preflight checks;
+  if (control.resume.has_value()) {
+    if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
+  } else {
+    checks = {.chain_id = request.chain_id, .contract = request.kms, .contract_name = "KMS"};
+  }
+  absl::StatusOr<MinedTx> mined =
+      Execute(request.chain_id, request.sender, intent, request.request_id, control, checks);
   if (!mined.ok()) return mined.status();
 
   absl::StatusOr<AppDeployedEvent> event = FindAppDeployed(mined->receipt, request.kms);
@@ -208,7 +255,8 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
   }
 
   const TxIntent intent = TxIntent::AddComposeHash(request.app, request.compose_hash);
-  absl::StatusOr<MinedTx> mined = Execute(request.chain_id, request.sender, intent, request.request_id, control);
+  absl::StatusOr<MinedTx> mined =
+      Execute(request.chain_id, request.sender, intent, request.request_id, control, Preflight{});
   if (!mined.ok()) return mined.status();
   if (absl::Status s = VerifyComposeHashAdded(mined->receipt, request.app, request.compose_hash); !s.ok()) return s;
   result.tx_hash = mined->tx.hash;
@@ -224,10 +272,15 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
 absl::StatusOr<MinedTx> OnchainOperations::SendAppCall(const AppCallRequest& request, const RunControl& control) {
   if (request.app.IsZero()) return absl::InvalidArgumentError("app: required");
   if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
-  if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
-  if (!control.resume.has_value()) RETURN_IF_ERROR(CheckCode(request.app, "app", request.chain_id, control.call));
+  if (request.chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
+  Preflight checks;
+  if (control.resume.has_value()) {
+    if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
+  } else {
+    checks = {.chain_id = request.chain_id, .contract = request.app, .contract_name = "app"};
+  }
   const TxIntent intent = TxIntent::App(request.app, request.call);
-  return Execute(request.chain_id, request.sender, intent, request.request_id, control);
+  return Execute(request.chain_id, request.sender, intent, request.request_id, control, checks);
 }
 
 absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHashRequest& request,

@@ -147,16 +147,26 @@ class OnchainOperations {
   const OperationOptions& options() const { return options_; }
 
  private:
-  // chain id, then gas estimate (reverts decoded), fees, balance.
+  // What the first Prepare of an operation also checks, before the gas estimate: the chain id
+  // (0: not here) and that a contract is at `contract` ("no contract at the <contract_name>
+  // address").
+  struct Preflight {
+    uint64_t chain_id = 0;
+    std::optional<Address> contract;
+    const char* contract_name = "";
+  };
+  // The preflight checks, then gas estimate (reverts decoded), fees, balance: one batch of reads.
   struct Prepared {
     uint64_t gas_limit = 0;
     Fees fees;
   };
   absl::Status CheckChain(uint64_t chain_id, const jsonrpc::CallOptions& call);
+  static absl::Status ChainAnswer(const absl::StatusOr<uint64_t>& id, uint64_t chain_id);
   // FAILED_PRECONDITION "no contract at the <what> address ..." when `address` has no code.
   absl::Status CheckCode(const Address& address, absl::string_view what, uint64_t chain_id,
                          const jsonrpc::CallOptions& call);
-  absl::StatusOr<Prepared> Prepare(const TxIntent& intent, const Address& sender, const jsonrpc::CallOptions& call);
+  absl::StatusOr<Prepared> Prepare(const TxIntent& intent, const Address& sender, const Preflight& checks,
+                                   const jsonrpc::CallOptions& call);
   // Signs (or adopts, on resume), broadcasts and waits.
   // The steps of AddComposeHash before signing: the app exists and `sender` owns it; whether the
   // hash is allowed already.
@@ -165,7 +175,8 @@ class OnchainOperations {
   absl::Status FindEarlierAddition(const AddComposeHashRequest& request, const jsonrpc::CallOptions& call,
                                    AddComposeHashResult& result);
   absl::StatusOr<MinedTx> Execute(uint64_t chain_id, const Address& sender, const TxIntent& intent,
-                                  const std::string& request_id, const RunControl& control);
+                                  const std::string& request_id, const RunControl& control,
+                                  const Preflight& first_checks);
 
   jsonrpc::Client& rpc_;
   const OperationOptions options_;

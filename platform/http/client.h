@@ -42,7 +42,10 @@ struct ClientOptions {
   // A pooled connection idle for longer is closed rather than reused (servers drop idle
   // keep-alive connections after 5-120 s).
   absl::Duration idle_timeout = absl::Seconds(30);
-  size_t max_idle_connections = 4;
+  // As many as calls run at once (the orchestrator runs up to max_concurrent_operations flows,
+  // each with one call at a time): a connection the pool cannot keep is closed after its call,
+  // and the next call pays for TCP (and TLS) setup again.
+  size_t max_idle_connections = 64;
   size_t max_response_bytes = size_t{16} << 20;
   // PEM file of CA certificates trusted in addition to the system store (tests, private PKI).
   std::string extra_ca_file;

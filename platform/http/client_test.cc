@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,6 +108,40 @@ TEST(Client, ReusesKeepAliveConnectionsUpToTheBound) {
   EXPECT_GE(after_burst, 3u) << "concurrent calls use separate connections";
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->Send({}).ok());
   EXPECT_EQ(server->connections(), after_burst) << "at most two kept, and they are reused";
+}
+
+// The threads of this process.
+size_t ThreadCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST(Client, AnIpLiteralIsConnectedWithoutAResolverThread) {
+  auto server = MustStart(Answer("{}"));
+  auto client = MustClient(server->url());  // http://127.0.0.1:<port>/
+  const size_t before = ThreadCount();
+  ASSERT_TRUE(client->Send({}).ok());
+  // The connection waits in the pool; so would a resolver thread Asio started for it (one per
+  // connection). The one new thread is the server's, serving that connection.
+  EXPECT_EQ(server->connections(), 1u);
+  EXPECT_EQ(ThreadCount(), before + 1);
+}
+
+TEST(Client, ConcurrentCallsKeepTheirConnectionsForTheNextBurst) {
+  auto server = MustStart([](const std::string&) { return FakeReply{.body = "{}", .delay = absl::Milliseconds(200)}; });
+  auto client = MustClient(server->url());  // the default pool
+  auto burst = [&] {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 32; ++i) threads.emplace_back([&] { EXPECT_TRUE(client->Send({}).ok()); });
+    for (auto& t : threads) t.join();
+  };
+  burst();
+  const uint64_t opened = server->connections();
+  EXPECT_GE(opened, 8u) << "concurrent calls use separate connections";
+  burst();
+  EXPECT_EQ(server->connections(), opened) << "kept for the next burst, not closed and opened again";
+  EXPECT_GE(client->stats().connections_reused, 32u);
 }
 
 TEST(Client, AConnectionTheServerClosedIsNotReused) {

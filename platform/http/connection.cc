@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -107,35 +108,46 @@ bool Connection::LooksAlive() {
   return ::poll(&p, 1, 0) == 0;
 }
 
+absl::StatusOr<std::vector<tcp::endpoint>> Connection::Resolve(absl::Time until, SendInfo* info) {
+  const std::string port = std::to_string(url_.port);
+  // An IP literal needs no resolver: Asio's async_resolve runs getaddrinfo on a thread it starts
+  // for each io_context, i.e. one thread per new connection here.
+  beast::error_code ec;
+  const boost::asio::ip::address literal = boost::asio::ip::make_address(url_.host, ec);
+  if (!ec) return std::vector<tcp::endpoint>{tcp::endpoint(literal, url_.port)};
+  tcp::resolver resolver(ioc_);
+  resolver_ = &resolver;
+  tcp::resolver::results_type results;
+  bool done = false;
+  resolver.async_resolve(url_.host, port, [&](const beast::error_code& e, tcp::resolver::results_type r) {
+    ec = e;
+    results = std::move(r);
+    done = true;
+  });
+  const bool resolved = RunUntil(done, until);
+  resolver_ = nullptr;
+  if (!resolved) return Timeout("resolve", info);
+  if (ec) return Failure("resolve", ec.message());
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  return endpoints;
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Url& url, boost::asio::ssl::context* tls,
                                                              absl::Time until, SendInfo* info) {
   std::unique_ptr<Connection> c(new Connection(url));
-  tcp::resolver resolver(c->ioc_);
-  c->resolver_ = &resolver;
-  tcp::resolver::results_type endpoints;
-  beast::error_code ec;
-  bool done = false;
-  resolver.async_resolve(url.host, std::to_string(url.port),
-                         [&](const beast::error_code& e, tcp::resolver::results_type r) {
-                           ec = e;
-                           endpoints = std::move(r);
-                           done = true;
-                         });
-  const bool resolved = c->RunUntil(done, until);
-  c->resolver_ = nullptr;
-  if (!resolved) return c->Timeout("resolve", info);
-  if (ec) return c->Failure("resolve", ec.message());
+  ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints, c->Resolve(until, info));
   if (tls != nullptr) {
     c->secure_.emplace(c->ioc_, *tls);
   } else {
     c->plain_.emplace(c->ioc_);
   }
-  RETURN_IF_ERROR(c->Connect(std::move(endpoints), until, info));
+  RETURN_IF_ERROR(c->Connect(endpoints, until, info));
   if (tls != nullptr) RETURN_IF_ERROR(c->Handshake(until, info));
   return c;
 }
 
-absl::Status Connection::Connect(tcp::resolver::results_type endpoints, absl::Time until, SendInfo* info) {
+absl::Status Connection::Connect(const std::vector<tcp::endpoint>& endpoints, absl::Time until, SendInfo* info) {
   beast::error_code ec;
   bool done = false;
   tcp().async_connect(endpoints, [&](const beast::error_code& e, const tcp::endpoint&) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -50,7 +51,10 @@ class Connection {
 
  private:
   explicit Connection(const Url& url) : url_(url) {}
-  absl::Status Connect(boost::asio::ip::tcp::resolver::results_type endpoints, absl::Time until, SendInfo* info);
+  // The endpoints of url_'s host: an IP literal as is, a name through the resolver (phase
+  // "resolve").
+  absl::StatusOr<std::vector<boost::asio::ip::tcp::endpoint>> Resolve(absl::Time until, SendInfo* info);
+  absl::Status Connect(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints, absl::Time until, SendInfo* info);
   absl::Status Handshake(absl::Time until, SendInfo* info);
   // Runs the io_context until `done` or `until`; on timeout aborts the pending operation.
   bool RunUntil(const bool& done, absl::Time until);
