@@ -237,18 +237,20 @@ TEST(ProtoApi, ServicesHaveTheAgreedMethods) {
   };
   EXPECT_THAT(methods(onchainkms::signer::v1::Key::descriptor()->file()->FindServiceByName("Signer")),
               ::testing::UnorderedElementsAre("ListKeys", "GetKey", "SignDeployAndRegisterApp", "SignAddComposeHash",
-                                              "SignTransaction", "SignMessage", "SignBatch"));
+                                              "SignAppCall", "SignTransaction", "SignMessage", "SignBatch"));
   const pb::ServiceDescriptor* orch =
       onchainkms::orchestrator::v1::Operation::descriptor()->file()->FindServiceByName("Orchestrator");
   ASSERT_NE(orch, nullptr);
   EXPECT_THAT(methods(orch),
               ::testing::UnorderedElementsAre("ListKmsInstances", "DeployCvm", "UpdateEnvVars", "UpdateDockerCompose",
                                               "UpdateComposeFile", "AddComposeHash", "SupplyEnvVars", "GetOperation",
-                                              "ListOperations", "WatchOperation", "CancelOperation", "AdoptResource"));
+                                              "ListOperations", "WatchOperation", "CancelOperation", "AdoptResource",
+                                              "UpdateAppContract", "GetAppState", "SubmitOwnerTransaction", "GetCvm",
+                                              "ListCvms", "ListNodes"));
   EXPECT_TRUE(orch->FindMethodByName("WatchOperation")->server_streaming());
   // Every mutating orchestrator call carries a request_id.
-  for (const char* name :
-       {"DeployCvm", "UpdateEnvVars", "UpdateDockerCompose", "UpdateComposeFile", "AddComposeHash", "SupplyEnvVars"}) {
+  for (const char* name : {"DeployCvm", "UpdateEnvVars", "UpdateDockerCompose", "UpdateComposeFile", "AddComposeHash",
+                           "SupplyEnvVars", "UpdateAppContract", "SubmitOwnerTransaction"}) {
     EXPECT_NE(orch->FindMethodByName(name)->input_type()->FindFieldByName("request_id"), nullptr) << name;
   }
   // So does every signing call of the signer (for the audit log); in a SignBatch, every item.

@@ -44,10 +44,11 @@ type SignerClient interface {
 	// transferOwnership, acceptOwnership and disableUpgrades need INTENT_MANAGE_OWNERSHIP and, in
 	// addition, a generic_transaction_rules entry for this chain and app contract (`to`) with the
 	// function's signature ("transferOwnership(address)", "acceptOwnership()",
-	// "disableUpgrades()") whose argument matchers accept the call: for transferOwnership a
-	// matcher on argument 0 naming the new owner. Without such a rule they are refused
-	// (PERMISSION_DENIED naming the missing rule), so the default policy never gives an app away
-	// or freezes it.
+	// "disableUpgrades()") that pins every argument with `equals_any` (for transferOwnership: a
+	// matcher on argument 0 naming the new owner; a selector-only rule or one without that matcher
+	// does not count). If the caller's binding lists `generic_rules`, only those rules count.
+	// Without such a rule they are refused (PERMISSION_DENIED naming what to add), so the default
+	// policy never gives an app away or freezes it.
 	// Errors: see the file header.
 	SignAppCall(ctx context.Context, in *SignAppCallRequest, opts ...grpc.CallOption) (*SignedTransaction, error)
 	// Signs an arbitrary EIP-1559 transaction. Denied (PERMISSION_DENIED) unless a generic
@@ -181,10 +182,11 @@ type SignerServer interface {
 	// transferOwnership, acceptOwnership and disableUpgrades need INTENT_MANAGE_OWNERSHIP and, in
 	// addition, a generic_transaction_rules entry for this chain and app contract (`to`) with the
 	// function's signature ("transferOwnership(address)", "acceptOwnership()",
-	// "disableUpgrades()") whose argument matchers accept the call: for transferOwnership a
-	// matcher on argument 0 naming the new owner. Without such a rule they are refused
-	// (PERMISSION_DENIED naming the missing rule), so the default policy never gives an app away
-	// or freezes it.
+	// "disableUpgrades()") that pins every argument with `equals_any` (for transferOwnership: a
+	// matcher on argument 0 naming the new owner; a selector-only rule or one without that matcher
+	// does not count). If the caller's binding lists `generic_rules`, only those rules count.
+	// Without such a rule they are refused (PERMISSION_DENIED naming what to add), so the default
+	// policy never gives an app away or freezes it.
 	// Errors: see the file header.
 	SignAppCall(context.Context, *SignAppCallRequest) (*SignedTransaction, error)
 	// Signs an arbitrary EIP-1559 transaction. Denied (PERMISSION_DENIED) unless a generic
