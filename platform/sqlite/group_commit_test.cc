@@ -121,5 +121,44 @@ TEST(GroupCommitTest, AnUnavailableWriteRollsBackItsWholeBatch) {
   EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 1"), 1) << "the first batch committed alone";
 }
 
+TEST(GroupCommitTest, AWriteWhoseErrorRollsBackTheTransactionFailsItsWholeBatch) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  // Inserting 99 makes SQLite roll the whole transaction back, with an error that is not UNAVAILABLE.
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY);"
+                       "CREATE TRIGGER no99 BEFORE INSERT ON t WHEN NEW.k = 99 "
+                       "BEGIN SELECT RAISE(ROLLBACK, 'no 99'); END")
+                  .ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu);
+  absl::Notification queued;
+  std::thread first([&] {
+    EXPECT_TRUE(writes
+                    .Write([&] {
+                      queued.WaitForNotification();
+                      return Insert(*db, 1);
+                    })
+                    .ok());
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  absl::Status before, failing, after;
+  std::thread t1([&] { before = writes.Write([&] { return Insert(*db, 2); }); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::thread t2([&] { failing = writes.Write([&] { return Insert(*db, 99); }); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::thread t3([&] { after = writes.Write([&] { return Insert(*db, 4); }); });
+  absl::SleepFor(absl::Milliseconds(100));
+  queued.Notify();
+  first.join();
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_FALSE(failing.ok());
+  EXPECT_FALSE(before.ok()) << "rolled back with its batch";
+  EXPECT_FALSE(after.ok()) << "reported as its batch: not written";
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k IN (2, 4, 99)"), 0) << "nothing of the batch on disk";
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 1"), 1) << "the first batch committed alone";
+  EXPECT_FALSE(db->in_transaction());
+}
+
 }  // namespace
 }  // namespace platform::sqlite
