@@ -64,27 +64,42 @@ TEST(GroupCommitTest, ConcurrentWritesShareCommitsAndAreVisibleToAnotherConnecti
   EXPECT_GE(writes.commits(), 2u);
 }
 
+// A first write (k = 1) holding its commit open until Release, so the writes queued meanwhile
+// (in the order they queued) share the next batch.
+class HeldFirstWrite {
+ public:
+  HeldFirstWrite(GroupCommit& writes, Database& db)
+      : thread_([this, &writes, &db] {
+          EXPECT_TRUE(writes
+                          .Write([&] {
+                            release_.WaitForNotification();
+                            return Insert(db, 1);
+                          })
+                          .ok());
+        }) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  void Release() {
+    absl::SleepFor(absl::Milliseconds(100));  // let the others queue
+    release_.Notify();
+    thread_.join();
+  }
+
+ private:
+  absl::Notification release_;
+  std::thread thread_;
+};
+
 TEST(GroupCommitTest, AFailedWriteLeavesNothingAndTheOthersOfItsBatchCommit) {
   std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (5)").ok());
   absl::Mutex db_mu;
   GroupCommit writes(*db, db_mu);
-  absl::Notification queued;
-  std::thread first([&] {
-    EXPECT_TRUE(writes
-                    .Write([&] {
-                      queued.WaitForNotification();
-                      return Insert(*db, 1);
-                    })
-                    .ok());
-  });
-  absl::SleepFor(absl::Milliseconds(50));
+  HeldFirstWrite first(writes, *db);
   absl::Status dup;
   std::thread second([&] { dup = writes.Write([&] { return Insert(*db, 5); }); });
   std::thread third([&] { EXPECT_TRUE(writes.Write([&] { return Insert(*db, 3); }).ok()); });
-  absl::SleepFor(absl::Milliseconds(100));
-  queued.Notify();
-  first.join();
+  first.Release();
   second.join();
   third.join();
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists) << dup;
@@ -96,23 +111,12 @@ TEST(GroupCommitTest, AnUnavailableWriteRollsBackItsWholeBatch) {
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)").ok());
   absl::Mutex db_mu;
   GroupCommit writes(*db, db_mu);
-  absl::Notification queued;
-  std::thread first([&] {
-    EXPECT_TRUE(writes
-                    .Write([&] {
-                      queued.WaitForNotification();
-                      return Insert(*db, 1);
-                    })
-                    .ok());
-  });
-  absl::SleepFor(absl::Milliseconds(50));
+  HeldFirstWrite first(writes, *db);
   absl::Status a, b;
   std::thread ok_write([&] { a = writes.Write([&] { return Insert(*db, 2); }); });
   absl::SleepFor(absl::Milliseconds(50));
   std::thread failing([&] { b = writes.Write([] { return absl::UnavailableError("disk full"); }); });
-  absl::SleepFor(absl::Milliseconds(100));
-  queued.Notify();
-  first.join();
+  first.Release();
   ok_write.join();
   failing.join();
   EXPECT_EQ(b.code(), absl::StatusCode::kUnavailable);
@@ -130,25 +134,14 @@ TEST(GroupCommitTest, AWriteWhoseErrorRollsBackTheTransactionFailsItsWholeBatch)
                   .ok());
   absl::Mutex db_mu;
   GroupCommit writes(*db, db_mu);
-  absl::Notification queued;
-  std::thread first([&] {
-    EXPECT_TRUE(writes
-                    .Write([&] {
-                      queued.WaitForNotification();
-                      return Insert(*db, 1);
-                    })
-                    .ok());
-  });
-  absl::SleepFor(absl::Milliseconds(50));
+  HeldFirstWrite first(writes, *db);
   absl::Status before, failing, after;
   std::thread t1([&] { before = writes.Write([&] { return Insert(*db, 2); }); });
   absl::SleepFor(absl::Milliseconds(50));
   std::thread t2([&] { failing = writes.Write([&] { return Insert(*db, 99); }); });
   absl::SleepFor(absl::Milliseconds(50));
   std::thread t3([&] { after = writes.Write([&] { return Insert(*db, 4); }); });
-  absl::SleepFor(absl::Milliseconds(100));
-  queued.Notify();
-  first.join();
+  first.Release();
   t1.join();
   t2.join();
   t3.join();
