@@ -391,6 +391,9 @@ std::vector<absl::StatusOr<json::value>> Client::CallEach(const std::vector<Batc
       }
       return out;
     }
+    // The transport failed after its retries: every item gets that answer, as the header says;
+    // asking again one by one would spend a second retry budget on the same outage.
+    if (IsRetryable(batch.status())) return std::vector<absl::StatusOr<json::value>>(calls.size(), batch.status());
   }
   // One by one, as a caller checking them in order would: after a retryable failure (the node
   // is unreachable) the rest get the same answer without asking again.

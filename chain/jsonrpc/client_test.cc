@@ -221,6 +221,22 @@ TEST(Client, CallEachStopsAskingOnceTheNodeIsUnreachable) {
   }
 }
 
+TEST(Client, CallEachSpendsOneRetryBudgetWhenTheBatchFails) {
+  auto server = MustStart([](const std::string&) {
+    return FakeReply{.status = 502, .body = "<html>bad gateway</html>", .content_type = "text/html"};
+  });
+  ClientOptions o = Fast({server->url()});
+  o.retry.max_attempts = 3;
+  auto c = MustClient(o);
+  std::vector<absl::StatusOr<json::value>> r = c->CallEach(kReads);
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& item : r) {
+    EXPECT_EQ(item.status().code(), absl::StatusCode::kUnavailable) << item.status();
+    EXPECT_TRUE(absl::StrContains(item.status().message(), "http 502")) << item.status();
+  }
+  EXPECT_EQ(server->requests(), 3u) << "the batch's attempts only, no item sent again alone";
+}
+
 TEST(Client, FailsOverToTheNextEndpointAndRemembers) {
   auto bad = MustStart([](const std::string&) {
     return FakeReply{.status = 503, .body = "upstream down", .content_type = "text/plain"};

@@ -221,9 +221,6 @@ absl::StatusOr<chain::onchain::MinedTx> RunAppCall(OpContext& ctx, StepRun& run,
 
 namespace {
 
-constexpr chain::abi::Selector kAllowedComposeHashesSelector = {0x2f, 0x66, 0x22,
-                                                                0xe5};  // allowedComposeHashes(bytes32)
-
 absl::StatusOr<bool> ComposeHashAllowed(OpContext& ctx, const engine::ChainBackend& chain, const chain::Address& app,
                                         const chain::Hash32& hash) {
   ASSIGN_OR_RETURN(const chain::Bytes word,

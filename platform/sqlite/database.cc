@@ -95,4 +95,6 @@ int64_t Database::changes() const { return sqlite3_changes(db_); }
 
 int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
+bool Database::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
 }  // namespace platform::sqlite

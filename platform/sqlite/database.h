@@ -59,6 +59,9 @@ class Database {
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection, and the last rowid inserted.
   int64_t changes() const;
   int64_t last_insert_rowid() const;
+  // False in autocommit mode: also after SQLite rolled an open transaction back on its own
+  // (SQLITE_FULL, SQLITE_NOMEM, SQLITE_INTERRUPT, RAISE(ROLLBACK)) or a statement ended it.
+  bool in_transaction() const;
 
   const std::string& path() const { return path_; }
 

@@ -44,6 +44,12 @@ void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
   for (Pending* p : batch) {
     p->status = p->write();
     if (absl::IsUnavailable(p->status)) return fail_all(p->status);  // ~Transaction rolls back
+    // SQLite may have rolled the batch back on its own after an error of another code (or a write
+    // ended the transaction): nothing of the batch is on disk, and later writes would autocommit.
+    if (!db_.in_transaction()) {
+      return fail_all(p->status.ok() ? absl::InternalError("group commit: a write ended the batch's transaction")
+                                     : p->status);
+    }
   }
   if (absl::Status s = tx->Commit(); !s.ok()) fail_all(s);
 }

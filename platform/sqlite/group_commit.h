@@ -8,7 +8,8 @@
 // undoes a failed statement by itself and keeps the transaction, so a write that fails leaves
 // nothing behind and the others of its batch still commit. A write failing UNAVAILABLE (disk
 // full, I/O error: SQLite may have rolled back the transaction) rolls back the whole batch, and
-// every write of it gets that error: none was written.
+// every write of it gets that error: none was written. So does any failed write after which
+// SQLite has rolled the transaction back on its own (out of memory, interrupt, RAISE(ROLLBACK)).
 #ifndef ONCHAIN_KMS_PLATFORM_SQLITE_GROUP_COMMIT_H_
 #define ONCHAIN_KMS_PLATFORM_SQLITE_GROUP_COMMIT_H_
 

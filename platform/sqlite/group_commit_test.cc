@@ -64,27 +64,42 @@ TEST(GroupCommitTest, ConcurrentWritesShareCommitsAndAreVisibleToAnotherConnecti
   EXPECT_GE(writes.commits(), 2u);
 }
 
+// A first write (k = 1) holding its commit open until Release, so the writes queued meanwhile
+// (in the order they queued) share the next batch.
+class HeldFirstWrite {
+ public:
+  HeldFirstWrite(GroupCommit& writes, Database& db)
+      : thread_([this, &writes, &db] {
+          EXPECT_TRUE(writes
+                          .Write([&] {
+                            release_.WaitForNotification();
+                            return Insert(db, 1);
+                          })
+                          .ok());
+        }) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  void Release() {
+    absl::SleepFor(absl::Milliseconds(100));  // let the others queue
+    release_.Notify();
+    thread_.join();
+  }
+
+ private:
+  absl::Notification release_;
+  std::thread thread_;
+};
+
 TEST(GroupCommitTest, AFailedWriteLeavesNothingAndTheOthersOfItsBatchCommit) {
   std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (5)").ok());
   absl::Mutex db_mu;
   GroupCommit writes(*db, db_mu);
-  absl::Notification queued;
-  std::thread first([&] {
-    EXPECT_TRUE(writes
-                    .Write([&] {
-                      queued.WaitForNotification();
-                      return Insert(*db, 1);
-                    })
-                    .ok());
-  });
-  absl::SleepFor(absl::Milliseconds(50));
+  HeldFirstWrite first(writes, *db);
   absl::Status dup;
   std::thread second([&] { dup = writes.Write([&] { return Insert(*db, 5); }); });
   std::thread third([&] { EXPECT_TRUE(writes.Write([&] { return Insert(*db, 3); }).ok()); });
-  absl::SleepFor(absl::Milliseconds(100));
-  queued.Notify();
-  first.join();
+  first.Release();
   second.join();
   third.join();
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists) << dup;
@@ -96,29 +111,46 @@ TEST(GroupCommitTest, AnUnavailableWriteRollsBackItsWholeBatch) {
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)").ok());
   absl::Mutex db_mu;
   GroupCommit writes(*db, db_mu);
-  absl::Notification queued;
-  std::thread first([&] {
-    EXPECT_TRUE(writes
-                    .Write([&] {
-                      queued.WaitForNotification();
-                      return Insert(*db, 1);
-                    })
-                    .ok());
-  });
-  absl::SleepFor(absl::Milliseconds(50));
+  HeldFirstWrite first(writes, *db);
   absl::Status a, b;
   std::thread ok_write([&] { a = writes.Write([&] { return Insert(*db, 2); }); });
   absl::SleepFor(absl::Milliseconds(50));
   std::thread failing([&] { b = writes.Write([] { return absl::UnavailableError("disk full"); }); });
-  absl::SleepFor(absl::Milliseconds(100));
-  queued.Notify();
-  first.join();
+  first.Release();
   ok_write.join();
   failing.join();
   EXPECT_EQ(b.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(a.code(), absl::StatusCode::kUnavailable) << "its batch was rolled back: not written";
   EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 2"), 0);
   EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 1"), 1) << "the first batch committed alone";
+}
+
+TEST(GroupCommitTest, AWriteWhoseErrorRollsBackTheTransactionFailsItsWholeBatch) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  // Inserting 99 makes SQLite roll the whole transaction back, with an error that is not UNAVAILABLE.
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY);"
+                       "CREATE TRIGGER no99 BEFORE INSERT ON t WHEN NEW.k = 99 "
+                       "BEGIN SELECT RAISE(ROLLBACK, 'no 99'); END")
+                  .ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu);
+  HeldFirstWrite first(writes, *db);
+  absl::Status before, failing, after;
+  std::thread t1([&] { before = writes.Write([&] { return Insert(*db, 2); }); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::thread t2([&] { failing = writes.Write([&] { return Insert(*db, 99); }); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::thread t3([&] { after = writes.Write([&] { return Insert(*db, 4); }); });
+  first.Release();
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_FALSE(failing.ok());
+  EXPECT_FALSE(before.ok()) << "rolled back with its batch";
+  EXPECT_FALSE(after.ok()) << "reported as its batch: not written";
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k IN (2, 4, 99)"), 0) << "nothing of the batch on disk";
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 1"), 1) << "the first batch committed alone";
+  EXPECT_FALSE(db->in_transaction());
 }
 
 }  // namespace
