@@ -188,6 +188,14 @@ TEST_F(OwnerE2eTest, ComposeUpdatesWaitForTheOwnerAndCompleteOnItsTransaction) {
 
 TEST_F(OwnerE2eTest, SubmitOwnerTransactionChecksTheTransactionAndCompletesAtOnce) {
   const std::string hash = "0x" + std::string(64, 'c');
+  // An old transaction: the owner registered the hash (and removed it again) before the wait began.
+  v1::OwnerAction old_add;
+  old_add.set_to(app());
+  old_add.set_data(anvil::RunCast({"calldata", "addComposeHash(bytes32)", hash}).value_or("?"));
+  const std::string old_tx = OwnerSends(old_add);
+  v1::OwnerAction old_remove = old_add;
+  old_remove.set_data(anvil::RunCast({"calldata", "removeComposeHash(bytes32)", hash}).value_or("?"));
+  OwnerSends(old_remove);
   v1::AddComposeHashRequest r;
   r.set_request_id("own-add");
   r.set_cvm_id(cvm());
@@ -203,6 +211,10 @@ TEST_F(OwnerE2eTest, SubmitOwnerTransactionChecksTheTransactionAndCompletesAtOnc
   s = Submit("sub-none", op.id(), "0x" + std::string(64, '1'), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("no transaction"));
+
+  s = Submit("sub-old", op.id(), old_tx, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("older than the wait"));
 
   // The owner's transaction with other calldata (another hash): not the action.
   absl::StatusOr<std::string> other_data =

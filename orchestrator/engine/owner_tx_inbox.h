@@ -40,6 +40,8 @@ class OwnerTxInbox {
 
  private:
   mutable absl::Mutex mu_;
+  // Not removed when an operation is cancelled or ends otherwise: at most one entry per operation
+  // ever handed a transaction, and only until the process restarts.
   std::map<std::string, Entry, std::less<>> entries_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -108,8 +108,12 @@ bool InEffect(const v1::AppState& s, const Req& req, const std::string& sender) 
 }
 
 absl::StatusOr<v1::AppState> ReadState(OpContext& ctx, const engine::ChainBackend& chain, const AppTarget& t,
-                                       const std::optional<chain::Hash32>& device, std::optional<uint64_t> block) {
+                                       const Req& req, const std::optional<chain::Hash32>& device,
+                                       std::optional<uint64_t> block) {
   AppStateQuery q{.chain_id = t.chain_id, .app = t.app, .block = block};
+  // Only disable_upgrades needs upgrades_disabled, whose eth_getLogs from block 0 providers with
+  // a range cap refuse: other changes do not read it.
+  if (!req.has_disable_upgrades()) q.upgrades_disabled = AppStateQuery::UpgradesDisabledRead::kSkip;
   if (device.has_value()) q.device_ids.push_back(*device);
   if (ctx.deps().signer_keys) {
     if (absl::StatusOr<std::vector<chain::Address>> keys = ctx.deps().signer_keys(); keys.ok()) q.signer_keys = *keys;
@@ -122,7 +126,7 @@ absl::Status ReadAppStateStep(OpContext& ctx, StepRun& run, const Req& req) {
   ASSIGN_OR_RETURN(const AppTarget t, TargetOf(st, req));
   ASSIGN_OR_RETURN(const engine::ChainBackend* chain, ChainFor(ctx, t.chain_id, /*check_rpc=*/true));
   ASSIGN_OR_RETURN(const std::optional<chain::Hash32> device, RequestedDevice(ctx, req));
-  ASSIGN_OR_RETURN(const v1::AppState s, ReadState(ctx, *chain, t, device, std::nullopt));
+  ASSIGN_OR_RETURN(const v1::AppState s, ReadState(ctx, *chain, t, req, device, std::nullopt));
   ASSIGN_OR_RETURN(const chain::Address key, SignerKey(ctx));
   std::string sender = s.owner();
   if (req.has_accept_ownership()) {
@@ -208,7 +212,7 @@ absl::Status SucceedChange(OpContext& ctx, StepRun& run, const engine::ChainBack
                            const Req& req, const std::optional<chain::Hash32>& device, const chain::Hash32& tx,
                            uint64_t block, bool by_owner) {
   const state::AppChange change = ctx.State().app_change();
-  ASSIGN_OR_RETURN(const v1::AppState after, ReadState(ctx, chain, t, device, block));
+  ASSIGN_OR_RETURN(const v1::AppState after, ReadState(ctx, chain, t, req, device, block));
   if (!InEffect(after, req, change.sender())) {
     return absl::FailedPreconditionError(absl::StrCat("transaction ", tx.Hex(), " was mined in block ", block,
                                                       " but the app's state there does not show the change"));

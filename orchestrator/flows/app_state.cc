@@ -11,6 +11,7 @@
 #include "chain/jsonrpc/errors.h"
 #include "chain/keccak.h"
 #include "chain/u256.h"
+#include "platform/log/log.h"
 #include "platform/status_macros.h"
 
 namespace orchestrator::flows {
@@ -129,6 +130,12 @@ absl::Status Allowances(Reader& r, absl::string_view getter, Bytes (*encode)(con
   return absl::OkStatus();
 }
 
+// A provider's refusal of a wide eth_getLogs range (a block-range cap, "too many results").
+bool RangeRefused(const absl::Status& s) {
+  const std::optional<chain::jsonrpc::RpcErrorKind> k = chain::jsonrpc::GetRpcErrorKind(s);
+  return k == chain::jsonrpc::RpcErrorKind::kLimitExceeded || k == chain::jsonrpc::RpcErrorKind::kInvalidParams;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::AppState> ReadAppState(chain::jsonrpc::Client& rpc, const AppStateQuery& q,
@@ -168,8 +175,17 @@ absl::StatusOr<v1::AppState> ReadAppState(chain::jsonrpc::Client& rpc, const App
   s.set_require_tcb_up_to_date(tcb);
   ASSIGN_OR_RETURN(const uint64_t version, r.Version());
   s.set_version(version);
-  ASSIGN_OR_RETURN(const bool disabled, r.UpgradesDisabled());
-  s.set_upgrades_disabled(disabled);
+  if (q.upgrades_disabled != AppStateQuery::UpgradesDisabledRead::kSkip) {
+    absl::StatusOr<bool> disabled = r.UpgradesDisabled();
+    if (!disabled.ok() && q.upgrades_disabled == AppStateQuery::UpgradesDisabledRead::kBestEffort &&
+        RangeRefused(disabled.status())) {
+      platform::log::Warn("the provider refuses eth_getLogs from block 0: upgrades_disabled reads false",
+                          {{"app", q.app.Checksummed()}, {"error", std::string(disabled.status().message())}});
+      disabled = false;
+    }
+    RETURN_IF_ERROR(disabled.status());
+    s.set_upgrades_disabled(*disabled);
+  }
   ASSIGN_OR_RETURN(const std::string implementation, r.Implementation());
   s.set_implementation_address(implementation);
   RETURN_IF_ERROR(Allowances(r, chain::kAllowedDeviceIdsSignature, &chain::EncodeAllowedDeviceIdsView, q.device_ids,

@@ -13,7 +13,7 @@
 // (its Initialized log) is a DstackKms.deployAndRegisterApp call with disableUpgrades = true
 // (the initializer sets the flag without a log). Limits: an app initialized through another
 // contract (a multisig calling the factory) with upgrades disabled reads false; providers that
-// cap eth_getLogs ranges make the read fail with their error (UNAVAILABLE / the RPC's code).
+// cap eth_getLogs ranges refuse the query (see AppStateQuery::upgrades_disabled).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_FLOWS_APP_STATE_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_FLOWS_APP_STATE_H_
 
@@ -37,6 +37,10 @@ struct AppStateQuery {
   std::optional<uint64_t> block;              // unset: the latest block (eth_blockNumber)
   // The signer's keys (for owner_is_signer_key); unset: reported false.
   std::optional<std::vector<chain::Address>> signer_keys;
+  // How upgrades_disabled is read: its eth_getLogs spans [0, block], which providers that cap
+  // the block range refuse. kSkip: not read (false); kBestEffort: such a refusal reads false.
+  enum class UpgradesDisabledRead { kRequired, kBestEffort, kSkip };
+  UpgradesDisabledRead upgrades_disabled = UpgradesDisabledRead::kRequired;
 };
 
 // NOT_FOUND when there is no contract at the address; FAILED_PRECONDITION when owner() does not

@@ -48,10 +48,17 @@ absl::Status Stopped(OpContext& ctx, absl::string_view step) {
   return ctx.stopping() ? engine::StoppingStatus(step) : engine::CancelledByClientStatus();
 }
 
+// The confirmations a block needs before the owner's transaction in it counts (the event watch's
+// setting, so a submitted transaction is no shallower than one the watch would find).
+uint64_t Confirmations(const engine::ChainBackend& chain) {
+  return chain.ops != nullptr ? std::max<uint32_t>(1, chain.ops->options().wait.confirmations) : 1;
+}
+
 // The checks of a transaction that claims to be the owner's action (see SubmitOwnerTransaction).
-absl::StatusOr<OwnerTx> VerifyOwnerTx(chain::jsonrpc::Client& rpc, const v1::OwnerAction& action,
+absl::StatusOr<OwnerTx> VerifyOwnerTx(const engine::ChainBackend& chain, const v1::OwnerAction& action,
                                       const state::ExpectedEvent& event, const chain::Hash32& hash,
                                       const chain::jsonrpc::CallOptions& call) {
+  chain::jsonrpc::Client& rpc = *chain.rpc;
   ASSIGN_OR_RETURN(const chain::Address to, AddressField("owner_action.to", action.to()));
   ASSIGN_OR_RETURN(const chain::Bytes data, chain::FromHex(action.data()));
   ASSIGN_OR_RETURN(const std::optional<chain::jsonrpc::TransactionInfo> tx, rpc.GetTransactionByHash(hash, call));
@@ -81,6 +88,17 @@ absl::StatusOr<OwnerTx> VerifyOwnerTx(chain::jsonrpc::Client& rpc, const v1::Own
   if (!receipt->success) {
     return absl::InvalidArgumentError(
         absl::StrCat("transaction_hash: ", hash.Hex(), " reverted (status 0) in block ", receipt->block_number));
+  }
+  if (receipt->block_number < action.watch_from_block()) {
+    return absl::InvalidArgumentError(absl::StrCat("transaction_hash: the transaction is older than the wait: block ",
+                                                   receipt->block_number, " < ", action.watch_from_block()));
+  }
+  ASSIGN_OR_RETURN(const uint64_t head, rpc.BlockNumber(call));
+  const uint64_t confirmations = Confirmations(chain);
+  if (head < receipt->block_number || head - receipt->block_number + 1 < confirmations) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("transaction_hash: ", hash.Hex(), " is not mined deep enough (block ", receipt->block_number,
+                     ", head ", head, ", ", confirmations, " confirmations needed); call again later"));
   }
   const bool has_event = std::any_of(receipt->logs.begin(), receipt->logs.end(), [&](const chain::jsonrpc::Log& l) {
     return !l.removed && MatchesEvent(l, to, event);
@@ -119,8 +137,7 @@ absl::StatusOr<std::optional<OwnerTx>> ScanOnce(OpContext& ctx, StepRun& run, co
                                                 const chain::Address& to, const state::ExpectedEvent& event,
                                                 uint64_t& window) {
   ASSIGN_OR_RETURN(const uint64_t head, chain.rpc->BlockNumber(ctx.Call(kRpcTimeout)));
-  const uint64_t confirmations =
-      chain.ops != nullptr ? std::max<uint32_t>(1, chain.ops->options().wait.confirmations) : 1;
+  const uint64_t confirmations = Confirmations(chain);
   if (head + 1 < confirmations) return std::nullopt;
   const uint64_t last = head + 1 - confirmations;
   std::vector<chain::Hash32> topic0s;
@@ -270,7 +287,7 @@ absl::StatusOr<OwnerTx> WaitForOwner(OpContext& ctx, StepRun& run, const engine:
     if (ctx.deps().owner_txs != nullptr) {
       if (std::optional<engine::OwnerTxInbox::Entry> e = ctx.deps().owner_txs->Peek(ctx.id())) {
         absl::StatusOr<OwnerTx> t =
-            VerifyOwnerTx(*chain.rpc, action, wait.event(), e->transaction_hash, ctx.Call(kRpcTimeout));
+            VerifyOwnerTx(chain, action, wait.event(), e->transaction_hash, ctx.Call(kRpcTimeout));
         if (t.ok()) {
           t->owner = owner;
           return Found(ctx, run, *t, e->request_id);
@@ -331,7 +348,7 @@ absl::StatusOr<v1::Operation> SubmitOwnerTransaction(const engine::FlowDeps& dep
   }
   chain::jsonrpc::CallOptions call;
   call.deadline = absl::Now() + kRpcTimeout;
-  ASSIGN_OR_RETURN(const OwnerTx tx, VerifyOwnerTx(*chain->second.rpc, action, waiting->event(), *hash, call));
+  ASSIGN_OR_RETURN(const OwnerTx tx, VerifyOwnerTx(chain->second, action, waiting->event(), *hash, call));
   platform::log::Info("owner transaction submitted",
                       {{"op", op.id()}, {"tx", tx.transaction_hash.Hex()}, {"block", absl::StrCat(tx.block_number)}});
   if (deps.owner_txs != nullptr) deps.owner_txs->Put(op.id(), {tx.transaction_hash, request.request_id()});

@@ -64,7 +64,9 @@ absl::StatusOr<v1::AppState> OrchestratorServiceImpl::ReadAppState(grpc::Callbac
   flows::AppStateQuery q{.chain_id = ref.chain_id,
                          .app = chain::Address::Parse(ref.app).value(),
                          .device_ids = Hashes(r.device_ids()),
-                         .compose_hashes = Hashes(r.compose_hashes())};
+                         .compose_hashes = Hashes(r.compose_hashes()),
+                         // A provider's range cap on eth_getLogs does not fail the whole read.
+                         .upgrades_disabled = flows::AppStateQuery::UpgradesDisabledRead::kBestEffort};
   if (deps->signer_keys) {
     ASSIGN_OR_RETURN(q.signer_keys, deps->signer_keys());
   }

@@ -53,7 +53,7 @@ class OwnershipGuard {
  private:
   // The role checks every target shares; OK for admins and members.
   absl::Status CheckMayChange(const access::Principal& p) const;
-  // CheckCvm / CheckApp after the role check `may`.
+  // What CheckCvm / CheckApp check once the role check passed: the resource is in `p`'s tenant.
   absl::Status CvmInScope(const access::Principal& p, absl::string_view cvm_id) const;
   absl::Status AppInScope(const access::Principal& p, uint64_t chain_id, absl::string_view app_address) const;
   // OK when `p`'s tenant owns (kind, resource); `not_found` otherwise.

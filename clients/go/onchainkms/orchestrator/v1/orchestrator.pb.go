@@ -2520,8 +2520,10 @@ type AppState struct {
 	// UpgradesDisabled() up to block_number, or when the transaction that initialized it (its
 	// Initialized log) is a factory deployAndRegisterApp call with disableUpgrades set. An app
 	// deployed through another contract (e.g. a Safe calling the factory) with upgrades disabled
-	// at deploy reads false. Costs one eth_getLogs over [0, block_number] (providers that cap the
-	// range fail the call) and at most one eth_getTransactionByHash.
+	// at deploy reads false. Costs one eth_getLogs over [0, block_number] and at most one
+	// eth_getTransactionByHash. A provider that caps eth_getLogs' block range refuses that query:
+	// GetAppState then still answers, with this field false (unknown, not "upgrades allowed"),
+	// and the server logs a warning.
 	UpgradesDisabled bool `protobuf:"varint,10,opt,name=upgrades_disabled,json=upgradesDisabled,proto3" json:"upgrades_disabled,omitempty"`
 	// version(); 0 on contracts before 2026-02 (which have no version()).
 	Version uint64 `protobuf:"varint,11,opt,name=version,proto3" json:"version,omitempty"`

@@ -71,8 +71,10 @@ type OrchestratorClient interface {
 	// cause like UNAVAILABLE. Over the Unix socket it is always UNAVAILABLE.
 	WatchOperation(ctx context.Context, in *WatchOperationRequest, opts ...grpc.CallOption) (Orchestrator_WatchOperationClient, error)
 	// Cancels an operation, only where that is safe: before any on-chain transaction has been sent
-	// for it and before the Phala Cloud commit. Returns the operation in state CANCELLED. Cancelling
-	// an operation that is already CANCELLED returns it unchanged.
+	// for it and before the Phala Cloud commit. An operation in WAITING_FOR_OWNER can be cancelled
+	// (the orchestrator sent nothing; a transaction the owner sends later is then ignored). Returns
+	// the operation in state CANCELLED. Cancelling an operation that is already CANCELLED returns
+	// it unchanged.
 	// Errors: NOT_FOUND; FAILED_PRECONDITION (an on-chain effect or the commit has already been
 	// sent, or the operation already SUCCEEDED or FAILED).
 	CancelOperation(ctx context.Context, in *CancelOperationRequest, opts ...grpc.CallOption) (*Operation, error)
@@ -95,12 +97,22 @@ type OrchestratorClient interface {
 	GetAppState(ctx context.Context, in *GetAppStateRequest, opts ...grpc.CallOption) (*AppState, error)
 	// Hands over the transaction the app's owner sent for an operation in WAITING_FOR_OWNER, so it
 	// completes without waiting for the orchestrator to find the event on its own. The
-	// transaction must be mined, successful, sent to Operation.owner_action.to with exactly its
-	// calldata (checked on chain). Repeating the call with the same request_id returns the
-	// operation unchanged.
-	// Errors: NOT_FOUND; FAILED_PRECONDITION (the operation is not waiting for the owner, or the
-	// transaction is not mined yet: retry later); INVALID_ARGUMENT (the transaction does not
-	// exist, reverted, or is not the owner action: the message says which).
+	// transaction must be mined with at least the chain's configured confirmations (the setting
+	// the orchestrator's own event watch uses), successful, in a block at or after
+	// owner_action.watch_from_block, sent to Operation.owner_action.to with exactly its calldata,
+	// and must log the expected event (checked on chain). A repeat is recognised by its
+	// transaction_hash (not its request_id): the same transaction_hash again, once the operation
+	// took that transaction up (or its watch found it), or while it is still handed over, returns
+	// the operation without checking anything again.
+	// A Safe or other contract wallet executes the owner's call from inside its own transaction
+	// (sent to the Safe, not to owner_action.to), so SubmitOwnerTransaction refuses that
+	// transaction (INVALID_ARGUMENT); the orchestrator's event watch finds the event and completes
+	// such operations by itself.
+	// Errors: NOT_FOUND; PERMISSION_DENIED (viewers and auditors); FAILED_PRECONDITION (the
+	// operation is not waiting for the owner, or the transaction is not mined yet or not mined
+	// deep enough: retry later); INVALID_ARGUMENT (the transaction does not exist, reverted, is
+	// not the owner action, or is older than the wait — its block is below watch_from_block: the
+	// message says which).
 	SubmitOwnerTransaction(ctx context.Context, in *SubmitOwnerTransactionRequest, opts ...grpc.CallOption) (*Operation, error)
 	// Reads a CVM from the Phala Cloud API: its status and the compose hash it runs.
 	// Errors: INVALID_ARGUMENT; NOT_FOUND (no such CVM, or outside the caller's tenant);
@@ -380,8 +392,10 @@ type OrchestratorServer interface {
 	// cause like UNAVAILABLE. Over the Unix socket it is always UNAVAILABLE.
 	WatchOperation(*WatchOperationRequest, Orchestrator_WatchOperationServer) error
 	// Cancels an operation, only where that is safe: before any on-chain transaction has been sent
-	// for it and before the Phala Cloud commit. Returns the operation in state CANCELLED. Cancelling
-	// an operation that is already CANCELLED returns it unchanged.
+	// for it and before the Phala Cloud commit. An operation in WAITING_FOR_OWNER can be cancelled
+	// (the orchestrator sent nothing; a transaction the owner sends later is then ignored). Returns
+	// the operation in state CANCELLED. Cancelling an operation that is already CANCELLED returns
+	// it unchanged.
 	// Errors: NOT_FOUND; FAILED_PRECONDITION (an on-chain effect or the commit has already been
 	// sent, or the operation already SUCCEEDED or FAILED).
 	CancelOperation(context.Context, *CancelOperationRequest) (*Operation, error)
@@ -404,12 +418,22 @@ type OrchestratorServer interface {
 	GetAppState(context.Context, *GetAppStateRequest) (*AppState, error)
 	// Hands over the transaction the app's owner sent for an operation in WAITING_FOR_OWNER, so it
 	// completes without waiting for the orchestrator to find the event on its own. The
-	// transaction must be mined, successful, sent to Operation.owner_action.to with exactly its
-	// calldata (checked on chain). Repeating the call with the same request_id returns the
-	// operation unchanged.
-	// Errors: NOT_FOUND; FAILED_PRECONDITION (the operation is not waiting for the owner, or the
-	// transaction is not mined yet: retry later); INVALID_ARGUMENT (the transaction does not
-	// exist, reverted, or is not the owner action: the message says which).
+	// transaction must be mined with at least the chain's configured confirmations (the setting
+	// the orchestrator's own event watch uses), successful, in a block at or after
+	// owner_action.watch_from_block, sent to Operation.owner_action.to with exactly its calldata,
+	// and must log the expected event (checked on chain). A repeat is recognised by its
+	// transaction_hash (not its request_id): the same transaction_hash again, once the operation
+	// took that transaction up (or its watch found it), or while it is still handed over, returns
+	// the operation without checking anything again.
+	// A Safe or other contract wallet executes the owner's call from inside its own transaction
+	// (sent to the Safe, not to owner_action.to), so SubmitOwnerTransaction refuses that
+	// transaction (INVALID_ARGUMENT); the orchestrator's event watch finds the event and completes
+	// such operations by itself.
+	// Errors: NOT_FOUND; PERMISSION_DENIED (viewers and auditors); FAILED_PRECONDITION (the
+	// operation is not waiting for the owner, or the transaction is not mined yet or not mined
+	// deep enough: retry later); INVALID_ARGUMENT (the transaction does not exist, reverted, is
+	// not the owner action, or is older than the wait — its block is below watch_from_block: the
+	// message says which).
 	SubmitOwnerTransaction(context.Context, *SubmitOwnerTransactionRequest) (*Operation, error)
 	// Reads a CVM from the Phala Cloud API: its status and the compose hash it runs.
 	// Errors: INVALID_ARGUMENT; NOT_FOUND (no such CVM, or outside the caller's tenant);
