@@ -1,8 +1,8 @@
 // Apps owned by someone else (issue 15): a CVM deployed with app_owner_address = anvil key #1,
 // which the signer does not hold. Its updates wait in WAITING_FOR_OWNER with the exact
 // transaction the owner must send, and complete by themselves once the owner sent it (cast send
-// from key #1), or at once on SubmitOwnerTransaction; a kill -9 while waiting loses nothing and
-// sends nothing twice.
+// from key #1), or at once on SubmitOwnerTransaction; a device addition (UpdateAppContract) waits
+// the same way; a kill -9 while waiting loses nothing and sends nothing twice.
 #include <map>
 #include <string>
 
@@ -184,6 +184,44 @@ TEST_F(OwnerE2eTest, ComposeUpdatesWaitForTheOwnerAndCompleteOnItsTransaction) {
   EXPECT_EQ(done->update().register_transaction_hash(), cf_tx);
   EXPECT_EQ(SimComposeHash(), cfw.owner_action().compose_hash());
   EXPECT_EQ(SignerNonce(), nonce);
+}
+
+TEST_F(OwnerE2eTest, DeviceAdditionWaitsForTheOwnerAndCompletesOnItsTransaction) {
+  const std::string device = "0x" + std::string(60, 'e') + "d001";
+  const uint64_t nonce = SignerNonce();
+  v1::UpdateAppContractRequest r;
+  r.set_request_id("own-dev-add");
+  r.set_cvm_id(cvm());
+  r.mutable_add_device()->set_device_id(device);
+  v1::Operation op;
+  ASSERT_TRUE(Call(&v1::Orchestrator::Stub::UpdateAppContract, r, &op).ok());
+  absl::StatusOr<v1::Operation> w = stack_->WaitFor(op.id(), absl::Seconds(40), v1::OPERATION_STATE_WAITING_FOR_OWNER);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->state(), v1::OPERATION_STATE_WAITING_FOR_OWNER) << w->DebugString();
+  const v1::OwnerAction& a = w->owner_action();
+  absl::StatusOr<std::string> want = anvil::RunCast({"calldata", "addDevice(bytes32)", device});
+  ASSERT_TRUE(want.ok()) << want.status();
+  EXPECT_EQ(a.data(), *want);
+  EXPECT_EQ(Lower(a.to()), Lower(app()));
+  EXPECT_EQ(a.owner_address(), kOwner);
+  EXPECT_EQ(a.chain_id(), 31337u);
+  EXPECT_EQ(a.function_signature(), "addDevice(bytes32)");
+  EXPECT_EQ(a.device_id(), device);
+  EXPECT_THAT(a.reason(), HasSubstr("not a key of the signer"));
+  EXPECT_EQ(SignerNonce(), nonce) << "the signer's key sent a transaction";
+
+  const std::string tx = OwnerSends(a);
+  absl::StatusOr<v1::Operation> done = stack_->WaitFor(op.id(), absl::Seconds(60));
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(done->state(), v1::OPERATION_STATE_SUCCEEDED) << done->DebugString();
+  EXPECT_TRUE(done->app_contract_change().sent_by_owner());
+  EXPECT_EQ(Lower(done->app_contract_change().transaction_hash()), tx);
+  EXPECT_FALSE(done->has_owner_action());
+  absl::StatusOr<std::string> allowed =
+      anvil::RunCast({"call", app(), "allowedDeviceIds(bytes32)(bool)", device, "--rpc-url", rpc()});
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_EQ(*allowed, "true");
+  EXPECT_EQ(SignerNonce(), nonce) << "the signer's key sent a transaction";
 }
 
 TEST_F(OwnerE2eTest, SubmitOwnerTransactionChecksTheTransactionAndCompletesAtOnce) {
