@@ -377,11 +377,10 @@ TEST_F(TenancyE2eTest, AdminSeesAllAndAuditorIsReadOnly) {
     EXPECT_TRUE(x.Watch(id).ok()) << who;
   }
   As audit = Client("audit");
-  for (const grpc::Status& s :
-       {audit.Deploy(stack_->DeployRequest("audit-1", "x")), audit.Cancel(beta_op.id()), audit.Supply(id),
-        audit.SubmitOwnerTx(id), audit.UpdateEnv("cvm-x"), audit.UpdateCompose("cvm-x"),
-        audit.UpdateComposeFile("cvm-x"), audit.AddHash(31337, kBetaKey, anvil::kDeployerAddress),
-        audit.UpdateApp("cvm-x")}) {
+  for (const grpc::Status& s : {audit.Deploy(stack_->DeployRequest("audit-1", "x")), audit.Cancel(beta_op.id()),
+                                audit.Supply(id), audit.SubmitOwnerTx(id), audit.UpdateEnv("cvm-x"),
+                                audit.UpdateCompose("cvm-x"), audit.UpdateComposeFile("cvm-x"),
+                                audit.AddHash(31337, kBetaKey, anvil::kDeployerAddress), audit.UpdateApp("cvm-x")}) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr("access.auditors[0]"));
   }

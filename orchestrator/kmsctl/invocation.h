@@ -69,7 +69,7 @@ struct Invocation {
   v1::AdoptResourceRequest adopt;
   v1::GetCvmRequest cvm_get;
   v1::ListCvmsRequest cvms_list;
-  bool cvms_list_all = false;  // follow next_page_token to the end
+  bool cvms_list_all = false;               // follow next_page_token to the end
   v1::GetAppStateRequest app_state;         // app state
   v1::UpdateAppContractRequest app_change;  // app devices|transfer-ownership|...
 

@@ -32,7 +32,7 @@ inline constexpr size_t kMaxEnvKey = 128;
 inline constexpr size_t kMaxEnvValue = 64 * 1024;
 inline constexpr size_t kMaxEnvTotal = 1024 * 1024;
 inline constexpr absl::Duration kMaxReadinessTimeout = absl::Hours(24);  // ReadinessWait.timeout
-inline constexpr size_t kMaxAppStateQueries = 100;  // GetAppState device_ids, compose_hashes
+inline constexpr size_t kMaxAppStateQueries = 100;                       // GetAppState device_ids, compose_hashes
 
 // What validation needs to know about the deployment.
 struct ValidationContext {
