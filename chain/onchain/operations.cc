@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "chain/abi.h"
+#include "chain/dstack_app_views.h"
 #include "chain/jsonrpc/errors.h"
 #include "chain/jsonrpc/json_codec.h"
 #include "chain/onchain/receipts.h"
@@ -24,8 +24,11 @@ using jsonrpc::BlockId;
 using jsonrpc::CallOptions;
 using jsonrpc::CallRequest;
 
-constexpr abi::Selector kOwnerSelector = {0x8d, 0xa5, 0xcb, 0x5b};                 // owner()
-constexpr abi::Selector kAllowedComposeHashesSelector = {0x2f, 0x66, 0x22, 0xe5};  // allowedComposeHashes(bytes32)
+// FAILED_PRECONDITION for an address without code.
+absl::Status NoContract(absl::string_view what, const Address& address, uint64_t chain_id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("no contract at the ", what, " address ", address.Checksummed(), " on chain ", chain_id));
+}
 
 // `s` with `prefix` in front of its message, payloads kept.
 absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
@@ -70,11 +73,21 @@ absl::Status OnchainOperations::CheckCode(const Address& address, absl::string_v
                                           const CallOptions& call) {
   absl::StatusOr<Bytes> code = rpc_.GetCode(address, BlockId::Latest(), call);
   if (!code.ok()) return code.status();
-  if (code->empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no contract at the ", what, " address ", address.Checksummed(), " on chain ", chain_id));
-  }
+  if (code->empty()) return NoContract(what, address, chain_id);
   return absl::OkStatus();
+}
+
+absl::StatusOr<OnchainOperations::Preflight> OnchainOperations::FirstChecks(uint64_t chain_id, const Address& contract,
+                                                                            const char* contract_name,
+                                                                            const RunControl& control) {
+  if (chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
+  // On resume nothing is prepared again (the journaled transaction is adopted): check the chain
+  // now; otherwise the checks ride in the first Prepare's batch.
+  if (control.resume.has_value()) {
+    RETURN_IF_ERROR(CheckChain(chain_id, control.call));
+    return Preflight{};
+  }
+  return Preflight{.chain_id = chain_id, .contract = contract, .contract_name = contract_name};
 }
 
 absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxIntent& intent, const Address& sender,
@@ -103,10 +116,7 @@ absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxI
   if (checks.chain_id != 0) RETURN_IF_ERROR(ChainAnswer(answer(&jsonrpc::ParseUint64, "eth_chainId"), checks.chain_id));
   if (checks.contract.has_value()) {
     ASSIGN_OR_RETURN(const Bytes code, answer(&jsonrpc::ParseBytes, "eth_getCode"));
-    if (code.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("no contract at the ", checks.contract_name, " address ",
-                                                        checks.contract->Checksummed(), " on chain ", checks.chain_id));
-    }
+    if (code.empty()) return NoContract(checks.contract_name, *checks.contract, checks.chain_id);
   }
   Prepared p;
   absl::StatusOr<uint64_t> estimate = answer(&jsonrpc::ParseUint64, "eth_estimateGas");
@@ -198,13 +208,7 @@ absl::StatusOr<DeployAppAuthResult> OnchainOperations::DeployAppAuth(const Deplo
   if (!params.initial_device_id.IsZero()) params.allow_any_device = false;
   const TxIntent intent = TxIntent::Deploy(request.kms, params);
 
-  if (request.chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
-  Preflight checks;
-  if (control.resume.has_value()) {
-    if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
-  } else {
-    checks = {.chain_id = request.chain_id, .contract = request.kms, .contract_name = "KMS"};
-  }
+  ASSIGN_OR_RETURN(const Preflight checks, FirstChecks(request.chain_id, request.kms, "KMS", control));
   absl::StatusOr<MinedTx> mined =
       Execute(request.chain_id, request.sender, intent, request.request_id, control, checks);
   if (!mined.ok()) return mined.status();
@@ -272,13 +276,7 @@ absl::StatusOr<AddComposeHashResult> OnchainOperations::AddComposeHash(const Add
 absl::StatusOr<MinedTx> OnchainOperations::SendAppCall(const AppCallRequest& request, const RunControl& control) {
   if (request.app.IsZero()) return absl::InvalidArgumentError("app: required");
   if (request.sender.IsZero()) return absl::InvalidArgumentError("sender: required");
-  if (request.chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
-  Preflight checks;
-  if (control.resume.has_value()) {
-    if (absl::Status s = CheckChain(request.chain_id, control.call); !s.ok()) return s;
-  } else {
-    checks = {.chain_id = request.chain_id, .contract = request.app, .contract_name = "app"};
-  }
+  ASSIGN_OR_RETURN(const Preflight checks, FirstChecks(request.chain_id, request.app, "app", control));
   const TxIntent intent = TxIntent::App(request.app, request.call);
   return Execute(request.chain_id, request.sender, intent, request.request_id, control, checks);
 }
@@ -287,7 +285,7 @@ absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHas
                                                              const CallOptions& call) {
   if (absl::Status s = CheckCode(request.app, "app", request.chain_id, call); !s.ok()) return s;
   absl::StatusOr<Bytes> owner_word =
-      rpc_.EthCall({.to = request.app, .data = abi::EncodeCall(kOwnerSelector, {})}, BlockId::Latest(), call);
+      rpc_.EthCall({.to = request.app, .data = EncodeOwnerView()}, BlockId::Latest(), call);
   if (!owner_word.ok()) return Prefixed(owner_word.status(), "owner(): ");
   absl::StatusOr<Address> owner = DecodeAddressWord(*owner_word);
   if (!owner.ok()) {
@@ -300,9 +298,7 @@ absl::StatusOr<bool> OnchainOperations::CheckOwnerAndAllowed(const AddComposeHas
                                                       " (owner: ", owner->Checksummed(), ")"));
   }
   absl::StatusOr<Bytes> allowed_word = rpc_.EthCall(
-      {.to = request.app,
-       .data = abi::EncodeCall(kAllowedComposeHashesSelector, {abi::Value::FromBytes32(request.compose_hash)})},
-      BlockId::Latest(), call);
+      {.to = request.app, .data = EncodeAllowedComposeHashesView(request.compose_hash)}, BlockId::Latest(), call);
   if (!allowed_word.ok()) return Prefixed(allowed_word.status(), "allowedComposeHashes(): ");
   absl::StatusOr<bool> allowed = DecodeBoolWord(*allowed_word);
   if (!allowed.ok()) {

@@ -161,6 +161,10 @@ class OnchainOperations {
     Fees fees;
   };
   absl::Status CheckChain(uint64_t chain_id, const jsonrpc::CallOptions& call);
+  // An operation's first Prepare checks: the chain id and that `contract` has code; on resume
+  // (nothing prepared again) the chain id is checked here and no Preflight is returned.
+  absl::StatusOr<Preflight> FirstChecks(uint64_t chain_id, const Address& contract, const char* contract_name,
+                                        const RunControl& control);
   static absl::Status ChainAnswer(const absl::StatusOr<uint64_t>& id, uint64_t chain_id);
   // FAILED_PRECONDITION "no contract at the <what> address ..." when `address` has no code.
   absl::Status CheckCode(const Address& address, absl::string_view what, uint64_t chain_id,

@@ -1,32 +1,17 @@
 #include "signer/engine/app_call.h"
 
-#include "absl/strings/str_cat.h"
 #include "chain/hex.h"
+#include "signer/engine/request_fields.h"
 
 namespace signer::engine {
 namespace {
 
 namespace v1 = onchainkms::signer::v1;
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
-// Required, non-zero.
-absl::StatusOr<chain::Address> NonZeroAddress(const std::string& text, absl::string_view field) {
-  if (text.empty()) return Invalid(field, "required");
-  absl::StatusOr<chain::Address> a = chain::Address::Parse(text);
-  if (!a.ok()) return Invalid(field, a.status().message());
-  if (a->IsZero()) return Invalid(field, "must not be the zero address");
-  return a;
-}
-
 // Required, non-zero: a zero device id names no device (the contract would store it anyway).
 absl::StatusOr<chain::Hash32> DeviceId(const std::string& text, absl::string_view field) {
-  if (text.empty()) return Invalid(field, "required");
-  absl::StatusOr<chain::Hash32> h = chain::Hash32::FromHex(text);
-  if (!h.ok()) return Invalid(field, "want 64 hex digits (\"0x\" optional)");
-  if (h->IsZero()) return Invalid(field, "must not be zero");
+  absl::StatusOr<chain::Hash32> h = Hash32Field(text, field, /*empty_is_zero=*/false);
+  if (h.ok() && h->IsZero()) return Invalid(field, "must not be zero");
   return h;
 }
 
@@ -46,7 +31,8 @@ absl::StatusOr<chain::AppCall> CallOf(const v1::SignAppCallRequest& r, boost::js
       audit["allow_any_device"] = r.set_allow_any_device();
       return chain::AppCall(chain::SetAllowAnyDevice{r.set_allow_any_device()});
     case v1::SignAppCallRequest::kTransferOwnershipTo: {
-      absl::StatusOr<chain::Address> owner = NonZeroAddress(r.transfer_ownership_to(), "transfer_ownership_to");
+      absl::StatusOr<chain::Address> owner =
+          AddressField(r.transfer_ownership_to(), "transfer_ownership_to", /*allow_zero=*/false);
       if (!owner.ok()) return owner.status();
       audit["new_owner"] = owner->Checksummed();
       return chain::AppCall(chain::TransferOwnership{*owner});
@@ -67,7 +53,8 @@ absl::StatusOr<chain::AppCall> CallOf(const v1::SignAppCallRequest& r, boost::js
 
 absl::StatusOr<ParsedAppCall> ParseAppCall(const v1::SignAppCallRequest& r) {
   ParsedAppCall out;
-  absl::StatusOr<chain::Address> app = NonZeroAddress(r.app_contract_address(), "app_contract_address");
+  absl::StatusOr<chain::Address> app =
+      AddressField(r.app_contract_address(), "app_contract_address", /*allow_zero=*/false);
   if (!app.ok()) return app.status();
   out.app = *app;
   boost::json::object args;

@@ -16,9 +16,11 @@ inline constexpr char kFrom[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 inline constexpr char kFactory[] = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 inline constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
 
-// Allow compose hash 0xaa…aa on kApp, from kFrom on anvil's chain 31337, at modest fees.
-inline onchainkms::signer::v1::SignAddComposeHashRequest AddComposeHashRequest(uint64_t nonce = 0) {
-  onchainkms::signer::v1::SignAddComposeHashRequest r;
+// A call of kApp from kFrom on anvil's chain 31337 at `nonce`, at modest fees (the envelope both
+// app-contract requests share).
+template <typename AppRequest>
+AppRequest AppEnvelope(uint64_t nonce) {
+  AppRequest r;
   r.set_chain_id(31337);
   r.set_app_contract_address(kApp);
   r.set_from_address(kFrom);
@@ -26,21 +28,19 @@ inline onchainkms::signer::v1::SignAddComposeHashRequest AddComposeHashRequest(u
   r.set_gas_limit(60000);
   r.set_max_fee_per_gas_wei("2000000000");
   r.set_max_priority_fee_per_gas_wei("1000000");
+  return r;
+}
+
+// Allow compose hash 0xaa…aa on kApp.
+inline onchainkms::signer::v1::SignAddComposeHashRequest AddComposeHashRequest(uint64_t nonce = 0) {
+  auto r = AppEnvelope<onchainkms::signer::v1::SignAddComposeHashRequest>(nonce);
   r.set_compose_hash(std::string(64, 'a'));
   return r;
 }
 
-// The same envelope for SignAppCall; set one of its `call` fields.
+// SignAppCall with the same envelope; set one of its `call` fields.
 inline onchainkms::signer::v1::SignAppCallRequest AppCallRequest(uint64_t nonce = 0) {
-  onchainkms::signer::v1::SignAppCallRequest r;
-  r.set_chain_id(31337);
-  r.set_app_contract_address(kApp);
-  r.set_from_address(kFrom);
-  r.set_nonce(nonce);
-  r.set_gas_limit(60000);
-  r.set_max_fee_per_gas_wei("2000000000");
-  r.set_max_priority_fee_per_gas_wei("1000000");
-  return r;
+  return AppEnvelope<onchainkms::signer::v1::SignAppCallRequest>(nonce);
 }
 
 }  // namespace signer::fixtures
