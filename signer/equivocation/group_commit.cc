@@ -17,30 +17,35 @@ GroupCommit::GroupCommit(size_t max_batch, WriteFn write, AfterFn after)
 GroupCommit::~GroupCommit() { Stop(); }
 
 void GroupCommit::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    stopping_ = true;
-  }
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  stopping_ = true;
+  lock.unlock();
   queue_cv_.notify_all();
   for (std::thread& t : committers_) {
     if (t.joinable()) t.join();
   }
+  // A write on an enqueuing thread may still run (the committers left with the queue empty).
+  lock.lock();
+  queue_cv_.wait(lock, [this] { return !committing_; });
 }
 
 void GroupCommit::Enqueue(Record record, std::function<void(absl::Status)> done) {
-  bool wake = false;
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    if (!stopping_) {
-      // A committer needs waking only if none is writing (a writing one looks at the queue when
-      // it is done) and nothing was queued before (then one was woken already).
-      wake = !committing_ && queue_.empty();
-      queue_.push_back(Pending{std::move(record), std::move(done)});
-      done = nullptr;
-    }
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (stopping_) {
+    lock.unlock();
+    return done(absl::UnavailableError("anti-equivocation db: shutting down"));
   }
-  if (done) return done(absl::UnavailableError("anti-equivocation db: shutting down"));
-  if (wake) queue_cv_.notify_one();
+  if (!committing_ && queue_.empty()) {
+    // Idle: write it here, no committer to wake. Whatever arrives meanwhile queues behind it.
+    committing_ = true;
+    lock.unlock();
+    std::vector<Pending> batch;
+    batch.push_back(Pending{std::move(record), std::move(done)});
+    return CommitAndReply(std::move(batch));
+  }
+  // A commit runs (its writer looks at the queue when done) or a committer was woken for what
+  // is queued: nobody to wake.
+  queue_.push_back(Pending{std::move(record), std::move(done)});
 }
 
 // Everything that queued up while the previous commit was running, up to max_batch_.
@@ -55,6 +60,28 @@ std::vector<GroupCommit::Pending> GroupCommit::TakeBatch() {
   return batch;
 }
 
+void GroupCommit::CommitAndReply(std::vector<Pending> batch) {
+  std::vector<absl::Status> results(batch.size());
+  const absl::Status txn = write_(batch, results);
+  if (txn.ok()) {
+    commits_.fetch_add(1);
+    records_written_.fetch_add(batch.size());
+  }
+  if (after_) after_(batch);
+
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  committing_ = false;
+  const bool more = !queue_.empty();
+  const bool stopping = stopping_;
+  lock.unlock();
+  if (stopping) {
+    queue_cv_.notify_all();  // committers re-check whether to leave; Stop may wait for this write
+  } else if (more) {
+    queue_cv_.notify_one();  // a committer writes what queued up meanwhile
+  }
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(txn.ok() ? std::move(results[i]) : txn);
+}
+
 void GroupCommit::CommitterLoop() {
   std::unique_lock<std::mutex> lock(queue_mu_);
   for (;;) {
@@ -63,22 +90,7 @@ void GroupCommit::CommitterLoop() {
     std::vector<Pending> batch = TakeBatch();
     committing_ = true;
     lock.unlock();
-
-    std::vector<absl::Status> results(batch.size());
-    const absl::Status txn = write_(batch, results);
-    if (txn.ok()) {
-      commits_.fetch_add(1);
-      records_written_.fetch_add(batch.size());
-    }
-    if (after_) after_(batch);
-
-    lock.lock();
-    committing_ = false;
-    const bool more = !queue_.empty();
-    lock.unlock();
-    if (more) queue_cv_.notify_one();  // the other committer writes what queued up meanwhile
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(txn.ok() ? std::move(results[i]) : txn);
-    batch.clear();
+    CommitAndReply(std::move(batch));
     lock.lock();
   }
 }

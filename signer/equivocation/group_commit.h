@@ -2,15 +2,24 @@
 // queued when a commit starts, so 64 concurrent requests share one fsync (SQLite) or one commit
 // round trip (PostgreSQL) instead of 64.
 //
-// Threads: two committers take turns (leader/follower). The one whose turn it is takes the queue,
+// Threads: a record enqueued while no commit runs and nothing is queued is written at once on the
+// enqueuing thread, which then runs its callback: a lone request (one client, or an orchestrator
+// signing one transaction at a time) pays no committer wake-up and no hand-off, only its own
+// write. The enqueuing thread is blocked for that one write (one fsync or one PostgreSQL commit):
+// for a gRPC callback thread this is the price of replying without two thread wake-ups, which on
+// a paravirtualized VM cost more than the fsync; under load the queue is rarely idle, so the
+// committers below take the work and request threads no longer block. Records that arrive while
+// any commit runs are queued and batched as before.
+//
+// Two committer threads take turns (leader/follower). The one whose turn it is takes the queue,
 // writes it, runs `after`, hands the turn over, and then runs that batch's callbacks itself: a
 // reply leaves from the thread that made its record durable, with no hand-off to a completion
 // thread (one wake-up less per batch), while the other committer can already write the records
-// that queued up meanwhile. Only one batch is written at a time: `write` and `after` never run
-// concurrently, and a batch's callbacks run only after its `write` and `after` returned. Callbacks
-// of two batches may run at the same time on the two threads. A committer is woken only when
-// there is a batch for it to write (no busy polling, no wake-up per queued record while a commit
-// runs).
+// that queued up meanwhile. Only one batch is written at a time (by a committer or an enqueuing
+// thread): `write` and `after` never run concurrently, and a batch's callbacks run only after its
+// `write` and `after` returned. Callbacks of two batches may run at the same time on two threads.
+// A committer is woken only when there is a batch for it to write (no busy polling, no wake-up
+// per queued record while a commit runs).
 #ifndef ONCHAIN_KMS_SIGNER_EQUIVOCATION_GROUP_COMMIT_H_
 #define ONCHAIN_KMS_SIGNER_EQUIVOCATION_GROUP_COMMIT_H_
 
@@ -49,7 +58,9 @@ class GroupCommit {
   // Writes what is queued, runs its callbacks, then stops the committers. Call it before what
   // `write` uses is destroyed.
   void Stop();
-  // UNAVAILABLE to `done` at once (on this thread) after Stop.
+  // Queues the record, or writes it on this thread (see above) and runs `done` before returning;
+  // so `done` may run on this thread: call it with no lock held that `done` takes. UNAVAILABLE
+  // to `done` at once (on this thread) after Stop.
   void Enqueue(Record record, std::function<void(absl::Status)> done);
 
   uint64_t commits() const { return commits_.load(); }
@@ -58,6 +69,9 @@ class GroupCommit {
  private:
   void CommitterLoop();
   std::vector<Pending> TakeBatch();  // queue_mu_ held
+  // Writes `batch` (committing_ set by the caller, queue_mu_ not held), hands the turn over, then
+  // runs the batch's callbacks.
+  void CommitAndReply(std::vector<Pending> batch);
 
   const size_t max_batch_;
   const WriteFn write_;
@@ -65,7 +79,7 @@ class GroupCommit {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<Pending> queue_;  // guarded by queue_mu_
-  bool committing_ = false;     // guarded by queue_mu_: a committer is writing a batch
+  bool committing_ = false;     // guarded by queue_mu_: a batch is being written
   bool stopping_ = false;       // guarded by queue_mu_
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> records_written_{0};

@@ -1,6 +1,7 @@
 // The group commit's threading contract (group_commit.h): one write at a time, a batch's
-// callbacks only after its write, on the thread that wrote it, and the next batch written while
-// the previous one's callbacks still run.
+// callbacks only after its write, on the thread that wrote it, the next batch written while the
+// previous one's callbacks still run, and a record enqueued while idle written on the enqueuing
+// thread itself.
 #include "signer/equivocation/group_commit.h"
 
 #include <gtest/gtest.h>
@@ -63,9 +64,12 @@ TEST(GroupCommitTest, RecordsQueuedDuringACommitShareTheNextOne) {
   w.hold_first = &release;
   GroupCommit gc(64, w.Fn());
   std::atomic<int> done{0};
-  gc.Enqueue(RecordAt(0), [&](absl::Status s) {
-    EXPECT_TRUE(s.ok());
-    ++done;
+  // Enqueued while idle: written on its enqueuing thread, which the held write blocks.
+  std::thread lone([&] {
+    gc.Enqueue(RecordAt(0), [&](absl::Status s) {
+      EXPECT_TRUE(s.ok());
+      ++done;
+    });
   });
   w.first_started.WaitForNotification();
   for (uint64_t n = 1; n <= 10; ++n) {
@@ -77,6 +81,7 @@ TEST(GroupCommitTest, RecordsQueuedDuringACommitShareTheNextOne) {
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(done.load(), 0) << "no callback before its write returns";
   release.Notify();
+  lone.join();
   gc.Stop();
   EXPECT_EQ(done.load(), 11);
   ASSERT_EQ(w.batches.size(), 2u);
@@ -107,11 +112,19 @@ TEST(GroupCommitTest, CallbacksRunOnTheThreadThatWroteTheirBatchAfterItsAfterFn)
   }
   gc.Stop();
   ASSERT_EQ(callback_threads.size(), 40u);
-  // Each callback ran on a thread that wrote a batch, and never on this (the enqueuing) thread.
-  for (std::thread::id t : callback_threads) {
-    EXPECT_NE(t, std::this_thread::get_id());
+  // Each callback ran on a thread that wrote a batch; the callbacks of records this thread only
+  // queued ran elsewhere (on a committer).
+  ASSERT_EQ(after_threads.size(), w.writers.size());
+  for (std::thread::id t : callback_threads)
     EXPECT_NE(std::find(w.writers.begin(), w.writers.end(), t), w.writers.end());
+  size_t written_here = 0;
+  for (size_t i = 0; i < w.writers.size(); ++i) {
+    EXPECT_EQ(after_threads[i], w.writers[i]) << "after runs on the thread that wrote";
+    if (w.writers[i] == std::this_thread::get_id()) written_here += w.batches[i].size();
   }
+  EXPECT_EQ(
+      static_cast<size_t>(std::count(callback_threads.begin(), callback_threads.end(), std::this_thread::get_id())),
+      written_here);
   for (const auto& b : w.batches) EXPECT_LE(b.size(), 4u) << "max_batch bounds a commit";
 }
 
@@ -119,10 +132,13 @@ TEST(GroupCommitTest, TheNextBatchIsWrittenWhileThePreviousBatchsCallbacksRun) {
   Writes w;
   GroupCommit gc(64, w.Fn());
   absl::Notification in_callback, second_written;
-  gc.Enqueue(RecordAt(0), [&](absl::Status) {
-    in_callback.Notify();
-    // The other committer writes the record queued now, while this callback still runs.
-    EXPECT_TRUE(second_written.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  std::thread first([&] {
+    gc.Enqueue(RecordAt(0), [&](absl::Status) {
+      in_callback.Notify();
+      // The record queued now is written (on the thread that enqueues it: nothing else is being
+      // written) while this callback still runs.
+      EXPECT_TRUE(second_written.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    });
   });
   in_callback.WaitForNotification();
   gc.Enqueue(RecordAt(1), [&](absl::Status s) {
@@ -130,9 +146,49 @@ TEST(GroupCommitTest, TheNextBatchIsWrittenWhileThePreviousBatchsCallbacksRun) {
     second_written.Notify();
   });
   EXPECT_TRUE(second_written.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  first.join();
   gc.Stop();
   ASSERT_EQ(w.batches.size(), 2u);
   EXPECT_NE(w.writers[0], w.writers[1]);
+}
+
+TEST(GroupCommitTest, ARecordEnqueuedWhileIdleIsWrittenAndAnsweredOnTheEnqueuingThread) {
+  Writes w;
+  GroupCommit gc(64, w.Fn());
+  std::thread::id answered_on;
+  bool answered = false;
+  gc.Enqueue(RecordAt(0), [&](absl::Status s) {
+    EXPECT_TRUE(s.ok());
+    answered_on = std::this_thread::get_id();
+    answered = true;
+  });
+  EXPECT_TRUE(answered) << "durable and answered before Enqueue returns: no committer wake-up";
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+  ASSERT_EQ(w.writers.size(), 1u);
+  EXPECT_EQ(w.writers[0], std::this_thread::get_id());
+  gc.Stop();
+}
+
+TEST(GroupCommitTest, StopWaitsForAWriteOnAnEnqueuingThread) {
+  Writes w;
+  absl::Notification release;
+  w.hold_first = &release;
+  GroupCommit gc(64, w.Fn());
+  std::atomic<bool> answered{false};
+  std::thread lone([&] { gc.Enqueue(RecordAt(0), [&](absl::Status s) { answered = s.ok(); }); });
+  w.first_started.WaitForNotification();
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    gc.Stop();
+    stopped = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(stopped.load()) << "Stop returned while a write still ran";
+  release.Notify();
+  stopper.join();
+  lone.join();
+  EXPECT_TRUE(answered.load());
+  EXPECT_EQ(gc.records_written(), 1u);
 }
 
 TEST(GroupCommitTest, StopWritesWhatIsQueuedThenRefusesAtOnce) {
@@ -141,12 +197,14 @@ TEST(GroupCommitTest, StopWritesWhatIsQueuedThenRefusesAtOnce) {
   w.hold_first = &release;
   GroupCommit gc(64, w.Fn());
   std::atomic<int> ok{0};
-  for (uint64_t n = 0; n < 5; ++n) gc.Enqueue(RecordAt(n), [&](absl::Status s) { ok += s.ok(); });
+  std::thread lone([&] { gc.Enqueue(RecordAt(0), [&](absl::Status s) { ok += s.ok(); }); });
   w.first_started.WaitForNotification();
+  for (uint64_t n = 1; n < 5; ++n) gc.Enqueue(RecordAt(n), [&](absl::Status s) { ok += s.ok(); });
   std::thread stopper([&] { gc.Stop(); });
   absl::SleepFor(absl::Milliseconds(20));
   release.Notify();
   stopper.join();
+  lone.join();
   EXPECT_EQ(ok.load(), 5);
   absl::Status late;
   bool ran = false;
