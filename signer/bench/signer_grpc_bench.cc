@@ -10,13 +10,16 @@
 //   bazel run -c opt //signer/bench:signer_grpc_bench -- --record=sqlite --concurrency=1,64 --batch_items=16,64
 //
 // The server (transport + engine + key store + policy + store + audit, exactly as the signer
-// binary wires them) and the clients run in this one process on the same cores: the client side's
-// CPU is part of the cost, as it would be on a 2-core box running the orchestrator beside the
-// signer. Every request signs a new nonce (NONCE_USE_FIRST), so every one is recorded durably.
+// binary wires them) runs in a process of its own (this binary again, --serve_record), as in
+// production, and the clients in this one, on the same cores: "signer CPU per tx" is the serving
+// process's CPU alone (getrusage there), "client CPU per tx" this process's, so neither hides in
+// the other. The engine-only rows run in the serving process (its CPU includes their callers).
+// Every request signs a new nonce (NONCE_USE_FIRST), so every one is recorded durably.
 #include <fcntl.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -72,6 +76,10 @@ ABSL_FLAG(double, fsync_seconds, 1.0, "duration of the lone fsync measurement in
 ABSL_FLAG(std::string, record, "sqlite,postgres",
           "anti-equivocation records to measure, in this order, in this one run: sqlite (a file in --dir) and/or "
           "postgres (a PostgreSQL 15 server the bench starts in /tmp, durable)");
+// Internal: how the bench starts its serving process (this binary again).
+ABSL_FLAG(std::string, serve_record, "", "internal: serve this record (sqlite or postgres) and take commands on stdin");
+ABSL_FLAG(std::string, serve_dir, "", "internal: the serving process's directory");
+ABSL_FLAG(std::string, serve_dsn_file, "", "internal: the PostgreSQL DSN file of the serving process");
 
 namespace {
 
@@ -183,7 +191,8 @@ double ProcessCpuSeconds() {
 struct Result {
   std::string rpc;  // what the clients called
   int clients;
-  double cpu_us_per_tx = 0;
+  double cpu_us_per_tx = 0;          // the serving process's
+  double client_cpu_us_per_tx = -1;  // this process's (the gRPC clients); -1: none (engine rows)
   double tps;
   double p50_us, p99_us;
   uint64_t commits, records;
@@ -191,21 +200,27 @@ struct Result {
   FsyncLatency fsync;           // one client: the disk's fsync alone, measured just before the row
 };
 
-// What a run is measured against: the counters when it starts.
-struct RunStart {
+// The serving process's counters: its store's and its CPU time.
+struct ServerCounters {
   uint64_t commits = 0, records = 0;
   double cpu_seconds = 0;
-  absl::Time time;
 
-  static RunStart Now(const signer::equivocation::Store& store) {
-    return {store.commits(), store.records_written(), ProcessCpuSeconds(), absl::Now()};
+  static ServerCounters Of(const signer::equivocation::Store& store) {
+    return {store.commits(), store.records_written(), ProcessCpuSeconds()};
   }
 };
 
-// The result of `clients` streams or callers that started at `start` and took `latencies` (µs).
-// Each call signed `items_per_call` transactions.
-Result Summarize(const RunStart& start, const signer::equivocation::Store& store, int clients,
-                 std::vector<double> latencies, int items_per_call = 1) {
+// What a run is measured against: the counters when it starts.
+struct RunStart {
+  ServerCounters server;
+  double client_cpu_seconds = 0;  // this process's, when it runs the clients
+  absl::Time time;
+};
+
+// The result of `clients` streams or callers that started at `start`, ended with `server`'s
+// counters at `end`, and took `latencies` (µs). Each call signed `items_per_call` transactions.
+Result Summarize(const RunStart& start, const ServerCounters& end, int clients, std::vector<double> latencies,
+                 int items_per_call = 1) {
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start.time);
   std::sort(latencies.begin(), latencies.end());
   const size_t calls = latencies.size();
@@ -215,18 +230,106 @@ Result Summarize(const RunStart& start, const signer::equivocation::Store& store
   r.tps = static_cast<double>(n) / elapsed;
   r.p50_us = calls == 0 ? 0 : latencies[calls / 2];
   r.p99_us = calls == 0 ? 0 : latencies[std::min(calls - 1, calls * 99 / 100)];
-  r.commits = store.commits() - start.commits;
-  r.records = store.records_written() - start.records;
-  r.cpu_us_per_tx = n == 0 ? 0 : (ProcessCpuSeconds() - start.cpu_seconds) * 1e6 / static_cast<double>(n);
+  r.commits = end.commits - start.server.commits;
+  r.records = end.records - start.server.records;
+  r.cpu_us_per_tx = n == 0 ? 0 : (end.cpu_seconds - start.server.cpu_seconds) * 1e6 / static_cast<double>(n);
   return r;
 }
+
+// The signer stack in a child process (this binary with --serve_record), driven over its stdin
+// and stdout: "stats" -> "commits records cpu_seconds"; "engine <callers> <seconds> <nonce base>"
+// -> an engine-only row; "quit".
+class ServingProcess {
+ public:
+  static ServingProcess Start(const std::string& record, const std::string& dir, const std::string& dsn_file) {
+    int to_child[2], from_child[2];
+    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) {
+      std::perror("pipe");
+      std::exit(1);
+    }
+    std::vector<std::string> args = {
+        "signer_grpc_bench",
+        "--serve_record=" + record,
+        "--serve_dir=" + dir,
+        "--serve_dsn_file=" + dsn_file,
+        absl::StrCat("--fee_budget=", absl::GetFlag(FLAGS_fee_budget)),
+        absl::StrCat("--audit_fsync_every_record=", absl::GetFlag(FLAGS_audit_fsync_every_record)),
+        absl::StrCat("--serving_process=", absl::GetFlag(FLAGS_serving_process)),
+    };
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) ::close(fd);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv("/proc/self/exe", argv.data());
+      std::_Exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    ServingProcess p;
+    p.pid_ = pid;
+    p.to_ = ::fdopen(to_child[1], "w");
+    p.from_ = ::fdopen(from_child[0], "r");
+    p.address_ = p.ReadLine();  // the address once it serves
+    if (p.address_.empty()) {
+      std::fprintf(stderr, "the serving process did not start\n");
+      std::exit(1);
+    }
+    return p;
+  }
+
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+
+  std::string Ask(const std::string& command) {
+    std::fprintf(to_, "%s\n", command.c_str());
+    std::fflush(to_);
+    return ReadLine();
+  }
+
+  ServerCounters Counters() {
+    ServerCounters c;
+    std::vector<std::string> f = absl::StrSplit(Ask("stats"), ' ');
+    if (f.size() != 3 || !absl::SimpleAtoi(f[0], &c.commits) || !absl::SimpleAtoi(f[1], &c.records) ||
+        !absl::SimpleAtod(f[2], &c.cpu_seconds)) {
+      std::fprintf(stderr, "the serving process's stats are unreadable\n");
+      std::exit(1);
+    }
+    return c;
+  }
+
+  void Stop() {
+    (void)Ask("quit");
+    std::fclose(to_);
+    std::fclose(from_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+
+ private:
+  std::string ReadLine() {
+    char buf[512];
+    if (std::fgets(buf, sizeof buf, from_) == nullptr) return "";
+    std::string line(buf);
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    return line;
+  }
+
+  pid_t pid_ = 0;
+  FILE* to_ = nullptr;
+  FILE* from_ = nullptr;
+  std::string address_;
+};
 
 // `clients` concurrent request streams on the gRPC callback (async) client API: each stream sends
 // its next call from the previous one's completion. Streams are spread over 8 connections. A call
 // is one unary SignAddComposeHash (batch_items 0) or one SignBatch of `batch_items` of them; every
 // item is for a fresh nonce, and any refused item is printed as an error.
-Result RunClients(const std::string& address, int clients, int batch_items, double seconds, uint64_t nonce_base,
-                  signer::equivocation::Store* store) {
+Result RunClients(ServingProcess& server, int clients, int batch_items, double seconds, uint64_t nonce_base) {
+  const std::string& address = server.address();
   constexpr int kChannels = 8;
   std::vector<std::unique_ptr<v1::Signer::Stub>> stubs;
   for (int i = 0; i < std::min(clients, kChannels); ++i) {
@@ -293,7 +396,7 @@ Result RunClients(const std::string& address, int clients, int batch_items, doub
     v1::ListKeysResponse keys;
     (void)stub->ListKeys(&ctx, {}, &keys);
   }
-  const RunStart start = RunStart::Now(*store);
+  const RunStart start{server.Counters(), ProcessCpuSeconds(), absl::Now()};
   end = start.time + absl::Seconds(seconds);
   running = clients;
   for (auto& s : streams) issue(&s);
@@ -303,7 +406,10 @@ Result RunClients(const std::string& address, int clients, int batch_items, doub
   }
   std::vector<double> all;
   for (auto& s : streams) all.insert(all.end(), s.latencies.begin(), s.latencies.end());
-  Result r = Summarize(start, *store, clients, std::move(all), std::max(batch_items, 1));
+  const double client_cpu = ProcessCpuSeconds() - start.client_cpu_seconds;
+  const double n = static_cast<double>(all.size()) * std::max(batch_items, 1);
+  Result r = Summarize(start, server.Counters(), clients, std::move(all), std::max(batch_items, 1));
+  r.client_cpu_us_per_tx = n > 0 ? client_cpu * 1e6 / n : 0;
   r.rpc = batch_items == 0 ? "SignAddComposeHash" : absl::StrCat("SignBatch x", batch_items);
   return r;
 }
@@ -313,7 +419,7 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
                  signer::equivocation::Store* store) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(callers));
   std::vector<std::thread> ts;
-  const RunStart start = RunStart::Now(*store);
+  const RunStart start{ServerCounters::Of(*store), 0, absl::Now()};
   const absl::Time end = start.time + absl::Seconds(seconds);
   for (int c = 0; c < callers; ++c) {
     ts.emplace_back([&, c] {
@@ -342,7 +448,7 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
   for (auto& t : ts) t.join();
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  Result r = Summarize(start, *store, callers, std::move(all));
+  Result r = Summarize(start, ServerCounters::Of(*store), callers, std::move(all));
   r.rpc = "engine.SignAddComposeHash";
   return r;
 }
@@ -351,7 +457,7 @@ Result RunEngine(signer::engine::Engine* engine, int callers, double seconds, ui
 // synchronous_commit on, as in production), and the CPU its processes used so far.
 struct PostgresForBench {
   std::unique_ptr<platform::postgres::TestServer> server;
-  std::optional<platform::postgres::Dsn> dsn;
+  std::string dsn_file;  // the serving process reads its DSN here
 
   static absl::StatusOr<PostgresForBench> Start() {
     PostgresForBench pg;
@@ -361,9 +467,7 @@ struct PostgresForBench {
     pg.server = *std::move(server);
     absl::StatusOr<std::string> file = pg.server->CreateDatabase("signer_bench");
     if (!file.ok()) return file.status();
-    absl::StatusOr<platform::postgres::Dsn> dsn = platform::postgres::Dsn::FromFile(*file);
-    if (!dsn.ok()) return dsn.status();
-    pg.dsn = *dsn;
+    pg.dsn_file = *file;
     return pg;
   }
 
@@ -410,10 +514,18 @@ struct BackendResult {
   std::vector<Result> grpc, engine;
 };
 
-// The signer (engine + transport + audit, as the binary wires them) on `store`, measured at every
-// client count over gRPC, then straight into the engine.
-BackendResult RunBackend(const std::string& record, signer::equivocation::Store* store, const std::string& dir,
-                         const std::vector<int>& counts, double seconds, const std::function<double()>& database_cpu) {
+// The serving process (--serve_record): the signer (engine + transport + audit, as the binary
+// wires them) on its record, serving on a Unix socket in --serve_dir until "quit" on stdin.
+int Serve() {
+  const std::string record = absl::GetFlag(FLAGS_serve_record);
+  const std::string dir = absl::GetFlag(FLAGS_serve_dir);
+  std::unique_ptr<signer::equivocation::Store> store;
+  if (record == "sqlite") {
+    store = *signer::equivocation::SqliteStore::Open(dir + "/ae.sqlite");
+  } else {
+    store = *signer::equivocation::PostgresStore::Open(
+        *platform::postgres::Dsn::FromFile(absl::GetFlag(FLAGS_serve_dsn_file)));
+  }
   auto keys = *signer::keystore::KeyStore::FromSecrets({{"bench", *chain::FromHex(kSecret)}});
   onchainkms::signer::v1::Policy p;
   google::protobuf::TextFormat::ParseFromString(R"pb(
@@ -435,7 +547,7 @@ BackendResult RunBackend(const std::string& record, signer::equivocation::Store*
   auto audit = *signer::audit::AuditLog::Open(
       dir + "/audit-" + record + ".jsonl",
       absl::GetFlag(FLAGS_audit_fsync_every_record) ? absl::ZeroDuration() : absl::Milliseconds(10));
-  signer::engine::Engine engine({keys.get(), &policy, &usage, store, audit.get(), nullptr});
+  signer::engine::Engine engine({keys.get(), &policy, &usage, store.get(), audit.get(), nullptr});
   platform::TransportOptions topts;
   topts.listen.address = "unix:" + dir + "/s-" + record + ".sock";
   topts.restrict_unix_peers = true;
@@ -443,9 +555,62 @@ BackendResult RunBackend(const std::string& record, signer::equivocation::Store*
   signer::SignerService service(&engine, *transport);
   if (absl::Status s = transport->Serve({{v1::Signer::service_full_name(), &service}}); !s.ok()) {
     std::fprintf(stderr, "cannot serve: %s\n", s.ToString().c_str());
-    std::exit(1);
+    return 1;
   }
   transport->health().SetAll(platform::HealthService::kServing);
+  std::printf("%s\n", transport->address().c_str());
+  std::fflush(stdout);
+  std::string command;
+  while (std::getline(std::cin, command) && command != "quit") {
+    std::vector<std::string> f = absl::StrSplit(command, ' ');
+    if (f[0] == "stats") {
+      const ServerCounters c = ServerCounters::Of(*store);
+      std::printf("%lu %lu %.6f\n", static_cast<unsigned long>(c.commits), static_cast<unsigned long>(c.records),
+                  c.cpu_seconds);
+    } else if (f[0] == "engine" && f.size() == 4) {
+      int callers = 0;
+      double secs = 0;
+      uint64_t base = 0;
+      (void)absl::SimpleAtoi(f[1], &callers);
+      (void)absl::SimpleAtod(f[2], &secs);
+      (void)absl::SimpleAtoi(f[3], &base);
+      const Result r = RunEngine(&engine, callers, secs, base, store.get());
+      std::printf("%.3f %.3f %.3f %lu %lu %.3f\n", r.tps, r.p50_us, r.p99_us, static_cast<unsigned long>(r.commits),
+                  static_cast<unsigned long>(r.records), r.cpu_us_per_tx);
+    } else {
+      std::printf("?\n");
+    }
+    std::fflush(stdout);
+  }
+  transport->Shutdown(absl::Seconds(2));
+  std::printf("bye\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+// An engine-only row, run in the serving process.
+Result RunEngineIn(ServingProcess& server, int callers, double seconds, uint64_t nonce_base) {
+  std::vector<std::string> f =
+      absl::StrSplit(server.Ask(absl::StrCat("engine ", callers, " ", seconds, " ", nonce_base)), ' ');
+  Result r;
+  r.rpc = "engine.SignAddComposeHash";
+  r.clients = callers;
+  if (f.size() != 6 || !absl::SimpleAtod(f[0], &r.tps) || !absl::SimpleAtod(f[1], &r.p50_us) ||
+      !absl::SimpleAtod(f[2], &r.p99_us) || !absl::SimpleAtoi(f[3], &r.commits) ||
+      !absl::SimpleAtoi(f[4], &r.records) || !absl::SimpleAtod(f[5], &r.cpu_us_per_tx)) {
+    std::fprintf(stderr, "the serving process's engine row is unreadable\n");
+    std::exit(1);
+  }
+  return r;
+}
+
+// The signer in its serving process on `record`, measured at every client count over gRPC, then
+// straight into the engine.
+BackendResult RunBackend(const std::string& record, const std::string& dsn_file, const std::string& dir,
+                         const std::vector<int>& counts, double seconds, const std::function<double()>& database_cpu) {
+  ServingProcess server = ServingProcess::Start(record, dir, dsn_file);
+  std::printf("%s: serving process pid %d\n", record.c_str(), static_cast<int>(server.pid()));
+  std::fflush(stdout);
   BackendResult out{record, {}, {}};
   auto with_db_cpu = [&](Result r, double db_before) {
     if (r.tps > 0) r.db_cpu_us_per_tx = (database_cpu() - db_before) * 1e6 / (r.tps * seconds);
@@ -458,17 +623,17 @@ BackendResult RunBackend(const std::string& record, signer::equivocation::Store*
       // baseline, taken alone just before it.
       const FsyncLatency fsync = c == 1 ? MeasureFsync(dir, 1.0) : FsyncLatency{};
       const double db_before = database_cpu();
-      out.grpc.push_back(with_db_cpu(RunClients(transport->address(), c, items, seconds, base, store), db_before));
+      out.grpc.push_back(with_db_cpu(RunClients(server, c, items, seconds, base), db_before));
       out.grpc.back().fsync = fsync;
       base += 1000000000ull;
     }
   }
   for (int c : absl::GetFlag(FLAGS_engine_only_rows) ? counts : std::vector<int>{}) {
     const double db_before = database_cpu();
-    out.engine.push_back(with_db_cpu(RunEngine(&engine, c, seconds, base, store), db_before));
+    out.engine.push_back(with_db_cpu(RunEngineIn(server, c, seconds, base), db_before));
     base += 1000000000ull;
   }
-  transport->Shutdown(absl::Seconds(2));
+  server.Stop();
   return out;
 }
 
@@ -476,17 +641,19 @@ BackendResult RunBackend(const std::string& record, signer::equivocation::Store*
 void PrintTable(const char* title, const std::vector<BackendResult>& results, bool engine_rows, double raw_us) {
   std::printf(
       "\n%s\n\n| record | rpc | clients | signed tx/s | p50 latency (per call) | p99 latency | records per group "
-      "commit | signer CPU per tx | CPU per tx / raw sig | PostgreSQL CPU per tx "
-      "|\n|---|---|---|---|---|---|---|---|---|"
+      "commit | signer CPU per tx | CPU per tx / raw sig | client CPU per tx | PostgreSQL CPU per tx "
+      "|\n|---|---|---|---|---|---|---|---|---|---|"
       "---|\n",
       title);
   for (const BackendResult& b : results) {
     for (const Result& r : engine_rows ? b.engine : b.grpc) {
-      std::printf("| %s | %s | %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us | %.1fx | %s |\n", b.record.c_str(),
-                  r.rpc.c_str(), r.clients, r.tps, r.p50_us, r.p99_us,
-                  r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0, r.cpu_us_per_tx,
-                  r.cpu_us_per_tx / raw_us,
-                  b.record == "postgres" ? absl::StrCat(static_cast<int>(r.db_cpu_us_per_tx), " us").c_str() : "-");
+      std::printf(
+          "| %s | %s | %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us | %.1fx | %s | %s |\n", b.record.c_str(),
+          r.rpc.c_str(), r.clients, r.tps, r.p50_us, r.p99_us,
+          r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0, r.cpu_us_per_tx,
+          r.cpu_us_per_tx / raw_us,
+          r.client_cpu_us_per_tx < 0 ? "-" : absl::StrCat(static_cast<int>(r.client_cpu_us_per_tx), " us").c_str(),
+          b.record == "postgres" ? absl::StrCat(static_cast<int>(r.db_cpu_us_per_tx), " us").c_str() : "-");
     }
   }
 }
@@ -535,6 +702,7 @@ void PrintRatios(const std::vector<BackendResult>& results) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_serving_process)) signer::server::ConfigureServingProcess();  // as the signer binary
+  if (!absl::GetFlag(FLAGS_serve_record).empty()) return Serve();
   const double seconds = absl::GetFlag(FLAGS_seconds);
   std::vector<int> counts;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_concurrency), ',')) {
@@ -566,8 +734,7 @@ int main(int argc, char** argv) {
   for (absl::string_view record : absl::StrSplit(absl::GetFlag(FLAGS_record), ',')) {
     if (record == "sqlite") {
       std::printf("sqlite: record in %s (WAL, synchronous=FULL: one fsync per group commit)\n", dir.c_str());
-      auto store = *signer::equivocation::SqliteStore::Open(dir + "/ae.sqlite");
-      results.push_back(RunBackend("sqlite", store.get(), dir, counts, seconds, [] { return 0.0; }));
+      results.push_back(RunBackend("sqlite", "", dir, counts, seconds, [] { return 0.0; }));
     } else if (record == "postgres") {
       absl::StatusOr<PostgresForBench> pg = PostgresForBench::Start();
       if (!pg.ok()) {
@@ -576,8 +743,7 @@ int main(int argc, char** argv) {
       }
       std::printf("postgres: PostgreSQL 15 in %s (Unix socket, fsync and synchronous_commit on)\n",
                   pg->server->directory().c_str());
-      auto store = *signer::equivocation::PostgresStore::Open(*pg->dsn);
-      results.push_back(RunBackend("postgres", store.get(), dir, counts, seconds, [&] { return pg->CpuSeconds(); }));
+      results.push_back(RunBackend("postgres", pg->dsn_file, dir, counts, seconds, [&] { return pg->CpuSeconds(); }));
     } else {
       std::fprintf(stderr, "--record: sqlite or postgres, not %s\n", std::string(record).c_str());
       return 2;
