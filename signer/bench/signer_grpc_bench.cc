@@ -182,6 +182,14 @@ FsyncLatency MeasureFsync(const std::string& dir, double seconds) {
   return f;
 }
 
+// Times this process's threads went to sleep (voluntary context switches): each is a wake-up
+// later, which on this paravirtualized VM costs more than the work of a small request.
+uint64_t ProcessSleeps() {
+  rusage u;
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_nvcsw);
+}
+
 double ProcessCpuSeconds() {
   rusage u;
   ::getrusage(RUSAGE_SELF, &u);
@@ -193,20 +201,25 @@ struct Result {
   int clients;
   double cpu_us_per_tx = 0;          // the serving process's
   double client_cpu_us_per_tx = -1;  // this process's (the gRPC clients); -1: none (engine rows)
+  double sleeps_per_call = 0;        // the serving process's threads' (ProcessSleeps)
   double tps;
   double p50_us, p99_us;
   uint64_t commits, records;
   double db_cpu_us_per_tx = 0;  // the PostgreSQL server's processes (0 for SQLite: in-process)
   FsyncLatency fsync;           // one client: the disk's fsync alone, measured just before the row
+  // One client: the serving process's CPU (ms per s) and sleeps per s while it idled meanwhile,
+  // its background (audit flush timer, gRPC pollers and timers), paid with or without requests.
+  double idle_cpu_ms_per_s = 0, idle_sleeps_per_s = 0;
 };
 
 // The serving process's counters: its store's and its CPU time.
 struct ServerCounters {
   uint64_t commits = 0, records = 0;
   double cpu_seconds = 0;
+  uint64_t sleeps = 0;
 
   static ServerCounters Of(const signer::equivocation::Store& store) {
-    return {store.commits(), store.records_written(), ProcessCpuSeconds()};
+    return {store.commits(), store.records_written(), ProcessCpuSeconds(), ProcessSleeps()};
   }
 };
 
@@ -233,11 +246,13 @@ Result Summarize(const RunStart& start, const ServerCounters& end, int clients, 
   r.commits = end.commits - start.server.commits;
   r.records = end.records - start.server.records;
   r.cpu_us_per_tx = n == 0 ? 0 : (end.cpu_seconds - start.server.cpu_seconds) * 1e6 / static_cast<double>(n);
+  r.sleeps_per_call =
+      calls == 0 ? 0 : static_cast<double>(end.sleeps - start.server.sleeps) / static_cast<double>(calls);
   return r;
 }
 
 // The signer stack in a child process (this binary with --serve_record), driven over its stdin
-// and stdout: "stats" -> "commits records cpu_seconds"; "engine <callers> <seconds> <nonce base>"
+// and stdout: "stats" -> "commits records cpu_seconds sleeps"; "engine <callers> <seconds> <nonce base>"
 // -> an engine-only row; "quit".
 class ServingProcess {
  public:
@@ -293,8 +308,8 @@ class ServingProcess {
   ServerCounters Counters() {
     ServerCounters c;
     std::vector<std::string> f = absl::StrSplit(Ask("stats"), ' ');
-    if (f.size() != 3 || !absl::SimpleAtoi(f[0], &c.commits) || !absl::SimpleAtoi(f[1], &c.records) ||
-        !absl::SimpleAtod(f[2], &c.cpu_seconds)) {
+    if (f.size() != 4 || !absl::SimpleAtoi(f[0], &c.commits) || !absl::SimpleAtoi(f[1], &c.records) ||
+        !absl::SimpleAtod(f[2], &c.cpu_seconds) || !absl::SimpleAtoi(f[3], &c.sleeps)) {
       std::fprintf(stderr, "the serving process's stats are unreadable\n");
       std::exit(1);
     }
@@ -565,8 +580,8 @@ int Serve() {
     std::vector<std::string> f = absl::StrSplit(command, ' ');
     if (f[0] == "stats") {
       const ServerCounters c = ServerCounters::Of(*store);
-      std::printf("%lu %lu %.6f\n", static_cast<unsigned long>(c.commits), static_cast<unsigned long>(c.records),
-                  c.cpu_seconds);
+      std::printf("%lu %lu %.6f %lu\n", static_cast<unsigned long>(c.commits), static_cast<unsigned long>(c.records),
+                  c.cpu_seconds, static_cast<unsigned long>(c.sleeps));
     } else if (f[0] == "engine" && f.size() == 4) {
       int callers = 0;
       double secs = 0;
@@ -575,8 +590,9 @@ int Serve() {
       (void)absl::SimpleAtod(f[2], &secs);
       (void)absl::SimpleAtoi(f[3], &base);
       const Result r = RunEngine(&engine, callers, secs, base, store.get());
-      std::printf("%.3f %.3f %.3f %lu %lu %.3f\n", r.tps, r.p50_us, r.p99_us, static_cast<unsigned long>(r.commits),
-                  static_cast<unsigned long>(r.records), r.cpu_us_per_tx);
+      std::printf("%.3f %.3f %.3f %lu %lu %.3f %.3f\n", r.tps, r.p50_us, r.p99_us,
+                  static_cast<unsigned long>(r.commits), static_cast<unsigned long>(r.records), r.cpu_us_per_tx,
+                  r.sleeps_per_call);
     } else {
       std::printf("?\n");
     }
@@ -595,8 +611,8 @@ Result RunEngineIn(ServingProcess& server, int callers, double seconds, uint64_t
   Result r;
   r.rpc = "engine.SignAddComposeHash";
   r.clients = callers;
-  if (f.size() != 6 || !absl::SimpleAtod(f[0], &r.tps) || !absl::SimpleAtod(f[1], &r.p50_us) ||
-      !absl::SimpleAtod(f[2], &r.p99_us) || !absl::SimpleAtoi(f[3], &r.commits) ||
+  if (f.size() != 7 || !absl::SimpleAtod(f[6], &r.sleeps_per_call) || !absl::SimpleAtod(f[0], &r.tps) ||
+      !absl::SimpleAtod(f[1], &r.p50_us) || !absl::SimpleAtod(f[2], &r.p99_us) || !absl::SimpleAtoi(f[3], &r.commits) ||
       !absl::SimpleAtoi(f[4], &r.records) || !absl::SimpleAtod(f[5], &r.cpu_us_per_tx)) {
     std::fprintf(stderr, "the serving process's engine row is unreadable\n");
     std::exit(1);
@@ -621,10 +637,18 @@ BackendResult RunBackend(const std::string& record, const std::string& dsn_file,
     for (int c : counts) {
       // The disk's load moves (other work on the machine): one client's row gets its own fsync
       // baseline, taken alone just before it.
+      const ServerCounters idle_start = server.Counters();
+      const absl::Time idle_t0 = absl::Now();
       const FsyncLatency fsync = c == 1 ? MeasureFsync(dir, 1.0) : FsyncLatency{};
+      const ServerCounters idle_end = server.Counters();
+      const double idle_seconds = absl::ToDoubleSeconds(absl::Now() - idle_t0);
       const double db_before = database_cpu();
       out.grpc.push_back(with_db_cpu(RunClients(server, c, items, seconds, base), db_before));
       out.grpc.back().fsync = fsync;
+      if (c == 1) {
+        out.grpc.back().idle_cpu_ms_per_s = (idle_end.cpu_seconds - idle_start.cpu_seconds) * 1e3 / idle_seconds;
+        out.grpc.back().idle_sleeps_per_s = static_cast<double>(idle_end.sleeps - idle_start.sleeps) / idle_seconds;
+      }
       base += 1000000000ull;
     }
   }
@@ -641,17 +665,17 @@ BackendResult RunBackend(const std::string& record, const std::string& dsn_file,
 void PrintTable(const char* title, const std::vector<BackendResult>& results, bool engine_rows, double raw_us) {
   std::printf(
       "\n%s\n\n| record | rpc | clients | signed tx/s | p50 latency (per call) | p99 latency | records per group "
-      "commit | signer CPU per tx | CPU per tx / raw sig | client CPU per tx | PostgreSQL CPU per tx "
-      "|\n|---|---|---|---|---|---|---|---|---|---|"
+      "commit | signer CPU per tx | CPU per tx / raw sig | signer sleeps per call | client CPU per tx | PostgreSQL CPU "
+      "per tx |\n|---|---|---|---|---|---|---|---|---|---|---|"
       "---|\n",
       title);
   for (const BackendResult& b : results) {
     for (const Result& r : engine_rows ? b.engine : b.grpc) {
       std::printf(
-          "| %s | %s | %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us | %.1fx | %s | %s |\n", b.record.c_str(),
+          "| %s | %s | %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us | %.1fx | %.2f | %s | %s |\n", b.record.c_str(),
           r.rpc.c_str(), r.clients, r.tps, r.p50_us, r.p99_us,
           r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0, r.cpu_us_per_tx,
-          r.cpu_us_per_tx / raw_us,
+          r.cpu_us_per_tx / raw_us, r.sleeps_per_call,
           r.client_cpu_us_per_tx < 0 ? "-" : absl::StrCat(static_cast<int>(r.client_cpu_us_per_tx), " us").c_str(),
           b.record == "postgres" ? absl::StrCat(static_cast<int>(r.db_cpu_us_per_tx), " us").c_str() : "-");
     }
@@ -667,10 +691,11 @@ void PrintGoals(const std::vector<BackendResult>& results, const FsyncLatency& f
       if (r.clients == 1) {
         std::printf(
             "%s, 1 client, %s: p50 %.0f us; fsync alone just before: p50 overwrite %.0f us, append %.0f us (this "
-            "run's start: %.0f / %.0f us); p50 - fsync = %.0f / %.0f us (goal: <= 150 us)\n",
+            "run's start: %.0f / %.0f us); p50 - fsync = %.0f / %.0f us (goal: <= 150 us); the serving process "
+            "idle meanwhile: %.2f ms CPU and %.0f sleeps per second\n",
             b.record.c_str(), r.rpc.c_str(), r.p50_us, r.fsync.overwrite_p50_us, r.fsync.append_p50_us,
             fsync.overwrite_p50_us, fsync.append_p50_us, r.p50_us - r.fsync.overwrite_p50_us,
-            r.p50_us - r.fsync.append_p50_us);
+            r.p50_us - r.fsync.append_p50_us, r.idle_cpu_ms_per_s, r.idle_sleeps_per_s);
       }
       if (r.clients == 64) {
         std::printf(

@@ -112,11 +112,11 @@ class Store {
   // UNAVAILABLE if the database cannot be read.
   virtual absl::StatusOr<Verdict> Classify(const Slot& slot, const Candidate& candidate) = 0;
 
-  // Queues the record for the next group commit; `done` runs on another thread once it is
-  // durable (OK), failed (UNAVAILABLE), lost a race to another signer that recorded the slot
-  // (or that version of it) first (ABORTED: classify again), or would exceed the key's global
-  // fee or value budget (RESOURCE_EXHAUSTED with kBudgetPayload). Nothing may be released
-  // before `done` says OK.
+  // Queues the record for the next group commit (or, when nothing is being written, writes it
+  // on this thread before returning: group_commit.h); `done` runs once it is durable (OK),
+  // failed (UNAVAILABLE), lost a race to another signer that recorded the slot (or that version
+  // of it) first (ABORTED: classify again), or would exceed the key's global fee or value budget
+  // (RESOURCE_EXHAUSTED with kBudgetPayload). Nothing may be released before `done` says OK.
   void RecordAsync(Record record, std::function<void(absl::Status)> done);
   // Synchronous form, for tests and tools.
   absl::Status RecordSync(Record record);
