@@ -17,6 +17,8 @@ source "$r/tools/demo/stack.sh"
 stack_env_from_runfiles "$r"
 # Another orchestrator binary (e.g. one built from main, for a before/after in the same session).
 [ -z "${BENCH_ORCHESTRATOR:-}" ] || export STACK_ORCHESTRATOR=$BENCH_ORCHESTRATOR
+# Another signer binary, likewise.
+[ -z "${BENCH_SIGNER:-}" ] || export STACK_SIGNER=$BENCH_SIGNER
 # The orchestrator runs every deploy at once (the default would queue those beyond 64).
 export STACK_MAX_CONCURRENT_OPERATIONS=256
 

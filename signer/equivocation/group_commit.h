@@ -7,9 +7,11 @@
 // signing one transaction at a time) pays no committer wake-up and no hand-off, only its own
 // write. The enqueuing thread is blocked for that one write (one fsync or one PostgreSQL commit):
 // for a gRPC callback thread this is the price of replying without two thread wake-ups, which on
-// a paravirtualized VM cost more than the fsync; under load the queue is rarely idle, so the
-// committers below take the work and request threads no longer block. Records that arrive while
-// any commit runs are queued and batched as before.
+// a paravirtualized VM cost more than the fsync. Only one batch is written at a time, so at most
+// one request thread waits for a write at any moment (the signer's gRPC callback server polls
+// with two threads: the other keeps serving). Records that arrive while any commit runs are
+// queued for the committers below; under load the queue is rarely idle, so request threads
+// rarely block.
 //
 // Two committer threads take turns (leader/follower). The one whose turn it is takes the queue,
 // writes it, runs `after`, hands the turn over, and then runs that batch's callbacks itself: a
