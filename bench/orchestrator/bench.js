@@ -45,6 +45,16 @@ function procCpuSeconds(pid) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;  // utime + stime (fields 14, 15)
 }
+// CPU time of a process's live threads in seconds, from the scheduler's nanosecond clock
+// (/proc/<pid>/task/*/schedstat) instead of 10 ms ticks: fine enough for the signer's share of
+// one signature. Threads that ended are not counted (the signer's live as long as it does).
+function procCpuSecondsFine(pid) {
+  let ns = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch (e) { /* ended */ }
+  }
+  return ns / 1e9;
+}
 // The postmaster, its live backends, and the backends that already ended (cutime + cstime).
 function postgresCpuSeconds(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -241,9 +251,16 @@ async function measureResources(n, run) {
   const pid = ORCHESTRATOR_PIDS[0];
   inFlight.ids = [];
   const threads0 = threadCpuByName(pid);
+  // The signer's background (audit flush timer, gRPC pollers, the orchestrator's health checks),
+  // paid with or without signatures: its rate while nothing is signed, just before the run.
+  const idle0 = {cpu: procCpuSecondsFine(E.SIGNER_PID), t: process.hrtime.bigint()};
+  await new Promise((r) => setTimeout(r, 2000));
+  const signerIdlePerSecond = (procCpuSecondsFine(E.SIGNER_PID) - idle0.cpu) / (Number(process.hrtime.bigint() - idle0.t) / 1e9);
+  const signer0 = procCpuSecondsFine(E.SIGNER_PID);
   const sig0 = signerSignatures();
   const stop = rssSampler(pid, n);
   const m = await run();
+  m.signer_fine = {cpu_seconds: procCpuSecondsFine(E.SIGNER_PID) - signer0, idle_cpu_per_second: signerIdlePerSecond};
   m.rss = stop();
   m.signatures = signerSignatures() - sig0;
   const threads1 = threadCpuByName(pid);
@@ -259,6 +276,11 @@ function resourcesText(m) {
       `${(m.rss.rss_all_in_flight_kb / 1024).toFixed(1)} MB with all ${m.n} in flight (${m.rss.samples_all_in_flight} samples), ` +
       `VmHWM ${(m.rss.vm_hwm_kb / 1024).toFixed(1)} MB, ${m.rss.threads} threads; signer ${m.signatures} signatures, ` +
       `${((m.cpu_seconds.signer / m.signatures) * 1000).toFixed(3)} ms of signer CPU per signature`];
+  const f = m.signer_fine;
+  const idleShare = (f.idle_cpu_per_second * m.wall_seconds) / m.signatures;
+  lines.push(`  signer by the ns clock: ${((f.cpu_seconds / m.signatures) * 1000).toFixed(3)} ms CPU per signature, of ` +
+      `which its idle background ${(idleShare * 1000).toFixed(3)} ms (${(f.idle_cpu_per_second * 1000).toFixed(2)} ms/s ` +
+      `idle just before x ${m.wall_seconds.toFixed(2)} s); the rest ${((f.cpu_seconds / m.signatures - idleShare) * 1000).toFixed(3)} ms`);
   lines.push(`  orchestrator CPU per deploy ${per(total)}: worker threads running the flow ${per(m.step_cpu.flow_cpu_us)}, ` +
       `the rest (gRPC API and watch streams, Submit, signer client, timers) ${per(total - m.step_cpu.flow_cpu_us)}`);
   for (const [name, s] of Object.entries(m.step_cpu.steps)) {
