@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/status.h"
+#include "signer/equivocation/group_commit.h"
 
 namespace signer {
 
@@ -143,7 +144,9 @@ grpc::ServerUnaryReactor* SignerService::SignBatch(grpc::CallbackServerContext* 
     batch->undecided.store(n);
     batch->finish = std::move(finish);
     // Once the last item is started, the call may finish (and `request` go) on another thread:
-    // nothing of the call is read after it.
+    // nothing of the call is read after it. The items' records share one commit, written here
+    // once every item is started (not one write per item: group_commit.h).
+    equivocation::GroupCommit::BatchOnThisThread one_commit;
     for (int i = 0; i < n; ++i) {
       v1::SignBatchResult* result = response->mutable_results(i);
       StartItem(c, request->items(i), result, [batch, result](absl::Status s) {

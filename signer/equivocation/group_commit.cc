@@ -1,13 +1,41 @@
 #include "signer/equivocation/group_commit.h"
 
+#include <algorithm>
 #include <iterator>
+#include <memory>
 #include <utility>
 
 namespace signer::equivocation {
 
 namespace {
 constexpr int kCommitters = 2;  // one writes while the other runs the previous batch's callbacks
+
+// This thread's BatchOnThisThread: how deep, and the group commits it queued records into.
+thread_local int batch_depth = 0;
+thread_local std::vector<GroupCommit*>* batch_queued_into = nullptr;
 }  // namespace
+
+GroupCommit::BatchOnThisThread::BatchOnThisThread() {
+  if (batch_depth++ == 0) batch_queued_into = new std::vector<GroupCommit*>();
+}
+
+GroupCommit::BatchOnThisThread::~BatchOnThisThread() {
+  if (--batch_depth != 0) return;
+  std::unique_ptr<std::vector<GroupCommit*>> queued_into(batch_queued_into);
+  batch_queued_into = nullptr;
+  for (GroupCommit* gc : *queued_into) gc->WriteQueuedHere();
+}
+
+void GroupCommit::WriteQueuedHere() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  --holds_;
+  // A running commit takes the queue next; another thread's batch still being started, at its end.
+  if (committing_ || queue_.empty() || holds_ > 0) return;
+  std::vector<Pending> batch = TakeBatch();
+  committing_ = true;
+  lock.unlock();
+  CommitAndReply(std::move(batch));
+}
 
 GroupCommit::GroupCommit(size_t max_batch, WriteFn write, AfterFn after)
     : max_batch_(max_batch == 0 ? 1 : max_batch), write_(std::move(write)), after_(std::move(after)) {
@@ -34,6 +62,15 @@ void GroupCommit::Enqueue(Record record, std::function<void(absl::Status)> done)
   if (stopping_) {
     lock.unlock();
     return done(absl::UnavailableError("anti-equivocation db: shutting down"));
+  }
+  if (batch_depth > 0) {
+    // Written when this thread's BatchOnThisThread ends (or by the commit that runs meanwhile).
+    queue_.push_back(Pending{std::move(record), std::move(done)});
+    if (std::find(batch_queued_into->begin(), batch_queued_into->end(), this) == batch_queued_into->end()) {
+      batch_queued_into->push_back(this);
+      ++holds_;
+    }
+    return;
   }
   if (!committing_ && queue_.empty()) {
     // Idle: write it here, no committer to wake. Whatever arrives meanwhile queues behind it.
@@ -85,7 +122,8 @@ void GroupCommit::CommitAndReply(std::vector<Pending> batch) {
 void GroupCommit::CommitterLoop() {
   std::unique_lock<std::mutex> lock(queue_mu_);
   for (;;) {
-    queue_cv_.wait(lock, [this] { return (!committing_ && !queue_.empty()) || (stopping_ && queue_.empty()); });
+    queue_cv_.wait(
+        lock, [this] { return (!committing_ && holds_ == 0 && !queue_.empty()) || (stopping_ && queue_.empty()); });
     if (queue_.empty()) return;  // stopping, and nothing left to write
     std::vector<Pending> batch = TakeBatch();
     committing_ = true;

@@ -11,7 +11,8 @@
 // one request thread waits for a write at any moment (the signer's gRPC callback server polls
 // with two threads: the other keeps serving). Records that arrive while any commit runs are
 // queued for the committers below; under load the queue is rarely idle, so request threads
-// rarely block.
+// rarely block. A thread that starts several records at once (SignBatch) holds a
+// BatchOnThisThread meanwhile, so they share one commit instead of one write each.
 //
 // Two committer threads take turns (leader/follower). The one whose turn it is takes the queue,
 // writes it, runs `after`, hands the turn over, and then runs that batch's callbacks itself: a
@@ -65,6 +66,17 @@ class GroupCommit {
   // to `done` at once (on this thread) after Stop.
   void Enqueue(Record record, std::function<void(absl::Status)> done);
 
+  // While one lives, the records this thread enqueues (into any GroupCommit) are only queued;
+  // when it ends, this thread writes what it queued in one commit (or leaves it to the commit
+  // that runs, which takes it next). For a caller that starts many records in a row.
+  class BatchOnThisThread {
+   public:
+    BatchOnThisThread();
+    ~BatchOnThisThread();
+    BatchOnThisThread(const BatchOnThisThread&) = delete;
+    BatchOnThisThread& operator=(const BatchOnThisThread&) = delete;
+  };
+
   uint64_t commits() const { return commits_.load(); }
   uint64_t records_written() const { return records_written_.load(); }
 
@@ -74,6 +86,8 @@ class GroupCommit {
   // Writes `batch` (committing_ set by the caller, queue_mu_ not held), hands the turn over, then
   // runs the batch's callbacks.
   void CommitAndReply(std::vector<Pending> batch);
+  // Writes what is queued on this thread if no commit runs (the end of a BatchOnThisThread).
+  void WriteQueuedHere();
 
   const size_t max_batch_;
   const WriteFn write_;
@@ -83,6 +97,7 @@ class GroupCommit {
   std::vector<Pending> queue_;  // guarded by queue_mu_
   bool committing_ = false;     // guarded by queue_mu_: a batch is being written
   bool stopping_ = false;       // guarded by queue_mu_
+  int holds_ = 0;               // guarded by queue_mu_: BatchOnThisThreads still starting records queued here
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> records_written_{0};
   std::vector<std::thread> committers_;

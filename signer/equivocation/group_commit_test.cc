@@ -169,6 +169,24 @@ TEST(GroupCommitTest, ARecordEnqueuedWhileIdleIsWrittenAndAnsweredOnTheEnqueuing
   gc.Stop();
 }
 
+TEST(GroupCommitTest, RecordsEnqueuedInABatchOnThisThreadShareOneCommitWrittenAtItsEnd) {
+  Writes w;
+  GroupCommit gc(64, w.Fn());
+  std::atomic<int> done{0};
+  {
+    GroupCommit::BatchOnThisThread batch;
+    for (uint64_t n = 0; n < 5; ++n) gc.Enqueue(RecordAt(n), [&](absl::Status s) { done += s.ok(); });
+    absl::SleepFor(absl::Milliseconds(20));
+    EXPECT_EQ(done.load(), 0) << "nothing written while the batch is being started";
+    EXPECT_EQ(gc.commits(), 0u);
+  }
+  EXPECT_EQ(done.load(), 5) << "written and answered when the scope ends, on this thread";
+  ASSERT_EQ(w.batches.size(), 1u);
+  EXPECT_EQ(w.batches[0].size(), 5u);
+  EXPECT_EQ(w.writers[0], std::this_thread::get_id());
+  gc.Stop();
+}
+
 TEST(GroupCommitTest, StopWaitsForAWriteOnAnEnqueuingThread) {
   Writes w;
   absl::Notification release;
