@@ -214,6 +214,23 @@ TEST_F(SignerServiceTest, SignBatchCarriesAppCalls) {
   expected_audit_records_ = 2;
 }
 
+// The items of one batch (fresh nonces, nothing else in flight) are made durable by one commit
+// (one fsync), written once the call has started every item — not one write per item.
+TEST_F(SignerServiceTest, SignBatchItemsShareOneCommit) {
+  std::vector<v1::SignBatchItem> items;
+  for (uint64_t nonce = 10; nonce < 26; ++nonce) items.push_back(ComposeItem(fixtures::AddComposeHashRequest(nonce)));
+  const uint64_t commits_before = store_->commits();
+  const uint64_t records_before = store_->records_written();
+  v1::SignBatchResponse out;
+  const grpc::Status st = Batch(items, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 16);
+  for (const v1::SignBatchResult& r : out.results()) EXPECT_EQ(r.code(), 0) << r.message();
+  EXPECT_EQ(store_->records_written() - records_before, 16u);
+  EXPECT_EQ(store_->commits() - commits_before, 1u);
+  expected_audit_records_ = 16;
+}
+
 // One batch with an allowed item, a policy refusal, an invalid field, an equivocation and a
 // repeat of the first item: each gets its own result, as separate calls would.
 TEST_F(SignerServiceTest, SignBatchDecidesEachItemOnItsOwn) {
