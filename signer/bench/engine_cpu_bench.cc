@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -49,6 +50,9 @@ ABSL_FLAG(std::string, dir, "/tmp", "where the database and audit log go (a real
 ABSL_FLAG(double, raw_seconds, 2.0, "duration of the raw libsecp256k1 measurement");
 ABSL_FLAG(int, requests, 0, "if > 0: exactly this many requests from one caller, no timed runs (for callgrind)");
 ABSL_FLAG(int, raw_sigs, 0, "if > 0: exactly this many raw signatures, nothing else (for callgrind)");
+ABSL_FLAG(bool, consecutive_nonces, false,
+          "callers take one key's nonces from one counter (n, n+1, ... as the orchestrator's nonce allocator "
+          "hands them out) instead of each its own range 10^7 apart (as signer_grpc_bench)");
 ABSL_FLAG(bool, serving_process, true,
           "the signer binary's process settings (signer/server/serving_process.h); false: the defaults");
 
@@ -119,14 +123,16 @@ std::unique_ptr<Signer> MakeSigner(const std::string& dir) {
 
 // One caller's loop: a request, wait for its completion, the next nonce; until `end` or `count`
 // requests. Returns the number of requests that were signed (any refusal is printed).
-uint64_t Call(signer::engine::Engine& engine, uint64_t first_nonce, uint64_t count, absl::Time end) {
+// `shared`: the next nonce comes from this counter instead of first_nonce + n.
+uint64_t Call(signer::engine::Engine& engine, uint64_t first_nonce, uint64_t count, absl::Time end,
+              std::atomic<uint64_t>* shared = nullptr) {
   v1::SignAddComposeHashRequest r = signer::fixtures::AddComposeHashRequest();
   const platform::Caller caller(platform::Caller::InsecureLoopback{"bench"});
   uint64_t n = 0;
   std::mutex mu;
   std::condition_variable cv;
   while (count > 0 ? n < count : absl::Now() < end) {
-    r.set_nonce(first_nonce + n);
+    r.set_nonce(shared != nullptr ? shared->fetch_add(1) : first_nonce + n);
     v1::SignedTransaction out;
     bool finished = false;
     absl::Status status;
@@ -159,9 +165,12 @@ Row Timed(signer::engine::Engine& engine, const signer::equivocation::Store& sto
   const double cpu0 = ProcessCpuSeconds();
   const absl::Time t0 = absl::Now();
   const absl::Time end = t0 + absl::Seconds(seconds);
+  std::atomic<uint64_t> next_nonce{nonce_base};
+  std::atomic<uint64_t>* shared = absl::GetFlag(FLAGS_consecutive_nonces) ? &next_nonce : nullptr;
   for (int c = 0; c < callers; ++c) {
     ts.emplace_back([&, c] {
-      done[static_cast<size_t>(c)] = Call(engine, nonce_base + static_cast<uint64_t>(c) * 10000000ull, 0, end);
+      done[static_cast<size_t>(c)] =
+          Call(engine, nonce_base + static_cast<uint64_t>(c) * 10000000ull, 0, end, shared);
     });
   }
   for (auto& t : ts) t.join();
