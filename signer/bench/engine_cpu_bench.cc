@@ -158,7 +158,8 @@ struct Row {
   double tps, cpu_us_per_tx, records_per_commit;
 };
 
-Row Timed(signer::engine::Engine& engine, const signer::equivocation::Store& store, int callers, double seconds, uint64_t nonce_base) {
+Row Timed(signer::engine::Engine& engine, const signer::equivocation::Store& store, int callers, double seconds,
+          uint64_t nonce_base) {
   std::vector<uint64_t> done(static_cast<size_t>(callers));
   std::vector<std::thread> ts;
   const uint64_t commits0 = store.commits(), records0 = store.records_written();
@@ -169,8 +170,7 @@ Row Timed(signer::engine::Engine& engine, const signer::equivocation::Store& sto
   std::atomic<uint64_t>* shared = absl::GetFlag(FLAGS_consecutive_nonces) ? &next_nonce : nullptr;
   for (int c = 0; c < callers; ++c) {
     ts.emplace_back([&, c] {
-      done[static_cast<size_t>(c)] =
-          Call(engine, nonce_base + static_cast<uint64_t>(c) * 10000000ull, 0, end, shared);
+      done[static_cast<size_t>(c)] = Call(engine, nonce_base + static_cast<uint64_t>(c) * 10000000ull, 0, end, shared);
     });
   }
   for (auto& t : ts) t.join();

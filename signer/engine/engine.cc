@@ -24,6 +24,8 @@ using policy::TxIntent;
 
 // One request in flight: what the audit record and the metrics need at the end.
 struct Engine::Request {
+  Request() {}  // leaves audit_buffer uninitialised (make_shared would zero it)
+
   // The audit event's memory: its fields, strings and nested objects live in this buffer (one
   // allocation with the request instead of ~45 of their own; a larger event continues on the
   // heap). The request is on one thread at a time, as the resource requires.
@@ -36,7 +38,7 @@ struct Engine::Request {
   absl::Time start;
   Done done;
   json::object audit{json::storage_ptr(&audit_arena)};  // the event, filled as the request progresses
-  std::string rule;    // the rule that decided (allow or deny)
+  std::string rule;                                     // the rule that decided (allow or deny)
   bool policy_refusal = false;
   bool signed_something = false;
   std::string budget_rule;    // the fee budget's rule, for a refusal by a shared record at commit
@@ -348,7 +350,7 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
                                       v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignDeployAndRegisterApp", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kDeployAndRegisterApp, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
              if (!kms.ok()) return kms.status();
              chain::DeployAndRegisterAppParams params;
@@ -366,7 +368,6 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
              params.initial_compose_hash = *compose;
              if (r.has_require_tcb_up_to_date()) params.require_tcb_up_to_date = r.require_tcb_up_to_date();
              p.SetCall(*kms, chain::EncodeDeployAndRegisterApp(params));
-             json::object intent;
              intent["kind"] = "deployAndRegisterApp";
              intent["kms_contract"] = kms->Checksummed();
              intent["initial_owner"] = owner->Checksummed();
@@ -378,7 +379,7 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
                intent["require_tcb_up_to_date"] = *params.require_tcb_up_to_date;
              }
              intent["selector"] = Selector(p.tx.data);
-             return intent;
+             return absl::OkStatus();
            });
 }
 
@@ -386,31 +387,31 @@ void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHa
                                 v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignAddComposeHash", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
              if (!app.ok()) return app.status();
              absl::StatusOr<chain::Hash32> hash = Hash32Field(r.compose_hash(), "compose_hash", false);
              if (!hash.ok()) return hash.status();
              if (hash->IsZero()) return Invalid("compose_hash", "must not be zero");
              p.SetCall(*app, chain::EncodeAddComposeHash(*hash));
-             json::object intent;
              intent["kind"] = "addComposeHash";
              intent["app_contract"] = app->Checksummed();
              intent["compose_hash"] = hash->Hex();
              intent["selector"] = Selector(p.tx.data);
-             return intent;
+             return absl::OkStatus();
            });
 }
 
 void Engine::SignAppCall(const Caller& caller, const v1::SignAppCallRequest& r, v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignAppCall", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kManageDevices, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<ParsedAppCall> parsed = ParseAppCall(r);
              if (!parsed.ok()) return parsed.status();
              p.intent.kind = parsed->kind;  // devices or ownership, by call
              p.SetCall(parsed->app, chain::EncodeAppCall(parsed->call));
-             return std::move(parsed->audit);
+             intent = std::move(parsed->audit);
+             return absl::OkStatus();
            });
 }
 
@@ -418,7 +419,7 @@ void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequ
                              Done done) {
   auto req = StartRequest("SignTransaction", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kGeneric, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
              if (!to.ok()) return to.status();
              absl::StatusOr<chain::U256> value = WeiField(r.value_wei(), "value_wei", true);
@@ -433,28 +434,27 @@ void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequ
              p.intent.value = *value;
              p.tx.value = *value;
              p.SetCall(*to, std::move(data));
-             json::object intent;
              intent["kind"] = "generic";
              intent["to"] = to->Checksummed();
              intent["value_wei"] = value->ToDecimal();
              intent["selector"] = Selector(p.tx.data);
              intent["data_bytes"] = static_cast<uint64_t>(p.tx.data.size());
              intent["data_keccak256"] = chain::Keccak256(p.tx.data).Hex();
-             return intent;
+             return absl::OkStatus();
            });
 }
 
 void Engine::SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
                       TxIntent::Kind kind, v1::SignedTransaction* out,
-                      absl::FunctionRef<absl::StatusOr<json::object>(Prepared&)> parse_call) {
+                      absl::FunctionRef<absl::Status(Prepared&, json::object&)> parse_call) {
   Prepared p;
   p.intent.kind = kind;
   p.intent.caller = req->caller;
   if (absl::Status s = RequestIdField(request_id); !s.ok()) return Finish(req, s);
   if (absl::Status s = envelope.Parse(&p.intent, &p.tx); !s.ok()) return Finish(req, s);
-  absl::StatusOr<json::object> intent = parse_call(p);
-  if (!intent.ok()) return Finish(req, intent.status());
-  req->audit["intent"] = *std::move(intent);
+  json::object intent(req->audit.storage());  // in the request's arena: moved, not copied, below
+  if (absl::Status s = parse_call(p, intent); !s.ok()) return Finish(req, s);
+  req->audit["intent"] = std::move(intent);
   SignPrepared(req, std::move(p), out);
 }
 
@@ -627,7 +627,7 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
                                                              : chain::FromHex(r.message(), chain::HexPrefix::kRequired);
   if (!message.ok()) return Finish(req, Invalid("message", message.status().message()));
   const chain::Hash32 hash = chain::PersonalMessageHash(*message);
-  json::object intent;
+  json::object intent(req->audit.storage());
   intent["kind"] = "personal_sign";
   intent["message_bytes"] = static_cast<uint64_t>(message->size());
   intent["message_hash"] = hash.Hex();
