@@ -9,7 +9,7 @@
 #include <cstring>
 #include <optional>
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "platform/log/log.h"
@@ -169,7 +169,7 @@ void AuditLog::FlusherLoop() {
 }
 
 absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
-  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string time = RecordTime(absl::Now());
   absl::MutexLock lock(&mu_);
   for (const auto& kv : event) {
     if (kv.key() == "seq" || kv.key() == "time" || kv.key() == "prev" || kv.key() == "hash") {
@@ -177,16 +177,23 @@ absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
     }
   }
   // The bytes json::serialize gives the object {seq, time, prev, event's fields...}, without
-  // copying the event into one: seq is a decimal, time and prev need no escaping.
-  const std::string fields = json::serialize(event);  // "{...}"
+  // copying the event into one: seq is a decimal, time and prev need no escaping. The event is
+  // serialized straight into the line, its opening brace then replaced by the comma.
   std::string line;
-  line.reserve(fields.size() + 200);
+  line.reserve(1024);
   absl::StrAppend(&line, "{\"seq\":", seq_ + 1, ",\"time\":\"", time, "\",\"prev\":\"", prev_, "\"");
-  if (fields.size() > 2) {
-    line.push_back(',');
-    line.append(fields, 1);
+  const size_t fields = line.size();
+  json::serializer serializer;
+  serializer.reset(&event);
+  while (!serializer.done()) {
+    const size_t at = line.size();
+    line.resize(at + 512);
+    line.resize(at + serializer.read(&line[at], 512).size());
+  }
+  if (line.size() - fields > 2) {
+    line[fields] = ',';  // "{...}" -> ",...}"
   } else {
-    line.push_back('}');
+    line.erase(fields, 1);  // "{}" -> "}"
   }
   const std::string hash = Sha256Hex(line);
   line.pop_back();  // the closing brace

@@ -17,6 +17,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "signer/audit/audit_record.h"
 
 namespace signer::audit {
 namespace {
@@ -97,7 +99,7 @@ TEST(AuditLog, ChainVerifiesAndSurvivesReopen) {
 // written before and after stay one verifiable chain.
 TEST(AuditLog, RecordBytesAreTheSerializedObject) {
   const std::string path = TmpPath("bytes.jsonl");
-  std::vector<boost::json::object> events(3);
+  std::vector<boost::json::object> events(4);
   events[0]["method"] = "SignTransaction";
   events[0]["reason"] = "quote \" backslash \\ newline \n tab \t ctrl \x01 utf-8 \xc3\xa9 slash /";
   events[0]["nonce"] = static_cast<uint64_t>(18446744073709551615ull);
@@ -107,12 +109,16 @@ TEST(AuditLog, RecordBytesAreTheSerializedObject) {
   events[0]["intent"] =
       boost::json::object{{"kind", "generic"}, {"data_bytes", 4}, {"list", boost::json::array{1, "a"}}};
   events[2]["method"] = "ListKeys";
+  std::string long_reason;  // several of the serializer's chunks, escapes across their borders
+  for (int i = 0; i < 700; ++i) long_reason += (i % 7 == 0) ? "\"\\\n" : "abc";
+  events[3]["reason"] = long_reason;
+  events[3]["after"] = 1;
   {
     auto log = *AuditLog::Open(path, absl::ZeroDuration());
     for (const auto& e : events) ASSERT_TRUE(log->Append(e).ok());
   }
   const std::vector<std::string> lines = ReadLines(path);
-  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_EQ(lines.size(), 4u);
   std::string prev(64, '0');
   for (size_t i = 0; i < lines.size(); ++i) {
     const boost::json::object parsed = boost::json::parse(lines[i]).as_object();
@@ -129,6 +135,30 @@ TEST(AuditLog, RecordBytesAreTheSerializedObject) {
     prev = hash;
   }
   EXPECT_TRUE(VerifyAuditLog(path).ok);
+}
+
+// A record's "time" is formatted without absl::FormatTime (per record, on the signing path), to
+// the same bytes.
+TEST(AuditLog, RecordTimeIsFormatTimesMilliseconds) {
+  std::vector<absl::Time> times = {
+      absl::UnixEpoch(),
+      absl::FromCivil(absl::CivilSecond(2000, 2, 29, 23, 59, 59), absl::UTCTimeZone()) + absl::Microseconds(999999),
+      absl::FromCivil(absl::CivilSecond(2024, 2, 29, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(2100, 3, 1, 12, 30, 5), absl::UTCTimeZone()) + absl::Nanoseconds(999999),
+      absl::FromCivil(absl::CivilSecond(2026, 12, 31, 23, 59, 59), absl::UTCTimeZone()) + absl::Milliseconds(999),
+      absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone()) + absl::Milliseconds(999),
+      absl::Now(),
+  };
+  uint64_t x = 88172645463325252ull;  // xorshift: fixed instants spread over 1970..9999
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    times.push_back(absl::UnixEpoch() + absl::Microseconds(static_cast<int64_t>(x % 253402300800000000ull)));
+  }
+  for (absl::Time t : times) {
+    ASSERT_EQ(RecordTime(t), absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone())) << t;
+  }
 }
 
 TEST(AuditLog, DetectsEditedRecord) {

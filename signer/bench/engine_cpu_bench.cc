@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -40,6 +41,7 @@
 #include "signer/keystore/key_store.h"
 #include "signer/policy/policy_holder.h"
 #include "signer/policy/usage_tracker.h"
+#include "signer/server/serving_process.h"
 #include "signer/testing/anvil_fixtures.h"
 
 ABSL_FLAG(double, seconds, 5.0, "duration of each timed run");
@@ -48,6 +50,11 @@ ABSL_FLAG(std::string, dir, "/tmp", "where the database and audit log go (a real
 ABSL_FLAG(double, raw_seconds, 2.0, "duration of the raw libsecp256k1 measurement");
 ABSL_FLAG(int, requests, 0, "if > 0: exactly this many requests from one caller, no timed runs (for callgrind)");
 ABSL_FLAG(int, raw_sigs, 0, "if > 0: exactly this many raw signatures, nothing else (for callgrind)");
+ABSL_FLAG(bool, consecutive_nonces, false,
+          "callers take one key's nonces from one counter (n, n+1, ... as the orchestrator's nonce allocator "
+          "hands them out) instead of each its own range 10^7 apart (as signer_grpc_bench)");
+ABSL_FLAG(bool, serving_process, true,
+          "the signer binary's process settings (signer/server/serving_process.h); false: the defaults");
 
 namespace {
 
@@ -116,14 +123,16 @@ std::unique_ptr<Signer> MakeSigner(const std::string& dir) {
 
 // One caller's loop: a request, wait for its completion, the next nonce; until `end` or `count`
 // requests. Returns the number of requests that were signed (any refusal is printed).
-uint64_t Call(signer::engine::Engine& engine, uint64_t first_nonce, uint64_t count, absl::Time end) {
+// `shared`: the next nonce comes from this counter instead of first_nonce + n.
+uint64_t Call(signer::engine::Engine& engine, uint64_t first_nonce, uint64_t count, absl::Time end,
+              std::atomic<uint64_t>* shared = nullptr) {
   v1::SignAddComposeHashRequest r = signer::fixtures::AddComposeHashRequest();
   const platform::Caller caller(platform::Caller::InsecureLoopback{"bench"});
   uint64_t n = 0;
   std::mutex mu;
   std::condition_variable cv;
   while (count > 0 ? n < count : absl::Now() < end) {
-    r.set_nonce(first_nonce + n);
+    r.set_nonce(shared != nullptr ? shared->fetch_add(1) : first_nonce + n);
     v1::SignedTransaction out;
     bool finished = false;
     absl::Status status;
@@ -146,31 +155,39 @@ uint64_t Call(signer::engine::Engine& engine, uint64_t first_nonce, uint64_t cou
 
 struct Row {
   int callers;
-  double tps, cpu_us_per_tx;
+  double tps, cpu_us_per_tx, records_per_commit;
 };
 
-Row Timed(signer::engine::Engine& engine, int callers, double seconds, uint64_t nonce_base) {
+Row Timed(signer::engine::Engine& engine, const signer::equivocation::Store& store, int callers, double seconds,
+          uint64_t nonce_base) {
   std::vector<uint64_t> done(static_cast<size_t>(callers));
   std::vector<std::thread> ts;
+  const uint64_t commits0 = store.commits(), records0 = store.records_written();
   const double cpu0 = ProcessCpuSeconds();
   const absl::Time t0 = absl::Now();
   const absl::Time end = t0 + absl::Seconds(seconds);
+  std::atomic<uint64_t> next_nonce{nonce_base};
+  std::atomic<uint64_t>* shared = absl::GetFlag(FLAGS_consecutive_nonces) ? &next_nonce : nullptr;
   for (int c = 0; c < callers; ++c) {
     ts.emplace_back([&, c] {
-      done[static_cast<size_t>(c)] = Call(engine, nonce_base + static_cast<uint64_t>(c) * 10000000ull, 0, end);
+      done[static_cast<size_t>(c)] = Call(engine, nonce_base + static_cast<uint64_t>(c) * 10000000ull, 0, end, shared);
     });
   }
   for (auto& t : ts) t.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - t0);
   uint64_t n = 0;
   for (uint64_t d : done) n += d;
-  return {callers, static_cast<double>(n) / elapsed, (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(n)};
+  const double cpu_us = (ProcessCpuSeconds() - cpu0) * 1e6;
+  const uint64_t commits = std::max<uint64_t>(store.commits() - commits0, 1);
+  return {callers, static_cast<double>(n) / elapsed, cpu_us / static_cast<double>(n),
+          static_cast<double>(store.records_written() - records0) / static_cast<double>(commits)};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_serving_process)) signer::server::ConfigureServingProcess();  // as the signer binary
   if (const int raw = absl::GetFlag(FLAGS_raw_sigs); raw > 0) {
     RawSignatures(static_cast<uint64_t>(raw), 0);
     return 0;
@@ -188,14 +205,18 @@ int main(int argc, char** argv) {
       ::getloadavg(load, 3);
       std::printf("raw secp256k1_ecdsa_sign_recoverable, 1 thread: %.1f us of CPU per signature\n", raw_us);
       std::printf("load average at start: %.2f\n\n", load[0]);
-      std::printf("| callers | signed tx/s | CPU per tx | CPU per tx / raw signature |\n|---|---|---|---|\n");
+      std::printf(
+          "| callers | signed tx/s | CPU per tx | CPU per tx / raw signature | records per commit | load |\n"
+          "|---|---|---|---|---|---|\n");
       uint64_t base = 0;
       for (absl::string_view c : absl::StrSplit(absl::GetFlag(FLAGS_callers), ',')) {
         int callers = 0;
         if (!absl::SimpleAtoi(c, &callers) || callers <= 0) continue;
-        const Row r = Timed(*s->engine, callers, absl::GetFlag(FLAGS_seconds), base);
+        const Row r = Timed(*s->engine, *s->store, callers, absl::GetFlag(FLAGS_seconds), base);
         base += 1000000000ull;
-        std::printf("| %d | %.0f | %.1f us | %.2fx |\n", r.callers, r.tps, r.cpu_us_per_tx, r.cpu_us_per_tx / raw_us);
+        ::getloadavg(load, 3);
+        std::printf("| %d | %.0f | %.1f us | %.2fx | %.1f | %.2f |\n", r.callers, r.tps, r.cpu_us_per_tx,
+                    r.cpu_us_per_tx / raw_us, r.records_per_commit, load[0]);
         std::fflush(stdout);
       }
     }

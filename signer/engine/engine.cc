@@ -1,5 +1,6 @@
 #include "signer/engine/engine.h"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 
 #include "absl/strings/ascii.h"
@@ -23,12 +24,21 @@ using policy::TxIntent;
 
 // One request in flight: what the audit record and the metrics need at the end.
 struct Engine::Request {
+  Request() {}  // leaves audit_buffer uninitialised (make_shared would zero it)
+
+  // The audit event's memory: its fields, strings and nested objects live in this buffer (one
+  // allocation with the request instead of ~45 of their own; a larger event continues on the
+  // heap). The request is on one thread at a time, as the resource requires.
+  static constexpr size_t kAuditArena = 3072;
+  alignas(std::max_align_t) unsigned char audit_buffer[kAuditArena];
+  json::monotonic_resource audit_arena{audit_buffer, kAuditArena};
+
   std::string method;
   std::string caller;  // Caller::JournalKey(), what the policy's `callers` name
   absl::Time start;
   Done done;
-  json::object audit;  // the event, filled as the request progresses
-  std::string rule;    // the rule that decided (allow or deny)
+  json::object audit{json::storage_ptr(&audit_arena)};  // the event, filled as the request progresses
+  std::string rule;                                     // the rule that decided (allow or deny)
   bool policy_refusal = false;
   bool signed_something = false;
   std::string budget_rule;    // the fee budget's rule, for a refusal by a shared record at commit
@@ -171,18 +181,20 @@ chain::U256 ValueChargeFor(const chain::Eip1559Transaction& tx, const equivocati
   return verdict.kind == equivocation::Verdict::Kind::kFirst ? tx.value : chain::U256();
 }
 
-equivocation::Record RecordOf(equivocation::Candidate c, chain::SignedTransaction signed_tx,
-                              const equivocation::Verdict& verdict, const chain::U256& charge) {
-  equivocation::Record record;
-  static_cast<equivocation::Candidate&>(record) = std::move(c);
-  record.raw = std::move(signed_tx.raw);
-  record.tx_hash = signed_tx.hash;
+// The record of `tx` (whose signing hash `c` holds) signed with `sig`.
+std::shared_ptr<equivocation::Record> RecordOf(equivocation::Candidate c, const chain::Eip1559Transaction& tx,
+                                               const chain::RecoverableSignature& sig,
+                                               const equivocation::Verdict& verdict, const chain::U256& charge) {
+  auto record = std::make_shared<equivocation::Record>();
+  static_cast<equivocation::Candidate&>(*record) = std::move(c);
+  record->raw = tx.EncodeSigned(sig);
+  record->tx_hash = chain::TxHash(record->raw);
   const bool bump = verdict.kind == equivocation::Verdict::Kind::kFeeBump;
-  record.nonce_use = bump ? equivocation::NonceUse::kFeeBump : equivocation::NonceUse::kFirst;
-  record.slot_version = verdict.slot_version;
-  record.replaced_tx_hash = verdict.replaced;
-  record.budget_charge = charge;
-  record.signed_at = absl::Now();
+  record->nonce_use = bump ? equivocation::NonceUse::kFeeBump : equivocation::NonceUse::kFirst;
+  record->slot_version = verdict.slot_version;
+  record->replaced_tx_hash = verdict.replaced;
+  record->budget_charge = charge;
+  record->signed_at = absl::Now();
   return record;
 }
 
@@ -216,6 +228,7 @@ absl::Status Engine::ReplayFeeLedger() {
 std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, json::object caller, Done done,
                                                       const std::string& request_id) {
   auto req = std::make_shared<Request>();
+  req->audit.reserve(24);  // a signed transaction's event has ~20 fields: no regrowth
   req->method = std::move(method);
   req->start = absl::Now();
   req->done = std::move(done);
@@ -337,7 +350,7 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
                                       v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignDeployAndRegisterApp", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kDeployAndRegisterApp, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
              if (!kms.ok()) return kms.status();
              chain::DeployAndRegisterAppParams params;
@@ -355,7 +368,6 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
              params.initial_compose_hash = *compose;
              if (r.has_require_tcb_up_to_date()) params.require_tcb_up_to_date = r.require_tcb_up_to_date();
              p.SetCall(*kms, chain::EncodeDeployAndRegisterApp(params));
-             json::object intent;
              intent["kind"] = "deployAndRegisterApp";
              intent["kms_contract"] = kms->Checksummed();
              intent["initial_owner"] = owner->Checksummed();
@@ -367,7 +379,7 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
                intent["require_tcb_up_to_date"] = *params.require_tcb_up_to_date;
              }
              intent["selector"] = Selector(p.tx.data);
-             return intent;
+             return absl::OkStatus();
            });
 }
 
@@ -375,31 +387,31 @@ void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHa
                                 v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignAddComposeHash", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
              if (!app.ok()) return app.status();
              absl::StatusOr<chain::Hash32> hash = Hash32Field(r.compose_hash(), "compose_hash", false);
              if (!hash.ok()) return hash.status();
              if (hash->IsZero()) return Invalid("compose_hash", "must not be zero");
              p.SetCall(*app, chain::EncodeAddComposeHash(*hash));
-             json::object intent;
              intent["kind"] = "addComposeHash";
              intent["app_contract"] = app->Checksummed();
              intent["compose_hash"] = hash->Hex();
              intent["selector"] = Selector(p.tx.data);
-             return intent;
+             return absl::OkStatus();
            });
 }
 
 void Engine::SignAppCall(const Caller& caller, const v1::SignAppCallRequest& r, v1::SignedTransaction* out, Done done) {
   auto req = StartRequest("SignAppCall", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kManageDevices, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<ParsedAppCall> parsed = ParseAppCall(r);
              if (!parsed.ok()) return parsed.status();
              p.intent.kind = parsed->kind;  // devices or ownership, by call
              p.SetCall(parsed->app, chain::EncodeAppCall(parsed->call));
-             return std::move(parsed->audit);
+             intent = std::move(parsed->audit);
+             return absl::OkStatus();
            });
 }
 
@@ -407,7 +419,7 @@ void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequ
                              Done done) {
   auto req = StartRequest("SignTransaction", caller, std::move(done), r.request_id());
   SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kGeneric, out,
-           [&](Prepared& p) -> absl::StatusOr<json::object> {
+           [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
              if (!to.ok()) return to.status();
              absl::StatusOr<chain::U256> value = WeiField(r.value_wei(), "value_wei", true);
@@ -422,28 +434,27 @@ void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequ
              p.intent.value = *value;
              p.tx.value = *value;
              p.SetCall(*to, std::move(data));
-             json::object intent;
              intent["kind"] = "generic";
              intent["to"] = to->Checksummed();
              intent["value_wei"] = value->ToDecimal();
              intent["selector"] = Selector(p.tx.data);
              intent["data_bytes"] = static_cast<uint64_t>(p.tx.data.size());
              intent["data_keccak256"] = chain::Keccak256(p.tx.data).Hex();
-             return intent;
+             return absl::OkStatus();
            });
 }
 
 void Engine::SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
                       TxIntent::Kind kind, v1::SignedTransaction* out,
-                      absl::FunctionRef<absl::StatusOr<json::object>(Prepared&)> parse_call) {
+                      absl::FunctionRef<absl::Status(Prepared&, json::object&)> parse_call) {
   Prepared p;
   p.intent.kind = kind;
   p.intent.caller = req->caller;
   if (absl::Status s = RequestIdField(request_id); !s.ok()) return Finish(req, s);
   if (absl::Status s = envelope.Parse(&p.intent, &p.tx); !s.ok()) return Finish(req, s);
-  absl::StatusOr<json::object> intent = parse_call(p);
-  if (!intent.ok()) return Finish(req, intent.status());
-  req->audit["intent"] = *std::move(intent);
+  json::object intent(req->audit.storage());  // in the request's arena: moved, not copied, below
+  if (absl::Status s = parse_call(p, intent); !s.ok()) return Finish(req, s);
+  req->audit["intent"] = std::move(intent);
   SignPrepared(req, std::move(p), out);
 }
 
@@ -493,14 +504,15 @@ void Engine::SignHeld(std::shared_ptr<Request> req, const Prepared& p, const pol
     return Finish(req, charge_id.status());
   }
   const absl::Time signing_start = absl::Now();
-  absl::StatusOr<chain::SignedTransaction> signed_tx = d_.keys->SignEip1559(from, p.tx);
+  // The signing hash the record was classified by (computed once, in CandidateOf).
+  absl::StatusOr<chain::RecoverableSignature> sig = d_.keys->SignHash(from, c.signing_hash);
   if (d_.metrics != nullptr) d_.metrics->Signing(req->method, absl::Now() - signing_start);
-  if (!signed_tx.ok()) {
+  if (!sig.ok()) {
     d_.usage->Refund(from, *charge_id);
     return Finish(req, absl::InternalError("signing failed"));
   }
   req->signed_something = true;
-  auto record = std::make_shared<equivocation::Record>(RecordOf(std::move(c), *std::move(signed_tx), *verdict, charge));
+  std::shared_ptr<equivocation::Record> record = RecordOf(std::move(c), p.tx, *sig, *verdict, charge);
   record->fee_budget_24h = limits.fee_budget_24h;
   record->value_budget_24h = limits.value_budget_24h;
   req->budget_rule = std::move(budget_rule);
@@ -615,7 +627,7 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
                                                              : chain::FromHex(r.message(), chain::HexPrefix::kRequired);
   if (!message.ok()) return Finish(req, Invalid("message", message.status().message()));
   const chain::Hash32 hash = chain::PersonalMessageHash(*message);
-  json::object intent;
+  json::object intent(req->audit.storage());
   intent["kind"] = "personal_sign";
   intent["message_bytes"] = static_cast<uint64_t>(message->size());
   intent["message_hash"] = hash.Hex();

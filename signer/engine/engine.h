@@ -102,10 +102,10 @@ class Engine {
   static absl::Status Bind(Request& req, const policy::CompiledPolicy& pol, const chain::Address& key,
                            onchainkms::signer::v1::Intent intent);
   // The steps of the three transaction RPCs: the request id and the envelope, the method's own
-  // fields (`parse_call` fills the call and returns the audit record's "intent"), then signing.
+  // fields (`parse_call` fills the call and the audit record's "intent"), then signing.
   void SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
                 policy::TxIntent::Kind kind, onchainkms::signer::v1::SignedTransaction* out,
-                absl::FunctionRef<absl::StatusOr<boost::json::object>(Prepared&)> parse_call);
+                absl::FunctionRef<absl::Status(Prepared&, boost::json::object& intent)> parse_call);
   // Policy, rate limit, then the slot (SignHeld runs once it is held).
   void SignPrepared(std::shared_ptr<Request> req, Prepared prepared, onchainkms::signer::v1::SignedTransaction* out);
   // Anti-equivocation, fee budget, signature, durable record, with the slot held.
