@@ -214,7 +214,9 @@ TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperation
   r.probe.release.Notify();  // both bodies finish; only b's result may be written
   const v1::Operation done = AwaitOp([&] { return r.b.manager->Get(id); }, Finished);
   EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
-  EXPECT_EQ(r.probe.a_succeeded.load(), 1) << "a's late result write was refused (lease lost)";
+  // A staged result is not a write: a's (when its body got that far) rode on its next write,
+  // which was refused (lease lost); the stream below shows the one result that was journaled.
+  EXPECT_GE(r.probe.a_succeeded.load(), 1);
   AwaitActive(r.a, 0);
   EXPECT_EQ(r.a.manager->active_operations(), 0u) << "a dropped it";
   EXPECT_EQ(r.b.manager->active_operations(), 0u);
@@ -296,16 +298,16 @@ TEST(EngineReplicasTest, AReplicaWhoseLeaseRanOutPausesAndGoesOnOnceItIsRenewed)
   a.manager->lease_keeper()->PauseHeartbeatsForTest(true);
   while (a.manager->LeaseHealth().ok()) absl::SleepFor(absl::Milliseconds(20));
   absl::SleepFor(absl::Seconds(1));  // the lease in the database ran out too
-  probe.release.Notify();            // its result write is refused: not written, the operation pauses
+  probe.release.Notify();            // the write carrying its result is refused: the operation pauses
   while (a.manager->JournalHealth().ok()) absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(a.journal->Get(id)->state, v1::OPERATION_STATE_RUNNING);
-  EXPECT_EQ(probe.a_succeeded.load(), 0);
+  EXPECT_EQ(probe.a_succeeded.load(), 1) << "staged, not journaled";
 
   a.manager->lease_keeper()->PauseHeartbeatsForTest(false);  // nobody took it meanwhile
   const v1::Operation done = AwaitOp([&] { return a.manager->Get(id); }, Finished);
   EXPECT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
-  EXPECT_EQ(probe.runs.load(), 2) << "its result was not written: the step runs again";
-  EXPECT_EQ(probe.may_have_run.load(), 1);
+  EXPECT_EQ(probe.runs.load(), 1) << "its staged result was written once the lease was renewed";
+  EXPECT_EQ(probe.may_have_run.load(), 0);
   EXPECT_EQ(probe.a_succeeded.load(), 1);
   EXPECT_TRUE(a.manager->LeaseHealth().ok());
   EXPECT_EQ(a.journal->Get(id)->lease_epoch, 1) << "never claimed by anyone";

@@ -245,9 +245,10 @@ absl::Status OperationManager::RunFlow(OpContext& ctx, OpRuntime& rt) {
   if (flow == flows_.end()) {
     s = absl::InternalError(absl::StrCat("no flow for ", v1::OperationKind_Name(rt.kind())));
   } else {
+    // Staged: journaled with the first step's RUNNING (a crash before leaves it PENDING).
     if (rt.Snapshot().state() == v1::OPERATION_STATE_PENDING) {
-      s = ctx.Update([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_RUNNING); },
-                     {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "started"}});
+      s = ctx.Stage([](v1::Operation& op, state::FlowState&) { op.set_state(v1::OPERATION_STATE_RUNNING); },
+                    {Event{v1::OperationEvent::TYPE_STATE_CHANGED, "", "", "started"}});
     }
     if (s.ok()) s = flow->second->Run(ctx);
     if (s.ok()) {
@@ -258,6 +259,10 @@ absl::Status OperationManager::RunFlow(OpContext& ctx, OpRuntime& rt) {
                             {{"op", rt.id()}, {"cpu_us", absl::ToInt64Microseconds(ThreadCpuTime() - cpu_start)}});
       }
     }
+  }
+  // A flow that stops between steps (shutdown, waiting) leaves the last step's result staged.
+  if (IsWaitingForInput(s) || IsStopping(s)) {
+    if (absl::Status w = ctx.WriteStaged(); IsJournalUnavailable(w)) return w;
   }
   if (s.ok() || IsWaitingForInput(s) || IsStopping(s) || IsCancelledByClient(s) || IsJournalUnavailable(s)) return s;
   if (rt.lease_lost_.load() || IsTerminal(rt.Snapshot().state())) return s;

@@ -174,7 +174,7 @@ absl::Status StepRun::Succeed(const std::function<void(v1::Operation&, state::Fl
   CrashPoint(name_, "after");
   const std::string step = name_;
   std::string tx;
-  absl::Status s = ctx_->Update(
+  absl::Status s = ctx_->Stage(
       [&](v1::Operation& op, state::FlowState& st) {
         if (fn) fn(op, st);
         if (v1::Step* s = FindStep(op, step)) {
@@ -202,12 +202,13 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
                : absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is already finished"));
   }
   const absl::Duration cpu_start = ThreadCpuTime();
-  v1::Operation op = rt_.op_;
-  state::FlowState st = rt_.st_;
+  v1::Operation op = rt_.staged_op_.has_value() ? *rt_.staged_op_ : rt_.op_;
+  state::FlowState st = rt_.staged_st_.has_value() ? *rt_.staged_st_ : rt_.st_;
   if (fn) fn(op, st);
   *op.mutable_update_time() = Now();
   journal::OperationRecord rec = rt_.record_;
   FillRecord(op, st, rec);
+  if (!rt_.staged_events_.empty()) events.insert(events.begin(), rt_.staged_events_.begin(), rt_.staged_events_.end());
   // Journaled with the change so that other replicas' watchers get exactly these (remote_watch.h).
   const state::JournaledEvents journaled = JournalEvents(events, op.update_time());
   journal::UpdateOptions options;
@@ -244,8 +245,44 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   rt_.record_ = std::move(rec);
   rt_.op_ = std::move(op);
   rt_.st_ = std::move(st);
+  rt_.staged_op_.reset();
+  rt_.staged_st_.reset();
+  rt_.staged_events_.clear();
   rt_.PublishLocked(journaled);
   return absl::OkStatus();
+}
+
+absl::Status OpContext::Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                              std::vector<Event> events) {
+  absl::MutexLock l(&rt_.mu_);
+  if (IsTerminal(rt_.op_.state())) {
+    return rt_.op_.state() == v1::OPERATION_STATE_CANCELLED
+               ? CancelledByClientStatus()
+               : absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is already finished"));
+  }
+  if (!rt_.staged_op_.has_value()) {
+    rt_.staged_op_ = rt_.op_;
+    rt_.staged_st_ = rt_.st_;
+  }
+  if (fn) fn(*rt_.staged_op_, *rt_.staged_st_);
+  for (Event& e : events) rt_.staged_events_.push_back(std::move(e));
+  return absl::OkStatus();
+}
+
+absl::Status OpContext::WriteStaged() {
+  OpRuntime::PublishingLock l(rt_);
+  if (!rt_.staged_op_.has_value()) return absl::OkStatus();
+  return UpdateLocked(nullptr, {}, /*allow_terminal=*/false);
+}
+
+state::FlowState OpContext::State() const {
+  absl::MutexLock l(&rt_.mu_);
+  return rt_.staged_st_.has_value() ? *rt_.staged_st_ : rt_.st_;
+}
+
+v1::Operation OpContext::Operation() const {
+  absl::MutexLock l(&rt_.mu_);
+  return rt_.staged_op_.has_value() ? *rt_.staged_op_ : rt_.op_;
 }
 
 absl::Status OpContext::Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
@@ -256,7 +293,7 @@ absl::Status OpContext::Update(const std::function<void(v1::Operation&, state::F
 
 bool OpContext::StepFinished(absl::string_view name) const {
   absl::MutexLock l(&rt_.mu_);
-  const v1::Step* s = FindStep(rt_.op_, name);
+  const v1::Step* s = FindStep(rt_.staged_op_.has_value() ? *rt_.staged_op_ : rt_.op_, name);
   return s != nullptr && (s->state() == v1::STEP_STATE_SUCCEEDED || s->state() == v1::STEP_STATE_SKIPPED);
 }
 

@@ -9,10 +9,15 @@
 // engine's locks, so it may take its own or call the manager without a lock-order cycle.
 //
 // Steps (RunStep): the step is marked RUNNING (attempts + 1) and journaled before its body runs
-// ("the intent"); the body does the side effect and records its result together with SUCCEEDED
-// in one journal write (StepRun::Succeed). A transient failure (status_marks.h IsTransient) is
-// retried with exponential backoff until `retry_timeout` has passed since the first failure,
-// then the step and the operation fail with a final message naming the last error.
+// ("the intent"); the body does the side effect and stages its result together with SUCCEEDED
+// (StepRun::Succeed, OpContext::Stage): the staged change is journaled by the operation's next
+// write, which is the next step's RUNNING, a Skip, the terminal state or the flow's end
+// (OpContext::WriteStaged), so one write per step instead of two. Until then the flow sees the
+// staged view (OpContext::State, Operation, StepFinished) and everyone else the journaled one
+// (OpRuntime::Snapshot, the watchers): a crash before that write leaves the step RUNNING, which
+// resumes as may_have_run, as a crash right before its result write always did. A transient failure (status_marks.h
+// IsTransient) is retried with exponential backoff until `retry_timeout` has passed since the first failure, then the
+// step and the operation fail with a final message naming the last error.
 //
 // A journal write that fails with UNAVAILABLE (journal.h) returns IsJournalUnavailable: RunStep
 // then stops at once (the body does not run without its RUNNING write; a body whose result was
@@ -134,6 +139,11 @@ class OpRuntime {
   bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
   // Steps that were RUNNING when this process loaded the operation (they may have partly run).
   std::set<std::string> resumed_steps_;
+  // Changed by OpContext::Stage, not journaled yet: the next write journals them (and publishes
+  // the events). Both set or both empty.
+  std::optional<v1::Operation> staged_op_ ABSL_GUARDED_BY(mu_);
+  std::optional<state::FlowState> staged_st_ ABSL_GUARDED_BY(mu_);
+  std::vector<Event> staged_events_ ABSL_GUARDED_BY(mu_);
   chain::jsonrpc::CancelToken cancel_;  // CancelOperation or shutdown
   std::atomic<bool> stopping_{false};   // shutdown (as opposed to a client's cancel)
   // A fenced write was refused (journal.h LeaseLost) or the operation was released: another
@@ -160,7 +170,8 @@ class StepRun {
   absl::Status SendingEffect();
   // Journals progress and publishes STEP_PROGRESS.
   absl::Status Progress(absl::string_view detail, absl::string_view transaction_hash = "", uint64_t block_number = 0);
-  // Journals the step's results (applied by `fn`) and SUCCEEDED in one write. Fires the
+  // Stages the step's results (applied by `fn`) and SUCCEEDED (OpContext::Stage): journaled
+  // together by the operation's next write, before anything else runs. Fires the
   // "<step>:after" crash point first.
   absl::Status Succeed(const std::function<void(v1::Operation&, state::FlowState&)>& fn, absl::string_view detail = "");
   bool succeeded() const { return succeeded_; }
@@ -185,13 +196,19 @@ class OpContext {
   v1::OperationKind kind() const { return rt_.kind(); }
   const FlowDeps& deps() const { return deps_; }
 
-  // Copies of the current state.
-  state::FlowState State() const { return rt_.State(); }
-  v1::Operation Operation() const { return rt_.Snapshot(); }
+  // Copies of the current state, staged changes included.
+  state::FlowState State() const;
+  v1::Operation Operation() const;
 
   // Applies `fn`, journals, publishes `events`. CancelledByClientStatus when the operation was
   // cancelled meanwhile (nothing written).
   absl::Status Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events = {});
+  // Applies `fn` to the staged view without a write: the next Update (of any thread) journals it
+  // and publishes `events` before its own. Only for changes whose loss in a crash is harmless
+  // (the step they finish stays RUNNING and resumes as may_have_run); the same errors as Update.
+  absl::Status Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events);
+  // Journals the staged changes, if any (the flow's end).
+  absl::Status WriteStaged();
 
   // Runs a step unless it already SUCCEEDED or was SKIPPED (see the file comment).
   absl::Status RunStep(absl::string_view name, BeforeEffect before, const std::function<absl::Status(StepRun&)>& body);
