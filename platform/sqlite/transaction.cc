@@ -2,12 +2,23 @@
 
 #include <utility>
 
+#include "absl/strings/string_view.h"
+#include "platform/sqlite/statement.h"
 #include "platform/status_macros.h"
 
 namespace platform::sqlite {
 
+namespace {
+// BEGIN/COMMIT/ROLLBACK run per transaction, i.e. per journal batch: kept compiled with the
+// connection instead of being parsed by sqlite3_exec every time.
+absl::Status RunCached(Database& db, absl::string_view sql) {
+  ASSIGN_OR_RETURN(CachedStatement st, db.PrepareCached(sql));
+  return st->Run();
+}
+}  // namespace
+
 absl::StatusOr<Transaction> Transaction::Begin(Database& db) {
-  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  RETURN_IF_ERROR(RunCached(db, "BEGIN IMMEDIATE"));
   return Transaction(&db);
 }
 
@@ -17,7 +28,7 @@ Transaction::~Transaction() { Rollback(); }
 
 absl::Status Transaction::Commit() {
   if (db_ == nullptr) return absl::FailedPreconditionError("commit: the transaction is over");
-  absl::Status s = db_->Exec("COMMIT");
+  absl::Status s = RunCached(*db_, "COMMIT");
   if (!s.ok()) {
     Rollback();
     return s;
@@ -29,7 +40,7 @@ absl::Status Transaction::Commit() {
 void Transaction::Rollback() {
   if (db_ == nullptr) return;
   // Fails harmlessly when SQLite already rolled back on its own (e.g. after a full disk).
-  (void)db_->Exec("ROLLBACK");
+  (void)RunCached(*db_, "ROLLBACK");
   db_ = nullptr;
 }
 

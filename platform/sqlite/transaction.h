@@ -1,5 +1,6 @@
 // A write transaction: BEGIN IMMEDIATE (takes SQLite's write lock up front, so a transaction
-// never fails half-way on a lock upgrade), rolled back on destruction unless committed.
+// never fails half-way on a lock upgrade), rolled back on destruction unless committed. BEGIN,
+// COMMIT and ROLLBACK are the connection's cached statements (compiled once per connection).
 #ifndef ONCHAIN_KMS_PLATFORM_SQLITE_TRANSACTION_H_
 #define ONCHAIN_KMS_PLATFORM_SQLITE_TRANSACTION_H_
 

@@ -10,31 +10,44 @@ namespace signer::equivocation {
 namespace {
 constexpr int kCommitters = 2;  // one writes while the other runs the previous batch's callbacks
 
-// This thread's BatchOnThisThread: how deep, and the group commits it queued records into.
+// This thread's BatchOnThisThread: how deep, and the records it started, per group commit. They
+// stay with the thread (not in the shared queue) so that nobody else's records wait for them.
+using HeldRecords = std::vector<std::pair<GroupCommit*, std::vector<GroupCommit::Pending>>>;
 thread_local int batch_depth = 0;
-thread_local std::vector<GroupCommit*>* batch_queued_into = nullptr;
+thread_local HeldRecords* batch_held = nullptr;
 }  // namespace
 
 GroupCommit::BatchOnThisThread::BatchOnThisThread() {
-  if (batch_depth++ == 0) batch_queued_into = new std::vector<GroupCommit*>();
+  if (batch_depth++ == 0) batch_held = new HeldRecords();
 }
 
 GroupCommit::BatchOnThisThread::~BatchOnThisThread() {
   if (--batch_depth != 0) return;
-  std::unique_ptr<std::vector<GroupCommit*>> queued_into(batch_queued_into);
-  batch_queued_into = nullptr;
-  for (GroupCommit* gc : *queued_into) gc->WriteQueuedHere();
+  std::unique_ptr<HeldRecords> held(batch_held);
+  batch_held = nullptr;
+  for (auto& [gc, records] : *held) gc->EnqueueHeld(std::move(records));
 }
 
-void GroupCommit::WriteQueuedHere() {
+void GroupCommit::EnqueueHeld(std::vector<Pending> records) {
   std::unique_lock<std::mutex> lock(queue_mu_);
-  --holds_;
-  // A running commit takes the queue next; another thread's batch still being started, at its end.
-  if (committing_ || queue_.empty() || holds_ > 0) return;
+  --held_batches_;
+  if (stopping_) {
+    // The committers may be gone: refused (nothing of them was written, so nothing is released).
+    queue_cv_.notify_all();  // under the lock: Stop cannot return before it
+    lock.unlock();
+    for (Pending& p : records) p.done(absl::UnavailableError("anti-equivocation db: shutting down"));
+    return;
+  }
+  // As Enqueue: idle -> written here; otherwise the running commit (or the committer woken for
+  // what is queued) takes them next.
+  const bool idle = !committing_ && queue_.empty();
+  for (Pending& p : records) queue_.push_back(std::move(p));
+  if (!idle) return;
   std::vector<Pending> batch = TakeBatch();
   committing_ = true;
+  ++inline_writers_;
   lock.unlock();
-  CommitAndReply(std::move(batch));
+  CommitAndReply(std::move(batch), /*inline_writer=*/true);
 }
 
 GroupCommit::GroupCommit(size_t max_batch, WriteFn write, AfterFn after)
@@ -52,9 +65,10 @@ void GroupCommit::Stop() {
   for (std::thread& t : committers_) {
     if (t.joinable()) t.join();
   }
-  // A write on an enqueuing thread may still run (the committers left with the queue empty).
+  // A write on an enqueuing thread may still run, or its callbacks (the committers left with the
+  // queue empty).
   lock.lock();
-  queue_cv_.wait(lock, [this] { return !committing_; });
+  queue_cv_.wait(lock, [this] { return inline_writers_ == 0 && held_batches_ == 0; });
 }
 
 void GroupCommit::Enqueue(Record record, std::function<void(absl::Status)> done) {
@@ -64,21 +78,23 @@ void GroupCommit::Enqueue(Record record, std::function<void(absl::Status)> done)
     return done(absl::UnavailableError("anti-equivocation db: shutting down"));
   }
   if (batch_depth > 0) {
-    // Written when this thread's BatchOnThisThread ends (or by the commit that runs meanwhile).
-    queue_.push_back(Pending{std::move(record), std::move(done)});
-    if (std::find(batch_queued_into->begin(), batch_queued_into->end(), this) == batch_queued_into->end()) {
-      batch_queued_into->push_back(this);
-      ++holds_;
+    // Queued when this thread's BatchOnThisThread ends, all at once.
+    auto it = std::find_if(batch_held->begin(), batch_held->end(), [this](const auto& h) { return h.first == this; });
+    if (it == batch_held->end()) {
+      it = batch_held->insert(batch_held->end(), {this, {}});
+      ++held_batches_;  // Stop waits for it: this object must outlive the EnqueueHeld to come
     }
+    it->second.push_back(Pending{std::move(record), std::move(done)});
     return;
   }
   if (!committing_ && queue_.empty()) {
     // Idle: write it here, no committer to wake. Whatever arrives meanwhile queues behind it.
     committing_ = true;
+    ++inline_writers_;
     lock.unlock();
     std::vector<Pending> batch;
     batch.push_back(Pending{std::move(record), std::move(done)});
-    return CommitAndReply(std::move(batch));
+    return CommitAndReply(std::move(batch), /*inline_writer=*/true);
   }
   // A commit runs (its writer looks at the queue when done) or a committer was woken for what
   // is queued: nobody to wake.
@@ -97,7 +113,7 @@ std::vector<GroupCommit::Pending> GroupCommit::TakeBatch() {
   return batch;
 }
 
-void GroupCommit::CommitAndReply(std::vector<Pending> batch) {
+void GroupCommit::CommitAndReply(std::vector<Pending> batch, bool inline_writer) {
   std::vector<absl::Status> results(batch.size());
   const absl::Status txn = write_(batch, results);
   if (txn.ok()) {
@@ -117,18 +133,22 @@ void GroupCommit::CommitAndReply(std::vector<Pending> batch) {
     queue_cv_.notify_one();  // a committer writes what queued up meanwhile
   }
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(txn.ok() ? std::move(results[i]) : txn);
+  if (inline_writer) {
+    // Notified under the lock: Stop cannot return (and the object go) before this is done.
+    std::lock_guard<std::mutex> done_lock(queue_mu_);
+    if (--inline_writers_ == 0 && stopping_) queue_cv_.notify_all();
+  }
 }
 
 void GroupCommit::CommitterLoop() {
   std::unique_lock<std::mutex> lock(queue_mu_);
   for (;;) {
-    queue_cv_.wait(
-        lock, [this] { return (!committing_ && holds_ == 0 && !queue_.empty()) || (stopping_ && queue_.empty()); });
+    queue_cv_.wait(lock, [this] { return (!committing_ && !queue_.empty()) || (stopping_ && queue_.empty()); });
     if (queue_.empty()) return;  // stopping, and nothing left to write
     std::vector<Pending> batch = TakeBatch();
     committing_ = true;
     lock.unlock();
-    CommitAndReply(std::move(batch));
+    CommitAndReply(std::move(batch), /*inline_writer=*/false);
     lock.lock();
   }
 }

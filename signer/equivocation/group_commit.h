@@ -58,17 +58,20 @@ class GroupCommit {
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
-  // Writes what is queued, runs its callbacks, then stops the committers. Call it before what
-  // `write` uses is destroyed.
+  // Writes what is queued and runs its callbacks (also those of a write on an enqueuing thread),
+  // waits for the BatchOnThisThreads holding records for it to end (those records are refused
+  // with UNAVAILABLE: nothing of them is written), then stops the committers. Call it before what
+  // `write` uses is destroyed, and not from a thread inside a BatchOnThisThread.
   void Stop();
   // Queues the record, or writes it on this thread (see above) and runs `done` before returning;
   // so `done` may run on this thread: call it with no lock held that `done` takes. UNAVAILABLE
   // to `done` at once (on this thread) after Stop.
   void Enqueue(Record record, std::function<void(absl::Status)> done);
 
-  // While one lives, the records this thread enqueues (into any GroupCommit) are only queued;
-  // when it ends, this thread writes what it queued in one commit (or leaves it to the commit
-  // that runs, which takes it next). For a caller that starts many records in a row.
+  // While one lives, the records this thread enqueues (into any GroupCommit) stay with this
+  // thread; when it ends they are queued together and, if no commit runs, written here in one
+  // commit. Other threads' records never wait for them. For a caller that starts many records in
+  // a row (SignBatch).
   class BatchOnThisThread {
    public:
     BatchOnThisThread();
@@ -84,10 +87,11 @@ class GroupCommit {
   void CommitterLoop();
   std::vector<Pending> TakeBatch();  // queue_mu_ held
   // Writes `batch` (committing_ set by the caller, queue_mu_ not held), hands the turn over, then
-  // runs the batch's callbacks.
-  void CommitAndReply(std::vector<Pending> batch);
-  // Writes what is queued on this thread if no commit runs (the end of a BatchOnThisThread).
-  void WriteQueuedHere();
+  // runs the batch's callbacks. An inline writer (an enqueuing thread) counted itself in
+  // inline_writers_ and leaves it after the callbacks.
+  void CommitAndReply(std::vector<Pending> batch, bool inline_writer);
+  // The records a BatchOnThisThread started here: queued together, written here if idle.
+  void EnqueueHeld(std::vector<Pending> records);
 
   const size_t max_batch_;
   const WriteFn write_;
@@ -97,7 +101,8 @@ class GroupCommit {
   std::vector<Pending> queue_;  // guarded by queue_mu_
   bool committing_ = false;     // guarded by queue_mu_: a batch is being written
   bool stopping_ = false;       // guarded by queue_mu_
-  int holds_ = 0;               // guarded by queue_mu_: BatchOnThisThreads still starting records queued here
+  int inline_writers_ = 0;      // guarded by queue_mu_: enqueuing threads writing or running callbacks
+  int held_batches_ = 0;        // guarded by queue_mu_: BatchOnThisThreads holding records for this one
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> records_written_{0};
   std::vector<std::thread> committers_;

@@ -187,6 +187,83 @@ TEST(GroupCommitTest, RecordsEnqueuedInABatchOnThisThreadShareOneCommitWrittenAt
   gc.Stop();
 }
 
+TEST(GroupCommitTest, ABatchBeingStartedOnOneThreadDoesNotHoldBackOtherThreadsRecords) {
+  Writes w;
+  GroupCommit gc(64, w.Fn());
+  std::atomic<int> held_done{0};
+  absl::Notification held_queued, other_answered, end_hold;
+  std::thread holder([&] {
+    GroupCommit::BatchOnThisThread batch;
+    gc.Enqueue(RecordAt(0), [&](absl::Status s) { held_done += s.ok(); });
+    held_queued.Notify();
+    end_hold.WaitForNotification();
+  });
+  held_queued.WaitForNotification();
+  gc.Enqueue(RecordAt(1), [&](absl::Status s) {
+    EXPECT_TRUE(s.ok());
+    other_answered.Notify();
+  });
+  EXPECT_TRUE(other_answered.WaitForNotificationWithTimeout(absl::Seconds(10)))
+      << "another thread's record waited for a batch it is not part of";
+  EXPECT_EQ(held_done.load(), 0) << "the held record is written when its batch ends, not before";
+  end_hold.Notify();
+  holder.join();
+  EXPECT_EQ(held_done.load(), 1);
+  gc.Stop();
+}
+
+TEST(GroupCommitTest, StopReturnsOnlyAfterAnInlineWritesCallbacksRan) {
+  Writes w;
+  GroupCommit gc(64, w.Fn());
+  absl::Notification in_callback, release_callback;
+  std::atomic<bool> callback_returned{false};
+  std::thread lone([&] {
+    gc.Enqueue(RecordAt(0), [&](absl::Status) {
+      in_callback.Notify();
+      release_callback.WaitForNotification();
+      callback_returned = true;
+    });
+  });
+  in_callback.WaitForNotification();
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    gc.Stop();
+    stopped = true;
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(stopped.load()) << "Stop returned while a batch's callback still ran";
+  release_callback.Notify();
+  stopper.join();
+  EXPECT_TRUE(callback_returned.load());
+  lone.join();
+}
+
+TEST(GroupCommitTest, StopWaitsForABatchBeingStartedAndRefusesItsRecords) {
+  Writes w;
+  GroupCommit gc(64, w.Fn());
+  absl::Notification held_queued, end_hold;
+  absl::Status held_status;
+  std::thread holder([&] {
+    GroupCommit::BatchOnThisThread batch;
+    gc.Enqueue(RecordAt(0), [&](absl::Status s) { held_status = s; });
+    held_queued.Notify();
+    end_hold.WaitForNotification();
+  });
+  held_queued.WaitForNotification();
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    gc.Stop();
+    stopped = true;
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(stopped.load()) << "Stop returned while a thread still held records for it";
+  end_hold.Notify();
+  holder.join();
+  stopper.join();
+  EXPECT_TRUE(absl::IsUnavailable(held_status)) << held_status;
+  EXPECT_EQ(gc.records_written(), 0u);
+}
+
 TEST(GroupCommitTest, StopWaitsForAWriteOnAnEnqueuingThread) {
   Writes w;
   absl::Notification release;

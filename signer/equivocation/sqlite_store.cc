@@ -250,7 +250,7 @@ void SqliteStore::MarkKnown(const std::vector<GroupCommit::Pending>& batch) {
 
 // One transaction for the whole batch: one fsync (synchronous=FULL) at COMMIT. BEGIN, COMMIT and
 // ROLLBACK are statements kept with the writer's connection: parsed once, not once per batch
-// (platform::sqlite::Transaction runs them through sqlite3_exec, which compiles them every time).
+// (as platform::sqlite::Transaction does; here each failure is mapped by DbError like the inserts).
 absl::Status SqliteStore::WriteBatch(const std::vector<GroupCommit::Pending>& batch,
                                      std::vector<absl::Status>& results) {
   RETURN_IF_ERROR(RunCached(*write_db_, "BEGIN IMMEDIATE", "begin"));
