@@ -10,6 +10,8 @@ namespace signer::equivocation {
 namespace {
 constexpr int kCommitters = 2;  // one writes while the other runs the previous batch's callbacks
 
+absl::Status ShuttingDown() { return absl::UnavailableError("anti-equivocation db: shutting down"); }
+
 // This thread's BatchOnThisThread: how deep, and the records it started, per group commit. They
 // stay with the thread (not in the shared queue) so that nobody else's records wait for them.
 using HeldRecords = std::vector<std::pair<GroupCommit*, std::vector<GroupCommit::Pending>>>;
@@ -35,15 +37,17 @@ void GroupCommit::EnqueueHeld(std::vector<Pending> records) {
     // The committers may be gone: refused (nothing of them was written, so nothing is released).
     queue_cv_.notify_all();  // under the lock: Stop cannot return before it
     lock.unlock();
-    for (Pending& p : records) p.done(absl::UnavailableError("anti-equivocation db: shutting down"));
+    for (Pending& p : records) p.done(ShuttingDown());
     return;
   }
   // As Enqueue: idle -> written here; otherwise the running commit (or the committer woken for
   // what is queued) takes them next.
   const bool idle = !committing_ && queue_.empty();
   for (Pending& p : records) queue_.push_back(std::move(p));
-  if (!idle) return;
-  std::vector<Pending> batch = TakeBatch();
+  if (idle) WriteHere(lock, TakeBatch());
+}
+
+void GroupCommit::WriteHere(std::unique_lock<std::mutex>& lock, std::vector<Pending> batch) {
   committing_ = true;
   ++inline_writers_;
   lock.unlock();
@@ -75,7 +79,7 @@ void GroupCommit::Enqueue(Record record, std::function<void(absl::Status)> done)
   std::unique_lock<std::mutex> lock(queue_mu_);
   if (stopping_) {
     lock.unlock();
-    return done(absl::UnavailableError("anti-equivocation db: shutting down"));
+    return done(ShuttingDown());
   }
   if (batch_depth > 0) {
     // Queued when this thread's BatchOnThisThread ends, all at once.
@@ -89,12 +93,9 @@ void GroupCommit::Enqueue(Record record, std::function<void(absl::Status)> done)
   }
   if (!committing_ && queue_.empty()) {
     // Idle: write it here, no committer to wake. Whatever arrives meanwhile queues behind it.
-    committing_ = true;
-    ++inline_writers_;
-    lock.unlock();
     std::vector<Pending> batch;
     batch.push_back(Pending{std::move(record), std::move(done)});
-    return CommitAndReply(std::move(batch), /*inline_writer=*/true);
+    return WriteHere(lock, std::move(batch));
   }
   // A commit runs (its writer looks at the queue when done) or a committer was woken for what
   // is queued: nobody to wake.

@@ -92,6 +92,8 @@ class GroupCommit {
   void CommitAndReply(std::vector<Pending> batch, bool inline_writer);
   // The records a BatchOnThisThread started here: queued together, written here if idle.
   void EnqueueHeld(std::vector<Pending> records);
+  // Writes `batch` on this thread as an inline writer (`lock` held on entry, released).
+  void WriteHere(std::unique_lock<std::mutex>& lock, std::vector<Pending> batch);
 
   const size_t max_batch_;
   const WriteFn write_;

@@ -126,12 +126,6 @@ absl::StatusOr<Record> ReadRow(const Statement& s) {
   return r;
 }
 
-// Runs a statement without parameters or rows from the connection's statement cache.
-absl::Status RunCached(platform::sqlite::Database& db, absl::string_view sql, absl::string_view what) {
-  ASSIGN_OR_RETURN(platform::sqlite::CachedStatement s, DbError(db.PrepareCached(sql), what));
-  return DbError(s->Run(), what);
-}
-
 // Every row of `s`, in order.
 absl::StatusOr<std::vector<Record>> ReadRows(Statement& s, absl::string_view what) {
   std::vector<Record> out;
@@ -248,22 +242,19 @@ void SqliteStore::MarkKnown(const std::vector<GroupCommit::Pending>& batch) {
   for (const GroupCommit::Pending& p : batch) known_.insert(p.record.key);
 }
 
-// One transaction for the whole batch: one fsync (synchronous=FULL) at COMMIT. BEGIN, COMMIT and
-// ROLLBACK are statements kept with the writer's connection: parsed once, not once per batch
-// (as platform::sqlite::Transaction does; here each failure is mapped by DbError like the inserts).
+// One transaction for the whole batch: one fsync (synchronous=FULL) at COMMIT (BEGIN and COMMIT
+// from the connection's statement cache: platform::sqlite::Transaction).
 absl::Status SqliteStore::WriteBatch(const std::vector<GroupCommit::Pending>& batch,
                                      std::vector<absl::Status>& results) {
-  RETURN_IF_ERROR(RunCached(*write_db_, "BEGIN IMMEDIATE", "begin"));
+  ASSIGN_OR_RETURN(platform::sqlite::Transaction txn,
+                   DbError(platform::sqlite::Transaction::Begin(*write_db_), "begin"));
   for (size_t i = 0; i < batch.size(); ++i) {
     BindRecord(*insert_, batch[i].record);
     // A failed statement (e.g. a constraint) is rolled back alone; the transaction goes on.
     results[i] = DbError(insert_->Run(), "insert");
     insert_->Reset();
   }
-  absl::Status commit = RunCached(*write_db_, "COMMIT", "commit");
-  // Fails harmlessly when SQLite already rolled back on its own (e.g. after a full disk).
-  if (!commit.ok()) (void)RunCached(*write_db_, "ROLLBACK", "rollback");
-  return commit;
+  return DbError(txn.Commit(), "commit");
 }
 
 absl::Status SqliteStore::ForEachSince(absl::Time since, const std::function<void(const Record&)>& fn) {
