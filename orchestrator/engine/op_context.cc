@@ -196,19 +196,15 @@ OpContext::OpContext(OpRuntime& runtime, journal::Journal& journal, const FlowDe
 
 absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
                                      std::vector<Event> events, bool allow_terminal) {
-  if (!allow_terminal && IsTerminal(rt_.op_.state())) {
-    return rt_.op_.state() == v1::OPERATION_STATE_CANCELLED
-               ? CancelledByClientStatus()
-               : absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is already finished"));
-  }
+  if (!allow_terminal) RETURN_IF_ERROR(FinishedStatusLocked());
   const absl::Duration cpu_start = ThreadCpuTime();
-  v1::Operation op = rt_.staged_op_.has_value() ? *rt_.staged_op_ : rt_.op_;
-  state::FlowState st = rt_.staged_st_.has_value() ? *rt_.staged_st_ : rt_.st_;
+  v1::Operation op = rt_.FlowOpLocked();
+  state::FlowState st = rt_.FlowStateLocked();
   if (fn) fn(op, st);
   *op.mutable_update_time() = Now();
   journal::OperationRecord rec = rt_.record_;
   FillRecord(op, st, rec);
-  if (!rt_.staged_events_.empty()) events.insert(events.begin(), rt_.staged_events_.begin(), rt_.staged_events_.end());
+  if (rt_.staged_) events.insert(events.begin(), rt_.staged_->events.begin(), rt_.staged_->events.end());
   // Journaled with the change so that other replicas' watchers get exactly these (remote_watch.h).
   const state::JournaledEvents journaled = JournalEvents(events, op.update_time());
   journal::UpdateOptions options;
@@ -245,9 +241,7 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   rt_.record_ = std::move(rec);
   rt_.op_ = std::move(op);
   rt_.st_ = std::move(st);
-  rt_.staged_op_.reset();
-  rt_.staged_st_.reset();
-  rt_.staged_events_.clear();
+  rt_.staged_.reset();
   rt_.PublishLocked(journaled);
   return absl::OkStatus();
 }
@@ -255,34 +249,34 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
 absl::Status OpContext::Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
                               std::vector<Event> events) {
   absl::MutexLock l(&rt_.mu_);
-  if (IsTerminal(rt_.op_.state())) {
-    return rt_.op_.state() == v1::OPERATION_STATE_CANCELLED
-               ? CancelledByClientStatus()
-               : absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is already finished"));
-  }
-  if (!rt_.staged_op_.has_value()) {
-    rt_.staged_op_ = rt_.op_;
-    rt_.staged_st_ = rt_.st_;
-  }
-  if (fn) fn(*rt_.staged_op_, *rt_.staged_st_);
-  for (Event& e : events) rt_.staged_events_.push_back(std::move(e));
+  RETURN_IF_ERROR(FinishedStatusLocked());
+  if (!rt_.staged_) rt_.staged_ = OpRuntime::Staged{rt_.op_, rt_.st_, {}};
+  if (fn) fn(rt_.staged_->op, rt_.staged_->st);
+  for (Event& e : events) rt_.staged_->events.push_back(std::move(e));
   return absl::OkStatus();
+}
+
+absl::Status OpContext::FinishedStatusLocked() const {
+  if (!IsTerminal(rt_.op_.state())) return absl::OkStatus();
+  return rt_.op_.state() == v1::OPERATION_STATE_CANCELLED
+             ? CancelledByClientStatus()
+             : absl::FailedPreconditionError(absl::StrCat("operation ", rt_.id(), " is already finished"));
 }
 
 absl::Status OpContext::WriteStaged() {
   OpRuntime::PublishingLock l(rt_);
-  if (!rt_.staged_op_.has_value()) return absl::OkStatus();
+  if (!rt_.staged_) return absl::OkStatus();
   return UpdateLocked(nullptr, {}, /*allow_terminal=*/false);
 }
 
 state::FlowState OpContext::State() const {
   absl::MutexLock l(&rt_.mu_);
-  return rt_.staged_st_.has_value() ? *rt_.staged_st_ : rt_.st_;
+  return rt_.FlowStateLocked();
 }
 
 v1::Operation OpContext::Operation() const {
   absl::MutexLock l(&rt_.mu_);
-  return rt_.staged_op_.has_value() ? *rt_.staged_op_ : rt_.op_;
+  return rt_.FlowOpLocked();
 }
 
 absl::Status OpContext::Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
@@ -293,7 +287,7 @@ absl::Status OpContext::Update(const std::function<void(v1::Operation&, state::F
 
 bool OpContext::StepFinished(absl::string_view name) const {
   absl::MutexLock l(&rt_.mu_);
-  const v1::Step* s = FindStep(rt_.staged_op_.has_value() ? *rt_.staged_op_ : rt_.op_, name);
+  const v1::Step* s = FindStep(rt_.FlowOpLocked(), name);
   return s != nullptr && (s->state() == v1::STEP_STATE_SUCCEEDED || s->state() == v1::STEP_STATE_SKIPPED);
 }
 

@@ -15,9 +15,10 @@
 // (OpContext::WriteStaged), so one write per step instead of two. Until then the flow sees the
 // staged view (OpContext::State, Operation, StepFinished) and everyone else the journaled one
 // (OpRuntime::Snapshot, the watchers): a crash before that write leaves the step RUNNING, which
-// resumes as may_have_run, as a crash right before its result write always did. A transient failure (status_marks.h
-// IsTransient) is retried with exponential backoff until `retry_timeout` has passed since the first failure, then the
-// step and the operation fail with a final message naming the last error.
+// resumes as may_have_run, as a crash right before its result write always did. A transient
+// failure (status_marks.h IsTransient) is retried with exponential backoff until `retry_timeout`
+// has passed since the first failure, then the step and the operation fail with a final message
+// naming the last error.
 //
 // A journal write that fails with UNAVAILABLE (journal.h) returns IsJournalUnavailable: RunStep
 // then stops at once (the body does not run without its RUNNING write; a body whose result was
@@ -140,10 +141,18 @@ class OpRuntime {
   // Steps that were RUNNING when this process loaded the operation (they may have partly run).
   std::set<std::string> resumed_steps_;
   // Changed by OpContext::Stage, not journaled yet: the next write journals them (and publishes
-  // the events). Both set or both empty.
-  std::optional<v1::Operation> staged_op_ ABSL_GUARDED_BY(mu_);
-  std::optional<state::FlowState> staged_st_ ABSL_GUARDED_BY(mu_);
-  std::vector<Event> staged_events_ ABSL_GUARDED_BY(mu_);
+  // the events).
+  struct Staged {
+    v1::Operation op;
+    state::FlowState st;
+    std::vector<Event> events;
+  };
+  std::optional<Staged> staged_ ABSL_GUARDED_BY(mu_);
+  // The flow's view: the staged change if there is one, else the journaled state.
+  const v1::Operation& FlowOpLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return staged_ ? staged_->op : op_; }
+  const state::FlowState& FlowStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return staged_ ? staged_->st : st_;
+  }
   chain::jsonrpc::CancelToken cancel_;  // CancelOperation or shutdown
   std::atomic<bool> stopping_{false};   // shutdown (as opposed to a client's cancel)
   // A fenced write was refused (journal.h LeaseLost) or the operation was released: another
@@ -253,6 +262,8 @@ class OpContext {
   absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
                             bool allow_terminal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   absl::Status CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
+  // OK unless the operation is finished: then what Update and Stage return (nothing changed).
+  absl::Status FinishedStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   // Journals `name` RUNNING with one more attempt (before its body runs).
   absl::Status MarkStepRunning(const std::string& name, bool resumed);
 
