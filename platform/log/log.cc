@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "platform/utc_millis.h"
 
 namespace platform::log {
 namespace {
@@ -105,8 +106,8 @@ void Value::AppendJson(std::string* out) const {
 }
 
 std::string FormatLine(Level level, absl::Time now, absl::string_view message, absl::Span<const Field> fields) {
-  std::string line = absl::StrCat("{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()),
-                                  "\",\"level\":\"", LevelName(level), "\",\"msg\":");
+  std::string line =
+      absl::StrCat("{\"ts\":\"", platform::UtcMillis(now), "\",\"level\":\"", LevelName(level), "\",\"msg\":");
   AppendQuoted(std::string_view(message.data(), message.size()), &line);
   for (const Field& f : fields) {
     line.push_back(',');

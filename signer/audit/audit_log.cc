@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
+#include "platform/utc_millis.h"
 #include "signer/audit/audit_record.h"
 
 namespace signer::audit {
@@ -169,7 +170,7 @@ void AuditLog::FlusherLoop() {
 }
 
 absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
-  const std::string time = RecordTime(absl::Now());
+  const std::string time = platform::UtcMillis(absl::Now());
   absl::MutexLock lock(&mu_);
   for (const auto& kv : event) {
     if (kv.key() == "seq" || kv.key() == "time" || kv.key() == "prev" || kv.key() == "hash") {

@@ -17,7 +17,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/civil_time.h"
 #include "signer/audit/audit_record.h"
 
 namespace signer::audit {
@@ -135,30 +134,6 @@ TEST(AuditLog, RecordBytesAreTheSerializedObject) {
     prev = hash;
   }
   EXPECT_TRUE(VerifyAuditLog(path).ok);
-}
-
-// A record's "time" is formatted without absl::FormatTime (per record, on the signing path), to
-// the same bytes.
-TEST(AuditLog, RecordTimeIsFormatTimesMilliseconds) {
-  std::vector<absl::Time> times = {
-      absl::UnixEpoch(),
-      absl::FromCivil(absl::CivilSecond(2000, 2, 29, 23, 59, 59), absl::UTCTimeZone()) + absl::Microseconds(999999),
-      absl::FromCivil(absl::CivilSecond(2024, 2, 29, 0, 0, 0), absl::UTCTimeZone()),
-      absl::FromCivil(absl::CivilSecond(2100, 3, 1, 12, 30, 5), absl::UTCTimeZone()) + absl::Nanoseconds(999999),
-      absl::FromCivil(absl::CivilSecond(2026, 12, 31, 23, 59, 59), absl::UTCTimeZone()) + absl::Milliseconds(999),
-      absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone()) + absl::Milliseconds(999),
-      absl::Now(),
-  };
-  uint64_t x = 88172645463325252ull;  // xorshift: fixed instants spread over 1970..9999
-  for (int i = 0; i < 20000; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    times.push_back(absl::UnixEpoch() + absl::Microseconds(static_cast<int64_t>(x % 253402300800000000ull)));
-  }
-  for (absl::Time t : times) {
-    ASSERT_EQ(RecordTime(t), absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone())) << t;
-  }
 }
 
 TEST(AuditLog, DetectsEditedRecord) {

@@ -11,7 +11,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
 
 namespace signer::audit {
 
@@ -41,10 +40,6 @@ size_t WholeRecordAfterTornBytes(absl::string_view line);
 
 // Lower-case hex SHA-256 of `bytes`.
 std::string Sha256Hex(absl::string_view bytes);
-
-// A record's "time": what absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, UTC) gives for the years
-// 1970 to 9999 (e.g. "2026-12-03T22:53:00.123Z"), without parsing a format per record.
-std::string RecordTime(absl::Time t);
 
 }  // namespace signer::audit
 
