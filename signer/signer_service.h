@@ -1,8 +1,10 @@
 // The gRPC face of the signer: onchainkms.signer.v1.Signer on the callback API. Each handler
 // authorises the caller through the transport (SO_PEERCRED uid or mTLS allowlist), then hands
 // the request to the engine, which finishes the call — possibly from the group-commit committer
-// that made its record durable or the record's slot hand-over thread, so no gRPC thread ever
-// waits on an fsync or on another request for the same nonce.
+// that made its record durable or the record's slot hand-over thread, so no gRPC thread waits on
+// another request for the same nonce, nor on a commit of other requests' records. One exception,
+// chosen for latency: a lone record (no commit running, nothing queued) is written on the
+// request's own thread (GroupCommit), which then waits for that one fsync.
 #ifndef ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 #define ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 

@@ -11,6 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 targets=(
   //tools/tsan:absl_sync_annotations_test
+  //signer/audit:audit_log_test
   //signer/equivocation:group_commit_test
   //signer/equivocation:slot_locks_test
   //signer/equivocation:store_test

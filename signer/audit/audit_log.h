@@ -24,18 +24,18 @@
 // check it with `signer audit verify --expect_head=HASH`.
 //
 // Durability: every Append() is written (one write(2) on an O_APPEND descriptor) before it
-// returns, so it survives a crash of this process; fdatasync runs every `fsync_interval`
-// (0 = after every record). The anti-equivocation database, not this log, is the durable record
-// of what was signed.
+// returns, so it survives a crash of this process; fdatasync runs at most `fsync_interval` after
+// a record (0 = after every record, in Append). Records within one interval share one fdatasync,
+// and an idle log's flusher thread sleeps until the next record instead of waking every
+// interval. The anti-equivocation database, not this log, is the durable record of what was
+// signed.
 #ifndef ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
 #define ONCHAIN_KMS_SIGNER_AUDIT_AUDIT_LOG_H_
 
 #include <sys/types.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -67,10 +67,13 @@ class AuditLog {
 
   uint64_t seq() const;
   std::string head_hash() const;
+  // fdatasync calls made so far (by the flusher, or by Append without an interval).
+  uint64_t syncs() const;
 
  private:
   AuditLog() = default;
   void FlusherLoop();
+  bool FlusherHasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return dirty_ || stopping_; }
   absl::Status WriteLocked(const std::string& line) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int fd_ = -1;
@@ -81,9 +84,9 @@ class AuditLog {
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   off_t size_ ABSL_GUARDED_BY(mu_) = 0;     // the end of the last whole record
   bool torn_ ABSL_GUARDED_BY(mu_) = false;  // a failed write left bytes the truncate could not cut
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;  // guarded by stop_mu_
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_sync_ ABSL_GUARDED_BY(mu_);
+  uint64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread flusher_;
 };
 

@@ -1,5 +1,6 @@
 #include "signer/audit/audit_log.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -8,15 +9,20 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "signer/audit/audit_record.h"
 
 namespace signer::audit {
@@ -65,6 +71,70 @@ std::string MakeLog(const std::string& name, int n) {
     EXPECT_TRUE(log->Append(e).ok());
   }
   return path;
+}
+
+// The context switches (wake-ups) of this process's thread named `name`; nullopt if none is.
+std::optional<int64_t> ThreadWakeUps(const std::string& name) {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return std::nullopt;
+  std::optional<int64_t> out;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string task = std::string("/proc/self/task/") + e->d_name;
+    std::string comm;
+    std::getline(std::ifstream(task + "/comm"), comm);
+    if (comm != name) continue;
+    std::ifstream status(task + "/status");
+    int64_t n = 0;
+    for (std::string line; std::getline(status, line);) {
+      for (const char* key : {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"}) {
+        int64_t v = 0;
+        if (line.rfind(key, 0) == 0 && absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(strlen(key))), &v)) {
+          n += v;
+        }
+      }
+    }
+    out = n;
+  }
+  ::closedir(dir);
+  return out;
+}
+
+// An idle signer's flusher used to wake every interval (~100 times a second at the default
+// 10 ms) to find nothing to sync; it now sleeps until the next record.
+TEST(AuditLog, AnIdleLogsFlusherSleepsUntilTheNextRecord) {
+  auto log = *AuditLog::Open(TmpPath("idle.jsonl"), absl::Milliseconds(1));
+  ASSERT_TRUE(log->Append(Event("SignTransaction")).ok());
+  for (int i = 0; i < 500 && log->syncs() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(log->syncs(), 1u);
+  absl::SleepFor(absl::Milliseconds(20));  // the flusher goes back to sleep after its sync
+  const std::optional<int64_t> before = ThreadWakeUps("audit-flusher");
+  ASSERT_TRUE(before.has_value()) << "no thread named audit-flusher";
+  absl::SleepFor(absl::Milliseconds(100));  // 100 intervals
+  const std::optional<int64_t> after = ThreadWakeUps("audit-flusher");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_LE(*after - *before, 2) << "the idle flusher woke up";
+  EXPECT_EQ(log->syncs(), 1u);
+  ASSERT_TRUE(log->Append(Event("SignTransaction")).ok());  // and it still wakes for a record
+  for (int i = 0; i < 500 && log->syncs() == 1; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(log->syncs(), 2u);
+}
+
+TEST(AuditLog, RecordsWithinAnIntervalShareOneSync) {
+  auto log = *AuditLog::Open(TmpPath("share.jsonl"), absl::Milliseconds(300));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(Event("SignTransaction")).ok());
+  for (int i = 0; i < 500 && log->syncs() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  absl::SleepFor(absl::Milliseconds(400));
+  EXPECT_EQ(log->syncs(), 1u);
+  EXPECT_EQ(log->seq(), 5u);
+}
+
+TEST(AuditLog, WithoutAnIntervalEveryRecordIsSyncedInAppend) {
+  auto log = *AuditLog::Open(TmpPath("every.jsonl"), absl::ZeroDuration());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(log->Append(Event("SignTransaction")).ok());
+    EXPECT_EQ(log->syncs(), static_cast<uint64_t>(i + 1));
+  }
+  EXPECT_FALSE(ThreadWakeUps("audit-flusher").has_value()) << "no flusher without an interval";
 }
 
 TEST(AuditLog, ChainVerifiesAndSurvivesReopen) {

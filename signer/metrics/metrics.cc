@@ -32,8 +32,10 @@ Metrics::Metrics()
                              {"method"}),
       denials_("signer_policy_denials_total", "Requests refused by the policy or its limits, by rule.", {"rule"}),
       reloads_("signer_policy_reloads_total", "Policy reloads (SIGHUP) by result.", {"result"}, {{"ok"}, {"rejected"}}),
-      audit_writes_("signer_audit_write_duration_seconds", "Time of an audit log append (fsynced), by result.",
-                    {"result"}, RequestBoundsSeconds()),
+      audit_writes_(
+          "signer_audit_write_duration_seconds",
+          "Time of an audit log append (its write; with audit_fsync_every_record also its fdatasync), by result.",
+          {"result"}, RequestBoundsSeconds()),
       keys_loaded_("signer_keys_loaded", "Keys held by the signer.", CallbackMetric::Type::kGauge),
       refused_connections_("signer_refused_connections_total",
                            "Unix socket connections refused (peer uid not allowed).", CallbackMetric::Type::kCounter),

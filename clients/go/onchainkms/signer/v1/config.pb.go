@@ -57,9 +57,10 @@ type SignerConfig struct {
 	MetricsPort uint32 `protobuf:"varint,8,opt,name=metrics_port,json=metricsPort,proto3" json:"metrics_port,omitempty"`
 	// Address the metrics endpoint binds to. Default "127.0.0.1".
 	MetricsBindAddress string `protobuf:"bytes,9,opt,name=metrics_bind_address,json=metricsBindAddress,proto3" json:"metrics_bind_address,omitempty"`
-	// How often the audit log is fdatasync-ed, in milliseconds; 0 means the default, 10. Every
-	// record is written (write(2)) before the reply, so it survives a crash of the signer; this
-	// bounds what a power loss can take. The signature itself is durable in the
+	// At most how long after a record the audit log is fdatasync-ed, in milliseconds; 0 means the
+	// default, 10. Records within one interval share one fdatasync; an idle signer does not wake
+	// up for it. Every record is written (write(2)) before the reply, so it survives a crash of
+	// the signer; this bounds what a power loss can take. The signature itself is durable in the
 	// anti-equivocation database before any reply.
 	AuditFsyncIntervalMs uint32 `protobuf:"varint,10,opt,name=audit_fsync_interval_ms,json=auditFsyncIntervalMs,proto3" json:"audit_fsync_interval_ms,omitempty"`
 	// fdatasync the audit log after every record before replying (slower; one fsync per request).
