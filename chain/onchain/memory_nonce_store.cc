@@ -147,9 +147,15 @@ absl::Status MemoryNonceStore::Signed(const TxJournal& journal) {
 absl::Status MemoryNonceStore::Chain(uint64_t chain_id, const Address& sender, uint64_t latest_count) {
   Sender& s = SenderFor(chain_id, sender);
   absl::MutexLock l(&mu_);
+  const absl::Time now = absl::Now();
   for (auto& [nonce, slot] : s.slots) {
-    if (slot.state == SlotView::State::kSigned && nonce < latest_count) slot.state = SlotView::State::kMined;
-    if (slot.state == SlotView::State::kMined && nonce >= latest_count) slot.state = SlotView::State::kSigned;
+    if (slot.state == SlotView::State::kSigned && nonce < latest_count) {
+      slot.state = SlotView::State::kMined;
+      slot.mined_at = now;
+    }
+    if (slot.state == SlotView::State::kMined && nonce >= latest_count && now - slot.mined_at >= reorg_grace_) {
+      slot.state = SlotView::State::kSigned;
+    }
   }
   return absl::OkStatus();
 }

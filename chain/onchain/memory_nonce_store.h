@@ -19,7 +19,8 @@ namespace chain::onchain {
 
 class MemoryNonceStore final : public NonceStore {
  public:
-  MemoryNonceStore() = default;
+  // `reorg_grace`: see kDefaultReorgGrace (tests of the reorg rule set zero).
+  explicit MemoryNonceStore(absl::Duration reorg_grace = kDefaultReorgGrace) : reorg_grace_(reorg_grace) {}
   MemoryNonceStore(const MemoryNonceStore&) = delete;
   MemoryNonceStore& operator=(const MemoryNonceStore&) = delete;
 
@@ -44,6 +45,7 @@ class MemoryNonceStore final : public NonceStore {
     absl::Time reserved_at;
     absl::Time last_signed_at = absl::InfinitePast();
     absl::Time last_bump_at = absl::InfinitePast();
+    absl::Time mined_at;
   };
   struct Sender {
     absl::Mutex hold_mu;             // held by one SenderHold at a time
@@ -54,6 +56,7 @@ class MemoryNonceStore final : public NonceStore {
   Sender& SenderFor(uint64_t chain_id, const Address& sender) ABSL_LOCKS_EXCLUDED(mu_);
   static std::vector<SlotView> OpenLocked(const Sender& s, absl::Time now);
 
+  const absl::Duration reorg_grace_;
   mutable absl::Mutex mu_;
   std::map<Key, std::unique_ptr<Sender>> senders_ ABSL_GUARDED_BY(mu_);
 };

@@ -29,6 +29,11 @@
 
 namespace chain::onchain {
 
+// How long a slot must have been MINED before a transaction count below it is taken for a reorg.
+// Counts are read by many threads and replicas at once: one read before another process saw a
+// later receipt is stale, not a reorg, and must not reopen the slot that process just closed.
+inline constexpr absl::Duration kDefaultReorgGrace = absl::Seconds(10);
+
 // One nonce of a sender as the store knows it.
 struct SlotView {
   enum class State { kReserved = 1, kSigned = 2, kMined = 3, kVoid = 4, kConflicted = 5 };
@@ -74,8 +79,8 @@ class NonceStore {
   // Stores the versions of `journal` (append-only) and marks the requests they cover signed;
   // RESERVED -> SIGNED. Before any of them is broadcast.
   virtual absl::Status Signed(const TxJournal& journal) = 0;
-  // What the chain says: SIGNED slots below `latest_count` are MINED, MINED ones at or above it
-  // (a reorg) are SIGNED again.
+  // What the chain says: SIGNED slots below `latest_count` are MINED; MINED ones at or above it
+  // (a reorg) are SIGNED again once they have been MINED for the store's reorg grace (above).
   virtual absl::Status Chain(uint64_t chain_id, const Address& sender, uint64_t latest_count) = 0;
   // Another transaction used `nonce` on chain: none of ours can be mined.
   virtual absl::Status Conflicted(uint64_t chain_id, const Address& sender, uint64_t nonce) = 0;

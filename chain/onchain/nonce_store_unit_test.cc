@@ -58,7 +58,7 @@ TEST(MemoryNonceStore, SlotsAreReservedOnceAndARefusedOneIsFreeAgain) {
 
 TEST(MemoryNonceStore, AnOrphanIsSignedAgainWithTheSameBytesThenMinedAndClosed) {
   auto signer = *LocalKeySigner::FromHex(kKey0);
-  MemoryNonceStore store;
+  MemoryNonceStore store(/*reorg_grace=*/absl::ZeroDuration());
   const TxRequest r = Request(signer->address(), 0, 1000);
   absl::StatusOr<SignedTx> lost;
   {

@@ -150,7 +150,8 @@ constexpr absl::string_view kMined =
     "WHERE chain_id = $1 AND sender = $2 AND state = 2 AND nonce < $3";
 constexpr absl::string_view kUnmined =
     "UPDATE nonce_slots SET state = 2, closed_at = NULL "
-    "WHERE chain_id = $1 AND sender = $2 AND state = 3 AND nonce >= $3";
+    "WHERE chain_id = $1 AND sender = $2 AND state = 3 AND nonce >= $3 "
+    "AND closed_at <= now() - $4 * interval '1 millisecond'";
 constexpr absl::string_view kConflicted =
     "UPDATE nonce_slots SET state = 5, closed_at = now() WHERE chain_id = $1 AND sender = $2 AND nonce = $3";
 constexpr absl::string_view kNewestOfStep =
@@ -391,8 +392,9 @@ absl::Status PostgresNonceStore::Signed(const TxJournal& journal) {
 }
 
 absl::Status PostgresNonceStore::Chain(uint64_t chain_id, const chain::Address& sender, uint64_t latest_count) {
-  const Param params[] = {ChainParam(chain_id), SenderParam(sender), NonceParam(latest_count)};
-  RETURN_IF_ERROR(Run("mark mined slots", kMined, params).status());
+  const Param params[] = {ChainParam(chain_id), SenderParam(sender), NonceParam(latest_count),
+                          Param::Int(absl::ToInt64Milliseconds(options_.reorg_grace))};
+  RETURN_IF_ERROR(Run("mark mined slots", kMined, absl::MakeConstSpan(params, 3)).status());
   return Run("reopen slots a reorg took back", kUnmined, params).status();
 }
 

@@ -43,6 +43,7 @@ struct PostgresNonceStoreOptions {
   int pool_size = 4;  // at least 2: a hold keeps one connection and writes through another
   absl::Duration lock_timeout = absl::Seconds(5);
   absl::Duration acquire_timeout = absl::Seconds(10);
+  absl::Duration reorg_grace = chain::onchain::kDefaultReorgGrace;  // tests of the reorg rule set zero
 };
 
 class PostgresNonceStore final : public StepNonces {

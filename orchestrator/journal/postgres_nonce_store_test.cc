@@ -226,5 +226,30 @@ TEST(PostgresNonceStoreTest, TheOrphanOfAKilledHolderIsRepairedBeforeTheNextNonc
   hold.reset();  // the dead replica's hold ends on a dead connection: nothing to release
 }
 
+// A reorg (a count below a MINED slot, once the slot has been mined for the reorg grace) makes the
+// slot SIGNED again; within the grace the count is taken for a stale read (the shared contract).
+TEST(PostgresNonceStoreTest, AReorgReopensAMinedSlotAfterTheGrace) {
+  const Dsn dsn = NewDatabase();
+  std::unique_ptr<PostgresNonceStore> store = MustOpen(dsn, {.reorg_grace = absl::Milliseconds(300)});
+  absl::StatusOr<std::unique_ptr<AnvilEnv>> e = AnvilEnv::Start();
+  ASSERT_TRUE(e.ok()) << e.status();
+  AnvilEnv& env = **e;
+  const uint64_t start = *env.rpc->GetTransactionCount(env.sender);
+  chain::onchain::OnchainOperations ops(*env.rpc, *env.signer, chain::onchain::testing::FastOptions(), store.get());
+  absl::StatusOr<chain::onchain::DeployAppAuthResult> r =
+      ops.DeployAppAuth(env.DeployRequest(chain::onchain::testing::TestHash(3)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(store->Open(env.chain_id, env.sender)->empty()) << "mined";
+  ASSERT_TRUE(store->Chain(env.chain_id, env.sender, start).ok());
+  EXPECT_TRUE(store->Open(env.chain_id, env.sender)->empty()) << "within the grace";
+  absl::SleepFor(absl::Milliseconds(400));
+  ASSERT_TRUE(store->Chain(env.chain_id, env.sender, start).ok());
+  absl::StatusOr<std::vector<SlotView>> open = store->Open(env.chain_id, env.sender);
+  ASSERT_TRUE(open.ok()) << open.status();
+  ASSERT_EQ(open->size(), 1u) << "a reorg took it back";
+  EXPECT_EQ((*open)[0].nonce, start);
+  EXPECT_EQ((*open)[0].state, SlotView::State::kSigned);
+}
+
 }  // namespace
 }  // namespace orchestrator::journal
