@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "absl/strings/str_cat.h"
+#include "crypto/sodium_init.h"
 
 namespace crypto {
 
@@ -35,8 +36,7 @@ absl::Status Scrypt(ByteView password, ByteView salt, uint64_t n, uint32_t r, ui
                     const ScryptLimits& limits) {
   if (absl::Status s = ValidateScryptParams(n, r, p, limits); !s.ok()) return s;
   if (out.empty() || out.size() > 1024) return absl::InvalidArgumentError("scrypt: output must be 1..1024 bytes");
-  static const int init = sodium_init();  // thread-safe, idempotent; < 0 only if the OS RNG is missing
-  if (init < 0) return absl::InternalError("scrypt: libsodium failed to initialise");
+  if (absl::Status s = internal::SodiumReady(); !s.ok()) return s;
   static const uint8_t kEmpty = 0;
   if (crypto_pwhash_scryptsalsa208sha256_ll(password.empty() ? &kEmpty : password.data(), password.size(),
                                             salt.empty() ? &kEmpty : salt.data(), salt.size(), n, r, p, out.data(),

@@ -1,35 +1,17 @@
 #include "crypto/x25519.h"
 
-#include <openssl/evp.h>
+#include <sodium.h>
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "crypto/openssl_util.h"
 #include "crypto/random.h"
+#include "crypto/sodium_init.h"
 
+// libsodium's X25519 rather than OpenSSL's EVP: OpenSSL 3 derives the public key again on every
+// EVP_PKEY_new_raw_private_key, so an encryption (public key + shared secret) cost three scalar
+// multiplications plus the provider's key objects; here it costs two (bench/env_encryption_bench).
 namespace crypto {
-namespace {
-
-using internal::EvpPkeyCtxPtr;
-using internal::EvpPkeyPtr;
-using internal::OpenSslError;
-
-absl::StatusOr<EvpPkeyPtr> PrivatePkey(ByteView raw) {
-  EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, raw.data(), raw.size()));
-  if (pkey == nullptr) {
-    return OpenSslError(absl::StatusCode::kInternal, "x25519: cannot load private key");
-  }
-  return pkey;
-}
-
-bool AllZero(ByteView b) {
-  uint8_t acc = 0;
-  for (uint8_t x : b) acc |= x;
-  return acc == 0;
-}
-
-}  // namespace
 
 absl::StatusOr<X25519PrivateKey> X25519PrivateKey::FromBytes(ByteView raw) {
   if (raw.size() != kX25519KeySize) {
@@ -46,12 +28,12 @@ absl::StatusOr<X25519PrivateKey> X25519PrivateKey::Generate() {
 }
 
 absl::StatusOr<X25519PublicKey> X25519PrivateKey::PublicKey() const {
-  absl::StatusOr<EvpPkeyPtr> pkey = PrivatePkey(raw_.view());
-  if (!pkey.ok()) return pkey.status();
+  if (absl::Status s = internal::SodiumReady(); !s.ok()) return s;
   X25519PublicKey pub{};
-  size_t len = pub.size();
-  if (EVP_PKEY_get_raw_public_key(pkey->get(), pub.data(), &len) != 1 || len != pub.size()) {
-    return OpenSslError(absl::StatusCode::kInternal, "x25519: cannot derive public key");
+  // Clamps the scalar as RFC 7748 does; fails only for an all-zero result, which the base point
+  // cannot give.
+  if (crypto_scalarmult_curve25519_base(pub.data(), raw_.data()) != 0) {
+    return absl::InternalError("x25519: cannot derive public key");
   }
   return pub;
 }
@@ -66,28 +48,10 @@ absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair() {
 
 absl::StatusOr<SecretBytes> X25519SharedSecret(const X25519PrivateKey& private_key,
                                                const X25519PublicKey& peer_public_key) {
-  absl::StatusOr<EvpPkeyPtr> priv = PrivatePkey(private_key.bytes());
-  if (!priv.ok()) return priv.status();
-  EvpPkeyPtr peer(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public_key.data(), peer_public_key.size()));
-  if (peer == nullptr) {
-    return OpenSslError(absl::StatusCode::kInvalidArgument, "x25519: cannot load peer public key");
-  }
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(priv->get(), nullptr));
-  if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1) {
-    return OpenSslError(absl::StatusCode::kInternal, "x25519: derive setup failed");
-  }
+  if (absl::Status s = internal::SodiumReady(); !s.ok()) return s;
   SecretBytes shared(kX25519KeySize);
-  size_t len = shared.size();
-  if (EVP_PKEY_derive(ctx.get(), shared.data(), &len) != 1) {
-    // OpenSSL refuses exactly the all-zero result (a small-order peer point).
-    internal::ClearOpenSslErrors();
-    return absl::InvalidArgumentError("x25519: peer public key is of small order (all-zero shared secret)");
-  }
-  if (len != kX25519KeySize) {
-    return absl::InternalError("x25519: unexpected shared secret length");
-  }
-  if (AllZero(shared.view())) {
+  // -1 exactly for the all-zero result (a small-order peer point), checked in constant time.
+  if (crypto_scalarmult_curve25519(shared.data(), private_key.bytes().data(), peer_public_key.data()) != 0) {
     return absl::InvalidArgumentError("x25519: peer public key is of small order (all-zero shared secret)");
   }
   return shared;
