@@ -1,6 +1,7 @@
 // The engine without processes or networks: the journaling signer's repair of interrupted
 // signatures, and the manager (idempotency, resume after a restart, retries, cancel, input,
 // watch) with a scripted flow.
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -367,8 +368,7 @@ class ManagerTest : public ::testing::Test {
     FlowRegistry flows;
     flows[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::make_unique<ScriptedFlow>(script_);
     flows[v1::OPERATION_KIND_ADD_COMPOSE_HASH] = TableFlow();
-    ManagerOptions o;
-    o.workers = 4;
+    ManagerOptions o = options_;
     o.run.retry_timeout = absl::Seconds(1);
     o.run.initial_backoff = absl::Milliseconds(10);
     manager_ = std::make_unique<OperationManager>(*journal_, deps_, std::move(flows), o);
@@ -450,6 +450,7 @@ class ManagerTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  ManagerOptions options_{.workers = 4};
   absl::Notification hold_a_;
   Script script_;
   FlowDeps deps_;
@@ -470,6 +471,50 @@ TEST_F(ManagerTest, IdempotentPerCallerAndRequestId) {
   EXPECT_EQ(values.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(std::string(values.message()), ::testing::Not(HasSubstr("other value")));
   EXPECT_EQ(script_.b_runs.load(), 1);
+}
+
+// Threads of this process (the kernel's count: also threads that ended but are not joined yet
+// are gone from it).
+int ProcessThreads() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n;
+}
+
+TEST_F(ManagerTest, WorkerThreadsStartWithTheWorkAndEndAfterItDownToTheIdleCap) {
+  options_ = {.workers = 16, .idle_workers = 2, .idle_worker_timeout = absl::Milliseconds(100)};
+  script_.hold_a = &hold_a_;
+  const int before = ProcessThreads();
+  Open();
+  // Only the journal prober before any work.
+  EXPECT_EQ(manager_->worker_threads(), 0);
+  EXPECT_EQ(ProcessThreads(), before + 1);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<v1::Operation> op = manager_->Submit(Sub(absl::StrCat("r", i), absl::StrCat("body", i)));
+    ASSERT_TRUE(op.ok()) << op.status();
+    ids.push_back(op->id());
+  }
+  // One worker for each operation, all running at once.
+  ASSERT_TRUE(WaitFor([&] { return script_.a_runs.load() == 10; })) << script_.a_runs.load();
+  EXPECT_EQ(manager_->worker_threads(), 10);
+  EXPECT_EQ(ProcessThreads(), before + 11);
+  hold_a_.Notify();
+  for (const std::string& id : ids) EXPECT_EQ(Wait(id).state(), v1::OPERATION_STATE_SUCCEEDED);
+  // Idle for longer than the timeout: down to the 2 kept, and the threads really ended.
+  EXPECT_TRUE(WaitFor([&] { return manager_->worker_threads() == 2 && ProcessThreads() == before + 3; }))
+      << manager_->worker_threads() << " workers, " << ProcessThreads() - before << " threads";
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(manager_->worker_threads(), 2);
+  // The kept ones take new work (the next Enqueue joins the ended threads); no new thread.
+  absl::StatusOr<v1::Operation> more = manager_->Submit(Sub("r-more", "body-more"));
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_EQ(Wait(more->id()).state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_EQ(manager_->worker_threads(), 2);
+  EXPECT_EQ(ProcessThreads(), before + 3);
 }
 
 TEST_F(ManagerTest, TransientFailuresAreRetriedThenGivenUp) {

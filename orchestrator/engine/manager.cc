@@ -75,6 +75,11 @@ bool OperationManager::started() const {
   return started_ && !stopping_;
 }
 
+int OperationManager::worker_threads() const {
+  absl::MutexLock l(&mu_);
+  return running_workers_;
+}
+
 size_t OperationManager::active_operations() const {
   absl::MutexLock l(&mu_);
   return active_.size();
@@ -97,9 +102,7 @@ absl::Status OperationManager::Start() {
     if (started_) return absl::FailedPreconditionError("already started");
     started_ = true;
   }
-  for (const auto& rt : runnable) Enqueue(rt);
-  const int n = std::max(1, options_.workers);
-  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (const auto& rt : runnable) Enqueue(rt);  // starts the workers they need
   journal_prober_ = std::thread([this] { JournalProbeLoop(); });
   if (keeper_ != nullptr) keeper_->Start();
   return absl::OkStatus();
@@ -151,19 +154,22 @@ bool OperationManager::Shutdown(absl::Duration grace) {
     rt->CloseWatchersLocked(absl::UnavailableError("the orchestrator is shutting down; watch again"));
   }
   bool all_done = false;
+  std::map<uint64_t, std::thread> threads;
+  std::vector<uint64_t> ended;
   {
     absl::MutexLock l(&mu_);
     auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_workers_ == 0; };
     all_done = mu_.AwaitWithTimeout(absl::Condition(&done), grace);
+    threads.swap(workers_);  // no worker starts once stopping_
+    ended.swap(ended_workers_);
   }
-  for (std::thread& t : workers_) {
-    if (all_done) {
+  for (auto& [n, t] : threads) {
+    if (all_done || std::find(ended.begin(), ended.end(), n) != ended.end()) {
       t.join();
     } else {
-      t.detach();
+      t.detach();  // still in a blocking call
     }
   }
-  workers_.clear();
   if (journal_prober_.joinable()) journal_prober_.join();  // within one journal call
   // A worker still busy could still write: then the lease simply expires instead.
   if (keeper_ != nullptr) keeper_->Stop(/*release=*/all_done);
@@ -181,30 +187,66 @@ void OperationManager::Enqueue(const std::shared_ptr<OpRuntime>& rt) {
     }
     rt->queued_ = true;
   }
-  absl::MutexLock l(&mu_);
-  queue_.push_back(rt);
-}
-
-void OperationManager::WorkerLoop() {
+  std::vector<std::thread> ended;
   {
     absl::MutexLock l(&mu_);
+    queue_.push_back(rt);
+    StartWorkersLocked();
+    ended = TakeEndedLocked();
+  }
+  for (std::thread& t : ended) t.join();  // already past their last use of mu_
+}
+
+void OperationManager::StartWorkersLocked() {
+  if (!started_ || stopping_) return;
+  const int most = std::max(1, options_.workers);
+  // Every idle worker (a new one counts as idle until it takes work) takes one queued operation.
+  while (running_workers_ < most && queue_.size() > static_cast<size_t>(idle_workers_)) {
     ++running_workers_;
+    ++idle_workers_;
+    const uint64_t n = next_worker_++;
+    workers_.emplace(n, std::thread([this, n] { WorkerLoop(n); }));
   }
+}
+
+std::vector<std::thread> OperationManager::TakeEndedLocked() {
+  std::vector<std::thread> out;
+  for (uint64_t n : ended_workers_) {
+    auto it = workers_.find(n);
+    out.push_back(std::move(it->second));
+    workers_.erase(it);
+  }
+  ended_workers_.clear();
+  return out;
+}
+
+void OperationManager::WorkerLoop(uint64_t self) {
+  // First mu_: the thread that started this one holds it until this thread's handle is stored.
+  mu_.Lock();
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
   for (;;) {
-    std::shared_ptr<OpRuntime> rt;
-    {
-      absl::MutexLock l(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) {
-        --running_workers_;
-        return;
+    if (!ready()) {
+      if (idle_workers_ <= options_.idle_workers) {
+        mu_.Await(absl::Condition(&ready));
+      } else if (!mu_.AwaitWithTimeout(absl::Condition(&ready), options_.idle_worker_timeout)) {
+        if (idle_workers_ > options_.idle_workers) break;  // more idle than kept: this one ends
+        continue;
       }
-      rt = queue_.front();
-      queue_.pop_front();
     }
+    if (stopping_) break;
+    std::shared_ptr<OpRuntime> rt = std::move(queue_.front());
+    queue_.pop_front();
+    --idle_workers_;
+    mu_.Unlock();
     RunOne(rt);
+    rt.reset();
+    mu_.Lock();
+    ++idle_workers_;
   }
+  --idle_workers_;
+  --running_workers_;
+  ended_workers_.push_back(self);
+  mu_.Unlock();
 }
 
 void OperationManager::RunOne(const std::shared_ptr<OpRuntime>& rt) {
@@ -313,6 +355,7 @@ void OperationManager::JournalProbeLoop() {
       journal_error_ = absl::OkStatus();
       // Still `queued_`: straight back into the queue.
       for (const auto& rt : resumed) queue_.push_back(rt);
+      StartWorkersLocked();
     }
     platform::log::Info("journal writable again; paused operations resume",
                         {{"count", static_cast<int>(resumed.size())}});

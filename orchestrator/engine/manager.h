@@ -26,6 +26,7 @@
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_MANAGER_H_
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -38,6 +39,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "chain/address.h"
 #include "cloudapi/env_vars.h"
 #include "orchestrator/engine/flow.h"
@@ -50,7 +52,11 @@ namespace orchestrator::engine {
 class ChangeFollower;
 
 struct ManagerOptions {
-  int workers = 64;  // operations run at once
+  int workers = 64;  // operations run at once: the most worker threads
+  // Worker threads start as work is queued (up to `workers`); beyond `idle_workers` idle ones, a
+  // thread idle for `idle_worker_timeout` ends (a burst's threads do not stay for good).
+  int idle_workers = 8;
+  absl::Duration idle_worker_timeout = absl::Seconds(30);
   RunOptions run;
   // The journal's owner column: this replica's id on a shared journal (unique among live
   // replicas), "local" for one process.
@@ -136,6 +142,8 @@ class OperationManager {
   absl::Status LeaseHealth() const;
   // The replica's lease keeper (shared journal), else nullptr. For tests and health.
   LeaseKeeper* lease_keeper() const { return keeper_.get(); }
+  // Worker threads running now (busy or idle). For tests.
+  int worker_threads() const;
 
  private:
   // Replicas (manager_replicas.cc).
@@ -160,7 +168,11 @@ class OperationManager {
   absl::StatusOr<v1::Operation> SupplyTo(const std::shared_ptr<OpRuntime>& rt, absl::string_view id,
                                          absl::string_view request_id, std::vector<cloudapi::EnvVar> values);
 
-  void WorkerLoop();
+  void WorkerLoop(uint64_t self);
+  // Starts a worker for each queued operation no idle worker will take (up to `workers`).
+  void StartWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The threads of workers that ended (idle), taken for joining outside mu_.
+  std::vector<std::thread> TakeEndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunOne(const std::shared_ptr<OpRuntime>& rt);
   // Runs the operation's flow; fails the operation when the flow failed (unless it paused,
   // waits, stops or was cancelled). IsJournalUnavailable when it must pause.
@@ -186,8 +198,13 @@ class OperationManager {
   absl::Status journal_error_ ABSL_GUARDED_BY(mu_);                      // the last write failure that parked one
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int running_workers_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::thread> workers_;
+  int running_workers_ ABSL_GUARDED_BY(mu_) = 0;  // worker threads that have not ended
+  int idle_workers_ ABSL_GUARDED_BY(mu_) = 0;     // of those, waiting for work
+  uint64_t next_worker_ ABSL_GUARDED_BY(mu_) = 0;
+  // Every worker thread not joined yet, by number; `ended_workers_` have ended (idle) and wait
+  // for the next Enqueue or Shutdown to join them.
+  std::map<uint64_t, std::thread> workers_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> ended_workers_ ABSL_GUARDED_BY(mu_);
   std::thread journal_prober_;
   std::unique_ptr<LeaseKeeper> keeper_;  // shared journal only
 };

@@ -56,7 +56,9 @@ type OrchestratorConfig struct {
 	// true only for a service that serializes the app compose differently: then a mismatch is
 	// logged as a warning and the API's hash is used.
 	ComposeHashCheckWarnOnly bool `protobuf:"varint,7,opt,name=compose_hash_check_warn_only,json=composeHashCheckWarnOnly,proto3" json:"compose_hash_check_warn_only,omitempty"`
-	// Operations run at once; more wait in state PENDING. 0 means 64.
+	// Operations run at once; more wait in state PENDING. 0 means 64. One worker thread runs each:
+	// threads start as operations arrive (none while idle) and, beyond 8 idle ones, a thread idle
+	// for 30 s ends.
 	MaxConcurrentOperations uint32 `protobuf:"varint,8,opt,name=max_concurrent_operations,json=maxConcurrentOperations,proto3" json:"max_concurrent_operations,omitempty"`
 	// How long a step keeps retrying transient failures (the signer, a chain RPC or the Phala
 	// Cloud API unreachable, HTTP 5xx/429, a receipt not yet there) before the operation fails
