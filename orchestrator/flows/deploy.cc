@@ -236,8 +236,7 @@ absl::StatusOr<std::optional<cloudapi::CvmInfo>> FindCommitted(OpContext& ctx, c
 // name it either way).
 absl::Status RecordCvm(OpContext& ctx, const std::string& cvm_id, const chain::Address& app_id) {
   ASSIGN_OR_RETURN(const std::string resource, CvmResource(cvm_id));
-  RETURN_IF_ERROR(RecordOwned(ctx, journal::kResourceCvm, resource));
-  return RecordOwned(ctx, journal::kResourceCvm, CvmResourceOfApp(app_id));
+  return RecordOwned(ctx, journal::kResourceCvm, std::vector<std::string>{resource, CvmResourceOfApp(app_id)});
 }
 
 absl::Status AdoptCommitted(OpContext& ctx, StepRun& run, const cloudapi::CvmInfo& info, const chain::Address& app_id,

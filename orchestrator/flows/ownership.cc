@@ -1,8 +1,11 @@
 #include "orchestrator/flows/ownership.h"
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "orchestrator/engine/status_marks.h"
 #include "orchestrator/flows/common.h"
 #include "platform/log/log.h"
@@ -33,16 +36,26 @@ std::string OperationTenant(const engine::OpContext& ctx) {
 }
 
 absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::string& resource) {
-  journal::ResourceOwner owner{std::string(kind), resource, OperationTenant(ctx), absl::StrCat("deploy:", ctx.id()),
-                               absl::Now()};
-  absl::Status s = ctx.deps().journal->RecordOwner(owner);
+  return RecordOwned(ctx, kind, std::vector<std::string>{resource});
+}
+
+absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::vector<std::string>& resources) {
+  const std::string tenant = OperationTenant(ctx);
+  const std::string source = absl::StrCat("deploy:", ctx.id());
+  const absl::Time now = absl::Now();
+  std::vector<journal::ResourceOwner> owners;
+  owners.reserve(resources.size());
+  for (const std::string& r : resources) owners.push_back({std::string(kind), r, tenant, source, now});
+  absl::Status s =
+      resources.size() == 1 ? ctx.deps().journal->RecordOwner(owners[0]) : ctx.deps().journal->RecordOwners(owners);
   if (s.ok()) return s;
   if (absl::IsUnavailable(s)) return engine::JournalUnavailableStatus(s);
   if (absl::IsAlreadyExists(s)) {
+    const std::string which = absl::StrJoin(resources, " or ");
     platform::log::Error("a resource this deploy created is owned by another tenant",
-                         {{"op", ctx.id()}, {"kind", owner.kind}, {"resource", resource}});
-    return absl::FailedPreconditionError(absl::StrCat(
-        kind, " ", resource, " that this deploy created is owned by another tenant (an admin adopted it)"));
+                         {{"op", ctx.id()}, {"kind", std::string(kind)}, {"resource", which}});
+    return absl::FailedPreconditionError(
+        absl::StrCat(kind, " ", which, " that this deploy created is owned by another tenant (an admin adopted it)"));
   }
   return s;
 }

@@ -11,6 +11,7 @@
 #define ONCHAIN_KMS_ORCHESTRATOR_FLOWS_OWNERSHIP_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -26,6 +27,8 @@ std::string OperationTenant(const engine::OpContext& ctx);
 // `kind` with source "deploy:<operation id>". FAILED_PRECONDITION when another tenant owns it
 // (an admin adopted it meanwhile); a journal outage pauses the operation (JournalUnavailable).
 absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::string& resource);
+// RecordOwned of several resources of `kind` in one journal write (Journal::RecordOwners).
+absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::vector<std::string>& resources);
 
 // NOT_FOUND "cvm_id: no CVM <cvm_id> in your scope ..." (the service's message) when the app of
 // `cvm` (learned by get_cvm) is owned by another tenant than the operation's, unless the

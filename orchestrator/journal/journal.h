@@ -164,6 +164,15 @@ class Journal {
   // Records `owner` unless (kind, resource) has one: the same tenant again is OK and changes
   // nothing (a resumed deploy records again); another tenant is ALREADY_EXISTS, nothing changed.
   virtual absl::Status RecordOwner(const ResourceOwner& owner) = 0;
+  // RecordOwner of each, in one write where the backend can (SQLite: one transaction, nothing
+  // written when one is refused). This default records them one by one, so on ALREADY_EXISTS
+  // the ones before may stay recorded (harmless: a retry records them again as a no-op).
+  virtual absl::Status RecordOwners(const std::vector<ResourceOwner>& owners) {
+    for (const ResourceOwner& o : owners) {
+      if (absl::Status s = RecordOwner(o); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   // The owner of (kind, resource), nullopt when nobody owns it.
   virtual absl::StatusOr<std::optional<ResourceOwner>> FindOwner(absl::string_view kind,
                                                                  absl::string_view resource) = 0;

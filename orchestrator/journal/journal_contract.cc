@@ -246,6 +246,28 @@ TEST_P(JournalContractTest, RecordOwnerIsIdempotentForItsTenantAndRefusesAnother
   ExpectOwner(*j, kResourceCvm, "abc", "team-a", "deploy:op_1", 10);
 }
 
+TEST_P(JournalContractTest, RecordOwnersRecordsEachAsRecordOwnerWould) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  EXPECT_TRUE(j->RecordOwners({}).ok());
+  const std::vector<ResourceOwner> both = {Owner(kResourceCvm, "id:1", "team-a", "deploy:op_1", 10),
+                                           Owner(kResourceCvm, "app:0xab", "team-a", "deploy:op_1", 10)};
+  ASSERT_TRUE(j->RecordOwners(both).ok());
+  ExpectOwner(*j, kResourceCvm, "id:1", "team-a", "deploy:op_1", 10);
+  ExpectOwner(*j, kResourceCvm, "app:0xab", "team-a", "deploy:op_1", 10);
+  // A resumed deploy records them again: OK, the first records stay.
+  EXPECT_TRUE(j->RecordOwners({Owner(kResourceCvm, "id:1", "team-a", "deploy:op_1", 20),
+                               Owner(kResourceCvm, "app:0xab", "team-a", "deploy:op_1", 20)})
+                  .ok());
+  ExpectOwner(*j, kResourceCvm, "app:0xab", "team-a", "deploy:op_1", 10);
+  // One owned by another tenant: refused, naming it; its owner stays.
+  absl::Status other = j->RecordOwners({Owner(kResourceCvm, "id:2", "team-b", "deploy:op_2", 30),
+                                        Owner(kResourceCvm, "app:0xab", "team-b", "deploy:op_2", 30)});
+  EXPECT_EQ(other.code(), absl::StatusCode::kAlreadyExists) << other;
+  EXPECT_THAT(other.message(), ::testing::HasSubstr("cvm app:0xab is owned by another tenant"));
+  ExpectOwner(*j, kResourceCvm, "app:0xab", "team-a", "deploy:op_1", 10);
+}
+
 TEST_P(JournalContractTest, AdoptSetsOrReplacesTheOwnerAndSurvivesAReopen) {
   {
     std::unique_ptr<Journal> j = OpenJournal();

@@ -9,9 +9,11 @@
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -44,10 +46,14 @@ class SqliteJournal final : public Journal {
   absl::Status Ping() override;
   // sqlite_resource_owners.cc
   absl::Status RecordOwner(const ResourceOwner& owner) override;
+  // One transaction and one INSERT for the unowned ones; nothing written when one is refused.
+  absl::Status RecordOwners(const std::vector<ResourceOwner>& owners) override;
   absl::StatusOr<std::optional<ResourceOwner>> FindOwner(absl::string_view kind, absl::string_view resource) override;
   absl::StatusOr<AdoptResult> AdoptResource(const ResourceOwner& owner) override;
 
   const std::string& path() const { return path_; }
+  // Transactions committed so far. For tests.
+  uint64_t commits() const { return writes_.commits(); }
 
  private:
   SqliteJournal(std::string path, std::unique_ptr<platform::sqlite::Database> db);
@@ -65,6 +71,7 @@ class SqliteJournal final : public Journal {
   absl::Status PutArtifactLocked(absl::string_view operation_id, absl::string_view key, absl::string_view value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecordOwnerLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecordOwnersLocked(const std::vector<ResourceOwner>& owners) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<AdoptResult> AdoptResourceLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `fn` as one write of a group commit; `out` its result, or the commit's error.
   template <typename T, typename Fn>

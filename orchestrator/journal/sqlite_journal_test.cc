@@ -93,6 +93,24 @@ TEST(SqliteJournalTest, AJournalFromBeforeOwnersIsMigrated) {
   EXPECT_EQ(*platform::sqlite::UserVersion(*db), 2);
 }
 
+TEST(SqliteJournalTest, RecordOwnersIsOneTransaction) {
+  TempDir dir;
+  std::unique_ptr<SqliteJournal> j = *SqliteJournal::Open(dir.path() + "/j.sqlite");
+  const uint64_t before = j->commits();
+  ASSERT_TRUE(j->RecordOwners({ResourceOwner{kResourceCvm, "id:1", "t", "deploy:op_1", absl::FromUnixMicros(1)},
+                               ResourceOwner{kResourceCvm, "app:0xab", "t", "deploy:op_1", absl::FromUnixMicros(1)}})
+                  .ok());
+  EXPECT_EQ(j->commits(), before + 1);
+  EXPECT_TRUE(j->FindOwner(kResourceCvm, "id:1")->has_value());
+  EXPECT_TRUE(j->FindOwner(kResourceCvm, "app:0xab")->has_value());
+  // Refused as a whole: the free one is not recorded either.
+  EXPECT_EQ(j->RecordOwners({ResourceOwner{kResourceCvm, "id:2", "u", "deploy:op_2", absl::FromUnixMicros(2)},
+                             ResourceOwner{kResourceCvm, "app:0xab", "u", "deploy:op_2", absl::FromUnixMicros(2)}})
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(j->FindOwner(kResourceCvm, "id:2")->has_value());
+}
+
 TEST(SqliteJournalTest, ASecondOpenIsRefusedNamingTheJournal) {
   TempDir dir;
   const std::string path = dir.path() + "/j.sqlite";

@@ -1,5 +1,9 @@
 // SqliteJournal: the owners of CVMs and apps (journal.h, resource_owner.h). Calls are serialized
 // on the journal's one connection, so a read followed by a write is atomic here.
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "orchestrator/journal/error_context.h"
 #include "orchestrator/journal/sqlite_journal.h"
@@ -16,12 +20,18 @@ namespace {
 constexpr char kInsertOwner[] =
     "INSERT INTO resource_owners (kind, resource, tenant, source, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-void BindOwner(Statement& st, const ResourceOwner& owner) {
-  st.BindText(1, owner.kind)
-      .BindText(2, owner.resource)
-      .BindText(3, owner.tenant)
-      .BindText(4, owner.source)
-      .BindInt(5, absl::ToUnixMicros(owner.created_at));
+// Binds `owner` to ?first .. ?first+4.
+void BindOwner(Statement& st, const ResourceOwner& owner, int first = 1) {
+  st.BindText(first, owner.kind)
+      .BindText(first + 1, owner.resource)
+      .BindText(first + 2, owner.tenant)
+      .BindText(first + 3, owner.source)
+      .BindInt(first + 4, absl::ToUnixMicros(owner.created_at));
+}
+
+absl::Status OwnedByAnother(const ResourceOwner& owner) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("journal: ", owner.kind, " ", owner.resource, " is owned by another tenant"));
 }
 
 }  // namespace
@@ -55,14 +65,40 @@ absl::Status SqliteJournal::RecordOwner(const ResourceOwner& owner) {
 
 absl::Status SqliteJournal::RecordOwnerLocked(const ResourceOwner& owner) {
   ASSIGN_OR_RETURN(std::optional<ResourceOwner> stored, FindOwnerLocked(owner.kind, owner.resource));
-  if (stored.has_value()) {
-    if (stored->tenant == owner.tenant) return absl::OkStatus();
-    return absl::AlreadyExistsError(
-        absl::StrCat("journal: ", owner.kind, " ", owner.resource, " is owned by another tenant"));
-  }
+  if (stored.has_value()) return stored->tenant == owner.tenant ? absl::OkStatus() : OwnedByAnother(owner);
   ASSIGN_OR_RETURN(CachedStatement ins, Context(db_->PrepareCached(kInsertOwner), "record owner"));
   BindOwner(*ins, owner);
   return Context(ins->Run(), "record owner");
+}
+
+absl::Status SqliteJournal::RecordOwners(const std::vector<ResourceOwner>& owners) {
+  return Batched<bool>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
+           RETURN_IF_ERROR(RecordOwnersLocked(owners));
+           return true;
+         })
+      .status();
+}
+
+absl::Status SqliteJournal::RecordOwnersLocked(const std::vector<ResourceOwner>& owners) {
+  // Checked first and inserted by one statement, as GroupCommit requires of a write.
+  std::vector<const ResourceOwner*> missing;
+  for (const ResourceOwner& o : owners) {
+    ASSIGN_OR_RETURN(std::optional<ResourceOwner> stored, FindOwnerLocked(o.kind, o.resource));
+    for (const ResourceOwner* m : missing) {
+      if (m->kind == o.kind && m->resource == o.resource) stored = *m;  // twice in `owners`
+    }
+    if (stored.has_value() && stored->tenant != o.tenant) return OwnedByAnother(o);
+    if (!stored.has_value()) missing.push_back(&o);
+  }
+  if (missing.empty()) return absl::OkStatus();
+  std::string sql = kInsertOwner;
+  for (size_t i = 1; i < missing.size(); ++i) {
+    absl::StrAppend(&sql, ", (?", 5 * i + 1, ", ?", 5 * i + 2, ", ?", 5 * i + 3, ", ?", 5 * i + 4, ", ?", 5 * i + 5,
+                    ")");
+  }
+  ASSIGN_OR_RETURN(CachedStatement ins, Context(db_->PrepareCached(sql), "record owners"));
+  for (size_t i = 0; i < missing.size(); ++i) BindOwner(*ins, *missing[i], static_cast<int>(5 * i + 1));
+  return Context(ins->Run(), "record owners");
 }
 
 absl::StatusOr<AdoptResult> SqliteJournal::AdoptResource(const ResourceOwner& owner) {
