@@ -768,6 +768,39 @@ TEST_F(ManagerTest, WatchSeesEveryStepAndEnds) {
   EXPECT_EQ(manager_->Watch("op_nope", late).code(), absl::StatusCode::kNotFound);
 }
 
+// Counts the events it was given to keep (PushOwned) apart from those it had to copy.
+class OwnedCounter final : public WatchSink {
+ public:
+  void Push(const v1::OperationEvent&) override { ++copied; }
+  void PushOwned(v1::OperationEvent) override { ++owned; }
+  void Close(const absl::Status&) override { closed = true; }
+  std::atomic<int> copied{0};
+  std::atomic<int> owned{0};
+  std::atomic<bool> closed{false};
+};
+
+TEST_F(ManagerTest, EachEventIsMovedToItsLastWatcherNotCopied) {
+  absl::Notification hold;
+  const std::string id = SubmitHeld(hold);
+  auto first = std::make_shared<OwnedCounter>();
+  auto last = std::make_shared<OwnedCounter>();
+  ASSERT_TRUE(manager_->Watch(id, first).ok());
+  ASSERT_TRUE(manager_->Watch(id, last).ok());
+  hold.Notify();
+  Wait(id);
+  ASSERT_TRUE(WaitFor([&] { return first->closed.load() && last->closed.load(); }));
+  // Each snapshot goes to one sink: moved. Every later event: copied to the first, moved to the last.
+  EXPECT_GE(last->owned.load(), 4);
+  EXPECT_EQ(last->copied.load(), 0);
+  EXPECT_EQ(first->owned.load(), 1);
+  EXPECT_EQ(first->copied.load(), last->owned.load() - 1);
+  // A finished operation's snapshot: moved too.
+  auto late = std::make_shared<OwnedCounter>();
+  ASSERT_TRUE(manager_->Watch(id, late).ok());
+  EXPECT_EQ(late->owned.load(), 1);
+  EXPECT_EQ(late->copied.load(), 0);
+}
+
 // The flaky inversion of WatchSeesEveryStepAndEnds, made deterministic: the caller holds its
 // sink's lock while it calls the manager about a live operation. The manager must not hold the
 // operation's lock while it calls the sink, or the two orders form a cycle (Abseil's deadlock

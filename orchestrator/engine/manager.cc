@@ -642,7 +642,7 @@ absl::Status OperationManager::Watch(absl::string_view id, std::shared_ptr<Watch
                                   : absl::UnavailableError("the operation is not running in this process");
   }
   // Not watching (no events follow): told directly, outside the operation's lock.
-  sink->Push(SnapshotEvent(*op));
+  sink->PushOwned(SnapshotEvent(*op));
   sink->Close(end);
   return absl::OkStatus();
 }

@@ -125,11 +125,13 @@ void OpRuntime::Deliver() {
       d = std::move(outbox_.front());
       outbox_.pop_front();
     }
-    for (const std::shared_ptr<WatchSink>& w : d.to) {
-      if (d.event.has_value()) {
-        w->Push(*d.event);
+    for (size_t i = 0; i < d.to.size(); ++i) {
+      if (!d.event.has_value()) {
+        d.to[i]->Close(d.close);
+      } else if (i + 1 < d.to.size()) {
+        d.to[i]->Push(*d.event);
       } else {
-        w->Close(d.close);
+        d.to[i]->PushOwned(*std::move(d.event));  // the last one: no copy
       }
     }
   }

@@ -56,6 +56,8 @@ class WatchSink {
  public:
   virtual ~WatchSink() = default;
   virtual void Push(const v1::OperationEvent& event) = 0;
+  // Push of an event the sink may keep: the last sink of a fan-out gets it moved, not copied.
+  virtual void PushOwned(v1::OperationEvent event) { Push(event); }
   // No more events will come: `status` OK after a terminal event, UNAVAILABLE on shutdown.
   virtual void Close(const absl::Status& status) = 0;
 };

@@ -47,7 +47,7 @@ absl::Status ChangeFollower::Watch(journal::Journal& journal, absl::string_view 
     return absl::DataLossError(absl::StrCat("journal: operation ", id, " does not parse"));
   }
   // Pushed before the sink is followed: nothing else can reach it yet, so it comes first.
-  sink->Push(SnapshotEvent(op));
+  sink->PushOwned(SnapshotEvent(op));
   if (IsTerminal(static_cast<v1::OperationState>(record.state))) {
     sink->Close(absl::OkStatus());
     return absl::OkStatus();
@@ -182,7 +182,7 @@ absl::Status ChangeFollower::CatchUp(const std::string& id) {
   }
 }
 
-void ChangeFollower::Deliver(const std::string& id, int64_t version, const std::vector<v1::OperationEvent>& events) {
+void ChangeFollower::Deliver(const std::string& id, int64_t version, std::vector<v1::OperationEvent> events) {
   std::vector<std::shared_ptr<WatchSink>> to;
   {
     absl::MutexLock l(&mu_);
@@ -194,8 +194,10 @@ void ChangeFollower::Deliver(const std::string& id, int64_t version, const std::
       to.push_back(w.sink);
     }
   }
-  for (const v1::OperationEvent& ev : events) {
-    for (const std::shared_ptr<WatchSink>& sink : to) sink->Push(ev);
+  if (to.empty()) return;
+  for (v1::OperationEvent& ev : events) {
+    for (size_t i = 0; i + 1 < to.size(); ++i) to[i]->Push(ev);
+    to.back()->PushOwned(std::move(ev));  // the last one: no copy
   }
 }
 

@@ -76,7 +76,7 @@ class ChangeFollower {
   // Reads and delivers the log of `id` up to now. UNAVAILABLE (or another read error): try later.
   absl::Status CatchUp(const std::string& id);
   // Pushes `events` of the change to `version` to the watchers of `id` below it.
-  void Deliver(const std::string& id, int64_t version, const std::vector<v1::OperationEvent>& events);
+  void Deliver(const std::string& id, int64_t version, std::vector<v1::OperationEvent> events);
   // Every watcher of `id` has got everything up to `version`; closes them all OK if `terminal`.
   void Reached(const std::string& id, int64_t version, bool terminal);
   // Ends the watchers of `id` with `status` and forgets them.

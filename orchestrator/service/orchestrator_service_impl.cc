@@ -1,6 +1,7 @@
 #include "orchestrator/service/orchestrator_service_impl.h"
 
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -123,6 +124,7 @@ class StreamSink final : public engine::WatchSink {
  public:
   explicit StreamSink(WatchStream* stream) : stream_(stream) {}
   void Push(const v1::OperationEvent& event) override;
+  void PushOwned(v1::OperationEvent event) override;
   void Close(const absl::Status& status) override;
   void Detach() {
     absl::MutexLock l(&mu_);
@@ -141,18 +143,18 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::OperationEvent> {
   void Begin() {
     sink_ = std::make_shared<StreamSink>(this);
     absl::Status s = manager_.Watch(id_, sink_);
-    if (!s.ok()) Enqueue(nullptr, s);
+    if (!s.ok()) Enqueue(std::nullopt, s);
   }
 
-  // event == nullptr: close with `status` after the queued events.
-  void Enqueue(const v1::OperationEvent* event, const absl::Status& status) {
+  // No event: close with `status` after the queued events.
+  void Enqueue(std::optional<v1::OperationEvent> event, const absl::Status& status) {
     bool start = false;
     {
       absl::MutexLock l(&mu_);
       if (finished_) return;
-      if (event != nullptr) {
+      if (event.has_value()) {
         if (closing_) return;
-        queue_.push_back(*event);
+        queue_.push_back(*std::move(event));
         queue_.back().set_sequence(++sequence_);
       } else {
         if (closing_) return;
@@ -178,7 +180,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::OperationEvent> {
     Next();
   }
 
-  void OnCancel() override { Enqueue(nullptr, absl::CancelledError("watch cancelled by the client")); }
+  void OnCancel() override { Enqueue(std::nullopt, absl::CancelledError("watch cancelled by the client")); }
 
   void OnDone() override {
     sink_->Detach();
@@ -227,12 +229,17 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::OperationEvent> {
 
 void StreamSink::Push(const v1::OperationEvent& event) {
   absl::MutexLock l(&mu_);
-  if (stream_ != nullptr) stream_->Enqueue(&event, absl::OkStatus());
+  if (stream_ != nullptr) stream_->Enqueue(event, absl::OkStatus());
+}
+
+void StreamSink::PushOwned(v1::OperationEvent event) {
+  absl::MutexLock l(&mu_);
+  if (stream_ != nullptr) stream_->Enqueue(std::move(event), absl::OkStatus());
 }
 
 void StreamSink::Close(const absl::Status& status) {
   absl::MutexLock l(&mu_);
-  if (stream_ != nullptr) stream_->Enqueue(nullptr, status);
+  if (stream_ != nullptr) stream_->Enqueue(std::nullopt, status);
 }
 
 std::string FilterKey(const v1::ListOperationsRequest& f, absl::string_view scope) {
