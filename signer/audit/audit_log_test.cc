@@ -23,10 +23,13 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "platform/testing/wait_for.h"
 #include "signer/audit/audit_record.h"
 
 namespace signer::audit {
 namespace {
+
+using platform::testing::WaitFor;
 
 std::string TmpPath(const std::string& name) { return std::string(getenv("TEST_TMPDIR")) + "/" + name; }
 
@@ -104,7 +107,7 @@ std::optional<int64_t> ThreadWakeUps(const std::string& name) {
 TEST(AuditLog, AnIdleLogsFlusherSleepsUntilTheNextRecord) {
   auto log = *AuditLog::Open(TmpPath("idle.jsonl"), absl::Milliseconds(1));
   ASSERT_TRUE(log->Append(Event("SignTransaction")).ok());
-  for (int i = 0; i < 500 && log->syncs() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(WaitFor([&] { return log->syncs() > 0; }));
   ASSERT_EQ(log->syncs(), 1u);
   absl::SleepFor(absl::Milliseconds(20));  // the flusher goes back to sleep after its sync
   const std::optional<int64_t> before = ThreadWakeUps("audit-flusher");
@@ -115,15 +118,15 @@ TEST(AuditLog, AnIdleLogsFlusherSleepsUntilTheNextRecord) {
   EXPECT_LE(*after - *before, 2) << "the idle flusher woke up";
   EXPECT_EQ(log->syncs(), 1u);
   ASSERT_TRUE(log->Append(Event("SignTransaction")).ok());  // and it still wakes for a record
-  for (int i = 0; i < 500 && log->syncs() == 1; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_TRUE(WaitFor([&] { return log->syncs() > 1; }));
   EXPECT_EQ(log->syncs(), 2u);
 }
 
 TEST(AuditLog, RecordsWithinAnIntervalShareOneSync) {
   auto log = *AuditLog::Open(TmpPath("share.jsonl"), absl::Milliseconds(300));
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(Event("SignTransaction")).ok());
-  for (int i = 0; i < 500 && log->syncs() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
-  absl::SleepFor(absl::Milliseconds(400));
+  ASSERT_TRUE(WaitFor([&] { return log->syncs() > 0; }));
+  absl::SleepFor(absl::Milliseconds(400));  // no second sync within a further interval
   EXPECT_EQ(log->syncs(), 1u);
   EXPECT_EQ(log->seq(), 5u);
 }
