@@ -1,7 +1,6 @@
 // The engine without processes or networks: the journaling signer's repair of interrupted
 // signatures, and the manager (idempotency, resume after a restart, retries, cancel, input,
 // watch) with a scripted flow.
-#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "orchestrator/engine/step_table.h"
 #include "orchestrator/journal/sqlite_journal.h"
 #include "platform/status_macros.h"
+#include "platform/testing/process_threads.h"
 #include "platform/testing/wait_for.h"
 
 namespace orchestrator::engine {
@@ -30,6 +30,7 @@ namespace {
 
 using chain::onchain::SignedTx;
 using chain::onchain::TxEnvelope;
+using ::platform::testing::ProcessThreads;
 using ::platform::testing::WaitFor;
 using ::testing::HasSubstr;
 
@@ -471,17 +472,6 @@ TEST_F(ManagerTest, IdempotentPerCallerAndRequestId) {
   EXPECT_EQ(values.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(std::string(values.message()), ::testing::Not(HasSubstr("other value")));
   EXPECT_EQ(script_.b_runs.load(), 1);
-}
-
-// Threads of this process (the kernel's count: also threads that ended but are not joined yet
-// are gone from it).
-int ProcessThreads() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-    ::closedir(d);
-  }
-  return n;
 }
 
 TEST_F(ManagerTest, WorkerThreadsStartWithTheWorkAndEndAfterItDownToTheIdleCap) {

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,9 +14,12 @@
 #include "absl/time/clock.h"
 #include "platform/http/testing/fake_server.h"
 #include "platform/http/testing/test_certs.h"
+#include "platform/testing/process_threads.h"
 
 namespace platform::http {
 namespace {
+
+using ::platform::testing::ProcessThreads;
 
 using testing::FakeHttpServer;
 using testing::FakeReply;
@@ -110,22 +112,15 @@ TEST(Client, ReusesKeepAliveConnectionsUpToTheBound) {
   EXPECT_EQ(server->connections(), after_burst) << "at most two kept, and they are reused";
 }
 
-// The threads of this process.
-size_t ThreadCount() {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-
 TEST(Client, AnIpLiteralIsConnectedWithoutAResolverThread) {
   auto server = MustStart(Answer("{}"));
   auto client = MustClient(server->url());  // http://127.0.0.1:<port>/
-  const size_t before = ThreadCount();
+  const int before = ProcessThreads();
   ASSERT_TRUE(client->Send({}).ok());
   // The connection waits in the pool; so would a resolver thread Asio started for it (one per
   // connection). The one new thread is the server's, serving that connection.
   EXPECT_EQ(server->connections(), 1u);
-  EXPECT_EQ(ThreadCount(), before + 1);
+  EXPECT_EQ(ProcessThreads(), before + 1);
 }
 
 TEST(Client, ConcurrentCallsKeepTheirConnectionsForTheNextBurst) {
