@@ -8,27 +8,14 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "chain/hex.h"
 #include "cloudapi/env_encryption.h"
-#include "crypto/random.h"
 #include "crypto/x25519.h"
 
 namespace {
 
-// The simulator's test app key: any valid X25519 public key does.
-crypto::X25519PublicKey AppKey() {
-  crypto::X25519KeyPair pair = *crypto::GenerateX25519KeyPair();
-  return pair.public_key;
-}
-
-std::string Hex(const crypto::X25519PublicKey& key) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : key) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
+// A fresh app key: any valid X25519 public key does.
+crypto::X25519PublicKey AppKey() { return crypto::GenerateX25519KeyPair()->public_key; }
 
 void BM_RawSodiumScalarMult(benchmark::State& state) {
   if (sodium_init() < 0) state.SkipWithError("sodium_init");
@@ -58,7 +45,8 @@ BENCHMARK(BM_X25519SharedSecret);
 
 // Ten variables of a typical compose (keys and values of 20-60 bytes).
 void BM_EncryptEnvVars(benchmark::State& state) {
-  const std::string app_key = Hex(AppKey());
+  const crypto::X25519PublicKey key = AppKey();
+  const std::string app_key = chain::ToHex(key, /*prefix=*/false);
   std::vector<cloudapi::EnvVar> vars;
   for (int i = 0; i < 10; ++i) {
     vars.push_back({"APP_SETTING_" + std::to_string(i), std::string(40, static_cast<char>('a' + i))});
