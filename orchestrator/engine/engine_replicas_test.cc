@@ -219,6 +219,8 @@ TEST(EngineReplicasTest, AReplicaThatStopsHeartbeatingIsTakenOverAndTheOperation
   EXPECT_GE(r.probe.a_succeeded.load(), 1);
   AwaitActive(r.a, 0);
   EXPECT_EQ(r.a.manager->active_operations(), 0u) << "a dropped it";
+  // b's runtime ends just after its terminal write, which Get above may already have read.
+  AwaitActive(r.b, 0);
   EXPECT_EQ(r.b.manager->active_operations(), 0u);
   EXPECT_EQ(r.a.manager->Get(id)->state(), v1::OPERATION_STATE_SUCCEEDED) << "any replica reads it";
   // The Watch sent to a goes on from the change log after a lost the operation, to the end.
