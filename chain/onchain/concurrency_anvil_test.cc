@@ -2,6 +2,7 @@
 // nonces, no signature refused or repeated. Then 50 concurrent addComposeHash, one per app.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <string>
 #include <thread>
@@ -20,6 +21,56 @@ using testing::AnvilEnv;
 using testing::TestHash;
 
 constexpr int kN = 50;
+
+// A signer in front of the test key that counts its calls (a batch is one call), refuses the
+// request number `refuse_at` (counted from 0 in signing order) as a policy would, and holds its
+// first call a moment so that the other operations queue up behind it.
+class BatchObservingSigner final : public TxSigner {
+ public:
+  BatchObservingSigner(TxSigner& inner, int refuse_at) : inner_(inner), refuse_at_(refuse_at) {}
+
+  absl::StatusOr<SignedTx> SignDeployAndRegisterApp(const TxEnvelope& envelope, const Address& kms,
+                                                    const DeployAndRegisterAppParams& params) override {
+    Enter();
+    return Item({envelope, TxIntent::Deploy(kms, params)});
+  }
+  absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& envelope, const Address& app,
+                                              const Hash32& compose_hash) override {
+    Enter();
+    return Item({envelope, TxIntent::AddComposeHash(app, compose_hash)});
+  }
+  std::vector<absl::StatusOr<SignedTx>> SignBatch(const std::vector<TxRequest>& requests) override {
+    Enter();
+    std::vector<absl::StatusOr<SignedTx>> out;
+    for (const TxRequest& r : requests) {
+      if (!out.empty() && !out.back().ok()) {
+        out.push_back(NotStartedError("an earlier item of this sender was refused"));
+        ++not_started_;
+      } else {
+        out.push_back(Item(r));
+      }
+    }
+    return out;
+  }
+
+  int calls() const { return calls_; }
+  int not_started() const { return not_started_; }
+
+ private:
+  void Enter() {
+    if (calls_++ == 0) absl::SleepFor(absl::Milliseconds(500));
+  }
+  absl::StatusOr<SignedTx> Item(const TxRequest& r) {
+    if (requests_++ == refuse_at_) return absl::PermissionDeniedError("refused by the test's policy");
+    return r.intent.SignWith(inner_, r.envelope);
+  }
+
+  TxSigner& inner_;
+  const int refuse_at_;
+  std::atomic<int> calls_{0};
+  std::atomic<int> requests_{0};
+  std::atomic<int> not_started_{0};
+};
 
 TEST(Concurrency, FiftyDeploysFromOneKey) {
   absl::StatusOr<std::unique_ptr<AnvilEnv>> e = AnvilEnv::Start();
@@ -88,6 +139,49 @@ TEST(Concurrency, FiftyDeploysFromOneKey) {
   EXPECT_EQ(add_nonces.size(), static_cast<size_t>(kN));
   EXPECT_EQ(*add_nonces.begin(), *start_nonce + kN);
   EXPECT_EQ(env.signer->refusals(), 0);
+}
+
+// The deploys that queue up behind one sender are signed in batches; a refusal inside a batch
+// fails only its own deploy, and the requests after it are signed again at the next nonces: no
+// nonce gap, every other deploy lands.
+TEST(Concurrency, QueuedDeploysAreSignedInBatchesAndARefusalInOneLeavesNoGap) {
+  absl::StatusOr<std::unique_ptr<AnvilEnv>> e = AnvilEnv::Start();
+  ASSERT_TRUE(e.ok()) << e.status();
+  AnvilEnv& env = **e;
+  absl::StatusOr<uint64_t> start_nonce = env.rpc->GetTransactionCount(env.sender);
+  ASSERT_TRUE(start_nonce.ok());
+  BatchObservingSigner signer(*env.signer, /*refuse_at=*/5);
+  OnchainOperations ops(*env.rpc, signer, testing::FastOptions());
+
+  std::vector<absl::StatusOr<DeployAppAuthResult>> results(kN, absl::UnknownError("not run"));
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kN; ++i) {
+      threads.emplace_back([&, i] { results[i] = ops.DeployAppAuth(env.DeployRequest(TestHash(i))); });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  int refused = 0;
+  std::set<uint64_t> nonces;
+  for (int i = 0; i < kN; ++i) {
+    if (!results[i].ok()) {
+      EXPECT_TRUE(absl::IsPermissionDenied(results[i].status())) << i << ": " << results[i].status();
+      ++refused;
+      continue;
+    }
+    nonces.insert(results[i]->nonce);
+    absl::StatusOr<std::optional<jsonrpc::TransactionInfo>> tx = env.rpc->GetTransactionByHash(results[i]->tx_hash);
+    ASSERT_TRUE(tx.ok() && tx->has_value());
+    EXPECT_EQ((*tx)->nonce, results[i]->nonce);
+  }
+  EXPECT_EQ(refused, 1);
+  ASSERT_EQ(nonces.size(), static_cast<size_t>(kN - 1)) << "a nonce was reused";
+  EXPECT_EQ(*nonces.begin(), *start_nonce);
+  EXPECT_EQ(*nonces.rbegin(), *start_nonce + kN - 2) << "contiguous: the refused request left no gap";
+  EXPECT_EQ(env.rpc->GetTransactionCount(env.sender).value_or(0), *start_nonce + kN - 1);
+  EXPECT_LT(signer.calls(), kN / 4) << "the queued requests were not batched";
+  EXPECT_GT(signer.not_started(), 0) << "the refusal was not inside a batch";
+  EXPECT_EQ(env.signer->signatures(), kN - 1);
 }
 
 }  // namespace

@@ -65,39 +65,118 @@ NonceAllocator::NonceAllocator(jsonrpc::Client& rpc, TxSigner& signer, uint64_t 
 
 NonceAllocator::~NonceAllocator() = default;
 
+// A SignNext waiting in its sender's queue; the leader of the queue fills `result`.
+struct NonceAllocator::Queued {
+  const TxIntent* intent;
+  TxEnvelope envelope;
+  JournalFn journal;
+  const CallOptions* opts;
+  std::optional<absl::StatusOr<SignedTx>> result;  // under queue_mu_
+};
+
 absl::StatusOr<SignedTx> NonceAllocator::SignNext(const TxIntent& intent, TxEnvelope envelope, JournalFn journal,
                                                   const CallOptions& opts) {
   if (store_ != nullptr) return SignNextShared(intent, std::move(envelope), std::move(journal), opts);
-  uint64_t nonce = 0;
-  SignedTx tx;
+  // Group signing, as the signer's group commit: whoever finds no leader leads, signing what
+  // queued up meanwhile in one batch per round until its own request is decided, then hands over.
+  // A lone request is signed at once, as one call.
+  Queued me{&intent, std::move(envelope), std::move(journal), &opts, std::nullopt};
+  bool lead = false;
   {
-    absl::MutexLock sign_lock(&sign_mu_);
-    bool need_read = false;
-    {
-      absl::MutexLock l(&mu_);
-      need_read = !next_nonce_.has_value() || records_.empty();
-    }
-    if (need_read) {
-      absl::StatusOr<uint64_t> pending = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Pending(), opts);
-      if (!pending.ok()) return pending.status();
-      absl::MutexLock l(&mu_);
-      const uint64_t floor = records_.empty() ? 0 : records_.rbegin()->first + 1;
-      next_nonce_ = std::max(*pending, floor);
-    }
-    {
-      absl::MutexLock l(&mu_);
-      nonce = *next_nonce_;
-    }
-    envelope.chain_id = chain_id_;
-    envelope.from = sender_;
-    envelope.nonce = nonce;
-    absl::StatusOr<SignedTx> signed_tx = SignIntent(signer_, envelope, intent);
-    if (!signed_tx.ok()) return signed_tx.status();  // nothing signed: the nonce stays free
-    tx = *std::move(signed_tx);
-    absl::MutexLock l(&mu_);
-    TrackFirst(intent, envelope.request_id, tx, std::move(journal));
+    absl::MutexLock l(&queue_mu_);
+    queue_.push_back(&me);
+    auto decided_or_leaderless = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return me.result.has_value() || !leading_;
+    };
+    queue_mu_.Await(absl::Condition(&decided_or_leaderless));
+    lead = !me.result.has_value();
+    if (lead) leading_ = true;
   }
-  return Journaled(std::move(tx));
+  while (lead) {
+    std::vector<Queued*> batch;
+    {
+      absl::MutexLock l(&queue_mu_);
+      if (me.result.has_value()) {
+        leading_ = false;
+        break;
+      }
+      const size_t n = std::min<size_t>(queue_.size(), std::max<size_t>(options_.max_sign_batch, 1));
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    SignQueued(batch, *me.opts);
+  }
+  absl::StatusOr<SignedTx> tx = *std::move(me.result);
+  if (!tx.ok()) return tx.status();
+  return Journaled(*std::move(tx));
+}
+
+void NonceAllocator::SignQueued(const std::vector<Queued*>& batch, const CallOptions& opts) {
+  std::vector<absl::StatusOr<SignedTx>> results = SignBatchLocked(batch, opts);
+  absl::MutexLock l(&queue_mu_);
+  // Not started (an earlier item was refused): back to the front, in order, for the next round
+  // at the nonces the refusal left free.
+  for (size_t i = batch.size(); i-- > 0;) {
+    if (IsNotStarted(results[i].status())) {
+      queue_.push_front(batch[i]);
+    } else {
+      batch[i]->result = std::move(results[i]);
+    }
+  }
+}
+
+std::vector<absl::StatusOr<SignedTx>> NonceAllocator::SignBatchLocked(const std::vector<Queued*>& batch,
+                                                                      const CallOptions& opts) {
+  absl::MutexLock sign_lock(&sign_mu_);
+  bool need_read = false;
+  {
+    absl::MutexLock l(&mu_);
+    need_read = !next_nonce_.has_value() || records_.empty();
+  }
+  if (need_read) {
+    absl::StatusOr<uint64_t> pending = rpc_.GetTransactionCount(sender_, jsonrpc::BlockId::Pending(), opts);
+    if (!pending.ok()) return std::vector<absl::StatusOr<SignedTx>>(batch.size(), pending.status());
+    absl::MutexLock l(&mu_);
+    const uint64_t floor = records_.empty() ? 0 : records_.rbegin()->first + 1;
+    next_nonce_ = std::max(*pending, floor);
+    gaps_.erase(gaps_.begin(), gaps_.lower_bound(*pending));
+    if (records_.empty()) gaps_.clear();
+  }
+  std::vector<TxRequest> requests;
+  requests.reserve(batch.size());
+  {
+    // Gaps first (a refusal an older signer did not stop at), then the next nonces.
+    absl::MutexLock l(&mu_);
+    auto gap = gaps_.begin();
+    uint64_t next = *next_nonce_;
+    for (Queued* q : batch) {
+      q->envelope.chain_id = chain_id_;
+      q->envelope.from = sender_;
+      q->envelope.nonce = gap != gaps_.end() ? *gap++ : next++;
+      requests.push_back(TxRequest{q->envelope, *q->intent});
+    }
+  }
+  // One request is one plain call: a lone deploy pays nothing for batching.
+  std::vector<absl::StatusOr<SignedTx>> results;
+  if (requests.size() == 1) {
+    results.push_back(SignIntent(signer_, requests[0].envelope, requests[0].intent));
+  } else {
+    results = SignIntents(signer_, requests);
+  }
+  absl::MutexLock l(&mu_);
+  std::optional<uint64_t> highest_signed;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!results[i].ok()) continue;
+    TrackFirst(*batch[i]->intent, batch[i]->envelope.request_id, *results[i], std::move(batch[i]->journal));
+    gaps_.erase(results[i]->nonce);
+    highest_signed = results[i]->nonce;
+  }
+  // A failed item below a signed one left a gap (never with a signer that stops at a refusal):
+  // the next request fills it, or the signed ones after it could never be mined.
+  for (size_t i = 0; highest_signed.has_value() && i < batch.size(); ++i) {
+    if (!results[i].ok() && requests[i].envelope.nonce < *highest_signed) gaps_.insert(requests[i].envelope.nonce);
+  }
+  return results;
 }
 
 void NonceAllocator::TrackFirst(const TxIntent& intent, const std::string& request_id, const SignedTx& tx,
@@ -109,7 +188,7 @@ void NonceAllocator::TrackFirst(const TxIntent& intent, const std::string& reque
   r.last_signed = absl::Now();
   r.waiters = 1;
   r.journal = std::move(journal);
-  next_nonce_ = tx.nonce + 1;
+  next_nonce_ = std::max(next_nonce_.value_or(0), tx.nonce + 1);
   ++stats_.signed_first;
   Notify(TxEvent::kSent);
 }

@@ -4,6 +4,10 @@
 //   consumed only by a signed transaction (a failed signature leaves no gap) and concurrent
 //   operations get contiguous, distinct nonces. The first allocation, and any allocation while
 //   nothing is in flight, reads eth_getTransactionCount(pending); otherwise a local counter.
+//   Without a store, the calls that queue up while the sender is signing are signed together in
+//   one TxSigner::SignBatch (up to max_sign_batch): one signer call, one durable commit there. A
+//   refused item stops the batch's later items, which are renumbered and signed in the next one
+//   (docs/design/batched-signing.md).
 // - Tracking: every signed transaction is kept (all its versions) until it is mined and no
 //   operation waits for it any more.
 // - Healing (Maintain): a tracked transaction the node no longer knows (dropped, evicted, or
@@ -27,10 +31,12 @@
 #define ONCHAIN_KMS_CHAIN_ONCHAIN_NONCE_ALLOCATOR_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +84,9 @@ struct NonceAllocatorOptions {
   // failed journal cannot leave a nonce gap behind.
   absl::Duration journal_grace = absl::Seconds(30);
   FeePolicy fees;
+  // At most this many SignNext calls of one sender that queued up while it was signing are
+  // signed in one TxSigner::SignBatch (1: one call each).
+  size_t max_sign_batch = 64;
   // Called with each TxEvent, possibly under the allocator's locks: must be quick and must not
   // call back into the allocator.
   std::function<void(TxEvent)> observer;
@@ -170,6 +179,13 @@ class NonceAllocator {
     bool journaled = false;
   };
 
+  struct Queued;
+  // The leader's round: signs `batch` and hands each its result (or re-queues it when it was not
+  // started).
+  void SignQueued(const std::vector<Queued*>& batch, const jsonrpc::CallOptions& opts) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // Chooses the nonces, signs and tracks what was signed.
+  std::vector<absl::StatusOr<SignedTx>> SignBatchLocked(const std::vector<Queued*>& batch,
+                                                        const jsonrpc::CallOptions& opts);
   absl::StatusOr<Hash32> Broadcast(const SignedTx& tx, const jsonrpc::CallOptions& opts);
   void Notify(TxEvent event, size_t times = 1) const;
   // Records the first signature of a nonce (waited on by the caller).
@@ -225,11 +241,17 @@ class NonceAllocator {
   const NonceAllocatorOptions options_;
   NonceStore* const store_;
 
+  // SignNext calls waiting for the leader (without a store).
+  absl::Mutex queue_mu_;
+  std::deque<Queued*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool leading_ ABSL_GUARDED_BY(queue_mu_) = false;
   // Serializes nonce choice + signing (and fee-bump signing) for this sender.
   absl::Mutex sign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex maintain_mu_;
   mutable absl::Mutex mu_;
   std::optional<uint64_t> next_nonce_ ABSL_GUARDED_BY(mu_);
+  // Free nonces below next_nonce_: an item refused under a later signed one (see SignBatchLocked).
+  std::set<uint64_t> gaps_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Record> records_ ABSL_GUARDED_BY(mu_);
   absl::Time last_maintain_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   Stats stats_ ABSL_GUARDED_BY(mu_);

@@ -15,11 +15,6 @@
 
 namespace chain::onchain {
 
-struct TxRequest {
-  TxEnvelope envelope;
-  TxIntent intent;
-};
-
 // {"v":1,"request_id":..,"chain_id":..,"from":..,"nonce":..,"gas_limit":..,"max_fee_per_gas":..,
 //  "max_priority_fee_per_gas":..,"to":..,"data":"0x.."}: fees as decimal strings.
 std::string EncodeTxRequest(const TxRequest& request);

@@ -78,17 +78,64 @@ absl::StatusOr<TxIntent> TxIntent::FromCall(const Address& to, ByteView calldata
   return absl::InvalidArgumentError("a call that is none of the intents");
 }
 
-absl::StatusOr<SignedTx> SignIntent(TxSigner& signer, const TxEnvelope& envelope, const TxIntent& intent) {
-  absl::StatusOr<SignedTx> tx = intent.SignWith(signer, envelope);
+namespace {
+
+constexpr char kNotStartedPayload[] = "type.onchain-kms/chain.onchain.NotStarted";
+
+// The signer's answer to `request`, named and verified.
+absl::StatusOr<SignedTx> Checked(absl::StatusOr<SignedTx> tx, const TxEnvelope& envelope, const TxIntent& intent) {
   if (!tx.ok()) {
     absl::Status out(tx.status().code(),
                      absl::StrCat("sign ", intent.Name(), " nonce ", envelope.nonce, ": ", tx.status().message()));
-    // The signer's payloads (e.g. which service refused) stay with the status.
+    // The signer's payloads (e.g. which service refused, not started) stay with the status.
     tx.status().ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
     return out;
   }
   if (absl::Status s = VerifySignedTx(*tx, envelope, intent.to, intent.Calldata()); !s.ok()) return s;
   return tx;
+}
+
+}  // namespace
+
+absl::Status NotStartedError(absl::string_view why) {
+  absl::Status s = absl::AbortedError(absl::StrCat("not started: ", why));
+  s.SetPayload(kNotStartedPayload, absl::Cord());
+  return s;
+}
+
+bool IsNotStarted(const absl::Status& status) {
+  return absl::IsAborted(status) && status.GetPayload(kNotStartedPayload).has_value();
+}
+
+std::vector<absl::StatusOr<SignedTx>> TxSigner::SignBatch(const std::vector<TxRequest>& requests) {
+  std::vector<absl::StatusOr<SignedTx>> out;
+  out.reserve(requests.size());
+  bool stopped = false;
+  for (const TxRequest& r : requests) {
+    if (stopped) {
+      out.push_back(NotStartedError("an earlier item of this sender was refused"));
+      continue;
+    }
+    out.push_back(r.intent.SignWith(*this, r.envelope));
+    stopped = !out.back().ok();
+  }
+  return out;
+}
+
+absl::StatusOr<SignedTx> SignIntent(TxSigner& signer, const TxEnvelope& envelope, const TxIntent& intent) {
+  return Checked(intent.SignWith(signer, envelope), envelope, intent);
+}
+
+std::vector<absl::StatusOr<SignedTx>> SignIntents(TxSigner& signer, const std::vector<TxRequest>& requests) {
+  std::vector<absl::StatusOr<SignedTx>> out = signer.SignBatch(requests);
+  if (out.size() != requests.size()) {
+    out.assign(requests.size(), absl::InternalError(absl::StrCat("signer answered ", out.size(), " results for ",
+                                                                 requests.size(), " requests")));
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = Checked(std::move(out[i]), requests[i].envelope, requests[i].intent);
+  }
+  return out;
 }
 
 absl::Status VerifySignedTx(const SignedTx& tx, const TxEnvelope& env, const Address& to, ByteView data) {

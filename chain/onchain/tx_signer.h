@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -56,19 +57,7 @@ struct SignedTx {
   std::optional<Hash32> replaced_transaction_hash;  // for kFeeBump
 };
 
-class TxSigner {
- public:
-  virtual ~TxSigner() = default;
-  // DstackKms.deployAndRegisterApp (5-arg, or 6-arg when params.require_tcb_up_to_date is set).
-  virtual absl::StatusOr<SignedTx> SignDeployAndRegisterApp(const TxEnvelope& envelope, const Address& kms,
-                                                            const DeployAndRegisterAppParams& params) = 0;
-  // DstackApp.addComposeHash(bytes32).
-  virtual absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& envelope, const Address& app,
-                                                      const Hash32& compose_hash) = 0;
-  // A DstackApp governance call (chain/dstack_app_calls.h; the signer's SignAppCall). Signers that
-  // do not support it: UNIMPLEMENTED.
-  virtual absl::StatusOr<SignedTx> SignAppCall(const TxEnvelope& envelope, const Address& app, const AppCall& call);
-};
+class TxSigner;
 
 // What a transaction does: one of the intents. Kept with every in-flight transaction so the
 // same call can be signed again with higher fees.
@@ -91,8 +80,44 @@ struct TxIntent {
   static absl::StatusOr<TxIntent> FromCall(const Address& to, ByteView calldata);
 };
 
+// One request of a batch (TxSigner::SignBatch); also what is journaled before signing
+// (tx_request.h).
+struct TxRequest {
+  TxEnvelope envelope;
+  TxIntent intent;
+};
+
+class TxSigner {
+ public:
+  virtual ~TxSigner() = default;
+  // DstackKms.deployAndRegisterApp (5-arg, or 6-arg when params.require_tcb_up_to_date is set).
+  virtual absl::StatusOr<SignedTx> SignDeployAndRegisterApp(const TxEnvelope& envelope, const Address& kms,
+                                                            const DeployAndRegisterAppParams& params) = 0;
+  // DstackApp.addComposeHash(bytes32).
+  virtual absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& envelope, const Address& app,
+                                                      const Hash32& compose_hash) = 0;
+  // A DstackApp governance call (chain/dstack_app_calls.h; the signer's SignAppCall). Signers that
+  // do not support it: UNIMPLEMENTED.
+  virtual absl::StatusOr<SignedTx> SignAppCall(const TxEnvelope& envelope, const Address& app, const AppCall& call);
+
+  // Signs transactions of ONE sender with consecutive nonces, in order: results[i] is
+  // requests[i]'s. A refusal never leaves a nonce gap under a later signature: once an item fails,
+  // the later ones are not started (IsNotStarted: nothing was signed or recorded for them, their
+  // nonces are free; sign them again, renumbered). An implementation that cannot guarantee it
+  // (an older signer service) may return a later item signed: that signature stands, and the
+  // caller must fill the gap. This default signs one by one; the signer service's client sends one
+  // SignBatch call (stop_sender_at_refusal).
+  virtual std::vector<absl::StatusOr<SignedTx>> SignBatch(const std::vector<TxRequest>& requests);
+};
+
+// ABORTED, marked: the item of a batch was not started because an earlier one failed.
+absl::Status NotStartedError(absl::string_view why);
+bool IsNotStarted(const absl::Status& status);
+
 // Signs `intent` through `signer` and checks the answer with VerifySignedTx.
 absl::StatusOr<SignedTx> SignIntent(TxSigner& signer, const TxEnvelope& envelope, const TxIntent& intent);
+// SignBatch, each answer checked as SignIntent checks it.
+std::vector<absl::StatusOr<SignedTx>> SignIntents(TxSigner& signer, const std::vector<TxRequest>& requests);
 
 // Never trust a signer's word: decodes `tx.raw` (strict EIP-1559), recovers the sender, recomputes
 // the hash, and compares chain id, nonce, gas, fees, to, value (0) and data with what was asked,

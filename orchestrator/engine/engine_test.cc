@@ -210,6 +210,65 @@ TEST(JournalingSignerTest, RefusedIntentsAreNotRepaired) {
   EXPECT_EQ(local->signatures(), 0);
 }
 
+// Refuses every request for one nonce, as a policy would refuse one intent; signs the others
+// through LocalKeySigner. Its batches are the default: one by one, stopping at a refusal.
+class RefusingSigner final : public chain::onchain::TxSigner {
+ public:
+  RefusingSigner(chain::onchain::TxSigner& inner, uint64_t refused_nonce) : inner_(inner), refused_(refused_nonce) {}
+  absl::StatusOr<SignedTx> SignDeployAndRegisterApp(const TxEnvelope& e, const chain::Address& kms,
+                                                    const chain::DeployAndRegisterAppParams& p) override {
+    if (e.nonce == refused_) return absl::PermissionDeniedError("policy");
+    return inner_.SignDeployAndRegisterApp(e, kms, p);
+  }
+  absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& e, const chain::Address& app,
+                                              const chain::Hash32& h) override {
+    if (e.nonce == refused_) return absl::PermissionDeniedError("policy");
+    return inner_.SignAddComposeHash(e, app, h);
+  }
+
+ private:
+  chain::onchain::TxSigner& inner_;
+  const uint64_t refused_;
+};
+
+// A batch refused in its middle: the refused intent and those not started are emptied in the
+// journal (they are renumbered, and a resume must not ask for them at their old nonces); only the
+// signed one is recovered.
+TEST(JournalingSignerTest, ItemsOfABatchNotStartedAfterARefusalLeaveNoIntent) {
+  TempDir dir;
+  auto journal = *journal::SqliteJournal::Open(dir.path() + "/j.sqlite");
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  RefusingSigner refusing(*local, /*refused_nonce=*/2);
+  JournalingSigner signer(refusing, *journal);
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  std::vector<chain::onchain::TxRequest> requests;
+  for (uint64_t n = 1; n <= 3; ++n) {
+    TxEnvelope e = Envelope(local->address(), n, 1000);
+    e.request_id = absl::StrCat("op_", n, "/register_compose_hash");
+    requests.push_back({e, chain::onchain::TxIntent::AddComposeHash(
+                               app, *chain::Hash32::FromHex(std::string(63, 'd') + std::to_string(n)))});
+  }
+  std::vector<absl::StatusOr<SignedTx>> out = signer.SignBatch(requests);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[0].ok()) << out[0].status();
+  EXPECT_EQ(out[1].status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(chain::onchain::IsNotStarted(out[2].status())) << out[2].status();
+  EXPECT_EQ(local->signatures(), 1);
+  for (const char* op : {"op_2", "op_3"}) {
+    absl::StatusOr<std::map<std::string, std::string>> artifacts = journal->ListArtifacts(op, "");
+    ASSERT_TRUE(artifacts.ok()) << artifacts.status();
+    EXPECT_FALSE(artifacts->empty()) << op << ": its intent was journaled before the batch was sent";
+    for (const auto& [key, value] : *artifacts) EXPECT_EQ(value, "") << op << " " << key;
+    absl::StatusOr<std::optional<chain::onchain::TxJournal>> j = signer.Recover(op, "register_compose_hash");
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_FALSE(j->has_value()) << op;
+  }
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> j = signer.Recover("op_1", "register_compose_hash");
+  ASSERT_TRUE(j.ok() && j->has_value()) << j.status();
+  EXPECT_EQ((*j)->versions[0].raw, out[0]->raw) << "asked again: the same bytes";
+  EXPECT_EQ(local->refusals(), 0);
+}
+
 // The access policy's key check runs before anything is journaled or reaches the signer, with
 // the caller that submitted the operation.
 TEST(JournalingSignerTest, AKeyTheCallerMayNotUseIsRefusedBeforeAnythingIsSigned) {
@@ -772,6 +831,9 @@ class OwnedCounter final : public WatchSink {
 TEST_F(ManagerTest, EachEventIsMovedToItsLastWatcherNotCopied) {
   absl::Notification hold;
   const std::string id = SubmitHeld(hold);
+  // Held inside step a: no event until `hold`, so both watchers see the same ones (an event
+  // between the two Watch calls would go to `first` alone: moved).
+  AwaitStepA();
   auto first = std::make_shared<OwnedCounter>();
   auto last = std::make_shared<OwnedCounter>();
   ASSERT_TRUE(manager_->Watch(id, first).ok());

@@ -17,6 +17,7 @@ using chain::onchain::SignedTx;
 using chain::onchain::TxEnvelope;
 using chain::onchain::TxIntent;
 using chain::onchain::TxJournal;
+using chain::onchain::TxRequest;
 
 std::string IntentKey(absl::string_view step, const TxEnvelope& e) {
   return absl::StrCat(step, "/intent/", absl::StrFormat("%020d", e.nonce), "/", chain::onchain::RequestKey(e));
@@ -126,8 +127,8 @@ absl::Status JournalingSigner::CheckKey(const TxEnvelope& envelope, absl::string
   return s;
 }
 
-absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, const TxIntent& intent) {
-  const auto [op, step] = SplitRequestId(envelope.request_id);
+absl::StatusOr<std::pair<std::string, std::string>> JournalingSigner::Admit(const TxEnvelope& envelope) {
+  auto [op, step] = SplitRequestId(envelope.request_id);
   if (op.empty()) {
     return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
   }
@@ -135,30 +136,77 @@ absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, cons
   if (std::shared_ptr<SignHook> hook = Hook(op)) {
     RETURN_IF_ERROR(hook->BeforeSign());
   }
-  if (nonces_ != nullptr) {
-    // The allocator recorded the request in the nonce store and handles refusals there.
-    absl::StatusOr<SignedTx> tx = SignInner(envelope, intent);
-    if (tx.ok()) CrashPoint(step, "intent");
+  // With the nonce store the allocator recorded the request there and handles refusals.
+  if (nonces_ == nullptr) RETURN_IF_ERROR(CheckGate(envelope, op));
+  return std::make_pair(std::move(op), std::move(step));
+}
+
+absl::StatusOr<SignedTx> JournalingSigner::Settle(const std::string& op, const std::string& step,
+                                                  const TxEnvelope& envelope, absl::StatusOr<SignedTx> tx) {
+  if (tx.ok()) {
+    CrashPoint(step, "intent");
     return tx;
   }
-  RETURN_IF_ERROR(CheckGate(envelope, op));
-  const std::string key = IntentKey(step, envelope);
-  RETURN_IF_ERROR(journal_.PutArtifact(op, key, chain::onchain::EncodeTxRequest({envelope, intent})));
-  absl::StatusOr<SignedTx> tx = SignInner(envelope, intent);
-  if (!tx.ok()) {
-    // Nothing was signed: forget the intent so that a resume does not ask for it again.
-    if (chain::onchain::IsDefinitiveRefusal(tx.status())) (void)journal_.PutArtifact(op, key, "");
-    if (absl::IsFailedPrecondition(tx.status())) {
-      // Anti-equivocation: another transaction holds this nonce at the signer (e.g. one whose
-      // answer was lost and that its operation will repair). Our view of the nonce is stale:
-      // retry later rather than fail.
-      return absl::UnavailableError(absl::StrCat("nonce ", envelope.nonce, " of ", envelope.from.Checksummed(),
-                                                 " is taken by another signed transaction: ", tx.status().message()));
-    }
-    return tx.status();
+  if (nonces_ != nullptr) return tx;
+  if (chain::onchain::IsNotStarted(tx.status())) {
+    // Renumbered next: the intent at this nonce must go first, or a resume would ask for it.
+    CrashPoint(step, "not-started");
+    if (absl::Status s = journal_.PutArtifact(op, IntentKey(step, envelope), ""); !s.ok()) return s;
+    return tx;
   }
-  CrashPoint(step, "intent");
+  // Nothing was signed: forget the intent so that a resume does not ask for it again.
+  if (chain::onchain::IsDefinitiveRefusal(tx.status())) (void)journal_.PutArtifact(op, IntentKey(step, envelope), "");
+  if (absl::IsFailedPrecondition(tx.status())) {
+    // Anti-equivocation: another transaction holds this nonce at the signer (e.g. one whose
+    // answer was lost and that its operation will repair). Our view of the nonce is stale:
+    // retry later rather than fail.
+    return absl::UnavailableError(absl::StrCat("nonce ", envelope.nonce, " of ", envelope.from.Checksummed(),
+                                               " is taken by another signed transaction: ", tx.status().message()));
+  }
   return tx;
+}
+
+absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, const TxIntent& intent) {
+  ASSIGN_OR_RETURN(auto op_step, Admit(envelope));
+  const auto& [op, step] = op_step;
+  if (nonces_ == nullptr) {
+    RETURN_IF_ERROR(
+        journal_.PutArtifact(op, IntentKey(step, envelope), chain::onchain::EncodeTxRequest({envelope, intent})));
+  }
+  return Settle(op, step, envelope, SignInner(envelope, intent));
+}
+
+std::vector<absl::StatusOr<SignedTx>> JournalingSigner::SignBatch(const std::vector<TxRequest>& requests) {
+  std::vector<absl::StatusOr<SignedTx>> out(requests.size(),
+                                            chain::onchain::NotStartedError("an earlier item of this sender failed"));
+  // Admitted in order up to the first refusal; their intents journaled in one write.
+  std::vector<std::pair<std::string, std::string>> admitted;
+  std::vector<journal::Artifact> intents;
+  for (const TxRequest& r : requests) {
+    absl::StatusOr<std::pair<std::string, std::string>> op_step = Admit(r.envelope);
+    if (!op_step.ok()) {
+      out[admitted.size()] = op_step.status();
+      break;
+    }
+    if (nonces_ == nullptr) {
+      intents.push_back({op_step->first, IntentKey(op_step->second, r.envelope), chain::onchain::EncodeTxRequest(r)});
+    }
+    admitted.push_back(*std::move(op_step));
+  }
+  if (admitted.empty()) return out;
+  if (absl::Status s = journal_.PutArtifacts(intents); !s.ok()) {
+    out[0] = s;  // nothing journaled (one write): the others are renumbered
+    return out;
+  }
+  const std::vector<TxRequest> started(requests.begin(),
+                                       requests.begin() + static_cast<std::ptrdiff_t>(admitted.size()));
+  std::vector<absl::StatusOr<SignedTx>> signed_txs = inner_.SignBatch(started);
+  for (size_t i = 0; i < started.size(); ++i) {
+    absl::StatusOr<SignedTx> tx =
+        i < signed_txs.size() ? std::move(signed_txs[i]) : absl::InternalError("the signer answered too few results");
+    out[i] = Settle(admitted[i].first, admitted[i].second, started[i].envelope, std::move(tx));
+  }
+  return out;
 }
 
 absl::StatusOr<SignedTx> JournalingSigner::SignInner(const TxEnvelope& envelope, const TxIntent& intent) {

@@ -88,6 +88,11 @@ class JournalingSigner final : public chain::onchain::TxSigner {
                                                               const chain::Hash32& compose_hash) override;
   absl::StatusOr<chain::onchain::SignedTx> SignAppCall(const chain::onchain::TxEnvelope& envelope,
                                                        const chain::Address& app, const chain::AppCall& call) override;
+  // Admits each request in order (access policy, operation hook, gate), journals the intents of
+  // those admitted in one write, and signs them in one inner SignBatch. The first refusal stops
+  // the later requests (not started: their intents are emptied again before they are renumbered).
+  std::vector<absl::StatusOr<chain::onchain::SignedTx>> SignBatch(
+      const std::vector<chain::onchain::TxRequest>& requests) override;
 
   // Persists the transaction journal of a step (the on_signed callback of a transaction step).
   absl::Status SaveTxJournal(absl::string_view operation_id, absl::string_view step,
@@ -126,6 +131,12 @@ class JournalingSigner final : public chain::onchain::TxSigner {
                                                                          absl::string_view step);
   absl::Status CheckGate(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
   absl::Status CheckKey(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
+  // The checks before a request is journaled; its (operation id, step).
+  absl::StatusOr<std::pair<std::string, std::string>> Admit(const chain::onchain::TxEnvelope& envelope);
+  // The signer's answer to a journaled request: the intent emptied when nothing was signed.
+  absl::StatusOr<chain::onchain::SignedTx> Settle(const std::string& op, const std::string& step,
+                                                  const chain::onchain::TxEnvelope& envelope,
+                                                  absl::StatusOr<chain::onchain::SignedTx> tx);
   absl::StatusOr<chain::onchain::SignedTx> Sign(const chain::onchain::TxEnvelope& envelope,
                                                 const chain::onchain::TxIntent& intent);
   absl::StatusOr<chain::onchain::SignedTx> SignInner(const chain::onchain::TxEnvelope& envelope,

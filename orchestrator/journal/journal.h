@@ -127,6 +127,13 @@ struct CreateResult {
   bool created = false;    // false: (caller, request_id) existed already
 };
 
+// One artifact to put (Journal::PutArtifacts).
+struct Artifact {
+  std::string operation_id;
+  std::string key;
+  std::string value;
+};
+
 class Journal {
  public:
   virtual ~Journal() = default;
@@ -150,6 +157,14 @@ class Journal {
 
   // Artifacts. Put replaces; durable on return.
   virtual absl::Status PutArtifact(absl::string_view operation_id, absl::string_view key, absl::string_view value) = 0;
+  // PutArtifact of each, in one write where the backend can (SQLite: one statement, all or
+  // none). This default puts them one by one and stops at the first error.
+  virtual absl::Status PutArtifacts(const std::vector<Artifact>& artifacts) {
+    for (const Artifact& a : artifacts) {
+      if (absl::Status s = PutArtifact(a.operation_id, a.key, a.value); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   virtual absl::StatusOr<std::optional<std::string>> GetArtifact(absl::string_view operation_id,
                                                                  absl::string_view key) = 0;
   // Every artifact of the operation whose key starts with `prefix`, by key.

@@ -192,6 +192,21 @@ TEST_P(JournalContractTest, ArtifactsSurviveAReopen) {
   EXPECT_EQ(j->Get("op_a")->request_id, "r1");
 }
 
+TEST_P(JournalContractTest, PutArtifactsPutsEachAsPutArtifactWould) {
+  std::unique_ptr<Journal> j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  ASSERT_TRUE(j->Create(TestRecord("op_a", "r1", 1)).ok());
+  ASSERT_TRUE(j->Create(TestRecord("op_b", "r2", 1)).ok());
+  ASSERT_TRUE(j->PutArtifact("op_a", "k1", "old").ok());
+  ASSERT_TRUE(j->PutArtifacts({}).ok());
+  ASSERT_TRUE(
+      j->PutArtifacts({{"op_a", "k1", "new"}, {"op_a", "k2", std::string("v\0", 2)}, {"op_b", "k1", "b"}}).ok());
+  EXPECT_EQ(**j->GetArtifact("op_a", "k1"), "new");
+  EXPECT_EQ(**j->GetArtifact("op_a", "k2"), std::string("v\0", 2));
+  EXPECT_EQ(**j->GetArtifact("op_b", "k1"), "b");
+  EXPECT_EQ(j->ListArtifacts("op_a", "")->size(), 2u);
+}
+
 TEST_P(JournalContractTest, ConcurrentWriters) {
   std::unique_ptr<Journal> j = OpenJournal();
   ASSERT_NE(j, nullptr);

@@ -245,21 +245,36 @@ absl::StatusOr<std::vector<OperationRecord>> SqliteJournal::ListUnfinished() {
 
 absl::Status SqliteJournal::PutArtifact(absl::string_view operation_id, absl::string_view key,
                                         absl::string_view value) {
+  return PutArtifacts({Artifact{std::string(operation_id), std::string(key), std::string(value)}});
+}
+
+absl::Status SqliteJournal::PutArtifacts(const std::vector<Artifact>& artifacts) {
+  if (artifacts.empty()) return absl::OkStatus();
   return Batched<bool>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
-           RETURN_IF_ERROR(PutArtifactLocked(operation_id, key, value));
+           RETURN_IF_ERROR(PutArtifactsLocked(artifacts));
            return true;
          })
       .status();
 }
 
-absl::Status SqliteJournal::PutArtifactLocked(absl::string_view operation_id, absl::string_view key,
-                                              absl::string_view value) {
-  ASSIGN_OR_RETURN(CachedStatement st,
-                   Context(db_->PrepareCached("INSERT INTO artifacts (operation_id, key, value, update_time_us) "
-                                              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (operation_id, key) DO UPDATE SET "
-                                              "value = excluded.value, update_time_us = excluded.update_time_us"),
-                           "put artifact"));
-  st->BindText(1, operation_id).BindText(2, key).BindBlob(3, value).BindInt(4, Micros(absl::Now()));
+absl::Status SqliteJournal::PutArtifactsLocked(const std::vector<Artifact>& artifacts) {
+  // One statement for all of them, as GroupCommit requires of a write.
+  std::string sql = "INSERT INTO artifacts (operation_id, key, value, update_time_us) VALUES (?1, ?2, ?3, ?4)";
+  for (size_t i = 1; i < artifacts.size(); ++i) {
+    absl::StrAppend(&sql, ", (?", 4 * i + 1, ", ?", 4 * i + 2, ", ?", 4 * i + 3, ", ?", 4 * i + 4, ")");
+  }
+  absl::StrAppend(&sql,
+                  " ON CONFLICT (operation_id, key) DO UPDATE SET value = excluded.value, "
+                  "update_time_us = excluded.update_time_us");
+  ASSIGN_OR_RETURN(CachedStatement st, Context(db_->PrepareCached(sql), "put artifact"));
+  const int64_t now = Micros(absl::Now());
+  for (size_t i = 0; i < artifacts.size(); ++i) {
+    const int base = static_cast<int>(4 * i);
+    st->BindText(base + 1, artifacts[i].operation_id)
+        .BindText(base + 2, artifacts[i].key)
+        .BindBlob(base + 3, artifacts[i].value)
+        .BindInt(base + 4, now);
+  }
   return Context(st->Run(), "put artifact");
 }
 

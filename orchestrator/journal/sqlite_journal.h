@@ -39,6 +39,7 @@ class SqliteJournal final : public Journal {
   absl::StatusOr<std::vector<OperationRecord>> List(const ListQuery& query) override;
   absl::StatusOr<std::vector<OperationRecord>> ListUnfinished() override;
   absl::Status PutArtifact(absl::string_view operation_id, absl::string_view key, absl::string_view value) override;
+  absl::Status PutArtifacts(const std::vector<Artifact>& artifacts) override;
   absl::StatusOr<std::optional<std::string>> GetArtifact(absl::string_view operation_id,
                                                          absl::string_view key) override;
   absl::StatusOr<std::map<std::string, std::string>> ListArtifacts(absl::string_view operation_id,
@@ -68,8 +69,7 @@ class SqliteJournal final : public Journal {
   // The writes, run by writes_ (mu_ held, inside a shared transaction).
   absl::StatusOr<CreateResult> CreateLocked(const OperationRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> UpdateLocked(const OperationRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status PutArtifactLocked(absl::string_view operation_id, absl::string_view key, absl::string_view value)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutArtifactsLocked(const std::vector<Artifact>& artifacts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecordOwnerLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecordOwnersLocked(const std::vector<ResourceOwner>& owners) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<AdoptResult> AdoptResourceLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -157,17 +157,61 @@ absl::Status SignerClient::CallError(const grpc::Status& status, absl::string_vi
 
 bool FromSigner(const absl::Status& status) { return status.GetPayload(kFromSignerPayload).has_value(); }
 
+namespace {
+
+void FillDeploy(const TxEnvelope& envelope, const chain::Address& kms, const chain::DeployAndRegisterAppParams& params,
+                sv1::SignDeployAndRegisterAppRequest* req) {
+  FillEnvelope(envelope, req);
+  req->set_kms_contract_address(kms.Checksummed());
+  req->set_initial_owner(params.initial_owner.Checksummed());
+  req->set_disable_upgrades(params.disable_upgrades);
+  req->set_allow_any_device(params.allow_any_device);
+  req->set_initial_device_id(params.initial_device_id.Hex());
+  req->set_initial_compose_hash(params.initial_compose_hash.Hex());
+  if (params.require_tcb_up_to_date.has_value()) req->set_require_tcb_up_to_date(*params.require_tcb_up_to_date);
+}
+
+void FillAddComposeHash(const TxEnvelope& envelope, const chain::Address& app, const chain::Hash32& compose_hash,
+                        sv1::SignAddComposeHashRequest* req) {
+  FillEnvelope(envelope, req);
+  req->set_app_contract_address(app.Checksummed());
+  req->set_compose_hash(compose_hash.Hex());
+}
+
+void FillAppCall(const TxEnvelope& envelope, const chain::Address& app, const chain::AppCall& call,
+                 sv1::SignAppCallRequest* req) {
+  FillEnvelope(envelope, req);
+  req->set_app_contract_address(app.Checksummed());
+  struct Fill {
+    sv1::SignAppCallRequest& r;
+    void operator()(const chain::AddDevice& c) { r.set_add_device_id(c.device_id.Hex()); }
+    void operator()(const chain::RemoveDevice& c) { r.set_remove_device_id(c.device_id.Hex()); }
+    void operator()(const chain::SetAllowAnyDevice& c) { r.set_set_allow_any_device(c.allow_any); }
+    void operator()(const chain::TransferOwnership& c) { r.set_transfer_ownership_to(c.new_owner.Checksummed()); }
+    void operator()(const chain::AcceptOwnership&) { r.set_accept_ownership(true); }
+    void operator()(const chain::DisableUpgrades&) { r.set_disable_upgrades(true); }
+  };
+  std::visit(Fill{*req}, call);
+}
+
+void FillItem(const chain::onchain::TxRequest& r, sv1::SignBatchItem* item) {
+  const chain::onchain::TxIntent& i = r.intent;
+  switch (i.kind) {
+    case chain::onchain::TxIntent::Kind::kDeployAndRegisterApp:
+      return FillDeploy(r.envelope, i.to, i.deploy, item->mutable_deploy_and_register_app());
+    case chain::onchain::TxIntent::Kind::kAddComposeHash:
+      return FillAddComposeHash(r.envelope, i.to, i.compose_hash, item->mutable_add_compose_hash());
+    case chain::onchain::TxIntent::Kind::kAppCall:
+      return FillAppCall(r.envelope, i.to, i.app_call, item->mutable_app_call());
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<SignedTx> SignerClient::SignDeployAndRegisterApp(const TxEnvelope& envelope, const chain::Address& kms,
                                                                 const chain::DeployAndRegisterAppParams& params) {
   sv1::SignDeployAndRegisterAppRequest req;
-  FillEnvelope(envelope, &req);
-  req.set_kms_contract_address(kms.Checksummed());
-  req.set_initial_owner(params.initial_owner.Checksummed());
-  req.set_disable_upgrades(params.disable_upgrades);
-  req.set_allow_any_device(params.allow_any_device);
-  req.set_initial_device_id(params.initial_device_id.Hex());
-  req.set_initial_compose_hash(params.initial_compose_hash.Hex());
-  if (params.require_tcb_up_to_date.has_value()) req.set_require_tcb_up_to_date(*params.require_tcb_up_to_date);
+  FillDeploy(envelope, kms, params, &req);
   grpc::ClientContext context;
   Prepare(&context);
   sv1::SignedTransaction out;
@@ -179,9 +223,7 @@ absl::StatusOr<SignedTx> SignerClient::SignDeployAndRegisterApp(const TxEnvelope
 absl::StatusOr<SignedTx> SignerClient::SignAddComposeHash(const TxEnvelope& envelope, const chain::Address& app,
                                                           const chain::Hash32& compose_hash) {
   sv1::SignAddComposeHashRequest req;
-  FillEnvelope(envelope, &req);
-  req.set_app_contract_address(app.Checksummed());
-  req.set_compose_hash(compose_hash.Hex());
+  FillAddComposeHash(envelope, app, compose_hash, &req);
   grpc::ClientContext context;
   Prepare(&context);
   sv1::SignedTransaction out;
@@ -193,24 +235,47 @@ absl::StatusOr<SignedTx> SignerClient::SignAddComposeHash(const TxEnvelope& enve
 absl::StatusOr<SignedTx> SignerClient::SignAppCall(const TxEnvelope& envelope, const chain::Address& app,
                                                    const chain::AppCall& call) {
   sv1::SignAppCallRequest req;
-  FillEnvelope(envelope, &req);
-  req.set_app_contract_address(app.Checksummed());
-  struct Fill {
-    sv1::SignAppCallRequest& r;
-    void operator()(const chain::AddDevice& c) { r.set_add_device_id(c.device_id.Hex()); }
-    void operator()(const chain::RemoveDevice& c) { r.set_remove_device_id(c.device_id.Hex()); }
-    void operator()(const chain::SetAllowAnyDevice& c) { r.set_set_allow_any_device(c.allow_any); }
-    void operator()(const chain::TransferOwnership& c) { r.set_transfer_ownership_to(c.new_owner.Checksummed()); }
-    void operator()(const chain::AcceptOwnership&) { r.set_accept_ownership(true); }
-    void operator()(const chain::DisableUpgrades&) { r.set_disable_upgrades(true); }
-  };
-  std::visit(Fill{req}, call);
+  FillAppCall(envelope, app, call, &req);
   grpc::ClientContext context;
   Prepare(&context);
   sv1::SignedTransaction out;
   const grpc::Status st = stub_->SignAppCall(&context, req, &out);
   if (!st.ok()) return CallError(st, "SignAppCall");
   return FromProto(out);
+}
+
+std::vector<absl::StatusOr<SignedTx>> SignerClient::SignBatch(const std::vector<chain::onchain::TxRequest>& requests) {
+  sv1::SignBatchRequest req;
+  req.set_stop_sender_at_refusal(true);
+  for (const chain::onchain::TxRequest& r : requests) FillItem(r, req.add_items());
+  grpc::ClientContext context;
+  Prepare(&context);
+  sv1::SignBatchResponse out;
+  const grpc::Status st = stub_->SignBatch(&context, req, &out);
+  if (!st.ok()) return std::vector<absl::StatusOr<SignedTx>>(requests.size(), CallError(st, "SignBatch"));
+  if (out.results_size() != static_cast<int>(requests.size())) {
+    return std::vector<absl::StatusOr<SignedTx>>(
+        requests.size(), absl::InternalError(absl::StrCat("signer answer: ", out.results_size(), " results for ",
+                                                          requests.size(), " items")));
+  }
+  std::vector<absl::StatusOr<SignedTx>> results;
+  results.reserve(requests.size());
+  bool refused = false;  // an earlier item was: an ABORTED one after it was not started
+  for (const sv1::SignBatchResult& r : out.results()) {
+    if (r.code() == 0) {
+      results.push_back(FromProto(r.signed_transaction()));
+      continue;
+    }
+    const grpc::Status item(static_cast<grpc::StatusCode>(r.code()), r.message());
+    if (refused && r.code() == grpc::StatusCode::ABORTED) {
+      results.push_back(
+          chain::onchain::NotStartedError(absl::StrCat("signer at ", options_.address, ": ", r.message())));
+    } else {
+      results.push_back(CallError(item, "SignBatch"));
+    }
+    refused = true;
+  }
+  return results;
 }
 
 absl::StatusOr<std::vector<chain::Address>> SignerClient::ListKeys() {

@@ -50,6 +50,12 @@ class SignerClient final : public chain::onchain::TxSigner {
   absl::StatusOr<chain::onchain::SignedTx> SignAppCall(const chain::onchain::TxEnvelope& envelope,
                                                        const chain::Address& app, const chain::AppCall& call) override;
 
+  // One SignBatch call with stop_sender_at_refusal (the items are one sender's). An ABORTED item
+  // after a refused one comes back as not started (chain::onchain::IsNotStarted). A whole-call
+  // error is every item's.
+  std::vector<absl::StatusOr<chain::onchain::SignedTx>> SignBatch(
+      const std::vector<chain::onchain::TxRequest>& requests) override;
+
   // The keys the signer holds (ListKeys). Doubles as the reachability probe for health.
   absl::StatusOr<std::vector<chain::Address>> ListKeys();
 
