@@ -17,6 +17,7 @@
 #include "orchestrator/e2e/oracle_verdict.h"
 #include "orchestrator/e2e/stack.h"
 #include "orchestrator/e2e/stack_test.h"
+#include "orchestrator/signer_client/signer_client.h"
 #include "platform/http/client.h"
 #include "platform/http/testing/prometheus_text.h"
 #include "platform/testing/server_process.h"
@@ -768,6 +769,47 @@ TEST_F(FlowsE2eTest, ManyDeploysAtOnceGetDistinctNonces) {
   }
   EXPECT_EQ(txs.size(), static_cast<size_t>(kN));
   EXPECT_EQ(*stack_->CountAppDeployed(), apps + kN);
+}
+
+// The orchestrator's SignBatch against the real signer: a refused item (a KMS the signer's policy
+// does not list) stops the later items of its sender, which come back not started and leave their
+// nonce free. Nothing is broadcast: the nonces are far above the key's.
+TEST_F(FlowsE2eTest, ASignBatchRefusedInItsMiddleLeavesTheLaterNoncesFree) {
+  absl::StatusOr<std::unique_ptr<SignerClient>> client =
+      SignerClient::Create({.address = absl::StrCat("unix:", stack_->dir(), "/s.sock")});
+  ASSERT_TRUE(client.ok()) << client.status();
+  const chain::Address from = *chain::Address::Parse(stack_->signer_address());
+  const chain::Address kms = *chain::Address::Parse(stack_->kms_address());
+  const chain::Address other_kms = *chain::Address::Parse("0x00000000000000000000000000000000000000c0");
+  auto request = [&](uint64_t nonce, const chain::Address& factory, char hash_digit) {
+    chain::onchain::TxEnvelope e{.request_id = absl::StrCat("op_batch/deploy_app_auth/", nonce),
+                                 .chain_id = 31337,
+                                 .from = from,
+                                 .nonce = nonce,
+                                 .gas_limit = 1500000,
+                                 .max_fee_per_gas = chain::U256(2000000000),
+                                 .max_priority_fee_per_gas = chain::U256(1000000000)};
+    chain::DeployAndRegisterAppParams p;
+    p.initial_owner = from;
+    p.initial_compose_hash = *chain::Hash32::FromHex(std::string(64, hash_digit));
+    return chain::onchain::TxRequest{e, chain::onchain::TxIntent::Deploy(factory, p)};
+  };
+  const uint64_t n = 900000 + static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()) % 1000) * 10;
+  std::vector<absl::StatusOr<chain::onchain::SignedTx>> out = (*client)->SignBatch(
+      {request(n, kms, 'a'), request(n + 1, other_kms, 'b'), request(n + 2, kms, 'c'), request(n + 3, kms, 'd')});
+  ASSERT_EQ(out.size(), 4u);
+  ASSERT_TRUE(out[0].ok()) << out[0].status();
+  EXPECT_EQ(out[0]->nonce_use, chain::onchain::NonceUse::kFirst);
+  EXPECT_EQ(out[1].status().code(), absl::StatusCode::kPermissionDenied) << out[1].status();
+  EXPECT_TRUE(chain::onchain::IsNotStarted(out[2].status())) << out[2].status();
+  EXPECT_TRUE(chain::onchain::IsNotStarted(out[3].status())) << out[3].status();
+  // Renumbered: another transaction at n + 1 and n + 2 is a first signature, nothing was recorded.
+  for (uint64_t nonce : {n + 1, n + 2}) {
+    chain::onchain::TxRequest again = request(nonce, kms, 'e');
+    absl::StatusOr<chain::onchain::SignedTx> tx = chain::onchain::SignIntent(**client, again.envelope, again.intent);
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    EXPECT_EQ(tx->nonce_use, chain::onchain::NonceUse::kFirst) << nonce;
+  }
 }
 
 // The check the SDK does not make: the simulator ignores `secure_time` in a provision (it
