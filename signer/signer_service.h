@@ -8,6 +8,8 @@
 #ifndef ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 #define ONCHAIN_KMS_SIGNER_SIGNER_SERVICE_H_
 
+#include <memory>
+
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
 #include "platform/transport/authenticator.h"
 #include "signer/engine/engine.h"
@@ -41,7 +43,9 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
                                         const onchainkms::signer::v1::SignMessageRequest* request,
                                         onchainkms::signer::v1::SignMessageResponse* response) override;
   // Each item goes through the engine as its own request; the reply leaves once the last item
-  // is decided (its record durable and audited), from the thread that decided it.
+  // is decided (its record durable and audited), from the thread that decided it. With
+  // stop_sender_at_refusal, a sender's transaction items start in order and stop at a refusal
+  // (SenderInOrder in signer_service.cc).
   grpc::ServerUnaryReactor* SignBatch(grpc::CallbackServerContext* context,
                                       const onchainkms::signer::v1::SignBatchRequest* request,
                                       onchainkms::signer::v1::SignBatchResponse* response) override;
@@ -51,9 +55,19 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
   template <typename Call>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const char* method, Call call);
 
+  struct BatchCall;
+  struct SenderInOrder;
   // Starts one item of a batch; `done` receives its outcome.
   void StartItem(const engine::Caller& caller, const onchainkms::signer::v1::SignBatchItem& item,
-                 onchainkms::signer::v1::SignBatchResult* result, engine::Done done);
+                 onchainkms::signer::v1::SignBatchResult* result, engine::Engine::StopAtRefusal stop_at_refusal,
+                 engine::Done done);
+  // Item i of `call`, a transaction of `sender`: started once the sender's earlier items allow.
+  void QueueInOrder(const std::shared_ptr<BatchCall>& call, const std::shared_ptr<SenderInOrder>& sender, int i);
+  // Starts `sender`'s queued items (this thread is its starter) until one waits for its nonce.
+  void StartInOrder(const std::shared_ptr<BatchCall>& call, const std::shared_ptr<SenderInOrder>& sender);
+  // Item i of `sender` is decided: stops the sender if refused, resumes it if it waited for it.
+  void InOrderItemDecided(const std::shared_ptr<BatchCall>& call, const std::shared_ptr<SenderInOrder>& sender, int i,
+                          bool* decided, absl::Status status);
 
   engine::Engine* engine_;
   const platform::Authenticator& auth_;

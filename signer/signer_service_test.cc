@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -17,92 +18,14 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
-#include "google/protobuf/text_format.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
-#include "platform/testing/server_process.h"
-#include "platform/transport/transport.h"
-#include "signer/audit/audit_log.h"
-#include "signer/engine/engine.h"
-#include "signer/equivocation/sqlite_store.h"
-#include "signer/keystore/key_store.h"
-#include "signer/policy/policy_holder.h"
-#include "signer/policy/usage_tracker.h"
 #include "signer/testing/anvil_fixtures.h"
+#include "signer/testing/service_fixture.h"
 
 namespace signer {
 namespace {
 
 namespace v1 = onchainkms::signer::v1;
-
-class SignerServiceTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::string(getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::create_directories(dir_);
-    keys_ = *keystore::KeyStore::FromSecrets({{"anvil0", *chain::FromHex(fixtures::kSecret)}});
-    v1::Policy p;
-    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
-        R"pb(chains {
-               chain_id: 31337
-               app_contract_addresses: "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
-               max_fee_per_gas_wei: "100000000000"
-               max_priority_fee_per_gas_wei: "10000000000"
-               max_gas_limit: 2000000
-             })pb",
-        &p));
-    if (!callers_.empty()) {
-      ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(callers_, &p));
-    }
-    policy_ = std::make_unique<policy::PolicyHolder>(*policy::CompiledPolicy::Compile(p));
-    store_ = *equivocation::SqliteStore::Open(dir_ + "/ae.sqlite");
-    audit_ = *audit::AuditLog::Open(dir_ + "/audit.jsonl", absl::ZeroDuration());
-    engine_ = std::make_unique<engine::Engine>(
-        engine::EngineDeps{keys_.get(), policy_.get(), &usage_, store_.get(), audit_.get(), nullptr});
-    platform::TransportOptions options;
-    options.listen.address = "unix:" + socket_dir_.path() + "/signer.sock";
-    options.restrict_unix_peers = true;
-    transport_ = *platform::Transport::Create(options);
-    service_ = std::make_unique<SignerService>(engine_.get(), *transport_);
-    ASSERT_TRUE(transport_->Serve({{v1::Signer::service_full_name(), service_.get()}}).ok());
-    stub_ = v1::Signer::NewStub(grpc::CreateChannel(transport_->address(), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    transport_->Shutdown(absl::Seconds(5));
-    audit_.reset();
-    audit::VerifyResult v = audit::VerifyAuditLog(dir_ + "/audit.jsonl");
-    EXPECT_TRUE(v.ok) << v.message;
-    EXPECT_EQ(v.records, expected_audit_records_) << "one audit record per request";
-  }
-
-  // SignBatchRequest items.
-  static v1::SignBatchItem ComposeItem(v1::SignAddComposeHashRequest r) {
-    v1::SignBatchItem item;
-    *item.mutable_add_compose_hash() = std::move(r);
-    return item;
-  }
-  grpc::Status Batch(const std::vector<v1::SignBatchItem>& items, v1::SignBatchResponse* out) {
-    v1::SignBatchRequest request;
-    for (const v1::SignBatchItem& item : items) *request.add_items() = item;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    return stub_->SignBatch(&ctx, request, out);
-  }
-
-  std::string callers_;  // text of Policy.callers a test sets before SetUp (empty: no bindings)
-  std::string dir_;
-  platform::testing::ShortTempDir socket_dir_;
-  std::unique_ptr<keystore::KeyStore> keys_;
-  std::unique_ptr<policy::PolicyHolder> policy_;
-  policy::UsageTracker usage_;
-  std::unique_ptr<equivocation::Store> store_;
-  std::unique_ptr<audit::AuditLog> audit_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<platform::Transport> transport_;
-  std::unique_ptr<SignerService> service_;
-  std::unique_ptr<v1::Signer::Stub> stub_;
-  uint64_t expected_audit_records_ = 0;
-};
+using fixtures::SignerServiceTest;
 
 // One async SignAddComposeHash call and its outcome.
 struct Pending {
@@ -357,6 +280,148 @@ TEST_F(SignerServiceTest, SignBatchRefusesAMalformedCallWhole) {
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_TRUE(rows->empty()) << "the valid item of a refused call is not signed";
   expected_audit_records_ = 3;
+}
+
+// A batch [ok, refused, ok] of one sender at nonces 1, 2, 3. With stop_sender_at_refusal the
+// third item is not started (ABORTED; nothing recorded or audited, nonce 3 stays free); without
+// it, it is signed as today.
+class SignerServiceStopTest : public SignerServiceTest {
+ protected:
+  static v1::SignAddComposeHashRequest Refused(uint64_t nonce) {
+    v1::SignAddComposeHashRequest r = fixtures::AddComposeHashRequest(nonce);
+    r.set_app_contract_address("0x1111111111111111111111111111111111111111");  // not in the policy
+    return r;
+  }
+  static v1::SignAddComposeHashRequest Labelled(v1::SignAddComposeHashRequest r, const std::string& id) {
+    r.set_request_id(id);
+    return r;
+  }
+  std::vector<v1::SignBatchItem> OkRefusedOk() {
+    return {ComposeItem(Labelled(fixtures::AddComposeHashRequest(1), "item-0")),
+            ComposeItem(Labelled(Refused(2), "item-1")),
+            ComposeItem(Labelled(fixtures::AddComposeHashRequest(3), "item-2"))};
+  }
+  std::vector<equivocation::Record> RecordsAt(const char* from, uint64_t nonce) {
+    absl::StatusOr<std::vector<equivocation::Record>> rows =
+        store_->RecordsFor({31337, *chain::Address::Parse(from), nonce});
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return rows.ok() ? *rows : std::vector<equivocation::Record>{};
+  }
+  std::string AuditText() {
+    std::ifstream in(dir_ + "/audit.jsonl");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+TEST_F(SignerServiceStopTest, AnItemAfterARefusedOneOfItsSenderIsNotStarted) {
+  v1::SignBatchResponse out;
+  const grpc::Status st = Batch(OkRefusedOk(), &out, /*stop_sender_at_refusal=*/true);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 3);
+  EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+  EXPECT_EQ(out.results(1).code(), grpc::StatusCode::PERMISSION_DENIED) << out.results(1).message();
+  EXPECT_EQ(out.results(2).code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(out.results(2).message(), "not started: an earlier item of this sender was refused");
+  EXPECT_FALSE(out.results(2).has_signed_transaction());
+  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty()) << "nothing recorded for the item not started";
+  const std::string audit = AuditText();
+  EXPECT_THAT(audit, ::testing::HasSubstr("\"item-1\""));
+  EXPECT_THAT(audit, ::testing::Not(::testing::HasSubstr("\"item-2\""))) << "not started: not audited";
+
+  // Nonce 3 was left free: another transaction there is its first signature.
+  v1::SignAddComposeHashRequest later = fixtures::AddComposeHashRequest(3);
+  later.set_compose_hash(std::string(64, 'b'));
+  grpc::ClientContext ctx;
+  v1::SignedTransaction signed_later;
+  const grpc::Status later_st = stub_->SignAddComposeHash(&ctx, later, &signed_later);
+  ASSERT_TRUE(later_st.ok()) << later_st.error_message();
+  EXPECT_EQ(signed_later.nonce_use(), v1::NONCE_USE_FIRST);
+  expected_audit_records_ = 2 + 1;
+}
+
+TEST_F(SignerServiceStopTest, WithoutTheFlagTheItemsAfterARefusalAreSigned) {
+  v1::SignBatchResponse out;
+  const grpc::Status st = Batch(OkRefusedOk(), &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 3);
+  EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+  EXPECT_EQ(out.results(1).code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(out.results(2).code(), 0) << out.results(2).message();
+  EXPECT_EQ(out.results(2).signed_transaction().nonce_use(), v1::NONCE_USE_FIRST);
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3).size(), 1u);
+  expected_audit_records_ = 3;
+}
+
+// An item that waits for its nonce (another request holds it) may still be refused after the
+// wait, so the sender's later items start only once it is decided: here another transaction was
+// recorded at its nonce meanwhile, so it is refused and the item after it is not started.
+TEST_F(SignerServiceStopTest, TheItemsAfterOneWaitingForItsNonceWaitForItsDecision) {
+  const chain::Address from = *chain::Address::Parse(fixtures::kFrom);
+  auto busy = std::make_unique<std::shared_ptr<equivocation::Store::Slot>>(store_->Acquire({31337, from, 2}));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::SignBatchRequest request;
+  request.set_stop_sender_at_refusal(true);
+  for (uint64_t nonce : {1, 2, 3}) *request.add_items() = ComposeItem(fixtures::AddComposeHashRequest(nonce));
+  v1::SignBatchResponse out;
+  grpc::Status st;
+  absl::Notification done;
+  stub_->async()->SignBatch(&ctx, &request, &out, [&](grpc::Status s) {
+    st = std::move(s);
+    done.Notify();
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // the batch reaches nonce 2 and waits for it
+  EXPECT_FALSE(done.HasBeenNotified());
+  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty()) << "nonce 3 started before nonce 2 was decided";
+  ASSERT_TRUE(store_->RecordSync(OtherRecord(fixtures::kFrom, 2)).ok());  // the holder's transaction
+  busy.reset();
+
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 3);
+  EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+  EXPECT_EQ(out.results(1).code(), grpc::StatusCode::FAILED_PRECONDITION) << out.results(1).message();
+  EXPECT_EQ(out.results(2).code(), grpc::StatusCode::ABORTED) << out.results(2).message();
+  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty());
+  expected_audit_records_ = 2;
+}
+
+// Only the refused item's sender stops: another key's items, and message items of the same key,
+// are decided as without the flag, whatever their place in the batch.
+class SignerServiceStopTwoSendersTest : public SignerServiceStopTest {
+ protected:
+  void SetUp() override {
+    more_policy_ = "message_signing { enabled: true }";
+    SignerServiceStopTest::SetUp();
+  }
+  static v1::SignBatchItem OfKey1(v1::SignAddComposeHashRequest r) {
+    r.set_from_address(fixtures::kFrom1);
+    return ComposeItem(std::move(r));
+  }
+};
+
+TEST_F(SignerServiceStopTwoSendersTest, OnlyTheRefusedItemsSenderStops) {
+  v1::SignBatchItem message;
+  message.mutable_message()->set_from_address(fixtures::kFrom);
+  message.mutable_message()->set_message("0x68656c6c6f");
+  v1::SignBatchResponse out;
+  const grpc::Status st =
+      Batch({ComposeItem(fixtures::AddComposeHashRequest(1)), OfKey1(fixtures::AddComposeHashRequest(1)),
+             ComposeItem(Refused(2)), OfKey1(fixtures::AddComposeHashRequest(2)), message,
+             ComposeItem(fixtures::AddComposeHashRequest(3)), OfKey1(fixtures::AddComposeHashRequest(3))},
+            &out, /*stop_sender_at_refusal=*/true);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 7);
+  const std::vector<int> codes = {0, 0, grpc::StatusCode::PERMISSION_DENIED, 0, 0, grpc::StatusCode::ABORTED, 0};
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(out.results(i).code(), codes[i]) << i << ": " << out.results(i).message();
+  for (int i : {1, 3, 6}) {
+    EXPECT_EQ(out.results(i).signed_transaction().from_address(), fixtures::kFrom1) << i;
+    EXPECT_EQ(out.results(i).signed_transaction().nonce_use(), v1::NONCE_USE_FIRST) << i;
+  }
+  EXPECT_FALSE(out.results(4).signed_message().signature().empty());
+  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty());
+  EXPECT_EQ(RecordsAt(fixtures::kFrom1, 3).size(), 1u);
+  expected_audit_records_ = 6;
 }
 
 // The policy's caller bindings apply to each item: an intent the caller is not bound to is

@@ -43,6 +43,7 @@ struct Engine::Request {
   bool signed_something = false;
   std::string budget_rule;    // the fee budget's rule, for a refusal by a shared record at commit
   std::string limits_prefix;  // the key's limits, to name the budget a shared record refused
+  std::shared_ptr<equivocation::StopAtRefusal> stop_at_refusal;  // its record's (SignCall)
 };
 
 struct Engine::Prepared {
@@ -347,9 +348,9 @@ void Engine::GetKey(const Caller& caller, const v1::GetKeyRequest& request, v1::
 }
 
 void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeployAndRegisterAppRequest& r,
-                                      v1::SignedTransaction* out, Done done) {
+                                      v1::SignedTransaction* out, Done done, StopAtRefusal stop_at_refusal) {
   auto req = StartRequest("SignDeployAndRegisterApp", caller, std::move(done), r.request_id());
-  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kDeployAndRegisterApp, out,
+  SignCall(req, std::move(stop_at_refusal), r.request_id(), Envelope::Of(r), TxIntent::Kind::kDeployAndRegisterApp, out,
            [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> kms = AddressField(r.kms_contract_address(), "kms_contract_address", false);
              if (!kms.ok()) return kms.status();
@@ -384,9 +385,9 @@ void Engine::SignDeployAndRegisterApp(const Caller& caller, const v1::SignDeploy
 }
 
 void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHashRequest& r,
-                                v1::SignedTransaction* out, Done done) {
+                                v1::SignedTransaction* out, Done done, StopAtRefusal stop_at_refusal) {
   auto req = StartRequest("SignAddComposeHash", caller, std::move(done), r.request_id());
-  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
+  SignCall(req, std::move(stop_at_refusal), r.request_id(), Envelope::Of(r), TxIntent::Kind::kAddComposeHash, out,
            [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> app = AddressField(r.app_contract_address(), "app_contract_address", false);
              if (!app.ok()) return app.status();
@@ -402,9 +403,10 @@ void Engine::SignAddComposeHash(const Caller& caller, const v1::SignAddComposeHa
            });
 }
 
-void Engine::SignAppCall(const Caller& caller, const v1::SignAppCallRequest& r, v1::SignedTransaction* out, Done done) {
+void Engine::SignAppCall(const Caller& caller, const v1::SignAppCallRequest& r, v1::SignedTransaction* out, Done done,
+                         StopAtRefusal stop_at_refusal) {
   auto req = StartRequest("SignAppCall", caller, std::move(done), r.request_id());
-  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kManageDevices, out,
+  SignCall(req, std::move(stop_at_refusal), r.request_id(), Envelope::Of(r), TxIntent::Kind::kManageDevices, out,
            [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<ParsedAppCall> parsed = ParseAppCall(r);
              if (!parsed.ok()) return parsed.status();
@@ -416,9 +418,9 @@ void Engine::SignAppCall(const Caller& caller, const v1::SignAppCallRequest& r, 
 }
 
 void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequest& r, v1::SignedTransaction* out,
-                             Done done) {
+                             Done done, StopAtRefusal stop_at_refusal) {
   auto req = StartRequest("SignTransaction", caller, std::move(done), r.request_id());
-  SignCall(req, r.request_id(), Envelope::Of(r), TxIntent::Kind::kGeneric, out,
+  SignCall(req, std::move(stop_at_refusal), r.request_id(), Envelope::Of(r), TxIntent::Kind::kGeneric, out,
            [&](Prepared& p, json::object& intent) -> absl::Status {
              absl::StatusOr<chain::Address> to = AddressField(r.to(), "to");
              if (!to.ok()) return to.status();
@@ -444,9 +446,10 @@ void Engine::SignTransaction(const Caller& caller, const v1::SignTransactionRequ
            });
 }
 
-void Engine::SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
-                      TxIntent::Kind kind, v1::SignedTransaction* out,
+void Engine::SignCall(std::shared_ptr<Request> req, StopAtRefusal stop_at_refusal, const std::string& request_id,
+                      const Envelope& envelope, TxIntent::Kind kind, v1::SignedTransaction* out,
                       absl::FunctionRef<absl::Status(Prepared&, json::object&)> parse_call) {
+  req->stop_at_refusal = std::move(stop_at_refusal);
   Prepared p;
   p.intent.kind = kind;
   p.intent.caller = req->caller;
@@ -515,6 +518,7 @@ void Engine::SignHeld(std::shared_ptr<Request> req, const Prepared& p, const pol
   std::shared_ptr<equivocation::Record> record = RecordOf(std::move(c), p.tx, *sig, *verdict, charge);
   record->fee_budget_24h = limits.fee_budget_24h;
   record->value_budget_24h = limits.value_budget_24h;
+  record->stop_at_refusal = req->stop_at_refusal;
   req->budget_rule = std::move(budget_rule);
   req->limits_prefix = limits.rule_prefix;
   a["nonce_use"] = NonceUseName(record->nonce_use);
@@ -552,16 +556,21 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
                               v1::SignedTransaction* out, int attempt) {
   const chain::Address from = record->key.sender;
   d_.store->RecordAsync(*record, [this, req, record, slot, out, from, charge_id, attempt](absl::Status s) mutable {
+    if (equivocation::IsNotStarted(s)) {  // an earlier item of its sender was refused at commit
+      Unsign(*req, from, charge_id);
+      req->audit["allowed_by"] = req->rule;
+      req->rule = "stop_sender_at_refusal";
+      slot.reset();
+      return Finish(req, s);
+    }
     if (absl::IsAborted(s) && attempt < kMaxRaceAttempts) {
       return Reclassify(std::move(req), std::move(record), std::move(slot), charge_id, out, attempt + 1);
     }
     if (absl::IsResourceExhausted(s)) {  // the global budget, checked by a shared record at commit
-      d_.usage->Refund(from, charge_id);
-      req->signed_something = false;
+      Unsign(*req, from, charge_id);
       absl::optional<absl::Cord> budget = s.GetPayload(equivocation::kBudgetPayload);
       req->rule = budget ? absl::StrCat(req->limits_prefix, ".", std::string(*budget)) : req->budget_rule;
       req->policy_refusal = true;
-      for (const char* k : {"fee_charged_wei", "tx_hash", "replaced_tx_hash"}) req->audit.erase(k);
       slot.reset();
       return Finish(req, s);
     }
@@ -577,6 +586,12 @@ void Engine::RecordAndRelease(std::shared_ptr<Request> req, std::shared_ptr<equi
     slot.reset();  // the next request for this nonce may now look at the record
     Finish(req, absl::OkStatus());
   });
+}
+
+void Engine::Unsign(Request& req, const chain::Address& from, uint64_t charge_id) {
+  d_.usage->Refund(from, charge_id);
+  req.signed_something = false;
+  for (const char* k : {"fee_charged_wei", "tx_hash", "replaced_tx_hash"}) req.audit.erase(k);
 }
 
 void Engine::Reclassify(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,

@@ -10,7 +10,8 @@
 //   6. anti-equivocation (slot held)   -> FAILED_PRECONDITION; a repeat returns the stored tx
 //   7. rolling 24 h fee, value budgets -> RESOURCE_EXHAUSTED naming the rule
 //   8. sign, self-verify (recover)
-//   9. durable record (group commit)   -> UNAVAILABLE if it fails (nothing released)
+//   9. durable record (group commit)   -> UNAVAILABLE if it fails (nothing released); ABORTED
+//      for a SignBatch item left out after a refusal of its sender (equivocation/sender_stop.h)
 //  10. audit record                    -> UNAVAILABLE if it fails (fail closed)
 //
 // Every request, allowed or not, gets exactly one audit record and one metrics observation.
@@ -74,17 +75,25 @@ class Engine {
                 onchainkms::signer::v1::ListKeysResponse* response, Done done);
   void GetKey(const Caller& caller, const onchainkms::signer::v1::GetKeyRequest& request,
               onchainkms::signer::v1::Key* response, Done done);
+  // The transaction RPCs. `stop_at_refusal`: an item of a SignBatch with stop_sender_at_refusal
+  // (equivocation/sender_stop.h), whose record its commit leaves out once its sender is stopped
+  // (ABORTED, NotStartedError) and whose refusal at commit stops the sender.
+  using StopAtRefusal = std::shared_ptr<equivocation::StopAtRefusal>;
   void SignDeployAndRegisterApp(const Caller& caller,
                                 const onchainkms::signer::v1::SignDeployAndRegisterAppRequest& request,
-                                onchainkms::signer::v1::SignedTransaction* response, Done done);
+                                onchainkms::signer::v1::SignedTransaction* response, Done done,
+                                StopAtRefusal stop_at_refusal = nullptr);
   void SignAddComposeHash(const Caller& caller, const onchainkms::signer::v1::SignAddComposeHashRequest& request,
-                          onchainkms::signer::v1::SignedTransaction* response, Done done);
+                          onchainkms::signer::v1::SignedTransaction* response, Done done,
+                          StopAtRefusal stop_at_refusal = nullptr);
   // SignAppCall: validation and audit form in app_call.h; the policy intent is
   // INTENT_MANAGE_DEVICES or INTENT_MANAGE_OWNERSHIP by call.
   void SignAppCall(const Caller& caller, const onchainkms::signer::v1::SignAppCallRequest& request,
-                   onchainkms::signer::v1::SignedTransaction* response, Done done);
+                   onchainkms::signer::v1::SignedTransaction* response, Done done,
+                   StopAtRefusal stop_at_refusal = nullptr);
   void SignTransaction(const Caller& caller, const onchainkms::signer::v1::SignTransactionRequest& request,
-                       onchainkms::signer::v1::SignedTransaction* response, Done done);
+                       onchainkms::signer::v1::SignedTransaction* response, Done done,
+                       StopAtRefusal stop_at_refusal = nullptr);
   void SignMessage(const Caller& caller, const onchainkms::signer::v1::SignMessageRequest& request,
                    onchainkms::signer::v1::SignMessageResponse* response, Done done);
 
@@ -103,8 +112,8 @@ class Engine {
                            onchainkms::signer::v1::Intent intent);
   // The steps of the three transaction RPCs: the request id and the envelope, the method's own
   // fields (`parse_call` fills the call and the audit record's "intent"), then signing.
-  void SignCall(std::shared_ptr<Request> req, const std::string& request_id, const Envelope& envelope,
-                policy::TxIntent::Kind kind, onchainkms::signer::v1::SignedTransaction* out,
+  void SignCall(std::shared_ptr<Request> req, StopAtRefusal stop_at_refusal, const std::string& request_id,
+                const Envelope& envelope, policy::TxIntent::Kind kind, onchainkms::signer::v1::SignedTransaction* out,
                 absl::FunctionRef<absl::Status(Prepared&, boost::json::object& intent)> parse_call);
   // Policy, rate limit, then the slot (SignHeld runs once it is held).
   void SignPrepared(std::shared_ptr<Request> req, Prepared prepared, onchainkms::signer::v1::SignedTransaction* out);
@@ -124,6 +133,8 @@ class Engine {
   void Reclassify(std::shared_ptr<Request> req, std::shared_ptr<equivocation::Record> record,
                   std::shared_ptr<equivocation::Store::Slot> slot, uint64_t charge_id,
                   onchainkms::signer::v1::SignedTransaction* out, int attempt);
+  // A signature that is not recorded: its charge refunded, its audit fields of a signature gone.
+  void Unsign(Request& req, const chain::Address& from, uint64_t charge_id);
   void Finish(const std::shared_ptr<Request>& req, absl::Status status);
   // The metrics of a finished request (Finish), `status` being what the caller gets.
   void Count(const Request& req, const absl::Status& status);

@@ -114,14 +114,42 @@ std::vector<GroupCommit::Pending> GroupCommit::TakeBatch() {
   return batch;
 }
 
-void GroupCommit::CommitAndReply(std::vector<Pending> batch, bool inline_writer) {
-  std::vector<absl::Status> results(batch.size());
+namespace {
+
+// Takes out of `batch` the records whose sender an earlier refusal stopped (sender_stop.h): they
+// are not written.
+std::vector<GroupCommit::Pending> TakeStopped(std::vector<GroupCommit::Pending>& batch) {
+  auto stopped = [](const GroupCommit::Pending& p) {
+    return p.record.stop_at_refusal != nullptr && p.record.stop_at_refusal->stopped();
+  };
+  auto first = std::stable_partition(batch.begin(), batch.end(), [&](const auto& p) { return !stopped(p); });
+  std::vector<GroupCommit::Pending> taken(std::make_move_iterator(first), std::make_move_iterator(batch.end()));
+  batch.erase(first, batch.end());
+  return taken;
+}
+
+}  // namespace
+
+absl::Status GroupCommit::Write(const std::vector<Pending>& batch, std::vector<absl::Status>& results) {
+  if (batch.empty()) return absl::OkStatus();
   const absl::Status txn = write_(batch, results);
   if (txn.ok()) {
     commits_.fetch_add(1);
     records_written_.fetch_add(batch.size());
   }
   if (after_) after_(batch);
+  // Before the turn is handed over: the next commit already leaves out the senders stopped here.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const std::shared_ptr<StopAtRefusal>& stop = batch[i].record.stop_at_refusal;
+    if (stop != nullptr && StopsSender(txn.ok() ? results[i] : txn)) stop->Refuse();
+  }
+  return txn;
+}
+
+void GroupCommit::CommitAndReply(std::vector<Pending> batch, bool inline_writer) {
+  std::vector<Pending> not_started = TakeStopped(batch);
+  std::vector<absl::Status> results(batch.size());
+  const absl::Status txn = Write(batch, results);
 
   std::unique_lock<std::mutex> lock(queue_mu_);
   committing_ = false;
@@ -134,6 +162,7 @@ void GroupCommit::CommitAndReply(std::vector<Pending> batch, bool inline_writer)
     queue_cv_.notify_one();  // a committer writes what queued up meanwhile
   }
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(txn.ok() ? std::move(results[i]) : txn);
+  for (Pending& p : not_started) p.done(NotStartedError());
   if (inline_writer) {
     // Notified under the lock: Stop cannot return (and the object go) before this is done.
     std::lock_guard<std::mutex> done_lock(queue_mu_);

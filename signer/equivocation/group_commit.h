@@ -22,7 +22,8 @@
 // thread): `write` and `after` never run concurrently, and a batch's callbacks run only after its
 // `write` and `after` returned. Callbacks of two batches may run at the same time on two threads.
 // A committer is woken only when there is a batch for it to write (no busy polling, no wake-up
-// per queued record while a commit runs).
+// per queued record while a commit runs). A record whose sender a refusal stopped (sender_stop.h,
+// SignBatch's stop_sender_at_refusal) is not written: its callback gets NotStartedError().
 #ifndef ONCHAIN_KMS_SIGNER_EQUIVOCATION_GROUP_COMMIT_H_
 #define ONCHAIN_KMS_SIGNER_EQUIVOCATION_GROUP_COMMIT_H_
 
@@ -86,9 +87,12 @@ class GroupCommit {
  private:
   void CommitterLoop();
   std::vector<Pending> TakeBatch();  // queue_mu_ held
-  // Writes `batch` (committing_ set by the caller, queue_mu_ not held), hands the turn over, then
-  // runs the batch's callbacks. An inline writer (an enqueuing thread) counted itself in
-  // inline_writers_ and leaves it after the callbacks.
+  // Writes `batch` (none: nothing), counts it, runs `after_` and stops the senders of the records
+  // it refused (sender_stop.h).
+  absl::Status Write(const std::vector<Pending>& batch, std::vector<absl::Status>& results);
+  // Writes `batch` but the records of stopped senders (committing_ set by the caller, queue_mu_
+  // not held), hands the turn over, then runs the batch's callbacks. An inline writer (an
+  // enqueuing thread) counted itself in inline_writers_ and leaves it after the callbacks.
   void CommitAndReply(std::vector<Pending> batch, bool inline_writer);
   // The records a BatchOnThisThread started here: queued together, written here if idle.
   void EnqueueHeld(std::vector<Pending> records);

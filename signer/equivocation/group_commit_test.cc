@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -321,6 +322,42 @@ TEST(GroupCommitTest, AFailedTransactionFailsEveryRecordOfItsBatch) {
   gc.Stop();
   EXPECT_EQ(unavailable.load(), 3);
   EXPECT_EQ(gc.commits(), 0u);
+}
+
+// SignBatch's stop_sender_at_refusal (sender_stop.h): once a record of a sender is refused at
+// commit, the later commits leave out that sender's records placed after it in its call
+// (NotStartedError); other records are written.
+TEST(GroupCommitTest, ARefusedRecordStopsItsSendersLaterRecords) {
+  std::vector<uint64_t> written;  // on the enqueuing thread: each commit below is written inline
+  GroupCommit gc(64, [&](const std::vector<GroupCommit::Pending>& batch, std::vector<absl::Status>& results) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const uint64_t nonce = batch[i].record.key.nonce;
+      results[i] = nonce == 2 ? absl::ResourceExhaustedError("over the budget") : absl::OkStatus();
+      if (results[i].ok()) written.push_back(nonce);
+    }
+    return absl::OkStatus();
+  });
+  auto sender = std::make_shared<SenderStop>();
+  auto of_sender = [&](uint64_t nonce, int place) {
+    Record r = RecordAt(nonce);
+    r.stop_at_refusal = std::make_shared<StopAtRefusal>(sender, place);
+    return r;
+  };
+  std::vector<absl::Status> outcomes(4, absl::UnknownError("not called"));
+  auto outcome = [&](int i) { return [&outcomes, i](absl::Status s) { outcomes[i] = std::move(s); }; };
+  {
+    GroupCommit::BatchOnThisThread one_commit;
+    gc.Enqueue(of_sender(1, 0), outcome(0));
+    gc.Enqueue(of_sender(2, 1), outcome(1));
+  }
+  gc.Enqueue(of_sender(3, 2), outcome(2));
+  gc.Enqueue(RecordAt(4), outcome(3));
+  EXPECT_TRUE(outcomes[0].ok()) << outcomes[0];
+  EXPECT_TRUE(absl::IsResourceExhausted(outcomes[1])) << outcomes[1];
+  EXPECT_TRUE(IsNotStarted(outcomes[2])) << outcomes[2];
+  EXPECT_TRUE(outcomes[3].ok()) << outcomes[3];
+  EXPECT_EQ(written, (std::vector<uint64_t>{1, 4}));
+  EXPECT_EQ(gc.records_written(), 2u + 1u) << "the record left out is not counted";
 }
 
 }  // namespace

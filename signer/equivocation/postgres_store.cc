@@ -400,25 +400,36 @@ absl::StatusOr<absl::Status> CheckBudget(Connection& conn, const Record& r) {
   return CheckLedger(conn, r, kValueLedger, ValueCharge(r), r.value_budget_24h);
 }
 
+// The record's outcome: refused (range, budget), lost its race (ABORTED) or inserted.
+absl::StatusOr<absl::Status> InsertOne(Connection& conn, const Record& r) {
+  if (absl::Status range = CheckRange(r.key); !range.ok()) return range;
+  ASSIGN_OR_RETURN(absl::Status budget, CheckBudget(conn, r));
+  if (!budget.ok()) return budget;
+  ASSIGN_OR_RETURN(Result inserted, conn.Execute(kInsert, RecordParams(r)));
+  if (inserted.rows() == 1) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat("anti-equivocation: nonce ", r.key.nonce, " of key ",
+                                         r.key.sender.Checksummed(), " on chain ", r.key.chain_id, " (version ",
+                                         r.slot_version, ") was recorded meanwhile by another signer"));
+}
+
 }  // namespace
 
 // ON CONFLICT DO NOTHING never fails the transaction, so a record that lost its race leaves the
-// rest of the batch alone; it is ABORTED and the engine classifies it again.
+// rest of the batch alone; it is ABORTED and the engine classifies it again. A refused record
+// (a budget) stops its sender's later records of the batch with stop_at_refusal (sender_stop.h):
+// they are not written. A lost race does not stop them (it is no refusal yet; see signer/README).
 absl::Status PostgresStore::InsertAll(const std::vector<GroupCommit::Pending>& batch,
                                       std::vector<absl::Status>& results) {
   RETURN_IF_ERROR(LockBudgetKeys(*write_conn_, batch));
+  StoppedInCommit stopped;
   for (size_t i = 0; i < batch.size(); ++i) {
     const Record& r = batch[i].record;
-    if (results[i] = CheckRange(r.key); !results[i].ok()) continue;
-    ASSIGN_OR_RETURN(results[i], CheckBudget(*write_conn_, r));
-    if (!results[i].ok()) continue;
-    ASSIGN_OR_RETURN(Result inserted, write_conn_->Execute(kInsert, RecordParams(r)));
-    results[i] =
-        inserted.rows() == 1
-            ? absl::OkStatus()
-            : absl::AbortedError(absl::StrCat("anti-equivocation: nonce ", r.key.nonce, " of key ",
-                                              r.key.sender.Checksummed(), " on chain ", r.key.chain_id, " (version ",
-                                              r.slot_version, ") was recorded meanwhile by another signer"));
+    if (stopped.Stopped(r.stop_at_refusal.get())) {
+      results[i] = NotStartedError();
+      continue;
+    }
+    ASSIGN_OR_RETURN(results[i], InsertOne(*write_conn_, r));
+    stopped.Note(r.stop_at_refusal.get(), results[i]);
   }
   return absl::OkStatus();
 }

@@ -248,11 +248,18 @@ absl::Status SqliteStore::WriteBatch(const std::vector<GroupCommit::Pending>& ba
                                      std::vector<absl::Status>& results) {
   ASSIGN_OR_RETURN(platform::sqlite::Transaction txn,
                    DbError(platform::sqlite::Transaction::Begin(*write_db_), "begin"));
+  StoppedInCommit stopped;  // a failed insert stops its sender's later records (sender_stop.h)
   for (size_t i = 0; i < batch.size(); ++i) {
+    const StopAtRefusal* stop = batch[i].record.stop_at_refusal.get();
+    if (stopped.Stopped(stop)) {
+      results[i] = NotStartedError();
+      continue;
+    }
     BindRecord(*insert_, batch[i].record);
     // A failed statement (e.g. a constraint) is rolled back alone; the transaction goes on.
     results[i] = DbError(insert_->Run(), "insert");
     insert_->Reset();
+    stopped.Note(stop, results[i]);
   }
   return DbError(txn.Commit(), "commit");
 }

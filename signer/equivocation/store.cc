@@ -99,6 +99,7 @@ void Store::StopGroupCommit() {
 }
 
 void Store::RecordAsync(Record record, std::function<void(absl::Status)> done) {
+  if (record.stop_at_refusal != nullptr) record.stop_at_refusal->queued.store(true);
   group_commit_->Enqueue(std::move(record), std::move(done));
 }
 

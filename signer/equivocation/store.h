@@ -27,6 +27,7 @@
 #include "chain/bytes.h"
 #include "chain/hash32.h"
 #include "chain/u256.h"
+#include "signer/equivocation/sender_stop.h"
 #include "signer/equivocation/slot_key.h"
 #include "signer/equivocation/slot_locks.h"
 
@@ -65,6 +66,9 @@ struct Record : Candidate {
   // The same for the key's 24 h value budget (the values ValueCharge counts).
   std::optional<chain::U256> value_budget_24h;
   absl::Time signed_at;
+  // Set for an item of a SignBatch with stop_sender_at_refusal (sender_stop.h): a commit does not
+  // write it once its sender is stopped (NotStartedError), and a refusal of it stops the sender.
+  std::shared_ptr<StopAtRefusal> stop_at_refusal;
 };
 
 // What a record adds to its key's 24 h value ledger: its value if it is the first signature of
@@ -116,7 +120,9 @@ class Store {
   // on this thread before returning: group_commit.h); `done` runs once it is durable (OK),
   // failed (UNAVAILABLE), lost a race to another signer that recorded the slot (or that version
   // of it) first (ABORTED: classify again), or would exceed the key's global fee or value budget
-  // (RESOURCE_EXHAUSTED with kBudgetPayload). Nothing may be released before `done` says OK.
+  // (RESOURCE_EXHAUSTED with kBudgetPayload), or, for a record with stop_at_refusal, was not
+  // written because an earlier record of its sender was refused (NotStartedError). Nothing may
+  // be released before `done` says OK.
   void RecordAsync(Record record, std::function<void(absl::Status)> done);
   // Synchronous form, for tests and tools.
   absl::Status RecordSync(Record record);

@@ -13,6 +13,9 @@ namespace signer::fixtures {
 
 inline constexpr char kSecret[] = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 inline constexpr char kFrom[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+// Anvil's test key #1 and its address: a second sender.
+inline constexpr char kSecret1[] = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+inline constexpr char kFrom1[] = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 inline constexpr char kFactory[] = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 inline constexpr char kApp[] = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be";
 
