@@ -95,6 +95,15 @@ absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Addre
   NonceUse use = NonceUse::kFirst;
   std::optional<Hash32> replaced;
   auto it = records_.find({env.chain_id, env.nonce});
+  if (env.only_if_signed && (it == records_.end() || it->second.to != to || it->second.data != data ||
+                             std::none_of(it->second.signed_txs.begin(), it->second.signed_txs.end(),
+                                          [&](const auto& signed_tx) { return SameEnvelope(signed_tx.first, env); }))) {
+    ++refusals_;
+    return absl::NotFoundError(
+        absl::StrCat("not signed before: only_if_signed and no transaction signed for this "
+                     "request at nonce ",
+                     env.nonce));
+  }
   if (it != records_.end()) {
     record = &it->second;
     if (record->to != to || record->data != data) {

@@ -38,6 +38,9 @@ struct TxEnvelope {
   uint64_t gas_limit = 0;
   U256 max_fee_per_gas;
   U256 max_priority_fee_per_gas;
+  // signer.proto only_if_signed: a repair that takes only what was signed before (REPEAT), else
+  // NOT_FOUND. A per-call option, never journaled with the request.
+  bool only_if_signed = false;
 };
 
 // signer.proto SignedTransaction, typed.

@@ -269,6 +269,49 @@ TEST(JournalingSignerTest, ItemsOfABatchNotStartedAfterARefusalLeaveNoIntent) {
   EXPECT_EQ(local->refusals(), 0);
 }
 
+// A crash between the signer's answer to a batch and the emptying of the intents it did not start
+// (here: the emptying write fails, which leaves the journal as the crash would). The repair asks
+// with only_if_signed: the intent was never signed, so it is dropped, not signed late at its old
+// nonce above the refused one.
+TEST(JournalingSignerTest, AnIntentABatchDidNotStartIsNotSignedLateByTheRepair) {
+  TempDir dir;
+  FailingJournal journal(*journal::SqliteJournal::Open(dir.path() + "/j.sqlite"));
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  RefusingSigner refusing(*local, /*refused_nonce=*/2);
+  JournalingSigner signer(refusing, journal);
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  std::vector<chain::onchain::TxRequest> requests;
+  for (uint64_t n = 1; n <= 3; ++n) {
+    TxEnvelope e = Envelope(local->address(), n, 1000);
+    e.request_id = absl::StrCat("op_", n, "/register_compose_hash");
+    requests.push_back({e, chain::onchain::TxIntent::AddComposeHash(
+                               app, *chain::Hash32::FromHex(std::string(63, 'e') + std::to_string(n)))});
+  }
+  journal.FailWritesAfter(4);  // the 3 intents, the refused one emptied; then the not-started one fails
+  std::vector<absl::StatusOr<SignedTx>> out = signer.SignBatch(requests);
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_TRUE(out[0].ok()) << out[0].status();
+  EXPECT_EQ(out[1].status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(out[2].status().code(), absl::StatusCode::kUnavailable) << "not renumbered: its intent is still there";
+  EXPECT_FALSE(journal.ListArtifacts("op_3", "")->begin()->second.empty());
+  journal.Heal();
+
+  signer.PrepareResume("op_3", {"register_compose_hash"}, {});
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> j = signer.Recover("op_3", "register_compose_hash");
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_FALSE(j->has_value()) << "nothing was signed for op_3";
+  EXPECT_EQ(local->signatures(), 1) << "nonce 3 was not signed late";
+  absl::StatusOr<std::map<std::string, std::string>> intents = journal.ListArtifacts("op_3", "");
+  ASSERT_TRUE(intents.ok() && !intents->empty()) << intents.status();
+  for (const auto& [key, value] : *intents) EXPECT_EQ(value, "") << key;
+  signer.ReleaseGates("op_3");
+  // What the repair of a lost answer gets is still the REPEAT.
+  j = signer.Recover("op_1", "register_compose_hash");
+  ASSERT_TRUE(j.ok() && j->has_value()) << j.status();
+  EXPECT_EQ((*j)->versions[0].raw, out[0]->raw);
+  EXPECT_EQ(local->signatures(), 2) << "op_1's REPEAT";
+}
+
 // The access policy's key check runs before anything is journaled or reaches the signer, with
 // the caller that submitted the operation.
 TEST(JournalingSignerTest, AKeyTheCallerMayNotUseIsRefusedBeforeAnythingIsSigned) {

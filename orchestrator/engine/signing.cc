@@ -285,7 +285,12 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
   }
   bool repaired = false;
   for (const Intent& i : rec->uncovered) {
-    absl::StatusOr<SignedTx> tx = chain::onchain::SignIntent(inner_, i.envelope, i.intent);
+    // Only what the signer signed before: an intent it never saw (or a batch did not start) must
+    // not be signed now at its old nonce, which a refused request below it may have left a gap
+    // under. NOT_FOUND then; the step signs afresh at a nonce the allocator chooses.
+    TxEnvelope repair = i.envelope;
+    repair.only_if_signed = true;
+    absl::StatusOr<SignedTx> tx = chain::onchain::SignIntent(inner_, repair, i.intent);
     if (!tx.ok()) {
       if (chain::onchain::IsDefinitiveRefusal(tx.status())) {
         // Had it been signed, the signer would have answered REPEAT: it never was.

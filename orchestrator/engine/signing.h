@@ -6,7 +6,9 @@
 // signer's answer and that second write is repaired on restart by asking the signer again for
 // exactly the same transaction: the signer answers REPEAT with the same bytes (signing is
 // deterministic), where a fresh request with other fees for the same nonce would be refused as
-// equivocation.
+// equivocation. The repair asks with only_if_signed: a request the signer never signed (it died
+// before the signer saw it, or a batch did not start it) gets NOT_FOUND and is dropped, and the
+// step signs afresh; signing it late at its old nonce could leave a refused nonce below it empty.
 //
 // Until such a repair has happened, no other operation may take a nonce of the same sender on
 // the same chain (it could take the unbroadcast nonce, and the signer would refuse it): the

@@ -50,6 +50,7 @@ void FillEnvelope(const TxEnvelope& e, Request* r) {
   r->set_gas_limit(e.gas_limit);
   r->set_max_fee_per_gas_wei(e.max_fee_per_gas.ToDecimal());
   r->set_max_priority_fee_per_gas_wei(e.max_priority_fee_per_gas.ToDecimal());
+  r->set_only_if_signed(e.only_if_signed);
 }
 
 absl::Status Bad(absl::string_view field, const absl::Status& s) {
