@@ -63,13 +63,6 @@ class SignerServicePostgresTest : public fixtures::SignerServiceTest {
             ComposeItem(fixtures::AddComposeHashRequest(3)), ComposeItem(other_key)};
   }
 
-  size_t RecordsAt(const char* from, uint64_t nonce) {
-    absl::StatusOr<std::vector<equivocation::Record>> rows =
-        store_->RecordsFor({31337, *chain::Address::Parse(from), nonce});
-    EXPECT_TRUE(rows.ok()) << rows.status();
-    return rows.ok() ? rows->size() : 0;
-  }
-
   std::optional<platform::postgres::Dsn> dsn_;
 };
 
@@ -117,6 +110,26 @@ TEST_F(SignerServicePostgresTest, WithoutTheFlagABudgetRefusalAtCommitStopsNothi
   EXPECT_EQ(out.results(3).code(), 0) << out.results(3).message();
   EXPECT_EQ(RecordsAt(fixtures::kFrom, 3), 1u);
   expected_audit_records_ = 4;
+}
+
+// only_if_signed on the shared record: a nonce no replica signed is NOT_FOUND and stays free; a
+// transaction another replica signed is repeated with its bytes, never signed again here.
+TEST_F(SignerServicePostgresTest, OnlyIfSignedRepeatsOnlyWhatTheSharedRecordHolds) {
+  ExpectNotSignedBeforeLeavesTheNonceFree(4);
+  v1::SignedTransaction first;
+  {
+    std::unique_ptr<equivocation::PostgresStore> replica = *equivocation::PostgresStore::Open(*dsn_);
+    ASSERT_TRUE(replica->RecordSync(OtherRecord(fixtures::kFrom, 6)).ok());
+  }
+  const grpc::Status held = Compose(OnlyIfSigned(fixtures::AddComposeHashRequest(6)), &first);
+  EXPECT_EQ(held.error_code(), grpc::StatusCode::NOT_FOUND) << held.error_message();
+  ASSERT_TRUE(Compose(fixtures::AddComposeHashRequest(7), &first).ok());
+  v1::SignedTransaction again;
+  const grpc::Status repeat = Compose(OnlyIfSigned(fixtures::AddComposeHashRequest(7)), &again);
+  ASSERT_TRUE(repeat.ok()) << repeat.error_message();
+  EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(again.raw_transaction(), first.raw_transaction());
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 6), 1u) << "only the other replica's";
 }
 
 }  // namespace

@@ -282,6 +282,77 @@ TEST_F(SignerServiceTest, SignBatchRefusesAMalformedCallWhole) {
   expected_audit_records_ = 3;
 }
 
+// only_if_signed (a client repairing a lost answer) gets exactly what was signed for the same
+// request: the recorded bytes again.
+TEST_F(SignerServiceTest, OnlyIfSignedRepeatsTheTransactionSignedForTheRequest) {
+  v1::SignedTransaction first, again;
+  ASSERT_TRUE(Compose(fixtures::AddComposeHashRequest(3), &first).ok());
+  EXPECT_EQ(first.nonce_use(), v1::NONCE_USE_FIRST);
+  const grpc::Status st = Compose(OnlyIfSigned(fixtures::AddComposeHashRequest(3)), &again);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(again.nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(again.raw_transaction(), first.raw_transaction());
+  EXPECT_EQ(again.transaction_hash(), first.transaction_hash());
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3), 1u);
+}
+
+TEST_F(SignerServiceTest, OnlyIfSignedOnAFreeNonceIsNotFoundAndRecordsNothing) {
+  ExpectNotSignedBeforeLeavesTheNonceFree(4);
+}
+
+// Another transaction at the nonce, or this call at fees that would make it a fee bump: neither
+// was signed for this request, so NOT_FOUND (not FAILED_PRECONDITION), nothing recorded or charged.
+TEST_F(SignerServiceTest, OnlyIfSignedIsNotFoundWhereAnotherTransactionOrABumpWouldBe) {
+  v1::SignedTransaction first, out;
+  ASSERT_TRUE(Compose(fixtures::AddComposeHashRequest(2), &first).ok());
+  const chain::U256 charged = usage_.Committed24h(*chain::Address::Parse(fixtures::kFrom));
+  v1::SignAddComposeHashRequest other = fixtures::AddComposeHashRequest(2);
+  other.set_compose_hash(std::string(64, 'b'));
+  grpc::Status st = Compose(OnlyIfSigned(other), &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("another transaction holds the nonce"));
+  v1::SignAddComposeHashRequest bump = fixtures::AddComposeHashRequest(2);
+  bump.set_max_fee_per_gas_wei("3000000000");
+  bump.set_max_priority_fee_per_gas_wei("2000000");
+  st = Compose(OnlyIfSigned(bump), &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("at nonce 2"));
+  EXPECT_TRUE(out.raw_transaction().empty());
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 2), 1u) << "nothing recorded";
+  EXPECT_EQ(usage_.Committed24h(*chain::Address::Parse(fixtures::kFrom)), charged) << "nothing charged";
+  // Without the flag the same call is a fee bump: the refusal above was only_if_signed's.
+  st = Compose(bump, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_FEE_BUMP);
+}
+
+// In a batch the item's own only_if_signed decides: after the item that signs nonce 1 (same
+// slot, decided in order) it is a repeat; at a free nonce or for another transaction, NOT_FOUND.
+TEST_F(SignerServiceTest, OnlyIfSignedWorksInSignBatchItems) {
+  v1::SignAddComposeHashRequest other = fixtures::AddComposeHashRequest(1);
+  other.set_compose_hash(std::string(64, 'b'));
+  v1::SignBatchResponse out;
+  const grpc::Status st = Batch(
+      {ComposeItem(fixtures::AddComposeHashRequest(1)), ComposeItem(OnlyIfSigned(fixtures::AddComposeHashRequest(1))),
+       ComposeItem(OnlyIfSigned(fixtures::AddComposeHashRequest(2))), ComposeItem(OnlyIfSigned(other))},
+      &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(out.results_size(), 4);
+  EXPECT_EQ(out.results(0).signed_transaction().nonce_use(), v1::NONCE_USE_FIRST) << out.results(0).message();
+  EXPECT_EQ(out.results(1).code(), 0) << out.results(1).message();
+  EXPECT_EQ(out.results(1).signed_transaction().nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(out.results(1).signed_transaction().raw_transaction(),
+            out.results(0).signed_transaction().raw_transaction());
+  for (int i : {2, 3}) {
+    EXPECT_EQ(out.results(i).code(), grpc::StatusCode::NOT_FOUND) << out.results(i).message();
+    EXPECT_THAT(out.results(i).message(), ::testing::HasSubstr("not signed before: only_if_signed"));
+    EXPECT_FALSE(out.results(i).has_signed_transaction());
+  }
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 1), 1u);
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 2), 0u);
+  expected_audit_records_ = 4;
+}
+
 // A batch [ok, refused, ok] of one sender at nonces 1, 2, 3. With stop_sender_at_refusal the
 // third item is not started (ABORTED; nothing recorded or audited, nonce 3 stays free); without
 // it, it is signed as today.

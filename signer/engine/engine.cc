@@ -49,6 +49,7 @@ struct Engine::Request {
 struct Engine::Prepared {
   TxIntent intent;
   chain::Eip1559Transaction tx;
+  bool only_if_signed = false;  // the request's field: answer only with what was already signed
 
   // A call to `to` with `data`, in both the intent the policy sees and the transaction signed.
   void SetCall(const chain::Address& to, chain::Bytes data) {
@@ -67,11 +68,13 @@ struct Engine::Envelope {
   uint64_t gas_limit;
   const std::string* max_fee;
   const std::string* max_tip;
+  bool only_if_signed;
 
   template <typename SignRequest>
   static Envelope Of(const SignRequest& r) {
-    return {r.chain_id(),  &r.from_address(),        r.nonce(),
-            r.gas_limit(), &r.max_fee_per_gas_wei(), &r.max_priority_fee_per_gas_wei()};
+    return {r.chain_id(),      &r.from_address(),        r.nonce(),
+            r.gas_limit(),     &r.max_fee_per_gas_wei(), &r.max_priority_fee_per_gas_wei(),
+            r.only_if_signed()};
   }
   absl::Status Parse(TxIntent* intent, chain::Eip1559Transaction* tx) const;
 };
@@ -97,6 +100,9 @@ absl::Status RequestIdField(const std::string& id) {
 }
 
 std::string Outcome(absl::StatusCode code) { return absl::AsciiStrToLower(absl::StatusCodeToString(code)); }
+
+// The deciding rule of an only_if_signed request refused for want of a signature to repeat.
+constexpr char kOnlyIfSignedRule[] = "only_if_signed";
 
 // A record that lost its race to another signer replica is classified again at most this often
 // (each loss means another replica recorded a newer version of the slot meanwhile).
@@ -261,8 +267,10 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
   if (status.ok()) {
     a["decision"] = "allow";
   } else {
+    // only_if_signed's NOT_FOUND is a decision of the record, not a malformed request.
     const bool invalid =
-        status.code() == absl::StatusCode::kInvalidArgument || status.code() == absl::StatusCode::kNotFound;
+        (status.code() == absl::StatusCode::kInvalidArgument || status.code() == absl::StatusCode::kNotFound) &&
+        req->rule != kOnlyIfSignedRule;
     a["decision"] = req->signed_something ? "error" : (invalid ? "invalid" : "deny");
     a["code"] = absl::StatusCodeToString(status.code());
     a["reason"] = std::string(status.message());
@@ -458,6 +466,8 @@ void Engine::SignCall(std::shared_ptr<Request> req, StopAtRefusal stop_at_refusa
   json::object intent(req->audit.storage());  // in the request's arena: moved, not copied, below
   if (absl::Status s = parse_call(p, intent); !s.ok()) return Finish(req, s);
   req->audit["intent"] = std::move(intent);
+  p.only_if_signed = envelope.only_if_signed;
+  if (p.only_if_signed) req->audit["only_if_signed"] = true;
   SignPrepared(req, std::move(p), out);
 }
 
@@ -481,6 +491,11 @@ void Engine::SignHeld(std::shared_ptr<Request> req, const Prepared& p, const pol
   equivocation::Candidate c = CandidateOf(p.tx, from);
   absl::StatusOr<equivocation::Verdict> verdict = d_.store->Classify(*slot, c);
   if (!verdict.ok()) return Finish(req, absl::UnavailableError(verdict.status().message()));
+  // Before any charge or signature: an only_if_signed request never reaches RecordAndRelease
+  // (nor Reclassify), so it can add no record on any store.
+  if (p.only_if_signed && verdict->kind != equivocation::Verdict::Kind::kRepeat && !verdict->unknown) {
+    return RefuseNotSignedBefore(std::move(req), *verdict, p.tx.nonce);
+  }
   json::object& a = req->audit;
   switch (verdict->kind) {
     case equivocation::Verdict::Kind::kConflict:
@@ -526,6 +541,27 @@ void Engine::SignHeld(std::shared_ptr<Request> req, const Prepared& p, const pol
   if (record->nonce_use == equivocation::NonceUse::kFeeBump) a["replaced_tx_hash"] = verdict->replaced->Hex();
   a["fee_charged_wei"] = charge.ToDecimal();
   RecordAndRelease(std::move(req), std::move(record), std::move(slot), *charge_id, out);
+}
+
+void Engine::RefuseNotSignedBefore(std::shared_ptr<Request> req, const equivocation::Verdict& verdict, uint64_t nonce) {
+  const char* held = "";
+  switch (verdict.kind) {
+    case equivocation::Verdict::Kind::kConflict:
+      held = "; another transaction holds the nonce";
+      break;
+    case equivocation::Verdict::Kind::kFeeBump:
+      held = "; the nonce holds this call at other fees (it would be a fee bump)";
+      break;
+    case equivocation::Verdict::Kind::kFirst:
+    case equivocation::Verdict::Kind::kRepeat:
+      break;
+  }
+  req->audit["nonce_use"] = "not_signed_before";
+  req->audit["allowed_by"] = req->rule;
+  req->rule = kOnlyIfSignedRule;
+  Finish(req,
+         absl::NotFoundError(absl::StrCat(
+             "not signed before: only_if_signed and no transaction signed for this request at nonce ", nonce, held)));
 }
 
 absl::Status Engine::Admit(Request& req, const policy::CompiledPolicy& pol, const TxIntent& intent) {

@@ -7,7 +7,8 @@
 //   3. build the calldata + tx itself  (a caller cannot smuggle a different call)
 //   4. policy (snapshot)               -> PERMISSION_DENIED naming the rule
 //   5. per-key rate limit              -> RESOURCE_EXHAUSTED naming the rule
-//   6. anti-equivocation (slot held)   -> FAILED_PRECONDITION; a repeat returns the stored tx
+//   6. anti-equivocation (slot held)   -> FAILED_PRECONDITION; a repeat returns the stored tx;
+//      only_if_signed and not a repeat -> NOT_FOUND (nothing signed, recorded or charged)
 //   7. rolling 24 h fee, value budgets -> RESOURCE_EXHAUSTED naming the rule
 //   8. sign, self-verify (recover)
 //   9. durable record (group commit)   -> UNAVAILABLE if it fails (nothing released); ABORTED
@@ -120,6 +121,9 @@ class Engine {
   // Anti-equivocation, fee budget, signature, durable record, with the slot held.
   void SignHeld(std::shared_ptr<Request> req, const Prepared& prepared, const policy::CompiledPolicy& pol,
                 std::shared_ptr<equivocation::Store::Slot> slot, onchainkms::signer::v1::SignedTransaction* out);
+  // An only_if_signed request whose slot holds no signature of exactly it (`verdict` is not a
+  // repeat): NOT_FOUND, nothing signed, recorded or charged.
+  void RefuseNotSignedBefore(std::shared_ptr<Request> req, const equivocation::Verdict& verdict, uint64_t nonce);
   // The key is held, the policy allows the intent, the rate limit has room (sets req's rule).
   absl::Status Admit(Request& req, const policy::CompiledPolicy& pol, const policy::TxIntent& intent);
   // Records the signature durably, then releases it (or refunds the budget and refuses).

@@ -108,6 +108,24 @@ class EngineTest : public ::testing::Test {
     return Call([&](Done d) { engine_->SignAddComposeHash(caller_, r, out, std::move(d)); });
   }
 
+  // deployAndRegisterApp on kFactory from kFrom at `nonce`, with initial compose hash 0x11…11.
+  static v1::SignDeployAndRegisterAppRequest DeployRequest(uint64_t nonce) {
+    v1::SignDeployAndRegisterAppRequest r;
+    r.set_chain_id(31337);
+    r.set_kms_contract_address(kFactory);
+    r.set_from_address(kFrom);
+    r.set_nonce(nonce);
+    r.set_gas_limit(300000);
+    r.set_max_fee_per_gas_wei("1000000000");
+    r.set_max_priority_fee_per_gas_wei("1000000000");
+    r.set_initial_owner(kFrom);
+    r.set_initial_compose_hash("0x" + std::string(64, '1'));
+    return r;
+  }
+  absl::Status SignDeploy(const v1::SignDeployAndRegisterAppRequest& r, v1::SignedTransaction* out) {
+    return Call([&](Done d) { engine_->SignDeployAndRegisterApp(caller_, r, out, std::move(d)); });
+  }
+
   std::string dir_;
   Caller caller_{platform::Caller::InsecureLoopback{"test"}};
   std::unique_ptr<keystore::KeyStore> keys_;
@@ -120,18 +138,9 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, DeployAndRegisterAppSignsTheCallItBuilt) {
-  v1::SignDeployAndRegisterAppRequest r;
-  r.set_chain_id(31337);
-  r.set_kms_contract_address(kFactory);
-  r.set_from_address(kFrom);
-  r.set_nonce(3);
-  r.set_gas_limit(300000);
-  r.set_max_fee_per_gas_wei("1000000000");
-  r.set_max_priority_fee_per_gas_wei("1000000000");
-  r.set_initial_owner(kFrom);
-  r.set_initial_compose_hash("0x" + std::string(64, '1'));
+  v1::SignDeployAndRegisterAppRequest r = DeployRequest(3);
   v1::SignedTransaction out;
-  ASSERT_TRUE(Call([&](Done d) { engine_->SignDeployAndRegisterApp(caller_, r, &out, std::move(d)); }).ok());
+  ASSERT_TRUE(SignDeploy(r, &out).ok());
   EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_FIRST);
   absl::StatusOr<chain::Bytes> raw = chain::FromHex(out.raw_transaction());
   absl::StatusOr<chain::SignedEip1559Transaction> tx = chain::DecodeSignedEip1559(*raw);
@@ -636,6 +645,41 @@ TEST_F(EngineTest, ListKeys) {
   ASSERT_EQ(resp.keys_size(), 1);
   EXPECT_EQ(resp.keys(0).address(), kFrom);
   EXPECT_EQ(resp.keys(0).label(), "anvil0");
+}
+
+// only_if_signed: the policy still decides first; a nonce never signed is NOT_FOUND, counted as
+// the method's not_found (not as an equivocation refusal), audited as a denial, and nothing is
+// recorded; below the pruned watermark the record cannot tell, so the usual conflict.
+TEST_F(EngineTest, OnlyIfSignedIsDecidedAfterThePolicyAndCountedAsNotFound) {
+  v1::SignDeployAndRegisterAppRequest r = DeployRequest(4);
+  r.set_only_if_signed(true);
+  v1::SignedTransaction out;
+  v1::SignDeployAndRegisterAppRequest other_factory = r;
+  other_factory.set_kms_contract_address(kApp);
+  EXPECT_TRUE(absl::IsPermissionDenied(SignDeploy(other_factory, &out)));
+  const absl::Status refused = SignDeploy(r, &out);
+  EXPECT_TRUE(absl::IsNotFound(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("only_if_signed"));
+  absl::StatusOr<std::vector<equivocation::Record>> rows =
+      store_->RecordsFor({31337, *chain::Address::Parse(kFrom), 4});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_TRUE(rows->empty());
+  auto* admin = dynamic_cast<equivocation::SqliteStore*>(store_.get());
+  ASSERT_NE(admin, nullptr);
+  ASSERT_TRUE(admin->Prune(31337, *chain::Address::Parse(kFrom), 4, absl::ZeroDuration()).ok());
+  r.set_nonce(2);
+  EXPECT_TRUE(absl::IsFailedPrecondition(SignDeploy(r, &out))) << "pruned: not known whether it was signed";
+  const std::string m = metrics_.Render();
+  EXPECT_THAT(m, HasSubstr("signer_requests_total{method=\"SignDeployAndRegisterApp\",outcome=\"not_found\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("signer_equivocation_refusals_total{method=\"SignDeployAndRegisterApp\"} 1\n"))
+      << "only the pruned nonce's conflict";
+  std::ifstream in(dir_ + "/audit.jsonl");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 3u) << "one audit record per request";
+  EXPECT_THAT(lines[1], HasSubstr(R"("nonce_use":"not_signed_before")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("decision":"deny")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("rule":"only_if_signed")"));
 }
 
 // A flood of calls refused before authentication (issue #12): the metrics count every one, the

@@ -37,9 +37,11 @@ bool RaisedByTenPercent(const chain::U256& prev, const chain::U256& next) {
 Verdict Decide(const std::vector<Record>& rows, const Candidate& c, uint64_t pruned_below) {
   Verdict v;
   if (rows.empty() && c.key.nonce < pruned_below) {
-    return Conflict(absl::StrCat("anti-equivocation: nonce ", c.key.nonce, " of key ", c.key.sender.Checksummed(),
-                                 " on chain ", c.key.chain_id, " is below the pruned watermark ", pruned_below,
-                                 " (its records may have been pruned); refusing to sign for it"));
+    v = Conflict(absl::StrCat("anti-equivocation: nonce ", c.key.nonce, " of key ", c.key.sender.Checksummed(),
+                              " on chain ", c.key.chain_id, " is below the pruned watermark ", pruned_below,
+                              " (its records may have been pruned); refusing to sign for it"));
+    v.unknown = true;
+    return v;
   }
   if (rows.empty()) return v;  // kFirst, version 1
   uint32_t highest_version = 0;

@@ -86,7 +86,10 @@ struct Verdict {
   std::optional<chain::Hash32> replaced;  // kFeeBump: the latest signed tx for the nonce
   chain::U256 replaced_cost;              // kFeeBump: gas_limit * max_fee of `replaced`
   absl::Status conflict;                  // kConflict: FAILED_PRECONDITION with the reason
-  uint32_t slot_version = 1;              // kFirst, kFeeBump: the version its record takes
+  // kConflict: the nonce is below the key's pruned watermark, so whether it was signed is not
+  // known (an only_if_signed request gets the conflict, not "not signed before").
+  bool unknown = false;
+  uint32_t slot_version = 1;  // kFirst, kFeeBump: the version its record takes
 };
 
 // The record the engine needs, whatever holds it. The in-process slot locks live here (they keep

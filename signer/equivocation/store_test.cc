@@ -52,6 +52,18 @@ TEST(Store, RaisedByTenPercent) {
   EXPECT_FALSE(RaisedByTenPercent(chain::U256::Max(), chain::U256::Max()));
 }
 
+// Below the pruned watermark whether a nonce was signed is not known: a conflict marked unknown
+// (only_if_signed must not answer "not signed before" there); another conflict is not.
+TEST(Store, AConflictBelowThePrunedWatermarkIsUnknown) {
+  Verdict pruned = Decide({}, Make(7, 1000, 100), /*pruned_below=*/8);
+  EXPECT_EQ(pruned.kind, Verdict::Kind::kConflict);
+  EXPECT_TRUE(pruned.unknown);
+  Verdict other = Decide({store_contract::ToRecord(Make(7, 1000, 100), Verdict{})}, Make(7, 1000, 100, {0x01}));
+  EXPECT_EQ(other.kind, Verdict::Kind::kConflict);
+  EXPECT_FALSE(other.unknown);
+  EXPECT_FALSE(Decide({}, Make(7, 1000, 100)).unknown);
+}
+
 }  // namespace
 
 namespace store_contract {

@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +110,51 @@ class SignerServiceTest : public ::testing::Test {
     r.budget_charge = chain::U256(charge);
     r.signed_at = absl::Now();
     return r;
+  }
+
+  // One SignAddComposeHash call; each is audited once.
+  grpc::Status Compose(const onchainkms::signer::v1::SignAddComposeHashRequest& r,
+                       onchainkms::signer::v1::SignedTransaction* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    ++expected_audit_records_;
+    return stub_->SignAddComposeHash(&ctx, r, out);
+  }
+  static onchainkms::signer::v1::SignAddComposeHashRequest OnlyIfSigned(
+      onchainkms::signer::v1::SignAddComposeHashRequest r) {
+    r.set_only_if_signed(true);
+    return r;
+  }
+
+  size_t RecordsAt(const char* from, uint64_t nonce) {
+    absl::StatusOr<std::vector<equivocation::Record>> rows =
+        store_->RecordsFor({31337, *chain::Address::Parse(from), nonce});
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return rows.ok() ? rows->size() : 0;
+  }
+
+  // only_if_signed at a nonce never signed: NOT_FOUND naming the field and the nonce; nothing
+  // recorded or charged, and a different transaction is then the nonce's first signature.
+  void ExpectNotSignedBeforeLeavesTheNonceFree(uint64_t nonce) {
+    onchainkms::signer::v1::SignedTransaction out;
+    const grpc::Status refused = Compose(OnlyIfSigned(fixtures::AddComposeHashRequest(nonce)), &out);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND) << refused.error_message();
+    EXPECT_EQ(
+        refused.error_message(),
+        absl::StrCat("not signed before: only_if_signed and no transaction signed for this request at nonce ", nonce));
+    EXPECT_TRUE(out.raw_transaction().empty());
+    EXPECT_EQ(RecordsAt(fixtures::kFrom, nonce), 0u);
+    EXPECT_EQ(usage_.Committed24h(*chain::Address::Parse(fixtures::kFrom)), chain::U256()) << "nothing charged";
+    onchainkms::signer::v1::SignAddComposeHashRequest other = fixtures::AddComposeHashRequest(nonce);
+    other.set_compose_hash(std::string(64, 'b'));
+    const grpc::Status signed_after = Compose(other, &out);
+    ASSERT_TRUE(signed_after.ok()) << signed_after.error_message();
+    EXPECT_EQ(out.nonce_use(), onchainkms::signer::v1::NONCE_USE_FIRST);
+    std::ifstream audit(dir_ + "/audit.jsonl");
+    const std::string audited((std::istreambuf_iterator<char>(audit)), {});
+    EXPECT_NE(audited.find(R"("only_if_signed":true)"), std::string::npos) << audited;
+    EXPECT_NE(audited.find(R"("decision":"deny")"), std::string::npos) << audited;
+    EXPECT_NE(audited.find(R"("rule":"only_if_signed")"), std::string::npos) << audited;
   }
 
   // The record; SQLite in the test's directory unless a fixture says otherwise.
