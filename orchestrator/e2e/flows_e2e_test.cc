@@ -810,6 +810,18 @@ TEST_F(FlowsE2eTest, ASignBatchRefusedInItsMiddleLeavesTheLaterNoncesFree) {
     ASSERT_TRUE(tx.ok()) << tx.status();
     EXPECT_EQ(tx->nonce_use, chain::onchain::NonceUse::kFirst) << nonce;
   }
+  // The repair after a crash (only_if_signed): what was signed comes back as the REPEAT; what the
+  // batch did not start is NOT_FOUND, never signed late.
+  chain::onchain::TxRequest first = request(n, kms, 'a');
+  first.envelope.only_if_signed = true;
+  absl::StatusOr<chain::onchain::SignedTx> repeat = chain::onchain::SignIntent(**client, first.envelope, first.intent);
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_EQ(repeat->nonce_use, chain::onchain::NonceUse::kRepeat);
+  EXPECT_EQ(repeat->raw, out[0]->raw);
+  chain::onchain::TxRequest not_started = request(n + 3, kms, 'd');
+  not_started.envelope.only_if_signed = true;
+  EXPECT_EQ(chain::onchain::SignIntent(**client, not_started.envelope, not_started.intent).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 // The check the SDK does not make: the simulator ignores `secure_time` in a provision (it
