@@ -22,6 +22,14 @@ using testing::TestHash;
 
 constexpr int kN = 50;
 
+// These tests count signatures: no fee bump of a transaction that a loaded machine (the suite
+// runs tests side by side) kept pending past FastOptions' 1 s.
+OperationOptions WithoutFeeBumps() {
+  OperationOptions o = testing::FastOptions();
+  o.nonces.stuck_after = absl::Minutes(10);
+  return o;
+}
+
 // A signer in front of the test key that counts its calls (a batch is one call), refuses the
 // request number `refuse_at` (counted from 0 in signing order) as a policy would, and holds its
 // first call a moment so that the other operations queue up behind it.
@@ -73,7 +81,7 @@ class BatchObservingSigner final : public TxSigner {
 };
 
 TEST(Concurrency, FiftyDeploysFromOneKey) {
-  absl::StatusOr<std::unique_ptr<AnvilEnv>> e = AnvilEnv::Start();
+  absl::StatusOr<std::unique_ptr<AnvilEnv>> e = AnvilEnv::Start({}, WithoutFeeBumps());
   ASSERT_TRUE(e.ok()) << e.status();
   AnvilEnv& env = **e;
   absl::StatusOr<uint64_t> start_nonce = env.rpc->GetTransactionCount(env.sender);
@@ -151,7 +159,7 @@ TEST(Concurrency, QueuedDeploysAreSignedInBatchesAndARefusalInOneLeavesNoGap) {
   absl::StatusOr<uint64_t> start_nonce = env.rpc->GetTransactionCount(env.sender);
   ASSERT_TRUE(start_nonce.ok());
   BatchObservingSigner signer(*env.signer, /*refuse_at=*/5);
-  OnchainOperations ops(*env.rpc, signer, testing::FastOptions());
+  OnchainOperations ops(*env.rpc, signer, WithoutFeeBumps());
 
   std::vector<absl::StatusOr<DeployAppAuthResult>> results(kN, absl::UnknownError("not run"));
   {

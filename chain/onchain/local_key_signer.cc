@@ -77,7 +77,13 @@ absl::StatusOr<SignedTx> LocalKeySigner::SignAppCall(const TxEnvelope& envelope,
   return Sign(envelope, app, EncodeAppCall(call));
 }
 
-absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Address& to, Bytes data) {
+bool LocalKeySigner::SignedBefore(const Record* record, const TxEnvelope& env, const Address& to, const Bytes& data) {
+  if (record == nullptr || record->to != to || record->data != data) return false;
+  return std::any_of(record->signed_txs.begin(), record->signed_txs.end(),
+                     [&](const auto& signed_tx) { return SameEnvelope(signed_tx.first, env); });
+}
+
+absl::Status LocalKeySigner::CheckEnvelope(const TxEnvelope& env) const {
   if (env.from != address_)
     return absl::NotFoundError(absl::StrCat("from_address: key ", env.from.Checksummed(), " not held"));
   if (env.chain_id == 0) return absl::InvalidArgumentError("chain_id: required");
@@ -85,6 +91,11 @@ absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Addre
   if (env.max_priority_fee_per_gas > env.max_fee_per_gas) {
     return absl::InvalidArgumentError("max_priority_fee_per_gas: above max_fee_per_gas");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Address& to, Bytes data) {
+  if (absl::Status s = CheckEnvelope(env); !s.ok()) return s;
   absl::MutexLock l(&mu_);
   if (!fail_next_.ok()) {
     absl::Status s = std::move(fail_next_);
@@ -95,14 +106,10 @@ absl::StatusOr<SignedTx> LocalKeySigner::Sign(const TxEnvelope& env, const Addre
   NonceUse use = NonceUse::kFirst;
   std::optional<Hash32> replaced;
   auto it = records_.find({env.chain_id, env.nonce});
-  if (env.only_if_signed && (it == records_.end() || it->second.to != to || it->second.data != data ||
-                             std::none_of(it->second.signed_txs.begin(), it->second.signed_txs.end(),
-                                          [&](const auto& signed_tx) { return SameEnvelope(signed_tx.first, env); }))) {
+  if (env.only_if_signed && !SignedBefore(it == records_.end() ? nullptr : &it->second, env, to, data)) {
     ++refusals_;
-    return absl::NotFoundError(
-        absl::StrCat("not signed before: only_if_signed and no transaction signed for this "
-                     "request at nonce ",
-                     env.nonce));
+    return absl::NotFoundError(absl::StrCat(
+        "not signed before: only_if_signed and no transaction signed for this request at nonce ", env.nonce));
   }
   if (it != records_.end()) {
     record = &it->second;

@@ -51,6 +51,10 @@ class LocalKeySigner final : public TxSigner {
     std::vector<std::pair<TxEnvelope, SignedTx>> signed_txs;
   };
 
+  absl::Status CheckEnvelope(const TxEnvelope& env) const;
+  // Whether exactly this request was signed (the only_if_signed repair).
+  static bool SignedBefore(const Record* record, const TxEnvelope& env, const Address& to, const Bytes& data);
+
   std::array<uint8_t, 32> secret_;
   const Address address_;
   mutable absl::Mutex mu_;

@@ -231,6 +231,19 @@ class RefusingSigner final : public chain::onchain::TxSigner {
   const uint64_t refused_;
 };
 
+// addComposeHash requests of op_1, op_2 and op_3 at nonces 1, 2 and 3, one sender.
+std::vector<chain::onchain::TxRequest> ThreeOperationsRequests(const chain::Address& from, const chain::Address& app,
+                                                               char hash_digit) {
+  std::vector<chain::onchain::TxRequest> requests;
+  for (uint64_t n = 1; n <= 3; ++n) {
+    TxEnvelope e = Envelope(from, n, 1000);
+    e.request_id = absl::StrCat("op_", n, "/register_compose_hash");
+    requests.push_back({e, chain::onchain::TxIntent::AddComposeHash(
+                               app, *chain::Hash32::FromHex(std::string(63, hash_digit) + std::to_string(n)))});
+  }
+  return requests;
+}
+
 // A batch refused in its middle: the refused intent and those not started are emptied in the
 // journal (they are renumbered, and a resume must not ask for them at their old nonces); only the
 // signed one is recovered.
@@ -241,13 +254,7 @@ TEST(JournalingSignerTest, ItemsOfABatchNotStartedAfterARefusalLeaveNoIntent) {
   RefusingSigner refusing(*local, /*refused_nonce=*/2);
   JournalingSigner signer(refusing, *journal);
   const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
-  std::vector<chain::onchain::TxRequest> requests;
-  for (uint64_t n = 1; n <= 3; ++n) {
-    TxEnvelope e = Envelope(local->address(), n, 1000);
-    e.request_id = absl::StrCat("op_", n, "/register_compose_hash");
-    requests.push_back({e, chain::onchain::TxIntent::AddComposeHash(
-                               app, *chain::Hash32::FromHex(std::string(63, 'd') + std::to_string(n)))});
-  }
+  const std::vector<chain::onchain::TxRequest> requests = ThreeOperationsRequests(local->address(), app, 'd');
   std::vector<absl::StatusOr<SignedTx>> out = signer.SignBatch(requests);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_TRUE(out[0].ok()) << out[0].status();
@@ -280,13 +287,7 @@ TEST(JournalingSignerTest, AnIntentABatchDidNotStartIsNotSignedLateByTheRepair) 
   RefusingSigner refusing(*local, /*refused_nonce=*/2);
   JournalingSigner signer(refusing, journal);
   const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
-  std::vector<chain::onchain::TxRequest> requests;
-  for (uint64_t n = 1; n <= 3; ++n) {
-    TxEnvelope e = Envelope(local->address(), n, 1000);
-    e.request_id = absl::StrCat("op_", n, "/register_compose_hash");
-    requests.push_back({e, chain::onchain::TxIntent::AddComposeHash(
-                               app, *chain::Hash32::FromHex(std::string(63, 'e') + std::to_string(n)))});
-  }
+  const std::vector<chain::onchain::TxRequest> requests = ThreeOperationsRequests(local->address(), app, 'e');
   journal.FailWritesAfter(4);  // the 3 intents, the refused one emptied; then the not-started one fails
   std::vector<absl::StatusOr<SignedTx>> out = signer.SignBatch(requests);
   ASSERT_EQ(out.size(), 3u);
