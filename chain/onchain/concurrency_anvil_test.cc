@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "chain/abi.h"
 #include "chain/onchain/operations.h"
@@ -190,6 +191,72 @@ TEST(Concurrency, QueuedDeploysAreSignedInBatchesAndARefusalInOneLeavesNoGap) {
   EXPECT_LT(signer.calls(), kN / 4) << "the queued requests were not batched";
   EXPECT_GT(signer.not_started(), 0) << "the refusal was not inside a batch";
   EXPECT_EQ(env.signer->signatures(), kN - 1);
+}
+
+// Holds its first signing call until released, then refuses it (so nothing is in flight and the
+// next round reads the chain's nonce); signs the others through the test key.
+class FirstCallGate final : public TxSigner {
+ public:
+  explicit FirstCallGate(TxSigner& inner) : inner_(inner) {}
+  absl::StatusOr<SignedTx> SignDeployAndRegisterApp(const TxEnvelope& e, const Address& kms,
+                                                    const DeployAndRegisterAppParams& p) override {
+    if (first_.exchange(false)) {
+      entered.Notify();
+      release.WaitForNotification();
+      return absl::PermissionDeniedError("refused by the test");
+    }
+    return inner_.SignDeployAndRegisterApp(e, kms, p);
+  }
+  absl::StatusOr<SignedTx> SignAddComposeHash(const TxEnvelope& e, const Address& app, const Hash32& h) override {
+    return inner_.SignAddComposeHash(e, app, h);
+  }
+  absl::Notification entered;
+  absl::Notification release;
+
+ private:
+  TxSigner& inner_;
+  std::atomic<bool> first_{true};
+};
+
+// A round of the sender's queue reads the chain's nonce for every request in it: one request's
+// cancellation must not fail the others. Which of the two queued callers leads the round is up
+// to the scheduler, so this repeats 20 times (it failed in about half of them when the round read
+// with its leader's options).
+TEST(Concurrency, ACancelledRequestDoesNotFailTheOthersOfItsRound) {
+  absl::StatusOr<std::unique_ptr<AnvilEnv>> e = AnvilEnv::Start({}, WithoutFeeBumps());
+  ASSERT_TRUE(e.ok()) << e.status();
+  AnvilEnv& env = **e;
+  for (int round = 0; round < 20; ++round) {
+    // A key of its own per repetition: nothing is broadcast, so each one signs the same nonces.
+    std::unique_ptr<LocalKeySigner> key = *LocalKeySigner::FromHex(anvil::kDeployerPrivateKey);
+    FirstCallGate gate(*key);
+    NonceAllocator nonces(*env.rpc, gate, env.chain_id, env.sender, WithoutFeeBumps().nonces);
+    auto sign = [&](int i, const jsonrpc::CallOptions& opts) {
+      DeployAppAuthRequest r = env.DeployRequest(TestHash(1000 + round * 3 + i));
+      r.params.initial_owner = env.sender;
+      TxEnvelope envelope{.request_id = absl::StrCat("op_", round, "_", i, "/deploy"),
+                          .gas_limit = 1500000,
+                          .max_fee_per_gas = U256(2000000000),
+                          .max_priority_fee_per_gas = U256(1000000000)};
+      return nonces.SignNext(TxIntent::Deploy(env.kms, r.params), envelope, nullptr, opts);
+    };
+    absl::StatusOr<SignedTx> first, cancelled, other;
+    std::thread holder([&] { first = sign(0, {}); });
+    gate.entered.WaitForNotification();
+    jsonrpc::CancelToken token;
+    token.Cancel();
+    std::thread t1([&] { cancelled = sign(1, {.cancel = &token}); });
+    std::thread t2([&] { other = sign(2, {}); });
+    absl::SleepFor(absl::Milliseconds(50));  // both queue up behind the held call
+    gate.release.Notify();
+    holder.join();
+    t1.join();
+    t2.join();
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kPermissionDenied);
+    ASSERT_TRUE(other.ok()) << "round " << round << ": " << other.status();
+    if (cancelled.ok()) nonces.Release(cancelled->nonce);
+    nonces.Release(other->nonce);
+  }
 }
 
 }  // namespace

@@ -104,15 +104,19 @@ absl::StatusOr<SignedTx> NonceAllocator::SignNext(const TxIntent& intent, TxEnve
       batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     }
-    SignQueued(batch, *me.opts);
+    SignQueued(batch);
   }
   absl::StatusOr<SignedTx> tx = *std::move(me.result);
   if (!tx.ok()) return tx.status();
   return Journaled(*std::move(tx));
 }
 
-void NonceAllocator::SignQueued(const std::vector<Queued*>& batch, const CallOptions& opts) {
-  std::vector<absl::StatusOr<SignedTx>> results = SignBatchLocked(batch, opts);
+void NonceAllocator::SignQueued(const std::vector<Queued*>& batch) {
+  // The round's reads serve every request in it: no one request's cancellation or deadline may
+  // fail the others (the latest deadline; cancellation is checked by each operation itself).
+  CallOptions round{.deadline = absl::InfinitePast()};
+  for (const Queued* q : batch) round.deadline = std::max(round.deadline, q->opts->deadline);
+  std::vector<absl::StatusOr<SignedTx>> results = SignBatchLocked(batch, round);
   absl::MutexLock l(&queue_mu_);
   // Not started (an earlier item was refused): back to the front, in order, for the next round
   // at the nonces the refusal left free.

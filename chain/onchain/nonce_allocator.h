@@ -182,7 +182,7 @@ class NonceAllocator {
   struct Queued;
   // The leader's round: signs `batch` and hands each its result (or re-queues it when it was not
   // started).
-  void SignQueued(const std::vector<Queued*>& batch, const jsonrpc::CallOptions& opts) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  void SignQueued(const std::vector<Queued*>& batch) ABSL_LOCKS_EXCLUDED(queue_mu_);
   // Chooses the nonces, signs and tracks what was signed.
   std::vector<absl::StatusOr<SignedTx>> SignBatchLocked(const std::vector<Queued*>& batch,
                                                         const jsonrpc::CallOptions& opts);
