@@ -295,6 +295,10 @@ TEST(JournalingSignerTest, AnIntentABatchDidNotStartIsNotSignedLateByTheRepair) 
   EXPECT_EQ(out[1].status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(out[2].status().code(), absl::StatusCode::kUnavailable) << "not renumbered: its intent is still there";
   EXPECT_FALSE(journal.ListArtifacts("op_3", "")->begin()->second.empty());
+  // While the journal still fails, the repair cannot empty the intent: it fails (the step retries)
+  // rather than let the step sign afresh with the old intent still there.
+  absl::StatusOr<std::optional<chain::onchain::TxJournal>> failed = signer.Recover("op_3", "register_compose_hash");
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
   journal.Heal();
 
   signer.PrepareResume("op_3", {"register_compose_hash"}, {});

@@ -293,8 +293,10 @@ absl::StatusOr<std::optional<TxJournal>> JournalingSigner::Recover(absl::string_
     absl::StatusOr<SignedTx> tx = chain::onchain::SignIntent(inner_, repair, i.intent);
     if (!tx.ok()) {
       if (chain::onchain::IsDefinitiveRefusal(tx.status())) {
-        // Had it been signed, the signer would have answered REPEAT: it never was.
-        (void)journal_.PutArtifact(operation_id, i.key, "");
+        // Had it been signed, the signer would have answered REPEAT: it never was. Emptied before
+        // the step signs afresh, maybe at a lower nonce: left there, it would make the next Load
+        // take this nonce for the step's newest and drop the new transaction's journal.
+        RETURN_IF_ERROR(journal_.PutArtifact(operation_id, i.key, ""));
         continue;
       }
       return tx.status();
