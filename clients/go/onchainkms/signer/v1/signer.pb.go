@@ -1375,7 +1375,9 @@ type SignBatchRequest struct {
 	// nothing is recorded or audited for them, and their nonces stay free. So a refusal never
 	// leaves a nonce gap under transactions signed after it; send those items again, renumbered.
 	// A refusal found at the record's commit (the 24 h budgets on a shared PostgreSQL record)
-	// refuses the later items of that sender in the same commit too. Message items and other
+	// refuses the later items of that sender in the same commit too: ABORTED with the same
+	// message and nothing recorded, but each with its own audit record, as they had started
+	// (signer/README.md says which refusals are found where). Message items and other
 	// senders are not affected. A signer that predates this field ignores it: a client that sets
 	// it checks that no result after a refused one of the same sender carries a signature.
 	StopSenderAtRefusal bool `protobuf:"varint,2,opt,name=stop_sender_at_refusal,json=stopSenderAtRefusal,proto3" json:"stop_sender_at_refusal,omitempty"`
