@@ -58,9 +58,10 @@ absl::StatusOr<v1::Operation> ReplicaClient::SupplyEnvVars(const v1::SupplyEnvVa
   return Submit(&v1::Orchestrator::Stub::SupplyEnvVars, request, k);
 }
 
-absl::StatusOr<v1::Operation> ReplicaClient::Get(const std::string& id, int replica) {
+absl::StatusOr<v1::Operation> ReplicaClient::Get(const std::string& id, int replica, bool wait_for_ready) {
   grpc::ClientContext ctx;
   SetDeadline(ctx, absl::Seconds(5));
+  ctx.set_wait_for_ready(wait_for_ready);
   v1::GetOperationRequest req;
   req.set_operation_id(id);
   v1::Operation op;

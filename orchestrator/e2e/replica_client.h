@@ -29,7 +29,10 @@ class ReplicaClient {
   // operation is terminal or in `until`.
   absl::StatusOr<v1::Operation> WaitFor(const std::string& id, int k, absl::Duration timeout,
                                         v1::OperationState until = v1::OPERATION_STATE_UNSPECIFIED);
-  absl::StatusOr<v1::Operation> Get(const std::string& id, int replica);
+  // GetOperation on one replica. wait_for_ready: for a replica known to be up; one just restarted
+  // may still sit behind this channel's reconnect backoff from the kill, where a call fails fast
+  // with the old "connection refused".
+  absl::StatusOr<v1::Operation> Get(const std::string& id, int replica, bool wait_for_ready = false);
 
   // WatchOperation on `replica` until the stream ends; the events it delivered and how it ended.
   struct Watched {

@@ -280,7 +280,7 @@ TEST_F(ReplicasE2eTest, SixtyOperationsSurviveKillNineOfTwoReplicas) {
     ASSERT_TRUE(t.status.ok()) << t.status;
     supplied += t.supplied ? 1 : 0;
     for (int i = 0; i < kReplicas; ++i) {
-      absl::StatusOr<v1::Operation> got = client.Get(t.id, i);
+      absl::StatusOr<v1::Operation> got = client.Get(t.id, i, /*wait_for_ready=*/true);
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_EQ(got->ShortDebugString(), t.done.ShortDebugString()) << t.id << " on " << Stack::ReplicaId(i);
     }
