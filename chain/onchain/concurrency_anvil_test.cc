@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "chain/abi.h"
 #include "chain/onchain/operations.h"
 #include "chain/onchain/testing/anvil_env.h"
+#include "platform/testing/wait_for.h"
 
 namespace chain::onchain {
 namespace {
@@ -32,8 +34,8 @@ OperationOptions WithoutFeeBumps() {
 }
 
 // A signer in front of the test key that counts its calls (a batch is one call), refuses the
-// request number `refuse_at` (counted from 0 in signing order) as a policy would, and holds its
-// first call a moment so that the other operations queue up behind it.
+// request number `refuse_at` (counted from 0 in signing order) as a policy would, and runs
+// `before_first` in its first call (the test waits there until the others queued up behind it).
 class BatchObservingSigner final : public TxSigner {
  public:
   BatchObservingSigner(TxSigner& inner, int refuse_at) : inner_(inner), refuse_at_(refuse_at) {}
@@ -64,10 +66,11 @@ class BatchObservingSigner final : public TxSigner {
 
   int calls() const { return calls_; }
   int not_started() const { return not_started_; }
+  std::function<void()> before_first;
 
  private:
   void Enter() {
-    if (calls_++ == 0) absl::SleepFor(absl::Milliseconds(500));
+    if (calls_++ == 0 && before_first) before_first();
   }
   absl::StatusOr<SignedTx> Item(const TxRequest& r) {
     if (requests_++ == refuse_at_) return absl::PermissionDeniedError("refused by the test's policy");
@@ -161,6 +164,11 @@ TEST(Concurrency, QueuedDeploysAreSignedInBatchesAndARefusalInOneLeavesNoGap) {
   ASSERT_TRUE(start_nonce.ok());
   BatchObservingSigner signer(*env.signer, /*refuse_at=*/5);
   OnchainOperations ops(*env.rpc, signer, WithoutFeeBumps());
+  signer.before_first = [&] {
+    EXPECT_TRUE(platform::testing::WaitFor([&] {
+      return ops.nonces(env.chain_id, env.sender).stats().queued == static_cast<uint64_t>(kN - 1);
+    })) << "the other deploys never queued up behind the first signature";
+  };
 
   std::vector<absl::StatusOr<DeployAppAuthResult>> results(kN, absl::UnknownError("not run"));
   {
@@ -247,7 +255,8 @@ TEST(Concurrency, ACancelledRequestDoesNotFailTheOthersOfItsRound) {
     token.Cancel();
     std::thread t1([&] { cancelled = sign(1, {.cancel = &token}); });
     std::thread t2([&] { other = sign(2, {}); });
-    absl::SleepFor(absl::Milliseconds(50));  // both queue up behind the held call
+    EXPECT_TRUE(platform::testing::WaitFor([&] { return nonces.stats().queued == 2; }))
+        << "both queue up behind the held call";
     gate.release.Notify();
     holder.join();
     t1.join();

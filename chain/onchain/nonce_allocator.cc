@@ -307,8 +307,14 @@ absl::Status NonceAllocator::CallJournal(uint64_t nonce, const SignedTx* extra) 
 }
 
 NonceAllocator::Stats NonceAllocator::stats() const {
+  uint64_t queued = 0;
+  {
+    absl::MutexLock l(&queue_mu_);
+    queued = queue_.size();
+  }
   absl::MutexLock l(&mu_);
   Stats s = stats_;
+  s.queued = queued;
   s.in_flight = records_.size();
   s.next_nonce = next_nonce_;
   return s;

@@ -160,6 +160,7 @@ class NonceAllocator {
     uint64_t rebroadcasts = 0;  // by Maintain and SubmitAndWait, of transactions the node forgot
     uint64_t repaired = 0;      // orphaned requests of dead processes signed again (with a store)
     uint64_t in_flight = 0;     // tracked now
+    uint64_t queued = 0;        // SignNext calls waiting for a signing round of this sender
     std::optional<uint64_t> next_nonce;
   };
   Stats stats() const;
@@ -242,7 +243,7 @@ class NonceAllocator {
   NonceStore* const store_;
 
   // SignNext calls waiting for the leader (without a store).
-  absl::Mutex queue_mu_;
+  mutable absl::Mutex queue_mu_;
   std::deque<Queued*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool leading_ ABSL_GUARDED_BY(queue_mu_) = false;
   // Serializes nonce choice + signing (and fee-bump signing) for this sender.
