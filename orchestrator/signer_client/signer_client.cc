@@ -8,6 +8,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "chain/hex.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -269,8 +270,9 @@ std::vector<absl::StatusOr<SignedTx>> SignerClient::SignBatch(const std::vector<
     }
     const grpc::Status item(static_cast<grpc::StatusCode>(r.code()), r.message());
     if (refused && r.code() == grpc::StatusCode::ABORTED) {
-      results.push_back(
-          chain::onchain::NotStartedError(absl::StrCat("signer at ", options_.address, ": ", r.message())));
+      // The signer's message says "not started: why"; NotStartedError says "not started" itself.
+      results.push_back(chain::onchain::NotStartedError(
+          absl::StrCat(absl::StripPrefix(r.message(), "not started: "), " (signer at ", options_.address, ")")));
     } else {
       results.push_back(CallError(item, "SignBatch"));
     }
