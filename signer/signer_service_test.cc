@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
+#include "platform/testing/wait_for.h"
 #include "signer/testing/anvil_fixtures.h"
 #include "signer/testing/service_fixture.h"
 
@@ -372,12 +373,6 @@ class SignerServiceStopTest : public SignerServiceTest {
             ComposeItem(Labelled(Refused(2), "item-1")),
             ComposeItem(Labelled(fixtures::AddComposeHashRequest(3), "item-2"))};
   }
-  std::vector<equivocation::Record> RecordsAt(const char* from, uint64_t nonce) {
-    absl::StatusOr<std::vector<equivocation::Record>> rows =
-        store_->RecordsFor({31337, *chain::Address::Parse(from), nonce});
-    EXPECT_TRUE(rows.ok()) << rows.status();
-    return rows.ok() ? *rows : std::vector<equivocation::Record>{};
-  }
   std::string AuditText() {
     std::ifstream in(dir_ + "/audit.jsonl");
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -394,7 +389,7 @@ TEST_F(SignerServiceStopTest, AnItemAfterARefusedOneOfItsSenderIsNotStarted) {
   EXPECT_EQ(out.results(2).code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(out.results(2).message(), "not started: an earlier item of this sender was refused");
   EXPECT_FALSE(out.results(2).has_signed_transaction());
-  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty()) << "nothing recorded for the item not started";
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3), 0u) << "nothing recorded for the item not started";
   const std::string audit = AuditText();
   EXPECT_THAT(audit, ::testing::HasSubstr("\"item-1\""));
   EXPECT_THAT(audit, ::testing::Not(::testing::HasSubstr("\"item-2\""))) << "not started: not audited";
@@ -419,7 +414,7 @@ TEST_F(SignerServiceStopTest, WithoutTheFlagTheItemsAfterARefusalAreSigned) {
   EXPECT_EQ(out.results(1).code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(out.results(2).code(), 0) << out.results(2).message();
   EXPECT_EQ(out.results(2).signed_transaction().nonce_use(), v1::NONCE_USE_FIRST);
-  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3).size(), 1u);
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3), 1u);
   expected_audit_records_ = 3;
 }
 
@@ -441,9 +436,11 @@ TEST_F(SignerServiceStopTest, TheItemsAfterOneWaitingForItsNonceWaitForItsDecisi
     st = std::move(s);
     done.Notify();
   });
-  absl::SleepFor(absl::Milliseconds(300));  // the batch reaches nonce 2 and waits for it
+  // Nonce 1's record is committed once the start loop stopped at nonce 2 (waiting for it): a
+  // record of nonce 3 started meanwhile would be in that same commit.
+  ASSERT_TRUE(platform::testing::WaitFor([&] { return RecordsAt(fixtures::kFrom, 1) == 1; }));
   EXPECT_FALSE(done.HasBeenNotified());
-  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty()) << "nonce 3 started before nonce 2 was decided";
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3), 0u) << "nonce 3 started before nonce 2 was decided";
   ASSERT_TRUE(store_->RecordSync(OtherRecord(fixtures::kFrom, 2)).ok());  // the holder's transaction
   busy.reset();
 
@@ -453,7 +450,7 @@ TEST_F(SignerServiceStopTest, TheItemsAfterOneWaitingForItsNonceWaitForItsDecisi
   EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
   EXPECT_EQ(out.results(1).code(), grpc::StatusCode::FAILED_PRECONDITION) << out.results(1).message();
   EXPECT_EQ(out.results(2).code(), grpc::StatusCode::ABORTED) << out.results(2).message();
-  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty());
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3), 0u);
   expected_audit_records_ = 2;
 }
 
@@ -490,8 +487,8 @@ TEST_F(SignerServiceStopTwoSendersTest, OnlyTheRefusedItemsSenderStops) {
     EXPECT_EQ(out.results(i).signed_transaction().nonce_use(), v1::NONCE_USE_FIRST) << i;
   }
   EXPECT_FALSE(out.results(4).signed_message().signature().empty());
-  EXPECT_TRUE(RecordsAt(fixtures::kFrom, 3).empty());
-  EXPECT_EQ(RecordsAt(fixtures::kFrom1, 3).size(), 1u);
+  EXPECT_EQ(RecordsAt(fixtures::kFrom, 3), 0u);
+  EXPECT_EQ(RecordsAt(fixtures::kFrom1, 3), 1u);
   expected_audit_records_ = 6;
 }
 
