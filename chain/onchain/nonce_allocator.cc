@@ -522,6 +522,9 @@ struct NonceAllocator::WaitState {
   std::vector<SignedTx> versions;
   MinedTx out;
   bool seen_receipt = false;
+  // When the node last accepted one of our broadcasts in this wait: it knows the transaction
+  // then, so polls within a poll_interval of it do not ask (one exchange less per poll).
+  absl::Time accepted_send = absl::InfinitePast();
   int conflict_polls = 0;
   absl::Status last_error;
 };
@@ -562,6 +565,7 @@ absl::Status NonceAllocator::SendNewest(WaitState& w) {
   ++w.out.broadcasts;
   switch (Classify(sent.status())) {
     case SendOutcome::kAccepted:
+      w.accepted_send = absl::Now();
       return absl::OkStatus();
     case SendOutcome::kUnderpriced:
       (void)BumpFees(w.nonce, w.call);  // market moved above our fee: replace now
@@ -639,6 +643,8 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
   if (w.seen_receipt) {
     ++w.out.receipt_vanished;  // reorg or revert: the block with our receipt is gone
     w.seen_receipt = false;
+  } else if (w.out.receipt_vanished == 0 && absl::Now() - w.accepted_send < w.wait.poll_interval) {
+    return absl::OkStatus();  // just accepted: not mined yet, not dropped yet
   }
   absl::StatusOr<bool> known = AnyKnown(w.versions, w.call);
   if (!known.ok()) {
@@ -676,6 +682,7 @@ absl::Status NonceAllocator::Rebroadcast(WaitState& w) {
   if (outcome == SendOutcome::kUnderpriced) {
     (void)BumpFees(w.nonce, w.call);
   } else if (outcome == SendOutcome::kAccepted) {
+    w.accepted_send = absl::Now();
     absl::MutexLock l(&mu_);
     ++stats_.rebroadcasts;
     Notify(TxEvent::kRebroadcast);

@@ -17,10 +17,12 @@
 //   with both fees raised (FeePolicy::bump_percent, >= 10%) once it has been pending for
 //   `stuck_after`: the same call, the same nonce; the signer's anti-equivocation rule allows
 //   exactly this. Earlier versions stay tracked: whichever lands wins.
-// - Waiting (SubmitAndWait): broadcast, then poll receipts of every version until one is mined
-//   with the requested confirmations; notices a receipt that vanished (reorg, snapshot revert)
-//   and re-broadcasts; cancellable; the transaction stays tracked on return so a later resume
-//   (Adopt + SubmitAndWait) continues with the same bytes.
+// - Waiting (SubmitAndWait): broadcast, then poll receipts of every version (at once, then after
+//   first_poll, doubling to poll_interval) until one is mined with the requested confirmations;
+//   a poll without a receipt asks whether the node still knows the transaction (and re-broadcasts
+//   if not) unless the node accepted it within the last poll_interval; notices a receipt that
+//   vanished (reorg, snapshot revert) and re-broadcasts; cancellable; the transaction stays tracked on return so a
+//   later resume (Adopt + SubmitAndWait) continues with the same bytes.
 //
 // One NonceAllocator per (chain, sender) per process. Without a NonceStore, two processes sharing
 // a key would race on nonces (detected as "nonce used by another transaction", ABORTED). With
@@ -57,8 +59,8 @@ namespace chain::onchain {
 struct WaitOptions {
   // 1: the receipt alone is enough (the SDK's choice). n: the receipt's block and n-1 on top.
   uint32_t confirmations = 1;
-  // Receipt polling starts at first_poll after the broadcast and doubles up to poll_interval
-  // (a fast chain or a dev node answers within one block; a slow one is not polled hard).
+  // Receipt polling: once right after the broadcast (a dev node has mined it by then), then
+  // after first_poll, doubling up to poll_interval (a slow chain is not polled hard).
   absl::Duration first_poll = absl::Milliseconds(250);
   absl::Duration poll_interval = absl::Seconds(2);
   // Overall limit of SubmitAndWait (also bounded by CallOptions::deadline).

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "chain/dstack_calls.h"
 #include "chain/hex.h"
+#include "chain/keccak.h"
 #include "chain/onchain/fees.h"
 #include "chain/onchain/local_key_signer.h"
 #include "chain/onchain/nonce_allocator.h"
@@ -320,6 +321,58 @@ TEST(NonceAllocator, ConcurrentCallersGetContiguousNoncesAndAFailedSignatureLeav
   absl::StatusOr<SignedTx> foreign = other->SignAddComposeHash(oenv, kOther, H(5));
   ASSERT_TRUE(foreign.ok());
   EXPECT_EQ(nonces.Adopt(*TxJournal::FromVersions({foreign->raw}), nullptr).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A poll without a receipt right after the node accepted the transaction does not ask whether
+// the node still knows it (it just said so): one JSON-RPC exchange less per poll while a
+// transaction waits for its block.
+TEST(NonceAllocator, PollsRightAfterAnAcceptedBroadcastAskOnlyForTheReceipt) {
+  std::atomic<int> receipt_polls{0}, known_asks{0};
+  std::string sent_hash;
+  absl::Mutex mu;
+  auto server = *::platform::http::testing::FakeHttpServer::Start([&](const std::string& body) {
+    json::object req = json::parse(body).as_object();
+    json::object res{{"jsonrpc", "2.0"}, {"id", req.at("id")}};
+    const json::string& method = req.at("method").as_string();
+    absl::MutexLock l(&mu);
+    if (method == "eth_getTransactionCount") {
+      res["result"] = "0x5";
+    } else if (method == "eth_sendRawTransaction") {
+      const json::string& raw = req.at("params").as_array()[0].as_string();
+      sent_hash = Keccak256(*FromHex(std::string(raw))).Hex();
+      res["result"] = sent_hash;
+    } else if (method == "eth_getTransactionReceipt" && receipt_polls.fetch_add(1) >= 3) {
+      res["result"] = json::object{{"transactionHash", sent_hash},
+                                   {"transactionIndex", "0x0"},
+                                   {"blockHash", H(7).Hex()},
+                                   {"blockNumber", "0x10"},
+                                   {"from", LocalKeySigner::FromHex(kKey0).value()->address().Hex()},
+                                   {"gasUsed", "0x5208"},
+                                   {"cumulativeGasUsed", "0x5208"},
+                                   {"status", "0x1"},
+                                   {"logs", json::array{}}};
+    } else {
+      if (method == "eth_getTransactionByHash") known_asks.fetch_add(1);
+      res["result"] = nullptr;
+    }
+    return ::platform::http::testing::FakeReply{.body = json::serialize(res)};
+  });
+  jsonrpc::ClientOptions co;
+  co.endpoints = {server->url()};
+  auto rpc = *jsonrpc::Client::Create(co);
+  auto signer = *LocalKeySigner::FromHex(kKey0);
+  NonceAllocator nonces(*rpc, *signer, 31337, signer->address());
+  TxEnvelope env{.gas_limit = 50000, .max_fee_per_gas = U256(2000), .max_priority_fee_per_gas = U256(1000)};
+  absl::StatusOr<SignedTx> tx = nonces.SignNext(TxIntent::AddComposeHash(kOther, H(1)), env, nullptr);
+  ASSERT_TRUE(tx.ok()) << tx.status();
+
+  const WaitOptions wait{.first_poll = absl::Milliseconds(1), .poll_interval = absl::Seconds(30)};
+  absl::StatusOr<MinedTx> mined = nonces.SubmitAndWait(tx->nonce, wait, {});
+  ASSERT_TRUE(mined.ok()) << mined.status();
+  EXPECT_EQ(mined->tx.hash, tx->hash);
+  EXPECT_EQ(receipt_polls.load(), 4) << "at once, then three more until the receipt came";
+  EXPECT_EQ(known_asks.load(), 0) << "the node accepted it within the last poll_interval";
+  EXPECT_EQ(mined->broadcasts, 1);
 }
 
 }  // namespace
