@@ -448,15 +448,6 @@ absl::StatusOr<uint64_t> Client::ChainId(const CallOptions& opts) {
                        [](const json::value& v) { return ParseUint64(v, "eth_chainId"); });
 }
 
-absl::StatusOr<uint64_t> Client::VerifiedChainId(const CallOptions& opts) {
-  if (options_.expected_chain_id.has_value()) {
-    const std::vector<size_t> order = Order();
-    absl::MutexLock lock(&mu_);
-    if (!order.empty() && endpoints_[order[0]]->chain_verified) return *options_.expected_chain_id;
-  }
-  return ChainId(opts);
-}
-
 absl::StatusOr<uint64_t> Client::BlockNumber(const CallOptions& opts) {
   return Map<uint64_t>(Call("eth_blockNumber", {}, opts),
                        [](const json::value& v) { return ParseUint64(v, "eth_blockNumber"); });

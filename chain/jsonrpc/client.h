@@ -125,10 +125,6 @@ class Client {
 
   // ---- typed ----
   absl::StatusOr<uint64_t> ChainId(const CallOptions& opts = {});
-  // The chain of the endpoint calls go to now. With expected_chain_id that endpoint's chain is
-  // verified once (eth_chainId, then no more: a check per operation costs no exchange); without,
-  // the node is asked each time (ChainId).
-  absl::StatusOr<uint64_t> VerifiedChainId(const CallOptions& opts = {});
   absl::StatusOr<uint64_t> BlockNumber(const CallOptions& opts = {});
   absl::StatusOr<uint64_t> GetTransactionCount(const Address& account, const BlockId& block = BlockId::Latest(),
                                                const CallOptions& opts = {});

@@ -462,32 +462,6 @@ TEST(Client, EndpointOnAnotherChainIsDisabled) {
   EXPECT_TRUE(absl::StrContains(s.message(), "serves chain 1, want chain 8453")) << s;
 }
 
-TEST(Client, VerifiedChainIdAsksEachEndpointOnce) {
-  auto base = MustStart(Echo(ChainIdResult));
-  ClientOptions o = Fast({base->url()});
-  o.expected_chain_id = 8453;
-  auto c = MustClient(o);
-  for (int i = 0; i < 5; ++i) {
-    absl::StatusOr<uint64_t> id = c->VerifiedChainId();
-    ASSERT_TRUE(id.ok()) << id.status();
-    EXPECT_EQ(*id, 8453u);
-  }
-  EXPECT_EQ(base->requests(), 2u) << "the endpoint's probe and the first answer, then none";
-
-  auto mainnet = MustStart(Echo([](const std::string&, const json::array&) { return json::value("0x1"); }));
-  ClientOptions wrong = Fast({mainnet->url()});
-  wrong.expected_chain_id = 8453;
-  absl::Status s = MustClient(wrong)->VerifiedChainId().status();
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(s.message(), "serves chain 1, want chain 8453")) << s;
-
-  ClientOptions unchecked = Fast({base->url()});  // no expected chain: asked every time
-  auto c3 = MustClient(unchecked);
-  ASSERT_TRUE(c3->VerifiedChainId().ok());
-  ASSERT_TRUE(c3->VerifiedChainId().ok());
-  EXPECT_EQ(base->requests(), 4u);
-}
-
 // ---- TLS ----
 
 FakeServerOptions Tls(const std::string& name) {

@@ -124,7 +124,7 @@ absl::StatusOr<const engine::ChainBackend*> ChainFor(OpContext& ctx, uint64_t ch
   }
   const engine::ChainBackend* b = &it->second;
   if (check_rpc) {
-    absl::StatusOr<uint64_t> id = b->rpc->VerifiedChainId(ctx.Call(absl::Seconds(30)));
+    absl::StatusOr<uint64_t> id = b->rpc->ChainId(ctx.Call(absl::Seconds(30)));
     if (!id.ok()) {
       return absl::Status(id.status().code(), absl::StrCat("chain ", chain_id, " RPC: ", id.status().message()));
     }

@@ -64,9 +64,9 @@ absl::Status CheckComposeHash(OpContext& ctx, absl::string_view what, const chai
 absl::StatusOr<chain::Hash32> ServiceComposeHash(const boost::json::object& app_compose);
 
 // The chain of an on-chain KMS: FAILED_PRECONDITION when the orchestrator is not configured for
-// it. With `check_rpc`, also that the chain's RPC endpoint serves that chain id (eth_chainId,
-// asked once per endpoint: jsonrpc::Client::VerifiedChainId), the other check the SDK does not
-// make.
+// it. With `check_rpc`, also asks the chain's RPC endpoint for its chain id (eth_chainId), the
+// other check the SDK does not make: an unreachable RPC or a wrong chain stops the flow at the
+// KMS check, before the deploy step (the jsonrpc client alone verifies each endpoint once).
 absl::StatusOr<const engine::ChainBackend*> ChainFor(OpContext& ctx, uint64_t chain_id, bool check_rpc);
 
 // The env-encryption public key of an app from GET /kms/{kms_ref}/pubkey/{app_id} (`app_id` in
