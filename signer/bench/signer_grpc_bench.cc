@@ -14,7 +14,9 @@
 // production, and the clients in this one, on the same cores: "signer CPU per tx" is the serving
 // process's CPU alone (getrusage there), "client CPU per tx" this process's, so neither hides in
 // the other. The engine-only rows run in the serving process (its CPU includes their callers).
-// Every request signs a new nonce (NONCE_USE_FIRST), so every one is recorded durably.
+// Every request signs a new nonce (NONCE_USE_FIRST), so every one is recorded durably. The
+// Health/Check rows (--grpc_floor_rows) are the floor under them: a unary call that does no work,
+// on the same serving process, connections and client.
 #include <fcntl.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
@@ -40,11 +42,13 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "chain/hex.h"
 #include "chain/keccak.h"
 #include "google/protobuf/text_format.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
@@ -72,6 +76,9 @@ ABSL_FLAG(std::string, batch_items, "64",
           "SignBatch rows: items per call, each size measured at every --concurrency (empty: unary rows only)");
 ABSL_FLAG(bool, serving_process, true,
           "the signer binary's process settings (signer/server/serving_process.h); false: the defaults");
+ABSL_FLAG(bool, grpc_floor_rows, true,
+          "also measure grpc.health.v1.Health/Check (no work) at every --concurrency on the same serving process: "
+          "what gRPC alone costs per call");
 ABSL_FLAG(double, fsync_seconds, 1.0, "duration of the lone fsync measurement in --dir (0 skips it)");
 ABSL_FLAG(std::string, record, "sqlite,postgres",
           "anti-equivocation records to measure, in this order, in this one run: sqlite (a file in --dir) and/or "
@@ -84,6 +91,10 @@ ABSL_FLAG(std::string, serve_dsn_file, "", "internal: the PostgreSQL DSN file of
 namespace {
 
 namespace v1 = onchainkms::signer::v1;
+namespace health = grpc::health::v1;
+
+// The no-work rows' rpc: nothing signed, nothing recorded (a status lookup in the server).
+constexpr char kNoWorkRpc[] = "Health/Check (no work)";
 
 using signer::fixtures::kSecret;
 
@@ -339,19 +350,35 @@ class ServingProcess {
   std::string address_;
 };
 
+// The clients' connections to the serving process: one per client, at most 8 (streams share them).
+constexpr int kChannels = 8;
+std::vector<std::shared_ptr<grpc::Channel>> Channels(const std::string& address, int clients) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < std::min(clients, kChannels); ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+    channels.push_back(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  }
+  return channels;
+}
+
+// A client run that started at `start` and took `latencies` (µs): its row, with this process's CPU.
+Result EndClientRun(ServingProcess& server, const RunStart& start, int clients, std::vector<double> latencies,
+                    int items_per_call) {
+  const double client_cpu = ProcessCpuSeconds() - start.client_cpu_seconds;
+  const double n = static_cast<double>(latencies.size()) * items_per_call;
+  Result r = Summarize(start, server.Counters(), clients, std::move(latencies), items_per_call);
+  r.client_cpu_us_per_tx = n > 0 ? client_cpu * 1e6 / n : 0;
+  return r;
+}
+
 // `clients` concurrent request streams on the gRPC callback (async) client API: each stream sends
 // its next call from the previous one's completion. Streams are spread over 8 connections. A call
 // is one unary SignAddComposeHash (batch_items 0) or one SignBatch of `batch_items` of them; every
 // item is for a fresh nonce, and any refused item is printed as an error.
 Result RunClients(ServingProcess& server, int clients, int batch_items, double seconds, uint64_t nonce_base) {
-  const std::string& address = server.address();
-  constexpr int kChannels = 8;
   std::vector<std::unique_ptr<v1::Signer::Stub>> stubs;
-  for (int i = 0; i < std::min(clients, kChannels); ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-    stubs.push_back(v1::Signer::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
-  }
+  for (auto& channel : Channels(server.address(), clients)) stubs.push_back(v1::Signer::NewStub(channel));
   struct Stream {
     v1::Signer::Stub* stub;
     uint64_t next_nonce;
@@ -421,11 +448,64 @@ Result RunClients(ServingProcess& server, int clients, int batch_items, double s
   }
   std::vector<double> all;
   for (auto& s : streams) all.insert(all.end(), s.latencies.begin(), s.latencies.end());
-  const double client_cpu = ProcessCpuSeconds() - start.client_cpu_seconds;
-  const double n = static_cast<double>(all.size()) * std::max(batch_items, 1);
-  Result r = Summarize(start, server.Counters(), clients, std::move(all), std::max(batch_items, 1));
-  r.client_cpu_us_per_tx = n > 0 ? client_cpu * 1e6 / n : 0;
+  Result r = EndClientRun(server, start, clients, std::move(all), std::max(batch_items, 1));
   r.rpc = batch_items == 0 ? "SignAddComposeHash" : absl::StrCat("SignBatch x", batch_items);
+  return r;
+}
+
+// The floor under the signing rows: `clients` streams of grpc.health.v1.Health/Check("") as
+// RunClients runs its calls (same serving process, connections, callback client). The server only
+// looks a status up, so latency, CPU and sleeps per call are gRPC's own (thread hand-offs included).
+Result RunNoWorkClients(ServingProcess& server, int clients, double seconds) {
+  std::vector<std::unique_ptr<health::Health::Stub>> stubs;
+  for (auto& channel : Channels(server.address(), clients)) stubs.push_back(health::Health::NewStub(channel));
+  struct Stream {
+    health::Health::Stub* stub;
+    health::HealthCheckRequest request;  // service "": the whole server
+    health::HealthCheckResponse response;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    absl::Time t0;
+    std::vector<double> latencies;
+  };
+  std::vector<Stream> streams(static_cast<size_t>(clients));
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = clients;
+  std::atomic<int> errors{0};
+  absl::Time end;
+  std::function<void(Stream*)> issue = [&](Stream* s) {
+    s->ctx = std::make_unique<grpc::ClientContext>();
+    s->t0 = absl::Now();
+    s->stub->async()->Check(s->ctx.get(), &s->request, &s->response, [&, s](grpc::Status st) {
+      const absl::Time now = absl::Now();
+      s->latencies.push_back(absl::ToDoubleMicroseconds(now - s->t0));
+      if ((!st.ok() || s->response.status() != health::HealthCheckResponse::SERVING) && errors.fetch_add(1) < 3)
+        std::fprintf(stderr, "error: health check: %s\n", st.ok() ? "not serving" : st.error_message().c_str());
+      if (now < end) return issue(s);
+      std::lock_guard<std::mutex> lock(mu);
+      if (--running == 0) cv.notify_one();
+    });
+  };
+  for (int c = 0; c < clients; ++c) {
+    streams[static_cast<size_t>(c)].stub = stubs[static_cast<size_t>(c % kChannels)].get();
+    streams[static_cast<size_t>(c)].latencies.reserve(200000);
+  }
+  for (auto& stub : stubs) {  // warm every connection up
+    grpc::ClientContext ctx;
+    health::HealthCheckResponse response;
+    (void)stub->Check(&ctx, {}, &response);
+  }
+  const RunStart start{server.Counters(), ProcessCpuSeconds(), absl::Now()};
+  end = start.time + absl::Seconds(seconds);
+  for (auto& s : streams) issue(&s);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return running == 0; });
+  }
+  std::vector<double> all;
+  for (auto& s : streams) all.insert(all.end(), s.latencies.begin(), s.latencies.end());
+  Result r = EndClientRun(server, start, clients, std::move(all), 1);
+  r.rpc = kNoWorkRpc;
   return r;
 }
 
@@ -652,6 +732,11 @@ BackendResult RunBackend(const std::string& record, const std::string& dsn_file,
       base += 1000000000ull;
     }
   }
+  // After the signing rows, so that they run exactly as without these.
+  for (int c : absl::GetFlag(FLAGS_grpc_floor_rows) ? counts : std::vector<int>{}) {
+    const double db_before = database_cpu();
+    out.grpc.push_back(with_db_cpu(RunNoWorkClients(server, c, seconds), db_before));
+  }
   for (int c : absl::GetFlag(FLAGS_engine_only_rows) ? counts : std::vector<int>{}) {
     const double db_before = database_cpu();
     out.engine.push_back(with_db_cpu(RunEngineIn(server, c, seconds, base), db_before));
@@ -669,17 +754,24 @@ void PrintTable(const char* title, const std::vector<BackendResult>& results, bo
       "per tx |\n|---|---|---|---|---|---|---|---|---|---|---|"
       "---|\n",
       title);
+  bool no_work = false;
   for (const BackendResult& b : results) {
     for (const Result& r : engine_rows ? b.engine : b.grpc) {
+      no_work |= r.rpc == kNoWorkRpc;
       std::printf(
-          "| %s | %s | %d | %.0f | %.0f us | %.0f us | %.1f | %.0f us | %.1fx | %.2f | %s | %s |\n", b.record.c_str(),
+          "| %s | %s | %d | %.0f | %.0f us | %.0f us | %s | %.0f us | %.1fx | %.2f | %s | %s |\n", b.record.c_str(),
           r.rpc.c_str(), r.clients, r.tps, r.p50_us, r.p99_us,
-          r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0, r.cpu_us_per_tx,
-          r.cpu_us_per_tx / raw_us, r.sleeps_per_call,
+          r.rpc == kNoWorkRpc
+              ? "-"
+              : absl::StrFormat("%.1f",
+                                r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0)
+                    .c_str(),
+          r.cpu_us_per_tx, r.cpu_us_per_tx / raw_us, r.sleeps_per_call,
           r.client_cpu_us_per_tx < 0 ? "-" : absl::StrCat(static_cast<int>(r.client_cpu_us_per_tx), " us").c_str(),
           b.record == "postgres" ? absl::StrCat(static_cast<int>(r.db_cpu_us_per_tx), " us").c_str() : "-");
     }
   }
+  if (no_work) std::printf("\n(%s rows: calls/s and CPU per call; nothing is signed or recorded)\n", kNoWorkRpc);
 }
 
 // The goals of the signer's throughput issue, against this run's own baselines: one client's p50
@@ -688,6 +780,7 @@ void PrintTable(const char* title, const std::vector<BackendResult>& results, bo
 void PrintGoals(const std::vector<BackendResult>& results, const FsyncLatency& fsync, double raw_us, double raw2) {
   for (const BackendResult& b : results) {
     for (const Result& r : b.grpc) {
+      if (r.rpc == kNoWorkRpc) continue;  // PrintFloor's
       if (r.clients == 1) {
         std::printf(
             "%s, 1 client, %s: p50 %.0f us; fsync alone just before: p50 overwrite %.0f us, append %.0f us (this "
@@ -704,6 +797,32 @@ void PrintGoals(const std::vector<BackendResult>& results, const FsyncLatency& f
             b.record.c_str(), r.rpc.c_str(), r.tps, r.tps / raw2, r.cpu_us_per_tx / raw_us);
       }
     }
+  }
+}
+
+// One client's goal next to its floor: the lone fsync (just before the unary row) plus a no-work
+// call's p50 is what a durable signing call costs at least on this gRPC, before any signing work.
+void PrintFloor(const std::vector<BackendResult>& results) {
+  for (const BackendResult& b : results) {
+    const Result* signing = nullptr;
+    const Result* no_work = nullptr;
+    for (const Result& r : b.grpc) {
+      if (r.clients != 1) continue;
+      if (r.rpc == "SignAddComposeHash") signing = &r;
+      if (r.rpc == kNoWorkRpc) no_work = &r;
+    }
+    if (signing == nullptr || no_work == nullptr) continue;
+    const double fsync = signing->fsync.overwrite_p50_us;
+    const double floor = fsync + no_work->p50_us;
+    const double goal = fsync + 150;
+    std::printf(
+        "%s, 1 client: lone fsync p50 %.0f us (append %.0f us), gRPC no-work p50 %.0f us (%s), signing p50 %.0f us "
+        "(SignAddComposeHash): floor = fsync + gRPC no-work p50 = %.0f us; goal fsync + 150 us = %.0f us: %s\n",
+        b.record.c_str(), fsync, signing->fsync.append_p50_us, no_work->p50_us, kNoWorkRpc, signing->p50_us, floor,
+        goal,
+        floor <= goal
+            ? absl::StrFormat("reachable only if signing's own work adds <= %.0f us", goal - floor).c_str()
+            : absl::StrFormat("unreachable on this gRPC (floor %.0f us over the goal)", floor - goal).c_str());
   }
 }
 
@@ -782,6 +901,7 @@ int main(int argc, char** argv) {
   PrintRatios(results);
   std::printf("\n");
   PrintGoals(results, fsync, raw_us, raw2.per_second);
+  PrintFloor(results);
   std::filesystem::remove_all(dir);
   return 0;
 }
