@@ -86,6 +86,7 @@ class FailingJournal final : public journal::Journal {
   void FailWritesAfter(int ok_writes) { ok_left_ = ok_writes; }
   void Heal() { ok_left_ = -1; }
   int failed_writes() const { return failed_.load(); }
+  int writes() const { return writes_.load(); }  // attempted, failed ones included
 
   absl::StatusOr<journal::CreateResult> Create(const journal::OperationRecord& r) override {
     RETURN_IF_ERROR(Write());
@@ -131,6 +132,7 @@ class FailingJournal final : public journal::Journal {
 
  private:
   absl::Status Write() {
+    ++writes_;
     int left = ok_left_.load();
     while (left > 0 && !ok_left_.compare_exchange_weak(left, left - 1)) {
     }
@@ -141,6 +143,7 @@ class FailingJournal final : public journal::Journal {
   std::unique_ptr<journal::SqliteJournal> inner_;
   std::atomic<int> ok_left_{-1};  // -1: never fail
   std::atomic<int> failed_{0};
+  std::atomic<int> writes_{0};
 };
 
 TxEnvelope Envelope(const chain::Address& from, uint64_t nonce, uint64_t fee) {
@@ -469,6 +472,40 @@ std::unique_ptr<Flow> TableFlow() {
       });
 }
 
+// What the one step "send" of EffectFlow saw.
+struct EffectProbe {
+  FailingJournal* journal = nullptr;
+  bool fail_after_sending = false;  // then the step's next journal write fails (the op pauses)
+  std::atomic<int> runs{0};
+  std::atomic<int> sent{0};
+  std::atomic<int> checked{0};             // effect_may_have_happened: checked instead of sending
+  std::atomic<int> writes_in_sending{-1};  // journal writes SendingEffect made
+};
+
+// One kEffectSent step "send" (DeployCvmRequest is only the table's type): checks first when the
+// effect may have happened, else sends it.
+std::unique_ptr<Flow> EffectFlow(EffectProbe& probe) {
+  using Req = v1::DeployCvmRequest;
+  return std::make_unique<StepTable<Req>>(std::vector<Step<Req>>{
+      {.name = "send",
+       .before = BeforeEffect::kEffectSent,
+       .effect = [&probe](OpContext&, StepRun& run, const Req&) -> absl::Status {
+         ++probe.runs;
+         if (run.effect_may_have_happened()) {
+           ++probe.checked;
+           return run.Succeed(nullptr, "had taken effect");
+         }
+         const int before = probe.journal->writes();
+         RETURN_IF_ERROR(run.SendingEffect());
+         probe.writes_in_sending = probe.journal->writes() - before;
+         ++probe.sent;
+         if (probe.fail_after_sending) probe.journal->FailWritesAfter(0);
+         RETURN_IF_ERROR(run.Progress("sent"));
+         return run.Succeed(nullptr, "sent");
+       }},
+  });
+}
+
 class ManagerTest : public ::testing::Test {
  protected:
   void Open() {
@@ -476,6 +513,8 @@ class ManagerTest : public ::testing::Test {
     FlowRegistry flows;
     flows[v1::OPERATION_KIND_UPDATE_ENV_VARS] = std::make_unique<ScriptedFlow>(script_);
     flows[v1::OPERATION_KIND_ADD_COMPOSE_HASH] = TableFlow();
+    effect_.journal = journal_.get();
+    flows[v1::OPERATION_KIND_DEPLOY_CVM] = EffectFlow(effect_);
     ManagerOptions o = options_;
     o.run.retry_timeout = absl::Seconds(1);
     o.run.initial_backoff = absl::Milliseconds(10);
@@ -561,6 +600,7 @@ class ManagerTest : public ::testing::Test {
   ManagerOptions options_{.workers = 4};
   absl::Notification hold_a_;
   Script script_;
+  EffectProbe effect_;
   FlowDeps deps_;
   std::unique_ptr<FailingJournal> journal_;
   std::unique_ptr<OperationManager> manager_;
@@ -1008,6 +1048,50 @@ TEST_F(ManagerTest, StepTableRefusesAnEffectTheStepDoesNotDeclare) {
   ASSERT_EQ(done.state(), v1::OPERATION_STATE_FAILED);
   EXPECT_EQ(done.error().step(), "undeclared");
   EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kInternal));
+}
+
+Submission EffectSub(const std::string& rid) {
+  Submission s;
+  s.caller = "uid:1";
+  s.request_id = rid;
+  s.kind = v1::OPERATION_KIND_DEPLOY_CVM;
+  s.request = v1::DeployCvmRequest().SerializeAsString();
+  s.request_digest = "digest-" + rid;
+  return s;
+}
+
+// A kEffectSent step is in effect_sent from its RUNNING write on: sending its effect journals
+// only `irreversible` (one write less), and its first run has nothing to check.
+TEST_F(ManagerTest, AnEffectStepIsMarkedSentByItsRunningWrite) {
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(EffectSub("e1"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  const v1::Operation done = Wait(a->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(effect_.sent.load(), 1);
+  EXPECT_EQ(effect_.checked.load(), 0) << "a first run has nothing to check";
+  EXPECT_EQ(effect_.writes_in_sending.load(), 1) << "irreversible only";
+  state::FlowState st;
+  ASSERT_TRUE(st.ParseFromString(journal_->Get(a->id())->internal));
+  EXPECT_THAT(st.effect_sent(), ::testing::ElementsAre("send"));
+  EXPECT_TRUE(st.irreversible());
+}
+
+// The step sent its effect, then a journal write of its own failed: the operation pauses, and when
+// the journal works the step runs again (its RUNNING state tells the new run it may have run). It
+// must check, not send a second time.
+TEST_F(ManagerTest, AnEffectStepRunAgainAfterAPauseChecksInsteadOfSendingTwice) {
+  effect_.fail_after_sending = true;
+  Open();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(EffectSub("e2"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(WaitFor([&] { return journal_->failed_writes() > 0 && !manager_->JournalHealth().ok(); }));
+  journal_->Heal();
+  const v1::Operation done = Wait(a->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(effect_.sent.load(), 1) << "never sent twice";
+  EXPECT_EQ(effect_.runs.load(), 2);
+  EXPECT_EQ(effect_.checked.load(), 1);
 }
 
 }  // namespace

@@ -37,9 +37,10 @@ class JournalingSigner;
 enum class BeforeEffect {
   // Reads and computations: repeating them after a crash is harmless.
   kNothing,
-  // A cloud call that changes state: `irreversible` and the step in `effect_sent` are journaled
-  // right before the call (StepRun::SendingEffect), so a resumed step first checks whether the
-  // call took effect (StepRun::effect_may_have_happened).
+  // A cloud call that changes state: the step is in `effect_sent` from its RUNNING write on, and
+  // `irreversible` is journaled right before the call (StepRun::SendingEffect), so a step run
+  // again (after a restart, a failed attempt or a pause) first checks whether the call took
+  // effect (StepRun::effect_may_have_happened).
   kEffectSent,
   // An on-chain transaction: the signer journals each signed version (signing.h); a resumed
   // step adopts and waits for it instead of sending another.

@@ -152,21 +152,12 @@ absl::Status StepRun::Progress(absl::string_view detail, absl::string_view trans
       {Event{v1::OperationEvent::TYPE_STEP_PROGRESS, step, std::string(transaction_hash), std::string(detail)}});
 }
 
-bool StepRun::effect_may_have_happened() const {
-  if (may_have_run()) return true;
-  const state::FlowState st = ctx_->State();
-  return std::find(st.effect_sent().begin(), st.effect_sent().end(), name_) != st.effect_sent().end();
-}
-
 absl::Status StepRun::SendingEffect() {
   if (before_ != BeforeEffect::kEffectSent) {
     return absl::InternalError(absl::StrCat("step ", name_, " sends an effect it does not declare (kEffectSent)"));
   }
   RETURN_IF_ERROR(ctx_->MarkIrreversible());
-  const state::FlowState st = ctx_->State();
-  if (std::find(st.effect_sent().begin(), st.effect_sent().end(), name_) != st.effect_sent().end()) {
-    return absl::OkStatus();
-  }
+  if (ctx_->EffectSent(name_)) return absl::OkStatus();  // by the step's RUNNING write
   const std::string step = name_;
   return ctx_->Update([&](v1::Operation&, state::FlowState& st) { st.add_effect_sent(step); });
 }
@@ -352,11 +343,12 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
     if (options_.lease_current) {
       if (absl::Status lease = options_.lease_current(); !lease.ok()) return JournalUnavailableStatus(lease);
     }
+    const bool effect_sent_before = EffectSent(name);
     // No body runs without this write ("the intent"); when it fails the operation pauses.
-    RETURN_IF_ERROR(MarkStepRunning(name, resumed));
+    RETURN_IF_ERROR(MarkStepRunning(name, resumed, before == BeforeEffect::kEffectSent));
     platform::log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", attempt}});
     CrashPoint(name, "before");
-    StepRun run(this, name, before, attempt, resumed);
+    StepRun run(this, name, before, attempt, resumed, effect_sent_before);
     absl::Status s = body(run);
     if (s.ok()) {
       if (!run.succeeded()) s = run.Succeed(nullptr);
@@ -412,9 +404,19 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
   }
 }
 
-absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed) {
+bool OpContext::EffectSent(absl::string_view step) const {
+  absl::MutexLock l(&rt_.mu_);
+  const auto& sent = rt_.FlowStateLocked().effect_sent();
+  return std::find(sent.begin(), sent.end(), step) != sent.end();
+}
+
+absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed, bool effect_sent) {
   return Update(
-      [&](v1::Operation& op, state::FlowState&) {
+      [&](v1::Operation& op, state::FlowState& fs) {
+        if (effect_sent &&
+            std::find(fs.effect_sent().begin(), fs.effect_sent().end(), name) == fs.effect_sent().end()) {
+          fs.add_effect_sent(name);
+        }
         // A step resumed while it waits for the app's owner goes on waiting (flows/owner_action.h).
         if (op.state() != v1::OPERATION_STATE_WAITING_FOR_OWNER) op.set_state(v1::OPERATION_STATE_RUNNING);
         op.clear_input_request();

@@ -174,10 +174,13 @@ class StepRun {
   bool may_have_run() const { return resumed_ || attempt_ > 1; }
   // What the step declared it journals before its effect.
   BeforeEffect before() const { return before_; }
-  // may_have_run(), or the step's effect was journaled as sent (FlowState.effect_sent).
-  bool effect_may_have_happened() const;
+  // may_have_run(), or an earlier run of the step may have sent its effect: the step was in
+  // FlowState.effect_sent before this attempt's RUNNING write (which puts a kEffectSent step
+  // there: one journal write less than a separate mark right before the call).
+  bool effect_may_have_happened() const { return may_have_run() || effect_sent_before_; }
   // For a kEffectSent step, right before its call: journals `irreversible` (CancelOperation is
-  // refused from then on) and the step in effect_sent, each once. INTERNAL for other steps.
+  // refused from then on) once, and the step in effect_sent if its RUNNING write did not (an
+  // operation journaled before that write did). INTERNAL for other steps.
   absl::Status SendingEffect();
   // Journals progress and publishes STEP_PROGRESS.
   absl::Status Progress(absl::string_view detail, absl::string_view transaction_hash = "", uint64_t block_number = 0);
@@ -189,13 +192,19 @@ class StepRun {
 
  private:
   friend class OpContext;
-  StepRun(OpContext* ctx, std::string name, BeforeEffect before, int attempt, bool resumed)
-      : ctx_(ctx), name_(std::move(name)), before_(before), attempt_(attempt), resumed_(resumed) {}
+  StepRun(OpContext* ctx, std::string name, BeforeEffect before, int attempt, bool resumed, bool effect_sent_before)
+      : ctx_(ctx),
+        name_(std::move(name)),
+        before_(before),
+        attempt_(attempt),
+        resumed_(resumed),
+        effect_sent_before_(effect_sent_before) {}
   OpContext* ctx_;
   std::string name_;
   BeforeEffect before_;
   int attempt_;
   bool resumed_;
+  bool effect_sent_before_;
   bool succeeded_ = false;
 };
 
@@ -229,6 +238,8 @@ class OpContext {
   // Marks a step SKIPPED (not needed), unless finished.
   absl::Status Skip(absl::string_view name, absl::string_view detail);
   bool StepFinished(absl::string_view name) const;
+  // `step` is in the flow's FlowState.effect_sent (BeforeEffect::kEffectSent).
+  bool EffectSent(absl::string_view step) const;
 
   // Before the first effect that cannot be undone: from now on CancelOperation is refused.
   // CancelledByClientStatus when the cancel came first.
@@ -267,7 +278,8 @@ class OpContext {
   // OK unless the operation is finished: then what Update and Stage return (nothing changed).
   absl::Status FinishedStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   // Journals `name` RUNNING with one more attempt (before its body runs).
-  absl::Status MarkStepRunning(const std::string& name, bool resumed);
+  // A kEffectSent step (`effect_sent`) is also put in FlowState.effect_sent by this write.
+  absl::Status MarkStepRunning(const std::string& name, bool resumed, bool effect_sent);
 
   OpRuntime& rt_;
   journal::Journal& journal_;
