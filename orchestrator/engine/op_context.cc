@@ -29,6 +29,10 @@ void Wipe(std::vector<cloudapi::EnvVar>& vars) {
 
 std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToDoubleSeconds(d), "s"); }
 
+bool InEffectSent(const state::FlowState& st, absl::string_view step) {
+  return std::find(st.effect_sent().begin(), st.effect_sent().end(), step) != st.effect_sent().end();
+}
+
 // The part of this thread's CPU spent in journal writes (serializing the record included).
 thread_local absl::Duration journal_cpu;
 
@@ -406,17 +410,13 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
 
 bool OpContext::EffectSent(absl::string_view step) const {
   absl::MutexLock l(&rt_.mu_);
-  const auto& sent = rt_.FlowStateLocked().effect_sent();
-  return std::find(sent.begin(), sent.end(), step) != sent.end();
+  return InEffectSent(rt_.FlowStateLocked(), step);
 }
 
 absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed, bool effect_sent) {
   return Update(
       [&](v1::Operation& op, state::FlowState& fs) {
-        if (effect_sent &&
-            std::find(fs.effect_sent().begin(), fs.effect_sent().end(), name) == fs.effect_sent().end()) {
-          fs.add_effect_sent(name);
-        }
+        if (effect_sent && !InEffectSent(fs, name)) fs.add_effect_sent(name);
         // A step resumed while it waits for the app's owner goes on waiting (flows/owner_action.h).
         if (op.state() != v1::OPERATION_STATE_WAITING_FOR_OWNER) op.set_state(v1::OPERATION_STATE_RUNNING);
         op.clear_input_request();
