@@ -249,24 +249,35 @@ TEST(Receipts, ComposeHashAdded) {
 
 // ---- nonce allocation under concurrency (scripted node) ----
 
+// The allocator of anvil's key #0 on chain 31337 against a scripted JSON-RPC node: `answer` gives
+// each call's result from its method and params (called on the server's threads).
+struct ScriptedNode {
+  using Answer = std::function<json::value(const json::string& method, const json::array& params)>;
+  explicit ScriptedNode(Answer answer)
+      : server(*::platform::http::testing::FakeHttpServer::Start([answer](const std::string& body) {
+          json::object req = json::parse(body).as_object();
+          json::object res{{"jsonrpc", "2.0"}, {"id", req.at("id")}};
+          res["result"] = answer(req.at("method").as_string(), req.at("params").as_array());
+          return ::platform::http::testing::FakeReply{.body = json::serialize(res)};
+        })),
+        rpc(*jsonrpc::Client::Create({.endpoints = {server->url()}})),
+        signer(*LocalKeySigner::FromHex(kKey0)),
+        nonces(*rpc, *signer, 31337, signer->address()) {}
+  std::unique_ptr<::platform::http::testing::FakeHttpServer> server;
+  std::unique_ptr<jsonrpc::Client> rpc;
+  std::unique_ptr<LocalKeySigner> signer;
+  NonceAllocator nonces;
+};
+
 TEST(NonceAllocator, ConcurrentCallersGetContiguousNoncesAndAFailedSignatureLeavesNoGap) {
   std::atomic<int> count_reads{0};
-  auto server = *::platform::http::testing::FakeHttpServer::Start([&](const std::string& body) {
-    json::object req = json::parse(body).as_object();
-    json::object res{{"jsonrpc", "2.0"}, {"id", req.at("id")}};
-    if (req.at("method") == "eth_getTransactionCount") {
-      count_reads.fetch_add(1);
-      res["result"] = "0x5";
-    } else {
-      res["result"] = nullptr;
-    }
-    return ::platform::http::testing::FakeReply{.body = json::serialize(res)};
+  ScriptedNode node([&](const json::string& method, const json::array&) -> json::value {
+    if (method != "eth_getTransactionCount") return nullptr;
+    count_reads.fetch_add(1);
+    return "0x5";
   });
-  jsonrpc::ClientOptions co;
-  co.endpoints = {server->url()};
-  auto rpc = *jsonrpc::Client::Create(co);
-  auto signer = *LocalKeySigner::FromHex(kKey0);
-  NonceAllocator nonces(*rpc, *signer, 31337, signer->address());
+  NonceAllocator& nonces = node.nonces;
+  LocalKeySigner* signer = node.signer.get();
 
   // The very first signature fails: nonce 5 must stay free.
   signer->FailNext(absl::UnavailableError("signer restarting"));
@@ -330,38 +341,28 @@ TEST(NonceAllocator, PollsRightAfterAnAcceptedBroadcastAskOnlyForTheReceipt) {
   std::atomic<int> receipt_polls{0}, known_asks{0};
   std::string sent_hash;
   absl::Mutex mu;
-  auto server = *::platform::http::testing::FakeHttpServer::Start([&](const std::string& body) {
-    json::object req = json::parse(body).as_object();
-    json::object res{{"jsonrpc", "2.0"}, {"id", req.at("id")}};
-    const json::string& method = req.at("method").as_string();
+  ScriptedNode node([&](const json::string& method, const json::array& params) -> json::value {
     absl::MutexLock l(&mu);
-    if (method == "eth_getTransactionCount") {
-      res["result"] = "0x5";
-    } else if (method == "eth_sendRawTransaction") {
-      const json::string& raw = req.at("params").as_array()[0].as_string();
-      sent_hash = Keccak256(*FromHex(std::string(raw))).Hex();
-      res["result"] = sent_hash;
-    } else if (method == "eth_getTransactionReceipt" && receipt_polls.fetch_add(1) >= 3) {
-      res["result"] = json::object{{"transactionHash", sent_hash},
-                                   {"transactionIndex", "0x0"},
-                                   {"blockHash", H(7).Hex()},
-                                   {"blockNumber", "0x10"},
-                                   {"from", LocalKeySigner::FromHex(kKey0).value()->address().Hex()},
-                                   {"gasUsed", "0x5208"},
-                                   {"cumulativeGasUsed", "0x5208"},
-                                   {"status", "0x1"},
-                                   {"logs", json::array{}}};
-    } else {
-      if (method == "eth_getTransactionByHash") known_asks.fetch_add(1);
-      res["result"] = nullptr;
+    if (method == "eth_getTransactionCount") return "0x5";
+    if (method == "eth_sendRawTransaction") {
+      sent_hash = Keccak256(*FromHex(std::string(params[0].as_string()))).Hex();
+      return json::string(sent_hash);
     }
-    return ::platform::http::testing::FakeReply{.body = json::serialize(res)};
+    if (method == "eth_getTransactionReceipt" && receipt_polls.fetch_add(1) >= 3) {
+      return json::object{{"transactionHash", sent_hash},
+                          {"transactionIndex", "0x0"},
+                          {"blockHash", H(7).Hex()},
+                          {"blockNumber", "0x10"},
+                          {"from", LocalKeySigner::FromHex(kKey0).value()->address().Hex()},
+                          {"gasUsed", "0x5208"},
+                          {"cumulativeGasUsed", "0x5208"},
+                          {"status", "0x1"},
+                          {"logs", json::array{}}};
+    }
+    if (method == "eth_getTransactionByHash") known_asks.fetch_add(1);
+    return nullptr;
   });
-  jsonrpc::ClientOptions co;
-  co.endpoints = {server->url()};
-  auto rpc = *jsonrpc::Client::Create(co);
-  auto signer = *LocalKeySigner::FromHex(kKey0);
-  NonceAllocator nonces(*rpc, *signer, 31337, signer->address());
+  NonceAllocator& nonces = node.nonces;
   TxEnvelope env{.gas_limit = 50000, .max_fee_per_gas = U256(2000), .max_priority_fee_per_gas = U256(1000)};
   absl::StatusOr<SignedTx> tx = nonces.SignNext(TxIntent::AddComposeHash(kOther, H(1)), env, nullptr);
   ASSERT_TRUE(tx.ok()) << tx.status();
