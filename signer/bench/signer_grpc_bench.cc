@@ -372,10 +372,62 @@ Result EndClientRun(ServingProcess& server, const RunStart& start, int clients, 
   return r;
 }
 
-// `clients` concurrent request streams on the gRPC callback (async) client API: each stream sends
-// its next call from the previous one's completion. Streams are spread over 8 connections. A call
-// is one unary SignAddComposeHash (batch_items 0) or one SignBatch of `batch_items` of them; every
-// item is for a fresh nonce, and any refused item is printed as an error.
+// `clients` closed loops on the gRPC callback (async) client API: stream i runs prepare(i), then
+// send(i, done) starts its call, whose completion checks the answer and calls done(); done() times
+// the call and sends the stream's next one from there until `seconds` have passed. The run starts
+// here (after the caller's warm-up) and ends with its row.
+Result RunClosedLoops(ServingProcess& server, int clients, double seconds, int items_per_call,
+                      const std::function<void(int)>& prepare,
+                      const std::function<void(int, std::function<void()>)>& send) {
+  struct Stream {
+    absl::Time t0;
+    std::vector<double> latencies;
+  };
+  std::vector<Stream> streams(static_cast<size_t>(clients));
+  for (Stream& s : streams) s.latencies.reserve(100000);
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = clients;
+  absl::Time end;
+  std::function<void(int)> issue = [&](int i) {
+    Stream& s = streams[static_cast<size_t>(i)];
+    prepare(i);
+    s.t0 = absl::Now();
+    send(i, [&, i] {
+      const absl::Time now = absl::Now();
+      Stream& done = streams[static_cast<size_t>(i)];
+      done.latencies.push_back(absl::ToDoubleMicroseconds(now - done.t0));
+      if (now < end) return issue(i);
+      std::lock_guard<std::mutex> lock(mu);
+      if (--running == 0) cv.notify_one();
+    });
+  };
+  const RunStart start{server.Counters(), ProcessCpuSeconds(), absl::Now()};
+  end = start.time + absl::Seconds(seconds);
+  for (int i = 0; i < clients; ++i) issue(i);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return running == 0; });
+  }
+  std::vector<double> all;
+  for (auto& s : streams) all.insert(all.end(), s.latencies.begin(), s.latencies.end());
+  return EndClientRun(server, start, clients, std::move(all), items_per_call);
+}
+
+// Prints the first few errors of a run.
+class ErrorSample {
+ public:
+  void Add(absl::string_view what) {
+    if (count_.fetch_add(1) < 3) std::fprintf(stderr, "error: %.*s\n", static_cast<int>(what.size()), what.data());
+  }
+
+ private:
+  std::atomic<int> count_{0};
+};
+
+// `clients` streams (RunClosedLoops), spread over 8 connections. A call is one unary
+// SignAddComposeHash (batch_items 0) or one SignBatch of `batch_items` of them; every item is for
+// a fresh nonce, and any refused item is printed as an error.
 Result RunClients(ServingProcess& server, int clients, int batch_items, double seconds, uint64_t nonce_base) {
   std::vector<std::unique_ptr<v1::Signer::Stub>> stubs;
   for (auto& channel : Channels(server.address(), clients)) stubs.push_back(v1::Signer::NewStub(channel));
@@ -387,50 +439,14 @@ Result RunClients(ServingProcess& server, int clients, int batch_items, double s
     v1::SignBatchRequest batch;
     v1::SignBatchResponse batch_response;
     std::unique_ptr<grpc::ClientContext> ctx;
-    absl::Time t0;
-    std::vector<double> latencies;
   };
   std::vector<Stream> streams(static_cast<size_t>(clients));
-  std::mutex mu;
-  std::condition_variable cv;
-  int running = 0;
-  std::atomic<int> errors{0};
-  absl::Time end;
-  auto error = [&](const std::string& what) {
-    if (errors.fetch_add(1) < 3) std::fprintf(stderr, "error: %s\n", what.c_str());
-  };
-  std::function<void(Stream*)> issue = [&](Stream* s) {
-    s->ctx = std::make_unique<grpc::ClientContext>();
-    auto completed = [&, s](grpc::Status st) {
-      const absl::Time now = absl::Now();
-      s->latencies.push_back(absl::ToDoubleMicroseconds(now - s->t0));
-      if (!st.ok()) error(st.error_message());
-      for (const v1::SignBatchResult& r : s->batch_response.results()) {
-        if (r.code() != 0) error(r.message());
-      }
-      if (now < end) return issue(s);
-      std::lock_guard<std::mutex> lock(mu);
-      if (--running == 0) cv.notify_one();
-    };
-    if (batch_items == 0) {
-      s->request.set_nonce(s->next_nonce++);
-      s->t0 = absl::Now();
-      s->stub->async()->SignAddComposeHash(s->ctx.get(), &s->request, &s->response, completed);
-      return;
-    }
-    for (v1::SignBatchItem& item : *s->batch.mutable_items())
-      item.mutable_add_compose_hash()->set_nonce(s->next_nonce++);
-    s->batch_response.Clear();
-    s->t0 = absl::Now();
-    s->stub->async()->SignBatch(s->ctx.get(), &s->batch, &s->batch_response, completed);
-  };
   for (int c = 0; c < clients; ++c) {
     Stream& s = streams[static_cast<size_t>(c)];
     s.stub = stubs[static_cast<size_t>(c % kChannels)].get();
     s.next_nonce = nonce_base + static_cast<uint64_t>(c) * 10000000ull;
     s.request = signer::fixtures::AddComposeHashRequest();
     for (int i = 0; i < batch_items; ++i) *s.batch.add_items()->mutable_add_compose_hash() = s.request;
-    s.latencies.reserve(100000);
   }
   // Warm every connection up.
   for (auto& stub : stubs) {
@@ -438,17 +454,33 @@ Result RunClients(ServingProcess& server, int clients, int batch_items, double s
     v1::ListKeysResponse keys;
     (void)stub->ListKeys(&ctx, {}, &keys);
   }
-  const RunStart start{server.Counters(), ProcessCpuSeconds(), absl::Now()};
-  end = start.time + absl::Seconds(seconds);
-  running = clients;
-  for (auto& s : streams) issue(&s);
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return running == 0; });
-  }
-  std::vector<double> all;
-  for (auto& s : streams) all.insert(all.end(), s.latencies.begin(), s.latencies.end());
-  Result r = EndClientRun(server, start, clients, std::move(all), std::max(batch_items, 1));
+  ErrorSample errors;
+  auto prepare = [&](int i) {
+    Stream& s = streams[static_cast<size_t>(i)];
+    s.ctx = std::make_unique<grpc::ClientContext>();
+    if (batch_items == 0) {
+      s.request.set_nonce(s.next_nonce++);
+      return;
+    }
+    for (v1::SignBatchItem& item : *s.batch.mutable_items()) item.mutable_add_compose_hash()->set_nonce(s.next_nonce++);
+    s.batch_response.Clear();
+  };
+  auto send = [&](int i, std::function<void()> done) {
+    Stream& s = streams[static_cast<size_t>(i)];
+    auto completed = [&, &s = s, done = std::move(done)](grpc::Status st) {
+      if (!st.ok()) errors.Add(st.error_message());
+      for (const v1::SignBatchResult& r : s.batch_response.results()) {
+        if (r.code() != 0) errors.Add(r.message());
+      }
+      done();
+    };
+    if (batch_items == 0) {
+      s.stub->async()->SignAddComposeHash(s.ctx.get(), &s.request, &s.response, std::move(completed));
+    } else {
+      s.stub->async()->SignBatch(s.ctx.get(), &s.batch, &s.batch_response, std::move(completed));
+    }
+  };
+  Result r = RunClosedLoops(server, clients, seconds, std::max(batch_items, 1), prepare, send);
   r.rpc = batch_items == 0 ? "SignAddComposeHash" : absl::StrCat("SignBatch x", batch_items);
   return r;
 }
@@ -464,47 +496,28 @@ Result RunNoWorkClients(ServingProcess& server, int clients, double seconds) {
     health::HealthCheckRequest request;  // service "": the whole server
     health::HealthCheckResponse response;
     std::unique_ptr<grpc::ClientContext> ctx;
-    absl::Time t0;
-    std::vector<double> latencies;
   };
   std::vector<Stream> streams(static_cast<size_t>(clients));
-  std::mutex mu;
-  std::condition_variable cv;
-  int running = clients;
-  std::atomic<int> errors{0};
-  absl::Time end;
-  std::function<void(Stream*)> issue = [&](Stream* s) {
-    s->ctx = std::make_unique<grpc::ClientContext>();
-    s->t0 = absl::Now();
-    s->stub->async()->Check(s->ctx.get(), &s->request, &s->response, [&, s](grpc::Status st) {
-      const absl::Time now = absl::Now();
-      s->latencies.push_back(absl::ToDoubleMicroseconds(now - s->t0));
-      if ((!st.ok() || s->response.status() != health::HealthCheckResponse::SERVING) && errors.fetch_add(1) < 3)
-        std::fprintf(stderr, "error: health check: %s\n", st.ok() ? "not serving" : st.error_message().c_str());
-      if (now < end) return issue(s);
-      std::lock_guard<std::mutex> lock(mu);
-      if (--running == 0) cv.notify_one();
-    });
-  };
   for (int c = 0; c < clients; ++c) {
     streams[static_cast<size_t>(c)].stub = stubs[static_cast<size_t>(c % kChannels)].get();
-    streams[static_cast<size_t>(c)].latencies.reserve(200000);
   }
   for (auto& stub : stubs) {  // warm every connection up
     grpc::ClientContext ctx;
     health::HealthCheckResponse response;
     (void)stub->Check(&ctx, {}, &response);
   }
-  const RunStart start{server.Counters(), ProcessCpuSeconds(), absl::Now()};
-  end = start.time + absl::Seconds(seconds);
-  for (auto& s : streams) issue(&s);
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return running == 0; });
-  }
-  std::vector<double> all;
-  for (auto& s : streams) all.insert(all.end(), s.latencies.begin(), s.latencies.end());
-  Result r = EndClientRun(server, start, clients, std::move(all), 1);
+  ErrorSample errors;
+  auto prepare = [&](int i) { streams[static_cast<size_t>(i)].ctx = std::make_unique<grpc::ClientContext>(); };
+  auto send = [&](int i, std::function<void()> done) {
+    Stream& s = streams[static_cast<size_t>(i)];
+    s.stub->async()->Check(s.ctx.get(), &s.request, &s.response, [&, &s = s, done = std::move(done)](grpc::Status st) {
+      if (!st.ok()) errors.Add(absl::StrCat("health check: ", st.error_message()));
+      if (st.ok() && s.response.status() != health::HealthCheckResponse::SERVING)
+        errors.Add("health check: not serving");
+      done();
+    });
+  };
+  Result r = RunClosedLoops(server, clients, seconds, 1, prepare, send);
   r.rpc = kNoWorkRpc;
   return r;
 }
