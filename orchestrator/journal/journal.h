@@ -113,25 +113,33 @@ struct ListQuery {
   std::optional<ListCursor> after;  // strictly older than this
 };
 
-// What goes with one Update besides the record.
+// One artifact to put (Journal::PutArtifacts).
+struct Artifact {
+  std::string operation_id;
+  std::string key;
+  std::string value;
+};
+
+// What goes with one Update besides the record: written in the same transaction, only if the
+// update is (same version, same fence), so a step's record, its artifacts and the owner rows of
+// what it created are durable together, in one write instead of one each.
 struct UpdateOptions {
   // The watch events of this change (a serialized orchestrator.state.v1.JournaledEvents; empty
   // when the change has none). A journal shared by several replicas (PostgreSQL) stores them with
   // the record in the same transaction, for Watch on the other replicas (change_feed.h); SQLite
   // (one process) ignores them.
   std::string events;
+  // Put as PutArtifacts would (replacing), for this record's operation.
+  std::vector<Artifact> artifacts;
+  // Recorded unless their (kind, resource) has an owner already, whoever it is: no refusal here
+  // (the caller checked with FindOwner before; a resource adopted between that read and this
+  // write keeps the adopter, as if the adopt had come right after this write).
+  std::vector<ResourceOwner> owners;
 };
 
 struct CreateResult {
   OperationRecord record;  // the stored one: ours, or the existing one
   bool created = false;    // false: (caller, request_id) existed already
-};
-
-// One artifact to put (Journal::PutArtifacts).
-struct Artifact {
-  std::string operation_id;
-  std::string key;
-  std::string value;
 };
 
 class Journal {
@@ -147,7 +155,8 @@ class Journal {
                                                                          absl::string_view request_id) = 0;
   // Replaces the record `record.id` if its stored version equals `record.version`; returns the new
   // version. ABORTED when the version moved (another writer), NOT_FOUND when absent. Durable on
-  // return, together with `options.events` where the journal keeps them.
+  // return, together with `options` (its events where the journal keeps them); on any error none
+  // of it was written.
   virtual absl::StatusOr<int64_t> Update(const OperationRecord& record, const UpdateOptions& options = {}) = 0;
   // Newest first, filtered.
   virtual absl::StatusOr<std::vector<OperationRecord>> List(const ListQuery& query) = 0;

@@ -283,6 +283,39 @@ TEST_P(JournalContractTest, RecordOwnersRecordsEachAsRecordOwnerWould) {
   ExpectOwner(*j, kResourceCvm, "app:0xab", "team-a", "deploy:op_1", 10);
 }
 
+TEST_P(JournalContractTest, UpdateWritesItsArtifactsAndOwnerRowsWithTheRecord) {
+  {
+    std::unique_ptr<Journal> j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    OperationRecord r = j->Create(TestRecord("op_a", "r1", 1))->record;
+    ASSERT_TRUE(j->PutArtifact("op_a", "step/tx", "old").ok());
+    ASSERT_TRUE(j->RecordOwner(Owner(kResourceCvm, "id:9", "team-b", "adopt:uid:0", 5)).ok());
+    r.state = 2;
+    UpdateOptions with;
+    with.artifacts = {{"op_a", "step/tx", std::string("new\0", 4)}, {"op_a", "step/other", "x"}};
+    // An owner row already there (another tenant's, adopted meanwhile) is kept, not refused.
+    with.owners = {Owner(kResourceCvm, "id:1", "team-a", "deploy:op_a", 10),
+                   Owner(kResourceCvm, "id:9", "team-a", "deploy:op_a", 10)};
+    absl::StatusOr<int64_t> v = j->Update(r, with);
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(*v, 2);
+    // A stale version writes none of it.
+    UpdateOptions stale;
+    stale.artifacts = {{"op_a", "step/tx", "stale"}, {"op_a", "step/third", "stale"}};
+    stale.owners = {Owner(kResourceCvm, "id:2", "team-a", "deploy:op_a", 11)};
+    EXPECT_EQ(j->Update(r, stale).status().code(), absl::StatusCode::kAborted);
+  }
+  std::unique_ptr<Journal> j = OpenJournal();  // durable: seen after a reopen
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->Get("op_a")->state, 2);
+  EXPECT_EQ(**j->GetArtifact("op_a", "step/tx"), std::string("new\0", 4));
+  EXPECT_EQ(**j->GetArtifact("op_a", "step/other"), "x");
+  EXPECT_FALSE(j->GetArtifact("op_a", "step/third")->has_value()) << "from the refused update";
+  ExpectOwner(*j, kResourceCvm, "id:1", "team-a", "deploy:op_a", 10);
+  ExpectOwner(*j, kResourceCvm, "id:9", "team-b", "adopt:uid:0", 5);
+  EXPECT_FALSE(j->FindOwner(kResourceCvm, "id:2")->has_value()) << "from the refused update";
+}
+
 TEST_P(JournalContractTest, AdoptSetsOrReplacesTheOwnerAndSurvivesAReopen) {
   {
     std::unique_ptr<Journal> j = OpenJournal();

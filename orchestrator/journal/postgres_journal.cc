@@ -149,17 +149,54 @@ constexpr absl::string_view kClaimOne =
 
 #undef PG_LIVE
 
-// `update` (an UPDATE of operations ending "RETURNING version") as a statement that also logs
-// the change's events (parameter $<events_param>) with the operation after it ($5): the log entry
-// commits exactly when the record does (change_feed.h), and only if the UPDATE matched.
-std::string WithChangeLog(absl::string_view update, size_t events_param) {
-  return absl::StrCat("WITH up AS (", update.substr(0, update.rfind("RETURNING version")),
-                      "RETURNING id, version) INSERT INTO operation_changes (operation_id, version, events, operation) "
-                      "SELECT id, version, $",
-                      events_param, ", $5 FROM up RETURNING version");
-}
-
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+// kUpdate (its parameters in `params`) as one statement that also writes what `options` carries,
+// each part only if the UPDATE matched (data-modifying WITHs run to completion, the outer SELECT
+// reads none of them): the change's events with the operation after it ($5) for the change feed
+// (change_feed.h), the artifacts (replaced), the owner rows (unless owned already).
+std::string UpdateWith(const UpdateOptions& options, std::vector<Param>& params) {
+  std::string sql =
+      absl::StrCat("WITH up AS (", kUpdate.substr(0, kUpdate.rfind("RETURNING version")), "RETURNING id, version)");
+  auto next = [&params](Param p) {
+    params.push_back(std::move(p));
+    return absl::StrCat("$", params.size());
+  };
+  if (!options.events.empty()) {
+    absl::StrAppend(&sql,
+                    ", log AS (INSERT INTO operation_changes (operation_id, version, events, operation) "
+                    "SELECT id, version, ",
+                    next(Param::Bytes(options.events)), ", $5 FROM up)");
+  }
+  if (!options.artifacts.empty()) {
+    std::vector<std::string> rows;
+    const int64_t now = Micros(absl::Now());
+    for (const Artifact& a : options.artifacts) {
+      rows.push_back(absl::StrCat("(", next(Param::Text(a.key)), "::text, ", next(Param::Bytes(a.value)), "::bytea, ",
+                                  next(Param::Int(now)), "::bigint)"));
+    }
+    absl::StrAppend(&sql,
+                    ", art AS (INSERT INTO artifacts (operation_id, key, value, update_time_us) "
+                    "SELECT up.id, a.key, a.value, a.t FROM up, (VALUES ",
+                    absl::StrJoin(rows, ", "),
+                    ") AS a(key, value, t) ON CONFLICT (operation_id, key) DO UPDATE SET value = EXCLUDED.value, "
+                    "update_time_us = EXCLUDED.update_time_us)");
+  }
+  if (!options.owners.empty()) {
+    std::vector<std::string> rows;
+    for (const ResourceOwner& o : options.owners) {
+      rows.push_back(absl::StrCat("(", next(Param::Text(o.kind)), "::text, ", next(Param::Text(o.resource)), "::text, ",
+                                  next(Param::Text(o.tenant)), "::text, ", next(Param::Text(o.source)), "::text, ",
+                                  next(Param::Int(Micros(o.created_at))), "::bigint)"));
+    }
+    absl::StrAppend(&sql,
+                    ", own AS (INSERT INTO resource_owners (kind, resource, tenant, source, created_at_us) "
+                    "SELECT o.* FROM up, (VALUES ",
+                    absl::StrJoin(rows, ", "),
+                    ") AS o(kind, resource, tenant, source, created_at_us) ON CONFLICT (kind, resource) DO NOTHING)");
+  }
+  return absl::StrCat(sql, " SELECT version FROM up");
+}
 
 // A text[] literal: every element quoted, '"' and '\\' escaped (caller identities are free text).
 std::string TextArray(const std::vector<std::string>& values) {
@@ -357,12 +394,12 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record, c
                           Bool(record.irreversible),      Param::Text(me.boot_id),
                           Param::Int(record.lease_epoch)};
   absl::StatusOr<Result> updated;
-  if (options.events.empty()) {
+  if (options.events.empty() && options.artifacts.empty() && options.owners.empty()) {
     updated = Run("update", kUpdate, params);
   } else {
-    std::vector<Param> logged(std::begin(params), std::end(params));
-    logged.push_back(Param::Bytes(options.events));
-    updated = Run("update", WithChangeLog(kUpdate, logged.size()), logged);
+    std::vector<Param> all(std::begin(params), std::end(params));
+    const std::string sql = UpdateWith(options, all);
+    updated = Run("update", sql, all);
   }
   if (!updated.ok()) {
     // The commit may have happened and only its answer been lost.

@@ -179,8 +179,19 @@ absl::StatusOr<std::optional<OperationRecord>> SqliteJournal::FindByRequestId(ab
 }
 
 // One process: its own watchers get the events from memory, so `options.events` is not kept.
-absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record, const UpdateOptions& /*options*/) {
-  return Batched<int64_t>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return UpdateLocked(record); });
+absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record, const UpdateOptions& options) {
+  if (options.artifacts.empty() && options.owners.empty()) {
+    return Batched<int64_t>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return UpdateLocked(record); });
+  }
+  // Up to three statements, all or nothing (GroupCommit's savepoint).
+  return Batched<int64_t>(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<int64_t> {
+        ASSIGN_OR_RETURN(const int64_t version, UpdateLocked(record));
+        if (!options.artifacts.empty()) RETURN_IF_ERROR(PutArtifactsLocked(options.artifacts));
+        if (!options.owners.empty()) RETURN_IF_ERROR(InsertMissingOwnersLocked(options.owners));
+        return version;
+      },
+      platform::sqlite::WriteShape::kSeveralStatements);
 }
 
 absl::StatusOr<int64_t> SqliteJournal::UpdateLocked(const OperationRecord& record) {

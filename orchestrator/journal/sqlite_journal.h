@@ -5,7 +5,8 @@
 // the same operations would repeat their effects). Thread-safe; calls are serialized on one
 // connection. Writes that arrive together share one transaction (platform/sqlite/group_commit.h:
 // one fsync for many operations' writes, each still durable when its call returns); each write
-// below changes the database with at most one statement, as GroupCommit requires.
+// below changes the database with one statement, except an Update carrying artifacts or owner
+// rows (several, in one savepoint: GroupCommit's WriteShape).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_JOURNAL_SQLITE_JOURNAL_H_
 
@@ -72,16 +73,21 @@ class SqliteJournal final : public Journal {
   absl::Status PutArtifactsLocked(const std::vector<Artifact>& artifacts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecordOwnerLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecordOwnersLocked(const std::vector<ResourceOwner>& owners) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One INSERT of those not owned yet (UpdateOptions.owners: no refusal).
+  absl::Status InsertMissingOwnersLocked(const std::vector<ResourceOwner>& owners) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<AdoptResult> AdoptResourceLocked(const ResourceOwner& owner) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `fn` as one write of a group commit; `out` its result, or the commit's error.
   template <typename T, typename Fn>
-  absl::StatusOr<T> Batched(Fn fn) ABSL_LOCKS_EXCLUDED(mu_) {
+  absl::StatusOr<T> Batched(Fn fn, platform::sqlite::WriteShape shape = platform::sqlite::WriteShape::kOneStatement)
+      ABSL_LOCKS_EXCLUDED(mu_) {
     absl::StatusOr<T> out = absl::UnknownError("journal: write not run");
-    absl::Status s = writes_.Write([&] {
-      mu_.AssertHeld();
-      out = fn();
-      return out.status();
-    });
+    absl::Status s = writes_.Write(
+        [&] {
+          mu_.AssertHeld();
+          out = fn();
+          return out.status();
+        },
+        shape);
     if (!s.ok()) return s;
     return out;
   }

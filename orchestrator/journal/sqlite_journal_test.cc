@@ -111,6 +111,38 @@ TEST(SqliteJournalTest, RecordOwnersIsOneTransaction) {
   EXPECT_FALSE(j->FindOwner(kResourceCvm, "id:2")->has_value());
 }
 
+TEST(SqliteJournalTest, AnUpdateWithArtifactsAndOwnersIsOneCommitAndAllOrNothing) {
+  TempDir dir;
+  // An artifact keyed "boom" fails its INSERT (after the record's UPDATE ran), keeping SQLite's
+  // transaction open: the write's savepoint must undo the UPDATE too.
+  std::unique_ptr<SqliteJournal> j =
+      ReopenedAfter(dir.path() + "/j.sqlite",
+                    "CREATE TRIGGER boom BEFORE INSERT ON artifacts WHEN NEW.key = 'boom' "
+                    "BEGIN SELECT RAISE(ABORT, 'boom'); END");
+  ASSERT_NE(j, nullptr);
+  OperationRecord r = *j->Get("op_old");
+  r.state = 2;
+  const ResourceOwner owner{kResourceCvm, "id:1", "t", "deploy:op_old", absl::FromUnixMicros(1)};
+  UpdateOptions failing;
+  failing.owners = {owner};
+  failing.artifacts = {{"op_old", "fine", "v"}, {"op_old", "boom", "v"}};
+  EXPECT_FALSE(j->Update(r, failing).ok());
+  EXPECT_EQ(j->Get("op_old")->version, r.version) << "the record's UPDATE was undone";
+  EXPECT_EQ(j->Get("op_old")->state, 1);
+  EXPECT_FALSE(j->GetArtifact("op_old", "fine")->has_value());
+  EXPECT_FALSE(j->FindOwner(kResourceCvm, "id:1")->has_value());
+
+  const uint64_t before = j->commits();
+  UpdateOptions with;
+  with.owners = {owner};
+  with.artifacts = {{"op_old", "fine", "v"}};
+  ASSERT_TRUE(j->Update(r, with).ok());
+  EXPECT_EQ(j->commits(), before + 1) << "record, artifact and owner row in one transaction";
+  EXPECT_EQ(j->Get("op_old")->state, 2);
+  EXPECT_EQ(**j->GetArtifact("op_old", "fine"), "v");
+  EXPECT_TRUE(j->FindOwner(kResourceCvm, "id:1")->has_value());
+}
+
 TEST(SqliteJournalTest, ASecondOpenIsRefusedNamingTheJournal) {
   TempDir dir;
   const std::string path = dir.path() + "/j.sqlite";

@@ -20,6 +20,16 @@ namespace {
 constexpr char kInsertOwner[] =
     "INSERT INTO resource_owners (kind, resource, tenant, source, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)";
 
+// kInsertOwner for `n` rows: ?1..?5, ?6..?10, ...
+std::string OwnerRows(size_t n) {
+  std::string sql = kInsertOwner;
+  for (size_t i = 1; i < n; ++i) {
+    absl::StrAppend(&sql, ", (?", 5 * i + 1, ", ?", 5 * i + 2, ", ?", 5 * i + 3, ", ?", 5 * i + 4, ", ?", 5 * i + 5,
+                    ")");
+  }
+  return sql;
+}
+
 // Binds `owner` to ?first .. ?first+4.
 void BindOwner(Statement& st, const ResourceOwner& owner, int first = 1) {
   st.BindText(first, owner.kind)
@@ -91,13 +101,17 @@ absl::Status SqliteJournal::RecordOwnersLocked(const std::vector<ResourceOwner>&
     if (!stored.has_value()) missing.push_back(&o);
   }
   if (missing.empty()) return absl::OkStatus();
-  std::string sql = kInsertOwner;
-  for (size_t i = 1; i < missing.size(); ++i) {
-    absl::StrAppend(&sql, ", (?", 5 * i + 1, ", ?", 5 * i + 2, ", ?", 5 * i + 3, ", ?", 5 * i + 4, ", ?", 5 * i + 5,
-                    ")");
-  }
-  ASSIGN_OR_RETURN(CachedStatement ins, Context(db_->PrepareCached(sql), "record owners"));
+  ASSIGN_OR_RETURN(CachedStatement ins, Context(db_->PrepareCached(OwnerRows(missing.size())), "record owners"));
   for (size_t i = 0; i < missing.size(); ++i) BindOwner(*ins, *missing[i], static_cast<int>(5 * i + 1));
+  return Context(ins->Run(), "record owners");
+}
+
+absl::Status SqliteJournal::InsertMissingOwnersLocked(const std::vector<ResourceOwner>& owners) {
+  ASSIGN_OR_RETURN(
+      CachedStatement ins,
+      Context(db_->PrepareCached(absl::StrCat(OwnerRows(owners.size()), " ON CONFLICT (kind, resource) DO NOTHING")),
+              "record owners"));
+  for (size_t i = 0; i < owners.size(); ++i) BindOwner(*ins, owners[i], static_cast<int>(5 * i + 1));
   return Context(ins->Run(), "record owners");
 }
 

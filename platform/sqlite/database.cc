@@ -91,6 +91,11 @@ absl::StatusOr<CachedStatement> Database::PrepareCached(absl::string_view sql) {
   return CachedStatement(it->second.get());
 }
 
+absl::Status Database::RunCached(absl::string_view sql) {
+  ASSIGN_OR_RETURN(CachedStatement st, PrepareCached(sql));
+  return st->Run();
+}
+
 int64_t Database::changes() const { return sqlite3_changes(db_); }
 
 int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }

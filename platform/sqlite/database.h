@@ -55,6 +55,8 @@ class Database {
   // cleared, a SELECT's read transaction ended) when it goes out of scope. One handle per `sql` at
   // a time: the caller serializes, as for any statement on this connection.
   absl::StatusOr<CachedStatement> PrepareCached(absl::string_view sql);
+  // Runs the cached statement for `sql` (no parameters, no rows): BEGIN, COMMIT, SAVEPOINT...
+  absl::Status RunCached(absl::string_view sql);
 
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection, and the last rowid inserted.
   int64_t changes() const;

@@ -3,11 +3,12 @@
 #include <utility>
 
 #include "platform/sqlite/transaction.h"
+#include "platform/status_macros.h"
 
 namespace platform::sqlite {
 
-absl::Status GroupCommit::Write(absl::FunctionRef<absl::Status()> write) {
-  Pending p(write);
+absl::Status GroupCommit::Write(absl::FunctionRef<absl::Status()> write, WriteShape shape) {
+  Pending p(write, shape);
   mu_.Lock();
   queue_.push_back(&p);
   for (;;) {
@@ -32,8 +33,8 @@ absl::Status GroupCommit::Write(absl::FunctionRef<absl::Status()> write) {
 
 void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
   absl::MutexLock l(&db_mu_);
-  if (batch.size() == 1) {  // autocommit: one transaction, as without batching
-    batch[0]->status = batch[0]->write();
+  if (batch.size() == 1 && batch[0]->shape == WriteShape::kOneStatement) {
+    batch[0]->status = batch[0]->write();  // autocommit: one transaction, as without batching
     return;
   }
   auto fail_all = [&batch](const absl::Status& s) {
@@ -42,7 +43,12 @@ void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
   absl::StatusOr<Transaction> tx = Transaction::Begin(db_);
   if (!tx.ok()) return fail_all(tx.status());
   for (Pending* p : batch) {
-    p->status = p->write();
+    if (p->shape == WriteShape::kOneStatement) {
+      p->status = p->write();
+    } else {
+      // Its savepoint could not be set or undone: what it left is unknown, so the batch fails.
+      if (absl::Status s = RunInSavepoint(*p); !s.ok()) return fail_all(s);
+    }
     if (absl::IsUnavailable(p->status)) return fail_all(p->status);  // ~Transaction rolls back
     // SQLite may have rolled the batch back on its own after an error of another code (or a write
     // ended the transaction): nothing of the batch is on disk, and later writes would autocommit.
@@ -52,6 +58,15 @@ void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
     }
   }
   if (absl::Status s = tx->Commit(); !s.ok()) fail_all(s);
+}
+
+absl::Status GroupCommit::RunInSavepoint(Pending& p) {
+  RETURN_IF_ERROR(db_.RunCached("SAVEPOINT group_commit_write"));
+  p.status = p.write();
+  // A write whose error ended the transaction took its savepoint with it (RunBatch fails the batch).
+  if (!db_.in_transaction()) return absl::OkStatus();
+  if (!p.status.ok()) RETURN_IF_ERROR(db_.RunCached("ROLLBACK TO group_commit_write"));
+  return db_.RunCached("RELEASE group_commit_write");
 }
 
 uint64_t GroupCommit::commits() const {

@@ -4,9 +4,10 @@
 // Write returns only after the transaction holding its write committed, so "on disk when the
 // call returns" holds exactly as with one transaction per write. A lone writer commits alone.
 //
-// Invariant the writes must keep: each changes the database with at most one statement. SQLite
-// undoes a failed statement by itself and keeps the transaction, so a write that fails leaves
-// nothing behind and the others of its batch still commit. A write failing UNAVAILABLE (disk
+// A write changes the database with one statement, or declares several (WriteShape): SQLite undoes
+// a failed statement by itself and keeps the transaction; a write of several statements runs
+// inside a SAVEPOINT (in its own transaction when alone), rolled back to on failure. Either way a
+// write that fails leaves nothing behind and the others of its batch still commit. A write failing UNAVAILABLE (disk
 // full, I/O error: SQLite may have rolled back the transaction) rolls back the whole batch, and
 // every write of it gets that error: none was written. So does any failed write after which
 // SQLite has rolled the transaction back on its own (out of memory, interrupt, RAISE(ROLLBACK)).
@@ -24,6 +25,9 @@
 
 namespace platform::sqlite {
 
+// How many statements a write changes the database with (see above).
+enum class WriteShape { kOneStatement, kSeveralStatements };
+
 class GroupCommit {
  public:
   // `db` is used with `db_mu` held: the mutex the owner's other statements on it take.
@@ -34,19 +38,25 @@ class GroupCommit {
   // Runs `write` (on some writer's thread, with db_mu held) in a transaction shared with the
   // writes queued meanwhile; its status once that transaction committed, or the error that
   // kept it from committing. Must not be called with db_mu held.
-  absl::Status Write(absl::FunctionRef<absl::Status()> write) ABSL_LOCKS_EXCLUDED(db_mu_);
+  absl::Status Write(absl::FunctionRef<absl::Status()> write, WriteShape shape = WriteShape::kOneStatement)
+      ABSL_LOCKS_EXCLUDED(db_mu_);
 
   // Transactions committed so far (a batch of one included).
   uint64_t commits() const;
 
  private:
   struct Pending {
-    explicit Pending(absl::FunctionRef<absl::Status()> w) : write(w) {}
+    Pending(absl::FunctionRef<absl::Status()> w, WriteShape s) : write(w), shape(s) {}
     absl::FunctionRef<absl::Status()> write;
+    WriteShape shape;
     absl::Status status;
     bool done = false;
   };
   void RunBatch(const std::vector<Pending*>& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs a write of several statements inside the batch's transaction: all of it or, on failure,
+  // nothing (ROLLBACK TO its savepoint).
+  // Sets p.status; an error when the savepoint itself failed (the batch then fails).
+  absl::Status RunInSavepoint(Pending& p);
 
   Database& db_;
   absl::Mutex& db_mu_;

@@ -153,5 +153,48 @@ TEST(GroupCommitTest, AWriteWhoseErrorRollsBackTheTransactionFailsItsWholeBatch)
   EXPECT_FALSE(db->in_transaction());
 }
 
+// Two inserts in one write: the second fails (k = 5 exists), so the write must leave nothing.
+absl::Status InsertTwo(Database& db, int a, int b) {
+  if (absl::Status s = Insert(db, a); !s.ok()) return s;
+  return Insert(db, b);
+}
+
+TEST(GroupCommitTest, AFailedWriteOfSeveralStatementsLeavesNothingAndItsBatchCommits) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (5)").ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu);
+  HeldFirstWrite first(writes, *db);
+  absl::Status failing, both, after;
+  std::thread t1([&] { failing = writes.Write([&] { return InsertTwo(*db, 7, 5); }, WriteShape::kSeveralStatements); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::thread t2([&] { both = writes.Write([&] { return InsertTwo(*db, 8, 9); }, WriteShape::kSeveralStatements); });
+  std::thread t3([&] { after = writes.Write([&] { return Insert(*db, 3); }); });
+  first.Release();
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_EQ(failing.code(), absl::StatusCode::kAlreadyExists) << failing;
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 7"), 0) << "its first statement was undone";
+  EXPECT_TRUE(both.ok()) << both;
+  EXPECT_TRUE(after.ok()) << after;
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k IN (1, 3, 5, 8, 9)"), 5);
+  EXPECT_FALSE(db->in_transaction());
+}
+
+TEST(GroupCommitTest, ALoneFailedWriteOfSeveralStatementsLeavesNothing) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (5)").ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu);
+  absl::Status failing = writes.Write([&] { return InsertTwo(*db, 7, 5); }, WriteShape::kSeveralStatements);
+  EXPECT_EQ(failing.code(), absl::StatusCode::kAlreadyExists) << failing;
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t WHERE k = 7"), 0) << "its first statement was undone";
+  EXPECT_TRUE(writes.Write([&] { return InsertTwo(*db, 7, 8); }, WriteShape::kSeveralStatements).ok());
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t"), 3);
+  EXPECT_FALSE(db->in_transaction());
+  EXPECT_EQ(writes.commits(), 2u);
+}
+
 }  // namespace
 }  // namespace platform::sqlite

@@ -8,17 +8,10 @@
 
 namespace platform::sqlite {
 
-namespace {
 // BEGIN/COMMIT/ROLLBACK run per transaction, i.e. per journal batch: kept compiled with the
 // connection instead of being parsed by sqlite3_exec every time.
-absl::Status RunCached(Database& db, absl::string_view sql) {
-  ASSIGN_OR_RETURN(CachedStatement st, db.PrepareCached(sql));
-  return st->Run();
-}
-}  // namespace
-
 absl::StatusOr<Transaction> Transaction::Begin(Database& db) {
-  RETURN_IF_ERROR(RunCached(db, "BEGIN IMMEDIATE"));
+  RETURN_IF_ERROR(db.RunCached("BEGIN IMMEDIATE"));
   return Transaction(&db);
 }
 
@@ -28,7 +21,7 @@ Transaction::~Transaction() { Rollback(); }
 
 absl::Status Transaction::Commit() {
   if (db_ == nullptr) return absl::FailedPreconditionError("commit: the transaction is over");
-  absl::Status s = RunCached(*db_, "COMMIT");
+  absl::Status s = db_->RunCached("COMMIT");
   if (!s.ok()) {
     Rollback();
     return s;
@@ -40,7 +33,7 @@ absl::Status Transaction::Commit() {
 void Transaction::Rollback() {
   if (db_ == nullptr) return;
   // Fails harmlessly when SQLite already rolled back on its own (e.g. after a full disk).
-  (void)RunCached(*db_, "ROLLBACK");
+  (void)db_->RunCached("ROLLBACK");
   db_ = nullptr;
 }
 
