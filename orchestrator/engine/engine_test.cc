@@ -197,6 +197,74 @@ TEST(JournalingSignerTest, RepairsASignatureWhoseAnswerWasLost) {
       << "the signer's anti-equivocation still refuses nonce 7 for another call: retried, not failed";
 }
 
+// An operation "op_1" RUNNING its step "register_compose_hash", journaled and loaded as the
+// manager would, for hooks of a JournalingSigner.
+struct RunningOp {
+  explicit RunningOp(journal::Journal& j) {
+    v1::Operation op;
+    op.set_id("op_1");
+    op.set_state(v1::OPERATION_STATE_RUNNING);
+    v1::Step* s = op.add_steps();
+    s->set_name("register_compose_hash");
+    s->set_state(v1::STEP_STATE_RUNNING);
+    journal::OperationRecord rec;
+    rec.id = "op_1";
+    rec.caller = "uid:1";
+    rec.request_id = "r1";
+    rec.kind = v1::OPERATION_KIND_ADD_COMPOSE_HASH;
+    FillRecord(op, state::FlowState(), rec);
+    rt = std::make_unique<OpRuntime>(j.Create(rec)->record, op, state::FlowState());
+    ctx = std::make_unique<OpContext>(*rt, j, deps, RunOptions{});
+  }
+  FlowDeps deps;
+  std::unique_ptr<OpRuntime> rt;
+  std::unique_ptr<OpContext> ctx;
+};
+
+TEST(JournalingSignerTest, TheTransactionJournalRidesWithTheOperationsProgressWrite) {
+  TempDir dir;
+  FailingJournal journal(*journal::SqliteJournal::Open(dir.path() + "/j.sqlite"));
+  RunningOp op(journal);
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  JournalingSigner signer(*local, journal);
+  std::string checked_caller;
+  signer.SetKeyCheck([&](absl::string_view caller, const chain::Address&, uint64_t) {
+    checked_caller = std::string(caller);
+    return absl::OkStatus();
+  });
+  signer.AttachHook("op_1", std::make_shared<SignHook>(op.ctx.get(), "register_compose_hash"));
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  absl::StatusOr<SignedTx> tx = signer.SignAddComposeHash(Envelope(local->address(), 7, 1000), app,
+                                                          *chain::Hash32::FromHex(std::string(64, 'a')));
+  ASSERT_TRUE(tx.ok()) << tx.status();
+  EXPECT_EQ(checked_caller, "uid:1") << "the running operation's caller, from its hook";
+  const chain::onchain::TxJournal j = *chain::onchain::TxJournal::FromVersions({tx->raw});
+
+  int before = journal.writes();
+  ASSERT_TRUE(signer.SaveTxJournal("op_1", "register_compose_hash", j).ok());
+  EXPECT_EQ(journal.writes() - before, 1) << "the progress write carries the transaction journal";
+  EXPECT_EQ(**journal.GetArtifact("op_1", "register_compose_hash/tx"), j.Serialize());
+  v1::Operation stored;
+  ASSERT_TRUE(stored.ParseFromString(journal.Get("op_1")->operation));
+  EXPECT_EQ(stored.steps(0).transaction_hash(), tx->hash.Hex());
+  EXPECT_THAT(stored.steps(0).detail(), HasSubstr("transaction signed (nonce 7)"));
+
+  // The operation no longer runs here (hook detached): the journal alone, the record unchanged.
+  ASSERT_TRUE(journal.PutArtifact("op_1", "register_compose_hash/tx", "old").ok());
+  const int64_t version = journal.Get("op_1")->version;
+  signer.DetachHook("op_1");
+  before = journal.writes();
+  ASSERT_TRUE(signer.SaveTxJournal("op_1", "register_compose_hash", j).ok());
+  EXPECT_EQ(journal.writes() - before, 1);
+  EXPECT_EQ(**journal.GetArtifact("op_1", "register_compose_hash/tx"), j.Serialize());
+  EXPECT_EQ(journal.Get("op_1")->version, version);
+
+  // A failed write fails the save: nothing may be sent that is not journaled.
+  signer.AttachHook("op_1", std::make_shared<SignHook>(op.ctx.get(), "register_compose_hash"));
+  journal.FailWritesAfter(0);
+  EXPECT_EQ(signer.SaveTxJournal("op_1", "register_compose_hash", j).code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(JournalingSignerTest, RefusedIntentsAreNotRepaired) {
   TempDir dir;
   auto journal = *journal::SqliteJournal::Open(dir.path() + "/j.sqlite");
@@ -480,6 +548,9 @@ struct EffectProbe {
   std::atomic<int> sent{0};
   std::atomic<int> checked{0};             // effect_may_have_happened: checked instead of sending
   std::atomic<int> writes_in_sending{-1};  // journal writes SendingEffect made
+  // With a request name: the step stages an owner row of CVM "<name>" first.
+  std::atomic<bool> owner_before_sending{false};  // FindOwner saw it before SendingEffect's write
+  std::atomic<bool> owner_after_sending{false};
 };
 
 // One kEffectSent step "send" (DeployCvmRequest is only the table's type): checks first when the
@@ -489,15 +560,21 @@ std::unique_ptr<Flow> EffectFlow(EffectProbe& probe) {
   return std::make_unique<StepTable<Req>>(std::vector<Step<Req>>{
       {.name = "send",
        .before = BeforeEffect::kEffectSent,
-       .effect = [&probe](OpContext&, StepRun& run, const Req&) -> absl::Status {
+       .effect = [&probe](OpContext& ctx, StepRun& run, const Req& r) -> absl::Status {
          ++probe.runs;
          if (run.effect_may_have_happened()) {
            ++probe.checked;
            return run.Succeed(nullptr, "had taken effect");
          }
+         auto owned = [&] { return probe.journal->FindOwner(journal::kResourceCvm, r.name())->has_value(); };
+         if (!r.name().empty()) {
+           RETURN_IF_ERROR(ctx.StageOwners({{journal::kResourceCvm, r.name(), "uid:1", "deploy:x", absl::Now()}}));
+           probe.owner_before_sending = owned();
+         }
          const int before = probe.journal->writes();
          RETURN_IF_ERROR(run.SendingEffect());
          probe.writes_in_sending = probe.journal->writes() - before;
+         if (!r.name().empty()) probe.owner_after_sending = owned();
          ++probe.sent;
          if (probe.fail_after_sending) probe.journal->FailWritesAfter(0);
          RETURN_IF_ERROR(run.Progress("sent"));
@@ -1075,6 +1152,24 @@ TEST_F(ManagerTest, AnEffectStepIsMarkedSentByItsRunningWrite) {
   ASSERT_TRUE(st.ParseFromString(journal_->Get(a->id())->internal));
   EXPECT_THAT(st.effect_sent(), ::testing::ElementsAre("send"));
   EXPECT_TRUE(st.irreversible());
+}
+
+// Owner rows of what a step created go with the operation's next write, not one of their own.
+TEST_F(ManagerTest, StagedOwnerRowsAreRecordedByTheNextWrite) {
+  Open();
+  Submission s = EffectSub("o1");
+  v1::DeployCvmRequest r;
+  r.set_name("id:cvm9");
+  s.request = r.SerializeAsString();
+  absl::StatusOr<v1::Operation> a = manager_->Submit(s);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(Wait(a->id()).state(), v1::OPERATION_STATE_SUCCEEDED);
+  EXPECT_FALSE(effect_.owner_before_sending.load()) << "staged: not written yet";
+  EXPECT_EQ(effect_.writes_in_sending.load(), 1) << "irreversible, carrying the owner row";
+  EXPECT_TRUE(effect_.owner_after_sending.load());
+  absl::StatusOr<std::optional<journal::ResourceOwner>> owner = journal_->FindOwner(journal::kResourceCvm, "id:cvm9");
+  ASSERT_TRUE(owner.ok() && owner->has_value());
+  EXPECT_EQ((*owner)->tenant, "uid:1");
 }
 
 // The step sent its effect, then a journal write of its own failed: the operation pauses, and when

@@ -192,7 +192,8 @@ OpContext::OpContext(OpRuntime& runtime, journal::Journal& journal, const FlowDe
     : rt_(runtime), journal_(journal), deps_(deps), options_(options) {}
 
 absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
-                                     std::vector<Event> events, bool allow_terminal) {
+                                     std::vector<Event> events, bool allow_terminal,
+                                     std::vector<journal::Artifact> artifacts) {
   if (!allow_terminal) RETURN_IF_ERROR(FinishedStatusLocked());
   const absl::Duration cpu_start = ThreadCpuTime();
   v1::Operation op = rt_.FlowOpLocked();
@@ -206,6 +207,8 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   const state::JournaledEvents journaled = JournalEvents(events, op.update_time());
   journal::UpdateOptions options;
   if (journaled.events_size() > 0) journaled.SerializeToString(&options.events);
+  options.artifacts = std::move(artifacts);
+  if (rt_.staged_) options.owners = rt_.staged_->owners;  // kept staged until the write succeeds
   const absl::Time write_start = absl::Now();
   absl::StatusOr<int64_t> version = journal_.Update(rec, options);
   // The journal may be briefly busy (another process reading it, an I/O hiccup): retry a little.
@@ -247,9 +250,17 @@ absl::Status OpContext::Stage(const std::function<void(v1::Operation&, state::Fl
                               std::vector<Event> events) {
   absl::MutexLock l(&rt_.mu_);
   RETURN_IF_ERROR(FinishedStatusLocked());
-  if (!rt_.staged_) rt_.staged_ = OpRuntime::Staged{rt_.op_, rt_.st_, {}};
+  if (!rt_.staged_) rt_.staged_ = OpRuntime::Staged{rt_.op_, rt_.st_, {}, {}};
   if (fn) fn(rt_.staged_->op, rt_.staged_->st);
   for (Event& e : events) rt_.staged_->events.push_back(std::move(e));
+  return absl::OkStatus();
+}
+
+absl::Status OpContext::StageOwners(std::vector<journal::ResourceOwner> owners) {
+  absl::MutexLock l(&rt_.mu_);
+  RETURN_IF_ERROR(FinishedStatusLocked());
+  if (!rt_.staged_) rt_.staged_ = OpRuntime::Staged{rt_.op_, rt_.st_, {}, {}};
+  for (journal::ResourceOwner& o : owners) rt_.staged_->owners.push_back(std::move(o));
   return absl::OkStatus();
 }
 
@@ -266,6 +277,11 @@ absl::Status OpContext::WriteStaged() {
   return UpdateLocked(nullptr, {}, /*allow_terminal=*/false);
 }
 
+std::string OpContext::caller() const {
+  absl::MutexLock l(&rt_.mu_);
+  return rt_.record_.caller;
+}
+
 state::FlowState OpContext::State() const {
   absl::MutexLock l(&rt_.mu_);
   return rt_.FlowStateLocked();
@@ -277,9 +293,9 @@ v1::Operation OpContext::Operation() const {
 }
 
 absl::Status OpContext::Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
-                               std::vector<Event> events) {
+                               std::vector<Event> events, std::vector<journal::Artifact> artifacts) {
   OpRuntime::PublishingLock l(rt_);
-  return UpdateLocked(fn, std::move(events), /*allow_terminal=*/false);
+  return UpdateLocked(fn, std::move(events), /*allow_terminal=*/false, std::move(artifacts));
 }
 
 bool OpContext::StepFinished(absl::string_view name) const {

@@ -148,6 +148,7 @@ class OpRuntime {
     v1::Operation op;
     state::FlowState st;
     std::vector<Event> events;
+    std::vector<journal::ResourceOwner> owners;  // journal::UpdateOptions.owners of the next write
   };
   std::optional<Staged> staged_ ABSL_GUARDED_BY(mu_);
   // The flow's view: the staged change if there is one, else the journaled state.
@@ -214,6 +215,8 @@ class OpContext {
 
   const std::string& id() const { return rt_.id(); }
   v1::OperationKind kind() const { return rt_.kind(); }
+  // The identity that submitted the operation (journal record's `caller`).
+  std::string caller() const;
   const FlowDeps& deps() const { return deps_; }
 
   // Copies of the current state, staged changes included.
@@ -221,12 +224,18 @@ class OpContext {
   v1::Operation Operation() const;
 
   // Applies `fn`, journals, publishes `events`. CancelledByClientStatus when the operation was
-  // cancelled meanwhile (nothing written).
-  absl::Status Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events = {});
+  // cancelled meanwhile (nothing written). `artifacts` (this operation's) are written with the
+  // record, in the same transaction (journal::UpdateOptions).
+  absl::Status Update(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events = {},
+                      std::vector<journal::Artifact> artifacts = {});
   // Applies `fn` to the staged view without a write: the next Update (of any thread) journals it
   // and publishes `events` before its own. Only for changes whose loss in a crash is harmless
   // (the step they finish stays RUNNING and resumes as may_have_run); the same errors as Update.
   absl::Status Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events);
+  // Stages owner rows of resources the running step created: the next write records them with
+  // the step's result (journal::UpdateOptions.owners: unless owned already; the step checked
+  // with FindOwner). The same errors as Stage.
+  absl::Status StageOwners(std::vector<journal::ResourceOwner> owners);
   // Journals the staged changes, if any (the flow's end).
   absl::Status WriteStaged();
 
@@ -273,7 +282,8 @@ class OpContext {
  private:
   friend class StepRun;
   absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
-                            bool allow_terminal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
+                            bool allow_terminal, std::vector<journal::Artifact> artifacts = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   absl::Status CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   // OK unless the operation is finished: then what Update and Stage return (nothing changed).
   absl::Status FinishedStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);

@@ -7,6 +7,7 @@
 #include "chain/onchain/tx_request.h"
 #include "orchestrator/common/crash_points.h"
 #include "orchestrator/engine/op_context.h"
+#include "orchestrator/engine/status_marks.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
 
@@ -50,23 +51,33 @@ absl::Status SignHook::BeforeSign() {
   return ctx_->MarkIrreversible();
 }
 
-void SignHook::Signed(const TxJournal& journal) {
+absl::StatusOr<bool> SignHook::Signed(const TxJournal& journal, std::vector<journal::Artifact> with) {
   absl::MutexLock l(&mu_);
-  if (ctx_ == nullptr || journal.versions.empty()) return;
+  if (ctx_ == nullptr || journal.versions.empty()) return false;
   const std::string hash = journal.newest().hash.Hex();
   const std::string step = step_;
   const std::string detail =
       journal.versions.size() == 1
           ? absl::StrCat("transaction signed (nonce ", journal.nonce, "), sending")
           : absl::StrCat("fee bump ", journal.versions.size() - 1, " signed (nonce ", journal.nonce, "), sending");
-  (void)ctx_->Update(
+  absl::Status s = ctx_->Update(
       [&](v1::Operation& op, state::FlowState&) {
         if (v1::Step* s = FindStep(op, step)) {
           s->set_transaction_hash(hash);
           s->set_detail(detail);
         }
       },
-      {Event{v1::OperationEvent::TYPE_STEP_PROGRESS, step, hash, detail}});
+      {Event{v1::OperationEvent::TYPE_STEP_PROGRESS, step, hash, detail}}, std::move(with));
+  if (s.ok()) return true;
+  // Unavailable, or the operation now runs on another replica: the write failed.
+  if (IsJournalUnavailable(s) || journal::IsLeaseLost(s)) return s;
+  return false;  // finished or cancelled meanwhile: its record takes nothing more
+}
+
+std::optional<std::string> SignHook::Caller() {
+  absl::MutexLock l(&mu_);
+  if (ctx_ == nullptr) return std::nullopt;
+  return ctx_->caller();
 }
 
 void SignHook::Detach() {
@@ -115,11 +126,16 @@ absl::Status JournalingSigner::CheckGate(const TxEnvelope& envelope, absl::strin
   return absl::OkStatus();
 }
 
-absl::Status JournalingSigner::CheckKey(const TxEnvelope& envelope, absl::string_view operation_id) {
+absl::Status JournalingSigner::CheckKey(const TxEnvelope& envelope, absl::string_view operation_id, SignHook* hook) {
   if (!key_check_) return absl::OkStatus();
-  absl::StatusOr<journal::OperationRecord> rec = journal_.Get(operation_id);
-  if (!rec.ok()) return rec.status();
-  absl::Status s = key_check_(rec->caller, envelope.from, envelope.chain_id);
+  // The running operation's caller, without reading its record back from the journal.
+  std::optional<std::string> caller = hook != nullptr ? hook->Caller() : std::nullopt;
+  if (!caller.has_value()) {
+    absl::StatusOr<journal::OperationRecord> rec = journal_.Get(operation_id);
+    if (!rec.ok()) return rec.status();
+    caller = rec->caller;
+  }
+  absl::Status s = key_check_(*caller, envelope.from, envelope.chain_id);
   if (!s.ok()) {
     platform::log::Warn("signature refused by the access policy",
                         {{"op", std::string(operation_id)}, {"error", std::string(s.message())}});
@@ -132,10 +148,9 @@ absl::StatusOr<std::pair<std::string, std::string>> JournalingSigner::Admit(cons
   if (op.empty()) {
     return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
   }
-  RETURN_IF_ERROR(CheckKey(envelope, op));
-  if (std::shared_ptr<SignHook> hook = Hook(op)) {
-    RETURN_IF_ERROR(hook->BeforeSign());
-  }
+  std::shared_ptr<SignHook> hook = Hook(op);
+  RETURN_IF_ERROR(CheckKey(envelope, op, hook.get()));
+  if (hook != nullptr) RETURN_IF_ERROR(hook->BeforeSign());
   // With the nonce store the allocator recorded the request there and handles refusals.
   if (nonces_ == nullptr) RETURN_IF_ERROR(CheckGate(envelope, op));
   return std::make_pair(std::move(op), std::move(step));
@@ -231,13 +246,19 @@ absl::StatusOr<SignedTx> JournalingSigner::SignAppCall(const TxEnvelope& envelop
 
 absl::Status JournalingSigner::SaveTxJournal(absl::string_view operation_id, absl::string_view step,
                                              const TxJournal& journal) {
-  // With a nonce store the allocator stored the versions already (before calling this).
-  absl::Status s =
-      nonces_ != nullptr ? absl::OkStatus() : journal_.PutArtifact(operation_id, TxKey(step), journal.Serialize());
-  if (!s.ok()) return s;
+  std::shared_ptr<SignHook> hook = Hook(operation_id);
+  if (nonces_ != nullptr) {  // the allocator stored the versions already (before calling this)
+    CrashPoint(step, "signed");
+    if (hook != nullptr) (void)hook->Signed(journal, {});
+    return absl::OkStatus();
+  }
+  // One write: the transaction's journal rides with the operation's progress write.
+  journal::Artifact tx{std::string(operation_id), TxKey(step), journal.Serialize()};
+  absl::StatusOr<bool> written = hook != nullptr ? hook->Signed(journal, {tx}) : false;
+  if (!written.ok()) return written.status();
+  if (!*written) RETURN_IF_ERROR(journal_.PutArtifact(tx.operation_id, tx.key, tx.value));
   CrashPoint(step, "signed");
-  if (std::shared_ptr<SignHook> hook = Hook(operation_id)) hook->Signed(journal);
-  return s;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<JournalingSigner::StepRecords> JournalingSigner::Load(absl::string_view operation_id,

@@ -59,7 +59,13 @@ class SignHook {
  public:
   SignHook(OpContext* ctx, std::string step) : ctx_(ctx), step_(std::move(step)) {}
   absl::Status BeforeSign();
-  void Signed(const chain::onchain::TxJournal& journal);
+  // Journals the step's progress (the newest transaction hash, for watchers while it waits for a
+  // block) with `with` (the step's transaction journal) in the same write. False, nothing written,
+  // when no operation takes it (the hook is detached, the operation finished): the caller then
+  // writes `with` alone. An error when the write failed (nothing written either).
+  absl::StatusOr<bool> Signed(const chain::onchain::TxJournal& journal, std::vector<journal::Artifact> with);
+  // Who submitted the operation; nullopt once detached.
+  std::optional<std::string> Caller();
   void Detach();
 
  private:
@@ -132,7 +138,7 @@ class JournalingSigner final : public chain::onchain::TxSigner {
   absl::StatusOr<std::optional<chain::onchain::TxJournal>> RecoverStored(absl::string_view operation_id,
                                                                          absl::string_view step);
   absl::Status CheckGate(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
-  absl::Status CheckKey(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
+  absl::Status CheckKey(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id, SignHook* hook);
   // The checks before a request is journaled; its (operation id, step).
   absl::StatusOr<std::pair<std::string, std::string>> Admit(const chain::onchain::TxEnvelope& envelope);
   // The signer's answer to a journaled request: the intent emptied when nothing was signed.

@@ -41,23 +41,23 @@ absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const s
 
 absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::vector<std::string>& resources) {
   const std::string tenant = OperationTenant(ctx);
-  const std::string source = absl::StrCat("deploy:", ctx.id());
-  const absl::Time now = absl::Now();
-  std::vector<journal::ResourceOwner> owners;
-  owners.reserve(resources.size());
-  for (const std::string& r : resources) owners.push_back({std::string(kind), r, tenant, source, now});
-  absl::Status s =
-      resources.size() == 1 ? ctx.deps().journal->RecordOwner(owners[0]) : ctx.deps().journal->RecordOwners(owners);
-  if (s.ok()) return s;
-  if (absl::IsUnavailable(s)) return engine::JournalUnavailableStatus(s);
-  if (absl::IsAlreadyExists(s)) {
-    const std::string which = absl::StrJoin(resources, " or ");
-    platform::log::Error("a resource this deploy created is owned by another tenant",
-                         {{"op", ctx.id()}, {"kind", std::string(kind)}, {"resource", which}});
-    return absl::FailedPreconditionError(
-        absl::StrCat(kind, " ", which, " that this deploy created is owned by another tenant (an admin adopted it)"));
+  std::vector<journal::ResourceOwner> missing;
+  for (const std::string& r : resources) {
+    absl::StatusOr<std::optional<journal::ResourceOwner>> owner = ctx.deps().journal->FindOwner(kind, r);
+    if (!owner.ok())
+      return absl::IsUnavailable(owner.status()) ? engine::JournalUnavailableStatus(owner.status()) : owner.status();
+    if (!owner->has_value()) {
+      missing.push_back({std::string(kind), r, tenant, absl::StrCat("deploy:", ctx.id()), absl::Now()});
+    } else if ((*owner)->tenant != tenant) {
+      const std::string which = absl::StrJoin(resources, " or ");
+      platform::log::Error("a resource this deploy created is owned by another tenant",
+                           {{"op", ctx.id()}, {"kind", std::string(kind)}, {"resource", which}});
+      return absl::FailedPreconditionError(
+          absl::StrCat(kind, " ", which, " that this deploy created is owned by another tenant (an admin adopted it)"));
+    }
   }
-  return s;
+  // A resumed deploy finds its rows recorded: nothing to stage.
+  return missing.empty() ? absl::OkStatus() : ctx.StageOwners(std::move(missing));
 }
 
 absl::Status CheckCvmAppInScope(engine::OpContext& ctx, const state::Cvm& cvm, absl::string_view cvm_id) {

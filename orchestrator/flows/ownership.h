@@ -24,10 +24,12 @@ namespace orchestrator::flows {
 std::string OperationTenant(const engine::OpContext& ctx);
 
 // Records the operation's tenant as the owner of `resource` (canonical, resource_names.h) of
-// `kind` with source "deploy:<operation id>". FAILED_PRECONDITION when another tenant owns it
-// (an admin adopted it meanwhile); a journal outage pauses the operation (JournalUnavailable).
+// `kind` with source "deploy:<operation id>", by the running step's result write: the owner row is
+// staged (OpContext::StageOwners) after a read, so no write of its own. FAILED_PRECONDITION when
+// another tenant owns it (an admin adopted it meanwhile); a journal outage pauses the operation
+// (JournalUnavailable). An adopt between the read and the write keeps the adopter.
 absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::string& resource);
-// RecordOwned of several resources of `kind` in one journal write (Journal::RecordOwners).
+// RecordOwned of several resources of `kind`, staged together.
 absl::Status RecordOwned(engine::OpContext& ctx, absl::string_view kind, const std::vector<std::string>& resources);
 
 // NOT_FOUND "cvm_id: no CVM <cvm_id> in your scope ..." (the service's message) when the app of

@@ -16,6 +16,16 @@ constexpr char kCancelRequested[] = "type.onchain-kms/orchestrator.journal.Cance
 
 bool IsTerminalState(int state) { return state == 4 || state == 5 || state == 6; }
 
+absl::Status CheckUpdateOptions(const OperationRecord& record, const UpdateOptions& options) {
+  for (const Artifact& a : options.artifacts) {
+    if (a.operation_id != record.id) {
+      return absl::InvalidArgumentError(absl::StrCat("journal: update of ", record.id, " carries artifact ", a.key,
+                                                     " of operation ", a.operation_id));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LeaseLostError(absl::string_view detail) {
   absl::Status s = absl::FailedPreconditionError(absl::StrCat("lease lost: ", detail));
   s.SetPayload(kLeaseLost, absl::Cord());

@@ -129,7 +129,7 @@ struct UpdateOptions {
   // the record in the same transaction, for Watch on the other replicas (change_feed.h); SQLite
   // (one process) ignores them.
   std::string events;
-  // Put as PutArtifacts would (replacing), for this record's operation.
+  // Put as PutArtifacts would (replacing); each for this record's operation (CheckUpdateOptions).
   std::vector<Artifact> artifacts;
   // Recorded unless their (kind, resource) has an owner already, whoever it is: no refusal here
   // (the caller checked with FindOwner before; a resource adopted between that read and this
@@ -242,6 +242,9 @@ bool IsTerminalState(int state);
 
 // FAILED_PRECONDITION "lease lost: ..." from a fenced write: another replica owns the operation
 // now (or this replica's lease expired). Nothing was written.
+// INVALID_ARGUMENT naming it when an artifact of `options` is for another operation than `record`'s.
+absl::Status CheckUpdateOptions(const OperationRecord& record, const UpdateOptions& options);
+
 absl::Status LeaseLostError(absl::string_view detail);
 bool IsLeaseLost(const absl::Status& s);
 // FAILED_PRECONDITION from an Update that would set `irreversible` after a cancel was requested.

@@ -304,6 +304,11 @@ TEST_P(JournalContractTest, UpdateWritesItsArtifactsAndOwnerRowsWithTheRecord) {
     stale.artifacts = {{"op_a", "step/tx", "stale"}, {"op_a", "step/third", "stale"}};
     stale.owners = {Owner(kResourceCvm, "id:2", "team-a", "deploy:op_a", 11)};
     EXPECT_EQ(j->Update(r, stale).status().code(), absl::StatusCode::kAborted);
+    UpdateOptions foreign;
+    foreign.artifacts = {{"op_b", "step/tx", "x"}};
+    absl::Status refused = j->Update(r, foreign).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+    EXPECT_THAT(refused.message(), ::testing::HasSubstr("carries artifact step/tx of operation op_b"));
   }
   std::unique_ptr<Journal> j = OpenJournal();  // durable: seen after a reopen
   ASSERT_NE(j, nullptr);

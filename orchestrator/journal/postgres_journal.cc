@@ -397,6 +397,7 @@ absl::StatusOr<int64_t> PostgresJournal::Update(const OperationRecord& record, c
   if (options.events.empty() && options.artifacts.empty() && options.owners.empty()) {
     updated = Run("update", kUpdate, params);
   } else {
+    RETURN_IF_ERROR(CheckUpdateOptions(record, options));
     std::vector<Param> all(std::begin(params), std::end(params));
     const std::string sql = UpdateWith(options, all);
     updated = Run("update", sql, all);

@@ -183,6 +183,7 @@ absl::StatusOr<int64_t> SqliteJournal::Update(const OperationRecord& record, con
   if (options.artifacts.empty() && options.owners.empty()) {
     return Batched<int64_t>([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return UpdateLocked(record); });
   }
+  RETURN_IF_ERROR(CheckUpdateOptions(record, options));
   // Up to three statements, all or nothing (GroupCommit's savepoint).
   return Batched<int64_t>(
       [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<int64_t> {
