@@ -206,7 +206,8 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
   // Journaled with the change so that other replicas' watchers get exactly these (remote_watch.h).
   const state::JournaledEvents journaled = JournalEvents(events, op.update_time());
   journal::UpdateOptions options;
-  if (journaled.events_size() > 0) journaled.SerializeToString(&options.events);
+  // Only a shared journal keeps them (journal.h UpdateOptions.events).
+  if (journaled.events_size() > 0 && journal_.shared()) journaled.SerializeToString(&options.events);
   options.artifacts = std::move(artifacts);
   if (rt_.staged_) options.owners = rt_.staged_->owners;  // kept staged until the write succeeds
   const absl::Time write_start = absl::Now();

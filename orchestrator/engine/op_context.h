@@ -222,6 +222,13 @@ class OpContext {
   // Copies of the current state, staged changes included.
   state::FlowState State() const;
   v1::Operation Operation() const;
+  // `read` of the current state and view (staged changes included) under the operation's lock,
+  // without copying them: for a field or two. `read` must not call into this context.
+  template <typename Fn>
+  auto Read(Fn&& read) const {
+    absl::MutexLock l(&rt_.mu_);
+    return read(rt_.FlowStateLocked(), rt_.FlowOpLocked());
+  }
 
   // Applies `fn`, journals, publishes `events`. CancelledByClientStatus when the operation was
   // cancelled meanwhile (nothing written). `artifacts` (this operation's) are written with the

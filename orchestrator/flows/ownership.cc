@@ -29,9 +29,9 @@ absl::StatusOr<std::string> AppResourceOf(const state::Cvm& cvm) {
 }  // namespace
 
 std::string OperationTenant(const engine::OpContext& ctx) {
-  const state::FlowState st = ctx.State();
-  if (!st.tenant().empty()) return st.tenant();
-  const std::string caller = ctx.Operation().caller();
+  auto [tenant, caller] = ctx.Read(
+      [](const state::FlowState& st, const v1::Operation& op) { return std::make_pair(st.tenant(), op.caller()); });
+  if (!tenant.empty()) return tenant;
   return ctx.deps().tenant_of_caller ? ctx.deps().tenant_of_caller(caller) : caller;
 }
 
