@@ -1,7 +1,10 @@
 #include "platform/http/connection.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -9,13 +12,17 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "platform/http/tls_context.h"
 #include "platform/status_macros.h"
@@ -41,24 +48,61 @@ bool IsPeerClose(const beast::error_code& ec) {
          ec == error::broken_pipe || ec == error::connection_aborted || ec == boost::asio::ssl::error::stream_truncated;
 }
 
-beast::http::request<beast::http::string_body> ToBeast(const Request& request, const std::string& host) {
-  beast::http::request<beast::http::string_body> req;
-  req.version(11);
-  req.method_string(request.method);
-  req.target(request.target);
-  req.set(beast::http::field::host, host);
-  for (const auto& [name, value] : request.headers) req.set(name, value);
-  req.body() = request.body;
-  req.prepare_payload();
-  req.keep_alive(true);
-  return req;
+// Beast's verb::post, put, options: the methods whose empty body still gets "Content-Length: 0".
+bool EmptyBodyHasLength(absl::string_view method) { return method == "POST" || method == "PUT" || method == "OPTIONS"; }
+
+// The request as the bytes Beast's serializer wrote for the message we used to build for it
+// (version 11, `set` for Host and then for each header, prepare_payload): one header per name
+// (case-insensitive), a later one replacing an earlier one at the end; Content-Length for a body
+// and for an empty POST, PUT or OPTIONS. (Beast also dropped a "close" token from a Connection
+// header and "chunked" from a Transfer-Encoding header; no caller sends either.)
+std::string RequestBytes(const Request& request, const std::string& host) {
+  absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 12> fields;
+  auto set = [&fields](absl::string_view name, absl::string_view value) {
+    fields.erase(std::remove_if(fields.begin(), fields.end(),
+                                [name](const auto& f) { return absl::EqualsIgnoreCase(f.first, name); }),
+                 fields.end());
+    fields.emplace_back(name, value);
+  };
+  set("Host", host);
+  for (const auto& [name, value] : request.headers) set(name, value);
+  const std::string length = std::to_string(request.body.size());
+  if (!request.body.empty() || EmptyBodyHasLength(request.method)) set("Content-Length", length);
+  size_t size = request.method.size() + request.target.size() + 13 + request.body.size();
+  for (const auto& [name, value] : fields) size += name.size() + value.size() + 4;
+  std::string out;
+  out.reserve(size);
+  absl::StrAppend(&out, request.method, " ", request.target, " HTTP/1.1\r\n");
+  for (const auto& [name, value] : fields) absl::StrAppend(&out, name, ": ", value, "\r\n");
+  absl::StrAppend(&out, "\r\n", request.body);
+  return out;
 }
+
+// Waits until `fd` is ready for `events` or `until` passes (false). An error of poll(2) itself
+// returns true: the next send or recv reports it.
+bool WaitFor(int fd, short events, absl::Time until) {
+  pollfd p{};
+  p.fd = fd;
+  p.events = events;
+  for (;;) {
+    const absl::Duration left = until - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    const timespec limit = absl::ToTimespec(std::min(left, absl::Hours(24)));
+    const int n = ::ppoll(&p, 1, &limit, nullptr);
+    if (n > 0 || (n < 0 && errno != EINTR)) return true;
+  }
+}
+
+beast::error_code LastError() { return beast::error_code(errno, boost::system::system_category()); }
+
+bool WouldBlock() { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
 
 Response FromBeast(beast::http::response<beast::http::string_body>&& res) {
   Response out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& field : res) {
-    out.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())), std::string(field.value()));
+    auto& [name, value] = out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    absl::AsciiStrToLower(&name);
   }
   out.body = std::move(res.body());
   return out;
@@ -177,40 +221,102 @@ absl::Status Connection::Handshake(absl::Time until, SendInfo* info) {
   return Failure("tls handshake", ec.message());
 }
 
+beast::error_code Connection::Write(const std::string& bytes, absl::Time until, bool* timed_out) {
+  beast::error_code ec;
+  if (secure_) {
+    bool done = false;
+    boost::asio::async_write(*secure_, boost::asio::buffer(bytes), [&](const beast::error_code& e, size_t) {
+      ec = e;
+      done = true;
+    });
+    *timed_out = !RunUntil(done, until);
+    return ec;
+  }
+  const int fd = plain_->socket().native_handle();
+  // As RunUntil did: a deadline already past writes nothing.
+  *timed_out = absl::Now() >= until;
+  for (size_t sent = 0; sent < bytes.size() && !*timed_out;) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<size_t>(n);
+    } else if (!WouldBlock()) {
+      return LastError();
+    } else if (errno != EINTR) {
+      *timed_out = !WaitFor(fd, POLLOUT, until);
+    }
+  }
+  return ec;
+}
+
+beast::error_code Connection::Read(ResponseParser& parser, absl::Time until, bool* timed_out) {
+  if (!secure_) return ReadPlain(parser, until, timed_out);
+  beast::error_code ec;
+  bool done = false;
+  beast::http::async_read(*secure_, buffer_, parser, [&](const beast::error_code& e, size_t) {
+    ec = e;
+    done = true;
+  });
+  *timed_out = !RunUntil(done, until);
+  return ec;
+}
+
+beast::error_code Connection::ReadPlain(ResponseParser& parser, absl::Time until, bool* timed_out) {
+  const int fd = plain_->socket().native_handle();
+  parser.eager(true);
+  beast::error_code ec;
+  for (;;) {
+    if (buffer_.size() > 0) {
+      const size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (parser.is_done()) return {};
+      if (ec == beast::http::error::need_more) {
+        ec = {};
+      } else if (ec) {
+        return ec;
+      } else if (used > 0 && buffer_.size() > 0) {
+        continue;
+      }
+    }
+    // The answer is rarely there yet: wait first rather than try a recv that would block.
+    if (!WaitFor(fd, POLLIN, until)) {
+      *timed_out = true;
+      return {};
+    }
+    const auto space = buffer_.prepare(beast::read_size(buffer_, 65536));
+    const ssize_t n = ::recv(fd, space.data(), space.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      buffer_.commit(static_cast<size_t>(n));
+    } else if (n == 0) {
+      // What Beast's read does at the end of the stream.
+      if (!parser.got_some()) return beast::http::error::end_of_stream;
+      parser.put_eof(ec);
+      return ec;
+    } else if (!WouldBlock()) {
+      return LastError();
+    }
+  }
+}
+
 absl::StatusOr<Response> Connection::Exchange(const Request& request, absl::Time until, size_t max_response_bytes,
                                               SendInfo* info, bool* stale) {
   reusable_ = false;
   *stale = false;
-  auto req = ToBeast(request, url_.HostHeader());
-  beast::error_code ec;
-  bool done = false;
-  auto on_done = [&](const beast::error_code& e, size_t) {
-    ec = e;
-    done = true;
-  };
+  const std::string bytes = RequestBytes(request, url_.HostHeader());
+  bool timed_out = false;
   info->write_started = true;
-  if (secure_) {
-    beast::http::async_write(*secure_, req, on_done);
-  } else {
-    beast::http::async_write(*plain_, req, on_done);
-  }
-  if (!RunUntil(done, until)) return Timeout("write", info);
+  beast::error_code ec = Write(bytes, until, &timed_out);
+  if (timed_out) return Timeout("write", info);
   if (ec) {
     *stale = IsPeerClose(ec);
     return Failure("write", ec.message());
   }
   info->request_written = true;
 
-  beast::http::response_parser<beast::http::string_body> parser;
+  ResponseParser parser;
   parser.body_limit(max_response_bytes);
   parser.header_limit(64 * 1024);
-  done = false;
-  if (secure_) {
-    beast::http::async_read(*secure_, buffer_, parser, on_done);
-  } else {
-    beast::http::async_read(*plain_, buffer_, parser, on_done);
-  }
-  if (!RunUntil(done, until)) return Timeout("read", info);
+  ec = Read(parser, until, &timed_out);
+  if (timed_out) return Timeout("read", info);
   if (ec == beast::http::error::body_limit) {
     return Failure("read", absl::StrCat("response larger than ", max_response_bytes, " bytes"));
   }

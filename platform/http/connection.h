@@ -1,12 +1,19 @@
 // One keep-alive HTTP/1.1 connection to one origin (private to //platform/http). It owns its
 // io_context: the calling thread drives each operation to completion or to its time limit, so
 // no I/O thread is needed and connections run in parallel without a shared event loop.
+//
+// An exchange writes the request as one contiguous string. Over plain TCP it bypasses Asio's
+// reactor: one send(2) on the non-blocking socket (poll(2) for writability only after a partial
+// write), then poll(2) for readability with the time left and recv(2) into the connection's
+// reused buffer, fed to Beast's response parser. TLS keeps Asio and Beast's read (the TLS
+// stream's buffering is Asio's).
 #ifndef ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
 #define ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
 
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +21,8 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "absl/status/statusor.h"
@@ -22,6 +31,8 @@
 #include "platform/http/url.h"
 
 namespace platform::http {
+
+using ResponseParser = boost::beast::http::response_parser<boost::beast::http::string_body>;
 
 class Connection {
  public:
@@ -56,6 +67,12 @@ class Connection {
   absl::StatusOr<std::vector<boost::asio::ip::tcp::endpoint>> Resolve(absl::Time until, SendInfo* info);
   absl::Status Connect(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints, absl::Time until, SendInfo* info);
   absl::Status Handshake(absl::Time until, SendInfo* info);
+  // Sends `bytes` (plain: send(2) and poll(2); TLS: Asio) by `until`; `*timed_out` on timeout.
+  boost::beast::error_code Write(const std::string& bytes, absl::Time until, bool* timed_out);
+  // Reads one response into `parser` by `until`, as Beast's http::async_read does: the peer's
+  // close before any byte is http::error::end_of_stream; `*timed_out` on timeout.
+  boost::beast::error_code Read(ResponseParser& parser, absl::Time until, bool* timed_out);
+  boost::beast::error_code ReadPlain(ResponseParser& parser, absl::Time until, bool* timed_out);
   // Runs the io_context until `done` or `until`; on timeout aborts the pending operation.
   bool RunUntil(const bool& done, absl::Time until);
   absl::Status Failure(const char* phase, const std::string& why) const;
@@ -66,7 +83,7 @@ class Connection {
   boost::asio::io_context ioc_;  // declared before the streams: destroyed after them
   std::optional<boost::beast::tcp_stream> plain_;
   std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> secure_;
-  boost::beast::flat_buffer buffer_;
+  boost::beast::flat_buffer buffer_;                    // bytes read past a response (none on a reusable one)
   boost::asio::ip::tcp::resolver* resolver_ = nullptr;  // while Open resolves
   bool reusable_ = false;
 };
