@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -15,6 +16,7 @@
 #include "platform/http/testing/fake_server.h"
 #include "platform/http/testing/test_certs.h"
 #include "platform/testing/process_threads.h"
+#include "platform/testing/wait_for.h"
 
 namespace platform::http {
 namespace {
@@ -205,6 +207,102 @@ TEST(Client, AnOversizedResponseIsRefused) {
   absl::Status s = client->Send({}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(s.message(), "larger than 1024 bytes")) << s;
+}
+
+TEST(Client, HeadersAreSetByNameWithHostFirstAndTheBodyLength) {
+  auto server = MustStart(Answer("{}"));
+  auto client = MustClient(server->url());
+  const std::string host = absl::StrCat("127.0.0.1:", server->port());
+  ASSERT_TRUE(client->Send({.headers = {{"Accept", "a"}, {"X-One", "1"}, {"accept", "b"}}}).ok());
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  // A later header replaces an earlier one of the same name (any case) at the end; a GET without
+  // a body has no Content-Length.
+  EXPECT_EQ(server->last_request().headers, (Fields{{"Host", host}, {"X-One", "1"}, {"accept", "b"}}));
+  ASSERT_TRUE(client->Send({.method = "POST", .headers = {{"content-length", "99"}}}).ok());
+  EXPECT_EQ(server->last_request().headers, (Fields{{"Host", host}, {"Content-Length", "0"}}));
+  ASSERT_TRUE(client->Send({.method = "PATCH", .headers = {{"Host", "other"}}, .body = "xyz"}).ok());
+  EXPECT_EQ(server->last_request().headers, (Fields{{"Host", "other"}, {"Content-Length", "3"}}));
+  EXPECT_EQ(server->last_request().body, "xyz");
+  EXPECT_EQ(server->connections(), 1u);
+}
+
+TEST(Client, ALargeRequestIsWrittenAcrossPartialWrites) {
+  auto server = MustStart([](const std::string& body) { return FakeReply{.body = std::to_string(body.size())}; });
+  auto client = MustClient(server->url());
+  // More than a loopback socket's largest send buffer (4 MiB): send(2) takes it in parts.
+  const std::string big(7 << 20, 'b');
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<Response> res = client->Send({.method = "POST", .body = big});
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->body, std::to_string(big.size()));
+  }
+  EXPECT_EQ(server->last_request().body, big);
+  EXPECT_EQ(server->connections(), 1u);
+}
+
+TEST(Client, AResponseArrivingInPiecesIsAssembled) {
+  const std::string body(20000, 'r');
+  auto server = MustStart(
+      [&](const std::string&) { return FakeReply{.body = body, .pieces = 4, .piece_delay = absl::Milliseconds(20)}; });
+  auto client = MustClient(server->url());
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<Response> res = client->Send({});
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->body, body);
+  }
+  EXPECT_EQ(server->connections(), 1u) << "kept alive after an answer in pieces";
+}
+
+TEST(Client, ResponsesFramedByChunksOrByTheEndOfTheStream) {
+  auto server = MustStart([](const std::string&) {
+    return FakeReply{.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+                     .pieces = 3,
+                     .piece_delay = absl::Milliseconds(10)};
+  });
+  auto client = MustClient(server->url());
+  absl::StatusOr<Response> chunked = client->Send({});
+  ASSERT_TRUE(chunked.ok()) << chunked.status();
+  EXPECT_EQ(chunked->body, "abcde");
+  server->set_handler([](const std::string&) {
+    return FakeReply{.close_after = true, .raw = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end", .pieces = 3};
+  });
+  absl::StatusOr<Response> to_eof = client->Send({});
+  ASSERT_TRUE(to_eof.ok()) << to_eof.status();
+  EXPECT_EQ(to_eof->body, "to the end");
+  server->set_handler([](const std::string&) {
+    return FakeReply{.close_after = true, .raw = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut"};
+  });
+  absl::Status cut = client->Send({}).status();
+  EXPECT_EQ(cut.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(cut.message(), "read failed: partial message")) << cut;
+}
+
+TEST(Client, ADeadlinePassingMidReadIsATimeout) {
+  auto server = MustStart(
+      [](const std::string&) { return FakeReply{.body = "{}", .pieces = 2, .piece_delay = absl::Seconds(3)}; });
+  auto client = MustClient(server->url(), {.request_timeout = absl::Milliseconds(300)});
+  SendInfo info;
+  absl::Status s = client->Send({}, absl::InfiniteFuture(), &info).status();
+  EXPECT_EQ(s.message(), absl::StrCat("http://127.0.0.1:", server->port(), ": read: timed out"));
+  EXPECT_TRUE(info.timed_out);
+  EXPECT_TRUE(info.request_written);
+  server->set_handler(Answer("{}"));
+  ASSERT_TRUE(client->Send({}).ok());
+  EXPECT_EQ(client->stats().connections_opened, 2u) << "the connection cut mid-answer is not reused";
+}
+
+TEST(Client, AnIdlePooledConnectionTheServerClosedIsNotTaken) {
+  auto server = MustStart(Answer("{}"), {.close_idle_after = absl::Milliseconds(50)});
+  auto client = MustClient(server->url());
+  ASSERT_TRUE(client->Send({.method = "POST"}).ok());
+  ASSERT_TRUE(::platform::testing::WaitFor([&] { return server->idle_closed() == 1; }));
+  // Not idempotent, so not repeatable: the closed connection must be noticed before the write.
+  SendInfo info;
+  absl::StatusOr<Response> post = client->Send({.method = "POST"}, absl::InfiniteFuture(), &info);
+  ASSERT_TRUE(post.ok()) << post.status();
+  EXPECT_EQ(client->stats().stale_connections_dropped, 1u);
+  EXPECT_EQ(client->stats().connections_opened, 2u);
+  EXPECT_EQ(server->requests(), 2u);
 }
 
 TEST(ClientTls, VerifiesTheChainAndTheNameAndReusesConnections) {

@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -110,6 +112,7 @@ class FakeHttpServer::Impl {
   uint16_t port() const { return port_; }
   std::atomic<uint64_t> connections{0};
   std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> idle_closed{0};
 
   void set_handler(Handler h) {
     absl::MutexLock l(&mu_);
@@ -136,15 +139,54 @@ class FakeHttpServer::Impl {
     }
   }
 
+  // Waits for the next request on an idle keep-alive connection (options_.close_idle_after):
+  // false when it stayed idle that long, and is to be closed.
+  bool NextRequestComes(int fd, const beast::flat_buffer& buffer) {
+    if (options_.close_idle_after <= absl::ZeroDuration() || buffer.size() > 0) return true;
+    pollfd p{};
+    p.fd = fd;
+    p.events = POLLIN;
+    if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(options_.close_idle_after))) != 0) return true;
+    idle_closed.fetch_add(1);
+    return false;
+  }
+
+  // The reply's bytes, in reply.pieces pieces with reply.piece_delay before each after the first.
   template <typename Stream>
-  void ServeStream(Stream& stream) {
+  bool WriteReply(Stream& stream, const FakeReply& reply, http::response<http::string_body>& res) {
+    std::string bytes = reply.raw;
+    if (bytes.empty()) {
+      std::ostringstream out;
+      out << res;
+      bytes = out.str();
+    }
+    const size_t pieces = static_cast<size_t>(std::max(reply.pieces, 1));
+    for (size_t i = 0, at = 0; i < pieces && at < bytes.size(); ++i) {
+      if (i > 0 && reply.piece_delay > absl::ZeroDuration() &&
+          stop_.WaitForNotificationWithTimeout(reply.piece_delay)) {
+        return false;
+      }
+      const size_t n = i == 0 && pieces > 1 ? 1 : i + 1 == pieces ? bytes.size() - at : (bytes.size() - at) / 2;
+      beast::error_code ec;
+      asio::write(stream, asio::buffer(bytes.data() + at, n), ec);
+      if (ec) return false;
+      at += n;
+    }
+    return true;
+  }
+
+  template <typename Stream>
+  void ServeStream(Stream& stream, int fd) {
     beast::flat_buffer buffer;
     int answered = 0;
     while (!stop_.HasBeenNotified()) {
-      http::request<http::string_body> req;
+      if (!NextRequestComes(fd, buffer)) return;
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(64 << 20);  // Beast's default for requests is 1 MiB
       beast::error_code ec;
-      http::read(stream, buffer, req, ec);
+      http::read(stream, buffer, parser, ec);
       if (ec) return;
+      http::request<http::string_body> req = parser.release();
       if (options_.requests_per_connection > 0 && answered >= options_.requests_per_connection) return;
       ++answered;
       requests.fetch_add(1);
@@ -163,8 +205,7 @@ class FakeHttpServer::Impl {
       res.keep_alive(!reply.close_after && req.keep_alive());
       res.body() = reply.body;
       res.prepare_payload();
-      http::write(stream, res, ec);
-      if (ec || !res.keep_alive()) return;
+      if (!WriteReply(stream, reply, res) || !res.keep_alive()) return;
     }
   }
 
@@ -176,12 +217,12 @@ class FakeHttpServer::Impl {
         asio::ssl::stream<tcp::socket> stream(std::move(sock), *ctx_);
         beast::error_code ec;
         stream.handshake(asio::ssl::stream_base::server, ec);
-        if (!ec) ServeStream(stream);
+        if (!ec) ServeStream(stream, fd);
         fds_.Remove(fd);
         stream.lowest_layer().close(ec);
         return;
       }
-      ServeStream(sock);
+      ServeStream(sock, fd);
     } catch (const std::exception&) {
     }
     fds_.Remove(fd);
@@ -218,6 +259,7 @@ std::string FakeHttpServer::url(const std::string& host) const {
 }
 uint64_t FakeHttpServer::connections() const { return impl_->connections.load(); }
 uint64_t FakeHttpServer::requests() const { return impl_->requests.load(); }
+uint64_t FakeHttpServer::idle_closed() const { return impl_->idle_closed.load(); }
 ReceivedRequest FakeHttpServer::last_request() const { return impl_->last_request(); }
 void FakeHttpServer::set_handler(Handler handler) { impl_->set_handler(std::move(handler)); }
 

@@ -27,6 +27,14 @@ struct FakeReply {
   absl::Duration delay = absl::ZeroDuration();               // before answering
   bool close_after = false;                                  // "Connection: close" and close
   bool drop = false;                                         // close the connection without answering
+  // Written verbatim instead of the response the fields above describe (a body read to the end
+  // of the stream, chunked encoding, a malformed answer); the connection is closed after it when
+  // close_after is set.
+  std::string raw;
+  // > 1: the response is written in that many pieces (the first one byte, the last the rest),
+  // with piece_delay before each piece after the first: an answer arriving in bits.
+  int pieces = 1;
+  absl::Duration piece_delay = absl::ZeroDuration();
 };
 
 struct FakeServerOptions {
@@ -36,6 +44,8 @@ struct FakeServerOptions {
   // > 0: after this many answers on one connection, the next request on it is read and the
   // connection closed without an answer, as when a server drops an idle keep-alive connection.
   int requests_per_connection = 0;
+  // > 0: a keep-alive connection idle (no request started) this long is closed, as servers do.
+  absl::Duration close_idle_after = absl::ZeroDuration();
 };
 
 // What the server read, for tests that check what a client sent.
@@ -56,6 +66,7 @@ class FakeHttpServer {
   std::string url(const std::string& host = "127.0.0.1") const;
   uint64_t connections() const;  // accepted so far
   uint64_t requests() const;     // requests read so far
+  uint64_t idle_closed() const;  // connections closed by close_idle_after
   ReceivedRequest last_request() const;
   void set_handler(Handler handler);
 
