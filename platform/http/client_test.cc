@@ -291,6 +291,29 @@ TEST(Client, ADeadlinePassingMidReadIsATimeout) {
   EXPECT_EQ(client->stats().connections_opened, 2u) << "the connection cut mid-answer is not reused";
 }
 
+TEST(Client, EachExchangeWaitsOnlyUntilItsOwnDeadline) {
+  auto server = MustStart(Answer("{}"));
+  auto client = MustClient(server->url(), {.request_timeout = absl::Seconds(10)});
+  ASSERT_TRUE(client->Send({}).ok());  // a wait bounded by a whole slice (1 s) on this connection
+  server->set_handler([](const std::string&) { return FakeReply{.body = "{}", .delay = absl::Seconds(5)}; });
+  SendInfo info;
+  const absl::Time t0 = absl::Now();
+  absl::Status s = client->Send({}, absl::Now() + absl::Milliseconds(150), &info).status();
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(1)) << "the shorter deadline, not the earlier wait's bound";
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(info.timed_out);
+}
+
+TEST(Client, AnAnswerSlowerThanOneWaitSliceStillArrives) {
+  auto server = MustStart([](const std::string&) {
+    return FakeReply{.body = "late", .pieces = 2, .piece_delay = absl::Milliseconds(1300)};
+  });
+  auto client = MustClient(server->url(), {.request_timeout = absl::Seconds(2)});
+  absl::StatusOr<Response> res = client->Send({}, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->body, "late");
+}
+
 TEST(Client, AnIdlePooledConnectionTheServerClosedIsNotTaken) {
   auto server = MustStart(Answer("{}"), {.close_idle_after = absl::Milliseconds(50)});
   auto client = MustClient(server->url());

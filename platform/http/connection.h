@@ -3,10 +3,9 @@
 // no I/O thread is needed and connections run in parallel without a shared event loop.
 //
 // An exchange writes the request as one contiguous string. Over plain TCP it bypasses Asio's
-// reactor: one send(2) on the non-blocking socket (poll(2) for writability only after a partial
-// write), then poll(2) for readability with the time left and recv(2) into the connection's
-// reused buffer, fed to Beast's response parser. TLS keeps Asio and Beast's read (the TLS
-// stream's buffering is Asio's).
+// reactor: one send(2) with MSG_DONTWAIT (poll(2) for writability only after a partial write),
+// then blocking recv(2) calls bounded by SO_RCVTIMEO into the connection's reused buffer, fed to
+// Beast's response parser. TLS keeps Asio and Beast's read (the TLS stream's buffering is Asio's).
 #ifndef ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
 #define ONCHAIN_KMS_PLATFORM_HTTP_CONNECTION_H_
 
@@ -73,6 +72,12 @@ class Connection {
   // close before any byte is http::error::end_of_stream; `*timed_out` on timeout.
   boost::beast::error_code Read(ResponseParser& parser, absl::Time until, bool* timed_out);
   boost::beast::error_code ReadPlain(ResponseParser& parser, absl::Time until, bool* timed_out);
+  // Before a blocking recv(2) on the plain socket: false when `until` has passed; else SO_RCVTIMEO
+  // is at most the time left (the kernel rounds it up to a clock tick), changed only when it
+  // would overshoot `until` or is well below min(time left, kRecvSlice): with deadlines further
+  // than kRecvSlice away it is set once per connection, and a longer wait wakes every slice.
+  bool BoundRecvWait(int fd, absl::Time until);
+  static constexpr absl::Duration kRecvSlice = absl::Seconds(1);
   // Runs the io_context until `done` or `until`; on timeout aborts the pending operation.
   bool RunUntil(const bool& done, absl::Time until);
   absl::Status Failure(const char* phase, const std::string& why) const;
@@ -86,6 +91,7 @@ class Connection {
   boost::beast::flat_buffer buffer_;                    // bytes read past a response (none on a reusable one)
   boost::asio::ip::tcp::resolver* resolver_ = nullptr;  // while Open resolves
   bool reusable_ = false;
+  absl::Duration recv_timeout_ = absl::InfiniteDuration();  // SO_RCVTIMEO of the plain socket (none)
 };
 
 }  // namespace platform::http
