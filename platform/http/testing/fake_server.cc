@@ -147,6 +147,7 @@ class FakeHttpServer::Impl {
     p.fd = fd;
     p.events = POLLIN;
     if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(options_.close_idle_after))) != 0) return true;
+    ::shutdown(fd, SHUT_RDWR);  // the FIN is out before the count says so
     idle_closed.fetch_add(1);
     return false;
   }
