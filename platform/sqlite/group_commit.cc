@@ -33,10 +33,7 @@ absl::Status GroupCommit::Write(absl::FunctionRef<absl::Status()> write, WriteSh
 
 void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
   absl::MutexLock l(&db_mu_);
-  if (batch.size() == 1 && batch[0]->shape == WriteShape::kOneStatement) {
-    batch[0]->status = batch[0]->write();  // autocommit: one transaction, as without batching
-    return;
-  }
+  if (batch.size() == 1) return RunAlone(*batch[0]);
   auto fail_all = [&batch](const absl::Status& s) {
     for (Pending* p : batch) p->status = s;
   };
@@ -58,6 +55,23 @@ void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
     }
   }
   if (absl::Status s = tx->Commit(); !s.ok()) fail_all(s);
+}
+
+void GroupCommit::RunAlone(Pending& p) {
+  if (p.shape == WriteShape::kOneStatement) {
+    p.status = p.write();  // autocommit: one transaction, as without batching
+    return;
+  }
+  // Its own transaction: all of it, or nothing (~Transaction rolls back).
+  absl::StatusOr<Transaction> tx = Transaction::Begin(db_);
+  if (!tx.ok()) {
+    p.status = tx.status();
+    return;
+  }
+  p.status = p.write();
+  if (p.status.ok() && !db_.in_transaction())
+    p.status = absl::InternalError("group commit: a write ended its transaction");
+  if (p.status.ok()) p.status = tx->Commit();
 }
 
 absl::Status GroupCommit::RunInSavepoint(Pending& p) {
