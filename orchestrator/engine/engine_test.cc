@@ -107,8 +107,11 @@ class FailingJournal final : public journal::Journal {
   absl::StatusOr<std::vector<journal::OperationRecord>> ListUnfinished() override { return inner_->ListUnfinished(); }
   absl::Status PutArtifact(absl::string_view op, absl::string_view key, absl::string_view value) override {
     RETURN_IF_ERROR(Write());
+    if (op == fail_puts_of_) return absl::UnavailableError("journal: put artifact: disk I/O error");
     return inner_->PutArtifact(op, key, value);
   }
+  // PutArtifact of this operation fails (its other writes work).
+  void FailPutsOf(std::string op) { fail_puts_of_ = std::move(op); }
   absl::StatusOr<std::optional<std::string>> GetArtifact(absl::string_view op, absl::string_view key) override {
     return inner_->GetArtifact(op, key);
   }
@@ -144,6 +147,7 @@ class FailingJournal final : public journal::Journal {
   std::atomic<int> ok_left_{-1};  // -1: never fail
   std::atomic<int> failed_{0};
   std::atomic<int> writes_{0};
+  std::string fail_puts_of_;
 };
 
 TxEnvelope Envelope(const chain::Address& from, uint64_t nonce, uint64_t fee) {
@@ -197,6 +201,12 @@ TEST(JournalingSignerTest, RepairsASignatureWhoseAnswerWasLost) {
       << "the signer's anti-equivocation still refuses nonce 7 for another call: retried, not failed";
 }
 
+state::FlowState JournaledState(journal::Journal& j, const std::string& id) {
+  state::FlowState st;
+  EXPECT_TRUE(st.ParseFromString(j.Get(id)->internal));
+  return st;
+}
+
 // An operation "op_1" RUNNING its step "register_compose_hash", journaled and loaded as the
 // manager would, for hooks of a JournalingSigner.
 struct RunningOp {
@@ -234,9 +244,13 @@ TEST(JournalingSignerTest, TheTransactionJournalRidesWithTheOperationsProgressWr
   });
   signer.AttachHook("op_1", std::make_shared<SignHook>(op.ctx.get(), "register_compose_hash"));
   const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  const int writes_before_signing = journal.writes();
   absl::StatusOr<SignedTx> tx = signer.SignAddComposeHash(Envelope(local->address(), 7, 1000), app,
                                                           *chain::Hash32::FromHex(std::string(64, 'a')));
   ASSERT_TRUE(tx.ok()) << tx.status();
+  EXPECT_EQ(journal.writes() - writes_before_signing, 1) << "irreversible and the intent in one write";
+  EXPECT_TRUE(JournaledState(journal, "op_1").irreversible());
+  EXPECT_EQ(journal.ListArtifacts("op_1", "register_compose_hash/intent/")->size(), 1u);
   EXPECT_EQ(checked_caller, "uid:1") << "the running operation's caller, from its hook";
   const chain::onchain::TxJournal j = *chain::onchain::TxJournal::FromVersions({tx->raw});
 
@@ -263,6 +277,37 @@ TEST(JournalingSignerTest, TheTransactionJournalRidesWithTheOperationsProgressWr
   signer.AttachHook("op_1", std::make_shared<SignHook>(op.ctx.get(), "register_compose_hash"));
   journal.FailWritesAfter(0);
   EXPECT_EQ(signer.SaveTxJournal("op_1", "register_compose_hash", j).code(), absl::StatusCode::kUnavailable);
+}
+
+// A batch whose shared intents write fails stops at the first of those intents, as at a refusal;
+// a later item whose intent went with its operation's `irreversible` write is not started and its
+// intent is emptied (left there, a later Load would take its nonce for the step's newest).
+TEST(JournalingSignerTest, ABatchWhoseIntentsWriteFailsSignsNothingAfterIt) {
+  TempDir dir;
+  FailingJournal journal(*journal::SqliteJournal::Open(dir.path() + "/j.sqlite"));
+  RunningOp op(journal);  // op_1, hooked: its intent rides with `irreversible`
+  auto local = *chain::onchain::LocalKeySigner::FromHex(kKey);
+  JournalingSigner signer(*local, journal);
+  signer.AttachHook("op_1", std::make_shared<SignHook>(op.ctx.get(), "register_compose_hash"));
+  const chain::Address app = *chain::Address::Parse("0x1111111111111111111111111111111111111111");
+  const chain::Hash32 hash = *chain::Hash32::FromHex(std::string(64, 'e'));
+  TxEnvelope first = Envelope(local->address(), 7, 1000);
+  first.request_id = "op_2/register_compose_hash";  // no hook: its intent goes in the shared write
+  const std::vector<chain::onchain::TxRequest> requests = {
+      {first, chain::onchain::TxIntent::AddComposeHash(app, hash)},
+      {Envelope(local->address(), 8, 1000), chain::onchain::TxIntent::AddComposeHash(app, hash)}};
+  journal.FailPutsOf("op_2");
+  std::vector<absl::StatusOr<SignedTx>> out = signer.SignBatch(requests);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].status().code(), absl::StatusCode::kUnavailable) << out[0].status();
+  EXPECT_TRUE(chain::onchain::IsNotStarted(out[1].status())) << out[1].status();
+  EXPECT_EQ(local->signatures(), 0);
+  EXPECT_TRUE(JournaledState(journal, "op_1").irreversible());
+  absl::StatusOr<std::map<std::string, std::string>> intents =
+      journal.ListArtifacts("op_1", "register_compose_hash/intent/");
+  ASSERT_TRUE(intents.ok()) << intents.status();
+  ASSERT_EQ(intents->size(), 1u) << "journaled with irreversible";
+  EXPECT_EQ(intents->begin()->second, "") << "emptied: never sent";
 }
 
 TEST(JournalingSignerTest, RefusedIntentsAreNotRepaired) {

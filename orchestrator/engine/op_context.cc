@@ -450,18 +450,19 @@ absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed, b
       {Event{v1::OperationEvent::TYPE_STEP_STARTED, name, "", resumed ? "resumed" : ""}});
 }
 
-absl::Status OpContext::MarkIrreversible() {
+absl::StatusOr<bool> OpContext::MarkIrreversibleWith(std::vector<journal::Artifact> with) {
   OpRuntime::PublishingLock l(rt_);
   if (rt_.cancel_requested_ || rt_.op_.state() == v1::OPERATION_STATE_CANCELLED) return CancelledByClientStatus();
-  if (rt_.st_.irreversible()) return absl::OkStatus();
+  if (rt_.st_.irreversible()) return false;
   absl::Status s = UpdateLocked([](v1::Operation&, state::FlowState& st) { st.set_irreversible(true); }, {},
-                                /*allow_terminal=*/false);
+                                /*allow_terminal=*/false, std::move(with));
   // Another replica took a CancelOperation first (journal.h RequestCancel): it wins.
   if (journal::IsCancelRequested(s)) {
     RETURN_IF_ERROR(CancelLocked());
     return CancelledByClientStatus();
   }
-  return s;
+  if (!s.ok()) return s;
+  return true;
 }
 
 absl::Status OpContext::WaitForInput(absl::string_view step, absl::string_view reason) {

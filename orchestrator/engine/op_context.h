@@ -259,7 +259,10 @@ class OpContext {
 
   // Before the first effect that cannot be undone: from now on CancelOperation is refused.
   // CancelledByClientStatus when the cancel came first.
-  absl::Status MarkIrreversible();
+  absl::Status MarkIrreversible() { return MarkIrreversibleWith({}).status(); }
+  // MarkIrreversible, writing `with` (this operation's artifacts) in the same write: true when
+  // written, false when the operation was irreversible already (nothing written).
+  absl::StatusOr<bool> MarkIrreversibleWith(std::vector<journal::Artifact> with);
   // Puts the operation in WAITING_FOR_INPUT for the env var values and returns
   // WaitingForInputStatus() for the flow to return.
   absl::Status WaitForInput(absl::string_view step, absl::string_view reason);

@@ -45,10 +45,10 @@ std::pair<std::string, std::string> SplitRequestId(absl::string_view request_id)
   return {std::string(parts[0]), std::string(parts[1])};
 }
 
-absl::Status SignHook::BeforeSign() {
+absl::StatusOr<bool> SignHook::BeforeSign(std::vector<journal::Artifact> with) {
   absl::MutexLock l(&mu_);
-  if (ctx_ == nullptr) return absl::OkStatus();
-  return ctx_->MarkIrreversible();
+  if (ctx_ == nullptr) return false;
+  return ctx_->MarkIrreversibleWith(std::move(with));
 }
 
 absl::StatusOr<bool> SignHook::Signed(const TxJournal& journal, std::vector<journal::Artifact> with) {
@@ -143,17 +143,26 @@ absl::Status JournalingSigner::CheckKey(const TxEnvelope& envelope, absl::string
   return s;
 }
 
-absl::StatusOr<std::pair<std::string, std::string>> JournalingSigner::Admit(const TxEnvelope& envelope) {
+absl::StatusOr<JournalingSigner::Admitted> JournalingSigner::Admit(const TxRequest& request) {
+  const TxEnvelope& envelope = request.envelope;
   auto [op, step] = SplitRequestId(envelope.request_id);
   if (op.empty()) {
     return absl::InternalError(absl::StrCat("signing request id '", envelope.request_id, "' names no operation"));
   }
   std::shared_ptr<SignHook> hook = Hook(op);
   RETURN_IF_ERROR(CheckKey(envelope, op, hook.get()));
-  if (hook != nullptr) RETURN_IF_ERROR(hook->BeforeSign());
   // With the nonce store the allocator recorded the request there and handles refusals.
   if (nonces_ == nullptr) RETURN_IF_ERROR(CheckGate(envelope, op));
-  return std::make_pair(std::move(op), std::move(step));
+  Admitted a{op, step, std::nullopt, false};
+  if (nonces_ == nullptr) {
+    a.intent = journal::Artifact{op, IntentKey(step, envelope), chain::onchain::EncodeTxRequest(request)};
+  }
+  if (hook != nullptr) {
+    std::vector<journal::Artifact> with;
+    if (a.intent.has_value()) with.push_back(*a.intent);
+    ASSIGN_OR_RETURN(a.intent_written, hook->BeforeSign(std::move(with)));
+  }
+  return a;
 }
 
 absl::StatusOr<SignedTx> JournalingSigner::Settle(const std::string& op, const std::string& step,
@@ -182,44 +191,51 @@ absl::StatusOr<SignedTx> JournalingSigner::Settle(const std::string& op, const s
 }
 
 absl::StatusOr<SignedTx> JournalingSigner::Sign(const TxEnvelope& envelope, const TxIntent& intent) {
-  ASSIGN_OR_RETURN(auto op_step, Admit(envelope));
-  const auto& [op, step] = op_step;
-  if (nonces_ == nullptr) {
-    RETURN_IF_ERROR(
-        journal_.PutArtifact(op, IntentKey(step, envelope), chain::onchain::EncodeTxRequest({envelope, intent})));
+  ASSIGN_OR_RETURN(const Admitted a, Admit(TxRequest{envelope, intent}));
+  if (a.intent.has_value() && !a.intent_written) {
+    RETURN_IF_ERROR(journal_.PutArtifact(a.intent->operation_id, a.intent->key, a.intent->value));
   }
-  return Settle(op, step, envelope, SignInner(envelope, intent));
+  return Settle(a.op, a.step, envelope, SignInner(envelope, intent));
 }
 
 std::vector<absl::StatusOr<SignedTx>> JournalingSigner::SignBatch(const std::vector<TxRequest>& requests) {
   std::vector<absl::StatusOr<SignedTx>> out(requests.size(),
                                             chain::onchain::NotStartedError("an earlier item of this sender failed"));
-  // Admitted in order up to the first refusal; their intents journaled in one write.
-  std::vector<std::pair<std::string, std::string>> admitted;
-  std::vector<journal::Artifact> intents;
+  // Admitted in order up to the first refusal; the intents not written with their operation's
+  // `irreversible` journaled in one write.
+  std::vector<Admitted> admitted;
+  std::vector<journal::Artifact> rest;
   for (const TxRequest& r : requests) {
-    absl::StatusOr<std::pair<std::string, std::string>> op_step = Admit(r.envelope);
-    if (!op_step.ok()) {
-      out[admitted.size()] = op_step.status();
+    absl::StatusOr<Admitted> a = Admit(r);
+    if (!a.ok()) {
+      out[admitted.size()] = a.status();
       break;
     }
-    if (nonces_ == nullptr) {
-      intents.push_back({op_step->first, IntentKey(op_step->second, r.envelope), chain::onchain::EncodeTxRequest(r)});
+    if (a->intent.has_value() && !a->intent_written) rest.push_back(*a->intent);
+    admitted.push_back(*std::move(a));
+  }
+  if (absl::Status s = journal_.PutArtifacts(rest); !s.ok()) {
+    // Nothing of `rest` journaled: the batch stops at the first of them, as at a refusal; later
+    // items whose intent went with their `irreversible` are not started (Settle empties it).
+    size_t cut = 0;
+    while (!admitted[cut].intent.has_value() || admitted[cut].intent_written) ++cut;
+    out[cut] = s;
+    for (size_t i = cut + 1; i < admitted.size(); ++i) {
+      if (admitted[i].intent_written) {
+        out[i] = Settle(admitted[i].op, admitted[i].step, requests[i].envelope,
+                        chain::onchain::NotStartedError("an earlier item of this sender failed"));
+      }
     }
-    admitted.push_back(*std::move(op_step));
+    admitted.resize(cut);
   }
   if (admitted.empty()) return out;
-  if (absl::Status s = journal_.PutArtifacts(intents); !s.ok()) {
-    out[0] = s;  // nothing journaled (one write): the others are renumbered
-    return out;
-  }
   const std::vector<TxRequest> started(requests.begin(),
                                        requests.begin() + static_cast<std::ptrdiff_t>(admitted.size()));
   std::vector<absl::StatusOr<SignedTx>> signed_txs = inner_.SignBatch(started);
   for (size_t i = 0; i < started.size(); ++i) {
     absl::StatusOr<SignedTx> tx =
         i < signed_txs.size() ? std::move(signed_txs[i]) : absl::InternalError("the signer answered too few results");
-    out[i] = Settle(admitted[i].first, admitted[i].second, started[i].envelope, std::move(tx));
+    out[i] = Settle(admitted[i].op, admitted[i].step, started[i].envelope, std::move(tx));
   }
   return out;
 }

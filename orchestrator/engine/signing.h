@@ -58,7 +58,10 @@ class OpContext;
 class SignHook {
  public:
   SignHook(OpContext* ctx, std::string step) : ctx_(ctx), step_(std::move(step)) {}
-  absl::Status BeforeSign();
+  // Before the first signature: the operation is marked irreversible (CancelOperation refused from
+  // then on), with `with` (the request's intent) in the same write: true when written so, false
+  // when the operation was irreversible already or the hook is detached (nothing written).
+  absl::StatusOr<bool> BeforeSign(std::vector<journal::Artifact> with);
   // Journals the step's progress (the newest transaction hash, for watchers while it waits for a
   // block) with `with` (the step's transaction journal) in the same write. False, nothing written,
   // when no operation takes it (the hook is detached, the operation finished): the caller then
@@ -96,9 +99,10 @@ class JournalingSigner final : public chain::onchain::TxSigner {
                                                               const chain::Hash32& compose_hash) override;
   absl::StatusOr<chain::onchain::SignedTx> SignAppCall(const chain::onchain::TxEnvelope& envelope,
                                                        const chain::Address& app, const chain::AppCall& call) override;
-  // Admits each request in order (access policy, operation hook, gate), journals the intents of
-  // those admitted in one write, and signs them in one inner SignBatch. The first refusal stops
-  // the later requests (not started: their intents are emptied again before they are renumbered).
+  // Admits each request in order (access policy, gate, operation hook), journals the intents of
+  // those admitted (each with its operation's `irreversible` write when that is made now, the
+  // others in one write), and signs them in one inner SignBatch. The first refusal stops the later
+  // requests (not started: their intents are emptied again before they are renumbered).
   std::vector<absl::StatusOr<chain::onchain::SignedTx>> SignBatch(
       const std::vector<chain::onchain::TxRequest>& requests) override;
 
@@ -139,8 +143,14 @@ class JournalingSigner final : public chain::onchain::TxSigner {
                                                                          absl::string_view step);
   absl::Status CheckGate(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id);
   absl::Status CheckKey(const chain::onchain::TxEnvelope& envelope, absl::string_view operation_id, SignHook* hook);
-  // The checks before a request is journaled; its (operation id, step).
-  absl::StatusOr<std::pair<std::string, std::string>> Admit(const chain::onchain::TxEnvelope& envelope);
+  // A request past the checks; its intent (to journal) unless the nonce store keeps requests.
+  struct Admitted {
+    std::string op, step;
+    std::optional<journal::Artifact> intent;
+    bool intent_written = false;  // with the operation's `irreversible` write
+  };
+  // The checks before a request is journaled (access policy, gate), then its operation's hook.
+  absl::StatusOr<Admitted> Admit(const chain::onchain::TxRequest& request);
   // The signer's answer to a journaled request: the intent emptied when nothing was signed.
   absl::StatusOr<chain::onchain::SignedTx> Settle(const std::string& op, const std::string& step,
                                                   const chain::onchain::TxEnvelope& envelope,
