@@ -12,6 +12,7 @@
 
 #include "onchainkms/signer/v1/signer.grpc.pb.h"
 #include "platform/transport/authenticator.h"
+#include "signer/arena_messages.h"
 #include "signer/engine/engine.h"
 
 namespace signer {
@@ -19,7 +20,10 @@ namespace signer {
 class SignerService final : public onchainkms::signer::v1::Signer::CallbackService {
  public:
   // `auth` (the transport that serves this service) authorises every caller.
-  SignerService(engine::Engine* engine, const platform::Authenticator& auth) : engine_(engine), auth_(auth) {}
+  // SignBatch's request and response live on one protobuf arena per call (arena_messages.h).
+  SignerService(engine::Engine* engine, const platform::Authenticator& auth) : engine_(engine), auth_(auth) {
+    SetMessageAllocatorFor_SignBatch(&batch_messages_);
+  }
 
   grpc::ServerUnaryReactor* ListKeys(grpc::CallbackServerContext* context,
                                      const onchainkms::signer::v1::ListKeysRequest* request,
@@ -71,6 +75,7 @@ class SignerService final : public onchainkms::signer::v1::Signer::CallbackServi
 
   engine::Engine* engine_;
   const platform::Authenticator& auth_;
+  ArenaMessages<onchainkms::signer::v1::SignBatchRequest, onchainkms::signer::v1::SignBatchResponse> batch_messages_;
 };
 
 }  // namespace signer
