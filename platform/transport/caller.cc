@@ -43,8 +43,8 @@ std::string Caller::ToString() const {
       identity_);
 }
 
-boost::json::object Caller::AuditJson() const {
-  boost::json::object o;
+boost::json::object Caller::AuditJson(boost::json::storage_ptr sp) const {
+  boost::json::object o(std::move(sp));
   std::visit(Overloaded{
                  [&](const UnixPeer& p) {
                    o["transport"] = "unix";

@@ -60,8 +60,9 @@ class Caller {
   // Short form for logs: "unix uid=1000 gid=1000 pid=42", "mtls cert_sha256=.. subject=\"..\"",
   // "token name=ci", "insecure-loopback ipv4:127.0.0.1:5555".
   std::string ToString() const;
-  // The object the signer's audit log records (key order included: the log is hash-chained).
-  boost::json::object AuditJson() const;
+  // The object the signer's audit log records (key order included: the log is hash-chained),
+  // allocated from `sp` (the signer builds it straight into its request's audit arena).
+  boost::json::object AuditJson(boost::json::storage_ptr sp = {}) const;
 
  private:
   Identity identity_;

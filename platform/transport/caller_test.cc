@@ -1,5 +1,6 @@
 #include "platform/transport/caller.h"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "gtest/gtest.h"
@@ -13,6 +14,17 @@ TEST(CallerTest, UnixPeer) {
   EXPECT_EQ(c.JournalKey(), "uid:1000");
   EXPECT_EQ(c.ToString(), "unix uid=1000 gid=100 pid=42");
   EXPECT_EQ(boost::json::serialize(c.AuditJson()), R"({"transport":"unix","uid":1000,"gid":100,"pid":42})");
+}
+
+TEST(CallerTest, AuditJsonInTheStorageItIsGiven) {
+  const Caller c(Caller::TlsClient{std::string(64, 'b'), "CN=x", {}, "x", "ipv4:127.0.0.1:7"});
+  boost::json::monotonic_resource arena;
+  const boost::json::object o = c.AuditJson(boost::json::make_shared_resource<boost::json::monotonic_resource>());
+  EXPECT_NE(o.storage().get(), boost::json::storage_ptr().get());
+  const boost::json::object in_arena = c.AuditJson(&arena);
+  EXPECT_EQ(in_arena.storage().get(), &arena);
+  EXPECT_EQ(boost::json::serialize(in_arena), boost::json::serialize(c.AuditJson()));
+  EXPECT_EQ(boost::json::serialize(o), boost::json::serialize(c.AuditJson()));
 }
 
 TEST(CallerTest, TlsClientByNameAndByFingerprint) {

@@ -232,22 +232,25 @@ absl::Status Engine::ReplayFeeLedger() {
   });
 }
 
-std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, json::object caller, Done done,
-                                                      const std::string& request_id) {
+std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method,
+                                                      absl::FunctionRef<json::object(json::storage_ptr)> caller,
+                                                      Done done, const std::string& request_id) {
   auto req = std::make_shared<Request>();
   req->audit.reserve(24);  // a signed transaction's event has ~20 fields: no regrowth
   req->method = std::move(method);
   req->start = absl::Now();
   req->done = std::move(done);
   req->audit["method"] = req->method;
-  req->audit["caller"] = std::move(caller);
+  req->audit["caller"] = caller(req->audit.storage());  // built in the arena: moved, not copied
   if (!request_id.empty()) req->audit["request_id"] = request_id;
   return req;
 }
 
 std::shared_ptr<Engine::Request> Engine::StartRequest(std::string method, const Caller& caller, Done done,
                                                       const std::string& request_id) {
-  auto req = StartRequest(std::move(method), caller.AuditJson(), std::move(done), request_id);
+  auto req = StartRequest(
+      std::move(method), [&](json::storage_ptr sp) { return caller.AuditJson(std::move(sp)); }, std::move(done),
+      request_id);
   req->caller = caller.JournalKey();
   return req;
 }
@@ -315,7 +318,12 @@ void Engine::RecordRefusedCall(const std::string& peer, const std::string& metho
     if (d_.metrics != nullptr) d_.metrics->ObserveRequest(method, Outcome(status.code()), absl::ZeroDuration());
     return;
   }
-  auto req = StartRequest(method, json::object{{"peer", peer}}, [](absl::Status) {});
+  auto req = StartRequest(
+      method,
+      [&](json::storage_ptr sp) {
+        return json::object({{"peer", peer}}, std::move(sp));
+      },
+      [](absl::Status) {});
   Finish(req, status);
 }
 

@@ -104,8 +104,10 @@ class Engine {
   struct Envelope;
   // A request's audit record starts with the method, the caller (its audit form) and the
   // client's request id.
-  static std::shared_ptr<Request> StartRequest(std::string method, boost::json::object caller, Done done,
-                                               const std::string& request_id = "");
+  // `caller` builds the caller's audit object in the storage it is given (the request's arena).
+  static std::shared_ptr<Request> StartRequest(std::string method,
+                                               absl::FunctionRef<boost::json::object(boost::json::storage_ptr)> caller,
+                                               Done done, const std::string& request_id = "");
   static std::shared_ptr<Request> StartRequest(std::string method, const Caller& caller, Done done,
                                                const std::string& request_id = "");
   // The policy's `callers` let the request's caller use `key` for `intent` (sets req's rule).
