@@ -13,6 +13,7 @@
 #include <boost/json/serializer.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "platform/defer_scope.h"
 #include "platform/log/log.h"
 #include "platform/status_macros.h"
 #include "platform/utc_millis.h"
@@ -24,6 +25,8 @@ namespace {
 namespace json = boost::json;
 
 constexpr size_t kMaxTail = size_t{1} << 20;
+// Records a DeferScope holds back are written once this many bytes wait.
+constexpr size_t kMaxUnwritten = size_t{256} << 10;
 
 // What start-up found at the end of the file and did about it.
 struct Recovered {
@@ -180,19 +183,23 @@ void AuditLog::FlusherLoop() {
   }
 }
 
-absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
-  const std::string time = platform::UtcMillis(absl::Now());
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<std::string> AuditLog::AddLocked(const json::object& event, const std::string& time) {
   for (const auto& kv : event) {
     if (kv.key() == "seq" || kv.key() == "time" || kv.key() == "prev" || kv.key() == "hash") {
       return absl::InternalError("audit event uses a reserved field name");
     }
   }
+  if (unwritten_ == nullptr) {
+    unwritten_ = std::make_shared<Unwritten>();
+    unwritten_->bytes.reserve(1024);
+    unwritten_->seq_before = seq_;
+    unwritten_->prev_before = prev_;
+  }
   // The bytes json::serialize gives the object {seq, time, prev, event's fields...}, without
   // copying the event into one: seq is a decimal, time and prev need no escaping. The event is
   // serialized straight into the line, its opening brace then replaced by the comma.
-  std::string line;
-  line.reserve(1024);
+  std::string& line = unwritten_->bytes;
+  const size_t start = line.size();
   absl::StrAppend(&line, "{\"seq\":", seq_ + 1, ",\"time\":\"", time, "\",\"prev\":\"", prev_, "\"");
   const size_t fields = line.size();
   json::serializer serializer;
@@ -207,19 +214,65 @@ absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
   } else {
     line.erase(fields, 1);  // "{}" -> "}"
   }
-  const std::string hash = Sha256Hex(line);
+  std::string hash = Sha256Hex(absl::string_view(line).substr(start));
   line.pop_back();  // the closing brace
   absl::StrAppend(&line, kHashField, hash, "\"}\n");
-  RETURN_IF_ERROR(WriteLocked(line));
-  ++seq_;  // the record is in the file: the chain goes on from it even if fdatasync fails
+  ++seq_;
   prev_ = hash;
+  return hash;
+}
+
+void AuditLog::WriteUnwrittenLocked() {
+  const std::shared_ptr<Unwritten> u = std::move(unwritten_);
+  unwritten_ = nullptr;
+  u->done = true;
+  u->status = WriteLocked(u->bytes);
+  if (!u->status.ok()) {  // none of them is in the file: the chain goes on from before them
+    seq_ = u->seq_before;
+    prev_ = u->prev_before;
+    return;
+  }
+  // The records are in the file: the chain goes on from them even if fdatasync fails.
   if (fsync_interval_ > absl::ZeroDuration()) {
     dirty_ = true;
   } else {
     ++syncs_;
-    if (::fdatasync(fd_) != 0) return Unavailable("fdatasync", errno);
+    if (::fdatasync(fd_) != 0) u->status = Unavailable("fdatasync", errno);
   }
+}
+
+absl::StatusOr<std::string> AuditLog::Append(const json::object& event) {
+  const std::string time = platform::UtcMillis(absl::Now());
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::string hash, AddLocked(event, time));
+  const std::shared_ptr<Unwritten> written = unwritten_;
+  WriteUnwrittenLocked();
+  if (!written->status.ok()) return written->status;
   return hash;
+}
+
+void AuditLog::AppendThen(const json::object& event, Then then) {
+  if (!platform::DeferScope::Active()) return std::move(then)(Append(event));
+  const std::string time = platform::UtcMillis(absl::Now());
+  std::shared_ptr<Unwritten> batch;
+  absl::StatusOr<std::string> hash;
+  {
+    absl::MutexLock lock(&mu_);
+    hash = AddLocked(event, time);
+    if (!hash.ok()) return std::move(then)(std::move(hash));
+    batch = unwritten_;
+    if (batch->bytes.size() >= kMaxUnwritten) WriteUnwrittenLocked();
+  }
+  platform::DeferScope::AtEnd(
+      [this, batch = std::move(batch), hash = *std::move(hash), then = std::move(then)]() mutable {
+        absl::Status written;
+        {
+          absl::MutexLock lock(&mu_);
+          if (!batch->done) WriteUnwrittenLocked();  // not done: it is still unwritten_
+          written = batch->status;
+        }
+        std::move(then)(written.ok() ? absl::StatusOr<std::string>(std::move(hash)) : written);
+      });
 }
 
 absl::Status AuditLog::WriteLocked(const std::string& line) {
@@ -247,12 +300,12 @@ absl::Status AuditLog::WriteLocked(const std::string& line) {
 
 uint64_t AuditLog::seq() const {
   absl::MutexLock lock(&mu_);
-  return seq_;
+  return unwritten_ != nullptr ? unwritten_->seq_before : seq_;
 }
 
 std::string AuditLog::head_hash() const {
   absl::MutexLock lock(&mu_);
-  return prev_;
+  return unwritten_ != nullptr ? unwritten_->prev_before : prev_;
 }
 
 uint64_t AuditLog::syncs() const {

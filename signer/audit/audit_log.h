@@ -44,6 +44,7 @@
 #include <boost/json/object.hpp>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -62,9 +63,19 @@ class AuditLog {
 
   // Appends one record made of `event`'s fields (which must not use the reserved names seq,
   // time, prev, hash). UNAVAILABLE if the write fails (nothing of the record is left in the
-  // file) or fdatasync fails (the record is written). Returns the record's hash.
+  // file) or fdatasync fails (the record is written). Returns the record's hash. Written at
+  // once, in one write(2) with the records a DeferScope left unwritten before it, if any.
   absl::StatusOr<std::string> Append(const boost::json::object& event);
+  // Append, its outcome handed to `then`. Within a platform::DeferScope the record is chained at
+  // once (seq, prev and hash fixed, so records keep their order across threads) but its bytes
+  // wait for one write(2) with the records appended after it: at the scope's end (or by the
+  // next Append, or once 256 KiB wait), and `then` runs at the scope's end, after that write.
+  // A failed write fails every record in it (nothing of them is left in the file) and the chain
+  // goes on from the record before them. Without a DeferScope: Append, then `then`.
+  using Then = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
+  void AppendThen(const boost::json::object& event, Then then);
 
+  // The last record written (not one a DeferScope holds back).
   uint64_t seq() const;
   std::string head_hash() const;
   // fdatasync calls made so far (by the flusher, or by Append without an interval).
@@ -75,6 +86,21 @@ class AuditLog {
   void FlusherLoop();
   bool FlusherHasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return dirty_ || stopping_; }
   absl::Status WriteLocked(const std::string& line) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records chained but not written yet (one write for all of them), and what the chain was
+  // before them.
+  struct Unwritten {
+    std::string bytes;
+    uint64_t seq_before = 0;
+    std::string prev_before;
+    bool done = false;    // written, or the write failed
+    absl::Status status;  // the write's (and without an interval, the fdatasync's) outcome
+  };
+  // Chains a record of `event` at the end of unwritten_ (opened if none) and returns its hash.
+  absl::StatusOr<std::string> AddLocked(const boost::json::object& event, const std::string& time)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes unwritten_ (one write(2)), closes it and sets its outcome; a failed write takes the
+  // chain back to before it.
+  void WriteUnwrittenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int fd_ = -1;
   absl::Duration fsync_interval_;
@@ -87,6 +113,7 @@ class AuditLog {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_sync_ ABSL_GUARDED_BY(mu_);
   uint64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<Unwritten> unwritten_ ABSL_GUARDED_BY(mu_);
   std::thread flusher_;
 };
 

@@ -23,6 +23,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "platform/defer_scope.h"
 #include "platform/testing/wait_for.h"
 #include "signer/audit/audit_record.h"
 
@@ -320,6 +321,109 @@ TEST(AuditLog, AFailedPartialWriteDoesNotMergeWithTheNextRecord) {
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[3].rfind("{\"seq\":4,", 0), 0u) << lines[3];
   EXPECT_TRUE(AuditLog::Open(path).ok());
+}
+
+// Within a DeferScope (a group commit's replies) records are chained at once and written
+// together when the scope ends; each `then` runs after that write, in order.
+TEST(AuditLog, RecordsOfADeferScopeShareOneWriteAtItsEnd) {
+  const std::string path = MakeLog("deferred.jsonl", 2);
+  auto log = *AuditLog::Open(path, absl::ZeroDuration());
+  const std::string head = log->head_hash();
+  const uint64_t syncs = log->syncs();
+  std::vector<std::string> hashes;
+  {
+    platform::DeferScope scope;
+    for (int i = 0; i < 3; ++i) {
+      log->AppendThen(Event("SignAddComposeHash"), [&](absl::StatusOr<std::string> h) {
+        ASSERT_TRUE(h.ok()) << h.status();
+        EXPECT_EQ(ReadLines(path).size(), 5u);  // already written
+        hashes.push_back(*h);
+      });
+    }
+    EXPECT_EQ(ReadLines(path).size(), 2u);  // nothing written yet
+    EXPECT_EQ(log->seq(), 2u);              // seq and head: the last record written
+    EXPECT_EQ(log->head_hash(), head);
+  }
+  ASSERT_EQ(hashes.size(), 3u);
+  EXPECT_EQ(log->syncs(), syncs + 1);  // one write, one fdatasync (no interval)
+  EXPECT_EQ(log->seq(), 5u);
+  EXPECT_EQ(log->head_hash(), hashes[2]);
+  VerifyResult r = VerifyAuditLog(path);
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.records, 5u);
+  EXPECT_EQ(r.head_hash, hashes[2]);
+  // Without a scope: written at once, `then` before AppendThen returns.
+  bool ran = false;
+  log->AppendThen(Event("ListKeys"), [&](absl::StatusOr<std::string> h) { ran = h.ok(); });
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(ReadLines(path).size(), 6u);
+}
+
+// An Append on another thread while a scope holds records writes them first, in the same write:
+// the file keeps the chain's order, and the scope's records are reported written.
+TEST(AuditLog, AnAppendElsewhereWritesTheRecordsAScopeHoldsFirst) {
+  const std::string path = TmpPath("deferred_then_append.jsonl");
+  auto log = *AuditLog::Open(path);
+  std::vector<absl::Status> outcomes;
+  {
+    platform::DeferScope scope;
+    for (int i = 0; i < 2; ++i) {
+      log->AppendThen(Event("SignTransaction"), [&](absl::StatusOr<std::string> h) { outcomes.push_back(h.status()); });
+    }
+    std::thread([&] { EXPECT_TRUE(log->Append(Event("GetKey")).ok()); }).join();
+    EXPECT_EQ(ReadLines(path).size(), 3u);
+    EXPECT_TRUE(outcomes.empty());  // reported at the scope's end
+  }
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_TRUE(outcomes[0].ok() && outcomes[1].ok());
+  std::vector<std::string> lines = ReadLines(path);
+  EXPECT_NE(lines[2].find("\"method\":\"GetKey\""), std::string::npos) << lines[2];
+  VerifyResult r = VerifyAuditLog(path);
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.records, 3u);
+}
+
+// A failed write of a scope's records fails each of them (its reply is withheld), leaves none of
+// them in the file, and the chain goes on from the record before them.
+TEST(AuditLog, AFailedWriteOfAScopesRecordsFailsEachAndLeavesNone) {
+  const std::string path = MakeLog("deferred_efbig.jsonl", 3);
+  const size_t before = ReadAll(path).size();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(path, absl::ZeroDuration());
+    if (!log.ok()) ::_exit(10);
+    rlimit limit{};
+    ::getrlimit(RLIMIT_FSIZE, &limit);
+    const rlimit saved = limit;
+    limit.rlim_cur = before + 300;  // room for one record and a bit: the write of three is short
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(11);
+    int failed = 0;
+    {
+      platform::DeferScope scope;
+      for (int i = 0; i < 3; ++i) {
+        (*log)->AppendThen(Event("SignTransaction"), [&](absl::StatusOr<std::string> h) {
+          failed += h.status().code() == absl::StatusCode::kUnavailable;
+        });
+      }
+    }
+    if (failed != 3) ::_exit(12);
+    if ((*log)->seq() != 3) ::_exit(13);
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    if (!(*log)->Append(Event("ListKeys")).ok()) ::_exit(14);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "10 open, 11 setrlimit, 12 not all three failed, 13 seq, 14 next append";
+  VerifyResult r = VerifyAuditLog(path);
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.records, 4u);
+  std::vector<std::string> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[3].rfind("{\"seq\":4,", 0), 0u) << lines[3];
 }
 
 // A crash (or power loss) in the middle of a write leaves a torn final record: start-up cuts it

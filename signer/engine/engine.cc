@@ -279,12 +279,20 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
     a["reason"] = std::string(status.message());
   }
   if (!req->rule.empty()) a["rule"] = req->rule;
-  const absl::Time audit_start = absl::Now();
-  absl::StatusOr<std::string> audited = d_.audit->Append(a);
+  // Within a group commit's replies (a platform::DeferScope) the batch's records share one
+  // write(2), and the request finishes once it ran: never before its record is written.
+  d_.audit->AppendThen(a, [this, req, status = std::move(status),
+                           audit_start = absl::Now()](absl::StatusOr<std::string> audited) mutable {
+    Audited(req, std::move(status), audited.status(), audit_start);
+  });
+}
+
+void Engine::Audited(const std::shared_ptr<Request>& req, absl::Status status, const absl::Status& audited,
+                     absl::Time audit_start) {
   if (d_.metrics != nullptr) d_.metrics->AuditWrite(audited.ok(), absl::Now() - audit_start);
   if (!audited.ok()) {
     platform::log::Error("audit log write failed; withholding the response",
-                         {{"method", req->method}, {"error", std::string(audited.status().message())}});
+                         {{"method", req->method}, {"error", std::string(audited.message())}});
     if (status.ok())
       status = absl::UnavailableError("the audit log cannot be written; nothing is released, retry later");
   }

@@ -141,7 +141,11 @@ class Engine {
                   onchainkms::signer::v1::SignedTransaction* out, int attempt);
   // A signature that is not recorded: its charge refunded, its audit fields of a signature gone.
   void Unsign(Request& req, const chain::Address& from, uint64_t charge_id);
+  // Audits the request, then (Audited) counts it and hands `status` to its caller.
   void Finish(const std::shared_ptr<Request>& req, absl::Status status);
+  // Its audit record written (`audited`), or not: then nothing is released (UNAVAILABLE).
+  void Audited(const std::shared_ptr<Request>& req, absl::Status status, const absl::Status& audited,
+               absl::Time audit_start);
   // The metrics of a finished request (Finish), `status` being what the caller gets.
   void Count(const Request& req, const absl::Status& status);
   void FillKey(const chain::Address& address, const std::string& label, onchainkms::signer::v1::Key* key);

@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <fstream>
@@ -637,6 +639,36 @@ TEST_F(EngineTest, ValueBudgetOfGenericTransactionsSurvivesARestart) {
   std::stringstream audit;
   audit << std::ifstream(dir_ + "/audit.jsonl").rdbuf();
   EXPECT_THAT(audit.str(), HasSubstr("\"rule\":\"default_key_limits.value_budget_24h_wei\""));
+}
+
+// Fail closed: a signature recorded durably whose audit record cannot be written (here EFBIG
+// under RLIMIT_FSIZE, as ENOSPC on a full disk) is not released. Its audit record waits for the
+// group commit's one write (engine.h), and that write's failure is the request's answer.
+TEST_F(EngineTest, ARecordedSignatureWhoseAuditWriteFailsIsWithheld) {
+  {  // an audit log larger than the record's files, so that the limit below stops only it
+    boost::json::object pad;
+    pad["padding"] = std::string(1 << 20, 'p');
+    ASSERT_TRUE(audit_->Append(pad).ok());
+  }
+  const off_t audit_size = static_cast<off_t>(std::filesystem::file_size(dir_ + "/audit.jsonl"));
+  ASSERT_LT(static_cast<off_t>(std::filesystem::file_size(dir_ + "/ae.sqlite")), audit_size);
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
+  const rlimit saved = limit;
+  limit.rlim_cur = static_cast<rlim_t>(audit_size) + 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  v1::SignedTransaction out;
+  const absl::Status s = Sign(fixtures::AddComposeHashRequest(3), &out);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+  ::signal(SIGXFSZ, SIG_DFL);
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("audit log cannot be written"));
+  EXPECT_EQ(audit_->seq(), 1u);  // only the padding
+  // The record was durable before the audit write: the same request is now a repeat, audited.
+  ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(3), &out).ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_REPEAT);
+  EXPECT_EQ(audit_->seq(), 2u);
 }
 
 TEST_F(EngineTest, ListKeys) {

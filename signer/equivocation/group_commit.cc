@@ -5,6 +5,8 @@
 #include <memory>
 #include <utility>
 
+#include "platform/defer_scope.h"
+
 namespace signer::equivocation {
 
 namespace {
@@ -161,8 +163,12 @@ void GroupCommit::CommitAndReply(std::vector<Pending> batch, bool inline_writer)
   } else if (more) {
     queue_cv_.notify_one();  // a committer writes what queued up meanwhile
   }
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(txn.ok() ? std::move(results[i]) : txn);
-  for (Pending& p : not_started) p.done(NotStartedError());
+  {
+    // The replies' audit records go to the log in one write(2) at the end (engine.h, audit_log.h).
+    platform::DeferScope one_audit_write;
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(txn.ok() ? std::move(results[i]) : txn);
+    for (Pending& p : not_started) p.done(NotStartedError());
+  }
   if (inline_writer) {
     // Notified under the lock: Stop cannot return (and the object go) before this is done.
     std::lock_guard<std::mutex> done_lock(queue_mu_);

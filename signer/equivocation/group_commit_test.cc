@@ -10,11 +10,13 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "platform/defer_scope.h"
 
 namespace signer::equivocation {
 namespace {
@@ -58,6 +60,29 @@ struct Writes {
     };
   }
 };
+
+// A batch's callbacks run in one platform::DeferScope (its replies' audit records then share one
+// write): what they defer runs after the last of them, before the writer goes on.
+TEST(GroupCommitTest, ABatchsCallbacksShareOneDeferScope) {
+  Writes w;
+  GroupCommit gc(64, w.Fn());
+  std::vector<std::string> order;
+  {
+    GroupCommit::BatchOnThisThread together;
+    for (uint64_t n = 0; n < 3; ++n) {
+      gc.Enqueue(RecordAt(n), [&, n](absl::Status s) {
+        EXPECT_TRUE(s.ok());
+        EXPECT_TRUE(platform::DeferScope::Active());
+        order.push_back("reply " + std::to_string(n));
+        platform::DeferScope::AtEnd([&, n] { order.push_back("deferred " + std::to_string(n)); });
+      });
+    }
+  }  // idle: written here, callbacks and deferred work on this thread
+  EXPECT_FALSE(platform::DeferScope::Active());
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"reply 0", "reply 1", "reply 2", "deferred 0", "deferred 1", "deferred 2"}));
+  ASSERT_EQ(w.batches.size(), 1u);
+}
 
 TEST(GroupCommitTest, RecordsQueuedDuringACommitShareTheNextOne) {
   Writes w;
