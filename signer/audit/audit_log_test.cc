@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -286,14 +287,14 @@ TEST(AuditLog, DetectsRemovedFirstRecordAndTruncatedTail) {
   EXPECT_NE(r.notes[0].find("line 3: torn final record"), std::string::npos) << r.notes[0];
 }
 
-// A write that fails half way (here EFBIG under RLIMIT_FSIZE, as ENOSPC on a full disk) leaves
-// nothing behind: the failed Append reports UNAVAILABLE, and the next record, once there is
-// room again, starts on a line of its own, so the log still verifies and reopens.
-TEST(AuditLog, AFailedPartialWriteDoesNotMergeWithTheNextRecord) {
-  const std::string path = MakeLog("efbig.jsonl", 3);
+// In a child process: opens the log at `path` (no interval), lets the file grow by only `room`
+// bytes (EFBIG under RLIMIT_FSIZE, as ENOSPC on a full disk) while `full` runs, then appends one
+// more record with room again. The child's exit code: 0 when all went well; 10 open, 11
+// setrlimit, 13 the append with room again, or what `full` returned (non-zero: it failed).
+int WithFullDisk(const std::string& path, size_t room, const std::function<int(AuditLog&)>& full) {
   const size_t before = ReadAll(path).size();
   const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
+  if (child < 0) return -1;
   if (child == 0) {
     ::signal(SIGXFSZ, SIG_IGN);  // write(2) then fails with EFBIG instead of killing us
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(path, absl::ZeroDuration());
@@ -301,18 +302,29 @@ TEST(AuditLog, AFailedPartialWriteDoesNotMergeWithTheNextRecord) {
     rlimit limit{};
     ::getrlimit(RLIMIT_FSIZE, &limit);
     const rlimit saved = limit;
-    limit.rlim_cur = before + 40;  // room for 40 bytes of the next record: a short write
+    limit.rlim_cur = before + room;
     if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(11);
-    absl::StatusOr<std::string> failed = (*log)->Append(Event("SignTransaction"));
-    if (failed.ok() || failed.status().code() != absl::StatusCode::kUnavailable) ::_exit(12);
+    if (const int code = full(**log); code != 0) ::_exit(code);
     ::setrlimit(RLIMIT_FSIZE, &saved);  // the disk has room again
     if (!(*log)->Append(Event("ListKeys")).ok()) ::_exit(13);
     ::_exit(0);
   }
   int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "10 open, 11 setrlimit, 12 the short write succeeded, 13 next append";
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// A write that fails half way (here EFBIG under RLIMIT_FSIZE, as ENOSPC on a full disk) leaves
+// nothing behind: the failed Append reports UNAVAILABLE, and the next record, once there is
+// room again, starts on a line of its own, so the log still verifies and reopens.
+TEST(AuditLog, AFailedPartialWriteDoesNotMergeWithTheNextRecord) {
+  const std::string path = MakeLog("efbig.jsonl", 3);
+  // Room for 40 bytes of the next record: a short write.
+  const int code = WithFullDisk(path, 40, [](AuditLog& log) {
+    absl::StatusOr<std::string> failed = log.Append(Event("SignTransaction"));
+    return failed.ok() || failed.status().code() != absl::StatusCode::kUnavailable ? 12 : 0;
+  });
+  ASSERT_EQ(code, 0) << "10 open, 11 setrlimit, 12 the short write succeeded, 13 next append";
   VerifyResult r = VerifyAuditLog(path);
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_EQ(r.records, 4u);
@@ -387,37 +399,21 @@ TEST(AuditLog, AnAppendElsewhereWritesTheRecordsAScopeHoldsFirst) {
 // them in the file, and the chain goes on from the record before them.
 TEST(AuditLog, AFailedWriteOfAScopesRecordsFailsEachAndLeavesNone) {
   const std::string path = MakeLog("deferred_efbig.jsonl", 3);
-  const size_t before = ReadAll(path).size();
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::signal(SIGXFSZ, SIG_IGN);
-    absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(path, absl::ZeroDuration());
-    if (!log.ok()) ::_exit(10);
-    rlimit limit{};
-    ::getrlimit(RLIMIT_FSIZE, &limit);
-    const rlimit saved = limit;
-    limit.rlim_cur = before + 300;  // room for one record and a bit: the write of three is short
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(11);
+  // Room for one record and a bit: the write of three is short.
+  const int code = WithFullDisk(path, 300, [](AuditLog& log) {
     int failed = 0;
     {
       platform::DeferScope scope;
       for (int i = 0; i < 3; ++i) {
-        (*log)->AppendThen(Event("SignTransaction"), [&](absl::StatusOr<std::string> h) {
+        log.AppendThen(Event("SignTransaction"), [&](absl::StatusOr<std::string> h) {
           failed += h.status().code() == absl::StatusCode::kUnavailable;
         });
       }
     }
-    if (failed != 3) ::_exit(12);
-    if ((*log)->seq() != 3) ::_exit(13);
-    ::setrlimit(RLIMIT_FSIZE, &saved);
-    if (!(*log)->Append(Event("ListKeys")).ok()) ::_exit(14);
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "10 open, 11 setrlimit, 12 not all three failed, 13 seq, 14 next append";
+    if (failed != 3) return 12;
+    return log.seq() == 3 ? 0 : 14;
+  });
+  ASSERT_EQ(code, 0) << "10 open, 11 setrlimit, 12 not all three failed, 13 next append, 14 seq";
   VerifyResult r = VerifyAuditLog(path);
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_EQ(r.records, 4u);
