@@ -66,19 +66,26 @@ Statement& Statement::BindText(int index, absl::string_view value) {
   return *this;
 }
 
-Statement& Statement::BindBlob(int index, absl::string_view value) {
+Statement& Statement::BindBlobAs(int index, absl::string_view value, bool copy) {
   if (value.size() > kMaxLength) {
     Check(SQLITE_TOOBIG, index);
     return *this;
   }
   // A null pointer would bind NULL instead of an empty blob.
   const void* data = value.empty() ? "" : value.data();
-  Check(sqlite3_bind_blob(stmt_, index, data, static_cast<int>(value.size()), SQLITE_TRANSIENT), index);
+  Check(sqlite3_bind_blob(stmt_, index, data, static_cast<int>(value.size()), copy ? SQLITE_TRANSIENT : SQLITE_STATIC),
+        index);
   return *this;
 }
 
+Statement& Statement::BindBlob(int index, absl::string_view value) { return BindBlobAs(index, value, true); }
+
 Statement& Statement::BindBlob(int index, absl::Span<const uint8_t> value) {
   return BindBlob(index, absl::string_view(reinterpret_cast<const char*>(value.data()), value.size()));
+}
+
+Statement& Statement::BindBlobInPlace(int index, absl::Span<const uint8_t> value) {
+  return BindBlobAs(index, absl::string_view(reinterpret_cast<const char*>(value.data()), value.size()), false);
 }
 
 Statement& Statement::BindNull(int index) {

@@ -35,6 +35,10 @@ class Statement {
   Statement& BindText(int index, absl::string_view value);
   Statement& BindBlob(int index, absl::string_view value);
   Statement& BindBlob(int index, absl::Span<const uint8_t> value);
+  // BindBlob without the copy: SQLite reads the bytes where they are, so they must stay valid
+  // and unchanged until Reset (which clears the binding) or the statement's end. For a row
+  // bound from a live object and run at once (the signer's record insert: six blobs a row).
+  Statement& BindBlobInPlace(int index, absl::Span<const uint8_t> value);
   Statement& BindNull(int index);
 
   // Advances: true with a row to read, false when done.
@@ -54,6 +58,8 @@ class Statement {
  private:
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   void Check(int rc, int index);
+  // `copy`: SQLITE_TRANSIENT (SQLite copies the bytes), else SQLITE_STATIC.
+  Statement& BindBlobAs(int index, absl::string_view value, bool copy);
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;

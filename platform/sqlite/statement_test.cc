@@ -27,6 +27,28 @@ class StatementTest : public ::testing::Test {
   std::unique_ptr<Database> db_;
 };
 
+// In place: SQLite reads the bytes at the step (no copy); Reset clears the binding, so the next
+// row binds its own.
+TEST_F(StatementTest, BindBlobInPlaceReadsTheBytesWhereTheyAre) {
+  std::vector<uint8_t> bytes = {1, 2, 3};
+  const std::vector<uint8_t> empty;
+  {
+    absl::StatusOr<Statement> ins = db_->Prepare("INSERT INTO t (k, b) VALUES (?1, ?2)");
+    ASSERT_TRUE(ins.ok()) << ins.status();
+    ASSERT_TRUE(ins->BindText(1, "a").BindBlobInPlace(2, bytes).Run().ok());
+    ins->Reset();
+    bytes[0] = 9;  // after the row was written: not in it
+    ASSERT_TRUE(ins->BindText(1, "b").BindBlobInPlace(2, empty).Run().ok());
+  }
+  absl::StatusOr<Statement> sel = db_->Prepare("SELECT b, b IS NULL FROM t ORDER BY k");
+  ASSERT_TRUE(sel.ok());
+  ASSERT_TRUE(*sel->Step());
+  EXPECT_EQ(sel->ColumnBytes(0), (std::vector<uint8_t>{1, 2, 3}));
+  ASSERT_TRUE(*sel->Step());
+  EXPECT_EQ(sel->ColumnInt(1), 0) << "an empty blob, not NULL";
+  EXPECT_TRUE(sel->ColumnBytes(0).empty());
+}
+
 TEST_F(StatementTest, BindsAndReadsEveryType) {
   const std::string blob("\x00\x01\xff z", 5);
   const std::vector<uint8_t> bytes = {0, 1, 2, 0xff};

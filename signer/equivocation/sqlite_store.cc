@@ -71,25 +71,26 @@ chain::U256 ColumnU256(const Statement& s, int i) {
   return v.ok() ? *v : chain::U256();
 }
 
+// The blobs are read in place from `r`, which must outlive the statement's run (Reset clears them).
 void BindRecord(Statement& s, const Record& r) {
   s.Reset();
   s.BindUint(1, r.key.chain_id)
-      .BindBlob(2, r.key.sender.bytes())
+      .BindBlobInPlace(2, r.key.sender.bytes())
       .BindUint(3, r.key.nonce)
-      .BindBlob(4, r.signing_hash.bytes())
-      .BindBlob(5, r.to.bytes())
+      .BindBlobInPlace(4, r.signing_hash.bytes())
+      .BindBlobInPlace(5, r.to.bytes())
       .BindText(6, r.value.ToDecimal())
-      .BindBlob(7, r.data)
+      .BindBlobInPlace(7, r.data)
       .BindUint(8, r.gas_limit)
       .BindText(9, r.max_fee_per_gas.ToDecimal())
       .BindText(10, r.max_priority_fee_per_gas.ToDecimal())
-      .BindBlob(11, r.raw)
-      .BindBlob(12, r.tx_hash.bytes())
+      .BindBlobInPlace(11, r.raw)
+      .BindBlobInPlace(12, r.tx_hash.bytes())
       .BindInt(13, static_cast<int>(r.nonce_use))
       .BindText(15, r.budget_charge.ToDecimal())
       .BindInt(16, absl::ToUnixMillis(r.signed_at));
   if (r.replaced_tx_hash.has_value()) {
-    s.BindBlob(14, r.replaced_tx_hash->bytes());
+    s.BindBlobInPlace(14, r.replaced_tx_hash->bytes());
   } else {
     s.BindNull(14);
   }
