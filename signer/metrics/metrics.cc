@@ -34,7 +34,8 @@ Metrics::Metrics()
       reloads_("signer_policy_reloads_total", "Policy reloads (SIGHUP) by result.", {"result"}, {{"ok"}, {"rejected"}}),
       audit_writes_(
           "signer_audit_write_duration_seconds",
-          "Time of an audit log append (its write; with audit_fsync_every_record also its fdatasync), by result.",
+          "Time of an audit log append until its record is written (a group commit's replies share one write; with "
+          "audit_fsync_every_record also its fdatasync), by result.",
           {"result"}, RequestBoundsSeconds()),
       keys_loaded_("signer_keys_loaded", "Keys held by the signer.", CallbackMetric::Type::kGauge),
       refused_connections_("signer_refused_connections_total",
