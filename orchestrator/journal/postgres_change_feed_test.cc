@@ -54,14 +54,14 @@ TEST(PostgresChangeFeedTest, UpdatesWithEventsAreLoggedInVersionOrderAndEveryWri
 
   r.state = 2;
   r.operation = "after-2";
-  r.version = *j->Update(r, UpdateOptions{"events-2"});
+  r.version = *j->Update(r, UpdateOptions{.events = "events-2", .artifacts = {}, .owners = {}});
   ASSERT_EQ(r.version, 2);
   r.operation = "after-3";
   r.version = *j->Update(r);  // no events: no entry, still a notice
   ASSERT_EQ(r.version, 3);
   ASSERT_TRUE(NoticeOf(*feed, "op_a", 3).has_value());
   r.operation = "after-4";
-  r.version = *j->Update(r, UpdateOptions{"events-4"});
+  r.version = *j->Update(r, UpdateOptions{.events = "events-4", .artifacts = {}, .owners = {}});
   ASSERT_EQ(r.version, 4);
   std::optional<ChangeNotice> last = NoticeOf(*feed, "op_a", 4);
   ASSERT_TRUE(last.has_value());
@@ -92,7 +92,8 @@ TEST(PostgresChangeFeedTest, UpdatesWithEventsAreLoggedInVersionOrderAndEveryWri
   // A stale write logs nothing either.
   OperationRecord stale = r;
   stale.version = 2;
-  EXPECT_EQ(j->Update(stale, UpdateOptions{"events-stale"}).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(j->Update(stale, UpdateOptions{.events = "events-stale", .artifacts = {}, .owners = {}}).status().code(),
+            absl::StatusCode::kAborted);
   EXPECT_EQ(feed->ChangesSince("op_a", 0, 10)->changes.size(), 2u);
 }
 
@@ -104,10 +105,10 @@ TEST(PostgresChangeFeedTest, OnlyTheLogOfOperationsFinishedBeforeTheCutoffIsPrun
   OperationRecord open = j->Create(TestRecord("op_open", "r2", 2))->record;
   done.state = 4;  // SUCCEEDED
   done.update_time = absl::FromUnixSeconds(1000);
-  ASSERT_TRUE(j->Update(done, UpdateOptions{"e"}).ok());
+  ASSERT_TRUE(j->Update(done, UpdateOptions{.events = "e", .artifacts = {}, .owners = {}}).ok());
   open.state = 2;
   open.update_time = absl::FromUnixSeconds(1000);
-  ASSERT_TRUE(j->Update(open, UpdateOptions{"e"}).ok());
+  ASSERT_TRUE(j->Update(open, UpdateOptions{.events = "e", .artifacts = {}, .owners = {}}).ok());
 
   EXPECT_EQ(*feed->PruneFinished(absl::FromUnixSeconds(999)), 0);
   EXPECT_EQ(*feed->PruneFinished(absl::FromUnixSeconds(1001)), 1);
