@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "chain/abi.h"
@@ -65,6 +66,11 @@ class BatchObservingSigner final : public TxSigner {
   }
 
   int calls() const { return calls_; }
+  // Every item in signing order (call, nonce, outcome): what a failure of the test needs to say.
+  std::string Log() const {
+    absl::MutexLock l(&log_mu_);
+    return log_;
+  }
   int not_started() const { return not_started_; }
   std::function<void()> before_first;
 
@@ -73,8 +79,13 @@ class BatchObservingSigner final : public TxSigner {
     if (calls_++ == 0 && before_first) before_first();
   }
   absl::StatusOr<SignedTx> Item(const TxRequest& r) {
-    if (requests_++ == refuse_at_) return absl::PermissionDeniedError("refused by the test's policy");
-    return r.intent.SignWith(inner_, r.envelope);
+    const int n = requests_++;
+    absl::StatusOr<SignedTx> out = n == refuse_at_ ? absl::PermissionDeniedError("refused by the test's policy")
+                                                   : r.intent.SignWith(inner_, r.envelope);
+    absl::MutexLock l(&log_mu_);
+    absl::StrAppend(&log_, "call ", calls_.load(), " item ", n, ": nonce ", r.envelope.nonce, " ",
+                    out.ok() ? "signed" : out.status().ToString(), "\n");
+    return out;
   }
 
   TxSigner& inner_;
@@ -82,6 +93,8 @@ class BatchObservingSigner final : public TxSigner {
   std::atomic<int> calls_{0};
   std::atomic<int> requests_{0};
   std::atomic<int> not_started_{0};
+  mutable absl::Mutex log_mu_;
+  std::string log_ ABSL_GUARDED_BY(log_mu_);
 };
 
 TEST(Concurrency, FiftyDeploysFromOneKey) {
@@ -191,7 +204,7 @@ TEST(Concurrency, QueuedDeploysAreSignedInBatchesAndARefusalInOneLeavesNoGap) {
     ASSERT_TRUE(tx.ok() && tx->has_value());
     EXPECT_EQ((*tx)->nonce, results[i]->nonce);
   }
-  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(refused, 1) << "start nonce " << *start_nonce << "; the signer saw:\n" << signer.Log();
   ASSERT_EQ(nonces.size(), static_cast<size_t>(kN - 1)) << "a nonce was reused";
   EXPECT_EQ(*nonces.begin(), *start_nonce);
   EXPECT_EQ(*nonces.rbegin(), *start_nonce + kN - 2) << "contiguous: the refused request left no gap";
