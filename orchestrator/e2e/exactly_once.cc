@@ -1,5 +1,6 @@
 #include "orchestrator/e2e/exactly_once.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -25,16 +26,39 @@ absl::StatusOr<uint64_t> TransactionCount(Stack& stack, const char* block) {
   return std::stoull(std::string(n->as_string()), nullptr, 16);
 }
 
+// The AppDeployed events after the first `before` (in block order) of no operation in `apps`
+// (lowercase ids), with their transaction's nonce and block: which transaction made an extra
+// contract, to find in the services' logs.
+std::string ForeignAppDeployments(Stack& stack, const std::set<std::string>& apps, int before) {
+  absl::StatusOr<json::array> logs = stack.AppDeployedLogs();
+  if (!logs.ok()) return std::string(logs.status().message());
+  std::string out;
+  for (size_t i = static_cast<size_t>(std::max(before, 0)); i < logs->size(); ++i) {
+    const json::object& o = (*logs)[i].as_object();
+    const std::string topic(o.at("topics").as_array().at(1).as_string());
+    const std::string app = absl::StrCat("0x", absl::AsciiStrToLower(topic.substr(topic.size() - 40)));
+    if (apps.count(app) > 0) continue;
+    const std::string hash(o.at("transactionHash").as_string());
+    absl::StatusOr<json::value> tx = stack.anvil().Call("eth_getTransactionByHash", json::array{json::value(hash)});
+    absl::StrAppend(
+        &out, "\n  app ", app, " tx ", hash, " block ", std::string(o.at("blockNumber").as_string()),
+        tx.ok() && tx->is_object() ? absl::StrCat(" nonce ", std::string(tx->at("nonce").as_string())) : "");
+  }
+  return out;
+}
+
 void ExpectDeploysOnce(Stack& stack, const EffectCounts& before, const std::vector<v1::Operation>& deploys) {
   std::set<std::string> apps;
   for (const v1::Operation& op : deploys) {
     ExpectAllStepsSucceeded(op);
-    apps.insert(op.deploy().app_id());
+    apps.insert(absl::AsciiStrToLower(op.deploy().app_id()));
   }
   EXPECT_EQ(apps.size(), deploys.size()) << "distinct app ids";
   absl::StatusOr<int> app_deployed = stack.CountAppDeployed();
   ASSERT_TRUE(app_deployed.ok()) << app_deployed.status();
-  EXPECT_EQ(*app_deployed - before.app_deployed, static_cast<int>(deploys.size())) << "AppAuth contracts on chain";
+  EXPECT_EQ(*app_deployed - before.app_deployed, static_cast<int>(deploys.size()))
+      << "AppAuth contracts on chain; those of no operation of the run:"
+      << ForeignAppDeployments(stack, apps, before.app_deployed);
   EXPECT_EQ(AcceptedSimRequests(stack, "POST", "/api/v1/cvms") - before.accepted_commits,
             static_cast<int>(deploys.size()))
       << "accepted commits in the simulator";

@@ -481,7 +481,7 @@ absl::StatusOr<json::object> Stack::SimCvm(const std::string& cvm_id) {
   return v.as_object();
 }
 
-absl::StatusOr<int> Stack::CountAppDeployed() {
+absl::StatusOr<json::array> Stack::AppDeployedLogs() {
   json::object filter;
   filter["fromBlock"] = "0x0";
   filter["toBlock"] = "latest";
@@ -489,7 +489,14 @@ absl::StatusOr<int> Stack::CountAppDeployed() {
   filter["topics"] = json::array{kAppDeployedTopic};
   absl::StatusOr<json::value> logs = anvil_->Call("eth_getLogs", json::array{filter});
   if (!logs.ok()) return logs.status();
-  return static_cast<int>(logs->as_array().size());
+  if (!logs->is_array()) return absl::InternalError("eth_getLogs: not an array");
+  return logs->as_array();
+}
+
+absl::StatusOr<int> Stack::CountAppDeployed() {
+  absl::StatusOr<json::array> logs = AppDeployedLogs();
+  if (!logs.ok()) return logs.status();
+  return static_cast<int>(logs->size());
 }
 
 absl::StatusOr<int> Stack::CountComposeHashAdded(const std::string& app, const std::string& hash) {

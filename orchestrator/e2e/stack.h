@@ -167,6 +167,8 @@ class Stack {
 
   // On chain: AppDeployedViaFactory logs of the KMS; ComposeHashAdded logs of `app`.
   absl::StatusOr<int> CountAppDeployed();
+  // Those events (eth_getLogs entries: topics[1] the app id, transactionHash, blockNumber).
+  absl::StatusOr<boost::json::array> AppDeployedLogs();
   absl::StatusOr<int> CountComposeHashAdded(const std::string& app, const std::string& hash = "");
   // Logs of `address` with this topic0 (and, if given, exactly this data, 0x-hex).
   absl::StatusOr<int> CountLogs(const std::string& address, const std::string& topic0, const std::string& data = "");
