@@ -248,19 +248,12 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
 }
 
 absl::Status OpContext::Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
-                              std::vector<Event> events) {
+                              std::vector<Event> events, std::vector<journal::ResourceOwner> owners) {
   absl::MutexLock l(&rt_.mu_);
   RETURN_IF_ERROR(FinishedStatusLocked());
   if (!rt_.staged_) rt_.staged_ = OpRuntime::Staged{rt_.op_, rt_.st_, {}, {}};
   if (fn) fn(rt_.staged_->op, rt_.staged_->st);
   for (Event& e : events) rt_.staged_->events.push_back(std::move(e));
-  return absl::OkStatus();
-}
-
-absl::Status OpContext::StageOwners(std::vector<journal::ResourceOwner> owners) {
-  absl::MutexLock l(&rt_.mu_);
-  RETURN_IF_ERROR(FinishedStatusLocked());
-  if (!rt_.staged_) rt_.staged_ = OpRuntime::Staged{rt_.op_, rt_.st_, {}, {}};
   for (journal::ResourceOwner& o : owners) rt_.staged_->owners.push_back(std::move(o));
   return absl::OkStatus();
 }

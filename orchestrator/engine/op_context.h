@@ -238,11 +238,13 @@ class OpContext {
   // Applies `fn` to the staged view without a write: the next Update (of any thread) journals it
   // and publishes `events` before its own. Only for changes whose loss in a crash is harmless
   // (the step they finish stays RUNNING and resumes as may_have_run); the same errors as Update.
-  absl::Status Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events);
+  // `owners` ride with that write too (journal::UpdateOptions.owners).
+  absl::Status Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
+                     std::vector<journal::ResourceOwner> owners = {});
   // Stages owner rows of resources the running step created: the next write records them with
   // the step's result (journal::UpdateOptions.owners: unless owned already; the step checked
   // with FindOwner). The same errors as Stage.
-  absl::Status StageOwners(std::vector<journal::ResourceOwner> owners);
+  absl::Status StageOwners(std::vector<journal::ResourceOwner> owners) { return Stage(nullptr, {}, std::move(owners)); }
   // Journals the staged changes, if any (the flow's end).
   absl::Status WriteStaged();
 
