@@ -121,12 +121,22 @@ constexpr absl::string_view kUpdate =
     "AND ($10::text = '' OR (owner = $7 AND lease_epoch = $11::bigint AND " PG_LIVE("$7", "$10::text") ")) "
     "AND (NOT $9::boolean OR irreversible OR NOT cancel_requested) RETURNING version";
 
+// An artifact put replaces the one of the same (operation, key): every INSERT into artifacts ends so.
+#define PG_ARTIFACT_UPSERT \
+  "ON CONFLICT (operation_id, key) DO UPDATE SET value = EXCLUDED.value, update_time_us = EXCLUDED.update_time_us"
+
+constexpr absl::string_view kArtifactUpsert = PG_ARTIFACT_UPSERT;
+
+constexpr absl::string_view kPutArtifact =
+    "INSERT INTO artifacts (operation_id, key, value, update_time_us) VALUES ($1, $2, $3, $4) " PG_ARTIFACT_UPSERT;
+
 constexpr absl::string_view kPutArtifactFenced =
     "WITH lease AS (SELECT id FROM operations WHERE id = $1 AND owner = $5::text AND lease_epoch = $6::bigint "
     "AND " PG_LIVE("$5::text", "$7::text") " FOR SHARE) "
     "INSERT INTO artifacts (operation_id, key, value, update_time_us) SELECT id, $2::text, $3::bytea, $4::bigint "
-    "FROM lease ON CONFLICT (operation_id, key) DO UPDATE SET value = EXCLUDED.value, "
-    "update_time_us = EXCLUDED.update_time_us RETURNING 1";
+    "FROM lease " PG_ARTIFACT_UPSERT " RETURNING 1";
+
+#undef PG_ARTIFACT_UPSERT
 
 // Runnable operations nobody live owns, oldest first; SKIP LOCKED so that replicas claiming at
 // the same moment take different ones instead of waiting for each other.
@@ -178,9 +188,7 @@ std::string UpdateWith(const UpdateOptions& options, std::vector<Param>& params)
     absl::StrAppend(&sql,
                     ", art AS (INSERT INTO artifacts (operation_id, key, value, update_time_us) "
                     "SELECT up.id, a.key, a.value, a.t FROM up, (VALUES ",
-                    absl::StrJoin(rows, ", "),
-                    ") AS a(key, value, t) ON CONFLICT (operation_id, key) DO UPDATE SET value = EXCLUDED.value, "
-                    "update_time_us = EXCLUDED.update_time_us)");
+                    absl::StrJoin(rows, ", "), ") AS a(key, value, t) ", kArtifactUpsert, ")");
   }
   if (!options.owners.empty()) {
     std::vector<std::string> rows;
@@ -502,12 +510,7 @@ absl::Status PostgresJournal::PutArtifact(absl::string_view operation_id, absl::
   }
   const Param params[] = {Param::Text(operation_id), Param::Text(key), Param::Bytes(value),
                           Param::Int(Micros(absl::Now()))};
-  return Run("put artifact",
-             "INSERT INTO artifacts (operation_id, key, value, update_time_us) VALUES ($1, $2, $3, $4) "
-             "ON CONFLICT (operation_id, key) DO UPDATE SET value = EXCLUDED.value, "
-             "update_time_us = EXCLUDED.update_time_us",
-             params)
-      .status();
+  return Run("put artifact", kPutArtifact, params).status();
 }
 
 absl::StatusOr<std::optional<std::string>> PostgresJournal::GetArtifact(absl::string_view operation_id,
