@@ -344,6 +344,7 @@ absl::StatusOr<std::unique_ptr<Anvil>> Anvil::Start(const Options& options) {
   // From here on the destructor owns the process.
   std::unique_ptr<Anvil> anvil(new Anvil(pid, log_template, 0, options));
   RETURN_IF_ERROR(anvil->WaitUntilReady(options));
+  if (options.pool_doctor) anvil->doctor_ = std::make_unique<PoolDoctor>(kHost, anvil->port_);
   if (options.deploy_contracts) {
     RETURN_IF_ERROR(anvil->DeployContracts(options.two_step_ownership ? "DstackAppTwoStep" : "DstackApp"));
   }
@@ -405,6 +406,7 @@ absl::Status Anvil::DeployContracts(absl::string_view app_contract) {
 }
 
 Anvil::~Anvil() {
+  doctor_.reset();
   if (!Exited()) {
     // SIGCONT too, in case a test left it paused (a stopped process keeps SIGTERM pending).
     ::kill(-pid_, SIGTERM);

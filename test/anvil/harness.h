@@ -32,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "test/anvil/json_rpc.h"
+#include "test/anvil/pool_doctor.h"
 
 namespace anvil {
 
@@ -56,6 +57,9 @@ struct Options {
   // Empty: $ANVIL_BINARY, else the pinned npm anvil found through runfiles or the checkout.
   std::string anvil_binary;
   std::vector<std::string> extra_args;  // appended to anvil's command line
+  // Re-sends transactions anvil strands in its queued pool (pool_doctor.h); off only to show the
+  // bug it works around.
+  bool pool_doctor = true;
   absl::Duration startup_timeout = absl::Seconds(20);
   absl::Duration rpc_timeout = absl::Seconds(10);  // per JSON-RPC call
 };
@@ -94,6 +98,8 @@ class Anvil {
   pid_t pid() const { return pid_; }
   const JsonRpcClient& rpc() const { return rpc_; }
   bool Running() { return !Exited(); }  // false once the anvil process has exited
+  // Transactions the pool doctor sent again (0 without one).
+  int pool_doctor_resent() const { return doctor_ == nullptr ? 0 : doctor_->resent(); }
 
   // Raw JSON-RPC; see JsonRpcClient for the status codes.
   absl::StatusOr<boost::json::value> Call(absl::string_view method, boost::json::array params = {}) const;
@@ -145,6 +151,7 @@ class Anvil {
   bool automine_;
   JsonRpcClient rpc_;
   DevChain chain_;
+  std::unique_ptr<PoolDoctor> doctor_;
 };
 
 // ---- tools ----

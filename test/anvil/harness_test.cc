@@ -5,9 +5,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -206,6 +212,56 @@ TEST(Harness, RpcErrorsKeepCodeMessageAndData) {
   absl::StatusOr<json::value> v = a->Call("no_such_method");
   EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(v.status().message(), "-32601")) << v.status();
+}
+
+// Sends `n` transactions of account #0 at once, one thread each, in shuffled nonce order (as
+// concurrent operations of one key broadcast them), and waits up to 5 s until all are mined.
+// Returns how many stayed unmined.
+int StrandedOfOneShuffledRound(Anvil& a, int n, std::mt19937& rng) {
+  absl::StatusOr<json::value> start = a.Call("eth_getTransactionCount", {kDeployerAddress, "latest"});
+  EXPECT_TRUE(start.ok()) << start.status();
+  absl::StatusOr<uint64_t> first = ParseQuantity(start.ok() ? start->as_string().c_str() : "");
+  if (!first.ok()) return n;
+  std::vector<uint64_t> nonces(n);
+  std::iota(nonces.begin(), nonces.end(), *first);
+  std::shuffle(nonces.begin(), nonces.end(), rng);
+  std::vector<std::thread> threads;
+  for (uint64_t nonce : nonces) {
+    threads.emplace_back([&a, nonce] {
+      json::object tx{{"from", kDeployerAddress},
+                      {"to", kSomeApp},
+                      {"value", "0x1"},
+                      {"gas", "0x5208"},
+                      {"nonce", ToQuantity(nonce)}};
+      absl::StatusOr<json::value> sent = a.Call("eth_sendTransaction", {tx});
+      EXPECT_TRUE(sent.ok()) << "nonce " << nonce << ": " << sent.status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  uint64_t mined = 0;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(5); absl::Now() < deadline;) {
+    absl::StatusOr<json::value> count = a.Call("eth_getTransactionCount", {kDeployerAddress, "latest"});
+    if (count.ok() && count->is_string()) mined = ParseQuantity(count->as_string().c_str()).value_or(*first) - *first;
+    if (mined == static_cast<uint64_t>(n)) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return n - static_cast<int>(mined);
+}
+
+// anvil strands some out-of-order transactions of one sender in its queued pool now and then
+// (foundry-rs/foundry#10122; here about one round in five: without the doctor this failed in round
+// 1, 2 and 8 of three runs); the harness's pool doctor sends them again, so every round is mined.
+// ANVIL_POOL_DOCTOR=0 runs it without the doctor.
+TEST(PoolDoctor, OutOfOrderTransactionsOfOneSenderAreAllMined) {
+  const char* env = std::getenv("ANVIL_POOL_DOCTOR");
+  const bool doctor = env == nullptr || std::string(env) != "0";
+  std::unique_ptr<Anvil> a = MustStart({.deploy_contracts = false, .pool_doctor = doctor});
+  ASSERT_NE(a, nullptr);
+  std::mt19937 rng(std::random_device{}());
+  for (int round = 0; round < 30; ++round) {
+    ASSERT_EQ(StrandedOfOneShuffledRound(*a, 50, rng), 0) << "round " << round << (doctor ? "" : " (no pool doctor)");
+  }
+  std::cout << "the pool doctor sent " << a->pool_doctor_resent() << " stranded transaction(s) again\n";
 }
 
 TEST(Tools, RunCastReportsExitCodeAndStderr) {
