@@ -231,6 +231,46 @@ struct RunningOp {
   std::unique_ptr<OpContext> ctx;
 };
 
+// A write builds the next state in storage the runtime keeps between writes: a failed one must
+// change neither the journaled view (watchers, Snapshot) nor the staged one (the flow), and a
+// later write must carry nothing of it, nor of a longer earlier state.
+TEST(OpContextTest, AFailedWriteChangesNeitherTheJournaledNorTheStagedView) {
+  TempDir dir;
+  FailingJournal journal(*journal::SqliteJournal::Open(dir.path() + "/j.sqlite"));
+  RunningOp op(journal);
+  auto detail = [](absl::string_view d) {
+    return [d = std::string(d)](v1::Operation& o, state::FlowState& st) {
+      o.mutable_steps(0)->set_detail(d);
+      st.mutable_cvm()->set_id(d);
+    };
+  };
+  ASSERT_TRUE(op.ctx->Update(detail(std::string(4000, 'x'))).ok());  // a long state first
+  ASSERT_TRUE(op.ctx->Stage(detail("staged"), {}).ok());
+  journal.FailWritesAfter(0);
+  EXPECT_EQ(op.ctx->Update(detail("lost")).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(op.ctx->Operation().steps(0).detail(), "staged") << "the flow's view keeps the staged change only";
+  EXPECT_EQ(op.ctx->State().cvm().id(), "staged");
+  EXPECT_EQ(op.rt->Snapshot().steps(0).detail(), std::string(4000, 'x')) << "the journaled view is unchanged";
+  EXPECT_EQ(op.rt->State().cvm().id(), std::string(4000, 'x'));
+
+  journal.Heal();
+  ASSERT_TRUE(op.ctx->WriteStaged().ok());
+  EXPECT_EQ(op.rt->Snapshot().steps(0).detail(), "staged");
+  EXPECT_EQ(JournaledState(journal, "op_1").cvm().id(), "staged");
+  v1::Operation stored;
+  ASSERT_TRUE(stored.ParseFromString(journal.Get("op_1")->operation));
+  EXPECT_EQ(stored.steps(0).detail(), "staged");
+  EXPECT_EQ(stored.steps_size(), 1);
+  // Several writes in a row reuse the storage: each journals exactly its own state.
+  for (const char* d : {"a", "", "bb"}) {
+    ASSERT_TRUE(op.ctx->Update(detail(d)).ok());
+    ASSERT_TRUE(stored.ParseFromString(journal.Get("op_1")->operation));
+    EXPECT_EQ(stored.steps(0).detail(), d);
+    EXPECT_EQ(JournaledState(journal, "op_1").cvm().id(), d);
+    EXPECT_EQ(op.rt->Snapshot().SerializeAsString(), stored.SerializeAsString());
+  }
+}
+
 TEST(JournalingSignerTest, TheTransactionJournalRidesWithTheOperationsProgressWrite) {
   TempDir dir;
   FailingJournal journal(*journal::SqliteJournal::Open(dir.path() + "/j.sqlite"));

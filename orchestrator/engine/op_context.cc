@@ -196,28 +196,32 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
                                      std::vector<journal::Artifact> artifacts) {
   if (!allow_terminal) RETURN_IF_ERROR(FinishedStatusLocked());
   const absl::Duration cpu_start = ThreadCpuTime();
-  v1::Operation op = rt_.FlowOpLocked();
-  state::FlowState st = rt_.FlowStateLocked();
-  if (fn) fn(op, st);
-  *op.mutable_update_time() = Now();
-  journal::OperationRecord rec = rt_.record_;
-  FillRecord(op, st, rec);
-  if (rt_.staged_) events.insert(events.begin(), rt_.staged_->events.begin(), rt_.staged_->events.end());
+  // Built in the runtime's scratch objects, which keep the storage of an earlier state (CopyFrom
+  // and string assignment reuse it): a write allocates next to nothing once an operation runs.
+  // Nothing of the runtime changes unless the write succeeds.
+  OpRuntime::Scratch& next = rt_.scratch_;
+  next.op.CopyFrom(rt_.FlowOpLocked());
+  next.st.CopyFrom(rt_.FlowStateLocked());
+  if (fn) fn(next.op, next.st);
+  *next.op.mutable_update_time() = Now();
+  next.record = rt_.record_;
+  FillRecord(next.op, next.st, next.record);
+  if (rt_.has_staged_) events.insert(events.begin(), rt_.staged_.events.begin(), rt_.staged_.events.end());
   // Journaled with the change so that other replicas' watchers get exactly these (remote_watch.h).
-  const state::JournaledEvents journaled = JournalEvents(events, op.update_time());
+  const state::JournaledEvents journaled = JournalEvents(events, next.op.update_time());
   journal::UpdateOptions options;
   // Only a shared journal keeps them (journal.h UpdateOptions.events).
   if (journaled.events_size() > 0 && journal_.shared()) journaled.SerializeToString(&options.events);
   options.artifacts = std::move(artifacts);
-  if (rt_.staged_) options.owners = rt_.staged_->owners;  // kept staged until the write succeeds
+  if (rt_.has_staged_) options.owners = rt_.staged_.owners;  // kept staged until the write succeeds
   const absl::Time write_start = absl::Now();
-  absl::StatusOr<int64_t> version = journal_.Update(rec, options);
+  absl::StatusOr<int64_t> version = journal_.Update(next.record, options);
   // The journal may be briefly busy (another process reading it, an I/O hiccup): retry a little.
   for (int i = 0; !version.ok() && absl::IsUnavailable(version.status()) && i < 20; ++i) {
     if (deps_.metrics != nullptr)
       deps_.metrics->Retry(metrics::RetryLayer::kJournal, metrics::RetryCause::kJournalBusy);
     absl::SleepFor(absl::Milliseconds(50));
-    version = journal_.Update(rec, options);
+    version = journal_.Update(next.record, options);
   }
   if (deps_.metrics != nullptr) deps_.metrics->JournalWrite("update", absl::Now() - write_start);
   journal_cpu += ThreadCpuTime() - cpu_start;
@@ -233,16 +237,24 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
     }
     return version.status();
   }
-  rec.version = *version;
-  rec.operation.clear();
-  rec.internal.clear();
-  if (deps_.metrics != nullptr && !IsTerminal(rt_.op_.state()) && IsTerminal(op.state())) {
-    deps_.metrics->OperationEnded(rt_.kind(), op.state());
+  next.record.version = *version;
+  next.record.operation.clear();
+  next.record.internal.clear();
+  const bool ended = IsTerminal(next.op.state());
+  if (deps_.metrics != nullptr && !IsTerminal(rt_.op_.state()) && ended) {
+    deps_.metrics->OperationEnded(rt_.kind(), next.op.state());
   }
-  rt_.record_ = std::move(rec);
-  rt_.op_ = std::move(op);
-  rt_.st_ = std::move(st);
-  rt_.staged_.reset();
+  // The previous state goes to the scratch objects, whose storage the next write reuses.
+  std::swap(rt_.record_, next.record);
+  rt_.op_.Swap(&next.op);
+  rt_.st_.Swap(&next.st);
+  rt_.has_staged_ = false;
+  rt_.staged_.events.clear();
+  rt_.staged_.owners.clear();
+  if (ended) {  // no more changes: the copies' storage is not needed any more
+    rt_.scratch_ = OpRuntime::Scratch();
+    rt_.staged_ = OpRuntime::Staged();
+  }
   rt_.PublishLocked(journaled);
   return absl::OkStatus();
 }
@@ -251,10 +263,14 @@ absl::Status OpContext::Stage(const std::function<void(v1::Operation&, state::Fl
                               std::vector<Event> events, std::vector<journal::ResourceOwner> owners) {
   absl::MutexLock l(&rt_.mu_);
   RETURN_IF_ERROR(FinishedStatusLocked());
-  if (!rt_.staged_) rt_.staged_ = OpRuntime::Staged{rt_.op_, rt_.st_, {}, {}};
-  if (fn) fn(rt_.staged_->op, rt_.staged_->st);
-  for (Event& e : events) rt_.staged_->events.push_back(std::move(e));
-  for (journal::ResourceOwner& o : owners) rt_.staged_->owners.push_back(std::move(o));
+  if (!rt_.has_staged_) {
+    rt_.staged_.op.CopyFrom(rt_.op_);  // into the storage an earlier staged change left
+    rt_.staged_.st.CopyFrom(rt_.st_);
+    rt_.has_staged_ = true;
+  }
+  if (fn) fn(rt_.staged_.op, rt_.staged_.st);
+  for (Event& e : events) rt_.staged_.events.push_back(std::move(e));
+  for (journal::ResourceOwner& o : owners) rt_.staged_.owners.push_back(std::move(o));
   return absl::OkStatus();
 }
 
@@ -267,7 +283,7 @@ absl::Status OpContext::FinishedStatusLocked() const {
 
 absl::Status OpContext::WriteStaged() {
   OpRuntime::PublishingLock l(rt_);
-  if (!rt_.staged_) return absl::OkStatus();
+  if (!rt_.has_staged_) return absl::OkStatus();
   return UpdateLocked(nullptr, {}, /*allow_terminal=*/false);
 }
 

@@ -144,17 +144,30 @@ class OpRuntime {
   std::set<std::string> resumed_steps_;
   // Changed by OpContext::Stage, not journaled yet: the next write journals them (and publishes
   // the events).
+  // The objects are kept between changes (has_staged_ says whether they hold one) so that
+  // CopyFrom reuses their storage instead of allocating a whole state per step.
   struct Staged {
     v1::Operation op;
     state::FlowState st;
     std::vector<Event> events;
     std::vector<journal::ResourceOwner> owners;  // journal::UpdateOptions.owners of the next write
   };
-  std::optional<Staged> staged_ ABSL_GUARDED_BY(mu_);
+  Staged staged_ ABSL_GUARDED_BY(mu_);
+  bool has_staged_ ABSL_GUARDED_BY(mu_) = false;
+  // Where OpContext::UpdateLocked builds the next journaled state; after a write it holds the
+  // previous one's storage for the next (swapped, not freed). Emptied once the operation ends.
+  struct Scratch {
+    journal::OperationRecord record;
+    v1::Operation op;
+    state::FlowState st;
+  };
+  Scratch scratch_ ABSL_GUARDED_BY(mu_);
   // The flow's view: the staged change if there is one, else the journaled state.
-  const v1::Operation& FlowOpLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return staged_ ? staged_->op : op_; }
+  const v1::Operation& FlowOpLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return has_staged_ ? staged_.op : op_;
+  }
   const state::FlowState& FlowStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return staged_ ? staged_->st : st_;
+    return has_staged_ ? staged_.st : st_;
   }
   chain::jsonrpc::CancelToken cancel_;  // CancelOperation or shutdown
   std::atomic<bool> stopping_{false};   // shutdown (as opposed to a client's cancel)
