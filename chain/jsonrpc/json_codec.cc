@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "chain/hex.h"
 
@@ -157,6 +158,15 @@ absl::StatusOr<Bytes> ParseBytes(const json::value& v, absl::string_view what) {
   absl::StatusOr<Bytes> b = FromHex(*s, HexPrefix::kRequired);
   if (!b.ok()) return Field(what, absl::InternalError(b.status().message()));
   return b;
+}
+
+absl::StatusOr<bool> ParseHasCode(const json::value& v, absl::string_view what) {
+  absl::StatusOr<absl::string_view> s = AsString(v, what);
+  if (!s.ok()) return s.status();
+  if (!absl::StartsWith(*s, "0x") || s->size() % 2 != 0) {
+    return Field(what, absl::InternalError("expected 0x-prefixed hex of whole bytes"));
+  }
+  return s->size() > 2;
 }
 
 absl::StatusOr<Hash32> ParseHash(const json::value& v, absl::string_view what) {

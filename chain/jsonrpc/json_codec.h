@@ -23,6 +23,9 @@ boost::json::value LogFilterToJson(const LogFilter& filter);
 absl::StatusOr<uint64_t> ParseUint64(const boost::json::value& v, absl::string_view what);
 absl::StatusOr<U256> ParseU256(const boost::json::value& v, absl::string_view what);
 absl::StatusOr<Bytes> ParseBytes(const boost::json::value& v, absl::string_view what);
+// Whether eth_getCode's answer holds any code, without decoding it (kilobytes of hex in every
+// deploy's pre-check): a 0x-prefixed string of even length, checked no further.
+absl::StatusOr<bool> ParseHasCode(const boost::json::value& v, absl::string_view what);
 absl::StatusOr<Hash32> ParseHash(const boost::json::value& v, absl::string_view what);
 absl::StatusOr<Address> ParseAddress(const boost::json::value& v, absl::string_view what);
 

@@ -132,6 +132,11 @@ TEST(JsonCodec, Scalars) {
   EXPECT_FALSE(ParseUint64(json::string("0x10000000000000000"), "x").ok());
   EXPECT_FALSE(ParseBytes(json::string("0xabc"), "x").ok());
   EXPECT_TRUE(ParseBytes(json::string("0x"), "x")->empty());
+  EXPECT_FALSE(*ParseHasCode(json::string("0x"), "eth_getCode"));
+  EXPECT_TRUE(*ParseHasCode(json::string("0x6080"), "eth_getCode"));
+  EXPECT_FALSE(ParseHasCode(json::string("6080"), "eth_getCode").ok());
+  EXPECT_FALSE(ParseHasCode(json::string("0x608"), "eth_getCode").ok());
+  EXPECT_FALSE(ParseHasCode(json::value(7), "eth_getCode").ok());
   EXPECT_FALSE(ParseAddress(json::string("0x1234"), "x").ok());
 }
 

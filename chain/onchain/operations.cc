@@ -115,8 +115,8 @@ absl::StatusOr<OnchainOperations::Prepared> OnchainOperations::Prepare(const TxI
 
   if (checks.chain_id != 0) RETURN_IF_ERROR(ChainAnswer(answer(&jsonrpc::ParseUint64, "eth_chainId"), checks.chain_id));
   if (checks.contract.has_value()) {
-    ASSIGN_OR_RETURN(const Bytes code, answer(&jsonrpc::ParseBytes, "eth_getCode"));
-    if (code.empty()) return NoContract(checks.contract_name, *checks.contract, checks.chain_id);
+    ASSIGN_OR_RETURN(const bool has_code, answer(&jsonrpc::ParseHasCode, "eth_getCode"));
+    if (!has_code) return NoContract(checks.contract_name, *checks.contract, checks.chain_id);
   }
   Prepared p;
   absl::StatusOr<uint64_t> estimate = answer(&jsonrpc::ParseUint64, "eth_estimateGas");
