@@ -167,4 +167,12 @@ absl::Status MemoryNonceStore::Conflicted(uint64_t chain_id, const Address& send
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<SignedTx>> MemoryNonceStore::Versions(uint64_t chain_id, const Address& sender,
+                                                                 uint64_t nonce) {
+  Sender& s = SenderFor(chain_id, sender);
+  absl::MutexLock l(&mu_);
+  auto it = s.slots.find(nonce);
+  return it == s.slots.end() ? std::vector<SignedTx>() : it->second.versions;
+}
+
 }  // namespace chain::onchain

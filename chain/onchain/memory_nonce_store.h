@@ -30,6 +30,7 @@ class MemoryNonceStore final : public NonceStore {
   absl::Status Signed(const TxJournal& journal) override;
   absl::Status Chain(uint64_t chain_id, const Address& sender, uint64_t latest_count) override;
   absl::Status Conflicted(uint64_t chain_id, const Address& sender, uint64_t nonce) override;
+  absl::StatusOr<std::vector<SignedTx>> Versions(uint64_t chain_id, const Address& sender, uint64_t nonce) override;
 
  private:
   class MemoryHold;

@@ -661,8 +661,20 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
     return absl::OkStatus();
   }
   if (*latest > w.nonce) {
-    // The nonce is used, yet none of our versions has a receipt. Two polls in a row, so a
-    // receipt that is merely late to be indexed does not count.
+    // The nonce is used, yet none of our versions has a receipt. With a store, the one mined may
+    // be a fee bump another process signed: the next poll looks for its receipt too.
+    if (store_ != nullptr) {
+      absl::StatusOr<bool> more = MergeStoredVersions(w);
+      if (!more.ok()) {
+        w.last_error = more.status();
+        return absl::OkStatus();
+      }
+      if (*more) {
+        w.conflict_polls = 0;
+        return absl::OkStatus();
+      }
+    }
+    // Two polls in a row, so a receipt that is merely late to be indexed does not count.
     if (++w.conflict_polls < 2) return absl::OkStatus();
     absl::Status conflict = absl::AbortedError(absl::StrCat(
         "nonce ", w.nonce, " of ", sender_.Checksummed(), " was used by a transaction that is none of our ",
@@ -673,6 +685,27 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
   }
   w.conflict_polls = 0;
   return Rebroadcast(w);
+}
+
+absl::StatusOr<bool> NonceAllocator::MergeStoredVersions(WaitState& w) {
+  absl::StatusOr<std::vector<SignedTx>> stored = store_->Versions(chain_id_, sender_, w.nonce);
+  if (!stored.ok()) return stored.status();
+  bool added = false;
+  absl::MutexLock l(&mu_);
+  auto it = records_.find(w.nonce);
+  if (it == records_.end()) return false;
+  std::vector<SignedTx>& versions = it->second.versions;
+  for (const SignedTx& v : *stored) {
+    if (std::none_of(versions.begin(), versions.end(), [&](const SignedTx& x) { return x.hash == v.hash; })) {
+      versions.push_back(v);
+      added = true;
+    }
+  }
+  if (added) {
+    SortVersions(versions);
+    w.versions = versions;
+  }
+  return added;
 }
 
 absl::Status NonceAllocator::Rebroadcast(WaitState& w) {

@@ -145,7 +145,8 @@ class NonceAllocator {
   // `wait.confirmations`. Errors: CANCELLED / DEADLINE_EXCEEDED (tracked, resumable),
   // ABORTED (a version reverted on chain; or, with IsNonceConflict, the nonce was used by a
   // transaction that is none of ours, checked on two polls: none of our versions can ever be
-  // mined), FAILED_PRECONDITION (e.g. insufficient funds at send).
+  // mined; with a store, "ours" includes every version any process stored for the nonce, such
+  // as another replica's fee bump), FAILED_PRECONDITION (e.g. insufficient funds at send).
   absl::StatusOr<MinedTx> SubmitAndWait(uint64_t nonce, const WaitOptions& wait, const jsonrpc::CallOptions& opts);
 
   // Re-signs `nonce` with bumped fees (the market now, at least +bump_percent) and broadcasts
@@ -235,6 +236,9 @@ class NonceAllocator {
   std::string RevertReason(const jsonrpc::Receipt& receipt, const SignedTx& tx, const jsonrpc::CallOptions& call);
   // No receipt: notices a vanished one, a nonce used by another transaction, or re-broadcasts.
   absl::Status OnNoReceipt(WaitState& w);
+  // With a store: adds the versions other processes stored for the nonce (a fee bump) to the
+  // record and the wait; true if there were any it did not know.
+  absl::StatusOr<bool> MergeStoredVersions(WaitState& w);
   absl::Status Rebroadcast(WaitState& w);
 
   jsonrpc::Client& rpc_;

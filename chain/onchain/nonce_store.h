@@ -84,6 +84,10 @@ class NonceStore {
   virtual absl::Status Chain(uint64_t chain_id, const Address& sender, uint64_t latest_count) = 0;
   // Another transaction used `nonce` on chain: none of ours can be mined.
   virtual absl::Status Conflicted(uint64_t chain_id, const Address& sender, uint64_t nonce) = 0;
+  // Every version any process stored for `nonce`, whatever its slot's state (empty when none). A
+  // waiting process reads them before it takes a used nonce for a conflict: the version that was
+  // mined may be a fee bump another process signed.
+  virtual absl::StatusOr<std::vector<SignedTx>> Versions(uint64_t chain_id, const Address& sender, uint64_t nonce) = 0;
 };
 
 }  // namespace chain::onchain

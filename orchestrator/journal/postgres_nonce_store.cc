@@ -403,6 +403,15 @@ absl::Status PostgresNonceStore::Conflicted(uint64_t chain_id, const chain::Addr
   return Run("mark a conflicted slot", kConflicted, params).status();
 }
 
+absl::StatusOr<std::vector<SignedTx>> PostgresNonceStore::Versions(uint64_t chain_id, const chain::Address& sender,
+                                                                   uint64_t nonce) {
+  ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, Acquire("read a slot's versions"));
+  const Param one[] = {ChainParam(chain_id), SenderParam(sender), NonceParam(nonce)};
+  ASSIGN_OR_RETURN(std::vector<SlotView> slots,
+                   Context(ReadSlots(*conn, kOneFilter, one), "nonces: read a slot's versions"));
+  return slots.empty() ? std::vector<SignedTx>() : std::move(slots.front().versions);
+}
+
 absl::StatusOr<std::optional<StepSlot>> PostgresNonceStore::NewestOfStep(absl::string_view operation_id,
                                                                          absl::string_view step) {
   ASSIGN_OR_RETURN(platform::postgres::Pool::Lease conn, Acquire("find a step's nonce"));

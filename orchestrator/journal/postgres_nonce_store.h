@@ -62,6 +62,8 @@ class PostgresNonceStore final : public StepNonces {
   absl::Status Signed(const chain::onchain::TxJournal& journal) override;
   absl::Status Chain(uint64_t chain_id, const chain::Address& sender, uint64_t latest_count) override;
   absl::Status Conflicted(uint64_t chain_id, const chain::Address& sender, uint64_t nonce) override;
+  absl::StatusOr<std::vector<chain::onchain::SignedTx>> Versions(uint64_t chain_id, const chain::Address& sender,
+                                                                 uint64_t nonce) override;
   absl::StatusOr<std::optional<StepSlot>> NewestOfStep(absl::string_view operation_id, absl::string_view step) override;
 
   // Several replicas (design § 4.4): a first request reserves its nonce only while the replica

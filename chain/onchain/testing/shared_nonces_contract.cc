@@ -229,4 +229,45 @@ TEST_P(SharedNoncesTest, AStuckNonceIsBumpedOncePerStuckAfterAcrossReplicas) {
   EXPECT_EQ(env_->signer->refusals(), 0);
 }
 
+// A fee bump signed by another replica and mined before this replica's maintenance merged it: the
+// waiting operation must find it in the store, not take the used nonce for a conflict and sign
+// its call again at a new nonce (a second deploy on chain).
+TEST_P(SharedNoncesTest, ABumpAnotherReplicaSignedAndGotMinedIsNoConflict) {
+  OperationOptions waits = FastOptions();
+  waits.nonces.stuck_after = absl::Minutes(10);        // A never bumps
+  waits.nonces.maintain_interval = absl::Minutes(10);  // nor merges B's bump before it is mined
+  ASSERT_NO_FATAL_FAILURE(Start(/*automine=*/false, waits));
+  OperationOptions bumps = FastOptions();
+  bumps.nonces.stuck_after = absl::Milliseconds(200);
+  bumps.nonces.maintain_interval = absl::ZeroDuration();
+  OnchainOperations b(*env_->rpc, *env_->signer, bumps, store_b_);
+  LastSigned sa;
+  auto fa = Deploy(*a_, *env_, 1, sa);
+  ASSERT_TRUE(
+      Eventually([&] { return sa.get().has_value() && PoolHas(*env_, sa.get()->newest().hash); }, absl::Seconds(10)));
+  const TxJournal first = *sa.get();
+  // B maintains the sender: it learns A's slot from the store and bumps it once stuck.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        b.nonces(env_->chain_id, env_->sender).Maintain({});
+        return StoredVersions(*store_b_, *env_, first.nonce).size() >= 2;
+      },
+      absl::Seconds(10)))
+      << "B did not bump A's transaction";
+  const SignedTx bump = StoredVersions(*store_b_, *env_, first.nonce).back();
+  ASSERT_NE(bump.hash, first.newest().hash);
+  ASSERT_TRUE(Eventually([&] { return PoolHas(*env_, bump.hash); }, absl::Seconds(5)));
+  ASSERT_TRUE(env_->anvil->Mine().ok());  // the bump replaced A's version in the pool: it is mined
+  absl::StatusOr<DeployAppAuthResult> ra;
+  {
+    Miner miner(*env_->anvil, absl::Milliseconds(100));  // mines a re-signed transaction too, if any
+    ra = fa.get();
+  }
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  EXPECT_EQ(ra->nonce, first.nonce) << "A signed its deploy again at another nonce";
+  EXPECT_EQ(ra->tx_hash, bump.hash);
+  EXPECT_EQ(env_->signer->signatures(), 2) << "A's version and B's bump, nothing more";
+  EXPECT_EQ(env_->rpc->GetTransactionCount(env_->sender).value_or(0), first.nonce + 1);
+}
+
 }  // namespace chain::onchain::testing
