@@ -651,7 +651,15 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
     w.last_error = known.status();
     return absl::OkStatus();
   }
-  if (*known) {
+  // With a store, the version the node holds or mined may be a fee bump another process signed
+  // (it replaced ours in the pool): the next poll asks about it too, instead of taking the nonce
+  // for used by a stranger or re-sending an older version.
+  absl::StatusOr<bool> more = *known || store_ == nullptr ? false : MergeStoredVersions(w);
+  if (!more.ok()) {
+    w.last_error = more.status();
+    return absl::OkStatus();
+  }
+  if (*known || *more) {
     w.conflict_polls = 0;
     return absl::OkStatus();
   }
@@ -661,20 +669,8 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
     return absl::OkStatus();
   }
   if (*latest > w.nonce) {
-    // The nonce is used, yet none of our versions has a receipt. With a store, the one mined may
-    // be a fee bump another process signed: the next poll looks for its receipt too.
-    if (store_ != nullptr) {
-      absl::StatusOr<bool> more = MergeStoredVersions(w);
-      if (!more.ok()) {
-        w.last_error = more.status();
-        return absl::OkStatus();
-      }
-      if (*more) {
-        w.conflict_polls = 0;
-        return absl::OkStatus();
-      }
-    }
-    // Two polls in a row, so a receipt that is merely late to be indexed does not count.
+    // The nonce is used, yet none of our versions has a receipt. Two polls in a row, so a
+    // receipt that is merely late to be indexed does not count.
     if (++w.conflict_polls < 2) return absl::OkStatus();
     absl::Status conflict = absl::AbortedError(absl::StrCat(
         "nonce ", w.nonce, " of ", sender_.Checksummed(), " was used by a transaction that is none of our ",
