@@ -515,6 +515,13 @@ absl::StatusOr<v1::Operation> OperationManager::Get(absl::string_view id) {
   return parsed->first;
 }
 
+absl::StatusOr<std::string> OperationManager::Caller(absl::string_view id) {
+  if (std::shared_ptr<OpRuntime> rt = Find(id)) return rt->caller();
+  absl::StatusOr<journal::OperationRecord> r = journal_.Get(id);
+  if (!r.ok()) return r.status();
+  return r->caller;
+}
+
 absl::StatusOr<std::pair<v1::Operation, state::FlowState>> OperationManager::GetWithState(absl::string_view id) {
   if (std::shared_ptr<OpRuntime> rt = Find(id)) return std::make_pair(rt->Snapshot(), rt->State());
   absl::StatusOr<journal::OperationRecord> r = journal_.Get(id);

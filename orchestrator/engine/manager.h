@@ -114,6 +114,8 @@ class OperationManager {
   // for input also supplies the env var values it carries.
   absl::StatusOr<v1::Operation> Submit(Submission submission);
   absl::StatusOr<v1::Operation> Get(absl::string_view id);
+  // The identity that submitted it, without materializing the operation (access checks).
+  absl::StatusOr<std::string> Caller(absl::string_view id);
   // Get with the private state (never holds env values), for checks that need what the flow
   // journaled (SubmitOwnerTransaction).
   absl::StatusOr<std::pair<v1::Operation, state::FlowState>> GetWithState(absl::string_view id);

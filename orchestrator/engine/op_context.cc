@@ -89,6 +89,11 @@ v1::Operation OpRuntime::Snapshot() const {
   return op_;
 }
 
+std::string OpRuntime::caller() const {
+  absl::MutexLock l(&mu_);
+  return record_.caller;
+}
+
 state::FlowState OpRuntime::State() const {
   absl::MutexLock l(&mu_);
   return st_;
@@ -287,10 +292,7 @@ absl::Status OpContext::WriteStaged() {
   return UpdateLocked(nullptr, {}, /*allow_terminal=*/false);
 }
 
-std::string OpContext::caller() const {
-  absl::MutexLock l(&rt_.mu_);
-  return rt_.record_.caller;
-}
+std::string OpContext::caller() const { return rt_.caller(); }
 
 state::FlowState OpContext::State() const {
   absl::MutexLock l(&rt_.mu_);

@@ -88,6 +88,7 @@ class OpRuntime {
   v1::OperationKind kind() const { return kind_; }
 
   v1::Operation Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::string caller() const ABSL_LOCKS_EXCLUDED(mu_);
   state::FlowState State() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:

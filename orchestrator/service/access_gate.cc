@@ -24,6 +24,14 @@ absl::StatusOr<v1::Operation> AccessGate::Visible(const access::Principal& p, ab
   return op;
 }
 
+absl::Status AccessGate::CheckVisible(const access::Principal& p, absl::string_view id) const {
+  absl::StatusOr<std::string> caller = manager_.Caller(id);
+  if (absl::IsNotFound(caller.status())) return OperationNotFound(id);
+  if (!caller.ok()) return caller.status();
+  if (!policy_.MaySee(p, *caller)) return OperationNotFound(id);
+  return absl::OkStatus();
+}
+
 std::optional<std::vector<std::string>> AccessGate::ListScope(const access::Principal& p) const {
   if (p.SeesEverything()) return std::nullopt;
   return policy_.CallersOf(p.tenant);

@@ -29,6 +29,8 @@ class AccessGate {
   absl::StatusOr<access::Principal> Admit(const platform::Caller& caller, bool act) const;
   // The operation if `p` may see it, else OperationNotFound (also for any NOT_FOUND).
   absl::StatusOr<v1::Operation> Visible(const access::Principal& p, absl::string_view id) const;
+  // The same check without the operation (for calls that act on it by id).
+  absl::Status CheckVisible(const access::Principal& p, absl::string_view id) const;
   // The callers whose operations `p` lists; nullopt: every caller (admins, auditors).
   std::optional<std::vector<std::string>> ListScope(const access::Principal& p) const;
   // `key` on the request's chain, when the chain is known before the operation runs (else the

@@ -472,8 +472,8 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::SupplyEnvVars(grpc::CallbackS
   if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) return Done(context, s);
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
   if (absl::Status s = ValidateEnvVars(request->env_vars(), "env_vars"); !s.ok()) return Done(context, s);
-  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
-    return Done(context, v.status());
+  if (absl::Status v = gate_.CheckVisible(*caller, request->operation_id()); !v.ok()) {
+    return Done(context, v);
   }
   if (absl::Status s = supply_limiter_.Take(request->operation_id(), caller->identity); !s.ok()) {
     return Done(context, s);
@@ -533,8 +533,8 @@ grpc::ServerWriteReactor<v1::OperationEvent>* OrchestratorServiceImpl::WatchOper
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) {
     return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(s));
   }
-  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
-    return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(v.status()));
+  if (absl::Status v = gate_.CheckVisible(*caller, request->operation_id()); !v.ok()) {
+    return platform::FinishStream<v1::OperationEvent>(platform::ToGrpcStatus(v));
   }
   auto* stream = new WatchStream(manager_, request->operation_id());
   stream->Begin();
@@ -547,8 +547,8 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::CancelOperation(grpc::Callbac
   absl::StatusOr<access::Principal> caller = Admit(context, /*act=*/true);
   if (!caller.ok()) return Done(context, caller.status());
   if (absl::Status s = ValidateOperationId("operation_id", request->operation_id()); !s.ok()) return Done(context, s);
-  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
-    return Done(context, v.status());
+  if (absl::Status v = gate_.CheckVisible(*caller, request->operation_id()); !v.ok()) {
+    return Done(context, v);
   }
   absl::StatusOr<v1::Operation> op = manager_.Cancel(request->operation_id());
   if (op.ok()) *response = *std::move(op);
@@ -564,8 +564,8 @@ grpc::ServerUnaryReactor* OrchestratorServiceImpl::SubmitOwnerTransaction(
   if (!chain::Hash32::FromHex(request->transaction_hash()).ok()) {
     return Done(context, absl::InvalidArgumentError("transaction_hash: must be 32-byte hex (0x + 64 hex digits)"));
   }
-  if (absl::StatusOr<v1::Operation> v = gate_.Visible(*caller, request->operation_id()); !v.ok()) {
-    return Done(context, v.status());
+  if (absl::Status v = gate_.CheckVisible(*caller, request->operation_id()); !v.ok()) {
+    return Done(context, v);
   }
   if (!options_.submit_owner_transaction) {
     return Done(context, absl::UnimplementedError("SubmitOwnerTransaction is not available in this process"));
