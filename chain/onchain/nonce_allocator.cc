@@ -654,7 +654,7 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
   // With a store, the version the node holds or mined may be a fee bump another process signed
   // (it replaced ours in the pool): the next poll asks about it too, instead of taking the nonce
   // for used by a stranger or re-sending an older version.
-  absl::StatusOr<bool> more = *known || store_ == nullptr ? false : MergeStoredVersions(w);
+  absl::StatusOr<bool> more = (*known || store_ == nullptr) ? false : MergeStoredVersions(w);
   if (!more.ok()) {
     w.last_error = more.status();
     return absl::OkStatus();
