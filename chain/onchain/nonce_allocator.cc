@@ -45,7 +45,7 @@ SendOutcome Classify(const absl::Status& s) {
   }
 }
 
-// Newest first = highest fees first.
+// Oldest (lowest fees) first: the newest version is the last.
 void SortVersions(std::vector<SignedTx>& v) {
   std::stable_sort(v.begin(), v.end(),
                    [](const SignedTx& a, const SignedTx& b) { return a.max_fee_per_gas < b.max_fee_per_gas; });
@@ -202,6 +202,18 @@ void NonceAllocator::Notify(TxEvent event, size_t times) const {
   for (size_t i = 0; i < times; ++i) options_.observer(event);
 }
 
+bool NonceAllocator::AddVersions(std::vector<SignedTx>& into, const std::vector<SignedTx>& from) {
+  bool added = false;
+  for (const SignedTx& v : from) {
+    if (std::none_of(into.begin(), into.end(), [&](const SignedTx& x) { return x.hash == v.hash; })) {
+      into.push_back(v);
+      added = true;
+    }
+  }
+  SortVersions(into);
+  return added;
+}
+
 absl::StatusOr<SignedTx> NonceAllocator::Journaled(SignedTx tx) {
   const uint64_t nonce = tx.nonce;
   if (absl::Status s = CallJournal(nonce); !s.ok()) {
@@ -240,12 +252,7 @@ absl::Status NonceAllocator::Adopt(const TxJournal& journal, JournalFn journal_f
     if (r.intent.to != journal.intent.to || r.intent.Calldata() != journal.intent.Calldata()) {
       return absl::InvalidArgumentError(absl::StrCat("adopt: nonce ", journal.nonce, " is tracked for another call"));
     }
-    for (const SignedTx& v : journal.versions) {
-      const bool have =
-          std::any_of(r.versions.begin(), r.versions.end(), [&](const SignedTx& x) { return x.hash == v.hash; });
-      if (!have) r.versions.push_back(v);
-    }
-    SortVersions(r.versions);
+    AddVersions(r.versions, journal.versions);
     ++r.waiters;
     if (journal_fn) r.journal = std::move(journal_fn);
   }
@@ -686,22 +693,11 @@ absl::Status NonceAllocator::OnNoReceipt(WaitState& w) {
 absl::StatusOr<bool> NonceAllocator::MergeStoredVersions(WaitState& w) {
   absl::StatusOr<std::vector<SignedTx>> stored = store_->Versions(chain_id_, sender_, w.nonce);
   if (!stored.ok()) return stored.status();
-  bool added = false;
   absl::MutexLock l(&mu_);
   auto it = records_.find(w.nonce);
-  if (it == records_.end()) return false;
-  std::vector<SignedTx>& versions = it->second.versions;
-  for (const SignedTx& v : *stored) {
-    if (std::none_of(versions.begin(), versions.end(), [&](const SignedTx& x) { return x.hash == v.hash; })) {
-      versions.push_back(v);
-      added = true;
-    }
-  }
-  if (added) {
-    SortVersions(versions);
-    w.versions = versions;
-  }
-  return added;
+  if (it == records_.end() || !AddVersions(it->second.versions, *stored)) return false;
+  w.versions = it->second.versions;
+  return true;
 }
 
 absl::Status NonceAllocator::Rebroadcast(WaitState& w) {

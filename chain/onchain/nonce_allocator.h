@@ -215,6 +215,9 @@ class NonceAllocator {
   // Maintain: tells the store what the chain says, tracks the open slots of other processes (so
   // they are healed and bumped here too) and repairs orphans older than journal_grace.
   void SyncFromStore(uint64_t latest, const jsonrpc::CallOptions& opts);
+  // Adds to `into` the versions of `from` it does not hold (by hash), then sorts it by fees,
+  // lowest first; true if any was added.
+  static bool AddVersions(std::vector<SignedTx>& into, const std::vector<SignedTx>& from);
   // Adds the versions of `journal` to its record (creating one without waiters).
   void Merge(const TxJournal& journal, absl::Duration since_signed, absl::Duration since_bump_attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

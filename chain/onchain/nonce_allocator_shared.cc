@@ -171,13 +171,7 @@ void NonceAllocator::Merge(const TxJournal& journal, absl::Duration since_signed
     r.last_signed = now - since_signed;
     r.journaled = true;  // it comes from the store
   }
-  for (const SignedTx& v : journal.versions) {
-    const bool have =
-        std::any_of(r.versions.begin(), r.versions.end(), [&](const SignedTx& x) { return x.hash == v.hash; });
-    if (!have) r.versions.push_back(v);
-  }
-  std::stable_sort(r.versions.begin(), r.versions.end(),
-                   [](const SignedTx& a, const SignedTx& b) { return a.max_fee_per_gas < b.max_fee_per_gas; });
+  AddVersions(r.versions, journal.versions);
   r.last_signed = std::max(r.last_signed, now - since_signed);
   r.last_bump_attempt = std::max(r.last_bump_attempt, now - since_bump_attempt);
 }
