@@ -240,11 +240,11 @@ class Journal {
 // Terminal states (SUCCEEDED=4, FAILED=5, CANCELLED=6 in v1::OperationState).
 bool IsTerminalState(int state);
 
-// FAILED_PRECONDITION "lease lost: ..." from a fenced write: another replica owns the operation
-// now (or this replica's lease expired). Nothing was written.
 // INVALID_ARGUMENT naming it when an artifact of `options` is for another operation than `record`'s.
 absl::Status CheckUpdateOptions(const OperationRecord& record, const UpdateOptions& options);
 
+// FAILED_PRECONDITION "lease lost: ..." from a fenced write: another replica owns the operation
+// now (or this replica's lease expired). Nothing was written.
 absl::Status LeaseLostError(absl::string_view detail);
 bool IsLeaseLost(const absl::Status& s);
 // FAILED_PRECONDITION from an Update that would set `irreversible` after a cancel was requested.

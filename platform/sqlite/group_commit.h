@@ -53,11 +53,11 @@ class GroupCommit {
     bool done = false;
   };
   void RunBatch(const std::vector<Pending*>& batch) ABSL_LOCKS_EXCLUDED(mu_);
-  // Runs a write of several statements inside the batch's transaction: all of it or, on failure,
-  // nothing (ROLLBACK TO its savepoint).
   // A batch of one: a one-statement write autocommits, a write of several gets a transaction.
   void RunAlone(Pending& p);
-  // Sets p.status; an error when the savepoint itself failed (the batch then fails).
+  // Runs a write of several statements inside the batch's transaction: all of it or, on failure,
+  // nothing (ROLLBACK TO its savepoint). Sets p.status; an error when the savepoint itself failed
+  // (the batch then fails).
   absl::Status RunInSavepoint(Pending& p);
 
   Database& db_;
