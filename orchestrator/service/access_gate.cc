@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chain/address.h"
+#include "platform/status_macros.h"
 
 namespace orchestrator::service {
 
@@ -16,20 +17,23 @@ absl::StatusOr<access::Principal> AccessGate::Admit(const platform::Caller& call
   return p;
 }
 
+absl::Status AccessGate::Seen(const access::Principal& p, absl::string_view id, const absl::Status& found,
+                              absl::string_view caller) const {
+  if (absl::IsNotFound(found)) return OperationNotFound(id);
+  if (!found.ok()) return found;
+  if (!policy_.MaySee(p, caller)) return OperationNotFound(id);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Operation> AccessGate::Visible(const access::Principal& p, absl::string_view id) const {
   absl::StatusOr<v1::Operation> op = manager_.Get(id);
-  if (absl::IsNotFound(op.status())) return OperationNotFound(id);
-  if (!op.ok()) return op.status();
-  if (!policy_.MaySee(p, op->caller())) return OperationNotFound(id);
+  RETURN_IF_ERROR(Seen(p, id, op.status(), op.ok() ? op->caller() : ""));
   return op;
 }
 
 absl::Status AccessGate::CheckVisible(const access::Principal& p, absl::string_view id) const {
   absl::StatusOr<std::string> caller = manager_.Caller(id);
-  if (absl::IsNotFound(caller.status())) return OperationNotFound(id);
-  if (!caller.ok()) return caller.status();
-  if (!policy_.MaySee(p, *caller)) return OperationNotFound(id);
-  return absl::OkStatus();
+  return Seen(p, id, caller.status(), caller.ok() ? *caller : "");
 }
 
 std::optional<std::vector<std::string>> AccessGate::ListScope(const access::Principal& p) const {

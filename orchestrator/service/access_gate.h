@@ -41,6 +41,11 @@ class AccessGate {
   const access::AccessPolicy& policy() const { return policy_; }
 
  private:
+  // The one rule of Visible and CheckVisible: the lookup's NOT_FOUND and a caller `p` may not
+  // see both answer OperationNotFound; another lookup error as it is.
+  absl::Status Seen(const access::Principal& p, absl::string_view id, const absl::Status& found,
+                    absl::string_view caller) const;
+
   const access::AccessPolicy& policy_;
   engine::OperationManager& manager_;
 };
