@@ -515,6 +515,10 @@ struct Script {
   bool need_env = false;                 // step "b" encrypts env values (waits for them when lost)
   absl::Notification* hold_a = nullptr;  // step "a" waits for this
   absl::Notification* hold_b = nullptr;  // step "b" waits for this once it has encrypted the values
+  // Step "b" has an effect (BeforeEffect::kTransaction: its RUNNING is written before its body)
+  // unless it only reads (kNothing); with `hold_b_start` it waits for that first.
+  bool b_reads_only = false;
+  absl::Notification* hold_b_start = nullptr;
   // Step "b", having asked for input, notifies `asked` and finishes only after `finish_asking`.
   absl::Notification* asked = nullptr;
   absl::Notification* finish_asking = nullptr;
@@ -544,9 +548,15 @@ class ScriptedFlow final : public Flow {
         !st.ok()) {
       return st;
     }
-    return ctx.RunStep("b", [&](StepRun& run) -> absl::Status {
+    const BeforeEffect b_before = s_.b_reads_only ? BeforeEffect::kNothing : BeforeEffect::kTransaction;
+    return ctx.RunStep("b", b_before, [&](StepRun& run) -> absl::Status {
       ++s_.b_runs;
       if (run.may_have_run()) ++s_.b_may_have_run;
+      if (s_.hold_b_start != nullptr) {
+        while (!s_.hold_b_start->WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
+          if (!ctx.Sleep(absl::ZeroDuration())) return absl::CancelledError("stop");
+        }
+      }
       if (s_.b_irreversible) {
         RETURN_IF_ERROR(ctx.MarkIrreversible());
         ++s_.b_marked_irreversible;
@@ -1065,6 +1075,63 @@ TEST_F(ManagerTest, WatchSeesEveryStepAndEnds) {
     EXPECT_TRUE(late->done);
   }
   EXPECT_EQ(manager_->Watch("op_nope", late).code(), absl::StatusCode::kNotFound);
+}
+
+// An effect-free step is no write of its own: its start rides with its result on the
+// operation's next write (here the terminal one), and the watchers get both, in order.
+TEST_F(ManagerTest, AnEffectFreeStepsStartIsJournaledWithItsResult) {
+  script_.b_reads_only = true;
+  absl::Notification hold;
+  const std::string id = SubmitHeld(hold);
+  AwaitStepA();
+  auto sink = std::make_shared<Collector>();
+  ASSERT_TRUE(manager_->Watch(id, sink).ok());
+  hold.Notify();
+  EXPECT_EQ(Wait(id).state(), v1::OPERATION_STATE_SUCCEEDED);
+  // The operation's creation, "a" RUNNING (with the operation's start), the end (a's and b's
+  // results, b's start); "b" RUNNING was no write.
+  EXPECT_EQ(journal_->writes(), 3);
+  ASSERT_TRUE(WaitClosed(*sink));
+  std::vector<std::string> seen;
+  {
+    absl::MutexLock l(&sink->mu);
+    for (const v1::OperationEvent& e : sink->events) {
+      if (!e.step().empty()) seen.push_back(absl::StrCat(v1::OperationEvent::Type_Name(e.type()), " ", e.step()));
+    }
+  }
+  EXPECT_THAT(seen, ::testing::ElementsAre("TYPE_STEP_SUCCEEDED a", "TYPE_STEP_STARTED b", "TYPE_STEP_SUCCEEDED b"));
+  const v1::Operation done = *manager_->Get(id);
+  EXPECT_EQ(done.steps(1).attempts(), 1u);
+  EXPECT_TRUE(done.steps(1).has_start_time());
+}
+
+// While an effect-free step runs, the journal holds the operation as it was before it (a's
+// result staged, b PENDING). A crash then loses only that: "a" resumes as may_have_run, "b"
+// runs again as a first attempt.
+TEST_F(ManagerTest, ACrashDuringAnEffectFreeStepRunsItAgainAsAFirstAttempt) {
+  script_.b_reads_only = true;
+  absl::Notification hold_b;
+  script_.hold_b_start = &hold_b;
+  Open();
+  absl::StatusOr<v1::Operation> op = manager_->Submit(Sub("r1", "body"));
+  ASSERT_TRUE(op.ok()) << op.status();
+  ASSERT_TRUE(WaitFor([&] { return script_.b_runs.load() > 0; }));
+  EXPECT_EQ(journal_->writes(), 2) << "the creation and a's RUNNING";
+  const v1::Operation journaled = *manager_->Get(op->id());
+  EXPECT_EQ(journaled.state(), v1::OPERATION_STATE_RUNNING);
+  EXPECT_EQ(journaled.steps(0).state(), v1::STEP_STATE_RUNNING);
+  EXPECT_EQ(journaled.steps(1).state(), v1::STEP_STATE_PENDING);
+  journal_->FailWritesAfter(0);  // a crash: nothing written from here on (no shutdown checkpoint)
+  Close();
+  script_.hold_b_start = nullptr;
+  Open();
+  const v1::Operation done = Wait(op->id());
+  ASSERT_EQ(done.state(), v1::OPERATION_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(script_.a_runs.load(), 2);
+  EXPECT_EQ(script_.a_may_have_run.load(), 1);
+  EXPECT_EQ(script_.b_runs.load(), 2);
+  EXPECT_EQ(script_.b_may_have_run.load(), 0);
+  EXPECT_EQ(done.steps(1).attempts(), 1u);
 }
 
 // Counts the events it was given to keep (PushOwned) apart from those it had to copy.

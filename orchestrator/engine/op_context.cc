@@ -267,6 +267,11 @@ absl::Status OpContext::UpdateLocked(const std::function<void(v1::Operation&, st
 absl::Status OpContext::Stage(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
                               std::vector<Event> events, std::vector<journal::ResourceOwner> owners) {
   absl::MutexLock l(&rt_.mu_);
+  return StageLocked(fn, std::move(events), std::move(owners));
+}
+
+absl::Status OpContext::StageLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn,
+                                    std::vector<Event> events, std::vector<journal::ResourceOwner> owners) {
   RETURN_IF_ERROR(FinishedStatusLocked());
   if (!rt_.has_staged_) {
     rt_.staged_.op.CopyFrom(rt_.op_);  // into the storage an earlier staged change left
@@ -377,7 +382,7 @@ absl::Status OpContext::RunStep(absl::string_view name_view, BeforeEffect before
     }
     const bool effect_sent_before = EffectSent(name);
     // No body runs without this write ("the intent"); when it fails the operation pauses.
-    RETURN_IF_ERROR(MarkStepRunning(name, resumed, before == BeforeEffect::kEffectSent));
+    RETURN_IF_ERROR(MarkStepRunning(name, resumed, before));
     platform::log::Info("step started", {{"op", id()}, {"step", name}, {"attempt", attempt}});
     CrashPoint(name, "before");
     StepRun run(this, name, before, attempt, resumed, effect_sent_before);
@@ -441,24 +446,33 @@ bool OpContext::EffectSent(absl::string_view step) const {
   return InEffectSent(rt_.FlowStateLocked(), step);
 }
 
-absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed, bool effect_sent) {
-  return Update(
-      [&](v1::Operation& op, state::FlowState& fs) {
-        if (effect_sent && !InEffectSent(fs, name)) fs.add_effect_sent(name);
-        // A step resumed while it waits for the app's owner goes on waiting (flows/owner_action.h).
-        if (op.state() != v1::OPERATION_STATE_WAITING_FOR_OWNER) op.set_state(v1::OPERATION_STATE_RUNNING);
-        op.clear_input_request();
-        v1::Step* st = FindStep(op, name);
-        if (st == nullptr) {
-          st = op.add_steps();
-          st->set_name(name);
-        }
-        st->set_state(v1::STEP_STATE_RUNNING);
-        st->set_attempts(st->attempts() + 1);
-        *st->mutable_start_time() = Now();
-        st->clear_finish_time();
-      },
-      {Event{v1::OperationEvent::TYPE_STEP_STARTED, name, "", resumed ? "resumed" : ""}});
+absl::Status OpContext::MarkStepRunning(const std::string& name, bool resumed, BeforeEffect before) {
+  const bool effect_sent = before == BeforeEffect::kEffectSent;
+  auto mark = [&](v1::Operation& op, state::FlowState& fs) {
+    if (effect_sent && !InEffectSent(fs, name)) fs.add_effect_sent(name);
+    // A step resumed while it waits for the app's owner goes on waiting (flows/owner_action.h).
+    if (op.state() != v1::OPERATION_STATE_WAITING_FOR_OWNER) op.set_state(v1::OPERATION_STATE_RUNNING);
+    op.clear_input_request();
+    v1::Step* st = FindStep(op, name);
+    if (st == nullptr) {
+      st = op.add_steps();
+      st->set_name(name);
+    }
+    st->set_state(v1::STEP_STATE_RUNNING);
+    st->set_attempts(st->attempts() + 1);
+    *st->mutable_start_time() = Now();
+    st->clear_finish_time();
+  };
+  std::vector<Event> events = {Event{v1::OperationEvent::TYPE_STEP_STARTED, name, "", resumed ? "resumed" : ""}};
+  OpRuntime::PublishingLock l(rt_);
+  // An effect-free step need not be journaled before it runs: repeated after a crash it does
+  // what it did. Its intent rides with the operation's next write (see the file comment) once
+  // the operation is journaled RUNNING, so that GetOperation never shows a running one PENDING
+  // or waiting.
+  if (before == BeforeEffect::kNothing && rt_.op_.state() == v1::OPERATION_STATE_RUNNING) {
+    return StageLocked(mark, std::move(events), {});
+  }
+  return UpdateLocked(mark, std::move(events), /*allow_terminal=*/false);
 }
 
 absl::StatusOr<bool> OpContext::MarkIrreversibleWith(std::vector<journal::Artifact> with) {

@@ -15,7 +15,11 @@
 // (OpContext::WriteStaged), so one write per step instead of two. Until then the flow sees the
 // staged view (OpContext::State, Operation, StepFinished) and everyone else the journaled one
 // (OpRuntime::Snapshot, the watchers): a crash before that write leaves the step RUNNING, which
-// resumes as may_have_run, as a crash right before its result write always did. A transient
+// resumes as may_have_run, as a crash right before its result write always did. A step without
+// an effect (BeforeEffect::kNothing) stages its intent too once the operation is journaled
+// RUNNING: its start and its result are journaled by the next write (its progress or retry, or
+// the next effect's intent), so such a step costs no write of its own; a crash loses only the
+// record of its attempt, and the step runs again as a first attempt. A transient
 // failure (status_marks.h IsTransient) is retried with exponential backoff until `retry_timeout`
 // has passed since the first failure, then the step and the operation fail with a final message
 // naming the last error.
@@ -310,12 +314,15 @@ class OpContext {
   absl::Status UpdateLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
                             bool allow_terminal, std::vector<journal::Artifact> artifacts = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
+  absl::Status StageLocked(const std::function<void(v1::Operation&, state::FlowState&)>& fn, std::vector<Event> events,
+                           std::vector<journal::ResourceOwner> owners) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   absl::Status CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
   // OK unless the operation is finished: then what Update and Stage return (nothing changed).
   absl::Status FinishedStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(rt_.mu_);
-  // Journals `name` RUNNING with one more attempt (before its body runs).
-  // A kEffectSent step (`effect_sent`) is also put in FlowState.effect_sent by this write.
-  absl::Status MarkStepRunning(const std::string& name, bool resumed, bool effect_sent);
+  // Journals `name` RUNNING with one more attempt (before its body runs); stages it for a
+  // kNothing step of an operation journaled RUNNING. A kEffectSent step is also put in
+  // FlowState.effect_sent by this write.
+  absl::Status MarkStepRunning(const std::string& name, bool resumed, BeforeEffect before);
 
   OpRuntime& rt_;
   journal::Journal& journal_;

@@ -3595,7 +3595,8 @@ type Step struct {
 	BlockNumber uint64 `protobuf:"varint,6,opt,name=block_number,json=blockNumber,proto3" json:"block_number,omitempty"`
 	// Human-readable detail of the latest progress or error, without secrets.
 	Detail string `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
-	// How many times the step has been started (> 1 after transient errors or a restart).
+	// How many times the step has been started (> 1 after transient errors or a restart; an
+	// attempt of a step that only reads, cut short by a crash, is not counted).
 	Attempts uint32 `protobuf:"varint,8,opt,name=attempts,proto3" json:"attempts,omitempty"`
 }
 

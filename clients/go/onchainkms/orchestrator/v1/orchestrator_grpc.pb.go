@@ -64,7 +64,11 @@ type OrchestratorClient interface {
 	// Streams an operation's progress: first one SNAPSHOT event with the operation as it is, then
 	// one event per change. The stream ends with status OK right after the event that made the
 	// operation terminal (SUCCEEDED, FAILED or CANCELLED); for an operation that is already
-	// terminal, right after the snapshot. A client that reconnects gets a fresh snapshot.
+	// terminal, right after the snapshot. A client that reconnects gets a fresh snapshot. Changes
+	// are streamed once journaled, and the service journals a step's result, and the start of a
+	// step that only reads (e.g. check_kms, get_env_pubkey), with the operation's next write: such
+	// events arrive together (check_kms' STEP_STARTED and STEP_SUCCEEDED with deploy_app_auth's
+	// STEP_STARTED), in order. GetOperation shows the same journaled view.
 	// Errors: NOT_FOUND; UNAVAILABLE when the server shuts down (reconnect and watch again). Over
 	// TCP a watch that arrives in the last second of a shutdown may end CANCELLED instead (gRPC
 	// cancels what is still open at its shutdown deadline): treat a CANCELLED your client did not
@@ -385,7 +389,11 @@ type OrchestratorServer interface {
 	// Streams an operation's progress: first one SNAPSHOT event with the operation as it is, then
 	// one event per change. The stream ends with status OK right after the event that made the
 	// operation terminal (SUCCEEDED, FAILED or CANCELLED); for an operation that is already
-	// terminal, right after the snapshot. A client that reconnects gets a fresh snapshot.
+	// terminal, right after the snapshot. A client that reconnects gets a fresh snapshot. Changes
+	// are streamed once journaled, and the service journals a step's result, and the start of a
+	// step that only reads (e.g. check_kms, get_env_pubkey), with the operation's next write: such
+	// events arrive together (check_kms' STEP_STARTED and STEP_SUCCEEDED with deploy_app_auth's
+	// STEP_STARTED), in order. GetOperation shows the same journaled view.
 	// Errors: NOT_FOUND; UNAVAILABLE when the server shuts down (reconnect and watch again). Over
 	// TCP a watch that arrives in the last second of a shutdown may end CANCELLED instead (gRPC
 	// cancels what is still open at its shutdown deadline): treat a CANCELLED your client did not
