@@ -154,8 +154,16 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::OperationEvent> {
       if (finished_) return;
       if (event.has_value()) {
         if (closing_) return;
+        // The event that makes the operation terminal is the stream's last (orchestrator.proto):
+        // known now, it goes out with the OK status in one write (Next).
+        const bool last =
+            event->type() == v1::OperationEvent::TYPE_STATE_CHANGED && engine::IsTerminal(event->operation().state());
         queue_.push_back(*std::move(event));
         queue_.back().set_sequence(++sequence_);
+        if (last) {
+          closing_ = true;
+          final_ = absl::OkStatus();
+        }
       } else {
         if (closing_) return;
         closing_ = true;
@@ -189,15 +197,27 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::OperationEvent> {
   }
 
  private:
-  // Called with writing_ == true: writes the next event, or finishes, or goes idle.
+  // Called with writing_ == true: writes the next event, or finishes, or goes idle. The last
+  // event goes with the status (StartWriteAndFinish: one write, no OnWriteDone), and an event
+  // with more queued behind it may wait in gRPC's buffer for them (buffer_hint: fewer writes to
+  // the socket when a journal write published several).
   void Next() {
     absl::Status finish;
     bool do_finish = false;
+    bool with_finish = false;
+    grpc::WriteOptions options;
     {
       absl::MutexLock l(&mu_);
       if (!queue_.empty()) {
         current_ = std::move(queue_.front());
         queue_.pop_front();
+        if (queue_.empty() && closing_ && !finished_) {
+          finished_ = true;
+          with_finish = true;
+          finish = final_;
+        } else if (!queue_.empty()) {
+          options.set_buffer_hint();
+        }
       } else if (closing_ && !finished_) {
         finished_ = true;
         do_finish = true;
@@ -209,8 +229,10 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::OperationEvent> {
     }
     if (do_finish) {
       Finish(platform::ToGrpcStatus(finish));
+    } else if (with_finish) {
+      StartWriteAndFinish(&current_, options, platform::ToGrpcStatus(finish));
     } else {
-      StartWrite(&current_);
+      StartWrite(&current_, options);
     }
   }
 

@@ -17,8 +17,14 @@ absl::Status GroupCommit::Write(absl::FunctionRef<absl::Status()> write, WriteSh
     mu_.Await(absl::Condition(&ready));
     if (p.done) break;
     leading_ = true;
+    if (options_.gather > absl::ZeroDuration() && last_batch_ > 1 && queue_.size() < last_batch_) {
+      const size_t want = last_batch_;
+      auto gathered = [this, want]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.size() >= want; };
+      mu_.AwaitWithTimeout(absl::Condition(&gathered), options_.gather);
+    }
     std::vector<Pending*> batch;
     batch.swap(queue_);
+    last_batch_ = batch.size();
     mu_.Unlock();
     RunBatch(batch);
     mu_.Lock();
@@ -86,6 +92,11 @@ absl::Status GroupCommit::RunInSavepoint(Pending& p) {
 uint64_t GroupCommit::commits() const {
   absl::MutexLock l(&mu_);
   return commits_;
+}
+
+size_t GroupCommit::queued() const {
+  absl::MutexLock l(&mu_);
+  return queue_.size();
 }
 
 }  // namespace platform::sqlite

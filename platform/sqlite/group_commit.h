@@ -11,6 +11,11 @@
 // full, I/O error: SQLite may have rolled back the transaction) rolls back the whole batch, and
 // every write of it gets that error: none was written. So does any failed write after which
 // SQLite has rolled the transaction back on its own (out of memory, interrupt, RAISE(ROLLBACK)).
+//
+// Gathering (Options.gather, off by default): a commit costs an fsync and its WAL pages whatever
+// its size, and writers that are many but each waiting on something else (a network call) rarely
+// queue behind a commit by themselves. A leader whose previous batch had k > 1 writes waits up to
+// `gather` for k writes to queue before it commits; a batch of one (a lone writer) never waits.
 #ifndef ONCHAIN_KMS_PLATFORM_SQLITE_GROUP_COMMIT_H_
 #define ONCHAIN_KMS_PLATFORM_SQLITE_GROUP_COMMIT_H_
 
@@ -21,6 +26,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "platform/sqlite/database.h"
 
 namespace platform::sqlite {
@@ -30,8 +36,13 @@ enum class WriteShape { kOneStatement, kSeveralStatements };
 
 class GroupCommit {
  public:
+  struct Options {
+    // Longest a leader waits for writes to join its batch (see above); zero: never.
+    absl::Duration gather = absl::ZeroDuration();
+  };
   // `db` is used with `db_mu` held: the mutex the owner's other statements on it take.
-  GroupCommit(Database& db, absl::Mutex& db_mu) : db_(db), db_mu_(db_mu) {}
+  GroupCommit(Database& db, absl::Mutex& db_mu, Options options) : db_(db), db_mu_(db_mu), options_(options) {}
+  GroupCommit(Database& db, absl::Mutex& db_mu) : GroupCommit(db, db_mu, Options()) {}
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -43,6 +54,8 @@ class GroupCommit {
 
   // Transactions committed so far (a batch of one included).
   uint64_t commits() const;
+  // Writes queued for the next batch (a gathering leader's own included).
+  size_t queued() const;
 
  private:
   struct Pending {
@@ -62,9 +75,11 @@ class GroupCommit {
 
   Database& db_;
   absl::Mutex& db_mu_;
+  const Options options_;
   mutable absl::Mutex mu_;
   std::vector<Pending*> queue_ ABSL_GUARDED_BY(mu_);
   bool leading_ ABSL_GUARDED_BY(mu_) = false;
+  size_t last_batch_ ABSL_GUARDED_BY(mu_) = 0;  // writes in the latest batch
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

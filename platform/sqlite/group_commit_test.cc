@@ -90,6 +90,70 @@ class HeldFirstWrite {
   std::thread thread_;
 };
 
+// Writes `k` on its own thread once started.
+class Writer {
+ public:
+  Writer(GroupCommit& writes, Database& db, int k)
+      : thread_([&writes, &db, k, this] {
+          status_ = writes.Write([&db, k] { return Insert(db, k); });
+          done_.Notify();
+        }) {}
+  ~Writer() { thread_.join(); }
+  bool Done(absl::Duration within) { return done_.WaitForNotificationWithTimeout(within); }
+  absl::Status status() const { return status_; }
+
+ private:
+  absl::Status status_;
+  absl::Notification done_;
+  std::thread thread_;
+};
+
+void WaitQueued(const GroupCommit& writes, size_t n) {
+  while (writes.queued() < n) absl::SleepFor(absl::Milliseconds(1));
+}
+
+TEST(GroupCommitTest, AfterABatchOfSeveralTheNextLeaderGathersAsManyWrites) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)").ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu, {.gather = absl::Hours(1)});
+  {
+    // A batch of two: both queue while the owner holds the connection's mutex.
+    absl::ReleasableMutexLock held(&db_mu);
+    Writer first(writes, *db, 1);
+    while (writes.queued() != 0) absl::SleepFor(absl::Milliseconds(1));  // it leads, waiting for db_mu
+    Writer second(writes, *db, 2);
+    Writer third(writes, *db, 3);
+    WaitQueued(writes, 2);
+    held.Release();
+  }
+  ASSERT_EQ(writes.commits(), 2u) << "the first alone, then the two queued behind it";
+  // The next leader waits for a second write instead of committing alone.
+  Writer fourth(writes, *db, 4);
+  while (writes.queued() == 0 && !fourth.Done(absl::Milliseconds(1))) {
+  }
+  ASSERT_FALSE(fourth.Done(absl::Milliseconds(50))) << "committed alone";
+  Writer fifth(writes, *db, 5);
+  ASSERT_TRUE(fourth.Done(absl::Seconds(30)));
+  ASSERT_TRUE(fifth.Done(absl::Seconds(30)));
+  EXPECT_TRUE(fourth.status().ok() && fifth.status().ok());
+  EXPECT_EQ(writes.commits(), 3u) << "one commit for both";
+  EXPECT_EQ(Count(*db, "SELECT count(*) FROM t"), 5);
+}
+
+TEST(GroupCommitTest, ALoneWriterNeverGathers) {
+  std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)").ok());
+  absl::Mutex db_mu;
+  GroupCommit writes(*db, db_mu, {.gather = absl::Hours(1)});
+  for (int k = 1; k <= 5; ++k) {
+    Writer w(writes, *db, k);
+    ASSERT_TRUE(w.Done(absl::Seconds(30))) << "write " << k << " waited for company";
+    EXPECT_TRUE(w.status().ok());
+  }
+  EXPECT_EQ(writes.commits(), 5u);
+}
+
 TEST(GroupCommitTest, AFailedWriteLeavesNothingAndTheOthersOfItsBatchCommit) {
   std::unique_ptr<Database> db = *Database::Open(TestDatabasePath());
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (5)").ok());
