@@ -25,8 +25,9 @@
 // naming the last error.
 //
 // A journal write that fails with UNAVAILABLE (journal.h) returns IsJournalUnavailable: RunStep
-// then stops at once (the body does not run without its RUNNING write; a body whose result was
-// not written is not retried here) and the manager pauses the operation (manager.h).
+// then stops at once (a body whose RUNNING is written does not run without that write; a body
+// whose result was not written is not retried here) and the manager pauses the operation
+// (manager.h).
 #ifndef ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_
 #define ONCHAIN_KMS_ORCHESTRATOR_ENGINE_OP_CONTEXT_H_
 
