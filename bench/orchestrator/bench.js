@@ -402,7 +402,8 @@ async function blocksMain(blockTime) {
   log(`bench: blocks per deploy on a ${blockTime} s block time: ${N} in flight through the orchestrator, ` +
       `${SDK_N} one after another with the SDK; ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const runs = [];
-  for (const what of ORDER) {
+  // --sdk-n=0: no SDK row (it would have no deploys to count blocks of).
+  for (const what of ORDER.filter((x) => x !== 'sdk' || SDK_N > 0)) {
     const m = what === 'orchestrator'
       ? (WARMUP > 0 && await orchestratorDeploys(orchs, 'w', WARMUP),
          await measure('orchestrator', () => orchestratorBlocks(orchs, 'b', N)))
