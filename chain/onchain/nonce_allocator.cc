@@ -532,6 +532,9 @@ struct NonceAllocator::WaitState {
   // When the node last accepted one of our broadcasts in this wait: it knows the transaction
   // then, so polls within a poll_interval of it do not ask (one exchange less per poll).
   absl::Time accepted_send = absl::InfinitePast();
+  // This wait's broadcast was the first the node heard of the nonce's only version: no receipt
+  // can exist unless the node mines on arrival.
+  bool fresh = false;
   int conflict_polls = 0;
   absl::Status last_error;
 };
@@ -547,11 +550,24 @@ absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const Wait
   if (absl::Status s = SendNewest(w); !s.ok()) return s;
 
   absl::Duration sleep = std::min(wait.first_poll, wait.poll_interval);
+  bool at_once = !w.fresh || PollAtOnce(wait);
+  // A poll at once after a fresh broadcast tells whether the next ones pay (PollAtOnce).
+  bool counts = w.fresh && at_once;
   while (true) {
-    w.versions = Versions(nonce);
-    if (w.versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is no longer tracked"));
-    if (std::optional<absl::StatusOr<MinedTx>> done = Poll(w); done.has_value()) return *std::move(done);
-    Maintain(w.call);
+    if (at_once) {
+      w.versions = Versions(nonce);
+      if (w.versions.empty()) return absl::NotFoundError(absl::StrCat("nonce ", nonce, " is no longer tracked"));
+      std::optional<absl::StatusOr<MinedTx>> done = Poll(w);
+      if (counts) {
+        counts = false;
+        absl::MutexLock l(&mu_);
+        poll_at_once_missed_ = !done.has_value();
+        poll_at_once_skipped_ = 0;
+      }
+      if (done.has_value()) return *std::move(done);
+      Maintain(w.call);
+    }
+    at_once = true;
     if (!w.call.Sleep(sleep)) {
       absl::Status s = w.call.Check("wait");
       const absl::StatusCode code = s.ok() ? absl::StatusCode::kDeadlineExceeded : s.code();
@@ -565,11 +581,20 @@ absl::StatusOr<MinedTx> NonceAllocator::SubmitAndWait(uint64_t nonce, const Wait
   }
 }
 
+bool NonceAllocator::PollAtOnce(const WaitOptions& wait) {
+  absl::MutexLock l(&mu_);
+  if (!poll_at_once_missed_) return true;
+  if (++poll_at_once_skipped_ < std::max(wait.recheck_poll_at_once, 1)) return false;
+  poll_at_once_skipped_ = 0;
+  return true;
+}
+
 absl::Status NonceAllocator::SendNewest(WaitState& w) {
   const std::vector<SignedTx> now = Versions(w.nonce);
   if (now.empty()) return absl::OkStatus();
   absl::StatusOr<Hash32> sent = Broadcast(now.back(), w.call);
   ++w.out.broadcasts;
+  w.fresh = sent.ok() && now.size() == 1;
   switch (Classify(sent.status())) {
     case SendOutcome::kAccepted:
       w.accepted_send = absl::Now();

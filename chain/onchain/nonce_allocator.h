@@ -17,12 +17,13 @@
 //   with both fees raised (FeePolicy::bump_percent, >= 10%) once it has been pending for
 //   `stuck_after`: the same call, the same nonce; the signer's anti-equivocation rule allows
 //   exactly this. Earlier versions stay tracked: whichever lands wins.
-// - Waiting (SubmitAndWait): broadcast, then poll receipts of every version (at once, then after
-//   first_poll, doubling to poll_interval) until one is mined with the requested confirmations;
-//   a poll without a receipt asks whether the node still knows the transaction (and re-broadcasts
-//   if not) unless the node accepted it within the last poll_interval; notices a receipt that
-//   vanished (reorg, snapshot revert) and re-broadcasts; cancellable; the transaction stays tracked on return so a
-//   later resume (Adopt + SubmitAndWait) continues with the same bytes.
+// - Waiting (SubmitAndWait): broadcast, then poll receipts of every version (at once while that
+//   pays, then after first_poll, doubling to poll_interval: WaitOptions) until one is mined with
+//   the requested confirmations; a poll without a receipt asks whether the node still knows the
+//   transaction (and re-broadcasts if not) unless the node accepted it within the last
+//   poll_interval; notices a receipt that vanished (reorg, snapshot revert) and re-broadcasts;
+//   cancellable; the transaction stays tracked on return so a later resume (Adopt +
+//   SubmitAndWait) continues with the same bytes.
 //
 // One NonceAllocator per (chain, sender) per process. Without a NonceStore, two processes sharing
 // a key would race on nonces (detected as "nonce used by another transaction", ABORTED). With
@@ -60,8 +61,12 @@ struct WaitOptions {
   // 1: the receipt alone is enough (the SDK's choice). n: the receipt's block and n-1 on top.
   uint32_t confirmations = 1;
   // Receipt polling: once right after the broadcast (a dev node has mined it by then), then
-  // after first_poll, doubling up to poll_interval (a slow chain is not polled hard).
+  // after first_poll, doubling up to poll_interval (a slow chain is not polled hard). After a
+  // transaction the node had just accepted, the poll at once is made only while such polls find
+  // receipts: once one found none (a chain with real blocks, or a dev node under load), the
+  // next ones wait first_poll, and every `recheck_poll_at_once`-th tries again.
   absl::Duration first_poll = absl::Milliseconds(250);
+  int recheck_poll_at_once = 16;
   absl::Duration poll_interval = absl::Seconds(2);
   // Overall limit of SubmitAndWait (also bounded by CallOptions::deadline).
   absl::Duration timeout = absl::Minutes(3);
@@ -234,6 +239,8 @@ class NonceAllocator {
   absl::Status SendNewest(WaitState& w);
   // One poll of the receipts: the final result once mined (or failed), nullopt to keep waiting.
   std::optional<absl::StatusOr<MinedTx>> Poll(WaitState& w);
+  // Whether a wait whose broadcast the node just accepted polls at once (WaitOptions.first_poll).
+  bool PollAtOnce(const WaitOptions& wait);
   void CloseMinedSlots(const jsonrpc::CallOptions& opts);
   std::optional<absl::StatusOr<MinedTx>> OnReceipt(WaitState& w, const jsonrpc::Receipt& receipt, const SignedTx& tx);
   std::string RevertReason(const jsonrpc::Receipt& receipt, const SignedTx& tx, const jsonrpc::CallOptions& call);
@@ -265,6 +272,10 @@ class NonceAllocator {
   std::map<uint64_t, Record> records_ ABSL_GUARDED_BY(mu_);
   absl::Time last_maintain_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  // The latest poll at once after a fresh broadcast found no receipt; waits since then that
+  // skipped it (WaitOptions.recheck_poll_at_once).
+  bool poll_at_once_missed_ ABSL_GUARDED_BY(mu_) = false;
+  int poll_at_once_skipped_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // True for SubmitAndWait's "nonce used by another transaction" (ABORTED with a marker payload).

@@ -376,5 +376,58 @@ TEST(NonceAllocator, PollsRightAfterAnAcceptedBroadcastAskOnlyForTheReceipt) {
   EXPECT_EQ(mined->broadcasts, 1);
 }
 
+// After a broadcast the node just accepted, the receipt is polled at once only while that finds
+// receipts (a dev node mining on arrival); on a node that does not, later waits skip it (one
+// request per transaction less) and every recheck_poll_at_once-th tries again. The waits here
+// end at their deadline: the next poll would come an hour after the first.
+TEST(NonceAllocator, PollsAtOnceOnlyWhileThatFindsReceipts) {
+  std::atomic<int> receipt_polls{0};
+  std::atomic<bool> mines_on_arrival{false};
+  const std::string from = LocalKeySigner::FromHex(kKey0).value()->address().Hex();
+  ScriptedNode node([&](const json::string& method, const json::array& params) -> json::value {
+    if (method == "eth_getTransactionCount") return "0x5";
+    if (method == "eth_sendRawTransaction")
+      return json::string(Keccak256(*FromHex(std::string(params[0].as_string()))).Hex());
+    if (method == "eth_getTransactionReceipt") {
+      receipt_polls.fetch_add(1);
+      if (!mines_on_arrival.load()) return nullptr;
+      return json::object{{"transactionHash", params[0]},
+                          {"transactionIndex", "0x0"},
+                          {"blockHash", H(7).Hex()},
+                          {"blockNumber", "0x10"},
+                          {"from", from},
+                          {"gasUsed", "0x5208"},
+                          {"cumulativeGasUsed", "0x5208"},
+                          {"status", "0x1"},
+                          {"logs", json::array{}}};
+    }
+    return nullptr;
+  });
+  NonceAllocator& nonces = node.nonces;
+  TxEnvelope env{.gas_limit = 50000, .max_fee_per_gas = U256(2000), .max_priority_fee_per_gas = U256(1000)};
+  const WaitOptions wait{.first_poll = absl::Hours(1), .poll_interval = absl::Hours(1), .recheck_poll_at_once = 3};
+  uint8_t k = 0;
+  // Signs and waits for one transaction; the receipt polls it made.
+  auto one = [&](absl::StatusCode want) {
+    absl::StatusOr<SignedTx> tx = nonces.SignNext(TxIntent::AddComposeHash(kOther, H(++k)), env, nullptr);
+    EXPECT_TRUE(tx.ok()) << tx.status();
+    const int before = receipt_polls.load();
+    jsonrpc::CallOptions call;
+    call.deadline = absl::Now() + absl::Seconds(1);
+    EXPECT_EQ(nonces.SubmitAndWait(tx->nonce, wait, call).status().code(), want) << "transaction " << int{k};
+    return receipt_polls.load() - before;
+  };
+  const absl::StatusCode kPending = absl::StatusCode::kDeadlineExceeded;
+  EXPECT_EQ(one(kPending), 1) << "polled at once: nothing";
+  EXPECT_EQ(one(kPending), 0) << "skipped";
+  EXPECT_EQ(one(kPending), 0) << "skipped";
+  EXPECT_EQ(one(kPending), 1) << "the third: tried again, nothing";
+  mines_on_arrival = true;
+  EXPECT_EQ(one(kPending), 0) << "skipped: this wait would find it only at its next poll";
+  EXPECT_EQ(one(kPending), 0) << "skipped";
+  EXPECT_EQ(one(absl::StatusCode::kOk), 1) << "tried again: mined";
+  EXPECT_EQ(one(absl::StatusCode::kOk), 1) << "at once again";
+}
+
 }  // namespace
 }  // namespace chain::onchain
