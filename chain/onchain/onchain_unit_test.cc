@@ -334,6 +334,19 @@ TEST(NonceAllocator, ConcurrentCallersGetContiguousNoncesAndAFailedSignatureLeav
   EXPECT_EQ(nonces.Adopt(*TxJournal::FromVersions({foreign->raw}), nullptr).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// eth_getTransactionReceipt's answer for `hash`: mined in block 16, successful, sent by kKey0.
+json::value MinedReceipt(json::value hash) {
+  return json::object{{"transactionHash", std::move(hash)},
+                      {"transactionIndex", "0x0"},
+                      {"blockHash", H(7).Hex()},
+                      {"blockNumber", "0x10"},
+                      {"from", LocalKeySigner::FromHex(kKey0).value()->address().Hex()},
+                      {"gasUsed", "0x5208"},
+                      {"cumulativeGasUsed", "0x5208"},
+                      {"status", "0x1"},
+                      {"logs", json::array{}}};
+}
+
 // A poll without a receipt right after the node accepted the transaction does not ask whether
 // the node still knows it (it just said so): one JSON-RPC exchange less per poll while a
 // transaction waits for its block.
@@ -349,15 +362,7 @@ TEST(NonceAllocator, PollsRightAfterAnAcceptedBroadcastAskOnlyForTheReceipt) {
       return json::string(sent_hash);
     }
     if (method == "eth_getTransactionReceipt" && receipt_polls.fetch_add(1) >= 3) {
-      return json::object{{"transactionHash", sent_hash},
-                          {"transactionIndex", "0x0"},
-                          {"blockHash", H(7).Hex()},
-                          {"blockNumber", "0x10"},
-                          {"from", LocalKeySigner::FromHex(kKey0).value()->address().Hex()},
-                          {"gasUsed", "0x5208"},
-                          {"cumulativeGasUsed", "0x5208"},
-                          {"status", "0x1"},
-                          {"logs", json::array{}}};
+      return MinedReceipt(json::string(sent_hash));
     }
     if (method == "eth_getTransactionByHash") known_asks.fetch_add(1);
     return nullptr;
@@ -383,7 +388,6 @@ TEST(NonceAllocator, PollsRightAfterAnAcceptedBroadcastAskOnlyForTheReceipt) {
 TEST(NonceAllocator, PollsAtOnceOnlyWhileThatFindsReceipts) {
   std::atomic<int> receipt_polls{0};
   std::atomic<bool> mines_on_arrival{false};
-  const std::string from = LocalKeySigner::FromHex(kKey0).value()->address().Hex();
   ScriptedNode node([&](const json::string& method, const json::array& params) -> json::value {
     if (method == "eth_getTransactionCount") return "0x5";
     if (method == "eth_sendRawTransaction")
@@ -391,15 +395,7 @@ TEST(NonceAllocator, PollsAtOnceOnlyWhileThatFindsReceipts) {
     if (method == "eth_getTransactionReceipt") {
       receipt_polls.fetch_add(1);
       if (!mines_on_arrival.load()) return nullptr;
-      return json::object{{"transactionHash", params[0]},
-                          {"transactionIndex", "0x0"},
-                          {"blockHash", H(7).Hex()},
-                          {"blockNumber", "0x10"},
-                          {"from", from},
-                          {"gasUsed", "0x5208"},
-                          {"cumulativeGasUsed", "0x5208"},
-                          {"status", "0x1"},
-                          {"logs", json::array{}}};
+      return MinedReceipt(params[0]);
     }
     return nullptr;
   });
