@@ -195,7 +195,12 @@ TEST(Endpoints, SingleEndpointDownThenBack) {
   o.retry.max_backoff = absl::Milliseconds(100);
   auto rpc = jsonrpc::Client::Create(o);
   ASSERT_TRUE(rpc.ok());
-  OnchainOperations ops(**rpc, *env->signer, testing::FastOptions());
+  // No fee bump while the node is down (FastOptions' stuck_after, 1 s, is the outage's length):
+  // a bump signed then could reach the pool after the test's Mine, and the mined version would
+  // not be the newest journaled one. Bumps have their own tests below.
+  OperationOptions no_bumps = testing::FastOptions();
+  no_bumps.nonces.stuck_after = absl::Minutes(10);
+  OnchainOperations ops(**rpc, *env->signer, no_bumps);
 
   ASSERT_TRUE(env->anvil->Pause().ok());
   const absl::Time t0 = absl::Now();
