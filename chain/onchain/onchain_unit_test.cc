@@ -401,7 +401,7 @@ TEST(NonceAllocator, PollsAtOnceOnlyWhileThatFindsReceipts) {
   });
   NonceAllocator& nonces = node.nonces;
   TxEnvelope env{.gas_limit = 50000, .max_fee_per_gas = U256(2000), .max_priority_fee_per_gas = U256(1000)};
-  const WaitOptions wait{.first_poll = absl::Hours(1), .poll_interval = absl::Hours(1), .recheck_poll_at_once = 3};
+  const WaitOptions wait{.first_poll = absl::Hours(1), .recheck_poll_at_once = 3, .poll_interval = absl::Hours(1)};
   uint8_t k = 0;
   // Signs and waits for one transaction; the receipt polls it made.
   auto one = [&](absl::StatusCode want) {
