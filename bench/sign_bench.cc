@@ -47,7 +47,37 @@ void BM_SignEip1559WithFrom(benchmark::State& state) {
   }
 }
 
-// The signer's self-check, as it is: one verification against the public key parsed at load.
+// The signer's signing since stop 31: the signature, then its check with the nonce it used
+// (R = k·G again, one fixed-base multiplication, and the signing equation in scalars).
+void BM_SignHashSelfChecked(benchmark::State& state) {
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  for (auto _ : state) {
+    auto sig = chain::SignHashSelfChecked(kKey, hash);
+    benchmark::DoNotOptimize(sig);
+  }
+}
+
+// The same signature unchecked, and checked the way the signer did before stop 31 (a
+// verification against the public key parsed at load): the pair to compare the above with.
+void BM_SignHashThenVerify(benchmark::State& state) {
+  const chain::PublicKey key = *chain::PublicKey::FromSecret(kKey);
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  for (auto _ : state) {
+    auto sig = chain::SignHash(kKey, hash);
+    bool ok = key.Verifies(hash, *sig);
+    benchmark::DoNotOptimize(ok);
+  }
+}
+
+void BM_SignHash(benchmark::State& state) {
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  for (auto _ : state) {
+    auto sig = chain::SignHash(kKey, hash);
+    benchmark::DoNotOptimize(sig);
+  }
+}
+
+// A verification against the public key parsed at load, alone.
 void BM_SelfCheckVerifyPreparedKey(benchmark::State& state) {
   const chain::PublicKey key = *chain::PublicKey::FromSecret(kKey);
   const chain::Hash32 hash = AddComposeHashTx().SigningHash();
@@ -87,6 +117,9 @@ void BM_RawSecp256k1SignRecoverable(benchmark::State& state) {
 
 BENCHMARK(BM_Eip1559SignAndEncode);
 BENCHMARK(BM_SignEip1559WithFrom);
+BENCHMARK(BM_SignHash);
+BENCHMARK(BM_SignHashSelfChecked);
+BENCHMARK(BM_SignHashThenVerify);
 BENCHMARK(BM_SelfCheckVerifyPreparedKey);
 BENCHMARK(BM_SelfCheckRecoverAndCompare);
 BENCHMARK(BM_RawSecp256k1SignRecoverable);

@@ -2,6 +2,7 @@
 
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
+#include <string.h>  // explicit_bzero
 #include <sys/random.h>
 
 #include <cstring>
@@ -94,12 +95,24 @@ absl::Status ValidateSecret(ByteView secret) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& hash) {
+namespace {
+
+// libsecp256k1's RFC 6979 nonce function (its default), also keeping the nonce it returns in
+// `data` (32 bytes): the last one drawn is the one the signature used.
+int Rfc6979KeepingNonce(unsigned char* nonce32, const unsigned char* msg32, const unsigned char* key32,
+                        const unsigned char* algo16, void* data, unsigned int attempt) {
+  const int ok = secp256k1_nonce_function_rfc6979(nonce32, msg32, key32, algo16, nullptr, attempt);
+  if (ok) std::memcpy(data, nonce32, 32);
+  return ok;
+}
+
+absl::StatusOr<RecoverableSignature> Sign(ByteView secret, const Hash32& hash, secp256k1_nonce_function nonce_fn,
+                                          void* nonce_data) {
   absl::Status st = ValidateSecret(secret);
   if (!st.ok()) return st;
   secp256k1_ecdsa_recoverable_signature rsig;
-  // nullptr nonce function = RFC 6979; libsecp256k1 always produces low-s.
-  if (!secp256k1_ecdsa_sign_recoverable(Context(), &rsig, hash.data(), secret.data(), nullptr, nullptr)) {
+  // libsecp256k1 always produces low-s.
+  if (!secp256k1_ecdsa_sign_recoverable(Context(), &rsig, hash.data(), secret.data(), nonce_fn, nonce_data)) {
     return absl::InternalError("secp256k1: signing failed");
   }
   RecoverableSignature sig;
@@ -112,6 +125,81 @@ absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& has
   if (recid < 0 || recid > 1) return absl::InternalError("secp256k1: unexpected recovery id");
   sig.recovery_id = static_cast<uint8_t>(recid);
   return sig;
+}
+
+// secp256k1 group order n, big-endian.
+constexpr std::array<uint8_t, 32> kOrder = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                            0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48,
+                                            0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
+
+// x mod n for x < 2^256 < 2n: one conditional subtraction, as libsecp256k1 reduces a digest.
+std::array<uint8_t, 32> ReduceModOrder(const std::array<uint8_t, 32>& x) {
+  if (std::memcmp(x.data(), kOrder.data(), 32) < 0) return x;
+  std::array<uint8_t, 32> out;
+  int borrow = 0;
+  for (int i = 31; i >= 0; --i) {
+    const int d = x[static_cast<size_t>(i)] - kOrder[static_cast<size_t>(i)] - borrow;
+    out[static_cast<size_t>(i)] = static_cast<uint8_t>(d & 0xff);
+    borrow = d < 0 ? 1 : 0;
+  }
+  return out;
+}
+
+// Equality whose time does not depend on where the bytes differ (the values derive from the key).
+bool Equal32(const uint8_t* a, const uint8_t* b) {
+  uint8_t diff = 0;
+  for (size_t i = 0; i < 32; ++i) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& hash) {
+  return Sign(secret, hash, nullptr, nullptr);  // nullptr = libsecp256k1's default, RFC 6979
+}
+
+absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash) {
+  uint8_t nonce[32];
+  absl::StatusOr<RecoverableSignature> sig = Sign(secret, hash, Rfc6979KeepingNonce, nonce);
+  const bool checked = sig.ok() && SignatureMatchesNonce(secret, hash, ByteView(nonce, 32), *sig);
+  explicit_bzero(nonce, sizeof(nonce));  // the nonce and the signature give the key
+  if (!sig.ok()) return sig.status();
+  if (!checked) return absl::InternalError("signature self-check failed: it does not match the key and its nonce");
+  return sig;
+}
+
+bool SignatureMatchesNonce(ByteView secret, const Hash32& hash, ByteView nonce, const RecoverableSignature& sig) {
+  // High s is a fault too: the signing normalizes s, and nodes reject the other (EIP-2).
+  if (secret.size() != 32 || nonce.size() != 32 || sig.recovery_id > 1 || !sig.IsLowS()) return false;
+  const secp256k1_context* ctx = Context();
+  // R = k·G: the fixed-base multiplication the signing did, done again with fresh blinding.
+  secp256k1_pubkey point;
+  if (!secp256k1_ec_pubkey_create(ctx, &point, nonce.data())) return false;
+  uint8_t r_point[33];
+  size_t r_len = sizeof(r_point);
+  secp256k1_ec_pubkey_serialize(ctx, r_point, &r_len, &point, SECP256K1_EC_COMPRESSED);
+  const bool r_ok = std::memcmp(r_point + 1, sig.r.data(), 32) == 0;  // R.x = r (R.x >= n has p ~ 2^-127)
+  const uint8_t y_odd = r_point[0] & 1;
+
+  // s·k against z + r·d; the low-s rule may have negated s.
+  std::array<uint8_t, 32> lhs = sig.s;
+  std::array<uint8_t, 32> rhs;
+  std::memcpy(rhs.data(), secret.data(), 32);
+  std::array<uint8_t, 32> digest;
+  std::memcpy(digest.data(), hash.data(), 32);
+  const std::array<uint8_t, 32> z = ReduceModOrder(digest);
+  const bool z_zero = Equal32(z.data(), std::array<uint8_t, 32>{}.data());
+  bool ok = r_ok && secp256k1_ec_seckey_tweak_mul(ctx, lhs.data(), nonce.data()) == 1 &&
+            secp256k1_ec_seckey_tweak_mul(ctx, rhs.data(), sig.r.data()) == 1 &&
+            (z_zero || secp256k1_ec_seckey_tweak_add(ctx, rhs.data(), z.data()) == 1);
+  bool negated = false;
+  if (ok && !Equal32(lhs.data(), rhs.data())) {
+    negated = true;
+    ok = secp256k1_ec_seckey_negate(ctx, rhs.data()) == 1 && Equal32(lhs.data(), rhs.data());
+  }
+  explicit_bzero(lhs.data(), lhs.size());
+  explicit_bzero(rhs.data(), rhs.size());
+  return ok && sig.recovery_id == (y_odd ^ (negated ? 1 : 0));
 }
 
 absl::StatusOr<std::array<uint8_t, 65>> PublicKeyFromSecret(ByteView secret) {

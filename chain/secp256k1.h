@@ -38,6 +38,19 @@ absl::Status ValidateSecret(ByteView secret);
 // RFC 6979 deterministic signature of a 32-byte digest, low-s, recovery id 0 or 1.
 absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& hash);
 
+// SignHash's signature (the same bytes), returned only after a self-check against faults (bit
+// flips, a corrupted library) that costs one fixed-base multiplication, ~0.8 of a signature,
+// where verifying costs ~1.3 (bench/README.md "Stop 31"): SignatureMatchesNonce with the nonce
+// the signing drew. Internal if the check fails (no signature is returned).
+absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash);
+
+// The self-check on its own: true iff s is low (EIP-2), R = nonce·G has x = r and a y whose
+// parity is the recovery id (flipped when the low-s rule negated s), and
+// s·nonce ≡ ±(z + r·d) (mod n) with z = hash mod n, d = secret: the verification equation of
+// d's public key, the recovery id included. Scalar products are constant-time; temporaries are
+// wiped. Exposed for tests that hand it faulty values.
+bool SignatureMatchesNonce(ByteView secret, const Hash32& hash, ByteView nonce, const RecoverableSignature& sig);
+
 // 65-byte uncompressed public key 0x04 || X || Y.
 absl::StatusOr<std::array<uint8_t, 65>> PublicKeyFromSecret(ByteView secret);
 absl::StatusOr<Address> AddressFromSecret(ByteView secret);

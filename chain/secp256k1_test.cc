@@ -1,6 +1,7 @@
 #include "chain/secp256k1.h"
 
 #include <gtest/gtest.h>
+#include <secp256k1.h>
 
 #include <thread>
 #include <vector>
@@ -153,6 +154,144 @@ TEST(Secp256k1, PreparedPublicKeyVerifiesAndRejectsFaults) {
   not_on_curve[0] = 0x04;
   EXPECT_EQ(PublicKey::Parse(not_on_curve).status().message(), "public key: not a point on secp256k1");
   EXPECT_FALSE(PublicKey::FromSecret(Bytes(32, 0)).ok());
+}
+
+Hash32 HashOf(absl::string_view hex) { return *Hash32::FromBytes(H(hex)); }
+
+// Digests that are each their own case for z = digest mod n: 0, n - 1, n (z = 0), n + 1 (z = 1),
+// 2^256 - 1, and ordinary ones.
+std::vector<Hash32> SelfCheckDigests() {
+  std::vector<Hash32> out = {HashOf(std::string(64, '0')),
+                             HashOf("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140"), HashOf(kOrder),
+                             HashOf("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364142"),
+                             HashOf(std::string(64, 'f'))};
+  for (int i = 0; i < 24; ++i) out.push_back(Keccak256(absl::string_view(std::to_string(i))));
+  return out;
+}
+
+// The nonce RFC 6979 gives libsecp256k1's signing on its first attempt (the one used unless it
+// is out of range, p ~ 2^-128).
+Bytes Rfc6979Nonce(ByteView secret, const Hash32& h) {
+  Bytes k(32);
+  EXPECT_EQ(secp256k1_nonce_function_rfc6979(k.data(), h.data(), secret.data(), nullptr, nullptr, 0), 1);
+  return k;
+}
+
+// The signer's signing: the same bytes as SignHash, and each signature verifies against the key
+// and recovers its address (libsecp256k1's verification and recovery as the oracle), for both
+// parities of R.y and both outcomes of the low-s rule.
+TEST(Secp256k1, SelfCheckedSigningGivesSignHashsSignatures) {
+  const Bytes other_secret = H("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+  int ids[2] = {0, 0};
+  for (const Bytes& secret : {kAnvilKey, other_secret, H(std::string(63, '0') + "1")}) {
+    const PublicKey key = *PublicKey::FromSecret(secret);
+    for (const Hash32& h : SelfCheckDigests()) {
+      absl::StatusOr<RecoverableSignature> sig = SignHashSelfChecked(secret, h);
+      ASSERT_TRUE(sig.ok()) << sig.status() << " " << ToHex(h.bytes());
+      EXPECT_EQ(*sig, *SignHash(secret, h)) << ToHex(h.bytes());
+      EXPECT_TRUE(key.Verifies(h, *sig)) << ToHex(h.bytes());
+      EXPECT_EQ(*Recover(h, *sig), key.address()) << ToHex(h.bytes());
+      EXPECT_TRUE(SignatureMatchesNonce(secret, h, Rfc6979Nonce(secret, h), *sig));
+      ++ids[sig->recovery_id];
+    }
+  }
+  EXPECT_GT(ids[0], 10);
+  EXPECT_GT(ids[1], 10);
+  EXPECT_EQ(SignHashSelfChecked(Bytes(31, 1), Hash32()).status().message(), "secret key: want 32 bytes, got 31");
+}
+
+// a·b mod n through libsecp256k1's constant-time scalar product (a, b in [1, n-1]).
+Bytes MulModOrder(Bytes a, const Bytes& b) {
+  static secp256k1_context* const ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+  EXPECT_EQ(secp256k1_ec_seckey_tweak_mul(ctx, a.data(), b.data()), 1);
+  return a;
+}
+
+// a^-1 mod n = a^(n-2) (Fermat; n is prime).
+Bytes InverseModOrder(const Bytes& a) {
+  const Bytes e = *FromHex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd036413f");  // n - 2
+  Bytes acc = H(std::string(63, '0') + "1");
+  for (uint8_t byte : e) {
+    for (int bit = 7; bit >= 0; --bit) {
+      acc = MulModOrder(acc, acc);
+      if ((byte >> bit) & 1) acc = MulModOrder(acc, a);
+    }
+  }
+  return acc;
+}
+
+// A fault in computing R alone: r' is not R.x, but s = k^-1 (z + r'·d) is computed from it, so
+// the signing equation holds for r'; only recomputing R finds it. Low-s normalized as signing does.
+RecoverableSignature SignatureWithFaultyR(const Bytes& secret, const Hash32& h, const Bytes& nonce,
+                                          const RecoverableSignature& good) {
+  RecoverableSignature bad = good;
+  bad.r[31] ^= 1;
+  static secp256k1_context* const ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+  Bytes zr = MulModOrder(secret, Bytes(bad.r.begin(), bad.r.end()));
+  EXPECT_EQ(secp256k1_ec_seckey_tweak_add(ctx, zr.data(), h.data()), 1);  // the digests used here are < n
+  Bytes s = MulModOrder(zr, InverseModOrder(nonce));
+  std::copy(s.begin(), s.end(), bad.s.begin());
+  if (!bad.IsLowS()) {
+    EXPECT_EQ(secp256k1_ec_seckey_negate(ctx, s.data()), 1);
+    std::copy(s.begin(), s.end(), bad.s.begin());
+    bad.recovery_id ^= 1;
+  }
+  return bad;
+}
+
+// The self-check rejects every single-bit fault in r, s, the nonce, the key or the digest, the
+// other recovery id, the high-s twin (with either id), and r = 0: each is what a fault during
+// signing could have produced.
+TEST(Secp256k1, SelfCheckRejectsFaults) {
+  const U256 order = *U256::FromHex(std::string("0x") + kOrder);
+  const std::vector<Hash32> digests = SelfCheckDigests();
+  for (size_t i = 0; i < digests.size(); ++i) {
+    const Hash32& h = digests[i];
+    const RecoverableSignature sig = *SignHash(kAnvilKey, h);
+    const Bytes nonce = Rfc6979Nonce(kAnvilKey, h);
+    ASSERT_TRUE(SignatureMatchesNonce(kAnvilKey, h, nonce, sig)) << ToHex(h.bytes());
+    for (int bit = 0; bit < 256; bit += 5) {
+      const size_t byte = static_cast<size_t>(bit / 8);
+      const uint8_t mask = static_cast<uint8_t>(1u << (bit % 8));
+      RecoverableSignature faulty = sig;
+      faulty.r[byte] ^= mask;
+      EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, faulty)) << "r bit " << bit;
+      faulty = sig;
+      faulty.s[byte] ^= mask;
+      EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, faulty)) << "s bit " << bit;
+      Bytes bad_nonce = nonce;
+      bad_nonce[byte] ^= mask;
+      EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, bad_nonce, sig)) << "nonce bit " << bit;
+      Bytes bad_key = kAnvilKey;
+      bad_key[byte] ^= mask;
+      EXPECT_FALSE(SignatureMatchesNonce(bad_key, h, nonce, sig)) << "key bit " << bit;
+      Hash32 bad_hash = h;
+      bad_hash.data()[byte] ^= mask;
+      EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, bad_hash, nonce, sig)) << "digest bit " << bit;
+    }
+    if (i >= 5) {  // the ordinary digests (z = h)
+      const RecoverableSignature faulty_r = SignatureWithFaultyR(kAnvilKey, h, nonce, sig);
+      EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, faulty_r));
+      RecoverableSignature other = faulty_r;
+      other.recovery_id ^= 1;
+      EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, other));
+    }
+    RecoverableSignature other_id = sig;
+    other_id.recovery_id ^= 1;
+    EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, other_id));
+    RecoverableSignature high = sig;  // (r, n - s): valid ECDSA with the other id, but not low-s
+    high.s = U256::CheckedSub(order, U256::FromBytes32(sig.s))->ToBytes32();
+    EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, high));
+    high.recovery_id ^= 1;
+    EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, high));
+    RecoverableSignature zero = sig;
+    zero.r = {};
+    EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, zero));
+    RecoverableSignature bad_id = sig;
+    bad_id.recovery_id = 2;
+    EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, h, nonce, bad_id));
+  }
+  EXPECT_FALSE(SignatureMatchesNonce(kAnvilKey, Hash32(), Bytes(32, 0), *SignHash(kAnvilKey, Hash32())));
 }
 
 TEST(Secp256k1, SharedContextIsThreadSafe) {

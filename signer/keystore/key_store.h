@@ -18,6 +18,7 @@
 #include "chain/secp256k1.h"
 #include "chain/transaction.h"
 #include "crypto/locked_buffer.h"
+#include "crypto/sha256.h"
 #include "signer/keystore/keystore_v3.h"
 
 namespace signer::keystore {
@@ -56,9 +57,12 @@ class KeyStore {
   // Names of the directory entries Load skipped because they are not regular files, sorted.
   const std::vector<std::string>& skipped() const { return skipped_; }
 
-  // Signs a 32-byte digest (RFC 6979, low-s) and checks the signature against the key's public
-  // key (derived once, at load) before returning it: one verification, no recovery. NotFound for
-  // an unknown key; Internal if the check fails (nothing is returned).
+  // Signs a 32-byte digest (RFC 6979, low-s) and checks the signature before returning it: the
+  // signing equation and R recomputed from the nonce (chain::SignHashSelfChecked, one fixed-base
+  // multiplication), and the secret still the one whose address was derived at load (its SHA-256
+  // compared with the load's). Together these make the signature verify against the key's public
+  // key, recovery id included. NotFound for an unknown key; Internal if a check fails (nothing is
+  // returned).
   absl::StatusOr<chain::RecoverableSignature> SignHash(const chain::Address& address, const chain::Hash32& hash) const;
 
   // Signs and encodes an EIP-1559 transaction (raw bytes, hash, sender).
@@ -69,9 +73,13 @@ class KeyStore {
   struct Key {
     std::string label;
     crypto::LockedBuffer secret;
-    chain::PublicKey public_key;  // of `secret`, for the self-check of every signature
+    // SHA-256 of `secret` at load, when its address was derived: a bit flipped in the secret
+    // since would sign for another key, consistently enough to pass the signature's own check.
+    crypto::Sha256Digest secret_digest;
   };
+  friend class KeyStoreTestPeer;  // flips a bit of a loaded secret
   KeyStore() = default;
+  void Add(const chain::Address& address, std::string label, crypto::LockedBuffer secret);
   absl::flat_hash_map<chain::Address, Key> keys_;
   std::vector<std::string> skipped_;
 };

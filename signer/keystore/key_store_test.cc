@@ -16,6 +16,14 @@
 #include "signer/keystore/secret_file.h"
 
 namespace signer::keystore {
+
+class KeyStoreTestPeer {
+ public:
+  static void FlipSecretBit(KeyStore& store, const chain::Address& address, int bit) {
+    store.keys_.at(address).secret.data()[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+  }
+};
+
 namespace {
 
 using ::testing::HasSubstr;
@@ -67,6 +75,26 @@ TEST(KeyStore, LoadsSeveralKeysWithPerKeyPasswordsAndSigns) {
   ASSERT_TRUE(sig.ok());
   EXPECT_EQ(*chain::Recover(h, *sig), a1);
   EXPECT_TRUE(absl::IsNotFound((*store)->SignHash(chain::Address(), h).status()));
+}
+
+// A bit flipped in a loaded secret (memory fault) signs for another key, with a signature
+// consistent enough to pass the signing equation's check; the load's digest refuses it.
+TEST(KeyStore, RefusesToSignWithASecretThatChangedSinceLoad) {
+  absl::StatusOr<std::unique_ptr<KeyStore>> store = KeyStore::FromSecrets({{"k0", *chain::FromHex(kKey0)}});
+  ASSERT_TRUE(store.ok()) << store.status();
+  const chain::Address a0 = *chain::AddressFromSecret(*chain::FromHex(kKey0));
+  const chain::Hash32 h = chain::Keccak256("transfer");
+  ASSERT_TRUE((*store)->SignHash(a0, h).ok());
+  for (int bit : {0, 100, 255}) {
+    KeyStoreTestPeer::FlipSecretBit(**store, a0, bit);
+    absl::StatusOr<chain::RecoverableSignature> sig = (*store)->SignHash(a0, h);
+    EXPECT_EQ(sig.status().code(), absl::StatusCode::kInternal) << bit;
+    EXPECT_EQ(sig.status().message(), "signature self-check failed: the key in memory is not the key loaded");
+    KeyStoreTestPeer::FlipSecretBit(**store, a0, bit);
+    sig = (*store)->SignHash(a0, h);
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    EXPECT_EQ(*chain::Recover(h, *sig), a0);
+  }
 }
 
 // A keystore on a mounted volume has `lost+found` (a directory) beside the key files; a socket
