@@ -99,6 +99,14 @@ absl::Status RequestIdField(const std::string& id) {
   return absl::OkStatus();
 }
 
+// The key store withheld a signature: its self-check failed (a fault in this machine's memory or
+// CPU, or a corrupted library). An operator has to see that, so it is an error in the log; the
+// caller and the audit record get the reason (it names no secret).
+absl::Status SigningFailed(const std::string& method, const absl::Status& keystore) {
+  platform::log::Error("signature withheld", {{"method", method}, {"reason", std::string(keystore.message())}});
+  return absl::InternalError(absl::StrCat("signing failed: ", keystore.message()));
+}
+
 std::string Outcome(absl::StatusCode code) { return absl::AsciiStrToLower(absl::StatusCodeToString(code)); }
 
 // The deciding rule of an only_if_signed request refused for want of a signature to repeat.
@@ -274,7 +282,11 @@ void Engine::Finish(const std::shared_ptr<Request>& req, absl::Status status) {
     const bool invalid =
         (status.code() == absl::StatusCode::kInvalidArgument || status.code() == absl::StatusCode::kNotFound) &&
         req->rule != kOnlyIfSignedRule;
-    a["decision"] = req->signed_something ? "error" : (invalid ? "invalid" : "deny");
+    // The signer's own failure (a withheld signature, the record store down) decided nothing.
+    const bool failed = req->signed_something || status.code() == absl::StatusCode::kInternal ||
+                        status.code() == absl::StatusCode::kUnavailable ||
+                        status.code() == absl::StatusCode::kDataLoss || status.code() == absl::StatusCode::kUnknown;
+    a["decision"] = failed ? "error" : (invalid ? "invalid" : "deny");
     a["code"] = absl::StatusCodeToString(status.code());
     a["reason"] = std::string(status.message());
   }
@@ -543,7 +555,7 @@ void Engine::SignHeld(std::shared_ptr<Request> req, const Prepared& p, const pol
   if (d_.metrics != nullptr) d_.metrics->Signing(req->method, absl::Now() - signing_start);
   if (!sig.ok()) {
     d_.usage->Refund(from, *charge_id);
-    return Finish(req, absl::InternalError("signing failed"));
+    return Finish(req, SigningFailed(req->method, sig.status()));
   }
   req->signed_something = true;
   std::shared_ptr<equivocation::Record> record = RecordOf(std::move(c), p.tx, *sig, *verdict, charge);
@@ -721,7 +733,7 @@ void Engine::SignMessage(const Caller& caller, const v1::SignMessageRequest& r, 
   const absl::Time signing_start = absl::Now();
   absl::StatusOr<chain::RecoverableSignature> sig = d_.keys->SignHash(*from, hash);
   if (d_.metrics != nullptr) d_.metrics->Signing(req->method, absl::Now() - signing_start);
-  if (!sig.ok()) return Finish(req, absl::InternalError("signing failed"));
+  if (!sig.ok()) return Finish(req, SigningFailed(req->method, sig.status()));
   std::array<uint8_t, 65> rsv = sig->ToBytes();
   rsv[64] = static_cast<uint8_t>(27 + sig->recovery_id);
   out->set_signature(chain::ToHex(rsv));

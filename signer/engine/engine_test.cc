@@ -18,6 +18,7 @@
 #include "google/protobuf/text_format.h"
 #include "signer/equivocation/group_commit.h"
 #include "signer/equivocation/sqlite_store.h"
+#include "signer/keystore/key_store_testing.h"
 #include "signer/testing/anvil_fixtures.h"
 
 namespace signer::engine {
@@ -669,6 +670,31 @@ TEST_F(EngineTest, ARecordedSignatureWhoseAuditWriteFailsIsWithheld) {
   ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(3), &out).ok());
   EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_REPEAT);
   EXPECT_EQ(audit_->seq(), 2u);
+}
+
+// A signature whose self-check fails (here a bit of the loaded secret flipped, as a memory fault
+// would) is withheld: INTERNAL with the reason, audited as an error, counted, nothing recorded,
+// so the nonce is still unsigned once the key is sound again.
+TEST_F(EngineTest, ASignatureThatFailsItsSelfCheckIsWithheldAndNothingIsRecorded) {
+  const chain::Address from = *chain::Address::Parse(kFrom);
+  keystore::KeyStoreTestPeer::FlipSecretBit(*keys_, from, 77);
+  v1::SignedTransaction out;
+  const absl::Status s = Sign(fixtures::AddComposeHashRequest(3), &out);
+  EXPECT_TRUE(absl::IsInternal(s)) << s;
+  EXPECT_EQ(s.message(), "signing failed: signature self-check failed: the key in memory is not the key loaded");
+  EXPECT_TRUE(out.raw_transaction().empty());
+  EXPECT_THAT(metrics_.Render(),
+              HasSubstr("signer_requests_total{method=\"SignAddComposeHash\",outcome=\"internal\"} 1\n"));
+  keystore::KeyStoreTestPeer::FlipSecretBit(*keys_, from, 77);
+  ASSERT_TRUE(Sign(fixtures::AddComposeHashRequest(3), &out).ok());
+  EXPECT_EQ(out.nonce_use(), v1::NONCE_USE_FIRST) << "the withheld signature left no record";
+  std::ifstream in(dir_ + "/audit.jsonl");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("decision":"error")"));
+  EXPECT_THAT(lines[0], HasSubstr("the key in memory is not the key loaded"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("decision":"allow")"));
 }
 
 TEST_F(EngineTest, ListKeys) {

@@ -77,7 +77,7 @@ class KeyStore {
     // since would sign for another key, consistently enough to pass the signature's own check.
     crypto::Sha256Digest secret_digest;
   };
-  friend class KeyStoreTestPeer;  // flips a bit of a loaded secret
+  friend class KeyStoreTestPeer;  // key_store_testing.h: flips a bit of a loaded secret
   KeyStore() = default;
   void Add(const chain::Address& address, std::string label, crypto::LockedBuffer secret);
   absl::flat_hash_map<chain::Address, Key> keys_;

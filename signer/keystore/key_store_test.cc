@@ -12,17 +12,11 @@
 #include "chain/hex.h"
 #include "chain/keccak.h"
 #include "platform/testing/secret_files.h"
+#include "signer/keystore/key_store_testing.h"
 #include "signer/keystore/password.h"
 #include "signer/keystore/secret_file.h"
 
 namespace signer::keystore {
-
-class KeyStoreTestPeer {
- public:
-  static void FlipSecretBit(KeyStore& store, const chain::Address& address, int bit) {
-    store.keys_.at(address).secret.data()[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-  }
-};
 
 namespace {
 
