@@ -9,6 +9,7 @@
 #include "chain/keccak.h"
 #include "chain/secp256k1.h"
 #include "chain/transaction.h"
+#include "crypto/rfc6979.h"
 
 namespace {
 
@@ -54,6 +55,35 @@ void BM_SignHashSelfChecked(benchmark::State& state) {
   for (auto _ : state) {
     auto sig = chain::SignHashSelfChecked(kKey, hash);
     benchmark::DoNotOptimize(sig);
+  }
+}
+
+// With the first nonce from crypto::Secp256k1Rfc6979Nonce, as the signer's key store calls it.
+void BM_SignHashSelfCheckedOpenSslNonce(benchmark::State& state) {
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  for (auto _ : state) {
+    auto sig = chain::SignHashSelfChecked(kKey, hash, crypto::Secp256k1Rfc6979Nonce);
+    benchmark::DoNotOptimize(sig);
+  }
+}
+
+// RFC 6979's first nonce: libsecp256k1's portable C, and ours on OpenSSL's SHA-256.
+void BM_Rfc6979NonceLibsecp256k1(benchmark::State& state) {
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  uint8_t k[32];
+  for (auto _ : state) {
+    int ok = secp256k1_nonce_function_rfc6979(k, hash.data(), kKey.data(), nullptr, nullptr, 0);
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(k);
+  }
+}
+
+void BM_Rfc6979NonceOpenSsl(benchmark::State& state) {
+  const chain::Hash32 hash = AddComposeHashTx().SigningHash();
+  uint8_t k[32];
+  for (auto _ : state) {
+    crypto::Secp256k1Rfc6979Nonce(kKey, hash.bytes(), k);
+    benchmark::DoNotOptimize(k);
   }
 }
 
@@ -119,6 +149,9 @@ BENCHMARK(BM_Eip1559SignAndEncode);
 BENCHMARK(BM_SignEip1559WithFrom);
 BENCHMARK(BM_SignHash);
 BENCHMARK(BM_SignHashSelfChecked);
+BENCHMARK(BM_SignHashSelfCheckedOpenSslNonce);
+BENCHMARK(BM_Rfc6979NonceLibsecp256k1);
+BENCHMARK(BM_Rfc6979NonceOpenSsl);
 BENCHMARK(BM_SignHashThenVerify);
 BENCHMARK(BM_SelfCheckVerifyPreparedKey);
 BENCHMARK(BM_SelfCheckRecoverAndCompare);

@@ -97,12 +97,24 @@ absl::Status ValidateSecret(ByteView secret) {
 
 namespace {
 
-// libsecp256k1's RFC 6979 nonce function (its default), also keeping the nonce it returns in
-// `data` (32 bytes): the last one drawn is the one the signature used.
+// What the nonce function below reads and keeps.
+struct KeptNonce {
+  Rfc6979FirstNonce first = nullptr;  // nullptr: libsecp256k1's own for every attempt
+  uint8_t nonce[32];                  // the last one drawn: the one the signature used
+};
+
+// RFC 6979 (libsecp256k1's default nonce function, or KeptNonce::first for attempt 0), keeping
+// the nonce it returns in `data` (a KeptNonce).
 int Rfc6979KeepingNonce(unsigned char* nonce32, const unsigned char* msg32, const unsigned char* key32,
                         const unsigned char* algo16, void* data, unsigned int attempt) {
-  const int ok = secp256k1_nonce_function_rfc6979(nonce32, msg32, key32, algo16, nullptr, attempt);
-  if (ok) std::memcpy(data, nonce32, 32);
+  auto* kept = static_cast<KeptNonce*>(data);
+  int ok = 1;
+  if (attempt == 0 && kept->first != nullptr && algo16 == nullptr) {
+    kept->first(ByteView(key32, 32), ByteView(msg32, 32), nonce32);
+  } else {
+    ok = secp256k1_nonce_function_rfc6979(nonce32, msg32, key32, algo16, nullptr, attempt);
+  }
+  if (ok) std::memcpy(kept->nonce, nonce32, 32);
   return ok;
 }
 
@@ -159,10 +171,15 @@ absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& has
 }
 
 absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash) {
-  uint8_t nonce[32];
-  absl::StatusOr<RecoverableSignature> sig = Sign(secret, hash, Rfc6979KeepingNonce, nonce);
-  const bool checked = sig.ok() && SignatureMatchesNonce(secret, hash, ByteView(nonce, 32), *sig);
-  explicit_bzero(nonce, sizeof(nonce));  // the nonce and the signature give the key
+  return SignHashSelfChecked(secret, hash, nullptr);
+}
+
+absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash,
+                                                         Rfc6979FirstNonce first_nonce) {
+  KeptNonce kept{.first = first_nonce};
+  absl::StatusOr<RecoverableSignature> sig = Sign(secret, hash, Rfc6979KeepingNonce, &kept);
+  const bool checked = sig.ok() && SignatureMatchesNonce(secret, hash, ByteView(kept.nonce, 32), *sig);
+  explicit_bzero(kept.nonce, sizeof(kept.nonce));  // the nonce and the signature give the key
   if (!sig.ok()) return sig.status();
   if (!checked) return absl::InternalError("signature self-check failed: it does not match the key and its nonce");
   return sig;

@@ -239,6 +239,26 @@ RecoverableSignature SignatureWithFaultyR(const Bytes& secret, const Hash32& h, 
   return bad;
 }
 
+void LibsecpFirstNonce(ByteView secret, ByteView digest, uint8_t* nonce32) {
+  ASSERT_EQ(secp256k1_nonce_function_rfc6979(nonce32, digest.data(), secret.data(), nullptr, nullptr, 0), 1);
+}
+
+void ConstantNonce(ByteView, ByteView, uint8_t* nonce32) { std::fill(nonce32, nonce32 + 32, 0x42); }
+
+// A first-attempt nonce function is called with the secret and digest being signed and its nonce
+// is the one used: libsecp256k1's own gives SignHash's bytes; another (here a constant, which
+// no signer may use) gives another signature, still self-checked against that nonce.
+TEST(Secp256k1, SelfCheckedSigningUsesTheFirstNonceFunction) {
+  for (const Hash32& h : SelfCheckDigests()) {
+    EXPECT_EQ(*SignHashSelfChecked(kAnvilKey, h, LibsecpFirstNonce), *SignHash(kAnvilKey, h)) << ToHex(h.bytes());
+    absl::StatusOr<RecoverableSignature> other = SignHashSelfChecked(kAnvilKey, h, ConstantNonce);
+    ASSERT_TRUE(other.ok()) << other.status();
+    EXPECT_NE(*other, *SignHash(kAnvilKey, h));
+    EXPECT_TRUE(SignatureMatchesNonce(kAnvilKey, h, Bytes(32, 0x42), *other));
+    EXPECT_EQ(*Recover(h, *other), *AddressFromSecret(kAnvilKey));
+  }
+}
+
 // The self-check rejects every single-bit fault in r, s, the nonce, the key or the digest, the
 // other recovery id, the high-s twin (with either id), and r = 0: each is what a fault during
 // signing could have produced.

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "crypto/rfc6979.h"
 #include "signer/keystore/secret_file.h"
 
 namespace signer::keystore {
@@ -91,7 +92,8 @@ absl::StatusOr<chain::RecoverableSignature> KeyStore::SignHash(const chain::Addr
   // verification costs 1.3 (bench/README.md "Stop 31"); the digest makes it a check against the
   // key loaded, not against whatever the secret's memory now holds.
   const Key& key = it->second;
-  absl::StatusOr<chain::RecoverableSignature> sig = chain::SignHashSelfChecked(key.secret.view(), hash);
+  absl::StatusOr<chain::RecoverableSignature> sig =
+      chain::SignHashSelfChecked(key.secret.view(), hash, crypto::Secp256k1Rfc6979Nonce);
   if (!sig.ok()) return absl::InternalError(sig.status().message());  // a loaded key is valid: never the caller's fault
   if (crypto::Sha256(key.secret.view()) != key.secret_digest) {
     return absl::InternalError("signature self-check failed: the key in memory is not the key loaded");

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "chain/hex.h"
 #include "chain/keccak.h"
 #include "platform/testing/secret_files.h"
@@ -69,6 +70,23 @@ TEST(KeyStore, LoadsSeveralKeysWithPerKeyPasswordsAndSigns) {
   ASSERT_TRUE(sig.ok());
   EXPECT_EQ(*chain::Recover(h, *sig), a1);
   EXPECT_TRUE(absl::IsNotFound((*store)->SignHash(chain::Address(), h).status()));
+}
+
+// The store's signatures are RFC 6979's, byte for byte: its nonces come from
+// crypto::Secp256k1Rfc6979Nonce (OpenSSL's SHA-256), chain::SignHash's from libsecp256k1.
+TEST(KeyStore, SignsTheSameBytesAsLibsecp256k1sDefaultNonces) {
+  const chain::Bytes secret = *chain::FromHex(kKey1);
+  absl::StatusOr<std::unique_ptr<KeyStore>> store = KeyStore::FromSecrets({{"k1", secret}});
+  ASSERT_TRUE(store.ok()) << store.status();
+  const chain::Address a1 = *chain::AddressFromSecret(secret);
+  for (int i = 0; i < 200; ++i) {
+    const chain::Hash32 h = chain::Keccak256(absl::StrCat("tx ", i));
+    absl::StatusOr<chain::RecoverableSignature> sig = (*store)->SignHash(a1, h);
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    ASSERT_EQ(*sig, *chain::SignHash(secret, h)) << i;
+  }
+  const chain::Hash32 above_order = *chain::Hash32::FromHex(std::string(64, 'f'));  // reduced mod n
+  EXPECT_EQ(*(*store)->SignHash(a1, above_order), *chain::SignHash(secret, above_order));
 }
 
 // A bit flipped in a loaded secret (memory fault) signs for another key, with a signature
