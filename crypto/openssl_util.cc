@@ -8,6 +8,14 @@
 
 namespace crypto::internal {
 
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
 absl::Status OpenSslError(absl::StatusCode code, absl::string_view what) {
   std::string reasons;
   for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "crypto/openssl_util.h"
 #include "crypto/secure_wipe.h"
 
 namespace crypto {
@@ -16,31 +17,25 @@ constexpr uint8_t kOrder[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 
                                 0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48,
                                 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
 
-const EVP_MD* Sha256Md() {
-  static const EVP_MD* const md = [] {
-    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
-    return fetched != nullptr ? fetched : EVP_sha256();
-  }();
-  return md;
-}
-
 [[noreturn]] void Fail() {
   std::fputs("crypto::Secp256k1Rfc6979Nonce: SHA-256 failed (out of memory?)\n", stderr);
   std::abort();
 }
 
 // HMAC-SHA-256 of `message` under the 32-byte `key`, into out (which may alias key or message:
-// both are read before out is written). The pads are hashed each time: copying a keyed context
-// costs OpenSSL an allocation, which is dearer than the two blocks.
+// both are read before out is written). Not crypto::HmacSha256: OpenSSL's one-shot HMAC() sets
+// up a MAC context per call, and five of them took longer than libsecp256k1's whole nonce. The
+// pads are hashed each time: copying a keyed context costs OpenSSL an allocation, which is
+// dearer than the two blocks.
 void Hmac(EVP_MD_CTX* ctx, const uint8_t* key, const uint8_t* message, size_t length, uint8_t* out) {
   uint8_t pad[64];
   uint8_t inner[32];
   unsigned int len = 0;
   for (size_t i = 0; i < 64; ++i) pad[i] = static_cast<uint8_t>((i < 32 ? key[i] : 0) ^ 0x36);
-  bool ok = EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1 && EVP_DigestUpdate(ctx, pad, 64) == 1 &&
+  bool ok = EVP_DigestInit_ex(ctx, internal::Sha256Md(), nullptr) == 1 && EVP_DigestUpdate(ctx, pad, 64) == 1 &&
             EVP_DigestUpdate(ctx, message, length) == 1 && EVP_DigestFinal_ex(ctx, inner, &len) == 1;
   for (size_t i = 0; i < 64; ++i) pad[i] = static_cast<uint8_t>((i < 32 ? key[i] : 0) ^ 0x5c);
-  ok = ok && EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1 && EVP_DigestUpdate(ctx, pad, 64) == 1 &&
+  ok = ok && EVP_DigestInit_ex(ctx, internal::Sha256Md(), nullptr) == 1 && EVP_DigestUpdate(ctx, pad, 64) == 1 &&
        EVP_DigestUpdate(ctx, inner, 32) == 1 && EVP_DigestFinal_ex(ctx, out, &len) == 1;
   SecureWipe(pad, sizeof(pad));
   SecureWipe(inner, sizeof(inner));
@@ -72,7 +67,8 @@ void Secp256k1Rfc6979Nonce(ByteView secret, ByteView digest, uint8_t* nonce32) {
       borrow = d < 0 ? 1 : 0;
     }
   }
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const internal::EvpMdCtxPtr owner(EVP_MD_CTX_new());
+  EVP_MD_CTX* ctx = owner.get();
   if (ctx == nullptr) Fail();
   std::memcpy(input, v, 32);
   input[32] = 0x00;
@@ -84,7 +80,6 @@ void Secp256k1Rfc6979Nonce(ByteView secret, ByteView digest, uint8_t* nonce32) {
   Hmac(ctx, k, v, 32, v);                 // V = HMAC_K(V)
   Hmac(ctx, k, v, 32, v);                 // the first candidate: V = HMAC_K(V)
   std::memcpy(nonce32, v, 32);
-  EVP_MD_CTX_free(ctx);  // OpenSSL clears the digest's state as it frees it
   SecureWipe(input, sizeof(input));
   SecureWipe(k, sizeof(k));
   SecureWipe(v, sizeof(v));
