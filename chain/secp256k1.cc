@@ -170,10 +170,6 @@ absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& has
   return Sign(secret, hash, nullptr, nullptr);  // nullptr = libsecp256k1's default, RFC 6979
 }
 
-absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash) {
-  return SignHashSelfChecked(secret, hash, nullptr);
-}
-
 absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash,
                                                          Rfc6979FirstNonce first_nonce) {
   KeptNonce kept{.first = first_nonce};

@@ -38,23 +38,21 @@ absl::Status ValidateSecret(ByteView secret);
 // RFC 6979 deterministic signature of a 32-byte digest, low-s, recovery id 0 or 1.
 absl::StatusOr<RecoverableSignature> SignHash(ByteView secret, const Hash32& hash);
 
-// SignHash's signature (the same bytes), returned only after a self-check against faults (bit
-// flips, a corrupted library) that costs one fixed-base multiplication, ~0.8 of a signature,
-// where verifying costs ~1.3 (bench/README.md "Stop 31"): SignatureMatchesNonce with the nonce
-// the signing drew. Internal if the check fails (no signature is returned).
-absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash);
-
 // Writes RFC 6979's first candidate nonce for (secret, digest) to nonce32: the value
 // libsecp256k1's secp256k1_nonce_function_rfc6979 gives for attempt 0 without extra data.
 using Rfc6979FirstNonce = void (*)(ByteView secret, ByteView digest, uint8_t* nonce32);
 
-// The same, with the first attempt's nonce computed by `first_nonce` (the signer's runs on
-// OpenSSL's SHA-256: crypto/rfc6979.h), called here with exactly this secret and digest so
-// that it cannot be handed a nonce of another message; later attempts (p ~ 2^-128) use
-// libsecp256k1's own. A function that is not RFC 6979 would still sign, with nonces that may
-// repeat: it must be tested equal to libsecp256k1's (crypto/rfc6979_test.cc does).
+// SignHash's signature (the same bytes), returned only after a self-check against faults (bit
+// flips, a corrupted library) that costs one fixed-base multiplication, ~0.8 of a signature,
+// where verifying costs ~1.3 (bench/README.md "Stop 31"): SignatureMatchesNonce with the nonce
+// the signing drew. Internal if the check fails (no signature is returned).
+// `first_nonce`, if given, computes the first attempt's nonce (the signer's runs on OpenSSL's
+// SHA-256: crypto/rfc6979.h); it is called here with exactly this secret and digest, so that it
+// cannot be handed a nonce of another message; later attempts (p ~ 2^-128) and a null
+// `first_nonce` use libsecp256k1's own. A function that is not RFC 6979 would still sign, with
+// nonces that may repeat: it must be tested equal to libsecp256k1's (crypto/rfc6979_test.cc).
 absl::StatusOr<RecoverableSignature> SignHashSelfChecked(ByteView secret, const Hash32& hash,
-                                                         Rfc6979FirstNonce first_nonce);
+                                                         Rfc6979FirstNonce first_nonce = nullptr);
 
 // The self-check on its own: true iff s is low (EIP-2), R = nonce·G has x = r and a y whose
 // parity is the recovery id (flipped when the low-s rule negated s), and
