@@ -170,11 +170,21 @@ std::vector<Hash32> SelfCheckDigests() {
 }
 
 // The nonce RFC 6979 gives libsecp256k1's signing on its first attempt (the one used unless it
-// is out of range, p ~ 2^-128).
+// is out of range, p ~ 2^-128); also a first-nonce function for SignHashSelfChecked.
+void LibsecpFirstNonce(ByteView secret, ByteView digest, uint8_t* nonce32) {
+  EXPECT_EQ(secp256k1_nonce_function_rfc6979(nonce32, digest.data(), secret.data(), nullptr, nullptr, 0), 1);
+}
+
 Bytes Rfc6979Nonce(ByteView secret, const Hash32& h) {
   Bytes k(32);
-  EXPECT_EQ(secp256k1_nonce_function_rfc6979(k.data(), h.data(), secret.data(), nullptr, nullptr, 0), 1);
+  LibsecpFirstNonce(secret, h.bytes(), k.data());
   return k;
+}
+
+// A context of the tests' own for libsecp256k1's scalar arithmetic.
+const secp256k1_context* TestContext() {
+  static secp256k1_context* const ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+  return ctx;
 }
 
 // The signer's signing: the same bytes as SignHash, and each signature verifies against the key
@@ -202,8 +212,7 @@ TEST(Secp256k1, SelfCheckedSigningGivesSignHashsSignatures) {
 
 // a·b mod n through libsecp256k1's constant-time scalar product (a, b in [1, n-1]).
 Bytes MulModOrder(Bytes a, const Bytes& b) {
-  static secp256k1_context* const ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  EXPECT_EQ(secp256k1_ec_seckey_tweak_mul(ctx, a.data(), b.data()), 1);
+  EXPECT_EQ(secp256k1_ec_seckey_tweak_mul(TestContext(), a.data(), b.data()), 1);
   return a;
 }
 
@@ -226,21 +235,16 @@ RecoverableSignature SignatureWithFaultyR(const Bytes& secret, const Hash32& h, 
                                           const RecoverableSignature& good) {
   RecoverableSignature bad = good;
   bad.r[31] ^= 1;
-  static secp256k1_context* const ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
   Bytes zr = MulModOrder(secret, Bytes(bad.r.begin(), bad.r.end()));
-  EXPECT_EQ(secp256k1_ec_seckey_tweak_add(ctx, zr.data(), h.data()), 1);  // the digests used here are < n
+  EXPECT_EQ(secp256k1_ec_seckey_tweak_add(TestContext(), zr.data(), h.data()), 1);  // the digests used here are < n
   Bytes s = MulModOrder(zr, InverseModOrder(nonce));
   std::copy(s.begin(), s.end(), bad.s.begin());
   if (!bad.IsLowS()) {
-    EXPECT_EQ(secp256k1_ec_seckey_negate(ctx, s.data()), 1);
+    EXPECT_EQ(secp256k1_ec_seckey_negate(TestContext(), s.data()), 1);
     std::copy(s.begin(), s.end(), bad.s.begin());
     bad.recovery_id ^= 1;
   }
   return bad;
-}
-
-void LibsecpFirstNonce(ByteView secret, ByteView digest, uint8_t* nonce32) {
-  ASSERT_EQ(secp256k1_nonce_function_rfc6979(nonce32, digest.data(), secret.data(), nullptr, nullptr, 0), 1);
 }
 
 void ConstantNonce(ByteView, ByteView, uint8_t* nonce32) { std::fill(nonce32, nonce32 + 32, 0x42); }
