@@ -60,6 +60,7 @@ using platform::testing::RunfilePath;
 using platform::testing::ShortTempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 const std::string& SignerBinary() {
   static const std::string path = RunfilePath("signer/signer");
@@ -216,17 +217,21 @@ v1::SignAddComposeHashRequest AddHash(const std::string& from, uint64_t nonce, c
 }
 
 // The "audit_head" of every log line (JSON) whose msg is `msg`, in order.
-std::vector<std::string> LoggedAuditHeads(const std::string& log, const std::string& msg) {
-  std::vector<std::string> heads;
+std::vector<std::string> LoggedFields(const std::string& log, const std::string& msg, const std::string& field) {
+  std::vector<std::string> values;
   for (absl::string_view line : absl::StrSplit(log, '\n')) {
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(std::string(line), ec);
     if (ec || !v.is_object() || v.as_object().if_contains("msg") == nullptr) continue;
     const boost::json::object& o = v.as_object();
-    if (o.at("msg") != msg.c_str() || o.if_contains("audit_head") == nullptr) continue;
-    heads.emplace_back(o.at("audit_head").as_string().c_str());
+    if (o.at("msg") != msg.c_str() || o.if_contains(field) == nullptr) continue;
+    values.emplace_back(o.at(field).as_string().c_str());
   }
-  return heads;
+  return values;
+}
+
+std::vector<std::string> LoggedAuditHeads(const std::string& log, const std::string& msg) {
+  return LoggedFields(log, msg, "audit_head");
 }
 
 // Decodes the raw tx with `cast decode-transaction` (an independent implementation).
@@ -513,6 +518,12 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
   const std::vector<std::string> stopped = LoggedAuditHeads(Read(out_ + "/signer.stderr"), "stopped");
   ASSERT_EQ(started.size(), 2u);
   ASSERT_EQ(stopped.size(), 2u);
+  // The binary runs on the allocator it links (cc_binary malloc, signer/server/serving_process.h),
+  // the one the benchmarks measured.
+  for (const std::string& allocator : LoggedFields(Read(out_ + "/signer.stderr"), "serving", "allocator")) {
+    EXPECT_THAT(allocator, StartsWith("jemalloc 5."));
+  }
+  EXPECT_EQ(LoggedFields(Read(out_ + "/signer.stderr"), "serving", "allocator").size(), 2u);
   for (const std::string& head : {started[0], stopped[0], started[1], stopped[1]}) {
     EXPECT_EQ(RunSigner(out_, "verify-head", {"audit", "verify", "--expect-head=" + head, out_ + "/audit.jsonl"}), 0)
         << head << ": " << Read(out_ + "/verify-head.stderr");

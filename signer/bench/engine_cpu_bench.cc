@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
       double load[3] = {0, 0, 0};
       ::getloadavg(load, 3);
       std::printf("raw secp256k1_ecdsa_sign_recoverable, 1 thread: %.1f us of CPU per signature\n", raw_us);
-      std::printf("load average at start: %.2f\n\n", load[0]);
+      std::printf("load average at start: %.2f; allocator: %s\n\n", load[0], signer::server::AllocatorInUse().c_str());
       std::printf(
           "| callers | signed tx/s | CPU per tx | CPU per tx / raw signature | records per commit | load |\n"
           "|---|---|---|---|---|---|\n");

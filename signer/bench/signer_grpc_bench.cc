@@ -885,7 +885,8 @@ int main(int argc, char** argv) {
       dir.c_str(), fsync.overwrite_p50_us, fsync.overwrite_p99_us, fsync.append_p50_us, fsync.append_p99_us);
   double load[3] = {0, 0, 0};
   ::getloadavg(load, 3);
-  std::printf("load average at start: %.2f (2 vCPUs shared with other builds)\n", load[0]);
+  std::printf("load average at start: %.2f (2 vCPUs shared with other builds); allocator: %s\n", load[0],
+              signer::server::AllocatorInUse().c_str());
 
   std::vector<BackendResult> results;
   for (absl::string_view record : absl::StrSplit(absl::GetFlag(FLAGS_record), ',')) {

@@ -337,6 +337,7 @@ void ServeUntilShutdown(const v1::SignerConfig& config, platform::ShutdownSignal
   RecordHealth health(core.store.get(), &transport.health(), absl::GetFlag(FLAGS_record_health_interval));
   Log(Level::kInfo, "serving",
       {{"address", transport.address()},
+       {"allocator", AllocatorInUse()},
        {"metrics_port", core.metrics_server ? core.metrics_server->port() : 0},
        {"keys", static_cast<uint64_t>(core.keys->size())},
        {"policy", core.policy->Get()->fingerprint()},

@@ -17,6 +17,8 @@ _LIBS = {
     # libpq's headers live in /usr/include/postgresql: include them as <postgresql/libpq-fe.h>.
     "pq": (["libpq"], []),
     "sodium": (["libsodium"], []),
+    # An allocator, for cc_binary(malloc = ...) only: not a dependency of any library.
+    "jemalloc": (["jemalloc"], []),
     "boost": ([], []),  # header-only parts: Beast, Asio
     "boost_json": ([], ["-lboost_json"]),
     "boost_url": ([], ["-lboost_url"]),
