@@ -216,7 +216,7 @@ v1::SignAddComposeHashRequest AddHash(const std::string& from, uint64_t nonce, c
   return r;
 }
 
-// The "audit_head" of every log line (JSON) whose msg is `msg`, in order.
+// The string `field` of every log line (JSON) whose msg is `msg`, in order.
 std::vector<std::string> LoggedFields(const std::string& log, const std::string& msg, const std::string& field) {
   std::vector<std::string> values;
   for (absl::string_view line : absl::StrSplit(log, '\n')) {
@@ -520,10 +520,9 @@ TEST_F(SignerProcess, SignsDeniesReloadsRestartsAndLeaksNoSecret) {
   ASSERT_EQ(stopped.size(), 2u);
   // The binary runs on the allocator it links (cc_binary malloc, signer/server/serving_process.h),
   // the one the benchmarks measured.
-  for (const std::string& allocator : LoggedFields(Read(out_ + "/signer.stderr"), "serving", "allocator")) {
-    EXPECT_THAT(allocator, StartsWith("jemalloc 5."));
-  }
-  EXPECT_EQ(LoggedFields(Read(out_ + "/signer.stderr"), "serving", "allocator").size(), 2u);
+  const std::vector<std::string> allocators = LoggedFields(Read(out_ + "/signer.stderr"), "serving", "allocator");
+  EXPECT_EQ(allocators.size(), 2u);
+  for (const std::string& allocator : allocators) EXPECT_THAT(allocator, StartsWith("jemalloc 5."));
   for (const std::string& head : {started[0], stopped[0], started[1], stopped[1]}) {
     EXPECT_EQ(RunSigner(out_, "verify-head", {"audit", "verify", "--expect-head=" + head, out_ + "/audit.jsonl"}), 0)
         << head << ": " << Read(out_ + "/verify-head.stderr");

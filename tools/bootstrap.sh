@@ -13,7 +13,7 @@ APT_PACKAGES=(
   libabsl-dev libsecp256k1-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libgtest-dev libgmock-dev
   libbenchmark-dev ca-certificates
-  # the signer's allocator (signer/README.md: glibc's malloc cost it 15 % per signature)
+  # the signer's allocator (signer/README.md: glibc's malloc took ~12 % of its CPU per signature)
   libjemalloc-dev
   # clients/: Python and Go example clients (golang-protobuf 1.5: grpc-go's codec needs the APIv2 shim)
   python3-grpcio python3-protobuf golang-go golang-google-grpc-dev golang-google-protobuf-dev
