@@ -73,9 +73,9 @@ mkdir "$tmp/bin" "$tmp/run" "$tmp/client" "$tmp/secrets"
 
 if [ -z "$bin_dir" ]; then
   tools/bootstrap.sh
-  log "building //test/anvil:devchain //test/cloudsim //platform:health_probe"
-  bazel build //test/anvil:devchain //test/cloudsim:cloudsim //platform:health_probe
-  b=$(bazel info bazel-bin 2>/dev/null)
+  log "building //test/anvil:devchain //test/cloudsim //platform:health_probe (-c opt)"
+  bazel build -c opt //test/anvil:devchain //test/cloudsim:cloudsim //platform:health_probe
+  b=$(bazel info -c opt bazel-bin 2>/dev/null)
   cp "$b/test/anvil/devchain" "$b/test/cloudsim/cloudsim" "$b/platform/health_probe" "$tmp/bin/"
 else
   for x in devchain cloudsim health_probe; do cp "$bin_dir/$x" "$tmp/bin/"; done

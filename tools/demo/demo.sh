@@ -47,9 +47,10 @@ if [ -z "$bin_dir" ]; then
   tools/bootstrap.sh
   targets=(//test/anvil:devchain //test/cloudsim:cloudsim //signer:signer //orchestrator:orchestrator
            //platform:health_probe //orchestrator/kmsctl:kmsctl)
-  echo "demo: building ${targets[*]}"
-  bazel build "${targets[@]}"
-  bin_dir=$(bazel info bazel-bin 2>/dev/null)
+  # -c opt: what tools/test.sh and the images build, so either command reuses the other's build.
+  echo "demo: building ${targets[*]} (-c opt)"
+  bazel build -c opt "${targets[@]}"
+  bin_dir=$(bazel info -c opt bazel-bin 2>/dev/null)
   # Run copies, so that another build in this workspace cannot swap the binaries under us.
   for t in test/anvil/devchain test/cloudsim/cloudsim signer/signer orchestrator/orchestrator \
            platform/health_probe orchestrator/kmsctl/kmsctl; do
