@@ -1,7 +1,8 @@
 // One HTTP/1.1 keep-alive exchange over loopback TCP: `platform::http::Client::Send` (a POST with
-// a ~500-byte JSON body, a ~300-byte JSON answer: a JSON-RPC call's size) against a raw blocking
-// socket exchanging the same bytes on its own connection (write the request, read until the
-// response is complete), both against one local server in this process.
+// a ~500-byte JSON body) against a raw blocking socket exchanging the same bytes on its own
+// connection (write the request, read until the response is complete), both against one local
+// server in this process. The argument is the JSON answer's size: 300 bytes (a JSON-RPC call's)
+// and 8,906 bytes (a deploy's pre-check batch, whose eth_getCode carries the KMS contract's code).
 //
 // The benchmark's CPU time is the calling thread's (the client's); the server's CPU per exchange
 // (its connection thread's clock) is the `server_us` counter, the same work for both rows. The
@@ -42,13 +43,31 @@ const std::string& RequestBody() {
   return body;
 }
 
-const std::string& ResponseBytes() {
-  static const std::string bytes = [] {
-    const std::string body = JsonOf(300);
-    return absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
-                        "\r\n\r\n", body);
-  }();
-  return bytes;
+constexpr size_t kSmallAnswer = 300;
+constexpr size_t kLargeAnswer = 8906;
+
+std::string ResponseOf(size_t body_size) {
+  const std::string body = JsonOf(body_size);
+  return absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ", body.size(), "\r\n\r\n",
+                      body);
+}
+
+// The answer to a request for /rpc/<body size> (one of the two sizes).
+const std::string& ResponseBytes(size_t body_size) {
+  static const std::string small = ResponseOf(kSmallAnswer);
+  static const std::string large = ResponseOf(kLargeAnswer);
+  return body_size == kLargeAnswer ? large : small;
+}
+
+std::string Target(size_t body_size) { return absl::StrCat("/rpc/", body_size); }
+
+// The answer's body size a request asks for ("POST /rpc/<n> HTTP/1.1...").
+size_t RequestedSize(absl::string_view request) {
+  constexpr absl::string_view kPrefix = "POST /rpc/";
+  size_t n = 0;
+  if (!absl::StartsWith(request, kPrefix)) return kSmallAnswer;
+  const absl::string_view rest = request.substr(kPrefix.size());
+  return absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &n) ? n : kSmallAnswer;
 }
 
 int64_t ThreadCpuNanos() {
@@ -116,8 +135,8 @@ class Server {
       if (n <= 0) break;
       in.append(buf, static_cast<size_t>(n));
       while (const size_t used = CompleteRequest(in)) {
+        const std::string& out = ResponseBytes(RequestedSize(in));
         in.erase(0, used);
-        const std::string& out = ResponseBytes();
         if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) break;
         const int64_t now = ThreadCpuNanos();
         cpu_nanos_ += now - last;
@@ -139,9 +158,9 @@ Server& TheServer() {
   return *server;
 }
 
-platform::http::Request TheRequest() {
+platform::http::Request TheRequest(size_t answer_size) {
   return {.method = "POST",
-          .target = "/rpc",
+          .target = Target(answer_size),
           .headers = {{"User-Agent", "onchain-kms-bench/1"},
                       {"Content-Type", "application/json"},
                       {"Accept", "application/json"}},
@@ -149,8 +168,8 @@ platform::http::Request TheRequest() {
 }
 
 // The bytes Client::Send writes for TheRequest().
-std::string RequestBytes(uint16_t port) {
-  return absl::StrCat("POST /rpc HTTP/1.1\r\nHost: 127.0.0.1:", port,
+std::string RequestBytes(uint16_t port, size_t answer_size) {
+  return absl::StrCat("POST ", Target(answer_size), " HTTP/1.1\r\nHost: 127.0.0.1:", port,
                       "\r\nUser-Agent: onchain-kms-bench/1\r\nContent-Type: application/json\r\n"
                       "Accept: application/json\r\nContent-Length: ",
                       RequestBody().size(), "\r\n\r\n", RequestBody());
@@ -172,8 +191,9 @@ void BM_RawSocket(benchmark::State& state) {
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) state.SkipWithError("connect");
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  const std::string request = RequestBytes(server.port());
-  const size_t want = ResponseBytes().size();
+  const size_t answer_size = static_cast<size_t>(state.range(0));
+  const std::string request = RequestBytes(server.port(), answer_size);
+  const size_t want = ResponseBytes(answer_size).size();
   std::string in(want, '\0');
   const int64_t server_before = server.cpu_nanos();
   for (auto _ : state) {
@@ -194,8 +214,8 @@ void BM_RawSocket(benchmark::State& state) {
   ServerCounter(state, server_before);
   ::close(fd);
 }
-BENCHMARK(BM_RawSocket);
-BENCHMARK(BM_RawSocket)->MeasureProcessCPUTime();
+BENCHMARK(BM_RawSocket)->Arg(kSmallAnswer)->Arg(kLargeAnswer);
+BENCHMARK(BM_RawSocket)->Arg(kSmallAnswer)->Arg(kLargeAnswer)->MeasureProcessCPUTime();
 
 void BM_ClientSend(benchmark::State& state) {
   Server& server = TheServer();
@@ -205,12 +225,13 @@ void BM_ClientSend(benchmark::State& state) {
     state.SkipWithError("client");
     return;
   }
-  const platform::http::Request request = TheRequest();
+  const size_t answer_size = static_cast<size_t>(state.range(0));
+  const platform::http::Request request = TheRequest(answer_size);
   if (!(*client)->Send(request).ok()) state.SkipWithError("first send");  // connected outside the loop
   const int64_t server_before = server.cpu_nanos();
   for (auto _ : state) {
     absl::StatusOr<platform::http::Response> res = (*client)->Send(request);
-    if (!res.ok() || res->body.size() != 300) {
+    if (!res.ok() || res->body.size() != answer_size) {
       state.SkipWithError("send");
       break;
     }
@@ -218,7 +239,7 @@ void BM_ClientSend(benchmark::State& state) {
   }
   ServerCounter(state, server_before);
 }
-BENCHMARK(BM_ClientSend);
-BENCHMARK(BM_ClientSend)->MeasureProcessCPUTime();
+BENCHMARK(BM_ClientSend)->Arg(kSmallAnswer)->Arg(kLargeAnswer);
+BENCHMARK(BM_ClientSend)->Arg(kSmallAnswer)->Arg(kLargeAnswer)->MeasureProcessCPUTime();
 
 }  // namespace

@@ -54,7 +54,8 @@ std::unique_ptr<Client> MustClient(const std::string& url, ClientOptions o = {})
 
 // A TLS server with a certificate for `dns` / `ips` signed by a fresh test CA.
 struct TlsServer {
-  TlsServer(const std::string& tag, const std::vector<std::string>& dns, const std::vector<std::string>& ips) {
+  TlsServer(const std::string& tag, const std::vector<std::string>& dns, const std::vector<std::string>& ips,
+            std::string body = "tls ok") {
     absl::StatusOr<testing::TestPki> pki = testing::MakeTestPki(dns, ips);
     EXPECT_TRUE(pki.ok()) << pki.status();
     ca_file = TmpPath(tag + "_ca.pem");
@@ -62,7 +63,7 @@ struct TlsServer {
     EXPECT_TRUE(testing::WriteTextFile(ca_file, pki->ca_cert_pem).ok());
     EXPECT_TRUE(testing::WriteTextFile(o.cert_file, pki->server_cert_pem).ok());
     EXPECT_TRUE(testing::WriteTextFile(o.key_file, pki->server_key_pem).ok());
-    server = MustStart(Answer("tls ok"), o);
+    server = MustStart(Answer(std::move(body)), o);
   }
   std::string url(const std::string& host) const { return absl::StrCat("https://", host, ":", server->port(), "/"); }
   std::string ca_file;
@@ -339,6 +340,19 @@ TEST(ClientTls, VerifiesTheChainAndTheNameAndReusesConnections) {
   EXPECT_EQ(by_name->stats().connections_opened, 1u);
   auto by_ip = MustClient(tls.url("127.0.0.1"), {.extra_ca_file = tls.ca_file});
   EXPECT_TRUE(by_ip->Send({}).ok());
+}
+
+TEST(ClientTls, AnAnswerLargerThanTheReadBufferArrivesWholeOnAReusedConnection) {
+  // Over 16 KiB, the connection's read buffer, and more than one TLS record.
+  const std::string body(40000, 't');
+  TlsServer tls("large", {"localhost"}, {"127.0.0.1"}, body);
+  auto client = MustClient(tls.url("localhost"), {.extra_ca_file = tls.ca_file});
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<Response> r = client->Send({});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->body, body);
+  }
+  EXPECT_EQ(client->stats().connections_opened, 1u);
 }
 
 TEST(ClientTls, AnUnknownCaIsRejectedAsPermanent) {

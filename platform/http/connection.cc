@@ -328,6 +328,7 @@ absl::StatusOr<Response> Connection::Exchange(const Request& request, absl::Time
   }
   info->request_written = true;
 
+  if (buffer_.capacity() < kReadBufferBytes) buffer_.reserve(kReadBufferBytes);
   ResponseParser parser;
   parser.body_limit(max_response_bytes);
   parser.header_limit(64 * 1024);
