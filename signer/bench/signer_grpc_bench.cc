@@ -3,7 +3,8 @@
 // record in the same run: SQLite (WAL, synchronous=FULL, group commit) and PostgreSQL 15 (a
 // durable server the bench starts itself, group commit, classification reads on a pool) — next
 // to what bounds it, measured alone in the same run: raw libsecp256k1 signing on 1 and 2 threads
-// and the fsync latency of the disk the record is on (--dir). Each row names the RPC it used:
+// (at the start, and again just before and after each signing row, whose ratios use those) and the
+// fsync latency of the disk the record is on (--dir). Each row names the RPC it used:
 // unary SignAddComposeHash, or SignBatch with N addComposeHash items per call (--batch_items).
 //
 //   bazel run -c opt //signer/bench:signer_grpc_bench -- --seconds=5 --concurrency=1,8,64 --record=sqlite,postgres
@@ -69,6 +70,9 @@ ABSL_FLAG(double, seconds, 5.0, "duration of each measured run");
 ABSL_FLAG(std::string, concurrency, "1,8,64", "client counts to measure");
 ABSL_FLAG(std::string, dir, "/tmp", "where the database and audit log go (a real disk for durable numbers)");
 ABSL_FLAG(double, raw_seconds, 2.0, "duration of the raw libsecp256k1 measurement (0 skips it)");
+ABSL_FLAG(double, row_raw_seconds, 0.25,
+          "raw libsecp256k1 signing measured again just before and just after each signing row, this long on 1 "
+          "thread and on 2 threads each time; the row's ratios use it (0: the run start's measurement only)");
 ABSL_FLAG(bool, engine_only_rows, true, "also measure the engine without gRPC");
 ABSL_FLAG(bool, audit_fsync_every_record, false, "fdatasync the audit log per record instead of every 10 ms");
 ABSL_FLAG(bool, fee_budget, true, "give the key a 24 h fee budget (checked at every commit with PostgreSQL)");
@@ -218,10 +222,25 @@ struct Result {
   uint64_t commits, records;
   double db_cpu_us_per_tx = 0;  // the PostgreSQL server's processes (0 for SQLite: in-process)
   FsyncLatency fsync;           // one client: the disk's fsync alone, measured just before the row
+  // Raw signing just before and just after the row (--row_raw_seconds; per_second 0: not
+  // measured). The machine's speed drifts within minutes on a shared VM (raw signing 23.9-31.2 us
+  // in three runs of one hour), so a row's ratios use the mean of these two, not the run's start.
+  RawSigning raw1_before, raw1_after, raw2_before, raw2_after;
   // One client: the serving process's CPU (ms per s) and sleeps per s while it idled meanwhile,
   // its background (audit flush timer, gRPC pollers and timers), paid with or without requests.
   double idle_cpu_ms_per_s = 0, idle_sleeps_per_s = 0;
 };
+
+// One raw signature's CPU time and raw signing's rate on 2 threads, around `r` (the mean of just
+// before and just after it), or the run start's figures when the row has none.
+double RowRawUs(const Result& r, double run_start_us) {
+  if (r.raw1_before.per_second <= 0) return run_start_us;
+  return (r.raw1_before.cpu_us_per_sig + r.raw1_after.cpu_us_per_sig) / 2;
+}
+double RowRaw2PerSecond(const Result& r, double run_start) {
+  if (r.raw2_before.per_second <= 0) return run_start;
+  return (r.raw2_before.per_second + r.raw2_after.per_second) / 2;
+}
 
 // The serving process's counters: its store's and its CPU time.
 struct ServerCounters {
@@ -735,9 +754,21 @@ BackendResult RunBackend(const std::string& record, const std::string& dsn_file,
       const FsyncLatency fsync = c == 1 ? MeasureFsync(dir, 1.0) : FsyncLatency{};
       const ServerCounters idle_end = server.Counters();
       const double idle_seconds = absl::ToDoubleSeconds(absl::Now() - idle_t0);
+      const double row_raw = absl::GetFlag(FLAGS_row_raw_seconds);
+      RawSigning raw1_before, raw2_before;
+      if (row_raw > 0) {
+        raw1_before = RawSecp256k1(1, row_raw);
+        raw2_before = RawSecp256k1(2, row_raw);
+      }
       const double db_before = database_cpu();
       out.grpc.push_back(with_db_cpu(RunClients(server, c, items, seconds, base), db_before));
       out.grpc.back().fsync = fsync;
+      if (row_raw > 0) {
+        out.grpc.back().raw1_before = raw1_before;
+        out.grpc.back().raw2_before = raw2_before;
+        out.grpc.back().raw1_after = RawSecp256k1(1, row_raw);
+        out.grpc.back().raw2_after = RawSecp256k1(2, row_raw);
+      }
       if (c == 1) {
         out.grpc.back().idle_cpu_ms_per_s = (idle_end.cpu_seconds - idle_start.cpu_seconds) * 1e3 / idle_seconds;
         out.grpc.back().idle_sleeps_per_s = static_cast<double>(idle_end.sleeps - idle_start.sleeps) / idle_seconds;
@@ -759,7 +790,8 @@ BackendResult RunBackend(const std::string& record, const std::string& dsn_file,
   return out;
 }
 
-// `raw_us`: one raw libsecp256k1 signature in this run, the unit of "CPU per tx / raw sig".
+// `raw_us`: one raw libsecp256k1 signature at this run's start, the unit of "CPU per tx / raw sig"
+// for rows without their own measurement around them (RowRawUs).
 void PrintTable(const char* title, const std::vector<BackendResult>& results, bool engine_rows, double raw_us) {
   std::printf(
       "\n%s\n\n| record | rpc | clients | signed tx/s | p50 latency (per call) | p99 latency | records per group "
@@ -779,7 +811,7 @@ void PrintTable(const char* title, const std::vector<BackendResult>& results, bo
               : absl::StrFormat("%.1f",
                                 r.commits ? static_cast<double>(r.records) / static_cast<double>(r.commits) : 0.0)
                     .c_str(),
-          r.cpu_us_per_tx, r.cpu_us_per_tx / raw_us, r.sleeps_per_call,
+          r.cpu_us_per_tx, r.cpu_us_per_tx / RowRawUs(r, raw_us), r.sleeps_per_call,
           r.client_cpu_us_per_tx < 0 ? "-" : absl::StrCat(static_cast<int>(r.client_cpu_us_per_tx), " us").c_str(),
           b.record == "postgres" ? absl::StrCat(static_cast<int>(r.db_cpu_us_per_tx), " us").c_str() : "-");
     }
@@ -804,10 +836,20 @@ void PrintGoals(const std::vector<BackendResult>& results, const FsyncLatency& f
             r.p50_us - r.fsync.append_p50_us, r.idle_cpu_ms_per_s, r.idle_sleeps_per_s);
       }
       if (r.clients == 64) {
+        const double row_raw2 = RowRaw2PerSecond(r, raw2);
+        const double row_raw_us = RowRawUs(r, raw_us);
         std::printf(
             "%s, 64 clients, %s: %.0f tx/s = %.2fx raw on 2 threads (goal >= 0.35x), CPU per tx %.1fx a raw "
-            "signature (goal <= 2.5x)\n",
-            b.record.c_str(), r.rpc.c_str(), r.tps, r.tps / raw2, r.cpu_us_per_tx / raw_us);
+            "signature (goal <= 2.5x)",
+            b.record.c_str(), r.rpc.c_str(), r.tps, r.tps / row_raw2, r.cpu_us_per_tx / row_raw_us);
+        if (r.raw1_before.per_second > 0) {
+          std::printf(
+              "; raw signing just before / after the row: %.0f / %.0f sig/s on 2 threads, %.1f / %.1f us CPU per "
+              "signature (run start: %.0f sig/s, %.1f us; with those: %.2fx, %.1fx)",
+              r.raw2_before.per_second, r.raw2_after.per_second, r.raw1_before.cpu_us_per_sig,
+              r.raw1_after.cpu_us_per_sig, raw2, raw_us, r.tps / raw2, r.cpu_us_per_tx / raw_us);
+        }
+        std::printf("\n");
       }
     }
   }
