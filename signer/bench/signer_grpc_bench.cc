@@ -223,8 +223,8 @@ struct Result {
   double db_cpu_us_per_tx = 0;  // the PostgreSQL server's processes (0 for SQLite: in-process)
   FsyncLatency fsync;           // one client: the disk's fsync alone, measured just before the row
   // Raw signing just before and just after the row (--row_raw_seconds; per_second 0: not
-  // measured). The machine's speed drifts within minutes on a shared VM (raw signing 23.9-31.2 us
-  // in three runs of one hour), so a row's ratios use the mean of these two, not the run's start.
+  // measured). The machine's speed drifts within minutes on a shared VM (raw signing 23.7-40.5 us
+  // within one hour, 27-36 us inside one 4 s row), so a row's ratios use the mean of these two.
   RawSigning raw1_before, raw1_after, raw2_before, raw2_after;
   // One client: the serving process's CPU (ms per s) and sleeps per s while it idled meanwhile,
   // its background (audit flush timer, gRPC pollers and timers), paid with or without requests.
