@@ -32,7 +32,7 @@ class MemoryNonceStore::MemoryHold final : public SenderHold {
     auto it = sender_.slots.find(nonce);
     if (first) {
       if (it != sender_.slots.end() && it->second.state != SlotView::State::kVoid) {
-        return absl::AbortedError(absl::StrCat("nonce ", nonce, " is reserved by ", it->second.request_id));
+        return absl::UnavailableError(absl::StrCat("nonce ", nonce, " is reserved by ", it->second.request_id));
       }
       Slot& s = sender_.slots[nonce];
       s = Slot{};

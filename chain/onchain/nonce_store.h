@@ -57,8 +57,10 @@ class SenderHold {
   // VOID slots do not count: a refused nonce is taken again.
   virtual absl::StatusOr<std::optional<uint64_t>> Floor() = 0;
   // Records a request (durably, before the signer sees it). `first`: reserves the slot
-  // request.envelope.nonce (new or VOID; ABORTED when another request holds it); otherwise a fee
-  // bump of a slot that exists.
+  // request.envelope.nonce (new or VOID; UNAVAILABLE when another request holds it); otherwise a
+  // fee bump of a slot that exists. Under the hold another request holds it only when a holder
+  // that died wrote its request after its hold ended (a statement its connection had sent still
+  // commits): transient, the caller chooses again under a new hold, which repairs that request.
   virtual absl::Status Record(const TxRequest& request, bool first) = 0;
   // The signer refused `envelope` for good: the request is closed, and the slot becomes VOID when
   // nothing was signed for it and nothing else is pending.

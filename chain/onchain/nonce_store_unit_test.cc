@@ -44,7 +44,7 @@ TEST(MemoryNonceStore, SlotsAreReservedOnceAndARefusedOneIsFreeAgain) {
   std::unique_ptr<SenderHold> hold = *store.Hold(31337, kApp, {});
   EXPECT_EQ(*hold->Floor(), std::nullopt);
   ASSERT_TRUE(hold->Record(Request(kApp, 3, 1000), /*first=*/true).ok());
-  EXPECT_EQ(hold->Record(Request(kApp, 3, 1000, "op_2/step"), /*first=*/true).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(hold->Record(Request(kApp, 3, 1000, "op_2/step"), /*first=*/true).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(*hold->Floor(), std::optional<uint64_t>(4));
   std::vector<SlotView> open = *hold->Open();
   ASSERT_EQ(open.size(), 1u);

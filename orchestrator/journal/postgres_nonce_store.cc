@@ -280,8 +280,9 @@ class PostgresNonceStore::PgHold final : public chain::onchain::SenderHold {
                                          : store_.Run("reserve a nonce", kReserve, absl::MakeConstSpan(params, 8)));
     if (r.rows() == 0 && fence.has_value()) RETURN_IF_ERROR(store_.FenceRefusal(operation_id, *fence));
     if (r.rows() == 0) {
-      return absl::AbortedError(absl::StrCat("nonces: nonce ", e.nonce, " of ", sender_.Checksummed(), " on chain ",
-                                             chain_id_, " is reserved by another request"));
+      // Transient (nonce_store.h): a dead holder's late request; the next hold chooses past it.
+      return absl::UnavailableError(absl::StrCat("nonces: nonce ", e.nonce, " of ", sender_.Checksummed(), " on chain ",
+                                                 chain_id_, " is reserved by another request"));
     }
     return absl::OkStatus();
   }

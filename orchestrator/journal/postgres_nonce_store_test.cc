@@ -109,7 +109,9 @@ TEST(PostgresNonceStoreTest, ANonceIsReservedOnceUnlessItWasRefused) {
   {
     std::unique_ptr<SenderHold> hold = *b->Hold(31337, kSender, {});
     const absl::Status again = hold->Record(Request("op_b/deploy", 7), /*first=*/true);
-    EXPECT_EQ(again.code(), absl::StatusCode::kAborted) << again;
+    // UNAVAILABLE: the caller chooses again under a new hold (a dead holder's request can land
+    // after its hold ended, the late commit of its connection).
+    EXPECT_EQ(again.code(), absl::StatusCode::kUnavailable) << again;
     std::vector<SlotView> open = *hold->Open();
     ASSERT_EQ(open.size(), 1u);
     EXPECT_EQ(open[0].request_id, "op_a/deploy");
