@@ -11,7 +11,6 @@
 // The seed of the killer is printed; --gtest_random_seed=N repeats it.
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -63,22 +62,17 @@ class ReplicasE2eTest : public StackTest<> {
     }
   }
   // On failure: each replica's log tail here, and the whole logs in the test's undeclared outputs
-  // (bazel-testlogs/.../test.outputs/): a failure after a takeover is traced through the operation's
-  // whole history, which a tail rarely holds.
+  // (Stack::KeepLogs): a failure after a takeover is traced through the operation's whole history,
+  // which a tail rarely holds.
   void TearDown() override {
     if (!HasFailure()) return;
-    const char* outputs = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
     for (int i = 0; i < kReplicas; ++i) {
       const std::string log = stack_->replica_log(i);
       std::fprintf(stderr, "---- %s log (tail) ----\n%s\n", Stack::ReplicaId(i).c_str(),
                    log.substr(std::max<size_t>(log.size(), 20000) - 20000).c_str());
-      if (outputs == nullptr) continue;
-      const std::string path = absl::StrCat(outputs, "/", Stack::ReplicaId(i), ".log");
-      if (std::FILE* f = std::fopen(path.c_str(), "w")) {
-        std::fwrite(log.data(), 1, log.size(), f);
-        std::fclose(f);
-        std::fprintf(stderr, "(the whole log: %s)\n", path.c_str());
-      }
+    }
+    if (const std::string kept = stack_->KeepLogs(); !kept.empty()) {
+      std::fprintf(stderr, "(every log of the stack: %s)\n", kept.c_str());
     }
   }
 };

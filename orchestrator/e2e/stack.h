@@ -124,6 +124,10 @@ class Stack {
   v1::Orchestrator::Stub& stub(int i) { return *stubs_[i]; }
   std::string replica_log(int i) const;
   static std::string ReplicaId(int i);
+  // After a failed test: copies every log of the stack (each replica's, the signer's, the
+  // simulator's) into the test's undeclared outputs (bazel-testlogs/.../test.outputs/) and returns
+  // that directory; "" outside Bazel.
+  std::string KeepLogs() const;
 
   // With `postgres`: the server (Stop/Start it for an outage), the journal's DSN file, and a new
   // connection to the journal's database.

@@ -1,6 +1,6 @@
 // The gtest fixture of the e2e suites: one Stack for the whole suite (started in the derived
-// suite's SetUpTestSuite through StartStack, stopped after its last test), and the
-// orchestrator's log printed after a failed test.
+// suite's SetUpTestSuite through StartStack, stopped after its last test), and after a failed
+// test the orchestrator's log printed and every log of the stack kept (Stack::KeepLogs).
 //
 //   class FlowsE2eTest : public StackTest<> {
 //    protected:
@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,6 +39,9 @@ class StackTest : public Base {
   void TearDown() override {
     if (Base::HasFailure()) {
       std::fprintf(stderr, "---- orchestrator log ----\n%s\n", stack_->orchestrator_log().c_str());
+      if (const std::string kept = stack_->KeepLogs(); !kept.empty()) {
+        std::fprintf(stderr, "(every log of the stack: %s)\n", kept.c_str());
+      }
     }
   }
 
